@@ -1,0 +1,111 @@
+import secrets
+import zoneinfo
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from timezone_field import TimeZoneField
+
+colour_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb, for example #1e88e5.")
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+def validate_weekdays(value: list) -> None:
+    if not isinstance(value, list) or any(day not in Weekday.values for day in value):
+        raise ValidationError("Working days must be a list of weekday numbers, 0 (Monday) to 6 (Sunday).")
+
+
+class AgentSyncPolicy(models.TextChoices):
+    """A technician's own sync policy; it counts when the global policy is "use technician
+    setting"."""
+
+    GLOBAL = "global", "Use the global setting"
+    NEVER = "never", "Never"
+    ALWAYS = "always", "Always"
+    ASK = "ask", "Ask"
+
+
+def new_feed_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Agent(models.Model):
+    """A technician: one per user, with a calendar in the helpdesk."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent")
+    email = models.EmailField(
+        blank=True,
+        help_text="The mailbox used to reach the technician's external calendar; the user's e-mail if empty.",
+    )
+    colour = models.CharField(max_length=7, default="#1e88e5", validators=[colour_validator])
+    time_zone = TimeZoneField(default="Europe/Amsterdam", help_text="IANA time zone, for example Europe/London.")
+    working_days = models.JSONField(
+        null=True,
+        blank=True,
+        validators=[validate_weekdays],
+        help_text="Weekday numbers (0 = Monday). Empty: the global default.",
+    )
+    working_hours_start = models.TimeField(null=True, blank=True, help_text="Empty: the global default.")
+    working_hours_end = models.TimeField(null=True, blank=True, help_text="Empty: the global default.")
+    calendar_shown = models.BooleanField(default=True, help_text="Show the calendar to this technician.")
+    sync_policy = models.CharField(max_length=10, choices=AgentSyncPolicy.choices, default=AgentSyncPolicy.GLOBAL)
+    import_external = models.BooleanField(
+        "create appointments from calendar integrations",
+        default=False,
+        help_text="Import entries made in the external calendar as appointments.",
+    )
+    feed_token = models.CharField(max_length=64, unique=True, default=new_feed_token, editable=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["user__first_name", "user__last_name", "user__username"]
+        permissions = [("coordinate", "Can plan every technician's calendar")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.user.get_full_name() or self.user.username
+
+    @property
+    def mailbox(self) -> str:
+        return self.email or self.user.email
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        tz = self.time_zone
+        return tz if isinstance(tz, zoneinfo.ZoneInfo) else zoneinfo.ZoneInfo(str(tz))
+
+    def local(self, moment: datetime) -> datetime:
+        """The moment on this technician's wall clock."""
+        return moment.astimezone(self.zone)
+
+    def clean(self) -> None:
+        start, end = self.working_hours_start, self.working_hours_end
+        if (start is None) != (end is None):
+            raise ValidationError("Give both the start and the end of the working hours, or neither.")
+        if start is not None and end is not None and end <= start:
+            raise ValidationError({"working_hours_end": "Working hours must end after they start."})
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(Agent, related_name="teams", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,173 @@
+from django import forms
+from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+
+from calendars import services
+from calendars.models import Appointment, CalendarSettings, Schedule
+
+
+@admin.register(CalendarSettings)
+class CalendarSettingsAdmin(admin.ModelAdmin):
+    """One row of settings: the list goes straight to it."""
+
+    fieldsets = [
+        ("Calendar", {"fields": ["calendar_enabled", "default_estimate", "show_add_to_calendar", "email_technicians"]}),
+        (
+            "Display",
+            {
+                "fields": [
+                    "default_colour",
+                    "planned_today_colour",
+                    "working_days",
+                    "working_hours_start",
+                    "working_hours_end",
+                ]
+            },
+        ),
+        (
+            "Sync",
+            {"fields": ["sync_policy", "conflict_rule", "import_days_past", "import_days_future", "reminder_minutes"]},
+        ),
+        ("Subscription feed", {"fields": ["feed_days_past", "feed_days_future"]}),
+        ("Calendar format", {"fields": ["subject_template", "body_template"]}),
+    ]
+
+    def get_form(self, request, obj=None, **kwargs):
+        from agents.admin import WeekdaysField
+
+        form = super().get_form(request, obj, **kwargs)
+        form.base_fields["working_days"] = WeekdaysField()
+        return form
+
+    def has_add_permission(self, request) -> bool:
+        return not CalendarSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        settings = CalendarSettings.load()
+        return HttpResponseRedirect(reverse("admin:calendars_calendarsettings_change", args=[settings.pk]))
+
+
+class AppointmentForm(forms.ModelForm):
+    rule = forms.CharField(
+        required=False,
+        label="Recurrence rule",
+        help_text="Makes this a recurring master, for example FREQ=WEEKLY;BYDAY=MO,WE. Empty: no recurrence.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "subject", "start", "end", "all_day", "agents", "other_attendees", "request",
+            "note", "location", "private", "busy", "reminder_minutes",
+        ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        schedule = getattr(self.instance, "schedule", None) if self.instance.pk else None
+        if schedule is not None:
+            self.initial["rule"] = "\n".join(str(rule_text) for rule_text in _rule_lines(schedule))
+        if self.instance.pk and self.instance.is_occurrence:
+            del self.fields["rule"]
+
+    def clean(self):
+        cleaned = super().clean()
+        rule = (cleaned.get("rule") or "").strip()
+        cleaned["rule"] = rule
+        if rule and cleaned.get("start"):
+            agents = list(cleaned.get("agents") or [])
+            services.check_rule(rule, start=cleaned["start"], zone=agents[0].zone if agents else None)
+        return cleaned
+
+
+def _rule_lines(schedule: Schedule) -> list[str]:
+    import recurrence
+
+    return [line for line in recurrence.serialize(schedule.recurrence).splitlines() if line]
+
+
+class OccurrenceInline(admin.TabularInline):
+    model = Appointment
+    fk_name = "master"
+    extra = 0
+    fields = ["original_start", "start", "end", "is_modified", "is_cancelled"]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+    verbose_name_plural = "occurrences"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    form = AppointmentForm
+    list_display = ["subject", "start", "end", "source", "agent_names", "request", "private", "kind"]
+    list_filter = [
+        "source",
+        "private",
+        "is_cancelled",
+        "agents",
+        "agents__teams",
+        ("schedule", admin.EmptyFieldListFilter),
+    ]
+    search_fields = ["subject", "note", "location", "request__summary", "=request__id"]
+    date_hierarchy = "start"
+    autocomplete_fields = ["agents", "request"]
+    list_select_related = ["request", "schedule"]
+    readonly_fields = ["source", "master", "original_start", "is_modified", "is_cancelled", "sequence", "created_by"]
+    inlines = [OccurrenceInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("agents__user")
+
+    @admin.display(description="technicians")
+    def agent_names(self, obj: Appointment) -> str:
+        return ", ".join(agent.name for agent in obj.agents.all())
+
+    @admin.display(description="recurrence")
+    def kind(self, obj: Appointment) -> str:
+        if obj.is_recurring_master:
+            return "series"
+        if obj.master_id:
+            return "cancelled occurrence" if obj.is_cancelled else "occurrence"
+        return ""
+
+    def save_model(self, request, obj, form, change):
+        """Saving goes through the services, so the calendar rules and sync hold in admin too."""
+        data = dict(form.cleaned_data)
+        agents = data.pop("agents")
+        rule = data.pop("rule", "")
+        request_obj = data.pop("request", None)
+        if change:
+            fields = {name: data[name] for name in services.EDITABLE_FIELDS if name in data}
+            saved = services.update_appointment(obj, agents=agents, by=request.user, **fields)
+            if rule and rule != form.initial.get("rule"):
+                if saved.is_recurring_master:
+                    services.change_schedule(saved, rule=rule, by=request.user)
+                else:
+                    services.make_recurring(saved, rule=rule, by=request.user)
+        elif rule:
+            saved = services.create_recurring_appointment(
+                rule=rule, agents=agents, request=request_obj, by=request.user, **data
+            )
+        else:
+            saved = services.create_appointment(agents=agents, request=request_obj, by=request.user, **data)
+        # The admin goes on with `obj` (log entry, redirect): make it the saved appointment.
+        obj.__dict__.update(saved.__dict__)
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:  # occurrences are read-only here; agents were set by the service
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj):
+        services.delete_appointment(obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            services.delete_appointment(obj, by=request.user)

@@ -1,0 +1,198 @@
+from datetime import time, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from recurrence.fields import RecurrenceField
+from timezone_field import TimeZoneField
+
+from agents.models import Agent, colour_validator, validate_weekdays
+from tickets.models import Action, Request
+
+MAX_OTHER_ATTENDEES = 100
+
+
+class SyncPolicy(models.TextChoices):
+    NEVER = "never", "Never"
+    ALWAYS = "always", "Always"
+    ASK = "ask", "Ask"
+    TECHNICIAN = "technician", "Use technician setting"
+
+
+class ConflictRule(models.TextChoices):
+    HELPDESK_WINS = "helpdesk", "Helpdesk wins"
+    EXTERNAL_WINS = "external", "External calendar wins"
+
+
+class CalendarSettings(models.Model):
+    """The global calendar defaults: one row, edited in admin."""
+
+    calendar_enabled = models.BooleanField("calendar feature on", default=True)
+    default_estimate = models.DurationField(default=timedelta(hours=1))
+    show_add_to_calendar = models.BooleanField('show "Add to calendar" on actions', default=True)
+    sync_policy = models.CharField(
+        "sync policy", max_length=12, choices=SyncPolicy.choices, default=SyncPolicy.TECHNICIAN
+    )
+    conflict_rule = models.CharField(
+        max_length=10,
+        choices=ConflictRule.choices,
+        default=ConflictRule.HELPDESK_WINS,
+        help_text="Who wins when both sides changed the same appointment since the last sync.",
+    )
+    import_days_past = models.PositiveIntegerField(default=30)
+    import_days_future = models.PositiveIntegerField(default=365)
+    feed_days_past = models.PositiveIntegerField("subscription feed: days in the past", default=60)
+    feed_days_future = models.PositiveIntegerField("subscription feed: days in the future", default=365)
+    reminder_minutes = models.PositiveIntegerField(
+        null=True, blank=True, default=15, help_text="Reminder on external entries; empty: none."
+    )
+    email_technicians = models.BooleanField(
+        "e-mail technicians about their appointments",
+        default=False,
+        help_text="When an appointment is made, moved or cancelled for them.",
+    )
+    planned_today_colour = models.CharField(
+        "colour of today's planned requests", max_length=7, default="#e53935", validators=[colour_validator]
+    )
+    default_colour = models.CharField(max_length=7, default="#1e88e5", validators=[colour_validator])
+    working_days = models.JSONField(default=list, validators=[validate_weekdays], blank=True)
+    working_hours_start = models.TimeField(default=time(8, 0))
+    working_hours_end = models.TimeField(default=time(17, 0))
+    subject_template = models.CharField(
+        "external subject template",
+        max_length=300,
+        default="{subject}",
+        help_text="Fields: {subject} {note} {request_number} {summary} {customer} {site} {agents}.",
+    )
+    body_template = models.TextField(
+        "external body template",
+        default="{note}",
+        help_text="Fields: {subject} {note} {request_number} {summary} {customer} {site} {agents}.",
+    )
+
+    class Meta:
+        verbose_name = "calendar settings"
+        verbose_name_plural = "calendar settings"
+
+    def __str__(self) -> str:
+        return "Calendar settings"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> "CalendarSettings":
+        obj, _ = cls.objects.get_or_create(pk=1, defaults={"working_days": [0, 1, 2, 3, 4]})
+        return obj
+
+    def clean(self) -> None:
+        if self.working_hours_end <= self.working_hours_start:
+            raise ValidationError({"working_hours_end": "Working hours must end after they start."})
+        if self.default_estimate is not None and self.default_estimate <= timedelta(0):
+            raise ValidationError({"default_estimate": "The default estimate must be longer than zero."})
+        from calendars.formatting import check_template
+
+        for name in ("subject_template", "body_template"):
+            problem = check_template(getattr(self, name))
+            if problem:
+                raise ValidationError({name: problem})
+
+
+class AppointmentQuerySet(models.QuerySet):
+    def visible(self) -> "AppointmentQuerySet":
+        """What a calendar shows: no recurring masters (their occurrences stand for them), no
+        cancelled occurrences."""
+        return self.filter(schedule__isnull=True, is_cancelled=False)
+
+    def overlapping(self, start, end) -> "AppointmentQuerySet":
+        return self.filter(start__lt=end, end__gt=start)
+
+
+class Appointment(models.Model):
+    """A block of time on one or more technicians' calendars."""
+
+    class Source(models.TextChoices):
+        PLANNED = "planned", "Planned request"
+        ACTION = "action", "Action"
+        MANUAL = "manual", "Manual"
+        EXTERNAL = "external", "External (imported)"
+
+    subject = models.CharField(max_length=255)
+    note = models.TextField(blank=True)
+    location = models.CharField(max_length=255, blank=True)
+    start = models.DateTimeField(db_index=True)
+    end = models.DateTimeField(db_index=True)
+    all_day = models.BooleanField(default=False)
+    agents = models.ManyToManyField(Agent, related_name="appointments")
+    other_attendees = models.JSONField(
+        default=list, blank=True, help_text="E-mail addresses of other attendees; recorded, never invited."
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL, db_index=True)
+    request = models.ForeignKey(Request, null=True, blank=True, on_delete=models.CASCADE, related_name="appointments")
+    action = models.OneToOneField(Action, null=True, blank=True, on_delete=models.CASCADE, related_name="appointment")
+    private = models.BooleanField(default=False)
+    busy = models.BooleanField("show as busy", default=True)
+    reminder_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the global default.")
+    # Occurrences of a recurring master: keyed by the start the rule gave them.
+    master = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="occurrences")
+    original_start = models.DateTimeField(null=True, blank=True)
+    is_modified = models.BooleanField(
+        default=False, help_text="An occurrence edited on its own; a change of the rule leaves it alone."
+    )
+    is_cancelled = models.BooleanField(default=False)
+    sequence = models.PositiveIntegerField(default=0, help_text="Revision number, raised on every change.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AppointmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["start", "id"]
+        indexes = [models.Index(fields=["end", "start"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request"],
+                condition=models.Q(source="planned"),
+                name="one_planned_appointment_per_request",
+            ),
+            models.UniqueConstraint(fields=["master", "original_start"], name="one_occurrence_per_original_start"),
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="appointment_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({self.start:%Y-%m-%d %H:%M})"
+
+    @property
+    def is_recurring_master(self) -> bool:
+        return hasattr(self, "schedule")
+
+    @property
+    def is_occurrence(self) -> bool:
+        return self.master_id is not None
+
+    def clean(self) -> None:
+        if self.start and self.end and self.end <= self.start:
+            raise ValidationError({"end": "The end must be after the start."})
+        if not isinstance(self.other_attendees, list) or len(self.other_attendees) > MAX_OTHER_ATTENDEES:
+            raise ValidationError({"other_attendees": f"Give at most {MAX_OTHER_ATTENDEES} attendee addresses."})
+
+
+class Schedule(models.Model):
+    """The recurrence rule of a recurring master appointment.
+
+    The rule repeats on the wall clock of `time_zone`, so a 09:00 weekly appointment stays at
+    09:00 across a change to or from daylight saving time. Occurrences exist as appointments
+    up to `materialised_until`, which a periodic task moves forward.
+    """
+
+    master = models.OneToOneField(Appointment, on_delete=models.CASCADE, related_name="schedule")
+    recurrence = RecurrenceField(include_dtstart=False)
+    time_zone = TimeZoneField(default="Europe/Amsterdam")
+    materialised_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Schedule of {self.master}"

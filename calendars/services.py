@@ -1,0 +1,447 @@
+"""Rules that write appointments: from planned requests, actions, by hand, and recurring.
+
+Every function validates before it writes, writes in one transaction, and announces the
+change with `appointment_changed` so sync and e-mail can queue their work on commit.
+"""
+
+import zoneinfo
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import recurrence as recurrence_lib
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Agent
+from calendars.models import Appointment, CalendarSettings, Schedule
+from calendars.signals import Change, appointment_changed
+from tickets.models import Action, Request
+
+RECURRENCE_HORIZON = timedelta(days=365)
+# Fields of a master that its occurrences share unless edited on their own.
+SHARED_FIELDS = ("subject", "note", "location", "private", "busy", "reminder_minutes", "other_attendees", "all_day")
+EDITABLE_FIELDS = (*SHARED_FIELDS, "start", "end")
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _announce(appointment: Appointment, change: Change, agent_ids_before: Iterable[int], by) -> None:
+    appointment_changed.send(
+        sender=Appointment,
+        appointment=appointment,
+        change=change,
+        agent_ids_before=frozenset(agent_ids_before),
+        by=by,
+    )
+
+
+def _aware(value: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
+    """Naive times are read on the wall clock of `zone`."""
+    if value is None:
+        raise ValidationError("A start and an end are required.")
+    if timezone.is_naive(value):
+        return value.replace(tzinfo=zone)
+    return value
+
+
+def _zone_of(agents: list[Agent]) -> zoneinfo.ZoneInfo:
+    return agents[0].zone if agents else zoneinfo.ZoneInfo(timezone.get_current_timezone_name())
+
+
+def _check_agents(agents: list[Agent]) -> None:
+    if not agents:
+        raise ValidationError({"agents": "Choose at least one technician."})
+
+
+def _validated_save(appointment: Appointment) -> None:
+    appointment.full_clean(exclude=["created_by", "master", "request", "action"])
+    appointment.save()
+
+
+def _agent_ids(appointment: Appointment) -> frozenset[int]:
+    if appointment.pk is None:
+        return frozenset()
+    return frozenset(appointment.agents.values_list("id", flat=True))
+
+
+def _parse_rule(rule) -> recurrence_lib.Recurrence:
+    if isinstance(rule, recurrence_lib.Recurrence):
+        return rule
+    text = (rule or "").strip()
+    if not text:
+        raise ValidationError({"rule": "Give a recurrence rule, for example RRULE:FREQ=WEEKLY;BYDAY=MO."})
+    if not text.upper().startswith(("RRULE:", "EXRULE:", "RDATE:", "EXDATE:")):
+        text = "RRULE:" + text
+    try:
+        return recurrence_lib.deserialize(text, include_dtstart=False)
+    except Exception as error:  # django-recurrence raises several kinds for bad text
+        raise ValidationError({"rule": f"The recurrence rule is not valid: {error}"}) from error
+
+
+# --- manual appointments (S1.3) ----------------------------------------------------------
+
+
+@transaction.atomic
+def create_appointment(
+    *,
+    subject: str,
+    start: datetime,
+    end: datetime,
+    agents: Iterable[Agent],
+    by=None,
+    note: str = "",
+    location: str = "",
+    request: Request | None = None,
+    all_day: bool = False,
+    other_attendees: Iterable[str] = (),
+    private: bool = False,
+    busy: bool = True,
+    reminder_minutes: int | None = None,
+    source: str = Appointment.Source.MANUAL,
+    action: Action | None = None,
+) -> Appointment:
+    """One appointment on the calendars of all `agents`."""
+    agents = list(agents)
+    _check_agents(agents)
+    zone = _zone_of(agents)
+    appointment = Appointment(
+        subject=subject,
+        note=note,
+        location=location,
+        start=_aware(start, zone),
+        end=_aware(end, zone),
+        all_day=all_day,
+        other_attendees=list(other_attendees),
+        source=source,
+        request=request,
+        action=action,
+        private=private,
+        busy=busy,
+        reminder_minutes=reminder_minutes,
+        created_by=by if getattr(by, "pk", None) else None,
+    )
+    _validated_save(appointment)
+    appointment.agents.set(agents)
+    _announce(appointment, Change.CREATED, (), by)
+    return appointment
+
+
+@transaction.atomic
+def create_appointments(*, agents: Iterable[Agent], one_each: bool, **fields) -> list[Appointment]:
+    """S1.3: for several technicians, one entry each or one shared entry."""
+    agents = list(agents)
+    _check_agents(agents)
+    if one_each:
+        return [create_appointment(agents=[agent], **fields) for agent in agents]
+    return [create_appointment(agents=agents, **fields)]
+
+
+@transaction.atomic
+def update_appointment(appointment: Appointment, *, by=None, agents: Iterable[Agent] | None = None, **changes):
+    """Change an appointment's fields (and its technicians); keeps its source in step.
+
+    An occurrence edited here is marked as edited on its own; a master's shared fields flow
+    to its occurrences that were not, and a master's new start moves the whole series.
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"Cannot change {', '.join(sorted(unknown))} of an appointment.")
+    agent_ids_before = _agent_ids(appointment)
+    new_agents = list(agents) if agents is not None else None
+    if new_agents is not None:
+        _check_agents(new_agents)
+    zone = _zone_of(new_agents or list(appointment.agents.all()))
+    old_start, old_end = appointment.start, appointment.end
+    for name, value in changes.items():
+        if name in ("start", "end"):
+            value = _aware(value, zone)
+        setattr(appointment, name, value)
+    moved = appointment.start != old_start or appointment.end != old_end
+    if appointment.is_occurrence:
+        appointment.is_modified = True
+    appointment.sequence += 1
+    _validated_save(appointment)
+    if new_agents is not None:
+        appointment.agents.set(new_agents)
+    _keep_source_in_step(appointment)
+    if appointment.is_recurring_master:
+        _spread_to_occurrences(appointment, moved=moved, agents=new_agents)
+    _announce(appointment, Change.MOVED if moved else Change.UPDATED, agent_ids_before, by)
+    return appointment
+
+
+@transaction.atomic
+def reassign_appointment(appointment: Appointment, *, from_agent: Agent | None, to_agent: Agent, by=None):
+    """Move an appointment from one technician's calendar to another's (drag on the group calendar)."""
+    agent_ids = set(_agent_ids(appointment))
+    if from_agent is not None:
+        agent_ids.discard(from_agent.pk)
+    agent_ids.add(to_agent.pk)
+    return update_appointment(appointment, by=by, agents=Agent.objects.filter(pk__in=agent_ids))
+
+
+@transaction.atomic
+def delete_appointment(appointment: Appointment, *, by=None) -> None:
+    """Remove an appointment; an occurrence is cancelled instead, so the rule does not bring it back."""
+    if appointment.is_occurrence:
+        cancel_occurrence(appointment, by=by)
+        return
+    for occurrence in appointment.occurrences.all() if appointment.is_recurring_master else ():
+        _announce(occurrence, Change.DELETED, _agent_ids(occurrence), by)
+    _announce(appointment, Change.DELETED, _agent_ids(appointment), by)
+    appointment.delete()
+
+
+def _keep_source_in_step(appointment: Appointment) -> None:
+    """A planned or action appointment moved on the calendar moves its source too."""
+    agents = list(appointment.agents.all())
+    duration = appointment.end - appointment.start
+    if appointment.source == Appointment.Source.PLANNED and appointment.request_id:
+        request = appointment.request
+        estimate = request.estimate or CalendarSettings.load().default_estimate
+        if request.planned_start != appointment.start or estimate != duration:
+            request.planned_start = appointment.start
+            if estimate != duration:
+                request.estimate = duration
+            request.save(update_fields=["planned_start", "estimate", "updated_at"])
+        if set(request.assigned_agents.values_list("id", flat=True)) != {a.pk for a in agents}:
+            request.assigned_agents.set(agents)
+    elif appointment.source == Appointment.Source.ACTION and appointment.action_id:
+        action = appointment.action
+        action.done_at = appointment.start
+        action.time_taken = duration
+        if agents and action.agent_id not in {a.pk for a in agents}:
+            action.agent = agents[0]
+        action.save(update_fields=["done_at", "time_taken", "agent", "updated_at"])
+
+
+# --- appointments from planned requests and actions (S1.1, S1.2, S1.4) -------------------
+
+
+def _planned_subject(request: Request) -> str:
+    return f"#{request.pk} {request.summary}"[:255]
+
+
+@transaction.atomic
+def sync_planned_appointment(request: Request, *, by=None) -> Appointment | None:
+    """Create, move or remove the appointment of a request's planned date (S1.1, S1.4)."""
+    existing = Appointment.objects.filter(request=request, source=Appointment.Source.PLANNED).first()
+    agents = list(request.assigned_agents.all())
+    if request.planned_start is None or not agents:
+        if existing:
+            delete_appointment(existing, by=by)
+        return None
+    estimate = request.estimate or CalendarSettings.load().default_estimate
+    fields = {
+        "subject": _planned_subject(request),
+        "start": request.planned_start,
+        "end": request.planned_start + estimate,
+        "location": request.site[:255],
+    }
+    if existing is None:
+        return create_appointment(agents=agents, source=Appointment.Source.PLANNED, request=request, by=by, **fields)
+    unchanged = all(getattr(existing, k) == v for k, v in fields.items()) and _agent_ids(existing) == {
+        a.pk for a in agents
+    }
+    if unchanged:
+        return existing
+    return update_appointment(existing, agents=agents, by=by, **fields)
+
+
+@transaction.atomic
+def sync_action_appointment(action: Action, *, by=None) -> Appointment | None:
+    """Create, move or remove the appointment of an action (S1.2, S1.4)."""
+    existing = Appointment.objects.filter(action=action).first()
+    if not action.add_to_calendar or not action.time_taken:
+        if existing:
+            delete_appointment(existing, by=by)
+        return None
+    fields = {
+        "subject": _planned_subject(action.request),
+        "note": action.note,
+        "start": action.done_at,
+        "end": action.done_at + action.time_taken,
+    }
+    if existing is None:
+        return create_appointment(
+            agents=[action.agent],
+            source=Appointment.Source.ACTION,
+            request=action.request,
+            action=action,
+            by=by,
+            **fields,
+        )
+    if all(getattr(existing, k) == v for k, v in fields.items()) and _agent_ids(existing) == {action.agent_id}:
+        return existing
+    return update_appointment(existing, agents=[action.agent], by=by, **fields)
+
+
+# --- recurring appointments ----------------------------------------------------------------
+
+
+def _schedule_zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
+    zone = schedule.time_zone
+    return zone if isinstance(zone, zoneinfo.ZoneInfo) else zoneinfo.ZoneInfo(str(zone))
+
+
+def occurrence_starts(schedule: Schedule, master: Appointment, until: datetime) -> list[datetime]:
+    """The starts the rule gives from the master's start up to `until`, on the schedule's wall clock."""
+    zone = _schedule_zone(schedule)
+    local_start = master.start.astimezone(zone).replace(tzinfo=None)
+    local_until = until.astimezone(zone).replace(tzinfo=None)
+    with timezone.override(zone):  # django-recurrence reads UNTIL/RDATE/EXDATE in the current zone
+        naive = schedule.recurrence.between(local_start, local_until, dtstart=local_start, inc=True)
+    # fold=0: a wall-clock time that a DST change skips or repeats resolves like the phone would
+    return [moment.replace(tzinfo=zone) for moment in naive]
+
+
+def check_rule(rule, *, start: datetime, zone: zoneinfo.ZoneInfo | None = None) -> recurrence_lib.Recurrence:
+    """The parsed rule, or a ValidationError saying why it cannot be used from `start`."""
+    parsed = _parse_rule(rule)
+    zone = zone or zoneinfo.ZoneInfo(timezone.get_current_timezone_name())
+    local = _aware(start, zone).astimezone(zone).replace(tzinfo=None)
+    with timezone.override(zone):
+        first = parsed.after(local, inc=True, dtstart=local)
+    if first is None:
+        raise ValidationError({"rule": "This rule gives no occurrence after the start; check its days and end date."})
+    return parsed
+
+
+@transaction.atomic
+def create_recurring_appointment(
+    *, rule, agents: Iterable[Agent], start: datetime, end: datetime, time_zone=None, now=None, **fields
+) -> Appointment:
+    """A recurring master and its occurrences for the coming year.
+
+    `rule` is an RRULE (text or a django-recurrence Recurrence); it repeats on the wall clock
+    of `time_zone`, by default the first technician's.
+    """
+    agents = list(agents)
+    _check_agents(agents)
+    zone = zoneinfo.ZoneInfo(str(time_zone)) if time_zone else _zone_of(agents)
+    start, end = _aware(start, zone), _aware(end, zone)
+    rule = check_rule(rule, start=start, zone=zone)
+    master = create_appointment(agents=agents, start=start, end=end, **fields)
+    Schedule.objects.create(master=master, recurrence=rule, time_zone=zone)
+    master.refresh_from_db()
+    materialise_occurrences(master, now=now)
+    return master
+
+
+@transaction.atomic
+def make_recurring(appointment: Appointment, *, rule, time_zone=None, by=None, now=None) -> Appointment:
+    """Turn a single appointment into the master of a series."""
+    if appointment.is_occurrence or appointment.is_recurring_master:
+        raise ValidationError("This appointment already belongs to a series.")
+    zone = zoneinfo.ZoneInfo(str(time_zone)) if time_zone else _zone_of(list(appointment.agents.all()))
+    Schedule.objects.create(
+        master=appointment, recurrence=check_rule(rule, start=appointment.start, zone=zone), time_zone=zone
+    )
+    appointment.refresh_from_db()
+    appointment.sequence += 1
+    appointment.save(update_fields=["sequence", "updated_at"])
+    materialise_occurrences(appointment, now=now, by=by)
+    _announce(appointment, Change.UPDATED, _agent_ids(appointment), by)
+    return appointment
+
+
+@transaction.atomic
+def change_schedule(master: Appointment, *, rule, by=None, now=None) -> Appointment:
+    """A new rule for a series: occurrences it no longer gives go, new ones come, and occurrences
+    edited or cancelled on their own stay as they are."""
+    schedule = master.schedule
+    schedule.recurrence = check_rule(rule, start=master.start, zone=_schedule_zone(schedule))
+    schedule.save(update_fields=["recurrence"])
+    master.sequence += 1
+    master.save(update_fields=["sequence", "updated_at"])
+    materialise_occurrences(master, now=now, by=by, prune=True)
+    _announce(master, Change.UPDATED, _agent_ids(master), by)
+    return master
+
+
+@transaction.atomic
+def cancel_occurrence(occurrence: Appointment, *, by=None) -> Appointment:
+    if not occurrence.is_occurrence:
+        raise ValidationError("Only an occurrence of a recurring appointment can be cancelled on its own.")
+    occurrence.is_cancelled = True
+    occurrence.is_modified = True
+    occurrence.sequence += 1
+    occurrence.save(update_fields=["is_cancelled", "is_modified", "sequence", "updated_at"])
+    _announce(occurrence, Change.CANCELLED, _agent_ids(occurrence), by)
+    return occurrence
+
+
+def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bool = False) -> int:
+    """Make the occurrences the rule gives up to a year from now (or from the start, if later).
+
+    With `prune`, occurrences the rule no longer gives are removed, unless edited on their own.
+    Returns the number of occurrences created.
+    """
+    schedule = master.schedule
+    now = now or timezone.now()
+    until = max(now, master.start) + RECURRENCE_HORIZON
+    starts = occurrence_starts(schedule, master, until)
+    duration = master.end - master.start
+    existing = {occ.original_start: occ for occ in master.occurrences.all()}
+    agents = list(master.agents.all())
+    wanted = set(starts)
+    if prune:
+        for original_start, occurrence in existing.items():
+            if original_start not in wanted and not occurrence.is_modified:
+                _announce(occurrence, Change.DELETED, {a.pk for a in agents}, by)
+                occurrence.delete()
+    created = []
+    for start in starts:
+        if start in existing:
+            continue
+        created.append(
+            Appointment(
+                master=master,
+                original_start=start,
+                start=start,
+                end=start + duration,
+                source=master.source,
+                request=master.request,
+                created_by=master.created_by,
+                **{name: getattr(master, name) for name in SHARED_FIELDS},
+            )
+        )
+    Appointment.objects.bulk_create(created)
+    through = Appointment.agents.through
+    through.objects.bulk_create(
+        [through(appointment_id=occ.pk, agent_id=agent.pk) for occ in created for agent in agents]
+    )
+    schedule.materialised_until = until
+    schedule.save(update_fields=["materialised_until"])
+    return len(created)
+
+
+def _spread_to_occurrences(master: Appointment, *, moved: bool, agents: list[Agent] | None) -> None:
+    """Bring unedited occurrences in step with their master."""
+    if moved:
+        # A new start or length redraws the series: drop unedited occurrences and remake them.
+        master.occurrences.filter(is_modified=False).delete()
+        materialise_occurrences(master)
+        return
+    unedited = master.occurrences.filter(is_modified=False)
+    unedited.update(**{name: getattr(master, name) for name in SHARED_FIELDS}, sequence=master.sequence)
+    if agents is not None:
+        through = Appointment.agents.through
+        ids = list(unedited.values_list("id", flat=True))
+        through.objects.filter(appointment_id__in=ids).delete()
+        through.objects.bulk_create([through(appointment_id=i, agent_id=a.pk) for i in ids for a in agents])
+
+
+def extend_recurring_appointments(*, now=None) -> int:
+    """Keep a year of occurrences ahead of every series; run by a periodic task."""
+    now = now or timezone.now()
+    created = 0
+    masters = Appointment.objects.filter(
+        schedule__isnull=False, schedule__materialised_until__lt=now + RECURRENCE_HORIZON - timedelta(days=1)
+    ).select_related("schedule")
+    for master in masters:
+        with transaction.atomic():
+            created += materialise_occurrences(master, now=now)
+    return created

@@ -1,0 +1,22 @@
+"""Signals the calendar services send after they change an appointment.
+
+Receivers (sync, e-mail) do their outbound work in `transaction.on_commit`, never inline.
+Every signal is sent inside the service's transaction with these arguments:
+`appointment`, `change` (one of Change), `agent_ids_before` (a frozenset of the agent ids the
+appointment was on before the change; empty for a new one) and `by` (a user or None).
+For Change.DELETED the appointment still exists when the signal is sent.
+"""
+
+from django.db import models
+from django.dispatch import Signal
+
+
+class Change(models.TextChoices):
+    CREATED = "created", "created"
+    UPDATED = "updated", "updated"
+    MOVED = "moved", "moved"
+    CANCELLED = "cancelled", "cancelled"
+    DELETED = "deleted", "deleted"
+
+
+appointment_changed = Signal()

@@ -1,0 +1,72 @@
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from agents.models import Agent
+
+
+class Request(models.Model):
+    """A helpdesk ticket. Its number is its primary key, shown as #123."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        WAITING = "waiting", "Waiting"
+        RESOLVED = "resolved", "Resolved"
+        CLOSED = "closed", "Closed"
+
+    summary = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    customer = models.CharField(max_length=200, blank=True)
+    site = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
+    assigned_agents = models.ManyToManyField(Agent, related_name="requests", blank=True)
+    planned_start = models.DateTimeField(null=True, blank=True, db_index=True)
+    estimate = models.DurationField(
+        null=True, blank=True, help_text="How long the planned work takes; empty: the default estimate."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.summary}"
+
+    @property
+    def number(self) -> int | None:
+        return self.pk
+
+    def clean(self) -> None:
+        if self.estimate is not None and self.estimate <= timedelta(0):
+            raise ValidationError({"estimate": "The estimate must be longer than zero."})
+
+
+class Action(models.Model):
+    """A work-log entry on a request."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="actions")
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="actions")
+    note = models.TextField(blank=True)
+    done_at = models.DateTimeField(help_text="When the work started.")
+    time_taken = models.DurationField(default=timedelta(0))
+    add_to_calendar = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-done_at"]
+
+    def __str__(self) -> str:
+        return f"{self.agent} on #{self.request_id} at {self.done_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        if self.time_taken is not None and self.time_taken < timedelta(0):
+            raise ValidationError({"time_taken": "The time taken cannot be negative."})
+        if self.add_to_calendar and self.time_taken is not None and self.time_taken <= timedelta(0):
+            raise ValidationError(
+                {"time_taken": "To add this action to the calendar, give the time taken (longer than zero)."}
+            )
