@@ -1,0 +1,155 @@
+"""Recurring masters and their occurrences: a year ahead, moved and cancelled ones kept."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from dateutil.rrule import MO, WEEKLY, rrule
+from django.core.exceptions import ValidationError
+
+from calendars import services
+from calendars.models import Appointment
+
+AMS = ZoneInfo("Europe/Amsterdam")
+NOW = datetime(2026, 9, 1, tzinfo=AMS)
+
+
+def at(*args) -> datetime:
+    return datetime(*args, tzinfo=AMS)
+
+
+@pytest.fixture
+def standup(alice, bob) -> Appointment:
+    return services.create_recurring_appointment(
+        rule="RRULE:FREQ=WEEKLY;BYDAY=MO",
+        subject="Stand-up",
+        start=at(2026, 9, 7, 9),
+        end=at(2026, 9, 7, 9, 30),
+        agents=[alice, bob],
+        now=NOW,
+    )
+
+
+def shown(master: Appointment) -> list[tuple[datetime, datetime]]:
+    """What the calendar shows of a series: its visible occurrences."""
+    occurrences = Appointment.objects.visible().filter(master=master).order_by("start")
+    return [(o.start, o.end) for o in occurrences]
+
+
+def test_weekly_master_shows_dateutils_occurrences_for_a_year_with_a_moved_and_a_cancelled_one(standup):
+    occurrences = list(standup.occurrences.order_by("original_start"))
+    moved, cancelled = occurrences[3], occurrences[10]
+    services.update_appointment(moved, start=at(2026, 9, 29, 14), end=at(2026, 9, 29, 14, 30))
+    services.delete_appointment(cancelled)
+
+    # A year ahead of the first start (it lies after "now").
+    year = rrule(WEEKLY, byweekday=MO, dtstart=at(2026, 9, 7, 9), until=at(2026, 9, 7, 9) + timedelta(days=365))
+    expected_starts = list(year)
+    gone = (moved.original_start, cancelled.original_start)
+    expected = [(s, s + timedelta(minutes=30)) for s in expected_starts if s not in gone]
+    expected.append((at(2026, 9, 29, 14), at(2026, 9, 29, 14, 30)))
+
+    assert len(expected_starts) == 53
+    assert shown(standup) == sorted(expected)
+    assert Appointment.objects.get(pk=cancelled.pk).is_cancelled
+
+
+def test_occurrences_keep_their_wall_clock_time_across_dst_changes(standup):
+    local_times = {(o.start.astimezone(AMS).hour, o.start.astimezone(AMS).minute) for o in standup.occurrences.all()}
+    offsets = {o.start.astimezone(AMS).utcoffset() for o in standup.occurrences.all()}
+
+    assert local_times == {(9, 0)}
+    assert offsets == {timedelta(hours=1), timedelta(hours=2)}  # winter and summer time both covered
+
+
+def test_occurrences_are_on_every_agent_of_the_master(standup, alice, bob):
+    assert all(set(o.agents.all()) == {alice, bob} for o in standup.occurrences.all())
+
+
+def test_master_itself_is_not_shown_only_its_occurrences(standup):
+    assert not Appointment.objects.visible().filter(pk=standup.pk).exists()
+
+
+def test_changing_the_rule_keeps_occurrences_edited_on_their_own(standup):
+    occurrences = list(standup.occurrences.order_by("original_start"))
+    moved, cancelled = occurrences[1], occurrences[2]
+    services.update_appointment(moved, start=at(2026, 9, 15, 11), end=at(2026, 9, 15, 11, 30))
+    services.cancel_occurrence(cancelled)
+
+    services.change_schedule(standup, rule="RRULE:FREQ=WEEKLY;BYDAY=WE", now=NOW)
+
+    remaining = Appointment.objects.filter(master=standup)
+    untouched = remaining.filter(is_modified=False)
+    assert {o.start.astimezone(AMS).weekday() for o in untouched} == {2}
+    assert remaining.get(pk=moved.pk).start == at(2026, 9, 15, 11)
+    assert remaining.get(pk=cancelled.pk).is_cancelled
+
+
+def test_a_master_edit_flows_to_unedited_occurrences_only(standup):
+    edited = standup.occurrences.order_by("original_start")[2]
+    services.update_appointment(edited, subject="Stand-up with the customer")
+
+    services.update_appointment(standup, subject="Daily sync", note="Room 2")
+
+    subjects = set(standup.occurrences.exclude(pk=edited.pk).values_list("subject", flat=True))
+    assert subjects == {"Daily sync"}
+    assert Appointment.objects.get(pk=edited.pk).subject == "Stand-up with the customer"
+
+
+def test_moving_the_master_moves_the_unedited_series(standup):
+    services.update_appointment(standup, start=at(2026, 9, 7, 10), end=at(2026, 9, 7, 11))
+
+    assert {(o.start.astimezone(AMS).hour, o.end - o.start) for o in standup.occurrences.all()} == {
+        (10, timedelta(hours=1))
+    }
+
+
+def test_periodic_extension_keeps_a_year_ahead(standup):
+    later = NOW + timedelta(days=60)
+
+    created = services.extend_recurring_appointments(now=later)
+
+    new_mondays = rrule(WEEKLY, byweekday=MO, dtstart=at(2027, 9, 7, 9), until=later + timedelta(days=365))
+    last = standup.occurrences.order_by("-original_start").first()
+    assert created == len(list(new_mondays)) == 7
+    assert last.start == list(new_mondays)[-1]
+    assert services.extend_recurring_appointments(now=later) == 0
+
+
+def test_deleting_a_master_removes_its_occurrences(standup):
+    services.delete_appointment(standup)
+
+    assert not Appointment.objects.exists()
+
+
+def test_a_rule_that_yields_no_occurrence_is_refused(alice):
+    with pytest.raises(ValidationError, match="gives no occurrence"):
+        services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20200101T000000Z",
+            subject="Never",
+            start=at(2026, 9, 7, 9),
+            end=at(2026, 9, 7, 10),
+            agents=[alice],
+        )
+
+    assert not Appointment.objects.exists()
+
+
+def test_an_unreadable_rule_is_refused(alice):
+    with pytest.raises(ValidationError, match="not valid"):
+        services.create_recurring_appointment(
+            rule="FREQ=SOMETIMES", subject="?", start=at(2026, 9, 7, 9), end=at(2026, 9, 7, 10), agents=[alice]
+        )
+
+    assert not Appointment.objects.exists()
+
+
+def test_changing_to_a_rule_without_occurrences_keeps_the_old_rule(standup):
+    before = standup.occurrences.count()
+
+    with pytest.raises(ValidationError, match="gives no occurrence"):
+        services.change_schedule(standup, rule="RRULE:FREQ=DAILY;COUNT=0")
+
+    standup.refresh_from_db()
+    assert str(standup.schedule.recurrence.rrules[0].to_text()) == "weekly, each Monday"
+    assert standup.occurrences.count() == before

@@ -1,0 +1,170 @@
+"""Django admin: every page opens, and saving goes through the same rules as everywhere else."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from calendars.models import Appointment
+from tickets.models import Action, Request
+
+AMS = ZoneInfo("Europe/Amsterdam")
+
+
+@pytest.fixture
+def admin_client(client, db):
+    user = User.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+def management(prefix: str, total: int = 0, initial: int = 0) -> dict:
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "agents_agent",
+        "agents_team",
+        "tickets_request",
+        "tickets_action",
+        "calendars_appointment",
+        "django_celery_beat_periodictask",
+    ],
+)
+def test_every_admin_list_and_add_page_opens(admin_client, alice, model):
+    assert admin_client.get(reverse(f"admin:{model}_changelist")).status_code == 200
+    assert admin_client.get(reverse(f"admin:{model}_add")).status_code == 200
+
+
+def test_calendar_settings_list_goes_straight_to_the_single_row(admin_client):
+    response = admin_client.get(reverse("admin:calendars_calendarsettings_changelist"), follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse("admin:calendars_calendarsettings_change", args=[1])
+
+
+def request_form(alice, **overrides) -> dict:
+    data = {
+        "summary": "Server down",
+        "description": "",
+        "status": "open",
+        "customer": "Acme",
+        "site": "HQ",
+        "assigned_agents": [alice.pk],
+        "planned_start_0": "2026-12-01",
+        "planned_start_1": "09:00:00",
+        "estimate": "01:30:00",
+        **management("actions"),
+        **management("appointments"),
+    }
+    data.update(overrides)
+    return data
+
+
+def test_request_saved_in_admin_gets_its_planned_appointment(admin_client, alice):
+    response = admin_client.post(reverse("admin:tickets_request_add"), request_form(alice))
+
+    assert response.status_code == 302
+    appointment = Appointment.objects.get(source=Appointment.Source.PLANNED)
+    assert appointment.start == datetime(2026, 12, 1, 9, tzinfo=AMS)
+    assert list(appointment.agents.all()) == [alice]
+
+
+def test_action_inline_with_negative_time_is_refused_in_admin(admin_client, alice):
+    data = request_form(
+        alice,
+        **management("actions", total=1),
+        **{
+            "actions-0-agent": alice.pk,
+            "actions-0-done_at_0": "2026-12-01",
+            "actions-0-done_at_1": "10:00:00",
+            "actions-0-time_taken": "-00:10:00",
+            "actions-0-note": "x",
+            "actions-0-add_to_calendar": "on",
+        },
+    )
+
+    response = admin_client.post(reverse("admin:tickets_request_add"), data)
+
+    assert response.status_code == 200
+    assert "The time taken cannot be negative." in response.content.decode()
+    assert not Request.objects.exists()
+    assert not Action.objects.exists()
+
+
+def appointment_form(alice, **overrides) -> dict:
+    data = {
+        "subject": "Site visit",
+        "start_0": "2026-12-02",
+        "start_1": "10:00:00",
+        "end_0": "2026-12-02",
+        "end_1": "11:00:00",
+        "agents": [alice.pk],
+        "other_attendees": "[]",
+        "note": "",
+        "location": "",
+        "busy": "on",
+        "rule": "",
+        **management("occurrences"),
+    }
+    data.update(overrides)
+    return data
+
+
+def test_appointment_ending_before_it_starts_is_refused_in_admin(admin_client, alice):
+    response = admin_client.post(reverse("admin:calendars_appointment_add"), appointment_form(alice, end_1="09:00:00"))
+
+    assert response.status_code == 200
+    assert "The end must be after the start." in response.content.decode()
+    assert not Appointment.objects.exists()
+
+
+def test_recurring_appointment_made_in_admin_gets_its_occurrences(admin_client, alice):
+    response = admin_client.post(
+        reverse("admin:calendars_appointment_add"), appointment_form(alice, rule="FREQ=WEEKLY;BYDAY=WE;COUNT=4")
+    )
+
+    assert response.status_code == 302
+    master = Appointment.objects.get(schedule__isnull=False)
+    assert master.occurrences.count() == 4
+
+
+def test_rule_without_occurrences_is_refused_in_admin(admin_client, alice):
+    response = admin_client.post(
+        reverse("admin:calendars_appointment_add"),
+        appointment_form(alice, rule="FREQ=WEEKLY;UNTIL=20200101T000000Z"),
+    )
+
+    assert response.status_code == 200
+    assert "gives no occurrence" in response.content.decode()
+    assert not Appointment.objects.exists()
+
+
+def test_unknown_time_zone_is_refused_in_admin(admin_client, alice):
+    url = reverse("admin:agents_agent_change", args=[alice.pk])
+    data = {
+        "user": alice.user.pk,
+        "email": "",
+        "is_active": "on",
+        "calendar_shown": "on",
+        "colour": "#123456",
+        "time_zone": "Mars/Olympus_Mons",
+        "sync_policy": "global",
+        **management("Team_members"),
+    }
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "Mars/Olympus_Mons" in response.content.decode()
+    alice.refresh_from_db()
+    assert str(alice.time_zone) == "Europe/Amsterdam"
