@@ -184,10 +184,22 @@ def reassign_appointment(appointment: Appointment, *, from_agent: Agent | None, 
 
 @transaction.atomic
 def delete_appointment(appointment: Appointment, *, by=None) -> None:
-    """Remove an appointment; an occurrence is cancelled instead, so the rule does not bring it back."""
+    """Remove an appointment; an occurrence is cancelled instead, so the rule does not bring it back.
+
+    Removing the entry of a planned request unplans the request; removing an action's entry
+    takes the action off the calendar (the action itself stays in the work log).
+    """
     if appointment.is_occurrence:
         cancel_occurrence(appointment, by=by)
         return
+    if appointment.source == Appointment.Source.PLANNED and appointment.request_id:
+        Request.objects.filter(pk=appointment.request_id).update(planned_start=None, updated_at=timezone.now())
+    elif appointment.source == Appointment.Source.ACTION and appointment.action_id:
+        Action.objects.filter(pk=appointment.action_id).update(add_to_calendar=False, updated_at=timezone.now())
+    _remove(appointment, by=by)
+
+
+def _remove(appointment: Appointment, *, by) -> None:
     for occurrence in appointment.occurrences.all() if appointment.is_recurring_master else ():
         _announce(occurrence, Change.DELETED, _agent_ids(occurrence), by)
     _announce(appointment, Change.DELETED, _agent_ids(appointment), by)
@@ -231,7 +243,7 @@ def sync_planned_appointment(request: Request, *, by=None) -> Appointment | None
     agents = list(request.assigned_agents.all())
     if request.planned_start is None or not agents:
         if existing:
-            delete_appointment(existing, by=by)
+            _remove(existing, by=by)
         return None
     estimate = request.estimate or CalendarSettings.load().default_estimate
     fields = {
@@ -256,7 +268,7 @@ def sync_action_appointment(action: Action, *, by=None) -> Appointment | None:
     existing = Appointment.objects.filter(action=action).first()
     if not action.add_to_calendar or not action.time_taken:
         if existing:
-            delete_appointment(existing, by=by)
+            _remove(existing, by=by)
         return None
     fields = {
         "subject": _planned_subject(action.request),

@@ -200,3 +200,38 @@ def test_request_planned_across_dst_change_keeps_its_wall_clock_time(make_agent)
     assert agent.local(appointment.start).hour == 9
     assert appointment.start.utcoffset() is not None
     assert appointment.start == datetime(2026, 10, 26, 8, tzinfo=ZoneInfo("UTC"))  # CET = UTC+1
+
+
+def test_deleting_the_planned_appointment_unplans_its_request(request_for_alice):
+    from calendars import services as calendar_services
+
+    services.plan_request(request_for_alice, start=at(2026, 12, 1, 9))
+
+    calendar_services.delete_appointment(planned_appointment(request_for_alice))
+
+    request_for_alice.refresh_from_db()
+    assert request_for_alice.planned_start is None
+
+
+def test_unassigning_everyone_removes_the_appointment_but_keeps_the_planned_date(request_for_alice):
+    services.plan_request(request_for_alice, start=at(2026, 12, 1, 9))
+
+    services.assign_request(request_for_alice, agents=[])
+
+    request_for_alice.refresh_from_db()
+    assert request_for_alice.planned_start == at(2026, 12, 1, 9)
+    assert not Appointment.objects.exists()
+
+
+def test_deleting_an_actions_appointment_keeps_the_action_off_the_calendar(request_for_alice, alice):
+    from calendars import services as calendar_services
+
+    action = services.log_action(
+        request_for_alice, agent=alice, done_at=at(2026, 12, 2, 13), time_taken=timedelta(hours=1), add_to_calendar=True
+    )
+
+    calendar_services.delete_appointment(action.appointment)
+
+    action.refresh_from_db()
+    assert not action.add_to_calendar
+    assert not Appointment.objects.exists()
