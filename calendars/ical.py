@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import recurrence as recurrence_lib
 from django.conf import settings as django_settings
 from django.utils import timezone
-from icalendar import Alarm, Calendar, Event, vRecur
+from icalendar import Alarm, Calendar, Event, vDuration, vRecur
 
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.selectors import FeedEntries
@@ -230,7 +230,7 @@ def new_calendar(name: str | None = None, *, method: str | None = None, zone: Zo
         calendar.add("name", name)
         calendar.add("x-wr-calname", name)
         calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
-        calendar.add("x-published-ttl", REFRESH_INTERVAL)
+        calendar.add("x-published-ttl", vDuration(REFRESH_INTERVAL))
     if zone:
         calendar.add("x-wr-timezone", str(zone))
     return calendar
@@ -247,7 +247,7 @@ def finish(calendar: Calendar) -> Calendar:
     dates = [moment.date() if isinstance(moment, datetime) else moment for moment in moments]
     today = timezone.now().date()
     first = min([*dates, today]) - timedelta(days=1)
-    last = max([*dates, today]) + timedelta(days=400)  # rules run on past the feed's window
+    last = max([*dates, today]) + timedelta(days=2 * 365)  # rules run on past the feed's window
     calendar.add_missing_timezones(first_date=first, last_date=last)
     return calendar
 
