@@ -29,6 +29,7 @@ from calendars.selectors import feed_entries, feed_version, feed_window
 FEED_FORMAT = "1"
 TRUE_VALUES = {"1", "true", "yes", "on"}
 FIRST_SERVED_KEPT = int(timedelta(days=30).total_seconds())
+BODY_KEPT = int(timedelta(hours=6).total_seconds())
 
 
 def _agent_for_token(token: str) -> Agent:
@@ -74,12 +75,18 @@ def _feed_response(
     timestamp = int(last_modified.timestamp())
     response = get_conditional_response(request, etag=etag, last_modified=timestamp)
     if response is None:
-        entries = feed_entries(agent_ids, *window, include_external=include_external, with_agents=with_agents)
-        style = EventStyle.for_settings(calendar_settings, zone=zone, show_agents=with_agents)
-        calendar = feed_calendar(
-            entries, style, name=name, on_feed=lambda occurrence: occurrence.on_feed, window=window
-        )
-        response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
+        body = cache.get(f"feed-body:{etag}")
+        if body is None:
+            entries = feed_entries(agent_ids, *window, include_external=include_external, with_agents=with_agents)
+            style = EventStyle.for_settings(calendar_settings, zone=zone, show_agents=with_agents)
+            calendar = feed_calendar(
+                entries, style, name=name, on_feed=lambda occurrence: occurrence.on_feed, window=window
+            )
+            body = calendar.to_ical()
+            # Phones that do not send If-None-Match (and a team's many subscribers) get the
+            # same bytes without rebuilding them; a change makes a new ETag, so no stale copy.
+            cache.set(f"feed-body:{etag}", body, timeout=BODY_KEPT)
+        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response.headers["ETag"] = etag
     response.headers["Last-Modified"] = http_date(timestamp)
     response.headers["X-Robots-Tag"] = "noindex"

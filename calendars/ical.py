@@ -59,7 +59,7 @@ class EventStyle:
     zone: ZoneInfo
     reminder_minutes: int | None = None
     show_agents: bool = False
-    status: str = "CONFIRMED"
+    status: str = "CONFIRMED"  # or CANCELLED, in an e-mail about a cancellation
 
     @classmethod
     def for_settings(cls, calendar_settings: CalendarSettings, *, zone: ZoneInfo, **kwargs) -> "EventStyle":
@@ -109,8 +109,11 @@ def _fill(event: Event, appointment: Appointment, style: EventStyle, zone: ZoneI
     if appointment.created_at:
         event.add("created", appointment.created_at)
     event.add("sequence", appointment.sequence)
-    event.add("transp", "OPAQUE" if appointment.busy else "TRANSPARENT")
-    event.add("status", style.status)
+    # OPAQUE, CONFIRMED-less and PUBLIC are what a missing property means: a big feed stays smaller.
+    if not appointment.busy:
+        event.add("transp", "TRANSPARENT")
+    if style.status != "CONFIRMED":
+        event.add("status", style.status)
     if is_busy_block(appointment):
         event.add("summary", BUSY_SUMMARY)
         event.add("class", "PRIVATE")
@@ -119,7 +122,8 @@ def _fill(event: Event, appointment: Appointment, style: EventStyle, zone: ZoneI
     if style.show_agents:
         summary = f"{summary} ({', '.join(agent.name for agent in appointment.agents.all())})"
     event.add("summary", summary)
-    event.add("class", "PRIVATE" if appointment.private else "PUBLIC")
+    if appointment.private:
+        event.add("class", "PRIVATE")
     description = _description(appointment, style)
     if description:
         event.add("description", description)
