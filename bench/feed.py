@@ -28,7 +28,7 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.test.utils import CaptureQueriesContext, override_settings, setup_test_environment  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -91,6 +91,8 @@ def main() -> None:
     options = parser.parse_args()
 
     setup_test_environment()
+    # A private in-process cache: clearing it between runs must not touch a shared Redis.
+    override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}).enable()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         user = User.objects.create_user("bench", email="bench@example.com", first_name="Bench")
