@@ -1,7 +1,8 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
 
+from agents import services
 from agents.models import Agent, Team, Weekday
 
 
@@ -51,6 +52,7 @@ class AgentAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__first_name", "user__last_name", "user__email", "email"]
     autocomplete_fields = ["user"]
     inlines = [TeamMembershipInline]
+    actions = ["renew_feed_tokens", "revoke_feed_tokens"]
     fieldsets = [
         (None, {"fields": ["user", "email", "is_active"]}),
         ("Calendar", {"fields": ["calendar_shown", "colour", "time_zone"]}),
@@ -60,6 +62,24 @@ class AgentAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
+
+    @admin.action(description="Renew calendar subscription links (old links stop working)")
+    def renew_feed_tokens(self, request, queryset) -> None:
+        for agent in queryset:
+            services.renew_feed_token(agent)
+        self.message_user(
+            request,
+            f"Renewed the calendar link of {len(queryset)} technician(s); they find the new one on their page.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Revoke calendar subscription links")
+    def revoke_feed_tokens(self, request, queryset) -> None:
+        for agent in queryset:
+            services.revoke_feed_token(agent)
+        self.message_user(
+            request, f"Switched off the calendar link of {len(queryset)} technician(s).", messages.SUCCESS
+        )
 
 
 @admin.register(Team)

@@ -1,9 +1,10 @@
 """Reads used by pages, API, feed and sync."""
 
-from dataclasses import dataclass
-from datetime import datetime, time
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
 
 from agents.models import Agent, AgentSyncPolicy
 from calendars.models import Appointment, CalendarSettings, SyncPolicy
@@ -44,3 +45,95 @@ def appointments_between(start: datetime, end: datetime, *, agents: QuerySet | l
     return queryset.select_related("request", "master").prefetch_related(
         Prefetch("agents", queryset=Agent.objects.select_related("user"))
     )
+
+
+# --- subscription feeds (S3.12) --------------------------------------------------------------
+
+
+def feed_window(settings: CalendarSettings, zone, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The feed's span, from midnight to midnight in `zone`, so it moves once a day."""
+    today = timezone.localtime(now or timezone.now(), zone).date()
+    start = datetime.combine(today - timedelta(days=settings.feed_days_past), time(0), tzinfo=zone)
+    end = datetime.combine(today + timedelta(days=settings.feed_days_future + 1), time(0), tzinfo=zone)
+    return start, end
+
+
+@dataclass
+class FeedEntries:
+    """What one feed shows."""
+
+    singles: list[Appointment] = field(default_factory=list)
+    series: list[Appointment] = field(default_factory=list)
+    # Occurrences edited or cancelled on their own, by master id.
+    exceptions: dict[int, list[Appointment]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeedQuerysets:
+    singles: QuerySet
+    series: QuerySet
+    exceptions: QuerySet
+
+
+def _feed_querysets(agent_ids: list[int], start: datetime, end: datetime, include_external: bool) -> FeedQuerysets:
+    """One-off entries overlapping the window; series with an occurrence in it or later; and the
+    occurrences of those series edited or cancelled on their own (all of them, so that the rule
+    never brings back on the phone what was cancelled in the helpdesk)."""
+    on_agents = Appointment.agents.through.objects.filter(agent_id__in=agent_ids).values("appointment_id")
+    sources = Q() if include_external else ~Q(source=Appointment.Source.EXTERNAL)
+    later_occurrences = Appointment.objects.filter(master=OuterRef("pk")).filter(
+        Q(end__gt=start) | Q(original_start__gte=start)
+    )
+    series = Appointment.objects.filter(sources, schedule__isnull=False, pk__in=on_agents, start__lt=end).filter(
+        Q(end__gt=start) | Q(Exists(later_occurrences))
+    )
+    singles = (
+        Appointment.objects.visible()
+        .overlapping(start, end)
+        .filter(sources, pk__in=on_agents)
+        .filter(Q(master__isnull=True) | ~Q(master__in=series.values("pk")))
+    )
+    exceptions = Appointment.objects.filter(master__in=series.values("pk"), is_modified=True)
+    return FeedQuerysets(singles=singles, series=series, exceptions=exceptions)
+
+
+@dataclass(frozen=True)
+class FeedVersion:
+    """Enough to tell whether a feed changed without building it: the newest change, the number
+    of rows and the sum of their revision numbers (a deletion lowers the count)."""
+
+    last_modified: datetime | None
+    count: int
+    sequences: int
+
+
+def feed_version(agent_ids: list[int], start: datetime, end: datetime, *, include_external: bool) -> FeedVersion:
+    """One query, whatever the size of the calendar."""
+    querysets = _feed_querysets(agent_ids, start, end, include_external)
+    totals = Appointment.objects.filter(
+        Q(pk__in=querysets.singles.values("pk"))
+        | Q(pk__in=querysets.series.values("pk"))
+        | Q(pk__in=querysets.exceptions.values("pk"))
+    ).aggregate(last_modified=Max("updated_at"), count=Count("pk"), sequences=Sum("sequence"))
+    return FeedVersion(totals["last_modified"], totals["count"], totals["sequences"] or 0)
+
+
+def feed_entries(
+    agent_ids: list[int], start: datetime, end: datetime, *, include_external: bool, with_agents: bool = False
+):
+    """What a technician's or a team's feed shows, in a fixed number of queries (three, or six
+    with the technicians named)."""
+    querysets = _feed_querysets(agent_ids, start, end, include_external)
+    on_feed = Appointment.agents.through.objects.filter(appointment_id=OuterRef("pk"), agent_id__in=agent_ids)
+    singles = querysets.singles
+    series = querysets.series.select_related("schedule")
+    if with_agents:
+        agents = Prefetch("agents", queryset=Agent.objects.select_related("user"))
+        singles, series = singles.prefetch_related(agents), series.prefetch_related(agents)
+    exceptions = Appointment.objects.prefetch_related(agents) if with_agents else Appointment.objects.all()
+    exceptions = exceptions.filter(master__in=querysets.series.values("pk"), is_modified=True)
+    series = list(series)
+    by_master: dict[int, list[Appointment]] = {}
+    for occurrence in exceptions.annotate(on_feed=Exists(on_feed)):
+        by_master.setdefault(occurrence.master_id, []).append(occurrence)
+    return FeedEntries(singles=list(singles), series=series, exceptions=by_master)

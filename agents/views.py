@@ -1,0 +1,74 @@
+"""The technician's own page: the phone subscription link of their calendar (S3.12)."""
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from agents import services
+from agents.models import Agent, Team
+from calendars.models import CalendarSettings
+
+
+def _own_agent(request: HttpRequest) -> Agent | None:
+    return Agent.objects.filter(user=request.user).select_related("user").first()
+
+
+def _qr_svg(text: str) -> str:
+    """An inline SVG QR code, drawn here: the link is private and must not go to a QR service."""
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    return image.to_string(encoding="unicode")
+
+
+def _links(request: HttpRequest, path: str) -> dict[str, str]:
+    """The link as the browser reached us (https in production, behind the proxy) and the same
+    link as webcal://, which makes phones subscribe instead of importing once."""
+    web = request.build_absolute_uri(path)
+    return {"https": web, "webcal": "webcal://" + web.split("://", 1)[1]}
+
+
+@login_required
+def me(request: HttpRequest) -> HttpResponse:
+    agent = _own_agent(request)
+    context: dict[str, object] = {"agent": agent, "calendar_settings": CalendarSettings.load()}
+    if agent is not None and services.feed_enabled(agent):
+        own = _links(request, reverse("feeds:agent", args=[agent.feed_token]))
+        with_external = {kind: link + "?external=1" for kind, link in own.items()}
+        context.update(feed=own, feed_with_external=with_external, qr_svg=_qr_svg(own["webcal"]))
+        if request.user.has_perm("agents.coordinate"):
+            context["team_feeds"] = [
+                (team, _links(request, reverse("feeds:team", args=[team.pk, agent.feed_token])))
+                for team in Team.objects.all()
+            ]
+    context["feed_enabled"] = agent is not None and services.feed_enabled(agent)
+    return render(request, "agents/me.html", context)
+
+
+@login_required
+@require_POST
+def renew_feed(request: HttpRequest) -> HttpResponse:
+    agent = _own_agent(request)
+    if agent is None:
+        messages.error(request, "You have no technician profile, so there is no calendar link to renew.")
+        return redirect("agents:me")
+    services.renew_feed_token(agent)
+    messages.success(
+        request, "You have a new calendar link. The old one no longer works: subscribe your phone to the new one."
+    )
+    return redirect("agents:me")
+
+
+@login_required
+@require_POST
+def revoke_feed(request: HttpRequest) -> HttpResponse:
+    agent = _own_agent(request)
+    if agent is None:
+        messages.error(request, "You have no technician profile, so there is no calendar link to revoke.")
+        return redirect("agents:me")
+    services.revoke_feed_token(agent)
+    messages.success(request, "Your calendar link is switched off. Phones subscribed to it get nothing more.")
+    return redirect("agents:me")

@@ -1,0 +1,293 @@
+"""Appointments as iCalendar (RFC 5545): the phone subscription feed and e-mail attachments.
+
+Built with the `icalendar` library. Every appointment keeps one UID for life and carries its
+SEQUENCE and LAST-MODIFIED, so a phone updates an entry instead of adding a second one.
+A recurring series is one VEVENT with RRULE (repeating on the schedule's wall clock, so DST
+changes do not shift it), EXDATE for occurrences cancelled (or, in a technician's feed, taken
+off that technician), and one RECURRENCE-ID VEVENT per occurrence edited on its own.
+An imported private entry is only a busy block: no subject, body or location.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import recurrence as recurrence_lib
+from django.conf import settings as django_settings
+from django.utils import timezone
+from icalendar import Alarm, Calendar, Event, vDuration, vRecur
+
+from calendars.models import Appointment, CalendarSettings, Schedule
+from calendars.selectors import FeedEntries
+from calendars.services import occurrence_starts
+
+PRODID = "-//Helpdesk//Technician calendars//EN"
+BUSY_SUMMARY = "Busy"
+MAX_DESCRIPTION = 8000  # phones choke on huge notes; the helpdesk page has the full text
+REFRESH_INTERVAL = timedelta(minutes=15)
+
+
+def uid_domain() -> str:
+    """The right-hand side of our UIDs: the first real host name this site answers to."""
+    for host in django_settings.ALLOWED_HOSTS:
+        host = host.lstrip(".")
+        if host and host != "*" and not host.startswith("["):
+            return host
+    return "helpdesk.invalid"
+
+
+def appointment_uid(appointment_id: int) -> str:
+    return f"appointment-{appointment_id}@{uid_domain()}"
+
+
+def is_busy_block(appointment: Appointment) -> bool:
+    """S2.5: an imported private entry shows only its time, to everyone."""
+    return appointment.private and appointment.source == Appointment.Source.EXTERNAL
+
+
+def schedule_zone(schedule: Schedule) -> ZoneInfo:
+    zone = schedule.time_zone
+    return zone if isinstance(zone, ZoneInfo) else ZoneInfo(str(zone))
+
+
+@dataclass(frozen=True)
+class EventStyle:
+    """How entries are written: the feed owner's zone, the reminder, and whether to name the
+    technicians (a coordinator's team feed does)."""
+
+    zone: ZoneInfo
+    reminder_minutes: int | None = None
+    show_agents: bool = False
+    status: str = "CONFIRMED"  # or CANCELLED, in an e-mail about a cancellation
+
+    @classmethod
+    def for_settings(cls, calendar_settings: CalendarSettings, *, zone: ZoneInfo, **kwargs) -> "EventStyle":
+        return cls(zone=zone, reminder_minutes=calendar_settings.reminder_minutes, **kwargs)
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+def _local_date_span(start: datetime, end: datetime, zone: ZoneInfo) -> tuple[date, date]:
+    """All-day entries as dates: the end date is exclusive, as RFC 5545 wants."""
+    first = start.astimezone(zone).date()
+    local_end = end.astimezone(zone)
+    last = local_end.date() if local_end.time() == time(0) else local_end.date() + timedelta(days=1)
+    return first, max(last, first + timedelta(days=1))
+
+
+def _moment(value: datetime, zone: ZoneInfo, all_day: bool) -> datetime | date:
+    return value.astimezone(zone).date() if all_day else value.astimezone(zone)
+
+
+def _description(appointment: Appointment, style: EventStyle) -> str:
+    parts = []
+    if appointment.note:
+        parts.append(appointment.note[:MAX_DESCRIPTION])
+    if appointment.request_id:
+        parts.append(f"Request #{appointment.request_id}")
+    if style.show_agents:
+        parts.append("Technicians: " + ", ".join(agent.name for agent in appointment.agents.all()))
+    return "\n\n".join(parts)
+
+
+def _fill(event: Event, appointment: Appointment, style: EventStyle, zone: ZoneInfo) -> None:
+    """The fields every VEVENT of an appointment has, for one-offs, masters and overrides alike."""
+    if appointment.all_day:
+        first, last = _local_date_span(appointment.start, appointment.end, zone)
+        event.add("dtstart", first)
+        event.add("dtend", last)
+    else:
+        event.add("dtstart", appointment.start.astimezone(zone))
+        event.add("dtend", appointment.end.astimezone(zone))
+    stamp = appointment.updated_at or timezone.now()
+    # No METHOD in the feed: DTSTAMP then means "last revised" (RFC 5545 3.8.7.2), which keeps
+    # an unchanged feed byte-for-byte the same.
+    event.add("dtstamp", stamp)
+    event.add("last-modified", stamp)
+    if appointment.created_at:
+        event.add("created", appointment.created_at)
+    event.add("sequence", appointment.sequence)
+    # OPAQUE, CONFIRMED-less and PUBLIC are what a missing property means: a big feed stays smaller.
+    if not appointment.busy:
+        event.add("transp", "TRANSPARENT")
+    if style.status != "CONFIRMED":
+        event.add("status", style.status)
+    if is_busy_block(appointment):
+        event.add("summary", BUSY_SUMMARY)
+        event.add("class", "PRIVATE")
+        return
+    summary = appointment.subject
+    if style.show_agents:
+        summary = f"{summary} ({', '.join(agent.name for agent in appointment.agents.all())})"
+    event.add("summary", summary)
+    if appointment.private:
+        event.add("class", "PRIVATE")
+    description = _description(appointment, style)
+    if description:
+        event.add("description", description)
+    if appointment.location:
+        event.add("location", appointment.location)
+    minutes = appointment.reminder_minutes if appointment.reminder_minutes is not None else style.reminder_minutes
+    if minutes is not None and style.status != "CANCELLED":
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", appointment.subject)
+        alarm.add("trigger", timedelta(minutes=-minutes))
+        event.add_component(alarm)
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+def single_event(appointment: Appointment, style: EventStyle) -> Event:
+    """A one-off appointment (or an occurrence shown on its own, outside its series)."""
+    event = Event()
+    event.add("uid", appointment_uid(appointment.pk))
+    _fill(event, appointment, style, style.zone)
+    return event
+
+
+def occurrence_event(occurrence: Appointment, master: Appointment, style: EventStyle) -> Event:
+    """One occurrence of a series, overriding what the rule gives at its original start."""
+    zone = schedule_zone(master.schedule)
+    event = Event()
+    event.add("uid", appointment_uid(master.pk))
+    event.add("recurrence-id", _moment(occurrence.original_start, zone, master.all_day))
+    _fill(event, occurrence, style, zone)
+    return event
+
+
+def _rule_properties(schedule: Schedule, zone: ZoneInfo, all_day: bool) -> list[tuple[str, object]]:
+    """The schedule's django-recurrence rule as RRULE / EXRULE / RDATE / EXDATE values."""
+    rule = schedule.recurrence
+    properties: list[tuple[str, object]] = []
+    # django-recurrence writes UNTIL in UTC as RFC 5545 requires with a TZID start; it reads
+    # naive values in the current zone, so give it the schedule's.
+    with timezone.override(zone):
+        for name, rules in (("rrule", rule.rrules), ("exrule", rule.exrules)):
+            for item in rules:
+                text = recurrence_lib.serialize(recurrence_lib.Recurrence(rrules=[item]))
+                value = vRecur.from_ical(text.split(":", 1)[1])
+                if all_day and "UNTIL" in value:
+                    value["UNTIL"] = [until.astimezone(zone).date() for until in value["UNTIL"]]
+                properties.append((name, value))
+        for name, moments in (("rdate", rule.rdates), ("exdate", rule.exdates)):
+            for moment in moments:
+                if timezone.is_naive(moment):
+                    moment = moment.replace(tzinfo=zone)
+                properties.append((name, _moment(moment, zone, all_day)))
+    return properties
+
+
+def series_events(
+    master: Appointment,
+    style: EventStyle,
+    *,
+    exceptions: Iterable[Appointment] = (),
+    on_feed: Callable[[Appointment], bool] = lambda occurrence: True,
+    window: tuple[datetime, datetime] | None = None,
+) -> list[Event]:
+    """A recurring series: its master VEVENT, then one VEVENT per occurrence edited on its own.
+
+    `on_feed` says whether an occurrence belongs in this calendar (an occurrence moved to a
+    technician outside the feed is left out there, as if cancelled). An edited occurrence whose
+    original start the rule no longer gives (the series was moved after the edit) cannot be an
+    override of the rule, so it goes out as an entry of its own, if it falls in `window`.
+    """
+    schedule = master.schedule
+    zone = schedule_zone(schedule)
+    exceptions = sorted(exceptions, key=lambda occurrence: occurrence.original_start)
+    horizon = max([master.start, *(occ.original_start for occ in exceptions)]) + timedelta(seconds=1)
+    rule_starts = set(occurrence_starts(schedule, master, horizon))
+
+    event = Event()
+    event.add("uid", appointment_uid(master.pk))
+    _fill(event, master, style, zone)
+    for name, value in _rule_properties(schedule, zone, master.all_day):
+        event.add(name, value)
+    if master.start not in rule_starts:
+        # RFC 5545 counts DTSTART as an occurrence; the helpdesk counts only what the rule gives.
+        event.add("exdate", _moment(master.start, zone, master.all_day))
+    overrides, separate = [], []
+    for occurrence in exceptions:
+        shown = not occurrence.is_cancelled and on_feed(occurrence)
+        if occurrence.original_start in rule_starts:
+            if shown:
+                overrides.append(occurrence_event(occurrence, master, style))
+            else:
+                event.add("exdate", _moment(occurrence.original_start, zone, master.all_day))
+        elif shown and (window is None or (occurrence.start < window[1] and occurrence.end > window[0])):
+            separate.append(single_event(occurrence, style))
+    return [event, *overrides, *separate]
+
+
+def new_calendar(name: str | None = None, *, method: str | None = None, zone: ZoneInfo | None = None) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    if method:
+        calendar.add("method", method)
+    if name:
+        calendar.add("name", name)
+        calendar.add("x-wr-calname", name)
+        calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
+        calendar.add("x-published-ttl", vDuration(REFRESH_INTERVAL))
+    if zone:
+        calendar.add("x-wr-timezone", str(zone))
+    return calendar
+
+
+def finish(calendar: Calendar) -> Calendar:
+    """Add a VTIMEZONE for every zone the entries use, covering every date they mention."""
+    moments = [
+        component.decoded(name)
+        for component in calendar.walk("VEVENT")
+        for name in ("dtstart", "dtend")
+        if name in component
+    ]
+    dates = [moment.date() if isinstance(moment, datetime) else moment for moment in moments]
+    today = timezone.now().date()
+    first = min([*dates, today]) - timedelta(days=1)
+    last = max([*dates, today]) + timedelta(days=2 * 365)  # rules run on past the feed's window
+    calendar.add_missing_timezones(first_date=first, last_date=last)
+    return calendar
+
+
+def feed_calendar(
+    entries: FeedEntries,
+    style: EventStyle,
+    *,
+    name: str,
+    on_feed: Callable[[Appointment], bool],
+    window: tuple[datetime, datetime],
+) -> Calendar:
+    """The subscription feed of one technician or one team."""
+    calendar = new_calendar(name, zone=style.zone)
+    for appointment in entries.singles:
+        calendar.add_component(single_event(appointment, style))
+    for master in entries.series:
+        for event in series_events(
+            master, style, exceptions=entries.exceptions.get(master.pk, ()), on_feed=on_feed, window=window
+        ):
+            calendar.add_component(event)
+    return finish(calendar)
+
+
+def appointment_calendar(
+    appointment: Appointment, style: EventStyle, *, exceptions: Iterable[Appointment] = ()
+) -> Calendar:
+    """One appointment to attach to an e-mail: METHOD:PUBLISH, never REQUEST, so no mail client
+    treats it as an invitation to answer."""
+    calendar = new_calendar(method="PUBLISH")
+    if appointment.is_recurring_master:
+        events = series_events(appointment, style, exceptions=exceptions)
+    elif appointment.is_occurrence:
+        events = [occurrence_event(appointment, appointment.master, style)]
+    else:
+        events = [single_event(appointment, style)]
+    for event in events:
+        calendar.add_component(event)
+    return finish(calendar)

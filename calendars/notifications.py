@@ -1,0 +1,191 @@
+"""E-mail to technicians about their appointments (S3.11).
+
+When CalendarSettings.email_technicians is on, a technician an appointment is made for, moved
+for or cancelled for (including being taken off it) gets an e-mail with the details and an
+.ics attachment. The attachment says METHOD:PUBLISH: it adds or updates an entry, it is never
+an invitation (REQUEST) that a mail client would ask to answer.
+
+The signal receiver only decides and queues, after the commit; the Celery worker sends. The
+notice carries everything the e-mail needs (a snapshot), because a deleted appointment is gone
+by the time the worker runs.
+"""
+
+import logging
+from dataclasses import asdict, dataclass
+from functools import partial
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.db.models import TextChoices
+
+from agents.models import Agent
+from calendars.ical import EventStyle, appointment_calendar
+from calendars.models import Appointment, CalendarSettings
+from calendars.signals import Change
+
+logger = logging.getLogger(__name__)
+
+ATTACHMENT_NAME = "appointment.ics"
+ATTACHMENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
+
+
+class NoticeKind(TextChoices):
+    NEW = "new", "New appointment"
+    MOVED = "moved", "Appointment moved"
+    CHANGED = "changed", "Recurring appointment changed"
+    CANCELLED = "cancelled", "Appointment cancelled"
+
+
+OPENING = {
+    NoticeKind.NEW: "A new appointment was made for you.",
+    NoticeKind.MOVED: "One of your appointments was moved.",
+    NoticeKind.CHANGED: "One of your recurring appointments was changed.",
+    NoticeKind.CANCELLED: "One of your appointments was cancelled, or you were taken off it.",
+}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One e-mail, ready to send: plain data, so it travels through the broker as JSON."""
+
+    to: str
+    subject: str
+    body: str
+    ics: str
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Notice":
+        return cls(**data)
+
+
+def notice_kinds(change: str, *, before: frozenset[int], now: frozenset[int], series: bool) -> dict[int, NoticeKind]:
+    """Who hears about a change, and what: new technicians get "new", technicians taken off get
+    "cancelled", those who stay hear about a move (or about any change of a whole series)."""
+    if change == Change.CREATED:
+        return dict.fromkeys(now, NoticeKind.NEW)
+    if change in (Change.CANCELLED, Change.DELETED):
+        return dict.fromkeys(before | now, NoticeKind.CANCELLED)
+    kinds = dict.fromkeys(now - before, NoticeKind.NEW) | dict.fromkeys(before - now, NoticeKind.CANCELLED)
+    if change == Change.MOVED or series:
+        kinds |= dict.fromkeys(before & now, NoticeKind.CHANGED if series else NoticeKind.MOVED)
+    return kinds
+
+
+# --- building an e-mail -----------------------------------------------------------------------
+
+
+def _when(appointment: Appointment, agent: Agent) -> str:
+    zone = agent.zone
+    start, end = appointment.start.astimezone(zone), appointment.end.astimezone(zone)
+    if appointment.all_day:
+        return f"{start:%A} {start.day} {start:%B %Y} (all day)"
+    day = f"{start:%A} {start.day} {start:%B %Y}"
+    if end.date() == start.date():
+        return f"{day}, {start:%H:%M} – {end:%H:%M} ({zone.key})"
+    return f"{day}, {start:%H:%M} – {end:%A} {end.day} {end:%B %Y}, {end:%H:%M} ({zone.key})"
+
+
+def _repeats(appointment: Appointment) -> str:
+    if not appointment.is_recurring_master:
+        return ""
+    texts = [rule.to_text() for rule in appointment.schedule.recurrence.rrules]
+    return "; ".join(texts)
+
+
+def _body(appointment: Appointment, agent: Agent, kind: NoticeKind) -> str:
+    lines = [f"Hello {agent.name},", "", OPENING[kind], "", f"Subject: {appointment.subject}"]
+    lines.append(f"When: {_when(appointment, agent)}")
+    if appointment.is_occurrence and appointment.original_start != appointment.start:
+        lines.append(f"Was: {appointment.original_start.astimezone(agent.zone):%A %d %B %Y, %H:%M}")
+    repeats = _repeats(appointment)
+    if repeats:
+        lines.append(f"Repeats: {repeats}")
+    if appointment.location:
+        lines.append(f"Where: {appointment.location}")
+    if appointment.request_id:
+        lines.append(f"Request: #{appointment.request_id}")
+    if appointment.note:
+        lines += ["", "Note:", appointment.note]
+    lines += [
+        "",
+        "The attached calendar file adds or updates this entry in your calendar. It is not an invitation:",
+        "there is nothing to accept or decline.",
+    ]
+    return "\n".join(lines)
+
+
+def build_notices(
+    appointment: Appointment, kinds: dict[int, NoticeKind], calendar_settings: CalendarSettings
+) -> list[Notice]:
+    """The e-mails for one change, each in its technician's time zone."""
+    agents = Agent.objects.filter(pk__in=kinds, is_active=True).select_related("user")
+    exceptions = list(appointment.occurrences.filter(is_modified=True)) if appointment.is_recurring_master else []
+    notices = []
+    for agent in agents:
+        if not agent.mailbox:
+            continue
+        kind = kinds[agent.pk]
+        status = "CANCELLED" if kind == NoticeKind.CANCELLED else "CONFIRMED"
+        style = EventStyle.for_settings(calendar_settings, zone=agent.zone, status=status)
+        ics = appointment_calendar(appointment, style, exceptions=exceptions).to_ical().decode()
+        subject = f"{kind.label}: {appointment.subject}"[:200]
+        notices.append(Notice(to=agent.mailbox, subject=subject, body=_body(appointment, agent, kind), ics=ics))
+    return notices
+
+
+def send_notices(notices: list[Notice]) -> int:
+    """Send the e-mails over one connection; returns how many went out."""
+    messages = []
+    for notice in notices:
+        message = EmailMessage(notice.subject, notice.body, settings.DEFAULT_FROM_EMAIL, [notice.to])
+        message.attach(ATTACHMENT_NAME, notice.ics, ATTACHMENT_TYPE)
+        messages.append(message)
+    if not messages:
+        return 0
+    with get_connection() as connection:
+        return connection.send_messages(messages) or 0
+
+
+# --- the signal receiver ----------------------------------------------------------------------
+
+
+def _queue(notices: list[Notice]) -> None:
+    from calendars.tasks import send_appointment_notice
+
+    for notice in notices:
+        send_appointment_notice.delay(asdict(notice))
+
+
+def _queue_after_commit(appointment_id: int, change: str, before: frozenset[int]) -> None:
+    """Built once the transaction is in, so a new series is seen with its schedule."""
+    appointment = (
+        Appointment.objects.select_related("schedule", "master__schedule", "request").filter(pk=appointment_id).first()
+    )
+    if appointment is None:  # deleted later in the same transaction: that change sent its own notice
+        return
+    now = frozenset(appointment.agents.values_list("pk", flat=True))
+    kinds = notice_kinds(change, before=before, now=now, series=appointment.is_recurring_master)
+    _queue(build_notices(appointment, kinds, CalendarSettings.load()))
+
+
+def on_appointment_changed(
+    sender, appointment: Appointment, change: str, agent_ids_before: frozenset[int], by=None, **kwargs
+) -> None:
+    """Receiver of `calendars.signals.appointment_changed`: queue the e-mails on commit."""
+    if appointment.source == Appointment.Source.EXTERNAL:
+        return  # the technician made it in their own calendar
+    if change == Change.DELETED and appointment.is_occurrence:
+        return  # only when its whole series goes (or loses it by a new rule): the series' notice says so
+    calendar_settings = CalendarSettings.load()
+    if not calendar_settings.email_technicians:
+        return
+    if change == Change.DELETED:
+        # The row is gone after the commit: take the snapshot now.
+        kinds = notice_kinds(change, before=frozenset(agent_ids_before), now=frozenset(), series=False)
+        notices = build_notices(appointment, kinds, calendar_settings)
+        transaction.on_commit(partial(_queue, notices), robust=True)
+        return
+    transaction.on_commit(
+        partial(_queue_after_commit, appointment.pk, str(change), frozenset(agent_ids_before)), robust=True
+    )

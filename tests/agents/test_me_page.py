@@ -1,0 +1,100 @@
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+
+from agents.models import Agent, Team
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice.user)
+    return client
+
+
+def test_me_page_shows_https_and_webcal_links_with_a_qr_code(alice_client, alice):
+    response = alice_client.get(reverse("agents:me"))
+
+    page = response.content.decode()
+    assert f"http://testserver/feeds/{alice.feed_token}.ics" in page
+    assert f"webcal://testserver/feeds/{alice.feed_token}.ics" in page
+    assert "<svg" in page
+    assert "chart.googleapis" not in page and "api.qrserver" not in page
+
+
+def test_renew_button_gives_a_new_link(alice_client, alice):
+    old = alice.feed_token
+
+    response = alice_client.post(reverse("agents:renew-feed"), follow=True)
+
+    alice.refresh_from_db()
+    assert alice.feed_token != old
+    assert f"/feeds/{alice.feed_token}.ics" in response.content.decode()
+    assert alice_client.get(f"/feeds/{old}.ics").status_code == 404
+
+
+def test_revoke_button_switches_the_feed_off(alice_client, alice):
+    old = alice.feed_token
+
+    response = alice_client.post(reverse("agents:revoke-feed"), follow=True)
+
+    page = response.content.decode()
+    alice.refresh_from_db()
+    assert alice_client.get(f"/feeds/{old}.ics").status_code == 404
+    assert "switched off" in page
+    assert "/feeds/" not in page
+
+
+def test_renew_needs_a_post(alice_client, alice):
+    old = alice.feed_token
+
+    assert alice_client.get(reverse("agents:renew-feed")).status_code == 405
+    alice.refresh_from_db()
+    assert alice.feed_token == old
+
+
+def test_renew_is_protected_against_cross_site_requests(alice):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice.user)
+
+    assert client.post(reverse("agents:renew-feed")).status_code == 403
+
+
+def test_me_page_needs_a_login(db, client):
+    response = client.get(reverse("agents:me"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_coordinator_sees_a_feed_link_per_team(client, make_agent):
+    carla = make_agent("carla", team="Service desk")
+    carla.user.user_permissions.add(Permission.objects.get(codename="coordinate", content_type__app_label="agents"))
+    team = Team.objects.get(name="Service desk")
+    client.force_login(carla.user)
+
+    page = client.get(reverse("agents:me")).content.decode()
+
+    assert reverse("feeds:team", args=[team.pk, carla.feed_token]) in page
+
+
+def test_user_without_technician_profile_gets_an_explanation(client, db):
+    user = User.objects.create_user("viewer", password="pw")
+    client.force_login(user)
+
+    page = client.get(reverse("agents:me")).content.decode()
+
+    assert "no technician profile" in page
+
+
+def test_admin_action_renews_the_selected_tokens(admin_client, alice, bob):
+    old = {alice.pk: alice.feed_token, bob.pk: bob.feed_token}
+
+    admin_client.post(
+        reverse("admin:agents_agent_changelist"),
+        {"action": "renew_feed_tokens", "_selected_action": [alice.pk]},
+    )
+
+    assert Agent.objects.get(pk=alice.pk).feed_token != old[alice.pk]
+    assert Agent.objects.get(pk=bob.pk).feed_token == old[bob.pk]

@@ -1,0 +1,177 @@
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from icalendar import Calendar
+
+from calendars import services
+from calendars.models import Appointment, CalendarSettings
+
+
+@pytest.fixture
+def emails_on(calendar_settings):
+    CalendarSettings.objects.filter(pk=calendar_settings.pk).update(email_technicians=True)
+
+
+@pytest.fixture
+def start():
+    return timezone.now().replace(microsecond=0) + timedelta(days=2)
+
+
+def attachment_of(message) -> Calendar:
+    [(name, content, mimetype)] = message.attachments
+    assert name.endswith(".ics")
+    assert mimetype.startswith("text/calendar")
+    return Calendar.from_ical(content)
+
+
+def test_new_appointment_emails_its_technicians_with_a_publish_ics(
+    emails_on, alice, bob, start, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment = services.create_appointment(
+            subject="Replace the switch",
+            location="Main office",
+            start=start,
+            end=start + timedelta(hours=2),
+            agents=[alice, bob],
+        )
+
+    assert sorted(message.to[0] for message in mail.outbox) == ["alice@example.com", "bob@example.com"]
+    message = next(m for m in mail.outbox if m.to == ["alice@example.com"])
+    assert message.subject == "New appointment: Replace the switch"
+    assert "Main office" in message.body
+    calendar = attachment_of(message)
+    assert calendar["METHOD"] == "PUBLISH"
+    assert b"METHOD:REQUEST" not in calendar.to_ical()
+    [event] = calendar.walk("VEVENT")
+    assert event.decoded("dtstart") == appointment.start
+    assert "ATTENDEE" not in event
+
+
+def test_no_email_while_the_setting_is_off(calendar_settings, alice, start, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_appointment(subject="Visit", start=start, end=start + timedelta(hours=1), agents=[alice])
+
+    assert mail.outbox == []
+
+
+def test_moved_appointment_emails_a_move(emails_on, alice, start, django_capture_on_commit_callbacks):
+    appointment = services.create_appointment(
+        subject="Visit", start=start, end=start + timedelta(hours=1), agents=[alice]
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_appointment(
+            appointment, start=start + timedelta(days=1), end=start + timedelta(days=1, hours=1)
+        )
+
+    [message] = mail.outbox
+    assert message.subject == "Appointment moved: Visit"
+    [event] = attachment_of(message).walk("VEVENT")
+    assert event.decoded("dtstart") == start + timedelta(days=1)
+    assert event.decoded("sequence") == 1
+
+
+def test_reassignment_tells_the_new_technician_and_cancels_for_the_old(
+    emails_on, alice, bob, start, django_capture_on_commit_callbacks
+):
+    appointment = services.create_appointment(
+        subject="Visit", start=start, end=start + timedelta(hours=1), agents=[alice]
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reassign_appointment(appointment, from_agent=alice, to_agent=bob)
+
+    subjects = {message.to[0]: message.subject for message in mail.outbox}
+    assert subjects == {
+        "alice@example.com": "Appointment cancelled: Visit",
+        "bob@example.com": "New appointment: Visit",
+    }
+    cancelled = next(m for m in mail.outbox if m.to == ["alice@example.com"])
+    [event] = attachment_of(cancelled).walk("VEVENT")
+    assert event["STATUS"] == "CANCELLED"
+
+
+def test_deleted_appointment_emails_a_cancellation_after_the_row_is_gone(
+    emails_on, alice, start, django_capture_on_commit_callbacks
+):
+    appointment = services.create_appointment(
+        subject="Visit", start=start, end=start + timedelta(hours=1), agents=[alice]
+    )
+    uid_source = appointment.pk
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_appointment(appointment)
+
+    assert not Appointment.objects.filter(pk=uid_source).exists()
+    [message] = mail.outbox
+    assert message.subject == "Appointment cancelled: Visit"
+    [event] = attachment_of(message).walk("VEVENT")
+    assert event["STATUS"] == "CANCELLED"
+    assert str(event["UID"]).startswith(f"appointment-{uid_source}@")
+
+
+def test_deleting_a_series_sends_one_email_not_one_per_occurrence(
+    emails_on, alice, start, django_capture_on_commit_callbacks
+):
+    series = services.create_recurring_appointment(
+        rule="FREQ=WEEKLY", agents=[alice], start=start, end=start + timedelta(hours=1), subject="Weekly check"
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_appointment(series)
+
+    [message] = mail.outbox
+    assert message.subject == "Appointment cancelled: Weekly check"
+    [event] = attachment_of(message).walk("VEVENT")
+    assert "RRULE" in event
+
+
+def test_new_series_email_carries_its_rule(emails_on, alice, start, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_recurring_appointment(
+            rule="FREQ=WEEKLY", agents=[alice], start=start, end=start + timedelta(hours=1), subject="Weekly check"
+        )
+
+    [message] = mail.outbox
+    assert "Repeats: weekly" in message.body
+    [event] = attachment_of(message).walk("VEVENT")
+    assert event["RRULE"]["FREQ"] == ["WEEKLY"]
+
+
+def test_cancelled_occurrence_emails_that_occurrence(emails_on, alice, start, django_capture_on_commit_callbacks):
+    series = services.create_recurring_appointment(
+        rule="FREQ=WEEKLY", agents=[alice], start=start, end=start + timedelta(hours=1), subject="Weekly check"
+    )
+    occurrence = series.occurrences.order_by("start")[2]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_appointment(occurrence)
+
+    [message] = mail.outbox
+    [event] = attachment_of(message).walk("VEVENT")
+    assert event["STATUS"] == "CANCELLED"
+    assert event.decoded("recurrence-id") == occurrence.original_start
+
+
+def test_imported_external_entries_send_no_email(emails_on, alice, start, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_appointment(
+            subject="Dentist",
+            start=start,
+            end=start + timedelta(hours=1),
+            agents=[alice],
+            source=Appointment.Source.EXTERNAL,
+        )
+
+    assert mail.outbox == []
+
+
+def test_email_waits_for_the_commit(emails_on, alice, start, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.create_appointment(subject="Visit", start=start, end=start + timedelta(hours=1), agents=[alice])
+
+    assert mail.outbox == []
+    assert len(callbacks) == 1
