@@ -517,7 +517,9 @@ class EwsServer:
                 return 500, {"Content-Type": "text/html"}, page
             back_off = str(options.get("back_off_ms", 1000))
             error = SoapFault(
-                "ErrorServerBusy", "The server cannot service this request right now.", {"BackOffMilliseconds": back_off}
+                "ErrorServerBusy",
+                "The server cannot service this request right now.",
+                {"BackOffMilliseconds": back_off},
             )
             return 500, {"Content-Type": "text/xml; charset=utf-8"}, self._fault(error)
         account = _basic_user(headers.get("Authorization"))
@@ -533,6 +535,10 @@ class EwsServer:
                 raise SoapFault("ErrorInvalidRequest", f"The request is invalid: {name} is not supported here.")
             with self.lock:
                 messages = handler(operation, context)
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError, StopIteration) as error:
+            # A request this server cannot read: Exchange answers such with ErrorInternalServerError.
+            fault = SoapFault("ErrorInternalServerError", f"An internal server error occurred: {error!r}")
+            return 500, {"Content-Type": "text/xml; charset=utf-8"}, self._fault(fault)
         except SoapFault as error:
             return 500, {"Content-Type": "text/xml; charset=utf-8"}, self._fault(error)
         response = ET.Element(m(f"{name}Response"))
@@ -593,11 +599,14 @@ class EwsServer:
                 raise SoapFault("ErrorInvalidExchangeImpersonationHeaderData", "The impersonation header is invalid.")
             if account not in self.impersonators:
                 raise SoapFault(
-                    "ErrorImpersonateUserDenied", "The account does not have permission to impersonate the requested user."
+                    "ErrorImpersonateUserDenied",
+                    "The account does not have permission to impersonate the requested user.",
                 )
             if address not in self.mailboxes:
                 raise SoapFault(
-                    "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.", {"SmtpAddress": address}
+                    "ErrorNonExistentMailbox",
+                    "The SMTP address has no mailbox associated with it.",
+                    {"SmtpAddress": address},
                 )
             context["impersonated"] = address
         return context
@@ -906,11 +915,21 @@ class EwsServer:
                     state = json.loads(base64.b64decode(state_text))
                 except ValueError:
                     state = None
-                if not isinstance(state, dict) or state.get("m") != box.address or state.get("g") != box.sync_generation:
-                    raise EwsError("ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid.")
+                if (
+                    not isinstance(state, dict)
+                    or state.get("m") != box.address
+                    or state.get("g") != box.sync_generation
+                ):
+                    raise EwsError(
+                        "ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid."
+                    )
                 since = int(state["s"])
         except EwsError as error:
-            return [self._message("SyncFolderItems", error)]
+            # Exchange still sends an empty SyncState and IncludesLastItemInRange with an error.
+            message = self._message("SyncFolderItems", error)
+            ET.SubElement(message, m("SyncState"))
+            ET.SubElement(message, m("IncludesLastItemInRange")).text = "true"
+            return [message]
         pending = sorted(
             (
                 (change.seq, item_id, change)
@@ -940,7 +959,7 @@ class _Handler(BaseHTTPRequestHandler):
     ews: EwsServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format, *args) -> None:
         pass
 
     def do_POST(self) -> None:
@@ -1182,6 +1201,10 @@ def _parse_recurrence(element: ET.Element) -> Recurrence:
     return recurrence
 
 
+def _true(text: str) -> bool:
+    return text.strip() in ("true", "1")  # xs:boolean
+
+
 def _bool(value: bool) -> str:
     return "true" if value else "false"
 
@@ -1208,7 +1231,7 @@ def _apply_property(item: Item | Exception_, element: ET.Element) -> None:
             raise EwsError("ErrorSchemaValidation", f"Bad Sensitivity {text}")
         item.sensitivity = text
     elif name == "ReminderIsSet":
-        item.reminder_is_set = text == "true"
+        item.reminder_is_set = _true(text)
     elif name == "ReminderMinutesBeforeStart":
         item.reminder_minutes = int(text)
     elif name == "ExtendedProperty":
@@ -1218,7 +1241,7 @@ def _apply_property(item: Item | Exception_, element: ET.Element) -> None:
     elif name == "End":
         item.end = parse_datetime(text)
     elif name == "IsAllDayEvent":
-        item.is_all_day = text == "true"
+        item.is_all_day = _true(text)
     elif name == "LegacyFreeBusyStatus":
         if text not in ("Free", "Tentative", "Busy", "OOF", "WorkingElsewhere", "NoData"):
             raise EwsError("ErrorSchemaValidation", f"Bad LegacyFreeBusyStatus {text}")
