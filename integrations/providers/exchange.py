@@ -309,6 +309,8 @@ class ExchangeProvider:
             return RemoteNotFound(f"The entry is no longer in {mailbox}'s calendar.")
         if isinstance(error, ews_errors.ErrorFolderNotFound):
             return ConnectionProblem(f"{mailbox} has no calendar folder Exchange will show us.")
+        if isinstance(error, ews_errors.ResponseMessageError):
+            return ProviderError(f"Exchange refused the request ({type(error).__name__}): {error}")
         if isinstance(error, ews_errors.TransportError | ews_errors.RedirectError):
             return ConnectionProblem(
                 f"Cannot reach Exchange at {self.settings.server_url or 'the autodiscovered server'}: {error}"

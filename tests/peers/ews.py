@@ -270,6 +270,8 @@ class EwsServer:
         self.mailboxes: dict[str, Mailbox] = {}
         self.server_version = server_version
         self.requests: list[str] = []
+        # (operation, value of SendMeetingInvitations / SendMeetingCancellations / ...OrCancellations)
+        self.notifications: list[tuple[str, str | None]] = []
         self.faults: deque[tuple[str, dict]] = deque()
         self.lock = threading.RLock()
         self._seq = itertools.count(1)
@@ -282,7 +284,7 @@ class EwsServer:
         handler = type("Handler", (_Handler,), {"ews": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -506,6 +508,10 @@ class EwsServer:
         operation = soap_body[0] if soap_body is not None and len(soap_body) else None
         name = operation.tag.split("}")[-1] if operation is not None else "?"
         self.requests.append(name)
+        if name in ("CreateItem", "UpdateItem", "DeleteItem"):
+            attribute = {"CreateItem": "SendMeetingInvitations", "DeleteItem": "SendMeetingCancellations"}
+            value = operation.get(attribute.get(name, "SendMeetingInvitationsOrCancellations"))
+            self.notifications.append((name, value))
         if fault:
             kind, options = fault
             if kind == "drop":

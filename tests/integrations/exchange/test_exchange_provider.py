@@ -142,12 +142,14 @@ def test_deleting_an_entry_that_is_already_gone_counts_as_deleted(provider, cale
 
 def test_push_sends_no_invitations_or_cancellations(provider, calendar, ews):
     ref = provider.create(calendar, visit())
+    ref = provider.update(calendar, ref, visit(subject="Changed"))
     provider.delete(calendar, ref)
 
-    # The server refuses calendar writes that do not say SendToNone / SendOnlyToAll etc.; reaching here
-    # means the attribute was sent. Check it said nobody.
-    assert "CreateItem" in ews.requests
-    assert ews.items(ALICE) == []
+    assert ews.notifications == [
+        ("CreateItem", "SendToNone"),
+        ("UpdateItem", "SendToNone"),
+        ("DeleteItem", "SendToNone"),
+    ]
 
 
 # --- pull ---------------------------------------------------------------------------------------
@@ -168,7 +170,9 @@ def test_first_listing_is_full_and_recognises_our_entries(provider, calendar, ew
 
 
 def test_full_listing_leaves_out_entries_outside_the_window(provider, calendar, ews, window):
-    ews.outlook_create(ALICE, subject="Long ago", start=window.start - timedelta(days=5), end=window.start - timedelta(days=4))
+    ews.outlook_create(
+        ALICE, subject="Long ago", start=window.start - timedelta(days=5), end=window.start - timedelta(days=4)
+    )
     ews.outlook_create(ALICE, subject="Soon", start=next_monday(), end=next_monday(10))
 
     page = provider.list_changes(calendar, None, window)
@@ -256,7 +260,9 @@ def test_pull_maps_windows_time_zones_to_iana(provider, calendar, ews, window):
     token = provider.list_changes(calendar, None, window).next_token
     pacific = ZoneInfo("America/Los_Angeles")
     start = datetime.combine(next_monday().date(), datetime.min.time(), tzinfo=pacific) + timedelta(hours=8)
-    ews.outlook_create(ALICE, subject="West coast", start=start, end=start + timedelta(hours=1), time_zone="America/Los_Angeles")
+    ews.outlook_create(
+        ALICE, subject="West coast", start=start, end=start + timedelta(hours=1), time_zone="America/Los_Angeles"
+    )
 
     (event,) = provider.list_changes(calendar, token, window).changed
 
@@ -454,8 +460,15 @@ def test_missing_impersonation_right_names_the_role_to_grant(connection_settings
 
 
 def test_unknown_mailbox_names_the_address_to_check(provider):
-    with pytest.raises(ConnectionProblem, match="no mailbox for nobody@example.com"):
+    with pytest.raises(ConnectionProblem, match=r"no mailbox for nobody@example\.com"):
         provider.test_connection("nobody@example.com")
+
+
+def test_ntlm_against_a_server_that_only_offers_basic_names_the_fix(connection_settings):
+    provider = exchange_provider_from_settings(connection_settings | {"auth_type": "ntlm"})
+
+    with pytest.raises(ConnectionProblem, match="NTLM authentication is enabled"):
+        provider.test_connection(ALICE)
 
 
 def test_delegate_access_without_calendar_rights_names_the_fix(connection_settings):
@@ -552,7 +565,13 @@ def test_all_day_series_dates_survive_a_round_trip(provider, calendar, window):
     day = next_monday().date()
     provider.create(
         calendar,
-        visit(start=day, end=day + timedelta(days=1), all_day=True, rrules=["FREQ=WEEKLY;COUNT=3"], exdates=[date.fromordinal(day.toordinal() + 7)]),
+        visit(
+            start=day,
+            end=day + timedelta(days=1),
+            all_day=True,
+            rrules=["FREQ=WEEKLY;COUNT=3"],
+            exdates=[date.fromordinal(day.toordinal() + 7)],
+        ),
     )
 
     (event,) = provider.list_changes(calendar, None, window).changed
