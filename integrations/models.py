@@ -72,7 +72,9 @@ class AgentCalendar(models.Model):
 
     class Meta:
         ordering = ["agent__user__username", "connection__name"]
-        constraints = [models.UniqueConstraint(fields=["agent", "connection"], name="one_calendar_per_agent_connection")]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "connection"], name="one_calendar_per_agent_connection")
+        ]
 
     def __str__(self) -> str:
         return f"{self.agent} on {self.connection}"

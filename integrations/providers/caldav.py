@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 import zoneinfo
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -62,6 +61,7 @@ class CalDAVProvider:
             url=url,
             username=username or None,
             password=password or None,
+            auth_type="basic" if username else None,  # one request per call, not a 401 first
             timeout=timeout,
             enable_rfc6764=False,
             require_tls=False,
@@ -79,7 +79,9 @@ class CalDAVProvider:
         except ProviderError:
             raise
         except dav_error.RateLimitError as error:
-            raise TransientError(f"{what}: the server asks us to slow down", retry_after=error.retry_after_seconds) from error
+            raise TransientError(
+                f"{what}: the server asks us to slow down", retry_after=error.retry_after_seconds
+            ) from error
         except dav_error.DAVError as error:
             raise self._translate(what, error) from error
         except OSError as error:  # niquests' connection errors and timeouts are OSErrors
@@ -283,7 +285,7 @@ def build_calendar(event: RemoteEvent) -> str:
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     zone = _zone(event.time_zone) if event.is_recurring else zoneinfo.ZoneInfo("UTC")
-    stamp = datetime.now(dt_timezone.utc)
+    stamp = datetime.now(UTC)
     master = _vevent(event.marker, stamp, event.start, event.end, event.subject, event.body, event.location, zone)
     master.add("class", "PRIVATE" if event.private else "PUBLIC")
     master.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
@@ -461,7 +463,7 @@ def _overlaps(event: RemoteEvent, window: Window) -> bool:
     def aware(value):
         if isinstance(value, datetime):
             return value
-        return datetime(value.year, value.month, value.day, tzinfo=window.start.tzinfo or dt_timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=window.start.tzinfo or UTC)
 
     if event.is_recurring:
         return aware(event.start) < window.end

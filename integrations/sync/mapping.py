@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 
 from calendars.formatting import render_template
 from calendars.models import Appointment, CalendarSettings
@@ -18,7 +17,7 @@ def _moment_out(value: datetime | date | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return "T" + value.astimezone(dt_timezone.utc).isoformat()
+        return "T" + value.astimezone(UTC).isoformat()
     return "D" + value.isoformat()
 
 
@@ -151,7 +150,7 @@ def _template_values(appointment: Appointment) -> dict[str, object]:
 
 def _span(appointment: Appointment) -> tuple[datetime | date, datetime | date]:
     if appointment.all_day:
-        zone = appointment.agents.first().zone if appointment.agents.exists() else dt_timezone.utc
+        zone = appointment.agents.first().zone if appointment.agents.exists() else UTC
         start = appointment.start.astimezone(zone).date()
         end = appointment.end.astimezone(zone).date()
         if end <= start:
@@ -241,7 +240,7 @@ def span_of(event: RemoteEvent) -> tuple[datetime | None, datetime | None]:
     def aware(value: datetime | date) -> datetime:
         if isinstance(value, datetime):
             return value
-        return datetime(value.year, value.month, value.day, tzinfo=dt_timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
     start = aware(event.start)
     if event.is_recurring:

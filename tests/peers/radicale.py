@@ -22,7 +22,7 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
+    def log_message(self, format, *args):
         pass
 
 
@@ -50,7 +50,12 @@ def start_radicale(folder: Path, users: dict[str, str]) -> RadicaleServer:
     configuration = radicale.config.load(())
     configuration.update(
         {
-            "auth": {"type": "htpasswd", "htpasswd_filename": str(htpasswd), "htpasswd_encryption": "plain", "delay": "0"},
+            "auth": {
+                "type": "htpasswd",
+                "htpasswd_filename": str(htpasswd),
+                "htpasswd_encryption": "plain",
+                "delay": "0",
+            },
             "rights": {"type": "authenticated"},
             "storage": {"filesystem_folder": str(folder / "collections")},
             "web": {"type": "none"},
