@@ -169,16 +169,23 @@ class CalDAVProvider:
         if token:
             result = self._call(
                 "Reading changes",
-                lambda: remote.get_objects_by_sync_token(token, load_objects=True, disable_fallback=True),
+                lambda: remote.get_objects_by_sync_token(token, load_objects=False, disable_fallback=True),
             )
             deleted_urls = {str(url) for url in getattr(result, "deleted_urls", ())}
             page = ChangePage(next_token=str(result.sync_token), full=False)
             for obj in result:
                 path = _path(obj.url)
-                if str(obj.url.canonical()) in deleted_urls or not obj.data:
+                if str(obj.url.canonical()) in deleted_urls:
                     page.deleted.append(path)
                     continue
-                event = parse_event(obj.data, remote_id=path, version=_etag(obj))
+                # Our own GET: the library's load() would take an error page for the entry.
+                response = self._request("Reading an entry", str(obj.url), "GET")
+                if response.status in (404, 410):
+                    page.deleted.append(path)
+                    continue
+                if response.status != 200:
+                    raise ProviderError(f"Reading an entry: the server answered {response.status}")
+                event = parse_event(response.raw, remote_id=path, version=response.headers.get("etag"))
                 if event is not None:
                     page.changed.append(event)
             return page

@@ -311,6 +311,8 @@ class _Run:
                 link.delete()
             return
         if op == Op.RECORD:
+            if event is not None:
+                link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
             self._synced(link, local, event or local)
             return
         if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE):
