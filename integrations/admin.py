@@ -7,6 +7,7 @@ from integrations.providers.base import ConnectionProblem
 
 
 class ConnectionForm(forms.ModelForm):
+    server_url = forms.URLField(label="Server address", required=False, assume_scheme="https")
     secret = forms.CharField(
         label="Password / secret",
         required=False,

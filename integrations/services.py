@@ -200,16 +200,16 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
         old = earlier.get(key)
         changes = {}
         start, end = _as_datetime(override.start, agent), _as_datetime(override.end, agent)
-        if old is None or (old.start, old.end) != (override.start, override.end):
-            if (start, end) != (occurrence.start, occurrence.end):
-                changes.update(start=start, end=end)
+        moved_remotely = old is None or (old.start, old.end) != (override.start, override.end)
+        if moved_remotely and (start, end) != (occurrence.start, occurrence.end):
+            changes.update(start=start, end=end)
         if not master.private:
-            if override.subject is not None and (old is None or old.subject != override.subject):
-                if override.subject.strip() and override.subject != after.subject:
-                    changes["subject"] = override.subject[:255]
-            if override.location is not None and (old is None or old.location != override.location):
-                if override.location != occurrence.location:
-                    changes["location"] = override.location[:255]
+            subject = override.subject or ""
+            if subject.strip() and subject != after.subject and (old is None or old.subject != subject):
+                changes["subject"] = subject[:255]
+            location = override.location
+            if location is not None and location != occurrence.location and (old is None or old.location != location):
+                changes["location"] = location[:255]
         if changes:
             calendar_services.update_appointment(occurrence, **changes)
 
@@ -244,9 +244,8 @@ def apply_remote_update(
         if before is None or before.busy != after.busy:
             changes["busy"] = after.busy
     if appointment.is_recurring_master:
-        if before is None or sorted(before.rrules) != sorted(after.rrules):
-            if after.rrules:
-                calendar_services.change_schedule(appointment, rule=_rule_text(after))
+        if (before is None or sorted(before.rrules) != sorted(after.rrules)) and after.rrules:
+            calendar_services.change_schedule(appointment, rule=_rule_text(after))
         if changes:
             appointment = calendar_services.update_appointment(appointment, **changes)
         _apply_exceptions(appointment, agent, before, after)
@@ -301,6 +300,9 @@ def test_connection(connection: Connection, mailbox: str | None = None) -> str:
         raise
     except ProviderError as error:
         raise ConnectionProblem(str(error)) from error
+    except Exception as error:  # a library's surprise still gets a message, not a crash page
+        logger.exception("Testing %s failed", connection)
+        raise ConnectionProblem(f"The test failed unexpectedly: {error}") from error
 
 
 @transaction.atomic

@@ -60,7 +60,7 @@ class CalDAVProvider:
         self.client = caldav.DAVClient(
             url=url,
             username=username or None,
-            password=password or None,
+            password=password or "",
             auth_type="basic" if username else None,  # one request per call, not a 401 first
             timeout=timeout,
             enable_rfc6764=False,
@@ -128,15 +128,19 @@ class CalDAVProvider:
         return list(caldav.CalendarSet(client=self.client, url=home).calendars())
 
     def test_connection(self, mailbox: str | None = None) -> str:
+        """Reach the server and log in; with a mailbox, also find that technician's calendars."""
         try:
-            calendars = self._call("Connecting", lambda: self._calendars(mailbox or self.username))
+            self._call("Connecting", self.client.principal)
+            if mailbox is None:
+                return f"Connected to {self.url} as {self.username or 'anonymous'}."
+            calendars = self._call("Connecting", lambda: self._calendars(mailbox))
         except TransientError as error:
             raise ConnectionProblem(f"The CalDAV server at {self.url} cannot be reached: {error}") from error
         except RemoteNotFound as error:
             raise ConnectionProblem(f"No calendars found for {mailbox or self.username} at {self.url}.") from error
         if not calendars:
-            raise ConnectionProblem(f"{mailbox or self.username} has no calendar on {self.url}.")
-        return f"Connected to {self.url} as {self.username or 'anonymous'}: {len(calendars)} calendar(s)."
+            raise ConnectionProblem(f"{mailbox} has no calendar on {self.url}.")
+        return f"Connected to {self.url} as {self.username or 'anonymous'}: {len(calendars)} calendar(s) for {mailbox}."
 
     def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
         calendars = self._call("Finding the calendar", lambda: self._calendars(mailbox))

@@ -1,5 +1,6 @@
 """Faults between the connector and Radicale: nothing lost, nothing duplicated."""
 
+import contextlib
 import os
 import signal
 import time
@@ -50,16 +51,16 @@ def proxied_calendar(alice, proxy, radicale, caldav_connection):
 
 
 def _sync_ignoring_faults(agent_calendar, *, pull: bool) -> None:
-    try:
+    with contextlib.suppress(ProviderError):
         engine.sync_agent_calendar(AgentCalendar.objects.get(pk=agent_calendar.pk), pull=pull)
-    except ProviderError:
-        pass
 
 
 @pytest.mark.django_db
 def test_changes_flow_both_ways_through_faults_and_end_equal(proxied_calendar, proxy, radicale, tomorrow_9):
     alice = proxied_calendar.agent
-    phone = OtherClient(radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3])
+    phone = OtherClient(
+        radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3]
+    )
     _sync_ignoring_faults(proxied_calendar, pull=True)
     proxy.rate = float(os.environ.get("FAULT_RATE", "0.35"))
     hour = timedelta(hours=1)
@@ -93,7 +94,9 @@ def test_changes_flow_both_ways_through_faults_and_end_equal(proxied_calendar, p
 
 @pytest.mark.django_db
 def test_a_create_whose_answer_was_lost_is_not_duplicated(proxied_calendar, proxy, radicale, tomorrow_9):
-    phone = OtherClient(radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3])
+    phone = OtherClient(
+        radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3]
+    )
     calendar_services.create_appointment(
         subject="Once only", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[proxied_calendar.agent]
     )
@@ -113,7 +116,9 @@ def test_a_worker_killed_in_the_middle_of_a_push_leaves_no_duplicate(
     proxied_calendar, proxy, radicale, tomorrow_9, settings
 ):
     settings.SYNC_LOCK_SECONDS = 1
-    phone = OtherClient(radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3])
+    phone = OtherClient(
+        radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3]
+    )
     with services.inbound(proxied_calendar):  # no push queued on commit: the forked worker below pushes
         calendar_services.create_appointment(
             subject="Pushed while killed",

@@ -21,7 +21,9 @@ def remote_starts(phone, marker, start, end):
 
 def local_starts(master, start, end):
     return sorted(
-        Appointment.objects.visible().filter(master=master, start__gte=start, start__lt=end).values_list("start", flat=True)
+        Appointment.objects.visible()
+        .filter(master=master, start__gte=start, start__lt=end)
+        .values_list("start", flat=True)
     )
 
 

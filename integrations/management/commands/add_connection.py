@@ -38,6 +38,6 @@ class Command(BaseCommand):
             self.stdout.write("No CONNECTION_SECRET given: no password stored.")
         if not no_test:
             try:
-                self.stdout.write(services.test_connection(connection, username or None))
+                self.stdout.write(services.test_connection(connection))
             except Exception as error:
                 raise CommandError(f"Saved, but the connection does not work: {error}") from error

@@ -1,6 +1,7 @@
 """Connect the demo technicians to a local Radicale (deploy/radicale.conf), for `make run`."""
 
 import configparser
+import logging
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ SERVICE_USER = "helpdesk"
 
 
 class _Quiet(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002
+    def log_message(self, format, *args):
         pass
 
 
@@ -32,10 +33,12 @@ class Command(BaseCommand):
         import radicale
         import radicale.config
 
+        logging.getLogger("radicale").setLevel(logging.WARNING)
+
         parser = configparser.ConfigParser()
         parser.read(CONFIG)
         host, port = parser["server"]["hosts"].rsplit(":", 1)
-        users_file = (CONFIG.parent / parser["auth"]["htpasswd_filename"]).resolve()
+        users_file = Path(settings.BASE_DIR) / parser["auth"]["htpasswd_filename"]
         users_file.parent.mkdir(parents=True, exist_ok=True)
         agents = list(Agent.objects.filter(is_active=True).select_related("user"))
         names = [SERVICE_USER, *(agent.user.username for agent in agents)]
@@ -73,7 +76,12 @@ class Command(BaseCommand):
         finally:
             server.shutdown()
             server.server_close()
-        count = AgentCalendar.objects.filter(connection__name="Demo Radicale").count()
+        from integrations.tasks import pull_agent_calendar
+
+        calendars = list(AgentCalendar.objects.filter(connection__name="Demo Radicale").values_list("pk", flat=True))
+        for pk in calendars:  # the worker runs these first thing when `make run` starts it
+            pull_agent_calendar.delay(pk)
+        count = len(calendars)
         self.stdout.write(f"CalDAV (Radicale): {url}  ({count} technicians connected; the first sync runs on start)")
         if agents:
             first = agents[0].mailbox.split("@", 1)[0]
