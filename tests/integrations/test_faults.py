@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.slow]
 
 @pytest.fixture
 def proxy(radicale):
-    proxy = FaultProxy(radicale.url, seed=4)
+    proxy = FaultProxy(radicale.url)
     proxy.stall_seconds = 1.5
     yield proxy
     proxy.stop()
@@ -56,7 +57,9 @@ def _sync_ignoring_faults(agent_calendar, *, pull: bool) -> None:
 
 
 @pytest.mark.django_db
-def test_changes_flow_both_ways_through_faults_and_end_equal(proxied_calendar, proxy, radicale, tomorrow_9):
+@pytest.mark.parametrize("seed", [4, 11, 23])
+def test_changes_flow_both_ways_through_faults_and_end_equal(proxied_calendar, proxy, radicale, tomorrow_9, seed):
+    proxy.random.seed(seed)
     alice = proxied_calendar.agent
     phone = OtherClient(
         radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3]
@@ -151,3 +154,59 @@ def test_a_worker_killed_in_the_middle_of_a_push_leaves_no_duplicate(
     assert [str(e.icalendar_component["summary"]) for e in phone.entries()] == ["Pushed while killed"]
     assert Appointment.objects.count() == 1
     assert SyncLink.objects.get().remote_id
+
+
+@pytest.mark.django_db
+def test_a_failing_item_is_retried_later_without_blocking_the_others(proxied_calendar, proxy, radicale, tomorrow_9):
+    phone = OtherClient(
+        radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3]
+    )
+    for n in range(3):
+        start = tomorrow_9 + timedelta(hours=2 * n)
+        calendar_services.create_appointment(
+            subject=f"Item {n}", start=start, end=start + timedelta(hours=1), agents=[proxied_calendar.agent]
+        )
+    proxy.only_methods = {"PUT"}
+    proxy.planned.extend(["500"] * 4)  # every attempt at the first item's PUT fails
+
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=proxied_calendar.pk), pull=False)
+
+    assert (report.pushed, report.failed) == (2, 1)
+    failing = SyncLink.objects.get(failures=1)
+    assert failing.next_attempt_at is not None and failing.last_error
+    assert len(phone.entries()) == 2
+
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=proxied_calendar.pk), pull=True)
+
+    assert sorted(str(e.icalendar_component["summary"]) for e in phone.entries()) == ["Item 0", "Item 1", "Item 2"]
+
+
+@pytest.mark.django_db
+def test_429_retry_after_is_honoured(proxied_calendar, proxy):
+    from integrations.providers.base import RemoteCalendar, TransientError, Window
+    from integrations.services import provider_for
+
+    proxy.retry_after = "7"
+    proxy.planned.append("429")
+    provider = provider_for(proxied_calendar.connection)
+    now = timezone.now()
+
+    with pytest.raises(TransientError) as raised:
+        provider.list_changes(
+            RemoteCalendar("alice@example.com", proxied_calendar.calendar_id), None, Window(now, now + timedelta(1))
+        )
+
+    assert raised.value.retry_after == 7
+
+
+@pytest.mark.django_db
+def test_two_workers_never_sync_the_same_calendar_at_once(alice_calendar):
+    owner = engine.claim(alice_calendar)
+    assert owner is not None
+    assert engine.claim(alice_calendar) is None
+    with pytest.raises(engine.CalendarBusy):
+        engine.sync_agent_calendar(alice_calendar, pull=False)
+
+    engine.release(alice_calendar, owner)
+
+    assert engine.claim(alice_calendar) is not None
