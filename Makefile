@@ -17,6 +17,7 @@ install: $(VENV)/.installed
 run: install
 	$(PY) manage.py migrate --noinput -v 0
 	$(PY) manage.py seed_demo
+	$(PY) manage.py demo_radicale
 	$(PY) manage.py collectstatic --noinput -v 0
 	@echo ""
 	@echo "Helpdesk: http://127.0.0.1:$(PORT)/   admin: http://127.0.0.1:$(PORT)/admin/"

@@ -56,7 +56,10 @@ def _check_agents(agents: list[Agent]) -> None:
 
 
 def _validated_save(appointment: Appointment) -> None:
-    appointment.full_clean(exclude=["created_by", "master", "request", "action"])
+    exclude = ["created_by", "master", "request", "action"]
+    if appointment.private and appointment.source == Appointment.Source.EXTERNAL:
+        exclude.append("subject")  # imported private entries are busy time with no subject
+    appointment.full_clean(exclude=exclude)
     appointment.save()
 
 

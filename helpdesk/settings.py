@@ -62,6 +62,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "integrations.context_processors.sync_badge",
             ],
         },
     },
@@ -133,7 +134,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "calendars.tasks.extend_recurring_appointments",
         "schedule": 6 * 60 * 60,
     },
+    # Pull every connected external calendar; admins change the interval in Periodic tasks.
+    "sync-calendars": {
+        "task": "integrations.tasks.sync_all_calendars",
+        "schedule": env.int("SYNC_PULL_SECONDS", default=5 * 60),
+    },
 }
+
+# Calendar sync. Secrets at rest are encrypted with CREDENTIALS_KEY (a Fernet key); when unset, a
+# key is derived from SECRET_KEY (fine for development; set your own in production).
+CREDENTIALS_KEY = env("CREDENTIALS_KEY", default="")
+SYNC_LOCK_SECONDS = env.int("SYNC_LOCK_SECONDS", default=600)
+SYNC_RETRY_ATTEMPTS = env.int("SYNC_RETRY_ATTEMPTS", default=4)
+SYNC_RETRY_BASE_DELAY = env.float("SYNC_RETRY_BASE_DELAY", default=0.5)
+SYNC_RETRY_MAX_DELAY = env.float("SYNC_RETRY_MAX_DELAY", default=30.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

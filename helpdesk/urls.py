@@ -10,5 +10,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("agents.urls")),
+    path("", include("integrations.urls")),
     path("feeds/", include("calendars.feed_urls")),
 ]

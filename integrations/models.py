@@ -1,0 +1,183 @@
+"""Connections to external calendar systems, and the sync state kept for each technician."""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from agents.models import Agent
+from calendars.models import Appointment
+from integrations import crypto
+
+
+class Connection(models.Model):
+    """An admin-configured link to one external calendar system."""
+
+    class Kind(models.TextChoices):
+        CALDAV = "caldav", "CalDAV (Nextcloud, Fastmail, iCloud, Radicale, ...)"
+        EWS = "ews", "Exchange (EWS)"
+        GRAPH = "graph", "Microsoft 365 (Graph)"
+        GOOGLE = "google", "Google Calendar"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CALDAV)
+    server_url = models.URLField("server address", max_length=500, blank=True)
+    username = models.CharField(max_length=255, blank=True)
+    # Fernet token; never shown back (see integrations.crypto).
+    secret_encrypted = models.TextField(blank=True, editable=False)
+    options = models.JSONField(default=dict, blank=True, help_text="Extra settings of this kind of connection.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_secret(self, plain: str) -> None:
+        self.secret_encrypted = crypto.encrypt(plain)
+
+    def get_secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted)
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_encrypted)
+
+
+class AgentCalendar(models.Model):
+    """One technician's calendar on one connection, with its sync state."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        FAILING = "failing", "Failing"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="external_calendars")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="agent_calendars")
+    mailbox = models.CharField(max_length=255, blank=True, help_text="Empty: the technician's mailbox.")
+    calendar_id = models.CharField("remote calendar", max_length=1000, blank=True)
+    calendar_name = models.CharField(max_length=255, blank=True)
+    sync_token = models.TextField(blank=True, editable=False)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    last_sync = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    # Safety rule: a full listing that suddenly comes back empty deletes nothing until a second confirms it.
+    empty_listing_seen = models.BooleanField(default=False, editable=False)
+    # The lock of one sync at a time: claimed with SKIP LOCKED on PostgreSQL, a lease that expires.
+    locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    lock_owner = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["agent__user__username", "connection__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "connection"], name="one_calendar_per_agent_connection")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} on {self.connection}"
+
+    @property
+    def mailbox_address(self) -> str:
+        return self.mailbox or self.agent.mailbox
+
+    @property
+    def is_syncing(self) -> bool:
+        return bool(self.locked_until and self.locked_until > timezone.now())
+
+
+def new_marker() -> str:
+    return f"helpdesk-{uuid.uuid4()}"
+
+
+class SyncLink(models.Model):
+    """Ties one appointment to one external entry on one agent calendar.
+
+    The hashes are of what was last synced on each side (vdirsyncer's status): a side whose
+    current hash differs has changed since. A deleted appointment leaves its link (appointment
+    empty) until the remote entry is deleted too.
+    """
+
+    class Approval(models.TextChoices):
+        NOT_NEEDED = "", "Not needed"
+        WAITING = "waiting", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+
+    class Origin(models.TextChoices):
+        HELPDESK = "helpdesk", "Helpdesk"
+        EXTERNAL = "external", "External calendar"
+
+    agent_calendar = models.ForeignKey(AgentCalendar, on_delete=models.CASCADE, related_name="links")
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_links"
+    )
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.HELPDESK)
+    marker = models.CharField("UID / marker", max_length=255, default=new_marker)
+    remote_id = models.CharField(max_length=1000, blank=True, db_index=True)
+    version = models.CharField("version tag", max_length=255, blank=True)
+    local_hash = models.CharField(max_length=64, blank=True)
+    remote_hash = models.CharField(max_length=64, blank=True)
+    # What was last synced, as plain data; lets an inbound change touch only the fields that changed.
+    snapshot = models.JSONField(default=dict, blank=True, editable=False)
+    span_start = models.DateTimeField(null=True, blank=True)
+    span_end = models.DateTimeField(null=True, blank=True, help_text="Empty: a series without an end.")
+    pending = models.BooleanField(default=False, db_index=True, help_text="A helpdesk change waits to be pushed.")
+    approval = models.CharField(max_length=10, choices=Approval.choices, default=Approval.NOT_NEEDED, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent_calendar", "marker"], name="one_link_per_marker"),
+            models.UniqueConstraint(
+                fields=["agent_calendar", "appointment"],
+                condition=models.Q(appointment__isnull=False),
+                name="one_link_per_appointment_and_calendar",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.appointment or 'deleted appointment'} -> {self.agent_calendar}"
+
+    @property
+    def is_synced(self) -> bool:
+        return bool(self.remote_hash or self.local_hash)
+
+
+class SyncLogEntry(models.Model):
+    """One inbound or outbound sync operation and how it went."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "in", "Inbound"
+        OUTBOUND = "out", "Outbound"
+
+    class Result(models.TextChoices):
+        OK = "ok", "OK"
+        CONFLICT = "conflict", "Conflict resolved"
+        SKIPPED = "skipped", "Skipped"
+        ERROR = "error", "Error"
+
+    agent_calendar = models.ForeignKey(AgentCalendar, on_delete=models.CASCADE, related_name="log")
+    link = models.ForeignKey(SyncLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="log")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    operation = models.CharField(max_length=30)
+    result = models.CharField(max_length=10, choices=Result.choices, default=Result.OK)
+    subject = models.CharField(max_length=255, blank=True)
+    message = models.TextField(blank=True)
+    overwritten = models.JSONField(null=True, blank=True, help_text="What a conflict rule overwrote.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "sync log entry"
+        verbose_name_plural = "sync log"
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.operation}: {self.get_result_display()}"

@@ -1,0 +1,120 @@
+from django import forms
+from django.contrib import admin, messages
+
+from integrations import services
+from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry
+from integrations.providers.base import ConnectionProblem
+
+
+class ConnectionForm(forms.ModelForm):
+    server_url = forms.URLField(label="Server address", required=False, assume_scheme="https")
+    secret = forms.CharField(
+        label="Password / secret",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the current one.",
+    )
+
+    class Meta:
+        model = Connection
+        fields = ["name", "kind", "server_url", "username", "secret", "options", "is_active"]
+
+    def save(self, commit=True):
+        connection = super().save(commit=False)
+        if self.cleaned_data.get("secret"):
+            connection.set_secret(self.cleaned_data["secret"])
+        if commit:
+            connection.save()
+        return connection
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = ["name", "kind", "server_url", "username", "secret_stored", "is_active"]
+    list_filter = ["kind", "is_active"]
+    actions = ["test_connection"]
+
+    @admin.display(boolean=True, description="secret stored")
+    def secret_stored(self, obj: Connection) -> bool:
+        return obj.has_secret
+
+    @admin.action(description="Test connection")
+    def test_connection(self, request, queryset):
+        for connection in queryset:
+            try:
+                message = services.test_connection(connection)
+            except ConnectionProblem as problem:
+                self.message_user(request, f"{connection}: {problem}", messages.ERROR)
+            else:
+                self.message_user(request, f"{connection}: {message}", messages.SUCCESS)
+
+
+@admin.register(AgentCalendar)
+class AgentCalendarAdmin(admin.ModelAdmin):
+    list_display = ["agent", "connection", "state", "last_sync", "pending", "waiting", "last_error"]
+    list_filter = ["state", "connection"]
+    search_fields = ["agent__user__username", "agent__email", "calendar_id"]
+    readonly_fields = ["last_sync", "last_error", "last_error_at", "locked_until"]
+    actions = ["sync_now", "full_resync"]
+
+    def get_queryset(self, request):
+        from django.db.models import Count, Q
+
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("agent__user", "connection")
+            .annotate(
+                pending_count=Count("links", filter=Q(links__pending=True) & ~Q(links__approval="waiting")),
+                waiting_count=Count("links", filter=Q(links__approval="waiting")),
+            )
+        )
+
+    @admin.display(description="pending", ordering="pending_count")
+    def pending(self, obj) -> int:
+        return obj.pending_count
+
+    @admin.display(description="to approve", ordering="waiting_count")
+    def waiting(self, obj) -> int:
+        return obj.waiting_count
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request, queryset):
+        from integrations.tasks import pull_agent_calendar
+
+        for agent_calendar in queryset:
+            pull_agent_calendar.delay(agent_calendar.pk)
+        self.message_user(request, f"Queued a sync of {queryset.count()} calendar(s).")
+
+    @admin.action(description="Full resync of the import window")
+    def full_resync(self, request, queryset):
+        from integrations.tasks import pull_agent_calendar
+
+        queryset.update(sync_token="")
+        for agent_calendar in queryset:
+            pull_agent_calendar.delay(agent_calendar.pk)
+        self.message_user(request, f"Queued a full resync of {queryset.count()} calendar(s).")
+
+
+@admin.register(SyncLink)
+class SyncLinkAdmin(admin.ModelAdmin):
+    list_display = ["appointment", "agent_calendar", "origin", "pending", "approval", "failures", "last_synced_at"]
+    list_filter = ["pending", "approval", "origin", "agent_calendar__connection"]
+    raw_id_fields = ["appointment", "agent_calendar"]
+    readonly_fields = ["marker", "remote_id", "version", "local_hash", "remote_hash", "snapshot", "last_error"]
+
+
+@admin.register(SyncLogEntry)
+class SyncLogEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "agent_calendar", "direction", "operation", "result", "subject", "message"]
+    list_filter = ["direction", "result", "operation", "agent_calendar__connection", "agent_calendar__agent"]
+    search_fields = ["subject", "message"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in SyncLogEntry._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

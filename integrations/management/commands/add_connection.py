@@ -1,0 +1,43 @@
+import os
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from integrations import services
+from integrations.models import Connection
+
+
+class Command(BaseCommand):
+    help = "Add (or change) a connection to an external calendar system. The secret comes from CONNECTION_SECRET."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--kind", default="caldav", choices=Connection.Kind.values)
+        parser.add_argument(
+            "--url", required=True, help="Server address, e.g. https://cloud.example.com/remote.php/dav/"
+        )
+        parser.add_argument("--username", default="")
+        parser.add_argument(
+            "--calendar-home",
+            default="",
+            help='CalDAV: where technicians\' calendars live for a shared account, e.g. "/{user}/".',
+        )
+        parser.add_argument("--no-test", action="store_true", help="Do not try the connection.")
+
+    def handle(self, *args, name, kind, url, username, calendar_home, no_test, **options):
+        secret = os.environ.get("CONNECTION_SECRET", "")
+        extra = {"calendar_home": calendar_home} if calendar_home else {}
+        try:
+            connection = services.add_connection(
+                name=name, kind=kind, url=url, username=username, secret=secret, options=extra
+            )
+        except ValidationError as error:
+            raise CommandError("; ".join(error.messages)) from error
+        self.stdout.write(f"Connection {connection.name!r} saved ({connection.get_kind_display()}).")
+        if not secret:
+            self.stdout.write("No CONNECTION_SECRET given: no password stored.")
+        if not no_test:
+            try:
+                self.stdout.write(services.test_connection(connection))
+            except Exception as error:
+                raise CommandError(f"Saved, but the connection does not work: {error}") from error

@@ -1,0 +1,40 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from integrations.models import AgentCalendar
+from integrations.providers.base import ProviderError
+from integrations.sync import engine
+
+
+class Command(BaseCommand):
+    help = "Sync connected calendars now (push what waits, then pull the external changes)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--agent", default=None, help="Only this technician (user name).")
+
+    def handle(self, *args, agent, **options):
+        calendars = AgentCalendar.objects.select_related("agent__user", "connection").exclude(
+            state=AgentCalendar.State.PAUSED
+        )
+        if agent:
+            calendars = calendars.filter(agent__user__username=agent)
+            if not calendars.exists():
+                raise CommandError(f"{agent!r} has no connected calendar.")
+        failures = 0
+        for agent_calendar in calendars:
+            try:
+                report = engine.sync_agent_calendar(agent_calendar, pull=True)
+            except engine.CalendarBusy:
+                self.stdout.write(f"{agent_calendar}: another worker is syncing it right now.")
+                continue
+            except ProviderError as error:
+                failures += 1
+                self.stderr.write(f"{agent_calendar}: {error}")
+                continue
+            self.stdout.write(
+                f"{agent_calendar}: pushed {report.pushed}, pulled {report.pulled}, "
+                f"conflicts {report.conflicts}, failed {report.failed}"
+                + (" (full resync)" if report.full_resync else "")
+            )
+            failures += 1 if report.failed else 0
+        if failures:
+            raise CommandError(f"{failures} calendar(s) did not sync completely.")

@@ -1,0 +1,481 @@
+"""CalDAV (RFC 4791) on the `caldav` library: Nextcloud, Fastmail, iCloud, Radicale, ...
+
+Our entries are iCalendar objects whose UID is our marker, stored at <calendar>/<UID>.ics and
+created with If-None-Match: * so a retried create can never make a second one. Changes are read
+with sync-collection (RFC 6578); a refused token raises SyncTokenExpired so the engine resyncs.
+"""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
+from urllib.parse import quote, urljoin, urlsplit
+
+import caldav
+import icalendar
+from caldav.lib import error as dav_error
+
+from integrations.providers.base import (
+    ChangePage,
+    ConnectionProblem,
+    ProviderError,
+    RemoteCalendar,
+    RemoteEvent,
+    RemoteNotFound,
+    RemoteOccurrence,
+    RemoteRef,
+    SyncTokenExpired,
+    TransientError,
+    VersionConflict,
+    Window,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PRODID = "-//Helpdesk//Calendar sync//EN"
+SYNC_TOKEN_PRECONDITION = "{DAV:}valid-sync-token"
+
+
+class CalDAVProvider:
+    """One CalDAV account. `calendar_home` (optional) is where a technician's calendars live when
+    one service account reaches everyone's, e.g. "/{user}/" ({user}: the part of the technician's
+    mailbox before the @, {mailbox}: all of it); without it, the account's own calendars."""
+
+    def __init__(
+        self,
+        url: str,
+        username: str = "",
+        password: str = "",
+        *,
+        calendar_home: str = "",
+        timeout: float = 15,
+    ) -> None:
+        self.url = url
+        self.username = username
+        self.calendar_home = calendar_home
+        self.client = caldav.DAVClient(
+            url=url,
+            username=username or None,
+            password=password or "",
+            auth_type="basic" if username else None,  # one request per call, not a 401 first
+            timeout=timeout,
+            enable_rfc6764=False,
+            require_tls=False,
+            rate_limit_handle=False,
+        )
+        # Loopback and intranet servers must not go through the environment's proxies / CA bundle.
+        self.client.session.trust_env = False
+
+    # --- errors ---------------------------------------------------------------------------
+
+    def _call(self, what: str, call: Callable[[], T]) -> T:
+        """Run one protocol exchange and turn the library's errors into the interface's."""
+        try:
+            return call()
+        except ProviderError:
+            raise
+        except dav_error.RateLimitError as error:
+            raise TransientError(
+                f"{what}: the server asks us to slow down", retry_after=error.retry_after_seconds
+            ) from error
+        except dav_error.DAVError as error:
+            raise self._translate(what, error) from error
+        except OSError as error:  # niquests' connection errors and timeouts are OSErrors
+            raise TransientError(f"{what}: cannot reach the CalDAV server at {self.url} ({error})") from error
+
+    def _translate(self, what: str, error: dav_error.DAVError) -> ProviderError:
+        status = error.status
+        if SYNC_TOKEN_PRECONDITION in (error.preconditions or []):
+            return SyncTokenExpired(f"{what}: the server no longer knows our sync token")
+        if status == 401:
+            return ConnectionProblem(
+                f"The CalDAV server at {self.url} refused the user name or password for {self.username!r}: "
+                "check the connection's credentials."
+            )
+        if status == 403:
+            return ConnectionProblem(f"{what}: the account {self.username!r} has no right to do this ({error.reason}).")
+        if status == 404:
+            return RemoteNotFound(f"{what}: not found")
+        if status == 412:
+            return VersionConflict(f"{what}: the entry changed on the server")
+        if status is None or status >= 500 or status == 429:
+            return TransientError(f"{what}: the server answered {status or 'nothing usable'} ({error.reason})")
+        return ProviderError(f"{what}: the server answered {status} ({error.reason})")
+
+    def _request(self, what: str, url: str, method: str, body: str = "", headers: dict | None = None):
+        response = self._call(what, lambda: self.client.request(url, method, body, headers or {}))
+        status = response.status
+        if status >= 500 or status == 429:
+            raise TransientError(f"{what}: the server answered {status}")
+        return response
+
+    # --- discovery ------------------------------------------------------------------------
+
+    def _home_url(self, mailbox: str) -> str | None:
+        if not self.calendar_home:
+            return None
+        user = mailbox.split("@", 1)[0]
+        return urljoin(self.url, self.calendar_home.format(user=quote(user), mailbox=quote(mailbox)))
+
+    def _calendars(self, mailbox: str) -> list:
+        home = self._home_url(mailbox)
+        if home is None:
+            return list(self.client.principal().calendars())
+        return list(caldav.CalendarSet(client=self.client, url=home).calendars())
+
+    def test_connection(self, mailbox: str | None = None) -> str:
+        """Reach the server and log in; with a mailbox, also find that technician's calendars."""
+        try:
+            self._call("Connecting", self.client.principal)
+            if mailbox is None:
+                return f"Connected to {self.url} as {self.username or 'anonymous'}."
+            calendars = self._call("Connecting", lambda: self._calendars(mailbox))
+        except TransientError as error:
+            raise ConnectionProblem(f"The CalDAV server at {self.url} cannot be reached: {error}") from error
+        except RemoteNotFound as error:
+            raise ConnectionProblem(f"No calendars found for {mailbox or self.username} at {self.url}.") from error
+        if not calendars:
+            raise ConnectionProblem(f"{mailbox} has no calendar on {self.url}.")
+        return f"Connected to {self.url} as {self.username or 'anonymous'}: {len(calendars)} calendar(s) for {mailbox}."
+
+    def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
+        calendars = self._call("Finding the calendar", lambda: self._calendars(mailbox))
+        for calendar in calendars:
+            url = str(calendar.url)
+            display = self._call("Reading the calendar name", calendar.get_display_name) if name else None
+            if name is None or name in (display, url, urlsplit(url).path, url.rstrip("/").rsplit("/", 1)[-1]):
+                return RemoteCalendar(mailbox=mailbox, calendar_id=url)
+        if name:
+            raise ConnectionProblem(f"{mailbox} has no calendar called {name!r} on {self.url}.")
+        raise ConnectionProblem(f"{mailbox} has no calendar on {self.url}: create one first.")
+
+    def make_calendar(self, mailbox: str, name: str) -> RemoteCalendar:
+        """Create a calendar (used by the demo and tests; servers differ in who may do this)."""
+        home = self._home_url(mailbox)
+        if home:
+            # Some servers (Radicale) make a user's home only when that user first logs in.
+            self._request("Creating the calendar home", home, "MKCOL")
+        parent = caldav.CalendarSet(client=self.client, url=home) if home else self.client.principal()
+        calendar = self._call("Creating the calendar", lambda: parent.make_calendar(name=name, cal_id=name))
+        return RemoteCalendar(mailbox=mailbox, calendar_id=str(calendar.url))
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _calendar(self, calendar: RemoteCalendar):
+        return self.client.calendar(url=calendar.calendar_id)
+
+    def list_changes(self, calendar: RemoteCalendar, token: str | None, window: Window) -> ChangePage:
+        remote = self._calendar(calendar)
+        if token:
+            result = self._call(
+                "Reading changes",
+                lambda: remote.get_objects_by_sync_token(token, load_objects=False, disable_fallback=True),
+            )
+            deleted_urls = {str(url) for url in getattr(result, "deleted_urls", ())}
+            page = ChangePage(next_token=str(result.sync_token), full=False)
+            for obj in result:
+                path = _path(obj.url)
+                if str(obj.url.canonical()) in deleted_urls:
+                    page.deleted.append(path)
+                    continue
+                # Our own GET: the library's load() would take an error page for the entry.
+                response = self._request("Reading an entry", str(obj.url), "GET")
+                if response.status in (404, 410):
+                    page.deleted.append(path)
+                    continue
+                if response.status != 200:
+                    raise ProviderError(f"Reading an entry: the server answered {response.status}")
+                event = parse_event(response.raw, remote_id=path, version=response.headers.get("etag"))
+                if event is not None:
+                    page.changed.append(event)
+            return page
+        # A full listing: take the token first, so a change made while we list comes again next time.
+        snapshot = self._call(
+            "Reading the calendar state",
+            lambda: remote.get_objects_by_sync_token(None, load_objects=False, disable_fallback=True),
+        )
+        found = self._call(
+            "Listing the import window",
+            lambda: remote.search(start=window.start, end=window.end, event=True, expand=False),
+        )
+        page = ChangePage(next_token=str(snapshot.sync_token), full=True)
+        for obj in found:
+            event = parse_event(obj.data, remote_id=_path(obj.url), version=_etag(obj))
+            if event is not None and _overlaps(event, window):
+                page.changed.append(event)
+        return page
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _entry_url(self, calendar: RemoteCalendar, marker: str) -> str:
+        base = calendar.calendar_id if calendar.calendar_id.endswith("/") else calendar.calendar_id + "/"
+        return urljoin(base, quote(marker, safe="") + ".ics")
+
+    def _absolute(self, calendar: RemoteCalendar, remote_id: str) -> str:
+        return urljoin(calendar.calendar_id, remote_id)
+
+    def create(self, calendar: RemoteCalendar, event: RemoteEvent) -> RemoteRef:
+        if not event.marker:
+            raise ValueError("An entry we create needs our marker as its UID.")
+        url = self._entry_url(calendar, event.marker)
+        body = build_calendar(event)
+        headers = {"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"}
+        response = self._request("Creating the entry", url, "PUT", body, headers)
+        if response.status == 412:
+            # A retried create: the first one arrived. Same UID, same place: write our content over it.
+            headers.pop("If-None-Match")
+            response = self._request("Creating the entry", url, "PUT", body, headers)
+        self._check_write("Creating the entry", response)
+        return RemoteRef(remote_id=urlsplit(url).path, version=response.headers.get("etag"))
+
+    def update(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent) -> RemoteRef:
+        url = self._absolute(calendar, ref.remote_id)
+        headers = {"Content-Type": "text/calendar; charset=utf-8"}
+        if ref.version:
+            headers["If-Match"] = ref.version
+        response = self._request("Updating the entry", url, "PUT", build_calendar(event), headers)
+        if response.status == 412:
+            raise VersionConflict("The entry changed on the server since we last read it.")
+        self._check_write("Updating the entry", response)
+        return RemoteRef(remote_id=ref.remote_id, version=response.headers.get("etag"))
+
+    def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
+        url = self._absolute(calendar, ref.remote_id)
+        headers = {"If-Match": ref.version} if ref.version else {}
+        response = self._request("Deleting the entry", url, "DELETE", "", headers)
+        if response.status in (404, 410):
+            return
+        if response.status == 412:
+            raise VersionConflict("The entry changed on the server since we last read it.")
+        self._check_write("Deleting the entry", response)
+
+    @staticmethod
+    def _check_write(what: str, response) -> None:
+        if response.status not in (200, 201, 204):
+            raise ProviderError(f"{what}: the server answered {response.status} {response.reason}")
+
+
+# --- iCalendar <-> RemoteEvent ------------------------------------------------------------------
+
+
+def _path(url) -> str:
+    return urlsplit(str(url)).path
+
+
+def _etag(obj) -> str | None:
+    props = getattr(obj, "props", None) or {}
+    for key, value in props.items():
+        if str(key).endswith("getetag") and value:
+            return str(value)
+    return getattr(obj, "etag", None) or None
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def _out(value: datetime | date, zone: zoneinfo.ZoneInfo) -> datetime | date:
+    if isinstance(value, datetime):
+        return value.astimezone(zone)
+    return value
+
+
+def build_calendar(event: RemoteEvent) -> str:
+    """The iCalendar object of an entry: a VEVENT, plus one per edited occurrence of a series.
+
+    No ORGANIZER and no ATTENDEE: servers send invitations for those, and we never invite.
+    """
+    cal = icalendar.Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    zone = _zone(event.time_zone) if event.is_recurring else zoneinfo.ZoneInfo("UTC")
+    stamp = datetime.now(UTC)
+    master = _vevent(event.marker, stamp, event.start, event.end, event.subject, event.body, event.location, zone)
+    master.add("class", "PRIVATE" if event.private else "PUBLIC")
+    master.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
+    for rule in event.rrules:
+        master.add("rrule", icalendar.vRecur.from_ical(rule))
+    for exdate in event.exdates:
+        master.add("exdate", _out(exdate, zone))
+    _add_alarm(master, event.reminder_minutes)
+    cal.add_component(master)
+    for occurrence in event.overrides:
+        child = _vevent(
+            event.marker,
+            stamp,
+            occurrence.start,
+            occurrence.end,
+            event.subject if occurrence.subject is None else occurrence.subject,
+            event.body if occurrence.body is None else occurrence.body,
+            event.location if occurrence.location is None else occurrence.location,
+            zone,
+        )
+        child.add("recurrence-id", _out(occurrence.original_start, zone))
+        child.add("class", "PRIVATE" if event.private else "PUBLIC")
+        child.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
+        _add_alarm(child, event.reminder_minutes)
+        cal.add_component(child)
+    if event.is_recurring:
+        cal.add_missing_timezones()
+    return cal.to_ical().decode()
+
+
+def _vevent(uid, stamp, start, end, subject, body, location, zone) -> icalendar.Event:
+    vevent = icalendar.Event()
+    vevent.add("uid", uid)
+    vevent.add("dtstamp", stamp)
+    vevent.add("dtstart", _out(start, zone))
+    vevent.add("dtend", _out(end, zone))
+    vevent.add("summary", subject or "")
+    if body:
+        vevent.add("description", body)
+    if location:
+        vevent.add("location", location)
+    return vevent
+
+
+def _add_alarm(vevent: icalendar.Event, minutes: int | None) -> None:
+    if minutes is None:
+        return
+    alarm = icalendar.Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", "Reminder")
+    alarm.add("trigger", timedelta(minutes=-minutes))
+    vevent.add_component(alarm)
+
+
+def _moment(value, default_zone: zoneinfo.ZoneInfo) -> datetime | date:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=default_zone)  # floating time: the series zone
+    return value
+
+
+def _dates(component, name: str, zone) -> list:
+    values = component.get(name)
+    if values is None:
+        return []
+    out = []
+    for item in values if isinstance(values, list) else [values]:
+        for dt in getattr(item, "dts", [item]):
+            out.append(_moment(dt.dt, zone))
+    return out
+
+
+def _zone_name(value) -> str:
+    tz = getattr(value, "tzinfo", None)
+    key = getattr(tz, "key", None)
+    if key:
+        return key
+    return "UTC"
+
+
+def parse_event(text: str | bytes, *, remote_id: str, version: str | None = None) -> RemoteEvent | None:
+    """The RemoteEvent in an iCalendar object; None for one that holds no event (a task, garbage).
+
+    The text is untrusted: anything unreadable yields None, long text is cut to size.
+    """
+    try:
+        cal = icalendar.Calendar.from_ical(text)
+    except (ValueError, IndexError, KeyError) as error:
+        logger.warning("Unreadable iCalendar object at %s: %s", remote_id, error)
+        return None
+    events = [c for c in cal.walk("VEVENT")]
+    if not events:
+        return None
+    masters = [e for e in events if e.get("recurrence-id") is None]
+    master = masters[0] if masters else events[0]
+    try:
+        return _event_from(master, [e for e in events if e is not master], remote_id, version)
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
+        logger.warning("Unusable event at %s: %s", remote_id, error)
+        return None
+
+
+def _end_of(component, start):
+    if component.get("dtend") is not None:
+        return component.decoded("dtend")
+    if component.get("duration") is not None:
+        return start + component.decoded("duration")
+    return start + timedelta(days=1) if not isinstance(start, datetime) else start
+
+
+def _event_from(master, children, remote_id: str, version: str | None) -> RemoteEvent:
+    raw_start = master.decoded("dtstart")
+    zone_name = _zone_name(raw_start)
+    zone = _zone(zone_name)
+    start = _moment(raw_start, zone)
+    end = _moment(_end_of(master, raw_start), zone)
+    all_day = not isinstance(start, datetime)
+    klass = str(master.get("class", "PUBLIC")).upper()
+    minutes = None
+    for alarm in master.walk("VALARM"):
+        trigger = alarm.get("trigger")
+        if trigger is not None and isinstance(trigger.dt, timedelta):
+            minutes = max(0, int(-trigger.dt.total_seconds() // 60))
+            break
+    rrules = []
+    raw_rules = master.get("rrule")
+    for rule in raw_rules if isinstance(raw_rules, list) else ([raw_rules] if raw_rules is not None else []):
+        rrules.append(rule.to_ical().decode())
+    exdates = _dates(master, "exdate", zone)
+    overrides = []
+    for child in children:
+        original = _moment(child.decoded("recurrence-id"), zone)
+        if str(child.get("status", "")).upper() == "CANCELLED":
+            exdates.append(original)
+            continue
+        child_start = _moment(child.decoded("dtstart"), zone)
+        overrides.append(
+            RemoteOccurrence(
+                original_start=original,
+                start=child_start,
+                end=_moment(_end_of(child, child.decoded("dtstart")), zone),
+                subject=str(child.get("summary", "")),
+                body=str(child.get("description", "")),
+                location=str(child.get("location", "")),
+            )
+        )
+    event = RemoteEvent(
+        start=start,
+        end=end,
+        subject=str(master.get("summary", "")),
+        body=str(master.get("description", "")),
+        location=str(master.get("location", "")),
+        all_day=all_day,
+        private=klass in ("PRIVATE", "CONFIDENTIAL"),
+        busy=str(master.get("transp", "OPAQUE")).upper() != "TRANSPARENT",
+        reminder_minutes=minutes,
+        time_zone=zone_name,
+        rrules=rrules,
+        exdates=exdates,
+        overrides=overrides,
+        marker=str(master.get("uid", "")) or None,
+        remote_id=remote_id,
+        version=version,
+    )
+    for occurrence in event.overrides:
+        occurrence.subject = (occurrence.subject or "")[:255]
+        occurrence.location = (occurrence.location or "")[:255]
+        occurrence.body = (occurrence.body or "")[:20_000]
+    return event.trimmed()
+
+
+def _overlaps(event: RemoteEvent, window: Window) -> bool:
+    """Does the entry touch [start, end)? A series counts from its start on (the server already
+    matched its occurrences against the window)."""
+
+    def aware(value):
+        if isinstance(value, datetime):
+            return value
+        return datetime(value.year, value.month, value.day, tzinfo=window.start.tzinfo or UTC)
+
+    if event.is_recurring:
+        return aware(event.start) < window.end
+    return aware(event.start) < window.end and aware(event.end) > window.start

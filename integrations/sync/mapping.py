@@ -1,0 +1,248 @@
+"""Appointment <-> RemoteEvent: the calendar format (admins' templates), privacy, series, hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime, timedelta
+
+from calendars.formatting import render_template
+from calendars.models import Appointment, CalendarSettings
+from integrations.providers.base import RemoteEvent, RemoteOccurrence
+
+# --- plain data, for the snapshot kept on the sync link -------------------------------------
+
+
+def _moment_out(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return "T" + value.astimezone(UTC).isoformat()
+    return "D" + value.isoformat()
+
+
+def _moment_in(text: str | None) -> datetime | date | None:
+    if text is None:
+        return None
+    if text.startswith("T"):
+        return datetime.fromisoformat(text[1:])
+    return date.fromisoformat(text[1:])
+
+
+def to_data(event: RemoteEvent) -> dict:
+    return {
+        "start": _moment_out(event.start),
+        "end": _moment_out(event.end),
+        "subject": event.subject,
+        "body": event.body,
+        "location": event.location,
+        "all_day": event.all_day,
+        "private": event.private,
+        "busy": event.busy,
+        "reminder_minutes": event.reminder_minutes,
+        "time_zone": event.time_zone,
+        "rrules": list(event.rrules),
+        "exdates": [_moment_out(d) for d in event.exdates],
+        "overrides": [
+            {
+                "original_start": _moment_out(o.original_start),
+                "start": _moment_out(o.start),
+                "end": _moment_out(o.end),
+                "subject": o.subject,
+                "body": o.body,
+                "location": o.location,
+            }
+            for o in event.overrides
+        ],
+    }
+
+
+def from_data(data: dict) -> RemoteEvent:
+    return RemoteEvent(
+        start=_moment_in(data["start"]),
+        end=_moment_in(data["end"]),
+        subject=data.get("subject", ""),
+        body=data.get("body", ""),
+        location=data.get("location", ""),
+        all_day=data.get("all_day", False),
+        private=data.get("private", False),
+        busy=data.get("busy", True),
+        reminder_minutes=data.get("reminder_minutes"),
+        time_zone=data.get("time_zone", "UTC"),
+        rrules=list(data.get("rrules", [])),
+        exdates=[_moment_in(d) for d in data.get("exdates", [])],
+        overrides=[
+            RemoteOccurrence(
+                original_start=_moment_in(o["original_start"]),
+                start=_moment_in(o["start"]),
+                end=_moment_in(o["end"]),
+                subject=o.get("subject"),
+                body=o.get("body"),
+                location=o.get("location"),
+            )
+            for o in data.get("overrides", [])
+        ],
+    )
+
+
+# --- the content hash both sides are compared by --------------------------------------------
+
+
+def _text(value: str | None) -> str:
+    return (value or "").replace("\r\n", "\n").strip()
+
+
+def normalise_rrule(rule: str) -> str:
+    rule = rule.strip()
+    if rule.upper().startswith("RRULE:"):
+        rule = rule[6:]
+    return ";".join(sorted(part.strip().upper() for part in rule.split(";") if part.strip()))
+
+
+def content_hash(event: RemoteEvent) -> str:
+    """A hash of what a person sees in the entry; equal on both sides when they agree.
+
+    Reminders and time zone labels are left out: other clients rewrite them freely.
+    """
+    overrides = []
+    for o in sorted(event.overrides, key=lambda o: _moment_out(o.original_start) or ""):
+        overrides.append(
+            [
+                _moment_out(o.original_start),
+                _moment_out(o.start),
+                _moment_out(o.end),
+                None if o.subject is None or _text(o.subject) == _text(event.subject) else _text(o.subject),
+                None if o.body is None or _text(o.body) == _text(event.body) else _text(o.body),
+                None if o.location is None or _text(o.location) == _text(event.location) else _text(o.location),
+            ]
+        )
+    data = [
+        _moment_out(event.start),
+        _moment_out(event.end),
+        bool(event.all_day),
+        _text(event.subject),
+        _text(event.body),
+        _text(event.location),
+        bool(event.private),
+        bool(event.busy),
+        sorted(normalise_rrule(r) for r in event.rrules),
+        sorted(_moment_out(d) or "" for d in event.exdates),
+        overrides,
+    ]
+    return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()
+
+
+# --- appointment -> remote event ---------------------------------------------------------------
+
+
+def _template_values(appointment: Appointment) -> dict[str, object]:
+    request = appointment.request
+    return {
+        "subject": appointment.subject,
+        "note": appointment.note,
+        "request_number": request.pk if request else None,
+        "summary": request.summary if request else None,
+        "customer": getattr(request, "customer", None) if request else None,
+        "site": getattr(request, "site", None) if request else None,
+        "agents": ", ".join(agent.name for agent in appointment.agents.all()),
+    }
+
+
+def _span(appointment: Appointment) -> tuple[datetime | date, datetime | date]:
+    if appointment.all_day:
+        zone = appointment.agents.first().zone if appointment.agents.exists() else UTC
+        start = appointment.start.astimezone(zone).date()
+        end = appointment.end.astimezone(zone).date()
+        if end <= start:
+            end = start + timedelta(days=1)
+        return start, end
+    return appointment.start, appointment.end
+
+
+def _texts(appointment: Appointment, settings: CalendarSettings, *, templated: bool) -> tuple[str, str]:
+    if not templated:
+        return appointment.subject, appointment.note
+    values = _template_values(appointment)
+    return render_template(settings.subject_template, values), render_template(settings.body_template, values)
+
+
+def local_event(
+    appointment: Appointment,
+    *,
+    settings: CalendarSettings,
+    marker: str,
+    templated: bool = True,
+    remote_before: RemoteEvent | None = None,
+) -> RemoteEvent:
+    """The external entry for an appointment (a whole series for a recurring master).
+
+    `templated`: the subject and body come from the admins' templates (entries the helpdesk
+    made); an imported entry keeps its own text. A private imported entry has no text here, so
+    the remote text (`remote_before`) is kept.
+    """
+    subject, body = _texts(appointment, settings, templated=templated)
+    location = appointment.location
+    if appointment.private and appointment.source == Appointment.Source.EXTERNAL and remote_before is not None:
+        subject, body, location = remote_before.subject, remote_before.body, remote_before.location
+    start, end = _span(appointment)
+    reminder = appointment.reminder_minutes if appointment.reminder_minutes is not None else settings.reminder_minutes
+    event = RemoteEvent(
+        start=start,
+        end=end,
+        subject=subject,
+        body=body,
+        location=location,
+        all_day=appointment.all_day,
+        private=appointment.private,
+        busy=appointment.busy,
+        reminder_minutes=reminder,
+        time_zone=str(appointment.agents.first().zone) if appointment.agents.exists() else "UTC",
+        marker=marker,
+    )
+    if appointment.is_recurring_master:
+        schedule = appointment.schedule
+        event.time_zone = str(schedule.time_zone)
+        event.rrules = [normalise_rrule(_rrule_text(rule)) for rule in schedule.recurrence.rrules]
+        occurrences = list(appointment.occurrences.filter(is_modified=True).order_by("original_start"))
+        event.exdates = [o.original_start for o in occurrences if o.is_cancelled]
+        for occurrence in occurrences:
+            if occurrence.is_cancelled:
+                continue
+            o_subject, o_body = _texts(occurrence, settings, templated=templated)
+            o_start, o_end = _span(occurrence)
+            event.overrides.append(
+                RemoteOccurrence(
+                    original_start=occurrence.original_start,
+                    start=o_start,
+                    end=o_end,
+                    subject=o_subject,
+                    body=o_body,
+                    location=occurrence.location,
+                )
+            )
+    return event
+
+
+def _rrule_text(rule) -> str:
+    """One django-recurrence Rule as RRULE text without the prefix."""
+    import recurrence
+
+    text = recurrence.serialize(recurrence.Recurrence(rrules=[rule]))
+    for line in text.splitlines():
+        if line.upper().startswith("RRULE:"):
+            return line[6:]
+    return text
+
+
+def span_of(event: RemoteEvent) -> tuple[datetime | None, datetime | None]:
+    """The time a link's entry covers, for the import window; a series without an end has no end."""
+
+    def aware(value: datetime | date) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+    start = aware(event.start)
+    if event.is_recurring:
+        return start, None
+    return start, aware(event.end)

@@ -1,0 +1,120 @@
+"""What to do with one item, from its last synced state and both sides now. Pure: no ORM, no I/O.
+
+vdirsyncer's idea: the sync status holds a hash of each side as it was at the last sync. A side
+whose hash differs has changed since; a side without the item has deleted it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Op(StrEnum):
+    NOTHING = "nothing"
+    RECORD = "record"  # both sides hold the same content: store it as synced
+    FORGET = "forget"  # gone on both sides: drop the status
+    IGNORE = "ignore"  # an external entry we may not import
+    PUSH_CREATE = "push_create"
+    PUSH_UPDATE = "push_update"
+    PUSH_DELETE = "push_delete"
+    PULL_CREATE = "pull_create"
+    PULL_UPDATE = "pull_update"
+    PULL_DELETE = "pull_delete"
+
+
+class Winner(StrEnum):
+    HELPDESK = "helpdesk"
+    EXTERNAL = "external"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry as the planner sees it; hashes are of the same normalised content on both sides.
+
+    `synced_local` / `synced_remote`: hashes at the last sync (None: never synced).
+    `local` / `remote`: hashes now (None: not there).
+    `held`: the helpdesk change waits for the technician's approval (or was declined).
+    `may_import`: an external entry we have never seen may become an appointment.
+    """
+
+    synced_local: str | None
+    synced_remote: str | None
+    local: str | None
+    remote: str | None
+    held: bool = False
+    may_import: bool = True
+
+    @property
+    def ever_synced(self) -> bool:
+        return self.synced_local is not None or self.synced_remote is not None
+
+
+@dataclass(frozen=True)
+class Decision:
+    op: Op
+    conflict: bool = False
+
+
+def _conflict(item: Item, winner: Winner) -> Decision:
+    if item.local == item.remote:
+        return Decision(Op.RECORD)
+    if winner == Winner.HELPDESK:
+        return Decision(Op.NOTHING if item.held else Op.PUSH_UPDATE, conflict=not item.held)
+    return Decision(Op.PULL_UPDATE, conflict=True)
+
+
+def plan_item(item: Item, winner: Winner = Winner.HELPDESK) -> Decision:
+    """The table, in the order the code checks it:
+
+    Never synced:
+      1. on neither side                      -> forget
+      2. only in the helpdesk                 -> push create (held: wait)
+      3. only remote                          -> import (or ignore when import is off)
+      4. on both (a create whose status was lost) -> record if equal, else the conflict rule
+    Synced before:
+      5. gone on both sides                   -> forget
+      6. deleted in the helpdesk, remote unchanged -> delete remote
+      7. deleted in the helpdesk, remote changed   -> re-create in the helpdesk (a modification beats a deletion)
+      8. deleted remotely, helpdesk unchanged -> delete in the helpdesk
+      9. deleted remotely, helpdesk changed   -> re-create remote (held: wait)
+     10. neither changed                      -> nothing
+     11. only the helpdesk changed            -> push update (held: wait)
+     12. only the remote changed              -> pull update
+     13. both changed                         -> record if equal, else the conflict rule
+    """
+    if not item.ever_synced:
+        if item.local is None and item.remote is None:
+            return Decision(Op.FORGET)
+        if item.remote is None:
+            return Decision(Op.NOTHING if item.held else Op.PUSH_CREATE)
+        if item.local is None:
+            return Decision(Op.PULL_CREATE if item.may_import else Op.IGNORE)
+        return _conflict(item, winner)
+
+    local_changed = item.local != item.synced_local
+    remote_changed = item.remote != item.synced_remote
+    if item.local is None and item.remote is None:
+        return Decision(Op.FORGET)
+    if item.local is None:
+        return Decision(Op.PULL_CREATE if remote_changed else Op.PUSH_DELETE)
+    if item.remote is None:
+        if not local_changed:
+            return Decision(Op.PULL_DELETE)
+        return Decision(Op.NOTHING if item.held else Op.PUSH_CREATE)
+    if not local_changed and not remote_changed:
+        return Decision(Op.NOTHING)
+    if local_changed and not remote_changed:
+        return Decision(Op.NOTHING if item.held else Op.PUSH_UPDATE)
+    if remote_changed and not local_changed:
+        return Decision(Op.PULL_UPDATE)
+    return _conflict(item, winner)
+
+
+def deletions_confirmed(*, full_listing: bool, listed: int, known: int, empty_seen_before: bool) -> bool:
+    """May missing entries count as deleted? A full listing that suddenly returns nothing for a
+    calendar that had entries deletes nothing until a second pull confirms it (a server glitch
+    or a wrong calendar must not wipe a technician's appointments)."""
+    if not full_listing or listed > 0 or known == 0:
+        return True
+    return empty_seen_before

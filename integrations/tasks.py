@@ -1,0 +1,52 @@
+"""Celery tasks: push one agent calendar, pull one, pull all (beat). Each calls one service."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+
+from integrations.models import AgentCalendar
+from integrations.providers.base import TransientError
+from integrations.sync import engine
+
+logger = logging.getLogger(__name__)
+
+
+def _run(task, agent_calendar_id: int, *, pull: bool) -> str:
+    agent_calendar = AgentCalendar.objects.filter(pk=agent_calendar_id).select_related("agent", "connection").first()
+    if agent_calendar is None or agent_calendar.state == AgentCalendar.State.PAUSED:
+        return "skipped"
+    try:
+        report = engine.sync_agent_calendar(agent_calendar, pull=pull)
+    except engine.CalendarBusy:
+        # Another worker has it; what we were asked to push is still marked, so try again shortly.
+        raise task.retry(countdown=2 + random.uniform(0, 3), max_retries=20) from None
+    except TransientError as error:
+        delay = error.retry_after or min(600, 15 * 2**task.request.retries) * random.uniform(0.5, 1.5)
+        raise task.retry(countdown=delay, max_retries=8) from error
+    return f"pushed {report.pushed}, pulled {report.pulled}, conflicts {report.conflicts}, failed {report.failed}"
+
+
+@shared_task(bind=True, acks_late=True)
+def push_agent_calendar(self, agent_calendar_id: int) -> str:
+    return _run(self, agent_calendar_id, pull=False)
+
+
+@shared_task(bind=True, acks_late=True)
+def pull_agent_calendar(self, agent_calendar_id: int) -> str:
+    return _run(self, agent_calendar_id, pull=True)
+
+
+@shared_task
+def sync_all_calendars() -> int:
+    """Beat: queue a pull (which also pushes what waits) for every connected calendar."""
+    ids = list(
+        AgentCalendar.objects.filter(connection__is_active=True, agent__is_active=True)
+        .exclude(state=AgentCalendar.State.PAUSED)
+        .values_list("pk", flat=True)
+    )
+    for pk in ids:
+        pull_agent_calendar.delay(pk)
+    return len(ids)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from integrations import views
+
+app_name = "integrations"
+
+urlpatterns = [
+    path("me/approvals/", views.approvals, name="approvals"),
+    path("me/approvals/<int:pk>/", views.decide, name="decide"),
+    path("me/sync/", views.sync_health, name="sync_health"),
+]

@@ -1,0 +1,365 @@
+"""The sync engine against a real Radicale: push, pull, conflicts, Ask, import rules, resync."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agents.models import AgentSyncPolicy
+from calendars import services as calendar_services
+from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
+from integrations import services
+from integrations.models import SyncLink, SyncLogEntry
+from integrations.sync import engine
+
+pytestmark = pytest.mark.django_db
+
+
+def pull(agent_calendar):
+    agent_calendar.refresh_from_db()
+    return engine.sync_agent_calendar(agent_calendar, pull=True)
+
+
+def make(alice, start, capture, subject="Server room visit", **fields):
+    with capture(execute=True):
+        return calendar_services.create_appointment(
+            subject=subject, start=start, end=start + timedelta(hours=1), agents=[alice], **fields
+        )
+
+
+# --- push ---------------------------------------------------------------------------------------------
+
+
+def test_new_appointment_is_pushed_with_our_uid(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks, note="Bring keys")
+
+    link = SyncLink.objects.get(appointment=appointment)
+    entry = alice_phone.by_uid(link.marker).icalendar_component
+    assert str(entry["summary"]) == "Server room visit"
+    assert str(entry["description"]) == "Bring keys"
+    assert entry.decoded("dtstart") == tomorrow_9
+    assert "attendee" not in entry and "organizer" not in entry
+    assert entry.walk("VALARM")  # the reminder is set on the external entry
+
+
+def test_subject_and_body_follow_the_admins_templates(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    settings = CalendarSettings.load()
+    settings.subject_template = "[helpdesk] {subject}"
+    settings.body_template = "Note: {note}"
+    settings.save()
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks, note="Bring keys")
+
+    entry = alice_phone.by_uid(SyncLink.objects.get(appointment=appointment).marker).icalendar_component
+    assert (str(entry["summary"]), str(entry["description"])) == ("[helpdesk] Server room visit", "Note: Bring keys")
+
+
+def test_changed_appointment_updates_the_entry(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(
+            appointment,
+            subject="Moved visit",
+            start=tomorrow_9 + timedelta(hours=2),
+            end=tomorrow_9 + timedelta(hours=3),
+        )
+
+    entries = alice_phone.entries()
+    assert len(entries) == 1
+    assert str(entries[0].icalendar_component["summary"]) == "Moved visit"
+    assert entries[0].icalendar_component.decoded("dtstart") == tomorrow_9 + timedelta(hours=2)
+
+
+def test_deleted_appointment_deletes_the_entry_and_then_its_link(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.delete_appointment(appointment)
+
+    assert alice_phone.entries() == []
+    assert not SyncLink.objects.exists()
+
+
+def test_never_policy_pushes_nothing(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks):
+    alice = alice_calendar.agent
+    alice.sync_policy = AgentSyncPolicy.NEVER
+    alice.save()
+    make(alice, tomorrow_9, django_capture_on_commit_callbacks)
+
+    assert alice_phone.entries() == []
+    assert not SyncLink.objects.exists()
+
+
+# --- pull ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def importing(alice_calendar):
+    alice = alice_calendar.agent
+    alice.import_external = True
+    alice.save()
+    pull(alice_calendar)  # take the first sync token
+    return alice_calendar
+
+
+def test_entry_made_in_another_client_is_imported(importing, alice_phone, tomorrow_9):
+    alice_phone.add("phone-1", tomorrow_9, tomorrow_9 + timedelta(hours=1), "Dentist")
+
+    pull(importing)
+
+    appointment = Appointment.objects.get()
+    assert (appointment.subject, appointment.source) == ("Dentist", Appointment.Source.EXTERNAL)
+    assert appointment.start == tomorrow_9
+    assert list(appointment.agents.all()) == [importing.agent]
+
+
+def test_entry_changed_in_another_client_changes_the_appointment(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    marker = SyncLink.objects.get().marker
+    pull(alice_calendar)
+    alice_phone.edit(
+        marker,
+        summary="Visit, new time",
+        dtstart=tomorrow_9 + timedelta(hours=4),
+        dtend=tomorrow_9 + timedelta(hours=5),
+    )
+
+    pull(alice_calendar)
+
+    appointment.refresh_from_db()
+    assert appointment.subject == "Visit, new time"
+    assert appointment.start == tomorrow_9 + timedelta(hours=4)
+    assert len(alice_phone.entries()) == 1
+
+
+def test_entry_deleted_in_another_client_deletes_the_appointment(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_calendar)
+    alice_phone.delete(SyncLink.objects.get().marker)
+
+    pull(alice_calendar)
+
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+
+
+def test_pull_with_nothing_changed_changes_nothing(alice_calendar, tomorrow_9, django_capture_on_commit_callbacks):
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_calendar)
+    sequence = Appointment.objects.get(pk=appointment.pk).sequence
+
+    report = pull(alice_calendar)
+
+    assert (report.pushed, report.pulled, report.conflicts) == (0, 0, 0)
+    assert Appointment.objects.get(pk=appointment.pk).sequence == sequence
+
+
+# --- conflicts ------------------------------------------------------------------------------------------
+
+
+def _both_sides_changed(alice_calendar, alice_phone, tomorrow_9, capture):
+    appointment = make(alice_calendar.agent, tomorrow_9, capture)
+    pull(alice_calendar)
+    alice_phone.edit(SyncLink.objects.get().marker, summary="Changed on the phone")
+    calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")  # push not run yet
+    return appointment
+
+
+def test_conflict_helpdesk_wins_by_default(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks):
+    appointment = _both_sides_changed(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks)
+
+    pull(alice_calendar)
+
+    appointment.refresh_from_db()
+    assert appointment.subject == "Changed in the helpdesk"
+    assert str(alice_phone.entries()[0].icalendar_component["summary"]) == "Changed in the helpdesk"
+    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.overwritten["subject"] == "Changed on the phone"
+
+
+def test_conflict_external_wins_when_admins_choose_it(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    settings = CalendarSettings.load()
+    settings.conflict_rule = ConflictRule.EXTERNAL_WINS
+    settings.save()
+    appointment = _both_sides_changed(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks)
+
+    pull(alice_calendar)
+
+    appointment.refresh_from_db()
+    assert appointment.subject == "Changed on the phone"
+    assert str(alice_phone.entries()[0].icalendar_component["summary"]) == "Changed on the phone"
+    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.overwritten["subject"] == "Changed in the helpdesk"
+
+
+def test_modification_beats_deletion(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks):
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_calendar)
+    alice_phone.delete(SyncLink.objects.get().marker)
+    calendar_services.update_appointment(appointment, subject="Still needed")
+
+    pull(alice_calendar)
+
+    assert Appointment.objects.get().subject == "Still needed"
+    assert [str(e.icalendar_component["summary"]) for e in alice_phone.entries()] == ["Still needed"]
+
+
+# --- Ask ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def asking(alice_calendar):
+    settings = CalendarSettings.load()
+    settings.sync_policy = SyncPolicy.ASK
+    settings.save()
+    return alice_calendar
+
+
+def test_ask_keeps_the_appointment_waiting_until_approved(
+    asking, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    assert alice_phone.entries() == []
+    link = SyncLink.objects.get(appointment=appointment)
+    assert link.approval == SyncLink.Approval.WAITING
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve(link)
+
+    assert len(alice_phone.entries()) == 1
+
+
+def test_ask_declined_appointment_never_reaches_the_calendar(
+    asking, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.decline(SyncLink.objects.get(appointment=appointment))
+    pull(asking)
+
+    assert alice_phone.entries() == []
+
+
+def test_push_choice_of_the_manual_form_pushes_at_once(
+    asking, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment = calendar_services.create_appointment(
+            subject="Asked at once", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[asking.agent]
+        )
+        services.push_choice(appointment, push=True)
+
+    assert [str(e.icalendar_component["summary"]) for e in alice_phone.entries()] == ["Asked at once"]
+
+
+# --- import rules ---------------------------------------------------------------------------------------
+
+
+def test_import_off_imports_nothing(alice_calendar, alice_phone, tomorrow_9):
+    pull(alice_calendar)
+    alice_phone.add("phone-1", tomorrow_9, tomorrow_9 + timedelta(hours=1), "Dentist")
+
+    pull(alice_calendar)
+
+    assert not Appointment.objects.exists()
+    assert len(alice_phone.entries()) == 1
+
+
+def test_private_entry_is_imported_as_busy_time_without_text(importing, alice_phone, tomorrow_9):
+    alice_phone.add("phone-private", tomorrow_9, tomorrow_9 + timedelta(hours=1), "Hospital", klass="PRIVATE")
+
+    pull(importing)
+
+    appointment = Appointment.objects.get()
+    assert (appointment.subject, appointment.note, appointment.location) == ("", "", "")
+    assert appointment.private and appointment.busy
+    assert appointment.start == tomorrow_9
+
+
+def test_import_window_edges(alice_calendar, alice_phone):
+    alice = alice_calendar.agent
+    alice.import_external = True
+    alice.save()
+    settings = CalendarSettings.load()
+    settings.import_days_past, settings.import_days_future = 2, 3
+    settings.save()
+    now = timezone.now().replace(microsecond=0)
+    hour = timedelta(hours=1)
+    past_edge, future_edge = now - timedelta(days=2), now + timedelta(days=3)
+    alice_phone.add("ends-before", past_edge - 2 * hour, past_edge - hour, "Ends before the window")
+    alice_phone.add("crosses-start", past_edge - hour, past_edge + hour, "Crosses the start")
+    alice_phone.add("starts-inside-end", future_edge - hour, future_edge + hour, "Starts before the end")
+    alice_phone.add("starts-after", future_edge + hour, future_edge + 2 * hour, "Starts after the window")
+
+    engine.sync_agent_calendar(alice_calendar, pull=True, now=now)
+
+    assert sorted(Appointment.objects.values_list("subject", flat=True)) == [
+        "Crosses the start",
+        "Starts before the end",
+    ]
+
+
+def test_refused_token_does_a_full_resync_without_duplicates(
+    importing, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    make(importing.agent, tomorrow_9, django_capture_on_commit_callbacks, subject="Ours")
+    alice_phone.add("phone-1", tomorrow_9, tomorrow_9 + timedelta(hours=1), "Theirs")
+    pull(importing)
+    importing.sync_token = "http://radicale.org/ns/sync/" + "0" * 64
+    importing.save()
+
+    report = pull(importing)
+
+    assert report.full_resync
+    assert sorted(Appointment.objects.values_list("subject", flat=True)) == ["Ours", "Theirs"]
+    assert len(alice_phone.entries()) == 2
+    assert SyncLink.objects.count() == 2
+
+
+def test_empty_full_listing_deletes_nothing_until_a_second_pull_confirms(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_calendar)
+    alice_phone.delete(SyncLink.objects.get().marker)
+    alice_calendar.sync_token = ""  # force full listings
+    alice_calendar.save()
+
+    pull(alice_calendar)
+    assert Appointment.objects.count() == 1
+
+    alice_calendar.refresh_from_db()
+    alice_calendar.sync_token = ""
+    alice_calendar.save()
+    pull(alice_calendar)
+    assert Appointment.objects.count() == 0
+
+
+def test_shared_appointment_reaches_each_technicians_calendar(
+    alice_calendar, bob_calendar, tomorrow_9, django_capture_on_commit_callbacks, radicale
+):
+    from tests.integrations.conftest import USERS, OtherClient
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.create_appointment(
+            subject="Together",
+            start=tomorrow_9,
+            end=tomorrow_9 + timedelta(hours=1),
+            agents=[alice_calendar.agent, bob_calendar.agent],
+        )
+
+    bob_phone = OtherClient(radicale.url, "bob", USERS["bob"], bob_calendar.calendar_id)
+    assert [str(e.icalendar_component["summary"]) for e in bob_phone.entries()] == ["Together"]
+    assert SyncLink.objects.count() == 2

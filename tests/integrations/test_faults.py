@@ -1,0 +1,212 @@
+"""Faults between the connector and Radicale: nothing lost, nothing duplicated."""
+
+import contextlib
+import os
+import signal
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+from integrations import services
+from integrations.models import AgentCalendar, SyncLink
+from integrations.providers.base import ProviderError
+from integrations.sync import engine
+from tests.integrations.conftest import USERS, OtherClient
+from tests.peers.fault_proxy import FaultProxy
+
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture
+def proxy(radicale):
+    proxy = FaultProxy(radicale.url)
+    proxy.stall_seconds = 1.5
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def proxied_calendar(alice, proxy, radicale, caldav_connection):
+    """Alice's calendar, reached by the connector through the proxy (timeouts of one second)."""
+    from tests.integrations.conftest import _connect
+
+    direct = _connect(alice, caldav_connection, radicale)
+    connection = services.add_connection(
+        name="Through the proxy",
+        kind="caldav",
+        url=proxy.url,
+        username="helpdesk",
+        secret=USERS["helpdesk"],
+        options={"calendar_home": "/{user}/", "timeout": 1},
+    )
+    calendar_path = direct.calendar_id.split("/", 3)[3]
+    direct.delete()
+    alice.import_external = True
+    alice.save()
+    return AgentCalendar.objects.create(agent=alice, connection=connection, calendar_id=proxy.url + calendar_path)
+
+
+def _sync_ignoring_faults(agent_calendar, *, pull: bool) -> None:
+    with contextlib.suppress(ProviderError):
+        engine.sync_agent_calendar(AgentCalendar.objects.get(pk=agent_calendar.pk), pull=pull)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", [4, 11, 23])
+def test_changes_flow_both_ways_through_faults_and_end_equal(proxied_calendar, proxy, radicale, tomorrow_9, seed):
+    proxy.random.seed(seed)
+    alice = proxied_calendar.agent
+    phone = OtherClient(
+        radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3]
+    )
+    _sync_ignoring_faults(proxied_calendar, pull=True)
+    proxy.rate = float(os.environ.get("FAULT_RATE", "0.35"))
+    hour = timedelta(hours=1)
+    appointments = []
+    for n in range(6):
+        start = tomorrow_9 + n * 2 * hour
+        appointments.append(
+            calendar_services.create_appointment(subject=f"Helpdesk {n}", start=start, end=start + hour, agents=[alice])
+        )
+        phone.add(f"phone-{n}", start + timedelta(days=1), start + timedelta(days=1) + hour, f"Phone {n}")
+        _sync_ignoring_faults(proxied_calendar, pull=n % 2 == 0)
+    calendar_services.update_appointment(appointments[0], subject="Helpdesk 0 renamed")
+    calendar_services.delete_appointment(appointments[1])
+    phone.edit("phone-2", summary="Phone 2 renamed")
+    phone.delete("phone-3")
+    for _ in range(4):
+        _sync_ignoring_faults(proxied_calendar, pull=True)
+    assert sum(proxy.seen.values()) > 5 or os.environ.get("FAULT_RATE") == "0", proxy.seen
+
+    proxy.calm()
+    _sync_ignoring_faults(proxied_calendar, pull=True)
+    _sync_ignoring_faults(proxied_calendar, pull=True)
+
+    remote = sorted(str(e.icalendar_component["summary"]) for e in phone.entries())
+    local = sorted(Appointment.objects.values_list("subject", flat=True))
+    expected = ["Helpdesk 0 renamed", "Helpdesk 2", "Helpdesk 3", "Helpdesk 4", "Helpdesk 5"]
+    expected += ["Phone 0", "Phone 1", "Phone 2 renamed", "Phone 4", "Phone 5"]
+    assert remote == local == sorted(expected)
+    assert SyncLink.objects.count() == len(expected)
+
+
+@pytest.mark.django_db
+def test_a_create_whose_answer_was_lost_is_not_duplicated(proxied_calendar, proxy, radicale, tomorrow_9):
+    phone = OtherClient(
+        radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3]
+    )
+    calendar_services.create_appointment(
+        subject="Once only", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[proxied_calendar.agent]
+    )
+    proxy.only_methods = {"PUT"}
+    proxy.planned.extend(["drop_after", "drop_after", "drop_after", "drop_after"])
+
+    _sync_ignoring_faults(proxied_calendar, pull=False)
+    proxy.calm()
+    _sync_ignoring_faults(proxied_calendar, pull=True)
+
+    assert [str(e.icalendar_component["summary"]) for e in phone.entries()] == ["Once only"]
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_in_the_middle_of_a_push_leaves_no_duplicate(
+    proxied_calendar, proxy, radicale, tomorrow_9, settings
+):
+    settings.SYNC_LOCK_SECONDS = 1
+    phone = OtherClient(
+        radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3]
+    )
+    with services.inbound(proxied_calendar):  # no push queued on commit: the forked worker below pushes
+        calendar_services.create_appointment(
+            subject="Pushed while killed",
+            start=tomorrow_9,
+            end=tomorrow_9 + timedelta(hours=1),
+            agents=[proxied_calendar.agent],
+        )
+    assert services.queue_existing_appointments(proxied_calendar, since=tomorrow_9 - timedelta(days=1)) == 1
+    proxy.only_methods = {"PUT"}
+    proxy.planned.append("stall_after")
+    connections.close_all()
+
+    pid = os.fork()
+    if pid == 0:  # the worker: pushes, and is killed while waiting for the answer
+        try:
+            engine.sync_agent_calendar(AgentCalendar.objects.get(pk=proxied_calendar.pk), pull=False)
+        finally:
+            os._exit(0)
+    assert proxy.forwarded.wait(20), "the push never reached the server"
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    proxy.release.set()
+    proxy.calm()
+    assert len(phone.entries()) == 1  # the server got it; the helpdesk never heard back
+    time.sleep(1.1)  # the dead worker's lease runs out
+
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=proxied_calendar.pk), pull=True)
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=proxied_calendar.pk), pull=True)
+
+    assert [str(e.icalendar_component["summary"]) for e in phone.entries()] == ["Pushed while killed"]
+    assert Appointment.objects.count() == 1
+    assert SyncLink.objects.get().remote_id
+
+
+@pytest.mark.django_db
+def test_a_failing_item_is_retried_later_without_blocking_the_others(proxied_calendar, proxy, radicale, tomorrow_9):
+    phone = OtherClient(
+        radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3]
+    )
+    for n in range(3):
+        start = tomorrow_9 + timedelta(hours=2 * n)
+        calendar_services.create_appointment(
+            subject=f"Item {n}", start=start, end=start + timedelta(hours=1), agents=[proxied_calendar.agent]
+        )
+    proxy.only_methods = {"PUT"}
+    proxy.planned.extend(["500"] * 4)  # every attempt at the first item's PUT fails
+
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=proxied_calendar.pk), pull=False)
+
+    assert (report.pushed, report.failed) == (2, 1)
+    failing = SyncLink.objects.get(failures=1)
+    assert failing.next_attempt_at is not None and failing.last_error
+    assert len(phone.entries()) == 2
+
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=proxied_calendar.pk), pull=True)
+
+    assert sorted(str(e.icalendar_component["summary"]) for e in phone.entries()) == ["Item 0", "Item 1", "Item 2"]
+
+
+@pytest.mark.django_db
+def test_429_retry_after_is_honoured(proxied_calendar, proxy):
+    from integrations.providers.base import RemoteCalendar, TransientError, Window
+    from integrations.services import provider_for
+
+    proxy.retry_after = "7"
+    proxy.planned.append("429")
+    provider = provider_for(proxied_calendar.connection)
+    now = timezone.now()
+
+    with pytest.raises(TransientError) as raised:
+        provider.list_changes(
+            RemoteCalendar("alice@example.com", proxied_calendar.calendar_id), None, Window(now, now + timedelta(1))
+        )
+
+    assert raised.value.retry_after == 7
+
+
+@pytest.mark.django_db
+def test_two_workers_never_sync_the_same_calendar_at_once(alice_calendar):
+    owner = engine.claim(alice_calendar)
+    assert owner is not None
+    assert engine.claim(alice_calendar) is None
+    with pytest.raises(engine.CalendarBusy):
+        engine.sync_agent_calendar(alice_calendar, pull=False)
+
+    engine.release(alice_calendar, owner)
+
+    assert engine.claim(alice_calendar) is not None

@@ -1,0 +1,162 @@
+"""The technician's "to approve" page and badge, the sync health page, admin, secrets, commands."""
+
+import os
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from calendars import services as calendar_services
+from calendars.models import CalendarSettings, SyncPolicy
+from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def waiting_link(alice_calendar, tomorrow_9):
+    settings = CalendarSettings.load()
+    settings.sync_policy = SyncPolicy.ASK
+    settings.save()
+    appointment = calendar_services.create_appointment(
+        subject="Printer <b>swap</b>",
+        start=tomorrow_9,
+        end=tomorrow_9 + timedelta(hours=1),
+        agents=[alice_calendar.agent],
+    )
+    return SyncLink.objects.get(appointment=appointment)
+
+
+def test_to_approve_page_lists_waiting_appointments_escaped(client, waiting_link):
+    client.force_login(waiting_link.agent_calendar.agent.user)
+
+    page = client.get("/me/approvals/").content.decode()
+
+    assert "Printer &lt;b&gt;swap&lt;/b&gt;" in page
+    assert '<span class="badge">1</span>' in page
+
+
+def test_declining_on_the_page_takes_it_off_the_list(client, waiting_link):
+    client.force_login(waiting_link.agent_calendar.agent.user)
+
+    client.post(f"/me/approvals/{waiting_link.pk}/", {"decision": "decline"})
+
+    waiting_link.refresh_from_db()
+    assert waiting_link.approval == SyncLink.Approval.DECLINED
+    assert "Nothing waits for your approval" in client.get("/me/approvals/").content.decode()
+
+
+def test_a_technician_cannot_decide_for_another(client, waiting_link, bob):
+    client.force_login(bob.user)
+
+    response = client.post(f"/me/approvals/{waiting_link.pk}/", {"decision": "approve"})
+
+    assert response.status_code == 404
+    waiting_link.refresh_from_db()
+    assert waiting_link.approval == SyncLink.Approval.WAITING
+
+
+def test_sync_health_page_shows_last_sync_error_and_pending(client, alice_calendar, tomorrow_9):
+    AgentCalendar.objects.filter(pk=alice_calendar.pk).update(last_error="The server answered 503")
+    calendar_services.create_appointment(
+        subject="Waits", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[alice_calendar.agent]
+    )  # its push is queued on commit, which never comes in this test
+    client.force_login(alice_calendar.agent.user)
+
+    page = client.get("/me/sync/").content.decode()
+
+    assert "The server answered 503" in page
+    assert "<dt>Waiting to be sent</dt><dd>1</dd>" in page
+
+
+def test_secret_is_encrypted_at_rest_and_never_shown_in_admin(admin_client, caldav_connection):
+    stored = Connection.objects.values_list("secret_encrypted", flat=True).get()
+    assert "service-pw" not in stored
+    assert caldav_connection.get_secret() == "service-pw"
+
+    page = admin_client.get(f"/admin/integrations/connection/{caldav_connection.pk}/change/").content.decode()
+
+    assert "service-pw" not in page and stored not in page
+
+
+def test_test_connection_action_says_the_password_is_wrong(admin_client, caldav_connection):
+    caldav_connection.set_secret("wrong")
+    caldav_connection.save()
+
+    response = admin_client.post(
+        "/admin/integrations/connection/",
+        {"action": "test_connection", "_selected_action": [caldav_connection.pk]},
+        follow=True,
+    )
+
+    assert "refused the user name or password" in response.content.decode()
+
+
+def test_test_connection_action_says_the_server_is_unreachable(admin_client, db):
+    connection = Connection.objects.create(name="Gone", kind="caldav", server_url="http://127.0.0.1:9/", username="x")
+
+    response = admin_client.post(
+        "/admin/integrations/connection/",
+        {"action": "test_connection", "_selected_action": [connection.pk]},
+        follow=True,
+    )
+
+    assert "cannot be reached" in response.content.decode()
+
+
+def test_sync_log_admin_filters_by_result(admin_client, alice_calendar):
+    SyncLogEntry.objects.create(agent_calendar=alice_calendar, direction="in", operation="create", subject="Kept")
+    SyncLogEntry.objects.create(
+        agent_calendar=alice_calendar, direction="out", operation="update", result="error", subject="Broken"
+    )
+
+    page = admin_client.get("/admin/integrations/synclogentry/?result__exact=error").content.decode()
+
+    assert "Broken" in page and "Kept" not in page
+
+
+def test_onboarding_commands_connect_and_sync(radicale, alice, monkeypatch, capsys, tomorrow_9):
+    from integrations.providers.caldav import CalDAVProvider
+    from tests.integrations.conftest import USERS
+
+    CalDAVProvider(radicale.url, "helpdesk", USERS["helpdesk"], calendar_home="/{user}/").make_calendar(
+        alice.mailbox, "onboarding"
+    )
+    monkeypatch.setenv("CONNECTION_SECRET", USERS["helpdesk"])
+    call_command(
+        "add_connection", "Team CalDAV", "--url", radicale.url, "--username", "helpdesk", "--calendar-home", "/{user}/"
+    )
+    calendar_services.create_appointment(
+        subject="Before connecting", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[alice]
+    )
+    call_command("connect_agent", "alice", "--connection", "Team CalDAV", "--calendar", "onboarding", "--import")
+    call_command("sync_calendars", "--agent", "alice")
+
+    output = capsys.readouterr().out
+    assert "pushed 1" in output
+    alice.refresh_from_db()
+    assert alice.import_external
+    assert "service-pw" not in str(Connection.objects.values_list("secret_encrypted", flat=True).get())
+
+
+def test_connect_agent_says_when_the_calendar_does_not_exist(caldav_connection, alice):
+    with pytest.raises(CommandError, match="no calendar called 'missing'"):
+        call_command("connect_agent", "alice", "--connection", "Radicale", "--calendar", "missing")
+
+
+def test_add_connection_with_a_wrong_password_fails_plainly(radicale, db, monkeypatch):
+    monkeypatch.setenv("CONNECTION_SECRET", "wrong")
+    with pytest.raises(CommandError, match="refused the user name or password"):
+        call_command("add_connection", "Bad", "--url", radicale.url, "--username", "helpdesk")
+
+
+def test_sync_calendars_fails_for_an_unknown_technician(db):
+    with pytest.raises(CommandError, match="no connected calendar"):
+        call_command("sync_calendars", "--agent", "nobody")
+
+
+def test_beat_pulls_calendars_on_an_interval_admins_can_edit(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["sync-calendars"]
+    assert entry["task"] == "integrations.tasks.sync_all_calendars"
+    assert os.environ.get("SYNC_PULL_SECONDS") or entry["schedule"] == 300

@@ -1,0 +1,100 @@
+"""The pure planner: the table cases, and convergence under any edits on both sides (hypothesis)."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from integrations.sync.planner import Item, Op, Winner, deletions_confirmed, plan_item
+
+
+@pytest.mark.parametrize(
+    ("item", "op"),
+    [
+        (Item(None, None, None, None), Op.FORGET),
+        (Item(None, None, "a", None), Op.PUSH_CREATE),
+        (Item(None, None, None, "r"), Op.PULL_CREATE),
+        (Item(None, None, None, "r", may_import=False), Op.IGNORE),
+        (Item(None, None, "a", "a"), Op.RECORD),
+        (Item("a", "a", None, None), Op.FORGET),
+        (Item("a", "a", None, "a"), Op.PUSH_DELETE),
+        (Item("a", "a", None, "b"), Op.PULL_CREATE),
+        (Item("a", "a", "a", None), Op.PULL_DELETE),
+        (Item("a", "a", "b", None), Op.PUSH_CREATE),
+        (Item("a", "a", "a", "a"), Op.NOTHING),
+        (Item("a", "a", "b", "a"), Op.PUSH_UPDATE),
+        (Item("a", "a", "a", "b"), Op.PULL_UPDATE),
+        (Item("a", "a", "b", "b"), Op.RECORD),
+        (Item("a", "a", "b", "a", held=True), Op.NOTHING),
+        (Item(None, None, "a", None, held=True), Op.NOTHING),
+    ],
+)
+def test_each_case_of_the_table(item, op):
+    assert plan_item(item).op == op
+
+
+def test_both_changed_follows_the_conflict_rule():
+    item = Item("a", "a", "local", "remote")
+    assert plan_item(item, Winner.HELPDESK).op == Op.PUSH_UPDATE
+    assert plan_item(item, Winner.EXTERNAL).op == Op.PULL_UPDATE
+    assert plan_item(item).conflict
+
+
+def test_an_empty_full_listing_needs_a_second_one_to_delete():
+    assert not deletions_confirmed(full_listing=True, listed=0, known=3, empty_seen_before=False)
+    assert deletions_confirmed(full_listing=True, listed=0, known=3, empty_seen_before=True)
+    assert deletions_confirmed(full_listing=False, listed=0, known=3, empty_seen_before=False)
+
+
+# --- a model of two calendars and the status, synced with the planner's decisions ------------------
+
+KEYS = st.sampled_from(["k1", "k2", "k3", "k4"])
+EDIT = st.tuples(st.sampled_from(["local", "remote"]), st.sampled_from(["put", "delete"]), KEYS, st.integers(0, 9))
+
+
+def _sync(local: dict, remote: dict, status: dict, winner: Winner) -> None:
+    for key in sorted(set(local) | set(remote) | set(status)):
+        synced = status.get(key)
+        item = Item(synced and synced[0], synced and synced[1], local.get(key), remote.get(key))
+        op = plan_item(item, winner).op
+        if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE):
+            remote[key] = local[key]
+        elif op in (Op.PULL_CREATE, Op.PULL_UPDATE):
+            local[key] = remote[key]
+        elif op == Op.PUSH_DELETE:
+            del remote[key]
+        elif op == Op.PULL_DELETE:
+            del local[key]
+        if key in local and key in remote:
+            status[key] = (local[key], remote[key])
+        else:
+            status.pop(key, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rounds=st.lists(st.lists(EDIT, max_size=6), min_size=1, max_size=5), winner=st.sampled_from(list(Winner)))
+def test_any_edits_on_both_sides_converge_after_a_sync(rounds, winner):
+    local: dict[str, str] = {}
+    remote: dict[str, str] = {}
+    status: dict[str, tuple[str, str]] = {}
+    for edits in rounds:
+        for side, action, key, value in edits:
+            calendar = local if side == "local" else remote
+            if action == "put":
+                calendar[key] = f"{side}-{value}"
+            else:
+                calendar.pop(key, None)
+        _sync(local, remote, status, winner)
+        assert local == remote
+        assert set(status) == set(local)
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=KEYS, value=st.integers(0, 9), winner=st.sampled_from(list(Winner)))
+def test_a_modification_beats_a_deletion_on_the_other_side(key, value, winner):
+    for edited, deleted in (("local", "remote"), ("remote", "local")):
+        local, remote, status = {key: "v"}, {key: "v"}, {key: ("v", "v")}
+        sides = {"local": local, "remote": remote}
+        sides[edited][key] = f"edited-{value}"
+        del sides[deleted][key]
+        _sync(local, remote, status, winner)
+        assert local == remote == {key: f"edited-{value}"}

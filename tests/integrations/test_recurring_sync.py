@@ -1,0 +1,86 @@
+"""A recurring series syncs as one remote entry: RRULE, EXDATE for cancelled, overrides for moved."""
+
+from datetime import timedelta
+
+import icalendar
+import pytest
+import recurring_ical_events
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+from integrations.models import SyncLink
+from integrations.sync import engine
+
+pytestmark = pytest.mark.django_db
+
+
+def remote_starts(phone, marker, start, end):
+    calendar = icalendar.Calendar.from_ical(phone.by_uid(marker).data)
+    return sorted(event.decoded("dtstart") for event in recurring_ical_events.of(calendar).between(start, end))
+
+
+def local_starts(master, start, end):
+    return sorted(
+        Appointment.objects.visible()
+        .filter(master=master, start__gte=start, start__lt=end)
+        .values_list("start", flat=True)
+    )
+
+
+@pytest.fixture
+def series(alice_calendar, tomorrow_9, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=DAILY;COUNT=6",
+            agents=[alice_calendar.agent],
+            start=tomorrow_9,
+            end=tomorrow_9 + timedelta(hours=1),
+            subject="Stand-up",
+        )
+    occurrences = list(master.occurrences.order_by("original_start"))
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(
+            occurrences[1], start=occurrences[1].start + timedelta(hours=3), end=occurrences[1].end + timedelta(hours=3)
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.cancel_occurrence(occurrences[2])
+    return master
+
+
+def test_series_with_a_moved_and_a_cancelled_occurrence_is_one_entry_with_the_same_occurrences(
+    series, alice_phone, tomorrow_9
+):
+    entries = alice_phone.entries()
+    assert len(entries) == 1
+    marker = SyncLink.objects.get(appointment=series).marker
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=10))
+
+    assert remote_starts(alice_phone, marker, *window) == local_starts(series, *window)
+    assert len(local_starts(series, *window)) == 5
+    assert not SyncLink.objects.filter(appointment__master=series).exists()
+
+
+def test_occurrence_moved_in_another_client_moves_in_the_helpdesk(series, alice_calendar, alice_phone, tomorrow_9):
+    engine.sync_agent_calendar(alice_calendar, pull=True)
+    marker = SyncLink.objects.get(appointment=series).marker
+    fourth = series.occurrences.order_by("original_start")[3]
+    entry = alice_phone.by_uid(marker)
+    calendar = entry.icalendar_instance
+    master = next(c for c in calendar.walk("VEVENT") if c.get("recurrence-id") is None)
+    moved = icalendar.Event()
+    for name in ("uid", "summary"):
+        moved.add(name, master[name])
+    moved.add("dtstamp", tomorrow_9)
+    moved.add("recurrence-id", fourth.original_start)
+    moved.add("dtstart", fourth.original_start + timedelta(hours=5))
+    moved.add("dtend", fourth.original_start + timedelta(hours=6))
+    calendar.add_component(moved)
+    entry.save()
+
+    engine.sync_agent_calendar(alice_calendar, pull=True)
+
+    fourth.refresh_from_db()
+    assert fourth.start == fourth.original_start + timedelta(hours=5)
+    assert fourth.is_modified
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=10))
+    assert remote_starts(alice_phone, marker, *window) == local_starts(series, *window)

@@ -1,0 +1,128 @@
+"""An HTTP proxy of our own that sits between a connector and a real server and misbehaves on cue.
+
+Faults (one per request, from a queue of planned faults or drawn at a seeded random rate):
+  drop         close the connection without forwarding or answering
+  drop_after   forward the request (it takes effect upstream), then close without answering
+  500 / 503    answer with that status, forwarding nothing
+  429          answer 429 Too Many Requests with Retry-After
+  stall        wait `stall_seconds` (longer than the client's timeout), then close
+  stall_after  forward the request, then hang until released (a worker killed mid-push)
+"""
+
+from __future__ import annotations
+
+import http.client
+import random
+import threading
+import time
+from collections import Counter, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+FAULTS = ("drop", "drop_after", "500", "503", "429", "stall")
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+class FaultProxy:
+    def __init__(self, upstream: str, *, seed: int = 0) -> None:
+        parts = urlsplit(upstream)
+        self.upstream_host, self.upstream_port = parts.hostname, parts.port
+        self.planned: deque[str] = deque()
+        self.rate = 0.0
+        self.kinds: tuple[str, ...] = FAULTS
+        self.random = random.Random(seed)
+        self.stall_seconds = 2.0
+        self.retry_after = "0"
+        self.release = threading.Event()
+        self.forwarded = threading.Event()
+        self.seen: Counter[str] = Counter()
+        self.only_methods: set[str] | None = None
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        host, port = self.server.server_address[:2]
+        self.url = f"http://{host}:{port}/"
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def calm(self) -> None:
+        with self._lock:
+            self.planned.clear()
+            self.rate = 0.0
+
+    def _next_fault(self, method: str) -> str | None:
+        with self._lock:
+            if self.only_methods is not None and method not in self.only_methods:
+                return None
+            if self.planned:
+                return self.planned.popleft()
+            if self.rate and self.random.random() < self.rate:
+                return self.random.choice(self.kinds)
+            return None
+
+    def _handler(self):
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):
+                pass
+
+            def _forward(self, body: bytes):
+                upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                response = upstream.getresponse()
+                data = response.read()
+                upstream.close()
+                return response, data
+
+            def _answer(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                fault = proxy._next_fault(self.command)
+                if fault:
+                    proxy.seen[fault] += 1
+                if fault == "drop":
+                    self.close_connection = True
+                    return
+                if fault in ("500", "503"):
+                    self._answer(int(fault), [("Content-Type", "text/plain")], b"Internal trouble")
+                    return
+                if fault == "429":
+                    self._answer(429, [("Retry-After", proxy.retry_after)], b"Slow down")
+                    return
+                if fault == "stall":
+                    time.sleep(proxy.stall_seconds)
+                    self.close_connection = True
+                    return
+                response, data = self._forward(body)
+                if fault == "drop_after":
+                    self.close_connection = True
+                    return
+                if fault == "stall_after":
+                    proxy.forwarded.set()
+                    proxy.release.wait(60)
+                    self.close_connection = True
+                    return
+                self._answer(response.status, response.getheaders(), data)
+
+            do_GET = do_PUT = do_DELETE = do_POST = do_HEAD = do_OPTIONS = _handle
+            do_PROPFIND = do_PROPPATCH = do_REPORT = do_MKCOL = do_MKCALENDAR = _handle
+
+        return Handler
