@@ -99,7 +99,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # The calendar widget, served straight from the npm package (`npm ci`), never copied in.
+    ("event-calendar", BASE_DIR / "node_modules" / "@event-calendar" / "build" / "dist"),
+]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
