@@ -86,6 +86,8 @@ class AppointmentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["source", "action", "master", "is_cancelled", "sequence", "created_at", "updated_at"]
         extra_kwargs = {"subject": {"max_length": 255}, "note": {"max_length": 20000}}
+        # The model's constraints concern planned entries and occurrences, which only services make.
+        validators = []
 
     def _settings(self) -> CalendarSettings:
         return self.context.setdefault("calendar_settings", CalendarSettings.load())
