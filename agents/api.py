@@ -38,8 +38,9 @@ class AgentSerializer(serializers.ModelSerializer):
         ]
 
     def _hours(self, agent: Agent):
-        settings = self.context.setdefault("calendar_settings", CalendarSettings.load())
-        return working_hours(agent, settings)
+        if "calendar_settings" not in self.context:
+            self.context["calendar_settings"] = CalendarSettings.load()
+        return working_hours(agent, self.context["calendar_settings"])
 
     def get_working_days(self, agent: Agent) -> list[int]:
         return list(self._hours(agent).days)

@@ -90,7 +90,10 @@ class AppointmentSerializer(serializers.ModelSerializer):
         validators = []
 
     def _settings(self) -> CalendarSettings:
-        return self.context.setdefault("calendar_settings", CalendarSettings.load())
+        # Loaded once per response, not once per entry.
+        if "calendar_settings" not in self.context:
+            self.context["calendar_settings"] = CalendarSettings.load()
+        return self.context["calendar_settings"]
 
     def get_is_recurring(self, appointment: Appointment) -> bool:
         return appointment.master_id is not None

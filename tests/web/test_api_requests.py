@@ -1,8 +1,8 @@
 from datetime import timedelta
 
 from calendars.models import Appointment, CalendarSettings
-from tickets.models import Action, Request
 from tests.web.conftest import at
+from tickets.models import Action, Request
 
 LIST = "/api/requests/"
 
