@@ -3,6 +3,8 @@
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis import checks
@@ -18,7 +20,18 @@ CHECKS = [checks.not_a_server_error, checks.response_schema_conformance, checks.
 
 
 @pytest.fixture
-def coordinator_token(coordinator, alice, bob, private_external) -> str:
+def keep_connection():
+    """Calls go straight to the WSGI app, which closes the database connection after each
+    request; the test's transaction must outlive them (Django's test client does the same)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def coordinator_token(keep_connection, coordinator, alice, bob, private_external) -> str:
     """Some data to read back: requests with actions, appointments, one private and imported."""
     ticket = ticket_services.create_request(summary="Printer", assigned_agents=[alice], planned_start=at(2, 9))
     ticket_services.log_action(ticket, agent=alice, done_at=at(2, 10), note="Done")
