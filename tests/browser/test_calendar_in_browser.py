@@ -128,3 +128,33 @@ def test_phone_width_calendar_has_no_horizontal_page_scroll(open_page, log_in, c
         page.wait_for_load_state("networkidle")
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{url} scrolls sideways by {overflow}px"
+
+
+def test_click_on_entry_opens_it_and_click_on_empty_slot_starts_a_new_one(open_page, log_in, alice):
+    appointment = calendar_services.create_appointment(
+        subject="Visit Acme", start=at(3, 9), end=at(3, 10), agents=[alice]
+    )
+    page = log_in(open_page(), "alice")
+    page.goto("/calendar/?date=2026-03-03&view=timeGridDay")
+    page.locator(".ec-event", has_text="Visit Acme").click()
+    page.wait_for_url(f"**/calendar/appointments/{appointment.pk}/")
+    page.go_back()
+    entry = page.locator(".ec-event", has_text="Visit Acme").bounding_box()
+    # Two hours below the entry's start is 11:00, an empty slot.
+    page.mouse.click(entry["x"] + entry["width"] / 2, entry["y"] + 2 * entry["height"] + 5)
+    page.wait_for_url("**/calendar/appointments/new/**")
+    assert page.input_value("#id_start") == "2026-03-03T11:00"
+    assert page.is_checked(f"input[name=agents][value='{alice.pk}']")
+
+
+@pytest.mark.parametrize("layout", ["columns", "rows", "grid"])
+def test_group_layouts_show_entries_without_script_errors(open_page, log_in, coordinator, alice, bob, layout):
+    calendar_services.create_appointment(subject="Shared job", start=at(2, 10), end=at(2, 11), agents=[alice, bob])
+    page = log_in(open_page(), "coordinator")
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"/calendar/group/?layout={layout}&days=2&slot=15&date=2026-03-02")
+    page.wait_for_selector(".ec-event:has-text('Shared job')")
+    expected = 1 if layout == "grid" else 2  # once per technician when they have their own column or row
+    assert page.locator(".ec-event", has_text="Shared job").count() == expected
+    assert errors == []
