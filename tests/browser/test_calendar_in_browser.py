@@ -117,12 +117,15 @@ def test_private_external_entry_shows_data_unavailable(open_page, log_in, coordi
 
 def test_phone_width_calendar_has_no_horizontal_page_scroll(open_page, log_in, coordinator, alice, bob):
     calendar_services.create_appointment(subject="Visit", start=at(3, 9), end=at(3, 10), agents=[alice])
+    ticket = ticket_services.create_request(summary="Printer", assigned_agents=[alice, bob], planned_start=at(3, 11))
     page = log_in(open_page(width=390, height=844), "coordinator")
     for url in (
         f"/calendar/?agent={alice.pk}&date=2026-03-02",
         "/calendar/group/?date=2026-03-02",
         "/calendar/group/?date=2026-03-02&layout=rows&days=7",
         "/requests/",
+        f"/requests/{ticket.pk}/?tab=appointments",
+        f"/requests/{ticket.pk}/edit/",
     ):
         page.goto(url)
         page.wait_for_load_state("networkidle")
@@ -158,3 +161,14 @@ def test_group_layouts_show_entries_without_script_errors(open_page, log_in, coo
     expected = 1 if layout == "grid" else 2  # once per technician when they have their own column or row
     assert page.locator(".ec-event", has_text="Shared job").count() == expected
     assert errors == []
+
+
+def test_entry_text_is_shown_as_text_not_markup(open_page, log_in, alice):
+    calendar_services.create_appointment(
+        subject='<img src=x onerror="window.injected=1">Trap', start=at(3, 9), end=at(3, 10), agents=[alice]
+    )
+    page = log_in(open_page(), "alice")
+    page.goto("/calendar/?date=2026-03-02")
+    entry = page.locator(".ec-event", has_text="Trap")
+    assert "<img" in entry.inner_text()
+    assert page.evaluate("window.injected") is None
