@@ -24,6 +24,20 @@ def drag(page, start: tuple[float, float], end: tuple[float, float]) -> None:
     page.mouse.up()
 
 
+def settled_box(page, locator) -> dict:
+    """The element's box once the widget has stopped laying out (it scrolls to the morning
+    and re-renders after loading entries)."""
+    page.wait_for_load_state("networkidle")
+    box = locator.bounding_box()
+    for _ in range(50):
+        page.wait_for_timeout(100)
+        again = locator.bounding_box()
+        if again == box:
+            return box
+        box = again
+    raise AssertionError("The calendar kept moving.")
+
+
 def centre(box) -> tuple[float, float]:
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
@@ -59,14 +73,14 @@ def test_drag_and_resize_on_personal_calendar_are_saved(open_page, log_in, alice
     page = log_in(open_page(), "alice")
     page.goto("/calendar/?date=2026-03-02")
     entry = page.locator(".ec-event", has_text="Visit Acme")
-    box = entry.bounding_box()
+    box = settled_box(page, entry)
     # One hour is the entry's own height: drag it down by that much.
     x, y = centre(box)
     drag(page, (x, y), (x, y + box["height"]))
     wait_saved(page)
     page.reload()
     entry = page.locator(".ec-event", has_text="Visit Acme")
-    box = entry.bounding_box()
+    box = settled_box(page, entry)
     # Now the bottom edge, half an hour further.
     x = box["x"] + box["width"] / 2
     bottom = box["y"] + box["height"] - 3
@@ -88,8 +102,8 @@ def test_reassign_by_dragging_to_another_technician_on_group_calendar(open_page,
     page = log_in(open_page(), "coordinator")
     page.goto(f"/calendar/group/?agent={alice.pk}&agent={bob.pk}&layout=columns&days=1&date=2026-03-02")
     entry = page.locator(".ec-event", has_text="Network check")
-    start = centre(entry.bounding_box())
-    bob_column = page.locator("#calendar").get_by_text("Bob", exact=True).bounding_box()
+    start = centre(settled_box(page, entry))
+    bob_column = settled_box(page, page.locator("#calendar").get_by_text("Bob", exact=True))
     drag(page, start, (bob_column["x"] + bob_column["width"] / 2, start[1]))
     wait_saved(page)
     appointment.refresh_from_db()
@@ -142,7 +156,7 @@ def test_click_on_entry_opens_it_and_click_on_empty_slot_starts_a_new_one(open_p
     page.locator(".ec-event", has_text="Visit Acme").click()
     page.wait_for_url(f"**/calendar/appointments/{appointment.pk}/")
     page.go_back()
-    entry = page.locator(".ec-event", has_text="Visit Acme").bounding_box()
+    entry = settled_box(page, page.locator(".ec-event", has_text="Visit Acme"))
     # Two hours below the entry's start is 11:00, an empty slot.
     page.mouse.click(entry["x"] + entry["width"] / 2, entry["y"] + 2 * entry["height"] + 5)
     page.wait_for_url("**/calendar/appointments/new/**")
