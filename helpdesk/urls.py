@@ -12,4 +12,7 @@ urlpatterns = [
     path("", include("agents.urls")),
     path("", include("integrations.urls")),
     path("feeds/", include("calendars.feed_urls")),
+    path("api/", include("helpdesk.api_urls")),
+    path("requests/", include("tickets.urls")),
+    path("calendar/", include("calendars.urls")),
 ]

@@ -1,0 +1,85 @@
+"""Technicians and teams, read-only: the resources of the group calendar."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+
+from agents.models import Agent, Team
+from calendars.models import CalendarSettings
+from calendars.selectors import calendar_agents, working_hours
+from helpdesk.api_common import parse_id, parse_ids
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    name = serializers.CharField(read_only=True)
+    email = serializers.EmailField(source="mailbox", read_only=True)
+    time_zone = serializers.CharField(read_only=True)
+    teams = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    working_days = serializers.SerializerMethodField(help_text="Weekday numbers, 0 = Monday (with the global default).")
+    working_hours_start = serializers.SerializerMethodField()
+    working_hours_end = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Agent
+        fields = [
+            "id",
+            "username",
+            "name",
+            "email",
+            "colour",
+            "time_zone",
+            "working_days",
+            "working_hours_start",
+            "working_hours_end",
+            "calendar_shown",
+            "is_active",
+            "teams",
+        ]
+
+    def _hours(self, agent: Agent):
+        if "calendar_settings" not in self.context:
+            self.context["calendar_settings"] = CalendarSettings.load()
+        return working_hours(agent, self.context["calendar_settings"])
+
+    def get_working_days(self, agent: Agent) -> list[int]:
+        return list(self._hours(agent).days)
+
+    def get_working_hours_start(self, agent: Agent) -> str:
+        return self._hours(agent).start.strftime("%H:%M")
+
+    def get_working_hours_end(self, agent: Agent) -> str:
+        return self._hours(agent).end.strftime("%H:%M")
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "members"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("team", OpenApiTypes.INT, description="Only members of this team."),
+            OpenApiParameter("id", OpenApiTypes.INT, many=True, explode=True, description="Only these technicians."),
+        ]
+    )
+)
+class AgentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Active technicians with their colour and effective working hours."""
+
+    serializer_class = AgentSerializer
+
+    def get_queryset(self):
+        if self.action != "list":
+            return calendar_agents()
+        params = self.request.query_params
+        return calendar_agents(ids=parse_ids(params.getlist("id"), "id"), team=parse_id(params.get("team"), "team"))
+
+
+class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = TeamSerializer
+    queryset = Team.objects.prefetch_related("members")

@@ -1,0 +1,281 @@
+"""Calendar pages: the personal and the group calendar (the widget reads /api/appointments/),
+and the pages to create, open, edit and delete one appointment."""
+
+from datetime import date, datetime, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from agents.models import Agent, Team
+from calendars import services
+from calendars.forms import AppointmentForm
+from calendars.models import Appointment, CalendarSettings
+from calendars.selectors import calendar_agents, working_hours
+from helpdesk import permissions
+from helpdesk.api_common import parse_bool
+from tickets.views import add_errors
+
+LAYOUTS = {
+    "columns": ("resourceTimeGrid", "Technicians as columns"),
+    "rows": ("resourceTimeline", "Technicians as rows"),
+    "grid": ("timeGrid", "All in one grid"),
+}
+SLOT_MINUTES = (5, 10, 15, 30, 60)
+MAX_DAYS = 31
+
+
+def _int(value: str | None, default: int, *, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return min(max(number, low), high)
+
+
+def _ids(values: list[str]) -> list[int]:
+    return [int(value) for value in values if value.isdigit() and len(value) < 18]
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _resource(agent: Agent, settings: CalendarSettings) -> dict:
+    hours = working_hours(agent, settings)
+    return {
+        "id": agent.pk,
+        "title": agent.name,
+        "eventBackgroundColor": agent.colour,
+        "extendedProps": {
+            "colour": agent.colour,
+            # The widget counts weekdays from Sunday = 0; ours from Monday = 0.
+            "workingDays": [(day + 1) % 7 for day in hours.days],
+            "workingStart": hours.start.strftime("%H:%M"),
+            "workingEnd": hours.end.strftime("%H:%M"),
+        },
+    }
+
+
+def _widget_config(request: HttpRequest, **config) -> dict:
+    return {
+        "appointmentsUrl": reverse("api:appointment-list"),
+        "newUrl": reverse("calendars:appointment-create"),
+        "detailUrl": reverse("calendars:appointment-detail", args=[0]).replace("/0/", "/{id}/"),
+        "csrfToken": get_token(request),
+        **config,
+    }
+
+
+def _calendar_off(request: HttpRequest, settings: CalendarSettings) -> HttpResponse | None:
+    if not settings.calendar_enabled:
+        return render(request, "calendars/off.html", {"reason": "The calendar is switched off."})
+    return None
+
+
+@login_required
+def personal(request: HttpRequest) -> HttpResponse:
+    """One technician's calendar: their own, or (for anyone) another technician's, read as allowed."""
+    settings = CalendarSettings.load()
+    off = _calendar_off(request, settings)
+    if off:
+        return off
+    own = permissions.agent_of(request.user)
+    chosen = _ids([request.GET.get("agent", "")])
+    agent = get_object_or_404(calendar_agents(), pk=chosen[0]) if chosen else own
+    if agent is None:
+        return render(request, "calendars/choose_agent.html", {"agents": calendar_agents()})
+    if agent == own and not agent.calendar_shown:
+        return render(request, "calendars/off.html", {"reason": "Your calendar is hidden; an admin can show it."})
+    view = request.GET.get("view")
+    if view not in ("timeGridDay", "timeGridWeek", "dayGridMonth", "listWeek"):
+        view = "timeGridWeek"
+    config = _widget_config(
+        request,
+        mode="personal",
+        view=view,
+        date=(_day(request.GET.get("date")) or timezone.localdate()).isoformat(),
+        agents=[agent.pk],
+        resources=[_resource(agent, settings)],
+        recurring=parse_bool(request.GET.get("recurring")),
+        canCreate=permissions.can_create_appointment(request.user, agents=[agent]),
+    )
+    return render(
+        request,
+        "calendars/personal.html",
+        {"agent": agent, "config": config, "agents": calendar_agents(), "recurring": config["recurring"]},
+    )
+
+
+@login_required
+def group(request: HttpRequest) -> HttpResponse:
+    """Many technicians side by side; every choice is in the URL so a view can be bookmarked."""
+    settings = CalendarSettings.load()
+    off = _calendar_off(request, settings)
+    if off:
+        return off
+    team_ids = _ids([request.GET.get("team", "")])
+    team = Team.objects.filter(pk=team_ids[0]).first() if team_ids else None
+    chosen = _ids(request.GET.getlist("agent"))
+    agents = list(calendar_agents(ids=chosen or None, team=team.pk if team else None))
+    layout = request.GET.get("layout") if request.GET.get("layout") in LAYOUTS else "columns"
+    days = _int(request.GET.get("days"), 1 if layout == "columns" else 7, low=1, high=MAX_DAYS)
+    slot = _int(request.GET.get("slot"), 30, low=5, high=60)
+    if slot not in SLOT_MINUTES:
+        slot = 30
+    first_day = _day(request.GET.get("date")) or timezone.localdate()
+    config = _widget_config(
+        request,
+        mode="group",
+        layout=layout,
+        view=LAYOUTS[layout][0],
+        days=days,
+        slotMinutes=slot,
+        date=first_day.isoformat(),
+        team=team.pk if team else None,
+        agents=[agent.pk for agent in agents] if chosen else [],
+        resources=[_resource(agent, settings) for agent in agents],
+        recurring=parse_bool(request.GET.get("recurring")),
+        canCreate=permissions.can_create_request(request.user),
+    )
+    return render(
+        request,
+        "calendars/group.html",
+        {
+            "config": config,
+            "teams": Team.objects.all(),
+            "all_agents": calendar_agents(),
+            "chosen": set(chosen),
+            "team": team,
+            "layout": layout,
+            "layouts": [(key, label) for key, (_, label) in LAYOUTS.items()],
+            "days": days,
+            "slot": slot,
+            "slots": SLOT_MINUTES,
+            "date": first_day,
+            "recurring": config["recurring"],
+        },
+    )
+
+
+def _parse_local(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace(" ", "+").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return timezone.localtime(moment) if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+@login_required
+def appointment_create(request: HttpRequest) -> HttpResponse:
+    """A standalone appointment (clicking an empty slot on the calendar comes here)."""
+    own = permissions.agent_of(request.user)
+    if own is None and not permissions.is_coordinator(request.user):
+        raise PermissionDenied
+    if request.method == "POST":
+        form = AppointmentForm(request.POST)
+        if form.is_valid():
+            agents = form.cleaned_data["agents"]
+            if not permissions.can_create_appointment(request.user, agents=agents):
+                form.add_error("agents", "You may create appointments only on your own calendar.")
+            else:
+                one_each = form.cleaned_data.get("entries") != AppointmentForm.SHARED
+                try:
+                    made = services.create_appointments(one_each=one_each, by=request.user, **form.service_fields())
+                except ValidationError as error:
+                    add_errors(form, error)
+                else:
+                    messages.success(request, f"{len(made)} appointment(s) created.")
+                    return redirect("calendars:appointment-detail", pk=made[0].pk)
+    else:
+        start = _parse_local(request.GET.get("start")) or timezone.localtime().replace(minute=0, second=0)
+        end = _parse_local(request.GET.get("end")) or start + timedelta(hours=1)
+        chosen = _ids(request.GET.getlist("agent"))
+        form = AppointmentForm(
+            initial={
+                "start": start,
+                "end": end if end > start else start + timedelta(hours=1),
+                "agents": chosen or ([own.pk] if own else []),
+            }
+        )
+    return render(request, "calendars/appointment_form.html", {"form": form, "appointment": None})
+
+
+def _appointment(pk: int) -> Appointment:
+    return get_object_or_404(
+        Appointment.objects.select_related("request", "master", "schedule").prefetch_related("agents__user"), pk=pk
+    )
+
+
+@login_required
+def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open an appointment; edit it here when allowed. A private imported entry shows only its time."""
+    appointment = _appointment(pk)
+    can_edit = permissions.can_edit_appointment(request.user, appointment)
+    form = None
+    if can_edit:
+        if request.method == "POST":
+            form = AppointmentForm(request.POST, editing=True)
+            if form.is_valid():
+                data = form.service_fields()
+                agents = data.pop("agents")
+                if not permissions.can_create_appointment(request.user, agents=agents, request=appointment.request):
+                    form.add_error("agents", "You may not put this appointment on those calendars.")
+                else:
+                    try:
+                        services.update_appointment(appointment, by=request.user, agents=agents, **data)
+                    except ValidationError as error:
+                        add_errors(form, error)
+                    else:
+                        messages.success(request, "Appointment saved.")
+                        return redirect("calendars:appointment-detail", pk=appointment.pk)
+        else:
+            form = AppointmentForm(
+                editing=True,
+                initial={
+                    "subject": appointment.subject,
+                    "start": timezone.localtime(appointment.start),
+                    "end": timezone.localtime(appointment.end),
+                    "agents": list(appointment.agents.all()),
+                    "note": appointment.note,
+                    "location": appointment.location,
+                    "other_attendees": ", ".join(appointment.other_attendees),
+                    "private": appointment.private,
+                },
+            )
+    elif request.method == "POST":
+        raise PermissionDenied
+    return render(
+        request,
+        "calendars/appointment_detail.html",
+        {
+            "appointment": appointment,
+            "hidden": permissions.is_hidden(appointment),
+            "unavailable": permissions.DATA_UNAVAILABLE,
+            "can_edit": can_edit,
+            "form": form,
+        },
+        status=400 if form is not None and form.is_bound else 200,
+    )
+
+
+@login_required
+@require_POST
+def appointment_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(pk)
+    if not permissions.can_edit_appointment(request.user, appointment):
+        raise PermissionDenied
+    services.delete_appointment(appointment, by=request.user)
+    messages.success(request, "Appointment deleted.")
+    return redirect("calendars:personal")

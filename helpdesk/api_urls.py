@@ -1,0 +1,29 @@
+"""The REST API under /api/: resources, the OpenAPI schema and browsable docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from agents.api import AgentViewSet, TeamViewSet
+from calendars.api import AppointmentViewSet
+from tickets.api import ActionViewSet, RequestViewSet
+
+router = DefaultRouter()
+router.register("agents", AgentViewSet, basename="agent")
+router.register("teams", TeamViewSet, basename="team")
+router.register("requests", RequestViewSet, basename="request")
+router.register("appointments", AppointmentViewSet, basename="appointment")
+
+actions = ActionViewSet.as_view({"get": "list", "post": "create"})
+action_detail = ActionViewSet.as_view(
+    {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
+)
+
+app_name = "api"
+urlpatterns = [
+    path("requests/<int:request_pk>/actions/", actions, name="request-actions"),
+    path("requests/<int:request_pk>/actions/<int:pk>/", action_detail, name="request-action-detail"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,190 @@
+// The personal and group calendars: EventCalendar (from npm) reading and writing /api/appointments/.
+// The page puts its choices in #calendar-config; every change goes through the API, so the
+// server's rules (permissions, validation, planned dates) decide, and a refused change is undone.
+(function () {
+  "use strict";
+
+  const config = JSON.parse(document.getElementById("calendar-config").textContent);
+  const element = document.getElementById("calendar");
+  const messageBox = document.getElementById("calendar-message");
+  const phone = window.matchMedia("(max-width: 600px)").matches;
+
+  function say(text, isError) {
+    messageBox.textContent = text;
+    messageBox.hidden = !text;
+    messageBox.classList.toggle("error", Boolean(isError));
+  }
+
+  async function api(url, options) {
+    const response = await fetch(url, {
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrfToken, Accept: "application/json" },
+      ...options,
+    });
+    const body = response.status === 204 ? null : await response.json().catch(() => null);
+    if (!response.ok) {
+      throw new Error(describeError(body) || `The server answered ${response.status}.`);
+    }
+    return body;
+  }
+
+  function describeError(body) {
+    if (!body) return "";
+    if (body.detail) return body.detail;
+    return Object.entries(body)
+      .map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`)
+      .join(" ");
+  }
+
+  function queryFor(start, end) {
+    const params = new URLSearchParams({ start: start.toISOString(), end: end.toISOString(), page_size: "1000" });
+    (config.agents || []).forEach((id) => params.append("agent", id));
+    if (config.team) params.set("team", config.team);
+    if (config.recurring) params.set("recurring", "true");
+    return `${config.appointmentsUrl}?${params}`;
+  }
+
+  function toEvent(item) {
+    const prefix = item.is_recurring ? "\u21bb " : "";
+    return {
+      id: String(item.id),
+      title: prefix + item.subject,
+      start: item.start,
+      end: item.end,
+      allDay: item.all_day,
+      resourceIds: item.agents.map(String),
+      // In one grid, each technician's colour; in their own column the resource colour does it.
+      backgroundColor: item.data_unavailable ? "#9aa5b1" : item.colour,
+      editable: item.can_edit,
+      classNames: item.data_unavailable ? ["entry-unavailable"] : item.is_recurring ? ["entry-recurring"] : [],
+      extendedProps: { agents: item.agents, source: item.source },
+    };
+  }
+
+  // Working hours as a light background, per technician (S2.4).
+  function workingHours(start, end) {
+    const shaded = [];
+    const resources = config.resources || [];
+    const perResource = config.mode === "group" && config.layout !== "grid";
+    const list = perResource ? resources : resources.slice(0, 1);
+    for (const day = new Date(start); day < end; day.setDate(day.getDate() + 1)) {
+      const date = day.toISOString().slice(0, 10);
+      for (const resource of list) {
+        const props = resource.extendedProps;
+        if (!props.workingDays.includes(day.getDay())) continue;
+        shaded.push({
+          start: `${localDate(day)}T${props.workingStart}:00`,
+          end: `${localDate(day)}T${props.workingEnd}:00`,
+          display: "background",
+          backgroundColor: "#c6f0cf",
+          classNames: ["working-hours"],
+          resourceIds: perResource ? [String(resource.id)] : [],
+          id: `working-${resource.id}-${date}`,
+        });
+      }
+    }
+    return shaded;
+  }
+
+  function localDate(day) {
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
+  }
+
+  async function loadEvents(info) {
+    const items = [];
+    let url = queryFor(info.start, info.end);
+    while (url) {
+      const page = await api(url);
+      items.push(...page.results);
+      url = page.next;
+    }
+    say("");
+    return items.map(toEvent).concat(workingHours(info.start, info.end));
+  }
+
+  // Dropped on another technician: swap that one for the new one, keep the rest.
+  function agentsAfterDrop(info) {
+    const agents = new Set(info.event.extendedProps.agents.map(String));
+    if (info.oldResource && info.newResource) {
+      agents.delete(String(info.oldResource.id));
+      agents.add(String(info.newResource.id));
+    }
+    return [...agents].map(Number);
+  }
+
+  async function save(info, changes) {
+    try {
+      const item = await api(`${config.appointmentsUrl}${info.event.id}/`, {
+        method: "PATCH",
+        body: JSON.stringify(changes),
+      });
+      info.event.extendedProps.agents = item.agents;
+      say("Saved.");
+      calendar.refetchEvents();
+    } catch (error) {
+      info.revert();
+      say(`Not saved: ${error.message}`, true);
+    }
+  }
+
+  function openEntry(info) {
+    if (info.event.display === "background") return;
+    window.location.href = config.detailUrl.replace("{id}", info.event.id);
+  }
+
+  function createAt(info) {
+    if (!config.canCreate) return;
+    const params = new URLSearchParams({ start: info.date.toISOString() });
+    const end = new Date(info.date.getTime() + 60 * 60 * 1000);
+    params.set("end", end.toISOString());
+    if (info.resource) params.append("agent", info.resource.id);
+    else (config.agents || []).forEach((id) => params.append("agent", id));
+    window.location.href = `${config.newUrl}?${params}`;
+  }
+
+  const options = {
+    date: config.date,
+    height: phone ? "auto" : "calc(100vh - 12rem)",
+    nowIndicator: true,
+    firstDay: 1,
+    locale: document.documentElement.lang || "en-GB",
+    eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    scrollTime: "07:00:00",
+    editable: false,
+    eventStartEditable: true,
+    eventDurationEditable: true,
+    eventSources: [{ events: loadEvents }],
+    eventDrop: (info) =>
+      save(info, { start: info.event.start.toISOString(), end: info.event.end.toISOString(), agents: agentsAfterDrop(info) }),
+    eventResize: (info) => save(info, { end: info.event.end.toISOString() }),
+    eventClick: openEntry,
+    dateClick: createAt,
+    loading: (isLoading) => element.classList.toggle("loading", isLoading),
+    buttonText: { today: "Today", dayGridMonth: "Month", timeGridWeek: "Week", timeGridDay: "Day", listWeek: "List" },
+  };
+
+  if (config.mode === "group") {
+    const minutes = String(config.slotMinutes).padStart(2, "0");
+    options.resources = config.resources.map((resource) => ({
+      ...resource,
+      id: String(resource.id),
+      eventBackgroundColor: resource.extendedProps.colour,
+    }));
+    options.view = "group";
+    options.views = { group: { type: `${config.view}Day`, duration: { days: config.days } } };
+    options.slotDuration = minutes === "60" ? "01:00" : `00:${minutes}`;
+    options.headerToolbar = { start: "prev,next today", center: "title", end: "" };
+    options.datesAboveResources = config.days > 1;
+    if (config.view === "resourceTimeline") options.slotWidth = 48;
+  } else {
+    options.view = phone && config.view === "timeGridWeek" ? "timeGridDay" : config.view;
+    options.headerToolbar = phone
+      ? { start: "prev,next today", center: "", end: "timeGridDay,listWeek,dayGridMonth" }
+      : { start: "prev,next today", center: "title", end: "timeGridDay,timeGridWeek,dayGridMonth,listWeek" };
+  }
+
+  const calendar = EventCalendar.create(element, options);
+  window.helpdeskCalendar = calendar;
+})();

@@ -1,0 +1,188 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+from tickets import services as ticket_services
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+AMS = ZoneInfo("Europe/Amsterdam")
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 3, day, hour, minute, tzinfo=AMS)
+
+
+def drag(page, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """A drag the widget accepts: press, move in steps, release."""
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=15)
+    page.mouse.up()
+
+
+def settled_box(page, locator) -> dict:
+    """The element's box once the widget has stopped laying out (it scrolls to the morning
+    and re-renders after loading entries)."""
+    page.wait_for_load_state("networkidle")
+    box = locator.bounding_box()
+    for _ in range(50):
+        page.wait_for_timeout(100)
+        again = locator.bounding_box()
+        if again == box:
+            return box
+        box = again
+    raise AssertionError("The calendar kept moving.")
+
+
+def centre(box) -> tuple[float, float]:
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def wait_saved(page) -> None:
+    page.wait_for_selector("#calendar-message:not([hidden])")
+    message = page.inner_text("#calendar-message")
+    assert message == "Saved.", message
+
+
+def test_log_in_and_create_appointment_on_request_for_two_agents(open_page, log_in, alice, bob):
+    ticket = ticket_services.create_request(summary="Replace switch", assigned_agents=[alice])
+    page = log_in(open_page(), "alice")
+    page.goto(f"/requests/{ticket.pk}/?tab=appointments")
+    page.fill("#id_appointment-subject", "Install new switch")
+    page.fill("#id_appointment-start", "2026-03-03T10:00")
+    page.fill("#id_appointment-end", "2026-03-03T12:00")
+    page.check(f"input[name=appointment-agents][value='{bob.pk}']")
+    page.check("input[name=appointment-entries][value=each]")
+    page.click("#appointment-form button[type=submit]")
+    page.wait_for_selector("text=2 appointment(s) created.")
+    rows = page.locator("table.appointments tbody tr")
+    assert rows.count() == 2
+    made = Appointment.objects.filter(request=ticket, subject="Install new switch")
+    assert sorted(a.agents.get().user.username for a in made) == ["alice", "bob"]
+    assert all(a.start == at(3, 10) and a.end == at(3, 12) for a in made)
+
+
+def test_drag_and_resize_on_personal_calendar_are_saved(open_page, log_in, alice):
+    appointment = calendar_services.create_appointment(
+        subject="Visit Acme", start=at(3, 9), end=at(3, 10), agents=[alice]
+    )
+    page = log_in(open_page(), "alice")
+    page.goto("/calendar/?date=2026-03-02")
+    entry = page.locator(".ec-event", has_text="Visit Acme")
+    box = settled_box(page, entry)
+    # One hour is the entry's own height: drag it down by that much.
+    x, y = centre(box)
+    drag(page, (x, y), (x, y + box["height"]))
+    wait_saved(page)
+    page.reload()
+    entry = page.locator(".ec-event", has_text="Visit Acme")
+    box = settled_box(page, entry)
+    # Now the bottom edge, half an hour further.
+    x = box["x"] + box["width"] / 2
+    bottom = box["y"] + box["height"] - 3
+    entry.hover()
+    drag(page, (x, bottom), (x, bottom + box["height"] / 2))
+    wait_saved(page)
+    page.reload()
+    page.wait_for_selector(".ec-event:has-text('Visit Acme')")
+    appointment.refresh_from_db()
+    assert (appointment.start, appointment.end) == (at(3, 10), at(3, 11, 30))
+    shown = page.locator(".ec-event", has_text="Visit Acme").inner_text()
+    assert "10:00" in shown and "11:30" in shown
+
+
+def test_reassign_by_dragging_to_another_technician_on_group_calendar(open_page, log_in, coordinator, alice, bob):
+    appointment = calendar_services.create_appointment(
+        subject="Network check", start=at(2, 10), end=at(2, 11), agents=[alice]
+    )
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/calendar/group/?agent={alice.pk}&agent={bob.pk}&layout=columns&days=1&date=2026-03-02")
+    entry = page.locator(".ec-event", has_text="Network check")
+    start = centre(settled_box(page, entry))
+    bob_column = settled_box(page, page.locator("#calendar").get_by_text("Bob", exact=True))
+    drag(page, start, (bob_column["x"] + bob_column["width"] / 2, start[1]))
+    wait_saved(page)
+    appointment.refresh_from_db()
+    assert [agent.user.username for agent in appointment.agents.all()] == ["bob"]
+    assert (appointment.start, appointment.end) == (at(2, 10), at(2, 11))
+
+
+def test_private_external_entry_shows_data_unavailable(open_page, log_in, coordinator, alice):
+    calendar_services.create_appointment(
+        subject="Doctor: results",
+        note="Secret note",
+        location="Hospital",
+        start=at(3, 14),
+        end=at(3, 15),
+        agents=[alice],
+        source=Appointment.Source.EXTERNAL,
+        private=True,
+    )
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/calendar/?agent={alice.pk}&date=2026-03-02")
+    entry = page.locator(".ec-event.entry-unavailable")
+    assert "Data unavailable" in entry.inner_text()
+    assert "Doctor" not in page.content() and "Hospital" not in page.content()
+
+
+def test_phone_width_calendar_has_no_horizontal_page_scroll(open_page, log_in, coordinator, alice, bob):
+    calendar_services.create_appointment(subject="Visit", start=at(3, 9), end=at(3, 10), agents=[alice])
+    ticket = ticket_services.create_request(summary="Printer", assigned_agents=[alice, bob], planned_start=at(3, 11))
+    page = log_in(open_page(width=390, height=844), "coordinator")
+    for url in (
+        f"/calendar/?agent={alice.pk}&date=2026-03-02",
+        "/calendar/group/?date=2026-03-02",
+        "/calendar/group/?date=2026-03-02&layout=rows&days=7",
+        "/requests/",
+        f"/requests/{ticket.pk}/?tab=appointments",
+        f"/requests/{ticket.pk}/edit/",
+    ):
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{url} scrolls sideways by {overflow}px"
+
+
+def test_click_on_entry_opens_it_and_click_on_empty_slot_starts_a_new_one(open_page, log_in, alice):
+    appointment = calendar_services.create_appointment(
+        subject="Visit Acme", start=at(3, 9), end=at(3, 10), agents=[alice]
+    )
+    page = log_in(open_page(), "alice")
+    page.goto("/calendar/?date=2026-03-03&view=timeGridDay")
+    page.locator(".ec-event", has_text="Visit Acme").click()
+    page.wait_for_url(f"**/calendar/appointments/{appointment.pk}/")
+    page.go_back()
+    entry = settled_box(page, page.locator(".ec-event", has_text="Visit Acme"))
+    # Two hours below the entry's start is 11:00, an empty slot.
+    page.mouse.click(entry["x"] + entry["width"] / 2, entry["y"] + 2 * entry["height"] + 5)
+    page.wait_for_url("**/calendar/appointments/new/**")
+    assert page.input_value("#id_start") == "2026-03-03T11:00"
+    assert page.is_checked(f"input[name=agents][value='{alice.pk}']")
+
+
+@pytest.mark.parametrize("layout", ["columns", "rows", "grid"])
+def test_group_layouts_show_entries_without_script_errors(open_page, log_in, coordinator, alice, bob, layout):
+    calendar_services.create_appointment(subject="Shared job", start=at(2, 10), end=at(2, 11), agents=[alice, bob])
+    page = log_in(open_page(), "coordinator")
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"/calendar/group/?layout={layout}&days=2&slot=15&date=2026-03-02")
+    page.wait_for_selector(".ec-event:has-text('Shared job')")
+    expected = 1 if layout == "grid" else 2  # once per technician when they have their own column or row
+    assert page.locator(".ec-event", has_text="Shared job").count() == expected
+    assert errors == []
+
+
+def test_entry_text_is_shown_as_text_not_markup(open_page, log_in, alice):
+    calendar_services.create_appointment(
+        subject='<img src=x onerror="window.injected=1">Trap', start=at(3, 9), end=at(3, 10), agents=[alice]
+    )
+    page = log_in(open_page(), "alice")
+    page.goto("/calendar/?date=2026-03-02")
+    entry = page.locator(".ec-event", has_text="Trap")
+    assert "<img" in entry.inner_text()
+    assert page.evaluate("window.injected") is None

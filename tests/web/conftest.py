@@ -1,0 +1,76 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from rest_framework.test import APIClient
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+from tickets import services as ticket_services
+
+AMS = ZoneInfo("Europe/Amsterdam")
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    """A moment in a fixed week (Monday 2 March 2026 is day 2), Amsterdam time."""
+    return datetime(2026, 3, day, hour, minute, tzinfo=AMS)
+
+
+@pytest.fixture
+def reader(db) -> User:
+    """Signed in, but neither technician nor coordinator."""
+    return User.objects.create_user("reader", password="pw")
+
+
+@pytest.fixture
+def page_client():
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_client():
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def ticket(alice):
+    return ticket_services.create_request(summary="Printer jams", customer="Acme", site="Hall", assigned_agents=[alice])
+
+
+@pytest.fixture
+def alices_appointment(alice):
+    return calendar_services.create_appointment(
+        subject="Visit Acme", note="Bring toner", location="Hall", start=at(2, 9), end=at(2, 10), agents=[alice]
+    )
+
+
+@pytest.fixture
+def bobs_appointment(bob):
+    return calendar_services.create_appointment(subject="Bob's job", start=at(2, 11), end=at(2, 12), agents=[bob])
+
+
+@pytest.fixture
+def private_external(alice):
+    return calendar_services.create_appointment(
+        subject="Doctor: results",
+        note="Secret note",
+        location="Hospital",
+        other_attendees=["doc@example.com"],
+        start=at(3, 14),
+        end=at(3, 15),
+        agents=[alice],
+        source=Appointment.Source.EXTERNAL,
+        private=True,
+    )

@@ -1,0 +1,139 @@
+from datetime import timedelta
+
+from calendars.models import Appointment, CalendarSettings
+from tests.web.conftest import at
+from tickets.models import Action, Request
+
+LIST = "/api/requests/"
+
+
+def test_technician_creates_a_request_with_planned_date(api_client, alice):
+    response = api_client(alice.user).post(
+        LIST,
+        {
+            "summary": "New switch",
+            "assigned_agents": [alice.pk],
+            "planned_start": "2026-03-04T09:00:00+01:00",
+            "estimate": "01:30:00",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    request = Request.objects.get(pk=response.json()["number"])
+    planned = Appointment.objects.get(request=request, source="planned")
+    assert planned.start == at(4, 9) and planned.end == at(4, 10, 30)
+
+
+def test_reader_cannot_create_a_request(api_client, reader):
+    assert api_client(reader).post(LIST, {"summary": "x"}, format="json").status_code == 403
+
+
+def test_validation_errors_are_json_field_messages(api_client, alice):
+    response = api_client(alice.user).post(LIST, {"summary": "", "estimate": "-01:00:00"}, format="json")
+    assert response.status_code == 400
+    assert {"summary", "estimate"} <= set(response.json())
+
+
+def test_assigned_technician_edits_request(api_client, alice, ticket):
+    response = api_client(alice.user).patch(f"{LIST}{ticket.pk}/", {"status": "in_progress"}, format="json")
+    assert response.status_code == 200
+    ticket.refresh_from_db()
+    assert ticket.status == "in_progress"
+
+
+def test_other_technician_cannot_edit_request(api_client, bob, ticket):
+    assert api_client(bob.user).patch(f"{LIST}{ticket.pk}/", {"status": "closed"}, format="json").status_code == 403
+
+
+def test_reader_cannot_edit_request(api_client, reader, ticket):
+    assert api_client(reader).patch(f"{LIST}{ticket.pk}/", {"status": "closed"}, format="json").status_code == 403
+
+
+def test_coordinator_edits_and_deletes_any_request(api_client, coordinator, ticket):
+    client = api_client(coordinator)
+    assert client.patch(f"{LIST}{ticket.pk}/", {"summary": "Renamed"}, format="json").status_code == 200
+    assert client.delete(f"{LIST}{ticket.pk}/").status_code == 204
+
+
+def test_assigned_technician_cannot_delete_request(api_client, alice, ticket):
+    assert api_client(alice.user).delete(f"{LIST}{ticket.pk}/").status_code == 403
+
+
+def test_list_filters_by_status_agent_team_and_search(api_client, make_agent, alice, ticket):
+    dave = make_agent("dave", team="Field")
+    from tickets import services
+
+    other = services.create_request(summary="Wi-Fi drops", status="open", customer="Oakwood", assigned_agents=[dave])
+    client = api_client(alice.user)
+
+    def numbers(**params):
+        return [item["number"] for item in client.get(LIST, params).json()["results"]]
+
+    assert numbers(status="open") == [other.pk]
+    assert numbers(agent=alice.pk) == [ticket.pk]
+    assert numbers(team=dave.teams.get().pk) == [other.pk]
+    assert numbers(search="oakwood") == [other.pk]
+    assert numbers(search=f"#{ticket.pk}") == [ticket.pk]
+
+
+def test_assigned_technician_logs_action_on_calendar(api_client, alice, ticket):
+    response = api_client(alice.user).post(
+        f"{LIST}{ticket.pk}/actions/",
+        {
+            "note": "Cleaned rollers",
+            "done_at": "2026-03-02T09:00:00+01:00",
+            "time_taken": "00:45:00",
+            "add_to_calendar": True,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    action = Action.objects.get()
+    assert action.agent == alice and action.appointment.end == at(2, 9, 45)
+
+
+def test_technician_cannot_log_action_for_someone_else(api_client, alice, bob, ticket):
+    response = api_client(alice.user).post(
+        f"{LIST}{ticket.pk}/actions/", {"agent": bob.pk, "done_at": "2026-03-02T09:00:00Z"}, format="json"
+    )
+    assert response.status_code == 403
+
+
+def test_unassigned_technician_cannot_log_action(api_client, bob, ticket):
+    response = api_client(bob.user).post(
+        f"{LIST}{ticket.pk}/actions/", {"done_at": "2026-03-02T09:00:00Z"}, format="json"
+    )
+    assert response.status_code == 403
+
+
+def test_add_to_calendar_refused_when_switched_off(api_client, alice, ticket):
+    settings = CalendarSettings.load()
+    settings.show_add_to_calendar = False
+    settings.save()
+    response = api_client(alice.user).post(
+        f"{LIST}{ticket.pk}/actions/",
+        {"done_at": "2026-03-02T09:00:00Z", "time_taken": "00:30:00", "add_to_calendar": True},
+        format="json",
+    )
+    assert response.status_code == 400 and "add_to_calendar" in response.json()
+
+
+def test_deleting_action_removes_its_appointment(api_client, coordinator, alice, ticket):
+    from tickets import services
+
+    action = services.log_action(
+        ticket, agent=alice, done_at=at(2, 9), time_taken=timedelta(hours=1), add_to_calendar=True
+    )
+    response = api_client(coordinator).delete(f"{LIST}{ticket.pk}/actions/{action.pk}/")
+    assert response.status_code == 204
+    assert not Appointment.objects.exists()
+
+
+def test_agents_and_teams_are_listed(api_client, make_agent, alice):
+    make_agent("erin", team="Desk")
+    client = api_client(alice.user)
+    agents = client.get("/api/agents/").json()
+    assert {agent["username"] for agent in agents} == {"alice", "erin"}
+    assert agents[0]["working_hours_start"] == "08:00"
+    teams = client.get("/api/teams/").json()
+    assert [team["name"] for team in teams] == ["Desk"]

@@ -1,0 +1,169 @@
+from calendars.models import Appointment, CalendarSettings
+from tickets import services
+from tickets.models import Action, Request
+
+
+def test_request_list_shows_requests_and_filters_by_status(page_client, alice, ticket):
+    services.create_request(summary="Closed thing", status="closed")
+    client = page_client(alice.user)
+    page = client.get("/requests/", {"status": "new"}).content.decode()
+    assert "Printer jams" in page and "Closed thing" not in page
+
+
+def test_request_list_searches_and_filters_by_agent(page_client, alice, bob, ticket):
+    services.create_request(summary="Bob's router", assigned_agents=[bob])
+    client = page_client(alice.user)
+    assert "Printer jams" not in client.get("/requests/", {"agent": bob.pk}).content.decode()
+    assert "Bob&#x27;s router" not in client.get("/requests/", {"q": "printer"}).content.decode()
+
+
+def test_login_required(client):
+    response = client.get("/requests/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_technician_creates_request_with_planned_appointment(page_client, alice):
+    response = page_client(alice.user).post(
+        "/requests/new/",
+        {
+            "summary": "Replace switch",
+            "status": "new",
+            "assigned_agents": [alice.pk],
+            "planned_start": "2026-03-04T09:00",
+            "estimate": "90",
+        },
+    )
+    request = Request.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/requests/{request.pk}/"
+    planned = Appointment.objects.get(request=request)
+    assert (planned.end - planned.start).total_seconds() == 90 * 60
+
+
+def test_reader_cannot_create_request(page_client, reader):
+    assert page_client(reader).get("/requests/new/").status_code == 403
+
+
+def test_assigned_technician_edits_request(page_client, alice, ticket):
+    response = page_client(alice.user).post(
+        f"/requests/{ticket.pk}/edit/",
+        {"summary": "Printer jams twice", "status": "open", "assigned_agents": [alice.pk]},
+    )
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.summary == "Printer jams twice"
+
+
+def test_other_technician_cannot_edit_request(page_client, bob, ticket):
+    client = page_client(bob.user)
+    assert client.get(f"/requests/{ticket.pk}/edit/").status_code == 403
+    assert client.post(f"/requests/{ticket.pk}/edit/", {"summary": "x", "status": "new"}).status_code == 403
+    assert "Edit</a>" not in client.get(f"/requests/{ticket.pk}/").content.decode()
+
+
+def test_reader_sees_request_without_forms(page_client, reader, ticket):
+    page = page_client(reader).get(f"/requests/{ticket.pk}/").content.decode()
+    assert "Printer jams" in page and "Add an action" not in page
+
+
+def test_only_coordinator_deletes_request(page_client, alice, coordinator, ticket):
+    assert page_client(alice.user).post(f"/requests/{ticket.pk}/delete/").status_code == 403
+    assert page_client(coordinator).post(f"/requests/{ticket.pk}/delete/").status_code == 302
+    assert not Request.objects.exists()
+
+
+def test_bad_estimate_shows_message_and_keeps_input(page_client, alice, ticket):
+    response = page_client(alice.user).post(
+        f"/requests/{ticket.pk}/edit/", {"summary": "Kept text", "status": "new", "estimate": "-5"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 200 and "Kept text" in page and "errorlist" in page
+
+
+def test_technician_adds_action_to_calendar(page_client, alice, ticket):
+    response = page_client(alice.user).post(
+        f"/requests/{ticket.pk}/actions/",
+        {
+            "action-agent": alice.pk,
+            "action-done_at": "2026-03-02T09:00",
+            "action-time_taken": "30",
+            "action-note": "Cleaned",
+            "action-add_to_calendar": "on",
+        },
+    )
+    assert response.status_code == 302
+    assert Action.objects.get().appointment.source == Appointment.Source.ACTION
+
+
+def test_add_to_calendar_hidden_when_switched_off(page_client, alice, ticket):
+    settings = CalendarSettings.load()
+    settings.show_add_to_calendar = False
+    settings.save()
+    page = page_client(alice.user).get(f"/requests/{ticket.pk}/").content.decode()
+    assert "Add to calendar" not in page
+
+
+def test_other_technician_cannot_add_action(page_client, bob, ticket):
+    response = page_client(bob.user).post(
+        f"/requests/{ticket.pk}/actions/", {"action-agent": bob.pk, "action-done_at": "2026-03-02T09:00"}
+    )
+    assert response.status_code == 403
+
+
+def test_appointments_tab_creates_one_entry_per_technician(page_client, alice, bob, ticket):
+    response = page_client(alice.user).post(
+        f"/requests/{ticket.pk}/appointments/",
+        {
+            "appointment-subject": "Install",
+            "appointment-start": "2026-03-03T10:00",
+            "appointment-end": "2026-03-03T12:00",
+            "appointment-agents": [alice.pk, bob.pk],
+            "appointment-entries": "each",
+            "appointment-note": "Both of you",
+        },
+    )
+    assert response.status_code == 302
+    made = Appointment.objects.filter(request=ticket, source="manual")
+    assert sorted(a.agents.get().user.username for a in made) == ["alice", "bob"]
+    tab = page_client(alice.user).get(f"/requests/{ticket.pk}/?tab=appointments").content.decode()
+    assert tab.count("Install") >= 2 and "Both of you" in tab
+
+
+def test_appointments_tab_can_make_one_shared_entry(page_client, alice, bob, ticket):
+    page_client(alice.user).post(
+        f"/requests/{ticket.pk}/appointments/",
+        {
+            "appointment-subject": "Install",
+            "appointment-start": "2026-03-03T10:00",
+            "appointment-end": "2026-03-03T12:00",
+            "appointment-agents": [alice.pk, bob.pk],
+            "appointment-entries": "shared",
+        },
+    )
+    assert Appointment.objects.get(request=ticket).agents.count() == 2
+
+
+def test_appointment_end_before_start_is_refused_with_message(page_client, alice, ticket):
+    response = page_client(alice.user).post(
+        f"/requests/{ticket.pk}/appointments/",
+        {
+            "appointment-subject": "Install",
+            "appointment-start": "2026-03-03T10:00",
+            "appointment-end": "2026-03-03T09:00",
+            "appointment-agents": [alice.pk],
+        },
+    )
+    assert response.status_code == 400 and "The end must be after the start." in response.content.decode()
+    assert not Appointment.objects.exists()
+
+
+def test_other_technician_cannot_plan_on_the_request(page_client, bob, ticket):
+    response = page_client(bob.user).post(
+        f"/requests/{ticket.pk}/appointments/",
+        {
+            "appointment-subject": "x",
+            "appointment-start": "2026-03-03T10:00",
+            "appointment-end": "2026-03-03T11:00",
+            "appointment-agents": [bob.pk],
+        },
+    )
+    assert response.status_code == 403

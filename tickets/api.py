@@ -1,0 +1,179 @@
+"""Requests and their actions over REST, through the same services as the pages."""
+
+from datetime import timedelta
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+from rest_framework.exceptions import PermissionDenied
+
+from agents.models import Agent
+from calendars.models import CalendarSettings
+from helpdesk import permissions
+from helpdesk.api_common import Pages, parse_id, parse_ids, service_errors
+from tickets import selectors, services
+from tickets.models import Action, Request
+
+MAX_DURATION = timedelta(days=366)
+
+
+def _check_duration(value: timedelta | None, *, allow_zero: bool) -> timedelta | None:
+    if value is None:
+        return value
+    if value < timedelta(0) or (value == timedelta(0) and not allow_zero):
+        raise serializers.ValidationError("Give a duration longer than zero.")
+    if value > MAX_DURATION:
+        raise serializers.ValidationError("Give a duration of at most a year.")
+    return value
+
+
+class RequestSerializer(serializers.ModelSerializer):
+    number = serializers.IntegerField(source="pk", read_only=True)
+    assigned_agents = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Agent.objects.filter(is_active=True), required=False
+    )
+    can_edit = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Request
+        fields = [
+            "id",
+            "number",
+            "summary",
+            "description",
+            "customer",
+            "site",
+            "status",
+            "assigned_agents",
+            "planned_start",
+            "estimate",
+            "can_edit",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {"description": {"max_length": 50000}}
+
+    def get_can_edit(self, request: Request) -> bool:
+        return permissions.can_edit_request(self.context["request"].user, request)
+
+    def validate_estimate(self, value):
+        return _check_duration(value, allow_zero=False)
+
+
+class ActionSerializer(serializers.ModelSerializer):
+    agent = serializers.PrimaryKeyRelatedField(
+        queryset=Agent.objects.filter(is_active=True),
+        required=False,
+        help_text="The technician who did the work; yours if left out.",
+    )
+    appointment = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Action
+        fields = ["id", "request", "agent", "note", "done_at", "time_taken", "add_to_calendar", "appointment"]
+        read_only_fields = ["request"]
+        extra_kwargs = {"note": {"max_length": 50000}}
+
+    def validate_time_taken(self, value):
+        return _check_duration(value, allow_zero=True)
+
+    def validate_add_to_calendar(self, value: bool) -> bool:
+        if value and not CalendarSettings.load().show_add_to_calendar:
+            raise serializers.ValidationError("Adding actions to the calendar is switched off.")
+        return value
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=Request.Status.values),
+            OpenApiParameter("agent", OpenApiTypes.INT, many=True, explode=True, description="Assigned to these."),
+            OpenApiParameter("team", OpenApiTypes.INT, description="Assigned to members of this team."),
+            OpenApiParameter("search", OpenApiTypes.STR, description="Number, summary, customer or site."),
+        ]
+    )
+)
+class RequestViewSet(viewsets.ModelViewSet):
+    serializer_class = RequestSerializer
+    pagination_class = Pages
+
+    def get_queryset(self):
+        if self.action != "list":
+            return selectors.request_list()
+        params = self.request.query_params
+        status = params.get("status") or None
+        if status and status not in Request.Status.values:
+            raise serializers.ValidationError({"status": [f"Choose one of: {', '.join(Request.Status.values)}."]})
+        return selectors.request_list(
+            status=status,
+            agents=parse_ids(params.getlist("agent"), "agent"),
+            team=parse_id(params.get("team"), "team"),
+            search=params.get("search", "")[:200],
+        )
+
+    def perform_create(self, serializer: RequestSerializer) -> None:
+        if not permissions.can_create_request(self.request.user):
+            raise PermissionDenied("Only technicians and coordinators create requests.")
+        data = dict(serializer.validated_data)
+        with service_errors():
+            serializer.instance = services.create_request(by=self.request.user, **data)
+
+    def perform_update(self, serializer: RequestSerializer) -> None:
+        if not permissions.can_edit_request(self.request.user, serializer.instance):
+            raise PermissionDenied("You may change only requests assigned to you.")
+        data = dict(serializer.validated_data)
+        agents = data.pop("assigned_agents", None)
+        with service_errors():
+            serializer.instance = services.update_request(
+                serializer.instance, by=self.request.user, assigned_agents=agents, **data
+            )
+
+    def perform_destroy(self, request: Request) -> None:
+        if not permissions.can_delete_request(self.request.user, request):
+            raise PermissionDenied("Only coordinators delete requests.")
+        services.delete_request(request, by=self.request.user)
+
+
+class ActionViewSet(viewsets.ModelViewSet):
+    """The work log of one request."""
+
+    serializer_class = ActionSerializer
+    pagination_class = Pages
+
+    def _request(self) -> Request:
+        if not hasattr(self, "_parent"):
+            self._parent = get_object_or_404(selectors.request_list(), pk=self.kwargs["request_pk"])
+        return self._parent
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Action.objects.none()
+        return selectors.actions_of(self._request())
+
+    def perform_create(self, serializer: ActionSerializer) -> None:
+        request = self._request()
+        data = dict(serializer.validated_data)
+        agent = data.pop("agent", None) or permissions.agent_of(self.request.user)
+        if agent is None:
+            raise serializers.ValidationError({"agent": ["Choose the technician who did the work."]})
+        if not permissions.can_log_action(self.request.user, request, for_agent=agent):
+            raise PermissionDenied("You may log your own work on requests assigned to you.")
+        with service_errors():
+            serializer.instance = services.log_action(request, agent=agent, by=self.request.user, **data)
+
+    def perform_update(self, serializer: ActionSerializer) -> None:
+        action = serializer.instance
+        data = dict(serializer.validated_data)
+        if not permissions.can_edit_action(self.request.user, action):
+            raise PermissionDenied("You may change only your own actions.")
+        new_agent = data.get("agent")
+        if new_agent and not permissions.can_log_action(self.request.user, action.request, for_agent=new_agent):
+            raise PermissionDenied("Only coordinators log work for someone else.")
+        with service_errors():
+            serializer.instance = services.update_action(action, by=self.request.user, **data)
+
+    def perform_destroy(self, action: Action) -> None:
+        if not permissions.can_edit_action(self.request.user, action):
+            raise PermissionDenied("You may delete only your own actions.")
+        services.delete_action(action, by=self.request.user)

@@ -1,0 +1,84 @@
+"""Forms of the request pages; they only check input, the services write."""
+
+from datetime import timedelta
+
+from django import forms
+
+from agents.models import Agent, Team
+from tickets.models import Request
+
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+MAX_MINUTES = 366 * 24 * 60
+
+
+def active_agents():
+    return Agent.objects.filter(is_active=True).select_related("user")
+
+
+class MinutesField(forms.IntegerField):
+    """A duration typed as minutes."""
+
+    def __init__(self, *, allow_zero: bool = False, **kwargs):
+        super().__init__(min_value=0 if allow_zero else 1, max_value=MAX_MINUTES, **kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, timedelta):
+            return int(value.total_seconds() // 60)
+        return value
+
+    def clean(self, value):
+        minutes = super().clean(value)
+        return None if minutes is None else timedelta(minutes=minutes)
+
+
+class RequestFilterForm(forms.Form):
+    q = forms.CharField(label="Search", required=False, max_length=200)
+    status = forms.ChoiceField(choices=[("", "Any status"), *Request.Status.choices], required=False)
+    agent = forms.ModelChoiceField(queryset=active_agents(), required=False, empty_label="Any technician")
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="Any team")
+
+
+class RequestForm(forms.Form):
+    summary = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=50000)
+    customer = forms.CharField(max_length=200, required=False)
+    site = forms.CharField(max_length=200, required=False)
+    status = forms.ChoiceField(choices=Request.Status.choices, initial=Request.Status.NEW)
+    assigned_agents = forms.ModelMultipleChoiceField(
+        queryset=active_agents(), required=False, widget=forms.CheckboxSelectMultiple, label="Assigned technicians"
+    )
+    planned_start = forms.DateTimeField(widget=DATETIME_WIDGET, required=False, label="Planned start")
+    estimate = MinutesField(required=False, label="Estimate (minutes)", help_text="Empty: the default estimate.")
+
+    @classmethod
+    def for_request(cls, request: Request, **kwargs) -> "RequestForm":
+        initial = {name: getattr(request, name) for name in ("summary", "description", "customer", "site", "status")}
+        initial.update(
+            assigned_agents=list(request.assigned_agents.all()),
+            planned_start=request.planned_start,
+            estimate=request.estimate,
+        )
+        return cls(initial=initial, **kwargs)
+
+
+class ActionForm(forms.Form):
+    agent = forms.ModelChoiceField(queryset=active_agents(), label="Technician")
+    done_at = forms.DateTimeField(widget=DATETIME_WIDGET, label="Started")
+    time_taken = MinutesField(allow_zero=True, label="Time taken (minutes)", initial=0)
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=50000)
+    add_to_calendar = forms.BooleanField(required=False, label="Add to calendar")
+
+    def __init__(self, *args, show_add_to_calendar: bool = True, agent: Agent | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not show_add_to_calendar:
+            del self.fields["add_to_calendar"]
+        if agent is not None:
+            # A technician logs their own work.
+            self.fields["agent"].queryset = Agent.objects.filter(pk=agent.pk)
+            self.fields["agent"].initial = agent
+
+    def clean(self):
+        data = super().clean()
+        if data.get("add_to_calendar") and not data.get("time_taken"):
+            self.add_error("time_taken", "To add this action to the calendar, give the time taken.")
+        return data

@@ -1,0 +1,204 @@
+"""Request pages: list, create, edit, detail with actions and the "Appointments" tab."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from calendars import services as calendar_services
+from calendars.forms import AppointmentForm
+from calendars.models import CalendarSettings
+from calendars.selectors import calendar_appointments
+from helpdesk import permissions
+from tickets import selectors, services
+from tickets.forms import ActionForm, RequestFilterForm, RequestForm
+from tickets.models import Action
+
+PAGE_SIZE = 50
+
+
+def add_errors(form, error: ValidationError) -> None:
+    """Show a service's objection next to the field it is about."""
+    if hasattr(error, "error_dict"):
+        for field, messages_ in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages_)
+    else:
+        form.add_error(None, error.messages)
+
+
+@login_required
+def request_list(request: HttpRequest) -> HttpResponse:
+    form = RequestFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    agent = filters.get("agent")
+    team = filters.get("team")
+    requests = selectors.request_list(
+        status=filters.get("status") or None,
+        agents=[agent.pk] if agent else None,
+        team=team.pk if team else None,
+        search=filters.get("q", ""),
+    )
+    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "tickets/request_list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "can_create": permissions.can_create_request(request.user),
+        },
+    )
+
+
+@login_required
+def request_create(request: HttpRequest) -> HttpResponse:
+    if not permissions.can_create_request(request.user):
+        raise PermissionDenied
+    form = RequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.create_request(by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, f"Request #{created.number} created.")
+            return redirect("tickets:detail", pk=created.pk)
+    return render(request, "tickets/request_form.html", {"form": form, "ticket": None})
+
+
+@login_required
+def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_object_or_404(selectors.request_detail(pk))
+    if not permissions.can_edit_request(request.user, ticket):
+        raise PermissionDenied
+    form = RequestForm(request.POST) if request.method == "POST" else RequestForm.for_request(ticket)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            services.update_request(ticket, by=request.user, assigned_agents=data.pop("assigned_agents"), **data)
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, f"Request #{ticket.number} saved.")
+            return redirect("tickets:detail", pk=ticket.pk)
+    return render(request, "tickets/request_form.html", {"form": form, "ticket": ticket})
+
+
+@login_required
+@require_POST
+def request_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_object_or_404(selectors.request_detail(pk))
+    if not permissions.can_delete_request(request.user, ticket):
+        raise PermissionDenied
+    services.delete_request(ticket, by=request.user)
+    messages.success(request, f"Request #{pk} deleted.")
+    return redirect("tickets:list")
+
+
+def _action_form(request: HttpRequest, ticket, data=None) -> ActionForm | None:
+    user = request.user
+    if not permissions.can_log_action(user, ticket):
+        return None
+    own = None if permissions.is_coordinator(user) else permissions.agent_of(user)
+    return ActionForm(
+        data,
+        show_add_to_calendar=CalendarSettings.load().show_add_to_calendar,
+        agent=own,
+        initial={"agent": permissions.agent_of(user)},
+        prefix="action",
+    )
+
+
+def _appointment_form(request: HttpRequest, ticket, data=None) -> AppointmentForm | None:
+    # Anyone who may edit the request may plan appointments on it, for any technician.
+    if not permissions.can_edit_request(request.user, ticket):
+        return None
+    return AppointmentForm(
+        data,
+        prefix="appointment",
+        initial={"subject": f"#{ticket.pk} {ticket.summary}"[:255], "agents": list(ticket.assigned_agents.all())},
+    )
+
+
+def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=None, tab="actions", status=200):
+    actions = list(selectors.actions_of(ticket))
+    appointments = list(calendar_appointments(request=ticket.pk))
+    return render(
+        request,
+        "tickets/request_detail.html",
+        {
+            "ticket": ticket,
+            "tab": tab,
+            "actions": [(action, permissions.can_edit_action(request.user, action)) for action in actions],
+            "appointments": appointments,
+            "action_form": action_form or _action_form(request, ticket),
+            "appointment_form": appointment_form or _appointment_form(request, ticket),
+            "can_edit": permissions.can_edit_request(request.user, ticket),
+            "can_delete": permissions.can_delete_request(request.user, ticket),
+        },
+        status=status,
+    )
+
+
+@login_required
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_object_or_404(selectors.request_detail(pk))
+    tab = "appointments" if request.GET.get("tab") == "appointments" else "actions"
+    return _detail(request, ticket, tab=tab)
+
+
+@login_required
+@require_POST
+def action_create(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_object_or_404(selectors.request_detail(pk))
+    form = _action_form(request, ticket, request.POST)
+    if form is None:
+        raise PermissionDenied
+    if form.is_valid():
+        try:
+            services.log_action(ticket, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, "Action added.")
+            return redirect("tickets:detail", pk=ticket.pk)
+    return _detail(request, ticket, action_form=form, status=400)
+
+
+@login_required
+@require_POST
+def action_delete(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse:
+    action = get_object_or_404(Action.objects.select_related("request"), pk=action_pk, request_id=pk)
+    if not permissions.can_edit_action(request.user, action):
+        raise PermissionDenied
+    services.delete_action(action, by=request.user)
+    messages.success(request, "Action deleted.")
+    return redirect("tickets:detail", pk=pk)
+
+
+@login_required
+@require_POST
+def appointment_create(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_object_or_404(selectors.request_detail(pk))
+    form = _appointment_form(request, ticket, request.POST)
+    if form is None:
+        raise PermissionDenied
+    if form.is_valid():
+        one_each = form.cleaned_data.get("entries") != AppointmentForm.SHARED
+        try:
+            made = calendar_services.create_appointments(
+                one_each=one_each, request=ticket, by=request.user, **form.service_fields()
+            )
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, f"{len(made)} appointment(s) created.")
+            return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")
+    return _detail(request, ticket, appointment_form=form, tab="appointments", status=400)
