@@ -137,6 +137,8 @@ def feed_entries(
     for occurrence in exceptions.annotate(on_feed=Exists(on_feed)):
         by_master.setdefault(occurrence.master_id, []).append(occurrence)
     return FeedEntries(singles=list(singles), series=series, exceptions=by_master)
+
+
 def calendar_appointments(
     start: datetime | None = None,
     end: datetime | None = None,
