@@ -2,7 +2,9 @@
 
 from django import forms
 
-from calendars.models import MAX_OTHER_ATTENDEES
+from agents.models import Agent
+from calendars.models import MAX_OTHER_ATTENDEES, SyncPolicy
+from calendars.selectors import effective_sync_policy
 from tickets.forms import DATETIME_WIDGET, active_agents
 
 
@@ -33,10 +35,27 @@ class AppointmentForm(forms.Form):
     )
     private = forms.BooleanField(required=False)
 
-    def __init__(self, *args, editing: bool = False, **kwargs):
+    PUSH_NOW = "push"
+    KEEP_HERE = "keep"
+    DECIDE_LATER = "later"
+
+    def __init__(self, *args, editing: bool = False, asking: Agent | None = None, **kwargs):
+        """`asking`: the technician filling in the form; under the Ask policy the form asks at
+        once whether the new entry goes to their external calendar (S3.3)."""
         super().__init__(*args, **kwargs)
         if editing:
             del self.fields["entries"]
+        if not editing and asking is not None and effective_sync_policy(asking) == SyncPolicy.ASK:
+            self.fields["external_calendar"] = forms.ChoiceField(
+                choices=[
+                    (self.PUSH_NOW, "Send it to my external calendar now"),
+                    (self.KEEP_HERE, "Keep it in the helpdesk only"),
+                    (self.DECIDE_LATER, "Decide later (it waits in my to-approve list)"),
+                ],
+                initial=self.PUSH_NOW,
+                widget=forms.RadioSelect,
+                label="My external calendar",
+            )
 
     def clean_other_attendees(self) -> list[str]:
         addresses = [part.strip() for part in self.cleaned_data["other_attendees"].split(",") if part.strip()]
@@ -56,4 +75,10 @@ class AppointmentForm(forms.Form):
     def service_fields(self) -> dict:
         data = dict(self.cleaned_data)
         data.pop("entries", None)
+        data.pop("external_calendar", None)
         return data
+
+    def push_choice(self) -> bool | None:
+        """True: push now, False: keep here, None: no answer (not asked, or decide later)."""
+        answer = self.cleaned_data.get("external_calendar")
+        return {self.PUSH_NOW: True, self.KEEP_HERE: False}.get(answer)

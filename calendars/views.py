@@ -20,6 +20,7 @@ from calendars.models import Appointment, CalendarSettings
 from calendars.selectors import calendar_agents, working_hours
 from helpdesk import permissions
 from helpdesk.api_common import parse_bool
+from integrations.services import answer_push_choice
 from tickets.views import add_errors
 
 LAYOUTS = {
@@ -184,7 +185,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
     if own is None and not permissions.is_coordinator(request.user):
         raise PermissionDenied
     if request.method == "POST":
-        form = AppointmentForm(request.POST)
+        form = AppointmentForm(request.POST, asking=own)
         if form.is_valid():
             agents = form.cleaned_data["agents"]
             if not permissions.can_create_appointment(request.user, agents=agents):
@@ -196,6 +197,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                 except ValidationError as error:
                     add_errors(form, error)
                 else:
+                    answer_push_choice(made, form.push_choice(), agent=own, by=request.user)
                     messages.success(request, f"{len(made)} appointment(s) created.")
                     return redirect("calendars:appointment-detail", pk=made[0].pk)
     else:
@@ -203,11 +205,12 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         end = _parse_local(request.GET.get("end")) or start + timedelta(hours=1)
         chosen = _ids(request.GET.getlist("agent"))
         form = AppointmentForm(
+            asking=own,
             initial={
                 "start": start,
                 "end": end if end > start else start + timedelta(hours=1),
                 "agents": chosen or ([own.pk] if own else []),
-            }
+            },
         )
     return render(request, "calendars/appointment_form.html", {"form": form, "appointment": None})
 

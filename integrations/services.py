@@ -132,6 +132,14 @@ def push_choice(appointment: Appointment, *, push: bool, agent: Agent | None = N
     return count
 
 
+def answer_push_choice(appointments, push: bool | None, *, agent: Agent | None, by=None) -> int:
+    """Apply a form's "send it now / keep it here" answer of one technician to new appointments;
+    no answer (None) leaves them waiting for approval."""
+    if push is None or agent is None:
+        return 0
+    return sum(push_choice(appointment, push=push, agent=agent, by=by) for appointment in appointments)
+
+
 # --- inbound: remote entries -> appointments -------------------------------------------------------
 
 

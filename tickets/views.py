@@ -14,6 +14,7 @@ from calendars.forms import AppointmentForm
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_appointments
 from helpdesk import permissions
+from integrations.services import answer_push_choice
 from tickets import selectors, services
 from tickets.forms import ActionForm, RequestFilterForm, RequestForm
 from tickets.models import Action
@@ -122,6 +123,7 @@ def _appointment_form(request: HttpRequest, ticket, data=None) -> AppointmentFor
         return None
     return AppointmentForm(
         data,
+        asking=permissions.agent_of(request.user),
         prefix="appointment",
         initial={"subject": f"#{ticket.pk} {ticket.summary}"[:255], "agents": list(ticket.assigned_agents.all())},
     )
@@ -199,6 +201,7 @@ def appointment_create(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             add_errors(form, error)
         else:
+            answer_push_choice(made, form.push_choice(), agent=permissions.agent_of(request.user), by=request.user)
             messages.success(request, f"{len(made)} appointment(s) created.")
             return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")
     return _detail(request, ticket, appointment_form=form, tab="appointments", status=400)
