@@ -115,7 +115,7 @@ class SyncLink(models.Model):
         Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_links"
     )
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.HELPDESK)
-    marker = models.CharField("UID / marker", max_length=255, default=new_marker)
+    marker = models.CharField("UID / marker", max_length=1000, default=new_marker)
     remote_id = models.CharField(max_length=1000, blank=True, db_index=True)
     version = models.CharField("version tag", max_length=255, blank=True)
     local_hash = models.CharField(max_length=64, blank=True)

@@ -338,17 +338,13 @@ class _Run:
             ref = _call(lambda: self.provider.create(self.calendar, local))
             operation = "create"
         else:
+            # When the planner saw the server's entry, its version is the one our change replaces: a
+            # newer one (changed again meanwhile) is a conflict for the next pull to decide.
+            version = (event.version if event is not None and event.version else link.version) or None
             try:
-                ref = _call(
-                    lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, link.version or None), local)
-                )
+                ref = _call(lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, version), local))
             except RemoteNotFound:
                 ref = _call(lambda: self.provider.create(self.calendar, local))
-            except VersionConflict:
-                if event is None:
-                    raise
-                # We already hold the server's current version and the rule chose ours.
-                ref = _call(lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, None), local))
             operation = "update"
         link.remote_id, link.version = ref.remote_id, ref.version or ""
         overwritten = mapping.to_data(event) if decision.conflict and event is not None else None
