@@ -23,7 +23,7 @@ import json
 import random
 import threading
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -291,6 +291,7 @@ class EwsServer:
         self.fault_rate = 0.0
         self.fault_kinds: tuple[str, ...] = ("busy", "500", "drop", "drop_after")
         self.random = random.Random(0)
+        self.faults_served: Counter[str] = Counter()
         self.processed = threading.Event()
         self.release = threading.Event()
         self.lock = threading.RLock()
@@ -571,9 +572,12 @@ class EwsServer:
         for index, (kind, options) in enumerate(self.faults):
             if options.get("operation") in (None, operation):
                 del self.faults[index]
+                self.faults_served[kind] += 1
                 return kind, options
         if self.fault_rate and self.random.random() < self.fault_rate:
-            return self.random.choice(self.fault_kinds), {"back_off_ms": 10}
+            kind = self.random.choice(self.fault_kinds)
+            self.faults_served[kind] += 1
+            return kind, {"back_off_ms": 10}
         return None
 
     def _answer(self, headers, envelope: ET.Element, operation: ET.Element | None, name: str):

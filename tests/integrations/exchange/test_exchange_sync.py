@@ -1,9 +1,14 @@
 """The sync engine against the local EWS server through the real exchangelib: the CalDAV scenarios,
 and what Exchange adds (change keys, impersonation, sync states, series with exceptions)."""
 
-from datetime import UTC, date, datetime, timedelta
+import contextlib
+import os
+import signal
+import time
+from datetime import UTC, timedelta
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from agents.models import AgentSyncPolicy
@@ -11,7 +16,7 @@ from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
 from integrations import services
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
-from integrations.providers.base import ConnectionProblem
+from integrations.providers.base import ConnectionProblem, ProviderError
 from integrations.providers.exchange import HelpdeskLinkId
 from integrations.sync import engine
 from tests.integrations.test_caldav_sync import make, pull
@@ -422,3 +427,205 @@ def test_calendar_recovers_once_the_server_takes_the_password_again(alice_exchan
 
     alice_exchange.refresh_from_db()
     assert (alice_exchange.state, alice_exchange.last_error) == (AgentCalendar.State.ACTIVE, "")
+
+
+# --- faults: nothing lost, nothing duplicated ------------------------------------------------------------
+
+
+def _sync_ignoring_faults(agent_calendar, *, pull: bool) -> None:
+    with contextlib.suppress(ProviderError):
+        engine.sync_agent_calendar(AgentCalendar.objects.get(pk=agent_calendar.pk), pull=pull)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [3, 17])
+def test_changes_flow_both_ways_through_faults_and_end_equal(importing_exchange, ews, tomorrow_9, seed):
+    alice = importing_exchange.agent
+    ews.random.seed(seed)
+    ews.fault_kinds = ("busy", "500", "drop", "drop_after")
+    ews.fault_rate = 0.3
+    appointments, outlook_ids = [], []
+    for n in range(5):
+        start = tomorrow_9 + n * 2 * HOUR
+        appointments.append(
+            calendar_services.create_appointment(subject=f"Helpdesk {n}", start=start, end=start + HOUR, agents=[alice])
+        )
+        outlook_ids.append(
+            ews.outlook_create(
+                ALICE, subject=f"Outlook {n}", start=start + timedelta(days=1), end=start + timedelta(days=1, hours=1)
+            )
+        )
+        _sync_ignoring_faults(importing_exchange, pull=n % 2 == 0)
+    calendar_services.update_appointment(appointments[0], subject="Helpdesk 0 renamed")
+    calendar_services.delete_appointment(appointments[1])
+    ews.outlook_update(ALICE, outlook_ids[2], subject="Outlook 2 renamed")
+    ews.outlook_delete(ALICE, outlook_ids[3])
+    ews.fail_next("401")  # a sign-in refused once (a domain controller's hiccup) stops one sync, no more
+    for _ in range(4):
+        _sync_ignoring_faults(importing_exchange, pull=True)
+    served = dict(ews.faults_served)
+
+    ews.calm()
+    _sync_ignoring_faults(importing_exchange, pull=True)
+    _sync_ignoring_faults(importing_exchange, pull=True)
+
+    expected = ["Helpdesk 0 renamed", "Helpdesk 2", "Helpdesk 3", "Helpdesk 4"]
+    expected += ["Outlook 0", "Outlook 1", "Outlook 2 renamed", "Outlook 4"]
+    assert subjects_in_outlook(ews) == subjects_in_helpdesk() == sorted(expected)
+    assert SyncLink.objects.count() == len(expected)
+    assert sum(served.values()) >= 6 and len(served) >= 4, served  # the faults really hit, of most kinds
+
+
+def test_a_create_whose_answer_was_lost_is_not_duplicated(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    ews.fail_next("drop_after", operation="CreateItem")  # Exchange saves it; we never hear back
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.create_appointment(
+            subject="Once only", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice_exchange.agent]
+        )
+
+    assert ews.requests.count("CreateItem") == 1
+    assert subjects_in_outlook(ews) == ["Once only"]
+    assert SyncLink.objects.get().remote_id == only_item(ews).item_id
+
+
+def test_a_sync_that_gave_up_after_the_create_leaves_no_duplicate(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    ews.fail_next("drop_after", operation="CreateItem")
+    ews.fail_next("drop", times=3, operation="FindItem")  # every retry's look-up fails too
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.create_appointment(
+            subject="Once only", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice_exchange.agent]
+        )
+    assert ews.requests.count("CreateItem") == 1
+    assert SyncLink.objects.get().remote_id == ""  # the helpdesk does not know the entry exists
+    ews.calm()
+    pull(alice_exchange)
+    pull(alice_exchange)
+
+    assert subjects_in_outlook(ews) == ["Once only"]
+    assert Appointment.objects.count() == 1
+    assert SyncLink.objects.get().remote_id == only_item(ews).item_id
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_between_create_and_commit_leaves_no_duplicate(alice_exchange, ews, tomorrow_9, settings):
+    settings.SYNC_LOCK_SECONDS = 1
+    with services.inbound(alice_exchange):  # no push on commit: the forked worker below pushes
+        calendar_services.create_appointment(
+            subject="Pushed while killed", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice_exchange.agent]
+        )
+    assert services.queue_existing_appointments(alice_exchange, since=tomorrow_9 - timedelta(days=1)) == 1
+    ews.fail_next("stall_after", operation="CreateItem")
+    connections.close_all()
+
+    pid = os.fork()
+    if pid == 0:  # the worker: creates the entry, and dies before it can record the answer
+        try:
+            engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_exchange.pk), pull=False)
+        finally:
+            os._exit(0)
+    assert ews.processed.wait(20), "the create never reached the server"
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    ews.calm()
+    assert len(ews.items(ALICE)) == 1 and SyncLink.objects.get().remote_id == ""
+    time.sleep(1.1)  # the dead worker's lease runs out
+
+    pull(alice_exchange)
+    pull(alice_exchange)
+
+    assert subjects_in_outlook(ews) == ["Pushed while killed"]
+    assert Appointment.objects.count() == 1
+    assert SyncLink.objects.get().remote_id == only_item(ews).item_id
+
+
+def test_server_busy_is_waited_out_and_the_push_goes_through(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    ews.fail_next("busy", times=2, back_off_ms=20)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.create_appointment(
+            subject="After the wait", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice_exchange.agent]
+        )
+
+    assert subjects_in_outlook(ews) == ["After the wait"]
+    assert not SyncLink.objects.get().pending
+
+
+# --- a recurring series -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def weekly_series(alice_exchange, tomorrow_9, django_capture_on_commit_callbacks):
+    """A weekly series of six in the helpdesk, its second occurrence moved, its third cancelled."""
+    with django_capture_on_commit_callbacks(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;COUNT=6",
+            agents=[alice_exchange.agent],
+            start=tomorrow_9,
+            end=tomorrow_9 + HOUR,
+            subject="Weekly check",
+        )
+    occurrences = list(master.occurrences.order_by("original_start"))
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(
+            occurrences[1], start=occurrences[1].start + 3 * HOUR, end=occurrences[1].end + 3 * HOUR
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.cancel_occurrence(occurrences[2])
+    return master
+
+
+def helpdesk_view(master, start, end) -> list[tuple]:
+    return list(
+        Appointment.objects.visible()
+        .filter(master=master, start__gte=start, start__lt=end)
+        .order_by("start")
+        .values_list("start", "end", "subject")
+    )
+
+
+def outlook_view(ews, start, end) -> list[tuple]:
+    return [(entry.start, entry.end, entry.subject) for entry in ews.calendar_view(ALICE, start, end)]
+
+
+def test_weekly_series_with_a_moved_and_a_cancelled_occurrence_shows_in_outlook_as_in_the_helpdesk(
+    weekly_series, ews, tomorrow_9
+):
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=60))
+
+    assert outlook_view(ews, *window) == helpdesk_view(weekly_series, *window)
+    assert len(helpdesk_view(weekly_series, *window)) == 5
+    kinds = [entry.kind for entry in ews.calendar_view(ALICE, *window)]
+    assert (kinds.count("Occurrence"), kinds.count("Exception")) == (4, 1)
+    assert len(ews.items(ALICE)) == 1  # one master holds the series
+
+
+def test_occurrence_moved_and_cancelled_in_outlook_follow_in_the_helpdesk(
+    weekly_series, alice_exchange, ews, tomorrow_9
+):
+    pull(alice_exchange)
+    master_id = SyncLink.objects.get(appointment=weekly_series).remote_id
+    occurrences = list(weekly_series.occurrences.order_by("original_start"))
+    fourth, fifth = occurrences[3], occurrences[4]
+    ews.outlook_move_occurrence(
+        ALICE, master_id, fourth.original_start, start=fourth.start + 5 * HOUR, end=fourth.end + 5 * HOUR
+    )
+    ews.outlook_cancel_occurrence(ALICE, master_id, fifth.original_start)
+
+    pull(alice_exchange)
+
+    fourth.refresh_from_db()
+    fifth.refresh_from_db()
+    assert (fourth.start, fourth.is_modified) == (fourth.original_start + 5 * HOUR, True)
+    assert fifth.is_cancelled
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=60))
+    assert outlook_view(ews, *window) == helpdesk_view(weekly_series, *window)
+    assert len(helpdesk_view(weekly_series, *window)) == 4
