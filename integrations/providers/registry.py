@@ -41,9 +41,9 @@ def _ews(connection, **overrides) -> CalendarProvider:
         "server_url": overrides.get("url", connection.server_url),
         "username": connection.username,
         "password": connection.get_secret(),
-        "version": options.get("version"),
-        "auth_type": options.get("auth_type"),
-        "access_type": options.get("access_type"),
+        "version": connection.option("version"),
+        "auth_type": connection.option("auth_type"),
+        "access_type": connection.option("access_type"),
         "timeout": int(overrides.get("timeout", options.get("timeout", 60))),
     }
     # The engine's retry policy wraps every call; the provider must not retry inside it as well.
