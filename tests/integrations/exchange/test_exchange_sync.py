@@ -629,3 +629,40 @@ def test_occurrence_moved_and_cancelled_in_outlook_follow_in_the_helpdesk(
     window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=60))
     assert outlook_view(ews, *window) == helpdesk_view(weekly_series, *window)
     assert len(helpdesk_view(weekly_series, *window)) == 4
+
+
+def test_series_that_ended_before_the_window_survives_a_full_resync(
+    alice_exchange, ews, short_window, tomorrow_9, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=DAILY;COUNT=3",
+            agents=[alice_exchange.agent],
+            start=tomorrow_9 - timedelta(days=20),
+            end=tomorrow_9 - timedelta(days=20) + HOUR,
+            subject="Last month's training",
+        )
+    pull(alice_exchange)
+    ews.refuse_sync_states(ALICE)
+
+    pull(alice_exchange)
+    pull(alice_exchange)
+
+    assert subjects_in_outlook(ews) == ["Last month's training"]
+    assert Appointment.objects.filter(master__isnull=True, subject="Last month's training").exists()
+
+
+def test_delegate_access_syncs_without_impersonation(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    connection = alice_exchange.connection
+    connection.options = connection.options | {"access_type": "delegate"}
+    connection.save()
+    ews.impersonators.clear()
+    ews.grant_delegate(connection.username, ALICE)
+
+    make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_exchange)
+
+    assert subjects_in_outlook(ews) == ["Server room visit"]
+    assert SyncLink.objects.get().remote_id == only_item(ews).item_id
