@@ -119,6 +119,7 @@ class AgentCalendar(models.Model):
     calendar_id = models.CharField("remote calendar", max_length=1000, blank=True)
     calendar_name = models.CharField(max_length=255, blank=True)
     sync_token = models.TextField(blank=True, editable=False)
+    full_sync_at = models.DateTimeField("last full listing", null=True, blank=True, editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     last_sync = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)

@@ -368,6 +368,22 @@ def test_incremental_pull_ignores_changes_outside_the_window_until_they_move_in(
     assert SyncLink.objects.count() == 2
 
 
+def test_entry_the_moving_window_reaches_is_imported_by_the_daily_full_listing(importing_exchange, ews, short_window):
+    now = timezone.now()
+    start = now + timedelta(days=10)
+    ews.outlook_create(ALICE, subject="Planned long ago", start=start, end=start + HOUR)
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True, now=now)
+    assert not Appointment.objects.exists()  # ten days ahead: outside the window of three
+
+    a_week_later = now + timedelta(days=8)  # nothing changed in Exchange, but the window moved over it
+    report = engine.sync_agent_calendar(
+        AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True, now=a_week_later
+    )
+
+    assert subjects_in_helpdesk() == ["Planned long ago"]
+    assert report.pulled == 1
+
+
 def test_refused_sync_state_does_a_full_resync_without_duplicates(
     importing_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
 ):
