@@ -156,3 +156,18 @@ def test_add_connection_command_sets_up_exchange(ews, alice, monkeypatch, capsys
 def test_add_connection_refuses_exchange_options_for_caldav(db):
     with pytest.raises(CommandError, match="only apply to --kind ews"):
         call_command("add_connection", "Nextcloud", "--url=https://cloud.example.com/", "--version=2016")
+
+
+def test_connect_agent_command_ties_a_technician_to_their_exchange_calendar(ews_connection, alice, ews, capsys):
+    call_command("connect_agent", "alice", "--connection=Exchange", "--import")
+
+    agent_calendar = alice.external_calendars.get()
+    assert agent_calendar.calendar_id == ews.mailboxes[ALICE].calendar_id
+    assert "import on" in capsys.readouterr().out
+
+
+def test_connect_agent_command_names_a_missing_mailbox(ews_connection, make_agent):
+    nobody = make_agent("nobody")
+
+    with pytest.raises(CommandError, match=r"no mailbox for nobody@example\.com"):
+        call_command("connect_agent", nobody.user.username, "--connection=Exchange")
