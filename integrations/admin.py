@@ -1,23 +1,103 @@
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, messages
 
 from integrations import services
-from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry
+from integrations.models import (
+    AgentCalendar,
+    Connection,
+    ExchangeAccess,
+    ExchangeAuth,
+    ExchangeVersion,
+    SyncLink,
+    SyncLogEntry,
+)
 from integrations.providers.base import ConnectionProblem
+
+EWS_FIELDS = {"ews_version": "version", "ews_auth_type": "auth_type", "ews_access_type": "access_type"}
+EWS_PATH = "/EWS/Exchange.asmx"
 
 
 class ConnectionForm(forms.ModelForm):
-    server_url = forms.URLField(label="Server address", required=False, assume_scheme="https")
+    server_url = forms.URLField(
+        label="Server address",
+        required=False,
+        assume_scheme="https",
+        help_text="CalDAV: the server's address. Exchange: the EWS address (https://mail.example.com is completed "
+        f"to …{EWS_PATH}); empty to find it by autodiscover.",
+    )
     secret = forms.CharField(
         label="Password / secret",
         required=False,
         widget=forms.PasswordInput(render_value=False),
         help_text="Stored encrypted and never shown again. Leave empty to keep the current one.",
     )
+    # Exchange's settings: real fields, kept in `options`.
+    ews_version = forms.ChoiceField(
+        label="Exchange version",
+        choices=ExchangeVersion.choices,
+        initial=ExchangeVersion.EXCHANGE_2016,
+        required=False,
+        help_text="What the server runs; announcing it spares a guessing round-trip.",
+    )
+    ews_auth_type = forms.ChoiceField(
+        label="Authentication", choices=ExchangeAuth.choices, initial=ExchangeAuth.NTLM, required=False
+    )
+    ews_access_type = forms.ChoiceField(
+        label="Access to the technicians' mailboxes",
+        choices=ExchangeAccess.choices,
+        initial=ExchangeAccess.IMPERSONATION,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="Impersonation: grant the account the ApplicationImpersonation role. Delegate: give it Editor "
+        "rights on each technician's calendar.",
+    )
+    ews_test_mailbox = forms.EmailField(
+        label="Mailbox to test with",
+        required=False,
+        help_text='The calendar "Test connection" opens; empty: the first connected technician\'s.',
+    )
 
     class Meta:
         model = Connection
         fields = ["name", "kind", "server_url", "username", "secret", "options", "is_active"]
+        labels = {"username": "Account"}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        options = self.instance.options or {}
+        for field, option in EWS_FIELDS.items():
+            if option in options:
+                self.initial[field] = options[option]
+        self.initial.setdefault("ews_test_mailbox", options.get("test_mailbox", ""))
+        if "options" in self.fields:
+            self.fields["options"].required = False
+            self.fields[
+                "options"
+            ].help_text = (
+                'Extra settings, as JSON: CalDAV {"calendar_home": "/{user}/"}; Exchange\'s are the fields above.'
+            )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        cleaned["options"] = cleaned.get("options") or {}
+        if cleaned.get("kind") != Connection.Kind.EWS:
+            return cleaned
+        url = cleaned.get("server_url") or ""
+        if url and urlsplit(url).path in ("", "/"):
+            cleaned["server_url"] = url.rstrip("/") + EWS_PATH
+        options = dict(cleaned.get("options") or {})
+        for field, option in EWS_FIELDS.items():
+            options[option] = cleaned.get(field) or self.fields[field].initial
+        if cleaned.get("ews_test_mailbox"):
+            options["test_mailbox"] = cleaned["ews_test_mailbox"].lower()
+        else:
+            options.pop("test_mailbox", None)
+        cleaned["options"] = options
+        if not cleaned.get("secret") and not self.instance.has_secret:
+            self.add_error("secret", "Enter the account's password.")
+        return cleaned
 
     def save(self, commit=True):
         connection = super().save(commit=False)
@@ -34,6 +114,20 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "server_url", "username", "secret_stored", "is_active"]
     list_filter = ["kind", "is_active"]
     actions = ["test_connection"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "server_url", "username", "secret", "is_active"]}),
+        (
+            "Exchange (EWS)",
+            {
+                "classes": ["connection-kind-ews"],
+                "fields": ["ews_version", "ews_auth_type", "ews_access_type", "ews_test_mailbox"],
+            },
+        ),
+        ("More options", {"classes": ["connection-kind-other"], "fields": ["options"]}),
+    ]
+
+    class Media:
+        js = ["integrations/connection_form.js"]
 
     @admin.display(boolean=True, description="secret stored")
     def secret_stored(self, obj: Connection) -> bool:

@@ -2,12 +2,40 @@
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from agents.models import Agent
 from calendars.models import Appointment
 from integrations import crypto
+
+
+class ExchangeVersion(models.TextChoices):
+    """The version an Exchange connection announces, so no guessing round-trip is needed."""
+
+    EXCHANGE_2013 = "2013", "Exchange 2013"
+    EXCHANGE_2013_SP1 = "2013_SP1", "Exchange 2013 SP1"
+    EXCHANGE_2016 = "2016", "Exchange 2016"
+    EXCHANGE_2019 = "2019", "Exchange 2019 / Subscription Edition"
+
+
+class ExchangeAuth(models.TextChoices):
+    NTLM = "ntlm", "NTLM (Windows integrated)"
+    BASIC = "basic", "Basic"
+
+
+class ExchangeAccess(models.TextChoices):
+    IMPERSONATION = "impersonation", "Impersonation (ApplicationImpersonation role)"
+    DELEGATE = "delegate", "Delegate (rights on each technician's calendar)"
+
+
+# Options of an Exchange connection: name -> (allowed values, default).
+EWS_OPTIONS = {
+    "version": (ExchangeVersion.values, ExchangeVersion.EXCHANGE_2016),
+    "auth_type": (ExchangeAuth.values, ExchangeAuth.NTLM),
+    "access_type": (ExchangeAccess.values, ExchangeAccess.IMPERSONATION),
+}
 
 
 class Connection(models.Model):
@@ -35,6 +63,37 @@ class Connection(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if not isinstance(self.options, dict):
+            raise ValidationError({"options": "Options must be a JSON object."})
+        if self.kind == self.Kind.EWS:
+            self._clean_exchange()
+
+    def _clean_exchange(self) -> None:
+        errors: dict[str, list[str]] = {}
+        for name, (allowed, _default) in EWS_OPTIONS.items():
+            value = self.options.get(name)
+            if value is not None and value not in allowed:
+                label = name.replace("_", " ")
+                errors.setdefault("options", []).append(f"Unknown {label} {value!r}: use one of {', '.join(allowed)}.")
+        timeout = self.options.get("timeout", 60)
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or not 5 <= timeout <= 600:
+            errors.setdefault("options", []).append("The timeout is a whole number of seconds from 5 to 600.")
+        if not self.username:
+            errors["username"] = ["Exchange needs the service account (svc-helpdesk@example.com or DOMAIN\\user)."]
+        elif not self.server_url and "@" not in self.username:
+            errors["server_url"] = [
+                "Enter the EWS address (https://mail.example.com/EWS/Exchange.asmx), or give the account as an "
+                "e-mail address so autodiscover can find the server."
+            ]
+        if errors:
+            raise ValidationError(errors)
+
+    def option(self, name: str):
+        """An option of this connection, or its default for the connection's kind."""
+        default = EWS_OPTIONS[name][1] if self.kind == self.Kind.EWS and name in EWS_OPTIONS else None
+        return (self.options or {}).get(name, default)
+
     def set_secret(self, plain: str) -> None:
         self.secret_encrypted = crypto.encrypt(plain)
 
@@ -60,6 +119,7 @@ class AgentCalendar(models.Model):
     calendar_id = models.CharField("remote calendar", max_length=1000, blank=True)
     calendar_name = models.CharField(max_length=255, blank=True)
     sync_token = models.TextField(blank=True, editable=False)
+    full_sync_at = models.DateTimeField("last full listing", null=True, blank=True, editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     last_sync = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -115,7 +175,7 @@ class SyncLink(models.Model):
         Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_links"
     )
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.HELPDESK)
-    marker = models.CharField("UID / marker", max_length=255, default=new_marker)
+    marker = models.CharField("UID / marker", max_length=1000, default=new_marker)
     remote_id = models.CharField(max_length=1000, blank=True, db_index=True)
     version = models.CharField("version tag", max_length=255, blank=True)
     local_hash = models.CharField(max_length=64, blank=True)

@@ -300,8 +300,19 @@ def add_connection(
     return connection
 
 
+def mailbox_to_test(connection: Connection) -> str | None:
+    """The technician's mailbox a connection test opens: the one the admin chose, or the first connected."""
+    chosen = (connection.options or {}).get("test_mailbox")
+    if chosen:
+        return chosen
+    first = connection.agent_calendars.select_related("agent__user").order_by("pk").first()
+    return first.mailbox_address if first is not None else None
+
+
 def test_connection(connection: Connection, mailbox: str | None = None) -> str:
-    """A one-line "what works"; raises ConnectionProblem saying plainly what does not."""
+    """A one-line "what works" (the account, and one technician's calendar when there is one);
+    raises ConnectionProblem saying plainly what does not."""
+    mailbox = mailbox or mailbox_to_test(connection)
     try:
         return provider_for(connection).test_connection(mailbox)
     except ConnectionProblem:

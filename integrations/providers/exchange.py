@@ -181,9 +181,13 @@ def exchange_provider_from_settings(settings: Mapping[str, Any], **options: Any)
 class ExchangeProvider:
     """CalendarProvider for Exchange Server over EWS."""
 
-    def __init__(self, settings: ExchangeSettings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, settings: ExchangeSettings, *, sleep: Callable[[float], None] = time.sleep, attempts: int = 4
+    ) -> None:
         self.settings = settings
         self._sleep = sleep
+        # The sync engine runs its own retry policy around each call and builds us with attempts=1.
+        self._attempts = attempts
         self._accounts: dict[str, Account] = {}
         self._config: Configuration | None = None
 
@@ -253,7 +257,7 @@ class ExchangeProvider:
             except (ews_errors.EWSError, requests.RequestException) as error:
                 raise self._translate(error, mailbox) from error
 
-        return with_retries(attempt, sleep=self._sleep)
+        return with_retries(attempt, attempts=self._attempts, sleep=self._sleep)
 
     def _translate(self, error: Exception, mailbox: str) -> ProviderError:
         user = self.settings.username
@@ -481,12 +485,16 @@ class ExchangeProvider:
         folder = self._folder(calendar)
         values = _item_values(event)
         fields = [name for name in values if name != "recurrence" and (name != MARKER_FIELD or event.marker)]
+        current = self._get_master(folder, ref.remote_id) if event.is_recurring or not ref.version else None
         if not event.is_recurring:
             fields.append("recurrence")  # A series that became a single entry loses its pattern.
-        elif not self._recurrence_still_fits(self._get_master(folder, ref.remote_id), event):
+        elif not self._recurrence_still_fits(current, event):
             fields.append("recurrence")  # Setting the pattern anew clears the old exceptions.
-        item = CalendarItem(account=folder.account, folder=folder, id=ref.remote_id, changekey=ref.version, **values)
-        item.save(update_fields=fields, conflict_resolution=NEVER_OVERWRITE, send_meeting_invitations=SEND_TO_NONE)
+        # Without a version tag the caller means to overwrite whatever the server holds now.
+        change_key = ref.version or current.changekey
+        resolution = NEVER_OVERWRITE if ref.version else ALWAYS_OVERWRITE
+        item = CalendarItem(account=folder.account, folder=folder, id=ref.remote_id, changekey=change_key, **values)
+        item.save(update_fields=fields, conflict_resolution=resolution, send_meeting_invitations=SEND_TO_NONE)
         change_key = item.changekey
         if event.is_recurring:
             change_key = self._apply_exceptions(folder, item.id, event)

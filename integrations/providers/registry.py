@@ -33,4 +33,22 @@ def _caldav(connection, **overrides) -> CalendarProvider:
     )
 
 
+def _ews(connection, **overrides) -> CalendarProvider:
+    from integrations.providers.exchange import exchange_provider_from_settings
+
+    options = connection.options or {}
+    settings = {
+        "server_url": overrides.get("url", connection.server_url),
+        "username": connection.username,
+        "password": connection.get_secret(),
+        "version": connection.option("version"),
+        "auth_type": connection.option("auth_type"),
+        "access_type": connection.option("access_type"),
+        "timeout": int(overrides.get("timeout", options.get("timeout", 60))),
+    }
+    # The engine's retry policy wraps every call; the provider must not retry inside it as well.
+    return exchange_provider_from_settings(settings, attempts=int(overrides.get("attempts", 1)))
+
+
 register("caldav", _caldav)
+register("ews", _ews)

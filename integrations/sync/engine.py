@@ -132,7 +132,15 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
             agent_calendar.last_error = "; ".join(report.errors)[:2000]
             agent_calendar.last_error_at = timezone.now()
         agent_calendar.save(
-            update_fields=["last_sync", "last_error", "last_error_at", "state", "sync_token", "empty_listing_seen"]
+            update_fields=[
+                "last_sync",
+                "last_error",
+                "last_error_at",
+                "state",
+                "sync_token",
+                "empty_listing_seen",
+                "full_sync_at",
+            ]
         )
         return report
     finally:
@@ -228,6 +236,11 @@ class _Run:
 
     def _list_changes(self):
         token = self.ac.sync_token or None
+        every = timedelta(hours=_setting("SYNC_FULL_RESYNC_HOURS", 24))
+        if token and (self.ac.full_sync_at is None or self.ac.full_sync_at <= self.now - every):
+            # The window moves with time: an entry no change ever reported can enter it unseen by the
+            # incremental mechanism, so the window is listed in full now and then.
+            token = None
         try:
             page = _call(lambda: self.provider.list_changes(self.calendar, token, self.window))
         except SyncTokenExpired:
@@ -236,6 +249,8 @@ class _Run:
             page = _call(lambda: self.provider.list_changes(self.calendar, None, self.window))
         self._next_token = page.next_token
         self.ac.sync_token = page.next_token or ""
+        if page.full:
+            self.ac.full_sync_at = self.now
         return page
 
     def _in_window(self, link: SyncLink) -> bool:
@@ -338,17 +353,13 @@ class _Run:
             ref = _call(lambda: self.provider.create(self.calendar, local))
             operation = "create"
         else:
+            # When the planner saw the server's entry, its version is the one our change replaces: a
+            # newer one (changed again meanwhile) is a conflict for the next pull to decide.
+            version = (event.version if event is not None and event.version else link.version) or None
             try:
-                ref = _call(
-                    lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, link.version or None), local)
-                )
+                ref = _call(lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, version), local))
             except RemoteNotFound:
                 ref = _call(lambda: self.provider.create(self.calendar, local))
-            except VersionConflict:
-                if event is None:
-                    raise
-                # We already hold the server's current version and the rule chose ours.
-                ref = _call(lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, None), local))
             operation = "update"
         link.remote_id, link.version = ref.remote_id, ref.version or ""
         overwritten = mapping.to_data(event) if decision.conflict and event is not None else None

@@ -20,9 +20,10 @@ import base64
 import copy
 import itertools
 import json
+import random
 import threading
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,14 +70,25 @@ def new_change_key() -> str:
     return base64.b64encode(b"CQAAABYAAA" + uuid.uuid4().bytes[:9]).decode()
 
 
+# Exchange's ids are base64 of a binary store entry id: 150+ characters for an item, longer for an
+# occurrence. A header of the same kind keeps ours as long, so the connector's storage is tested.
+ID_HEADER = b"\x00\x00\x03\x24\x00" + bytes(range(59))
+
+
 def encode_id(*parts: str) -> str:
-    return base64.b64encode("|".join(parts).encode()).decode()
+    return base64.b64encode(ID_HEADER + "|".join(parts).encode()).decode()
 
 
 def decode_id(value: str) -> list[str]:
     try:
-        return base64.b64decode(value.encode(), validate=True).decode().split("|")
-    except (ValueError, UnicodeDecodeError):
+        raw = base64.b64decode(value.encode(), validate=True)
+    except ValueError:
+        return []
+    if not raw.startswith(ID_HEADER):
+        return []
+    try:
+        return raw[len(ID_HEADER) :].decode().split("|")
+    except UnicodeDecodeError:
         return []
 
 
@@ -258,7 +270,9 @@ class Occurrence:
 
 # --- the server ------------------------------------------------------------------------------
 
-FAULTS = ("busy", "401", "500", "drop")
+# busy: ErrorServerBusy with BackOffMilliseconds; drop: close without answering; drop_after: do the
+# work, then close without answering; stall_after: do the work, then hang until `release` is set.
+FAULTS = ("busy", "401", "500", "drop", "drop_after", "stall_after")
 
 
 class EwsServer:
@@ -273,6 +287,13 @@ class EwsServer:
         # (operation, value of SendMeetingInvitations / SendMeetingCancellations / ...OrCancellations)
         self.notifications: list[tuple[str, str | None]] = []
         self.faults: deque[tuple[str, dict]] = deque()
+        # Random faults: each request fails with probability fault_rate, drawn from fault_kinds.
+        self.fault_rate = 0.0
+        self.fault_kinds: tuple[str, ...] = ("busy", "500", "drop", "drop_after")
+        self.random = random.Random(0)
+        self.faults_served: Counter[str] = Counter()
+        self.processed = threading.Event()
+        self.release = threading.Event()
         self.lock = threading.RLock()
         self._seq = itertools.count(1)
         self.seq = 0
@@ -288,6 +309,7 @@ class EwsServer:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         if self._httpd:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -325,10 +347,18 @@ class EwsServer:
         self.mailboxes[mailbox.lower()].delegates.add(account.lower())
 
     def fail_next(self, kind: str, times: int = 1, **options) -> None:
-        """The next `times` requests fail: busy (back_off_ms=...), 401, 500 or drop."""
+        """The next `times` requests fail (see FAULTS; busy takes back_off_ms=...); with
+        operation="CreateItem", the next requests of that operation only."""
         assert kind in FAULTS, kind
         with self.lock:
             self.faults.extend((kind, options) for _ in range(times))
+
+    def calm(self) -> None:
+        """No more faults, planned or random; a stalled request is let go."""
+        with self.lock:
+            self.faults.clear()
+            self.fault_rate = 0.0
+        self.release.set()
 
     def refuse_sync_states(self, mailbox: str) -> None:
         """Forget every sync state issued for the mailbox, as after a mailbox move."""
@@ -498,8 +528,6 @@ class EwsServer:
 
     def handle(self, headers, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
         """Answer one POST; None means drop the connection."""
-        with self.lock:
-            fault = self.faults.popleft() if self.faults else None
         try:
             envelope = ET.fromstring(body)
         except ET.ParseError:
@@ -507,20 +535,22 @@ class EwsServer:
         soap_body = envelope.find(f"{{{SOAP}}}Body")
         operation = soap_body[0] if soap_body is not None and len(soap_body) else None
         name = operation.tag.split("}")[-1] if operation is not None else "?"
-        self.requests.append(name)
+        with self.lock:
+            self.requests.append(name)
+            fault = self._take_fault(name)
         if name in ("CreateItem", "UpdateItem", "DeleteItem"):
             attribute = {"CreateItem": "SendMeetingInvitations", "DeleteItem": "SendMeetingCancellations"}
             value = operation.get(attribute.get(name, "SendMeetingInvitationsOrCancellations"))
             self.notifications.append((name, value))
-        if fault:
-            kind, options = fault
-            if kind == "drop":
-                return None
-            if kind == "401":
-                return 401, {"WWW-Authenticate": 'Basic realm="127.0.0.1"'}, b""
-            if kind == "500":
-                page = b"<html><body><h1>Server Error in '/EWS' Application.</h1></body></html>"
-                return 500, {"Content-Type": "text/html"}, page
+        kind, options = fault or (None, {})
+        if kind == "drop":
+            return None
+        if kind == "401":
+            return 401, {"WWW-Authenticate": 'Basic realm="127.0.0.1"'}, b""
+        if kind == "500":
+            page = b"<html><body><h1>Server Error in '/EWS' Application.</h1></body></html>"
+            return 500, {"Content-Type": "text/html"}, page
+        if kind == "busy":
             back_off = str(options.get("back_off_ms", 1000))
             error = SoapFault(
                 "ErrorServerBusy",
@@ -528,6 +558,29 @@ class EwsServer:
                 {"BackOffMilliseconds": back_off},
             )
             return 500, {"Content-Type": "text/xml; charset=utf-8"}, self._fault(error)
+        answer = self._answer(headers, envelope, operation, name)
+        if kind == "drop_after":  # done here, but the answer never reaches the client
+            return None
+        if kind == "stall_after":  # done here; the client waits for an answer until released
+            self.processed.set()
+            self.release.wait(60)
+            return None
+        return answer
+
+    def _take_fault(self, operation: str) -> tuple[str, dict] | None:
+        """The planned fault for this request (the first one meant for its operation), or a random one."""
+        for index, (kind, options) in enumerate(self.faults):
+            if options.get("operation") in (None, operation):
+                del self.faults[index]
+                self.faults_served[kind] += 1
+                return kind, options
+        if self.fault_rate and self.random.random() < self.fault_rate:
+            kind = self.random.choice(self.fault_kinds)
+            self.faults_served[kind] += 1
+            return kind, {"back_off_ms": 10}
+        return None
+
+    def _answer(self, headers, envelope: ET.Element, operation: ET.Element | None, name: str):
         account = _basic_user(headers.get("Authorization"))
         if account is None or self.accounts.get(account[0].lower()) != account[1]:
             return 401, {"WWW-Authenticate": 'Basic realm="127.0.0.1"'}, b""

@@ -4,17 +4,24 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations import services
-from integrations.models import Connection
+from integrations.models import Connection, ExchangeAccess, ExchangeAuth, ExchangeVersion
 
 
 class Command(BaseCommand):
     help = "Add (or change) a connection to an external calendar system. The secret comes from CONNECTION_SECRET."
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # Our --version is Exchange's, not Django's.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--kind", default="caldav", choices=Connection.Kind.values)
         parser.add_argument(
-            "--url", required=True, help="Server address, e.g. https://cloud.example.com/remote.php/dav/"
+            "--url",
+            required=True,
+            help="Server address, e.g. https://cloud.example.com/remote.php/dav/ or, for Exchange, "
+            "https://mail.example.com/EWS/Exchange.asmx",
         )
         parser.add_argument("--username", default="")
         parser.add_argument(
@@ -22,11 +29,30 @@ class Command(BaseCommand):
             default="",
             help='CalDAV: where technicians\' calendars live for a shared account, e.g. "/{user}/".',
         )
+        exchange = parser.add_argument_group("Exchange (--kind ews)")
+        exchange.add_argument("--version", dest="ews_version", choices=ExchangeVersion.values, help="Default 2016.")
+        exchange.add_argument("--auth-type", choices=ExchangeAuth.values, help="Default ntlm.")
+        exchange.add_argument(
+            "--access-type",
+            choices=ExchangeAccess.values,
+            help="impersonation (the ApplicationImpersonation role; default) or delegate (rights on each calendar).",
+        )
+        exchange.add_argument("--test-mailbox", default="", help="A technician's mailbox the connection test opens.")
         parser.add_argument("--no-test", action="store_true", help="Do not try the connection.")
 
     def handle(self, *args, name, kind, url, username, calendar_home, no_test, **options):
         secret = os.environ.get("CONNECTION_SECRET", "")
         extra = {"calendar_home": calendar_home} if calendar_home else {}
+        exchange = {
+            "version": options["ews_version"],
+            "auth_type": options["auth_type"],
+            "access_type": options["access_type"],
+            "test_mailbox": options["test_mailbox"].lower(),
+        }
+        exchange = {key: value for key, value in exchange.items() if value}
+        if exchange and kind != Connection.Kind.EWS:
+            raise CommandError(f"--{', --'.join(k.replace('_', '-') for k in exchange)} only apply to --kind ews.")
+        extra |= exchange
         try:
             connection = services.add_connection(
                 name=name, kind=kind, url=url, username=username, secret=secret, options=extra

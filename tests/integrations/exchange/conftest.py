@@ -53,3 +53,41 @@ def calendar(provider) -> RemoteCalendar:
 def window() -> Window:
     now = datetime.now(UTC)
     return Window(start=now - timedelta(days=30), end=now + timedelta(days=180))
+
+
+# --- the sync engine on an Exchange connection ------------------------------------------------------
+
+
+@pytest.fixture
+def ews_connection(db, ews):
+    from integrations import services
+
+    return services.add_connection(
+        name="Exchange",
+        kind="ews",
+        url=ews.url,
+        username=SERVICE_ACCOUNT,
+        secret=PASSWORD,
+        options={"version": "2016", "auth_type": "basic", "access_type": "impersonation", "timeout": 5},
+    )
+
+
+@pytest.fixture
+def alice_exchange(alice, ews_connection):
+    """Alice's Exchange calendar, connected through the service account's impersonation."""
+    from integrations import services
+
+    return services.connect_agent(alice, connection=ews_connection)
+
+
+@pytest.fixture
+def importing_exchange(alice_exchange):
+    """Alice imports entries made in Outlook; the first pull has taken the sync state."""
+    from integrations.sync import engine
+
+    alice = alice_exchange.agent
+    alice.import_external = True
+    alice.save()
+    engine.sync_agent_calendar(alice_exchange, pull=True)
+    alice_exchange.refresh_from_db()
+    return alice_exchange
