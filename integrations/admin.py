@@ -1,9 +1,9 @@
 from urllib.parse import urlsplit
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.utils import timezone
 
-from integrations import services
 from integrations.models import (
     AgentCalendar,
     Connection,
@@ -13,7 +13,6 @@ from integrations.models import (
     SyncLink,
     SyncLogEntry,
 )
-from integrations.providers.base import ConnectionProblem
 
 EWS_FIELDS = {"ews_version": "version", "ews_auth_type": "auth_type", "ews_access_type": "access_type"}
 EWS_PATH = "/EWS/Exchange.asmx"
@@ -111,11 +110,12 @@ class ConnectionForm(forms.ModelForm):
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
-    list_display = ["name", "kind", "server_url", "username", "secret_stored", "is_active"]
+    list_display = ["name", "kind", "server_url", "username", "secret_stored", "is_active", "last_test"]
+    readonly_fields = ["last_test"]
     list_filter = ["kind", "is_active"]
     actions = ["test_connection"]
     fieldsets = [
-        (None, {"fields": ["name", "kind", "server_url", "username", "secret", "is_active"]}),
+        (None, {"fields": ["name", "kind", "server_url", "username", "secret", "is_active", "last_test"]}),
         (
             "Exchange (EWS)",
             {
@@ -133,15 +133,24 @@ class ConnectionAdmin(admin.ModelAdmin):
     def secret_stored(self, obj: Connection) -> bool:
         return obj.has_secret
 
+    @admin.display(description="last test")
+    def last_test(self, obj: Connection) -> str:
+        if obj.last_test_at is None:
+            return "not tested yet"
+        verdict = "OK" if obj.last_test_ok else "Failed"
+        return f"{verdict} ({timezone.localtime(obj.last_test_at):%Y-%m-%d %H:%M}): {obj.last_test_message}"
+
     @admin.action(description="Test connection")
     def test_connection(self, request, queryset):
+        from integrations.tasks import run_connection_test
+
         for connection in queryset:
-            try:
-                message = services.test_connection(connection)
-            except ConnectionProblem as problem:
-                self.message_user(request, f"{connection}: {problem}", messages.ERROR)
-            else:
-                self.message_user(request, f"{connection}: {message}", messages.SUCCESS)
+            run_connection_test.delay(connection.pk)
+        self.message_user(
+            request,
+            f"Testing {queryset.count()} connection(s) in the background: the outcome shows in the "
+            '"last test" column in a few seconds (reload the page).',
+        )
 
 
 @admin.register(AgentCalendar)

@@ -56,6 +56,10 @@ class Connection(models.Model):
     options = models.JSONField(default=dict, blank=True, help_text="Extra settings of this kind of connection.")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The last "test connection", run by the worker: no outbound call waits in a web request.
+    last_test_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_test_ok = models.BooleanField(null=True, editable=False)
+    last_test_message = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

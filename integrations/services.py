@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from agents.models import Agent
 from calendars import services as calendar_services
@@ -322,6 +323,18 @@ def test_connection(connection: Connection, mailbox: str | None = None) -> str:
     except Exception as error:  # a library's surprise still gets a message, not a crash page
         logger.exception("Testing %s failed", connection)
         raise ConnectionProblem(f"The test failed unexpectedly: {error}") from error
+
+
+def record_connection_test(connection: Connection) -> str:
+    """Run the connection test and keep its outcome on the connection for admins to read."""
+    try:
+        message, ok = test_connection(connection), True
+    except ConnectionProblem as problem:
+        message, ok = str(problem), False
+    Connection.objects.filter(pk=connection.pk).update(
+        last_test_at=timezone.now(), last_test_ok=ok, last_test_message=message
+    )
+    return message
 
 
 @transaction.atomic

@@ -7,7 +7,8 @@ import random
 
 from celery import shared_task
 
-from integrations.models import AgentCalendar
+from integrations import services
+from integrations.models import AgentCalendar, Connection
 from integrations.providers.base import TransientError
 from integrations.sync import engine
 
@@ -50,3 +51,12 @@ def sync_all_calendars() -> int:
     for pk in ids:
         pull_agent_calendar.delay(pk)
     return len(ids)
+
+
+@shared_task
+def run_connection_test(connection_id: int) -> str:
+    """The admin's "test connection", run here rather than in the web request."""
+    connection = Connection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        return "skipped"
+    return services.record_connection_test(connection)

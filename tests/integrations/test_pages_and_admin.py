@@ -160,3 +160,16 @@ def test_beat_pulls_calendars_on_an_interval_admins_can_edit(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["sync-calendars"]
     assert entry["task"] == "integrations.tasks.sync_all_calendars"
     assert os.environ.get("SYNC_PULL_SECONDS") or entry["schedule"] == 300
+
+
+def test_test_connection_outcome_is_kept_on_the_connection(admin_client, caldav_connection):
+    admin_client.post(
+        "/admin/integrations/connection/",
+        {"action": "test_connection", "_selected_action": [caldav_connection.pk]},
+    )
+
+    caldav_connection.refresh_from_db()
+    assert caldav_connection.last_test_ok is True
+    assert caldav_connection.last_test_at is not None
+    page = admin_client.get("/admin/integrations/connection/").content.decode()
+    assert "OK (" in page and caldav_connection.last_test_message.split(";")[0][:30] in page
