@@ -2,8 +2,10 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.utils import timezone
 
+from integrations import services
 from integrations.models import (
     AgentCalendar,
     Connection,
@@ -181,6 +183,17 @@ class AgentCalendarAdmin(admin.ModelAdmin):
     @admin.display(description="to approve", ordering="waiting_count")
     def waiting(self, obj) -> int:
         return obj.waiting_count
+
+    def save_model(self, request, obj, form, change):
+        """A calendar added here is found (when no remote id is given) and synced by the worker."""
+        super().save_model(request, obj, form, change)
+        if not change:
+            from integrations.tasks import pull_agent_calendar
+
+            services.queue_existing_appointments(obj, since=timezone.now())
+
+            pk = obj.pk
+            transaction.on_commit(lambda: pull_agent_calendar.delay(pk))
 
     @admin.action(description="Sync now")
     def sync_now(self, request, queryset):

@@ -120,7 +120,12 @@ class AgentCalendar(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="external_calendars")
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="agent_calendars")
     mailbox = models.CharField(max_length=255, blank=True, help_text="Empty: the technician's mailbox.")
-    calendar_id = models.CharField("remote calendar", max_length=1000, blank=True)
+    calendar_id = models.CharField(
+        "remote calendar",
+        max_length=1000,
+        blank=True,
+        help_text="Empty: found on the first sync (the calendar named below, else the technician's default one).",
+    )
     calendar_name = models.CharField(max_length=255, blank=True)
     sync_token = models.TextField(blank=True, editable=False)
     full_sync_at = models.DateTimeField("last full listing", null=True, blank=True, editable=False)

@@ -178,7 +178,18 @@ class _Run:
 
     # --- gathering ---
 
+    def _discover_calendar(self) -> None:
+        """A calendar added in admin without its remote id is looked up here, on the worker."""
+        if self.ac.calendar_id:
+            return
+        found = self.provider.find_calendar(self.ac.mailbox_address, self.ac.calendar_name or None)
+        self.ac.calendar_id = found.calendar_id
+        self.ac.sync_token = ""
+        AgentCalendar.objects.filter(pk=self.ac.pk).update(calendar_id=found.calendar_id, sync_token="")
+        self.calendar = RemoteCalendar(mailbox=self.ac.mailbox_address, calendar_id=found.calendar_id)
+
     def execute(self, *, pull: bool) -> SyncReport:
+        self._discover_calendar()
         remote: dict[str, RemoteEvent] = {}
         deleted_ids: set[str] = set()
         full = False

@@ -173,3 +173,38 @@ def test_test_connection_outcome_is_kept_on_the_connection(admin_client, caldav_
     assert caldav_connection.last_test_at is not None
     page = admin_client.get("/admin/integrations/connection/").content.decode()
     assert "OK (" in page and caldav_connection.last_test_message.split(";")[0][:30] in page
+
+
+def test_calendar_added_in_admin_without_its_id_is_found_and_synced_by_the_worker(
+    admin_client, alice, caldav_connection, radicale, tomorrow_9, django_capture_on_commit_callbacks
+):
+    from calendars import services as calendar_services
+    from integrations.models import AgentCalendar
+    from integrations.providers.caldav import CalDAVProvider
+    from tests.integrations.conftest import USERS
+
+    CalDAVProvider(radicale.url, "helpdesk", USERS["helpdesk"], calendar_home="/{user}/").make_calendar(
+        alice.mailbox, "work"
+    )
+    calendar_services.create_appointment(
+        subject="Patch round", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[alice]
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/integrations/agentcalendar/add/",
+            {
+                "agent": alice.pk,
+                "connection": caldav_connection.pk,
+                "mailbox": "",
+                "calendar_id": "",
+                "calendar_name": "work",
+                "state": "active",
+            },
+        )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    agent_calendar = AgentCalendar.objects.get(agent=alice)
+    assert agent_calendar.calendar_id.rstrip("/").endswith("/work")
+    assert agent_calendar.last_sync is not None
+    assert agent_calendar.links.filter(appointment__subject="Patch round", pending=False).exists()
