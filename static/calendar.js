@@ -91,15 +91,27 @@
     return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
   }
 
+  // A load error stays on screen until a later load works; "Saved." is left alone.
+  let loadFailed = false;
+
   async function loadEvents(info) {
     const items = [];
     let url = queryFor(info.start, info.end);
-    while (url) {
-      const page = await api(url);
-      items.push(...page.results);
-      url = page.next;
+    try {
+      while (url) {
+        const page = await api(url);
+        items.push(...page.results);
+        url = page.next;
+      }
+    } catch (error) {
+      loadFailed = true;
+      say(`Could not load the calendar: ${error.message}`, true);
+      return workingHours(info.start, info.end);
     }
-    say("");
+    if (loadFailed) {
+      loadFailed = false;
+      say("");
+    }
     return items.map(toEvent).concat(workingHours(info.start, info.end));
   }
 
