@@ -24,7 +24,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from agents.models import Agent  # noqa: E402
 from calendars.models import Appointment  # noqa: E402
-from calendars.selectors import appointments_between  # noqa: E402
+from calendars.selectors import calendar_appointments  # noqa: E402
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 
@@ -48,7 +48,7 @@ def measure(agents: list[Agent], label: str) -> None:
     week_start = datetime(2026, 6, 1, tzinfo=ZONE)
     with CaptureQueriesContext(connection) as queries:
         began = time.perf_counter()
-        entries = list(appointments_between(week_start, week_start + timedelta(days=7), agents=agents))
+        entries = list(calendar_appointments(week_start, week_start + timedelta(days=7), agents=[a.pk for a in agents]))
         for entry in entries:
             [agent.colour for agent in entry.agents.all()]
         elapsed = time.perf_counter() - began

@@ -36,17 +36,6 @@ def working_hours(agent: Agent, settings: CalendarSettings | None = None) -> Wor
     return WorkingHours(tuple(days), settings.working_hours_start, settings.working_hours_end)
 
 
-def appointments_between(start: datetime, end: datetime, *, agents: QuerySet | list | None = None) -> QuerySet:
-    """Calendar entries overlapping [start, end), with their technicians and request, in a fixed
-    number of queries however many technicians are asked for."""
-    queryset = Appointment.objects.visible().overlapping(start, end)
-    if agents is not None:
-        queryset = queryset.filter(agents__in=agents).distinct()
-    return queryset.select_related("request", "master").prefetch_related(
-        Prefetch("agents", queryset=Agent.objects.select_related("user"))
-    )
-
-
 # --- subscription feeds (S3.12) --------------------------------------------------------------
 
 

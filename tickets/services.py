@@ -52,13 +52,6 @@ def assign_request(request: Request, *, agents: Iterable[Agent], by=None) -> Req
     return update_request(request, by=by, assigned_agents=agents)
 
 
-def request_saved(request: Request, *, by=None) -> None:
-    """Bring the appointments in step after a request was saved elsewhere (admin with inlines)."""
-    calendar_services.sync_planned_appointment(request, by=by)
-    for action in request.actions.all():
-        calendar_services.sync_action_appointment(action, by=by)
-
-
 @transaction.atomic
 def delete_request(request: Request, *, by=None) -> None:
     for appointment in request.appointments.filter(master__isnull=True):

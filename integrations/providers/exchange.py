@@ -213,23 +213,8 @@ class ExchangeProvider:
         if mailbox not in self._accounts:
             access_type = ACCESS_TYPES[self.settings.access_type.lower()]
             try:
-                if self.settings.server_url:
-                    account = Account(
-                        mailbox,
-                        config=self._configuration(),
-                        autodiscover=False,
-                        access_type=access_type,
-                        default_timezone=EWSTimeZone("UTC"),
-                    )
-                else:
-                    account = Account(
-                        mailbox,
-                        credentials=self._credentials,
-                        config=self._configuration(),
-                        autodiscover=True,
-                        access_type=access_type,
-                        default_timezone=EWSTimeZone("UTC"),
-                    )
+                # No server URL: autodiscover, which takes the credentials from the configuration.
+                account = self._new_account(mailbox, access_type, autodiscover=not self.settings.server_url)
             except ValueError as error:
                 raise ConnectionProblem(
                     f"{mailbox!r} is not an e-mail address: fix the technician's mailbox."
@@ -242,6 +227,15 @@ class ExchangeProvider:
             account.protocol.TIMEOUT = self.settings.timeout
             self._accounts[mailbox] = account
         return self._accounts[mailbox]
+
+    def _new_account(self, address: str, access_type: str, *, autodiscover: bool = False) -> Account:
+        return Account(
+            address,
+            config=self._configuration(),
+            autodiscover=autodiscover,
+            access_type=access_type,
+            default_timezone=EWSTimeZone("UTC"),
+        )
 
     def _folder(self, calendar: RemoteCalendar) -> Calendar:
         """The calendar folder by its id, built without a round-trip."""
@@ -339,13 +333,7 @@ class ExchangeProvider:
         """Credentials alone: the service account often has no mailbox, and that is fine."""
         username = self.settings.username
         address = username if "@" in username else f"{username.split(chr(92))[-1]}@invalid.local"
-        account = Account(
-            address,
-            config=self._configuration(),
-            autodiscover=False,
-            access_type=DELEGATE,
-            default_timezone=EWSTimeZone("UTC"),
-        )
+        account = self._new_account(address, DELEGATE)
         try:
             self._call(address, lambda: Calendar.get_distinguished(root=Root(account=account)))
         except ConnectionProblem as error:
