@@ -124,6 +124,9 @@ class RemoteEvent:
     marker: str | None = None
     remote_id: str | None = None
     version: str | None = None
+    # The entry in the system's own form as last read (CalDAV: the iCalendar object text), kept so
+    # an update can edit it and send back everything the helpdesk does not model untouched.
+    raw: str | None = None
 
     @property
     def is_recurring(self) -> bool:
@@ -165,8 +168,18 @@ class CalendarProvider(Protocol):
     def create(self, calendar: RemoteCalendar, event: RemoteEvent) -> RemoteRef:
         """Create the entry; idempotent on event.marker (a retried create finds the first one)."""
 
-    def update(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent) -> RemoteRef:
-        """Replace the entry; VersionConflict if ref.version is stale, RemoteNotFound if gone."""
+    def update(
+        self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, *, base: RemoteEvent | None = None
+    ) -> RemoteRef:
+        """Merge `event` into the entry: only the fields the helpdesk owns are written, and only
+        where they differ from `base` (the entry as we last read it, with its `raw` form when the
+        system has one); categories, the user's own alarms, attendees, X- properties and anything
+        else the entry holds are kept. Without `base`, every owned field is written (still keeping
+        what the helpdesk does not own where the system allows it).
+        VersionConflict if ref.version is stale, RemoteNotFound if gone."""
+
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+        """The entry as the server holds it now, or None when it is gone."""
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         """Delete the entry; an entry that is already gone counts as deleted."""

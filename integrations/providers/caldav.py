@@ -232,7 +232,9 @@ class CalDAVProvider:
         self._check_write("Creating the entry", response)
         return RemoteRef(remote_id=urlsplit(url).path, version=response.headers.get("etag"))
 
-    def update(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent) -> RemoteRef:
+    def update(
+        self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, *, base: RemoteEvent | None = None
+    ) -> RemoteRef:
         url = self._absolute(calendar, ref.remote_id)
         headers = {"Content-Type": "text/calendar; charset=utf-8"}
         if ref.version:

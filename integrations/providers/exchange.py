@@ -466,7 +466,9 @@ class ExchangeProvider:
         found = list(folder.filter(**{MARKER_FIELD: marker}).only("id", "changekey"))
         return (found[0].id, found[0].changekey) if found else None
 
-    def update(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent) -> RemoteRef:
+    def update(
+        self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, *, base: RemoteEvent | None = None
+    ) -> RemoteRef:
         return self._call(calendar.mailbox, lambda: self._update(calendar, ref, event))
 
     def _update(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent) -> RemoteRef:
