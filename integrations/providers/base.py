@@ -1,6 +1,6 @@
 """The one interface every external calendar system is reached through.
 
-A provider module (caldav.py, exchange.py, graph.py, google.py) turns RemoteEvents into its
+A provider (caldav.py; the exchange/ package, the shape graph and google follow) turns RemoteEvents into its
 system's protocol and back with its client library, and never touches the ORM. The sync engine
 only ever sees the types below, so a new system plugs in without the engine changing.
 """

@@ -1,0 +1,415 @@
+"""Exchange calendar items <-> RemoteEvent: fields, time zones (Windows <-> IANA) and recurrence
+(RRULE <-> EWS patterns, MS-OXWSCDATA RecurrenceType), with our link id in an extended property."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rrulestr
+from exchangelib import (
+    CalendarItem,
+    EWSDate,
+    EWSDateTime,
+    EWSTimeZone,
+    ExtendedProperty,
+)
+from exchangelib import errors as ews_errors
+from exchangelib.recurrence import (
+    AbsoluteMonthlyPattern,
+    AbsoluteYearlyPattern,
+    DailyPattern,
+    EndDatePattern,
+    NoEndPattern,
+    NumberedPattern,
+    Recurrence,
+    RelativeMonthlyPattern,
+    RelativeYearlyPattern,
+    WeeklyPattern,
+)
+from exchangelib.winzone import CLDR_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
+
+from ..base import (
+    ProviderError,
+    RemoteEvent,
+    RemoteOccurrence,
+)
+
+EWS_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # exchangelib numbers them 1..7 from Monday
+WEEK_NUMBERS = {1: 1, 2: 2, 3: 3, 4: 4, -1: 5}  # RRULE position -> exchangelib week_number (5 = Last)
+
+
+class HelpdeskLinkId(ExtendedProperty):
+    """Our link id on every entry we create: how a retried create finds the first one, and how a
+    pull recognises our own entries (a named property in our own property set)."""
+
+    property_set_id = "4a3b7c2e-5d1f-4e8a-9b6c-0f2d8e7a1c55"
+    property_name = "HelpdeskLinkId"
+    property_type = "String"
+
+
+MARKER_FIELD = "helpdesk_link_id"
+if MARKER_FIELD not in {f.name for f in CalendarItem.FIELDS}:
+    CalendarItem.register(MARKER_FIELD, HelpdeskLinkId)
+
+ITEM_FIELDS = (
+    "subject",
+    "body",
+    "location",
+    "start",
+    "end",
+    "is_all_day",
+    "sensitivity",
+    "legacy_free_busy_status",
+    "reminder_is_set",
+    "reminder_minutes_before_start",
+    "_start_timezone",
+    "_end_timezone",
+    "recurrence",
+    "modified_occurrences",
+    "deleted_occurrences",
+    "type",
+    MARKER_FIELD,
+)
+OCCURRENCE_FIELDS = ("subject", "body", "location", "start", "end", "original_start", "is_all_day", "_start_timezone")
+
+
+# --- time zones: Exchange names Windows zones, the helpdesk IANA ones ------------------------------
+
+
+def windows_zone_for(iana: str) -> str:
+    """The Windows zone id Exchange uses for an IANA zone (CLDR's table, as exchangelib ships it)."""
+    entry = CLDR_TO_MS_TIMEZONE_MAP.get(iana)
+    return entry[0] if entry else "UTC"
+
+
+def iana_zone_for(windows: str) -> str:
+    """The IANA zone for a Windows zone id; UTC for ids the table does not know."""
+    return MS_TIMEZONE_TO_IANA_MAP.get(windows, "UTC")
+
+
+def ews_zone(iana: str) -> EWSTimeZone:
+    try:
+        return EWSTimeZone(iana)
+    except (ews_errors.UnknownTimeZone, ZoneInfoNotFoundError, ValueError):
+        # A zone with no Windows counterpart: Exchange cannot hold it, so the wall clock goes in UTC.
+        return EWSTimeZone("UTC")
+
+
+# --- mapping: RemoteEvent <-> CalendarItem ---------------------------------------------------------
+
+
+def from_ews(value: datetime, zone: str) -> datetime:
+    """An aware stdlib datetime on the zone's wall clock."""
+    utc = value.astimezone(EWSTimeZone("UTC"))
+    plain = datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, tzinfo=UTC)
+    return plain.astimezone(ZoneInfo(zone))
+
+
+def _ews_date(value: date) -> EWSDate:
+    return EWSDate(value.year, value.month, value.day)
+
+
+def _to_ews(value: datetime, tz: EWSTimeZone) -> EWSDateTime:
+    return EWSDateTime.from_datetime(value).astimezone(tz)
+
+
+_TAGS = re.compile(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.DOTALL | re.IGNORECASE)
+
+
+def plain_text(body: Any) -> str:
+    """Body as plain text: Outlook writes HTML, the helpdesk keeps text."""
+    if not body:
+        return ""
+    if type(body).__name__ == "HTMLBody":
+        body = re.sub(r"<br\s*/?>|</p>|</div>", "\n", str(body), flags=re.IGNORECASE)
+        return html.unescape(_TAGS.sub("", body)).strip()
+    return str(body)
+
+
+def event_from_item(item: CalendarItem) -> RemoteEvent:
+    start_tz = item._start_timezone
+    zone = start_tz.key if start_tz is not None else "UTC"
+    if item.is_all_day:
+        # exchangelib gives all-day entries as dates with an inclusive end; ours is exclusive.
+        start, end = _as_date(item.start), _as_date(item.end)
+        start = date(start.year, start.month, start.day)
+        end = date(end.year, end.month, end.day) + timedelta(days=1)
+    else:
+        start, end = from_ews(item.start, zone), from_ews(item.end, zone)
+    event = RemoteEvent(
+        start=start,
+        end=end,
+        subject=item.subject or "",
+        body=plain_text(item.body),
+        location=item.location or "",
+        all_day=bool(item.is_all_day),
+        private=item.sensitivity in ("Private", "Confidential"),
+        busy=item.legacy_free_busy_status != "Free",
+        reminder_minutes=item.reminder_minutes_before_start if item.reminder_is_set else None,
+        time_zone=zone,
+        marker=getattr(item, MARKER_FIELD, None) or None,
+        remote_id=item.id,
+        version=item.changekey,
+    )
+    if item.recurrence is not None:
+        event.rrules = [_rrule_from_recurrence(item.recurrence, event)]
+        for deleted in item.deleted_occurrences or ():
+            original = from_ews(deleted.start, zone)
+            event.exdates.append(original.date() if event.all_day else original)
+        for occ in item.modified_occurrences or ():
+            override = RemoteOccurrence(
+                original_start=from_ews(occ.original_start, zone),
+                start=from_ews(occ.start, zone),
+                end=from_ews(occ.end, zone),
+            )
+            if event.all_day:
+                override.original_start = override.original_start.date()
+                override.start, override.end = override.start.date(), override.end.date()
+            event.overrides.append(override)
+    return event.trimmed()
+
+
+def item_values(event: RemoteEvent) -> dict[str, Any]:
+    tz = ews_zone(event.time_zone)
+    if event.all_day:
+        start = _as_date(event.start)
+        end = max(_as_date(event.end) - timedelta(days=1), start)  # exchangelib adds the day back
+        start_value: Any = EWSDate(start.year, start.month, start.day)
+        end_value: Any = EWSDate(end.year, end.month, end.day)
+    else:
+        start_value, end_value = _to_ews(event.start, tz), _to_ews(event.end, tz)
+    values = {
+        "subject": event.subject or None,
+        "body": event.body or None,
+        "location": event.location or None,
+        "start": start_value,
+        "end": end_value,
+        "is_all_day": event.all_day,
+        "sensitivity": "Private" if event.private else "Normal",
+        "legacy_free_busy_status": "Busy" if event.busy else "Free",
+        "reminder_is_set": event.reminder_minutes is not None,
+        "reminder_minutes_before_start": event.reminder_minutes or 0,
+        "_start_timezone": tz,
+        "_end_timezone": tz,
+        "recurrence": _recurrence_for(event, tz) if event.is_recurring else None,
+        MARKER_FIELD: event.marker,
+    }
+    return values
+
+
+def occurrence_values(override: RemoteOccurrence, event: RemoteEvent) -> dict[str, Any]:
+    tz = ews_zone(event.time_zone)
+    if event.all_day:
+        start, end = _as_date(override.start), max(_as_date(override.end) - timedelta(days=1), _as_date(override.start))
+        values: dict[str, Any] = {"start": _ews_date(start), "end": _ews_date(end)}
+    else:
+        values = {"start": _to_ews(override.start, tz), "end": _to_ews(override.end, tz)}
+    for name in ("subject", "location", "body"):
+        value = getattr(override, name)
+        if value is not None:
+            values[name] = value
+    return values
+
+
+def same_override(remote: RemoteOccurrence | None, wanted: RemoteOccurrence, event: RemoteEvent) -> bool:
+    if remote is None:
+        return False
+    if _utc_key(remote.start, event) != _utc_key(wanted.start, event):
+        return False
+    return _utc_key(remote.end, event) == _utc_key(wanted.end, event) and all(
+        getattr(wanted, name) is None or getattr(wanted, name) == getattr(remote, name)
+        for name in ("subject", "location", "body")
+    )
+
+
+def _as_date(value: datetime | date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _utc_key(value: datetime | date, event: RemoteEvent) -> datetime:
+    """Comparable form of a start: dates are midnight on the event's wall clock."""
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=ZoneInfo(_zone_name(event)))
+    return value.astimezone(UTC)
+
+
+def as_utc_keys(values: Iterable[datetime | date], event: RemoteEvent) -> list[datetime]:
+    return [_utc_key(value, event) for value in values]
+
+
+def _zone_name(event: RemoteEvent) -> str:
+    return ews_zone(event.time_zone).key
+
+
+# --- recurrence: RRULE <-> EWS patterns ------------------------------------------------------------
+
+
+def _parse_rrule(rule: str) -> dict[str, str]:
+    parts = {}
+    for part in rule.removeprefix("RRULE:").split(";"):
+        key, _, value = part.partition("=")
+        if key:
+            parts[key.upper()] = value.upper()
+    return parts
+
+
+def _weekday_number(code: str) -> int:
+    return EWS_WEEKDAYS.index(code) + 1
+
+
+def _positional_day(parts: dict[str, str], start_day: date) -> tuple[int, int]:
+    """(exchangelib weekday, week_number) for BYDAY=2TU, BYDAY=TU;BYSETPOS=2 or the start's own weekday."""
+    byday = parts.get("BYDAY", "")
+    match = re.fullmatch(r"([+-]?\d)?([A-Z]{2})", byday) if byday else None
+    if byday and not match:
+        raise ProviderError(f"Exchange cannot repeat on several weekdays in a month ({byday}).")
+    position = int(match.group(1)) if match and match.group(1) else int(parts.get("BYSETPOS", "0") or 0)
+    weekday = _weekday_number(match.group(2)) if match else start_day.isoweekday()
+    if not position:
+        position = (start_day.day - 1) // 7 + 1
+    if position not in WEEK_NUMBERS:
+        raise ProviderError(f"Exchange cannot repeat on week {position} of a month.")
+    return weekday, WEEK_NUMBERS[position]
+
+
+def _recurrence_for(event: RemoteEvent, tz: EWSTimeZone) -> Recurrence:
+    if len(event.rrules) != 1:
+        raise ProviderError("Exchange holds one repeat rule per series; this series has several.")
+    parts = _parse_rrule(event.rrules[0])
+    unsupported = set(parts) - {
+        "FREQ",
+        "INTERVAL",
+        "BYDAY",
+        "BYMONTHDAY",
+        "BYMONTH",
+        "BYSETPOS",
+        "COUNT",
+        "UNTIL",
+        "WKST",
+    }
+    if unsupported:
+        raise ProviderError(
+            f"Exchange cannot hold the repeat rule {event.rrules[0]!r} ({', '.join(sorted(unsupported))})."
+        )
+    start = event.start if event.all_day else event.start.astimezone(tz)
+    start_day = _as_date(start)
+    interval = int(parts.get("INTERVAL", "1"))
+    freq = parts.get("FREQ")
+    if freq == "DAILY":
+        pattern: Any = DailyPattern(interval=interval)
+    elif freq == "WEEKLY":
+        days = parts.get("BYDAY", EWS_WEEKDAYS[start_day.weekday()]).split(",")
+        pattern = WeeklyPattern(
+            interval=interval,
+            weekdays=[_weekday_number(day[-2:]) for day in days],
+            first_day_of_week=_weekday_number(parts.get("WKST", "MO")),
+        )
+    elif freq == "MONTHLY" and "BYDAY" in parts:
+        weekday, week_number = _positional_day(parts, start_day)
+        pattern = RelativeMonthlyPattern(interval=interval, weekday=weekday, week_number=week_number)
+    elif freq == "MONTHLY":
+        pattern = AbsoluteMonthlyPattern(interval=interval, day_of_month=int(parts.get("BYMONTHDAY", start_day.day)))
+    elif freq == "YEARLY" and interval == 1:
+        month = int(parts.get("BYMONTH", start_day.month))
+        if "BYDAY" in parts:
+            weekday, week_number = _positional_day(parts, start_day)
+            pattern = RelativeYearlyPattern(weekday=weekday, week_number=week_number, month=month)
+        else:
+            pattern = AbsoluteYearlyPattern(day_of_month=int(parts.get("BYMONTHDAY", start_day.day)), month=month)
+    else:
+        raise ProviderError(f"Exchange cannot hold the repeat rule {event.rrules[0]!r}.")
+    first = _ews_date(start_day)
+    if "COUNT" in parts:
+        return Recurrence(pattern=pattern, boundary=NumberedPattern(start=first, number=int(parts["COUNT"])))
+    if "UNTIL" in parts:
+        until = _until(parts["UNTIL"], tz)
+        return Recurrence(pattern=pattern, boundary=EndDatePattern(start=first, end=_ews_date(until)))
+    return Recurrence(pattern=pattern, boundary=NoEndPattern(start=first))
+
+
+def _until(value: str, tz: EWSTimeZone) -> date:
+    if "T" in value:
+        moment = datetime.strptime(value.rstrip("Z"), "%Y%m%dT%H%M%S")
+        if value.endswith("Z"):
+            return moment.replace(tzinfo=UTC).astimezone(tz).date()
+        return moment.date()
+    return datetime.strptime(value, "%Y%m%d").date()
+
+
+def _rrule_from_recurrence(recurrence: Recurrence, event: RemoteEvent) -> str:
+    pattern, boundary = recurrence.pattern, recurrence.boundary
+    positions = {number: position for position, number in WEEK_NUMBERS.items()}
+
+    def day_code(number: int) -> str:
+        if number > 7:
+            raise ProviderError("Exchange's day/weekday/weekend-day patterns have no RRULE here.")
+        return EWS_WEEKDAYS[number - 1]
+
+    if isinstance(pattern, DailyPattern):
+        parts = ["FREQ=DAILY", f"INTERVAL={pattern.interval}"]
+    elif isinstance(pattern, WeeklyPattern):
+        days = ",".join(day_code(day) for day in sorted(pattern.weekdays))
+        parts = ["FREQ=WEEKLY", f"INTERVAL={pattern.interval}", f"BYDAY={days}"]
+        if pattern.first_day_of_week and pattern.first_day_of_week != 1:
+            parts.append(f"WKST={day_code(pattern.first_day_of_week)}")
+    elif isinstance(pattern, RelativeMonthlyPattern):
+        parts = ["FREQ=MONTHLY", f"INTERVAL={pattern.interval}"]
+        parts.append(f"BYDAY={positions[pattern.week_number]}{day_code(pattern.weekday)}")
+    elif isinstance(pattern, AbsoluteMonthlyPattern):
+        parts = ["FREQ=MONTHLY", f"INTERVAL={pattern.interval}", f"BYMONTHDAY={pattern.day_of_month}"]
+    elif isinstance(pattern, RelativeYearlyPattern):
+        parts = ["FREQ=YEARLY", f"BYMONTH={pattern.month}"]
+        parts.append(f"BYDAY={positions[pattern.week_number]}{day_code(pattern.weekday)}")
+    elif isinstance(pattern, AbsoluteYearlyPattern):
+        parts = ["FREQ=YEARLY", f"BYMONTH={pattern.month}", f"BYMONTHDAY={pattern.day_of_month}"]
+    else:
+        raise ProviderError(f"Exchange's {type(pattern).__name__} has no RRULE here.")
+    if isinstance(boundary, NumberedPattern):
+        parts.append(f"COUNT={boundary.number}")
+    elif isinstance(boundary, EndDatePattern):
+        end = boundary.end
+        if event.all_day:
+            parts.append(f"UNTIL={end:%Y%m%d}")
+        else:
+            # The last moment of the end date on the series' wall clock, in UTC as RFC 5545 wants.
+            last = datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=ZoneInfo(_zone_name(event)))
+            parts.append(f"UNTIL={last.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    return ";".join(parts)
+
+
+def normalised_rules(event: RemoteEvent) -> list[str]:
+    """Our rule as Exchange will give it back, to tell whether the remote pattern changed."""
+    return [_rrule_from_recurrence(_recurrence_for(event, ews_zone(event.time_zone)), event)]
+
+
+def original_starts(event: RemoteEvent) -> dict[datetime, int]:
+    """UTC original start -> 1-based InstanceIndex, as Exchange counts the occurrences of the series."""
+    zone = ZoneInfo(_zone_name(event))
+    if event.all_day:
+        first = datetime.combine(_as_date(event.start), datetime.min.time())
+    else:
+        first = event.start.astimezone(zone).replace(tzinfo=None)
+    rule = normalised_rules(event)[0]
+    if "UNTIL=" in rule and not event.all_day:
+        # dateutil wants UNTIL on the same footing as a floating DTSTART.
+        until = _parse_rrule(rule)["UNTIL"]
+        local_until = datetime.strptime(until, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).astimezone(zone)
+        rule = rule.replace(f"UNTIL={until}", f"UNTIL={local_until:%Y%m%dT%H%M%S}")
+    wanted = set(as_utc_keys(event.exdates, event)) | set(
+        as_utc_keys([o.original_start for o in event.overrides], event)
+    )
+    latest = max(wanted, default=None)
+    result: dict[datetime, int] = {}
+    if latest is None:
+        return result
+    for index, naive in enumerate(rrulestr(rule, dtstart=first), start=1):
+        start = naive.replace(tzinfo=zone).astimezone(UTC)
+        if start > latest:
+            break
+        result[start] = index
+    return result
