@@ -154,6 +154,9 @@ SYNC_LOCK_SECONDS = env.int("SYNC_LOCK_SECONDS", default=600)
 SYNC_RETRY_ATTEMPTS = env.int("SYNC_RETRY_ATTEMPTS", default=4)
 SYNC_RETRY_BASE_DELAY = env.float("SYNC_RETRY_BASE_DELAY", default=0.5)
 SYNC_RETRY_MAX_DELAY = env.float("SYNC_RETRY_MAX_DELAY", default=30.0)
+# A server's back-off (Retry-After, ErrorServerBusy) up to this many seconds is waited out in the
+# worker; a longer one reschedules the entry or the calendar instead of holding the worker.
+SYNC_MAX_INLINE_WAIT = env.float("SYNC_MAX_INLINE_WAIT", default=5.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -8,12 +8,14 @@ only ever sees the types below, so a new system plugs in without the engine chan
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from typing import Protocol, TypeVar
+
+import tenacity
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +191,94 @@ class CalendarProvider(Protocol):
 
 T = TypeVar("T")
 
+# Longest wait a policy sleeps through in the worker; a longer one is left to a later run.
+DEFAULT_MAX_INLINE_WAIT = 5.0
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from an HTTP Retry-After value (RFC 9110 section 10.2.3): either
+    delay-seconds ("120") or an HTTP-date ("Fri, 31 Dec 1999 23:59:59 GMT", counted from `now`,
+    UTC, default the current time). None when the value is missing or unreadable; a date in the
+    past gives 0. Graph and Google send the same header on 429 and 503."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # RFC 9110 dates are GMT; a zone-less form is read as such
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+def _server_hint(state: tenacity.RetryCallState) -> float | None:
+    """The wait the server asked for with the last failure (TransientError.retry_after), if any."""
+    error = state.outcome.exception() if state.outcome is not None else None
+    hint = getattr(error, "retry_after", None)
+    return float(hint) if hint else None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The one back-off policy every connector runs its calls under, built on tenacity.
+
+    A TransientError is retried up to `attempts` calls in all. The wait before the next try is
+    the server's own hint when the error carries one (TransientError.retry_after, in seconds:
+    HTTP Retry-After on 429/503, EWS ErrorServerBusy BackOffMilliseconds, Graph's and
+    Google's Retry-After), honoured in full and never cut short by `max_delay`; without a hint it
+    is exponential back-off with full jitter: uniform(0, min(max_delay, base_delay * 2**(n-1)))
+    seconds before try n+1 (AWS architecture blog, "Exponential Backoff And Jitter").
+
+    A hinted wait longer than `max_inline_wait` seconds is not slept: the error is raised at
+    once, still carrying its retry_after, so the caller reschedules the item or the calendar
+    that much later and no worker is held asleep. When the tries run out the last error is
+    raised the same way. Other errors are raised unchanged at once. `sleep` (seconds) is where
+    the waits go; tests pass a recorder.
+    """
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_inline_wait: float = DEFAULT_MAX_INLINE_WAIT
+    sleep: Callable[[float], None] = time.sleep
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        hint = _server_hint(state)
+        if hint is not None:
+            return hint
+        return self._jitter(state)
+
+    @property
+    def _jitter(self) -> tenacity.wait.wait_base:
+        return tenacity.wait_random_exponential(multiplier=self.base_delay, max=self.max_delay)
+
+    def _stop(self, state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number >= self.attempts:
+            return True
+        hint = _server_hint(state)
+        return hint is not None and hint > self.max_inline_wait
+
+    @staticmethod
+    def _log(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0
+        logger.info("Transient error (%s); retry %d in %.2f s", error, state.attempt_number, wait)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """fn() under this policy: its result, or the error that ended the tries (see the class)."""
+        retrying = tenacity.Retrying(
+            sleep=self.sleep,
+            stop=self._stop,
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type(TransientError),
+            before_sleep=self._log,
+            reraise=True,
+        )
+        return retrying(fn)
+
 
 def with_retries(
     call: Callable[[], T],
@@ -196,23 +286,12 @@ def with_retries(
     attempts: int = 4,
     base_delay: float = 0.5,
     max_delay: float = 30.0,
+    max_inline_wait: float = DEFAULT_MAX_INLINE_WAIT,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Run `call`, retrying TransientError with exponential back-off and full jitter.
-
-    A server's Retry-After (TransientError.retry_after) is honoured when given. The last
-    TransientError is raised when the attempts run out, so the task can try again later.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except TransientError as error:
-            if attempt == attempts:
-                raise
-            delay = error.retry_after
-            if delay is None:
-                delay = random.uniform(0, min(max_delay, base_delay * 2 ** (attempt - 1)))
-            delay = min(delay, max_delay)
-            logger.info("Transient error (%s); retry %d in %.1f s", error, attempt, delay)
-            sleep(delay)
-    raise AssertionError("unreachable")
+    """call() under a RetryPolicy with these values (seconds); see RetryPolicy for what is retried,
+    how long each wait is, and what is raised."""
+    policy = RetryPolicy(
+        attempts=attempts, base_delay=base_delay, max_delay=max_delay, max_inline_wait=max_inline_wait, sleep=sleep
+    )
+    return policy.call(call)

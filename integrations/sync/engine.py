@@ -25,6 +25,7 @@ from calendars.models import CalendarSettings, ConflictRule
 from integrations import services
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.providers.base import (
+    DEFAULT_MAX_INLINE_WAIT,
     ConnectionProblem,
     ProviderError,
     RemoteCalendar,
@@ -99,11 +100,15 @@ def _window(settings: CalendarSettings, now: datetime) -> Window:
 
 
 def _call(fn):
+    """fn() under the one retry policy (providers/base.py RetryPolicy); a server's wait longer
+    than SYNC_MAX_INLINE_WAIT seconds comes back as a TransientError with its retry_after, for
+    `_failed` (one item) or the task (the calendar) to reschedule."""
     return with_retries(
         fn,
         attempts=_setting("SYNC_RETRY_ATTEMPTS", 4),
         base_delay=_setting("SYNC_RETRY_BASE_DELAY", 0.5),
         max_delay=_setting("SYNC_RETRY_MAX_DELAY", 30.0),
+        max_inline_wait=_setting("SYNC_MAX_INLINE_WAIT", DEFAULT_MAX_INLINE_WAIT),
     )
 
 
@@ -448,7 +453,7 @@ class _Run:
         failures = link.failures + 1
         delay = min(3600, 30 * 2 ** min(failures, 7))
         if isinstance(error, TransientError) and error.retry_after:
-            delay = max(delay, error.retry_after)
+            delay = error.retry_after  # the server's own wait, in full: neither cut short nor stretched
         SyncLink.objects.filter(pk=link.pk).update(
             failures=failures, next_attempt_at=self.now + timedelta(seconds=delay), last_error=str(error)[:2000]
         )

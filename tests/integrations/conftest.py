@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import caldav
 import pytest
+from celery.signals import task_retry
 from django.utils import timezone
 
 from integrations import services
@@ -23,6 +24,19 @@ def radicale(tmp_path_factory):
 def _fast_retries(settings):
     settings.SYNC_RETRY_BASE_DELAY = 0.01
     settings.SYNC_RETRY_MAX_DELAY = 0.05
+
+
+@pytest.fixture
+def retries() -> list:
+    """The countdowns (seconds) of the task retries Celery schedules, as its task_retry signal reports them."""
+    seen: list = []
+
+    def record(sender=None, reason=None, **_kwargs) -> None:
+        seen.append(reason.when)
+
+    task_retry.connect(record, weak=False)
+    yield seen
+    task_retry.disconnect(record)
 
 
 @pytest.fixture

@@ -199,6 +199,78 @@ def test_429_retry_after_is_honoured(proxied_calendar, proxy):
     assert raised.value.retry_after == 7
 
 
+def _list_changes(provider, calendar):
+    from integrations.providers.base import RemoteCalendar, Window
+
+    now = timezone.now()
+    return provider.list_changes(
+        RemoteCalendar("alice@example.com", calendar.calendar_id), None, Window(now, now + timedelta(1))
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["503", "429"])
+def test_caldav_503_and_429_with_retry_after_3_are_retried_after_3_seconds(proxied_calendar, proxy, status):
+    from integrations.providers.base import RetryPolicy
+    from integrations.services import provider_for
+
+    proxy.retry_after = proxy.retry_after_503 = "3"
+    proxy.planned.append(status)
+    provider = provider_for(proxied_calendar.connection)
+    sleeps: list[float] = []
+
+    page = RetryPolicy(sleep=sleeps.append).call(lambda: _list_changes(provider, proxied_calendar))
+
+    assert sleeps == [3]
+    assert page.full and proxy.seen[status] == 1
+
+
+@pytest.mark.django_db
+def test_caldav_503_with_retry_after_as_an_http_date_carries_the_wait(proxied_calendar, proxy):
+    from email.utils import format_datetime
+
+    from integrations.providers.base import TransientError
+    from integrations.services import provider_for
+
+    proxy.retry_after_503 = format_datetime(timezone.now() + timedelta(seconds=40), usegmt=True)
+    proxy.planned.append("503")
+
+    with pytest.raises(TransientError) as raised:
+        _list_changes(provider_for(proxied_calendar.connection), proxied_calendar)
+
+    assert 38 <= raised.value.retry_after <= 40
+
+
+@pytest.mark.django_db
+def test_caldav_429_asking_40_s_reschedules_the_entry_40_s_later(proxied_calendar, proxy, tomorrow_9):
+    calendar_services.create_appointment(
+        subject="Slow server", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[proxied_calendar.agent]
+    )
+    proxy.only_methods = {"PUT"}
+    proxy.retry_after = "40"
+    proxy.planned.append("429")
+    now = timezone.now()
+
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=proxied_calendar.pk), pull=False, now=now)
+
+    assert report.failed == 1
+    assert SyncLink.objects.get().next_attempt_at == now + timedelta(seconds=40)  # not slept, not cut to 30
+    assert proxy.seen["429"] == 1
+
+
+@pytest.mark.django_db
+def test_caldav_503_asking_40_s_reschedules_the_calendar_40_s_later(proxied_calendar, proxy, retries):
+    from integrations.tasks import pull_agent_calendar
+
+    proxy.retry_after_503 = "40"
+    proxy.planned.append("503")
+
+    pull_agent_calendar.apply(args=(proxied_calendar.pk,), throw=False)
+
+    assert retries == [40]
+    assert proxy.seen["503"] == 1
+
+
 @pytest.mark.django_db
 def test_two_workers_never_sync_the_same_calendar_at_once(alice_calendar):
     owner = engine.claim(alice_calendar)

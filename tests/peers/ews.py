@@ -4,7 +4,7 @@ It speaks SOAP over HTTP on 127.0.0.1 (port 0) the way Exchange Server 2016 does
 Microsoft's MS-OXWS documents (GetFolder, FindItem, GetItem, CreateItem, UpdateItem,
 DeleteItem, SyncFolderItems), so the real exchangelib can talk to it. State is in memory, one
 calendar per mailbox. Tests seed and inspect it as another client would ("in Outlook"), and
-switch faults on (ErrorServerBusy, 401, 500, dropped connections).
+switch faults on (ErrorServerBusy, 503/429 with Retry-After, 401, 500, dropped connections).
 
 What it checks like Exchange does: Basic credentials (401 otherwise), the ApplicationImpersonation
 role of the connecting account for the ExchangeImpersonation header (ErrorImpersonateUserDenied),
@@ -268,11 +268,42 @@ class Occurrence:
     original_start: datetime | None
 
 
-# --- the server ------------------------------------------------------------------------------
+# --- faults: the server asks the client to wait ---------------------------------------------------
+#
+# busy: ErrorServerBusy as a SOAP fault (HTTP 500) whose detail carries MessageXml/Value
+#   Name="BackOffMilliseconds" (MS-OXWS throttling; the back_off_ms option, default 1000);
+# 503: HTTP 503 Service Unavailable, as IIS / the CAS front end sends when an application pool is
+#   overloaded, with Retry-After (RFC 9110 10.2.3; the retry_after option: seconds "3" or an
+#   HTTP-date; None sends no header);
+# 429: HTTP 429 Too Many Requests (RFC 6585) with Retry-After, as Exchange Online's front end does.
+BACK_OFF_FAULTS = ("busy", "503", "429")
 
-# busy: ErrorServerBusy with BackOffMilliseconds; drop: close without answering; drop_after: do the
-# work, then close without answering; stall_after: do the work, then hang until `release` is set.
-FAULTS = ("busy", "401", "500", "drop", "drop_after", "stall_after")
+
+def server_busy(options: dict) -> SoapFault:
+    return SoapFault(
+        "ErrorServerBusy",
+        "The server cannot service this request right now. Try again later.",
+        {"BackOffMilliseconds": str(options.get("back_off_ms", 1000))},
+    )
+
+
+def http_back_off(kind: str, options: dict) -> tuple[int, dict[str, str], bytes]:
+    headers = {"Content-Type": "text/html"}
+    retry_after = options.get("retry_after", "1")
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if kind == "503":
+        return 503, headers, b"<html><body><h1>Service Unavailable</h1></body></html>"
+    return 429, headers, b"<html><body><h1>Too Many Requests</h1></body></html>"
+
+
+# Every switch of fail_next: drop closes without answering; drop_after does the work, then closes
+# without answering; stall_after does the work, then hangs until `release` is set; and the
+# back-off answers above.
+FAULTS = ("401", "500", "drop", "drop_after", "stall_after", *BACK_OFF_FAULTS)
+
+
+# --- the server ------------------------------------------------------------------------------
 
 
 class EwsServer:
@@ -347,7 +378,8 @@ class EwsServer:
         self.mailboxes[mailbox.lower()].delegates.add(account.lower())
 
     def fail_next(self, kind: str, times: int = 1, **options) -> None:
-        """The next `times` requests fail (see FAULTS; busy takes back_off_ms=...); with
+        """The next `times` requests fail (see FAULTS; busy takes back_off_ms=..., 503 and 429
+        retry_after=...); with
         operation="CreateItem", the next requests of that operation only."""
         assert kind in FAULTS, kind
         with self.lock:
@@ -550,14 +582,8 @@ class EwsServer:
         if kind == "500":
             page = b"<html><body><h1>Server Error in '/EWS' Application.</h1></body></html>"
             return 500, {"Content-Type": "text/html"}, page
-        if kind == "busy":
-            back_off = str(options.get("back_off_ms", 1000))
-            error = SoapFault(
-                "ErrorServerBusy",
-                "The server cannot service this request right now.",
-                {"BackOffMilliseconds": back_off},
-            )
-            return 500, {"Content-Type": "text/xml; charset=utf-8"}, self._fault(error)
+        if kind in BACK_OFF_FAULTS:
+            return self._back_off_answer(kind, options)
         answer = self._answer(headers, envelope, operation, name)
         if kind == "drop_after":  # done here, but the answer never reaches the client
             return None
@@ -566,6 +592,12 @@ class EwsServer:
             self.release.wait(60)
             return None
         return answer
+
+    def _back_off_answer(self, kind: str, options: dict) -> tuple[int, dict[str, str], bytes]:
+        """The answer of a server asking the client to wait; see the back-off section below."""
+        if kind == "busy":
+            return 500, {"Content-Type": "text/xml; charset=utf-8"}, self._fault(server_busy(options))
+        return http_back_off(kind, options)
 
     def _take_fault(self, operation: str) -> tuple[str, dict] | None:
         """The planned fault for this request (the first one meant for its operation), or a random one."""

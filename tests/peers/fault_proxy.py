@@ -3,8 +3,9 @@
 Faults (one per request, from a queue of planned faults or drawn at a seeded random rate):
   drop         close the connection without forwarding or answering
   drop_after   forward the request (it takes effect upstream), then close without answering
-  500 / 503    answer with that status, forwarding nothing
-  429          answer 429 Too Many Requests with Retry-After
+  500 / 503    answer with that status, forwarding nothing (503 with Retry-After when
+               `retry_after_503` is set, as an overloaded server asks to be left alone)
+  429          answer 429 Too Many Requests with Retry-After (`retry_after`)
   stall        wait `stall_seconds` (longer than the client's timeout), then close
   stall_after  forward the request, then hang until released (a worker killed mid-push)
 """
@@ -33,6 +34,7 @@ class FaultProxy:
         self.random = random.Random(seed)
         self.stall_seconds = 2.0
         self.retry_after = "0"
+        self.retry_after_503: str | None = None
         self.release = threading.Event()
         self.forwarded = threading.Event()
         self.seen: Counter[str] = Counter()
@@ -102,7 +104,10 @@ class FaultProxy:
                     self.close_connection = True
                     return
                 if fault in ("500", "503"):
-                    self._answer(int(fault), [("Content-Type", "text/plain")], b"Internal trouble")
+                    headers = [("Content-Type", "text/plain")]
+                    if fault == "503" and proxy.retry_after_503 is not None:
+                        headers.append(("Retry-After", proxy.retry_after_503))
+                    self._answer(int(fault), headers, b"Internal trouble")
                     return
                 if fault == "429":
                     self._answer(429, [("Retry-After", proxy.retry_after)], b"Slow down")

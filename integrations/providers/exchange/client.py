@@ -38,6 +38,7 @@ from exchangelib.properties import OccurrenceItemId, RecurringMasterItemId
 from exchangelib.version import EXCHANGE_2013, EXCHANGE_2013_SP1, EXCHANGE_2016, EXCHANGE_2019
 
 from ..base import (
+    DEFAULT_MAX_INLINE_WAIT,
     ChangePage,
     ConnectionProblem,
     RemoteCalendar,
@@ -45,11 +46,11 @@ from ..base import (
     RemoteNotFound,
     RemoteOccurrence,
     RemoteRef,
+    RetryPolicy,
     TransientError,
     Window,
-    with_retries,
 )
-from .errors import translate
+from .errors import FailFastKeepingRetryAfter, translate
 from .mapping import (
     ITEM_FIELDS,
     MARKER_FIELD,
@@ -115,12 +116,16 @@ class ExchangeProvider:
     """CalendarProvider for Exchange Server over EWS."""
 
     def __init__(
-        self, settings: ExchangeSettings, *, sleep: Callable[[float], None] = time.sleep, attempts: int = 4
+        self,
+        settings: ExchangeSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        attempts: int = 4,
+        max_inline_wait: float = DEFAULT_MAX_INLINE_WAIT,
     ) -> None:
         self.settings = settings
-        self._sleep = sleep
         # The sync engine runs its own retry policy around each call and builds us with attempts=1.
-        self._attempts = attempts
+        self._policy = RetryPolicy(attempts=attempts, max_inline_wait=max_inline_wait, sleep=sleep)
         self._accounts: dict[str, Account] = {}
         self._config: Configuration | None = None
 
@@ -138,6 +143,8 @@ class ExchangeProvider:
                 auth_type=AUTH_TYPES[self.settings.auth_type.lower()],
                 # A fixed version spares the guessing round-trip on the first request.
                 version=Version(build=VERSIONS[self.settings.version]),
+                # Fail fast (our RetryPolicy does the waiting), but keep the Retry-After of a 503/429.
+                retry_policy=FailFastKeepingRetryAfter(),
             )
         return self._config
 
@@ -157,18 +164,22 @@ class ExchangeProvider:
                     f"Autodiscover found no Exchange server for {mailbox}: enter the EWS URL "
                     "(https://mail.example.com/EWS/Exchange.asmx) in the connection."
                 ) from error
-            account.protocol.TIMEOUT = self.settings.timeout
             self._accounts[mailbox] = account
         return self._accounts[mailbox]
 
     def _new_account(self, address: str, access_type: str, *, autodiscover: bool = False) -> Account:
-        return Account(
+        account = Account(
             address,
             config=self._configuration(),
             autodiscover=autodiscover,
             access_type=access_type,
             default_timezone=EWSTimeZone("UTC"),
         )
+        account.protocol.TIMEOUT = self.settings.timeout
+        # exchangelib fills a back-off the server did not name with RETRY_WAIT seconds; 0 keeps a
+        # guess from passing for the server's own wait.
+        account.protocol.RETRY_WAIT = 0
+        return account
 
     def _folder(self, calendar: RemoteCalendar) -> Calendar:
         """The calendar folder by its id, built without a round-trip."""
@@ -184,7 +195,7 @@ class ExchangeProvider:
             except (ews_errors.EWSError, requests.RequestException) as error:
                 raise translate(error, self.settings, mailbox) from error
 
-        return with_retries(attempt, attempts=self._attempts, sleep=self._sleep)
+        return self._policy.call(attempt)
 
     # CalendarProvider
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import requests
 from exchangelib import errors as ews_errors
+from exchangelib.protocol import FailFast
 
 from ..base import (
     ConnectionProblem,
@@ -14,10 +15,36 @@ from ..base import (
     SyncTokenExpired,
     TransientError,
     VersionConflict,
+    retry_after_seconds,
 )
 
 if TYPE_CHECKING:
     from .client import ExchangeSettings
+
+
+class FailFastKeepingRetryAfter(FailFast):
+    """exchangelib's FailFast policy (no sleeping inside exchangelib: our RetryPolicy decides),
+    except that the wait an HTTP 503 or 429 asks for in Retry-After reaches us.
+
+    FailFast turns a 503 into ErrorInternalServerTransientError and a 429 into
+    MalformedResponseError, both without the header; here either becomes ErrorServerBusy whose
+    back_off is the Retry-After value in seconds (RFC 9110 section 10.2.3, seconds or HTTP-date),
+    or None when the server named no wait. The provider also sets the protocol's RETRY_WAIT to 0,
+    so a back_off is only ever the server's own figure, never exchangelib's guess.
+    """
+
+    def raise_response_errors(self, response) -> None:
+        try:
+            super().raise_response_errors(response)
+        except (
+            ews_errors.ErrorInternalServerTransientError,
+            ews_errors.ErrorServerBusy,
+            ews_errors.MalformedResponseError,
+        ) as error:
+            if response.status_code not in (429, 503):
+                raise
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            raise ews_errors.ErrorServerBusy(f"Exchange answered HTTP {response.status_code}", back_off=wait) from error
 
 
 def translate(error: Exception, settings: ExchangeSettings, mailbox: str) -> ProviderError:
@@ -49,9 +76,9 @@ def translate(error: Exception, settings: ExchangeSettings, mailbox: str) -> Pro
             f"The server does not accept Exchange version {settings.version}: choose the version the server runs."
         )
     if isinstance(error, ews_errors.ErrorServerBusy):
-        # exchangelib fills in its own wait when the server named none; only BackOffMilliseconds counts.
-        own_wait = str(error).startswith(("Reraised from", "Caused by"))
-        return TransientError(f"Exchange is busy: {error}", retry_after=None if own_wait else error.back_off)
+        # back_off is the server's own wait (BackOffMilliseconds, or Retry-After through
+        # FailFastKeepingRetryAfter); 0 or None when it named none (RETRY_WAIT is 0 on our protocol).
+        return TransientError(f"Exchange is busy: {error}", retry_after=error.back_off or None)
     if isinstance(
         error,
         ews_errors.ErrorTimeoutExpired
