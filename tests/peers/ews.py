@@ -12,6 +12,11 @@ mailboxes that exist (ErrorNonExistentMailbox), delegate rights without imperson
 (ErrorAccessDenied), change keys under ConflictResolution (ErrorIrresolvableConflict), the
 SendMeetingInvitations / SendMeetingCancellations attributes calendar items need, and sync
 states it issued (ErrorInvalidSyncStateData).
+
+What an item keeps that the helpdesk does not own, as Exchange does: Categories (ArrayOfStrings),
+the reminder (ReminderIsSet / ReminderMinutesBeforeStart), and any extended property (returned
+only when a request names it in AdditionalProperties); UpdateItem changes only the properties
+its SetItemField / DeleteItemField elements name.
 """
 
 from __future__ import annotations
@@ -168,6 +173,7 @@ class Item:
     free_busy: str = "Busy"
     reminder_is_set: bool = True
     reminder_minutes: int = 15
+    categories: list[str] = field(default_factory=list)  # item:Categories, Outlook's colour categories
     start_tz: str = "UTC"  # Windows zone id
     end_tz: str = "UTC"
     uid: str = field(default_factory=lambda: uuid.uuid4().hex.upper())
@@ -1109,6 +1115,7 @@ ITEM_FIELDS = {
     "item:Subject": "Subject",
     "item:Sensitivity": "Sensitivity",
     "item:Body": "Body",
+    "item:Categories": "Categories",
     "item:DateTimeCreated": "DateTimeCreated",
     "item:ReminderIsSet": "ReminderIsSet",
     "item:ReminderMinutesBeforeStart": "ReminderMinutesBeforeStart",
@@ -1192,6 +1199,10 @@ def _item_element(item: Item, shape: _Shape, *, original: datetime | None = None
     add("Sensitivity", item.sensitivity)
     if full:
         add("Body", body, BodyType=item.body_type)
+    if item.categories:
+        categories = add("Categories")
+        for name in item.categories if categories is not None else ():
+            ET.SubElement(categories, t("String")).text = name
     add("DateTimeCreated", ews_datetime(item.created))
     add("ReminderIsSet", _bool(item.reminder_is_set))
     add("ReminderMinutesBeforeStart", str(item.reminder_minutes))
@@ -1321,6 +1332,8 @@ def _apply_property(item: Item | Exception_, element: ET.Element) -> None:
         if text not in ("Normal", "Personal", "Private", "Confidential"):
             raise EwsError("ErrorSchemaValidation", f"Bad Sensitivity {text}")
         item.sensitivity = text
+    elif name == "Categories":  # t:ArrayOfStringsType
+        item.categories = [child.text or "" for child in element if child.tag == t("String")]
     elif name == "ReminderIsSet":
         item.reminder_is_set = _true(text)
     elif name == "ReminderMinutesBeforeStart":
@@ -1350,7 +1363,7 @@ def _apply_property(item: Item | Exception_, element: ET.Element) -> None:
         setattr(item, "start_tz" if name == "StartTimeZone" else "end_tz", zone)
     elif name == "UID":
         item.uid = text
-    elif name in ("IsResponseRequested", "AllowNewTimeProposal", "ConferenceType", "Importance", "Categories"):
+    elif name in ("IsResponseRequested", "AllowNewTimeProposal", "ConferenceType", "Importance"):
         pass  # accepted and not kept: nothing in this calendar depends on them
     elif name in ("RequiredAttendees", "OptionalAttendees", "Resources"):
         pass
@@ -1376,6 +1389,7 @@ DELETABLE = {
     "Location": ("location", ""),
     "ReminderMinutesBeforeStart": ("reminder_minutes", 15),
     "Sensitivity": ("sensitivity", "Normal"),
+    "Categories": ("categories", []),
 }
 
 
@@ -1404,7 +1418,8 @@ def _apply_update(item: Item | Exception_, update: ET.Element) -> None:
             item.modified.clear()
             item.deleted.clear()
         elif name in DELETABLE and isinstance(item, Item):
-            setattr(item, *DELETABLE[name])
+            attribute, default = DELETABLE[name]
+            setattr(item, attribute, copy.copy(default))
         elif name in ("StartTimeZone", "EndTimeZone", "ReminderIsSet", "IsResponseRequested"):
             pass
         elif not isinstance(item, Exception_):

@@ -55,7 +55,10 @@ from .mapping import (
     ITEM_FIELDS,
     MARKER_FIELD,
     OCCURRENCE_FIELDS,
+    REMINDER_FIELDS,
+    TIME_FIELDS,
     as_utc_keys,
+    changed_fields,
     event_from_item,
     from_ews,
     item_values,
@@ -351,26 +354,55 @@ class ExchangeProvider:
     def update(
         self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, *, base: RemoteEvent | None = None
     ) -> RemoteRef:
-        return self._call(calendar.mailbox, lambda: self._update(calendar, ref, event))
+        """Merge `event` into the entry with UpdateItem, writing only the helpdesk-owned fields that
+        differ from `base` (the entry as last read), under ref.version as ChangeKey
+        (ConflictResolution NeverOverwrite; AlwaysOverwrite when no version is given).
 
-    def _update(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent) -> RemoteRef:
+        Categories, attendees, extended properties other than ours and anything else the item
+        holds are never written, and the reminder only on entries we created (our HelpdeskLinkId
+        on the item). Without `base`, the entry is read first and serves as base, so the outcome
+        is the same. Nothing to write: no UpdateItem, the same version back. Raises
+        VersionConflict when ref.version is stale (ErrorIrresolvableConflict), RemoteNotFound
+        when the entry is gone."""
+        return self._call(calendar.mailbox, lambda: self._update(calendar, ref, event, base))
+
+    def _update(
+        self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent | None
+    ) -> RemoteRef:
         folder = self._folder(calendar)
-        values = item_values(event)
-        fields = [name for name in values if name != "recurrence" and (name != MARKER_FIELD or event.marker)]
-        current = self._get_master(folder, ref.remote_id) if event.is_recurring or not ref.version else None
+        current = None
+        if base is None or event.is_recurring or not ref.version:
+            current = self._get_master(folder, ref.remote_id)
+        if base is None:
+            base = event_from_item(current)
+        fields = changed_fields(event, base)
+        if event.reminder_minutes != base.reminder_minutes:
+            # The marker tells our entries from the user's; read it only when the reminder matters.
+            marker = base.marker
+            if marker is None:
+                current = current or self._get_master(folder, ref.remote_id)
+                marker = getattr(current, MARKER_FIELD, None)
+            if marker and marker == event.marker:
+                fields.extend(REMINDER_FIELDS)
         if not event.is_recurring:
-            fields.append("recurrence")  # A series that became a single entry loses its pattern.
+            if base.is_recurring or (current is not None and current.recurrence is not None):
+                fields.append("recurrence")  # A series that became a single entry loses its pattern.
         elif not self._recurrence_still_fits(current, event):
-            fields.append("recurrence")  # Setting the pattern anew clears the old exceptions.
+            # Setting the pattern anew clears the old exceptions; it starts on the entry's start.
+            fields.extend(name for name in (*TIME_FIELDS, "recurrence") if name not in fields)
         # Without a version tag the caller means to overwrite whatever the server holds now.
         change_key = ref.version or current.changekey
-        resolution = NEVER_OVERWRITE if ref.version else ALWAYS_OVERWRITE
-        item = CalendarItem(account=folder.account, folder=folder, id=ref.remote_id, changekey=change_key, **values)
-        item.save(update_fields=fields, conflict_resolution=resolution, send_meeting_invitations=SEND_TO_NONE)
-        change_key = item.changekey
+        item_id = ref.remote_id
+        if fields:
+            resolution = NEVER_OVERWRITE if ref.version else ALWAYS_OVERWRITE
+            item = CalendarItem(
+                account=folder.account, folder=folder, id=ref.remote_id, changekey=change_key, **item_values(event)
+            )
+            item.save(update_fields=fields, conflict_resolution=resolution, send_meeting_invitations=SEND_TO_NONE)
+            item_id, change_key = item.id, item.changekey
         if event.is_recurring:
-            change_key = self._apply_exceptions(folder, item.id, event)
-        return RemoteRef(remote_id=item.id, version=change_key)
+            change_key = self._apply_exceptions(folder, item_id, event)
+        return RemoteRef(remote_id=item_id, version=change_key)
 
     def _get_master(self, folder: Calendar, item_id: str) -> CalendarItem:
         (item,) = folder.account.fetch(ids=[(item_id, None)], folder=folder, only_fields=ITEM_FIELDS)

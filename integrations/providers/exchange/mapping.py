@@ -202,6 +202,46 @@ def item_values(event: RemoteEvent) -> dict[str, Any]:
     return values
 
 
+# What an update may write, grouped as they change together (exchangelib field names). Categories,
+# attendees, other extended properties and, on entries not ours, the reminder are never written.
+TIME_FIELDS = ("start", "end", "is_all_day", "_start_timezone", "_end_timezone")
+REMINDER_FIELDS = ("reminder_is_set", "reminder_minutes_before_start")
+
+
+def changed_fields(event: RemoteEvent, base: RemoteEvent) -> list[str]:
+    """The helpdesk-owned fields of `event` that differ from `base` (the entry as last read), as
+    exchangelib field names for UpdateItem's SetItemField / DeleteItemField (MS-OXWSCORE).
+
+    Covers subject, body, location, the times (start, end, all-day, and the Windows zone they
+    are on), sensitivity (private) and LegacyFreeBusyStatus (busy); the reminder and the
+    recurrence are the caller's to decide. Text is compared without outer whitespace, and the
+    body as the plain text Outlook's HTML reads as, so an entry whose text the helpdesk did not
+    change keeps its own formatting.
+    """
+    fields = []
+    for name in ("subject", "body", "location"):
+        if (getattr(event, name) or "").strip() != (getattr(base, name) or "").strip():
+            fields.append(name)
+    if not _same_times(event, base):
+        fields.extend(TIME_FIELDS)
+    if event.private != base.private:
+        fields.append("sensitivity")
+    if event.busy != base.busy:
+        fields.append("legacy_free_busy_status")
+    return fields
+
+
+def _same_times(event: RemoteEvent, base: RemoteEvent) -> bool:
+    if event.all_day != base.all_day or windows_zone_for(event.time_zone) != windows_zone_for(base.time_zone):
+        return False
+    if event.all_day:
+        return (_as_date(event.start), _as_date(event.end)) == (_as_date(base.start), _as_date(base.end))
+    return (_utc_key(event.start, event), _utc_key(event.end, event)) == (
+        _utc_key(base.start, base),
+        _utc_key(base.end, base),
+    )
+
+
 def occurrence_values(override: RemoteOccurrence, event: RemoteEvent) -> dict[str, Any]:
     tz = ews_zone(event.time_zone)
     if event.all_day:
