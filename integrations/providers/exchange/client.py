@@ -3,9 +3,11 @@
 One service account reaches every technician's mailbox, either with the ApplicationImpersonation
 role (the usual set-up) or with delegate rights on each calendar. Pull uses SyncFolderItems and
 its sync state; a refused state means a full listing of the window with CalendarView. Push uses
-CreateItem / UpdateItem / DeleteItem and never sends invitations or cancellations. Our link id
-lives in an extended property, so a retried create finds the first one; change keys are the
-version tags.
+CreateItem / UpdateItem / DeleteItem and never sends invitations or cancellations; an update
+sets only the helpdesk-owned fields that changed, so Outlook's categories, the user's reminder and
+other properties stay. Our link id lives in an extended property, so a retried create finds the
+first one; change keys are the version tags. Calls run under base.RetryPolicy; exchangelib itself
+fails fast, passing on the server's back-off (Retry-After, BackOffMilliseconds) as errors.py says.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ from .mapping import (
     original_starts,
     plain_text,
     same_override,
+    same_series,
 )
 
 logger = logging.getLogger(__name__)
@@ -370,12 +373,14 @@ class ExchangeProvider:
         self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent | None
     ) -> RemoteRef:
         folder = self._folder(calendar)
-        current = None
-        if base is None or event.is_recurring or not ref.version:
-            current = self._get_master(folder, ref.remote_id)
+        current = self._get_master(folder, ref.remote_id) if base is None or not ref.version else None
         if base is None:
             base = event_from_item(current)
         fields = changed_fields(event, base)
+        # A series whose pattern, exceptions and times are as last read needs no recurrence work.
+        series_as_read = same_series(event, base) and not set(TIME_FIELDS) & set(fields)
+        if event.is_recurring and not series_as_read and current is None:
+            current = self._get_master(folder, ref.remote_id)
         if event.reminder_minutes != base.reminder_minutes:
             # The marker tells our entries from the user's; read it only when the reminder matters.
             marker = base.marker
@@ -387,7 +392,7 @@ class ExchangeProvider:
         if not event.is_recurring:
             if base.is_recurring or (current is not None and current.recurrence is not None):
                 fields.append("recurrence")  # A series that became a single entry loses its pattern.
-        elif not self._recurrence_still_fits(current, event):
+        elif not series_as_read and not self._recurrence_still_fits(current, event):
             # Setting the pattern anew clears the old exceptions; it starts on the entry's start.
             fields.extend(name for name in (*TIME_FIELDS, "recurrence") if name not in fields)
         # Without a version tag the caller means to overwrite whatever the server holds now.
@@ -400,7 +405,7 @@ class ExchangeProvider:
             )
             item.save(update_fields=fields, conflict_resolution=resolution, send_meeting_invitations=SEND_TO_NONE)
             item_id, change_key = item.id, item.changekey
-        if event.is_recurring:
+        if event.is_recurring and not series_as_read:
             change_key = self._apply_exceptions(folder, item_id, event)
         return RemoteRef(remote_id=item_id, version=change_key)
 

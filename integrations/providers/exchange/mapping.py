@@ -231,6 +231,30 @@ def changed_fields(event: RemoteEvent, base: RemoteEvent) -> list[str]:
     return fields
 
 
+def same_series(event: RemoteEvent, base: RemoteEvent) -> bool:
+    """True when both are series with the same pattern (as Exchange holds it), the same cancelled
+    occurrences and the same moved ones (times in UTC, subject, place, text): nothing about the
+    recurrence needs writing. False for single entries, and when either pattern cannot be held."""
+    if not (event.is_recurring and base.is_recurring):
+        return False
+    try:
+        if normalised_rules(event) != normalised_rules(base):
+            return False
+    except ProviderError:
+        return False
+
+    def moved(side: RemoteEvent) -> set[tuple]:
+        key = _utc_key
+        return {
+            (key(o.original_start, side), key(o.start, side), key(o.end, side), o.subject, o.location, o.body)
+            for o in side.overrides
+        }
+
+    return set(as_utc_keys(event.exdates, event)) == set(as_utc_keys(base.exdates, base)) and moved(event) == moved(
+        base
+    )
+
+
 def _same_times(event: RemoteEvent, base: RemoteEvent) -> bool:
     if event.all_day != base.all_day or windows_zone_for(event.time_zone) != windows_zone_for(base.time_zone):
         return False

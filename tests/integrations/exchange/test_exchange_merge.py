@@ -155,3 +155,43 @@ def test_outlook_entry_with_categories_and_its_own_reminder_keeps_both_after_a_h
     assert (item.reminder_is_set, item.reminder_minutes) == (True, 60)
     assert item.extended == {CRM_CASE: "CASE-7"}
     assert SyncLink.objects.get().version == item.change_key
+
+
+def test_renaming_a_series_keeps_its_exceptions_and_costs_one_update(provider, calendar, ews, window):
+    from integrations.providers.base import RemoteOccurrence
+
+    from .test_exchange_provider import weekly_series
+
+    first = next_monday()
+    moved_from, cancelled = first + timedelta(weeks=1), first + timedelta(weeks=2)
+    moved_to = moved_from + timedelta(days=1)
+    series = weekly_series(
+        exdates=[cancelled],
+        overrides=[RemoteOccurrence(original_start=moved_from, start=moved_to, end=moved_to + HOUR)],
+    )
+    ref = provider.create(calendar, series)
+    base = as_read(provider, calendar, window, ref.remote_id)
+    before = len(ews.requests)
+
+    new_ref = provider.update(calendar, ref, dataclasses.replace(series, subject="Weekly check (new room)"), base=base)
+
+    assert ews.requests[before:] == ["UpdateItem"]
+    view = ews.calendar_view(ALICE, first - timedelta(days=1), first + timedelta(weeks=8))
+    assert [entry.start for entry in view] == [first, moved_to] + [first + timedelta(weeks=n) for n in (3, 4, 5)]
+    assert {entry.subject for entry in view} == {"Weekly check (new room)"}
+    assert new_ref.version == ews.item(ALICE, ref.remote_id).change_key
+
+
+def test_moving_a_series_in_the_helpdesk_still_moves_every_occurrence(provider, calendar, ews, window):
+    from .test_exchange_provider import weekly_series
+
+    series = weekly_series()
+    ref = provider.create(calendar, series)
+    base = as_read(provider, calendar, window, ref.remote_id)
+    later = dataclasses.replace(series, start=series.start + 2 * HOUR, end=series.end + 2 * HOUR)
+
+    provider.update(calendar, ref, later, base=base)
+
+    first = next_monday()
+    view = ews.calendar_view(ALICE, first - timedelta(days=1), first + timedelta(weeks=8))
+    assert [entry.start for entry in view] == [first + 2 * HOUR + timedelta(weeks=n) for n in range(6)]
