@@ -615,7 +615,7 @@ class EwsServer:
         if self.fault_rate and self.random.random() < self.fault_rate:
             kind = self.random.choice(self.fault_kinds)
             self.faults_served[kind] += 1
-            return kind, {"back_off_ms": 10}
+            return kind, {"back_off_ms": 10, "retry_after": "0"}  # fast: the server asks for no real pause
         return None
 
     def _answer(self, headers, envelope: ET.Element, operation: ET.Element | None, name: str):

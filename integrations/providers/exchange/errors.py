@@ -78,7 +78,9 @@ def translate(error: Exception, settings: ExchangeSettings, mailbox: str) -> Pro
     if isinstance(error, ews_errors.ErrorServerBusy):
         # back_off is the server's own wait (BackOffMilliseconds, or Retry-After through
         # FailFastKeepingRetryAfter); 0 or None when it named none (RETRY_WAIT is 0 on our protocol).
-        return TransientError(f"Exchange is busy: {error}", retry_after=error.back_off or None)
+        wait = error.back_off or None
+        asks = f"; it asks for a pause of {wait:g} s" if wait else ""
+        return TransientError(f"Exchange is busy ({error}){asks}.", retry_after=wait)
     if isinstance(
         error,
         ews_errors.ErrorTimeoutExpired

@@ -67,6 +67,7 @@ def test_ews_server_busy_asking_40_s_is_not_slept_and_carries_40(provider, calen
         provider.create(calendar, visit())
 
     assert raised.value.retry_after == 40
+    assert "asks for a pause of 40 s" in str(raised.value)
     assert sleeps == []
     assert ews.requests.count("CreateItem") == 1
     assert ews.items(ALICE) == []
