@@ -93,6 +93,7 @@ def iana_zone_for(windows: str) -> str:
 
 
 def ews_zone(iana: str) -> EWSTimeZone:
+    """The EWSTimeZone for an IANA zone; UTC for a zone Exchange has no Windows id for."""
     try:
         return EWSTimeZone(iana)
     except (ews_errors.UnknownTimeZone, ZoneInfoNotFoundError, ValueError):
@@ -132,6 +133,9 @@ def plain_text(body: Any) -> str:
 
 
 def event_from_item(item: CalendarItem) -> RemoteEvent:
+    """A CalendarItem (single or RecurringMaster, fetched with ITEM_FIELDS) as a RemoteEvent: times
+    on the wall clock of its StartTimeZone, all-day ends made exclusive, the HTML body as text, the
+    pattern as an RRULE with DeletedOccurrences as exdates and ModifiedOccurrences as overrides."""
     start_tz = item._start_timezone
     zone = start_tz.key if start_tz is not None else "UTC"
     if item.is_all_day:
@@ -175,6 +179,8 @@ def event_from_item(item: CalendarItem) -> RemoteEvent:
 
 
 def item_values(event: RemoteEvent) -> dict[str, Any]:
+    """exchangelib field values (ITEM_FIELDS names) for an event: the inverse of event_from_item.
+    Raises ProviderError for a repeat rule Exchange cannot hold."""
     tz = ews_zone(event.time_zone)
     if event.all_day:
         start = _as_date(event.start)
@@ -267,6 +273,7 @@ def _same_times(event: RemoteEvent, base: RemoteEvent) -> bool:
 
 
 def occurrence_values(override: RemoteOccurrence, event: RemoteEvent) -> dict[str, Any]:
+    """Field values that move or edit one occurrence of the event's series (OCCURRENCE_FIELDS names)."""
     tz = ews_zone(event.time_zone)
     if event.all_day:
         start, end = _as_date(override.start), max(_as_date(override.end) - timedelta(days=1), _as_date(override.start))
@@ -281,6 +288,8 @@ def occurrence_values(override: RemoteOccurrence, event: RemoteEvent) -> dict[st
 
 
 def same_override(remote: RemoteOccurrence | None, wanted: RemoteOccurrence, event: RemoteEvent) -> bool:
+    """True when the occurrence as Exchange holds it already is as wanted (times in UTC; the text
+    fields the helpdesk sets)."""
     if remote is None:
         return False
     if _utc_key(remote.start, event) != _utc_key(wanted.start, event):
@@ -303,6 +312,7 @@ def _utc_key(value: datetime | date, event: RemoteEvent) -> datetime:
 
 
 def as_utc_keys(values: Iterable[datetime | date], event: RemoteEvent) -> list[datetime]:
+    """Starts as comparable UTC datetimes (dates as midnight on the event's wall clock)."""
     return [_utc_key(value, event) for value in values]
 
 
