@@ -382,11 +382,10 @@ class ExchangeProvider:
         if event.is_recurring and not series_as_read and current is None:
             current = self._get_master(folder, ref.remote_id)
         if event.reminder_minutes != base.reminder_minutes:
-            # The marker tells our entries from the user's; read it only when the reminder matters.
-            marker = base.marker
-            if marker is None:
-                current = current or self._get_master(folder, ref.remote_id)
-                marker = getattr(current, MARKER_FIELD, None)
+            # Only our link id on the item itself tells our entries from the user's (a base built by
+            # the caller may carry any marker), so it is read when, and only when, the reminder matters.
+            current = current or self._get_master(folder, ref.remote_id)
+            marker = getattr(current, MARKER_FIELD, None)
             if marker and marker == event.marker:
                 fields.extend(REMINDER_FIELDS)
         if not event.is_recurring:

@@ -59,13 +59,14 @@ def test_update_with_base_sets_only_what_changed_and_keeps_the_rest(provider, ca
     assert ref.version == item.change_key
 
 
-def test_helpdesk_reminder_never_replaces_the_users_own_on_an_outlook_entry(provider, calendar, ews, window):
+@pytest.mark.parametrize("marker", [None, "the engine's own key"])
+def test_helpdesk_reminder_never_replaces_the_users_own_on_an_outlook_entry(provider, calendar, ews, window, marker):
     item_id = outlook_entry(ews)
-    base = as_read(provider, calendar, window, item_id)
+    # The engine keys an imported entry by some id of its own; only our link id on the item makes it ours.
+    base = dataclasses.replace(as_read(provider, calendar, window, item_id), marker=marker)
+    edited = dataclasses.replace(base, reminder_minutes=15)
 
-    provider.update(
-        calendar, RemoteRef(item_id, base.version), dataclasses.replace(base, reminder_minutes=15), base=base
-    )
+    provider.update(calendar, RemoteRef(item_id, base.version), edited, base=base)
 
     item = ews.item(ALICE, item_id)
     assert (item.reminder_is_set, item.reminder_minutes) == (True, 60)
