@@ -350,7 +350,14 @@ class ExchangeProvider:
             )
         return RemoteCalendar(mailbox=account.primary_smtp_address, calendar_id=folder.id)
 
-    def list_changes(self, calendar: RemoteCalendar, token: str | None, window: Window) -> ChangePage:
+    def list_changes(
+        self,
+        calendar: RemoteCalendar,
+        token: str | None,
+        window: Window,
+        *,
+        known_versions: Mapping[str, str] | None = None,  # accepted; every reported item is read today
+    ) -> ChangePage:
         if token is None:
             return self._call(calendar.mailbox, lambda: self._full_listing(calendar, window))
         return self._call(calendar.mailbox, lambda: self._changes_since(calendar, token))
@@ -553,6 +560,19 @@ class ExchangeProvider:
             return master.changekey
         (fresh,) = account.fetch(ids=[(master_id, None)], folder=folder, only_fields=["changekey"])
         return fresh.changekey
+
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+        """The item as Exchange holds it now (GetItem, MS-OXWS), or None when it is gone."""
+
+        def read() -> RemoteEvent | None:
+            folder = self._folder(calendar)
+            events, gone = self._fetch_events(folder, [(ref.remote_id, None)])
+            return None if gone or not events else events[0]
+
+        try:
+            return self._call(calendar.mailbox, read)
+        except RemoteNotFound:
+            return None
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         def delete() -> None:
