@@ -22,6 +22,7 @@ import itertools
 import json
 import random
 import threading
+import time as clock
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -272,7 +273,7 @@ class Occurrence:
 
 # busy: ErrorServerBusy with BackOffMilliseconds; drop: close without answering; drop_after: do the
 # work, then close without answering; stall_after: do the work, then hang until `release` is set.
-FAULTS = ("busy", "401", "500", "drop", "drop_after", "stall_after")
+FAULTS = ("busy", "401", "500", "drop", "drop_after", "stall_after", "late")
 
 
 class EwsServer:
@@ -293,6 +294,7 @@ class EwsServer:
         self.random = random.Random(0)
         self.faults_served: Counter[str] = Counter()
         self.processed = threading.Event()
+        self.late_done = threading.Event()  # see "a slow server" below
         self.release = threading.Event()
         self.lock = threading.RLock()
         self._seq = itertools.count(1)
@@ -558,6 +560,8 @@ class EwsServer:
                 {"BackOffMilliseconds": back_off},
             )
             return 500, {"Content-Type": "text/xml; charset=utf-8"}, self._fault(error)
+        if kind == "late":
+            return self._answer_late(headers, envelope, operation, name, options)
         answer = self._answer(headers, envelope, operation, name)
         if kind == "drop_after":  # done here, but the answer never reaches the client
             return None
@@ -565,6 +569,17 @@ class EwsServer:
             self.processed.set()
             self.release.wait(60)
             return None
+        return answer
+
+    # --- a slow server: the request is done after the client gave up on it -----------------------
+    # fail_next("late", operation="CreateItem", seconds=2): the server waits `seconds`, then does the
+    # work and answers (to a client whose timeout may have passed). `late_done` is set once the work
+    # is done, so a test can wait for the server to catch up.
+
+    def _answer_late(self, headers, envelope, operation, name: str, options: dict):
+        clock.sleep(float(options.get("seconds", 2)))
+        answer = self._answer(headers, envelope, operation, name)
+        self.late_done.set()
         return answer
 
     def _take_fault(self, operation: str) -> tuple[str, dict] | None:
