@@ -197,7 +197,7 @@ class _Run:
         if pull:
             links = list(self.ac.links.select_related("appointment"))
             page = self._list_changes(links)
-            remote = self._heal_duplicates(page.changed, links)
+            remote = self._heal_duplicates(page, links)
             gone_ids = self._confirm_missing(page, remote, links)
         else:
             due = Q(pending=True) | Q(failures__gt=0, next_attempt_at__lte=self.now)
@@ -246,40 +246,57 @@ class _Run:
             self.ac.full_sync_at = self.now
         return page
 
-    def _heal_duplicates(self, events: list[RemoteEvent], links: list[SyncLink]) -> dict[str, RemoteEvent]:
-        """The listed entries by marker (or id); a second entry with one of our own markers (a create
+    def _heal_duplicates(self, page, links: list[SyncLink]) -> dict[str, RemoteEvent]:
+        """The listed entries by marker (or id). A second entry with one of our own markers (a create
         the server finished after we gave up on it, a copy at another place) is deleted remotely:
-        the linked one stays, else the first listed."""
-        linked_ids = {link.marker: link.remote_id for link in links if link.remote_id}
+        the linked entry stays (asked for directly when the listing does not say whether it is still
+        there), else the first listed one."""
+        linked = {link.marker: link for link in links if link.remote_id}
         groups: dict[str, list[RemoteEvent]] = {}
-        for event in events:
+        for event in page.changed:
             groups.setdefault(event.marker or event.remote_id or "", []).append(event)
         remote: dict[str, RemoteEvent] = {}
         for key, group in groups.items():
-            keep = next((e for e in group if e.remote_id == linked_ids.get(key)), group[0])
-            remote[key] = keep
-            if len(group) == 1 or not key.startswith(OWN_MARKER_PREFIX):
-                continue
-            for extra in group:
-                if extra is keep:
-                    continue
-                try:
-                    _call(lambda extra=extra: self.provider.delete(self.calendar, RemoteRef(extra.remote_id, None)))
-                except ProviderError as error:
-                    self.report.failed += 1
-                    self.report.errors.append(str(error))
-                    self._log(
-                        Out, "delete duplicate", SyncLogEntry.Result.ERROR, subject=extra.subject, message=str(error)
-                    )
-                    continue
-                self._log(
-                    Out,
-                    "delete duplicate",
-                    subject=extra.subject,
-                    message=f"A second entry carried our marker {key} (at {extra.remote_id}); it was removed, "
-                    f"the one at {keep.remote_id} stays.",
-                )
+            own = key.startswith(OWN_MARKER_PREFIX)
+            link = linked.get(key) if own else None
+            keep = next((e for e in group if link is not None and e.remote_id == link.remote_id), None)
+            extras = [e for e in group if e is not keep]
+            if keep is None and link is not None and not self._still_there(link, page):
+                keep = extras.pop(0)  # the linked entry is gone: this one takes its place
+            elif keep is None and link is None:
+                keep = extras.pop(0)
+            if keep is not None:
+                remote[key] = keep
+            if own:
+                for extra in extras:
+                    self._delete_duplicate(key, extra, keep.remote_id if keep is not None else link.remote_id)
         return remote
+
+    def _still_there(self, link: SyncLink, page) -> bool:
+        if link.remote_id in page.unchanged:
+            return True
+        if link.remote_id in page.deleted:
+            return False
+        try:
+            return _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None))) is not None
+        except ProviderError:
+            return True  # unsure: keep the link where it is, the other entry is dealt with next time
+
+    def _delete_duplicate(self, marker: str, extra: RemoteEvent, kept_id: str) -> None:
+        try:
+            _call(lambda: self.provider.delete(self.calendar, RemoteRef(extra.remote_id, None)))
+        except ProviderError as error:
+            self.report.failed += 1
+            self.report.errors.append(str(error))
+            self._log(Out, "delete duplicate", SyncLogEntry.Result.ERROR, subject=extra.subject, message=str(error))
+            return
+        self._log(
+            Out,
+            "delete duplicate",
+            subject=extra.subject,
+            message=f"A second entry carried our marker {marker} (at {extra.remote_id}); it was removed, "
+            f"the one at {kept_id} stays.",
+        )
 
     def _confirm_missing(self, page, remote: dict[str, RemoteEvent], links: list[SyncLink]) -> set[str]:
         """Remote ids of linked entries that are gone: reported deleted, missing from a full listing,

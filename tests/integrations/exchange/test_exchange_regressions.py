@@ -244,11 +244,34 @@ def test_helpdesk_series_is_not_a_remote_change_on_the_first_poll(
 
     assert (report.pulled, report.pushed, report.conflicts) == (0, 0, 0)
     assert writes(ews, start) == []
+    # A full listing reads the series back as Exchange spells its rule: still no change.
+    AgentCalendar.objects.filter(pk=alice_exchange.pk).update(full_sync_at=None)
+    start = len(ews.requests)
+    report = pull(alice_exchange)
+    assert "GetItem" in ews.requests[start:]
+    assert (report.pulled, report.pushed, report.conflicts) == (0, 0, 0)
+    assert writes(ews, start) == []
     assert not SyncLogEntry.objects.filter(direction=SyncLogEntry.Direction.INBOUND, operation="update").exists()
     # The same four Sundays on both sides, as dateutil expands either spelling.
     ours = list(rrulestr("BYDAY=SU;COUNT=4;FREQ=WEEKLY", dtstart=sunday.replace(tzinfo=None)))
     theirs = list(rrulestr("FREQ=WEEKLY;INTERVAL=1;BYDAY=SU;COUNT=4", dtstart=sunday.replace(tzinfo=None)))
     assert ours == theirs
+
+
+def test_first_poll_after_helpdesk_writes_reads_none_of_them_back(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Item 8 on Exchange: SyncFolderItems reports our own creates with the ChangeKeys we stored from
+    them, so the first poll after N writes is the one SyncFolderItems, no GetItem."""
+    pull(alice_exchange)
+    for n in range(3):
+        make(alice_exchange.agent, tomorrow_9 + n * 2 * HOUR, django_capture_on_commit_callbacks, subject=f"Job {n}")
+
+    start = len(ews.requests)
+    report = pull(alice_exchange)
+
+    assert (report.pulled, report.pushed) == (0, 0)
+    assert ews.requests[start:] == ["SyncFolderItems"]
 
 
 def test_new_change_key_with_unchanged_content_is_kept_for_the_next_push(
