@@ -178,7 +178,9 @@ def apply_remote_update(
                 continue
             if local_name == "subject" and not value.strip():
                 continue
-            own = _own_text(value, template=template, field=local_name, appointment=appointment, first_read=not before)
+            own = _own_text(
+                value, template=template, field=local_name, appointment=appointment, first_read=before is None
+            )
             if own is None:
                 continue
             if not mapping.same_text(own, getattr(appointment, local_name)):

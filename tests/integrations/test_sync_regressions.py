@@ -280,3 +280,30 @@ def test_sync_after_any_sync_writes_nothing(importing, alice_phone, tomorrow_9, 
 
     assert (report.pushed, report.pulled) == (0, 0)
     assert sorted(str(e.url) + (e.data or "") for e in alice_phone.entries()) == etags
+
+
+def test_edited_templated_body_and_subject_are_not_templated_twice(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Item 6 on CalDAV, subject and body: the phone edits `[HD] X` and `Note: Bring keys`; the
+    helpdesk reads back the text inside the templates and renders exactly what the phone shows."""
+    from calendars.models import CalendarSettings
+
+    calendar_settings = CalendarSettings.load()
+    calendar_settings.subject_template = "[HD] {subject}"
+    calendar_settings.body_template = "Note: {note}"
+    calendar_settings.save()
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks, subject="X", note="Keys")
+    pull(alice_calendar)
+    marker = SyncLink.objects.get().marker
+    alice_phone.edit(marker, summary="[HD] X (call first)", description="Note: Keys and ladder")
+
+    pull(alice_calendar)
+
+    appointment.refresh_from_db()
+    assert (appointment.subject, appointment.note) == ("X (call first)", "Keys and ladder")
+    assert pull(alice_calendar).pushed == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(appointment, start=tomorrow_9 + HOUR, end=tomorrow_9 + 2 * HOUR)
+    _, vevent = entry(alice_phone, marker)
+    assert (str(vevent["summary"]), str(vevent["description"])) == ("[HD] X (call first)", "Note: Keys and ladder")
