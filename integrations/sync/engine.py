@@ -434,7 +434,8 @@ class _Run:
         if op == Op.RECORD:
             if event is not None:
                 link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
-            self._synced(link, local, event or local, raw=event.raw if event is not None else None)
+            raw = event.raw if event is not None else link.snapshot.get("remote_raw")
+            self._synced(link, local, event or local, raw=raw)
             return
         if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE):
             self._push(link, decision, local, event)
