@@ -307,3 +307,44 @@ def test_edited_templated_body_and_subject_are_not_templated_twice(
         calendar_services.update_appointment(appointment, start=tomorrow_9 + HOUR, end=tomorrow_9 + 2 * HOUR)
     _, vevent = entry(alice_phone, marker)
     assert (str(vevent["summary"]), str(vevent["description"])) == ("[HD] X (call first)", "Note: Keys and ladder")
+
+
+def test_series_edit_keeps_the_phones_properties_and_gives_the_same_occurrences(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Items 2 and 8 on a series: the phone adds categories to our series; the helpdesk moves one
+    occurrence and cancels another; the entry keeps the categories, holds the occurrences
+    recurring-ical-events expands to the helpdesk's, and the next pull writes nothing."""
+    import recurring_ical_events
+
+    with django_capture_on_commit_callbacks(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=DAILY;INTERVAL=1;COUNT=5",
+            agents=[alice_calendar.agent],
+            start=tomorrow_9,
+            end=tomorrow_9 + HOUR,
+            subject="Stand-up",
+        )
+    pull(alice_calendar)
+    marker = SyncLink.objects.get().marker
+    phone_entry = alice_phone.by_uid(marker)
+    phone_entry.icalendar_component.add("categories", ["Team"])
+    phone_entry.save()
+    pull(alice_calendar)
+    second, third = master.occurrences.order_by("original_start")[1:3]
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(second, start=second.start + 2 * HOUR, end=second.end + 2 * HOUR)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.cancel_occurrence(third)
+
+    cal = icalendar.Calendar.from_ical(alice_phone.by_uid(marker).data)
+    main = next(c for c in cal.walk("VEVENT") if c.get("recurrence-id") is None)
+    assert [str(c) for c in main["categories"].cats] == ["Team"]
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=10))
+    remote = sorted(e.decoded("dtstart") for e in recurring_ical_events.of(cal).between(*window))
+    local = sorted(
+        Appointment.objects.visible().filter(master=master, start__gte=window[0]).values_list("start", flat=True)
+    )
+    assert remote == local and len(remote) == 4
+    report = pull(alice_calendar)
+    assert (report.pushed, report.pulled) == (0, 0)
