@@ -15,8 +15,6 @@ from calendars.models import Appointment, CalendarSettings
 from integrations.providers.base import RemoteEvent, RemoteOccurrence
 from integrations.sync.normalise import normalise_rrule, normalise_text, rrule_key, same_text
 
-__all__ = ["normalise_rrule", "normalise_text", "rrule_key", "same_text"]
-
 # Beyond this many occurrences a series counts as endless (no end worth computing).
 MAX_OCCURRENCES = 5000
 
