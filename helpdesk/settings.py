@@ -157,6 +157,7 @@ SYNC_RETRY_MAX_DELAY = env.float("SYNC_RETRY_MAX_DELAY", default=30.0)
 # A server's back-off (Retry-After, ErrorServerBusy) up to this many seconds is waited out in the
 # worker; a longer one reschedules the entry or the calendar instead of holding the worker.
 SYNC_MAX_INLINE_WAIT = env.float("SYNC_MAX_INLINE_WAIT", default=5.0)
+SYNC_FULL_RESYNC_HOURS = env.float("SYNC_FULL_RESYNC_HOURS", default=24)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -133,8 +133,6 @@ class AgentCalendar(models.Model):
     last_sync = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
-    # Safety rule: a full listing that suddenly comes back empty deletes nothing until a second confirms it.
-    empty_listing_seen = models.BooleanField(default=False, editable=False)
     # The lock of one sync at a time: claimed with SKIP LOCKED on PostgreSQL, a lease that expires.
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     lock_owner = models.CharField(max_length=64, blank=True, editable=False)

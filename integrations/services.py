@@ -1,52 +1,35 @@
-"""Rules that write sync state and apply external changes to appointments.
+"""Rules around sync that a person triggers: connections, approvals, and marking local changes.
 
 Outbound: `note_appointment_change` (connected to calendars' `appointment_changed`) marks the
 sync links of the technicians concerned and queues one push per agent calendar on commit.
-Inbound: the engine applies remote entries through `import_remote_event`,
-`apply_remote_update` and `remove_for_remote_deletion`, inside `inbound(agent_calendar)` so the
-change is not pushed back to the calendar it came from.
+Remote changes reach appointments through `integrations.sync.inbound`, which the engine calls;
+the engine never imports this module, so the one lazy import of the tasks below closes no circle.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
-from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
-from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, SyncPolicy
 from calendars.selectors import effective_sync_policy
 from calendars.signals import Change
 from integrations.models import AgentCalendar, Connection, SyncLink
-from integrations.providers.base import ConnectionProblem, ProviderError, RemoteEvent
+from integrations.providers.base import ConnectionProblem, ProviderError
+from integrations.sync.inbound import inbound_calendar_id
 
 logger = logging.getLogger(__name__)
-
-_inbound_calendar: contextvars.ContextVar[int | None] = contextvars.ContextVar("inbound_calendar", default=None)
-
-
-@contextlib.contextmanager
-def inbound(agent_calendar: AgentCalendar) -> Iterator[None]:
-    """Changes made inside come from this agent calendar: its own link is not marked for a push."""
-    token = _inbound_calendar.set(agent_calendar.pk)
-    try:
-        yield
-    finally:
-        _inbound_calendar.reset(token)
-
 
 # --- outbound: mark links, queue pushes ------------------------------------------------------------
 
 
 def _queue_pushes(agent_calendar_ids: set[int]) -> None:
-    from integrations.tasks import push_agent_calendar
+    from integrations.tasks import push_agent_calendar  # tasks -> engine; imported late, used on commit
 
     for pk in sorted(agent_calendar_ids):
         push_agent_calendar.delay(pk)
@@ -62,7 +45,7 @@ def note_appointment_change(*, appointment: Appointment, change: str, agent_ids_
     concerned = agent_ids_now | set(agent_ids_before)
     if not concerned:
         return
-    origin = _inbound_calendar.get()
+    origin = inbound_calendar_id()
     settings = CalendarSettings.load()
     calendars = AgentCalendar.objects.filter(
         agent_id__in=concerned, connection__is_active=True, state__in=[AgentCalendar.State.ACTIVE, "failing"]
@@ -139,139 +122,6 @@ def answer_push_choice(appointments, push: bool | None, *, agent: Agent | None, 
     if push is None or agent is None:
         return 0
     return sum(push_choice(appointment, push=push, agent=agent, by=by) for appointment in appointments)
-
-
-# --- inbound: remote entries -> appointments -------------------------------------------------------
-
-
-def _as_datetime(value: datetime | date, agent: Agent) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return datetime.combine(value, time(0), tzinfo=agent.zone)
-
-
-def _rule_text(event: RemoteEvent) -> str:
-    return "\n".join("RRULE:" + rule for rule in event.rrules)
-
-
-def _blank_private(appointment: Appointment) -> None:
-    """A private external entry is stored as busy time only: no subject, body or location."""
-    ids = [appointment.pk, *appointment.occurrences.values_list("pk", flat=True)]
-    Appointment.objects.filter(pk__in=ids).update(subject="", note="", location="", private=True, busy=True)
-    appointment.refresh_from_db()
-
-
-def import_remote_event(agent: Agent, event: RemoteEvent) -> Appointment:
-    """A new appointment (or series) from an entry made in the external calendar."""
-    fields = {
-        "subject": (event.subject or "").strip()[:255] or "(no subject)",
-        "note": event.body or "",
-        "location": event.location or "",
-        "all_day": event.all_day,
-        "private": event.private,
-        "busy": True if event.private else event.busy,
-        "source": Appointment.Source.EXTERNAL,
-    }
-    start, end = _as_datetime(event.start, agent), _as_datetime(event.end, agent)
-    if end <= start:
-        end = start + timedelta(minutes=1)
-    if event.is_recurring:
-        appointment = calendar_services.create_recurring_appointment(
-            rule=_rule_text(event), agents=[agent], start=start, end=end, time_zone=event.time_zone, **fields
-        )
-        _apply_exceptions(appointment, agent, None, event)
-    else:
-        appointment = calendar_services.create_appointment(agents=[agent], start=start, end=end, **fields)
-    if event.private:
-        _blank_private(appointment)
-    return appointment
-
-
-def _occurrence_key(value: datetime | date, agent: Agent) -> datetime:
-    return _as_datetime(value, agent)
-
-
-def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | None, after: RemoteEvent) -> None:
-    """Cancelled and moved occurrences of a series, as the remote entry now has them."""
-    occurrences = {occ.original_start: occ for occ in master.occurrences.all()}
-    known_exdates = {_occurrence_key(d, agent) for d in (before.exdates if before else [])}
-    for exdate in after.exdates:
-        key = _occurrence_key(exdate, agent)
-        occurrence = occurrences.get(key)
-        if key not in known_exdates and occurrence is not None and not occurrence.is_cancelled:
-            calendar_services.cancel_occurrence(occurrence)
-    earlier = {_occurrence_key(o.original_start, agent): o for o in (before.overrides if before else [])}
-    for override in after.overrides:
-        key = _occurrence_key(override.original_start, agent)
-        occurrence = occurrences.get(key)
-        if occurrence is None:
-            continue
-        old = earlier.get(key)
-        changes = {}
-        start, end = _as_datetime(override.start, agent), _as_datetime(override.end, agent)
-        moved_remotely = old is None or (old.start, old.end) != (override.start, override.end)
-        if moved_remotely and (start, end) != (occurrence.start, occurrence.end):
-            changes.update(start=start, end=end)
-        if not master.private:
-            subject = override.subject or ""
-            if subject.strip() and subject != after.subject and (old is None or old.subject != subject):
-                changes["subject"] = subject[:255]
-            location = override.location
-            if location is not None and location != occurrence.location and (old is None or old.location != location):
-                changes["location"] = location[:255]
-        if changes:
-            calendar_services.update_appointment(occurrence, **changes)
-
-
-def apply_remote_update(
-    appointment: Appointment, agent: Agent, before: RemoteEvent | None, after: RemoteEvent, *, templated: bool
-) -> Appointment:
-    """Bring an appointment in step with its remote entry, touching only what changed remotely
-    since the last sync (a template-made subject is not copied back unless someone edited it)."""
-    changes: dict[str, object] = {}
-    if before is None or (before.start, before.end, before.all_day) != (after.start, after.end, after.all_day):
-        start, end = _as_datetime(after.start, agent), _as_datetime(after.end, agent)
-        if (start, end) != (appointment.start, appointment.end):
-            changes.update(start=start, end=end)
-        if after.all_day != appointment.all_day:
-            changes["all_day"] = after.all_day
-    hidden = appointment.private and appointment.source == Appointment.Source.EXTERNAL
-    if not hidden:
-        for remote_name, local_name, limit in (
-            ("subject", "subject", 255),
-            ("body", "note", 20_000),
-            ("location", "location", 255),
-        ):
-            value = getattr(after, remote_name) or ""
-            if before is not None and (getattr(before, remote_name) or "") == value:
-                continue
-            if local_name == "subject" and not value.strip():
-                continue
-            if templated and before is None:
-                continue  # never read the template's output back as the appointment's own text
-            changes[local_name] = value[:limit]
-        if before is None or before.busy != after.busy:
-            changes["busy"] = after.busy
-    if appointment.is_recurring_master:
-        if (before is None or sorted(before.rrules) != sorted(after.rrules)) and after.rrules:
-            calendar_services.change_schedule(appointment, rule=_rule_text(after))
-        if changes:
-            appointment = calendar_services.update_appointment(appointment, **changes)
-        _apply_exceptions(appointment, agent, before, after)
-        return appointment
-    if changes:
-        appointment = calendar_services.update_appointment(appointment, **changes)
-    return appointment
-
-
-def remove_for_remote_deletion(appointment: Appointment, agent: Agent) -> None:
-    """An entry deleted in the external calendar: the technician leaves the appointment; an
-    appointment with nobody left goes."""
-    others = list(appointment.agents.exclude(pk=agent.pk))
-    if others:
-        calendar_services.update_appointment(appointment, agents=others)
-    else:
-        calendar_services.delete_appointment(appointment)
 
 
 # --- onboarding -----------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -77,6 +77,9 @@ class RemoteRef:
 
     remote_id: str
     version: str | None = None
+    # The entry as written, in the system's own form (CalDAV: the iCalendar text we PUT), when the
+    # system has one: the engine keeps it as the `base` of the next update.
+    raw: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,11 +150,14 @@ class ChangePage:
     """What changed since a token, or (full=True) everything in the window.
 
     `deleted` holds remote ids. On a full listing, an id we know that is missing from `changed`
-    counts as deleted, subject to the engine's safety rule against empty answers.
+    counts as deleted, subject to the engine's safety rule against empty answers. `unchanged` holds
+    remote ids the server reported as changed whose version tag is the one the engine already
+    holds (`known_versions`), so they were not read again (our own writes coming back).
     """
 
     changed: list[RemoteEvent] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
     next_token: str | None = None
     full: bool = False
 
@@ -163,9 +169,20 @@ class CalendarProvider(Protocol):
     def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
         """The technician's default calendar, or the one named; ConnectionProblem if none."""
 
-    def list_changes(self, calendar: RemoteCalendar, token: str | None, window: Window) -> ChangePage:
+    def list_changes(
+        self,
+        calendar: RemoteCalendar,
+        token: str | None,
+        window: Window,
+        *,
+        known_versions: Mapping[str, str] | None = None,
+    ) -> ChangePage:
         """Changes since `token` with the system's incremental mechanism; with no token, a full
-        listing of the window. Raises SyncTokenExpired when the server refuses the token."""
+        listing of the window. Raises SyncTokenExpired when the server refuses the token.
+
+        `known_versions` (remote id -> version tag the engine holds): a system whose change report
+        carries version tags (CalDAV sync-collection's getetag, RFC 6578 section 3.2) need not read
+        an entry whose tag is the known one; it lists the id in `ChangePage.unchanged` instead."""
 
     def create(self, calendar: RemoteCalendar, event: RemoteEvent) -> RemoteRef:
         """Create the entry; idempotent on event.marker (a retried create finds the first one)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 from urllib.parse import quote, urljoin, urlsplit
@@ -32,11 +32,14 @@ from integrations.providers.base import (
     VersionConflict,
     Window,
 )
+from integrations.sync.normalise import rrule_key, same_text
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PRODID = "-//Helpdesk//Calendar sync//EN"
+# Marks the VALARM we set, so an update replaces ours and never one the user added.
+OWN_ALARM = "X-HELPDESK-REMINDER"
 SYNC_TOKEN_PRECONDITION = "{DAV:}valid-sync-token"
 
 
@@ -168,8 +171,18 @@ class CalDAVProvider:
     def _calendar(self, calendar: RemoteCalendar):
         return self.client.calendar(url=calendar.calendar_id)
 
-    def list_changes(self, calendar: RemoteCalendar, token: str | None, window: Window) -> ChangePage:
+    def list_changes(
+        self,
+        calendar: RemoteCalendar,
+        token: str | None,
+        window: Window,
+        *,
+        known_versions: Mapping[str, str] | None = None,
+    ) -> ChangePage:
+        """sync-collection (RFC 6578) since `token`, reading only the members whose getetag is not
+        the one in `known_versions`; with no token, a calendar-query of the window (RFC 4791 7.8)."""
         remote = self._calendar(calendar)
+        known_versions = known_versions or {}
         if token:
             result = self._call(
                 "Reading changes",
@@ -182,6 +195,10 @@ class CalDAVProvider:
                 if str(obj.url.canonical()) in deleted_urls:
                     page.deleted.append(path)
                     continue
+                etag = _etag(obj)
+                if etag and known_versions.get(path) and _same_etag(etag, known_versions[path]):
+                    page.unchanged.append(path)  # our own write coming back: nothing to read
+                    continue
                 # Our own GET: the library's load() would take an error page for the entry.
                 response = self._request("Reading an entry", str(obj.url), "GET")
                 if response.status in (404, 410):
@@ -189,7 +206,7 @@ class CalDAVProvider:
                     continue
                 if response.status != 200:
                     raise ProviderError(f"Reading an entry: the server answered {response.status}")
-                event = parse_event(response.raw, remote_id=path, version=response.headers.get("etag"))
+                event = parse_event(response.raw, remote_id=path, version=response.headers.get("etag") or etag)
                 if event is not None:
                     page.changed.append(event)
             return page
@@ -208,6 +225,19 @@ class CalDAVProvider:
             if event is not None and _overlaps(event, window):
                 page.changed.append(event)
         return page
+
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+        """The entry as the server holds it now (one GET), or None when it is gone (404, 410)."""
+        response = self._request("Reading an entry", self._absolute(calendar, ref.remote_id), "GET")
+        if response.status in (404, 410):
+            return None
+        if response.status != 200:
+            raise ProviderError(f"Reading an entry: the server answered {response.status}")
+        event = parse_event(response.raw, remote_id=_path(self._absolute(calendar, ref.remote_id)))
+        if event is None:
+            raise ProviderError(f"Reading an entry: {ref.remote_id} holds no readable event")
+        event.version = response.headers.get("etag")
+        return event
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -230,20 +260,34 @@ class CalDAVProvider:
             headers.pop("If-None-Match")
             response = self._request("Creating the entry", url, "PUT", body, headers)
         self._check_write("Creating the entry", response)
-        return RemoteRef(remote_id=urlsplit(url).path, version=response.headers.get("etag"))
+        return RemoteRef(remote_id=urlsplit(url).path, version=response.headers.get("etag"), raw=body)
 
     def update(
         self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, *, base: RemoteEvent | None = None
     ) -> RemoteRef:
+        """Edit the entry as last read (`base.raw`; read now when missing) and PUT it back with
+        If-Match: only the helpdesk-owned properties that differ from it change (see
+        `merge_calendar`), everything else the object holds is sent back as it was."""
         url = self._absolute(calendar, ref.remote_id)
+        current = base if base is not None and base.raw else None
+        if current is None:
+            current = self.get(calendar, ref)
+            if current is None:
+                raise RemoteNotFound("Updating the entry: it is gone from the server.")
+            if ref.version and current.version and not _same_etag(ref.version, current.version):
+                raise VersionConflict("The entry changed on the server since we last read it.")
+        body = merge_calendar(current.raw, event)
         headers = {"Content-Type": "text/calendar; charset=utf-8"}
-        if ref.version:
-            headers["If-Match"] = ref.version
-        response = self._request("Updating the entry", url, "PUT", build_calendar(event), headers)
+        version = ref.version or current.version
+        if version:
+            headers["If-Match"] = version
+        response = self._request("Updating the entry", url, "PUT", body, headers)
         if response.status == 412:
             raise VersionConflict("The entry changed on the server since we last read it.")
+        if response.status in (404, 410):
+            raise RemoteNotFound("Updating the entry: it is gone from the server.")
         self._check_write("Updating the entry", response)
-        return RemoteRef(remote_id=ref.remote_id, version=response.headers.get("etag"))
+        return RemoteRef(remote_id=ref.remote_id, version=response.headers.get("etag"), raw=body)
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         url = self._absolute(calendar, ref.remote_id)
@@ -350,7 +394,164 @@ def _add_alarm(vevent: icalendar.Event, minutes: int | None) -> None:
     alarm.add("action", "DISPLAY")
     alarm.add("description", "Reminder")
     alarm.add("trigger", timedelta(minutes=-minutes))
+    alarm.add(OWN_ALARM, "TRUE")  # ours to replace; the user's own alarms are never touched
     vevent.add_component(alarm)
+
+
+def _same_etag(a: str, b: str) -> bool:
+    """ETags compared as RFC 9110 8.8.3.2's weak comparison: W/ and quotes aside."""
+
+    def bare(tag: str) -> str:
+        tag = tag.strip()
+        return (tag[2:] if tag.startswith("W/") else tag).strip('"')
+
+    return bare(a) == bare(b)
+
+
+def _key(value: datetime | date) -> datetime | date:
+    return value.astimezone(UTC) if isinstance(value, datetime) else value
+
+
+def _replace(component, name: str, value) -> None:
+    component.pop(name, None)
+    if value is not None:
+        component.add(name, value)
+
+
+def _set_text(component, name: str, old: str | None, new: str | None, *, keep_empty: bool = False) -> None:
+    if same_text(old, new):
+        return
+    _replace(component, name, new if (new or keep_empty) else None)
+
+
+def _set_times(component, start, end, zone) -> None:
+    _replace(component, "dtstart", _out(start, zone))
+    component.pop("duration", None)
+    _replace(component, "dtend", _out(end, zone))
+
+
+def _own_alarms(component, minutes: int | None) -> None:
+    """Replace our own alarm (marked OWN_ALARM); add one only to an entry without any alarm."""
+    alarms = [c for c in component.subcomponents if c.name == "VALARM"]
+    ours = [a for a in alarms if a.get(OWN_ALARM) is not None]
+    if len(ours) == 1 and minutes is not None and ours[0].decoded("trigger") == timedelta(minutes=-minutes):
+        return
+    if not ours and (alarms or minutes is None):
+        return
+    component.subcomponents = [c for c in component.subcomponents if not any(c is a for a in ours)]
+    _add_alarm(component, minutes)
+
+
+def merge_calendar(raw: str, event: RemoteEvent) -> str:
+    """The iCalendar object `raw` (as the server holds it) with the helpdesk-owned properties of
+    `event` written where they differ from it, everything else kept as it was.
+
+    Owned (RFC 5545 names): DTSTART/DTEND (DURATION dropped when the time is set), SUMMARY,
+    DESCRIPTION, LOCATION, CLASS, TRANSP, RRULE/RDATE/EXDATE and the override VEVENTs, and our own
+    VALARM. Kept: PRODID, CATEGORIES, ATTENDEE/ORGANIZER, X- properties, the user's alarms, the
+    VTIMEZONEs. DTSTAMP and LAST-MODIFIED say when we wrote; SEQUENCE goes up when the time or the
+    recurrence changed (RFC 5545 3.8.7.4). Nothing here adds an ORGANIZER or ATTENDEE.
+    """
+    cal = icalendar.Calendar.from_ical(raw)
+    current = parse_event(raw, remote_id="")
+    vevents = list(cal.walk("VEVENT"))
+    if current is None or not vevents:
+        raise ProviderError("The entry on the server holds no readable event to update.")
+    master = next((v for v in vevents if v.get("recurrence-id") is None), vevents[0])
+    zone = _zone(event.time_zone) if event.is_recurring else zoneinfo.ZoneInfo("UTC")
+    significant = False
+    if (current.start, current.end, current.all_day) != (event.start, event.end, event.all_day):
+        _set_times(master, event.start, event.end, zone)
+        significant = True
+    _set_text(master, "summary", current.subject, event.subject, keep_empty=True)
+    _set_text(master, "description", current.body, event.body)
+    _set_text(master, "location", current.location, event.location)
+    if current.private != event.private:
+        _replace(master, "class", "PRIVATE" if event.private else "PUBLIC")
+    if current.busy != event.busy:
+        _replace(master, "transp", "OPAQUE" if event.busy else "TRANSPARENT")
+    rules_now = sorted(rrule_key(r, current.time_zone) for r in current.rrules)
+    if rules_now != sorted(rrule_key(r, event.time_zone) for r in event.rrules):
+        master.pop("rrule", None)
+        master.pop("rdate", None)
+        for rule in event.rrules:
+            master.add("rrule", icalendar.vRecur.from_ical(rule))
+        significant = True
+    if _exceptions_differ(current, event):
+        _merge_exceptions(cal, master, event, zone)
+        significant = True
+    for vevent in cal.walk("VEVENT"):
+        _own_alarms(vevent, event.reminder_minutes)
+    now = datetime.now(UTC).replace(microsecond=0)
+    for vevent in cal.walk("VEVENT"):
+        _replace(vevent, "dtstamp", now)
+        _replace(vevent, "last-modified", now)
+        if significant:
+            _replace(vevent, "sequence", int(vevent.get("sequence", 0)) + 1)
+    if event.is_recurring:
+        cal.add_missing_timezones()
+    return cal.to_ical().decode()
+
+
+def _exceptions_differ(current: RemoteEvent, event: RemoteEvent) -> bool:
+    if sorted(map(str, map(_key, current.exdates))) != sorted(map(str, map(_key, event.exdates))):
+        return True
+    mine = {_key(o.original_start): o for o in event.overrides}
+    theirs = {_key(o.original_start): o for o in current.overrides}
+    if set(mine) != set(theirs):
+        return True
+    for key, wanted in mine.items():
+        have = theirs[key]
+        if (_key(have.start), _key(have.end)) != (_key(wanted.start), _key(wanted.end)):
+            return True
+        for name, fallback in (("subject", event.subject), ("body", event.body), ("location", event.location)):
+            want = getattr(wanted, name)
+            if not same_text(getattr(have, name), fallback if want is None else want):
+                return True
+    return False
+
+
+def _merge_exceptions(cal, master, event: RemoteEvent, zone) -> None:
+    """Override VEVENTs and EXDATEs as `event` has them; an override still wanted is edited in
+    place (its other properties kept), a cancelled-occurrence VEVENT still cancelled is kept."""
+    wanted = {_key(o.original_start): o for o in event.overrides}
+    exdates = {_key(d) for d in event.exdates}
+    kept_cancelled = set()
+    for child in [c for c in cal.walk("VEVENT") if c is not master]:
+        key = _key(_moment(child.decoded("recurrence-id"), zone))
+        if str(child.get("status", "")).upper() == "CANCELLED" and key in exdates:
+            kept_cancelled.add(key)
+            continue
+        override = wanted.pop(key, None)
+        if override is None:
+            cal.subcomponents.remove(child)
+            continue
+        _set_times(child, override.start, override.end, zone)
+        subject = event.subject if override.subject is None else override.subject
+        _replace(child, "summary", subject or "")
+        body = event.body if override.body is None else override.body
+        _set_text(child, "description", str(child.get("description", "")), body)
+        location = event.location if override.location is None else override.location
+        _set_text(child, "location", str(child.get("location", "")), location)
+    for override in wanted.values():
+        child = _vevent(
+            str(master.get("uid")),
+            datetime.now(UTC),
+            override.start,
+            override.end,
+            event.subject if override.subject is None else override.subject,
+            event.body if override.body is None else override.body,
+            event.location if override.location is None else override.location,
+            zone,
+        )
+        child.add("recurrence-id", _out(override.original_start, zone))
+        child.add("class", "PRIVATE" if event.private else "PUBLIC")
+        child.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
+        _add_alarm(child, event.reminder_minutes)
+        cal.add_component(child)
+    master.pop("exdate", None)
+    for exdate in sorted((d for d in event.exdates if _key(d) not in kept_cancelled), key=lambda d: str(_key(d))):
+        master.add("exdate", _out(exdate, zone))
 
 
 def _moment(value, default_zone: zoneinfo.ZoneInfo) -> datetime | date:
@@ -394,7 +595,9 @@ def parse_event(text: str | bytes, *, remote_id: str, version: str | None = None
     masters = [e for e in events if e.get("recurrence-id") is None]
     master = masters[0] if masters else events[0]
     try:
-        return _event_from(master, [e for e in events if e is not master], remote_id, version)
+        event = _event_from(master, [e for e in events if e is not master], remote_id, version)
+        event.raw = text.decode() if isinstance(text, bytes) else text
+        return event
     except (ValueError, TypeError, AttributeError, KeyError) as error:
         logger.warning("Unusable event at %s: %s", remote_id, error)
         return None

@@ -3,9 +3,12 @@ and writes sync state.
 
 A push looks only at links a helpdesk change marked; a pull first reads the remote changes
 (incremental with the stored token, or a full listing of the import window) and then plans every
-link. One sync per agent calendar at a time: a lease claimed under a row lock taken with SKIP
-LOCKED on PostgreSQL (an atomic conditional update elsewhere), so no web request ever waits on a
-sync and a killed worker's lease simply runs out.
+link. The flow goes one way: task -> engine -> planner (what to do), provider (the remote side),
+`sync.inbound` (writes to appointments).
+
+One sync per agent calendar at a time: a lease claimed under a row lock taken with SKIP LOCKED
+on PostgreSQL (an atomic conditional update elsewhere), so no web request ever waits on a sync
+and a killed worker's lease simply runs out.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from calendars.models import CalendarSettings, ConflictRule
-from integrations import services
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations.providers import registry
 from integrations.providers.base import (
     DEFAULT_MAX_INLINE_WAIT,
     ConnectionProblem,
@@ -38,8 +41,8 @@ from integrations.providers.base import (
     Window,
     with_retries,
 )
-from integrations.sync import mapping
-from integrations.sync.planner import Decision, Item, Op, Winner, deletions_confirmed, plan_item
+from integrations.sync import inbound, mapping
+from integrations.sync.planner import Decision, Item, Op, Winner, missing_need_confirming, plan_item
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +146,6 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
                 "last_error_at",
                 "state",
                 "sync_token",
-                "empty_listing_seen",
                 "full_sync_at",
             ]
         )
@@ -177,7 +179,7 @@ class _Run:
         self.settings = CalendarSettings.load()
         self.winner = Winner.EXTERNAL if self.settings.conflict_rule == ConflictRule.EXTERNAL_WINS else Winner.HELPDESK
         self.window = _window(self.settings, now)
-        self.provider = services.provider_for(agent_calendar.connection)
+        self.provider = registry.build(agent_calendar.connection)
         self.calendar = RemoteCalendar(mailbox=agent_calendar.mailbox_address, calendar_id=agent_calendar.calendar_id)
         self.report = SyncReport()
 
@@ -196,36 +198,17 @@ class _Run:
     def execute(self, *, pull: bool) -> SyncReport:
         self._discover_calendar()
         remote: dict[str, RemoteEvent] = {}
-        deleted_ids: set[str] = set()
-        full = False
-        confirmed = True
+        gone_ids: set[str] = set()
         if pull:
-            page = self._list_changes()
-            full = page.full
-            remote = {event.marker or event.remote_id: event for event in page.changed}
-            deleted_ids = set(page.deleted)
             links = list(self.ac.links.select_related("appointment"))
-            known = [link for link in links if link.remote_hash and self._in_window(link)]
-            confirmed = deletions_confirmed(
-                full_listing=full,
-                listed=len(page.changed),
-                known=len(known),
-                empty_seen_before=self.ac.empty_listing_seen,
-            )
-            self.ac.empty_listing_seen = full and not confirmed
-            if not confirmed:
-                self._log(
-                    In,
-                    "full listing",
-                    SyncLogEntry.Result.SKIPPED,
-                    message="The calendar came back empty; nothing is deleted until the next pull confirms it.",
-                )
+            page = self._list_changes(links)
+            remote = self._heal_duplicates(page, links)
+            gone_ids = self._confirm_missing(page, remote, links)
         else:
             due = Q(pending=True) | Q(failures__gt=0, next_attempt_at__lte=self.now)
             links = list(self.ac.links.filter(due).select_related("appointment"))
         by_marker = {link.marker: link for link in links}
         by_remote_id = {link.remote_id: link for link in links if link.remote_id}
-        seen: set[int] = set()
         conflicts: list[SyncLink] = []
         for link in links:
             if not pull and link.next_attempt_at and link.next_attempt_at > self.now and link.failures:
@@ -235,12 +218,9 @@ class _Run:
                 event = next((e for k, e in list(remote.items()) if e.remote_id == link.remote_id), None)
                 if event is not None:
                     remote.pop(event.marker or event.remote_id, None)
-            gone = link.remote_id in deleted_ids or (
-                pull and full and confirmed and event is None and self._in_window(link)
-            )
+            gone = event is None and link.remote_id in gone_ids
             if self._process(link, event, gone=gone) == "conflict":
                 conflicts.append(link)
-            seen.add(link.pk)
         for key, event in remote.items():
             if event.remote_id in by_remote_id or key in by_marker:
                 continue
@@ -250,24 +230,129 @@ class _Run:
             return self.execute(pull=True)
         return self.report
 
-    def _list_changes(self):
+    def _list_changes(self, links: list[SyncLink]):
         token = self.ac.sync_token or None
         every = timedelta(hours=_setting("SYNC_FULL_RESYNC_HOURS", 24))
         if token and (self.ac.full_sync_at is None or self.ac.full_sync_at <= self.now - every):
             # The window moves with time: an entry no change ever reported can enter it unseen by the
             # incremental mechanism, so the window is listed in full now and then.
             token = None
+        # Our own writes come back in the next change report; with the version we stored from the
+        # write, a system that reports versions need not read them again.
+        known = {link.remote_id: link.version for link in links if link.remote_id and link.version}
         try:
-            page = _call(lambda: self.provider.list_changes(self.calendar, token, self.window))
+            page = _call(lambda: self.provider.list_changes(self.calendar, token, self.window, known_versions=known))
         except SyncTokenExpired:
             self._log(In, "full resync", SyncLogEntry.Result.OK, message="The server refused our sync token.")
             self.report.full_resync = True
-            page = _call(lambda: self.provider.list_changes(self.calendar, None, self.window))
-        self._next_token = page.next_token
+            page = _call(lambda: self.provider.list_changes(self.calendar, None, self.window, known_versions=known))
         self.ac.sync_token = page.next_token or ""
         if page.full:
             self.ac.full_sync_at = self.now
         return page
+
+    def _heal_duplicates(self, page, links: list[SyncLink]) -> dict[str, RemoteEvent]:
+        """The listed entries by marker (or id). A second entry with one of our own markers (a create
+        the server finished after we gave up on it, a copy at another place) is deleted remotely:
+        the linked entry stays (asked for directly when the listing does not say whether it is still
+        there), else the first listed one."""
+        linked = {link.marker: link for link in links if link.remote_id}
+        groups: dict[str, list[RemoteEvent]] = {}
+        for event in page.changed:
+            groups.setdefault(event.marker or event.remote_id or "", []).append(event)
+        remote: dict[str, RemoteEvent] = {}
+        for key, group in groups.items():
+            own = key.startswith(OWN_MARKER_PREFIX)
+            link = linked.get(key) if own else None
+            keep = next((e for e in group if link is not None and e.remote_id == link.remote_id), None)
+            extras = [e for e in group if e is not keep]
+            if keep is None and link is not None and not self._still_there(link, page):
+                keep = extras.pop(0)  # the linked entry is gone: this one takes its place
+            elif keep is None and link is None:
+                keep = extras.pop(0)
+            if keep is not None:
+                remote[key] = keep
+            if own:
+                for extra in extras:
+                    self._delete_duplicate(key, extra, keep.remote_id if keep is not None else link.remote_id)
+        return remote
+
+    def _still_there(self, link: SyncLink, page) -> bool:
+        if link.remote_id in page.unchanged:
+            return True
+        if link.remote_id in page.deleted:
+            return False
+        try:
+            return _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None))) is not None
+        except ProviderError:
+            return True  # unsure: keep the link where it is, the other entry is dealt with next time
+
+    def _delete_duplicate(self, marker: str, extra: RemoteEvent, kept_id: str) -> None:
+        try:
+            _call(lambda: self.provider.delete(self.calendar, RemoteRef(extra.remote_id, None)))
+        except ProviderError as error:
+            self.report.failed += 1
+            self.report.errors.append(str(error))
+            self._log(Out, "delete duplicate", SyncLogEntry.Result.ERROR, subject=extra.subject, message=str(error))
+            return
+        self._log(
+            Out,
+            "delete duplicate",
+            subject=extra.subject,
+            message=f"A second entry carried our marker {marker} (at {extra.remote_id}); it was removed, "
+            f"the one at {kept_id} stays.",
+        )
+
+    def _confirm_missing(self, page, remote: dict[str, RemoteEvent], links: list[SyncLink]) -> set[str]:
+        """Remote ids of linked entries that are gone: reported deleted, missing from a full listing,
+        or (asked one by one) missing from a suspicious empty listing or from a change report that
+        cannot know them (created after the token was taken). An entry a direct read still finds is
+        put into `remote` as it is now."""
+        listed = {event.remote_id for event in remote.values()} | set(page.unchanged)
+        listed_markers = set(remote)
+        gone = set(page.deleted)
+        known = [link for link in links if link.remote_id and link.remote_hash and self._in_window(link)]
+        to_ask: list[SyncLink] = []
+        if page.full:
+            missing = [link for link in known if link.remote_id not in listed and link.marker not in listed_markers]
+            if missing_need_confirming(full_listing=True, listed=len(page.changed), known=len(known)):
+                self._log(
+                    In,
+                    "full listing",
+                    SyncLogEntry.Result.SKIPPED,
+                    message=f"The calendar came back empty; asking for each of the {len(missing)} entries "
+                    "before anything is deleted.",
+                )
+                to_ask = missing
+            else:
+                gone |= {link.remote_id for link in missing}
+        else:
+            # A change report covers what happened after its token; an entry we created after the token
+            # was taken and that was deleted before this pull may appear in no report (EWS says nothing).
+            to_ask = [
+                link
+                for link in links
+                if link.snapshot.get("created_after_token")
+                and link.remote_id
+                and link.remote_id not in listed | gone
+                and link.marker not in listed_markers
+            ]
+        for link in to_ask:
+            try:
+                found = _call(lambda link=link: self.provider.get(self.calendar, RemoteRef(link.remote_id, None)))
+            except ProviderError as error:
+                logger.info("Could not confirm %s: %s", link.remote_id, error)
+                continue
+            if found is None:
+                gone.add(link.remote_id)
+            else:
+                remote[found.marker or found.remote_id or link.marker] = found
+        flagged = [link.pk for link in links if link.snapshot.get("created_after_token")]
+        for link in links:
+            if link.pk in flagged:
+                link.snapshot = {k: v for k, v in link.snapshot.items() if k != "created_after_token"}
+                SyncLink.objects.filter(pk=link.pk).update(snapshot=link.snapshot)
+        return gone
 
     def _in_window(self, link: SyncLink) -> bool:
         if link.span_start is None:
@@ -288,6 +373,15 @@ class _Run:
             templated=link.origin == SyncLink.Origin.HELPDESK,
             remote_before=before,
         )
+
+    def _remote_before(self, link: SyncLink) -> RemoteEvent | None:
+        """The remote entry as last synced, with its raw form as last read."""
+        if not link.snapshot.get("remote"):
+            return None
+        before = mapping.from_data(link.snapshot["remote"])
+        before.raw = link.snapshot.get("remote_raw")
+        before.remote_id, before.version, before.marker = link.remote_id or None, link.version or None, link.marker
+        return before
 
     def _process(self, link: SyncLink, event: RemoteEvent | None, *, gone: bool) -> str:
         local = self._local_event(link)
@@ -334,6 +428,7 @@ class _Run:
     def _apply(self, link: SyncLink, decision: Decision, local: RemoteEvent | None, event: RemoteEvent | None) -> None:
         op = decision.op
         if op == Op.NOTHING:
+            self._keep_version(link, event)
             if link.pending and link.approval not in (SyncLink.Approval.WAITING, SyncLink.Approval.DECLINED):
                 SyncLink.objects.filter(pk=link.pk).update(pending=False)
             return
@@ -344,7 +439,8 @@ class _Run:
         if op == Op.RECORD:
             if event is not None:
                 link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
-            self._synced(link, local, event or local)
+            raw = event.raw if event is not None else link.snapshot.get("remote_raw")
+            self._synced(link, local, event or local, raw=raw)
             return
         if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE):
             self._push(link, decision, local, event)
@@ -356,30 +452,53 @@ class _Run:
         elif op in (Op.PULL_CREATE, Op.PULL_UPDATE):
             self._pull(link, decision, event)
         elif op == Op.PULL_DELETE:
-            with transaction.atomic(), services.inbound(self.ac):
+            with transaction.atomic(), inbound.inbound(self.ac):
                 if link.appointment is not None:
-                    services.remove_for_remote_deletion(link.appointment, self.agent)
+                    inbound.remove_for_remote_deletion(link.appointment, self.agent)
                 subject = link.snapshot.get("remote", {}).get("subject", "")
                 link.delete()
                 self._log(In, "delete", subject=subject)
             self.report.pulled += 1
 
+    def _keep_version(self, link: SyncLink, event: RemoteEvent | None) -> None:
+        """Nothing the helpdesk compares changed, but the entry may have a new version tag, id or
+        raw form (a dismissed reminder, a re-serialised object): keep them, or the next push would
+        be refused as stale."""
+        if event is None or not link.pk:
+            return
+        remote_id, version = event.remote_id or link.remote_id, event.version or link.version
+        raw = event.raw if event.raw is not None else link.snapshot.get("remote_raw")
+        if (remote_id, version, raw) == (link.remote_id, link.version, link.snapshot.get("remote_raw")):
+            return
+        link.remote_id, link.version = remote_id, version
+        link.snapshot = {**link.snapshot, "remote_raw": raw}
+        SyncLink.objects.filter(pk=link.pk).update(remote_id=remote_id, version=version, snapshot=link.snapshot)
+
     def _push(self, link: SyncLink, decision: Decision, local: RemoteEvent, event: RemoteEvent | None) -> None:
+        created = False
         if decision.op == Op.PUSH_CREATE or not link.remote_id:
             ref = _call(lambda: self.provider.create(self.calendar, local))
-            operation = "create"
+            operation, created = "create", True
         else:
-            # When the planner saw the server's entry, its version is the one our change replaces: a
-            # newer one (changed again meanwhile) is a conflict for the next pull to decide.
+            # The entry as last read is the base of a merge: only what the helpdesk owns and changed
+            # is written. When the planner saw the server's entry, its version is the one our change
+            # replaces: a newer one (changed again meanwhile) is a conflict for the next pull to decide.
+            base = event if event is not None else self._remote_before(link)
             version = (event.version if event is not None and event.version else link.version) or None
             try:
-                ref = _call(lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, version), local))
+                ref = _call(
+                    lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, version), local, base=base)
+                )
             except RemoteNotFound:
                 ref = _call(lambda: self.provider.create(self.calendar, local))
+                created = True
             operation = "update"
         link.remote_id, link.version = ref.remote_id, ref.version or ""
-        overwritten = mapping.to_data(event) if decision.conflict and event is not None else None
-        self._synced(link, local, local)
+        overwritten = mapping.lost_values(event, local) if decision.conflict and event is not None else None
+        self._synced(link, local, local, raw=ref.raw)
+        if created:
+            link.snapshot["created_after_token"] = True
+            SyncLink.objects.filter(pk=link.pk).update(snapshot=link.snapshot)
         self.report.pushed += 1
         if decision.conflict:
             self.report.conflicts += 1
@@ -394,29 +513,31 @@ class _Run:
         )
 
     def _pull(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
-        with transaction.atomic(), services.inbound(self.ac):
+        with transaction.atomic(), inbound.inbound(self.ac):
             overwritten = None
+            templated = link.origin == SyncLink.Origin.HELPDESK
             if link.appointment is None:
-                appointment = services.import_remote_event(self.agent, event)
+                appointment = inbound.import_remote_event(self.agent, event)
                 link.appointment = appointment
                 operation = "create"
             else:
                 if decision.conflict:
-                    before_local = self._local_event(link)
-                    overwritten = mapping.to_data(before_local) if before_local else None
-                before = mapping.from_data(link.snapshot["remote"]) if link.snapshot.get("remote") else None
-                services.apply_remote_update(
-                    link.appointment,
-                    self.agent,
-                    before,
-                    event,
-                    templated=link.origin == SyncLink.Origin.HELPDESK,
+                    # The external calendar won: every field where the helpdesk differs is overwritten.
+                    before = self._local_event(link)
+                    overwritten = mapping.lost_values(before, event) if before is not None else None
+                else:
+                    before = self._remote_before(link)
+                inbound.apply_remote_update(
+                    link.appointment, self.agent, before, event, templated=templated, settings=self.settings
                 )
                 operation = "update"
             link.appointment.refresh_from_db()
             link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
+            # What the helpdesk now holds is read against the entry just pulled (a private entry's
+            # text comes from it), so the next sync sees both sides as synced and writes nothing.
+            link.snapshot = {**link.snapshot, "remote": mapping.to_data(event)}
             local = self._local_event(link)
-            self._synced(link, local, event)
+            self._synced(link, local, event, raw=event.raw)
             self.report.pulled += 1
             if decision.conflict:
                 self.report.conflicts += 1
@@ -430,12 +551,15 @@ class _Run:
                 message="Both sides changed; the external calendar's version won." if decision.conflict else "",
             )
 
-    def _synced(self, link: SyncLink, local: RemoteEvent | None, remote: RemoteEvent | None) -> None:
+    def _synced(
+        self, link: SyncLink, local: RemoteEvent | None, remote: RemoteEvent | None, *, raw: str | None = None
+    ) -> None:
         link.local_hash = mapping.content_hash(local) if local is not None else ""
         link.remote_hash = mapping.content_hash(remote) if remote is not None else ""
         link.snapshot = {
             "local": mapping.to_data(local) if local is not None else None,
             "remote": mapping.to_data(remote) if remote is not None else None,
+            "remote_raw": raw,
         }
         span = remote or local
         if span is not None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
+from string import Formatter
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calendars.formatting import render_template
 from calendars.models import Appointment, CalendarSettings
 from integrations.providers.base import RemoteEvent, RemoteOccurrence
+from integrations.sync.normalise import normalise_rrule, normalise_text, rrule_key, same_text
 
 # Beyond this many occurrences a series counts as endless (no end worth computing).
 MAX_OCCURRENCES = 5000
@@ -90,24 +93,16 @@ def from_data(data: dict) -> RemoteEvent:
     )
 
 
-# --- the content hash both sides are compared by --------------------------------------------
-
-
-def _text(value: str | None) -> str:
-    return (value or "").replace("\r\n", "\n").strip()
-
-
-def normalise_rrule(rule: str) -> str:
-    rule = rule.strip()
-    if rule.upper().startswith("RRULE:"):
-        rule = rule[6:]
-    return ";".join(sorted(part.strip().upper() for part in rule.split(";") if part.strip()))
+# What systems rewrite (text forms, RRULE spellings) is normalised in `sync.normalise`, the one
+# place every comparison goes through, providers included.
+_text = normalise_text
 
 
 def content_hash(event: RemoteEvent) -> str:
     """A hash of what a person sees in the entry; equal on both sides when they agree.
 
-    Reminders and time zone labels are left out: other clients rewrite them freely.
+    Reminders and time zone labels are left out: other clients rewrite them freely. Text and
+    rules are compared as `normalise_text` and `rrule_key` give them.
     """
     overrides = []
     for o in sorted(event.overrides, key=lambda o: _moment_out(o.original_start) or ""):
@@ -130,7 +125,7 @@ def content_hash(event: RemoteEvent) -> str:
         _text(event.location),
         bool(event.private),
         bool(event.busy),
-        sorted(normalise_rrule(r) for r in event.rrules),
+        sorted(rrule_key(r, event.time_zone) for r in event.rrules),
         sorted(_moment_out(d) or "" for d in event.exdates),
         overrides,
     ]
@@ -140,7 +135,7 @@ def content_hash(event: RemoteEvent) -> str:
 # --- appointment -> remote event ---------------------------------------------------------------
 
 
-def _template_values(appointment: Appointment) -> dict[str, object]:
+def template_values(appointment: Appointment) -> dict[str, object]:
     request = appointment.request
     return {
         "subject": appointment.subject,
@@ -164,10 +159,43 @@ def _span(appointment: Appointment) -> tuple[datetime | date, datetime | date]:
     return appointment.start, appointment.end
 
 
+def untemplate(template: str, shown: str, values: dict[str, object], *, field: str) -> str | None:
+    """The value of `field` that makes `template` render as `shown`, or None when `shown` does
+    not fit the template (or the template does not hold the field).
+
+    `[HD] {subject}` shown as `[HD] X (call first)` gives `X (call first)`; the other fields take
+    their `values`. Compared as `normalise_text` gives both.
+    """
+    try:
+        pieces = list(Formatter().parse(template))
+    except ValueError:
+        return None
+    if not any(name == field for _, name, _, _ in pieces):
+        return None
+    pattern, seen = [], False
+    for literal, name, _spec, _conversion in pieces:
+        pattern.append(re.escape(literal))
+        if name is None:
+            continue
+        if name == field:
+            pattern.append("(?P=own)" if seen else "(?P<own>.*)")
+            seen = True
+        else:
+            pattern.append(re.escape("" if values.get(name) is None else str(values[name])))
+    target = normalise_text(shown)
+    found = re.fullmatch("".join(pattern), target, re.DOTALL)
+    if found is None:
+        return None
+    own = found.group("own")
+    if normalise_text(render_template(template, {**values, field: own})) != target:
+        return None
+    return own
+
+
 def _texts(appointment: Appointment, settings: CalendarSettings, *, templated: bool) -> tuple[str, str]:
     if not templated:
         return appointment.subject, appointment.note
-    values = _template_values(appointment)
+    values = template_values(appointment)
     return render_template(settings.subject_template, values), render_template(settings.body_template, values)
 
 
@@ -190,7 +218,9 @@ def local_event(
     if appointment.private and appointment.source == Appointment.Source.EXTERNAL and remote_before is not None:
         subject, body, location = remote_before.subject, remote_before.body, remote_before.location
     start, end = _span(appointment)
-    reminder = appointment.reminder_minutes if appointment.reminder_minutes is not None else settings.reminder_minutes
+    reminder = appointment.reminder_minutes
+    if reminder is None and templated:
+        reminder = settings.reminder_minutes  # the default reminder is for entries the helpdesk makes
     event = RemoteEvent(
         start=start,
         end=end,
@@ -226,6 +256,29 @@ def local_event(
                 )
             )
     return event
+
+
+def lost_values(loser: RemoteEvent, winner: RemoteEvent) -> dict:
+    """The fields of `loser` that `winner` overwrote, with the loser's values, as plain data (the
+    sync log's "overwritten"): only fields whose compared content differs."""
+    lost_data, won_data = to_data(loser), to_data(winner)
+    same = {
+        "subject": same_text(loser.subject, winner.subject),
+        "body": same_text(loser.body, winner.body),
+        "location": same_text(loser.location, winner.location),
+        "rrules": sorted(rrule_key(r, loser.time_zone) for r in loser.rrules)
+        == sorted(rrule_key(r, winner.time_zone) for r in winner.rrules),
+        "exdates": sorted(lost_data["exdates"]) == sorted(won_data["exdates"]),
+    }
+    lost = {}
+    for name in ("start", "end", "all_day", "subject", "body", "location", "private", "busy", "rrules", "exdates"):
+        if not same.get(name, lost_data[name] == won_data[name]):
+            lost[name] = lost_data[name]
+    if content_hash(RemoteEvent(start=loser.start, end=loser.end, overrides=loser.overrides)) != content_hash(
+        RemoteEvent(start=loser.start, end=loser.end, overrides=winner.overrides)
+    ):
+        lost["overrides"] = lost_data["overrides"]
+    return lost
 
 
 def _rrule_text(rule) -> str:

@@ -111,10 +111,12 @@ def plan_item(item: Item, winner: Winner = Winner.HELPDESK) -> Decision:
     return _conflict(item, winner)
 
 
-def deletions_confirmed(*, full_listing: bool, listed: int, known: int, empty_seen_before: bool) -> bool:
-    """May missing entries count as deleted? A full listing that suddenly returns nothing for a
-    calendar that had entries deletes nothing until a second pull confirms it (a server glitch
-    or a wrong calendar must not wipe a technician's appointments)."""
-    if not full_listing or listed > 0 or known == 0:
-        return True
-    return empty_seen_before
+def missing_need_confirming(*, full_listing: bool, listed: int, known: int) -> bool:
+    """Must entries missing from this listing be confirmed one by one before they count as deleted?
+
+    A full listing that suddenly returns nothing for a calendar that had entries may be a server
+    glitch or a wrong calendar, which must not wipe a technician's appointments; a real deletion
+    must still land within this pull. So the engine asks for each missing entry directly, right
+    away, and only those the server says are gone count as deleted.
+    """
+    return full_listing and listed == 0 and known > 0

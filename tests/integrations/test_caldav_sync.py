@@ -328,25 +328,6 @@ def test_refused_token_does_a_full_resync_without_duplicates(
     assert SyncLink.objects.count() == 2
 
 
-def test_empty_full_listing_deletes_nothing_until_a_second_pull_confirms(
-    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
-):
-    make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_calendar)
-    alice_phone.delete(SyncLink.objects.get().marker)
-    alice_calendar.sync_token = ""  # force full listings
-    alice_calendar.save()
-
-    pull(alice_calendar)
-    assert Appointment.objects.count() == 1
-
-    alice_calendar.refresh_from_db()
-    alice_calendar.sync_token = ""
-    alice_calendar.save()
-    pull(alice_calendar)
-    assert Appointment.objects.count() == 0
-
-
 def test_shared_appointment_reaches_each_technicians_calendar(
     alice_calendar, bob_calendar, tomorrow_9, django_capture_on_commit_callbacks, radicale
 ):

@@ -16,6 +16,7 @@ from integrations import services
 from integrations.models import AgentCalendar, SyncLink
 from integrations.providers.base import ProviderError
 from integrations.sync import engine
+from integrations.sync.inbound import inbound
 from tests.integrations.conftest import USERS, OtherClient
 from tests.peers.fault_proxy import FaultProxy
 
@@ -122,7 +123,7 @@ def test_a_worker_killed_in_the_middle_of_a_push_leaves_no_duplicate(
     phone = OtherClient(
         radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3]
     )
-    with services.inbound(proxied_calendar):  # no push queued on commit: the forked worker below pushes
+    with inbound(proxied_calendar):  # no push queued on commit: the forked worker below pushes
         calendar_services.create_appointment(
             subject="Pushed while killed",
             start=tomorrow_9,

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integrations.sync.planner import Item, Op, Winner, deletions_confirmed, plan_item
+from integrations.sync.planner import Item, Op, Winner, missing_need_confirming, plan_item
 
 
 @pytest.mark.parametrize(
@@ -39,10 +39,11 @@ def test_both_changed_follows_the_conflict_rule():
     assert plan_item(item).conflict
 
 
-def test_an_empty_full_listing_needs_a_second_one_to_delete():
-    assert not deletions_confirmed(full_listing=True, listed=0, known=3, empty_seen_before=False)
-    assert deletions_confirmed(full_listing=True, listed=0, known=3, empty_seen_before=True)
-    assert deletions_confirmed(full_listing=False, listed=0, known=3, empty_seen_before=False)
+def test_only_an_empty_full_listing_has_its_missing_entries_confirmed_one_by_one():
+    assert missing_need_confirming(full_listing=True, listed=0, known=3)
+    assert not missing_need_confirming(full_listing=True, listed=1, known=3)
+    assert not missing_need_confirming(full_listing=True, listed=0, known=0)
+    assert not missing_need_confirming(full_listing=False, listed=0, known=3)
 
 
 # --- a model of two calendars and the status, synced with the planner's decisions ------------------

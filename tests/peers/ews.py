@@ -27,6 +27,7 @@ import itertools
 import json
 import random
 import threading
+import time as clock
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -304,9 +305,9 @@ def http_back_off(kind: str, options: dict) -> tuple[int, dict[str, str], bytes]
 
 
 # Every switch of fail_next: drop closes without answering; drop_after does the work, then closes
-# without answering; stall_after does the work, then hangs until `release` is set; and the
-# back-off answers above.
-FAULTS = ("401", "500", "drop", "drop_after", "stall_after", *BACK_OFF_FAULTS)
+# without answering; stall_after does the work, then hangs until `release` is set; late does the
+# work after a pause and then answers (see below); and the back-off answers above.
+FAULTS = ("401", "500", "drop", "drop_after", "stall_after", "late", *BACK_OFF_FAULTS)
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -330,6 +331,7 @@ class EwsServer:
         self.random = random.Random(0)
         self.faults_served: Counter[str] = Counter()
         self.processed = threading.Event()
+        self.late_done = threading.Event()  # see "a slow server" below
         self.release = threading.Event()
         self.lock = threading.RLock()
         self._seq = itertools.count(1)
@@ -590,6 +592,8 @@ class EwsServer:
             return 500, {"Content-Type": "text/html"}, page
         if kind in BACK_OFF_FAULTS:
             return self._back_off_answer(kind, options)
+        if kind == "late":
+            return self._answer_late(headers, envelope, operation, name, options)
         answer = self._answer(headers, envelope, operation, name)
         if kind == "drop_after":  # done here, but the answer never reaches the client
             return None
@@ -604,6 +608,17 @@ class EwsServer:
         if kind == "busy":
             return 500, {"Content-Type": "text/xml; charset=utf-8"}, self._fault(server_busy(options))
         return http_back_off(kind, options)
+
+    # --- a slow server: the request is done after the client gave up on it -----------------------
+    # fail_next("late", operation="CreateItem", seconds=2): the server waits `seconds`, then does the
+    # work and answers (to a client whose timeout may have passed). `late_done` is set once the work
+    # is done, so a test can wait for the server to catch up.
+
+    def _answer_late(self, headers, envelope, operation, name: str, options: dict):
+        clock.sleep(float(options.get("seconds", 2)))
+        answer = self._answer(headers, envelope, operation, name)
+        self.late_done.set()
+        return answer
 
     def _take_fault(self, operation: str) -> tuple[str, dict] | None:
         """The planned fault for this request (the first one meant for its operation), or a random one."""

@@ -38,6 +38,8 @@ class FaultProxy:
         self.release = threading.Event()
         self.forwarded = threading.Event()
         self.seen: Counter[str] = Counter()
+        # (method, path) of every request that reached the proxy, for tests that count round trips.
+        self.requests: list[tuple[str, str]] = []
         self.only_methods: set[str] | None = None
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -97,6 +99,7 @@ class FaultProxy:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                proxy.requests.append((self.command, self.path))
                 fault = proxy._next_fault(self.command)
                 if fault:
                     proxy.seen[fault] += 1

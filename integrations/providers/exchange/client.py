@@ -238,14 +238,21 @@ class ExchangeProvider:
             )
         return RemoteCalendar(mailbox=account.primary_smtp_address, calendar_id=folder.id)
 
-    def list_changes(self, calendar: RemoteCalendar, token: str | None, window: Window) -> ChangePage:
+    def list_changes(
+        self,
+        calendar: RemoteCalendar,
+        token: str | None,
+        window: Window,
+        *,
+        known_versions: Mapping[str, str] | None = None,
+    ) -> ChangePage:
         if token is None:
             return self._call(calendar.mailbox, lambda: self._full_listing(calendar, window))
-        return self._call(calendar.mailbox, lambda: self._changes_since(calendar, token))
+        return self._call(calendar.mailbox, lambda: self._changes_since(calendar, token, known_versions or {}))
 
-    def _sync(self, folder: Calendar, token: str | None) -> tuple[list[str], list[str], str]:
-        """(created or updated ids, deleted ids, new state), following SyncFolderItems until done."""
-        changed: dict[str, None] = {}
+    def _sync(self, folder: Calendar, token: str | None) -> tuple[dict[str, str | None], list[str], str]:
+        """(created or updated id -> change key, deleted ids, new state), following SyncFolderItems."""
+        changed: dict[str, str | None] = {}
         deleted: list[str] = []
         for change_type, item in folder.sync_items(
             sync_state=token, only_fields=[], max_changes_returned=MAX_CHANGES_PER_CALL
@@ -254,14 +261,17 @@ class ExchangeProvider:
                 changed.pop(item.id, None)
                 deleted.append(item.id)
             elif change_type in ("create", "update"):
-                changed[item.id] = None
-        return list(changed), deleted, folder.item_sync_state
+                changed[item.id] = item.changekey
+        return changed, deleted, folder.item_sync_state
 
-    def _changes_since(self, calendar: RemoteCalendar, token: str) -> ChangePage:
+    def _changes_since(self, calendar: RemoteCalendar, token: str, known: Mapping[str, str]) -> ChangePage:
         folder = self._folder(calendar)
-        changed_ids, deleted, state = self._sync(folder, token)
-        events, gone = self._fetch_events(folder, [(item_id, None) for item_id in changed_ids])
-        return ChangePage(changed=events, deleted=deleted + gone, next_token=state)
+        changed, deleted, state = self._sync(folder, token)
+        # An item whose ChangeKey is the one we stored from our own write is not read again.
+        unchanged = [item_id for item_id, key in changed.items() if key and known.get(item_id) == key]
+        wanted = [(item_id, None) for item_id in changed if item_id not in unchanged]
+        events, gone = self._fetch_events(folder, wanted)
+        return ChangePage(changed=events, deleted=deleted + gone, next_token=state, unchanged=unchanged)
 
     def _full_listing(self, calendar: RemoteCalendar, window: Window) -> ChangePage:
         folder = self._folder(calendar)
@@ -471,6 +481,19 @@ class ExchangeProvider:
             return master.changekey
         (fresh,) = account.fetch(ids=[(master_id, None)], folder=folder, only_fields=["changekey"])
         return fresh.changekey
+
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+        """The item as Exchange holds it now (GetItem, MS-OXWS), or None when it is gone."""
+
+        def read() -> RemoteEvent | None:
+            folder = self._folder(calendar)
+            events, gone = self._fetch_events(folder, [(ref.remote_id, None)])
+            return None if gone or not events else events[0]
+
+        try:
+            return self._call(calendar.mailbox, read)
+        except RemoteNotFound:
+            return None
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         def delete() -> None:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +31,8 @@ from exchangelib.recurrence import (
     WeeklyPattern,
 )
 from exchangelib.winzone import CLDR_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
+
+from integrations.sync.normalise import normalise_text
 
 from ..base import (
     ProviderError,
@@ -119,16 +120,12 @@ def _to_ews(value: datetime, tz: EWSTimeZone) -> EWSDateTime:
     return EWSDateTime.from_datetime(value).astimezone(tz)
 
 
-_TAGS = re.compile(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.DOTALL | re.IGNORECASE)
-
-
 def plain_text(body: Any) -> str:
     """Body as plain text: Outlook writes HTML, the helpdesk keeps text."""
     if not body:
         return ""
     if type(body).__name__ == "HTMLBody":
-        body = re.sub(r"<br\s*/?>|</p>|</div>", "\n", str(body), flags=re.IGNORECASE)
-        return html.unescape(_TAGS.sub("", body)).strip()
+        return normalise_text(str(body), is_html=True)
     return str(body)
 
 

@@ -19,6 +19,7 @@ from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.providers.base import ConnectionProblem, ProviderError
 from integrations.providers.exchange import HelpdeskLinkId
 from integrations.sync import engine
+from integrations.sync.inbound import inbound
 from tests.integrations.test_caldav_sync import make, pull
 
 from .conftest import ALICE
@@ -404,22 +405,6 @@ def test_refused_sync_state_does_a_full_resync_without_duplicates(
     assert ews.requests[before:] == ["SyncFolderItems"]
 
 
-def test_empty_full_listing_deletes_nothing_until_a_second_pull_confirms(
-    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
-):
-    make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_exchange)
-    ews.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
-    ews.refuse_sync_states(ALICE)
-
-    pull(alice_exchange)
-    assert Appointment.objects.count() == 1
-
-    ews.refuse_sync_states(ALICE)
-    pull(alice_exchange)
-    assert Appointment.objects.count() == 0
-
-
 # --- what an admin must fix -------------------------------------------------------------------------------
 
 
@@ -532,7 +517,7 @@ def test_a_sync_that_gave_up_after_the_create_leaves_no_duplicate(
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_between_create_and_commit_leaves_no_duplicate(alice_exchange, ews, tomorrow_9, settings):
     settings.SYNC_LOCK_SECONDS = 1
-    with services.inbound(alice_exchange):  # no push on commit: the forked worker below pushes
+    with inbound(alice_exchange):  # no push on commit: the forked worker below pushes
         calendar_services.create_appointment(
             subject="Pushed while killed", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice_exchange.agent]
         )

@@ -1,0 +1,311 @@
+"""Issue 9 on Exchange: each reported fault as a named case, through exchangelib against the local
+EWS server. The right values come from what the server holds (its own state, inspected as Outlook
+would see it) and from MS-OXWS (SyncFolderItems reports nothing for an item created and deleted
+after the sync state it is given)."""
+
+from datetime import UTC, timedelta
+
+import pytest
+from dateutil.rrule import rrulestr
+
+from calendars import services as calendar_services
+from calendars.models import Appointment, CalendarSettings, ConflictRule
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations.sync import engine
+from tests.integrations.test_caldav_sync import make, pull
+
+from .conftest import ALICE
+
+pytestmark = pytest.mark.django_db
+
+HOUR = timedelta(hours=1)
+
+
+def only_item(ews):
+    (item,) = ews.items(ALICE)
+    return item
+
+
+def writes(ews, since: int) -> list[str]:
+    return [name for name in ews.requests[since:] if name in ("CreateItem", "UpdateItem", "DeleteItem")]
+
+
+def test_imported_outlook_entry_is_not_written_back_by_the_next_sync(importing_exchange, ews, tomorrow_9):
+    """Item 1: a pull causes no push; the second sync after it writes nothing and costs one request."""
+    ews.outlook_create(
+        ALICE, subject="Dentist", start=tomorrow_9, end=tomorrow_9 + HOUR, location="Town", reminder_minutes=60
+    )
+    ews.outlook_create(
+        ALICE, subject="Private", start=tomorrow_9 + 2 * HOUR, end=tomorrow_9 + 3 * HOUR, sensitivity="Private"
+    )
+    pull(importing_exchange)
+    assert Appointment.objects.count() == 2
+    before = {item.item_id: item.change_key for item in ews.items(ALICE)}
+
+    start = len(ews.requests)
+    report = pull(importing_exchange)
+
+    assert (report.pushed, report.pulled) == (0, 0)
+    assert ews.requests[start:] == ["SyncFolderItems"]
+    assert {item.item_id: item.change_key for item in ews.items(ALICE)} == before
+    assert Appointment.objects.get(subject="Dentist").reminder_minutes == 60  # the entry's own reminder
+
+
+def test_deletion_seen_only_by_a_full_listing_lands_in_one_pull(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Item 3: an entry missing from a full listing leaves the helpdesk within that one pull, even
+    when the listing is empty (the entry is confirmed gone by GetItem right away)."""
+    make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_exchange)
+    ews.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
+    ews.refuse_sync_states(ALICE)  # the next pull lists the window in full
+
+    pull(alice_exchange)
+
+    assert Appointment.objects.count() == 0
+    assert SyncLink.objects.count() == 0
+
+
+def test_entry_pushed_after_the_last_poll_and_deleted_in_outlook_leaves_the_helpdesk(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Item 4: Exchange reports nothing for an item created and deleted after the stored sync state;
+    the engine reads our entries created since then directly on the next pull."""
+    pull(alice_exchange)  # the sync state is taken
+    make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    ews.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
+
+    pull(alice_exchange)
+
+    assert Appointment.objects.count() == 0
+    assert ews.items(ALICE) == []
+
+
+def test_create_completed_after_the_client_timeout_leaves_one_entry(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks, settings
+):
+    """Item 5: CreateItem done by the server after our timeout, the retry creating a second entry
+    with our marker: the next pull keeps the linked one, deletes the other and logs it."""
+    connection = alice_exchange.connection
+    connection.options = {**connection.options, "timeout": 1}
+    connection.save()
+    settings.SYNC_RETRY_ATTEMPTS = 2
+    pull(alice_exchange)
+    ews.late_done.clear()
+    ews.fail_next("late", operation="CreateItem", seconds=2.5)
+
+    make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    assert ews.late_done.wait(10)
+    assert len(ews.items(ALICE)) == 2  # the fault happened: two entries carry our marker
+
+    pull(alice_exchange)
+
+    link = SyncLink.objects.get()
+    assert [item.item_id for item in ews.items(ALICE)] == [link.remote_id]
+    healed = SyncLogEntry.objects.get(operation="delete duplicate")
+    assert link.marker in healed.message
+    report = pull(alice_exchange)
+    assert (report.pushed, report.pulled, report.failed) == (0, 0, 0)
+
+
+def test_renamed_templated_subject_is_not_templated_twice(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Item 6: template `[HD] {subject}`, Outlook renames the entry to `[HD] X (call first)`: the
+    helpdesk reads back `X (call first)` and its next push sends `[HD] X (call first)`."""
+    calendar_settings = CalendarSettings.load()
+    calendar_settings.subject_template = "[HD] {subject}"
+    calendar_settings.save()
+    appointment = make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks, subject="X")
+    assert only_item(ews).subject == "[HD] X"
+    pull(alice_exchange)
+    ews.outlook_update(ALICE, SyncLink.objects.get().remote_id, subject="[HD] X (call first)")
+
+    pull(alice_exchange)
+    appointment.refresh_from_db()
+    assert appointment.subject == "X (call first)"
+    assert pull(alice_exchange).pushed == 0  # rendering it again gives what Outlook shows
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(appointment, start=tomorrow_9 + HOUR, end=tomorrow_9 + 2 * HOUR)
+    assert only_item(ews).subject == "[HD] X (call first)"
+
+
+@pytest.fixture
+def both_changed(alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks):
+    """Outlook changed subject, time and place; the helpdesk changed time and place (not pushed)."""
+    appointment = make(
+        alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks, subject="Visit", location="Room A"
+    )
+    pull(alice_exchange)
+    ews.outlook_update(
+        ALICE,
+        SyncLink.objects.get().remote_id,
+        subject="Visit (Outlook)",
+        start=tomorrow_9 + 2 * HOUR,
+        end=tomorrow_9 + 3 * HOUR,
+        location="Room B",
+    )
+    calendar_services.update_appointment(  # the queued push is not run: both sides differ at the pull
+        appointment, start=tomorrow_9 + 4 * HOUR, end=tomorrow_9 + 5 * HOUR, location="Room C"
+    )
+    return appointment
+
+
+def _rule(rule):
+    calendar_settings = CalendarSettings.load()
+    calendar_settings.conflict_rule = rule
+    calendar_settings.save()
+
+
+def test_external_calendar_wins_overwrites_every_field_and_logs_what_was_lost(both_changed, alice_exchange, ews):
+    """Item 7: under "External calendar wins" both sides end equal (Outlook's values), the log's
+    "overwritten" holds exactly the helpdesk's lost values, and later syncs find nothing to do."""
+    _rule(ConflictRule.EXTERNAL_WINS)
+    appointment = both_changed
+    helpdesk_start, helpdesk_end = appointment.start, appointment.end
+
+    pull(alice_exchange)
+
+    appointment.refresh_from_db()
+    item = only_item(ews)
+    assert (appointment.subject, appointment.start, appointment.end, appointment.location) == (
+        "Visit (Outlook)",
+        item.start,
+        item.end,
+        "Room B",
+    )
+    assert (item.subject, item.location) == ("Visit (Outlook)", "Room B")
+    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.overwritten == {
+        "start": "T" + helpdesk_start.astimezone(UTC).isoformat(),
+        "end": "T" + helpdesk_end.astimezone(UTC).isoformat(),
+        "subject": "Visit",
+        "location": "Room C",
+    }
+    start = len(ews.requests)
+    report = pull(alice_exchange)
+    assert (report.pushed, report.pulled, report.conflicts) == (0, 0, 0)
+    assert writes(ews, start) == []
+
+
+def test_helpdesk_wins_overwrites_every_field_and_logs_what_outlook_lost(both_changed, alice_exchange, ews):
+    """Item 7, the other rule: Outlook ends with the helpdesk's values; "overwritten" holds exactly
+    Outlook's lost values."""
+    _rule(ConflictRule.HELPDESK_WINS)
+    appointment = both_changed
+    outlook = only_item(ews)
+    outlook_start, outlook_end = outlook.start, outlook.end
+
+    pull(alice_exchange)
+
+    appointment.refresh_from_db()
+    item = only_item(ews)
+    assert (item.subject, item.start, item.end, item.location) == (
+        "Visit",
+        appointment.start,
+        appointment.end,
+        "Room C",
+    )
+    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.overwritten == {
+        "start": "T" + outlook_start.astimezone(UTC).isoformat(),
+        "end": "T" + outlook_end.astimezone(UTC).isoformat(),
+        "subject": "Visit (Outlook)",
+        "location": "Room B",
+    }
+    start = len(ews.requests)
+    assert pull(alice_exchange).pushed == 0
+    assert writes(ews, start) == []
+
+
+def test_helpdesk_series_is_not_a_remote_change_on_the_first_poll(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Item 8: Exchange gives our weekly series back as FREQ=WEEKLY;INTERVAL=1;BYDAY=SU;COUNT=4;
+    it is the series we sent (BYDAY=SU;COUNT=4;FREQ=WEEKLY), so the first poll changes nothing."""
+    pull(alice_exchange)
+    sunday = tomorrow_9 + timedelta(days=(6 - tomorrow_9.weekday()) % 7)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.create_recurring_appointment(
+            rule="RRULE:BYDAY=SU;COUNT=4;FREQ=WEEKLY",
+            agents=[alice_exchange.agent],
+            start=sunday,
+            end=sunday + HOUR,
+            time_zone="Europe/Amsterdam",
+            subject="Backups",
+        )
+    item = only_item(ews)
+    assert item.recurrence is not None
+
+    start = len(ews.requests)
+    report = pull(alice_exchange)
+
+    assert (report.pulled, report.pushed, report.conflicts) == (0, 0, 0)
+    assert writes(ews, start) == []
+    # A full listing reads the series back as Exchange spells its rule: still no change.
+    AgentCalendar.objects.filter(pk=alice_exchange.pk).update(full_sync_at=None)
+    start = len(ews.requests)
+    report = pull(alice_exchange)
+    assert "GetItem" in ews.requests[start:]
+    assert (report.pulled, report.pushed, report.conflicts) == (0, 0, 0)
+    assert writes(ews, start) == []
+    assert not SyncLogEntry.objects.filter(direction=SyncLogEntry.Direction.INBOUND, operation="update").exists()
+    # The same four Sundays on both sides, as dateutil expands either spelling.
+    ours = list(rrulestr("BYDAY=SU;COUNT=4;FREQ=WEEKLY", dtstart=sunday.replace(tzinfo=None)))
+    theirs = list(rrulestr("FREQ=WEEKLY;INTERVAL=1;BYDAY=SU;COUNT=4", dtstart=sunday.replace(tzinfo=None)))
+    assert ours == theirs
+
+
+def test_first_poll_after_helpdesk_writes_reads_none_of_them_back(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Item 8 on Exchange: SyncFolderItems reports our own creates with the ChangeKeys we stored from
+    them, so the first poll after N writes is the one SyncFolderItems, no GetItem."""
+    pull(alice_exchange)
+    for n in range(3):
+        make(alice_exchange.agent, tomorrow_9 + n * 2 * HOUR, django_capture_on_commit_callbacks, subject=f"Job {n}")
+
+    start = len(ews.requests)
+    report = pull(alice_exchange)
+
+    assert (report.pulled, report.pushed) == (0, 0)
+    assert ews.requests[start:] == ["SyncFolderItems"]
+
+
+def test_new_change_key_with_unchanged_content_is_kept_for_the_next_push(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Item 10: Outlook dismissing a reminder changes only the ChangeKey; the pull stores it, so the
+    next helpdesk change is pushed, not refused as stale."""
+    appointment = make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_exchange)
+    ews.outlook_update(ALICE, SyncLink.objects.get().remote_id, reminder_is_set=False)
+
+    pull(alice_exchange)
+    assert SyncLink.objects.get().version == only_item(ews).change_key
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(appointment, subject="Renamed in the helpdesk")
+    assert only_item(ews).subject == "Renamed in the helpdesk"
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.CONFLICT).exists()
+    assert not SyncLink.objects.get().pending
+
+
+def test_an_idle_calendar_costs_one_request_after_every_kind_of_sync(
+    importing_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """The general rule: after any sync, an immediate second sync writes nothing, with one request."""
+    make(importing_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    ews.outlook_create(ALICE, subject="Outlook", start=tomorrow_9 + 2 * HOUR, end=tomorrow_9 + 3 * HOUR)
+    for _ in range(2):
+        pull(importing_exchange)
+    AgentCalendar.objects.filter(pk=importing_exchange.pk).update(full_sync_at=None)  # a full listing
+    pull(importing_exchange)
+
+    start = len(ews.requests)
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+
+    assert (report.pushed, report.pulled) == (0, 0)
+    assert ews.requests[start:] == ["SyncFolderItems"]

@@ -1,0 +1,74 @@
+"""What systems rewrite, normalised in one place (issue 9, items 6 and 8). The right values:
+dateutil expands both spellings of a rule to the same starts (RFC 5545 3.3.10 defaults), and the
+template renders the recovered text back to exactly what the remote shows."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from dateutil.rrule import rrulestr
+
+from calendars.formatting import render_template
+from integrations.sync.mapping import untemplate
+from integrations.sync.normalise import normalise_text, rrule_key
+
+START = datetime(2026, 3, 1, 9, 0)  # a Sunday, floating: dateutil's footing
+
+
+@pytest.mark.parametrize(
+    "exchange, ours",
+    [
+        ("FREQ=WEEKLY;INTERVAL=1;BYDAY=SU;COUNT=4", "BYDAY=SU;COUNT=4;FREQ=WEEKLY"),
+        ("FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,WE;WKST=MO;COUNT=6", "FREQ=WEEKLY;BYDAY=WE,MO;COUNT=6"),
+    ],
+)
+def test_rule_spellings_that_give_the_same_series_compare_equal(exchange, ours):
+    assert list(rrulestr(exchange, dtstart=START)) == list(rrulestr(ours, dtstart=START))
+    assert rrule_key(exchange) == rrule_key(ours)
+
+
+def test_until_as_the_end_of_the_last_day_equals_until_as_the_last_start():
+    # Exchange keeps an end date, read back as 23:59:59 on the series' wall clock in UTC; a phone
+    # writes the last occurrence's start. Both end the daily 09:00 series on 10 March in Amsterdam.
+    start = datetime(2026, 3, 1, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    exchange, phone = "FREQ=DAILY;INTERVAL=1;UNTIL=20260310T225959Z", "FREQ=DAILY;UNTIL=20260310T080000Z"
+    assert list(rrulestr(exchange, dtstart=start)) == list(rrulestr(phone, dtstart=start))
+    assert rrule_key(exchange, "Europe/Amsterdam") == rrule_key(phone, "Europe/Amsterdam")
+
+
+@pytest.mark.parametrize(
+    "different",
+    ["FREQ=WEEKLY;INTERVAL=2;BYDAY=SU;COUNT=4", "FREQ=WEEKLY;BYDAY=SU;COUNT=5", "FREQ=WEEKLY;BYDAY=SA;COUNT=4"],
+)
+def test_rules_that_give_another_series_stay_different(different):
+    assert rrule_key(different) != rrule_key("FREQ=WEEKLY;BYDAY=SU;COUNT=4")
+
+
+def test_an_html_body_reads_as_its_text():
+    outlook = (
+        "<html><head><style>p{margin:0}</style></head><body><p>Bring keys&nbsp;</p><p>Call first</p></body></html>"
+    )
+    assert normalise_text(outlook) == normalise_text("Bring keys\r\nCall first  \r\n")
+
+
+def test_text_with_angle_brackets_is_not_taken_for_html():
+    assert normalise_text("Temp < 5 and > 2") == "Temp < 5 and > 2"
+
+
+@pytest.mark.parametrize(
+    "template, shown, own",
+    [
+        ("[HD] {subject}", "[HD] X (call first)", "X (call first)"),
+        ("#{request_number} {subject} ({agents})", "#42 Server room (call first) (Alice)", "Server room (call first)"),
+        ("{subject}", "[HD] X", "[HD] X"),
+    ],
+)
+def test_a_templated_text_reads_back_as_the_text_that_renders_to_it(template, shown, own):
+    values = {"request_number": 42, "agents": "Alice"}
+    assert untemplate(template, shown, values, field="subject") == own
+    assert render_template(template, {**values, "subject": own}) == shown
+
+
+def test_a_text_that_no_longer_fits_the_template_is_not_read_through_it():
+    assert untemplate("[HD] {subject}", "X (call first)", {}, field="subject") is None
+    assert untemplate("Visit #{request_number}", "Visit #42", {"request_number": 42}, field="subject") is None
