@@ -204,6 +204,38 @@ class CalendarProvider(Protocol):
         """Delete the entry; an entry that is already gone counts as deleted."""
 
 
+@dataclass(frozen=True)
+class BulkOp:
+    """One write of a batch: "create" (event), "update" (ref, event, base) or "delete" (ref)."""
+
+    kind: str
+    event: RemoteEvent | None = None
+    ref: RemoteRef | None = None
+    base: RemoteEvent | None = None
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What became of one BulkOp: the entry's new ref (create, update), or the error that item alone
+    met (VersionConflict, RemoteNotFound, TransientError with its retry_after, ...); a delete of an
+    entry already gone is a success."""
+
+    ref: RemoteRef | None = None
+    error: ProviderError | None = None
+
+
+class BulkCalendarProvider(CalendarProvider, Protocol):
+    """A system that takes many writes in one request (Graph $batch of 20, Google batch of 50, EWS
+    CreateItem/UpdateItem/DeleteItem with many items). The engine sends at most `max_batch` ops
+    a call; a provider without `apply_bulk` gets one call per item."""
+
+    max_batch: int
+
+    def apply_bulk(self, calendar: RemoteCalendar, ops: list[BulkOp]) -> list[BulkResult]:
+        """One result per op, in the same order; a failure of one item fails that item only. An error
+        of the whole request (auth, unreachable) is raised as for a single call."""
+
+
 # --- the one retry policy for every external call -------------------------------------------
 
 T = TypeVar("T")
