@@ -22,6 +22,7 @@ import itertools
 import json
 import random
 import threading
+import time as clock
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -177,6 +178,7 @@ class Item:
     deleted: set[datetime] = field(default_factory=set)
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     last_modified: datetime = field(default_factory=lambda: datetime.now(UTC))
+    categories: list[str] = field(default_factory=list)  # Outlook's colour categories (item:Categories)
 
     @property
     def is_master(self) -> bool:
@@ -271,8 +273,9 @@ class Occurrence:
 # --- the server ------------------------------------------------------------------------------
 
 # busy: ErrorServerBusy with BackOffMilliseconds; drop: close without answering; drop_after: do the
-# work, then close without answering; stall_after: do the work, then hang until `release` is set.
-FAULTS = ("busy", "401", "500", "drop", "drop_after", "stall_after")
+# work, then close without answering; stall_after: do the work, then hang until `release` is set;
+# answer_late and busy_with_retry_after: see the section "faults added for the sync state machine".
+FAULTS = ("busy", "401", "500", "drop", "drop_after", "stall_after", "answer_late", "busy_with_retry_after")
 
 
 class EwsServer:
@@ -295,6 +298,7 @@ class EwsServer:
         self.processed = threading.Event()
         self.release = threading.Event()
         self.lock = threading.RLock()
+        self.late_seconds = 2.0  # answer_late: how long after doing the work the answer is sent
         self._seq = itertools.count(1)
         self.seq = 0
         self._httpd: ThreadingHTTPServer | None = None
@@ -550,6 +554,8 @@ class EwsServer:
         if kind == "500":
             page = b"<html><body><h1>Server Error in '/EWS' Application.</h1></body></html>"
             return 500, {"Content-Type": "text/html"}, page
+        if kind in EXTRA_FAULTS:
+            return _serve_extra_fault(self, kind, options, lambda: self._answer(headers, envelope, operation, name))
         if kind == "busy":
             back_off = str(options.get("back_off_ms", 1000))
             error = SoapFault(
@@ -1077,6 +1083,7 @@ ITEM_FIELDS = {
     "item:Subject": "Subject",
     "item:Sensitivity": "Sensitivity",
     "item:Body": "Body",
+    "item:Categories": "Categories",
     "item:DateTimeCreated": "DateTimeCreated",
     "item:ReminderIsSet": "ReminderIsSet",
     "item:ReminderMinutesBeforeStart": "ReminderMinutesBeforeStart",
@@ -1160,6 +1167,9 @@ def _item_element(item: Item, shape: _Shape, *, original: datetime | None = None
     add("Sensitivity", item.sensitivity)
     if full:
         add("Body", body, BodyType=item.body_type)
+    categories = add("Categories") if item.categories else None
+    for name in item.categories if categories is not None else ():
+        ET.SubElement(categories, t("String")).text = name
     add("DateTimeCreated", ews_datetime(item.created))
     add("ReminderIsSet", _bool(item.reminder_is_set))
     add("ReminderMinutesBeforeStart", str(item.reminder_minutes))
@@ -1318,7 +1328,9 @@ def _apply_property(item: Item | Exception_, element: ET.Element) -> None:
         setattr(item, "start_tz" if name == "StartTimeZone" else "end_tz", zone)
     elif name == "UID":
         item.uid = text
-    elif name in ("IsResponseRequested", "AllowNewTimeProposal", "ConferenceType", "Importance", "Categories"):
+    elif name == "Categories":
+        item.categories = [child.text or "" for child in element if child.tag == t("String")]
+    elif name in ("IsResponseRequested", "AllowNewTimeProposal", "ConferenceType", "Importance"):
         pass  # accepted and not kept: nothing in this calendar depends on them
     elif name in ("RequiredAttendees", "OptionalAttendees", "Resources"):
         pass
@@ -1344,6 +1356,7 @@ DELETABLE = {
     "Location": ("location", ""),
     "ReminderMinutesBeforeStart": ("reminder_minutes", 15),
     "Sensitivity": ("sensitivity", "Normal"),
+    "Categories": ("categories", ()),
 }
 
 
@@ -1441,3 +1454,21 @@ def _evaluate(item: Item, expression: ET.Element) -> bool:
     if kind not in comparisons:
         raise EwsError("ErrorUnsupportedQueryFilter", f"{kind} is not supported here.")
     return comparisons[kind](value, constant)
+
+
+# --- faults added for the sync state machine (issue 9): a late answer, 503 with Retry-After --------
+
+EXTRA_FAULTS = ("answer_late", "busy_with_retry_after")
+
+
+def _serve_extra_fault(server: EwsServer, kind: str, options: dict, answer) -> tuple[int, dict[str, str], bytes]:
+    """answer_late: do the work at once, answer after `late_seconds` (longer than the client's timeout,
+    so it has given up: a CreateItem done twice if the client retries blindly).
+    busy_with_retry_after: HTTP 503 with Retry-After (seconds, option `retry_after`), as a load balancer
+    or IIS in front of Exchange answers; the request does nothing."""
+    if kind == "busy_with_retry_after":
+        headers = {"Retry-After": str(options.get("retry_after", 3)), "Content-Type": "text/plain"}
+        return 503, headers, b"Service Unavailable"
+    result = answer()
+    clock.sleep(server.late_seconds)
+    return result
