@@ -6,7 +6,6 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from hypothesis import HealthCheck, Phase, settings
 
-
 from agents.models import Agent, Team
 from calendars.models import CalendarSettings
 
