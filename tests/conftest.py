@@ -14,7 +14,7 @@ from calendars.models import CalendarSettings
 # shrink); `pytest --hypothesis-profile=long` explores many more, with fresh draws, and shrinks.
 settings.register_profile(
     "ci",
-    max_examples=15,
+    max_examples=20,
     stateful_step_count=15,
     deadline=None,
     derandomize=True,
