@@ -1,19 +1,15 @@
 """The two-way sync against a real Radicale, as a stateful property (issue 9).
 
 Hypothesis drives random edits on both sides of one technician's calendar (import on): the
-helpdesk through calendars/services.py, another CalDAV client (a phone) with whole-object PUTs
-straight to Radicale, and random faults between the connector and Radicale (the fault proxy:
-dropped before or after the server acts, a create answered after the client's timeout, 503 with
-Retry-After; and the server forgetting our sync token). `sync_until_quiet` turns faults off and
-syncs until a sync writes nothing, then checks, through an independent reading of the server
-(icalendar + recurring-ical-events, not our mapping code):
-- both sides hold the same entries with the same occurrences, times, texts and flags;
-- no entry twice on either side;
-- nothing the helpdesk does not own was lost (the phone's CATEGORIES, X- properties, and its own
-  alarm on entries it made);
-- an entry deleted on one side and not edited on the other is gone from both; one nobody deleted
-  is on both;
-- the next sync makes no write and exactly one request (one sync-collection REPORT).
+helpdesk through calendars/services.py (tests/integrations/sync_machine.py), another CalDAV client
+(a phone) reading objects and PUTting whole objects straight to Radicale (create, move, rename,
+delete, CATEGORIES + an X- property + its own alarm, a new DTSTAMP only, move or cancel one
+occurrence), and faults between the connector and Radicale at the fault proxy (dropped before or
+after the server acts, a PUT answered after the client's timeout, 503 with Retry-After) and the
+server forgetting our sync token. `sync_until_quiet` then checks the invariants in sync_machine.py
+against the server read with icalendar + recurring-ical-events (not our mapping code), that the
+phone's CATEGORIES, X- property and own alarm survive, and that an unchanged poll is one
+sync-collection REPORT (RFC 6578).
 
 Budget: the "ci" hypothesis profile (tests/conftest.py); `--hypothesis-profile=long` for more.
 """
