@@ -10,7 +10,7 @@ An imported private entry is only a busy block: no subject, body or location.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import recurrence as recurrence_lib
@@ -69,14 +69,6 @@ class EventStyle:
 # --- values -------------------------------------------------------------------------------
 
 
-def _local_date_span(start: datetime, end: datetime, zone: ZoneInfo) -> tuple[date, date]:
-    """All-day entries as dates: the end date is exclusive, as RFC 5545 wants."""
-    first = start.astimezone(zone).date()
-    local_end = end.astimezone(zone)
-    last = local_end.date() if local_end.time() == time(0) else local_end.date() + timedelta(days=1)
-    return first, max(last, first + timedelta(days=1))
-
-
 def _moment(value: datetime, zone: ZoneInfo, all_day: bool) -> datetime | date:
     return value.astimezone(zone).date() if all_day else value.astimezone(zone)
 
@@ -95,7 +87,8 @@ def _description(appointment: Appointment, style: EventStyle) -> str:
 def _fill(event: Event, appointment: Appointment, style: EventStyle, zone: ZoneInfo) -> None:
     """The fields every VEVENT of an appointment has, for one-offs, masters and overrides alike."""
     if appointment.all_day:
-        first, last = _local_date_span(appointment.start, appointment.end, zone)
+        # Days, not times: the same days for a coordinator in another zone (RFC 5545 3.3.4).
+        first, last = appointment.day_span(zone)
         event.add("dtstart", first)
         event.add("dtend", last)
     else:

@@ -6,7 +6,7 @@ change with `appointment_changed` so sync and e-mail can queue their work on com
 
 import zoneinfo
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import recurrence as recurrence_lib
 from django.core.exceptions import ValidationError
@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
+from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.signals import Change, appointment_changed
 from tickets.models import Action, Request
@@ -37,13 +38,39 @@ def _announce(appointment: Appointment, change: Change, agent_ids_before: Iterab
     )
 
 
-def _aware(value: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
-    """Naive times are read on the wall clock of `zone`."""
+def _aware(value: datetime | date, zone: zoneinfo.ZoneInfo) -> datetime:
+    """Naive times are read on the wall clock of `zone` (fold=0: a time in the spring gap with
+    the offset before it, RFC 5545 3.3.5); a date is the start of that day there."""
     if value is None:
         raise ValidationError("A start and an end are required.")
+    if not isinstance(value, datetime):
+        return times.midnight(value, zone)
     if timezone.is_naive(value):
-        return value.replace(tzinfo=zone)
+        return times.on_wall_clock(value, zone)
     return value
+
+
+def _set_days(appointment: Appointment, start: datetime | date, end: datetime | date, zone) -> None:
+    """An all-day entry keeps its days (dates, the same in every zone) and indexes them at the
+    technician's midnights; any other entry has no days."""
+    if not appointment.all_day:
+        appointment.start_date = appointment.end_date = None
+        return
+    first, after = times.date_span(start, end, zone)
+    appointment.start_date, appointment.end_date = first, after
+    appointment.start, appointment.end = times.midnight(first, zone), times.midnight(after, zone)
+
+
+def _given(value, stored: datetime) -> datetime | date:
+    """What a caller gave: a date as it is (a day), anything else as the instant stored."""
+    return value if value is not None and not isinstance(value, datetime) else stored
+
+
+def same_span(appointment: Appointment, start: datetime | date, end: datetime | date) -> bool:
+    """Does the appointment already cover exactly this span (days for dates, else instants)?"""
+    if not isinstance(start, datetime):
+        return appointment.all_day and (appointment.start_date, appointment.end_date) == (start, end)
+    return (appointment.start, appointment.end) == (start, end)
 
 
 def _zone_of(agents: list[Agent]) -> zoneinfo.ZoneInfo:
@@ -125,6 +152,7 @@ def create_appointment(
         reminder_minutes=reminder_minutes,
         created_by=by if getattr(by, "pk", None) else None,
     )
+    _set_days(appointment, _given(start, appointment.start), _given(end, appointment.end), zone)
     _validated_save(appointment)
     appointment.agents.set(agents)
     _announce(appointment, Change.CREATED, (), by)
@@ -157,10 +185,18 @@ def update_appointment(appointment: Appointment, *, by=None, agents: Iterable[Ag
         _check_agents(new_agents)
     zone = _zone_of(new_agents or list(appointment.agents.all()))
     old_start, old_end = appointment.start, appointment.end
+    old_days = (appointment.start_date, appointment.end_date)
     for name, value in changes.items():
         if name in ("start", "end"):
             value = _aware(value, zone)
         setattr(appointment, name, value)
+    if {"start", "end", "all_day"} & set(changes) or (appointment.all_day and not old_days[0]):
+        _set_days(
+            appointment,
+            _given(changes.get("start"), appointment.start),
+            _given(changes.get("end"), appointment.end),
+            zone,
+        )
     moved = appointment.start != old_start or appointment.end != old_end
     if appointment.is_occurrence:
         appointment.is_modified = True
@@ -399,6 +435,8 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
     until = max(now, master.start) + RECURRENCE_HORIZON
     starts = occurrence_starts(schedule, master, until)
     duration = master.end - master.start
+    zone = _schedule_zone(schedule)
+    days = (master.end_date - master.start_date) if master.all_day and master.start_date else None
     existing = {occ.original_start: occ for occ in master.occurrences.all()}
     agents = list(master.agents.all())
     wanted = set(starts)
@@ -411,12 +449,20 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
     for start in starts:
         if start in existing:
             continue
+        span = {"start": start, "end": times.end_after(start, duration)}
+        if days is not None:
+            first = start.astimezone(zone).date()
+            span = {
+                "start": start,
+                "end": times.midnight(first + days, zone),
+                "start_date": first,
+                "end_date": first + days,
+            }
         created.append(
             Appointment(
                 master=master,
                 original_start=start,
-                start=start,
-                end=start + duration,
+                **span,
                 source=master.source,
                 request=master.request,
                 created_by=master.created_by,

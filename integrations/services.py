@@ -13,7 +13,8 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -21,11 +22,12 @@ from django.utils import timezone
 
 from agents.models import Agent
 from calendars import services as calendar_services
+from calendars import times
 from calendars.models import Appointment, CalendarSettings, SyncPolicy
 from calendars.selectors import effective_sync_policy
 from calendars.signals import Change
 from integrations.models import AgentCalendar, Connection, SyncLink
-from integrations.providers.base import ConnectionProblem, ProviderError, RemoteEvent
+from integrations.providers.base import ConnectionProblem, ProviderError, RemoteEvent, RemoteOccurrence
 
 logger = logging.getLogger(__name__)
 
@@ -145,13 +147,38 @@ def answer_push_choice(appointments, push: bool | None, *, agent: Agent | None, 
 
 
 def _as_datetime(value: datetime | date, agent: Agent) -> datetime:
+    """A remote value as an instant: a date is the start of that day and a floating time is on
+    the technician's wall clock (RFC 5545 3.3.5: floating is the reader's local time)."""
     if isinstance(value, datetime):
-        return value
-    return datetime.combine(value, time(0), tzinfo=agent.zone)
+        return times.on_wall_clock(value, agent.zone) if value.tzinfo is None else value
+    return times.midnight(value, agent.zone)
 
 
-def _rule_text(event: RemoteEvent) -> str:
-    return "\n".join("RRULE:" + rule for rule in event.rrules)
+def _series_zone(event: RemoteEvent, agent: Agent) -> ZoneInfo:
+    """The zone a series repeats in: its own, or the technician's for dates and floating times."""
+    return times.zone_or(event.time_zone if isinstance(event.start, datetime) else "", agent.zone)
+
+
+def _rule_text(event: RemoteEvent, agent: Agent) -> str:
+    """The series' rules as the helpdesk stores them (UNTIL in UTC), with every cancelled
+    occurrence as an EXDATE, so occurrences made later (beyond today's one-year horizon) stay
+    cancelled too."""
+    zone = _series_zone(event, agent)
+    lines = ["RRULE:" + times.rule_in_utc(rule, zone, all_day=event.all_day) for rule in event.rrules]
+    for exdate in event.exdates:
+        moment = _exdate_instant(exdate, event, agent)
+        if moment is not None:
+            lines.append("EXDATE:" + moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    return "\n".join(lines)
+
+
+def _exdate_instant(exdate: datetime | date, event: RemoteEvent, agent: Agent) -> datetime | None:
+    """The start an EXDATE cancels: a date on a timed series names that day's occurrence."""
+    if isinstance(exdate, datetime) or not isinstance(event.start, datetime):
+        return _as_datetime(exdate, agent)
+    zone = _series_zone(event, agent)
+    local = event.start.astimezone(zone) if event.start.tzinfo else event.start
+    return times.on_wall_clock(datetime.combine(exdate, local.time()), zone)
 
 
 def _blank_private(appointment: Appointment) -> None:
@@ -172,12 +199,15 @@ def import_remote_event(agent: Agent, event: RemoteEvent) -> Appointment:
         "busy": True if event.private else event.busy,
         "source": Appointment.Source.EXTERNAL,
     }
-    start, end = _as_datetime(event.start, agent), _as_datetime(event.end, agent)
-    if end <= start:
-        end = start + timedelta(minutes=1)
+    start, end = _span(event, agent)
     if event.is_recurring:
         appointment = calendar_services.create_recurring_appointment(
-            rule=_rule_text(event), agents=[agent], start=start, end=end, time_zone=event.time_zone, **fields
+            rule=_rule_text(event, agent),
+            agents=[agent],
+            start=start,
+            end=end,
+            time_zone=_series_zone(event, agent),
+            **fields,
         )
         _apply_exceptions(appointment, agent, None, event)
     else:
@@ -187,30 +217,54 @@ def import_remote_event(agent: Agent, event: RemoteEvent) -> Appointment:
     return appointment
 
 
-def _occurrence_key(value: datetime | date, agent: Agent) -> datetime:
-    return _as_datetime(value, agent)
+def _span(event: RemoteEvent | RemoteOccurrence, agent: Agent) -> tuple[datetime | date, datetime | date]:
+    """Start and end to store: dates stay dates (all-day), times become instants; never empty."""
+    if not isinstance(event.start, datetime):
+        first, after = times.date_span(event.start, event.end, agent.zone)
+        return first, after
+    start, end = _as_datetime(event.start, agent), _as_datetime(event.end, agent)
+    if end <= start:
+        end = start + timedelta(minutes=1)
+    return start, end
+
+
+def _occurrence_for(key: datetime | date, occurrences: dict, zone) -> Appointment | None:
+    """The occurrence an exception names, by its original start (in any value type)."""
+    if isinstance(key, datetime):
+        return occurrences.get(key)
+    for original, occurrence in occurrences.items():
+        if times.same_day_or_instant(key, original, zone):
+            return occurrence
+    return None
 
 
 def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | None, after: RemoteEvent) -> None:
     """Cancelled and moved occurrences of a series, as the remote entry now has them."""
+    zone = _series_zone(after, agent)
     occurrences = {occ.original_start: occ for occ in master.occurrences.all()}
-    known_exdates = {_occurrence_key(d, agent) for d in (before.exdates if before else [])}
+
+    def key_of(value: datetime | date) -> datetime | date:
+        if isinstance(value, datetime) or not isinstance(after.start, datetime):
+            return _as_datetime(value, agent) if isinstance(value, datetime) or master.all_day else value
+        return value
+
+    known_exdates = {key_of(d) for d in (before.exdates if before else [])}
     for exdate in after.exdates:
-        key = _occurrence_key(exdate, agent)
-        occurrence = occurrences.get(key)
+        key = key_of(exdate)
+        occurrence = _occurrence_for(key, occurrences, zone)
         if key not in known_exdates and occurrence is not None and not occurrence.is_cancelled:
             calendar_services.cancel_occurrence(occurrence)
-    earlier = {_occurrence_key(o.original_start, agent): o for o in (before.overrides if before else [])}
+    earlier = {key_of(o.original_start): o for o in (before.overrides if before else [])}
     for override in after.overrides:
-        key = _occurrence_key(override.original_start, agent)
-        occurrence = occurrences.get(key)
+        key = key_of(override.original_start)
+        occurrence = _occurrence_for(key, occurrences, zone)
         if occurrence is None:
             continue
         old = earlier.get(key)
         changes = {}
-        start, end = _as_datetime(override.start, agent), _as_datetime(override.end, agent)
+        start, end = _span(override, agent)
         moved_remotely = old is None or (old.start, old.end) != (override.start, override.end)
-        if moved_remotely and (start, end) != (occurrence.start, occurrence.end):
+        if moved_remotely and not calendar_services.same_span(occurrence, start, end):
             changes.update(start=start, end=end)
         if not master.private:
             subject = override.subject or ""
@@ -230,8 +284,8 @@ def apply_remote_update(
     since the last sync (a template-made subject is not copied back unless someone edited it)."""
     changes: dict[str, object] = {}
     if before is None or (before.start, before.end, before.all_day) != (after.start, after.end, after.all_day):
-        start, end = _as_datetime(after.start, agent), _as_datetime(after.end, agent)
-        if (start, end) != (appointment.start, appointment.end):
+        start, end = _span(after, agent)
+        if not calendar_services.same_span(appointment, start, end) or after.all_day != appointment.all_day:
             changes.update(start=start, end=end)
         if after.all_day != appointment.all_day:
             changes["all_day"] = after.all_day
@@ -253,8 +307,12 @@ def apply_remote_update(
         if before is None or before.busy != after.busy:
             changes["busy"] = after.busy
     if appointment.is_recurring_master:
-        if (before is None or sorted(before.rrules) != sorted(after.rrules)) and after.rrules:
-            calendar_services.change_schedule(appointment, rule=_rule_text(after))
+        rule_changed = before is None or (sorted(before.rrules), before.exdates) != (
+            sorted(after.rrules),
+            after.exdates,
+        )
+        if rule_changed and after.rrules:
+            calendar_services.change_schedule(appointment, rule=_rule_text(after, agent))
         if changes:
             appointment = calendar_services.update_appointment(appointment, **changes)
         _apply_exceptions(appointment, agent, before, after)

@@ -18,6 +18,7 @@ import caldav
 import icalendar
 from caldav.lib import error as dav_error
 
+from calendars import times
 from integrations.providers.base import (
     ChangePage,
     ConnectionProblem,
@@ -277,16 +278,13 @@ def _etag(obj) -> str | None:
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+    return times.zone_or(name, zoneinfo.ZoneInfo("UTC"))
 
 
 def _out(value: datetime | date, zone: zoneinfo.ZoneInfo) -> datetime | date:
-    if isinstance(value, datetime):
-        return value.astimezone(zone)
-    return value
+    """A value as written: dates as DATE, instants on the entry's zone's wall clock with its TZID
+    (a series must repeat on that wall clock, RFC 5545 3.8.5.3)."""
+    return times.outgoing(value, zone)
 
 
 def build_calendar(event: RemoteEvent) -> str:
@@ -297,7 +295,7 @@ def build_calendar(event: RemoteEvent) -> str:
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
-    zone = _zone(event.time_zone) if event.is_recurring else zoneinfo.ZoneInfo("UTC")
+    zone = _zone(event.time_zone)
     stamp = datetime.now(UTC)
     master = _vevent(event.marker, stamp, event.start, event.end, event.subject, event.body, event.location, zone)
     master.add("class", "PRIVATE" if event.private else "PUBLIC")
@@ -324,7 +322,7 @@ def build_calendar(event: RemoteEvent) -> str:
         child.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
         _add_alarm(child, event.reminder_minutes)
         cal.add_component(child)
-    if event.is_recurring:
+    if zone.key != "UTC":
         cal.add_missing_timezones()
     return cal.to_ical().decode()
 
@@ -353,29 +351,32 @@ def _add_alarm(vevent: icalendar.Event, minutes: int | None) -> None:
     vevent.add_component(alarm)
 
 
-def _moment(value, default_zone: zoneinfo.ZoneInfo) -> datetime | date:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=default_zone)  # floating time: the series zone
-    return value
+def _moment(value) -> datetime | date:
+    """A DATE / DATE-TIME as the helpdesk keeps it (calendars.times): dates stay dates, zoned
+    times go to their IANA zone (Windows names and custom VTIMEZONE blocks included), floating
+    times stay naive: they are on the technician's wall clock, which the inbound side knows."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value
+    return times.incoming(value, floating=zoneinfo.ZoneInfo("UTC"))
 
 
-def _dates(component, name: str, zone) -> list:
+def _dates(component, name: str) -> list:
     values = component.get(name)
     if values is None:
         return []
     out = []
     for item in values if isinstance(values, list) else [values]:
         for dt in getattr(item, "dts", [item]):
-            out.append(_moment(dt.dt, zone))
+            out.append(_moment(dt.dt))
     return out
 
 
 def _zone_name(value) -> str:
-    tz = getattr(value, "tzinfo", None)
-    key = getattr(tz, "key", None)
-    if key:
-        return key
-    return "UTC"
+    """The IANA zone a series repeats in; "" for dates and floating times (the technician's)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        zone = times.zone_of(value)
+        return zone.key if zone is not None else "UTC"
+    return ""
 
 
 def parse_event(text: str | bytes, *, remote_id: str, version: str | None = None) -> RemoteEvent | None:
@@ -404,16 +405,22 @@ def _end_of(component, start):
     if component.get("dtend") is not None:
         return component.decoded("dtend")
     if component.get("duration") is not None:
-        return start + component.decoded("duration")
+        duration = component.decoded("duration")
+        if isinstance(start, datetime) and start.tzinfo is not None and duration.seconds:
+            return times.end_after(start, duration)  # hours and minutes are exact (RFC 5545 3.3.6)
+        return start + duration
     return start + timedelta(days=1) if not isinstance(start, datetime) else start
+
+
+# How far a "this and all following" change is carried into an endless series.
+THIS_AND_FUTURE_REACH = timedelta(days=2 * 365)
 
 
 def _event_from(master, children, remote_id: str, version: str | None) -> RemoteEvent:
     raw_start = master.decoded("dtstart")
     zone_name = _zone_name(raw_start)
-    zone = _zone(zone_name)
-    start = _moment(raw_start, zone)
-    end = _moment(_end_of(master, raw_start), zone)
+    start = _moment(raw_start)
+    end = _moment(_end_of(master, raw_start))
     all_day = not isinstance(start, datetime)
     klass = str(master.get("class", "PUBLIC")).upper()
     minutes = None
@@ -426,24 +433,29 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
     raw_rules = master.get("rrule")
     for rule in raw_rules if isinstance(raw_rules, list) else ([raw_rules] if raw_rules is not None else []):
         rrules.append(rule.to_ical().decode())
-    exdates = _dates(master, "exdate", zone)
-    overrides = []
-    for child in children:
-        original = _moment(child.decoded("recurrence-id"), zone)
+    exdates = _dates(master, "exdate")
+    overrides: dict = {}
+    # RFC 5545 3.8.4.4: a RANGE=THISANDFUTURE override applies to every later occurrence, and
+    # later overrides apply on top of it: handle them in order of their recurrence id.
+    for child in sorted(children, key=lambda c: _sort_key(c.decoded("recurrence-id"))):
+        original = _moment(child.decoded("recurrence-id"))
         if str(child.get("status", "")).upper() == "CANCELLED":
             exdates.append(original)
             continue
-        child_start = _moment(child.decoded("dtstart"), zone)
-        overrides.append(
-            RemoteOccurrence(
-                original_start=original,
-                start=child_start,
-                end=_moment(_end_of(child, child.decoded("dtstart")), zone),
-                subject=str(child.get("summary", "")),
-                body=str(child.get("description", "")),
-                location=str(child.get("location", "")),
-            )
-        )
+        child_start = _moment(child.decoded("dtstart"))
+        child_end = _moment(_end_of(child, child.decoded("dtstart")))
+        texts = {
+            "subject": str(child.get("summary", "")),
+            "body": str(child.get("description", "")),
+            "location": str(child.get("location", "")),
+        }
+        overrides[_sort_key(original)] = RemoteOccurrence(original, child_start, child_end, **texts)
+        range_ = str(child["recurrence-id"].params.get("RANGE", "")).upper()
+        if range_ == "THISANDFUTURE" and rrules:
+            shift, length = _difference(child_start, original), _difference(child_end, child_start)
+            for following in _following(start, rrules, original):
+                moved = _shifted(following, shift)
+                overrides[_sort_key(following)] = RemoteOccurrence(following, moved, _shifted(moved, length), **texts)
     event = RemoteEvent(
         start=start,
         end=end,
@@ -457,7 +469,7 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
         time_zone=zone_name,
         rrules=rrules,
         exdates=exdates,
-        overrides=overrides,
+        overrides=[overrides[key] for key in sorted(overrides)],
         marker=str(master.get("uid", "")) or None,
         remote_id=remote_id,
         version=version,
@@ -469,13 +481,47 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
     return event.trimmed()
 
 
+def _sort_key(value) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    return value.isoformat()
+
+
+def _difference(later, earlier) -> timedelta:
+    """Exact time between two values of one kind (dates: whole days)."""
+    if isinstance(later, datetime) and isinstance(earlier, datetime):
+        if (later.tzinfo is None) != (earlier.tzinfo is None):
+            return later.replace(tzinfo=None) - earlier.replace(tzinfo=None)
+        return later - earlier if later.tzinfo is None else later.astimezone(UTC) - earlier.astimezone(UTC)
+    as_date = [value.date() if isinstance(value, datetime) else value for value in (later, earlier)]
+    return as_date[0] - as_date[1]
+
+
+def _shifted(value, by: timedelta):
+    """`value` moved by `by`: on the wall clock for whole days (the time of day is kept across a
+    DST change), exactly for the rest."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        days = timedelta(days=by.days)
+        return times.end_after(times.on_wall_clock(value.replace(tzinfo=None) + days, value.tzinfo), by - days)
+    return value + by
+
+
+def _following(start, rrules: list[str], original) -> list:
+    """The rule's occurrences after `original`, to the series' end or THIS_AND_FUTURE_REACH."""
+    try:
+        return times.rule_starts(start, rrules, after=original, until=original + THIS_AND_FUTURE_REACH)
+    except (ValueError, TypeError) as error:
+        logger.warning("Cannot expand a rule for a this-and-following change: %s", error)
+        return []
+
+
 def _overlaps(event: RemoteEvent, window: Window) -> bool:
     """Does the entry touch [start, end)? A series counts from its start on (the server already
     matched its occurrences against the window)."""
 
     def aware(value):
         if isinstance(value, datetime):
-            return value
+            return value if value.tzinfo else value.replace(tzinfo=UTC)  # floating: near enough here
         return datetime(value.year, value.month, value.day, tzinfo=window.start.tzinfo or UTC)
 
     if event.is_recurring:

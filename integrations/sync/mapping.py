@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from calendars import times
 from calendars.formatting import render_template
 from calendars.models import Appointment, CalendarSettings
 from integrations.providers.base import RemoteEvent, RemoteOccurrence
@@ -22,6 +23,8 @@ def _moment_out(value: datetime | date | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return "F" + value.isoformat()  # floating: the technician's wall clock
         return "T" + value.astimezone(UTC).isoformat()
     return "D" + value.isoformat()
 
@@ -29,7 +32,7 @@ def _moment_out(value: datetime | date | None) -> str | None:
 def _moment_in(text: str | None) -> datetime | date | None:
     if text is None:
         return None
-    if text.startswith("T"):
+    if text.startswith(("T", "F")):
         return datetime.fromisoformat(text[1:])
     return date.fromisoformat(text[1:])
 
@@ -154,13 +157,10 @@ def _template_values(appointment: Appointment) -> dict[str, object]:
 
 
 def _span(appointment: Appointment) -> tuple[datetime | date, datetime | date]:
+    """Instants, or for an all-day entry its days (never moved through a zone)."""
     if appointment.all_day:
         zone = appointment.agents.first().zone if appointment.agents.exists() else UTC
-        start = appointment.start.astimezone(zone).date()
-        end = appointment.end.astimezone(zone).date()
-        if end <= start:
-            end = start + timedelta(days=1)
-        return start, end
+        return appointment.day_span(zone)
     return appointment.start, appointment.end
 
 
@@ -207,9 +207,20 @@ def local_event(
     if appointment.is_recurring_master:
         schedule = appointment.schedule
         event.time_zone = str(schedule.time_zone)
+        zone = times.zone_or(str(schedule.time_zone), ZoneInfo("UTC"))
+
+        def key(original: datetime) -> datetime | date:
+            # An all-day series names its occurrences by day (RFC 5545 3.8.4.4: DTSTART's type).
+            return original.astimezone(zone).date() if appointment.all_day else original
+
         event.rrules = [normalise_rrule(_rrule_text(rule)) for rule in schedule.recurrence.rrules]
+        if appointment.all_day:
+            event.rrules = [times.rule_for_dates(rule, zone) for rule in event.rrules]
         occurrences = list(appointment.occurrences.filter(is_modified=True).order_by("original_start"))
-        event.exdates = [o.original_start for o in occurrences if o.is_cancelled]
+        # Every cancelled occurrence, made yet or not (the rule keeps those beyond the horizon).
+        cancelled = {o.original_start for o in occurrences if o.is_cancelled}
+        cancelled |= {times.on_wall_clock(d, zone) if d.tzinfo is None else d for d in schedule.recurrence.exdates}
+        event.exdates = [key(d) for d in sorted(cancelled)]
         for occurrence in occurrences:
             if occurrence.is_cancelled:
                 continue
@@ -217,7 +228,7 @@ def local_event(
             o_start, o_end = _span(occurrence)
             event.overrides.append(
                 RemoteOccurrence(
-                    original_start=occurrence.original_start,
+                    original_start=key(occurrence.original_start),
                     start=o_start,
                     end=o_end,
                     subject=o_subject,
@@ -244,7 +255,7 @@ def span_of(event: RemoteEvent) -> tuple[datetime | None, datetime | None]:
 
     def aware(value: datetime | date) -> datetime:
         if isinstance(value, datetime):
-            return value
+            return value if value.tzinfo else value.replace(tzinfo=UTC)  # floating: near enough here
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
     start = aware(event.start)
