@@ -413,6 +413,24 @@ def change_schedule(master: Appointment, *, rule, by=None, now=None) -> Appointm
 
 
 @transaction.atomic
+def keep_cancelled_starts(master: Appointment, starts: Iterable[datetime]) -> Appointment:
+    """Record on the series which original starts are cancelled (RFC 5545 EXDATE), made yet or
+    not: occurrences made later, beyond today's horizon, are then never made. Occurrences
+    already made are cancelled on their own with `cancel_occurrence`."""
+    schedule = master.schedule
+    wanted = sorted(set(starts))
+    if sorted(schedule.recurrence.exdates) != wanted:
+        schedule.recurrence = recurrence_lib.Recurrence(
+            rrules=schedule.recurrence.rrules,
+            exrules=schedule.recurrence.exrules,
+            rdates=schedule.recurrence.rdates,
+            exdates=wanted,
+        )
+        schedule.save(update_fields=["recurrence"])
+    return master
+
+
+@transaction.atomic
 def cancel_occurrence(occurrence: Appointment, *, by=None) -> Appointment:
     if not occurrence.is_occurrence:
         raise ValidationError("Only an occurrence of a recurring appointment can be cancelled on its own.")

@@ -165,11 +165,13 @@ def _rule_text(event: RemoteEvent, agent: Agent) -> str:
     cancelled too."""
     zone = _series_zone(event, agent)
     lines = ["RRULE:" + times.rule_in_utc(rule, zone, all_day=event.all_day) for rule in event.rrules]
-    for exdate in event.exdates:
-        moment = _exdate_instant(exdate, event, agent)
-        if moment is not None:
-            lines.append("EXDATE:" + moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    for moment in _cancelled_starts(event, agent):
+        lines.append("EXDATE:" + moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
     return "\n".join(lines)
+
+
+def _cancelled_starts(event: RemoteEvent, agent: Agent) -> list[datetime]:
+    return [_exdate_instant(exdate, event, agent) for exdate in event.exdates]
 
 
 def _exdate_instant(exdate: datetime | date, event: RemoteEvent, agent: Agent) -> datetime | None:
@@ -307,12 +309,10 @@ def apply_remote_update(
         if before is None or before.busy != after.busy:
             changes["busy"] = after.busy
     if appointment.is_recurring_master:
-        rule_changed = before is None or (sorted(before.rrules), before.exdates) != (
-            sorted(after.rrules),
-            after.exdates,
-        )
-        if rule_changed and after.rrules:
+        if (before is None or sorted(before.rrules) != sorted(after.rrules)) and after.rrules:
             calendar_services.change_schedule(appointment, rule=_rule_text(after, agent))
+        else:
+            calendar_services.keep_cancelled_starts(appointment, _cancelled_starts(after, agent))
         if changes:
             appointment = calendar_services.update_appointment(appointment, **changes)
         _apply_exceptions(appointment, agent, before, after)
