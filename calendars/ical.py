@@ -228,8 +228,8 @@ def new_calendar(name: str | None = None, *, method: str | None = None, zone: Zo
         calendar.add("x-wr-calname", name)
         calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
         calendar.add("x-published-ttl", vDuration(REFRESH_INTERVAL))
-    if zone:
-        calendar.add("x-wr-timezone", str(zone))
+    # No X-WR-TIMEZONE: clients that honour it (Google, Apple) read UTC values as that zone's
+    # wall clock, which would move a series that repeats in UTC. Every time carries its zone.
     return calendar
 
 
