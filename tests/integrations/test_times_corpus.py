@@ -11,7 +11,7 @@ the window; the helpdesk's own view of it must match them in start, end, all-day
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
