@@ -18,9 +18,10 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from icalendar import Alarm, Calendar, Event, vDuration, vRecur
 
+from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.selectors import FeedEntries
-from calendars.services import occurrence_starts
+from calendars.services import future_exceptions, occurrence_starts
 
 PRODID = "-//Helpdesk//Technician calendars//EN"
 BUSY_SUMMARY = "Busy"
@@ -192,7 +193,8 @@ def series_events(
     schedule = master.schedule
     zone = schedule_zone(schedule)
     exceptions = sorted(exceptions, key=lambda occurrence: occurrence.original_start)
-    horizon = max([master.start, *(occ.original_start for occ in exceptions)]) + timedelta(seconds=1)
+    not_made = [_stand_in(master, entry) for entry in future_exceptions(schedule)]
+    horizon = max([master.start, *(occ.original_start for occ in [*exceptions, *not_made])]) + timedelta(seconds=1)
     rule_starts = set(occurrence_starts(schedule, master, horizon))
 
     event = Event()
@@ -213,7 +215,40 @@ def series_events(
                 event.add("exdate", _moment(occurrence.original_start, zone, master.all_day))
         elif shown and (window is None or (occurrence.start < window[1] and occurrence.end > window[0])):
             separate.append(single_event(occurrence, style))
+    overrides += [occurrence_event(o, master, style) for o in not_made if o.original_start in rule_starts]
     return [event, *overrides, *separate]
+
+
+def _stand_in(master: Appointment, entry: dict) -> Appointment:
+    """An occurrence edited before it is made, as an unsaved appointment. It borrows the master's
+    id, which only names the series' UID and its technicians here."""
+    zone = schedule_zone(master.schedule)
+    start, end = entry["start"], entry["end"]
+    days = {}
+    if not isinstance(start, datetime):
+        days = {"start_date": start, "end_date": end}
+        start, end = times.midnight(start, zone), times.midnight(end, zone)
+    return Appointment(
+        pk=master.pk,
+        master=master,
+        original_start=entry["original_start"],
+        start=start,
+        end=end,
+        **days,
+        subject=entry["subject"] if entry["subject"] is not None else master.subject,
+        location=entry["location"] if entry["location"] is not None else master.location,
+        note=master.note,
+        all_day=master.all_day,
+        private=master.private,
+        busy=master.busy,
+        reminder_minutes=master.reminder_minutes,
+        source=master.source,
+        request_id=master.request_id,
+        sequence=master.sequence,
+        created_at=master.created_at,
+        updated_at=master.updated_at,
+        is_modified=True,
+    )
 
 
 def new_calendar(name: str | None = None, *, method: str | None = None, zone: ZoneInfo | None = None) -> Calendar:

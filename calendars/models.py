@@ -208,6 +208,10 @@ class Schedule(models.Model):
     recurrence = RecurrenceField(include_dtstart=False)
     time_zone = TimeZoneField(default="Europe/Amsterdam")
     materialised_until = models.DateTimeField(null=True, blank=True)
+    # Occurrences moved or edited (in an external calendar) before the helpdesk has made them:
+    # [{"original_start": UTC ISO, "start"/"end": UTC ISO or a date, "subject"/"location": text or
+    # null}], applied when they are made; cancelled ones are EXDATEs in `recurrence`.
+    future_exceptions = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"Schedule of {self.master}"

@@ -6,7 +6,7 @@ change with `appointment_changed` so sync and e-mail can queue their work on com
 
 import zoneinfo
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import recurrence as recurrence_lib
 from django.core.exceptions import ValidationError
@@ -430,6 +430,52 @@ def keep_cancelled_starts(master: Appointment, starts: Iterable[datetime]) -> Ap
     return master
 
 
+def _moment_text(value: datetime | date) -> str:
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value.isoformat()
+
+
+def _moment_from(text: str) -> datetime | date:
+    return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+
+
+def future_exceptions(schedule: Schedule) -> list[dict]:
+    """The series' occurrences edited before they are made, as values: original_start (aware),
+    start and end (aware, or dates for all-day), subject and location (None: the master's)."""
+    return [
+        {
+            **entry,
+            "original_start": datetime.fromisoformat(entry["original_start"]),
+            "start": _moment_from(entry["start"]),
+            "end": _moment_from(entry["end"]),
+        }
+        for entry in schedule.future_exceptions or []
+    ]
+
+
+@transaction.atomic
+def keep_future_exceptions(master: Appointment, exceptions: Iterable[dict]) -> Appointment:
+    """Keep on the series the edits of occurrences that are not made yet (beyond the horizon),
+    in the shape `future_exceptions` gives; making those occurrences later applies them."""
+    schedule = master.schedule
+    made = set(master.occurrences.values_list("original_start", flat=True))
+    entries = [
+        {
+            "original_start": _moment_text(entry["original_start"]),
+            "start": _moment_text(entry["start"]),
+            "end": _moment_text(entry["end"]),
+            "subject": entry.get("subject"),
+            "location": entry.get("location"),
+        }
+        for entry in exceptions
+        if entry["original_start"] not in made
+    ]
+    entries.sort(key=lambda entry: entry["original_start"])
+    if entries != (schedule.future_exceptions or []):
+        schedule.future_exceptions = entries
+        schedule.save(update_fields=["future_exceptions"])
+    return master
+
+
 @transaction.atomic
 def cancel_occurrence(occurrence: Appointment, *, by=None) -> Appointment:
     if not occurrence.is_occurrence:
@@ -464,6 +510,7 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
                 _announce(occurrence, Change.DELETED, {a.pk for a in agents}, by)
                 occurrence.delete()
     created = []
+    edited = {entry["original_start"]: entry for entry in future_exceptions(schedule)}
     for start in starts:
         if start in existing:
             continue
@@ -476,15 +523,22 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
                 "start_date": first,
                 "end_date": first + days,
             }
+        shared = {name: getattr(master, name) for name in SHARED_FIELDS}
+        entry = edited.pop(start, None)
+        if entry is not None:
+            # Edited before it was made: made as edited, and left alone by later rule changes.
+            span = _edited_span(entry, zone, master.all_day)
+            shared.update({name: entry[name] for name in ("subject", "location") if entry.get(name) is not None})
         created.append(
             Appointment(
                 master=master,
                 original_start=start,
+                is_modified=entry is not None,
                 **span,
                 source=master.source,
                 request=master.request,
                 created_by=master.created_by,
-                **{name: getattr(master, name) for name in SHARED_FIELDS},
+                **shared,
             )
         )
     Appointment.objects.bulk_create(created)
@@ -493,8 +547,25 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
         [through(appointment_id=occ.pk, agent_id=agent.pk) for occ in created for agent in agents]
     )
     schedule.materialised_until = until
-    schedule.save(update_fields=["materialised_until"])
+    if len(edited) != len(schedule.future_exceptions or []):
+        schedule.future_exceptions = [
+            entry for entry in schedule.future_exceptions if datetime.fromisoformat(entry["original_start"]) in edited
+        ]
+    schedule.save(update_fields=["materialised_until", "future_exceptions"])
     return len(created)
+
+
+def _edited_span(entry: dict, zone, all_day: bool) -> dict:
+    start, end = entry["start"], entry["end"]
+    if all_day or not isinstance(start, datetime):
+        first, after = times.date_span(start, end, zone)
+        return {
+            "start": times.midnight(first, zone),
+            "end": times.midnight(after, zone),
+            "start_date": first,
+            "end_date": after,
+        }
+    return {"start": start, "end": end}
 
 
 def _spread_to_occurrences(master: Appointment, *, moved: bool, agents: list[Agent] | None) -> None:

@@ -257,10 +257,18 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
         if key not in known_exdates and occurrence is not None and not occurrence.is_cancelled:
             calendar_services.cancel_occurrence(occurrence)
     earlier = {key_of(o.original_start): o for o in (before.overrides if before else [])}
+    not_made = []
     for override in after.overrides:
         key = key_of(override.original_start)
         occurrence = _occurrence_for(key, occurrences, zone)
         if occurrence is None:
+            if isinstance(key, datetime):
+                start, end = _span(override, agent)
+                subject = None if master.private or override.subject == after.subject else override.subject
+                location = None if master.private or override.location == after.location else override.location
+                not_made.append(
+                    {"original_start": key, "start": start, "end": end, "subject": subject, "location": location}
+                )
             continue
         old = earlier.get(key)
         changes = {}
@@ -277,6 +285,8 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
                 changes["location"] = location[:255]
         if changes:
             calendar_services.update_appointment(occurrence, **changes)
+    # Edits of occurrences not made yet (beyond the horizon) wait on the series until they are.
+    calendar_services.keep_future_exceptions(master, not_made)
 
 
 def apply_remote_update(

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from calendars import services as calendar_services
 from calendars import times
 from calendars.formatting import render_template
 from calendars.models import Appointment, CalendarSettings
@@ -221,6 +222,17 @@ def local_event(
         cancelled = {o.original_start for o in occurrences if o.is_cancelled}
         cancelled |= {times.on_wall_clock(d, zone) if d.tzinfo is None else d for d in schedule.recurrence.exdates}
         event.exdates = [key(d) for d in sorted(cancelled)]
+        for entry in calendar_services.future_exceptions(schedule):
+            event.overrides.append(
+                RemoteOccurrence(
+                    original_start=key(entry["original_start"]),
+                    start=entry["start"],
+                    end=entry["end"],
+                    subject=entry["subject"] if entry["subject"] is not None else event.subject,
+                    body=event.body,
+                    location=entry["location"] if entry["location"] is not None else appointment.location,
+                )
+            )
         for occurrence in occurrences:
             if occurrence.is_cancelled:
                 continue

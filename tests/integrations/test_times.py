@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import recurring_ical_events
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
@@ -140,3 +141,34 @@ def test_weekly_series_in_the_spring_gap_can_be_made(make_agent):
     # RFC 5545 3.3.5: 02:00 does not exist on 28 March; read with the offset before the gap, it is 03:00 CEST.
     assert spans[1] == (datetime(2027, 3, 28, 3, 0), datetime(2027, 3, 28, 4, 0))
     assert spans[2] == (datetime(2027, 4, 4, 2, 0), datetime(2027, 4, 4, 3, 0))
+
+
+def test_occurrence_moved_beyond_the_horizon_is_moved_when_it_is_made(make_agent, client):
+    alice = make_agent("alice", import_external=True)
+    master = imported(alice, "google-moved-beyond-horizon.ics")
+    original = datetime(2027, 12, 20, 9, 0, tzinfo=AMSTERDAM)
+    moved = (datetime(2027, 12, 21, 10, 0, tzinfo=AMSTERDAM), datetime(2027, 12, 21, 10, 30, tzinfo=AMSTERDAM))
+    assert not master.occurrences.filter(original_start=original).exists()  # beyond the horizon today
+
+    given = Calendar.from_ical(corpus_text("google-moved-beyond-horizon.ics"))
+    late = (datetime(2027, 12, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
+    right = [span for span in expanded_between(given, *late)]
+    assert expanded_between(pushed(master), *late) == right
+    feed = client.get(reverse("feeds:agent", args=[alice.feed_token]), {"external": "1"})
+    assert expanded_between(Calendar.from_ical(feed.content), *late) == right
+
+    calendar_services.extend_recurring_appointments(now=NOW + timedelta(days=60))
+
+    occurrence = master.occurrences.get(original_start=original)
+    assert (occurrence.start, occurrence.end, occurrence.is_modified) == (*moved, True)
+    assert occurrence.subject == "Monday planning (Tuesday this time)"
+    master.schedule.refresh_from_db()
+    assert master.schedule.future_exceptions == []
+    assert expanded_between(pushed(master), *late) == right
+
+
+def expanded_between(calendar: Calendar, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    return sorted(
+        (event.start.astimezone(UTC), event.end.astimezone(UTC))
+        for event in recurring_ical_events.of(calendar).between(start, end)
+    )
