@@ -110,7 +110,17 @@ def zone_of(value: datetime, *, prefer: ZoneInfo | None = None) -> ZoneInfo | No
         # A block under a known name that describes other rules is taken by its rules.
         if named is not None and _offsets(named, probes) == _offsets(tz, probes):
             return named
-    return equivalent_zone(tz, around=value.date(), prefer=prefer)
+    name = getattr(tz, "_tzid", None)
+    if name is None:
+        return equivalent_zone(tz, around=value.date(), prefer=prefer)
+    # icalendar keeps one zone per TZID for the whole process, so the match can be kept too.
+    key = (name, value.year, prefer.key if prefer else None)
+    if key not in _MATCHED:
+        _MATCHED[key] = equivalent_zone(tz, around=value.date(), prefer=prefer)
+    return _MATCHED[key]
+
+
+_MATCHED: dict[tuple, ZoneInfo | None] = {}
 
 
 def on_wall_clock(value: datetime, zone: tzinfo) -> datetime:

@@ -453,7 +453,10 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
         range_ = str(child["recurrence-id"].params.get("RANGE", "")).upper()
         if range_ == "THISANDFUTURE" and rrules:
             shift, length = _difference(child_start, original), _difference(child_end, child_start)
+            cancelled = {_sort_key(value) for value in exdates}
             for following in _following(start, rrules, original):
+                if _sort_key(following) in cancelled:
+                    continue
                 moved = _shifted(following, shift)
                 overrides[_sort_key(following)] = RemoteOccurrence(following, moved, _shifted(moved, length), **texts)
     event = RemoteEvent(
