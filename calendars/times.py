@@ -265,3 +265,16 @@ def same_day_or_instant(key: datetime | date, original: datetime, zone: tzinfo) 
     if isinstance(key, datetime):
         return key == original
     return original.astimezone(zone).date() == key
+
+
+def same_value(a: datetime | date | None, b: datetime | date | None, zone: tzinfo) -> bool:
+    """Do two values name the same day or the same moment (a floating time read on `zone`'s wall
+    clock)? For a merge that must not rewrite a time a client wrote in a form of its own
+    (floating, a Windows zone, UTC) when the helpdesk did not change it."""
+    if isinstance(a, datetime) != isinstance(b, datetime):
+        return False
+    if not isinstance(a, datetime):
+        return a == b
+    a = on_wall_clock(a, zone) if a.tzinfo is None else a
+    b = on_wall_clock(b, zone) if b.tzinfo is None else b
+    return a == b
