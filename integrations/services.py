@@ -174,9 +174,12 @@ def _cancelled_starts(event: RemoteEvent, agent: Agent) -> list[datetime]:
     return [_exdate_instant(exdate, event, agent) for exdate in event.exdates]
 
 
-def _exdate_instant(exdate: datetime | date, event: RemoteEvent, agent: Agent) -> datetime | None:
-    """The start an EXDATE cancels: a date on a timed series names that day's occurrence."""
-    if isinstance(exdate, datetime) or not isinstance(event.start, datetime):
+def _exdate_instant(exdate: datetime | date, event: RemoteEvent, agent: Agent) -> datetime:
+    """The start an EXDATE cancels: a date on a timed series names that day's occurrence, a
+    DATE-TIME on an all-day series the day it was written on."""
+    if not isinstance(event.start, datetime):
+        return _as_datetime(exdate.date() if isinstance(exdate, datetime) else exdate, agent)
+    if isinstance(exdate, datetime):
         return _as_datetime(exdate, agent)
     zone = _series_zone(event, agent)
     local = event.start.astimezone(zone) if event.start.tzinfo else event.start
@@ -246,9 +249,11 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
     occurrences = {occ.original_start: occ for occ in master.occurrences.all()}
 
     def key_of(value: datetime | date) -> datetime | date:
-        if isinstance(value, datetime) or not isinstance(after.start, datetime):
-            return _as_datetime(value, agent) if isinstance(value, datetime) or master.all_day else value
-        return value
+        # An all-day series names its occurrences by day (a DATE-TIME key: the day it was
+        # written on); a timed one by start, a DATE key there naming that day's occurrence.
+        if master.all_day:
+            return _as_datetime(value.date() if isinstance(value, datetime) else value, agent)
+        return _as_datetime(value, agent) if isinstance(value, datetime) else value
 
     known_exdates = {key_of(d) for d in (before.exdates if before else [])}
     for exdate in after.exdates:
