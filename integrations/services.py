@@ -165,6 +165,16 @@ def _rule_text(event: RemoteEvent, agent: Agent) -> str:
     cancelled too."""
     zone = _series_zone(event, agent)
     lines = ["RRULE:" + times.rule_in_utc(rule, zone, all_day=event.all_day) for rule in event.rrules]
+    start = event.start
+    just_before = start - (timedelta(seconds=1) if isinstance(start, datetime) else timedelta(days=1))
+    try:
+        given = times.rule_starts(start, event.rrules, after=just_before, until=start, limit=1)
+    except (ValueError, TypeError):
+        given = [start]  # a rule dateutil cannot expand: django-recurrence will say so
+    if not given:
+        # RFC 5545 3.8.5.3: DTSTART is the first occurrence even where the rule does not give it.
+        start = _as_datetime(start, agent)
+        lines.append("RDATE:" + start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
     for moment in _cancelled_starts(event, agent):
         lines.append("EXDATE:" + moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
     return "\n".join(lines)

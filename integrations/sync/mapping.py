@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calendars import services as calendar_services
@@ -221,6 +221,9 @@ def local_event(
         # Every cancelled occurrence, made yet or not (the rule keeps those beyond the horizon).
         cancelled = {o.original_start for o in occurrences if o.is_cancelled}
         cancelled |= {times.on_wall_clock(d, zone) if d.tzinfo is None else d for d in schedule.recurrence.exdates}
+        if master_start_not_given(appointment):
+            # RFC 5545 counts DTSTART as an occurrence; the helpdesk counts only what the rule gives.
+            cancelled.add(appointment.start)
         event.exdates = [key(d) for d in sorted(cancelled)]
         for entry in calendar_services.future_exceptions(schedule):
             event.overrides.append(
@@ -249,6 +252,12 @@ def local_event(
                 )
             )
     return event
+
+
+def master_start_not_given(master: Appointment) -> bool:
+    """Is the master's own start outside what its schedule gives (so not an occurrence here)?"""
+    starts = calendar_services.occurrence_starts(master.schedule, master, master.start + timedelta(seconds=1))
+    return master.start not in starts
 
 
 def _rrule_text(rule) -> str:
