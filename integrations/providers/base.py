@@ -101,8 +101,11 @@ class RemoteOccurrence:
 class RemoteEvent:
     """One entry as an external calendar holds it, in plain data.
 
-    start/end are aware datetimes, or dates for all-day entries (end exclusive). `time_zone` is
-    the IANA zone whose wall clock a recurrence repeats on. `marker` is the id we stamp on
+    start/end are aware datetimes, or dates for all-day entries (end exclusive), or naive
+    datetimes for floating times (RFC 5545 3.3.5: the reader's wall clock; the inbound side puts
+    them on the technician's). `time_zone` is the IANA zone whose wall clock a recurrence repeats
+    on, "" for dates and floating times (the technician's). Providers turn their system's zone
+    names into IANA ones with calendars.times (Windows names, custom VTIMEZONE blocks). `marker` is the id we stamp on
     entries we create (CalDAV UID, EWS extended property, Graph/Google property); an entry
     without our marker was made in the external calendar.
     """
