@@ -4,8 +4,8 @@ For each input, the right occurrences are what recurring-ical-events makes of th
 the window; the helpdesk's own view of it must match them in start, end, all-day flag and count:
 - through the parser directly (no server normalising anything): the REST API for the technician,
   the technician's iCalendar feed, and a team feed fetched by a coordinator in another zone;
-- through the real sync from Radicale: put there by another client, pulled, renamed in the
-  helpdesk, pushed, and read back from Radicale.
+- through the real sync from Radicale: put there by another client and pulled (the API and both
+  feeds again), renamed in the helpdesk, pushed, and read back from Radicale.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def test_client_input_reads_as_recurring_ical_events_reads_it(name, people, clie
 def test_client_input_survives_a_pull_a_rename_and_a_push(
     name, people, client, caldav_connection, radicale, django_capture_on_commit_callbacks
 ):
-    technician, _ = people(name)
+    technician, coordinator = people(name)
     zone = technician.zone
     calendar_name = f"work-{uuid.uuid4().hex[:8]}"
     CalDAVProvider(radicale.url, "helpdesk", USERS["helpdesk"], calendar_home="/{user}/").make_calendar(
@@ -170,6 +170,9 @@ def test_client_input_survives_a_pull_a_rename_and_a_push(
     client.force_login(technician.user)
     right = reference(name, zone)
     assert api_view(client, technician) == right
+    assert feed_view(client, reverse("feeds:agent", args=[technician.feed_token]), zone) == right
+    team_path = reverse("feeds:team", args=[Team.objects.get(name="Field").pk, coordinator.feed_token])
+    assert feed_view(client, team_path, ZoneInfo(COORDINATOR_ZONE)) == right
 
     appointment = Appointment.objects.get(agents=technician, master__isnull=True, source="external")
     with django_capture_on_commit_callbacks(execute=True):
