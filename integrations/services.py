@@ -175,6 +175,11 @@ def _rule_text(event: RemoteEvent, agent: Agent) -> str:
         # RFC 5545 3.8.5.3: DTSTART is the first occurrence even where the rule does not give it.
         start = _as_datetime(start, agent)
         lines.append("RDATE:" + start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    for rdate in event.rdates:
+        moment = _as_datetime(rdate, agent) if isinstance(rdate, datetime) or event.all_day else None
+        if moment is None:  # a date on a timed series: that day at the series' time of day
+            moment = _exdate_instant(rdate, event, agent)
+        lines.append("RDATE:" + moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
     for moment in _cancelled_starts(event, agent):
         lines.append("EXDATE:" + moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
     return "\n".join(lines)
@@ -334,7 +339,8 @@ def apply_remote_update(
         if before is None or before.busy != after.busy:
             changes["busy"] = after.busy
     if appointment.is_recurring_master:
-        if (before is None or sorted(before.rrules) != sorted(after.rrules)) and after.rrules:
+        rules_changed = before is None or (sorted(before.rrules), before.rdates) != (sorted(after.rrules), after.rdates)
+        if rules_changed and after.rrules:
             calendar_services.change_schedule(appointment, rule=_rule_text(after, agent))
         else:
             calendar_services.keep_cancelled_starts(appointment, _cancelled_starts(after, agent))

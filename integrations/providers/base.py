@@ -124,6 +124,8 @@ class RemoteEvent:
     rrules: list[str] = field(default_factory=list)
     exdates: list[datetime | date] = field(default_factory=list)
     overrides: list[RemoteOccurrence] = field(default_factory=list)
+    # Extra starts of a series besides its rules (RFC 5545 RDATE).
+    rdates: list[datetime | date] = field(default_factory=list)
     marker: str | None = None
     remote_id: str | None = None
     version: str | None = None

@@ -304,6 +304,8 @@ def build_calendar(event: RemoteEvent) -> str:
         master.add("rrule", icalendar.vRecur.from_ical(rule))
     for exdate in event.exdates:
         master.add("exdate", _out(exdate, zone))
+    for rdate in event.rdates:
+        master.add("rdate", _out(rdate, zone))
     _add_alarm(master, event.reminder_minutes)
     cal.add_component(master)
     for occurrence in event.overrides:
@@ -434,6 +436,7 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
     for rule in raw_rules if isinstance(raw_rules, list) else ([raw_rules] if raw_rules is not None else []):
         rrules.append(rule.to_ical().decode())
     exdates = _dates(master, "exdate")
+    rdates = [value for value in _dates(master, "rdate") if isinstance(value, date)]  # not PERIODs
     overrides: dict = {}
     # RFC 5545 3.8.4.4: a RANGE=THISANDFUTURE override applies to every later occurrence, and
     # later overrides apply on top of it: handle them in order of their recurrence id.
@@ -472,6 +475,7 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
         time_zone=zone_name,
         rrules=rrules,
         exdates=exdates,
+        rdates=rdates,
         overrides=[overrides[key] for key in sorted(overrides)],
         marker=str(master.get("uid", "")) or None,
         remote_id=remote_id,

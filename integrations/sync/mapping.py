@@ -52,6 +52,7 @@ def to_data(event: RemoteEvent) -> dict:
         "time_zone": event.time_zone,
         "rrules": list(event.rrules),
         "exdates": [_moment_out(d) for d in event.exdates],
+        "rdates": [_moment_out(d) for d in event.rdates],
         "overrides": [
             {
                 "original_start": _moment_out(o.original_start),
@@ -80,6 +81,7 @@ def from_data(data: dict) -> RemoteEvent:
         time_zone=data.get("time_zone", "UTC"),
         rrules=list(data.get("rrules", [])),
         exdates=[_moment_in(d) for d in data.get("exdates", [])],
+        rdates=[_moment_in(d) for d in data.get("rdates", [])],
         overrides=[
             RemoteOccurrence(
                 original_start=_moment_in(o["original_start"]),
@@ -138,6 +140,8 @@ def content_hash(event: RemoteEvent) -> str:
         sorted(_moment_out(d) or "" for d in event.exdates),
         overrides,
     ]
+    if event.rdates:  # only then: the hashes of links synced before RDATE was read stay as they were
+        data.append(sorted(_moment_out(d) or "" for d in event.rdates))
     return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -221,6 +225,7 @@ def local_event(
         # Every cancelled occurrence, made yet or not (the rule keeps those beyond the horizon).
         cancelled = {o.original_start for o in occurrences if o.is_cancelled}
         cancelled |= {times.on_wall_clock(d, zone) if d.tzinfo is None else d for d in schedule.recurrence.exdates}
+        event.rdates = [key(d) for d in _rdates(schedule, zone) if d != appointment.start]
         if master_start_not_given(appointment):
             # RFC 5545 counts DTSTART as an occurrence; the helpdesk counts only what the rule gives.
             cancelled.add(appointment.start)
@@ -252,6 +257,10 @@ def local_event(
                 )
             )
     return event
+
+
+def _rdates(schedule, zone) -> list[datetime]:
+    return sorted(times.on_wall_clock(d, zone) if d.tzinfo is None else d for d in schedule.recurrence.rdates)
 
 
 def master_start_not_given(master: Appointment) -> bool:
