@@ -353,24 +353,30 @@ def build_calendar(event: RemoteEvent) -> str:
     _add_alarm(master, event.reminder_minutes)
     cal.add_component(master)
     for occurrence in event.overrides:
-        child = _vevent(
-            event.marker,
-            stamp,
-            occurrence.start,
-            occurrence.end,
-            event.subject if occurrence.subject is None else occurrence.subject,
-            event.body if occurrence.body is None else occurrence.body,
-            event.location if occurrence.location is None else occurrence.location,
-            zone,
-        )
-        child.add("recurrence-id", _out(occurrence.original_start, zone))
-        child.add("class", "PRIVATE" if event.private else "PUBLIC")
-        child.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
-        _add_alarm(child, event.reminder_minutes)
-        cal.add_component(child)
+        cal.add_component(_override_vevent(event.marker, stamp, event, occurrence, zone))
     if zone.key != "UTC":
         cal.add_missing_timezones()
     return cal.to_ical().decode()
+
+
+def _override_vevent(uid, stamp, event: RemoteEvent, occurrence: RemoteOccurrence, zone) -> icalendar.Event:
+    """The VEVENT of one moved or edited occurrence (RECURRENCE-ID: its original start); what it
+    does not set itself comes from the series."""
+    child = _vevent(
+        uid,
+        stamp,
+        occurrence.start,
+        occurrence.end,
+        event.subject if occurrence.subject is None else occurrence.subject,
+        event.body if occurrence.body is None else occurrence.body,
+        event.location if occurrence.location is None else occurrence.location,
+        zone,
+    )
+    child.add("recurrence-id", _out(occurrence.original_start, zone))
+    child.add("class", "PRIVATE" if event.private else "PUBLIC")
+    child.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
+    _add_alarm(child, event.reminder_minutes)
+    return child
 
 
 def _vevent(uid, stamp, start, end, subject, body, location, zone) -> icalendar.Event:
@@ -554,21 +560,7 @@ def _merge_exceptions(cal, master, event: RemoteEvent, zone) -> None:
         location = event.location if override.location is None else override.location
         _set_text(child, "location", str(child.get("location", "")), location)
     for override in wanted.values():
-        child = _vevent(
-            str(master.get("uid")),
-            datetime.now(UTC),
-            override.start,
-            override.end,
-            event.subject if override.subject is None else override.subject,
-            event.body if override.body is None else override.body,
-            event.location if override.location is None else override.location,
-            zone,
-        )
-        child.add("recurrence-id", _out(override.original_start, zone))
-        child.add("class", "PRIVATE" if event.private else "PUBLIC")
-        child.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
-        _add_alarm(child, event.reminder_minutes)
-        cal.add_component(child)
+        cal.add_component(_override_vevent(str(master.get("uid")), datetime.now(UTC), event, override, zone))
     master.pop("exdate", None)
     cancelled = (d for d in event.exdates if _key(d, zone) not in kept_cancelled)
     for exdate in sorted(cancelled, key=lambda d: str(_key(d, zone))):

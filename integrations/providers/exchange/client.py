@@ -46,7 +46,6 @@ from ..base import (
     RemoteCalendar,
     RemoteEvent,
     RemoteNotFound,
-    RemoteOccurrence,
     RemoteRef,
     RetryPolicy,
     TransientError,
@@ -62,9 +61,9 @@ from .mapping import (
     as_utc_keys,
     changed_fields,
     event_from_item,
-    from_ews,
     item_values,
     normalised_rules,
+    occurrence_from,
     occurrence_values,
     original_starts,
     plain_text,
@@ -324,18 +323,10 @@ class ExchangeProvider:
                 details[item.id] = item
         for master in masters:
             event = by_master[master.id]
-            zone = event.time_zone
             event.overrides = []
             for occ in master.modified_occurrences or ():
                 detail = details.get(occ.id)
-                override = RemoteOccurrence(
-                    original_start=from_ews(occ.original_start, zone),
-                    start=from_ews(occ.start, zone),
-                    end=from_ews(occ.end, zone),
-                )
-                if event.all_day:
-                    override.original_start = override.original_start.date()
-                    override.start, override.end = override.start.date(), override.end.date()
+                override = occurrence_from(occ, event)
                 if detail is not None:
                     override.subject = detail.subject if detail.subject != master.subject else None
                     override.location = detail.location if detail.location != master.location else None

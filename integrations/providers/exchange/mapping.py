@@ -129,6 +129,19 @@ def plain_text(body: Any) -> str:
     return str(body)
 
 
+def occurrence_from(occ: Any, event: RemoteEvent) -> RemoteOccurrence:
+    """A ModifiedOccurrences entry (t:OccurrenceInfoType: times only) of `event`'s series, on the
+    series' wall clock; days for an all-day series."""
+    zone = event.time_zone
+    override = RemoteOccurrence(
+        original_start=from_ews(occ.original_start, zone), start=from_ews(occ.start, zone), end=from_ews(occ.end, zone)
+    )
+    if event.all_day:
+        override.original_start = override.original_start.date()
+        override.start, override.end = override.start.date(), override.end.date()
+    return override
+
+
 def event_from_item(item: CalendarItem) -> RemoteEvent:
     """A CalendarItem (single or RecurringMaster, fetched with ITEM_FIELDS) as a RemoteEvent: times
     on the wall clock of its StartTimeZone, all-day ends made exclusive, the HTML body as text, the
@@ -162,16 +175,7 @@ def event_from_item(item: CalendarItem) -> RemoteEvent:
         for deleted in item.deleted_occurrences or ():
             original = from_ews(deleted.start, zone)
             event.exdates.append(original.date() if event.all_day else original)
-        for occ in item.modified_occurrences or ():
-            override = RemoteOccurrence(
-                original_start=from_ews(occ.original_start, zone),
-                start=from_ews(occ.start, zone),
-                end=from_ews(occ.end, zone),
-            )
-            if event.all_day:
-                override.original_start = override.original_start.date()
-                override.start, override.end = override.start.date(), override.end.date()
-            event.overrides.append(override)
+        event.overrides = [occurrence_from(occ, event) for occ in item.modified_occurrences or ()]
     return event.trimmed()
 
 
