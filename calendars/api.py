@@ -183,11 +183,14 @@ class AppointmentViewSet(viewsets.ModelViewSet):
         data = dict(serializer.validated_data)
         data.pop("request", None)  # an appointment stays with its request
         agents = data.pop("agents", None)
+        if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):
+            raise PermissionDenied("You may not put this appointment on other technicians' calendars.")
         with service_errors():
             serializer.instance = services.update_appointment(appointment, by=self.request.user, agents=agents, **data)
 
     def perform_destroy(self, appointment: Appointment) -> None:
-        self._check_edit(appointment)
+        if not permissions.can_delete_appointment(self.request.user, appointment):
+            raise PermissionDenied("You may not delete this appointment.")
         with service_errors():
             services.delete_appointment(appointment, by=self.request.user)
 
@@ -203,11 +206,16 @@ class AppointmentViewSet(viewsets.ModelViewSet):
         self._check_edit(appointment)
         serializer = ReassignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        from_agent = serializer.validated_data.get("from_agent")
+        to_agent = serializer.validated_data["to_agent"]
+        agents = [agent for agent in appointment.agents.all() if from_agent is None or agent.pk != from_agent.pk]
+        if not permissions.can_change_agents(request.user, appointment, [*agents, to_agent]):
+            raise PermissionDenied("You may not put this appointment on other technicians' calendars.")
         with service_errors():
             appointment = services.reassign_appointment(
                 appointment,
-                from_agent=serializer.validated_data.get("from_agent"),
-                to_agent=serializer.validated_data["to_agent"],
+                from_agent=from_agent,
+                to_agent=to_agent,
                 by=request.user,
             )
         appointment = _one_appointment().get(pk=appointment.pk)

@@ -233,7 +233,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if form.is_valid():
                 data = form.service_fields()
                 agents = data.pop("agents")
-                if not permissions.can_create_appointment(request.user, agents=agents, request=appointment.request):
+                if not permissions.can_change_agents(request.user, appointment, agents):
                     form.add_error("agents", "You may not put this appointment on those calendars.")
                 else:
                     try:
@@ -277,7 +277,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def appointment_delete(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(pk)
-    if not permissions.can_edit_appointment(request.user, appointment):
+    if not permissions.can_delete_appointment(request.user, appointment):
         raise PermissionDenied
     services.delete_appointment(appointment, by=request.user)
     messages.success(request, "Appointment deleted.")

@@ -124,6 +124,8 @@ class RequestViewSet(viewsets.ModelViewSet):
             raise PermissionDenied("You may change only requests assigned to you.")
         data = dict(serializer.validated_data)
         agents = data.pop("assigned_agents", None)
+        if agents is not None and not permissions.can_reassign_request(self.request.user, serializer.instance):
+            raise PermissionDenied("You may not change who this request is assigned to.")
         with service_errors():
             serializer.instance = services.update_request(
                 serializer.instance, by=self.request.user, assigned_agents=agents, **data
@@ -168,12 +170,13 @@ class ActionViewSet(viewsets.ModelViewSet):
         if not permissions.can_edit_action(self.request.user, action):
             raise PermissionDenied("You may change only your own actions.")
         new_agent = data.get("agent")
-        if new_agent and not permissions.can_log_action(self.request.user, action.request, for_agent=new_agent):
+        reassigning = new_agent is not None and new_agent.pk != action.agent_id
+        if reassigning and not permissions.can_reassign_action(self.request.user, action):
             raise PermissionDenied("Only coordinators log work for someone else.")
         with service_errors():
             serializer.instance = services.update_action(action, by=self.request.user, **data)
 
     def perform_destroy(self, action: Action) -> None:
-        if not permissions.can_edit_action(self.request.user, action):
+        if not permissions.can_delete_action(self.request.user, action):
             raise PermissionDenied("You may delete only your own actions.")
         services.delete_action(action, by=self.request.user)
