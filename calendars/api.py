@@ -6,6 +6,7 @@ private entry comes out as busy time with "Data unavailable" and nothing else (S
 
 from datetime import timedelta
 
+from django.db import models
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -21,6 +22,7 @@ from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
 from calendars.selectors import calendar_appointments
 from helpdesk import permissions
 from helpdesk.api_common import Pages, parse_bool, parse_id, parse_ids, parse_moment, service_errors
+from helpdesk.limits import SupportedDateTimeSerializerField
 from tickets.models import Request
 
 # The widget asks week by week; a year is plenty for any one call and keeps answers bounded.
@@ -43,6 +45,10 @@ def _one_appointment():
 
 
 class AppointmentSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: SupportedDateTimeSerializerField,
+    }
     agents = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Agent.objects.filter(is_active=True), allow_empty=False
     )

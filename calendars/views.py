@@ -18,7 +18,7 @@ from calendars import services
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
 from calendars.selectors import calendar_agents, working_hours
-from helpdesk import permissions
+from helpdesk import limits, permissions
 from helpdesk.api_common import parse_bool
 from integrations.services import answer_push_choice
 from tickets.views import add_errors
@@ -174,6 +174,8 @@ def _parse_local(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.replace(" ", "+").replace("Z", "+00:00"))
     except ValueError:
+        return None
+    if not limits.is_supported(moment):  # a link to a far date opens the form at now, not a 500
         return None
     return timezone.localtime(moment) if timezone.is_aware(moment) else timezone.make_aware(moment)
 

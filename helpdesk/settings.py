@@ -108,6 +108,11 @@ STATICFILES_DIRS = [
     ("event-calendar", BASE_DIR / "node_modules" / "@event-calendar" / "build" / "dist"),
 ]
 
+# Dates accepted from people and integrators (helpdesk/limits.py): far enough from datetime's
+# ends (years 1 and 9999) that adding an estimate, a time zone or a year of occurrences never overflows.
+SUPPORTED_FIRST_YEAR = env.int("SUPPORTED_FIRST_YEAR", default=1900)
+SUPPORTED_LAST_YEAR = env.int("SUPPORTED_LAST_YEAR", default=2199)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.db import models
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -12,6 +13,7 @@ from agents.models import Agent
 from calendars.models import CalendarSettings
 from helpdesk import permissions
 from helpdesk.api_common import Pages, parse_id, parse_ids, service_errors
+from helpdesk.limits import SupportedDateTimeSerializerField
 from tickets import selectors, services
 from tickets.models import Action, Request
 
@@ -29,6 +31,10 @@ def _check_duration(value: timedelta | None, *, allow_zero: bool) -> timedelta |
 
 
 class RequestSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: SupportedDateTimeSerializerField,
+    }
     number = serializers.IntegerField(source="pk", read_only=True)
     assigned_agents = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Agent.objects.filter(is_active=True), required=False
@@ -62,6 +68,10 @@ class RequestSerializer(serializers.ModelSerializer):
 
 
 class ActionSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: SupportedDateTimeSerializerField,
+    }
     agent = serializers.PrimaryKeyRelatedField(
         queryset=Agent.objects.filter(is_active=True),
         required=False,
