@@ -80,3 +80,11 @@ def test_no_page_has_an_inline_script_or_handler():
         text = template.read_text()
         assert not re.search(r"\son[a-z]+=\"", text), template
         assert not re.search(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", text), template
+
+
+def test_production_procfile_serves_with_gunicorn_and_runs_one_worker_and_one_beat():
+    lines = dict(line.split(": ", 1) for line in (ROOT / "Procfile.production").read_text().splitlines() if line)
+
+    assert set(lines) == {"web", "worker", "beat"}
+    assert "gunicorn helpdesk.wsgi" in lines["web"] and "runserver" not in lines["web"]
+    assert "worker" in lines["worker"] and "beat" in lines["beat"]
