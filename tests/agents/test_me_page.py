@@ -31,7 +31,7 @@ def test_me_page_shows_https_and_webcal_links_with_a_qr_code_once_after_renewal(
     assert alice_client.get(f"/feeds/{token}.ics").status_code == 200
     again = alice_client.get(reverse("agents:me")).content.decode()
     assert token not in again and "/feeds/" not in again
-    assert "shown once" in again
+    assert "shown only once" in again
 
 
 def test_feed_token_is_stored_only_as_a_hash(alice_client, alice):
