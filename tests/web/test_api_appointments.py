@@ -246,7 +246,9 @@ def test_api_tokens_kept_in_clear_before_are_moved_hashed_and_keep_working(alice
     move = importlib.import_module("tickets.migrations.0002_move_api_tokens_to_knox")
     old_key = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id integer, created varchar(40))")
+        cursor.execute(
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id integer, created varchar(40))"
+        )
         cursor.execute("INSERT INTO authtoken_token VALUES (%s, %s, '2026-01-01')", [old_key, alice.user.pk])
 
     class Editor:  # the two things the migration uses of a schema editor
