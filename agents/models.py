@@ -1,3 +1,4 @@
+import hashlib
 import secrets
 import zoneinfo
 from datetime import datetime
@@ -36,8 +37,15 @@ class AgentSyncPolicy(models.TextChoices):
     ASK = "ask", "Ask"
 
 
+def hash_feed_token(token: str) -> str:
+    """What the database keeps of a feed token: its SHA-256 (hex). The token is 256 random bits,
+    so a plain hash is enough (no salt or stretching needed), and a lookup stays one indexed query."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def new_feed_token() -> str:
-    return secrets.token_urlsafe(32)
+    """The stored form of a fresh token nobody has seen: a new technician makes their link on /me/."""
+    return hash_feed_token(secrets.token_urlsafe(32))
 
 
 class Agent(models.Model):

@@ -1,10 +1,14 @@
-"""Rules that change technicians: the private subscription link of their calendar (S3.12)."""
+"""Rules that change technicians: the private subscription link of their calendar (S3.12).
+
+Only a hash of the link's token is stored (agents.models.hash_feed_token): the token itself is
+returned once, by renew_feed_token, to be shown to its owner, and cannot be read back.
+"""
 
 import secrets
 
 from django.db import transaction
 
-from agents.models import Agent, new_feed_token
+from agents.models import Agent, hash_feed_token
 
 # A revoked feed keeps a random token (the column is unique) that no URL can carry: feed links
 # only match URL-safe characters, so the old link and any guess answer 404 until a renewal.
@@ -16,11 +20,18 @@ def feed_enabled(agent: Agent) -> bool:
 
 
 @transaction.atomic
-def renew_feed_token(agent: Agent) -> Agent:
-    """A fresh subscription link; the old one stops working at once."""
-    agent.feed_token = new_feed_token()
+def renew_feed_token(agent: Agent) -> str:
+    """A fresh subscription link; the old one stops working at once. Returns the new token, the
+    only time it is known: show it to the technician now."""
+    token = secrets.token_urlsafe(32)
+    agent.feed_token = hash_feed_token(token)
     agent.save(update_fields=["feed_token"])
-    return agent
+    return token
+
+
+def agent_for_feed_token(token: str) -> Agent | None:
+    """The active technician whose link carries this token, or None."""
+    return Agent.objects.select_related("user").filter(feed_token=hash_feed_token(token), user__is_active=True).first()
 
 
 @transaction.atomic

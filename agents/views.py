@@ -24,6 +24,10 @@ def _qr_svg(text: str) -> str:
     return image.to_string(encoding="unicode")
 
 
+# Where the renewal leaves the new token for the one page that shows it (then it is gone).
+NEW_FEED_TOKEN = "new_feed_token"
+
+
 def _links(request: HttpRequest, path: str) -> dict[str, str]:
     """The link as the browser reached us (https in production, behind the proxy) and the same
     link as webcal://, which makes phones subscribe instead of importing once."""
@@ -35,14 +39,15 @@ def _links(request: HttpRequest, path: str) -> dict[str, str]:
 def me(request: HttpRequest) -> HttpResponse:
     agent = _own_agent(request)
     context: dict[str, object] = {"agent": agent, "calendar_settings": CalendarSettings.load()}
-    if agent is not None and services.feed_enabled(agent):
-        own = _links(request, reverse("feeds:agent", args=[agent.feed_token]))
+    # The token is stored hashed: its link is shown once, on the page the renewal leads to.
+    token = request.session.pop(NEW_FEED_TOKEN, None)
+    if agent is not None and services.feed_enabled(agent) and token:
+        own = _links(request, reverse("feeds:agent", args=[token]))
         with_external = {kind: link + "?external=1" for kind, link in own.items()}
         context.update(feed=own, feed_with_external=with_external, qr_svg=_qr_svg(own["webcal"]))
         if request.user.has_perm("agents.coordinate"):
             context["team_feeds"] = [
-                (team, _links(request, reverse("feeds:team", args=[team.pk, agent.feed_token])))
-                for team in Team.objects.all()
+                (team, _links(request, reverse("feeds:team", args=[team.pk, token]))) for team in Team.objects.all()
             ]
     context["feed_enabled"] = agent is not None and services.feed_enabled(agent)
     return render(request, "agents/me.html", context)
@@ -55,9 +60,10 @@ def renew_feed(request: HttpRequest) -> HttpResponse:
     if agent is None:
         messages.error(request, "You have no technician profile, so there is no calendar link to renew.")
         return redirect("agents:me")
-    services.renew_feed_token(agent)
+    request.session[NEW_FEED_TOKEN] = services.renew_feed_token(agent)
     messages.success(
-        request, "You have a new calendar link. The old one no longer works: subscribe your phone to the new one."
+        request,
+        "You have a new calendar link, shown below this once: copy it or subscribe now. The old one no longer works.",
     )
     return redirect("agents:me")
 

@@ -16,6 +16,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from agents.services import renew_feed_token
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
@@ -104,7 +106,7 @@ def main() -> None:
             f"made in {time.perf_counter() - began:.1f} s"
         )
         client = Client()
-        url = reverse("feeds:agent", args=[agent.feed_token])
+        url = reverse("feeds:agent", args=[renew_feed_token(agent)])
         seconds, status, size, queries = timed(client, url, options.runs, cold=True)
         print(
             f"full feed, built:     {seconds * 1000:8.0f} ms  status {status}  {size / 1e6:.1f} MB  {queries} queries"

@@ -126,6 +126,14 @@ class AppointmentAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("agents__user")
 
+    def get_fields(self, request, obj=None):
+        # An occurrence follows its series' rule and has no rule field of its own (the form drops
+        # it); the page must not ask for it either.
+        fields = super().get_fields(request, obj)
+        if obj is not None and obj.is_occurrence:
+            fields = [name for name in fields if name != "rule"]
+        return fields
+
     @admin.display(description="technicians")
     def agent_names(self, obj: Appointment) -> str:
         return ", ".join(agent.name for agent in obj.agents.all())

@@ -6,6 +6,7 @@ private entry comes out as busy time with "Data unavailable" and nothing else (S
 
 from datetime import timedelta
 
+from django.db import models
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -21,6 +22,7 @@ from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
 from calendars.selectors import calendar_appointments
 from helpdesk import permissions
 from helpdesk.api_common import Pages, parse_bool, parse_id, parse_ids, parse_moment, service_errors
+from helpdesk.limits import SupportedDateTimeSerializerField
 from tickets.models import Request
 
 # The widget asks week by week; a year is plenty for any one call and keeps answers bounded.
@@ -43,6 +45,10 @@ def _one_appointment():
 
 
 class AppointmentSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: SupportedDateTimeSerializerField,
+    }
     agents = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Agent.objects.filter(is_active=True), allow_empty=False
     )
@@ -195,11 +201,14 @@ class AppointmentViewSet(viewsets.ModelViewSet):
         data = dict(serializer.validated_data)
         data.pop("request", None)  # an appointment stays with its request
         agents = data.pop("agents", None)
+        if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):
+            raise PermissionDenied("You may not put this appointment on other technicians' calendars.")
         with service_errors():
             serializer.instance = services.update_appointment(appointment, by=self.request.user, agents=agents, **data)
 
     def perform_destroy(self, appointment: Appointment) -> None:
-        self._check_edit(appointment)
+        if not permissions.can_delete_appointment(self.request.user, appointment):
+            raise PermissionDenied("You may not delete this appointment.")
         with service_errors():
             services.delete_appointment(appointment, by=self.request.user)
 
@@ -215,11 +224,16 @@ class AppointmentViewSet(viewsets.ModelViewSet):
         self._check_edit(appointment)
         serializer = ReassignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        from_agent = serializer.validated_data.get("from_agent")
+        to_agent = serializer.validated_data["to_agent"]
+        agents = [agent for agent in appointment.agents.all() if from_agent is None or agent.pk != from_agent.pk]
+        if not permissions.can_change_agents(request.user, appointment, [*agents, to_agent]):
+            raise PermissionDenied("You may not put this appointment on other technicians' calendars.")
         with service_errors():
             appointment = services.reassign_appointment(
                 appointment,
-                from_agent=serializer.validated_data.get("from_agent"),
-                to_agent=serializer.validated_data["to_agent"],
+                from_agent=from_agent,
+                to_agent=to_agent,
                 by=request.user,
             )
         appointment = _one_appointment().get(pk=appointment.pk)

@@ -20,7 +20,7 @@ from django.utils.http import http_date, quote_etag
 from django.views.decorators.http import require_safe
 
 from agents.models import Agent, Team
-from agents.services import feed_enabled
+from agents.services import agent_for_feed_token, feed_enabled
 from calendars.ical import EventStyle, feed_calendar
 from calendars.models import CalendarSettings
 from calendars.selectors import feed_entries, feed_version, feed_window
@@ -33,7 +33,7 @@ BODY_KEPT = int(timedelta(hours=6).total_seconds())
 
 
 def _agent_for_token(token: str) -> Agent:
-    agent = Agent.objects.select_related("user").filter(feed_token=token, user__is_active=True).first()
+    agent = agent_for_feed_token(token)
     if agent is None or not feed_enabled(agent):
         raise Http404("No calendar here.")
     return agent

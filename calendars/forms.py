@@ -5,6 +5,7 @@ from django import forms
 from agents.models import Agent
 from calendars.models import MAX_OTHER_ATTENDEES, SyncPolicy
 from calendars.selectors import effective_sync_policy
+from helpdesk.limits import SupportedDateTimeField
 from tickets.forms import DATETIME_WIDGET, active_agents
 
 
@@ -13,8 +14,8 @@ class AppointmentForm(forms.Form):
     SHARED = "shared"
 
     subject = forms.CharField(max_length=255)
-    start = forms.DateTimeField(widget=DATETIME_WIDGET)
-    end = forms.DateTimeField(widget=DATETIME_WIDGET)
+    start = SupportedDateTimeField(widget=DATETIME_WIDGET)
+    end = SupportedDateTimeField(widget=DATETIME_WIDGET)
     agents = forms.ModelMultipleChoiceField(
         queryset=active_agents(), widget=forms.CheckboxSelectMultiple, label="Technicians"
     )

@@ -190,6 +190,9 @@ class Appointment(models.Model):
         return date_span(self.start, self.end, zone)
 
     def clean(self) -> None:
+        from helpdesk.limits import check_supported
+
+        check_supported(start=self.start, end=self.end)
         if self.start and self.end and self.end <= self.start:
             raise ValidationError({"end": "The end must be after the start."})
         if not isinstance(self.other_attendees, list) or len(self.other_attendees) > MAX_OTHER_ATTENDEES:

@@ -5,14 +5,18 @@ for or cancelled for (including being taken off it) gets an e-mail with the deta
 .ics attachment. The attachment says METHOD:PUBLISH: it adds or updates an entry, it is never
 an invitation (REQUEST) that a mail client would ask to answer.
 
-The signal receiver only decides and queues, after the commit; the Celery worker sends. The
-notice carries everything the e-mail needs (a snapshot), because a deleted appointment is gone
-by the time the worker runs.
+The signal receiver only decides and queues, after the commit; the Celery worker sends (and
+retries while the mail server is away). The notice carries everything the e-mail needs (a
+snapshot), because a deleted appointment is gone by the time the worker runs.
+
+An e-mail is a side effect: nothing about it may fail the write that caused it, nor keep the
+other after-commit work (the sync push) from running. Every step here that can fail is caught
+and logged with the appointment it was for.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -152,10 +156,31 @@ def send_notices(notices: list[Notice]) -> int:
 
 
 def _queue(notices: list[Notice]) -> None:
+    """One task per e-mail; a broker that refuses one does not keep the others from going."""
     from calendars.tasks import send_appointment_notice
 
     for notice in notices:
-        send_appointment_notice.delay(asdict(notice))
+        try:
+            send_appointment_notice.delay(asdict(notice))
+        except Exception:
+            logger.exception("Could not queue the e-mail to %s (%s)", notice.to, notice.subject)
+
+
+def _after_commit(job: Callable[[], None], appointment_id: int) -> None:
+    """Run job once the transaction is in; a failure is logged, never raised.
+
+    A named function (not a functools.partial): Django's robust on_commit handler logs the
+    callback's __qualname__, which a partial lacks, and the failed logging would then stop
+    the hooks after it (the sync push among them).
+    """
+
+    def send_appointment_emails() -> None:
+        try:
+            job()
+        except Exception:
+            logger.exception("Could not prepare the e-mails about appointment %s", appointment_id)
+
+    transaction.on_commit(send_appointment_emails, robust=True)
 
 
 def _queue_after_commit(appointment_id: int, change: str, before: frozenset[int]) -> None:
@@ -184,9 +209,12 @@ def on_appointment_changed(
     if change == Change.DELETED:
         # The row is gone after the commit: take the snapshot now.
         kinds = notice_kinds(change, before=frozenset(agent_ids_before), now=frozenset(), series=False)
-        notices = build_notices(appointment, kinds, calendar_settings)
-        transaction.on_commit(partial(_queue, notices), robust=True)
+        try:
+            notices = build_notices(appointment, kinds, calendar_settings)
+        except Exception:
+            logger.exception("Could not prepare the e-mails about deleted appointment %s", appointment.pk)
+            return
+        _after_commit(lambda: _queue(notices), appointment.pk)
         return
-    transaction.on_commit(
-        partial(_queue_after_commit, appointment.pk, str(change), frozenset(agent_ids_before)), robust=True
-    )
+    pk, before = appointment.pk, frozenset(agent_ids_before)
+    _after_commit(lambda: _queue_after_commit(pk, str(change), before), pk)

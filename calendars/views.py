@@ -18,7 +18,7 @@ from calendars import services
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
 from calendars.selectors import calendar_agents, working_hours
-from helpdesk import permissions
+from helpdesk import limits, permissions
 from helpdesk.api_common import parse_bool
 from integrations.services import answer_push_choice
 from tickets.views import add_errors
@@ -175,6 +175,8 @@ def _parse_local(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value.replace(" ", "+").replace("Z", "+00:00"))
     except ValueError:
         return None
+    if not limits.is_supported(moment):  # a link to a far date opens the form at now, not a 500
+        return None
     return timezone.localtime(moment) if timezone.is_aware(moment) else timezone.make_aware(moment)
 
 
@@ -233,7 +235,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if form.is_valid():
                 data = form.service_fields()
                 agents = data.pop("agents")
-                if not permissions.can_create_appointment(request.user, agents=agents, request=appointment.request):
+                if not permissions.can_change_agents(request.user, appointment, agents):
                     form.add_error("agents", "You may not put this appointment on those calendars.")
                 else:
                     try:
@@ -277,7 +279,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def appointment_delete(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(pk)
-    if not permissions.can_edit_appointment(request.user, appointment):
+    if not permissions.can_delete_appointment(request.user, appointment):
         raise PermissionDenied
     services.delete_appointment(appointment, by=request.user)
     messages.success(request, "Appointment deleted.")

@@ -11,6 +11,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 
+from helpdesk import limits
+
 
 @contextmanager
 def service_errors() -> Iterator[None]:
@@ -48,6 +50,8 @@ def parse_moment(value: str, name: str) -> datetime:
         moment = None
     if moment is None:
         raise serializers.ValidationError({name: [f"Give {name} as an ISO 8601 date or date-time."]})
+    if not limits.is_supported(moment):
+        raise serializers.ValidationError({name: [limits.range_message()]})
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment

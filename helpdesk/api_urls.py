@@ -1,7 +1,7 @@
 """The REST API under /api/: resources, the OpenAPI schema and browsable docs."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from agents.api import AgentViewSet, TeamViewSet
@@ -24,6 +24,6 @@ urlpatterns = [
     path("requests/<int:request_pk>/actions/", actions, name="request-actions"),
     path("requests/<int:request_pk>/actions/<int:pk>/", action_detail, name="request-action-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),
 ]

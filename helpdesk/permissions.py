@@ -1,18 +1,34 @@
-"""Who may change what, for pages and API alike.
+"""Who may change what, for pages and API alike: one table, read by every check.
 
-- Coordinators (permission `agents.coordinate`) edit every request and appointment.
-- A technician edits the requests assigned to them, their own actions and the appointments
-  on their own calendar; they create appointments for themselves, or for anyone on a request
-  assigned to them.
-- Every other signed-in user reads only.
-- An imported private entry (source external, private) is nobody's to read or edit here: it
-  shows as busy time with "Data unavailable" everywhere (S2.5).
+Roles (`role_of`):
+- admin: a superuser; coordinator: has the permission `agents.coordinate`;
+- technician: has an active technician record; viewer: any other signed-in user.
+
+The table `RULES` says, per role, kind of object (request, appointment, action) and verb
+(create, edit, reassign, delete), in which cases the user may: a tuple of scopes, any one of
+which is enough, empty for never.
+
+Scopes, for a technician "me":
+- ANY: always.
+- ASSIGNED: the request (an appointment's or an action's request) is assigned to me.
+- MINE: request: (none); appointment: I am one of its technicians; action: I did the work.
+- ALONE: appointment: on no request, and I am its only technician (so nobody else's
+  calendar changes, and no request that is not mine gets an entry).
+
+"Reassign" is changing who an object is for: a request's assigned technicians, an
+appointment's technicians, the technician of an action. A technician puts entries only on
+their own calendar, unless the request is theirs (assigned to them).
+
+An imported private entry (source external, private) is nobody's to read or edit here: it
+shows as busy time with "Data unavailable" everywhere (S2.5).
 
 The checks take objects whose related technicians were prefetched, so a list asks them for
 every row without a query per row.
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
 
 from django.contrib.auth.models import AnonymousUser, User
 
@@ -21,6 +37,75 @@ from calendars.models import Appointment
 from tickets.models import Action, Request
 
 DATA_UNAVAILABLE = "Data unavailable"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    TECHNICIAN = "technician"
+    VIEWER = "viewer"
+
+
+class Kind(StrEnum):
+    REQUEST = "request"
+    APPOINTMENT = "appointment"
+    ACTION = "action"
+
+
+class Verb(StrEnum):
+    CREATE = "create"
+    EDIT = "edit"
+    REASSIGN = "reassign"
+    DELETE = "delete"
+
+
+class Scope(StrEnum):
+    ANY = "any"
+    ASSIGNED = "assigned"
+    MINE = "mine"
+    ALONE = "alone"
+
+
+_EVERYTHING = {verb: (Scope.ANY,) for verb in Verb}
+_NOTHING = {verb: () for verb in Verb}
+
+RULES: dict[Role, dict[Kind, dict[Verb, tuple[Scope, ...]]]] = {
+    Role.ADMIN: dict.fromkeys(Kind, _EVERYTHING),
+    Role.COORDINATOR: dict.fromkeys(Kind, _EVERYTHING),
+    Role.TECHNICIAN: {
+        Kind.REQUEST: {
+            Verb.CREATE: (Scope.ANY,),
+            Verb.EDIT: (Scope.ASSIGNED,),
+            Verb.REASSIGN: (Scope.ASSIGNED,),
+            Verb.DELETE: (),
+        },
+        Kind.APPOINTMENT: {
+            Verb.CREATE: (Scope.ALONE, Scope.ASSIGNED),
+            Verb.EDIT: (Scope.MINE,),
+            Verb.REASSIGN: (Scope.ASSIGNED,),
+            Verb.DELETE: (Scope.ALONE, Scope.ASSIGNED),
+        },
+        Kind.ACTION: {
+            Verb.CREATE: (Scope.ASSIGNED,),
+            Verb.EDIT: (Scope.MINE,),
+            Verb.REASSIGN: (),
+            Verb.DELETE: (Scope.MINE,),
+        },
+    },
+    Role.VIEWER: dict.fromkeys(Kind, _NOTHING),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a check looks at, whether the object exists yet or not.
+
+    agent_ids: the technicians it is for (request: assigned; appointment: its technicians;
+    action: the one who did the work); request: the request it belongs to (itself for a request).
+    """
+
+    agent_ids: frozenset[int]
+    request: Request | None = None
 
 
 def is_coordinator(user: User | AnonymousUser) -> bool:
@@ -37,63 +122,134 @@ def agent_of(user: User | AnonymousUser) -> Agent | None:
     return user._helpdesk_agent
 
 
+def role_of(user: User | AnonymousUser) -> Role | None:
+    """The user's role for the table; None when not signed in (or inactive)."""
+    if not (user.is_authenticated and user.is_active):
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    if is_coordinator(user):
+        return Role.COORDINATOR
+    if agent_of(user) is not None:
+        return Role.TECHNICIAN
+    return Role.VIEWER
+
+
 def is_hidden(appointment: Appointment) -> bool:
     """An imported private entry: only its time may be shown."""
     return appointment.source == Appointment.Source.EXTERNAL and appointment.private
 
 
-def _agent_ids(agents: Iterable[Agent]) -> set[int]:
-    return {agent.pk for agent in agents}
+def _agent_ids(agents: Iterable[Agent]) -> frozenset[int]:
+    return frozenset(agent.pk for agent in agents)
+
+
+def _holds(scope: Scope, me: Agent | None, target: Target) -> bool:
+    if scope == Scope.ANY:
+        return True
+    if me is None:
+        return False
+    if scope == Scope.ASSIGNED:
+        return target.request is not None and me.pk in _agent_ids(target.request.assigned_agents.all())
+    if scope == Scope.MINE:
+        return me.pk in target.agent_ids
+    if scope == Scope.ALONE:
+        return target.request is None and target.agent_ids == {me.pk}
+    raise ValueError(scope)
+
+
+def allowed(user: User | AnonymousUser, verb: Verb, kind: Kind, target: Target | None = None) -> bool:
+    """Whether the table lets this user do `verb` to an object of `kind` described by `target`.
+
+    target None asks whether the user may do it to some object of that kind at all (e.g. to
+    show a "New" button).
+    """
+    role = role_of(user)
+    if role is None:
+        return False
+    scopes = RULES[role][kind][verb]
+    if target is None:
+        return bool(scopes)
+    me = agent_of(user)
+    return any(_holds(scope, me, target) for scope in scopes)
+
+
+# --- the same checks by name, as pages and API call them ----------------------------------------
+
+
+def _request_target(request: Request) -> Target:
+    return Target(_agent_ids(request.assigned_agents.all()), request)
+
+
+def _appointment_target(appointment: Appointment) -> Target:
+    return Target(_agent_ids(appointment.agents.all()), appointment.request)
 
 
 def can_create_request(user) -> bool:
-    return is_coordinator(user) or agent_of(user) is not None
+    return allowed(user, Verb.CREATE, Kind.REQUEST)
 
 
 def can_edit_request(user, request: Request) -> bool:
-    if is_coordinator(user):
-        return True
-    agent = agent_of(user)
-    return agent is not None and agent.pk in _agent_ids(request.assigned_agents.all())
+    return allowed(user, Verb.EDIT, Kind.REQUEST, _request_target(request))
+
+
+def can_reassign_request(user, request: Request) -> bool:
+    return allowed(user, Verb.REASSIGN, Kind.REQUEST, _request_target(request))
 
 
 def can_delete_request(user, request: Request) -> bool:
-    return is_coordinator(user)
+    return allowed(user, Verb.DELETE, Kind.REQUEST, _request_target(request))
 
 
 def can_log_action(user, request: Request, *, for_agent: Agent | None = None) -> bool:
-    """Coordinators log work for anyone; an assigned technician logs their own."""
-    if is_coordinator(user):
-        return True
-    agent = agent_of(user)
-    if agent is None or not can_edit_request(user, request):
+    """Coordinators log work for anyone; an assigned technician logs their own.
+
+    for_agent None asks whether the user may log work on this request at all.
+    """
+    me = agent_of(user)
+    agent_ids = frozenset({for_agent.pk}) if for_agent is not None else frozenset({me.pk} if me else ())
+    target = Target(agent_ids, request)
+    if not allowed(user, Verb.CREATE, Kind.ACTION, target):
         return False
-    return for_agent is None or for_agent.pk == agent.pk
+    if for_agent is not None and (me is None or for_agent.pk != me.pk):
+        return allowed(user, Verb.REASSIGN, Kind.ACTION, target)
+    return True
 
 
 def can_edit_action(user, action: Action) -> bool:
-    if is_coordinator(user):
-        return True
-    agent = agent_of(user)
-    return agent is not None and action.agent_id == agent.pk
+    return allowed(user, Verb.EDIT, Kind.ACTION, Target(frozenset({action.agent_id}), action.request))
+
+
+def can_reassign_action(user, action: Action) -> bool:
+    return allowed(user, Verb.REASSIGN, Kind.ACTION, Target(frozenset({action.agent_id}), action.request))
+
+
+def can_delete_action(user, action: Action) -> bool:
+    return allowed(user, Verb.DELETE, Kind.ACTION, Target(frozenset({action.agent_id}), action.request))
 
 
 def can_create_appointment(user, *, agents: Iterable[Agent], request: Request | None = None) -> bool:
-    if is_coordinator(user):
-        return True
-    agent = agent_of(user)
-    if agent is None:
-        return False
-    if request is not None and can_edit_request(user, request):
-        return True
-    ids = _agent_ids(agents)
-    return bool(ids) and ids == {agent.pk}
+    return allowed(user, Verb.CREATE, Kind.APPOINTMENT, Target(_agent_ids(agents), request))
 
 
 def can_edit_appointment(user, appointment: Appointment) -> bool:
     if is_hidden(appointment):
         return False
-    if is_coordinator(user):
+    return allowed(user, Verb.EDIT, Kind.APPOINTMENT, _appointment_target(appointment))
+
+
+def can_change_agents(user, appointment: Appointment, agents: Iterable[Agent]) -> bool:
+    """Editing an appointment's technicians: allowed without the reassign right only when the
+    set does not change."""
+    if not can_edit_appointment(user, appointment):
+        return False
+    target = _appointment_target(appointment)
+    if _agent_ids(agents) == target.agent_ids:
         return True
-    agent = agent_of(user)
-    return agent is not None and agent.pk in _agent_ids(appointment.agents.all())
+    return allowed(user, Verb.REASSIGN, Kind.APPOINTMENT, target)
+
+
+def can_delete_appointment(user, appointment: Appointment) -> bool:
+    if is_hidden(appointment):
+        return False
+    return allowed(user, Verb.DELETE, Kind.APPOINTMENT, _appointment_target(appointment))

@@ -2,9 +2,12 @@
 
 With no environment at all the product runs on SQLite and a filesystem message broker,
 so `make run` needs no server. Production sets DATABASE_URL, CELERY_BROKER_URL or
-REDIS_URL, SECRET_KEY, DEBUG=off and ALLOWED_HOSTS.
+REDIS_URL, SECRET_KEY, DEBUG=off and ALLOWED_HOSTS; with DEBUG off the secure defaults below
+(HTTPS redirect, HSTS, secure cookies) are on, and `manage.py check --deploy` is clean
+(tests/test_deploy_check.py). See README, "Run in production".
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -29,7 +32,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
@@ -50,7 +55,46 @@ MIDDLEWARE = [
     "helpdesk.middleware.AgentTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out user is refused before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Failed logins (django-axes): after AXES_FAILURE_LIMIT failures for one user name from one
+# address, that pair is locked out for AXES_COOLOFF_HOURS; a good login resets the count.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Behind a reverse proxy the client's address is in X-Forwarded-For: say how many proxies.
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+
+# Content-Security-Policy (django-csp): scripts and everything else only from this site. Styles
+# also allow inline style attributes: the technicians' colours (style="--chip: ...") and the
+# calendar widget set them; no inline script runs (page behaviours are in static/helpdesk.js).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "helpdesk.urls"
 
@@ -108,6 +152,11 @@ STATICFILES_DIRS = [
     ("event-calendar", BASE_DIR / "node_modules" / "@event-calendar" / "build" / "dist"),
 ]
 
+# Dates accepted from people and integrators (helpdesk/limits.py): far enough from datetime's
+# ends (years 1 and 9999) that adding an estimate, a time zone or a year of occurrences never overflows.
+SUPPORTED_FIRST_YEAR = env.int("SUPPORTED_FIRST_YEAR", default=1900)
+SUPPORTED_LAST_YEAR = env.int("SUPPORTED_LAST_YEAR", default=2199)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -162,7 +211,8 @@ SYNC_FULL_RESYNC_HOURS = env.float("SYNC_FULL_RESYNC_HOURS", default=24)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # django-rest-knox: only a hash of each token is stored; "Authorization: Token <token>".
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -175,6 +225,28 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
+
+# API tokens (django-rest-knox) for integrators: no expiry unless API_TOKEN_TTL_DAYS is set.
+_token_days = env.int("API_TOKEN_TTL_DAYS", default=0)
+REST_KNOX = {"TOKEN_TTL": timedelta(days=_token_days) if _token_days else None, "AUTO_REFRESH": False}
+
+# --- production: HTTPS and cookies. On by default whenever DEBUG is off. ------------------------
+# Behind a reverse proxy that terminates TLS, set SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO
+# (the proxy must set that header and strip it from clients), so links built here are https://.
+_proxy_header = env("SECURE_PROXY_SSL_HEADER", default="")
+SECURE_PROXY_SSL_HEADER = (_proxy_header, "https") if _proxy_header else None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Health checks from the proxy or orchestrator may come over plain HTTP.
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 60 * 60 * 24 * 365)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {
     "version": 1,

@@ -45,6 +45,12 @@ def _eager_celery():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Users are made in nearly every test: a cheap hash keeps the suite quick (not for production)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_agent(db):
     """make_agent("alice", time_zone="Europe/London") -> Agent with a user of that name."""

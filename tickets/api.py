@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.db import models
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -12,6 +13,7 @@ from agents.models import Agent
 from calendars.models import CalendarSettings
 from helpdesk import permissions
 from helpdesk.api_common import Pages, parse_id, parse_ids, service_errors
+from helpdesk.limits import SupportedDateTimeSerializerField
 from tickets import selectors, services
 from tickets.models import Action, Request
 
@@ -29,6 +31,10 @@ def _check_duration(value: timedelta | None, *, allow_zero: bool) -> timedelta |
 
 
 class RequestSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: SupportedDateTimeSerializerField,
+    }
     number = serializers.IntegerField(source="pk", read_only=True)
     assigned_agents = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Agent.objects.filter(is_active=True), required=False
@@ -62,6 +68,10 @@ class RequestSerializer(serializers.ModelSerializer):
 
 
 class ActionSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: SupportedDateTimeSerializerField,
+    }
     agent = serializers.PrimaryKeyRelatedField(
         queryset=Agent.objects.filter(is_active=True),
         required=False,
@@ -124,6 +134,8 @@ class RequestViewSet(viewsets.ModelViewSet):
             raise PermissionDenied("You may change only requests assigned to you.")
         data = dict(serializer.validated_data)
         agents = data.pop("assigned_agents", None)
+        if agents is not None and not permissions.can_reassign_request(self.request.user, serializer.instance):
+            raise PermissionDenied("You may not change who this request is assigned to.")
         with service_errors():
             serializer.instance = services.update_request(
                 serializer.instance, by=self.request.user, assigned_agents=agents, **data
@@ -168,12 +180,13 @@ class ActionViewSet(viewsets.ModelViewSet):
         if not permissions.can_edit_action(self.request.user, action):
             raise PermissionDenied("You may change only your own actions.")
         new_agent = data.get("agent")
-        if new_agent and not permissions.can_log_action(self.request.user, action.request, for_agent=new_agent):
+        reassigning = new_agent is not None and new_agent.pk != action.agent_id
+        if reassigning and not permissions.can_reassign_action(self.request.user, action):
             raise PermissionDenied("Only coordinators log work for someone else.")
         with service_errors():
             serializer.instance = services.update_action(action, by=self.request.user, **data)
 
     def perform_destroy(self, action: Action) -> None:
-        if not permissions.can_edit_action(self.request.user, action):
+        if not permissions.can_delete_action(self.request.user, action):
             raise PermissionDenied("You may delete only your own actions.")
         services.delete_action(action, by=self.request.user)

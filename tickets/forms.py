@@ -5,6 +5,7 @@ from datetime import timedelta
 from django import forms
 
 from agents.models import Agent, Team
+from helpdesk.limits import SupportedDateTimeField
 from tickets.models import Request
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -47,7 +48,7 @@ class RequestForm(forms.Form):
     assigned_agents = forms.ModelMultipleChoiceField(
         queryset=active_agents(), required=False, widget=forms.CheckboxSelectMultiple, label="Assigned technicians"
     )
-    planned_start = forms.DateTimeField(widget=DATETIME_WIDGET, required=False, label="Planned start")
+    planned_start = SupportedDateTimeField(widget=DATETIME_WIDGET, required=False, label="Planned start")
     estimate = MinutesField(required=False, label="Estimate (minutes)", help_text="Empty: the default estimate.")
 
     @classmethod
@@ -63,7 +64,7 @@ class RequestForm(forms.Form):
 
 class ActionForm(forms.Form):
     agent = forms.ModelChoiceField(queryset=active_agents(), label="Technician")
-    done_at = forms.DateTimeField(widget=DATETIME_WIDGET, label="Started")
+    done_at = SupportedDateTimeField(widget=DATETIME_WIDGET, label="Started")
     time_taken = MinutesField(allow_zero=True, label="Time taken (minutes)", initial=0)
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=50000)
     add_to_calendar = forms.BooleanField(required=False, label="Add to calendar")

@@ -41,6 +41,9 @@ class Request(models.Model):
         return self.pk
 
     def clean(self) -> None:
+        from helpdesk.limits import check_supported
+
+        check_supported(planned_start=self.planned_start)
         if self.estimate is not None and self.estimate <= timedelta(0):
             raise ValidationError({"estimate": "The estimate must be longer than zero."})
 
@@ -64,6 +67,9 @@ class Action(models.Model):
         return f"{self.agent} on #{self.request_id} at {self.done_at:%Y-%m-%d %H:%M}"
 
     def clean(self) -> None:
+        from helpdesk.limits import check_supported
+
+        check_supported(done_at=self.done_at)
         if self.time_taken is not None and self.time_taken < timedelta(0):
             raise ValidationError({"time_taken": "The time taken cannot be negative."})
         if self.add_to_calendar and self.time_taken is not None and self.time_taken <= timedelta(0):

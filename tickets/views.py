@@ -178,7 +178,7 @@ def action_create(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def action_delete(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse:
     action = get_object_or_404(Action.objects.select_related("request"), pk=action_pk, request_id=pk)
-    if not permissions.can_edit_action(request.user, action):
+    if not permissions.can_delete_action(request.user, action):
         raise PermissionDenied
     services.delete_action(action, by=request.user)
     messages.success(request, "Action deleted.")

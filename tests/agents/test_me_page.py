@@ -1,3 +1,6 @@
+import hashlib
+import re
+
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
@@ -11,29 +14,47 @@ def alice_client(client, alice):
     return client
 
 
-def test_me_page_shows_https_and_webcal_links_with_a_qr_code(alice_client, alice):
-    response = alice_client.get(reverse("agents:me"))
+def _new_link(client) -> tuple[str, str]:
+    """Renew on /me/; (the page shown after it, the new token read from that page)."""
+    page = client.post(reverse("agents:renew-feed"), follow=True).content.decode()
+    token = re.search(r"http://testserver/feeds/([A-Za-z0-9_-]+)\.ics", page).group(1)
+    return page, token
 
-    page = response.content.decode()
-    assert f"http://testserver/feeds/{alice.feed_token}.ics" in page
-    assert f"webcal://testserver/feeds/{alice.feed_token}.ics" in page
+
+def test_me_page_shows_https_and_webcal_links_with_a_qr_code_once_after_renewal(alice_client, alice):
+    page, token = _new_link(alice_client)
+
+    assert f"http://testserver/feeds/{token}.ics" in page
+    assert f"webcal://testserver/feeds/{token}.ics" in page
     assert "<svg" in page
     assert "chart.googleapis" not in page and "api.qrserver" not in page
+    assert alice_client.get(f"/feeds/{token}.ics").status_code == 200
+    again = alice_client.get(reverse("agents:me")).content.decode()
+    assert token not in again and "/feeds/" not in again
+    assert "shown only once" in again
+
+
+def test_feed_token_is_stored_only_as_a_hash(alice_client, alice):
+    _page, token = _new_link(alice_client)
+
+    alice.refresh_from_db()
+    assert token not in alice.feed_token
+    assert alice.feed_token == hashlib.sha256(token.encode()).hexdigest()
+    assert alice_client.get(f"/feeds/{alice.feed_token}.ics").status_code == 404
 
 
 def test_renew_button_gives_a_new_link(alice_client, alice):
-    old = alice.feed_token
+    _, old = _new_link(alice_client)
 
-    response = alice_client.post(reverse("agents:renew-feed"), follow=True)
+    _page, token = _new_link(alice_client)
 
-    alice.refresh_from_db()
-    assert alice.feed_token != old
-    assert f"/feeds/{alice.feed_token}.ics" in response.content.decode()
+    assert token != old
+    assert alice_client.get(f"/feeds/{token}.ics").status_code == 200
     assert alice_client.get(f"/feeds/{old}.ics").status_code == 404
 
 
 def test_revoke_button_switches_the_feed_off(alice_client, alice):
-    old = alice.feed_token
+    _, old = _new_link(alice_client)
 
     response = alice_client.post(reverse("agents:revoke-feed"), follow=True)
 
@@ -74,9 +95,9 @@ def test_coordinator_sees_a_feed_link_per_team(client, make_agent):
     team = Team.objects.get(name="Service desk")
     client.force_login(carla.user)
 
-    page = client.get(reverse("agents:me")).content.decode()
+    page, token = _new_link(client)
 
-    assert reverse("feeds:team", args=[team.pk, carla.feed_token]) in page
+    assert reverse("feeds:team", args=[team.pk, token]) in page
 
 
 def test_user_without_technician_profile_gets_an_explanation(client, db):

@@ -51,10 +51,21 @@ def open_page(browser, live_server, request):
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
+        # Whatever the Content-Security-Policy blocks shows as a console error: collect it.
+        page.on(
+            "console",
+            lambda message: (
+                message.type == "error"
+                and "Content Security Policy" in message.text
+                and csp_violations.append(message.text)
+            ),
+        )
         pages.append(page)
         return page
 
+    csp_violations: list[str] = []
     yield make
+    assert csp_violations == [], "The Content-Security-Policy blocked something on the page"
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         ARTIFACTS.mkdir(exist_ok=True)

@@ -6,6 +6,8 @@ import recurring_ical_events
 from django.urls import reverse
 from icalendar import Calendar
 
+from agents.services import renew_feed_token
+
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
@@ -32,10 +34,18 @@ def expand(calendar: Calendar, start: datetime, end: datetime) -> set[tuple[date
     }
 
 
+def feed_token_of(agent) -> str:
+    """The agent's feed token: only its hash is stored, so the first ask makes a new link and
+    keeps its token on this agent object for the rest of the test."""
+    if not hasattr(agent, "_plain_feed_token"):
+        agent._plain_feed_token = renew_feed_token(agent)
+    return agent._plain_feed_token
+
+
 @pytest.fixture
 def feed_url():
     def url(agent, **query) -> str:
-        path = reverse("feeds:agent", args=[agent.feed_token])
+        path = reverse("feeds:agent", args=[feed_token_of(agent)])
         if query:
             path += "?" + "&".join(f"{key}={value}" for key, value in query.items())
         return path

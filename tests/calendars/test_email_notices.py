@@ -175,3 +175,84 @@ def test_email_waits_for_the_commit(emails_on, alice, start, django_capture_on_c
 
     assert mail.outbox == []
     assert len(callbacks) == 1
+
+
+class FlakyMailServer:
+    """An e-mail backend whose first `failures` sends fail as a mail server that is away."""
+
+    failures = 0
+    attempts = 0
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def send_messages(self, messages):
+        type(self).attempts += 1
+        if type(self).attempts <= type(self).failures:
+            import smtplib
+
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        mail.outbox.extend(messages)
+        return len(messages)
+
+
+@pytest.fixture
+def flaky_mail(settings):
+    settings.EMAIL_BACKEND = f"{__name__}.FlakyMailServer"
+    FlakyMailServer.attempts = 0
+    return FlakyMailServer
+
+
+def test_email_the_mail_server_refuses_is_scheduled_again_and_goes_on_the_retry(alice, flaky_mail):
+    from calendars.tasks import send_appointment_notice
+
+    flaky_mail.failures = 1  # the worker's retry finds it back
+    notice = {"to": "alice@example.com", "subject": "New appointment: Visit", "body": "Hello", "ics": "BEGIN:VCALENDAR"}
+
+    result = send_appointment_notice.apply(args=[notice], throw=False)
+
+    assert result.state == "SUCCESS"
+    assert flaky_mail.attempts == 2
+    assert [message.to for message in mail.outbox] == [["alice@example.com"]]
+
+
+def test_email_that_never_goes_fails_neither_the_write_nor_the_hooks_after_it(
+    emails_on, alice, start, flaky_mail, django_capture_on_commit_callbacks, caplog
+):
+    from django.db import transaction
+
+    flaky_mail.failures = 100
+    later_hook_ran = []
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment = services.create_appointment(
+            subject="Visit", start=start, end=start + timedelta(hours=1), agents=[alice]
+        )
+        # Registered after the e-mail's hook, as the sync push is.
+        transaction.on_commit(lambda: later_hook_ran.append(True))
+
+    assert Appointment.objects.filter(pk=appointment.pk).exists()
+    assert later_hook_ran == [True]
+    assert mail.outbox == []
+    assert "alice@example.com" in caplog.text
+
+
+def test_appointment_made_over_the_api_while_mail_is_down_answers_201(
+    emails_on, alice, start, flaky_mail, django_capture_on_commit_callbacks
+):
+    from rest_framework.test import APIClient
+
+    flaky_mail.failures = 100
+    client = APIClient()
+    client.force_authenticate(alice.user)
+    data = {"subject": "Visit", "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/appointments/", {**data, "agents": [alice.pk]}, format="json")
+
+    assert response.status_code == 201
+    assert Appointment.objects.filter(subject="Visit").count() == 1

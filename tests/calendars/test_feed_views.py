@@ -9,6 +9,7 @@ from icalendar import Calendar
 from agents.models import Agent, Team
 from agents.services import renew_feed_token, revoke_feed_token
 from calendars import services
+from tests.calendars.conftest import feed_token_of
 
 
 @pytest.fixture
@@ -77,10 +78,10 @@ def test_revoked_token_answers_404(alice, appointment, client, feed_url):
 def test_renewed_token_gives_a_working_link_and_kills_the_old_one(alice, appointment, client, feed_url):
     old_url = feed_url(alice)
 
-    renew_feed_token(alice)
+    new_token = renew_feed_token(alice)
 
     assert client.get(old_url).status_code == 404
-    assert client.get(feed_url(alice)).status_code == 200
+    assert client.get(reverse("feeds:agent", args=[new_token])).status_code == 200
 
 
 def test_unknown_token_answers_404(db, client):
@@ -132,7 +133,7 @@ def coordinating_agent(make_agent):
 
 
 def team_url(team, agent) -> str:
-    return reverse("feeds:team", args=[team.pk, agent.feed_token])
+    return reverse("feeds:team", args=[team.pk, feed_token_of(agent)])
 
 
 def test_team_feed_shows_every_member_with_names(team, alice, bob, coordinating_agent, client):

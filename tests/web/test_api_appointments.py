@@ -1,7 +1,8 @@
+import hashlib
 from datetime import timedelta
 
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from calendars.models import Appointment
 from tests.web.conftest import at
@@ -209,15 +210,71 @@ def test_recurring_filter_keeps_only_series(api_client, alice, alices_appointmen
 
 
 def test_token_authentication_works(alice, alices_appointment, client):
-    token = Token.objects.create(user=alice.user)
-    response = client.get(LIST, HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, token = AuthToken.objects.create(user=alice.user)
+    response = client.get(LIST, HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 200
 
 
-def test_createapitoken_prints_the_users_token(alice, capsys):
+def test_createapitoken_prints_a_token_that_works_once_and_stores_only_its_hash(alice, client, capsys):
     call_command("createapitoken", "alice")
     printed = capsys.readouterr().out.strip()
-    assert printed == Token.objects.get(user=alice.user).key
+
+    assert client.get(LIST, HTTP_AUTHORIZATION=f"Token {printed}").status_code == 200
+    [stored] = AuthToken.objects.filter(user=alice.user)
+    assert printed not in stored.digest
+    assert stored.digest == hashlib.sha512(printed.encode()).hexdigest()
+    # Nowhere in the database: dump every table's rows and look for it.
+    assert printed not in _database_text()
+
+
+def test_createapitoken_renew_revokes_the_old_token(alice, client, capsys):
+    call_command("createapitoken", "alice")
+    old = capsys.readouterr().out.strip()
+    call_command("createapitoken", "alice", "--renew")
+    new = capsys.readouterr().out.strip()
+
+    assert client.get(LIST, HTTP_AUTHORIZATION=f"Token {old}").status_code in (401, 403)
+    assert client.get(LIST, HTTP_AUTHORIZATION=f"Token {new}").status_code == 200
+
+
+def test_api_tokens_kept_in_clear_before_are_moved_hashed_and_keep_working(alice, client):
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    move = importlib.import_module("tickets.migrations.0002_move_api_tokens_to_knox")
+    old_key = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id integer, created varchar(40))"
+        )
+        cursor.execute("INSERT INTO authtoken_token VALUES (%s, %s, '2026-01-01')", [old_key, alice.user.pk])
+
+    class Editor:  # the two things the migration uses of a schema editor
+        def __init__(self):
+            self.connection = connection
+
+        def execute(self, sql):
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+
+    move.move_tokens(apps, Editor())
+
+    assert "authtoken_token" not in connection.introspection.table_names()
+    assert old_key not in _database_text()
+    assert client.get(LIST, HTTP_AUTHORIZATION=f"Token {old_key}").status_code == 200
+
+
+def _database_text() -> str:
+    from django.db import connection
+
+    text = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')
+            text.extend(repr(row) for row in cursor.fetchall())
+    return "\n".join(text)
 
 
 def test_schema_and_docs_are_served(client, alice):

@@ -6,7 +6,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis import checks
 
 from calendars import services as calendar_services
@@ -36,7 +36,7 @@ def coordinator_token(keep_connection, coordinator, alice, bob, private_external
     ticket = ticket_services.create_request(summary="Printer", assigned_agents=[alice], planned_start=at(2, 9))
     ticket_services.log_action(ticket, agent=alice, done_at=at(2, 10), note="Done")
     calendar_services.create_appointment(subject="Visit", start=at(3, 9), end=at(3, 10), agents=[alice, bob])
-    return Token.objects.create(user=coordinator).key
+    return AuthToken.objects.create(user=coordinator)[1]
 
 
 # The schema view needs no database, so the schema loads at collection.

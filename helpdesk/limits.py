@@ -1,0 +1,69 @@
+"""The range of dates the helpdesk accepts, checked where input enters (forms, API, models).
+
+Python's datetime ends at years 1 and 9999, and the helpdesk adds to what it is given (an
+estimate to a planned start, an hour to a clicked slot, a year of occurrences to a series,
+a time zone's offset to show it). A moment near either end overflows in that arithmetic and
+answers 500; so input outside settings.SUPPORTED_FIRST_YEAR .. SUPPORTED_LAST_YEAR (1900 to
+2199 unless set) is refused with a message on the field, before anything is written.
+"""
+
+from datetime import UTC, datetime
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from rest_framework import serializers
+
+
+def supported_range() -> tuple[datetime, datetime]:
+    """(first moment, first moment after the range), both in UTC."""
+    first, last = settings.SUPPORTED_FIRST_YEAR, settings.SUPPORTED_LAST_YEAR
+    return datetime(first, 1, 1, tzinfo=UTC), datetime(last + 1, 1, 1, tzinfo=UTC)
+
+
+def range_message() -> str:
+    return f"Give a date between {settings.SUPPORTED_FIRST_YEAR} and {settings.SUPPORTED_LAST_YEAR}."
+
+
+def is_supported(moment: datetime | None) -> bool:
+    """Whether an aware moment (or a naive one, read as UTC give or take a day) is in range."""
+    if moment is None:
+        return True
+    first, after = supported_range()
+    if moment.tzinfo is None:
+        return first.replace(tzinfo=None) <= moment < after.replace(tzinfo=None)
+    return first <= moment < after
+
+
+def check_supported(**moments: datetime | None) -> None:
+    """Raise ValidationError({field: message}) for the first moment outside the range."""
+    for field, moment in moments.items():
+        if not is_supported(moment):
+            raise ValidationError({field: range_message()})
+
+
+class SupportedDateTimeField(forms.DateTimeField):
+    """A form's date-time field that refuses dates outside the supported range."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if not is_supported(moment):
+            raise ValidationError(range_message(), code="out_of_range")
+        return moment
+
+
+class SupportedDateTimeSerializerField(serializers.DateTimeField):
+    """The API's date-time field that refuses dates outside the supported range."""
+
+    def to_internal_value(self, value):
+        try:
+            moment = super().to_internal_value(value)
+        except OverflowError:  # a far date with an offset, before the range check
+            raise serializers.ValidationError(range_message()) from None
+        except serializers.ValidationError as error:
+            if error.get_codes() == ["overflow"]:  # DRF's own "out of range": say which range
+                raise serializers.ValidationError(range_message()) from None
+            raise
+        if not is_supported(moment):
+            raise serializers.ValidationError(range_message())
+        return moment
