@@ -29,10 +29,15 @@ logger = logging.getLogger(__name__)
 
 
 def _queue_pushes(agent_calendar_ids: set[int]) -> None:
+    """Queue one push per agent calendar (after commit). A broker that refuses the task fails
+    nothing and loses nothing: the links stay marked, and the next periodic pull pushes them."""
     from integrations.tasks import push_agent_calendar  # tasks -> engine; imported late, used on commit
 
     for pk in sorted(agent_calendar_ids):
-        push_agent_calendar.delay(pk)
+        try:
+            push_agent_calendar.delay(pk)
+        except Exception:
+            logger.warning("Could not queue the push of agent calendar %s; the next pull pushes it", pk, exc_info=True)
 
 
 def note_appointment_change(*, appointment: Appointment, change: str, agent_ids_before: frozenset, **_) -> None:
@@ -74,7 +79,7 @@ def note_appointment_change(*, appointment: Appointment, change: str, agent_ids_
         link.save()
         touched.add(agent_calendar.pk)
     if touched:
-        transaction.on_commit(lambda: _queue_pushes(touched))
+        transaction.on_commit(lambda: _queue_pushes(touched), robust=True)
 
 
 @transaction.atomic
@@ -84,7 +89,7 @@ def approve(link: SyncLink, *, by=None) -> SyncLink:
     link.pending = True
     link.save(update_fields=["approval", "pending"])
     pk = link.agent_calendar_id
-    transaction.on_commit(lambda: _queue_pushes({pk}))
+    transaction.on_commit(lambda: _queue_pushes({pk}), robust=True)
     return link
 
 
