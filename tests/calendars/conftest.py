@@ -6,7 +6,7 @@ import recurring_ical_events
 from django.urls import reverse
 from icalendar import Calendar
 
-from agents.services import renew_feed_token
+from tests.feed_tokens import feed_token_of
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -32,14 +32,6 @@ def expand(calendar: Calendar, start: datetime, end: datetime) -> set[tuple[date
         )
         for event in recurring_ical_events.of(calendar).between(start, end)
     }
-
-
-def feed_token_of(agent) -> str:
-    """The agent's feed token: only its hash is stored, so the first ask makes a new link and
-    keeps its token on this agent object for the rest of the test."""
-    if not hasattr(agent, "_plain_feed_token"):
-        agent._plain_feed_token = renew_feed_token(agent)
-    return agent._plain_feed_token
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from icalendar import Calendar
 from agents.models import Agent, Team
 from agents.services import renew_feed_token, revoke_feed_token
 from calendars import services
-from tests.calendars.conftest import feed_token_of
+from tests.feed_tokens import feed_token_of
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings
 from integrations.providers.caldav import build_calendar, parse_event
 from integrations.sync import inbound, mapping
+from tests.feed_tokens import feed_token_of
 from tests.integrations.test_times_corpus import NOW, corpus_text, expanded
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +95,7 @@ def test_all_day_entry_keeps_its_day_in_a_team_feed_seen_from_another_zone(make_
     carol.user.user_permissions.add(Permission.objects.get(codename="coordinate", content_type__app_label="agents"))
     team = alice.teams.get()
 
-    feed = client.get(reverse("feeds:team", args=[team.pk, carol.feed_token]), {"external": "1"})
+    feed = client.get(reverse("feeds:team", args=[team.pk, feed_token_of(carol)]), {"external": "1"})
 
     (event,) = Calendar.from_ical(feed.content).walk("VEVENT")
     assert (event.decoded("dtstart"), event.decoded("dtend")) == (date(2027, 4, 27), date(2027, 4, 28))
@@ -153,7 +154,7 @@ def test_occurrence_moved_beyond_the_horizon_is_moved_when_it_is_made(make_agent
     late = (datetime(2027, 12, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
     right = [span for span in expanded_between(given, *late)]
     assert expanded_between(pushed(master), *late) == right
-    feed = client.get(reverse("feeds:agent", args=[alice.feed_token]), {"external": "1"})
+    feed = client.get(reverse("feeds:agent", args=[feed_token_of(alice)]), {"external": "1"})
     assert expanded_between(Calendar.from_ical(feed.content), *late) == right
 
     calendar_services.extend_recurring_appointments(now=NOW + timedelta(days=60))

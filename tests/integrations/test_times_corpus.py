@@ -30,6 +30,7 @@ from integrations import services
 from integrations.models import SyncLink
 from integrations.providers.caldav import CalDAVProvider, parse_event
 from integrations.sync import engine, inbound
+from tests.feed_tokens import feed_token_of
 from tests.integrations.conftest import USERS
 
 pytestmark = pytest.mark.django_db
@@ -140,10 +141,10 @@ def test_client_input_reads_as_recurring_ical_events_reads_it(name, people, clie
 
     client.force_login(technician.user)
     assert api_view(client, technician) == right
-    assert feed_view(client, reverse("feeds:agent", args=[technician.feed_token]), zone) == right
+    assert feed_view(client, reverse("feeds:agent", args=[feed_token_of(technician)]), zone) == right
     team = Team.objects.get(name="Field")
     client.force_login(coordinator.user)
-    team_path = reverse("feeds:team", args=[team.pk, coordinator.feed_token])
+    team_path = reverse("feeds:team", args=[team.pk, feed_token_of(coordinator)])
     assert feed_view(client, team_path, ZoneInfo(COORDINATOR_ZONE)) == right
 
 
@@ -171,8 +172,8 @@ def test_client_input_survives_a_pull_a_rename_and_a_push(
     client.force_login(technician.user)
     right = reference(name, zone)
     assert api_view(client, technician) == right
-    assert feed_view(client, reverse("feeds:agent", args=[technician.feed_token]), zone) == right
-    team_path = reverse("feeds:team", args=[Team.objects.get(name="Field").pk, coordinator.feed_token])
+    assert feed_view(client, reverse("feeds:agent", args=[feed_token_of(technician)]), zone) == right
+    team_path = reverse("feeds:team", args=[Team.objects.get(name="Field").pk, feed_token_of(coordinator)])
     assert feed_view(client, team_path, ZoneInfo(COORDINATOR_ZONE)) == right
 
     appointment = Appointment.objects.get(agents=technician, master__isnull=True, source="external")
