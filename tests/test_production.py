@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_check_deploy_has_no_warnings_with_debug_off():
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    # A production environment, not this test run's (the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE).
+    test_only = ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in test_only}
     env |= {
         "DEBUG": "off",
         "SECRET_KEY": "a-long-random-production-secret-Zq8xP2vL9rT4wY7mN3bK6jH1gF5dS0aQ",
