@@ -1,0 +1,716 @@
+"""A local Microsoft identity platform + Microsoft Graph v1.0 server for connector tests.
+
+Follows the published documents, not what our connector sends:
+- identity platform: `/{tenant}/v2.0/.well-known/openid-configuration`, the v2.0 token endpoint
+  with the client-credentials grant (scope `<graph>/.default`), the authorization-code grant with
+  PKCE (S256) and the refresh_token grant; errors as `{"error", "error_description": "AADSTSnnn: ...",
+  "error_codes": [nnn]}`.
+- Graph v1.0 events: `/users/{id}/calendar/events` (POST, with `transactionId` de-duplicating a
+  retried create), `/users/{id}/events/{id}` GET / PATCH / DELETE with If-Match against
+  `@odata.etag` (412 on a stale one), `singleValueExtendedProperties` kept and returned with
+  `$expand`, categories and reminders kept; `/users/{id}/calendarView/delta` with
+  startDateTime/endDateTime, `@odata.nextLink` (skiptoken) to `@odata.deltaLink` (deltatoken),
+  deletions as `@removed`, a stale delta token answered 410 `SyncStateNotFound`; `$batch` of at
+  most 20 requests with a status per item; `Prefer: outlook.timezone` (Windows or IANA name) for
+  the zone of returned times; throttling 429 with Retry-After, and at most 4 concurrent requests
+  per mailbox (MailboxConcurrency).
+State in memory; seed and inspect helpers; fault switches.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+import re
+import secrets
+import ssl
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from zoneinfo import ZoneInfo
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+MAX_BATCH = 20
+MAX_CONCURRENT_PER_MAILBOX = 4
+
+
+def make_test_tls(directory: Path) -> tuple[Path, Path, Path]:
+    """A test CA and a server certificate for IP 127.0.0.1 signed by it: (ca.pem, cert.pem, key.pem)."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Helpdesk test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_path, cert_path, key_path = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return ca_path, cert_path, key_path
+
+
+def zone_of(name: str | None) -> ZoneInfo:
+    """A Graph timeZone value (Windows name, IANA name or UTC) as a ZoneInfo."""
+    if not name or name in ("UTC", "Coordinated Universal Time", "tzone://Microsoft/Utc"):
+        return ZoneInfo("UTC")
+    if name in WINDOWS_TO_OLSON:
+        return ZoneInfo(WINDOWS_TO_OLSON[name])
+    return ZoneInfo(name)
+
+
+def parse_graph_time(value: dict) -> dt.datetime:
+    """A dateTimeTimeZone ({"dateTime": "2026-12-01T09:00:00.0000000", "timeZone": ...}) as aware UTC."""
+    text = value["dateTime"]
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text).rstrip("Z")
+    return dt.datetime.fromisoformat(text).replace(tzinfo=zone_of(value.get("timeZone"))).astimezone(dt.UTC)
+
+
+def graph_time(moment: dt.datetime, zone: str) -> dict:
+    local = moment.astimezone(zone_of(zone))
+    return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": zone}
+
+
+class GraphError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+@dataclass
+class Mailbox:
+    address: str
+    user_id: str
+    calendar_id: str
+    events: dict[str, dict] = field(default_factory=dict)  # id -> stored event (times in UTC)
+    removed: list[tuple[int, str, dt.datetime, dt.datetime]] = field(default_factory=list)
+    allowed: bool = True  # the tenant's application access policy lets the app in
+    rest_enabled: bool = True
+
+
+@dataclass
+class Fault:
+    status: int
+    code: str
+    retry_after: str | None = None
+    remaining: int = 1
+    path_contains: str = ""
+
+
+class GraphServer:
+    """Start with `with GraphServer(...) as graph:`; `graph.authority` and `graph.base_url` go into the
+    connection's options, `graph.ca_path` is the CA the client must trust."""
+
+    def __init__(
+        self,
+        *,
+        tenant: str = "contoso-tenant",
+        clients: dict[str, str] | None = None,
+        page_size: int = 10,
+    ) -> None:
+        self.tenant = tenant
+        self.clients = dict(clients or {})
+        self.consented: set[str] = set(self.clients)
+        self.page_size = page_size
+        self.mailboxes: dict[str, Mailbox] = {}
+        self.tokens: dict[str, str] = {}  # access token -> client id
+        self.refresh_tokens: dict[str, str] = {}
+        self.codes: dict[str, dict] = {}
+        self.seq = 0
+        self.stale_before = 0  # delta tokens taken before this sequence number are refused (410)
+        self.faults: list[Fault] = []
+        self.requests: list[tuple[str, str, str]] = []  # (method, path, mailbox) of every HTTP request
+        self.batch_items: list[tuple[str, str]] = []
+        self.without_immutable_ids: list[str] = []
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
+        self.delay = 0.0  # seconds each Graph request takes (to see concurrency)
+        self.lock = threading.RLock()
+        self._tmp = tempfile.TemporaryDirectory()
+        self.ca_path, cert, key = make_test_tls(Path(self._tmp.name))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.root = f"https://127.0.0.1:{self.port}"
+        self.authority = f"{self.root}/{tenant}"
+        self.base_url = f"{self.root}/v1.0"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> GraphServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._tmp.cleanup()
+
+    # --- seed and inspect ---
+
+    def add_mailbox(self, address: str) -> Mailbox:
+        box = Mailbox(address=address, user_id=str(uuid.uuid4()), calendar_id=_new_id())
+        self.mailboxes[address.lower()] = box
+        return box
+
+    def events(self, address: str) -> list[dict]:
+        """The events of a mailbox as stored (times as aware UTC datetimes under "_start"/"_end")."""
+        return list(self.mailboxes[address.lower()].events.values())
+
+    def outlook_add(self, address: str, start: dt.datetime, end: dt.datetime, subject: str, **fields) -> dict:
+        """An entry the user made in Outlook."""
+        body = {
+            "subject": subject,
+            "start": graph_time(start, "UTC"),
+            "end": graph_time(end, "UTC"),
+            "body": {"contentType": "html", "content": fields.pop("html", "<p>secret details</p>")},
+            "location": {"displayName": fields.pop("location", "Room 1")},
+            **fields,
+        }
+        with self.lock:
+            return self._create(self.mailboxes[address.lower()], body)
+
+    def outlook_edit(self, address: str, event_id: str, **fields) -> dict:
+        with self.lock:
+            return self._patch(self.mailboxes[address.lower()], event_id, fields, None)
+
+    def outlook_delete(self, address: str, event_id: str) -> None:
+        with self.lock:
+            self._delete(self.mailboxes[address.lower()], event_id)
+
+    def fail(self, status: int, code: str, *, times: int = 1, retry_after: str | None = None, path: str = "") -> None:
+        """The next `times` Graph requests (whose path contains `path`) are answered with this error."""
+        self.faults.append(Fault(status, code, retry_after, times, path))
+
+    def expire_delta_tokens(self) -> None:
+        """Every delta token handed out so far is refused with 410 (the server lost the sync state)."""
+        self.stale_before = self.seq + 1
+
+    def graph_requests(self) -> list[tuple[str, str, str]]:
+        return [r for r in self.requests if r[1].startswith("/v1.0/")]
+
+    # --- identity platform ---
+
+    def openid_configuration(self) -> dict:
+        return {
+            "issuer": f"{self.root}/{self.tenant}/v2.0",
+            "authorization_endpoint": f"{self.authority}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{self.authority}/oauth2/v2.0/token",
+            "device_authorization_endpoint": f"{self.authority}/oauth2/v2.0/devicecode",
+            "end_session_endpoint": f"{self.authority}/oauth2/v2.0/logout",
+            "jwks_uri": f"{self.authority}/discovery/v2.0/keys",
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+            "code_challenge_methods_supported": ["plain", "S256"],
+            "tenant_region_scope": "EU",
+        }
+
+    def authorize(self, query: dict) -> str:
+        """The authorize endpoint for a signed-in user who consents: the redirect URL with a code."""
+        client_id = query.get("client_id", "")
+        if client_id not in self.clients:
+            raise GraphError(400, "unauthorized_client", "AADSTS700016: Application not found in the directory.")
+        code = secrets.token_urlsafe(24)
+        self.codes[code] = {
+            "client_id": client_id,
+            "challenge": query.get("code_challenge", ""),
+            "method": query.get("code_challenge_method", "plain"),
+            "redirect_uri": query.get("redirect_uri", ""),
+            "user": query.get("login_hint", ""),
+        }
+        params = {"code": code, "state": query.get("state", "")}
+        return f"{query.get('redirect_uri')}?{urlencode(params)}"
+
+    def token(self, form: dict, auth_header: str | None) -> dict:
+        client_id, secret = form.get("client_id", ""), form.get("client_secret")
+        if auth_header and auth_header.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth_header[6:]).decode().partition(":")
+            client_id, secret = unquote(client_id), unquote(secret)
+        if client_id not in self.clients:
+            raise GraphError(
+                400, "unauthorized_client", f"AADSTS700016: Application with identifier '{client_id}' was not found."
+            )
+        if secret != self.clients[client_id]:
+            raise GraphError(
+                401,
+                "invalid_client",
+                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is "
+                "the client secret value, not the client secret ID.",
+            )
+        grant = form.get("grant_type")
+        if grant == "client_credentials":
+            scope = form.get("scope", "")
+            if not scope.endswith("/.default"):
+                raise GraphError(400, "invalid_scope", "AADSTS1002012: The provided value for scope is not valid.")
+            if client_id not in self.consented:
+                raise GraphError(
+                    400,
+                    "invalid_grant",
+                    "AADSTS65001: The user or administrator has not consented to use the application.",
+                )
+        elif grant == "authorization_code":
+            entry = self.codes.pop(form.get("code", ""), None)
+            if entry is None or entry["client_id"] != client_id:
+                raise GraphError(400, "invalid_grant", "AADSTS70008: The provided authorization code is expired.")
+            verifier = form.get("code_verifier", "")
+            if entry["method"] == "S256":
+                derived = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            else:
+                derived = verifier
+            if derived != entry["challenge"]:
+                raise GraphError(400, "invalid_grant", "AADSTS501481: The Code_Verifier does not match the challenge.")
+        elif grant == "refresh_token":
+            if form.get("refresh_token") not in self.refresh_tokens:
+                raise GraphError(
+                    400, "invalid_grant", "AADSTS70000: The provided grant has expired due to it being revoked."
+                )
+        else:
+            raise GraphError(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")
+        access = secrets.token_urlsafe(32)
+        self.tokens[access] = client_id
+        answer = {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access}
+        if grant != "client_credentials":
+            refresh = secrets.token_urlsafe(32)
+            self.refresh_tokens[refresh] = client_id
+            answer.update(refresh_token=refresh, scope=form.get("scope", ""))
+        return answer
+
+    # --- Graph ---
+
+    def _box(self, user: str) -> Mailbox:
+        box = self.mailboxes.get(unquote(user).lower()) or next(
+            (b for b in self.mailboxes.values() if b.user_id == user), None
+        )
+        if box is None:
+            raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        if not box.rest_enabled:
+            raise GraphError(
+                404,
+                "MailboxNotEnabledForRESTAPI",
+                "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+            )
+        if not box.allowed:
+            raise GraphError(
+                403,
+                "ErrorAccessDenied",
+                "Access to OData is disabled: blocked by tenant configured AppOnly AccessPolicy settings.",
+            )
+        return box
+
+    def mailbox_key(self, user: str) -> str:
+        """The address a /users/{id-or-address} segment names (for per-mailbox accounting)."""
+        user = unquote(user).lower()
+        return next((b.address.lower() for b in self.mailboxes.values() if b.user_id == user), user)
+
+    def _stamp(self, event: dict) -> None:
+        self.seq += 1
+        change_key = base64.b64encode(uuid.uuid4().bytes).decode()
+        event["changeKey"] = change_key
+        event["@odata.etag"] = f'W/"{change_key}"'
+        event["lastModifiedDateTime"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        event["_seq"] = self.seq
+
+    def _apply(self, event: dict, body: dict) -> None:
+        for key, value in body.items():
+            if key in ("start", "end"):
+                event[f"_{key}"] = parse_graph_time(value)
+                event["originalStartTimeZone" if key == "start" else "originalEndTimeZone"] = value.get(
+                    "timeZone", "UTC"
+                )
+            elif key == "singleValueExtendedProperties":
+                props = {p["id"].lower(): p for p in event.get(key, [])}
+                for prop in value:
+                    props[prop["id"].lower()] = {"id": prop["id"], "value": prop["value"]}
+                event[key] = list(props.values())
+            elif key in ("id", "changeKey", "@odata.etag", "createdDateTime", "lastModifiedDateTime", "type"):
+                continue
+            else:
+                event[key] = value
+
+    def _create(self, box: Mailbox, body: dict) -> dict:
+        transaction = body.get("transactionId")
+        if transaction:
+            for existing in box.events.values():
+                if existing.get("transactionId") == transaction:
+                    return existing
+        event = {
+            "id": _new_id(),
+            "createdDateTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "type": "singleInstance",
+            "subject": "",
+            "body": {"contentType": "text", "content": ""},
+            "location": {"displayName": ""},
+            "isAllDay": False,
+            "sensitivity": "normal",
+            "showAs": "busy",
+            "isReminderOn": True,
+            "reminderMinutesBeforeStart": 15,
+            "categories": [],
+            "attendees": [],
+            "iCalUId": "040000008200E00074C5B7101A82E008" + uuid.uuid4().hex,
+        }
+        self._apply(event, body)
+        self._stamp(event)
+        box.events[event["id"]] = event
+        return event
+
+    def _patch(self, box: Mailbox, event_id: str, body: dict, if_match: str | None) -> dict:
+        event = box.events.get(event_id)
+        if event is None:
+            raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        if if_match and if_match not in ("*", event["@odata.etag"]):
+            raise GraphError(
+                412,
+                "ErrorIrresolvableConflict",
+                "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.",
+            )
+        self._apply(event, body)
+        self._stamp(event)
+        return event
+
+    def _delete(self, box: Mailbox, event_id: str, if_match: str | None = None) -> None:
+        event = box.events.get(event_id)
+        if event is None:
+            raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        if if_match and if_match not in ("*", event["@odata.etag"]):
+            raise GraphError(412, "ErrorIrresolvableConflict", "The change key does not match.")
+        del box.events[event_id]
+        self.seq += 1
+        box.removed.append((self.seq, event_id, event["_start"], event["_end"]))
+
+    def render(self, event: dict, zone: str, expand: str = "") -> dict:
+        out = {k: v for k, v in event.items() if not k.startswith("_") and k != "singleValueExtendedProperties"}
+        out["start"] = graph_time(event["_start"], zone)
+        out["end"] = graph_time(event["_end"], zone)
+        if "singleValueExtendedProperties" in expand:
+            wanted = re.search(r"id eq '([^']+)'", expand)
+            props = event.get("singleValueExtendedProperties", [])
+            if wanted:
+                props = [p for p in props if p["id"].lower() == wanted.group(1).lower()]
+            if props:
+                out["singleValueExtendedProperties"] = props
+        return out
+
+    def delta(self, box: Mailbox, query: dict, zone: str, page_size: int) -> dict:
+        token = query.get("$deltatoken") or query.get("$skiptoken")
+        if token:
+            try:
+                state = json.loads(base64.urlsafe_b64decode(token.encode()))
+            except ValueError as error:
+                raise GraphError(400, "ErrorInvalidUrlQuery", "The delta token is malformed.") from error
+            if "$deltatoken" in query:  # a new round of changes since the token; snapshot now
+                if state["since"] < self.stale_before:
+                    raise GraphError(410, "SyncStateNotFound", "The sync state generation is not found.")
+                state = {**state, "upto": self.seq, "offset": 0, "incremental": True}
+        else:
+            state = {
+                "start": query["startDateTime"],
+                "end": query["endDateTime"],
+                "since": 0,
+                "upto": self.seq,
+                "offset": 0,
+                "incremental": False,
+            }
+        start = dt.datetime.fromisoformat(state["start"].replace("Z", "+00:00"))
+        end = dt.datetime.fromisoformat(state["end"].replace("Z", "+00:00"))
+        if start.tzinfo is None:
+            start, end = start.replace(tzinfo=dt.UTC), end.replace(tzinfo=dt.UTC)
+        items: list[tuple[int, dict]] = []
+        for event in box.events.values():
+            if state["since"] < event["_seq"] <= state["upto"]:
+                if event["_start"] < end and event["_end"] > start:
+                    items.append((event["_seq"], self.render(event, zone)))
+                elif state["incremental"]:
+                    items.append((event["_seq"], {"id": event["id"], "@removed": {"reason": "deleted"}}))
+        if state["incremental"]:
+            for seq, event_id, ev_start, ev_end in box.removed:
+                if state["since"] < seq <= state["upto"] and ev_start < end and ev_end > start:
+                    items.append((seq, {"id": event_id, "@removed": {"reason": "deleted"}}))
+        items.sort(key=lambda pair: pair[0])
+        page = items[state["offset"] : state["offset"] + page_size]
+        base = f"{self.base_url}/users/{box.user_id}/calendarView/delta"
+        answer: dict = {"@odata.context": f"{self.base_url}/$metadata#Collection(event)", "value": [e for _, e in page]}
+        if state["offset"] + page_size < len(items):
+            nxt = {**state, "offset": state["offset"] + page_size}
+            answer["@odata.nextLink"] = f"{base}?$skiptoken={_encode(nxt)}"
+        else:
+            answer["@odata.deltaLink"] = f"{base}?$deltatoken={_encode({**state, 'since': state['upto'], 'offset': 0})}"
+        return answer
+
+    def graph(self, method: str, path: str, query: dict, headers: dict, body: dict | None) -> tuple[int, dict, dict]:
+        """One Graph request (also one item of a $batch): (status, headers, body)."""
+        prefer = headers.get("prefer", "")
+        zone_match = re.search(r'outlook\.timezone="([^"]+)"', prefer)
+        zone = zone_match.group(1) if zone_match else "UTC"
+        size_match = re.search(r"odata\.maxpagesize=(\d+)", prefer)
+        page_size = int(size_match.group(1)) if size_match else self.page_size
+        parts = [p for p in path.split("/") if p]
+        if len(parts) < 2 or parts[0] != "users":
+            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{path}'.")
+        box = self._box(parts[1])
+        rest = parts[2:]
+        if_match = headers.get("if-match")
+        expand = query.get("$expand", "")
+        if rest == [] and method == "GET":
+            return 200, {}, {"id": box.user_id, "mail": box.address, "userPrincipalName": box.address}
+        if rest == ["calendar"] and method == "GET":
+            return 200, {}, {"id": box.calendar_id, "name": "Calendar", "canEdit": True}
+        if rest == ["calendars"] and method == "GET":
+            return 200, {}, {"value": [{"id": box.calendar_id, "name": "Calendar", "isDefaultCalendar": True}]}
+        if rest == ["calendarView", "delta"] and method == "GET":
+            return 200, {}, self.delta(box, query, zone, page_size)
+        if rest in (["calendar", "events"], ["events"]) and method == "POST":
+            if body is None or "start" not in body or "end" not in body:
+                raise GraphError(400, "ErrorInvalidRequest", "An event needs start and end.")
+            event = self._create(box, body)
+            return 201, {"ETag": event["@odata.etag"]}, self.render(event, zone, "singleValueExtendedProperties")
+        if rest in (["calendar", "events"], ["events"]) and method == "GET":
+            events = list(box.events.values())
+            flt = query.get("$filter", "")
+            wanted = re.search(r"ep/id eq '([^']+)' and ep/value eq '([^']+)'", flt)
+            if wanted:
+                events = [
+                    e
+                    for e in events
+                    if any(
+                        p["id"].lower() == wanted.group(1).lower() and p["value"] == wanted.group(2)
+                        for p in e.get("singleValueExtendedProperties", [])
+                    )
+                ]
+            return 200, {}, {"value": [self.render(e, zone, expand) for e in events]}
+        if len(rest) == 2 and rest[0] == "events" or len(rest) == 3 and rest[:2] == ["calendar", "events"]:
+            event_id = unquote(rest[-1])
+            if method == "GET":
+                event = box.events.get(event_id)
+                if event is None:
+                    raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+                return 200, {"ETag": event["@odata.etag"]}, self.render(event, zone, expand)
+            if method == "PATCH":
+                event = self._patch(box, event_id, body or {}, if_match)
+                return 200, {"ETag": event["@odata.etag"]}, self.render(event, zone, "singleValueExtendedProperties")
+            if method == "DELETE":
+                self._delete(box, event_id, if_match)
+                return 204, {}, {}
+        raise GraphError(400, "BadRequest", f"Unsupported request {method} {path}.")
+
+    def fault_for(self, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.remaining > 0 and fault.path_contains in path:
+                fault.remaining -= 1
+                return fault
+        return None
+
+
+def _new_id() -> str:
+    return "AAMkA" + base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _encode(state: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+
+
+def _error_body(error: GraphError) -> dict:
+    return {"error": {"code": error.code, "message": error.message, "innerError": {"request-id": str(uuid.uuid4())}}}
+
+
+def _handler(server: GraphServer):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def _send(self, status: int, body: dict | None, headers: dict | None = None) -> None:
+            data = json.dumps(body).encode() if body is not None and status != 204 else b""
+            self.send_response(status)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            if data:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def do_GET(self) -> None:
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:
+            self._dispatch("POST")
+
+        def do_PATCH(self) -> None:
+            self._dispatch("PATCH")
+
+        def do_DELETE(self) -> None:
+            self._dispatch("DELETE")
+
+        def _dispatch(self, method: str) -> None:
+            url = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+            raw = self._body()
+            path = url.path
+            tenant = f"/{server.tenant}"
+            try:
+                if path == f"{tenant}/v2.0/.well-known/openid-configuration":
+                    with server.lock:
+                        server.requests.append((method, path, ""))
+                    return self._send(200, server.openid_configuration())
+                if path == f"{tenant}/oauth2/v2.0/authorize":
+                    with server.lock:
+                        server.requests.append((method, path, ""))
+                        location = server.authorize(query)
+                    return self._send(302, {}, {"Location": location})
+                if path == f"{tenant}/oauth2/v2.0/token" and method == "POST":
+                    form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                    with server.lock:
+                        server.requests.append((method, path, ""))
+                        answer = server.token(form, self.headers.get("Authorization"))
+                    return self._send(200, answer, {"Cache-Control": "no-store"})
+                if path.startswith("/v1.0/"):
+                    return self._graph(method, path[len("/v1.0") :], query, raw)
+                return self._send(404, {"error": "not_found"})
+            except GraphError as error:
+                if path.startswith(f"{tenant}/"):
+                    code = int(re.search(r"AADSTS(\d+)", error.message).group(1)) if "AADSTS" in error.message else 0
+                    return self._send(
+                        error.status,
+                        {
+                            "error": error.code,
+                            "error_description": error.message,
+                            "error_codes": [code],
+                            "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+                        },
+                    )
+                return self._send(error.status, _error_body(error), error.headers)
+
+        def _graph(self, method: str, path: str, query: dict, raw: bytes) -> None:
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            mailbox = ""
+            if path.startswith("/users/"):
+                mailbox = server.mailbox_key(path.split("/")[2])
+            with server.lock:
+                server.requests.append((method, "/v1.0" + path, mailbox))
+                if 'IdType="ImmutableId"' not in headers.get("prefer", ""):
+                    server.without_immutable_ids.append(path)
+            token = headers.get("authorization", "").removeprefix("Bearer ")
+            if token not in server.tokens:
+                raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+            mailboxes = self._batch_mailboxes(path, raw) if path == "/$batch" else {mailbox} - {""}
+            with server.lock:
+                fault = server.fault_for(path)
+                if fault is None:
+                    for box in mailboxes:
+                        server.in_flight[box] = server.in_flight.get(box, 0) + 1
+                        server.max_in_flight[box] = max(server.max_in_flight.get(box, 0), server.in_flight[box])
+                    busy = [b for b in mailboxes if server.in_flight[b] > MAX_CONCURRENT_PER_MAILBOX]
+            if fault is not None:
+                extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                raise GraphError(fault.status, fault.code, f"Injected fault {fault.code}.", extra)
+            try:
+                if busy:
+                    raise GraphError(
+                        429,
+                        "ApplicationThrottled",
+                        "Application is over its MailboxConcurrency limit.",
+                        {"Retry-After": "1"},
+                    )
+                if server.delay:
+                    threading.Event().wait(server.delay)
+                if path == "/$batch" and method == "POST":
+                    return self._send(200, self._batch(json.loads(raw or b"{}")))
+                body = json.loads(raw) if raw else None
+                with server.lock:
+                    status, extra, answer = server.graph(method, path, query, headers, body)
+                return self._send(status, answer if status != 204 else None, extra)
+            finally:
+                with server.lock:
+                    for box in mailboxes:
+                        server.in_flight[box] -= 1
+
+        @staticmethod
+        def _batch_mailboxes(path: str, raw: bytes) -> set[str]:
+            try:
+                requests = json.loads(raw or b"{}").get("requests", [])
+            except ValueError:
+                return set()
+            found = set()
+            for item in requests:
+                segments = urlsplit(item.get("url", "")).path.strip("/").split("/")
+                if len(segments) > 1 and segments[0] == "users":
+                    found.add(server.mailbox_key(segments[1]))
+            return found
+
+        def _batch(self, payload: dict) -> dict:
+            requests = payload.get("requests", [])
+            if len(requests) > MAX_BATCH:
+                raise GraphError(400, "BadRequest", f"Number of batch requests exceeds the limit of {MAX_BATCH}.")
+            responses = []
+            for item in requests:
+                url = urlsplit(item["url"] if item["url"].startswith("/") else "/" + item["url"])
+                query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+                headers = {k.lower(): v for k, v in (item.get("headers") or {}).items()}
+                if "prefer" not in headers:
+                    headers["prefer"] = self.headers.get("Prefer", "")
+                with server.lock:
+                    server.batch_items.append((item["method"], url.path))
+                    fault = server.fault_for(url.path)
+                try:
+                    if fault is not None:
+                        extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                        raise GraphError(fault.status, fault.code, f"Injected fault {fault.code}.", extra)
+                    with server.lock:
+                        status, extra, answer = server.graph(item["method"], url.path, query, headers, item.get("body"))
+                    responses.append({"id": item["id"], "status": status, "headers": extra, "body": answer})
+                except GraphError as error:
+                    responses.append(
+                        {"id": item["id"], "status": error.status, "headers": error.headers, "body": _error_body(error)}
+                    )
+            return {"responses": responses}
+
+    return Handler
