@@ -1,5 +1,6 @@
 """Connections to external calendar systems, and the sync state kept for each technician."""
 
+import re
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -72,6 +73,26 @@ class Connection(models.Model):
             raise ValidationError({"options": "Options must be a JSON object."})
         if self.kind == self.Kind.EWS:
             self._clean_exchange()
+        if self.kind == self.Kind.GRAPH:
+            self._clean_graph()
+
+    def _clean_graph(self) -> None:
+        """A Microsoft 365 connection: the app registration's tenant and client ids, https addresses."""
+        errors: dict[str, list[str]] = {}
+        tenant = str(self.options.get("tenant_id") or "")
+        if not re.fullmatch(r"[0-9a-fA-F-]{36}|[A-Za-z0-9.-]+\.[A-Za-z]{2,}", tenant):
+            errors.setdefault("options", []).append(
+                "Give tenant_id: the Directory (tenant) ID of the app registration (a GUID) or the tenant's domain."
+            )
+        if not self.username:
+            errors["username"] = ["Microsoft 365 needs the Application (client) ID of the app registration here."]
+        for name, value in (("authority", self.options.get("authority")), ("server address", self.server_url)):
+            if value and not str(value).startswith("https://"):
+                errors.setdefault("options" if name == "authority" else "server_url", []).append(
+                    f"The {name} must be an https:// address."
+                )
+        if errors:
+            raise ValidationError(errors)
 
     def _clean_exchange(self) -> None:
         errors: dict[str, list[str]] = {}

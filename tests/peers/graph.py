@@ -405,7 +405,7 @@ class GraphServer:
             raise GraphError(
                 412,
                 "ErrorIrresolvableConflict",
-                "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.",
+                "The change key passed in the request does not match the current change key for the item.",
             )
         self._apply(event, body)
         self._stamp(event)
@@ -521,7 +521,7 @@ class GraphServer:
                     )
                 ]
             return 200, {}, {"value": [self.render(e, zone, expand) for e in events]}
-        if len(rest) == 2 and rest[0] == "events" or len(rest) == 3 and rest[:2] == ["calendar", "events"]:
+        if (len(rest) == 2 and rest[0] == "events") or (len(rest) == 3 and rest[:2] == ["calendar", "events"]):
             event_id = unquote(rest[-1])
             if method == "GET":
                 event = box.events.get(event_id)

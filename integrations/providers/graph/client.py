@@ -1,0 +1,378 @@
+"""The Microsoft Graph provider: msal's client-credentials grant for the app's token, requests for
+Graph v1.0, at most 4 requests in flight per mailbox (Graph's mailbox concurrency limit)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import msal
+import requests
+
+from ..base import (
+    BulkOp,
+    BulkResult,
+    ChangePage,
+    ConnectionProblem,
+    ProviderError,
+    RemoteCalendar,
+    RemoteEvent,
+    RemoteNotFound,
+    RemoteRef,
+    TransientError,
+    Window,
+)
+from . import mapping
+from .errors import graph_error, sign_in_error
+
+logger = logging.getLogger(__name__)
+
+MAX_PER_MAILBOX = 4  # Graph's Outlook limit: 4 concurrent requests per app and mailbox
+MAX_BATCH = 20  # JSON batching: at most 20 requests in one $batch
+PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
+
+_semaphores: dict[str, threading.BoundedSemaphore] = {}
+_apps: dict[tuple, msal.ConfidentialClientApplication] = {}
+_shared = threading.Lock()
+
+
+def _mailbox_slot(mailbox: str) -> threading.BoundedSemaphore:
+    with _shared:
+        return _semaphores.setdefault(mailbox.lower(), threading.BoundedSemaphore(MAX_PER_MAILBOX))
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """A Graph connection: the app registration (tenant, client id, secret), the authority
+    (https://login.microsoftonline.com/<tenant>, or a national cloud's) and the Graph base URL
+    (https://graph.microsoft.com/v1.0). `ca_bundle`: a CA file to trust instead of the system's."""
+
+    tenant_id: str
+    client_id: str
+    secret: str
+    authority: str = ""
+    base_url: str = "https://graph.microsoft.com/v1.0"
+    ca_bundle: str = ""
+    timeout: float = 30.0
+
+    @property
+    def authority_url(self) -> str:
+        return (self.authority or f"https://login.microsoftonline.com/{self.tenant_id}").rstrip("/")
+
+    @property
+    def scope(self) -> str:
+        """The application permission scope: the Graph resource's /.default."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}/.default"
+
+
+def graph_provider_from_settings(settings: Mapping[str, Any], **options: Any) -> GraphProvider:
+    return GraphProvider(GraphSettings(**{k: v for k, v in settings.items() if v not in (None, "")}), **options)
+
+
+class GraphProvider:
+    """Microsoft 365 calendars over Graph v1.0 with application permission (Calendars.ReadWrite)."""
+
+    max_batch = MAX_BATCH
+
+    def __init__(self, settings: GraphSettings, *, session: requests.Session | None = None) -> None:
+        self.settings = settings
+        self.session = session or requests.Session()
+        if settings.ca_bundle:
+            # REQUESTS_CA_BUNDLE in the environment would override `verify`.
+            self.session.trust_env = False
+            self.session.verify = settings.ca_bundle
+        self.base = settings.base_url.rstrip("/")
+
+    # --- sign-in and requests ---
+
+    def _app(self) -> msal.ConfidentialClientApplication:
+        s = self.settings
+        key = (s.authority_url, s.client_id, s.secret, s.ca_bundle)
+        with _shared:
+            app = _apps.get(key)
+            if app is None:
+                app = msal.ConfidentialClientApplication(
+                    s.client_id,
+                    client_credential=s.secret,
+                    authority=s.authority_url,
+                    instance_discovery=False,
+                    http_client=self.session,
+                    timeout=s.timeout,
+                )
+                _apps[key] = app
+        return app
+
+    def _token(self) -> str:
+        try:
+            answer = self._app().acquire_token_for_client(scopes=[self.settings.scope])
+        except requests.RequestException as error:
+            raise ConnectionProblem(
+                f"Cannot reach the Microsoft sign-in service at {self.settings.authority_url}: {error}"
+            ) from error
+        except ValueError as error:  # msal: the authority's openid-configuration is unreadable
+            raise ConnectionProblem(f"The authority {self.settings.authority_url} is not valid: {error}") from error
+        if "access_token" not in answer:
+            with _shared:
+                _apps.pop(
+                    (
+                        self.settings.authority_url,
+                        self.settings.client_id,
+                        self.settings.secret,
+                        self.settings.ca_bundle,
+                    ),
+                    None,
+                )
+            raise sign_in_error(answer, self.settings.client_id)
+        return answer["access_token"]
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token()}", "Prefer": PREFER}
+
+    def _user(self, mailbox: str) -> str:
+        return f"{self.base}/users/{quote(mailbox)}"
+
+    def _request(
+        self, method: str, url: str, mailbox: str, *, body: Any = None, headers: dict | None = None, item: bool = False
+    ) -> tuple[int, dict, Any]:
+        """One HTTP request within the mailbox's concurrency limit: (status, headers, JSON) of a
+        success; our error otherwise."""
+        all_headers = {**self._headers(), **(headers or {})}
+        with _mailbox_slot(mailbox):
+            try:
+                response = self.session.request(
+                    method, url, json=body, headers=all_headers, timeout=self.settings.timeout
+                )
+            except requests.RequestException as error:
+                raise TransientError(f"Microsoft 365 did not answer: {error}") from error
+        try:
+            data = response.json() if response.content else {}
+        except ValueError:
+            data = {}
+        if response.status_code >= 400:
+            raise graph_error(response.status_code, data, response.headers, mailbox, item=item)
+        return response.status_code, dict(response.headers), data
+
+    # --- the interface ---
+
+    def test_connection(self, mailbox: str | None = None) -> str:
+        """Sign in and, with `mailbox`, open its calendar; ConnectionProblem saying what to fix."""
+        self._token()
+        if mailbox:
+            self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)
+            return f"Signed in as app {self.settings.client_id}; {mailbox}'s calendar can be opened."
+        return f"Signed in as app {self.settings.client_id} to tenant {self.settings.tenant_id}."
+
+    def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
+        if not name:
+            _, _, data = self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)
+            return RemoteCalendar(mailbox=mailbox, calendar_id=data["id"])
+        _, _, data = self._request("GET", f"{self._user(mailbox)}/calendars", mailbox)
+        for calendar in data.get("value", []):
+            if calendar.get("name") == name:
+                return RemoteCalendar(mailbox=mailbox, calendar_id=calendar["id"])
+        raise ConnectionProblem(f"{mailbox} has no calendar named {name!r}.")
+
+    def list_changes(
+        self,
+        calendar: RemoteCalendar,
+        token: str | None,
+        window: Window,
+        *,
+        known_versions: Mapping[str, str] | None = None,
+    ) -> ChangePage:
+        """A round of calendarView/delta (Graph "Get incremental changes to events in a calendar
+        view"): with no token a new round over the window, else the stored deltaLink; nextLinks are
+        followed to the deltaLink, which is the next token. `@removed` entries are deletions. The
+        delta does not carry extended properties, so changed entries whose changeKey is not the one
+        we hold are read again with our marker, 20 to a $batch. A 410 raises SyncTokenExpired."""
+        mailbox = calendar.mailbox
+        if token:
+            url = token
+        else:
+            query = urlencode(
+                {
+                    "startDateTime": window.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "endDateTime": window.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            )
+            url = f"{self._user(mailbox)}/calendarView/delta?{query}"
+        page = ChangePage(full=token is None)
+        known = known_versions or {}
+        to_read: list[str] = []
+        seen: dict[str, dict] = {}
+        while True:
+            _, _, data = self._request("GET", url, mailbox, headers={"Prefer": f"{PREFER}, odata.maxpagesize=100"})
+            for entry in data.get("value", []):
+                if "@removed" in entry:
+                    seen.pop(entry["id"], None)
+                    page.deleted.append(entry["id"])
+                else:
+                    seen[entry["id"]] = entry
+            if data.get("@odata.nextLink"):
+                url = data["@odata.nextLink"]
+                continue
+            page.next_token = data.get("@odata.deltaLink")
+            break
+        for event_id, entry in seen.items():
+            if event_id in page.deleted:
+                continue
+            if known.get(event_id) and known[event_id] == entry.get("changeKey"):
+                page.unchanged.append(event_id)
+            else:
+                to_read.append(event_id)
+        for start in range(0, len(to_read), MAX_BATCH):
+            chunk = to_read[start : start + MAX_BATCH]
+            ops = [
+                ("GET", f"/users/{quote(mailbox)}/events/{quote(i)}?$expand={mapping.EXPAND_MARKER}", None, {})
+                for i in chunk
+            ]
+            for event_id, (status, _headers, body) in zip(chunk, self._batch(mailbox, ops), strict=True):
+                if status == 404:
+                    page.deleted.append(event_id)
+                elif status < 400:
+                    page.changed.append(mapping.event_from_graph(body))
+                else:
+                    raise graph_error(status, body, _headers, mailbox, item=True)
+        return page
+
+    def _batch(self, mailbox: str, ops: list[tuple[str, str, Any, dict]]) -> list[tuple[int, dict, Any]]:
+        """One $batch (JSON batching, at most 20 requests): (status, headers, body) per op, in order."""
+        requests_ = []
+        for number, (method, url, body, headers) in enumerate(ops):
+            item: dict[str, Any] = {
+                "id": str(number),
+                "method": method,
+                "url": url,
+                "headers": {"Prefer": PREFER, **headers},
+            }
+            if body is not None:
+                item["body"] = body
+                item["headers"]["Content-Type"] = "application/json"
+            requests_.append(item)
+        _, _, data = self._request("POST", f"{self.base}/$batch", mailbox, body={"requests": requests_})
+        by_id = {r["id"]: r for r in data.get("responses", [])}
+        return [
+            (by_id[str(n)]["status"], by_id[str(n)].get("headers") or {}, by_id[str(n)].get("body") or {})
+            if str(n) in by_id
+            else (503, {}, {})
+            for n in range(len(ops))
+        ]
+
+    def create(self, calendar: RemoteCalendar, event: RemoteEvent) -> RemoteRef:
+        """POST the entry with our marker and a transactionId derived from it: a retried create
+        gets the first entry back instead of a second one (event resource, transactionId)."""
+        _, _, data = self._request(
+            "POST", f"{self._user(calendar.mailbox)}/calendar/events", calendar.mailbox, body=mapping.create_body(event)
+        )
+        return RemoteRef(remote_id=data["id"], version=data.get("changeKey"), raw=json.dumps(data, sort_keys=True))
+
+    def _patch(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent | None):
+        own = bool(event.marker and event.marker.startswith(mapping.OWN_PREFIX))
+        if base is not None:
+            own = own and (base.marker == event.marker)
+            return mapping.changed_values(event, base, own=own)
+        return mapping.event_values(event, own=own)
+
+    def update(
+        self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, *, base: RemoteEvent | None = None
+    ) -> RemoteRef:
+        """PATCH only the helpdesk-owned fields that differ from `base`, with If-Match on the
+        version we hold (412 -> VersionConflict); without `base` the entry is read first. Nothing
+        to write: no request, the same version back. RemoteNotFound when the entry is gone."""
+        if base is None:
+            base = self.get(calendar, ref)
+            if base is None:
+                raise RemoteNotFound(f"The entry is no longer in {calendar.mailbox}'s calendar.")
+        patch = self._patch(calendar, ref, event, base)
+        if not patch:
+            return RemoteRef(remote_id=ref.remote_id, version=ref.version or base.version, raw=base.raw)
+        headers = {"If-Match": f'W/"{ref.version}"'} if ref.version else {}
+        _, _, data = self._request(
+            "PATCH",
+            f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER}",
+            calendar.mailbox,
+            body=patch,
+            headers=headers,
+            item=True,
+        )
+        return RemoteRef(remote_id=data["id"], version=data.get("changeKey"), raw=json.dumps(data, sort_keys=True))
+
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+        try:
+            _, _, data = self._request(
+                "GET",
+                f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER}",
+                calendar.mailbox,
+                item=True,
+            )
+        except RemoteNotFound:
+            return None
+        return mapping.event_from_graph(data)
+
+    def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
+        try:
+            self._request(
+                "DELETE", f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}", calendar.mailbox, item=True
+            )
+        except RemoteNotFound:
+            return
+
+    def apply_bulk(self, calendar: RemoteCalendar, ops: list[BulkOp]) -> list[BulkResult]:
+        """The ops as one $batch of at most 20: creates (with transactionId), PATCHes with If-Match
+        merging against each op's base, DELETEs (404 counts as done). One result per op."""
+        if len(ops) > MAX_BATCH:
+            raise ProviderError(f"At most {MAX_BATCH} writes go in one Graph $batch.")
+        mailbox = calendar.mailbox
+        user = f"/users/{quote(mailbox)}"
+        requests_: list[tuple[str, str, Any, dict] | None] = []
+        results: list[BulkResult | None] = []
+        for op in ops:
+            try:
+                if op.kind == "create":
+                    requests_.append(("POST", f"{user}/calendar/events", mapping.create_body(op.event), {}))
+                    results.append(None)
+                    continue
+                headers = {"If-Match": f'W/"{op.ref.version}"'} if op.ref.version else {}
+                if op.kind == "delete":
+                    requests_.append(("DELETE", f"{user}/events/{quote(op.ref.remote_id)}", None, headers))
+                    results.append(None)
+                    continue
+                patch = self._patch(calendar, op.ref, op.event, op.base)
+                if not patch:
+                    results.append(
+                        BulkResult(ref=RemoteRef(op.ref.remote_id, op.ref.version, op.base.raw if op.base else None))
+                    )
+                    requests_.append(None)
+                    continue
+                url = f"{user}/events/{quote(op.ref.remote_id)}?$expand={mapping.EXPAND_MARKER}"
+                requests_.append(("PATCH", url, patch, headers))
+                results.append(None)
+            except ProviderError as error:
+                results.append(BulkResult(error=error))
+                requests_.append(None)
+        sent = [r for r in requests_ if r is not None]
+        answers = iter(self._batch(mailbox, sent) if sent else [])
+        final: list[BulkResult] = []
+        for op, request, result in zip(ops, requests_, results, strict=True):
+            if request is None:
+                final.append(result)
+                continue
+            status, headers, body = next(answers)
+            if status < 400:
+                if op.kind == "delete":
+                    final.append(BulkResult())
+                else:
+                    final.append(
+                        BulkResult(ref=RemoteRef(body["id"], body.get("changeKey"), json.dumps(body, sort_keys=True)))
+                    )
+            elif status == 404 and op.kind == "delete":
+                final.append(BulkResult())
+            else:
+                final.append(BulkResult(error=graph_error(status, body, headers, mailbox, item=True)))
+        return final
