@@ -200,10 +200,11 @@ class GraphServer:
 
     def outlook_add(self, address: str, start: dt.datetime, end: dt.datetime, subject: str, **fields) -> dict:
         """An entry the user made in Outlook."""
+        zone = fields.pop("time_zone", "UTC")  # Outlook writes Windows zone names
         body = {
             "subject": subject,
-            "start": graph_time(start, "UTC"),
-            "end": graph_time(end, "UTC"),
+            "start": graph_time(start, zone),
+            "end": graph_time(end, zone),
             "body": {"contentType": "html", "content": fields.pop("html", "<p>secret details</p>")},
             "location": {"displayName": fields.pop("location", "Room 1")},
             **fields,
@@ -222,6 +223,12 @@ class GraphServer:
     def fail(self, status: int, code: str, *, times: int = 1, retry_after: str | None = None, path: str = "") -> None:
         """The next `times` Graph requests (whose path contains `path`) are answered with this error."""
         self.faults.append(Fault(status, code, retry_after, times, path))
+
+    def revoke_consent(self, client_id: str) -> None:
+        """The admin withdrew consent: the app's tokens stop working and no new one is issued."""
+        with self.lock:
+            self.consented.discard(client_id)
+            self.tokens = {token: client for token, client in self.tokens.items() if client != client_id}
 
     def expire_delta_tokens(self) -> None:
         """Every delta token handed out so far is refused with 410 (the server lost the sync state)."""

@@ -108,6 +108,11 @@ class GraphProvider:
                 _apps[key] = app
         return app
 
+    def _forget_app(self) -> None:
+        s = self.settings
+        with _shared:
+            _apps.pop((s.authority_url, s.client_id, s.secret, s.ca_bundle), None)
+
     def _token(self) -> str:
         try:
             answer = self._app().acquire_token_for_client(scopes=[self.settings.scope])
@@ -118,16 +123,7 @@ class GraphProvider:
         except ValueError as error:  # msal: the authority's openid-configuration is unreadable
             raise ConnectionProblem(f"The authority {self.settings.authority_url} is not valid: {error}") from error
         if "access_token" not in answer:
-            with _shared:
-                _apps.pop(
-                    (
-                        self.settings.authority_url,
-                        self.settings.client_id,
-                        self.settings.secret,
-                        self.settings.ca_bundle,
-                    ),
-                    None,
-                )
+            self._forget_app()
             raise sign_in_error(answer, self.settings.client_id)
         return answer["access_token"]
 
@@ -142,14 +138,20 @@ class GraphProvider:
     ) -> tuple[int, dict, Any]:
         """One HTTP request within the mailbox's concurrency limit: (status, headers, JSON) of a
         success; our error otherwise."""
-        all_headers = {**self._headers(), **(headers or {})}
-        with _mailbox_slot(mailbox):
-            try:
-                response = self.session.request(
-                    method, url, json=body, headers=all_headers, timeout=self.settings.timeout
-                )
-            except requests.RequestException as error:
-                raise TransientError(f"Microsoft 365 did not answer: {error}") from error
+        for attempt in (1, 2):
+            all_headers = {**self._headers(), **(headers or {})}
+            with _mailbox_slot(mailbox):
+                try:
+                    response = self.session.request(
+                        method, url, json=body, headers=all_headers, timeout=self.settings.timeout
+                    )
+                except requests.RequestException as error:
+                    raise TransientError(f"Microsoft 365 did not answer: {error}") from error
+            if response.status_code != 401 or attempt == 2:
+                break
+            # A token Graph no longer takes (consent revoked, secret rolled): sign in anew once, so the
+            # token endpoint says what is wrong.
+            self._forget_app()
         try:
             data = response.json() if response.content else {}
         except ValueError:
