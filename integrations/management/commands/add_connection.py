@@ -42,6 +42,7 @@ class Command(BaseCommand):
         graph.add_argument("--tenant-id", default="", help="Directory (tenant) ID of the app registration.")
         graph.add_argument("--client-id", default="", help="Application (client) ID; the secret is CONNECTION_SECRET.")
         graph.add_argument("--authority", default="", help="Default https://login.microsoftonline.com/<tenant>.")
+        graph.add_argument("--ca-bundle", default="", help="A CA file to trust instead of the system's (private PKI).")
         parser.add_argument("--no-test", action="store_true", help="Do not try the connection.")
 
     def handle(self, *args, name, kind, url, username, calendar_home, no_test, **options):
@@ -54,13 +55,19 @@ class Command(BaseCommand):
             "test_mailbox": options["test_mailbox"].lower(),
         }
         exchange = {key: value for key, value in exchange.items() if value}
+        if kind == Connection.Kind.GRAPH and "test_mailbox" in exchange:
+            extra["test_mailbox"] = exchange.pop("test_mailbox")
         if exchange and kind != Connection.Kind.EWS:
             raise CommandError(f"--{', --'.join(k.replace('_', '-') for k in exchange)} only apply to --kind ews.")
         extra |= exchange
-        graph = {"tenant_id": options["tenant_id"], "authority": options["authority"]}
+        graph = {
+            "tenant_id": options["tenant_id"],
+            "authority": options["authority"],
+            "ca_bundle": options["ca_bundle"],
+        }
         graph = {key: value for key, value in graph.items() if value}
         if (graph or options["client_id"]) and kind != Connection.Kind.GRAPH:
-            raise CommandError("--tenant-id, --client-id and --authority only apply to --kind graph.")
+            raise CommandError("--tenant-id, --client-id, --authority and --ca-bundle only apply to --kind graph.")
         if kind == Connection.Kind.GRAPH:
             username = options["client_id"] or username
             url = url or "https://graph.microsoft.com/v1.0"
