@@ -40,6 +40,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from dateutil import rrule as du
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -400,11 +401,145 @@ class GraphServer:
             "iCalUId": "040000008200E00074C5B7101A82E008" + uuid.uuid4().hex,
         }
         self._apply(event, body)
+        if event.get("recurrence"):
+            event.update(type="seriesMaster", _exceptions={}, _cancelled={})
         self._stamp(event)
         box.events[event["id"]] = event
         return event
 
+    # --- series: a master holds the pattern; occurrences and exceptions are computed from it ---
+
+    def _original_starts(self, master: dict, limit: int = 1000) -> list[dt.datetime]:
+        """The UTC starts the master's patternedRecurrence gives (Graph "recurrencePattern resource
+        type" and "recurrenceRange"), on the wall clock of its start time zone."""
+        recurrence = master["recurrence"]
+        pattern, rng = recurrence["pattern"], recurrence["range"]
+        zone = zone_of(rng.get("recurrenceTimeZone") or master.get("originalStartTimeZone"))
+        first = master["_start"].astimezone(zone).replace(tzinfo=None)
+        days = [getattr(du, d[:2].upper()) for d in pattern.get("daysOfWeek") or []]
+        index = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}.get(pattern.get("index", "first"), 1)
+        kind = pattern["type"]
+        args: dict = {"interval": int(pattern.get("interval") or 1), "dtstart": first}
+        if kind == "daily":
+            freq = du.DAILY
+        elif kind == "weekly":
+            freq, args["byweekday"] = du.WEEKLY, days or [first.weekday()]
+        elif kind in ("absoluteMonthly", "relativeMonthly"):
+            freq = du.MONTHLY
+        else:
+            freq, args["bymonth"] = du.YEARLY, int(pattern.get("month") or first.month)
+        if kind in ("absoluteMonthly", "absoluteYearly"):
+            args["bymonthday"] = int(pattern.get("dayOfMonth") or first.day)
+        if kind in ("relativeMonthly", "relativeYearly"):
+            args["byweekday"] = [day(index) for day in days]
+        if rng["type"] == "numbered":
+            args["count"] = int(rng["numberOfOccurrences"])
+        elif rng["type"] == "endDate":
+            args["until"] = dt.datetime.fromisoformat(rng["endDate"]) + dt.timedelta(days=1, seconds=-1)
+        starts = []
+        for naive in du.rrule(freq, **args):
+            if len(starts) >= limit:
+                break
+            starts.append(naive.replace(tzinfo=zone).astimezone(dt.UTC))
+        return starts
+
+    @staticmethod
+    def _occurrence_id(master: dict, original: dt.datetime) -> str:
+        return f"{master['id']}_OID_{original:%Y%m%dT%H%M%SZ}"
+
+    def _occurrences(self, master: dict, *, cancelled: bool = False) -> list[tuple[dt.datetime, dict]]:
+        """(original start, internal occurrence) of the series; cancelled ones only when asked."""
+        result = []
+        duration = master["_end"] - master["_start"]
+        for original in self._original_starts(master):
+            key = original.isoformat()
+            if key in master["_cancelled"] and not cancelled:
+                continue
+            exception = master["_exceptions"].get(key)
+            occurrence = {
+                "id": self._occurrence_id(master, original),
+                "_start": original,
+                "_end": original + duration,
+                "_seq": master["_seq"],
+                "changeKey": master["changeKey"],
+                "type": "occurrence",
+                "_fields": {},
+                "_original": original,
+            }
+            if exception:
+                occurrence.update(
+                    _start=exception["_start"],
+                    _end=exception["_end"],
+                    _seq=exception["_seq"],
+                    changeKey=exception["changeKey"],
+                    type="exception",
+                    _fields=exception["fields"],
+                )
+            result.append((original, occurrence))
+        return result
+
+    def render_occurrence(self, master: dict, occurrence: dict, zone: str) -> dict:
+        out = self.render(master, zone)
+        out.pop("recurrence", None)
+        out.update(occurrence["_fields"])
+        out.update(
+            id=occurrence["id"],
+            type=occurrence["type"],
+            seriesMasterId=master["id"],
+            changeKey=occurrence["changeKey"],
+            originalStart=occurrence["_original"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            start=graph_time(occurrence["_start"], zone),
+            end=graph_time(occurrence["_end"], zone),
+        )
+        out["@odata.etag"] = f'W/"{occurrence["changeKey"]}"'
+        return out
+
+    def _find_occurrence(self, box: Mailbox, event_id: str) -> tuple[dict, dict] | None:
+        master_id, _, stamp = event_id.partition("_OID_")
+        master = box.events.get(master_id)
+        if not stamp or master is None or master.get("type") != "seriesMaster":
+            return None
+        for _original, occurrence in self._occurrences(master):
+            if occurrence["id"] == event_id:
+                return master, occurrence
+        return None
+
+    def calendar_view(self, address: str, start: dt.datetime, end: dt.datetime) -> list[dict]:
+        """What Outlook shows between start and end: single entries, occurrences and exceptions."""
+        box = self.mailboxes[address.lower()]
+        shown = []
+        for event in box.events.values():
+            if event.get("type") == "seriesMaster":
+                shown += [
+                    o | {"subject": o["_fields"].get("subject", event["subject"])} for _, o in self._occurrences(event)
+                ]
+            else:
+                shown.append(event)
+        return sorted(
+            (e for e in shown if e["_start"] < end and e["_end"] > start), key=lambda e: (e["_start"], e["_end"])
+        )
+
     def _patch(self, box: Mailbox, event_id: str, body: dict, if_match: str | None) -> dict:
+        found = self._find_occurrence(box, event_id)
+        if found is not None:  # an occurrence edited on its own becomes an exception of the series
+            master, occurrence = found
+            if if_match and if_match not in ("*", f'W/"{occurrence["changeKey"]}"'):
+                raise GraphError(412, "ErrorIrresolvableConflict", "The change key does not match.")
+            key = occurrence["_original"].isoformat()
+            exception = master["_exceptions"].get(key) or {
+                "_start": occurrence["_start"],
+                "_end": occurrence["_end"],
+                "fields": {},
+            }
+            for name, value in body.items():
+                if name in ("start", "end"):
+                    exception[f"_{name}"] = parse_graph_time(value)
+                elif name not in ("recurrence", "id", "type"):
+                    exception["fields"][name] = value
+            self._stamp(master)  # the series' own version moves with any of its occurrences
+            self._stamp(exception)
+            master["_exceptions"][key] = exception
+            return self.render_occurrence(master, self._find_occurrence(box, event_id)[1], "UTC") | {"_raw": True}
         event = box.events.get(event_id)
         if event is None:
             raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
@@ -415,10 +550,23 @@ class GraphServer:
                 "The change key passed in the request does not match the current change key for the item.",
             )
         self._apply(event, body)
+        if event.get("type") == "seriesMaster" and {"recurrence", "start", "end"} & set(body):
+            # Outlook: a new pattern or new series times drop the exceptions and cancellations.
+            event["_exceptions"], event["_cancelled"] = {}, {}
+        if event.get("recurrence") and event.get("type") != "seriesMaster":
+            event.update(type="seriesMaster", _exceptions={}, _cancelled={})
         self._stamp(event)
         return event
 
     def _delete(self, box: Mailbox, event_id: str, if_match: str | None = None) -> None:
+        found = self._find_occurrence(box, event_id)
+        if found is not None:  # deleting an occurrence cancels it
+            master, occurrence = found
+            self._stamp(master)
+            master["_cancelled"][occurrence["_original"].isoformat()] = self.seq
+            master["_exceptions"].pop(occurrence["_original"].isoformat(), None)
+            box.removed.append((self.seq, event_id, occurrence["_start"], occurrence["_end"]))
+            return
         event = box.events.get(event_id)
         if event is None:
             raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
@@ -426,10 +574,15 @@ class GraphServer:
             raise GraphError(412, "ErrorIrresolvableConflict", "The change key does not match.")
         del box.events[event_id]
         self.seq += 1
-        box.removed.append((self.seq, event_id, event["_start"], event["_end"]))
+        if event.get("type") == "seriesMaster":
+            for _original, occurrence in self._occurrences(event):
+                box.removed.append((self.seq, occurrence["id"], occurrence["_start"], occurrence["_end"]))
+        else:
+            box.removed.append((self.seq, event_id, event["_start"], event["_end"]))
 
     def render(self, event: dict, zone: str, expand: str = "") -> dict:
         out = {k: v for k, v in event.items() if not k.startswith("_") and k != "singleValueExtendedProperties"}
+        out.pop("fields", None)
         out["start"] = graph_time(event["_start"], zone)
         out["end"] = graph_time(event["_end"], zone)
         if "singleValueExtendedProperties" in expand:
@@ -467,6 +620,16 @@ class GraphServer:
             start, end = start.replace(tzinfo=dt.UTC), end.replace(tzinfo=dt.UTC)
         items: list[tuple[int, dict]] = []
         for event in box.events.values():
+            if event.get("type") == "seriesMaster":  # the delta lists occurrences and exceptions, not masters
+                for _original, occurrence in self._occurrences(event):
+                    if state["since"] < occurrence["_seq"] <= state["upto"]:
+                        if occurrence["_start"] < end and occurrence["_end"] > start:
+                            items.append((occurrence["_seq"], self.render_occurrence(event, occurrence, zone)))
+                        elif state["incremental"]:
+                            items.append(
+                                (occurrence["_seq"], {"id": occurrence["id"], "@removed": {"reason": "deleted"}})
+                            )
+                continue
             if state["since"] < event["_seq"] <= state["upto"]:
                 if event["_start"] < end and event["_end"] > start:
                     items.append((event["_seq"], self.render(event, zone)))
@@ -528,6 +691,32 @@ class GraphServer:
                     )
                 ]
             return 200, {}, {"value": [self.render(e, zone, expand) for e in events]}
+        if len(rest) == 3 and rest[0] == "events" and rest[2] == "instances" and method == "GET":
+            master = box.events.get(unquote(rest[1]))
+            if master is None:
+                raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+            if master.get("type") != "seriesMaster":
+                return 200, {}, {"value": []}
+            lo = dt.datetime.fromisoformat(query["startDateTime"].replace("Z", "+00:00"))
+            hi = dt.datetime.fromisoformat(query["endDateTime"].replace("Z", "+00:00"))
+            lo, hi = (v if v.tzinfo else v.replace(tzinfo=dt.UTC) for v in (lo, hi))
+            shown = [o for _, o in self._occurrences(master) if o["_start"] < hi and o["_end"] > lo]
+            return 200, {}, {"value": [self.render_occurrence(master, o, zone) for o in shown]}
+        if len(rest) == 2 and rest[0] == "events" and "_OID_" in rest[1]:
+            event_id = unquote(rest[1])
+            if method == "GET":
+                found = self._find_occurrence(box, event_id)
+                if found is None:
+                    raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+                return 200, {}, self.render_occurrence(*found, zone)
+            if method == "PATCH":
+                answer = self._patch(box, event_id, body or {}, if_match)
+                answer.pop("_raw", None)
+                found = self._find_occurrence(box, event_id)
+                return 200, {}, self.render_occurrence(*found, zone)
+            if method == "DELETE":
+                self._delete(box, event_id, if_match)
+                return 204, {}, {}
         if (len(rest) == 2 and rest[0] == "events") or (len(rest) == 3 and rest[:2] == ["calendar", "events"]):
             event_id = unquote(rest[-1])
             if method == "GET":

@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -39,6 +40,10 @@ PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
 _semaphores: dict[str, threading.BoundedSemaphore] = {}
 _apps: dict[tuple, msal.ConfidentialClientApplication] = {}
 _shared = threading.Lock()
+
+
+def _iso(moment) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _mailbox_slot(mailbox: str) -> threading.BoundedSemaphore:
@@ -73,6 +78,14 @@ class GraphSettings:
 
 def graph_provider_from_settings(settings: Mapping[str, Any], **options: Any) -> GraphProvider:
     return GraphProvider(GraphSettings(**{k: v for k, v in settings.items() if v not in (None, "")}), **options)
+
+
+def mapping_overrides(event: RemoteEvent) -> list[tuple]:
+    zone = event.time_zone or "UTC"
+    return sorted(
+        (mapping._utc(o.original_start, zone), mapping._utc(o.start, zone), mapping._utc(o.end, zone), o.subject)
+        for o in event.overrides
+    )
 
 
 class GraphProvider:
@@ -199,8 +212,8 @@ class GraphProvider:
         else:
             query = urlencode(
                 {
-                    "startDateTime": window.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "endDateTime": window.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "startDateTime": _iso(window.start),
+                    "endDateTime": _iso(window.end),
                 }
             )
             url = f"{self._user(mailbox)}/calendarView/delta?{query}"
@@ -221,26 +234,48 @@ class GraphProvider:
                 continue
             page.next_token = data.get("@odata.deltaLink")
             break
+        # A series shows as its occurrences and exceptions (never its master): it is one entry here,
+        # unchanged when every occurrence reported carries the master's version we hold.
+        series: dict[str, list[dict]] = {}
         for event_id, entry in seen.items():
-            if event_id in page.deleted:
-                continue
-            if known.get(event_id) and known[event_id] == entry.get("changeKey"):
+            if entry.get("seriesMasterId"):
+                series.setdefault(entry["seriesMasterId"], []).append(entry)
+            elif known.get(event_id) and known[event_id] == entry.get("changeKey"):
                 page.unchanged.append(event_id)
             else:
                 to_read.append(event_id)
-        for start in range(0, len(to_read), MAX_BATCH):
-            chunk = to_read[start : start + MAX_BATCH]
-            ops = [
-                ("GET", f"/users/{quote(mailbox)}/events/{quote(i)}?$expand={mapping.EXPAND_MARKER}", None, {})
-                for i in chunk
-            ]
-            for event_id, (status, _headers, body) in zip(chunk, self._batch(mailbox, ops), strict=True):
-                if status == 404:
-                    page.deleted.append(event_id)
-                elif status < 400:
-                    page.changed.append(mapping.event_from_graph(body))
-                else:
-                    raise graph_error(status, body, _headers, mailbox, item=True)
+        series_to_read = []
+        for master_id, entries in series.items():
+            if known.get(master_id) and all(e.get("changeKey") == known[master_id] for e in entries):
+                page.unchanged.append(master_id)
+            else:
+                series_to_read.append(master_id)
+        user = f"/users/{quote(mailbox)}"
+        ops = [("GET", f"{user}/events/{quote(i)}?$expand={mapping.EXPAND_MARKER}", None, {}) for i in to_read]
+        span = urlencode({"startDateTime": _iso(window.start), "endDateTime": _iso(window.end)})
+        for master_id in series_to_read:
+            ops.append(("GET", f"{user}/events/{quote(master_id)}?$expand={mapping.EXPAND_MARKER}", None, {}))
+            ops.append(("GET", f"{user}/events/{quote(master_id)}/instances?{span}", None, {}))
+        answers = []
+        for start in range(0, len(ops), MAX_BATCH):
+            answers += self._batch(mailbox, ops[start : start + MAX_BATCH])
+        for event_id, (status, headers, body) in zip(to_read, answers[: len(to_read)], strict=True):
+            if status == 404:
+                page.deleted.append(event_id)
+            elif status < 400:
+                page.changed.append(mapping.event_from_graph(body))
+            else:
+                raise graph_error(status, body, headers, mailbox, item=True)
+        rest = answers[len(to_read) :]
+        for number, master_id in enumerate(series_to_read):
+            (status, headers, master), (status2, headers2, instances) = rest[2 * number], rest[2 * number + 1]
+            if status == 404:
+                page.deleted.append(master_id)
+                continue
+            for code, head, body in ((status, headers, master), (status2, headers2, instances)):
+                if code >= 400:
+                    raise graph_error(code, body, head, mailbox, item=True)
+            page.changed.append(mapping.series_from(master, instances.get("value", []), window.start, window.end))
         return page
 
     def _batch(self, mailbox: str, ops: list[tuple[str, str, Any, dict]]) -> list[tuple[int, dict, Any]]:
@@ -272,7 +307,74 @@ class GraphProvider:
         _, _, data = self._request(
             "POST", f"{self._user(calendar.mailbox)}/calendar/events", calendar.mailbox, body=mapping.create_body(event)
         )
+        if event.is_recurring and (event.overrides or event.exdates):
+            data = self._apply_exceptions(calendar, data["id"], event, None)
         return RemoteRef(remote_id=data["id"], version=data.get("changeKey"), raw=json.dumps(data, sort_keys=True))
+
+    def _apply_exceptions(
+        self, calendar: RemoteCalendar, master_id: str, event: RemoteEvent, base: RemoteEvent | None
+    ) -> dict:
+        """Make the series' moved occurrences exceptions (PATCH the occurrence) and delete its
+        cancelled ones (Graph: an occurrence deleted is cancelled), leaving those `base` already
+        has; then the master as it is now (its version moves with its occurrences)."""
+        zone = event.time_zone or "UTC"
+        had_overrides = {
+            (
+                mapping._utc(o.original_start, zone),
+                mapping._utc(o.start, zone),
+                mapping._utc(o.end, zone),
+                o.subject,
+                o.location,
+                o.body,
+            )
+            for o in (base.overrides if base else [])
+        }
+        had_exdates = {mapping._utc(d, zone) for d in (base.exdates if base else [])}
+        wanted = {}
+        for override in event.overrides:
+            key = (
+                mapping._utc(override.original_start, zone),
+                mapping._utc(override.start, zone),
+                mapping._utc(override.end, zone),
+                override.subject,
+                override.location,
+                override.body,
+            )
+            if key not in had_overrides:
+                wanted[key[0]] = ("PATCH", mapping.override_values(override, event))
+        for exdate in event.exdates:
+            original = mapping._utc(exdate, zone)
+            if original not in had_exdates:
+                wanted[original] = ("DELETE", None)
+        user = self._user(calendar.mailbox)
+        if wanted:
+            first, last = min(wanted), max(wanted)
+            span = urlencode(
+                {"startDateTime": _iso(first - timedelta(days=1)), "endDateTime": _iso(last + timedelta(days=2))}
+            )
+            _, _, data = self._request(
+                "GET", f"{user}/events/{quote(master_id)}/instances?{span}", calendar.mailbox, item=True
+            )
+            by_original = {
+                mapping.original_utc(i["originalStart"]): i["id"]
+                for i in data.get("value", [])
+                if i.get("originalStart")
+            }
+            ops = []
+            for original, (method, body) in sorted(wanted.items()):
+                occurrence = by_original.get(original)
+                if occurrence is None:
+                    logger.info("No occurrence of %s starts at %s; nothing to change there", master_id, original)
+                    continue
+                ops.append((method, f"/users/{quote(calendar.mailbox)}/events/{quote(occurrence)}", body, {}))
+            for start in range(0, len(ops), MAX_BATCH):
+                for status, headers, body in self._batch(calendar.mailbox, ops[start : start + MAX_BATCH]):
+                    if status >= 400 and status != 404:
+                        raise graph_error(status, body, headers, calendar.mailbox, item=True)
+        _, _, data = self._request(
+            "GET", f"{user}/events/{quote(master_id)}?$expand={mapping.EXPAND_MARKER}", calendar.mailbox, item=True
+        )
+        return data
 
     def _patch(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent | None):
         own = bool(event.marker and event.marker.startswith(mapping.OWN_PREFIX))
@@ -292,17 +394,27 @@ class GraphProvider:
             if base is None:
                 raise RemoteNotFound(f"The entry is no longer in {calendar.mailbox}'s calendar.")
         patch = self._patch(calendar, ref, event, base)
-        if not patch:
-            return RemoteRef(remote_id=ref.remote_id, version=ref.version or base.version, raw=base.raw)
-        headers = {"If-Match": f'W/"{ref.version}"'} if ref.version else {}
-        _, _, data = self._request(
-            "PATCH",
-            f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER}",
-            calendar.mailbox,
-            body=patch,
-            headers=headers,
-            item=True,
+        series_changes = event.is_recurring and (
+            "recurrence" in patch
+            or sorted(map(str, event.exdates)) != sorted(map(str, base.exdates))
+            or mapping_overrides(event) != mapping_overrides(base)
         )
+        if not patch and not series_changes:
+            return RemoteRef(remote_id=ref.remote_id, version=ref.version or base.version, raw=base.raw)
+        data = None
+        if patch:
+            headers = {"If-Match": f'W/"{ref.version}"'} if ref.version else {}
+            _, _, data = self._request(
+                "PATCH",
+                f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER}",
+                calendar.mailbox,
+                body=patch,
+                headers=headers,
+                item=True,
+            )
+        if series_changes:
+            # A new pattern or new series times drop the exceptions: all are written again then.
+            data = self._apply_exceptions(calendar, ref.remote_id, event, None if "recurrence" in patch else base)
         return RemoteRef(remote_id=data["id"], version=data.get("changeKey"), raw=json.dumps(data, sort_keys=True))
 
     def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
@@ -335,6 +447,18 @@ class GraphProvider:
         requests_: list[tuple[str, str, Any, dict] | None] = []
         results: list[BulkResult | None] = []
         for op in ops:
+            if op.kind != "delete" and op.event is not None and op.event.is_recurring:
+                # A series needs its occurrences read and written after the master: not one batch item.
+                try:
+                    if op.kind == "create":
+                        ref = self.create(calendar, op.event)
+                    else:
+                        ref = self.update(calendar, op.ref, op.event, base=op.base)
+                    results.append(BulkResult(ref=ref))
+                except ProviderError as error:
+                    results.append(BulkResult(error=error))
+                requests_.append(None)
+                continue
             try:
                 if op.kind == "create":
                     requests_.append(("POST", f"{user}/calendar/events", mapping.create_body(op.event), {}))

@@ -123,10 +123,7 @@ def time_values(event: RemoteEvent) -> dict[str, Any]:
 
 def event_values(event: RemoteEvent, *, own: bool) -> dict[str, Any]:
     """Every helpdesk-owned field as Graph JSON; the reminder only on our own entries. Never
-    attendees (no invitations are ever sent). Raises ProviderError for a series: not yet written
-    over Graph."""
-    if event.is_recurring:
-        raise ProviderError("Recurring series are not written to Microsoft 365 yet; the series stays in the helpdesk.")
+    attendees (no invitations are ever sent). Raises ProviderError for a repeat rule Graph cannot hold."""
     values: dict[str, Any] = {
         "subject": event.subject,
         "body": {"contentType": "text", "content": event.body or ""},
@@ -135,6 +132,8 @@ def event_values(event: RemoteEvent, *, own: bool) -> dict[str, Any]:
         "sensitivity": "private" if event.private else "normal",
         "showAs": "busy" if event.busy else "free",
     }
+    if event.is_recurring:
+        values["recurrence"] = recurrence_for(event)
     if own:
         values["isReminderOn"] = event.reminder_minutes is not None
         if event.reminder_minutes is not None:
@@ -146,6 +145,18 @@ def _same_times(event: RemoteEvent, base: RemoteEvent) -> bool:
     if event.all_day != base.all_day or (event.time_zone or "UTC") != (base.time_zone or "UTC"):
         return False
     return (event.start, event.end) == (base.start, base.end)
+
+
+def same_pattern(event: RemoteEvent, base: RemoteEvent) -> bool:
+    """Both single, or both series whose rules Graph would hold the same."""
+    if event.is_recurring != base.is_recurring:
+        return False
+    if not event.is_recurring:
+        return True
+    try:
+        return recurrence_for(event) == recurrence_for(base)
+    except ProviderError:
+        return False
 
 
 def changed_values(event: RemoteEvent, base: RemoteEvent, *, own: bool) -> dict[str, Any]:
@@ -160,8 +171,12 @@ def changed_values(event: RemoteEvent, base: RemoteEvent, *, own: bool) -> dict[
         patch["body"] = full["body"]
     if (event.location or "").strip() != (base.location or "").strip():
         patch["location"] = full["location"]
-    if not _same_times(event, base):
+    if not _same_times(event, base) or not same_pattern(event, base):
         patch.update(start=full["start"], end=full["end"], isAllDay=full["isAllDay"])
+        if event.is_recurring:
+            patch["recurrence"] = full["recurrence"]
+        elif base.is_recurring:
+            patch["recurrence"] = None
     if event.private != base.private:
         patch["sensitivity"] = full["sensitivity"]
     if event.busy != base.busy:
@@ -181,3 +196,211 @@ def create_body(event: RemoteEvent) -> dict[str, Any]:
         body["transactionId"] = transaction_id(event.marker)
         body["singleValueExtendedProperties"] = [{"id": MARKER_PROPERTY_ID, "value": event.marker}]
     return body
+
+
+# --- series: RRULE <-> patternedRecurrence (Graph "patternedRecurrence resource type") ----------------
+
+WEEKDAYS = {
+    "MO": "monday",
+    "TU": "tuesday",
+    "WE": "wednesday",
+    "TH": "thursday",
+    "FR": "friday",
+    "SA": "saturday",
+    "SU": "sunday",
+}
+CODES = {name: code for code, name in WEEKDAYS.items()}
+INDEXES = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
+POSITIONS = {name: number for number, name in INDEXES.items()}
+
+
+def _rule_parts(rule: str) -> dict[str, str]:
+    rule = rule.removeprefix("RRULE:")
+    return dict(part.split("=", 1) for part in rule.upper().split(";") if "=" in part)
+
+
+def _start_date(event: RemoteEvent) -> date:
+    start = event.start
+    if isinstance(start, datetime):
+        return start.astimezone(ZoneInfo(event.time_zone or "UTC")).date()
+    return start
+
+
+def recurrence_for(event: RemoteEvent) -> dict[str, Any]:
+    """The series' RRULE as a patternedRecurrence. Raises ProviderError for a rule Graph cannot hold
+    (more than one rule, BYSETPOS lists, hourly and finer, several positioned days)."""
+    if len(event.rrules) != 1:
+        raise ProviderError("Microsoft 365 holds one repeat rule per series.")
+    parts = _rule_parts(event.rrules[0])
+    freq, interval = parts.get("FREQ"), int(parts.get("INTERVAL", "1"))
+    first = _start_date(event)
+    days = [d for d in parts.get("BYDAY", "").split(",") if d]
+    pattern: dict[str, Any] = {"interval": interval, "firstDayOfWeek": WEEKDAYS[parts.get("WKST", "MO")[:2]]}
+    if freq == "DAILY":
+        pattern["type"] = "daily"
+    elif freq == "WEEKLY":
+        pattern["type"] = "weekly"
+        codes = days or [list(WEEKDAYS)[first.weekday()]]
+        pattern["daysOfWeek"] = [WEEKDAYS[code[-2:]] for code in codes]
+    elif freq in ("MONTHLY", "YEARLY"):
+        yearly = freq == "YEARLY"
+        if yearly:
+            pattern["month"] = int(parts.get("BYMONTH", first.month))
+        if days:
+            if len(days) != 1:
+                raise ProviderError("Microsoft 365 repeats a month on one positioned weekday only.")
+            position = int(days[0][:-2] or parts.get("BYSETPOS", "1"))
+            if position not in INDEXES:
+                raise ProviderError(f"Microsoft 365 cannot repeat on position {position} of the month.")
+            pattern.update(
+                type="relativeYearly" if yearly else "relativeMonthly",
+                daysOfWeek=[WEEKDAYS[days[0][-2:]]],
+                index=INDEXES[position],
+            )
+        else:
+            pattern.update(
+                type="absoluteYearly" if yearly else "absoluteMonthly",
+                dayOfMonth=int(parts.get("BYMONTHDAY", first.day)),
+            )
+    else:
+        raise ProviderError(f"Microsoft 365 cannot repeat a series {str(freq).lower()}.")
+    zone = windows_zone_for(event.time_zone) if (event.time_zone or "UTC") != "UTC" else "UTC"
+    rng: dict[str, Any] = {"startDate": first.isoformat(), "recurrenceTimeZone": zone}
+    if "COUNT" in parts:
+        rng.update(type="numbered", numberOfOccurrences=int(parts["COUNT"]))
+    elif "UNTIL" in parts:
+        until = parts["UNTIL"]
+        if until.endswith("Z"):
+            moment = datetime.strptime(until, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            end = moment.astimezone(ZoneInfo(event.time_zone or "UTC")).date()
+        else:
+            end = datetime.strptime(until[:8], "%Y%m%d").date()
+        rng.update(type="endDate", endDate=end.isoformat())
+    else:
+        rng["type"] = "noEnd"
+    return {"pattern": pattern, "range": rng}
+
+
+def rrule_from(recurrence: dict, event: RemoteEvent) -> str:
+    """A patternedRecurrence as an RRULE value (no prefix), UNTIL as the end date's last moment in UTC."""
+    pattern, rng = recurrence.get("pattern") or {}, recurrence.get("range") or {}
+    kind = pattern.get("type", "")
+    days = [CODES[d.lower()] for d in pattern.get("daysOfWeek") or () if d.lower() in CODES]
+    parts = []
+    if kind == "daily":
+        parts += ["FREQ=DAILY"]
+    elif kind == "weekly":
+        parts += ["FREQ=WEEKLY", f"BYDAY={','.join(days)}"]
+        if (pattern.get("firstDayOfWeek") or "sunday").lower() not in ("monday", "sunday"):
+            parts.append(f"WKST={CODES[pattern['firstDayOfWeek'].lower()]}")
+    elif kind in ("absoluteMonthly", "relativeMonthly", "absoluteYearly", "relativeYearly"):
+        parts.append("FREQ=YEARLY" if "Yearly" in kind else "FREQ=MONTHLY")
+        if "Yearly" in kind:
+            parts.append(f"BYMONTH={pattern.get('month')}")
+        if kind.startswith("relative"):
+            position = POSITIONS.get((pattern.get("index") or "first").lower(), 1)
+            parts.append(f"BYDAY={position}{days[0] if days else 'MO'}")
+        else:
+            parts.append(f"BYMONTHDAY={pattern.get('dayOfMonth')}")
+    else:
+        raise ProviderError(f"Microsoft 365's {kind or 'unknown'} repeat pattern has no RRULE here.")
+    parts.insert(1, f"INTERVAL={int(pattern.get('interval') or 1)}")
+    if rng.get("type") == "numbered":
+        parts.append(f"COUNT={rng.get('numberOfOccurrences')}")
+    elif rng.get("type") == "endDate" and rng.get("endDate"):
+        end = date.fromisoformat(rng["endDate"][:10])
+        if event.all_day:
+            parts.append(f"UNTIL={end:%Y%m%d}")
+        else:
+            last = datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=ZoneInfo(event.time_zone or "UTC"))
+            parts.append(f"UNTIL={last.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    return ";".join(parts)
+
+
+def original_starts(event: RemoteEvent, until: datetime) -> list[datetime]:
+    """The UTC starts the series' rule gives up to `until` (UTC), on the wall clock of its zone."""
+    from dateutil.rrule import rrulestr
+
+    zone = ZoneInfo(event.time_zone or "UTC")
+    if isinstance(event.start, datetime):
+        first = event.start.astimezone(zone).replace(tzinfo=None)
+    else:
+        first = datetime.combine(event.start, datetime.min.time())
+    rule = event.rrules[0]
+    parts = _rule_parts(rule)
+    if "UNTIL" in parts and parts["UNTIL"].endswith("Z"):
+        local = datetime.strptime(parts["UNTIL"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).astimezone(zone)
+        rule = rule.replace(parts["UNTIL"], f"{local:%Y%m%dT%H%M%S}")
+    starts = []
+    for naive in rrulestr(rule, dtstart=first, ignoretz=True):
+        moment = naive.replace(tzinfo=zone).astimezone(UTC)
+        if moment >= until or len(starts) > 2000:
+            break
+        starts.append(moment)
+    return starts
+
+
+def _utc(value: datetime | date, zone: str) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.combine(value, datetime.min.time(), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def original_utc(value: str) -> datetime:
+    """An occurrence's originalStart (Edm.DateTimeOffset, "2026-12-01T08:00:00Z") as aware UTC."""
+    text = value.replace("Z", "+00:00")
+    if "." in text:
+        head, _, tail = text.partition(".")
+        digits = "".join(ch for ch in tail if ch.isdigit())[:6]
+        offset = tail[len("".join(ch for ch in tail if ch.isdigit())) :]
+        text = f"{head}.{digits}{offset}"
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def series_from(master: dict, instances: list[dict], window_start: datetime, window_end: datetime) -> RemoteEvent:
+    """A series master and its instances in the window (Graph lists occurrences and exceptions,
+    never cancelled ones) as one RemoteEvent: the pattern as an RRULE, occurrences the rule gives in
+    the window but no instance shows as exdates, exceptions as overrides."""
+    from ..base import RemoteOccurrence
+
+    event = event_from_graph(master)
+    event.rrules = [rrule_from(master.get("recurrence") or {}, event)]
+    zone = ZoneInfo(event.time_zone or "UTC")
+    seen: set[datetime] = set()
+    for instance in instances:
+        if not instance.get("originalStart"):
+            continue
+        original = original_utc(instance["originalStart"])
+        seen.add(original)
+        if instance.get("type") != "exception":
+            continue
+        detail = event_from_graph(instance)
+        override = RemoteOccurrence(
+            original_start=original.astimezone(zone) if not event.all_day else original.astimezone(zone).date(),
+            start=detail.start,
+            end=detail.end,
+            subject=detail.subject if detail.subject != event.subject else None,
+            location=detail.location if detail.location != event.location else None,
+            body=detail.body if detail.body != event.body else None,
+        )
+        event.overrides.append(override)
+    duration = _utc(event.end, event.time_zone) - _utc(event.start, event.time_zone)
+    for original in original_starts(event, window_end):
+        if original + duration <= window_start or original in seen:
+            continue
+        event.exdates.append(original.astimezone(zone).date() if event.all_day else original.astimezone(zone))
+    return event.trimmed()
+
+
+def override_values(override, event: RemoteEvent) -> dict[str, Any]:
+    """PATCH body of one occurrence made an exception: its times, and its own text where it has some."""
+    single = RemoteEvent(start=override.start, end=override.end, all_day=event.all_day, time_zone=event.time_zone)
+    values = time_values(single)
+    values.pop("isAllDay")
+    if override.subject is not None:
+        values["subject"] = override.subject
+    if override.location is not None:
+        values["location"] = {"displayName": override.location}
+    if override.body is not None:
+        values["body"] = {"contentType": "text", "content": override.body}
+    return values

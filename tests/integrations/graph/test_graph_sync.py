@@ -506,3 +506,98 @@ def test_unknown_mailbox_names_the_fix(graph, graph_connection):
 
 def test_working_connection_says_what_works(alice_graph, graph_connection):
     assert "alice@example.com's calendar can be opened" in services.test_connection(graph_connection, ALICE)
+
+
+# --- a recurring series -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def weekly_series(alice_graph, tomorrow_9, django_capture_on_commit_callbacks):
+    """A weekly series of six in the helpdesk, its second occurrence moved, its third cancelled."""
+    with django_capture_on_commit_callbacks(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;COUNT=6",
+            agents=[alice_graph.agent],
+            start=tomorrow_9,
+            end=tomorrow_9 + HOUR,
+            subject="Weekly check",
+        )
+    occurrences = list(master.occurrences.order_by("original_start"))
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(
+            occurrences[1], start=occurrences[1].start + 3 * HOUR, end=occurrences[1].end + 3 * HOUR
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.cancel_occurrence(occurrences[2])
+    return master
+
+
+def helpdesk_view(master, start, end) -> list[tuple]:
+    return list(
+        Appointment.objects.visible()
+        .filter(master=master, start__gte=start, start__lt=end)
+        .order_by("start")
+        .values_list("start", "end", "subject")
+    )
+
+
+def outlook_view(graph, start, end) -> list[tuple]:
+    return [(e["_start"], e["_end"], e["subject"]) for e in graph.calendar_view(ALICE, start, end)]
+
+
+def test_weekly_series_with_a_moved_and_a_cancelled_occurrence_shows_in_outlook_as_in_the_helpdesk(
+    weekly_series, graph, tomorrow_9
+):
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=60))
+
+    assert outlook_view(graph, *window) == helpdesk_view(weekly_series, *window)
+    assert len(helpdesk_view(weekly_series, *window)) == 5
+    kinds = [entry["type"] for entry in graph.calendar_view(ALICE, *window)]
+    assert (kinds.count("occurrence"), kinds.count("exception")) == (4, 1)
+    (master,) = graph.events(ALICE)  # one master holds the series
+    assert master["recurrence"]["pattern"]["type"] == "weekly"
+    assert master["recurrence"]["range"] == {
+        "type": "numbered",
+        "numberOfOccurrences": 6,
+        "startDate": tomorrow_9.date().isoformat(),
+        "recurrenceTimeZone": "W. Europe Standard Time",
+    }
+
+
+def test_series_pulled_back_unchanged_writes_nothing(weekly_series, alice_graph, graph):
+    pull(alice_graph)
+    link = SyncLink.objects.get(appointment=weekly_series)
+    writes = [r for r in graph.requests if r[0] in ("POST", "PATCH", "DELETE") and "$batch" not in r[1]]
+
+    report = pull(alice_graph)
+
+    assert (report.pushed, report.pulled, report.conflicts, report.failed) == (0, 0, 0, 0)
+    assert [r for r in graph.requests if r[0] in ("POST", "PATCH", "DELETE") and "$batch" not in r[1]] == writes
+    assert SyncLink.objects.get(pk=link.pk).version == graph.events(ALICE)[0]["changeKey"]
+
+
+def test_occurrence_moved_and_cancelled_in_outlook_follow_in_the_helpdesk(
+    weekly_series, alice_graph, graph, tomorrow_9
+):
+    pull(alice_graph)
+    occurrences = list(weekly_series.occurrences.order_by("original_start"))
+    fourth, fifth = occurrences[3], occurrences[4]
+    view = {e["_original"]: e for e in graph.calendar_view(ALICE, tomorrow_9, tomorrow_9 + timedelta(days=60))}
+    moved_start = fourth.start + 5 * HOUR
+    graph.outlook_edit(
+        ALICE,
+        view[fourth.original_start]["id"],
+        start={"dateTime": moved_start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+        end={"dateTime": (moved_start + HOUR).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+    )
+    graph.outlook_delete(ALICE, view[fifth.original_start]["id"])
+
+    pull(alice_graph)
+
+    fourth.refresh_from_db()
+    fifth.refresh_from_db()
+    assert (fourth.start, fourth.is_modified) == (fourth.original_start + 5 * HOUR, True)
+    assert fifth.is_cancelled
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=60))
+    assert outlook_view(graph, *window) == helpdesk_view(weekly_series, *window)
+    assert len(helpdesk_view(weekly_series, *window)) == 4
