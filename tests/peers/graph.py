@@ -24,6 +24,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 import json
+import random
 import re
 import secrets
 import ssl
@@ -165,6 +166,14 @@ class GraphServer:
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
         self.delay = 0.0  # seconds each Graph request takes (to see concurrency)
+        # Random faults on Graph requests: each request fails with probability fault_rate, of one of
+        # fault_kinds: "429" (throttled, Retry-After 0), "503", "500", "drop" (connection closed before
+        # the request is handled), "drop_after" (handled, then the connection closed unanswered).
+        self.random = random.Random(0)
+        self.fault_rate = 0.0
+        self.fault_kinds: tuple[str, ...] = ("429", "503", "500", "drop", "drop_after")
+        self.faults_served: dict[str, int] = {}
+        self.drop_next: list[str] = []  # paths (substrings) whose next request is handled but not answered
         self.lock = threading.RLock()
         self._tmp = tempfile.TemporaryDirectory()
         self.ca_path, cert, key = make_test_tls(Path(self._tmp.name))
@@ -230,6 +239,18 @@ class GraphServer:
         with self.lock:
             self.consented.discard(client_id)
             self.tokens = {token: client for token, client in self.tokens.items() if client != client_id}
+
+    def calm(self) -> None:
+        """No more random faults."""
+        self.fault_rate = 0.0
+
+    def _random_fault(self) -> str | None:
+        with self.lock:
+            if self.fault_rate and self.random.random() < self.fault_rate:
+                kind = self.random.choice(self.fault_kinds)
+                self.faults_served[kind] = self.faults_served.get(kind, 0) + 1
+                return kind
+        return None
 
     def expire_delta_tokens(self) -> None:
         """Every delta token handed out so far is refused with 410 (the server lost the sync state)."""
@@ -848,7 +869,20 @@ def _handler(server: GraphServer):
             if fault is not None:
                 extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                 raise GraphError(fault.status, fault.code, f"Injected fault {fault.code}.", extra)
+            chance = server._random_fault()
+            with server.lock:
+                dropped = next((p for p in server.drop_next if p in path), None)
+                if dropped is not None:
+                    server.drop_next.remove(dropped)
+                    chance = "drop_after"
             try:
+                if chance == "drop":
+                    self.close_connection = True
+                    return None
+                if chance in ("429", "503", "500"):
+                    wait = {"Retry-After": "0"} if chance != "500" else {}
+                    codes = {"429": "ApplicationThrottled", "503": "ServiceUnavailable", "500": "InternalServerError"}
+                    raise GraphError(int(chance), codes[chance], "Injected random fault.", wait)
                 if busy:
                     raise GraphError(
                         429,
@@ -859,10 +893,14 @@ def _handler(server: GraphServer):
                 if server.delay:
                     threading.Event().wait(server.delay)
                 if path == "/$batch" and method == "POST":
-                    return self._send(200, self._batch(json.loads(raw or b"{}")))
-                body = json.loads(raw) if raw else None
-                with server.lock:
-                    status, extra, answer = server.graph(method, path, query, headers, body)
+                    answer, status, extra = self._batch(json.loads(raw or b"{}")), 200, {}
+                else:
+                    body = json.loads(raw) if raw else None
+                    with server.lock:
+                        status, extra, answer = server.graph(method, path, query, headers, body)
+                if chance == "drop_after":  # the change is made; the answer never arrives
+                    self.close_connection = True
+                    return None
                 return self._send(status, answer if status != 204 else None, extra)
             finally:
                 with server.lock:

@@ -1,6 +1,7 @@
 """The sync engine against the local Microsoft Graph server through the real msal and requests: the
 CalDAV and Exchange scenarios, and what Graph adds (delta links, transactionId, $batch, limits)."""
 
+import contextlib
 import threading
 from datetime import UTC, timedelta
 
@@ -11,8 +12,8 @@ from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
 from integrations import services
-from integrations.models import SyncLink, SyncLogEntry
-from integrations.providers.base import ConnectionProblem
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations.providers.base import ConnectionProblem, ProviderError
 from integrations.providers.graph import MARKER_PROPERTY_ID
 from integrations.sync import engine
 from tests.integrations.test_caldav_sync import make, pull
@@ -601,3 +602,60 @@ def test_occurrence_moved_and_cancelled_in_outlook_follow_in_the_helpdesk(
     window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=60))
     assert outlook_view(graph, *window) == helpdesk_view(weekly_series, *window)
     assert len(helpdesk_view(weekly_series, *window)) == 4
+
+
+# --- faults: nothing lost, nothing duplicated ------------------------------------------------------------
+
+
+def _sync_ignoring_faults(agent_calendar, *, pull: bool) -> None:
+    with contextlib.suppress(ProviderError):
+        engine.sync_agent_calendar(AgentCalendar.objects.get(pk=agent_calendar.pk), pull=pull)
+
+
+def test_a_create_whose_answer_was_lost_is_not_duplicated(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    graph.drop_next.append("/$batch")  # Graph makes the event; we never hear back, and retry
+
+    make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+
+    assert subjects_in_outlook(graph) == ["Server room visit"]
+    assert SyncLink.objects.get().remote_id == only_event(graph)["id"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [3, 17])
+def test_changes_flow_both_ways_through_faults_and_end_equal(importing_graph, graph, tomorrow_9, seed):
+    alice = importing_graph.agent
+    graph.random.seed(seed)
+    graph.fault_rate = 0.3
+    appointments, outlook_ids = [], []
+    for n in range(5):
+        start = tomorrow_9 + n * 2 * HOUR
+        appointments.append(
+            calendar_services.create_appointment(subject=f"Helpdesk {n}", start=start, end=start + HOUR, agents=[alice])
+        )
+        outlook_ids.append(
+            graph.outlook_add(ALICE, start + timedelta(days=1), start + timedelta(days=1, hours=1), f"Outlook {n}")[
+                "id"
+            ]
+        )
+        _sync_ignoring_faults(importing_graph, pull=n % 2 == 0)
+    calendar_services.update_appointment(appointments[0], subject="Helpdesk 0 renamed")
+    calendar_services.delete_appointment(appointments[1])
+    graph.outlook_edit(ALICE, outlook_ids[2], subject="Outlook 2 renamed")
+    graph.outlook_delete(ALICE, outlook_ids[3])
+    graph.expire_delta_tokens()  # the server lost its sync state once as well
+    for _ in range(4):
+        _sync_ignoring_faults(importing_graph, pull=True)
+    served = dict(graph.faults_served)
+
+    graph.calm()
+    _sync_ignoring_faults(importing_graph, pull=True)
+    _sync_ignoring_faults(importing_graph, pull=True)
+
+    expected = ["Helpdesk 0 renamed", "Helpdesk 2", "Helpdesk 3", "Helpdesk 4"]
+    expected += ["Outlook 0", "Outlook 1", "Outlook 2 renamed", "Outlook 4"]
+    assert subjects_in_outlook(graph) == subjects_in_helpdesk() == sorted(expected)
+    assert SyncLink.objects.count() == len(expected)
+    assert sum(served.values()) >= 6 and len(served) >= 4, served  # the faults really hit, of most kinds
