@@ -176,6 +176,20 @@ class AgentCalendar(models.Model):
         return bool(self.locked_until and self.locked_until > timezone.now())
 
 
+class GraphSubscription(models.Model):
+    """A Microsoft Graph change-notification subscription on one agent calendar: a hint to pull
+    early. `client_state` is the secret Graph sends back with every notification."""
+
+    agent_calendar = models.OneToOneField(AgentCalendar, on_delete=models.CASCADE, related_name="graph_subscription")
+    subscription_id = models.CharField(max_length=255, unique=True)
+    client_state = models.CharField(max_length=128)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Graph subscription of {self.agent_calendar}"
+
+
 def new_marker() -> str:
     return f"helpdesk-{uuid.uuid4()}"
 

@@ -228,3 +228,99 @@ def queue_existing_appointments(agent_calendar: AgentCalendar, *, since: datetim
         )
         count += 1
     return count
+
+
+# --- Microsoft 365 change notifications: hints to pull early -----------------------------------------
+
+GRAPH_SUBSCRIPTION_DAYS = 3  # Graph keeps event subscriptions at most 7 days (10080 minutes)
+GRAPH_RENEW_BEFORE_HOURS = 24
+
+
+def graph_notification_url() -> str | None:
+    """Where Graph delivers notifications, or None when the site has no public https address."""
+    from django.conf import settings
+
+    base = (getattr(settings, "PUBLIC_SITE_URL", "") or "").rstrip("/")
+    # Graph delivers only to https; plain http is taken for this machine alone (a local test server).
+    if not base.startswith(("https://", "http://127.0.0.1:", "http://localhost:")):
+        return None
+    return f"{base}/integrations/graph/notify/"
+
+
+def refresh_graph_subscriptions(now: datetime | None = None) -> dict[str, int]:
+    """Beat: subscribe every active Microsoft 365 calendar that has no subscription, renew those
+    expiring within a day, re-subscribe those Graph has dropped. Off (nothing done) without a public
+    site address. Returns counts {"created", "renewed", "failed"}; a failure is logged, never raised."""
+    import secrets
+    from datetime import timedelta
+
+    from integrations.models import GraphSubscription
+    from integrations.providers import registry
+    from integrations.providers.base import RemoteCalendar, RemoteNotFound
+
+    counts = {"created": 0, "renewed": 0, "failed": 0}
+    url = graph_notification_url()
+    if url is None:
+        return counts
+    now = now or timezone.now()
+    until = now + timedelta(days=GRAPH_SUBSCRIPTION_DAYS)
+    calendars = AgentCalendar.objects.filter(
+        connection__kind=Connection.Kind.GRAPH, connection__is_active=True, agent__is_active=True
+    ).exclude(state=AgentCalendar.State.PAUSED)
+    for agent_calendar in calendars.select_related("connection", "agent__user"):
+        remote = RemoteCalendar(agent_calendar.mailbox_address, agent_calendar.calendar_id)
+        existing = GraphSubscription.objects.filter(agent_calendar=agent_calendar).first()
+        try:
+            provider = registry.build(agent_calendar.connection)
+            if existing is not None and existing.expires_at > now + timedelta(hours=GRAPH_RENEW_BEFORE_HOURS):
+                continue
+            if existing is not None:
+                try:
+                    existing.expires_at = provider.renew(remote, existing.subscription_id, until)
+                    existing.save(update_fields=["expires_at"])
+                    counts["renewed"] += 1
+                    continue
+                except RemoteNotFound:
+                    existing.delete()
+            client_state = secrets.token_urlsafe(32)
+            subscription_id, expires_at = provider.subscribe(remote, url, client_state, until)
+            GraphSubscription.objects.update_or_create(
+                agent_calendar=agent_calendar,
+                defaults={"subscription_id": subscription_id, "client_state": client_state, "expires_at": expires_at},
+            )
+            counts["created"] += 1
+        except ProviderError as error:
+            logger.warning("Change notifications for %s: %s", agent_calendar, error)
+            counts["failed"] += 1
+    return counts
+
+
+def graph_notification_targets(payload: dict) -> tuple[set[int], set[int]]:
+    """The agent calendars a Graph notification body (`{"value": [...]}`) is about, among those
+    whose clientState matches the one we gave (others are ignored): (calendars to pull, calendars
+    whose subscription needs renewing or re-creating, from lifecycle notifications)."""
+    import hmac
+
+    from integrations.models import GraphSubscription
+
+    to_pull: set[int] = set()
+    to_renew: set[int] = set()
+    items = payload.get("value") if isinstance(payload, dict) else None
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        subscription = GraphSubscription.objects.filter(subscription_id=str(item.get("subscriptionId", ""))).first()
+        if subscription is None:
+            continue
+        if not hmac.compare_digest(str(item.get("clientState", "")), subscription.client_state):
+            logger.warning("A Graph notification with a wrong clientState was ignored.")
+            continue
+        lifecycle = item.get("lifecycleEvent")
+        if lifecycle in ("reauthorizationRequired", "subscriptionRemoved"):
+            # Due now: the renewal task renews it (or, when Graph no longer has it, makes a new one).
+            to_renew.add(subscription.agent_calendar_id)
+            subscription.expires_at = timezone.now()
+            subscription.save(update_fields=["expires_at"])
+        if lifecycle in (None, "missed", "subscriptionRemoved"):
+            to_pull.add(subscription.agent_calendar_id)
+    return to_pull, to_renew

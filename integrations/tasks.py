@@ -60,3 +60,9 @@ def run_connection_test(connection_id: int) -> str:
     if connection is None:
         return "skipped"
     return services.record_connection_test(connection)
+
+
+@shared_task
+def renew_graph_subscriptions() -> dict:
+    """Beat: Microsoft 365 change-notification subscriptions created and renewed before they expire."""
+    return services.refresh_graph_subscriptions()

@@ -1,7 +1,10 @@
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from integrations import selectors, services
@@ -43,3 +46,32 @@ def sync_health(request):
         "integrations/sync_health.html",
         {"calendars": selectors.calendars_with_health([agent]), "log": selectors.recent_log(agent)},
     )
+
+
+MAX_NOTIFICATION_BYTES = 1_000_000
+
+
+@csrf_exempt
+@require_POST
+def graph_notify(request):
+    """Microsoft Graph's webhook. With `validationToken` (the subscription handshake), the token is
+    echoed as text/plain within Graph's 10 s. Otherwise the notifications are only hints: for each
+    one whose clientState is ours, a pull of that calendar is queued (no outbound call here); a
+    lifecycle notification also queues the subscription's renewal. Answers 202 (Graph retries others)."""
+    from integrations.tasks import pull_agent_calendar, renew_graph_subscriptions
+
+    token = request.GET.get("validationToken")
+    if token is not None:
+        return HttpResponse(token[:1024], content_type="text/plain", status=200)
+    if len(request.body) > MAX_NOTIFICATION_BYTES:
+        return HttpResponseBadRequest("Too large.")
+    try:
+        payload = json.loads(request.body or b"{}")
+    except ValueError:
+        return HttpResponseBadRequest("Not JSON.")
+    to_pull, to_renew = services.graph_notification_targets(payload)
+    for pk in sorted(to_pull):
+        pull_agent_calendar.delay(pk)
+    if to_renew:
+        renew_graph_subscriptions.delay()
+    return HttpResponse(status=202)

@@ -30,6 +30,7 @@ import secrets
 import ssl
 import tempfile
 import threading
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -173,6 +174,8 @@ class GraphServer:
         self.fault_rate = 0.0
         self.fault_kinds: tuple[str, ...] = ("429", "503", "500", "drop", "drop_after")
         self.faults_served: dict[str, int] = {}
+        self.subscriptions: dict[str, dict] = {}
+        self.deliveries: list[tuple[str, int]] = []  # (subscription id, HTTP status of our POST) per delivery
         self.drop_next: list[str] = []  # paths (substrings) whose next request is handled but not answered
         self.lock = threading.RLock()
         self._tmp = tempfile.TemporaryDirectory()
@@ -426,6 +429,7 @@ class GraphServer:
             event.update(type="seriesMaster", _exceptions={}, _cancelled={})
         self._stamp(event)
         box.events[event["id"]] = event
+        self._notify(box, "created", event["id"])
         return event
 
     # --- series: a master holds the pattern; occurrences and exceptions are computed from it ---
@@ -560,6 +564,7 @@ class GraphServer:
             self._stamp(master)  # the series' own version moves with any of its occurrences
             self._stamp(exception)
             master["_exceptions"][key] = exception
+            self._notify(box, "updated", master["id"])
             return self.render_occurrence(master, self._find_occurrence(box, event_id)[1], "UTC") | {"_raw": True}
         event = box.events.get(event_id)
         if event is None:
@@ -577,6 +582,7 @@ class GraphServer:
         if event.get("recurrence") and event.get("type") != "seriesMaster":
             event.update(type="seriesMaster", _exceptions={}, _cancelled={})
         self._stamp(event)
+        self._notify(box, "updated", event_id)
         return event
 
     def _delete(self, box: Mailbox, event_id: str, if_match: str | None = None) -> None:
@@ -587,6 +593,7 @@ class GraphServer:
             master["_cancelled"][occurrence["_original"].isoformat()] = self.seq
             master["_exceptions"].pop(occurrence["_original"].isoformat(), None)
             box.removed.append((self.seq, event_id, occurrence["_start"], occurrence["_end"]))
+            self._notify(box, "updated", master["id"])
             return
         event = box.events.get(event_id)
         if event is None:
@@ -600,6 +607,7 @@ class GraphServer:
                 box.removed.append((self.seq, occurrence["id"], occurrence["_start"], occurrence["_end"]))
         else:
             box.removed.append((self.seq, event_id, event["_start"], event["_end"]))
+        self._notify(box, "deleted", event_id)
 
     def render(self, event: dict, zone: str, expand: str = "") -> dict:
         out = {k: v for k, v in event.items() if not k.startswith("_") and k != "singleValueExtendedProperties"}
@@ -679,6 +687,20 @@ class GraphServer:
         size_match = re.search(r"odata\.maxpagesize=(\d+)", prefer)
         page_size = int(size_match.group(1)) if size_match else self.page_size
         parts = [p for p in path.split("/") if p]
+        if parts[:1] == ["subscriptions"]:
+            if len(parts) == 1 and method == "POST":
+                return 201, {}, self.subscribe(body or {})
+            subscription = self.subscriptions.get(parts[1]) if len(parts) == 2 else None
+            if subscription is None:
+                raise GraphError(404, "ResourceNotFound", "The object was not found.")
+            if method == "PATCH":
+                subscription["expirationDateTime"] = (body or {}).get(
+                    "expirationDateTime", subscription["expirationDateTime"]
+                )
+                return 200, {}, {k: v for k, v in subscription.items() if not k.startswith("_")}
+            if method == "DELETE":
+                del self.subscriptions[parts[1]]
+                return 204, {}, {}
         if len(parts) < 2 or parts[0] != "users":
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{path}'.")
         box = self._box(parts[1])
@@ -752,6 +774,98 @@ class GraphServer:
                 self._delete(box, event_id, if_match)
                 return 204, {}, {}
         raise GraphError(400, "BadRequest", f"Unsupported request {method} {path}.")
+
+    # --- change notifications (Graph "Set up notifications for changes in resource data") ---
+
+    def subscribe(self, body: dict) -> dict:
+        """POST /subscriptions: the notification URL is checked first with a validationToken request
+        that must be answered 200 with the token as text/plain within 10 s."""
+        resource = body.get("resource", "")
+        match = re.fullmatch(r"/?(?:users|Users)/([^/]+)/(?:events|Events)", resource)
+        if match is None:
+            raise GraphError(400, "InvalidRequest", f"Resource '{resource}' is not supported.")
+        box = self._box(match.group(1))
+        token = secrets.token_urlsafe(16)
+        url = body.get("notificationUrl", "")
+        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise GraphError(400, "ValidationError", "The notification URL must use https.")
+        try:
+            request = urllib.request.Request(
+                f"{url}?validationToken={token}", data=b"", headers={"Content-Type": "text/plain"}, method="POST"
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                echoed = answer.read().decode()
+                ok = answer.status == 200 and echoed == token
+        except OSError:
+            ok = False
+        if not ok:
+            raise GraphError(
+                400,
+                "ValidationError",
+                "Subscription validation request failed. Notification endpoint must respond with 200 OK "
+                "to validation request.",
+            )
+        expires = dt.datetime.fromisoformat(body["expirationDateTime"].replace("Z", "+00:00"))
+        latest = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10080)
+        if expires > latest:
+            raise GraphError(400, "ExtensionError", "Subscription expiration can only be 10070 minutes in the future.")
+        subscription = {
+            "id": str(uuid.uuid4()),
+            "resource": resource,
+            "changeType": body.get("changeType", ""),
+            "notificationUrl": url,
+            "lifecycleNotificationUrl": body.get("lifecycleNotificationUrl"),
+            "clientState": body.get("clientState"),
+            "expirationDateTime": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "_mailbox": box.address.lower(),
+        }
+        self.subscriptions[subscription["id"]] = subscription
+        return {k: v for k, v in subscription.items() if not k.startswith("_")}
+
+    def _notify(self, box: Mailbox, change: str, event_id: str) -> None:
+        for subscription in list(self.subscriptions.values()):
+            if subscription["_mailbox"] != box.address.lower() or change not in subscription["changeType"]:
+                continue
+            item = {
+                "subscriptionId": subscription["id"],
+                "subscriptionExpirationDateTime": subscription["expirationDateTime"],
+                "changeType": change,
+                "resource": f"Users/{box.user_id}/Events/{event_id}",
+                "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "id": event_id},
+                "clientState": subscription["clientState"],
+                "tenantId": self.tenant,
+            }
+            self._deliver(subscription["id"], subscription["notificationUrl"], {"value": [item]})
+
+    def send_lifecycle(self, subscription_id: str, event: str, *, client_state: str | None = None) -> None:
+        """A lifecycle notification (reauthorizationRequired, subscriptionRemoved, missed)."""
+        subscription = self.subscriptions[subscription_id]
+        item = {
+            "subscriptionId": subscription_id,
+            "subscriptionExpirationDateTime": subscription["expirationDateTime"],
+            "lifecycleEvent": event,
+            "clientState": subscription["clientState"] if client_state is None else client_state,
+            "tenantId": self.tenant,
+        }
+        url = subscription.get("lifecycleNotificationUrl") or subscription["notificationUrl"]
+        self._deliver(subscription_id, url, {"value": [item]})
+
+    def _deliver(self, subscription_id: str, url: str, payload: dict) -> None:
+        def post() -> None:
+            request = urllib.request.Request(
+                url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    status = answer.status
+            except urllib.error.HTTPError as error:
+                status = error.code
+            except OSError:
+                status = 0
+            with self.lock:
+                self.deliveries.append((subscription_id, status))
+
+        threading.Thread(target=post, daemon=True).start()
 
     def fault_for(self, path: str) -> Fault | None:
         for fault in self.faults:

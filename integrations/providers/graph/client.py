@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -502,3 +502,39 @@ class GraphProvider:
             else:
                 final.append(BulkResult(error=graph_error(status, body, headers, mailbox, item=True)))
         return final
+
+    # --- change notifications (Graph "Set up notifications for changes in resource data") ---
+
+    def subscribe(
+        self, calendar: RemoteCalendar, notification_url: str, client_state: str, expires_at: datetime
+    ) -> tuple[str, datetime]:
+        """A subscription to created/updated/deleted events of the mailbox's calendar, delivered to
+        `notification_url` (Graph first checks it with a validationToken request), lifecycle
+        notifications to the same address. Returns (subscription id, expiry, UTC)."""
+        body = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": notification_url,
+            "lifecycleNotificationUrl": notification_url,
+            "resource": f"users/{calendar.mailbox}/events",
+            "expirationDateTime": _iso(expires_at),
+            "clientState": client_state,
+        }
+        _, _, data = self._request("POST", f"{self.base}/subscriptions", calendar.mailbox, body=body)
+        return data["id"], mapping.original_utc(data.get("expirationDateTime") or _iso(expires_at))
+
+    def renew(self, calendar: RemoteCalendar, subscription_id: str, expires_at: datetime) -> datetime:
+        """Move the subscription's expiry (UTC); RemoteNotFound when Graph no longer has it."""
+        _, _, data = self._request(
+            "PATCH",
+            f"{self.base}/subscriptions/{quote(subscription_id)}",
+            calendar.mailbox,
+            body={"expirationDateTime": _iso(expires_at)},
+            item=True,
+        )
+        return mapping.original_utc(data.get("expirationDateTime") or _iso(expires_at))
+
+    def unsubscribe(self, calendar: RemoteCalendar, subscription_id: str) -> None:
+        try:
+            self._request("DELETE", f"{self.base}/subscriptions/{quote(subscription_id)}", calendar.mailbox, item=True)
+        except RemoteNotFound:
+            return
