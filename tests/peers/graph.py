@@ -972,12 +972,12 @@ def _handler(server: GraphServer):
             token = headers.get("authorization", "").removeprefix("Bearer ")
             if token not in server.tokens:
                 raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
-            mailboxes = self._batch_mailboxes(path, raw) if path == "/$batch" else {mailbox} - {""}
+            mailboxes = self._batch_mailboxes(path, raw) if path == "/$batch" else {mailbox: 1} if mailbox else {}
             with server.lock:
                 fault = server.fault_for(path)
                 if fault is None:
-                    for box in mailboxes:
-                        server.in_flight[box] = server.in_flight.get(box, 0) + 1
+                    for box, count in mailboxes.items():
+                        server.in_flight[box] = server.in_flight.get(box, 0) + min(count, MAX_CONCURRENT_PER_MAILBOX)
                         server.max_in_flight[box] = max(server.max_in_flight.get(box, 0), server.in_flight[box])
                     busy = [b for b in mailboxes if server.in_flight[b] > MAX_CONCURRENT_PER_MAILBOX]
             if fault is not None:
@@ -1018,28 +1018,56 @@ def _handler(server: GraphServer):
                 return self._send(status, answer if status != 204 else None, extra)
             finally:
                 with server.lock:
-                    for box in mailboxes:
-                        server.in_flight[box] -= 1
+                    for box, count in mailboxes.items():
+                        server.in_flight[box] -= min(count, MAX_CONCURRENT_PER_MAILBOX)
 
         @staticmethod
-        def _batch_mailboxes(path: str, raw: bytes) -> set[str]:
+        def _item_mailbox(item: dict) -> str:
+            segments = urlsplit(item.get("url", "")).path.strip("/").split("/")
+            return server.mailbox_key(segments[1]) if len(segments) > 1 and segments[0] == "users" else ""
+
+        def _batch_mailboxes(self, path: str, raw: bytes) -> dict[str, int]:
+            """Mailbox -> how many of the batch's items run at once against it (those without dependsOn)."""
             try:
                 requests = json.loads(raw or b"{}").get("requests", [])
             except ValueError:
-                return set()
-            found = set()
+                return {}
+            found: dict[str, int] = {}
             for item in requests:
-                segments = urlsplit(item.get("url", "")).path.strip("/").split("/")
-                if len(segments) > 1 and segments[0] == "users":
-                    found.add(server.mailbox_key(segments[1]))
-            return found
+                box = self._item_mailbox(item)
+                if box:
+                    found[box] = found.get(box, 0) + (0 if item.get("dependsOn") else 1)
+            return {box: max(1, count) for box, count in found.items()}
 
         def _batch(self, payload: dict) -> dict:
             requests = payload.get("requests", [])
             if len(requests) > MAX_BATCH:
                 raise GraphError(400, "BadRequest", f"Number of batch requests exceeds the limit of {MAX_BATCH}.")
+            # Items without dependsOn run in parallel (JSON batching docs), each counting against the
+            # mailbox's 4 concurrent requests; those beyond are throttled. A failed item fails the
+            # items that depend on it with 424.
+            roots: dict[str, int] = {}
+            refused: set[str] = set()
+            for item in requests:
+                if not item.get("dependsOn"):
+                    box = self._item_mailbox(item)
+                    roots[box] = roots.get(box, 0) + 1
+                    if roots[box] > MAX_CONCURRENT_PER_MAILBOX:
+                        refused.add(item["id"])
+            failed: set[str] = set()
             responses = []
             for item in requests:
+                if item["id"] in refused or any(d in failed for d in item.get("dependsOn") or ()):
+                    failed.add(item["id"])
+                    error = (
+                        GraphError(429, "ApplicationThrottled", "MailboxConcurrency limit hit.", {"Retry-After": "1"})
+                        if item["id"] in refused
+                        else GraphError(424, "FailedDependency", "A request this one depends on failed.")
+                    )
+                    responses.append(
+                        {"id": item["id"], "status": error.status, "headers": error.headers, "body": _error_body(error)}
+                    )
+                    continue
                 url = urlsplit(item["url"] if item["url"].startswith("/") else "/" + item["url"])
                 query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
                 headers = {k.lower(): v for k, v in (item.get("headers") or {}).items()}
@@ -1056,6 +1084,7 @@ def _handler(server: GraphServer):
                         status, extra, answer = server.graph(item["method"], url.path, query, headers, item.get("body"))
                     responses.append({"id": item["id"], "status": status, "headers": extra, "body": answer})
                 except GraphError as error:
+                    failed.add(item["id"])
                     responses.append(
                         {"id": item["id"], "status": error.status, "headers": error.headers, "body": _error_body(error)}
                     )

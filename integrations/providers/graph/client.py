@@ -279,7 +279,27 @@ class GraphProvider:
         return page
 
     def _batch(self, mailbox: str, ops: list[tuple[str, str, Any, dict]]) -> list[tuple[int, dict, Any]]:
-        """One $batch (JSON batching, at most 20 requests): (status, headers, body) per op, in order."""
+        """(status, headers, body) per op, in order, through $batch (JSON batching, at most 20
+        requests). The items run as 4 chains (dependsOn), so no more than 4 run at once against the
+        mailbox; an item a failed one blocked (424) is sent again in the next round."""
+        results: list[tuple[int, dict, Any] | None] = [None] * len(ops)
+        pending = list(range(len(ops)))
+        while pending:
+            answers = self._batch_once(mailbox, [ops[n] for n in pending])
+            blocked = []
+            for number, answer in zip(pending, answers, strict=True):
+                if answer[0] == 424:
+                    blocked.append(number)
+                else:
+                    results[number] = answer
+            if len(blocked) == len(pending):  # no progress: give the items their 424
+                for number, answer in zip(pending, answers, strict=True):
+                    results[number] = answer
+                break
+            pending = blocked
+        return results
+
+    def _batch_once(self, mailbox: str, ops: list[tuple[str, str, Any, dict]]) -> list[tuple[int, dict, Any]]:
         requests_ = []
         for number, (method, url, body, headers) in enumerate(ops):
             item: dict[str, Any] = {
@@ -291,6 +311,8 @@ class GraphProvider:
             if body is not None:
                 item["body"] = body
                 item["headers"]["Content-Type"] = "application/json"
+            if number >= MAX_PER_MAILBOX:
+                item["dependsOn"] = [str(number - MAX_PER_MAILBOX)]
             requests_.append(item)
         _, _, data = self._request("POST", f"{self.base}/$batch", mailbox, body={"requests": requests_})
         by_id = {r["id"]: r for r in data.get("responses", [])}

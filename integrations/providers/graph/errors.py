@@ -49,6 +49,8 @@ def graph_error(status: int, body: dict, headers, mailbox: str, *, item: bool) -
         wait = retry_after_seconds(headers.get("Retry-After") if headers else None)
         asks = f"; it asks for a pause of {wait:g} s" if wait else ""
         return TransientError(f"Microsoft 365 is busy (HTTP {status} {code}){asks}.", retry_after=wait)
+    if status == 424:
+        return TransientError("Microsoft 365 did not try this write: an earlier one in its batch failed.")
     if status == 410 or code.lower() in ("syncstatenotfound", "syncstateinvalid", "resyncrequired"):
         return SyncTokenExpired(f"Microsoft 365 refused the delta link of {mailbox}: a full resync is needed.")
     if status == 412:

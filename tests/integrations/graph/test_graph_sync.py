@@ -438,6 +438,7 @@ def test_pushing_100_changes_costs_at_most_5_requests(alice_graph, graph, tomorr
     assert len(graph.events(ALICE)) == 100
     assert len(graph.graph_requests()) - before <= 5
     assert len(graph.batch_items) == 100
+    assert graph.max_in_flight[ALICE] <= 4  # each $batch runs as 4 chains of dependent items
 
 
 def test_never_more_than_4_requests_in_flight_per_mailbox(alice_graph, graph, tomorrow_9):
@@ -659,3 +660,21 @@ def test_changes_flow_both_ways_through_faults_and_end_equal(importing_graph, gr
     assert subjects_in_outlook(graph) == subjects_in_helpdesk() == sorted(expected)
     assert SyncLink.objects.count() == len(expected)
     assert sum(served.values()) >= 6 and len(served) >= 4, served  # the faults really hit, of most kinds
+
+
+def test_the_server_throttles_a_batch_of_more_than_4_parallel_items_for_one_mailbox(alice_graph, graph):
+    """The local server follows Graph: batch items without dependsOn run at once, and a mailbox
+    takes 4 at a time; a failed item fails those that depend on it (424)."""
+    import requests
+
+    from integrations.providers import registry
+
+    provider = registry.build(alice_graph.connection)
+    get = {"method": "GET", "url": f"/users/{ALICE}/calendar"}
+    body = {"requests": [{"id": str(n), **get} for n in range(5)] + [{"id": "5", **get, "dependsOn": ["4"]}]}
+    session = requests.Session()
+    session.trust_env, session.verify = False, str(graph.ca_path)
+
+    answer = session.post(f"{graph.base_url}/$batch", json=body, headers=provider._headers()).json()
+
+    assert [r["status"] for r in sorted(answer["responses"], key=lambda r: r["id"])] == [200, 200, 200, 200, 429, 424]
