@@ -75,6 +75,14 @@ class ConnectionForm(forms.ModelForm):
         "https://login.microsoftonline.us/<tenant>.",
     )
 
+    graph_delegated = forms.BooleanField(
+        label="Technicians sign in themselves",
+        required=False,
+        help_text='Delegated permission: each technician clicks "Connect my Microsoft 365 calendar" on their sync '
+        "page (add the site's /me/sync/microsoft365/callback/ address as a Web redirect URI of the app). Off: "
+        "the app's own Calendars.ReadWrite application permission reaches every mailbox the access policy allows.",
+    )
+
     class Meta:
         model = Connection
         fields = ["name", "kind", "server_url", "username", "secret", "options", "is_active"]
@@ -89,6 +97,7 @@ class ConnectionForm(forms.ModelForm):
         self.initial.setdefault("ews_test_mailbox", options.get("test_mailbox", ""))
         self.initial.setdefault("graph_tenant_id", options.get("tenant_id", ""))
         self.initial.setdefault("graph_authority", options.get("authority", ""))
+        self.initial.setdefault("graph_delegated", bool(options.get("delegated")))
         if "options" in self.fields:
             self.fields["options"].required = False
             self.fields[
@@ -126,6 +135,10 @@ class ConnectionForm(forms.ModelForm):
                 options[option] = cleaned[field].strip()
             else:
                 options.pop(option, None)
+        if cleaned.get("graph_delegated"):
+            options["delegated"] = True
+        else:
+            options.pop("delegated", None)
         cleaned["options"] = options
         cleaned["server_url"] = cleaned.get("server_url") or GRAPH_BASE_URL
         # The model's clean() reads the instance, which the form fills only after this method.
@@ -161,7 +174,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         ),
         (
             "Microsoft 365 (Graph)",
-            {"classes": ["connection-kind-graph"], "fields": ["graph_tenant_id", "graph_authority"]},
+            {"classes": ["connection-kind-graph"], "fields": ["graph_tenant_id", "graph_authority", "graph_delegated"]},
         ),
         ("More options", {"classes": ["connection-kind-other"], "fields": ["options"]}),
     ]

@@ -190,6 +190,27 @@ class GraphSubscription(models.Model):
         return f"Graph subscription of {self.agent_calendar}"
 
 
+class DelegatedGrant(models.Model):
+    """A technician's own Microsoft 365 sign-in (authorization code with PKCE) for one agent
+    calendar: the refresh token, encrypted, rotated on every use. A revoked grant asks the
+    technician to reconnect."""
+
+    agent_calendar = models.OneToOneField(AgentCalendar, on_delete=models.CASCADE, related_name="delegated_grant")
+    account = models.CharField(max_length=255, blank=True)
+    refresh_token_encrypted = models.TextField(editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Microsoft 365 sign-in of {self.agent_calendar}"
+
+    def set_refresh_token(self, plain: str) -> None:
+        self.refresh_token_encrypted = crypto.encrypt(plain)
+
+    def get_refresh_token(self) -> str:
+        return crypto.decrypt(self.refresh_token_encrypted)
+
+
 def new_marker() -> str:
     return f"helpdesk-{uuid.uuid4()}"
 

@@ -324,3 +324,114 @@ def graph_notification_targets(payload: dict) -> tuple[set[int], set[int]]:
         if lifecycle in (None, "missed", "subscriptionRemoved"):
             to_pull.add(subscription.agent_calendar_id)
     return to_pull, to_renew
+
+
+# --- Microsoft 365 delegated sign-in: a technician connects their own calendar ------------------------
+
+
+class DelegatedGrants:
+    """The technicians' Microsoft 365 refresh tokens on one connection, encrypted at rest: what the
+    Graph provider asks for (GrantStore), kept here so the provider never touches the ORM."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def _grant(self, mailbox: str):
+        from integrations.models import DelegatedGrant
+
+        for grant in DelegatedGrant.objects.filter(agent_calendar__connection=self.connection).select_related(
+            "agent_calendar__agent__user"
+        ):
+            if grant.agent_calendar.mailbox_address.lower() == mailbox.lower():
+                return grant
+        return None
+
+    def refresh_token(self, mailbox: str) -> str | None:
+        grant = self._grant(mailbox)
+        return grant.get_refresh_token() if grant is not None and grant.revoked_at is None else None
+
+    def rotated(self, mailbox: str, refresh_token: str) -> None:
+        grant = self._grant(mailbox)
+        if grant is not None:
+            grant.set_refresh_token(refresh_token)
+            grant.save(update_fields=["refresh_token_encrypted", "updated_at"])
+
+    def revoked(self, mailbox: str, message: str) -> None:
+        grant = self._grant(mailbox)
+        if grant is not None:
+            grant.revoked_at = timezone.now()
+            grant.save(update_fields=["revoked_at", "updated_at"])
+
+
+def delegated_connections(agent: Agent) -> list[dict]:
+    """Microsoft 365 connections where technicians sign in themselves, with this technician's state:
+    [{"connection", "agent_calendar" (or None), "needs_sign_in" (never connected or revoked)}]."""
+    from integrations.models import DelegatedGrant
+
+    result = []
+    for connection in Connection.objects.filter(kind=Connection.Kind.GRAPH, is_active=True):
+        if not (connection.options or {}).get("delegated"):
+            continue
+        agent_calendar = AgentCalendar.objects.filter(agent=agent, connection=connection).first()
+        grant = DelegatedGrant.objects.filter(agent_calendar=agent_calendar).first() if agent_calendar else None
+        result.append(
+            {
+                "connection": connection,
+                "agent_calendar": agent_calendar,
+                "needs_sign_in": grant is None or grant.revoked_at is not None,
+                "revoked": grant is not None and grant.revoked_at is not None,
+            }
+        )
+    return result
+
+
+def start_delegated_sign_in(agent: Agent, connection: Connection, redirect_uri: str) -> tuple[str, dict]:
+    """(the authorize URL to send the browser to, what the session keeps until the callback: state
+    and PKCE verifier, RFC 7636). No outbound call."""
+    import base64
+    import hashlib
+    import secrets
+
+    from integrations.providers.graph import authorize_url
+    from integrations.providers.graph.client import GraphSettings
+
+    options = connection.options or {}
+    settings = GraphSettings(
+        tenant_id=options.get("tenant_id", ""),
+        client_id=connection.username,
+        secret="",
+        authority=options.get("authority", ""),
+        base_url=connection.server_url or "https://graph.microsoft.com/v1.0",
+    )
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    state = secrets.token_urlsafe(24)
+    url = authorize_url(
+        settings, redirect_uri=redirect_uri, state=state, code_challenge=challenge, login_hint=agent.mailbox
+    )
+    return url, {"state": state, "verifier": verifier, "connection": connection.pk, "redirect_uri": redirect_uri}
+
+
+def finish_delegated_sign_in(agent: Agent, connection: Connection, code: str, verifier: str, redirect_uri: str):
+    """Redeem the technician's authorization code (worker side), store the refresh token encrypted,
+    tie their calendar and queue its first pull. Raises ConnectionProblem saying what went wrong."""
+    from integrations.models import DelegatedGrant
+    from integrations.tasks import pull_agent_calendar
+
+    provider = provider_for(connection)
+    refresh_token, account = provider.redeem_code(code, verifier, redirect_uri)
+    mailbox = account if account and account.lower() != agent.mailbox.lower() else ""
+    agent_calendar, _ = AgentCalendar.objects.update_or_create(
+        agent=agent,
+        connection=connection,
+        defaults={"mailbox": mailbox, "state": AgentCalendar.State.ACTIVE, "last_error": ""},
+    )
+    grant = DelegatedGrant.objects.filter(agent_calendar=agent_calendar).first() or DelegatedGrant(
+        agent_calendar=agent_calendar
+    )
+    grant.account = account
+    grant.revoked_at = None
+    grant.set_refresh_token(refresh_token)
+    grant.save()
+    transaction.on_commit(lambda: pull_agent_calendar.delay(agent_calendar.pk))
+    return agent_calendar

@@ -9,4 +9,6 @@ urlpatterns = [
     path("me/approvals/<int:pk>/", views.decide, name="decide"),
     path("me/sync/", views.sync_health, name="sync_health"),
     path("integrations/graph/notify/", views.graph_notify, name="graph_notify"),
+    path("me/sync/microsoft365/<int:connection_id>/connect/", views.microsoft365_connect, name="microsoft365_connect"),
+    path("me/sync/microsoft365/callback/", views.microsoft365_callback, name="microsoft365_callback"),
 ]

@@ -4,11 +4,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from integrations import selectors, services
-from integrations.models import SyncLink
+from integrations.models import Connection, SyncLink
 
 
 def _agent(request):
@@ -44,8 +45,47 @@ def sync_health(request):
     return render(
         request,
         "integrations/sync_health.html",
-        {"calendars": selectors.calendars_with_health([agent]), "log": selectors.recent_log(agent)},
+        {
+            "calendars": selectors.calendars_with_health([agent]),
+            "log": selectors.recent_log(agent),
+            "microsoft365": services.delegated_connections(agent),
+        },
     )
+
+
+@login_required
+@require_POST
+def microsoft365_connect(request, connection_id: int):
+    """ "Connect my Microsoft 365 calendar": off to Microsoft's sign-in with a PKCE challenge."""
+    agent = _agent(request)
+    connection = get_object_or_404(Connection, pk=connection_id, kind=Connection.Kind.GRAPH, is_active=True)
+    if not (connection.options or {}).get("delegated"):
+        raise Http404("Technicians do not sign in on this connection.")
+    redirect_uri = request.build_absolute_uri(reverse("integrations:microsoft365_callback"))
+    url, pending = services.start_delegated_sign_in(agent, connection, redirect_uri)
+    request.session["microsoft365_sign_in"] = pending
+    return redirect(url)
+
+
+@login_required
+def microsoft365_callback(request):
+    """Back from Microsoft's sign-in: the code is redeemed by the worker, never in this request."""
+    from integrations.tasks import finish_delegated_sign_in
+
+    agent = _agent(request)
+    pending = request.session.pop("microsoft365_sign_in", None)
+    if pending is None or request.GET.get("state") != pending["state"]:
+        messages.error(request, "That sign-in did not start here; please try again.")
+        return redirect("integrations:sync_health")
+    if "error" in request.GET:
+        text = (request.GET.get("error_description") or request.GET["error"])[:300]
+        messages.error(request, f"Microsoft 365 did not connect your calendar: {text}")
+        return redirect("integrations:sync_health")
+    finish_delegated_sign_in.delay(
+        agent.pk, pending["connection"], request.GET.get("code", ""), pending["verifier"], pending["redirect_uri"]
+    )
+    messages.success(request, "Connecting your Microsoft 365 calendar; it shows here in a moment.")
+    return redirect("integrations:sync_health")
 
 
 MAX_NOTIFICATION_BYTES = 1_000_000

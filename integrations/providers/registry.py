@@ -62,8 +62,14 @@ def _graph(connection, **overrides) -> CalendarProvider:
         "base_url": overrides.get("url", connection.server_url),
         "ca_bundle": options.get("ca_bundle", ""),
         "timeout": float(overrides.get("timeout", options.get("timeout", 30))),
+        "delegated": bool(options.get("delegated", False)),
     }
-    return graph_provider_from_settings(settings)
+    grants = None
+    if settings["delegated"]:
+        from integrations.services import DelegatedGrants  # the ORM side of the technicians' sign-ins
+
+        grants = DelegatedGrants(connection)
+    return graph_provider_from_settings(settings, grants=grants)
 
 
 register("caldav", _caldav)

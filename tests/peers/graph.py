@@ -157,6 +157,8 @@ class GraphServer:
         self.mailboxes: dict[str, Mailbox] = {}
         self.tokens: dict[str, str] = {}  # access token -> client id
         self.refresh_tokens: dict[str, str] = {}
+        self.refresh_users: dict[str, str] = {}  # refresh token -> the signed-in user (delegated grants)
+        self.token_users: dict[str, str] = {}  # access token -> the signed-in user
         self.codes: dict[str, dict] = {}
         self.seq = 0
         self.stale_before = 0  # delta tokens taken before this sequence number are refused (410)
@@ -237,6 +239,16 @@ class GraphServer:
         """The next `times` Graph requests (whose path contains `path`) are answered with this error."""
         self.faults.append(Fault(status, code, retry_after, times, path))
 
+    def revoke_sign_ins(self, user: str) -> None:
+        """The user's sessions were revoked (Revoke-MgUserSignInSession): refresh tokens stop working."""
+        with self.lock:
+            for refresh in [r for r, u in self.refresh_users.items() if u == user.lower()]:
+                self.refresh_users.pop(refresh)
+                self.refresh_tokens.pop(refresh, None)
+            for access in [a for a, u in self.token_users.items() if u == user.lower()]:
+                self.token_users.pop(access)
+                self.tokens.pop(access, None)
+
     def revoke_consent(self, client_id: str) -> None:
         """The admin withdrew consent: the app's tokens stop working and no new one is issued."""
         with self.lock:
@@ -313,6 +325,7 @@ class GraphServer:
                 "the client secret value, not the client secret ID.",
             )
         grant = form.get("grant_type")
+        user = ""
         if grant == "client_credentials":
             scope = form.get("scope", "")
             if not scope.endswith("/.default"):
@@ -334,19 +347,25 @@ class GraphServer:
                 derived = verifier
             if derived != entry["challenge"]:
                 raise GraphError(400, "invalid_grant", "AADSTS501481: The Code_Verifier does not match the challenge.")
+            user = entry["user"]
         elif grant == "refresh_token":
             if form.get("refresh_token") not in self.refresh_tokens:
                 raise GraphError(
                     400, "invalid_grant", "AADSTS70000: The provided grant has expired due to it being revoked."
                 )
+            # Refresh tokens rotate: the one used is spent (identity platform docs, "refresh tokens").
+            user = self.refresh_users.pop(form["refresh_token"], "")
+            self.refresh_tokens.pop(form["refresh_token"])
         else:
             raise GraphError(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")
         access = secrets.token_urlsafe(32)
         self.tokens[access] = client_id
         answer = {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": access}
         if grant != "client_credentials":
+            self.token_users[access] = user.lower()
             refresh = secrets.token_urlsafe(32)
             self.refresh_tokens[refresh] = client_id
+            self.refresh_users[refresh] = user.lower()
             answer.update(refresh_token=refresh, scope=form.get("scope", ""))
         return answer
 
@@ -972,6 +991,10 @@ def _handler(server: GraphServer):
             token = headers.get("authorization", "").removeprefix("Bearer ")
             if token not in server.tokens:
                 raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+            signed_in = server.token_users.get(token)
+            if signed_in is not None and mailbox and mailbox != signed_in:
+                # A delegated token opens only its own user's mailbox (no sharing set up here).
+                raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
             mailboxes = self._batch_mailboxes(path, raw) if path == "/$batch" else {mailbox: 1} if mailbox else {}
             with server.lock:
                 fault = server.fault_for(path)

@@ -42,6 +42,9 @@ class Command(BaseCommand):
         graph.add_argument("--tenant-id", default="", help="Directory (tenant) ID of the app registration.")
         graph.add_argument("--client-id", default="", help="Application (client) ID; the secret is CONNECTION_SECRET.")
         graph.add_argument("--authority", default="", help="Default https://login.microsoftonline.com/<tenant>.")
+        graph.add_argument(
+            "--delegated", action="store_true", help="Technicians sign in themselves (delegated permission)."
+        )
         graph.add_argument("--ca-bundle", default="", help="A CA file to trust instead of the system's (private PKI).")
         parser.add_argument("--no-test", action="store_true", help="Do not try the connection.")
 
@@ -66,6 +69,8 @@ class Command(BaseCommand):
             "ca_bundle": options["ca_bundle"],
         }
         graph = {key: value for key, value in graph.items() if value}
+        if options["delegated"]:
+            graph["delegated"] = True
         if (graph or options["client_id"]) and kind != Connection.Kind.GRAPH:
             raise CommandError("--tenant-id, --client-id, --authority and --ca-bundle only apply to --kind graph.")
         if kind == Connection.Kind.GRAPH:

@@ -4,7 +4,7 @@ client.py holds the provider, mapping.py turns Graph events into RemoteEvents an
 says Graph's and the identity platform's errors in our terms.
 """
 
-from .client import GraphProvider, GraphSettings, graph_provider_from_settings
+from .client import GraphProvider, GraphSettings, authorize_url, graph_provider_from_settings
 from .mapping import MARKER_PROPERTY_ID
 
-__all__ = ["MARKER_PROPERTY_ID", "GraphProvider", "GraphSettings", "graph_provider_from_settings"]
+__all__ = ["MARKER_PROPERTY_ID", "GraphProvider", "GraphSettings", "authorize_url", "graph_provider_from_settings"]

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 import msal
@@ -64,16 +64,60 @@ class GraphSettings:
     base_url: str = "https://graph.microsoft.com/v1.0"
     ca_bundle: str = ""
     timeout: float = 30.0
+    # Delegated: each technician signed in themselves (authorization code with PKCE); their refresh
+    # tokens come from the provider's `grants`. Otherwise the app's own permission (client credentials).
+    delegated: bool = False
 
     @property
     def authority_url(self) -> str:
         return (self.authority or f"https://login.microsoftonline.com/{self.tenant_id}").rstrip("/")
 
     @property
+    def resource(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
     def scope(self) -> str:
         """The application permission scope: the Graph resource's /.default."""
-        parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.netloc}/.default"
+        return f"{self.resource}/.default"
+
+    @property
+    def delegated_scopes(self) -> list[str]:
+        """What a technician's own sign-in asks for (msal adds offline_access, openid, profile)."""
+        return [f"{self.resource}/Calendars.ReadWrite"]
+
+
+class GrantStore(Protocol):
+    """Where the technicians' refresh tokens live (the ORM, outside the provider)."""
+
+    def refresh_token(self, mailbox: str) -> str | None: ...
+
+    def rotated(self, mailbox: str, refresh_token: str) -> None: ...
+
+    def revoked(self, mailbox: str, message: str) -> None: ...
+
+
+def authorize_url(
+    settings: GraphSettings, *, redirect_uri: str, state: str, code_challenge: str, login_hint: str
+) -> str:
+    """Where a technician signs in: the v2.0 authorize endpoint of the authority (Microsoft identity
+    platform, "authorization code flow"), asking for a code with a PKCE S256 challenge (RFC 7636).
+    Built without any network call, so a web request can send the browser there."""
+    query = urlencode(
+        {
+            "client_id": settings.client_id,
+            "response_type": "code",
+            "redirect_uri": redirect_uri,
+            "response_mode": "query",
+            "scope": " ".join([*settings.delegated_scopes, "offline_access", "openid", "profile"]),
+            "state": state,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+            "login_hint": login_hint,
+        }
+    )
+    return f"{settings.authority_url}/oauth2/v2.0/authorize?{query}"
 
 
 def graph_provider_from_settings(settings: Mapping[str, Any], **options: Any) -> GraphProvider:
@@ -93,8 +137,12 @@ class GraphProvider:
 
     max_batch = MAX_BATCH
 
-    def __init__(self, settings: GraphSettings, *, session: requests.Session | None = None) -> None:
+    def __init__(
+        self, settings: GraphSettings, *, session: requests.Session | None = None, grants: GrantStore | None = None
+    ) -> None:
         self.settings = settings
+        self.grants = grants
+        self._user_tokens: dict[str, str] = {}
         self.session = session or requests.Session()
         if settings.ca_bundle:
             # REQUESTS_CA_BUNDLE in the environment would override `verify`.
@@ -140,8 +188,60 @@ class GraphProvider:
             raise sign_in_error(answer, self.settings.client_id)
         return answer["access_token"]
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token()}", "Prefer": PREFER}
+    def _delegated_token(self, mailbox: str) -> str:
+        """An access token from the technician's own refresh token (rotated and stored again);
+        ConnectionProblem asking them to reconnect when Microsoft refuses the grant."""
+        key = mailbox.lower()
+        if key in self._user_tokens:
+            return self._user_tokens[key]
+        refresh = self.grants.refresh_token(mailbox) if self.grants is not None else None
+        if not refresh:
+            raise ConnectionProblem(
+                f"{mailbox} has not connected their Microsoft 365 calendar yet: they sign in from their calendar "
+                "sync page (Connect my Microsoft 365 calendar)."
+            )
+        try:
+            answer = self._app().acquire_token_by_refresh_token(refresh, scopes=self.settings.delegated_scopes)
+        except requests.RequestException as error:
+            raise TransientError(f"Cannot reach the Microsoft sign-in service: {error}") from error
+        if "access_token" not in answer:
+            codes = answer.get("error_codes") or []
+            if answer.get("error") == "invalid_grant":
+                code = f" [AADSTS{codes[0]}]" if codes else ""
+                message = (
+                    f"Microsoft 365 no longer accepts the sign-in of {mailbox} (revoked or expired): reconnect on the "
+                    f"calendar sync page{code}."
+                )
+                if self.grants is not None:
+                    self.grants.revoked(mailbox, message)
+                raise ConnectionProblem(message)
+            raise sign_in_error(answer, self.settings.client_id)
+        if answer.get("refresh_token") and self.grants is not None:
+            self.grants.rotated(mailbox, answer["refresh_token"])
+        self._user_tokens[key] = answer["access_token"]
+        return answer["access_token"]
+
+    def redeem_code(self, code: str, code_verifier: str, redirect_uri: str) -> tuple[str, str]:
+        """The authorization code of a technician's sign-in (with its PKCE verifier, RFC 7636) for
+        (refresh token, account name). ConnectionProblem saying what went wrong."""
+        try:
+            answer = self._app().acquire_token_by_authorization_code(
+                code,
+                scopes=self.settings.delegated_scopes,
+                redirect_uri=redirect_uri,
+                data={"code_verifier": code_verifier},
+            )
+        except requests.RequestException as error:
+            raise TransientError(f"Cannot reach the Microsoft sign-in service: {error}") from error
+        if "refresh_token" not in answer:
+            raise sign_in_error(answer, self.settings.client_id)
+        claims = answer.get("id_token_claims") or {}
+        account = claims.get("preferred_username") or claims.get("upn") or ""
+        return answer["refresh_token"], account
+
+    def _headers(self, mailbox: str = "") -> dict[str, str]:
+        token = self._delegated_token(mailbox) if self.settings.delegated and mailbox else self._token()
+        return {"Authorization": f"Bearer {token}", "Prefer": PREFER}
 
     def _user(self, mailbox: str) -> str:
         return f"{self.base}/users/{quote(mailbox)}"
@@ -152,7 +252,7 @@ class GraphProvider:
         """One HTTP request within the mailbox's concurrency limit: (status, headers, JSON) of a
         success; our error otherwise."""
         for attempt in (1, 2):
-            all_headers = {**self._headers(), **(headers or {})}
+            all_headers = {**self._headers(mailbox), **(headers or {})}
             with _mailbox_slot(mailbox):
                 try:
                     response = self.session.request(
@@ -165,6 +265,7 @@ class GraphProvider:
             # A token Graph no longer takes (consent revoked, secret rolled): sign in anew once, so the
             # token endpoint says what is wrong.
             self._forget_app()
+            self._user_tokens.pop(mailbox.lower(), None)
         try:
             data = response.json() if response.content else {}
         except ValueError:
@@ -177,6 +278,11 @@ class GraphProvider:
 
     def test_connection(self, mailbox: str | None = None) -> str:
         """Sign in and, with `mailbox`, open its calendar; ConnectionProblem saying what to fix."""
+        if self.settings.delegated:
+            if not mailbox:
+                return "Technicians connect their own Microsoft 365 calendars; no one has yet."
+            self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)
+            return f"{mailbox}'s own sign-in works; their calendar can be opened."
         self._token()
         if mailbox:
             self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)

@@ -111,3 +111,10 @@ def test_connecting_a_technician_finds_their_default_calendar(graph_connection, 
     agent_calendar = services.connect_agent(alice, connection=graph_connection)
 
     assert agent_calendar.calendar_id == graph.mailboxes[ALICE].calendar_id
+
+
+def test_graph_form_turns_on_the_technicians_own_sign_in(admin_client):
+    response = admin_client.post(ADD, graph_form(graph_delegated="on"))
+
+    assert response.status_code == 302, response.content.decode()
+    assert Connection.objects.get().options == {"tenant_id": TENANT, "delegated": True}
