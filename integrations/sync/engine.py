@@ -212,7 +212,6 @@ class _Run:
             links = list(self.ac.links.filter(due).select_related("appointment"))
         by_marker = {link.marker: link for link in links}
         by_remote_id = {link.remote_id: link for link in links if link.remote_id}
-        conflicts: list[SyncLink] = []
         for link in links:
             if not pull and link.next_attempt_at and link.next_attempt_at > self.now and link.failures:
                 continue
@@ -222,16 +221,12 @@ class _Run:
                 if event is not None:
                     remote.pop(event.marker or event.remote_id, None)
             gone = event is None and link.remote_id in gone_ids
-            if self._process(link, event, gone=gone) == "conflict":
-                conflicts.append(link)
-        conflicts.extend(self._flush_bulk())
+            self._process(link, event, gone=gone)
+        self._flush_bulk()
         for key, event in remote.items():
             if event.remote_id in by_remote_id or key in by_marker:
                 continue
             self._process_new_remote(event)
-        if conflicts and not pull:
-            # The server refused our version: read its side and let the conflict rule decide.
-            return self.execute(pull=True)
         return self.report
 
     def _list_changes(self, links: list[SyncLink]):
@@ -387,7 +382,10 @@ class _Run:
         before.remote_id, before.version, before.marker = link.remote_id or None, link.version or None, link.marker
         return before
 
-    def _process(self, link: SyncLink, event: RemoteEvent | None, *, gone: bool) -> str:
+    def _process(self, link: SyncLink, event: RemoteEvent | None, *, gone: bool, reread: bool = True) -> str:
+        """Plan and apply one linked item. A write refused because our version tag is stale (412,
+        ErrorIrresolvableConflict) reads the entry as it is now and decides once more with it, so a
+        version that changed unseen (a re-saved object, a dismissed reminder) never blocks the item."""
         local = self._local_event(link)
         if gone:
             remote_hash = None
@@ -404,9 +402,17 @@ class _Run:
         )
         decision = plan_item(item, self.winner)
         try:
-            self._apply(link, decision, local, event)
-        except VersionConflict:
-            return "conflict"
+            self._apply(link, decision, local, event, reread=reread)
+        except VersionConflict as error:
+            if not reread or not link.remote_id:
+                self._failed(link, decision, error)
+                return decision.op
+            try:
+                fresh = _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None)))
+            except ProviderError as read_error:
+                self._failed(link, decision, read_error)
+                return decision.op
+            return self._process(link, fresh, gone=fresh is None, reread=False)
         except ProviderError as error:
             self._failed(link, decision, error)
         except Exception as error:  # a bad item must not stop the others
@@ -429,7 +435,15 @@ class _Run:
             self.report.errors.append(str(error))
             self._log(In, "create", SyncLogEntry.Result.ERROR, subject=event.subject, message=str(error))
 
-    def _apply(self, link: SyncLink, decision: Decision, local: RemoteEvent | None, event: RemoteEvent | None) -> None:
+    def _apply(
+        self,
+        link: SyncLink,
+        decision: Decision,
+        local: RemoteEvent | None,
+        event: RemoteEvent | None,
+        *,
+        reread: bool = True,
+    ) -> None:
         op = decision.op
         if op == Op.NOTHING:
             self._keep_version(link, event)
@@ -447,11 +461,12 @@ class _Run:
             self._synced(link, local, event or local, raw=raw)
             return
         if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE, Op.PUSH_DELETE) and self.bulk is not None:
-            self.bulk.append(_Pending(link, decision, local, event))
+            self.bulk.append(_Pending(link, decision, local, event, reread=reread))
         elif op in (Op.PUSH_CREATE, Op.PUSH_UPDATE):
             self._push(link, decision, local, event)
         elif op == Op.PUSH_DELETE:
-            _call(lambda: self.provider.delete(self.calendar, RemoteRef(link.remote_id, link.version or None)))
+            version = (event.version if event is not None and event.version else link.version) or None
+            _call(lambda: self.provider.delete(self.calendar, RemoteRef(link.remote_id, version)))
             self._deleted(link)
         elif op in (Op.PULL_CREATE, Op.PULL_UPDATE):
             self._pull(link, decision, event)
@@ -473,43 +488,53 @@ class _Run:
 
     def _bulk_op(self, pending: _Pending) -> BulkOp:
         link, decision, local, event = pending.link, pending.decision, pending.local, pending.event
+        version = (event.version if event is not None and event.version else link.version) or None
         if decision.op == Op.PUSH_DELETE:
-            return BulkOp("delete", ref=RemoteRef(link.remote_id, link.version or None))
+            return BulkOp("delete", ref=RemoteRef(link.remote_id, version))
         if decision.op == Op.PUSH_CREATE or not link.remote_id:
             return BulkOp("create", event=local)
         base = event if event is not None else self._remote_before(link)
-        version = (event.version if event is not None and event.version else link.version) or None
         return BulkOp("update", event=local, ref=RemoteRef(link.remote_id, version), base=base)
 
-    def _flush_bulk(self) -> list[SyncLink]:
+    def _flush_bulk(self) -> None:
         """Send the queued pushes `max_batch` at a time through the provider's apply_bulk; each
-        item's result is handled as a single call's would be (a conflict goes back to the caller
-        for the pull to decide, a failure is that item's alone). Returns the conflicting links."""
-        if not self.bulk:
-            return []
-        queued, self.bulk = self.bulk, []
+        item's result is handled as a single call's would be: a failure is that item's alone, and a
+        write refused for a stale version reads the entry again and decides once more (its new push
+        goes out in the next round)."""
         size = max(1, int(getattr(self.provider, "max_batch", 1)))
-        conflicts: list[SyncLink] = []
-        for start in range(0, len(queued), size):
-            chunk = queued[start : start + size]
-            ops = [self._bulk_op(pending) for pending in chunk]
-            try:
-                results = _call(lambda ops=ops: self.provider.apply_bulk(self.calendar, ops))
-            except ProviderError as error:
-                for pending in chunk:
-                    self._failed(pending.link, pending.decision, error)
-                continue
-            for pending, op, result in zip(chunk, ops, results, strict=True):
+        while self.bulk:
+            queued, self.bulk = self.bulk, []
+            for start in range(0, len(queued), size):
+                chunk = queued[start : start + size]
+                ops = [self._bulk_op(pending) for pending in chunk]
                 try:
-                    self._bulk_done(pending, op, result)
-                except VersionConflict:
-                    conflicts.append(pending.link)
+                    results = _call(lambda ops=ops: self.provider.apply_bulk(self.calendar, ops))
                 except ProviderError as error:
-                    self._failed(pending.link, pending.decision, error)
-                except Exception as error:  # a bad item must not stop the others
-                    logger.exception("Sync of %s failed", pending.link)
-                    self._failed(pending.link, pending.decision, error)
-        return conflicts
+                    for pending in chunk:
+                        self._failed(pending.link, pending.decision, error)
+                    continue
+                for pending, op, result in zip(chunk, ops, results, strict=True):
+                    self._bulk_result(pending, op, result)
+
+    def _bulk_result(self, pending: _Pending, op: BulkOp, result) -> None:
+        link, decision = pending.link, pending.decision
+        try:
+            self._bulk_done(pending, op, result)
+        except VersionConflict as error:
+            if not pending.reread or not link.remote_id:
+                self._failed(link, decision, error)
+                return
+            try:
+                fresh = _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None)))
+            except ProviderError as read_error:
+                self._failed(link, decision, read_error)
+                return
+            self._process(link, fresh, gone=fresh is None, reread=False)
+        except ProviderError as error:
+            self._failed(link, decision, error)
+        except Exception as error:  # a bad item must not stop the others
+            logger.exception("Sync of %s failed", link)
+            self._failed(link, decision, error)
 
     def _bulk_done(self, pending: _Pending, op: BulkOp, result) -> None:
         link, decision, local, event = pending.link, pending.decision, pending.local, pending.event
@@ -697,6 +722,7 @@ class _Pending:
     decision: Decision
     local: RemoteEvent | None
     event: RemoteEvent | None
+    reread: bool = True
 
 
 def mapping_overlaps(event: RemoteEvent, window: Window) -> bool:
