@@ -161,7 +161,7 @@ class GraphServer:
         self.token_users: dict[str, str] = {}  # access token -> the signed-in user
         self.codes: dict[str, dict] = {}
         self.seq = 0
-        self.stale_before = 0  # delta tokens taken before this sequence number are refused (410)
+        self.generation = 0  # delta tokens of an older generation are refused (410): the state was lost
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, str]] = []  # (method, path, mailbox) of every HTTP request
         self.batch_items: list[tuple[str, str]] = []
@@ -269,7 +269,7 @@ class GraphServer:
 
     def expire_delta_tokens(self) -> None:
         """Every delta token handed out so far is refused with 410 (the server lost the sync state)."""
-        self.stale_before = self.seq + 1
+        self.generation += 1
 
     def graph_requests(self) -> list[tuple[str, str, str]]:
         return [r for r in self.requests if r[1].startswith("/v1.0/")]
@@ -650,7 +650,7 @@ class GraphServer:
             except ValueError as error:
                 raise GraphError(400, "ErrorInvalidUrlQuery", "The delta token is malformed.") from error
             if "$deltatoken" in query:  # a new round of changes since the token; snapshot now
-                if state["since"] < self.stale_before:
+                if state.get("gen", 0) != self.generation:
                     raise GraphError(410, "SyncStateNotFound", "The sync state generation is not found.")
                 state = {**state, "upto": self.seq, "offset": 0, "incremental": True}
         else:
@@ -661,6 +661,7 @@ class GraphServer:
                 "upto": self.seq,
                 "offset": 0,
                 "incremental": False,
+                "gen": self.generation,
             }
         start = dt.datetime.fromisoformat(state["start"].replace("Z", "+00:00"))
         end = dt.datetime.fromisoformat(state["end"].replace("Z", "+00:00"))

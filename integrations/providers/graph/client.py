@@ -124,6 +124,15 @@ def graph_provider_from_settings(settings: Mapping[str, Any], **options: Any) ->
     return GraphProvider(GraphSettings(**{k: v for k, v in settings.items() if v not in (None, "")}), **options)
 
 
+def _undoes_exceptions(event: RemoteEvent, base: RemoteEvent) -> bool:
+    """True when `base` has a cancelled occurrence or an exception that `event` no longer has."""
+    zone = event.time_zone or "UTC"
+    cancelled_before = {mapping._utc(d, zone) for d in base.exdates}
+    cancelled_now = {mapping._utc(d, zone) for d in event.exdates}
+    moved_now = {row[0] for row in mapping_overrides(event)}
+    return bool(cancelled_before - cancelled_now) or any(row[0] not in moved_now for row in mapping_overrides(base))
+
+
 def mapping_overrides(event: RemoteEvent) -> list[tuple]:
     zone = event.time_zone or "UTC"
     return sorted(
@@ -522,6 +531,11 @@ class GraphProvider:
             if base is None:
                 raise RemoteNotFound(f"The entry is no longer in {calendar.mailbox}'s calendar.")
         patch = self._patch(calendar, ref, event, base)
+        if event.is_recurring and base.is_recurring and _undoes_exceptions(event, base):
+            # Graph cannot bring back a cancelled occurrence or undo an exception on its own: writing the
+            # pattern again resets the series (as Outlook does), and every exception is written anew.
+            full = mapping.event_values(event, own=False)
+            patch.update(start=full["start"], end=full["end"], recurrence=full["recurrence"])
         series_changes = event.is_recurring and (
             "recurrence" in patch
             or sorted(map(str, event.exdates)) != sorted(map(str, base.exdates))
