@@ -349,6 +349,19 @@ class GraphProvider:
                 continue
             page.next_token = data.get("@odata.deltaLink")
             break
+        if token and known and any(i not in known for i in page.deleted):
+            # A removed id we never held is an occurrence: its series may be gone as a whole, which
+            # the delta says only through its occurrences. Ask for the entries we hold (20 a batch).
+            unsure = [i for i in known if i not in seen and i not in page.deleted]
+            user_path = f"/users/{quote(mailbox)}"
+            checks = [("GET", f"{user_path}/events/{quote(i)}?$select=id", None, {}) for i in unsure]
+            for start in range(0, len(checks), MAX_BATCH):
+                chunk = unsure[start : start + MAX_BATCH]
+                for event_id, (status, _h, _b) in zip(
+                    chunk, self._batch(mailbox, checks[start : start + MAX_BATCH]), strict=True
+                ):
+                    if status == 404:
+                        page.deleted.append(event_id)
         # A series shows as its occurrences and exceptions (never its master): it is one entry here,
         # unchanged when every occurrence reported carries the master's version we hold.
         series: dict[str, list[dict]] = {}

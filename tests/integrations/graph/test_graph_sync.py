@@ -678,3 +678,14 @@ def test_the_server_throttles_a_batch_of_more_than_4_parallel_items_for_one_mail
     answer = session.post(f"{graph.base_url}/$batch", json=body, headers=provider._headers()).json()
 
     assert [r["status"] for r in sorted(answer["responses"], key=lambda r: r["id"])] == [200, 200, 200, 200, 429, 424]
+
+
+def test_series_deleted_in_outlook_is_deleted_in_the_helpdesk(weekly_series, alice_graph, graph, tomorrow_9):
+    pull(alice_graph)
+    (master,) = graph.events(ALICE)
+
+    graph.outlook_delete(ALICE, master["id"])  # the delta reports only its occurrences as removed
+    pull(alice_graph)
+
+    assert not Appointment.objects.visible().filter(subject="Weekly check").exists()
+    assert not SyncLink.objects.exists()
