@@ -190,6 +190,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 60 * 60,
     },
     # Pull every connected external calendar; admins change the interval in Periodic tasks.
+    # Create missing Microsoft 365 change-notification subscriptions, renew those that expire soon.
+    "renew-graph-subscriptions": {
+        "task": "integrations.tasks.renew_graph_subscriptions",
+        "schedule": 60 * 60,
+    },
     "sync-calendars": {
         "task": "integrations.tasks.sync_all_calendars",
         "schedule": env.int("SYNC_PULL_SECONDS", default=5 * 60),
@@ -207,6 +212,10 @@ SYNC_RETRY_MAX_DELAY = env.float("SYNC_RETRY_MAX_DELAY", default=30.0)
 # worker; a longer one reschedules the entry or the calendar instead of holding the worker.
 SYNC_MAX_INLINE_WAIT = env.float("SYNC_MAX_INLINE_WAIT", default=5.0)
 SYNC_FULL_RESYNC_HOURS = env.float("SYNC_FULL_RESYNC_HOURS", default=24)
+# The site's public https address (https://helpdesk.example.com). With it, Microsoft 365 calendars get
+# change notifications at <PUBLIC_SITE_URL>/integrations/graph/notify/ (hints to pull early; polling
+# stays the safety net). Empty: no notifications.
+PUBLIC_SITE_URL = env("PUBLIC_SITE_URL", default="")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

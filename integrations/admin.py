@@ -18,6 +18,7 @@ from integrations.models import (
 
 EWS_FIELDS = {"ews_version": "version", "ews_auth_type": "auth_type", "ews_access_type": "access_type"}
 EWS_PATH = "/EWS/Exchange.asmx"
+GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 
 
 class ConnectionForm(forms.ModelForm):
@@ -60,6 +61,28 @@ class ConnectionForm(forms.ModelForm):
         help_text='The calendar "Test connection" opens; empty: the first connected technician\'s.',
     )
 
+    # Microsoft 365's settings (the client id is the Account field, the client secret the secret).
+    graph_tenant_id = forms.CharField(
+        label="Directory (tenant) ID",
+        required=False,
+        help_text="From the app registration's overview in the Entra admin center (a GUID, or the tenant's domain).",
+    )
+    graph_authority = forms.URLField(
+        label="Authority",
+        required=False,
+        assume_scheme="https",
+        help_text="Empty: https://login.microsoftonline.com/<tenant>. National clouds: e.g. "
+        "https://login.microsoftonline.us/<tenant>.",
+    )
+
+    graph_delegated = forms.BooleanField(
+        label="Technicians sign in themselves",
+        required=False,
+        help_text='Delegated permission: each technician clicks "Connect my Microsoft 365 calendar" on their sync '
+        "page (add the site's /me/sync/microsoft365/callback/ address as a Web redirect URI of the app). Off: "
+        "the app's own Calendars.ReadWrite application permission reaches every mailbox the access policy allows.",
+    )
+
     class Meta:
         model = Connection
         fields = ["name", "kind", "server_url", "username", "secret", "options", "is_active"]
@@ -72,6 +95,9 @@ class ConnectionForm(forms.ModelForm):
             if option in options:
                 self.initial[field] = options[option]
         self.initial.setdefault("ews_test_mailbox", options.get("test_mailbox", ""))
+        self.initial.setdefault("graph_tenant_id", options.get("tenant_id", ""))
+        self.initial.setdefault("graph_authority", options.get("authority", ""))
+        self.initial.setdefault("graph_delegated", bool(options.get("delegated")))
         if "options" in self.fields:
             self.fields["options"].required = False
             self.fields[
@@ -83,6 +109,8 @@ class ConnectionForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         cleaned["options"] = cleaned.get("options") or {}
+        if cleaned.get("kind") == Connection.Kind.GRAPH:
+            return self._clean_graph(cleaned)
         if cleaned.get("kind") != Connection.Kind.EWS:
             return cleaned
         url = cleaned.get("server_url") or ""
@@ -98,6 +126,25 @@ class ConnectionForm(forms.ModelForm):
         cleaned["options"] = options
         if not cleaned.get("secret") and not self.instance.has_secret:
             self.add_error("secret", "Enter the account's password.")
+        return cleaned
+
+    def _clean_graph(self, cleaned: dict) -> dict:
+        options = dict(cleaned.get("options") or {})
+        for field, option in (("graph_tenant_id", "tenant_id"), ("graph_authority", "authority")):
+            if cleaned.get(field):
+                options[option] = cleaned[field].strip()
+            else:
+                options.pop(option, None)
+        if cleaned.get("graph_delegated"):
+            options["delegated"] = True
+        else:
+            options.pop("delegated", None)
+        cleaned["options"] = options
+        cleaned["server_url"] = cleaned.get("server_url") or GRAPH_BASE_URL
+        # The model's clean() reads the instance, which the form fills only after this method.
+        self.instance.options, self.instance.server_url = options, cleaned["server_url"]
+        if not cleaned.get("secret") and not self.instance.has_secret:
+            self.add_error("secret", "Enter the app registration's client secret (its Value).")
         return cleaned
 
     def save(self, commit=True):
@@ -124,6 +171,10 @@ class ConnectionAdmin(admin.ModelAdmin):
                 "classes": ["connection-kind-ews"],
                 "fields": ["ews_version", "ews_auth_type", "ews_access_type", "ews_test_mailbox"],
             },
+        ),
+        (
+            "Microsoft 365 (Graph)",
+            {"classes": ["connection-kind-graph"], "fields": ["graph_tenant_id", "graph_authority", "graph_delegated"]},
         ),
         ("More options", {"classes": ["connection-kind-other"], "fields": ["options"]}),
     ]

@@ -1,5 +1,6 @@
 """Connections to external calendar systems, and the sync state kept for each technician."""
 
+import re
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -72,6 +73,26 @@ class Connection(models.Model):
             raise ValidationError({"options": "Options must be a JSON object."})
         if self.kind == self.Kind.EWS:
             self._clean_exchange()
+        if self.kind == self.Kind.GRAPH:
+            self._clean_graph()
+
+    def _clean_graph(self) -> None:
+        """A Microsoft 365 connection: the app registration's tenant and client ids, https addresses."""
+        errors: dict[str, list[str]] = {}
+        tenant = str(self.options.get("tenant_id") or "")
+        if not re.fullmatch(r"[0-9a-fA-F-]{36}|[A-Za-z0-9.-]+\.[A-Za-z]{2,}", tenant):
+            errors.setdefault("options", []).append(
+                "Give tenant_id: the Directory (tenant) ID of the app registration (a GUID) or the tenant's domain."
+            )
+        if not self.username:
+            errors["username"] = ["Microsoft 365 needs the Application (client) ID of the app registration here."]
+        for name, value in (("authority", self.options.get("authority")), ("server address", self.server_url)):
+            if value and not str(value).startswith("https://"):
+                errors.setdefault("options" if name == "authority" else "server_url", []).append(
+                    f"The {name} must be an https:// address."
+                )
+        if errors:
+            raise ValidationError(errors)
 
     def _clean_exchange(self) -> None:
         errors: dict[str, list[str]] = {}
@@ -153,6 +174,41 @@ class AgentCalendar(models.Model):
     @property
     def is_syncing(self) -> bool:
         return bool(self.locked_until and self.locked_until > timezone.now())
+
+
+class GraphSubscription(models.Model):
+    """A Microsoft Graph change-notification subscription on one agent calendar: a hint to pull
+    early. `client_state` is the secret Graph sends back with every notification."""
+
+    agent_calendar = models.OneToOneField(AgentCalendar, on_delete=models.CASCADE, related_name="graph_subscription")
+    subscription_id = models.CharField(max_length=255, unique=True)
+    client_state = models.CharField(max_length=128)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Graph subscription of {self.agent_calendar}"
+
+
+class DelegatedGrant(models.Model):
+    """A technician's own Microsoft 365 sign-in (authorization code with PKCE) for one agent
+    calendar: the refresh token, encrypted, rotated on every use. A revoked grant asks the
+    technician to reconnect."""
+
+    agent_calendar = models.OneToOneField(AgentCalendar, on_delete=models.CASCADE, related_name="delegated_grant")
+    account = models.CharField(max_length=255, blank=True)
+    refresh_token_encrypted = models.TextField(editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Microsoft 365 sign-in of {self.agent_calendar}"
+
+    def set_refresh_token(self, plain: str) -> None:
+        self.refresh_token_encrypted = crypto.encrypt(plain)
+
+    def get_refresh_token(self) -> str:
+        return crypto.decrypt(self.refresh_token_encrypted)
 
 
 def new_marker() -> str:

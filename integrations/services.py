@@ -233,3 +233,210 @@ def queue_existing_appointments(agent_calendar: AgentCalendar, *, since: datetim
         )
         count += 1
     return count
+
+
+# --- Microsoft 365 change notifications: hints to pull early -----------------------------------------
+
+GRAPH_SUBSCRIPTION_DAYS = 3  # Graph keeps event subscriptions at most 7 days (10080 minutes)
+GRAPH_RENEW_BEFORE_HOURS = 24
+
+
+def graph_notification_url() -> str | None:
+    """Where Graph delivers notifications, or None when the site has no public https address."""
+    from django.conf import settings
+
+    base = (getattr(settings, "PUBLIC_SITE_URL", "") or "").rstrip("/")
+    # Graph delivers only to https; plain http is taken for this machine alone (a local test server).
+    if not base.startswith(("https://", "http://127.0.0.1:", "http://localhost:")):
+        return None
+    return f"{base}/integrations/graph/notify/"
+
+
+def refresh_graph_subscriptions(now: datetime | None = None) -> dict[str, int]:
+    """Beat: subscribe every active Microsoft 365 calendar that has no subscription, renew those
+    expiring within a day, re-subscribe those Graph has dropped. Off (nothing done) without a public
+    site address. Returns counts {"created", "renewed", "failed"}; a failure is logged, never raised."""
+    import secrets
+    from datetime import timedelta
+
+    from integrations.models import GraphSubscription
+    from integrations.providers import registry
+    from integrations.providers.base import RemoteCalendar, RemoteNotFound
+
+    counts = {"created": 0, "renewed": 0, "failed": 0}
+    url = graph_notification_url()
+    if url is None:
+        return counts
+    now = now or timezone.now()
+    until = now + timedelta(days=GRAPH_SUBSCRIPTION_DAYS)
+    calendars = AgentCalendar.objects.filter(
+        connection__kind=Connection.Kind.GRAPH, connection__is_active=True, agent__is_active=True
+    ).exclude(state=AgentCalendar.State.PAUSED)
+    for agent_calendar in calendars.select_related("connection", "agent__user"):
+        remote = RemoteCalendar(agent_calendar.mailbox_address, agent_calendar.calendar_id)
+        existing = GraphSubscription.objects.filter(agent_calendar=agent_calendar).first()
+        try:
+            provider = registry.build(agent_calendar.connection)
+            if existing is not None and existing.expires_at > now + timedelta(hours=GRAPH_RENEW_BEFORE_HOURS):
+                continue
+            if existing is not None:
+                try:
+                    existing.expires_at = provider.renew(remote, existing.subscription_id, until)
+                    existing.save(update_fields=["expires_at"])
+                    counts["renewed"] += 1
+                    continue
+                except RemoteNotFound:
+                    existing.delete()
+            client_state = secrets.token_urlsafe(32)
+            subscription_id, expires_at = provider.subscribe(remote, url, client_state, until)
+            GraphSubscription.objects.update_or_create(
+                agent_calendar=agent_calendar,
+                defaults={"subscription_id": subscription_id, "client_state": client_state, "expires_at": expires_at},
+            )
+            counts["created"] += 1
+        except ProviderError as error:
+            logger.warning("Change notifications for %s: %s", agent_calendar, error)
+            counts["failed"] += 1
+    return counts
+
+
+def graph_notification_targets(payload: dict) -> tuple[set[int], set[int]]:
+    """The agent calendars a Graph notification body (`{"value": [...]}`) is about, among those
+    whose clientState matches the one we gave (others are ignored): (calendars to pull, calendars
+    whose subscription needs renewing or re-creating, from lifecycle notifications)."""
+    import hmac
+
+    from integrations.models import GraphSubscription
+
+    to_pull: set[int] = set()
+    to_renew: set[int] = set()
+    items = payload.get("value") if isinstance(payload, dict) else None
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        subscription = GraphSubscription.objects.filter(subscription_id=str(item.get("subscriptionId", ""))).first()
+        if subscription is None:
+            continue
+        if not hmac.compare_digest(str(item.get("clientState", "")), subscription.client_state):
+            logger.warning("A Graph notification with a wrong clientState was ignored.")
+            continue
+        lifecycle = item.get("lifecycleEvent")
+        if lifecycle in ("reauthorizationRequired", "subscriptionRemoved"):
+            # Due now: the renewal task renews it (or, when Graph no longer has it, makes a new one).
+            to_renew.add(subscription.agent_calendar_id)
+            subscription.expires_at = timezone.now()
+            subscription.save(update_fields=["expires_at"])
+        if lifecycle in (None, "missed", "subscriptionRemoved"):
+            to_pull.add(subscription.agent_calendar_id)
+    return to_pull, to_renew
+
+
+# --- Microsoft 365 delegated sign-in: a technician connects their own calendar ------------------------
+
+
+class DelegatedGrants:
+    """The technicians' Microsoft 365 refresh tokens on one connection, encrypted at rest: what the
+    Graph provider asks for (GrantStore), kept here so the provider never touches the ORM."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def _grant(self, mailbox: str):
+        from integrations.models import DelegatedGrant
+
+        for grant in DelegatedGrant.objects.filter(agent_calendar__connection=self.connection).select_related(
+            "agent_calendar__agent__user"
+        ):
+            if grant.agent_calendar.mailbox_address.lower() == mailbox.lower():
+                return grant
+        return None
+
+    def refresh_token(self, mailbox: str) -> str | None:
+        grant = self._grant(mailbox)
+        return grant.get_refresh_token() if grant is not None and grant.revoked_at is None else None
+
+    def rotated(self, mailbox: str, refresh_token: str) -> None:
+        grant = self._grant(mailbox)
+        if grant is not None:
+            grant.set_refresh_token(refresh_token)
+            grant.save(update_fields=["refresh_token_encrypted", "updated_at"])
+
+    def revoked(self, mailbox: str, message: str) -> None:
+        grant = self._grant(mailbox)
+        if grant is not None:
+            grant.revoked_at = timezone.now()
+            grant.save(update_fields=["revoked_at", "updated_at"])
+
+
+def delegated_connections(agent: Agent) -> list[dict]:
+    """Microsoft 365 connections where technicians sign in themselves, with this technician's state:
+    [{"connection", "agent_calendar" (or None), "needs_sign_in" (never connected or revoked)}]."""
+    from integrations.models import DelegatedGrant
+
+    result = []
+    for connection in Connection.objects.filter(kind=Connection.Kind.GRAPH, is_active=True):
+        if not (connection.options or {}).get("delegated"):
+            continue
+        agent_calendar = AgentCalendar.objects.filter(agent=agent, connection=connection).first()
+        grant = DelegatedGrant.objects.filter(agent_calendar=agent_calendar).first() if agent_calendar else None
+        result.append(
+            {
+                "connection": connection,
+                "agent_calendar": agent_calendar,
+                "needs_sign_in": grant is None or grant.revoked_at is not None,
+                "revoked": grant is not None and grant.revoked_at is not None,
+            }
+        )
+    return result
+
+
+def start_delegated_sign_in(agent: Agent, connection: Connection, redirect_uri: str) -> tuple[str, dict]:
+    """(the authorize URL to send the browser to, what the session keeps until the callback: state
+    and PKCE verifier, RFC 7636). No outbound call."""
+    import base64
+    import hashlib
+    import secrets
+
+    from integrations.providers.graph import authorize_url
+    from integrations.providers.graph.client import GraphSettings
+
+    options = connection.options or {}
+    settings = GraphSettings(
+        tenant_id=options.get("tenant_id", ""),
+        client_id=connection.username,
+        secret="",
+        authority=options.get("authority", ""),
+        base_url=connection.server_url or "https://graph.microsoft.com/v1.0",
+    )
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    state = secrets.token_urlsafe(24)
+    url = authorize_url(
+        settings, redirect_uri=redirect_uri, state=state, code_challenge=challenge, login_hint=agent.mailbox
+    )
+    return url, {"state": state, "verifier": verifier, "connection": connection.pk, "redirect_uri": redirect_uri}
+
+
+def finish_delegated_sign_in(agent: Agent, connection: Connection, code: str, verifier: str, redirect_uri: str):
+    """Redeem the technician's authorization code (worker side), store the refresh token encrypted,
+    tie their calendar and queue its first pull. Raises ConnectionProblem saying what went wrong."""
+    from integrations.models import DelegatedGrant
+    from integrations.tasks import pull_agent_calendar
+
+    provider = provider_for(connection)
+    refresh_token, account = provider.redeem_code(code, verifier, redirect_uri)
+    mailbox = account if account and account.lower() != agent.mailbox.lower() else ""
+    agent_calendar, _ = AgentCalendar.objects.update_or_create(
+        agent=agent,
+        connection=connection,
+        defaults={"mailbox": mailbox, "state": AgentCalendar.State.ACTIVE, "last_error": ""},
+    )
+    grant = DelegatedGrant.objects.filter(agent_calendar=agent_calendar).first() or DelegatedGrant(
+        agent_calendar=agent_calendar
+    )
+    grant.account = account
+    grant.revoked_at = None
+    grant.set_refresh_token(refresh_token)
+    grant.save()
+    transaction.on_commit(lambda: pull_agent_calendar.delay(agent_calendar.pk))
+    return agent_calendar

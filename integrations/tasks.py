@@ -60,3 +60,26 @@ def run_connection_test(connection_id: int) -> str:
     if connection is None:
         return "skipped"
     return services.record_connection_test(connection)
+
+
+@shared_task
+def renew_graph_subscriptions() -> dict:
+    """Beat: Microsoft 365 change-notification subscriptions created and renewed before they expire."""
+    return services.refresh_graph_subscriptions()
+
+
+@shared_task
+def finish_delegated_sign_in(agent_id: int, connection_id: int, code: str, verifier: str, redirect_uri: str) -> str:
+    """A technician's Microsoft 365 sign-in, redeemed here rather than in the web request."""
+    from agents.models import Agent
+
+    agent = Agent.objects.filter(pk=agent_id).first()
+    connection = Connection.objects.filter(pk=connection_id).first()
+    if agent is None or connection is None:
+        return "skipped"
+    try:
+        services.finish_delegated_sign_in(agent, connection, code, verifier, redirect_uri)
+    except Exception as error:  # the technician sees it on their sync page
+        logger.warning("Microsoft 365 sign-in of %s failed: %s", agent, error)
+        return f"failed: {error}"
+    return "connected"

@@ -1,11 +1,15 @@
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from integrations import selectors, services
-from integrations.models import SyncLink
+from integrations.models import Connection, SyncLink
 
 
 def _agent(request):
@@ -41,5 +45,73 @@ def sync_health(request):
     return render(
         request,
         "integrations/sync_health.html",
-        {"calendars": selectors.calendars_with_health([agent]), "log": selectors.recent_log(agent)},
+        {
+            "calendars": selectors.calendars_with_health([agent]),
+            "log": selectors.recent_log(agent),
+            "microsoft365": services.delegated_connections(agent),
+        },
     )
+
+
+@login_required
+@require_POST
+def microsoft365_connect(request, connection_id: int):
+    """ "Connect my Microsoft 365 calendar": off to Microsoft's sign-in with a PKCE challenge."""
+    agent = _agent(request)
+    connection = get_object_or_404(Connection, pk=connection_id, kind=Connection.Kind.GRAPH, is_active=True)
+    if not (connection.options or {}).get("delegated"):
+        raise Http404("Technicians do not sign in on this connection.")
+    redirect_uri = request.build_absolute_uri(reverse("integrations:microsoft365_callback"))
+    url, pending = services.start_delegated_sign_in(agent, connection, redirect_uri)
+    request.session["microsoft365_sign_in"] = pending
+    return redirect(url)
+
+
+@login_required
+def microsoft365_callback(request):
+    """Back from Microsoft's sign-in: the code is redeemed by the worker, never in this request."""
+    from integrations.tasks import finish_delegated_sign_in
+
+    agent = _agent(request)
+    pending = request.session.pop("microsoft365_sign_in", None)
+    if pending is None or request.GET.get("state") != pending["state"]:
+        messages.error(request, "That sign-in did not start here; please try again.")
+        return redirect("integrations:sync_health")
+    if "error" in request.GET:
+        text = (request.GET.get("error_description") or request.GET["error"])[:300]
+        messages.error(request, f"Microsoft 365 did not connect your calendar: {text}")
+        return redirect("integrations:sync_health")
+    finish_delegated_sign_in.delay(
+        agent.pk, pending["connection"], request.GET.get("code", ""), pending["verifier"], pending["redirect_uri"]
+    )
+    messages.success(request, "Connecting your Microsoft 365 calendar; it shows here in a moment.")
+    return redirect("integrations:sync_health")
+
+
+MAX_NOTIFICATION_BYTES = 1_000_000
+
+
+@csrf_exempt
+@require_POST
+def graph_notify(request):
+    """Microsoft Graph's webhook. With `validationToken` (the subscription handshake), the token is
+    echoed as text/plain within Graph's 10 s. Otherwise the notifications are only hints: for each
+    one whose clientState is ours, a pull of that calendar is queued (no outbound call here); a
+    lifecycle notification also queues the subscription's renewal. Answers 202 (Graph retries others)."""
+    from integrations.tasks import pull_agent_calendar, renew_graph_subscriptions
+
+    token = request.GET.get("validationToken")
+    if token is not None:
+        return HttpResponse(token[:1024], content_type="text/plain", status=200)
+    if len(request.body) > MAX_NOTIFICATION_BYTES:
+        return HttpResponseBadRequest("Too large.")
+    try:
+        payload = json.loads(request.body or b"{}")
+    except ValueError:
+        return HttpResponseBadRequest("Not JSON.")
+    to_pull, to_renew = services.graph_notification_targets(payload)
+    for pk in sorted(to_pull):
+        pull_agent_calendar.delay(pk)
+    if to_renew:
+        renew_graph_subscriptions.delay()
+    return HttpResponse(status=202)

@@ -50,5 +50,28 @@ def _ews(connection, **overrides) -> CalendarProvider:
     return exchange_provider_from_settings(settings, attempts=int(overrides.get("attempts", 1)))
 
 
+def _graph(connection, **overrides) -> CalendarProvider:
+    from integrations.providers.graph import graph_provider_from_settings
+
+    options = connection.options or {}
+    settings = {
+        "tenant_id": options.get("tenant_id", ""),
+        "client_id": connection.username,
+        "secret": connection.get_secret(),
+        "authority": options.get("authority", ""),
+        "base_url": overrides.get("url", connection.server_url),
+        "ca_bundle": options.get("ca_bundle", ""),
+        "timeout": float(overrides.get("timeout", options.get("timeout", 30))),
+        "delegated": bool(options.get("delegated", False)),
+    }
+    grants = None
+    if settings["delegated"]:
+        from integrations.services import DelegatedGrants  # the ORM side of the technicians' sign-ins
+
+        grants = DelegatedGrants(connection)
+    return graph_provider_from_settings(settings, grants=grants)
+
+
 register("caldav", _caldav)
+register("graph", _graph)
 register("ews", _ews)

@@ -29,6 +29,7 @@ from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.providers import registry
 from integrations.providers.base import (
     DEFAULT_MAX_INLINE_WAIT,
+    BulkOp,
     ConnectionProblem,
     ProviderError,
     RemoteCalendar,
@@ -182,6 +183,8 @@ class _Run:
         self.provider = registry.build(agent_calendar.connection)
         self.calendar = RemoteCalendar(mailbox=agent_calendar.mailbox_address, calendar_id=agent_calendar.calendar_id)
         self.report = SyncReport()
+        # Pushes waiting to go out together, when the provider takes many writes in one request.
+        self.bulk: list[_Pending] | None = [] if hasattr(self.provider, "apply_bulk") else None
 
     # --- gathering ---
 
@@ -219,6 +222,7 @@ class _Run:
                     remote.pop(event.marker or event.remote_id, None)
             gone = event is None and link.remote_id in gone_ids
             self._process(link, event, gone=gone)
+        self._flush_bulk()
         for key, event in remote.items():
             if event.remote_id in by_remote_id or key in by_marker:
                 continue
@@ -398,7 +402,7 @@ class _Run:
         )
         decision = plan_item(item, self.winner)
         try:
-            self._apply(link, decision, local, event)
+            self._apply(link, decision, local, event, reread=reread)
         except VersionConflict as error:
             if not reread or not link.remote_id:
                 self._failed(link, decision, error)
@@ -431,7 +435,15 @@ class _Run:
             self.report.errors.append(str(error))
             self._log(In, "create", SyncLogEntry.Result.ERROR, subject=event.subject, message=str(error))
 
-    def _apply(self, link: SyncLink, decision: Decision, local: RemoteEvent | None, event: RemoteEvent | None) -> None:
+    def _apply(
+        self,
+        link: SyncLink,
+        decision: Decision,
+        local: RemoteEvent | None,
+        event: RemoteEvent | None,
+        *,
+        reread: bool = True,
+    ) -> None:
         op = decision.op
         if op == Op.NOTHING:
             self._keep_version(link, event)
@@ -448,14 +460,14 @@ class _Run:
             raw = event.raw if event is not None else link.snapshot.get("remote_raw")
             self._synced(link, local, event or local, raw=raw)
             return
-        if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE):
+        if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE, Op.PUSH_DELETE) and self.bulk is not None:
+            self.bulk.append(_Pending(link, decision, local, event, reread=reread))
+        elif op in (Op.PUSH_CREATE, Op.PUSH_UPDATE):
             self._push(link, decision, local, event)
         elif op == Op.PUSH_DELETE:
             version = (event.version if event is not None and event.version else link.version) or None
             _call(lambda: self.provider.delete(self.calendar, RemoteRef(link.remote_id, version)))
-            self._log(Out, "delete", subject=link.snapshot.get("local", {}).get("subject", ""), link=None)
-            link.delete()
-            self.report.pushed += 1
+            self._deleted(link)
         elif op in (Op.PULL_CREATE, Op.PULL_UPDATE):
             self._pull(link, decision, event)
         elif op == Op.PULL_DELETE:
@@ -466,6 +478,79 @@ class _Run:
                 link.delete()
                 self._log(In, "delete", subject=subject)
             self.report.pulled += 1
+
+    def _deleted(self, link: SyncLink) -> None:
+        self._log(Out, "delete", subject=link.snapshot.get("local", {}).get("subject", ""), link=None)
+        link.delete()
+        self.report.pushed += 1
+
+    # --- many writes in one request ---
+
+    def _bulk_op(self, pending: _Pending) -> BulkOp:
+        link, decision, local, event = pending.link, pending.decision, pending.local, pending.event
+        version = (event.version if event is not None and event.version else link.version) or None
+        if decision.op == Op.PUSH_DELETE:
+            return BulkOp("delete", ref=RemoteRef(link.remote_id, version))
+        if decision.op == Op.PUSH_CREATE or not link.remote_id:
+            return BulkOp("create", event=local)
+        base = event if event is not None else self._remote_before(link)
+        return BulkOp("update", event=local, ref=RemoteRef(link.remote_id, version), base=base)
+
+    def _flush_bulk(self) -> None:
+        """Send the queued pushes `max_batch` at a time through the provider's apply_bulk; each
+        item's result is handled as a single call's would be: a failure is that item's alone, and a
+        write refused for a stale version reads the entry again and decides once more (its new push
+        goes out in the next round)."""
+        size = max(1, int(getattr(self.provider, "max_batch", 1)))
+        while self.bulk:
+            queued, self.bulk = self.bulk, []
+            for start in range(0, len(queued), size):
+                chunk = queued[start : start + size]
+                ops = [self._bulk_op(pending) for pending in chunk]
+                try:
+                    results = _call(lambda ops=ops: self.provider.apply_bulk(self.calendar, ops))
+                except ProviderError as error:
+                    for pending in chunk:
+                        self._failed(pending.link, pending.decision, error)
+                    continue
+                for pending, op, result in zip(chunk, ops, results, strict=True):
+                    self._bulk_result(pending, op, result)
+
+    def _bulk_result(self, pending: _Pending, op: BulkOp, result) -> None:
+        link, decision = pending.link, pending.decision
+        try:
+            self._bulk_done(pending, op, result)
+        except VersionConflict as error:
+            if not pending.reread or not link.remote_id:
+                self._failed(link, decision, error)
+                return
+            try:
+                fresh = _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None)))
+            except ProviderError as read_error:
+                self._failed(link, decision, read_error)
+                return
+            self._process(link, fresh, gone=fresh is None, reread=False)
+        except ProviderError as error:
+            self._failed(link, decision, error)
+        except Exception as error:  # a bad item must not stop the others
+            logger.exception("Sync of %s failed", link)
+            self._failed(link, decision, error)
+
+    def _bulk_done(self, pending: _Pending, op: BulkOp, result) -> None:
+        link, decision, local, event = pending.link, pending.decision, pending.local, pending.event
+        error = result.error
+        if op.kind == "delete":
+            if error is not None and not isinstance(error, RemoteNotFound):
+                raise error
+            self._deleted(link)
+            return
+        created = op.kind == "create"
+        ref = result.ref
+        if isinstance(error, RemoteNotFound) and op.kind == "update":
+            ref, created = _call(lambda: self.provider.create(self.calendar, local)), True  # gone: made anew
+        elif error is not None:
+            raise error
+        self._pushed(link, decision, local, event, ref, "create" if op.kind == "create" else "update", created)
 
     def _keep_version(self, link: SyncLink, event: RemoteEvent | None) -> None:
         """Nothing the helpdesk compares changed, but the entry may have a new version tag, id or
@@ -500,6 +585,19 @@ class _Run:
                 ref = _call(lambda: self.provider.create(self.calendar, local))
                 created = True
             operation = "update"
+        self._pushed(link, decision, local, event, ref, operation, created)
+
+    def _pushed(
+        self,
+        link: SyncLink,
+        decision: Decision,
+        local: RemoteEvent,
+        event: RemoteEvent | None,
+        ref: RemoteRef,
+        operation: str,
+        created: bool,
+    ) -> None:
+        """Record a push the remote accepted: the link's new id, version and synced state, and the log."""
         link.remote_id, link.version = ref.remote_id, ref.version or ""
         overwritten = mapping.lost_values(event, local) if decision.conflict and event is not None else None
         self._synced(link, local, local, raw=ref.raw)
@@ -614,6 +712,17 @@ class _Run:
             message=(message or "")[:2000],
             overwritten=overwritten,
         )
+
+
+@dataclass
+class _Pending:
+    """A push decided for one link, waiting to go out in a batch."""
+
+    link: SyncLink
+    decision: Decision
+    local: RemoteEvent | None
+    event: RemoteEvent | None
+    reread: bool = True
 
 
 def mapping_overlaps(event: RemoteEvent, window: Window) -> bool:

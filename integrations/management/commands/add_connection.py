@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--kind", default="caldav", choices=Connection.Kind.values)
         parser.add_argument(
             "--url",
-            required=True,
+            default="",
             help="Server address, e.g. https://cloud.example.com/remote.php/dav/ or, for Exchange, "
             "https://mail.example.com/EWS/Exchange.asmx",
         )
@@ -38,6 +38,14 @@ class Command(BaseCommand):
             help="impersonation (the ApplicationImpersonation role; default) or delegate (rights on each calendar).",
         )
         exchange.add_argument("--test-mailbox", default="", help="A technician's mailbox the connection test opens.")
+        graph = parser.add_argument_group("Microsoft 365 (--kind graph; --username is the client id)")
+        graph.add_argument("--tenant-id", default="", help="Directory (tenant) ID of the app registration.")
+        graph.add_argument("--client-id", default="", help="Application (client) ID; the secret is CONNECTION_SECRET.")
+        graph.add_argument("--authority", default="", help="Default https://login.microsoftonline.com/<tenant>.")
+        graph.add_argument(
+            "--delegated", action="store_true", help="Technicians sign in themselves (delegated permission)."
+        )
+        graph.add_argument("--ca-bundle", default="", help="A CA file to trust instead of the system's (private PKI).")
         parser.add_argument("--no-test", action="store_true", help="Do not try the connection.")
 
     def handle(self, *args, name, kind, url, username, calendar_home, no_test, **options):
@@ -50,9 +58,25 @@ class Command(BaseCommand):
             "test_mailbox": options["test_mailbox"].lower(),
         }
         exchange = {key: value for key, value in exchange.items() if value}
+        if kind == Connection.Kind.GRAPH and "test_mailbox" in exchange:
+            extra["test_mailbox"] = exchange.pop("test_mailbox")
         if exchange and kind != Connection.Kind.EWS:
             raise CommandError(f"--{', --'.join(k.replace('_', '-') for k in exchange)} only apply to --kind ews.")
         extra |= exchange
+        graph = {
+            "tenant_id": options["tenant_id"],
+            "authority": options["authority"],
+            "ca_bundle": options["ca_bundle"],
+        }
+        graph = {key: value for key, value in graph.items() if value}
+        if options["delegated"]:
+            graph["delegated"] = True
+        if (graph or options["client_id"]) and kind != Connection.Kind.GRAPH:
+            raise CommandError("--tenant-id, --client-id, --authority and --ca-bundle only apply to --kind graph.")
+        if kind == Connection.Kind.GRAPH:
+            username = options["client_id"] or username
+            url = url or "https://graph.microsoft.com/v1.0"
+        extra |= graph
         try:
             connection = services.add_connection(
                 name=name, kind=kind, url=url, username=username, secret=secret, options=extra

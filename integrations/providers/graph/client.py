@@ -1,0 +1,695 @@
+"""The Microsoft Graph provider: msal's client-credentials grant for the app's token, requests for
+Graph v1.0, at most 4 requests in flight per mailbox (Graph's mailbox concurrency limit)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode, urlsplit
+
+import msal
+import requests
+
+from ..base import (
+    BulkOp,
+    BulkResult,
+    ChangePage,
+    ConnectionProblem,
+    ProviderError,
+    RemoteCalendar,
+    RemoteEvent,
+    RemoteNotFound,
+    RemoteRef,
+    TransientError,
+    Window,
+)
+from . import mapping
+from .errors import graph_error, sign_in_error
+
+logger = logging.getLogger(__name__)
+
+MAX_PER_MAILBOX = 4  # Graph's Outlook limit: 4 concurrent requests per app and mailbox
+MAX_BATCH = 20  # JSON batching: at most 20 requests in one $batch
+PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
+
+_semaphores: dict[str, threading.BoundedSemaphore] = {}
+_apps: dict[tuple, msal.ConfidentialClientApplication] = {}
+_shared = threading.Lock()
+
+
+def _iso(moment) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _mailbox_slot(mailbox: str) -> threading.BoundedSemaphore:
+    with _shared:
+        return _semaphores.setdefault(mailbox.lower(), threading.BoundedSemaphore(MAX_PER_MAILBOX))
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """A Graph connection: the app registration (tenant, client id, secret), the authority
+    (https://login.microsoftonline.com/<tenant>, or a national cloud's) and the Graph base URL
+    (https://graph.microsoft.com/v1.0). `ca_bundle`: a CA file to trust instead of the system's."""
+
+    tenant_id: str
+    client_id: str
+    secret: str
+    authority: str = ""
+    base_url: str = "https://graph.microsoft.com/v1.0"
+    ca_bundle: str = ""
+    timeout: float = 30.0
+    # Delegated: each technician signed in themselves (authorization code with PKCE); their refresh
+    # tokens come from the provider's `grants`. Otherwise the app's own permission (client credentials).
+    delegated: bool = False
+
+    @property
+    def authority_url(self) -> str:
+        return (self.authority or f"https://login.microsoftonline.com/{self.tenant_id}").rstrip("/")
+
+    @property
+    def resource(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def scope(self) -> str:
+        """The application permission scope: the Graph resource's /.default."""
+        return f"{self.resource}/.default"
+
+    @property
+    def delegated_scopes(self) -> list[str]:
+        """What a technician's own sign-in asks for (msal adds offline_access, openid, profile)."""
+        return [f"{self.resource}/Calendars.ReadWrite"]
+
+
+class GrantStore(Protocol):
+    """Where the technicians' refresh tokens live (the ORM, outside the provider)."""
+
+    def refresh_token(self, mailbox: str) -> str | None: ...
+
+    def rotated(self, mailbox: str, refresh_token: str) -> None: ...
+
+    def revoked(self, mailbox: str, message: str) -> None: ...
+
+
+def authorize_url(
+    settings: GraphSettings, *, redirect_uri: str, state: str, code_challenge: str, login_hint: str
+) -> str:
+    """Where a technician signs in: the v2.0 authorize endpoint of the authority (Microsoft identity
+    platform, "authorization code flow"), asking for a code with a PKCE S256 challenge (RFC 7636).
+    Built without any network call, so a web request can send the browser there."""
+    query = urlencode(
+        {
+            "client_id": settings.client_id,
+            "response_type": "code",
+            "redirect_uri": redirect_uri,
+            "response_mode": "query",
+            "scope": " ".join([*settings.delegated_scopes, "offline_access", "openid", "profile"]),
+            "state": state,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+            "login_hint": login_hint,
+        }
+    )
+    return f"{settings.authority_url}/oauth2/v2.0/authorize?{query}"
+
+
+def graph_provider_from_settings(settings: Mapping[str, Any], **options: Any) -> GraphProvider:
+    return GraphProvider(GraphSettings(**{k: v for k, v in settings.items() if v not in (None, "")}), **options)
+
+
+def _undoes_exceptions(event: RemoteEvent, base: RemoteEvent) -> bool:
+    """True when `base` has a cancelled occurrence or an exception that `event` no longer has."""
+    zone = event.time_zone or "UTC"
+    cancelled_before = {mapping._utc(d, zone) for d in base.exdates}
+    cancelled_now = {mapping._utc(d, zone) for d in event.exdates}
+    moved_now = {row[0] for row in mapping_overrides(event)}
+    return bool(cancelled_before - cancelled_now) or any(row[0] not in moved_now for row in mapping_overrides(base))
+
+
+def mapping_overrides(event: RemoteEvent) -> list[tuple]:
+    zone = event.time_zone or "UTC"
+    return sorted(
+        (mapping._utc(o.original_start, zone), mapping._utc(o.start, zone), mapping._utc(o.end, zone), o.subject)
+        for o in event.overrides
+    )
+
+
+class GraphProvider:
+    """Microsoft 365 calendars over Graph v1.0 with application permission (Calendars.ReadWrite)."""
+
+    max_batch = MAX_BATCH
+
+    def __init__(
+        self, settings: GraphSettings, *, session: requests.Session | None = None, grants: GrantStore | None = None
+    ) -> None:
+        self.settings = settings
+        self.grants = grants
+        self._user_tokens: dict[str, str] = {}
+        self.session = session or requests.Session()
+        if settings.ca_bundle:
+            # REQUESTS_CA_BUNDLE in the environment would override `verify`.
+            self.session.trust_env = False
+            self.session.verify = settings.ca_bundle
+        self.base = settings.base_url.rstrip("/")
+
+    # --- sign-in and requests ---
+
+    def _app(self) -> msal.ConfidentialClientApplication:
+        s = self.settings
+        key = (s.authority_url, s.client_id, s.secret, s.ca_bundle)
+        with _shared:
+            app = _apps.get(key)
+            if app is None:
+                app = msal.ConfidentialClientApplication(
+                    s.client_id,
+                    client_credential=s.secret,
+                    authority=s.authority_url,
+                    instance_discovery=False,
+                    http_client=self.session,
+                    timeout=s.timeout,
+                )
+                _apps[key] = app
+        return app
+
+    def _forget_app(self) -> None:
+        s = self.settings
+        with _shared:
+            _apps.pop((s.authority_url, s.client_id, s.secret, s.ca_bundle), None)
+
+    def _token(self) -> str:
+        try:
+            answer = self._app().acquire_token_for_client(scopes=[self.settings.scope])
+        except requests.RequestException as error:
+            raise ConnectionProblem(
+                f"Cannot reach the Microsoft sign-in service at {self.settings.authority_url}: {error}"
+            ) from error
+        except ValueError as error:  # msal: the authority's openid-configuration is unreadable
+            raise ConnectionProblem(f"The authority {self.settings.authority_url} is not valid: {error}") from error
+        if "access_token" not in answer:
+            self._forget_app()
+            raise sign_in_error(answer, self.settings.client_id)
+        return answer["access_token"]
+
+    def _delegated_token(self, mailbox: str) -> str:
+        """An access token from the technician's own refresh token (rotated and stored again);
+        ConnectionProblem asking them to reconnect when Microsoft refuses the grant."""
+        key = mailbox.lower()
+        if key in self._user_tokens:
+            return self._user_tokens[key]
+        refresh = self.grants.refresh_token(mailbox) if self.grants is not None else None
+        if not refresh:
+            raise ConnectionProblem(
+                f"{mailbox} has not connected their Microsoft 365 calendar yet: they sign in from their calendar "
+                "sync page (Connect my Microsoft 365 calendar)."
+            )
+        try:
+            answer = self._app().acquire_token_by_refresh_token(refresh, scopes=self.settings.delegated_scopes)
+        except requests.RequestException as error:
+            raise TransientError(f"Cannot reach the Microsoft sign-in service: {error}") from error
+        if "access_token" not in answer:
+            codes = answer.get("error_codes") or []
+            if answer.get("error") == "invalid_grant":
+                code = f" [AADSTS{codes[0]}]" if codes else ""
+                message = (
+                    f"Microsoft 365 no longer accepts the sign-in of {mailbox} (revoked or expired): reconnect on the "
+                    f"calendar sync page{code}."
+                )
+                if self.grants is not None:
+                    self.grants.revoked(mailbox, message)
+                raise ConnectionProblem(message)
+            raise sign_in_error(answer, self.settings.client_id)
+        if answer.get("refresh_token") and self.grants is not None:
+            self.grants.rotated(mailbox, answer["refresh_token"])
+        self._user_tokens[key] = answer["access_token"]
+        return answer["access_token"]
+
+    def redeem_code(self, code: str, code_verifier: str, redirect_uri: str) -> tuple[str, str]:
+        """The authorization code of a technician's sign-in (with its PKCE verifier, RFC 7636) for
+        (refresh token, account name). ConnectionProblem saying what went wrong."""
+        try:
+            answer = self._app().acquire_token_by_authorization_code(
+                code,
+                scopes=self.settings.delegated_scopes,
+                redirect_uri=redirect_uri,
+                data={"code_verifier": code_verifier},
+            )
+        except requests.RequestException as error:
+            raise TransientError(f"Cannot reach the Microsoft sign-in service: {error}") from error
+        if "refresh_token" not in answer:
+            raise sign_in_error(answer, self.settings.client_id)
+        claims = answer.get("id_token_claims") or {}
+        account = claims.get("preferred_username") or claims.get("upn") or ""
+        return answer["refresh_token"], account
+
+    def _headers(self, mailbox: str = "") -> dict[str, str]:
+        token = self._delegated_token(mailbox) if self.settings.delegated and mailbox else self._token()
+        return {"Authorization": f"Bearer {token}", "Prefer": PREFER}
+
+    def _user(self, mailbox: str) -> str:
+        return f"{self.base}/users/{quote(mailbox)}"
+
+    def _request(
+        self, method: str, url: str, mailbox: str, *, body: Any = None, headers: dict | None = None, item: bool = False
+    ) -> tuple[int, dict, Any]:
+        """One HTTP request within the mailbox's concurrency limit: (status, headers, JSON) of a
+        success; our error otherwise."""
+        for attempt in (1, 2):
+            all_headers = {**self._headers(mailbox), **(headers or {})}
+            with _mailbox_slot(mailbox):
+                try:
+                    response = self.session.request(
+                        method, url, json=body, headers=all_headers, timeout=self.settings.timeout
+                    )
+                except requests.RequestException as error:
+                    raise TransientError(f"Microsoft 365 did not answer: {error}") from error
+            if response.status_code != 401 or attempt == 2:
+                break
+            # A token Graph no longer takes (consent revoked, secret rolled): sign in anew once, so the
+            # token endpoint says what is wrong.
+            self._forget_app()
+            self._user_tokens.pop(mailbox.lower(), None)
+        try:
+            data = response.json() if response.content else {}
+        except ValueError:
+            data = {}
+        if response.status_code >= 400:
+            raise graph_error(response.status_code, data, response.headers, mailbox, item=item)
+        return response.status_code, dict(response.headers), data
+
+    # --- the interface ---
+
+    def test_connection(self, mailbox: str | None = None) -> str:
+        """Sign in and, with `mailbox`, open its calendar; ConnectionProblem saying what to fix."""
+        if self.settings.delegated:
+            if not mailbox:
+                return "Technicians connect their own Microsoft 365 calendars; no one has yet."
+            self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)
+            return f"{mailbox}'s own sign-in works; their calendar can be opened."
+        self._token()
+        if mailbox:
+            self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)
+            return f"Signed in as app {self.settings.client_id}; {mailbox}'s calendar can be opened."
+        return f"Signed in as app {self.settings.client_id} to tenant {self.settings.tenant_id}."
+
+    def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
+        if not name:
+            _, _, data = self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)
+            return RemoteCalendar(mailbox=mailbox, calendar_id=data["id"])
+        _, _, data = self._request("GET", f"{self._user(mailbox)}/calendars", mailbox)
+        for calendar in data.get("value", []):
+            if calendar.get("name") == name:
+                return RemoteCalendar(mailbox=mailbox, calendar_id=calendar["id"])
+        raise ConnectionProblem(f"{mailbox} has no calendar named {name!r}.")
+
+    def list_changes(
+        self,
+        calendar: RemoteCalendar,
+        token: str | None,
+        window: Window,
+        *,
+        known_versions: Mapping[str, str] | None = None,
+    ) -> ChangePage:
+        """A round of calendarView/delta (Graph "Get incremental changes to events in a calendar
+        view"): with no token a new round over the window, else the stored deltaLink; nextLinks are
+        followed to the deltaLink, which is the next token. `@removed` entries are deletions. The
+        delta does not carry extended properties, so changed entries whose changeKey is not the one
+        we hold are read again with our marker, 20 to a $batch. A 410 raises SyncTokenExpired."""
+        mailbox = calendar.mailbox
+        if token:
+            url = token
+        else:
+            query = urlencode(
+                {
+                    "startDateTime": _iso(window.start),
+                    "endDateTime": _iso(window.end),
+                }
+            )
+            url = f"{self._user(mailbox)}/calendarView/delta?{query}"
+        page = ChangePage(full=token is None)
+        known = known_versions or {}
+        to_read: list[str] = []
+        seen: dict[str, dict] = {}
+        while True:
+            _, _, data = self._request("GET", url, mailbox, headers={"Prefer": f"{PREFER}, odata.maxpagesize=100"})
+            for entry in data.get("value", []):
+                if "@removed" in entry:
+                    seen.pop(entry["id"], None)
+                    page.deleted.append(entry["id"])
+                else:
+                    seen[entry["id"]] = entry
+            if data.get("@odata.nextLink"):
+                url = data["@odata.nextLink"]
+                continue
+            page.next_token = data.get("@odata.deltaLink")
+            break
+        if token and known and any(i not in known for i in page.deleted):
+            # A removed id we never held is an occurrence: its series may be gone as a whole, which
+            # the delta says only through its occurrences. Ask for the entries we hold (20 a batch).
+            unsure = [i for i in known if i not in seen and i not in page.deleted]
+            user_path = f"/users/{quote(mailbox)}"
+            checks = [("GET", f"{user_path}/events/{quote(i)}?$select=id", None, {}) for i in unsure]
+            for start in range(0, len(checks), MAX_BATCH):
+                chunk = unsure[start : start + MAX_BATCH]
+                for event_id, (status, _h, _b) in zip(
+                    chunk, self._batch(mailbox, checks[start : start + MAX_BATCH]), strict=True
+                ):
+                    if status == 404:
+                        page.deleted.append(event_id)
+        # A series shows as its occurrences and exceptions (never its master): it is one entry here,
+        # unchanged when every occurrence reported carries the master's version we hold.
+        series: dict[str, list[dict]] = {}
+        for event_id, entry in seen.items():
+            if entry.get("seriesMasterId"):
+                series.setdefault(entry["seriesMasterId"], []).append(entry)
+            elif known.get(event_id) and known[event_id] == entry.get("changeKey"):
+                page.unchanged.append(event_id)
+            else:
+                to_read.append(event_id)
+        series_to_read = []
+        for master_id, entries in series.items():
+            if known.get(master_id) and all(e.get("changeKey") == known[master_id] for e in entries):
+                page.unchanged.append(master_id)
+            else:
+                series_to_read.append(master_id)
+        user = f"/users/{quote(mailbox)}"
+        ops = [("GET", f"{user}/events/{quote(i)}?$expand={mapping.EXPAND_MARKER}", None, {}) for i in to_read]
+        span = urlencode({"startDateTime": _iso(window.start), "endDateTime": _iso(window.end)})
+        for master_id in series_to_read:
+            ops.append(("GET", f"{user}/events/{quote(master_id)}?$expand={mapping.EXPAND_MARKER}", None, {}))
+            ops.append(("GET", f"{user}/events/{quote(master_id)}/instances?{span}", None, {}))
+        answers = []
+        for start in range(0, len(ops), MAX_BATCH):
+            answers += self._batch(mailbox, ops[start : start + MAX_BATCH])
+        for event_id, (status, headers, body) in zip(to_read, answers[: len(to_read)], strict=True):
+            if status == 404:
+                page.deleted.append(event_id)
+            elif status < 400:
+                page.changed.append(mapping.event_from_graph(body))
+            else:
+                raise graph_error(status, body, headers, mailbox, item=True)
+        rest = answers[len(to_read) :]
+        for number, master_id in enumerate(series_to_read):
+            (status, headers, master), (status2, headers2, instances) = rest[2 * number], rest[2 * number + 1]
+            if status == 404:
+                page.deleted.append(master_id)
+                continue
+            for code, head, body in ((status, headers, master), (status2, headers2, instances)):
+                if code >= 400:
+                    raise graph_error(code, body, head, mailbox, item=True)
+            page.changed.append(mapping.series_from(master, instances.get("value", []), window.start, window.end))
+        return page
+
+    def _batch(self, mailbox: str, ops: list[tuple[str, str, Any, dict]]) -> list[tuple[int, dict, Any]]:
+        """(status, headers, body) per op, in order, through $batch (JSON batching, at most 20
+        requests). The items run as 4 chains (dependsOn), so no more than 4 run at once against the
+        mailbox; an item a failed one blocked (424) is sent again in the next round."""
+        results: list[tuple[int, dict, Any] | None] = [None] * len(ops)
+        pending = list(range(len(ops)))
+        while pending:
+            answers = self._batch_once(mailbox, [ops[n] for n in pending])
+            blocked = []
+            for number, answer in zip(pending, answers, strict=True):
+                if answer[0] == 424:
+                    blocked.append(number)
+                else:
+                    results[number] = answer
+            if len(blocked) == len(pending):  # no progress: give the items their 424
+                for number, answer in zip(pending, answers, strict=True):
+                    results[number] = answer
+                break
+            pending = blocked
+        return results
+
+    def _batch_once(self, mailbox: str, ops: list[tuple[str, str, Any, dict]]) -> list[tuple[int, dict, Any]]:
+        requests_ = []
+        for number, (method, url, body, headers) in enumerate(ops):
+            item: dict[str, Any] = {
+                "id": str(number),
+                "method": method,
+                "url": url,
+                "headers": {"Prefer": PREFER, **headers},
+            }
+            if body is not None:
+                item["body"] = body
+                item["headers"]["Content-Type"] = "application/json"
+            if number >= MAX_PER_MAILBOX:
+                item["dependsOn"] = [str(number - MAX_PER_MAILBOX)]
+            requests_.append(item)
+        _, _, data = self._request("POST", f"{self.base}/$batch", mailbox, body={"requests": requests_})
+        by_id = {r["id"]: r for r in data.get("responses", [])}
+        return [
+            (by_id[str(n)]["status"], by_id[str(n)].get("headers") or {}, by_id[str(n)].get("body") or {})
+            if str(n) in by_id
+            else (503, {}, {})
+            for n in range(len(ops))
+        ]
+
+    def create(self, calendar: RemoteCalendar, event: RemoteEvent) -> RemoteRef:
+        """POST the entry with our marker and a transactionId derived from it: a retried create
+        gets the first entry back instead of a second one (event resource, transactionId)."""
+        _, _, data = self._request(
+            "POST", f"{self._user(calendar.mailbox)}/calendar/events", calendar.mailbox, body=mapping.create_body(event)
+        )
+        if event.is_recurring and (event.overrides or event.exdates):
+            data = self._apply_exceptions(calendar, data["id"], event, None)
+        return RemoteRef(remote_id=data["id"], version=data.get("changeKey"), raw=json.dumps(data, sort_keys=True))
+
+    def _apply_exceptions(
+        self, calendar: RemoteCalendar, master_id: str, event: RemoteEvent, base: RemoteEvent | None
+    ) -> dict:
+        """Make the series' moved occurrences exceptions (PATCH the occurrence) and delete its
+        cancelled ones (Graph: an occurrence deleted is cancelled), leaving those `base` already
+        has; then the master as it is now (its version moves with its occurrences)."""
+        zone = event.time_zone or "UTC"
+        had_overrides = {
+            (
+                mapping._utc(o.original_start, zone),
+                mapping._utc(o.start, zone),
+                mapping._utc(o.end, zone),
+                o.subject,
+                o.location,
+                o.body,
+            )
+            for o in (base.overrides if base else [])
+        }
+        had_exdates = {mapping._utc(d, zone) for d in (base.exdates if base else [])}
+        wanted = {}
+        for override in event.overrides:
+            key = (
+                mapping._utc(override.original_start, zone),
+                mapping._utc(override.start, zone),
+                mapping._utc(override.end, zone),
+                override.subject,
+                override.location,
+                override.body,
+            )
+            if key not in had_overrides:
+                wanted[key[0]] = ("PATCH", mapping.override_values(override, event))
+        for exdate in event.exdates:
+            original = mapping._utc(exdate, zone)
+            if original not in had_exdates:
+                wanted[original] = ("DELETE", None)
+        user = self._user(calendar.mailbox)
+        if wanted:
+            first, last = min(wanted), max(wanted)
+            span = urlencode(
+                {"startDateTime": _iso(first - timedelta(days=1)), "endDateTime": _iso(last + timedelta(days=2))}
+            )
+            _, _, data = self._request(
+                "GET", f"{user}/events/{quote(master_id)}/instances?{span}", calendar.mailbox, item=True
+            )
+            by_original = {
+                mapping.original_utc(i["originalStart"]): i["id"]
+                for i in data.get("value", [])
+                if i.get("originalStart")
+            }
+            ops = []
+            for original, (method, body) in sorted(wanted.items()):
+                occurrence = by_original.get(original)
+                if occurrence is None:
+                    logger.info("No occurrence of %s starts at %s; nothing to change there", master_id, original)
+                    continue
+                ops.append((method, f"/users/{quote(calendar.mailbox)}/events/{quote(occurrence)}", body, {}))
+            for start in range(0, len(ops), MAX_BATCH):
+                for status, headers, body in self._batch(calendar.mailbox, ops[start : start + MAX_BATCH]):
+                    if status >= 400 and status != 404:
+                        raise graph_error(status, body, headers, calendar.mailbox, item=True)
+        _, _, data = self._request(
+            "GET", f"{user}/events/{quote(master_id)}?$expand={mapping.EXPAND_MARKER}", calendar.mailbox, item=True
+        )
+        return data
+
+    def _patch(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent | None):
+        own = bool(event.marker and event.marker.startswith(mapping.OWN_PREFIX))
+        if base is not None:
+            own = own and (base.marker == event.marker)
+            return mapping.changed_values(event, base, own=own)
+        return mapping.event_values(event, own=own)
+
+    def update(
+        self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, *, base: RemoteEvent | None = None
+    ) -> RemoteRef:
+        """PATCH only the helpdesk-owned fields that differ from `base`, with If-Match on the
+        version we hold (412 -> VersionConflict); without `base` the entry is read first. Nothing
+        to write: no request, the same version back. RemoteNotFound when the entry is gone."""
+        if base is None:
+            base = self.get(calendar, ref)
+            if base is None:
+                raise RemoteNotFound(f"The entry is no longer in {calendar.mailbox}'s calendar.")
+        patch = self._patch(calendar, ref, event, base)
+        if event.is_recurring and base.is_recurring and _undoes_exceptions(event, base):
+            # Graph cannot bring back a cancelled occurrence or undo an exception on its own: writing the
+            # pattern again resets the series (as Outlook does), and every exception is written anew.
+            full = mapping.event_values(event, own=False)
+            patch.update(start=full["start"], end=full["end"], recurrence=full["recurrence"])
+        series_changes = event.is_recurring and (
+            "recurrence" in patch
+            or sorted(map(str, event.exdates)) != sorted(map(str, base.exdates))
+            or mapping_overrides(event) != mapping_overrides(base)
+        )
+        if not patch and not series_changes:
+            return RemoteRef(remote_id=ref.remote_id, version=ref.version or base.version, raw=base.raw)
+        data = None
+        if patch:
+            headers = {"If-Match": f'W/"{ref.version}"'} if ref.version else {}
+            _, _, data = self._request(
+                "PATCH",
+                f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER}",
+                calendar.mailbox,
+                body=patch,
+                headers=headers,
+                item=True,
+            )
+        if series_changes:
+            # A new pattern or new series times drop the exceptions: all are written again then.
+            data = self._apply_exceptions(calendar, ref.remote_id, event, None if "recurrence" in patch else base)
+        return RemoteRef(remote_id=data["id"], version=data.get("changeKey"), raw=json.dumps(data, sort_keys=True))
+
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+        try:
+            _, _, data = self._request(
+                "GET",
+                f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER}",
+                calendar.mailbox,
+                item=True,
+            )
+        except RemoteNotFound:
+            return None
+        return mapping.event_from_graph(data)
+
+    def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
+        try:
+            self._request(
+                "DELETE", f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}", calendar.mailbox, item=True
+            )
+        except RemoteNotFound:
+            return
+
+    def apply_bulk(self, calendar: RemoteCalendar, ops: list[BulkOp]) -> list[BulkResult]:
+        """The ops as one $batch of at most 20: creates (with transactionId), PATCHes with If-Match
+        merging against each op's base, DELETEs (404 counts as done). One result per op."""
+        if len(ops) > MAX_BATCH:
+            raise ProviderError(f"At most {MAX_BATCH} writes go in one Graph $batch.")
+        mailbox = calendar.mailbox
+        user = f"/users/{quote(mailbox)}"
+        requests_: list[tuple[str, str, Any, dict] | None] = []
+        results: list[BulkResult | None] = []
+        for op in ops:
+            if op.kind != "delete" and op.event is not None and op.event.is_recurring:
+                # A series needs its occurrences read and written after the master: not one batch item.
+                try:
+                    if op.kind == "create":
+                        ref = self.create(calendar, op.event)
+                    else:
+                        ref = self.update(calendar, op.ref, op.event, base=op.base)
+                    results.append(BulkResult(ref=ref))
+                except ProviderError as error:
+                    results.append(BulkResult(error=error))
+                requests_.append(None)
+                continue
+            try:
+                if op.kind == "create":
+                    requests_.append(("POST", f"{user}/calendar/events", mapping.create_body(op.event), {}))
+                    results.append(None)
+                    continue
+                headers = {"If-Match": f'W/"{op.ref.version}"'} if op.ref.version else {}
+                if op.kind == "delete":
+                    requests_.append(("DELETE", f"{user}/events/{quote(op.ref.remote_id)}", None, headers))
+                    results.append(None)
+                    continue
+                patch = self._patch(calendar, op.ref, op.event, op.base)
+                if not patch:
+                    results.append(
+                        BulkResult(ref=RemoteRef(op.ref.remote_id, op.ref.version, op.base.raw if op.base else None))
+                    )
+                    requests_.append(None)
+                    continue
+                url = f"{user}/events/{quote(op.ref.remote_id)}?$expand={mapping.EXPAND_MARKER}"
+                requests_.append(("PATCH", url, patch, headers))
+                results.append(None)
+            except ProviderError as error:
+                results.append(BulkResult(error=error))
+                requests_.append(None)
+        sent = [r for r in requests_ if r is not None]
+        answers = iter(self._batch(mailbox, sent) if sent else [])
+        final: list[BulkResult] = []
+        for op, request, result in zip(ops, requests_, results, strict=True):
+            if request is None:
+                final.append(result)
+                continue
+            status, headers, body = next(answers)
+            if status < 400:
+                if op.kind == "delete":
+                    final.append(BulkResult())
+                else:
+                    final.append(
+                        BulkResult(ref=RemoteRef(body["id"], body.get("changeKey"), json.dumps(body, sort_keys=True)))
+                    )
+            elif status == 404 and op.kind == "delete":
+                final.append(BulkResult())
+            else:
+                final.append(BulkResult(error=graph_error(status, body, headers, mailbox, item=True)))
+        return final
+
+    # --- change notifications (Graph "Set up notifications for changes in resource data") ---
+
+    def subscribe(
+        self, calendar: RemoteCalendar, notification_url: str, client_state: str, expires_at: datetime
+    ) -> tuple[str, datetime]:
+        """A subscription to created/updated/deleted events of the mailbox's calendar, delivered to
+        `notification_url` (Graph first checks it with a validationToken request), lifecycle
+        notifications to the same address. Returns (subscription id, expiry, UTC)."""
+        body = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": notification_url,
+            "lifecycleNotificationUrl": notification_url,
+            "resource": f"users/{calendar.mailbox}/events",
+            "expirationDateTime": _iso(expires_at),
+            "clientState": client_state,
+        }
+        _, _, data = self._request("POST", f"{self.base}/subscriptions", calendar.mailbox, body=body)
+        return data["id"], mapping.original_utc(data.get("expirationDateTime") or _iso(expires_at))
+
+    def renew(self, calendar: RemoteCalendar, subscription_id: str, expires_at: datetime) -> datetime:
+        """Move the subscription's expiry (UTC); RemoteNotFound when Graph no longer has it."""
+        _, _, data = self._request(
+            "PATCH",
+            f"{self.base}/subscriptions/{quote(subscription_id)}",
+            calendar.mailbox,
+            body={"expirationDateTime": _iso(expires_at)},
+            item=True,
+        )
+        return mapping.original_utc(data.get("expirationDateTime") or _iso(expires_at))
+
+    def unsubscribe(self, calendar: RemoteCalendar, subscription_id: str) -> None:
+        try:
+            self._request("DELETE", f"{self.base}/subscriptions/{quote(subscription_id)}", calendar.mailbox, item=True)
+        except RemoteNotFound:
+            return

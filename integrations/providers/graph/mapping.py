@@ -1,0 +1,406 @@
+"""Graph events <-> RemoteEvent: fields, times on Windows zones (through the shared zone tables of
+the Exchange mapping), our marker in a singleValueExtendedProperty.
+
+Graph v1.0 "event resource type": start/end are dateTimeTimeZone values; we ask for them in UTC
+(`Prefer: outlook.timezone="UTC"`) and put them back on the wall clock of originalStartTimeZone.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from integrations.sync.normalise import normalise_text
+
+from ..base import ProviderError, RemoteEvent
+from ..exchange.mapping import iana_zone_for, windows_zone_for
+
+# Our marker: a named string property in our own property set (the one the EWS connector uses, so an
+# entry made over EWS is recognised over Graph). Graph's id form: "String {guid} Name <name>".
+MARKER_PROPERTY_ID = "String {4a3b7c2e-5d1f-4e8a-9b6c-0f2d8e7a1c55} Name HelpdeskLinkId"
+EXPAND_MARKER = f"singleValueExtendedProperties($filter=id eq '{MARKER_PROPERTY_ID}')"
+# transactionId is derived from our marker: a retried create sends the same one (Graph de-duplicates).
+TRANSACTION_NAMESPACE = uuid.UUID("8d3c6a0e-9f0b-4c57-a1b2-2f6e3c1d7a90")
+OWN_PREFIX = "helpdesk-"
+
+
+def transaction_id(marker: str) -> str:
+    return str(uuid.uuid5(TRANSACTION_NAMESPACE, marker))
+
+
+def _zone(name: str | None) -> str:
+    """IANA zone for a Graph time zone name (Windows or IANA); UTC when unknown."""
+    if not name or name in ("UTC", "tzone://Microsoft/Utc"):
+        return "UTC"
+    iana = iana_zone_for(name)
+    if iana != "UTC":
+        return iana
+    try:
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+
+
+def _parse(value: dict | None) -> datetime:
+    """A dateTimeTimeZone asked for in UTC (7 fraction digits allowed) as an aware UTC datetime."""
+    if not value or not value.get("dateTime"):
+        raise ProviderError("Microsoft 365 sent an event without start or end.")
+    text = value["dateTime"].rstrip("Z")
+    if "." in text:
+        head, fraction = text.split(".", 1)
+        text = f"{head}.{fraction[:6]}"
+    moment = datetime.fromisoformat(text)
+    zone = value.get("timeZone") or "UTC"
+    tz = ZoneInfo(_zone(zone))
+    return moment.replace(tzinfo=tz).astimezone(UTC)
+
+
+def marker_of(data: dict) -> str | None:
+    for prop in data.get("singleValueExtendedProperties") or ():
+        if str(prop.get("id", "")).lower() == MARKER_PROPERTY_ID.lower():
+            return prop.get("value") or None
+    return None
+
+
+def event_from_graph(data: dict) -> RemoteEvent:
+    """A Graph event (JSON) as a RemoteEvent: times on the wall clock of originalStartTimeZone,
+    all-day entries as dates with an exclusive end, an HTML body as text, `raw` the JSON as read."""
+    zone = _zone(data.get("originalStartTimeZone"))
+    start, end = _parse(data.get("start")), _parse(data.get("end"))
+    all_day = bool(data.get("isAllDay"))
+    if all_day:
+        tz = ZoneInfo(zone)
+        start_value: datetime | date = start.astimezone(tz).date()
+        end_value: datetime | date = max(end.astimezone(tz).date(), start_value + timedelta(days=1))
+    else:
+        start_value, end_value = start.astimezone(ZoneInfo(zone)), end.astimezone(ZoneInfo(zone))
+    body = data.get("body") or {}
+    text = body.get("content") or ""
+    text = normalise_text(text, is_html=True) if body.get("contentType", "").lower() == "html" else text
+    return RemoteEvent(
+        start=start_value,
+        end=end_value,
+        subject=data.get("subject") or "",
+        body=text,
+        location=(data.get("location") or {}).get("displayName") or "",
+        all_day=all_day,
+        private=(data.get("sensitivity") or "normal").lower() in ("private", "confidential"),
+        busy=(data.get("showAs") or "busy").lower() != "free",
+        reminder_minutes=data.get("reminderMinutesBeforeStart") if data.get("isReminderOn") else None,
+        time_zone=zone,
+        marker=marker_of(data),
+        remote_id=data.get("id"),
+        version=data.get("changeKey"),
+        raw=json.dumps(data, sort_keys=True),
+    ).trimmed()
+
+
+def _time(value: datetime | date, zone: str, windows: str) -> dict:
+    if isinstance(value, datetime):
+        local = value.astimezone(ZoneInfo(zone)) if zone != "UTC" else value.astimezone(UTC)
+        return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": windows}
+    return {"dateTime": f"{value.isoformat()}T00:00:00", "timeZone": windows}
+
+
+def time_values(event: RemoteEvent) -> dict[str, Any]:
+    """start, end and isAllDay as Graph wants them: the wall clock of the event's zone under its
+    Windows name (an all-day entry: midnight to midnight, end exclusive, per the event resource docs)."""
+    zone = event.time_zone or "UTC"
+    windows = windows_zone_for(zone) if zone != "UTC" else "UTC"
+    if windows == "UTC":
+        zone = "UTC"
+    start, end = event.start, event.end
+    if event.all_day:
+        start = start.date() if isinstance(start, datetime) else start
+        end = end.date() if isinstance(end, datetime) else end
+        end = max(end, start + timedelta(days=1))
+    return {"start": _time(start, zone, windows), "end": _time(end, zone, windows), "isAllDay": event.all_day}
+
+
+def event_values(event: RemoteEvent, *, own: bool) -> dict[str, Any]:
+    """Every helpdesk-owned field as Graph JSON; the reminder only on our own entries. Never
+    attendees (no invitations are ever sent). Raises ProviderError for a repeat rule Graph cannot hold."""
+    values: dict[str, Any] = {
+        "subject": event.subject,
+        "body": {"contentType": "text", "content": event.body or ""},
+        "location": {"displayName": event.location or ""},
+        **time_values(event),
+        "sensitivity": "private" if event.private else "normal",
+        "showAs": "busy" if event.busy else "free",
+    }
+    if event.is_recurring:
+        values["recurrence"] = recurrence_for(event)
+    if own:
+        values["isReminderOn"] = event.reminder_minutes is not None
+        if event.reminder_minutes is not None:
+            values["reminderMinutesBeforeStart"] = event.reminder_minutes
+    return values
+
+
+def _same_times(event: RemoteEvent, base: RemoteEvent) -> bool:
+    if event.all_day != base.all_day or (event.time_zone or "UTC") != (base.time_zone or "UTC"):
+        return False
+    return (event.start, event.end) == (base.start, base.end)
+
+
+def same_pattern(event: RemoteEvent, base: RemoteEvent) -> bool:
+    """Both single, or both series whose rules Graph would hold the same."""
+    if event.is_recurring != base.is_recurring:
+        return False
+    if not event.is_recurring:
+        return True
+    try:
+        return recurrence_for(event) == recurrence_for(base)
+    except ProviderError:
+        return False
+
+
+def changed_values(event: RemoteEvent, base: RemoteEvent, *, own: bool) -> dict[str, Any]:
+    """Only the helpdesk-owned fields of `event` that differ from `base` (the entry as last read), as
+    a PATCH body: categories, attendees, other extended properties and, on entries not ours, the
+    reminder are never written."""
+    full = event_values(event, own=own)
+    patch: dict[str, Any] = {}
+    if (event.subject or "").strip() != (base.subject or "").strip():
+        patch["subject"] = full["subject"]
+    if normalise_text(event.body) != normalise_text(base.body):
+        patch["body"] = full["body"]
+    if (event.location or "").strip() != (base.location or "").strip():
+        patch["location"] = full["location"]
+    if not _same_times(event, base) or not same_pattern(event, base):
+        patch.update(start=full["start"], end=full["end"], isAllDay=full["isAllDay"])
+        if event.is_recurring:
+            patch["recurrence"] = full["recurrence"]
+        elif base.is_recurring:
+            patch["recurrence"] = None
+    if event.private != base.private:
+        patch["sensitivity"] = full["sensitivity"]
+    if event.busy != base.busy:
+        patch["showAs"] = full["showAs"]
+    if own and event.reminder_minutes != base.reminder_minutes:
+        patch["isReminderOn"] = full["isReminderOn"]
+        if "reminderMinutesBeforeStart" in full:
+            patch["reminderMinutesBeforeStart"] = full["reminderMinutesBeforeStart"]
+    return patch
+
+
+def create_body(event: RemoteEvent) -> dict[str, Any]:
+    """The POST body of a new entry: our fields, our marker, a transactionId derived from it."""
+    own = bool(event.marker and event.marker.startswith(OWN_PREFIX))
+    body = event_values(event, own=own)
+    if event.marker:
+        body["transactionId"] = transaction_id(event.marker)
+        body["singleValueExtendedProperties"] = [{"id": MARKER_PROPERTY_ID, "value": event.marker}]
+    return body
+
+
+# --- series: RRULE <-> patternedRecurrence (Graph "patternedRecurrence resource type") ----------------
+
+WEEKDAYS = {
+    "MO": "monday",
+    "TU": "tuesday",
+    "WE": "wednesday",
+    "TH": "thursday",
+    "FR": "friday",
+    "SA": "saturday",
+    "SU": "sunday",
+}
+CODES = {name: code for code, name in WEEKDAYS.items()}
+INDEXES = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
+POSITIONS = {name: number for number, name in INDEXES.items()}
+
+
+def _rule_parts(rule: str) -> dict[str, str]:
+    rule = rule.removeprefix("RRULE:")
+    return dict(part.split("=", 1) for part in rule.upper().split(";") if "=" in part)
+
+
+def _start_date(event: RemoteEvent) -> date:
+    start = event.start
+    if isinstance(start, datetime):
+        return start.astimezone(ZoneInfo(event.time_zone or "UTC")).date()
+    return start
+
+
+def recurrence_for(event: RemoteEvent) -> dict[str, Any]:
+    """The series' RRULE as a patternedRecurrence. Raises ProviderError for a rule Graph cannot hold
+    (more than one rule, BYSETPOS lists, hourly and finer, several positioned days)."""
+    if len(event.rrules) != 1:
+        raise ProviderError("Microsoft 365 holds one repeat rule per series.")
+    parts = _rule_parts(event.rrules[0])
+    freq, interval = parts.get("FREQ"), int(parts.get("INTERVAL", "1"))
+    first = _start_date(event)
+    days = [d for d in parts.get("BYDAY", "").split(",") if d]
+    pattern: dict[str, Any] = {"interval": interval, "firstDayOfWeek": WEEKDAYS[parts.get("WKST", "MO")[:2]]}
+    if freq == "DAILY":
+        pattern["type"] = "daily"
+    elif freq == "WEEKLY":
+        pattern["type"] = "weekly"
+        codes = days or [list(WEEKDAYS)[first.weekday()]]
+        pattern["daysOfWeek"] = [WEEKDAYS[code[-2:]] for code in codes]
+    elif freq in ("MONTHLY", "YEARLY"):
+        yearly = freq == "YEARLY"
+        if yearly:
+            pattern["month"] = int(parts.get("BYMONTH", first.month))
+        if days:
+            if len(days) != 1:
+                raise ProviderError("Microsoft 365 repeats a month on one positioned weekday only.")
+            position = int(days[0][:-2] or parts.get("BYSETPOS", "1"))
+            if position not in INDEXES:
+                raise ProviderError(f"Microsoft 365 cannot repeat on position {position} of the month.")
+            pattern.update(
+                type="relativeYearly" if yearly else "relativeMonthly",
+                daysOfWeek=[WEEKDAYS[days[0][-2:]]],
+                index=INDEXES[position],
+            )
+        else:
+            pattern.update(
+                type="absoluteYearly" if yearly else "absoluteMonthly",
+                dayOfMonth=int(parts.get("BYMONTHDAY", first.day)),
+            )
+    else:
+        raise ProviderError(f"Microsoft 365 cannot repeat a series {str(freq).lower()}.")
+    zone = windows_zone_for(event.time_zone) if (event.time_zone or "UTC") != "UTC" else "UTC"
+    rng: dict[str, Any] = {"startDate": first.isoformat(), "recurrenceTimeZone": zone}
+    if "COUNT" in parts:
+        rng.update(type="numbered", numberOfOccurrences=int(parts["COUNT"]))
+    elif "UNTIL" in parts:
+        until = parts["UNTIL"]
+        if until.endswith("Z"):
+            moment = datetime.strptime(until, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            end = moment.astimezone(ZoneInfo(event.time_zone or "UTC")).date()
+        else:
+            end = datetime.strptime(until[:8], "%Y%m%d").date()
+        rng.update(type="endDate", endDate=end.isoformat())
+    else:
+        rng["type"] = "noEnd"
+    return {"pattern": pattern, "range": rng}
+
+
+def rrule_from(recurrence: dict, event: RemoteEvent) -> str:
+    """A patternedRecurrence as an RRULE value (no prefix), UNTIL as the end date's last moment in UTC."""
+    pattern, rng = recurrence.get("pattern") or {}, recurrence.get("range") or {}
+    kind = pattern.get("type", "")
+    days = [CODES[d.lower()] for d in pattern.get("daysOfWeek") or () if d.lower() in CODES]
+    parts = []
+    if kind == "daily":
+        parts += ["FREQ=DAILY"]
+    elif kind == "weekly":
+        parts += ["FREQ=WEEKLY", f"BYDAY={','.join(days)}"]
+        if (pattern.get("firstDayOfWeek") or "sunday").lower() not in ("monday", "sunday"):
+            parts.append(f"WKST={CODES[pattern['firstDayOfWeek'].lower()]}")
+    elif kind in ("absoluteMonthly", "relativeMonthly", "absoluteYearly", "relativeYearly"):
+        parts.append("FREQ=YEARLY" if "Yearly" in kind else "FREQ=MONTHLY")
+        if "Yearly" in kind:
+            parts.append(f"BYMONTH={pattern.get('month')}")
+        if kind.startswith("relative"):
+            position = POSITIONS.get((pattern.get("index") or "first").lower(), 1)
+            parts.append(f"BYDAY={position}{days[0] if days else 'MO'}")
+        else:
+            parts.append(f"BYMONTHDAY={pattern.get('dayOfMonth')}")
+    else:
+        raise ProviderError(f"Microsoft 365's {kind or 'unknown'} repeat pattern has no RRULE here.")
+    parts.insert(1, f"INTERVAL={int(pattern.get('interval') or 1)}")
+    if rng.get("type") == "numbered":
+        parts.append(f"COUNT={rng.get('numberOfOccurrences')}")
+    elif rng.get("type") == "endDate" and rng.get("endDate"):
+        end = date.fromisoformat(rng["endDate"][:10])
+        if event.all_day:
+            parts.append(f"UNTIL={end:%Y%m%d}")
+        else:
+            last = datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=ZoneInfo(event.time_zone or "UTC"))
+            parts.append(f"UNTIL={last.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    return ";".join(parts)
+
+
+def original_starts(event: RemoteEvent, until: datetime) -> list[datetime]:
+    """The UTC starts the series' rule gives up to `until` (UTC), on the wall clock of its zone."""
+    from dateutil.rrule import rrulestr
+
+    zone = ZoneInfo(event.time_zone or "UTC")
+    if isinstance(event.start, datetime):
+        first = event.start.astimezone(zone).replace(tzinfo=None)
+    else:
+        first = datetime.combine(event.start, datetime.min.time())
+    rule = event.rrules[0]
+    parts = _rule_parts(rule)
+    if "UNTIL" in parts and parts["UNTIL"].endswith("Z"):
+        local = datetime.strptime(parts["UNTIL"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).astimezone(zone)
+        rule = rule.replace(parts["UNTIL"], f"{local:%Y%m%dT%H%M%S}")
+    starts = []
+    for naive in rrulestr(rule, dtstart=first, ignoretz=True):
+        moment = naive.replace(tzinfo=zone).astimezone(UTC)
+        if moment >= until or len(starts) > 2000:
+            break
+        starts.append(moment)
+    return starts
+
+
+def _utc(value: datetime | date, zone: str) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.combine(value, datetime.min.time(), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def original_utc(value: str) -> datetime:
+    """An occurrence's originalStart (Edm.DateTimeOffset, "2026-12-01T08:00:00Z") as aware UTC."""
+    text = value.replace("Z", "+00:00")
+    if "." in text:
+        head, _, tail = text.partition(".")
+        digits = "".join(ch for ch in tail if ch.isdigit())[:6]
+        offset = tail[len("".join(ch for ch in tail if ch.isdigit())) :]
+        text = f"{head}.{digits}{offset}"
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def series_from(master: dict, instances: list[dict], window_start: datetime, window_end: datetime) -> RemoteEvent:
+    """A series master and its instances in the window (Graph lists occurrences and exceptions,
+    never cancelled ones) as one RemoteEvent: the pattern as an RRULE, occurrences the rule gives in
+    the window but no instance shows as exdates, exceptions as overrides."""
+    from ..base import RemoteOccurrence
+
+    event = event_from_graph(master)
+    event.rrules = [rrule_from(master.get("recurrence") or {}, event)]
+    zone = ZoneInfo(event.time_zone or "UTC")
+    seen: set[datetime] = set()
+    for instance in instances:
+        if not instance.get("originalStart"):
+            continue
+        original = original_utc(instance["originalStart"])
+        seen.add(original)
+        if instance.get("type") != "exception":
+            continue
+        detail = event_from_graph(instance)
+        override = RemoteOccurrence(
+            original_start=original.astimezone(zone) if not event.all_day else original.astimezone(zone).date(),
+            start=detail.start,
+            end=detail.end,
+            subject=detail.subject if detail.subject != event.subject else None,
+            location=detail.location if detail.location != event.location else None,
+            body=detail.body if detail.body != event.body else None,
+        )
+        event.overrides.append(override)
+    duration = _utc(event.end, event.time_zone) - _utc(event.start, event.time_zone)
+    for original in original_starts(event, window_end):
+        if original + duration <= window_start or original in seen:
+            continue
+        event.exdates.append(original.astimezone(zone).date() if event.all_day else original.astimezone(zone))
+    return event.trimmed()
+
+
+def override_values(override, event: RemoteEvent) -> dict[str, Any]:
+    """PATCH body of one occurrence made an exception: its times, and its own text where it has some."""
+    single = RemoteEvent(start=override.start, end=override.end, all_day=event.all_day, time_zone=event.time_zone)
+    values = time_values(single)
+    values.pop("isAllDay")
+    if override.subject is not None:
+        values["subject"] = override.subject
+    if override.location is not None:
+        values["location"] = {"displayName": override.location}
+    if override.body is not None:
+        values["body"] = {"contentType": "text", "content": override.body}
+    return values

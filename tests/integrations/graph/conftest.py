@@ -1,0 +1,50 @@
+import pytest
+
+from tests.peers.graph import GraphServer
+
+TENANT = "7d1c6a4e-2b3f-4c5d-8e9f-0a1b2c3d4e5f"
+CLIENT_ID = "5b8e2f1a-6c4d-4e3b-9a7f-1d2c3b4a5e6f"
+SECRET = "app-secret-value"
+ALICE = "alice@example.com"
+
+
+@pytest.fixture
+def graph():
+    """A local Microsoft 365 tenant with alice's and bob's mailboxes and our app registration (consented)."""
+    with GraphServer(tenant=TENANT, clients={CLIENT_ID: SECRET}) as server:
+        server.add_mailbox(ALICE)
+        server.add_mailbox("bob@example.com")
+        yield server
+
+
+@pytest.fixture
+def graph_connection(db, graph):
+    from integrations import services
+
+    return services.add_connection(
+        name="Microsoft 365",
+        kind="graph",
+        url=graph.base_url,
+        username=CLIENT_ID,
+        secret=SECRET,
+        options={"tenant_id": TENANT, "authority": graph.authority, "ca_bundle": str(graph.ca_path), "timeout": 5},
+    )
+
+
+@pytest.fixture
+def alice_graph(alice, graph_connection):
+    from integrations import services
+
+    return services.connect_agent(alice, connection=graph_connection)
+
+
+@pytest.fixture
+def importing_graph(alice_graph):
+    from integrations.sync import engine
+
+    alice = alice_graph.agent
+    alice.import_external = True
+    alice.save()
+    engine.sync_agent_calendar(alice_graph, pull=True)
+    alice_graph.refresh_from_db()
+    return alice_graph

@@ -1,0 +1,109 @@
+"""Microsoft Graph change notifications: the subscription and its handshake, the webhook (clientState
+checked, only a pull queued), renewal, and a change reaching the helpdesk through a real delivery."""
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from calendars.models import Appointment
+from integrations import services
+from integrations.models import GraphSubscription
+
+from .conftest import ALICE
+
+HOUR = timedelta(hours=1)
+NOTIFY = "/integrations/graph/notify/"
+
+
+def test_no_public_address_means_no_subscription(importing_graph, graph, settings):
+    settings.PUBLIC_SITE_URL = ""
+
+    assert services.refresh_graph_subscriptions() == {"created": 0, "renewed": 0, "failed": 0}
+    assert graph.subscriptions == {}
+
+
+def test_validation_handshake_echoes_the_token(client):
+    response = client.post(f"{NOTIFY}?validationToken=Validation%3A+Testing+client+application")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    assert response.content.decode() == "Validation: Testing client application"
+
+
+@pytest.fixture
+def subscribed(importing_graph, graph, settings, live_server):
+    settings.PUBLIC_SITE_URL = live_server.url
+    counts = services.refresh_graph_subscriptions()
+    assert counts == {"created": 1, "renewed": 0, "failed": 0}
+    return GraphSubscription.objects.get(agent_calendar=importing_graph)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_change_made_in_outlook_reaches_the_helpdesk_within_10_seconds(subscribed, graph, tomorrow_9):
+    (subscription,) = graph.subscriptions.values()
+    assert subscription["notificationUrl"].endswith(NOTIFY)
+    assert subscription["clientState"] == subscribed.client_state
+    assert subscription["resource"] == f"users/{ALICE}/events"
+
+    made = time.monotonic()
+    graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Dentist")
+    while not Appointment.objects.filter(subject="Dentist").exists() and time.monotonic() - made < 10:
+        time.sleep(0.1)
+
+    assert Appointment.objects.filter(subject="Dentist").exists(), graph.deliveries
+    assert time.monotonic() - made < 10
+    assert (subscribed.subscription_id, 202) in graph.deliveries
+
+
+@pytest.mark.django_db
+def test_a_notification_with_a_wrong_client_state_queues_nothing(importing_graph, client, graph, tomorrow_9):
+    GraphSubscription.objects.create(
+        agent_calendar=importing_graph, subscription_id="sub-1", client_state="ours", expires_at=timezone.now() + HOUR
+    )
+    graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Dentist")
+    body = {"value": [{"subscriptionId": "sub-1", "clientState": "forged", "changeType": "created"}]}
+
+    response = client.post(NOTIFY, json.dumps(body), content_type="application/json")
+
+    assert response.status_code == 202
+    assert not Appointment.objects.exists()  # no pull ran
+
+    body["value"][0]["clientState"] = "ours"
+    client.post(NOTIFY, json.dumps(body), content_type="application/json")
+
+    assert Appointment.objects.filter(subject="Dentist").exists()  # the pull, run eagerly in tests
+
+
+@pytest.mark.django_db
+def test_a_subscription_graph_refuses_is_counted_and_not_stored(importing_graph, graph, settings):
+    settings.PUBLIC_SITE_URL = "http://127.0.0.1:9"  # nothing listens: Graph refuses the subscription
+    assert services.refresh_graph_subscriptions()["failed"] == 1
+    assert not GraphSubscription.objects.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_renewal_and_lifecycle_notifications(subscribed, graph):
+    later = timezone.now() + timedelta(days=2, hours=1)  # within a day of expiry: renewed
+    assert services.refresh_graph_subscriptions(now=later)["renewed"] == 1
+    subscribed.refresh_from_db()
+    assert subscribed.expires_at > later + timedelta(days=2)
+    (remote,) = graph.subscriptions.values()
+    assert remote["expirationDateTime"] == subscribed.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    first_expiry = subscribed.expires_at
+    graph.send_lifecycle(subscribed.subscription_id, "reauthorizationRequired")
+    deadline = time.monotonic() + 10
+    while GraphSubscription.objects.get(pk=subscribed.pk).expires_at <= first_expiry and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert GraphSubscription.objects.get(pk=subscribed.pk).expires_at > timezone.now() + timedelta(days=2)
+
+    graph.subscriptions.clear()  # Graph dropped it: the next renewal makes a new one
+    GraphSubscription.objects.filter(pk=subscribed.pk).update(expires_at=timezone.now())
+    assert services.refresh_graph_subscriptions()["created"] == 1
+    assert len(graph.subscriptions) == 1
+    assert GraphSubscription.objects.get().subscription_id == next(iter(graph.subscriptions))

@@ -1,0 +1,691 @@
+"""The sync engine against the local Microsoft Graph server through the real msal and requests: the
+CalDAV and Exchange scenarios, and what Graph adds (delta links, transactionId, $batch, limits)."""
+
+import contextlib
+import threading
+from datetime import UTC, timedelta
+
+import pytest
+from django.utils import timezone
+
+from agents.models import AgentSyncPolicy
+from calendars import services as calendar_services
+from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
+from integrations import services
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations.providers.base import ConnectionProblem, ProviderError
+from integrations.providers.graph import MARKER_PROPERTY_ID
+from integrations.sync import engine
+from tests.integrations.test_caldav_sync import make, pull
+
+from .conftest import ALICE, CLIENT_ID
+
+pytestmark = pytest.mark.django_db
+HOUR = timedelta(hours=1)
+
+
+def only_event(graph) -> dict:
+    (event,) = graph.events(ALICE)
+    return event
+
+
+def marker_of(event: dict) -> str | None:
+    return next(
+        (p["value"] for p in event.get("singleValueExtendedProperties", []) if p["id"] == MARKER_PROPERTY_ID), None
+    )
+
+
+def subjects_in_outlook(graph) -> list[str]:
+    return sorted(e["subject"] for e in graph.events(ALICE))
+
+
+def subjects_in_helpdesk() -> list[str]:
+    return sorted(Appointment.objects.visible().values_list("subject", flat=True))
+
+
+# --- push ---------------------------------------------------------------------------------------------
+
+
+def test_new_appointment_is_pushed_with_our_marker_and_no_attendees(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks, note="Bring keys")
+
+    link = SyncLink.objects.get(appointment=appointment)
+    event = only_event(graph)
+    assert (event["subject"], event["body"]["content"], event["_start"], event["_end"]) == (
+        "Server room visit",
+        "Bring keys",
+        tomorrow_9,
+        tomorrow_9 + HOUR,
+    )
+    assert event["originalStartTimeZone"] == "W. Europe Standard Time"  # alice works in Europe/Amsterdam
+    assert event["isReminderOn"] is True
+    assert event["attendees"] == []
+    assert marker_of(event) == link.marker
+    assert event["transactionId"]
+    assert (link.remote_id, link.version) == (event["id"], event["changeKey"])
+    assert graph.without_immutable_ids == []
+
+
+def test_changed_appointment_patches_only_what_changed(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    graph.outlook_edit(ALICE, SyncLink.objects.get().remote_id, categories=["Red category"])
+    pull(alice_graph)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(
+            appointment, subject="Moved visit", start=tomorrow_9 + 2 * HOUR, end=tomorrow_9 + 3 * HOUR
+        )
+
+    event = only_event(graph)
+    assert (event["subject"], event["_start"], event["_end"]) == (
+        "Moved visit",
+        tomorrow_9 + 2 * HOUR,
+        tomorrow_9 + 3 * HOUR,
+    )
+    assert event["categories"] == ["Red category"]  # Outlook's own, kept
+    assert SyncLink.objects.get().version == event["changeKey"]
+
+
+def test_deleted_appointment_deletes_the_entry_and_then_its_link(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.delete_appointment(appointment)
+
+    assert graph.events(ALICE) == []
+    assert not SyncLink.objects.exists()
+
+
+def test_deleting_an_entry_already_gone_from_outlook_counts_as_done(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    graph.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.delete_appointment(appointment)
+
+    assert not SyncLink.objects.exists()
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
+
+
+def test_never_policy_pushes_nothing(alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks):
+    alice = alice_graph.agent
+    alice.sync_policy = AgentSyncPolicy.NEVER
+    alice.save()
+    make(alice, tomorrow_9, django_capture_on_commit_callbacks)
+
+    assert graph.events(ALICE) == []
+
+
+def test_a_retried_create_makes_no_second_event(alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks):
+    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    link = SyncLink.objects.get(appointment=appointment)
+    # The answer of the create was lost: the link knows nothing of the remote entry and pushes again.
+    SyncLink.objects.filter(pk=link.pk).update(remote_id="", version="", local_hash="", remote_hash="", pending=True)
+    engine.sync_agent_calendar(alice_graph, pull=False)
+
+    assert len(graph.events(ALICE)) == 1
+    assert SyncLink.objects.get().remote_id == only_event(graph)["id"]
+
+
+# --- pull ----------------------------------------------------------------------------------------------
+
+
+def test_entry_made_in_outlook_is_imported_on_its_own_wall_clock(importing_graph, graph, tomorrow_9):
+    graph.outlook_add(
+        ALICE, tomorrow_9, tomorrow_9 + HOUR, "Dentist", location="Town", time_zone="Pacific Standard Time"
+    )
+
+    pull(importing_graph)
+
+    appointment = Appointment.objects.get()
+    assert (appointment.subject, appointment.location, appointment.note, appointment.source) == (
+        "Dentist",
+        "Town",
+        "secret details",
+        Appointment.Source.EXTERNAL,
+    )
+    assert (appointment.start, appointment.end) == (tomorrow_9, tomorrow_9 + HOUR)
+
+
+def test_entry_changed_in_outlook_changes_the_appointment(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_graph)
+    start = (tomorrow_9 + 4 * HOUR).astimezone(UTC)
+    graph.outlook_edit(
+        ALICE,
+        SyncLink.objects.get().remote_id,
+        subject="Visit, new time",
+        start={"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+        end={"dateTime": (start + HOUR).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+    )
+
+    pull(alice_graph)
+
+    appointment.refresh_from_db()
+    assert (appointment.subject, appointment.start) == ("Visit, new time", tomorrow_9 + 4 * HOUR)
+    assert len(graph.events(ALICE)) == 1
+    assert SyncLink.objects.get().version == only_event(graph)["changeKey"]
+
+
+def test_entry_deleted_in_outlook_deletes_the_appointment(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_graph)
+    graph.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
+
+    pull(alice_graph)
+
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+
+
+def test_own_entries_are_never_imported_back(importing_graph, graph, tomorrow_9, django_capture_on_commit_callbacks):
+    make(importing_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    SyncLink.objects.all().delete()  # even with its sync status lost, our marker tells it apart
+    importing_graph.sync_token = ""
+    importing_graph.save()
+
+    pull(importing_graph)
+
+    assert Appointment.objects.count() == 1
+    assert len(graph.events(ALICE)) == 1
+
+
+def test_polling_an_unchanged_calendar_costs_exactly_one_request(
+    importing_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(importing_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    graph.outlook_add(ALICE, tomorrow_9 + 3 * HOUR, tomorrow_9 + 4 * HOUR, "Dentist")
+    pull(importing_graph)
+    sequence = Appointment.objects.get(pk=appointment.pk).sequence
+    before = len(graph.requests)
+
+    report = pull(importing_graph)
+
+    assert [(method, path.split("/")[-1]) for method, path, _ in graph.requests[before:]] == [("GET", "delta")]
+    assert (report.pushed, report.pulled, report.conflicts, report.failed) == (0, 0, 0, 0)
+    assert Appointment.objects.get(pk=appointment.pk).sequence == sequence
+
+
+# --- conflicts ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def conflict_rule(request):
+    settings = CalendarSettings.load()
+    settings.conflict_rule = request.param
+    settings.save()
+    return request.param
+
+
+RULES = [
+    pytest.param(ConflictRule.HELPDESK_WINS, ("Changed in the helpdesk", "Changed in Outlook"), id="helpdesk-wins"),
+    pytest.param(ConflictRule.EXTERNAL_WINS, ("Changed in Outlook", "Changed in the helpdesk"), id="external-wins"),
+]
+
+
+@pytest.mark.parametrize("conflict_rule, outcome", RULES, indirect=["conflict_rule"])
+def test_stale_etag_on_push_is_decided_by_the_conflict_rule(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks, conflict_rule, outcome
+):
+    winner, loser = outcome
+    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    graph.outlook_edit(ALICE, SyncLink.objects.get().remote_id, subject="Changed in Outlook")
+
+    with django_capture_on_commit_callbacks(execute=True):  # the push holds the old etag: 412
+        calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")
+
+    appointment.refresh_from_db()
+    assert (appointment.subject, only_event(graph)["subject"]) == (winner, winner)
+    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.overwritten["subject"] == loser
+    assert SyncLink.objects.get().version == only_event(graph)["changeKey"]
+
+
+@pytest.mark.parametrize("conflict_rule, outcome", RULES, indirect=["conflict_rule"])
+def test_both_sides_changed_before_a_pull_is_decided_by_the_conflict_rule(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks, conflict_rule, outcome
+):
+    winner, loser = outcome
+    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_graph)
+    graph.outlook_edit(ALICE, SyncLink.objects.get().remote_id, subject="Changed in Outlook")
+    calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")  # push not run yet
+
+    pull(alice_graph)
+
+    appointment.refresh_from_db()
+    assert (appointment.subject, only_event(graph)["subject"]) == (winner, winner)
+    assert SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT).overwritten["subject"] == loser
+
+
+def test_modification_beats_deletion(alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks):
+    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_graph)
+    graph.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
+    calendar_services.update_appointment(appointment, subject="Still needed")
+
+    pull(alice_graph)
+
+    assert subjects_in_helpdesk() == subjects_in_outlook(graph) == ["Still needed"]
+
+
+# --- Ask ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def asking(alice_graph):
+    settings = CalendarSettings.load()
+    settings.sync_policy = SyncPolicy.ASK
+    settings.save()
+    return alice_graph
+
+
+def test_ask_keeps_the_appointment_waiting_until_approved(
+    asking, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    assert graph.events(ALICE) == []
+    link = SyncLink.objects.get(appointment=appointment)
+    assert link.approval == SyncLink.Approval.WAITING
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve(link)
+
+    assert subjects_in_outlook(graph) == ["Server room visit"]
+
+
+def test_ask_declined_appointment_never_reaches_outlook(asking, graph, tomorrow_9, django_capture_on_commit_callbacks):
+    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.decline(SyncLink.objects.get(appointment=appointment))
+    pull(asking)
+
+    assert graph.events(ALICE) == []
+    assert not [r for r in graph.requests if r[0] == "POST" and "events" in r[1]]
+
+
+# --- import rules ---------------------------------------------------------------------------------------
+
+
+def test_import_off_imports_nothing(alice_graph, graph, tomorrow_9):
+    pull(alice_graph)
+    graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Dentist")
+
+    pull(alice_graph)
+
+    assert not Appointment.objects.exists()
+    assert subjects_in_outlook(graph) == ["Dentist"]
+
+
+def test_private_entry_is_imported_as_busy_time_without_text(importing_graph, graph, tomorrow_9):
+    graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Hospital", sensitivity="private", showAs="free")
+
+    pull(importing_graph)
+
+    appointment = Appointment.objects.get()
+    assert (appointment.subject, appointment.note, appointment.location) == ("", "", "")
+    assert appointment.private and appointment.busy
+    assert appointment.start == tomorrow_9
+    assert only_event(graph)["subject"] == "Hospital"  # the helpdesk's blanking never reaches Outlook
+
+
+@pytest.fixture
+def short_window(calendar_settings):
+    calendar_settings.import_days_past, calendar_settings.import_days_future = 2, 3
+    calendar_settings.save()
+    return calendar_settings
+
+
+def test_full_listing_imports_what_overlaps_the_window(alice_graph, graph, short_window):
+    alice = alice_graph.agent
+    alice.import_external = True
+    alice.save()
+    now = timezone.now().replace(microsecond=0)
+    graph.outlook_add(ALICE, now - timedelta(days=2, hours=1), now - timedelta(days=2) + HOUR, "Across the start")
+    graph.outlook_add(ALICE, now - timedelta(days=3), now - timedelta(days=3) + HOUR, "Before")
+    graph.outlook_add(ALICE, now + timedelta(days=3) - HOUR, now + timedelta(days=3) + HOUR, "Across the end")
+    graph.outlook_add(ALICE, now + timedelta(days=4), now + timedelta(days=4) + HOUR, "After")
+
+    pull(alice_graph)
+
+    assert subjects_in_helpdesk() == ["Across the end", "Across the start"]
+
+
+def test_refused_delta_link_does_a_full_resync_without_duplicates(
+    importing_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    make(importing_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    graph.outlook_add(ALICE, tomorrow_9 + 3 * HOUR, tomorrow_9 + 4 * HOUR, "Dentist")
+    pull(importing_graph)
+    graph.expire_delta_tokens()
+
+    report = pull(importing_graph)
+
+    assert report.full_resync
+    assert subjects_in_helpdesk() == subjects_in_outlook(graph) == ["Dentist", "Server room visit"]
+    assert SyncLink.objects.count() == 2
+
+
+# --- faults and limits ------------------------------------------------------------------------------------
+
+
+def test_throttled_push_is_waited_out_and_goes_through(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    graph.fail(429, "ApplicationThrottled", times=2, retry_after="0", path="/$batch")
+
+    make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+
+    assert subjects_in_outlook(graph) == ["Server room visit"]
+    assert SyncLink.objects.get().remote_id == only_event(graph)["id"]
+
+
+def test_long_retry_after_reschedules_the_item_for_that_long(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    graph.fail(503, "ServiceUnavailable", times=1, retry_after="120", path="/$batch")
+
+    make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+
+    link = SyncLink.objects.get()
+    assert graph.events(ALICE) == []
+    assert link.failures == 1
+    assert timedelta(seconds=110) < link.next_attempt_at - timezone.now() <= timedelta(seconds=120)
+
+
+def test_one_refused_item_of_a_batch_fails_alone(alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks):
+    appointments = [
+        make(alice_graph.agent, tomorrow_9 + n * HOUR, django_capture_on_commit_callbacks, subject=f"Visit {n}")
+        for n in range(3)
+    ]
+    pull(alice_graph)
+    links = {link.appointment_id: link for link in SyncLink.objects.all()}
+    graph.outlook_delete(ALICE, links[appointments[1].pk].remote_id)  # gone: its update becomes a create
+    graph.fail(500, "InternalServerError", times=1, path=links[appointments[2].pk].remote_id)
+    for appointment in appointments:
+        calendar_services.update_appointment(appointment, subject=appointment.subject + " (moved)")
+
+    report = engine.sync_agent_calendar(alice_graph, pull=False)
+
+    assert report.failed == 1
+    assert subjects_in_outlook(graph) == ["Visit 0 (moved)", "Visit 1 (moved)", "Visit 2"]
+    assert SyncLink.objects.get(appointment=appointments[2]).failures == 1
+
+
+def test_pushing_100_changes_costs_at_most_5_requests(alice_graph, graph, tomorrow_9):
+    alice = alice_graph.agent
+    for n in range(100):
+        calendar_services.create_appointment(
+            subject=f"Visit {n}",
+            start=tomorrow_9 + n * HOUR,
+            end=tomorrow_9 + n * HOUR + timedelta(minutes=30),
+            agents=[alice],
+        )
+    before = len(graph.graph_requests())
+
+    report = engine.sync_agent_calendar(alice_graph, pull=False)
+
+    assert report.pushed == 100 and report.failed == 0
+    assert len(graph.events(ALICE)) == 100
+    assert len(graph.graph_requests()) - before <= 5
+    assert len(graph.batch_items) == 100
+    assert graph.max_in_flight[ALICE] <= 4  # each $batch runs as 4 chains of dependent items
+
+
+def test_never_more_than_4_requests_in_flight_per_mailbox(alice_graph, graph, tomorrow_9):
+    from integrations.providers import registry
+    from integrations.providers.base import RemoteCalendar, RemoteRef
+
+    graph.delay = 0.05
+    provider = registry.build(alice_graph.connection)
+    calendar = provider.find_calendar(ALICE)
+    created = [
+        graph.outlook_add(ALICE, tomorrow_9 + n * HOUR, tomorrow_9 + n * HOUR + HOUR, f"Entry {n}") for n in range(12)
+    ]
+    errors = []
+
+    def read(event_id):
+        try:
+            provider.get(RemoteCalendar(ALICE, calendar.calendar_id), RemoteRef(event_id))
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=read, args=(event["id"],)) for event in created]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert graph.max_in_flight[ALICE] == 4
+
+
+# --- connection problems ------------------------------------------------------------------------------------
+
+
+def test_wrong_secret_names_the_fix(alice_graph, graph_connection):
+    graph_connection.set_secret("not-the-secret")
+    graph_connection.save()
+
+    with pytest.raises(ConnectionProblem, match=r"client secret.*\[AADSTS7000215\]"):
+        services.test_connection(graph_connection, ALICE)
+
+
+def test_missing_consent_names_the_fix(alice_graph, graph, graph_connection):
+    graph.revoke_consent(CLIENT_ID)
+
+    with pytest.raises(ConnectionProblem, match=r"Grant admin consent.*\[AADSTS65001\]"):
+        services.test_connection(graph_connection, ALICE)
+
+
+def test_mailbox_outside_the_access_policy_names_the_fix(alice_graph, graph, graph_connection):
+    graph.mailboxes[ALICE].allowed = False
+
+    with pytest.raises(ConnectionProblem, match=r"application access policy.*\[ErrorAccessDenied\]"):
+        services.test_connection(graph_connection, ALICE)
+    with pytest.raises(ConnectionProblem):
+        engine.sync_agent_calendar(alice_graph, pull=True)
+    alice_graph.refresh_from_db()
+    assert alice_graph.state == "failing"
+
+
+def test_unknown_mailbox_names_the_fix(graph, graph_connection):
+    with pytest.raises(ConnectionProblem, match=r"no mailbox for nobody@example.com.*\[ErrorItemNotFound\]"):
+        services.test_connection(graph_connection, "nobody@example.com")
+    graph.add_mailbox("onprem@example.com").rest_enabled = False
+    with pytest.raises(ConnectionProblem, match=r"\[MailboxNotEnabledForRESTAPI\]"):
+        services.test_connection(graph_connection, "onprem@example.com")
+
+
+def test_working_connection_says_what_works(alice_graph, graph_connection):
+    assert "alice@example.com's calendar can be opened" in services.test_connection(graph_connection, ALICE)
+
+
+# --- a recurring series -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def weekly_series(alice_graph, tomorrow_9, django_capture_on_commit_callbacks):
+    """A weekly series of six in the helpdesk, its second occurrence moved, its third cancelled."""
+    with django_capture_on_commit_callbacks(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;COUNT=6",
+            agents=[alice_graph.agent],
+            start=tomorrow_9,
+            end=tomorrow_9 + HOUR,
+            subject="Weekly check",
+        )
+    occurrences = list(master.occurrences.order_by("original_start"))
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(
+            occurrences[1], start=occurrences[1].start + 3 * HOUR, end=occurrences[1].end + 3 * HOUR
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.cancel_occurrence(occurrences[2])
+    return master
+
+
+def helpdesk_view(master, start, end) -> list[tuple]:
+    return list(
+        Appointment.objects.visible()
+        .filter(master=master, start__gte=start, start__lt=end)
+        .order_by("start")
+        .values_list("start", "end", "subject")
+    )
+
+
+def outlook_view(graph, start, end) -> list[tuple]:
+    return [(e["_start"], e["_end"], e["subject"]) for e in graph.calendar_view(ALICE, start, end)]
+
+
+def test_weekly_series_with_a_moved_and_a_cancelled_occurrence_shows_in_outlook_as_in_the_helpdesk(
+    weekly_series, graph, tomorrow_9
+):
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=60))
+
+    assert outlook_view(graph, *window) == helpdesk_view(weekly_series, *window)
+    assert len(helpdesk_view(weekly_series, *window)) == 5
+    kinds = [entry["type"] for entry in graph.calendar_view(ALICE, *window)]
+    assert (kinds.count("occurrence"), kinds.count("exception")) == (4, 1)
+    (master,) = graph.events(ALICE)  # one master holds the series
+    assert master["recurrence"]["pattern"]["type"] == "weekly"
+    assert master["recurrence"]["range"] == {
+        "type": "numbered",
+        "numberOfOccurrences": 6,
+        "startDate": tomorrow_9.date().isoformat(),
+        "recurrenceTimeZone": "W. Europe Standard Time",
+    }
+
+
+def test_series_pulled_back_unchanged_writes_nothing(weekly_series, alice_graph, graph):
+    pull(alice_graph)
+    link = SyncLink.objects.get(appointment=weekly_series)
+    writes = [r for r in graph.requests if r[0] in ("POST", "PATCH", "DELETE") and "$batch" not in r[1]]
+
+    report = pull(alice_graph)
+
+    assert (report.pushed, report.pulled, report.conflicts, report.failed) == (0, 0, 0, 0)
+    assert [r for r in graph.requests if r[0] in ("POST", "PATCH", "DELETE") and "$batch" not in r[1]] == writes
+    assert SyncLink.objects.get(pk=link.pk).version == graph.events(ALICE)[0]["changeKey"]
+
+
+def test_occurrence_moved_and_cancelled_in_outlook_follow_in_the_helpdesk(
+    weekly_series, alice_graph, graph, tomorrow_9
+):
+    pull(alice_graph)
+    occurrences = list(weekly_series.occurrences.order_by("original_start"))
+    fourth, fifth = occurrences[3], occurrences[4]
+    view = {e["_original"]: e for e in graph.calendar_view(ALICE, tomorrow_9, tomorrow_9 + timedelta(days=60))}
+    moved_start = fourth.start + 5 * HOUR
+    graph.outlook_edit(
+        ALICE,
+        view[fourth.original_start]["id"],
+        start={"dateTime": moved_start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+        end={"dateTime": (moved_start + HOUR).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+    )
+    graph.outlook_delete(ALICE, view[fifth.original_start]["id"])
+
+    pull(alice_graph)
+
+    fourth.refresh_from_db()
+    fifth.refresh_from_db()
+    assert (fourth.start, fourth.is_modified) == (fourth.original_start + 5 * HOUR, True)
+    assert fifth.is_cancelled
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=60))
+    assert outlook_view(graph, *window) == helpdesk_view(weekly_series, *window)
+    assert len(helpdesk_view(weekly_series, *window)) == 4
+
+
+# --- faults: nothing lost, nothing duplicated ------------------------------------------------------------
+
+
+def _sync_ignoring_faults(agent_calendar, *, pull: bool) -> None:
+    with contextlib.suppress(ProviderError):
+        engine.sync_agent_calendar(AgentCalendar.objects.get(pk=agent_calendar.pk), pull=pull)
+
+
+def test_a_create_whose_answer_was_lost_is_not_duplicated(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    graph.drop_next.append("/$batch")  # Graph makes the event; we never hear back, and retry
+
+    make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+
+    assert subjects_in_outlook(graph) == ["Server room visit"]
+    assert SyncLink.objects.get().remote_id == only_event(graph)["id"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [3, 17])
+def test_changes_flow_both_ways_through_faults_and_end_equal(importing_graph, graph, tomorrow_9, seed):
+    alice = importing_graph.agent
+    graph.random.seed(seed)
+    graph.fault_rate = 0.3
+    appointments, outlook_ids = [], []
+    for n in range(5):
+        start = tomorrow_9 + n * 2 * HOUR
+        appointments.append(
+            calendar_services.create_appointment(subject=f"Helpdesk {n}", start=start, end=start + HOUR, agents=[alice])
+        )
+        outlook_ids.append(
+            graph.outlook_add(ALICE, start + timedelta(days=1), start + timedelta(days=1, hours=1), f"Outlook {n}")[
+                "id"
+            ]
+        )
+        _sync_ignoring_faults(importing_graph, pull=n % 2 == 0)
+    calendar_services.update_appointment(appointments[0], subject="Helpdesk 0 renamed")
+    calendar_services.delete_appointment(appointments[1])
+    graph.outlook_edit(ALICE, outlook_ids[2], subject="Outlook 2 renamed")
+    graph.outlook_delete(ALICE, outlook_ids[3])
+    graph.expire_delta_tokens()  # the server lost its sync state once as well
+    for _ in range(4):
+        _sync_ignoring_faults(importing_graph, pull=True)
+    served = dict(graph.faults_served)
+
+    graph.calm()
+    _sync_ignoring_faults(importing_graph, pull=True)
+    _sync_ignoring_faults(importing_graph, pull=True)
+
+    expected = ["Helpdesk 0 renamed", "Helpdesk 2", "Helpdesk 3", "Helpdesk 4"]
+    expected += ["Outlook 0", "Outlook 1", "Outlook 2 renamed", "Outlook 4"]
+    assert subjects_in_outlook(graph) == subjects_in_helpdesk() == sorted(expected)
+    assert SyncLink.objects.count() == len(expected)
+    assert sum(served.values()) >= 6 and len(served) >= 4, served  # the faults really hit, of most kinds
+
+
+def test_the_server_throttles_a_batch_of_more_than_4_parallel_items_for_one_mailbox(alice_graph, graph):
+    """The local server follows Graph: batch items without dependsOn run at once, and a mailbox
+    takes 4 at a time; a failed item fails those that depend on it (424)."""
+    import requests
+
+    from integrations.providers import registry
+
+    provider = registry.build(alice_graph.connection)
+    get = {"method": "GET", "url": f"/users/{ALICE}/calendar"}
+    body = {"requests": [{"id": str(n), **get} for n in range(5)] + [{"id": "5", **get, "dependsOn": ["4"]}]}
+    session = requests.Session()
+    session.trust_env, session.verify = False, str(graph.ca_path)
+
+    answer = session.post(f"{graph.base_url}/$batch", json=body, headers=provider._headers()).json()
+
+    assert [r["status"] for r in sorted(answer["responses"], key=lambda r: r["id"])] == [200, 200, 200, 200, 429, 424]
+
+
+def test_series_deleted_in_outlook_is_deleted_in_the_helpdesk(weekly_series, alice_graph, graph, tomorrow_9):
+    pull(alice_graph)
+    (master,) = graph.events(ALICE)
+
+    graph.outlook_delete(ALICE, master["id"])  # the delta reports only its occurrences as removed
+    pull(alice_graph)
+
+    assert not Appointment.objects.visible().filter(subject="Weekly check").exists()
+    assert not SyncLink.objects.exists()
