@@ -404,21 +404,26 @@ class _Run:
         try:
             self._apply(link, decision, local, event, reread=reread)
         except VersionConflict as error:
-            if not reread or not link.remote_id:
-                self._failed(link, decision, error)
-                return decision.op
-            try:
-                fresh = _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None)))
-            except ProviderError as read_error:
-                self._failed(link, decision, read_error)
-                return decision.op
-            return self._process(link, fresh, gone=fresh is None, reread=False)
+            self._decide_again(link, decision, error, reread=reread)
         except ProviderError as error:
             self._failed(link, decision, error)
         except Exception as error:  # a bad item must not stop the others
             logger.exception("Sync of %s failed", link)
             self._failed(link, decision, error)
         return decision.op
+
+    def _decide_again(self, link: SyncLink, decision: Decision, error: VersionConflict, *, reread: bool) -> None:
+        """Our version tag was refused (412, ErrorIrresolvableConflict): read the entry as it is now and
+        plan it once more with that; a second refusal, or a failed read, fails the item."""
+        if not reread or not link.remote_id:
+            self._failed(link, decision, error)
+            return
+        try:
+            fresh = _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None)))
+        except ProviderError as read_error:
+            self._failed(link, decision, read_error)
+            return
+        self._process(link, fresh, gone=fresh is None, reread=False)
 
     def _process_new_remote(self, event: RemoteEvent) -> None:
         own = (event.marker or "").startswith(OWN_MARKER_PREFIX)
@@ -521,15 +526,7 @@ class _Run:
         try:
             self._bulk_done(pending, op, result)
         except VersionConflict as error:
-            if not pending.reread or not link.remote_id:
-                self._failed(link, decision, error)
-                return
-            try:
-                fresh = _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None)))
-            except ProviderError as read_error:
-                self._failed(link, decision, read_error)
-                return
-            self._process(link, fresh, gone=fresh is None, reread=False)
+            self._decide_again(link, decision, error, reread=pending.reread)
         except ProviderError as error:
             self._failed(link, decision, error)
         except Exception as error:  # a bad item must not stop the others
