@@ -40,8 +40,8 @@ import itertools
 import json
 import re
 import threading
-import traceback
 import time as clock
+import traceback
 import uuid
 from collections import deque
 from dataclasses import dataclass, field

@@ -185,17 +185,19 @@ class GoogleProvider:
     def _events(self, mailbox: str):
         return self._session(mailbox)[0].events()
 
-    def _translate(self, error: Exception, mailbox: str, what: str = "event") -> ProviderError:
+    def _translate(
+        self, error: Exception, mailbox: str, what: str = "event", calendar_id: str = "primary"
+    ) -> ProviderError:
         client_id = str((self.settings.service_account_info or {}).get("client_id", ""))
         who = self.settings.account if self.settings.service_account_info is not None else mailbox
-        return translate(error, who=who, mailbox=mailbox, client_id=client_id, what=what)
+        return translate(error, who=who, mailbox=mailbox, client_id=client_id, what=what, calendar_id=calendar_id)
 
-    def _call(self, mailbox: str, call: Callable[[], T], what: str = "event") -> T:
+    def _call(self, mailbox: str, call: Callable[[], T], what: str = "event", calendar_id: str = "primary") -> T:
         def attempt() -> T:
             try:
                 return call()
             except (HttpError, auth_errors.GoogleAuthError, httplib2.HttpLib2Error, OSError) as error:
-                raise self._translate(error, mailbox, what) from error
+                raise self._translate(error, mailbox, what, calendar_id) from error
 
         return self._policy.call(attempt)
 
@@ -221,7 +223,10 @@ class GoogleProvider:
     def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
         """calendars.get of `name` (a calendar id), else of the technician's primary calendar."""
         service, _http = self._session(mailbox)
-        found = self._call(mailbox, lambda: service.calendars().get(calendarId=name or "primary").execute(), "calendar")
+        calendar_id = name or "primary"
+        found = self._call(
+            mailbox, lambda: service.calendars().get(calendarId=calendar_id).execute(), "calendar", calendar_id
+        )
         return RemoteCalendar(mailbox=mailbox.strip().lower(), calendar_id=found["id"])
 
     def list_changes(

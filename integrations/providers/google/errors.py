@@ -47,7 +47,9 @@ def status_of(error: HttpError) -> int:
     return int(getattr(error.resp, "status", 0) or 0)
 
 
-def translate(error: Exception, *, who: str, mailbox: str, client_id: str = "", what: str = "event") -> ProviderError:
+def translate(
+    error: Exception, *, who: str, mailbox: str, client_id: str = "", what: str = "event", calendar_id: str = "primary"
+) -> ProviderError:
     """Our error for one raised while working on `mailbox`'s calendar as `who` (the service account
     or the technician's own sign-in). `what` is "event" or "calendar": a 404 on the calendar itself
     is a set-up problem, on an event the entry being gone."""
@@ -85,8 +87,9 @@ def translate(error: Exception, *, who: str, mailbox: str, client_id: str = "", 
     if status in (404, 410):
         if what == "calendar":
             return ConnectionProblem(
-                f"Google has no calendar {mailbox!r} that {who} can open: check the technician's e-mail address "
-                "(the Workspace user's primary address) or the calendar's id, and that it is shared with the account."
+                f"Google has no calendar {calendar_id!r} of {mailbox} that {who} can open: check the technician's "
+                "e-mail address (the Workspace user's primary address) or the calendar's id, and that the calendar "
+                "is shared with the account."
             )
         return RemoteNotFound(f"The entry is no longer in {mailbox}'s calendar.")
     if status == 403:

@@ -5,8 +5,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from integrations.providers.base import (
     BulkOp,
@@ -295,12 +295,14 @@ def test_delegation_not_granted_names_the_admin_console_step(google, provider):
 def test_calendar_api_disabled_says_to_enable_it(google, provider):
     google.api_enabled = False
 
-    with pytest.raises(ConnectionProblem, match="Calendar API is disabled.*Enable"):
+    with pytest.raises(ConnectionProblem, match=r"Calendar API is disabled.*Enable"):
         provider.find_calendar(ALICE)
 
 
 def test_missing_calendar_is_named(google, provider):
-    with pytest.raises(ConnectionProblem, match="no calendar 'alice@example.com'"):
+    with pytest.raises(
+        ConnectionProblem, match=r"no calendar 'team-calendar@group\.calendar\.google\.com' of alice@example\.com"
+    ):
         provider.find_calendar(ALICE, "team-calendar@group.calendar.google.com")
 
 
