@@ -210,6 +210,26 @@ def connect_agent(
     return agent_calendar
 
 
+def connect_own_google_calendar(agent: Agent, *, connection: Connection, refresh_token: str) -> AgentCalendar:
+    """Tie a technician to their Google calendar through their own sign-in (OAuth, offline access):
+    the refresh token is stored encrypted on their AgentCalendar, then the primary calendar is found
+    with it. Raises ConnectionProblem when Google refuses the token (the row keeps no token then)."""
+    agent_calendar, _ = AgentCalendar.objects.get_or_create(agent=agent, connection=connection)
+    agent_calendar.set_secret(refresh_token)
+    agent_calendar.save(update_fields=["secret_encrypted"])
+    try:
+        found = provider_for(connection).find_calendar(agent.mailbox)
+    except ProviderError:
+        AgentCalendar.objects.filter(pk=agent_calendar.pk, calendar_id="").delete()
+        raise
+    agent_calendar.calendar_id = found.calendar_id
+    agent_calendar.sync_token = ""
+    agent_calendar.state = AgentCalendar.State.ACTIVE
+    agent_calendar.last_error = ""
+    agent_calendar.save(update_fields=["calendar_id", "sync_token", "state", "last_error"])
+    return agent_calendar
+
+
 @transaction.atomic
 def queue_existing_appointments(agent_calendar: AgentCalendar, *, since: datetime) -> int:
     """Mark a newly connected technician's coming appointments for a push (per policy)."""

@@ -38,12 +38,13 @@ import email
 import email.policy
 import itertools
 import json
+import random
 import re
 import threading
 import time as clock
 import traceback
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -155,6 +156,11 @@ class GoogleCalendarServer:
         self.token_requests: list[dict] = []  # grants seen at the token endpoint
         self.send_updates: list[str | None] = []  # sendUpdates of every write
         self.faults: deque[dict] = deque()
+        # Random faults: each API call fails with probability fault_rate, of a kind from fault_kinds.
+        self.fault_rate = 0.0
+        self.fault_kinds: tuple[str, ...] = ("429", "503", "drop", "drop_after")
+        self.random = random.Random(0)
+        self.faults_served: Counter[str] = Counter()
         self.lock = threading.RLock()
         self._seq = itertools.count(1)
         self.seq = 0
@@ -233,9 +239,10 @@ class GoogleCalendarServer:
     # faults
 
     def fail_next(
-        self, status: int, reason: str = "", *, times: int = 1, retry_after: str | None = None, path: str = ""
+        self, status: int | str, reason: str = "", *, times: int = 1, retry_after: str | None = None, path: str = ""
     ) -> None:
-        """The next `times` API calls (whose path contains `path`) fail with status/reason."""
+        """The next `times` API calls (whose path contains `path`) fail with status/reason, or with
+        "drop" (connection closed unserved) / "drop_after" (served, the answer lost)."""
         for _ in range(times):
             self.faults.append({"status": status, "reason": reason, "retry_after": retry_after, "path": path})
 
@@ -382,10 +389,36 @@ class GoogleCalendarServer:
         extra = {"ETag": answer["etag"]} if isinstance(answer, dict) and "etag" in answer else {}
         return status, extra, answer
 
+    def take_drop(self, path: str) -> str | None:
+        """ "drop" (closed before the call is served) or "drop_after" (served, answer lost), when a
+        queued or random fault of that kind is due for this path."""
+        with self.lock:
+            for fault in list(self.faults):
+                if fault["path"] in path and fault["status"] in ("drop", "drop_after"):
+                    self.faults.remove(fault)
+                    self.faults_served[fault["status"]] += 1
+                    return fault["status"]
+                if fault["path"] in path:
+                    return None
+            if self.fault_rate and self.random.random() < self.fault_rate:
+                kind = self.random.choice(self.fault_kinds)
+                if kind in ("drop", "drop_after"):
+                    self.faults_served[kind] += 1
+                    return kind
+                self.faults.appendleft({"status": int(kind), "reason": "", "retry_after": None, "path": path})
+        return None
+
+    def calm(self) -> None:
+        """No more faults, queued or random."""
+        with self.lock:
+            self.faults.clear()
+            self.fault_rate = 0.0
+
     def _fault(self, path: str) -> None:
         for fault in list(self.faults):
-            if fault["path"] in path:
+            if fault["path"] in path and isinstance(fault["status"], int):
                 self.faults.remove(fault)
+                self.faults_served[str(fault["status"])] += 1
                 headers = {"Retry-After": fault["retry_after"]} if fault["retry_after"] else {}
                 reason = fault["reason"] or {429: "rateLimitExceeded", 503: "backendError"}.get(fault["status"], "")
                 domain = "usageLimits" if "RateLimit" in reason else "global"
@@ -793,6 +826,14 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/calendar/v3/"):
             with google.lock:
                 google.requests.append(f"{self.command} {path}")
+            drop = google.take_drop(path)
+            if drop == "drop":
+                self.close_connection = True
+                return
+            if drop == "drop_after":
+                google.handle(self.command, self.path, self.headers, body)
+                self.close_connection = True
+                return
             try:
                 status, headers, answer = google.handle(self.command, self.path, self.headers, body)
             except Exception as error:  # a fault of this server shows in the test, not as a dropped line

@@ -60,3 +60,46 @@ def service_account_json(service_account_info) -> str:
 def window() -> Window:
     now = datetime.now(UTC)
     return Window(start=now - timedelta(days=30), end=now + timedelta(days=180))
+
+
+# --- the sync engine on a Google connection -----------------------------------------------------------
+
+
+@pytest.fixture
+def google_connection(db, google, service_account_json):
+    from integrations import services
+
+    return services.add_connection(
+        name="Google",
+        kind="google",
+        url="",
+        secret=service_account_json,
+        options={
+            "auth": "service_account",
+            "api_endpoint": google.api_endpoint,
+            "batch_uri": google.batch_uri,
+            "token_uri": google.token_uri,
+            "timeout": 5,
+        },
+    )
+
+
+@pytest.fixture
+def alice_google(alice, google_connection):
+    """Alice's Google calendar, reached through the service account's domain-wide delegation."""
+    from integrations import services
+
+    return services.connect_agent(alice, connection=google_connection)
+
+
+@pytest.fixture
+def importing_google(alice_google):
+    """Alice imports entries made on her phone; the first pull has taken the sync token."""
+    from integrations.sync import engine
+
+    alice = alice_google.agent
+    alice.import_external = True
+    alice.save()
+    engine.sync_agent_calendar(alice_google, pull=True)
+    alice_google.refresh_from_db()
+    return alice_google
