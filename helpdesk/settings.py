@@ -145,7 +145,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.sync_all_calendars",
         "schedule": env.int("SYNC_PULL_SECONDS", default=5 * 60),
     },
+    # Google push channels last about a week: renew them a day before they end (off without PUBLIC_SITE_URL).
+    "renew-google-channels": {
+        "task": "integrations.tasks.renew_google_channels",
+        "schedule": 60 * 60,
+    },
 }
+# The site's public address (https://helpdesk.example.com), where Google posts push notifications;
+# empty: no push channels, polling alone.
+PUBLIC_SITE_URL = env("PUBLIC_SITE_URL", default="")
 
 # Calendar sync. Secrets at rest are encrypted with CREDENTIALS_KEY (a Fernet key); when unset, a
 # key is derived from SECRET_KEY (fine for development; set your own in production).

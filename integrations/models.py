@@ -170,6 +170,12 @@ class AgentCalendar(models.Model):
     # A technician's own sign-in where the connection has one per person (Google OAuth refresh
     # token): Fernet token, never shown back.
     secret_encrypted = models.TextField(blank=True, editable=False)
+    # A push channel (Google events.watch): its id, Google's resource id, the token notifications must
+    # carry, and when it ends. Hints only: polling stays the safety net.
+    push_channel_id = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    push_resource_id = models.CharField(max_length=255, blank=True, editable=False)
+    push_token = models.CharField(max_length=128, blank=True, editable=False)
+    push_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     sync_token = models.TextField(blank=True, editable=False)
     full_sync_at = models.DateTimeField("last full listing", null=True, blank=True, editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)

@@ -60,3 +60,10 @@ def run_connection_test(connection_id: int) -> str:
     if connection is None:
         return "skipped"
     return services.record_connection_test(connection)
+
+
+@shared_task
+def renew_google_channels() -> int:
+    """Beat: open or renew the push channels of Google calendars before they end (off without
+    PUBLIC_SITE_URL)."""
+    return services.renew_google_channels()

@@ -8,4 +8,5 @@ urlpatterns = [
     path("me/approvals/", views.approvals, name="approvals"),
     path("me/approvals/<int:pk>/", views.decide, name="decide"),
     path("me/sync/", views.sync_health, name="sync_health"),
+    path("integrations/google/notify/", views.google_notify, name="google_notify"),
 ]

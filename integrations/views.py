@@ -1,7 +1,8 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from integrations import selectors, services
@@ -43,3 +44,17 @@ def sync_health(request):
         "integrations/sync_health.html",
         {"calendars": selectors.calendars_with_health([agent]), "log": selectors.recent_log(agent)},
     )
+
+
+@csrf_exempt
+@require_POST
+def google_notify(request):
+    """Google's push notification (Calendar API push guide): headers only, no body. A known channel
+    with its token queues a pull and answers 200; anything else 404, with nothing done. No outbound
+    call runs here."""
+    known = services.google_notification(
+        channel_id=request.headers.get("X-Goog-Channel-ID", ""),
+        token=request.headers.get("X-Goog-Channel-Token", ""),
+        state=request.headers.get("X-Goog-Resource-State", ""),
+    )
+    return HttpResponse(status=200 if known else 404)

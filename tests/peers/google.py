@@ -21,6 +21,11 @@ published documents, so the real google-api-python-client and google-auth can ta
 - Batch (developers.google.com/calendar/api/guides/batch): POST multipart/mixed to
   /batch/calendar/v3, at most 50 calls, each part an application/http request answered by a part
   with its own status, Content-ID "response-<request id>".
+- Push notifications (developers.google.com/calendar/api/guides/push): events.watch opens a
+  web_hook channel (id, address, token, params.ttl) answered with resourceId and expiration
+  (ms); a "sync" message first, then "exists" after each change of the calendar, POSTed from
+  another thread with the X-Goog-Channel-ID / -Token / Resource-ID / Resource-State /
+  Message-Number headers; channels.stop ends one.
 - Errors as Google sends them: {"error": {"code", "message", "errors": [{"domain", "reason",
   "message"}]}}; rate limits as 403 rateLimitExceeded / userRateLimitExceeded (domain
   usageLimits) or 429, with Retry-After when a test asks; 403 accessNotConfigured when the
@@ -36,6 +41,7 @@ import base64
 import copy
 import email
 import email.policy
+import http.client
 import itertools
 import json
 import random
@@ -164,6 +170,10 @@ class GoogleCalendarServer:
         self.lock = threading.RLock()
         self._seq = itertools.count(1)
         self.seq = 0
+        # Push channels (events.watch): channel id -> {calendar, address, token, resourceId, expiration, number}
+        self.channels: dict[str, dict] = {}
+        self._changed_calendars: set[str] = set()
+        self.notifications: list[dict] = []  # what was delivered: headers and the answer's status
         self._httpd: ThreadingHTTPServer | None = None
 
     # lifecycle
@@ -262,19 +272,25 @@ class GoogleCalendarServer:
         event["etag"] = f'"{3181161784712000 + seq}"'
         event["updated"] = rfc3339(datetime.now(UTC))
         event["_seq"] = seq
+        self._changed_calendars.add(event.get("organizer", {}).get("email") or "")
         return event
 
     def phone_insert(self, user: str, **resource) -> dict:
         with self.lock:
-            return _public(self._insert(self.calendars[user.lower()], resource, user.lower()))
+            event = _public(self._insert(self.calendars[user.lower()], resource, user.lower()))
+            self._notify_changes()
+            return event
 
     def phone_patch(self, user: str, event_id: str, **changes) -> dict:
         with self.lock:
-            return _public(self._patch(self.calendars[user.lower()], event_id, changes, None))
+            event = _public(self._patch(self.calendars[user.lower()], event_id, changes, None))
+            self._notify_changes()
+            return event
 
     def phone_delete(self, user: str, event_id: str) -> None:
         with self.lock:
             self._delete(self.calendars[user.lower()], event_id)
+            self._notify_changes()
 
     def events(self, user: str, *, with_cancelled: bool = False) -> list[dict]:
         """Events of the calendar as stored (masters, exceptions; cancelled ones only if asked)."""
@@ -384,6 +400,7 @@ class GoogleCalendarServer:
                     )
                 payload = json.loads(body) if body else {}
                 status, answer = self._route(method, path, query, payload, headers, user, scopes)
+                self._notify_changes()
         except ApiError as error:
             return error.code, error.headers, error.body()
         extra = {"ETag": answer["etag"]} if isinstance(answer, dict) and "etag" in answer else {}
@@ -451,6 +468,15 @@ class GoogleCalendarServer:
 
     def _route(self, method, path, query, payload, headers, user, scopes) -> tuple[int, dict]:
         parts = [p for p in path.removeprefix("/calendar/v3/").split("/") if p]
+        if parts == ["channels", "stop"] and method == "POST":
+            channel = self.channels.get(payload.get("id", ""))
+            if channel is None or channel["resourceId"] != payload.get("resourceId"):
+                raise ApiError(404, "notFound", f"Channel '{payload.get('id')}' not found for project '123456'")
+            del self.channels[payload["id"]]
+            return 204, None
+        if len(parts) == 4 and parts[2:] == ["events", "watch"] and method == "POST":
+            calendar = self._calendar(parts[1], user, scopes, write=False, events=True)
+            return 200, self._watch(calendar, payload)
         if len(parts) == 2 and parts[0] == "calendars" and method == "GET":
             calendar = self._calendar(parts[1], user, scopes, write=False, events=False)
             return 200, {
@@ -569,7 +595,7 @@ class GoogleCalendarServer:
             event = {**event, "status": "cancelled"}
             calendar.events[event_id] = self._stamp(event)
             return
-        tombstone = {k: event[k] for k in ("kind", "id", "iCalUID") if k in event}
+        tombstone = {k: event[k] for k in ("kind", "id", "iCalUID", "organizer") if k in event}
         calendar.events[event_id] = self._stamp({**tombstone, "status": "cancelled"})
         for other_id, other in list(calendar.events.items()):
             if other.get("recurringEventId") == event_id:
@@ -631,6 +657,77 @@ class GoogleCalendarServer:
             # Changes made while the client pages through come with the next sync: token = snapshot.
             answer["nextSyncToken"] = base64.urlsafe_b64encode(f"sync:{state['snapshot']}".encode()).decode()
         return answer
+
+    # push notifications (developers.google.com/calendar/api/guides/push)
+
+    def _watch(self, calendar: Calendar, body: dict) -> dict:
+        if body.get("type") not in ("web_hook", "webhook"):
+            raise ApiError(400, "invalid", "Invalid channel type.")
+        if not body.get("id") or not body.get("address"):
+            raise ApiError(400, "required", "Required channel id and address.")
+        if body["id"] in self.channels:
+            raise ApiError(400, "channelIdNotUnique", f"Channel id {body['id']} not unique")
+        ttl = int((body.get("params") or {}).get("ttl", 604800))
+        expiration = int((clock.time() + min(ttl, 30 * 86400)) * 1000)
+        channel = {
+            "calendar": calendar.id,
+            "address": body["address"],
+            "token": body.get("token"),
+            "resourceId": uuid.uuid4().hex,
+            "expiration": expiration,
+            "number": 0,
+        }
+        self.channels[body["id"]] = channel
+        self._deliver(body["id"], "sync")  # every new channel first gets a "sync" message
+        return {
+            "kind": "api#channel",
+            "id": body["id"],
+            "resourceId": channel["resourceId"],
+            "resourceUri": f"{self.api_endpoint}calendars/{calendar.id}/events?alt=json",
+            "token": body.get("token"),
+            "expiration": str(expiration),
+        }
+
+    def _deliver(self, channel_id: str, state: str) -> None:
+        """POST the notification to the channel's address from another thread, as Google does."""
+        channel = self.channels[channel_id]
+        channel["number"] += 1
+        headers = {
+            "X-Goog-Channel-ID": channel_id,
+            "X-Goog-Message-Number": str(channel["number"]),
+            "X-Goog-Resource-ID": channel["resourceId"],
+            "X-Goog-Resource-State": state,
+            "X-Goog-Resource-URI": f"{self.api_endpoint}calendars/{channel['calendar']}/events?alt=json",
+            "X-Goog-Channel-Expiration": datetime.fromtimestamp(channel["expiration"] / 1000, UTC).strftime(
+                "%a, %d %b %Y %H:%M:%S GMT"
+            ),
+            "Content-Length": "0",
+        }
+        if channel["token"]:
+            headers["X-Goog-Channel-Token"] = channel["token"]
+
+        def post() -> None:
+            parts = urlsplit(channel["address"])
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
+            try:
+                connection.request("POST", parts.path + (f"?{parts.query}" if parts.query else ""), b"", headers)
+                status = connection.getresponse().status
+            except OSError as error:
+                status = repr(error)
+            finally:
+                connection.close()
+            with self.lock:
+                self.notifications.append({**headers, "status": status})
+
+        threading.Thread(target=post, daemon=True).start()
+
+    def _notify_changes(self) -> None:
+        """After a call: an "exists" message on every live channel of a calendar that changed."""
+        changed, self._changed_calendars = self._changed_calendars, set()
+        now_ms = clock.time() * 1000
+        for channel_id, channel in list(self.channels.items()):
+            if channel["calendar"] in changed and channel["expiration"] > now_ms:
+                self._deliver(channel_id, "exists")
 
     # batch
 

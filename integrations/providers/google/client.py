@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import google_auth_httplib2
@@ -438,6 +438,43 @@ class GoogleProvider:
         return self._events(calendar.mailbox).delete(
             calendarId=calendar.calendar_id, eventId=ref.remote_id, sendUpdates=NO_NOTIFICATIONS
         )
+
+    # push channels (Calendar API "Push notifications" guide)
+
+    def watch(
+        self, calendar: RemoteCalendar, *, address: str, channel_id: str, token: str, ttl_seconds: int
+    ) -> tuple[str, datetime]:
+        """Open a web_hook channel on the calendar's events (events.watch): Google POSTs to `address`
+        (https in production) with X-Goog-Channel-Token = `token` whenever something changes.
+        Returns (resourceId, expiration as an aware UTC datetime); the channel lasts at most
+        `ttl_seconds`, and Google may cut it shorter."""
+        body = {
+            "id": channel_id,
+            "type": "web_hook",
+            "address": address,
+            "token": token,
+            "params": {"ttl": str(int(ttl_seconds))},
+        }
+
+        def watch() -> dict:
+            request = self._events(calendar.mailbox).watch(calendarId=calendar.calendar_id, body=body)
+            return request.execute()
+
+        answer = self._call(calendar.mailbox, watch, "calendar", calendar.calendar_id)
+        expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
+        return answer["resourceId"], expires
+
+    def stop_watch(self, calendar: RemoteCalendar, *, channel_id: str, resource_id: str) -> None:
+        """End a channel (channels.stop); one Google no longer knows counts as ended."""
+        service, _http = self._session(calendar.mailbox)
+
+        def stop() -> None:
+            service.channels().stop(body={"id": channel_id, "resourceId": resource_id}).execute()
+
+        try:
+            self._call(calendar.mailbox, stop)
+        except RemoteNotFound:
+            logger.info("Channel %s was already gone", channel_id)
 
     # BulkCalendarProvider
 
