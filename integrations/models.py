@@ -40,7 +40,7 @@ EWS_OPTIONS = {
 
 # Options of a Google connection: name -> (allowed values, default); the URLs default to Google's own.
 GOOGLE_OPTIONS = {"auth": (("service_account", "oauth"), "service_account")}
-GOOGLE_URL_OPTIONS = ("api_endpoint", "batch_uri", "token_uri")
+GOOGLE_URL_OPTIONS = ("api_endpoint", "batch_uri", "token_uri", "auth_uri")
 
 
 class Connection(models.Model):

@@ -329,3 +329,44 @@ def google_notification(*, channel_id: str, token: str, state: str) -> bool:
         pk = agent_calendar.pk
         transaction.on_commit(lambda: pull_agent_calendar.delay(pk))
     return True
+
+
+# --- a technician's own Google sign-in ("Connect my Google calendar") ---------------------------------
+
+
+def google_sign_in_connections():
+    """Active Google connections where each technician signs in with their own account."""
+    return [
+        connection
+        for connection in Connection.objects.filter(kind=Connection.Kind.GOOGLE, is_active=True)
+        if connection.option("auth") == "oauth"
+    ]
+
+
+def google_consent_address(agent: Agent, connection: Connection, *, redirect_uri: str, state: str) -> str:
+    """Where to send the technician's browser to allow access (no outbound call)."""
+    from integrations.providers.google.signin import GOOGLE_AUTH_URI, consent_address
+
+    return consent_address(
+        auth_uri=(connection.options or {}).get("auth_uri") or GOOGLE_AUTH_URI,
+        client_id=connection.username,
+        redirect_uri=redirect_uri,
+        state=state,
+        login_hint=agent.mailbox,
+    )
+
+
+def finish_google_sign_in(agent: Agent, connection: Connection, *, code: str, redirect_uri: str) -> AgentCalendar:
+    """Exchange the code Google gave the browser for a refresh token, then tie the technician to their
+    primary calendar with it (run by a worker). Raises ConnectionProblem saying what to do."""
+    from integrations.providers.google import GOOGLE_TOKEN_URI
+    from integrations.providers.google.signin import exchange_code
+
+    token = exchange_code(
+        token_uri=(connection.options or {}).get("token_uri") or GOOGLE_TOKEN_URI,
+        client_id=connection.username,
+        client_secret=connection.get_secret(),
+        code=code,
+        redirect_uri=redirect_uri,
+    )
+    return connect_own_google_calendar(agent, connection=connection, refresh_token=token)

@@ -9,4 +9,6 @@ urlpatterns = [
     path("me/approvals/<int:pk>/", views.decide, name="decide"),
     path("me/sync/", views.sync_health, name="sync_health"),
     path("integrations/google/notify/", views.google_notify, name="google_notify"),
+    path("me/google/", views.google_connect, name="google_connect"),
+    path("me/google/done/", views.google_callback, name="google_callback"),
 ]

@@ -8,7 +8,10 @@ published documents, so the real google-api-python-client and google-auth can ta
   the account's public key, `aud` = Google's token endpoint, `exp` at most an hour after `iat`, the scope,
   and `sub` only when the Workspace admin granted the account's client id domain-wide delegation
   for that scope: otherwise 401 unauthorized_client), and the refresh_token grant of a per-user
-  OAuth client (invalid_client, invalid_grant "Token has been expired or revoked.").
+  OAuth client (invalid_client, invalid_grant "Token has been expired or revoked."); the
+  authorization endpoint of the web-server flow (a consent screen for `signed_in_user`,
+  redirecting with a single-use code, or error=access_denied) and the authorization_code grant
+  (redirect_uri checked, a refresh token only for access_type=offline).
 - Calendar v3 (developers.google.com/calendar/api/v3/reference): calendars.get; events.insert
   (client-chosen id: base32hex characters a-v and 0-9, 5 to 1024 long, 409 duplicate), get,
   patch and update (If-Match against the etag: 412 conditionNotMet), delete (404 notFound, 410
@@ -54,7 +57,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from cryptography.exceptions import InvalidSignature
@@ -154,6 +157,10 @@ class GoogleCalendarServer:
         self.delegations: dict[str, set[str]] = {}
         self.oauth_clients: dict[str, OAuthClient] = {}
         self.users: set[str] = set()
+        # The Google account signed in in the "browser" at the consent screen, and whether it allows.
+        self.signed_in_user: str | None = None
+        self.consent = True
+        self._codes: dict[str, dict] = {}
         self.calendars: dict[str, Calendar] = {}
         self.tokens: dict[str, tuple[str, set[str]]] = {}  # access token -> (user, scopes)
         self.api_enabled = True
@@ -208,6 +215,10 @@ class GoogleCalendarServer:
     @property
     def batch_uri(self) -> str:
         return f"{self.base}/batch/calendar/v3"
+
+    @property
+    def auth_uri(self) -> str:
+        return f"{self.base}/o/oauth2/v2/auth"
 
     @property
     def token_uri(self) -> str:
@@ -316,6 +327,8 @@ class GoogleCalendarServer:
             return self._jwt_grant(form.get("assertion", ""))
         if grant == "refresh_token":
             return self._refresh_grant(form)
+        if grant == "authorization_code":
+            return self._code_grant(form)
         return 400, {"error": "unsupported_grant_type", "error_description": f"Invalid grant_type: {grant}"}
 
     def _grant(self, user: str, scopes: set[str]) -> tuple[int, dict]:
@@ -364,6 +377,44 @@ class GoogleCalendarServer:
                 return invalid("Invalid email or User ID")
             return self._grant(subject, scopes)
         return self._grant(account.client_email, scopes)
+
+    def authorize(self, query: dict[str, str]) -> tuple[int, str]:
+        """The consent screen (OAuth 2.0 for web server apps, step 2): (status, redirect address or
+        error text). The signed-in user allows or denies; allowed, the browser goes back to
+        redirect_uri with a single-use code and the state."""
+        client = self.oauth_clients.get(query.get("client_id", ""))
+        redirect_uri = query.get("redirect_uri", "")
+        if client is None:
+            return 401, "Error 401: invalid_client"
+        if query.get("response_type") != "code" or not redirect_uri:
+            return 400, "Error 400: invalid_request"
+        state = query.get("state")
+        tail = f"&state={quote(state)}" if state else ""
+        if not self.consent or not self.signed_in_user:
+            return 302, f"{redirect_uri}?error=access_denied{tail}"
+        code = "4/" + uuid.uuid4().hex
+        self._codes[code] = {
+            "client_id": client.client_id,
+            "redirect_uri": redirect_uri,
+            "user": self.signed_in_user.lower(),
+            "scopes": set((query.get("scope") or "").split()),
+            "offline": query.get("access_type") == "offline",
+        }
+        return 302, f"{redirect_uri}?code={quote(code)}&scope={quote(query.get('scope') or '')}{tail}"
+
+    def _code_grant(self, form: dict[str, str]) -> tuple[int, dict]:
+        client = self.oauth_clients.get(form.get("client_id", ""))
+        if client is None or client.client_secret != form.get("client_secret"):
+            return 401, {"error": "invalid_client", "error_description": "Unauthorized"}
+        found = self._codes.pop(form.get("code", ""), None)  # single use
+        if found is None or found["client_id"] != client.client_id:
+            return 400, {"error": "invalid_grant", "error_description": "Malformed auth code."}
+        if found["redirect_uri"] != form.get("redirect_uri"):
+            return 400, {"error": "redirect_uri_mismatch", "error_description": "Bad Request"}
+        status, answer = self._grant(found["user"], found["scopes"])
+        if found["offline"]:
+            answer["refresh_token"] = self.issue_refresh_token(client.client_id, found["user"], list(found["scopes"]))
+        return status, answer
 
     def _refresh_grant(self, form: dict[str, str]) -> tuple[int, dict]:
         client = self.oauth_clients.get(form.get("client_id", ""))
@@ -908,6 +959,15 @@ class _Handler(BaseHTTPRequestHandler):
             with google.lock:
                 status, answer = google.token(form)
             self._json(status, {}, answer)
+            return
+        if path == "/o/oauth2/v2/auth" and self.command == "GET":
+            query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            with google.lock:
+                status, target = google.authorize(query)
+            if status == 302:
+                self._send(302, {"Location": target}, b"")
+            else:
+                self._send(status, {"Content-Type": "text/plain"}, target.encode())
             return
         if path == "/batch/calendar/v3" and self.command == "POST":
             with google.lock:
