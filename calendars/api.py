@@ -66,6 +66,8 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "start",
             "end",
             "all_day",
+            "start_date",
+            "end_date",
             "agents",
             "other_attendees",
             "source",
@@ -84,7 +86,17 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["source", "action", "master", "is_cancelled", "sequence", "created_at", "updated_at"]
+        read_only_fields = [
+            "start_date",
+            "end_date",
+            "source",
+            "action",
+            "master",
+            "is_cancelled",
+            "sequence",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"subject": {"max_length": 255}, "note": {"max_length": 20000}}
         # The model's constraints concern planned entries and occurrences, which only services make.
         validators = []

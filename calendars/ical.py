@@ -10,7 +10,7 @@ An imported private entry is only a busy block: no subject, body or location.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import recurrence as recurrence_lib
@@ -18,9 +18,10 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from icalendar import Alarm, Calendar, Event, vDuration, vRecur
 
+from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.selectors import FeedEntries
-from calendars.services import occurrence_starts
+from calendars.services import future_exceptions, occurrence_starts
 
 PRODID = "-//Helpdesk//Technician calendars//EN"
 BUSY_SUMMARY = "Busy"
@@ -69,14 +70,6 @@ class EventStyle:
 # --- values -------------------------------------------------------------------------------
 
 
-def _local_date_span(start: datetime, end: datetime, zone: ZoneInfo) -> tuple[date, date]:
-    """All-day entries as dates: the end date is exclusive, as RFC 5545 wants."""
-    first = start.astimezone(zone).date()
-    local_end = end.astimezone(zone)
-    last = local_end.date() if local_end.time() == time(0) else local_end.date() + timedelta(days=1)
-    return first, max(last, first + timedelta(days=1))
-
-
 def _moment(value: datetime, zone: ZoneInfo, all_day: bool) -> datetime | date:
     return value.astimezone(zone).date() if all_day else value.astimezone(zone)
 
@@ -95,7 +88,8 @@ def _description(appointment: Appointment, style: EventStyle) -> str:
 def _fill(event: Event, appointment: Appointment, style: EventStyle, zone: ZoneInfo) -> None:
     """The fields every VEVENT of an appointment has, for one-offs, masters and overrides alike."""
     if appointment.all_day:
-        first, last = _local_date_span(appointment.start, appointment.end, zone)
+        # Days, not times: the same days for a coordinator in another zone (RFC 5545 3.3.4).
+        first, last = appointment.day_span(zone)
         event.add("dtstart", first)
         event.add("dtend", last)
     else:
@@ -199,7 +193,8 @@ def series_events(
     schedule = master.schedule
     zone = schedule_zone(schedule)
     exceptions = sorted(exceptions, key=lambda occurrence: occurrence.original_start)
-    horizon = max([master.start, *(occ.original_start for occ in exceptions)]) + timedelta(seconds=1)
+    not_made = [_stand_in(master, entry) for entry in future_exceptions(schedule)]
+    horizon = max([master.start, *(occ.original_start for occ in [*exceptions, *not_made])]) + timedelta(seconds=1)
     rule_starts = set(occurrence_starts(schedule, master, horizon))
 
     event = Event()
@@ -220,7 +215,40 @@ def series_events(
                 event.add("exdate", _moment(occurrence.original_start, zone, master.all_day))
         elif shown and (window is None or (occurrence.start < window[1] and occurrence.end > window[0])):
             separate.append(single_event(occurrence, style))
+    overrides += [occurrence_event(o, master, style) for o in not_made if o.original_start in rule_starts]
     return [event, *overrides, *separate]
+
+
+def _stand_in(master: Appointment, entry: dict) -> Appointment:
+    """An occurrence edited before it is made, as an unsaved appointment. It borrows the master's
+    id, which only names the series' UID and its technicians here."""
+    zone = schedule_zone(master.schedule)
+    start, end = entry["start"], entry["end"]
+    days = {}
+    if not isinstance(start, datetime):
+        days = {"start_date": start, "end_date": end}
+        start, end = times.midnight(start, zone), times.midnight(end, zone)
+    return Appointment(
+        pk=master.pk,
+        master=master,
+        original_start=entry["original_start"],
+        start=start,
+        end=end,
+        **days,
+        subject=entry["subject"] if entry["subject"] is not None else master.subject,
+        location=entry["location"] if entry["location"] is not None else master.location,
+        note=master.note,
+        all_day=master.all_day,
+        private=master.private,
+        busy=master.busy,
+        reminder_minutes=master.reminder_minutes,
+        source=master.source,
+        request_id=master.request_id,
+        sequence=master.sequence,
+        created_at=master.created_at,
+        updated_at=master.updated_at,
+        is_modified=True,
+    )
 
 
 def new_calendar(name: str | None = None, *, method: str | None = None, zone: ZoneInfo | None = None) -> Calendar:
@@ -235,8 +263,8 @@ def new_calendar(name: str | None = None, *, method: str | None = None, zone: Zo
         calendar.add("x-wr-calname", name)
         calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
         calendar.add("x-published-ttl", vDuration(REFRESH_INTERVAL))
-    if zone:
-        calendar.add("x-wr-timezone", str(zone))
+    # No X-WR-TIMEZONE: clients that honour it (Google, Apple) read UTC values as that zone's
+    # wall clock, which would move a series that repeats in UTC. Every time carries its zone.
     return calendar
 
 

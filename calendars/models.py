@@ -124,6 +124,12 @@ class Appointment(models.Model):
     start = models.DateTimeField(db_index=True)
     end = models.DateTimeField(db_index=True)
     all_day = models.BooleanField(default=False)
+    # All-day entries are days, not times: these are what is shown, fed and pushed, in every
+    # zone; start/end then hold the technician's midnights, for overlap and availability queries.
+    start_date = models.DateField(null=True, blank=True, help_text="All-day entries: the first day.")
+    end_date = models.DateField(
+        null=True, blank=True, help_text="All-day entries: the day after the last (exclusive, as in RFC 5545)."
+    )
     agents = models.ManyToManyField(Agent, related_name="appointments")
     other_attendees = models.JSONField(
         default=list, blank=True, help_text="E-mail addresses of other attendees; recorded, never invited."
@@ -174,6 +180,15 @@ class Appointment(models.Model):
     def is_occurrence(self) -> bool:
         return self.master_id is not None
 
+    def day_span(self, zone) -> tuple:
+        """An all-day entry's (first day, day after the last): its stored dates, or for rows
+        from before they were kept, the days of its start and end on `zone`'s calendar."""
+        if self.start_date and self.end_date:
+            return self.start_date, self.end_date
+        from calendars.times import date_span
+
+        return date_span(self.start, self.end, zone)
+
     def clean(self) -> None:
         if self.start and self.end and self.end <= self.start:
             raise ValidationError({"end": "The end must be after the start."})
@@ -193,6 +208,10 @@ class Schedule(models.Model):
     recurrence = RecurrenceField(include_dtstart=False)
     time_zone = TimeZoneField(default="Europe/Amsterdam")
     materialised_until = models.DateTimeField(null=True, blank=True)
+    # Occurrences moved or edited (in an external calendar) before the helpdesk has made them:
+    # [{"original_start": UTC ISO, "start"/"end": UTC ISO or a date, "subject"/"location": text or
+    # null}], applied when they are made; cancelled ones are EXDATEs in `recurrence`.
+    future_exceptions = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"Schedule of {self.master}"

@@ -79,7 +79,8 @@ def _when(appointment: Appointment, agent: Agent) -> str:
     zone = agent.zone
     start, end = appointment.start.astimezone(zone), appointment.end.astimezone(zone)
     if appointment.all_day:
-        return f"{start:%A} {start.day} {start:%B %Y} (all day)"
+        first = appointment.day_span(zone)[0]
+        return f"{first:%A} {first.day} {first:%B %Y} (all day)"
     day = f"{start:%A} {start.day} {start:%B %Y}"
     if end.date() == start.date():
         return f"{day}, {start:%H:%M} – {end:%H:%M} ({zone.key})"

@@ -6,7 +6,7 @@ change with `appointment_changed` so sync and e-mail can queue their work on com
 
 import zoneinfo
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import recurrence as recurrence_lib
 from django.core.exceptions import ValidationError
@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
+from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.signals import Change, appointment_changed
 from tickets.models import Action, Request
@@ -37,13 +38,39 @@ def _announce(appointment: Appointment, change: Change, agent_ids_before: Iterab
     )
 
 
-def _aware(value: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
-    """Naive times are read on the wall clock of `zone`."""
+def _aware(value: datetime | date, zone: zoneinfo.ZoneInfo) -> datetime:
+    """Naive times are read on the wall clock of `zone` (fold=0: a time in the spring gap with
+    the offset before it, RFC 5545 3.3.5); a date is the start of that day there."""
     if value is None:
         raise ValidationError("A start and an end are required.")
+    if not isinstance(value, datetime):
+        return times.midnight(value, zone)
     if timezone.is_naive(value):
-        return value.replace(tzinfo=zone)
+        return times.on_wall_clock(value, zone)
     return value
+
+
+def _set_days(appointment: Appointment, start: datetime | date, end: datetime | date, zone) -> None:
+    """An all-day entry keeps its days (dates, the same in every zone) and indexes them at the
+    technician's midnights; any other entry has no days."""
+    if not appointment.all_day:
+        appointment.start_date = appointment.end_date = None
+        return
+    first, after = times.date_span(start, end, zone)
+    appointment.start_date, appointment.end_date = first, after
+    appointment.start, appointment.end = times.midnight(first, zone), times.midnight(after, zone)
+
+
+def _given(value, stored: datetime) -> datetime | date:
+    """What a caller gave: a date as it is (a day), anything else as the instant stored."""
+    return value if value is not None and not isinstance(value, datetime) else stored
+
+
+def same_span(appointment: Appointment, start: datetime | date, end: datetime | date) -> bool:
+    """Does the appointment already cover exactly this span (days for dates, else instants)?"""
+    if not isinstance(start, datetime):
+        return appointment.all_day and (appointment.start_date, appointment.end_date) == (start, end)
+    return (appointment.start, appointment.end) == (start, end)
 
 
 def _zone_of(agents: list[Agent]) -> zoneinfo.ZoneInfo:
@@ -125,6 +152,7 @@ def create_appointment(
         reminder_minutes=reminder_minutes,
         created_by=by if getattr(by, "pk", None) else None,
     )
+    _set_days(appointment, _given(start, appointment.start), _given(end, appointment.end), zone)
     _validated_save(appointment)
     appointment.agents.set(agents)
     _announce(appointment, Change.CREATED, (), by)
@@ -157,10 +185,18 @@ def update_appointment(appointment: Appointment, *, by=None, agents: Iterable[Ag
         _check_agents(new_agents)
     zone = _zone_of(new_agents or list(appointment.agents.all()))
     old_start, old_end = appointment.start, appointment.end
+    old_days = (appointment.start_date, appointment.end_date)
     for name, value in changes.items():
         if name in ("start", "end"):
             value = _aware(value, zone)
         setattr(appointment, name, value)
+    if {"start", "end", "all_day"} & set(changes) or (appointment.all_day and not old_days[0]):
+        _set_days(
+            appointment,
+            _given(changes.get("start"), appointment.start),
+            _given(changes.get("end"), appointment.end),
+            zone,
+        )
     moved = appointment.start != old_start or appointment.end != old_end
     if appointment.is_occurrence:
         appointment.is_modified = True
@@ -377,6 +413,70 @@ def change_schedule(master: Appointment, *, rule, by=None, now=None) -> Appointm
 
 
 @transaction.atomic
+def keep_cancelled_starts(master: Appointment, starts: Iterable[datetime]) -> Appointment:
+    """Record on the series which original starts are cancelled (RFC 5545 EXDATE), made yet or
+    not: occurrences made later, beyond today's horizon, are then never made. Occurrences
+    already made are cancelled on their own with `cancel_occurrence`."""
+    schedule = master.schedule
+    wanted = sorted(set(starts))
+    if sorted(schedule.recurrence.exdates) != wanted:
+        schedule.recurrence = recurrence_lib.Recurrence(
+            rrules=schedule.recurrence.rrules,
+            exrules=schedule.recurrence.exrules,
+            rdates=schedule.recurrence.rdates,
+            exdates=wanted,
+        )
+        schedule.save(update_fields=["recurrence"])
+    return master
+
+
+def _moment_text(value: datetime | date) -> str:
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value.isoformat()
+
+
+def _moment_from(text: str) -> datetime | date:
+    return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+
+
+def future_exceptions(schedule: Schedule) -> list[dict]:
+    """The series' occurrences edited before they are made, as values: original_start (aware),
+    start and end (aware, or dates for all-day), subject and location (None: the master's)."""
+    return [
+        {
+            **entry,
+            "original_start": datetime.fromisoformat(entry["original_start"]),
+            "start": _moment_from(entry["start"]),
+            "end": _moment_from(entry["end"]),
+        }
+        for entry in schedule.future_exceptions or []
+    ]
+
+
+@transaction.atomic
+def keep_future_exceptions(master: Appointment, exceptions: Iterable[dict]) -> Appointment:
+    """Keep on the series the edits of occurrences that are not made yet (beyond the horizon),
+    in the shape `future_exceptions` gives; making those occurrences later applies them."""
+    schedule = master.schedule
+    made = set(master.occurrences.values_list("original_start", flat=True))
+    entries = [
+        {
+            "original_start": _moment_text(entry["original_start"]),
+            "start": _moment_text(entry["start"]),
+            "end": _moment_text(entry["end"]),
+            "subject": entry.get("subject"),
+            "location": entry.get("location"),
+        }
+        for entry in exceptions
+        if entry["original_start"] not in made
+    ]
+    entries.sort(key=lambda entry: entry["original_start"])
+    if entries != (schedule.future_exceptions or []):
+        schedule.future_exceptions = entries
+        schedule.save(update_fields=["future_exceptions"])
+    return master
+
+
+@transaction.atomic
 def cancel_occurrence(occurrence: Appointment, *, by=None) -> Appointment:
     if not occurrence.is_occurrence:
         raise ValidationError("Only an occurrence of a recurring appointment can be cancelled on its own.")
@@ -399,6 +499,8 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
     until = max(now, master.start) + RECURRENCE_HORIZON
     starts = occurrence_starts(schedule, master, until)
     duration = master.end - master.start
+    zone = _schedule_zone(schedule)
+    days = (master.end_date - master.start_date) if master.all_day and master.start_date else None
     existing = {occ.original_start: occ for occ in master.occurrences.all()}
     agents = list(master.agents.all())
     wanted = set(starts)
@@ -408,19 +510,35 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
                 _announce(occurrence, Change.DELETED, {a.pk for a in agents}, by)
                 occurrence.delete()
     created = []
+    edited = {entry["original_start"]: entry for entry in future_exceptions(schedule)}
     for start in starts:
         if start in existing:
             continue
+        span = {"start": start, "end": times.end_after(start, duration)}
+        if days is not None:
+            first = start.astimezone(zone).date()
+            span = {
+                "start": start,
+                "end": times.midnight(first + days, zone),
+                "start_date": first,
+                "end_date": first + days,
+            }
+        shared = {name: getattr(master, name) for name in SHARED_FIELDS}
+        entry = edited.pop(start, None)
+        if entry is not None:
+            # Edited before it was made: made as edited, and left alone by later rule changes.
+            span = _edited_span(entry, zone, master.all_day)
+            shared.update({name: entry[name] for name in ("subject", "location") if entry.get(name) is not None})
         created.append(
             Appointment(
                 master=master,
                 original_start=start,
-                start=start,
-                end=start + duration,
+                is_modified=entry is not None,
+                **span,
                 source=master.source,
                 request=master.request,
                 created_by=master.created_by,
-                **{name: getattr(master, name) for name in SHARED_FIELDS},
+                **shared,
             )
         )
     Appointment.objects.bulk_create(created)
@@ -429,8 +547,25 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
         [through(appointment_id=occ.pk, agent_id=agent.pk) for occ in created for agent in agents]
     )
     schedule.materialised_until = until
-    schedule.save(update_fields=["materialised_until"])
+    if len(edited) != len(schedule.future_exceptions or []):
+        schedule.future_exceptions = [
+            entry for entry in schedule.future_exceptions if datetime.fromisoformat(entry["original_start"]) in edited
+        ]
+    schedule.save(update_fields=["materialised_until", "future_exceptions"])
     return len(created)
+
+
+def _edited_span(entry: dict, zone, all_day: bool) -> dict:
+    start, end = entry["start"], entry["end"]
+    if all_day or not isinstance(start, datetime):
+        first, after = times.date_span(start, end, zone)
+        return {
+            "start": times.midnight(first, zone),
+            "end": times.midnight(after, zone),
+            "start_date": first,
+            "end_date": after,
+        }
+    return {"start": start, "end": end}
 
 
 def _spread_to_occurrences(master: Appointment, *, moved: bool, agents: list[Agent] | None) -> None:

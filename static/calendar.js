@@ -49,8 +49,9 @@
     return {
       id: String(item.id),
       title: prefix + item.subject,
-      start: item.start,
-      end: item.end,
+      // An all-day entry is its days, the same in every zone.
+      start: item.all_day && item.start_date ? item.start_date : item.start,
+      end: item.all_day && item.end_date ? item.end_date : item.end,
       allDay: item.all_day,
       resourceIds: item.agents.map(String),
       // In one grid, each technician's colour; in their own column the resource colour does it.

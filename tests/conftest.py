@@ -4,9 +4,35 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from hypothesis import HealthCheck, Phase, settings
 
 from agents.models import Agent, Team
 from calendars.models import CalendarSettings
+
+# Property-based tests: "ci" (the default) is a small fixed budget that runs the same examples every
+# time and reports a failure as found (no shrinking: a failing stateful run would take minutes to
+# shrink); `pytest --hypothesis-profile=long` explores many more, with fresh draws, and shrinks.
+settings.register_profile(
+    "ci",
+    max_examples=20,
+    stateful_step_count=15,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    report_multiple_bugs=False,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "long",
+    max_examples=200,
+    stateful_step_count=40,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

@@ -106,8 +106,11 @@ class RemoteOccurrence:
 class RemoteEvent:
     """One entry as an external calendar holds it, in plain data.
 
-    start/end are aware datetimes, or dates for all-day entries (end exclusive). `time_zone` is
-    the IANA zone whose wall clock a recurrence repeats on. `marker` is the id we stamp on
+    start/end are aware datetimes, or dates for all-day entries (end exclusive), or naive
+    datetimes for floating times (RFC 5545 3.3.5: the reader's wall clock; the inbound side puts
+    them on the technician's). `time_zone` is the IANA zone whose wall clock a recurrence repeats
+    on, "" for dates and floating times (the technician's). Providers turn their system's zone
+    names into IANA ones with calendars.times (Windows names, custom VTIMEZONE blocks). `marker` is the id we stamp on
     entries we create (CalDAV UID, EWS extended property, Graph/Google property); an entry
     without our marker was made in the external calendar.
     """
@@ -126,6 +129,8 @@ class RemoteEvent:
     rrules: list[str] = field(default_factory=list)
     exdates: list[datetime | date] = field(default_factory=list)
     overrides: list[RemoteOccurrence] = field(default_factory=list)
+    # Extra starts of a series besides its rules (RFC 5545 RDATE).
+    rdates: list[datetime | date] = field(default_factory=list)
     marker: str | None = None
     remote_id: str | None = None
     version: str | None = None

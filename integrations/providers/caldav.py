@@ -18,6 +18,7 @@ import caldav
 import icalendar
 from caldav.lib import error as dav_error
 
+from calendars import times
 from integrations.providers.base import (
     ChangePage,
     ConnectionProblem,
@@ -321,16 +322,13 @@ def _etag(obj) -> str | None:
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+    return times.zone_or(name, zoneinfo.ZoneInfo("UTC"))
 
 
 def _out(value: datetime | date, zone: zoneinfo.ZoneInfo) -> datetime | date:
-    if isinstance(value, datetime):
-        return value.astimezone(zone)
-    return value
+    """A value as written: dates as DATE, instants on the entry's zone's wall clock with its TZID
+    (a series must repeat on that wall clock, RFC 5545 3.8.5.3)."""
+    return times.outgoing(value, zone)
 
 
 def build_calendar(event: RemoteEvent) -> str:
@@ -341,7 +339,7 @@ def build_calendar(event: RemoteEvent) -> str:
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
-    zone = _zone(event.time_zone) if event.is_recurring else zoneinfo.ZoneInfo("UTC")
+    zone = _zone(event.time_zone)
     stamp = datetime.now(UTC)
     master = _vevent(event.marker, stamp, event.start, event.end, event.subject, event.body, event.location, zone)
     master.add("class", "PRIVATE" if event.private else "PUBLIC")
@@ -350,6 +348,8 @@ def build_calendar(event: RemoteEvent) -> str:
         master.add("rrule", icalendar.vRecur.from_ical(rule))
     for exdate in event.exdates:
         master.add("exdate", _out(exdate, zone))
+    for rdate in event.rdates:
+        master.add("rdate", _out(rdate, zone))
     _add_alarm(master, event.reminder_minutes)
     cal.add_component(master)
     for occurrence in event.overrides:
@@ -368,7 +368,7 @@ def build_calendar(event: RemoteEvent) -> str:
         child.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
         _add_alarm(child, event.reminder_minutes)
         cal.add_component(child)
-    if event.is_recurring:
+    if zone.key != "UTC":
         cal.add_missing_timezones()
     return cal.to_ical().decode()
 
@@ -408,8 +408,11 @@ def _same_etag(a: str, b: str) -> bool:
     return bare(a) == bare(b)
 
 
-def _key(value: datetime | date) -> datetime | date:
-    return value.astimezone(UTC) if isinstance(value, datetime) else value
+def _key(value: datetime | date, zone: zoneinfo.ZoneInfo) -> datetime | date:
+    """A start to match occurrences by: an instant in UTC (a floating time on `zone`'s wall clock), or a date."""
+    if not isinstance(value, datetime):
+        return value
+    return (times.on_wall_clock(value, zone) if value.tzinfo is None else value).astimezone(UTC)
 
 
 def _replace(component, name: str, value) -> None:
@@ -458,9 +461,12 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
     if current is None or not vevents:
         raise ProviderError("The entry on the server holds no readable event to update.")
     master = next((v for v in vevents if v.get("recurrence-id") is None), vevents[0])
-    zone = _zone(event.time_zone) if event.is_recurring else zoneinfo.ZoneInfo("UTC")
+    # The entry's own zone (the technician's for a single entry): floating times a client wrote are
+    # read on it, so a time the helpdesk did not change is never rewritten in another form.
+    zone = _zone(event.time_zone)
     significant = False
-    if (current.start, current.end, current.all_day) != (event.start, event.end, event.all_day):
+    same_time = times.same_value(current.start, event.start, zone) and times.same_value(current.end, event.end, zone)
+    if not same_time or current.all_day != event.all_day:
         _set_times(master, event.start, event.end, zone)
         significant = True
     _set_text(master, "summary", current.subject, event.subject, keep_empty=True)
@@ -471,13 +477,18 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
     if current.busy != event.busy:
         _replace(master, "transp", "OPAQUE" if event.busy else "TRANSPARENT")
     rules_now = sorted(rrule_key(r, current.time_zone) for r in current.rrules)
-    if rules_now != sorted(rrule_key(r, event.time_zone) for r in event.rrules):
+    rdates_now = sorted(str(_key(d, zone)) for d in current.rdates)
+    if rules_now != sorted(rrule_key(r, event.time_zone) for r in event.rrules) or rdates_now != sorted(
+        str(_key(d, zone)) for d in event.rdates
+    ):
         master.pop("rrule", None)
         master.pop("rdate", None)
         for rule in event.rrules:
             master.add("rrule", icalendar.vRecur.from_ical(rule))
+        for rdate in event.rdates:
+            master.add("rdate", _out(rdate, zone))
         significant = True
-    if _exceptions_differ(current, event):
+    if _exceptions_differ(current, event, zone):
         _merge_exceptions(cal, master, event, zone)
         significant = True
     for vevent in cal.walk("VEVENT"):
@@ -493,16 +504,25 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
     return cal.to_ical().decode()
 
 
-def _exceptions_differ(current: RemoteEvent, event: RemoteEvent) -> bool:
-    if sorted(map(str, map(_key, current.exdates))) != sorted(map(str, map(_key, event.exdates))):
+def _day_key(value: datetime | date, zone: zoneinfo.ZoneInfo, all_day: bool) -> datetime | date:
+    """An exception's key: on an all-day series a DATE-TIME names its day (RFC 5545 lets clients
+    write either: the day it is written on), elsewhere `_key`."""
+    if all_day and isinstance(value, datetime):
+        return value.date()
+    return _key(value, zone)
+
+
+def _exceptions_differ(current: RemoteEvent, event: RemoteEvent, zone: zoneinfo.ZoneInfo) -> bool:
+    theirs_cancelled = sorted(str(_day_key(d, zone, current.all_day)) for d in current.exdates)
+    if theirs_cancelled != sorted(str(_day_key(d, zone, event.all_day)) for d in event.exdates):
         return True
-    mine = {_key(o.original_start): o for o in event.overrides}
-    theirs = {_key(o.original_start): o for o in current.overrides}
+    mine = {_key(o.original_start, zone): o for o in event.overrides}
+    theirs = {_key(o.original_start, zone): o for o in current.overrides}
     if set(mine) != set(theirs):
         return True
     for key, wanted in mine.items():
         have = theirs[key]
-        if (_key(have.start), _key(have.end)) != (_key(wanted.start), _key(wanted.end)):
+        if (_key(have.start, zone), _key(have.end, zone)) != (_key(wanted.start, zone), _key(wanted.end, zone)):
             return True
         for name, fallback in (("subject", event.subject), ("body", event.body), ("location", event.location)):
             want = getattr(wanted, name)
@@ -514,11 +534,11 @@ def _exceptions_differ(current: RemoteEvent, event: RemoteEvent) -> bool:
 def _merge_exceptions(cal, master, event: RemoteEvent, zone) -> None:
     """Override VEVENTs and EXDATEs as `event` has them; an override still wanted is edited in
     place (its other properties kept), a cancelled-occurrence VEVENT still cancelled is kept."""
-    wanted = {_key(o.original_start): o for o in event.overrides}
-    exdates = {_key(d) for d in event.exdates}
+    wanted = {_key(o.original_start, zone): o for o in event.overrides}
+    exdates = {_key(d, zone) for d in event.exdates}
     kept_cancelled = set()
     for child in [c for c in cal.walk("VEVENT") if c is not master]:
-        key = _key(_moment(child.decoded("recurrence-id"), zone))
+        key = _key(_moment(child.decoded("recurrence-id")), zone)
         if str(child.get("status", "")).upper() == "CANCELLED" and key in exdates:
             kept_cancelled.add(key)
             continue
@@ -550,33 +570,37 @@ def _merge_exceptions(cal, master, event: RemoteEvent, zone) -> None:
         _add_alarm(child, event.reminder_minutes)
         cal.add_component(child)
     master.pop("exdate", None)
-    for exdate in sorted((d for d in event.exdates if _key(d) not in kept_cancelled), key=lambda d: str(_key(d))):
+    cancelled = (d for d in event.exdates if _key(d, zone) not in kept_cancelled)
+    for exdate in sorted(cancelled, key=lambda d: str(_key(d, zone))):
         master.add("exdate", _out(exdate, zone))
 
 
-def _moment(value, default_zone: zoneinfo.ZoneInfo) -> datetime | date:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=default_zone)  # floating time: the series zone
-    return value
+def _moment(value) -> datetime | date:
+    """A DATE / DATE-TIME as the helpdesk keeps it (calendars.times): dates stay dates, zoned
+    times go to their IANA zone (Windows names and custom VTIMEZONE blocks included), floating
+    times stay naive: they are on the technician's wall clock, which the inbound side knows."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value
+    return times.incoming(value, floating=zoneinfo.ZoneInfo("UTC"))
 
 
-def _dates(component, name: str, zone) -> list:
+def _dates(component, name: str) -> list:
     values = component.get(name)
     if values is None:
         return []
     out = []
     for item in values if isinstance(values, list) else [values]:
         for dt in getattr(item, "dts", [item]):
-            out.append(_moment(dt.dt, zone))
+            out.append(_moment(dt.dt))
     return out
 
 
 def _zone_name(value) -> str:
-    tz = getattr(value, "tzinfo", None)
-    key = getattr(tz, "key", None)
-    if key:
-        return key
-    return "UTC"
+    """The IANA zone a series repeats in; "" for dates and floating times (the technician's)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        zone = times.zone_of(value)
+        return zone.key if zone is not None else "UTC"
+    return ""
 
 
 def parse_event(text: str | bytes, *, remote_id: str, version: str | None = None) -> RemoteEvent | None:
@@ -607,16 +631,22 @@ def _end_of(component, start):
     if component.get("dtend") is not None:
         return component.decoded("dtend")
     if component.get("duration") is not None:
-        return start + component.decoded("duration")
+        duration = component.decoded("duration")
+        if isinstance(start, datetime) and start.tzinfo is not None and duration.seconds:
+            return times.end_after(start, duration)  # hours and minutes are exact (RFC 5545 3.3.6)
+        return start + duration
     return start + timedelta(days=1) if not isinstance(start, datetime) else start
+
+
+# How far a "this and all following" change is carried into an endless series.
+THIS_AND_FUTURE_REACH = timedelta(days=2 * 365)
 
 
 def _event_from(master, children, remote_id: str, version: str | None) -> RemoteEvent:
     raw_start = master.decoded("dtstart")
     zone_name = _zone_name(raw_start)
-    zone = _zone(zone_name)
-    start = _moment(raw_start, zone)
-    end = _moment(_end_of(master, raw_start), zone)
+    start = _moment(raw_start)
+    end = _moment(_end_of(master, raw_start))
     all_day = not isinstance(start, datetime)
     klass = str(master.get("class", "PUBLIC")).upper()
     minutes = None
@@ -629,24 +659,33 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
     raw_rules = master.get("rrule")
     for rule in raw_rules if isinstance(raw_rules, list) else ([raw_rules] if raw_rules is not None else []):
         rrules.append(rule.to_ical().decode())
-    exdates = _dates(master, "exdate", zone)
-    overrides = []
-    for child in children:
-        original = _moment(child.decoded("recurrence-id"), zone)
+    exdates = _dates(master, "exdate")
+    rdates = [value for value in _dates(master, "rdate") if isinstance(value, date)]  # not PERIODs
+    overrides: dict = {}
+    # RFC 5545 3.8.4.4: a RANGE=THISANDFUTURE override applies to every later occurrence, and
+    # later overrides apply on top of it: handle them in order of their recurrence id.
+    for child in sorted(children, key=lambda c: _sort_key(c.decoded("recurrence-id"))):
+        original = _moment(child.decoded("recurrence-id"))
         if str(child.get("status", "")).upper() == "CANCELLED":
             exdates.append(original)
             continue
-        child_start = _moment(child.decoded("dtstart"), zone)
-        overrides.append(
-            RemoteOccurrence(
-                original_start=original,
-                start=child_start,
-                end=_moment(_end_of(child, child.decoded("dtstart")), zone),
-                subject=str(child.get("summary", "")),
-                body=str(child.get("description", "")),
-                location=str(child.get("location", "")),
-            )
-        )
+        child_start = _moment(child.decoded("dtstart"))
+        child_end = _moment(_end_of(child, child.decoded("dtstart")))
+        texts = {
+            "subject": str(child.get("summary", "")),
+            "body": str(child.get("description", "")),
+            "location": str(child.get("location", "")),
+        }
+        overrides[_sort_key(original)] = RemoteOccurrence(original, child_start, child_end, **texts)
+        range_ = str(child["recurrence-id"].params.get("RANGE", "")).upper()
+        if range_ == "THISANDFUTURE" and rrules:
+            shift, length = _difference(child_start, original), _difference(child_end, child_start)
+            cancelled = {_sort_key(value) for value in exdates}
+            for following in _following(start, rrules, original):
+                if _sort_key(following) in cancelled:
+                    continue
+                moved = _shifted(following, shift)
+                overrides[_sort_key(following)] = RemoteOccurrence(following, moved, _shifted(moved, length), **texts)
     event = RemoteEvent(
         start=start,
         end=end,
@@ -660,7 +699,8 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
         time_zone=zone_name,
         rrules=rrules,
         exdates=exdates,
-        overrides=overrides,
+        rdates=rdates,
+        overrides=[overrides[key] for key in sorted(overrides)],
         marker=str(master.get("uid", "")) or None,
         remote_id=remote_id,
         version=version,
@@ -672,13 +712,47 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
     return event.trimmed()
 
 
+def _sort_key(value) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    return value.isoformat()
+
+
+def _difference(later, earlier) -> timedelta:
+    """Exact time between two values of one kind (dates: whole days)."""
+    if isinstance(later, datetime) and isinstance(earlier, datetime):
+        if (later.tzinfo is None) != (earlier.tzinfo is None):
+            return later.replace(tzinfo=None) - earlier.replace(tzinfo=None)
+        return later - earlier if later.tzinfo is None else later.astimezone(UTC) - earlier.astimezone(UTC)
+    as_date = [value.date() if isinstance(value, datetime) else value for value in (later, earlier)]
+    return as_date[0] - as_date[1]
+
+
+def _shifted(value, by: timedelta):
+    """`value` moved by `by`: on the wall clock for whole days (the time of day is kept across a
+    DST change), exactly for the rest."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        days = timedelta(days=by.days)
+        return times.end_after(times.on_wall_clock(value.replace(tzinfo=None) + days, value.tzinfo), by - days)
+    return value + by
+
+
+def _following(start, rrules: list[str], original) -> list:
+    """The rule's occurrences after `original`, to the series' end or THIS_AND_FUTURE_REACH."""
+    try:
+        return times.rule_starts(start, rrules, after=original, until=original + THIS_AND_FUTURE_REACH)
+    except (ValueError, TypeError) as error:
+        logger.warning("Cannot expand a rule for a this-and-following change: %s", error)
+        return []
+
+
 def _overlaps(event: RemoteEvent, window: Window) -> bool:
     """Does the entry touch [start, end)? A series counts from its start on (the server already
     matched its occurrences against the window)."""
 
     def aware(value):
         if isinstance(value, datetime):
-            return value
+            return value if value.tzinfo else value.replace(tzinfo=UTC)  # floating: near enough here
         return datetime(value.year, value.month, value.day, tzinfo=window.start.tzinfo or UTC)
 
     if event.is_recurring:

@@ -209,7 +209,6 @@ class _Run:
             links = list(self.ac.links.filter(due).select_related("appointment"))
         by_marker = {link.marker: link for link in links}
         by_remote_id = {link.remote_id: link for link in links if link.remote_id}
-        conflicts: list[SyncLink] = []
         for link in links:
             if not pull and link.next_attempt_at and link.next_attempt_at > self.now and link.failures:
                 continue
@@ -219,15 +218,11 @@ class _Run:
                 if event is not None:
                     remote.pop(event.marker or event.remote_id, None)
             gone = event is None and link.remote_id in gone_ids
-            if self._process(link, event, gone=gone) == "conflict":
-                conflicts.append(link)
+            self._process(link, event, gone=gone)
         for key, event in remote.items():
             if event.remote_id in by_remote_id or key in by_marker:
                 continue
             self._process_new_remote(event)
-        if conflicts and not pull:
-            # The server refused our version: read its side and let the conflict rule decide.
-            return self.execute(pull=True)
         return self.report
 
     def _list_changes(self, links: list[SyncLink]):
@@ -383,7 +378,10 @@ class _Run:
         before.remote_id, before.version, before.marker = link.remote_id or None, link.version or None, link.marker
         return before
 
-    def _process(self, link: SyncLink, event: RemoteEvent | None, *, gone: bool) -> str:
+    def _process(self, link: SyncLink, event: RemoteEvent | None, *, gone: bool, reread: bool = True) -> str:
+        """Plan and apply one linked item. A write refused because our version tag is stale (412,
+        ErrorIrresolvableConflict) reads the entry as it is now and decides once more with it, so a
+        version that changed unseen (a re-saved object, a dismissed reminder) never blocks the item."""
         local = self._local_event(link)
         if gone:
             remote_hash = None
@@ -401,8 +399,16 @@ class _Run:
         decision = plan_item(item, self.winner)
         try:
             self._apply(link, decision, local, event)
-        except VersionConflict:
-            return "conflict"
+        except VersionConflict as error:
+            if not reread or not link.remote_id:
+                self._failed(link, decision, error)
+                return decision.op
+            try:
+                fresh = _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None)))
+            except ProviderError as read_error:
+                self._failed(link, decision, read_error)
+                return decision.op
+            return self._process(link, fresh, gone=fresh is None, reread=False)
         except ProviderError as error:
             self._failed(link, decision, error)
         except Exception as error:  # a bad item must not stop the others
@@ -445,7 +451,8 @@ class _Run:
         if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE):
             self._push(link, decision, local, event)
         elif op == Op.PUSH_DELETE:
-            _call(lambda: self.provider.delete(self.calendar, RemoteRef(link.remote_id, link.version or None)))
+            version = (event.version if event is not None and event.version else link.version) or None
+            _call(lambda: self.provider.delete(self.calendar, RemoteRef(link.remote_id, version)))
             self._log(Out, "delete", subject=link.snapshot.get("local", {}).get("subject", ""), link=None)
             link.delete()
             self.report.pushed += 1

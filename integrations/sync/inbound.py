@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from agents.models import Agent
 from calendars import services as calendar_services
+from calendars import times
 from calendars.models import Appointment, CalendarSettings
 from integrations.models import AgentCalendar
-from integrations.providers.base import RemoteEvent
+from integrations.providers.base import RemoteEvent, RemoteOccurrence
 from integrations.sync import mapping
 
 _inbound_calendar: contextvars.ContextVar[int | None] = contextvars.ContextVar("inbound_calendar", default=None)
@@ -39,13 +41,58 @@ def inbound_calendar_id() -> int | None:
 
 
 def _as_datetime(value: datetime | date, agent: Agent) -> datetime:
+    """A remote value as an instant: a date is the start of that day and a floating time is on
+    the technician's wall clock (RFC 5545 3.3.5: floating is the reader's local time)."""
     if isinstance(value, datetime):
-        return value
-    return datetime.combine(value, time(0), tzinfo=agent.zone)
+        return times.on_wall_clock(value, agent.zone) if value.tzinfo is None else value
+    return times.midnight(value, agent.zone)
 
 
-def _rule_text(event: RemoteEvent) -> str:
-    return "\n".join("RRULE:" + rule for rule in event.rrules)
+def _series_zone(event: RemoteEvent, agent: Agent) -> ZoneInfo:
+    """The zone a series repeats in: its own, or the technician's for dates and floating times."""
+    return times.zone_or(event.time_zone if isinstance(event.start, datetime) else "", agent.zone)
+
+
+def _rule_text(event: RemoteEvent, agent: Agent) -> str:
+    """The series' rules as the helpdesk stores them (UNTIL in UTC), with every cancelled
+    occurrence as an EXDATE, so occurrences made later (beyond today's one-year horizon) stay
+    cancelled too."""
+    zone = _series_zone(event, agent)
+    lines = ["RRULE:" + times.rule_in_utc(rule, zone, all_day=event.all_day) for rule in event.rrules]
+    start = event.start
+    just_before = start - (timedelta(seconds=1) if isinstance(start, datetime) else timedelta(days=1))
+    try:
+        given = times.rule_starts(start, event.rrules, after=just_before, until=start, limit=1)
+    except (ValueError, TypeError):
+        given = [start]  # a rule dateutil cannot expand: django-recurrence will say so
+    if not given:
+        # RFC 5545 3.8.5.3: DTSTART is the first occurrence even where the rule does not give it.
+        start = _as_datetime(start, agent)
+        lines.append("RDATE:" + start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    for rdate in event.rdates:
+        moment = _as_datetime(rdate, agent) if isinstance(rdate, datetime) or event.all_day else None
+        if moment is None:  # a date on a timed series: that day at the series' time of day
+            moment = _exdate_instant(rdate, event, agent)
+        lines.append("RDATE:" + moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    for moment in _cancelled_starts(event, agent):
+        lines.append("EXDATE:" + moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    return "\n".join(lines)
+
+
+def _cancelled_starts(event: RemoteEvent, agent: Agent) -> list[datetime]:
+    return [_exdate_instant(exdate, event, agent) for exdate in event.exdates]
+
+
+def _exdate_instant(exdate: datetime | date, event: RemoteEvent, agent: Agent) -> datetime:
+    """The start an EXDATE cancels: a date on a timed series names that day's occurrence, a
+    DATE-TIME on an all-day series the day it was written on."""
+    if not isinstance(event.start, datetime):
+        return _as_datetime(exdate.date() if isinstance(exdate, datetime) else exdate, agent)
+    if isinstance(exdate, datetime):
+        return _as_datetime(exdate, agent)
+    zone = _series_zone(event, agent)
+    local = event.start.astimezone(zone) if event.start.tzinfo else event.start
+    return times.on_wall_clock(datetime.combine(exdate, local.time()), zone)
 
 
 def _blank_private(appointment: Appointment) -> None:
@@ -71,12 +118,15 @@ def import_remote_event(agent: Agent, event: RemoteEvent) -> Appointment:
         "reminder_minutes": event.reminder_minutes,
         "source": Appointment.Source.EXTERNAL,
     }
-    start, end = _as_datetime(event.start, agent), _as_datetime(event.end, agent)
-    if end <= start:
-        end = start + timedelta(minutes=1)
+    start, end = _span(event, agent)
     if event.is_recurring:
         appointment = calendar_services.create_recurring_appointment(
-            rule=_rule_text(event), agents=[agent], start=start, end=end, time_zone=event.time_zone, **fields
+            rule=_rule_text(event, agent),
+            agents=[agent],
+            start=start,
+            end=end,
+            time_zone=_series_zone(event, agent),
+            **fields,
         )
         _apply_exceptions(appointment, agent, None, event)
     else:
@@ -86,26 +136,64 @@ def import_remote_event(agent: Agent, event: RemoteEvent) -> Appointment:
     return appointment
 
 
+def _span(event: RemoteEvent | RemoteOccurrence, agent: Agent) -> tuple[datetime | date, datetime | date]:
+    """Start and end to store: dates stay dates (all-day), times become instants; never empty."""
+    if not isinstance(event.start, datetime):
+        first, after = times.date_span(event.start, event.end, agent.zone)
+        return first, after
+    start, end = _as_datetime(event.start, agent), _as_datetime(event.end, agent)
+    if end <= start:
+        end = start + timedelta(minutes=1)
+    return start, end
+
+
+def _occurrence_for(key: datetime | date, occurrences: dict, zone) -> Appointment | None:
+    """The occurrence an exception names, by its original start (in any value type)."""
+    if isinstance(key, datetime):
+        return occurrences.get(key)
+    for original, occurrence in occurrences.items():
+        if times.same_day_or_instant(key, original, zone):
+            return occurrence
+    return None
+
+
 def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | None, after: RemoteEvent) -> None:
     """Cancelled and moved occurrences of a series, as the remote entry now has them."""
+    zone = _series_zone(after, agent)
     occurrences = {occ.original_start: occ for occ in master.occurrences.all()}
-    known_exdates = {_as_datetime(d, agent) for d in (before.exdates if before else [])}
+
+    def key_of(value: datetime | date) -> datetime | date:
+        # An all-day series names its occurrences by day (a DATE-TIME key: the day it was
+        # written on); a timed one by start, a DATE key there naming that day's occurrence.
+        if master.all_day:
+            return _as_datetime(value.date() if isinstance(value, datetime) else value, agent)
+        return _as_datetime(value, agent) if isinstance(value, datetime) else value
+
+    known_exdates = {key_of(d) for d in (before.exdates if before else [])}
     for exdate in after.exdates:
-        key = _as_datetime(exdate, agent)
-        occurrence = occurrences.get(key)
+        key = key_of(exdate)
+        occurrence = _occurrence_for(key, occurrences, zone)
         if key not in known_exdates and occurrence is not None and not occurrence.is_cancelled:
             calendar_services.cancel_occurrence(occurrence)
-    earlier = {_as_datetime(o.original_start, agent): o for o in (before.overrides if before else [])}
+    earlier = {key_of(o.original_start): o for o in (before.overrides if before else [])}
+    not_made = []
     for override in after.overrides:
-        key = _as_datetime(override.original_start, agent)
-        occurrence = occurrences.get(key)
+        key = key_of(override.original_start)
+        occurrence = _occurrence_for(key, occurrences, zone)
         if occurrence is None:
+            if isinstance(key, datetime):
+                start, end = _span(override, agent)
+                subject = None if master.private or override.subject == after.subject else override.subject
+                location = None if master.private or override.location == after.location else override.location
+                not_made.append(
+                    {"original_start": key, "start": start, "end": end, "subject": subject, "location": location}
+                )
             continue
         old = earlier.get(key)
         changes = {}
-        start, end = _as_datetime(override.start, agent), _as_datetime(override.end, agent)
+        start, end = _span(override, agent)
         moved_remotely = old is None or (old.start, old.end) != (override.start, override.end)
-        if moved_remotely and (start, end) != (occurrence.start, occurrence.end):
+        if moved_remotely and not calendar_services.same_span(occurrence, start, end):
             changes.update(start=start, end=end)
         if not master.private:
             subject = override.subject or ""
@@ -116,6 +204,8 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
                 changes["location"] = location[:255]
         if changes:
             calendar_services.update_appointment(occurrence, **changes)
+    # Edits of occurrences not made yet (beyond the horizon) wait on the series until they are.
+    calendar_services.keep_future_exceptions(master, not_made)
 
 
 def _own_text(
@@ -155,8 +245,8 @@ def apply_remote_update(
     """
     changes: dict[str, object] = {}
     if before is None or (before.start, before.end, before.all_day) != (after.start, after.end, after.all_day):
-        start, end = _as_datetime(after.start, agent), _as_datetime(after.end, agent)
-        if (start, end) != (appointment.start, appointment.end):
+        start, end = _span(after, agent)
+        if not calendar_services.same_span(appointment, start, end) or after.all_day != appointment.all_day:
             changes.update(start=start, end=end)
         if after.all_day != appointment.all_day:
             changes["all_day"] = after.all_day
@@ -190,8 +280,11 @@ def apply_remote_update(
     if appointment.is_recurring_master:
         before_rules = sorted(mapping.normalise_rrule(r) for r in before.rrules) if before else None
         after_rules = sorted(mapping.normalise_rrule(r) for r in after.rrules)
-        if before_rules != after_rules and after.rrules:
-            calendar_services.change_schedule(appointment, rule=_rule_text(after))
+        rules_changed = before is None or (before_rules, before.rdates) != (after_rules, after.rdates)
+        if rules_changed and after.rrules:
+            calendar_services.change_schedule(appointment, rule=_rule_text(after, agent))
+        else:
+            calendar_services.keep_cancelled_starts(appointment, _cancelled_starts(after, agent))
         if changes:
             appointment = calendar_services.update_appointment(appointment, **changes)
         _apply_exceptions(appointment, agent, before, after)

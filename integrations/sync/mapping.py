@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from string import Formatter
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from calendars import services as calendar_services
+from calendars import times
 from calendars.formatting import render_template
 from calendars.models import Appointment, CalendarSettings
 from integrations.providers.base import RemoteEvent, RemoteOccurrence
@@ -25,6 +27,8 @@ def _moment_out(value: datetime | date | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return "F" + value.isoformat()  # floating: the technician's wall clock
         return "T" + value.astimezone(UTC).isoformat()
     return "D" + value.isoformat()
 
@@ -32,7 +36,7 @@ def _moment_out(value: datetime | date | None) -> str | None:
 def _moment_in(text: str | None) -> datetime | date | None:
     if text is None:
         return None
-    if text.startswith("T"):
+    if text.startswith(("T", "F")):
         return datetime.fromisoformat(text[1:])
     return date.fromisoformat(text[1:])
 
@@ -51,6 +55,7 @@ def to_data(event: RemoteEvent) -> dict:
         "time_zone": event.time_zone,
         "rrules": list(event.rrules),
         "exdates": [_moment_out(d) for d in event.exdates],
+        "rdates": [_moment_out(d) for d in event.rdates],
         "overrides": [
             {
                 "original_start": _moment_out(o.original_start),
@@ -79,6 +84,7 @@ def from_data(data: dict) -> RemoteEvent:
         time_zone=data.get("time_zone", "UTC"),
         rrules=list(data.get("rrules", [])),
         exdates=[_moment_in(d) for d in data.get("exdates", [])],
+        rdates=[_moment_in(d) for d in data.get("rdates", [])],
         overrides=[
             RemoteOccurrence(
                 original_start=_moment_in(o["original_start"]),
@@ -129,6 +135,8 @@ def content_hash(event: RemoteEvent) -> str:
         sorted(_moment_out(d) or "" for d in event.exdates),
         overrides,
     ]
+    if event.rdates:  # only then: the hashes of links synced before RDATE was read stay as they were
+        data.append(sorted(_moment_out(d) or "" for d in event.rdates))
     return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -149,13 +157,10 @@ def template_values(appointment: Appointment) -> dict[str, object]:
 
 
 def _span(appointment: Appointment) -> tuple[datetime | date, datetime | date]:
+    """Instants, or for an all-day entry its days (never moved through a zone)."""
     if appointment.all_day:
         zone = appointment.agents.first().zone if appointment.agents.exists() else UTC
-        start = appointment.start.astimezone(zone).date()
-        end = appointment.end.astimezone(zone).date()
-        if end <= start:
-            end = start + timedelta(days=1)
-        return start, end
+        return appointment.day_span(zone)
     return appointment.start, appointment.end
 
 
@@ -237,9 +242,35 @@ def local_event(
     if appointment.is_recurring_master:
         schedule = appointment.schedule
         event.time_zone = str(schedule.time_zone)
+        zone = times.zone_or(str(schedule.time_zone), ZoneInfo("UTC"))
+
+        def key(original: datetime) -> datetime | date:
+            # An all-day series names its occurrences by day (RFC 5545 3.8.4.4: DTSTART's type).
+            return original.astimezone(zone).date() if appointment.all_day else original
+
         event.rrules = [normalise_rrule(_rrule_text(rule)) for rule in schedule.recurrence.rrules]
+        if appointment.all_day:
+            event.rrules = [times.rule_for_dates(rule, zone) for rule in event.rrules]
         occurrences = list(appointment.occurrences.filter(is_modified=True).order_by("original_start"))
-        event.exdates = [o.original_start for o in occurrences if o.is_cancelled]
+        # Every cancelled occurrence, made yet or not (the rule keeps those beyond the horizon).
+        cancelled = {o.original_start for o in occurrences if o.is_cancelled}
+        cancelled |= {times.on_wall_clock(d, zone) if d.tzinfo is None else d for d in schedule.recurrence.exdates}
+        event.rdates = [key(d) for d in _rdates(schedule, zone) if d != appointment.start]
+        if master_start_not_given(appointment):
+            # RFC 5545 counts DTSTART as an occurrence; the helpdesk counts only what the rule gives.
+            cancelled.add(appointment.start)
+        event.exdates = [key(d) for d in sorted(cancelled)]
+        for entry in calendar_services.future_exceptions(schedule):
+            event.overrides.append(
+                RemoteOccurrence(
+                    original_start=key(entry["original_start"]),
+                    start=entry["start"],
+                    end=entry["end"],
+                    subject=entry["subject"] if entry["subject"] is not None else event.subject,
+                    body=event.body,
+                    location=entry["location"] if entry["location"] is not None else appointment.location,
+                )
+            )
         for occurrence in occurrences:
             if occurrence.is_cancelled:
                 continue
@@ -247,7 +278,7 @@ def local_event(
             o_start, o_end = _span(occurrence)
             event.overrides.append(
                 RemoteOccurrence(
-                    original_start=occurrence.original_start,
+                    original_start=key(occurrence.original_start),
                     start=o_start,
                     end=o_end,
                     subject=o_subject,
@@ -281,6 +312,16 @@ def lost_values(loser: RemoteEvent, winner: RemoteEvent) -> dict:
     return lost
 
 
+def _rdates(schedule, zone) -> list[datetime]:
+    return sorted(times.on_wall_clock(d, zone) if d.tzinfo is None else d for d in schedule.recurrence.rdates)
+
+
+def master_start_not_given(master: Appointment) -> bool:
+    """Is the master's own start outside what its schedule gives (so not an occurrence here)?"""
+    starts = calendar_services.occurrence_starts(master.schedule, master, master.start + timedelta(seconds=1))
+    return master.start not in starts
+
+
 def _rrule_text(rule) -> str:
     """One django-recurrence Rule as RRULE text without the prefix."""
     import recurrence
@@ -297,7 +338,7 @@ def span_of(event: RemoteEvent) -> tuple[datetime | None, datetime | None]:
 
     def aware(value: datetime | date) -> datetime:
         if isinstance(value, datetime):
-            return value
+            return value if value.tzinfo else value.replace(tzinfo=UTC)  # floating: near enough here
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
     start = aware(event.start)

@@ -231,6 +231,27 @@ def test_new_etag_with_unchanged_content_is_kept_for_the_next_push(
     assert not SyncLink.objects.get().pending
 
 
+def test_helpdesk_deletion_lands_after_another_client_touched_only_the_version(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Item 10, found by the state machine: the phone adds CATEGORIES to our entry (new ETag, nothing
+    the helpdesk compares) and the appointment is deleted in the helpdesk before any pull. The
+    DELETE with the old ETag is refused (412, RFC 7232 3.1); the engine reads the entry as it is now
+    and deletes it, instead of being refused at every sync."""
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_calendar)
+    marker = SyncLink.objects.get().marker
+    alice_phone.edit(marker, categories="Customer visit")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.delete_appointment(appointment)
+    pull(alice_calendar)
+
+    assert [e for e in alice_phone.entries() if marker in str(e.url)] == []
+    assert not SyncLink.objects.exists()
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
+
+
 def test_text_change_keeps_the_phone_entrys_time_zone_spelling(
     importing, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
 ):

@@ -284,6 +284,8 @@ class Occurrence:
 #   HTTP-date; None sends no header);
 # 429: HTTP 429 Too Many Requests (RFC 6585) with Retry-After, as Exchange Online's front end does.
 BACK_OFF_FAULTS = ("busy", "503", "429")
+# Added for the sync state machine; see "faults added for the sync state machine" at the end.
+EXTRA_FAULTS = ("answer_late", "busy_with_retry_after")
 
 
 def server_busy(options: dict) -> SoapFault:
@@ -306,8 +308,9 @@ def http_back_off(kind: str, options: dict) -> tuple[int, dict[str, str], bytes]
 
 # Every switch of fail_next: drop closes without answering; drop_after does the work, then closes
 # without answering; stall_after does the work, then hangs until `release` is set; late does the
-# work after a pause and then answers (see below); and the back-off answers above.
-FAULTS = ("401", "500", "drop", "drop_after", "stall_after", "late", *BACK_OFF_FAULTS)
+# work after a pause and then answers (see below); the back-off answers above; and answer_late and
+# busy_with_retry_after (see "faults added for the sync state machine").
+FAULTS = ("401", "500", "drop", "drop_after", "stall_after", "late", *BACK_OFF_FAULTS, *EXTRA_FAULTS)
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -334,6 +337,7 @@ class EwsServer:
         self.late_done = threading.Event()  # see "a slow server" below
         self.release = threading.Event()
         self.lock = threading.RLock()
+        self.late_seconds = 2.0  # answer_late: how long after doing the work the answer is sent
         self._seq = itertools.count(1)
         self.seq = 0
         self._httpd: ThreadingHTTPServer | None = None
@@ -590,6 +594,8 @@ class EwsServer:
         if kind == "500":
             page = b"<html><body><h1>Server Error in '/EWS' Application.</h1></body></html>"
             return 500, {"Content-Type": "text/html"}, page
+        if kind in EXTRA_FAULTS:
+            return _serve_extra_fault(self, kind, options, lambda: self._answer(headers, envelope, operation, name))
         if kind in BACK_OFF_FAULTS:
             return self._back_off_answer(kind, options)
         if kind == "late":
@@ -1503,3 +1509,19 @@ def _evaluate(item: Item, expression: ET.Element) -> bool:
     if kind not in comparisons:
         raise EwsError("ErrorUnsupportedQueryFilter", f"{kind} is not supported here.")
     return comparisons[kind](value, constant)
+
+
+# --- faults added for the sync state machine (issue 9): a late answer, 503 with Retry-After --------
+
+
+def _serve_extra_fault(server: EwsServer, kind: str, options: dict, answer) -> tuple[int, dict[str, str], bytes]:
+    """answer_late: do the work at once, answer after `late_seconds` (longer than the client's timeout,
+    so it has given up: a CreateItem done twice if the client retries blindly).
+    busy_with_retry_after: HTTP 503 with Retry-After (seconds, option `retry_after`), as a load balancer
+    or IIS in front of Exchange answers; the request does nothing."""
+    if kind == "busy_with_retry_after":
+        headers = {"Retry-After": str(options.get("retry_after", 3)), "Content-Type": "text/plain"}
+        return 503, headers, b"Service Unavailable"
+    result = answer()
+    clock.sleep(server.late_seconds)
+    return result

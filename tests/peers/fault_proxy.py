@@ -8,10 +8,16 @@ Faults (one per request, from a queue of planned faults or drawn at a seeded ran
   429          answer 429 Too Many Requests with Retry-After (`retry_after`)
   stall        wait `stall_seconds` (longer than the client's timeout), then close
   stall_after  forward the request, then hang until released (a worker killed mid-push)
+  answer_late            forward the request (it takes effect upstream), answer after `late_seconds`
+                         (longer than the client's timeout: the client has given up by then)
+  busy_with_retry_after  answer 503 Service Unavailable with Retry-After: `retry_after`
+Every request is kept as (method, path) in `requests` (faulted ones too); `method_counts()` counts them
+by method; `reset_counts()` starts afresh.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import random
 import threading
@@ -41,6 +47,7 @@ class FaultProxy:
         # (method, path) of every request that reached the proxy, for tests that count round trips.
         self.requests: list[tuple[str, str]] = []
         self.only_methods: set[str] | None = None
+        self.late_seconds = 2.0
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -58,6 +65,25 @@ class FaultProxy:
         with self._lock:
             self.planned.clear()
             self.rate = 0.0
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def method_counts(self) -> Counter[str]:
+        """Requests by method since the last `reset_counts()`."""
+        with self._lock:
+            return Counter(method for method, _path in self.requests)
+
+    @property
+    def request_total(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    @property
+    def writes(self) -> int:
+        """Requests that can change the server's state, seen since the last `reset_counts()`."""
+        return sum(count for method, count in self.method_counts().items() if method in WRITE_METHODS)
 
     def _next_fault(self, method: str) -> str | None:
         with self._lock:
@@ -99,8 +125,12 @@ class FaultProxy:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                proxy.requests.append((self.command, self.path))
+                with proxy._lock:
+                    proxy.requests.append((self.command, self.path))
                 fault = proxy._next_fault(self.command)
+                if fault in EXTRA_FAULTS:
+                    _serve_extra_fault(proxy, self, fault, body)
+                    return
                 if fault:
                     proxy.seen[fault] += 1
                 if fault == "drop":
@@ -134,3 +164,22 @@ class FaultProxy:
             do_PROPFIND = do_PROPPATCH = do_REPORT = do_MKCOL = do_MKCALENDAR = _handle
 
         return Handler
+
+
+# --- faults added for the sync state machine (issue 9): a late answer, 503 with Retry-After --------
+
+EXTRA_FAULTS = ("answer_late", "busy_with_retry_after")
+WRITE_METHODS = frozenset({"PUT", "DELETE", "POST", "PROPPATCH", "MKCOL", "MKCALENDAR", "MOVE", "COPY"})
+
+
+def _serve_extra_fault(proxy: FaultProxy, handler, fault: str, body: bytes) -> None:
+    proxy.seen[fault] += 1
+    if fault == "busy_with_retry_after":
+        handler._answer(503, [("Retry-After", proxy.retry_after), ("Content-Type", "text/plain")], b"Busy")
+        return
+    # answer_late: the server does the work at once; its answer arrives after the client gave up.
+    response, data = handler._forward(body)
+    time.sleep(proxy.late_seconds)
+    handler.close_connection = True
+    with contextlib.suppress(OSError):  # the client has closed its end
+        handler._answer(response.status, response.getheaders(), data)

@@ -444,6 +444,9 @@ def _rrule_from_recurrence(recurrence: Recurrence, event: RemoteEvent) -> str:
         parts.append(f"COUNT={boundary.number}")
     elif isinstance(boundary, EndDatePattern):
         end = boundary.end
+        if isinstance(end, datetime):
+            # exchangelib reads the xs:date as that day's midnight on the series' clock, as an instant.
+            end = end.astimezone(ZoneInfo(_zone_name(event))).date()
         if event.all_day:
             parts.append(f"UNTIL={end:%Y%m%d}")
         else:

@@ -1,0 +1,189 @@
+"""Requests per poll, per connector (issue 9, S4 "polling a calendar in which nothing changed costs
+one request").
+
+For CalDAV on a real Radicale and for Exchange on the local EWS server (through the real
+exchangelib), one technician with import on:
+- an unchanged poll: a pull after the calendar is in sync;
+- the first poll after 100 helpdesk writes (100 appointments created and pushed; the poll then
+  reads the server's record of our own writes).
+Each beside a reference: what the system's incremental mechanism alone costs for the same poll
+(CalDAV: one sync-collection REPORT, RFC 6578, whose answer carries every changed entry's ETag;
+Exchange: one SyncFolderItems with IdOnly, MS-OXWSSYNC, whose answer carries every ChangeKey), so
+a poll that reads back what it already knows shows up as the difference. Requests are counted at
+a proxy in front of Radicale and by the EWS server. Uses a throw-away test database on whatever
+DATABASE_URL points to (SQLite by default). Prints figures; asserts nothing.
+
+Run: `.venv/bin/python bench/sync_requests.py [writes]`
+"""
+
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+
+import django
+
+django.setup()
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from agents.models import Agent  # noqa: E402
+from calendars import services as calendar_services  # noqa: E402
+from integrations import services  # noqa: E402
+from integrations.models import AgentCalendar  # noqa: E402
+from integrations.providers.caldav import CalDAVProvider  # noqa: E402
+from integrations.sync import engine  # noqa: E402
+from tests.peers.ews import EwsServer  # noqa: E402
+from tests.peers.fault_proxy import FaultProxy  # noqa: E402
+from tests.peers.radicale import start_radicale  # noqa: E402
+
+ROW = "{:<10} {:<40} {:>9} {:>9}   {}"
+
+
+def _technician(name: str) -> Agent:
+    user = User.objects.create_user(name, email=f"{name}@example.com")
+    return Agent.objects.create(user=user, import_external=True)
+
+
+def _write(agent: Agent, count: int) -> None:
+    """`count` new appointments in one transaction; their push is queued on commit (and runs at once:
+    Celery is eager here), as after a coordinator's bulk planning."""
+    start = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    with transaction.atomic():
+        for number in range(count):
+            slot = start + timedelta(hours=number)
+            calendar_services.create_appointment(
+                subject=f"Job {number}", start=slot, end=slot + timedelta(minutes=45), agents=[agent]
+            )
+
+
+def _timed(call, counter_reset, counts) -> tuple[float, Counter]:
+    counter_reset()
+    began = time.perf_counter()
+    call()
+    return time.perf_counter() - began, counts()
+
+
+def _pull(agent: Agent) -> None:
+    engine.sync_agent_calendar(AgentCalendar.objects.get(agent=agent), pull=True)
+
+
+def _show(system: str, label: str, seconds: float, counts: Counter) -> None:
+    detail = ", ".join(f"{name} {number}" for name, number in sorted(counts.items()))
+    print(ROW.format(system, label, sum(counts.values()), f"{seconds:.3f} s", f"({detail})"))
+
+
+def caldav(writes: int, folder: Path) -> None:
+    server = start_radicale(folder, {"helpdesk": "pw"})
+    proxy = FaultProxy(server.url)
+    try:
+        conn = services.add_connection(
+            name="Radicale", kind="caldav", url=proxy.url, username="helpdesk", secret="pw",
+            options={"calendar_home": "/{user}/"},
+        )  # fmt: skip
+        agent = _technician("caldav-tech")
+        provider = CalDAVProvider(proxy.url, "helpdesk", "pw", calendar_home="/{user}/")
+        calendar = provider.make_calendar(agent.mailbox, "work")
+        services.connect_agent(agent, connection=conn, calendar="work", import_external=True)
+        _pull(agent)
+        _pull(agent)
+        remote = provider.client.calendar(url=calendar.calendar_id)
+
+        def reference(token: str) -> tuple[float, Counter]:
+            return _timed(
+                lambda: remote.get_objects_by_sync_token(token, load_objects=False, disable_fallback=True),
+                proxy.reset_counts,
+                proxy.method_counts,
+            )
+
+        token = AgentCalendar.objects.get(agent=agent).sync_token
+        seconds, counts = _timed(lambda: _pull(agent), proxy.reset_counts, proxy.method_counts)
+        ref_seconds, ref_counts = reference(token)
+        _show("CalDAV", "unchanged poll", seconds, counts)
+        _show("", "reference: sync-collection REPORT alone", ref_seconds, ref_counts)
+
+        token = AgentCalendar.objects.get(agent=agent).sync_token
+        seconds, counts = _timed(lambda: _write(agent, writes), proxy.reset_counts, proxy.method_counts)
+        _show("CalDAV", f"{writes} helpdesk writes, pushed on commit", seconds, counts)
+        seconds, counts = _timed(lambda: _pull(agent), proxy.reset_counts, proxy.method_counts)
+        ref_seconds, ref_counts = reference(token)
+        _show("CalDAV", f"first poll after {writes} helpdesk writes", seconds, counts)
+        _show("", "reference: sync-collection REPORT alone", ref_seconds, ref_counts)
+        seconds, counts = _timed(lambda: _pull(agent), proxy.reset_counts, proxy.method_counts)
+        _show("CalDAV", "the poll after that", seconds, counts)
+    finally:
+        proxy.stop()
+        server.stop()
+
+
+def exchange(writes: int) -> None:
+    account, password, mailbox = "svc-helpdesk@example.com", "secret", "ews-tech@example.com"
+    with EwsServer(accounts={account: password}) as ews:
+        ews.add_mailbox(mailbox)
+        ews.grant_impersonation(account)
+        conn = services.add_connection(
+            name="Exchange", kind="ews", url=ews.url, username=account, secret=password,
+            options={"version": "2016", "auth_type": "basic", "access_type": "impersonation"},
+        )  # fmt: skip
+        agent = _technician("ews-tech")
+        services.connect_agent(agent, connection=conn, import_external=True)
+        _pull(agent)
+        _pull(agent)
+        mark = [0]
+
+        def reset() -> None:
+            mark[0] = len(ews.requests)
+
+        def counts() -> Counter:
+            return Counter(ews.requests[mark[0] :])
+
+        provider = services.provider_for(conn)
+        folder = provider._folder(provider.find_calendar(mailbox))
+
+        def reference(state: str) -> tuple[float, Counter]:
+            # exchangelib's SyncFolderItems with no fields but the id and ChangeKey (IdOnly).
+            return _timed(lambda: list(folder.sync_items(sync_state=state, only_fields=[])), reset, counts)
+
+        state = AgentCalendar.objects.get(agent=agent).sync_token
+        seconds, seen = _timed(lambda: _pull(agent), reset, counts)
+        ref_seconds, ref_counts = reference(state)
+        _show("Exchange", "unchanged poll", seconds, seen)
+        _show("", "reference: SyncFolderItems (IdOnly) alone", ref_seconds, ref_counts)
+
+        state = AgentCalendar.objects.get(agent=agent).sync_token
+        seconds, seen = _timed(lambda: _write(agent, writes), reset, counts)
+        _show("Exchange", f"{writes} helpdesk writes, pushed on commit", seconds, seen)
+        seconds, seen = _timed(lambda: _pull(agent), reset, counts)
+        ref_seconds, ref_counts = reference(state)
+        _show("Exchange", f"first poll after {writes} helpdesk writes", seconds, seen)
+        _show("", "reference: SyncFolderItems (IdOnly) alone", ref_seconds, ref_counts)
+        seconds, seen = _timed(lambda: _pull(agent), reset, counts)
+        _show("Exchange", "the poll after that", seconds, seen)
+
+
+def main() -> None:
+    logging.disable(logging.WARNING)
+    writes = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        print(f"One technician, import on, {writes} helpdesk writes; servers on loopback, one process")
+        print(ROW.format("connector", "poll", "requests", "time", "(by method / operation)"))
+        with tempfile.TemporaryDirectory() as folder:
+            caldav(writes, Path(folder))
+        exchange(writes)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""Times as calendars write them, turned into the helpdesk's, and back: one place for all of it.
+
+The helpdesk keeps instants (aware datetimes, stored in UTC) and, for a series, the IANA zone
+whose wall clock the rule repeats on. External calendars write:
+- IANA zone names (Google, Apple, Nextcloud, Thunderbird): used as they are;
+- Windows zone names with a VTIMEZONE block (Outlook, Exchange): mapped to IANA by icalendar's
+  own table (`icalendar.timezone.windows_to_olson`);
+- custom VTIMEZONE blocks under names nobody knows: matched to the IANA zone with the same
+  offsets (the technician's own zone first), in the spirit of
+  `icalendar.timezone.equivalent_timezone_ids`, but over the years the entry uses;
+- floating times (no zone, RFC 5545 3.3.5 form #1): the reader's wall clock, which in the
+  helpdesk is the technician's;
+- dates (VALUE=DATE): all-day, kept as dates, never moved through a zone.
+
+A wall-clock time that a DST change skips is read with the offset before the gap, one that
+occurs twice with the first offset (RFC 5545 3.3.5); zoneinfo's fold=0 does exactly that.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+# How far around an entry a custom zone must agree with an IANA zone to count as the same.
+MATCH_YEARS = 2
+MATCH_STEP = timedelta(hours=6)
+
+
+def zone_named(name: str | None) -> ZoneInfo | None:
+    """The IANA zone for a zone name as calendars write it: an IANA name, a Windows name
+    ("W. Europe Standard Time"), or a globally unique TZID ending in an IANA name
+    ("/mozilla.org/20050126_1/Europe/Berlin"); None when the name says nothing we know."""
+    if not name:
+        return None
+    name = str(name).strip()
+    candidates = [name.strip("/")]
+    if name in WINDOWS_TO_OLSON:
+        candidates.insert(0, WINDOWS_TO_OLSON[name])
+    parts = name.strip("/").split("/")
+    candidates += ["/".join(parts[i:]) for i in range(1, len(parts))]
+    for candidate in candidates:
+        if candidate in _iana_names():
+            return ZoneInfo(candidate)
+    if name.upper() in ("UTC", "Z", "GMT", "ETC/UTC"):
+        return ZoneInfo("UTC")
+    return None
+
+
+@functools.cache
+def _iana_names() -> frozenset[str]:
+    return frozenset(available_timezones() - {"localtime", "Factory"})
+
+
+def _offsets(zone: tzinfo, probes: tuple[datetime, ...]) -> tuple:
+    return tuple(zone.utcoffset(moment) for moment in probes)
+
+
+@functools.cache
+def _probes(year: int) -> tuple[datetime, ...]:
+    moment, end = datetime(year - 1, 1, 1), datetime(year + MATCH_YEARS, 1, 1)
+    out = []
+    while moment < end:
+        out.append(moment)
+        moment += MATCH_STEP
+    return tuple(out)
+
+
+def equivalent_zone(zone: tzinfo, *, around: date, prefer: ZoneInfo | None = None) -> ZoneInfo | None:
+    """The IANA zone whose UTC offsets equal `zone`'s every six hours from a year before
+    `around` to two years after (a custom VTIMEZONE block describes only the rules it needs);
+    `prefer` (the technician's zone) wins a tie, then the shortest name. None if none fits."""
+    probes = _probes(around.year)
+    wanted = _offsets(zone, probes)
+    if prefer is not None and _offsets(prefer, probes) == wanted:
+        return prefer
+    # Two cheap probes first, then the full comparison on the few left.
+    first = (probes[0], probes[len(probes) // 2 + 2])
+    quick = _offsets(zone, first)
+    fits = []
+    for name in _iana_names():
+        candidate = ZoneInfo(name)
+        if _offsets(candidate, first) == quick and _offsets(candidate, probes) == wanted:
+            fits.append(name)
+    if not fits:
+        return None
+    # Canonical city names ("Europe/Berlin") before aliases ("CET", "Etc/GMT-1").
+    fits.sort(key=lambda name: ("/" not in name or name.startswith("Etc/"), len(name), name))
+    return ZoneInfo(fits[0])
+
+
+def zone_of(value: datetime, *, prefer: ZoneInfo | None = None) -> ZoneInfo | None:
+    """The IANA zone an aware datetime from an iCalendar parser is in (icalendar hands back
+    ZoneInfo for IANA names and a dateutil zone built from the VTIMEZONE block for others);
+    None for a floating time or a zone that matches no IANA zone."""
+    tz = value.tzinfo
+    if tz is None:
+        return None
+    if isinstance(tz, ZoneInfo):
+        return tz
+    if tz is UTC:
+        return ZoneInfo("UTC")
+    probes = _probes(value.year)
+    if prefer is not None and _offsets(prefer, probes) == _offsets(tz, probes):
+        return prefer  # the technician's own zone under another name ("W. Europe Standard Time")
+    for attribute in ("key", "zone", "_tzid", "_name"):
+        named = zone_named(getattr(tz, attribute, None))
+        # A block under a known name that describes other rules is taken by its rules.
+        if named is not None and _offsets(named, probes) == _offsets(tz, probes):
+            return named
+    name = getattr(tz, "_tzid", None)
+    if name is None:
+        return equivalent_zone(tz, around=value.date(), prefer=prefer)
+    # icalendar keeps one zone per TZID for the whole process, so the match can be kept too.
+    key = (name, value.year, prefer.key if prefer else None)
+    if key not in _MATCHED:
+        _MATCHED[key] = equivalent_zone(tz, around=value.date(), prefer=prefer)
+    return _MATCHED[key]
+
+
+_MATCHED: dict[tuple, ZoneInfo | None] = {}
+
+
+def on_wall_clock(value: datetime, zone: tzinfo) -> datetime:
+    """The instant a wall-clock time (naive, or in an equivalent zone) names in `zone`.
+
+    fold=0: a time the spring change skips is read with the offset before the gap, one that
+    occurs twice is the first (RFC 5545 3.3.5)."""
+    return value.replace(tzinfo=zone, fold=0)
+
+
+def incoming(value: datetime | date, *, floating: ZoneInfo, prefer: ZoneInfo | None = None) -> datetime | date:
+    """One DATE or DATE-TIME value from an external calendar as the helpdesk keeps it: a date
+    stays a date; a floating time is on the `floating` wall clock (the technician's); a zoned
+    time is put in its IANA zone (wall clock unchanged); a zone nothing matches keeps its
+    instant, in UTC."""
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is None:
+        return on_wall_clock(value, floating)
+    zone = zone_of(value, prefer=prefer or floating)
+    if zone is None:
+        return value.astimezone(UTC)
+    return on_wall_clock(value.replace(tzinfo=None), zone)
+
+
+def end_after(start: datetime, duration: timedelta) -> datetime:
+    """The end of an occurrence `duration` after `start`: exact time, not wall clock, so an
+    occurrence in a DST gap keeps its length (RFC 5545 3.8.5.3: every occurrence has the
+    master's exact duration)."""
+    return (start.astimezone(UTC) + duration).astimezone(start.tzinfo)
+
+
+def midnight(day: date, zone: tzinfo) -> datetime:
+    """The start of a calendar day in a zone (the instant an all-day entry is indexed at)."""
+    return on_wall_clock(datetime(day.year, day.month, day.day), zone)
+
+
+def date_span(start: datetime | date, end: datetime | date, zone: tzinfo) -> tuple[date, date]:
+    """An all-day span as (first day, day after the last): dates as given, or the days on the
+    `zone` wall clock of instants; at least one day (RFC 5545 3.6.1: DTEND is exclusive)."""
+    first = start.astimezone(zone).date() if isinstance(start, datetime) else start
+    if isinstance(end, datetime):
+        local_end = end.astimezone(zone)
+        after = local_end.date() if local_end.time() == datetime.min.time() else local_end.date() + timedelta(days=1)
+    else:
+        after = end
+    return first, max(after, first + timedelta(days=1))
+
+
+def outgoing(value: datetime | date, zone: tzinfo) -> datetime | date:
+    """A helpdesk value as it is written out: a date stays a date, an instant goes on `zone`'s
+    wall clock (with its TZID)."""
+    if isinstance(value, datetime):
+        return value.astimezone(zone)
+    return value
+
+
+def zone_or(name: str | None, default: ZoneInfo) -> ZoneInfo:
+    """The IANA zone of a stored name, or `default` for an empty or unknown one."""
+    try:
+        return ZoneInfo(str(name)) if name else default
+    except (ZoneInfoNotFoundError, ValueError):
+        return zone_named(name) or default
+
+
+def rule_starts(
+    start: datetime | date, rrules: list[str], *, after: datetime | date, until: datetime | date, limit: int = 1000
+) -> list[datetime | date]:
+    """The starts the rules give (RFC 5545 3.8.5.3, expanded by dateutil) that are later than
+    `after` and not later than `until`, at most `limit` of them. A zoned start repeats on its
+    zone's wall clock (fold=0 in a DST gap); a date start gives dates; a naive one naive times."""
+    from dateutil.rrule import rruleset, rrulestr
+
+    is_date = not isinstance(start, datetime)
+    first = datetime(start.year, start.month, start.day) if is_date else start
+
+    def footing(value: datetime | date) -> datetime:
+        if not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day)
+        if first.tzinfo is None:
+            return value.replace(tzinfo=None)
+        return value if value.tzinfo else value.replace(tzinfo=first.tzinfo)
+
+    rules = rruleset()
+    for rule in rrules:
+        text = rule[6:] if rule.upper().startswith("RRULE:") else rule
+        rules.rrule(rrulestr(_until_on_footing(text, first), dtstart=first, ignoretz=False))
+    out: list[datetime | date] = []
+    for moment in rules.between(footing(after), footing(until) + timedelta(seconds=1), inc=False):
+        if len(out) >= limit:
+            break
+        out.append(moment.date() if is_date else moment.replace(fold=0))
+    return out
+
+
+def _until_on_footing(rule: str, first: datetime) -> str:
+    """dateutil wants UNTIL in UTC with a zoned start and without a zone with a naive one;
+    clients write all three forms (a date, a local time, UTC): RFC 5545 3.3.10."""
+    parts = []
+    for part in rule.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip().upper() == "UNTIL":
+            value = value.strip()
+            if first.tzinfo is not None and not value.endswith("Z"):
+                if "T" in value:
+                    moment = datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=first.tzinfo)
+                else:
+                    # A date UNTIL counts the whole day (RFC 5545: UNTIL is inclusive).
+                    day = datetime.strptime(value, "%Y%m%d")
+                    moment = (day + timedelta(days=1) - timedelta(seconds=1)).replace(tzinfo=first.tzinfo)
+                value = moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+            elif first.tzinfo is None and value.endswith("Z"):
+                value = value[:-1]
+        parts.append(f"{name}={value}" if _ else part)
+    return ";".join(parts)
+
+
+def rule_in_utc(rule: str, zone: ZoneInfo, *, all_day: bool) -> str:
+    """An RRULE as the helpdesk stores it: UNTIL in UTC (RFC 5545 3.3.10 for zoned starts); a
+    date or local UNTIL is read on `zone`'s wall clock, a date counting its whole day."""
+    probe = datetime(2000, 1, 1, tzinfo=zone)
+    return _until_on_footing(rule, probe)
+
+
+def rule_for_dates(rule: str, zone: ZoneInfo) -> str:
+    """An RRULE of an all-day series as written out: UNTIL as a DATE (RFC 5545 3.3.10 wants the
+    same value type as DTSTART), the day it falls on in `zone`."""
+    parts = []
+    for part in rule.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip().upper() == "UNTIL" and value.strip().endswith("Z"):
+            moment = datetime.strptime(value.strip(), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            value = moment.astimezone(zone).strftime("%Y%m%d")
+        parts.append(f"{name}={value}" if _ else part)
+    return ";".join(parts)
+
+
+def same_day_or_instant(key: datetime | date, original: datetime, zone: tzinfo) -> bool:
+    """Does an exception's key (RECURRENCE-ID or EXDATE, as DATE or DATE-TIME, UTC or zoned)
+    name the occurrence that starts at `original`? A date names the occurrence on that day of
+    `zone`'s calendar (clients mix value types; RFC 5545 3.8.5.1 wants DTSTART's)."""
+    if isinstance(key, datetime):
+        return key == original
+    return original.astimezone(zone).date() == key
+
+
+def same_value(a: datetime | date | None, b: datetime | date | None, zone: tzinfo) -> bool:
+    """Do two values name the same day or the same moment (a floating time read on `zone`'s wall
+    clock)? For a merge that must not rewrite a time a client wrote in a form of its own
+    (floating, a Windows zone, UTC) when the helpdesk did not change it."""
+    if isinstance(a, datetime) != isinstance(b, datetime):
+        return False
+    if not isinstance(a, datetime):
+        return a == b
+    a = on_wall_clock(a, zone) if a.tzinfo is None else a
+    b = on_wall_clock(b, zone) if b.tzinfo is None else b
+    return a == b
