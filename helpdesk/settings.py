@@ -199,6 +199,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.sync_all_calendars",
         "schedule": env.int("SYNC_PULL_SECONDS", default=5 * 60),
     },
+    # Google push channels last about a week: renew them a day before they end (off without PUBLIC_SITE_URL).
+    "renew-google-channels": {
+        "task": "integrations.tasks.renew_google_channels",
+        "schedule": 60 * 60,
+    },
 }
 
 # Calendar sync. Secrets at rest are encrypted with CREDENTIALS_KEY (a Fernet key); when unset, a
@@ -213,8 +218,9 @@ SYNC_RETRY_MAX_DELAY = env.float("SYNC_RETRY_MAX_DELAY", default=30.0)
 SYNC_MAX_INLINE_WAIT = env.float("SYNC_MAX_INLINE_WAIT", default=5.0)
 SYNC_FULL_RESYNC_HOURS = env.float("SYNC_FULL_RESYNC_HOURS", default=24)
 # The site's public https address (https://helpdesk.example.com). With it, Microsoft 365 calendars get
-# change notifications at <PUBLIC_SITE_URL>/integrations/graph/notify/ (hints to pull early; polling
-# stays the safety net). Empty: no notifications.
+# change notifications at <PUBLIC_SITE_URL>/integrations/graph/notify/ and Google calendars push
+# channels at <PUBLIC_SITE_URL>/integrations/google/notify/ (hints to pull early; polling stays the
+# safety net). Empty: no notifications.
 PUBLIC_SITE_URL = env("PUBLIC_SITE_URL", default="")
 
 REST_FRAMEWORK = {

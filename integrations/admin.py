@@ -1,3 +1,4 @@
+import json
 from urllib.parse import urlsplit
 
 from django import forms
@@ -19,6 +20,12 @@ from integrations.models import (
 EWS_FIELDS = {"ews_version": "version", "ews_auth_type": "auth_type", "ews_access_type": "access_type"}
 EWS_PATH = "/EWS/Exchange.asmx"
 GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
+
+GOOGLE_FIELDS = {
+    "google_api_endpoint": "api_endpoint",
+    "google_batch_uri": "batch_uri",
+    "google_token_uri": "token_uri",
+}
 
 
 class ConnectionForm(forms.ModelForm):
@@ -83,6 +90,28 @@ class ConnectionForm(forms.ModelForm):
         "the app's own Calendars.ReadWrite application permission reaches every mailbox the access policy allows.",
     )
 
+    # Google's settings: the sign-in and the endpoints, kept in `options`; the key is the secret.
+    google_auth = forms.ChoiceField(
+        label="Google sign-in",
+        choices=[
+            ("service_account", "Workspace service account with domain-wide delegation"),
+            ("oauth", "Each technician signs in (OAuth client)"),
+        ],
+        initial="service_account",
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="OAuth: enter the client id as the account and the client secret as the secret.",
+    )
+    google_key = forms.CharField(
+        label="Service account key (JSON)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off"}),
+        help_text="Paste the whole JSON key file. Stored encrypted and never shown again; leave empty to keep it.",
+    )
+    google_api_endpoint = forms.URLField(label="API endpoint", required=False, assume_scheme="https")
+    google_batch_uri = forms.URLField(label="Batch URI", required=False, assume_scheme="https")
+    google_token_uri = forms.URLField(label="Token URI", required=False, assume_scheme="https")
+
     class Meta:
         model = Connection
         fields = ["name", "kind", "server_url", "username", "secret", "options", "is_active"]
@@ -98,6 +127,10 @@ class ConnectionForm(forms.ModelForm):
         self.initial.setdefault("graph_tenant_id", options.get("tenant_id", ""))
         self.initial.setdefault("graph_authority", options.get("authority", ""))
         self.initial.setdefault("graph_delegated", bool(options.get("delegated")))
+        for field, option in GOOGLE_FIELDS.items():
+            if option in options:
+                self.initial[field] = options[option]
+        self.initial.setdefault("google_auth", options.get("auth", "service_account"))
         if "options" in self.fields:
             self.fields["options"].required = False
             self.fields[
@@ -111,6 +144,8 @@ class ConnectionForm(forms.ModelForm):
         cleaned["options"] = cleaned.get("options") or {}
         if cleaned.get("kind") == Connection.Kind.GRAPH:
             return self._clean_graph(cleaned)
+        if cleaned.get("kind") == Connection.Kind.GOOGLE:
+            return self._clean_google(cleaned)
         if cleaned.get("kind") != Connection.Kind.EWS:
             return cleaned
         url = cleaned.get("server_url") or ""
@@ -147,6 +182,43 @@ class ConnectionForm(forms.ModelForm):
             self.add_error("secret", "Enter the app registration's client secret (its Value).")
         return cleaned
 
+    def _clean_google(self, cleaned: dict) -> dict:
+        options = dict(cleaned.get("options") or {})
+        auth = cleaned.get("google_auth") or "service_account"
+        options["auth"] = auth
+        for field, option in GOOGLE_FIELDS.items():
+            if cleaned.get(field):
+                options[option] = cleaned[field]
+            else:
+                options.pop(option, None)
+        if cleaned.get("ews_test_mailbox"):
+            options["test_mailbox"] = cleaned["ews_test_mailbox"].lower()
+        cleaned["options"] = options
+        if auth == "service_account":
+            key = (cleaned.get("google_key") or "").strip()
+            if key:
+                from integrations.providers.base import ConnectionProblem
+                from integrations.providers.google import check_service_account_info
+
+                try:
+                    check_service_account_info(json.loads(key))
+                    cleaned["secret"] = key
+                except ValueError:
+                    self.add_error("google_key", "This is not JSON: paste the whole downloaded key file.")
+                except ConnectionProblem as problem:
+                    self.add_error("google_key", str(problem))
+            elif not self.instance.has_secret or self.instance.option("auth") != "service_account":
+                self.add_error("google_key", "Enter the service account's JSON key.")
+        elif not cleaned.get("secret") and not self.instance.has_secret:
+            self.add_error("secret", "Enter the OAuth client secret.")
+        return cleaned
+
+    def _post_clean(self) -> None:
+        # The model's own checks read the key: give it the one entered before they run.
+        if self.cleaned_data.get("secret"):
+            self.instance.set_secret(self.cleaned_data["secret"])
+        super()._post_clean()
+
     def save(self, commit=True):
         connection = super().save(commit=False)
         if self.cleaned_data.get("secret"):
@@ -175,6 +247,13 @@ class ConnectionAdmin(admin.ModelAdmin):
         (
             "Microsoft 365 (Graph)",
             {"classes": ["connection-kind-graph"], "fields": ["graph_tenant_id", "graph_authority", "graph_delegated"]},
+        ),
+        (
+            "Google Calendar",
+            {
+                "classes": ["connection-kind-google"],
+                "fields": ["google_auth", "google_key", "google_api_endpoint", "google_batch_uri", "google_token_uri"],
+            },
         ),
         ("More options", {"classes": ["connection-kind-other"], "fields": ["options"]}),
     ]

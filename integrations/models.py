@@ -1,5 +1,6 @@
 """Connections to external calendar systems, and the sync state kept for each technician."""
 
+import json
 import re
 import uuid
 
@@ -38,6 +39,10 @@ EWS_OPTIONS = {
     "access_type": (ExchangeAccess.values, ExchangeAccess.IMPERSONATION),
 }
 
+# Options of a Google connection: name -> (allowed values, default); the URLs default to Google's own.
+GOOGLE_OPTIONS = {"auth": (("service_account", "oauth"), "service_account")}
+GOOGLE_URL_OPTIONS = ("api_endpoint", "batch_uri", "token_uri", "auth_uri")
+
 
 class Connection(models.Model):
     """An admin-configured link to one external calendar system."""
@@ -75,6 +80,8 @@ class Connection(models.Model):
             self._clean_exchange()
         if self.kind == self.Kind.GRAPH:
             self._clean_graph()
+        if self.kind == self.Kind.GOOGLE:
+            self._clean_google()
 
     def _clean_graph(self) -> None:
         """A Microsoft 365 connection: the app registration's tenant and client ids, https addresses."""
@@ -114,9 +121,42 @@ class Connection(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def _clean_google(self) -> None:
+        """A Google connection: the service account's JSON key (Workspace, domain-wide delegation) or an
+        OAuth client (username = client id, secret = client secret); endpoint options are URLs."""
+        errors: dict[str, list[str]] = {}
+        auth = self.options.get("auth", GOOGLE_OPTIONS["auth"][1])
+        if auth not in GOOGLE_OPTIONS["auth"][0]:
+            errors.setdefault("options", []).append(
+                f"Unknown Google sign-in {auth!r}: use service_account (Workspace) or oauth (each technician)."
+            )
+        for name in GOOGLE_URL_OPTIONS:
+            value = self.options.get(name)
+            if value is not None and (not isinstance(value, str) or not value.startswith(("https://", "http://"))):
+                errors.setdefault("options", []).append(f"The {name.replace('_', ' ')} must be an http(s) address.")
+        timeout = self.options.get("timeout", 60)
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or not 5 <= timeout <= 600:
+            errors.setdefault("options", []).append("The timeout is a whole number of seconds from 5 to 600.")
+        if auth == "oauth" and not self.username:
+            errors["username"] = ["Enter the OAuth client id (…apps.googleusercontent.com) as the account."]
+        if auth == "service_account" and self.has_secret:
+            from integrations.providers.base import ConnectionProblem
+            from integrations.providers.google import check_service_account_info
+
+            try:
+                check_service_account_info(json.loads(self.get_secret()))
+            except ValueError:
+                errors["secret"] = ["The service account key is not JSON: paste the whole downloaded key file."]
+            except ConnectionProblem as problem:
+                errors["secret"] = [str(problem)]
+        if errors:
+            raise ValidationError(errors)
+
     def option(self, name: str):
         """An option of this connection, or its default for the connection's kind."""
         default = EWS_OPTIONS[name][1] if self.kind == self.Kind.EWS and name in EWS_OPTIONS else None
+        if self.kind == self.Kind.GOOGLE and name in GOOGLE_OPTIONS:
+            default = GOOGLE_OPTIONS[name][1]
         return (self.options or {}).get(name, default)
 
     def set_secret(self, plain: str) -> None:
@@ -148,6 +188,15 @@ class AgentCalendar(models.Model):
         help_text="Empty: found on the first sync (the calendar named below, else the technician's default one).",
     )
     calendar_name = models.CharField(max_length=255, blank=True)
+    # A technician's own sign-in where the connection has one per person (Google OAuth refresh
+    # token): Fernet token, never shown back.
+    secret_encrypted = models.TextField(blank=True, editable=False)
+    # A push channel (Google events.watch): its id, Google's resource id, the token notifications must
+    # carry, and when it ends. Hints only: polling stays the safety net.
+    push_channel_id = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    push_resource_id = models.CharField(max_length=255, blank=True, editable=False)
+    push_token = models.CharField(max_length=128, blank=True, editable=False)
+    push_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     sync_token = models.TextField(blank=True, editable=False)
     full_sync_at = models.DateTimeField("last full listing", null=True, blank=True, editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
@@ -166,6 +215,17 @@ class AgentCalendar(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} on {self.connection}"
+
+    def set_secret(self, plain: str) -> None:
+        """The technician's own sign-in (a Google refresh token), stored encrypted."""
+        self.secret_encrypted = crypto.encrypt(plain)
+
+    def get_secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted)
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_encrypted)
 
     @property
     def mailbox_address(self) -> str:

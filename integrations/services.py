@@ -9,10 +9,14 @@ the engine never imports this module, so the one lazy import of the tasks below 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import secrets
+import uuid
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from agents.models import Agent
@@ -20,7 +24,7 @@ from calendars.models import Appointment, CalendarSettings, SyncPolicy
 from calendars.selectors import effective_sync_policy
 from calendars.signals import Change
 from integrations.models import AgentCalendar, Connection, SyncLink
-from integrations.providers.base import ConnectionProblem, ProviderError
+from integrations.providers.base import ConnectionProblem, ProviderError, RemoteCalendar
 from integrations.sync.inbound import inbound_calendar_id
 
 logger = logging.getLogger(__name__)
@@ -212,6 +216,26 @@ def connect_agent(
     if import_external is not None and agent.import_external != import_external:
         agent.import_external = import_external
         agent.save(update_fields=["import_external"])
+    return agent_calendar
+
+
+def connect_own_google_calendar(agent: Agent, *, connection: Connection, refresh_token: str) -> AgentCalendar:
+    """Tie a technician to their Google calendar through their own sign-in (OAuth, offline access):
+    the refresh token is stored encrypted on their AgentCalendar, then the primary calendar is found
+    with it. Raises ConnectionProblem when Google refuses the token (the row keeps no token then)."""
+    agent_calendar, _ = AgentCalendar.objects.get_or_create(agent=agent, connection=connection)
+    agent_calendar.set_secret(refresh_token)
+    agent_calendar.save(update_fields=["secret_encrypted"])
+    try:
+        found = provider_for(connection).find_calendar(agent.mailbox)
+    except ProviderError:
+        AgentCalendar.objects.filter(pk=agent_calendar.pk, calendar_id="").delete()
+        raise
+    agent_calendar.calendar_id = found.calendar_id
+    agent_calendar.sync_token = ""
+    agent_calendar.state = AgentCalendar.State.ACTIVE
+    agent_calendar.last_error = ""
+    agent_calendar.save(update_fields=["calendar_id", "sync_token", "state", "last_error"])
     return agent_calendar
 
 
@@ -440,3 +464,121 @@ def finish_delegated_sign_in(agent: Agent, connection: Connection, code: str, ve
     grant.save()
     transaction.on_commit(lambda: pull_agent_calendar.delay(agent_calendar.pk))
     return agent_calendar
+
+
+# --- Google push channels: hints that something changed; polling stays the safety net --------------
+
+GOOGLE_CHANNEL_SECONDS = 7 * 24 * 60 * 60  # asked for; Google may give less
+GOOGLE_CHANNEL_RENEW_BEFORE = timedelta(hours=24)
+
+
+def google_notify_address() -> str | None:
+    """The public address Google posts notifications to, or None when the site has no public URL
+    (settings.PUBLIC_SITE_URL): then no channel is opened and polling alone keeps calendars in step."""
+    base = (getattr(settings, "PUBLIC_SITE_URL", "") or "").strip()
+    if not base:
+        return None
+    return base.rstrip("/") + reverse("integrations:google_notify")
+
+
+def open_google_channel(agent_calendar: AgentCalendar) -> bool:
+    """Open (or replace) the push channel of a Google calendar with a fresh id and token; the old
+    one is stopped. False when push is off (no public URL) or the calendar is not on Google.
+    Raises ProviderError when Google refuses; the calendar keeps syncing by polling then."""
+    address = google_notify_address()
+    if address is None or agent_calendar.connection.kind != Connection.Kind.GOOGLE or not agent_calendar.calendar_id:
+        return False
+    provider = provider_for(agent_calendar.connection)
+    calendar = RemoteCalendar(agent_calendar.mailbox_address.lower(), agent_calendar.calendar_id)
+    if agent_calendar.push_channel_id:
+        try:
+            provider.stop_watch(
+                calendar, channel_id=agent_calendar.push_channel_id, resource_id=agent_calendar.push_resource_id
+            )
+        except ProviderError as error:
+            logger.info("Could not stop channel %s: %s", agent_calendar.push_channel_id, error)
+    channel_id, token = uuid.uuid4().hex, secrets.token_urlsafe(32)
+    # Stored before the call: Google's first ("sync") message may arrive before watch() returns.
+    AgentCalendar.objects.filter(pk=agent_calendar.pk).update(push_channel_id=channel_id, push_token=token)
+    resource_id, expires = provider.watch(
+        calendar, address=address, channel_id=channel_id, token=token, ttl_seconds=GOOGLE_CHANNEL_SECONDS
+    )
+    agent_calendar.push_channel_id, agent_calendar.push_token = channel_id, token
+    agent_calendar.push_resource_id, agent_calendar.push_expires_at = resource_id, expires
+    agent_calendar.save(update_fields=["push_channel_id", "push_token", "push_resource_id", "push_expires_at"])
+    return True
+
+
+def renew_google_channels(*, now: datetime | None = None) -> int:
+    """Open a channel for every active Google calendar without one, or whose channel ends within
+    GOOGLE_CHANNEL_RENEW_BEFORE; the number opened. Nothing when push is off."""
+    if google_notify_address() is None:
+        return 0
+    now = now or timezone.now()
+    due = AgentCalendar.objects.filter(
+        connection__kind=Connection.Kind.GOOGLE, connection__is_active=True, agent__is_active=True
+    ).exclude(state=AgentCalendar.State.PAUSED)
+    due = due.exclude(push_expires_at__gt=now + GOOGLE_CHANNEL_RENEW_BEFORE)
+    opened = 0
+    for agent_calendar in due.select_related("connection", "agent__user"):
+        try:
+            opened += open_google_channel(agent_calendar)
+        except ProviderError as error:
+            logger.warning("No push channel for %s: %s", agent_calendar, error)
+    return opened
+
+
+def google_notification(*, channel_id: str, token: str, state: str) -> bool:
+    """A notification Google posted: True when it names a channel we opened with the right token.
+    An "exists" (or "not_exists") message queues a pull of that calendar after commit and does
+    nothing else; the first "sync" message of a channel only confirms it."""
+    agent_calendar = AgentCalendar.objects.filter(push_channel_id=channel_id).exclude(push_channel_id="").first()
+    if agent_calendar is None or not secrets.compare_digest(agent_calendar.push_token or "", token or ""):
+        return False
+    if state != "sync":
+        from integrations.tasks import pull_agent_calendar  # tasks -> engine; imported late
+
+        pk = agent_calendar.pk
+        transaction.on_commit(lambda: pull_agent_calendar.delay(pk))
+    return True
+
+
+# --- a technician's own Google sign-in ("Connect my Google calendar") ---------------------------------
+
+
+def google_sign_in_connections():
+    """Active Google connections where each technician signs in with their own account."""
+    return [
+        connection
+        for connection in Connection.objects.filter(kind=Connection.Kind.GOOGLE, is_active=True)
+        if connection.option("auth") == "oauth"
+    ]
+
+
+def google_consent_address(agent: Agent, connection: Connection, *, redirect_uri: str, state: str) -> str:
+    """Where to send the technician's browser to allow access (no outbound call)."""
+    from integrations.providers.google.signin import GOOGLE_AUTH_URI, consent_address
+
+    return consent_address(
+        auth_uri=(connection.options or {}).get("auth_uri") or GOOGLE_AUTH_URI,
+        client_id=connection.username,
+        redirect_uri=redirect_uri,
+        state=state,
+        login_hint=agent.mailbox,
+    )
+
+
+def finish_google_sign_in(agent: Agent, connection: Connection, *, code: str, redirect_uri: str) -> AgentCalendar:
+    """Exchange the code Google gave the browser for a refresh token, then tie the technician to their
+    primary calendar with it (run by a worker). Raises ConnectionProblem saying what to do."""
+    from integrations.providers.google import GOOGLE_TOKEN_URI
+    from integrations.providers.google.signin import exchange_code
+
+    token = exchange_code(
+        token_uri=(connection.options or {}).get("token_uri") or GOOGLE_TOKEN_URI,
+        client_id=connection.username,
+        client_secret=connection.get_secret(),
+        code=code,
+        redirect_uri=redirect_uri,
+    )
+    return connect_own_google_calendar(agent, connection=connection, refresh_token=token)

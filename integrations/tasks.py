@@ -6,10 +6,11 @@ import logging
 import random
 
 from celery import shared_task
+from django.utils import timezone
 
 from integrations import services
 from integrations.models import AgentCalendar, Connection
-from integrations.providers.base import TransientError
+from integrations.providers.base import ProviderError, TransientError
 from integrations.sync import engine
 
 logger = logging.getLogger(__name__)
@@ -83,3 +84,29 @@ def finish_delegated_sign_in(agent_id: int, connection_id: int, code: str, verif
         logger.warning("Microsoft 365 sign-in of %s failed: %s", agent, error)
         return f"failed: {error}"
     return "connected"
+
+
+@shared_task
+def renew_google_channels() -> int:
+    """Beat: open or renew the push channels of Google calendars before they end (off without
+    PUBLIC_SITE_URL)."""
+    return services.renew_google_channels()
+
+
+@shared_task
+def finish_google_sign_in(agent_id: int, connection_id: int, code: str, redirect_uri: str) -> str:
+    """The end of "Connect my Google calendar": the code exchange and the first look at the calendar,
+    run here rather than in the web request. The code is single-use and lives minutes; what lasts
+    (the refresh token) is stored encrypted. A refusal leaves the technician unconnected, and the
+    page offers the sign-in again."""
+    from agents.models import Agent
+
+    agent = Agent.objects.get(pk=agent_id)
+    connection = Connection.objects.get(pk=connection_id)
+    try:
+        agent_calendar = services.finish_google_sign_in(agent, connection, code=code, redirect_uri=redirect_uri)
+    except ProviderError as error:
+        logger.info("Google sign-in of %s failed: %s", agent, error)
+        return f"failed: {error}"
+    services.queue_existing_appointments(agent_calendar, since=timezone.now())
+    return f"connected {agent_calendar.calendar_id}"

@@ -11,4 +11,7 @@ urlpatterns = [
     path("integrations/graph/notify/", views.graph_notify, name="graph_notify"),
     path("me/sync/microsoft365/<int:connection_id>/connect/", views.microsoft365_connect, name="microsoft365_connect"),
     path("me/sync/microsoft365/callback/", views.microsoft365_callback, name="microsoft365_callback"),
+    path("integrations/google/notify/", views.google_notify, name="google_notify"),
+    path("me/google/", views.google_connect, name="google_connect"),
+    path("me/google/done/", views.google_callback, name="google_callback"),
 ]

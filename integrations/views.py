@@ -1,4 +1,5 @@
 import json
+import secrets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from integrations import selectors, services
-from integrations.models import Connection, SyncLink
+from integrations.models import AgentCalendar, Connection, SyncLink
 
 
 def _agent(request):
@@ -115,3 +116,61 @@ def graph_notify(request):
     if to_renew:
         renew_graph_subscriptions.delay()
     return HttpResponse(status=202)
+
+
+@csrf_exempt
+@require_POST
+def google_notify(request):
+    """Google's push notification (Calendar API push guide): headers only, no body. A known channel
+    with its token queues a pull and answers 200; anything else 404, with nothing done. No outbound
+    call runs here."""
+    known = services.google_notification(
+        channel_id=request.headers.get("X-Goog-Channel-ID", ""),
+        token=request.headers.get("X-Goog-Channel-Token", ""),
+        state=request.headers.get("X-Goog-Resource-State", ""),
+    )
+    return HttpResponse(status=200 if known else 404)
+
+
+GOOGLE_STATE = "google_sign_in_state"
+
+
+@login_required
+def google_connect(request):
+    """ "Connect my Google calendar": the Google connections where each technician signs in, the state
+    of theirs ("connected", "reconnect" when Google withdrew the access), and a button that sends the
+    browser to Google's consent screen with a one-time state kept in the session."""
+    agent = _agent(request)
+    connections = services.google_sign_in_connections()
+    if request.method == "POST":
+        connection = next((c for c in connections if str(c.pk) == request.POST.get("connection")), None)
+        if connection is None:
+            raise Http404("No such Google connection.")
+        state = secrets.token_urlsafe(24)
+        request.session[GOOGLE_STATE] = {"state": state, "connection": connection.pk}
+        redirect_uri = request.build_absolute_uri(reverse("integrations:google_callback"))
+        return redirect(services.google_consent_address(agent, connection, redirect_uri=redirect_uri, state=state))
+    mine = {c.connection_id: c for c in AgentCalendar.objects.filter(agent=agent, connection__in=connections)}
+    rows = [(connection, mine.get(connection.pk)) for connection in connections]
+    return render(request, "integrations/google_connect.html", {"rows": rows})
+
+
+@login_required
+def google_callback(request):
+    """Where Google sends the browser back: the state must be the one this session started with; the
+    code exchange is queued for a worker (no outbound call here)."""
+    agent = _agent(request)
+    started = request.session.pop(GOOGLE_STATE, None) or {}
+    if not started or not secrets.compare_digest(started.get("state", ""), request.GET.get("state", "")):
+        messages.error(request, "That sign-in did not start here, or was already used: please start again.")
+        return redirect("integrations:google_connect")
+    if request.GET.get("error") or not request.GET.get("code"):
+        messages.info(request, "Google access was not allowed: your calendar stays unconnected.")
+        return redirect("integrations:google_connect")
+    connection = get_object_or_404(Connection, pk=started["connection"], kind=Connection.Kind.GOOGLE)
+    redirect_uri = request.build_absolute_uri(reverse("integrations:google_callback"))
+    from integrations.tasks import finish_google_sign_in
+
+    finish_google_sign_in.delay(agent.pk, connection.pk, request.GET["code"], redirect_uri)
+    messages.success(request, "Google allowed access: your calendar is being connected.")
+    return redirect("integrations:google_connect")

@@ -75,3 +75,51 @@ def _graph(connection, **overrides) -> CalendarProvider:
 register("caldav", _caldav)
 register("graph", _graph)
 register("ews", _ews)
+
+
+def _google(connection, **overrides) -> CalendarProvider:
+    """A Google connection: `auth` service_account (secret = the JSON key) or oauth (username = client
+    id, secret = client secret, each technician's refresh token on their AgentCalendar)."""
+    import json
+
+    from integrations.providers.google import (
+        GOOGLE_API_ENDPOINT,
+        GOOGLE_BATCH_URI,
+        GOOGLE_TOKEN_URI,
+        google_provider_from_settings,
+    )
+
+    options = connection.options or {}
+    settings = {
+        "api_endpoint": overrides.get("url")
+        or options.get("api_endpoint")
+        or connection.server_url
+        or GOOGLE_API_ENDPOINT,
+        "batch_uri": options.get("batch_uri") or GOOGLE_BATCH_URI,
+        "token_uri": options.get("token_uri") or GOOGLE_TOKEN_URI,
+        "timeout": int(overrides.get("timeout", options.get("timeout", 60))),
+    }
+    if connection.option("auth") == "oauth":
+        settings |= {
+            "client_id": connection.username,
+            "client_secret": connection.get_secret(),
+            "refresh_tokens": {
+                calendar.mailbox_address.lower(): calendar.get_secret()
+                for calendar in connection.agent_calendars.select_related("agent__user")
+                if calendar.has_secret
+            },
+        }
+    else:
+        try:
+            settings["service_account_info"] = json.loads(connection.get_secret() or "null")
+        except ValueError as error:
+            raise ConnectionProblem(
+                "The service account key is not JSON: enter the downloaded key file again."
+            ) from error
+        if settings["service_account_info"] is None:
+            raise ConnectionProblem("Enter the service account's JSON key in the connection.")
+    # The engine's retry policy wraps every call; the provider must not retry inside it as well.
+    return google_provider_from_settings(settings, attempts=int(overrides.get("attempts", 1)))
+
+
+register("google", _google)

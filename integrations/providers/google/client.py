@@ -1,0 +1,563 @@
+"""Google Calendar (Workspace and consumer accounts) over the Calendar API v3, with
+google-api-python-client and google-auth.
+
+Sign-in: a Workspace service account with domain-wide delegation acting as each technician
+(the JWT's `sub` is the technician's e-mail), or a technician's own OAuth sign-in (a refresh
+token of the connection's OAuth client). The API endpoint, the batch URI and the token URI are
+settings of the connection (the client's own batch request ignores the endpoint).
+
+Pull: events.list with singleEvents=false (masters with their exceptions, not expanded), over
+the window on a full listing and with the sync token afterwards, page by page until
+nextSyncToken; 410 fullSyncRequired is SyncTokenExpired. Push: insert under an id derived from
+our marker, so a retried insert meets 409 and goes on with the entry already there; patch with
+If-Match writing only the owned fields that changed; delete (404/410 = gone); sendUpdates=none
+on every write; batches of up to 50 calls. Calls run under base.RetryPolicy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import google_auth_httplib2
+import httplib2
+from google.auth import exceptions as auth_errors
+from google.oauth2 import credentials as user_credentials
+from google.oauth2 import service_account
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest
+
+from ..base import (
+    DEFAULT_MAX_INLINE_WAIT,
+    BulkOp,
+    BulkResult,
+    ChangePage,
+    ConnectionProblem,
+    ProviderError,
+    RemoteCalendar,
+    RemoteEvent,
+    RemoteNotFound,
+    RemoteRef,
+    RetryPolicy,
+    Window,
+)
+from .errors import CALENDAR_SCOPE, reason_of, status_of, translate
+from .mapping import (
+    event_from_resource,
+    event_id_for,
+    insert_body,
+    instance_id,
+    marker_of,
+    occurrence_patch,
+    patch_body,
+    same_override,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+GOOGLE_API_ENDPOINT = "https://www.googleapis.com/calendar/v3/"
+GOOGLE_BATCH_URI = "https://www.googleapis.com/batch/calendar/v3"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+SERVICE_ACCOUNT_KEYS = ("type", "client_email", "private_key", "client_id")
+PAGE_SIZE = 2500  # events.list maxResults ceiling
+MAX_BATCH = 50  # calls per batch request (Calendar API batch guide)
+NO_NOTIFICATIONS = "none"
+
+
+@dataclass(frozen=True)
+class GoogleSettings:
+    """What an admin enters for a Google connection: a service account's JSON key (Workspace), or
+    an OAuth client with each technician's refresh token (mailbox -> token)."""
+
+    service_account_info: Mapping[str, Any] | None = None
+    client_id: str = ""
+    client_secret: str = ""
+    refresh_tokens: Mapping[str, str] = field(default_factory=dict)
+    api_endpoint: str = GOOGLE_API_ENDPOINT
+    batch_uri: str = GOOGLE_BATCH_URI
+    token_uri: str = GOOGLE_TOKEN_URI
+    timeout: int = 60
+
+    def __post_init__(self) -> None:
+        if self.service_account_info is not None:
+            check_service_account_info(self.service_account_info)
+        elif not (self.client_id and self.client_secret):
+            raise ConnectionProblem(
+                "A Google connection needs either the service account's JSON key or an OAuth client id and secret."
+            )
+
+    @property
+    def account(self) -> str:
+        if self.service_account_info is not None:
+            return str(self.service_account_info["client_email"])
+        return f"OAuth client {self.client_id}"
+
+
+def check_service_account_info(info: Any) -> None:
+    """ConnectionProblem unless `info` is a service account key as the Cloud console gives it."""
+    if not isinstance(info, Mapping):
+        raise ConnectionProblem("The service account key must be the JSON object the Cloud console downloads.")
+    missing = [key for key in SERVICE_ACCOUNT_KEYS if not info.get(key)]
+    if missing:
+        raise ConnectionProblem(
+            f"The service account key lacks {', '.join(missing)}: download a new JSON key (IAM & Admin > Service "
+            "accounts > Keys > Add key > JSON) and paste the whole file."
+        )
+    if info.get("type") != "service_account":
+        raise ConnectionProblem('This JSON is not a service account key (its type is not "service_account").')
+
+
+def google_provider_from_settings(settings: Mapping[str, Any], **options: Any) -> GoogleProvider:
+    known = {name: settings[name] for name in GoogleSettings.__dataclass_fields__ if settings.get(name) is not None}
+    return GoogleProvider(GoogleSettings(**known), **options)
+
+
+class GoogleProvider:
+    """CalendarProvider (and BulkCalendarProvider) for Google Calendar."""
+
+    max_batch = MAX_BATCH
+
+    def __init__(
+        self,
+        settings: GoogleSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        attempts: int = 4,
+        max_inline_wait: float = DEFAULT_MAX_INLINE_WAIT,
+    ) -> None:
+        self.settings = settings
+        self._policy = RetryPolicy(attempts=attempts, max_inline_wait=max_inline_wait, sleep=sleep)
+        self._sessions: dict[str, tuple[Any, Any]] = {}
+
+    # connection
+
+    def _credentials(self, mailbox: str):
+        settings = self.settings
+        if settings.service_account_info is not None:
+            info = {**settings.service_account_info, "token_uri": settings.token_uri}
+            try:
+                base = service_account.Credentials.from_service_account_info(info, scopes=[CALENDAR_SCOPE])
+            except (ValueError, KeyError) as error:
+                raise ConnectionProblem(
+                    f"The service account key cannot be read ({error}): download a new JSON key and enter it again."
+                ) from error
+            return base.with_subject(mailbox)
+        token = settings.refresh_tokens.get(mailbox)
+        if not token:
+            raise ConnectionProblem(
+                f'{mailbox} has not connected a Google calendar yet: sign in on the "Connect my Google calendar" page.'
+            )
+        return user_credentials.Credentials(
+            token=None,
+            refresh_token=token,
+            token_uri=settings.token_uri,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            scopes=[CALENDAR_SCOPE],
+        )
+
+    def _session(self, mailbox: str):
+        """(service, authorised http) acting as `mailbox`."""
+        mailbox = mailbox.strip().lower()
+        if mailbox not in self._sessions:
+            http = google_auth_httplib2.AuthorizedHttp(
+                self._credentials(mailbox), http=httplib2.Http(timeout=self.settings.timeout)
+            )
+            service = build(
+                "calendar",
+                "v3",
+                http=http,
+                static_discovery=True,
+                cache_discovery=False,
+                client_options={"api_endpoint": self.settings.api_endpoint},
+            )
+            self._sessions[mailbox] = (service, http)
+        return self._sessions[mailbox]
+
+    def _events(self, mailbox: str):
+        return self._session(mailbox)[0].events()
+
+    def _translate(
+        self, error: Exception, mailbox: str, what: str = "event", calendar_id: str = "primary"
+    ) -> ProviderError:
+        client_id = str((self.settings.service_account_info or {}).get("client_id", ""))
+        who = self.settings.account if self.settings.service_account_info is not None else mailbox
+        return translate(error, who=who, mailbox=mailbox, client_id=client_id, what=what, calendar_id=calendar_id)
+
+    def _call(self, mailbox: str, call: Callable[[], T], what: str = "event", calendar_id: str = "primary") -> T:
+        def attempt() -> T:
+            try:
+                return call()
+            except (HttpError, auth_errors.GoogleAuthError, httplib2.HttpLib2Error, OSError) as error:
+                raise self._translate(error, mailbox, what, calendar_id) from error
+
+        return self._policy.call(attempt)
+
+    # CalendarProvider
+
+    def test_connection(self, mailbox: str | None = None) -> str:
+        where = self.settings.api_endpoint
+        if mailbox is None:
+            if self.settings.service_account_info is not None:
+                return (
+                    f"The key of {self.settings.account} reads correctly; choose a technician to test "
+                    "domain-wide delegation."
+                )
+            return f"OAuth client {self.settings.client_id} is set; each technician connects their own calendar."
+        try:
+            calendar = self.find_calendar(mailbox)
+        except ProviderError as error:
+            if isinstance(error, ConnectionProblem):
+                raise
+            raise ConnectionProblem(f"Cannot reach Google at {where}: {error}") from error
+        return f"Signed in as {self.settings.account}; {mailbox}'s calendar {calendar.calendar_id} is reachable."
+
+    def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
+        """calendars.get of `name` (a calendar id), else of the technician's primary calendar."""
+        service, _http = self._session(mailbox)
+        calendar_id = name or "primary"
+        found = self._call(
+            mailbox, lambda: service.calendars().get(calendarId=calendar_id).execute(), "calendar", calendar_id
+        )
+        return RemoteCalendar(mailbox=mailbox.strip().lower(), calendar_id=found["id"])
+
+    def list_changes(
+        self,
+        calendar: RemoteCalendar,
+        token: str | None,
+        window: Window,
+        *,
+        known_versions: Mapping[str, str] | None = None,
+    ) -> ChangePage:
+        if token is None:
+            return self._call(calendar.mailbox, lambda: self._full_listing(calendar, window))
+        return self._call(calendar.mailbox, lambda: self._changes_since(calendar, token, known_versions or {}))
+
+    def _pages(self, calendar: RemoteCalendar, **query) -> tuple[list[dict], str | None, str]:
+        """Every item of an events.list, following nextPageToken; (items, nextSyncToken, time zone)."""
+        events = self._events(calendar.mailbox)
+        items: list[dict] = []
+        page_token = None
+        while True:
+            answer = events.list(
+                calendarId=calendar.calendar_id,
+                singleEvents=False,
+                maxResults=PAGE_SIZE,
+                pageToken=page_token,
+                **query,
+            ).execute()
+            items.extend(answer.get("items") or ())
+            page_token = answer.get("nextPageToken")
+            if not page_token:
+                return items, answer.get("nextSyncToken"), answer.get("timeZone") or "UTC"
+
+    def _full_listing(self, calendar: RemoteCalendar, window: Window) -> ChangePage:
+        items, sync_token, zone = self._pages(
+            calendar,
+            timeMin=window.start.astimezone(UTC).isoformat(),
+            timeMax=window.end.astimezone(UTC).isoformat(),
+        )
+        masters = {i["id"]: i for i in items if not i.get("recurringEventId") and i.get("status") != "cancelled"}
+        exceptions: dict[str, list[dict]] = {}
+        for item in items:
+            if item.get("recurringEventId"):
+                exceptions.setdefault(item["recurringEventId"], []).append(item)
+        for master_id in exceptions.keys() - masters.keys():
+            # An exception inside the window of a series listed without its master: read the master.
+            master = self._get_resource(calendar, master_id)
+            if master is not None and master.get("status") != "cancelled":
+                masters[master_id] = master
+        events = [event_from_resource(m, exceptions.get(i, []), calendar_zone=zone) for i, m in masters.items()]
+        return ChangePage(changed=events, next_token=sync_token, full=True)
+
+    def _changes_since(self, calendar: RemoteCalendar, token: str, known: Mapping[str, str]) -> ChangePage:
+        items, sync_token, zone = self._pages(calendar, syncToken=token)
+        page = ChangePage(next_token=sync_token)
+        series: set[str] = set()
+        for item in items:
+            if item.get("recurringEventId"):
+                series.add(item["recurringEventId"])
+            elif item.get("status") == "cancelled":
+                page.deleted.append(item["id"])
+            elif item.get("recurrence"):
+                series.add(item["id"])
+            elif known.get(item["id"]) == item.get("etag"):
+                page.unchanged.append(item["id"])
+            else:
+                page.changed.append(event_from_resource(item, calendar_zone=zone))
+        for master_id in sorted(series - set(page.deleted)):
+            event = self._series(calendar, master_id, zone)
+            if event is None:
+                page.deleted.append(master_id)
+            else:
+                page.changed.append(event)
+        return page
+
+    def _get_resource(self, calendar: RemoteCalendar, event_id: str) -> dict | None:
+        try:
+            return self._events(calendar.mailbox).get(calendarId=calendar.calendar_id, eventId=event_id).execute()
+        except HttpError as error:
+            if status_of(error) in (404, 410):
+                return None
+            raise
+
+    def _series(self, calendar: RemoteCalendar, master_id: str, zone: str = "UTC") -> RemoteEvent | None:
+        """A recurring master with every exception of its series (events.list by iCalUID)."""
+        master = self._get_resource(calendar, master_id)
+        if master is None or master.get("status") == "cancelled":
+            return None
+        if not master.get("recurrence"):
+            return event_from_resource(master, calendar_zone=zone)
+        items, _token, zone = self._pages(calendar, iCalUID=master["iCalUID"], showDeleted=True)
+        exceptions = [i for i in items if i.get("recurringEventId") == master_id]
+        return event_from_resource(master, exceptions, calendar_zone=zone)
+
+    # push
+
+    def create(self, calendar: RemoteCalendar, event: RemoteEvent) -> RemoteRef:
+        """events.insert under the id derived from event.marker (sendUpdates=none); a 409 means a
+        previous try made it: that entry is read and used. Moved occurrences are patched after."""
+        return self._call(calendar.mailbox, lambda: self._create(calendar, event))
+
+    def _insert_request(self, calendar: RemoteCalendar, event: RemoteEvent):
+        return self._events(calendar.mailbox).insert(
+            calendarId=calendar.calendar_id, body=insert_body(event), sendUpdates=NO_NOTIFICATIONS
+        )
+
+    def _create(self, calendar: RemoteCalendar, event: RemoteEvent) -> RemoteRef:
+        try:
+            created = self._insert_request(calendar, event).execute()
+        except HttpError as error:
+            if status_of(error) != 409 or not event.marker:
+                raise
+            created = self._existing(calendar, event)
+        return self._after_write(calendar, created, event)
+
+    def _existing(self, calendar: RemoteCalendar, event: RemoteEvent) -> dict:
+        logger.info("Entry %s already in %s's calendar; not creating it again", event.marker, calendar.mailbox)
+        found = self._get_resource(calendar, event_id_for(event.marker))
+        if found is None:
+            raise ProviderError("Google reports the entry as existing but does not return it.")
+        if found.get("status") == "cancelled":
+            # Deleted meanwhile: its id stays taken, so the entry is brought back with our fields.
+            body = {**insert_body(event), "status": "confirmed"}
+            body.pop("id", None)
+            found = (
+                self._events(calendar.mailbox)
+                .update(calendarId=calendar.calendar_id, eventId=found["id"], body=body, sendUpdates=NO_NOTIFICATIONS)
+                .execute()
+            )
+        return found
+
+    def _after_write(self, calendar: RemoteCalendar, resource: dict, event: RemoteEvent) -> RemoteRef:
+        """The ref of a written master, once its moved occurrences are as `event` wants them."""
+        if event.is_recurring and event.overrides:
+            self._apply_overrides(calendar, resource["id"], event)
+        return RemoteRef(remote_id=resource["id"], version=resource.get("etag"), raw=json.dumps(resource))
+
+    def _apply_overrides(self, calendar: RemoteCalendar, master_id: str, event: RemoteEvent) -> None:
+        current = self._series(calendar, master_id)
+        remote = {_key(o.original_start): o for o in (current.overrides if current else [])}
+        events = self._events(calendar.mailbox)
+        for override in event.overrides:
+            if same_override(remote.get(_key(override.original_start)), override):
+                continue
+            events.patch(
+                calendarId=calendar.calendar_id,
+                eventId=instance_id(master_id, override.original_start),
+                body=occurrence_patch(override, event),
+                sendUpdates=NO_NOTIFICATIONS,
+            ).execute()
+
+    def update(
+        self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, *, base: RemoteEvent | None = None
+    ) -> RemoteRef:
+        """events.patch writing only the owned fields that differ from `base` (read first when not
+        given), with If-Match: ref.version and sendUpdates=none. The reminder is written only on
+        entries carrying our marker. Nothing to write: the same ref back without a request.
+        Raises VersionConflict on 412, RemoteNotFound on 404/410."""
+        return self._call(calendar.mailbox, lambda: self._update(calendar, ref, event, base))
+
+    def _update_request(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent):
+        """The patch request for an update against `base`, or None when nothing differs."""
+        current = json.loads(base.raw) if base.raw else {}
+        ours = bool(event.marker) and marker_of(current) == event.marker
+        changes = patch_body(event, base, ours=ours, current=current)
+        if not changes:
+            return None
+        request = self._events(calendar.mailbox).patch(
+            calendarId=calendar.calendar_id, eventId=ref.remote_id, body=changes, sendUpdates=NO_NOTIFICATIONS
+        )
+        if ref.version:
+            request.headers["If-Match"] = ref.version
+        return request
+
+    def _update(
+        self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent | None
+    ) -> RemoteRef:
+        if base is None or not base.raw:
+            current = self._get_resource(calendar, ref.remote_id)
+            if current is None or current.get("status") == "cancelled":
+                raise RemoteNotFound(f"The entry is no longer in {calendar.mailbox}'s calendar.")
+            if base is None:
+                base = event_from_resource(current)
+            else:
+                base = RemoteEvent(**{**base.__dict__, "raw": json.dumps(current)})
+        request = self._update_request(calendar, ref, event, base)
+        if request is None:
+            resource = json.loads(base.raw)
+            if event.is_recurring and event.overrides:
+                self._apply_overrides(calendar, ref.remote_id, event)
+            return RemoteRef(remote_id=ref.remote_id, version=ref.version or resource.get("etag"), raw=base.raw)
+        return self._after_write(calendar, request.execute(), event)
+
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+        """The entry as Google holds it now (events.get, and its exceptions for a series), or None."""
+        return self._call(calendar.mailbox, lambda: self._series(calendar, ref.remote_id))
+
+    def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
+        """events.delete with sendUpdates=none; 404 and 410 (already deleted) count as done."""
+
+        def delete() -> None:
+            self._delete_request(calendar, ref).execute()
+
+        try:
+            self._call(calendar.mailbox, delete)
+        except RemoteNotFound:
+            logger.info("Entry %s was already gone from %s's calendar", ref.remote_id, calendar.mailbox)
+
+    def _delete_request(self, calendar: RemoteCalendar, ref: RemoteRef):
+        return self._events(calendar.mailbox).delete(
+            calendarId=calendar.calendar_id, eventId=ref.remote_id, sendUpdates=NO_NOTIFICATIONS
+        )
+
+    # push channels (Calendar API "Push notifications" guide)
+
+    def watch(
+        self, calendar: RemoteCalendar, *, address: str, channel_id: str, token: str, ttl_seconds: int
+    ) -> tuple[str, datetime]:
+        """Open a web_hook channel on the calendar's events (events.watch): Google POSTs to `address`
+        (https in production) with X-Goog-Channel-Token = `token` whenever something changes.
+        Returns (resourceId, expiration as an aware UTC datetime); the channel lasts at most
+        `ttl_seconds`, and Google may cut it shorter."""
+        body = {
+            "id": channel_id,
+            "type": "web_hook",
+            "address": address,
+            "token": token,
+            "params": {"ttl": str(int(ttl_seconds))},
+        }
+
+        def watch() -> dict:
+            request = self._events(calendar.mailbox).watch(calendarId=calendar.calendar_id, body=body)
+            return request.execute()
+
+        answer = self._call(calendar.mailbox, watch, "calendar", calendar.calendar_id)
+        expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
+        return answer["resourceId"], expires
+
+    def stop_watch(self, calendar: RemoteCalendar, *, channel_id: str, resource_id: str) -> None:
+        """End a channel (channels.stop); one Google no longer knows counts as ended."""
+        service, _http = self._session(calendar.mailbox)
+
+        def stop() -> None:
+            service.channels().stop(body={"id": channel_id, "resourceId": resource_id}).execute()
+
+        try:
+            self._call(calendar.mailbox, stop)
+        except RemoteNotFound:
+            logger.info("Channel %s was already gone", channel_id)
+
+    # BulkCalendarProvider
+
+    def apply_bulk(self, calendar: RemoteCalendar, ops: list[BulkOp]) -> list[BulkResult]:
+        """The ops in batch requests of up to 50 calls (POST to the batch URI, multipart/mixed), one
+        result per op in order. An op needing a read first (an update without `base.raw`) or follow-up
+        calls (a series' moved occurrences, a 409 on insert) does those on its own afterwards."""
+        results: list[BulkResult | None] = [None] * len(ops)
+        for start in range(0, len(ops), MAX_BATCH):
+            chunk = list(range(start, min(start + MAX_BATCH, len(ops))))
+            self._call(calendar.mailbox, lambda chunk=chunk: self._run_batch(calendar, ops, chunk, results))
+        return [result or BulkResult(error=ProviderError("No answer for this item.")) for result in results]
+
+    def _run_batch(
+        self, calendar: RemoteCalendar, ops: list[BulkOp], indexes: list[int], results: list[BulkResult | None]
+    ) -> None:
+        answers: dict[str, tuple[Any, Exception | None]] = {}
+        batch = BatchHttpRequest(
+            callback=lambda request_id, response, error: answers.__setitem__(request_id, (response, error)),
+            batch_uri=self.settings.batch_uri,
+        )
+        queued: dict[str, int] = {}
+        for index in indexes:
+            if results[index] is not None:
+                continue
+            op = ops[index]
+            try:
+                request = self._bulk_request(calendar, op)
+            except _NeedsSingleCall:
+                try:
+                    results[index] = BulkResult(ref=self.update(calendar, op.ref, op.event, base=op.base))
+                except ProviderError as error:
+                    results[index] = BulkResult(error=error)
+                continue
+            except ProviderError as error:
+                results[index] = BulkResult(error=error)
+                continue
+            if request is None:  # an update with nothing to write
+                results[index] = BulkResult(ref=RemoteRef(op.ref.remote_id, op.ref.version, op.base.raw))
+                continue
+            queued[str(index)] = index
+            batch.add(request, request_id=str(index))
+        if not queued:
+            return
+        batch.execute(http=self._session(calendar.mailbox)[1])
+        for request_id, index in queued.items():
+            response, error = answers.get(request_id, (None, ProviderError("No answer for this item.")))
+            results[index] = self._bulk_result(calendar, ops[index], response, error)
+
+    def _bulk_request(self, calendar: RemoteCalendar, op: BulkOp):
+        if op.kind == "create":
+            return self._insert_request(calendar, op.event)
+        if op.kind == "delete":
+            return self._delete_request(calendar, op.ref)
+        if op.kind == "update":
+            if op.base is None or not op.base.raw:
+                raise _NeedsSingleCall
+            return self._update_request(calendar, op.ref, op.event, op.base)
+        raise ProviderError(f"Unknown bulk operation {op.kind!r}.")
+
+    def _bulk_result(self, calendar: RemoteCalendar, op: BulkOp, response, error) -> BulkResult:
+        try:
+            if error is not None:
+                if op.kind == "delete" and isinstance(error, HttpError) and status_of(error) in (404, 410):
+                    return BulkResult()
+                if op.kind == "create" and isinstance(error, HttpError) and status_of(error) == 409 and op.event.marker:
+                    response = self._call(calendar.mailbox, lambda: self._existing(calendar, op.event))
+                else:
+                    raise self._translate(error, calendar.mailbox) if isinstance(error, HttpError) else error
+            if op.kind == "delete":
+                return BulkResult()
+            ref = self._call(calendar.mailbox, lambda: self._after_write(calendar, response, op.event))
+            return BulkResult(ref=ref)
+        except ProviderError as failure:
+            return BulkResult(error=failure)
+
+
+class _NeedsSingleCall(ProviderError):
+    """An op the batch cannot carry as it is; apply_bulk runs it on its own."""
+
+
+def _key(value):
+    return value.astimezone(UTC) if hasattr(value, "astimezone") and hasattr(value, "hour") else value
+
+
+__all__ = ["GoogleProvider", "GoogleSettings", "google_provider_from_settings", "reason_of"]

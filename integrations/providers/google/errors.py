@@ -1,0 +1,127 @@
+"""google-api-python-client's and google-auth's errors in our terms (base.py's ProviderError family),
+each with the message a person needs and the fix.
+
+Sources: the Calendar API's "Handle API errors" guide (400 invalid, 401 authError, 403
+rateLimitExceeded / userRateLimitExceeded / accessNotConfigured / insufficientPermissions, 404
+notFound, 409 duplicate, 410 fullSyncRequired / deleted, 412 conditionNotMet, 429, 5xx
+backendError) and RFC 6749 section 5.2 with Google's OAuth documents for the token endpoint
+(invalid_grant, invalid_client, unauthorized_client).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import httplib2
+from google.auth import exceptions as auth_errors
+from googleapiclient.errors import HttpError
+
+from ..base import (
+    ConnectionProblem,
+    ProviderError,
+    RemoteNotFound,
+    SyncTokenExpired,
+    TransientError,
+    VersionConflict,
+    retry_after_seconds,
+)
+
+CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
+RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+
+
+def reason_of(error: HttpError) -> str:
+    """The first `errors[].reason` of a Google error answer ("" when there is none)."""
+    try:
+        details = json.loads(error.content.decode("utf-8", "replace"))["error"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ""
+    for item in details.get("errors") or ():
+        if item.get("reason"):
+            return item["reason"]
+    return details.get("status", "") if isinstance(details, dict) else ""
+
+
+def status_of(error: HttpError) -> int:
+    return int(getattr(error.resp, "status", 0) or 0)
+
+
+def translate(
+    error: Exception, *, who: str, mailbox: str, client_id: str = "", what: str = "event", calendar_id: str = "primary"
+) -> ProviderError:
+    """Our error for one raised while working on `mailbox`'s calendar as `who` (the service account
+    or the technician's own sign-in). `what` is "event" or "calendar": a 404 on the calendar itself
+    is a set-up problem, on an event the entry being gone."""
+    if isinstance(error, auth_errors.RefreshError):
+        return _refresh_error(error, who=who, mailbox=mailbox, client_id=client_id)
+    if isinstance(error, auth_errors.TransportError | httplib2.HttpLib2Error | socket.timeout | OSError):
+        return TransientError(f"Google did not answer: {error}")
+    if not isinstance(error, HttpError):
+        return ProviderError(f"Google answered {type(error).__name__}: {error}")
+    status, reason = status_of(error), reason_of(error)
+    if status == 429 or (status == 403 and reason in RATE_LIMITS):
+        wait = retry_after_seconds(error.resp.get("retry-after"))
+        asks = f"; it asks for a pause of {wait:g} s" if wait else ""
+        return TransientError(
+            f"Google's rate limit for {mailbox} was reached ({reason or status}){asks}.", retry_after=wait
+        )
+    if status >= 500:
+        return TransientError(f"Google had a passing fault (HTTP {status} {reason}).")
+    if status == 403 and reason == "accessNotConfigured":
+        return ConnectionProblem(
+            "The Google Calendar API is disabled for the service account's Cloud project: enable it in the "
+            "Google Cloud console (APIs & Services > Library > Google Calendar API > Enable), then test again."
+        )
+    if status == 403 and reason in ("insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"):
+        return ConnectionProblem(
+            f"{who} may not change calendars: grant the scope {CALENDAR_SCOPE} (domain-wide delegation in the "
+            "Admin console, or sign in again with calendar access)."
+        )
+    if status == 401:
+        return ConnectionProblem(f"Google refused the sign-in of {who}: reconnect the account and test again.")
+    if status == 410 and reason == "fullSyncRequired":
+        return SyncTokenExpired(f"Google refused the sync token of {mailbox}'s calendar: a full resync is needed.")
+    if status == 412:
+        return VersionConflict(f"The entry changed in {mailbox}'s calendar since we last read it.")
+    if status in (404, 410):
+        if what == "calendar":
+            return ConnectionProblem(
+                f"Google has no calendar {calendar_id!r} of {mailbox} that {who} can open: check the technician's "
+                "e-mail address (the Workspace user's primary address) or the calendar's id, and that the calendar "
+                "is shared with the account."
+            )
+        return RemoteNotFound(f"The entry is no longer in {mailbox}'s calendar.")
+    if status == 403:
+        return ConnectionProblem(f"Google refused access to {mailbox}'s calendar for {who} ({reason or 'forbidden'}).")
+    return ProviderError(f"Google refused the request (HTTP {status} {reason}): {error}")
+
+
+def _refresh_error(error: auth_errors.RefreshError, *, who: str, mailbox: str, client_id: str) -> ProviderError:
+    text = str(error)
+    if getattr(error, "retryable", False):
+        return TransientError(f"Google's sign-in service had a passing fault: {text}")
+    if "unauthorized_client" in text:
+        return ConnectionProblem(
+            f"The service account {who} may not act for {mailbox}: domain-wide delegation is not granted. In the "
+            f"Google Admin console open Security > Access and data control > API controls > Manage domain-wide "
+            f"delegation, add the client id {client_id or '(the client_id in the JSON key)'} with the scope "
+            f"{CALENDAR_SCOPE}, then test again."
+        )
+    if "invalid_grant" in text and ("User ID" in text or "email" in text.lower()):
+        return ConnectionProblem(
+            f"Google has no Workspace user {mailbox}: check the technician's e-mail address (the primary address "
+            "in the Admin console)."
+        )
+    if "invalid_grant" in text and ("revoked" in text or "expired" in text):
+        return ConnectionProblem(
+            f"{mailbox} withdrew the helpdesk's access to the Google calendar (or it expired): reconnect on the "
+            '"Connect my Google calendar" page.'
+        )
+    if "invalid_grant" in text or "invalid_client" in text:
+        return ConnectionProblem(
+            f"Google refused the key of {who} ({text.split(':')[0]}): the key was deleted or is wrong. Create a new "
+            "JSON key for the service account in the Cloud console (IAM & Admin > Service accounts > Keys) and "
+            "enter it in the connection."
+        )
+    return ConnectionProblem(f"Google refused the sign-in of {who}: {text}")

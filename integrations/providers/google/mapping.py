@@ -1,0 +1,303 @@
+"""Google Calendar event resources (Calendar API v3) as RemoteEvents and back.
+
+Field by field (developers.google.com/calendar/api/v3/reference/events):
+- start/end: EventDateTime, `date` for all-day entries (end exclusive), else `dateTime` (RFC 3339)
+  with the IANA `timeZone` a recurrence repeats on;
+- summary, description, location; visibility "private"/"confidential" <-> private, "default"
+  otherwise; transparency "transparent" <-> free, "opaque" <-> busy;
+- reminders: `useDefault` or `overrides` [{method, minutes}]; a popup override is our reminder
+  on entries we created, the user's own alarms elsewhere;
+- recurrence: RFC 5545 lines (RRULE, EXDATE, RDATE) on the master; moved or cancelled occurrences
+  are separate events with `recurringEventId` and `originalStartTime` (status "cancelled" for
+  a cancelled one);
+- our marker in `extendedProperties.private` (key MARKER_KEY), and the event id we choose on
+  insert derived from it (base32hex, characters a-v and 0-9, 5 to 1024 long).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil import rrule
+
+from ..base import ProviderError, RemoteEvent, RemoteOccurrence
+
+MARKER_KEY = "helpdeskLinkId"
+
+
+def event_id_for(marker: str) -> str:
+    """The event id we insert an entry of ours under: the marker in base32hex (RFC 4648 section 7),
+    lower case without padding, which is the alphabet Google allows for client-chosen ids. The
+    same marker always gives the same id, so a retried insert meets 409 instead of a second entry."""
+    return base64.b32hexencode(marker.encode()).decode().lower().rstrip("=")
+
+
+# --- times ------------------------------------------------------------------------------------
+
+
+def parse_event_time(value: dict, zone: str) -> datetime | date:
+    """An EventDateTime as a date (all-day) or an aware datetime on `zone`'s wall clock (the
+    event's own timeZone first)."""
+    if value.get("date"):
+        return date.fromisoformat(value["date"])
+    moment = datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
+    tz = ZoneInfo(value.get("timeZone") or zone)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=tz)
+    return moment.astimezone(tz)
+
+
+def event_time(value: datetime | date, zone: str, *, all_day: bool) -> dict:
+    """Our time as an EventDateTime; the other member set to null so a patch clears it."""
+    if all_day:
+        day = value.date() if isinstance(value, datetime) else value
+        return {"date": day.isoformat(), "dateTime": None, "timeZone": None}
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=ZoneInfo(zone))
+    return {"dateTime": value.astimezone(ZoneInfo(zone)).isoformat(), "timeZone": zone, "date": None}
+
+
+def _utc(value: datetime | date) -> datetime | date:
+    return value.astimezone(UTC) if isinstance(value, datetime) else value
+
+
+def instance_id(master_id: str, original_start: datetime | date) -> str:
+    """The id Google gives an occurrence of a series: "<master>_<UTC start, basic form>" for timed
+    series, "<master>_<YYYYMMDD>" for all-day ones."""
+    if isinstance(original_start, datetime):
+        return f"{master_id}_{original_start.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    return f"{master_id}_{original_start.strftime('%Y%m%d')}"
+
+
+def _exdates(line: str, zone: str, all_day: bool) -> list[datetime | date]:
+    """The dates of one EXDATE line (RFC 5545 section 3.8.5.1), with dateutil's parser."""
+    name, _, values = line.partition(":")
+    params = dict(part.split("=", 1) for part in name.split(";")[1:] if "=" in part)
+    tz = ZoneInfo(params.get("TZID", zone))
+    found: list[datetime | date] = []
+    for text in values.split(","):
+        text = text.strip()
+        if not text:
+            continue
+        if len(text) == 8 or params.get("VALUE") == "DATE":
+            day = datetime.strptime(text[:8], "%Y%m%d").date()
+            found.append(day if all_day else datetime(day.year, day.month, day.day, tzinfo=tz))
+            continue
+        moment = datetime.strptime(text.rstrip("Z"), "%Y%m%dT%H%M%S")
+        moment = moment.replace(tzinfo=UTC if text.endswith("Z") else tz).astimezone(ZoneInfo(zone))
+        found.append(moment.date() if all_day else moment)
+    return found
+
+
+def _exdate_line(values: list[datetime | date], zone: str, all_day: bool) -> str:
+    if all_day:
+        days = [(v.date() if isinstance(v, datetime) else v).strftime("%Y%m%d") for v in values]
+        return "EXDATE;VALUE=DATE:" + ",".join(days)
+    tz = ZoneInfo(zone)
+    moments = [
+        (v if isinstance(v, datetime) else datetime(v.year, v.month, v.day, tzinfo=tz)).astimezone(tz) for v in values
+    ]
+    return f"EXDATE;TZID={zone}:" + ",".join(m.strftime("%Y%m%dT%H%M%S") for m in moments)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def marker_of(resource: dict) -> str | None:
+    return ((resource.get("extendedProperties") or {}).get("private") or {}).get(MARKER_KEY) or None
+
+
+def popup_minutes(resource: dict) -> int | None:
+    reminders = resource.get("reminders") or {}
+    if reminders.get("useDefault", False):
+        return None
+    popups = [o["minutes"] for o in reminders.get("overrides") or () if o.get("method") == "popup"]
+    return min(popups) if popups else None
+
+
+def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_zone: str = "UTC") -> RemoteEvent:
+    """An event resource (a single entry or a recurring master) and the exceptions of its series
+    (events with recurringEventId = its id) as one RemoteEvent: EXDATE lines and cancelled
+    exceptions become exdates, moved or edited exceptions overrides keyed by originalStartTime.
+    `raw` is the master resource as JSON, so an update can tell what is ours."""
+    zone = (master.get("start") or {}).get("timeZone") or calendar_zone
+    all_day = bool((master.get("start") or {}).get("date"))
+    subject = master.get("summary") or ""
+    body = master.get("description") or ""
+    location = master.get("location") or ""
+    event = RemoteEvent(
+        start=parse_event_time(master["start"], zone),
+        end=parse_event_time(master["end"], zone),
+        subject=subject,
+        body=body,
+        location=location,
+        all_day=all_day,
+        private=master.get("visibility") in ("private", "confidential"),
+        busy=master.get("transparency", "opaque") != "transparent",
+        reminder_minutes=popup_minutes(master),
+        time_zone=zone,
+        marker=marker_of(master),
+        remote_id=master.get("id"),
+        version=master.get("etag"),
+        raw=json.dumps(master, sort_keys=True),
+    )
+    for line in master.get("recurrence") or ():
+        upper = line.upper()
+        if upper.startswith("RRULE:"):
+            event.rrules.append(line[6:])
+        elif upper.startswith("EXDATE"):
+            event.exdates.extend(_exdates(line, zone, all_day))
+    if event.rrules:
+        seen = {_utc(value) for value in event.exdates}
+        for exception in sorted(exceptions, key=lambda e: json.dumps(e.get("originalStartTime"), sort_keys=True)):
+            original = parse_event_time(exception["originalStartTime"], zone)
+            if exception.get("status") == "cancelled":
+                if _utc(original) not in seen:
+                    event.exdates.append(original)
+                    seen.add(_utc(original))
+                continue
+            override = RemoteOccurrence(
+                original_start=original,
+                start=parse_event_time(exception["start"], zone),
+                end=parse_event_time(exception["end"], zone),
+            )
+            if (exception.get("summary") or "") != subject:
+                override.subject = exception.get("summary") or ""
+            if (exception.get("description") or "") != body:
+                override.body = exception.get("description") or ""
+            if (exception.get("location") or "") != location:
+                override.location = exception.get("location") or ""
+            if (override.start, override.end, override.subject, override.body, override.location) == (
+                original,
+                _end_of(original, event),
+                None,
+                None,
+                None,
+            ):
+                continue  # an exception that is the occurrence as the rule gives it
+            event.overrides.append(override)
+    return event.trimmed()
+
+
+def _end_of(original: datetime | date, event: RemoteEvent) -> datetime | date:
+    return original + (event.end - event.start)
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def owned_fields(event: RemoteEvent) -> dict[str, Any]:
+    """The helpdesk-owned members of an event resource for `event` (reminders excepted)."""
+    zone = event.time_zone or "UTC"
+    try:
+        ZoneInfo(zone)
+    except (KeyError, ValueError) as error:
+        raise ProviderError(f"Unknown time zone {zone!r} on the entry.") from error
+    fields: dict[str, Any] = {
+        "summary": event.subject or "",
+        "description": event.body or "",
+        "location": event.location or "",
+        "start": event_time(event.start, zone, all_day=event.all_day),
+        "end": event_time(event.end, zone, all_day=event.all_day),
+        "visibility": "private" if event.private else "default",
+        "transparency": "opaque" if event.busy else "transparent",
+    }
+    if event.is_recurring:
+        lines = [f"RRULE:{rule}" for rule in event.rrules]
+        if event.exdates:
+            lines.append(_exdate_line(event.exdates, zone, event.all_day))
+        fields["recurrence"] = lines
+    else:
+        fields["recurrence"] = None
+    return fields
+
+
+def reminders_for(minutes: int | None, current: dict | None = None) -> dict:
+    """Our reminder as the `reminders` member, keeping the user's non-popup overrides (e-mail)."""
+    kept = [o for o in ((current or {}).get("reminders") or {}).get("overrides") or () if o.get("method") != "popup"]
+    popups = [] if minutes is None else [{"method": "popup", "minutes": int(minutes)}]
+    return {"useDefault": False, "overrides": kept + popups}
+
+
+def insert_body(event: RemoteEvent) -> dict:
+    """The whole resource for events.insert of an entry of ours, under its derived id."""
+    body = {k: v for k, v in owned_fields(event).items() if v is not None}
+    body["start"] = {k: v for k, v in body["start"].items() if v is not None}
+    body["end"] = {k: v for k, v in body["end"].items() if v is not None}
+    if event.marker:
+        body["id"] = event_id_for(event.marker)
+        body["extendedProperties"] = {"private": {MARKER_KEY: event.marker}}
+        body["reminders"] = reminders_for(event.reminder_minutes)
+    return body
+
+
+def _comparable(fields: dict[str, Any], name: str):
+    value = fields.get(name)
+    if name in ("start", "end") and value:
+        if value.get("date"):
+            return ("date", value["date"])
+        return ("dateTime", datetime.fromisoformat(value["dateTime"]).astimezone(UTC), value.get("timeZone"))
+    if name in ("summary", "description", "location"):
+        return (value or "").strip()
+    return value
+
+
+def patch_body(event: RemoteEvent, base: RemoteEvent, *, ours: bool, current: dict | None = None) -> dict:
+    """The members of an events.patch writing only the helpdesk-owned fields of `event` that differ
+    from `base` (the entry as last read); everything else stays as Google holds it. The reminder
+    is written only on our own entries (`ours`), keeping the user's e-mail reminders."""
+    wanted, before = owned_fields(event), owned_fields(base)
+    changes = {name: value for name, value in wanted.items() if _comparable(wanted, name) != _comparable(before, name)}
+    if "recurrence" in changes and event.is_recurring:
+        # The pattern repeats on the start's wall clock: send the times with it.
+        changes.setdefault("start", wanted["start"])
+        changes.setdefault("end", wanted["end"])
+    if ours and event.reminder_minutes != base.reminder_minutes:
+        changes["reminders"] = reminders_for(event.reminder_minutes, current)
+    return changes
+
+
+def occurrence_patch(override: RemoteOccurrence, event: RemoteEvent) -> dict:
+    """An events.patch of one occurrence (by its instance id) moving or editing it."""
+    zone = event.time_zone or "UTC"
+    body: dict[str, Any] = {
+        "start": event_time(override.start, zone, all_day=event.all_day),
+        "end": event_time(override.end, zone, all_day=event.all_day),
+    }
+    for name, member in (("subject", "summary"), ("body", "description"), ("location", "location")):
+        value = getattr(override, name)
+        if value is not None:
+            body[member] = value
+    return body
+
+
+def same_override(remote: RemoteOccurrence | None, wanted: RemoteOccurrence) -> bool:
+    if remote is None:
+        return False
+    return (_utc(remote.start), _utc(remote.end)) == (_utc(wanted.start), _utc(wanted.end)) and all(
+        getattr(wanted, name) is None or (getattr(wanted, name) or "") == (getattr(remote, name) or "")
+        for name in ("subject", "body", "location")
+    )
+
+
+def occurs_on(event: RemoteEvent, original: datetime | date) -> bool:
+    """True when the series' rule gives an occurrence starting at `original` (dateutil, RFC 5545)."""
+    if not event.rrules:
+        return False
+    start = event.start
+    if isinstance(start, datetime):
+        zone = ZoneInfo(event.time_zone or "UTC")
+        first = start.astimezone(zone).replace(tzinfo=None)
+        target = original.astimezone(zone).replace(tzinfo=None) if isinstance(original, datetime) else None
+    else:
+        first = datetime(start.year, start.month, start.day)
+        target = datetime(original.year, original.month, original.day) if not isinstance(original, datetime) else None
+    if target is None:
+        return False
+    rules = rrule.rrulestr("\n".join(f"RRULE:{r}" for r in event.rrules), dtstart=first, forceset=True, ignoretz=True)
+    found = rules.after(target - timedelta(seconds=1), inc=True)
+    return found == target

@@ -1,0 +1,356 @@
+"""The Google provider through the real google-api-python-client and google-auth against the local
+Calendar v3 server (tests/peers/google.py)."""
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from integrations.providers.base import (
+    BulkOp,
+    ConnectionProblem,
+    RemoteEvent,
+    RemoteOccurrence,
+    RemoteRef,
+    SyncTokenExpired,
+    TransientError,
+    VersionConflict,
+)
+from integrations.providers.google import MARKER_KEY, GoogleProvider, GoogleSettings, event_id_for
+from tests.peers.google import CALENDAR_SCOPE
+
+from .conftest import ALICE, CLIENT_ID
+
+AMS = ZoneInfo("Europe/Amsterdam")
+HOUR = timedelta(hours=1)
+
+
+def settings_for(google, **changes) -> GoogleSettings:
+    values = {"api_endpoint": google.api_endpoint, "batch_uri": google.batch_uri, "token_uri": google.token_uri}
+    return GoogleSettings(**{**values, **changes})
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def provider(google, service_account_info, sleeps) -> GoogleProvider:
+    return GoogleProvider(settings_for(google, service_account_info=service_account_info), sleep=sleeps.append)
+
+
+@pytest.fixture
+def calendar(provider):
+    return provider.find_calendar(ALICE)
+
+
+def next_monday_9() -> datetime:
+    today = datetime.now(AMS).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    return datetime(monday.year, monday.month, monday.day, 9, tzinfo=AMS)
+
+
+def ours(start: datetime, marker: str = "helpdesk-1f0c6c1e-5a53-4a65-9b3e-3a1b0d9e5f11", **fields) -> RemoteEvent:
+    values = {"subject": "Server room visit", "time_zone": "Europe/Amsterdam", "reminder_minutes": 15}
+    return RemoteEvent(start=start, end=start + HOUR, marker=marker, **{**values, **fields})
+
+
+def test_the_service_account_acts_as_the_technician_with_a_checked_jwt(google, calendar):
+    assert calendar.calendar_id == ALICE
+    (grant,) = google.token_requests
+    assert grant["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+def test_new_entry_gets_the_id_derived_from_our_marker_and_no_notifications(google, provider, calendar):
+    start = next_monday_9()
+    ref = provider.create(calendar, ours(start, private=True, busy=False))
+
+    stored = google.event(ALICE, ref.remote_id)
+    assert ref.remote_id == event_id_for("helpdesk-1f0c6c1e-5a53-4a65-9b3e-3a1b0d9e5f11")
+    assert stored["extendedProperties"]["private"][MARKER_KEY] == "helpdesk-1f0c6c1e-5a53-4a65-9b3e-3a1b0d9e5f11"
+    assert (stored["visibility"], stored["transparency"]) == ("private", "transparent")
+    assert stored["start"] == {"dateTime": start.isoformat(), "timeZone": "Europe/Amsterdam"}
+    assert stored["reminders"] == {"useDefault": False, "overrides": [{"method": "popup", "minutes": 15}]}
+    assert ref.version == stored["etag"]
+    assert google.send_updates == ["none"]
+
+
+def test_a_retried_insert_never_makes_a_second_event(google, provider, calendar):
+    first = provider.create(calendar, ours(next_monday_9()))
+    again = provider.create(calendar, ours(next_monday_9()))
+
+    assert again.remote_id == first.remote_id
+    assert len(google.events(ALICE)) == 1
+
+
+def test_all_day_entries_are_dates_with_an_exclusive_end(google, provider, calendar):
+    day = next_monday_9().date()
+    ref = provider.create(calendar, RemoteEvent(start=day, end=day + timedelta(days=1), all_day=True, marker="m-1"))
+
+    assert google.event(ALICE, ref.remote_id)["start"] == {"date": day.isoformat()}
+    assert provider.get(calendar, ref).end == day + timedelta(days=1)
+
+
+def test_update_writes_only_changed_owned_fields_and_keeps_the_users_own(google, provider, calendar):
+    ref = provider.create(calendar, ours(next_monday_9()))
+    google.phone_patch(ALICE, ref.remote_id, colorId="5", attendees=[{"email": "carol@example.com"}])
+    base = provider.get(calendar, ref)
+
+    changed = ours(next_monday_9() + HOUR, subject="Moved visit")
+    new_ref = provider.update(calendar, RemoteRef(ref.remote_id, base.version), changed, base=base)
+
+    stored = google.event(ALICE, ref.remote_id)
+    assert (stored["summary"], stored["colorId"], stored["attendees"]) == (
+        "Moved visit",
+        "5",
+        [{"email": "carol@example.com"}],
+    )
+    assert new_ref.version == stored["etag"]
+
+
+def test_the_reminder_of_an_entry_made_on_the_phone_is_never_written(google, provider, calendar):
+    start = next_monday_9()
+    theirs = google.phone_insert(
+        ALICE,
+        summary="Dentist",
+        start={"dateTime": start.isoformat(), "timeZone": "Europe/Amsterdam"},
+        end={"dateTime": (start + HOUR).isoformat(), "timeZone": "Europe/Amsterdam"},
+        reminders={"useDefault": False, "overrides": [{"method": "popup", "minutes": 60}]},
+    )
+    base = provider.get(calendar, RemoteRef(theirs["id"]))
+    wanted = RemoteEvent(**{**base.__dict__, "subject": "Dentist (moved)", "reminder_minutes": 5})
+
+    provider.update(calendar, RemoteRef(theirs["id"], base.version), wanted, base=base)
+
+    assert google.event(ALICE, theirs["id"])["reminders"]["overrides"] == [{"method": "popup", "minutes": 60}]
+
+
+def test_stale_etag_is_a_version_conflict(google, provider, calendar):
+    ref = provider.create(calendar, ours(next_monday_9()))
+    base = provider.get(calendar, ref)
+    google.phone_patch(ALICE, ref.remote_id, summary="Changed on the phone")
+
+    with pytest.raises(VersionConflict):
+        provider.update(calendar, ref, ours(next_monday_9(), subject="Ours"), base=base)
+
+
+def test_deleting_an_entry_already_gone_counts_as_done(google, provider, calendar):
+    ref = provider.create(calendar, ours(next_monday_9()))
+    provider.delete(calendar, ref)
+    provider.delete(calendar, ref)  # 410 deleted
+    provider.delete(calendar, RemoteRef("neverthere0"))  # 404
+
+    assert google.events(ALICE) == []
+    assert provider.get(calendar, ref) is None
+
+
+def test_an_unchanged_poll_costs_one_request(google, provider, calendar, window):
+    provider.create(calendar, ours(next_monday_9()))
+    page = provider.list_changes(calendar, None, window)
+    before = google.request_count
+
+    again = provider.list_changes(calendar, page.next_token, window)
+
+    assert google.requests[before:] == [f"GET /calendar/v3/calendars/{ALICE}/events"]
+    assert (again.changed, again.deleted) == ([], [])
+
+
+def test_incremental_pull_reports_changes_deletions_and_known_versions(google, provider, calendar, window):
+    kept = provider.create(calendar, ours(next_monday_9(), marker="m-kept"))
+    gone = provider.create(calendar, ours(next_monday_9() + HOUR, marker="m-gone"))
+    token = provider.list_changes(calendar, None, window).next_token
+    edited = google.phone_patch(ALICE, kept.remote_id, summary="Edited on the phone")
+    google.phone_delete(ALICE, gone.remote_id)
+    ours_again = provider.create(calendar, ours(next_monday_9() + 2 * HOUR, marker="m-new"))
+
+    page = provider.list_changes(calendar, token, window, known_versions={ours_again.remote_id: ours_again.version})
+
+    assert [e.subject for e in page.changed] == ["Edited on the phone"]
+    assert page.changed[0].version == edited["etag"]
+    assert page.deleted == [gone.remote_id]
+    assert page.unchanged == [ours_again.remote_id]
+
+
+def test_a_refused_sync_token_is_sync_token_expired(google, provider, calendar, window):
+    token = provider.list_changes(calendar, None, window).next_token
+    google.expire_sync_tokens(ALICE)
+
+    with pytest.raises(SyncTokenExpired):
+        provider.list_changes(calendar, token, window)
+
+
+def test_full_listing_follows_pages_and_the_window(google, provider, calendar, window, monkeypatch):
+    monkeypatch.setattr("integrations.providers.google.client.PAGE_SIZE", 2)
+    start = next_monday_9()
+    for n in range(5):
+        provider.create(calendar, ours(start + n * HOUR, marker=f"m-{n}"))
+    far = window.end + timedelta(days=3)
+    google.phone_insert(
+        ALICE, summary="Far away", start={"dateTime": far.isoformat()}, end={"dateTime": (far + HOUR).isoformat()}
+    )
+    before = google.request_count
+
+    page = provider.list_changes(calendar, None, window)
+
+    assert len(page.changed) == 5 and page.full and page.next_token
+    assert google.request_count - before == 3
+
+
+def test_weekly_series_with_a_moved_and_a_cancelled_occurrence_round_trips(google, provider, calendar):
+    start = next_monday_9()
+    moved = RemoteOccurrence(
+        original_start=start + timedelta(days=7), start=start + timedelta(days=8), end=start + timedelta(days=8) + HOUR
+    )
+    series = ours(start, rrules=["FREQ=WEEKLY;COUNT=6"], exdates=[start + timedelta(days=14)], overrides=[moved])
+
+    ref = provider.create(calendar, series)
+    read = provider.get(calendar, ref)
+
+    assert read.rrules == ["FREQ=WEEKLY;COUNT=6"]
+    assert [d.astimezone(UTC) for d in read.exdates] == [(start + timedelta(days=14)).astimezone(UTC)]
+    (override,) = read.overrides
+    assert (override.original_start, override.start) == (start + timedelta(days=7), start + timedelta(days=8))
+    exception = google.event(ALICE, f"{ref.remote_id}_{(start + timedelta(days=7)).astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    assert exception["recurringEventId"] == ref.remote_id
+
+
+def test_occurrence_cancelled_on_the_phone_comes_back_as_an_exdate(google, provider, calendar, window):
+    start = next_monday_9()
+    ref = provider.create(calendar, ours(start, rrules=["FREQ=DAILY;COUNT=5"]))
+    token = provider.list_changes(calendar, None, window).next_token
+    third = start + timedelta(days=2)
+    google.phone_delete(ALICE, f"{ref.remote_id}_{third.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+
+    page = provider.list_changes(calendar, token, window)
+
+    (series,) = page.changed
+    assert series.exdates == [third]
+
+
+def test_rate_limits_are_waited_out_with_the_servers_hint(google, provider, calendar, sleeps):
+    google.fail_next(403, "userRateLimitExceeded", retry_after="2")
+    google.fail_next(429)
+
+    provider.create(calendar, ours(next_monday_9()))
+
+    assert sleeps[0] == 2.0 and len(sleeps) == 2
+    assert len(google.events(ALICE)) == 1
+
+
+def test_a_long_rate_limit_wait_is_raised_with_its_hint(google, provider, calendar):
+    google.fail_next(429, retry_after="120")
+
+    with pytest.raises(TransientError) as raised:
+        provider.create(calendar, ours(next_monday_9()))
+    assert raised.value.retry_after == 120
+
+
+def test_apply_bulk_of_100_changes_costs_at_most_two_requests(google, provider, calendar):
+    start = next_monday_9()
+    existing = [provider.create(calendar, ours(start + n * HOUR, marker=f"m-old-{n}")) for n in range(50)]
+    bases = [provider.get(calendar, ref) for ref in existing]
+    ops = [BulkOp("create", event=ours(start + n * HOUR, marker=f"m-new-{n}")) for n in range(50)]
+    ops += [
+        BulkOp("update", ref=ref, event=ours(start, marker=f"m-old-{n}", subject=f"Renamed {n}"), base=base)
+        for n, (ref, base) in enumerate(zip(existing[:30], bases[:30], strict=True))
+    ]
+    ops += [BulkOp("delete", ref=ref) for ref in existing[30:]]
+    google.phone_patch(ALICE, existing[0].remote_id, summary="Phone edit")  # its etag is stale now
+    before = google.request_count
+
+    results = provider.apply_bulk(calendar, ops)
+
+    assert len(ops) == len(results) == 100
+    assert google.request_count - before <= 2
+    assert isinstance(results[50].error, VersionConflict)
+    assert all(r.error is None for i, r in enumerate(results) if i != 50)
+    assert len(google.events(ALICE)) == 50 + 30
+    assert google.event(ALICE, existing[1].remote_id)["summary"] == "Renamed 1"
+    assert results[51].ref.version == google.event(ALICE, existing[1].remote_id)["etag"]
+
+
+def test_a_retried_bulk_insert_finds_the_first_event(google, provider, calendar):
+    event = ours(next_monday_9())
+    provider.create(calendar, event)
+
+    (result,) = provider.apply_bulk(calendar, [BulkOp("create", event=event)])
+
+    assert result.error is None and result.ref.remote_id == event_id_for(event.marker)
+    assert len(google.events(ALICE)) == 1
+
+
+# --- set-up problems, each naming the fix --------------------------------------------------------
+
+
+def test_delegation_not_granted_names_the_admin_console_step(google, provider):
+    google.grant_delegation(CLIENT_ID, [])
+
+    with pytest.raises(ConnectionProblem, match="domain-wide delegation.*" + CLIENT_ID):
+        provider.find_calendar(ALICE)
+
+
+def test_calendar_api_disabled_says_to_enable_it(google, provider):
+    google.api_enabled = False
+
+    with pytest.raises(ConnectionProblem, match=r"Calendar API is disabled.*Enable"):
+        provider.find_calendar(ALICE)
+
+
+def test_missing_calendar_is_named(google, provider):
+    with pytest.raises(
+        ConnectionProblem, match=r"no calendar 'team-calendar@group\.calendar\.google\.com' of alice@example\.com"
+    ):
+        provider.find_calendar(ALICE, "team-calendar@group.calendar.google.com")
+
+
+def test_wrong_key_says_to_make_a_new_one(google, service_account_info):
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = other.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    provider = GoogleProvider(settings_for(google, service_account_info={**service_account_info, "private_key": pem}))
+
+    with pytest.raises(ConnectionProblem, match="Create a new JSON key"):
+        provider.find_calendar(ALICE)
+
+
+# --- a technician's own sign-in (OAuth refresh token) ----------------------------------------------
+
+
+def test_per_user_oauth_refreshes_and_a_revoked_grant_asks_to_reconnect(google):
+    google.add_oauth_client("client-1.apps.googleusercontent.com", "client-secret")
+    token = google.issue_refresh_token("client-1.apps.googleusercontent.com", ALICE, [CALENDAR_SCOPE])
+    settings = settings_for(
+        google,
+        client_id="client-1.apps.googleusercontent.com",
+        client_secret="client-secret",
+        refresh_tokens={ALICE: token},
+    )
+
+    assert GoogleProvider(settings).find_calendar(ALICE).calendar_id == ALICE
+    assert google.token_requests[-1]["grant_type"] == "refresh_token"
+
+    google.revoke(token)
+    with pytest.raises(ConnectionProblem, match="reconnect"):
+        GoogleProvider(settings, attempts=1).find_calendar(ALICE)
+
+
+def test_an_all_day_master_keeps_dates(google, provider, calendar):
+    day = date.today() + timedelta(days=3)
+    ref = provider.create(
+        calendar,
+        RemoteEvent(
+            start=day,
+            end=day + timedelta(days=1),
+            all_day=True,
+            marker="m-ad",
+            rrules=["FREQ=DAILY;COUNT=3"],
+            exdates=[day + timedelta(days=1)],
+        ),
+    )
+
+    read = provider.get(calendar, ref)
+    assert (read.start, read.exdates, read.all_day) == (day, [day + timedelta(days=1)], True)

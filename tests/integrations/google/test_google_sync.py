@@ -1,0 +1,642 @@
+"""The sync engine against the local Google Calendar server through the real google-api-python-client:
+the CalDAV and Exchange scenarios, and what Google adds (etags, delegation, sync tokens, series
+whose exceptions are events of their own)."""
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+import icalendar
+import pytest
+import recurring_ical_events
+from django.utils import timezone
+
+from agents.models import AgentSyncPolicy
+from calendars import services as calendar_services
+from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
+from integrations import services
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations.providers.base import ConnectionProblem, ProviderError
+from integrations.providers.google import MARKER_KEY, event_id_for
+from integrations.providers.google.mapping import instance_id
+from integrations.sync import engine
+from tests.integrations.test_caldav_sync import make, pull
+
+from .conftest import ALICE, CLIENT_ID
+
+pytestmark = pytest.mark.django_db
+
+HOUR = timedelta(hours=1)
+EVENTS = f"/calendar/v3/calendars/{ALICE}/events"
+
+
+def when(moment) -> dict:
+    return {"dateTime": moment.astimezone(UTC).isoformat(), "timeZone": "UTC"}
+
+
+def phone_add(google, subject, start, end, **fields) -> str:
+    return google.phone_insert(ALICE, summary=subject, start=when(start), end=when(end), **fields)["id"]
+
+
+def only_event(google) -> dict:
+    (event,) = google.events(ALICE)
+    return event
+
+
+def subjects_in_google(google) -> list[str]:
+    return sorted(event.get("summary", "") for event in google.events(ALICE) if not event.get("recurringEventId"))
+
+
+def subjects_in_helpdesk() -> list[str]:
+    return sorted(Appointment.objects.visible().values_list("subject", flat=True))
+
+
+def start_of(event: dict):
+    return datetime.fromisoformat(event["start"]["dateTime"]).astimezone(UTC)
+
+
+# --- push ---------------------------------------------------------------------------------------------
+
+
+def test_new_appointment_is_pushed_under_our_id_without_notifications(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks, note="Bring keys")
+
+    link = SyncLink.objects.get(appointment=appointment)
+    event = only_event(google)
+    assert (event["summary"], event["description"], start_of(event)) == ("Server room visit", "Bring keys", tomorrow_9)
+    assert event["start"]["timeZone"] == "Europe/Amsterdam"  # alice works in Europe/Amsterdam
+    assert event["extendedProperties"]["private"][MARKER_KEY] == link.marker
+    assert event["id"] == event_id_for(link.marker) == link.remote_id
+    assert link.version == event["etag"]
+    assert [p for p in google.send_updates] == ["none"]
+
+
+def test_changed_appointment_patches_the_event_with_its_etag(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    google.phone_patch(ALICE, SyncLink.objects.get().remote_id, colorId="4")  # the user's own colour
+    pull(alice_google)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(
+            appointment, subject="Moved visit", start=tomorrow_9 + 2 * HOUR, end=tomorrow_9 + 3 * HOUR
+        )
+
+    event = only_event(google)
+    assert (event["summary"], start_of(event), event["colorId"]) == ("Moved visit", tomorrow_9 + 2 * HOUR, "4")
+    assert SyncLink.objects.get().version == event["etag"]
+    assert set(google.send_updates) == {"none"}
+
+
+def test_deleted_appointment_deletes_the_event_and_then_its_link(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.delete_appointment(appointment)
+
+    assert google.events(ALICE) == []
+    assert not SyncLink.objects.exists()
+
+
+def test_deleting_an_event_already_gone_counts_as_done(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    google.phone_delete(ALICE, SyncLink.objects.get().remote_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.delete_appointment(appointment)
+
+    assert not SyncLink.objects.exists()
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
+
+
+def test_never_policy_pushes_nothing(alice_google, google, tomorrow_9, django_capture_on_commit_callbacks):
+    alice = alice_google.agent
+    alice.sync_policy = AgentSyncPolicy.NEVER
+    alice.save()
+    make(alice, tomorrow_9, django_capture_on_commit_callbacks)
+
+    assert google.events(ALICE) == []
+
+
+# --- pull ----------------------------------------------------------------------------------------------
+
+
+def test_event_made_on_the_phone_is_imported_on_its_own_wall_clock(importing_google, google, tomorrow_9):
+    start = tomorrow_9.astimezone(UTC)
+    google.phone_insert(
+        ALICE,
+        summary="Dentist",
+        location="Town",
+        start={"dateTime": start.astimezone().isoformat(), "timeZone": "America/Los_Angeles"},
+        end={"dateTime": (start + HOUR).astimezone().isoformat(), "timeZone": "America/Los_Angeles"},
+    )
+
+    pull(importing_google)
+
+    appointment = Appointment.objects.get()
+    assert (appointment.subject, appointment.location, appointment.source) == (
+        "Dentist",
+        "Town",
+        Appointment.Source.EXTERNAL,
+    )
+    assert (appointment.start, appointment.end) == (tomorrow_9, tomorrow_9 + HOUR)
+    assert list(appointment.agents.all()) == [importing_google.agent]
+
+
+def test_event_changed_on_the_phone_changes_the_appointment(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_google)
+    google.phone_patch(
+        ALICE,
+        SyncLink.objects.get().remote_id,
+        summary="Visit, new time",
+        start=when(tomorrow_9 + 4 * HOUR),
+        end=when(tomorrow_9 + 5 * HOUR),
+    )
+
+    pull(alice_google)
+
+    appointment.refresh_from_db()
+    assert (appointment.subject, appointment.start) == ("Visit, new time", tomorrow_9 + 4 * HOUR)
+    assert len(google.events(ALICE)) == 1
+    assert SyncLink.objects.get().version == only_event(google)["etag"]
+
+
+def test_event_deleted_on_the_phone_deletes_the_appointment(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_google)
+    google.phone_delete(ALICE, SyncLink.objects.get().remote_id)
+
+    pull(alice_google)
+
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+
+
+def test_own_events_are_never_imported_back(importing_google, google, tomorrow_9, django_capture_on_commit_callbacks):
+    make(importing_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    SyncLink.objects.all().delete()  # even with its sync status lost, our marker tells it apart
+
+    pull(importing_google)
+
+    assert Appointment.objects.count() == 1
+    assert len(google.events(ALICE)) == 1
+
+
+def test_polling_an_unchanged_calendar_costs_exactly_one_request(
+    importing_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(importing_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    phone_add(google, "Dentist", tomorrow_9 + 3 * HOUR, tomorrow_9 + 4 * HOUR)
+    pull(importing_google)
+    sequence = Appointment.objects.get(pk=appointment.pk).sequence
+    before = google.request_count
+
+    report = pull(importing_google)
+
+    assert google.requests[before:] == [f"GET {EVENTS}"]
+    assert (report.pushed, report.pulled, report.conflicts, report.failed) == (0, 0, 0, 0)
+    assert Appointment.objects.get(pk=appointment.pk).sequence == sequence
+
+
+# --- conflicts ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def conflict_rule(request):
+    settings = CalendarSettings.load()
+    settings.conflict_rule = request.param
+    settings.save()
+    return request.param
+
+
+RULES = [
+    pytest.param(ConflictRule.HELPDESK_WINS, ("Changed in the helpdesk", "Changed on the phone"), id="helpdesk-wins"),
+    pytest.param(ConflictRule.EXTERNAL_WINS, ("Changed on the phone", "Changed in the helpdesk"), id="external-wins"),
+]
+
+
+@pytest.mark.parametrize("conflict_rule, outcome", RULES, indirect=["conflict_rule"])
+def test_stale_etag_on_push_is_decided_by_the_conflict_rule(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks, conflict_rule, outcome
+):
+    winner, loser = outcome
+    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    google.phone_patch(ALICE, SyncLink.objects.get().remote_id, summary="Changed on the phone")
+
+    with django_capture_on_commit_callbacks(execute=True):  # the push holds the old etag: 412
+        calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")
+
+    appointment.refresh_from_db()
+    assert (appointment.subject, only_event(google)["summary"]) == (winner, winner)
+    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.overwritten["subject"] == loser
+    assert SyncLink.objects.get().version == only_event(google)["etag"]
+
+
+@pytest.mark.parametrize("conflict_rule, outcome", RULES, indirect=["conflict_rule"])
+def test_both_sides_changed_before_a_pull_is_decided_by_the_conflict_rule(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks, conflict_rule, outcome
+):
+    winner, loser = outcome
+    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_google)
+    google.phone_patch(ALICE, SyncLink.objects.get().remote_id, summary="Changed on the phone")
+    calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")  # push not run yet
+
+    pull(alice_google)
+
+    appointment.refresh_from_db()
+    assert (appointment.subject, only_event(google)["summary"]) == (winner, winner)
+    assert SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT).overwritten["subject"] == loser
+
+
+def test_modification_beats_deletion(alice_google, google, tomorrow_9, django_capture_on_commit_callbacks):
+    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_google)
+    google.phone_delete(ALICE, SyncLink.objects.get().remote_id)
+    calendar_services.update_appointment(appointment, subject="Still needed")
+
+    pull(alice_google)
+
+    assert subjects_in_helpdesk() == subjects_in_google(google) == ["Still needed"]
+
+
+# --- Ask ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def asking(alice_google):
+    settings = CalendarSettings.load()
+    settings.sync_policy = SyncPolicy.ASK
+    settings.save()
+    return alice_google
+
+
+def test_ask_keeps_the_appointment_waiting_until_approved(
+    asking, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    assert google.events(ALICE) == []
+    link = SyncLink.objects.get(appointment=appointment)
+    assert link.approval == SyncLink.Approval.WAITING
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve(link)
+
+    assert subjects_in_google(google) == ["Server room visit"]
+
+
+def test_ask_declined_appointment_never_reaches_google(asking, google, tomorrow_9, django_capture_on_commit_callbacks):
+    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.decline(SyncLink.objects.get(appointment=appointment))
+    pull(asking)
+
+    assert google.events(ALICE) == []
+    assert f"POST {EVENTS}" not in google.requests
+
+
+# --- import rules ---------------------------------------------------------------------------------------
+
+
+def test_import_off_imports_nothing(alice_google, google, tomorrow_9):
+    pull(alice_google)
+    phone_add(google, "Dentist", tomorrow_9, tomorrow_9 + HOUR)
+
+    pull(alice_google)
+
+    assert not Appointment.objects.exists()
+    assert subjects_in_google(google) == ["Dentist"]
+
+
+def test_private_event_is_imported_as_busy_time_without_text(importing_google, google, tomorrow_9):
+    phone_add(
+        google,
+        "Hospital",
+        tomorrow_9,
+        tomorrow_9 + HOUR,
+        description="secret details",
+        location="Room 1",
+        visibility="private",
+        transparency="transparent",
+    )
+
+    pull(importing_google)
+
+    appointment = Appointment.objects.get()
+    assert (appointment.subject, appointment.note, appointment.location) == ("", "", "")
+    assert appointment.private and appointment.busy
+    assert appointment.start == tomorrow_9
+    assert only_event(google)["summary"] == "Hospital"  # the helpdesk's blanking never reaches Google
+
+
+@pytest.fixture
+def short_window(calendar_settings):
+    calendar_settings.import_days_past, calendar_settings.import_days_future = 2, 3
+    calendar_settings.save()
+    return calendar_settings
+
+
+def test_full_listing_imports_what_overlaps_the_window(alice_google, google, short_window):
+    alice = alice_google.agent
+    alice.import_external = True
+    alice.save()
+    now = timezone.now().replace(microsecond=0)
+    past_edge, future_edge = now - timedelta(days=2), now + timedelta(days=3)
+    phone_add(google, "Ends before the window", past_edge - 2 * HOUR, past_edge - HOUR)
+    phone_add(google, "Crosses the start", past_edge - HOUR, past_edge + HOUR)
+    phone_add(google, "Starts before the end", future_edge - HOUR, future_edge + HOUR)
+    phone_add(google, "Starts after the window", future_edge + HOUR, future_edge + 2 * HOUR)
+
+    engine.sync_agent_calendar(alice_google, pull=True, now=now)
+
+    assert subjects_in_helpdesk() == ["Crosses the start", "Starts before the end"]
+
+
+def test_incremental_pull_ignores_changes_outside_the_window_until_they_move_in(
+    importing_google, google, short_window, tomorrow_9
+):
+    far = phone_add(google, "Next month", tomorrow_9 + timedelta(days=30), tomorrow_9 + timedelta(days=30, hours=1))
+    phone_add(google, "Last month", tomorrow_9 - timedelta(days=30), tomorrow_9 - timedelta(days=30) + HOUR)
+    phone_add(google, "Tomorrow", tomorrow_9, tomorrow_9 + HOUR)
+
+    pull(importing_google)
+    assert subjects_in_helpdesk() == ["Tomorrow"]
+
+    google.phone_patch(ALICE, far, start=when(tomorrow_9 + 2 * HOUR), end=when(tomorrow_9 + 3 * HOUR))
+    pull(importing_google)
+    assert subjects_in_helpdesk() == ["Next month", "Tomorrow"]
+    assert SyncLink.objects.count() == 2
+
+
+def test_event_the_moving_window_reaches_is_imported_by_the_daily_full_listing(importing_google, google, short_window):
+    now = timezone.now()
+    start = now + timedelta(days=10)
+    phone_add(google, "Planned long ago", start, start + HOUR)
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_google.pk), pull=True, now=now)
+    assert not Appointment.objects.exists()
+
+    a_week_later = now + timedelta(days=8)
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_google.pk), pull=True, now=a_week_later)
+
+    assert subjects_in_helpdesk() == ["Planned long ago"]
+    assert report.pulled == 1
+
+
+def test_refused_sync_token_does_a_full_resync_without_duplicates(
+    importing_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    make(importing_google.agent, tomorrow_9, django_capture_on_commit_callbacks, subject="Ours")
+    phone_add(google, "Theirs", tomorrow_9, tomorrow_9 + HOUR)
+    pull(importing_google)
+    google.expire_sync_tokens(ALICE)  # 410 fullSyncRequired
+
+    report = pull(importing_google)
+
+    assert report.full_resync
+    assert subjects_in_helpdesk() == subjects_in_google(google) == ["Ours", "Theirs"]
+    assert SyncLink.objects.count() == 2
+    assert SyncLogEntry.objects.filter(operation="full resync").exists()
+
+    before = google.request_count
+    pull(importing_google)  # the new token is taken: back to one request per poll
+    assert google.requests[before:] == [f"GET {EVENTS}"]
+
+
+# --- what an admin must fix -------------------------------------------------------------------------------
+
+
+def test_delegation_not_granted_stops_the_sync_with_the_fix(alice_google, google):
+    google.grant_delegation(CLIENT_ID, [])
+
+    with pytest.raises(ConnectionProblem, match="domain-wide delegation"):
+        pull(alice_google)
+
+    alice_google.refresh_from_db()
+    assert alice_google.state == AgentCalendar.State.FAILING
+    assert CLIENT_ID in alice_google.last_error
+
+
+def test_calendar_recovers_once_the_api_is_enabled_again(alice_google, google):
+    google.api_enabled = False
+    with pytest.raises(ConnectionProblem, match="Calendar API is disabled"):
+        pull(alice_google)
+    google.api_enabled = True
+
+    pull(alice_google)
+
+    alice_google.refresh_from_db()
+    assert (alice_google.state, alice_google.last_error) == (AgentCalendar.State.ACTIVE, "")
+
+
+# --- faults: nothing lost, nothing duplicated ------------------------------------------------------------
+
+
+def _sync_ignoring_faults(agent_calendar, *, pull: bool) -> None:
+    with contextlib.suppress(ProviderError):
+        engine.sync_agent_calendar(AgentCalendar.objects.get(pk=agent_calendar.pk), pull=pull)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [3, 17])
+def test_changes_flow_both_ways_through_faults_and_end_equal(importing_google, google, tomorrow_9, seed):
+    alice = importing_google.agent
+    google.random.seed(seed)
+    google.fault_rate = 0.5
+    appointments, phone_ids = [], []
+    for n in range(5):
+        start = tomorrow_9 + n * 2 * HOUR
+        appointments.append(
+            calendar_services.create_appointment(subject=f"Helpdesk {n}", start=start, end=start + HOUR, agents=[alice])
+        )
+        phone_ids.append(phone_add(google, f"Phone {n}", start + timedelta(days=1), start + timedelta(days=1, hours=1)))
+        _sync_ignoring_faults(importing_google, pull=n % 2 == 0)
+    calendar_services.update_appointment(appointments[0], subject="Helpdesk 0 renamed")
+    calendar_services.delete_appointment(appointments[1])
+    google.phone_patch(ALICE, phone_ids[2], summary="Phone 2 renamed")
+    google.phone_delete(ALICE, phone_ids[3])
+    for _ in range(4):
+        _sync_ignoring_faults(importing_google, pull=True)
+    served = dict(google.faults_served)
+
+    google.calm()
+    _sync_ignoring_faults(importing_google, pull=True)
+    _sync_ignoring_faults(importing_google, pull=True)
+
+    expected = ["Helpdesk 0 renamed", "Helpdesk 2", "Helpdesk 3", "Helpdesk 4"]
+    expected += ["Phone 0", "Phone 1", "Phone 2 renamed", "Phone 4"]
+    assert subjects_in_google(google) == subjects_in_helpdesk() == sorted(expected)
+    assert SyncLink.objects.count() == len(expected)
+    assert sum(served.values()) >= 5 and len(served) >= 3, served  # the faults really hit, of most kinds
+
+
+def test_an_insert_whose_answer_was_lost_is_not_duplicated(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    google.fail_next("drop_after", path=EVENTS)  # Google saves it; we never hear back
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.create_appointment(
+            subject="Once only", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice_google.agent]
+        )
+    pull(alice_google)
+
+    assert subjects_in_google(google) == ["Once only"]
+    assert Appointment.objects.count() == 1
+    assert SyncLink.objects.get().remote_id == only_event(google)["id"]
+
+
+def test_rate_limit_is_waited_out_and_the_push_goes_through(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    google.fail_next(403, "rateLimitExceeded", path=EVENTS)
+    google.fail_next(429, retry_after="0", path=EVENTS)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.create_appointment(
+            subject="After the wait", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice_google.agent]
+        )
+
+    assert subjects_in_google(google) == ["After the wait"]
+    assert not SyncLink.objects.get().pending
+
+
+# --- a recurring series -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def weekly_series(alice_google, tomorrow_9, django_capture_on_commit_callbacks):
+    """A weekly series of six in the helpdesk, its second occurrence moved, its third cancelled."""
+    with django_capture_on_commit_callbacks(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;COUNT=6",
+            agents=[alice_google.agent],
+            start=tomorrow_9,
+            end=tomorrow_9 + HOUR,
+            subject="Weekly check",
+        )
+    occurrences = list(master.occurrences.order_by("original_start"))
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(
+            occurrences[1], start=occurrences[1].start + 3 * HOUR, end=occurrences[1].end + 3 * HOUR
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.cancel_occurrence(occurrences[2])
+    return master
+
+
+def helpdesk_view(master, start, end) -> list[tuple]:
+    return list(
+        Appointment.objects.visible()
+        .filter(master=master, start__gte=start, start__lt=end)
+        .order_by("start")
+        .values_list("start", "end", "subject")
+    )
+
+
+def google_view(google, start, end) -> list[tuple]:
+    """The series as Google shows it, expanded by an independent reader: recurring-ical-events over an
+    iCalendar object built from the master's RFC 5545 lines and its exception events."""
+
+    def moment(value):
+        if "date" in value:
+            return datetime.strptime(value["date"], "%Y-%m-%d").date()
+        return datetime.fromisoformat(value["dateTime"]).astimezone(UTC)
+
+    calendar = icalendar.Calendar()
+    for event in google.events(ALICE, with_cancelled=True):
+        if event.get("status") == "cancelled" and not event.get("recurringEventId"):
+            continue
+        component = icalendar.Event()
+        component.add("uid", event["iCalUID"])
+        component.add("summary", event.get("summary", ""))
+        component.add("dtstart", moment(event["start"]))
+        component.add("dtend", moment(event["end"]))
+        if event.get("recurringEventId"):
+            component.add("recurrence-id", moment(event["originalStartTime"]))
+            if event.get("status") == "cancelled":
+                component.add("status", "CANCELLED")
+        ics = component.to_ical().decode()
+        for line in event.get("recurrence") or ():
+            ics = ics.replace("END:VEVENT", f"{line}\r\nEND:VEVENT")
+        calendar.add_component(icalendar.Event.from_ical(ics))
+    found = recurring_ical_events.of(calendar).between(start, end)
+    return sorted(
+        (e["DTSTART"].dt.astimezone(UTC), e["DTEND"].dt.astimezone(UTC), str(e["SUMMARY"]))
+        for e in found
+        if str(e.get("STATUS", "")) != "CANCELLED"
+    )
+
+
+def test_weekly_series_with_a_moved_and_a_cancelled_occurrence_shows_in_google_as_in_the_helpdesk(
+    weekly_series, google, tomorrow_9
+):
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=60))
+
+    helpdesk = [
+        (s.astimezone(UTC), e.astimezone(UTC), subject) for s, e, subject in helpdesk_view(weekly_series, *window)
+    ]
+    assert google_view(google, *window) == helpdesk
+    assert len(helpdesk) == 5
+    masters = [e for e in google.events(ALICE) if not e.get("recurringEventId")]
+    assert len(masters) == 1
+    rule = masters[0]["recurrence"][0]
+    assert rule.startswith("RRULE:") and set(rule[6:].split(";")) == {"FREQ=WEEKLY", "COUNT=6"}
+
+
+def test_occurrence_moved_and_cancelled_on_the_phone_follow_in_the_helpdesk(
+    weekly_series, alice_google, google, tomorrow_9
+):
+    pull(alice_google)
+    master_id = SyncLink.objects.get(appointment=weekly_series).remote_id
+    occurrences = list(weekly_series.occurrences.order_by("original_start"))
+    fourth, fifth = occurrences[3], occurrences[4]
+    google.phone_patch(
+        ALICE,
+        instance_id(master_id, fourth.original_start),
+        start=when(fourth.start + 5 * HOUR),
+        end=when(fourth.end + 5 * HOUR),
+    )
+    google.phone_delete(ALICE, instance_id(master_id, fifth.original_start))
+
+    pull(alice_google)
+
+    fourth.refresh_from_db()
+    fifth.refresh_from_db()
+    assert (fourth.start, fourth.is_modified) == (fourth.original_start + 5 * HOUR, True)
+    assert fifth.is_cancelled
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=60))
+    helpdesk = [
+        (s.astimezone(UTC), e.astimezone(UTC), subject) for s, e, subject in helpdesk_view(weekly_series, *window)
+    ]
+    assert google_view(google, *window) == helpdesk
+    assert len(helpdesk) == 4
+
+
+def test_series_that_ended_before_the_window_survives_a_full_resync(
+    alice_google, google, short_window, tomorrow_9, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=DAILY;COUNT=3",
+            agents=[alice_google.agent],
+            start=tomorrow_9 - timedelta(days=20),
+            end=tomorrow_9 - timedelta(days=20) + HOUR,
+            subject="Last month's training",
+        )
+    pull(alice_google)
+    google.expire_sync_tokens(ALICE)
+
+    pull(alice_google)
+    pull(alice_google)
+
+    assert subjects_in_google(google) == ["Last month's training"]
+    assert Appointment.objects.filter(master__isnull=True, subject="Last month's training").exists()
