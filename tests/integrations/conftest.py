@@ -1,15 +1,21 @@
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import caldav
 import pytest
 from celery.signals import task_retry
+from django.db import connection
 from django.utils import timezone
 
 from integrations import services
 from integrations.providers.caldav import CalDAVProvider
 from tests.peers.radicale import start_radicale
 
+ROOT = Path(__file__).resolve().parents[2]
 USERS = {"helpdesk": "service-pw", "alice": "alice-pw", "bob": "bob-pw"}
 
 
@@ -117,3 +123,67 @@ def alice_phone(radicale, alice_calendar):
 def tomorrow_9():
     local = timezone.localtime() + timedelta(days=1)
     return local.replace(hour=9, minute=0, second=0, microsecond=0)
+
+
+# --- a real Celery worker on Redis (CI sets REDIS_URL and runs on PostgreSQL) -------------------------
+
+
+def _database_url() -> str | None:
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+        return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+        return f"sqlite:///{db['NAME']}"
+    return None
+
+
+@pytest.fixture
+def worker(transactional_db):
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        pytest.skip("REDIS_URL is not set: the real-worker test needs Redis (CI sets it).")
+    database_url = _database_url()
+    if database_url is None:
+        pytest.skip("The test database is in memory, where a worker process cannot see it; run on PostgreSQL.")
+    from helpdesk.celery import app
+
+    app.conf.task_always_eager = False
+    app.conf.broker_url = redis_url
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "SYNC_RETRY_BASE_DELAY": "0.05",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "helpdesk",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("celery")
+    yield process
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    app.conf.task_always_eager = True

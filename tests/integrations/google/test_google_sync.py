@@ -640,3 +640,24 @@ def test_series_that_ended_before_the_window_survives_a_full_resync(
 
     assert subjects_in_google(google) == ["Last month's training"]
     assert Appointment.objects.filter(master__isnull=True, subject="Last month's training").exists()
+
+
+def test_pushing_100_changes_costs_at_most_2_requests(alice_google, google, tomorrow_9):
+    """Issue 13: the engine sends a technician's waiting pushes through the provider's batch (50 calls
+    a request, Calendar API batch guide): 100 new appointments reach Google in 2 HTTP requests."""
+    alice = alice_google.agent
+    for n in range(100):
+        calendar_services.create_appointment(
+            subject=f"Visit {n}", start=tomorrow_9 + n * HOUR, end=tomorrow_9 + n * HOUR + HOUR / 2, agents=[alice]
+        )
+    engine.sync_agent_calendar(alice_google, pull=False)  # any token refresh and discovery first
+    assert not SyncLink.objects.filter(pending=True).exists()
+    for appointment in Appointment.objects.filter(agents=alice):
+        calendar_services.update_appointment(appointment, subject=appointment.subject + " (moved)")
+    before = google.request_count
+
+    report = engine.sync_agent_calendar(alice_google, pull=False)
+
+    assert (report.pushed, report.failed) == (100, 0)
+    assert google.request_count - before <= 2
+    assert sorted(e["summary"] for e in google.events(ALICE)) == sorted(f"Visit {n} (moved)" for n in range(100))
