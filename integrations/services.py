@@ -12,6 +12,7 @@ import logging
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -582,3 +583,21 @@ def finish_google_sign_in(agent: Agent, connection: Connection, *, code: str, re
         redirect_uri=redirect_uri,
     )
     return connect_own_google_calendar(agent, connection=connection, refresh_token=token)
+
+
+def sign_in_origins(connections) -> list[str]:
+    """The origins (scheme://host[:port]) of the sign-in pages the technicians' "connect my calendar"
+    forms lead to: Google's consent screen, the Microsoft identity platform's authorize endpoint.
+    A page's Content-Security-Policy form-action must name them, as it also covers the redirect a
+    form's answer makes (CSP Level 3, form-action)."""
+    from integrations.providers.google.signin import GOOGLE_AUTH_URI
+
+    addresses = []
+    for connection in connections:
+        options = connection.options or {}
+        if connection.kind == Connection.Kind.GOOGLE:
+            addresses.append(options.get("auth_uri") or GOOGLE_AUTH_URI)
+        elif connection.kind == Connection.Kind.GRAPH:
+            addresses.append(options.get("authority") or "https://login.microsoftonline.com/")
+    origins = {f"{part.scheme}://{part.netloc}" for part in map(urlsplit, addresses) if part.scheme and part.netloc}
+    return sorted(origins)

@@ -43,15 +43,25 @@ def decide(request, pk: int):
 @login_required
 def sync_health(request):
     agent = _agent(request)
-    return render(
+    microsoft365 = services.delegated_connections(agent)
+    response = render(
         request,
         "integrations/sync_health.html",
         {
             "calendars": selectors.calendars_with_health([agent]),
             "log": selectors.recent_log(agent),
-            "microsoft365": services.delegated_connections(agent),
+            "microsoft365": microsoft365,
         },
     )
+    return _allow_sign_in(response, [row["connection"] for row in microsoft365])
+
+
+def _allow_sign_in(response, connections):
+    """Let the page's "connect my calendar" forms lead on to the sign-in pages of these connections."""
+    origins = services.sign_in_origins(connections)
+    if origins:
+        response._csp_update = {"form-action": origins}  # added to the site's 'self'
+    return response
 
 
 @login_required
@@ -152,7 +162,7 @@ def google_connect(request):
         return redirect(services.google_consent_address(agent, connection, redirect_uri=redirect_uri, state=state))
     mine = {c.connection_id: c for c in AgentCalendar.objects.filter(agent=agent, connection__in=connections)}
     rows = [(connection, mine.get(connection.pk)) for connection in connections]
-    return render(request, "integrations/google_connect.html", {"rows": rows})
+    return _allow_sign_in(render(request, "integrations/google_connect.html", {"rows": rows}), connections)
 
 
 @login_required
