@@ -44,7 +44,22 @@ GOOGLE_OPTIONS = {"auth": (("service_account", "oauth"), "service_account")}
 GOOGLE_URL_OPTIONS = ("api_endpoint", "batch_uri", "token_uri", "auth_uri")
 
 
-class Connection(models.Model):
+class EncryptedSecret:
+    """A model whose `secret_encrypted` field holds a Fernet token (integrations.crypto): a password,
+    client secret, service-account key or refresh token, never shown back."""
+
+    def set_secret(self, plain: str) -> None:
+        self.secret_encrypted = crypto.encrypt(plain)
+
+    def get_secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted)
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_encrypted)
+
+
+class Connection(EncryptedSecret, models.Model):
     """An admin-configured link to one external calendar system."""
 
     class Kind(models.TextChoices):
@@ -159,18 +174,8 @@ class Connection(models.Model):
             default = GOOGLE_OPTIONS[name][1]
         return (self.options or {}).get(name, default)
 
-    def set_secret(self, plain: str) -> None:
-        self.secret_encrypted = crypto.encrypt(plain)
 
-    def get_secret(self) -> str:
-        return crypto.decrypt(self.secret_encrypted)
-
-    @property
-    def has_secret(self) -> bool:
-        return bool(self.secret_encrypted)
-
-
-class AgentCalendar(models.Model):
+class AgentCalendar(EncryptedSecret, models.Model):
     """One technician's calendar on one connection, with its sync state."""
 
     class State(models.TextChoices):
@@ -215,17 +220,6 @@ class AgentCalendar(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} on {self.connection}"
-
-    def set_secret(self, plain: str) -> None:
-        """The technician's own sign-in (a Google refresh token), stored encrypted."""
-        self.secret_encrypted = crypto.encrypt(plain)
-
-    def get_secret(self) -> str:
-        return crypto.decrypt(self.secret_encrypted)
-
-    @property
-    def has_secret(self) -> bool:
-        return bool(self.secret_encrypted)
 
     @property
     def mailbox_address(self) -> str:
