@@ -12,6 +12,7 @@ import logging
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -414,6 +415,43 @@ def delegated_connections(agent: Agent) -> list[dict]:
     return result
 
 
+def _graph_sign_in_settings(connection: Connection):
+    """The GraphSettings a technician's sign-in needs (no secret: the browser never sees it)."""
+    from integrations.providers.graph.client import GraphSettings
+
+    options = connection.options or {}
+    return GraphSettings(
+        tenant_id=options.get("tenant_id", ""),
+        client_id=connection.username,
+        secret="",
+        authority=options.get("authority", ""),
+        base_url=connection.server_url or "https://graph.microsoft.com/v1.0",
+    )
+
+
+def sign_in_origins(connections) -> list[str]:
+    """The origins ("https://login.microsoftonline.com", "https://accounts.google.com") of the sign-in
+    pages these Microsoft 365 and Google connections send a technician's browser to, sorted.
+
+    Our "Connect" forms post to this site, which redirects to that page; browsers check the
+    Content-Security-Policy's form-action on every redirect of a form submission (CSP Level 3,
+    form-action), so the page carrying the form must allow these origins or the sign-in stops there."""
+    from integrations.providers.google.signin import GOOGLE_AUTH_URI
+
+    origins = set()
+    for connection in connections:
+        if connection.kind == Connection.Kind.GRAPH:
+            address = _graph_sign_in_settings(connection).authority_url
+        elif connection.kind == Connection.Kind.GOOGLE:
+            address = (connection.options or {}).get("auth_uri") or GOOGLE_AUTH_URI
+        else:
+            continue
+        parts = urlsplit(address)
+        if parts.scheme in ("https", "http") and parts.netloc:
+            origins.add(f"{parts.scheme}://{parts.netloc}")
+    return sorted(origins)
+
+
 def start_delegated_sign_in(agent: Agent, connection: Connection, redirect_uri: str) -> tuple[str, dict]:
     """(the authorize URL to send the browser to, what the session keeps until the callback: state
     and PKCE verifier, RFC 7636). No outbound call."""
@@ -422,16 +460,8 @@ def start_delegated_sign_in(agent: Agent, connection: Connection, redirect_uri: 
     import secrets
 
     from integrations.providers.graph import authorize_url
-    from integrations.providers.graph.client import GraphSettings
 
-    options = connection.options or {}
-    settings = GraphSettings(
-        tenant_id=options.get("tenant_id", ""),
-        client_id=connection.username,
-        secret="",
-        authority=options.get("authority", ""),
-        base_url=connection.server_url or "https://graph.microsoft.com/v1.0",
-    )
+    settings = _graph_sign_in_settings(connection)
     verifier = secrets.token_urlsafe(64)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     state = secrets.token_urlsafe(24)

@@ -20,6 +20,16 @@ def _agent(request):
     return agent
 
 
+def _allow_sign_in_redirects(response, connections):
+    """The page's "Connect" forms post here and are redirected to the connections' sign-in pages:
+    the Content-Security-Policy's form-action must allow those origins too (browsers check it on
+    redirects), or the browser stops on our page."""
+    origins = services.sign_in_origins(connections)
+    if origins:
+        response._csp_update = {"form-action": origins}
+    return response
+
+
 @login_required
 def approvals(request):
     agent = _agent(request)
@@ -43,15 +53,17 @@ def decide(request, pk: int):
 @login_required
 def sync_health(request):
     agent = _agent(request)
-    return render(
+    microsoft365 = services.delegated_connections(agent)
+    response = render(
         request,
         "integrations/sync_health.html",
         {
             "calendars": selectors.calendars_with_health([agent]),
             "log": selectors.recent_log(agent),
-            "microsoft365": services.delegated_connections(agent),
+            "microsoft365": microsoft365,
         },
     )
+    return _allow_sign_in_redirects(response, [m365["connection"] for m365 in microsoft365 if m365["needs_sign_in"]])
 
 
 @login_required
@@ -152,7 +164,7 @@ def google_connect(request):
         return redirect(services.google_consent_address(agent, connection, redirect_uri=redirect_uri, state=state))
     mine = {c.connection_id: c for c in AgentCalendar.objects.filter(agent=agent, connection__in=connections)}
     rows = [(connection, mine.get(connection.pk)) for connection in connections]
-    return render(request, "integrations/google_connect.html", {"rows": rows})
+    return _allow_sign_in_redirects(render(request, "integrations/google_connect.html", {"rows": rows}), connections)
 
 
 @login_required
