@@ -415,6 +415,43 @@ def delegated_connections(agent: Agent) -> list[dict]:
     return result
 
 
+def _graph_sign_in_settings(connection: Connection):
+    """The GraphSettings a technician's sign-in needs (no secret: the browser never sees it)."""
+    from integrations.providers.graph.client import GraphSettings
+
+    options = connection.options or {}
+    return GraphSettings(
+        tenant_id=options.get("tenant_id", ""),
+        client_id=connection.username,
+        secret="",
+        authority=options.get("authority", ""),
+        base_url=connection.server_url or "https://graph.microsoft.com/v1.0",
+    )
+
+
+def sign_in_origins(connections) -> list[str]:
+    """The origins ("https://login.microsoftonline.com", "https://accounts.google.com") of the sign-in
+    pages these Microsoft 365 and Google connections send a technician's browser to, sorted.
+
+    Our "Connect" forms post to this site, which redirects to that page; browsers check the
+    Content-Security-Policy's form-action on every redirect of a form submission (CSP Level 3,
+    form-action), so the page carrying the form must allow these origins or the sign-in stops there."""
+    from integrations.providers.google.signin import GOOGLE_AUTH_URI
+
+    origins = set()
+    for connection in connections:
+        if connection.kind == Connection.Kind.GRAPH:
+            address = _graph_sign_in_settings(connection).authority_url
+        elif connection.kind == Connection.Kind.GOOGLE:
+            address = (connection.options or {}).get("auth_uri") or GOOGLE_AUTH_URI
+        else:
+            continue
+        parts = urlsplit(address)
+        if parts.scheme in ("https", "http") and parts.netloc:
+            origins.add(f"{parts.scheme}://{parts.netloc}")
+    return sorted(origins)
+
+
 def start_delegated_sign_in(agent: Agent, connection: Connection, redirect_uri: str) -> tuple[str, dict]:
     """(the authorize URL to send the browser to, what the session keeps until the callback: state
     and PKCE verifier, RFC 7636). No outbound call."""
@@ -423,16 +460,8 @@ def start_delegated_sign_in(agent: Agent, connection: Connection, redirect_uri: 
     import secrets
 
     from integrations.providers.graph import authorize_url
-    from integrations.providers.graph.client import GraphSettings
 
-    options = connection.options or {}
-    settings = GraphSettings(
-        tenant_id=options.get("tenant_id", ""),
-        client_id=connection.username,
-        secret="",
-        authority=options.get("authority", ""),
-        base_url=connection.server_url or "https://graph.microsoft.com/v1.0",
-    )
+    settings = _graph_sign_in_settings(connection)
     verifier = secrets.token_urlsafe(64)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     state = secrets.token_urlsafe(24)
@@ -583,21 +612,3 @@ def finish_google_sign_in(agent: Agent, connection: Connection, *, code: str, re
         redirect_uri=redirect_uri,
     )
     return connect_own_google_calendar(agent, connection=connection, refresh_token=token)
-
-
-def sign_in_origins(connections) -> list[str]:
-    """The origins (scheme://host[:port]) of the sign-in pages the technicians' "connect my calendar"
-    forms lead to: Google's consent screen, the Microsoft identity platform's authorize endpoint.
-    A page's Content-Security-Policy form-action must name them, as it also covers the redirect a
-    form's answer makes (CSP Level 3, form-action)."""
-    from integrations.providers.google.signin import GOOGLE_AUTH_URI
-
-    addresses = []
-    for connection in connections:
-        options = connection.options or {}
-        if connection.kind == Connection.Kind.GOOGLE:
-            addresses.append(options.get("auth_uri") or GOOGLE_AUTH_URI)
-        elif connection.kind == Connection.Kind.GRAPH:
-            addresses.append(options.get("authority") or "https://login.microsoftonline.com/")
-    origins = {f"{part.scheme}://{part.netloc}" for part in map(urlsplit, addresses) if part.scheme and part.netloc}
-    return sorted(origins)

@@ -20,6 +20,16 @@ def _agent(request):
     return agent
 
 
+def _allow_sign_in_redirects(response, connections):
+    """The page's "Connect" forms post here and are redirected to the connections' sign-in pages:
+    the Content-Security-Policy's form-action must allow those origins too (browsers check it on
+    redirects), or the browser stops on our page."""
+    origins = services.sign_in_origins(connections)
+    if origins:
+        response._csp_update = {"form-action": origins}
+    return response
+
+
 @login_required
 def approvals(request):
     agent = _agent(request)
@@ -53,15 +63,7 @@ def sync_health(request):
             "microsoft365": microsoft365,
         },
     )
-    return _allow_sign_in(response, [row["connection"] for row in microsoft365])
-
-
-def _allow_sign_in(response, connections):
-    """Let the page's "connect my calendar" forms lead on to the sign-in pages of these connections."""
-    origins = services.sign_in_origins(connections)
-    if origins:
-        response._csp_update = {"form-action": origins}  # added to the site's 'self'
-    return response
+    return _allow_sign_in_redirects(response, [m365["connection"] for m365 in microsoft365 if m365["needs_sign_in"]])
 
 
 @login_required
@@ -162,7 +164,7 @@ def google_connect(request):
         return redirect(services.google_consent_address(agent, connection, redirect_uri=redirect_uri, state=state))
     mine = {c.connection_id: c for c in AgentCalendar.objects.filter(agent=agent, connection__in=connections)}
     rows = [(connection, mine.get(connection.pk)) for connection in connections]
-    return _allow_sign_in(render(request, "integrations/google_connect.html", {"rows": rows}), connections)
+    return _allow_sign_in_redirects(render(request, "integrations/google_connect.html", {"rows": rows}), connections)
 
 
 @login_required

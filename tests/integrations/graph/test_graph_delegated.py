@@ -129,3 +129,15 @@ def test_a_callback_with_a_foreign_state_connects_nothing(client, alice, graph, 
 
     assert "did not start here" in response.content.decode()
     assert not DelegatedGrant.objects.exists()
+
+
+def test_the_sync_page_lets_its_connect_form_go_on_to_the_sign_in_page(client, alice, graph, delegated_connection):
+    """CSP Level 3: form-action is checked on every redirect of a form submission, so the page with
+    "Connect my Microsoft 365 calendar" must allow the identity platform's origin, or the browser
+    stops on our page (shown in tests/browser/test_microsoft365_sign_in_in_browser.py)."""
+    client.force_login(alice.user)
+
+    policy = client.get("/me/sync/")["Content-Security-Policy"]
+
+    (form_action,) = [part.split() for part in policy.split(";") if part.split()[:1] == ["form-action"]]
+    assert form_action == ["form-action", "'self'", graph.root]

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from calendars.models import Appointment
 from integrations import services
-from integrations.models import GraphSubscription
+from integrations.models import AgentCalendar, GraphSubscription
+from tests.waiting import wait_for
 
 from .conftest import ALICE
 
@@ -56,6 +57,28 @@ def test_a_change_made_in_outlook_reaches_the_helpdesk_within_10_seconds(subscri
 
     assert Appointment.objects.filter(subject="Dentist").exists(), graph.deliveries
     assert time.monotonic() - made < 10
+    assert (subscribed.subscription_id, 202) in graph.deliveries
+
+
+@pytest.mark.slow
+def test_a_change_notification_reaches_the_helpdesk_through_a_real_worker_within_10_seconds(
+    worker, live_server, subscribed, graph, tomorrow_9
+):
+    """Issue 12 (Graph change notifications): Graph posts to the webhook, which only queues a pull; a
+    real Celery worker on Redis (its own process) runs it against the local Graph server, and the
+    change made in Outlook is in the helpdesk within 10 s."""
+    from integrations.tasks import pull_agent_calendar
+
+    synced_before = AgentCalendar.objects.get(pk=subscribed.agent_calendar_id).last_sync
+    pull_agent_calendar.delay(subscribed.agent_calendar_id)  # the worker is up once it has run one pull
+    wait_for(
+        lambda: AgentCalendar.objects.get(pk=subscribed.agent_calendar_id).last_sync != synced_before,
+        what="the worker",
+    )
+
+    graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Dentist")
+
+    wait_for(lambda: Appointment.objects.filter(subject="Dentist").exists(), timeout=10, what="the change")
     assert (subscribed.subscription_id, 202) in graph.deliveries
 
 
