@@ -55,7 +55,9 @@ from .mapping import (
     instance_id,
     marker_of,
     occurrence_patch,
+    parse_event_time,
     patch_body,
+    restore_patch,
     same_override,
 )
 
@@ -338,8 +340,8 @@ class GoogleProvider:
         except HttpError as error:
             if status_of(error) != 409 or not event.marker:
                 raise
-            created = self._existing(calendar, event)
-        return self._after_write(calendar, created, event)
+            return self._after_write(calendar, self._existing(calendar, event), event)
+        return self._after_write(calendar, created, event, fresh=True)
 
     def _existing(self, calendar: RemoteCalendar, event: RemoteEvent) -> dict:
         logger.info("Entry %s already in %s's calendar; not creating it again", event.marker, calendar.mailbox)
@@ -357,25 +359,70 @@ class GoogleProvider:
             )
         return found
 
-    def _after_write(self, calendar: RemoteCalendar, resource: dict, event: RemoteEvent) -> RemoteRef:
-        """The ref of a written master, once its moved occurrences are as `event` wants them."""
-        if event.is_recurring and event.overrides:
-            self._apply_overrides(calendar, resource["id"], event)
+    def _after_write(
+        self, calendar: RemoteCalendar, resource: dict, event: RemoteEvent, *, fresh: bool = False
+    ) -> RemoteRef:
+        """The ref of a written master, once its occurrences are as `event` wants them. A series
+        inserted just now (`fresh`) has no exception events yet: only its moved occurrences are written."""
+        if event.is_recurring and (event.overrides or not fresh):
+            self._reconcile_exceptions(calendar, resource["id"], event)
         return RemoteRef(remote_id=resource["id"], version=resource.get("etag"), raw=json.dumps(resource))
 
-    def _apply_overrides(self, calendar: RemoteCalendar, master_id: str, event: RemoteEvent) -> None:
-        current = self._series(calendar, master_id)
-        remote = {_key(o.original_start): o for o in (current.overrides if current else [])}
+    def _exception_resources(self, calendar: RemoteCalendar, master_id: str) -> tuple[dict | None, list[dict]]:
+        """(master, its exception events, cancelled ones included) as Google holds them now."""
+        master = self._get_resource(calendar, master_id)
+        if master is None or master.get("status") == "cancelled" or not master.get("recurrence"):
+            return None, []
+        items, _token, _zone = self._pages(calendar, iCalUID=master["iCalUID"], showDeleted=True)
+        return master, [i for i in items if i.get("recurringEventId") == master_id]
+
+    def _reconcile_exceptions(self, calendar: RemoteCalendar, master_id: str, event: RemoteEvent) -> None:
+        """Bring the series' exception events exactly to event.exdates / event.overrides.
+
+        Google keeps a moved or cancelled occurrence as an event of its own ("<master>_<original
+        start>", recurringEventId, originalStartTime); rewriting the master's RRULE/EXDATE leaves
+        it in place (Calendar API guide "Recurring events"). So: a wanted override is patched onto
+        its instance (status "confirmed", brought back if cancelled); a wanted exdate whose instance
+        is still shown is deleted; any other exception is restored to the occurrence the rule gives
+        (status "confirmed", original start, the series' length and texts)."""
+        master, exceptions = self._exception_resources(calendar, master_id)
+        if master is None:
+            return
+        zone = event.time_zone or (master.get("start") or {}).get("timeZone") or "UTC"
+        current = event_from_resource(master, [e for e in exceptions if e.get("status") != "cancelled"])
+        moved = {_key(o.original_start): o for o in current.overrides}
+        instances = {_key(parse_event_time(e["originalStartTime"], zone)): e for e in exceptions}
+        wanted_exdates = {_key(value) for value in event.exdates}
+        wanted = {_key(o.original_start): o for o in event.overrides}
         events = self._events(calendar.mailbox)
-        for override in event.overrides:
-            if same_override(remote.get(_key(override.original_start)), override):
-                continue
+
+        def patch(instance_key: str, body: dict) -> None:
             events.patch(
-                calendarId=calendar.calendar_id,
-                eventId=instance_id(master_id, override.original_start),
-                body=occurrence_patch(override, event),
-                sendUpdates=NO_NOTIFICATIONS,
+                calendarId=calendar.calendar_id, eventId=instance_key, body=body, sendUpdates=NO_NOTIFICATIONS
             ).execute()
+
+        for key, override in wanted.items():
+            found = instances.get(key)
+            cancelled = found is not None and found.get("status") == "cancelled"
+            if not cancelled and same_override(moved.get(key), override):
+                continue
+            body = occurrence_patch(override, event)
+            if cancelled:
+                body["status"] = "confirmed"
+            patch(found["id"] if found else instance_id(master_id, override.original_start), body)
+        for key, found in instances.items():
+            if key in wanted:
+                continue
+            cancelled = found.get("status") == "cancelled"
+            if key in wanted_exdates:
+                if not cancelled:
+                    events.delete(
+                        calendarId=calendar.calendar_id, eventId=found["id"], sendUpdates=NO_NOTIFICATIONS
+                    ).execute()
+                continue
+            if cancelled or key in moved:
+                original = parse_event_time(found["originalStartTime"], zone)
+                patch(found["id"], restore_patch(event, original))
 
     def update(
         self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, *, base: RemoteEvent | None = None
@@ -414,8 +461,8 @@ class GoogleProvider:
         request = self._update_request(calendar, ref, event, base)
         if request is None:
             resource = json.loads(base.raw)
-            if event.is_recurring and event.overrides:
-                self._apply_overrides(calendar, ref.remote_id, event)
+            if event.is_recurring:
+                self._reconcile_exceptions(calendar, ref.remote_id, event)
             return RemoteRef(remote_id=ref.remote_id, version=ref.version or resource.get("etag"), raw=base.raw)
         return self._after_write(calendar, request.execute(), event)
 
@@ -546,7 +593,8 @@ class GoogleProvider:
                     raise self._translate(error, calendar.mailbox) if isinstance(error, HttpError) else error
             if op.kind == "delete":
                 return BulkResult()
-            ref = self._call(calendar.mailbox, lambda: self._after_write(calendar, response, op.event))
+            fresh = op.kind == "create" and error is None
+            ref = self._call(calendar.mailbox, lambda: self._after_write(calendar, response, op.event, fresh=fresh))
             return BulkResult(ref=ref)
         except ProviderError as failure:
             return BulkResult(error=failure)

@@ -275,6 +275,22 @@ def occurrence_patch(override: RemoteOccurrence, event: RemoteEvent) -> dict:
     return body
 
 
+def restore_patch(event: RemoteEvent, original: datetime | date) -> dict:
+    """An events.patch bringing one instance back to the occurrence the series' rule gives at
+    `original`: status "confirmed" (un-cancels it), the original start, the series' length and
+    the master's texts (Calendar API guide "Recurring events": instances are modified or
+    restored through their own instance event)."""
+    zone = event.time_zone or "UTC"
+    return {
+        "status": "confirmed",
+        "start": event_time(original, zone, all_day=event.all_day),
+        "end": event_time(_end_of(original, event), zone, all_day=event.all_day),
+        "summary": event.subject or "",
+        "description": event.body or "",
+        "location": event.location or "",
+    }
+
+
 def same_override(remote: RemoteOccurrence | None, wanted: RemoteOccurrence) -> bool:
     if remote is None:
         return False

@@ -217,6 +217,41 @@ def test_weekly_series_with_a_moved_and_a_cancelled_occurrence_round_trips(googl
     assert exception["recurringEventId"] == ref.remote_id
 
 
+@pytest.mark.parametrize("how", ["update", "apply_bulk"])
+def test_update_restores_the_occurrences_no_longer_wanted_as_exceptions(google, provider, calendar, how):
+    """Google's recurring-events guide: a cancelled or moved occurrence is an instance event of its
+    own; taking the exception back means writing that instance back ("confirmed", the original
+    start and end), not only the master's EXDATE."""
+    start = next_monday_9()
+    moved = RemoteOccurrence(
+        original_start=start + timedelta(days=7), start=start + timedelta(days=8), end=start + timedelta(days=8) + HOUR
+    )
+    third = start + timedelta(days=14)
+    series = ours(start, rrules=["FREQ=WEEKLY;COUNT=6"], exdates=[third], overrides=[moved])
+    ref = provider.create(calendar, series)
+    fourth = start + timedelta(days=21)
+    google.phone_delete(ALICE, f"{ref.remote_id}_{fourth.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    base = provider.get(calendar, ref)
+    ref = RemoteRef(ref.remote_id, base.version)
+    plain = ours(start, rrules=["FREQ=WEEKLY;COUNT=6"])
+
+    if how == "update":
+        provider.update(calendar, ref, plain, base=base)
+    else:
+        (result,) = provider.apply_bulk(calendar, [BulkOp("update", event=plain, ref=ref, base=base)])
+        assert result.error is None
+
+    read = provider.get(calendar, ref)
+    assert (read.exdates, read.overrides) == ([], [])
+    assert google.event(ALICE, ref.remote_id)["recurrence"] == ["RRULE:FREQ=WEEKLY;COUNT=6"]
+    assert google.event(ALICE, f"{ref.remote_id}_{third.astimezone(UTC):%Y%m%dT%H%M%SZ}") is None  # never an event
+    for original in (moved.original_start, fourth):
+        instance = google.event(ALICE, f"{ref.remote_id}_{original.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+        assert instance["status"] == "confirmed"
+        assert datetime.fromisoformat(instance["start"]["dateTime"]) == original
+        assert datetime.fromisoformat(instance["end"]["dateTime"]) == original + HOUR
+
+
 def test_occurrence_cancelled_on_the_phone_comes_back_as_an_exdate(google, provider, calendar, window):
     start = next_monday_9()
     ref = provider.create(calendar, ours(start, rrules=["FREQ=DAILY;COUNT=5"]))

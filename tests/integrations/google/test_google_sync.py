@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import pytest
 import recurring_ical_events
+from dateutil import rrule as dateutil_rrule
 from django.utils import timezone
 
 from agents.models import AgentSyncPolicy
@@ -661,3 +662,50 @@ def test_pushing_100_changes_costs_at_most_2_requests(alice_google, google, tomo
     assert (report.pushed, report.failed) == (100, 0)
     assert google.request_count - before <= 2
     assert sorted(e["summary"] for e in google.events(ALICE)) == sorted(f"Visit {n} (moved)" for n in range(100))
+
+
+@pytest.mark.parametrize("conflict_rule", [ConflictRule.HELPDESK_WINS], indirect=True)
+def test_occurrences_the_helpdesk_restores_leave_no_exception_in_google(
+    weekly_series, alice_google, google, tomorrow_9, conflict_rule
+):
+    """Google's recurring-events guide: an occurrence is restored by writing its instance event
+    ("<master id>_<original start>") back to status "confirmed" at its original times; rewriting
+    the master's RRULE/EXDATE alone leaves the cancelled or moved instance event in place.
+    The helpdesk puts its moved occurrence back; the phone cancels one occurrence and moves
+    another while the helpdesk changes the series, and the helpdesk wins the conflict."""
+    pull(alice_google)
+    master_id = SyncLink.objects.get(appointment=weekly_series).remote_id
+    occurrences = list(weekly_series.occurrences.order_by("original_start"))
+    moved, fourth, fifth = occurrences[1], occurrences[3], occurrences[4]
+    google.phone_delete(ALICE, instance_id(master_id, fourth.original_start))
+    google.phone_patch(
+        ALICE,
+        instance_id(master_id, fifth.original_start),
+        start=when(fifth.start + 2 * HOUR),
+        end=when(fifth.end + 2 * HOUR),
+        summary="Moved on the phone",
+    )
+    # The helpdesk puts its moved occurrence back on the rule's time; the push waits for the pull.
+    calendar_services.update_appointment(moved, start=moved.original_start, end=moved.original_start + HOUR)
+
+    pull(alice_google)
+
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=60))
+    # Right value from the rule alone (dateutil, RFC 5545): six weekly starts less the third.
+    starts = list(dateutil_rrule.rrule(dateutil_rrule.WEEKLY, count=6, dtstart=tomorrow_9.astimezone(UTC)))
+    expected = [(s, s + HOUR, "Weekly check") for i, s in enumerate(starts) if i != 2]
+    helpdesk = [
+        (s.astimezone(UTC), e.astimezone(UTC), subject) for s, e, subject in helpdesk_view(weekly_series, *window)
+    ]
+    assert helpdesk == expected
+    assert google_view(google, *window) == expected
+    instances = {e["id"]: e for e in google.events(ALICE, with_cancelled=True) if e.get("recurringEventId")}
+    for occurrence in (moved, fourth, fifth):
+        instance = instances.get(instance_id(master_id, occurrence.original_start))
+        if instance is not None:  # an instance event may stay, as the rule's occurrence itself
+            assert instance["status"] == "confirmed"
+            assert start_of(instance) == occurrence.original_start
+            assert instance.get("summary") == "Weekly check"
+
+    report = engine.sync_agent_calendar(alice_google, pull=True)
+    assert (report.pushed, report.pulled, report.conflicts, report.failed) == (0, 0, 0, 0)
