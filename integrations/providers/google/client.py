@@ -8,10 +8,14 @@ settings of the connection (the client's own batch request ignores the endpoint)
 
 Pull: events.list with singleEvents=false (masters with their exceptions, not expanded), over
 the window on a full listing and with the sync token afterwards, page by page until
-nextSyncToken; 410 fullSyncRequired is SyncTokenExpired. Push: insert under an id derived from
-our marker, so a retried insert meets 409 and goes on with the entry already there; patch with
-If-Match writing only the owned fields that changed; delete (404/410 = gone); sendUpdates=none
-on every write; batches of up to 50 calls. Calls run under base.RetryPolicy.
+nextSyncToken; 410 fullSyncRequired is SyncTokenExpired. Working-location and birthday entries
+are never imported, focus time and out of office come in as busy blocks (mapping.py); filtered
+here rather than with `eventTypes`, so sync tokens taken before keep their parameters.
+Push: insert under an id derived from our marker, so a retried insert meets 409 and goes on with
+the entry already there; patch with If-Match writing only the owned fields that changed, then a
+series' exception events brought to what the helpdesk wants; never a write to an entry of a
+special type; delete (404/410 = gone); sendUpdates=none on every write; batches of up to 50
+calls. Calls run under base.RetryPolicy.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ from .mapping import (
     event_id_for,
     insert_body,
     instance_id,
+    is_not_busy_type,
+    is_read_only,
     marker_of,
     occurrence_patch,
     parse_event_time,
@@ -267,6 +273,7 @@ class GoogleProvider:
             timeMin=window.start.astimezone(UTC).isoformat(),
             timeMax=window.end.astimezone(UTC).isoformat(),
         )
+        items = [i for i in items if not is_not_busy_type(i)]
         masters = {i["id"]: i for i in items if not i.get("recurringEventId") and i.get("status") != "cancelled"}
         exceptions: dict[str, list[dict]] = {}
         for item in items:
@@ -275,7 +282,7 @@ class GoogleProvider:
         for master_id in exceptions.keys() - masters.keys():
             # An exception inside the window of a series listed without its master: read the master.
             master = self._get_resource(calendar, master_id)
-            if master is not None and master.get("status") != "cancelled":
+            if master is not None and master.get("status") != "cancelled" and not is_not_busy_type(master):
                 masters[master_id] = master
         events = [event_from_resource(m, exceptions.get(i, []), calendar_zone=zone) for i, m in masters.items()]
         return ChangePage(changed=events, next_token=sync_token, full=True)
@@ -285,6 +292,11 @@ class GoogleProvider:
         page = ChangePage(next_token=sync_token)
         series: set[str] = set()
         for item in items:
+            if is_not_busy_type(item):
+                # Never imported; gone from the helpdesk if an earlier version was.
+                if not item.get("recurringEventId") and item["id"] in known:
+                    page.deleted.append(item["id"])
+                continue
             if item.get("recurringEventId"):
                 series.add(item["recurringEventId"])
             elif item.get("status") == "cancelled":
@@ -314,7 +326,7 @@ class GoogleProvider:
     def _series(self, calendar: RemoteCalendar, master_id: str, zone: str = "UTC") -> RemoteEvent | None:
         """A recurring master with every exception of its series (events.list by iCalUID)."""
         master = self._get_resource(calendar, master_id)
-        if master is None or master.get("status") == "cancelled":
+        if master is None or master.get("status") == "cancelled" or is_not_busy_type(master):
             return None
         if not master.get("recurrence"):
             return event_from_resource(master, calendar_zone=zone)
@@ -429,13 +441,18 @@ class GoogleProvider:
     ) -> RemoteRef:
         """events.patch writing only the owned fields that differ from `base` (read first when not
         given), with If-Match: ref.version and sendUpdates=none. The reminder is written only on
-        entries carrying our marker. Nothing to write: the same ref back without a request.
+        entries carrying our marker. Nothing to write, or an entry of a special eventType (focus
+        time, out of office, from Gmail: never written): the same ref back without a write. A
+        series' exception events are then brought to event.exdates / event.overrides, the ones no
+        longer wanted restored (see _reconcile_exceptions).
         Raises VersionConflict on 412, RemoteNotFound on 404/410."""
         return self._call(calendar.mailbox, lambda: self._update(calendar, ref, event, base))
 
     def _update_request(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent):
         """The patch request for an update against `base`, or None when nothing differs."""
         current = json.loads(base.raw) if base.raw else {}
+        if is_read_only(current):
+            return None
         ours = bool(event.marker) and marker_of(current) == event.marker
         changes = patch_body(event, base, ours=ours, current=current)
         if not changes:
@@ -461,7 +478,9 @@ class GoogleProvider:
         request = self._update_request(calendar, ref, event, base)
         if request is None:
             resource = json.loads(base.raw)
-            if event.is_recurring:
+            if is_read_only(resource):
+                logger.info("Entry %s is a Google %s entry: never written", ref.remote_id, resource.get("eventType"))
+            elif event.is_recurring:
                 self._reconcile_exceptions(calendar, ref.remote_id, event)
             return RemoteRef(remote_id=ref.remote_id, version=ref.version or resource.get("etag"), raw=base.raw)
         return self._after_write(calendar, request.execute(), event)

@@ -709,3 +709,128 @@ def test_occurrences_the_helpdesk_restores_leave_no_exception_in_google(
 
     report = engine.sync_agent_calendar(alice_google, pull=True)
     assert (report.pushed, report.pulled, report.conflicts, report.failed) == (0, 0, 0, 0)
+
+
+# --- Google's special event types (Calendar API guide "Event types") --------------------------------------
+
+
+def working_location(google, day) -> str:
+    """A working-location entry as Google Calendar makes it: home office, all day, free time."""
+    return google.phone_insert(
+        ALICE,
+        eventType="workingLocation",
+        summary="Home",
+        start={"date": day.isoformat()},
+        end={"date": (day + timedelta(days=1)).isoformat()},
+        transparency="transparent",
+        visibility="public",
+        workingLocationProperties={"type": "homeOffice", "homeOffice": {}},
+    )["id"]
+
+
+def birthday(google, day) -> str:
+    """A birthday from Google Contacts: all day, repeating every year, free time."""
+    return google.phone_insert(
+        ALICE,
+        eventType="birthday",
+        summary="Bob's birthday",
+        start={"date": day.isoformat()},
+        end={"date": (day + timedelta(days=1)).isoformat()},
+        recurrence=["RRULE:FREQ=YEARLY"],
+        transparency="transparent",
+        visibility="private",
+        birthdayProperties={"type": "birthday"},
+    )["id"]
+
+
+@pytest.fixture(params=["full", "incremental"])
+def listing(request, importing_google, google):
+    """The pull reads the calendar by a full listing (sync token refused) or by its sync token."""
+    if request.param == "full":
+        google.expire_sync_tokens(ALICE)
+    return request.param
+
+
+def test_working_location_is_never_an_appointment(importing_google, google, tomorrow_9, listing):
+    working_location(google, tomorrow_9.date())
+
+    report = pull(importing_google)
+
+    assert (report.pulled, report.failed) == (0, 0)
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+
+
+def test_birthday_is_never_an_appointment(importing_google, google, tomorrow_9, listing):
+    birthday(google, tomorrow_9.date())
+
+    report = pull(importing_google)
+
+    assert (report.pulled, report.failed) == (0, 0)
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+
+
+BLOCKS = [
+    pytest.param(
+        "focusTime",
+        {
+            "focusTimeProperties": {
+                "autoDeclineMode": "declineOnlyNewConflictingInvitations",
+                "chatStatus": "doNotDisturb",
+            }
+        },
+        id="focusTime",
+    ),
+    pytest.param(
+        "outOfOffice",
+        {"outOfOfficeProperties": {"autoDeclineMode": "declineAllConflictingInvitations", "declineMessage": "Away"}},
+        id="outOfOffice",
+    ),
+]
+
+
+@pytest.mark.parametrize("kind, properties", BLOCKS)
+def test_focus_time_and_out_of_office_are_imported_as_busy_blocks_never_written_back(
+    importing_google, google, tomorrow_9, django_capture_on_commit_callbacks, listing, kind, properties
+):
+    event_id = google.phone_insert(
+        ALICE, eventType=kind, summary="", start=when(tomorrow_9), end=when(tomorrow_9 + 2 * HOUR), **properties
+    )["id"]
+
+    pull(importing_google)
+
+    appointment = Appointment.objects.get()
+    label = {"focusTime": "Focus time", "outOfOffice": "Out of office"}[kind]
+    assert (appointment.subject, appointment.start, appointment.end) == (label, tomorrow_9, tomorrow_9 + 2 * HOUR)
+    assert appointment.busy and appointment.source == Appointment.Source.EXTERNAL
+    before = google.event(ALICE, event_id)
+    writes = len(google.send_updates)
+
+    with django_capture_on_commit_callbacks(execute=True):  # the helpdesk edits the block: nothing goes back
+        calendar_services.update_appointment(appointment, subject="Edited here", end=tomorrow_9 + 3 * HOUR)
+    pull(importing_google)
+
+    assert google.event(ALICE, event_id) == before
+    assert len(google.send_updates) == writes
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
+
+
+def test_entry_from_gmail_is_imported_as_it_is_and_never_written_back(
+    importing_google, google, tomorrow_9, django_capture_on_commit_callbacks, listing
+):
+    """Gmail's entries (flights, reservations) are ordinary time in the calendar; the API lets a
+    client change almost nothing of them, so the helpdesk never writes them."""
+    event_id = phone_add(google, "Flight to Oslo", tomorrow_9, tomorrow_9 + 2 * HOUR, eventType="fromGmail")
+
+    pull(importing_google)
+
+    appointment = Appointment.objects.get()
+    assert (appointment.subject, appointment.start, appointment.busy) == ("Flight to Oslo", tomorrow_9, True)
+    before = google.event(ALICE, event_id)
+    writes = len(google.send_updates)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(appointment, subject="Edited here")
+
+    assert google.event(ALICE, event_id) == before
+    assert len(google.send_updates) == writes
