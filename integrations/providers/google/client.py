@@ -78,6 +78,8 @@ SERVICE_ACCOUNT_KEYS = ("type", "client_email", "private_key", "client_id")
 PAGE_SIZE = 2500  # events.list maxResults ceiling
 MAX_BATCH = 50  # calls per batch request (Calendar API batch guide)
 NO_NOTIFICATIONS = "none"
+# Every id we insert under starts so: the base32hex of the engine's marker prefix "helpd(esk-)".
+OUR_ID_PREFIX = event_id_for("helpd")
 
 
 @dataclass(frozen=True)
@@ -493,12 +495,25 @@ class GoogleProvider:
         """events.delete with sendUpdates=none; 404 and 410 (already deleted) count as done."""
 
         def delete() -> None:
+            if self._special_entry(calendar, ref):
+                return
             self._delete_request(calendar, ref).execute()
 
         try:
             self._call(calendar.mailbox, delete)
         except RemoteNotFound:
             logger.info("Entry %s was already gone from %s's calendar", ref.remote_id, calendar.mailbox)
+
+    def _special_entry(self, calendar: RemoteCalendar, ref: RemoteRef) -> bool:
+        """True when `ref` is an entry of a special eventType (read first; entries we inserted have
+        ids derived from our marker and are never special): such entries are never deleted."""
+        if ref.remote_id.startswith(OUR_ID_PREFIX):
+            return False
+        found = self._get_resource(calendar, ref.remote_id)
+        if found is not None and found.get("status") != "cancelled" and is_read_only(found):
+            logger.info("Entry %s is a Google %s entry: never deleted", ref.remote_id, found.get("eventType"))
+            return True
+        return False
 
     def _delete_request(self, calendar: RemoteCalendar, ref: RemoteRef):
         return self._events(calendar.mailbox).delete(
@@ -578,8 +593,11 @@ class GoogleProvider:
             except ProviderError as error:
                 results[index] = BulkResult(error=error)
                 continue
-            if request is None:  # an update with nothing to write
-                results[index] = BulkResult(ref=RemoteRef(op.ref.remote_id, op.ref.version, op.base.raw))
+            if request is None:  # an update with nothing to write, or a special entry left alone
+                raw = op.base.raw if op.base is not None else None
+                results[index] = BulkResult(
+                    ref=None if op.kind == "delete" else RemoteRef(op.ref.remote_id, op.ref.version, raw)
+                )
                 continue
             queued[str(index)] = index
             batch.add(request, request_id=str(index))
@@ -594,6 +612,8 @@ class GoogleProvider:
         if op.kind == "create":
             return self._insert_request(calendar, op.event)
         if op.kind == "delete":
+            if self._call(calendar.mailbox, lambda: self._special_entry(calendar, op.ref)):
+                return None
             return self._delete_request(calendar, op.ref)
         if op.kind == "update":
             if op.base is None or not op.base.raw:

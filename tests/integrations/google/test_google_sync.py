@@ -815,6 +815,12 @@ def test_focus_time_and_out_of_office_are_imported_as_busy_blocks_never_written_
     assert len(google.send_updates) == writes
     assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
 
+    with django_capture_on_commit_callbacks(execute=True):  # nor does a deletion in the helpdesk
+        calendar_services.delete_appointment(Appointment.objects.get())
+
+    assert google.event(ALICE, event_id) == before
+    assert len(google.send_updates) == writes
+
 
 def test_entry_from_gmail_is_imported_as_it_is_and_never_written_back(
     importing_google, google, tomorrow_9, django_capture_on_commit_callbacks, listing
