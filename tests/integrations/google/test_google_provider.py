@@ -284,12 +284,14 @@ def test_a_long_rate_limit_wait_is_raised_with_its_hint(google, provider, calend
 
 
 def test_apply_bulk_of_100_changes_costs_at_most_two_requests(google, provider, calendar):
+    """Entries the helpdesk made (markers "helpdesk-<uuid>", as the engine makes them): deleting one
+    made elsewhere first reads it, since a special entry (out of office...) is never deleted."""
     start = next_monday_9()
-    existing = [provider.create(calendar, ours(start + n * HOUR, marker=f"m-old-{n}")) for n in range(50)]
+    existing = [provider.create(calendar, ours(start + n * HOUR, marker=f"helpdesk-old-{n}")) for n in range(50)]
     bases = [provider.get(calendar, ref) for ref in existing]
-    ops = [BulkOp("create", event=ours(start + n * HOUR, marker=f"m-new-{n}")) for n in range(50)]
+    ops = [BulkOp("create", event=ours(start + n * HOUR, marker=f"helpdesk-new-{n}")) for n in range(50)]
     ops += [
-        BulkOp("update", ref=ref, event=ours(start, marker=f"m-old-{n}", subject=f"Renamed {n}"), base=base)
+        BulkOp("update", ref=ref, event=ours(start, marker=f"helpdesk-old-{n}", subject=f"Renamed {n}"), base=base)
         for n, (ref, base) in enumerate(zip(existing[:30], bases[:30], strict=True))
     ]
     ops += [BulkOp("delete", ref=ref) for ref in existing[30:]]
@@ -389,3 +391,28 @@ def test_an_all_day_master_keeps_dates(google, provider, calendar):
 
     read = provider.get(calendar, ref)
     assert (read.start, read.exdates, read.all_day) == (day, [day + timedelta(days=1)], True)
+
+
+def test_special_entries_are_never_written_or_deleted(google, provider, calendar):
+    """Calendar API guide "Event types": out-of-office, focus-time, working-location, birthday and
+    Gmail entries have their own rules; the helpdesk leaves them as the technician made them."""
+    start = next_monday_9()
+    made = google.phone_insert(
+        ALICE,
+        eventType="outOfOffice",
+        summary="Away",
+        start={"dateTime": start.isoformat(), "timeZone": "Europe/Amsterdam"},
+        end={"dateTime": (start + HOUR).isoformat(), "timeZone": "Europe/Amsterdam"},
+    )
+    ref = RemoteRef(made["id"], made["etag"])
+    base = provider.get(calendar, ref)
+    assert (base.subject, base.busy) == ("Away", True)
+
+    provider.update(calendar, ref, ours(start, marker=None, subject="Edited"), base=base)
+    provider.update(calendar, ref, ours(start, marker=None, subject="Edited"))
+    (result,) = provider.apply_bulk(calendar, [BulkOp("delete", ref=ref)])
+    provider.delete(calendar, ref)
+
+    assert result.error is None
+    assert google.event(ALICE, made["id"]) == made
+    assert google.send_updates == []
