@@ -379,18 +379,24 @@ class GoogleProvider:
         """The ref of a written master, once its occurrences are as `event` wants them. A series
         inserted just now (`fresh`) has no exception events yet: only its moved occurrences are written."""
         if event.is_recurring and (event.overrides or not fresh):
-            self._reconcile_exceptions(calendar, resource["id"], event)
+            self._reconcile_exceptions(calendar, resource["id"], event, master=resource)
         return RemoteRef(remote_id=resource["id"], version=resource.get("etag"), raw=json.dumps(resource))
 
-    def _exception_resources(self, calendar: RemoteCalendar, master_id: str) -> tuple[dict | None, list[dict]]:
-        """(master, its exception events, cancelled ones included) as Google holds them now."""
-        master = self._get_resource(calendar, master_id)
+    def _exception_resources(
+        self, calendar: RemoteCalendar, master_id: str, master: dict | None = None
+    ) -> tuple[dict | None, list[dict]]:
+        """(master, its exception events, cancelled ones included) as Google holds them now; the
+        master is read unless given (as just written)."""
+        if master is None:
+            master = self._get_resource(calendar, master_id)
         if master is None or master.get("status") == "cancelled" or not master.get("recurrence"):
             return None, []
         items, _token, _zone = self._pages(calendar, iCalUID=master["iCalUID"], showDeleted=True)
         return master, [i for i in items if i.get("recurringEventId") == master_id]
 
-    def _reconcile_exceptions(self, calendar: RemoteCalendar, master_id: str, event: RemoteEvent) -> None:
+    def _reconcile_exceptions(
+        self, calendar: RemoteCalendar, master_id: str, event: RemoteEvent, *, master: dict | None = None
+    ) -> None:
         """Bring the series' exception events exactly to event.exdates / event.overrides.
 
         Google keeps a moved or cancelled occurrence as an event of its own ("<master>_<original
@@ -399,7 +405,7 @@ class GoogleProvider:
         its instance (status "confirmed", brought back if cancelled); a wanted exdate whose instance
         is still shown is deleted; any other exception is restored to the occurrence the rule gives
         (status "confirmed", original start, the series' length and texts)."""
-        master, exceptions = self._exception_resources(calendar, master_id)
+        master, exceptions = self._exception_resources(calendar, master_id, master)
         if master is None:
             return
         zone = event.time_zone or (master.get("start") or {}).get("timeZone") or "UTC"
