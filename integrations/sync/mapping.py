@@ -104,6 +104,14 @@ def from_data(data: dict) -> RemoteEvent:
 _text = normalise_text
 
 
+def _rule_end(original: datetime | date, event: RemoteEvent) -> str | None:
+    """The end of the series' occurrence at `original` (the master's length), as `_moment_out`."""
+    try:
+        return _moment_out(original + (event.end - event.start))
+    except TypeError:  # a date and a datetime mixed: not the rule's occurrence
+        return None
+
+
 def content_hash(event: RemoteEvent) -> str:
     """A hash of what a person sees in the entry; equal on both sides when they agree.
 
@@ -112,16 +120,19 @@ def content_hash(event: RemoteEvent) -> str:
     """
     overrides = []
     for o in sorted(event.overrides, key=lambda o: _moment_out(o.original_start) or ""):
-        overrides.append(
-            [
-                _moment_out(o.original_start),
-                _moment_out(o.start),
-                _moment_out(o.end),
-                None if o.subject is None or _text(o.subject) == _text(event.subject) else _text(o.subject),
-                None if o.body is None or _text(o.body) == _text(event.body) else _text(o.body),
-                None if o.location is None or _text(o.location) == _text(event.location) else _text(o.location),
-            ]
-        )
+        entry = [
+            _moment_out(o.original_start),
+            _moment_out(o.start),
+            _moment_out(o.end),
+            None if o.subject is None or _text(o.subject) == _text(event.subject) else _text(o.subject),
+            None if o.body is None or _text(o.body) == _text(event.body) else _text(o.body),
+            None if o.location is None or _text(o.location) == _text(event.location) else _text(o.location),
+        ]
+        if entry[1:] == [_moment_out(o.original_start), _rule_end(o.original_start, event), None, None, None]:
+            # An override that is the occurrence as the rule gives it shows nothing different
+            # (RFC 5545 RECURRENCE-ID with the same times and texts): systems drop or keep it freely.
+            continue
+        overrides.append(entry)
     data = [
         _moment_out(event.start),
         _moment_out(event.end),

@@ -18,7 +18,9 @@ published documents, so the real google-api-python-client and google-auth can ta
   deleted for an event already deleted), list (singleEvents=false: recurring masters and their
   exceptions; timeMin/timeMax on a full listing; maxResults/pageToken; nextSyncToken on the last
   page; syncToken returns every change since, deleted events as status "cancelled"; a token the
-  server no longer holds is 410 fullSyncRequired; syncToken with timeMin/timeMax/iCalUID is 400),
+  server no longer holds is 410 fullSyncRequired; syncToken with timeMin/timeMax/iCalUID is 400;
+  eventTypes, repeated, filters by the events' `eventType`, which is "default" unless set on
+  insert and never changes),
   instances of recurring events by id ("<master>_<YYYYMMDDTHHMMSSZ>" / "<master>_<YYYYMMDD>"),
   which a patch or delete turns into an exception or a cancelled occurrence.
 - Batch (developers.google.com/calendar/api/guides/batch): POST multipart/mixed to
@@ -73,6 +75,8 @@ GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 EVENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
 MAX_BATCH = 50
+# events resource `eventType`: "default" unless set on insert; it cannot be changed afterwards.
+EVENT_TYPES = {"default", "birthday", "focusTime", "fromGmail", "outOfOffice", "workingLocation"}
 # Server-managed fields a client cannot set (events resource reference).
 READ_ONLY = {"kind", "etag", "created", "updated", "htmlLink", "creator", "organizer", "iCalUID", "recurringEventId"}
 
@@ -434,7 +438,9 @@ class GoogleCalendarServer:
         """(status, headers, JSON body) of one API call; errors in Google's JSON form."""
         url = urlsplit(target)
         path = unquote(url.path)
-        query = {name: values[-1] for name, values in parse_qs(url.query).items()}
+        query: dict = {name: values[-1] for name, values in parse_qs(url.query).items()}
+        if "eventTypes" in query:  # a repeated parameter (events.list reference)
+            query["eventTypes"] = parse_qs(url.query)["eventTypes"]
         try:
             with self.lock:
                 if not in_batch:
@@ -595,6 +601,8 @@ class GoogleCalendarServer:
         if event_id in calendar.events:
             raise ApiError(409, "duplicate", "The requested identifier already exists.")
         _check_times(resource)
+        if resource.get("eventType", "default") not in EVENT_TYPES:
+            raise ApiError(400, "invalid", "Invalid event type.")
         now = rfc3339(datetime.now(UTC))
         event = {
             "kind": "calendar#event",
@@ -621,6 +629,8 @@ class GoogleCalendarServer:
         if event.get("status") == "cancelled" and not changes.get("status"):
             raise ApiError(410, "deleted", "Resource has been deleted")
         changes = {k: v for k, v in copy.deepcopy(changes).items() if k not in READ_ONLY and k != "id"}
+        if changes.get("eventType", event.get("eventType", "default")) != event.get("eventType", "default"):
+            raise ApiError(400, "invalid", "The event type cannot be changed.")
         if replace:
             kept = {k: v for k, v in event.items() if k in READ_ONLY or k in ("id", "_seq", "originalStartTime")}
             updated = {**kept, **changes}
@@ -677,9 +687,14 @@ class GoogleCalendarServer:
         time_min = _query_time(query.get("timeMin"))
         time_max = _query_time(query.get("timeMax"))
         ical_uid = query.get("iCalUID")
+        types = query.get("eventTypes")
+        if types and not set(types) <= EVENT_TYPES:
+            raise ApiError(400, "invalid", "Invalid value for eventTypes.")
         chosen = []
         for event in sorted(calendar.events.values(), key=lambda e: e["_seq"]):
             if since is not None and event["_seq"] <= since:
+                continue
+            if types and event.get("eventType", "default") not in types:
                 continue
             if ical_uid and event.get("iCalUID") != ical_uid:
                 continue

@@ -8,10 +8,14 @@ settings of the connection (the client's own batch request ignores the endpoint)
 
 Pull: events.list with singleEvents=false (masters with their exceptions, not expanded), over
 the window on a full listing and with the sync token afterwards, page by page until
-nextSyncToken; 410 fullSyncRequired is SyncTokenExpired. Push: insert under an id derived from
-our marker, so a retried insert meets 409 and goes on with the entry already there; patch with
-If-Match writing only the owned fields that changed; delete (404/410 = gone); sendUpdates=none
-on every write; batches of up to 50 calls. Calls run under base.RetryPolicy.
+nextSyncToken; 410 fullSyncRequired is SyncTokenExpired. Working-location and birthday entries
+are never imported, focus time and out of office come in as busy blocks (mapping.py); filtered
+here rather than with `eventTypes`, so sync tokens taken before keep their parameters.
+Push: insert under an id derived from our marker, so a retried insert meets 409 and goes on with
+the entry already there; patch with If-Match writing only the owned fields that changed, then a
+series' exception events brought to what the helpdesk wants; never a write to an entry of a
+special type; delete (404/410 = gone); sendUpdates=none on every write; batches of up to 50
+calls. Calls run under base.RetryPolicy.
 """
 
 from __future__ import annotations
@@ -53,9 +57,13 @@ from .mapping import (
     event_id_for,
     insert_body,
     instance_id,
+    is_not_busy_type,
+    is_read_only,
     marker_of,
     occurrence_patch,
+    parse_event_time,
     patch_body,
+    restore_patch,
     same_override,
 )
 
@@ -70,6 +78,8 @@ SERVICE_ACCOUNT_KEYS = ("type", "client_email", "private_key", "client_id")
 PAGE_SIZE = 2500  # events.list maxResults ceiling
 MAX_BATCH = 50  # calls per batch request (Calendar API batch guide)
 NO_NOTIFICATIONS = "none"
+# Every id we insert under starts so: the base32hex of the engine's marker prefix "helpd(esk-)".
+OUR_ID_PREFIX = event_id_for("helpd")
 
 
 @dataclass(frozen=True)
@@ -265,6 +275,7 @@ class GoogleProvider:
             timeMin=window.start.astimezone(UTC).isoformat(),
             timeMax=window.end.astimezone(UTC).isoformat(),
         )
+        items = [i for i in items if not is_not_busy_type(i)]
         masters = {i["id"]: i for i in items if not i.get("recurringEventId") and i.get("status") != "cancelled"}
         exceptions: dict[str, list[dict]] = {}
         for item in items:
@@ -273,7 +284,7 @@ class GoogleProvider:
         for master_id in exceptions.keys() - masters.keys():
             # An exception inside the window of a series listed without its master: read the master.
             master = self._get_resource(calendar, master_id)
-            if master is not None and master.get("status") != "cancelled":
+            if master is not None and master.get("status") != "cancelled" and not is_not_busy_type(master):
                 masters[master_id] = master
         events = [event_from_resource(m, exceptions.get(i, []), calendar_zone=zone) for i, m in masters.items()]
         return ChangePage(changed=events, next_token=sync_token, full=True)
@@ -283,6 +294,11 @@ class GoogleProvider:
         page = ChangePage(next_token=sync_token)
         series: set[str] = set()
         for item in items:
+            if is_not_busy_type(item):
+                # Never imported; gone from the helpdesk if an earlier version was.
+                if not item.get("recurringEventId") and item["id"] in known:
+                    page.deleted.append(item["id"])
+                continue
             if item.get("recurringEventId"):
                 series.add(item["recurringEventId"])
             elif item.get("status") == "cancelled":
@@ -312,7 +328,7 @@ class GoogleProvider:
     def _series(self, calendar: RemoteCalendar, master_id: str, zone: str = "UTC") -> RemoteEvent | None:
         """A recurring master with every exception of its series (events.list by iCalUID)."""
         master = self._get_resource(calendar, master_id)
-        if master is None or master.get("status") == "cancelled":
+        if master is None or master.get("status") == "cancelled" or is_not_busy_type(master):
             return None
         if not master.get("recurrence"):
             return event_from_resource(master, calendar_zone=zone)
@@ -338,8 +354,8 @@ class GoogleProvider:
         except HttpError as error:
             if status_of(error) != 409 or not event.marker:
                 raise
-            created = self._existing(calendar, event)
-        return self._after_write(calendar, created, event)
+            return self._after_write(calendar, self._existing(calendar, event), event)
+        return self._after_write(calendar, created, event, fresh=True)
 
     def _existing(self, calendar: RemoteCalendar, event: RemoteEvent) -> dict:
         logger.info("Entry %s already in %s's calendar; not creating it again", event.marker, calendar.mailbox)
@@ -357,38 +373,94 @@ class GoogleProvider:
             )
         return found
 
-    def _after_write(self, calendar: RemoteCalendar, resource: dict, event: RemoteEvent) -> RemoteRef:
-        """The ref of a written master, once its moved occurrences are as `event` wants them."""
-        if event.is_recurring and event.overrides:
-            self._apply_overrides(calendar, resource["id"], event)
+    def _after_write(
+        self, calendar: RemoteCalendar, resource: dict, event: RemoteEvent, *, fresh: bool = False
+    ) -> RemoteRef:
+        """The ref of a written master, once its occurrences are as `event` wants them. A series
+        inserted just now (`fresh`) has no exception events yet: only its moved occurrences are written."""
+        if event.is_recurring and (event.overrides or not fresh):
+            self._reconcile_exceptions(calendar, resource["id"], event, master=resource)
         return RemoteRef(remote_id=resource["id"], version=resource.get("etag"), raw=json.dumps(resource))
 
-    def _apply_overrides(self, calendar: RemoteCalendar, master_id: str, event: RemoteEvent) -> None:
-        current = self._series(calendar, master_id)
-        remote = {_key(o.original_start): o for o in (current.overrides if current else [])}
+    def _exception_resources(
+        self, calendar: RemoteCalendar, master_id: str, master: dict | None = None
+    ) -> tuple[dict | None, list[dict]]:
+        """(master, its exception events, cancelled ones included) as Google holds them now; the
+        master is read unless given (as just written)."""
+        if master is None:
+            master = self._get_resource(calendar, master_id)
+        if master is None or master.get("status") == "cancelled" or not master.get("recurrence"):
+            return None, []
+        items, _token, _zone = self._pages(calendar, iCalUID=master["iCalUID"], showDeleted=True)
+        return master, [i for i in items if i.get("recurringEventId") == master_id]
+
+    def _reconcile_exceptions(
+        self, calendar: RemoteCalendar, master_id: str, event: RemoteEvent, *, master: dict | None = None
+    ) -> None:
+        """Bring the series' exception events exactly to event.exdates / event.overrides.
+
+        Google keeps a moved or cancelled occurrence as an event of its own ("<master>_<original
+        start>", recurringEventId, originalStartTime); rewriting the master's RRULE/EXDATE leaves
+        it in place (Calendar API guide "Recurring events"). So: a wanted override is patched onto
+        its instance (status "confirmed", brought back if cancelled); a wanted exdate whose instance
+        is still shown is deleted; any other exception is restored to the occurrence the rule gives
+        (status "confirmed", original start, the series' length and texts)."""
+        master, exceptions = self._exception_resources(calendar, master_id, master)
+        if master is None:
+            return
+        zone = event.time_zone or (master.get("start") or {}).get("timeZone") or "UTC"
+        current = event_from_resource(master, [e for e in exceptions if e.get("status") != "cancelled"])
+        moved = {_key(o.original_start): o for o in current.overrides}
+        instances = {_key(parse_event_time(e["originalStartTime"], zone)): e for e in exceptions}
+        wanted_exdates = {_key(value) for value in event.exdates}
+        wanted = {_key(o.original_start): o for o in event.overrides}
         events = self._events(calendar.mailbox)
-        for override in event.overrides:
-            if same_override(remote.get(_key(override.original_start)), override):
-                continue
+
+        def patch(instance_key: str, body: dict) -> None:
             events.patch(
-                calendarId=calendar.calendar_id,
-                eventId=instance_id(master_id, override.original_start),
-                body=occurrence_patch(override, event),
-                sendUpdates=NO_NOTIFICATIONS,
+                calendarId=calendar.calendar_id, eventId=instance_key, body=body, sendUpdates=NO_NOTIFICATIONS
             ).execute()
+
+        for key, override in wanted.items():
+            found = instances.get(key)
+            cancelled = found is not None and found.get("status") == "cancelled"
+            if not cancelled and same_override(moved.get(key), override):
+                continue
+            body = occurrence_patch(override, event)
+            if cancelled:
+                body["status"] = "confirmed"
+            patch(found["id"] if found else instance_id(master_id, override.original_start), body)
+        for key, found in instances.items():
+            if key in wanted:
+                continue
+            cancelled = found.get("status") == "cancelled"
+            if key in wanted_exdates:
+                if not cancelled:
+                    events.delete(
+                        calendarId=calendar.calendar_id, eventId=found["id"], sendUpdates=NO_NOTIFICATIONS
+                    ).execute()
+                continue
+            if cancelled or key in moved:
+                original = parse_event_time(found["originalStartTime"], zone)
+                patch(found["id"], restore_patch(event, original))
 
     def update(
         self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, *, base: RemoteEvent | None = None
     ) -> RemoteRef:
         """events.patch writing only the owned fields that differ from `base` (read first when not
         given), with If-Match: ref.version and sendUpdates=none. The reminder is written only on
-        entries carrying our marker. Nothing to write: the same ref back without a request.
+        entries carrying our marker. Nothing to write, or an entry of a special eventType (focus
+        time, out of office, from Gmail: never written): the same ref back without a write. A
+        series' exception events are then brought to event.exdates / event.overrides, the ones no
+        longer wanted restored (see _reconcile_exceptions).
         Raises VersionConflict on 412, RemoteNotFound on 404/410."""
         return self._call(calendar.mailbox, lambda: self._update(calendar, ref, event, base))
 
     def _update_request(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent):
         """The patch request for an update against `base`, or None when nothing differs."""
         current = json.loads(base.raw) if base.raw else {}
+        if is_read_only(current):
+            return None
         ours = bool(event.marker) and marker_of(current) == event.marker
         changes = patch_body(event, base, ours=ours, current=current)
         if not changes:
@@ -414,8 +486,10 @@ class GoogleProvider:
         request = self._update_request(calendar, ref, event, base)
         if request is None:
             resource = json.loads(base.raw)
-            if event.is_recurring and event.overrides:
-                self._apply_overrides(calendar, ref.remote_id, event)
+            if is_read_only(resource):
+                logger.info("Entry %s is a Google %s entry: never written", ref.remote_id, resource.get("eventType"))
+            elif event.is_recurring:
+                self._reconcile_exceptions(calendar, ref.remote_id, event)
             return RemoteRef(remote_id=ref.remote_id, version=ref.version or resource.get("etag"), raw=base.raw)
         return self._after_write(calendar, request.execute(), event)
 
@@ -427,12 +501,25 @@ class GoogleProvider:
         """events.delete with sendUpdates=none; 404 and 410 (already deleted) count as done."""
 
         def delete() -> None:
+            if self._special_entry(calendar, ref):
+                return
             self._delete_request(calendar, ref).execute()
 
         try:
             self._call(calendar.mailbox, delete)
         except RemoteNotFound:
             logger.info("Entry %s was already gone from %s's calendar", ref.remote_id, calendar.mailbox)
+
+    def _special_entry(self, calendar: RemoteCalendar, ref: RemoteRef) -> bool:
+        """True when `ref` is an entry of a special eventType (read first; entries we inserted have
+        ids derived from our marker and are never special): such entries are never deleted."""
+        if ref.remote_id.startswith(OUR_ID_PREFIX):
+            return False
+        found = self._get_resource(calendar, ref.remote_id)
+        if found is not None and found.get("status") != "cancelled" and is_read_only(found):
+            logger.info("Entry %s is a Google %s entry: never deleted", ref.remote_id, found.get("eventType"))
+            return True
+        return False
 
     def _delete_request(self, calendar: RemoteCalendar, ref: RemoteRef):
         return self._events(calendar.mailbox).delete(
@@ -512,8 +599,11 @@ class GoogleProvider:
             except ProviderError as error:
                 results[index] = BulkResult(error=error)
                 continue
-            if request is None:  # an update with nothing to write
-                results[index] = BulkResult(ref=RemoteRef(op.ref.remote_id, op.ref.version, op.base.raw))
+            if request is None:  # an update with nothing to write, or a special entry left alone
+                raw = op.base.raw if op.base is not None else None
+                results[index] = BulkResult(
+                    ref=None if op.kind == "delete" else RemoteRef(op.ref.remote_id, op.ref.version, raw)
+                )
                 continue
             queued[str(index)] = index
             batch.add(request, request_id=str(index))
@@ -528,6 +618,8 @@ class GoogleProvider:
         if op.kind == "create":
             return self._insert_request(calendar, op.event)
         if op.kind == "delete":
+            if self._call(calendar.mailbox, lambda: self._special_entry(calendar, op.ref)):
+                return None
             return self._delete_request(calendar, op.ref)
         if op.kind == "update":
             if op.base is None or not op.base.raw:
@@ -546,7 +638,8 @@ class GoogleProvider:
                     raise self._translate(error, calendar.mailbox) if isinstance(error, HttpError) else error
             if op.kind == "delete":
                 return BulkResult()
-            ref = self._call(calendar.mailbox, lambda: self._after_write(calendar, response, op.event))
+            fresh = op.kind == "create" and error is None
+            ref = self._call(calendar.mailbox, lambda: self._after_write(calendar, response, op.event, fresh=fresh))
             return BulkResult(ref=ref)
         except ProviderError as failure:
             return BulkResult(error=failure)

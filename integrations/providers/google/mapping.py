@@ -28,6 +28,30 @@ from ..base import ProviderError, RemoteEvent, RemoteOccurrence
 
 MARKER_KEY = "helpdeskLinkId"
 
+# Event types (Calendar API guide "Event types", events resource `eventType`). A working location
+# or a birthday says where someone is or whose day it is, not that they are busy: never an
+# appointment. Focus time and out of office are the technician's unavailability: imported as busy
+# blocks whatever their transparency. Only "default" entries are ever written: Google restricts
+# what a client may change on the others ("fromGmail" cannot even be created).
+NOT_BUSY_TYPES = frozenset({"workingLocation", "birthday"})
+BUSY_BLOCK_TYPES = {"focusTime": "Focus time", "outOfOffice": "Out of office"}
+WRITABLE_TYPE = "default"
+
+
+def event_type(resource: dict) -> str:
+    """The resource's eventType; "default" when absent (events resource reference)."""
+    return resource.get("eventType") or WRITABLE_TYPE
+
+
+def is_not_busy_type(resource: dict) -> bool:
+    """True for entries the helpdesk never imports (working locations, birthdays)."""
+    return event_type(resource) in NOT_BUSY_TYPES
+
+
+def is_read_only(resource: dict) -> bool:
+    """True for entries of a special type, which the helpdesk never writes or deletes."""
+    return event_type(resource) != WRITABLE_TYPE
+
 
 def event_id_for(marker: str) -> str:
     """The event id we insert an entry of ours under: the marker in base32hex (RFC 4648 section 7),
@@ -126,7 +150,8 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
     `raw` is the master resource as JSON, so an update can tell what is ours."""
     zone = (master.get("start") or {}).get("timeZone") or calendar_zone
     all_day = bool((master.get("start") or {}).get("date"))
-    subject = master.get("summary") or ""
+    block = BUSY_BLOCK_TYPES.get(event_type(master))
+    subject = master.get("summary") or block or ""
     body = master.get("description") or ""
     location = master.get("location") or ""
     event = RemoteEvent(
@@ -137,7 +162,7 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
         location=location,
         all_day=all_day,
         private=master.get("visibility") in ("private", "confidential"),
-        busy=master.get("transparency", "opaque") != "transparent",
+        busy=bool(block) or master.get("transparency", "opaque") != "transparent",
         reminder_minutes=popup_minutes(master),
         time_zone=zone,
         marker=marker_of(master),
@@ -273,6 +298,22 @@ def occurrence_patch(override: RemoteOccurrence, event: RemoteEvent) -> dict:
         if value is not None:
             body[member] = value
     return body
+
+
+def restore_patch(event: RemoteEvent, original: datetime | date) -> dict:
+    """An events.patch bringing one instance back to the occurrence the series' rule gives at
+    `original`: status "confirmed" (un-cancels it), the original start, the series' length and
+    the master's texts (Calendar API guide "Recurring events": instances are modified or
+    restored through their own instance event)."""
+    zone = event.time_zone or "UTC"
+    return {
+        "status": "confirmed",
+        "start": event_time(original, zone, all_day=event.all_day),
+        "end": event_time(_end_of(original, event), zone, all_day=event.all_day),
+        "summary": event.subject or "",
+        "description": event.body or "",
+        "location": event.location or "",
+    }
 
 
 def same_override(remote: RemoteOccurrence | None, wanted: RemoteOccurrence) -> bool:

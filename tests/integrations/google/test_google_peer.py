@@ -156,3 +156,27 @@ def test_a_page_token_continues_the_listing_and_the_last_page_carries_the_sync_t
     assert "nextSyncToken" not in first and "nextPageToken" not in second
     assert [e["summary"] for e in first["items"] + second["items"]] == ["0", "1", "2"]
     assert second["nextSyncToken"]
+
+
+def test_every_event_has_an_event_type_and_events_list_filters_by_event_types(google, service_account_info):
+    """Calendar API guide "Event types": every event is returned with an eventType ("default" when
+    unset on insert), events.list takes eventTypes repeated, and the type cannot be changed."""
+    service, _ = client(google, service_account_info)
+    events = service.events()
+    plain = events.insert(calendarId="primary", body={"summary": "Visit", "start": START, "end": END}).execute()
+    away = events.insert(
+        calendarId="primary",
+        body={"summary": "Away", "start": START, "end": END, "eventType": "outOfOffice"},
+    ).execute()
+    google.phone_insert(
+        ALICE, eventType="workingLocation", start={"date": "2031-03-03"}, end={"date": "2031-03-04"}, summary="Home"
+    )
+
+    assert (plain["eventType"], away["eventType"]) == ("default", "outOfOffice")
+    listed = events.list(calendarId="primary", eventTypes=["default", "outOfOffice"]).execute()["items"]
+    assert sorted(item["summary"] for item in listed) == ["Away", "Visit"]
+    everything = events.list(calendarId="primary").execute()["items"]
+    assert sorted(item["eventType"] for item in everything) == ["default", "outOfOffice", "workingLocation"]
+    with pytest.raises(HttpError) as refused:
+        events.patch(calendarId="primary", eventId=plain["id"], body={"eventType": "focusTime"}).execute()
+    assert reason(refused.value) == (400, "invalid")

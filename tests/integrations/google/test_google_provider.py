@@ -217,6 +217,41 @@ def test_weekly_series_with_a_moved_and_a_cancelled_occurrence_round_trips(googl
     assert exception["recurringEventId"] == ref.remote_id
 
 
+@pytest.mark.parametrize("how", ["update", "apply_bulk"])
+def test_update_restores_the_occurrences_no_longer_wanted_as_exceptions(google, provider, calendar, how):
+    """Google's recurring-events guide: a cancelled or moved occurrence is an instance event of its
+    own; taking the exception back means writing that instance back ("confirmed", the original
+    start and end), not only the master's EXDATE."""
+    start = next_monday_9()
+    moved = RemoteOccurrence(
+        original_start=start + timedelta(days=7), start=start + timedelta(days=8), end=start + timedelta(days=8) + HOUR
+    )
+    third = start + timedelta(days=14)
+    series = ours(start, rrules=["FREQ=WEEKLY;COUNT=6"], exdates=[third], overrides=[moved])
+    ref = provider.create(calendar, series)
+    fourth = start + timedelta(days=21)
+    google.phone_delete(ALICE, f"{ref.remote_id}_{fourth.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    base = provider.get(calendar, ref)
+    ref = RemoteRef(ref.remote_id, base.version)
+    plain = ours(start, rrules=["FREQ=WEEKLY;COUNT=6"])
+
+    if how == "update":
+        provider.update(calendar, ref, plain, base=base)
+    else:
+        (result,) = provider.apply_bulk(calendar, [BulkOp("update", event=plain, ref=ref, base=base)])
+        assert result.error is None
+
+    read = provider.get(calendar, ref)
+    assert (read.exdates, read.overrides) == ([], [])
+    assert google.event(ALICE, ref.remote_id)["recurrence"] == ["RRULE:FREQ=WEEKLY;COUNT=6"]
+    assert google.event(ALICE, f"{ref.remote_id}_{third.astimezone(UTC):%Y%m%dT%H%M%SZ}") is None  # never an event
+    for original in (moved.original_start, fourth):
+        instance = google.event(ALICE, f"{ref.remote_id}_{original.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+        assert instance["status"] == "confirmed"
+        assert datetime.fromisoformat(instance["start"]["dateTime"]) == original
+        assert datetime.fromisoformat(instance["end"]["dateTime"]) == original + HOUR
+
+
 def test_occurrence_cancelled_on_the_phone_comes_back_as_an_exdate(google, provider, calendar, window):
     start = next_monday_9()
     ref = provider.create(calendar, ours(start, rrules=["FREQ=DAILY;COUNT=5"]))
@@ -249,12 +284,14 @@ def test_a_long_rate_limit_wait_is_raised_with_its_hint(google, provider, calend
 
 
 def test_apply_bulk_of_100_changes_costs_at_most_two_requests(google, provider, calendar):
+    """Entries the helpdesk made (markers "helpdesk-<uuid>", as the engine makes them): deleting one
+    made elsewhere first reads it, since a special entry (out of office...) is never deleted."""
     start = next_monday_9()
-    existing = [provider.create(calendar, ours(start + n * HOUR, marker=f"m-old-{n}")) for n in range(50)]
+    existing = [provider.create(calendar, ours(start + n * HOUR, marker=f"helpdesk-old-{n}")) for n in range(50)]
     bases = [provider.get(calendar, ref) for ref in existing]
-    ops = [BulkOp("create", event=ours(start + n * HOUR, marker=f"m-new-{n}")) for n in range(50)]
+    ops = [BulkOp("create", event=ours(start + n * HOUR, marker=f"helpdesk-new-{n}")) for n in range(50)]
     ops += [
-        BulkOp("update", ref=ref, event=ours(start, marker=f"m-old-{n}", subject=f"Renamed {n}"), base=base)
+        BulkOp("update", ref=ref, event=ours(start, marker=f"helpdesk-old-{n}", subject=f"Renamed {n}"), base=base)
         for n, (ref, base) in enumerate(zip(existing[:30], bases[:30], strict=True))
     ]
     ops += [BulkOp("delete", ref=ref) for ref in existing[30:]]
@@ -354,3 +391,28 @@ def test_an_all_day_master_keeps_dates(google, provider, calendar):
 
     read = provider.get(calendar, ref)
     assert (read.start, read.exdates, read.all_day) == (day, [day + timedelta(days=1)], True)
+
+
+def test_special_entries_are_never_written_or_deleted(google, provider, calendar):
+    """Calendar API guide "Event types": out-of-office, focus-time, working-location, birthday and
+    Gmail entries have their own rules; the helpdesk leaves them as the technician made them."""
+    start = next_monday_9()
+    made = google.phone_insert(
+        ALICE,
+        eventType="outOfOffice",
+        summary="Away",
+        start={"dateTime": start.isoformat(), "timeZone": "Europe/Amsterdam"},
+        end={"dateTime": (start + HOUR).isoformat(), "timeZone": "Europe/Amsterdam"},
+    )
+    ref = RemoteRef(made["id"], made["etag"])
+    base = provider.get(calendar, ref)
+    assert (base.subject, base.busy) == ("Away", True)
+
+    provider.update(calendar, ref, ours(start, marker=None, subject="Edited"), base=base)
+    provider.update(calendar, ref, ours(start, marker=None, subject="Edited"))
+    (result,) = provider.apply_bulk(calendar, [BulkOp("delete", ref=ref)])
+    provider.delete(calendar, ref)
+
+    assert result.error is None
+    assert google.event(ALICE, made["id"]) == made
+    assert google.send_updates == []

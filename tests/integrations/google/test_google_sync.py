@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import pytest
 import recurring_ical_events
+from dateutil import rrule as dateutil_rrule
 from django.utils import timezone
 
 from agents.models import AgentSyncPolicy
@@ -661,3 +662,181 @@ def test_pushing_100_changes_costs_at_most_2_requests(alice_google, google, tomo
     assert (report.pushed, report.failed) == (100, 0)
     assert google.request_count - before <= 2
     assert sorted(e["summary"] for e in google.events(ALICE)) == sorted(f"Visit {n} (moved)" for n in range(100))
+
+
+@pytest.mark.parametrize("conflict_rule", [ConflictRule.HELPDESK_WINS], indirect=True)
+def test_occurrences_the_helpdesk_restores_leave_no_exception_in_google(
+    weekly_series, alice_google, google, tomorrow_9, conflict_rule
+):
+    """Google's recurring-events guide: an occurrence is restored by writing its instance event
+    ("<master id>_<original start>") back to status "confirmed" at its original times; rewriting
+    the master's RRULE/EXDATE alone leaves the cancelled or moved instance event in place.
+    The helpdesk puts its moved occurrence back; the phone cancels one occurrence and moves
+    another while the helpdesk changes the series, and the helpdesk wins the conflict."""
+    pull(alice_google)
+    master_id = SyncLink.objects.get(appointment=weekly_series).remote_id
+    occurrences = list(weekly_series.occurrences.order_by("original_start"))
+    moved, fourth, fifth = occurrences[1], occurrences[3], occurrences[4]
+    google.phone_delete(ALICE, instance_id(master_id, fourth.original_start))
+    google.phone_patch(
+        ALICE,
+        instance_id(master_id, fifth.original_start),
+        start=when(fifth.start + 2 * HOUR),
+        end=when(fifth.end + 2 * HOUR),
+        summary="Moved on the phone",
+    )
+    # The helpdesk puts its moved occurrence back on the rule's time; the push waits for the pull.
+    calendar_services.update_appointment(moved, start=moved.original_start, end=moved.original_start + HOUR)
+
+    pull(alice_google)
+
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=60))
+    # Right value from the rule alone (dateutil, RFC 5545): six weekly starts less the third.
+    starts = list(dateutil_rrule.rrule(dateutil_rrule.WEEKLY, count=6, dtstart=tomorrow_9.astimezone(UTC)))
+    expected = [(s, s + HOUR, "Weekly check") for i, s in enumerate(starts) if i != 2]
+    helpdesk = [
+        (s.astimezone(UTC), e.astimezone(UTC), subject) for s, e, subject in helpdesk_view(weekly_series, *window)
+    ]
+    assert helpdesk == expected
+    assert google_view(google, *window) == expected
+    instances = {e["id"]: e for e in google.events(ALICE, with_cancelled=True) if e.get("recurringEventId")}
+    for occurrence in (moved, fourth, fifth):
+        instance = instances.get(instance_id(master_id, occurrence.original_start))
+        if instance is not None:  # an instance event may stay, as the rule's occurrence itself
+            assert instance["status"] == "confirmed"
+            assert start_of(instance) == occurrence.original_start
+            assert instance.get("summary") == "Weekly check"
+
+    report = engine.sync_agent_calendar(alice_google, pull=True)
+    assert (report.pushed, report.pulled, report.conflicts, report.failed) == (0, 0, 0, 0)
+
+
+# --- Google's special event types (Calendar API guide "Event types") --------------------------------------
+
+
+def working_location(google, day) -> str:
+    """A working-location entry as Google Calendar makes it: home office, all day, free time."""
+    return google.phone_insert(
+        ALICE,
+        eventType="workingLocation",
+        summary="Home",
+        start={"date": day.isoformat()},
+        end={"date": (day + timedelta(days=1)).isoformat()},
+        transparency="transparent",
+        visibility="public",
+        workingLocationProperties={"type": "homeOffice", "homeOffice": {}},
+    )["id"]
+
+
+def birthday(google, day) -> str:
+    """A birthday from Google Contacts: all day, repeating every year, free time."""
+    return google.phone_insert(
+        ALICE,
+        eventType="birthday",
+        summary="Bob's birthday",
+        start={"date": day.isoformat()},
+        end={"date": (day + timedelta(days=1)).isoformat()},
+        recurrence=["RRULE:FREQ=YEARLY"],
+        transparency="transparent",
+        visibility="private",
+        birthdayProperties={"type": "birthday"},
+    )["id"]
+
+
+@pytest.fixture(params=["full", "incremental"])
+def listing(request, importing_google, google):
+    """The pull reads the calendar by a full listing (sync token refused) or by its sync token."""
+    if request.param == "full":
+        google.expire_sync_tokens(ALICE)
+    return request.param
+
+
+def test_working_location_is_never_an_appointment(importing_google, google, tomorrow_9, listing):
+    working_location(google, tomorrow_9.date())
+
+    report = pull(importing_google)
+
+    assert (report.pulled, report.failed) == (0, 0)
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+
+
+def test_birthday_is_never_an_appointment(importing_google, google, tomorrow_9, listing):
+    birthday(google, tomorrow_9.date())
+
+    report = pull(importing_google)
+
+    assert (report.pulled, report.failed) == (0, 0)
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+
+
+BLOCKS = [
+    pytest.param(
+        "focusTime",
+        {
+            "focusTimeProperties": {
+                "autoDeclineMode": "declineOnlyNewConflictingInvitations",
+                "chatStatus": "doNotDisturb",
+            }
+        },
+        id="focusTime",
+    ),
+    pytest.param(
+        "outOfOffice",
+        {"outOfOfficeProperties": {"autoDeclineMode": "declineAllConflictingInvitations", "declineMessage": "Away"}},
+        id="outOfOffice",
+    ),
+]
+
+
+@pytest.mark.parametrize("kind, properties", BLOCKS)
+def test_focus_time_and_out_of_office_are_imported_as_busy_blocks_never_written_back(
+    importing_google, google, tomorrow_9, django_capture_on_commit_callbacks, listing, kind, properties
+):
+    event_id = google.phone_insert(
+        ALICE, eventType=kind, summary="", start=when(tomorrow_9), end=when(tomorrow_9 + 2 * HOUR), **properties
+    )["id"]
+
+    pull(importing_google)
+
+    appointment = Appointment.objects.get()
+    label = {"focusTime": "Focus time", "outOfOffice": "Out of office"}[kind]
+    assert (appointment.subject, appointment.start, appointment.end) == (label, tomorrow_9, tomorrow_9 + 2 * HOUR)
+    assert appointment.busy and appointment.source == Appointment.Source.EXTERNAL
+    before = google.event(ALICE, event_id)
+    writes = len(google.send_updates)
+
+    with django_capture_on_commit_callbacks(execute=True):  # the helpdesk edits the block: nothing goes back
+        calendar_services.update_appointment(appointment, subject="Edited here", end=tomorrow_9 + 3 * HOUR)
+    pull(importing_google)
+
+    assert google.event(ALICE, event_id) == before
+    assert len(google.send_updates) == writes
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):  # nor does a deletion in the helpdesk
+        calendar_services.delete_appointment(Appointment.objects.get())
+
+    assert google.event(ALICE, event_id) == before
+    assert len(google.send_updates) == writes
+
+
+def test_entry_from_gmail_is_imported_as_it_is_and_never_written_back(
+    importing_google, google, tomorrow_9, django_capture_on_commit_callbacks, listing
+):
+    """Gmail's entries (flights, reservations) are ordinary time in the calendar; the API lets a
+    client change almost nothing of them, so the helpdesk never writes them."""
+    event_id = phone_add(google, "Flight to Oslo", tomorrow_9, tomorrow_9 + 2 * HOUR, eventType="fromGmail")
+
+    pull(importing_google)
+
+    appointment = Appointment.objects.get()
+    assert (appointment.subject, appointment.start, appointment.busy) == ("Flight to Oslo", tomorrow_9, True)
+    before = google.event(ALICE, event_id)
+    writes = len(google.send_updates)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(appointment, subject="Edited here")
+
+    assert google.event(ALICE, event_id) == before
+    assert len(google.send_updates) == writes
