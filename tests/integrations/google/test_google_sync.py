@@ -20,6 +20,7 @@ from integrations.providers.base import ConnectionProblem, ProviderError
 from integrations.providers.google import MARKER_KEY, event_id_for
 from integrations.providers.google.mapping import instance_id
 from integrations.sync import engine
+from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.test_caldav_sync import make, pull
 
 from .conftest import ALICE, CLIENT_ID
@@ -515,32 +516,7 @@ def test_rate_limit_is_waited_out_and_the_push_goes_through(
 
 @pytest.fixture
 def weekly_series(alice_google, tomorrow_9, django_capture_on_commit_callbacks):
-    """A weekly series of six in the helpdesk, its second occurrence moved, its third cancelled."""
-    with django_capture_on_commit_callbacks(execute=True):
-        master = calendar_services.create_recurring_appointment(
-            rule="RRULE:FREQ=WEEKLY;COUNT=6",
-            agents=[alice_google.agent],
-            start=tomorrow_9,
-            end=tomorrow_9 + HOUR,
-            subject="Weekly check",
-        )
-    occurrences = list(master.occurrences.order_by("original_start"))
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.update_appointment(
-            occurrences[1], start=occurrences[1].start + 3 * HOUR, end=occurrences[1].end + 3 * HOUR
-        )
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.cancel_occurrence(occurrences[2])
-    return master
-
-
-def helpdesk_view(master, start, end) -> list[tuple]:
-    return list(
-        Appointment.objects.visible()
-        .filter(master=master, start__gte=start, start__lt=end)
-        .order_by("start")
-        .values_list("start", "end", "subject")
-    )
+    return make_weekly_series(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
 
 
 def google_view(google, start, end) -> list[tuple]:
