@@ -28,7 +28,8 @@ class AgentForm(forms.ModelForm):
         model = Agent
         fields = [
             "user", "email", "is_active", "calendar_shown", "colour", "time_zone", "working_days",
-            "working_hours_start", "working_hours_end", "sync_policy", "import_external",
+            "working_hours_start", "working_hours_end", "holiday_country", "holiday_region", "sync_policy",
+            "import_external",
         ]  # fmt: skip
         widgets = {"colour": forms.TextInput(attrs={"type": "color"})}
 
@@ -56,7 +57,18 @@ class AgentAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["user", "email", "is_active"]}),
         ("Calendar", {"fields": ["calendar_shown", "colour", "time_zone"]}),
-        ("Working hours", {"fields": ["working_days", "working_hours_start", "working_hours_end"]}),
+        (
+            "Working hours",
+            {
+                "fields": [
+                    "working_days",
+                    "working_hours_start",
+                    "working_hours_end",
+                    "holiday_country",
+                    "holiday_region",
+                ]
+            },
+        ),
         ("Sync", {"fields": ["sync_policy", "import_external"]}),
     ]
 

@@ -66,6 +66,18 @@ class Agent(models.Model):
     )
     working_hours_start = models.TimeField(null=True, blank=True, help_text="Empty: the global default.")
     working_hours_end = models.TimeField(null=True, blank=True, help_text="Empty: the global default.")
+    holiday_country = models.CharField(
+        "public holidays of country",
+        max_length=3,
+        blank=True,
+        help_text="ISO 3166 code (for example NL, DE, US) whose public holidays are days off; empty: none.",
+    )
+    holiday_region = models.CharField(
+        "public holidays of region",
+        max_length=10,
+        blank=True,
+        help_text="Subdivision code within the country (for example BY for Bavaria); empty: national holidays only.",
+    )
     calendar_shown = models.BooleanField(default=True, help_text="Show the calendar to this technician.")
     sync_policy = models.CharField(max_length=10, choices=AgentSyncPolicy.choices, default=AgentSyncPolicy.GLOBAL)
     import_external = models.BooleanField(
@@ -106,6 +118,11 @@ class Agent(models.Model):
             raise ValidationError("Give both the start and the end of the working hours, or neither.")
         if start is not None and end is not None and end <= start:
             raise ValidationError({"working_hours_end": "Working hours must end after they start."})
+        from calendars.availability import check_holiday_region
+
+        problem = check_holiday_region(self.holiday_country, self.holiday_region)
+        if problem:
+            raise ValidationError(problem)
 
 
 class Team(models.Model):

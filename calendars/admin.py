@@ -13,6 +13,7 @@ class CalendarSettingsAdmin(admin.ModelAdmin):
 
     fieldsets = [
         ("Calendar", {"fields": ["calendar_enabled", "default_estimate", "show_add_to_calendar", "email_technicians"]}),
+        ("Double bookings", {"fields": ["warn_overlaps"]}),
         (
             "Display",
             {

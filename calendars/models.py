@@ -51,6 +51,11 @@ class CalendarSettings(models.Model):
         default=False,
         help_text="When an appointment is made, moved or cancelled for them.",
     )
+    warn_overlaps = models.BooleanField(
+        "warn about double bookings",
+        default=True,
+        help_text="Ask before saving an appointment that overlaps another one or imported busy time.",
+    )
     planned_today_colour = models.CharField(
         "colour of today's planned requests", max_length=7, default="#e53935", validators=[colour_validator]
     )

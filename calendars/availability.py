@@ -1,0 +1,301 @@
+"""Who is free, and when: the free slots of technicians for a piece of work.
+
+The computation is pure (plain data in, plain data out) so it can be checked against worked
+cases without a database; `find_slots_for` in this module reads the rows it needs through
+`calendars.selectors.availability_rows` (a fixed number of queries) and then calls it.
+
+All instants are aware datetimes; results are in UTC. Working hours are wall-clock times on
+each technician's own zone (so 08:00 stays 08:00 across a change to or from daylight saving
+time), public holidays come from python-holidays for the technician's country and region.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+Interval = tuple[datetime, datetime]
+
+
+class Mode(StrEnum):
+    TOGETHER = "together"  # every chosen technician free at once (one appointment for several)
+    ANY = "any"  # any one of them: each slot lists who is free then, fairest first
+
+
+@dataclass(frozen=True)
+class Technician:
+    """What availability needs of a technician: zone, working week, holiday calendar.
+
+    `working_days` are weekday numbers (0 = Monday); `start`/`end` are wall-clock times on
+    `zone`; `country`/`region` are python-holidays codes (ISO 3166-1 / ISO 3166-2 subdivision).
+    """
+
+    id: int
+    name: str
+    zone: ZoneInfo
+    working_days: tuple[int, ...]
+    start: time
+    end: time
+    country: str = ""
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class Busy:
+    """A block of a technician's time that is taken.
+
+    `booked` marks helpdesk work (it counts towards the hours booked that week, for fair
+    ordering); imported external busy time is busy but not booked. `transparent` ("show as
+    free", RFC 5545 TRANSP:TRANSPARENT) blocks are ignored.
+    """
+
+    agent_id: int
+    start: datetime
+    end: datetime
+    booked: bool = True
+    transparent: bool = False
+
+
+@dataclass(frozen=True)
+class Options:
+    """`duration` of the work; `buffer` kept free before and after every busy block (travel);
+    `notice`: the earliest start is `now + notice`; starts fall on `period start + k * step`;
+    at most `limit` slots are returned."""
+
+    duration: timedelta
+    mode: Mode = Mode.TOGETHER
+    buffer: timedelta = timedelta(0)
+    notice: timedelta = timedelta(0)
+    step: timedelta = timedelta(minutes=30)
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A free slot (UTC) with the technicians free for all of it; in "any" mode those are in
+    fair order (fewest hours booked in the slot's week first)."""
+
+    start: datetime
+    end: datetime
+    agent_ids: tuple[int, ...]
+    booked_hours: dict[int, float] = field(default_factory=dict, compare=False)
+
+
+# --- holidays -----------------------------------------------------------------------------
+
+
+def check_holiday_region(country: str, region: str) -> dict[str, str] | None:
+    """None when python-holidays knows the country (and region), else field messages."""
+    if not country:
+        return {"holiday_region": "Give the country of the region."} if region else None
+    supported = holidays.list_supported_countries()
+    if country.upper() not in supported:
+        return {"holiday_country": f"No public holidays are known for country {country!r}; use an ISO code."}
+    if region and region not in supported[country.upper()]:
+        choices = ", ".join(supported[country.upper()])
+        return {"holiday_region": f"Unknown region {region!r} of {country.upper()}; choose one of: {choices}."}
+    return None
+
+
+@cache
+def _holiday_calendar(country: str, region: str, year: int) -> dict[date, str]:
+    if not country:
+        return {}
+    return dict(holidays.country_holidays(country.upper(), subdiv=region or None, years=year))
+
+
+def holidays_between(technician: Technician, first: date, last: date) -> dict[date, str]:
+    """The technician's public holidays from `first` to `last` (inclusive): {day: name}."""
+    found = {}
+    for year in range(first.year, last.year + 1):
+        for day, name in _holiday_calendar(technician.country, technician.region, year).items():
+            if first <= day <= last:
+                found[day] = name
+    return found
+
+
+# --- intervals ----------------------------------------------------------------------------
+
+
+def working_intervals(technician: Technician, start: datetime, end: datetime) -> list[Interval]:
+    """The technician's working hours within [start, end), in UTC, holidays left out.
+
+    Each working day's hours are read on the technician's wall clock for that date, so the UTC
+    times move by an hour across a DST change in that zone and not in another."""
+    first = start.astimezone(technician.zone).date()
+    last = end.astimezone(technician.zone).date()
+    days_off = holidays_between(technician, first, last)
+    intervals = []
+    day = first
+    while day <= last:
+        if day.weekday() in technician.working_days and day not in days_off:
+            begin = datetime.combine(day, technician.start, tzinfo=technician.zone).astimezone(UTC)
+            finish = datetime.combine(day, technician.end, tzinfo=technician.zone).astimezone(UTC)
+            begin, finish = max(begin, start), min(finish, end)
+            if begin < finish:
+                intervals.append((begin, finish))
+        day += timedelta(days=1)
+    return intervals
+
+
+def _merge(intervals: Iterable[Interval]) -> list[Interval]:
+    merged: list[Interval] = []
+    for begin, finish in sorted(intervals):
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], finish))
+        else:
+            merged.append((begin, finish))
+    return merged
+
+
+def _subtract(free: list[Interval], taken: list[Interval]) -> list[Interval]:
+    """`free` minus `taken`; both sorted, `taken` merged."""
+    result = []
+    for begin, finish in free:
+        cursor = begin
+        for t_begin, t_end in taken:
+            if t_end <= cursor or t_begin >= finish:
+                continue
+            if t_begin > cursor:
+                result.append((cursor, t_begin))
+            cursor = max(cursor, t_end)
+            if cursor >= finish:
+                break
+        if cursor < finish:
+            result.append((cursor, finish))
+    return result
+
+
+def _intersect(a: list[Interval], b: list[Interval]) -> list[Interval]:
+    result, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        begin, finish = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if begin < finish:
+            result.append((begin, finish))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return result
+
+
+def free_intervals(
+    technician: Technician, busy: Iterable[Busy], start: datetime, end: datetime, buffer: timedelta = timedelta(0)
+) -> list[Interval]:
+    """Working hours within [start, end) minus the technician's busy blocks, each widened by
+    `buffer` on both sides; transparent blocks do not count. UTC, sorted, disjoint."""
+    taken = _merge(
+        (block.start - buffer, block.end + buffer)
+        for block in busy
+        if block.agent_id == technician.id and not block.transparent
+    )
+    return _subtract(working_intervals(technician, start, end), taken)
+
+
+def _week_of(moment: datetime, zone: ZoneInfo) -> Interval:
+    """The ISO week (Monday 00:00 to Monday 00:00 on `zone`'s wall clock) holding `moment`."""
+    day = moment.astimezone(zone).date()
+    monday = day - timedelta(days=day.weekday())
+    return (
+        datetime.combine(monday, time(0), tzinfo=zone).astimezone(UTC),
+        datetime.combine(monday + timedelta(days=7), time(0), tzinfo=zone).astimezone(UTC),
+    )
+
+
+def booked_hours(technician: Technician, busy: Iterable[Busy], week: Interval) -> float:
+    """Hours of helpdesk work (not external busy time) booked for the technician in `week`."""
+    seconds = 0.0
+    for block in busy:
+        if block.agent_id == technician.id and block.booked and not block.transparent:
+            overlap = min(block.end, week[1]) - max(block.start, week[0])
+            seconds += max(overlap.total_seconds(), 0)
+    return seconds / 3600
+
+
+def _candidates(free: list[Interval], origin: datetime, options: Options, earliest: datetime) -> Iterable[datetime]:
+    """Starts on the step grid from `origin` at which `duration` fits inside one free interval."""
+    step = options.step
+    for begin, finish in free:
+        begin = max(begin, earliest)
+        offset = (begin - origin) % step
+        moment = begin if not offset else begin + (step - offset)
+        while moment + options.duration <= finish:
+            yield moment
+            moment += step
+
+
+def find_slots(
+    technicians: Sequence[Technician],
+    busy: Sequence[Busy],
+    *,
+    start: datetime,
+    end: datetime,
+    options: Options,
+    now: datetime,
+) -> list[Slot]:
+    """The earliest free slots in [start, end) for `options.duration`, at most `options.limit`.
+
+    TOGETHER: slots where every technician is free at once (agent_ids: all of them).
+    ANY: slots where at least one is free; agent_ids are those free, ordered by hours booked in
+    that slot's week on their own wall clock (fewest first), then by name. `busy` should cover
+    the whole weeks around the period for the ordering to count every booked hour.
+    Raises ValueError for a duration or step that is not positive.
+    """
+    if options.duration <= timedelta(0) or options.step <= timedelta(0):
+        raise ValueError("The duration and the step must be longer than zero.")
+    if not technicians:
+        return []
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    earliest = max(start, (now + options.notice).astimezone(UTC))
+    free = {tech.id: free_intervals(tech, busy, start, end, options.buffer) for tech in technicians}
+    slots: list[Slot] = []
+    if options.mode == Mode.TOGETHER:
+        common = free[technicians[0].id]
+        for tech in technicians[1:]:
+            common = _intersect(common, free[tech.id])
+        ids = tuple(tech.id for tech in technicians)
+        for moment in _candidates(common, start, options, earliest):
+            slots.append(Slot(moment, moment + options.duration, ids))
+            if len(slots) >= options.limit:
+                break
+        return slots
+    by_start: dict[datetime, list[Technician]] = {}
+    for tech in technicians:
+        for moment in _candidates(free[tech.id], start, options, earliest):
+            by_start.setdefault(moment, []).append(tech)
+    for moment in sorted(by_start)[: options.limit]:
+        hours = {tech.id: booked_hours(tech, busy, _week_of(moment, tech.zone)) for tech in by_start[moment]}
+        ordered = sorted(by_start[moment], key=lambda tech: (hours[tech.id], tech.name, tech.id))
+        slots.append(Slot(moment, moment + options.duration, tuple(t.id for t in ordered), hours))
+    return slots
+
+
+def fetch_window(start: datetime, end: datetime) -> Interval:
+    """The span whose busy rows `find_slots` needs: the period widened to whole weeks in any
+    zone (a day more each side covers every UTC offset), for the fair ordering."""
+    first = start.astimezone(UTC).date()
+    last = end.astimezone(UTC).date()
+    monday = first - timedelta(days=first.weekday() + 1)
+    sunday = last + timedelta(days=7 - last.weekday() + 1)
+    return datetime.combine(monday, time(0), tzinfo=UTC), datetime.combine(sunday, time(0), tzinfo=UTC)
+
+
+def find_slots_for(
+    agents: Sequence,
+    *,
+    start: datetime,
+    end: datetime,
+    options: Options,
+    now: datetime,
+    settings=None,
+) -> list[Slot]:
+    """`find_slots` for Agent rows: reads their working hours and busy time (a fixed number of
+    queries, see `calendars.selectors.availability_rows`)."""
+    from calendars.selectors import availability_rows
+
+    technicians, busy = availability_rows(agents, *fetch_window(start, end), settings=settings)
+    return find_slots(technicians, busy, start=start, end=end, options=options, now=now)
