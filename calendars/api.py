@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from agents.models import Agent
 from calendars import services
+from calendars.api_availability import OVERLAP_RESPONSE, overlap_conflicts
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
 from calendars.selectors import calendar_appointments
 from helpdesk import permissions
@@ -61,6 +62,12 @@ class AppointmentSerializer(serializers.ModelSerializer):
     data_unavailable = serializers.SerializerMethodField(help_text="An imported private entry: only its time is shown.")
     colour = serializers.SerializerMethodField()
     can_edit = serializers.SerializerMethodField()
+    confirm_overlap = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="Save even if the time overlaps other busy entries (else 409 naming them).",
+    )
 
     class Meta:
         model = Appointment
@@ -91,6 +98,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "sequence",
             "created_at",
             "updated_at",
+            "confirm_overlap",
         ]
         read_only_fields = [
             "start_date",
@@ -144,6 +152,7 @@ class ReassignSerializer(serializers.Serializer):
         queryset=Agent.objects.all(), required=False, allow_null=True, help_text="Leave empty to add a technician."
     )
     to_agent = serializers.PrimaryKeyRelatedField(queryset=Agent.objects.filter(is_active=True))
+    confirm_overlap = serializers.BooleanField(required=False, default=False)
 
 
 @extend_schema_view(
@@ -157,7 +166,10 @@ class ReassignSerializer(serializers.Serializer):
             OpenApiParameter("request", OpenApiTypes.INT, description="Of this request."),
             OpenApiParameter("recurring", OpenApiTypes.BOOL, description="Only occurrences of recurring series."),
         ]
-    )
+    ),
+    create=extend_schema(responses={201: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
+    update=extend_schema(responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
+    partial_update=extend_schema(responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
 )
 class AppointmentViewSet(viewsets.ModelViewSet):
     """Calendar entries. Recurring masters are not listed: their occurrences stand for them."""
@@ -188,23 +200,27 @@ class AppointmentViewSet(viewsets.ModelViewSet):
         )
 
     def perform_create(self, serializer: AppointmentSerializer) -> None:
-        data = serializer.validated_data
+        data = dict(serializer.validated_data)
+        confirmed = data.pop("confirm_overlap", False)
         user = self.request.user
         if not permissions.can_create_appointment(user, agents=data["agents"], request=data.get("request")):
             raise PermissionDenied("You may create appointments only on your own calendar or on your requests.")
-        with service_errors():
-            serializer.instance = services.create_appointment(by=user, **data)
+        with service_errors(), overlap_conflicts():
+            serializer.instance = services.create_appointment(by=user, check_overlap=not confirmed, **data)
 
     def perform_update(self, serializer: AppointmentSerializer) -> None:
         appointment = serializer.instance
         self._check_edit(appointment)
         data = dict(serializer.validated_data)
         data.pop("request", None)  # an appointment stays with its request
+        confirmed = data.pop("confirm_overlap", False)
         agents = data.pop("agents", None)
         if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):
             raise PermissionDenied("You may not put this appointment on other technicians' calendars.")
-        with service_errors():
-            serializer.instance = services.update_appointment(appointment, by=self.request.user, agents=agents, **data)
+        with service_errors(), overlap_conflicts():
+            serializer.instance = services.update_appointment(
+                appointment, by=self.request.user, agents=agents, check_overlap=not confirmed, **data
+            )
 
     def perform_destroy(self, appointment: Appointment) -> None:
         if not permissions.can_delete_appointment(self.request.user, appointment):
@@ -216,7 +232,7 @@ class AppointmentViewSet(viewsets.ModelViewSet):
         if not permissions.can_edit_appointment(self.request.user, appointment):
             raise PermissionDenied("You may not change this appointment.")
 
-    @extend_schema(request=ReassignSerializer, responses=AppointmentSerializer)
+    @extend_schema(request=ReassignSerializer, responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE})
     @action(detail=True, methods=["post"])
     def reassign(self, request, pk=None):
         """Move the entry from one technician's calendar to another's (drag on the group calendar)."""
@@ -229,12 +245,13 @@ class AppointmentViewSet(viewsets.ModelViewSet):
         agents = [agent for agent in appointment.agents.all() if from_agent is None or agent.pk != from_agent.pk]
         if not permissions.can_change_agents(request.user, appointment, [*agents, to_agent]):
             raise PermissionDenied("You may not put this appointment on other technicians' calendars.")
-        with service_errors():
+        with service_errors(), overlap_conflicts():
             appointment = services.reassign_appointment(
                 appointment,
                 from_agent=from_agent,
                 to_agent=to_agent,
                 by=request.user,
+                check_overlap=not serializer.validated_data["confirm_overlap"],
             )
         appointment = _one_appointment().get(pk=appointment.pk)
         return Response(AppointmentSerializer(appointment, context=self.get_serializer_context()).data)

@@ -35,6 +35,8 @@ class AppointmentForm(forms.Form):
         help_text="E-mail addresses, separated by commas; recorded, never invited.",
     )
     private = forms.BooleanField(required=False)
+    # Shown (as a tick box) only after a save was refused for a double booking.
+    confirm_overlap = forms.BooleanField(required=False, widget=forms.HiddenInput, label="Save it anyway")
 
     PUSH_NOW = "push"
     KEEP_HERE = "keep"
@@ -77,7 +79,13 @@ class AppointmentForm(forms.Form):
         data = dict(self.cleaned_data)
         data.pop("entries", None)
         data.pop("external_calendar", None)
+        data["check_overlap"] = not data.pop("confirm_overlap", False)
         return data
+
+    def ask_to_confirm_overlap(self, error) -> None:
+        """A save refused for a double booking: name the overlaps and offer the tick box."""
+        self.fields["confirm_overlap"].widget = forms.CheckboxInput()
+        self.add_error(None, error)
 
     def push_choice(self) -> bool | None:
         """True: push now, False: keep here, None: no answer (not asked, or decide later)."""

@@ -96,6 +96,30 @@ def _agent_ids(appointment: Appointment) -> frozenset[int]:
     return frozenset(appointment.agents.values_list("id", flat=True))
 
 
+class OverlapWarning(ValidationError):
+    """The save would double-book: `overlaps` (calendars.selectors.Overlap) names what is in the
+    way. Raised only when the caller asked for the check and the admin setting is on; the caller
+    asks the user and saves again with the check off once confirmed."""
+
+    def __init__(self, overlaps: list) -> None:
+        self.overlaps = overlaps
+        zone = timezone.get_current_timezone()
+        lines = "; ".join(overlap.message(zone) for overlap in overlaps)
+        super().__init__(f"Double booking: {lines}. Confirm to save anyway.", code="overlap")
+
+
+def refuse_overlaps(start: datetime, end: datetime, agent_ids: Iterable[int], *, exclude: int | None = None) -> None:
+    """Raise OverlapWarning when [start, end) meets another busy entry of these technicians
+    (helpdesk or imported), unless admins turned the warning off (CalendarSettings.warn_overlaps)."""
+    from calendars.selectors import overlaps
+
+    if not CalendarSettings.load().warn_overlaps:
+        return
+    found = overlaps(start, end, agent_ids, exclude=exclude)
+    if found:
+        raise OverlapWarning(found)
+
+
 def _parse_rule(rule) -> recurrence_lib.Recurrence:
     if isinstance(rule, recurrence_lib.Recurrence):
         return rule
@@ -131,8 +155,12 @@ def create_appointment(
     reminder_minutes: int | None = None,
     source: str = Appointment.Source.MANUAL,
     action: Action | None = None,
+    check_overlap: bool = False,
 ) -> Appointment:
-    """One appointment on the calendars of all `agents`."""
+    """One appointment on the calendars of all `agents`.
+
+    `check_overlap`: raise OverlapWarning (saving nothing) when a busy entry would overlap on
+    one of them; pages and the API ask for it until the user confirms."""
     agents = list(agents)
     _check_agents(agents)
     zone = _zone_of(agents)
@@ -153,6 +181,8 @@ def create_appointment(
         created_by=by if getattr(by, "pk", None) else None,
     )
     _set_days(appointment, _given(start, appointment.start), _given(end, appointment.end), zone)
+    if check_overlap and busy and appointment.end > appointment.start:
+        refuse_overlaps(appointment.start, appointment.end, [agent.pk for agent in agents])
     _validated_save(appointment)
     appointment.agents.set(agents)
     _announce(appointment, Change.CREATED, (), by)
@@ -170,8 +200,18 @@ def create_appointments(*, agents: Iterable[Agent], one_each: bool, **fields) ->
 
 
 @transaction.atomic
-def update_appointment(appointment: Appointment, *, by=None, agents: Iterable[Agent] | None = None, **changes):
+def update_appointment(
+    appointment: Appointment,
+    *,
+    by=None,
+    agents: Iterable[Agent] | None = None,
+    check_overlap: bool = False,
+    **changes,
+):
     """Change an appointment's fields (and its technicians); keeps its source in step.
+
+    `check_overlap`: when the entry moves or gets other technicians, raise OverlapWarning
+    (saving nothing) if it would meet another busy entry of theirs.
 
     An occurrence edited here is marked as edited on its own; a master's shared fields flow
     to its occurrences that were not, and a master's new start moves the whole series.
@@ -198,6 +238,10 @@ def update_appointment(appointment: Appointment, *, by=None, agents: Iterable[Ag
             zone,
         )
     moved = appointment.start != old_start or appointment.end != old_end
+    regrouped = new_agents is not None and {agent.pk for agent in new_agents} != set(agent_ids_before)
+    if check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start:
+        on = [agent.pk for agent in new_agents] if new_agents is not None else agent_ids_before
+        refuse_overlaps(appointment.start, appointment.end, on, exclude=appointment.pk)
     if appointment.is_occurrence:
         appointment.is_modified = True
     appointment.sequence += 1
@@ -212,13 +256,18 @@ def update_appointment(appointment: Appointment, *, by=None, agents: Iterable[Ag
 
 
 @transaction.atomic
-def reassign_appointment(appointment: Appointment, *, from_agent: Agent | None, to_agent: Agent, by=None):
-    """Move an appointment from one technician's calendar to another's (drag on the group calendar)."""
+def reassign_appointment(
+    appointment: Appointment, *, from_agent: Agent | None, to_agent: Agent, by=None, check_overlap: bool = False
+):
+    """Move an appointment from one technician's calendar to another's (drag on the group
+    calendar); `check_overlap` as for update_appointment."""
     agent_ids = set(_agent_ids(appointment))
     if from_agent is not None:
         agent_ids.discard(from_agent.pk)
     agent_ids.add(to_agent.pk)
-    return update_appointment(appointment, by=by, agents=Agent.objects.filter(pk__in=agent_ids))
+    return update_appointment(
+        appointment, by=by, agents=Agent.objects.filter(pk__in=agent_ids), check_overlap=check_overlap
+    )
 
 
 @transaction.atomic

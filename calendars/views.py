@@ -196,6 +196,8 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                 one_each = form.cleaned_data.get("entries") != AppointmentForm.SHARED
                 try:
                     made = services.create_appointments(one_each=one_each, by=request.user, **form.service_fields())
+                except services.OverlapWarning as error:
+                    form.ask_to_confirm_overlap(error)
                 except ValidationError as error:
                     add_errors(form, error)
                 else:
@@ -240,6 +242,8 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 else:
                     try:
                         services.update_appointment(appointment, by=request.user, agents=agents, **data)
+                    except services.OverlapWarning as error:
+                        form.ask_to_confirm_overlap(error)
                     except ValidationError as error:
                         add_errors(form, error)
                     else:

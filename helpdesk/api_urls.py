@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from agents.api import AgentViewSet, TeamViewSet
 from calendars.api import AppointmentViewSet
+from calendars.api_availability import AvailabilityView
 from tickets.api import ActionViewSet, RequestViewSet
 
 router = DefaultRouter()
@@ -23,6 +24,7 @@ app_name = "api"
 urlpatterns = [
     path("requests/<int:request_pk>/actions/", actions, name="request-actions"),
     path("requests/<int:request_pk>/actions/<int:pk>/", action_detail, name="request-action-detail"),
+    path("availability/", AvailabilityView.as_view(), name="availability"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),

@@ -227,7 +227,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         # django-rest-knox: only a hash of each token is stored; "Authorization: Token <token>".
-        "knox.auth.TokenAuthentication",
+        # The same, answering in the signed-in technician's zone (see helpdesk.api_auth).
+        "helpdesk.api_auth.AgentZoneTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

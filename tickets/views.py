@@ -198,6 +198,8 @@ def appointment_create(request: HttpRequest, pk: int) -> HttpResponse:
             made = calendar_services.create_appointments(
                 one_each=one_each, request=ticket, by=request.user, **form.service_fields()
             )
+        except calendar_services.OverlapWarning as error:
+            form.ask_to_confirm_overlap(error)
         except ValidationError as error:
             add_errors(form, error)
         else:

@@ -1,0 +1,143 @@
+"""Dispatch over REST (issue 15): free slots (`/api/availability/`) and the 409 answer of a write
+that would double-book.
+
+Reads go through calendars.availability (itself through the selectors); the answer's times are
+ISO 8601 in the caller's zone (the technician's own, for session and token users alike).
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents.models import Agent
+from calendars.availability import Mode, Options, find_slots_for
+from calendars.selectors import calendar_agents
+from calendars.services import OverlapWarning
+from helpdesk.limits import SupportedDateTimeSerializerField
+
+MAX_PERIOD = timedelta(days=62)
+MAX_TECHNICIANS = 200
+
+
+class OverlapSerializer(serializers.Serializer):
+    """An entry in the way, without private details."""
+
+    agent = serializers.IntegerField(source="agent_id")
+    agent_name = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    external = serializers.BooleanField(help_text="Imported busy time from the technician's external calendar.")
+    subject = serializers.CharField(help_text="Empty for imported and private entries.")
+    message = serializers.CharField()
+
+
+class OverlapConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    overlaps = OverlapSerializer(many=True)
+
+
+OVERLAP_RESPONSE = OpenApiResponse(
+    OverlapConflictSerializer,
+    description="The time overlaps other busy entries of these technicians; send again with confirm_overlap=true.",
+)
+
+
+class OverlapConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "overlap"
+
+    def __init__(self, warning: OverlapWarning) -> None:
+        zone = timezone.get_current_timezone()
+        overlaps = [
+            {**OverlapSerializer(overlap).data, "message": overlap.message(zone)} for overlap in warning.overlaps
+        ]
+        super().__init__(detail={"detail": warning.messages[0], "overlaps": overlaps})
+
+
+@contextmanager
+def overlap_conflicts() -> Iterator[None]:
+    """A service's OverlapWarning becomes a 409 naming the overlaps."""
+    try:
+        yield
+    except OverlapWarning as warning:
+        raise OverlapConflict(warning) from warning
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    agent = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, help_text="Technicians (repeat the parameter)."
+    )
+    team = serializers.IntegerField(required=False, min_value=1, help_text="Or the members of this team.")
+    start = SupportedDateTimeSerializerField(help_text="Period start; a naive time is on your wall clock.")
+    end = SupportedDateTimeSerializerField(help_text=f"Period end; at most {MAX_PERIOD.days} days after the start.")
+    duration = serializers.IntegerField(min_value=5, max_value=24 * 60 * 5, help_text="Minutes.")
+    mode = serializers.ChoiceField(choices=[m.value for m in Mode], default=Mode.TOGETHER.value)
+    buffer = serializers.IntegerField(min_value=0, max_value=24 * 60, default=0, help_text="Minutes, each side.")
+    notice = serializers.IntegerField(min_value=0, max_value=60 * 24 * 60, default=0, help_text="Minutes from now.")
+    step = serializers.IntegerField(min_value=5, max_value=24 * 60, default=30, help_text="Minutes.")
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=20)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": ["The end must be after the start."]})
+        if attrs["end"] - attrs["start"] > MAX_PERIOD:
+            raise serializers.ValidationError({"end": [f"Ask for at most {MAX_PERIOD.days} days at a time."]})
+        if not attrs.get("agent") and not attrs.get("team"):
+            raise serializers.ValidationError({"agent": ["Choose technicians or a team."]})
+        if len(attrs.get("agent", [])) > MAX_TECHNICIANS:
+            raise serializers.ValidationError({"agent": [f"Choose at most {MAX_TECHNICIANS} technicians."]})
+        return attrs
+
+
+class SlotSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    agents = serializers.ListField(
+        child=serializers.IntegerField(), source="agent_ids", help_text="Free for all of it; fairest first."
+    )
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    agents = serializers.DictField(child=serializers.CharField(), help_text="Names of the technicians, by id.")
+    slots = SlotSerializer(many=True)
+
+
+def available_agents(agent_ids: list[int] | None, team: int | None) -> list[Agent]:
+    """The active technicians chosen, or the team's members, with their users (for names)."""
+    return list(calendar_agents(ids=agent_ids or None, team=team))
+
+
+class AvailabilityView(APIView):
+    """Free slots of technicians for a piece of work: in their working hours and zones, outside
+    helpdesk appointments, imported busy time and their public holidays."""
+
+    @extend_schema(
+        parameters=[AvailabilityQuerySerializer],
+        responses={200: AvailabilitySerializer},
+        operation_id="availability",
+    )
+    def get(self, request):
+        query = AvailabilityQuerySerializer(
+            data={**request.query_params.dict(), "agent": request.query_params.getlist("agent")}
+        )
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        agents = available_agents(data.get("agent"), data.get("team"))
+        options = Options(
+            duration=timedelta(minutes=data["duration"]),
+            mode=Mode(data["mode"]),
+            buffer=timedelta(minutes=data["buffer"]),
+            notice=timedelta(minutes=data["notice"]),
+            step=timedelta(minutes=data["step"]),
+            limit=data["limit"],
+        )
+        slots = find_slots_for(agents, start=data["start"], end=data["end"], options=options, now=timezone.now())
+        answer = {"agents": {str(agent.pk): agent.name for agent in agents}, "slots": slots}
+        return Response(AvailabilitySerializer(answer).data)
