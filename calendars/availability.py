@@ -251,7 +251,12 @@ def find_slots(
         return []
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     earliest = max(start, (now + options.notice).astimezone(UTC))
-    free = {tech.id: free_intervals(tech, busy, start, end, options.buffer) for tech in technicians}
+    by_agent: dict[int, list[Busy]] = {}
+    for block in busy:
+        by_agent.setdefault(block.agent_id, []).append(block)
+    free = {
+        tech.id: free_intervals(tech, by_agent.get(tech.id, ()), start, end, options.buffer) for tech in technicians
+    }
     slots: list[Slot] = []
     if options.mode == Mode.TOGETHER:
         common = free[technicians[0].id]
@@ -267,8 +272,16 @@ def find_slots(
     for tech in technicians:
         for moment in _candidates(free[tech.id], start, options, earliest):
             by_start.setdefault(moment, []).append(tech)
+    weekly: dict[tuple[int, datetime], float] = {}  # (technician, week start) -> booked hours
+
+    def hours_of(tech: Technician, moment: datetime) -> float:
+        week = _week_of(moment, tech.zone)
+        if (tech.id, week[0]) not in weekly:
+            weekly[tech.id, week[0]] = booked_hours(tech, by_agent.get(tech.id, ()), week)
+        return weekly[tech.id, week[0]]
+
     for moment in sorted(by_start)[: options.limit]:
-        hours = {tech.id: booked_hours(tech, busy, _week_of(moment, tech.zone)) for tech in by_start[moment]}
+        hours = {tech.id: hours_of(tech, moment) for tech in by_start[moment]}
         ordered = sorted(by_start[moment], key=lambda tech: (hours[tech.id], tech.name, tech.id))
         slots.append(Slot(moment, moment + options.duration, tuple(t.id for t in ordered), hours))
     return slots

@@ -177,6 +177,19 @@ def calendar_agents(*, ids: list[int] | None = None, team: int | None = None) ->
 # --- availability and double bookings (issue 15) ----------------------------------------------
 
 
+def busy_rows(*, agent_ids: list[int], start: datetime, end: datetime) -> QuerySet:
+    """(technician, appointment) rows of the busy entries overlapping [start, end): visible
+    (no recurring masters, no cancelled occurrences) and shown as busy. One joined query."""
+    return Appointment.agents.through.objects.filter(
+        agent_id__in=agent_ids,
+        appointment__start__lt=end,
+        appointment__end__gt=start,
+        appointment__busy=True,
+        appointment__is_cancelled=False,
+        appointment__schedule__isnull=True,
+    ).order_by()
+
+
 def availability_rows(agents, start: datetime, end: datetime, *, settings: CalendarSettings | None = None):
     """([Technician], [Busy]) for `agents` (Agent rows) between `start` and `end`: one query for
     the busy blocks, whatever the number of technicians or weeks (plus one for the settings
@@ -200,13 +213,8 @@ def availability_rows(agents, start: datetime, end: datetime, *, settings: Calen
                 region=agent.holiday_region,
             )
         )
-    rows = (
-        Appointment.agents.through.objects.filter(
-            agent_id__in=[tech.id for tech in technicians],
-            appointment__in=Appointment.objects.visible().overlapping(start, end).filter(busy=True),
-        )
-        .values_list("agent_id", "appointment__start", "appointment__end", "appointment__source")
-        .order_by()
+    rows = busy_rows(agent_ids=[tech.id for tech in technicians], start=start, end=end).values_list(
+        "agent_id", "appointment__start", "appointment__end", "appointment__source"
     )
     busy = [
         Busy(agent_id, begin, finish, booked=source != Appointment.Source.EXTERNAL)
@@ -245,10 +253,7 @@ class Overlap:
 def overlaps(start: datetime, end: datetime, agent_ids, *, exclude: int | None = None) -> list[Overlap]:
     """Busy entries of these technicians overlapping [start, end), other than `exclude` (the
     entry being moved) and its own series master; one query. Transparent entries do not count."""
-    rows = Appointment.agents.through.objects.filter(
-        agent_id__in=list(agent_ids),
-        appointment__in=Appointment.objects.visible().overlapping(start, end).filter(busy=True),
-    )
+    rows = busy_rows(agent_ids=list(agent_ids), start=start, end=end)
     if exclude is not None:
         rows = rows.exclude(appointment_id=exclude)
     rows = rows.select_related("agent__user", "appointment").order_by("appointment__start", "agent_id")
