@@ -30,6 +30,8 @@ LAYOUTS = {
 }
 SLOT_MINUTES = (5, 10, 15, 30, 60)
 MAX_DAYS = 31
+# "Free slots for" on the group calendar: durations in minutes, 0 for none.
+FREE_SLOT_MINUTES = (0, 30, 60, 90, 120, 180, 240, 480)
 
 
 def _int(value: str | None, default: int, *, low: int, high: int) -> int:
@@ -134,9 +136,14 @@ def group(request: HttpRequest) -> HttpResponse:
     if slot not in SLOT_MINUTES:
         slot = 30
     first_day = _day(request.GET.get("date")) or timezone.localdate()
+    free = _int(request.GET.get("free"), 0, low=0, high=480)
+    if free not in FREE_SLOT_MINUTES:
+        free = 0
     config = _widget_config(
         request,
         mode="group",
+        freeMinutes=free,
+        availabilityUrl=reverse("api:availability"),
         layout=layout,
         view=LAYOUTS[layout][0],
         days=days,
@@ -162,6 +169,8 @@ def group(request: HttpRequest) -> HttpResponse:
             "days": days,
             "slot": slot,
             "slots": SLOT_MINUTES,
+            "free": free,
+            "free_choices": FREE_SLOT_MINUTES[1:],
             "date": first_day,
             "recurring": config["recurring"],
         },

@@ -23,7 +23,9 @@
     });
     const body = response.status === 204 ? null : await response.json().catch(() => null);
     if (!response.ok) {
-      throw new Error(describeError(body) || `The server answered ${response.status}.`);
+      const error = new Error(describeError(body) || `The server answered ${response.status}.`);
+      error.status = response.status;
+      throw error;
     }
     return body;
   }
@@ -57,7 +59,11 @@
       // In one grid, each technician's colour; in their own column the resource colour does it.
       backgroundColor: item.data_unavailable ? "#9aa5b1" : item.colour,
       editable: item.can_edit,
-      classNames: item.data_unavailable ? ["entry-unavailable"] : item.is_recurring ? ["entry-recurring"] : [],
+      classNames: [
+        ...(item.data_unavailable ? ["entry-unavailable"] : item.is_recurring ? ["entry-recurring"] : []),
+        // Shorter than an hour: time and title on one line, so the title shows.
+        ...(new Date(item.end) - new Date(item.start) < 60 * 60 * 1000 ? ["entry-short"] : []),
+      ],
       extendedProps: { agents: item.agents, source: item.source },
     };
   }
@@ -126,12 +132,40 @@
     return [...agents].map(Number);
   }
 
+  // Outside the working hours of a technician it lands on (their wall clock is the page's)?
+  function outOfHours(start, end, agentIds) {
+    const resources = (config.resources || []).filter((r) => agentIds.includes(Number(r.id)));
+    const clock = (d) => `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+    return resources.filter((resource) => {
+      const props = resource.extendedProps;
+      const sameDay = localDate(start) === localDate(new Date(end - 1));
+      return (
+        !props.workingDays.includes(start.getDay()) ||
+        !sameDay ||
+        clock(start) < props.workingStart ||
+        (clock(end) > props.workingEnd && clock(end) !== "00:00")
+      );
+    });
+  }
+
   async function save(info, changes) {
+    const agentIds = changes.agents || info.event.extendedProps.agents;
+    const outside = info.event.allDay ? [] : outOfHours(info.event.start, info.event.end, agentIds);
+    if (outside.length && !window.confirm(`Outside the working hours of ${outside.map((r) => r.title).join(", ")}. Save anyway?`)) {
+      info.revert();
+      say("Not saved.");
+      return;
+    }
+    const send = (body) => api(`${config.appointmentsUrl}${info.event.id}/`, { method: "PATCH", body: JSON.stringify(body) });
     try {
-      const item = await api(`${config.appointmentsUrl}${info.event.id}/`, {
-        method: "PATCH",
-        body: JSON.stringify(changes),
-      });
+      let item;
+      try {
+        item = await send(changes);
+      } catch (error) {
+        // A double booking: the server names it; save only when confirmed.
+        if (error.status !== 409 || !window.confirm(`${error.message}`)) throw error;
+        item = await send({ ...changes, confirm_overlap: true });
+      }
       info.event.extendedProps.agents = item.agents;
       say("Saved.");
       calendar.refetchEvents();
@@ -164,11 +198,13 @@
     locale: document.documentElement.lang || "en-GB",
     eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
-    scrollTime: "07:00:00",
+    // Day and week views open at the earliest working hour shown, not at midnight.
+    scrollTime: `${(config.resources || []).map((r) => r.extendedProps.workingStart).sort()[0] || "07:00"}:00`,
     editable: false,
     eventStartEditable: true,
     eventDurationEditable: true,
-    eventSources: [{ events: loadEvents }],
+    // Other page scripts (dispatch.js) register their layers before this one runs.
+    eventSources: [{ events: loadEvents }, ...(window.helpdeskEventSources || [])],
     eventDrop: (info) =>
       save(info, { start: info.event.start.toISOString(), end: info.event.end.toISOString(), agents: agentsAfterDrop(info) }),
     eventResize: (info) => save(info, { end: info.event.end.toISOString() }),

@@ -42,3 +42,34 @@ def request_detail(pk: int) -> QuerySet[Request]:
 
 def actions_of(request: Request) -> QuerySet[Action]:
     return request.actions.select_related("agent__user", "appointment").order_by("-done_at", "-id")
+
+
+def slot_proposals(request: Request, *, team=None, now=None, days: int = 14, count: int = 5):
+    """ "Find a slot" (issue 15): the next `count` free slots within `days` days for the request's
+    estimate (or the default estimate). With a team: any one member, fairest first (the slot's
+    first technician is the one to book); else all assigned technicians together. Returns
+    (estimate as a timedelta, [calendars.availability.Slot], {agent id: Agent}); no slots when
+    nobody is chosen."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from calendars.availability import Mode, Options, find_slots_for
+    from calendars.models import CalendarSettings
+    from calendars.selectors import calendar_agents
+
+    settings = CalendarSettings.load()
+    estimate = request.estimate or settings.default_estimate
+    if team is not None:
+        agents, mode = list(calendar_agents(team=team.pk)), Mode.ANY
+    else:
+        agents, mode = [a for a in request.assigned_agents.all() if a.is_active], Mode.TOGETHER
+    if not agents:
+        return estimate, [], {}
+    now = now or timezone.now()
+    start = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    options = Options(duration=estimate, mode=mode, limit=count)
+    slots = find_slots_for(
+        agents, start=start, end=start + timedelta(days=days), options=options, now=now, settings=settings
+    )
+    return estimate, slots, {agent.pk: agent for agent in agents}

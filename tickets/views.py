@@ -7,8 +7,11 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
+from agents.models import Agent, Team
 from calendars import services as calendar_services
 from calendars.forms import AppointmentForm
 from calendars.models import CalendarSettings
@@ -129,6 +132,20 @@ def _appointment_form(request: HttpRequest, ticket, data=None) -> AppointmentFor
     )
 
 
+def _finder(request: HttpRequest, ticket) -> dict | None:
+    """ "Find a slot" on the request page: asked for with ?find=1 (and a team, optionally)."""
+    if request.GET.get("find") != "1" or not permissions.can_edit_request(request.user, ticket):
+        return None
+    team_id = request.GET.get("team", "")
+    team = Team.objects.filter(pk=int(team_id)).first() if team_id.isdigit() and len(team_id) < 10 else None
+    estimate, slots, agents = selectors.slot_proposals(ticket, team=team)
+    proposals = [
+        {"start": slot.start, "end": slot.end, "agents": [agents[i] for i in slot.agent_ids[: 1 if team else None]]}
+        for slot in slots
+    ]
+    return {"team": team, "estimate": estimate, "proposals": proposals}
+
+
 def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=None, tab="actions", status=200):
     actions = list(selectors.actions_of(ticket))
     appointments = list(calendar_appointments(request=ticket.pk))
@@ -144,9 +161,34 @@ def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=
             "appointment_form": appointment_form or _appointment_form(request, ticket),
             "can_edit": permissions.can_edit_request(request.user, ticket),
             "can_delete": permissions.can_delete_request(request.user, ticket),
+            "finder": _finder(request, ticket),
+            "teams": Team.objects.all(),
         },
         status=status,
     )
+
+
+@login_required
+@require_POST
+def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
+    """Book a proposed slot with one click: plan the request then, with those technicians."""
+    ticket = get_object_or_404(selectors.request_detail(pk))
+    if not permissions.can_edit_request(request.user, ticket):
+        raise PermissionDenied
+    start = parse_datetime(request.POST.get("start", ""))
+    agent_ids = [int(v) for v in request.POST.getlist("agent") if v.isdigit() and len(v) < 18]
+    agents = list(Agent.objects.filter(pk__in=agent_ids, is_active=True))
+    if start is None or timezone.is_naive(start) or not agents:
+        messages.error(request, "That slot could not be read; find a slot again.")
+        return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")
+    try:
+        services.update_request(ticket, by=request.user, assigned_agents=agents, planned_start=start)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")
+    names = ", ".join(agent.name for agent in agents)
+    messages.success(request, f"Planned for {timezone.localtime(start):%a %d %b %H:%M} with {names}.")
+    return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")
 
 
 @login_required

@@ -1,0 +1,100 @@
+"""The dispatch assistant in a real browser (issue 15): "Find a slot" books, a drag onto busy
+time asks first, the free-slot layer shows on the group calendar."""
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+from tests.browser.test_calendar_in_browser import centre, drag, settled_box
+from tickets import services as ticket_services
+from tickets.models import Request
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+AMS = ZoneInfo("Europe/Amsterdam")
+
+
+def on(hour: int, minute: int = 0) -> datetime:
+    """Monday 5 March 2035 (in the future, where free slots can be), Amsterdam (CET, UTC+1)."""
+    return datetime(2035, 3, 5, hour, minute, tzinfo=AMS)
+
+
+def test_find_a_slot_books_a_proposed_slot(open_page, log_in, coordinator, alice):
+    """Alice works the default 08:00-17:00, Monday to Friday, Amsterdam. The first proposal is
+    booked with one click: the request is planned then, on Alice's calendar, in her hours."""
+    ticket = ticket_services.create_request(summary="Printer", assigned_agents=[alice], estimate=timedelta(hours=1))
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/requests/{ticket.pk}/")
+    page.click("#find-slot button[type=submit]")
+    first = page.locator(".dispatch-slots li").first
+    proposed = first.locator("input[name=start]").get_attribute("value")
+    assert "Alice" in first.inner_text()
+    first.locator("button", has_text="Book").click()
+    page.wait_for_url(lambda url: "tab=appointments" in url)
+    assert "Planned for" in page.content()
+
+    ticket = Request.objects.get(pk=ticket.pk)
+    assert ticket.planned_start == datetime.fromisoformat(proposed)
+    local = timezone.localtime(ticket.planned_start, AMS)
+    assert local.weekday() < 5 and time(8) <= local.time() <= time(16) and ticket.planned_start > timezone.now()
+    planned = Appointment.objects.get(request=ticket, source=Appointment.Source.PLANNED)
+    assert list(planned.agents.all()) == [alice]
+    assert planned.end - planned.start == timedelta(hours=1)
+
+
+def test_dragging_onto_a_busy_slot_asks_first(open_page, log_in, alice):
+    """Alice's 'Job' 09:00-10:00 dragged four hours down lands on her 'Site visit' 13:00-14:00:
+    the browser asks, naming the visit; no keeps it at 09:00, yes saves it at 13:00."""
+    job = calendar_services.create_appointment(subject="Job", start=on(9), end=on(10), agents=[alice])
+    calendar_services.create_appointment(subject="Site visit", start=on(13), end=on(14), agents=[alice])
+    page = log_in(open_page(), "alice")
+    page.goto("/calendar/?date=2035-03-05&view=timeGridDay")
+    questions = []
+
+    def answer(accept):
+        def handle(dialog):
+            questions.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return handle
+
+    def drag_job_four_hours_down():
+        entry = page.locator(".ec-event", has_text="Job")
+        box = settled_box(page, entry)
+        x, y = centre(box)
+        drag(page, (x, y), (x, y + 4 * box["height"]))
+
+    page.once("dialog", answer(False))
+    drag_job_four_hours_down()
+    page.wait_for_selector("#calendar-message:not([hidden])")
+    assert "Not saved" in page.inner_text("#calendar-message")
+    assert questions and "overlaps Alice's 'Site visit' 13:00–14:00" in questions[0]
+    job.refresh_from_db()
+    assert (job.start, job.end) == (on(9), on(10))
+
+    page.reload()
+    page.once("dialog", answer(True))
+    drag_job_four_hours_down()
+    for _ in range(100):
+        if page.inner_text("#calendar-message") == "Saved.":
+            break
+        page.wait_for_timeout(100)
+    assert page.inner_text("#calendar-message") == "Saved."
+    job.refresh_from_db()
+    assert (job.start, job.end) == (on(13), on(14))
+
+
+def test_free_slot_layer_shows_on_the_group_calendar(open_page, log_in, coordinator, alice):
+    """Alice works 08:00-17:00 and is busy 10:00-12:00 on Monday 5 March 2035. Free slots of
+    60 minutes, one after another: 08, 09, 12, 13, 14, 15, 16 - seven shaded blocks."""
+    calendar_services.create_appointment(subject="Busy", start=on(10), end=on(12), agents=[alice])
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/calendar/group/?agent={alice.pk}&layout=columns&days=1&date=2035-03-05&free=60")
+    page.wait_for_selector(".ec-bg-event.free-slot")
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".ec-bg-event.free-slot").count() == 7
+    assert page.locator("select[name=free]").input_value() == "60"
