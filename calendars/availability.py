@@ -108,11 +108,12 @@ def _holiday_calendar(country: str, region: str, year: int) -> dict[date, str]:
     return dict(holidays.country_holidays(country.upper(), subdiv=region or None, years=year))
 
 
-def holidays_between(technician: Technician, first: date, last: date) -> dict[date, str]:
-    """The technician's public holidays from `first` to `last` (inclusive): {day: name}."""
+def holidays_between(country: str, region: str, first: date, last: date) -> dict[date, str]:
+    """Public holidays of a country (and region; python-holidays codes) from `first` to `last`
+    (inclusive): {day: name}; none without a country."""
     found = {}
     for year in range(first.year, last.year + 1):
-        for day, name in _holiday_calendar(technician.country, technician.region, year).items():
+        for day, name in _holiday_calendar(country, region, year).items():
             if first <= day <= last:
                 found[day] = name
     return found
@@ -128,7 +129,7 @@ def working_intervals(technician: Technician, start: datetime, end: datetime) ->
     times move by an hour across a DST change in that zone and not in another."""
     first = start.astimezone(technician.zone).date()
     last = end.astimezone(technician.zone).date()
-    days_off = holidays_between(technician, first, last)
+    days_off = holidays_between(technician.country, technician.region, first, last)
     intervals = []
     day = first
     while day <= last:

@@ -79,6 +79,22 @@
       for (const resource of list) {
         const props = resource.extendedProps;
         if (!props.workingDays.includes(day.getDay())) continue;
+        const holiday = (props.holidays || {})[localDate(day)];
+        if (holiday) {
+          // A public holiday of the technician's region: shaded grey, named, no working hours.
+          shaded.push({
+            start: localDate(day),
+            end: localDate(new Date(day.getFullYear(), day.getMonth(), day.getDate() + 1)),
+            allDay: true,
+            display: "background",
+            backgroundColor: "#d5d9de",
+            classNames: ["public-holiday"],
+            title: holiday,
+            resourceIds: perResource ? [String(resource.id)] : [],
+            id: `holiday-${resource.id}-${date}`,
+          });
+          continue;
+        }
         shaded.push({
           start: `${localDate(day)}T${props.workingStart}:00`,
           end: `${localDate(day)}T${props.workingEnd}:00`,
