@@ -32,6 +32,8 @@ class AgentSerializer(serializers.ModelSerializer):
             "working_days",
             "working_hours_start",
             "working_hours_end",
+            "holiday_country",
+            "holiday_region",
             "calendar_shown",
             "is_active",
             "teams",

@@ -279,3 +279,21 @@ def test_four_weeks_for_a_hundred_technicians_in_a_constant_number_of_queries(
     # starts 08:00, 08:30, 09:00 and 12:00 .. 16:00 (9): 12 a day, 240 in all, each with everyone.
     assert len(results[100]) == len(results[1]) == 240
     assert all(len(slot.agent_ids) == 100 for slot in results[100])
+
+
+@pytest.mark.django_db
+def test_unknown_holiday_country_or_region_is_refused_clearly(make_agent):
+    from django.core.exceptions import ValidationError
+
+    alice = make_agent("alice")
+    for country, region, field in (
+        ("XX", "", "holiday_country"),
+        ("DE", "ZZ", "holiday_region"),
+        ("", "BY", "holiday_region"),
+    ):
+        alice.holiday_country, alice.holiday_region = country, region
+        with pytest.raises(ValidationError) as error:
+            alice.clean()
+        assert field in error.value.message_dict
+    alice.holiday_country, alice.holiday_region = "DE", "BY"
+    alice.clean()

@@ -28,6 +28,12 @@ TECHNICIANS = [
     ("grace", "Grace", "Visser", "#d81b60", "Europe/Amsterdam", "Service desk"),
     ("henk", "Henk", "Mulder", "#3949ab", "Europe/Amsterdam", "Service desk"),
 ]
+# Public holidays (python-holidays codes) of each demo zone's country and region.
+HOLIDAYS_BY_ZONE = {
+    "Europe/Amsterdam": ("NL", ""),
+    "Europe/London": ("GB", "ENG"),
+    "America/New_York": ("US", "NY"),
+}
 CUSTOMERS = [
     ("Acme Logistics", "Rotterdam warehouse"),
     ("Brightside Dental", "Utrecht practice"),
@@ -85,7 +91,11 @@ class Command(BaseCommand):
         agents = []
         for username, first, last, colour, zone, team_name in TECHNICIANS:
             user = self._user(username, first, last)
-            agent, _ = Agent.objects.get_or_create(user=user, defaults={"colour": colour, "time_zone": zone})
+            country, region = HOLIDAYS_BY_ZONE[zone]
+            agent, _ = Agent.objects.get_or_create(
+                user=user,
+                defaults={"colour": colour, "time_zone": zone, "holiday_country": country, "holiday_region": region},
+            )
             team, _ = Team.objects.get_or_create(name=team_name)
             team.members.add(agent)
             agents.append(agent)
