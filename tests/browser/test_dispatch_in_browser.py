@@ -98,3 +98,22 @@ def test_free_slot_layer_shows_on_the_group_calendar(open_page, log_in, coordina
     page.wait_for_load_state("networkidle")
     assert page.locator(".ec-bg-event.free-slot").count() == 7
     assert page.locator("select[name=free]").input_value() == "60"
+
+
+def test_short_entries_show_title_and_time_on_one_line_and_the_day_opens_at_work(open_page, log_in, alice):
+    """A 20-minute entry: its time and title side by side (same top), the title not cut to
+    nothing. The day view opens with Alice's working start (08:00) at the top, not midnight."""
+    calendar_services.create_appointment(subject="Quick call", start=on(8), end=on(8, 20), agents=[alice])
+    page = log_in(open_page(), "alice")
+    page.goto("/calendar/?date=2035-03-05&view=timeGridDay")
+    entry = page.locator(".ec-event.entry-short", has_text="Quick call")
+    settled_box(page, entry)
+    time_box = entry.locator(".ec-event-time").bounding_box()
+    title_box = entry.locator(".ec-event-title").bounding_box()
+    assert abs(time_box["y"] - title_box["y"]) < 3
+    assert title_box["x"] > time_box["x"] and title_box["width"] > 10
+    # Scrolled so that 08:00 is the top of the time grid: the 08:00 entry starts right there
+    # (at the old 07:00 it would sit an hour, two 30-minute slots, lower).
+    all_day = page.locator(".ec-all-day").first.bounding_box()
+    grid_top = all_day["y"] + all_day["height"]
+    assert abs(entry.bounding_box()["y"] - grid_top) < 24  # under half an hour (a slot)
