@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,6 +20,7 @@ from agents.models import Agent
 from calendars.availability import Mode, Options, find_slots_for
 from calendars.selectors import calendar_agents
 from calendars.services import OverlapWarning
+from helpdesk import permissions
 from helpdesk.limits import SupportedDateTimeSerializerField
 
 MAX_PERIOD = timedelta(days=62)
@@ -124,6 +125,8 @@ class AvailabilityView(APIView):
         operation_id="availability",
     )
     def get(self, request):
+        if permissions.agent_of(request.user) is None and not permissions.is_coordinator(request.user):
+            raise PermissionDenied("Only technicians and coordinators may look for free slots.")
         query = AvailabilityQuerySerializer(
             data={**request.query_params.dict(), "agent": request.query_params.getlist("agent")}
         )

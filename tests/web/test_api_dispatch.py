@@ -178,3 +178,9 @@ def test_token_users_get_answers_in_their_own_zone(bob, bobs_appointment):
     client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=bob.user)[1]}")
     item = client.get(f"{LIST}{bobs_appointment.pk}/").json()
     assert item["start"] == "2026-03-02T10:00:00Z" or item["start"] == "2026-03-02T10:00:00+00:00"
+
+
+def test_availability_is_for_technicians_and_coordinators(api_client, reader, alice):
+    query = {"agent": [alice.pk], "start": "2035-03-05", "end": "2035-03-06", "duration": 60}
+    assert api_client(reader).get("/api/availability/", query).status_code == 403
+    assert api_client(alice.user).get("/api/availability/", query).status_code == 200
