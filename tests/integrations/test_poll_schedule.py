@@ -37,7 +37,10 @@ def test_slots_spread_a_thousand_calendars_evenly_over_the_interval():
 
 
 def test_slot_is_the_same_in_every_process_whatever_the_hash_seed():
-    script = "import json; from integrations.sync.schedule import pull_offset; print(json.dumps([pull_offset(pk, 300) for pk in range(1, 51)]))"
+    script = (
+        "import json; from integrations.sync.schedule import pull_offset; "
+        "print(json.dumps([pull_offset(pk, 300) for pk in range(1, 51)]))"
+    )
     runs = [
         json.loads(
             subprocess.run(
