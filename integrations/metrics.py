@@ -12,8 +12,9 @@ import logging
 from collections.abc import Callable, Iterator
 
 from django.conf import settings
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from integrations import selectors
@@ -139,8 +140,11 @@ class SyncCollector(Collector):
             )
 
 
-def render(collector: Collector | None = None) -> bytes:
-    """The Prometheus text exposition (version 0.0.4) of the sync's metrics."""
+def render(collector: Collector | None = None, accept: str = "") -> tuple[bytes, str]:
+    """(body, content type) of the sync's metrics in the format the scraper's Accept header asks
+    for: OpenMetrics when it says so, else the Prometheus text format 0.0.4 (prometheus-client's
+    own negotiation)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector or SyncCollector())
-    return generate_latest(registry)
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type

@@ -204,6 +204,5 @@ def metrics(request):
         response = HttpResponse("Send the metrics token as a Bearer token, or sign in as staff.", status=401)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    from prometheus_client import CONTENT_TYPE_LATEST
-
-    return HttpResponse(sync_metrics.render(), content_type=CONTENT_TYPE_LATEST)
+    body, content_type = sync_metrics.render(accept=request.headers.get("Accept", ""))
+    return HttpResponse(body, content_type=content_type)
