@@ -182,11 +182,14 @@ def _round(label: str, ids: list[int], interval: int, results: redis.Redis) -> N
         queued = services.queue_poll_round(tick)
     pulls: dict[int, dict] = {}  # the final run of each calendar's pull
     retried: list[dict] = []  # runs that asked to be retried (their retry reports again)
+    others: list[dict] = []
     deadline = time.monotonic() + max(3 * interval, 600)
     while len(pulls) < queued and time.monotonic() < deadline:
         for raw in results.lpop(RESULTS_KEY, 1000) or []:
             record = json.loads(raw)
-            if record["state"] == "RETRY":
+            if record["task"] != pull_agent_calendar.name:
+                others.append(record)  # e.g. a push queued by a change, or one from an earlier round
+            elif record["state"] == "RETRY":
                 retried.append(record)
             else:
                 pulls[record["calendar"]] = record
@@ -200,13 +203,16 @@ def _round(label: str, ids: list[int], interval: int, results: redis.Redis) -> N
     print(f"\n{label}: {len(done)} of {queued} pulls done, {len(failed)} failed, {len(retried)} runs retried")
     for record in (failed + retried)[:3]:
         print(f"  e.g. {record['state']}: {record['result']}")
+    if others:
+        print(f"  other tasks run meanwhile: {len(others)} ({', '.join(sorted({r['task'] for r in others}))})")
     print(f"  round duration {duration:8.1f} s   default interval {interval} s   ratio {duration / interval:.3f}")
     p50, p95 = _percentile(seconds, 0.5) * 1000, _percentile(seconds, 0.95) * 1000
     print(f"  per pull        p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   max {max(seconds) * 1000:7.1f} ms")
     print(f"  CalDAV requests {requests_seen:8d}   per pull {requests_seen / max(len(done), 1):.2f}")
     print(f"  SQL per pull    p50 {statistics.median(sql):7.0f}   p95 {_percentile(sql, 0.95):7.0f}   "
           f"mean {statistics.fmean(sql):7.1f}   total {sum(sql)}")  # fmt: skip
-    print(f"  workers busy    {busy:8.1%} of {ARGS.workers} x {duration:.1f} s")
+    print(f"  workers busy    {busy:8.1%} of {ARGS.workers} x {duration:.1f} s   "
+          f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
     if ARGS.mode == "burst":
         print(f"  capacity        ~{int(len(done) * interval / duration)} calendars per {interval} s interval")
     else:

@@ -80,7 +80,15 @@ def claim(agent_calendar: AgentCalendar) -> str | None:
     free = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
     if db_connection.vendor == "postgresql":
         with transaction.atomic():
-            row = AgentCalendar.objects.select_for_update(skip_locked=True).filter(free, pk=agent_calendar.pk).first()
+            # Lock this row only: the model's ordering joins technician, user and connection, and
+            # FOR UPDATE would lock those too, so two workers claiming two calendars of one
+            # connection at once would skip each other's (a spurious CalendarBusy).
+            row = (
+                AgentCalendar.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(free, pk=agent_calendar.pk)
+                .order_by()
+                .first()
+            )
             if row is None:
                 return None
             AgentCalendar.objects.filter(pk=row.pk).update(locked_until=until, lock_owner=owner)
