@@ -131,6 +131,7 @@ def test_queue_depth_on_the_filesystem_transport_counts_the_waiting_messages(tmp
     app.conf.broker_transport_options = {
         "data_folder_in": str(tmp_path),
         "data_folder_out": str(tmp_path),
+        "control_folder": str(tmp_path / "control"),
         "store_processed": False,
     }
     for n in range(3):
@@ -140,7 +141,7 @@ def test_queue_depth_on_the_filesystem_transport_counts_the_waiting_messages(tmp
 
     assert depths == {"celery": 3, "never-used": 0}
     assert unacked is None  # the filesystem transport keeps no such count
-    assert len(list(tmp_path.iterdir())) == 3
+    assert len(list(tmp_path.glob("*.msg"))) == 3
 
 
 def test_queue_depth_on_redis_is_the_queue_lists_length():

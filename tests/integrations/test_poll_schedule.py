@@ -190,3 +190,30 @@ def test_a_push_neither_backs_off_nor_counts_as_a_pull(alice_calendar, caldav_co
     pushed = AgentCalendar.objects.get(pk=alice_calendar.pk)
     assert report.failed == 1  # the entry retries on its own schedule
     assert (pushed.pull_failures, pushed.next_pull_at, pushed.last_pull_at) == (0, None, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_claiming_a_calendar_ignores_a_lock_on_its_connection(alice_calendar, caldav_connection):
+    """Another worker's claim of a sibling calendar held the shared connection row for a moment;
+    the claim locks the calendar's own row only, so it must not see that as "busy"."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("Row locks with SKIP LOCKED are PostgreSQL's; elsewhere the claim is one conditional update.")
+    import psycopg
+
+    db = connection.settings_dict
+    other = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
+        dbname=db["NAME"],
+    )  # fmt: skip
+    try:
+        other.execute("SELECT id FROM integrations_connection WHERE id = %s FOR UPDATE", [caldav_connection.pk])
+
+        owner = engine.claim(alice_calendar)
+
+        assert owner is not None
+        engine.release(alice_calendar, owner)
+    finally:
+        other.rollback()
+        other.close()
