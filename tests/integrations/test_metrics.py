@@ -127,7 +127,7 @@ def test_no_token_set_means_no_token_opens_it(client, settings):
 
 
 def test_queue_depth_on_the_filesystem_transport_counts_the_waiting_messages(tmp_path):
-    app = Celery("depth", broker="filesystem://")
+    app = Celery("depth", broker="filesystem://", set_as_current=False)
     app.conf.broker_transport_options = {
         "data_folder_in": str(tmp_path),
         "data_folder_out": str(tmp_path),
@@ -148,7 +148,7 @@ def test_queue_depth_on_redis_is_the_queue_lists_length():
     url = os.environ.get("REDIS_URL")
     if not url:
         pytest.skip("REDIS_URL is not set (CI sets it).")
-    app = Celery("depth", broker=url)
+    app = Celery("depth", broker=url, set_as_current=False)
     queue = f"metrics-test-{os.getpid()}"
     client = redis.Redis.from_url(url)
     try:
@@ -164,7 +164,7 @@ def test_queue_depth_on_redis_is_the_queue_lists_length():
 
 
 def test_a_broker_that_does_not_answer_shows_as_down_and_the_rest_still_scrapes(busy_calendars):
-    app = Celery("down", broker="redis://127.0.0.1:1/0")
+    app = Celery("down", broker="redis://127.0.0.1:1/0", set_as_current=False)
     app.conf.broker_connection_timeout = 1
     collector = metrics.SyncCollector(broker=lambda: metrics.queue_depths(app, ["celery"]))
 
