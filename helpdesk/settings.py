@@ -169,12 +169,14 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="helpdesk@localhost")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # kombu's exchange table; by default a "control" folder in whatever directory a process starts in.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -217,6 +219,12 @@ SYNC_RETRY_MAX_DELAY = env.float("SYNC_RETRY_MAX_DELAY", default=30.0)
 # worker; a longer one reschedules the entry or the calendar instead of holding the worker.
 SYNC_MAX_INLINE_WAIT = env.float("SYNC_MAX_INLINE_WAIT", default=5.0)
 SYNC_FULL_RESYNC_HOURS = env.float("SYNC_FULL_RESYNC_HOURS", default=24)
+# A calendar whose pull failed is not pulled again before BASE x 2^(failures - 1) seconds, at most
+# MAX; the next good pull resets it (integrations/sync/schedule.py).
+SYNC_BACKOFF_BASE_SECONDS = env.float("SYNC_BACKOFF_BASE_SECONDS", default=5 * 60)
+SYNC_BACKOFF_MAX_SECONDS = env.float("SYNC_BACKOFF_MAX_SECONDS", default=60 * 60)
+# The Prometheus scrape of /metrics sends "Authorization: Bearer <METRICS_TOKEN>"; empty: staff only.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # The site's public https address (https://helpdesk.example.com). With it, Microsoft 365 calendars get
 # change notifications at <PUBLIC_SITE_URL>/integrations/graph/notify/ and Google calendars push
 # channels at <PUBLIC_SITE_URL>/integrations/google/notify/ (hints to pull early; polling stays the

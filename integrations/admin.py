@@ -287,11 +287,58 @@ class ConnectionAdmin(admin.ModelAdmin):
 
 @admin.register(AgentCalendar)
 class AgentCalendarAdmin(admin.ModelAdmin):
-    list_display = ["agent", "connection", "state", "last_sync", "pending", "waiting", "last_error"]
+    list_display = ["agent", "connection", "state", "last_sync", "pending", "waiting", "next_pull_at", "last_error"]
     list_filter = ["state", "connection"]
     search_fields = ["agent__user__username", "agent__email", "calendar_id"]
-    readonly_fields = ["last_sync", "last_error", "last_error_at", "locked_until"]
+    readonly_fields = [
+        "last_sync",
+        "last_pull_at",
+        "pull_failures",
+        "next_pull_at",
+        "last_error",
+        "last_error_at",
+        "locked_until",
+    ]
     actions = ["sync_now", "full_resync"]
+    change_list_template = "admin/integrations/agentcalendar/change_list.html"
+
+    def get_urls(self):
+        from django.urls import path
+
+        overview = path(
+            "overview/", self.admin_site.admin_view(self.overview_view), name="integrations_agentcalendar_overview"
+        )
+        return [overview, *super().get_urls()]
+
+    def overview_view(self, request):
+        """Sync at scale: per connection the calendars, worst lag, back-offs, links waiting and
+        failing; the Celery queue; the calendars backing off and those lagging most."""
+        from django.core.exceptions import PermissionDenied
+        from django.template.response import TemplateResponse
+
+        from integrations import metrics, selectors
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        overview = selectors.sync_overview()
+        try:
+            queues, unacked = metrics.queue_depths()
+            broker_error = ""
+        except Exception as error:  # shown on the page; the rest of the summary still helps
+            queues, unacked, broker_error = {}, None, str(error)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Sync overview",
+            "opts": self.model._meta,
+            "overview": overview,
+            "interval": selectors.pull_interval_seconds(),
+            "queues": queues,
+            "unacked": unacked,
+            "broker_error": broker_error,
+            "backing_off": overview.backing_off()[:50],
+            "lagging": overview.most_lagging(20),
+        }
+        return TemplateResponse(request, "admin/integrations/sync_overview.html", context)
 
     def get_queryset(self, request):
         from django.db.models import Count, Q

@@ -208,6 +208,11 @@ class AgentCalendar(EncryptedSecret, models.Model):
     last_sync = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # Polling at scale (integrations.sync.schedule): the last pull that completed (the lag operators
+    # watch), the failed pulls since, and the back-off they earned (beat queues no pull before it).
+    last_pull_at = models.DateTimeField("last good pull", null=True, blank=True, editable=False)
+    pull_failures = models.PositiveIntegerField("failed pulls in a row", default=0, editable=False)
+    next_pull_at = models.DateTimeField("backing off until", null=True, blank=True, editable=False)
     # The lock of one sync at a time: claimed with SKIP LOCKED on PostgreSQL, a lease that expires.
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     lock_owner = models.CharField(max_length=64, blank=True, editable=False)
@@ -228,6 +233,10 @@ class AgentCalendar(EncryptedSecret, models.Model):
     @property
     def is_syncing(self) -> bool:
         return bool(self.locked_until and self.locked_until > timezone.now())
+
+    @property
+    def is_backing_off(self) -> bool:
+        return bool(self.next_pull_at and self.next_pull_at > timezone.now())
 
 
 class GraphSubscription(models.Model):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
 
 from agents.models import Agent
-from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry
 
 WAITING = SyncLink.Approval.WAITING
 
@@ -56,3 +56,161 @@ def calendars_with_health(agents: QuerySet | list | None = None) -> list[Calenda
 
 def recent_log(agent: Agent, limit: int = 20) -> QuerySet:
     return SyncLogEntry.objects.filter(agent_calendar__agent=agent).select_related("agent_calendar__connection")[:limit]
+
+
+# --- operating the sync at scale: the beat's round, the metrics, the admin summary ----------------
+
+SYNC_ALL_TASK = "integrations.tasks.sync_all_calendars"
+
+
+def pull_interval_seconds() -> int:
+    """The pull interval in seconds: the "sync-calendars" periodic task's interval as edited in
+    admin (django-celery-beat), else the CELERY_BEAT_SCHEDULE default (SYNC_PULL_SECONDS). One query."""
+    from django.conf import settings
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    task = PeriodicTask.objects.filter(task=SYNC_ALL_TASK, enabled=True, interval__isnull=False)
+    task = task.select_related("interval").first()
+    if task is not None:
+        seconds = {
+            IntervalSchedule.DAYS: 86400,
+            IntervalSchedule.HOURS: 3600,
+            IntervalSchedule.MINUTES: 60,
+            IntervalSchedule.SECONDS: 1,
+            IntervalSchedule.MICROSECONDS: 1e-6,
+        }[task.interval.period] * task.interval.every
+        if seconds >= 1:
+            return int(seconds)
+    schedule = settings.CELERY_BEAT_SCHEDULE["sync-calendars"]["schedule"]
+    return int(getattr(schedule, "total_seconds", lambda: schedule)())
+
+
+def calendars_to_pull() -> list[tuple[int, datetime | None]]:
+    """(agent calendar id, next_pull_at) of every calendar the beat polls: active connection and
+    technician, not paused. One query, no model instances."""
+    return list(
+        AgentCalendar.objects.filter(connection__is_active=True, agent__is_active=True)
+        .exclude(state=AgentCalendar.State.PAUSED)
+        .values_list("pk", "next_pull_at")
+    )
+
+
+@dataclass(frozen=True)
+class CalendarStatus:
+    """One agent calendar as operators see it. Times are aware UTC; lag in seconds since the last
+    good pull (None: never pulled)."""
+
+    pk: int
+    agent: str
+    connection: str
+    connection_id: int
+    state: str
+    polled: bool
+    last_pull_at: datetime | None
+    lag_seconds: float | None
+    pull_failures: int
+    next_pull_at: datetime | None
+    last_error: str
+    pending: int
+    waiting: int
+    failing_links: int
+
+
+@dataclass
+class ConnectionStatus:
+    """Totals of one connection's calendars; `max_lag_seconds` is its worst calendar's lag."""
+
+    pk: int
+    name: str
+    kind: str
+    is_active: bool
+    calendars: int = 0
+    by_state: dict[str, int] = field(default_factory=dict)
+    never_pulled: int = 0
+    max_lag_seconds: float | None = None
+    backing_off: int = 0
+    failed_pulls: int = 0
+    pending: int = 0
+    waiting: int = 0
+    failing_links: int = 0
+
+
+@dataclass(frozen=True)
+class SyncOverview:
+    now: datetime
+    connections: list[ConnectionStatus]
+    calendars: list[CalendarStatus]
+
+    def most_lagging(self, limit: int = 20) -> list[CalendarStatus]:
+        """Calendars never pulled first, then by lag, longest first."""
+        return sorted(self.calendars, key=lambda c: (c.lag_seconds is not None, -(c.lag_seconds or 0)))[:limit]
+
+    def backing_off(self) -> list[CalendarStatus]:
+        return sorted(
+            (c for c in self.calendars if c.next_pull_at and c.next_pull_at > self.now), key=lambda c: c.next_pull_at
+        )
+
+
+def sync_overview(now: datetime | None = None) -> SyncOverview:
+    """Every connection and agent calendar with lag, failed pulls, back-off and link counts
+    (waiting to be pushed, waiting for approval, failing), in two queries whatever the number of
+    calendars or links."""
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    connections = {
+        row["pk"]: ConnectionStatus(pk=row["pk"], name=row["name"], kind=row["kind"], is_active=row["is_active"])
+        for row in Connection.objects.values("pk", "name", "kind", "is_active")
+    }
+    rows = (
+        AgentCalendar.objects.order_by("pk")
+        .values(
+            "pk",
+            "agent__user__username",
+            "agent__is_active",
+            "connection_id",
+            "state",
+            "last_pull_at",
+            "pull_failures",
+            "next_pull_at",
+            "last_error",
+        )
+        .annotate(
+            pending=Count("links", filter=Q(links__pending=True) & ~Q(links__approval=WAITING)),
+            waiting=Count("links", filter=Q(links__approval=WAITING, links__appointment__isnull=False)),
+            failing_links=Count("links", filter=Q(links__failures__gt=0)),
+        )
+    )
+    calendars = []
+    for row in rows:
+        connection = connections[row["connection_id"]]
+        lag = (now - row["last_pull_at"]).total_seconds() if row["last_pull_at"] else None
+        status = CalendarStatus(
+            pk=row["pk"],
+            agent=row["agent__user__username"],
+            connection=connection.name,
+            connection_id=connection.pk,
+            state=row["state"],
+            polled=connection.is_active and row["agent__is_active"] and row["state"] != AgentCalendar.State.PAUSED,
+            last_pull_at=row["last_pull_at"],
+            lag_seconds=lag,
+            pull_failures=row["pull_failures"],
+            next_pull_at=row["next_pull_at"],
+            last_error=row["last_error"],
+            pending=row["pending"],
+            waiting=row["waiting"],
+            failing_links=row["failing_links"],
+        )
+        calendars.append(status)
+        connection.calendars += 1
+        connection.by_state[status.state] = connection.by_state.get(status.state, 0) + 1
+        if lag is None:
+            connection.never_pulled += 1
+        elif status.polled:
+            connection.max_lag_seconds = max(connection.max_lag_seconds or 0.0, lag)
+        connection.backing_off += bool(status.next_pull_at and status.next_pull_at > now)
+        connection.failed_pulls += status.pull_failures
+        connection.pending += status.pending
+        connection.waiting += status.waiting
+        connection.failing_links += status.failing_links
+    return SyncOverview(now=now, connections=list(connections.values()), calendars=calendars)

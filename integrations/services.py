@@ -612,3 +612,20 @@ def finish_google_sign_in(agent: Agent, connection: Connection, *, code: str, re
         redirect_uri=redirect_uri,
     )
     return connect_own_google_calendar(agent, connection=connection, refresh_token=token)
+
+
+def queue_poll_round(now: datetime | None = None) -> int:
+    """One beat tick of polling: queue the pull of every polled calendar at its own slot within
+    the pull interval (countdown in seconds, integrations.sync.schedule), skipping calendars still
+    backing off after failed pulls. Two queries and one broker message per calendar queued;
+    returns how many were queued."""
+    from integrations import selectors
+    from integrations.sync import schedule
+    from integrations.tasks import pull_agent_calendar  # tasks -> engine; imported late
+
+    now = now or timezone.now()
+    interval = selectors.pull_interval_seconds()
+    plan = schedule.plan_round(selectors.calendars_to_pull(), interval=interval, now=now)
+    for pk, countdown in plan:
+        pull_agent_calendar.apply_async((pk,), countdown=countdown)
+    return len(plan)

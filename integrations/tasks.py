@@ -43,15 +43,10 @@ def pull_agent_calendar(self, agent_calendar_id: int) -> str:
 
 @shared_task
 def sync_all_calendars() -> int:
-    """Beat: queue a pull (which also pushes what waits) for every connected calendar."""
-    ids = list(
-        AgentCalendar.objects.filter(connection__is_active=True, agent__is_active=True)
-        .exclude(state=AgentCalendar.State.PAUSED)
-        .values_list("pk", flat=True)
-    )
-    for pk in ids:
-        pull_agent_calendar.delay(pk)
-    return len(ids)
+    """Beat, once per pull interval: queue every polled calendar's pull (which also pushes what
+    waits) at the calendar's own slot within the interval, so pulls are spread instead of all
+    starting at once; calendars backing off after failed pulls wait their turn."""
+    return services.queue_poll_round()
 
 
 @shared_task

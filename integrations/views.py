@@ -1,3 +1,4 @@
+import hmac
 import json
 import secrets
 
@@ -186,3 +187,22 @@ def google_callback(request):
     finish_google_sign_in.delay(agent.pk, connection.pk, request.GET["code"], redirect_uri)
     messages.success(request, "Google allowed access: your calendar is being connected.")
     return redirect("integrations:google_connect")
+
+
+def metrics(request):
+    """Prometheus scrape of the sync's metrics (integrations/metrics.py). Answers a staff user's
+    session, or `Authorization: Bearer <METRICS_TOKEN>` when that setting is set; anyone else
+    gets 401. The token is compared in constant time."""
+    from django.conf import settings
+
+    from integrations import metrics as sync_metrics
+
+    token = settings.METRICS_TOKEN
+    sent = request.headers.get("Authorization", "")
+    by_token = bool(token) and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+    if not (by_token or (request.user.is_authenticated and request.user.is_staff)):
+        response = HttpResponse("Send the metrics token as a Bearer token, or sign in as staff.", status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    body, content_type = sync_metrics.render(accept=request.headers.get("Accept", ""))
+    return HttpResponse(body, content_type=content_type)

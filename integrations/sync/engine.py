@@ -42,7 +42,7 @@ from integrations.providers.base import (
     Window,
     with_retries,
 )
-from integrations.sync import inbound, mapping
+from integrations.sync import inbound, mapping, schedule
 from integrations.sync.planner import Decision, Item, Op, Winner, missing_need_confirming, plan_item
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,15 @@ def claim(agent_calendar: AgentCalendar) -> str | None:
     free = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
     if db_connection.vendor == "postgresql":
         with transaction.atomic():
-            row = AgentCalendar.objects.select_for_update(skip_locked=True).filter(free, pk=agent_calendar.pk).first()
+            # Lock this row only: the model's ordering joins technician, user and connection, and
+            # FOR UPDATE would lock those too, so two workers claiming two calendars of one
+            # connection at once would skip each other's (a spurious CalendarBusy).
+            row = (
+                AgentCalendar.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(free, pk=agent_calendar.pk)
+                .order_by()
+                .first()
+            )
             if row is None:
                 return None
             AgentCalendar.objects.filter(pk=row.pk).update(locked_until=until, lock_owner=owner)
@@ -131,9 +139,15 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
         try:
             report = run.execute(pull=pull)
         except ProviderError as error:
-            _record_failure(agent_calendar, error)
+            _record_failure(agent_calendar, error, pull=pull)
             raise
         agent_calendar.last_sync = timezone.now()
+        if pull:  # a good pull: the lag restarts and any back-off ends
+            agent_calendar.last_pull_at, agent_calendar.pull_failures, agent_calendar.next_pull_at = (
+                agent_calendar.last_sync,
+                0,
+                None,
+            )
         if not report.failed:
             agent_calendar.last_error = ""
             agent_calendar.state = AgentCalendar.State.ACTIVE
@@ -148,6 +162,9 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
                 "state",
                 "sync_token",
                 "full_sync_at",
+                "last_pull_at",
+                "pull_failures",
+                "next_pull_at",
             ]
         )
         return report
@@ -155,12 +172,20 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
         release(agent_calendar, owner)
 
 
-def _record_failure(agent_calendar: AgentCalendar, error: ProviderError) -> None:
+def _record_failure(agent_calendar: AgentCalendar, error: ProviderError, *, pull: bool) -> None:
     agent_calendar.last_error = str(error)[:2000]
     agent_calendar.last_error_at = timezone.now()
     if isinstance(error, ConnectionProblem):
         agent_calendar.state = AgentCalendar.State.FAILING
-    agent_calendar.save(update_fields=["last_error", "last_error_at", "state"])
+    if pull:  # the beat leaves the calendar alone until its back-off ends (sync/schedule.py)
+        agent_calendar.pull_failures += 1
+        agent_calendar.next_pull_at = schedule.next_pull_after_failure(
+            agent_calendar.pull_failures,
+            agent_calendar.last_error_at,
+            base=_setting("SYNC_BACKOFF_BASE_SECONDS", 300),
+            cap=_setting("SYNC_BACKOFF_MAX_SECONDS", 3600),
+        )
+    agent_calendar.save(update_fields=["last_error", "last_error_at", "state", "pull_failures", "next_pull_at"])
     SyncLogEntry.objects.create(
         agent_calendar=agent_calendar,
         direction=In,
