@@ -170,7 +170,9 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.subject} ({self.start:%Y-%m-%d %H:%M})"
+        from calendars.privacy import shown_subject
+
+        return f"{shown_subject(self)} ({self.start:%Y-%m-%d %H:%M})"
 
     @property
     def is_recurring_master(self) -> bool:
