@@ -11,7 +11,6 @@ into the same import. The URLs come from the URL conf, the admin registry and th
 
 import logging
 import re
-import uuid
 from datetime import UTC, timedelta
 
 import pytest
@@ -22,6 +21,7 @@ from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from agents.models import Team
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings
 from integrations.models import SyncLink, SyncLogEntry
@@ -29,6 +29,7 @@ from integrations.providers.google.mapping import event_from_resource
 from integrations.providers.graph.mapping import event_from_graph, series_from
 from integrations.sync import engine, inbound
 from tests.feed_tokens import feed_token_of
+from tickets.models import Request
 
 pytestmark = pytest.mark.django_db
 
@@ -225,8 +226,8 @@ def _names(resolver, namespace=""):
 def _urls(alice, bob) -> list[str]:
     """Every GET-able URL, filled with every appointment, request and token there is."""
     appointment_ids = list(Appointment.objects.values_list("pk", flat=True))
-    request_ids = list(__import__("tickets.models", fromlist=["Request"]).Request.objects.values_list("pk", flat=True))
-    team_ids = list(__import__("agents.models", fromlist=["Team"]).Team.objects.values_list("pk", flat=True))
+    request_ids = list(Request.objects.values_list("pk", flat=True))
+    team_ids = list(Team.objects.values_list("pk", flat=True))
     fills = {
         "pk": appointment_ids + request_ids,
         "request_pk": request_ids,
@@ -356,4 +357,40 @@ def test_migration_helpers_seal_only_private_snapshots():
     sealed = fields.seal(private)
     assert set(sealed) == {"sealed"} and MARK not in repr(sealed)
     assert fields.unseal(sealed) == private
-    assert uuid  # imported for future ids
+
+
+def test_the_data_migration_blanks_and_seals_rows_kept_before(alice_calendar):
+    import importlib
+    import json
+
+    from django.apps import apps
+
+    migration = importlib.import_module("integrations.migrations.0010_i11priv_sealed_snapshots")
+    start = timezone.now()
+    texts = {"subject": f"{MARK} old", "note": f"{MARK} note", "location": f"{MARK} room"}
+    appointment = Appointment.objects.create(
+        **texts, start=start, end=start + timedelta(hours=1), source="external", private=True
+    )
+    link = SyncLink.objects.create(agent_calendar=alice_calendar, appointment=appointment, marker="old")
+    log = SyncLogEntry.objects.create(
+        agent_calendar=alice_calendar, link=link, direction="in", operation="create", subject=f"{MARK} old",
+        overwritten={"subject": f"{MARK} older"},
+    )  # fmt: skip
+    plain = {"remote": {"private": True, "subject": f"{MARK} old"}, "remote_raw": f"SUMMARY:{MARK} old"}
+    with connection.cursor() as cursor:  # as the rows were before: plain JSON
+        cursor.execute(
+            f"UPDATE {SyncLink._meta.db_table} SET snapshot = %s WHERE id = %s", [json.dumps(plain), link.pk]
+        )
+
+    migration.forwards(apps, None)
+
+    for table, columns in (
+        (Appointment._meta.db_table, "subject, note, location"),
+        (SyncLogEntry._meta.db_table, "subject, overwritten"),
+        (SyncLink._meta.db_table, "snapshot"),
+    ):
+        assert MARK not in repr(_raw_rows(table, columns)), table
+    link.refresh_from_db()
+    log.refresh_from_db()
+    assert link.snapshot == plain  # still there for the next merge-update, sealed at rest
+    assert (log.subject, log.overwritten) == ("(private)", {"subject": "(private)"})
