@@ -279,9 +279,13 @@ def _raw_rows(table: str, columns: str) -> list:
         return cursor.fetchall()
 
 
-def test_no_private_text_anywhere_for_any_role(private_entries, bob, coordinator, client, caplog):
-    alice = private_entries
+@pytest.fixture
+def _log_everything(caplog):
     caplog.set_level(logging.DEBUG)
+
+
+def test_no_private_text_anywhere_for_any_role(_log_everything, private_entries, bob, coordinator, client, caplog):
+    alice = private_entries
     # The stored rows, as the database holds them (not through the sealing field).
     for table, columns in (
         (Appointment._meta.db_table, "subject, note, location, other_attendees"),
@@ -330,7 +334,9 @@ def test_no_private_text_anywhere_for_any_role(private_entries, bob, coordinator
     # The e-mails the imports sent, and every log record written meanwhile.
     for message in mail.outbox:
         assert MARK not in message.subject + message.body + repr(message.attachments)
-    assert MARK not in "\n".join(record.getMessage() for record in caplog.records)
+    records = [*caplog.get_records("setup"), *caplog.get_records("call")]
+    assert records  # the imports and the walk did log
+    assert MARK not in "\n".join(record.getMessage() for record in records)
 
 
 def test_a_private_entry_changed_in_the_helpdesk_keeps_its_remote_text(
@@ -394,3 +400,52 @@ def test_the_data_migration_blanks_and_seals_rows_kept_before(alice_calendar):
     log.refresh_from_db()
     assert link.snapshot == plain  # still there for the next merge-update, sealed at rest
     assert (log.subject, log.overwritten) == ("(private)", {"subject": "(private)"})
+
+
+def test_an_occurrence_made_private_later_loses_its_text_and_keeps_it_remotely(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """The flip of one occurrence: a public override with its own text, later CLASS:PRIVATE."""
+    alice = alice_calendar.agent
+    alice.import_external = True
+    alice.save()
+    t, hour, week = tomorrow_9, timedelta(hours=1), timedelta(days=7)
+    second = t + week
+    series = _vevent("s", t, t + hour, "Weekly stand-up", extra="RRULE:FREQ=WEEKLY;COUNT=3")
+    _save(alice_phone, series, _vevent("s", second, second + hour, f"{MARK} moved", recurrence_id=second))
+    _pull(alice_calendar)
+    occurrence = Appointment.objects.get(original_start=second)
+    assert occurrence.subject == f"{MARK} moved"  # public: shown
+    _save(
+        alice_phone, series, _vevent("s", second, second + hour, f"{MARK} moved", klass="PRIVATE", recurrence_id=second)
+    )
+    _pull(alice_calendar)
+
+    occurrence.refresh_from_db()
+    assert (occurrence.private, occurrence.subject, occurrence.location, occurrence.note) == (True, "", "", "")
+    assert occurrence.master.subject == "Weekly stand-up" and not occurrence.master.private
+    for table, columns in (
+        (SyncLogEntry._meta.db_table, "subject, overwritten"),
+        (SyncLink._meta.db_table, "snapshot"),
+    ):
+        assert MARK not in repr(_raw_rows(table, columns)), table
+
+    # The helpdesk renames the public series: the push keeps the private occurrence's own text there.
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(occurrence.master, subject="Daily stand-up")
+    entry = alice_phone.by_uid("s")
+    children = {
+        str(c.get("recurrence-id").to_ical().decode()): c
+        for c in entry.icalendar_instance.walk("VEVENT")
+        if c.get("recurrence-id") is not None
+    }
+    child = children[second.astimezone(UTC).strftime(FMT)]
+    assert (str(child["summary"]), str(child["class"])) == (f"{MARK} moved", "PRIVATE")
+    master = next(c for c in entry.icalendar_instance.walk("VEVENT") if c.get("recurrence-id") is None)
+    assert str(master["summary"]) == "Daily stand-up"
+
+    # ... and made public again, it shows its text once more.
+    _save(alice_phone, series, _vevent("s", second, second + hour, f"{MARK} moved", recurrence_id=second))
+    _pull(alice_calendar)
+    occurrence.refresh_from_db()
+    assert (occurrence.private, occurrence.subject) == (False, f"{MARK} moved")
