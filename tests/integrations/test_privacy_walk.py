@@ -9,13 +9,14 @@ Sensitivity, Graph sensitivity and Google visibility go through each provider's 
 into the same import. The URLs come from the URL conf, the admin registry and the API router.
 """
 
+import itertools
 import logging
 import re
 from datetime import UTC, timedelta
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core import mail
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -24,13 +25,13 @@ from django.utils import timezone
 from agents.models import Agent, Team
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings
-from integrations.models import SyncLink, SyncLogEntry
+from integrations.models import Connection, SyncLink, SyncLogEntry
 from integrations.providers.google.mapping import event_from_resource
 from integrations.providers.graph.mapping import event_from_graph, series_from
 from integrations.sync import engine, inbound
 from tests.feed_tokens import feed_token_of
 from tickets import services as ticket_services
-from tickets.models import Request
+from tickets.models import Action, Request
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +71,7 @@ def _pull(agent_calendar) -> None:
 
 
 @pytest.fixture
-def private_entries(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks):
+def private_entries(alice_calendar, alice_phone, tomorrow_9, make_agent, django_capture_on_commit_callbacks):
     """Alice's calendar with private entries made in every way, imported; returns the marker texts."""
     alice = alice_calendar.agent
     alice.import_external = True
@@ -130,6 +131,10 @@ def private_entries(alice_calendar, alice_phone, tomorrow_9, django_capture_on_c
         "start": {"dateTime": (t + 10 * hour).isoformat(), "timeZone": "Europe/Amsterdam"},
         "end": {"dateTime": (t + 11 * hour).isoformat(), "timeZone": "Europe/Amsterdam"},
     }
+    # A team with a coordinating technician, so the team feed is walked with a token that opens it.
+    carol = make_agent("carol", team="Field")
+    carol.user.user_permissions.add(Permission.objects.get(codename="coordinate", content_type__app_label="agents"))
+    Team.objects.get(name="Field").members.add(alice)
     # A request of alice's, so its pages (which list her appointments) are walked too.
     ticket_services.create_request(summary="Printer jam", assigned_agents=[alice])
     with inbound.inbound(alice_calendar), django_capture_on_commit_callbacks(execute=True):
@@ -250,25 +255,21 @@ def _urls(alice, bob) -> list[str]:
         "pk": appointment_ids + request_ids + list(SyncLink.objects.values_list("pk", flat=True)),
         "request_pk": request_ids,
         "team_id": team_ids,
-        "token": [feed_token_of(alice), feed_token_of(bob)],
-        "connection_id": [],
-        "action_pk": [],
+        "token": [feed_token_of(agent) for agent in Agent.objects.all()],
+        "connection_id": list(Connection.objects.values_list("pk", flat=True)),
+        "action_pk": list(Action.objects.values_list("pk", flat=True)),
     }
     urls = set()
     for name, entry, route in _names(get_resolver()):
         if name.endswith("schema") or "format" in entry.pattern.regex.groupindex:
             continue  # the schema holds no data; the .json suffix repeats the same view
         keys = list(entry.pattern.regex.groupindex)
-        if not keys:
-            urls.add(reverse(name))
-            continue
-        if len(keys) != 1 or keys[0] not in fills:
-            continue
-        values = _ids_for(route, keys[0], by_word, fills[keys[0]]) if keys[0] == "pk" else fills[keys[0]]
-        for value in values:
+        assert set(keys) <= set(fills), f"{route}: a new kind of URL argument, give the walk its values"
+        choices = [_ids_for(route, key, by_word, fills[key]) if key == "pk" else fills[key] for key in keys]
+        for values in itertools.product(*choices):
             try:
-                urls.add(reverse(name, kwargs={keys[0]: value}))
-            except Exception:
+                urls.add(reverse(name, kwargs=dict(zip(keys, values, strict=True))))
+            except Exception:  # a value the converter refuses names no page
                 continue
     # The feeds with the team's and external entries, and the API's lists over the whole year.
     feeds = [u for u in urls if u.endswith(".ics")]
@@ -335,6 +336,7 @@ def test_no_private_text_anywhere_for_any_role(_log_everything, private_entries,
     roles = {"admin": root, "coordinator": coordinator, "owner": alice.user, "other": bob.user, "viewer": viewer}
     urls = _urls(alice, bob)
     assert any("/api/appointments/" in u for u in urls) and any(u.endswith("?external=1") for u in urls)
+    assert any("/feeds/team/" in u for u in urls)
     assert any("/admin/integrations/synclink/" in u for u in urls) and any("/calendar/appointments/" in u for u in urls)
     seen, failures = 0, []
     for role, user in roles.items():
@@ -350,6 +352,16 @@ def test_no_private_text_anywhere_for_any_role(_log_everything, private_entries,
             seen += 1
     assert failures == []
     assert seen > 200
+    # The feeds did show the private entries, as busy time: the team's (a coordinator's link) too.
+    carol = Agent.objects.get(user__username="carol")
+    team = Team.objects.get(name="Field")
+    for url in (
+        reverse("feeds:agent", args=[feed_token_of(alice)]),
+        reverse("feeds:team", args=[team.pk, feed_token_of(carol)]),
+    ):
+        response = client.get(url, {"external": "1"})
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert response.status_code == 200 and body.count(b"SUMMARY:Busy") >= 5, url
     # The e-mails the imports sent, and every log record written meanwhile.
     for message in mail.outbox:
         assert MARK not in message.subject + message.body + repr(message.attachments)
