@@ -175,6 +175,13 @@ class Appointment(models.Model):
         return f"{shown_subject(self)} ({self.start:%Y-%m-%d %H:%M})"
 
     @property
+    def is_hidden(self) -> bool:
+        """Only its time may be shown: the privacy rule (calendars.privacy.is_hidden)."""
+        from calendars.privacy import is_hidden
+
+        return is_hidden(self)
+
+    @property
     def is_recurring_master(self) -> bool:
         return hasattr(self, "schedule")
 
