@@ -17,7 +17,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from agents.models import Agent
-from calendars import services
+from calendars import privacy, services
 from calendars.api_availability import OVERLAP_RESPONSE, overlap_conflicts
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
 from calendars.selectors import calendar_appointments
@@ -135,8 +135,15 @@ class AppointmentSerializer(serializers.ModelSerializer):
 
     def to_representation(self, appointment: Appointment) -> dict:
         data = super().to_representation(appointment)
-        if permissions.is_hidden(appointment):
-            data.update(subject=permissions.DATA_UNAVAILABLE, note="", location="", other_attendees=[], request=None)
+        if privacy.is_hidden(appointment):
+            shown = privacy.shown(appointment)
+            data.update(
+                subject=shown["subject"],
+                note=shown["note"],
+                location=shown["location"],
+                other_attendees=shown["other_attendees"],
+                request=shown["request_id"],
+            )
         return data
 
     def validate(self, attrs: dict) -> dict:

@@ -18,13 +18,13 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from icalendar import Alarm, Calendar, Event, vDuration, vRecur
 
-from calendars import times
+from calendars import privacy, times
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.selectors import FeedEntries
 from calendars.services import future_exceptions, occurrence_starts
 
 PRODID = "-//Helpdesk//Technician calendars//EN"
-BUSY_SUMMARY = "Busy"
+BUSY_SUMMARY = privacy.BUSY_SUMMARY
 MAX_DESCRIPTION = 8000  # phones choke on huge notes; the helpdesk page has the full text
 REFRESH_INTERVAL = timedelta(minutes=15)
 
@@ -43,8 +43,8 @@ def appointment_uid(appointment_id: int) -> str:
 
 
 def is_busy_block(appointment: Appointment) -> bool:
-    """S2.5: an imported private entry shows only its time, to everyone."""
-    return appointment.private and appointment.source == Appointment.Source.EXTERNAL
+    """S2.5: an imported private entry shows only its time, to everyone (calendars.privacy)."""
+    return privacy.is_hidden(appointment)
 
 
 def schedule_zone(schedule: Schedule) -> ZoneInfo:
@@ -239,8 +239,8 @@ def _stand_in(master: Appointment, entry: dict) -> Appointment:
         location=entry["location"] if entry["location"] is not None else master.location,
         note=master.note,
         all_day=master.all_day,
-        private=master.private,
-        busy=master.busy,
+        private=master.private or bool(entry.get("private")),
+        busy=master.busy or bool(entry.get("private")),
         reminder_minutes=master.reminder_minutes,
         source=master.source,
         request_id=master.request_id,

@@ -175,7 +175,16 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.subject} ({self.start:%Y-%m-%d %H:%M})"
+        from calendars.privacy import shown_subject
+
+        return f"{shown_subject(self)} ({self.start:%Y-%m-%d %H:%M})"
+
+    @property
+    def is_hidden(self) -> bool:
+        """Only its time may be shown: the privacy rule (calendars.privacy.is_hidden)."""
+        from calendars.privacy import is_hidden
+
+        return is_hidden(self)
 
     @property
     def is_recurring_master(self) -> bool:

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import TextChoices
 
 from agents.models import Agent
+from calendars import privacy
 from calendars.ical import EventStyle, appointment_calendar
 from calendars.models import Appointment, CalendarSettings
 from calendars.signals import Change
@@ -99,19 +100,20 @@ def _repeats(appointment: Appointment) -> str:
 
 
 def _body(appointment: Appointment, agent: Agent, kind: NoticeKind) -> str:
-    lines = [f"Hello {agent.name},", "", OPENING[kind], "", f"Subject: {appointment.subject}"]
+    text = privacy.shown(appointment)
+    lines = [f"Hello {agent.name},", "", OPENING[kind], "", f"Subject: {text['subject']}"]
     lines.append(f"When: {_when(appointment, agent)}")
     if appointment.is_occurrence and appointment.original_start != appointment.start:
         lines.append(f"Was: {appointment.original_start.astimezone(agent.zone):%A %d %B %Y, %H:%M}")
     repeats = _repeats(appointment)
     if repeats:
         lines.append(f"Repeats: {repeats}")
-    if appointment.location:
-        lines.append(f"Where: {appointment.location}")
-    if appointment.request_id:
-        lines.append(f"Request: #{appointment.request_id}")
-    if appointment.note:
-        lines += ["", "Note:", appointment.note]
+    if text["location"]:
+        lines.append(f"Where: {text['location']}")
+    if text["request_id"]:
+        lines.append(f"Request: #{text['request_id']}")
+    if text["note"]:
+        lines += ["", "Note:", text["note"]]
     lines += [
         "",
         "The attached calendar file adds or updates this entry in your calendar. It is not an invitation:",
@@ -134,7 +136,7 @@ def build_notices(
         status = "CANCELLED" if kind == NoticeKind.CANCELLED else "CONFIRMED"
         style = EventStyle.for_settings(calendar_settings, zone=agent.zone, status=status)
         ics = appointment_calendar(appointment, style, exceptions=exceptions).to_ical().decode()
-        subject = f"{kind.label}: {appointment.subject}"[:200]
+        subject = f"{kind.label}: {privacy.shown_subject(appointment)}"[:200]
         notices.append(Notice(to=agent.mailbox, subject=subject, body=_body(appointment, agent, kind), ics=ics))
     return notices
 

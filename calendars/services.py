@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
-from calendars import times
+from calendars import privacy, times
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.signals import Change, appointment_changed
 from tickets.models import Action, Request
@@ -489,7 +489,8 @@ def _moment_from(text: str) -> datetime | date:
 
 def future_exceptions(schedule: Schedule) -> list[dict]:
     """The series' occurrences edited before they are made, as values: original_start (aware),
-    start and end (aware, or dates for all-day), subject and location (None: the master's)."""
+    start and end (aware, or dates for all-day), subject and location (None: the master's), and
+    "private" (True: marked private on its own, kept without text; calendars.privacy)."""
     return [
         {
             **entry,
@@ -514,6 +515,7 @@ def keep_future_exceptions(master: Appointment, exceptions: Iterable[dict]) -> A
             "end": _moment_text(entry["end"]),
             "subject": entry.get("subject"),
             "location": entry.get("location"),
+            **({"private": True} if entry.get("private") else {}),
         }
         for entry in exceptions
         if entry["original_start"] not in made
@@ -578,6 +580,8 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
             # Edited before it was made: made as edited, and left alone by later rule changes.
             span = _edited_span(entry, zone, master.all_day)
             shared.update({name: entry[name] for name in ("subject", "location") if entry.get(name) is not None})
+            if entry.get("private"):  # an occurrence the external calendar marked private: busy time only
+                shared.update(private=True, busy=True, **dict.fromkeys(privacy.TEXT_FIELDS, ""))
         created.append(
             Appointment(
                 master=master,
@@ -644,3 +648,29 @@ def extend_recurring_appointments(*, now=None) -> int:
         with transaction.atomic():
             created += materialise_occurrences(master, now=now)
     return created
+
+
+@transaction.atomic
+def hide_text(appointment: Appointment, *, with_occurrences: bool = True) -> Appointment:
+    """Store an imported entry the external calendar marks private as busy time only
+    (calendars.privacy): subject, note, location and other attendees blanked, on its occurrences
+    too unless `with_occurrences` is False. Sends no notice and marks nothing to push: the text
+    still stands in the external calendar; this only stops the helpdesk keeping it."""
+    ids = [appointment.pk]
+    if with_occurrences:
+        ids += list(appointment.occurrences.values_list("pk", flat=True))
+    blank = dict.fromkeys(privacy.TEXT_FIELDS, "")
+    Appointment.objects.filter(pk__in=ids).update(private=True, busy=True, other_attendees=[], **blank)
+    appointment.refresh_from_db()
+    return appointment
+
+
+@transaction.atomic
+def show_text(occurrence: Appointment, *, subject: str, note: str, location: str) -> Appointment:
+    """An occurrence the external calendar no longer marks private gets its text back (the
+    series' or its own, as the caller gives it). Sends no notice and marks nothing to push."""
+    Appointment.objects.filter(pk=occurrence.pk).update(
+        private=False, subject=subject[:255], note=note, location=location[:255]
+    )
+    occurrence.refresh_from_db()
+    return occurrence

@@ -33,10 +33,11 @@ from enum import StrEnum
 from django.contrib.auth.models import AnonymousUser, User
 
 from agents.models import Agent
+from calendars import privacy
 from calendars.models import Appointment
 from tickets.models import Action, Request
 
-DATA_UNAVAILABLE = "Data unavailable"
+DATA_UNAVAILABLE = privacy.DATA_UNAVAILABLE
 
 
 class Role(StrEnum):
@@ -136,8 +137,8 @@ def role_of(user: User | AnonymousUser) -> Role | None:
 
 
 def is_hidden(appointment: Appointment) -> bool:
-    """An imported private entry: only its time may be shown."""
-    return appointment.source == Appointment.Source.EXTERNAL and appointment.private
+    """An imported private entry: only its time may be shown (the rule: calendars.privacy)."""
+    return privacy.is_hidden(appointment)
 
 
 def _agent_ids(agents: Iterable[Agent]) -> frozenset[int]:

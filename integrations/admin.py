@@ -16,6 +16,7 @@ from integrations.models import (
     SyncLink,
     SyncLogEntry,
 )
+from integrations.sync import privacy
 
 EWS_FIELDS = {"ews_version": "version", "ews_auth_type": "auth_type", "ews_access_type": "access_type"}
 EWS_PATH = "/EWS/Exchange.asmx"
@@ -395,7 +396,14 @@ class SyncLinkAdmin(admin.ModelAdmin):
     list_display = ["appointment", "agent_calendar", "origin", "pending", "approval", "failures", "last_synced_at"]
     list_filter = ["pending", "approval", "origin", "agent_calendar__connection"]
     raw_id_fields = ["appointment", "agent_calendar"]
-    readonly_fields = ["marker", "remote_id", "version", "local_hash", "remote_hash", "snapshot", "last_error"]
+    readonly_fields = ["marker", "remote_id", "version", "local_hash", "remote_hash", "last_synced", "last_error"]
+
+    @admin.display(description="last synced (snapshot)")
+    def last_synced(self, link: SyncLink) -> str:
+        """The snapshot, or for a private entry only that it is sealed (calendars.privacy)."""
+        if privacy.link_is_private(link):
+            return f"{privacy.PRIVATE_LABEL}: kept encrypted for updates, not shown"
+        return json.dumps(link.snapshot, indent=1, sort_keys=True, default=str)
 
 
 @admin.register(SyncLogEntry)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from agents.models import Agent
 from calendars.models import Appointment
 from integrations import crypto
+from integrations.fields import SealedSnapshotField
 
 
 class ExchangeVersion(models.TextChoices):
@@ -307,7 +308,8 @@ class SyncLink(models.Model):
     local_hash = models.CharField(max_length=64, blank=True)
     remote_hash = models.CharField(max_length=64, blank=True)
     # What was last synced, as plain data; lets an inbound change touch only the fields that changed.
-    snapshot = models.JSONField(default=dict, blank=True, editable=False)
+    # Sealed (encrypted) at rest when the entry is private anywhere: integrations.fields.
+    snapshot = SealedSnapshotField(default=dict, blank=True, editable=False)
     span_start = models.DateTimeField(null=True, blank=True)
     span_end = models.DateTimeField(null=True, blank=True, help_text="Empty: a series without an end.")
     pending = models.BooleanField(default=False, db_index=True, help_text="A helpdesk change waits to be pushed.")

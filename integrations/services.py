@@ -629,3 +629,25 @@ def queue_poll_round(now: datetime | None = None) -> int:
     for pk, countdown in plan:
         pull_agent_calendar.apply_async((pk,), countdown=countdown)
     return len(plan)
+
+
+def forget_private_text(appointment: Appointment, *, subject: bool = True) -> int:
+    """Wipe what the sync log holds of an entry the external calendar now marks private
+    (calendars.privacy): its subject becomes "(private)" (unless `subject` is False: a public
+    series with one private occurrence keeps its own) and the texts a conflict overwrote become
+    "(private)". The links' snapshots seal themselves when next saved. Returns the rows changed."""
+    from integrations.models import SyncLogEntry
+    from integrations.sync import privacy
+
+    changed = 0
+    rows = SyncLogEntry.objects.filter(link__appointment=appointment).only("pk", "subject", "overwritten")
+    for row in rows:
+        fields = {}
+        if subject and row.subject != privacy.PRIVATE_LABEL:
+            fields["subject"] = privacy.PRIVATE_LABEL
+        masked = privacy.masked_values(row.overwritten, private=True)
+        if masked != row.overwritten:
+            fields["overwritten"] = masked
+        if fields:
+            changed += SyncLogEntry.objects.filter(pk=row.pk).update(**fields)
+    return changed

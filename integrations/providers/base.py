@@ -100,6 +100,9 @@ class RemoteOccurrence:
     subject: str | None = None
     body: str | None = None
     location: str | None = None
+    # This occurrence alone is marked private (CLASS:PRIVATE on a RECURRENCE-ID override, EWS
+    # Sensitivity, Graph sensitivity, Google visibility on an exception): calendars.privacy.
+    private: bool = False
 
 
 @dataclass

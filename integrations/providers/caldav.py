@@ -373,7 +373,7 @@ def _override_vevent(uid, stamp, event: RemoteEvent, occurrence: RemoteOccurrenc
         zone,
     )
     child.add("recurrence-id", _out(occurrence.original_start, zone))
-    child.add("class", "PRIVATE" if event.private else "PUBLIC")
+    child.add("class", "PRIVATE" if event.private or occurrence.private else "PUBLIC")
     child.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
     _add_alarm(child, event.reminder_minutes)
     return child
@@ -668,6 +668,8 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
             "body": str(child.get("description", "")),
             "location": str(child.get("location", "")),
         }
+        # RFC 5545 3.8.1.3: CLASS on the override classifies that occurrence alone.
+        texts["private"] = str(child.get("class", "PUBLIC")).upper() in ("PRIVATE", "CONFIDENTIAL")
         overrides[_sort_key(original)] = RemoteOccurrence(original, child_start, child_end, **texts)
         range_ = str(child["recurrence-id"].params.get("RANGE", "")).upper()
         if range_ == "THISANDFUTURE" and rrules:

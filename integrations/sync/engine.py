@@ -42,7 +42,7 @@ from integrations.providers.base import (
     Window,
     with_retries,
 )
-from integrations.sync import inbound, mapping, schedule
+from integrations.sync import inbound, mapping, privacy, schedule
 from integrations.sync.planner import Decision, Item, Op, Winner, missing_need_confirming, plan_item
 
 logger = logging.getLogger(__name__)
@@ -463,7 +463,14 @@ class _Run:
             logger.exception("Import of %s failed", event.remote_id)
             self.report.failed += 1
             self.report.errors.append(str(error))
-            self._log(In, "create", SyncLogEntry.Result.ERROR, subject=event.subject, message=str(error))
+            self._log(
+                In,
+                "create",
+                SyncLogEntry.Result.ERROR,
+                subject=event.subject,
+                message=str(error),
+                private=privacy.event_is_private(event),
+            )
 
     def _apply(
         self,
@@ -505,12 +512,14 @@ class _Run:
                 if link.appointment is not None:
                     inbound.remove_for_remote_deletion(link.appointment, self.agent)
                 subject = link.snapshot.get("remote", {}).get("subject", "")
+                private = privacy.link_is_private(link)
                 link.delete()
-                self._log(In, "delete", subject=subject)
+                self._log(In, "delete", subject=subject, private=private)
             self.report.pulled += 1
 
     def _deleted(self, link: SyncLink) -> None:
-        self._log(Out, "delete", subject=link.snapshot.get("local", {}).get("subject", ""), link=None)
+        subject, private = link.snapshot.get("local", {}).get("subject", ""), privacy.link_is_private(link)
+        self._log(Out, "delete", subject=subject, link=None, private=private)
         link.delete()
         self.report.pushed += 1
 
@@ -723,7 +732,13 @@ class _Run:
         message="",
         link=None,
         overwritten=None,
+        private: bool | None = None,
     ) -> None:
+        # A private entry's text never reaches the log (calendars.privacy): "(private)" stands in.
+        if private is None:
+            private = link is not None and privacy.link_is_private(link)
+        subject = privacy.rule.label(subject, private=private)
+        overwritten = privacy.masked_values(overwritten, private=private)
         SyncLogEntry.objects.create(
             agent_calendar=self.ac,
             link=link if link is not None and link.pk else None,

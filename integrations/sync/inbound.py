@@ -20,7 +20,7 @@ from calendars import times
 from calendars.models import Appointment, CalendarSettings
 from integrations.models import AgentCalendar
 from integrations.providers.base import RemoteEvent, RemoteOccurrence
-from integrations.sync import mapping
+from integrations.sync import mapping, privacy
 
 _inbound_calendar: contextvars.ContextVar[int | None] = contextvars.ContextVar("inbound_calendar", default=None)
 
@@ -96,10 +96,8 @@ def _exdate_instant(exdate: datetime | date, event: RemoteEvent, agent: Agent) -
 
 
 def _blank_private(appointment: Appointment) -> None:
-    """A private external entry is stored as busy time only: no subject, body or location."""
-    ids = [appointment.pk, *appointment.occurrences.values_list("pk", flat=True)]
-    Appointment.objects.filter(pk__in=ids).update(subject="", note="", location="", private=True, busy=True)
-    appointment.refresh_from_db()
+    """A private external entry is stored as busy time only (calendars.privacy)."""
+    privacy.blank(appointment)
 
 
 def import_remote_event(agent: Agent, event: RemoteEvent) -> Appointment:
@@ -183,10 +181,18 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
         if occurrence is None:
             if isinstance(key, datetime):
                 start, end = _span(override, agent)
-                subject = None if master.private or override.subject == after.subject else override.subject
-                location = None if master.private or override.location == after.location else override.location
+                hidden = privacy.override_hidden(master, override)
+                subject = None if hidden or override.subject == after.subject else override.subject
+                location = None if hidden or override.location == after.location else override.location
                 not_made.append(
-                    {"original_start": key, "start": start, "end": end, "subject": subject, "location": location}
+                    {
+                        "original_start": key,
+                        "start": start,
+                        "end": end,
+                        "subject": subject,
+                        "location": location,
+                        "private": hidden,
+                    }
                 )
             continue
         old = earlier.get(key)
@@ -195,7 +201,7 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
         moved_remotely = old is None or (old.start, old.end) != (override.start, override.end)
         if moved_remotely and not calendar_services.same_span(occurrence, start, end):
             changes.update(start=start, end=end)
-        if not master.private:
+        if not privacy.override_hidden(master, override):
             subject = override.subject or ""
             if subject.strip() and subject != after.subject and (old is None or old.subject != subject):
                 changes["subject"] = subject[:255]
@@ -203,7 +209,8 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
             if location is not None and location != occurrence.location and (old is None or old.location != location):
                 changes["location"] = location[:255]
         if changes:
-            calendar_services.update_appointment(occurrence, **changes)
+            occurrence = calendar_services.update_appointment(occurrence, **changes)
+        privacy.apply_to_occurrence(occurrence, master, override)
     # Edits of occurrences not made yet (beyond the horizon) wait on the series until they are.
     calendar_services.keep_future_exceptions(master, not_made)
 

@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 from string import Formatter
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from calendars import privacy, times
 from calendars import services as calendar_services
-from calendars import times
 from calendars.formatting import render_template
 from calendars.models import Appointment, CalendarSettings
 from integrations.providers.base import RemoteEvent, RemoteOccurrence
@@ -64,6 +64,7 @@ def to_data(event: RemoteEvent) -> dict:
                 "subject": o.subject,
                 "body": o.body,
                 "location": o.location,
+                **({"private": True} if o.private else {}),
             }
             for o in event.overrides
         ],
@@ -93,6 +94,7 @@ def from_data(data: dict) -> RemoteEvent:
                 subject=o.get("subject"),
                 body=o.get("body"),
                 location=o.get("location"),
+                private=bool(o.get("private", False)),
             )
             for o in data.get("overrides", [])
         ],
@@ -128,6 +130,8 @@ def content_hash(event: RemoteEvent) -> str:
             None if o.body is None or _text(o.body) == _text(event.body) else _text(o.body),
             None if o.location is None or _text(o.location) == _text(event.location) else _text(o.location),
         ]
+        if o.private and not event.private:
+            entry.append(True)  # only then: hashes of links synced before occurrences had a flag stay
         if entry[1:] == [_moment_out(o.original_start), _rule_end(o.original_start, event), None, None, None]:
             # An override that is the occurrence as the rule gives it shows nothing different
             # (RFC 5545 RECURRENCE-ID with the same times and texts): systems drop or keep it freely.
@@ -271,7 +275,22 @@ def local_event(
             # RFC 5545 counts DTSTART as an occurrence; the helpdesk counts only what the rule gives.
             cancelled.add(appointment.start)
         event.exdates = [key(d) for d in sorted(cancelled)]
+        kept = {_moment_out(o.original_start): o for o in (remote_before.overrides if remote_before else [])}
         for entry in calendar_services.future_exceptions(schedule):
+            if entry.get("private"):
+                remote = kept.get(_moment_out(key(entry["original_start"])))
+                event.overrides.append(
+                    RemoteOccurrence(
+                        original_start=key(entry["original_start"]),
+                        start=entry["start"],
+                        end=entry["end"],
+                        subject=remote.subject if remote is not None else None,
+                        body=remote.body if remote is not None else None,
+                        location=remote.location if remote is not None else None,
+                        private=not appointment.private,
+                    )
+                )
+                continue
             event.overrides.append(
                 RemoteOccurrence(
                     original_start=key(entry["original_start"]),
@@ -286,6 +305,14 @@ def local_event(
             if occurrence.is_cancelled:
                 continue
             o_subject, o_body = _texts(occurrence, settings, templated=templated)
+            o_location = occurrence.location
+            hidden_alone = privacy.is_hidden(occurrence) and not appointment.private
+            if privacy.is_hidden(occurrence):
+                # A private occurrence has no text here: the remote's own (the snapshot) is kept.
+                remote = kept.get(_moment_out(key(occurrence.original_start)))
+                o_subject, o_body, o_location = (
+                    (remote.subject, remote.body, remote.location) if remote is not None else (None, None, None)
+                )
             o_start, o_end = _span(occurrence)
             event.overrides.append(
                 RemoteOccurrence(
@@ -294,7 +321,8 @@ def local_event(
                     end=o_end,
                     subject=o_subject,
                     body=o_body,
-                    location=occurrence.location,
+                    location=o_location,
+                    private=hidden_alone,
                 )
             )
     return event

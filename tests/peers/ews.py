@@ -156,6 +156,7 @@ class Exception_:
     subject: str | None = None
     location: str | None = None
     body: str | None = None
+    sensitivity: str | None = None  # an occurrence marked private (or not) on its own
 
 
 @dataclass
@@ -1217,7 +1218,7 @@ def _item_element(item: Item, shape: _Shape, *, original: datetime | None = None
     add("ParentFolderId", Id=encode_id("folder", item.mailbox, "calendar"), ChangeKey="AgAAAA==")
     add("ItemClass", "IPM.Appointment")
     add("Subject", subject)
-    add("Sensitivity", item.sensitivity)
+    add("Sensitivity", exception.sensitivity if exception and exception.sensitivity else item.sensitivity)
     if full:
         add("Body", body, BodyType=item.body_type)
     if item.categories:

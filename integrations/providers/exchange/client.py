@@ -318,7 +318,9 @@ class ExchangeProvider:
         if not wanted:
             return
         details = {}
-        for item in folder.account.fetch(ids=wanted, folder=folder, only_fields=OCCURRENCE_FIELDS):
+        # Sensitivity too: one occurrence may be private on its own (calendars.privacy).
+        fields = (*OCCURRENCE_FIELDS, "sensitivity")
+        for item in folder.account.fetch(ids=wanted, folder=folder, only_fields=fields):
             if not isinstance(item, Exception):
                 details[item.id] = item
         for master in masters:
@@ -332,6 +334,7 @@ class ExchangeProvider:
                     override.location = detail.location if detail.location != master.location else None
                     body = plain_text(detail.body)
                     override.body = body if body != event.body else None
+                    override.private = not event.private and detail.sensitivity in ("Private", "Confidential")
                 event.overrides.append(override)
 
     def create(self, calendar: RemoteCalendar, event: RemoteEvent) -> RemoteRef:

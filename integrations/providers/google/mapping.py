@@ -196,12 +196,15 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
                 override.body = exception.get("description") or ""
             if (exception.get("location") or "") != location:
                 override.location = exception.get("location") or ""
-            if (override.start, override.end, override.subject, override.body, override.location) == (
+            # An exception's own `visibility` (Events resource): private to that occurrence alone.
+            override.private = not event.private and exception.get("visibility") in ("private", "confidential")
+            if (override.start, override.end, override.subject, override.body, override.location, override.private) == (
                 original,
                 _end_of(original, event),
                 None,
                 None,
                 None,
+                False,
             ):
                 continue  # an exception that is the occurrence as the rule gives it
             event.overrides.append(override)

@@ -382,6 +382,7 @@ def series_from(master: dict, instances: list[dict], window_start: datetime, win
             subject=detail.subject if detail.subject != event.subject else None,
             location=detail.location if detail.location != event.location else None,
             body=detail.body if detail.body != event.body else None,
+            private=detail.private and not event.private,  # an exception's own `sensitivity`
         )
         event.overrides.append(override)
     duration = _utc(event.end, event.time_zone) - _utc(event.start, event.time_zone)

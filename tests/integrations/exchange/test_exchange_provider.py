@@ -398,6 +398,23 @@ def test_occurrence_moved_in_outlook_comes_back_as_an_override(provider, calenda
     assert override.subject == "Moved check"
 
 
+def test_occurrence_made_private_in_outlook_comes_back_private(provider, calendar, ews, window):
+    # EWS t:SensitivityChoicesType on one occurrence: private to that occurrence alone.
+    ref = provider.create(calendar, weekly_series())
+    token = provider.list_changes(calendar, None, window).next_token
+    original = next_monday() + timedelta(weeks=2)
+    ews.outlook_move_occurrence(
+        ALICE, ref.remote_id, original, start=original, end=original + timedelta(hours=1), subject="Hospital",
+        sensitivity="Private",
+    )  # fmt: skip
+
+    (event,) = provider.list_changes(calendar, token, window).changed
+
+    assert not event.private
+    (override,) = event.overrides
+    assert (override.subject, override.private) == ("Hospital", True)
+
+
 def test_occurrence_cancelled_in_outlook_comes_back_as_an_exdate(provider, calendar, ews, window):
     ref = provider.create(calendar, weekly_series())
     token = provider.list_changes(calendar, None, window).next_token

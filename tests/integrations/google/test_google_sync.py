@@ -21,6 +21,7 @@ from integrations.providers.google import MARKER_KEY, event_id_for
 from integrations.providers.google.mapping import instance_id
 from integrations.sync import engine
 from tests.integrations.series import helpdesk_view, make_weekly_series
+from tests.integrations.stored_text import tables_holding
 from tests.integrations.test_caldav_sync import make, pull
 
 from .conftest import ALICE, CLIENT_ID
@@ -338,6 +339,9 @@ def test_private_event_is_imported_as_busy_time_without_text(importing_google, g
     assert appointment.private and appointment.busy
     assert appointment.start == tomorrow_9
     assert only_event(google)["summary"] == "Hospital"  # the helpdesk's blanking never reaches Google
+    # Nor is its text readable anywhere the helpdesk stores it: log "(private)", snapshot sealed.
+    assert tables_holding("Hospital", "secret details", "Room 1") == []
+    assert SyncLogEntry.objects.get().subject == "(private)"
 
 
 @pytest.fixture

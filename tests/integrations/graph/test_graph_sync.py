@@ -17,6 +17,7 @@ from integrations.providers.base import ConnectionProblem, ProviderError
 from integrations.providers.graph import MARKER_PROPERTY_ID
 from integrations.sync import engine
 from tests.integrations.series import helpdesk_view, make_weekly_series
+from tests.integrations.stored_text import tables_holding
 from tests.integrations.test_caldav_sync import make, pull
 
 from .conftest import ALICE, CLIENT_ID
@@ -337,6 +338,9 @@ def test_private_entry_is_imported_as_busy_time_without_text(importing_graph, gr
     assert appointment.private and appointment.busy
     assert appointment.start == tomorrow_9
     assert only_event(graph)["subject"] == "Hospital"  # the helpdesk's blanking never reaches Outlook
+    # Nor is its text readable anywhere the helpdesk stores it: log "(private)", snapshot sealed.
+    assert tables_holding("Hospital", "secret details", "Room 1") == []
+    assert SyncLogEntry.objects.get().subject == "(private)"
 
 
 @pytest.fixture
