@@ -417,7 +417,7 @@ def test_the_data_migration_blanks_and_seals_rows_kept_before(alice_calendar):
 
     from django.apps import apps
 
-    migration = importlib.import_module("integrations.migrations.0010_i11priv_sealed_snapshots")
+    migration = importlib.import_module("integrations.migrations.0011_sealed_snapshots")
     start = timezone.now()
     texts = {"subject": f"{MARK} old", "note": f"{MARK} note", "location": f"{MARK} room"}
     appointment = Appointment.objects.create(
