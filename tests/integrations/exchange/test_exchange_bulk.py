@@ -1,0 +1,167 @@
+"""Many writes in one EWS request (issue 12): the provider's apply_bulk through the real
+exchangelib against the local EWS server, which answers each item in its own ResponseMessage as
+Exchange does (MS-OXWS: CreateItem, UpdateItem and DeleteItem take many items)."""
+
+from datetime import timedelta
+
+from integrations.providers.base import (
+    BulkOp,
+    BulkResult,
+    ProviderError,
+    RemoteNotFound,
+    RemoteOccurrence,
+    RemoteRef,
+    VersionConflict,
+)
+
+from .conftest import ALICE
+from .test_exchange_provider import MARKER_KEY, next_monday, visit
+
+
+def creates(n: int, **fields) -> list[BulkOp]:
+    start = next_monday()
+    return [
+        BulkOp(
+            "create", event=visit(start=start + timedelta(hours=n), subject=f"Visit {n}", marker=f"link-{n}", **fields)
+        )
+        for n in range(n)
+    ]
+
+
+def test_100_creates_go_in_one_find_and_one_create_request(provider, calendar, ews):
+    before = ews.request_count
+
+    results = provider.apply_bulk(calendar, creates(100))
+
+    assert ews.requests[before:] == ["FindItem", "CreateItem"]
+    assert ews.item_counts[-1] == ("CreateItem", 100)
+    assert all(result.error is None for result in results)
+    items = {item.item_id: item for item in ews.items(ALICE)}
+    assert len(items) == 100
+    for n, result in enumerate(results):  # each result is its own item's id and change key, in order
+        item = items[result.ref.remote_id]
+        assert (item.subject, item.change_key) == (f"Visit {n}", result.ref.version)
+        assert item.extended[MARKER_KEY] == f"link-{n}"
+    assert ews.notifications == [("CreateItem", "SendToNone")]
+
+
+def test_a_refused_item_fails_alone_and_the_others_are_created(provider, calendar, ews):
+    ops = creates(5)
+    ews.refuse_items("Visit 3", code="ErrorQuotaExceeded", text="The mailbox quota has been exceeded.")
+
+    results = provider.apply_bulk(calendar, ops)
+
+    assert [result.error is None for result in results] == [True, True, True, False, True]
+    assert isinstance(results[3].error, ProviderError) and "ErrorQuotaExceeded" in str(results[3].error)
+    assert sorted(item.subject for item in ews.items(ALICE)) == ["Visit 0", "Visit 1", "Visit 2", "Visit 4"]
+
+
+def test_a_retried_batch_finds_the_entries_of_the_first_with_one_find_for_all(provider, calendar, ews):
+    ops = creates(10)
+    first = provider.apply_bulk(calendar, ops[:6])  # the answer of this one was "lost"
+    before = ews.request_count
+
+    again = provider.apply_bulk(calendar, ops)
+
+    # One FindItem for all ten markers, one GetItem for the markers of the six it found, one CreateItem.
+    assert ews.requests[before:] == ["FindItem", "GetItem", "CreateItem"]
+    assert ews.item_counts[-2:] == [("GetItem", 6), ("CreateItem", 4)]
+    assert [r.ref.remote_id for r in again[:6]] == [r.ref.remote_id for r in first]
+    assert len(ews.items(ALICE)) == 10
+
+
+def test_a_create_batch_whose_answer_was_lost_is_not_duplicated_on_retry(provider, calendar, ews):
+    ews.fail_next("drop_after", operation="CreateItem")  # Exchange saves them; we never hear back
+
+    results = provider.apply_bulk(calendar, creates(20))  # the provider's retry policy tries again
+
+    assert ews.requests.count("CreateItem") == 1 and ews.requests.count("FindItem") == 2
+    assert len(ews.items(ALICE)) == 20
+    assert {r.ref.remote_id for r in results} == {item.item_id for item in ews.items(ALICE)}
+
+
+def test_updates_and_deletes_go_in_one_request_each_with_per_item_results(provider, calendar, ews):
+    made = provider.apply_bulk(calendar, creates(6))
+    refs = [result.ref for result in made]
+    ews.outlook_update(ALICE, refs[1].remote_id, subject="Moved by the technician")  # refs[1] is now stale
+    ews.outlook_delete(ALICE, refs[2].remote_id)
+    ews.outlook_delete(ALICE, refs[5].remote_id)
+    base = [visit(start=next_monday() + timedelta(hours=n), subject=f"Visit {n}", marker=f"link-{n}") for n in range(6)]
+    ops = [
+        BulkOp(
+            "update",
+            event=visit(start=base[0].start, subject="Visit 0 (2nd)", marker="link-0"),
+            ref=refs[0],
+            base=base[0],
+        ),
+        BulkOp(
+            "update",
+            event=visit(start=base[1].start, subject="Visit 1 (2nd)", marker="link-1"),
+            ref=refs[1],
+            base=base[1],
+        ),
+        BulkOp(
+            "update",
+            event=visit(start=base[2].start, subject="Visit 2 (2nd)", marker="link-2"),
+            ref=refs[2],
+            base=base[2],
+        ),
+        BulkOp("delete", ref=refs[3]),
+        BulkOp("delete", ref=refs[4]),
+        BulkOp("delete", ref=refs[5]),  # already gone: done
+    ]
+    before = ews.request_count
+
+    results = provider.apply_bulk(calendar, ops)
+
+    assert sorted(ews.requests[before:]) == ["DeleteItem", "UpdateItem"]
+    assert results[0].error is None and isinstance(results[1].error, VersionConflict)
+    assert isinstance(results[2].error, RemoteNotFound)
+    assert results[3:] == [BulkResult(), BulkResult(), BulkResult()]
+    subjects = {item.item_id: item.subject for item in ews.items(ALICE)}
+    assert subjects == {refs[0].remote_id: "Visit 0 (2nd)", refs[1].remote_id: "Moved by the technician"}
+    assert results[0].ref.version == ews.item(ALICE, refs[0].remote_id).change_key
+
+
+def test_a_bulk_update_writes_only_the_fields_the_helpdesk_changed(provider, calendar, ews):
+    (made,) = provider.apply_bulk(calendar, creates(1))
+    ews.outlook_update(ALICE, made.ref.remote_id, categories=["Customer visit"])
+    current = provider.get(calendar, made.ref)
+    event = visit(start=current.start, subject="Visit 0", marker="link-0", location="Leiden")
+
+    (result,) = provider.apply_bulk(
+        calendar, [BulkOp("update", event=event, ref=RemoteRef(current.remote_id, current.version), base=current)]
+    )
+
+    item = ews.item(ALICE, made.ref.remote_id)
+    assert result.error is None
+    assert (item.location, item.categories) == ("Leiden", ["Customer visit"])
+
+
+def test_a_series_with_exceptions_in_a_batch_shows_as_in_the_helpdesk(provider, calendar, ews):
+    first = next_monday()
+    moved_from, cancelled = first + timedelta(weeks=1), first + timedelta(weeks=2)
+    moved_to = moved_from + timedelta(days=1, hours=3)
+    series = visit(
+        start=first,
+        end=first + timedelta(hours=1),
+        subject="Weekly check",
+        marker="series-1",
+        rrules=["FREQ=WEEKLY;BYDAY=MO;COUNT=6"],
+        exdates=[cancelled],
+        overrides=[RemoteOccurrence(original_start=moved_from, start=moved_to, end=moved_to + timedelta(hours=1))],
+    )
+
+    results = provider.apply_bulk(calendar, [*creates(3), BulkOp("create", event=series)])
+
+    assert all(result.error is None for result in results)
+    view = ews.calendar_view(ALICE, first - timedelta(days=1), first + timedelta(weeks=8))
+    starts = [entry.start for entry in view if entry.subject == "Weekly check"]
+    assert starts == [
+        first,
+        moved_to,
+        first + timedelta(weeks=3),
+        first + timedelta(weeks=4),
+        first + timedelta(weeks=5),
+    ]
+    assert results[3].ref.version == ews.item(ALICE, results[3].ref.remote_id).change_key
