@@ -4,6 +4,11 @@ Exchange does (MS-OXWS: CreateItem, UpdateItem and DeleteItem take many items)."
 
 from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from calendars import services as calendar_services
+from integrations.models import SyncLink
 from integrations.providers.base import (
     BulkOp,
     BulkResult,
@@ -13,9 +18,12 @@ from integrations.providers.base import (
     RemoteRef,
     VersionConflict,
 )
+from integrations.sync import engine
 
 from .conftest import ALICE
 from .test_exchange_provider import MARKER_KEY, next_monday, visit
+
+HOUR = timedelta(hours=1)
 
 
 def creates(n: int, **fields) -> list[BulkOp]:
@@ -165,3 +173,69 @@ def test_a_series_with_exceptions_in_a_batch_shows_as_in_the_helpdesk(provider, 
         first + timedelta(weeks=5),
     ]
     assert results[3].ref.version == ews.item(ALICE, results[3].ref.remote_id).change_key
+
+
+# --- the sync engine's pushes, batched -----------------------------------------------------------------
+
+
+def _appointments(agent, start, n: int, word: str = "Visit"):
+
+    return [
+        calendar_services.create_appointment(
+            subject=f"{word} {k}", start=start + k * HOUR, end=start + k * HOUR + timedelta(minutes=30), agents=[agent]
+        )
+        for k in range(n)
+    ]
+
+
+@pytest.mark.django_db
+def test_pushing_100_creates_costs_at_most_4_requests(alice_exchange, ews, tomorrow_9):
+    _appointments(alice_exchange.agent, tomorrow_9, 100)
+    before = ews.request_count
+
+    report = engine.sync_agent_calendar(alice_exchange, pull=False)
+
+    assert report.pushed == 100 and report.failed == 0
+    assert len(ews.items(ALICE)) == 100
+    assert ews.request_count - before <= 4, ews.requests[before:]  # one at a time it took 200
+    assert ("CreateItem", 100) in ews.item_counts
+    stored = {item.item_id: item.change_key for item in ews.items(ALICE)}
+    assert {link.remote_id: link.version for link in SyncLink.objects.all()} == stored
+
+
+@pytest.mark.django_db
+def test_pushing_changes_and_deletes_costs_one_request_each(alice_exchange, ews, tomorrow_9):
+    appointments = _appointments(alice_exchange.agent, tomorrow_9, 40)
+    engine.sync_agent_calendar(alice_exchange, pull=False)
+    for appointment in appointments[:25]:
+        calendar_services.update_appointment(appointment, subject=appointment.subject + " (moved)")
+    for appointment in appointments[25:]:
+        calendar_services.delete_appointment(appointment)
+    before = ews.request_count
+
+    report = engine.sync_agent_calendar(alice_exchange, pull=False)
+
+    assert report.pushed == 40 and report.failed == 0
+    assert sorted(ews.requests[before:]) == ["DeleteItem", "UpdateItem"]
+    assert ("UpdateItem", 25) in ews.item_counts and ("DeleteItem", 15) in ews.item_counts
+    assert sorted(item.subject for item in ews.items(ALICE)) == sorted(f"Visit {k} (moved)" for k in range(25))
+
+
+@pytest.mark.django_db
+def test_one_refused_item_fails_alone_in_a_batched_push(alice_exchange, ews, tomorrow_9):
+    appointments = _appointments(alice_exchange.agent, tomorrow_9, 5)
+    ews.refuse_items("Visit 2", code="ErrorQuotaExceeded", text="The mailbox quota has been exceeded.")
+
+    report = engine.sync_agent_calendar(alice_exchange, pull=False)
+
+    assert (report.pushed, report.failed) == (4, 1)
+    assert sorted(item.subject for item in ews.items(ALICE)) == ["Visit 0", "Visit 1", "Visit 3", "Visit 4"]
+    refused = SyncLink.objects.get(appointment=appointments[2])
+    assert refused.remote_id == "" and refused.failures == 1 and "ErrorQuotaExceeded" in refused.last_error
+    ews.refusals.clear()
+    SyncLink.objects.filter(pk=refused.pk).update(next_attempt_at=timezone.now())  # its back-off is over
+
+    report = engine.sync_agent_calendar(alice_exchange, pull=False)
+
+    assert (report.pushed, report.failed) == (1, 0)
+    assert sorted(item.subject for item in ews.items(ALICE)) == [f"Visit {k}" for k in range(5)]
