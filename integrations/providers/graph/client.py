@@ -265,6 +265,14 @@ class GraphProvider:
     def _user(self, mailbox: str) -> str:
         return f"{self.base}/users/{quote(mailbox)}"
 
+    @staticmethod
+    def _calendar_path(calendar: RemoteCalendar) -> str:
+        """The chosen calendar, under the Graph base: /users/{mailbox}/calendars/{id} (Graph "Create
+        event": POST /users/{id}/calendars/{id}/events; "delta query for events in a calendar view"
+        of "some other specified calendar"), or the default /users/{mailbox}/calendar without an id."""
+        user = f"/users/{quote(calendar.mailbox)}"
+        return f"{user}/calendars/{quote(calendar.calendar_id)}" if calendar.calendar_id else f"{user}/calendar"
+
     def _request(
         self, method: str, url: str, mailbox: str, *, body: Any = None, headers: dict | None = None, item: bool = False
     ) -> tuple[int, dict, Any]:
@@ -345,7 +353,7 @@ class GraphProvider:
                     "endDateTime": _iso(window.end),
                 }
             )
-            url = f"{self._user(mailbox)}/calendarView/delta?{query}"
+            url = f"{self.base}{self._calendar_path(calendar)}/calendarView/delta?{query}"
         page = ChangePage(full=token is None)
         known = known_versions or {}
         to_read: list[str] = []
@@ -469,7 +477,10 @@ class GraphProvider:
         """POST the entry with our marker and a transactionId derived from it: a retried create
         gets the first entry back instead of a second one (event resource, transactionId)."""
         _, _, data = self._request(
-            "POST", f"{self._user(calendar.mailbox)}/calendar/events", calendar.mailbox, body=mapping.create_body(event)
+            "POST",
+            f"{self.base}{self._calendar_path(calendar)}/events",
+            calendar.mailbox,
+            body=mapping.create_body(event),
         )
         if event.is_recurring and (event.overrides or event.exdates):
             data = self._apply_exceptions(calendar, data["id"], event, None)
@@ -630,7 +641,9 @@ class GraphProvider:
                 continue
             try:
                 if op.kind == "create":
-                    requests_.append(("POST", f"{user}/calendar/events", mapping.create_body(op.event), {}))
+                    requests_.append(
+                        ("POST", f"{self._calendar_path(calendar)}/events", mapping.create_body(op.event), {})
+                    )
                     results.append(None)
                     continue
                 headers = {"If-Match": f'W/"{op.ref.version}"'} if op.ref.version else {}
