@@ -12,7 +12,6 @@ import pytest
 from django.core.cache import caches
 
 from integrations.crypto import decrypt
-from integrations.providers.base import RemoteCalendar
 from integrations.providers.graph import client as graph_client
 from integrations.providers.graph.client import graph_provider_from_settings
 
@@ -159,23 +158,3 @@ def test_without_redis_each_process_keeps_its_own_token(local_cache, graph, prov
 
     assert codes == [0, 0]
     assert _token_requests(graph) == 2
-
-
-def test_calendar_reads_in_threads_stay_within_4_without_redis(local_cache, graph, provider):
-    graph.delay = 0.05
-    calendar = RemoteCalendar(ALICE, "")
-    errors = []
-
-    def read():
-        try:
-            provider.find_calendar(calendar.mailbox)
-        except Exception as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=read) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == [] and graph.max_in_flight[ALICE] == 4
