@@ -183,9 +183,10 @@ class GraphProvider:
 
     @property
     def _tokens_key(self) -> str:
-        """The app's tokens in the shared cache: one app registration at one authority."""
+        """The app's tokens in the shared cache: one app registration at one authority, signing in
+        with one secret (a newly entered secret signs in anew, so "test connection" checks it)."""
         s = self.settings
-        return hashlib.sha256(f"{s.authority_url}|{s.client_id}|{s.scope}".encode()).hexdigest()[:40]
+        return hashlib.sha256(f"{s.authority_url}|{s.client_id}|{s.scope}|{s.secret}".encode()).hexdigest()[:40]
 
     def _token(self) -> str:
         """The app's access token (client credentials), from msal's cache, which the worker
