@@ -60,12 +60,9 @@ def test_creates_go_to_the_chosen_calendar_not_the_default(
 
 
 def test_a_series_goes_to_the_chosen_calendar(alice_on_helpdesk_calendar, graph, helpdesk_calendar, tomorrow_9):
+    agent, end = alice_on_helpdesk_calendar.agent, tomorrow_9 + HOUR
     master = calendar_services.create_recurring_appointment(
-        rule="RRULE:FREQ=DAILY;COUNT=3",
-        agents=[alice_on_helpdesk_calendar.agent],
-        start=tomorrow_9,
-        end=tomorrow_9 + HOUR,
-        subject="Stand-up",
+        rule="RRULE:FREQ=DAILY;COUNT=3", agents=[agent], start=tomorrow_9, end=end, subject="Stand-up"
     )
 
     engine.sync_agent_calendar(alice_on_helpdesk_calendar, pull=False)
