@@ -239,3 +239,19 @@ def test_one_refused_item_fails_alone_in_a_batched_push(alice_exchange, ews, tom
 
     assert (report.pushed, report.failed) == (1, 0)
     assert sorted(item.subject for item in ews.items(ALICE)) == [f"Visit {k}" for k in range(5)]
+
+
+def test_updates_that_must_read_their_entries_first_read_them_all_in_one_get_item(provider, calendar, ews):
+    made = provider.apply_bulk(calendar, creates(3))
+    ops = [
+        BulkOp("update", event=visit(start=next_monday(), subject=f"Visit {n} (2nd)", marker=f"link-{n}"), ref=r.ref)
+        for n, r in enumerate(made)
+    ]  # no base: each entry is read, and merged into as it stands
+    before = ews.request_count
+
+    results = provider.apply_bulk(calendar, ops)
+
+    assert ews.requests[before:] == ["GetItem", "UpdateItem"]
+    assert ews.item_counts[-2:] == [("GetItem", 3), ("UpdateItem", 3)]
+    assert all(result.error is None for result in results)
+    assert sorted(item.subject for item in ews.items(ALICE)) == [f"Visit {n} (2nd)" for n in range(3)]
