@@ -31,7 +31,11 @@ from tests.peers.ews import EwsServer, Item, Recurrence
 
 from .conftest import ALICE, PASSWORD, SERVICE_ACCOUNT
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+# The long profile (--hypothesis-profile=long) runs for many minutes: pytest-timeout's 300 s would
+# kill it inside an example, before its teardown rolls the database back, and the next examples would
+# start from what that one left (failures no steps explain, then Hypothesis's FlakyFailure).
+LONG_RUN = settings().max_examples > 100
+pytestmark = [pytest.mark.slow, pytest.mark.django_db, pytest.mark.timeout(0 if LONG_RUN else 300)]
 
 OUTLOOK_CATEGORY = "Customer visit"
 OUTLOOK_REMINDER = 60

@@ -26,7 +26,11 @@ from tests.peers.graph import GraphServer, graph_time
 
 from .conftest import ALICE, CLIENT_ID, SECRET, TENANT
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+# The long profile (--hypothesis-profile=long) runs for many minutes: pytest-timeout's 300 s would
+# kill it inside an example, before its teardown rolls the database back, and the next examples would
+# start from what that one left (failures no steps explain, then Hypothesis's FlakyFailure).
+LONG_RUN = settings().max_examples > 100
+pytestmark = [pytest.mark.slow, pytest.mark.django_db, pytest.mark.timeout(0 if LONG_RUN else 300)]
 
 OUTLOOK_CATEGORY = "Customer visit"
 OUTLOOK_REMINDER = 60
