@@ -339,6 +339,10 @@ class EwsServer:
         self.release = threading.Event()
         self.lock = threading.RLock()
         self.late_seconds = 2.0  # answer_late: how long after doing the work the answer is sent
+        # refuse_items: (text in the subject, ResponseCode, MessageText) for items Exchange will not save
+        self.refusals: list[tuple[str, str, str]] = []
+        # (operation, number of items) for every CreateItem / UpdateItem / DeleteItem / GetItem
+        self.item_counts: list[tuple[str, int]] = []
         self._seq = itertools.count(1)
         self.seq = 0
         self._httpd: ThreadingHTTPServer | None = None
@@ -404,6 +408,23 @@ class EwsServer:
             self.faults.clear()
             self.fault_rate = 0.0
         self.release.set()
+
+    def refuse_items(
+        self,
+        subject_contains: str,
+        code: str = "ErrorItemSave",
+        text: str = "The item could not be saved to the store.",
+    ) -> None:
+        """CreateItem / UpdateItem refuse every item whose subject holds `subject_contains`, in that
+        item's own ResponseMessage (ResponseClass="Error"), and save the other items of the request,
+        as Exchange does (MS-OXWS 3.1.4: one response message per item)."""
+        with self.lock:
+            self.refusals.append((subject_contains, code, text))
+
+    def _check_refusals(self, item: Item) -> None:
+        for needle, code, text in self.refusals:
+            if needle in (item.subject or ""):
+                raise EwsError(code, text)
 
     def refuse_sync_states(self, mailbox: str) -> None:
         """Forget every sync state issued for the mailbox, as after a mailbox move."""
@@ -583,6 +604,9 @@ class EwsServer:
         with self.lock:
             self.requests.append(name)
             fault = self._take_fault(name)
+            batch = {"CreateItem": "Items", "UpdateItem": "ItemChanges", "DeleteItem": "ItemIds", "GetItem": "ItemIds"}
+            if name in batch and operation.find(m(batch[name])) is not None:
+                self.item_counts.append((name, len(operation.find(m(batch[name])))))
         if name in ("CreateItem", "UpdateItem", "DeleteItem"):
             attribute = {"CreateItem": "SendMeetingInvitations", "DeleteItem": "SendMeetingCancellations"}
             value = operation.get(attribute.get(name, "SendMeetingInvitationsOrCancellations"))
@@ -867,6 +891,7 @@ class EwsServer:
                 for child in element:
                     _apply_property(item, child)
                 _check_item(item)
+                self._check_refusals(item)
             except EwsError as error:
                 messages.append(self._message("CreateItem", error))
                 continue
@@ -963,6 +988,11 @@ class EwsServer:
                             "request does not match the current change key for the item.",
                         )
                 target = item if original is None else self._exception_for(item, original)
+                if original is None and self.refusals:  # refused as a whole: nothing of it is saved
+                    probe = copy.deepcopy(item)
+                    for update in change.find(t("Updates")):
+                        _apply_update(probe, update)
+                    self._check_refusals(probe)
                 for update in change.find(t("Updates")):
                     _apply_update(target, update)
                 if original is None:

@@ -128,6 +128,9 @@ class Mailbox:
     removed: list[tuple[int, str, dt.datetime, dt.datetime]] = field(default_factory=list)
     allowed: bool = True  # the tenant's application access policy lets the app in
     rest_enabled: bool = True
+    # Every calendar of the mailbox, id -> name; the default one ("Calendar") is calendar_id. Each
+    # stored event names its calendar under "_calendar".
+    calendars: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -149,9 +152,13 @@ class GraphServer:
         tenant: str = "contoso-tenant",
         clients: dict[str, str] | None = None,
         page_size: int = 10,
+        redirect_uris: dict[str, list[str]] | None = None,
     ) -> None:
         self.tenant = tenant
         self.clients = dict(clients or {})
+        # The web redirect URIs of each app registration (Entra: Authentication > Web > Redirect URIs).
+        # An app with an entry here gets the authorize endpoint's check (AADSTS50011); None: unchecked.
+        self.redirect_uris: dict[str, list[str]] = {k: list(v) for k, v in (redirect_uris or {}).items()}
         self.consented: set[str] = set(self.clients)
         self.page_size = page_size
         self.mailboxes: dict[str, Mailbox] = {}
@@ -206,8 +213,20 @@ class GraphServer:
 
     def add_mailbox(self, address: str) -> Mailbox:
         box = Mailbox(address=address, user_id=str(uuid.uuid4()), calendar_id=_new_id())
+        box.calendars[box.calendar_id] = "Calendar"
         self.mailboxes[address.lower()] = box
         return box
+
+    def add_calendar(self, address: str, name: str) -> str:
+        """Another calendar in the mailbox (Outlook: Add calendar > Create blank calendar); its id."""
+        with self.lock:
+            calendar_id = _new_id()
+            self.mailboxes[address.lower()].calendars[calendar_id] = name
+            return calendar_id
+
+    def calendar_of(self, address: str, event_id: str) -> str:
+        """The id of the calendar an event is in."""
+        return self.mailboxes[address.lower()].events[event_id]["_calendar"]
 
     def events(self, address: str) -> list[dict]:
         """The events of a mailbox as stored (times as aware UTC datetimes under "_start"/"_end")."""
@@ -224,8 +243,9 @@ class GraphServer:
             "location": {"displayName": fields.pop("location", "Room 1")},
             **fields,
         }
+        calendar_id = fields.pop("calendar_id", None)
         with self.lock:
-            return self._create(self.mailboxes[address.lower()], body)
+            return self._create(self.mailboxes[address.lower()], body, calendar_id)
 
     def outlook_edit(self, address: str, event_id: str, **fields) -> dict:
         with self.lock:
@@ -297,6 +317,16 @@ class GraphServer:
         client_id = query.get("client_id", "")
         if client_id not in self.clients:
             raise GraphError(400, "unauthorized_client", "AADSTS700016: Application not found in the directory.")
+        redirect_uri = query.get("redirect_uri", "")
+        if client_id in self.redirect_uris and not _registered(redirect_uri, self.redirect_uris[client_id]):
+            # Entra shows this on its own error page and never sends the browser back to the app.
+            raise GraphError(
+                400,
+                "invalid_request",
+                f"AADSTS50011: The redirect URI '{redirect_uri}' specified in the request does not match the "
+                f"redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in "
+                "the request matches one added to your application in the Azure portal.",
+            )
         code = secrets.token_urlsafe(24)
         self.codes[code] = {
             "client_id": client_id,
@@ -347,6 +377,13 @@ class GraphServer:
                 derived = verifier
             if derived != entry["challenge"]:
                 raise GraphError(400, "invalid_grant", "AADSTS501481: The Code_Verifier does not match the challenge.")
+            if form.get("redirect_uri", "") != entry["redirect_uri"]:  # RFC 6749 section 4.1.3: identical
+                raise GraphError(
+                    400,
+                    "invalid_grant",
+                    "AADSTS500117: The reply uri specified in the request does not match the reply uri used when "
+                    "requesting the authorization code.",
+                )
             user = entry["user"]
         elif grant == "refresh_token":
             if form.get("refresh_token") not in self.refresh_tokens:
@@ -421,7 +458,7 @@ class GraphServer:
             else:
                 event[key] = value
 
-    def _create(self, box: Mailbox, body: dict) -> dict:
+    def _create(self, box: Mailbox, body: dict, calendar_id: str | None = None) -> dict:
         transaction = body.get("transactionId")
         if transaction:
             for existing in box.events.values():
@@ -446,6 +483,7 @@ class GraphServer:
         self._apply(event, body)
         if event.get("recurrence"):
             event.update(type="seriesMaster", _exceptions={}, _cancelled={})
+        event["_calendar"] = calendar_id or box.calendar_id
         self._stamp(event)
         box.events[event["id"]] = event
         self._notify(box, "created", event["id"])
@@ -642,7 +680,7 @@ class GraphServer:
                 out["singleValueExtendedProperties"] = props
         return out
 
-    def delta(self, box: Mailbox, query: dict, zone: str, page_size: int) -> dict:
+    def delta(self, box: Mailbox, query: dict, zone: str, page_size: int, calendar_id: str | None = None) -> dict:
         token = query.get("$deltatoken") or query.get("$skiptoken")
         if token:
             try:
@@ -667,8 +705,11 @@ class GraphServer:
         end = dt.datetime.fromisoformat(state["end"].replace("Z", "+00:00"))
         if start.tzinfo is None:
             start, end = start.replace(tzinfo=dt.UTC), end.replace(tzinfo=dt.UTC)
+        calendar_id = state.setdefault("calendar", calendar_id or box.calendar_id)
         items: list[tuple[int, dict]] = []
         for event in box.events.values():
+            if event["_calendar"] != calendar_id:  # a calendarView is of one calendar
+                continue
             if event.get("type") == "seriesMaster":  # the delta lists occurrences and exceptions, not masters
                 for _original, occurrence in self._occurrences(event):
                     if state["since"] < occurrence["_seq"] <= state["upto"]:
@@ -690,7 +731,7 @@ class GraphServer:
                     items.append((seq, {"id": event_id, "@removed": {"reason": "deleted"}}))
         items.sort(key=lambda pair: pair[0])
         page = items[state["offset"] : state["offset"] + page_size]
-        base = f"{self.base_url}/users/{box.user_id}/calendarView/delta"
+        base = f"{self.base_url}/users/{box.user_id}/calendars/{calendar_id}/calendarView/delta"
         answer: dict = {"@odata.context": f"{self.base_url}/$metadata#Collection(event)", "value": [e for _, e in page]}
         if state["offset"] + page_size < len(items):
             nxt = {**state, "offset": state["offset"] + page_size}
@@ -732,13 +773,26 @@ class GraphServer:
         if rest == ["calendar"] and method == "GET":
             return 200, {}, {"id": box.calendar_id, "name": "Calendar", "canEdit": True}
         if rest == ["calendars"] and method == "GET":
-            return 200, {}, {"value": [{"id": box.calendar_id, "name": "Calendar", "isDefaultCalendar": True}]}
-        if rest == ["calendarView", "delta"] and method == "GET":
-            return 200, {}, self.delta(box, query, zone, page_size)
+            calendars = [
+                {"id": cid, "name": name, "canEdit": True, "isDefaultCalendar": cid == box.calendar_id}
+                for cid, name in box.calendars.items()
+            ]
+            return 200, {}, {"value": calendars}
+        calendar_id = box.calendar_id
+        if rest[:1] == ["calendars"] and len(rest) >= 2:
+            # /users/{id}/calendars/{id}/...: the named calendar, as /calendar/... is the default one.
+            calendar_id = unquote(rest[1])
+            if calendar_id not in box.calendars:
+                raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+            rest = ["calendar", *rest[2:]]
+            if rest == ["calendar"] and method == "GET":
+                return 200, {}, {"id": calendar_id, "name": box.calendars[calendar_id], "canEdit": True}
+        if rest in (["calendarView", "delta"], ["calendar", "calendarView", "delta"]) and method == "GET":
+            return 200, {}, self.delta(box, query, zone, page_size, calendar_id)
         if rest in (["calendar", "events"], ["events"]) and method == "POST":
             if body is None or "start" not in body or "end" not in body:
                 raise GraphError(400, "ErrorInvalidRequest", "An event needs start and end.")
-            event = self._create(box, body)
+            event = self._create(box, body, calendar_id)
             return 201, {"ETag": event["@odata.etag"]}, self.render(event, zone, "singleValueExtendedProperties")
         if rest in (["calendar", "events"], ["events"]) and method == "GET":
             events = list(box.events.values())
@@ -893,6 +947,21 @@ class GraphServer:
                 fault.remaining -= 1
                 return fault
         return None
+
+
+def _registered(uri: str, registered: list[str]) -> bool:
+    """Whether a redirect URI is one of the app's: exactly, except that the port of a loopback
+    address is ignored (Entra, "Redirect URI (reply URL) restrictions": localhost)."""
+    if uri in registered:
+        return True
+    parts = urlsplit(uri)
+    if parts.hostname not in ("localhost", "127.0.0.1"):
+        return False
+    for other in registered:
+        theirs = urlsplit(other)
+        if (theirs.scheme, theirs.hostname, theirs.path) == (parts.scheme, parts.hostname, parts.path):
+            return True
+    return False
 
 
 def _new_id() -> str:

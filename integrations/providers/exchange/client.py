@@ -35,14 +35,26 @@ from exchangelib import (
 )
 from exchangelib import errors as ews_errors
 from exchangelib.folders import Calendar, Root
-from exchangelib.items import ALWAYS_OVERWRITE, NEVER_OVERWRITE, SEND_TO_NONE
+from exchangelib.items import (
+    ALL_OCCURRENCES,
+    ALWAYS_OVERWRITE,
+    HARD_DELETE,
+    ID_ONLY,
+    NEVER_OVERWRITE,
+    SAVE_ONLY,
+    SEND_TO_NONE,
+)
 from exchangelib.properties import OccurrenceItemId, RecurringMasterItemId
+from exchangelib.services import CreateItem, DeleteItem, GetItem, UpdateItem
 from exchangelib.version import EXCHANGE_2013, EXCHANGE_2013_SP1, EXCHANGE_2016, EXCHANGE_2019
 
 from ..base import (
     DEFAULT_MAX_INLINE_WAIT,
+    BulkOp,
+    BulkResult,
     ChangePage,
     ConnectionProblem,
+    ProviderError,
     RemoteCalendar,
     RemoteEvent,
     RemoteNotFound,
@@ -80,6 +92,53 @@ AUTH_TYPES = {"ntlm": NTLM, "basic": BASIC}
 ACCESS_TYPES = {"impersonation": IMPERSONATION, "delegate": DELEGATE}
 # SyncFolderItems returns at most 512 changes per call (MS-OXWSSYNC).
 MAX_CHANGES_PER_CALL = 512
+# Items in one CreateItem / UpdateItem / DeleteItem / FindItem: exchangelib's chunk size, well
+# inside Exchange's EWSMaxBatchSize throttling default.
+MAX_BATCH = 100
+
+
+class _EveryErrorPerItem:
+    """An exchangelib item service that hands back every error Exchange reports in an item's own
+    ResponseMessage as that item's result (MS-OXWS: one ResponseMessage per item, each with its
+    ResponseClass), instead of raising on the first one and losing the answers for the others.
+    Errors of the whole request (SOAP faults, HTTP errors) are still raised."""
+
+    ERRORS_TO_CATCH_IN_RESPONSE = ews_errors.ResponseMessageError
+
+
+class _CreateItems(_EveryErrorPerItem, CreateItem):
+    pass
+
+
+class _UpdateItems(_EveryErrorPerItem, UpdateItem):
+    pass
+
+
+class _DeleteItems(_EveryErrorPerItem, DeleteItem):
+    pass
+
+
+class _GetItems(_EveryErrorPerItem, GetItem):
+    pass
+
+
+@dataclass
+class _UpdatePlan:
+    """What one UpdateItem change holds: the item with its new values (None: nothing to write), the
+    fields to set, the ConflictResolution, the id and change key it goes under, and whether the
+    series' exceptions are to be written after it."""
+
+    item: CalendarItem | None
+    fields: list[str]
+    resolution: str
+    item_id: str
+    change_key: str
+    exceptions: bool
+
+
+class _NeedsCurrent(Exception):
+    """A plan that needs the item as the server holds it, before the one GetItem for all of them."""
+
 
 # --- settings and the factory -------------------------------------------------------------------
 
@@ -118,7 +177,9 @@ def exchange_provider_from_settings(settings: Mapping[str, Any], **options: Any)
 
 
 class ExchangeProvider:
-    """CalendarProvider for Exchange Server over EWS."""
+    """CalendarProvider (and BulkCalendarProvider) for Exchange Server over EWS."""
+
+    max_batch = MAX_BATCH
 
     def __init__(
         self,
@@ -377,40 +438,70 @@ class ExchangeProvider:
         self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent | None
     ) -> RemoteRef:
         folder = self._folder(calendar)
-        current = self._get_master(folder, ref.remote_id) if base is None or not ref.version else None
+        read: dict[str, CalendarItem] = {}
+
+        def current() -> CalendarItem:
+            if "item" not in read:  # read at most once, and only when the plan needs it
+                read["item"] = self._get_master(folder, ref.remote_id)
+            return read["item"]
+
+        plan = self._plan_update(folder, ref, event, base, current)
+        item_id, change_key = plan.item_id, plan.change_key
+        if plan.item is not None:
+            plan.item.save(
+                update_fields=plan.fields, conflict_resolution=plan.resolution, send_meeting_invitations=SEND_TO_NONE
+            )
+            item_id, change_key = plan.item.id, plan.item.changekey
+        if plan.exceptions:
+            change_key = self._apply_exceptions(folder, item_id, event)
+        return RemoteRef(remote_id=item_id, version=change_key)
+
+    def _plan_update(
+        self,
+        folder: Calendar,
+        ref: RemoteRef,
+        event: RemoteEvent,
+        base: RemoteEvent | None,
+        current: Callable[[], CalendarItem],
+    ) -> _UpdatePlan:
+        """What UpdateItem must write to merge `event` into the entry (see update()). `current()`
+        gives the item as the server holds it now; it is called only when the plan needs it."""
+        item: CalendarItem | None = current() if base is None or not ref.version else None
         if base is None:
-            base = event_from_item(current)
+            base = event_from_item(item)
         fields = changed_fields(event, base)
         # A series whose pattern, exceptions and times are as last read needs no recurrence work.
         series_as_read = same_series(event, base) and not set(TIME_FIELDS) & set(fields)
-        if event.is_recurring and not series_as_read and current is None:
-            current = self._get_master(folder, ref.remote_id)
+        if event.is_recurring and not series_as_read and item is None:
+            item = current()
         if event.reminder_minutes != base.reminder_minutes:
             # Only our link id on the item itself tells our entries from the user's (a base built by
             # the caller may carry any marker), so it is read when, and only when, the reminder matters.
-            current = current or self._get_master(folder, ref.remote_id)
-            marker = getattr(current, MARKER_FIELD, None)
+            item = item or current()
+            marker = getattr(item, MARKER_FIELD, None)
             if marker and marker == event.marker:
                 fields.extend(REMINDER_FIELDS)
         if not event.is_recurring:
-            if base.is_recurring or (current is not None and current.recurrence is not None):
+            if base.is_recurring or (item is not None and item.recurrence is not None):
                 fields.append("recurrence")  # A series that became a single entry loses its pattern.
-        elif not series_as_read and not self._recurrence_still_fits(current, event):
+        elif not series_as_read and not self._recurrence_still_fits(item, event):
             # Setting the pattern anew clears the old exceptions; it starts on the entry's start.
             fields.extend(name for name in (*TIME_FIELDS, "recurrence") if name not in fields)
         # Without a version tag the caller means to overwrite whatever the server holds now.
-        change_key = ref.version or current.changekey
-        item_id = ref.remote_id
+        change_key = ref.version or item.changekey
+        write = None
         if fields:
-            resolution = NEVER_OVERWRITE if ref.version else ALWAYS_OVERWRITE
-            item = CalendarItem(
+            write = CalendarItem(
                 account=folder.account, folder=folder, id=ref.remote_id, changekey=change_key, **item_values(event)
             )
-            item.save(update_fields=fields, conflict_resolution=resolution, send_meeting_invitations=SEND_TO_NONE)
-            item_id, change_key = item.id, item.changekey
-        if event.is_recurring and not series_as_read:
-            change_key = self._apply_exceptions(folder, item_id, event)
-        return RemoteRef(remote_id=item_id, version=change_key)
+        return _UpdatePlan(
+            item=write,
+            fields=fields,
+            resolution=NEVER_OVERWRITE if ref.version else ALWAYS_OVERWRITE,
+            item_id=ref.remote_id,
+            change_key=change_key,
+            exceptions=event.is_recurring and not series_as_read,
+        )
 
     def _get_master(self, folder: Calendar, item_id: str) -> CalendarItem:
         (item,) = folder.account.fetch(ids=[(item_id, None)], folder=folder, only_fields=ITEM_FIELDS)
@@ -499,3 +590,195 @@ class ExchangeProvider:
             self._call(calendar.mailbox, delete)
         except RemoteNotFound:
             logger.info("Entry %s was already gone from %s's calendar", ref.remote_id, calendar.mailbox)
+
+    # BulkCalendarProvider: many items in one CreateItem / UpdateItem / DeleteItem (MS-OXWS)
+
+    def apply_bulk(self, calendar: RemoteCalendar, ops: list[BulkOp]) -> list[BulkResult]:
+        """The ops in as few EWS requests as the protocol allows: one FindItem for the markers of all
+        creates (a create retried after a lost answer finds the first entry, MS-OXWSSRCH), one
+        CreateItem with every new item, one GetItem for the updates that must read the entry first,
+        one UpdateItem per ConflictResolution (NeverOverwrite under a change key, AlwaysOverwrite
+        without), one DeleteItem. Each item's ResponseMessage is its own result: a refused item fails
+        alone (VersionConflict, RemoteNotFound, ProviderError with Exchange's code); a delete of an
+        entry already gone is a success. Updates merge as update() does. A series' cancelled and
+        moved occurrences are written after its master, one series at a time (they need the
+        master's instance indexes). An error of a whole request (sign-in, unreachable, busy) is
+        raised; every write here is safe to repeat (creates find their marker, deletes of gone
+        entries succeed, updates carry their change key). At most `max_batch` ops."""
+        if len(ops) > MAX_BATCH:
+            raise ProviderError(f"At most {MAX_BATCH} writes go in one Exchange request.")
+        results: list[BulkResult | None] = [None] * len(ops)
+        by_kind: dict[str, list[int]] = {"create": [], "update": [], "delete": []}
+        for index, op in enumerate(ops):
+            if op.kind not in by_kind:
+                results[index] = BulkResult(error=ProviderError(f"Unknown bulk operation {op.kind!r}."))
+                continue
+            by_kind[op.kind].append(index)
+        mailbox = calendar.mailbox
+        if by_kind["delete"]:
+            self._call(mailbox, lambda: self._bulk_delete(calendar, ops, by_kind["delete"], results))
+        if by_kind["update"]:
+            self._call(mailbox, lambda: self._bulk_update(calendar, ops, by_kind["update"], results))
+        if by_kind["create"]:
+            self._call(mailbox, lambda: self._bulk_create(calendar, ops, by_kind["create"], results))
+        return [
+            result or BulkResult(error=ProviderError("Exchange gave no answer for this item.")) for result in results
+        ]
+
+    def _item_error(self, error: Exception, mailbox: str) -> ProviderError:
+        return error if isinstance(error, ProviderError) else translate(error, self.settings, mailbox)
+
+    def _series_done(self, folder: Calendar, item_id: str, change_key: str, event: RemoteEvent) -> BulkResult:
+        """The series' exceptions written after its master (one series at a time), as that item's result."""
+        try:
+            change_key = self._apply_exceptions(folder, item_id, event)
+        except (ews_errors.EWSError, requests.RequestException, ProviderError) as error:
+            return BulkResult(error=self._item_error(error, folder.account.primary_smtp_address))
+        return BulkResult(ref=RemoteRef(remote_id=item_id, version=change_key))
+
+    def _bulk_create(
+        self, calendar: RemoteCalendar, ops: list[BulkOp], indexes: list[int], results: list[BulkResult | None]
+    ) -> None:
+        folder = self._folder(calendar)
+        account = folder.account
+        markers = sorted({ops[i].event.marker for i in indexes if ops[i].event.marker})
+        found: dict[str, tuple[str, str]] = {}
+        if markers:
+            # One FindItem (an Or of IsEqualTo on our extended property) for the whole batch. FindItem
+            # answers ids only here (exchangelib counts extended properties as complex), so the
+            # markers of what it found, if anything, come with one GetItem for all of them.
+            ids = list(folder.filter(**{f"{MARKER_FIELD}__in": markers}).only("id", "changekey"))
+            if ids:
+                for entry in account.fetch(ids=ids, folder=folder, only_fields=[MARKER_FIELD]):
+                    if not isinstance(entry, Exception):
+                        found.setdefault(getattr(entry, MARKER_FIELD), (entry.id, entry.changekey))
+        new: list[int] = []
+        items: list[CalendarItem] = []
+        for index in indexes:
+            event = ops[index].event
+            if event.marker in found:
+                logger.info("Entry %s already in %s's calendar; not creating it again", event.marker, calendar.mailbox)
+                item_id, change_key = found[event.marker]
+                results[index] = (
+                    self._series_done(folder, item_id, change_key, event)
+                    if event.is_recurring
+                    else BulkResult(ref=RemoteRef(remote_id=item_id, version=change_key))
+                )
+                continue
+            try:
+                item = CalendarItem(account=account, folder=folder, **item_values(event))
+                item.clean(version=account.version)  # a bad item is refused alone, before the request
+            except (ProviderError, ValueError, TypeError) as error:
+                results[index] = BulkResult(error=ProviderError(f"Exchange cannot hold this entry: {error}"))
+                continue
+            new.append(index)
+            items.append(item)
+        if not items:
+            return
+        answers = _CreateItems(account=account, chunk_size=len(items)).call(
+            items=items, folder=folder, message_disposition=SAVE_ONLY, send_meeting_invitations=SEND_TO_NONE
+        )
+        for index, answer in zip(new, list(answers), strict=True):
+            event = ops[index].event
+            if isinstance(answer, Exception):
+                results[index] = BulkResult(error=self._item_error(answer, calendar.mailbox))
+            elif event.is_recurring and (event.exdates or event.overrides):
+                results[index] = self._series_done(folder, answer.id, answer.changekey, event)
+            else:
+                results[index] = BulkResult(ref=RemoteRef(remote_id=answer.id, version=answer.changekey))
+
+    def _bulk_update(
+        self, calendar: RemoteCalendar, ops: list[BulkOp], indexes: list[int], results: list[BulkResult | None]
+    ) -> None:
+        folder = self._folder(calendar)
+        account = folder.account
+        mailbox = calendar.mailbox
+        # Which updates must read the entry first (no base, no change key, the reminder or the series
+        # changed): all of them in one GetItem.
+        wanted: list[str] = []
+        for index in indexes:
+            op = ops[index]
+
+            def missing(op: BulkOp = op) -> CalendarItem:
+                raise _NeedsCurrent(op.ref.remote_id)
+
+            try:
+                self._plan_update(folder, op.ref, op.event, op.base, missing)
+            except _NeedsCurrent:
+                wanted.append(op.ref.remote_id)
+            except ProviderError:
+                pass  # refused below, with the others' plans
+        current: dict[str, CalendarItem | Exception] = {}
+        if wanted:
+            unique = list(dict.fromkeys(wanted))
+            read = _GetItems(account=account, chunk_size=len(unique)).call(
+                items=[(item_id, None) for item_id in unique],
+                additional_fields=_item_fields(folder, ITEM_FIELDS),
+                shape=ID_ONLY,
+            )
+            current = dict(zip(unique, read, strict=True))
+        plans: dict[int, _UpdatePlan] = {}
+        for index in indexes:
+            op = ops[index]
+
+            def known(op: BulkOp = op) -> CalendarItem:
+                entry = current[op.ref.remote_id]
+                if isinstance(entry, Exception):
+                    raise entry
+                return entry
+
+            try:
+                plan = self._plan_update(folder, op.ref, op.event, op.base, known)
+            except (ews_errors.EWSError, ProviderError) as error:
+                results[index] = BulkResult(error=self._item_error(error, mailbox))
+                continue
+            if plan.item is None:
+                results[index] = self._update_done(folder, op, plan, plan.item_id, plan.change_key)
+            else:
+                plans[index] = plan
+        for resolution in (NEVER_OVERWRITE, ALWAYS_OVERWRITE):
+            group = [index for index, plan in plans.items() if plan.resolution == resolution]
+            if not group:
+                continue
+            answers = _UpdateItems(account=account, chunk_size=len(group)).call(
+                items=[(plans[index].item, plans[index].fields) for index in group],
+                conflict_resolution=resolution,
+                message_disposition=SAVE_ONLY,
+                send_meeting_invitations_or_cancellations=SEND_TO_NONE,
+                suppress_read_receipts=True,
+            )
+            for index, answer in zip(group, list(answers), strict=True):
+                if isinstance(answer, Exception):
+                    results[index] = BulkResult(error=self._item_error(answer, mailbox))
+                else:
+                    item_id, change_key = answer
+                    results[index] = self._update_done(folder, ops[index], plans[index], item_id, change_key)
+
+    def _update_done(
+        self, folder: Calendar, op: BulkOp, plan: _UpdatePlan, item_id: str, change_key: str
+    ) -> BulkResult:
+        if plan.exceptions:
+            return self._series_done(folder, item_id, change_key, op.event)
+        return BulkResult(ref=RemoteRef(remote_id=item_id, version=change_key))
+
+    def _bulk_delete(
+        self, calendar: RemoteCalendar, ops: list[BulkOp], indexes: list[int], results: list[BulkResult | None]
+    ) -> None:
+        account = self._account(calendar.mailbox)
+        answers = _DeleteItems(account=account, chunk_size=len(indexes)).call(
+            items=[(ops[index].ref.remote_id, ops[index].ref.version) for index in indexes],
+            delete_type=HARD_DELETE,
+            send_meeting_cancellations=SEND_TO_NONE,
+            affected_task_occurrences=ALL_OCCURRENCES,
+            suppress_read_receipts=True,
+        )
+        for index, answer in zip(indexes, list(answers), strict=True):
+            if isinstance(answer, ews_errors.ErrorItemNotFound) or not isinstance(answer, Exception):
+                results[index] = BulkResult()  # an entry already gone counts as deleted
+            else:
+                results[index] = BulkResult(error=self._item_error(answer, calendar.mailbox))
+
+
+def _item_fields(folder: Calendar, names: list[str]) -> set:
+    """GetItem's AdditionalProperties for these CalendarItem field names, as account.fetch builds them."""
+    return {path for path in folder.normalize_fields(fields=names) if not path.field.is_attribute}

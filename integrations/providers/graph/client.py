@@ -3,6 +3,7 @@ Graph v1.0, at most 4 requests in flight per mailbox (Graph's mailbox concurrenc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -28,7 +29,7 @@ from ..base import (
     TransientError,
     Window,
 )
-from . import mapping
+from . import mapping, shared
 from .errors import graph_error, sign_in_error
 
 logger = logging.getLogger(__name__)
@@ -37,18 +38,12 @@ MAX_PER_MAILBOX = 4  # Graph's Outlook limit: 4 concurrent requests per app and 
 MAX_BATCH = 20  # JSON batching: at most 20 requests in one $batch
 PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
 
-_semaphores: dict[str, threading.BoundedSemaphore] = {}
 _apps: dict[tuple, msal.ConfidentialClientApplication] = {}
 _shared = threading.Lock()
 
 
 def _iso(moment) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _mailbox_slot(mailbox: str) -> threading.BoundedSemaphore:
-    with _shared:
-        return _semaphores.setdefault(mailbox.lower(), threading.BoundedSemaphore(MAX_PER_MAILBOX))
 
 
 @dataclass(frozen=True)
@@ -174,6 +169,8 @@ class GraphProvider:
                     instance_discovery=False,
                     http_client=self.session,
                     timeout=s.timeout,
+                    # Filled from and stored to the cache all worker processes share (shared.py).
+                    token_cache=msal.SerializableTokenCache(),
                 )
                 _apps[key] = app
         return app
@@ -182,10 +179,24 @@ class GraphProvider:
         s = self.settings
         with _shared:
             _apps.pop((s.authority_url, s.client_id, s.secret, s.ca_bundle), None)
+        shared.forget_tokens(self._tokens_key)
+
+    @property
+    def _tokens_key(self) -> str:
+        """The app's tokens in the shared cache: one app registration at one authority, signing in
+        with one secret (a newly entered secret signs in anew, so "test connection" checks it)."""
+        s = self.settings
+        return hashlib.sha256(f"{s.authority_url}|{s.client_id}|{s.scope}|{s.secret}".encode()).hexdigest()[:40]
 
     def _token(self) -> str:
+        """The app's access token (client credentials), from msal's cache, which the worker
+        processes share (shared.shared_tokens), or from the token endpoint."""
+        app = self._app()
         try:
-            answer = self._app().acquire_token_for_client(scopes=[self.settings.scope])
+            with shared.shared_tokens(
+                app.token_cache, self._tokens_key, self.settings.scope, wait=self.settings.timeout
+            ):
+                answer = app.acquire_token_for_client(scopes=[self.settings.scope])
         except requests.RequestException as error:
             raise ConnectionProblem(
                 f"Cannot reach the Microsoft sign-in service at {self.settings.authority_url}: {error}"
@@ -255,6 +266,14 @@ class GraphProvider:
     def _user(self, mailbox: str) -> str:
         return f"{self.base}/users/{quote(mailbox)}"
 
+    @staticmethod
+    def _calendar_path(calendar: RemoteCalendar) -> str:
+        """The chosen calendar, under the Graph base: /users/{mailbox}/calendars/{id} (Graph "Create
+        event": POST /users/{id}/calendars/{id}/events; "delta query for events in a calendar view"
+        of "some other specified calendar"), or the default /users/{mailbox}/calendar without an id."""
+        user = f"/users/{quote(calendar.mailbox)}"
+        return f"{user}/calendars/{quote(calendar.calendar_id)}" if calendar.calendar_id else f"{user}/calendar"
+
     def _request(
         self, method: str, url: str, mailbox: str, *, body: Any = None, headers: dict | None = None, item: bool = False
     ) -> tuple[int, dict, Any]:
@@ -262,7 +281,11 @@ class GraphProvider:
         success; our error otherwise."""
         for attempt in (1, 2):
             all_headers = {**self._headers(mailbox), **(headers or {})}
-            with _mailbox_slot(mailbox):
+            # One of the mailbox's 4 slots, shared by all worker processes (shared.mailbox_slot); the
+            # lease outlasts the request's connect and read timeouts.
+            with shared.mailbox_slot(
+                mailbox, limit=MAX_PER_MAILBOX, lease=2 * self.settings.timeout + 5, wait=self.settings.timeout
+            ):
                 try:
                     response = self.session.request(
                         method, url, json=body, headers=all_headers, timeout=self.settings.timeout
@@ -331,7 +354,7 @@ class GraphProvider:
                     "endDateTime": _iso(window.end),
                 }
             )
-            url = f"{self._user(mailbox)}/calendarView/delta?{query}"
+            url = f"{self.base}{self._calendar_path(calendar)}/calendarView/delta?{query}"
         page = ChangePage(full=token is None)
         known = known_versions or {}
         to_read: list[str] = []
@@ -455,7 +478,10 @@ class GraphProvider:
         """POST the entry with our marker and a transactionId derived from it: a retried create
         gets the first entry back instead of a second one (event resource, transactionId)."""
         _, _, data = self._request(
-            "POST", f"{self._user(calendar.mailbox)}/calendar/events", calendar.mailbox, body=mapping.create_body(event)
+            "POST",
+            f"{self.base}{self._calendar_path(calendar)}/events",
+            calendar.mailbox,
+            body=mapping.create_body(event),
         )
         if event.is_recurring and (event.overrides or event.exdates):
             data = self._apply_exceptions(calendar, data["id"], event, None)
@@ -616,7 +642,9 @@ class GraphProvider:
                 continue
             try:
                 if op.kind == "create":
-                    requests_.append(("POST", f"{user}/calendar/events", mapping.create_body(op.event), {}))
+                    requests_.append(
+                        ("POST", f"{self._calendar_path(calendar)}/events", mapping.create_body(op.event), {})
+                    )
                     results.append(None)
                     continue
                 headers = {"If-Match": f'W/"{op.ref.version}"'} if op.ref.version else {}

@@ -309,3 +309,27 @@ def test_an_idle_calendar_costs_one_request_after_every_kind_of_sync(
 
     assert (report.pushed, report.pulled) == (0, 0)
     assert ews.requests[start:] == ["SyncFolderItems"]
+
+
+def test_private_outlook_item_deleted_in_outlook_but_moved_in_the_helpdesk_comes_back_with_its_marker(
+    importing_exchange, ews, tomorrow_9
+):
+    """The Exchange twin of the Graph long-run failure (test_graph_regressions.py): the item made
+    again has a new id and our marker property holds the old one, where the state machine looks."""
+    from .test_exchange_state_machine import ExchangeSync
+
+    first = ews.outlook_create(ALICE, subject="O5 install", start=tomorrow_9, end=tomorrow_9 + HOUR)
+    ews.outlook_update(ALICE, first, sensitivity="Private")
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+    appointment = Appointment.objects.get()
+    ews.outlook_delete(ALICE, first)
+    calendar_services.update_appointment(appointment, start=tomorrow_9 + 3 * HOUR, end=tomorrow_9 + 4 * HOUR)
+
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+
+    (item,) = ews.items(ALICE)
+    link = SyncLink.objects.get()
+    assert item.subject == "O5 install" and (link.remote_id, link.marker) == (item.item_id, first)
+    machine = ExchangeSync.__new__(ExchangeSync)  # its server reading only; no Hypothesis run
+    machine.ews = ews
+    assert machine.token_for_marker(link.marker) == "O5"

@@ -11,7 +11,9 @@ ALICE = "alice@example.com"
 @pytest.fixture
 def graph():
     """A local Microsoft 365 tenant with alice's and bob's mailboxes and our app registration (consented)."""
-    with GraphServer(tenant=TENANT, clients={CLIENT_ID: SECRET}) as server:
+    # The app registration's web redirect URI is our sign-in callback, as the README has admins enter it.
+    callback = "http://testserver/me/sync/microsoft365/callback/"
+    with GraphServer(tenant=TENANT, clients={CLIENT_ID: SECRET}, redirect_uris={CLIENT_ID: [callback]}) as server:
         server.add_mailbox(ALICE)
         server.add_mailbox("bob@example.com")
         yield server

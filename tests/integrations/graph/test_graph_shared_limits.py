@@ -1,0 +1,160 @@
+"""Limits the Graph connector's worker processes share (issue 12): at most 4 requests in flight per
+mailbox across every process (Graph's Outlook concurrency limit), and one app token for all of them
+from msal's token cache, kept encrypted in the shared cache. Real forked processes, the real msal and
+requests, against the local Graph server, which counts what is in flight per mailbox."""
+
+import os
+import threading
+import traceback
+import uuid
+
+import pytest
+from django.core.cache import caches
+
+from integrations.crypto import decrypt
+from integrations.providers.graph import client as graph_client
+from integrations.providers.graph.client import graph_provider_from_settings
+
+from .conftest import ALICE, CLIENT_ID, SECRET, TENANT
+
+WORKERS = 3
+THREADS = 4  # each worker process runs as many requests at once as Graph allows one client
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The default cache on the Redis that REDIS_URL names, as in production (CI sets it)."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL is not set: limits shared across processes need Redis (CI sets it).")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"test-graph-{uuid.uuid4().hex}",  # nothing left from another run
+        }
+    }
+    return caches["default"]
+
+
+@pytest.fixture
+def local_cache(settings):
+    """No Redis: the per-process local-memory cache, as in development."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return caches["default"]
+
+
+@pytest.fixture
+def provider(graph):
+    graph_client._apps.clear()  # no token from another test
+    return graph_provider_from_settings(
+        {
+            "tenant_id": TENANT,
+            "client_id": CLIENT_ID,
+            "secret": SECRET,
+            "authority": graph.authority,
+            "base_url": graph.base_url,
+            "ca_bundle": str(graph.ca_path),
+            "timeout": 10,
+        }
+    )
+
+
+def run_in_workers(job, workers: int = WORKERS) -> list[int]:
+    """job() in `workers` forked processes at once, each starting without a token; their exit codes."""
+    pids = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                graph_client._apps.clear()
+                job()
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    return [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+
+
+def busy_worker(provider):
+    """Four threads, each opening alice's calendar three times."""
+
+    def job():
+        errors = []
+
+        def read():
+            try:
+                for _ in range(3):
+                    provider.find_calendar(ALICE)
+            except Exception as error:  # a 429 from the server would land here
+                errors.append(error)
+
+        threads = [threading.Thread(target=read) for _ in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+
+    return job
+
+
+def test_never_more_than_4_requests_in_flight_per_mailbox_across_worker_processes(redis_cache, graph, provider):
+    graph.delay = 0.1
+
+    codes = run_in_workers(busy_worker(provider))
+
+    assert codes == [0] * WORKERS
+    assert graph.max_in_flight[ALICE] == 4  # reached, never passed
+    assert len([r for r in graph.graph_requests() if r[2] == ALICE]) == WORKERS * THREADS * 3
+
+
+def test_a_per_process_limit_alone_lets_worker_processes_pass_4_in_flight(local_cache, graph, provider):
+    """Why the limit is shared: without a shared cache each process keeps only its own 4."""
+    graph.delay = 0.1
+
+    run_in_workers(busy_worker(provider))
+
+    assert graph.max_in_flight[ALICE] > 4
+
+
+def _token_requests(graph) -> int:
+    return len([r for r in graph.requests if r[1].endswith("/oauth2/v2.0/token")])
+
+
+def test_worker_processes_share_one_app_token(redis_cache, graph, provider):
+    codes = run_in_workers(lambda: provider.test_connection(ALICE), workers=4)
+
+    assert codes == [0] * 4
+    assert _token_requests(graph) == 1
+    assert len([r for r in graph.graph_requests() if r[2] == ALICE]) == 4
+
+
+def test_the_shared_token_cache_is_encrypted(redis_cache, graph, provider):
+    provider.test_connection(ALICE)
+
+    stored = redis_cache.get(f"graph:tokens:{provider._tokens_key}")
+
+    assert stored and not any(token in stored for token in graph.tokens)
+    assert any(token in decrypt(stored) for token in graph.tokens)  # Fernet with the credentials key
+
+
+def test_a_token_graph_refuses_is_dropped_from_the_shared_cache(redis_cache, graph, provider):
+    provider.test_connection(ALICE)
+    graph.tokens.clear()  # the tenant revoked consent or the secret was rolled: old tokens are refused
+
+    provider.test_connection(ALICE)  # signs in anew once, and does not take the old token again
+
+    assert _token_requests(graph) == 2
+    stored = decrypt(redis_cache.get(f"graph:tokens:{provider._tokens_key}"))
+    assert any(token in stored for token in graph.tokens)
+
+
+def test_without_redis_each_process_keeps_its_own_token(local_cache, graph, provider):
+    codes = run_in_workers(lambda: provider.test_connection(ALICE), workers=2)
+
+    assert codes == [0, 0]
+    assert _token_requests(graph) == 2
