@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "knox",
     "axes",
     "csp",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
