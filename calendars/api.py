@@ -272,18 +272,22 @@ class AppointmentFilter(ParameterFilterSet):
 class CalendarWindowForm(WindowForm):
     max_window = CALENDAR_WINDOW
 
-    def clean(self) -> dict:
-        for name in ("start", "end"):
-            if self.cleaned_data.get(name) is None and name not in self.errors:
-                self.add_error(name, f"Give {name}: the calendar shows a window.")
-        return super().clean()
-
 
 class CalendarFilter(AppointmentFilter):
     """The calendar widget's parameters: a window is required, of at most CALENDAR_WINDOW."""
 
-    start = MomentFilter(label="start", required=True, help_text="Entries ending after this moment.")
-    end = MomentFilter(label="end", required=True, help_text="Entries starting before this moment.")
+    start = MomentFilter(
+        label="start",
+        required=True,
+        help_text="Entries ending after this moment.",
+        error_messages={"required": "Give start: the calendar shows a window."},
+    )
+    end = MomentFilter(
+        label="end",
+        required=True,
+        help_text="Entries starting before this moment.",
+        error_messages={"required": "Give end: the calendar shows a window."},
+    )
 
     class Meta(AppointmentFilter.Meta):
         form = CalendarWindowForm
