@@ -186,6 +186,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Loaded into django-celery-beat's tables on start; admins change the intervals there.
 CELERY_BEAT_SCHEDULE = {
+    # The sync log's retention is a calendar setting (days, in admin).
+    "prune-sync-log": {
+        "task": "integrations.tasks.prune_sync_log",
+        "schedule": 24 * 60 * 60,
+    },
     "extend-recurring-appointments": {
         "task": "calendars.tasks.extend_recurring_appointments",
         "schedule": 6 * 60 * 60,
