@@ -222,11 +222,11 @@ def _calendar_filter(
     start: datetime | None,
     end: datetime | None,
     *,
-    agents: list[int] | None,
-    team: int | None,
-    source: str | None,
-    request: int | None,
-    recurring_only: bool,
+    agents: list[int] | None = None,
+    team: int | None = None,
+    source: str | None = None,
+    request: int | None = None,
+    recurring_only: bool = False,
 ) -> QuerySet:
     queryset = queryset.visible()
     if start is not None:
@@ -265,16 +265,8 @@ def calendar_appointments(
     one source or request, or only occurrences of recurring series; `base` narrows the rows
     looked at (by default all appointments). A fixed number of queries whatever the number of
     technicians."""
-    queryset = _calendar_filter(
-        Appointment.objects.all() if base is None else base,
-        start,
-        end,
-        agents=agents,
-        team=team,
-        source=source,
-        request=request,
-        recurring_only=recurring_only,
-    )
+    filters = {"agents": agents, "team": team, "source": source, "request": request, "recurring_only": recurring_only}
+    queryset = _calendar_filter(Appointment.objects.all() if base is None else base, start, end, **filters)
     return queryset.prefetch_related(Prefetch("agents", queryset=Agent.objects.select_related("user")))
 
 
@@ -313,31 +305,14 @@ class CalendarRows:
     colours: dict[int, str]
 
 
-def calendar_rows(
-    start: datetime,
-    end: datetime,
-    *,
-    agents: list[int] | None = None,
-    team: int | None = None,
-    source: str | None = None,
-    request: int | None = None,
-    recurring_only: bool = False,
-) -> CalendarRows:
-    """The rows `calendar_appointments` gives, as plain dicts of CALENDAR_COLUMNS plus
+def calendar_rows(start: datetime, end: datetime, **filters) -> CalendarRows:
+    """The rows `calendar_appointments` gives (same `filters`: agents, team, source, request,
+    recurring_only), as plain dicts of CALENDAR_COLUMNS plus
     "agent_ids" (a list, in the technicians' name order), in two queries whatever the number of
     rows or technicians: the appointments joined with their technicians, then the technicians'
     order and colours. No model instance is made (issue 14: the group calendar at the speed of
     `.values()`)."""
-    queryset = _calendar_filter(
-        Appointment.objects.all(),
-        start,
-        end,
-        agents=agents,
-        team=team,
-        source=source,
-        request=request,
-        recurring_only=recurring_only,
-    )
+    queryset = _calendar_filter(Appointment.objects.all(), start, end, **filters)
     rows: list[dict] = []
     last_id = None
     # One row per (appointment, technician), in appointment order: a shared entry comes as

@@ -91,14 +91,14 @@ def test_calendar_answer_refuses_bad_windows_with_a_field_message(api_client, al
 
 
 @pytest.fixture
-def small_and_large(db):
+def teams(db):
     return make_team("small", 2), make_team("large", 100)
 
 
 def test_calendar_answer_costs_the_same_for_100_technicians_as_for_2(
-    api_client, coordinator, small_and_large, django_assert_num_queries
+    api_client, coordinator, teams, django_assert_num_queries
 ):
-    small, large = small_and_large
+    small, large = teams
     client = api_client(coordinator)
     client.get(CALENDAR, {**WEEK, "team": small.pk})  # the settings row is made on first use
     for params in ({"team": small.pk}, {"agent": list(small.members.values_list("pk", flat=True))}):
@@ -113,11 +113,9 @@ def test_calendar_answer_costs_the_same_for_100_technicians_as_for_2(
         assert len(response.json()) == 200
 
 
-def test_technician_calendar_answer_costs_the_same_for_many_requests(
-    api_client, small_and_large, django_assert_num_queries
-):
+def test_technician_calendar_answer_costs_the_same_for_many_requests(api_client, teams, django_assert_num_queries):
     """A technician's rights come from the table once, not per entry (no query per row)."""
-    small, large = small_and_large
+    small, large = teams
     for number, appointment in enumerate(Appointment.objects.order_by("pk")):
         Appointment.objects.filter(pk=appointment.pk).update(request=Request.objects.order_by("pk")[number // 2])
     member = large.members.first()
