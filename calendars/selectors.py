@@ -3,7 +3,8 @@
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum, TextField
+from django.db.models.functions import MD5, Cast, Concat
 from django.utils import timezone
 
 from agents.models import Agent, AgentSyncPolicy
@@ -149,10 +150,24 @@ def feed_entries(
 class FeedIndex:
     """What decides each feed entry's text, read as plain values (no model instances), to find
     its cached fragment: per one-off (id, revision), per series (id, revision), where a
-    revision is every stored value the entry's VEVENTs are written from."""
+    revision is every stored value the entry's VEVENTs are written from (a database digest of
+    the row's columns, its sequence, and for a series its rule and edited occurrences)."""
 
     singles: list[tuple[int, tuple]]
     series: list[tuple[int, tuple]]
+
+
+# Every column of an appointment its VEVENT is written from: hashed by the database into each
+# entry's revision, so a fragment is found by what the row says, never by id and time alone
+# (ids come back after a rollback, and clocks may stand still in tests).
+_WRITTEN_COLUMNS = ("subject", "location", "note", "start", "end", "start_date", "end_date", "original_start")
+
+
+def _row_digest() -> MD5:
+    """A digest of the row's text and times (the rest of what is written, flags and numbers,
+    is covered by updated_at and sequence, which every service write moves)."""
+    # Few columns: SQLite's parser nests every pair of a CONCAT.
+    return MD5(Concat(*(Cast(name, TextField()) for name in _WRITTEN_COLUMNS), output_field=TextField()))
 
 
 def feed_index(
@@ -161,11 +176,19 @@ def feed_index(
     """The feed's entries in the order `feed_entries` gives them, each with its revision, in
     three queries (four with the technicians named), whatever the number of entries."""
     querysets = _feed_querysets(agent_ids, start, end, include_external)
-    singles = list(querysets.singles.order_by("start", "id").values_list("pk", "updated_at", "sequence"))
+    digest = _row_digest()
+    singles = list(
+        querysets.singles.order_by("start", "id")
+        .annotate(digest=digest)
+        .values_list("pk", "updated_at", "digest", "sequence")
+    )
     series = list(
-        querysets.series.order_by("start", "id").values_list(
+        querysets.series.order_by("start", "id")
+        .annotate(digest=digest)
+        .values_list(
             "pk",
             "updated_at",
+            "digest",
             "sequence",
             "schedule__recurrence",
             "schedule__time_zone",
@@ -175,9 +198,9 @@ def feed_index(
     on_feed = Appointment.agents.through.objects.filter(appointment_id=OuterRef("pk"), agent_id__in=agent_ids)
     exceptions: dict[int, list[tuple]] = {}
     rows = (
-        querysets.exceptions.annotate(on_feed=Exists(on_feed))
+        querysets.exceptions.annotate(on_feed=Exists(on_feed), digest=digest)
         .order_by("pk")
-        .values_list("master_id", "pk", "updated_at", "sequence", "on_feed")
+        .values_list("master_id", "pk", "updated_at", "digest", "sequence", "on_feed")
     )
     for master_id, *revision in rows:
         exceptions.setdefault(master_id, []).append(tuple(revision))
@@ -198,12 +221,15 @@ def feed_index(
         ):
             names.setdefault(appointment_id, []).append(f"{first} {last} {username}")
     return FeedIndex(
-        singles=[(pk, (updated, sequence, tuple(names.get(pk, ())))) for pk, updated, sequence in singles],
+        singles=[
+            (pk, (updated, digest, sequence, tuple(names.get(pk, ())))) for pk, updated, digest, sequence in singles
+        ],
         series=[
             (
                 pk,
                 (
                     updated,
+                    digest,
                     sequence,
                     str(rule),
                     str(zone),
@@ -212,7 +238,7 @@ def feed_index(
                     tuple(names.get(pk, ())),
                 ),
             )
-            for pk, updated, sequence, rule, zone, future in series
+            for pk, updated, digest, sequence, rule, zone, future in series
         ],
     )
 
