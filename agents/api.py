@@ -1,13 +1,12 @@
 """Technicians and teams, read-only: the resources of the group calendar."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers, viewsets
 
 from agents.models import Agent, Team
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_agents, working_hours
-from helpdesk.api_common import parse_id, parse_ids
+from helpdesk.api_common import IdFilter, IdsFilter, ParameterFilterSet
 
 
 class AgentSerializer(serializers.ModelSerializer):
@@ -62,24 +61,32 @@ class TeamSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "members"]
 
 
-@extend_schema_view(
-    list=extend_schema(
-        parameters=[
-            OpenApiParameter("team", OpenApiTypes.INT, description="Only members of this team."),
-            OpenApiParameter("id", OpenApiTypes.INT, many=True, explode=True, description="Only these technicians."),
-        ]
-    )
-)
+class AgentFilter(ParameterFilterSet):
+    """The list's query parameters; calendars.selectors.calendar_agents applies them."""
+
+    team = IdFilter(label="team", help_text="Only members of this team.")
+    id = IdsFilter(label="id", help_text="Only these technicians (repeat the parameter).")
+
+    class Meta:
+        model = Agent
+        fields: list[str] = []
+
+    def select(self, queryset, *, team, id):
+        return calendar_agents(ids=id, team=team, base=queryset)
+
+
 class AgentViewSet(viewsets.ReadOnlyModelViewSet):
     """Active technicians with their colour and effective working hours."""
 
     serializer_class = AgentSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AgentFilter
 
     def get_queryset(self):
-        if self.action != "list":
-            return calendar_agents()
-        params = self.request.query_params
-        return calendar_agents(ids=parse_ids(params.getlist("id"), "id"), team=parse_id(params.get("team"), "team"))
+        return calendar_agents() if self.action != "list" else Agent.objects.all()
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
 
 class TeamViewSet(viewsets.ReadOnlyModelViewSet):

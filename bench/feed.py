@@ -1,11 +1,16 @@
-"""How long a technician's iCalendar feed takes to build and to revalidate.
+"""How long a technician's iCalendar feed takes to build and to revalidate, against the bare
+`.values()` fetch of the same rows (issue 14).
 
-    .venv/bin/python bench/feed.py [--appointments 20000] [--series 50]
+    .venv/bin/python bench/feed.py [--appointments 5000] [--series 50]
 
 Runs in a throw-away test database (SQLite in memory, or test_<name> next to DATABASE_URL's),
 puts the appointments (one-offs plus weekly series, a few occurrences moved or cancelled) on
-one technician's calendar inside the feed window, and prints timings and query counts of a
-full download and of a phone's poll answered 304. Prints figures; asserts nothing.
+one technician's calendar inside the feed window, and prints, side by side in one run (medians):
+- reference: the bare `.values()` fetch of every row the feed is written from;
+- full feed built from nothing (every cache cleared: each entry written with icalendar);
+- the feed rebuilt after one entry changed (the other entries' fragments cached, issue 14);
+- the whole body cached, and a phone's poll answered 304.
+Prints figures; asserts nothing.
 """
 
 import argparse
@@ -15,8 +20,6 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-
-from agents.services import renew_feed_token
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -35,8 +38,17 @@ from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from agents.models import Agent  # noqa: E402
+from agents.services import renew_feed_token  # noqa: E402
 from calendars import services  # noqa: E402
-from calendars.models import Appointment  # noqa: E402
+from calendars.models import Appointment, CalendarSettings  # noqa: E402
+from calendars.selectors import _feed_querysets, feed_window  # noqa: E402
+
+
+def bare_fetch(agent: Agent) -> int:
+    """Every row the feed is written from, as plain values: the reference."""
+    window = feed_window(CalendarSettings.load(), agent.zone)
+    querysets = _feed_querysets([agent.pk], *window, include_external=False)
+    return sum(len(list(queryset.values())) for queryset in (querysets.singles, querysets.series, querysets.exceptions))
 
 
 def populate(agent: Agent, appointments: int, series: int) -> int:
@@ -72,11 +84,15 @@ def populate(agent: Agent, appointments: int, series: int) -> int:
     return Appointment.objects.count()
 
 
-def timed(client: Client, url: str, runs: int, *, cold: bool = False, **headers) -> tuple[float, int, int, int]:
+def timed(
+    client: Client, url: str, runs: int, *, cold: bool = False, before=None, **headers
+) -> tuple[float, int, int, int]:
     durations, status, size, queries = [], 0, 0, 0
     for _ in range(runs):
         if cold:
             cache.clear()
+        if before:
+            before()
         with CaptureQueriesContext(connection) as captured:
             began = time.perf_counter()
             response = client.get(url, headers=headers)
@@ -87,14 +103,16 @@ def timed(client: Client, url: str, runs: int, *, cold: bool = False, **headers)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--appointments", type=int, default=20_000)
+    parser.add_argument("--appointments", type=int, default=5_000)
     parser.add_argument("--series", type=int, default=50)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     options = parser.parse_args()
 
     setup_test_environment()
     # A private in-process cache: clearing it between runs must not touch a shared Redis.
-    override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}).enable()
+    # Room for one fragment per entry (locmem's default keeps 300).
+    locmem = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 100_000}}
+    override_settings(CACHES={"default": locmem}).enable()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         user = User.objects.create_user("bench", email="bench@example.com", first_name="Bench")
@@ -107,13 +125,38 @@ def main() -> None:
         )
         client = Client()
         url = reverse("feeds:agent", args=[renew_feed_token(agent)])
+        client.get(url)
+        durations = []
+        rows = 0
+        for _ in range(options.runs):
+            began = time.perf_counter()
+            rows = bare_fetch(agent)
+            durations.append(time.perf_counter() - began)
+        reference = statistics.median(durations)
+        print(f"bare .values() fetch: {reference * 1000:8.1f} ms  {rows} rows")
+
+        def ratio(seconds: float) -> str:
+            return f"{seconds / reference:5.1f}x the fetch"
+
         seconds, status, size, queries = timed(client, url, options.runs, cold=True)
         print(
-            f"full feed, built:     {seconds * 1000:8.0f} ms  status {status}  {size / 1e6:.1f} MB  {queries} queries"
+            f"full feed, from nothing: {seconds * 1000:8.0f} ms  {ratio(seconds)}  status {status}  "
+            f"{size / 1e6:.1f} MB  {queries} queries"
+        )
+        one = Appointment.objects.filter(master__isnull=True, schedule__isnull=True).order_by("start").last()
+
+        def change_one() -> None:
+            services.update_appointment(one, subject=f"Visit changed {time.perf_counter()}")
+
+        seconds, status, size, queries = timed(client, url, options.runs, before=change_one)
+        print(
+            f"full feed, one entry changed: {seconds * 1000:8.0f} ms  {ratio(seconds)}  status {status}  "
+            f"{size / 1e6:.1f} MB  {queries} queries"
         )
         seconds, status, size, queries = timed(client, url, options.runs)
         print(
-            f"full feed, cached:    {seconds * 1000:8.1f} ms  status {status}  {size / 1e6:.1f} MB  {queries} queries"
+            f"full feed, body cached:    {seconds * 1000:8.1f} ms  {ratio(seconds)}  status {status}  "
+            f"{size / 1e6:.1f} MB  {queries} queries"
         )
         etag = client.get(url)["ETag"]
         seconds, status, size, queries = timed(client, url, options.runs * 3, if_none_match=etag)

@@ -28,7 +28,16 @@ class CalendarSettingsAdmin(admin.ModelAdmin):
         ),
         (
             "Sync",
-            {"fields": ["sync_policy", "conflict_rule", "import_days_past", "import_days_future", "reminder_minutes"]},
+            {
+                "fields": [
+                    "sync_policy",
+                    "conflict_rule",
+                    "import_days_past",
+                    "import_days_future",
+                    "reminder_minutes",
+                    "sync_log_days",
+                ]
+            },
         ),
         ("Subscription feed", {"fields": ["feed_days_past", "feed_days_future"]}),
         ("Calendar format", {"fields": ["subject_template", "body_template"]}),

@@ -6,11 +6,13 @@ private entry comes out as busy time with "Data unavailable" and nothing else (S
 
 from datetime import timedelta
 
+from django import forms
 from django.db import models
 from django.db.models import Prefetch
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -20,14 +22,25 @@ from agents.models import Agent
 from calendars import privacy, services
 from calendars.api_availability import OVERLAP_RESPONSE, overlap_conflicts
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
-from calendars.selectors import calendar_appointments
+from calendars.selectors import calendar_appointments, calendar_rows, request_agent_ids
 from helpdesk import permissions
-from helpdesk.api_common import Pages, parse_bool, parse_id, parse_ids, parse_moment, service_errors
+from helpdesk.api_common import (
+    FlagFilter,
+    IdFilter,
+    IdsFilter,
+    MomentFilter,
+    Pages,
+    ParameterFilterSet,
+    choice_filter,
+    service_errors,
+)
 from helpdesk.limits import SupportedDateTimeSerializerField
 from tickets.models import Request
 
 # The widget asks week by week; a year is plenty for any one call and keeps answers bounded.
 MAX_WINDOW = timedelta(days=400)
+# The widget's one answer without pages: a month view with its leading and trailing weeks.
+CALENDAR_WINDOW = timedelta(days=62)
 
 
 def appointment_colour(appointment: Appointment, settings: CalendarSettings, today) -> str:
@@ -43,6 +56,74 @@ def _one_appointment():
     return Appointment.objects.select_related("schedule").prefetch_related(
         Prefetch("agents", queryset=Agent.objects.select_related("user"))
     )
+
+
+def _moment_text(value, zone) -> str | None:
+    """A stored moment as DRF's DateTimeField writes it: ISO 8601 in the current zone, Z for UTC."""
+    if value is None:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def calendar_items(user, start, end, **filters) -> list[dict]:
+    """The items of `AppointmentSerializer` for every entry in a window, made from plain values
+    (calendars.selectors.calendar_rows) in a fixed number of queries: the calendar widget's one
+    answer. Times are in the current zone (the technician's, set by AgentTimeZoneMiddleware).
+    `filters` are calendar_rows' (agents, team, source, request, recurring_only)."""
+    read = calendar_rows(start, end, **filters)
+    settings = CalendarSettings.load()
+    zone = timezone.get_current_timezone()
+    today = timezone.localdate()
+    can_edit = permissions.appointment_row_edit_check(user)
+    assigned = {}
+    if can_edit.needs_request_agents:
+        assigned = request_agent_ids({row["request_id"] for row in read.rows if row["request_id"]})
+    hidden_source, planned = Appointment.Source.EXTERNAL, Appointment.Source.PLANNED
+    items = []
+    for row in read.rows:
+        agent_ids = row["agent_ids"]
+        hidden = row["private"] and row["source"] == hidden_source
+        if row["source"] == planned and row["start"].astimezone(zone).date() == today:
+            colour = settings.planned_today_colour
+        else:
+            colour = read.colours[agent_ids[0]] if agent_ids else settings.default_colour
+        start_date, end_date = row["start_date"], row["end_date"]
+        items.append(
+            {
+                "id": row["id"],
+                "subject": permissions.DATA_UNAVAILABLE if hidden else row["subject"],
+                "note": "" if hidden else row["note"],
+                "location": "" if hidden else row["location"],
+                "start": _moment_text(row["start"], zone),
+                "end": _moment_text(row["end"], zone),
+                "all_day": row["all_day"],
+                "start_date": start_date.isoformat() if start_date else None,
+                "end_date": end_date.isoformat() if end_date else None,
+                "agents": agent_ids,
+                "other_attendees": [] if hidden else row["other_attendees"],
+                "source": row["source"],
+                "request": None if hidden else row["request_id"],
+                "action": row["action_id"],
+                "private": row["private"],
+                "busy": row["busy"],
+                "reminder_minutes": row["reminder_minutes"],
+                "master": row["master_id"],
+                "is_recurring": row["master_id"] is not None,
+                "is_cancelled": row["is_cancelled"],
+                "data_unavailable": hidden,
+                "colour": colour,
+                "can_edit": can_edit(
+                    hidden=hidden,
+                    agent_ids=frozenset(agent_ids),
+                    request_agent_ids=assigned.get(row["request_id"]),
+                ),
+                "sequence": row["sequence"],
+                "created_at": _moment_text(row["created_at"], zone),
+                "updated_at": _moment_text(row["updated_at"], zone),
+            }
+        )
+    return items
 
 
 class AppointmentSerializer(serializers.ModelSerializer):
@@ -162,18 +243,73 @@ class ReassignSerializer(serializers.Serializer):
     confirm_overlap = serializers.BooleanField(required=False, default=False)
 
 
+class WindowForm(forms.Form):
+    """The parameters' form: a window of at most MAX_WINDOW."""
+
+    max_window = MAX_WINDOW
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and end - start > self.max_window:
+            self.add_error("end", f"Ask for at most {self.max_window.days} days at a time.")
+        return data
+
+
+class AppointmentFilter(ParameterFilterSet):
+    """The list's query parameters; calendars.selectors.calendar_appointments applies them."""
+
+    start = MomentFilter(label="start", help_text="Entries ending after this moment (a date: its midnight).")
+    end = MomentFilter(label="end", help_text="Entries starting before this moment.")
+    agent = IdsFilter(label="agent", help_text="On these technicians (repeat the parameter).")
+    team = IdFilter(label="team", help_text="On members of this team.")
+    source = choice_filter(Appointment.Source.choices, help_text="Of this source.")
+    request = IdFilter(label="request", help_text="Of this request.")
+    recurring = FlagFilter(label="recurring", help_text="Only occurrences of recurring series.")
+
+    class Meta:
+        model = Appointment
+        fields: list[str] = []
+        form = WindowForm
+
+    def select(self, queryset, *, start, end, agent, team, source, request, recurring):
+        return calendar_appointments(
+            start,
+            end,
+            agents=agent,
+            team=team,
+            source=source or None,
+            request=request,
+            recurring_only=recurring,
+            base=queryset,
+        )
+
+
+class CalendarWindowForm(WindowForm):
+    max_window = CALENDAR_WINDOW
+
+
+class CalendarFilter(AppointmentFilter):
+    """The calendar widget's parameters: a window is required, of at most CALENDAR_WINDOW."""
+
+    start = MomentFilter(
+        label="start",
+        required=True,
+        help_text="Entries ending after this moment.",
+        error_messages={"required": "Give start: the calendar shows a window."},
+    )
+    end = MomentFilter(
+        label="end",
+        required=True,
+        help_text="Entries starting before this moment.",
+        error_messages={"required": "Give end: the calendar shows a window."},
+    )
+
+    class Meta(AppointmentFilter.Meta):
+        form = CalendarWindowForm
+
+
 @extend_schema_view(
-    list=extend_schema(
-        parameters=[
-            OpenApiParameter("start", OpenApiTypes.DATETIME, description="Entries ending after this moment."),
-            OpenApiParameter("end", OpenApiTypes.DATETIME, description="Entries starting before this moment."),
-            OpenApiParameter("agent", OpenApiTypes.INT, many=True, explode=True, description="On these technicians."),
-            OpenApiParameter("team", OpenApiTypes.INT, description="On members of this team."),
-            OpenApiParameter("source", OpenApiTypes.STR, enum=Appointment.Source.values),
-            OpenApiParameter("request", OpenApiTypes.INT, description="Of this request."),
-            OpenApiParameter("recurring", OpenApiTypes.BOOL, description="Only occurrences of recurring series."),
-        ]
-    ),
     create=extend_schema(responses={201: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
     update=extend_schema(responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
     partial_update=extend_schema(responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
@@ -183,28 +319,47 @@ class AppointmentViewSet(viewsets.ModelViewSet):
 
     serializer_class = AppointmentSerializer
     pagination_class = Pages
+    filter_backends = [DjangoFilterBackend]
+
+    def get_filterset_class(self):
+        return CalendarFilter if self.action == "calendar" else AppointmentFilter
+
+    # DjangoFilterBackend asks the view for its FilterSet by this name.
+    @property
+    def filterset_class(self):
+        return self.get_filterset_class()
 
     def get_queryset(self):
-        if self.action != "list":
-            return _one_appointment()
-        params = self.request.query_params
-        start = parse_moment(params["start"], "start") if params.get("start") else None
-        end = parse_moment(params["end"], "end") if params.get("end") else None
-        if start and end and end - start > MAX_WINDOW:
-            raise serializers.ValidationError({"end": [f"Ask for at most {MAX_WINDOW.days} days at a time."]})
-        source = params.get("source") or None
-        if source and source not in Appointment.Source.values:
-            choices = ", ".join(Appointment.Source.values)
-            raise serializers.ValidationError({"source": [f"Choose one of: {choices}."]})
-        return calendar_appointments(
-            start,
-            end,
-            agents=parse_ids(params.getlist("agent"), "agent"),
-            team=parse_id(params.get("team"), "team"),
-            source=source,
-            request=parse_id(params.get("request"), "request"),
-            recurring_only=parse_bool(params.get("recurring")),
+        if self.action in ("list", "calendar"):
+            return Appointment.objects.all()
+        return _one_appointment()
+
+    def filter_queryset(self, queryset):
+        # The parameters are the list's; a single appointment (a master too) is found by id alone.
+        if self.action not in ("list", "calendar"):
+            return queryset
+        return super().filter_queryset(queryset)
+
+    @extend_schema(responses=AppointmentSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def calendar(self, request):
+        """Everything the calendar widget shows in a window (at most CALENDAR_WINDOW), in one
+        answer without pages: the same items as the list, read as plain values."""
+        filterset = CalendarFilter(request.query_params, queryset=Appointment.objects.all(), request=request)
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        values = filterset.form.cleaned_data
+        items = calendar_items(
+            request.user,
+            values["start"],
+            values["end"],
+            agents=values["agent"],
+            team=values["team"],
+            source=values["source"] or None,
+            request=values["request"],
+            recurring_only=values["recurring"],
         )
+        return Response(items)
 
     def perform_create(self, serializer: AppointmentSerializer) -> None:
         data = dict(serializer.validated_data)

@@ -21,15 +21,16 @@ from django.views.decorators.http import require_safe
 
 from agents.models import Agent, Team
 from agents.services import agent_for_feed_token, feed_enabled
-from calendars.ical import EventStyle, feed_calendar
+from calendars.ical import EventStyle, feed_fragments, feed_text, timezone_text, uid_domain
 from calendars.models import CalendarSettings
-from calendars.selectors import feed_entries, feed_version, feed_window
+from calendars.selectors import feed_entries, feed_index, feed_version, feed_window
 
 # Raise when the feed's content changes shape, so phones fetch it again.
 FEED_FORMAT = "1"
 TRUE_VALUES = {"1", "true", "yes", "on"}
 FIRST_SERVED_KEPT = int(timedelta(days=30).total_seconds())
 BODY_KEPT = int(timedelta(hours=6).total_seconds())
+FRAGMENT_KEPT = int(timedelta(days=7).total_seconds())
 
 
 def _agent_for_token(token: str) -> Agent:
@@ -50,6 +51,58 @@ def _last_modified(etag: str, newest_change: datetime | None) -> datetime:
     leaves no timestamp) made it, in which case the moment we first served it."""
     first_served = cache.get_or_set(f"feed-version:{etag}", timezone.now, timeout=FIRST_SERVED_KEPT)
     return max(filter(None, (newest_change, first_served)))
+
+
+def _fragment_key(style_key: str, kind: str, pk: int, revision: tuple, window) -> str:
+    # A series' text also depends on the window (occurrences moved off the rule are shown
+    # only inside it), so its fragments are rebuilt when the window moves, once a day.
+    scope = window if kind == "series" else None
+    digest = hashlib.sha256(repr((style_key, kind, pk, revision, scope)).encode()).hexdigest()[:40]
+    return f"feed-entry:{digest}"
+
+
+def _cached_timezone(tzid: str, first, last) -> bytes:
+    return cache.get_or_set(
+        f"feed-tz:{FEED_FORMAT}:{tzid}:{first}:{last}", lambda: timezone_text(tzid, first, last), FRAGMENT_KEPT
+    )
+
+
+def build_feed(
+    agent_ids: list[int],
+    window: tuple[datetime, datetime],
+    *,
+    name: str,
+    style: EventStyle,
+    include_external: bool,
+    with_agents: bool,
+) -> bytes:
+    """The feed's iCalendar text, put together from per-entry fragments kept in Django's cache
+    under each entry's revision (calendars.selectors.FeedIndex): only entries changed since
+    they were last written are loaded and written again (issue 14: a feed at a small multiple
+    of the fetch). A fixed number of queries whatever the number of entries."""
+    index = feed_index(agent_ids, *window, include_external=include_external, with_agents=with_agents)
+    style_key = repr((FEED_FORMAT, uid_domain(), str(style.zone), style.reminder_minutes, style.show_agents))
+    singles = {pk: _fragment_key(style_key, "single", pk, revision, window) for pk, revision in index.singles}
+    series = {pk: _fragment_key(style_key, "series", pk, revision, window) for pk, revision in index.series}
+    found = cache.get_many([*singles.values(), *series.values()])
+    missing_singles = [pk for pk, key in singles.items() if key not in found]
+    missing_series = [pk for pk, key in series.items() if key not in found]
+    if missing_singles or missing_series:
+        entries = feed_entries(
+            agent_ids,
+            *window,
+            include_external=include_external,
+            with_agents=with_agents,
+            single_ids=missing_singles,
+            series_ids=missing_series,
+        )
+        made = feed_fragments(entries, style, on_feed=lambda occurrence: occurrence.on_feed, window=window)
+        new = {singles[pk]: made[pk] for pk in missing_singles if pk in made}
+        new |= {series[pk]: made[pk] for pk in missing_series if pk in made}
+        cache.set_many(new, timeout=FRAGMENT_KEPT)
+        found |= new
+    keys = [*singles.values(), *series.values()]
+    return feed_text(name, style, (found[key] for key in keys if key in found), timezones=_cached_timezone)
 
 
 def _feed_response(
@@ -77,12 +130,10 @@ def _feed_response(
     if response is None:
         body = cache.get(f"feed-body:{etag}")
         if body is None:
-            entries = feed_entries(agent_ids, *window, include_external=include_external, with_agents=with_agents)
             style = EventStyle.for_settings(calendar_settings, zone=zone, show_agents=with_agents)
-            calendar = feed_calendar(
-                entries, style, name=name, on_feed=lambda occurrence: occurrence.on_feed, window=window
+            body = build_feed(
+                agent_ids, window, name=name, style=style, include_external=include_external, with_agents=with_agents
             )
-            body = calendar.to_ical()
             # Phones that do not send If-None-Match (and a team's many subscribers) get the
             # same bytes without rebuilding them; a change makes a new ETag, so no stale copy.
             cache.set(f"feed-body:{etag}", body, timeout=BODY_KEPT)

@@ -304,6 +304,78 @@ def feed_calendar(
     return finish(calendar)
 
 
+# --- the feed from cached fragments (issue 14) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """The VEVENTs of one feed entry as iCalendar text, with what the calendar around them
+    needs: the TZIDs they use and the first and last date they mention."""
+
+    text: bytes
+    tzids: frozenset[str]
+    first: date | None
+    last: date | None
+
+
+def fragment(events: list[Event]) -> Fragment:
+    """One entry's events (from `single_event` or `series_events`) written out once."""
+    holder = Calendar()
+    for event in events:
+        holder.add_component(event)
+    dates = [
+        moment.date() if isinstance(moment, datetime) else moment
+        for event in events
+        for name in ("dtstart", "dtend")
+        if name in event
+        for moment in [event.decoded(name)]
+    ]
+    return Fragment(
+        text=b"".join(event.to_ical() for event in events),
+        tzids=frozenset(holder.get_used_tzids() - {"UTC"}),
+        first=min(dates, default=None),
+        last=max(dates, default=None),
+    )
+
+
+def feed_fragments(entries: FeedEntries, style: EventStyle, *, on_feed, window) -> dict[int, Fragment]:
+    """Each entry's fragment by appointment id: one-offs and series (master and overrides)."""
+    fragments = {appointment.pk: fragment([single_event(appointment, style)]) for appointment in entries.singles}
+    for master in entries.series:
+        events = series_events(
+            master, style, exceptions=entries.exceptions.get(master.pk, ()), on_feed=on_feed, window=window
+        )
+        fragments[master.pk] = fragment(events)
+    return fragments
+
+
+def timezone_text(tzid: str, first: date, last: date) -> bytes:
+    """A VTIMEZONE for `tzid` covering first..last, as icalendar's add_missing_timezones makes it."""
+    from icalendar import Timezone
+
+    try:
+        return Timezone.from_tzid(tzid, first_date=first, last_date=last).to_ical()
+    except ValueError:  # a zone icalendar does not know: left out, as add_missing_timezones does
+        return b""
+
+
+def feed_text(name: str, style: EventStyle, fragments: Iterable[Fragment], *, timezones=timezone_text) -> bytes:
+    """The whole feed from its entries' fragments, in order: the calendar's properties, a
+    VTIMEZONE for every zone used (covering every date mentioned, as `finish` does), then the
+    events. The same calendar `feed_calendar` makes, without building one object per entry."""
+    fragments = list(fragments)
+    head = new_calendar(name, zone=style.zone).to_ical()
+    end = b"END:VCALENDAR\r\n"
+    head = head[: -len(end)]
+    today = timezone.now().date()
+    dates = [d for f in fragments for d in (f.first, f.last) if d is not None]
+    first = min([*dates, today]) - timedelta(days=1)
+    last = max([*dates, today]) + timedelta(days=2 * 365)
+    tzids = sorted(set().union(*(f.tzids for f in fragments))) if fragments else []
+    zones = b"".join(timezones(tzid, first, last) for tzid in tzids)
+    return b"".join([head, zones, *(f.text for f in fragments), end])
+
+
 def appointment_calendar(
     appointment: Appointment, style: EventStyle, *, exceptions: Iterable[Appointment] = ()
 ) -> Calendar:

@@ -41,6 +41,11 @@ class CalendarSettings(models.Model):
     )
     import_days_past = models.PositiveIntegerField(default=30)
     import_days_future = models.PositiveIntegerField(default=365)
+    sync_log_days = models.PositiveIntegerField(
+        "keep the sync log for (days)",
+        default=90,
+        help_text="Older sync log entries are removed once a day; 0 keeps them all.",
+    )
     feed_days_past = models.PositiveIntegerField("subscription feed: days in the past", default=60)
     feed_days_future = models.PositiveIntegerField("subscription feed: days in the future", default=365)
     reminder_minutes = models.PositiveIntegerField(

@@ -386,13 +386,18 @@ def _schedule_zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
     return zone if isinstance(zone, zoneinfo.ZoneInfo) else zoneinfo.ZoneInfo(str(zone))
 
 
-def occurrence_starts(schedule: Schedule, master: Appointment, until: datetime) -> list[datetime]:
-    """The starts the rule gives from the master's start up to `until`, on the schedule's wall clock."""
+def occurrence_starts(
+    schedule: Schedule, master: Appointment, until: datetime, *, after: datetime | None = None
+) -> list[datetime]:
+    """The starts the rule gives from the master's start (or from `after`, if later) up to
+    `until`, both inclusive, as aware datetimes on the schedule's wall clock. The rule is still
+    counted from the master's start (RFC 5545 3.8.5.3: COUNT and INTERVAL run from DTSTART)."""
     zone = _schedule_zone(schedule)
     local_start = master.start.astimezone(zone).replace(tzinfo=None)
     local_until = until.astimezone(zone).replace(tzinfo=None)
+    local_after = max(local_start, after.astimezone(zone).replace(tzinfo=None)) if after else local_start
     with timezone.override(zone):  # django-recurrence reads UNTIL/RDATE/EXDATE in the current zone
-        naive = schedule.recurrence.between(local_start, local_until, dtstart=local_start, inc=True)
+        naive = schedule.recurrence.between(local_after, local_until, dtstart=local_start, inc=True)
     # fold=0: a wall-clock time that a DST change skips or repeats resolves like the phone would
     return [moment.replace(tzinfo=zone) for moment in naive]
 
@@ -539,16 +544,27 @@ def cancel_occurrence(occurrence: Appointment, *, by=None) -> Appointment:
     return occurrence
 
 
-def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bool = False) -> int:
-    """Make the occurrences the rule gives up to a year from now (or from the start, if later).
+def visible_from(now: datetime, settings: CalendarSettings | None = None) -> datetime:
+    """The first moment (UTC) whose occurrences are stored: the import window's start
+    (CalendarSettings.import_days_past before `now`). Earlier occurrences of a series are only
+    its rule: a series that began ten years ago does not store ten years of rows (issue 14)."""
+    settings = settings or CalendarSettings.load()
+    return now - timedelta(days=settings.import_days_past)
 
-    With `prune`, occurrences the rule no longer gives are removed, unless edited on their own.
-    Returns the number of occurrences created.
+
+def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bool = False) -> int:
+    """Make the occurrences the rule gives from the import window's start (`visible_from`) up
+    to a year from now (or from the series' start, if later); occurrences already made, and
+    earlier ones, stay as they are.
+
+    With `prune`, occurrences in that span the rule no longer gives are removed, unless edited
+    on their own. Returns the number of occurrences created.
     """
     schedule = master.schedule
     now = now or timezone.now()
     until = max(now, master.start) + RECURRENCE_HORIZON
-    starts = occurrence_starts(schedule, master, until)
+    first = visible_from(now)
+    starts = occurrence_starts(schedule, master, until, after=first)
     duration = master.end - master.start
     zone = _schedule_zone(schedule)
     days = (master.end_date - master.start_date) if master.all_day and master.start_date else None
@@ -557,7 +573,7 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
     wanted = set(starts)
     if prune:
         for original_start, occurrence in existing.items():
-            if original_start not in wanted and not occurrence.is_modified:
+            if original_start >= first and original_start not in wanted and not occurrence.is_modified:
                 _announce(occurrence, Change.DELETED, {a.pk for a in agents}, by)
                 occurrence.delete()
     created = []

@@ -87,6 +87,7 @@ def _resource(agent: Agent, settings: CalendarSettings) -> dict:
 def _widget_config(request: HttpRequest, **config) -> dict:
     return {
         "appointmentsUrl": reverse("api:appointment-list"),
+        "calendarUrl": reverse("api:appointment-calendar"),
         "newUrl": reverse("calendars:appointment-create"),
         "detailUrl": reverse("calendars:appointment-detail", args=[0]).replace("/0/", "/{id}/"),
         "csrfToken": get_token(request),

@@ -5,9 +5,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, time
 
+from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 
@@ -36,8 +41,21 @@ class Pages(PageNumberPagination):
     max_page_size = 1000
 
 
+# --- query parameters, as django-filter fields (shown in the drf-spectacular schema) ---------
+
+TRUE_VALUES = ("1", "true", "yes", "on")
+
+
+def parse_bool(value: str | None) -> bool:
+    """A yes/no query parameter: 1, true, yes or on (any case) is yes; anything else no."""
+    return (value or "").strip().lower() in TRUE_VALUES
+
+
 def parse_moment(value: str, name: str) -> datetime:
-    """An ISO 8601 date or date-time; a date or a naive time is read in the site's time zone."""
+    """An ISO 8601 date or date-time; a date or a naive time is read in the current time zone
+    (the signed-in technician's, see AgentTimeZoneMiddleware). Raises django's ValidationError
+    with the message the API shows on the field `name`, also for dates outside
+    helpdesk.limits' supported range (1900 to 2199 unless set)."""
     text = value.strip().replace(" ", "+") if "T" in value else value.strip()
     moment = None
     try:
@@ -49,29 +67,99 @@ def parse_moment(value: str, name: str) -> datetime:
     except ValueError:
         moment = None
     if moment is None:
-        raise serializers.ValidationError({name: [f"Give {name} as an ISO 8601 date or date-time."]})
+        raise DjangoValidationError(f"Give {name} as an ISO 8601 date or date-time.", code="invalid")
     if not limits.is_supported(moment):
-        raise serializers.ValidationError({name: [limits.range_message()]})
+        raise DjangoValidationError(limits.range_message(), code="out_of_range")
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
 
 
-def parse_ids(values: list[str], name: str) -> list[int]:
+class MomentField(forms.Field):
+    """A query parameter holding a moment (see `parse_moment`); empty: None."""
+
+    def to_python(self, value: str | None) -> datetime | None:
+        if value in (None, ""):
+            return None
+        return parse_moment(str(value), self.label or "the date")
+
+
+def _id(value: str, name: str) -> int:
     try:
-        ids = [int(value) for value in values if value != ""]
-    except ValueError:
-        raise serializers.ValidationError({name: [f"Give {name} as numbers."]}) from None
-    if any(i < 1 or i > 2**62 for i in ids):
-        raise serializers.ValidationError({name: [f"Give {name} as positive numbers."]})
-    return ids
+        number = int(value)
+    except (TypeError, ValueError):
+        raise DjangoValidationError(f"Give {name} as numbers.", code="invalid") from None
+    if number < 1 or number > 2**62:
+        raise DjangoValidationError(f"Give {name} as positive numbers.", code="invalid")
+    return number
 
 
-def parse_id(value: str | None, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    return parse_ids([value], name)[0]
+class IdField(forms.Field):
+    """One database id (a positive whole number); empty: None."""
+
+    def to_python(self, value: str | None) -> int | None:
+        if value in (None, ""):
+            return None
+        return _id(str(value).strip(), self.label or "the id")
 
 
-def parse_bool(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "yes", "on")
+class IdsField(forms.Field):
+    """Database ids given by repeating the parameter (`?agent=1&agent=2`); empty ones are skipped."""
+
+    widget = forms.SelectMultiple
+
+    def to_python(self, value) -> list[int]:
+        values = value if isinstance(value, list | tuple) else [value] if value else []
+        return [_id(str(item).strip(), self.label or "the ids") for item in values if str(item).strip() != ""]
+
+
+class FlagField(forms.Field):
+    """A yes/no query parameter (see `parse_bool`); never invalid."""
+
+    def to_python(self, value: str | None) -> bool:
+        return parse_bool(value)
+
+
+class MomentFilter(filters.IsoDateTimeFilter):
+    field_class = MomentField
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(filters.NumberFilter):
+    field_class = IdField
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdsFilter(filters.MultipleChoiceFilter):
+    """Repeated ids; shown in the schema as an exploded array of integers."""
+
+    field_class = IdsField
+
+
+class FlagFilter(filters.BooleanFilter):
+    field_class = FlagField
+
+    def __init__(self, *args, **kwargs) -> None:
+        # The text as given, read by FlagField (DRF's BooleanWidget would take "yes" for unknown).
+        kwargs.setdefault("widget", forms.TextInput)
+        super().__init__(*args, **kwargs)
+
+
+def choice_filter(choices, *, help_text: str = "") -> filters.ChoiceFilter:
+    """One of `choices` (a TextChoices' .choices); anything else: "Choose one of: a, b."."""
+    values = ", ".join(value for value, _ in choices)
+    return filters.ChoiceFilter(
+        choices=choices, help_text=help_text, error_messages={"invalid_choice": f"Choose one of: {values}."}
+    )
+
+
+class ParameterFilterSet(filters.FilterSet):
+    """A FilterSet whose parameters a selector applies: `filter_queryset` hands the cleaned values
+    to `select(queryset, **values)` instead of letting each filter add its own lookups, so reads
+    stay in the apps' selectors. Field names are the parameters' names."""
+
+    def select(self, queryset: QuerySet, **values) -> QuerySet:
+        raise NotImplementedError
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        return self.select(queryset, **self.form.cleaned_data)

@@ -107,6 +107,8 @@ class Target:
 
     agent_ids: frozenset[int]
     request: Request | None = None
+    # The request's assigned technicians, when a row was read as plain values (no Request).
+    request_agent_ids: frozenset[int] | None = None
 
 
 def is_coordinator(user: User | AnonymousUser) -> bool:
@@ -151,6 +153,8 @@ def _holds(scope: Scope, me: Agent | None, target: Target) -> bool:
     if me is None:
         return False
     if scope == Scope.ASSIGNED:
+        if target.request_agent_ids is not None:
+            return me.pk in target.request_agent_ids
         return target.request is not None and me.pk in _agent_ids(target.request.assigned_agents.all())
     if scope == Scope.MINE:
         return me.pk in target.agent_ids
@@ -237,6 +241,35 @@ def can_edit_appointment(user, appointment: Appointment) -> bool:
     if is_hidden(appointment):
         return False
     return allowed(user, Verb.EDIT, Kind.APPOINTMENT, _appointment_target(appointment))
+
+
+@dataclass(frozen=True)
+class RowEditCheck:
+    """`can_edit_appointment` for many appointments read as plain values: the user's role and
+    technician are looked up once. `needs_request_agents`: pass each row's request's assigned
+    technicians (the table lets this role edit by the request)."""
+
+    scopes: tuple[Scope, ...]
+    me: Agent | None
+
+    @property
+    def needs_request_agents(self) -> bool:
+        return Scope.ASSIGNED in self.scopes
+
+    def __call__(
+        self, *, hidden: bool, agent_ids: frozenset[int], request_agent_ids: frozenset[int] | None = None
+    ) -> bool:
+        if hidden or not self.scopes:
+            return False
+        target = Target(agent_ids, None, request_agent_ids if request_agent_ids is not None else frozenset())
+        return any(_holds(scope, self.me, target) for scope in self.scopes)
+
+
+def appointment_row_edit_check(user) -> RowEditCheck:
+    """See RowEditCheck; the same answers as `can_edit_appointment` (tests compare them)."""
+    role = role_of(user)
+    scopes = RULES[role][Kind.APPOINTMENT][Verb.EDIT] if role is not None else ()
+    return RowEditCheck(tuple(scopes), agent_of(user))
 
 
 def can_change_agents(user, appointment: Appointment, agents: Iterable[Agent]) -> bool:

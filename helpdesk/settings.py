@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "knox",
     "axes",
     "csp",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
@@ -130,7 +131,10 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # The feed keeps one fragment per entry (calendars.feeds): room for large calendars.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 100_000}}
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -187,6 +191,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Loaded into django-celery-beat's tables on start; admins change the intervals there.
 CELERY_BEAT_SCHEDULE = {
+    # The sync log's retention is a calendar setting (days, in admin).
+    "prune-sync-log": {
+        "task": "integrations.tasks.prune_sync_log",
+        "schedule": 24 * 60 * 60,
+    },
     "extend-recurring-appointments": {
         "task": "calendars.tasks.extend_recurring_appointments",
         "schedule": 6 * 60 * 60,

@@ -24,7 +24,7 @@ from agents.models import Agent
 from calendars.models import Appointment, CalendarSettings, SyncPolicy
 from calendars.selectors import effective_sync_policy
 from calendars.signals import Change
-from integrations.models import AgentCalendar, Connection, SyncLink
+from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry
 from integrations.providers.base import ConnectionProblem, ProviderError, RemoteCalendar
 from integrations.sync.inbound import inbound_calendar_id
 
@@ -651,3 +651,24 @@ def forget_private_text(appointment: Appointment, *, subject: bool = True) -> in
         if fields:
             changed += SyncLogEntry.objects.filter(pk=row.pk).update(**fields)
     return changed
+
+
+# --- sync log retention (issue 14) ----------------------------------------------------------
+
+PRUNE_BATCH = 10_000
+
+
+def prune_sync_log(*, now: datetime | None = None) -> int:
+    """Remove sync log entries older than CalendarSettings.sync_log_days (days before `now`,
+    UTC); 0 keeps everything. Deletes in batches of PRUNE_BATCH rows, each its own short
+    statement, so a large backlog never holds one long lock. Returns the number removed."""
+    days = CalendarSettings.load().sync_log_days
+    if not days:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    removed = 0
+    while True:
+        batch = list(SyncLogEntry.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:PRUNE_BATCH])
+        if not batch:
+            return removed
+        removed += SyncLogEntry.objects.filter(pk__in=batch).delete()[0]

@@ -105,3 +105,9 @@ def finish_google_sign_in(agent_id: int, connection_id: int, code: str, redirect
         return f"failed: {error}"
     services.queue_existing_appointments(agent_calendar, since=timezone.now())
     return f"connected {agent_calendar.calendar_id}"
+
+
+@shared_task
+def prune_sync_log() -> int:
+    """Remove sync log entries past the retention in the calendar settings (run daily by beat)."""
+    return services.prune_sync_log()

@@ -38,12 +38,18 @@
       .join(" ");
   }
 
-  function queryFor(start, end) {
-    const params = new URLSearchParams({ start: start.toISOString(), end: end.toISOString(), page_size: "1000" });
+  // The shown window's parameters; other layers (availability, overlaps) may ask with the same.
+  function windowParams(start, end) {
+    const params = new URLSearchParams({ start: start.toISOString(), end: end.toISOString() });
     (config.agents || []).forEach((id) => params.append("agent", id));
     if (config.team) params.set("team", config.team);
     if (config.recurring) params.set("recurring", "true");
-    return `${config.appointmentsUrl}?${params}`;
+    return params;
+  }
+
+  // Everything in the window in one answer, without pages (issue 14).
+  function queryFor(start, end) {
+    return `${config.calendarUrl}?${windowParams(start, end)}`;
   }
 
   function toEvent(item) {
@@ -118,14 +124,9 @@
   let loadFailed = false;
 
   async function loadEvents(info) {
-    const items = [];
-    let url = queryFor(info.start, info.end);
+    let items;
     try {
-      while (url) {
-        const page = await api(url);
-        items.push(...page.results);
-        url = page.next;
-      }
+      items = await api(queryFor(info.start, info.end));
     } catch (error) {
       loadFailed = true;
       say(`Could not load the calendar: ${error.message}`, true);

@@ -4,15 +4,15 @@ from datetime import timedelta
 
 from django.db import models
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from django_filters import rest_framework as filters
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from agents.models import Agent
 from calendars.models import CalendarSettings
 from helpdesk import permissions
-from helpdesk.api_common import Pages, parse_id, parse_ids, service_errors
+from helpdesk.api_common import IdFilter, IdsFilter, Pages, ParameterFilterSet, choice_filter, service_errors
 from helpdesk.limits import SupportedDateTimeSerializerField
 from tickets import selectors, services
 from tickets.models import Action, Request
@@ -94,33 +94,35 @@ class ActionSerializer(serializers.ModelSerializer):
         return value
 
 
-@extend_schema_view(
-    list=extend_schema(
-        parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR, enum=Request.Status.values),
-            OpenApiParameter("agent", OpenApiTypes.INT, many=True, explode=True, description="Assigned to these."),
-            OpenApiParameter("team", OpenApiTypes.INT, description="Assigned to members of this team."),
-            OpenApiParameter("search", OpenApiTypes.STR, description="Number, summary, customer or site."),
-        ]
-    )
-)
+class RequestFilter(ParameterFilterSet):
+    """The list's query parameters; tickets.selectors.request_list applies them."""
+
+    status = choice_filter(Request.Status.choices, help_text="In this status.")
+    agent = IdsFilter(label="agent", help_text="Assigned to these (repeat the parameter).")
+    team = IdFilter(label="team", help_text="Assigned to members of this team.")
+    search = filters.CharFilter(help_text="Number, summary, customer or site.")
+
+    class Meta:
+        model = Request
+        fields: list[str] = []
+
+    def select(self, queryset, *, status, agent, team, search):
+        return selectors.request_list(
+            status=status or None, agents=agent, team=team, search=(search or "")[:200], base=queryset
+        )
+
+
 class RequestViewSet(viewsets.ModelViewSet):
     serializer_class = RequestSerializer
     pagination_class = Pages
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RequestFilter
 
     def get_queryset(self):
-        if self.action != "list":
-            return selectors.request_list()
-        params = self.request.query_params
-        status = params.get("status") or None
-        if status and status not in Request.Status.values:
-            raise serializers.ValidationError({"status": [f"Choose one of: {', '.join(Request.Status.values)}."]})
-        return selectors.request_list(
-            status=status,
-            agents=parse_ids(params.getlist("agent"), "agent"),
-            team=parse_id(params.get("team"), "team"),
-            search=params.get("search", "")[:200],
-        )
+        return selectors.request_list() if self.action != "list" else Request.objects.all()
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def perform_create(self, serializer: RequestSerializer) -> None:
         if not permissions.can_create_request(self.request.user):

@@ -14,9 +14,11 @@ def request_list(
     agents: list[int] | None = None,
     team: int | None = None,
     search: str = "",
+    base: QuerySet[Request] | None = None,
 ) -> QuerySet[Request]:
-    """Requests filtered as on the request list; technicians come prefetched."""
-    queryset = Request.objects.all()
+    """Requests filtered as on the request list, among `base` (by default all); technicians
+    come prefetched."""
+    queryset = Request.objects.all() if base is None else base
     if status:
         queryset = queryset.filter(status=status)
     if agents:

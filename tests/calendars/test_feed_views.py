@@ -108,11 +108,88 @@ def test_feed_queries_do_not_grow_with_the_calendar(alice, bob, client, feed_url
         services.delete_appointment(series.occurrences.order_by("start")[3])
 
     add(2, 1)
-    with django_assert_max_num_queries(9) as small:
+    # token, settings, version, the index of entries (3), their rows (3), first-served mark...
+    with django_assert_max_num_queries(12) as small:
         assert client.get(feed_url(alice)).status_code == 200
     add(40, 10)
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert client.get(feed_url(alice)).status_code == 200
+
+
+def _feeds_equal(first: bytes, second: bytes) -> None:
+    """Two feed texts hold the same calendar: properties, zones and events, in any order."""
+    one, other = Calendar.from_ical(first), Calendar.from_ical(second)
+    assert dict(one.items()) == dict(other.items())
+    for kind in ("VEVENT", "VTIMEZONE"):
+        assert sorted(c.to_ical() for c in one.walk(kind)) == sorted(c.to_ical() for c in other.walk(kind))
+
+
+def test_feed_rebuilt_after_a_change_writes_only_that_entry_and_equals_a_fresh_build(
+    alice, bob, client, feed_url, django_assert_max_num_queries
+):
+    """Per-entry fragments (issue 14): a change rebuilds the feed from the cached fragments of
+    every other entry, and the text is the one a build from nothing gives."""
+    from django.core.cache import cache
+
+    start = timezone.now().replace(microsecond=0) + timedelta(days=1)
+    visits = [
+        services.create_appointment(
+            subject=f"Visit {n}",
+            start=start + timedelta(hours=3 * n),
+            end=start + timedelta(hours=3 * n + 1),
+            agents=[alice],
+        )
+        for n in range(5)
+    ]
+    series = services.create_recurring_appointment(
+        rule="FREQ=WEEKLY", agents=[alice], start=start, end=start + timedelta(hours=1), subject="Weekly"
+    )
+    moved = series.occurrences.order_by("start")[2]
+    services.update_appointment(moved, start=moved.start + timedelta(hours=2), end=moved.end + timedelta(hours=2))
+    assert client.get(feed_url(alice)).status_code == 200
+    services.update_appointment(visits[2], subject="Visit two, moved to the afternoon")
+
+    with django_assert_max_num_queries(12) as rebuilt:
+        warm = client.get(feed_url(alice))
+    whole_rows = 'SELECT "calendars_appointment"."id", "calendars_appointment"."subject"'
+    loads = [q["sql"] for q in rebuilt.captured_queries if q["sql"].startswith(whole_rows)]
+    assert len(loads) == 1 and f"IN ({visits[2].pk})" in loads[0]  # only the changed entry is read whole
+    cache.clear()
+    cold = client.get(feed_url(alice))
+    summaries = {str(event["SUMMARY"]) for event in Calendar.from_ical(warm.content).walk("VEVENT")}
+    assert "Visit two, moved to the afternoon" in summaries
+    _feeds_equal(warm.content, cold.content)
+
+
+def test_feed_from_fragments_is_the_calendar_the_objects_make(alice, bob, team, calendar_settings):
+    """feed_text (fragments) against feed_calendar (one icalendar Calendar, as before)."""
+    from calendars.ical import EventStyle, feed_calendar, feed_fragments, feed_text
+    from calendars.selectors import feed_entries, feed_window
+
+    start = timezone.now().replace(microsecond=0) + timedelta(days=2)
+    services.create_appointment(subject="Shared", start=start, end=start + timedelta(hours=1), agents=[alice, bob])
+    services.create_appointment(subject="Course", start=start.date(), end=start.date(), all_day=True, agents=[bob])
+    series = services.create_recurring_appointment(
+        rule="FREQ=DAILY;COUNT=10",
+        agents=[bob],
+        start=start,
+        end=start + timedelta(hours=1),
+        subject="Daily",
+        time_zone="America/New_York",
+    )
+    services.delete_appointment(series.occurrences.order_by("start")[1])
+    window = feed_window(calendar_settings, alice.zone)
+    style = EventStyle.for_settings(calendar_settings, zone=alice.zone, show_agents=True)
+    entries = feed_entries([alice.pk, bob.pk], *window, include_external=False, with_agents=True)
+    on_feed = lambda occurrence: occurrence.on_feed  # noqa: E731
+    fragments = feed_fragments(entries, style, on_feed=on_feed, window=window)
+    text = feed_text("Team", style, [fragments[a.pk] for a in [*entries.singles, *entries.series]])
+    expected = feed_calendar(entries, style, name="Team", on_feed=on_feed, window=window).to_ical()
+    _feeds_equal(text, expected)
+    assert {str(tz["TZID"]) for tz in Calendar.from_ical(text).walk("VTIMEZONE")} == {
+        "Europe/Amsterdam",
+        "America/New_York",
+    }
 
 
 # --- team feeds ---------------------------------------------------------------------------------

@@ -153,3 +153,55 @@ def test_changing_to_a_rule_without_occurrences_keeps_the_old_rule(standup):
     standup.refresh_from_db()
     assert str(standup.schedule.recurrence.rrules[0].to_text()) == "weekly, each Monday"
     assert standup.occurrences.count() == before
+
+
+# --- bounded storage (issue 14): occurrences only from the import window's start ----------------
+
+
+def weekly_since(first: datetime, agent, *, now: datetime, rule: str = "FREQ=WEEKLY;BYDAY=MO") -> Appointment:
+    """A 30-minute series from `first`, made at `now`."""
+    return services.create_recurring_appointment(
+        rule=rule, subject="Old stand-up", start=first, end=first + timedelta(minutes=30), agents=[agent], now=now
+    )
+
+
+def test_series_begun_ten_years_ago_stores_only_the_visible_occurrences(alice, calendar_settings):
+    calendar_settings.import_days_past = 30
+    calendar_settings.save()
+    first = at(2016, 9, 5, 9)  # a Monday ten years before NOW
+
+    master = weekly_since(first, alice, now=NOW, rule="RRULE:FREQ=WEEKLY;BYDAY=MO")
+
+    window_start, horizon = NOW - timedelta(days=30), NOW + timedelta(days=365)
+    expected = list(rrule(WEEKLY, byweekday=MO, dtstart=first, until=horizon))
+    visible = [moment for moment in expected if moment >= window_start]
+    stored = sorted(master.occurrences.values_list("original_start", flat=True))
+    assert stored == visible and len(expected) > 10 * 52 > len(stored) == 57
+
+
+def test_periodic_extension_of_an_old_series_moves_the_window_and_keeps_what_was_made(alice, calendar_settings):
+    first = at(2016, 9, 5, 9)
+    master = weekly_since(first, alice, now=NOW)
+    before = set(master.occurrences.values_list("original_start", flat=True))
+    later = NOW + timedelta(days=60)
+
+    services.extend_recurring_appointments(now=later)
+
+    expected = rrule(WEEKLY, byweekday=MO, dtstart=first, until=later + timedelta(days=365))
+    made = set(master.occurrences.values_list("original_start", flat=True))
+    assert made == before | {m for m in expected if m >= NOW - timedelta(days=30)}
+
+
+def test_a_new_rule_on_an_old_series_leaves_occurrences_before_the_window_alone(alice, calendar_settings):
+    first = at(2026, 6, 1, 9)  # three months before NOW: two months of its occurrences are past the window
+    master = weekly_since(first, alice, now=at(2026, 6, 1, 0))
+    early = set(master.occurrences.filter(original_start__lt=NOW - timedelta(days=30)).values_list("pk", flat=True))
+
+    services.change_schedule(master, rule="FREQ=WEEKLY;BYDAY=MO;INTERVAL=2", now=NOW)
+
+    assert early and early <= set(master.occurrences.values_list("pk", flat=True))
+    fortnightly = rrule(WEEKLY, interval=2, byweekday=MO, dtstart=first, until=NOW + timedelta(days=365))
+    in_window = {
+        o for o in master.occurrences.values_list("original_start", flat=True) if o >= NOW - timedelta(days=30)
+    }
+    assert in_window == {m for m in fortnightly if m >= NOW - timedelta(days=30)}
