@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from string import Formatter
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from calendars import services as calendar_services
 from calendars import times
 from calendars.formatting import render_template
 from calendars.models import Appointment, CalendarSettings
 from integrations.providers.base import RemoteEvent, RemoteOccurrence
-from integrations.sync.normalise import normalise_rrule, normalise_text, rrule_key, same_text
-
-# Beyond this many occurrences a series counts as endless (no end worth computing).
-MAX_OCCURRENCES = 5000
+from integrations.sync.normalise import (  # noqa: F401 (span_of: the engine and tests read it here)
+    MAX_OCCURRENCES,
+    normalise_rrule,
+    normalise_text,
+    rrule_key,
+    same_text,
+    span_of,
+)
 
 # --- plain data, for the snapshot kept on the sync link -------------------------------------
 
@@ -342,50 +345,3 @@ def _rrule_text(rule) -> str:
         if line.upper().startswith("RRULE:"):
             return line[6:]
     return text
-
-
-def span_of(event: RemoteEvent) -> tuple[datetime | None, datetime | None]:
-    """The time a link's entry covers, for the import window; a series without an end has no end."""
-
-    def aware(value: datetime | date) -> datetime:
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=UTC)  # floating: near enough here
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-
-    start = aware(event.start)
-    if event.is_recurring:
-        last = _last_occurrence_start(event)
-        if last is None:
-            return start, None
-        ends = [aware(last) + (aware(event.end) - start)] + [aware(o.end) for o in event.overrides]
-        return start, max(ends)
-    return start, aware(event.end)
-
-
-def _last_occurrence_start(event: RemoteEvent) -> datetime | date | None:
-    """Where a series with COUNT or UNTIL ends (its last rule-given start); None for an endless one.
-
-    A finished series must not count as "missing" when a full listing of the window leaves it out.
-    """
-    from dateutil.rrule import rrulestr
-
-    rules = [normalise_rrule(rule) for rule in event.rrules]
-    if not rules or any("COUNT=" not in rule and "UNTIL=" not in rule for rule in rules):
-        return None
-    if isinstance(event.start, datetime):
-        try:
-            first: datetime = event.start.astimezone(ZoneInfo(event.time_zone))
-        except (ZoneInfoNotFoundError, ValueError):
-            first = event.start
-    else:
-        first = datetime.combine(event.start, datetime.min.time())
-    last = None
-    for rule in rules:
-        try:
-            starts = list(itertools.islice(rrulestr(rule, dtstart=first), MAX_OCCURRENCES + 1))
-        except (ValueError, TypeError):
-            return None  # a rule dateutil cannot expand on this footing: treat the series as endless
-        if not starts or len(starts) > MAX_OCCURRENCES:
-            return None
-        last = starts[-1] if last is None else max(last, starts[-1])
-    return last if isinstance(event.start, datetime) else last.date()
