@@ -166,14 +166,43 @@ def template_values(appointment: Appointment) -> dict[str, object]:
         "summary": request.summary if request else None,
         "customer": getattr(request, "customer", None) if request else None,
         "site": getattr(request, "site", None) if request else None,
-        "agents": ", ".join(agent.name for agent in appointment.agents.all()),
+        "agents": ", ".join(agent.name for agent in _agents(appointment)),
     }
+
+
+def _agents(appointment: Appointment) -> list:
+    """The appointment's technicians: read once, then from the prefetched (or remembered) list."""
+    return list(appointment.agents.all())
+
+
+def remember_related(appointment: Appointment, *, agents: list, modified_occurrences: list | None = None) -> None:
+    """Give an appointment just written (or read with its relations) its technicians and its
+    occurrences edited on their own, so `local_event` builds its entry without reading them again.
+
+    Fills Django's own prefetch cache (what `prefetch_related("agents")` leaves), so every
+    `appointment.agents.all()` reads the list given here.
+    """
+    cached = appointment.agents.all()  # lazy: no query
+    cached._result_cache = list(agents)
+    cached._prefetch_done = True
+    appointment._prefetched_objects_cache = {**getattr(appointment, "_prefetched_objects_cache", {}), "agents": cached}
+    if modified_occurrences is not None:
+        appointment.modified_occurrences = list(modified_occurrences)
+
+
+def _modified_occurrences(appointment: Appointment) -> list[Appointment]:
+    """A master's occurrences edited on their own, by original start (prefetched when given)."""
+    given = getattr(appointment, "modified_occurrences", None)
+    if given is not None:
+        return sorted(given, key=lambda o: o.original_start)
+    return list(appointment.occurrences.filter(is_modified=True).order_by("original_start"))
 
 
 def _span(appointment: Appointment) -> tuple[datetime | date, datetime | date]:
     """Instants, or for an all-day entry its days (never moved through a zone)."""
     if appointment.all_day:
-        zone = appointment.agents.first().zone if appointment.agents.exists() else UTC
+        agents = _agents(appointment)
+        zone = agents[0].zone if agents else UTC
         return appointment.day_span(zone)
     return appointment.start, appointment.end
 
@@ -237,6 +266,7 @@ def local_event(
     if appointment.private and appointment.source == Appointment.Source.EXTERNAL and remote_before is not None:
         subject, body, location = remote_before.subject, remote_before.body, remote_before.location
     start, end = _span(appointment)
+    agents = _agents(appointment)
     reminder = appointment.reminder_minutes
     if reminder is None and templated:
         reminder = settings.reminder_minutes  # the default reminder is for entries the helpdesk makes
@@ -250,7 +280,7 @@ def local_event(
         private=appointment.private,
         busy=appointment.busy,
         reminder_minutes=reminder,
-        time_zone=str(appointment.agents.first().zone) if appointment.agents.exists() else "UTC",
+        time_zone=str(agents[0].zone) if agents else "UTC",
         marker=marker,
     )
     if appointment.is_recurring_master:
@@ -265,7 +295,7 @@ def local_event(
         event.rrules = [normalise_rrule(_rrule_text(rule)) for rule in schedule.recurrence.rrules]
         if appointment.all_day:
             event.rrules = [times.rule_for_dates(rule, zone) for rule in event.rrules]
-        occurrences = list(appointment.occurrences.filter(is_modified=True).order_by("original_start"))
+        occurrences = _modified_occurrences(appointment)
         # Every cancelled occurrence, made yet or not (the rule keeps those beyond the horizon).
         cancelled = {o.original_start for o in occurrences if o.is_cancelled}
         cancelled |= {times.on_wall_clock(d, zone) if d.tzinfo is None else d for d in schedule.recurrence.exdates}
