@@ -55,40 +55,42 @@ def fill(radicale, agent_calendar, count: int, *, prefix: str = "entry") -> dict
     return entries
 
 
-def test_import_statements_grow_by_at_most_one_per_50_entries(importing, bob_calendar, radicale):
+@pytest.fixture
+def bob_importing(bob_calendar):
     bob = bob_calendar.agent
     bob.import_external = True
     bob.save()
+    return bob_calendar
+
+
+def test_import_and_unchanged_polls_cost_the_same_statements_at_50_and_500_entries(
+    importing, bob_importing, radicale, django_assert_num_queries
+):
+    """The import's statements grow by at most 1 per 50 entries; an unchanged poll (with the sync
+    token, and the daily full listing) costs the same statements at 50 and at 500 entries."""
     fill(radicale, importing, 50)
-    fill(radicale, bob_calendar, 500)
+    fill(radicale, bob_importing, 500)
 
     small, small_report = statements_of(importing)
-    large, large_report = statements_of(bob_calendar)
-
+    large, large_report = statements_of(bob_importing)
     assert (small_report.pulled, small_report.failed) == (50, 0)
     assert (large_report.pulled, large_report.failed) == (500, 0)
     assert large - small <= (500 - 50) // 50, (small, large)
 
-
-def test_unchanged_poll_costs_the_same_statements_at_50_and_500_entries(importing, radicale, django_assert_num_queries):
-    fill(radicale, importing, 50)
-    pull(importing)
-    small, report = statements_of(importing)
+    poll, report = statements_of(importing)
     assert (report.pulled, report.pushed, report.failed) == (0, 0, 0)
-    AgentCalendar.objects.filter(pk=importing.pk).update(full_sync_at=timezone.now() - timedelta(days=2))
-    small_full, report = statements_of(importing)  # the daily full listing, nothing changed either
+    with django_assert_num_queries(poll):
+        report = pull(bob_importing)
     assert (report.pulled, report.pushed, report.failed) == (0, 0, 0)
 
-    fill(radicale, importing, 450, prefix="more")
-    assert pull(importing).pulled == 450
-    assert SyncLink.objects.filter(agent_calendar=importing).count() == 500
-
-    with django_assert_num_queries(small):
-        pull(importing)
-    AgentCalendar.objects.filter(pk=importing.pk).update(full_sync_at=timezone.now() - timedelta(days=2))
-    with django_assert_num_queries(small_full):
-        report = pull(importing)
+    a_day_ago = timezone.now() - timedelta(days=2)
+    AgentCalendar.objects.filter(pk__in=[importing.pk, bob_importing.pk]).update(full_sync_at=a_day_ago)
+    full_poll, report = statements_of(importing)
     assert (report.pulled, report.pushed, report.failed) == (0, 0, 0)
+    with django_assert_num_queries(full_poll):
+        report = pull(bob_importing)
+    assert (report.pulled, report.pushed, report.failed) == (0, 0, 0)
+    assert SyncLink.objects.filter(agent_calendar=bob_importing, pending=False).count() == 500
 
 
 def test_batch_import_shows_what_recurring_ical_events_reads(importing, radicale):
