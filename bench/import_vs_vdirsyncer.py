@@ -91,6 +91,8 @@ SETUP = textwrap.dedent(
     """
 )
 
+SETUP_COMMAND = [sys.executable, "-c", "import django; django.setup(); exec(open(0).read())"]
+
 COUNT_SQL = textwrap.dedent(
     """
     import json, django
@@ -100,7 +102,10 @@ COUNT_SQL = textwrap.dedent(
     counts = []
     for _ in range(2):  # the import, then the poll with nothing changed
         seen = []
-        with connection.execute_wrapper(lambda execute, sql, params, many, context: (seen.append(sql), execute(sql, params, many, context))[1]):
+        def count(execute, sql, params, many, context):
+            seen.append(sql)
+            return execute(sql, params, many, context)
+        with connection.execute_wrapper(count):
             call_command("sync_calendars", stdout=open("/dev/null", "w"))
         counts.append(len(seen))
     print(json.dumps(counts))
@@ -116,11 +121,10 @@ def template_database(folder: Path, server_url: str, calendar: str, database_url
 
         def fresh() -> str:
             subprocess.run(
-                manage + ["flush", "--no-input"], env=django_env(database_url), check=True, capture_output=True
+                [*manage, "flush", "--no-input"], env=django_env(database_url), check=True, capture_output=True
             )
             subprocess.run(
-                [sys.executable, "-c", "import django; django.setup(); exec(open(0).read())"]
-                + [server_url, USER, PASSWORD, calendar],
+                [*SETUP_COMMAND, server_url, USER, PASSWORD, calendar],
                 input=SETUP.encode(),
                 env=django_env(database_url),
                 check=True,
@@ -128,11 +132,11 @@ def template_database(folder: Path, server_url: str, calendar: str, database_url
             )
             return database_url
 
-        subprocess.run(manage + ["migrate", "-v0"], env=django_env(database_url), check=True)
+        subprocess.run([*manage, "migrate", "-v0"], env=django_env(database_url), check=True)
         return database_url, fresh
     template = folder / f"template-{calendar}.sqlite3"
     url = f"sqlite:///{template}"
-    subprocess.run(manage + ["migrate", "-v0"], env=django_env(url), check=True)
+    subprocess.run([*manage, "migrate", "-v0"], env=django_env(url), check=True)
     subprocess.run(
         [
             sys.executable,
@@ -278,8 +282,9 @@ def main() -> None:
     print()
     print(f"Medians of {args.rounds} rounds, whole processes, same Radicale calendar (ratio: helpdesk / vdirsyncer)")
     head = (
-        f"{'entries':>7} | {'import hd':>9} {'vdirsyncer':>10} {'ratio':>6} | {'peak MiB hd':>11} {'vd':>6} {'ratio':>6}"
-        f" | {'poll hd':>7} {'vd':>6} {'ratio':>6} | {'SQL import':>10} {'SQL poll':>8}"
+        f"{'entries':>7} | {'import hd':>9} {'vdirsyncer':>10} {'ratio':>6}"
+        f" | {'peak MiB hd':>11} {'vd':>6} {'ratio':>6} | {'poll hd':>7} {'vd':>6} {'ratio':>6}"
+        f" | {'SQL import':>10} {'SQL poll':>8}"
     )
     print(head)
     print("-" * len(head))
@@ -287,8 +292,9 @@ def main() -> None:
         hd, vd, hd2, vd2 = (median(times[k]) for k in ("hd", "vd", "hd2", "vd2"))
         mem_hd, mem_vd = max(memory["hd"]), max(memory["vd"])
         print(
-            f"{size:>7} | {hd:>8.2f}s {vd:>9.2f}s {hd / vd:>5.2f}x | {mem_hd:>11.0f} {mem_vd:>6.0f} {mem_hd / mem_vd:>5.2f}x"
-            f" | {hd2:>6.2f}s {vd2:>5.2f}s {hd2 / vd2:>5.2f}x | {sql[0]!s:>10} {sql[1]!s:>8}"
+            f"{size:>7} | {hd:>8.2f}s {vd:>9.2f}s {hd / vd:>5.2f}x"
+            f" | {mem_hd:>11.0f} {mem_vd:>6.0f} {mem_hd / mem_vd:>5.2f}x | {hd2:>6.2f}s {vd2:>5.2f}s {hd2 / vd2:>5.2f}x"
+            f" | {sql[0]!s:>10} {sql[1]!s:>8}"
         )
     if len(rows) > 1 and rows[0][3][0] is not None:
         (small, *_rest, small_sql), (large, *_rest2, large_sql) = rows[0], rows[-1]
