@@ -145,7 +145,12 @@ class ImportRow:
 def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
     """The per-entry step of a bulk import: one RemoteEvent as the row values `import_remote_event`
     would write, checked in Python only (no query). Raises ValidationError for an entry the
-    helpdesk cannot store (as `import_remote_event` would)."""
+    helpdesk cannot store (as `import_remote_event` would), ValueError for one the batch does not
+    take (an exception naming a timed occurrence by date): the engine imports those on their own.
+
+    Hooks that shape an imported entry (privacy, limits) belong on `event` before this step, or
+    on the returned row's `appointment` after it: both paths (this one and `import_remote_event`)
+    read the same `_import_fields`."""
     start, end = _span(event, agent)
     fields = _import_fields(event)
     if event.private:
@@ -173,8 +178,8 @@ def _first_exceptions(master: Appointment, agent: Agent, event: RemoteEvent, zon
             key = _as_datetime(original.date() if isinstance(original, datetime) else original, agent)
         elif isinstance(original, datetime):
             key = _as_datetime(original, agent)
-        else:
-            continue  # a DATE naming a timed occurrence: left for the one-by-one path's matching
+        else:  # a DATE naming a timed occurrence: matched by day, against occurrences made one by one
+            raise ValueError("An exception of this series names its occurrence by date; imported on its own.")
         start, end = _span(override, agent)
         subject = override.subject or ""
         subject = subject[:255] if subject.strip() and subject != event.subject and not event.private else None
