@@ -179,40 +179,17 @@ def new_appointment(*, agents: Iterable[Agent], subject: str, start: datetime | 
 
 
 def _build_appointment(
-    *,
-    agents: list[Agent],
-    subject: str,
-    start: datetime | date,
-    end: datetime | date,
-    by=None,
-    note: str = "",
-    location: str = "",
-    request: Request | None = None,
-    all_day: bool = False,
-    other_attendees: Iterable[str] = (),
-    private: bool = False,
-    busy: bool = True,
-    reminder_minutes: int | None = None,
-    source: str = Appointment.Source.MANUAL,
-    action: Action | None = None,
+    *, agents: list[Agent], start: datetime | date, end: datetime | date, by=None, other_attendees=(), **fields
 ) -> Appointment:
+    """The unsaved appointment of `create_appointment`'s arguments (the other fields as given)."""
     _check_agents(agents)
     zone = _zone_of(agents)
     appointment = Appointment(
-        subject=subject,
-        note=note,
-        location=location,
         start=_aware(start, zone),
         end=_aware(end, zone),
-        all_day=all_day,
         other_attendees=list(other_attendees),
-        source=source,
-        request=request,
-        action=action,
-        private=private,
-        busy=busy,
-        reminder_minutes=reminder_minutes,
         created_by=by if getattr(by, "pk", None) else None,
+        **fields,
     )
     _set_days(appointment, _given(start, appointment.start), _given(end, appointment.end), zone)
     return appointment

@@ -787,20 +787,9 @@ class _Run:
         direction = Out if decision.op.startswith("push") else In
         self._log(direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=str(error), link=link)
 
-    def _log(
-        self,
-        direction,
-        operation,
-        result=SyncLogEntry.Result.OK,
-        *,
-        subject="",
-        message="",
-        link=None,
-        overwritten=None,
-    ) -> None:
-        self._log_entry(
-            direction, operation, result, subject=subject, message=message, link=link, overwritten=overwritten
-        ).save()
+    def _log(self, direction, operation, result=SyncLogEntry.Result.OK, **details) -> None:
+        """Record one sync log entry now (details: subject, message, link, overwritten)."""
+        self._log_entry(direction, operation, result, **details).save()
 
     def _log_entry(
         self,

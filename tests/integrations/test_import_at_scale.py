@@ -28,12 +28,21 @@ WIDE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 pytestmark = pytest.mark.django_db
 
 
+def _importing(agent_calendar):
+    agent = agent_calendar.agent
+    agent.import_external = True
+    agent.save()
+    return agent_calendar
+
+
 @pytest.fixture
 def importing(alice_calendar):
-    alice = alice_calendar.agent
-    alice.import_external = True
-    alice.save()
-    return alice_calendar
+    return _importing(alice_calendar)
+
+
+@pytest.fixture
+def bob_importing(bob_calendar):
+    return _importing(bob_calendar)
 
 
 def pull(agent_calendar) -> engine.SyncReport:
@@ -53,14 +62,6 @@ def fill(radicale, agent_calendar, count: int, *, prefix: str = "entry") -> dict
     server = CalDAVProvider(radicale.url, "helpdesk", USERS["helpdesk"], timeout=600)
     server.list_changes(RemoteCalendar("", agent_calendar.calendar_id), None, Window(*WIDE))
     return entries
-
-
-@pytest.fixture
-def bob_importing(bob_calendar):
-    bob = bob_calendar.agent
-    bob.import_external = True
-    bob.save()
-    return bob_calendar
 
 
 def test_import_and_unchanged_polls_cost_the_same_statements_at_50_and_500_entries(
