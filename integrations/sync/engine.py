@@ -205,13 +205,13 @@ class _Run:
         remote: dict[str, RemoteEvent] = {}
         gone_ids: set[str] = set()
         if pull:
-            links = list(_with_local_side(self.ac.links.all()))
+            links = _with_local_side(self.ac.links.all())
             page = self._list_changes(links)
             remote = self._heal_duplicates(page, links)
             gone_ids = self._confirm_missing(page, remote, links)
         else:
             due = Q(pending=True) | Q(failures__gt=0, next_attempt_at__lte=self.now)
-            links = list(_with_local_side(self.ac.links.filter(due)))
+            links = _with_local_side(self.ac.links.filter(due))
         by_marker = {link.marker: link for link in links}
         by_remote_id = {link.remote_id: link for link in links if link.remote_id}
         for link in links:
@@ -367,7 +367,7 @@ class _Run:
         appointment = link.appointment
         if appointment is None:
             return None
-        if not on_calendar and all(agent.pk != self.agent.pk for agent in appointment.agents.all()):
+        if not on_calendar and all(agent.pk != self.agent.pk for agent in mapping.agents_of(appointment)):
             return None
         before = mapping.from_data(link.snapshot["remote"]) if link.snapshot.get("remote") else None
         return mapping.local_event(
@@ -725,7 +725,7 @@ class _Run:
                 )
                 operation = "update"
             link.appointment.refresh_from_db()
-            link.appointment.__dict__.pop("modified_occurrences", None)  # prefetched before the change
+            mapping.forget_related(link.appointment)  # read before the change
             link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
             # What the helpdesk now holds is read against the entry just pulled (a private entry's
             # text comes from it), so the next sync sees both sides as synced and writes nothing.
@@ -830,15 +830,19 @@ def _import_subject(appointment: Appointment, event: RemoteEvent) -> str:
     return appointment.subject or ("(private)" if event.private else "")
 
 
-def _with_local_side(links):
+def _with_local_side(links) -> list[SyncLink]:
     """Links with what building their local side reads (`mapping.local_event`): the appointment,
     its technicians, schedule, request and occurrences edited on their own, in a fixed number of
     queries however many links there are."""
-    modified = Appointment.objects.filter(is_modified=True).select_related("request").prefetch_related("agents__user")
-    return links.select_related("appointment__schedule", "appointment__request").prefetch_related(
-        "appointment__agents__user",
-        Prefetch("appointment__occurrences", queryset=modified, to_attr="modified_occurrences"),
+    modified = Appointment.objects.filter(is_modified=True).select_related("request")
+    links = list(
+        links.select_related("appointment__schedule", "appointment__request").prefetch_related(
+            Prefetch("appointment__occurrences", queryset=modified, to_attr="modified_occurrences")
+        )
     )
+    appointments = [link.appointment for link in links if link.appointment is not None]
+    mapping.remember_agents(appointments + [o for a in appointments for o in a.modified_occurrences])
+    return links
 
 
 def mapping_overlaps(event: RemoteEvent, window: Window) -> bool:

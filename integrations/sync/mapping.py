@@ -166,28 +166,49 @@ def template_values(appointment: Appointment) -> dict[str, object]:
         "summary": request.summary if request else None,
         "customer": getattr(request, "customer", None) if request else None,
         "site": getattr(request, "site", None) if request else None,
-        "agents": ", ".join(agent.name for agent in _agents(appointment)),
+        "agents": ", ".join(agent.name for agent in agents_of(appointment)),
     }
 
 
-def _agents(appointment: Appointment) -> list:
-    """The appointment's technicians: read once, then from the prefetched (or remembered) list."""
+def agents_of(appointment: Appointment) -> list:
+    """The appointment's technicians (in Agent's order): as remembered (`remember_related`,
+    `remember_agents`), else read."""
+    known = appointment.__dict__.get("known_agents")
+    if known is not None:
+        return known
     return list(appointment.agents.all())
 
 
 def remember_related(appointment: Appointment, *, agents: list, modified_occurrences: list | None = None) -> None:
-    """Give an appointment just written (or read with its relations) its technicians and its
-    occurrences edited on their own, so `local_event` builds its entry without reading them again.
-
-    Fills Django's own prefetch cache (what `prefetch_related("agents")` leaves), so every
-    `appointment.agents.all()` reads the list given here.
-    """
-    cached = appointment.agents.all()  # lazy: no query
-    cached._result_cache = list(agents)
-    cached._prefetch_done = True
-    appointment._prefetched_objects_cache = {**getattr(appointment, "_prefetched_objects_cache", {}), "agents": cached}
+    """Give an appointment just written its technicians and its occurrences edited on their own,
+    so `local_event` builds its entry without reading them again."""
+    appointment.known_agents = list(agents)
     if modified_occurrences is not None:
         appointment.modified_occurrences = list(modified_occurrences)
+
+
+def forget_related(appointment: Appointment) -> None:
+    """Drop what `remember_related` / `remember_agents` gave, after the appointment changed."""
+    appointment.__dict__.pop("known_agents", None)
+    appointment.__dict__.pop("modified_occurrences", None)
+
+
+def remember_agents(appointments: list[Appointment]) -> None:
+    """Give many appointments their technicians, read in two queries for all (no queryset per
+    appointment, as `prefetch_related` makes)."""
+    from agents.models import Agent
+
+    through = Appointment.agents.through
+    ids = [appointment.pk for appointment in appointments]
+    pairs = list(through.objects.filter(appointment_id__in=ids).values_list("appointment_id", "agent_id"))
+    agents = list(Agent.objects.filter(pk__in={agent_id for _a, agent_id in pairs}).select_related("user"))
+    by_id = {agent.pk: agent for agent in agents}
+    rank = {agent.pk: position for position, agent in enumerate(agents)}  # Agent's own ordering
+    found: dict[int, list] = {}
+    for appointment_id, agent_id in sorted(pairs, key=lambda pair: rank[pair[1]]):
+        found.setdefault(appointment_id, []).append(by_id[agent_id])
+    for appointment in appointments:
+        appointment.known_agents = found.get(appointment.pk, [])
 
 
 def _modified_occurrences(appointment: Appointment) -> list[Appointment]:
@@ -201,7 +222,7 @@ def _modified_occurrences(appointment: Appointment) -> list[Appointment]:
 def _span(appointment: Appointment) -> tuple[datetime | date, datetime | date]:
     """Instants, or for an all-day entry its days (never moved through a zone)."""
     if appointment.all_day:
-        agents = _agents(appointment)
+        agents = agents_of(appointment)
         zone = agents[0].zone if agents else UTC
         return appointment.day_span(zone)
     return appointment.start, appointment.end
@@ -266,7 +287,7 @@ def local_event(
     if appointment.private and appointment.source == Appointment.Source.EXTERNAL and remote_before is not None:
         subject, body, location = remote_before.subject, remote_before.body, remote_before.location
     start, end = _span(appointment)
-    agents = _agents(appointment)
+    agents = agents_of(appointment)
     reminder = appointment.reminder_minutes
     if reminder is None and templated:
         reminder = settings.reminder_minutes  # the default reminder is for entries the helpdesk makes
