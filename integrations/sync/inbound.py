@@ -184,7 +184,8 @@ def _first_exceptions(master: Appointment, agent: Agent, event: RemoteEvent, zon
         subject = override.subject or ""
         subject = subject[:255] if subject.strip() and subject != event.subject and not event.private else None
         location = override.location
-        location = location[:255] if location and location != event.location and not event.private else None
+        changed = location is not None and location != (event.location or "") and not event.private
+        location = location[:255] if changed else None
         if master.all_day:
             first = key.astimezone(zone).date()
             same_span = (start, end) == (first, first + (master.end_date - master.start_date))
