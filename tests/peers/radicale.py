@@ -21,6 +21,8 @@ import radicale.config
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # Clients that open many connections at once (vdirsyncer) must not find the backlog full.
+    request_queue_size = 128
 
 
 class _QuietHandler(WSGIRequestHandler):
