@@ -50,6 +50,11 @@ def _aware(value: datetime | date, zone: zoneinfo.ZoneInfo) -> datetime:
     return value
 
 
+def aware(value: datetime | date, zone: zoneinfo.ZoneInfo) -> datetime:
+    """A value as an instant: naive times on `zone`'s wall clock, a date the start of that day there."""
+    return _aware(value, zone)
+
+
 def _set_days(appointment: Appointment, start: datetime | date, end: datetime | date, zone) -> None:
     """An all-day entry keeps its days (dates, the same in every zone) and indexes them at the
     technician's midnights; any other entry has no days."""
@@ -82,11 +87,15 @@ def _check_agents(agents: list[Agent]) -> None:
         raise ValidationError({"agents": "Choose at least one technician."})
 
 
-def _validated_save(appointment: Appointment) -> None:
+def _unchecked_fields(appointment: Appointment) -> list[str]:
     exclude = ["created_by", "master", "request", "action"]
     if appointment.private and appointment.source == Appointment.Source.EXTERNAL:
         exclude.append("subject")  # imported private entries are busy time with no subject
-    appointment.full_clean(exclude=exclude)
+    return exclude
+
+
+def _validated_save(appointment: Appointment) -> None:
+    appointment.full_clean(exclude=_unchecked_fields(appointment))
     appointment.save()
 
 
@@ -162,30 +171,57 @@ def create_appointment(
     `check_overlap`: raise OverlapWarning (saving nothing) when a busy entry would overlap on
     one of them; pages and the API ask for it until the user confirms."""
     agents = list(agents)
-    _check_agents(agents)
-    zone = _zone_of(agents)
-    appointment = Appointment(
+    appointment = _build_appointment(
+        agents=agents,
         subject=subject,
+        start=start,
+        end=end,
         note=note,
         location=location,
-        start=_aware(start, zone),
-        end=_aware(end, zone),
-        all_day=all_day,
-        other_attendees=list(other_attendees),
-        source=source,
         request=request,
-        action=action,
+        all_day=all_day,
+        other_attendees=other_attendees,
         private=private,
         busy=busy,
         reminder_minutes=reminder_minutes,
-        created_by=by if getattr(by, "pk", None) else None,
+        source=source,
+        action=action,
+        by=by,
     )
-    _set_days(appointment, _given(start, appointment.start), _given(end, appointment.end), zone)
     if check_overlap and busy and appointment.end > appointment.start:
         refuse_overlaps(appointment.start, appointment.end, [agent.pk for agent in agents])
     _validated_save(appointment)
     appointment.agents.set(agents)
     _announce(appointment, Change.CREATED, (), by)
+    return appointment
+
+
+def new_appointment(*, agents: Iterable[Agent], subject: str, start: datetime | date, end: datetime | date, **fields):
+    """The appointment `create_appointment` would save, built and validated in Python only (no
+    query: field checks and `Appointment.clean`, not the database's unique checks), unsaved, for
+    writers that insert many rows at once. Naive times are on the first technician's wall clock,
+    dates are days (all-day). Raises ValidationError, as `create_appointment` does.
+    """
+    appointment = _build_appointment(agents=list(agents), subject=subject, start=start, end=end, **fields)
+    appointment.clean_fields(exclude=_unchecked_fields(appointment))
+    appointment.clean()
+    return appointment
+
+
+def _build_appointment(
+    *, agents: list[Agent], start: datetime | date, end: datetime | date, by=None, other_attendees=(), **fields
+) -> Appointment:
+    """The unsaved appointment of `create_appointment`'s arguments (the other fields as given)."""
+    _check_agents(agents)
+    zone = _zone_of(agents)
+    appointment = Appointment(
+        start=_aware(start, zone),
+        end=_aware(end, zone),
+        other_attendees=list(other_attendees),
+        created_by=by if getattr(by, "pk", None) else None,
+        **fields,
+    )
+    _set_days(appointment, _given(start, appointment.start), _given(end, appointment.end), zone)
     return appointment
 
 
@@ -507,12 +543,9 @@ def future_exceptions(schedule: Schedule) -> list[dict]:
     ]
 
 
-@transaction.atomic
-def keep_future_exceptions(master: Appointment, exceptions: Iterable[dict]) -> Appointment:
-    """Keep on the series the edits of occurrences that are not made yet (beyond the horizon),
-    in the shape `future_exceptions` gives; making those occurrences later applies them."""
-    schedule = master.schedule
-    made = set(master.occurrences.values_list("original_start", flat=True))
+def exception_entries(exceptions: Iterable[dict]) -> list[dict]:
+    """Edits of occurrences (the shape `future_exceptions` gives) as `Schedule.future_exceptions`
+    stores them: plain JSON, by original start."""
     entries = [
         {
             "original_start": _moment_text(entry["original_start"]),
@@ -523,9 +556,18 @@ def keep_future_exceptions(master: Appointment, exceptions: Iterable[dict]) -> A
             **({"private": True} if entry.get("private") else {}),
         }
         for entry in exceptions
-        if entry["original_start"] not in made
     ]
     entries.sort(key=lambda entry: entry["original_start"])
+    return entries
+
+
+@transaction.atomic
+def keep_future_exceptions(master: Appointment, exceptions: Iterable[dict]) -> Appointment:
+    """Keep on the series the edits of occurrences that are not made yet (beyond the horizon),
+    in the shape `future_exceptions` gives; making those occurrences later applies them."""
+    schedule = master.schedule
+    made = set(master.occurrences.values_list("original_start", flat=True))
+    entries = exception_entries(entry for entry in exceptions if entry["original_start"] not in made)
     if entries != (schedule.future_exceptions or []):
         schedule.future_exceptions = entries
         schedule.save(update_fields=["future_exceptions"])
@@ -562,20 +604,62 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
     """
     schedule = master.schedule
     now = now or timezone.now()
-    until = max(now, master.start) + RECURRENCE_HORIZON
     first = visible_from(now)
-    starts = occurrence_starts(schedule, master, until, after=first)
-    duration = master.end - master.start
-    zone = _schedule_zone(schedule)
-    days = (master.end_date - master.start_date) if master.all_day and master.start_date else None
     existing = {occ.original_start: occ for occ in master.occurrences.all()}
     agents = list(master.agents.all())
-    wanted = set(starts)
     if prune:
+        wanted = set(_occurrence_plan(master, schedule, now, first)[1])
         for original_start, occurrence in existing.items():
             if original_start >= first and original_start not in wanted and not occurrence.is_modified:
                 _announce(occurrence, Change.DELETED, {a.pk for a in agents}, by)
                 occurrence.delete()
+    created = _occurrences_to_make(master, schedule, existing, now, first)
+    Appointment.objects.bulk_create(created)
+    through = Appointment.agents.through
+    through.objects.bulk_create(
+        [through(appointment_id=occ.pk, agent_id=agent.pk) for occ in created for agent in agents]
+    )
+    schedule.save(update_fields=["materialised_until", "future_exceptions"])
+    return len(created)
+
+
+def materialise_new_series(masters: list[Appointment], agents: list[Agent], *, now=None) -> list[Appointment]:
+    """The occurrences of series just saved (each master with its saved `schedule`, none made
+    yet), for the coming year, in one insert of occurrences, one of their technicians and one
+    update of the schedules: what `materialise_occurrences` does for each, without a query per
+    series. Every occurrence is on `agents`. Returns the occurrences made.
+    """
+    now = now or timezone.now()
+    first = visible_from(now)  # once: the settings are read once for the whole batch
+    made: list[Appointment] = []
+    for master in masters:
+        made += _occurrences_to_make(master, master.schedule, {}, now, first)
+    Appointment.objects.bulk_create(made)
+    through = Appointment.agents.through
+    through.objects.bulk_create([through(appointment_id=occ.pk, agent_id=agent.pk) for occ in made for agent in agents])
+    Schedule.objects.bulk_update([master.schedule for master in masters], ["materialised_until", "future_exceptions"])
+    return made
+
+
+def _occurrence_plan(
+    master: Appointment, schedule: Schedule, now: datetime, shown_from: datetime
+) -> tuple[datetime, list[datetime]]:
+    """The horizon and the occurrence starts to store: from the import window's start
+    (`visible_from`) to a year from now (or from the series' start, if later)."""
+    until = max(now, master.start) + RECURRENCE_HORIZON
+    return until, occurrence_starts(schedule, master, until, after=shown_from)
+
+
+def _occurrences_to_make(
+    master: Appointment, schedule: Schedule, existing: dict, now: datetime, shown_from: datetime
+) -> list[Appointment]:
+    """The occurrences (unsaved) the rule gives up to the horizon that `existing` (by original
+    start) lacks, edits made before they existed applied; moves the schedule's
+    `materialised_until` and drops the edits applied from its `future_exceptions` (unsaved)."""
+    until, starts = _occurrence_plan(master, schedule, now, shown_from)
+    duration = master.end - master.start
+    zone = _schedule_zone(schedule)
+    days = (master.end_date - master.start_date) if master.all_day and master.start_date else None
     created = []
     edited = {entry["original_start"]: entry for entry in future_exceptions(schedule)}
     for start in starts:
@@ -610,18 +694,12 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
                 **shared,
             )
         )
-    Appointment.objects.bulk_create(created)
-    through = Appointment.agents.through
-    through.objects.bulk_create(
-        [through(appointment_id=occ.pk, agent_id=agent.pk) for occ in created for agent in agents]
-    )
     schedule.materialised_until = until
     if len(edited) != len(schedule.future_exceptions or []):
         schedule.future_exceptions = [
             entry for entry in schedule.future_exceptions if datetime.fromisoformat(entry["original_start"]) in edited
         ]
-    schedule.save(update_fields=["materialised_until", "future_exceptions"])
-    return len(created)
+    return created
 
 
 def _edited_span(entry: dict, zone, all_day: bool) -> dict:

@@ -1,4 +1,17 @@
+import sqlite3
+
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+
+def use_sqlite_own_variable_limit(sender, connection, **kwargs) -> None:
+    """Let bulk inserts (an import's appointments, links, log entries) go in as few statements as
+    this SQLite allows: Django assumes 999 bound values per statement (the limit of SQLite before
+    3.32), where SQLite reports its own (SQLITE_LIMIT_VARIABLE_NUMBER, 32766 or more since 3.32)."""
+    if connection.vendor != "sqlite":
+        return
+    limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    connection.features.max_query_params = max(999, min(limit, 32766))
 
 
 class IntegrationsConfig(AppConfig):
@@ -10,3 +23,4 @@ class IntegrationsConfig(AppConfig):
         from integrations import services
 
         appointment_changed.connect(services.note_appointment_change, dispatch_uid="integrations.sync")
+        connection_created.connect(use_sqlite_own_variable_limit, dispatch_uid="integrations.sqlite_limit")

@@ -33,7 +33,7 @@ from integrations.providers.base import (
     VersionConflict,
     Window,
 )
-from integrations.sync.normalise import rrule_key, same_text
+from integrations.sync.normalise import rrule_key, same_text, span_of
 
 logger = logging.getLogger(__name__)
 
@@ -180,50 +180,54 @@ class CalDAVProvider:
         *,
         known_versions: Mapping[str, str] | None = None,
     ) -> ChangePage:
-        """sync-collection (RFC 6578) since `token`, reading only the members whose getetag is not
-        the one in `known_versions`; with no token, a calendar-query of the window (RFC 4791 7.8)."""
-        remote = self._calendar(calendar)
+        """The calendar's changes since `token` (all of it with no token) in one sync-collection
+        REPORT (RFC 6578 3.2) that asks for each member's getetag and calendar-data (RFC 4791 9.6),
+        so every entry is read in that one request and parsed once.
+
+        A member whose getetag is the one in `known_versions` (our own write coming back) is
+        reported unchanged and not parsed. With no token the page is a full listing of `window`:
+        members that touch it (a series by its first start and, when it ends, its last
+        occurrence's end). Raises SyncTokenExpired when the server refuses the token
+        (RFC 6578 3.2: DAV:valid-sync-token).
+        """
         known_versions = known_versions or {}
-        if token:
-            result = self._call(
-                "Reading changes",
-                lambda: remote.get_objects_by_sync_token(token, load_objects=False, disable_fallback=True),
-            )
-            deleted_urls = {str(url) for url in getattr(result, "deleted_urls", ())}
-            page = ChangePage(next_token=str(result.sync_token), full=False)
-            for obj in result:
-                path = _path(obj.url)
-                if str(obj.url.canonical()) in deleted_urls:
-                    page.deleted.append(path)
-                    continue
-                etag = _etag(obj)
-                if etag and known_versions.get(path) and _same_etag(etag, known_versions[path]):
-                    page.unchanged.append(path)  # our own write coming back: nothing to read
-                    continue
-                # Our own GET: the library's load() would take an error page for the entry.
-                response = self._request("Reading an entry", str(obj.url), "GET")
-                if response.status in (404, 410):
-                    page.deleted.append(path)
-                    continue
-                if response.status != 200:
-                    raise ProviderError(f"Reading an entry: the server answered {response.status}")
-                event = parse_event(response.raw, remote_id=path, version=response.headers.get("etag") or etag)
-                if event is not None:
-                    page.changed.append(event)
-            return page
-        # A full listing: take the token first, so a change made while we list comes again next time.
-        snapshot = self._call(
-            "Reading the calendar state",
-            lambda: remote.get_objects_by_sync_token(None, load_objects=False, disable_fallback=True),
+        url = calendar.calendar_id
+        response = self._request(
+            "Reading changes" if token else "Listing the calendar",
+            url,
+            "REPORT",
+            _sync_collection_body(token),
+            {"Depth": "1", "Content-Type": 'application/xml; charset="utf-8"'},
         )
-        found = self._call(
-            "Listing the import window",
-            lambda: remote.search(start=window.start, end=window.end, event=True, expand=False),
-        )
-        page = ChangePage(next_token=str(snapshot.sync_token), full=True)
-        for obj in found:
-            event = parse_event(obj.data, remote_id=_path(obj.url), version=_etag(obj))
-            if event is not None and _overlaps(event, window):
+        if response.status in (403, 409) and SYNC_TOKEN_PRECONDITION in dav_error.parse_preconditions(response.raw):
+            raise SyncTokenExpired("Reading changes: the server no longer knows our sync token")
+        if response.status == 404:
+            raise RemoteNotFound("Reading changes: the calendar is not there")
+        if response.status != 207 or response.tree is None:
+            raise ProviderError(f"Reading changes: the server answered {response.status}")
+        tree = response.tree
+        next_token = tree.findtext(_DAV + "sync-token") or ""
+        page = ChangePage(next_token=next_token.strip(), full=not token)
+        for member in tree.iter(_DAV + "response"):
+            href = member.findtext(_DAV + "href")
+            if not href or not href.strip().lower().endswith(".ics"):
+                continue  # the collection itself, or a member that is no calendar object
+            path = _path(urljoin(url, href.strip()))
+            etag, data = None, None
+            for propstat in member.iter(_DAV + "propstat"):
+                if not _ok(propstat.findtext(_DAV + "status")):
+                    continue
+                etag = propstat.findtext(f"{_DAV}prop/{_DAV}getetag") or etag
+                data = propstat.findtext(f"{_DAV}prop/{_CALDAV}calendar-data") or data
+            if data is None:
+                if token and not _ok(member.findtext(_DAV + "status") or "200"):
+                    page.deleted.append(path)  # RFC 6578 3.5.2: a removed member is a 404 status
+                continue
+            if etag and known_versions.get(path) and _same_etag(etag, known_versions[path]):
+                page.unchanged.append(path)  # our own write coming back: nothing to parse
+                continue
+            event = parse_event(data, remote_id=path, version=etag)
+            if event is not None and (token or _in_window(event, window)):
                 page.changed.append(event)
         return page
 
@@ -738,6 +742,41 @@ def _following(start, rrules: list[str], original) -> list:
     except (ValueError, TypeError) as error:
         logger.warning("Cannot expand a rule for a this-and-following change: %s", error)
         return []
+
+
+_DAV = "{DAV:}"
+_CALDAV = "{urn:ietf:params:xml:ns:caldav}"
+
+
+def _sync_collection_body(token: str | None) -> str:
+    """A sync-collection REPORT (RFC 6578 3.2) asking for each member's etag and calendar data."""
+    from xml.sax.saxutils import escape
+
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<D:sync-collection xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        f"<D:sync-token>{escape(token or '')}</D:sync-token>"
+        "<D:sync-level>1</D:sync-level>"
+        "<D:prop><D:getetag/><C:calendar-data/></D:prop>"
+        "</D:sync-collection>"
+    )
+
+
+def _ok(status: str | None) -> bool:
+    """Is a multistatus status line ("HTTP/1.1 200 OK") a success?"""
+    parts = (status or "").split()
+    return len(parts) >= 2 and parts[1].startswith("2")
+
+
+def _in_window(event: RemoteEvent, window: Window) -> bool:
+    """Does the entry touch [start, end)? A series counts from its first start to the end of its
+    last occurrence (endless: no end), or any of its moved occurrences."""
+    if not event.is_recurring:
+        return _overlaps(event, window)
+    if not _overlaps(event, window):
+        return False
+    _start, end = span_of(event)
+    return end is None or end > window.start
 
 
 def _overlaps(event: RemoteEvent, window: Window) -> bool:

@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 from django.conf import settings as django_settings
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from calendars.models import CalendarSettings, ConflictRule
+from calendars.models import Appointment, CalendarSettings, ConflictRule
+from calendars.signals import Change, appointment_changed
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.providers import registry
 from integrations.providers.base import (
@@ -210,6 +211,7 @@ class _Run:
         self.report = SyncReport()
         # Pushes waiting to go out together, when the provider takes many writes in one request.
         self.bulk: list[_Pending] | None = [] if hasattr(self.provider, "apply_bulk") else None
+        self._other_calendars: bool | None = None  # does the technician have another calendar?
 
     # --- gathering ---
 
@@ -228,13 +230,13 @@ class _Run:
         remote: dict[str, RemoteEvent] = {}
         gone_ids: set[str] = set()
         if pull:
-            links = list(self.ac.links.select_related("appointment"))
+            links = _with_local_side(self.ac.links.all())
             page = self._list_changes(links)
             remote = self._heal_duplicates(page, links)
             gone_ids = self._confirm_missing(page, remote, links)
         else:
             due = Q(pending=True) | Q(failures__gt=0, next_attempt_at__lte=self.now)
-            links = list(self.ac.links.filter(due).select_related("appointment"))
+            links = _with_local_side(self.ac.links.filter(due))
         by_marker = {link.marker: link for link in links}
         by_remote_id = {link.remote_id: link for link in links if link.remote_id}
         for link in links:
@@ -248,10 +250,9 @@ class _Run:
             gone = event is None and link.remote_id in gone_ids
             self._process(link, event, gone=gone)
         self._flush_bulk()
-        for key, event in remote.items():
-            if event.remote_id in by_remote_id or key in by_marker:
-                continue
-            self._process_new_remote(event)
+        self._import_new(
+            [event for key, event in remote.items() if event.remote_id not in by_remote_id and key not in by_marker]
+        )
         return self.report
 
     def _list_changes(self, links: list[SyncLink]):
@@ -385,9 +386,13 @@ class _Run:
 
     # --- one item ---
 
-    def _local_event(self, link: SyncLink) -> RemoteEvent | None:
+    def _local_event(self, link: SyncLink, *, on_calendar: bool = False) -> RemoteEvent | None:
+        """The helpdesk's side of a link as an entry; None when its appointment is gone or no
+        longer on this technician. Reads the appointment's prefetched relations (`_with_local_side`)."""
         appointment = link.appointment
-        if appointment is None or not appointment.agents.filter(pk=self.agent.pk).exists():
+        if appointment is None:
+            return None
+        if not on_calendar and all(agent.pk != self.agent.pk for agent in mapping.agents_of(appointment)):
             return None
         before = mapping.from_data(link.snapshot["remote"]) if link.snapshot.get("remote") else None
         return mapping.local_event(
@@ -450,10 +455,96 @@ class _Run:
             return
         self._process(link, fresh, gone=fresh is None, reread=False)
 
-    def _process_new_remote(self, event: RemoteEvent) -> None:
+    # --- new remote entries: imported in batches ---
+
+    def _import_new(self, events: list[RemoteEvent]) -> None:
+        """Import the new remote entries the planner lets in, SYNC_IMPORT_BATCH at a time: each
+        batch writes its appointments, series, links and log entries with a fixed number of
+        statements in one transaction. An entry the helpdesk cannot store, or a batch that fails
+        as a whole, goes the one-by-one way (`_process_new_remote`), so a bad entry fails alone."""
+        wanted: list[tuple[RemoteEvent, Decision]] = []
+        for event in events:
+            decision = self._plan_new(event)
+            if decision.op == Op.PULL_CREATE:
+                wanted.append((event, decision))
+        size = max(1, int(_setting("SYNC_IMPORT_BATCH", 500)))
+        for start in range(0, len(wanted), size):
+            chunk = wanted[start : start + size]
+            rows, alone = [], []
+            for event, decision in chunk:
+                try:
+                    rows.append(inbound.import_row(self.agent, event))
+                except Exception:  # told, with its message, by the one-by-one way below
+                    alone.append((event, decision))
+            if rows:
+                try:
+                    with transaction.atomic(), inbound.inbound(self.ac):
+                        self._import_batch(rows)
+                except Exception:
+                    logger.warning("A batch of %s imports failed; importing them one by one", len(rows), exc_info=True)
+                    alone = list(chunk)
+            for event, decision in alone:
+                self._process_new_remote(event, decision)
+
+    def _import_batch(self, rows: list[inbound.ImportRow]) -> None:
+        """Write one batch of imports and their links and log entries; the links' local side is
+        built from the appointments just written (nothing is read back)."""
+        appointments = inbound.import_remote_events(self.agent, rows, now=self.now)
+        links = []
+        for row, appointment in zip(rows, appointments, strict=True):
+            event = row.event
+            link = SyncLink(
+                agent_calendar=self.ac,
+                origin=SyncLink.Origin.EXTERNAL,
+                marker=event.marker or event.remote_id,
+                appointment=appointment,
+                remote_id=event.remote_id or "",
+                version=event.version or "",
+                snapshot={"remote": mapping.to_data(event)},
+            )
+            local = self._local_event(link, on_calendar=True)
+            self._synced(link, local, event, raw=event.raw, save=False)
+            links.append(link)
+        SyncLink.objects.bulk_create(links)
+        SyncLogEntry.objects.bulk_create(
+            [
+                self._log_entry(
+                    In,
+                    "create",
+                    subject=_import_subject(link.appointment, row.event),
+                    link=link,
+                )
+                for row, link in zip(rows, links, strict=True)
+            ]
+        )
+        self._announce_imports(appointments)
+        self.report.pulled += len(rows)
+
+    def _announce_imports(self, appointments: list[Appointment]) -> None:
+        """An import reaches the technician's other calendars like any new appointment: through
+        `appointment_changed`, whose sync receiver marks it for those calendars. With no other
+        calendar (the usual case) there is nobody to tell, and no signal is sent; e-mail is never
+        sent about an entry the technician made in their own calendar."""
+        if self._other_calendars is None:
+            self._other_calendars = AgentCalendar.objects.filter(agent_id=self.agent.pk).exclude(pk=self.ac.pk).exists()
+        if not self._other_calendars:
+            return
+        for appointment in appointments:
+            appointment_changed.send(
+                sender=Appointment,
+                appointment=appointment,
+                change=Change.CREATED,
+                agent_ids_before=frozenset(),
+                by=None,
+            )
+
+    def _plan_new(self, event: RemoteEvent) -> Decision:
         own = (event.marker or "").startswith(OWN_MARKER_PREFIX)
         may_import = self.agent.import_external and not own and mapping_overlaps(event, self.window)
-        decision = plan_item(Item(None, None, None, mapping.content_hash(event), may_import=may_import), self.winner)
+        return plan_item(Item(None, None, None, mapping.content_hash(event), may_import=may_import), self.winner)
+
+    def _process_new_remote(self, event: RemoteEvent, decision: Decision | None = None) -> None:
+        decision = decision or self._plan_new(event)
         if decision.op != Op.PULL_CREATE:
             return
         link = SyncLink(agent_calendar=self.ac, origin=SyncLink.Origin.EXTERNAL, marker=event.marker or event.remote_id)
@@ -668,6 +759,7 @@ class _Run:
                 )
                 operation = "update"
             link.appointment.refresh_from_db()
+            mapping.forget_related(link.appointment)  # read before the change
             link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
             # What the helpdesk now holds is read against the entry just pulled (a private entry's
             # text comes from it), so the next sync sees both sides as synced and writes nothing.
@@ -681,14 +773,20 @@ class _Run:
                 In,
                 operation,
                 SyncLogEntry.Result.CONFLICT if decision.conflict else SyncLogEntry.Result.OK,
-                subject=link.appointment.subject or ("(private)" if event.private else ""),
+                subject=_import_subject(link.appointment, event),
                 link=link,
                 overwritten=overwritten,
                 message="Both sides changed; the external calendar's version won." if decision.conflict else "",
             )
 
     def _synced(
-        self, link: SyncLink, local: RemoteEvent | None, remote: RemoteEvent | None, *, raw: str | None = None
+        self,
+        link: SyncLink,
+        local: RemoteEvent | None,
+        remote: RemoteEvent | None,
+        *,
+        raw: str | None = None,
+        save: bool = True,
     ) -> None:
         link.local_hash = mapping.content_hash(local) if local is not None else ""
         link.remote_hash = mapping.content_hash(remote) if remote is not None else ""
@@ -707,7 +805,8 @@ class _Run:
         link.next_attempt_at = None
         link.last_error = ""
         link.last_synced_at = timezone.now()
-        link.save()
+        if save:
+            link.save()
 
     def _failed(self, link: SyncLink, decision: Decision, error: Exception) -> None:
         failures = link.failures + 1
@@ -722,7 +821,11 @@ class _Run:
         direction = Out if decision.op.startswith("push") else In
         self._log(direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=str(error), link=link)
 
-    def _log(
+    def _log(self, direction, operation, result=SyncLogEntry.Result.OK, **details) -> None:
+        """Record one sync log entry now (details: subject, message, link, overwritten)."""
+        self._log_entry(direction, operation, result, **details).save()
+
+    def _log_entry(
         self,
         direction,
         operation,
@@ -733,13 +836,14 @@ class _Run:
         link=None,
         overwritten=None,
         private: bool | None = None,
-    ) -> None:
-        # A private entry's text never reaches the log (calendars.privacy): "(private)" stands in.
+    ) -> SyncLogEntry:
+        """One sync log entry of this calendar, unsaved (saved alone by `_log`, or many at once).
+        A private entry's text never reaches the log (calendars.privacy): "(private)" stands in."""
         if private is None:
             private = link is not None and privacy.link_is_private(link)
         subject = privacy.rule.label(subject, private=private)
         overwritten = privacy.masked_values(overwritten, private=private)
-        SyncLogEntry.objects.create(
+        return SyncLogEntry(
             agent_calendar=self.ac,
             link=link if link is not None and link.pk else None,
             direction=direction,
@@ -760,6 +864,25 @@ class _Pending:
     local: RemoteEvent | None
     event: RemoteEvent | None
     reread: bool = True
+
+
+def _import_subject(appointment: Appointment, event: RemoteEvent) -> str:
+    return appointment.subject or ("(private)" if event.private else "")
+
+
+def _with_local_side(links) -> list[SyncLink]:
+    """Links with what building their local side reads (`mapping.local_event`): the appointment,
+    its technicians, schedule, request and occurrences edited on their own, in a fixed number of
+    queries however many links there are."""
+    modified = Appointment.objects.filter(is_modified=True).select_related("request")
+    links = list(
+        links.select_related("appointment__schedule", "appointment__request").prefetch_related(
+            Prefetch("appointment__occurrences", queryset=modified, to_attr="modified_occurrences")
+        )
+    )
+    appointments = [link.appointment for link in links if link.appointment is not None]
+    mapping.remember_agents(appointments + [o for a in appointments for o in a.modified_occurrences])
+    return links
 
 
 def mapping_overlaps(event: RemoteEvent, window: Window) -> bool:

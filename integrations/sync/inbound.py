@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from agents.models import Agent
 from calendars import services as calendar_services
 from calendars import times
-from calendars.models import Appointment, CalendarSettings
+from calendars.models import Appointment, CalendarSettings, Schedule
 from integrations.models import AgentCalendar
 from integrations.providers.base import RemoteEvent, RemoteOccurrence
 from integrations.sync import mapping, privacy
@@ -106,16 +107,7 @@ def import_remote_event(agent: Agent, event: RemoteEvent) -> Appointment:
     The entry's own reminder (minutes before start, None: none) is kept as the appointment's, so
     the helpdesk's default reminder never reaches an entry the helpdesk did not make.
     """
-    fields = {
-        "subject": (event.subject or "").strip()[:255] or "(no subject)",
-        "note": event.body or "",
-        "location": event.location or "",
-        "all_day": event.all_day,
-        "private": event.private,
-        "busy": True if event.private else event.busy,
-        "reminder_minutes": event.reminder_minutes,
-        "source": Appointment.Source.EXTERNAL,
-    }
+    fields = _import_fields(event)
     start, end = _span(event, agent)
     if event.is_recurring:
         appointment = calendar_services.create_recurring_appointment(
@@ -132,6 +124,131 @@ def import_remote_event(agent: Agent, event: RemoteEvent) -> Appointment:
     if event.private:
         _blank_private(appointment)
     return appointment
+
+
+@dataclass
+class ImportRow:
+    """What one new remote entry becomes, ready to insert: `appointment` (unsaved, validated),
+    and for a series its `rule` (django-recurrence, UNTIL in UTC, EXDATEs for cancelled starts),
+    the `zone` it repeats in and the `exceptions` to apply as its occurrences are made (the shape
+    `calendar_services.future_exceptions` gives)."""
+
+    event: RemoteEvent
+    appointment: Appointment
+    rule: object | None = None
+    zone: ZoneInfo | None = None
+    exceptions: list[dict] = field(default_factory=list)
+
+
+def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
+    """The per-entry step of a bulk import: one RemoteEvent as the row values `import_remote_event`
+    would write, checked in Python only (no query). Raises ValidationError for an entry the
+    helpdesk cannot store (as `import_remote_event` would), ValueError for one the batch does not
+    take (an exception naming a timed occurrence by date): the engine imports those on their own.
+
+    Hooks that shape an imported entry (privacy, limits) belong on `event` before this step, or
+    on the returned row's `appointment` after it: both paths (this one and `import_remote_event`)
+    read the same `_import_fields`."""
+    start, end = _span(event, agent)
+    fields = _import_fields(event)
+    if event.private:
+        fields.update(subject="", note="", location="", busy=True)  # busy time only, as _blank_private
+    if not event.is_recurring:
+        appointment = calendar_services.new_appointment(agents=[agent], start=start, end=end, **fields)
+        return ImportRow(event, appointment)
+    zone = _series_zone(event, agent)
+    start, end = calendar_services.aware(start, zone), calendar_services.aware(end, zone)
+    rule = calendar_services.check_rule(_rule_text(event, agent), start=start, zone=zone)
+    appointment = calendar_services.new_appointment(agents=[agent], start=start, end=end, **fields)
+    return ImportRow(event, appointment, rule, zone, _first_exceptions(appointment, agent, event, zone))
+
+
+def _first_exceptions(master: Appointment, agent: Agent, event: RemoteEvent, zone: ZoneInfo) -> list[dict]:
+    """A new series' moved or edited occurrences as edits to apply when each is made: what
+    `_apply_exceptions` does to the occurrences of a series imported the first time (an override
+    equal to the rule's occurrence changes nothing; a blank subject or a master's text is not an
+    edit; a private series keeps no text)."""
+    entries = []
+    length = master.end - master.start
+    for override in event.overrides:
+        original = override.original_start
+        if master.all_day:
+            key = _as_datetime(original.date() if isinstance(original, datetime) else original, agent)
+        elif isinstance(original, datetime):
+            key = _as_datetime(original, agent)
+        else:  # a DATE naming a timed occurrence: matched by day, against occurrences made one by one
+            raise ValueError("An exception of this series names its occurrence by date; imported on its own.")
+        start, end = _span(override, agent)
+        hidden = event.private or bool(override.private)  # privacy.override_hidden, before the master is saved
+        subject = override.subject or ""
+        subject = subject[:255] if subject.strip() and subject != event.subject and not hidden else None
+        location = override.location
+        changed = location is not None and location != (event.location or "") and not hidden
+        location = location[:255] if changed else None
+        if master.all_day:
+            first = key.astimezone(zone).date()
+            same_span = (start, end) == (first, first + (master.end_date - master.start_date))
+        else:
+            same_span = (start, end) == (key, times.end_after(key, length))
+        if same_span and subject is None and location is None and not override.private:
+            continue
+        entry = {"original_start": key, "start": start, "end": end, "subject": subject, "location": location}
+        if override.private and not event.private:
+            entry["private"] = True  # one occurrence private on its own: busy time without text
+        entries.append(entry)
+    return entries
+
+
+def import_remote_events(agent: Agent, rows: list[ImportRow], *, now: datetime | None = None) -> list[Appointment]:
+    """Write many new entries at once (rows from `import_row`): one insert of appointments, one
+    of their technician, one of schedules, one of occurrences (and their technician) and one
+    update of the schedules, whatever their number. No `appointment_changed` is sent: the
+    caller announces what other calendars must hear. Returns the appointments in `rows`' order,
+    each knowing its technician and (series) its schedule and occurrences edited on their own,
+    so its entry is built without reading it again (`mapping.local_event`).
+    """
+    appointments = [row.appointment for row in rows]
+    Appointment.objects.bulk_create(appointments)
+    through = Appointment.agents.through
+    through.objects.bulk_create([through(appointment_id=a.pk, agent_id=agent.pk) for a in appointments])
+    series = [row for row in rows if row.rule is not None]
+    schedules = [
+        Schedule(
+            master=row.appointment,
+            recurrence=row.rule,
+            time_zone=row.zone,
+            future_exceptions=calendar_services.exception_entries(row.exceptions),
+        )
+        for row in series
+    ]
+    Schedule.objects.bulk_create(schedules)
+    made = calendar_services.materialise_new_series([row.appointment for row in series], [agent], now=now)
+    modified: dict[int, list[Appointment]] = {}
+    for occurrence in made:
+        mapping.remember_related(occurrence, agents=[agent])
+        if occurrence.is_modified:
+            modified.setdefault(occurrence.master_id, []).append(occurrence)
+    schedule_field = Appointment._meta.get_field("schedule")
+    for row in rows:
+        if row.rule is None:
+            schedule_field.set_cached_value(row.appointment, None)  # a single: no schedule to read
+        mapping.remember_related(
+            row.appointment, agents=[agent], modified_occurrences=modified.get(row.appointment.pk, [])
+        )
+    return appointments
+
+
+def _import_fields(event: RemoteEvent) -> dict:
+    return {
+        "subject": (event.subject or "").strip()[:255] or "(no subject)",
+        "note": event.body or "",
+        "location": event.location or "",
+        "all_day": event.all_day,
+        "private": event.private,
+        "busy": True if event.private else event.busy,
+        "reminder_minutes": event.reminder_minutes,
+        "source": Appointment.Source.EXTERNAL,
+    }
 
 
 def _span(event: RemoteEvent | RemoteOccurrence, agent: Agent) -> tuple[datetime | date, datetime | date]:

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from string import Formatter
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from calendars import privacy, times
 from calendars import services as calendar_services
 from calendars.formatting import render_template
 from calendars.models import Appointment, CalendarSettings
 from integrations.providers.base import RemoteEvent, RemoteOccurrence
-from integrations.sync.normalise import normalise_rrule, normalise_text, rrule_key, same_text
-
-# Beyond this many occurrences a series counts as endless (no end worth computing).
-MAX_OCCURRENCES = 5000
+from integrations.sync.normalise import (  # noqa: F401 (span_of: the engine and tests read it here)
+    MAX_OCCURRENCES,
+    normalise_rrule,
+    normalise_text,
+    rrule_key,
+    same_text,
+    span_of,
+)
 
 # --- plain data, for the snapshot kept on the sync link -------------------------------------
 
@@ -167,14 +170,64 @@ def template_values(appointment: Appointment) -> dict[str, object]:
         "summary": request.summary if request else None,
         "customer": getattr(request, "customer", None) if request else None,
         "site": getattr(request, "site", None) if request else None,
-        "agents": ", ".join(agent.name for agent in appointment.agents.all()),
+        "agents": ", ".join(agent.name for agent in agents_of(appointment)),
     }
+
+
+def agents_of(appointment: Appointment) -> list:
+    """The appointment's technicians (in Agent's order): as remembered (`remember_related`,
+    `remember_agents`), else read."""
+    known = appointment.__dict__.get("known_agents")
+    if known is not None:
+        return known
+    return list(appointment.agents.all())
+
+
+def remember_related(appointment: Appointment, *, agents: list, modified_occurrences: list | None = None) -> None:
+    """Give an appointment just written its technicians and its occurrences edited on their own,
+    so `local_event` builds its entry without reading them again."""
+    appointment.known_agents = list(agents)
+    if modified_occurrences is not None:
+        appointment.modified_occurrences = list(modified_occurrences)
+
+
+def forget_related(appointment: Appointment) -> None:
+    """Drop what `remember_related` / `remember_agents` gave, after the appointment changed."""
+    appointment.__dict__.pop("known_agents", None)
+    appointment.__dict__.pop("modified_occurrences", None)
+
+
+def remember_agents(appointments: list[Appointment]) -> None:
+    """Give many appointments their technicians, read in two queries for all (no queryset per
+    appointment, as `prefetch_related` makes)."""
+    from agents.models import Agent
+
+    through = Appointment.agents.through
+    ids = [appointment.pk for appointment in appointments]
+    pairs = list(through.objects.filter(appointment_id__in=ids).values_list("appointment_id", "agent_id"))
+    agents = list(Agent.objects.filter(pk__in={agent_id for _a, agent_id in pairs}).select_related("user"))
+    by_id = {agent.pk: agent for agent in agents}
+    rank = {agent.pk: position for position, agent in enumerate(agents)}  # Agent's own ordering
+    found: dict[int, list] = {}
+    for appointment_id, agent_id in sorted(pairs, key=lambda pair: rank[pair[1]]):
+        found.setdefault(appointment_id, []).append(by_id[agent_id])
+    for appointment in appointments:
+        appointment.known_agents = found.get(appointment.pk, [])
+
+
+def _modified_occurrences(appointment: Appointment) -> list[Appointment]:
+    """A master's occurrences edited on their own, by original start (prefetched when given)."""
+    given = getattr(appointment, "modified_occurrences", None)
+    if given is not None:
+        return sorted(given, key=lambda o: o.original_start)
+    return list(appointment.occurrences.filter(is_modified=True).order_by("original_start"))
 
 
 def _span(appointment: Appointment) -> tuple[datetime | date, datetime | date]:
     """Instants, or for an all-day entry its days (never moved through a zone)."""
     if appointment.all_day:
-        zone = appointment.agents.first().zone if appointment.agents.exists() else UTC
+        agents = agents_of(appointment)
+        zone = agents[0].zone if agents else UTC
         return appointment.day_span(zone)
     return appointment.start, appointment.end
 
@@ -238,6 +291,7 @@ def local_event(
     if appointment.private and appointment.source == Appointment.Source.EXTERNAL and remote_before is not None:
         subject, body, location = remote_before.subject, remote_before.body, remote_before.location
     start, end = _span(appointment)
+    agents = agents_of(appointment)
     reminder = appointment.reminder_minutes
     if reminder is None and templated:
         reminder = settings.reminder_minutes  # the default reminder is for entries the helpdesk makes
@@ -251,7 +305,7 @@ def local_event(
         private=appointment.private,
         busy=appointment.busy,
         reminder_minutes=reminder,
-        time_zone=str(appointment.agents.first().zone) if appointment.agents.exists() else "UTC",
+        time_zone=str(agents[0].zone) if agents else "UTC",
         marker=marker,
     )
     if appointment.is_recurring_master:
@@ -266,7 +320,7 @@ def local_event(
         event.rrules = [normalise_rrule(_rrule_text(rule)) for rule in schedule.recurrence.rrules]
         if appointment.all_day:
             event.rrules = [times.rule_for_dates(rule, zone) for rule in event.rrules]
-        occurrences = list(appointment.occurrences.filter(is_modified=True).order_by("original_start"))
+        occurrences = _modified_occurrences(appointment)
         # Every cancelled occurrence, made yet or not (the rule keeps those beyond the horizon).
         cancelled = {o.original_start for o in occurrences if o.is_cancelled}
         cancelled |= {times.on_wall_clock(d, zone) if d.tzinfo is None else d for d in schedule.recurrence.exdates}
@@ -370,50 +424,3 @@ def _rrule_text(rule) -> str:
         if line.upper().startswith("RRULE:"):
             return line[6:]
     return text
-
-
-def span_of(event: RemoteEvent) -> tuple[datetime | None, datetime | None]:
-    """The time a link's entry covers, for the import window; a series without an end has no end."""
-
-    def aware(value: datetime | date) -> datetime:
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=UTC)  # floating: near enough here
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-
-    start = aware(event.start)
-    if event.is_recurring:
-        last = _last_occurrence_start(event)
-        if last is None:
-            return start, None
-        ends = [aware(last) + (aware(event.end) - start)] + [aware(o.end) for o in event.overrides]
-        return start, max(ends)
-    return start, aware(event.end)
-
-
-def _last_occurrence_start(event: RemoteEvent) -> datetime | date | None:
-    """Where a series with COUNT or UNTIL ends (its last rule-given start); None for an endless one.
-
-    A finished series must not count as "missing" when a full listing of the window leaves it out.
-    """
-    from dateutil.rrule import rrulestr
-
-    rules = [normalise_rrule(rule) for rule in event.rrules]
-    if not rules or any("COUNT=" not in rule and "UNTIL=" not in rule for rule in rules):
-        return None
-    if isinstance(event.start, datetime):
-        try:
-            first: datetime = event.start.astimezone(ZoneInfo(event.time_zone))
-        except (ZoneInfoNotFoundError, ValueError):
-            first = event.start
-    else:
-        first = datetime.combine(event.start, datetime.min.time())
-    last = None
-    for rule in rules:
-        try:
-            starts = list(itertools.islice(rrulestr(rule, dtstart=first), MAX_OCCURRENCES + 1))
-        except (ValueError, TypeError):
-            return None  # a rule dateutil cannot expand on this footing: treat the series as endless
-        if not starts or len(starts) > MAX_OCCURRENCES:
-            return None
-        last = starts[-1] if last is None else max(last, starts[-1])
-    return last if isinstance(event.start, datetime) else last.date()

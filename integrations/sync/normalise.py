@@ -9,9 +9,17 @@ never taken for a change.
 from __future__ import annotations
 
 import html
+import itertools
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from integrations.providers.base import RemoteEvent
+
+# Beyond this many occurrences a series counts as endless (no end worth computing).
+MAX_OCCURRENCES = 5000
 
 _HTML_START = re.compile(r"^\s*(<!doctype|<html|<body|<div|<p[\s>]|<span|<br)", re.IGNORECASE)
 _HTML_BREAKS = re.compile(r"<br\s*/?>|</p>|</div>", re.IGNORECASE)
@@ -78,3 +86,50 @@ def _until_date(value: str, time_zone: str) -> str:
         except (ValueError, ZoneInfoNotFoundError):
             return value[:8]
     return value[:8]
+
+
+def span_of(event: RemoteEvent) -> tuple[datetime | None, datetime | None]:
+    """The time a link's entry covers, for the import window; a series without an end has no end."""
+
+    def aware(value: datetime | date) -> datetime:
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)  # floating: near enough here
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+    start = aware(event.start)
+    if event.is_recurring:
+        last = _last_occurrence_start(event)
+        if last is None:
+            return start, None
+        ends = [aware(last) + (aware(event.end) - start)] + [aware(o.end) for o in event.overrides]
+        return start, max(ends)
+    return start, aware(event.end)
+
+
+def _last_occurrence_start(event: RemoteEvent) -> datetime | date | None:
+    """Where a series with COUNT or UNTIL ends (its last rule-given start); None for an endless one.
+
+    A finished series must not count as "missing" when a full listing of the window leaves it out.
+    """
+    from dateutil.rrule import rrulestr
+
+    rules = [normalise_rrule(rule) for rule in event.rrules]
+    if not rules or any("COUNT=" not in rule and "UNTIL=" not in rule for rule in rules):
+        return None
+    if isinstance(event.start, datetime):
+        try:
+            first: datetime = event.start.astimezone(ZoneInfo(event.time_zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            first = event.start
+    else:
+        first = datetime.combine(event.start, datetime.min.time())
+    last = None
+    for rule in rules:
+        try:
+            starts = list(itertools.islice(rrulestr(rule, dtstart=first), MAX_OCCURRENCES + 1))
+        except (ValueError, TypeError):
+            return None  # a rule dateutil cannot expand on this footing: treat the series as endless
+        if not starts or len(starts) > MAX_OCCURRENCES:
+            return None
+        last = starts[-1] if last is None else max(last, starts[-1])
+    return last if isinstance(event.start, datetime) else last.date()

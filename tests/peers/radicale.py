@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from socketserver import ThreadingMixIn
+from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import radicale
@@ -19,6 +21,8 @@ import radicale.config
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # Clients that open many connections at once (vdirsyncer) must not find the backlog full.
+    request_queue_size = 128
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -37,6 +41,17 @@ class RadicaleServer:
     def add_user(self, username: str, password: str) -> None:
         with self.htpasswd.open("a") as handle:
             handle.write(f"{username}:{password}\n")
+
+    def write_entries(self, calendar_url: str, entries: dict[str, str]) -> None:
+        """Put iCalendar objects ({file name: text}) straight into a calendar's folder, as another
+        program editing Radicale's storage would (Radicale reads them, with new etags and a new
+        sync token, on the next request): thousands of entries in a moment, without a PUT each."""
+        path = urlsplit(calendar_url).path.strip("/")
+        folder = self.folder / "collections" / "collection-root" / path
+        if not folder.is_dir():
+            raise FileNotFoundError(f"No calendar at {calendar_url}")
+        for name, text in entries.items():
+            (folder / name).write_text(text, encoding="utf-8", newline="")
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -57,7 +72,8 @@ def start_radicale(folder: Path, users: dict[str, str]) -> RadicaleServer:
                 "delay": "0",
             },
             "rights": {"type": "authenticated"},
-            "storage": {"filesystem_folder": str(folder / "collections")},
+            # No fsync per file: a throw-away server, and thousands of entries must load in seconds.
+            "storage": {"filesystem_folder": str(folder / "collections"), "_filesystem_fsync": "False"},
             "web": {"type": "none"},
         },
         "test",
@@ -69,3 +85,89 @@ def start_radicale(folder: Path, users: dict[str, str]) -> RadicaleServer:
     thread.start()
     host, port = server.server_address[:2]
     return RadicaleServer(f"http://{host}:{port}/", folder, htpasswd, server, thread)
+
+
+# The zone as clients send it with each entry (RFC 5545 3.6.5), so no server has to make one up.
+AMSTERDAM = [
+    "BEGIN:VTIMEZONE",
+    "TZID:Europe/Amsterdam",
+    "BEGIN:DAYLIGHT",
+    "TZOFFSETFROM:+0100",
+    "TZOFFSETTO:+0200",
+    "TZNAME:CEST",
+    "DTSTART:20200329T020000",
+    "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+    "END:DAYLIGHT",
+    "BEGIN:STANDARD",
+    "TZOFFSETFROM:+0200",
+    "TZOFFSETTO:+0100",
+    "TZNAME:CET",
+    "DTSTART:20201025T030000",
+    "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU",
+    "END:STANDARD",
+    "END:VTIMEZONE",
+]
+
+
+def sample_entries(count: int, first_day: date, *, prefix: str = "entry") -> dict[str, str]:
+    """`count` entries as another client makes them ({file name: iCalendar text}), a realistic
+    mix over the coming months: mostly single appointments with a zone (a few with a reminder),
+    every 10th an all-day entry, every 25th a weekly series (one of two with a cancelled and a
+    moved occurrence, RFC 5545 EXDATE and RECURRENCE-ID), every 20th private."""
+    entries = {}
+    zone = "Europe/Amsterdam"
+    stamp = "20260101T000000Z"
+    for n in range(count):
+        uid = f"{prefix}-{n:05d}"
+        day = first_day + timedelta(days=n % 180)
+        hour = 8 + n % 9
+        lines = [f"UID:{uid}", f"DTSTAMP:{stamp}", f"SUMMARY:Visit {n} at customer {n % 37}"]
+        if n % 25 == 7:
+            start = datetime(day.year, day.month, day.day, hour)
+            lines += [
+                f"DTSTART;TZID={zone}:{start:%Y%m%dT%H%M%S}",
+                f"DTEND;TZID={zone}:{start + timedelta(minutes=45):%Y%m%dT%H%M%S}",
+                "RRULE:FREQ=WEEKLY;COUNT=20" if n % 2 else "RRULE:FREQ=WEEKLY",
+            ]
+            children = []
+            if n % 2:
+                cancelled, moved = start + timedelta(weeks=2), start + timedelta(weeks=3)
+                lines.append(f"EXDATE;TZID={zone}:{cancelled:%Y%m%dT%H%M%S}")
+                children = [
+                    "BEGIN:VEVENT",
+                    f"UID:{uid}",
+                    f"DTSTAMP:{stamp}",
+                    f"RECURRENCE-ID;TZID={zone}:{moved:%Y%m%dT%H%M%S}",
+                    f"DTSTART;TZID={zone}:{moved + timedelta(hours=2):%Y%m%dT%H%M%S}",
+                    f"DTEND;TZID={zone}:{moved + timedelta(hours=2, minutes=45):%Y%m%dT%H%M%S}",
+                    f"SUMMARY:Visit {n} (moved)",
+                    "END:VEVENT",
+                ]
+            body = ["BEGIN:VEVENT", *lines, "END:VEVENT", *children]
+        elif n % 10 == 3:
+            body = [
+                "BEGIN:VEVENT",
+                *lines,
+                f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
+                f"DTEND;VALUE=DATE:{day + timedelta(days=1 + n % 3):%Y%m%d}",
+                "TRANSP:TRANSPARENT",
+                "END:VEVENT",
+            ]
+        else:
+            start = datetime(day.year, day.month, day.day, hour, 15 * (n % 4))
+            lines += [
+                f"DTSTART;TZID={zone}:{start:%Y%m%dT%H%M%S}",
+                f"DTEND;TZID={zone}:{start + timedelta(minutes=30 + 30 * (n % 3)):%Y%m%dT%H%M%S}",
+                f"DESCRIPTION:Ticket {n}: printer on floor {n % 5}\\, bring toner",
+                f"LOCATION:Street {n % 90}",
+            ]
+            if n % 20 == 11:
+                lines.append("CLASS:PRIVATE")
+            alarm = ["BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:Visit", "TRIGGER:-PT15M", "END:VALARM"]
+            body = ["BEGIN:VEVENT", *lines, *(alarm if n % 4 == 1 else []), "END:VEVENT"]
+        zones = AMSTERDAM if "TZID" in "".join(body) else []
+        text = "\r\n".join(
+            ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Other client//EN", *zones, *body, "END:VCALENDAR", ""]
+        )
+        entries[f"{uid}.ics"] = text
+    return entries

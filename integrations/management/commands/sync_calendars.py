@@ -7,6 +7,9 @@ from integrations.sync import engine
 
 class Command(BaseCommand):
     help = "Sync connected calendars now (push what waits, then pull the external changes)."
+    # A worker's command: the system checks (which import every URL, the API and its schema) are
+    # for `check` and the web server, not for a sync run by cron or by hand.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("--agent", default=None, help="Only this technician (user name).")
