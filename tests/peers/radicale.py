@@ -3,11 +3,20 @@
 Radicale is a WSGI application; we serve it with the standard library's threading WSGI server so
 the port is known without racing for it. Users live in an htpasswd file (plain passwords), and
 any logged-in user may reach every calendar, like a service account on a shared server.
+
+`start_radicale_process` runs the same configuration with Radicale's own server in a process of
+its own (`python -m tests.peers.radicale FOLDER`), for benchmarks whose clients must not share a
+process, and its GIL, with the server.
 """
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -35,8 +44,7 @@ class RadicaleServer:
     url: str
     folder: Path
     htpasswd: Path
-    _server: WSGIServer
-    _thread: threading.Thread
+    _stop: Callable[[], None]
 
     def add_user(self, username: str, password: str) -> None:
         with self.htpasswd.open("a") as handle:
@@ -54,14 +62,19 @@ class RadicaleServer:
             (folder / name).write_text(text, encoding="utf-8", newline="")
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._stop()
 
 
-def start_radicale(folder: Path, users: dict[str, str]) -> RadicaleServer:
+def _write_users(folder: Path, users: dict[str, str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     htpasswd = folder / "users"
     htpasswd.write_text("".join(f"{name}:{password}\n" for name, password in users.items()))
+    return htpasswd
+
+
+def _configuration(folder: Path) -> radicale.config.Configuration:
+    """The test server's configuration: users from FOLDER/users, storage in FOLDER/collections."""
+    htpasswd = folder / "users"
     configuration = radicale.config.load(())
     configuration.update(
         {
@@ -79,12 +92,62 @@ def start_radicale(folder: Path, users: dict[str, str]) -> RadicaleServer:
         "test",
         privileged=True,
     )
-    app = radicale.Application(configuration)
+    return configuration
+
+
+def start_radicale(folder: Path, users: dict[str, str]) -> RadicaleServer:
+    """Radicale in a daemon thread of this process, on a port the OS chooses."""
+    htpasswd = _write_users(folder, users)
+    app = radicale.Application(_configuration(folder))
     server = make_server("127.0.0.1", 0, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     host, port = server.server_address[:2]
-    return RadicaleServer(f"http://{host}:{port}/", folder, htpasswd, server, thread)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return RadicaleServer(f"http://{host}:{port}/", folder, htpasswd, stop)
+
+
+def start_radicale_process(folder: Path, users: dict[str, str], *, timeout: float = 30.0) -> RadicaleServer:
+    """Radicale's own server (radicale.server.serve, as `python -m radicale` runs it) in a child
+    process, on a free loopback port. Returns once the port accepts connections; raises
+    RuntimeError when the child exits or does not listen within `timeout` seconds."""
+    htpasswd = _write_users(folder, users)
+    with socket.socket() as probe:  # a port the OS has free now; the child binds it right after
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.peers.radicale", str(folder), str(port)],
+        cwd=root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        if child.poll() is not None:
+            raise RuntimeError(f"Radicale exited with {child.returncode} before listening on {port}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                child.kill()
+                raise RuntimeError(f"Radicale did not listen on {port} within {timeout} s") from None
+            time.sleep(0.1)
+
+    def stop() -> None:
+        child.terminate()  # Radicale shuts down on SIGTERM
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    return RadicaleServer(f"http://127.0.0.1:{port}/", folder, htpasswd, stop)
 
 
 # The zone as clients send it with each entry (RFC 5545 3.6.5), so no server has to make one up.
@@ -171,3 +234,17 @@ def sample_entries(count: int, first_day: date, *, prefix: str = "entry") -> dic
         )
         entries[f"{uid}.ics"] = text
     return entries
+
+
+if __name__ == "__main__":  # python -m tests.peers.radicale FOLDER PORT (see start_radicale_process)
+    import radicale.log
+    import radicale.server
+
+    radicale.log.setup()
+    served = _configuration(Path(sys.argv[1]))
+    served.update(
+        {"server": {"hosts": f"127.0.0.1:{sys.argv[2]}", "max_connections": "32"}, "logging": {"level": "warning"}},
+        "bench",
+    )
+    radicale.log.set_level("warning", False)
+    radicale.server.serve(served)
