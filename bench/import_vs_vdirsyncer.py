@@ -18,8 +18,9 @@ It also counts the SQL statements of the import and of the unchanged poll, in-pr
 vdirsyncer is installed from PyPI into its own virtual environment (created when missing, at
 --vdirsyncer-venv). Radicale runs on loopback in a process of its own (Radicale's own server, see
 `tests.peers.radicale.start_radicale_process`), so neither client shares a GIL with it and the
-bench's own work does not slow it (in this process, vdirsyncer hung at 2,000 entries); it reads new
-files once, slowly, so each calendar is read once before anything is timed. Uses SQLite files in a temporary folder
+bench's own work does not slow it; it reads new files once, slowly, so each calendar is read once
+before anything is timed. The timed processes write to files (an unread pipe blocked vdirsyncer's
+2,000-entry sync for ever: it prints a line per item). Uses SQLite files in a temporary folder
 (or DATABASE_URL's server when --database-url is given). Prints figures; asserts nothing.
 
 Run: `.venv/bin/python bench/import_vs_vdirsyncer.py [--sizes 500,2000,5000] [--rounds 3]`
@@ -60,14 +61,21 @@ def ensure_vdirsyncer(venv: Path) -> Path:
 
 def timed(command: list[str], *, env: dict | None = None, cwd: Path | None = None) -> tuple[float, float]:
     """Run a process to its end: (wall seconds, its peak RSS in MiB). Fails loudly on a non-zero exit."""
-    began = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    out, err = process.stdout.read(), process.stderr.read()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{out.decode()}\n{err.decode()[-3000:]}")
+    # Output goes to files, not pipes: nobody reads a pipe while we wait, and vdirsyncer's line per
+    # item (over 64 KiB at 2,000 entries) would fill it and block the process for ever.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        began = time.perf_counter()
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        _pid, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - began
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            out.seek(0)
+            err.seek(0)
+            raise SystemExit(
+                f"{' '.join(command)} failed ({process.returncode}):\n{out.read().decode()[-3000:]}\n"
+                f"{err.read().decode()[-3000:]}"
+            )
     return seconds, usage.ru_maxrss / 1024  # Linux reports KiB
 
 
