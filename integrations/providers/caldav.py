@@ -8,6 +8,7 @@ with sync-collection (RFC 6578); a refused token raises SyncTokenExpired so the 
 from __future__ import annotations
 
 import logging
+import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -42,6 +43,9 @@ PRODID = "-//Helpdesk//Calendar sync//EN"
 # Marks the VALARM we set, so an update replaces ours and never one the user added.
 OWN_ALARM = "X-HELPDESK-REMINDER"
 SYNC_TOKEN_PRECONDITION = "{DAV:}valid-sync-token"
+# A whole VTIMEZONE block, from its BEGIN line to its END line (folded lines start with a blank, so
+# an END at a line's start is the block's own).
+_ZONE_BLOCK = re.compile(r"^BEGIN:VTIMEZONE\r?\n.*?^END:VTIMEZONE[ \t]*(?:\r?\n|\Z)", re.M | re.S | re.I)
 
 
 class CalDAVProvider:
@@ -207,6 +211,7 @@ class CalDAVProvider:
             raise ProviderError(f"Reading changes: the server answered {response.status}")
         tree = response.tree
         next_token = tree.findtext(_DAV + "sync-token") or ""
+        zones_read: set[str] = set()  # every entry repeats the calendar's VTIMEZONEs: read each once
         page = ChangePage(next_token=next_token.strip(), full=not token)
         for member in tree.iter(_DAV + "response"):
             href = member.findtext(_DAV + "href")
@@ -226,7 +231,7 @@ class CalDAVProvider:
             if etag and known_versions.get(path) and _same_etag(etag, known_versions[path]):
                 page.unchanged.append(path)  # our own write coming back: nothing to parse
                 continue
-            event = parse_event(data, remote_id=path, version=etag)
+            event = parse_event(data, remote_id=path, version=etag, zones_read=zones_read)
             if event is not None and (token or _in_window(event, window)):
                 page.changed.append(event)
         return page
@@ -599,16 +604,33 @@ def _zone_name(value) -> str:
     return ""
 
 
-def parse_event(text: str | bytes, *, remote_id: str, version: str | None = None) -> RemoteEvent | None:
+def parse_event(
+    text: str | bytes, *, remote_id: str, version: str | None = None, zones_read: set[str] | None = None
+) -> RemoteEvent | None:
     """The RemoteEvent in an iCalendar object; None for one that holds no event (a task, garbage).
 
     The text is untrusted: anything unreadable yields None, long text is cut to size.
+
+    `zones_read` (optional, shared by the entries of one listing): the VTIMEZONE blocks (their
+    exact text) already read in this process. A block met again is not parsed again: RFC 4791 4.1
+    makes every calendar object carry the zones it uses, so a listing repeats the same blocks in
+    every entry, and icalendar keeps the first definition of a TZID for the whole process
+    (`tzp.cache_timezone_component`), so a copy read again changes no time. About half of a
+    typical entry's lines are its VTIMEZONE. The event's `raw` keeps the whole text.
     """
+    whole = text.decode() if isinstance(text, bytes) else text
+    source, blocks = whole, []
+    if zones_read is not None:
+        blocks = _ZONE_BLOCK.findall(source)
+        if blocks and any(block in zones_read for block in blocks):
+            source = _ZONE_BLOCK.sub(lambda found: "" if found.group(0) in zones_read else found.group(0), source)
     try:
-        cal = icalendar.Calendar.from_ical(text)
+        cal = icalendar.Calendar.from_ical(source)
     except (ValueError, IndexError, KeyError) as error:
         logger.warning("Unreadable iCalendar object at %s: %s", remote_id, error)
         return None
+    if zones_read is not None:
+        zones_read.update(blocks)
     events = [c for c in cal.walk("VEVENT")]
     if not events:
         return None
@@ -616,7 +638,7 @@ def parse_event(text: str | bytes, *, remote_id: str, version: str | None = None
     master = masters[0] if masters else events[0]
     try:
         event = _event_from(master, [e for e in events if e is not master], remote_id, version)
-        event.raw = text.decode() if isinstance(text, bytes) else text
+        event.raw = whole
         return event
     except (ValueError, TypeError, AttributeError, KeyError) as error:
         logger.warning("Unusable event at %s: %s", remote_id, error)
