@@ -30,8 +30,10 @@ from integrations.providers.base import (
     RemoteRef,
     SyncTokenExpired,
     TransientError,
+    UnreadableEntry,
     VersionConflict,
     Window,
+    reads_untrusted,
 )
 from integrations.sync.normalise import rrule_key, same_text
 
@@ -596,27 +598,31 @@ def _zone_name(value) -> str:
 
 
 def parse_event(text: str | bytes, *, remote_id: str, version: str | None = None) -> RemoteEvent | None:
-    """The RemoteEvent in an iCalendar object; None for one that holds no event (a task, garbage).
-
-    The text is untrusted: anything unreadable yields None, long text is cut to size.
-    """
+    """The RemoteEvent in an iCalendar object (RFC 5545); None for one that holds no event (a
+    task, garbage) or one the helpdesk cannot read (`read_event`'s UnreadableEntry, logged with its
+    reason). The text is untrusted: long text is cut to size."""
     try:
-        cal = icalendar.Calendar.from_ical(text)
-    except (ValueError, IndexError, KeyError) as error:
-        logger.warning("Unreadable iCalendar object at %s: %s", remote_id, error)
+        return read_event(text, remote_id=remote_id, version=version)
+    except UnreadableEntry as error:
+        logger.warning("Unusable event at %s: %s", remote_id, error)
         return None
+
+
+@reads_untrusted("The CalDAV server")
+def read_event(text: str | bytes, *, remote_id: str, version: str | None = None) -> RemoteEvent | None:
+    """As `parse_event`, but an object that cannot be read raises UnreadableEntry saying why
+    (malformed iCalendar, bad dates or zones, an unreadable RRULE, values out of range)."""
+    cal = icalendar.Calendar.from_ical(text)
+    if not isinstance(cal, icalendar.Calendar):
+        raise UnreadableEntry("the object is not one VCALENDAR")
     events = [c for c in cal.walk("VEVENT")]
     if not events:
         return None
     masters = [e for e in events if e.get("recurrence-id") is None]
     master = masters[0] if masters else events[0]
-    try:
-        event = _event_from(master, [e for e in events if e is not master], remote_id, version)
-        event.raw = text.decode() if isinstance(text, bytes) else text
-        return event
-    except (ValueError, TypeError, AttributeError, KeyError) as error:
-        logger.warning("Unusable event at %s: %s", remote_id, error)
-        return None
+    event = _event_from(master, [e for e in events if e is not master], remote_id, version)
+    event.raw = text.decode() if isinstance(text, bytes) else text
+    return event
 
 
 def _end_of(component, start):

@@ -38,6 +38,7 @@ from ..base import (
     ProviderError,
     RemoteEvent,
     RemoteOccurrence,
+    reads_untrusted,
 )
 
 EWS_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # exchangelib numbers them 1..7 from Monday
@@ -142,6 +143,7 @@ def occurrence_from(occ: Any, event: RemoteEvent) -> RemoteOccurrence:
     return override
 
 
+@reads_untrusted("Exchange")
 def event_from_item(item: CalendarItem) -> RemoteEvent:
     """A CalendarItem (single or RecurringMaster, fetched with ITEM_FIELDS) as a RemoteEvent: times
     on the wall clock of its StartTimeZone, all-day ends made exclusive, the HTML body as text, the

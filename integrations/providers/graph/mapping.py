@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from integrations.sync.normalise import normalise_text
 
-from ..base import ProviderError, RemoteEvent
+from ..base import ProviderError, RemoteEvent, reads_untrusted
 from ..exchange.mapping import iana_zone_for, windows_zone_for
 
 # Our marker: a named string property in our own property set (the one the EWS connector uses, so an
@@ -66,6 +66,7 @@ def marker_of(data: dict) -> str | None:
     return None
 
 
+@reads_untrusted("Microsoft 365")
 def event_from_graph(data: dict) -> RemoteEvent:
     """A Graph event (JSON) as a RemoteEvent: times on the wall clock of originalStartTimeZone,
     all-day entries as dates with an exclusive end, an HTML body as text, `raw` the JSON as read."""
@@ -357,6 +358,7 @@ def original_utc(value: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+@reads_untrusted("Microsoft 365")
 def series_from(master: dict, instances: list[dict], window_start: datetime, window_end: datetime) -> RemoteEvent:
     """A series master and its instances in the window (Graph lists occurrences and exceptions,
     never cancelled ones) as one RemoteEvent: the pattern as an RRULE, occurrences the rule gives in
