@@ -21,6 +21,7 @@ run); 10,000 a format under `--hypothesis-profile=long`. Run with `-s` to see th
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from collections import Counter
@@ -57,7 +58,7 @@ from .fuzz_inputs import (
 
 # The `long` profile explores more than `ci` (tests/conftest.py); the campaign's budget follows it.
 LONG = settings.default.max_examples > settings.get_profile("ci").max_examples
-EXAMPLES = 10_000 if LONG else 500
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or (10_000 if LONG else 500))
 FUZZ = settings(max_examples=EXAMPLES)
 
 # One entry, parsed and written, may take at most this long and this much memory (traced Python
@@ -101,7 +102,7 @@ def _check_whole(appointment: Appointment, event, agent) -> None:
         assert (appointment.subject, appointment.note, appointment.location) == ("", "", "")
 
 
-def through_inbound(name: str, agent, parse) -> str:
+def through_inbound(name: str, agent, parse, payload=None) -> str:
     """parse() (payload -> RemoteEvent | None) and the import of its entry, as the engine runs
     them, inside a transaction rolled back afterwards; the outcome's name. Fails on any error but a
     ProviderError, on a refused entry that left rows behind, and on an entry over the bounds."""
@@ -139,8 +140,9 @@ def through_inbound(name: str, agent, parse) -> str:
     figures["seconds"] += elapsed
     figures["max_seconds"] = max(figures["max_seconds"], elapsed)
     figures["max_mib"] = max(figures["max_mib"], mib)
-    assert elapsed < MAX_SECONDS_PER_ENTRY, f"one entry took {elapsed:.1f} s"
-    assert mib < MAX_MIB_PER_ENTRY, f"one entry took {mib:.0f} MiB"
+    shown = repr(payload)[:3000]
+    assert elapsed < MAX_SECONDS_PER_ENTRY, f"one entry took {elapsed:.1f} s ({outcome}): {shown}"
+    assert mib < MAX_MIB_PER_ENTRY, f"one entry took {mib:.0f} MiB ({outcome}): {shown}"
     return outcome
 
 
@@ -162,7 +164,7 @@ ical_inputs = st.deferred(
 @FUZZ
 @given(text=ical_inputs)
 def test_fuzz_icalendar(technician, text):
-    through_inbound("icalendar", technician, lambda: read_event(text, remote_id="/cal/fuzz.ics", version='"1"'))
+    through_inbound("icalendar", technician, lambda: read_event(text, remote_id="/cal/fuzz.ics", version='"1"'), text)
 
 
 # --- EWS (Exchange) -------------------------------------------------------------------------
@@ -181,7 +183,7 @@ ews_inputs = st.deferred(
 @FUZZ
 @given(xml=ews_inputs)
 def test_fuzz_ews(technician, xml):
-    through_inbound("ews", technician, lambda: _ews_event(xml))
+    through_inbound("ews", technician, lambda: _ews_event(xml), xml)
 
 
 # --- Microsoft Graph ------------------------------------------------------------------------
@@ -205,7 +207,7 @@ graph_inputs = st.deferred(
 @FUZZ
 @given(pair=graph_inputs)
 def test_fuzz_graph(technician, pair):
-    through_inbound("graph", technician, lambda: _graph_event(pair))
+    through_inbound("graph", technician, lambda: _graph_event(pair), pair)
 
 
 # --- Google Calendar ------------------------------------------------------------------------
@@ -227,7 +229,7 @@ google_inputs = st.deferred(
 @FUZZ
 @given(pair=google_inputs)
 def test_fuzz_google(technician, pair):
-    through_inbound("google", technician, lambda: _google_event(pair))
+    through_inbound("google", technician, lambda: _google_event(pair), pair)
 
 
 # --- the seeds themselves are read and written whole ----------------------------------------

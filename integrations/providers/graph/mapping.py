@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from integrations.sync.normalise import normalise_text
 
-from ..base import ProviderError, RemoteEvent, reads_untrusted
+from ..base import ProviderError, RemoteEvent, UnreadableEntry, reads_untrusted
 from ..exchange.mapping import iana_zone_for, windows_zone_for
 
 # Our marker: a named string property in our own property set (the one the EWS connector uses, so an
@@ -48,7 +48,7 @@ def _zone(name: str | None) -> str:
 def _parse(value: dict | None) -> datetime:
     """A dateTimeTimeZone asked for in UTC (7 fraction digits allowed) as an aware UTC datetime."""
     if not value or not value.get("dateTime"):
-        raise ProviderError("Microsoft 365 sent an event without start or end.")
+        raise UnreadableEntry("Microsoft 365 sent an event without start or end.")
     text = value["dateTime"].rstrip("Z")
     if "." in text:
         head, fraction = text.split(".", 1)
@@ -304,7 +304,7 @@ def rrule_from(recurrence: dict, event: RemoteEvent) -> str:
         else:
             parts.append(f"BYMONTHDAY={pattern.get('dayOfMonth')}")
     else:
-        raise ProviderError(f"Microsoft 365's {kind or 'unknown'} repeat pattern has no RRULE here.")
+        raise UnreadableEntry(f"Microsoft 365's {kind or 'unknown'} repeat pattern has no RRULE here.")
     parts.insert(1, f"INTERVAL={int(pattern.get('interval') or 1)}")
     if rng.get("type") == "numbered":
         parts.append(f"COUNT={rng.get('numberOfOccurrences')}")
