@@ -338,15 +338,19 @@ def ews_seeds() -> tuple[bytes, ...]:
 # --- mutations ------------------------------------------------------------------------------
 
 
-def _paths(value, prefix=()) -> list[tuple]:
-    """Every path (keys and indexes) into a JSON value."""
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += _paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += _paths(item, (*prefix, index))
+def _paths(value, limit: int = 12) -> list[tuple]:
+    """Every path (keys and indexes) into a JSON value, down to `limit` levels (deep nesting is a
+    mutation of its own, not a place to mutate further)."""
+    found, stack = [], [((), value)]
+    while stack:
+        path, item = stack.pop()
+        found.append(path)
+        if len(path) >= limit:
+            continue
+        if isinstance(item, dict):
+            stack += [((*path, key), child) for key, child in reversed(list(item.items()))]
+        elif isinstance(item, list):
+            stack += [((*path, index), child) for index, child in reversed(list(enumerate(item)))]
     return found
 
 
