@@ -421,7 +421,7 @@ def mutated_json(draw, seed):
         elif op == "type":
             parent[step] = draw(st.sampled_from([[current], {"value": current}, str(current)[:100], 7, None, True]))
         elif op == "deep":
-            parent[step] = nested(draw(st.sampled_from([30, 200, 1200])), current)
+            parent[step] = nested(draw(st.sampled_from([30, 200])), current)
         elif op == "plant" and isinstance(current, dict):
             current[draw(st.sampled_from(JSON_KEYS))] = draw(json_values)
         elif op == "repeat" and isinstance(current, list):
