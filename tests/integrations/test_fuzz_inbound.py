@@ -219,12 +219,17 @@ def _graph_event(pair):
     return graph_mapping.series_from(master, instances, WINDOW_START, WINDOW_END)
 
 
-graph_inputs = st.deferred(
-    lambda: st.one_of(
-        st.sampled_from(range(len(graph_seeds()))).flatmap(lambda i: mutated_json(list(graph_seeds()[i]))),
-        st.dictionaries(st.sampled_from(JSON_KEYS), json_values, max_size=8),
+def json_inputs(seeds):
+    """A seed pair mutated, or an event made of known keys with hostile values."""
+    return st.deferred(
+        lambda: st.one_of(
+            st.sampled_from(range(len(seeds()))).flatmap(lambda i: mutated_json(list(seeds()[i]))),
+            st.dictionaries(st.sampled_from(JSON_KEYS), json_values, max_size=8),
+        )
     )
-)
+
+
+graph_inputs = json_inputs(graph_seeds)
 
 
 @FUZZ
@@ -241,12 +246,7 @@ def _google_event(pair):
     return event_from_resource(master, exceptions or [], calendar_zone="Europe/Amsterdam")
 
 
-google_inputs = st.deferred(
-    lambda: st.one_of(
-        st.sampled_from(range(len(google_seeds()))).flatmap(lambda i: mutated_json(list(google_seeds()[i]))),
-        st.dictionaries(st.sampled_from(JSON_KEYS), json_values, max_size=8),
-    )
-)
+google_inputs = json_inputs(google_seeds)
 
 
 @FUZZ
