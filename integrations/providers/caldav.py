@@ -630,8 +630,8 @@ def read_event(text: str | bytes, *, remote_id: str, version: str | None = None)
 # icalendar reads a content line a character at a time (seconds for a 5 MB DESCRIPTION), and we keep
 # at most MAX_BODY characters of any text: longer lines are cut before parsing (the object as the
 # server holds it stays `raw`, for merge updates), and an object still larger is refused.
-MAX_LINE = 4 * MAX_BODY
-MAX_OBJECT = 1024 * 1024
+MAX_LINE = 2 * MAX_BODY  # a TEXT value escapes a character in two at most (RFC 5545 3.3.11)
+MAX_OBJECT = 512 * 1024
 _FOLD = re.compile(r"\r?\n[ \t]")
 
 
