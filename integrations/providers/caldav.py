@@ -8,6 +8,7 @@ with sync-collection (RFC 6578); a refused token raises SyncTokenExpired so the 
 from __future__ import annotations
 
 import logging
+import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +21,7 @@ from caldav.lib import error as dav_error
 
 from calendars import times
 from integrations.providers.base import (
+    MAX_BODY,
     ChangePage,
     ConnectionProblem,
     ProviderError,
@@ -30,8 +32,10 @@ from integrations.providers.base import (
     RemoteRef,
     SyncTokenExpired,
     TransientError,
+    UnreadableEntry,
     VersionConflict,
     Window,
+    reads_untrusted,
 )
 from integrations.sync.normalise import rrule_key, same_text, span_of
 
@@ -600,27 +604,54 @@ def _zone_name(value) -> str:
 
 
 def parse_event(text: str | bytes, *, remote_id: str, version: str | None = None) -> RemoteEvent | None:
-    """The RemoteEvent in an iCalendar object; None for one that holds no event (a task, garbage).
-
-    The text is untrusted: anything unreadable yields None, long text is cut to size.
-    """
+    """The RemoteEvent in an iCalendar object (RFC 5545); None for one that holds no event (a
+    task, garbage) or one the helpdesk cannot read (`read_event`'s UnreadableEntry, logged with its
+    reason). The text is untrusted: long text is cut to size."""
     try:
-        cal = icalendar.Calendar.from_ical(text)
-    except (ValueError, IndexError, KeyError) as error:
-        logger.warning("Unreadable iCalendar object at %s: %s", remote_id, error)
+        return read_event(text, remote_id=remote_id, version=version)
+    except UnreadableEntry as error:
+        logger.warning("Unusable event at %s: %s", remote_id, error)
         return None
+
+
+@reads_untrusted("The CalDAV server")
+def read_event(text: str | bytes, *, remote_id: str, version: str | None = None) -> RemoteEvent | None:
+    """As `parse_event`, but an object that cannot be read raises UnreadableEntry saying why
+    (malformed iCalendar, bad dates or zones, an unreadable RRULE, values out of range)."""
+    cal = icalendar.Calendar.from_ical(_bounded(text.decode() if isinstance(text, bytes) else text))
+    if not isinstance(cal, icalendar.Calendar):
+        raise UnreadableEntry("the object is not one VCALENDAR")
     events = [c for c in cal.walk("VEVENT")]
     if not events:
         return None
     masters = [e for e in events if e.get("recurrence-id") is None]
     master = masters[0] if masters else events[0]
-    try:
-        event = _event_from(master, [e for e in events if e is not master], remote_id, version)
-        event.raw = text.decode() if isinstance(text, bytes) else text
-        return event
-    except (ValueError, TypeError, AttributeError, KeyError) as error:
-        logger.warning("Unusable event at %s: %s", remote_id, error)
-        return None
+    event = _event_from(master, [e for e in events if e is not master], remote_id, version)
+    event.raw = text.decode() if isinstance(text, bytes) else text
+    return event
+
+
+# icalendar reads a content line a character at a time (seconds for a 5 MB DESCRIPTION), and we keep
+# at most MAX_BODY characters of any text: longer lines are cut before parsing (the object as the
+# server holds it stays `raw`, for merge updates), and an object still larger is refused.
+MAX_LINE = 2 * MAX_BODY  # a TEXT value escapes a character in two at most (RFC 5545 3.3.11)
+MAX_OBJECT = 512 * 1024
+_FOLD = re.compile(r"\r?\n[ \t]")
+
+
+def _bounded(text: str) -> str:
+    """The iCalendar text to parse: unfolded lines (RFC 5545 3.1) longer than MAX_LINE characters
+    cut to it; UnreadableEntry when what is left is over MAX_OBJECT characters."""
+    if len(text) <= MAX_LINE:
+        return text
+    lines = [line[:MAX_LINE] for line in _FOLD.sub("", text).splitlines()]
+    bounded = "\r\n".join(lines) + "\r\n"
+    if len(bounded) > MAX_OBJECT:
+        raise UnreadableEntry(
+            f"the object holds {len(bounded) // 1024} KiB beyond its long texts; the helpdesk reads at most "
+            f"{MAX_OBJECT // 1024} KiB"
+        )
+    return bounded
 
 
 def _end_of(component, start):
