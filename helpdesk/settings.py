@@ -217,6 +217,14 @@ SYNC_RETRY_MAX_DELAY = env.float("SYNC_RETRY_MAX_DELAY", default=30.0)
 # worker; a longer one reschedules the entry or the calendar instead of holding the worker.
 SYNC_MAX_INLINE_WAIT = env.float("SYNC_MAX_INLINE_WAIT", default=5.0)
 SYNC_FULL_RESYNC_HOURS = env.float("SYNC_FULL_RESYNC_HOURS", default=24)
+# What one external entry may cost (integrations/sync/limits.py): a series finer than daily or with
+# a runaway COUNT is kept as its first N occurrences; one sync makes at most so many occurrences
+# (the rest come at the next pull); longer descriptions are cut with a note; larger objects are
+# not imported. The external calendar always keeps its entries whole.
+SYNC_MAX_OCCURRENCES_PER_SERIES = env.int("SYNC_MAX_OCCURRENCES_PER_SERIES", default=1000)
+SYNC_MAX_OCCURRENCES_PER_SYNC = env.int("SYNC_MAX_OCCURRENCES_PER_SYNC", default=20_000)
+SYNC_MAX_BODY_CHARS = env.int("SYNC_MAX_BODY_CHARS", default=20_000)
+SYNC_MAX_OBJECT_BYTES = env.int("SYNC_MAX_OBJECT_BYTES", default=10 * 1024 * 1024)
 # The site's public https address (https://helpdesk.example.com). With it, Microsoft 365 calendars get
 # change notifications at <PUBLIC_SITE_URL>/integrations/graph/notify/ and Google calendars push
 # channels at <PUBLIC_SITE_URL>/integrations/google/notify/ (hints to pull early; polling stays the

@@ -208,6 +208,9 @@ class AgentCalendar(EncryptedSecret, models.Model):
     last_sync = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # Entries of the external calendar that could not be imported ({remote id: plain reason}): read
+    # again at every pull until they import or go (integrations/sync/engine.py).
+    import_retry = models.JSONField(default=dict, blank=True, editable=False)
     # The lock of one sync at a time: claimed with SKIP LOCKED on PostgreSQL, a lease that expires.
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     lock_owner = models.CharField(max_length=64, blank=True, editable=False)

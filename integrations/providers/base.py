@@ -25,6 +25,22 @@ MAX_LOCATION = 255
 MAX_BODY = 20_000
 
 
+def cut_text(value: str, limit: int) -> str:
+    """`value` cut to at most `limit` characters, ending with a note that says it was cut."""
+    if len(value) <= limit:
+        return value
+    note = f"\n\n[Cut to {limit} characters by the helpdesk; the whole text stays in the external calendar.]"
+    return value[: max(0, limit - len(note))] + note[:limit]
+
+
+def cut_note(limit: int) -> str:
+    """The log line's sentence for a text cut by `cut_text`."""
+    return (
+        f"The description is longer than {limit} characters: it is cut, with a note; "
+        "the whole text stays in the external calendar."
+    )
+
+
 # --- errors: each carries the message a person needs -------------------------------------
 
 
@@ -137,6 +153,9 @@ class RemoteEvent:
     # The entry in the system's own form as last read (CalDAV: the iCalendar object text), kept so
     # an update can edit it and send back everything the helpdesk does not model untouched.
     raw: str | None = None
+    # Plain sentences about what the helpdesk changed or doubted while reading the entry (a cut
+    # text, a bounded series, an unknown time zone): logged with the import, never compared.
+    notes: list[str] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def is_recurring(self) -> bool:
@@ -146,7 +165,10 @@ class RemoteEvent:
         """The same event with untrusted text cut to the sizes we store."""
         self.subject = (self.subject or "")[:MAX_SUBJECT]
         self.location = (self.location or "")[:MAX_LOCATION]
-        self.body = (self.body or "")[:MAX_BODY]
+        if len(self.body or "") > MAX_BODY:
+            self.body = cut_text(self.body, MAX_BODY)
+            self.notes.append(cut_note(MAX_BODY))
+        self.body = self.body or ""
         return self
 
 

@@ -42,7 +42,7 @@ from integrations.providers.base import (
     Window,
     with_retries,
 )
-from integrations.sync import inbound, mapping
+from integrations.sync import inbound, limits, mapping
 from integrations.sync.planner import Decision, Item, Op, Winner, missing_need_confirming, plan_item
 
 logger = logging.getLogger(__name__)
@@ -148,6 +148,7 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
                 "state",
                 "sync_token",
                 "full_sync_at",
+                "import_retry",
             ]
         )
         return report
@@ -156,7 +157,7 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
 
 
 def _record_failure(agent_calendar: AgentCalendar, error: ProviderError) -> None:
-    agent_calendar.last_error = str(error)[:2000]
+    agent_calendar.last_error = limits.describe(error)[:2000]
     agent_calendar.last_error_at = timezone.now()
     if isinstance(error, ConnectionProblem):
         agent_calendar.state = AgentCalendar.State.FAILING
@@ -166,7 +167,7 @@ def _record_failure(agent_calendar: AgentCalendar, error: ProviderError) -> None
         direction=In,
         operation="connect",
         result=SyncLogEntry.Result.ERROR,
-        message=str(error)[:2000],
+        message=limits.describe(error)[:2000],
     )
 
 
@@ -185,6 +186,8 @@ class _Run:
         self.report = SyncReport()
         # Pushes waiting to go out together, when the provider takes many writes in one request.
         self.bulk: list[_Pending] | None = [] if hasattr(self.provider, "apply_bulk") else None
+        # Occurrence rows this run may still make (limits.occurrence_budget).
+        self.budget = limits.occurrence_budget()
 
     # --- gathering ---
 
@@ -205,6 +208,7 @@ class _Run:
         if pull:
             links = list(self.ac.links.select_related("appointment"))
             page = self._list_changes(links)
+            self._read_failed_again(page, links)
             remote = self._heal_duplicates(page, links)
             gone_ids = self._confirm_missing(page, remote, links)
         else:
@@ -248,7 +252,46 @@ class _Run:
         self.ac.sync_token = page.next_token or ""
         if page.full:
             self.ac.full_sync_at = self.now
+        changed, page.changed = page.changed, []
+        for event in changed:
+            if self._bounded(event) is not None:
+                page.changed.append(event)
+            elif event.remote_id:
+                page.unchanged.append(event.remote_id)  # refused, not gone: a full listing must not delete it
+        for remote_id in page.deleted:
+            self.ac.import_retry.pop(remote_id, None)
         return page
+
+    def _bounded(self, event: RemoteEvent | None) -> RemoteEvent | None:
+        """The entry within the limits on what one entry may cost (sync/limits.py); None for one
+        refused whole (too large), which is logged and read again at the next pull."""
+        if event is None:
+            return None
+        try:
+            return limits.bound_event(event)
+        except limits.EntryTooLarge as error:
+            self._import_failed(event, error, operation="read")
+            return None
+
+    def _read_failed_again(self, page, links: list[SyncLink]) -> None:
+        """Entries whose import or update failed are read again now, at the next pull, even when the
+        change report does not list them (it reports each change once)."""
+        listed = {event.remote_id for event in page.changed} | set(page.deleted) | set(page.unchanged)
+        wanted = [rid for rid in self.ac.import_retry if rid not in listed]
+        wanted += [link.remote_id for link in links if link.failures and link.remote_id not in listed | {""}]
+        for remote_id in dict.fromkeys(wanted):
+            try:
+                found = _call(lambda remote_id=remote_id: self.provider.get(self.calendar, RemoteRef(remote_id, None)))
+            except ProviderError as error:
+                logger.info("Could not read %s again: %s", remote_id, error)
+                continue
+            if found is None:
+                self.ac.import_retry.pop(remote_id, None)
+                continue
+            if self._bounded(found) is not None:
+                page.changed.append(found)
+            else:
+                page.unchanged.append(remote_id)
 
     def _heal_duplicates(self, page, links: list[SyncLink]) -> dict[str, RemoteEvent]:
         """The listed entries by marker (or id). A second entry with one of our own markers (a create
@@ -344,7 +387,7 @@ class _Run:
                 continue
             if found is None:
                 gone.add(link.remote_id)
-            else:
+            elif self._bounded(found) is not None:
                 remote[found.marker or found.remote_id or link.marker] = found
         flagged = [link.pk for link in links if link.snapshot.get("created_after_token")]
         for link in links:
@@ -423,6 +466,8 @@ class _Run:
         except ProviderError as read_error:
             self._failed(link, decision, read_error)
             return
+        if fresh is not None and self._bounded(fresh) is None:
+            return  # refused whole: logged, read again at the next pull
         self._process(link, fresh, gone=fresh is None, reread=False)
 
     def _process_new_remote(self, event: RemoteEvent) -> None:
@@ -431,14 +476,36 @@ class _Run:
         decision = plan_item(Item(None, None, None, mapping.content_hash(event), may_import=may_import), self.winner)
         if decision.op != Op.PULL_CREATE:
             return
+        if event.is_recurring and self.budget <= 0:
+            self._import_failed(
+                event,
+                f"This sync already made {limits.occurrence_budget()} occurrences "
+                "(SYNC_MAX_OCCURRENCES_PER_SYNC); the series comes in at the next pull.",
+                operation="create",
+                result=SyncLogEntry.Result.SKIPPED,
+            )
+            return
         link = SyncLink(agent_calendar=self.ac, origin=SyncLink.Origin.EXTERNAL, marker=event.marker or event.remote_id)
         try:
             self._apply(link, decision, None, event)
-        except Exception as error:
+        except Exception as error:  # one bad entry never stops the others: it names itself and waits
             logger.exception("Import of %s failed", event.remote_id)
-            self.report.failed += 1
-            self.report.errors.append(str(error))
-            self._log(In, "create", SyncLogEntry.Result.ERROR, subject=event.subject, message=str(error))
+            self._import_failed(event, error, operation="create")
+            return
+        self.ac.import_retry.pop(event.remote_id, None)
+
+    def _import_failed(
+        self, event: RemoteEvent, error: BaseException | str, *, operation: str, result=SyncLogEntry.Result.ERROR
+    ) -> None:
+        """An entry that could not be imported: a log line with a plain reason naming the entry, the
+        calendar's error on the technician's sync page, and a new read of it at the next pull."""
+        reason = error if isinstance(error, str) else limits.describe(error)
+        message = f"{limits.name_of(event)} was not imported: {reason}"
+        self.report.failed += 1
+        self.report.errors.append(message)
+        if event.remote_id:
+            self.ac.import_retry[event.remote_id] = reason[:500]
+        self._log(In, operation, result, subject="(private)" if event.private else event.subject, message=message)
 
     def _apply(
         self,
@@ -622,6 +689,8 @@ class _Run:
                 appointment = inbound.import_remote_event(self.agent, event)
                 link.appointment = appointment
                 operation = "create"
+                if event.is_recurring:
+                    self.budget -= appointment.occurrences.count()
             else:
                 if decision.conflict:
                     # The external calendar won: every field where the helpdesk differs is overwritten.
@@ -650,7 +719,10 @@ class _Run:
                 subject=link.appointment.subject or ("(private)" if event.private else ""),
                 link=link,
                 overwritten=overwritten,
-                message="Both sides changed; the external calendar's version won." if decision.conflict else "",
+                message=" ".join(
+                    (["Both sides changed; the external calendar's version won."] if decision.conflict else [])
+                    + event.notes
+                ),
             )
 
     def _synced(
@@ -676,17 +748,18 @@ class _Run:
         link.save()
 
     def _failed(self, link: SyncLink, decision: Decision, error: Exception) -> None:
+        reason = limits.describe(error)
         failures = link.failures + 1
         delay = min(3600, 30 * 2 ** min(failures, 7))
         if isinstance(error, TransientError) and error.retry_after:
             delay = error.retry_after  # the server's own wait, in full: neither cut short nor stretched
         SyncLink.objects.filter(pk=link.pk).update(
-            failures=failures, next_attempt_at=self.now + timedelta(seconds=delay), last_error=str(error)[:2000]
+            failures=failures, next_attempt_at=self.now + timedelta(seconds=delay), last_error=reason[:2000]
         )
         self.report.failed += 1
-        self.report.errors.append(str(error))
+        self.report.errors.append(reason)
         direction = Out if decision.op.startswith("push") else In
-        self._log(direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=str(error), link=link)
+        self._log(direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=reason, link=link)
 
     def _log(
         self,
@@ -705,8 +778,8 @@ class _Run:
             direction=direction,
             operation=operation,
             result=result,
-            subject=(subject or "")[:255],
-            message=(message or "")[:2000],
+            subject=limits.clean_text(subject)[:255],
+            message=limits.clean_text(message)[:2000],
             overwritten=overwritten,
         )
 
