@@ -8,7 +8,6 @@ with sync-collection (RFC 6578); a refused token raises SyncTokenExpired so the 
 from __future__ import annotations
 
 import contextlib
-
 import logging
 import zoneinfo
 from collections.abc import Callable, Mapping
