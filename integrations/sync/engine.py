@@ -475,6 +475,7 @@ class _Run:
         may_import = self.agent.import_external and not own and mapping_overlaps(event, self.window)
         decision = plan_item(Item(None, None, None, mapping.content_hash(event), may_import=may_import), self.winner)
         if decision.op != Op.PULL_CREATE:
+            self.ac.import_retry.pop(event.remote_id, None)  # no longer to be imported: stop reading it again
             return
         if event.is_recurring and self.budget <= 0:
             self._import_failed(
