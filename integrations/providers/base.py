@@ -36,6 +36,22 @@ LATEST_YEAR = 2999
 MAX_REMINDER_MINUTES = 40_320
 
 
+def cut_text(value: str, limit: int) -> str:
+    """`value` cut to at most `limit` characters, ending with a note that says it was cut."""
+    if len(value) <= limit:
+        return value
+    note = f"\n\n[Cut to {limit} characters by the helpdesk; the whole text stays in the external calendar.]"
+    return value[: max(0, limit - len(note))] + note[:limit]
+
+
+def cut_note(limit: int) -> str:
+    """The log line's sentence for a text cut by `cut_text`."""
+    return (
+        f"The description is longer than {limit} characters: it is cut, with a note; "
+        "the whole text stays in the external calendar."
+    )
+
+
 # --- errors: each carries the message a person needs -------------------------------------
 
 
@@ -157,18 +173,25 @@ class RemoteEvent:
     # The entry in the system's own form as last read (CalDAV: the iCalendar object text), kept so
     # an update can edit it and send back everything the helpdesk does not model untouched.
     raw: str | None = None
+    # Plain sentences about what the helpdesk changed or doubted while reading the entry (a cut
+    # text, a bounded series, an unknown time zone): logged with the import, never compared.
+    notes: list[str] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def is_recurring(self) -> bool:
         return bool(self.rrules)
 
     def trimmed(self) -> RemoteEvent:
-        """The same event with untrusted text cut to the sizes we store, NUL characters (which
-        PostgreSQL text cannot hold) dropped; raises UnreadableEntry when the event is not one the
+        """The same event with untrusted text cut to the sizes we store (a long body ending with a
+        note saying so), NUL characters (which PostgreSQL text cannot hold) dropped; raises UnreadableEntry when the event is not one the
         helpdesk can hold (see `check_event`)."""
         self.subject = _clean(self.subject)[:MAX_SUBJECT]
         self.location = _clean(self.location)[:MAX_LOCATION]
-        self.body = _clean(self.body)[:MAX_BODY]
+        body = _clean(self.body)
+        if len(body) > MAX_BODY:
+            body = cut_text(body, MAX_BODY)
+            self.notes.append(cut_note(MAX_BODY))
+        self.body = body
         for occurrence in self.overrides:
             if isinstance(occurrence, RemoteOccurrence):
                 for name, limit in (("subject", MAX_SUBJECT), ("location", MAX_LOCATION), ("body", MAX_BODY)):

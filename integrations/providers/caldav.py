@@ -7,6 +7,7 @@ with sync-collection (RFC 6578); a refused token raises SyncTokenExpired so the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import zoneinfo
@@ -469,11 +470,17 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
     VTIMEZONEs. DTSTAMP and LAST-MODIFIED say when we wrote; SEQUENCE goes up when the time or the
     recurrence changed (RFC 5545 3.8.7.4). Nothing here adds an ORGANIZER or ATTENDEE.
     """
+    from integrations.sync.limits import EntryTooLarge, bound_event
+
     cal = icalendar.Calendar.from_ical(raw)
     current = parse_event(raw, remote_id="")
     vevents = list(cal.walk("VEVENT"))
     if current is None or not vevents:
         raise ProviderError("The entry on the server holds no readable event to update.")
+    # Compared in the form the helpdesk stores (a cut text, a bounded series): what the helpdesk
+    # only holds bounded is not written back over the whole of it.
+    with contextlib.suppress(EntryTooLarge):
+        bound_event(current)
     master = next((v for v in vevents if v.get("recurrence-id") is None), vevents[0])
     # The entry's own zone (the technician's for a single entry): floating times a client wrote are
     # read on it, so a time the helpdesk did not change is never rewritten in another form.
@@ -734,6 +741,11 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
         remote_id=remote_id,
         version=version,
     )
+    tzid = master["dtstart"].params.get("TZID") if isinstance(raw_start, datetime) else None
+    if tzid and raw_start.tzinfo is None:
+        # icalendar leaves a time whose TZID it cannot resolve (no VTIMEZONE, not an IANA or Windows
+        # name) floating: RFC 5545 3.3.5 reads it on the technician's wall clock. Say so.
+        event.notes.append(f"Unknown time zone “{str(tzid)[:80]}”: the times are read on the technician's wall clock.")
     for occurrence in event.overrides:
         occurrence.subject = (occurrence.subject or "")[:255]
         occurrence.location = (occurrence.location or "")[:255]

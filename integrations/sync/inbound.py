@@ -58,15 +58,17 @@ def _series_zone(event: RemoteEvent, agent: Agent) -> ZoneInfo:
     return times.zone_or(event.time_zone if isinstance(event.start, datetime) else "", agent.zone)
 
 
-def _check_cost(event: RemoteEvent, agent: Agent) -> None:
-    """UnreadableEntry when the series' rules give more than mapping.MAX_OCCURRENCES starts in the
-    year the helpdesk makes occurrences for (calendars.services.RECURRENCE_HORIZON): a
+def _check_cost(event: RemoteEvent, agent: Agent) -> int:
+    """How many starts the series' rules give in the year the helpdesk makes occurrences for
+    (an upper bound on the rows it stores); UnreadableEntry when they give more than
+    mapping.MAX_OCCURRENCES starts in that year (calendars.services.RECURRENCE_HORIZON): a
     FREQ=MINUTELY or SECONDLY rule would make hundreds of thousands of rows. The rules are walked
     lazily by dateutil, so the check itself costs at most MAX_OCCURRENCES steps a rule."""
     from dateutil.rrule import rrulestr
 
     start = _as_datetime(event.start, agent).astimezone(_series_zone(event, agent)).replace(tzinfo=None)
     until = max(datetime.now(UTC).replace(tzinfo=None), start) + calendar_services.RECURRENCE_HORIZON
+    total = 0
     for rule in event.rrules:
         text = times._until_on_footing(rule[6:] if rule.upper().startswith("RRULE:") else rule, start)
         try:
@@ -80,13 +82,16 @@ def _check_cost(event: RemoteEvent, agent: Agent) -> None:
                 f"Its repeat rule {rule[:80]!r} gives more than {mapping.MAX_OCCURRENCES} occurrences in a year; "
                 "the helpdesk holds at most that many."
             )
+        total += count
+    return total
 
 
-def _rule_text(event: RemoteEvent, agent: Agent) -> str:
+def _rule_text(event: RemoteEvent, agent: Agent, *, cost_checked: bool = False) -> str:
     """The series' rules as the helpdesk stores them (UNTIL in UTC), with every cancelled
     occurrence as an EXDATE, so occurrences made later (beyond today's one-year horizon) stay
     cancelled too. UnreadableEntry for rules that give too many occurrences (`_check_cost`)."""
-    _check_cost(event, agent)
+    if not cost_checked:
+        _check_cost(event, agent)
     zone = _series_zone(event, agent)
     lines = ["RRULE:" + times.rule_in_utc(rule, zone, all_day=event.all_day) for rule in event.rrules]
     start = event.start
@@ -179,6 +184,7 @@ class ImportRow:
     rule: object | None = None
     zone: ZoneInfo | None = None
     exceptions: list[dict] = field(default_factory=list)
+    occurrences: int = 0  # a series: at most this many occurrence rows (`_check_cost`)
 
 
 def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
@@ -199,9 +205,11 @@ def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
         return ImportRow(event, appointment)
     zone = _series_zone(event, agent)
     start, end = calendar_services.aware(start, zone), calendar_services.aware(end, zone)
-    rule = calendar_services.check_rule(_rule_text(event, agent), start=start, zone=zone)
+    estimate = _check_cost(event, agent)
+    rule = calendar_services.check_rule(_rule_text(event, agent, cost_checked=True), start=start, zone=zone)
     appointment = calendar_services.new_appointment(agents=[agent], start=start, end=end, **fields)
-    return ImportRow(event, appointment, rule, zone, _first_exceptions(appointment, agent, event, zone))
+    exceptions = _first_exceptions(appointment, agent, event, zone)
+    return ImportRow(event, appointment, rule, zone, exceptions, occurrences=estimate)
 
 
 def _first_exceptions(master: Appointment, agent: Agent, event: RemoteEvent, zone: ZoneInfo) -> list[dict]:
