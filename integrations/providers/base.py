@@ -183,8 +183,8 @@ class RemoteEvent:
 
     def trimmed(self) -> RemoteEvent:
         """The same event with untrusted text cut to the sizes we store (a long body ending with a
-        note saying so), NUL characters (which PostgreSQL text cannot hold) dropped; raises UnreadableEntry when the event is not one the
-        helpdesk can hold (see `check_event`)."""
+        note saying so), NUL characters (which PostgreSQL text cannot hold) dropped; raises
+        UnreadableEntry when the event is not one the helpdesk can hold (see `check_event`)."""
         self.subject = _clean(self.subject)[:MAX_SUBJECT]
         self.location = _clean(self.location)[:MAX_LOCATION]
         body = _clean(self.body)
