@@ -234,6 +234,14 @@ SYNC_BACKOFF_BASE_SECONDS = env.float("SYNC_BACKOFF_BASE_SECONDS", default=5 * 6
 SYNC_BACKOFF_MAX_SECONDS = env.float("SYNC_BACKOFF_MAX_SECONDS", default=60 * 60)
 # The Prometheus scrape of /metrics sends "Authorization: Bearer <METRICS_TOKEN>"; empty: staff only.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# What one external entry may cost (integrations/sync/limits.py): a series finer than daily or with
+# a runaway COUNT is kept as its first N occurrences; one sync makes at most so many occurrences
+# (the rest come at the next pull); longer descriptions are cut with a note; larger objects are
+# not imported. The external calendar always keeps its entries whole.
+SYNC_MAX_OCCURRENCES_PER_SERIES = env.int("SYNC_MAX_OCCURRENCES_PER_SERIES", default=1000)
+SYNC_MAX_OCCURRENCES_PER_SYNC = env.int("SYNC_MAX_OCCURRENCES_PER_SYNC", default=20_000)
+SYNC_MAX_BODY_CHARS = env.int("SYNC_MAX_BODY_CHARS", default=20_000)
+SYNC_MAX_OBJECT_BYTES = env.int("SYNC_MAX_OBJECT_BYTES", default=10 * 1024 * 1024)
 # The site's public https address (https://helpdesk.example.com). With it, Microsoft 365 calendars get
 # change notifications at <PUBLIC_SITE_URL>/integrations/graph/notify/ and Google calendars push
 # channels at <PUBLIC_SITE_URL>/integrations/google/notify/ (hints to pull early; polling stays the

@@ -214,6 +214,9 @@ class AgentCalendar(EncryptedSecret, models.Model):
     last_pull_at = models.DateTimeField("last good pull", null=True, blank=True, editable=False)
     pull_failures = models.PositiveIntegerField("failed pulls in a row", default=0, editable=False)
     next_pull_at = models.DateTimeField("backing off until", null=True, blank=True, editable=False)
+    # Entries of the external calendar that could not be imported ({remote id: plain reason}): read
+    # again at every pull until they import or go (integrations/sync/engine.py).
+    import_retry = models.JSONField(default=dict, blank=True, editable=False)
     # The lock of one sync at a time: claimed with SKIP LOCKED on PostgreSQL, a lease that expires.
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     lock_owner = models.CharField(max_length=64, blank=True, editable=False)

@@ -49,7 +49,9 @@ def calendars_with_health(agents: QuerySet | list | None = None) -> list[Calenda
     if agents is not None:
         calendars = calendars.filter(agent__in=agents)
     return [
-        CalendarHealth(c, c.last_sync, c.last_error, c.pending_count, c.waiting_count, c.failing_count)
+        CalendarHealth(
+            c, c.last_sync, c.last_error, c.pending_count, c.waiting_count, c.failing_count + len(c.import_retry or {})
+        )
         for c in calendars
     ]
 

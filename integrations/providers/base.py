@@ -7,13 +7,14 @@ only ever sees the types below, so a new system plugs in without the engine chan
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
-from typing import Protocol, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
 import tenacity
 
@@ -23,6 +24,32 @@ logger = logging.getLogger(__name__)
 MAX_SUBJECT = 255
 MAX_LOCATION = 255
 MAX_BODY = 20_000
+# Longest id, marker or version tag we keep (SyncLink.marker / remote_id hold 1000, version 255).
+MAX_ID = 1000
+MAX_VERSION = 255
+# Years an external entry may fall in (start, end, cancelled and extra starts, moved occurrences):
+# far enough for any real plan, near enough that zone arithmetic never reaches datetime's limits.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2999
+# Longest reminder we keep, in minutes: four weeks, the most Google allows (events resource,
+# reminders.overrides[].minutes: 0 to 40320) and beyond Outlook's two weeks.
+MAX_REMINDER_MINUTES = 40_320
+
+
+def cut_text(value: str, limit: int) -> str:
+    """`value` cut to at most `limit` characters, ending with a note that says it was cut."""
+    if len(value) <= limit:
+        return value
+    note = f"\n\n[Cut to {limit} characters by the helpdesk; the whole text stays in the external calendar.]"
+    return value[: max(0, limit - len(note))] + note[:limit]
+
+
+def cut_note(limit: int) -> str:
+    """The log line's sentence for a text cut by `cut_text`."""
+    return (
+        f"The description is longer than {limit} characters: it is cut, with a note; "
+        "the whole text stays in the external calendar."
+    )
 
 
 # --- errors: each carries the message a person needs -------------------------------------
@@ -58,6 +85,12 @@ class VersionConflict(ProviderError):
 
 class RemoteNotFound(ProviderError):
     """The remote item is not there (for delete this counts as success)."""
+
+
+class UnreadableEntry(ProviderError):
+    """One entry the external calendar sent cannot be read or held: malformed, of the wrong type,
+    out of range. The message names the system and says what is wrong in plain words; the entry
+    is left out whole (nothing of it is written), the rest of the calendar is unaffected."""
 
 
 # --- data --------------------------------------------------------------------------------
@@ -140,17 +173,153 @@ class RemoteEvent:
     # The entry in the system's own form as last read (CalDAV: the iCalendar object text), kept so
     # an update can edit it and send back everything the helpdesk does not model untouched.
     raw: str | None = None
+    # Plain sentences about what the helpdesk changed or doubted while reading the entry (a cut
+    # text, a bounded series, an unknown time zone): logged with the import, never compared.
+    notes: list[str] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def is_recurring(self) -> bool:
         return bool(self.rrules)
 
     def trimmed(self) -> RemoteEvent:
-        """The same event with untrusted text cut to the sizes we store."""
-        self.subject = (self.subject or "")[:MAX_SUBJECT]
-        self.location = (self.location or "")[:MAX_LOCATION]
-        self.body = (self.body or "")[:MAX_BODY]
-        return self
+        """The same event with untrusted text cut to the sizes we store (a long body ending with a
+        note saying so), NUL characters (which PostgreSQL text cannot hold) dropped; raises
+        UnreadableEntry when the event is not one the helpdesk can hold (see `check_event`)."""
+        self.subject = _clean(self.subject)[:MAX_SUBJECT]
+        self.location = _clean(self.location)[:MAX_LOCATION]
+        body = _clean(self.body)
+        if len(body) > MAX_BODY:
+            body = cut_text(body, MAX_BODY)
+            self.notes.append(cut_note(MAX_BODY))
+        self.body = body
+        for occurrence in self.overrides:
+            if isinstance(occurrence, RemoteOccurrence):
+                for name, limit in (("subject", MAX_SUBJECT), ("location", MAX_LOCATION), ("body", MAX_BODY)):
+                    value = getattr(occurrence, name)
+                    if value is not None:
+                        setattr(occurrence, name, _clean(value)[:limit])
+        return check_event(self)
+
+
+def _clean(value: object) -> str:
+    """Untrusted text as we store it: a str without NUL characters; UnreadableEntry for a non-text."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise UnreadableEntry(f"a text field holds {type(value).__name__}, not text")
+    return value.replace("\x00", "")
+
+
+def _check_moment(value: object, what: str) -> None:
+    if not isinstance(value, date):  # datetime is a date too
+        raise UnreadableEntry(f"its {what} is {type(value).__name__}, not a date or a time")
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise UnreadableEntry(f"its {what} ({value.isoformat()}) is outside the years {EARLIEST_YEAR}-{LATEST_YEAR}")
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        try:
+            value.utcoffset()
+        except (ValueError, TypeError, OverflowError) as error:
+            raise UnreadableEntry(f"its {what} has an unusable time zone ({error})") from error
+
+
+def _same_kind(start: object, end: object, what: str) -> None:
+    """RFC 5545 3.8.2.2: DTEND has DTSTART's value type (DATE or DATE-TIME); instants are compared
+    as instants, so a zoned and a floating time cannot both be read on one entry."""
+    if isinstance(start, datetime) != isinstance(end, datetime):
+        raise UnreadableEntry(f"its {what} start and end are not both dates or both times")
+    if isinstance(start, datetime) and (start.tzinfo is None) != (end.tzinfo is None):
+        raise UnreadableEntry(f"its {what} start and end are not both zoned or both floating times")
+
+
+def _check_rule(rule: object, start: datetime | date) -> None:
+    """An RRULE value (RFC 5545 3.3.10) that dateutil reads from this start."""
+    from dateutil.rrule import rrulestr
+
+    if not isinstance(rule, str) or not rule.strip() or "\n" in rule or "\r" in rule:
+        raise UnreadableEntry(f"its repeat rule {str(rule)[:80]!r} is not one RRULE value")
+    first = start if isinstance(start, datetime) else datetime(start.year, start.month, start.day)
+    text = rule.strip()
+    text = text[6:] if text.upper().startswith("RRULE:") else text
+    if "UNTIL=" in text.upper():
+        first = first.replace(tzinfo=None)  # UNTIL's form is settled by the mapping; only the rule is read here
+        text = ";".join(p for p in text.split(";") if not p.strip().upper().startswith("UNTIL="))
+    try:
+        rrulestr(text, dtstart=first)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
+        reason = str(error) or type(error).__name__
+        raise UnreadableEntry(f"its repeat rule {rule[:80]!r} cannot be read ({reason})") from error
+
+
+def check_event(event: RemoteEvent) -> RemoteEvent:
+    """`event` when the helpdesk can hold it, else UnreadableEntry saying why (without the system's
+    name: `reads_untrusted` adds it). Checked: start/end of one kind (RFC 5545 3.8.2.2) within
+    EARLIEST_YEAR..LATEST_YEAR, as are cancelled and extra starts and moved occurrences; texts are
+    text; each rule one RRULE value dateutil reads; ids and version tags short text. A reminder
+    the helpdesk cannot hold (not a whole number of minutes in 0..MAX_REMINDER_MINUTES) is
+    dropped, the entry kept: it only ever reminds."""
+    _check_moment(event.start, "start")
+    _check_moment(event.end, "end")
+    _same_kind(event.start, event.end, "")
+    for name in ("subject", "body", "location", "time_zone"):
+        if not isinstance(getattr(event, name), str):
+            raise UnreadableEntry(f"its {name.replace('_', ' ')} is not text")
+    for name, limit in (("marker", MAX_ID), ("remote_id", MAX_ID), ("version", MAX_VERSION)):
+        value = getattr(event, name)
+        if value is not None and (not isinstance(value, str) or len(value) > limit or "\x00" in value):
+            raise UnreadableEntry(f"its {name.replace('_', ' ')} is not text of at most {limit} characters")
+    minutes = event.reminder_minutes
+    if minutes is not None and (
+        isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= MAX_REMINDER_MINUTES
+    ):
+        event.reminder_minutes = None
+    for value in [*event.exdates, *event.rdates]:
+        _check_moment(value, "cancelled or extra start")
+    for occurrence in event.overrides:
+        if not isinstance(occurrence, RemoteOccurrence):
+            raise UnreadableEntry("a moved occurrence is unreadable")
+        _check_moment(occurrence.original_start, "moved occurrence's original start")
+        _check_moment(occurrence.start, "moved occurrence's start")
+        _check_moment(occurrence.end, "moved occurrence's end")
+        _same_kind(occurrence.start, occurrence.end, "moved occurrence's")
+    for rule in event.rrules:
+        _check_rule(rule, event.start)
+    return event
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# What reading malformed input raises in Python and in the client libraries we parse with
+# (icalendar, exchangelib, dateutil, zoneinfo): all of them mean "this entry cannot be read".
+_READ_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ArithmeticError)
+
+
+def reads_untrusted(system: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a provider's parser of one entry (answer -> RemoteEvent): any error reading the
+    untrusted input comes out as UnreadableEntry "<system> sent an entry the helpdesk cannot read
+    (<id>): <why>", never as a Python error; ProviderErrors the parser raises itself pass with
+    the system's name put in front of an UnreadableEntry's message."""
+
+    def decorate(parse: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(parse)
+        def read(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return parse(*args, **kwargs)
+            except UnreadableEntry as error:
+                if str(error).startswith(system):  # named already by an inner parser
+                    raise
+                raise UnreadableEntry(f"{system} sent an entry the helpdesk cannot read: {error}") from error
+            except ProviderError:
+                raise
+            except _READ_ERRORS as error:
+                reason = str(error)[:200] or type(error).__name__
+                raise UnreadableEntry(f"{system} sent an entry the helpdesk cannot read: {reason}") from error
+            except RecursionError as error:
+                raise UnreadableEntry(f"{system} sent an entry nested too deeply to read") from error
+
+        return read
+
+    return decorate
 
 
 @dataclass

@@ -7,6 +7,7 @@ with sync-collection (RFC 6578); a refused token raises SyncTokenExpired so the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import zoneinfo
@@ -21,6 +22,7 @@ from caldav.lib import error as dav_error
 
 from calendars import times
 from integrations.providers.base import (
+    MAX_BODY,
     ChangePage,
     ConnectionProblem,
     ProviderError,
@@ -31,8 +33,10 @@ from integrations.providers.base import (
     RemoteRef,
     SyncTokenExpired,
     TransientError,
+    UnreadableEntry,
     VersionConflict,
     Window,
+    reads_untrusted,
 )
 from integrations.sync.normalise import rrule_key, same_text, span_of
 
@@ -470,11 +474,17 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
     VTIMEZONEs. DTSTAMP and LAST-MODIFIED say when we wrote; SEQUENCE goes up when the time or the
     recurrence changed (RFC 5545 3.8.7.4). Nothing here adds an ORGANIZER or ATTENDEE.
     """
+    from integrations.sync.limits import EntryTooLarge, bound_event
+
     cal = icalendar.Calendar.from_ical(raw)
     current = parse_event(raw, remote_id="")
     vevents = list(cal.walk("VEVENT"))
     if current is None or not vevents:
         raise ProviderError("The entry on the server holds no readable event to update.")
+    # Compared in the form the helpdesk stores (a cut text, a bounded series): what the helpdesk
+    # only holds bounded is not written back over the whole of it.
+    with contextlib.suppress(EntryTooLarge):
+        bound_event(current)
     master = next((v for v in vevents if v.get("recurrence-id") is None), vevents[0])
     # The entry's own zone (the technician's for a single entry): floating times a client wrote are
     # read on it, so a time the helpdesk did not change is never rewritten in another form.
@@ -607,9 +617,22 @@ def _zone_name(value) -> str:
 def parse_event(
     text: str | bytes, *, remote_id: str, version: str | None = None, zones_read: set[str] | None = None
 ) -> RemoteEvent | None:
-    """The RemoteEvent in an iCalendar object; None for one that holds no event (a task, garbage).
+    """The RemoteEvent in an iCalendar object (RFC 5545); None for one that holds no event (a
+    task, garbage) or one the helpdesk cannot read (`read_event`'s UnreadableEntry, logged with its
+    reason). The text is untrusted: long text is cut to size. `zones_read`: see `read_event`."""
+    try:
+        return read_event(text, remote_id=remote_id, version=version, zones_read=zones_read)
+    except UnreadableEntry as error:
+        logger.warning("Unusable event at %s: %s", remote_id, error)
+        return None
 
-    The text is untrusted: anything unreadable yields None, long text is cut to size.
+
+@reads_untrusted("The CalDAV server")
+def read_event(
+    text: str | bytes, *, remote_id: str, version: str | None = None, zones_read: set[str] | None = None
+) -> RemoteEvent | None:
+    """As `parse_event`, but an object that cannot be read raises UnreadableEntry saying why
+    (malformed iCalendar, bad dates or zones, an unreadable RRULE, values out of range).
 
     `zones_read` (optional, shared by the entries of one listing): the VTIMEZONE blocks (their
     exact text) already read in this process. A block met again is not parsed again: RFC 4791 4.1
@@ -619,16 +642,14 @@ def parse_event(
     typical entry's lines are its VTIMEZONE. The event's `raw` keeps the whole text.
     """
     whole = text.decode() if isinstance(text, bytes) else text
-    source, blocks = whole, []
+    source, blocks = _bounded(whole), []
     if zones_read is not None:
         blocks = _ZONE_BLOCK.findall(source)
         if blocks and any(block in zones_read for block in blocks):
             source = _ZONE_BLOCK.sub(lambda found: "" if found.group(0) in zones_read else found.group(0), source)
-    try:
-        cal = icalendar.Calendar.from_ical(source)
-    except (ValueError, IndexError, KeyError) as error:
-        logger.warning("Unreadable iCalendar object at %s: %s", remote_id, error)
-        return None
+    cal = icalendar.Calendar.from_ical(source)
+    if not isinstance(cal, icalendar.Calendar):
+        raise UnreadableEntry("the object is not one VCALENDAR")
     if zones_read is not None:
         zones_read.update(blocks)
     events = [c for c in cal.walk("VEVENT")]
@@ -636,13 +657,32 @@ def parse_event(
         return None
     masters = [e for e in events if e.get("recurrence-id") is None]
     master = masters[0] if masters else events[0]
-    try:
-        event = _event_from(master, [e for e in events if e is not master], remote_id, version)
-        event.raw = whole
-        return event
-    except (ValueError, TypeError, AttributeError, KeyError) as error:
-        logger.warning("Unusable event at %s: %s", remote_id, error)
-        return None
+    event = _event_from(master, [e for e in events if e is not master], remote_id, version)
+    event.raw = whole
+    return event
+
+
+# icalendar reads a content line a character at a time (seconds for a 5 MB DESCRIPTION), and we keep
+# at most MAX_BODY characters of any text: longer lines are cut before parsing (the object as the
+# server holds it stays `raw`, for merge updates), and an object still larger is refused.
+MAX_LINE = 2 * MAX_BODY  # a TEXT value escapes a character in two at most (RFC 5545 3.3.11)
+MAX_OBJECT = 512 * 1024
+_FOLD = re.compile(r"\r?\n[ \t]")
+
+
+def _bounded(text: str) -> str:
+    """The iCalendar text to parse: unfolded lines (RFC 5545 3.1) longer than MAX_LINE characters
+    cut to it; UnreadableEntry when what is left is over MAX_OBJECT characters."""
+    if len(text) <= MAX_LINE:
+        return text
+    lines = [line[:MAX_LINE] for line in _FOLD.sub("", text).splitlines()]
+    bounded = "\r\n".join(lines) + "\r\n"
+    if len(bounded) > MAX_OBJECT:
+        raise UnreadableEntry(
+            f"the object holds {len(bounded) // 1024} KiB beyond its long texts; the helpdesk reads at most "
+            f"{MAX_OBJECT // 1024} KiB"
+        )
+    return bounded
 
 
 def _end_of(component, start):
@@ -725,6 +765,11 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
         remote_id=remote_id,
         version=version,
     )
+    tzid = master["dtstart"].params.get("TZID") if isinstance(raw_start, datetime) else None
+    if tzid and raw_start.tzinfo is None:
+        # icalendar leaves a time whose TZID it cannot resolve (no VTIMEZONE, not an IANA or Windows
+        # name) floating: RFC 5545 3.3.5 reads it on the technician's wall clock. Say so.
+        event.notes.append(f"Unknown time zone “{str(tzid)[:80]}”: the times are read on the technician's wall clock.")
     for occurrence in event.overrides:
         occurrence.subject = (occurrence.subject or "")[:255]
         occurrence.location = (occurrence.location or "")[:255]

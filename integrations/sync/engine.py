@@ -43,7 +43,7 @@ from integrations.providers.base import (
     Window,
     with_retries,
 )
-from integrations.sync import inbound, mapping, privacy, schedule
+from integrations.sync import inbound, limits, mapping, privacy, schedule
 from integrations.sync.planner import Decision, Item, Op, Winner, missing_need_confirming, plan_item
 
 logger = logging.getLogger(__name__)
@@ -166,6 +166,7 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
                 "last_pull_at",
                 "pull_failures",
                 "next_pull_at",
+                "import_retry",
             ]
         )
         return report
@@ -174,7 +175,7 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
 
 
 def _record_failure(agent_calendar: AgentCalendar, error: ProviderError, *, pull: bool) -> None:
-    agent_calendar.last_error = str(error)[:2000]
+    agent_calendar.last_error = limits.describe(error)[:2000]
     agent_calendar.last_error_at = timezone.now()
     if isinstance(error, ConnectionProblem):
         agent_calendar.state = AgentCalendar.State.FAILING
@@ -192,7 +193,7 @@ def _record_failure(agent_calendar: AgentCalendar, error: ProviderError, *, pull
         direction=In,
         operation="connect",
         result=SyncLogEntry.Result.ERROR,
-        message=str(error)[:2000],
+        message=limits.describe(error)[:2000],
     )
 
 
@@ -212,6 +213,8 @@ class _Run:
         # Pushes waiting to go out together, when the provider takes many writes in one request.
         self.bulk: list[_Pending] | None = [] if hasattr(self.provider, "apply_bulk") else None
         self._other_calendars: bool | None = None  # does the technician have another calendar?
+        # Occurrence rows this run may still make (limits.occurrence_budget).
+        self.budget = limits.occurrence_budget()
 
     # --- gathering ---
 
@@ -232,6 +235,7 @@ class _Run:
         if pull:
             links = _with_local_side(self.ac.links.all())
             page = self._list_changes(links)
+            self._read_failed_again(page, links)
             remote = self._heal_duplicates(page, links)
             gone_ids = self._confirm_missing(page, remote, links)
         else:
@@ -274,7 +278,46 @@ class _Run:
         self.ac.sync_token = page.next_token or ""
         if page.full:
             self.ac.full_sync_at = self.now
+        changed, page.changed = page.changed, []
+        for event in changed:
+            if self._bounded(event) is not None:
+                page.changed.append(event)
+            elif event.remote_id:
+                page.unchanged.append(event.remote_id)  # refused, not gone: a full listing must not delete it
+        for remote_id in page.deleted:
+            self.ac.import_retry.pop(remote_id, None)
         return page
+
+    def _bounded(self, event: RemoteEvent | None) -> RemoteEvent | None:
+        """The entry within the limits on what one entry may cost (sync/limits.py); None for one
+        refused whole (too large), which is logged and read again at the next pull."""
+        if event is None:
+            return None
+        try:
+            return limits.bound_event(event)
+        except limits.EntryTooLarge as error:
+            self._import_failed(event, error, operation="read")
+            return None
+
+    def _read_failed_again(self, page, links: list[SyncLink]) -> None:
+        """Entries whose import or update failed are read again now, at the next pull, even when the
+        change report does not list them (it reports each change once)."""
+        listed = {event.remote_id for event in page.changed} | set(page.deleted) | set(page.unchanged)
+        wanted = [rid for rid in self.ac.import_retry if rid not in listed]
+        wanted += [link.remote_id for link in links if link.failures and link.remote_id not in listed | {""}]
+        for remote_id in dict.fromkeys(wanted):
+            try:
+                found = _call(lambda remote_id=remote_id: self.provider.get(self.calendar, RemoteRef(remote_id, None)))
+            except ProviderError as error:
+                logger.info("Could not read %s again: %s", remote_id, error)
+                continue
+            if found is None:
+                self.ac.import_retry.pop(remote_id, None)
+                continue
+            if self._bounded(found) is not None:
+                page.changed.append(found)
+            else:
+                page.unchanged.append(remote_id)
 
     def _heal_duplicates(self, page, links: list[SyncLink]) -> dict[str, RemoteEvent]:
         """The listed entries by marker (or id). A second entry with one of our own markers (a create
@@ -370,7 +413,7 @@ class _Run:
                 continue
             if found is None:
                 gone.add(link.remote_id)
-            else:
+            elif self._bounded(found) is not None:
                 remote[found.marker or found.remote_id or link.marker] = found
         flagged = [link.pk for link in links if link.snapshot.get("created_after_token")]
         for link in links:
@@ -453,6 +496,8 @@ class _Run:
         except ProviderError as read_error:
             self._failed(link, decision, read_error)
             return
+        if fresh is not None and self._bounded(fresh) is None:
+            return  # refused whole: logged, read again at the next pull
         self._process(link, fresh, gone=fresh is None, reread=False)
 
     # --- new remote entries: imported in batches ---
@@ -472,10 +517,16 @@ class _Run:
             chunk = wanted[start : start + size]
             rows, alone = [], []
             for event, decision in chunk:
+                if event.is_recurring and self.budget <= 0:
+                    alone.append((event, decision))  # the one-by-one way says it waits for the next pull
+                    continue
                 try:
-                    rows.append(inbound.import_row(self.agent, event))
+                    row = inbound.import_row(self.agent, event)
                 except Exception:  # told, with its message, by the one-by-one way below
                     alone.append((event, decision))
+                    continue
+                self.budget -= row.occurrences  # an upper bound, known before anything is written
+                rows.append(row)
             if rows:
                 try:
                     with transaction.atomic(), inbound.inbound(self.ac):
@@ -506,6 +557,8 @@ class _Run:
             self._synced(link, local, event, raw=event.raw, save=False)
             links.append(link)
         SyncLink.objects.bulk_create(links)
+        for row in rows:
+            self.ac.import_retry.pop(row.event.remote_id, None)
         SyncLogEntry.objects.bulk_create(
             [
                 self._log_entry(
@@ -546,22 +599,40 @@ class _Run:
     def _process_new_remote(self, event: RemoteEvent, decision: Decision | None = None) -> None:
         decision = decision or self._plan_new(event)
         if decision.op != Op.PULL_CREATE:
+            self.ac.import_retry.pop(event.remote_id, None)  # no longer to be imported: stop reading it again
+            return
+        if event.is_recurring and self.budget <= 0:
+            self._import_failed(
+                event,
+                f"This sync already made {limits.occurrence_budget()} occurrences "
+                "(SYNC_MAX_OCCURRENCES_PER_SYNC); the series comes in at the next pull.",
+                operation="create",
+                result=SyncLogEntry.Result.SKIPPED,
+            )
             return
         link = SyncLink(agent_calendar=self.ac, origin=SyncLink.Origin.EXTERNAL, marker=event.marker or event.remote_id)
         try:
             self._apply(link, decision, None, event)
-        except Exception as error:
+        except Exception as error:  # one bad entry never stops the others: it names itself and waits
             logger.exception("Import of %s failed", event.remote_id)
-            self.report.failed += 1
-            self.report.errors.append(str(error))
-            self._log(
-                In,
-                "create",
-                SyncLogEntry.Result.ERROR,
-                subject=event.subject,
-                message=str(error),
-                private=privacy.event_is_private(event),
-            )
+            self._import_failed(event, error, operation="create")
+            return
+        self.ac.import_retry.pop(event.remote_id, None)
+
+    def _import_failed(
+        self, event: RemoteEvent, error: BaseException | str, *, operation: str, result=SyncLogEntry.Result.ERROR
+    ) -> None:
+        """An entry that could not be imported: a log line with a plain reason naming the entry, the
+        calendar's error on the technician's sync page, and a new read of it at the next pull."""
+        reason = error if isinstance(error, str) else limits.describe(error)
+        message = f"{limits.name_of(event)} was not imported: {reason}"
+        self.report.failed += 1
+        self.report.errors.append(message)
+        if event.remote_id:
+            self.ac.import_retry[event.remote_id] = reason[:500]
+        self._log(
+            In, operation, result, subject=event.subject, message=message, private=privacy.event_is_private(event)
+        )
 
     def _apply(
         self,
@@ -747,6 +818,8 @@ class _Run:
                 appointment = inbound.import_remote_event(self.agent, event)
                 link.appointment = appointment
                 operation = "create"
+                if event.is_recurring:
+                    self.budget -= appointment.occurrences.count()
             else:
                 if decision.conflict:
                     # The external calendar won: every field where the helpdesk differs is overwritten.
@@ -776,7 +849,10 @@ class _Run:
                 subject=_import_subject(link.appointment, event),
                 link=link,
                 overwritten=overwritten,
-                message="Both sides changed; the external calendar's version won." if decision.conflict else "",
+                message=" ".join(
+                    (["Both sides changed; the external calendar's version won."] if decision.conflict else [])
+                    + event.notes
+                ),
             )
 
     def _synced(
@@ -809,17 +885,18 @@ class _Run:
             link.save()
 
     def _failed(self, link: SyncLink, decision: Decision, error: Exception) -> None:
+        reason = limits.describe(error)
         failures = link.failures + 1
         delay = min(3600, 30 * 2 ** min(failures, 7))
         if isinstance(error, TransientError) and error.retry_after:
             delay = error.retry_after  # the server's own wait, in full: neither cut short nor stretched
         SyncLink.objects.filter(pk=link.pk).update(
-            failures=failures, next_attempt_at=self.now + timedelta(seconds=delay), last_error=str(error)[:2000]
+            failures=failures, next_attempt_at=self.now + timedelta(seconds=delay), last_error=reason[:2000]
         )
         self.report.failed += 1
-        self.report.errors.append(str(error))
+        self.report.errors.append(reason)
         direction = Out if decision.op.startswith("push") else In
-        self._log(direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=str(error), link=link)
+        self._log(direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=reason, link=link)
 
     def _log(self, direction, operation, result=SyncLogEntry.Result.OK, **details) -> None:
         """Record one sync log entry now (details: subject, message, link, overwritten)."""
@@ -849,8 +926,8 @@ class _Run:
             direction=direction,
             operation=operation,
             result=result,
-            subject=(subject or "")[:255],
-            message=(message or "")[:2000],
+            subject=limits.clean_text(subject)[:255],
+            message=limits.clean_text(message)[:2000],
             overwritten=overwritten,
         )
 

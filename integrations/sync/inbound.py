@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from agents.models import Agent
 from calendars import services as calendar_services
 from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule
 from integrations.models import AgentCalendar
-from integrations.providers.base import RemoteEvent, RemoteOccurrence
+from integrations.providers.base import RemoteEvent, RemoteOccurrence, UnreadableEntry
 from integrations.sync import mapping, privacy
 
 _inbound_calendar: contextvars.ContextVar[int | None] = contextvars.ContextVar("inbound_calendar", default=None)
@@ -54,10 +58,40 @@ def _series_zone(event: RemoteEvent, agent: Agent) -> ZoneInfo:
     return times.zone_or(event.time_zone if isinstance(event.start, datetime) else "", agent.zone)
 
 
-def _rule_text(event: RemoteEvent, agent: Agent) -> str:
+def _check_cost(event: RemoteEvent, agent: Agent) -> int:
+    """How many starts the series' rules give in the year the helpdesk makes occurrences for
+    (an upper bound on the rows it stores); UnreadableEntry when they give more than
+    mapping.MAX_OCCURRENCES starts in that year (calendars.services.RECURRENCE_HORIZON): a
+    FREQ=MINUTELY or SECONDLY rule would make hundreds of thousands of rows. The rules are walked
+    lazily by dateutil, so the check itself costs at most MAX_OCCURRENCES steps a rule."""
+    from dateutil.rrule import rrulestr
+
+    start = _as_datetime(event.start, agent).astimezone(_series_zone(event, agent)).replace(tzinfo=None)
+    until = max(datetime.now(UTC).replace(tzinfo=None), start) + calendar_services.RECURRENCE_HORIZON
+    total = 0
+    for rule in event.rrules:
+        text = times._until_on_footing(rule[6:] if rule.upper().startswith("RRULE:") else rule, start)
+        try:
+            starts = rrulestr(text, dtstart=start, ignoretz=True)
+            within = itertools.takewhile(lambda moment: moment <= until, starts)
+            count = sum(1 for _ in itertools.islice(within, mapping.MAX_OCCURRENCES + 1))
+        except (ValueError, TypeError, OverflowError) as error:
+            raise UnreadableEntry(f"Its repeat rule {rule[:80]!r} cannot be expanded ({error}).") from error
+        if count > mapping.MAX_OCCURRENCES:
+            raise UnreadableEntry(
+                f"Its repeat rule {rule[:80]!r} gives more than {mapping.MAX_OCCURRENCES} occurrences in a year; "
+                "the helpdesk holds at most that many."
+            )
+        total += count
+    return total
+
+
+def _rule_text(event: RemoteEvent, agent: Agent, *, cost_checked: bool = False) -> str:
     """The series' rules as the helpdesk stores them (UNTIL in UTC), with every cancelled
     occurrence as an EXDATE, so occurrences made later (beyond today's one-year horizon) stay
-    cancelled too."""
+    cancelled too. UnreadableEntry for rules that give too many occurrences (`_check_cost`)."""
+    if not cost_checked:
+        _check_cost(event, agent)
     zone = _series_zone(event, agent)
     lines = ["RRULE:" + times.rule_in_utc(rule, zone, all_day=event.all_day) for rule in event.rrules]
     start = event.start
@@ -102,11 +136,23 @@ def _blank_private(appointment: Appointment) -> None:
 
 
 def import_remote_event(agent: Agent, event: RemoteEvent) -> Appointment:
-    """A new appointment (or series) from an entry made in the external calendar.
+    """A new appointment (or series) from an entry made in the external calendar, written whole
+    or not at all (one transaction).
 
     The entry's own reminder (minutes before start, None: none) is kept as the appointment's, so
-    the helpdesk's default reminder never reaches an entry the helpdesk did not make.
+    the helpdesk's default reminder never reaches an entry the helpdesk did not make. Raises
+    UnreadableEntry with a plain reason for an entry the helpdesk cannot hold (a rule the
+    calendar cannot use, too many occurrences), nothing written.
     """
+    try:
+        with transaction.atomic():
+            return _import(agent, event)
+    except ValidationError as error:
+        reason = " ".join(error.messages) or "it was refused"
+        raise UnreadableEntry(f"The entry cannot be stored: {reason}") from error
+
+
+def _import(agent: Agent, event: RemoteEvent) -> Appointment:
     fields = _import_fields(event)
     start, end = _span(event, agent)
     if event.is_recurring:
@@ -138,6 +184,7 @@ class ImportRow:
     rule: object | None = None
     zone: ZoneInfo | None = None
     exceptions: list[dict] = field(default_factory=list)
+    occurrences: int = 0  # a series: at most this many occurrence rows (`_check_cost`)
 
 
 def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
@@ -158,9 +205,11 @@ def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
         return ImportRow(event, appointment)
     zone = _series_zone(event, agent)
     start, end = calendar_services.aware(start, zone), calendar_services.aware(end, zone)
-    rule = calendar_services.check_rule(_rule_text(event, agent), start=start, zone=zone)
+    estimate = _check_cost(event, agent)
+    rule = calendar_services.check_rule(_rule_text(event, agent, cost_checked=True), start=start, zone=zone)
     appointment = calendar_services.new_appointment(agents=[agent], start=start, end=end, **fields)
-    return ImportRow(event, appointment, rule, zone, _first_exceptions(appointment, agent, event, zone))
+    exceptions = _first_exceptions(appointment, agent, event, zone)
+    return ImportRow(event, appointment, rule, zone, exceptions, occurrences=estimate)
 
 
 def _first_exceptions(master: Appointment, agent: Agent, event: RemoteEvent, zone: ZoneInfo) -> list[dict]:

@@ -11,6 +11,7 @@ Faults (one per request, from a queue of planned faults or drawn at a seeded ran
   answer_late            forward the request (it takes effect upstream), answer after `late_seconds`
                          (longer than the client's timeout: the client has given up by then)
   busy_with_retry_after  answer 503 Service Unavailable with Retry-After: `retry_after`
+`rewrite_answers` swaps bytes in forwarded answers (a server keeping what the real one cleans).
 Every request is kept as (method, path) in `requests` (faulted ones too); `method_counts()` counts them
 by method; `reset_counts()` starts afresh.
 """
@@ -48,6 +49,9 @@ class FaultProxy:
         self.requests: list[tuple[str, str]] = []
         self.only_methods: set[str] | None = None
         self.late_seconds = 2.0
+        # Bytes of forwarded answers to swap ({b"NUL-HERE": b"\x00"}): a server that keeps what the
+        # real one behind the proxy would clean (issue 11: NUL bytes in an entry's text).
+        self.rewrite_answers: dict[bytes, bytes] = {}
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -107,6 +111,8 @@ class FaultProxy:
             def _forward(self, body: bytes):
                 upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                if proxy.rewrite_answers:  # plain answers, so their bytes can be swapped
+                    headers = {k: v for k, v in headers.items() if k.lower() != "accept-encoding"}
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
                 data = response.read()
@@ -158,6 +164,8 @@ class FaultProxy:
                     proxy.release.wait(60)
                     self.close_connection = True
                     return
+                for before, after in proxy.rewrite_answers.items():
+                    data = data.replace(before, after)
                 self._answer(response.status, response.getheaders(), data)
 
             do_GET = do_PUT = do_DELETE = do_POST = do_HEAD = do_OPTIONS = _handle

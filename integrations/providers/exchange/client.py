@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, TypeVar
@@ -61,6 +61,7 @@ from ..base import (
     RemoteRef,
     RetryPolicy,
     TransientError,
+    UnreadableEntry,
     Window,
 )
 from .errors import FailFastKeepingRetryAfter, translate
@@ -174,6 +175,16 @@ def exchange_provider_from_settings(settings: Mapping[str, Any], **options: Any)
 
 
 # --- the provider -------------------------------------------------------------------------------
+
+
+def read_items(fetch: Callable[[], Iterable]) -> list:
+    """The items exchangelib parses from an answer (GetItem's t:CalendarItem elements, MS-OXWSCORE),
+    read in full. exchangelib reads each field as it parses (a start in year 0 raises ValueError
+    there): such an answer raises UnreadableEntry saying so, never a Python error."""
+    try:
+        return list(fetch())
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, ArithmeticError) as error:
+        raise UnreadableEntry(f"Exchange sent an entry the helpdesk cannot read: {error}") from error
 
 
 class ExchangeProvider:
@@ -359,7 +370,8 @@ class ExchangeProvider:
         events: list[RemoteEvent] = []
         gone: list[str] = []
         masters = []
-        for ref, item in zip(ids, account.fetch(ids=ids, folder=folder, only_fields=ITEM_FIELDS), strict=True):
+        fetched = read_items(lambda: account.fetch(ids=ids, folder=folder, only_fields=ITEM_FIELDS))
+        for ref, item in zip(ids, fetched, strict=True):
             if isinstance(item, ews_errors.ErrorItemNotFound):
                 if isinstance(ref, tuple):
                     gone.append(ref[0])

@@ -38,6 +38,8 @@ from ..base import (
     ProviderError,
     RemoteEvent,
     RemoteOccurrence,
+    UnreadableEntry,
+    reads_untrusted,
 )
 
 EWS_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # exchangelib numbers them 1..7 from Monday
@@ -142,6 +144,7 @@ def occurrence_from(occ: Any, event: RemoteEvent) -> RemoteOccurrence:
     return override
 
 
+@reads_untrusted("Exchange")
 def event_from_item(item: CalendarItem) -> RemoteEvent:
     """A CalendarItem (single or RecurringMaster, fetched with ITEM_FIELDS) as a RemoteEvent: times
     on the wall clock of its StartTimeZone, all-day ends made exclusive, the HTML body as text, the
@@ -422,7 +425,7 @@ def _rrule_from_recurrence(recurrence: Recurrence, event: RemoteEvent) -> str:
 
     def day_code(number: int) -> str:
         if number > 7:
-            raise ProviderError("Exchange's day/weekday/weekend-day patterns have no RRULE here.")
+            raise UnreadableEntry("Exchange's day/weekday/weekend-day patterns have no RRULE here.")
         return EWS_WEEKDAYS[number - 1]
 
     if isinstance(pattern, DailyPattern):
@@ -443,7 +446,7 @@ def _rrule_from_recurrence(recurrence: Recurrence, event: RemoteEvent) -> str:
     elif isinstance(pattern, AbsoluteYearlyPattern):
         parts = ["FREQ=YEARLY", f"BYMONTH={pattern.month}", f"BYMONTHDAY={pattern.day_of_month}"]
     else:
-        raise ProviderError(f"Exchange's {type(pattern).__name__} has no RRULE here.")
+        raise UnreadableEntry(f"Exchange's {type(pattern).__name__} has no RRULE here.")
     if isinstance(boundary, NumberedPattern):
         parts.append(f"COUNT={boundary.number}")
     elif isinstance(boundary, EndDatePattern):

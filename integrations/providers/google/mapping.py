@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 
-from ..base import ProviderError, RemoteEvent, RemoteOccurrence
+from ..base import ProviderError, RemoteEvent, RemoteOccurrence, reads_untrusted
 
 MARKER_KEY = "helpdeskLinkId"
 
@@ -143,6 +143,7 @@ def popup_minutes(resource: dict) -> int | None:
     return min(popups) if popups else None
 
 
+@reads_untrusted("Google")
 def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_zone: str = "UTC") -> RemoteEvent:
     """An event resource (a single entry or a recurring master) and the exceptions of its series
     (events with recurringEventId = its id) as one RemoteEvent: EXDATE lines and cancelled

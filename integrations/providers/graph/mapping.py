@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from integrations.sync.normalise import normalise_text
 
-from ..base import ProviderError, RemoteEvent
+from ..base import ProviderError, RemoteEvent, UnreadableEntry, reads_untrusted
 from ..exchange.mapping import iana_zone_for, windows_zone_for
 
 # Our marker: a named string property in our own property set (the one the EWS connector uses, so an
@@ -48,7 +48,7 @@ def _zone(name: str | None) -> str:
 def _parse(value: dict | None) -> datetime:
     """A dateTimeTimeZone asked for in UTC (7 fraction digits allowed) as an aware UTC datetime."""
     if not value or not value.get("dateTime"):
-        raise ProviderError("Microsoft 365 sent an event without start or end.")
+        raise UnreadableEntry("Microsoft 365 sent an event without start or end.")
     text = value["dateTime"].rstrip("Z")
     if "." in text:
         head, fraction = text.split(".", 1)
@@ -66,6 +66,7 @@ def marker_of(data: dict) -> str | None:
     return None
 
 
+@reads_untrusted("Microsoft 365")
 def event_from_graph(data: dict) -> RemoteEvent:
     """A Graph event (JSON) as a RemoteEvent: times on the wall clock of originalStartTimeZone,
     all-day entries as dates with an exclusive end, an HTML body as text, `raw` the JSON as read."""
@@ -303,7 +304,7 @@ def rrule_from(recurrence: dict, event: RemoteEvent) -> str:
         else:
             parts.append(f"BYMONTHDAY={pattern.get('dayOfMonth')}")
     else:
-        raise ProviderError(f"Microsoft 365's {kind or 'unknown'} repeat pattern has no RRULE here.")
+        raise UnreadableEntry(f"Microsoft 365's {kind or 'unknown'} repeat pattern has no RRULE here.")
     parts.insert(1, f"INTERVAL={int(pattern.get('interval') or 1)}")
     if rng.get("type") == "numbered":
         parts.append(f"COUNT={rng.get('numberOfOccurrences')}")
@@ -357,6 +358,7 @@ def original_utc(value: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+@reads_untrusted("Microsoft 365")
 def series_from(master: dict, instances: list[dict], window_start: datetime, window_end: datetime) -> RemoteEvent:
     """A series master and its instances in the window (Graph lists occurrences and exceptions,
     never cancelled ones) as one RemoteEvent: the pattern as an RRULE, occurrences the rule gives in
