@@ -45,6 +45,7 @@ class RadicaleServer:
     folder: Path
     htpasswd: Path
     _stop: Callable[[], None]
+    _server: WSGIServer | None = None  # the in-process server (None for one in its own process)
 
     def add_user(self, username: str, password: str) -> None:
         with self.htpasswd.open("a") as handle:
@@ -110,7 +111,7 @@ def start_radicale(folder: Path, users: dict[str, str]) -> RadicaleServer:
         server.shutdown()
         server.server_close()
 
-    return RadicaleServer(f"http://{host}:{port}/", folder, htpasswd, stop)
+    return RadicaleServer(f"http://{host}:{port}/", folder, htpasswd, stop, server)
 
 
 def start_radicale_process(folder: Path, users: dict[str, str], *, timeout: float = 30.0) -> RadicaleServer:
