@@ -566,6 +566,7 @@ class _Run:
                     "create",
                     subject=_import_subject(link.appointment, row.event),
                     link=link,
+                    message=" ".join(row.event.notes),  # what the limits changed, as the one-by-one way says
                 )
                 for row, link in zip(rows, links, strict=True)
             ]
