@@ -44,6 +44,12 @@ def cut_text(value: str, limit: int) -> str:
     return value[: max(0, limit - len(note))] + note[:limit]
 
 
+def nul_note(removed: int) -> str:
+    """The log line's sentence for `removed` characters left out because the database cannot
+    store them (NUL; PostgreSQL text holds none)."""
+    return f"{removed} character(s) the database cannot store (NUL) were left out of the entry's text."
+
+
 def cut_note(limit: int) -> str:
     """The log line's sentence for a text cut by `cut_text`."""
     return (
@@ -185,6 +191,15 @@ class RemoteEvent:
         """The same event with untrusted text cut to the sizes we store (a long body ending with a
         note saying so), NUL characters (which PostgreSQL text cannot hold) dropped; raises
         UnreadableEntry when the event is not one the helpdesk can hold (see `check_event`)."""
+        holders = (self, *(o for o in self.overrides if isinstance(o, RemoteOccurrence)))
+        removed = sum(
+            value.count("\x00")
+            for holder in holders
+            for value in (holder.subject, holder.location, holder.body)
+            if isinstance(value, str)
+        )
+        if removed:  # said in the log line, as the entry limits say it (sync/limits.py)
+            self.notes.append(nul_note(removed))
         self.subject = _clean(self.subject)[:MAX_SUBJECT]
         self.location = _clean(self.location)[:MAX_LOCATION]
         body = _clean(self.body)

@@ -393,21 +393,29 @@ def test_unknown_time_zone_is_imported_on_the_wall_clock_with_a_log_line(importi
 def test_entry_that_cannot_be_imported_names_itself_and_is_retried_at_the_next_pull(
     importing, alice_phone, tomorrow_9, bob_calendar, monkeypatch, client
 ):
-    # Fault injection: the first import of this one series runs out of memory (the worker's own
-    # limit, not the helpdesk's code, raises it), with the empty message MemoryError carries.
-    real = calendar_services.materialise_occurrences
-    faults = iter([MemoryError()])
+    # Fault injection: the first pull's import of this one series runs out of memory (the worker's
+    # own limit, not the helpdesk's code, raises it), with the empty message MemoryError carries,
+    # wherever its occurrences are made: in a batch of imports, then alone.
+    real, real_batch = calendar_services.materialise_occurrences, calendar_services.materialise_new_series
+    first_pull = True
 
     def out_of_memory(master, **kwargs):
-        if master.subject == "Stand-up" and (fault := next(faults, None)) is not None:
-            raise fault
+        if first_pull and master.subject == "Stand-up":
+            raise MemoryError()
         return real(master, **kwargs)
 
+    def out_of_memory_in_a_batch(masters, agents, **kwargs):
+        if first_pull and any(master.subject == "Stand-up" for master in masters):
+            raise MemoryError()
+        return real_batch(masters, agents, **kwargs)
+
     monkeypatch.setattr(calendar_services, "materialise_occurrences", out_of_memory)
+    monkeypatch.setattr(calendar_services, "materialise_new_series", out_of_memory_in_a_batch)
     put(alice_phone, vevent("standup", tomorrow_9, summary="Stand-up", lines="RRULE:FREQ=WEEKLY;COUNT=4\r\n"))
     with_a_neighbour(alice_phone, tomorrow_9)
 
     report = pull(importing)
+    first_pull = False
 
     assert report.failed == 1
     assert not Appointment.objects.filter(subject="Stand-up").exists()
