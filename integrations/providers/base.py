@@ -185,6 +185,7 @@ class RemoteEvent:
         """The same event with untrusted text cut to the sizes we store (a long body ending with a
         note saying so), NUL characters (which PostgreSQL text cannot hold) dropped; raises
         UnreadableEntry when the event is not one the helpdesk can hold (see `check_event`)."""
+        removed = _nul_count(self.subject, self.location, self.body)
         self.subject = _clean(self.subject)[:MAX_SUBJECT]
         self.location = _clean(self.location)[:MAX_LOCATION]
         body = _clean(self.body)
@@ -197,8 +198,20 @@ class RemoteEvent:
                 for name, limit in (("subject", MAX_SUBJECT), ("location", MAX_LOCATION), ("body", MAX_BODY)):
                     value = getattr(occurrence, name)
                     if value is not None:
+                        removed += _nul_count(value)
                         setattr(occurrence, name, _clean(value)[:limit])
+        if removed:
+            self.notes.append(nul_note(removed))
         return check_event(self)
+
+
+def _nul_count(*values: object) -> int:
+    return sum(value.count("\x00") for value in values if isinstance(value, str))
+
+
+def nul_note(removed: int) -> str:
+    """The log line's sentence for NUL characters left out of an entry's text."""
+    return f"{removed} character(s) the database cannot store (NUL) were left out of the entry's text."
 
 
 def _clean(value: object) -> str:

@@ -19,6 +19,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import caldav
 import icalendar
 from caldav.lib import error as dav_error
+from lxml import etree
 
 from calendars import times
 from integrations.providers.base import (
@@ -197,13 +198,17 @@ class CalDAVProvider:
         """
         known_versions = known_versions or {}
         url = calendar.calendar_id
-        response = self._request(
-            "Reading changes" if token else "Listing the calendar",
-            url,
-            "REPORT",
-            _sync_collection_body(token),
-            {"Depth": "1", "Content-Type": 'application/xml; charset="utf-8"'},
-        )
+        what = "Reading changes" if token else "Listing the calendar"
+        headers = {"Depth": "1", "Content-Type": 'application/xml; charset="utf-8"'}
+        with_data = True
+        try:
+            response = self._request(what, url, "REPORT", _sync_collection_body(token), headers)
+        except etree.XMLSyntaxError:
+            # A server that keeps characters XML 1.0 cannot carry (a NUL in an entry's text) sends
+            # an answer no XML parser reads: list the members without their data, read each alone.
+            logger.warning("%s: the answer with calendar data is not XML; reading entries one by one", what)
+            with_data = False
+            response = self._request(what, url, "REPORT", _sync_collection_body(token, with_data=False), headers)
         if response.status in (403, 409) and SYNC_TOKEN_PRECONDITION in dav_error.parse_preconditions(response.raw):
             raise SyncTokenExpired("Reading changes: the server no longer knows our sync token")
         if response.status == 404:
@@ -224,14 +229,19 @@ class CalDAVProvider:
                     continue
                 etag = propstat.findtext(f"{_DAV}prop/{_DAV}getetag") or etag
                 data = propstat.findtext(f"{_DAV}prop/{_CALDAV}calendar-data") or data
-            if data is None:
+            if data is None and (with_data or etag is None):
                 if token and not _ok(member.findtext(_DAV + "status") or "200"):
                     page.deleted.append(path)  # RFC 6578 3.5.2: a removed member is a 404 status
                 continue
             if etag and known_versions.get(path) and _same_etag(etag, known_versions[path]):
                 page.unchanged.append(path)  # our own write coming back: nothing to parse
                 continue
-            event = parse_event(data, remote_id=path, version=etag)
+            if data is None:
+                event = self.get(calendar, RemoteRef(remote_id=path, version=etag))
+                if event is None:
+                    continue
+            else:
+                event = parse_event(data, remote_id=path, version=etag)
             if event is not None and (token or _in_window(event, window)):
                 page.changed.append(event)
         return page
@@ -791,16 +801,18 @@ _DAV = "{DAV:}"
 _CALDAV = "{urn:ietf:params:xml:ns:caldav}"
 
 
-def _sync_collection_body(token: str | None) -> str:
-    """A sync-collection REPORT (RFC 6578 3.2) asking for each member's etag and calendar data."""
+def _sync_collection_body(token: str | None, *, with_data: bool = True) -> str:
+    """A sync-collection REPORT (RFC 6578 3.2) asking for each member's etag and (`with_data`)
+    its calendar data (RFC 4791 9.6)."""
     from xml.sax.saxutils import escape
 
+    data = "<C:calendar-data/>" if with_data else ""
     return (
         '<?xml version="1.0" encoding="utf-8"?>'
         '<D:sync-collection xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
         f"<D:sync-token>{escape(token or '')}</D:sync-token>"
         "<D:sync-level>1</D:sync-level>"
-        "<D:prop><D:getetag/><C:calendar-data/></D:prop>"
+        f"<D:prop><D:getetag/>{data}</D:prop>"
         "</D:sync-collection>"
     )
 

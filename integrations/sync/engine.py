@@ -565,6 +565,7 @@ class _Run:
                     In,
                     "create",
                     subject=_import_subject(link.appointment, row.event),
+                    message=" ".join(row.event.notes),  # what the limits changed on reading, if anything
                     link=link,
                 )
                 for row, link in zip(rows, links, strict=True)

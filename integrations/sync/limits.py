@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 
-from integrations.providers.base import MAX_BODY, RemoteEvent, cut_note, cut_text
+from integrations.providers.base import MAX_BODY, RemoteEvent, cut_note, cut_text, nul_note
 
 # RFC 5545 3.3.10: frequencies finer than a day.
 FINE_FREQUENCIES = {"SECONDLY", "MINUTELY", "HOURLY"}
@@ -97,7 +97,7 @@ def _clean_texts(event: RemoteEvent) -> None:
     if event.raw and _REFUSED.search(event.raw):
         event.raw = clean_text(event.raw)  # kept for merge updates; the database cannot hold NUL either
     if removed:
-        event.notes.append(f"{removed} character(s) the database cannot store (NUL) were left out of the entry's text.")
+        event.notes.append(nul_note(removed))
 
 
 def _cut_body(event: RemoteEvent) -> None:

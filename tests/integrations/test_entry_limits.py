@@ -395,15 +395,25 @@ def test_entry_that_cannot_be_imported_names_itself_and_is_retried_at_the_next_p
 ):
     # Fault injection: the first import of this one series runs out of memory (the worker's own
     # limit, not the helpdesk's code, raises it), with the empty message MemoryError carries.
-    real = calendar_services.materialise_occurrences
-    faults = iter([MemoryError()])
+    # Both ways of importing fail once: the batch (which then imports its entries one by one) and
+    # the one-by-one import.
+    real_one, real_batch = calendar_services.materialise_occurrences, calendar_services.materialise_new_series
+    faults = {"one": iter([MemoryError()]), "batch": iter([MemoryError()])}
 
-    def out_of_memory(master, **kwargs):
-        if master.subject == "Stand-up" and (fault := next(faults, None)) is not None:
+    def out_of_memory(way, masters):
+        if any(m.subject == "Stand-up" for m in masters) and (fault := next(faults[way], None)) is not None:
             raise fault
-        return real(master, **kwargs)
 
-    monkeypatch.setattr(calendar_services, "materialise_occurrences", out_of_memory)
+    def one(master, **kwargs):
+        out_of_memory("one", [master])
+        return real_one(master, **kwargs)
+
+    def batch(masters, agents, **kwargs):
+        out_of_memory("batch", masters)
+        return real_batch(masters, agents, **kwargs)
+
+    monkeypatch.setattr(calendar_services, "materialise_occurrences", one)
+    monkeypatch.setattr(calendar_services, "materialise_new_series", batch)
     put(alice_phone, vevent("standup", tomorrow_9, summary="Stand-up", lines="RRULE:FREQ=WEEKLY;COUNT=4\r\n"))
     with_a_neighbour(alice_phone, tomorrow_9)
 
