@@ -598,17 +598,32 @@ class GraphProvider:
             data = self._apply_exceptions(calendar, ref.remote_id, event, None if "recurrence" in patch else base)
         return RemoteRef(remote_id=data["id"], version=data.get("changeKey"), raw=json.dumps(data, sort_keys=True))
 
-    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
+        """The entry as Graph holds it now, or None when it is gone (404). A series master alone has
+        only its pattern: its instances over `window` (Graph "List instances") give its cancelled
+        occurrences and exceptions, so the series reads as `list_changes` gives it. Without a window,
+        the instances from the series' first start to a year after it are read."""
+        user = self._user(calendar.mailbox)
         try:
             _, _, data = self._request(
                 "GET",
-                f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER}",
+                f"{user}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER}",
                 calendar.mailbox,
                 item=True,
             )
+            if data.get("type") != "seriesMaster":
+                return mapping.event_from_graph(data)
+            if window is None:
+                first = mapping.event_from_graph(data)
+                start = mapping._utc(first.start, first.time_zone or "UTC")
+                window = Window(start - timedelta(days=1), start + timedelta(days=366))
+            span = urlencode({"startDateTime": _iso(window.start), "endDateTime": _iso(window.end)})
+            _, _, instances = self._request(
+                "GET", f"{user}/events/{quote(ref.remote_id)}/instances?{span}", calendar.mailbox, item=True
+            )
         except RemoteNotFound:
             return None
-        return mapping.event_from_graph(data)
+        return mapping.series_from(data, instances.get("value", []), window.start, window.end)
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         try:

@@ -1,6 +1,6 @@
 """Named regressions of the Microsoft 365 sync found by the long state-machine runs (issue 12)."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -57,3 +57,73 @@ def test_the_state_machine_finds_a_restored_hidden_entry_by_its_marker(importing
     machine.graph = graph
 
     assert machine.token_for_marker(SyncLink.objects.get().marker) == "O5"
+
+
+def _daily_series(graph, start, subject="R3 gym", count=4):
+    recurrence = {
+        "pattern": {"type": "daily", "interval": 1},
+        "range": {"type": "numbered", "numberOfOccurrences": count, "startDate": start.date().isoformat()},
+    }
+    return graph.outlook_add(
+        ALICE,
+        start,
+        start + HOUR,
+        subject,
+        time_zone="W. Europe Standard Time",
+        recurrence=recurrence,
+        location="Gym",
+    )
+
+
+def test_an_outlook_series_made_private_under_a_stale_change_key_stays_a_series(importing_graph, graph, tomorrow_9):
+    """Long-profile failures `R3 differs` (seed 12) and "Remote end closed connection" (seed 11): the
+    helpdesk makes an Outlook series private while Outlook gives it a new change key (a dismissed
+    reminder); the push without a pull is refused (412), and the engine reads the entry again. That
+    read of a series master must give the series (its pattern and occurrences) as the delta listing
+    does: read as a single entry, the helpdesk's series became one hidden instance, and the next push
+    sent `recurrence: null`, which left the server a series master without a pattern."""
+    series = _daily_series(graph, tomorrow_9)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    master = Appointment.objects.get(master__isnull=True)
+    calendar_services.update_appointment(master, private=True)
+    graph.outlook_edit(ALICE, series["id"])  # a new changeKey and nothing else
+
+    engine.sync_agent_calendar(importing_graph, pull=False)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+
+    # The server's own expansion of its series is what the helpdesk must show.
+    (event,) = graph.events(ALICE)
+    assert event["type"] == "seriesMaster" and event["recurrence"]["range"]["numberOfOccurrences"] == 4
+    assert event["sensitivity"] == "private"
+    shown = graph.calendar_view(ALICE, tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=30))
+    assert [o["_start"] for o in shown] == [tomorrow_9 + timedelta(days=n) for n in range(4)]
+    master = Appointment.objects.get(master__isnull=True)
+    assert master.is_recurring_master and master.private
+    occurrences = Appointment.objects.visible().filter(master=master).order_by("start")
+    assert [o.start for o in occurrences] == [o["_start"] for o in shown]
+
+
+def test_reading_one_series_master_gives_the_series_as_the_server_expands_it(alice_graph, graph, tomorrow_9):
+    """Graph's GET of a series master holds its pattern only; the provider's `get` (the engine's read
+    after a refused If-Match) must give the series as the listing does: the rule from the master's
+    patternedRecurrence, the occurrence Outlook cancelled as an exdate, the one it moved as an
+    override, all as the server's own expansion (calendar_view) shows them."""
+    from integrations.providers import registry
+    from integrations.providers.base import RemoteRef
+
+    series = _daily_series(graph, tomorrow_9)
+    view = [o for o in graph.calendar_view(ALICE, tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))]
+    graph.outlook_delete(ALICE, view[1]["id"])
+    graph.outlook_edit(ALICE, view[2]["id"], subject="R3 gym moved")
+    provider = registry.build(alice_graph.connection)
+
+    event = provider.get(provider.find_calendar(ALICE), RemoteRef(series["id"]))
+
+    assert event.is_recurring and "FREQ=DAILY" in event.rrules[0] and "COUNT=4" in event.rrules[0]
+    assert [d.astimezone(UTC) for d in event.exdates] == [view[1]["_original"]]
+    assert [(o.original_start.astimezone(UTC), o.subject) for o in event.overrides] == [
+        (view[2]["_original"], "R3 gym moved")
+    ]
+    shown = graph.calendar_view(ALICE, tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    assert len(shown) == 3  # the server's own expansion: 4 less the cancelled one
