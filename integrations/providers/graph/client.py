@@ -642,17 +642,13 @@ class GraphProvider:
         user = f"/users/{quote(mailbox)}"
         requests_: list[tuple[str, str, Any, dict] | None] = []
         results: list[BulkResult | None] = []
+        series: list[int] = []
         for op in ops:
             if op.kind != "delete" and op.event is not None and op.event.is_recurring:
-                # A series needs its occurrences read and written after the master: not one batch item.
-                try:
-                    if op.kind == "create":
-                        ref = self.create(calendar, op.event)
-                    else:
-                        ref = self.update(calendar, op.ref, op.event, base=op.base)
-                    results.append(BulkResult(ref=ref))
-                except ProviderError as error:
-                    results.append(BulkResult(error=error))
+                # A series needs its occurrences read and written after the master: not one batch
+                # item; written below, once the $batch is through.
+                series.append(len(results))
+                results.append(None)
                 requests_.append(None)
                 continue
             try:
@@ -681,7 +677,22 @@ class GraphProvider:
                 results.append(BulkResult(error=error))
                 requests_.append(None)
         sent = [r for r in requests_ if r is not None]
+        # The $batch first: a whole-request failure (throttled, unreachable) raises while nothing of
+        # these ops is written, so the engine may retry them all. Were the series written first, a
+        # retry would write them again and a final failure would report writes that were done as
+        # failed: their new change keys lost, the next If-Match refused, and our own write read back
+        # as a change made in Outlook.
         answers = iter(self._batch(mailbox, sent) if sent else [])
+        for index in series:
+            op = ops[index]
+            try:
+                if op.kind == "create":
+                    ref = self.create(calendar, op.event)
+                else:
+                    ref = self.update(calendar, op.ref, op.event, base=op.base)
+                results[index] = BulkResult(ref=ref)
+            except ProviderError as error:
+                results[index] = BulkResult(error=error)
         final: list[BulkResult] = []
         for op, request, result in zip(ops, requests_, results, strict=True):
             if request is None:

@@ -127,3 +127,33 @@ def test_reading_one_series_master_gives_the_series_as_the_server_expands_it(ali
     ]
     shown = graph.calendar_view(ALICE, tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
     assert len(shown) == 3  # the server's own expansion: 4 less the cancelled one
+
+
+def test_a_series_written_beside_a_throttled_batch_is_not_written_again_nor_lost(importing_graph, graph, tomorrow_9):
+    """Long-profile failure `R3 was deleted by the helpdesk and came back` (seed 12 blob): a push of a
+    series (written alone, beside the $batch) and of a single entry (in the $batch); the $batch is
+    throttled past the retries. The series' PATCH must not be sent once per retry and then reported
+    as failed: its new change key was lost, the helpdesk's delete of the series was refused (412),
+    and the re-read took our own write for a change made in Outlook (modification beats deletion),
+    so the series came back. Expected: the server's own state, no series and no write of it twice."""
+    series = _daily_series(graph, tomorrow_9)
+    graph.outlook_add(ALICE, tomorrow_9 + 2 * HOUR, tomorrow_9 + 3 * HOUR, "O4 visit")
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    master = Appointment.objects.get(master__isnull=True, subject="R3 gym")
+    calendar_services.update_appointment(master, private=True)
+    single = Appointment.objects.get(subject="O4 visit")
+    calendar_services.update_appointment(single, subject="O4 visit (hd)")
+    graph.fail(429, "ApplicationThrottled", times=50, retry_after="0", path="/$batch")
+    mark = len(graph.requests)
+    engine.sync_agent_calendar(importing_graph, pull=False)
+    graph.faults.clear()
+
+    patches = [path for method, path, _ in graph.requests[mark:] if method == "PATCH" and series["id"] in path]
+    assert len(patches) <= 1
+    calendar_services.delete_appointment(Appointment.objects.get(pk=master.pk))
+    engine.sync_agent_calendar(importing_graph, pull=False)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+
+    assert [event["subject"] for event in graph.events(ALICE)] == ["O4 visit (hd)"]
+    assert list(Appointment.objects.filter(master__isnull=True).values_list("subject", flat=True)) == ["O4 visit (hd)"]
