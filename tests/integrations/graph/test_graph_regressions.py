@@ -157,3 +157,25 @@ def test_a_series_written_beside_a_throttled_batch_is_not_written_again_nor_lost
 
     assert [event["subject"] for event in graph.events(ALICE)] == ["O4 visit (hd)"]
     assert list(Appointment.objects.filter(master__isnull=True).values_list("subject", flat=True)) == ["O4 visit (hd)"]
+
+
+def test_the_state_machine_names_a_hidden_entry_outlook_deleted(importing_graph, graph, tomorrow_9):
+    """Long-profile failure `O7 was deleted by the outlook and came back` (seed 11): a private entry
+    made in Outlook is imported without text; Outlook deletes it and the technician then moves it
+    (modification beats deletion: it comes back, rightly). The machine named the moved appointment
+    by looking its marker up on the server, where nothing had it any more: the move was put down to
+    '?', not O7. The machine now remembers the id the server gave each entry Outlook made."""
+    from .test_graph_state_machine import GraphSync
+
+    machine = GraphSync.__new__(GraphSync)  # its Outlook rule and server reading only; no Hypothesis run
+    machine.graph, machine.outlook_tokens, machine.model, machine.counter = graph, {}, {}, 6
+    machine.base = tomorrow_9
+    machine.outlook_creates(day=0, hour=0, word="visit", private=True)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    (event,) = graph.events(ALICE)
+    graph.outlook_delete(ALICE, event["id"])
+
+    link = SyncLink.objects.get()
+    assert Appointment.objects.get().subject == ""  # hidden: time only
+    assert link.marker == event["id"]  # an imported entry's marker is the id the server gave it
+    assert machine.token_for_marker(link.marker) == "O7"
