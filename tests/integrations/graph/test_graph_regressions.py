@@ -214,3 +214,31 @@ def test_a_private_helpdesk_series_outlook_changed_and_the_helpdesk_deleted_come
     occurrences = Appointment.objects.visible().filter(master=restored).order_by("start")
     assert [o.start for o in occurrences] == [o["_start"] for o in shown]
     assert SyncLink.objects.get().remote_id == event["id"]
+
+
+def test_a_series_whose_recurrence_is_cleared_becomes_one_entry_on_the_server(alice_graph, graph, tomorrow_9):
+    """Long-profile failure "Remote end closed connection without response" surviving the retries of
+    a fault-free sync (seed 11): the helpdesk wrote `"recurrence": null` on a series master (the
+    PATCH Graph's "Update event" documents for ending a series) and the local server kept a master
+    without a pattern, then failed every later read of the mailbox (its handler died, the connection
+    closed unanswered). Graph makes the master one entry at its own time; so must the local server."""
+    from dataclasses import replace
+
+    from integrations.providers import registry
+    from integrations.providers.base import RemoteRef
+
+    series = _daily_series(graph, tomorrow_9)
+    provider = registry.build(alice_graph.connection)
+    calendar = provider.find_calendar(ALICE)
+    base = provider.get(calendar, RemoteRef(series["id"]))
+    single = replace(base, rrules=[], exdates=[], overrides=[])
+
+    ref = provider.update(calendar, RemoteRef(series["id"], base.version), single, base=base)
+
+    (event,) = graph.events(ALICE)
+    assert event["id"] == ref.remote_id == series["id"]
+    assert event["type"] == "singleInstance" and not event.get("recurrence")
+    shown = graph.calendar_view(ALICE, tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=10))
+    assert [(o["_start"], o["_end"]) for o in shown] == [(tomorrow_9, tomorrow_9 + HOUR)]
+    fresh = provider.get(calendar, RemoteRef(series["id"]))
+    assert not fresh.is_recurring and fresh.start == tomorrow_9
