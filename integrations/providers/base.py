@@ -387,8 +387,11 @@ class CalendarProvider(Protocol):
         what the helpdesk does not own where the system allows it).
         VersionConflict if ref.version is stale, RemoteNotFound if gone."""
 
-    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
-        """The entry as the server holds it now, or None when it is gone."""
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
+        """The entry as the server holds it now, or None when it is gone: in the same shape as
+        `list_changes` gives it over `window` (a series with its rule, cancelled occurrences and
+        exceptions, never its master alone), so that the engine can plan with it as with a listed
+        entry. Servers that hold a series whole (CalDAV, EWS, Google) need no window."""
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         """Delete the entry; an entry that is already gone counts as deleted."""

@@ -246,7 +246,7 @@ class CalDAVProvider:
                 page.changed.append(event)
         return page
 
-    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
         """The entry as the server holds it now (one GET), or None when it is gone (404, 410)."""
         response = self._request("Reading an entry", self._absolute(calendar, ref.remote_id), "GET")
         if response.status in (404, 410):

@@ -351,7 +351,10 @@ class _Run:
         if link.remote_id in page.deleted:
             return False
         try:
-            return _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None))) is not None
+            return (
+                _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None), self.window))
+                is not None
+            )
         except ProviderError:
             return True  # unsure: keep the link where it is, the other entry is dealt with next time
 
@@ -407,7 +410,9 @@ class _Run:
             ]
         for link in to_ask:
             try:
-                found = _call(lambda link=link: self.provider.get(self.calendar, RemoteRef(link.remote_id, None)))
+                found = _call(
+                    lambda link=link: self.provider.get(self.calendar, RemoteRef(link.remote_id, None), self.window)
+                )
             except ProviderError as error:
                 logger.info("Could not confirm %s: %s", link.remote_id, error)
                 continue
@@ -492,7 +497,7 @@ class _Run:
             self._failed(link, decision, error)
             return
         try:
-            fresh = _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None)))
+            fresh = _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None), self.window))
         except ProviderError as read_error:
             self._failed(link, decision, read_error)
             return
