@@ -307,7 +307,11 @@ class _Run:
         wanted += [link.remote_id for link in links if link.failures and link.remote_id not in listed | {""}]
         for remote_id in dict.fromkeys(wanted):
             try:
-                found = _call(lambda remote_id=remote_id: self.provider.get(self.calendar, RemoteRef(remote_id, None)))
+                found = _call(
+                    lambda remote_id=remote_id: self.provider.get(
+                        self.calendar, RemoteRef(remote_id, None), self.window
+                    )
+                )
             except ProviderError as error:
                 logger.info("Could not read %s again: %s", remote_id, error)
                 continue
