@@ -44,12 +44,6 @@ def cut_text(value: str, limit: int) -> str:
     return value[: max(0, limit - len(note))] + note[:limit]
 
 
-def nul_note(removed: int) -> str:
-    """The log line's sentence for `removed` characters left out because the database cannot
-    store them (NUL; PostgreSQL text holds none)."""
-    return f"{removed} character(s) the database cannot store (NUL) were left out of the entry's text."
-
-
 def cut_note(limit: int) -> str:
     """The log line's sentence for a text cut by `cut_text`."""
     return (
@@ -191,15 +185,7 @@ class RemoteEvent:
         """The same event with untrusted text cut to the sizes we store (a long body ending with a
         note saying so), NUL characters (which PostgreSQL text cannot hold) dropped; raises
         UnreadableEntry when the event is not one the helpdesk can hold (see `check_event`)."""
-        holders = (self, *(o for o in self.overrides if isinstance(o, RemoteOccurrence)))
-        removed = sum(
-            value.count("\x00")
-            for holder in holders
-            for value in (holder.subject, holder.location, holder.body)
-            if isinstance(value, str)
-        )
-        if removed:  # said in the log line, as the entry limits say it (sync/limits.py)
-            self.notes.append(nul_note(removed))
+        removed = _nul_count(self.subject, self.location, self.body)
         self.subject = _clean(self.subject)[:MAX_SUBJECT]
         self.location = _clean(self.location)[:MAX_LOCATION]
         body = _clean(self.body)
@@ -212,8 +198,20 @@ class RemoteEvent:
                 for name, limit in (("subject", MAX_SUBJECT), ("location", MAX_LOCATION), ("body", MAX_BODY)):
                     value = getattr(occurrence, name)
                     if value is not None:
+                        removed += _nul_count(value)
                         setattr(occurrence, name, _clean(value)[:limit])
+        if removed:
+            self.notes.append(nul_note(removed))
         return check_event(self)
+
+
+def _nul_count(*values: object) -> int:
+    return sum(value.count("\x00") for value in values if isinstance(value, str))
+
+
+def nul_note(removed: int) -> str:
+    """The log line's sentence for NUL characters left out of an entry's text."""
+    return f"{removed} character(s) the database cannot store (NUL) were left out of the entry's text."
 
 
 def _clean(value: object) -> str:
@@ -389,8 +387,11 @@ class CalendarProvider(Protocol):
         what the helpdesk does not own where the system allows it).
         VersionConflict if ref.version is stale, RemoteNotFound if gone."""
 
-    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
-        """The entry as the server holds it now, or None when it is gone."""
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
+        """The entry as the server holds it now, or None when it is gone: in the same shape as
+        `list_changes` gives it over `window` (a series with its rule, cancelled occurrences and
+        exceptions, never its master alone), so that the engine can plan with it as with a listed
+        entry. Servers that hold a series whole (CalDAV, EWS, Google) need no window."""
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         """Delete the entry; an entry that is already gone counts as deleted."""

@@ -207,9 +207,9 @@ class CalDAVProvider:
         try:
             response = self._request(what, url, "REPORT", _sync_collection_body(token), headers)
         except etree.XMLSyntaxError:
-            # An entry holds characters XML 1.0 cannot carry (NUL, other controls, XML 1.0 2.2), so
-            # the answer with calendar-data is no XML: list the etags alone and read the changed
-            # entries one GET each, as plain iCalendar.
+            # A server that keeps characters XML 1.0 cannot carry (a NUL in an entry's text) sends
+            # an answer no XML parser reads: list the members without their data, read each alone.
+            logger.warning("%s: the answer with calendar data is not XML; reading entries one by one", what)
             with_data = False
             response = self._request(what, url, "REPORT", _sync_collection_body(token, with_data=False), headers)
         if response.status in (403, 409) and SYNC_TOKEN_PRECONDITION in dav_error.parse_preconditions(response.raw):
@@ -220,8 +220,8 @@ class CalDAVProvider:
             raise ProviderError(f"Reading changes: the server answered {response.status}")
         tree = response.tree
         next_token = tree.findtext(_DAV + "sync-token") or ""
-        zones_read: set[str] = set()  # every entry repeats the calendar's VTIMEZONEs: read each once
         page = ChangePage(next_token=next_token.strip(), full=not token)
+        zones_read: set[str] = set()  # every entry repeats the calendar's VTIMEZONEs: read each once
         for member in tree.iter(_DAV + "response"):
             href = member.findtext(_DAV + "href")
             if not href or not href.strip().lower().endswith(".ics"):
@@ -240,17 +240,17 @@ class CalDAVProvider:
             if etag and known_versions.get(path) and _same_etag(etag, known_versions[path]):
                 page.unchanged.append(path)  # our own write coming back: nothing to parse
                 continue
-            if data is None:  # listed without calendar-data (see above): read the entry itself
-                event = self.get(calendar, RemoteRef(path))
-                if event is not None and (token or _in_window(event, window)):
-                    page.changed.append(event)
-                continue
-            event = parse_event(data, remote_id=path, version=etag, zones_read=zones_read)
+            if data is None:
+                event = self.get(calendar, RemoteRef(remote_id=path, version=etag))
+                if event is None:
+                    continue
+            else:
+                event = parse_event(data, remote_id=path, version=etag, zones_read=zones_read)
             if event is not None and (token or _in_window(event, window)):
                 page.changed.append(event)
         return page
 
-    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
         """The entry as the server holds it now (one GET), or None when it is gone (404, 410)."""
         response = self._request("Reading an entry", self._absolute(calendar, ref.remote_id), "GET")
         if response.status in (404, 410):
@@ -826,7 +826,7 @@ _CALDAV = "{urn:ietf:params:xml:ns:caldav}"
 
 
 def _sync_collection_body(token: str | None, *, with_data: bool = True) -> str:
-    """A sync-collection REPORT (RFC 6578 3.2) asking for each member's etag and (with_data)
+    """A sync-collection REPORT (RFC 6578 3.2) asking for each member's etag and (`with_data`)
     its calendar data (RFC 4791 9.6)."""
     from xml.sax.saxutils import escape
 

@@ -307,7 +307,11 @@ class _Run:
         wanted += [link.remote_id for link in links if link.failures and link.remote_id not in listed | {""}]
         for remote_id in dict.fromkeys(wanted):
             try:
-                found = _call(lambda remote_id=remote_id: self.provider.get(self.calendar, RemoteRef(remote_id, None)))
+                found = _call(
+                    lambda remote_id=remote_id: self.provider.get(
+                        self.calendar, RemoteRef(remote_id, None), self.window
+                    )
+                )
             except ProviderError as error:
                 logger.info("Could not read %s again: %s", remote_id, error)
                 continue
@@ -351,7 +355,10 @@ class _Run:
         if link.remote_id in page.deleted:
             return False
         try:
-            return _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None))) is not None
+            return (
+                _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None), self.window))
+                is not None
+            )
         except ProviderError:
             return True  # unsure: keep the link where it is, the other entry is dealt with next time
 
@@ -407,7 +414,9 @@ class _Run:
             ]
         for link in to_ask:
             try:
-                found = _call(lambda link=link: self.provider.get(self.calendar, RemoteRef(link.remote_id, None)))
+                found = _call(
+                    lambda link=link: self.provider.get(self.calendar, RemoteRef(link.remote_id, None), self.window)
+                )
             except ProviderError as error:
                 logger.info("Could not confirm %s: %s", link.remote_id, error)
                 continue
@@ -492,7 +501,7 @@ class _Run:
             self._failed(link, decision, error)
             return
         try:
-            fresh = _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None)))
+            fresh = _call(lambda: self.provider.get(self.calendar, RemoteRef(link.remote_id, None), self.window))
         except ProviderError as read_error:
             self._failed(link, decision, read_error)
             return
@@ -565,8 +574,8 @@ class _Run:
                     In,
                     "create",
                     subject=_import_subject(link.appointment, row.event),
+                    message=" ".join(row.event.notes),  # what the limits changed on reading, if anything
                     link=link,
-                    message=" ".join(row.event.notes),  # what the limits changed, as the one-by-one way says
                 )
                 for row, link in zip(rows, links, strict=True)
             ]

@@ -393,29 +393,31 @@ def test_unknown_time_zone_is_imported_on_the_wall_clock_with_a_log_line(importi
 def test_entry_that_cannot_be_imported_names_itself_and_is_retried_at_the_next_pull(
     importing, alice_phone, tomorrow_9, bob_calendar, monkeypatch, client
 ):
-    # Fault injection: the first pull's import of this one series runs out of memory (the worker's
-    # own limit, not the helpdesk's code, raises it), with the empty message MemoryError carries,
-    # wherever its occurrences are made: in a batch of imports, then alone.
-    real, real_batch = calendar_services.materialise_occurrences, calendar_services.materialise_new_series
-    first_pull = True
+    # Fault injection: the first import of this one series runs out of memory (the worker's own
+    # limit, not the helpdesk's code, raises it), with the empty message MemoryError carries.
+    # Both ways of importing fail once: the batch (which then imports its entries one by one) and
+    # the one-by-one import.
+    real_one, real_batch = calendar_services.materialise_occurrences, calendar_services.materialise_new_series
+    faults = {"one": iter([MemoryError()]), "batch": iter([MemoryError()])}
 
-    def out_of_memory(master, **kwargs):
-        if first_pull and master.subject == "Stand-up":
-            raise MemoryError()
-        return real(master, **kwargs)
+    def out_of_memory(way, masters):
+        if any(m.subject == "Stand-up" for m in masters) and (fault := next(faults[way], None)) is not None:
+            raise fault
 
-    def out_of_memory_in_a_batch(masters, agents, **kwargs):
-        if first_pull and any(master.subject == "Stand-up" for master in masters):
-            raise MemoryError()
+    def one(master, **kwargs):
+        out_of_memory("one", [master])
+        return real_one(master, **kwargs)
+
+    def batch(masters, agents, **kwargs):
+        out_of_memory("batch", masters)
         return real_batch(masters, agents, **kwargs)
 
-    monkeypatch.setattr(calendar_services, "materialise_occurrences", out_of_memory)
-    monkeypatch.setattr(calendar_services, "materialise_new_series", out_of_memory_in_a_batch)
+    monkeypatch.setattr(calendar_services, "materialise_occurrences", one)
+    monkeypatch.setattr(calendar_services, "materialise_new_series", batch)
     put(alice_phone, vevent("standup", tomorrow_9, summary="Stand-up", lines="RRULE:FREQ=WEEKLY;COUNT=4\r\n"))
     with_a_neighbour(alice_phone, tomorrow_9)
 
     report = pull(importing)
-    first_pull = False
 
     assert report.failed == 1
     assert not Appointment.objects.filter(subject="Stand-up").exists()

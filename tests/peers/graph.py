@@ -633,6 +633,13 @@ class GraphServer:
                 "The change key passed in the request does not match the current change key for the item.",
             )
         self._apply(event, body)
+        if event.get("type") == "seriesMaster" and "recurrence" in body and not body["recurrence"]:
+            # Graph "Update event": `"recurrence": null` ends the series; the master stays as one
+            # entry at its own (the first occurrence's) time.
+            event.pop("recurrence", None)
+            event.pop("_exceptions", None)
+            event.pop("_cancelled", None)
+            event["type"] = "singleInstance"
         if event.get("type") == "seriesMaster" and {"recurrence", "start", "end"} & set(body):
             # Outlook: a new pattern or new series times drop the exceptions and cancellations.
             event["_exceptions"], event["_cancelled"] = {}, {}

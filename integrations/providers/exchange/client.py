@@ -579,7 +579,7 @@ class ExchangeProvider:
         (fresh,) = account.fetch(ids=[(master_id, None)], folder=folder, only_fields=["changekey"])
         return fresh.changekey
 
-    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
         """The item as Exchange holds it now (GetItem, MS-OXWS), or None when it is gone."""
 
         def read() -> RemoteEvent | None:

@@ -493,7 +493,7 @@ class GoogleProvider:
             return RemoteRef(remote_id=ref.remote_id, version=ref.version or resource.get("etag"), raw=base.raw)
         return self._after_write(calendar, request.execute(), event)
 
-    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
         """The entry as Google holds it now (events.get, and its exceptions for a series), or None."""
         return self._call(calendar.mailbox, lambda: self._series(calendar, ref.remote_id))
 

@@ -598,17 +598,32 @@ class GraphProvider:
             data = self._apply_exceptions(calendar, ref.remote_id, event, None if "recurrence" in patch else base)
         return RemoteRef(remote_id=data["id"], version=data.get("changeKey"), raw=json.dumps(data, sort_keys=True))
 
-    def get(self, calendar: RemoteCalendar, ref: RemoteRef) -> RemoteEvent | None:
+    def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
+        """The entry as Graph holds it now, or None when it is gone (404). A series master alone has
+        only its pattern: its instances over `window` (Graph "List instances") give its cancelled
+        occurrences and exceptions, so the series reads as `list_changes` gives it. Without a window,
+        the instances from the series' first start to a year after it are read."""
+        user = self._user(calendar.mailbox)
         try:
             _, _, data = self._request(
                 "GET",
-                f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER}",
+                f"{user}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER}",
                 calendar.mailbox,
                 item=True,
             )
+            if data.get("type") != "seriesMaster":
+                return mapping.event_from_graph(data)
+            if window is None:
+                first = mapping.event_from_graph(data)
+                start = mapping._utc(first.start, first.time_zone or "UTC")
+                window = Window(start - timedelta(days=1), start + timedelta(days=366))
+            span = urlencode({"startDateTime": _iso(window.start), "endDateTime": _iso(window.end)})
+            _, _, instances = self._request(
+                "GET", f"{user}/events/{quote(ref.remote_id)}/instances?{span}", calendar.mailbox, item=True
+            )
         except RemoteNotFound:
             return None
-        return mapping.event_from_graph(data)
+        return mapping.series_from(data, instances.get("value", []), window.start, window.end)
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         try:
@@ -627,17 +642,13 @@ class GraphProvider:
         user = f"/users/{quote(mailbox)}"
         requests_: list[tuple[str, str, Any, dict] | None] = []
         results: list[BulkResult | None] = []
+        series: list[int] = []
         for op in ops:
             if op.kind != "delete" and op.event is not None and op.event.is_recurring:
-                # A series needs its occurrences read and written after the master: not one batch item.
-                try:
-                    if op.kind == "create":
-                        ref = self.create(calendar, op.event)
-                    else:
-                        ref = self.update(calendar, op.ref, op.event, base=op.base)
-                    results.append(BulkResult(ref=ref))
-                except ProviderError as error:
-                    results.append(BulkResult(error=error))
+                # A series needs its occurrences read and written after the master: not one batch
+                # item; written below, once the $batch is through.
+                series.append(len(results))
+                results.append(None)
                 requests_.append(None)
                 continue
             try:
@@ -666,7 +677,22 @@ class GraphProvider:
                 results.append(BulkResult(error=error))
                 requests_.append(None)
         sent = [r for r in requests_ if r is not None]
+        # The $batch first: a whole-request failure (throttled, unreachable) raises while nothing of
+        # these ops is written, so the engine may retry them all. Were the series written first, a
+        # retry would write them again and a final failure would report writes that were done as
+        # failed: their new change keys lost, the next If-Match refused, and our own write read back
+        # as a change made in Outlook.
         answers = iter(self._batch(mailbox, sent) if sent else [])
+        for index in series:
+            op = ops[index]
+            try:
+                if op.kind == "create":
+                    ref = self.create(calendar, op.event)
+                else:
+                    ref = self.update(calendar, op.ref, op.event, base=op.base)
+                results[index] = BulkResult(ref=ref)
+            except ProviderError as error:
+                results[index] = BulkResult(error=error)
         final: list[BulkResult] = []
         for op, request, result in zip(ops, requests_, results, strict=True):
             if request is None:

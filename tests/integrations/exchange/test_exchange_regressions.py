@@ -333,3 +333,23 @@ def test_private_outlook_item_deleted_in_outlook_but_moved_in_the_helpdesk_comes
     machine = ExchangeSync.__new__(ExchangeSync)  # its server reading only; no Hypothesis run
     machine.ews = ews
     assert machine.token_for_marker(link.marker) == "O5"
+
+
+def test_the_state_machine_names_a_hidden_item_outlook_deleted(importing_exchange, ews, tomorrow_9):
+    """The Exchange twin of test_graph_regressions.py::test_the_state_machine_names_a_hidden_entry_
+    outlook_deleted: a private item Outlook made is imported without text, then Outlook deletes it;
+    the machine must still name the appointment by the id the server gave the item."""
+    from .test_exchange_state_machine import ExchangeSync
+
+    machine = ExchangeSync.__new__(ExchangeSync)  # its Outlook rule and server reading only; no Hypothesis run
+    machine.ews, machine.outlook_tokens, machine.model, machine.counter = ews, {}, {}, 6
+    machine.base = tomorrow_9
+    machine.outlook_creates(day=0, hour=0, word="visit", private=True)
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+    (item,) = ews.items(ALICE)
+    ews.outlook_delete(ALICE, item.item_id)
+
+    link = SyncLink.objects.get()
+    assert Appointment.objects.get().subject == ""  # hidden: time only
+    assert link.marker == item.item_id  # an imported item's marker is the id the server gave it
+    assert machine.token_for_marker(link.marker) == "O7"
