@@ -228,7 +228,7 @@ def _first_exceptions(master: Appointment, agent: Agent, event: RemoteEvent, zon
         else:  # a DATE naming a timed occurrence: matched by day, against occurrences made one by one
             raise ValueError("An exception of this series names its occurrence by date; imported on its own.")
         start, end = _span(override, agent)
-        hidden = event.private or bool(override.private)  # privacy.override_hidden, before the master is saved
+        hidden = privacy.override_hidden(master, override)  # the unsaved master carries event.private
         subject = override.subject or ""
         subject = subject[:255] if subject.strip() and subject != event.subject and not hidden else None
         location = override.location
