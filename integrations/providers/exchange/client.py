@@ -12,6 +12,7 @@ fails fast, passing on the server's back-off (Retry-After, BackOffMilliseconds) 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -45,6 +46,7 @@ from exchangelib.items import (
     SEND_TO_NONE,
 )
 from exchangelib.properties import OccurrenceItemId, RecurringMasterItemId
+from exchangelib.protocol import Protocol
 from exchangelib.services import CreateItem, DeleteItem, GetItem, UpdateItem
 from exchangelib.version import EXCHANGE_2013, EXCHANGE_2013_SP1, EXCHANGE_2016, EXCHANGE_2019
 
@@ -177,6 +179,25 @@ def exchange_provider_from_settings(settings: Mapping[str, Any], **options: Any)
 # --- the provider -------------------------------------------------------------------------------
 
 
+def _forget_stale_protocol(config: Configuration) -> None:
+    """Drop exchangelib's cached Protocol for this endpoint and account when it no longer fits.
+
+    exchangelib keeps one Protocol per (endpoint, credentials) for the life of the process and
+    leaves the auth type out of that key; it also keeps a failed first connection as an exception
+    it raises again forever. A connection switched from NTLM to Basic (or a server that was down
+    once) would otherwise go on with the old state until the worker restarts.
+    """
+    if not config.service_endpoint:
+        return
+    try:
+        cached, _ = Protocol[config]
+    except KeyError:
+        return
+    if isinstance(cached, Exception) or cached.auth_type != config.auth_type:
+        with contextlib.suppress(KeyError):
+            del Protocol[config]
+
+
 def read_items(fetch: Callable[[], Iterable]) -> list:
     """The items exchangelib parses from an answer (GetItem's t:CalendarItem elements, MS-OXWSCORE),
     read in full. exchangelib reads each field as it parses (a start in year 0 raises ValueError
@@ -245,6 +266,7 @@ class ExchangeProvider:
         return self._accounts[mailbox]
 
     def _new_account(self, address: str, access_type: str, *, autodiscover: bool = False) -> Account:
+        _forget_stale_protocol(self._configuration())
         account = Account(
             address,
             config=self._configuration(),

@@ -488,6 +488,19 @@ def test_ntlm_against_a_server_that_only_offers_basic_names_the_fix(connection_s
         provider.test_connection(ALICE)
 
 
+def test_switching_a_connection_to_ntlm_is_not_hidden_by_the_cached_basic_session(connection_settings):
+    """exchangelib caches one session per (endpoint, account) and leaves the auth type out of the
+    key: the CI run that first showed this reused a Basic session on a recycled port. The same
+    server and account, first over Basic (works), then switched to NTLM: the server offers Basic
+    only, so the NTLM connection must fail and name the fix."""
+    exchange_provider_from_settings(connection_settings).test_connection(ALICE)
+
+    provider = exchange_provider_from_settings(connection_settings | {"auth_type": "ntlm"})
+
+    with pytest.raises(ConnectionProblem, match="NTLM authentication is enabled"):
+        provider.test_connection(ALICE)
+
+
 def test_delegate_access_without_calendar_rights_names_the_fix(connection_settings):
     provider = exchange_provider_from_settings(connection_settings | {"access_type": "delegate"})
 
