@@ -52,6 +52,14 @@ def cut_note(limit: int) -> str:
     )
 
 
+def unknown_zone_note(name: object, reading: str) -> str:
+    """The log line's sentence for a time zone name the helpdesk cannot map to an IANA zone (an
+    unknown TZID, Windows or Graph zone name, Google timeZone); `reading` says how the times were
+    read instead ("as UTC", "on the technician's wall clock")."""
+    shown = _clean(str(name)).strip()[:80] or "(empty)"
+    return f"Unknown time zone “{shown}”: the times are read {reading}; fix the zone in the external calendar."
+
+
 # --- errors: each carries the message a person needs -------------------------------------
 
 
@@ -350,6 +358,9 @@ class ChangePage:
     unchanged: list[str] = field(default_factory=list)
     next_token: str | None = None
     full: bool = False
+    # Entries listed that could not be read (remote id -> the UnreadableEntry's plain reason): the
+    # engine logs each by its id and reads it again at the next pull; the rest of the page stands.
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 class CalendarProvider(Protocol):
