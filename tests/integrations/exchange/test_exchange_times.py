@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
-from integrations.models import SyncLink
+from integrations.models import SyncLink, SyncLogEntry
 from integrations.sync import engine
 from tests.peers.ews import Recurrence
 
@@ -111,3 +111,33 @@ def test_helpdesk_series_in_the_spring_gap_reaches_exchange_at_three(
     assert outlook_view(ews, *window) == helpdesk_view(*window)
     second = helpdesk_view(*window)[1]
     assert [moment.astimezone(AMSTERDAM).hour for moment in second] == [3, 4]
+
+
+def test_outlook_entry_in_a_zone_exchangelib_cannot_map_keeps_its_instant_and_names_itself(
+    importing_exchange, ews, client
+):
+    # Outlook sends "Customized Time Zone" for a zone the user defined; no CLDR table maps it, so
+    # exchangelib warns and leaves the item without a zone. EWS gives the times in UTC all the same.
+    start = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    ews.outlook_create(
+        ALICE,
+        subject="Site visit",
+        start=start,
+        end=start + timedelta(hours=1),
+        time_zone="UTC",
+        start_tz="Customized Time Zone",
+        end_tz="Customized Time Zone",
+    )
+    ews.outlook_create(ALICE, subject="Dentist", start=start + timedelta(hours=3), end=start + timedelta(hours=4))
+
+    report = pull(importing_exchange)
+
+    assert report.failed == 0
+    visit = Appointment.objects.get(subject="Site visit")
+    assert (visit.start, visit.end) == (start, start + timedelta(hours=1))
+    assert Appointment.objects.filter(subject="Dentist").exists()
+    (line,) = SyncLogEntry.objects.filter(agent_calendar=importing_exchange, message__contains="Unknown time zone")
+    assert line.subject == "Site visit"
+    assert line.message.startswith("Unknown time zone “Customized Time Zone”: the times are read as UTC")
+    client.force_login(importing_exchange.agent.user)
+    assert "Unknown time zone “Customized Time Zone”" in client.get("/me/sync/").content.decode()

@@ -669,3 +669,24 @@ def test_series_deleted_in_outlook_is_deleted_in_the_helpdesk(weekly_series, ali
 
     assert not Appointment.objects.visible().filter(subject="Weekly check").exists()
     assert not SyncLink.objects.exists()
+
+
+def test_outlook_entry_in_a_custom_zone_keeps_its_instant_and_names_itself(importing_graph, graph, tomorrow_9, client):
+    # Graph's originalStartTimeZone is "tzone://Microsoft/Custom" for a zone the user defined
+    # (event resource type); the times come in UTC as asked (Prefer: outlook.timezone).
+    graph.outlook_add(
+        ALICE, tomorrow_9, tomorrow_9 + HOUR, "Site visit", originalStartTimeZone="tzone://Microsoft/Custom"
+    )
+    graph.outlook_add(ALICE, tomorrow_9 + 3 * HOUR, tomorrow_9 + 4 * HOUR, "Dentist")
+
+    report = pull(importing_graph)
+
+    assert report.failed == 0
+    visit = Appointment.objects.get(subject="Site visit")
+    assert (visit.start, visit.end) == (tomorrow_9, tomorrow_9 + HOUR)
+    assert Appointment.objects.filter(subject="Dentist").exists()
+    (line,) = SyncLogEntry.objects.filter(agent_calendar=importing_graph, message__contains="Unknown time zone")
+    assert line.subject == "Site visit"
+    assert line.message.startswith("Unknown time zone “tzone://Microsoft/Custom”: the times are read as UTC")
+    client.force_login(importing_graph.agent.user)
+    assert "Unknown time zone “tzone://Microsoft/Custom”" in client.get("/me/sync/").content.decode()
