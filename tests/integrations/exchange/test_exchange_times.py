@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
-from integrations.models import SyncLink, SyncLogEntry
+from integrations.models import SyncLink
 from integrations.sync import engine
+from tests.integrations.zone_notes import assert_read_with_a_zone_note
 from tests.peers.ews import Recurrence
 
 from .conftest import ALICE
@@ -132,12 +133,12 @@ def test_outlook_entry_in_a_zone_exchangelib_cannot_map_keeps_its_instant_and_na
 
     report = pull(importing_exchange)
 
-    assert report.failed == 0
-    visit = Appointment.objects.get(subject="Site visit")
-    assert (visit.start, visit.end) == (start, start + timedelta(hours=1))
-    assert Appointment.objects.filter(subject="Dentist").exists()
-    (line,) = SyncLogEntry.objects.filter(agent_calendar=importing_exchange, message__contains="Unknown time zone")
-    assert line.subject == "Site visit"
-    assert line.message.startswith("Unknown time zone “Customized Time Zone”: the times are read as UTC")
-    client.force_login(importing_exchange.agent.user)
-    assert "Unknown time zone “Customized Time Zone”" in client.get("/me/sync/").content.decode()
+    assert_read_with_a_zone_note(
+        report,
+        importing_exchange,
+        client,
+        zone="Customized Time Zone",
+        reading="as UTC",
+        start=start,
+        end=start + timedelta(hours=1),
+    )

@@ -23,6 +23,7 @@ from integrations.sync import engine
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.stored_text import tables_holding
 from tests.integrations.test_caldav_sync import make, pull
+from tests.integrations.zone_notes import assert_read_with_a_zone_note
 
 from .conftest import ALICE, CLIENT_ID
 
@@ -837,18 +838,16 @@ def test_phone_entry_in_a_zone_the_helpdesk_does_not_know_keeps_its_instant_and_
 
     report = pull(importing_google)
 
-    assert report.failed == 0
-    visit = Appointment.objects.get(subject="Site visit")
-    assert (visit.start, visit.end) == (tomorrow_9, tomorrow_9 + HOUR)
-    assert Appointment.objects.filter(subject="Dentist").exists()
-    (line,) = SyncLogEntry.objects.filter(agent_calendar=importing_google, message__contains="Unknown time zone")
-    assert line.subject == "Site visit"
     # Alice's Google calendar is on Europe/Amsterdam (calendars resource timeZone): the stand-in.
-    assert line.message.startswith(
-        "Unknown time zone “America/Nuevo_Zone”: the times are read on the calendar's zone Europe/Amsterdam"
+    assert_read_with_a_zone_note(
+        report,
+        importing_google,
+        client,
+        zone="America/Nuevo_Zone",
+        reading="on the calendar's zone Europe/Amsterdam",
+        start=tomorrow_9,
+        end=tomorrow_9 + HOUR,
     )
-    client.force_login(importing_google.agent.user)
-    assert "Unknown time zone “America/Nuevo_Zone”" in client.get("/me/sync/").content.decode()
 
 
 def test_phone_entry_the_helpdesk_cannot_hold_names_itself_and_the_rest_imports(importing_google, google, tomorrow_9):

@@ -19,6 +19,7 @@ from integrations.sync import engine
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.stored_text import tables_holding
 from tests.integrations.test_caldav_sync import make, pull
+from tests.integrations.zone_notes import assert_read_with_a_zone_note
 
 from .conftest import ALICE, CLIENT_ID
 
@@ -681,12 +682,12 @@ def test_outlook_entry_in_a_custom_zone_keeps_its_instant_and_names_itself(impor
 
     report = pull(importing_graph)
 
-    assert report.failed == 0
-    visit = Appointment.objects.get(subject="Site visit")
-    assert (visit.start, visit.end) == (tomorrow_9, tomorrow_9 + HOUR)
-    assert Appointment.objects.filter(subject="Dentist").exists()
-    (line,) = SyncLogEntry.objects.filter(agent_calendar=importing_graph, message__contains="Unknown time zone")
-    assert line.subject == "Site visit"
-    assert line.message.startswith("Unknown time zone “tzone://Microsoft/Custom”: the times are read as UTC")
-    client.force_login(importing_graph.agent.user)
-    assert "Unknown time zone “tzone://Microsoft/Custom”" in client.get("/me/sync/").content.decode()
+    assert_read_with_a_zone_note(
+        report,
+        importing_graph,
+        client,
+        zone="tzone://Microsoft/Custom",
+        reading="as UTC",
+        start=tomorrow_9,
+        end=tomorrow_9 + HOUR,
+    )
