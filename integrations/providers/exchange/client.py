@@ -645,7 +645,7 @@ class ExchangeProvider:
             folder = self._folder(calendar)
             events, gone, unreadable = self._fetch_events(folder, [(ref.remote_id, None)])
             if unreadable:
-                raise UnreadableEntry(unreadable[ref.remote_id])
+                raise UnreadableEntry(next(iter(unreadable.values())))
             return None if gone or not events else events[0]
 
         try:
