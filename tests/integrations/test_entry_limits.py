@@ -571,6 +571,7 @@ def test_unknown_time_zone_line_shows_on_the_sync_page(importing, alice_phone, t
     notes = page.split('id="entry-notes"')[1].split("</table>")[0]
     assert "Site visit" in notes and "Unknown time zone “Mars/Olympus_Mons”" in notes
     assert "fix the zone in the external calendar" in notes
+    assert "Visit 3" not in notes  # imports with nothing to say stay in the recent activity only
 
 
 def test_describe_never_gives_an_empty_reason():
