@@ -60,6 +60,18 @@ def recent_log(agent: Agent, limit: int = 20) -> QuerySet:
     return SyncLogEntry.objects.filter(agent_calendar__agent=agent).select_related("agent_calendar__connection")[:limit]
 
 
+def entries_with_notes(agent: Agent, limit: int = 20) -> QuerySet:
+    """The agent's most recent log lines about entries read from their calendars that say
+    something: a failure, or what the helpdesk changed or doubted on reading (a bounded series, a
+    cut text, an unknown time zone). Kept apart from the recent activity, where a big import
+    would push them out of sight."""
+    return (
+        SyncLogEntry.objects.filter(agent_calendar__agent=agent, direction=SyncLogEntry.Direction.INBOUND)
+        .filter(Q(result=SyncLogEntry.Result.ERROR) | ~Q(message=""))
+        .select_related("agent_calendar__connection")[:limit]
+    )
+
+
 # --- operating the sync at scale: the beat's round, the metrics, the admin summary ----------------
 
 SYNC_ALL_TASK = "integrations.tasks.sync_all_calendars"

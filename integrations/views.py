@@ -61,6 +61,7 @@ def sync_health(request):
         {
             "calendars": selectors.calendars_with_health([agent]),
             "log": selectors.recent_log(agent),
+            "notes": selectors.entries_with_notes(agent),
             "microsoft365": microsoft365,
         },
     )

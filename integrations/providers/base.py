@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,14 @@ def cut_note(limit: int) -> str:
         f"The description is longer than {limit} characters: it is cut, with a note; "
         "the whole text stays in the external calendar."
     )
+
+
+def unknown_zone_note(name: object, reading: str) -> str:
+    """The log line's sentence for a time zone name the helpdesk cannot map to an IANA zone (an
+    unknown TZID, Windows or Graph zone name, Google timeZone); `reading` says how the times were
+    read instead ("as UTC", "on the technician's wall clock")."""
+    shown = _clean(str(name)).strip()[:80] or "(empty)"
+    return f"Unknown time zone “{shown}”: the times are read {reading}; fix the zone in the external calendar."
 
 
 # --- errors: each carries the message a person needs -------------------------------------
@@ -308,11 +317,35 @@ R = TypeVar("R")
 _READ_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ArithmeticError, OSError)
 
 
+# How each format marks an entry private (RFC 5545 3.8.1.3 CLASS, EWS Sensitivity, Graph
+# `sensitivity`, Google `visibility`), looked for in the raw payload of an entry that cannot be read.
+_PRIVATE_IN_TEXT = re.compile(
+    rb"^CLASS:(PRIVATE|CONFIDENTIAL)\s*$|<t:Sensitivity>\s*(Private|Confidential)\s*<", re.IGNORECASE | re.MULTILINE
+)
+_PRIVATE_VALUES = {"private", "confidential"}
+
+
+def marks_private(raw: object) -> bool:
+    """Whether a raw entry (iCalendar or EWS XML text, a Graph or Google JSON object, a list of
+    them, an exchangelib item) says anywhere that it is private. Read even where the entry as a
+    whole cannot be: the reason it cannot be read must not show a private entry's text."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "replace")
+    if isinstance(raw, bytes):
+        return _PRIVATE_IN_TEXT.search(raw) is not None
+    if isinstance(raw, dict):
+        return any(str(raw.get(key, "")).lower() in _PRIVATE_VALUES for key in ("sensitivity", "visibility"))
+    if isinstance(raw, list | tuple):
+        return any(marks_private(part) for part in raw[:1000])
+    return str(getattr(raw, "sensitivity", "") or "").lower() in _PRIVATE_VALUES
+
+
 def reads_untrusted(system: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a provider's parser of one entry (answer -> RemoteEvent): any error reading the
     untrusted input comes out as UnreadableEntry "<system> sent an entry the helpdesk cannot read
     (<id>): <why>", never as a Python error; ProviderErrors the parser raises itself pass with
-    the system's name put in front of an UnreadableEntry's message."""
+    the system's name put in front of an UnreadableEntry's message. For an entry marked private
+    the reason names no part of it (a library's message may quote the line it could not read)."""
 
     def decorate(parse: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(parse)
@@ -320,12 +353,16 @@ def reads_untrusted(system: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             try:
                 return parse(*args, **kwargs)
             except UnreadableEntry as error:
+                if marks_private(args[:2]):
+                    raise UnreadableEntry(_private_unreadable(system)) from error
                 if str(error).startswith(system):  # named already by an inner parser
                     raise
                 raise UnreadableEntry(f"{system} sent an entry the helpdesk cannot read: {error}") from error
             except ProviderError:
                 raise
             except _READ_ERRORS as error:
+                if marks_private(args[:2]):
+                    raise UnreadableEntry(_private_unreadable(system)) from error
                 reason = str(error)[:200] or type(error).__name__
                 raise UnreadableEntry(f"{system} sent an entry the helpdesk cannot read: {reason}") from error
             except RecursionError as error:
@@ -334,6 +371,13 @@ def reads_untrusted(system: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return read
 
     return decorate
+
+
+def _private_unreadable(system: str) -> str:
+    return (
+        f"{system} sent a private entry the helpdesk cannot read (the reason is not shown: it would "
+        "quote the entry); open it in the external calendar and save it again."
+    )
 
 
 @dataclass
@@ -351,6 +395,9 @@ class ChangePage:
     unchanged: list[str] = field(default_factory=list)
     next_token: str | None = None
     full: bool = False
+    # Entries listed that could not be read (remote id -> the UnreadableEntry's plain reason): the
+    # engine logs each by its id and reads it again at the next pull; the rest of the page stands.
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 class CalendarProvider(Protocol):

@@ -38,6 +38,7 @@ from integrations.providers.base import (
     VersionConflict,
     Window,
     reads_untrusted,
+    unknown_zone_note,
 )
 from integrations.sync.normalise import rrule_key, same_text, span_of
 
@@ -196,8 +197,9 @@ class CalDAVProvider:
         A member whose getetag is the one in `known_versions` (our own write coming back) is
         reported unchanged and not parsed. With no token the page is a full listing of `window`:
         members that touch it (a series by its first start and, when it ends, its last
-        occurrence's end). Raises SyncTokenExpired when the server refuses the token
-        (RFC 6578 3.2: DAV:valid-sync-token).
+        occurrence's end). An object that cannot be read (malformed iCalendar, values the helpdesk
+        cannot hold) goes in `ChangePage.unreadable` with its reason. Raises SyncTokenExpired when
+        the server refuses the token (RFC 6578 3.2: DAV:valid-sync-token).
         """
         known_versions = known_versions or {}
         url = calendar.calendar_id
@@ -240,12 +242,14 @@ class CalDAVProvider:
             if etag and known_versions.get(path) and _same_etag(etag, known_versions[path]):
                 page.unchanged.append(path)  # our own write coming back: nothing to parse
                 continue
-            if data is None:
-                event = self.get(calendar, RemoteRef(remote_id=path, version=etag))
-                if event is None:
-                    continue
-            else:
-                event = parse_event(data, remote_id=path, version=etag, zones_read=zones_read)
+            try:
+                if data is None:
+                    event = self.get(calendar, RemoteRef(remote_id=path, version=etag))
+                else:
+                    event = read_event(data, remote_id=path, version=etag, zones_read=zones_read)
+            except UnreadableEntry as error:
+                page.unreadable[path] = str(error)  # named in the sync log, read again next pull
+                continue
             if event is not None and (token or _in_window(event, window)):
                 page.changed.append(event)
         return page
@@ -257,7 +261,8 @@ class CalDAVProvider:
             return None
         if response.status != 200:
             raise ProviderError(f"Reading an entry: the server answered {response.status}")
-        event = parse_event(response.raw, remote_id=_path(self._absolute(calendar, ref.remote_id)))
+        # An unreadable object raises UnreadableEntry with its reason: the engine logs it by name.
+        event = read_event(response.raw, remote_id=_path(self._absolute(calendar, ref.remote_id)))
         if event is None:
             raise ProviderError(f"Reading an entry: {ref.remote_id} holds no readable event")
         event.version = response.headers.get("etag")
@@ -779,7 +784,7 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
     if tzid and raw_start.tzinfo is None:
         # icalendar leaves a time whose TZID it cannot resolve (no VTIMEZONE, not an IANA or Windows
         # name) floating: RFC 5545 3.3.5 reads it on the technician's wall clock. Say so.
-        event.notes.append(f"Unknown time zone “{str(tzid)[:80]}”: the times are read on the technician's wall clock.")
+        event.notes.append(unknown_zone_note(tzid, "on the technician's wall clock"))
     for occurrence in event.overrides:
         occurrence.subject = (occurrence.subject or "")[:255]
         occurrence.location = (occurrence.location or "")[:255]

@@ -39,6 +39,7 @@ from integrations.providers.base import (
     RemoteRef,
     SyncTokenExpired,
     TransientError,
+    UnreadableEntry,
     VersionConflict,
     Window,
     with_retries,
@@ -286,7 +287,20 @@ class _Run:
                 page.unchanged.append(event.remote_id)  # refused, not gone: a full listing must not delete it
         for remote_id in page.deleted:
             self.ac.import_retry.pop(remote_id, None)
+        for remote_id, reason in page.unreadable.items():
+            self._unreadable(remote_id, reason)
+            page.unchanged.append(remote_id)  # unread, not gone: a full listing must not delete it
         return page
+
+    def _unreadable(self, remote_id: str, reason: str) -> None:
+        """An entry the provider could not read at all: a log line naming it by its id with the
+        plain reason, the calendar's error on the sync page, and a new read at the next pull."""
+        reason = limits.clean_text(reason).strip() or "the entry could not be read (no reason given)."
+        message = f"The entry {limits.clean_text(remote_id)[:120]} was not imported: {reason}"
+        self.report.failed += 1
+        self.report.errors.append(message)
+        self.ac.import_retry[remote_id] = reason[:500]
+        self._log(In, "read", SyncLogEntry.Result.ERROR, message=message[:2000])
 
     def _bounded(self, event: RemoteEvent | None) -> RemoteEvent | None:
         """The entry within the limits on what one entry may cost (sync/limits.py); None for one
@@ -312,6 +326,9 @@ class _Run:
                         self.calendar, RemoteRef(remote_id, None), self.window
                     )
                 )
+            except UnreadableEntry as error:
+                self._unreadable(remote_id, str(error))
+                continue
             except ProviderError as error:
                 logger.info("Could not read %s again: %s", remote_id, error)
                 continue

@@ -12,9 +12,12 @@ fails fast, passing on the server's back-off (Retry-After, BackOffMilliseconds) 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import logging
+import re
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -198,14 +201,35 @@ def _forget_stale_protocol(config: Configuration) -> None:
             del Protocol[config]
 
 
-def read_items(fetch: Callable[[], Iterable]) -> list:
+# exchangelib's warning for a t:StartTimeZone Id it cannot map (fields.TimeZoneField.from_xml): the
+# item comes with no zone, so the name is only in the warning.
+_UNKNOWN_ZONE = re.compile(r"Cannot convert value (?P<id>.+?) on field '(?P<field>\w+)'")
+
+
+def read_items(fetch: Callable[[], Iterable], unknown_zones: list[str] | None = None) -> list:
     """The items exchangelib parses from an answer (GetItem's t:CalendarItem elements, MS-OXWSCORE),
     read in full. exchangelib reads each field as it parses (a start in year 0 raises ValueError
-    there): such an answer raises UnreadableEntry saying so, never a Python error."""
-    try:
-        return list(fetch())
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, ArithmeticError) as error:
-        raise UnreadableEntry(f"Exchange sent an entry the helpdesk cannot read: {error}") from error
+    there): such an answer raises UnreadableEntry saying so, never a Python error.
+
+    `unknown_zones` (optional) receives, in the order of the items, the StartTimeZone Ids
+    exchangelib could not map (it leaves those items' `_start_timezone` None and warns); other
+    warnings are issued again. The warnings are caught process-wide while the answer is parsed,
+    which is right for a worker that syncs one calendar at a time."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            items = list(fetch())
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, ArithmeticError) as error:
+            raise UnreadableEntry(f"Exchange sent an entry the helpdesk cannot read: {error}") from error
+    for warning in caught:
+        found = _UNKNOWN_ZONE.match(str(warning.message))
+        if found and unknown_zones is not None:
+            if found["field"] == "_start_timezone":
+                with contextlib.suppress(ValueError, SyntaxError):
+                    unknown_zones.append(str(ast.literal_eval(found["id"])))
+        elif not found:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return items
 
 
 class ExchangeProvider:
@@ -363,8 +387,10 @@ class ExchangeProvider:
         # An item whose ChangeKey is the one we stored from our own write is not read again.
         unchanged = [item_id for item_id, key in changed.items() if key and known.get(item_id) == key]
         wanted = [(item_id, None) for item_id in changed if item_id not in unchanged]
-        events, gone = self._fetch_events(folder, wanted)
-        return ChangePage(changed=events, deleted=deleted + gone, next_token=state, unchanged=unchanged)
+        events, gone, unreadable = self._fetch_events(folder, wanted)
+        return ChangePage(
+            changed=events, deleted=deleted + gone, next_token=state, unchanged=unchanged, unreadable=unreadable
+        )
 
     def _full_listing(self, calendar: RemoteCalendar, window: Window) -> ChangePage:
         folder = self._folder(calendar)
@@ -381,18 +407,24 @@ class ExchangeProvider:
                 series.setdefault(entry.uid or entry.id, RecurringMasterItemId(id=entry.id))
             else:
                 singles.append((entry.id, None))
-        events, _gone = self._fetch_events(folder, singles + list(series.values()))
-        return ChangePage(changed=events, next_token=state, full=True)
+        events, _gone, unreadable = self._fetch_events(folder, singles + list(series.values()))
+        return ChangePage(changed=events, next_token=state, full=True, unreadable=unreadable)
 
-    def _fetch_events(self, folder: Calendar, ids: list) -> tuple[list[RemoteEvent], list[str]]:
-        """Full items for ids, as RemoteEvents; ids that vanished meanwhile come back as gone."""
+    def _fetch_events(self, folder: Calendar, ids: list) -> tuple[list[RemoteEvent], list[str], dict[str, str]]:
+        """Full items for ids, as RemoteEvents; ids that vanished meanwhile come back as gone, items
+        the mapping cannot read as unreadable (id -> reason)."""
         if not ids:
-            return [], []
+            return [], [], {}
         account = folder.account
         events: list[RemoteEvent] = []
         gone: list[str] = []
+        unreadable: dict[str, str] = {}
         masters = []
-        fetched = read_items(lambda: account.fetch(ids=ids, folder=folder, only_fields=ITEM_FIELDS))
+        unknown_zones: list[str] = []
+        fetched = read_items(lambda: account.fetch(ids=ids, folder=folder, only_fields=ITEM_FIELDS), unknown_zones)
+        zoneless = [i for i in fetched if not isinstance(i, Exception) and i._start_timezone is None]
+        # The i-th unmapped Id is the i-th item without a zone, unless some came with no zone at all.
+        names = dict(zip(map(id, zoneless), unknown_zones, strict=False)) if len(zoneless) == len(unknown_zones) else {}
         for ref, item in zip(ids, fetched, strict=True):
             if isinstance(item, ews_errors.ErrorItemNotFound):
                 if isinstance(ref, tuple):
@@ -400,11 +432,16 @@ class ExchangeProvider:
                 continue
             if isinstance(item, Exception):
                 raise item
+            try:
+                event = event_from_item(item, unknown_zone=names.get(id(item), "" if unknown_zones else None))
+            except UnreadableEntry as error:  # named in the sync log; the rest of the page stands
+                unreadable[item.id] = str(error)
+                continue
             if item.type == "RecurringMaster":
                 masters.append(item)
-            events.append(event_from_item(item))
+            events.append(event)
         self._fill_overrides(folder, masters, events)
-        return events, gone
+        return events, gone, unreadable
 
     def _fill_overrides(self, folder: Calendar, masters: list[CalendarItem], events: list[RemoteEvent]) -> None:
         """Subject, place and text of moved occurrences: ModifiedOccurrences only carries their times."""
@@ -606,7 +643,9 @@ class ExchangeProvider:
 
         def read() -> RemoteEvent | None:
             folder = self._folder(calendar)
-            events, gone = self._fetch_events(folder, [(ref.remote_id, None)])
+            events, gone, unreadable = self._fetch_events(folder, [(ref.remote_id, None)])
+            if unreadable:
+                raise UnreadableEntry(next(iter(unreadable.values())))
             return None if gone or not events else events[0]
 
         try:

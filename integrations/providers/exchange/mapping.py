@@ -40,6 +40,7 @@ from ..base import (
     RemoteOccurrence,
     UnreadableEntry,
     reads_untrusted,
+    unknown_zone_note,
 )
 
 EWS_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # exchangelib numbers them 1..7 from Monday
@@ -145,10 +146,14 @@ def occurrence_from(occ: Any, event: RemoteEvent) -> RemoteOccurrence:
 
 
 @reads_untrusted("Exchange")
-def event_from_item(item: CalendarItem) -> RemoteEvent:
+def event_from_item(item: CalendarItem, *, unknown_zone: str | None = None) -> RemoteEvent:
     """A CalendarItem (single or RecurringMaster, fetched with ITEM_FIELDS) as a RemoteEvent: times
     on the wall clock of its StartTimeZone, all-day ends made exclusive, the HTML body as text, the
-    pattern as an RRULE with DeletedOccurrences as exdates and ModifiedOccurrences as overrides."""
+    pattern as an RRULE with DeletedOccurrences as exdates and ModifiedOccurrences as overrides.
+
+    `unknown_zone`: the StartTimeZone Id exchangelib could not map ("" when not known), for an item
+    it left without a zone. EWS sends the times in UTC, so they stay exact; only the wall clock a
+    series repeats on is read as UTC, which the entry's notes say."""
     start_tz = item._start_timezone
     zone = start_tz.key if start_tz is not None else "UTC"
     if item.is_all_day:
@@ -179,6 +184,8 @@ def event_from_item(item: CalendarItem) -> RemoteEvent:
             original = from_ews(deleted.start, zone)
             event.exdates.append(original.date() if event.all_day else original)
         event.overrides = [occurrence_from(occ, event) for occ in item.modified_occurrences or ()]
+    if unknown_zone is not None and start_tz is None and not item.is_all_day:
+        event.notes.append(unknown_zone_note(unknown_zone or "(not named)", "as UTC"))
     return event.trimmed()
 
 

@@ -49,6 +49,7 @@ from ..base import (
     RemoteNotFound,
     RemoteRef,
     RetryPolicy,
+    UnreadableEntry,
     Window,
 )
 from .errors import CALENDAR_SCOPE, reason_of, status_of, translate
@@ -286,8 +287,13 @@ class GoogleProvider:
             master = self._get_resource(calendar, master_id)
             if master is not None and master.get("status") != "cancelled" and not is_not_busy_type(master):
                 masters[master_id] = master
-        events = [event_from_resource(m, exceptions.get(i, []), calendar_zone=zone) for i, m in masters.items()]
-        return ChangePage(changed=events, next_token=sync_token, full=True)
+        page = ChangePage(next_token=sync_token, full=True)
+        for master_id, master in masters.items():
+            try:
+                page.changed.append(event_from_resource(master, exceptions.get(master_id, []), calendar_zone=zone))
+            except UnreadableEntry as error:  # named in the sync log; the rest of the page stands
+                page.unreadable[master_id] = str(error)
+        return page
 
     def _changes_since(self, calendar: RemoteCalendar, token: str, known: Mapping[str, str]) -> ChangePage:
         items, sync_token, zone = self._pages(calendar, syncToken=token)
@@ -308,9 +314,16 @@ class GoogleProvider:
             elif known.get(item["id"]) == item.get("etag"):
                 page.unchanged.append(item["id"])
             else:
-                page.changed.append(event_from_resource(item, calendar_zone=zone))
+                try:
+                    page.changed.append(event_from_resource(item, calendar_zone=zone))
+                except UnreadableEntry as error:
+                    page.unreadable[item["id"]] = str(error)
         for master_id in sorted(series - set(page.deleted)):
-            event = self._series(calendar, master_id, zone)
+            try:
+                event = self._series(calendar, master_id, zone)
+            except UnreadableEntry as error:
+                page.unreadable[master_id] = str(error)
+                continue
             if event is None:
                 page.deleted.append(master_id)
             else:

@@ -20,11 +20,11 @@ import base64
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import rrule
 
-from ..base import ProviderError, RemoteEvent, RemoteOccurrence, reads_untrusted
+from ..base import ProviderError, RemoteEvent, RemoteOccurrence, reads_untrusted, unknown_zone_note
 
 MARKER_KEY = "helpdeskLinkId"
 
@@ -63,13 +63,24 @@ def event_id_for(marker: str) -> str:
 # --- times ------------------------------------------------------------------------------------
 
 
+def known_zone(name: object) -> str | None:
+    """`name` when it is an IANA zone zoneinfo knows, else None (a made-up or mistyped name)."""
+    if not name or not isinstance(name, str):
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
 def parse_event_time(value: dict, zone: str) -> datetime | date:
     """An EventDateTime as a date (all-day) or an aware datetime on `zone`'s wall clock (the
-    event's own timeZone first)."""
+    event's own timeZone first, when it is one zoneinfo knows)."""
     if value.get("date"):
         return date.fromisoformat(value["date"])
     moment = datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
-    tz = ZoneInfo(value.get("timeZone") or zone)
+    tz = ZoneInfo(known_zone(value.get("timeZone")) or zone)
     if moment.tzinfo is None:
         return moment.replace(tzinfo=tz)
     return moment.astimezone(tz)
@@ -148,8 +159,20 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
     """An event resource (a single entry or a recurring master) and the exceptions of its series
     (events with recurringEventId = its id) as one RemoteEvent: EXDATE lines and cancelled
     exceptions become exdates, moved or edited exceptions overrides keyed by originalStartTime.
-    `raw` is the master resource as JSON, so an update can tell what is ours."""
-    zone = (master.get("start") or {}).get("timeZone") or calendar_zone
+    `raw` is the master resource as JSON, so an update can tell what is ours.
+
+    A timeZone zoneinfo does not know is replaced by the calendar's zone (UTC when that is unknown
+    too), with a note: the dateTime values carry their offset (RFC 3339), so only the wall clock a
+    series repeats on is a guess."""
+    calendar_zone = known_zone(calendar_zone) or "UTC"
+    zone = known_zone((master.get("start") or {}).get("timeZone")) or calendar_zone
+    named = [
+        value.get("timeZone")
+        for resource in (master, *exceptions)
+        for value in (resource.get("start") or {}, resource.get("end") or {})
+        if value.get("timeZone")
+    ]
+    unknown = next((name for name in named if known_zone(name) is None), None)
     all_day = bool((master.get("start") or {}).get("date"))
     block = BUSY_BLOCK_TYPES.get(event_type(master))
     subject = master.get("summary") or block or ""
@@ -209,6 +232,9 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
             ):
                 continue  # an exception that is the occurrence as the rule gives it
             event.overrides.append(override)
+    if unknown is not None:
+        reading = "as UTC" if calendar_zone == "UTC" else f"on the calendar's zone {calendar_zone}"
+        event.notes.append(unknown_zone_note(unknown, reading))
     return event.trimmed()
 
 

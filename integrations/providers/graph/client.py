@@ -27,6 +27,7 @@ from ..base import (
     RemoteNotFound,
     RemoteRef,
     TransientError,
+    UnreadableEntry,
     Window,
 )
 from . import mapping, shared
@@ -414,7 +415,10 @@ class GraphProvider:
             if status == 404:
                 page.deleted.append(event_id)
             elif status < 400:
-                page.changed.append(mapping.event_from_graph(body))
+                try:
+                    page.changed.append(mapping.event_from_graph(body))
+                except UnreadableEntry as error:  # named in the sync log; the rest of the page stands
+                    page.unreadable[event_id] = str(error)
             else:
                 raise graph_error(status, body, headers, mailbox, item=True)
         rest = answers[len(to_read) :]
@@ -426,7 +430,10 @@ class GraphProvider:
             for code, head, body in ((status, headers, master), (status2, headers2, instances)):
                 if code >= 400:
                     raise graph_error(code, body, head, mailbox, item=True)
-            page.changed.append(mapping.series_from(master, instances.get("value", []), window.start, window.end))
+            try:
+                page.changed.append(mapping.series_from(master, instances.get("value", []), window.start, window.end))
+            except UnreadableEntry as error:
+                page.unreadable[master_id] = str(error)
         return page
 
     def _batch(self, mailbox: str, ops: list[tuple[str, str, Any, dict]]) -> list[tuple[int, dict, Any]]:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from calendars.times import zone_named
 from integrations.sync.normalise import normalise_text
 
-from ..base import ProviderError, RemoteEvent, UnreadableEntry, reads_untrusted
+from ..base import ProviderError, RemoteEvent, UnreadableEntry, reads_untrusted, unknown_zone_note
 from ..exchange.mapping import iana_zone_for, windows_zone_for
 
 # Our marker: a named string property in our own property set (the one the EWS connector uses, so an
@@ -32,16 +32,22 @@ def transaction_id(marker: str) -> str:
     return str(uuid.uuid5(TRANSACTION_NAMESPACE, marker))
 
 
-def _zone(name: str | None) -> str:
-    """IANA zone for a Graph time zone name (Windows or IANA); UTC when unknown."""
-    if not name or name in ("UTC", "tzone://Microsoft/Utc"):
+def _known_zone(name: str | None) -> str | None:
+    """IANA zone for a Graph time zone name (Windows or IANA); UTC for none; None when unknown
+    (a custom zone, "tzone://Microsoft/Custom", a name no table holds)."""
+    if not name or name in ("UTC", "tzone://Microsoft/Utc", "Coordinated Universal Time"):
         return "UTC"
     iana = iana_zone_for(name)
     if iana != "UTC":
         return iana
     # zone_named looks the name up among the known zones: external text never names a file to open.
     known = zone_named(name)
-    return known.key if known is not None else "UTC"
+    return known.key if known is not None else None
+
+
+def _zone(name: str | None) -> str:
+    """IANA zone for a Graph time zone name (Windows or IANA); UTC when unknown."""
+    return _known_zone(name) or "UTC"
 
 
 def _parse(value: dict | None) -> datetime:
@@ -81,7 +87,7 @@ def event_from_graph(data: dict) -> RemoteEvent:
     body = data.get("body") or {}
     text = body.get("content") or ""
     text = normalise_text(text, is_html=True) if body.get("contentType", "").lower() == "html" else text
-    return RemoteEvent(
+    event = RemoteEvent(
         start=start_value,
         end=end_value,
         subject=data.get("subject") or "",
@@ -96,7 +102,17 @@ def event_from_graph(data: dict) -> RemoteEvent:
         remote_id=data.get("id"),
         version=data.get("changeKey"),
         raw=json.dumps(data, sort_keys=True),
-    ).trimmed()
+    )
+    # The times come in UTC (Prefer: outlook.timezone), so an unknown zone only loses the wall
+    # clock a series repeats on and the day of an all-day entry: they are read in UTC, and said so.
+    unknown = [
+        str(name)
+        for name in (data.get("originalStartTimeZone"), (data.get("start") or {}).get("timeZone"))
+        if _known_zone(name) is None
+    ]
+    if unknown:
+        event.notes.append(unknown_zone_note(unknown[0], "as UTC"))
+    return event.trimmed()
 
 
 def _time(value: datetime | date, zone: str, windows: str) -> dict:

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
-from integrations.models import SyncLink
+from integrations.models import SyncLink, SyncLogEntry
 from integrations.sync import engine
+from tests.integrations.zone_notes import assert_read_with_a_zone_note
 from tests.peers.ews import Recurrence
 
 from .conftest import ALICE
@@ -111,3 +112,65 @@ def test_helpdesk_series_in_the_spring_gap_reaches_exchange_at_three(
     assert outlook_view(ews, *window) == helpdesk_view(*window)
     second = helpdesk_view(*window)[1]
     assert [moment.astimezone(AMSTERDAM).hour for moment in second] == [3, 4]
+
+
+def test_outlook_entry_in_a_zone_exchangelib_cannot_map_keeps_its_instant_and_names_itself(
+    importing_exchange, ews, client
+):
+    # Outlook sends "Customized Time Zone" for a zone the user defined; no CLDR table maps it, so
+    # exchangelib warns and leaves the item without a zone. EWS gives the times in UTC all the same.
+    start = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    ews.outlook_create(
+        ALICE,
+        subject="Site visit",
+        start=start,
+        end=start + timedelta(hours=1),
+        time_zone="UTC",
+        start_tz="Customized Time Zone",
+        end_tz="Customized Time Zone",
+    )
+    ews.outlook_create(ALICE, subject="Dentist", start=start + timedelta(hours=3), end=start + timedelta(hours=4))
+
+    report = pull(importing_exchange)
+
+    assert_read_with_a_zone_note(
+        report,
+        importing_exchange,
+        client,
+        zone="Customized Time Zone",
+        reading="as UTC",
+        start=start,
+        end=start + timedelta(hours=1),
+    )
+
+
+def test_outlook_series_the_helpdesk_cannot_repeat_names_itself_and_the_rest_imports(importing_exchange, ews):
+    # "The last weekday of every month" (MS-OXWSCDATA DayOfWeekType "Weekday"): no RRULE the
+    # helpdesk stores says it, so the series is refused with a plain reason, never half-written.
+    start = datetime(2026, 12, 31, 9, 0, tzinfo=AMSTERDAM)
+    ews.outlook_create(
+        ALICE,
+        subject="Month close",
+        start=start,
+        end=start + timedelta(hours=1),
+        recurrence=Recurrence(
+            pattern="RelativeMonthlyRecurrence", days_of_week=["Weekday"], day_of_week_index="Last", count=6,
+            range="NumberedRecurrence",
+        ),
+    )  # fmt: skip
+    ews.outlook_create(ALICE, subject="Dentist", start=start + timedelta(hours=3), end=start + timedelta(hours=4))
+
+    report = pull(importing_exchange)
+
+    assert report.failed == 1
+    assert Appointment.objects.filter(subject="Dentist").exists()
+    assert not Appointment.objects.filter(subject="Month close").exists()
+    line = SyncLogEntry.objects.get(agent_calendar=importing_exchange, result=SyncLogEntry.Result.ERROR)
+    assert line.message.endswith("was not imported: Exchange's day/weekday/weekend-day patterns have no RRULE here.")
+    importing_exchange.refresh_from_db()
+    assert len(importing_exchange.import_retry) == 1
+
+    report = pull(importing_exchange)  # read again at the next pull, and refused again by name
+
+    assert report.failed == 1
+    assert SyncLogEntry.objects.filter(agent_calendar=importing_exchange, result=SyncLogEntry.Result.ERROR).count() == 2

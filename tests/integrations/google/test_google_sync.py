@@ -23,6 +23,7 @@ from integrations.sync import engine
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.stored_text import tables_holding
 from tests.integrations.test_caldav_sync import make, pull
+from tests.integrations.zone_notes import assert_read_with_a_zone_note
 
 from .conftest import ALICE, CLIENT_ID
 
@@ -820,3 +821,46 @@ def test_entry_from_gmail_is_imported_as_it_is_and_never_written_back(
 
     assert google.event(ALICE, event_id) == before
     assert len(google.send_updates) == writes
+
+
+def test_phone_entry_in_a_zone_the_helpdesk_does_not_know_keeps_its_instant_and_names_itself(
+    importing_google, google, tomorrow_9, client
+):
+    # Google checks timeZone against its own tz database, which can be newer than the helpdesk's:
+    # a zone named after the helpdesk's database was made is stood in for by editing the stored
+    # event (Google refuses names it does not know itself). The dateTime carries its offset
+    # (RFC 3339), so only the wall clock a series would repeat on is a guess.
+    visit = phone_add(google, "Site visit", tomorrow_9, tomorrow_9 + HOUR)
+    with google.lock:
+        for side in ("start", "end"):
+            google.calendars[ALICE].events[visit][side]["timeZone"] = "America/Nuevo_Zone"
+    phone_add(google, "Dentist", tomorrow_9 + 3 * HOUR, tomorrow_9 + 4 * HOUR)
+
+    report = pull(importing_google)
+
+    # Alice's Google calendar is on Europe/Amsterdam (calendars resource timeZone): the stand-in.
+    assert_read_with_a_zone_note(
+        report,
+        importing_google,
+        client,
+        zone="America/Nuevo_Zone",
+        reading="on the calendar's zone Europe/Amsterdam",
+        start=tomorrow_9,
+        end=tomorrow_9 + HOUR,
+    )
+
+
+def test_phone_entry_the_helpdesk_cannot_hold_names_itself_and_the_rest_imports(importing_google, google, tomorrow_9):
+    long_ago = tomorrow_9.replace(year=1200)
+    phone_add(google, "Chronicle", long_ago, long_ago + HOUR)
+    phone_add(google, "Dentist", tomorrow_9, tomorrow_9 + HOUR)
+
+    report = pull(importing_google)
+
+    assert report.failed == 1
+    assert Appointment.objects.filter(subject="Dentist").exists()
+    assert not Appointment.objects.filter(subject="Chronicle").exists()
+    line = SyncLogEntry.objects.get(agent_calendar=importing_google, result=SyncLogEntry.Result.ERROR)
+    assert "was not imported: Google sent an entry the helpdesk cannot read" in line.message
+    importing_google.refresh_from_db()
+    assert len(importing_google.import_retry) == 1

@@ -19,6 +19,7 @@ from integrations.sync import engine
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.stored_text import tables_holding
 from tests.integrations.test_caldav_sync import make, pull
+from tests.integrations.zone_notes import assert_read_with_a_zone_note
 
 from .conftest import ALICE, CLIENT_ID
 
@@ -669,3 +670,24 @@ def test_series_deleted_in_outlook_is_deleted_in_the_helpdesk(weekly_series, ali
 
     assert not Appointment.objects.visible().filter(subject="Weekly check").exists()
     assert not SyncLink.objects.exists()
+
+
+def test_outlook_entry_in_a_custom_zone_keeps_its_instant_and_names_itself(importing_graph, graph, tomorrow_9, client):
+    # Graph's originalStartTimeZone is "tzone://Microsoft/Custom" for a zone the user defined
+    # (event resource type); the times come in UTC as asked (Prefer: outlook.timezone).
+    graph.outlook_add(
+        ALICE, tomorrow_9, tomorrow_9 + HOUR, "Site visit", originalStartTimeZone="tzone://Microsoft/Custom"
+    )
+    graph.outlook_add(ALICE, tomorrow_9 + 3 * HOUR, tomorrow_9 + 4 * HOUR, "Dentist")
+
+    report = pull(importing_graph)
+
+    assert_read_with_a_zone_note(
+        report,
+        importing_graph,
+        client,
+        zone="tzone://Microsoft/Custom",
+        reading="as UTC",
+        start=tomorrow_9,
+        end=tomorrow_9 + HOUR,
+    )
