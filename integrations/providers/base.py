@@ -267,9 +267,60 @@ def _check_rule(rule: object, start: datetime | date) -> None:
         text = ";".join(p for p in text.split(";") if not p.strip().upper().startswith("UNTIL="))
     try:
         rrulestr(text, dtstart=first)
+        possible = gives_a_date(text)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
         reason = str(error) or type(error).__name__
         raise UnreadableEntry(f"its repeat rule {rule[:80]!r} cannot be read ({reason})") from error
+    if not possible:
+        raise UnreadableEntry(f"its repeat rule {rule[:80]!r} never gives a date (such as a 30 February)")
+
+
+# The Gregorian calendar repeats itself every 400 years (146,097 days, a whole number of weeks):
+# a day filter that matches no day in the last 400 years dateutil counts matches no day ever.
+_CYCLE_START = datetime(9599, 1, 1)
+_DAY_PARTS = ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY")
+_TIME_PARTS = {
+    "DAILY": ("BYHOUR", "BYMINUTE", "BYSECOND"),
+    "HOURLY": ("BYMINUTE", "BYSECOND"),
+    "MINUTELY": ("BYSECOND",),
+}
+
+
+def gives_a_date(rule: str) -> bool:
+    """Whether an RRULE value (RFC 5545 3.3.10, without "RRULE:") gives any start at all.
+
+    dateutil walks a rule period by period and checks UNTIL only on a start it found, so a rule no
+    day can meet (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) walks to the year 9999 wherever it is asked
+    to stop: 17 s for DAILY, longer for finer ones. Its day filters are tried instead as a YEARLY
+    rule over one 400-year cycle (at most 400 periods), and a BYSETPOS beyond every period's set
+    is caught by counting the set (RFC 5545 3.3.10: BYSETPOS picks from the period's starts).
+    Raises ValueError for a rule dateutil cannot read."""
+    from dateutil.rrule import rrulestr
+
+    parts = {key.strip().upper(): value.strip() for key, _, value in (p.partition("=") for p in rule.split(";"))}
+    freq = parts.get("FREQ", "").upper()
+    days = {key: parts[key] for key in _DAY_PARTS if key in parts}
+    if freq not in ("MONTHLY", "YEARLY") and "BYDAY" in days:  # ordinals belong to MONTHLY and YEARLY only
+        days["BYDAY"] = ",".join(day.lstrip("+-0123456789") for day in days["BYDAY"].split(","))
+    elif freq == "MONTHLY" and "BYMONTH" not in days:  # ordinals count within the month, as in MONTHLY
+        days["BYMONTH"] = "1,2,3,4,5,6,7,8,9,10,11,12"
+    if days:
+        yearly = "FREQ=YEARLY;" + ";".join(f"{key}={value}" for key, value in days.items())
+        if next(iter(rrulestr(yearly, dtstart=_CYCLE_START)), None) is None:
+            return False
+    if "BYSETPOS" not in parts:
+        return True
+    positions = [abs(int(p)) for p in parts["BYSETPOS"].split(",") if p.strip()]
+    if freq in _TIME_PARTS:  # one period is a day, hour or minute: its set is the times the rule names
+        size = 1
+        for key in _TIME_PARTS[freq]:
+            size *= len([v for v in parts.get(key, "0").split(",") if v.strip()])
+        return any(position <= size for position in positions)
+    if freq == "SECONDLY":
+        return 1 in positions
+    # YEARLY, MONTHLY, WEEKLY: at most 20,871 periods in a cycle, walked once with INTERVAL=1.
+    kept = ";".join(f"{key}={value}" for key, value in parts.items() if key not in ("COUNT", "UNTIL", "INTERVAL"))
+    return next(iter(rrulestr(kept, dtstart=_CYCLE_START)), None) is not None
 
 
 def check_event(event: RemoteEvent) -> RemoteEvent:
