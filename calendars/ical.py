@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import recurrence as recurrence_lib
 from django.conf import settings as django_settings
 from django.utils import timezone
-from icalendar import Alarm, Calendar, Event, vDuration, vRecur
+from icalendar import Alarm, Calendar, Event, vDuration, vRecur, vText
 
 from calendars import privacy, times
 from calendars.ical_text import TextComponent
@@ -282,8 +282,10 @@ def new_calendar(name: str | None = None, *, method: str | None = None, zone: Zo
     if method:
         calendar.add("method", method)
     if name:
-        calendar.add("name", name)
-        calendar.add("x-wr-calname", name)
+        # TEXT (RFC 7986 5.1): icalendar would write these two unescaped, and a line break in a
+        # technician's name would then break the feed.
+        calendar.add("name", vText(name))
+        calendar.add("x-wr-calname", vText(name))
         calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
         calendar.add("x-published-ttl", vDuration(REFRESH_INTERVAL))
     # No X-WR-TIMEZONE: clients that honour it (Google, Apple) read UTC values as that zone's
