@@ -17,7 +17,8 @@ finished content line. The text is the one icalendar writes for the same calls (
 - lines folded as icalendar folds them (3.1): before the 75th octet, never inside a UTF-8
   sequence or right after a backslash.
 
-Anything else raises TypeError, so a new kind of value cannot slip into the feed unwritten.
+Anything else raises TypeError (an INTEGER out of range ValueError, as in icalendar), so a new
+kind of value cannot slip into the feed unwritten.
 The VTIMEZONEs stay icalendar's (`calendars.ical.timezone_text`).
 """
 
@@ -32,6 +33,7 @@ UTC_PROPERTIES = frozenset({"DTSTAMP", "CREATED", "LAST-MODIFIED"})
 # The properties a fragment's VTIMEZONEs must cover (calendars.ical.finish reads the same two).
 SPAN_PROPERTIES = frozenset({"DTSTART", "DTEND"})
 FOLD_AT = 75  # octets, RFC 5545 3.1
+INTEGER_MIN, INTEGER_MAX = -(2**31), 2**31 - 1  # RFC 5545 3.3.8
 CANONICAL_ORDER = {"VEVENT": Event.canonical_order or (), "VALARM": Alarm.canonical_order or ()}
 
 
@@ -123,7 +125,8 @@ class TextComponent:
 
     def add(self, name: str, value: object) -> None:
         """Add one property; a second of the same name is a second line (EXDATE, RDATE).
-        Raises TypeError for a value the feed never writes."""
+        Raises TypeError for a value the feed never writes, ValueError for an integer outside
+        iCalendar's range (as icalendar does)."""
         name = name.upper()
         if isinstance(value, str):
             line = f"{name}:{escape_text(value)}"
@@ -138,6 +141,8 @@ class TextComponent:
         elif isinstance(value, bool):
             raise TypeError(f"{name}: the feed writes no BOOLEAN values.")
         elif isinstance(value, int):
+            if not INTEGER_MIN <= value <= INTEGER_MAX:
+                raise ValueError(f"{name}: {value} is outside the iCalendar INTEGER range (RFC 5545 3.3.8).")
             line = f"{name}:{value}"
         elif isinstance(value, timedelta):
             line = f"{name}:{_duration(value)}"
