@@ -22,6 +22,7 @@ kind of value cannot slip into the feed unwritten.
 The VTIMEZONEs stay icalendar's (`calendars.ical.timezone_text`).
 """
 
+import re
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
@@ -35,6 +36,8 @@ SPAN_PROPERTIES = frozenset({"DTSTART", "DTEND"})
 FOLD_AT = 75  # octets, RFC 5545 3.1
 INTEGER_MIN, INTEGER_MAX = -(2**31), 2**31 - 1  # RFC 5545 3.3.8
 CANONICAL_ORDER = {"VEVENT": Event.canonical_order or (), "VALARM": Alarm.canonical_order or ()}
+CANONICAL = {name: frozenset(order) for name, order in CANONICAL_ORDER.items()}
+NEEDS_ESCAPE = re.compile(r"[\\;,\r\n]")
 
 
 @lru_cache(maxsize=256)
@@ -50,6 +53,8 @@ def _duration(value: timedelta) -> str:
 
 def escape_text(text: str) -> str:
     """A TEXT value as RFC 5545 3.3.11 writes it, in icalendar's order of replacements."""
+    if not NEEDS_ESCAPE.search(text):  # most subjects and places: nothing to do
+        return text
     return (
         text.replace("\\N", "\n")
         .replace("\\", "\\\\")
@@ -101,6 +106,13 @@ def _fold_ascii(line: str) -> str:
         start = end
     pieces.append(line[start:])
     return "\r\n ".join(pieces)
+
+
+@lru_cache(maxsize=1024)
+def _utc_stamp(value: datetime) -> str:
+    """DTSTAMP and LAST-MODIFIED carry the same moment: written once. icalendar reads a naive
+    value here as UTC already."""
+    return _stamp(value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC))
 
 
 def _stamp(value: datetime) -> str:
@@ -155,9 +167,7 @@ class TextComponent:
 
     def _date_time(self, name: str, value: datetime) -> str:
         if name in UTC_PROPERTIES:
-            # icalendar reads a naive value here as UTC already.
-            utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-            return f"{name}:{_stamp(utc)}Z"
+            return f"{name}:{_utc_stamp(value)}Z"
         if value.tzinfo is None:
             return f"{name}:{_stamp(value)}"  # floating (RFC 5545 3.3.5, form 1)
         tzid = _tzid(value.tzinfo) or value.tzname()
@@ -172,12 +182,13 @@ class TextComponent:
         self.span += component.span
 
     def lines(self) -> list[str]:
-        order = CANONICAL_ORDER.get(self.name, ())
-        names = [name for name in order if name in self.properties]
-        names += sorted(name for name in self.properties if name not in order)
+        properties = self.properties
         lines = [f"BEGIN:{self.name}"]
-        for name in names:
-            lines += self.properties[name]
+        for name in CANONICAL_ORDER.get(self.name, ()):
+            if name in properties:
+                lines += properties[name]
+        for name in sorted(properties.keys() - CANONICAL.get(self.name, frozenset())):
+            lines += properties[name]
         for component in self.subcomponents:
             lines += component.lines()
         lines.append(f"END:{self.name}")
