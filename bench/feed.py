@@ -7,7 +7,7 @@ Runs in a throw-away test database (SQLite in memory, or test_<name> next to DAT
 puts the appointments (one-offs plus weekly series, a few occurrences moved or cancelled) on
 one technician's calendar inside the feed window, and prints, side by side in one run (medians):
 - reference: the bare `.values()` fetch of every row the feed is written from;
-- full feed built from nothing (every cache cleared: each entry written with icalendar);
+- full feed built from nothing (every cache cleared: each entry written again, by calendars.ical_text);
 - the feed rebuilt after one entry changed (the other entries' fragments cached, issue 14);
 - the whole body cached, and a phone's poll answered 304.
 Prints figures; asserts nothing.

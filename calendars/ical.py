@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 import recurrence as recurrence_lib
 from django.conf import settings as django_settings
 from django.utils import timezone
-from icalendar import Alarm, Calendar, Event, vDuration, vRecur
+from icalendar import Alarm, Calendar, Event, vDuration, vRecur, vText
 
 from calendars import privacy, times
+from calendars.ical_text import TextComponent
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.selectors import FeedEntries
 from calendars.services import future_exceptions, occurrence_starts
@@ -69,6 +70,16 @@ class EventStyle:
 
 # --- values -------------------------------------------------------------------------------
 
+# What an event is built into: icalendar's objects (e-mail, `feed_calendar`), or the feed's
+# writer (`TextComponent`, the same calls written straight to text). Called with "VEVENT" or
+# "VALARM".
+ComponentFactory = Callable[[str], Event | Alarm | TextComponent]
+
+
+def icalendar_component(name: str) -> Event | Alarm:
+    """A new, empty icalendar Event ("VEVENT") or Alarm ("VALARM")."""
+    return Event() if name == "VEVENT" else Alarm()
+
 
 def _moment(value: datetime, zone: ZoneInfo, all_day: bool) -> datetime | date:
     return value.astimezone(zone).date() if all_day else value.astimezone(zone)
@@ -85,7 +96,7 @@ def _description(appointment: Appointment, style: EventStyle) -> str:
     return "\n\n".join(parts)
 
 
-def _fill(event: Event, appointment: Appointment, style: EventStyle, zone: ZoneInfo) -> None:
+def _fill(event, appointment: Appointment, style: EventStyle, zone: ZoneInfo, component: ComponentFactory) -> None:
     """The fields every VEVENT of an appointment has, for one-offs, masters and overrides alike."""
     if appointment.all_day:
         # Days, not times: the same days for a coordinator in another zone (RFC 5545 3.3.4).
@@ -125,7 +136,7 @@ def _fill(event: Event, appointment: Appointment, style: EventStyle, zone: ZoneI
         event.add("location", appointment.location)
     minutes = appointment.reminder_minutes if appointment.reminder_minutes is not None else style.reminder_minutes
     if minutes is not None and style.status != "CANCELLED":
-        alarm = Alarm()
+        alarm = component("VALARM")
         alarm.add("action", "DISPLAY")
         alarm.add("description", appointment.subject)
         alarm.add("trigger", timedelta(minutes=-minutes))
@@ -135,21 +146,29 @@ def _fill(event: Event, appointment: Appointment, style: EventStyle, zone: ZoneI
 # --- events -------------------------------------------------------------------------------
 
 
-def single_event(appointment: Appointment, style: EventStyle) -> Event:
+def single_event(
+    appointment: Appointment, style: EventStyle, *, component: ComponentFactory = icalendar_component
+) -> Event | TextComponent:
     """A one-off appointment (or an occurrence shown on its own, outside its series)."""
-    event = Event()
+    event = component("VEVENT")
     event.add("uid", appointment_uid(appointment.pk))
-    _fill(event, appointment, style, style.zone)
+    _fill(event, appointment, style, style.zone, component)
     return event
 
 
-def occurrence_event(occurrence: Appointment, master: Appointment, style: EventStyle) -> Event:
+def occurrence_event(
+    occurrence: Appointment,
+    master: Appointment,
+    style: EventStyle,
+    *,
+    component: ComponentFactory = icalendar_component,
+) -> Event | TextComponent:
     """One occurrence of a series, overriding what the rule gives at its original start."""
     zone = schedule_zone(master.schedule)
-    event = Event()
+    event = component("VEVENT")
     event.add("uid", appointment_uid(master.pk))
     event.add("recurrence-id", _moment(occurrence.original_start, zone, master.all_day))
-    _fill(event, occurrence, style, zone)
+    _fill(event, occurrence, style, zone, component)
     return event
 
 
@@ -182,13 +201,15 @@ def series_events(
     exceptions: Iterable[Appointment] = (),
     on_feed: Callable[[Appointment], bool] = lambda occurrence: True,
     window: tuple[datetime, datetime] | None = None,
-) -> list[Event]:
+    component: ComponentFactory = icalendar_component,
+) -> list[Event | TextComponent]:
     """A recurring series: its master VEVENT, then one VEVENT per occurrence edited on its own.
 
     `on_feed` says whether an occurrence belongs in this calendar (an occurrence moved to a
     technician outside the feed is left out there, as if cancelled). An edited occurrence whose
     original start the rule no longer gives (the series was moved after the edit) cannot be an
     override of the rule, so it goes out as an entry of its own, if it falls in `window`.
+    `component` makes each VEVENT (and VALARM): icalendar's objects, or the feed's writer.
     """
     schedule = master.schedule
     zone = schedule_zone(schedule)
@@ -197,9 +218,9 @@ def series_events(
     horizon = max([master.start, *(occ.original_start for occ in [*exceptions, *not_made])]) + timedelta(seconds=1)
     rule_starts = set(occurrence_starts(schedule, master, horizon))
 
-    event = Event()
+    event = component("VEVENT")
     event.add("uid", appointment_uid(master.pk))
-    _fill(event, master, style, zone)
+    _fill(event, master, style, zone, component)
     for name, value in _rule_properties(schedule, zone, master.all_day):
         event.add(name, value)
     if master.start not in rule_starts:
@@ -210,12 +231,14 @@ def series_events(
         shown = not occurrence.is_cancelled and on_feed(occurrence)
         if occurrence.original_start in rule_starts:
             if shown:
-                overrides.append(occurrence_event(occurrence, master, style))
+                overrides.append(occurrence_event(occurrence, master, style, component=component))
             else:
                 event.add("exdate", _moment(occurrence.original_start, zone, master.all_day))
         elif shown and (window is None or (occurrence.start < window[1] and occurrence.end > window[0])):
-            separate.append(single_event(occurrence, style))
-    overrides += [occurrence_event(o, master, style) for o in not_made if o.original_start in rule_starts]
+            separate.append(single_event(occurrence, style, component=component))
+    overrides += [
+        occurrence_event(o, master, style, component=component) for o in not_made if o.original_start in rule_starts
+    ]
     return [event, *overrides, *separate]
 
 
@@ -259,8 +282,10 @@ def new_calendar(name: str | None = None, *, method: str | None = None, zone: Zo
     if method:
         calendar.add("method", method)
     if name:
-        calendar.add("name", name)
-        calendar.add("x-wr-calname", name)
+        # TEXT (RFC 7986 5.1): icalendar would write these two unescaped, and a line break in a
+        # technician's name would then break the feed.
+        calendar.add("name", vText(name))
+        calendar.add("x-wr-calname", vText(name))
         calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
         calendar.add("x-published-ttl", vDuration(REFRESH_INTERVAL))
     # No X-WR-TIMEZONE: clients that honour it (Google, Apple) read UTC values as that zone's
@@ -318,32 +343,33 @@ class Fragment:
     last: date | None
 
 
-def fragment(events: list[Event]) -> Fragment:
-    """One entry's events (from `single_event` or `series_events`) written out once."""
-    holder = Calendar()
-    for event in events:
-        holder.add_component(event)
-    dates = [
-        moment.date() if isinstance(moment, datetime) else moment
-        for event in events
-        for name in ("dtstart", "dtend")
-        if name in event
-        for moment in [event.decoded(name)]
-    ]
+def fragment(events: list[TextComponent]) -> Fragment:
+    """One entry's events (from `single_event` or `series_events`, made with the feed's writer
+    `TextComponent`) written out once."""
+    dates = [day for event in events for day in event.span]
     return Fragment(
         text=b"".join(event.to_ical() for event in events),
-        tzids=frozenset(holder.get_used_tzids() - {"UTC"}),
+        tzids=frozenset().union(*(event.tzids for event in events)),
         first=min(dates, default=None),
         last=max(dates, default=None),
     )
 
 
 def feed_fragments(entries: FeedEntries, style: EventStyle, *, on_feed, window) -> dict[int, Fragment]:
-    """Each entry's fragment by appointment id: one-offs and series (master and overrides)."""
-    fragments = {appointment.pk: fragment([single_event(appointment, style)]) for appointment in entries.singles}
+    """Each entry's fragment by appointment id: one-offs and series (master and overrides),
+    written with the feed's own writer (`calendars.ical_text`), the text icalendar would write."""
+    fragments = {
+        appointment.pk: fragment([single_event(appointment, style, component=TextComponent)])
+        for appointment in entries.singles
+    }
     for master in entries.series:
         events = series_events(
-            master, style, exceptions=entries.exceptions.get(master.pk, ()), on_feed=on_feed, window=window
+            master,
+            style,
+            exceptions=entries.exceptions.get(master.pk, ()),
+            on_feed=on_feed,
+            window=window,
+            component=TextComponent,
         )
         fragments[master.pk] = fragment(events)
     return fragments

@@ -36,6 +36,19 @@ def test_poll_with_last_modified_answers_304(alice, appointment, client, feed_ur
     assert again.status_code == 304
 
 
+def test_a_technician_named_with_commas_and_a_line_break_gets_a_readable_feed(alice, appointment, client, feed_url):
+    alice.user.first_name, alice.user.last_name = "Smith, John;", "Jr.\nField"
+    alice.user.save()
+
+    response = client.get(feed_url(alice))
+
+    assert response.status_code == 200
+    calendar = Calendar.from_ical(response.content)
+    # NAME is TEXT (RFC 7986 5.1), escaped as RFC 5545 3.3.11 says (icalendar reads it back raw).
+    assert calendar["NAME"].to_ical() == "Helpdesk – Smith\\, John\\; Jr.\\nField".encode()
+    assert calendar["X-WR-CALNAME"].to_ical() == calendar["NAME"].to_ical()
+
+
 def test_changed_calendar_answers_with_the_new_feed(alice, appointment, client, feed_url):
     first = client.get(feed_url(alice))
     services.update_appointment(appointment, subject="Printer on floor 2")
