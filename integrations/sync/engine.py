@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from calendars.models import Appointment, CalendarSettings, ConflictRule
 from calendars.signals import Change, appointment_changed
+from helpdesk import bulk
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.providers import registry
 from integrations.providers.base import (
@@ -565,10 +566,10 @@ class _Run:
             local = self._local_event(link, on_calendar=True)
             self._synced(link, local, event, raw=event.raw, save=False)
             links.append(link)
-        SyncLink.objects.bulk_create(links)
+        bulk.insert(links)
         for row in rows:
             self.ac.import_retry.pop(row.event.remote_id, None)
-        SyncLogEntry.objects.bulk_create(
+        bulk.insert(
             [
                 self._log_entry(
                     In,
