@@ -20,6 +20,7 @@ by default.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from django.db import connections, models, router
 from django.db.models.fields import Field
@@ -79,6 +80,8 @@ def insert(objs: Sequence[models.Model], *, using: str | None = None) -> list[mo
     relations = [field for field in fields if field.is_relation]
     own_pre_save = [type(field).pre_save is not Field.pre_save for field in fields]
     plain = [_plain_type(field) for field in fields]
+    instants = [type(field) is models.DateTimeField for field in fields]
+    adapt_instant = connection.ops.adapt_datetimefield_value
     rows = []
     for obj in objs:
         for field in relations:  # a related object saved after it was assigned: take its key now
@@ -87,9 +90,12 @@ def insert(objs: Sequence[models.Model], *, using: str | None = None) -> list[mo
                 if related is not None:
                     setattr(obj, field.attname, related.pk)
         row = []
-        for field, pre_save, kind in zip(fields, own_pre_save, plain, strict=True):
+        for field, pre_save, kind, instant in zip(fields, own_pre_save, plain, instants, strict=True):
             value = field.pre_save(obj, True) if pre_save else getattr(obj, field.attname)
-            if kind is None or (value is not None and type(value) is not kind):
+            if instant and type(value) is datetime and value.tzinfo is not None:
+                # What DateTimeField.get_db_prep_value gives an aware datetime, its checks skipped.
+                value = adapt_instant(value)
+            elif kind is None or (value is not None and type(value) is not kind):
                 value = field.get_db_prep_save(value, connection)
             row.append(value)
         rows.append(row)
