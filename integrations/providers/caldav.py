@@ -703,7 +703,9 @@ def _read_plain(source: str, remote_id: str, version: str | None) -> RemoteEvent
     DATE-TIME with TZID through its zone provider), so both ways give the same entry
     (tests/integrations/test_caldav_plain_read.py compares them). Why: icalendar's parser costs
     about 0.5 ms an entry, more than everything else an import does with it (issue 14)."""
-    lines = [line for line in re.split(r"\r?\n", _UNFOLD.sub("", source)) if line]
+    if "\n " in source or "\n\t" in source:  # folded lines (RFC 5545 3.1): unfold first
+        source = _UNFOLD.sub("", source)
+    lines = [line for line in re.split(r"\r?\n", source) if line]
     if len(lines) < 5 or lines[0].upper() != "BEGIN:VCALENDAR" or lines[-1].upper() != "END:VCALENDAR":
         return None
     props: dict[str, tuple[str, str]] = {}
