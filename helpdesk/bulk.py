@@ -87,6 +87,8 @@ def insert(objs: Sequence[models.Model], *, using: str | None = None) -> list[mo
         for field in relations:  # a related object saved after it was assigned: take its key now
             if getattr(obj, field.attname) is None and field.is_cached(obj):
                 related = field.get_cached_value(obj)
+                if related is not None and related.pk is None:
+                    raise ValueError(f"Cannot insert {model.__name__}: its {field.name} is not saved yet.")
                 if related is not None:
                     setattr(obj, field.attname, related.pk)
         row = []
@@ -99,21 +101,11 @@ def insert(objs: Sequence[models.Model], *, using: str | None = None) -> list[mo
                 value = field.get_db_prep_save(value, connection)
             row.append(value)
         rows.append(row)
-    table = connection.ops.quote_name(opts.db_table)
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    returning, _params = connection.ops.return_insert_columns([pk])
-    size = max(1, connection.ops.bulk_batch_size(fields, objs))
-    one_row = ["%s"] * len(fields)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            values = connection.ops.bulk_insert_sql(fields, [one_row] * len(chunk))
-            cursor.execute(f"INSERT INTO {table} ({columns}) {values} {returning}", _flat(chunk))
-            keys = connection.ops.fetch_returned_insert_rows(cursor)
-            for obj, (key, *_rest) in zip(objs[start : start + size], keys, strict=True):
-                obj.pk = key
-                obj._state.adding = False
-                obj._state.db = using
+    keys = _execute_inserts(connection, model, fields, rows, returning=pk)
+    for obj, key in zip(objs, keys, strict=True):
+        obj.pk = key
+        obj._state.adding = False
+        obj._state.db = using
     return list(objs)
 
 
@@ -124,19 +116,28 @@ def insert_values(model: type[models.Model], names: Sequence[str], rows: Iterabl
     rows = [list(row) for row in rows]
     if not rows:
         return 0
-    using = using or router.db_for_write(model)
-    connection = connections[using]
-    fields = [model._meta.get_field(name) for name in names]
+    connection = connections[using or router.db_for_write(model)]
+    _execute_inserts(connection, model, [model._meta.get_field(name) for name in names], rows)
+    return len(rows)
+
+
+def _execute_inserts(connection, model, fields: list[Field], rows: list[list], *, returning: Field | None = None):
+    """Multi-row INSERTs of `rows` (prepared values of `fields`), as many rows a statement as the
+    backend takes; with `returning`, that column of each inserted row, in order."""
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    tail = connection.ops.return_insert_columns([returning])[0] if returning is not None else ""
     size = max(1, connection.ops.bulk_batch_size(fields, rows))
     one_row = ["%s"] * len(fields)
+    returned = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             values = connection.ops.bulk_insert_sql(fields, [one_row] * len(chunk))
-            cursor.execute(f"INSERT INTO {table} ({columns}) {values}", _flat(chunk))
-    return len(rows)
+            cursor.execute(f"INSERT INTO {table} ({columns}) {values} {tail}", _flat(chunk))
+            if returning is not None:
+                returned += [key for key, *_rest in connection.ops.fetch_returned_insert_rows(cursor)]
+    return returned
 
 
 def _flat(rows: list[list]) -> list:
