@@ -754,8 +754,8 @@ def _read_plain(source: str, remote_id: str, version: str | None) -> RemoteEvent
     try:
         raw_start, tzid = _plain_time("DTSTART", *props["DTSTART"])
         raw_end, _tzid = _plain_time("DTEND", *props["DTEND"])
-    except (ValueError, TypeError):
-        return None  # icalendar's path tells what is wrong with it
+    except Exception:  # a bad value, a zone name no file fits (OSError): icalendar's path says what
+        return None
     if isinstance(raw_start, datetime) != isinstance(raw_end, datetime):
         return None  # a DATE start with a DATE-TIME end: icalendar's path says what that means
     start, end = _moment(raw_start), _moment(raw_end)
