@@ -304,7 +304,8 @@ R = TypeVar("R")
 
 # What reading malformed input raises in Python and in the client libraries we parse with
 # (icalendar, exchangelib, dateutil, zoneinfo): all of them mean "this entry cannot be read".
-_READ_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ArithmeticError)
+# zoneinfo opens a file named by the zone text: an overlong name raises OSError (ENAMETOOLONG).
+_READ_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ArithmeticError, OSError)
 
 
 def reads_untrusted(system: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -11,8 +11,9 @@ import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from calendars.times import zone_named
 from integrations.sync.normalise import normalise_text
 
 from ..base import ProviderError, RemoteEvent, UnreadableEntry, reads_untrusted
@@ -38,11 +39,9 @@ def _zone(name: str | None) -> str:
     iana = iana_zone_for(name)
     if iana != "UTC":
         return iana
-    try:
-        ZoneInfo(name)
-        return name
-    except (ZoneInfoNotFoundError, ValueError):
-        return "UTC"
+    # zone_named looks the name up among the known zones: external text never names a file to open.
+    known = zone_named(name)
+    return known.key if known is not None else "UTC"
 
 
 def _parse(value: dict | None) -> datetime:
