@@ -692,7 +692,8 @@ _PLAIN_PROPERTIES = frozenset(
 _CALENDAR_PROPERTIES = frozenset({"VERSION", "PRODID", "CALSCALE", "METHOD"})
 _ALARM_PROPERTIES = frozenset({"ACTION", "DESCRIPTION", "SUMMARY", "TRIGGER", "REPEAT", "DURATION"})
 _TRIGGER_PARAMETERS = re.compile(r"(?:;RELATED=(?:START|END)|;VALUE=(?:DURATION|DATE-TIME))*", re.I)
-_TIME_PARAMETERS = re.compile(r"(?:;TZID=[^;:,\"\\]+|;VALUE=DATE(?:-TIME)?)*", re.I)
+# A TZID with blanks around it goes to icalendar, which strips them (its non-strict parsing).
+_TIME_PARAMETERS = re.compile(r"(?:;TZID=[^;:,\"\\\s](?:[^;:,\"\\]*[^;:,\"\\\s])?|;VALUE=DATE(?:-TIME)?)*", re.I)
 _UNFOLD = re.compile(r"(?:(?<!\n)\r\n|(?<![\r\n])\n)(?:\r?\n)*[ \t]")  # icalendar's UFOLD
 
 

@@ -126,8 +126,22 @@ def test_real_clients_entries_read_as_icalendar_reads_them(path):
         ("SUMMARY:d", "DTSTART:not a time", "DTEND:20261201T090000Z"),
         ("SUMMARY:v", "DTSTART:20261201T080000Z", "DTEND:20261201T090000Z", "BEGIN:VTODO", "END:VTODO"),
         ("SUMMARY:z", f"DTSTART;TZID={'x' * 300}:20261201T080000", "DTEND:20261201T090000Z"),
+        ("SUMMARY:s", "DTSTART;TZID= Europe/Amsterdam:20261201T080000", "DTEND:20261201T090000Z"),
+        ("SUMMARY:s", "DTSTART;TZID=Europe/Amsterdam :20261201T080000", "DTEND:20261201T090000Z"),
     ],
-    ids=["rule", "parameter", "twice", "duration", "quoted", "mixed kinds", "bad time", "nested", "long zone"],
+    ids=[
+        "rule",
+        "parameter",
+        "twice",
+        "duration",
+        "quoted",
+        "mixed kinds",
+        "bad time",
+        "nested",
+        "long zone",
+        "blank before",
+        "blank after",
+    ],
 )
 def test_anything_else_goes_to_icalendar(lines):
     assert caldav._read_plain(_plain_entry(*lines), "/cal/x.ics", None) is None
