@@ -17,6 +17,7 @@ from agents.models import Agent
 from calendars import privacy, times
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.signals import Change, appointment_changed
+from helpdesk import bulk
 from tickets.models import Action, Request
 
 RECURRENCE_HORIZON = timedelta(days=365)
@@ -634,9 +635,9 @@ def materialise_new_series(masters: list[Appointment], agents: list[Agent], *, n
     made: list[Appointment] = []
     for master in masters:
         made += _occurrences_to_make(master, master.schedule, {}, now, first)
-    Appointment.objects.bulk_create(made)
-    through = Appointment.agents.through
-    through.objects.bulk_create([through(appointment_id=occ.pk, agent_id=agent.pk) for occ in made for agent in agents])
+    bulk.insert(made)
+    rows = [(occurrence.pk, agent.pk) for occurrence in made for agent in agents]
+    bulk.insert_values(Appointment.agents.through, ["appointment", "agent"], rows)
     Schedule.objects.bulk_update([master.schedule for master in masters], ["materialised_until", "future_exceptions"])
     return made
 

@@ -2,6 +2,9 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
+# The project's configured app, current before any task here is queued: `helpdesk` loads it on
+# first use only (helpdesk/__init__.py), and a process that queues work must send it to its broker.
+import helpdesk.celery  # noqa: F401
 from calendars import services
 
 

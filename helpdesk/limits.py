@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from rest_framework import serializers
 
 
 def supported_range() -> tuple[datetime, datetime]:
@@ -52,18 +51,37 @@ class SupportedDateTimeField(forms.DateTimeField):
         return moment
 
 
-class SupportedDateTimeSerializerField(serializers.DateTimeField):
-    """The API's date-time field that refuses dates outside the supported range."""
+def _serializer_field() -> type:
+    """The API's date-time field that refuses dates outside the supported range (a DRF field)."""
+    from rest_framework import serializers
 
-    def to_internal_value(self, value):
-        try:
-            moment = super().to_internal_value(value)
-        except OverflowError:  # a far date with an offset, before the range check
-            raise serializers.ValidationError(range_message()) from None
-        except serializers.ValidationError as error:
-            if error.get_codes() == ["overflow"]:  # DRF's own "out of range": say which range
+    class SupportedDateTimeSerializerField(serializers.DateTimeField):
+        """The API's date-time field that refuses dates outside the supported range."""
+
+        def to_internal_value(self, value):
+            try:
+                moment = super().to_internal_value(value)
+            except OverflowError:  # a far date with an offset, before the range check
                 raise serializers.ValidationError(range_message()) from None
-            raise
-        if not is_supported(moment):
-            raise serializers.ValidationError(range_message())
-        return moment
+            except serializers.ValidationError as error:
+                if error.get_codes() == ["overflow"]:  # DRF's own "out of range": say which range
+                    raise serializers.ValidationError(range_message()) from None
+                raise
+            if not is_supported(moment):
+                raise serializers.ValidationError(range_message())
+            return moment
+
+    SupportedDateTimeSerializerField.__module__ = __name__
+    SupportedDateTimeSerializerField.__qualname__ = "SupportedDateTimeSerializerField"
+    return SupportedDateTimeSerializerField
+
+
+def __getattr__(name: str):
+    # The API's field is made on first use: importing DRF's serializers imports psycopg, requests
+    # and pygments (rest_framework.compat), and the models' checks here must not pay for that in a
+    # worker that serves no API (issue 14: a third of `sync_calendars`' start-up).
+    if name == "SupportedDateTimeSerializerField":
+        field = _serializer_field()
+        globals()[name] = field
+        return field
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

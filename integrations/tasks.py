@@ -8,6 +8,9 @@ import random
 from celery import shared_task
 from django.utils import timezone
 
+# The project's configured app, current before any task here is queued: `helpdesk` loads it on
+# first use only (helpdesk/__init__.py), and a process that queues work must send it to its broker.
+import helpdesk.celery  # noqa: F401
 from integrations import services
 from integrations.models import AgentCalendar, Connection
 from integrations.providers.base import ProviderError, TransientError

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from calendars.models import Appointment, CalendarSettings, ConflictRule
 from calendars.signals import Change, appointment_changed
+from helpdesk import bulk
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.providers import registry
 from integrations.providers.base import (
@@ -534,8 +535,10 @@ class _Run:
         statements in one transaction. An entry the helpdesk cannot store, or a batch that fails
         as a whole, goes the one-by-one way (`_process_new_remote`), so a bad entry fails alone."""
         wanted: list[tuple[RemoteEvent, Decision]] = []
+        hashes: dict[int, str] = {}  # by id(event): hashed once, for the plan and the link
         for event in events:
-            decision = self._plan_new(event)
+            hashes[id(event)] = mapping.content_hash(event)
+            decision = self._plan_new(event, remote_hash=hashes[id(event)])
             if decision.op == Op.PULL_CREATE:
                 wanted.append((event, decision))
         size = max(1, int(_setting("SYNC_IMPORT_BATCH", 500)))
@@ -556,16 +559,17 @@ class _Run:
             if rows:
                 try:
                     with transaction.atomic(), inbound.inbound(self.ac):
-                        self._import_batch(rows)
+                        self._import_batch(rows, hashes)
                 except Exception:
                     logger.warning("A batch of %s imports failed; importing them one by one", len(rows), exc_info=True)
                     alone = list(chunk)
             for event, decision in alone:
                 self._process_new_remote(event, decision)
 
-    def _import_batch(self, rows: list[inbound.ImportRow]) -> None:
+    def _import_batch(self, rows: list[inbound.ImportRow], hashes: dict[int, str]) -> None:
         """Write one batch of imports and their links and log entries; the links' local side is
-        built from the appointments just written (nothing is read back)."""
+        built from the appointments just written (nothing is read back). `hashes`: the entries'
+        content hashes by id(event)."""
         appointments = inbound.import_remote_events(self.agent, rows, now=self.now)
         links = []
         for row, appointment in zip(rows, appointments, strict=True):
@@ -580,12 +584,12 @@ class _Run:
                 snapshot={"remote": mapping.to_data(event)},
             )
             local = self._local_event(link, on_calendar=True)
-            self._synced(link, local, event, raw=event.raw, save=False)
+            self._synced(link, local, event, raw=event.raw, save=False, remote_hash=hashes.get(id(event)))
             links.append(link)
-        SyncLink.objects.bulk_create(links)
+        bulk.insert(links)
         for row in rows:
             self.ac.import_retry.pop(row.event.remote_id, None)
-        SyncLogEntry.objects.bulk_create(
+        bulk.insert(
             [
                 self._log_entry(
                     In,
@@ -618,10 +622,11 @@ class _Run:
                 by=None,
             )
 
-    def _plan_new(self, event: RemoteEvent) -> Decision:
+    def _plan_new(self, event: RemoteEvent, *, remote_hash: str | None = None) -> Decision:
         own = (event.marker or "").startswith(OWN_MARKER_PREFIX)
         may_import = self.agent.import_external and not own and mapping_overlaps(event, self.window)
-        return plan_item(Item(None, None, None, mapping.content_hash(event), may_import=may_import), self.winner)
+        remote_hash = remote_hash or mapping.content_hash(event)
+        return plan_item(Item(None, None, None, remote_hash, may_import=may_import), self.winner)
 
     def _process_new_remote(self, event: RemoteEvent, decision: Decision | None = None) -> None:
         decision = decision or self._plan_new(event)
@@ -890,9 +895,12 @@ class _Run:
         *,
         raw: str | None = None,
         save: bool = True,
+        remote_hash: str | None = None,
     ) -> None:
+        """Record both sides as synced on the link (saved unless `save` is False). `remote_hash`:
+        `remote`'s content hash when the caller has it already."""
         link.local_hash = mapping.content_hash(local) if local is not None else ""
-        link.remote_hash = mapping.content_hash(remote) if remote is not None else ""
+        link.remote_hash = remote_hash or (mapping.content_hash(remote) if remote is not None else "")
         link.snapshot = {
             "local": mapping.to_data(local) if local is not None else None,
             "remote": mapping.to_data(remote) if remote is not None else None,

@@ -23,6 +23,7 @@ from agents.models import Agent
 from calendars import services as calendar_services
 from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule
+from helpdesk import bulk
 from integrations.models import AgentCalendar
 from integrations.providers.base import RemoteEvent, RemoteOccurrence, UnreadableEntry
 from integrations.sync import mapping, privacy
@@ -256,10 +257,8 @@ def import_remote_events(agent: Agent, rows: list[ImportRow], *, now: datetime |
     each knowing its technician and (series) its schedule and occurrences edited on their own,
     so its entry is built without reading it again (`mapping.local_event`).
     """
-    appointments = [row.appointment for row in rows]
-    Appointment.objects.bulk_create(appointments)
-    through = Appointment.agents.through
-    through.objects.bulk_create([through(appointment_id=a.pk, agent_id=agent.pk) for a in appointments])
+    appointments = bulk.insert([row.appointment for row in rows])
+    bulk.insert_values(Appointment.agents.through, ["appointment", "agent"], [(a.pk, agent.pk) for a in appointments])
     series = [row for row in rows if row.rule is not None]
     schedules = [
         Schedule(
@@ -270,7 +269,7 @@ def import_remote_events(agent: Agent, rows: list[ImportRow], *, now: datetime |
         )
         for row in series
     ]
-    Schedule.objects.bulk_create(schedules)
+    bulk.insert(schedules)
     made = calendar_services.materialise_new_series([row.appointment for row in series], [agent], now=now)
     modified: dict[int, list[Appointment]] = {}
     for occurrence in made:

@@ -1,0 +1,144 @@
+"""Insert many new rows of one model quickly: what `QuerySet.bulk_create` does for plain rows,
+with less work per value.
+
+An import writes tens of thousands of rows (appointments, occurrences, their technicians, sync
+links, log entries). `bulk_create` spends most of its time per value in the SQL compiler
+(`pre_save`, `get_db_prep_save`, a placeholder per value, issue 14's profile: about a third of a
+2,000-entry import). Here each field's preparation is chosen once per call, and values that the
+database takes as they are (a str for a text field, an int for an integer or a foreign key, a
+bool, None) skip it. The statement is the one `bulk_create` sends: a multi-row INSERT ... VALUES
+with RETURNING of the primary key, as many rows a statement as the backend allows
+(`bulk_batch_size`). Where that statement does not fit (no RETURNING from a multi-row insert, a
+field with its own placeholder, a row with its primary key already set, model inheritance), the
+rows go through `bulk_create` itself.
+
+Own code rather than a library: the libraries that insert faster (django-bulk-load,
+django-postgres-copy) use PostgreSQL's COPY and do not run on SQLite, which the product runs on
+by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from django.db import connections, models, router
+from django.db.models.fields import Field
+
+# Field classes whose database value is the Python value itself when it has the type below (the
+# prepared value of a str in a CharField is that str, on every backend Django ships).
+_TEXT = (models.CharField, models.TextField, models.SlugField, models.EmailField)
+_INTEGER = (
+    models.IntegerField,
+    models.BigIntegerField,
+    models.SmallIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveBigIntegerField,
+    models.PositiveSmallIntegerField,
+    models.AutoField,
+    models.BigAutoField,
+)
+
+
+def _plain_type(field: Field) -> type | None:
+    """The Python type whose values `field` stores unchanged; None when every value is prepared."""
+    if isinstance(field, models.ForeignKey):
+        return _plain_type(field.target_field)
+    kind = type(field)
+    if kind in _TEXT:
+        return str
+    if kind in _INTEGER:
+        return int
+    if kind is models.BooleanField:
+        return bool
+    return None
+
+
+def _fits(model: type[models.Model], fields: list[Field], connection) -> bool:
+    return (
+        connection.features.can_return_rows_from_bulk_insert
+        and not model._meta.parents
+        and model._meta.pk.concrete
+        and not any(hasattr(field, "get_placeholder") or field.db_returning for field in fields)
+    )
+
+
+def insert(objs: Sequence[models.Model], *, using: str | None = None) -> list[models.Model]:
+    """Insert unsaved instances of one model (primary keys not set) as `bulk_create(objs)` would:
+    each gets its primary key and is marked saved. No signals are sent (nor does `bulk_create`
+    send any). Returns `objs`. Raises what the database raises (IntegrityError, ...)."""
+    if not objs:
+        return list(objs)
+    model = type(objs[0])
+    using = using or router.db_for_write(model)
+    connection = connections[using]
+    opts = model._meta
+    pk = opts.pk
+    fields = [field for field in opts.concrete_fields if field is not pk]
+    if not _fits(model, fields, connection) or any(obj.pk is not None for obj in objs):
+        return model._base_manager.using(using).bulk_create(objs)
+    relations = [field for field in fields if field.is_relation]
+    own_pre_save = [type(field).pre_save is not Field.pre_save for field in fields]
+    plain = [_plain_type(field) for field in fields]
+    instants = [type(field) is models.DateTimeField for field in fields]
+    adapt_instant = connection.ops.adapt_datetimefield_value
+    rows = []
+    for obj in objs:
+        for field in relations:  # a related object saved after it was assigned: take its key now
+            if getattr(obj, field.attname) is None and field.is_cached(obj):
+                related = field.get_cached_value(obj)
+                if related is not None and related.pk is None:
+                    raise ValueError(f"Cannot insert {model.__name__}: its {field.name} is not saved yet.")
+                if related is not None:
+                    setattr(obj, field.attname, related.pk)
+        row = []
+        for field, pre_save, kind, instant in zip(fields, own_pre_save, plain, instants, strict=True):
+            value = field.pre_save(obj, True) if pre_save else getattr(obj, field.attname)
+            if instant and type(value) is datetime and value.tzinfo is not None:
+                # What DateTimeField.get_db_prep_value gives an aware datetime, its checks skipped.
+                value = adapt_instant(value)
+            elif kind is None or (value is not None and type(value) is not kind):
+                value = field.get_db_prep_save(value, connection)
+            row.append(value)
+        rows.append(row)
+    keys = _execute_inserts(connection, model, fields, rows, returning=pk)
+    for obj, key in zip(objs, keys, strict=True):
+        obj.pk = key
+        obj._state.adding = False
+        obj._state.db = using
+    return list(objs)
+
+
+def insert_values(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence], *, using=None) -> int:
+    """Insert plain rows (no instances, no keys returned) into `model`'s table: `names` are field
+    names, each row their values as the database takes them (ints and strs; e.g. a many-to-many
+    table's two keys). Returns the number of rows."""
+    rows = [list(row) for row in rows]
+    if not rows:
+        return 0
+    connection = connections[using or router.db_for_write(model)]
+    _execute_inserts(connection, model, [model._meta.get_field(name) for name in names], rows)
+    return len(rows)
+
+
+def _execute_inserts(connection, model, fields: list[Field], rows: list[list], *, returning: Field | None = None):
+    """Multi-row INSERTs of `rows` (prepared values of `fields`), as many rows a statement as the
+    backend takes; with `returning`, that column of each inserted row, in order."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    tail = connection.ops.return_insert_columns([returning])[0] if returning is not None else ""
+    size = max(1, connection.ops.bulk_batch_size(fields, rows))
+    one_row = ["%s"] * len(fields)
+    returned = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            values = connection.ops.bulk_insert_sql(fields, [one_row] * len(chunk))
+            cursor.execute(f"INSERT INTO {table} ({columns}) {values} {tail}", _flat(chunk))
+            if returning is not None:
+                returned += [key for key, *_rest in connection.ops.fetch_returned_insert_rows(cursor)]
+    return returned
+
+
+def _flat(rows: list[list]) -> list:
+    return [value for row in rows for value in row]

@@ -1,0 +1,98 @@
+"""helpdesk.bulk inserts the rows Django's own `bulk_create` inserts: the reference is the same
+instances written by `bulk_create` and read back from the database."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from django.db import IntegrityError
+
+from calendars.models import Appointment
+from helpdesk import bulk
+from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry
+
+pytestmark = pytest.mark.django_db
+
+SKIP = {"id", "created_at", "updated_at", "master_id"}
+
+
+def _appointments(master=None) -> list[Appointment]:
+    return [
+        Appointment(
+            subject="Visit, with ünïcode",
+            note="",
+            start=datetime(2026, 12, 1, 8, tzinfo=UTC),
+            end=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+            other_attendees=["a@example.com"],
+            source=Appointment.Source.EXTERNAL,
+            reminder_minutes=15,
+            master=master,
+            original_start=datetime(2026, 12, 1, 8, tzinfo=UTC) if master else None,
+        ),
+        Appointment(
+            subject="All day",
+            start=datetime(2026, 12, 23, 23, tzinfo=UTC),
+            end=datetime(2026, 12, 25, 23, tzinfo=UTC),
+            start_date=date(2026, 12, 24),
+            end_date=date(2026, 12, 26),
+            all_day=True,
+            busy=False,
+            private=True,
+        ),
+    ]
+
+
+def _rows(model, pks) -> list[dict]:
+    return [
+        {k: v for k, v in row.items() if k not in SKIP}
+        for row in model.objects.filter(pk__in=pks).order_by("pk").values()
+    ]
+
+
+def test_inserted_appointments_read_back_as_bulk_create_writes_them():
+    made = Appointment.objects.bulk_create(_appointments())
+    ours = bulk.insert(_appointments())
+    assert all(a.pk is not None and not a._state.adding for a in ours)
+    assert _rows(Appointment, [a.pk for a in ours]) == _rows(Appointment, [a.pk for a in made])
+    assert all(a.created_at is not None for a in Appointment.objects.filter(pk__in=[a.pk for a in ours]))
+
+
+def test_a_related_row_saved_after_it_was_assigned_is_linked_by_its_key():
+    master = Appointment(
+        subject="Series", start=datetime(2026, 12, 1, 8, tzinfo=UTC), end=datetime(2026, 12, 1, 9, tzinfo=UTC)
+    )
+    occurrences = _appointments(master)[:1]
+    bulk.insert([master])
+    bulk.insert(occurrences)
+    assert Appointment.objects.get(pk=occurrences[0].pk).master_id == master.pk
+
+
+def test_links_and_log_entries_with_sealed_snapshots_read_back_as_bulk_create_writes_them(alice):
+    connection = Connection.objects.create(name="R", kind="caldav", server_url="http://127.0.0.1:1/")
+    agent_calendar = AgentCalendar.objects.create(agent=alice, connection=connection, calendar_id="/c/")
+
+    def links(prefix: str) -> list[SyncLink]:
+        private = {"remote": {"subject": "secret", "private": True}, "remote_raw": "BEGIN:VCALENDAR"}
+        return [
+            SyncLink(agent_calendar=agent_calendar, marker=prefix + "1", remote_id="/c/1.ics", snapshot=private),
+            SyncLink(agent_calendar=agent_calendar, marker=prefix + "2", snapshot={"remote": {"subject": "open"}}),
+        ]
+
+    made, ours = SyncLink.objects.bulk_create(links("a")), bulk.insert(links("b"))
+    assert [link.snapshot for link in SyncLink.objects.filter(pk__in=[link.pk for link in ours]).order_by("pk")] == [
+        link.snapshot for link in SyncLink.objects.filter(pk__in=[link.pk for link in made]).order_by("pk")
+    ]
+    entries = [SyncLogEntry(agent_calendar=agent_calendar, link=ours[0], direction="in", operation="create")]
+    bulk.insert(entries)
+    assert SyncLogEntry.objects.get(pk=entries[0].pk).link_id == ours[0].pk
+
+
+def test_rows_the_database_refuses_raise_its_error():
+    bad = Appointment(subject="x", start=datetime(2026, 12, 1, 9, tzinfo=UTC), end=datetime(2026, 12, 1, 8, tzinfo=UTC))
+    with pytest.raises(IntegrityError):
+        bulk.insert([bad])
+
+
+def test_plain_rows_go_into_a_many_to_many_table(alice):
+    appointment = bulk.insert(_appointments())[0]
+    assert bulk.insert_values(Appointment.agents.through, ["appointment", "agent"], [(appointment.pk, alice.pk)]) == 1
+    assert list(appointment.agents.all()) == [alice]
