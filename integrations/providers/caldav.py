@@ -492,6 +492,7 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
     """
     from integrations.sync.limits import EntryTooLarge, bound_event
 
+    _check_zone_rules(raw if isinstance(raw, str) else raw.decode())  # before icalendar expands its zones
     cal = icalendar.Calendar.from_ical(raw)
     current = parse_event(raw, remote_id="")
     vevents = list(cal.walk("VEVENT"))
@@ -659,6 +660,7 @@ def read_event(
     """
     whole = text.decode() if isinstance(text, bytes) else text
     source, blocks = _bounded(whole), []
+    _check_zone_rules(source)
     if zones_read is not None:
         blocks = _ZONE_BLOCK.findall(source)
         if blocks and any(block in zones_read for block in blocks):
@@ -825,6 +827,34 @@ _TYPES = icalendar.Component.types_factory
 MAX_LINE = 2 * MAX_BODY  # a TEXT value escapes a character in two at most (RFC 5545 3.3.11)
 MAX_OBJECT = 512 * 1024
 _FOLD = re.compile(r"\r?\n[ \t]")
+
+
+_ZONE_EDGE = re.compile(r"^(BEGIN|END):VTIMEZONE\s*$", re.I)
+_RULE_FREQ = re.compile(r"^RRULE[;:].*?\bFREQ=([A-Za-z]*)", re.I)
+
+
+def _check_zone_rules(text: str) -> None:
+    """UnreadableEntry for a VTIMEZONE whose observances repeat more often than yearly.
+
+    A zone's STANDARD and DAYLIGHT onsets repeat once a year (RFC 5545 3.6.5 and its examples;
+    the tz database has no other kind), and icalendar expands them from their DTSTART (Outlook
+    writes 1601) when it reads the block: FREQ=MINUTELY took 26 s, FREQ=SECONDLY ran a worker
+    out of memory (found by the long fuzz run). Read on unfolded lines, before icalendar sees the
+    text, wherever the block ends."""
+    if "VTIMEZONE" not in text.upper():
+        return
+    inside = False
+    for line in _FOLD.sub("", text).splitlines():
+        edge = _ZONE_EDGE.match(line)
+        if edge:
+            inside = edge.group(1).upper() == "BEGIN"
+            continue
+        rule = _RULE_FREQ.match(line) if inside else None
+        if rule and rule.group(1).upper() != "YEARLY":
+            raise UnreadableEntry(
+                f"its time zone repeats its offset changes {rule.group(1).upper() or 'without a frequency'!s} "
+                "instead of yearly; fix the zone in the external calendar"
+            )
 
 
 def _bounded(text: str) -> str:

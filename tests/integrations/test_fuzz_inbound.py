@@ -339,3 +339,22 @@ def test_a_zone_file_error_while_reading_is_an_unreadable_entry():
     }
     with pytest.raises(UnreadableEntry, match="Google"):
         event_from_resource(resource, [], calendar_zone="Europe/Amsterdam")
+
+
+@pytest.mark.parametrize("freq", ["MINUTELY", "SECONDLY", "DAILY"])
+def test_a_zone_whose_offsets_change_more_often_than_yearly_is_refused_by_name(freq):
+    """Found by the long campaign: a VTIMEZONE observance with RRULE:FREQ=SECONDLY (a mutated
+    Outlook zone, DTSTART 1601) made icalendar expand its onsets up to today when it read the
+    block: the worker grew past 23 GB and was killed (MINUTELY took 26 s). Zone onsets repeat
+    yearly (RFC 5545 3.6.5), so any other frequency is refused, folded or not."""
+    rule = f"RRULE:FREQ={freq};BYMONTH=10;BYDAY=-1SU"
+    folded = rule[:9] + "\r\n " + rule[9:]
+    for line in (rule, folded):
+        text = (
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTIMEZONE\r\nTZID:Custom\r\nBEGIN:STANDARD\r\n"
+            f"DTSTART:16010101T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n{line}\r\n"
+            "END:STANDARD\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:z\r\nDTSTART;TZID=Custom:20261201T090000\r\n"
+            "DTEND;TZID=Custom:20261201T100000\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+        with pytest.raises(UnreadableEntry, match=f"repeats its offset changes {freq} instead of yearly"):
+            read_event(text, remote_id="/cal/zone.ics")
