@@ -8,6 +8,7 @@ with sync-collection (RFC 6578); a refused token raises SyncTokenExpired so the 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import re
 import zoneinfo
@@ -38,6 +39,7 @@ from integrations.providers.base import (
     UnreadableEntry,
     VersionConflict,
     Window,
+    gives_a_date,
     reads_untrusted,
     unknown_zone_note,
 )
@@ -855,6 +857,33 @@ def _check_zone_rules(text: str) -> None:
                 f"its time zone repeats its offset changes {rule.group(1).upper() or 'without a frequency'!s} "
                 "instead of yearly; fix the zone in the external calendar"
             )
+        if rule and _onsets_in_a_year(line.split(":", 1)[1]) > MAX_ZONE_ONSETS_A_YEAR:
+            raise UnreadableEntry(
+                f"its time zone changes its offset more than {MAX_ZONE_ONSETS_A_YEAR} times a year; fix the zone in "
+                "the external calendar"
+            )
+
+
+# A yearly rule can still name every hour of the year (BYHOUR, BYMINUTE lists): real zones change
+# offset at most a few times a year (the tz database's most is 4).
+MAX_ZONE_ONSETS_A_YEAR = 12
+
+
+def _onsets_in_a_year(rule: str) -> int:
+    """How many onsets a VTIMEZONE observance's RRULE value gives in a year (at most one more than
+    the limit is counted; its COUNT and UNTIL left out); 0 for a rule dateutil cannot read or one
+    that gives no date (icalendar refuses the first, and the second has no onset to expand)."""
+    from dateutil.rrule import rrulestr
+
+    kept = ";".join(p for p in rule.split(";") if p.split("=", 1)[0].strip().upper() not in ("COUNT", "UNTIL"))
+    try:
+        if not gives_a_date(kept):
+            return 0
+        starts = rrulestr(kept, dtstart=datetime(2001, 1, 1))
+        within = itertools.takewhile(lambda moment: moment.year == 2001, starts)
+        return sum(1 for _ in itertools.islice(within, MAX_ZONE_ONSETS_A_YEAR + 1))
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+        return 0
 
 
 def _bounded(text: str) -> str:
