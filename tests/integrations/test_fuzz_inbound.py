@@ -139,6 +139,13 @@ def through_inbound(name: str, agent, parse, payload=None) -> str:
                 assert _counts() == before, f"a refused entry wrote rows: {error}"
                 outcome = "refused"
             transaction.set_rollback(True)
+    except MemoryError:
+        # Reporting a failure this large runs out of memory too (pytest re-parses the source):
+        # keep the input where a long run can be looked at afterwards.
+        if os.environ.get("FUZZ_FIGURES"):
+            with open(os.environ["FUZZ_FIGURES"] + ".memory", "a") as out:
+                out.write(f"{name}: {payload!r}\n")
+        raise
     finally:
         elapsed = time.perf_counter() - began
         _, peak = tracemalloc.get_traced_memory() if traced else (0, 0)
