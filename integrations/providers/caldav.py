@@ -796,7 +796,7 @@ def _read_plain(source: str, remote_id: str, version: str | None) -> RemoteEvent
         version=version,
     )
     if tzid and isinstance(raw_start, datetime) and raw_start.tzinfo is None:
-        event.notes.append(f"Unknown time zone “{tzid[:80]}”: the times are read on the technician's wall clock.")
+        event.notes.append(unknown_zone_note(tzid, "on the technician's wall clock"))
     return event.trimmed()
 
 

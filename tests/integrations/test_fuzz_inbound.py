@@ -311,8 +311,12 @@ def test_ews_start_in_year_zero_is_refused_plainly(technician):
     (XML Schema 1.0 3.2.7), so the answer is refused with a plain message."""
     xml = ews_seeds()[0].replace(b"<t:Start>2026-12-01T08:00:00Z</t:Start>", b"<t:Start>0000-12-01T08:00:00Z</t:Start>")
     assert b"0000-12-01" in xml
-    with pytest.raises(UnreadableEntry, match="Exchange sent an entry the helpdesk cannot read"):
+    # The seed is a private entry: the reason is given without quoting it (test_unreadable_private.py).
+    with pytest.raises(UnreadableEntry, match="Exchange sent a private entry the helpdesk cannot read"):
         _ews_event(xml)
+    public = xml.replace(b"<t:Sensitivity>Private</t:Sensitivity>", b"<t:Sensitivity>Normal</t:Sensitivity>")
+    with pytest.raises(UnreadableEntry, match="Exchange sent an entry the helpdesk cannot read"):
+        _ews_event(public)
 
 
 def test_graph_zone_name_too_long_for_a_file_name_is_read_safely(technician):
