@@ -273,6 +273,11 @@ def _check_rule(rule: object, start: datetime | date) -> None:
         raise UnreadableEntry(f"its repeat rule {rule[:80]!r} cannot be read ({reason})") from error
     if not possible:
         raise UnreadableEntry(f"its repeat rule {rule[:80]!r} never gives a date (such as a 30 February)")
+    interval = re.search(r"(?:^|;)\s*INTERVAL\s*=\s*([^;]*)", text, re.I)
+    if interval and not (interval.group(1).strip().isdigit() and int(interval.group(1)) >= 1):
+        # dateutil takes INTERVAL=0 and gives the same start for ever: every walk that collects
+        # starts up to a bound, rather than a number of them, never ends.
+        raise UnreadableEntry(f"its repeat rule {rule[:80]!r} has an INTERVAL that is not a positive whole number")
 
 
 # The Gregorian calendar repeats itself every 400 years (146,097 days, a whole number of weeks):

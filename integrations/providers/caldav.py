@@ -845,13 +845,13 @@ def _check_zone_rules(text: str) -> None:
     text, wherever the block ends."""
     if "VTIMEZONE" not in text.upper():
         return
-    inside = False
+    depth = 0  # a VTIMEZONE nested in another (a hostile text) is still a zone icalendar reads
     for line in _FOLD.sub("", text).splitlines():
         edge = _ZONE_EDGE.match(line)
         if edge:
-            inside = edge.group(1).upper() == "BEGIN"
+            depth = depth + 1 if edge.group(1).upper() == "BEGIN" else max(depth - 1, 0)
             continue
-        rule = _RULE_FREQ.match(line) if inside else None
+        rule = _RULE_FREQ.match(line) if depth else None
         if rule and rule.group(1).upper() != "YEARLY":
             raise UnreadableEntry(
                 f"its time zone repeats its offset changes {rule.group(1).upper() or 'without a frequency'!s} "

@@ -4,6 +4,7 @@ stop (17 s for FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30, longer for finer ones), in ev
 import makes. The entry check refuses it by name, in every connector's parser, at the cost of one
 400-year cycle. The right answers come from dateutil itself, walked in full."""
 
+import itertools
 from datetime import datetime
 
 import pytest
@@ -67,3 +68,29 @@ def test_an_entry_with_an_impossible_rule_is_refused_by_name(rule):
     )
     with pytest.raises(UnreadableEntry, match="never gives a date"):
         read_event(text, remote_id="/cal/never.ics")
+
+
+@pytest.mark.parametrize("interval", ["0", "00", "-1", "x", ""])
+def test_an_interval_that_is_not_a_positive_whole_number_is_refused_by_name(interval):
+    """RFC 5545 3.3.10: INTERVAL is a positive integer. dateutil reads INTERVAL=0 and gives the
+    same start for ever (checked here): a walk that collects starts up to a date never ends."""
+    if interval == "0":
+        repeats = rrulestr("FREQ=YEARLY;INTERVAL=0", dtstart=datetime(2026, 1, 1))
+        assert len(set(itertools.islice(repeats, 50))) == 1
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\nUID:same\r\n"
+        "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\n"
+        f"RRULE:FREQ=DAILY;INTERVAL={interval};UNTIL=20270101T000000Z\r\nSUMMARY:Same\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    with pytest.raises(UnreadableEntry, match=r"INTERVAL|cannot be read"):
+        read_event(text, remote_id="/cal/same.ics")
+
+
+def test_a_positive_interval_is_read():
+    assert read_event(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\nUID:two\r\n"
+        "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nRRULE:FREQ=WEEKLY;INTERVAL=2\r\n"
+        "SUMMARY:Every other week\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        remote_id="/cal/two.ics",
+    ).rrules == ["FREQ=WEEKLY;INTERVAL=2"]
