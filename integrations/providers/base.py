@@ -389,11 +389,13 @@ def marks_private(raw: object) -> bool:
         raw = raw.encode("utf-8", "replace")
     if isinstance(raw, bytes):
         return _PRIVATE_IN_TEXT.search(raw) is not None
-    if isinstance(raw, dict):
-        return any(str(raw.get(key, "")).lower() in _PRIVATE_VALUES for key in ("sensitivity", "visibility"))
+    if isinstance(raw, dict):  # only a text value marks it: no str() of whatever else a hostile entry sends there
+        values = (raw.get("sensitivity"), raw.get("visibility"))
+        return any(isinstance(value, str) and value.strip().lower() in _PRIVATE_VALUES for value in values)
     if isinstance(raw, list | tuple):
         return any(marks_private(part) for part in raw[:1000])
-    return str(getattr(raw, "sensitivity", "") or "").lower() in _PRIVATE_VALUES
+    sensitivity = getattr(raw, "sensitivity", None)
+    return isinstance(sensitivity, str) and sensitivity.lower() in _PRIVATE_VALUES
 
 
 def reads_untrusted(system: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

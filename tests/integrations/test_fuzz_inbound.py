@@ -387,3 +387,19 @@ def test_a_yearly_zone_rule_naming_every_hour_of_the_year_is_refused_by_name():
         read_event(text, remote_id="/cal/zone.ics")
     # The Outlook zones of the corpus (two onsets a year) are read as before.
     assert all(read_event(seed, remote_id="/s.ics") is not None for seed in ical_seeds() if "VTIMEZONE" in seed)
+
+
+def test_a_huge_value_where_a_privacy_marking_goes_costs_no_copy(technician):
+    """Found by the long campaign: a Graph event whose `sensitivity` was an object holding 10 MB
+    of text peaked at 140 MiB while refused, the privacy check turning that object into text to
+    compare it. Only a text value is a marking (Graph `sensitivity`, Google `visibility` are
+    strings); anything else is not read at all."""
+    event = {"start": None, "end": None, "sensitivity": {"": "x" * (5 * 2**20), "a": "x" * (5 * 2**20)}}
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnreadableEntry):
+            graph_mapping.event_from_graph(event)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20, f"{peak / 2**20:.1f} MiB to refuse it"
