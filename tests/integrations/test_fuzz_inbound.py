@@ -339,14 +339,16 @@ def test_graph_zone_name_too_long_for_a_file_name_is_read_safely(technician):
 
 
 def test_a_zone_file_error_while_reading_is_an_unreadable_entry():
-    """The kind behind the Graph case: whatever parser meets such a name (Google's EventDateTime
-    timeZone here), zoneinfo's OSError comes out as UnreadableEntry naming the system."""
+    """The kind behind the Graph case: whatever parser meets such a name (the TZID of an EXDATE in
+    a Google series here; its EventDateTime timeZone is now looked up among the known zones and
+    noted), zoneinfo's OSError comes out as UnreadableEntry naming the system."""
     resource = {
         "id": "long-zone",
         "status": "confirmed",
         "summary": "Long zone",
-        "start": {"dateTime": "2026-12-01T09:00:00", "timeZone": "x" * 300},
-        "end": {"dateTime": "2026-12-01T10:00:00", "timeZone": "x" * 300},
+        "start": {"dateTime": "2026-12-01T09:00:00", "timeZone": "Europe/Amsterdam"},
+        "end": {"dateTime": "2026-12-01T10:00:00", "timeZone": "Europe/Amsterdam"},
+        "recurrence": ["RRULE:FREQ=WEEKLY", f"EXDATE;TZID={'x' * 300}:20261208T090000"],
     }
     with pytest.raises(UnreadableEntry, match="Google"):
         event_from_resource(resource, [], calendar_zone="Europe/Amsterdam")

@@ -20,9 +20,11 @@ import base64
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil import rrule
+
+from calendars.times import zone_named
 
 from ..base import ProviderError, RemoteEvent, RemoteOccurrence, reads_untrusted, unknown_zone_note
 
@@ -64,14 +66,13 @@ def event_id_for(marker: str) -> str:
 
 
 def known_zone(name: object) -> str | None:
-    """`name` when it is an IANA zone zoneinfo knows, else None (a made-up or mistyped name)."""
+    """The IANA zone `name` stands for, else None (a made-up or mistyped name). Looked up among the
+    known zones by `calendars.times.zone_named`, as Graph does: external text never names a file
+    for zoneinfo to open (a 300-character name raised OSError there)."""
     if not name or not isinstance(name, str):
         return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
+    zone = zone_named(name)
+    return zone.key if zone is not None else None
 
 
 def parse_event_time(value: dict, zone: str) -> datetime | date:
