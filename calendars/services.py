@@ -4,6 +4,7 @@ Every function validates before it writes, writes in one transaction, and announ
 change with `appointment_changed` so sync and e-mail can queue their work on commit.
 """
 
+import copy
 import zoneinfo
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -261,20 +262,7 @@ def update_appointment(
     if new_agents is not None:
         _check_agents(new_agents)
     zone = _zone_of(new_agents or list(appointment.agents.all()))
-    old_start, old_end = appointment.start, appointment.end
-    old_days = (appointment.start_date, appointment.end_date)
-    for name, value in changes.items():
-        if name in ("start", "end"):
-            value = _aware(value, zone)
-        setattr(appointment, name, value)
-    if {"start", "end", "all_day"} & set(changes) or (appointment.all_day and not old_days[0]):
-        _set_days(
-            appointment,
-            _given(changes.get("start"), appointment.start),
-            _given(changes.get("end"), appointment.end),
-            zone,
-        )
-    moved = appointment.start != old_start or appointment.end != old_end
+    moved = _set_changes(appointment, changes, zone)
     regrouped = new_agents is not None and {agent.pk for agent in new_agents} != set(agent_ids_before)
     if check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start:
         on = [agent.pk for agent in new_agents] if new_agents is not None else agent_ids_before
@@ -290,6 +278,79 @@ def update_appointment(
         _spread_to_occurrences(appointment, moved=moved, agents=new_agents)
     _announce(appointment, Change.MOVED if moved else Change.UPDATED, agent_ids_before, by)
     return appointment
+
+
+def _set_changes(appointment: Appointment, changes: dict, zone: zoneinfo.ZoneInfo) -> bool:
+    """Set `changes` on the instance as `update_appointment` takes them (naive times on `zone`'s
+    wall clock, an all-day entry's days kept); returns whether its start or end moved."""
+    old_start, old_end = appointment.start, appointment.end
+    old_days = (appointment.start_date, appointment.end_date)
+    for name, value in changes.items():
+        if name in ("start", "end"):
+            value = _aware(value, zone)
+        setattr(appointment, name, value)
+    if {"start", "end", "all_day"} & set(changes) or (appointment.all_day and not old_days[0]):
+        _set_days(
+            appointment,
+            _given(changes.get("start"), appointment.start),
+            _given(changes.get("end"), appointment.end),
+            zone,
+        )
+    return appointment.start != old_start or appointment.end != old_end
+
+
+# Columns `changed_appointment` may write besides the changed fields themselves.
+_CHANGE_BOOKKEEPING = ("start", "end", "start_date", "end_date", "sequence", "updated_at")
+
+
+def changed_appointment(appointment: Appointment, *, zone: zoneinfo.ZoneInfo, **changes) -> tuple[Appointment, set]:
+    """What `update_appointment(appointment, **changes)` would save for an appointment that is
+    not a series' master, set on a copy (`appointment` itself is left as it was) and validated in
+    Python only (field checks and `Appointment.clean`, no query), unsaved, for writers that
+    update many rows at once (`save_changed`). `zone`: its technicians' zone (naive times are
+    read there). Returns the copy and the names of the fields to write.
+
+    Unlike `update_appointment` it sends no `appointment_changed`, keeps no planned request or
+    action in step and changes no technicians: only for changes nobody else must hear of.
+    Raises TypeError for a field `update_appointment` does not change or a series' master,
+    ValidationError as `update_appointment` does.
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown or appointment.is_recurring_master:
+        raise TypeError(f"Cannot change {', '.join(sorted(unknown)) or 'a series'} here.")
+    changed = copy.copy(appointment)  # Model.__reduce__ copies its state: the original stays as read
+    _set_changes(changed, changes, zone)
+    fields = {*changes, *_CHANGE_BOOKKEEPING}
+    if changed.is_occurrence:
+        changed.is_modified = True
+        fields.add("is_modified")
+    changed.sequence += 1
+    changed.updated_at = timezone.now()  # bulk_update does not run auto_now
+    changed.clean_fields(exclude=_unchecked_fields(changed))
+    changed.clean()
+    return changed, fields
+
+
+def save_changed(appointments: list[Appointment], fields: Iterable[str]) -> int:
+    """Write `fields` of many appointments from `changed_appointment` at once (bulk_update: one
+    UPDATE a batch of rows). Sends no signal. Returns the number of rows matched; raises what the
+    database raises (IntegrityError for a row its constraints refuse)."""
+    if not appointments:
+        return 0
+    return Appointment.objects.bulk_update(appointments, sorted(fields))
+
+
+def delete_imported(appointment_ids: Iterable[int]) -> int:
+    """Delete imported appointments (and a series' occurrences, schedule and technicians with
+    them) in a fixed number of statements, sending no `appointment_changed`: only for entries
+    whose deletion nobody else must hear of (on their own technician's calendar alone). Rows that
+    are not imported (`Source.EXTERNAL`) or are occurrences are left alone. Returns the number
+    of appointment rows deleted, occurrences included."""
+    ids = list(appointment_ids)
+    if not ids:
+        return 0
+    rows = Appointment.objects.filter(pk__in=ids, source=Appointment.Source.EXTERNAL, master__isnull=True)
+    return rows.delete()[1].get(Appointment._meta.label, 0)
 
 
 @transaction.atomic

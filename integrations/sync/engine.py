@@ -13,6 +13,7 @@ and a killed worker's lease simply runs out.
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -215,6 +216,8 @@ class _Run:
         # Pushes waiting to go out together, when the provider takes many writes in one request.
         self.bulk: list[_Pending] | None = [] if hasattr(self.provider, "apply_bulk") else None
         self._other_calendars: bool | None = None  # does the technician have another calendar?
+        # Pulled updates and deletions waiting to be written together (`_flush_pulls`).
+        self.pulls: list[_Pending] = []
         # Occurrence rows this run may still make (limits.occurrence_budget).
         self.budget = limits.occurrence_budget()
 
@@ -256,6 +259,7 @@ class _Run:
             gone = event is None and link.remote_id in gone_ids
             self._process(link, event, gone=gone)
         self._flush_bulk()
+        self._flush_pulls()
         self._import_new(
             [event for key, event in remote.items() if event.remote_id not in by_remote_id and key not in by_marker]
         )
@@ -699,23 +703,181 @@ class _Run:
             version = (event.version if event is not None and event.version else link.version) or None
             _call(lambda: self.provider.delete(self.calendar, RemoteRef(link.remote_id, version)))
             self._deleted(link)
+        elif op in (Op.PULL_UPDATE, Op.PULL_DELETE) and self._quiet(link):
+            self.pulls.append(_Pending(link, decision, local, event))
         elif op in (Op.PULL_CREATE, Op.PULL_UPDATE):
             self._pull(link, decision, event)
         elif op == Op.PULL_DELETE:
-            with transaction.atomic(), inbound.inbound(self.ac):
-                if link.appointment is not None:
-                    inbound.remove_for_remote_deletion(link.appointment, self.agent)
-                subject = link.snapshot.get("remote", {}).get("subject", "")
-                private = privacy.link_is_private(link)
-                link.delete()
-                self._log(In, "delete", subject=subject, private=private)
-            self.report.pulled += 1
+            self._pull_delete(link)
+
+    def _pull_delete(self, link: SyncLink) -> None:
+        """An entry deleted remotely, on its own: its appointment leaves this technician (or goes),
+        the link goes, one log entry."""
+        with transaction.atomic(), inbound.inbound(self.ac):
+            if link.appointment is not None:
+                inbound.remove_for_remote_deletion(link.appointment, self.agent)
+            link.delete()
+            self._log(In, "delete", subject=_deleted_subject(link), private=privacy.link_is_private(link))
+        self.report.pulled += 1
 
     def _deleted(self, link: SyncLink) -> None:
         subject, private = link.snapshot.get("local", {}).get("subject", ""), privacy.link_is_private(link)
         self._log(Out, "delete", subject=subject, link=None, private=private)
         link.delete()
         self.report.pushed += 1
+
+    # --- pulled updates and deletions: written in batches ---
+
+    def _quiet(self, link: SyncLink) -> bool:
+        """Can a pulled change of this link be written in a batch, without `appointment_changed`?
+        Yes when nobody else must hear of it: no appointment left, or an imported one on this
+        technician's calendar alone while the technician has no other calendar (the e-mail
+        receiver ignores imported entries, the sync receiver would find no other calendar to
+        mark). A shared, helpdesk-made or occurrence's appointment goes the one-by-one way, which
+        tells the others (`calendar_services.update_appointment` / `delete_appointment`)."""
+        appointment = link.appointment
+        if appointment is None:
+            return True
+        if appointment.source != Appointment.Source.EXTERNAL or appointment.is_occurrence:
+            return False
+        if [agent.pk for agent in mapping.agents_of(appointment)] != [self.agent.pk]:
+            return False
+        return not self._has_other_calendars()
+
+    def _has_other_calendars(self) -> bool:
+        """Does the technician have a calendar besides this one? (asked once a run)"""
+        if self._other_calendars is None:
+            self._other_calendars = AgentCalendar.objects.filter(agent_id=self.agent.pk).exclude(pk=self.ac.pk).exists()
+        return self._other_calendars
+
+    def _flush_pulls(self) -> None:
+        """Write the queued pulled updates, then deletions, SYNC_PULL_BATCH at a time, each batch in
+        one transaction with a fixed number of statements. An entry the batch does not take, or a
+        batch that fails as a whole, goes the one-by-one way (`_pull_alone`): a bad entry fails
+        alone, as a single pull's would."""
+        size = max(1, int(_setting("SYNC_PULL_BATCH", 500)))
+        queued, self.pulls = self.pulls, []
+        for op, write in ((Op.PULL_UPDATE, self._update_batch), (Op.PULL_DELETE, self._delete_batch)):
+            chosen = [pending for pending in queued if pending.decision.op == op]
+            for start in range(0, len(chosen), size):
+                chunk = chosen[start : start + size]
+                try:
+                    with transaction.atomic(), inbound.inbound(self.ac):
+                        alone = write(chunk)
+                except Exception:
+                    logger.warning(
+                        "A batch of %s pulled changes failed; applying them one by one", len(chunk), exc_info=True
+                    )
+                    alone = chunk
+                for pending in alone:
+                    self._pull_alone(pending)
+
+    def _pull_alone(self, pending: _Pending) -> None:
+        """One queued pulled change written on its own; a failure is this item's alone (`_process`)."""
+        link, decision = pending.link, pending.decision
+        try:
+            if decision.op == Op.PULL_DELETE:
+                self._pull_delete(link)
+            else:
+                self._pull(link, decision, pending.event)
+        except ProviderError as error:
+            self._failed(link, decision, error)
+        except Exception as error:  # a bad item must not stop the others
+            logger.exception("Sync of %s failed", link)
+            self._failed(link, decision, error)
+
+    def _update_batch(self, chunk: list[_Pending]) -> list[_Pending]:
+        """Write pulled updates of single appointments at once: their changed fields (one UPDATE a
+        batch of rows), their links (the local side built from what was just written, nothing read
+        back) and one log entry each. Returns the items the batch does not take (a series, an
+        entry turning private, values the helpdesk refuses): the caller applies those alone. The
+        links and appointments in `chunk` are left as read (copies are written), so a failed batch
+        can go the one-by-one way."""
+        rows, done, alone = [], [], []
+        for pending in chunk:
+            try:
+                row, overwritten = self._updated_row(pending)
+            except Exception:  # told, with its message, by the one-by-one way
+                alone.append(pending)
+                continue
+            rows.append(row)
+            done.append((pending, row[0], overwritten))
+        inbound.write_updated_rows(rows)
+        links = [self._pulled_link(pending.link, appointment, pending.event) for pending, appointment, _o in done]
+        SyncLink.objects.bulk_update(links, _SYNCED_FIELDS)
+        bulk.insert(
+            [
+                self._pull_log_entry(link, pending.decision, pending.event, appointment, overwritten)
+                for (pending, appointment, overwritten), link in zip(done, links, strict=True)
+            ]
+        )
+        for (pending, _a, _o), link in zip(done, links, strict=True):
+            pending.link.__dict__.update(link.__dict__)  # written: the run goes on with what was stored
+            self.report.pulled += 1
+            self.report.conflicts += 1 if pending.decision.conflict else 0
+        return alone
+
+    def _updated_row(self, pending: _Pending) -> tuple[tuple[Appointment, set[str]], dict | None]:
+        """The pulled update of one item as `inbound.updated_row` gives it, with what a conflict
+        overwrote on the helpdesk's side (None: no conflict)."""
+        link, event = pending.link, pending.event
+        overwritten = None
+        if pending.decision.conflict:
+            # The external calendar won: every field where the helpdesk differs is overwritten.
+            before = self._local_event(link)
+            overwritten = mapping.lost_values(before, event) if before is not None else None
+        else:
+            before = self._remote_before(link)
+        row = inbound.updated_row(
+            link.appointment,
+            self.agent,
+            before,
+            event,
+            templated=link.origin == SyncLink.Origin.HELPDESK,
+            settings=self.settings,
+        )
+        return row, overwritten
+
+    def _pulled_link(self, link: SyncLink, appointment: Appointment, event: RemoteEvent) -> SyncLink:
+        """A copy of the link as `_pull` leaves it after applying `event` to `appointment`, unsaved."""
+        link = copy.copy(link)
+        link.appointment = appointment
+        link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
+        link.snapshot = {**link.snapshot, "remote": mapping.to_data(event)}
+        self._synced(link, self._local_event(link), event, raw=event.raw, save=False)
+        return link
+
+    def _pull_log_entry(
+        self, link: SyncLink, decision: Decision, event: RemoteEvent, appointment: Appointment, overwritten
+    ) -> SyncLogEntry:
+        """The log entry of a pulled update, unsaved (the one `_pull` writes)."""
+        return self._log_entry(
+            In,
+            "update",
+            SyncLogEntry.Result.CONFLICT if decision.conflict else SyncLogEntry.Result.OK,
+            subject=_import_subject(appointment, event),
+            link=link,
+            overwritten=overwritten,
+            message=" ".join(
+                (["Both sides changed; the external calendar's version won."] if decision.conflict else [])
+                + event.notes
+            ),
+        )
+
+    def _delete_batch(self, chunk: list[_Pending]) -> list[_Pending]:
+        """Write pulled deletions at once: the appointments (with their occurrences), the links and
+        one log entry each, in a fixed number of statements. Every item is taken (`_quiet` chose
+        them)."""
+        links = [pending.link for pending in chunk]
+        inbound.remove_many_for_remote_deletion([link.appointment for link in links if link.appointment is not None])
+        entries = [
+            self._log_entry(In, "delete", subject=_deleted_subject(link), private=privacy.link_is_private(link))
+            for link in links
+        ]
+        SyncLink.objects.filter(pk__in=[link.pk for link in links]).delete()
+        bulk.insert(entries)
+        self.report.pulled += len(links)
+        return []
 
     # --- many writes in one request ---
 
@@ -976,6 +1138,29 @@ class _Pending:
     local: RemoteEvent | None
     event: RemoteEvent | None
     reread: bool = True
+
+
+# What `_synced` sets on a link: written by bulk_update for a batch of pulled updates.
+_SYNCED_FIELDS = [
+    "remote_id",
+    "version",
+    "local_hash",
+    "remote_hash",
+    "snapshot",
+    "span_start",
+    "span_end",
+    "pending",
+    "approval",
+    "failures",
+    "next_attempt_at",
+    "last_error",
+    "last_synced_at",
+]
+
+
+def _deleted_subject(link: SyncLink) -> str:
+    """The subject a deletion's log entry names: the remote entry's as last synced."""
+    return link.snapshot.get("remote", {}).get("subject", "")
 
 
 def _import_subject(appointment: Appointment, event: RemoteEvent) -> str:

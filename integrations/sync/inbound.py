@@ -415,6 +415,76 @@ def apply_remote_update(
     the two differ is overwritten, so both sides end up equal). `templated`: the entry's subject and
     body come from the admins' templates and are read back through them.
     """
+    changes, hidden, private_changed = _remote_changes(
+        appointment, agent, before, after, templated=templated, settings=settings
+    )
+    if appointment.is_recurring_master:
+        before_rules = sorted(mapping.normalise_rrule(r) for r in before.rrules) if before else None
+        after_rules = sorted(mapping.normalise_rrule(r) for r in after.rrules)
+        rules_changed = before is None or (before_rules, before.rdates) != (after_rules, after.rdates)
+        if rules_changed and after.rrules:
+            calendar_services.change_schedule(appointment, rule=_rule_text(after, agent))
+        else:
+            calendar_services.keep_cancelled_starts(appointment, _cancelled_starts(after, agent))
+        if changes:
+            appointment = calendar_services.update_appointment(appointment, **changes)
+        _apply_exceptions(appointment, agent, before, after)
+    elif changes:
+        appointment = calendar_services.update_appointment(appointment, **changes)
+    if hidden and private_changed:
+        _blank_private(appointment)
+    return appointment
+
+
+def updated_row(
+    appointment: Appointment,
+    agent: Agent,
+    before: RemoteEvent | None,
+    after: RemoteEvent,
+    *,
+    templated: bool,
+    settings: CalendarSettings,
+) -> tuple[Appointment, set[str]]:
+    """The per-entry step of a batched pull: what `apply_remote_update` would write to a single
+    appointment of `agent` alone, on a copy checked in Python only (no query), unsaved
+    (`calendar_services.changed_appointment`); with the fields to write (none: nothing changed,
+    the appointment itself comes back). Write many with `write_updated_rows`.
+
+    Raises ValueError for an entry the batch does not take (a series on either side, an entry
+    turning private, whose text `_blank_private` wipes from the sync log too): the engine applies
+    those with `apply_remote_update`; ValidationError for values the helpdesk cannot store.
+    """
+    if appointment.is_recurring_master or appointment.is_occurrence or after.is_recurring:
+        raise ValueError("A series is brought in step on its own.")
+    changes, hidden, private_changed = _remote_changes(
+        appointment, agent, before, after, templated=templated, settings=settings
+    )
+    if hidden and private_changed:
+        raise ValueError("An entry turning private is blanked on its own.")
+    if not changes:
+        return appointment, set()
+    return calendar_services.changed_appointment(appointment, zone=agent.zone, **changes)
+
+
+def write_updated_rows(rows: list[tuple[Appointment, set[str]]]) -> None:
+    """Save the appointments `updated_row` changed, all at once (one UPDATE a batch of rows); no
+    `appointment_changed` is sent. Raises what the database raises."""
+    changed = [appointment for appointment, fields in rows if fields]
+    calendar_services.save_changed(changed, set().union(*(fields for _a, fields in rows)))
+
+
+def _remote_changes(
+    appointment: Appointment,
+    agent: Agent,
+    before: RemoteEvent | None,
+    after: RemoteEvent,
+    *,
+    templated: bool,
+    settings: CalendarSettings,
+) -> tuple[dict[str, object], bool, bool]:
+    """The appointment's own fields `apply_remote_update` changes (by name, as
+    `update_appointment` takes them), whether the entry is hidden (external and private) and
+    whether its privacy changed since `before`."""
     changes: dict[str, object] = {}
     if before is None or (before.start, before.end, before.all_day) != (after.start, after.end, after.all_day):
         start, end = _span(after, agent)
@@ -449,22 +519,7 @@ def apply_remote_update(
                 changes[local_name] = own[:limit]
         if (before is None or before.busy != after.busy) and appointment.busy != after.busy:
             changes["busy"] = after.busy
-    if appointment.is_recurring_master:
-        before_rules = sorted(mapping.normalise_rrule(r) for r in before.rrules) if before else None
-        after_rules = sorted(mapping.normalise_rrule(r) for r in after.rrules)
-        rules_changed = before is None or (before_rules, before.rdates) != (after_rules, after.rdates)
-        if rules_changed and after.rrules:
-            calendar_services.change_schedule(appointment, rule=_rule_text(after, agent))
-        else:
-            calendar_services.keep_cancelled_starts(appointment, _cancelled_starts(after, agent))
-        if changes:
-            appointment = calendar_services.update_appointment(appointment, **changes)
-        _apply_exceptions(appointment, agent, before, after)
-    elif changes:
-        appointment = calendar_services.update_appointment(appointment, **changes)
-    if hidden and private_changed:
-        _blank_private(appointment)
-    return appointment
+    return changes, hidden, private_changed
 
 
 def remove_for_remote_deletion(appointment: Appointment, agent: Agent) -> None:
@@ -475,3 +530,11 @@ def remove_for_remote_deletion(appointment: Appointment, agent: Agent) -> None:
         calendar_services.update_appointment(appointment, agents=others)
     else:
         calendar_services.delete_appointment(appointment)
+
+
+def remove_many_for_remote_deletion(appointments: list[Appointment]) -> int:
+    """Entries deleted in the external calendar, each an imported appointment (or series) on
+    the syncing technician's calendar alone: what `remove_for_remote_deletion` does to each
+    (the appointment goes, with its occurrences), in a fixed number of statements and with no
+    `appointment_changed` (nobody else holds them). Returns the appointment rows deleted."""
+    return calendar_services.delete_imported(appointment.pk for appointment in appointments)
