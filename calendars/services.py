@@ -332,12 +332,10 @@ def changed_appointment(appointment: Appointment, *, zone: zoneinfo.ZoneInfo, **
 
 
 def save_changed(appointments: list[Appointment], fields: Iterable[str]) -> int:
-    """Write `fields` of many appointments from `changed_appointment` at once (bulk_update: one
-    UPDATE a batch of rows). Sends no signal. Returns the number of rows matched; raises what the
-    database raises (IntegrityError for a row its constraints refuse)."""
-    if not appointments:
-        return 0
-    return Appointment.objects.bulk_update(appointments, sorted(fields))
+    """Write `fields` of many appointments from `changed_appointment` at once (one
+    UPDATE a batch of rows, `helpdesk.bulk.update`). Sends no signal. Returns the number of rows
+    matched; raises what the database raises (IntegrityError for a row its constraints refuse)."""
+    return bulk.update(appointments, sorted(fields))
 
 
 def delete_imported(appointment_ids: Iterable[int]) -> int:

@@ -804,7 +804,7 @@ class _Run:
             done.append((pending, row[0], overwritten))
         inbound.write_updated_rows(rows)
         links = [self._pulled_link(pending.link, appointment, pending.event) for pending, appointment, _o in done]
-        SyncLink.objects.bulk_update(links, _SYNCED_FIELDS)
+        bulk.update(links, _SYNCED_FIELDS)
         bulk.insert(
             [
                 self._pull_log_entry(link, pending.decision, pending.event, appointment, overwritten)
@@ -1140,7 +1140,7 @@ class _Pending:
     reread: bool = True
 
 
-# What `_synced` sets on a link: written by bulk_update for a batch of pulled updates.
+# What `_synced` sets on a link: written by bulk.update for a batch of pulled updates.
 _SYNCED_FIELDS = [
     "remote_id",
     "version",
