@@ -21,30 +21,16 @@ from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.providers.base import RemoteCalendar, Window
 from integrations.providers.caldav import CalDAVProvider
 from integrations.sync import engine, mapping
+from tests.integrations import test_import_at_scale
 from tests.integrations.conftest import USERS, OtherClient
 from tests.integrations.test_import_at_scale import WIDE, pull, statements_of
 from tests.peers.radicale import sample_entries
 
 pytestmark = pytest.mark.django_db
+# alice and bob, each with a calendar and import on
+importing, bob_importing = test_import_at_scale.importing, test_import_at_scale.bob_importing
 
 _MOMENT = re.compile(r"^(DTSTART|DTEND|EXDATE|RECURRENCE-ID)((?:;[^:]*)?):(\d{8})(T\d{6}Z?)?$")
-
-
-def _importing(agent_calendar):
-    agent = agent_calendar.agent
-    agent.import_external = True
-    agent.save()
-    return agent_calendar
-
-
-@pytest.fixture
-def importing(alice_calendar):
-    return _importing(alice_calendar)
-
-
-@pytest.fixture
-def bob_importing(bob_calendar):
-    return _importing(bob_calendar)
 
 
 def singles(count: int, *, prefix: str) -> dict[str, str]:
