@@ -8,6 +8,7 @@ with sync-collection (RFC 6578); a refused token raises SyncTokenExpired so the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import re
@@ -662,11 +663,13 @@ def read_event(
     """
     whole = text.decode() if isinstance(text, bytes) else text
     source, blocks = _bounded(whole), []
-    _check_zone_rules(source)
     if zones_read is not None:
         blocks = _ZONE_BLOCK.findall(source)
         if blocks and any(block in zones_read for block in blocks):
             source = _ZONE_BLOCK.sub(lambda found: "" if found.group(0) in zones_read else found.group(0), source)
+    # What is left is what icalendar reads; a block read before passed this check then (every line
+    # of a block is inside it, wherever it stands), so a listing checks each zone once, not per entry.
+    _check_zone_rules(source)
     event = _read_plain(source, remote_id, version)
     if event is None:
         event = _event_from_calendar(source, remote_id, version, zones_read)
@@ -869,6 +872,7 @@ def _check_zone_rules(text: str) -> None:
 MAX_ZONE_ONSETS_A_YEAR = 12
 
 
+@functools.lru_cache(maxsize=256)  # a calendar's zones repeat the same few rules in every entry
 def _onsets_in_a_year(rule: str) -> int:
     """How many onsets a VTIMEZONE observance's RRULE value gives in a year (at most one more than
     the limit is counted; its COUNT and UNTIL left out); 0 for a rule dateutil cannot read or one
