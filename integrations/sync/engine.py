@@ -588,9 +588,12 @@ class _Run:
                 appointment=appointment,
                 remote_id=event.remote_id or "",
                 version=event.version or "",
-                snapshot={"remote": mapping.to_data(event)},
             )
-            local = self._local_event(link, on_calendar=True)
+            # The entry just read is the remote side as last synced: given as it is, not written
+            # into the snapshot and read back from it (`_synced` writes the snapshot once).
+            local = mapping.local_event(
+                appointment, settings=self.settings, marker=link.marker, templated=False, remote_before=event
+            )
             self._synced(link, local, event, raw=event.raw, save=False, remote_hash=hashes.get(id(event)))
             links.append(link)
         bulk.insert(links)
