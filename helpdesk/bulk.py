@@ -19,9 +19,10 @@ by default.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connections, models, router
 from django.db.models.fields import Field
 from django.utils import timezone
@@ -60,6 +61,16 @@ def _stamped(field: Field) -> bool:
     return type(field) is models.DateTimeField and (field.auto_now or field.auto_now_add)
 
 
+def _instant_adapter(connection) -> Callable[[datetime], object]:
+    """What the backend's `adapt_datetimefield_value` gives an aware datetime. On SQLite with
+    USE_TZ that is the text of the datetime on the connection's zone without its offset, given
+    here without the checks the backend repeats for every value (a tenth of an import's writing)."""
+    if connection.vendor == "sqlite" and settings.USE_TZ:
+        zone = connection.timezone
+        return lambda value: str(value.astimezone(zone).replace(tzinfo=None))
+    return connection.ops.adapt_datetimefield_value
+
+
 def _fits(model: type[models.Model], fields: list[Field], connection) -> bool:
     return (
         connection.features.can_return_rows_from_bulk_insert
@@ -84,7 +95,7 @@ def insert(objs: Sequence[models.Model], *, using: str | None = None) -> list[mo
     if not _fits(model, fields, connection) or any(obj.pk is not None for obj in objs):
         return model._base_manager.using(using).bulk_create(objs)
     relations = [field for field in fields if field.is_relation]
-    adapt_instant = connection.ops.adapt_datetimefield_value
+    adapt_instant = _instant_adapter(connection)
     # An auto_now / auto_now_add time is the one moment of this insert (as one statement's rows),
     # set on every instance and prepared once, instead of a clock read and its preparation a row.
     now = timezone.now()
