@@ -56,6 +56,19 @@ def _plain_type(field: Field) -> type | None:
     return None
 
 
+# Field classes whose database value for None is NULL on every backend (`adapt_datefield_value`,
+# `adapt_datetimefield_value` and the integer and text fields give None for None).
+_NONE_IS_NULL = (models.DateField, models.DateTimeField, *_TEXT, *_INTEGER, models.BooleanField)
+
+
+def _own_pre_save(field: Field) -> bool:
+    """Whether saving asks the field for its value (`pre_save`) rather than reading the
+    attribute: a date or time field only when it stamps the moment of saving."""
+    if type(field) in (models.DateField, models.DateTimeField):
+        return field.auto_now or field.auto_now_add
+    return type(field).pre_save is not Field.pre_save
+
+
 def _stamped(field: Field) -> bool:
     """A date-time field that takes the moment of saving (auto_now, auto_now_add)."""
     return type(field) is models.DateTimeField and (field.auto_now or field.auto_now_add)
@@ -106,12 +119,15 @@ def insert(objs: Sequence[models.Model], *, using: str | None = None) -> list[mo
             field,
             field.attname,
             _stamped(field),
-            type(field).pre_save is not Field.pre_save,
+            _own_pre_save(field),
             _plain_type(field),
             type(field) is models.DateTimeField,
+            type(field) in _NONE_IS_NULL,
+            isinstance(field, models.JSONField),
         )
         for field in fields
     ]
+    empty_json: dict[tuple[str, type], object] = {}  # an empty list or object, prepared once a field
     rows = []
     for obj in objs:
         for field in relations:  # a related object saved after it was assigned: take its key now
@@ -127,7 +143,7 @@ def insert(objs: Sequence[models.Model], *, using: str | None = None) -> list[mo
         # them all); the descriptor is the way only for one that does not.
         values = obj.__dict__
         row = []
-        for field, attname, stamp, pre_save, kind, instant in plan:
+        for field, attname, stamp, pre_save, kind, instant, none_is_null, json in plan:
             if stamp:
                 row.append(now_value)
                 continue
@@ -138,6 +154,13 @@ def insert(objs: Sequence[models.Model], *, using: str | None = None) -> list[mo
             if instant and type(value) is datetime and value.tzinfo is not None:
                 # What DateTimeField.get_db_prep_value gives an aware datetime, its checks skipped.
                 value = adapt_instant(value)
+            elif value is None and none_is_null:
+                pass
+            elif json and not value and type(value) in (list, dict):
+                key = (attname, type(value))
+                if key not in empty_json:
+                    empty_json[key] = field.get_db_prep_save(value, connection)
+                value = empty_json[key]
             elif kind is None or (value is not None and type(value) is not kind):
                 value = field.get_db_prep_save(value, connection)
             row.append(value)
