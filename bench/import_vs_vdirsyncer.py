@@ -3,8 +3,8 @@ vdirsyncer 0.21's first sync, on the same Radicale calendar, alternately, severa
 
 For each size (default 500, 2,000 and 5,000 entries of `tests.peers.radicale.sample_entries`:
 singles, all-day entries, private ones, weekly series with a cancelled and a moved occurrence) it
-prints, per side, the median wall time of the whole process and its peak RSS, and the ratio of
-medians (helpdesk / vdirsyncer), for:
+prints, per side, the median wall time of the whole process, its peak RSS (its own: see
+`timed`) and its CPU time, and the ratio of medians (helpdesk / vdirsyncer), for:
 
 - the first sync: the helpdesk imports into a fresh database (a copy of one migrated with the
   technician's calendar connected); vdirsyncer syncs to a fresh filesystem storage;
@@ -62,24 +62,43 @@ def ensure_vdirsyncer(venv: Path) -> Path:
     return command
 
 
-def timed(command: list[str], *, env: dict | None = None, cwd: Path | None = None) -> tuple[float, float]:
-    """Run a process to its end: (wall seconds, its peak RSS in MiB). Fails loudly on a non-zero exit."""
+# Runs one command and writes (wall seconds, its peak RSS in KiB, its exit status, its CPU seconds)
+# to the file named first. A process started straight from the bench inherits the bench's own peak RSS as its floor
+# (Linux carries the old address space's high-water mark over exec, and vfork shares the bench's):
+# 100 MiB and more here, above vdirsyncer's whole peak. This small launcher's child starts from
+# the launcher's few MiB, so the figure is the command's own.
+LAUNCHER = textwrap.dedent(
+    """
+    import os, sys, time
+    began = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    _pid, status, usage = os.wait4(pid, 0)
+    with open(sys.argv[1], "w") as out:
+        cpu = usage.ru_utime + usage.ru_stime
+        out.write(f"{time.perf_counter() - began} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} {cpu}")
+    """
+)
+
+
+def timed(command: list[str], *, env: dict | None = None, cwd: Path | None = None) -> tuple[float, float, float]:
+    """Run a process to its end: (wall seconds, its peak RSS in MiB, its CPU seconds, user + system).
+    Fails loudly on a non-zero exit."""
     # Output goes to files, not pipes: nobody reads a pipe while we wait, and vdirsyncer's line per
     # item (over 64 KiB at 2,000 entries) would fill it and block the process for ever.
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        began = time.perf_counter()
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        _pid, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - began
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile() as figures:
+        launcher = [sys.executable, "-S", "-c", LAUNCHER, figures.name, *command]
+        subprocess.run(launcher, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, check=True)
+        seconds, rss_kib, returncode, cpu = Path(figures.name).read_text().split()
+        if int(returncode):
             out.seek(0)
             err.seek(0)
             raise SystemExit(
-                f"{' '.join(command)} failed ({process.returncode}):\n{out.read().decode()[-3000:]}\n"
+                f"{' '.join(command)} failed ({returncode}):\n{out.read().decode()[-3000:]}\n"
                 f"{err.read().decode()[-3000:]}"
             )
-    return seconds, usage.ru_maxrss / 1024  # Linux reports KiB
+    return float(seconds), int(rss_kib) / 1024, float(cpu)  # Linux reports KiB
 
 
 def django_env(database_url: str) -> dict:
@@ -263,30 +282,33 @@ def main() -> None:
                     flush=True,
                 )
                 _template, fresh = template_database(folder, server.url, name, args.database_url)
-                times = {"hd": [], "vd": [], "hd2": [], "vd2": []}
+                times = {"hd": [], "vd": [], "hd2": [], "vd2": [], "hdcpu": [], "vdcpu": []}
                 memory = {"hd": [], "vd": []}
                 for round_ in range(args.rounds):
                     for side in ("vd", "hd") if round_ % 2 else ("hd", "vd"):
                         if side == "hd":
                             env = django_env(fresh())
-                            seconds, rss = timed(manage, env=env, cwd=ROOT)
-                            again, _ = timed(manage, env=env, cwd=ROOT)
+                            seconds, rss, cpu = timed(manage, env=env, cwd=ROOT)
+                            again, _, _ = timed(manage, env=env, cwd=ROOT)
                         else:
                             run = folder / f"vd-{size}-{round_}"
                             config = vdirsyncer_config(run, calendar.calendar_id)
                             env = {**os.environ, "VDIRSYNCER_CONFIG": str(config)}
                             subprocess.run([str(vdirsyncer), "discover"], env=env, check=True, capture_output=True)
-                            seconds, rss = timed([str(vdirsyncer), "sync"], env=env)
-                            again, _ = timed([str(vdirsyncer), "sync"], env=env)
+                            seconds, rss, cpu = timed([str(vdirsyncer), "sync"], env=env)
+                            again, _, _ = timed([str(vdirsyncer), "sync"], env=env)
                             files = len(list((run / "files").glob("*.ics")))
                             if files != size:
                                 raise SystemExit(f"vdirsyncer stored {files} of {size} entries")
                         times[side].append(seconds)
                         times[side + "2"].append(again)
+                        times[side + "cpu"].append(cpu)
                         memory[side].append(rss)
+                    last = {key: values[-1] for key, values in times.items()}
                     print(
-                        f"  round {round_ + 1}: helpdesk {times['hd'][-1]:.2f} s / poll {times['hd2'][-1]:.2f} s, "
-                        f"vdirsyncer {times['vd'][-1]:.2f} s / poll {times['vd2'][-1]:.2f} s",
+                        f"  round {round_ + 1}: helpdesk {last['hd']:.2f} s (CPU {last['hdcpu']:.2f} s) / poll "
+                        f"{last['hd2']:.2f} s, vdirsyncer {last['vd']:.2f} s (CPU {last['vdcpu']:.2f} s) / "
+                        f"poll {last['vd2']:.2f} s",
                         flush=True,
                     )
                 sql = [None, None]
@@ -308,17 +330,17 @@ def main() -> None:
     head = (
         f"{'entries':>7} | {'import hd':>9} {'vdirsyncer':>10} {'ratio':>6}"
         f" | {'peak MiB hd':>11} {'vd':>6} {'ratio':>6} | {'poll hd':>7} {'vd':>6} {'ratio':>6}"
-        f" | {'SQL import':>10} {'SQL poll':>8}"
+        f" | {'SQL import':>10} {'SQL poll':>8} | {'CPU hd':>6} {'vd':>5} {'ratio':>6}"
     )
     print(head)
     print("-" * len(head))
     for size, times, memory, sql in rows:
-        hd, vd, hd2, vd2 = (median(times[k]) for k in ("hd", "vd", "hd2", "vd2"))
+        hd, vd, hd2, vd2, hdcpu, vdcpu = (median(times[k]) for k in ("hd", "vd", "hd2", "vd2", "hdcpu", "vdcpu"))
         mem_hd, mem_vd = max(memory["hd"]), max(memory["vd"])
         print(
             f"{size:>7} | {hd:>8.2f}s {vd:>9.2f}s {hd / vd:>5.2f}x"
             f" | {mem_hd:>11.0f} {mem_vd:>6.0f} {mem_hd / mem_vd:>5.2f}x | {hd2:>6.2f}s {vd2:>5.2f}s {hd2 / vd2:>5.2f}x"
-            f" | {sql[0]!s:>10} {sql[1]!s:>8}"
+            f" | {sql[0]!s:>10} {sql[1]!s:>8} | {hdcpu:>5.2f}s {vdcpu:>4.2f}s {hdcpu / vdcpu:>5.2f}x"
         )
     if len(rows) > 1 and rows[0][3][0] is not None:
         (small, *_rest, small_sql), (large, *_rest2, large_sql) = rows[0], rows[-1]

@@ -683,14 +683,17 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
     return len(created)
 
 
-def materialise_new_series(masters: list[Appointment], agents: list[Agent], *, now=None) -> list[Appointment]:
+def materialise_new_series(
+    masters: list[Appointment], agents: list[Agent], *, now=None, settings: CalendarSettings | None = None
+) -> list[Appointment]:
     """The occurrences of series just saved (each master with its saved `schedule`, none made
     yet), for the coming year, in one insert of occurrences, one of their technicians and one
     update of the schedules: what `materialise_occurrences` does for each, without a query per
-    series. Every occurrence is on `agents`. Returns the occurrences made.
+    series. Every occurrence is on `agents`. `settings`: the CalendarSettings the caller holds
+    (read when not given). Returns the occurrences made.
     """
     now = now or timezone.now()
-    first = visible_from(now)  # once: the settings are read once for the whole batch
+    first = visible_from(now, settings)  # once for the whole batch
     made: list[Appointment] = []
     for master in masters:
         made += _occurrences_to_make(master, master.schedule, {}, now, first)

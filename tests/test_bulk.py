@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from django.db import IntegrityError
+from django.utils import timezone
 
 from calendars.models import Appointment
 from helpdesk import bulk
@@ -84,6 +85,14 @@ def test_links_and_log_entries_with_sealed_snapshots_read_back_as_bulk_create_wr
     entries = [SyncLogEntry(agent_calendar=agent_calendar, link=ours[0], direction="in", operation="create")]
     bulk.insert(entries)
     assert SyncLogEntry.objects.get(pk=entries[0].pk).link_id == ours[0].pk
+
+
+def test_inserted_instances_hold_the_moments_stored_for_their_auto_now_fields():
+    before = timezone.now()
+    ours = bulk.insert(_appointments())
+    stored = Appointment.objects.filter(pk__in=[a.pk for a in ours]).order_by("pk")
+    assert [(a.created_at, a.updated_at) for a in ours] == [(a.created_at, a.updated_at) for a in stored]
+    assert all(before <= a.created_at <= timezone.now() for a in stored)
 
 
 def test_rows_the_database_refuses_raise_its_error():

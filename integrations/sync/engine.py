@@ -260,9 +260,13 @@ class _Run:
             self._process(link, event, gone=gone)
         self._flush_bulk()
         self._flush_pulls()
-        self._import_new(
-            [event for key, event in remote.items() if event.remote_id not in by_remote_id and key not in by_marker]
-        )
+        new = [event for key, event in remote.items() if event.remote_id not in by_remote_id and key not in by_marker]
+        # `_import_new` lets go of each batch's entries once they are written: nothing else may keep
+        # them, or a first import of thousands holds every entry's text and parse to its end.
+        remote.clear()
+        if pull:
+            page.changed.clear()
+        self._import_new(new)
         return self.report
 
     def _list_changes(self, links: list[SyncLink]):
@@ -537,7 +541,9 @@ class _Run:
         """Import the new remote entries the planner lets in, SYNC_IMPORT_BATCH at a time: each
         batch writes its appointments, series, links and log entries with a fixed number of
         statements in one transaction. An entry the helpdesk cannot store, or a batch that fails
-        as a whole, goes the one-by-one way (`_process_new_remote`), so a bad entry fails alone."""
+        as a whole, goes the one-by-one way (`_process_new_remote`), so a bad entry fails alone.
+        Empties `events`: each batch's entries are let go once written, so a big import's peak
+        memory is about its entries, not its entries plus all they became."""
         wanted: list[tuple[RemoteEvent, Decision]] = []
         hashes: dict[int, str] = {}  # by id(event): hashed once, for the plan and the link
         for event in events:
@@ -545,9 +551,10 @@ class _Run:
             decision = self._plan_new(event, remote_hash=hashes[id(event)])
             if decision.op == Op.PULL_CREATE:
                 wanted.append((event, decision))
+        events.clear()
         size = max(1, int(_setting("SYNC_IMPORT_BATCH", 500)))
-        for start in range(0, len(wanted), size):
-            chunk = wanted[start : start + size]
+        while wanted:
+            chunk, wanted = wanted[:size], wanted[size:]
             rows, alone = [], []
             for event, decision in chunk:
                 if event.is_recurring and self.budget <= 0:
@@ -574,7 +581,7 @@ class _Run:
         """Write one batch of imports and their links and log entries; the links' local side is
         built from the appointments just written (nothing is read back). `hashes`: the entries'
         content hashes by id(event)."""
-        appointments = inbound.import_remote_events(self.agent, rows, now=self.now)
+        appointments = inbound.import_remote_events(self.agent, rows, now=self.now, settings=self.settings)
         links = []
         for row, appointment in zip(rows, appointments, strict=True):
             event = row.event
@@ -585,9 +592,12 @@ class _Run:
                 appointment=appointment,
                 remote_id=event.remote_id or "",
                 version=event.version or "",
-                snapshot={"remote": mapping.to_data(event)},
             )
-            local = self._local_event(link, on_calendar=True)
+            # The entry just read is the remote side as last synced: given as it is, not written
+            # into the snapshot and read back from it (`_synced` writes the snapshot once).
+            local = mapping.local_event(
+                appointment, settings=self.settings, marker=link.marker, templated=False, remote_before=event
+            )
             self._synced(link, local, event, raw=event.raw, save=False, remote_hash=hashes.get(id(event)))
             links.append(link)
         bulk.insert(links)

@@ -249,13 +249,16 @@ def _first_exceptions(master: Appointment, agent: Agent, event: RemoteEvent, zon
     return entries
 
 
-def import_remote_events(agent: Agent, rows: list[ImportRow], *, now: datetime | None = None) -> list[Appointment]:
+def import_remote_events(
+    agent: Agent, rows: list[ImportRow], *, now: datetime | None = None, settings: CalendarSettings | None = None
+) -> list[Appointment]:
     """Write many new entries at once (rows from `import_row`): one insert of appointments, one
     of their technician, one of schedules, one of occurrences (and their technician) and one
     update of the schedules, whatever their number. No `appointment_changed` is sent: the
-    caller announces what other calendars must hear. Returns the appointments in `rows`' order,
-    each knowing its technician and (series) its schedule and occurrences edited on their own,
-    so its entry is built without reading it again (`mapping.local_event`).
+    caller announces what other calendars must hear. `settings`: the CalendarSettings the caller
+    holds (read when not given). Returns the appointments in `rows`' order, each knowing its
+    technician and (series) its schedule and occurrences edited on their own, so its entry is
+    built without reading it again (`mapping.local_event`).
     """
     appointments = bulk.insert([row.appointment for row in rows])
     bulk.insert_values(Appointment.agents.through, ["appointment", "agent"], [(a.pk, agent.pk) for a in appointments])
@@ -270,11 +273,13 @@ def import_remote_events(agent: Agent, rows: list[ImportRow], *, now: datetime |
         for row in series
     ]
     bulk.insert(schedules)
-    made = calendar_services.materialise_new_series([row.appointment for row in series], [agent], now=now)
+    made = calendar_services.materialise_new_series(
+        [row.appointment for row in series], [agent], now=now, settings=settings
+    )
     modified: dict[int, list[Appointment]] = {}
     for occurrence in made:
-        mapping.remember_related(occurrence, agents=[agent])
-        if occurrence.is_modified:
+        if occurrence.is_modified:  # only these are read again, for their master's entry
+            mapping.remember_related(occurrence, agents=[agent])
             modified.setdefault(occurrence.master_id, []).append(occurrence)
     schedule_field = Appointment._meta.get_field("schedule")
     for row in rows:

@@ -391,6 +391,36 @@ def test_a_yearly_zone_rule_naming_every_hour_of_the_year_is_refused_by_name():
     assert all(read_event(seed, remote_id="/s.ics") is not None for seed in ical_seeds() if "VTIMEZONE" in seed)
 
 
+def test_a_listing_checks_a_zone_read_before_once_and_still_refuses_a_bad_zone_beside_it():
+    """A listing reads the zone blocks its entries repeat once (`read_event`'s zones_read), and
+    checks each block once: a later entry that carries a block already read beside one whose
+    onsets repeat hourly is still refused by name, and again when it is read a second time."""
+
+    def calendar(*zones: str, tzid: str) -> str:
+        return (
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + "".join(zones) + "BEGIN:VEVENT\r\nUID:z\r\n"
+            f"DTSTART;TZID={tzid}:20261201T090000\r\nDTEND;TZID={tzid}:20261201T100000\r\nSUMMARY:x\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+
+    def zone(tzid: str, rule: str) -> str:
+        return (
+            f"BEGIN:VTIMEZONE\r\nTZID:{tzid}\r\nBEGIN:STANDARD\r\nDTSTART:16010101T030000\r\n"
+            f"TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nRRULE:{rule}\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+        )
+
+    good = zone("Listing good", "FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU")
+    hourly = zone("Listing hourly", f"FREQ=YEARLY;BYMONTH=10;BYHOUR={','.join(str(h) for h in range(24))}")
+    zones_read: set[str] = set()
+    assert read_event(calendar(good, tzid="Listing good"), remote_id="/c/1.ics", zones_read=zones_read) is not None
+    assert good in zones_read
+    for n in (2, 3):
+        with pytest.raises(UnreadableEntry, match="changes its offset more than 12 times a year"):
+            read_event(calendar(good, hourly, tzid="Listing good"), remote_id=f"/c/{n}.ics", zones_read=zones_read)
+    assert hourly not in zones_read
+    assert read_event(calendar(good, tzid="Listing good"), remote_id="/c/4.ics", zones_read=zones_read) is not None
+
+
 def test_a_huge_value_where_a_privacy_marking_goes_costs_no_copy(technician):
     """Found by the long campaign: a Graph event whose `sensitivity` was an object holding 10 MB
     of text peaked at 140 MiB while refused, the privacy check turning that object into text to
