@@ -209,44 +209,60 @@ def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
     estimate = _check_cost(event, agent)
     rule = calendar_services.check_rule(_rule_text(event, agent, cost_checked=True), start=start, zone=zone)
     appointment = calendar_services.new_appointment(agents=[agent], start=start, end=end, **fields)
-    exceptions = _first_exceptions(appointment, agent, event, zone)
+    exceptions = _first_exceptions(appointment, agent, event)
     return ImportRow(event, appointment, rule, zone, exceptions, occurrences=estimate)
 
 
-def _first_exceptions(master: Appointment, agent: Agent, event: RemoteEvent, zone: ZoneInfo) -> list[dict]:
-    """A new series' moved or edited occurrences as edits to apply when each is made: what
-    `_apply_exceptions` does to the occurrences of a series imported the first time (an override
-    equal to the rule's occurrence changes nothing; a blank subject or a master's text is not an
-    edit; a private series keeps no text)."""
+def _first_exceptions(master: Appointment, agent: Agent, event: RemoteEvent) -> list[dict]:
+    """A new series' moved or edited occurrences as edits to apply when each is made (the shape
+    `calendar_services.future_exceptions` gives): what `_apply_exceptions` does to the
+    occurrences of a series imported the first time. ValueError for an exception naming a timed
+    occurrence by date (matched by day against occurrences made one by one: imported on its own)."""
     entries = []
-    length = master.end - master.start
     for override in event.overrides:
         original = override.original_start
-        if master.all_day:
-            key = _as_datetime(original.date() if isinstance(original, datetime) else original, agent)
-        elif isinstance(original, datetime):
-            key = _as_datetime(original, agent)
-        else:  # a DATE naming a timed occurrence: matched by day, against occurrences made one by one
+        if not master.all_day and not isinstance(original, datetime):
             raise ValueError("An exception of this series names its occurrence by date; imported on its own.")
-        start, end = _span(override, agent)
-        hidden = privacy.override_hidden(master, override)  # the unsaved master carries event.private
-        subject = override.subject or ""
-        subject = subject[:255] if subject.strip() and subject != event.subject and not hidden else None
-        location = override.location
-        changed = location is not None and location != (event.location or "") and not hidden
-        location = location[:255] if changed else None
-        if master.all_day:
-            first = key.astimezone(zone).date()
-            same_span = (start, end) == (first, first + (master.end_date - master.start_date))
-        else:
-            same_span = (start, end) == (key, times.end_after(key, length))
-        if same_span and subject is None and location is None and not override.private:
-            continue
-        entry = {"original_start": key, "start": start, "end": end, "subject": subject, "location": location}
-        if override.private and not event.private:
-            entry["private"] = True  # one occurrence private on its own: busy time without text
-        entries.append(entry)
+        entry = _exception_entry(master, agent, event, override, _occurrence_key(master, agent, original))
+        if entry is not None:
+            entries.append(entry)
     return entries
+
+
+def _occurrence_key(master: Appointment, agent: Agent, value: datetime | date) -> datetime | date:
+    """The original start an EXDATE or RECURRENCE-ID names: an all-day series names its
+    occurrences by day (a DATE-TIME key: the day it was written on); a timed one by start, a
+    DATE key there naming that day's occurrence (returned as the date)."""
+    if master.all_day:
+        return _as_datetime(value.date() if isinstance(value, datetime) else value, agent)
+    return _as_datetime(value, agent) if isinstance(value, datetime) else value
+
+
+def _exception_entry(
+    master: Appointment, agent: Agent, event: RemoteEvent, override: RemoteOccurrence, key: datetime
+) -> dict | None:
+    """One override of an occurrence not made yet as the edit to apply when it is made (the
+    shape `calendar_services.future_exceptions` gives); None when it changes nothing (the rule's
+    own times, no text of its own: a blank subject or the master's text is not an edit, and a
+    private series keeps no text)."""
+    start, end = _span(override, agent)
+    hidden = privacy.override_hidden(master, override)  # an unsaved master carries event.private
+    subject = override.subject or ""
+    subject = subject[:255] if subject.strip() and subject != event.subject and not hidden else None
+    location = override.location
+    changed = location is not None and location != (event.location or "") and not hidden
+    location = location[:255] if changed else None
+    if master.all_day:
+        first = key.astimezone(_series_zone(event, agent)).date()
+        same_span = (start, end) == (first, first + (master.end_date - master.start_date))
+    else:
+        same_span = (start, end) == (key, times.end_after(key, master.end - master.start))
+    if same_span and subject is None and location is None and not override.private:
+        return None
+    entry = {"original_start": key, "start": start, "end": end, "subject": subject, "location": location}
+    if override.private and not event.private:
+        entry["private"] = True  # one occurrence private on its own: busy time without text
+    return entry
 
 
 def import_remote_events(agent: Agent, rows: list[ImportRow], *, now: datetime | None = None) -> list[Appointment]:
@@ -321,21 +337,27 @@ def _occurrence_for(key: datetime | date, occurrences: dict, zone) -> Appointmen
 
 
 def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | None, after: RemoteEvent) -> None:
-    """Cancelled and moved occurrences of a series, as the remote entry now has them."""
-    zone = _series_zone(after, agent)
+    """Cancelled and moved occurrences of a series, as the remote entry now has them.
+
+    With `before` (a series already held), what the entry no longer says goes too: an occurrence
+    cancelled or edited on its own whose original start no longer has an EXDATE or an override
+    (the series moved whole and its exceptions were re-keyed, an exception was undone, the rule
+    changed) is made again as the rule now gives it, or removed when the rule no longer does.
+    Only original starts inside the import window are judged so: some systems (Graph, Google's
+    full listing) report a series' exceptions in that window only."""
     occurrences = {occ.original_start: occ for occ in master.occurrences.all()}
+    zone = _series_zone(after, agent)
+    named: set[int] = set()  # occurrences an EXDATE or an override of `after` names
 
     def key_of(value: datetime | date) -> datetime | date:
-        # An all-day series names its occurrences by day (a DATE-TIME key: the day it was
-        # written on); a timed one by start, a DATE key there naming that day's occurrence.
-        if master.all_day:
-            return _as_datetime(value.date() if isinstance(value, datetime) else value, agent)
-        return _as_datetime(value, agent) if isinstance(value, datetime) else value
+        return _occurrence_key(master, agent, value)
 
     known_exdates = {key_of(d) for d in (before.exdates if before else [])}
     for exdate in after.exdates:
         key = key_of(exdate)
         occurrence = _occurrence_for(key, occurrences, zone)
+        if occurrence is not None:
+            named.add(occurrence.pk)
         if key not in known_exdates and occurrence is not None and not occurrence.is_cancelled:
             calendar_services.cancel_occurrence(occurrence)
     earlier = {key_of(o.original_start): o for o in (before.overrides if before else [])}
@@ -344,22 +366,11 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
         key = key_of(override.original_start)
         occurrence = _occurrence_for(key, occurrences, zone)
         if occurrence is None:
-            if isinstance(key, datetime):
-                start, end = _span(override, agent)
-                hidden = privacy.override_hidden(master, override)
-                subject = None if hidden or override.subject == after.subject else override.subject
-                location = None if hidden or override.location == after.location else override.location
-                not_made.append(
-                    {
-                        "original_start": key,
-                        "start": start,
-                        "end": end,
-                        "subject": subject,
-                        "location": location,
-                        "private": hidden,
-                    }
-                )
+            entry = _exception_entry(master, agent, after, override, key) if isinstance(key, datetime) else None
+            if entry is not None:
+                not_made.append(entry)
             continue
+        named.add(occurrence.pk)
         old = earlier.get(key)
         changes = {}
         start, end = _span(override, agent)
@@ -378,6 +389,27 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
         privacy.apply_to_occurrence(occurrence, master, override)
     # Edits of occurrences not made yet (beyond the horizon) wait on the series until they are.
     calendar_services.keep_future_exceptions(master, not_made)
+    if before is not None:
+        _forget_undone_exceptions(master, agent, occurrences.values(), named)
+
+
+def _forget_undone_exceptions(master: Appointment, agent: Agent, occurrences, named: set[int]) -> None:
+    """Occurrences of `master` cancelled or edited on their own that the remote entry no longer
+    names (`named`: the pks its EXDATEs and overrides matched) go back to the rule: made again
+    as the series has them, or gone if the rule no longer gives their start. Judged only inside
+    the import window (CalendarSettings), the span every system reports exceptions for, and only
+    for occurrences this technician holds."""
+    settings = CalendarSettings.load()
+    now = datetime.now(UTC)
+    first, last = now - timedelta(days=settings.import_days_past), now + timedelta(days=settings.import_days_future)
+    undone = [
+        occurrence.original_start
+        for occurrence in occurrences
+        if occurrence.is_modified and occurrence.pk not in named and first <= occurrence.original_start < last
+    ]
+    if undone:
+        held = master.occurrences.filter(original_start__in=undone, agents=agent)
+        calendar_services.restore_occurrences(master, list(held.values_list("original_start", flat=True)))
 
 
 def _own_text(
