@@ -398,7 +398,8 @@ def _forget_undone_exceptions(master: Appointment, agent: Agent, occurrences, na
     names (`named`: the pks its EXDATEs and overrides matched) go back to the rule: made again
     as the series has them, or gone if the rule no longer gives their start. Judged only inside
     the import window (CalendarSettings), the span every system reports exceptions for, and only
-    for occurrences this technician holds."""
+    for occurrences held by the series' own technicians (an occurrence given to someone else on
+    its own is not this calendar's to undo)."""
     settings = CalendarSettings.load()
     now = datetime.now(UTC)
     first, last = now - timedelta(days=settings.import_days_past), now + timedelta(days=settings.import_days_future)
@@ -407,9 +408,18 @@ def _forget_undone_exceptions(master: Appointment, agent: Agent, occurrences, na
         for occurrence in occurrences
         if occurrence.is_modified and occurrence.pk not in named and first <= occurrence.original_start < last
     ]
-    if undone:
-        held = master.occurrences.filter(original_start__in=undone, agents=agent)
-        calendar_services.restore_occurrences(master, list(held.values_list("original_start", flat=True)))
+    if not undone:
+        return
+    holders: dict[datetime, set[int]] = {start: set() for start in undone}
+    through = Appointment.agents.through.objects.filter(
+        appointment__master=master, appointment__original_start__in=undone
+    )
+    for start, agent_id in through.values_list("appointment__original_start", "agent_id"):
+        holders[start].add(agent_id)
+    series_agents = set(master.agents.values_list("pk", flat=True))
+    ours = [start for start, agent_ids in holders.items() if agent_ids == series_agents and agent.pk in agent_ids]
+    if ours:
+        calendar_services.restore_occurrences(master, ours)
 
 
 def _own_text(
