@@ -339,25 +339,23 @@ def _occurrence_for(key: datetime | date, occurrences: dict, zone) -> Appointmen
 def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | None, after: RemoteEvent) -> None:
     """Cancelled and moved occurrences of a series, as the remote entry now has them.
 
-    With `before` (a series already held), what the entry no longer says goes too: an occurrence
-    cancelled or edited on its own whose original start no longer has an EXDATE or an override
-    (the series moved whole and its exceptions were re-keyed, an exception was undone, the rule
-    changed) is made again as the rule now gives it, or removed when the rule no longer does.
-    Only original starts inside the import window are judged so: some systems (Graph, Google's
-    full listing) report a series' exceptions in that window only."""
-    occurrences = {occ.original_start: occ for occ in master.occurrences.all()}
+    With `before` (a series already held), what the entry no longer says goes first
+    (`_forget_undone_exceptions`: the series moved whole and its exceptions were re-keyed, an
+    exception or a cancellation was undone, the rule changed); then its EXDATEs and overrides are
+    applied field by field against `before`. An override whose text is the series' own gives the
+    occurrence the series' text back."""
     zone = _series_zone(after, agent)
-    named: set[int] = set()  # occurrences an EXDATE or an override of `after` names
 
     def key_of(value: datetime | date) -> datetime | date:
         return _occurrence_key(master, agent, value)
 
+    if before is not None:
+        _forget_undone_exceptions(master, agent, after, key_of, zone)
+    occurrences = {occ.original_start: occ for occ in master.occurrences.all()}
     known_exdates = {key_of(d) for d in (before.exdates if before else [])}
     for exdate in after.exdates:
         key = key_of(exdate)
         occurrence = _occurrence_for(key, occurrences, zone)
-        if occurrence is not None:
-            named.add(occurrence.pk)
         if key not in known_exdates and occurrence is not None and not occurrence.is_cancelled:
             calendar_services.cancel_occurrence(occurrence)
     earlier = {key_of(o.original_start): o for o in (before.overrides if before else [])}
@@ -370,7 +368,6 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
             if entry is not None:
                 not_made.append(entry)
             continue
-        named.add(occurrence.pk)
         old = earlier.get(key)
         changes = {}
         start, end = _span(override, agent)
@@ -379,35 +376,55 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
             changes.update(start=start, end=end)
         if not privacy.override_hidden(master, override):
             subject = override.subject or ""
-            if subject.strip() and subject != after.subject and (old is None or old.subject != subject):
-                changes["subject"] = subject[:255]
+            own = subject[:255] if subject.strip() and subject != after.subject else None
+            wanted = own if own is not None else master.subject  # None: the series' own text
+            if (old is None or old.subject != override.subject) and occurrence.subject != wanted:
+                changes["subject"] = wanted
             location = override.location
-            if location is not None and location != occurrence.location and (old is None or old.location != location):
-                changes["location"] = location[:255]
+            own = location[:255] if location is not None and location != (after.location or "") else None
+            wanted = own if own is not None else master.location
+            if (old is None or old.location != location) and occurrence.location != wanted:
+                changes["location"] = wanted
         if changes:
             occurrence = calendar_services.update_appointment(occurrence, **changes)
         privacy.apply_to_occurrence(occurrence, master, override)
     # Edits of occurrences not made yet (beyond the horizon) wait on the series until they are.
     calendar_services.keep_future_exceptions(master, not_made)
-    if before is not None:
-        _forget_undone_exceptions(master, agent, occurrences.values(), named)
 
 
-def _forget_undone_exceptions(master: Appointment, agent: Agent, occurrences, named: set[int]) -> None:
-    """Occurrences of `master` cancelled or edited on their own that the remote entry no longer
-    names (`named`: the pks its EXDATEs and overrides matched) go back to the rule: made again
-    as the series has them, or gone if the rule no longer gives their start. Judged only inside
-    the import window (CalendarSettings), the span every system reports exceptions for, and only
-    for occurrences held by the series' own technicians (an occurrence given to someone else on
-    its own is not this calendar's to undo)."""
+def _forget_undone_exceptions(master: Appointment, agent: Agent, after: RemoteEvent, key_of, zone: ZoneInfo) -> None:
+    """Occurrences of `master` cancelled or edited on their own that the remote entry `after` no
+    longer names go back to the rule: made again as the series has them, or gone if the rule no
+    longer gives their start (`calendar_services.restore_occurrences`). Not named: no EXDATE at its
+    original start, and no override there either (for a cancelled one: an override there brings
+    it back, Google's way of restoring an instance). `key_of` turns a remote original start into
+    the helpdesk's key.
+
+    Judged only inside the import window (CalendarSettings), the span every system reports a
+    series' exceptions for (Graph's instances and Google's full listing cover only that), and only
+    for occurrences held by the series' own technicians (an occurrence given to someone else on its
+    own is not this calendar's to undo)."""
     settings = CalendarSettings.load()
     now = datetime.now(UTC)
     first, last = now - timedelta(days=settings.import_days_past), now + timedelta(days=settings.import_days_future)
-    undone = [
-        occurrence.original_start
-        for occurrence in occurrences
-        if occurrence.is_modified and occurrence.pk not in named and first <= occurrence.original_start < last
-    ]
+    edited = {
+        occurrence.original_start: occurrence
+        for occurrence in master.occurrences.filter(
+            is_modified=True, original_start__gte=first, original_start__lt=last
+        )
+    }
+    if not edited:
+        return
+    named = set()
+    for exdate in after.exdates:
+        occurrence = _occurrence_for(key_of(exdate), edited, zone)
+        if occurrence is not None:
+            named.add(occurrence.pk)
+    for override in after.overrides:
+        occurrence = _occurrence_for(key_of(override.original_start), edited, zone)
+        if occurrence is not None and not occurrence.is_cancelled:
+            named.add(occurrence.pk)
+    undone = [start for start, occurrence in edited.items() if occurrence.pk not in named]
     if not undone:
         return
     holders: dict[datetime, set[int]] = {start: set() for start in undone}
