@@ -336,7 +336,13 @@ def _occurrence_for(key: datetime | date, occurrences: dict, zone) -> Appointmen
     return None
 
 
-def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | None, after: RemoteEvent) -> None:
+def _apply_exceptions(
+    master: Appointment,
+    agent: Agent,
+    before: RemoteEvent | None,
+    after: RemoteEvent,
+    settings: CalendarSettings | None = None,
+) -> None:
     """Cancelled and moved occurrences of a series, as the remote entry now has them.
 
     With `before` (a series already held), what the entry no longer says goes first
@@ -350,7 +356,7 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
         return _occurrence_key(master, agent, value)
 
     if before is not None:
-        _forget_undone_exceptions(master, agent, after, key_of, zone)
+        _forget_undone_exceptions(master, agent, after, key_of, zone, settings or CalendarSettings.load())
     occurrences = {occ.original_start: occ for occ in master.occurrences.all()}
     known_exdates = {key_of(d) for d in (before.exdates if before else [])}
     for exdate in after.exdates:
@@ -392,7 +398,9 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
     calendar_services.keep_future_exceptions(master, not_made)
 
 
-def _forget_undone_exceptions(master: Appointment, agent: Agent, after: RemoteEvent, key_of, zone: ZoneInfo) -> None:
+def _forget_undone_exceptions(
+    master: Appointment, agent: Agent, after: RemoteEvent, key_of, zone: ZoneInfo, settings: CalendarSettings
+) -> None:
     """Occurrences of `master` cancelled or edited on their own that the remote entry `after` no
     longer names go back to the rule: made again as the series has them, or gone if the rule no
     longer gives their start (`calendar_services.restore_occurrences`). Not named: no EXDATE at its
@@ -404,7 +412,6 @@ def _forget_undone_exceptions(master: Appointment, agent: Agent, after: RemoteEv
     series' exceptions for (Graph's instances and Google's full listing cover only that), and only
     for occurrences held by the series' own technicians (an occurrence given to someone else on its
     own is not this calendar's to undo)."""
-    settings = CalendarSettings.load()
     now = datetime.now(UTC)
     first, last = now - timedelta(days=settings.import_days_past), now + timedelta(days=settings.import_days_future)
     edited = {
@@ -518,7 +525,7 @@ def apply_remote_update(
             calendar_services.keep_cancelled_starts(appointment, _cancelled_starts(after, agent))
         if changes:
             appointment = calendar_services.update_appointment(appointment, **changes)
-        _apply_exceptions(appointment, agent, before, after)
+        _apply_exceptions(appointment, agent, before, after, settings)
     elif changes:
         appointment = calendar_services.update_appointment(appointment, **changes)
     if hidden and private_changed:
