@@ -6,11 +6,11 @@ from datetime import UTC, timedelta
 
 import pytest
 
-from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations.models import AgentCalendar, SyncLink
 from integrations.sync import engine
-from tests.integrations.series import make_weekly_series
+from tests.integrations.series import helpdesk_view_utc as helpdesk_view
+from tests.integrations.series import make_weekly_series, rename_moved_weekly_series
 from tests.integrations.test_caldav_sync import pull
 
 from .conftest import ALICE
@@ -26,11 +26,6 @@ def outlook_view(graph, start, end) -> list[tuple]:
         (e["_start"].astimezone(UTC), e["_end"].astimezone(UTC), e["subject"])
         for e in graph.calendar_view(ALICE, start, end)
     )
-
-
-def helpdesk_view(start, end) -> list[tuple]:
-    shown = Appointment.objects.visible().filter(master__isnull=False, start__gte=start, start__lt=end)
-    return sorted((s.astimezone(UTC), e.astimezone(UTC), t) for s, e, t in shown.values_list("start", "end", "subject"))
 
 
 def graph_time(moment) -> dict:
@@ -54,15 +49,14 @@ def test_helpdesk_series_moved_whole_in_outlook_keeps_no_old_exception_and_pushe
     assert len(helpdesk_view(*window)) == 6  # Outlook dropped the exceptions
     assert not Appointment.objects.filter(master=master, is_modified=True).exists()
 
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.update_appointment(Appointment.objects.get(pk=master.pk), subject="Weekly check, call first")
-    pull(alice_graph)
-
-    shown = outlook_view(graph, *window)
-    assert shown == helpdesk_view(*window)
-    assert [(s, t) for s, _e, t in shown] == [
-        ((tomorrow_9 + timedelta(weeks=n) + HOUR).astimezone(UTC), "Weekly check, call first") for n in range(6)
-    ]
+    rename_moved_weekly_series(
+        master,
+        alice_graph,
+        lambda *span: outlook_view(graph, *span),
+        window,
+        tomorrow_9,
+        django_capture_on_commit_callbacks,
+    )
     (event,) = graph.events(ALICE)
     assert (event["_exceptions"], event["_cancelled"]) == ({}, {})
 
