@@ -566,10 +566,12 @@ def change_schedule(master: Appointment, *, rule, by=None, now=None) -> Appointm
 def keep_cancelled_starts(master: Appointment, starts: Iterable[datetime]) -> Appointment:
     """Record on the series which original starts are cancelled (RFC 5545 EXDATE), made yet or
     not: occurrences made later, beyond today's horizon, are then never made. Occurrences
-    already made are cancelled on their own with `cancel_occurrence`."""
+    already made are cancelled on their own with `cancel_occurrence`; a start no longer cancelled
+    gets its occurrence made (within the span `materialise_occurrences` keeps)."""
     schedule = master.schedule
     wanted = sorted(set(starts))
-    if sorted(schedule.recurrence.exdates) != wanted:
+    before = set(schedule.recurrence.exdates)
+    if sorted(before) != wanted:
         schedule.recurrence = recurrence_lib.Recurrence(
             rrules=schedule.recurrence.rrules,
             exrules=schedule.recurrence.exrules,
@@ -577,6 +579,8 @@ def keep_cancelled_starts(master: Appointment, starts: Iterable[datetime]) -> Ap
             exdates=wanted,
         )
         schedule.save(update_fields=["recurrence"])
+        if before - set(wanted):
+            materialise_occurrences(master)
     return master
 
 
@@ -632,6 +636,21 @@ def keep_future_exceptions(master: Appointment, exceptions: Iterable[dict]) -> A
         schedule.future_exceptions = entries
         schedule.save(update_fields=["future_exceptions"])
     return master
+
+
+@transaction.atomic
+def restore_occurrences(master: Appointment, original_starts: Iterable[datetime], *, by=None, now=None) -> int:
+    """Undo the series' own edits and cancellations of the occurrences at `original_starts`
+    (aware): each goes, and is made again as the series has it if the rule still gives its start
+    (within the span `materialise_occurrences` keeps). Returns the number of occurrences removed."""
+    gone = list(master.occurrences.filter(original_start__in=list(original_starts)))
+    agent_ids = _agent_ids(master)
+    for occurrence in gone:
+        _announce(occurrence, Change.DELETED, agent_ids, by)
+    Appointment.objects.filter(pk__in=[occurrence.pk for occurrence in gone]).delete()
+    if gone:
+        materialise_occurrences(master, now=now, by=by)
+    return len(gone)
 
 
 @transaction.atomic

@@ -209,44 +209,60 @@ def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
     estimate = _check_cost(event, agent)
     rule = calendar_services.check_rule(_rule_text(event, agent, cost_checked=True), start=start, zone=zone)
     appointment = calendar_services.new_appointment(agents=[agent], start=start, end=end, **fields)
-    exceptions = _first_exceptions(appointment, agent, event, zone)
+    exceptions = _first_exceptions(appointment, agent, event)
     return ImportRow(event, appointment, rule, zone, exceptions, occurrences=estimate)
 
 
-def _first_exceptions(master: Appointment, agent: Agent, event: RemoteEvent, zone: ZoneInfo) -> list[dict]:
-    """A new series' moved or edited occurrences as edits to apply when each is made: what
-    `_apply_exceptions` does to the occurrences of a series imported the first time (an override
-    equal to the rule's occurrence changes nothing; a blank subject or a master's text is not an
-    edit; a private series keeps no text)."""
+def _first_exceptions(master: Appointment, agent: Agent, event: RemoteEvent) -> list[dict]:
+    """A new series' moved or edited occurrences as edits to apply when each is made (the shape
+    `calendar_services.future_exceptions` gives): what `_apply_exceptions` does to the
+    occurrences of a series imported the first time. ValueError for an exception naming a timed
+    occurrence by date (matched by day against occurrences made one by one: imported on its own)."""
     entries = []
-    length = master.end - master.start
     for override in event.overrides:
         original = override.original_start
-        if master.all_day:
-            key = _as_datetime(original.date() if isinstance(original, datetime) else original, agent)
-        elif isinstance(original, datetime):
-            key = _as_datetime(original, agent)
-        else:  # a DATE naming a timed occurrence: matched by day, against occurrences made one by one
+        if not master.all_day and not isinstance(original, datetime):
             raise ValueError("An exception of this series names its occurrence by date; imported on its own.")
-        start, end = _span(override, agent)
-        hidden = privacy.override_hidden(master, override)  # the unsaved master carries event.private
-        subject = override.subject or ""
-        subject = subject[:255] if subject.strip() and subject != event.subject and not hidden else None
-        location = override.location
-        changed = location is not None and location != (event.location or "") and not hidden
-        location = location[:255] if changed else None
-        if master.all_day:
-            first = key.astimezone(zone).date()
-            same_span = (start, end) == (first, first + (master.end_date - master.start_date))
-        else:
-            same_span = (start, end) == (key, times.end_after(key, length))
-        if same_span and subject is None and location is None and not override.private:
-            continue
-        entry = {"original_start": key, "start": start, "end": end, "subject": subject, "location": location}
-        if override.private and not event.private:
-            entry["private"] = True  # one occurrence private on its own: busy time without text
-        entries.append(entry)
+        entry = _exception_entry(master, agent, event, override, _occurrence_key(master, agent, original))
+        if entry is not None:
+            entries.append(entry)
     return entries
+
+
+def _occurrence_key(master: Appointment, agent: Agent, value: datetime | date) -> datetime | date:
+    """The original start an EXDATE or RECURRENCE-ID names: an all-day series names its
+    occurrences by day (a DATE-TIME key: the day it was written on); a timed one by start, a
+    DATE key there naming that day's occurrence (returned as the date)."""
+    if master.all_day:
+        return _as_datetime(value.date() if isinstance(value, datetime) else value, agent)
+    return _as_datetime(value, agent) if isinstance(value, datetime) else value
+
+
+def _exception_entry(
+    master: Appointment, agent: Agent, event: RemoteEvent, override: RemoteOccurrence, key: datetime
+) -> dict | None:
+    """One override of an occurrence not made yet as the edit to apply when it is made (the
+    shape `calendar_services.future_exceptions` gives); None when it changes nothing (the rule's
+    own times, no text of its own: a blank subject or the master's text is not an edit, and a
+    private series keeps no text)."""
+    start, end = _span(override, agent)
+    hidden = privacy.override_hidden(master, override)  # an unsaved master carries event.private
+    subject = override.subject or ""
+    subject = subject[:255] if subject.strip() and subject != event.subject and not hidden else None
+    location = override.location
+    changed = location is not None and location != (event.location or "") and not hidden
+    location = location[:255] if changed else None
+    if master.all_day:
+        first = key.astimezone(_series_zone(event, agent)).date()
+        same_span = (start, end) == (first, first + (master.end_date - master.start_date))
+    else:
+        same_span = (start, end) == (key, times.end_after(key, master.end - master.start))
+    if same_span and subject is None and location is None and not override.private:
+        return None
+    entry = {"original_start": key, "start": start, "end": end, "subject": subject, "location": location}
+    if override.private and not event.private:
+        entry["private"] = True  # one occurrence private on its own: busy time without text
+    return entry
 
 
 def import_remote_events(
@@ -325,18 +341,28 @@ def _occurrence_for(key: datetime | date, occurrences: dict, zone) -> Appointmen
     return None
 
 
-def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | None, after: RemoteEvent) -> None:
-    """Cancelled and moved occurrences of a series, as the remote entry now has them."""
+def _apply_exceptions(
+    master: Appointment,
+    agent: Agent,
+    before: RemoteEvent | None,
+    after: RemoteEvent,
+    settings: CalendarSettings | None = None,
+) -> None:
+    """Cancelled and moved occurrences of a series, as the remote entry now has them.
+
+    With `before` (a series already held), what the entry no longer says goes first
+    (`_forget_undone_exceptions`: the series moved whole and its exceptions were re-keyed, an
+    exception or a cancellation was undone, the rule changed); then its EXDATEs and overrides are
+    applied field by field against `before`. An override whose text is the series' own gives the
+    occurrence the series' text back."""
     zone = _series_zone(after, agent)
-    occurrences = {occ.original_start: occ for occ in master.occurrences.all()}
 
     def key_of(value: datetime | date) -> datetime | date:
-        # An all-day series names its occurrences by day (a DATE-TIME key: the day it was
-        # written on); a timed one by start, a DATE key there naming that day's occurrence.
-        if master.all_day:
-            return _as_datetime(value.date() if isinstance(value, datetime) else value, agent)
-        return _as_datetime(value, agent) if isinstance(value, datetime) else value
+        return _occurrence_key(master, agent, value)
 
+    if before is not None:
+        _forget_undone_exceptions(master, agent, after, key_of, zone, settings or CalendarSettings.load())
+    occurrences = {occ.original_start: occ for occ in master.occurrences.all()}
     known_exdates = {key_of(d) for d in (before.exdates if before else [])}
     for exdate in after.exdates:
         key = key_of(exdate)
@@ -349,21 +375,9 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
         key = key_of(override.original_start)
         occurrence = _occurrence_for(key, occurrences, zone)
         if occurrence is None:
-            if isinstance(key, datetime):
-                start, end = _span(override, agent)
-                hidden = privacy.override_hidden(master, override)
-                subject = None if hidden or override.subject == after.subject else override.subject
-                location = None if hidden or override.location == after.location else override.location
-                not_made.append(
-                    {
-                        "original_start": key,
-                        "start": start,
-                        "end": end,
-                        "subject": subject,
-                        "location": location,
-                        "private": hidden,
-                    }
-                )
+            entry = _exception_entry(master, agent, after, override, key) if isinstance(key, datetime) else None
+            if entry is not None:
+                not_made.append(entry)
             continue
         old = earlier.get(key)
         changes = {}
@@ -373,16 +387,68 @@ def _apply_exceptions(master: Appointment, agent: Agent, before: RemoteEvent | N
             changes.update(start=start, end=end)
         if not privacy.override_hidden(master, override):
             subject = override.subject or ""
-            if subject.strip() and subject != after.subject and (old is None or old.subject != subject):
-                changes["subject"] = subject[:255]
+            own = subject[:255] if subject.strip() and subject != after.subject else None
+            wanted = own if own is not None else master.subject  # None: the series' own text
+            if (old is None or old.subject != override.subject) and occurrence.subject != wanted:
+                changes["subject"] = wanted
             location = override.location
-            if location is not None and location != occurrence.location and (old is None or old.location != location):
-                changes["location"] = location[:255]
+            own = location[:255] if location is not None and location != (after.location or "") else None
+            wanted = own if own is not None else master.location
+            if (old is None or old.location != location) and occurrence.location != wanted:
+                changes["location"] = wanted
         if changes:
             occurrence = calendar_services.update_appointment(occurrence, **changes)
         privacy.apply_to_occurrence(occurrence, master, override)
     # Edits of occurrences not made yet (beyond the horizon) wait on the series until they are.
     calendar_services.keep_future_exceptions(master, not_made)
+
+
+def _forget_undone_exceptions(
+    master: Appointment, agent: Agent, after: RemoteEvent, key_of, zone: ZoneInfo, settings: CalendarSettings
+) -> None:
+    """Occurrences of `master` cancelled or edited on their own that the remote entry `after` no
+    longer names go back to the rule: made again as the series has them, or gone if the rule no
+    longer gives their start (`calendar_services.restore_occurrences`). Not named: no EXDATE at its
+    original start, and no override there either (for a cancelled one: an override there brings
+    it back, Google's way of restoring an instance). `key_of` turns a remote original start into
+    the helpdesk's key.
+
+    Judged only inside the import window (CalendarSettings), the span every system reports a
+    series' exceptions for (Graph's instances and Google's full listing cover only that), and only
+    for occurrences held by the series' own technicians (an occurrence given to someone else on its
+    own is not this calendar's to undo)."""
+    now = datetime.now(UTC)
+    first, last = now - timedelta(days=settings.import_days_past), now + timedelta(days=settings.import_days_future)
+    edited = {
+        occurrence.original_start: occurrence
+        for occurrence in master.occurrences.filter(
+            is_modified=True, original_start__gte=first, original_start__lt=last
+        )
+    }
+    if not edited:
+        return
+    named = set()
+    for exdate in after.exdates:
+        occurrence = _occurrence_for(key_of(exdate), edited, zone)
+        if occurrence is not None:
+            named.add(occurrence.pk)
+    for override in after.overrides:
+        occurrence = _occurrence_for(key_of(override.original_start), edited, zone)
+        if occurrence is not None and not occurrence.is_cancelled:
+            named.add(occurrence.pk)
+    undone = [start for start, occurrence in edited.items() if occurrence.pk not in named]
+    if not undone:
+        return
+    holders: dict[datetime, set[int]] = {start: set() for start in undone}
+    through = Appointment.agents.through.objects.filter(
+        appointment__master=master, appointment__original_start__in=undone
+    )
+    for start, agent_id in through.values_list("appointment__original_start", "agent_id"):
+        holders[start].add(agent_id)
+    series_agents = set(master.agents.values_list("pk", flat=True))
+    ours = [start for start, agent_ids in holders.items() if agent_ids == series_agents and agent.pk in agent_ids]
+    if ours:
+        calendar_services.restore_occurrences(master, ours)
 
 
 def _own_text(
@@ -433,7 +499,7 @@ def apply_remote_update(
             calendar_services.keep_cancelled_starts(appointment, _cancelled_starts(after, agent))
         if changes:
             appointment = calendar_services.update_appointment(appointment, **changes)
-        _apply_exceptions(appointment, agent, before, after)
+        _apply_exceptions(appointment, agent, before, after, settings)
     elif changes:
         appointment = calendar_services.update_appointment(appointment, **changes)
     if hidden and private_changed:

@@ -1,6 +1,6 @@
 """The weekly series every connector's sync suite pushes, and the helpdesk's side of it."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
@@ -33,3 +33,26 @@ def helpdesk_view(master, start, end) -> list[tuple]:
         .order_by("start")
         .values_list("start", "end", "subject")
     )
+
+
+def helpdesk_view_utc(start, end) -> list[tuple]:
+    """(start, end, subject) in UTC of every visible occurrence of any series starting in [start, end)."""
+    shown = Appointment.objects.visible().filter(master__isnull=False, start__gte=start, start__lt=end)
+    return sorted((s.astimezone(UTC), e.astimezone(UTC), t) for s, e, t in shown.values_list("start", "end", "subject"))
+
+
+def rename_moved_weekly_series(master, agent_calendar, other_view, window, first, capture_on_commit) -> None:
+    """Rename `make_weekly_series`' series (moved an hour later in the other client) in the helpdesk,
+    push and pull it, and check the other side (`other_view(start, end)`: (start, end, subject) in
+    UTC, read from the server's own state) shows what the helpdesk holds: the six weekly
+    occurrences an hour after `first`, renamed, none of the old exceptions back."""
+    from integrations.sync import engine
+
+    with capture_on_commit(execute=True):
+        calendar_services.update_appointment(Appointment.objects.get(pk=master.pk), subject="Weekly check, call first")
+    engine.sync_agent_calendar(type(agent_calendar).objects.get(pk=agent_calendar.pk), pull=True)
+    shown = other_view(*window)
+    assert shown == helpdesk_view_utc(*window)
+    assert [(s, t) for s, _e, t in shown] == [
+        ((first + timedelta(weeks=n) + HOUR).astimezone(UTC), "Weekly check, call first") for n in range(6)
+    ]

@@ -471,6 +471,21 @@ class EwsServer:
                 setattr(item, name, value)
             self._touch(box, item)
 
+    def outlook_move_series(self, mailbox: str, master_id: str, by: timedelta) -> None:
+        """Outlook moving a whole series `by` (its time in the Recurrence dialog): the master's
+        start and end move, and its exceptions are lost, moved and deleted occurrences alike (Outlook
+        warns "Any exceptions associated with this recurring appointment will be lost")."""
+        with self.lock:
+            box = self._box(mailbox)
+            master = box.items[master_id]
+            assert master.recurrence is not None
+            master.start, master.end = master.start + by, master.end + by
+            if master.recurrence.start_date is not None:
+                master.recurrence.start_date = master.start.astimezone(ZoneInfo(iana_for(master.start_tz))).date()
+            master.modified.clear()
+            master.deleted.clear()
+            self._touch(box, master)
+
     def outlook_move_occurrence(
         self, mailbox: str, master_id: str, original_start: datetime, *, start: datetime, end: datetime, **fields
     ) -> None:

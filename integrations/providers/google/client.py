@@ -637,7 +637,12 @@ class GoogleProvider:
         if op.kind == "update":
             if op.base is None or not op.base.raw:
                 raise _NeedsSingleCall
-            return self._update_request(calendar, op.ref, op.event, op.base)
+            request = self._update_request(calendar, op.ref, op.event, op.base)
+            if request is None and op.event.is_recurring:
+                # Nothing to write on the master, but its exception events may differ (an occurrence
+                # edited on its own): the single update brings them to the series (_reconcile_exceptions).
+                raise _NeedsSingleCall
+            return request
         raise ProviderError(f"Unknown bulk operation {op.kind!r}.")
 
     def _bulk_result(self, calendar: RemoteCalendar, op: BulkOp, response, error) -> BulkResult:
