@@ -13,7 +13,7 @@ import itertools
 import logging
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 from urllib.parse import quote, urljoin, urlsplit
@@ -224,11 +224,14 @@ class CalDAVProvider:
             raise RemoteNotFound("Reading changes: the calendar is not there")
         if response.status != 207 or response.tree is None:
             raise ProviderError(f"Reading changes: the server answered {response.status}")
-        tree = response.tree
+        # From here only the tree is read: the body it was parsed from goes now, and each member
+        # leaves the tree once read (below), so a big listing never holds its whole text and tree
+        # beside the entries read from it.
+        tree, response = response.tree, None
         next_token = tree.findtext(_DAV + "sync-token") or ""
         page = ChangePage(next_token=next_token.strip(), full=not token)
         zones_read: set[str] = set()  # every entry repeats the calendar's VTIMEZONEs: read each once
-        for member in tree.iter(_DAV + "response"):
+        for member in _taken(tree, _DAV + "response"):
             href = member.findtext(_DAV + "href")
             if not href or not href.strip().lower().endswith(".ics"):
                 continue  # the collection itself, or a member that is no calendar object
@@ -339,6 +342,18 @@ class CalDAVProvider:
 
 
 # --- iCalendar <-> RemoteEvent ------------------------------------------------------------------
+
+
+def _taken(tree, tag: str) -> Iterator:
+    """The elements `tag` of `tree` in document order, each taken out of the tree when the caller
+    asks for the next one, so that lxml frees it. (Members of a multistatus do not nest: the next
+    is always the first one left.)"""
+    while (member := next(tree.iter(tag), None)) is not None:
+        yield member
+        parent = member.getparent()
+        if parent is None:
+            return  # the tree is that one member
+        parent.remove(member)
 
 
 def _path(url) -> str:
