@@ -13,12 +13,13 @@ import itertools
 import logging
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 import caldav
+import caldav.lib.url
 import icalendar
 from caldav.lib import error as dav_error
 from icalendar.parser.property import unescape_backslash
@@ -53,6 +54,7 @@ PRODID = "-//Helpdesk//Calendar sync//EN"
 # Marks the VALARM we set, so an update replaces ours and never one the user added.
 OWN_ALARM = "X-HELPDESK-REMINDER"
 SYNC_TOKEN_PRECONDITION = "{DAV:}valid-sync-token"
+_STREAM_CHUNK = 64 * 1024  # bytes of a listing's answer parsed at a time
 # A whole VTIMEZONE block, from its BEGIN line to its END line (folded lines start with a blank, so
 # an END at a line's start is the block's own).
 _ZONE_BLOCK = re.compile(r"^BEGIN:VTIMEZONE\r?\n.*?^END:VTIMEZONE[ \t]*(?:\r?\n|\Z)", re.M | re.S | re.I)
@@ -210,6 +212,53 @@ class CalDAVProvider:
         what = "Reading changes" if token else "Listing the calendar"
         headers = {"Depth": "1", "Content-Type": 'application/xml; charset="utf-8"'}
         with_data = True
+        page = ChangePage(next_token="", full=not token)
+        zones_read: set[str] = set()  # every entry repeats the calendar's VTIMEZONEs: read each once
+
+        def read(member) -> None:
+            """Put one DAV:response of the answer on the page."""
+            href = member.findtext(_DAV + "href")
+            if not href or not href.strip().lower().endswith(".ics"):
+                return  # the collection itself, or a member that is no calendar object
+            path = _member_path(url, href.strip())
+            etag, data = None, None
+            for propstat in member.iter(_DAV + "propstat"):
+                if not _ok(propstat.findtext(_DAV + "status")):
+                    continue
+                etag = propstat.findtext(f"{_DAV}prop/{_DAV}getetag") or etag
+                data = propstat.findtext(f"{_DAV}prop/{_CALDAV}calendar-data") or data
+            if data is None and (with_data or etag is None):
+                if token and not _ok(member.findtext(_DAV + "status") or "200"):
+                    page.deleted.append(path)  # RFC 6578 3.5.2: a removed member is a 404 status
+                return
+            if etag and known_versions.get(path) and _same_etag(etag, known_versions[path]):
+                page.unchanged.append(path)  # our own write coming back: nothing to parse
+                return
+            try:
+                if data is None:
+                    event = self.get(calendar, RemoteRef(remote_id=path, version=etag))
+                else:
+                    event = read_event(data, remote_id=path, version=etag, zones_read=zones_read)
+            except UnreadableEntry as error:
+                page.unreadable[path] = str(error)  # named in the sync log, read again next pull
+                return
+            if event is not None and (token or _in_window(event, window)):
+                page.changed.append(event)
+
+        # The usual answer (207, XML) is read as it arrives, each member let go once read: a big
+        # calendar's listing never holds its whole text or tree (issue 14: caldav's response
+        # holds the body twice and its whole tree, about 20 MiB of a 5,000-entry import's peak).
+        try:
+            body = _sync_collection_body(token)
+            streamed = self._call(what, lambda: self._read_streamed(what, url, body, headers, read))
+        except etree.XMLSyntaxError:
+            streamed = None
+            page = ChangePage(next_token="", full=not token)  # what was read goes: read again below
+            zones_read.clear()
+        if streamed is not None:
+            page.next_token = streamed
+            return page
+        # Anything else (an error status, a body no XML parser reads) goes the library's way.
         try:
             response = self._request(what, url, "REPORT", _sync_collection_body(token), headers)
         except etree.XMLSyntaxError:
@@ -224,39 +273,71 @@ class CalDAVProvider:
             raise RemoteNotFound("Reading changes: the calendar is not there")
         if response.status != 207 or response.tree is None:
             raise ProviderError(f"Reading changes: the server answered {response.status}")
-        tree = response.tree
-        next_token = tree.findtext(_DAV + "sync-token") or ""
-        page = ChangePage(next_token=next_token.strip(), full=not token)
-        zones_read: set[str] = set()  # every entry repeats the calendar's VTIMEZONEs: read each once
-        for member in tree.iter(_DAV + "response"):
-            href = member.findtext(_DAV + "href")
-            if not href or not href.strip().lower().endswith(".ics"):
-                continue  # the collection itself, or a member that is no calendar object
-            path = _member_path(url, href.strip())
-            etag, data = None, None
-            for propstat in member.iter(_DAV + "propstat"):
-                if not _ok(propstat.findtext(_DAV + "status")):
-                    continue
-                etag = propstat.findtext(f"{_DAV}prop/{_DAV}getetag") or etag
-                data = propstat.findtext(f"{_DAV}prop/{_CALDAV}calendar-data") or data
-            if data is None and (with_data or etag is None):
-                if token and not _ok(member.findtext(_DAV + "status") or "200"):
-                    page.deleted.append(path)  # RFC 6578 3.5.2: a removed member is a 404 status
-                continue
-            if etag and known_versions.get(path) and _same_etag(etag, known_versions[path]):
-                page.unchanged.append(path)  # our own write coming back: nothing to parse
-                continue
-            try:
-                if data is None:
-                    event = self.get(calendar, RemoteRef(remote_id=path, version=etag))
-                else:
-                    event = read_event(data, remote_id=path, version=etag, zones_read=zones_read)
-            except UnreadableEntry as error:
-                page.unreadable[path] = str(error)  # named in the sync log, read again next pull
-                continue
-            if event is not None and (token or _in_window(event, window)):
-                page.changed.append(event)
+        # From here only the tree is read: the body it was parsed from goes now, and each member
+        # leaves the tree once read, so the tree shrinks as the entries are read.
+        tree, response = response.tree, None
+        page.next_token = (tree.findtext(_DAV + "sync-token") or "").strip()
+        for member in _taken(tree, _DAV + "response"):
+            read(member)
         return page
+
+    def _read_streamed(self, what: str, url: str, body: str, headers: dict, read: Callable) -> str | None:
+        """Send the REPORT `body` and, when the server answers 207 with XML, give each DAV:response
+        of the answer to `read` as it is parsed (then let it go) and return the DAV:sync-token
+        (stripped, "" when there is none). None, with nothing read, for any other answer or a
+        client that only authenticates after a 401: the caller asks again the library's way,
+        which handles it or says what went wrong. A 429, or a 503 with Retry-After, raises the
+        library's RateLimitError, another 5xx TransientError. Raises etree.XMLSyntaxError when
+        the body is not XML (`read` may have seen members by then), and niquests' errors
+        (OSError) as the library would."""
+        client = self.client
+        if client.auth is None and client.username:
+            return None  # credentials the library only turns into an auth after a 401
+        combined = client.headers.copy()
+        combined.update(headers)
+        response = client.session.request(
+            "REPORT",
+            str(caldav.lib.url.URL.objectify(url)),
+            data=body.encode(),
+            headers=combined,
+            proxies={urlsplit(url).scheme: client.proxy} if client.proxy else None,
+            auth=client.auth,
+            timeout=client.timeout,
+            verify=client.ssl_verify_cert,
+            cert=client.ssl_cert,
+            stream=True,
+        )
+        with response:
+            status, kind = response.status_code, response.headers.get("Content-Type", "")
+            # As the library's request and `_request` answer these (a retry is the caller's).
+            dav_error.raise_if_rate_limited(status, str(url), response.headers.get("Retry-After"))
+            if status >= 500:
+                raise TransientError(f"{what}: the server answered {status}")
+            if status != 207 or not kind.startswith(("text/xml", "application/xml")):
+                return None
+            parser = etree.XMLPullParser(
+                events=("end",),
+                tag=(_DAV + "response", _DAV + "sync-token"),
+                remove_blank_text=True,
+                huge_tree=client.huge_tree,
+                resolve_entities=False,
+                no_network=True,
+            )
+            token = ""
+            for chunk in itertools.chain(response.iter_content(_STREAM_CHUNK), [None]):
+                if chunk is None:
+                    parser.close()
+                else:
+                    parser.feed(chunk)
+                for _event, element in parser.read_events():
+                    if element.tag == _DAV + "sync-token":
+                        token = (element.text or "").strip()
+                        continue
+                    read(element)
+                    element.clear()  # and the members before it: the parser keeps the tree
+                    while element.getprevious() is not None:
+                        del element.getparent()[0]
+            return token
 
     def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
         """The entry as the server holds it now (one GET), or None when it is gone (404, 410)."""
@@ -339,6 +420,18 @@ class CalDAVProvider:
 
 
 # --- iCalendar <-> RemoteEvent ------------------------------------------------------------------
+
+
+def _taken(tree, tag: str) -> Iterator:
+    """The elements `tag` of `tree` in document order, each taken out of the tree when the caller
+    asks for the next one, so that lxml frees it. (Members of a multistatus do not nest: the next
+    is always the first one left.)"""
+    while (member := next(tree.iter(tag), None)) is not None:
+        yield member
+        parent = member.getparent()
+        if parent is None:
+            return  # the tree is that one member
+        parent.remove(member)
 
 
 def _path(url) -> str:
