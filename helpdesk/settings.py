@@ -128,8 +128,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
     # No statement cache (sqlite3's default keeps the last 128 statements prepared): the bulk
     # writes of an import are multi-row INSERTs of a new shape per batch, thousands of
-    # placeholders each, and the cache kept about 10 MiB of them prepared to the end of the
-    # process, unused (issue 14: a 5,000-entry import's peak, 129 -> 119 MiB). Preparing a
+    # placeholders each, and the cache kept up to 17 MiB of them prepared to the end of the
+    # process, unused (issue 14: a 5,000-entry import's peak). Preparing a
     # statement again costs SQLite microseconds; the import's and the poll's CPU time did not
     # change. PostgreSQL has no such option and is unaffected.
     DATABASES["default"]["OPTIONS"].setdefault("cached_statements", 0)
