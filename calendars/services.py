@@ -630,6 +630,8 @@ def materialise_new_series(masters: list[Appointment], agents: list[Agent], *, n
     update of the schedules: what `materialise_occurrences` does for each, without a query per
     series. Every occurrence is on `agents`. Returns the occurrences made.
     """
+    if not masters:
+        return []  # a batch of single entries: nothing to make, no settings to read
     now = now or timezone.now()
     first = visible_from(now)  # once: the settings are read once for the whole batch
     made: list[Appointment] = []
