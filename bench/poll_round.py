@@ -2,7 +2,8 @@
 Radicale, synced by W real Celery worker processes (default 2) on PostgreSQL + Redis (issue 14).
 
 Seeds a throw-away database (`test_<name>` of --database-url; made and dropped here), starts Radicale
-on loopback with a calendar of --events entries per technician, starts the workers
+on loopback with a calendar of --events entries per technician (with Radicale's item cache and change
+history as after another client's PUTs; --cold-server leaves them for round 1 to fill), starts the workers
 (`celery -A bench._poll_worker worker --pool solo`, the project's own tasks with timing hooks),
 then runs the rounds:
 
@@ -17,11 +18,13 @@ at its slot within the interval; the round then spans about one interval and the
 is how late pulls finish after their slot.
 
 Prints per round: duration against the default pull interval (SYNC_PULL_SECONDS, 300 s), per-pull
-p50/p95 in the worker, CalDAV requests, SQL statements per pull, worker busy share. Asserts nothing.
+p50/p95 in the worker (wall and the worker's CPU, and the wall time inside SQL statements), CalDAV
+requests and Radicale's CPU per request, SQL statements per pull, worker busy share. Asserts nothing.
+--profile DIR writes each worker's cProfile of its tasks; --sql-sample prints one pull's statements.
 
 Run (PostgreSQL and Redis on loopback; uses Redis db 7 by default):
   .venv/bin/python bench/poll_round.py [--technicians 1000] [--workers 2] [--events 20] \\
-      [--changes 10] [--mode burst|spread] [--interval 300] \\
+      [--changes 10] [--mode burst|spread] [--interval 300] [--cold-server] [--profile DIR] [--sql-sample] \\
       [--database-url postgres://postgres@127.0.0.1:5432/i14ops] [--redis-url redis://127.0.0.1:6379/7]
 """
 

@@ -79,12 +79,18 @@ def claim(agent_calendar: AgentCalendar) -> str | None:
     this row: a second worker claiming at the same moment waits for the first one's row lock
     (PostgreSQL re-checks the condition on the row it then sees) or runs after it (SQLite), and
     finds the lease taken."""
+    return _claim(agent_calendar.pk)
+
+
+def _claim(agent_calendar_id: int, *, unless_paused: bool = False) -> str | None:
     now = timezone.now()
     owner = uuid.uuid4().hex
     until = now + timedelta(seconds=_setting("SYNC_LOCK_SECONDS", 600))
     free = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
-    taken = AgentCalendar.objects.filter(free, pk=agent_calendar.pk).update(locked_until=until, lock_owner=owner)
-    return owner if taken else None
+    rows = AgentCalendar.objects.filter(free, pk=agent_calendar_id)
+    if unless_paused:
+        rows = rows.exclude(state=AgentCalendar.State.PAUSED)
+    return owner if rows.update(locked_until=until, lock_owner=owner) else None
 
 
 def release(agent_calendar: AgentCalendar, owner: str) -> None:
@@ -139,10 +145,29 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
     owner = claim(agent_calendar)
     if owner is None:
         raise CalendarBusy(str(agent_calendar))
+    return _sync_held(agent_calendar, owner, pull=pull, now=now)
+
+
+def sync_calendar_by_id(agent_calendar_id: int, *, pull: bool, now: datetime | None = None) -> SyncReport | None:
+    """What a task runs: `sync_agent_calendar` for the calendar with this id, which is read once,
+    after its lease is taken (the claim is the run's first statement). None, and nothing done,
+    when the calendar is gone or paused. Raises what `sync_agent_calendar` raises."""
+    owner = _claim(agent_calendar_id, unless_paused=True)
+    if owner is None:
+        state = AgentCalendar.objects.filter(pk=agent_calendar_id).values_list("state", flat=True).first()
+        if state is None or state == AgentCalendar.State.PAUSED:
+            return None
+        raise CalendarBusy(f"calendar {agent_calendar_id}")
+    return _sync_held(AgentCalendar(pk=agent_calendar_id), owner, pull=pull, now=now)
+
+
+def _sync_held(agent_calendar: AgentCalendar, owner: str, *, pull: bool, now: datetime | None) -> SyncReport:
+    """The run of a calendar whose lease `owner` holds; the lease is released at the end."""
     released = False
     try:
         # Read again now that it is ours, with what the run reads of it, in one query.
         agent_calendar.refresh_from_db(from_queryset=AgentCalendar.objects.select_related("agent__user", "connection"))
+        agent_calendar._state.adding = False  # a row that exists (a bare AgentCalendar(pk=...) came in)
         run = _Run(agent_calendar, now or timezone.now())
         try:
             report = run.execute(pull=pull)
