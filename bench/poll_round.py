@@ -2,7 +2,8 @@
 Radicale, synced by W real Celery worker processes (default 2) on PostgreSQL + Redis (issue 14).
 
 Seeds a throw-away database (`test_<name>` of --database-url; made and dropped here), starts Radicale
-on loopback with a calendar of --events entries per technician, starts the workers
+on loopback with a calendar of --events entries per technician (with Radicale's item cache and change
+history as after another client's PUTs; --cold-server leaves them for round 1 to fill), starts the workers
 (`celery -A bench._poll_worker worker --pool solo`, the project's own tasks with timing hooks),
 then runs the rounds:
 
@@ -17,11 +18,13 @@ at its slot within the interval; the round then spans about one interval and the
 is how late pulls finish after their slot.
 
 Prints per round: duration against the default pull interval (SYNC_PULL_SECONDS, 300 s), per-pull
-p50/p95 in the worker, CalDAV requests, SQL statements per pull, worker busy share. Asserts nothing.
+p50/p95 in the worker (wall and the worker's CPU, and the wall time inside SQL statements), CalDAV
+requests and Radicale's CPU per request, SQL statements per pull, worker busy share. Asserts nothing.
+--profile DIR writes each worker's cProfile of its tasks; --sql-sample prints one pull's statements.
 
 Run (PostgreSQL and Redis on loopback; uses Redis db 7 by default):
   .venv/bin/python bench/poll_round.py [--technicians 1000] [--workers 2] [--events 20] \\
-      [--changes 10] [--mode burst|spread] [--interval 300] \\
+      [--changes 10] [--mode burst|spread] [--interval 300] [--cold-server] [--profile DIR] [--sql-sample] \\
       [--database-url postgres://postgres@127.0.0.1:5432/i14ops] [--redis-url redis://127.0.0.1:6379/7]
 """
 
@@ -55,6 +58,13 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--interval", type=int, default=None, help="pull interval, s (default: SYNC_PULL_SECONDS)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/i14ops")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
+    parser.add_argument(
+        "--cold-server",
+        action="store_true",
+        help="leave Radicale's item cache and change history cold (it then reads every seeded file in round 1)",
+    )
+    parser.add_argument("--profile", metavar="DIR", default="", help="each worker writes DIR/<pid>.prof (cProfile)")
+    parser.add_argument("--sql-sample", action="store_true", help="print the statements of one first-round pull")
     return parser.parse_args()
 
 
@@ -131,7 +141,22 @@ def _seed(server, technicians: int, events: int) -> tuple[list[int], list[Path]]
         folders.append(folder)
         calendars.append(AgentCalendar(agent=agent, connection=conn, calendar_id=remote.calendar_id))
     AgentCalendar.objects.bulk_create(calendars)
+    if not ARGS.cold_server:
+        _as_if_put(server, [agent.user.username for agent in agents])
     return list(AgentCalendar.objects.order_by("pk").values_list("pk", flat=True)), folders
+
+
+def _as_if_put(server, users: list[str]) -> None:
+    """Radicale's state as after each entry's PUT by another client: the files above are written
+    behind its back for speed, so its storage is asked for each item once, which stores the item
+    cache and the change history that its PUT (storage `upload`) stores. Without this, round 1
+    would also time Radicale parsing and caching 20,000 files it would have cached on their PUTs."""
+    storage = server._server.get_app()._storage
+    with storage.acquire_lock("w", "helpdesk"):
+        for user in users:
+            collection = next(iter(storage.discover(f"/{user}/work/")))
+            for item in collection.get_all():
+                collection._update_history_etag(item.href, item)
 
 
 def _start_workers(count: int, database_url: str) -> list[subprocess.Popen]:
@@ -141,6 +166,8 @@ def _start_workers(count: int, database_url: str) -> list[subprocess.Popen]:
         "BENCH_RESULTS_URL": ARGS.redis_url,
         "BENCH_RESULTS_KEY": RESULTS_KEY,
         "LOG_LEVEL": "WARNING",
+        "BENCH_PROFILE_DIR": ARGS.profile,
+        "BENCH_SQL_SAMPLE": "1" if ARGS.sql_sample else "",
     }
     workers = []
     for n in range(count):
@@ -173,6 +200,7 @@ def _round(label: str, ids: list[int], interval: int, results: redis.Redis) -> N
     with _count_lock:
         requests_seen = 0
     began = time.time()
+    server_cpu = time.process_time()  # this process: Radicale's threads (and this loop, asleep)
     if ARGS.mode == "burst":
         for pk in ids:
             pull_agent_calendar.delay(pk)
@@ -197,7 +225,9 @@ def _round(label: str, ids: list[int], interval: int, results: redis.Redis) -> N
     done = [r for r in pulls.values() if r["state"] == "SUCCESS"]
     failed = [r for r in pulls.values() if r["state"] != "SUCCESS"]
     duration = max(r["finished"] for r in done) - began
+    server_cpu = time.process_time() - server_cpu
     seconds = [r["seconds"] for r in done]
+    cpu = [r["cpu"] for r in done]
     sql = [r["sql"] for r in done]
     busy = sum(seconds) / (ARGS.workers * duration)
     print(f"\n{label}: {len(done)} of {queued} pulls done, {len(failed)} failed, {len(retried)} runs retried")
@@ -209,7 +239,12 @@ def _round(label: str, ids: list[int], interval: int, results: redis.Redis) -> N
     print(f"  round duration {duration:8.1f} s   {which} {interval} s   ratio {duration / interval:.3f}")
     p50, p95 = _percentile(seconds, 0.5) * 1000, _percentile(seconds, 0.95) * 1000
     print(f"  per pull        p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   max {max(seconds) * 1000:7.1f} ms")
-    print(f"  CalDAV requests {requests_seen:8d}   per pull {requests_seen / max(len(done), 1):.2f}")
+    print(f"  worker CPU      p50 {_percentile(cpu, 0.5) * 1000:7.1f} ms   p95 {_percentile(cpu, 0.95) * 1000:7.1f} ms"
+          f"   in SQL (wall) mean {statistics.fmean(r['sql_seconds'] for r in done) * 1000:.1f} ms")  # fmt: skip
+    print(f"  CalDAV requests {requests_seen:8d}   per pull {requests_seen / max(len(done), 1):.2f}   "
+          f"Radicale CPU per request {server_cpu / max(requests_seen, 1) * 1000:.1f} ms")  # fmt: skip
+    for record in [r for r in done if "statements" in r][:1]:
+        print("  statements of one pull:\n    " + "\n    ".join(record["statements"]))
     print(f"  SQL per pull    p50 {statistics.median(sql):7.0f}   p95 {_percentile(sql, 0.95):7.0f}   "
           f"mean {statistics.fmean(sql):7.1f}   total {sum(sql)}")  # fmt: skip
     print(f"  workers busy    {busy:8.1%} of {ARGS.workers} x {duration:.1f} s   "

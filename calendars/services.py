@@ -711,6 +711,8 @@ def materialise_new_series(
     series. Every occurrence is on `agents`. `settings`: the CalendarSettings the caller holds
     (read when not given). Returns the occurrences made.
     """
+    if not masters:
+        return []  # a batch of single entries: nothing to make, no settings to read
     now = now or timezone.now()
     first = visible_from(now, settings)  # once for the whole batch
     made: list[Appointment] = []

@@ -12,7 +12,7 @@ from django.utils import timezone
 # first use only (helpdesk/__init__.py), and a process that queues work must send it to its broker.
 import helpdesk.celery  # noqa: F401
 from integrations import services
-from integrations.models import AgentCalendar, Connection
+from integrations.models import Connection
 from integrations.providers.base import ProviderError, TransientError
 from integrations.sync import engine
 
@@ -20,17 +20,16 @@ logger = logging.getLogger(__name__)
 
 
 def _run(task, agent_calendar_id: int, *, pull: bool) -> str:
-    agent_calendar = AgentCalendar.objects.filter(pk=agent_calendar_id).select_related("agent", "connection").first()
-    if agent_calendar is None or agent_calendar.state == AgentCalendar.State.PAUSED:
-        return "skipped"
     try:
-        report = engine.sync_agent_calendar(agent_calendar, pull=pull)
+        report = engine.sync_calendar_by_id(agent_calendar_id, pull=pull)
     except engine.CalendarBusy:
         # Another worker has it; what we were asked to push is still marked, so try again shortly.
         raise task.retry(countdown=2 + random.uniform(0, 3), max_retries=20) from None
     except TransientError as error:
         delay = error.retry_after or min(600, 15 * 2**task.request.retries) * random.uniform(0.5, 1.5)
         raise task.retry(countdown=delay, max_retries=8) from error
+    if report is None:
+        return "skipped"  # gone, or paused
     return f"pushed {report.pushed}, pulled {report.pulled}, conflicts {report.conflicts}, failed {report.failed}"
 
 

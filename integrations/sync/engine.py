@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings as django_settings
-from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Case, F, Prefetch, Q, Value, When
 from django.utils import timezone
 
 from calendars.models import Appointment, CalendarSettings, ConflictRule
@@ -77,32 +76,42 @@ def _setting(name: str, default):
 
 
 def claim(agent_calendar: AgentCalendar) -> str | None:
-    """Take the calendar's lease; None when another worker holds it."""
+    """Take the calendar's lease; None when another worker holds it. One conditional UPDATE of
+    this row: a second worker claiming at the same moment waits for the first one's row lock
+    (PostgreSQL re-checks the condition on the row it then sees) or runs after it (SQLite), and
+    finds the lease taken."""
+    return _claim(agent_calendar.pk)
+
+
+def _claim(agent_calendar_id: int, *, unless_paused: bool = False) -> str | None:
     now = timezone.now()
     owner = uuid.uuid4().hex
     until = now + timedelta(seconds=_setting("SYNC_LOCK_SECONDS", 600))
     free = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
-    if db_connection.vendor == "postgresql":
-        with transaction.atomic():
-            # Lock this row only: the model's ordering joins technician, user and connection, and
-            # FOR UPDATE would lock those too, so two workers claiming two calendars of one
-            # connection at once would skip each other's (a spurious CalendarBusy).
-            row = (
-                AgentCalendar.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(free, pk=agent_calendar.pk)
-                .order_by()
-                .first()
-            )
-            if row is None:
-                return None
-            AgentCalendar.objects.filter(pk=row.pk).update(locked_until=until, lock_owner=owner)
-        return owner
-    taken = AgentCalendar.objects.filter(free, pk=agent_calendar.pk).update(locked_until=until, lock_owner=owner)
-    return owner if taken else None
+    rows = AgentCalendar.objects.filter(free, pk=agent_calendar_id)
+    if unless_paused:
+        rows = rows.exclude(state=AgentCalendar.State.PAUSED)
+    return owner if rows.update(locked_until=until, lock_owner=owner) else None
 
 
 def release(agent_calendar: AgentCalendar, owner: str) -> None:
     AgentCalendar.objects.filter(pk=agent_calendar.pk, lock_owner=owner).update(locked_until=None, lock_owner="")
+    agent_calendar.locked_until, agent_calendar.lock_owner = None, ""
+
+
+def _field(name: str):
+    return AgentCalendar._meta.get_field(name)
+
+
+def _save_and_release(agent_calendar: AgentCalendar, owner: str, fields: list[str]) -> None:
+    """`fields` of the calendar saved and its lease released (if still `owner`'s) in one UPDATE:
+    what `save(update_fields=fields)` and then `release` do, one statement fewer."""
+    mine = Q(lock_owner=owner)
+    AgentCalendar.objects.filter(pk=agent_calendar.pk).update(
+        **{name: getattr(agent_calendar, name) for name in fields},
+        locked_until=Case(When(mine, then=None), default=F("locked_until"), output_field=_field("locked_until")),
+        lock_owner=Case(When(mine, then=Value("")), default=F("lock_owner"), output_field=_field("lock_owner")),
+    )
     agent_calendar.locked_until, agent_calendar.lock_owner = None, ""
 
 
@@ -137,8 +146,29 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
     owner = claim(agent_calendar)
     if owner is None:
         raise CalendarBusy(str(agent_calendar))
+    return _sync_held(agent_calendar, owner, pull=pull, now=now)
+
+
+def sync_calendar_by_id(agent_calendar_id: int, *, pull: bool, now: datetime | None = None) -> SyncReport | None:
+    """What a task runs: `sync_agent_calendar` for the calendar with this id, which is read once,
+    after its lease is taken (the claim is the run's first statement). None, and nothing done,
+    when the calendar is gone or paused. Raises what `sync_agent_calendar` raises."""
+    owner = _claim(agent_calendar_id, unless_paused=True)
+    if owner is None:
+        state = AgentCalendar.objects.filter(pk=agent_calendar_id).values_list("state", flat=True).first()
+        if state is None or state == AgentCalendar.State.PAUSED:
+            return None
+        raise CalendarBusy(f"calendar {agent_calendar_id}")
+    return _sync_held(AgentCalendar(pk=agent_calendar_id), owner, pull=pull, now=now)
+
+
+def _sync_held(agent_calendar: AgentCalendar, owner: str, *, pull: bool, now: datetime | None) -> SyncReport:
+    """The run of a calendar whose lease `owner` holds; the lease is released at the end."""
+    released = False
     try:
-        agent_calendar.refresh_from_db()
+        # Read again now that it is ours, with what the run reads of it, in one query.
+        agent_calendar.refresh_from_db(from_queryset=AgentCalendar.objects.select_related("agent__user", "connection"))
+        agent_calendar._state.adding = False  # a row that exists (a bare AgentCalendar(pk=...) came in)
         run = _Run(agent_calendar, now or timezone.now())
         try:
             report = run.execute(pull=pull)
@@ -158,23 +188,14 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
         else:
             agent_calendar.last_error = "; ".join(report.errors)[:2000]
             agent_calendar.last_error_at = timezone.now()
-        agent_calendar.save(
-            update_fields=[
-                "last_sync",
-                "last_error",
-                "last_error_at",
-                "state",
-                "sync_token",
-                "full_sync_at",
-                "last_pull_at",
-                "pull_failures",
-                "next_pull_at",
-                "import_retry",
-            ]
-        )
+        fields = ["last_sync", "last_error", "last_error_at", "state", "sync_token", "full_sync_at"]
+        fields += ["last_pull_at", "pull_failures", "next_pull_at", "import_retry"]
+        _save_and_release(agent_calendar, owner, fields)
+        released = True
         return report
     finally:
-        release(agent_calendar, owner)
+        if not released:
+            release(agent_calendar, owner)
 
 
 def _record_failure(agent_calendar: AgentCalendar, error: ProviderError, *, pull: bool) -> None:

@@ -198,19 +198,18 @@ def forget_related(appointment: Appointment) -> None:
 
 
 def remember_agents(appointments: list[Appointment]) -> None:
-    """Give many appointments their technicians, read in two queries for all (no queryset per
-    appointment, as `prefetch_related` makes)."""
+    """Give many appointments their technicians (each in the technicians' own order), read in one
+    query for all: no queryset per appointment, as `prefetch_related` makes."""
     from agents.models import Agent
 
     through = Appointment.agents.through
     ids = [appointment.pk for appointment in appointments]
-    pairs = list(through.objects.filter(appointment_id__in=ids).values_list("appointment_id", "agent_id"))
-    agents = list(Agent.objects.filter(pk__in={agent_id for _a, agent_id in pairs}).select_related("user"))
-    by_id = {agent.pk: agent for agent in agents}
-    rank = {agent.pk: position for position, agent in enumerate(agents)}  # Agent's own ordering
+    order = [f"-agent__{name[1:]}" if name.startswith("-") else f"agent__{name}" for name in Agent._meta.ordering]
+    rows = through.objects.filter(appointment_id__in=ids).select_related("agent__user").order_by(*order, "agent_id")
+    by_id: dict[int, Agent] = {}  # one instance a technician, as a query of agents gives
     found: dict[int, list] = {}
-    for appointment_id, agent_id in sorted(pairs, key=lambda pair: rank[pair[1]]):
-        found.setdefault(appointment_id, []).append(by_id[agent_id])
+    for row in rows:
+        found.setdefault(row.appointment_id, []).append(by_id.setdefault(row.agent_id, row.agent))
     for appointment in appointments:
         appointment.known_agents = found.get(appointment.pk, [])
 

@@ -286,3 +286,28 @@ def test_two_workers_never_sync_the_same_calendar_at_once(alice_calendar):
     engine.release(alice_calendar, owner)
 
     assert engine.claim(alice_calendar) is not None
+
+
+@pytest.mark.django_db
+def test_a_pull_task_meeting_another_workers_lease_tries_again_in_seconds(alice_calendar, retries):
+    from celery.signals import task_retry
+
+    from integrations.tasks import pull_agent_calendar
+
+    owner = engine.claim(alice_calendar)
+    held = []
+
+    def other_worker_done(**_):  # Celery runs an eager task's retry at once: the other worker ends first
+        held.append(AgentCalendar.objects.get(pk=alice_calendar.pk).lock_owner)
+        engine.release(alice_calendar, owner)
+
+    task_retry.connect(other_worker_done, weak=False)
+    try:
+        outcome = pull_agent_calendar.apply(args=(alice_calendar.pk,), throw=False).get()
+    finally:
+        task_retry.disconnect(other_worker_done)
+
+    assert len(retries) == 1 and 2 <= retries[0] <= 5  # the task's countdown: 2 s and up to 3 more
+    assert held == [owner]  # the other worker's lease stood until it let go
+    assert outcome.startswith("pushed 0, pulled 0")
+    assert AgentCalendar.objects.get(pk=alice_calendar.pk).last_pull_at is not None

@@ -195,11 +195,11 @@ def test_a_push_neither_backs_off_nor_counts_as_a_pull(alice_calendar, caldav_co
 @pytest.mark.django_db(transaction=True)
 def test_claiming_a_calendar_ignores_a_lock_on_its_connection(alice_calendar, caldav_connection):
     """Another worker's claim of a sibling calendar held the shared connection row for a moment;
-    the claim locks the calendar's own row only, so it must not see that as "busy"."""
+    the claim (one UPDATE of the calendar's own row) must not see that as "busy"."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("Row locks with SKIP LOCKED are PostgreSQL's; elsewhere the claim is one conditional update.")
+        pytest.skip("Row locks held by another session are PostgreSQL's; SQLite locks the whole database.")
     import psycopg
 
     db = connection.settings_dict
