@@ -22,12 +22,10 @@ import logging
 import os
 import resource
 import sys
-import tempfile
 import time
 import tracemalloc
 from datetime import UTC, timedelta
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -37,18 +35,13 @@ import django
 
 django.setup()
 
-from django.contrib.auth.models import User  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from agents.models import Agent  # noqa: E402
+from bench._radicale_store import radicale_store  # noqa: E402
 from calendars.models import Appointment  # noqa: E402
-from integrations import services  # noqa: E402
 from integrations.models import AgentCalendar, SyncLogEntry  # noqa: E402
-from integrations.providers.base import RemoteCalendar, Window  # noqa: E402
-from integrations.providers.caldav import CalDAVProvider  # noqa: E402
 from integrations.sync import engine  # noqa: E402
-from tests.peers.radicale import start_radicale_process  # noqa: E402
 
 FMT = "%Y%m%dT%H%M%SZ"
 
@@ -101,28 +94,16 @@ def main() -> None:
     logging.disable(logging.WARNING)
     entries = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    with tempfile.TemporaryDirectory() as folder:
-        server = start_radicale_process(Path(folder), {"helpdesk": "pw"})
-        try:
-            conn = services.add_connection(
-                name="Radicale", kind="caldav", url=server.url, username="helpdesk", secret="pw",
-                options={"calendar_home": "/{user}/", "timeout": 120},
-            )  # fmt: skip
-            provider = CalDAVProvider(server.url, "helpdesk", "pw", calendar_home="/{user}/", timeout=3600)
-            wide = Window(timezone.now() - timedelta(days=3650), timezone.now() + timedelta(days=3650))
+    try:
+        with radicale_store() as radicale:
             start = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
             results = {}
             for name, hostile in (("plain (reference)", False), ("with hostile", True)):
                 username = name.split()[0] + "-tech"
-                user = User.objects.create_user(username, email=f"{username}@example.com")
-                agent = Agent.objects.create(user=user, import_external=True)
-                provider.make_calendar(agent.mailbox, "work")
-                agent_calendar = services.connect_agent(agent, connection=conn, calendar="work")
+                agent_calendar, store = radicale.technician_calendar(username)
                 began = time.perf_counter()
-                path = unquote(urlsplit(agent_calendar.calendar_id).path).strip("/")
-                store = Path(folder) / "collections" / "collection-root" / path
                 fill(store, entries, start, hostile=hostile)
-                provider.list_changes(RemoteCalendar("", agent_calendar.calendar_id), None, wide)
+                radicale.read_once(agent_calendar)
                 print(
                     f"{name}: {entries} entries written to Radicale's store and read once by it"
                     f" in {time.perf_counter() - began:.1f} s",
@@ -138,9 +119,8 @@ def main() -> None:
                     print(f"{label + ' ' + key:30}{a:>12.1f}{b:>12.1f}{ratio:>8}")
             maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"\nprocess peak resident memory: {maxrss:.0f} MiB (both calendars; Radicale in its own process)")
-        finally:
-            server.stop()
-            connection.creation.destroy_test_db(old_name, verbosity=0)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,9 @@ import logging
 import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, timedelta
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
@@ -31,18 +29,13 @@ import django
 
 django.setup()
 
-from django.contrib.auth.models import User  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from agents.models import Agent  # noqa: E402
+from bench._radicale_store import radicale_store  # noqa: E402
 from calendars.models import Appointment  # noqa: E402
-from integrations import services  # noqa: E402
 from integrations.models import AgentCalendar, SyncLink  # noqa: E402
-from integrations.providers.base import RemoteCalendar, Window  # noqa: E402
-from integrations.providers.caldav import CalDAVProvider  # noqa: E402
 from integrations.sync import engine  # noqa: E402
-from tests.peers.radicale import start_radicale_process  # noqa: E402
 
 FMT = "%Y%m%dT%H%M%SZ"
 
@@ -83,26 +76,14 @@ def main() -> None:
     entries = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     half = entries // 2
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    with tempfile.TemporaryDirectory() as folder:
-        server = start_radicale_process(Path(folder), {"helpdesk": "pw"})
-        try:
-            conn = services.add_connection(
-                name="Radicale", kind="caldav", url=server.url, username="helpdesk", secret="pw",
-                options={"calendar_home": "/{user}/", "timeout": 120},
-            )  # fmt: skip
-            provider = CalDAVProvider(server.url, "helpdesk", "pw", calendar_home="/{user}/", timeout=3600)
-            wide = Window(timezone.now() - timedelta(days=3650), timezone.now() + timedelta(days=3650))
-            user = User.objects.create_user("tech", email="tech@example.com")
-            agent = Agent.objects.create(user=user, import_external=True)
-            provider.make_calendar(agent.mailbox, "work")
-            agent_calendar = services.connect_agent(agent, connection=conn, calendar="work")
-            path = unquote(urlsplit(agent_calendar.calendar_id).path).strip("/")
-            store = Path(folder) / "collections" / "collection-root" / path
+    try:
+        with radicale_store() as radicale:
+            agent_calendar, store = radicale.technician_calendar("tech")
             start = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
             moments = [start + timedelta(hours=n % 2000, days=n // 2000) for n in range(entries)]
             for n, moment in enumerate(moments):
                 (store / f"e-{n:05d}.ics").write_text(vevent(f"e-{n:05d}", moment, f"Visit {n}"), newline="")
-            provider.list_changes(RemoteCalendar("", agent_calendar.calendar_id), None, wide)  # Radicale's first read
+            radicale.read_once(agent_calendar)
             report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=agent_calendar.pk), pull=True)
             print(f"{entries} entries imported (pulled {report.pulled}, failed {report.failed})", flush=True)
 
@@ -111,7 +92,7 @@ def main() -> None:
                 (store / f"e-{n:05d}.ics").write_text(vevent(f"e-{n:05d}", moved, f"Changed {n}"), newline="")
             for n in range(half, entries):
                 (store / f"e-{n:05d}.ics").unlink()
-            provider.list_changes(RemoteCalendar("", agent_calendar.calendar_id), None, wide)  # Radicale's read
+            radicale.read_once(agent_calendar)
             ids = list(Appointment.objects.filter(subject__startswith="Visit ").values_list("pk", flat=True)[:half])
 
             wall, cpu, sql, report = measured(
@@ -137,9 +118,8 @@ def main() -> None:
             print(f"{'bare .values() of the same rows':34}{f_wall:>9.3f}{f_cpu:>9.3f}{f_sql:>8}")
             print(f"{'ratio':34}{wall / f_wall:>9.1f}{cpu / f_cpu:>9.1f}{sql / f_sql:>8.1f}")
             print(f"database: {connection.vendor}; load average {os.getloadavg()[0]:.2f}")
-        finally:
-            server.stop()
-            connection.creation.destroy_test_db(old_name, verbosity=0)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":
