@@ -715,14 +715,22 @@ def materialise_new_series(
         return []  # a batch of single entries: nothing to make, no settings to read
     now = now or timezone.now()
     first = visible_from(now, settings)  # once for the whole batch
-    made: list[Appointment] = []
+    made: list[tuple[Appointment, dict]] = []
     for master in masters:
-        made += _occurrences_to_make(master, master.schedule, {}, now, first)
-    bulk.insert(made)
-    rows = [(occurrence.pk, agent.pk) for occurrence in made for agent in agents]
+        made += [(master, values) for values in _occurrence_values(master, master.schedule, {}, now, first)]
+    # Rows, not instances: only the few edited occurrences are read again (below).
+    keys = bulk.insert_rows(Appointment, [{"master_id": master.pk, **values} for master, values in made])
+    rows = [(key, agent.pk) for key in keys for agent in agents]
     bulk.insert_values(Appointment.agents.through, ["appointment", "agent"], rows)
     Schedule.objects.bulk_update([master.schedule for master in masters], ["materialised_until", "future_exceptions"])
-    return made
+    edited = []
+    for key, (master, values) in zip(keys, made, strict=True):
+        if values["is_modified"]:
+            occurrence = Appointment(pk=key, master=master, **values)
+            occurrence._state.adding = False
+            occurrence._state.db = master._state.db
+            edited.append(occurrence)
+    return edited
 
 
 def _occurrence_plan(
@@ -740,6 +748,18 @@ def _occurrences_to_make(
     """The occurrences (unsaved) the rule gives up to the horizon that `existing` (by original
     start) lacks, edits made before they existed applied; moves the schedule's
     `materialised_until` and drops the edits applied from its `future_exceptions` (unsaved)."""
+    made = []
+    for values in _occurrence_values(master, schedule, existing, now, shown_from):
+        del values["request_id"], values["created_by_id"]  # given as the objects, as the master holds them
+        made.append(Appointment(master=master, request=master.request, created_by=master.created_by, **values))
+    return made
+
+
+def _occurrence_values(
+    master: Appointment, schedule: Schedule, existing: dict, now: datetime, shown_from: datetime
+) -> list[dict]:
+    """What `_occurrences_to_make` makes, as each occurrence's field values by attname, its
+    master left out (the caller's); moves the schedule as `_occurrences_to_make` says."""
     until, starts = _occurrence_plan(master, schedule, now, shown_from)
     duration = master.end - master.start
     zone = _schedule_zone(schedule)
@@ -767,16 +787,15 @@ def _occurrences_to_make(
             if entry.get("private"):  # an occurrence the external calendar marked private: busy time only
                 shared.update(private=True, busy=True, **dict.fromkeys(privacy.TEXT_FIELDS, ""))
         created.append(
-            Appointment(
-                master=master,
-                original_start=start,
-                is_modified=entry is not None,
+            {
+                "original_start": start,
+                "is_modified": entry is not None,
                 **span,
-                source=master.source,
-                request=master.request,
-                created_by=master.created_by,
+                "source": master.source,
+                "request_id": master.request_id,
+                "created_by_id": master.created_by_id,
                 **shared,
-            )
+            }
         )
     schedule.materialised_until = until
     if len(edited) != len(schedule.future_exceptions or []):

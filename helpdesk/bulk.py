@@ -84,6 +84,56 @@ def _instant_adapter(connection) -> Callable[[datetime], object]:
     return connection.ops.adapt_datetimefield_value
 
 
+def _preparer(fields: list[Field], connection, now: datetime) -> Callable[[dict, models.Model | None], list]:
+    """A function giving one row's database values of `fields` from {attname: value} (an
+    instance's __dict__), the preparation of each field chosen once: see the module docstring.
+    auto_now / auto_now_add fields take `now`; `obj` is the instance, for fields with their own
+    `pre_save` (None: rows without instances, which have none)."""
+    adapt_instant = _instant_adapter(connection)
+    now_value = adapt_instant(now)
+    plan = [
+        (
+            field,
+            field.attname,
+            _stamped(field),
+            _own_pre_save(field),
+            _plain_type(field),
+            type(field) is models.DateTimeField,
+            type(field) in _NONE_IS_NULL,
+            isinstance(field, models.JSONField),
+        )
+        for field in fields
+    ]
+    empty_json: dict[tuple[str, type], object] = {}  # an empty list or object, prepared once a field
+
+    def prepare(values: dict, obj: models.Model | None) -> list:
+        row = []
+        for field, attname, stamp, pre_save, kind, instant, none_is_null, json in plan:
+            if stamp:
+                row.append(now_value)
+                continue
+            if pre_save:
+                value = field.pre_save(obj, True)
+            else:
+                value = values[attname] if attname in values else getattr(obj, attname)
+            if instant and type(value) is datetime and value.tzinfo is not None:
+                # What DateTimeField.get_db_prep_value gives an aware datetime, its checks skipped.
+                value = adapt_instant(value)
+            elif value is None and none_is_null:
+                pass
+            elif json and not value and type(value) in (list, dict):
+                key = (attname, type(value))
+                if key not in empty_json:
+                    empty_json[key] = field.get_db_prep_save(value, connection)
+                value = empty_json[key]
+            elif kind is None or (value is not None and type(value) is not kind):
+                value = field.get_db_prep_save(value, connection)
+            row.append(value)
+        return row
+
+    return prepare
+
+
 def _fits(model: type[models.Model], fields: list[Field], connection) -> bool:
     return (
         connection.features.can_return_rows_from_bulk_insert
@@ -108,26 +158,11 @@ def insert(objs: Sequence[models.Model], *, using: str | None = None) -> list[mo
     if not _fits(model, fields, connection) or any(obj.pk is not None for obj in objs):
         return model._base_manager.using(using).bulk_create(objs)
     relations = [field for field in fields if field.is_relation]
-    adapt_instant = _instant_adapter(connection)
     # An auto_now / auto_now_add time is the one moment of this insert (as one statement's rows),
     # set on every instance and prepared once, instead of a clock read and its preparation a row.
     now = timezone.now()
     stamped = [field.attname for field in fields if _stamped(field)]
-    now_value = adapt_instant(now) if stamped else None
-    plan = [
-        (
-            field,
-            field.attname,
-            _stamped(field),
-            _own_pre_save(field),
-            _plain_type(field),
-            type(field) is models.DateTimeField,
-            type(field) in _NONE_IS_NULL,
-            isinstance(field, models.JSONField),
-        )
-        for field in fields
-    ]
-    empty_json: dict[tuple[str, type], object] = {}  # an empty list or object, prepared once a field
+    prepare = _preparer(fields, connection, now)
     rows = []
     for obj in objs:
         for field in relations:  # a related object saved after it was assigned: take its key now
@@ -141,36 +176,45 @@ def insert(objs: Sequence[models.Model], *, using: str | None = None) -> list[mo
             setattr(obj, attname, now)
         # A new instance holds every concrete field's value in its __dict__ (Model.__init__ sets
         # them all); the descriptor is the way only for one that does not.
-        values = obj.__dict__
-        row = []
-        for field, attname, stamp, pre_save, kind, instant, none_is_null, json in plan:
-            if stamp:
-                row.append(now_value)
-                continue
-            if pre_save:
-                value = field.pre_save(obj, True)
-            else:
-                value = values[attname] if attname in values else getattr(obj, attname)
-            if instant and type(value) is datetime and value.tzinfo is not None:
-                # What DateTimeField.get_db_prep_value gives an aware datetime, its checks skipped.
-                value = adapt_instant(value)
-            elif value is None and none_is_null:
-                pass
-            elif json and not value and type(value) in (list, dict):
-                key = (attname, type(value))
-                if key not in empty_json:
-                    empty_json[key] = field.get_db_prep_save(value, connection)
-                value = empty_json[key]
-            elif kind is None or (value is not None and type(value) is not kind):
-                value = field.get_db_prep_save(value, connection)
-            row.append(value)
-        rows.append(row)
+        rows.append(prepare(obj.__dict__, obj))
     keys = _execute_inserts(connection, model, fields, rows, returning=pk)
     for obj, key in zip(objs, keys, strict=True):
         obj.pk = key
         obj._state.adding = False
         obj._state.db = using
     return list(objs)
+
+
+def insert_rows(model: type[models.Model], rows: Sequence[dict], *, using: str | None = None) -> list:
+    """Insert new rows of `model` given as {attname: Python value} (a foreign key by its
+    `<name>_id`), without a model instance each: what `insert` writes for instances holding those
+    values, a field not given taking its default and auto_now / auto_now_add fields the moment of
+    this call. For rows nobody reads as instances afterwards (Model.__init__ costs more than
+    writing the row). Returns the new primary keys in `rows`' order. Raises ValueError for a model
+    `insert` would hand to `bulk_create`, and what the database raises."""
+    if not rows:
+        return []
+    using = using or router.db_for_write(model)
+    connection = connections[using]
+    pk = model._meta.pk
+    fields = [field for field in model._meta.concrete_fields if field is not pk]
+    if not _fits(model, fields, connection) or any(_own_pre_save(f) and not _stamped(f) for f in fields):
+        raise ValueError(f"{model.__name__} rows cannot be inserted without instances; use insert().")
+    # A constant default (or an empty list or object) is taken once for all rows; any other
+    # callable default (a uuid4, a clock) once a row, as Model.__init__ does.
+    fixed, called = {}, []
+    for field in fields:
+        if not _stamped(field):
+            if callable(field.default) and field.default not in (list, dict):
+                called.append(field)
+            else:
+                fixed[field.attname] = field.get_default()
+    prepare = _preparer(fields, connection, timezone.now())
+    prepared = []
+    for row in rows:
+        values = {**fixed, **{field.attname: field.get_default() for field in called}, **row}
+        prepared.append(prepare(values, None))
+    return _execute_inserts(connection, model, fields, prepared, returning=pk)
 
 
 def insert_values(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence], *, using=None) -> int:

@@ -105,3 +105,39 @@ def test_plain_rows_go_into_a_many_to_many_table(alice):
     appointment = bulk.insert(_appointments())[0]
     assert bulk.insert_values(Appointment.agents.through, ["appointment", "agent"], [(appointment.pk, alice.pk)]) == 1
     assert list(appointment.agents.all()) == [alice]
+
+
+def test_rows_given_as_values_read_back_as_bulk_create_writes_the_same_instances():
+    # Each row names only some fields (the second none of the first's dates and attendees): the
+    # others take their defaults, as Model.__init__ gives them to bulk_create's instances.
+    theirs, master = bulk.insert(_appointments())  # two masters: one occurrence each per original start
+
+    def rows(master: Appointment) -> list[dict]:
+        return [
+            {
+                "subject": "Visit",
+                "start": datetime(2026, 12, 1, 8, tzinfo=UTC),
+                "end": datetime(2026, 12, 1, 9, tzinfo=UTC),
+                "other_attendees": ["a@example.com"],
+                "master_id": master.pk,
+                "original_start": datetime(2026, 12, 1, 8, tzinfo=UTC),
+                "is_modified": True,
+            },
+            {
+                "subject": "All day",
+                "start": datetime(2026, 12, 23, 23, tzinfo=UTC),
+                "end": datetime(2026, 12, 24, 23, tzinfo=UTC),
+                "start_date": date(2026, 12, 24),
+                "all_day": True,
+            },
+        ]
+
+    made = Appointment.objects.bulk_create([Appointment(**row) for row in rows(theirs)])
+    before = timezone.now()
+    keys = bulk.insert_rows(Appointment, rows(master))
+    assert len(keys) == 2 and not set(keys) & {a.pk for a in made}
+    assert _rows(Appointment, keys) == _rows(Appointment, [a.pk for a in made])
+    assert [a.master_id for a in Appointment.objects.filter(pk__in=keys).order_by("pk")] == [master.pk, None]
+    assert all(
+        before <= a.created_at == a.updated_at <= timezone.now() for a in Appointment.objects.filter(pk__in=keys)
+    )
