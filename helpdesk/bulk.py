@@ -212,7 +212,10 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict], *, using: str |
     prepare = _preparer(fields, connection, timezone.now())
     prepared = []
     for row in rows:
-        values = {**fixed, **{field.attname: field.get_default() for field in called}, **row}
+        values = {**fixed, **row}
+        for field in called:
+            if field.attname not in row:
+                values[field.attname] = field.get_default()
         prepared.append(prepare(values, None))
     return _execute_inserts(connection, model, fields, prepared, returning=pk)
 

@@ -603,38 +603,48 @@ class _Run:
         built from the appointments just written (nothing is read back). `hashes`: the entries'
         content hashes by id(event)."""
         appointments = inbound.import_remote_events(self.agent, rows, now=self.now, settings=self.settings)
+        # Links and log entries as rows: nothing reads them back as instances.
         links = []
         for row, appointment in zip(rows, appointments, strict=True):
             event = row.event
-            link = SyncLink(
-                agent_calendar=self.ac,
-                origin=SyncLink.Origin.EXTERNAL,
-                marker=event.marker or event.remote_id,
-                appointment=appointment,
-                remote_id=event.remote_id or "",
-                version=event.version or "",
-            )
+            marker = event.marker or event.remote_id
             # The entry just read is the remote side as last synced: given as it is, not written
-            # into the snapshot and read back from it (`_synced` writes the snapshot once).
+            # into the snapshot and read back from it.
             local = mapping.local_event(
-                appointment, settings=self.settings, marker=link.marker, templated=False, remote_before=event
+                appointment, settings=self.settings, marker=marker, templated=False, remote_before=event
             )
-            self._synced(link, local, event, raw=event.raw, save=False, remote_hash=hashes.get(id(event)))
-            links.append(link)
-        bulk.insert(links)
+            links.append(
+                {
+                    "agent_calendar_id": self.ac.pk,
+                    "origin": SyncLink.Origin.EXTERNAL,
+                    "marker": marker,
+                    "appointment_id": appointment.pk,
+                    "remote_id": event.remote_id or "",
+                    "version": event.version or "",
+                    **_synced_fields(local, event, raw=event.raw, remote_hash=hashes.get(id(event))),
+                }
+            )
+        keys = bulk.insert_rows(SyncLink, links)
         for row in rows:
             self.ac.import_retry.pop(row.event.remote_id, None)
-        bulk.insert(
+        bulk.insert_rows(
+            SyncLogEntry,
             [
-                self._log_entry(
-                    In,
-                    "create",
-                    subject=_import_subject(link.appointment, row.event),
-                    message=" ".join(row.event.notes),  # what the limits changed on reading, if anything
-                    link=link,
-                )
-                for row, link in zip(rows, links, strict=True)
-            ]
+                {
+                    "agent_calendar_id": self.ac.pk,
+                    "link_id": key,
+                    **_log_fields(
+                        In,
+                        "create",
+                        SyncLogEntry.Result.OK,
+                        _import_subject(appointment, row.event),
+                        " ".join(row.event.notes),  # what the limits changed on reading, if anything
+                        None,
+                        private=privacy.snapshot_is_private(link["snapshot"]),
+                    ),
+                }
+                for row, appointment, link, key in zip(rows, appointments, links, keys, strict=True)
+            ],
         )
         self._announce_imports(appointments)
         self.report.pulled += len(rows)
@@ -1092,23 +1102,10 @@ class _Run:
     ) -> None:
         """Record both sides as synced on the link (saved unless `save` is False). `remote_hash`:
         `remote`'s content hash when the caller has it already."""
-        link.local_hash = mapping.content_hash(local) if local is not None else ""
-        link.remote_hash = remote_hash or (mapping.content_hash(remote) if remote is not None else "")
-        link.snapshot = {
-            "local": mapping.to_data(local) if local is not None else None,
-            "remote": mapping.to_data(remote) if remote is not None else None,
-            "remote_raw": raw,
-        }
-        span = remote or local
-        if span is not None:
-            link.span_start, link.span_end = mapping.span_of(span)
-        link.pending = False
+        for name, value in _synced_fields(local, remote, raw=raw, remote_hash=remote_hash).items():
+            setattr(link, name, value)
         if link.approval == SyncLink.Approval.APPROVED:
             link.approval = SyncLink.Approval.NOT_NEEDED
-        link.failures = 0
-        link.next_attempt_at = None
-        link.last_error = ""
-        link.last_synced_at = timezone.now()
         if save:
             link.save()
 
@@ -1144,20 +1141,57 @@ class _Run:
     ) -> SyncLogEntry:
         """One sync log entry of this calendar, unsaved (saved alone by `_log`, or many at once).
         A private entry's text never reaches the log (calendars.privacy): "(private)" stands in."""
-        if private is None:
-            private = link is not None and privacy.link_is_private(link)
-        subject = privacy.rule.label(subject, private=private)
-        overwritten = privacy.masked_values(overwritten, private=private)
         return SyncLogEntry(
             agent_calendar=self.ac,
             link=link if link is not None and link.pk else None,
-            direction=direction,
-            operation=operation,
-            result=result,
-            subject=limits.clean_text(subject)[:255],
-            message=limits.clean_text(message)[:2000],
-            overwritten=overwritten,
+            **_log_fields(direction, operation, result, subject, message, link, overwritten, private),
         )
+
+
+def _synced_fields(
+    local: RemoteEvent | None, remote: RemoteEvent | None, *, raw: str | None, remote_hash: str | None
+) -> dict:
+    """What `_Run._synced` records on a link, by attname: both sides' hashes and snapshot, the
+    span (when a side is given), and no pending change, failure or error."""
+    fields = {
+        "local_hash": mapping.content_hash(local) if local is not None else "",
+        "remote_hash": remote_hash or (mapping.content_hash(remote) if remote is not None else ""),
+        "snapshot": {
+            "local": mapping.to_data(local) if local is not None else None,
+            "remote": mapping.to_data(remote) if remote is not None else None,
+            "remote_raw": raw,
+        },
+    }
+    span = remote or local
+    if span is not None:
+        fields["span_start"], fields["span_end"] = mapping.span_of(span)
+    fields.update(pending=False, failures=0, next_attempt_at=None, last_error="", last_synced_at=timezone.now())
+    return fields
+
+
+def _log_fields(
+    direction,
+    operation: str,
+    result,
+    subject: str,
+    message: str,
+    link: SyncLink | None,
+    overwritten: dict | None = None,
+    private: bool | None = None,
+) -> dict:
+    """A sync log entry's own fields (all but its calendar and link) as `_Run._log_entry` stores
+    them: texts cleaned and cut to their columns, a private entry's text masked. `private`: None
+    reads it from `link`'s snapshot."""
+    if private is None:
+        private = link is not None and privacy.link_is_private(link)
+    return {
+        "direction": direction,
+        "operation": operation,
+        "result": result,
+        "subject": limits.clean_text(privacy.rule.label(subject, private=private))[:255],
+        "message": limits.clean_text(message)[:2000],
+        "overwritten": privacy.masked_values(overwritten, private=private),
+    }
 
 
 @dataclass

@@ -33,7 +33,12 @@ def event_is_private(event: RemoteEvent | dict | None) -> bool:
 
 def link_is_private(link) -> bool:
     """Whether a sync link's entry, on either side as last synced, is marked private anywhere."""
-    snapshot = link.snapshot or {}
+    return snapshot_is_private(link.snapshot)
+
+
+def snapshot_is_private(snapshot: dict | None) -> bool:
+    """Whether a link's snapshot ({"local": data, "remote": data, ...}) is private on either side."""
+    snapshot = snapshot or {}
     return event_is_private(snapshot.get("remote")) or event_is_private(snapshot.get("local"))
 
 
