@@ -59,7 +59,10 @@ class OverlapConflict(APIException):
         overlaps = [
             {**OverlapSerializer(overlap).data, "message": overlap.message(zone)} for overlap in warning.overlaps
         ]
-        super().__init__(detail={"detail": warning.messages[0], "overlaps": overlaps})
+        super().__init__(detail=warning.messages[0])
+        # APIException turns every value of a dict detail into a string ("1", "False"); the
+        # answer keeps the JSON types of OverlapConflictSerializer instead.
+        self.detail = {"detail": self.detail, "overlaps": overlaps}
 
 
 @contextmanager

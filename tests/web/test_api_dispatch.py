@@ -6,6 +6,7 @@ London GMT (UTC+0).
 
 from datetime import UTC, datetime, time
 
+import jsonschema
 from django.urls import reverse
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -29,6 +30,29 @@ def test_an_overlap_is_refused_with_409_naming_it(api_client, coordinator, bob, 
     assert [o["message"] for o in body["overlaps"]] == ["overlaps Bob's 'Bob's job' 11:00–12:00"]
     assert "overlaps Bob's 'Bob's job' 11:00–12:00" in body["detail"]
     assert Appointment.objects.count() == 1
+
+
+def _schema_of(client: APIClient, component: str) -> dict:
+    """A component of the generated OpenAPI document (/api/schema/), its $refs resolvable."""
+    document = client.get("/api/schema/", {"format": "json"}).json()
+    return {**document["components"]["schemas"][component], "components": document["components"]}
+
+
+def test_the_409_body_has_the_json_types_of_the_schema(
+    api_client, coordinator, alice, bob, bobs_appointment, private_external
+):
+    """Each answer is validated against the OverlapConflict component (agent an integer,
+    external a boolean), for a helpdesk entry (Bob's job) and an imported one (Alice's)."""
+    client = api_client(coordinator)
+    schema = _schema_of(client, "OverlapConflict")
+    for agent, start, end, external in ((bob, at(2, 11), at(2, 12), False), (alice, at(3, 14), at(3, 15), True)):
+        response = client.post(LIST, _new([agent.pk], start, end), format="json")
+        assert response.status_code == 409
+        body = response.json()
+        jsonschema.validate(body, schema)
+        [overlap] = body["overlaps"]
+        assert overlap["agent"] == agent.pk and overlap["external"] is external
+        assert (datetime.fromisoformat(overlap["start"]), datetime.fromisoformat(overlap["end"])) == (start, end)
 
 
 def test_a_confirmed_overlap_is_saved(api_client, coordinator, bob, bobs_appointment):
