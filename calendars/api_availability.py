@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
-from calendars.availability import Mode, Options, find_slots_for
+from calendars.availability import Mode, Options, find_slots_for, working_hours_for
 from calendars.selectors import calendar_agents
 from calendars.services import OverlapWarning
 from helpdesk import permissions
@@ -74,19 +74,15 @@ def overlap_conflicts() -> Iterator[None]:
         raise OverlapConflict(warning) from warning
 
 
-class AvailabilityQuerySerializer(serializers.Serializer):
+class PeriodQuerySerializer(serializers.Serializer):
+    """Technicians (or a team) and a period, as the calendar widget asks for its window."""
+
     agent = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, help_text="Technicians (repeat the parameter)."
     )
     team = serializers.IntegerField(required=False, min_value=1, help_text="Or the members of this team.")
     start = SupportedDateTimeSerializerField(help_text="Period start; a naive time is on your wall clock.")
     end = SupportedDateTimeSerializerField(help_text=f"Period end; at most {MAX_PERIOD.days} days after the start.")
-    duration = serializers.IntegerField(min_value=5, max_value=24 * 60 * 5, help_text="Minutes.")
-    mode = serializers.ChoiceField(choices=[m.value for m in Mode], default=Mode.TOGETHER.value)
-    buffer = serializers.IntegerField(min_value=0, max_value=24 * 60, default=0, help_text="Minutes, each side.")
-    notice = serializers.IntegerField(min_value=0, max_value=60 * 24 * 60, default=0, help_text="Minutes from now.")
-    step = serializers.IntegerField(min_value=5, max_value=24 * 60, default=30, help_text="Minutes.")
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=20)
 
     def validate(self, attrs: dict) -> dict:
         if attrs["end"] <= attrs["start"]:
@@ -98,6 +94,22 @@ class AvailabilityQuerySerializer(serializers.Serializer):
         if len(attrs.get("agent", [])) > MAX_TECHNICIANS:
             raise serializers.ValidationError({"agent": [f"Choose at most {MAX_TECHNICIANS} technicians."]})
         return attrs
+
+    @classmethod
+    def of(cls, request) -> dict:
+        """The validated query of `request` (agent may repeat); ValidationError (400) otherwise."""
+        query = cls(data={**request.query_params.dict(), "agent": request.query_params.getlist("agent")})
+        query.is_valid(raise_exception=True)
+        return query.validated_data
+
+
+class AvailabilityQuerySerializer(PeriodQuerySerializer):
+    duration = serializers.IntegerField(min_value=5, max_value=24 * 60 * 5, help_text="Minutes.")
+    mode = serializers.ChoiceField(choices=[m.value for m in Mode], default=Mode.TOGETHER.value)
+    buffer = serializers.IntegerField(min_value=0, max_value=24 * 60, default=0, help_text="Minutes, each side.")
+    notice = serializers.IntegerField(min_value=0, max_value=60 * 24 * 60, default=0, help_text="Minutes from now.")
+    step = serializers.IntegerField(min_value=5, max_value=24 * 60, default=30, help_text="Minutes.")
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=20)
 
 
 class SlotSerializer(serializers.Serializer):
@@ -130,11 +142,7 @@ class AvailabilityView(APIView):
     def get(self, request):
         if permissions.agent_of(request.user) is None and not permissions.is_coordinator(request.user):
             raise PermissionDenied("Only technicians and coordinators may look for free slots.")
-        query = AvailabilityQuerySerializer(
-            data={**request.query_params.dict(), "agent": request.query_params.getlist("agent")}
-        )
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data = AvailabilityQuerySerializer.of(request)
         agents = available_agents(data.get("agent"), data.get("team"))
         options = Options(
             duration=timedelta(minutes=data["duration"]),
@@ -147,3 +155,34 @@ class AvailabilityView(APIView):
         slots = find_slots_for(agents, start=data["start"], end=data["end"], options=options, now=timezone.now())
         answer = {"agents": {str(agent.pk): agent.name for agent in agents}, "slots": slots}
         return Response(AvailabilitySerializer(answer).data)
+
+
+class IntervalSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class WorkingHoursSerializer(serializers.Serializer):
+    agents = serializers.DictField(
+        child=IntervalSerializer(many=True), help_text="Working hours within the period, by technician id."
+    )
+
+
+class WorkingHoursView(APIView):
+    """Each technician's working hours within a period, read on their own wall clock (zone,
+    working days, hours, public holidays: what the free slots use), answered in the caller's
+    zone so the calendar shades and checks them without zone arithmetic of its own."""
+
+    @extend_schema(
+        parameters=[PeriodQuerySerializer],
+        responses={200: WorkingHoursSerializer},
+        operation_id="working_hours",
+    )
+    def get(self, request):
+        data = PeriodQuerySerializer.of(request)
+        agents = available_agents(data.get("agent"), data.get("team"))
+        hours = working_hours_for(agents, start=data["start"], end=data["end"])
+        answer = {
+            "agents": {str(agent_id): [{"start": b, "end": e} for b, e in found] for agent_id, found in hours.items()}
+        }
+        return Response(WorkingHoursSerializer(answer).data)

@@ -313,3 +313,12 @@ def find_slots_for(
 
     technicians, busy = availability_rows(agents, *fetch_window(start, end), settings=settings)
     return find_slots(technicians, busy, start=start, end=end, options=options, now=now)
+
+
+def working_hours_for(agents: Sequence, *, start: datetime, end: datetime, settings=None) -> dict[int, list[Interval]]:
+    """The working hours of Agent rows within [start, end): {agent id: [(start, end) UTC]}, on
+    each technician's own wall clock and holidays left out (the same hours the free slots use;
+    one query for the settings when not given)."""
+    from calendars.selectors import technicians_of
+
+    return {tech.id: working_intervals(tech, start, end) for tech in technicians_of(agents, settings=settings)}

@@ -401,18 +401,16 @@ def busy_rows(*, agent_ids: list[int], start: datetime, end: datetime) -> QueryS
     ).order_by()
 
 
-def availability_rows(agents, start: datetime, end: datetime, *, settings: CalendarSettings | None = None):
-    """([Technician], [Busy]) for `agents` (Agent rows) between `start` and `end`: one query for
-    the busy blocks, whatever the number of technicians or weeks (plus one for the settings
-    when not given). Busy blocks are the visible entries shown as busy (recurring occurrences,
-    private and imported entries included); transparent entries are left out here."""
-    from calendars.availability import Busy, Technician
+def technicians_of(agents, *, settings: CalendarSettings | None = None) -> list:
+    """[calendars.availability.Technician] for `agents` (Agent rows): zone, working week and
+    holiday calendar, as availability reads them; no query when `settings` is given."""
+    from calendars.availability import Technician
 
     settings = settings or CalendarSettings.load()
-    technicians = []
+    found = []
     for agent in agents:
         hours = working_hours(agent, settings)
-        technicians.append(
+        found.append(
             Technician(
                 id=agent.pk,
                 name=agent.name,
@@ -424,6 +422,17 @@ def availability_rows(agents, start: datetime, end: datetime, *, settings: Calen
                 region=agent.holiday_region,
             )
         )
+    return found
+
+
+def availability_rows(agents, start: datetime, end: datetime, *, settings: CalendarSettings | None = None):
+    """([Technician], [Busy]) for `agents` (Agent rows) between `start` and `end`: one query for
+    the busy blocks, whatever the number of technicians or weeks (plus one for the settings
+    when not given). Busy blocks are the visible entries shown as busy (recurring occurrences,
+    private and imported entries included); transparent entries are left out here."""
+    from calendars.availability import Busy
+
+    technicians = technicians_of(agents, settings=settings)
     rows = busy_rows(agent_ids=[tech.id for tech in technicians], start=start, end=end).values_list(
         "agent_id", "appointment__start", "appointment__end", "appointment__source"
     )

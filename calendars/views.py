@@ -76,18 +76,34 @@ def _resource(agent: Agent, settings: CalendarSettings) -> dict:
             "colour": agent.colour,
             # The widget counts weekdays from Sunday = 0; ours from Monday = 0.
             "workingDays": [(day + 1) % 7 for day in hours.days],
+            # On the technician's own clock (`zone`); the widget shades and checks the hours
+            # the server converts for it (/api/working-hours/), never these.
             "workingStart": hours.start.strftime("%H:%M"),
             "workingEnd": hours.end.strftime("%H:%M"),
+            "zone": str(agent.zone),
             # Days off, shaded instead of the working hours (python-holidays, issue 15).
             "holidays": _holidays(agent),
         },
     }
 
 
+def _scroll_time(agents: list[Agent], first_day: date, settings: CalendarSettings) -> str:
+    """ "HH:MM" on the viewer's wall clock where day and week views open: the earliest start of
+    the technicians' working hours (each on their own clock) in the week from `first_day`."""
+    from calendars.availability import working_hours_for
+
+    zone = timezone.get_current_timezone()
+    start = datetime.combine(first_day, datetime.min.time(), tzinfo=zone)
+    hours = working_hours_for(agents, start=start, end=start + timedelta(days=7), settings=settings)
+    starts = [timezone.localtime(begin, zone).time() for found in hours.values() for begin, _ in found]
+    return min(starts).strftime("%H:%M") if starts else "07:00"
+
+
 def _widget_config(request: HttpRequest, **config) -> dict:
     return {
         "appointmentsUrl": reverse("api:appointment-list"),
         "calendarUrl": reverse("api:appointment-calendar"),
+        "workingHoursUrl": reverse("api:working-hours"),
         "newUrl": reverse("calendars:appointment-create"),
         "detailUrl": reverse("calendars:appointment-detail", args=[0]).replace("/0/", "/{id}/"),
         "csrfToken": get_token(request),
@@ -118,11 +134,13 @@ def personal(request: HttpRequest) -> HttpResponse:
     view = request.GET.get("view")
     if view not in ("timeGridDay", "timeGridWeek", "dayGridMonth", "listWeek"):
         view = "timeGridWeek"
+    first_day = _day(request.GET.get("date")) or timezone.localdate()
     config = _widget_config(
         request,
         mode="personal",
         view=view,
-        date=(_day(request.GET.get("date")) or timezone.localdate()).isoformat(),
+        date=first_day.isoformat(),
+        scrollTime=_scroll_time([agent], first_day, settings),
         agents=[agent.pk],
         resources=[_resource(agent, settings)],
         recurring=parse_bool(request.GET.get("recurring")),
@@ -165,6 +183,7 @@ def group(request: HttpRequest) -> HttpResponse:
         days=days,
         slotMinutes=slot,
         date=first_day.isoformat(),
+        scrollTime=_scroll_time(agents, first_day, settings),
         team=team.pk if team else None,
         agents=[agent.pk for agent in agents] if chosen else [],
         resources=[_resource(agent, settings) for agent in agents],

@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from agents.api import AgentViewSet, TeamViewSet
 from calendars.api import AppointmentViewSet
-from calendars.api_availability import AvailabilityView
+from calendars.api_availability import AvailabilityView, WorkingHoursView
 from tickets.api import ActionViewSet, RequestViewSet
 
 router = DefaultRouter()
@@ -25,6 +25,7 @@ urlpatterns = [
     path("requests/<int:request_pk>/actions/", actions, name="request-actions"),
     path("requests/<int:request_pk>/actions/<int:pk>/", action_detail, name="request-action-detail"),
     path("availability/", AvailabilityView.as_view(), name="availability"),
+    path("working-hours/", WorkingHoursView.as_view(), name="working-hours"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),

@@ -74,41 +74,67 @@
     };
   }
 
-  // Working hours as a light background, per technician (S2.4).
+  // Each technician's working hours in the shown window, from the server: read on the
+  // technician's own wall clock and zone (as the free slots are), sent on the viewer's clock.
+  // {resource id: [[start, end] as Dates on the page's wall clock]}; kept for the drop check.
+  let workingIntervals = {};
+
+  async function loadWorkingHours(start, end) {
+    const params = new URLSearchParams({ start: start.toISOString(), end: end.toISOString() });
+    (config.resources || []).forEach((resource) => params.append("agent", resource.id));
+    if (!params.has("agent")) return {};
+    const body = await api(`${config.workingHoursUrl}?${params}`);
+    const found = {};
+    for (const [id, intervals] of Object.entries(body.agents)) {
+      found[id] = intervals.map((interval) => [wallClock(interval.start), wallClock(interval.end)]);
+    }
+    return found;
+  }
+
+  // The widget shows an ISO time's wall clock as given, whatever its offset; so do we.
+  function wallClock(iso) {
+    const [year, month, day, hour, minute, second] = iso.match(/\d+/g).map(Number);
+    return new Date(year, month - 1, day, hour || 0, minute || 0, second || 0);
+  }
+
+  function wallClockText(moment) {
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${localDate(moment)}T${pad(moment.getHours())}:${pad(moment.getMinutes())}:${pad(moment.getSeconds())}`;
+  }
+
+  // Working hours as a light background, per technician (S2.4); public holidays grey, named.
   function workingHours(start, end) {
     const shaded = [];
     const resources = config.resources || [];
     const perResource = config.mode === "group" && config.layout !== "grid";
     const list = perResource ? resources : resources.slice(0, 1);
-    for (const day = new Date(start); day < end; day.setDate(day.getDate() + 1)) {
-      const date = day.toISOString().slice(0, 10);
-      for (const resource of list) {
-        const props = resource.extendedProps;
-        if (!props.workingDays.includes(day.getDay())) continue;
-        const holiday = (props.holidays || {})[localDate(day)];
-        if (holiday) {
-          // A public holiday of the technician's region: shaded grey, named, no working hours.
-          shaded.push({
-            start: localDate(day),
-            end: localDate(new Date(day.getFullYear(), day.getMonth(), day.getDate() + 1)),
-            allDay: true,
-            display: "background",
-            backgroundColor: "#d5d9de",
-            classNames: ["public-holiday"],
-            title: holiday,
-            resourceIds: perResource ? [String(resource.id)] : [],
-            id: `holiday-${resource.id}-${date}`,
-          });
-          continue;
-        }
+    for (const resource of list) {
+      const resourceIds = perResource ? [String(resource.id)] : [];
+      (workingIntervals[String(resource.id)] || []).forEach(([begin, finish], index) =>
         shaded.push({
-          start: `${localDate(day)}T${props.workingStart}:00`,
-          end: `${localDate(day)}T${props.workingEnd}:00`,
+          start: wallClockText(begin),
+          end: wallClockText(finish),
           display: "background",
           backgroundColor: "#c6f0cf",
           classNames: ["working-hours"],
-          resourceIds: perResource ? [String(resource.id)] : [],
-          id: `working-${resource.id}-${date}`,
+          resourceIds,
+          id: `working-${resource.id}-${index}`,
+        }),
+      );
+      const props = resource.extendedProps;
+      for (const day = new Date(start); day < end; day.setDate(day.getDate() + 1)) {
+        const holiday = (props.holidays || {})[localDate(day)];
+        if (!holiday || !props.workingDays.includes(day.getDay())) continue;
+        shaded.push({
+          start: localDate(day),
+          end: localDate(new Date(day.getFullYear(), day.getMonth(), day.getDate() + 1)),
+          allDay: true,
+          display: "background",
+          backgroundColor: "#d5d9de",
+          classNames: ["public-holiday"],
+          title: holiday,
+          resourceIds,
+          id: `holiday-${resource.id}-${localDate(day)}`,
         });
       }
     }
@@ -126,7 +152,10 @@
   async function loadEvents(info) {
     let items;
     try {
-      items = await api(queryFor(info.start, info.end));
+      [items, workingIntervals] = await Promise.all([
+        api(queryFor(info.start, info.end)),
+        loadWorkingHours(info.start, info.end),
+      ]);
     } catch (error) {
       loadFailed = true;
       say(`Could not load the calendar: ${error.message}`, true);
@@ -149,20 +178,14 @@
     return [...agents].map(Number);
   }
 
-  // Outside the working hours of a technician it lands on (their wall clock is the page's)?
+  // Outside the working hours of a technician it lands on (on that technician's own clock)?
+  // Inside means within one of their working intervals from the server, start to end.
   function outOfHours(start, end, agentIds) {
     const resources = (config.resources || []).filter((r) => agentIds.includes(Number(r.id)));
-    const clock = (d) => `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
-    return resources.filter((resource) => {
-      const props = resource.extendedProps;
-      const sameDay = localDate(start) === localDate(new Date(end - 1));
-      return (
-        !props.workingDays.includes(start.getDay()) ||
-        !sameDay ||
-        clock(start) < props.workingStart ||
-        (clock(end) > props.workingEnd && clock(end) !== "00:00")
-      );
-    });
+    return resources.filter(
+      (resource) =>
+        !(workingIntervals[String(resource.id)] || []).some(([begin, finish]) => begin <= start && end <= finish),
+    );
   }
 
   async function save(info, changes) {
@@ -216,7 +239,7 @@
     eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     // Day and week views open at the earliest working hour shown, not at midnight.
-    scrollTime: `${(config.resources || []).map((r) => r.extendedProps.workingStart).sort()[0] || "07:00"}:00`,
+    scrollTime: `${config.scrollTime || "07:00"}:00`,
     editable: false,
     eventStartEditable: true,
     eventDurationEditable: true,
