@@ -1,0 +1,62 @@
+"""/api/working-hours/: each technician's working hours on their own clock, answered on the
+caller's (what the calendar shades and checks drops against).
+
+Expected instants are built with dateutil's zone data, not with our code: New York moves from
+EST (UTC-5) to EDT (UTC-4) on Sunday 8 March 2026, Amsterdam stays on CET (UTC+1) until 29 March.
+"""
+
+from datetime import datetime
+
+from dateutil import tz
+
+NEW_YORK, AMSTERDAM = tz.gettz("America/New_York"), tz.gettz("Europe/Amsterdam")
+URL = "/api/working-hours/"
+
+
+def _on(zone, day: int, hour: int) -> datetime:
+    return datetime(2026, 3, day, hour, tzinfo=zone)
+
+
+def test_hours_follow_the_technicians_zone_across_its_dst_change(api_client, coordinator, make_agent, alice):
+    """Frank (New York) works 08:00-17:00 his time, Monday to Friday: 14:00-23:00 Amsterdam before
+    8 March, 13:00-22:00 after; Alice (Amsterdam) 08:00-17:00 throughout. The coordinator's
+    answer is on Amsterdam's clock (+01:00)."""
+    frank = make_agent("frank", time_zone="America/New_York")
+    start, end = _on(AMSTERDAM, 5, 0), _on(AMSTERDAM, 11, 0)
+    response = api_client(coordinator).get(
+        URL, {"start": start.isoformat(), "end": end.isoformat(), "agent": [frank.pk, alice.pk]}
+    )
+    assert response.status_code == 200
+    body = response.json()["agents"]
+    frank_hours = [(datetime.fromisoformat(i["start"]), datetime.fromisoformat(i["end"])) for i in body[str(frank.pk)]]
+    assert frank_hours == [(_on(NEW_YORK, day, 8), _on(NEW_YORK, day, 17)) for day in (5, 6, 9, 10)]
+    assert [(b.hour, e.hour) for b, e in frank_hours] == [(14, 23), (14, 23), (13, 22), (13, 22)]
+    assert all(i["start"].endswith("+01:00") for i in body[str(frank.pk)])
+    alice_hours = [(datetime.fromisoformat(i["start"]), datetime.fromisoformat(i["end"])) for i in body[str(alice.pk)]]
+    assert alice_hours == [(_on(AMSTERDAM, day, 8), _on(AMSTERDAM, day, 17)) for day in (5, 6, 9, 10)]
+
+
+def test_a_public_holiday_has_no_hours_and_the_period_is_clipped(api_client, alice, make_agent):
+    """Erin (London, England's holidays) on Good Friday 3 April 2026 has none; the period cut at
+    noon London on Thursday 2 April leaves 08:00-12:00 (BST, UTC+1). Alice asks: Amsterdam clock."""
+    erin = make_agent("erin", time_zone="Europe/London", holiday_country="GB", holiday_region="ENG")
+    london = tz.gettz("Europe/London")
+    start, end = datetime(2026, 4, 2, 0, tzinfo=london), datetime(2026, 4, 2, 12, tzinfo=london)
+    wide = api_client(alice.user).get(
+        URL, {"start": start.isoformat(), "end": "2026-04-04T00:00:00+01:00", "agent": erin.pk}
+    )
+    cut = api_client(alice.user).get(URL, {"start": start.isoformat(), "end": end.isoformat(), "agent": erin.pk})
+    days = [datetime.fromisoformat(i["start"]).date().day for i in wide.json()["agents"][str(erin.pk)]]
+    assert days == [2]
+    [interval] = cut.json()["agents"][str(erin.pk)]
+    assert (datetime.fromisoformat(interval["start"]), datetime.fromisoformat(interval["end"])) == (
+        datetime(2026, 4, 2, 8, tzinfo=london),
+        end,
+    )
+    assert interval["start"] == "2026-04-02T09:00:00+02:00"
+
+
+def test_technicians_or_a_team_must_be_chosen(api_client, alice):
+    response = api_client(alice.user).get(URL, {"start": "2026-03-02T00:00:00Z", "end": "2026-03-03T00:00:00Z"})
+    assert response.status_code == 400
+    assert "agent" in response.json()
