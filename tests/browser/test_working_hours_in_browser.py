@@ -1,0 +1,65 @@
+"""Working hours on the group calendar are each technician's own (trial report, item 1): the
+browser is on Amsterdam time (open_page), Frank works 08:00-17:00 in New York (EST, UTC-5, on
+Monday 2 March 2026), which is 14:00-23:00 in Amsterdam (CET, UTC+1)."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+
+from calendars import services as calendar_services
+from tests.browser.test_calendar_in_browser import at, centre, drag, settled_box
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _band(page, column) -> dict:
+    """The working-hours band drawn in a technician's column (found by the column's header)."""
+    head = settled_box(page, page.locator("#calendar").get_by_text(column, exact=True))
+    bands = [
+        box
+        for box in (band.bounding_box() for band in page.locator(".working-hours").all())
+        if box and head["x"] <= box["x"] + box["width"] / 2 <= head["x"] + head["width"]
+    ]
+    assert len(bands) == 1, bands
+    return bands[0]
+
+
+def test_a_new_york_technicians_hours_are_shaded_and_checked_on_his_clock(
+    open_page, log_in, coordinator, alice, make_agent
+):
+    """Alice's band is 08:00-17:00 Amsterdam, Frank's the same length six hours later. His job
+    dragged to 10:00 Amsterdam (04:00 New York) asks and, refused, stays; dragged to 18:00
+    Amsterdam (12:00 New York) it is saved without a question."""
+    frank = make_agent("frank", time_zone="America/New_York")
+    job = calendar_services.create_appointment(
+        subject="Move desk phones", start=at(2, 9), end=at(2, 10), agents=[alice]
+    )
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/calendar/group/?agent={alice.pk}&agent={frank.pk}&layout=columns&days=1&slot=60&date=2026-03-02")
+    alice_band, frank_band = _band(page, "Alice"), _band(page, "Frank")
+    hour = alice_band["height"] / 9
+    assert frank_band["height"] == pytest.approx(alice_band["height"], abs=2)
+    assert frank_band["y"] - alice_band["y"] == pytest.approx(6 * hour, abs=2)
+
+    questions = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    entry = page.locator(".ec-event", has_text="Move desk phones")
+    x, y = centre(settled_box(page, entry))
+    frank_x = frank_band["x"] + frank_band["width"] / 2
+    drag(page, (x, y), (frank_x, y + hour))
+    expect(page.locator("#calendar-message")).to_have_text("Not saved.")
+    assert questions == ["Outside the working hours of Frank. Save anyway?"]
+    job.refresh_from_db()
+    assert [a.pk for a in job.agents.all()] == [alice.pk] and job.start == at(2, 9)
+
+    x, y = centre(settled_box(page, entry))
+    drag(page, (x, y), (frank_x, y + 9 * hour))
+    expect(page.locator("#calendar-message")).to_have_text("Saved.")
+    assert len(questions) == 1, questions
+    job.refresh_from_db()
+    assert [a.pk for a in job.agents.all()] == [frank.pk]
+    assert job.start == datetime(2026, 3, 2, 12, tzinfo=NEW_YORK) == at(2, 18)
