@@ -9,6 +9,8 @@ from datetime import datetime
 
 from dateutil import tz
 
+from tests.web.test_pages_calendars import config_of
+
 NEW_YORK, AMSTERDAM = tz.gettz("America/New_York"), tz.gettz("Europe/Amsterdam")
 URL = "/api/working-hours/"
 
@@ -60,3 +62,19 @@ def test_technicians_or_a_team_must_be_chosen(api_client, alice):
     response = api_client(alice.user).get(URL, {"start": "2026-03-02T00:00:00Z", "end": "2026-03-03T00:00:00Z"})
     assert response.status_code == 400
     assert "agent" in response.json()
+
+
+def test_calendars_open_at_the_earliest_working_hour_on_the_viewers_clock(page_client, coordinator, make_agent):
+    """Frank (New York) alone: the coordinator's (Amsterdam) day and week views open at 14:00 in
+    the week of 2 March (EST), 13:00 in the week of 9 March (EDT); with Alice, at 08:00."""
+    frank = make_agent("frank", time_zone="America/New_York")
+    client = page_client(coordinator)
+    opens = {
+        day: config_of(client.get("/calendar/group/", {"agent": frank.pk, "date": day}))["scrollTime"]
+        for day in ("2026-03-02", "2026-03-09")
+    }
+    assert opens == {"2026-03-02": "14:00", "2026-03-09": "13:00"}
+    assert config_of(client.get("/calendar/", {"agent": frank.pk, "date": "2026-03-02"}))["scrollTime"] == "14:00"
+    alice = make_agent("alice")
+    both = client.get("/calendar/group/", {"agent": [frank.pk, alice.pk], "date": "2026-03-02"})
+    assert config_of(both)["scrollTime"] == "08:00"
