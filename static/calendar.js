@@ -154,7 +154,8 @@
     try {
       [items, workingIntervals] = await Promise.all([
         api(queryFor(info.start, info.end)),
-        loadWorkingHours(info.start, info.end),
+        // Without the hours the entries still show (no band, every drop asks).
+        loadWorkingHours(info.start, info.end).catch(() => ({})),
       ]);
     } catch (error) {
       loadFailed = true;
