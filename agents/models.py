@@ -43,9 +43,14 @@ def hash_feed_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Prefix of the stored token of a technician who never made a link (a hash is hex, so it never
+# matches a lookup); /me/ then offers "Make my link" rather than "renew".
+NEVER_MADE_MARK = "-"
+
+
 def new_feed_token() -> str:
-    """The stored form of a fresh token nobody has seen: a new technician makes their link on /me/."""
-    return hash_feed_token(secrets.token_urlsafe(32))
+    """The stored form of a token nobody has seen: a new technician makes their link on /me/."""
+    return NEVER_MADE_MARK + secrets.token_urlsafe(32)
 
 
 class Agent(models.Model):

@@ -8,7 +8,7 @@ import secrets
 
 from django.db import transaction
 
-from agents.models import Agent, hash_feed_token
+from agents.models import NEVER_MADE_MARK, Agent, hash_feed_token
 
 # A revoked feed keeps a random token (the column is unique) that no URL can carry: feed links
 # only match URL-safe characters, so the old link and any guess answer 404 until a renewal.
@@ -17,6 +17,11 @@ REVOKED_MARK = "!"
 
 def feed_enabled(agent: Agent) -> bool:
     return not agent.feed_token.startswith(REVOKED_MARK)
+
+
+def feed_link_made(agent: Agent) -> bool:
+    """Whether a link was ever made for this technician (renewed at least once, maybe revoked since)."""
+    return not agent.feed_token.startswith(NEVER_MADE_MARK)
 
 
 @transaction.atomic

@@ -50,6 +50,7 @@ def me(request: HttpRequest) -> HttpResponse:
                 (team, _links(request, reverse("feeds:team", args=[team.pk, token]))) for team in Team.objects.all()
             ]
     context["feed_enabled"] = agent is not None and services.feed_enabled(agent)
+    context["feed_made"] = agent is not None and services.feed_link_made(agent)
     return render(request, "agents/me.html", context)
 
 

@@ -119,3 +119,19 @@ def test_admin_action_renews_the_selected_tokens(admin_client, alice, bob):
 
     assert Agent.objects.get(pk=alice.pk).feed_token != old[alice.pk]
     assert Agent.objects.get(pk=bob.pk).feed_token == old[bob.pk]
+
+
+def test_first_visit_offers_to_make_a_link_not_to_renew_one(alice_client, alice):
+    first = alice_client.get(reverse("agents:me")).content.decode()
+
+    assert "Make my link" in first
+    assert "Renew link" not in first and "renew it" not in first and "Revoke link" not in first
+
+    _new_link(alice_client)
+    later = alice_client.get(reverse("agents:me")).content.decode()
+
+    assert "Renew link" in later and "Make my link" not in later
+
+
+def test_a_never_made_link_is_no_feed(client, alice):
+    assert client.get(f"/feeds/{alice.feed_token}.ics").status_code == 404
