@@ -286,6 +286,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
+# Port of the demo CalDAV server (`make run`, `manage.py demo_radicale`, Procfile's radicale), on 127.0.0.1.
+DEMO_CALDAV_PORT = env.int("DEMO_CALDAV_PORT", default=5232)
+
 # API tokens (django-rest-knox) for integrators: no expiry unless API_TOKEN_TTL_DAYS is set.
 _token_days = env.int("API_TOKEN_TTL_DAYS", default=0)
 REST_KNOX = {"TOKEN_TTL": timedelta(days=_token_days) if _token_days else None, "AUTO_REFRESH": False}
