@@ -111,6 +111,22 @@ def _widget_config(request: HttpRequest, **config) -> dict:
     }
 
 
+def _creatable(resource: dict, user, agent: Agent) -> dict:
+    """The resource with `extendedProps.canCreate`: whether a click in its column may open the
+    appointment form (the rule the save checks)."""
+    resource["extendedProps"]["canCreate"] = permissions.can_create_appointment(user, agents=[agent])
+    return resource
+
+
+def _offer_only_choosable(form: AppointmentForm, user) -> AppointmentForm:
+    """Limit the form's technicians to those this user may put on a new appointment (the save's
+    rule): a technician only herself, coordinators and admins everyone."""
+    field = form.fields["agents"]
+    allowed = [agent.pk for agent in field.queryset if permissions.can_create_appointment(user, agents=[agent])]
+    field.queryset = field.queryset.filter(pk__in=allowed)
+    return form
+
+
 def _calendar_off(request: HttpRequest, settings: CalendarSettings) -> HttpResponse | None:
     if not settings.calendar_enabled:
         return render(request, "calendars/off.html", {"reason": "The calendar is switched off."})
@@ -186,7 +202,7 @@ def group(request: HttpRequest) -> HttpResponse:
         scrollTime=_scroll_time(agents, first_day, settings),
         team=team.pk if team else None,
         agents=[agent.pk for agent in agents] if chosen else [],
-        resources=[_resource(agent, settings) for agent in agents],
+        resources=[_creatable(_resource(agent, settings), request.user, agent) for agent in agents],
         recurring=parse_bool(request.GET.get("recurring")),
         canCreate=permissions.can_create_request(request.user),
     )
@@ -231,7 +247,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
     if own is None and not permissions.is_coordinator(request.user):
         raise PermissionDenied
     if request.method == "POST":
-        form = AppointmentForm(request.POST, asking=own)
+        form = _offer_only_choosable(AppointmentForm(request.POST, asking=own), request.user)
         if form.is_valid():
             agents = form.cleaned_data["agents"]
             if not permissions.can_create_appointment(request.user, agents=agents):
@@ -260,6 +276,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                 "agents": chosen or ([own.pk] if own else []),
             },
         )
+        _offer_only_choosable(form, request.user)
     return render(request, "calendars/appointment_form.html", {"form": form, "appointment": None})
 
 

@@ -223,6 +223,8 @@
 
   function createAt(info) {
     if (!config.canCreate) return;
+    // A column the user may not create in (the server's rule, per technician): no form that is refused.
+    if (info.resource && info.resource.extendedProps.canCreate === false) return;
     const params = new URLSearchParams({ start: info.date.toISOString() });
     const end = new Date(info.date.getTime() + 60 * 60 * 1000);
     params.set("end", end.toISOString());

@@ -186,3 +186,20 @@ def test_entry_text_is_shown_as_text_not_markup(open_page, log_in, alice):
     entry = page.locator(".ec-event", has_text="Trap")
     assert "<img" in entry.inner_text()
     assert page.evaluate("window.injected") is None
+
+
+def test_technician_starts_a_new_appointment_only_in_her_own_group_column(open_page, log_in, alice, bob):
+    calendar_services.create_appointment(subject="Alice visit", start=at(3, 9), end=at(3, 10), agents=[alice])
+    calendar_services.create_appointment(subject="Bob visit", start=at(3, 9), end=at(3, 10), agents=[bob])
+    page = log_in(open_page(), "alice")
+    page.goto(f"/calendar/group/?agent={alice.pk}&agent={bob.pk}&layout=columns&days=1&date=2026-03-03")
+    bobs = settled_box(page, page.locator(".ec-event", has_text="Bob visit"))
+    # Two hours below his entry's start: an empty slot in Bob's column, where alice may not create.
+    page.mouse.click(bobs["x"] + bobs["width"] / 2, bobs["y"] + 2 * bobs["height"] + 5)
+    page.wait_for_timeout(500)
+    assert "/calendar/group/" in page.url
+    alices = settled_box(page, page.locator(".ec-event", has_text="Alice visit"))
+    page.mouse.click(alices["x"] + alices["width"] / 2, alices["y"] + 2 * alices["height"] + 5)
+    page.wait_for_url("**/calendar/appointments/new/**")
+    assert page.is_checked(f"input[name=agents][value='{alice.pk}']")
+    assert page.locator(f"input[name=agents][value='{bob.pk}']").count() == 0

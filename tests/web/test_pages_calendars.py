@@ -1,4 +1,5 @@
 import json
+import re
 
 from calendars.models import Appointment, CalendarSettings
 
@@ -121,3 +122,27 @@ def test_private_external_entry_on_request_tab_is_redacted(page_client, coordina
     Appointment.objects.filter(pk=private_external.pk).update(request=ticket)
     page = page_client(coordinator).get(f"/requests/{ticket.pk}/?tab=appointments").content.decode()
     assert "Data unavailable" in page and "Doctor" not in page and "Secret" not in page
+
+
+def test_group_calendar_lets_a_technician_create_only_in_her_own_column(page_client, alice, bob):
+    resources = config_of(page_client(alice.user).get("/calendar/group/"))["resources"]
+    assert {r["id"]: r["extendedProps"]["canCreate"] for r in resources} == {alice.pk: True, bob.pk: False}
+
+
+def test_group_calendar_lets_a_coordinator_create_in_every_column(page_client, coordinator, alice, bob):
+    resources = config_of(page_client(coordinator).get("/calendar/group/"))["resources"]
+    assert {r["id"]: r["extendedProps"]["canCreate"] for r in resources} == {alice.pk: True, bob.pk: True}
+
+
+def _offered(page: str) -> set[int]:
+    return {int(value) for value in re.findall(r'name="agents" value="(\d+)"', page)}
+
+
+def test_new_appointment_form_offers_a_technician_only_herself(page_client, alice, bob):
+    page = page_client(alice.user).get("/calendar/appointments/new/", {"agent": bob.pk}).content.decode()
+    assert _offered(page) == {alice.pk}
+
+
+def test_new_appointment_form_offers_a_coordinator_every_technician(page_client, coordinator, alice, bob):
+    page = page_client(coordinator).get("/calendar/appointments/new/").content.decode()
+    assert _offered(page) == {alice.pk, bob.pk}
