@@ -39,6 +39,12 @@ class Command(BaseCommand):
         parser.read(CONFIG)
         host = parser["server"]["hosts"].rsplit(":", 1)[0]
         port = settings.DEMO_CALDAV_PORT
+        users_file = Path(settings.BASE_DIR) / parser["auth"]["htpasswd_filename"]
+        users_file.parent.mkdir(parents=True, exist_ok=True)
+        agents = list(Agent.objects.filter(is_active=True).select_related("user"))
+        names = [SERVICE_USER, *(agent.user.username for agent in agents)]
+        users_file.write_text("".join(f"{name}:{PASSWORD}\n" for name in names))
+
         # Run Radicale here for a moment to make the calendars; `make run` then serves the same folder.
         configuration = radicale.config.load([(str(CONFIG), False)])
         try:
@@ -48,11 +54,6 @@ class Command(BaseCommand):
                 f"The demo CalDAV server cannot use port {port} on {host} ({error.strerror}): "
                 "free it or set DEMO_CALDAV_PORT to another port (e.g. make run DEMO_CALDAV_PORT=5233)."
             ) from None
-        users_file = Path(settings.BASE_DIR) / parser["auth"]["htpasswd_filename"]
-        users_file.parent.mkdir(parents=True, exist_ok=True)
-        agents = list(Agent.objects.filter(is_active=True).select_related("user"))
-        names = [SERVICE_USER, *(agent.user.username for agent in agents)]
-        users_file.write_text("".join(f"{name}:{PASSWORD}\n" for name in names))
 
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
