@@ -267,9 +267,7 @@ def update_appointment(
     if check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start:
         on = [agent.pk for agent in new_agents] if new_agents is not None else agent_ids_before
         refuse_overlaps(appointment.start, appointment.end, on, exclude=appointment.pk)
-    if appointment.is_occurrence:
-        appointment.is_modified = True
-    appointment.sequence += 1
+    _mark_edited(appointment)
     _validated_save(appointment)
     if new_agents is not None:
         appointment.agents.set(new_agents)
@@ -278,6 +276,17 @@ def update_appointment(
         _spread_to_occurrences(appointment, moved=moved, agents=new_agents)
     _announce(appointment, Change.MOVED if moved else Change.UPDATED, agent_ids_before, by)
     return appointment
+
+
+def _mark_edited(appointment: Appointment) -> set[str]:
+    """An edit's bookkeeping on the instance (unsaved): its SEQUENCE goes up (RFC 5545 3.8.7.4) and an
+    occurrence becomes modified (kept apart from its series). Returns the fields it set besides
+    `sequence`."""
+    appointment.sequence += 1
+    if appointment.is_occurrence:
+        appointment.is_modified = True
+        return {"is_modified"}
+    return set()
 
 
 def _set_changes(appointment: Appointment, changes: dict, zone: zoneinfo.ZoneInfo) -> bool:
@@ -320,11 +329,7 @@ def changed_appointment(appointment: Appointment, *, zone: zoneinfo.ZoneInfo, **
         raise TypeError(f"Cannot change {', '.join(sorted(unknown)) or 'a series'} here.")
     changed = copy.copy(appointment)  # Model.__reduce__ copies its state: the original stays as read
     _set_changes(changed, changes, zone)
-    fields = {*changes, *_CHANGE_BOOKKEEPING}
-    if changed.is_occurrence:
-        changed.is_modified = True
-        fields.add("is_modified")
-    changed.sequence += 1
+    fields = {*changes, *_CHANGE_BOOKKEEPING, *_mark_edited(changed)}
     changed.updated_at = timezone.now()  # bulk_update does not run auto_now
     changed.clean_fields(exclude=_unchecked_fields(changed))
     changed.clean()
