@@ -17,14 +17,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
-from calendars.availability import Mode, Options, find_slots_for, working_hours_for
+from calendars.availability import MAX_TECHNICIANS, Mode, Options, find_slots_for, working_hours_for
 from calendars.selectors import calendar_agents
 from calendars.services import OverlapWarning
 from helpdesk import permissions
 from helpdesk.limits import SupportedDateTimeSerializerField
 
 MAX_PERIOD = timedelta(days=62)
-MAX_TECHNICIANS = 200
 
 
 class OverlapSerializer(serializers.Serializer):

@@ -20,6 +20,10 @@ import holidays
 
 Interval = tuple[datetime, datetime]
 
+# Technicians one availability or working-hours query may name (the API's cap); a page of more
+# asks in batches of this many, each a fixed number of queries.
+MAX_TECHNICIANS = 200
+
 
 class Mode(StrEnum):
     TOGETHER = "together"  # every chosen technician free at once (one appointment for several)

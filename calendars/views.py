@@ -100,7 +100,13 @@ def _scroll_time(agents: list[Agent], first_day: date, settings: CalendarSetting
 
 
 def _widget_config(request: HttpRequest, **config) -> dict:
+    """What calendar.js needs: URLs, and the user's clock (the widget shows and sends wall-clock
+    times on the user's zone; `utcOffset`, "+HH:MM" now, places "today" and the now line)."""
+    from calendars.availability import MAX_TECHNICIANS
+
     return {
+        "utcOffset": timezone.localtime().isoformat()[-6:],
+        "maxTechnicians": MAX_TECHNICIANS,
         "appointmentsUrl": reverse("api:appointment-list"),
         "calendarUrl": reverse("api:appointment-calendar"),
         "workingHoursUrl": reverse("api:working-hours"),

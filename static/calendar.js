@@ -1,6 +1,10 @@
 // The personal and group calendars: EventCalendar (from npm) reading and writing /api/appointments/.
 // The page puts its choices in #calendar-config; every change goes through the API, so the
 // server's rules (permissions, validation, planned dates) decide, and a refused change is undone.
+// The widget runs on the signed-in user's wall clock (their helpdesk zone, as every page and
+// message does), never the browser's: it is given and gives back naive wall-clock times
+// ("2026-03-02T09:00:00"), which the server reads on that zone; the widget's own zone
+// conversion (to the browser's offset of today, whatever the date) is never used.
 (function () {
   "use strict";
 
@@ -38,9 +42,9 @@
       .join(" ");
   }
 
-  // The shown window's parameters; other layers (availability, overlaps) may ask with the same.
+  // The shown window's parameters (wall-clock texts); other layers may ask with the same.
   function windowParams(start, end) {
-    const params = new URLSearchParams({ start: start.toISOString(), end: end.toISOString() });
+    const params = new URLSearchParams({ start, end });
     (config.agents || []).forEach((id) => params.append("agent", id));
     if (config.team) params.set("team", config.team);
     if (config.recurring) params.set("recurring", "true");
@@ -57,9 +61,9 @@
     return {
       id: String(item.id),
       title: prefix + item.subject,
-      // An all-day entry is its days, the same in every zone.
-      start: item.all_day && item.start_date ? item.start_date : item.start,
-      end: item.all_day && item.end_date ? item.end_date : item.end,
+      // An all-day entry is its days, the same in every zone; a timed one its wall clock.
+      start: item.all_day && item.start_date ? item.start_date : wallClockOf(item.start),
+      end: item.all_day && item.end_date ? item.end_date : wallClockOf(item.end),
       allDay: item.all_day,
       resourceIds: item.agents.map(String),
       // In one grid, each technician's colour; in their own column the resource colour does it.
@@ -79,19 +83,32 @@
   // {resource id: [[start, end] as Dates on the page's wall clock]}; kept for the drop check.
   let workingIntervals = {};
 
+  // Asked in batches of at most config.maxTechnicians (the API's cap), so a page of more
+  // technicians still gets every band; each answer costs the server a fixed number of queries.
   async function loadWorkingHours(start, end) {
-    const params = new URLSearchParams({ start: start.toISOString(), end: end.toISOString() });
-    (config.resources || []).forEach((resource) => params.append("agent", resource.id));
-    if (!params.has("agent")) return {};
-    const body = await api(`${config.workingHoursUrl}?${params}`);
+    const ids = (config.resources || []).map((resource) => resource.id);
+    const batches = [];
+    for (let i = 0; i < ids.length; i += config.maxTechnicians || ids.length) {
+      const params = new URLSearchParams({ start, end });
+      ids.slice(i, i + (config.maxTechnicians || ids.length)).forEach((id) => params.append("agent", id));
+      batches.push(api(`${config.workingHoursUrl}?${params}`));
+    }
     const found = {};
-    for (const [id, intervals] of Object.entries(body.agents)) {
-      found[id] = intervals.map((interval) => [wallClock(interval.start), wallClock(interval.end)]);
+    for (const body of await Promise.all(batches)) {
+      for (const [id, intervals] of Object.entries(body.agents)) {
+        found[id] = intervals.map((interval) => [wallClock(interval.start), wallClock(interval.end)]);
+      }
     }
     return found;
   }
 
-  // The widget shows an ISO time's wall clock as given, whatever its offset; so do we.
+  // "2026-03-02T09:00:00-05:00" -> "2026-03-02T09:00:00": the wall clock the server wrote it on
+  // (the user's zone), which is the widget's.
+  function wallClockOf(iso) {
+    return iso.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?/)[0];
+  }
+
+  // A wall-clock time as a Date with those fields, as the widget hands its times to us.
   function wallClock(iso) {
     const [year, month, day, hour, minute, second] = iso.match(/\d+/g).map(Number);
     return new Date(year, month - 1, day, hour || 0, minute || 0, second || 0);
@@ -153,9 +170,9 @@
     let items;
     try {
       [items, workingIntervals] = await Promise.all([
-        api(queryFor(info.start, info.end)),
+        api(queryFor(info.startStr, info.endStr)),
         // Without the hours the entries still show (no band, every drop asks).
-        loadWorkingHours(info.start, info.end).catch(() => ({})),
+        loadWorkingHours(info.startStr, info.endStr).catch(() => ({})),
       ]);
     } catch (error) {
       loadFailed = true;
@@ -225,9 +242,10 @@
     if (!config.canCreate) return;
     // A column the user may not create in (the server's rule, per technician): no form that is refused.
     if (info.resource && info.resource.extendedProps.canCreate === false) return;
-    const params = new URLSearchParams({ start: info.date.toISOString() });
-    const end = new Date(info.date.getTime() + 60 * 60 * 1000);
-    params.set("end", end.toISOString());
+    const params = new URLSearchParams({ start: info.dateStr });
+    const date = info.date;
+    const end = new Date(date.getFullYear(), date.getMonth(), date.getDate(), date.getHours() + 1, date.getMinutes());
+    params.set("end", wallClockText(end));
     if (info.resource) params.append("agent", info.resource.id);
     else (config.agents || []).forEach((id) => params.append("agent", id));
     window.location.href = `${config.newUrl}?${params}`;
@@ -235,6 +253,8 @@
 
   const options = {
     date: config.date,
+    // The user's UTC offset now: "today" and the now line on their clock, not the browser's.
+    timeZone: config.utcOffset || "local",
     height: phone ? "auto" : "calc(100vh - 12rem)",
     nowIndicator: true,
     firstDay: 1,
@@ -249,8 +269,8 @@
     // Other page scripts (dispatch.js) register their layers before this one runs.
     eventSources: [{ events: loadEvents }, ...(window.helpdeskEventSources || [])],
     eventDrop: (info) =>
-      save(info, { start: info.event.start.toISOString(), end: info.event.end.toISOString(), agents: agentsAfterDrop(info) }),
-    eventResize: (info) => save(info, { end: info.event.end.toISOString() }),
+      save(info, { start: wallClockText(info.event.start), end: wallClockText(info.event.end), agents: agentsAfterDrop(info) }),
+    eventResize: (info) => save(info, { end: wallClockText(info.event.end) }),
     eventClick: openEntry,
     dateClick: createAt,
     loading: (isLoading) => element.classList.toggle("loading", isLoading),

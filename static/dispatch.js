@@ -9,26 +9,35 @@
 
   const perResource = config.mode === "group" && config.layout !== "grid";
 
+  // In batches of at most config.maxTechnicians (the API's cap), so every column gets its slots.
   async function freeSlots(info) {
+    const ids = (config.resources || []).map((resource) => resource.id);
+    const size = config.maxTechnicians || ids.length;
+    const batches = [];
+    for (let i = 0; i < ids.length; i += size) batches.push(freeSlotsOf(ids.slice(i, i + size), info));
+    return (await Promise.all(batches)).flat().map((slot, index) => ({ ...slot, id: `free-${index}` }));
+  }
+
+  async function freeSlotsOf(ids, info) {
     const params = new URLSearchParams({
-      start: info.start.toISOString(),
-      end: info.end.toISOString(),
+      // Wall-clock times on the user's zone, as calendar.js sends and shows them.
+      start: info.startStr,
+      end: info.endStr,
       duration: String(config.freeMinutes),
       step: String(config.freeMinutes),
       mode: "any",
       limit: "500",
     });
-    (config.resources || []).forEach((resource) => params.append("agent", resource.id));
+    ids.forEach((id) => params.append("agent", id));
     const response = await fetch(`${config.availabilityUrl}?${params}`, {
       credentials: "same-origin",
       headers: { Accept: "application/json" },
     });
     if (!response.ok) return [];
     const body = await response.json();
-    return body.slots.map((slot, index) => ({
-      id: `free-${index}`,
-      start: slot.start,
-      end: slot.end,
+    return body.slots.map((slot) => ({
+      start: slot.start.slice(0, 19),
+      end: slot.end.slice(0, 19),
       display: "background",
       backgroundColor: "#2e9e4f",
       classNames: ["free-slot"],

@@ -41,17 +41,17 @@ def browser():
 @pytest.fixture
 def open_page(browser, live_server, request):
     """open_page(width=1280, height=900, **context_options) -> a page in a fresh context, on Amsterdam
-    time like the site; context_options go to Playwright's new_context (e.g. ignore_https_errors=True
-    for a local peer server whose certificate comes from a test CA)."""
+    time like the site unless `timezone_id` names another browser zone; context_options go to
+    Playwright's new_context (e.g. ignore_https_errors=True for a local peer server whose
+    certificate comes from a test CA)."""
     contexts = []
     pages = []
 
     def make(width: int = 1280, height: int = 900, **context_options):
         context = browser.new_context(
             viewport={"width": width, "height": height},
-            timezone_id="Europe/Amsterdam",
             base_url=live_server.url,
-            **context_options,
+            **{"timezone_id": "Europe/Amsterdam", **context_options},
         )
         context.set_default_timeout(10_000)
         contexts.append(context)

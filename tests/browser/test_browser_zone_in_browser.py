@@ -1,0 +1,155 @@
+"""A browser on another zone than the user's (issue 15, item 2): the calendars show and save times
+on the user's helpdesk zone, the zone of every page, form and overlap message, whatever the
+browser's clock says.
+
+Monday 2 March 2026: New York is on EST (UTC-5; the US changes on Sunday 8 March, the second
+Sunday of March), London on GMT (UTC+0), Amsterdam on CET (UTC+1). Each expected stored UTC value
+is worked by hand from those offsets and checked against zoneinfo in the test.
+"""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.models import Permission
+from playwright.sync_api import expect
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+from tests.browser.test_calendar_in_browser import centre, drag, settled_box, wait_saved
+from tickets import services as ticket_services
+from tickets.models import Request
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+NEW_YORK = ZoneInfo("America/New_York")
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def new_york(hour: int, minute: int = 0, day: int = 2) -> datetime:
+    return datetime(2026, 3, day, hour, minute, tzinfo=NEW_YORK)
+
+
+def hour_line(page, label: str) -> float:
+    """The y of the grid line the time grid labels `label` ("10:00"): what the user reads."""
+    box = page.locator(".ec-body .ec-sidebar time", has_text=label).first.bounding_box()
+    return box["y"] + box["height"] / 2
+
+
+def nina(make_agent, **fields):
+    return make_agent("nina", time_zone="America/New_York", **fields)
+
+
+def test_a_drag_on_the_own_calendar_saves_the_time_the_user_reads_not_the_browsers(open_page, log_in, make_agent):
+    """Nina (New York) on a London browser: her 'Call' 09:00-10:00 New York shows at 09:00 (not
+    London's 14:00); dropped with its top on the line labelled 11:00 it is stored at 11:00 EST =
+    16:00 UTC."""
+    agent = nina(make_agent)
+    call = calendar_services.create_appointment(subject="Call", start=new_york(9), end=new_york(10), agents=[agent])
+    page = log_in(open_page(timezone_id="Europe/London"), "nina")
+    page.goto("/calendar/?date=2026-03-02&view=timeGridDay")
+    entry = page.locator(".ec-event", has_text="Call")
+    box = settled_box(page, entry)
+    assert "09:00–10:00" in entry.inner_text()
+    assert box["y"] == pytest.approx(hour_line(page, "09:00"), abs=2)
+    x = box["x"] + box["width"] / 2
+    drag(page, (x, box["y"] + 10), (x, hour_line(page, "11:00") + 10))
+    wait_saved(page)
+    call.refresh_from_db()
+    assert call.start == datetime(2026, 3, 2, 16, tzinfo=UTC) == new_york(11)
+    assert call.end == datetime(2026, 3, 2, 17, tzinfo=UTC)
+
+
+def test_a_summer_entry_seen_in_winter_shows_and_saves_its_own_time(open_page, log_in, alice):
+    """Browser and Alice both on Amsterdam time, the browser's today in winter (CET, UTC+1):
+    her entry on Monday 5 July 2027 09:00-10:00 CEST (UTC+2, 07:00 UTC) shows at 09:00, and
+    dropped on the 10:00 line it is stored at 10:00 CEST = 08:00 UTC (the widget's own
+    conversion used today's offset for every date: 08:00 shown, and the drop saved as 07:00)."""
+    start = datetime(2027, 7, 5, 9, tzinfo=AMSTERDAM)
+    job = calendar_services.create_appointment(
+        subject="Summer job", start=start, end=start + timedelta(hours=1), agents=[alice]
+    )
+    page = open_page()
+    page.clock.set_fixed_time(datetime(2026, 11, 30, 12, tzinfo=UTC))
+    log_in(page, "alice")
+    page.goto("/calendar/?date=2027-07-05&view=timeGridDay")
+    entry = page.locator(".ec-event", has_text="Summer job")
+    box = settled_box(page, entry)
+    assert "09:00–10:00" in entry.inner_text()
+    x = box["x"] + box["width"] / 2
+    drag(page, (x, box["y"] + 10), (x, hour_line(page, "10:00") + 10))
+    wait_saved(page)
+    job.refresh_from_db()
+    assert job.start == datetime(2027, 7, 5, 8, tzinfo=UTC) == datetime(2027, 7, 5, 10, tzinfo=AMSTERDAM)
+
+
+def test_a_drag_on_the_group_calendar_checks_and_saves_on_the_users_clock(open_page, log_in, make_agent, alice):
+    """Nina, a New York coordinator on a London browser. Alice's job 15:00-16:00 Amsterdam is
+    09:00-10:00 for Nina. Frank works 08:00-17:00 New York. Dropped in Frank's column on the
+    03:00 line (before his day) it asks first; on the 11:00 line it is saved without asking,
+    at 11:00 EST = 16:00 UTC, on Frank's calendar."""
+    coordinate = Permission.objects.get(codename="coordinate", content_type__app_label="agents")
+    nina(make_agent).user.user_permissions.add(coordinate)
+    frank = make_agent("frank", time_zone="America/New_York")
+    job = calendar_services.create_appointment(
+        subject="Swap router",
+        start=datetime(2026, 3, 2, 15, tzinfo=AMSTERDAM),
+        end=datetime(2026, 3, 2, 16, tzinfo=AMSTERDAM),
+        agents=[alice],
+    )
+    page = log_in(open_page(timezone_id="Europe/London"), "nina")
+    page.goto(f"/calendar/group/?agent={alice.pk}&agent={frank.pk}&layout=columns&days=1&slot=60&date=2026-03-02")
+    entry = page.locator(".ec-event", has_text="Swap router")
+    box = settled_box(page, entry)
+    assert "09:00–10:00" in entry.inner_text()
+    frank_head = settled_box(page, page.locator("#calendar").get_by_text("Frank", exact=True))
+    frank_x = centre(frank_head)[0]
+    questions = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    drag(page, (centre(box)[0], box["y"] + 10), (frank_x, hour_line(page, "03:00") + 10))
+    expect(page.locator("#calendar-message")).to_have_text("Not saved.")
+    assert questions == ["Outside the working hours of Frank. Save anyway?"]
+
+    box = settled_box(page, entry)
+    drag(page, (centre(box)[0], box["y"] + 10), (frank_x, hour_line(page, "11:00") + 10))
+    expect(page.locator("#calendar-message")).to_have_text("Saved.")
+    assert len(questions) == 1, questions
+    job.refresh_from_db()
+    assert [a.pk for a in job.agents.all()] == [frank.pk]
+    assert job.start == datetime(2026, 3, 2, 16, tzinfo=UTC) == new_york(11)
+
+
+def test_a_click_on_the_calendar_opens_the_form_at_the_time_the_user_reads(open_page, log_in, make_agent):
+    """Nina (New York) on a London browser clicks just under the 10:00 line: the form opens at
+    10:00-11:00 (her clock, as the form reads it), and saving stores 10:00 EST = 15:00 UTC."""
+    agent = nina(make_agent)
+    page = log_in(open_page(timezone_id="Europe/London"), "nina")
+    page.goto("/calendar/?date=2026-03-02&view=timeGridDay")
+    settled_box(page, page.locator(".working-hours").first)
+    body = page.locator(".ec-body .ec-grid").first.bounding_box()
+    page.mouse.click(body["x"] + body["width"] / 2, hour_line(page, "10:00") + 5)
+    page.wait_for_url("**/calendar/appointments/new/**")
+    assert page.input_value("#id_start") == "2026-03-02T10:00"
+    assert page.input_value("#id_end") == "2026-03-02T11:00"
+    page.fill("#id_subject", "Clicked")
+    page.click("main form button[type=submit]")
+    page.wait_for_url(lambda url: "/new/" not in url)
+    made = Appointment.objects.get(subject="Clicked")
+    assert list(made.agents.all()) == [agent]
+    assert made.start == datetime(2026, 3, 2, 15, tzinfo=UTC) == new_york(10)
+
+
+def test_find_a_slot_shows_and_books_on_the_users_clock(open_page, log_in, make_agent):
+    """Nina (New York) on a London browser: the first proposal reads on her clock, and booking
+    it plans the request at exactly that wall-clock time in New York."""
+    agent = nina(make_agent)
+    ticket = ticket_services.create_request(summary="Printer", assigned_agents=[agent], estimate=timedelta(hours=1))
+    page = log_in(open_page(timezone_id="Europe/London"), "nina")
+    page.goto(f"/requests/{ticket.pk}/")
+    page.click("#find-slot button[type=submit]")
+    first = page.locator(".dispatch-slots li").first
+    shown = first.locator("span").first.inner_text()
+    first.locator("button", has_text="Book").click()
+    page.wait_for_url(lambda url: "tab=appointments" in url)
+    planned = Request.objects.get(pk=ticket.pk).planned_start.astimezone(NEW_YORK)
+    assert shown == f"{planned:%a} {planned.day} {planned:%b %H:%M}–{planned + timedelta(hours=1):%H:%M}"
