@@ -87,3 +87,32 @@ def coordinator(db) -> User:
 @pytest.fixture
 def calendar_settings(db) -> CalendarSettings:
     return CalendarSettings.load()
+
+
+@pytest.fixture
+def busy_technicians(db):
+    """busy_technicians(count, start=None, busy=(10, 12), days=28) -> [Agent] made in bulk (names
+    T000, T001, ..., the default hours and zone), all on one entry from `busy` hours (a pair
+    of hours after `start`'s midnight) every day for `days` days from `start` (none without it)."""
+    from datetime import timedelta
+
+    from calendars.models import Appointment
+
+    def make(count: int, start=None, busy: tuple[int, int] = (10, 12), days: int = 28) -> list[Agent]:
+        users = User.objects.bulk_create([User(username=f"t{i:03}", first_name=f"T{i:03}") for i in range(count)])
+        agents = Agent.objects.bulk_create([Agent(user=user, feed_token=f"token-{user.pk}") for user in users])
+        if start is not None:
+            entries = Appointment.objects.bulk_create(
+                Appointment(
+                    subject="Job",
+                    start=start + timedelta(days=d, hours=busy[0]),
+                    end=start + timedelta(days=d, hours=busy[1]),
+                )
+                for d in range(days)
+            )
+            Appointment.agents.through.objects.bulk_create(
+                Appointment.agents.through(appointment=entry, agent=agent) for entry in entries for agent in agents
+            )
+        return agents
+
+    return make

@@ -6,10 +6,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from agents.models import Agent
 from calendars import services as calendar_services
 from calendars.availability import MAX_TECHNICIANS
 from tests.browser.test_calendar_in_browser import at, centre, drag, settled_box
@@ -68,14 +66,15 @@ def test_a_new_york_technicians_hours_are_shaded_and_checked_on_his_clock(
     assert job.start == datetime(2026, 3, 2, 12, tzinfo=NEW_YORK) == at(2, 18)
 
 
-def test_a_group_page_of_more_technicians_than_one_query_may_name_shades_every_one(open_page, log_in, coordinator):
+def test_a_group_page_of_more_technicians_than_one_query_may_name_shades_every_one(
+    open_page, log_in, coordinator, busy_technicians
+):
     """MAX_TECHNICIANS + 1 technicians (the default hours 08:00-17:00 Amsterdam) as rows on Monday
     5 March 2035: each row has its band and, with free slots of 8 hours, its one free slot
     (08:00-16:00), both asked in batches the API accepts (one query naming them all is
     refused, 400)."""
     count = MAX_TECHNICIANS + 1
-    users = User.objects.bulk_create([User(username=f"t{i:03}", first_name=f"T{i:03}") for i in range(count)])
-    Agent.objects.bulk_create([Agent(user=user, feed_token=f"token-{user.pk}") for user in users])
+    busy_technicians(count)
     page = log_in(open_page(), "coordinator")
     page.goto("/calendar/group/?layout=rows&days=1&slot=60&date=2035-03-05&free=480")
     expect(page.locator(".working-hours")).to_have_count(count, timeout=30_000)

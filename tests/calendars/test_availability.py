@@ -9,7 +9,6 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth.models import User
 
 from agents.models import Agent
 from calendars import services
@@ -244,24 +243,12 @@ def test_private_external_busy_counts_and_transparent_entries_do_not(make_agent)
 
 @pytest.mark.django_db
 def test_four_weeks_for_a_hundred_technicians_in_a_constant_number_of_queries(
-    calendar_settings, django_assert_max_num_queries
+    calendar_settings, django_assert_max_num_queries, busy_technicians
 ):
     """One technician or a hundred, four weeks with busy time every day: the same two queries
     (the technicians, then every busy row at once)."""
-    users = User.objects.bulk_create([User(username=f"t{i}", first_name=f"T{i:03}") for i in range(100)])
-    agents = Agent.objects.bulk_create([Agent(user=user, feed_token=f"token-{user.pk}") for user in users])
     start = datetime(2026, 11, 2, tzinfo=AMSTERDAM)
-    entries = Appointment.objects.bulk_create(
-        [
-            Appointment(
-                subject="Job", start=start + timedelta(days=d, hours=10), end=start + timedelta(days=d, hours=12)
-            )
-            for d in range(28)
-        ]
-    )
-    Appointment.agents.through.objects.bulk_create(
-        [Appointment.agents.through(appointment=entry, agent=agent) for entry in entries for agent in agents]
-    )
+    agents = busy_technicians(100, start)
     options = Options(duration=HOUR, mode=Mode.ANY, limit=1000)
     results = {}
     for count in (1, 100):

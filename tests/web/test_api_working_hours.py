@@ -5,7 +5,7 @@ Expected instants are built with dateutil's zone data, not with our code: New Yo
 EST (UTC-5) to EDT (UTC-4) on Sunday 8 March 2026, Amsterdam stays on CET (UTC+1) until 29 March.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from dateutil import tz
 
@@ -80,32 +80,16 @@ def test_calendars_open_at_the_earliest_working_hour_on_the_viewers_clock(page_c
     assert config_of(both)["scrollTime"] == "08:00"
 
 
-def test_the_most_technicians_one_query_may_name_cost_what_one_costs(api_client, coordinator, calendar_settings):
+def test_the_most_technicians_one_query_may_name_cost_what_one_costs(api_client, coordinator, busy_technicians):
     """Working hours and free slots of one technician and of MAX_TECHNICIANS (the cap, past which
     the calendar asks in batches), four weeks, busy every working day: the same number of SQL
     queries; one more technician is refused with a message."""
-    from django.contrib.auth.models import User
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from agents.models import Agent
     from calendars.availability import MAX_TECHNICIANS
-    from calendars.models import Appointment
 
-    users = User.objects.bulk_create([User(username=f"t{i}") for i in range(MAX_TECHNICIANS + 1)])
-    agents = Agent.objects.bulk_create([Agent(user=user, feed_token=f"token-{user.pk}") for user in users])
-    start = datetime(2035, 3, 5, tzinfo=AMSTERDAM)
-    entries = Appointment.objects.bulk_create(
-        [
-            Appointment(
-                subject="Job", start=start + timedelta(days=d, hours=10), end=start + timedelta(days=d, hours=11)
-            )
-            for d in range(28)
-        ]
-    )
-    Appointment.agents.through.objects.bulk_create(
-        [Appointment.agents.through(appointment=entry, agent=agent) for entry in entries for agent in agents]
-    )
+    agents = busy_technicians(MAX_TECHNICIANS + 1, datetime(2035, 3, 5, tzinfo=AMSTERDAM), busy=(10, 11))
     client = api_client(coordinator)
     period = {"start": "2035-03-05T00:00", "end": "2035-04-02T00:00"}
     client.get("/api/availability/", {**period, "agent": agents[0].pk, "duration": 60})  # the user's lookups, once
