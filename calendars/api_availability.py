@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
-from calendars.availability import MAX_TECHNICIANS, Mode, Options, find_slots_for, working_hours_for
+from calendars.availability import MAX_TECHNICIANS, Mode, Options, find_slots_for, working_time_for
 from calendars.selectors import calendar_agents
 from calendars.services import OverlapWarning
 from helpdesk import permissions
@@ -161,16 +161,26 @@ class IntervalSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
 
 
+class DayOffSerializer(IntervalSerializer):
+    name = serializers.CharField()
+
+
 class WorkingHoursSerializer(serializers.Serializer):
     agents = serializers.DictField(
         child=IntervalSerializer(many=True), help_text="Working hours within the period, by technician id."
     )
+    days_off = serializers.DictField(
+        child=DayOffSerializer(many=True),
+        help_text="Public holidays on working days, by technician id: midnight to midnight on the technician's "
+        "clock (on yours it may span parts of two days).",
+    )
 
 
 class WorkingHoursView(APIView):
-    """Each technician's working hours within a period, read on their own wall clock (zone,
-    working days, hours, public holidays: what the free slots use), answered in the caller's
-    zone so the calendar shades and checks them without zone arithmetic of its own."""
+    """Each technician's working hours and public holidays within a period, read on their own wall
+    clock (zone, working days, hours, holidays of their country and region: what the free slots
+    use), answered in the caller's zone so the calendar shades and checks them without zone
+    arithmetic of its own."""
 
     @extend_schema(
         parameters=[PeriodQuerySerializer],
@@ -180,8 +190,14 @@ class WorkingHoursView(APIView):
     def get(self, request):
         data = PeriodQuerySerializer.of(request)
         agents = available_agents(data.get("agent"), data.get("team"))
-        hours = working_hours_for(agents, start=data["start"], end=data["end"])
+        found = working_time_for(agents, start=data["start"], end=data["end"])
         answer = {
-            "agents": {str(agent_id): [{"start": b, "end": e} for b, e in found] for agent_id, found in hours.items()}
+            "agents": {
+                str(agent_id): [{"start": b, "end": e} for b, e in hours] for agent_id, (hours, _) in found.items()
+            },
+            "days_off": {
+                str(agent_id): [{"start": b, "end": e, "name": name} for b, e, name in off]
+                for agent_id, (_, off) in found.items()
+            },
         }
         return Response(WorkingHoursSerializer(answer).data)

@@ -319,10 +319,41 @@ def find_slots_for(
     return find_slots(technicians, busy, start=start, end=end, options=options, now=now)
 
 
+def days_off(technician: Technician, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
+    """The public holidays on the technician's working days that overlap [start, end), each as
+    (midnight, next midnight, name): the whole day on the technician's own wall clock, in UTC,
+    not clipped (a viewer in another zone sees it span parts of two of their days)."""
+    first = start.astimezone(technician.zone).date()
+    last = end.astimezone(technician.zone).date()
+    found = []
+    for day, name in sorted(holidays_between(technician.country, technician.region, first, last).items()):
+        if day.weekday() not in technician.working_days:
+            continue
+        begin = datetime.combine(day, time(0), tzinfo=technician.zone).astimezone(UTC)
+        finish = datetime.combine(day + timedelta(days=1), time(0), tzinfo=technician.zone).astimezone(UTC)
+        if begin < end and finish > start:
+            found.append((begin, finish, name))
+    return found
+
+
 def working_hours_for(agents: Sequence, *, start: datetime, end: datetime, settings=None) -> dict[int, list[Interval]]:
     """The working hours of Agent rows within [start, end): {agent id: [(start, end) UTC]}, on
     each technician's own wall clock and holidays left out (the same hours the free slots use;
     one query for the settings when not given)."""
+    return {
+        agent_id: hours
+        for agent_id, (hours, _) in working_time_for(agents, start=start, end=end, settings=settings).items()
+    }
+
+
+def working_time_for(
+    agents: Sequence, *, start: datetime, end: datetime, settings=None
+) -> dict[int, tuple[list[Interval], list[tuple[datetime, datetime, str]]]]:
+    """{agent id: (working hours, public holidays)} within [start, end) for Agent rows: what
+    `working_hours_for` and `days_off` give, in UTC (one query for the settings when not given)."""
     from calendars.selectors import technicians_of
 
-    return {tech.id: working_intervals(tech, start, end) for tech in technicians_of(agents, settings=settings)}
+    return {
+        tech.id: (working_intervals(tech, start, end), days_off(tech, start, end))
+        for tech in technicians_of(agents, settings=settings)
+    }

@@ -53,19 +53,6 @@ def _day(value: str | None) -> date | None:
         return None
 
 
-def _holidays(agent: Agent) -> dict[str, str]:
-    """The technician's public holidays from last year to next year: {ISO date: name}."""
-    from calendars.availability import holidays_between
-
-    if not agent.holiday_country:
-        return {}
-    this_year = timezone.localdate().year
-    days = holidays_between(
-        agent.holiday_country, agent.holiday_region, date(this_year - 1, 1, 1), date(this_year + 1, 12, 31)
-    )
-    return {day.isoformat(): name for day, name in sorted(days.items())}
-
-
 def _resource(agent: Agent, settings: CalendarSettings) -> dict:
     hours = working_hours(agent, settings)
     return {
@@ -81,8 +68,6 @@ def _resource(agent: Agent, settings: CalendarSettings) -> dict:
             "workingStart": hours.start.strftime("%H:%M"),
             "workingEnd": hours.end.strftime("%H:%M"),
             "zone": str(agent.zone),
-            # Days off, shaded instead of the working hours (python-holidays, issue 15).
-            "holidays": _holidays(agent),
         },
     }
 

@@ -78,10 +78,12 @@
     };
   }
 
-  // Each technician's working hours in the shown window, from the server: read on the
-  // technician's own wall clock and zone (as the free slots are), sent on the viewer's clock.
-  // {resource id: [[start, end] as Dates on the page's wall clock]}; kept for the drop check.
+  // Each technician's working hours and public holidays in the shown window, from the server:
+  // read on the technician's own wall clock and zone (as the free slots are), sent on the
+  // viewer's clock. workingIntervals: {resource id: [[start, end] as Dates on the page's wall
+  // clock]}, kept for the drop check; daysOff: {resource id: [{start, end, name} as sent]}.
   let workingIntervals = {};
+  let daysOff = {};
 
   // Asked in batches of at most config.maxTechnicians (the API's cap), so a page of more
   // technicians still gets every band; each answer costs the server a fixed number of queries.
@@ -93,11 +95,12 @@
       ids.slice(i, i + (config.maxTechnicians || ids.length)).forEach((id) => params.append("agent", id));
       batches.push(api(`${config.workingHoursUrl}?${params}`));
     }
-    const found = {};
+    const found = { hours: {}, daysOff: {} };
     for (const body of await Promise.all(batches)) {
       for (const [id, intervals] of Object.entries(body.agents)) {
-        found[id] = intervals.map((interval) => [wallClock(interval.start), wallClock(interval.end)]);
+        found.hours[id] = intervals.map((interval) => [wallClock(interval.start), wallClock(interval.end)]);
       }
+      Object.assign(found.daysOff, body.days_off);
     }
     return found;
   }
@@ -120,7 +123,7 @@
   }
 
   // Working hours as a light background, per technician (S2.4); public holidays grey, named.
-  function workingHours(start, end) {
+  function workingHours() {
     const shaded = [];
     const resources = config.resources || [];
     const perResource = config.mode === "group" && config.layout !== "grid";
@@ -138,22 +141,23 @@
           id: `working-${resource.id}-${index}`,
         }),
       );
-      const props = resource.extendedProps;
-      for (const day = new Date(start); day < end; day.setDate(day.getDate() + 1)) {
-        const holiday = (props.holidays || {})[localDate(day)];
-        if (!holiday || !props.workingDays.includes(day.getDay())) continue;
+      // A holiday is the technician's whole day on their clock: the viewer's days when they
+      // share the clock (an all-day band, also in the month view), else the hours it covers.
+      (daysOff[String(resource.id)] || []).forEach((day) => {
+        const [begin, finish] = [wallClockOf(day.start), wallClockOf(day.end)];
+        const allDay = begin.endsWith("T00:00:00") && finish.endsWith("T00:00:00");
         shaded.push({
-          start: localDate(day),
-          end: localDate(new Date(day.getFullYear(), day.getMonth(), day.getDate() + 1)),
-          allDay: true,
+          start: allDay ? begin.slice(0, 10) : begin,
+          end: allDay ? finish.slice(0, 10) : finish,
+          allDay,
           display: "background",
           backgroundColor: "#d5d9de",
           classNames: ["public-holiday"],
-          title: holiday,
+          title: day.name,
           resourceIds,
-          id: `holiday-${resource.id}-${localDate(day)}`,
+          id: `holiday-${resource.id}-${begin}`,
         });
-      }
+      });
     }
     return shaded;
   }
@@ -169,21 +173,23 @@
   async function loadEvents(info) {
     let items;
     try {
-      [items, workingIntervals] = await Promise.all([
+      let working;
+      [items, working] = await Promise.all([
         api(queryFor(info.startStr, info.endStr)),
         // Without the hours the entries still show (no band, every drop asks).
-        loadWorkingHours(info.startStr, info.endStr).catch(() => ({})),
+        loadWorkingHours(info.startStr, info.endStr).catch(() => ({ hours: {}, daysOff: {} })),
       ]);
+      [workingIntervals, daysOff] = [working.hours, working.daysOff];
     } catch (error) {
       loadFailed = true;
       say(`Could not load the calendar: ${error.message}`, true);
-      return workingHours(info.start, info.end);
+      return workingHours();
     }
     if (loadFailed) {
       loadFailed = false;
       say("");
     }
-    return items.map(toEvent).concat(workingHours(info.start, info.end));
+    return items.map(toEvent).concat(workingHours());
   }
 
   // Dropped on another technician: swap that one for the new one, keep the rest.

@@ -153,3 +153,19 @@ def test_find_a_slot_shows_and_books_on_the_users_clock(open_page, log_in, make_
     page.wait_for_url(lambda url: "tab=appointments" in url)
     planned = Request.objects.get(pk=ticket.pk).planned_start.astimezone(NEW_YORK)
     assert shown == f"{planned:%a} {planned.day} {planned:%b %H:%M}–{planned + timedelta(hours=1):%H:%M}"
+
+
+def test_a_holiday_band_is_the_technicians_day_on_the_users_clock_not_the_browsers(
+    open_page, log_in, coordinator, make_agent
+):
+    """Martin Luther King Jr. Day, Monday 18 January 2027 (third Monday of January, 5 U.S.C.
+    6103), is Frank's (New York, EST, UTC-5) from 00:00 to 24:00 his time: on the coordinator's
+    clock (Amsterdam, CET, UTC+1) the grey band begins on the 06:00 line of the 18th, on a
+    browser in Tokyo (UTC+9) as anywhere; his working-hours band is not there that day."""
+    frank = make_agent("frank", time_zone="America/New_York", holiday_country="US")
+    page = log_in(open_page(timezone_id="Asia/Tokyo"), "coordinator")
+    page.goto(f"/calendar/group/?agent={frank.pk}&layout=columns&days=1&slot=60&date=2027-01-18")
+    band = page.locator(".ec-bg-event.public-holiday")
+    box = settled_box(page, band)
+    assert box["y"] == pytest.approx(hour_line(page, "06:00"), abs=2)
+    assert page.locator(".working-hours").count() == 0

@@ -106,3 +106,31 @@ def test_the_most_technicians_one_query_may_name_cost_what_one_costs(api_client,
     refused = client.get(URL, {**period, "agent": [agent.pk for agent in agents]})
     assert refused.status_code == 400
     assert refused.json()["agent"] == [f"Choose at most {MAX_TECHNICIANS} technicians."]
+
+
+def test_public_holidays_are_the_technicians_whole_day_on_the_viewers_clock(api_client, coordinator, make_agent):
+    """Martin Luther King Jr. Day is the third Monday of January (5 U.S.C. 6103): 18 January 2027.
+    Frank (New York, EST, UTC-5) has it from 00:00 to 24:00 his time, which the coordinator
+    (Amsterdam, CET, UTC+1) reads as Monday 06:00 to Tuesday 06:00, and no working hours that
+    day. Epiphany (6 January 2027, a Wednesday) in Bavaria is Greta's (Berlin, also UTC+1) whole
+    Wednesday; New Year's Day in Bavaria (Friday 1 January) is before the period, and Sunday 17
+    January is no holiday; a holiday on a day she does not work is not listed."""
+    frank = make_agent("frank", time_zone="America/New_York", holiday_country="US")
+    greta = make_agent("greta", time_zone="Europe/Berlin", holiday_country="DE", holiday_region="BY")
+    start, end = datetime(2027, 1, 4, tzinfo=AMSTERDAM), datetime(2027, 1, 25, tzinfo=AMSTERDAM)
+    answer = api_client(coordinator).get(
+        URL, {"start": start.isoformat(), "end": end.isoformat(), "agent": [frank.pk, greta.pk]}
+    )
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["days_off"][str(frank.pk)] == [
+        {"start": "2027-01-18T06:00:00+01:00", "end": "2027-01-19T06:00:00+01:00", "name": "Martin Luther King Jr. Day"}
+    ]
+    assert [i["start"][:10] for i in body["agents"][str(frank.pk)]].count("2027-01-18") == 0
+    assert body["days_off"][str(greta.pk)] == [
+        {"start": "2027-01-06T00:00:00+01:00", "end": "2027-01-07T00:00:00+01:00", "name": "Epiphany"}
+    ]
+    greta.working_days = [0, 1, 3, 4]  # not Wednesdays
+    greta.save()
+    again = api_client(coordinator).get(URL, {"start": start.isoformat(), "end": end.isoformat(), "agent": greta.pk})
+    assert again.json()["days_off"][str(greta.pk)] == []

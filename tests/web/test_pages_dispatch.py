@@ -1,12 +1,8 @@
-""" "Find a slot" on the request page and holidays on the calendars (issue 15)."""
+""" "Find a slot" on the request page (issue 15)."""
 
-import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.utils import timezone
-
-from agents.models import Agent
 from calendars import services as calendar_services
 from calendars.models import Appointment
 from tickets import selectors, services
@@ -78,13 +74,3 @@ def test_technicians_do_not_see_find_a_slot_on_requests_they_cannot_edit(page_cl
     ticket = services.create_request(summary="Printer", assigned_agents=[alice])
     page = page_client(other.user).get(f"/requests/{ticket.pk}/", {"find": "1"})
     assert "Next free slots" not in page.content.decode()
-
-
-def test_calendars_shade_the_technicians_public_holidays(page_client, alice):
-    """Epiphany (6 January) is a public holiday in Bavaria; the calendar carries next year's."""
-    Agent.objects.filter(pk=alice.pk).update(holiday_country="DE", holiday_region="BY")
-    page = page_client(alice.user).get("/calendar/")
-    text = page.content.decode()
-    config = json.loads(text.split('id="calendar-config" type="application/json">')[1].split("</script>")[0])
-    holidays = config["resources"][0]["extendedProps"]["holidays"]
-    assert holidays[f"{timezone.localdate().year + 1}-01-06"] == "Epiphany"
