@@ -6,10 +6,10 @@ from agents.models import Agent
 from calendars.models import MAX_OTHER_ATTENDEES, SyncPolicy
 from calendars.selectors import effective_sync_policy
 from helpdesk.limits import SupportedDateTimeField
-from tickets.forms import DATETIME_WIDGET, active_agents
+from tickets.forms import DATETIME_WIDGET, ConfirmsOverlap, active_agents, confirm_overlap_field
 
 
-class AppointmentForm(forms.Form):
+class AppointmentForm(ConfirmsOverlap, forms.Form):
     ONE_EACH = "each"
     SHARED = "shared"
 
@@ -35,8 +35,7 @@ class AppointmentForm(forms.Form):
         help_text="E-mail addresses, separated by commas; recorded, never invited.",
     )
     private = forms.BooleanField(required=False)
-    # Shown (as a tick box) only after a save was refused for a double booking.
-    confirm_overlap = forms.BooleanField(required=False, widget=forms.HiddenInput, label="Save it anyway")
+    confirm_overlap = confirm_overlap_field()
 
     PUSH_NOW = "push"
     KEEP_HERE = "keep"
@@ -81,11 +80,6 @@ class AppointmentForm(forms.Form):
         data.pop("external_calendar", None)
         data["check_overlap"] = not data.pop("confirm_overlap", False)
         return data
-
-    def ask_to_confirm_overlap(self, error) -> None:
-        """A save refused for a double booking: name the overlaps and offer the tick box."""
-        self.fields["confirm_overlap"].widget = forms.CheckboxInput()
-        self.add_error(None, error)
 
     def push_choice(self) -> bool | None:
         """True: push now, False: keep here, None: no answer (not asked, or decide later)."""

@@ -426,8 +426,10 @@ def _planned_subject(request: Request) -> str:
 
 
 @transaction.atomic
-def sync_planned_appointment(request: Request, *, by=None) -> Appointment | None:
-    """Create, move or remove the appointment of a request's planned date (S1.1, S1.4)."""
+def sync_planned_appointment(request: Request, *, by=None, check_overlap: bool = False) -> Appointment | None:
+    """Create, move or remove the appointment of a request's planned date (S1.1, S1.4).
+    `check_overlap`: raise OverlapWarning (saving nothing of it) when the planned time would
+    double-book a technician (issue 15), as `create_appointment` and `update_appointment` do."""
     existing = Appointment.objects.filter(request=request, source=Appointment.Source.PLANNED).first()
     agents = list(request.assigned_agents.all())
     if request.planned_start is None or not agents:
@@ -442,13 +444,20 @@ def sync_planned_appointment(request: Request, *, by=None) -> Appointment | None
         "location": request.site[:255],
     }
     if existing is None:
-        return create_appointment(agents=agents, source=Appointment.Source.PLANNED, request=request, by=by, **fields)
+        return create_appointment(
+            agents=agents,
+            source=Appointment.Source.PLANNED,
+            request=request,
+            by=by,
+            check_overlap=check_overlap,
+            **fields,
+        )
     unchanged = all(getattr(existing, k) == v for k, v in fields.items()) and _agent_ids(existing) == {
         a.pk for a in agents
     }
     if unchanged:
         return existing
-    return update_appointment(existing, agents=agents, by=by, **fields)
+    return update_appointment(existing, agents=agents, by=by, check_overlap=check_overlap, **fields)
 
 
 @transaction.atomic

@@ -6,10 +6,12 @@ from django.db import models
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from agents.models import Agent
+from calendars.api_availability import OVERLAP_RESPONSE, overlap_conflicts
 from calendars.models import CalendarSettings
 from helpdesk import permissions
 from helpdesk.api_common import IdFilter, IdsFilter, Pages, ParameterFilterSet, choice_filter, service_errors
@@ -40,6 +42,12 @@ class RequestSerializer(serializers.ModelSerializer):
         many=True, queryset=Agent.objects.filter(is_active=True), required=False
     )
     can_edit = serializers.SerializerMethodField()
+    confirm_overlap = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="Plan even if the planned time overlaps busy entries of its technicians (else 409 naming them).",
+    )
 
     class Meta:
         model = Request
@@ -57,6 +65,7 @@ class RequestSerializer(serializers.ModelSerializer):
             "can_edit",
             "created_at",
             "updated_at",
+            "confirm_overlap",
         ]
         extra_kwargs = {"description": {"max_length": 50000}}
 
@@ -112,6 +121,11 @@ class RequestFilter(ParameterFilterSet):
         )
 
 
+@extend_schema_view(
+    create=extend_schema(responses={201: RequestSerializer, 409: OVERLAP_RESPONSE}),
+    update=extend_schema(responses={200: RequestSerializer, 409: OVERLAP_RESPONSE}),
+    partial_update=extend_schema(responses={200: RequestSerializer, 409: OVERLAP_RESPONSE}),
+)
 class RequestViewSet(viewsets.ModelViewSet):
     serializer_class = RequestSerializer
     pagination_class = Pages
@@ -128,19 +142,21 @@ class RequestViewSet(viewsets.ModelViewSet):
         if not permissions.can_create_request(self.request.user):
             raise PermissionDenied("Only technicians and coordinators create requests.")
         data = dict(serializer.validated_data)
-        with service_errors():
-            serializer.instance = services.create_request(by=self.request.user, **data)
+        confirmed = data.pop("confirm_overlap", False)
+        with service_errors(), overlap_conflicts():
+            serializer.instance = services.create_request(by=self.request.user, check_overlap=not confirmed, **data)
 
     def perform_update(self, serializer: RequestSerializer) -> None:
         if not permissions.can_edit_request(self.request.user, serializer.instance):
             raise PermissionDenied("You may change only requests assigned to you.")
         data = dict(serializer.validated_data)
+        confirmed = data.pop("confirm_overlap", False)
         agents = data.pop("assigned_agents", None)
         if agents is not None and not permissions.can_reassign_request(self.request.user, serializer.instance):
             raise PermissionDenied("You may not change who this request is assigned to.")
-        with service_errors():
+        with service_errors(), overlap_conflicts():
             serializer.instance = services.update_request(
-                serializer.instance, by=self.request.user, assigned_agents=agents, **data
+                serializer.instance, by=self.request.user, assigned_agents=agents, check_overlap=not confirmed, **data
             )
 
     def perform_destroy(self, request: Request) -> None:

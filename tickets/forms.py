@@ -39,7 +39,27 @@ class RequestFilterForm(forms.Form):
     team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="Any team")
 
 
-class RequestForm(forms.Form):
+def confirm_overlap_field() -> forms.BooleanField:
+    """The tick box of a form whose save may be refused for a double booking (issue 15): hidden
+    until it is (see ConfirmsOverlap)."""
+    return forms.BooleanField(required=False, widget=forms.HiddenInput, label="Save it anyway")
+
+
+class ConfirmsOverlap:
+    """For a form with a `confirm_overlap_field()` named confirm_overlap."""
+
+    def check_overlap(self) -> bool:
+        """Whether the save should refuse a double booking (the box is not ticked); takes the
+        box out of cleaned_data, which the services do not know."""
+        return not self.cleaned_data.pop("confirm_overlap", False)
+
+    def ask_to_confirm_overlap(self, error) -> None:
+        """A save refused for a double booking: name the overlaps and offer the tick box."""
+        self.fields["confirm_overlap"].widget = forms.CheckboxInput()
+        self.add_error(None, error)
+
+
+class RequestForm(ConfirmsOverlap, forms.Form):
     summary = forms.CharField(max_length=200)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=50000)
     customer = forms.CharField(max_length=200, required=False)
@@ -50,6 +70,7 @@ class RequestForm(forms.Form):
     )
     planned_start = SupportedDateTimeField(widget=DATETIME_WIDGET, required=False, label="Planned start")
     estimate = MinutesField(required=False, label="Estimate (minutes)", help_text="Empty: the default estimate.")
+    confirm_overlap = confirm_overlap_field()
 
     @classmethod
     def for_request(cls, request: Request, **kwargs) -> "RequestForm":

@@ -13,7 +13,11 @@ REQUEST_FIELDS = ("summary", "description", "customer", "site", "status", "plann
 
 
 @transaction.atomic
-def create_request(*, summary: str, by=None, assigned_agents: Iterable[Agent] = (), **fields) -> Request:
+def create_request(
+    *, summary: str, by=None, assigned_agents: Iterable[Agent] = (), check_overlap: bool = False, **fields
+) -> Request:
+    """A new request; with a planned date, its appointment (S1.1). `check_overlap`: raise
+    calendars.services.OverlapWarning, saving nothing, when that would double-book (issue 15)."""
     unknown = set(fields) - set(REQUEST_FIELDS)
     if unknown:
         raise TypeError(f"Unknown request field(s): {', '.join(sorted(unknown))}.")
@@ -21,12 +25,22 @@ def create_request(*, summary: str, by=None, assigned_agents: Iterable[Agent] = 
     request.full_clean()
     request.save()
     request.assigned_agents.set(list(assigned_agents))
-    calendar_services.sync_planned_appointment(request, by=by)
+    calendar_services.sync_planned_appointment(request, by=by, check_overlap=check_overlap)
     return request
 
 
 @transaction.atomic
-def update_request(request: Request, *, by=None, assigned_agents: Iterable[Agent] | None = None, **fields) -> Request:
+def update_request(
+    request: Request,
+    *,
+    by=None,
+    assigned_agents: Iterable[Agent] | None = None,
+    check_overlap: bool = False,
+    **fields,
+) -> Request:
+    """Change a request; its planned appointment follows (S1.4). `check_overlap`: raise
+    calendars.services.OverlapWarning, saving nothing, when the planned time would double-book
+    (issue 15)."""
     unknown = set(fields) - set(REQUEST_FIELDS)
     if unknown:
         raise TypeError(f"Unknown request field(s): {', '.join(sorted(unknown))}.")
@@ -36,7 +50,7 @@ def update_request(request: Request, *, by=None, assigned_agents: Iterable[Agent
     request.save()
     if assigned_agents is not None:
         request.assigned_agents.set(list(assigned_agents))
-    calendar_services.sync_planned_appointment(request, by=by)
+    calendar_services.sync_planned_appointment(request, by=by, check_overlap=check_overlap)
     return request
 
 

@@ -67,8 +67,11 @@ def request_create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     form = RequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        check_overlap = form.check_overlap()
         try:
-            created = services.create_request(by=request.user, **form.cleaned_data)
+            created = services.create_request(by=request.user, check_overlap=check_overlap, **form.cleaned_data)
+        except calendar_services.OverlapWarning as error:
+            form.ask_to_confirm_overlap(error)
         except ValidationError as error:
             add_errors(form, error)
         else:
@@ -84,9 +87,15 @@ def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     form = RequestForm(request.POST) if request.method == "POST" else RequestForm.for_request(ticket)
     if request.method == "POST" and form.is_valid():
+        check_overlap = form.check_overlap()
         data = dict(form.cleaned_data)
+        agents = data.pop("assigned_agents")
         try:
-            services.update_request(ticket, by=request.user, assigned_agents=data.pop("assigned_agents"), **data)
+            services.update_request(
+                ticket, by=request.user, assigned_agents=agents, check_overlap=check_overlap, **data
+            )
+        except calendar_services.OverlapWarning as error:
+            form.ask_to_confirm_overlap(error)
         except ValidationError as error:
             add_errors(form, error)
         else:
@@ -182,7 +191,14 @@ def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "That slot could not be read; find a slot again.")
         return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")
     try:
-        services.update_request(ticket, by=request.user, assigned_agents=agents, planned_start=start)
+        # Proposed as free, but taken since (another booking, an imported entry): say by what.
+        services.update_request(
+            ticket, by=request.user, assigned_agents=agents, planned_start=start, check_overlap=True
+        )
+    except calendar_services.OverlapWarning as error:
+        taken = "; ".join(overlap.message(timezone.get_current_timezone()) for overlap in error.overlaps)
+        messages.error(request, f"That slot is no longer free ({taken}); here are the next ones.")
+        return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")

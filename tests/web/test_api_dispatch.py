@@ -14,6 +14,8 @@ from rest_framework.test import APIClient
 from calendars import services
 from calendars.models import Appointment, CalendarSettings
 from tests.web.conftest import at
+from tickets import services as ticket_services
+from tickets.models import Request
 
 LIST = "/api/appointments/"
 
@@ -208,3 +210,35 @@ def test_availability_is_for_technicians_and_coordinators(api_client, reader, al
     query = {"agent": [alice.pk], "start": "2035-03-05", "end": "2035-03-06", "duration": 60}
     assert api_client(reader).get("/api/availability/", query).status_code == 403
     assert api_client(alice.user).get("/api/availability/", query).status_code == 200
+
+
+def test_planning_a_request_onto_busy_time_asks_first_in_the_api(api_client, coordinator, bob, bobs_appointment):
+    """Bob's job is 11:00-12:00 Amsterdam; his request planned at 11:30 (the default hour's
+    estimate) would overlap it: 409 naming the job, nothing planned; confirmed, it is planned."""
+    ticket = ticket_services.create_request(summary="Printer", assigned_agents=[bob])
+    client = api_client(coordinator)
+    plan = {"planned_start": at(2, 11, 30).isoformat()}
+    response = client.patch(f"/api/requests/{ticket.pk}/", plan, format="json")
+    assert response.status_code == 409
+    assert [o["message"] for o in response.json()["overlaps"]] == ["overlaps Bob's 'Bob's job' 11:00–12:00"]
+    assert Request.objects.get(pk=ticket.pk).planned_start is None
+    assert not Appointment.objects.filter(request=ticket).exists()
+    response = client.patch(f"/api/requests/{ticket.pk}/", {**plan, "confirm_overlap": True}, format="json")
+    assert response.status_code == 200
+    assert Request.objects.get(pk=ticket.pk).planned_start == at(2, 11, 30)
+    created = client.post("/api/requests/", {"summary": "Scanner", "assigned_agents": [bob.pk], **plan}, format="json")
+    assert created.status_code == 409
+
+
+def test_the_request_form_asks_before_planning_onto_busy_time(page_client, coordinator, bob, bobs_appointment):
+    ticket = ticket_services.create_request(summary="Printer", assigned_agents=[bob])
+    client = page_client(coordinator)
+    data = {"summary": "Printer", "status": "new", "assigned_agents": [bob.pk], "planned_start": "2026-03-02 11:30"}
+    page = client.post(f"/requests/{ticket.pk}/edit/", data)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "overlaps Bob&#x27;s &#x27;Bob&#x27;s job&#x27; 11:00–12:00" in text
+    assert 'type="checkbox" name="confirm_overlap"' in text
+    assert Request.objects.get(pk=ticket.pk).planned_start is None
+    assert client.post(f"/requests/{ticket.pk}/edit/", {**data, "confirm_overlap": "on"}).status_code == 302
+    assert Request.objects.get(pk=ticket.pk).planned_start == at(2, 11, 30)

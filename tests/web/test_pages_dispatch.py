@@ -74,3 +74,21 @@ def test_technicians_do_not_see_find_a_slot_on_requests_they_cannot_edit(page_cl
     ticket = services.create_request(summary="Printer", assigned_agents=[alice])
     page = page_client(other.user).get(f"/requests/{ticket.pk}/", {"find": "1"})
     assert "Next free slots" not in page.content.decode()
+
+
+def test_booking_a_slot_taken_since_says_by_what_and_saves_nothing(page_client, coordinator, alice):
+    """The proposal 10:00 Amsterdam was free when shown; Alice's 'Site visit' 10:30-11:30 was
+    booked since: booking it says so, names the visit, and plans nothing."""
+    ticket = services.create_request(summary="Printer", assigned_agents=[alice])
+    start = datetime(2035, 3, 5, 10, tzinfo=AMS)
+    calendar_services.create_appointment(
+        subject="Site visit", start=start + timedelta(minutes=30), end=start + timedelta(minutes=90), agents=[alice]
+    )
+    client = page_client(coordinator)
+    page = client.post(
+        f"/requests/{ticket.pk}/book-slot/", {"start": start.isoformat(), "agent": [alice.pk]}, follow=True
+    )
+    text = page.content.decode()
+    assert "That slot is no longer free (overlaps Alice&#x27;s &#x27;Site visit&#x27; 10:30–11:30)" in text
+    assert Request.objects.get(pk=ticket.pk).planned_start is None
+    assert not Appointment.objects.filter(request=ticket).exists()
