@@ -117,3 +117,23 @@ def test_short_entries_show_title_and_time_on_one_line_and_the_day_opens_at_work
     all_day = page.locator(".ec-all-day").first.bounding_box()
     grid_top = all_day["y"] + all_day["height"]
     assert abs(entry.bounding_box()["y"] - grid_top) < 24  # under half an hour (a slot)
+
+
+def test_dragging_onto_a_busy_slot_on_the_group_calendar_asks_first(open_page, log_in, coordinator, alice, bob):
+    """Alice's 'Job' 10:00-11:00 Amsterdam dragged into Bob's column lands on his 'Site visit'
+    10:00-11:00 (inside his hours, 08:00-17:00 London = 09:00-18:00 Amsterdam): the browser
+    asks, naming the visit on the coordinator's clock; refused, the job stays Alice's."""
+    job = calendar_services.create_appointment(subject="Job", start=on(10), end=on(11), agents=[alice])
+    calendar_services.create_appointment(subject="Site visit", start=on(10), end=on(11), agents=[bob])
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/calendar/group/?agent={alice.pk}&agent={bob.pk}&layout=columns&days=1&date=2035-03-05")
+    questions = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    start = centre(settled_box(page, page.locator(".ec-event", has_text="Job")))
+    bob_column = settled_box(page, page.locator("#calendar").get_by_text("Bob", exact=True))
+    drag(page, start, (bob_column["x"] + bob_column["width"] / 2, start[1]))
+    page.wait_for_selector("#calendar-message:not([hidden])")
+    assert "Not saved" in page.inner_text("#calendar-message")
+    assert len(questions) == 1 and "overlaps Bob's 'Site visit' 10:00–11:00" in questions[0]
+    job.refresh_from_db()
+    assert [agent.pk for agent in job.agents.all()] == [alice.pk] and job.start == on(10)
