@@ -242,3 +242,20 @@ def test_the_request_form_asks_before_planning_onto_busy_time(page_client, coord
     assert Request.objects.get(pk=ticket.pk).planned_start is None
     assert client.post(f"/requests/{ticket.pk}/edit/", {**data, "confirm_overlap": "on"}).status_code == 302
     assert Request.objects.get(pk=ticket.pk).planned_start == at(2, 11, 30)
+
+
+def test_private_and_imported_entries_are_named_without_their_subject(api_client, coordinator, bob):
+    """Bob's private helpdesk entry 09:00-10:00 and his imported (not private) one 13:00-14:00,
+    Monday 2 March Amsterdam: the 409 names each by owner and time only."""
+    services.create_appointment(subject="Dentist", start=at(2, 9), end=at(2, 10), agents=[bob], private=True)
+    services.create_appointment(
+        subject="Board meeting", start=at(2, 13), end=at(2, 14), agents=[bob], source=Appointment.Source.EXTERNAL
+    )
+    response = api_client(coordinator).post(LIST, _new([bob.pk], at(2, 9, 30), at(2, 13, 30)), format="json")
+    assert response.status_code == 409
+    assert [o["message"] for o in response.json()["overlaps"]] == [
+        "overlaps Bob's private appointment 09:00–10:00",
+        "busy in Bob's external calendar 13:00–14:00",
+    ]
+    assert [o["subject"] for o in response.json()["overlaps"]] == ["", ""]
+    assert "Dentist" not in response.content.decode() and "Board meeting" not in response.content.decode()
