@@ -169,3 +169,18 @@ def test_a_holiday_band_is_the_technicians_day_on_the_users_clock_not_the_browse
     box = settled_box(page, band)
     assert box["y"] == pytest.approx(hour_line(page, "06:00"), abs=2)
     assert page.locator(".working-hours").count() == 0
+
+
+def test_a_technicians_own_holiday_is_an_all_day_band_on_her_calendar(open_page, log_in, make_agent):
+    """Epiphany, Wednesday 6 January 2027, is a public holiday in Bavaria: Greta (Berlin, region
+    BY) sees a grey all-day band in her week (the widget draws it in the all-day row and down
+    the day), over the Wednesday column and no other, on a browser in Tokyo."""
+    make_agent("greta", time_zone="Europe/Berlin", holiday_country="DE", holiday_region="BY")
+    page = log_in(open_page(timezone_id="Asia/Tokyo"), "greta")
+    page.goto("/calendar/?date=2027-01-04&view=timeGridWeek")
+    band = page.locator(".ec-all-day .ec-bg-event.public-holiday")
+    box = settled_box(page, band)
+    wednesday = page.locator(".ec-col-head:has(time[datetime='2027-01-06'])").bounding_box()
+    assert centre(box)[0] == pytest.approx(centre(wednesday)[0], abs=5)
+    for shade in page.locator(".ec-bg-event.public-holiday").all():
+        assert centre(shade.bounding_box())[0] == pytest.approx(centre(wednesday)[0], abs=5)
