@@ -18,24 +18,36 @@
     return (await Promise.all(batches)).flat().map((slot, index) => ({ ...slot, id: `free-${index}` }));
   }
 
+  // The most slots one answer holds (the API's cap on `limit`).
+  const LIMIT = 500;
+
+  // Every free slot of these technicians in the window: a full answer is followed by another
+  // from the step after its last slot (an instant on the same grid), until one is not full.
   async function freeSlotsOf(ids, info) {
-    const params = new URLSearchParams({
-      // Wall-clock times on the user's zone, as calendar.js sends and shows them.
-      start: info.startStr,
-      end: info.endStr,
-      duration: String(config.freeMinutes),
-      step: String(config.freeMinutes),
-      mode: "any",
-      limit: "500",
-    });
-    ids.forEach((id) => params.append("agent", id));
-    const response = await fetch(`${config.availabilityUrl}?${params}`, {
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    });
-    if (!response.ok) return [];
-    const body = await response.json();
-    return body.slots.map((slot) => ({
+    const found = [];
+    // Wall-clock times on the user's zone, as calendar.js sends and shows them.
+    let start = info.startStr;
+    for (;;) {
+      const params = new URLSearchParams({
+        start,
+        end: info.endStr,
+        duration: String(config.freeMinutes),
+        step: String(config.freeMinutes),
+        mode: "any",
+        limit: String(LIMIT),
+      });
+      ids.forEach((id) => params.append("agent", id));
+      const response = await fetch(`${config.availabilityUrl}?${params}`, {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      });
+      if (!response.ok) break;
+      const slots = (await response.json()).slots;
+      found.push(...slots);
+      if (slots.length < LIMIT) break;
+      start = new Date(Date.parse(slots[slots.length - 1].start) + config.freeMinutes * 60 * 1000).toISOString();
+    }
+    return found.map((slot) => ({
       start: slot.start.slice(0, 19),
       end: slot.end.slice(0, 19),
       display: "background",

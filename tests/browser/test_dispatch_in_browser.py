@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
@@ -137,3 +138,15 @@ def test_dragging_onto_a_busy_slot_on_the_group_calendar_asks_first(open_page, l
     assert len(questions) == 1 and "overlaps Bob's 'Site visit' 10:00–11:00" in questions[0]
     job.refresh_from_db()
     assert [agent.pk for agent in job.agents.all()] == [alice.pk] and job.start == on(10)
+
+
+def test_the_free_slot_layer_is_whole_past_the_most_slots_one_answer_holds(open_page, log_in, coordinator, make_agent):
+    """Alice (Amsterdam) and Frank (New York), both 08:00-17:00 on their own clock, 31 days from
+    Monday 5 March 2035 (23 working days to Wednesday 4 April), free slots of 30 minutes: 18 a
+    working day each, 2 x 23 x 18 = 828 shaded blocks. Their hours barely overlap, so the slots
+    start at more distinct times (over 500) than one answer of /api/availability/ holds."""
+    alice = make_agent("alice")
+    frank = make_agent("frank", time_zone="America/New_York")
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/calendar/group/?agent={alice.pk}&agent={frank.pk}&layout=rows&days=31&date=2035-03-05&free=30")
+    expect(page.locator(".ec-bg-event.free-slot")).to_have_count(2 * 23 * 18, timeout=30_000)
