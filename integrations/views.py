@@ -197,10 +197,13 @@ def metrics(request):
     from integrations import metrics as sync_metrics
 
     token = settings.METRICS_TOKEN
-    sent = request.headers.get("Authorization", "")
-    by_token = bool(token) and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+    # "Bearer" in any case (RFC 7235 section 2.1: auth schemes are case-insensitive).
+    scheme, _, sent = request.headers.get("Authorization", "").strip().partition(" ")
+    by_token = bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
     if not (by_token or (request.user.is_authenticated and request.user.is_staff)):
-        response = HttpResponse("Send the metrics token as a Bearer token, or sign in as staff.", status=401)
+        response = HttpResponse(
+            "Send the metrics token as 'Authorization: Bearer <METRICS_TOKEN>', or sign in as staff.", status=401
+        )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     body, content_type = sync_metrics.render(accept=request.headers.get("Accept", ""))
