@@ -26,7 +26,8 @@ run: install
 	@echo ""
 	@echo "Helpdesk: http://127.0.0.1:$(PORT)/   admin: http://127.0.0.1:$(PORT)/admin/"
 	@echo "Starting web, Celery worker and beat (Ctrl-C stops all)."
-	$(VENV)/bin/honcho start
+	# honcho's line prefix and Radicale's times in UTC, like the helpdesk's own log lines.
+	TZ=UTC $(VENV)/bin/honcho start
 
 test: install
 	$(VENV)/bin/pytest

@@ -5,10 +5,11 @@ from django.urls import reverse
 
 from calendars import services
 from calendars.models import Appointment, CalendarSettings, Schedule
+from helpdesk.durations import MinutesInAdmin
 
 
 @admin.register(CalendarSettings)
-class CalendarSettingsAdmin(admin.ModelAdmin):
+class CalendarSettingsAdmin(MinutesInAdmin, admin.ModelAdmin):
     """One row of settings: the list goes straight to it."""
 
     fieldsets = [

@@ -327,7 +327,6 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_edit": can_edit,
             "form": form,
         },
-        status=400 if form is not None and form.is_bound else 200,
     )
 
 

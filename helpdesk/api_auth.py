@@ -8,12 +8,19 @@ out in their own. The middleware deactivates the zone after the response, as for
 from django.utils import timezone
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
+from rest_framework.authentication import get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
 
 
 class AgentZoneTokenAuthentication(TokenAuthentication):
     """knox's token authentication; a signed-in technician's zone becomes the current zone."""
 
     def authenticate(self, request):
+        # The other scheme of this product (/metrics takes Bearer): say which one the API takes
+        # instead of knox's "credentials were not provided".
+        scheme = get_authorization_header(request).split()[:1]
+        if scheme and scheme[0].lower() == b"bearer":
+            raise AuthenticationFailed("Send the API token as 'Authorization: Token <token>', not Bearer.")
         result = super().authenticate(request)
         if result is not None:
             agent = getattr(result[0], "agent", None)

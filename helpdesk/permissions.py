@@ -14,6 +14,12 @@ Scopes, for a technician "me":
 - MINE: request: (none); appointment: I am one of its technicians; action: I did the work.
 - ALONE: appointment: on no request, and I am its only technician (so nobody else's
   calendar changes, and no request that is not mine gets an entry).
+- SOLE: appointment: I am its only technician, on a request or not (so nobody else's
+  calendar changes).
+
+Editing and deleting an appointment have the same scopes: both change every calendar the
+entry is on, so a technician changes or removes an entry shared with others (a team's
+stand-up) only through a request assigned to her; otherwise a coordinator does.
 
 "Reassign" is changing who an object is for: a request's assigned technicians, an
 appointment's technicians, the technician of an action. A technician puts entries only on
@@ -65,6 +71,7 @@ class Scope(StrEnum):
     ASSIGNED = "assigned"
     MINE = "mine"
     ALONE = "alone"
+    SOLE = "sole"
 
 
 _EVERYTHING = {verb: (Scope.ANY,) for verb in Verb}
@@ -82,9 +89,9 @@ RULES: dict[Role, dict[Kind, dict[Verb, tuple[Scope, ...]]]] = {
         },
         Kind.APPOINTMENT: {
             Verb.CREATE: (Scope.ALONE, Scope.ASSIGNED),
-            Verb.EDIT: (Scope.MINE,),
+            Verb.EDIT: (Scope.SOLE, Scope.ASSIGNED),
             Verb.REASSIGN: (Scope.ASSIGNED,),
-            Verb.DELETE: (Scope.ALONE, Scope.ASSIGNED),
+            Verb.DELETE: (Scope.SOLE, Scope.ASSIGNED),
         },
         Kind.ACTION: {
             Verb.CREATE: (Scope.ASSIGNED,),
@@ -160,6 +167,8 @@ def _holds(scope: Scope, me: Agent | None, target: Target) -> bool:
         return me.pk in target.agent_ids
     if scope == Scope.ALONE:
         return target.request is None and target.agent_ids == {me.pk}
+    if scope == Scope.SOLE:
+        return target.agent_ids == {me.pk}
     raise ValueError(scope)
 
 

@@ -3,22 +3,20 @@ import json
 import secrets
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from agents.decorators import technician_required
 from integrations import selectors, services
 from integrations.models import AgentCalendar, Connection, SyncLink
 
 
 def _agent(request):
-    agent = getattr(request.user, "agent", None)
-    if agent is None:
-        raise Http404("Only technicians have external calendars.")
-    return agent
+    """The signed-in technician (the views that call this are `technician_required`)."""
+    return request.user.agent
 
 
 def _allow_sign_in_redirects(response, connections):
@@ -31,13 +29,13 @@ def _allow_sign_in_redirects(response, connections):
     return response
 
 
-@login_required
+@technician_required
 def approvals(request):
     agent = _agent(request)
     return render(request, "integrations/approvals.html", {"links": selectors.waiting_for_approval(agent)})
 
 
-@login_required
+@technician_required
 @require_POST
 def decide(request, pk: int):
     agent = _agent(request)
@@ -51,7 +49,7 @@ def decide(request, pk: int):
     return redirect("integrations:approvals")
 
 
-@login_required
+@technician_required
 def sync_health(request):
     agent = _agent(request)
     microsoft365 = services.delegated_connections(agent)
@@ -68,7 +66,7 @@ def sync_health(request):
     return _allow_sign_in_redirects(response, [m365["connection"] for m365 in microsoft365 if m365["needs_sign_in"]])
 
 
-@login_required
+@technician_required
 @require_POST
 def microsoft365_connect(request, connection_id: int):
     """ "Connect my Microsoft 365 calendar": off to Microsoft's sign-in with a PKCE challenge."""
@@ -82,7 +80,7 @@ def microsoft365_connect(request, connection_id: int):
     return redirect(url)
 
 
-@login_required
+@technician_required
 def microsoft365_callback(request):
     """Back from Microsoft's sign-in: the code is redeemed by the worker, never in this request."""
     from integrations.tasks import finish_delegated_sign_in
@@ -149,7 +147,7 @@ def google_notify(request):
 GOOGLE_STATE = "google_sign_in_state"
 
 
-@login_required
+@technician_required
 def google_connect(request):
     """ "Connect my Google calendar": the Google connections where each technician signs in, the state
     of theirs ("connected", "reconnect" when Google withdrew the access), and a button that sends the
@@ -169,7 +167,7 @@ def google_connect(request):
     return _allow_sign_in_redirects(render(request, "integrations/google_connect.html", {"rows": rows}), connections)
 
 
-@login_required
+@technician_required
 def google_callback(request):
     """Where Google sends the browser back: the state must be the one this session started with; the
     code exchange is queued for a worker (no outbound call here)."""
@@ -199,10 +197,13 @@ def metrics(request):
     from integrations import metrics as sync_metrics
 
     token = settings.METRICS_TOKEN
-    sent = request.headers.get("Authorization", "")
-    by_token = bool(token) and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+    # "Bearer" in any case (RFC 7235 section 2.1: auth schemes are case-insensitive).
+    scheme, _, sent = request.headers.get("Authorization", "").strip().partition(" ")
+    by_token = bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
     if not (by_token or (request.user.is_authenticated and request.user.is_staff)):
-        response = HttpResponse("Send the metrics token as a Bearer token, or sign in as staff.", status=401)
+        response = HttpResponse(
+            "Send the metrics token as 'Authorization: Bearer <METRICS_TOKEN>', or sign in as staff.", status=401
+        )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     body, content_type = sync_metrics.render(accept=request.headers.get("Accept", ""))

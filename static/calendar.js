@@ -261,7 +261,9 @@
     date: config.date,
     // The user's UTC offset now: "today" and the now line on their clock, not the browser's.
     timeZone: config.utcOffset || "local",
-    height: phone ? "auto" : "calc(100vh - 12rem)",
+    // A fixed height on phones too: with "auto" the page, not the grid, scrolls, and scrollTime
+    // has nothing to scroll, so the day opened at 00:00.
+    height: phone ? "max(24rem, calc(100svh - 9rem))" : "calc(100vh - 12rem)",
     nowIndicator: true,
     firstDay: 1,
     locale: document.documentElement.lang || "en-GB",
@@ -299,7 +301,8 @@
   } else {
     options.view = phone && config.view === "timeGridWeek" ? "timeGridDay" : config.view;
     options.headerToolbar = phone
-      ? { start: "prev,next today", center: "", end: "timeGridDay,listWeek,dayGridMonth" }
+      ? // The title (the date shown) gets a row of its own on a phone (helpdesk.css).
+        { start: "prev,next today", center: "title", end: "timeGridDay,listWeek,dayGridMonth" }
       : { start: "prev,next today", center: "title", end: "timeGridDay,timeGridWeek,dayGridMonth,listWeek" };
   }
 

@@ -1,13 +1,13 @@
 """Django admin: every page opens, and saving goes through the same rules as everywhere else."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from calendars.models import Appointment
+from calendars.models import Appointment, CalendarSettings
 from tickets.models import Action, Request
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -62,7 +62,7 @@ def request_form(alice, **overrides) -> dict:
         "assigned_agents": [alice.pk],
         "planned_start_0": "2026-12-01",
         "planned_start_1": "09:00:00",
-        "estimate": "01:30:00",
+        "estimate": "90",  # minutes, as on the pages
         **management("actions"),
         **management("appointments"),
     }
@@ -87,7 +87,7 @@ def test_action_inline_with_negative_time_is_refused_in_admin(admin_client, alic
             "actions-0-agent": alice.pk,
             "actions-0-done_at_0": "2026-12-01",
             "actions-0-done_at_1": "10:00:00",
-            "actions-0-time_taken": "-00:10:00",
+            "actions-0-time_taken": "-10",
             "actions-0-note": "x",
             "actions-0-add_to_calendar": "on",
         },
@@ -168,3 +168,19 @@ def test_unknown_time_zone_is_refused_in_admin(admin_client, alice):
     assert "Mars/Olympus_Mons" in response.content.decode()
     alice.refresh_from_db()
     assert str(alice.time_zone) == "Europe/Amsterdam"
+
+
+def test_admin_shows_and_reads_durations_in_minutes(admin_client, alice):
+    """Trial report: durations showed as 1:30:00. Admin lists show "1 h 30 min"; the forms read and
+    show minutes, as the pages do."""
+    assert admin_client.post(reverse("admin:tickets_request_add"), request_form(alice)).status_code == 302
+    request = Request.objects.get()
+    assert request.estimate == timedelta(minutes=90)
+    listing = admin_client.get(reverse("admin:tickets_request_changelist")).content.decode()
+    assert "1 h 30 min" in listing and "1:30:00" not in listing
+    form = admin_client.get(reverse("admin:tickets_request_change", args=[request.pk])).content.decode()
+    assert 'name="estimate" value="90"' in form
+    settings_form = admin_client.get(
+        reverse("admin:calendars_calendarsettings_change", args=[CalendarSettings.load().pk])
+    ).content.decode()
+    assert 'name="default_estimate" value="60"' in settings_form

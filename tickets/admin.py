@@ -2,11 +2,12 @@ from django.contrib import admin
 
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings
+from helpdesk.durations import MinutesInAdmin, duration_text
 from tickets import services
 from tickets.models import Action, Request
 
 
-class ActionInline(admin.StackedInline):
+class ActionInline(MinutesInAdmin, admin.StackedInline):
     model = Action
     extra = 0
     fields = [("agent", "done_at", "time_taken"), "note", "add_to_calendar"]
@@ -34,8 +35,8 @@ class AppointmentInline(admin.TabularInline):
 
 
 @admin.register(Request)
-class RequestAdmin(admin.ModelAdmin):
-    list_display = ["number", "summary", "customer", "site", "status", "planned_start", "estimate", "agent_names"]
+class RequestAdmin(MinutesInAdmin, admin.ModelAdmin):
+    list_display = ["number", "summary", "customer", "site", "status", "planned_start", "estimate_text", "agent_names"]
     list_display_links = ["number", "summary"]
     list_filter = ["status", "assigned_agents", "assigned_agents__teams", ("planned_start", admin.DateFieldListFilter)]
     search_fields = ["=id", "summary", "customer", "site", "description"]
@@ -50,6 +51,10 @@ class RequestAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("assigned_agents__user")
+
+    @admin.display(description="estimate", ordering="estimate")
+    def estimate_text(self, obj: Request) -> str:
+        return duration_text(obj.estimate)
 
     @admin.display(description="technicians")
     def agent_names(self, obj: Request) -> str:
@@ -107,13 +112,17 @@ class RequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(Action)
-class ActionAdmin(admin.ModelAdmin):
-    list_display = ["request", "agent", "done_at", "time_taken", "add_to_calendar"]
+class ActionAdmin(MinutesInAdmin, admin.ModelAdmin):
+    list_display = ["request", "agent", "done_at", "time_taken_text", "add_to_calendar"]
     list_filter = ["add_to_calendar", "agent", ("done_at", admin.DateFieldListFilter)]
     search_fields = ["note", "request__summary", "=request__id"]
     date_hierarchy = "done_at"
     autocomplete_fields = ["request", "agent"]
     list_select_related = ["request", "agent__user"]
+
+    @admin.display(description="time taken", ordering="time_taken")
+    def time_taken_text(self, obj: Action) -> str:
+        return duration_text(obj.time_taken)
 
     def save_model(self, request, obj, form, change):
         obj.save()

@@ -1,35 +1,17 @@
 """Forms of the request pages; they only check input, the services write."""
 
-from datetime import timedelta
-
 from django import forms
 
 from agents.models import Agent, Team
+from helpdesk.durations import MinutesField
 from helpdesk.limits import SupportedDateTimeField
 from tickets.models import Request
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-MAX_MINUTES = 366 * 24 * 60
 
 
 def active_agents():
     return Agent.objects.filter(is_active=True).select_related("user")
-
-
-class MinutesField(forms.IntegerField):
-    """A duration typed as minutes."""
-
-    def __init__(self, *, allow_zero: bool = False, **kwargs):
-        super().__init__(min_value=0 if allow_zero else 1, max_value=MAX_MINUTES, **kwargs)
-
-    def prepare_value(self, value):
-        if isinstance(value, timedelta):
-            return int(value.total_seconds() // 60)
-        return value
-
-    def clean(self, value):
-        minutes = super().clean(value)
-        return None if minutes is None else timedelta(minutes=minutes)
 
 
 class RequestFilterForm(forms.Form):

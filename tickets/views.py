@@ -155,7 +155,9 @@ def _finder(request: HttpRequest, ticket) -> dict | None:
     return {"team": team, "estimate": estimate, "proposals": proposals}
 
 
-def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=None, tab="actions", status=200):
+def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=None, tab="actions"):
+    """The request page; with a refused form, that form shown again with its errors (200, like
+    every page form: tests/web/test_invalid_forms.py)."""
     actions = list(selectors.actions_of(ticket))
     appointments = list(calendar_appointments(request=ticket.pk))
     return render(
@@ -173,7 +175,6 @@ def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=
             "finder": _finder(request, ticket),
             "teams": Team.objects.all(),
         },
-        status=status,
     )
 
 
@@ -229,7 +230,7 @@ def action_create(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Action added.")
             return redirect("tickets:detail", pk=ticket.pk)
-    return _detail(request, ticket, action_form=form, status=400)
+    return _detail(request, ticket, action_form=form)
 
 
 @login_required
@@ -264,4 +265,4 @@ def appointment_create(request: HttpRequest, pk: int) -> HttpResponse:
             answer_push_choice(made, form.push_choice(), agent=permissions.agent_of(request.user), by=request.user)
             messages.success(request, f"{len(made)} appointment(s) created.")
             return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")
-    return _detail(request, ticket, appointment_form=form, tab="appointments", status=400)
+    return _detail(request, ticket, appointment_form=form, tab="appointments")

@@ -203,3 +203,24 @@ def test_technician_starts_a_new_appointment_only_in_her_own_group_column(open_p
     page.wait_for_url("**/calendar/appointments/new/**")
     assert page.is_checked(f"input[name=agents][value='{alice.pk}']")
     assert page.locator(f"input[name=agents][value='{bob.pk}']").count() == 0
+
+
+def test_phone_day_view_names_its_date_and_opens_at_working_hours(open_page, log_in, alice):
+    """On a 390x844 screen (trial report) the personal calendar opens in the day view; its toolbar
+    names the day shown and the grid starts at alice's working hours (the site's default,
+    08:00-17:00 Amsterdam), not at midnight: the 08:00 row is on screen, 00:00 is not."""
+    calendar_services.create_appointment(subject="Visit", start=at(3, 9), end=at(3, 10), agents=[alice])
+    page = log_in(open_page(width=390, height=844), "alice")
+    page.goto("/calendar/?date=2026-03-03")
+    settled_box(page, page.locator(".ec-event", has_text="Visit"))
+    title = page.locator(".ec-toolbar .ec-title")
+    assert title.is_visible() and "3" in title.inner_text() and "Mar" in title.inner_text(), title.inner_text()
+
+    def on_screen(label: str) -> bool:
+        # The hour labels down the side of the grid; .ec-main is the part that scrolls.
+        box = page.locator(".ec-body .ec-sidebar time", has_text=label).bounding_box()
+        shown = page.locator(".ec-main").bounding_box()
+        return shown["y"] <= box["y"] < min(shown["y"] + shown["height"], 844)
+
+    assert on_screen("08:00")
+    assert not on_screen("00:00")

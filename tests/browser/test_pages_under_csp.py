@@ -35,3 +35,17 @@ def test_deleting_a_request_asks_first(open_page, log_in, coordinator, alice):
     page.click("form[data-confirm] button")
     page.wait_for_url(lambda url: url.endswith("/requests/"))
     assert not Request.objects.filter(pk=ticket.pk).exists()
+
+
+def test_pages_and_admin_load_the_site_icon_without_a_404(open_page, log_in, coordinator, alice, caplog):
+    """Trial report: the console showed a 404 for /favicon.ico on every page. Chromium asks for the
+    linked icon on our pages and for /favicon.ico on admin's; the server logs no 'Not Found'."""
+    coordinator.is_staff = coordinator.is_superuser = True
+    coordinator.save()
+    page = log_in(open_page(), "coordinator")
+    for url in ("/", "/calendar/group/", "/admin/"):
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)
+    not_found = [r.getMessage() for r in caplog.records if r.name == "django.request" and "Not Found" in r.getMessage()]
+    assert not_found == []

@@ -208,3 +208,17 @@ def test_calendar_added_in_admin_without_its_id_is_found_and_synced_by_the_worke
     assert agent_calendar.calendar_id.rstrip("/").endswith("/work")
     assert agent_calendar.last_sync is not None
     assert agent_calendar.links.filter(appointment__subject="Patch round", pending=False).exists()
+
+
+@pytest.mark.parametrize("path", ["/me/sync/", "/me/approvals/", "/me/google/", "/me/sync/microsoft365/callback/"])
+def test_own_calendar_pages_tell_a_coordinator_without_technician_profile_why(client, coordinator, path):
+    """Trial report: /me/sync/ answered 404 for a coordinator who is no technician. Each page about
+    one's own calendar answers a page that says why there is nothing, and where to get it."""
+    client.force_login(coordinator)
+    response = client.get(path)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "You have no technician profile" in text and "An admin can make one" in text
+    # A form posted all the same is refused with the same words, and nothing happens.
+    refused = client.post("/me/approvals/1/", {"decision": "approve"})
+    assert refused.status_code == 403 and "You have no technician profile" in refused.content.decode()

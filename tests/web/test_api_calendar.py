@@ -121,16 +121,17 @@ def test_technician_calendar_answer_costs_the_same_for_many_requests(api_client,
     member = large.members.first()
     client = api_client(member.user)
     client.get(CALENDAR, {**WEEK, "team": small.pk})
-    # settings, appointments, technicians (the requests' technicians only where the table lets
-    # a technician edit by the request)
-    with django_assert_num_queries(3) as captured:
+    # settings, appointments, technicians, and the requests' technicians (the table lets a
+    # technician edit an entry by its request: ASSIGNED), whatever the number of requests
+    with django_assert_num_queries(4) as captured:
         items = client.get(CALENDAR, {**WEEK, "team": small.pk}).json()
     assert not any(item["can_edit"] for item in items)  # not on them, nor on their requests
     assert not any("COUNT(" in query["sql"] for query in captured.captured_queries)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         items = client.get(CALENDAR, {**WEEK, "team": large.pk}).json()
     assert len(items) == 200
-    # Editable: the member's own two entries (MINE), none by request (ASSIGNED is not an edit right).
+    # Editable: the member's own two entries (SOLE, and on her own requests: ASSIGNED); every
+    # other entry is another technician's alone, on that technician's request.
     assert sum(item["can_edit"] for item in items) == 2
 
 

@@ -97,7 +97,8 @@ def api_call(w: World, kind: str, verb: str, theirs: bool):
                 data["request"] = w.bobs_request.pk
             return "post", "/api/appointments/", data, {201}
         if verb == "edit":
-            appointment = _appointment(w, [alice] if theirs else [bob])
+            # Not theirs: shared with bob on no request, the same object as the delete cell.
+            appointment = _appointment(w, [alice] if theirs else [alice, bob])
             return "patch", f"/api/appointments/{appointment.pk}/", {"subject": "Renamed"}, {200}
         if verb == "reassign":
             # Theirs: on her request, she adds bob; not theirs: her own entry, handed to carol.
@@ -159,7 +160,7 @@ def page_call(w: World, kind: str, verb: str, theirs: bool):
                 "appointment-entries": "shared",
             }
         if verb == "edit":
-            appointment = _appointment(w, [alice] if theirs else [bob])
+            appointment = _appointment(w, [alice] if theirs else [alice, bob])
             agents = [a.pk for a in appointment.agents.all()]
             return f"/calendar/appointments/{appointment.pk}/", {**form, "subject": "Renamed", "agents": agents}
         if verb == "reassign":
@@ -252,3 +253,42 @@ def test_technician_keeps_her_technicians_when_she_edits_her_appointment(world, 
     url = f"/api/appointments/{appointment.pk}/"
     data = {"subject": "Renamed", "agents": [world.alice.pk]}
     assert api_client(world.alice.user).patch(url, data, format="json").status_code == 200
+
+
+def test_technician_may_neither_change_nor_delete_a_teams_shared_entry(world, api_client, page_client):
+    """Trial report: alice could PATCH the team's shared entry (hers and bob's, on no request) but
+    not DELETE it. Both change bob's calendar too, so the table refuses both, over the API and on
+    the pages; a coordinator may do both."""
+    shared = _appointment(world, [world.alice, world.bob])
+    url = f"/api/appointments/{shared.pk}/"
+    client = api_client(world.alice.user)
+    assert (
+        client.patch(
+            url, {"start": "2026-03-02T11:00:00+01:00", "end": "2026-03-02T12:00:00+01:00"}, format="json"
+        ).status_code
+        == 403
+    )
+    assert client.patch(url, {"subject": "Renamed"}, format="json").status_code == 403
+    assert client.delete(url).status_code == 403
+    assert client.get(url).json()["can_edit"] is False
+    pages = page_client(world.alice.user)
+    form = {"subject": "Renamed", "start": "2026-03-02T11:00", "end": "2026-03-02T12:00"}
+    form["agents"] = [world.alice.pk, world.bob.pk]
+    assert pages.post(f"/calendar/appointments/{shared.pk}/", form).status_code == 403
+    assert pages.post(f"/calendar/appointments/{shared.pk}/delete/").status_code == 403
+    shared.refresh_from_db()
+    assert (shared.subject, shared.start, shared.is_cancelled) == ("Visit", at(2, 9), False)
+    coordinator = api_client(world.users["coordinator"])
+    assert coordinator.patch(url, {"subject": "Renamed"}, format="json").status_code == 200
+    assert coordinator.delete(url).status_code == 204
+
+
+def test_technician_may_change_and_delete_a_shared_entry_on_her_request(world, api_client):
+    """The same shared entry on a request assigned to alice: hers to change and to delete."""
+    for verb in ("patch", "delete"):
+        shared = _appointment(world, [world.alice, world.bob], request=world.alices_request)
+        url = f"/api/appointments/{shared.pk}/"
+        client = api_client(world.alice.user)
+        assert client.get(url).json()["can_edit"] is True
+        response = client.patch(url, {"subject": "Renamed"}, format="json") if verb == "patch" else client.delete(url)
+        assert response.status_code in (200, 204), response.content

@@ -2,6 +2,7 @@
 
 import random
 from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import Group, Permission, User
 from django.core.management.base import BaseCommand
@@ -111,7 +112,8 @@ class Command(BaseCommand):
             day = monday + timedelta(days=rng.randrange(-7, 14))
             while day.weekday() >= 5:
                 day += timedelta(days=1)
-            start = datetime.combine(day, time(rng.choice([8, 9, 10, 11, 13, 14, 15]), rng.choice([0, 30])))
+            # Ends by 16:30 at the latest (two hours from 14:30): inside the default working hours.
+            start = datetime.combine(day, time(rng.choice([8, 9, 10, 11, 13, 14]), rng.choice([0, 30])))
             request = ticket_services.create_request(
                 summary=SUMMARIES[number % len(SUMMARIES)],
                 customer=customer,
@@ -123,7 +125,7 @@ class Command(BaseCommand):
                 by=coordinator,
             )
             if number % 3 == 0:
-                done_at = request.planned_start - timedelta(days=2)
+                done_at = _working_day(request.planned_start, -2, agent.zone)
                 ticket_services.log_action(
                     request,
                     agent=agent,
@@ -134,13 +136,15 @@ class Command(BaseCommand):
                     by=agent.user,
                 )
             if number % 10 == 0:
-                other = agents[(number + 1) % len(agents)]
+                # On site together: a colleague on the same clock, at 10:00 the next working day.
+                others = [o for o in agents[number + 1 :] + agents if o != agent and o.zone == agent.zone]
+                on_site = _working_day(request.planned_start, 1, agent.zone).replace(hour=10, minute=0)
                 calendar_services.create_appointments(
-                    agents=[agent, other],
+                    agents=[agent, *others[:1]],
                     one_each=number % 20 == 0,
                     subject=f"On site together: {customer}",
-                    start=request.planned_start + timedelta(days=1),
-                    end=request.planned_start + timedelta(days=1, hours=2),
+                    start=on_site,
+                    end=on_site + timedelta(hours=2),
                     request=request,
                     note="Bring the spare switch.",
                     by=coordinator,
@@ -153,12 +157,14 @@ class Command(BaseCommand):
                 agents=[agent],
                 by=coordinator,
             )
-        first_zone = agents[0].zone
+        # 15:00 in Amsterdam is 14:00 in London and 09:00 (10:00 in the weeks the US and the EU
+        # change clocks apart) in New York: working hours on every demo technician's clock.
+        standup_zone = agents[0].zone
         series = calendar_services.create_recurring_appointment(
             rule="RRULE:FREQ=WEEKLY;BYDAY=MO",
             subject=SERIES_SUBJECT,
-            start=datetime.combine(monday, time(9)).replace(tzinfo=first_zone),
-            end=datetime.combine(monday, time(9, 30)).replace(tzinfo=first_zone),
+            start=datetime.combine(monday, time(15)).replace(tzinfo=standup_zone),
+            end=datetime.combine(monday, time(15, 30)).replace(tzinfo=standup_zone),
             agents=agents,
             by=coordinator,
         )
@@ -168,3 +174,15 @@ class Command(BaseCommand):
             moved, start=moved.start + timedelta(days=1), end=moved.end + timedelta(days=1), by=coordinator
         )
         calendar_services.cancel_occurrence(occurrences[1], by=coordinator)
+
+
+def _working_day(moment: datetime, days: int, zone: ZoneInfo) -> datetime:
+    """`moment` (aware) moved by `days` working days (Monday to Friday) on the wall clock of
+    `zone`: the same local time, returned in `zone`."""
+    moment = moment.astimezone(zone)
+    step = 1 if days > 0 else -1
+    for _ in range(abs(days)):
+        moment = moment + timedelta(days=step)
+        while moment.weekday() >= 5:
+            moment = moment + timedelta(days=step)
+    return moment
