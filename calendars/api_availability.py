@@ -17,7 +17,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
-from calendars.availability import MAX_TECHNICIANS, Mode, Options, find_slots_for, working_time_for
+from calendars.availability import (
+    MAX_BUFFER,
+    MAX_NOTICE,
+    MAX_TECHNICIANS,
+    Mode,
+    Options,
+    find_slots_for,
+    working_time_for,
+)
 from calendars.selectors import calendar_agents
 from calendars.services import OverlapWarning
 from helpdesk import permissions
@@ -105,8 +113,12 @@ class PeriodQuerySerializer(serializers.Serializer):
 class AvailabilityQuerySerializer(PeriodQuerySerializer):
     duration = serializers.IntegerField(min_value=5, max_value=24 * 60 * 5, help_text="Minutes.")
     mode = serializers.ChoiceField(choices=[m.value for m in Mode], default=Mode.TOGETHER.value)
-    buffer = serializers.IntegerField(min_value=0, max_value=24 * 60, default=0, help_text="Minutes, each side.")
-    notice = serializers.IntegerField(min_value=0, max_value=60 * 24 * 60, default=0, help_text="Minutes from now.")
+    buffer = serializers.IntegerField(
+        min_value=0, max_value=MAX_BUFFER // timedelta(minutes=1), default=0, help_text="Minutes, each side."
+    )
+    notice = serializers.IntegerField(
+        min_value=0, max_value=MAX_NOTICE // timedelta(minutes=1), default=0, help_text="Minutes from now."
+    )
     step = serializers.IntegerField(min_value=5, max_value=24 * 60, default=30, help_text="Minutes.")
     limit = serializers.IntegerField(min_value=1, max_value=500, default=20)
 

@@ -24,6 +24,11 @@ Interval = tuple[datetime, datetime]
 # asks in batches of this many, each a fixed number of queries.
 MAX_TECHNICIANS = 200
 
+# The longest travel buffer (each side of a busy block) and minimum notice anyone may ask for,
+# on the API and the request page alike.
+MAX_BUFFER = timedelta(days=1)
+MAX_NOTICE = timedelta(days=60)
+
 
 class Mode(StrEnum):
     TOGETHER = "together"  # every chosen technician free at once (one appointment for several)

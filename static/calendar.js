@@ -4,7 +4,11 @@
 // The widget runs on the signed-in user's wall clock (their helpdesk zone, as every page and
 // message does), never the browser's: it is given and gives back naive wall-clock times
 // ("2026-03-02T09:00:00"), which the server reads on that zone; the widget's own zone
-// conversion (to the browser's offset of today, whatever the date) is never used.
+// conversion (to the browser's offset of today, whatever the date) is never used. Nor is the
+// browser's clock: the JS Dates the widget's callbacks hand out are made on it, and one cannot
+// hold a wall-clock time the browser's zone skips (01:30 on a London browser on the last Sunday
+// of March becomes 02:30), so times are read from the widget's strings (startStr, dateStr) or
+// worked out from texts we gave it plus the widget's deltas, in UTC fields, never local ones.
 (function () {
   "use strict";
 
@@ -58,12 +62,14 @@
 
   function toEvent(item) {
     const prefix = item.is_recurring ? "\u21bb " : "";
+    // An all-day entry is its days, the same in every zone; a timed one its wall clock.
+    const days = item.all_day && item.start_date && item.end_date;
+    const [start, end] = days ? [item.start_date, item.end_date] : [wallClockOf(item.start), wallClockOf(item.end)];
     return {
       id: String(item.id),
       title: prefix + item.subject,
-      // An all-day entry is its days, the same in every zone; a timed one its wall clock.
-      start: item.all_day && item.start_date ? item.start_date : wallClockOf(item.start),
-      end: item.all_day && item.end_date ? item.end_date : wallClockOf(item.end),
+      start,
+      end,
       allDay: item.all_day,
       resourceIds: item.agents.map(String),
       // In one grid, each technician's colour; in their own column the resource colour does it.
@@ -74,14 +80,15 @@
         // Shorter than an hour: time and title on one line, so the title shows.
         ...(new Date(item.end) - new Date(item.start) < 60 * 60 * 1000 ? ["entry-short"] : []),
       ],
-      extendedProps: { agents: item.agents, source: item.source },
+      // The wall clock it was given: a drop or resize is this plus the widget's delta.
+      extendedProps: { agents: item.agents, source: item.source, start, end },
     };
   }
 
   // Each technician's working hours and public holidays in the shown window, from the server:
   // read on the technician's own wall clock and zone (as the free slots are), sent on the
-  // viewer's clock. workingIntervals: {resource id: [[start, end] as Dates on the page's wall
-  // clock]}, kept for the drop check; daysOff: {resource id: [{start, end, name} as sent]}.
+  // viewer's clock. workingIntervals: {resource id: [[start, end] as wall-clock texts]}, kept
+  // for the drop check; daysOff: {resource id: [{start, end, name} as sent]}.
   let workingIntervals = {};
   let daysOff = {};
 
@@ -98,28 +105,33 @@
     const found = { hours: {}, daysOff: {} };
     for (const body of await Promise.all(batches)) {
       for (const [id, intervals] of Object.entries(body.agents)) {
-        found.hours[id] = intervals.map((interval) => [wallClock(interval.start), wallClock(interval.end)]);
+        found.hours[id] = intervals.map((interval) => [wallClockOf(interval.start), wallClockOf(interval.end)]);
       }
       Object.assign(found.daysOff, body.days_off);
     }
     return found;
   }
 
-  // "2026-03-02T09:00:00-05:00" -> "2026-03-02T09:00:00": the wall clock the server wrote it on
-  // (the user's zone), which is the widget's.
+  // "2026-03-02T09:00-05:00" -> "2026-03-02T09:00:00": the wall clock the server wrote it on
+  // (the user's zone), which is the widget's. Always to the second, so texts compare as times.
   function wallClockOf(iso) {
-    return iso.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?/)[0];
+    return shifted(iso, {});
   }
 
-  // A wall-clock time as a Date with those fields, as the widget hands its times to us.
-  function wallClock(iso) {
-    const [year, month, day, hour, minute, second] = iso.match(/\d+/g).map(Number);
-    return new Date(year, month - 1, day, hour || 0, minute || 0, second || 0);
-  }
-
-  function wallClockText(moment) {
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${localDate(moment)}T${pad(moment.getHours())}:${pad(moment.getMinutes())}:${pad(moment.getSeconds())}`;
+  // A wall-clock text plus a widget duration ({years, months, days, seconds}, as its deltas
+  // are), as a wall-clock text to the second. Worked in UTC fields, which have no DST gap, so
+  // every wall-clock time exists; the widget works its own dates the same way.
+  function shifted(text, duration) {
+    const [year, month, day, hour, minute, second] = text.match(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?/)[0].match(/\d+/g).map(Number);
+    const moment = Date.UTC(
+      year + (duration.years || 0),
+      month - 1 + (duration.months || 0),
+      day + (duration.days || 0),
+      hour || 0,
+      minute || 0,
+      (second || 0) + (duration.seconds || 0),
+    );
+    return new Date(moment).toISOString().slice(0, 19);
   }
 
   // Working hours as a light background, per technician (S2.4); public holidays grey, named.
@@ -132,8 +144,8 @@
       const resourceIds = perResource ? [String(resource.id)] : [];
       (workingIntervals[String(resource.id)] || []).forEach(([begin, finish], index) =>
         shaded.push({
-          start: wallClockText(begin),
-          end: wallClockText(finish),
+          start: begin,
+          end: finish,
           display: "background",
           backgroundColor: "#c6f0cf",
           classNames: ["working-hours"],
@@ -160,11 +172,6 @@
       });
     }
     return shaded;
-  }
-
-  function localDate(day) {
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
   }
 
   // A load error stays on screen until a later load works; "Saved." is left alone.
@@ -203,7 +210,8 @@
   }
 
   // Outside the working hours of a technician it lands on (on that technician's own clock)?
-  // Inside means within one of their working intervals from the server, start to end.
+  // Inside means within one of their working intervals from the server, start to end; all
+  // wall-clock texts to the second, which compare as the times they name.
   function outOfHours(start, end, agentIds) {
     const resources = (config.resources || []).filter((r) => agentIds.includes(Number(r.id)));
     return resources.filter(
@@ -212,9 +220,20 @@
     );
   }
 
+  // The entry's new wall-clock times after a drop or resize: the times it was given plus the
+  // widget's deltas (the Dates in `info` are on the browser's clock; see the top).
+  function movedTimes(info) {
+    const { start, end } = info.event.extendedProps;
+    return {
+      start: shifted(start, info.delta || info.startDelta),
+      end: shifted(end, info.delta || info.endDelta),
+    };
+  }
+
   async function save(info, changes) {
     const agentIds = changes.agents || info.event.extendedProps.agents;
-    const outside = info.event.allDay ? [] : outOfHours(info.event.start, info.event.end, agentIds);
+    const { start, end } = movedTimes(info);
+    const outside = info.event.allDay ? [] : outOfHours(start, end, agentIds);
     if (outside.length && !window.confirm(`Outside the working hours of ${outside.map((r) => r.title).join(", ")}. Save anyway?`)) {
       info.revert();
       say("Not saved.");
@@ -230,7 +249,7 @@
         if (error.status !== 409 || !window.confirm(`${error.message}`)) throw error;
         item = await send({ ...changes, confirm_overlap: true });
       }
-      info.event.extendedProps.agents = item.agents;
+      Object.assign(info.event.extendedProps, { agents: item.agents, ...movedTimes(info) });
       say("Saved.");
       calendar.refetchEvents();
     } catch (error) {
@@ -248,10 +267,8 @@
     if (!config.canCreate) return;
     // A column the user may not create in (the server's rule, per technician): no form that is refused.
     if (info.resource && info.resource.extendedProps.canCreate === false) return;
-    const params = new URLSearchParams({ start: info.dateStr });
-    const date = info.date;
-    const end = new Date(date.getFullYear(), date.getMonth(), date.getDate(), date.getHours() + 1, date.getMinutes());
-    params.set("end", wallClockText(end));
+    // An hour on the user's clock from the widget's own text of the time clicked.
+    const params = new URLSearchParams({ start: info.dateStr, end: shifted(info.dateStr, { seconds: 60 * 60 }) });
     if (info.resource) params.append("agent", info.resource.id);
     else (config.agents || []).forEach((id) => params.append("agent", id));
     window.location.href = `${config.newUrl}?${params}`;
@@ -276,9 +293,8 @@
     eventDurationEditable: true,
     // Other page scripts (dispatch.js) register their layers before this one runs.
     eventSources: [{ events: loadEvents }, ...(window.helpdeskEventSources || [])],
-    eventDrop: (info) =>
-      save(info, { start: wallClockText(info.event.start), end: wallClockText(info.event.end), agents: agentsAfterDrop(info) }),
-    eventResize: (info) => save(info, { end: wallClockText(info.event.end) }),
+    eventDrop: (info) => save(info, { ...movedTimes(info), agents: agentsAfterDrop(info) }),
+    eventResize: (info) => save(info, movedTimes(info)),
     eventClick: openEntry,
     dateClick: createAt,
     loading: (isLoading) => element.classList.toggle("loading", isLoading),

@@ -3,6 +3,7 @@
 from django import forms
 
 from agents.models import Agent, Team
+from calendars.availability import MAX_BUFFER, MAX_NOTICE
 from helpdesk.durations import MinutesField
 from helpdesk.limits import SupportedDateTimeField
 from tickets.models import Request
@@ -19,6 +20,42 @@ class RequestFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "Any status"), *Request.Status.choices], required=False)
     agent = forms.ModelChoiceField(queryset=active_agents(), required=False, empty_label="Any technician")
     team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="Any team")
+
+
+class TeamMembersField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Team) -> str:
+        return f"Anyone of {obj.name}"
+
+
+def _whole_number_field(label: str, unit: str, most: int) -> forms.IntegerField:
+    """An optional whole number from 0 to `most` (empty: 0), every refusal saying so."""
+    message = f"Give the {label.lower()} as a whole number of {unit} from 0 to {most}."
+    return forms.IntegerField(
+        label=f"{label} ({unit})",
+        required=False,
+        min_value=0,
+        max_value=most,
+        initial=0,
+        error_messages={"invalid": message, "min_value": message, "max_value": message},
+    )
+
+
+class FindSlotForm(forms.Form):
+    """ "Find a slot" on the request page (issue 15): who, and the options of
+    calendars.availability a coordinator sets. Cleaned: team (Team or None), buffer and notice
+    (timedelta, 0 when left empty)."""
+
+    team = TeamMembersField(
+        queryset=Team.objects.all(), required=False, label="Who", empty_label="The assigned technicians, together"
+    )
+    buffer = _whole_number_field("Travel before and after", "minutes", MAX_BUFFER // timedelta(minutes=1))
+    notice = _whole_number_field("Minimum notice", "hours", MAX_NOTICE // timedelta(hours=1))
+
+    def clean_buffer(self) -> timedelta:
+        return timedelta(minutes=self.cleaned_data["buffer"] or 0)
+
+    def clean_notice(self) -> timedelta:
+        return timedelta(hours=self.cleaned_data["notice"] or 0)
 
 
 def confirm_overlap_field() -> forms.BooleanField:

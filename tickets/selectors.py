@@ -1,5 +1,7 @@
 """Reads of requests and actions used by pages and API, in a fixed number of queries."""
 
+from datetime import UTC, datetime, timedelta
+
 from django.db.models import Prefetch, Q, QuerySet
 
 from agents.models import Agent
@@ -46,14 +48,23 @@ def actions_of(request: Request) -> QuerySet[Action]:
     return request.actions.select_related("agent__user", "appointment").order_by("-done_at", "-id")
 
 
-def slot_proposals(request: Request, *, team=None, now=None, days: int = 14, count: int = 5):
-    """ "Find a slot" (issue 15): the next `count` free slots within `days` days for the request's
-    estimate (or the default estimate). With a team: any one member, fairest first (the slot's
-    first technician is the one to book); else all assigned technicians together. Returns
-    (estimate as a timedelta, [calendars.availability.Slot], {agent id: Agent}); no slots when
-    nobody is chosen."""
-    from datetime import timedelta
-
+def slot_proposals(
+    request: Request,
+    *,
+    team=None,
+    buffer: timedelta = timedelta(0),
+    notice: timedelta = timedelta(0),
+    now: datetime | None = None,
+    days: int = 14,
+    count: int = 5,
+):
+    """ "Find a slot" (issue 15): the next `count` free slots for the request's estimate (or the
+    default estimate), searched for `days` days from the first whole hour after `now + notice`
+    (UTC instants; `now` defaults to the present). `buffer` is kept free before and after every
+    busy block (travel). With a team: any one member, fairest first (the slot's first
+    technician is the one to book); else all assigned technicians together. Returns (estimate as
+    a timedelta, [calendars.availability.Slot], {agent id: Agent}); no slots when nobody is
+    chosen. Raises ValueError for a negative buffer or notice."""
     from django.utils import timezone
 
     from calendars.availability import Mode, Options, find_slots_for
@@ -68,9 +79,13 @@ def slot_proposals(request: Request, *, team=None, now=None, days: int = 14, cou
         agents, mode = [a for a in request.assigned_agents.all() if a.is_active], Mode.TOGETHER
     if not agents:
         return estimate, [], {}
+    if buffer < timedelta(0) or notice < timedelta(0):
+        raise ValueError("The travel buffer and the minimum notice cannot be negative.")
     now = now or timezone.now()
-    start = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    options = Options(duration=estimate, mode=mode, limit=count)
+    # Whole hours on the grid of 30-minute steps, as the page has always proposed.
+    earliest = (now + notice).astimezone(UTC)
+    start = earliest.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    options = Options(duration=estimate, mode=mode, buffer=buffer, notice=notice, limit=count)
     slots = find_slots_for(
         agents, start=start, end=start + timedelta(days=days), options=options, now=now, settings=settings
     )

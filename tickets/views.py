@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from agents.models import Agent, Team
+from agents.models import Agent
 from calendars import services as calendar_services
 from calendars.forms import AppointmentForm
 from calendars.models import CalendarSettings
@@ -19,7 +19,7 @@ from calendars.selectors import calendar_appointments
 from helpdesk import permissions
 from integrations.services import answer_push_choice
 from tickets import selectors, services
-from tickets.forms import ActionForm, RequestFilterForm, RequestForm
+from tickets.forms import ActionForm, FindSlotForm, RequestFilterForm, RequestForm
 from tickets.models import Action
 
 PAGE_SIZE = 50
@@ -142,17 +142,25 @@ def _appointment_form(request: HttpRequest, ticket, data=None) -> AppointmentFor
 
 
 def _finder(request: HttpRequest, ticket) -> dict | None:
-    """ "Find a slot" on the request page: asked for with ?find=1 (and a team, optionally)."""
-    if request.GET.get("find") != "1" or not permissions.can_edit_request(request.user, ticket):
+    """ "Find a slot" on the request page, for those who may plan it: {"form": FindSlotForm},
+    and once asked for (?find=1, with a team, travel buffer and minimum notice, optionally) and
+    the form is valid, the team, the estimate and the proposals. A refused form keeps what was
+    typed and says why; nothing is searched."""
+    if not permissions.can_edit_request(request.user, ticket):
         return None
-    team_id = request.GET.get("team", "")
-    team = Team.objects.filter(pk=int(team_id)).first() if team_id.isdigit() and len(team_id) < 10 else None
-    estimate, slots, agents = selectors.slot_proposals(ticket, team=team)
+    asked = request.GET.get("find") == "1"
+    form = FindSlotForm(request.GET if asked else None)
+    if not asked or not form.is_valid():
+        return {"form": form}
+    team = form.cleaned_data["team"]
+    estimate, slots, agents = selectors.slot_proposals(
+        ticket, team=team, buffer=form.cleaned_data["buffer"], notice=form.cleaned_data["notice"]
+    )
     proposals = [
         {"start": slot.start, "end": slot.end, "agents": [agents[i] for i in slot.agent_ids[: 1 if team else None]]}
         for slot in slots
     ]
-    return {"team": team, "estimate": estimate, "proposals": proposals}
+    return {"form": form, "team": team, "estimate": estimate, "proposals": proposals}
 
 
 def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=None, tab="actions"):
@@ -173,7 +181,6 @@ def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=
             "can_edit": permissions.can_edit_request(request.user, ticket),
             "can_delete": permissions.can_delete_request(request.user, ticket),
             "finder": _finder(request, ticket),
-            "teams": Team.objects.all(),
         },
     )
 

@@ -7,7 +7,7 @@ Sunday of March), London on GMT (UTC+0), Amsterdam on CET (UTC+1). Each expected
 is worked by hand from those offsets and checked against zoneinfo in the test.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,6 +38,22 @@ def hour_line(page, label: str) -> float:
 
 def nina(make_agent, **fields):
     return make_agent("nina", time_zone="America/New_York", **fields)
+
+
+def form_opened_by_click(page, y: float) -> tuple[str, str]:
+    """Click the day's grid at `y` and read the start and end the new-appointment form opens at."""
+    body = page.locator(".ec-body .ec-grid").first.bounding_box()
+    page.mouse.click(body["x"] + body["width"] / 2, y)
+    page.wait_for_url("**/calendar/appointments/new/**")
+    return page.input_value("#id_start"), page.input_value("#id_end")
+
+
+def saved_form(page, subject: str) -> Appointment:
+    """Give the open form a subject, save it, and return what was stored."""
+    page.fill("#id_subject", subject)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(lambda url: "/new/" not in url)
+    return Appointment.objects.get(subject=subject)
 
 
 def test_a_drag_on_the_own_calendar_saves_the_time_the_user_reads_not_the_browsers(open_page, log_in, make_agent):
@@ -126,15 +142,8 @@ def test_a_click_on_the_calendar_opens_the_form_at_the_time_the_user_reads(open_
     page = log_in(open_page(timezone_id="Europe/London"), "nina")
     page.goto("/calendar/?date=2026-03-02&view=timeGridDay")
     settled_box(page, page.locator(".working-hours").first)
-    body = page.locator(".ec-body .ec-grid").first.bounding_box()
-    page.mouse.click(body["x"] + body["width"] / 2, hour_line(page, "10:00") + 5)
-    page.wait_for_url("**/calendar/appointments/new/**")
-    assert page.input_value("#id_start") == "2026-03-02T10:00"
-    assert page.input_value("#id_end") == "2026-03-02T11:00"
-    page.fill("#id_subject", "Clicked")
-    page.click("main form button[type=submit]")
-    page.wait_for_url(lambda url: "/new/" not in url)
-    made = Appointment.objects.get(subject="Clicked")
+    assert form_opened_by_click(page, hour_line(page, "10:00") + 5) == ("2026-03-02T10:00", "2026-03-02T11:00")
+    made = saved_form(page, "Clicked")
     assert list(made.agents.all()) == [agent]
     assert made.start == datetime(2026, 3, 2, 15, tzinfo=UTC) == new_york(10)
 
@@ -184,3 +193,95 @@ def test_a_technicians_own_holiday_is_an_all_day_band_on_her_calendar(open_page,
     assert centre(box)[0] == pytest.approx(centre(wednesday)[0], abs=5)
     for shade in page.locator(".ec-bg-event.public-holiday").all():
         assert centre(shade.bounding_box())[0] == pytest.approx(centre(wednesday)[0], abs=5)
+
+
+# Sunday 29 March 2026: London's clocks go from 01:00 GMT to 02:00 BST, so 01:00-02:00 does not
+# exist on a London browser's clock; New York has been on EDT (UTC-4) since 8 March, so 01:30
+# there is 05:30 UTC. A JS Date made for 01:30 on that browser is 02:30 BST.
+LONDON_GAP_DAY = 29
+
+
+def scroll_to_midnight(page) -> None:
+    """Bring the grid's first hours into view (the day view opens at the working hours)."""
+    page.locator(".ec-main").evaluate("main => { main.scrollTop = 0; }")
+    page.wait_for_timeout(200)
+
+
+def half_past(page, hour: str, next_hour: str) -> float:
+    """The y of hh:30 on the time grid: halfway between two labelled hour lines."""
+    return (hour_line(page, hour) + hour_line(page, next_hour)) / 2
+
+
+def test_a_drag_into_the_browsers_own_dst_gap_saves_and_checks_the_time_the_user_reads(open_page, log_in, make_agent):
+    """Nina (New York) works 02:00-10:00 on Sundays; her 'Night call' 03:00-04:00 EDT on Sunday
+    29 March 2026, dragged on a London browser with its top on 01:30 (a time London skips that
+    night), starts before her day: she is asked, and once she agrees it is stored at 01:30-02:30
+    EDT = 05:30-06:30 UTC (the browser's Date made it 02:30, inside her hours, and saved an hour
+    late)."""
+    agent = nina(make_agent, working_days=[6], working_hours_start=time(2), working_hours_end=time(10))
+    call = calendar_services.create_appointment(
+        subject="Night call",
+        start=new_york(3, day=LONDON_GAP_DAY),
+        end=new_york(4, day=LONDON_GAP_DAY),
+        agents=[agent],
+    )
+    page = log_in(open_page(timezone_id="Europe/London"), "nina")
+    questions = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    page.goto(f"/calendar/?date=2026-03-{LONDON_GAP_DAY}&view=timeGridDay")
+    entry = page.locator(".ec-event", has_text="Night call")
+    settled_box(page, entry)
+    scroll_to_midnight(page)
+    box = entry.bounding_box()
+    assert box["y"] == pytest.approx(hour_line(page, "03:00"), abs=2)
+    x = box["x"] + box["width"] / 2
+    drag(page, (x, box["y"] + 10), (x, half_past(page, "01:00", "02:00") + 10))
+    wait_saved(page)
+    assert questions == ["Outside the working hours of Nina. Save anyway?"]
+    call.refresh_from_db()
+    assert call.start == datetime(2026, 3, 29, 5, 30, tzinfo=UTC) == new_york(1, 30, day=LONDON_GAP_DAY)
+    assert call.end == datetime(2026, 3, 29, 6, 30, tzinfo=UTC) == new_york(2, 30, day=LONDON_GAP_DAY)
+
+
+def test_a_click_in_the_browsers_own_dst_gap_opens_the_form_at_the_time_the_user_reads(open_page, log_in, make_agent):
+    """Nina (New York) on a London browser clicks just under 01:30 on Sunday 29 March 2026: the
+    form opens at 01:30-02:30 (an hour, on her clock) and saving stores 01:30-02:30 EDT =
+    05:30-06:30 UTC (the browser's Date put the end at 03:30)."""
+    nina(make_agent)
+    page = log_in(open_page(timezone_id="Europe/London"), "nina")
+    page.goto(f"/calendar/?date=2026-03-{LONDON_GAP_DAY}&view=timeGridDay")
+    settled_box(page, page.locator(".ec-body .ec-sidebar time", has_text="08:00").first)
+    scroll_to_midnight(page)
+    opened = form_opened_by_click(page, half_past(page, "01:00", "02:00") + 5)
+    assert opened == ("2026-03-29T01:30", "2026-03-29T02:30")
+    made = saved_form(page, "Clicked in the gap")
+    assert made.start == datetime(2026, 3, 29, 5, 30, tzinfo=UTC) == new_york(1, 30, day=LONDON_GAP_DAY)
+    assert made.end == datetime(2026, 3, 29, 6, 30, tzinfo=UTC) == new_york(2, 30, day=LONDON_GAP_DAY)
+
+
+def test_a_resize_into_the_browsers_own_dst_gap_saves_the_end_the_user_reads(open_page, log_in, make_agent):
+    """Nina's 'Late call' 00:30-01:00 EDT on Sunday 29 March 2026 (New York), its bottom edge
+    dragged on a London browser down to 01:30 (a time London skips that night): stored ending at
+    01:30 EDT = 05:30 UTC (the browser's Date made the end 02:30)."""
+    agent = nina(make_agent)
+    call = calendar_services.create_appointment(
+        subject="Late call",
+        start=new_york(0, 30, day=LONDON_GAP_DAY),
+        end=new_york(1, day=LONDON_GAP_DAY),
+        agents=[agent],
+    )
+    page = log_in(open_page(timezone_id="Europe/London"), "nina")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"/calendar/?date=2026-03-{LONDON_GAP_DAY}&view=timeGridDay")
+    entry = page.locator(".ec-event", has_text="Late call")
+    settled_box(page, entry)
+    scroll_to_midnight(page)
+    box = entry.bounding_box()
+    x = box["x"] + box["width"] / 2
+    bottom = box["y"] + box["height"] - 3
+    entry.hover()
+    drag(page, (x, bottom), (x, bottom + box["height"]))
+    wait_saved(page)
+    call.refresh_from_db()
+    assert call.start == datetime(2026, 3, 29, 4, 30, tzinfo=UTC) == new_york(0, 30, day=LONDON_GAP_DAY)
+    assert call.end == datetime(2026, 3, 29, 5, 30, tzinfo=UTC) == new_york(1, 30, day=LONDON_GAP_DAY)

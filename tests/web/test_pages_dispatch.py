@@ -1,7 +1,11 @@
 """ "Find a slot" on the request page (issue 15)."""
 
-from datetime import datetime, timedelta
+import re
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
@@ -92,3 +96,91 @@ def test_booking_a_slot_taken_since_says_by_what_and_saves_nothing(page_client, 
     assert "That slot is no longer free (overlaps Alice&#x27;s &#x27;Site visit&#x27; 10:30–11:30)" in text
     assert Request.objects.get(pk=ticket.pk).planned_start is None
     assert not Appointment.objects.filter(request=ticket).exists()
+
+
+def _day_after_tomorrow_or_later_on_a_weekday(now: datetime) -> date:
+    """The first Tuesday to Thursday at least two days after `now` on Amsterdam's clock: a working
+    day (default hours 08:00-17:00, Monday to Friday) within the two weeks searched."""
+    day = now.astimezone(AMS).date() + timedelta(days=2)
+    while day.weekday() not in (1, 2, 3):
+        day += timedelta(days=1)
+    return day
+
+
+def _proposed_starts(page) -> list[datetime]:
+    return [datetime.fromisoformat(value) for value in re.findall(r'name="start" value="([^"]+)"', page)]
+
+
+@pytest.mark.parametrize(
+    ("buffer", "first"),
+    [("", time(10)), ("0", time(10)), ("30", time(10, 30)), ("45", time(14))],
+)
+def test_a_travel_buffer_keeps_the_proposed_slot_that_far_from_busy_time(
+    page_client, coordinator, alice, buffer, first
+):
+    """Alice (Amsterdam, 08:00-17:00) is booked solid from now until 10:00 on a working day D
+    and has a meeting 12:00-13:00 that day; the request takes an hour (the default estimate).
+    Starts fall on whole and half hours.
+    - No buffer (empty, or 0): the first slot is 10:00-11:00, right after the busy time.
+    - 30 minutes: free time shrinks to 10:30-11:30 between the two, which holds the hour
+      exactly: 10:30.
+    - 45 minutes: free 10:45-11:15 cannot hold an hour; after the meeting Alice is free from
+      13:45, and the first start on the grid from then is 14:00."""
+    now = timezone.now()
+    day = _day_after_tomorrow_or_later_on_a_weekday(now)
+    calendar_services.create_appointment(
+        subject="Booked solid",
+        start=now - timedelta(hours=1),
+        end=datetime.combine(day, time(10), tzinfo=AMS),
+        agents=[alice],
+    )
+    calendar_services.create_appointment(
+        subject="Meeting",
+        start=datetime.combine(day, time(12), tzinfo=AMS),
+        end=datetime.combine(day, time(13), tzinfo=AMS),
+        agents=[alice],
+    )
+    ticket = services.create_request(summary="Printer", assigned_agents=[alice])
+    page = page_client(coordinator).get(f"/requests/{ticket.pk}/", {"find": "1", "buffer": buffer}).content.decode()
+    assert _proposed_starts(page)[0] == datetime.combine(day, first, tzinfo=AMS)
+
+
+@pytest.mark.parametrize(
+    ("hours", "first"),
+    [
+        (0, datetime(2035, 3, 5, 8, tzinfo=AMS)),
+        (3, datetime(2035, 3, 5, 11, tzinfo=AMS)),
+        (50, datetime(2035, 3, 7, 10, tzinfo=AMS)),
+    ],
+)
+def test_a_minimum_notice_moves_the_search_to_the_first_whole_hour_after_it(alice, hours, first):
+    """Now is Monday 5 March 2035 07:10 Amsterdam; Alice works 08:00-17:00 and is free.
+    - No notice: the first whole hour after now, 08:00 (as before there was a notice).
+    - 3 hours: not before 10:10, so the first whole hour after, 11:00.
+    - 50 hours: not before Wednesday 7 March 09:10, so 10:00 that day."""
+    ticket = services.create_request(summary="Printer", assigned_agents=[alice])
+    _, slots, _ = selectors.slot_proposals(
+        ticket, notice=timedelta(hours=hours), now=datetime(2035, 3, 5, 7, 10, tzinfo=AMS)
+    )
+    assert slots[0].start == first
+
+
+def test_find_a_slot_refuses_a_bad_buffer_or_notice_clearly_and_keeps_it(page_client, coordinator, alice):
+    """A negative buffer, a notice that is not a number and one of more than 60 days (1440
+    hours) are each named and stay in the form as typed; a team that does not exist is refused;
+    nothing is proposed."""
+    ticket = services.create_request(summary="Printer", assigned_agents=[alice])
+    client = page_client(coordinator)
+    for field, typed, message in [
+        ("buffer", "-5", "Give the travel before and after as a whole number of minutes from 0 to 1440."),
+        ("notice", "soon", "Give the minimum notice as a whole number of hours from 0 to 1440."),
+        ("notice", "1441", "Give the minimum notice as a whole number of hours from 0 to 1440."),
+        ("team", "99999999999999999999", "Select a valid choice."),
+    ]:
+        response = client.get(f"/requests/{ticket.pk}/", {"find": "1", field: typed})
+        text = response.content.decode()
+        assert response.status_code == 200
+        assert message in text, typed
+        if field != "team":
+            assert f'name="{field}" value="{typed}"' in text
+        assert "Next free slots" not in text and ">Book</button>" not in text
