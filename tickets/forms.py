@@ -1,5 +1,7 @@
 """Forms of the request pages; they only check input, the services write."""
 
+from datetime import timedelta
+
 from django import forms
 
 from agents.models import Agent, Team
