@@ -7,6 +7,7 @@ answers 500; so input outside settings.SUPPORTED_FIRST_YEAR .. SUPPORTED_LAST_YE
 2199 unless set) is refused with a message on the field, before anything is written.
 """
 
+import functools
 from datetime import UTC, datetime
 
 from django import forms
@@ -16,7 +17,11 @@ from django.core.exceptions import ValidationError
 
 def supported_range() -> tuple[datetime, datetime]:
     """(first moment, first moment after the range), both in UTC."""
-    first, last = settings.SUPPORTED_FIRST_YEAR, settings.SUPPORTED_LAST_YEAR
+    return _range(settings.SUPPORTED_FIRST_YEAR, settings.SUPPORTED_LAST_YEAR)
+
+
+@functools.lru_cache(maxsize=8)  # checked twice for every appointment an import writes
+def _range(first: int, last: int) -> tuple[datetime, datetime]:
     return datetime(first, 1, 1, tzinfo=UTC), datetime(last + 1, 1, 1, tzinfo=UTC)
 
 
