@@ -37,7 +37,10 @@ def normalise_text(value: str | None, *, is_html: bool = False) -> str:
     """Text as a person reads it: an HTML body (Outlook writes those) as its text, CRLF as LF,
     no trailing spaces on a line, no blank lines around it. `is_html`: the system says the text
     is HTML (EWS BodyType="HTML"); otherwise HTML is recognised by its opening tag."""
-    text = (value or "").replace("\r\n", "\n").replace("\r", "\n")
+    text = value or ""
+    if not is_html and "\n" not in text and "\r" not in text and "<" not in text:
+        return text.strip()  # one line, no tag: what the steps below give it (the usual subject)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if is_html or _HTML_START.match(text):
         text = html_to_text(text)
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
