@@ -29,11 +29,12 @@ def range_message() -> str:
     return f"Give a date between {settings.SUPPORTED_FIRST_YEAR} and {settings.SUPPORTED_LAST_YEAR}."
 
 
-def is_supported(moment: datetime | None) -> bool:
-    """Whether an aware moment (or a naive one, read as UTC give or take a day) is in range."""
+def is_supported(moment: datetime | None, *, within: tuple[datetime, datetime] | None = None) -> bool:
+    """Whether an aware moment (or a naive one, read as UTC give or take a day) is in range.
+    `within`: `supported_range()` when the caller has it already."""
     if moment is None:
         return True
-    first, after = supported_range()
+    first, after = within or supported_range()
     if moment.tzinfo is None:
         return first.replace(tzinfo=None) <= moment < after.replace(tzinfo=None)
     return first <= moment < after
@@ -41,8 +42,9 @@ def is_supported(moment: datetime | None) -> bool:
 
 def check_supported(**moments: datetime | None) -> None:
     """Raise ValidationError({field: message}) for the first moment outside the range."""
+    within = supported_range()
     for field, moment in moments.items():
-        if not is_supported(moment):
+        if not is_supported(moment, within=within):
             raise ValidationError({field: range_message()})
 
 

@@ -172,6 +172,7 @@ CLEAN_CASES = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:DateTimeField Appointment.start received a naive datetime")
 @pytest.mark.parametrize("name", sorted(CLEAN_CASES))
 def test_clean_fields_refuses_and_converts_as_django_does(name):
     """The reference is Django's own Model.clean_fields on an identical instance: same errors by
