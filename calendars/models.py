@@ -7,6 +7,7 @@ from recurrence.fields import RecurrenceField
 from timezone_field import TimeZoneField
 
 from agents.models import Agent, colour_validator, validate_weekdays
+from helpdesk.limits import check_supported
 from tickets.models import Action, Request
 
 MAX_OTHER_ATTENDEES = 100
@@ -209,8 +210,6 @@ class Appointment(models.Model):
         return date_span(self.start, self.end, zone)
 
     def clean(self) -> None:
-        from helpdesk.limits import check_supported
-
         check_supported(start=self.start, end=self.end)
         if self.start and self.end and self.end <= self.start:
             raise ValidationError({"end": "The end must be after the start."})

@@ -205,7 +205,7 @@ def new_appointment(*, agents: Iterable[Agent], subject: str, start: datetime | 
     dates are days (all-day). Raises ValidationError, as `create_appointment` does.
     """
     appointment = _build_appointment(agents=list(agents), subject=subject, start=start, end=end, **fields)
-    appointment.clean_fields(exclude=_unchecked_fields(appointment))
+    bulk.clean_fields(appointment, exclude=_unchecked_fields(appointment))
     appointment.clean()
     return appointment
 
@@ -736,7 +736,7 @@ def materialise_new_series(
     keys = bulk.insert_rows(Appointment, [{"master_id": master.pk, **values} for master, values in made])
     rows = [(key, agent.pk) for key in keys for agent in agents]
     bulk.insert_values(Appointment.agents.through, ["appointment", "agent"], rows)
-    Schedule.objects.bulk_update([master.schedule for master in masters], ["materialised_until", "future_exceptions"])
+    bulk.update([master.schedule for master in masters], ["materialised_until", "future_exceptions"])
     edited = []
     for key, (master, values) in zip(keys, made, strict=True):
         if values["is_modified"]:

@@ -19,10 +19,13 @@ by default.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from django.conf import settings
+from django.core import validators
+from django.core.exceptions import ValidationError
 from django.db import connections, models, router
 from django.db.models.fields import Field
 from django.utils import timezone
@@ -80,6 +83,8 @@ def _instant_adapter(connection) -> Callable[[datetime], object]:
     here without the checks the backend repeats for every value (a tenth of an import's writing)."""
     if connection.vendor == "sqlite" and settings.USE_TZ:
         zone = connection.timezone
+        if zone is UTC:  # the usual case: the text with its "+00:00" cut, one datetime fewer a value
+            return lambda value: value.astimezone(UTC).isoformat(" ")[:-6]
         return lambda value: str(value.astimezone(zone).replace(tzinfo=None))
     return connection.ops.adapt_datetimefield_value
 
@@ -312,3 +317,65 @@ def _prepared(field: Field, value, connection):
     if kind is not None and (value is None or type(value) is kind):
         return value
     return field.get_db_prep_save(value, connection)
+
+
+def clean_fields(obj: models.Model, *, exclude: Iterable[str] = ()) -> None:
+    """What `obj.clean_fields(exclude=exclude)` does, with less work per value: a value that
+    field's checks cannot refuse and its `to_python` gives back unchanged (a bool in a plain
+    BooleanField, a date or datetime in a plain DateField / DateTimeField, a str in a CharField
+    or TextField within its max_length and choices, not blank where blank is refused) is not
+    passed through `Field.clean`; every other value is, as Django does, and sets what it gives.
+    Raises the same ValidationError ({field name: errors}) as `Model.clean_fields`. For writers
+    that validate thousands of new rows (an import: a tenth of its time went to `Field.clean`)."""
+    errors = {}
+    for field, quick in _quick_checks(type(obj), frozenset(exclude)):
+        value = getattr(obj, field.attname)
+        if field.blank and value in field.empty_values:
+            continue  # as Model.clean_fields: a blank field takes its empty values unchecked
+        if quick is not None and quick(value):
+            continue
+        try:
+            setattr(obj, field.attname, field.clean(value, obj))
+        except ValidationError as error:
+            errors[field.name] = error.error_list
+    if errors:
+        raise ValidationError(errors)
+
+
+@functools.cache
+def _quick_checks(model: type[models.Model], exclude: frozenset[str]) -> list[tuple[Field, Callable | None]]:
+    """The fields `Model.clean_fields` checks, each with a test saying a value needs no `clean`
+    (None: every value goes through `clean`)."""
+    return [
+        (field, _quick_check(field))
+        for field in model._meta.fields
+        if field.name not in exclude and not field.generated
+    ]
+
+
+def _quick_check(field: Field) -> Callable | None:
+    kind = type(field)
+    own_validators = [type(validator) for validator in field.validators]
+    if kind is models.BooleanField and not field.choices and not own_validators:
+        return lambda value: type(value) is bool
+    if kind in (models.DateTimeField, models.DateField) and not field.choices and not own_validators:
+        wanted = datetime if kind is models.DateTimeField else date
+        return lambda value: type(value) is wanted
+    if kind in (models.CharField, models.TextField) and own_validators in (
+        [],
+        [validators.MaxLengthValidator],
+    ):
+        longest = field.max_length if own_validators else None
+        allowed = {str(choice) for choice, _label in field.flatchoices} if field.choices else None
+        blank = field.blank
+
+        def quick(value) -> bool:
+            return (
+                isinstance(value, str)  # CharField.to_python gives any str back as it is
+                and (longest is None or len(value) <= longest)
+                and (blank or value != "")
+                and (allowed is None or value in allowed)
+            )
+
+        return quick
+    return None

@@ -7,6 +7,7 @@ answers 500; so input outside settings.SUPPORTED_FIRST_YEAR .. SUPPORTED_LAST_YE
 2199 unless set) is refused with a message on the field, before anything is written.
 """
 
+import functools
 from datetime import UTC, datetime
 
 from django import forms
@@ -16,7 +17,11 @@ from django.core.exceptions import ValidationError
 
 def supported_range() -> tuple[datetime, datetime]:
     """(first moment, first moment after the range), both in UTC."""
-    first, last = settings.SUPPORTED_FIRST_YEAR, settings.SUPPORTED_LAST_YEAR
+    return _range(settings.SUPPORTED_FIRST_YEAR, settings.SUPPORTED_LAST_YEAR)
+
+
+@functools.lru_cache(maxsize=8)  # checked twice for every appointment an import writes
+def _range(first: int, last: int) -> tuple[datetime, datetime]:
     return datetime(first, 1, 1, tzinfo=UTC), datetime(last + 1, 1, 1, tzinfo=UTC)
 
 
@@ -24,11 +29,12 @@ def range_message() -> str:
     return f"Give a date between {settings.SUPPORTED_FIRST_YEAR} and {settings.SUPPORTED_LAST_YEAR}."
 
 
-def is_supported(moment: datetime | None) -> bool:
-    """Whether an aware moment (or a naive one, read as UTC give or take a day) is in range."""
+def is_supported(moment: datetime | None, *, within: tuple[datetime, datetime] | None = None) -> bool:
+    """Whether an aware moment (or a naive one, read as UTC give or take a day) is in range.
+    `within`: `supported_range()` when the caller has it already."""
     if moment is None:
         return True
-    first, after = supported_range()
+    first, after = within or supported_range()
     if moment.tzinfo is None:
         return first.replace(tzinfo=None) <= moment < after.replace(tzinfo=None)
     return first <= moment < after
@@ -36,8 +42,9 @@ def is_supported(moment: datetime | None) -> bool:
 
 def check_supported(**moments: datetime | None) -> None:
     """Raise ValidationError({field: message}) for the first moment outside the range."""
+    within = supported_range()
     for field, moment in moments.items():
-        if not is_supported(moment):
+        if not is_supported(moment, within=within):
             raise ValidationError({field: range_message()})
 
 

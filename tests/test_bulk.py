@@ -4,6 +4,7 @@ instances written by `bulk_create` and read back from the database."""
 from datetime import UTC, date, datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
@@ -141,3 +142,48 @@ def test_rows_given_as_values_read_back_as_bulk_create_writes_the_same_instances
     assert all(
         before <= a.created_at == a.updated_at <= timezone.now() for a in Appointment.objects.filter(pk__in=keys)
     )
+
+
+def _errors(check) -> dict | None:
+    try:
+        check()
+    except ValidationError as error:
+        return error.message_dict
+    return None
+
+
+CLEAN_CASES = {
+    "valid": {},
+    "blank subject": {"subject": ""},
+    "subject too long": {"subject": "x" * 256},
+    "location at its length": {"location": "y" * 255},
+    "location too long": {"location": "y" * 256},
+    "unknown source": {"source": "elsewhere"},
+    "source given as text": {"source": "external"},
+    "no start": {"start": None},
+    "start as text": {"start": "2026-12-01 08:00"},
+    "start as a date": {"start": date(2026, 12, 1)},
+    "flag as text": {"busy": "yes"},
+    "flag as None": {"private": None},
+    "negative reminder": {"reminder_minutes": -5},
+    "day as text": {"start_date": "2026-12-01"},
+    "not a list of attendees": {"other_attendees": {1, 2}},
+    "note as a number": {"note": 12},
+}
+
+
+@pytest.mark.filterwarnings("ignore:DateTimeField Appointment.start received a naive datetime")
+@pytest.mark.parametrize("name", sorted(CLEAN_CASES))
+def test_clean_fields_refuses_and_converts_as_django_does(name):
+    """The reference is Django's own Model.clean_fields on an identical instance: same errors by
+    field, same values afterwards."""
+    ours, django_s = _appointments()[0], _appointments()[0]
+    for obj in (ours, django_s):
+        for attname, value in CLEAN_CASES[name].items():
+            setattr(obj, attname, value)
+    exclude = ["created_by", "master", "request", "action"]
+    assert _errors(lambda: bulk.clean_fields(ours, exclude=exclude)) == _errors(
+        lambda: django_s.clean_fields(exclude=exclude)
+    )
+    fields = [f.attname for f in Appointment._meta.fields]
+    assert [getattr(ours, name) for name in fields] == [getattr(django_s, name) for name in fields]

@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from calendars.models import Appointment
+from calendars.models import Appointment, Schedule
 from helpdesk import bulk
 from integrations.models import AgentCalendar, Connection, SyncLink
 from tests.test_bulk import _appointments, _rows
@@ -127,3 +127,33 @@ def test_dates_and_none_are_written_as_bulk_update_writes_them():
     Appointment.objects.bulk_update(theirs, ["all_day", "start_date", "end_date", "reminder_minutes"])
     bulk.update(ours, ["all_day", "start_date", "end_date", "reminder_minutes"])
     assert _rows(Appointment, [a.pk for a in ours]) == _rows(Appointment, [a.pk for a in theirs])
+
+
+def test_schedules_horizon_and_future_edits_are_written_as_bulk_update_writes_them():
+    """What `materialise_new_series` writes on a batch of new series' schedules."""
+    theirs, ours = (
+        [
+            Schedule.objects.create(master=master, recurrence="RRULE:FREQ=WEEKLY", time_zone="Europe/Amsterdam")
+            for master in bulk.insert(_appointments())
+        ]
+        for _twin in range(2)
+    )
+    for schedules in (theirs, ours):
+        schedules[0].materialised_until = datetime(2027, 12, 1, 8, tzinfo=UTC)
+        schedules[0].future_exceptions = [{"original_start": "2027-12-08T08:00:00+00:00", "subject": "Moved ü"}]
+        schedules[1].materialised_until, schedules[1].future_exceptions = None, []
+    Schedule.objects.bulk_update(theirs, ["materialised_until", "future_exceptions"])
+    assert bulk.update(ours, ["materialised_until", "future_exceptions"]) == 2
+    read = [
+        list(
+            Schedule.objects.filter(pk__in=[s.pk for s in twin])
+            .order_by("pk")
+            .values_list("materialised_until", "future_exceptions")
+        )
+        for twin in (theirs, ours)
+    ]
+    assert read[0] == read[1]
+    assert read[1][0] == (
+        datetime(2027, 12, 1, 8, tzinfo=UTC),
+        [{"original_start": "2027-12-08T08:00:00+00:00", "subject": "Moved ü"}],
+    )

@@ -14,6 +14,7 @@ import logging
 import re
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 from urllib.parse import quote, urljoin, urlsplit
@@ -797,12 +798,13 @@ def _event_from_calendar(source: str, remote_id: str, version: str | None, zones
     return _event_from(master, [e for e in events if e is not master], remote_id, version)
 
 
-# The plain entry: one VEVENT with these properties at most once each, no parameters but TZID and
-# VALUE on its times, alarms of a few plain properties, no recurrence or other component, and no
-# VTIMEZONE block left to read.
+# The plain entry: one VEVENT with these properties at most once each (EXDATE any number of
+# times), no parameters but TZID and VALUE on its times, alarms of a few plain properties; a
+# series (one RRULE) may have RECURRENCE-ID components of the same shape (no RANGE); no other
+# component, and no VTIMEZONE block left to read.
 _PLAIN_PROPERTIES = frozenset(
     {"UID", "DTSTAMP", "SUMMARY", "DESCRIPTION", "LOCATION", "DTSTART", "DTEND", "CLASS", "TRANSP"}
-    | {"SEQUENCE", "CREATED", "LAST-MODIFIED", "STATUS", "PRIORITY"}
+    | {"SEQUENCE", "CREATED", "LAST-MODIFIED", "STATUS", "PRIORITY", "RRULE", "RECURRENCE-ID"}
 )
 _CALENDAR_PROPERTIES = frozenset({"VERSION", "PRODID", "CALSCALE", "METHOD"})
 _ALARM_PROPERTIES = frozenset({"ACTION", "DESCRIPTION", "SUMMARY", "TRIGGER", "REPEAT", "DURATION"})
@@ -812,22 +814,27 @@ _TIME_PARAMETERS = re.compile(r"(?:;TZID=[^;:,\"\\\s](?:[^;:,\"\\]*[^;:,\"\\\s])
 _UNFOLD = re.compile(r"(?:(?<!\n)\r\n|(?<![\r\n])\n)(?:\r?\n)*[ \t]")  # icalendar's UFOLD
 
 
-def _read_plain(source: str, remote_id: str, version: str | None) -> RemoteEvent | None:
-    """The RemoteEvent of a plain entry (`_PLAIN_PROPERTIES`, the shape most entries of a calendar
-    have), read without building icalendar's component tree; None for anything else, which
-    icalendar reads. Values are decoded by icalendar's own value types (TEXT unescaping, DATE and
-    DATE-TIME with TZID through its zone provider), so both ways give the same entry
-    (tests/integrations/test_caldav_plain_read.py compares them). Why: icalendar's parser costs
-    about 0.5 ms an entry, more than everything else an import does with it (issue 14)."""
+@dataclass
+class _PlainVevent:
+    """One VEVENT of a plain entry as written: {name: (parameters, value)}, its EXDATE lines and
+    its alarms' TRIGGERs (each as (parameters, value))."""
+
+    props: dict = field(default_factory=dict)
+    exdates: list = field(default_factory=list)
+    triggers: list = field(default_factory=list)
+
+
+def _plain_vevents(source: str) -> list[_PlainVevent] | None:
+    """The VEVENTs of an object of the plain shape (see `_PLAIN_PROPERTIES`), as written; None
+    for any other object."""
     if "\n " in source or "\n\t" in source:  # folded lines (RFC 5545 3.1): unfold first
         source = _UNFOLD.sub("", source)
     lines = [line for line in re.split(r"\r?\n", source) if line]
     if len(lines) < 5 or lines[0].upper() != "BEGIN:VCALENDAR" or lines[-1].upper() != "END:VCALENDAR":
         return None
-    props: dict[str, tuple[str, str]] = {}
+    vevents: list[_PlainVevent] = []
+    vevent: _PlainVevent | None = None
     alarm: dict[str, tuple[str, str]] | None = None
-    triggers: list[tuple[str, str]] = []  # each alarm's TRIGGER, in order
-    in_event = done = False
     for line in lines[1:-1]:
         head, colon, value = line.partition(":")
         if not colon or '"' in head or "\\" in head:
@@ -836,55 +843,92 @@ def _read_plain(source: str, remote_id: str, version: str | None) -> RemoteEvent
         name = name.upper()
         if name == "BEGIN":
             kind = value.upper()
-            if kind == "VALARM" and in_event and alarm is None:
+            if kind == "VALARM" and vevent is not None and alarm is None:
                 alarm = {}
-            elif kind != "VEVENT" or in_event or done:
+            elif kind != "VEVENT" or vevent is not None:
                 return None
-            in_event = True
+            else:
+                vevent = _PlainVevent()
         elif name == "END":
             kind = value.upper()
             if kind == "VALARM" and alarm is not None:
                 if "TRIGGER" in alarm:
-                    triggers.append(alarm["TRIGGER"])
+                    vevent.triggers.append(alarm["TRIGGER"])
                 alarm = None
-            elif kind != "VEVENT" or not in_event or alarm is not None:
+            elif kind != "VEVENT" or vevent is None or alarm is not None:
                 return None
             else:
-                in_event, done = False, True
+                vevents.append(vevent)
+                vevent = None
         elif alarm is not None:
             if name not in _ALARM_PROPERTIES or name in alarm:
                 return None
             if params and (name != "TRIGGER" or _TRIGGER_PARAMETERS.fullmatch(";" + params) is None):
                 return None
             alarm[name] = (params, value)
-        elif not in_event:
+        elif vevent is None:
             if name not in _CALENDAR_PROPERTIES:
                 return None
-        elif name not in _PLAIN_PROPERTIES or name in props or (params and not _plain_parameters(name, params)):
+        elif name == "EXDATE":
+            if (params and _TIME_PARAMETERS.fullmatch(";" + params) is None) or "\\" in value:
+                return None
+            vevent.exdates.append((params, value))
+        elif name not in _PLAIN_PROPERTIES or name in vevent.props or (params and not _plain_parameters(name, params)):
             return None
+        elif name in _RECURRENCE and "\\" in value:
+            return None  # nothing to unescape in a rule or a time: icalendar says what that is
         else:
-            props[name] = (params, value)
-    if not done or "DTSTART" not in props or "DTEND" not in props:
+            vevent.props[name] = (params, value)
+    return vevents if vevents and vevent is None else None
+
+
+def _read_plain(source: str, remote_id: str, version: str | None) -> RemoteEvent | None:
+    """The RemoteEvent of a plain entry (`_PLAIN_PROPERTIES`, the shape most entries of a calendar
+    have, simple series included), read without building icalendar's component tree; None for
+    anything else, which icalendar reads. Values are decoded by icalendar's own value types (TEXT
+    unescaping, DATE and DATE-TIME with TZID through its zone provider, RRULE as its vRecur), and
+    a series' moved and cancelled occurrences go through the same `_overrides` as icalendar's
+    reading, so both ways give the same entry (tests/integrations/test_caldav_plain_read.py
+    compares them). Why: icalendar's parser costs about 0.5 ms an entry (2 ms a series), more than
+    everything else an import does with it (issue 14)."""
+    vevents = _plain_vevents(source)
+    if vevents is None:
         return None
-    text = {name: unescape_backslash(value) for name, (params, value) in props.items() if name not in _TIMES}
+    masters = [vevent for vevent in vevents if "RECURRENCE-ID" not in vevent.props]
+    if len(masters) != 1:
+        return None
+    master = masters[0]
+    children = [vevent for vevent in vevents if vevent is not master]
+    if children and "RRULE" not in master.props:
+        return None  # overrides of an entry that does not repeat: icalendar's path says what they are
     try:
-        raw_start, tzid = _plain_time("DTSTART", *props["DTSTART"])
-        raw_end, _tzid = _plain_time("DTEND", *props["DTEND"])
+        read = [_plain_values(vevent) for vevent in vevents]
     except Exception:  # a bad value, a zone name no file fits (OSError): icalendar's path says what
         return None
-    if isinstance(raw_start, datetime) != isinstance(raw_end, datetime):
-        return None  # a DATE start with a DATE-TIME end: icalendar's path says what that means
+    if any(values is None for values in read):
+        return None
+    raw_start, raw_end, tzid, text, rrules, exdates, minutes = read[vevents.index(master)]
     start, end = _moment(raw_start), _moment(raw_end)
-    minutes = None
-    for params, value in triggers:  # the first alarm set relative to the entry, as `_event_from`
-        kind = next((p.partition("=")[2].upper() for p in params.split(";") if p.upper().startswith("VALUE=")), None)
-        try:
-            trigger = _TYPES.for_property("TRIGGER", kind).from_ical(value)
-        except (ValueError, TypeError):
-            return None
-        if isinstance(trigger, timedelta):
-            minutes = max(0, int(-trigger.total_seconds() // 60))
-            break
+    plain_children = []
+    for vevent, values in zip(vevents, read, strict=True):
+        if vevent is master:
+            continue
+        child_start, child_end, _tzid, child_text = values[:4]
+        original = _plain_time("RECURRENCE-ID", *vevent.props["RECURRENCE-ID"])[0]
+        if child_text.get("STATUS", "").upper() == "CANCELLED":
+            plain_children.append(_Child(original, True))
+            continue
+        texts = {
+            "subject": child_text.get("SUMMARY", ""),
+            "body": child_text.get("DESCRIPTION", ""),
+            "location": child_text.get("LOCATION", ""),
+            "private": child_text.get("CLASS", "PUBLIC").upper() in ("PRIVATE", "CONFIDENTIAL"),
+        }
+        plain_children.append(_Child(original, False, child_start, child_end, texts))
+    try:
+        overrides = _overrides(start, rrules, exdates, plain_children)
+    except Exception:
+        return None
     klass = text.get("CLASS", "PUBLIC").upper()
     event = RemoteEvent(
         start=start,
@@ -897,24 +941,67 @@ def _read_plain(source: str, remote_id: str, version: str | None) -> RemoteEvent
         busy=text.get("TRANSP", "OPAQUE").upper() != "TRANSPARENT",
         reminder_minutes=minutes,
         time_zone=_zone_name(raw_start),
+        rrules=rrules,
+        exdates=exdates,
+        overrides=overrides,
         marker=text.get("UID", "") or None,
         remote_id=remote_id,
         version=version,
     )
-    if tzid and isinstance(raw_start, datetime) and raw_start.tzinfo is None:
-        event.notes.append(unknown_zone_note(tzid, "on the technician's wall clock"))
-    return event.trimmed()
+    return _finished(event, raw_start, tzid)
 
 
-_TIMES = ("DTSTART", "DTEND")
+def _plain_values(vevent: _PlainVevent) -> tuple | None:
+    """One plain VEVENT's values as icalendar decodes them: (start, end, start's TZID, texts by
+    name, RRULEs, EXDATEs, the first relative alarm's minutes); None when it lacks a start or an
+    end or mixes a DATE with a DATE-TIME. Raises what icalendar's value types raise."""
+    props = vevent.props
+    text = {name: unescape_backslash(value) for name, (params, value) in props.items() if name not in _NOT_TEXT}
+    if "RECURRENCE-ID" in props:
+        _plain_time("RECURRENCE-ID", *props["RECURRENCE-ID"])  # read now: a bad one goes to icalendar
+    if "DTSTART" not in props or "DTEND" not in props:
+        # Only a cancelled occurrence needs no times (icalendar's reading never asks for them).
+        cancelled = "RECURRENCE-ID" in props and text.get("STATUS", "").upper() == "CANCELLED"
+        if not cancelled or "DTSTART" in props or "DTEND" in props:
+            return None
+        return None, None, None, text, [], [], None
+    raw_start, tzid = _plain_time("DTSTART", *props["DTSTART"])
+    raw_end, _tzid = _plain_time("DTEND", *props["DTEND"])
+    if isinstance(raw_start, datetime) != isinstance(raw_end, datetime):
+        return None  # a DATE start with a DATE-TIME end: icalendar's path says what that means
+    rrules = []
+    if "RRULE" in props:
+        recur = _TYPES.for_property("RRULE")
+        rrules.append(recur(recur.from_ical(props["RRULE"][1])).to_ical().decode())
+    exdates = [_moment(value) for params, value in vevent.exdates for value in _plain_dates(params, value)]
+    minutes = None
+    for params, value in vevent.triggers:  # the first alarm set relative to the entry, as `_event_from`
+        kind = next((p.partition("=")[2].upper() for p in params.split(";") if p.upper().startswith("VALUE=")), None)
+        trigger = _TYPES.for_property("TRIGGER", kind).from_ical(value)
+        if isinstance(trigger, timedelta):
+            minutes = max(0, int(-trigger.total_seconds() // 60))
+            break
+    return raw_start, raw_end, tzid, text, rrules, exdates, minutes
+
+
+def _plain_dates(params: str, value: str) -> list:
+    """An EXDATE line's values as icalendar decodes them (a list, each a date or a date-time)."""
+    tzid, kind = _time_parameters(params)
+    factory = _TYPES.for_property("EXDATE", kind)
+    return factory.from_ical(value, tzid) if tzid else factory.from_ical(value)
+
+
+_RECURRENCE = frozenset({"RRULE", "RECURRENCE-ID"})
+_TIMES = ("DTSTART", "DTEND", "RECURRENCE-ID")
+_NOT_TEXT = frozenset({*_TIMES, "RRULE"})
 
 
 def _plain_parameters(name: str, params: str) -> bool:
     return name in _TIMES and _TIME_PARAMETERS.fullmatch(";" + params) is not None
 
 
-def _plain_time(name: str, params: str, value: str) -> tuple[datetime | date, str | None]:
-    """A DTSTART or DTEND value as icalendar decodes it, and its TZID."""
+def _time_parameters(params: str) -> tuple[str | None, str | None]:
+    """(TZID, VALUE upper-cased) of a time's parameters (`_TIME_PARAMETERS`), None when absent."""
     tzid, kind = None, None
     for param in params.split(";") if params else []:
         key, _equals, given = param.partition("=")
@@ -922,6 +1009,12 @@ def _plain_time(name: str, params: str, value: str) -> tuple[datetime | date, st
             tzid = given
         else:
             kind = given.upper()
+    return tzid, kind
+
+
+def _plain_time(name: str, params: str, value: str) -> tuple[datetime | date, str | None]:
+    """A DTSTART, DTEND or RECURRENCE-ID value as icalendar decodes it, and its TZID."""
+    tzid, kind = _time_parameters(params)
     factory = _TYPES.for_property(name, kind)
     return (factory.from_ical(value, tzid) if tzid else factory.from_ical(value)), tzid
 
@@ -1042,33 +1135,7 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
         rrules.append(rule.to_ical().decode())
     exdates = _dates(master, "exdate")
     rdates = [value for value in _dates(master, "rdate") if isinstance(value, date)]  # not PERIODs
-    overrides: dict = {}
-    # RFC 5545 3.8.4.4: a RANGE=THISANDFUTURE override applies to every later occurrence, and
-    # later overrides apply on top of it: handle them in order of their recurrence id.
-    for child in sorted(children, key=lambda c: _sort_key(c.decoded("recurrence-id"))):
-        original = _moment(child.decoded("recurrence-id"))
-        if str(child.get("status", "")).upper() == "CANCELLED":
-            exdates.append(original)
-            continue
-        child_start = _moment(child.decoded("dtstart"))
-        child_end = _moment(_end_of(child, child.decoded("dtstart")))
-        texts = {
-            "subject": str(child.get("summary", "")),
-            "body": str(child.get("description", "")),
-            "location": str(child.get("location", "")),
-        }
-        # RFC 5545 3.8.1.3: CLASS on the override classifies that occurrence alone.
-        texts["private"] = str(child.get("class", "PUBLIC")).upper() in ("PRIVATE", "CONFIDENTIAL")
-        overrides[_sort_key(original)] = RemoteOccurrence(original, child_start, child_end, **texts)
-        range_ = str(child["recurrence-id"].params.get("RANGE", "")).upper()
-        if range_ == "THISANDFUTURE" and rrules:
-            shift, length = _difference(child_start, original), _difference(child_end, child_start)
-            cancelled = {_sort_key(value) for value in exdates}
-            for following in _following(start, rrules, original):
-                if _sort_key(following) in cancelled:
-                    continue
-                moved = _shifted(following, shift)
-                overrides[_sort_key(following)] = RemoteOccurrence(following, moved, _shifted(moved, length), **texts)
+    overrides = _overrides(start, rrules, exdates, [_child_of(child) for child in children])
     event = RemoteEvent(
         start=start,
         end=end,
@@ -1083,13 +1150,19 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
         rrules=rrules,
         exdates=exdates,
         rdates=rdates,
-        overrides=[overrides[key] for key in sorted(overrides)],
+        overrides=overrides,
         marker=str(master.get("uid", "")) or None,
         remote_id=remote_id,
         version=version,
     )
     tzid = master["dtstart"].params.get("TZID") if isinstance(raw_start, datetime) else None
-    if tzid and raw_start.tzinfo is None:
+    return _finished(event, raw_start, tzid)
+
+
+def _finished(event: RemoteEvent, raw_start, tzid: str | None) -> RemoteEvent:
+    """The last steps of both readings (icalendar's and the plain one): a note for a time whose
+    zone is unknown, override texts cut to their columns, then `RemoteEvent.trimmed`."""
+    if tzid and isinstance(raw_start, datetime) and raw_start.tzinfo is None:
         # icalendar leaves a time whose TZID it cannot resolve (no VTIMEZONE, not an IANA or Windows
         # name) floating: RFC 5545 3.3.5 reads it on the technician's wall clock. Say so.
         event.notes.append(unknown_zone_note(tzid, "on the technician's wall clock"))
@@ -1098,6 +1171,61 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
         occurrence.location = (occurrence.location or "")[:255]
         occurrence.body = (occurrence.body or "")[:20_000]
     return event.trimmed()
+
+
+@dataclass
+class _Child:
+    """One RECURRENCE-ID component of a series as both readings hand it to `_overrides`: its
+    recurrence id, and (unless cancelled) its times, texts and RANGE (values as icalendar decodes
+    them)."""
+
+    original: datetime | date
+    cancelled: bool
+    start: datetime | date | None = None
+    end: datetime | date | None = None
+    texts: dict | None = None
+    this_and_future: bool = False
+
+
+def _child_of(child) -> _Child:
+    """An icalendar RECURRENCE-ID component as a `_Child`."""
+    original = child.decoded("recurrence-id")
+    if str(child.get("status", "")).upper() == "CANCELLED":
+        return _Child(original, True)
+    texts = {
+        "subject": str(child.get("summary", "")),
+        "body": str(child.get("description", "")),
+        "location": str(child.get("location", "")),
+        # RFC 5545 3.8.1.3: CLASS on the override classifies that occurrence alone.
+        "private": str(child.get("class", "PUBLIC")).upper() in ("PRIVATE", "CONFIDENTIAL"),
+    }
+    this_and_future = str(child["recurrence-id"].params.get("RANGE", "")).upper() == "THISANDFUTURE"
+    raw_start = child.decoded("dtstart")
+    return _Child(original, False, raw_start, _end_of(child, raw_start), texts, this_and_future)
+
+
+def _overrides(start, rrules: list[str], exdates: list, children: list[_Child]) -> list[RemoteOccurrence]:
+    """A series' moved and edited occurrences, in order of their original start; a cancelled
+    child (STATUS:CANCELLED) goes to `exdates` (appended)."""
+    overrides: dict = {}
+    # RFC 5545 3.8.4.4: a RANGE=THISANDFUTURE override applies to every later occurrence, and
+    # later overrides apply on top of it: handle them in order of their recurrence id.
+    for child in sorted(children, key=lambda c: _sort_key(c.original)):
+        original = _moment(child.original)
+        if child.cancelled:
+            exdates.append(original)
+            continue
+        child_start, child_end, texts = _moment(child.start), _moment(child.end), child.texts
+        overrides[_sort_key(original)] = RemoteOccurrence(original, child_start, child_end, **texts)
+        if child.this_and_future and rrules:
+            shift, length = _difference(child_start, original), _difference(child_end, child_start)
+            cancelled = {_sort_key(value) for value in exdates}
+            for following in _following(start, rrules, original):
+                if _sort_key(following) in cancelled:
+                    continue
+                moved = _shifted(following, shift)
+                overrides[_sort_key(following)] = RemoteOccurrence(following, moved, _shifted(moved, length), **texts)
+    return [overrides[key] for key in sorted(overrides)]
 
 
 def _sort_key(value) -> str:

@@ -1153,14 +1153,19 @@ def _synced_fields(
 ) -> dict:
     """What `_Run._synced` records on a link, by attname: both sides' hashes and snapshot, the
     span (when a side is given), and no pending change, failure or error."""
+    local_data = mapping.to_data(local) if local is not None else None
+    remote_data = mapping.to_data(remote) if remote is not None else None
+    remote_hash = remote_hash or (mapping.content_hash(remote) if remote is not None else "")
+    if local is None:
+        local_hash = ""
+    elif remote_hash and local_data == remote_data:
+        local_hash = remote_hash  # the hash reads only what to_data keeps: equal data, equal hash
+    else:
+        local_hash = mapping.content_hash(local)
     fields = {
-        "local_hash": mapping.content_hash(local) if local is not None else "",
-        "remote_hash": remote_hash or (mapping.content_hash(remote) if remote is not None else ""),
-        "snapshot": {
-            "local": mapping.to_data(local) if local is not None else None,
-            "remote": mapping.to_data(remote) if remote is not None else None,
-            "remote_raw": raw,
-        },
+        "local_hash": local_hash,
+        "remote_hash": remote_hash,
+        "snapshot": {"local": local_data, "remote": remote_data, "remote_raw": raw},
     }
     span = remote or local
     if span is not None:

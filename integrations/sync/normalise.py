@@ -8,6 +8,7 @@ never taken for a change.
 
 from __future__ import annotations
 
+import functools
 import html
 import itertools
 import re
@@ -36,7 +37,10 @@ def normalise_text(value: str | None, *, is_html: bool = False) -> str:
     """Text as a person reads it: an HTML body (Outlook writes those) as its text, CRLF as LF,
     no trailing spaces on a line, no blank lines around it. `is_html`: the system says the text
     is HTML (EWS BodyType="HTML"); otherwise HTML is recognised by its opening tag."""
-    text = (value or "").replace("\r\n", "\n").replace("\r", "\n")
+    text = value or ""
+    if not is_html and "\n" not in text and "\r" not in text and "<" not in text:
+        return text.strip()  # one line, no tag: what the steps below give it (the usual subject)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if is_html or _HTML_START.match(text):
         text = html_to_text(text)
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
@@ -111,18 +115,27 @@ def _last_occurrence_start(event: RemoteEvent) -> datetime | date | None:
 
     A finished series must not count as "missing" when a full listing of the window leaves it out.
     """
+    start = event.start
+    # Equal datetimes may differ in zone or fold (the wall clock the rule repeats on): both in the key.
+    shape = (start.tzinfo, start.fold) if isinstance(start, datetime) else None
+    return _last_start(tuple(event.rrules), start, shape, event.time_zone)
+
+
+# An import asks three times for each series (listing, plan, link), each a walk of its whole rule.
+@functools.lru_cache(maxsize=256)
+def _last_start(rrules: tuple[str, ...], start: datetime | date, _shape, time_zone: str) -> datetime | date | None:
     from dateutil.rrule import rrulestr
 
-    rules = [normalise_rrule(rule) for rule in event.rrules]
+    rules = [normalise_rrule(rule) for rule in rrules]
     if not rules or any("COUNT=" not in rule and "UNTIL=" not in rule for rule in rules):
         return None
-    if isinstance(event.start, datetime):
+    if isinstance(start, datetime):
         try:
-            first: datetime = event.start.astimezone(ZoneInfo(event.time_zone))
+            first: datetime = start.astimezone(ZoneInfo(time_zone))
         except (ZoneInfoNotFoundError, ValueError):
-            first = event.start
+            first = start
     else:
-        first = datetime.combine(event.start, datetime.min.time())
+        first = datetime.combine(start, datetime.min.time())
     last = None
     for rule in rules:
         try:
@@ -132,4 +145,4 @@ def _last_occurrence_start(event: RemoteEvent) -> datetime | date | None:
         if not starts or len(starts) > MAX_OCCURRENCES:
             return None
         last = starts[-1] if last is None else max(last, starts[-1])
-    return last if isinstance(event.start, datetime) else last.date()
+    return last if isinstance(start, datetime) else last.date()

@@ -1,15 +1,20 @@
-"""Issue 14: a plain entry is read without icalendar's component tree (`caldav._read_plain`), and
-reads exactly as icalendar reads it.
+"""Issue 14: a plain entry (simple series included) is read without icalendar's component tree
+(`caldav._read_plain`), and reads exactly as icalendar reads it.
 
 The reference is the same object read through icalendar's parser (`Calendar.from_ical`, the way
 every other entry goes); the objects are the corpus of real clients' entries, the bench's mix
 (`sample_entries`) and variations of a plain entry at the edges of the plain shape (escapes,
-folding, dates, UTC, floating and unknown zones, alarms)."""
+folding, dates, UTC, floating and unknown zones, alarms, series with cancelled and moved
+occurrences). The bench mix's series read the plain way are also expanded (dateutil) and compared
+with what recurring-ical-events makes of the same text."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import icalendar
 import pytest
+import recurring_ical_events
+from dateutil.rrule import rrulestr
 
 from integrations.providers import caldav
 from tests.peers.radicale import AMSTERDAM, sample_entries
@@ -86,6 +91,50 @@ VARIATIONS = {
         "END:VALARM",
     ),
     "empty texts": _plain_entry("SUMMARY:", "LOCATION:", "DTSTART:20261201T080000Z", "DTEND:20261201T090000Z"),
+    "series": _plain_entry(
+        "SUMMARY:s",
+        "DTSTART;TZID=Europe/Amsterdam:20261201T080000",
+        "DTEND;TZID=Europe/Amsterdam:20261201T090000",
+        "RRULE:FREQ=WEEKLY;COUNT=10;BYDAY=TU,TH",
+    ),
+    "series with cancelled dates on three lines": _plain_entry(
+        "SUMMARY:s",
+        "DTSTART;TZID=Europe/Amsterdam:20261201T080000",
+        "DTEND;TZID=Europe/Amsterdam:20261201T090000",
+        "RRULE:FREQ=DAILY;UNTIL=20261231T230000Z",
+        "EXDATE;TZID=Europe/Amsterdam:20261202T080000,20261203T080000",
+        "EXDATE:20261205T070000Z",
+        "EXDATE;VALUE=DATE:20261207",
+    ),
+    "all-day series": _plain_entry(
+        "SUMMARY:d", "DTSTART;VALUE=DATE:20261201", "DTEND;VALUE=DATE:20261202", "RRULE:FREQ=MONTHLY;BYMONTHDAY=1"
+    ),
+    "series with a moved, a cancelled and a private occurrence": _plain_entry(
+        "SUMMARY:s",
+        "LOCATION:Room 1",
+        "DTSTART:20261201T080000Z",
+        "DTEND:20261201T090000Z",
+        "RRULE:FREQ=WEEKLY",
+        "END:VEVENT",
+        "BEGIN:VEVENT",
+        "UID:plain-1",
+        "RECURRENCE-ID:20261215T080000Z",
+        "DTSTART:20261215T100000Z",
+        "DTEND:20261215T113000Z",
+        r"SUMMARY:moved\, later",
+        "END:VEVENT",
+        "BEGIN:VEVENT",
+        "UID:plain-1",
+        "RECURRENCE-ID:20261208T080000Z",
+        "STATUS:CANCELLED",
+        "END:VEVENT",
+        "BEGIN:VEVENT",
+        "UID:plain-1",
+        "RECURRENCE-ID:20261222T080000Z",
+        "DTSTART:20261222T080000Z",
+        "DTEND:20261222T090000Z",
+        "CLASS:PRIVATE",
+    ),
 }
 
 
@@ -104,7 +153,46 @@ def test_the_bench_mix_reads_as_icalendar_reads_it():
         if plain is not None:
             plain_count += 1
             assert (plain, plain.notes) == (full, full.notes), text
-    assert plain_count > 150  # the singles, all-day entries and reminders; series go through icalendar
+    assert plain_count == 200  # every one: singles, all-day entries, reminders and series
+
+
+def _occurrences_by_dateutil(event, window) -> list[tuple]:
+    """(start, end) in UTC of a timed series read the plain way, expanded by dateutil: the rule's
+    starts on the series' wall clock, less EXDATEs, moved occurrences where they went."""
+    zone = event.start.tzinfo
+    first = event.start.replace(tzinfo=None)
+    length = event.end - event.start
+    rule = rrulestr(event.rrules[0], dtstart=first)
+    cancelled = {moment.astimezone(UTC) for moment in event.exdates}
+    moved = {o.original_start.astimezone(UTC): o for o in event.overrides}
+    found = []
+    for wall in rule.between(window[0].replace(tzinfo=None) - timedelta(days=1), window[1].replace(tzinfo=None)):
+        start = wall.replace(tzinfo=zone).astimezone(UTC)
+        if start in cancelled:
+            continue
+        if start in moved:
+            found.append((moved[start].start.astimezone(UTC), moved[start].end.astimezone(UTC)))
+        else:
+            found.append((start, (wall.replace(tzinfo=zone) + length).astimezone(UTC)))
+    return sorted(span for span in found if window[0] <= span[0] < window[1])
+
+
+def test_the_bench_mix_series_read_plain_make_what_recurring_ical_events_makes():
+    window = (datetime(2026, 11, 30, tzinfo=UTC), datetime(2027, 11, 30, tzinfo=UTC))
+    series = 0
+    for text in sample_entries(200, date(2026, 11, 30)).values():
+        source = caldav._ZONE_BLOCK.sub("", caldav._bounded(text))  # read already, as in a listing
+        if "\nRRULE:" not in source:
+            continue
+        event = caldav._read_plain(source, "/cal/x.ics", None)
+        assert event is not None and event.is_recurring
+        series += 1
+        expected = sorted(
+            (found.decoded("dtstart").astimezone(UTC), found.decoded("dtend").astimezone(UTC))
+            for found in recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(*window)
+        )
+        assert _occurrences_by_dateutil(event, window) == expected, text
+    assert series == 8
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=lambda path: path.name)
@@ -117,7 +205,32 @@ def test_real_clients_entries_read_as_icalendar_reads_them(path):
 @pytest.mark.parametrize(
     "lines",
     [
-        ("SUMMARY:r", "DTSTART:20261201T080000Z", "DTEND:20261201T090000Z", "RRULE:FREQ=DAILY"),
+        ("SUMMARY:r", "DTSTART:20261201T080000Z", "DTEND:20261201T090000Z", "RDATE:20261205T080000Z"),
+        ("SUMMARY:r", "DTSTART:20261201T080000Z", "DTEND:20261201T090000Z", "RRULE:FREQ=DAILY", "RRULE:FREQ=WEEKLY"),
+        (
+            "SUMMARY:r",
+            "DTSTART:20261201T080000Z",
+            "DTEND:20261201T090000Z",
+            "RRULE:FREQ=DAILY",
+            "END:VEVENT",
+            "BEGIN:VEVENT",
+            "UID:plain-1",
+            "RECURRENCE-ID;RANGE=THISANDFUTURE:20261203T080000Z",
+            "DTSTART:20261203T100000Z",
+            "DTEND:20261203T110000Z",
+        ),
+        (
+            "SUMMARY:r",
+            "DTSTART:20261201T080000Z",
+            "DTEND:20261201T090000Z",
+            "END:VEVENT",
+            "BEGIN:VEVENT",
+            "UID:plain-1",
+            "RECURRENCE-ID:20261201T080000Z",
+            "DTSTART:20261201T100000Z",
+            "DTEND:20261201T110000Z",
+        ),
+        ("SUMMARY:r", "DTSTART:20261201T080000Z", "DTEND:20261201T090000Z", "EXDATE;RANGE=X:20261201T080000Z"),
         ("SUMMARY;LANGUAGE=en:r", "DTSTART:20261201T080000Z", "DTEND:20261201T090000Z"),
         ("SUMMARY:one", "SUMMARY:two", "DTSTART:20261201T080000Z", "DTEND:20261201T090000Z"),
         ("SUMMARY:d", "DTSTART:20261201T080000Z", "DURATION:PT1H"),
@@ -130,7 +243,11 @@ def test_real_clients_entries_read_as_icalendar_reads_them(path):
         ("SUMMARY:s", "DTSTART;TZID=Europe/Amsterdam :20261201T080000", "DTEND:20261201T090000Z"),
     ],
     ids=[
-        "rule",
+        "extra date",
+        "two rules",
+        "this and future",
+        "override of an entry that does not repeat",
+        "cancelled date with another parameter",
         "parameter",
         "twice",
         "duration",
