@@ -172,7 +172,11 @@ class GraphServer:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, str]] = []  # (method, path, mailbox) of every HTTP request
         self.batch_items: list[tuple[str, str]] = []
+        # Graph requests (and $batch items, whose headers are their own) that did not ask for immutable
+        # ids (`Prefer: IdType="ImmutableId"`, "Obtain immutable identifiers for Outlook resources") or for
+        # the zone of the times returned (`Prefer: outlook.timezone`, event resource type).
         self.without_immutable_ids: list[str] = []
+        self.without_outlook_timezone: list[str] = []
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
         self.delay = 0.0  # seconds each Graph request takes (to see concurrency)
@@ -290,6 +294,13 @@ class GraphServer:
     def expire_delta_tokens(self) -> None:
         """Every delta token handed out so far is refused with 410 (the server lost the sync state)."""
         self.generation += 1
+
+    def check_prefer(self, what: str, prefer: str) -> None:
+        """Note a Graph request (or batch item) whose Prefer header lacks immutable ids or a time zone."""
+        if 'IdType="ImmutableId"' not in prefer:
+            self.without_immutable_ids.append(what)
+        if "outlook.timezone=" not in prefer:
+            self.without_outlook_timezone.append(what)
 
     def graph_requests(self) -> list[tuple[str, str, str]]:
         return [r for r in self.requests if r[1].startswith("/v1.0/")]
@@ -1063,8 +1074,7 @@ def _handler(server: GraphServer):
                 mailbox = server.mailbox_key(path.split("/")[2])
             with server.lock:
                 server.requests.append((method, "/v1.0" + path, mailbox))
-                if 'IdType="ImmutableId"' not in headers.get("prefer", ""):
-                    server.without_immutable_ids.append(path)
+                server.check_prefer(path, headers.get("prefer", ""))
             token = headers.get("authorization", "").removeprefix("Bearer ")
             if token not in server.tokens:
                 raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
@@ -1171,10 +1181,9 @@ def _handler(server: GraphServer):
                 url = urlsplit(item["url"] if item["url"].startswith("/") else "/" + item["url"])
                 query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
                 headers = {k.lower(): v for k, v in (item.get("headers") or {}).items()}
-                if "prefer" not in headers:
-                    headers["prefer"] = self.headers.get("Prefer", "")
                 with server.lock:
                     server.batch_items.append((item["method"], url.path))
+                    server.check_prefer(f"$batch item {url.path}", headers.get("prefer", ""))
                     fault = server.fault_for(url.path)
                 try:
                     if fault is not None:
