@@ -190,6 +190,11 @@ class GraphServer:
         self.subscriptions: dict[str, dict] = {}
         self.deliveries: list[tuple[str, int]] = []  # (subscription id, HTTP status of our POST) per delivery
         self.drop_next: list[str] = []  # paths (substrings) whose next request is handled but not answered
+        # stall_after(path): the next such request is handled, `processed` is set, and its answer waits
+        # until `release` (calm) - a worker killed meanwhile never hears that the change was made.
+        self.stall_next: list[str] = []
+        self.processed = threading.Event()
+        self.release = threading.Event()
         self.lock = threading.RLock()
         self._tmp = tempfile.TemporaryDirectory()
         self.ca_path, cert, key = make_test_tls(Path(self._tmp.name))
@@ -280,8 +285,16 @@ class GraphServer:
             self.tokens = {token: client for token, client in self.tokens.items() if client != client_id}
 
     def calm(self) -> None:
-        """No more random faults."""
+        """No more random faults; a stalled request is let go."""
         self.fault_rate = 0.0
+        self.release.set()
+
+    def stall_after(self, path: str) -> None:
+        """The next Graph request whose path contains `path` is handled, then left unanswered until calm()."""
+        with self.lock:
+            self.release.clear()
+            self.processed.clear()
+            self.stall_next.append(path)
 
     def _random_fault(self) -> str | None:
         with self.lock:
@@ -1099,6 +1112,10 @@ def _handler(server: GraphServer):
                 if dropped is not None:
                     server.drop_next.remove(dropped)
                     chance = "drop_after"
+                stalled = next((p for p in server.stall_next if p in path), None)
+                if stalled is not None:
+                    server.stall_next.remove(stalled)
+                    chance = "stall_after"
             try:
                 if chance == "drop":
                     self.close_connection = True
@@ -1123,6 +1140,11 @@ def _handler(server: GraphServer):
                     with server.lock:
                         status, extra, answer = server.graph(method, path, query, headers, body)
                 if chance == "drop_after":  # the change is made; the answer never arrives
+                    self.close_connection = True
+                    return None
+                if chance == "stall_after":  # the change is made; the answer waits until released
+                    server.processed.set()
+                    server.release.wait(60)
                     self.close_connection = True
                     return None
                 return self._send(status, answer if status != 204 else None, extra)

@@ -2,10 +2,14 @@
 CalDAV and Exchange scenarios, and what Graph adds (delta links, transactionId, $batch, limits)."""
 
 import contextlib
+import os
+import signal
 import threading
+import time
 from datetime import UTC, timedelta
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from agents.models import AgentSyncPolicy
@@ -16,6 +20,7 @@ from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.providers.base import ConnectionProblem, ProviderError
 from integrations.providers.graph import MARKER_PROPERTY_ID
 from integrations.sync import engine
+from integrations.sync.inbound import inbound
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.stored_text import tables_holding
 from tests.integrations.test_caldav_sync import make, pull
@@ -839,6 +844,39 @@ def test_a_sync_that_gave_up_after_the_create_leaves_no_duplicate(
     pull(alice_graph)
 
     assert subjects_in_outlook(graph) == ["Once only"]
+    assert Appointment.objects.count() == 1
+    assert SyncLink.objects.get().remote_id == only_event(graph)["id"]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_between_create_and_commit_leaves_no_duplicate(alice_graph, graph, tomorrow_9, settings):
+    settings.SYNC_LOCK_SECONDS = 1
+    with inbound(alice_graph):  # no push on commit: the forked worker below pushes
+        calendar_services.create_appointment(
+            subject="Pushed while killed", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice_graph.agent]
+        )
+    assert services.queue_existing_appointments(alice_graph, since=tomorrow_9 - timedelta(days=1)) == 1
+    graph.stall_after("/$batch")
+    connections.close_all()
+
+    pid = os.fork()
+    if pid == 0:  # the worker: creates the entry, and dies before it can record the answer
+        try:
+            engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_graph.pk), pull=False)
+        finally:
+            os._exit(0)
+    assert graph.processed.wait(20), "the create never reached the server"
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    graph.calm()
+    assert len(graph.events(ALICE)) == 1 and SyncLink.objects.get().remote_id == ""
+    time.sleep(1.1)  # the dead worker's lease runs out
+
+    pull(alice_graph)
+    pull(alice_graph)
+
+    assert subjects_in_outlook(graph) == ["Pushed while killed"]
     assert Appointment.objects.count() == 1
     assert SyncLink.objects.get().remote_id == only_event(graph)["id"]
 
