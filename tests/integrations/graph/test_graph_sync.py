@@ -972,3 +972,41 @@ def test_all_day_entry_made_in_outlook_is_imported_as_its_days(importing_graph, 
     appointment = Appointment.objects.get()
     assert appointment.all_day
     assert appointment.day_span(importing_graph.agent.zone) == (first, first + timedelta(days=1))
+
+
+# --- throttling: 429, 503 and 504 with Retry-After go through the shared back-off -------------------------------
+
+BUSY_ANSWERS = [
+    pytest.param(429, "ApplicationThrottled", id="429"),
+    pytest.param(503, "ServiceUnavailable", id="503"),
+    pytest.param(504, "GatewayTimeout", id="504"),
+]
+
+
+@pytest.mark.parametrize("status, code", BUSY_ANSWERS)
+def test_a_busy_answer_to_the_delta_is_waited_out_and_the_pull_goes_through(
+    importing_graph, graph, tomorrow_9, status, code
+):
+    """Graph throttling guidance: honour Retry-After on 429, 503 and 504; a short wait is slept."""
+    graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Dentist")
+    graph.fail(status, code, times=2, retry_after="1", path="/calendarView/delta")
+    before = len(graph.requests)
+
+    report = pull(importing_graph)
+
+    assert report.failed == 0
+    assert subjects_in_helpdesk() == ["Dentist"]
+    assert len([r for r in graph.requests[before:] if r[1].endswith("/calendarView/delta")]) == 3  # 2 refused
+
+
+@pytest.mark.parametrize("status, code", BUSY_ANSWERS)
+def test_a_long_retry_after_on_the_delta_reschedules_the_pull_that_much_later(
+    importing_graph, graph, retries, status, code
+):
+    from integrations.tasks import pull_agent_calendar
+
+    graph.fail(status, code, times=1, retry_after="40", path="/calendarView/delta")
+
+    pull_agent_calendar.apply(args=(importing_graph.pk,), throw=False)
+
+    assert retries == [40]  # the wait Graph asked for, not slept in the worker
