@@ -161,6 +161,7 @@ class GraphServer:
         self.redirect_uris: dict[str, list[str]] = {k: list(v) for k, v in (redirect_uris or {}).items()}
         self.consented: set[str] = set(self.clients)
         self.page_size = page_size
+        self.max_page_size = 0  # when set, no delta page holds more, whatever the client prefers
         self.mailboxes: dict[str, Mailbox] = {}
         self.tokens: dict[str, str] = {}  # access token -> client id
         self.refresh_tokens: dict[str, str] = {}
@@ -778,6 +779,8 @@ class GraphServer:
         zone = zone_match.group(1) if zone_match else "UTC"
         size_match = re.search(r"odata\.maxpagesize=(\d+)", prefer)
         page_size = int(size_match.group(1)) if size_match else self.page_size
+        if self.max_page_size:  # odata.maxpagesize is a preference: the server may page smaller
+            page_size = min(page_size, self.max_page_size)
         parts = [p for p in path.split("/") if p]
         if parts[:1] == ["subscriptions"]:
             if len(parts) == 1 and method == "POST":

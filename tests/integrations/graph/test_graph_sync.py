@@ -1010,3 +1010,21 @@ def test_a_long_retry_after_on_the_delta_reschedules_the_pull_that_much_later(
     pull_agent_calendar.apply(args=(importing_graph.pk,), throw=False)
 
     assert retries == [40]  # the wait Graph asked for, not slept in the worker
+
+
+def test_a_delta_in_pages_is_followed_through_its_next_links_to_the_delta_link(importing_graph, graph, tomorrow_9):
+    """Graph "Get incremental changes to events in a calendar view": a round is pages joined by
+    @odata.nextLink, the last one carrying the @odata.deltaLink for the next round."""
+    graph.max_page_size = 5
+    for n in range(12):
+        graph.outlook_add(ALICE, tomorrow_9 + n * HOUR, tomorrow_9 + n * HOUR + HOUR, f"Entry {n:02}")
+    before = len(graph.requests)
+
+    pull(importing_graph)
+
+    deltas = [path for _method, path, _box in graph.requests[before:] if "/calendarView/delta" in path]
+    assert len(deltas) == 3  # 5 + 5 + 2 entries
+    assert subjects_in_helpdesk() == [f"Entry {n:02}" for n in range(12)]
+    before = len(graph.requests)
+    assert pull(importing_graph).pulled == 0
+    assert [(m, p.split("/")[-1]) for m, p, _ in graph.requests[before:]] == [("GET", "delta")]
