@@ -1028,3 +1028,42 @@ def test_a_delta_in_pages_is_followed_through_its_next_links_to_the_delta_link(i
     before = len(graph.requests)
     assert pull(importing_graph).pulled == 0
     assert [(m, p.split("/")[-1]) for m, p, _ in graph.requests[before:]] == [("GET", "delta")]
+
+
+def test_a_batch_holds_a_slot_for_each_of_its_parallel_items(alice_graph, graph, tomorrow_9):
+    """Graph JSON batching: the items of a $batch without dependsOn run at once, each one of the
+    mailbox's 4 concurrent requests. A $batch running 4 items and single requests beside it must
+    not make 5 or more in flight (the server answers those with 429 MailboxConcurrency)."""
+    from integrations.providers import registry
+    from integrations.providers.base import RemoteCalendar, RemoteRef
+
+    graph.delay = 0.2
+    provider = registry.build(alice_graph.connection)
+    calendar = provider.find_calendar(ALICE)
+    created = [
+        graph.outlook_add(ALICE, tomorrow_9 + n * HOUR, tomorrow_9 + n * HOUR + HOUR, f"Entry {n}") for n in range(8)
+    ]
+    reads = [("GET", f"/users/{ALICE}/events/{event['id']}", None, {}) for event in created]
+    errors, answers = [], []
+
+    def batch():
+        try:
+            answers.extend(status for status, _h, _b in provider._batch(ALICE, reads))
+        except Exception as error:
+            errors.append(error)
+
+    def single(event_id):
+        try:
+            provider.get(RemoteCalendar(ALICE, calendar.calendar_id), RemoteRef(event_id))
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=batch)]
+    threads += [threading.Thread(target=single, args=(event["id"],)) for event in created[:3]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == [] and answers == [200] * 8
+    assert graph.max_in_flight[ALICE] <= 4
