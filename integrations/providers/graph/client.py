@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 MAX_PER_MAILBOX = 4  # Graph's Outlook limit: 4 concurrent requests per app and mailbox
 MAX_BATCH = 20  # JSON batching: at most 20 requests in one $batch
 PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
+DELTA_PAGE = "odata.maxpagesize=100"  # entries a calendarView/delta page may hold (Graph's default is 10)
 
 _apps: dict[tuple, msal.ConfidentialClientApplication] = {}
 _shared = threading.Lock()
@@ -374,7 +375,7 @@ class GraphProvider:
         to_read: list[str] = []
         seen: dict[str, dict] = {}
         while True:
-            _, _, data = self._request("GET", url, mailbox, headers={"Prefer": f"{PREFER}, odata.maxpagesize=100"})
+            _, _, data = self._request("GET", url, mailbox, headers={"Prefer": f"{PREFER}, {DELTA_PAGE}"})
             for entry in data.get("value", []):
                 if "@removed" in entry:
                     seen.pop(entry["id"], None)
