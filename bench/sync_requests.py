@@ -48,7 +48,7 @@ from integrations.providers.graph.client import DELTA_PAGE, PREFER  # noqa: E402
 from integrations.sync import engine  # noqa: E402
 from tests.peers.ews import EwsServer  # noqa: E402
 from tests.peers.fault_proxy import FaultProxy  # noqa: E402
-from tests.peers.graph import GraphServer  # noqa: E402
+from tests.peers.graph import GraphServer, operation_name  # noqa: E402
 from tests.peers.radicale import start_radicale  # noqa: E402
 
 ROW = "{:<10} {:<40} {:>9} {:>9}   {}"
@@ -85,6 +85,26 @@ def _pull(agent: Agent) -> None:
 def _show(system: str, label: str, seconds: float, counts: Counter) -> None:
     detail = ", ".join(f"{name} {number}" for name, number in sorted(counts.items()))
     print(ROW.format(system, label, sum(counts.values()), f"{seconds:.3f} s", f"({detail})"))
+
+
+def _poll_rounds(system: str, agent: Agent, writes: int, reset, counts, reference, alone: str) -> None:
+    """The unchanged poll, the writes, the first poll after them and the one after that, each poll
+    beside `reference(token)`: the system's incremental mechanism alone from the same token."""
+    token = AgentCalendar.objects.get(agent=agent).sync_token
+    seconds, seen = _timed(lambda: _pull(agent), reset, counts)
+    ref_seconds, ref_counts = reference(token)
+    _show(system, "unchanged poll", seconds, seen)
+    _show("", f"reference: {alone}", ref_seconds, ref_counts)
+
+    token = AgentCalendar.objects.get(agent=agent).sync_token
+    seconds, seen = _timed(lambda: _write(agent, writes), reset, counts)
+    _show(system, f"{writes} helpdesk writes, pushed on commit", seconds, seen)
+    seconds, seen = _timed(lambda: _pull(agent), reset, counts)
+    ref_seconds, ref_counts = reference(token)
+    _show(system, f"first poll after {writes} helpdesk writes", seconds, seen)
+    _show("", f"reference: {alone}", ref_seconds, ref_counts)
+    seconds, seen = _timed(lambda: _pull(agent), reset, counts)
+    _show(system, "the poll after that", seconds, seen)
 
 
 def caldav(writes: int, folder: Path) -> None:
@@ -158,31 +178,7 @@ def exchange(writes: int) -> None:
             # exchangelib's SyncFolderItems with no fields but the id and ChangeKey (IdOnly).
             return _timed(lambda: list(folder.sync_items(sync_state=state, only_fields=[])), reset, counts)
 
-        state = AgentCalendar.objects.get(agent=agent).sync_token
-        seconds, seen = _timed(lambda: _pull(agent), reset, counts)
-        ref_seconds, ref_counts = reference(state)
-        _show("Exchange", "unchanged poll", seconds, seen)
-        _show("", "reference: SyncFolderItems (IdOnly) alone", ref_seconds, ref_counts)
-
-        state = AgentCalendar.objects.get(agent=agent).sync_token
-        seconds, seen = _timed(lambda: _write(agent, writes), reset, counts)
-        _show("Exchange", f"{writes} helpdesk writes, pushed on commit", seconds, seen)
-        seconds, seen = _timed(lambda: _pull(agent), reset, counts)
-        ref_seconds, ref_counts = reference(state)
-        _show("Exchange", f"first poll after {writes} helpdesk writes", seconds, seen)
-        _show("", "reference: SyncFolderItems (IdOnly) alone", ref_seconds, ref_counts)
-        seconds, seen = _timed(lambda: _pull(agent), reset, counts)
-        _show("Exchange", "the poll after that", seconds, seen)
-
-
-def _graph_operation(method: str, path: str) -> str:
-    if "/calendarView/delta" in path:
-        return "delta"
-    if path.endswith("/$batch"):
-        return "$batch"
-    if "/oauth2/" in path or "openid-configuration" in path:
-        return "sign-in"
-    return f"{method} {path.rsplit('/', 1)[-1]}"
+        _poll_rounds("Exchange", agent, writes, reset, counts, reference, "SyncFolderItems (IdOnly) alone")
 
 
 def microsoft365(writes: int) -> None:
@@ -204,7 +200,7 @@ def microsoft365(writes: int) -> None:
             mark[0] = len(graph.requests)
 
         def counts() -> Counter:
-            return Counter(_graph_operation(method, path) for method, path, _box in graph.requests[mark[0] :])
+            return Counter(operation_name(method, path) for method, path, _box in graph.requests[mark[0] :])
 
         provider = services.provider_for(conn)
 
@@ -218,21 +214,7 @@ def microsoft365(writes: int) -> None:
 
             return _timed(rounds, reset, counts)
 
-        link = AgentCalendar.objects.get(agent=agent).sync_token
-        seconds, seen = _timed(lambda: _pull(agent), reset, counts)
-        ref_seconds, ref_counts = reference(link)
-        _show("M365", "unchanged poll", seconds, seen)
-        _show("", "reference: calendarView/delta alone", ref_seconds, ref_counts)
-
-        link = AgentCalendar.objects.get(agent=agent).sync_token
-        seconds, seen = _timed(lambda: _write(agent, writes), reset, counts)
-        _show("M365", f"{writes} helpdesk writes, pushed on commit", seconds, seen)
-        seconds, seen = _timed(lambda: _pull(agent), reset, counts)
-        ref_seconds, ref_counts = reference(link)
-        _show("M365", f"first poll after {writes} helpdesk writes", seconds, seen)
-        _show("", "reference: calendarView/delta alone", ref_seconds, ref_counts)
-        seconds, seen = _timed(lambda: _pull(agent), reset, counts)
-        _show("M365", "the poll after that", seconds, seen)
+        _poll_rounds("M365", agent, writes, reset, counts, reference, "calendarView/delta alone")
 
 
 def main() -> None:

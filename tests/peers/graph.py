@@ -983,6 +983,17 @@ class GraphServer:
         return None
 
 
+def operation_name(method: str, path: str) -> str:
+    """A short name for a request the server saw (its `requests` rows), to count them by kind."""
+    if path.endswith("/calendarView/delta"):
+        return "delta"
+    if path.endswith("/$batch"):
+        return "$batch"
+    if "/oauth2/" in path or "openid-configuration" in path:
+        return "sign-in"
+    return f"{method} {path.rsplit('/', 1)[-1] if 'events' in path else path}"
+
+
 def _registered(uri: str, registered: list[str]) -> bool:
     """Whether a redirect URI is one of the app's: exactly, except that the port of a loopback
     address is ignored (Entra, "Redirect URI (reply URL) restrictions": localhost)."""
