@@ -1,14 +1,16 @@
 """Requests per poll, per connector (issue 9, S4 "polling a calendar in which nothing changed costs
 one request").
 
-For CalDAV on a real Radicale and for Exchange on the local EWS server (through the real
-exchangelib), one technician with import on:
+For CalDAV on a real Radicale, for Exchange on the local EWS server (through the real exchangelib)
+and for Microsoft 365 on the local Graph server (through the real msal and requests), one
+technician with import on:
 - an unchanged poll: a pull after the calendar is in sync;
 - the first poll after 100 helpdesk writes (100 appointments created and pushed; the poll then
   reads the server's record of our own writes).
 Each beside a reference: what the system's incremental mechanism alone costs for the same poll
 (CalDAV: one sync-collection REPORT, RFC 6578, whose answer carries every changed entry's ETag;
-Exchange: one SyncFolderItems with IdOnly, MS-OXWSSYNC, whose answer carries every ChangeKey), so
+Exchange: one SyncFolderItems with IdOnly, MS-OXWSSYNC, whose answer carries every ChangeKey;
+Microsoft 365: the calendarView/delta round alone, its pages to the deltaLink), so
 a poll that reads back what it already knows shows up as the difference. Requests are counted at
 a proxy in front of Radicale and by the EWS server. Uses a throw-away test database on whatever
 DATABASE_URL points to (SQLite by default). Prints figures; asserts nothing.
@@ -42,9 +44,11 @@ from calendars import services as calendar_services  # noqa: E402
 from integrations import services  # noqa: E402
 from integrations.models import AgentCalendar  # noqa: E402
 from integrations.providers.caldav import CalDAVProvider  # noqa: E402
+from integrations.providers.graph.client import DELTA_PAGE, PREFER  # noqa: E402
 from integrations.sync import engine  # noqa: E402
 from tests.peers.ews import EwsServer  # noqa: E402
 from tests.peers.fault_proxy import FaultProxy  # noqa: E402
+from tests.peers.graph import GraphServer, operation_name  # noqa: E402
 from tests.peers.radicale import start_radicale  # noqa: E402
 
 ROW = "{:<10} {:<40} {:>9} {:>9}   {}"
@@ -81,6 +85,26 @@ def _pull(agent: Agent) -> None:
 def _show(system: str, label: str, seconds: float, counts: Counter) -> None:
     detail = ", ".join(f"{name} {number}" for name, number in sorted(counts.items()))
     print(ROW.format(system, label, sum(counts.values()), f"{seconds:.3f} s", f"({detail})"))
+
+
+def _poll_rounds(system: str, agent: Agent, writes: int, reset, counts, reference, alone: str) -> None:
+    """The unchanged poll, the writes, the first poll after them and the one after that, each poll
+    beside `reference(token)`: the system's incremental mechanism alone from the same token."""
+    token = AgentCalendar.objects.get(agent=agent).sync_token
+    seconds, seen = _timed(lambda: _pull(agent), reset, counts)
+    ref_seconds, ref_counts = reference(token)
+    _show(system, "unchanged poll", seconds, seen)
+    _show("", f"reference: {alone}", ref_seconds, ref_counts)
+
+    token = AgentCalendar.objects.get(agent=agent).sync_token
+    seconds, seen = _timed(lambda: _write(agent, writes), reset, counts)
+    _show(system, f"{writes} helpdesk writes, pushed on commit", seconds, seen)
+    seconds, seen = _timed(lambda: _pull(agent), reset, counts)
+    ref_seconds, ref_counts = reference(token)
+    _show(system, f"first poll after {writes} helpdesk writes", seconds, seen)
+    _show("", f"reference: {alone}", ref_seconds, ref_counts)
+    seconds, seen = _timed(lambda: _pull(agent), reset, counts)
+    _show(system, "the poll after that", seconds, seen)
 
 
 def caldav(writes: int, folder: Path) -> None:
@@ -154,21 +178,43 @@ def exchange(writes: int) -> None:
             # exchangelib's SyncFolderItems with no fields but the id and ChangeKey (IdOnly).
             return _timed(lambda: list(folder.sync_items(sync_state=state, only_fields=[])), reset, counts)
 
-        state = AgentCalendar.objects.get(agent=agent).sync_token
-        seconds, seen = _timed(lambda: _pull(agent), reset, counts)
-        ref_seconds, ref_counts = reference(state)
-        _show("Exchange", "unchanged poll", seconds, seen)
-        _show("", "reference: SyncFolderItems (IdOnly) alone", ref_seconds, ref_counts)
+        _poll_rounds("Exchange", agent, writes, reset, counts, reference, "SyncFolderItems (IdOnly) alone")
 
-        state = AgentCalendar.objects.get(agent=agent).sync_token
-        seconds, seen = _timed(lambda: _write(agent, writes), reset, counts)
-        _show("Exchange", f"{writes} helpdesk writes, pushed on commit", seconds, seen)
-        seconds, seen = _timed(lambda: _pull(agent), reset, counts)
-        ref_seconds, ref_counts = reference(state)
-        _show("Exchange", f"first poll after {writes} helpdesk writes", seconds, seen)
-        _show("", "reference: SyncFolderItems (IdOnly) alone", ref_seconds, ref_counts)
-        seconds, seen = _timed(lambda: _pull(agent), reset, counts)
-        _show("Exchange", "the poll after that", seconds, seen)
+
+def microsoft365(writes: int) -> None:
+    tenant, client_id = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9", "5b8e2f1a-6c4d-4e3b-9a7f-1d2c3b4a5e6f"
+    secret, mailbox = "bench-secret", "graph-tech@example.com"
+    with GraphServer(tenant=tenant, clients={client_id: secret}) as graph:
+        graph.add_mailbox(mailbox)
+        conn = services.add_connection(
+            name="Microsoft 365", kind="graph", url=graph.base_url, username=client_id, secret=secret,
+            options={"tenant_id": tenant, "authority": graph.authority, "ca_bundle": str(graph.ca_path)},
+        )  # fmt: skip
+        agent = _technician("graph-tech")
+        services.connect_agent(agent, connection=conn, import_external=True)
+        _pull(agent)
+        _pull(agent)
+        mark = [0]
+
+        def reset() -> None:
+            mark[0] = len(graph.requests)
+
+        def counts() -> Counter:
+            return Counter(operation_name(method, path) for method, path, _box in graph.requests[mark[0] :])
+
+        provider = services.provider_for(conn)
+
+        def reference(delta_link: str) -> tuple[float, Counter]:
+            def rounds() -> None:
+                url = delta_link
+                while url:
+                    # Pages of the size the connector asks for (Prefer: odata.maxpagesize).
+                    _s, _h, data = provider._request("GET", url, mailbox, headers={"Prefer": f"{PREFER}, {DELTA_PAGE}"})
+                    url = data.get("@odata.nextLink")
+
+            return _timed(rounds, reset, counts)
+
+        _poll_rounds("M365", agent, writes, reset, counts, reference, "calendarView/delta alone")
 
 
 def main() -> None:
@@ -181,6 +227,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             caldav(writes, Path(folder))
         exchange(writes)
+        microsoft365(writes)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -461,6 +461,8 @@ def _own_text(
     """
     if template is None:
         return value
+    if field == "note":
+        value = mapping.without_attendees(value, appointment)  # the line the push added, not the note
     own = mapping.untemplate(template, value, mapping.template_values(appointment), field=field)
     if own is not None:
         return own

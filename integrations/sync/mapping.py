@@ -264,11 +264,42 @@ def untemplate(template: str, shown: str, values: dict[str, object], *, field: s
     return own
 
 
+ATTENDEES_LINE = "Other attendees: "
+
+
+def attendees_line(appointment: Appointment) -> str:
+    """The line naming the appointment's other attendees ("" without any).
+
+    S3.5: appointments, not meetings. No connector writes attendees (an external calendar would send
+    them invitations); the people the helpdesk records are named in the entry's body instead."""
+    attendees = [str(address).strip() for address in appointment.other_attendees or () if str(address).strip()]
+    return ATTENDEES_LINE + ", ".join(attendees) if attendees else ""
+
+
+def with_attendees(body: str, appointment: Appointment) -> str:
+    """The rendered body followed, after a blank line, by the other attendees' line (if any)."""
+    line = attendees_line(appointment)
+    if not line:
+        return body
+    return f"{body.rstrip()}\n\n{line}" if body.strip() else line
+
+
+def without_attendees(text: str, appointment: Appointment) -> str:
+    """A remote body without the attendees' line `with_attendees` put at its end (the body as the
+    template rendered it); unchanged when the line is not there (someone removed or edited it)."""
+    line = attendees_line(appointment)
+    shown = normalise_text(text)
+    if not line or not shown.endswith(line):
+        return text
+    return shown[: -len(line)].rstrip()
+
+
 def _texts(appointment: Appointment, settings: CalendarSettings, *, templated: bool) -> tuple[str, str]:
     if not templated:
         return appointment.subject, appointment.note
     values = template_values(appointment)
-    return render_template(settings.subject_template, values), render_template(settings.body_template, values)
+    body = with_attendees(render_template(settings.body_template, values), appointment)
+    return render_template(settings.subject_template, values), body
 
 
 def local_event(

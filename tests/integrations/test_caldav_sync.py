@@ -57,6 +57,28 @@ def test_subject_and_body_follow_the_admins_templates(
     assert (str(entry["summary"]), str(entry["description"])) == ("[helpdesk] Server room visit", "Note: Bring keys")
 
 
+def test_other_attendees_are_named_in_the_description_and_never_invited(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """S3.5: no ATTENDEE is written (a scheduling server would invite each, RFC 6638); the people the
+    helpdesk records are named in the DESCRIPTION, and reading it back keeps the note as it was."""
+    appointment = make(
+        alice_calendar.agent,
+        tomorrow_9,
+        django_capture_on_commit_callbacks,
+        note="Bring keys",
+        other_attendees=["carol@example.com"],
+    )
+
+    entry = alice_phone.by_uid(SyncLink.objects.get(appointment=appointment).marker).icalendar_component
+    assert "attendee" not in entry and "organizer" not in entry
+    assert str(entry["description"]) == "Bring keys\n\nOther attendees: carol@example.com"
+    report = pull(alice_calendar)
+    assert (report.pushed, report.pulled) == (0, 0)
+    appointment.refresh_from_db()
+    assert appointment.note == "Bring keys"
+
+
 def test_changed_appointment_updates_the_entry(
     alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
 ):

@@ -161,6 +161,7 @@ class GraphServer:
         self.redirect_uris: dict[str, list[str]] = {k: list(v) for k, v in (redirect_uris or {}).items()}
         self.consented: set[str] = set(self.clients)
         self.page_size = page_size
+        self.max_page_size = 0  # when set, no delta page holds more, whatever the client prefers
         self.mailboxes: dict[str, Mailbox] = {}
         self.tokens: dict[str, str] = {}  # access token -> client id
         self.refresh_tokens: dict[str, str] = {}
@@ -172,7 +173,11 @@ class GraphServer:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, str]] = []  # (method, path, mailbox) of every HTTP request
         self.batch_items: list[tuple[str, str]] = []
+        # Graph requests (and $batch items, whose headers are their own) that did not ask for immutable
+        # ids (`Prefer: IdType="ImmutableId"`, "Obtain immutable identifiers for Outlook resources") or for
+        # the zone of the times returned (`Prefer: outlook.timezone`, event resource type).
         self.without_immutable_ids: list[str] = []
+        self.without_outlook_timezone: list[str] = []
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
         self.delay = 0.0  # seconds each Graph request takes (to see concurrency)
@@ -186,6 +191,11 @@ class GraphServer:
         self.subscriptions: dict[str, dict] = {}
         self.deliveries: list[tuple[str, int]] = []  # (subscription id, HTTP status of our POST) per delivery
         self.drop_next: list[str] = []  # paths (substrings) whose next request is handled but not answered
+        # stall_after(path): the next such request is handled, `processed` is set, and its answer waits
+        # until `release` (calm) - a worker killed meanwhile never hears that the change was made.
+        self.stall_next: list[str] = []
+        self.processed = threading.Event()
+        self.release = threading.Event()
         self.lock = threading.RLock()
         self._tmp = tempfile.TemporaryDirectory()
         self.ca_path, cert, key = make_test_tls(Path(self._tmp.name))
@@ -276,8 +286,16 @@ class GraphServer:
             self.tokens = {token: client for token, client in self.tokens.items() if client != client_id}
 
     def calm(self) -> None:
-        """No more random faults."""
+        """No more random faults; a stalled request is let go."""
         self.fault_rate = 0.0
+        self.release.set()
+
+    def stall_after(self, path: str) -> None:
+        """The next Graph request whose path contains `path` is handled, then left unanswered until calm()."""
+        with self.lock:
+            self.release.clear()
+            self.processed.clear()
+            self.stall_next.append(path)
 
     def _random_fault(self) -> str | None:
         with self.lock:
@@ -290,6 +308,13 @@ class GraphServer:
     def expire_delta_tokens(self) -> None:
         """Every delta token handed out so far is refused with 410 (the server lost the sync state)."""
         self.generation += 1
+
+    def check_prefer(self, what: str, prefer: str) -> None:
+        """Note a Graph request (or batch item) whose Prefer header lacks immutable ids or a time zone."""
+        if 'IdType="ImmutableId"' not in prefer:
+            self.without_immutable_ids.append(what)
+        if "outlook.timezone=" not in prefer:
+            self.without_outlook_timezone.append(what)
 
     def graph_requests(self) -> list[tuple[str, str, str]]:
         return [r for r in self.requests if r[1].startswith("/v1.0/")]
@@ -754,6 +779,8 @@ class GraphServer:
         zone = zone_match.group(1) if zone_match else "UTC"
         size_match = re.search(r"odata\.maxpagesize=(\d+)", prefer)
         page_size = int(size_match.group(1)) if size_match else self.page_size
+        if self.max_page_size:  # odata.maxpagesize is a preference: the server may page smaller
+            page_size = min(page_size, self.max_page_size)
         parts = [p for p in path.split("/") if p]
         if parts[:1] == ["subscriptions"]:
             if len(parts) == 1 and method == "POST":
@@ -956,6 +983,17 @@ class GraphServer:
         return None
 
 
+def operation_name(method: str, path: str) -> str:
+    """A short name for a request the server saw (its `requests` rows), to count them by kind."""
+    if path.endswith("/calendarView/delta"):
+        return "delta"
+    if path.endswith("/$batch"):
+        return "$batch"
+    if "/oauth2/" in path or "openid-configuration" in path:
+        return "sign-in"
+    return f"{method} {path.rsplit('/', 1)[-1] if 'events' in path else path}"
+
+
 def _registered(uri: str, registered: list[str]) -> bool:
     """Whether a redirect URI is one of the app's: exactly, except that the port of a loopback
     address is ignored (Entra, "Redirect URI (reply URL) restrictions": localhost)."""
@@ -1063,8 +1101,7 @@ def _handler(server: GraphServer):
                 mailbox = server.mailbox_key(path.split("/")[2])
             with server.lock:
                 server.requests.append((method, "/v1.0" + path, mailbox))
-                if 'IdType="ImmutableId"' not in headers.get("prefer", ""):
-                    server.without_immutable_ids.append(path)
+                server.check_prefer(path, headers.get("prefer", ""))
             token = headers.get("authorization", "").removeprefix("Bearer ")
             if token not in server.tokens:
                 raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
@@ -1089,6 +1126,10 @@ def _handler(server: GraphServer):
                 if dropped is not None:
                     server.drop_next.remove(dropped)
                     chance = "drop_after"
+                stalled = next((p for p in server.stall_next if p in path), None)
+                if stalled is not None:
+                    server.stall_next.remove(stalled)
+                    chance = "stall_after"
             try:
                 if chance == "drop":
                     self.close_connection = True
@@ -1113,6 +1154,11 @@ def _handler(server: GraphServer):
                     with server.lock:
                         status, extra, answer = server.graph(method, path, query, headers, body)
                 if chance == "drop_after":  # the change is made; the answer never arrives
+                    self.close_connection = True
+                    return None
+                if chance == "stall_after":  # the change is made; the answer waits until released
+                    server.processed.set()
+                    server.release.wait(60)
                     self.close_connection = True
                     return None
                 return self._send(status, answer if status != 204 else None, extra)
@@ -1171,10 +1217,9 @@ def _handler(server: GraphServer):
                 url = urlsplit(item["url"] if item["url"].startswith("/") else "/" + item["url"])
                 query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
                 headers = {k.lower(): v for k, v in (item.get("headers") or {}).items()}
-                if "prefer" not in headers:
-                    headers["prefer"] = self.headers.get("Prefer", "")
                 with server.lock:
                     server.batch_items.append((item["method"], url.path))
+                    server.check_prefer(f"$batch item {url.path}", headers.get("prefer", ""))
                     fault = server.fault_for(url.path)
                 try:
                     if fault is not None:

@@ -30,7 +30,6 @@ from exchangelib.recurrence import (
     RelativeYearlyPattern,
     WeeklyPattern,
 )
-from exchangelib.winzone import CLDR_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
 
 from integrations.sync.normalise import normalise_text
 
@@ -42,6 +41,7 @@ from ..base import (
     reads_untrusted,
     unknown_zone_note,
 )
+from ..zones import iana_zone_for, windows_zone_for  # noqa: F401 (read here by exchange/__init__ and tests)
 
 EWS_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # exchangelib numbers them 1..7 from Monday
 WEEK_NUMBERS = {1: 1, 2: 2, 3: 3, 4: 4, -1: 5}  # RRULE position -> exchangelib week_number (5 = Last)
@@ -82,18 +82,7 @@ ITEM_FIELDS = (
 OCCURRENCE_FIELDS = ("subject", "body", "location", "start", "end", "original_start", "is_all_day", "_start_timezone")
 
 
-# --- time zones: Exchange names Windows zones, the helpdesk IANA ones ------------------------------
-
-
-def windows_zone_for(iana: str) -> str:
-    """The Windows zone id Exchange uses for an IANA zone (CLDR's table, as exchangelib ships it)."""
-    entry = CLDR_TO_MS_TIMEZONE_MAP.get(iana)
-    return entry[0] if entry else "UTC"
-
-
-def iana_zone_for(windows: str) -> str:
-    """The IANA zone for a Windows zone id; UTC for ids the table does not know."""
-    return MS_TIMEZONE_TO_IANA_MAP.get(windows, "UTC")
+# --- time zones: Exchange names Windows zones, the helpdesk IANA ones (providers/zones.py) ----------
 
 
 def ews_zone(iana: str) -> EWSTimeZone:

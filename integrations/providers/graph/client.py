@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 MAX_PER_MAILBOX = 4  # Graph's Outlook limit: 4 concurrent requests per app and mailbox
 MAX_BATCH = 20  # JSON batching: at most 20 requests in one $batch
 PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
+DELTA_PAGE = "odata.maxpagesize=100"  # entries a calendarView/delta page may hold (Graph's default is 10)
 
 _apps: dict[tuple, msal.ConfidentialClientApplication] = {}
 _shared = threading.Lock()
@@ -276,16 +277,29 @@ class GraphProvider:
         return f"{user}/calendars/{quote(calendar.calendar_id)}" if calendar.calendar_id else f"{user}/calendar"
 
     def _request(
-        self, method: str, url: str, mailbox: str, *, body: Any = None, headers: dict | None = None, item: bool = False
+        self,
+        method: str,
+        url: str,
+        mailbox: str,
+        *,
+        body: Any = None,
+        headers: dict | None = None,
+        item: bool = False,
+        slots: int = 1,
     ) -> tuple[int, dict, Any]:
         """One HTTP request within the mailbox's concurrency limit: (status, headers, JSON) of a
-        success; our error otherwise."""
+        success; our error otherwise. `slots`: how many of the mailbox's concurrent requests it
+        makes on Graph's side (a $batch: its items that run at once)."""
         for attempt in (1, 2):
             all_headers = {**self._headers(mailbox), **(headers or {})}
-            # One of the mailbox's 4 slots, shared by all worker processes (shared.mailbox_slot); the
+            # Of the mailbox's 4 slots, shared by all worker processes (shared.mailbox_slot); the
             # lease outlasts the request's connect and read timeouts.
             with shared.mailbox_slot(
-                mailbox, limit=MAX_PER_MAILBOX, lease=2 * self.settings.timeout + 5, wait=self.settings.timeout
+                mailbox,
+                limit=MAX_PER_MAILBOX,
+                lease=2 * self.settings.timeout + 5,
+                wait=self.settings.timeout,
+                count=slots,
             ):
                 try:
                     response = self.session.request(
@@ -361,7 +375,7 @@ class GraphProvider:
         to_read: list[str] = []
         seen: dict[str, dict] = {}
         while True:
-            _, _, data = self._request("GET", url, mailbox, headers={"Prefer": f"{PREFER}, odata.maxpagesize=100"})
+            _, _, data = self._request("GET", url, mailbox, headers={"Prefer": f"{PREFER}, {DELTA_PAGE}"})
             for entry in data.get("value", []):
                 if "@removed" in entry:
                     seen.pop(entry["id"], None)
@@ -472,7 +486,10 @@ class GraphProvider:
             if number >= MAX_PER_MAILBOX:
                 item["dependsOn"] = [str(number - MAX_PER_MAILBOX)]
             requests_.append(item)
-        _, _, data = self._request("POST", f"{self.base}/$batch", mailbox, body={"requests": requests_})
+        # The first MAX_PER_MAILBOX items (no dependsOn) run at once: each holds one of the mailbox's slots.
+        _, _, data = self._request(
+            "POST", f"{self.base}/$batch", mailbox, body={"requests": requests_}, slots=min(len(ops), MAX_PER_MAILBOX)
+        )
         by_id = {r["id"]: r for r in data.get("responses", [])}
         return [
             (by_id[str(n)]["status"], by_id[str(n)].get("headers") or {}, by_id[str(n)].get("body") or {})

@@ -1,5 +1,5 @@
-"""Graph events <-> RemoteEvent: fields, times on Windows zones (through the shared zone tables of
-the Exchange mapping), our marker in a singleValueExtendedProperty.
+"""Graph events <-> RemoteEvent: fields, times on Windows zones (through the zone tables shared with
+the Exchange connector, providers/zones.py), our marker in a singleValueExtendedProperty.
 
 Graph v1.0 "event resource type": start/end are dateTimeTimeZone values; we ask for them in UTC
 (`Prefer: outlook.timezone="UTC"`) and put them back on the wall clock of originalStartTimeZone.
@@ -17,7 +17,7 @@ from calendars.times import zone_named
 from integrations.sync.normalise import normalise_text
 
 from ..base import ProviderError, RemoteEvent, UnreadableEntry, reads_untrusted, unknown_zone_note
-from ..exchange.mapping import iana_zone_for, windows_zone_for
+from ..zones import iana_zone_for, windows_zone_for
 
 # Our marker: a named string property in our own property set (the one the EWS connector uses, so an
 # entry made over EWS is recognised over Graph). Graph's id form: "String {guid} Name <name>".

@@ -57,38 +57,74 @@ def _pause() -> None:
     time.sleep(POLL * (0.5 + random.random()))  # jitter: waiting processes do not poll in step
 
 
+def _take_local(mailbox: str, limit: int, count: int, wait: float) -> threading.BoundedSemaphore:
+    """`count` of the process's `limit` slots for the mailbox, all or none at a time (two batches
+    holding half each would wait on each other); TransientError after `wait` seconds."""
+    semaphore = _local_slot(mailbox, limit)
+    deadline = time.monotonic() + wait
+    while True:
+        taken = 0
+        while taken < count and semaphore.acquire(timeout=0 if taken else min(POLL, wait)):
+            taken += 1
+        if taken == count:
+            return semaphore
+        for _ in range(taken):
+            semaphore.release()
+        if time.monotonic() >= deadline:
+            raise base.TransientError(f"{mailbox} already has {limit} requests to Microsoft 365 in flight.")
+        _pause()
+
+
 @contextlib.contextmanager
-def mailbox_slot(mailbox: str, *, limit: int, lease: float, wait: float) -> Iterator[None]:
-    """Hold one of the mailbox's `limit` request slots while the block runs.
+def mailbox_slot(mailbox: str, *, limit: int, lease: float, wait: float, count: int = 1) -> Iterator[None]:
+    """Hold `count` (1 to `limit`) of the mailbox's `limit` request slots while the block runs.
+
+    A $batch takes one slot for each of its items that run at once (those without dependsOn: Graph
+    "JSON batching"), since each counts against the mailbox's limit. The slots are taken all or
+    none at a time, so batches waiting for slots never hold some and wait on each other.
 
     `lease` (seconds) bounds how long a slot stays taken if its holder dies; it must outlast the
-    longest request. `wait` (seconds): how long to wait for a free slot before raising
+    longest request. `wait` (seconds): how long to wait for free slots before raising
     base.TransientError (the caller's retry policy tries again later)."""
+    count = max(1, min(count, limit))
     if not shared():
-        with _local_slot(mailbox, limit):
+        semaphore = _take_local(mailbox, limit, count, wait)
+        try:
             yield
+        finally:
+            for _ in range(count):
+                semaphore.release()
         return
+    cache = caches["default"]
     holder = uuid.uuid4().hex
     prefix = f"graph:slot:{hashlib.sha256(mailbox.lower().encode()).hexdigest()[:32]}"
     deadline = time.monotonic() + wait
-    key = None
-    while key is None:
+    keys: list[str] = []
+    while True:
         for index in random.sample(range(limit), limit):
-            if caches["default"].add(f"{prefix}:{index}", holder, timeout=math.ceil(lease)):
-                key = f"{prefix}:{index}"
-                break
-        else:
-            if time.monotonic() >= deadline:
-                raise base.TransientError(
-                    f"{mailbox} already has {limit} requests to Microsoft 365 in flight from other workers."
-                )
-            _pause()
+            if len(keys) < count and cache.add(f"{prefix}:{index}", holder, timeout=math.ceil(lease)):
+                keys.append(f"{prefix}:{index}")
+        if len(keys) == count:
+            break
+        _release(keys, holder)
+        keys = []
+        if time.monotonic() >= deadline:
+            raise base.TransientError(
+                f"{mailbox} already has {limit} requests to Microsoft 365 in flight from other workers."
+            )
+        _pause()
     try:
         yield
     finally:
-        # Only our own slot: if our lease ran out and another worker took the key, it stays theirs.
-        if caches["default"].get(key) == holder:
-            caches["default"].delete(key)
+        _release(keys, holder)
+
+
+def _release(keys: list[str], holder: str) -> None:
+    # Only our own slots: if our lease ran out and another worker took a key, it stays theirs.
+    cache = caches["default"]
+    for key in keys:
+        if cache.get(key) == holder:
+            cache.delete(key)
 
 
 def _live(token_cache: msal.SerializableTokenCache, scope: str) -> bool:

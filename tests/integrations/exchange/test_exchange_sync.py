@@ -69,6 +69,28 @@ def test_new_appointment_is_pushed_with_our_link_id_and_no_invitation(
     assert ews.notifications == [("CreateItem", "SendToNone")]
 
 
+def test_other_attendees_are_named_in_the_body_and_never_invited(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """S3.5: no attendee is written (Exchange would send a meeting request to each); the people the
+    helpdesk records are named in the body, and reading it back does not take that line for the note."""
+    appointment = make(
+        alice_exchange.agent,
+        tomorrow_9,
+        django_capture_on_commit_callbacks,
+        note="Bring keys",
+        other_attendees=["carol@example.com"],
+    )
+
+    item = only_item(ews)
+    assert item.body == "Bring keys\n\nOther attendees: carol@example.com"
+    assert ews.notifications == [("CreateItem", "SendToNone")]
+    report = pull(alice_exchange)
+    assert (report.pushed, report.pulled) == (0, 0)
+    appointment.refresh_from_db()
+    assert appointment.note == "Bring keys"
+
+
 def test_changed_appointment_updates_the_entry_without_notifications(
     alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
 ):

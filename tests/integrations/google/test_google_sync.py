@@ -76,6 +76,28 @@ def test_new_appointment_is_pushed_under_our_id_without_notifications(
     assert [p for p in google.send_updates] == ["none"]
 
 
+def test_other_attendees_are_named_in_the_description_and_never_invited(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """S3.5: no attendee is written (Google would invite each); the people the helpdesk records are
+    named in the description, and reading it back keeps the note as it was."""
+    appointment = make(
+        alice_google.agent,
+        tomorrow_9,
+        django_capture_on_commit_callbacks,
+        note="Bring keys",
+        other_attendees=["carol@example.com"],
+    )
+
+    event = only_event(google)
+    assert "attendees" not in event or event["attendees"] == []
+    assert event["description"] == "Bring keys\n\nOther attendees: carol@example.com"
+    report = pull(alice_google)
+    assert (report.pushed, report.pulled) == (0, 0)
+    appointment.refresh_from_db()
+    assert appointment.note == "Bring keys"
+
+
 def test_changed_appointment_patches_the_event_with_its_etag(
     alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
 ):

@@ -17,6 +17,12 @@ def graph():
         server.add_mailbox(ALICE)
         server.add_mailbox("bob@example.com")
         yield server
+    # Issue 12: every Graph call, $batch items included, asks for immutable ids and for the zone of the
+    # times it returns; checked after every test of the Graph suite, whatever it did.
+    assert server.without_immutable_ids == [], f"Graph calls without IdType=ImmutableId: {server.without_immutable_ids}"
+    assert server.without_outlook_timezone == [], (
+        f"Graph calls without outlook.timezone: {server.without_outlook_timezone}"
+    )
 
 
 @pytest.fixture

@@ -133,3 +133,23 @@ def test_renewal_and_lifecycle_notifications(subscribed, graph):
     assert services.refresh_graph_subscriptions()["created"] == 1
     assert len(graph.subscriptions) == 1
     assert GraphSubscription.objects.get().subscription_id == next(iter(graph.subscriptions))
+
+
+def test_the_beat_renews_a_subscription_before_it_expires(subscribed, graph, settings):
+    """Graph drops a subscription at its expirationDateTime ("Renew a subscription"): the beat's task
+    runs more often than the renewal margin, and renews one close to its end."""
+    from integrations.services import GRAPH_RENEW_BEFORE_HOURS
+    from integrations.tasks import renew_graph_subscriptions
+
+    entry = settings.CELERY_BEAT_SCHEDULE["renew-graph-subscriptions"]
+    assert entry["task"] == renew_graph_subscriptions.name
+    assert entry["schedule"] < GRAPH_RENEW_BEFORE_HOURS * 3600
+    soon = timezone.now() + HOUR
+    GraphSubscription.objects.filter(pk=subscribed.pk).update(expires_at=soon)
+
+    assert renew_graph_subscriptions.apply().get() == {"created": 0, "renewed": 1, "failed": 0}
+
+    subscribed.refresh_from_db()
+    (remote,) = graph.subscriptions.values()
+    assert subscribed.expires_at > soon + timedelta(days=1)
+    assert remote["expirationDateTime"] == subscribed.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -242,3 +242,37 @@ def test_a_series_whose_recurrence_is_cleared_becomes_one_entry_on_the_server(al
     assert [(o["_start"], o["_end"]) for o in shown] == [(tomorrow_9, tomorrow_9 + HOUR)]
     fresh = provider.get(calendar, RemoteRef(series["id"]))
     assert not fresh.is_recurring and fresh.start == tomorrow_9
+
+
+def test_a_private_helpdesk_entry_outlook_changed_and_the_helpdesk_deleted_comes_back_once_and_named(
+    importing_graph, graph, tomorrow_9
+):
+    """The long-profile flake of the old note, `{'H3': (0, 1), '?': (1, 0)}` (a helpdesk entry read with
+    an empty subject): the helpdesk makes its entry private, Outlook renames it, the helpdesk deletes
+    it. Modification beats deletion, so it comes back from Outlook, private there, hence as busy time
+    without text (S2.5). Expected: one entry on each side, linked to each other, and the machine
+    naming the hidden appointment H3 through our marker on the server's entry."""
+    from .test_graph_state_machine import GraphSync
+
+    appointment = calendar_services.create_appointment(
+        subject="H3 visit", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[importing_graph.agent]
+    )
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    calendar_services.update_appointment(Appointment.objects.get(pk=appointment.pk), private=True)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    (event,) = graph.events(ALICE)
+    graph.outlook_edit(ALICE, event["id"], subject="H3 visit (outlook)")
+    calendar_services.delete_appointment(Appointment.objects.get(pk=appointment.pk))
+
+    engine.sync_agent_calendar(importing_graph, pull=False)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+
+    (event,) = graph.events(ALICE)
+    (restored,) = Appointment.objects.all()
+    link = SyncLink.objects.get(appointment=restored)
+    assert (event["subject"], event["sensitivity"]) == ("H3 visit (outlook)", "private")
+    assert (restored.subject, restored.private, restored.start) == ("", True, tomorrow_9)
+    assert (link.remote_id, marker_of(event)) == (event["id"], link.marker)
+    machine = GraphSync.__new__(GraphSync)  # its server reading only; no Hypothesis run
+    machine.graph, machine.outlook_tokens = graph, {}
+    assert machine.token_for_marker(link.marker) == "H3"

@@ -7,6 +7,7 @@ import os
 import threading
 import traceback
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import caches
@@ -60,16 +61,17 @@ def provider(graph):
     )
 
 
-def run_in_workers(job, workers: int = WORKERS) -> list[int]:
-    """job() in `workers` forked processes at once, each starting without a token; their exit codes."""
+def run_in_workers(job, workers: int = WORKERS, *, jobs: list | None = None) -> list[int]:
+    """job() in `workers` forked processes at once (or each of `jobs` in one), each starting without a
+    token; their exit codes."""
     pids = []
-    for _ in range(workers):
+    for number in range(len(jobs) if jobs else workers):
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
                 graph_client._apps.clear()
-                job()
+                (jobs[number] if jobs else job)()
                 code = 0
             except BaseException:
                 traceback.print_exc()
@@ -119,6 +121,29 @@ def test_a_per_process_limit_alone_lets_worker_processes_pass_4_in_flight(local_
     run_in_workers(busy_worker(provider))
 
     assert graph.max_in_flight[ALICE] > 4
+
+
+def test_a_batch_in_one_process_and_single_requests_in_others_stay_within_4_in_flight(redis_cache, graph, provider):
+    """A $batch's items without dependsOn run at once on Graph's side, each one of the mailbox's 4:
+    the batch holds that many of the shared slots, not one."""
+    graph.delay = 0.1
+    events = [
+        graph.outlook_add(ALICE, graph_time_of(n), graph_time_of(n) + timedelta(hours=1), f"Entry {n}")
+        for n in range(8)
+    ]
+    reads = [("GET", f"/users/{ALICE}/events/{event['id']}", None, {}) for event in events]
+
+    def batch():
+        assert [status for status, _h, _b in provider._batch(ALICE, reads)] == [200] * 8
+
+    codes = run_in_workers(None, jobs=[batch, busy_worker(provider), batch, busy_worker(provider)])
+
+    assert codes == [0] * 4
+    assert graph.max_in_flight[ALICE] <= 4
+
+
+def graph_time_of(hours: int) -> datetime:
+    return datetime(2030, 1, 7, 9, tzinfo=UTC) + timedelta(hours=hours)
 
 
 def _token_requests(graph) -> int:

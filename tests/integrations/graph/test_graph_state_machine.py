@@ -23,7 +23,7 @@ from hypothesis.stateful import initialize, precondition, rule, run_state_machin
 from integrations import services
 from integrations.providers.graph.mapping import MARKER_PROPERTY_ID
 from tests.integrations.sync_machine import WORDS, Entry, Intent, SyncMachine, token_of, utc
-from tests.peers.graph import GraphServer, graph_time
+from tests.peers.graph import GraphServer, graph_time, operation_name
 
 from .conftest import ALICE, CLIENT_ID, SECRET, TENANT
 
@@ -36,16 +36,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db, pytest.mark.timeout(0 if 
 OUTLOOK_CATEGORY = "Customer visit"
 OUTLOOK_REMINDER = 60
 WRITE_METHODS = ("POST", "PATCH", "DELETE")
-
-
-def _name(method: str, path: str) -> str:
-    if path.endswith("/calendarView/delta"):
-        return "delta"
-    if path.endswith("/$batch"):
-        return "$batch"
-    if "/oauth2/" in path or "openid-configuration" in path:
-        return "sign-in"
-    return f"{method} {path.rsplit('/', 1)[-1] if 'events' in path else path}"
 
 
 class GraphSync(SyncMachine):
@@ -78,7 +68,7 @@ class GraphSync(SyncMachine):
         self.mark, self.batch_mark = len(self.graph.requests), len(self.graph.batch_items)
 
     def counts(self) -> Counter:
-        return Counter(_name(method, path) for method, path, _ in self.graph.requests[self.mark :])
+        return Counter(operation_name(method, path) for method, path, _ in self.graph.requests[self.mark :])
 
     def writes(self) -> int:
         direct = [r for r in self.graph.requests[self.mark :] if r[0] in WRITE_METHODS and "/events" in r[1]]

@@ -2,10 +2,14 @@
 CalDAV and Exchange scenarios, and what Graph adds (delta links, transactionId, $batch, limits)."""
 
 import contextlib
+import os
+import signal
 import threading
+import time
 from datetime import UTC, timedelta
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from agents.models import AgentSyncPolicy
@@ -16,6 +20,7 @@ from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.providers.base import ConnectionProblem, ProviderError
 from integrations.providers.graph import MARKER_PROPERTY_ID
 from integrations.sync import engine
+from integrations.sync.inbound import inbound
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.stored_text import tables_holding
 from tests.integrations.test_caldav_sync import make, pull
@@ -651,7 +656,9 @@ def test_the_server_throttles_a_batch_of_more_than_4_parallel_items_for_one_mail
     from integrations.providers import registry
 
     provider = registry.build(alice_graph.connection)
-    get = {"method": "GET", "url": f"/users/{ALICE}/calendar"}
+    from integrations.providers.graph.client import PREFER
+
+    get = {"method": "GET", "url": f"/users/{ALICE}/calendar", "headers": {"Prefer": PREFER}}
     body = {"requests": [{"id": str(n), **get} for n in range(5)] + [{"id": "5", **get, "dependsOn": ["4"]}]}
     session = requests.Session()
     session.trust_env, session.verify = False, str(graph.ca_path)
@@ -691,3 +698,372 @@ def test_outlook_entry_in_a_custom_zone_keeps_its_instant_and_names_itself(impor
         start=tomorrow_9,
         end=tomorrow_9 + HOUR,
     )
+
+
+# --- the CalDAV and Exchange scenarios this suite lacked (issue 12: every one against Graph) ----------------
+
+
+def test_subject_and_body_follow_the_admins_templates(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    settings = CalendarSettings.load()
+    settings.subject_template = "[helpdesk] {subject}"
+    settings.body_template = "Note: {note}"
+    settings.save()
+    make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks, note="Bring keys")
+
+    event = only_event(graph)
+    assert (event["subject"], event["body"]["content"]) == ("[helpdesk] Server room visit", "Note: Bring keys")
+
+
+def test_other_attendees_are_named_in_the_body_and_never_invited(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """S3.5 and issue 12: no attendee is written (Graph sends an invitation to every attendee of an
+    event it saves, event resource type), so the people the helpdesk records go in the body."""
+    appointment = make(
+        alice_graph.agent,
+        tomorrow_9,
+        django_capture_on_commit_callbacks,
+        note="Bring keys",
+        other_attendees=["carol@example.com", "dave@example.org"],
+    )
+
+    event = only_event(graph)
+    assert event["attendees"] == []
+    assert event["body"]["content"] == "Bring keys\n\nOther attendees: carol@example.com, dave@example.org"
+    report = pull(alice_graph)  # read back: the line is not taken for part of the note
+    assert (report.pushed, report.pulled) == (0, 0)
+
+    graph.outlook_edit(
+        ALICE,
+        event["id"],
+        body={
+            "contentType": "text",
+            "content": "Bring keys and a ladder\n\nOther attendees: carol@example.com, dave@example.org",
+        },
+    )
+    pull(alice_graph)
+    appointment.refresh_from_db()
+    assert appointment.note == "Bring keys and a ladder"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(appointment, other_attendees=["carol@example.com"])
+    event = only_event(graph)
+    assert event["attendees"] == []
+    assert event["body"]["content"] == "Bring keys and a ladder\n\nOther attendees: carol@example.com"
+
+
+def test_push_choice_of_the_manual_form_pushes_at_once(asking, graph, tomorrow_9, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment = calendar_services.create_appointment(
+            subject="Asked at once", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[asking.agent]
+        )
+        services.push_choice(appointment, push=True)
+
+    assert subjects_in_outlook(graph) == ["Asked at once"]
+
+
+def test_shared_appointment_reaches_each_technicians_calendar(
+    alice_graph, bob, graph, graph_connection, tomorrow_9, django_capture_on_commit_callbacks
+):
+    services.connect_agent(bob, connection=graph_connection)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.create_appointment(
+            subject="Together", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice_graph.agent, bob]
+        )
+
+    assert [e["subject"] for e in graph.events(ALICE)] == [e["subject"] for e in graph.events("bob@example.com")]
+    assert subjects_in_outlook(graph) == ["Together"]
+    assert graph.events(ALICE)[0]["attendees"] == graph.events("bob@example.com")[0]["attendees"] == []
+
+
+def test_incremental_pull_ignores_changes_outside_the_window_until_they_move_in(
+    importing_graph, graph, short_window, tomorrow_9
+):
+    far = graph.outlook_add(
+        ALICE, tomorrow_9 + timedelta(days=30), tomorrow_9 + timedelta(days=30, hours=1), "Next month"
+    )
+    graph.outlook_add(ALICE, tomorrow_9 - timedelta(days=30), tomorrow_9 - timedelta(days=30) + HOUR, "Last month")
+    graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Tomorrow")
+
+    pull(importing_graph)
+    assert subjects_in_helpdesk() == ["Tomorrow"]
+
+    start = (tomorrow_9 + 2 * HOUR).astimezone(UTC)
+    graph.outlook_edit(
+        ALICE,
+        far["id"],
+        start={"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+        end={"dateTime": (start + HOUR).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+    )
+    pull(importing_graph)
+    assert subjects_in_helpdesk() == ["Next month", "Tomorrow"]
+    assert SyncLink.objects.count() == 2
+
+
+def test_entry_the_moving_window_reaches_is_imported_by_the_daily_full_listing(importing_graph, graph, short_window):
+    now = timezone.now()
+    start = now + timedelta(days=10)
+    graph.outlook_add(ALICE, start, start + HOUR, "Planned long ago")
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_graph.pk), pull=True, now=now)
+    assert not Appointment.objects.exists()  # ten days ahead: outside the window of three
+
+    a_week_later = now + timedelta(days=8)  # nothing changed in Outlook, but the window moved over it
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_graph.pk), pull=True, now=a_week_later)
+
+    assert subjects_in_helpdesk() == ["Planned long ago"]
+    assert report.pulled == 1
+
+
+def test_calendar_recovers_once_consent_is_granted_again(alice_graph, graph):
+    graph.revoke_consent(CLIENT_ID)  # the app's tokens stop working; no new one is issued
+    with pytest.raises(ConnectionProblem, match=r"\[AADSTS65001\]"):
+        pull(alice_graph)
+    alice_graph.refresh_from_db()
+    assert alice_graph.state == AgentCalendar.State.FAILING
+
+    graph.consented.add(CLIENT_ID)
+    pull(alice_graph)
+
+    alice_graph.refresh_from_db()
+    assert (alice_graph.state, alice_graph.last_error) == (AgentCalendar.State.ACTIVE, "")
+
+
+def test_a_sync_that_gave_up_after_the_create_leaves_no_duplicate(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    # Graph makes the event each time and every answer is lost, until the push gives up.
+    graph.drop_next.extend(["/$batch"] * 8)
+
+    make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks, subject="Once only")
+    assert SyncLink.objects.get().remote_id == ""  # the helpdesk does not know the entry exists
+    graph.drop_next.clear()
+    pull(alice_graph)
+    pull(alice_graph)
+
+    assert subjects_in_outlook(graph) == ["Once only"]
+    assert Appointment.objects.count() == 1
+    assert SyncLink.objects.get().remote_id == only_event(graph)["id"]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_between_create_and_commit_leaves_no_duplicate(alice_graph, graph, tomorrow_9, settings):
+    settings.SYNC_LOCK_SECONDS = 1
+    with inbound(alice_graph):  # no push on commit: the forked worker below pushes
+        calendar_services.create_appointment(
+            subject="Pushed while killed", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice_graph.agent]
+        )
+    assert services.queue_existing_appointments(alice_graph, since=tomorrow_9 - timedelta(days=1)) == 1
+    graph.stall_after("/$batch")
+    connections.close_all()
+
+    pid = os.fork()
+    if pid == 0:  # the worker: creates the entry, and dies before it can record the answer
+        try:
+            engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_graph.pk), pull=False)
+        finally:
+            os._exit(0)
+    assert graph.processed.wait(20), "the create never reached the server"
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    graph.calm()
+    assert len(graph.events(ALICE)) == 1 and SyncLink.objects.get().remote_id == ""
+    time.sleep(1.1)  # the dead worker's lease runs out
+
+    pull(alice_graph)
+    pull(alice_graph)
+
+    assert subjects_in_outlook(graph) == ["Pushed while killed"]
+    assert Appointment.objects.count() == 1
+    assert SyncLink.objects.get().remote_id == only_event(graph)["id"]
+
+
+def test_series_that_ended_before_the_window_survives_a_full_resync(
+    alice_graph, graph, short_window, tomorrow_9, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=DAILY;COUNT=3",
+            agents=[alice_graph.agent],
+            start=tomorrow_9 - timedelta(days=20),
+            end=tomorrow_9 - timedelta(days=20) + HOUR,
+            subject="Last month's training",
+        )
+    pull(alice_graph)
+    graph.expire_delta_tokens()
+
+    pull(alice_graph)
+    pull(alice_graph)
+
+    assert subjects_in_outlook(graph) == ["Last month's training"]
+    assert Appointment.objects.filter(master__isnull=True, subject="Last month's training").exists()
+
+
+# --- the fields Graph holds for us: sensitivity, showAs, reminder, all-day ------------------------------------
+
+
+def test_privacy_free_time_and_reminder_are_written_as_graph_names_them(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Graph event resource type: sensitivity "private" / "normal", showAs "free" / "busy",
+    isReminderOn with reminderMinutesBeforeStart."""
+    appointment = make(
+        alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks, private=True, busy=False, reminder_minutes=30
+    )
+    event = only_event(graph)
+    assert (event["sensitivity"], event["showAs"], event["isReminderOn"], event["reminderMinutesBeforeStart"]) == (
+        "private",
+        "free",
+        True,
+        30,
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(appointment, private=False, busy=True, reminder_minutes=5)
+
+    event = only_event(graph)
+    assert (event["sensitivity"], event["showAs"], event["isReminderOn"], event["reminderMinutesBeforeStart"]) == (
+        "normal",
+        "busy",
+        True,
+        5,
+    )
+
+
+def test_all_day_appointment_is_written_midnight_to_midnight_and_read_back_unchanged(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Graph event resource type: an all-day event (isAllDay) starts and ends at midnight in one
+    time zone, the end exclusive: two days are 00:00 of the first to 00:00 of the third."""
+    first = tomorrow_9.date()
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment = calendar_services.create_appointment(
+            subject="Training days",
+            start=first,
+            end=first + timedelta(days=2),
+            all_day=True,
+            agents=[alice_graph.agent],
+        )
+
+    event = only_event(graph)
+    assert event["isAllDay"] is True
+    assert graph.render(event, "W. Europe Standard Time")["start"]["dateTime"].startswith(f"{first}T00:00:00")
+    assert graph.render(event, "W. Europe Standard Time")["end"]["dateTime"].startswith(
+        f"{first + timedelta(days=2)}T00:00:00"
+    )
+    report = pull(alice_graph)
+    assert (report.pushed, report.pulled) == (0, 0)
+    appointment.refresh_from_db()
+    assert appointment.all_day and appointment.day_span(alice_graph.agent.zone) == (first, first + timedelta(days=2))
+
+
+def test_all_day_entry_made_in_outlook_is_imported_as_its_days(importing_graph, graph, tomorrow_9):
+    first = tomorrow_9.date()
+    midnight = tomorrow_9.replace(hour=0)
+    graph.outlook_add(
+        ALICE, midnight, midnight + timedelta(days=1), "Holiday", isAllDay=True, time_zone="W. Europe Standard Time"
+    )
+
+    pull(importing_graph)
+
+    appointment = Appointment.objects.get()
+    assert appointment.all_day
+    assert appointment.day_span(importing_graph.agent.zone) == (first, first + timedelta(days=1))
+
+
+# --- throttling: 429, 503 and 504 with Retry-After go through the shared back-off -------------------------------
+
+BUSY_ANSWERS = [
+    pytest.param(429, "ApplicationThrottled", id="429"),
+    pytest.param(503, "ServiceUnavailable", id="503"),
+    pytest.param(504, "GatewayTimeout", id="504"),
+]
+
+
+@pytest.mark.parametrize("status, code", BUSY_ANSWERS)
+def test_a_busy_answer_to_the_delta_is_waited_out_and_the_pull_goes_through(
+    importing_graph, graph, tomorrow_9, status, code
+):
+    """Graph throttling guidance: honour Retry-After on 429, 503 and 504; a short wait is slept."""
+    graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Dentist")
+    graph.fail(status, code, times=2, retry_after="1", path="/calendarView/delta")
+    before = len(graph.requests)
+
+    report = pull(importing_graph)
+
+    assert report.failed == 0
+    assert subjects_in_helpdesk() == ["Dentist"]
+    assert len([r for r in graph.requests[before:] if r[1].endswith("/calendarView/delta")]) == 3  # 2 refused
+
+
+@pytest.mark.parametrize("status, code", BUSY_ANSWERS)
+def test_a_long_retry_after_on_the_delta_reschedules_the_pull_that_much_later(
+    importing_graph, graph, retries, status, code
+):
+    from integrations.tasks import pull_agent_calendar
+
+    graph.fail(status, code, times=1, retry_after="40", path="/calendarView/delta")
+
+    pull_agent_calendar.apply(args=(importing_graph.pk,), throw=False)
+
+    assert retries == [40]  # the wait Graph asked for, not slept in the worker
+
+
+def test_a_delta_in_pages_is_followed_through_its_next_links_to_the_delta_link(importing_graph, graph, tomorrow_9):
+    """Graph "Get incremental changes to events in a calendar view": a round is pages joined by
+    @odata.nextLink, the last one carrying the @odata.deltaLink for the next round."""
+    graph.max_page_size = 5
+    for n in range(12):
+        graph.outlook_add(ALICE, tomorrow_9 + n * HOUR, tomorrow_9 + n * HOUR + HOUR, f"Entry {n:02}")
+    before = len(graph.requests)
+
+    pull(importing_graph)
+
+    deltas = [path for _method, path, _box in graph.requests[before:] if "/calendarView/delta" in path]
+    assert len(deltas) == 3  # 5 + 5 + 2 entries
+    assert subjects_in_helpdesk() == [f"Entry {n:02}" for n in range(12)]
+    before = len(graph.requests)
+    assert pull(importing_graph).pulled == 0
+    assert [(m, p.split("/")[-1]) for m, p, _ in graph.requests[before:]] == [("GET", "delta")]
+
+
+def test_a_batch_holds_a_slot_for_each_of_its_parallel_items(alice_graph, graph, tomorrow_9):
+    """Graph JSON batching: the items of a $batch without dependsOn run at once, each one of the
+    mailbox's 4 concurrent requests. A $batch running 4 items and single requests beside it must
+    not make 5 or more in flight (the server answers those with 429 MailboxConcurrency)."""
+    from integrations.providers import registry
+    from integrations.providers.base import RemoteCalendar, RemoteRef
+
+    graph.delay = 0.2
+    provider = registry.build(alice_graph.connection)
+    calendar = provider.find_calendar(ALICE)
+    created = [
+        graph.outlook_add(ALICE, tomorrow_9 + n * HOUR, tomorrow_9 + n * HOUR + HOUR, f"Entry {n}") for n in range(8)
+    ]
+    reads = [("GET", f"/users/{ALICE}/events/{event['id']}", None, {}) for event in created]
+    errors, answers = [], []
+
+    def batch():
+        try:
+            answers.extend(status for status, _h, _b in provider._batch(ALICE, reads))
+        except Exception as error:
+            errors.append(error)
+
+    def single(event_id):
+        try:
+            provider.get(RemoteCalendar(ALICE, calendar.calendar_id), RemoteRef(event_id))
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=batch)]
+    threads += [threading.Thread(target=single, args=(event["id"],)) for event in created[:3]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == [] and answers == [200] * 8
+    assert graph.max_in_flight[ALICE] <= 4
