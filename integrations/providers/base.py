@@ -185,6 +185,10 @@ class RemoteEvent:
     # Plain sentences about what the helpdesk changed or doubted while reading the entry (a cut
     # text, a bounded series, an unknown time zone): logged with the import, never compared.
     notes: list[str] = field(default_factory=list, compare=False, repr=False)
+    # On a create: the remote id of the entry this one stands in for, gone from the server (a change
+    # beat its deletion), else None. A provider that de-duplicates creates by a client token (Graph's
+    # transactionId) gives a re-create a token of its own; a retry of one create keeps its token.
+    replaces: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_recurring(self) -> bool:

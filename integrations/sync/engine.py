@@ -515,13 +515,16 @@ class _Run:
         if not on_calendar and all(agent.pk != self.agent.pk for agent in mapping.agents_of(appointment)):
             return None
         before = mapping.from_data(link.snapshot["remote"]) if link.snapshot.get("remote") else None
-        return mapping.local_event(
+        local = mapping.local_event(
             appointment,
             settings=self.settings,
             marker=link.marker,
             templated=link.origin == SyncLink.Origin.HELPDESK,
             remote_before=before,
         )
+        # Read only by a create: a linked entry created again stands in for the gone one.
+        local.replaces = link.remote_id or None
+        return local
 
     def _remote_before(self, link: SyncLink) -> RemoteEvent | None:
         """The remote entry as last synced, with its raw form as last read."""

@@ -194,6 +194,10 @@ class GraphServer:
         # stall_after(path): the next such request is handled, `processed` is set, and its answer waits
         # until `release` (calm) - a worker killed meanwhile never hears that the change was made.
         self.stall_next: list[str] = []
+        # Fault switch for what the Graph documents leave open: a transactionId whose event was deleted
+        # answered with that deleted event (its id then 404s), as a de-duplication by id alone would.
+        self.transactions_outlive_deletes = False
+        self.spent_transactions: dict[str, dict] = {}
         self.processed = threading.Event()
         self.release = threading.Event()
         self.lock = threading.RLock()
@@ -489,6 +493,8 @@ class GraphServer:
             for existing in box.events.values():
                 if existing.get("transactionId") == transaction:
                     return existing
+            if self.transactions_outlive_deletes and transaction in self.spent_transactions:
+                return self.spent_transactions[transaction]
         event = {
             "id": _new_id(),
             "createdDateTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -690,6 +696,8 @@ class GraphServer:
         if if_match and if_match not in ("*", event["@odata.etag"]):
             raise GraphError(412, "ErrorIrresolvableConflict", "The change key does not match.")
         del box.events[event_id]
+        if event.get("transactionId"):
+            self.spent_transactions[event["transactionId"]] = event
         self.seq += 1
         if event.get("type") == "seriesMaster":
             for _original, occurrence in self._occurrences(event):

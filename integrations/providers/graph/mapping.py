@@ -28,8 +28,12 @@ TRANSACTION_NAMESPACE = uuid.UUID("8d3c6a0e-9f0b-4c57-a1b2-2f6e3c1d7a90")
 OWN_PREFIX = "helpdesk-"
 
 
-def transaction_id(marker: str) -> str:
-    return str(uuid.uuid5(TRANSACTION_NAMESPACE, marker))
+def transaction_id(marker: str, replaces: str | None = None) -> str:
+    """The create's transactionId (event resource: "avoid redundant POST operations in case of
+    client retries to create the same event"): a UUID 5 of our marker, so every retry of one create
+    sends the same one. A create that stands in for an entry deleted in Outlook (`replaces`, its
+    id) is another create: its own id, so Graph can never answer it with the deleted entry."""
+    return str(uuid.uuid5(TRANSACTION_NAMESPACE, marker if not replaces else f"{marker}\n{replaces}"))
 
 
 def _known_zone(name: str | None) -> str | None:
@@ -209,7 +213,7 @@ def create_body(event: RemoteEvent) -> dict[str, Any]:
     own = bool(event.marker and event.marker.startswith(OWN_PREFIX))
     body = event_values(event, own=own)
     if event.marker:
-        body["transactionId"] = transaction_id(event.marker)
+        body["transactionId"] = transaction_id(event.marker, event.replaces)
         body["singleValueExtendedProperties"] = [{"id": MARKER_PROPERTY_ID, "value": event.marker}]
     return body
 

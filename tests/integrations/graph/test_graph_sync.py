@@ -286,6 +286,27 @@ def test_modification_beats_deletion(alice_graph, graph, tomorrow_9, django_capt
     assert subjects_in_helpdesk() == subjects_in_outlook(graph) == ["Still needed"]
 
 
+def test_an_entry_made_again_after_outlook_deleted_it_gets_a_transaction_id_of_its_own(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """transactionId is for "client retries to create the same event" (Graph event resource); what
+    Graph does with one whose event was deleted is not documented. The server here answers it with
+    the deleted event (a fault switch): the entry made again must still be a live one."""
+    graph.transactions_outlive_deletes = True
+    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    pull(alice_graph)
+    first_id = SyncLink.objects.get().remote_id
+    graph.outlook_delete(ALICE, first_id)
+    calendar_services.update_appointment(appointment, subject="Still needed")
+
+    pull(alice_graph)
+    pull(alice_graph)
+
+    assert subjects_in_helpdesk() == subjects_in_outlook(graph) == ["Still needed"]
+    link = SyncLink.objects.get()
+    assert link.remote_id == only_event(graph)["id"] != first_id
+
+
 # --- Ask ------------------------------------------------------------------------------------------------
 
 
