@@ -224,3 +224,12 @@ def test_group_calendar_points_a_coordinator_to_the_team_links(client, coordinat
     page = client.get(reverse("calendars:group")).content.decode()
 
     assert f'href="{reverse("agents:me")}#team-feeds-heading"' in page
+
+
+def test_pages_of_a_technicians_own_calendar_point_a_coordinator_to_the_team_links(client, coordinator):
+    client.force_login(coordinator)
+
+    page = client.get(reverse("integrations:sync_health")).content.decode()
+
+    assert "no technician profile" in page
+    assert f'href="{reverse("agents:me")}#team-feeds-heading"' in page

@@ -1,23 +1,14 @@
 """Layout faults of the trial report (problem 7) in a real browser: the sync page on a phone,
 checkboxes beside their labels, and the calendar's save status where it is seen."""
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import pytest
 
 from calendars import services as calendar_services
 from integrations.models import AgentCalendar, Connection, SyncLogEntry
-from tests.browser.test_calendar_in_browser import centre, drag, settled_box, wait_saved
+from tests.browser.test_calendar_in_browser import at, centre, drag, settled_box, wait_saved
 from tickets import services as ticket_services
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-AMS = ZoneInfo("Europe/Amsterdam")
-
-
-def at(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 3, day, hour, minute, tzinfo=AMS)
 
 
 def test_sync_page_on_a_phone_does_not_scroll_sideways(open_page, log_in, alice):
