@@ -262,6 +262,7 @@ def update_appointment(
     if new_agents is not None:
         _check_agents(new_agents)
     zone = _zone_of(new_agents or list(appointment.agents.all()))
+    texts_before = {name: getattr(appointment, name) for name in SERIES_TEXT_FIELDS}
     moved = _set_changes(appointment, changes, zone)
     regrouped = new_agents is not None and {agent.pk for agent in new_agents} != set(agent_ids_before)
     if check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start:
@@ -274,8 +275,23 @@ def update_appointment(
     _keep_source_in_step(appointment)
     if appointment.is_recurring_master:
         _spread_to_occurrences(appointment, moved=moved, agents=new_agents)
+        _spread_texts_to_edited_occurrences(appointment, texts_before)
     _announce(appointment, Change.MOVED if moved else Change.UPDATED, agent_ids_before, by)
     return appointment
+
+
+# An occurrence edited on its own (moved, say) keeps what it changed, but a text it still shares with
+# its series follows the series, as Outlook and Google show a renamed series' moved occurrences.
+SERIES_TEXT_FIELDS = ("subject", "note", "location")
+
+
+def _spread_texts_to_edited_occurrences(master: Appointment, before: dict[str, str]) -> None:
+    """Give the master's new subject, note or location to its edited occurrences that still held
+    the old one (`before`: the master's texts before the change)."""
+    for name, old in before.items():
+        new = getattr(master, name)
+        if new != old:
+            master.occurrences.filter(is_modified=True, **{name: old}).update(**{name: new})
 
 
 def _mark_edited(appointment: Appointment) -> set[str]:

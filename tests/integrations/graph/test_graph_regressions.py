@@ -276,3 +276,32 @@ def test_a_private_helpdesk_entry_outlook_changed_and_the_helpdesk_deleted_comes
     machine = GraphSync.__new__(GraphSync)  # its server reading only; no Hypothesis run
     machine.graph, machine.outlook_tokens = graph, {}
     assert machine.token_for_marker(link.marker) == "H3"
+
+
+def test_an_occurrence_moved_in_outlook_follows_its_series_renamed_in_outlook(importing_graph, graph, tomorrow_9):
+    """Long-profile failure `S1 differs` (seed 4): Outlook moves one occurrence of a helpdesk series
+    (an exception that changes only the time), then renames the series. The server shows the moved
+    occurrence under the new name (its own calendar view); the helpdesk kept the old one on it."""
+    from tests.peers.graph import graph_time
+
+    master = calendar_services.create_recurring_appointment(
+        rule="RRULE:FREQ=DAILY;COUNT=4",
+        agents=[importing_graph.agent],
+        start=tomorrow_9,
+        end=tomorrow_9 + HOUR,
+        subject="S1 stand-up",
+    )
+    engine.sync_agent_calendar(importing_graph, pull=False)
+    (event,) = graph.events(ALICE)
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    first = graph.calendar_view(ALICE, *window)[0]
+    moved = first["_original"] + 3 * HOUR
+    graph.outlook_edit(ALICE, first["id"], start=graph_time(moved, "UTC"), end=graph_time(moved + HOUR, "UTC"))
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    graph.outlook_edit(ALICE, event["id"], subject="S1 visit (outlook)")
+
+    engine.sync_agent_calendar(importing_graph, pull=True)
+
+    shown = [(o["_start"], o["subject"]) for o in graph.calendar_view(ALICE, *window)]
+    occurrences = Appointment.objects.visible().filter(master=master).order_by("start")
+    assert [(o.start, o.subject) for o in occurrences] == shown
