@@ -91,6 +91,8 @@ def _widget_config(request: HttpRequest, **config) -> dict:
 
     return {
         "utcOffset": timezone.localtime().isoformat()[-6:],
+        # The user's IANA zone: a drag keeps an entry's exact length on its rules (calendar.js).
+        "timeZone": timezone.get_current_timezone_name(),
         "maxTechnicians": MAX_TECHNICIANS,
         "appointmentsUrl": reverse("api:appointment-list"),
         "calendarUrl": reverse("api:appointment-calendar"),
