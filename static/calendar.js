@@ -9,6 +9,8 @@
 // hold a wall-clock time the browser's zone skips (01:30 on a London browser on the last Sunday
 // of March becomes 02:30), so times are read from the widget's strings (startStr, dateStr) or
 // worked out from texts we gave it plus the widget's deltas, in UTC fields, never local ones.
+// The entries' time labels too (the widget's own go through such a Date); only a drag preview's
+// label has nothing else to start from (see textsOf). Nothing saved is ever read off a Date.
 (function () {
   "use strict";
 
