@@ -133,3 +133,16 @@ def test_naive_api_times_are_on_the_signed_in_users_clock_not_the_technicians(co
     assert Appointment.objects.get(pk=by_frank.json()["id"]).start == datetime(2026, 12, 3, 15, tzinfo=UTC)
     assert datetime(2026, 12, 3, 9, tzinfo=UTC) == datetime(2026, 12, 3, 10, tzinfo=AMS)
     assert datetime(2026, 12, 3, 15, tzinfo=UTC) == datetime(2026, 12, 3, 10, tzinfo=NEW_YORK)
+
+
+@pytest.mark.parametrize(
+    ("sent", "instant"), [("2027-03-28T02:30:00", GAP_0230_IN_UTC), ("2027-10-31T02:30:00", FOLD_0230_IN_UTC)]
+)
+def test_a_requests_planned_start_in_the_api_is_read_as_rfc_5545_does(alice, sent, instant):
+    from tickets import services as ticket_services
+    from tickets.models import Request
+
+    ticket = ticket_services.create_request(summary="Night shift", assigned_agents=[alice])
+    response = token_client(alice.user).patch(f"/api/requests/{ticket.pk}/", {"planned_start": sent}, format="json")
+    assert response.status_code == 200, response.json()
+    assert Request.objects.get(pk=ticket.pk).planned_start == instant
