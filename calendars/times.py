@@ -164,6 +164,17 @@ def on_wall_clock(value: datetime, zone: tzinfo) -> datetime:
     return value.replace(tzinfo=zone, fold=0)
 
 
+def read_wall_clock(value: datetime, zone: tzinfo) -> datetime:
+    """A naive wall-clock time typed or sent by a person, read on `zone` (RFC 5545 3.3.5, as
+    `on_wall_clock`): 02:30 on a night the clocks skip from 02:00 to 03:00 is read with the offset
+    before the gap and so is 03:30 after it; 02:30 on a night that repeats it is the first 02:30.
+    Returned on `zone`'s clock as that instant really shows there (03:30+02:00, not 02:30), so a
+    form or a message built from it names a time that exists. An aware value is only converted."""
+    if value.tzinfo is None:
+        value = on_wall_clock(value, zone)
+    return value.astimezone(UTC).astimezone(zone)
+
+
 def incoming(value: datetime | date, *, floating: ZoneInfo, prefer: ZoneInfo | None = None) -> datetime | date:
     """One DATE or DATE-TIME value from an external calendar as the helpdesk keeps it: a date
     stays a date; a floating time is on the `floating` wall clock (the technician's); a zoned

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agents.models import Agent, Team
-from calendars import services
+from calendars import services, times
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
 from calendars.selectors import calendar_agents, working_hours
@@ -91,6 +91,8 @@ def _widget_config(request: HttpRequest, **config) -> dict:
 
     return {
         "utcOffset": timezone.localtime().isoformat()[-6:],
+        # The user's IANA zone: a drag keeps an entry's exact length on its rules (calendar.js).
+        "timeZone": timezone.get_current_timezone_name(),
         "maxTechnicians": MAX_TECHNICIANS,
         "appointmentsUrl": reverse("api:appointment-list"),
         "calendarUrl": reverse("api:appointment-calendar"),
@@ -228,7 +230,8 @@ def _parse_local(value: str | None) -> datetime | None:
         return None
     if not limits.is_supported(moment):  # a link to a far date opens the form at now, not a 500
         return None
-    return timezone.localtime(moment) if timezone.is_aware(moment) else timezone.make_aware(moment)
+    # A skipped or repeated wall-clock time as RFC 5545 3.3.5 reads it, shown as a time that exists.
+    return times.read_wall_clock(moment, timezone.get_current_timezone())
 
 
 @login_required
@@ -257,13 +260,15 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                     return redirect("calendars:appointment-detail", pk=made[0].pk)
     else:
         start = _parse_local(request.GET.get("start")) or timezone.localtime().replace(minute=0, second=0)
-        end = _parse_local(request.GET.get("end")) or start + timedelta(hours=1)
+        # One real hour: on the night the clocks skip 02:00-03:00, 01:30 is followed by 03:30.
+        hour_later = times.end_after(start, timedelta(hours=1))
+        end = _parse_local(request.GET.get("end")) or hour_later
         chosen = _ids(request.GET.getlist("agent"))
         form = AppointmentForm(
             asking=own,
             initial={
                 "start": start,
-                "end": end if end > start else start + timedelta(hours=1),
+                "end": end if end > start else hour_later,
                 "agents": chosen or ([own.pk] if own else []),
             },
         )

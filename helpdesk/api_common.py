@@ -71,7 +71,9 @@ def parse_moment(value: str, name: str) -> datetime:
     if not limits.is_supported(moment):
         raise DjangoValidationError(limits.range_message(), code="out_of_range")
     if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
+        from calendars.times import read_wall_clock
+
+        moment = read_wall_clock(moment, timezone.get_current_timezone())
     return moment
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 
 def supported_range() -> tuple[datetime, datetime]:
@@ -49,10 +50,19 @@ def check_supported(**moments: datetime | None) -> None:
 
 
 class SupportedDateTimeField(forms.DateTimeField):
-    """A form's date-time field that refuses dates outside the supported range."""
+    """A form's date-time field that refuses dates outside the supported range, and reads a
+    wall-clock time a DST change skips or repeats as RFC 5545 3.3.5 does (the offset before a
+    gap; the first of two), where Django's own field refuses it as "ambiguous or not existing"."""
 
     def to_python(self, value):
-        moment = super().to_python(value)
+        try:
+            moment = super().to_python(value)
+        except ValidationError as error:
+            if error.code != "ambiguous_timezone":
+                raise
+            from calendars.times import read_wall_clock
+
+            moment = read_wall_clock(error.params["datetime"], timezone.get_current_timezone())
         if not is_supported(moment):
             raise ValidationError(range_message(), code="out_of_range")
         return moment
@@ -64,6 +74,16 @@ def _serializer_field() -> type:
 
     class SupportedDateTimeSerializerField(serializers.DateTimeField):
         """The API's date-time field that refuses dates outside the supported range."""
+
+        def enforce_timezone(self, value):
+            # A naive time on the caller's clock, read as RFC 5545 3.3.5 reads one: DRF would
+            # refuse a repeated one ("Invalid datetime for the timezone") and keep a skipped one
+            # unnormalised (02:30+01:00).
+            if timezone.is_naive(value):
+                from calendars.times import read_wall_clock
+
+                return read_wall_clock(value, self.timezone if hasattr(self, "timezone") else self.default_timezone())
+            return super().enforce_timezone(value)
 
         def to_internal_value(self, value):
             try:

@@ -9,6 +9,8 @@
 // hold a wall-clock time the browser's zone skips (01:30 on a London browser on the last Sunday
 // of March becomes 02:30), so times are read from the widget's strings (startStr, dateStr) or
 // worked out from texts we gave it plus the widget's deltas, in UTC fields, never local ones.
+// The entries' time labels too (the widget's own go through such a Date); only a drag preview's
+// label has nothing else to start from (see textsOf). Nothing saved is ever read off a Date.
 (function () {
   "use strict";
 
@@ -80,8 +82,9 @@
         // Shorter than an hour: time and title on one line, so the title shows.
         ...(new Date(item.end) - new Date(item.start) < 60 * 60 * 1000 ? ["entry-short"] : []),
       ],
-      // The wall clock it was given: a drop or resize is this plus the widget's delta.
-      extendedProps: { agents: item.agents, source: item.source, start, end },
+      // The wall clock it was given: a drop or resize is this plus the widget's delta; and its
+      // exact length in milliseconds (the API's times carry their offsets), which a drag keeps.
+      extendedProps: { agents: item.agents, source: item.source, start, end, length: new Date(item.end) - new Date(item.start) },
     };
   }
 
@@ -132,6 +135,98 @@
       (second || 0) + (duration.seconds || 0),
     );
     return new Date(moment).toISOString().slice(0, 19);
+  }
+
+  // The user's zone's rules, from the browser's own zone database (Intl), never its clock.
+  const zoneFields = new Intl.DateTimeFormat("en-GB", {
+    timeZone: config.timeZone || "UTC",
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+
+  // An instant (ms since the epoch) as a wall-clock text on the user's clock.
+  function wallClockAt(moment) {
+    const part = Object.fromEntries(zoneFields.formatToParts(new Date(moment)).map((p) => [p.type, p.value]));
+    return `${part.year}-${part.month}-${part.day}T${part.hour}:${part.minute}:${part.second}`;
+  }
+
+  // A wall-clock text on the user's clock as an instant (ms), as the server reads it (RFC 5545
+  // 3.3.5): a time the clocks skip with the offset before the gap, one they repeat the first.
+  function instantOf(text) {
+    const asUtc = Date.parse(`${text}Z`);
+    const offsetAt = (moment) => Date.parse(`${wallClockAt(moment)}Z`) - moment;
+    // No zone changes its offset twice within a day, so these are the offsets around the text.
+    const before = offsetAt(asUtc - 864e5);
+    const after = offsetAt(asUtc + 864e5);
+    const fits = [asUtc - before, asUtc - after].filter((moment) => wallClockAt(moment) === text);
+    return fits.length ? Math.min(...fits) : asUtc - before;
+  }
+
+  // Labels: from wall-clock texts, written on a UTC clock (which skips no time). The widget's own
+  // labels go through a browser Date, and one cannot hold a time the browser's zone skips: on a
+  // London browser 01:30 on the last Sunday of March was labelled 02:30.
+  const labelFormat = new Intl.DateTimeFormat(document.documentElement.lang || "en-GB", {
+    hour: "2-digit",
+    minute: "2-digit",
+    hour12: false,
+    timeZone: "UTC",
+  });
+  const onUtcClock = (text) => new Date(`${text}Z`);
+
+  function timeLabel(start, end) {
+    if (!end || end === start) return labelFormat.format(onUtcClock(start));
+    // Times only, as the widget writes them: the end's time on the start's day.
+    const [from, to] = [onUtcClock(start), onUtcClock(start.slice(0, 11) + end.slice(11))];
+    try {
+      return labelFormat.formatRange(from, to);
+    } catch {
+      return `${labelFormat.format(from)}–${labelFormat.format(to)}`; // over midnight, older engines
+    }
+  }
+
+  // The wall-clock texts a Date the widget made (on the browser's clock, from its own exact
+  // texts) can stand for: its local fields, or a time in the browser's own DST gap that the
+  // browser moved to them. Only the drag preview needs this: the widget hands out nothing else.
+  function textsOf(date) {
+    const pad = (n) => String(n).padStart(2, "0");
+    const own = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+    const out = [own];
+    for (let minutes = 30; minutes <= 120; minutes += 30) {
+      const earlier = shifted(own, { seconds: -60 * minutes });
+      const [y, mo, d, h, mi, se] = earlier.match(/\d+/g).map(Number);
+      if (new Date(y, mo - 1, d, h, mi, se).getTime() === date.getTime()) out.push(earlier);
+    }
+    return out;
+  }
+
+  // The label of an entry: from the texts we gave it; while it is dragged or resized, the texts
+  // its Dates can stand for that keep one end or its wall-clock length, as the widget does.
+  function entryLabel(info) {
+    const { start, end } = info.event.extendedProps;
+    // The widget's month and timeline views show only the start.
+    const withEnd = !/^(dayGrid|resourceTimeline)/.test(info.view.type === "group" ? config.view : info.view.type);
+    if (info.event.display !== "preview" || start === undefined) return timeLabel(start, withEnd && end);
+    const length = Date.parse(`${end}Z`) - Date.parse(`${start}Z`);
+    const pairs = textsOf(info.event.start).flatMap((s) => textsOf(info.event.end).map((e) => [s, e]));
+    const [s, e] =
+      pairs.find(([s, e]) => s === start || e === end || Date.parse(`${e}Z`) - Date.parse(`${s}Z`) === length) || pairs[0];
+    return timeLabel(s, withEnd && e);
+  }
+
+  function entryContent(info) {
+    if (info.event.display === "background" || info.event.allDay || info.event.extendedProps.start === undefined) return undefined;
+    const time = document.createElement("time");
+    time.className = "ec-event-time";
+    time.textContent = entryLabel(info);
+    const title = document.createElement("h4");
+    title.className = "ec-event-title";
+    title.textContent = info.event.title;
+    return { domNodes: [time, title] };
   }
 
   // Working hours as a light background, per technician (S2.4); public holidays grey, named.
@@ -221,13 +316,20 @@
   }
 
   // The entry's new wall-clock times after a drop or resize: the times it was given plus the
-  // widget's deltas (the Dates in `info` are on the browser's clock; see the top).
+  // widget's deltas (the Dates in `info` are on the browser's clock; see the top). A resize moves
+  // the one end it dragged. A drop moves the start by the delta on the user's wall clock (the
+  // grid's rows), and keeps the entry's exact length, the rule of RFC 5545 for a start moved on
+  // its wall clock: each instance of a series starts at its local time, read as 3.3.5 says in a
+  // DST gap (02:30 on the spring night is 03:30 summer time), and lasts the exact duration of
+  // DTSTART to DTEND (3.8.5.3; an hour is exact, 3.3.6). On other days that is also the
+  // wall-clock length; across a change, 01:30-03:30 on the spring night (one real hour) dropped
+  // an hour later is 03:30-04:30, never an end before its start.
   function movedTimes(info) {
-    const { start, end } = info.event.extendedProps;
-    return {
-      start: shifted(start, info.delta || info.startDelta),
-      end: shifted(end, info.delta || info.endDelta),
-    };
+    const { start, end, length } = info.event.extendedProps;
+    if (!info.delta) return { start: shifted(start, info.startDelta), end: shifted(end, info.endDelta) };
+    const moved = shifted(start, info.delta);
+    if (info.event.allDay || length === undefined) return { start: moved, end: shifted(end, info.delta) };
+    return { start: moved, end: wallClockAt(instantOf(moved) + length) };
   }
 
   async function save(info, changes) {
@@ -249,7 +351,7 @@
         if (error.status !== 409 || !window.confirm(`${error.message}`)) throw error;
         item = await send({ ...changes, confirm_overlap: true });
       }
-      Object.assign(info.event.extendedProps, { agents: item.agents, ...movedTimes(info) });
+      Object.assign(info.event.extendedProps, toEvent(item).extendedProps);
       say("Saved.");
       calendar.refetchEvents();
     } catch (error) {
@@ -277,7 +379,12 @@
   const options = {
     date: config.date,
     // The user's UTC offset now: "today" and the now line on their clock, not the browser's.
-    timeZone: config.utcOffset || "local",
+    // EventCalendar 5.10 ignores an offset of zero (`offset ? offset - tzOffset(result) : 0` in
+    // core/src/lib/date.js) and then puts them on the browser's clock: a London user on an
+    // Auckland browser saw Tuesday as today on Monday afternoon. One minute is the smallest offset
+    // it reads, so UTC+0 is given as "+00:01": the now line a minute ahead, and "today" turning a
+    // minute before midnight, instead of a day off.
+    timeZone: /^[+-]00:00$/.test(config.utcOffset) ? "+00:01" : config.utcOffset || "local",
     // A fixed height on phones too: with "auto" the page, not the grid, scrolls, and scrollTime
     // has nothing to scroll, so the day opened at 00:00.
     height: phone ? "max(24rem, calc(100svh - 9rem))" : "calc(100vh - 12rem)",
@@ -285,6 +392,7 @@
     firstDay: 1,
     locale: document.documentElement.lang || "en-GB",
     eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    eventContent: entryContent,
     slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     // Day and week views open at the earliest working hour shown, not at midnight.
     scrollTime: `${config.scrollTime || "07:00"}:00`,
