@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from calendars import services
+from calendars import ownership, services
 from calendars.models import Appointment, CalendarSettings, Schedule
 from helpdesk.durations import MinutesInAdmin
 
@@ -89,6 +89,11 @@ class AppointmentForm(forms.ModelForm):
         cleaned = super().clean()
         rule = (cleaned.get("rule") or "").strip()
         cleaned["rule"] = rule
+        if self.instance.pk and cleaned.get("agents") is not None:
+            try:  # an imported entry stays with its technicians: said on the page, not a 500 on save
+                ownership.check_technicians(self.instance, cleaned["agents"])
+            except forms.ValidationError as error:
+                self.add_error(None, error)
         if rule and cleaned.get("start"):
             agents = list(cleaned.get("agents") or [])
             services.check_rule(rule, start=cleaned["start"], zone=agents[0].zone if agents else None)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agents.models import Agent, Team
-from calendars import services
+from calendars import ownership, services
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
 from calendars.selectors import calendar_agents, working_hours
@@ -98,6 +98,8 @@ def _widget_config(request: HttpRequest, **config) -> dict:
         "newUrl": reverse("calendars:appointment-create"),
         "detailUrl": reverse("calendars:appointment-detail", args=[0]).replace("/0/", "/{id}/"),
         "csrfToken": get_token(request),
+        # Said when a drag tries to give an imported entry to another technician (calendars.ownership).
+        "keepsTechniciansMessage": ownership.refusal(()),
         **config,
     }
 
@@ -315,6 +317,9 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     "private": appointment.private,
                 },
             )
+    if form is not None and ownership.keeps_technicians(appointment.source):
+        # Said before a save is tried: the entry stays with its technicians (the save refuses others).
+        form.fields["agents"].help_text = ownership.refusal(agent.name for agent in appointment.agents.all())
     elif request.method == "POST":
         raise PermissionDenied
     return render(

@@ -81,7 +81,9 @@
         ...(new Date(item.end) - new Date(item.start) < 60 * 60 * 1000 ? ["entry-short"] : []),
       ],
       // The wall clock it was given: a drop or resize is this plus the widget's delta.
-      extendedProps: { agents: item.agents, source: item.source, start, end },
+      // canReassign false: the entry stays with its technicians (an imported entry is their own
+      // time), so a drag may move it in time but not to another technician (dragConstraint).
+      extendedProps: { agents: item.agents, source: item.source, canReassign: item.can_reassign, start, end },
     };
   }
 
@@ -230,6 +232,14 @@
     };
   }
 
+  // Asked on every step of a drag: a drop on another technician's column or row is allowed only
+  // for an entry the user may give to others; the widget keeps the rest on their own technician.
+  function mayDrop(info) {
+    if (!info.newResource || info.event.extendedProps.canReassign) return true;
+    say(config.keepsTechniciansMessage, true);
+    return false;
+  }
+
   async function save(info, changes) {
     const agentIds = changes.agents || info.event.extendedProps.agents;
     const { start, end } = movedTimes(info);
@@ -293,6 +303,7 @@
     eventDurationEditable: true,
     // Other page scripts (dispatch.js) register their layers before this one runs.
     eventSources: [{ events: loadEvents }, ...(window.helpdeskEventSources || [])],
+    dragConstraint: mayDrop,
     eventDrop: (info) => save(info, { ...movedTimes(info), agents: agentsAfterDrop(info) }),
     eventResize: (info) => save(info, movedTimes(info)),
     eventClick: openEntry,
