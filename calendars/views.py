@@ -11,6 +11,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
 from agents.models import Agent, Team
@@ -319,7 +320,8 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             )
     if form is not None and ownership.keeps_technicians(appointment.source):
         # Said before a save is tried: the entry stays with its technicians (the save refuses others).
-        form.fields["agents"].help_text = ownership.refusal(agent.name for agent in appointment.agents.all())
+        # Django shows help texts unescaped; names are people's input.
+        form.fields["agents"].help_text = escape(ownership.refusal(agent.name for agent in appointment.agents.all()))
     elif request.method == "POST":
         raise PermissionDenied
     return render(
