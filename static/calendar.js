@@ -233,7 +233,8 @@
   }
 
   // Asked on every step of a drag: a drop on another technician's column or row is allowed only
-  // for an entry the user may give to others; the widget keeps the rest on their own technician.
+  // for an entry the user may give to others; the widget keeps the rest where they were. It still
+  // calls eventDrop for such a drop (with the other technician as newResource), so that asks too.
   function mayDrop(info) {
     if (!info.newResource || info.event.extendedProps.canReassign) return true;
     say(config.keepsTechniciansMessage, true);
@@ -304,7 +305,7 @@
     // Other page scripts (dispatch.js) register their layers before this one runs.
     eventSources: [{ events: loadEvents }, ...(window.helpdeskEventSources || [])],
     dragConstraint: mayDrop,
-    eventDrop: (info) => save(info, { ...movedTimes(info), agents: agentsAfterDrop(info) }),
+    eventDrop: (info) => (mayDrop(info) ? save(info, { ...movedTimes(info), agents: agentsAfterDrop(info) }) : info.revert()),
     eventResize: (info) => save(info, movedTimes(info)),
     eventClick: openEntry,
     dateClick: createAt,
