@@ -318,12 +318,12 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     "private": appointment.private,
                 },
             )
+    elif request.method == "POST":
+        raise PermissionDenied
     if form is not None and ownership.keeps_technicians(appointment.source):
         # Said before a save is tried: the entry stays with its technicians (the save refuses others).
         # Django shows help texts unescaped; names are people's input.
         form.fields["agents"].help_text = escape(ownership.refusal(agent.name for agent in appointment.agents.all()))
-    elif request.method == "POST":
-        raise PermissionDenied
     return render(
         request,
         "calendars/appointment_detail.html",
