@@ -139,3 +139,20 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CoordinatorFeed(models.Model):
+    """The private team-feed token of a coordinator who has no technician profile (an Agent keeps
+    its own token, which its team links carry). Stored like Agent.feed_token: a hash, a
+    never-made mark, or a revoked mark (agents.services)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coordinator_feed")
+    feed_token = models.CharField(max_length=64, unique=True, default=new_feed_token, editable=False)
+
+    def __str__(self) -> str:
+        return f"Team feeds of {self.user}"
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """Pages show a user without a technician profile the site's zone; so does the feed."""
+        return zoneinfo.ZoneInfo(settings.TIME_ZONE)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from agents import services
-from agents.models import Agent, Team
+from agents.models import Agent, CoordinatorFeed, Team
 from calendars.models import CalendarSettings
 
 
@@ -35,22 +35,37 @@ def _links(request: HttpRequest, path: str) -> dict[str, str]:
     return {"https": web, "webcal": "webcal://" + web.split("://", 1)[1]}
 
 
+def _coordinates(request: HttpRequest) -> bool:
+    return request.user.has_perm(services.COORDINATE)
+
+
 @login_required
 def me(request: HttpRequest) -> HttpResponse:
+    """The technician's phone link and, for a coordinator, the team feed links; a coordinator
+    without a technician profile gets team feed links of their own (CoordinatorFeed)."""
     agent = _own_agent(request)
-    context: dict[str, object] = {"agent": agent, "calendar_settings": CalendarSettings.load()}
+    coordinates = _coordinates(request)
+    holder = agent
+    if agent is None and coordinates:
+        holder = CoordinatorFeed.objects.filter(user=request.user).first()
+    context: dict[str, object] = {
+        "agent": agent,
+        "coordinates": coordinates,
+        "calendar_settings": CalendarSettings.load(),
+    }
     # The token is stored hashed: its link is shown once, on the page the renewal leads to.
     token = request.session.pop(NEW_FEED_TOKEN, None)
-    if agent is not None and services.feed_enabled(agent) and token:
-        own = _links(request, reverse("feeds:agent", args=[token]))
-        with_external = {kind: link + "?external=1" for kind, link in own.items()}
-        context.update(feed=own, feed_with_external=with_external, qr_svg=_qr_svg(own["webcal"]))
-        if request.user.has_perm("agents.coordinate"):
+    if holder is not None and services.feed_enabled(holder) and token:
+        if agent is not None:
+            own = _links(request, reverse("feeds:agent", args=[token]))
+            with_external = {kind: link + "?external=1" for kind, link in own.items()}
+            context.update(feed=own, feed_with_external=with_external, qr_svg=_qr_svg(own["webcal"]))
+        if coordinates:
             context["team_feeds"] = [
                 (team, _links(request, reverse("feeds:team", args=[team.pk, token]))) for team in Team.objects.all()
             ]
-    context["feed_enabled"] = agent is not None and services.feed_enabled(agent)
-    context["feed_made"] = agent is not None and services.feed_link_made(agent)
+    context["feed_enabled"] = holder is not None and services.feed_enabled(holder)
+    context["feed_made"] = holder is not None and services.feed_link_made(holder)
     return render(request, "agents/me.html", context)
 
 
@@ -58,13 +73,15 @@ def me(request: HttpRequest) -> HttpResponse:
 @require_POST
 def renew_feed(request: HttpRequest) -> HttpResponse:
     agent = _own_agent(request)
-    if agent is None:
+    holder = agent or services.coordinator_feed_of(request.user)
+    if holder is None:
         messages.error(request, "You have no technician profile, so there is no calendar link to renew.")
         return redirect("agents:me")
-    request.session[NEW_FEED_TOKEN] = services.renew_feed_token(agent)
+    request.session[NEW_FEED_TOKEN] = services.renew_feed_token(holder)
+    what = "calendar link" if agent is not None else "team calendar link"
     messages.success(
         request,
-        "You have a new calendar link, shown below this once: copy it or subscribe now. The old one no longer works.",
+        f"You have a new {what}, shown below this once: copy it or subscribe now. The old one no longer works.",
     )
     return redirect("agents:me")
 
@@ -73,9 +90,12 @@ def renew_feed(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke_feed(request: HttpRequest) -> HttpResponse:
     agent = _own_agent(request)
-    if agent is None:
+    holder = agent
+    if agent is None and _coordinates(request):
+        holder = CoordinatorFeed.objects.filter(user=request.user).first()
+    if holder is None:
         messages.error(request, "You have no technician profile, so there is no calendar link to revoke.")
         return redirect("agents:me")
-    services.revoke_feed_token(agent)
+    services.revoke_feed_token(holder)
     messages.success(request, "Your calendar link is switched off. Phones subscribed to it get nothing more.")
     return redirect("agents:me")

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from agents.models import Agent
 from calendars import ownership, privacy, services
-from calendars.api_availability import OVERLAP_RESPONSE, overlap_conflicts
+from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, overlap_conflicts
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
 from calendars.selectors import calendar_appointments, calendar_rows, request_agent_ids
 from helpdesk import permissions
@@ -154,7 +154,10 @@ class AppointmentSerializer(serializers.ModelSerializer):
         write_only=True,
         required=False,
         default=False,
-        help_text="Save even if the time overlaps other busy entries (else 409 naming them).",
+        help_text=(
+            "A JSON body field, not a query parameter: save even if the time overlaps other busy entries "
+            "(else 409 naming them)."
+        ),
     )
 
     class Meta:
@@ -251,7 +254,11 @@ class ReassignSerializer(serializers.Serializer):
         queryset=Agent.objects.all(), required=False, allow_null=True, help_text="Leave empty to add a technician."
     )
     to_agent = serializers.PrimaryKeyRelatedField(queryset=Agent.objects.filter(is_active=True))
-    confirm_overlap = serializers.BooleanField(required=False, default=False)
+    confirm_overlap = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="A JSON body field, not a query parameter: reassign even onto busy time (else 409 naming it).",
+    )
 
 
 class WindowForm(forms.Form):
@@ -325,7 +332,7 @@ class CalendarFilter(AppointmentFilter):
     update=extend_schema(responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
     partial_update=extend_schema(responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
 )
-class AppointmentViewSet(viewsets.ModelViewSet):
+class AppointmentViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
     """Calendar entries. Recurring masters are not listed: their occurrences stand for them."""
 
     serializer_class = AppointmentSerializer

@@ -13,6 +13,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -53,7 +54,10 @@ class OverlapConflictSerializer(serializers.Serializer):
 
 OVERLAP_RESPONSE = OpenApiResponse(
     OverlapConflictSerializer,
-    description="The time overlaps other busy entries of these technicians; send again with confirm_overlap=true.",
+    description=(
+        "The time overlaps other busy entries of these technicians; send again with "
+        '"confirm_overlap": true in the JSON body (a query parameter answers 400).'
+    ),
 )
 
 
@@ -70,6 +74,24 @@ class OverlapConflict(APIException):
         # APIException turns every value of a dict detail into a string ("1", "False"); the
         # answer keeps the JSON types of OverlapConflictSerializer instead.
         self.detail = {"detail": self.detail, "overlaps": overlaps}
+
+
+CONFIRM_OVERLAP_IN_BODY = (
+    'confirm_overlap is a field of the JSON request body ({"confirm_overlap": true}), not a query parameter: '
+    "send it in the body. Nothing was saved."
+)
+
+
+class ConfirmOverlapInBody:
+    """For viewsets whose writes take `confirm_overlap`: it is a body field only. Sent as a query
+    parameter it would be ignored and the write answer 409 anyway, which reads as if the
+    confirmation did not count; so a write with `?confirm_overlap=` answers 400 naming the body
+    field, before anything is written (after authentication and permissions, which come first)."""
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method not in SAFE_METHODS and "confirm_overlap" in request.query_params:
+            raise serializers.ValidationError({"confirm_overlap": [CONFIRM_OVERLAP_IN_BODY]})
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 
 No session: a phone has none. A technician's feed is guarded by the long random token in its
 URL (`/feeds/<token>.ics`); a team feed by the coordinator's own token
-(`/feeds/team/<team id>/<token>.ics`), and only while that user may coordinate. A revoked or
+(`/feeds/team/<team id>/<token>.ics`: their technician token, or for a coordinator without a
+technician profile the token of their CoordinatorFeed), and only while that user may coordinate. A revoked or
 unknown token, a missing permission and an unknown team all answer the same 404.
 
 A phone polls often; an unchanged calendar costs one aggregate query and a 304.
@@ -20,7 +21,7 @@ from django.utils.http import http_date, quote_etag
 from django.views.decorators.http import require_safe
 
 from agents.models import Agent, Team
-from agents.services import agent_for_feed_token, feed_enabled
+from agents.services import agent_for_feed_token, coordinator_for_feed_token, feed_enabled
 from calendars.ical import EventStyle, feed_fragments, feed_text, timezone_text, uid_domain
 from calendars.models import CalendarSettings
 from calendars.selectors import feed_entries, feed_index, feed_version, feed_window
@@ -163,8 +164,8 @@ def agent_feed(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_safe
 def team_feed(request: HttpRequest, team_id: int, token: str) -> HttpResponse:
-    coordinator = _agent_for_token(token)
-    if not coordinator.user.has_perm("agents.coordinate"):
+    coordinator = coordinator_for_feed_token(token)
+    if coordinator is None:
         raise Http404("No calendar here.")
     team = Team.objects.filter(pk=team_id).first()
     if team is None:
@@ -172,7 +173,7 @@ def team_feed(request: HttpRequest, team_id: int, token: str) -> HttpResponse:
     member_ids = list(Agent.objects.filter(teams=team, is_active=True).values_list("pk", flat=True))
     return _feed_response(
         request,
-        identity=f"team:{team.pk}:{coordinator.pk}:{coordinator.feed_token}:{sorted(member_ids)}",
+        identity=f"team:{team.pk}:{coordinator._meta.model_name}:{coordinator.pk}:{coordinator.feed_token}:{sorted(member_ids)}",
         agent_ids=member_ids,
         name=f"Helpdesk – {team.name}",
         zone=coordinator.zone,

@@ -9,7 +9,26 @@ from calendars.api import AppointmentViewSet
 from calendars.api_availability import AvailabilityView, WorkingHoursView
 from tickets.api import ActionViewSet, RequestViewSet
 
-router = DefaultRouter()
+
+class HelpdeskRouter(DefaultRouter):
+    """A router whose root (`/api/`) also lists the endpoints that are not viewsets' lists, so a
+    client finds every collection it can read from the root, not only from the schema."""
+
+    more_in_root = {
+        "appointments/calendar": "appointment-calendar",
+        "availability": "availability",
+        "working-hours": "working-hours",
+        "schema": "schema",
+        "docs": "docs",
+    }
+
+    def get_api_root_view(self, api_urls=None):
+        list_name = self.routes[0].name
+        listed = {prefix: list_name.format(basename=basename) for prefix, _viewset, basename in self.registry}
+        return self.APIRootView.as_view(api_root_dict={**listed, **self.more_in_root})
+
+
+router = HelpdeskRouter()
 router.register("agents", AgentViewSet, basename="agent")
 router.register("teams", TeamViewSet, basename="team")
 router.register("requests", RequestViewSet, basename="request")

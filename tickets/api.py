@@ -11,7 +11,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from agents.models import Agent
-from calendars.api_availability import OVERLAP_RESPONSE, overlap_conflicts
+from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, overlap_conflicts
 from calendars.models import CalendarSettings
 from helpdesk import permissions
 from helpdesk.api_common import IdFilter, IdsFilter, Pages, ParameterFilterSet, choice_filter, service_errors
@@ -46,7 +46,10 @@ class RequestSerializer(serializers.ModelSerializer):
         write_only=True,
         required=False,
         default=False,
-        help_text="Plan even if the planned time overlaps busy entries of its technicians (else 409 naming them).",
+        help_text=(
+            "A JSON body field, not a query parameter: plan even if the planned time overlaps busy entries "
+            "of its technicians (else 409 naming them)."
+        ),
     )
 
     class Meta:
@@ -126,7 +129,7 @@ class RequestFilter(ParameterFilterSet):
     update=extend_schema(responses={200: RequestSerializer, 409: OVERLAP_RESPONSE}),
     partial_update=extend_schema(responses={200: RequestSerializer, 409: OVERLAP_RESPONSE}),
 )
-class RequestViewSet(viewsets.ModelViewSet):
+class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
     serializer_class = RequestSerializer
     pagination_class = Pages
     filter_backends = [DjangoFilterBackend]

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from agents.models import Agent, Team
+from agents.models import Agent, CoordinatorFeed, Team
 
 
 @pytest.fixture
@@ -135,3 +135,101 @@ def test_first_visit_offers_to_make_a_link_not_to_renew_one(alice_client, alice)
 
 def test_a_never_made_link_is_no_feed(client, alice):
     assert client.get(f"/feeds/{alice.feed_token}.ics").status_code == 404
+
+
+# --- a coordinator without a technician profile (trial report, problem 5) -----------------------
+
+
+def _new_team_links(client) -> tuple[str, str]:
+    """Make or renew on /me/; (the page shown after it, the token its team links carry)."""
+    page = client.post(reverse("agents:renew-feed"), follow=True).content.decode()
+    token = re.search(r"http://testserver/feeds/team/\d+/([A-Za-z0-9_-]+)\.ics", page).group(1)
+    return page, token
+
+
+@pytest.fixture
+def service_desk(alice) -> Team:
+    team = Team.objects.create(name="Service desk")
+    team.members.add(alice)
+    return team
+
+
+def test_coordinator_without_profile_makes_a_team_feed_link_on_me_page(client, coordinator, service_desk):
+    client.force_login(coordinator)
+    first = client.get(reverse("agents:me")).content.decode()
+    assert "Make my link" in first and reverse("agents:me") in first
+
+    page, token = _new_team_links(client)
+
+    url = reverse("feeds:team", args=[service_desk.pk, token])
+    assert f"http://testserver{url}" in page and f"webcal://testserver{url}" in page
+    feed = client.get(url)
+    assert feed.status_code == 200
+    assert b"BEGIN:VCALENDAR" in feed.content
+    again = client.get(reverse("agents:me")).content.decode()
+    assert token not in again and "Renew link" in again
+
+
+def test_team_feed_token_of_a_coordinator_without_profile_is_stored_only_as_a_hash(client, coordinator, service_desk):
+    client.force_login(coordinator)
+    _page, token = _new_team_links(client)
+
+    stored = CoordinatorFeed.objects.get(user=coordinator).feed_token
+    assert stored == hashlib.sha256(token.encode()).hexdigest()
+    assert client.get(reverse("feeds:team", args=[service_desk.pk, stored])).status_code == 404
+
+
+def test_renewing_the_team_link_of_a_coordinator_without_profile_ends_the_old_one(client, coordinator, service_desk):
+    client.force_login(coordinator)
+    _page, old = _new_team_links(client)
+
+    _page, token = _new_team_links(client)
+
+    assert client.get(reverse("feeds:team", args=[service_desk.pk, token])).status_code == 200
+    assert client.get(reverse("feeds:team", args=[service_desk.pk, old])).status_code == 404
+
+
+def test_revoking_the_team_link_of_a_coordinator_without_profile_switches_it_off(client, coordinator, service_desk):
+    client.force_login(coordinator)
+    _page, token = _new_team_links(client)
+
+    page = client.post(reverse("agents:revoke-feed"), follow=True).content.decode()
+
+    assert client.get(reverse("feeds:team", args=[service_desk.pk, token])).status_code == 404
+    assert "switched off" in page and "/feeds/" not in page
+
+
+def test_team_link_of_a_former_coordinator_answers_404(client, coordinator, service_desk):
+    client.force_login(coordinator)
+    _page, token = _new_team_links(client)
+
+    coordinator.user_permissions.clear()
+
+    assert client.get(reverse("feeds:team", args=[service_desk.pk, token])).status_code == 404
+
+
+def test_user_without_profile_who_does_not_coordinate_gets_no_team_link(client, db, service_desk):
+    user = User.objects.create_user("viewer", password="pw")
+    client.force_login(user)
+
+    page = client.post(reverse("agents:renew-feed"), follow=True).content.decode()
+
+    assert "no technician profile" in page and "/feeds/" not in page
+    assert not CoordinatorFeed.objects.exists()
+
+
+def test_group_calendar_points_a_coordinator_to_the_team_links(client, coordinator):
+    client.force_login(coordinator)
+
+    page = client.get(reverse("calendars:group")).content.decode()
+
+    assert f'href="{reverse("agents:me")}#team-feeds-heading"' in page
+
+
+def test_pages_of_a_technicians_own_calendar_point_a_coordinator_to_the_team_links(client, coordinator):
+    client.force_login(coordinator)
+
+    page = client.get(reverse("integrations:sync_health")).content.decode()
+
+    assert "no technician profile" in page
+    assert f'href="{reverse("agents:me")}#team-feeds-heading"' in page

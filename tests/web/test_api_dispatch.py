@@ -259,3 +259,41 @@ def test_private_and_imported_entries_are_named_without_their_subject(api_client
     ]
     assert [o["subject"] for o in response.json()["overlaps"]] == ["", ""]
     assert "Dentist" not in response.content.decode() and "Board meeting" not in response.content.decode()
+
+
+def test_confirm_overlap_in_the_query_string_answers_400_naming_the_body_field(
+    api_client, coordinator, alice, bob, bobs_appointment
+):
+    """Trial report, problem 7: `?confirm_overlap=1` answered 409 as if the confirmation did not
+    count. It is a JSON body field only; in the query string a write answers 400 naming it, and
+    nothing is written (create, move, reassign, plan a request)."""
+    client = api_client(coordinator)
+    mine = services.create_appointment(subject="Mine", start=at(2, 9), end=at(2, 10), agents=[bob])
+    alices = services.create_appointment(subject="Alice's", start=at(2, 11), end=at(2, 12), agents=[alice])
+    ticket = ticket_services.create_request(summary="Printer", assigned_agents=[bob])
+    moved = {"start": at(2, 11).isoformat(), "end": at(2, 12).isoformat()}
+    writes = [
+        ("post", LIST, _new([bob.pk], at(2, 11, 30), at(2, 12, 30))),
+        ("patch", f"{LIST}{mine.pk}/", moved),
+        ("post", f"{LIST}{alices.pk}/reassign/", {"from_agent": alice.pk, "to_agent": bob.pk}),
+        ("patch", f"/api/requests/{ticket.pk}/", {"planned_start": at(2, 11, 30).isoformat()}),
+    ]
+    for method, url, body in writes:
+        response = getattr(client, method)(f"{url}?confirm_overlap=1", body, format="json")
+        assert response.status_code == 400, url
+        assert "JSON request body" in response.json()["confirm_overlap"][0]
+    assert Appointment.objects.count() == 3
+    mine.refresh_from_db()
+    assert mine.start == at(2, 9)
+    assert list(alices.agents.all()) == [alice]
+    assert Request.objects.get(pk=ticket.pk).planned_start is None
+
+
+def test_the_schema_says_confirm_overlap_is_a_body_field(api_client, coordinator):
+    document = api_client(coordinator).get("/api/schema/", {"format": "json"}).json()
+    for component in ("Appointment", "Request", "Reassign"):
+        field = document["components"]["schemas"][component]["properties"]["confirm_overlap"]
+        assert "JSON body field" in field["description"]
+    operations = [op for path in document["paths"].values() for op in path.values() if isinstance(op, dict)]
+    parameters = [parameter["name"] for op in operations for parameter in op.get("parameters", [])]
+    assert "confirm_overlap" not in parameters

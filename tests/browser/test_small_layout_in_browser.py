@@ -1,0 +1,89 @@
+"""Layout faults of the trial report (problem 7) in a real browser: the sync page on a phone,
+checkboxes beside their labels, and the calendar's save status where it is seen."""
+
+import pytest
+
+from calendars import services as calendar_services
+from integrations.models import AgentCalendar, Connection, SyncLogEntry
+from tests.browser.test_calendar_in_browser import at, centre, drag, settled_box, wait_saved
+from tickets import services as ticket_services
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_sync_page_on_a_phone_does_not_scroll_sideways(open_page, log_in, alice):
+    """At 390x844 the "Recent activity" table was 534 px wide and cut off its Result column."""
+    connection = Connection.objects.create(name="Office CalDAV", kind="caldav", server_url="http://127.0.0.1:9/")
+    calendar = AgentCalendar.objects.create(agent=alice, connection=connection, calendar_name="Work")
+    for operation, result, message in (
+        ("create", "ok", ""),
+        ("update", "error", "The server answered 412 Precondition Failed: the entry changed on the server meanwhile."),
+        ("delete", "conflict", "Deleted in the helpdesk, changed on https://dav.example.com/alice/work/entry-123.ics"),
+    ):
+        SyncLogEntry.objects.create(
+            agent_calendar=calendar,
+            direction="out",
+            operation=operation,
+            result=result,
+            subject="Replace the network switch in the second-floor meeting room",
+            message=message,
+        )
+    page = log_in(open_page(width=390, height=844), "alice")
+
+    page.goto("/me/sync/")
+
+    assert page.locator("#recent-activity").is_visible()
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], f"the page is {widths[0]} px wide in a {widths[1]} px window"
+    result = page.locator("#recent-activity td[data-label=Result]").first.bounding_box()
+    assert result["x"] >= 0 and result["x"] + result["width"] <= 390
+
+
+def _beside(page, field_id: str) -> None:
+    """The checkbox and its label on one line, the box first and close to the label."""
+    box = page.locator(f"#{field_id}").bounding_box()
+    label = page.locator(f"label[for={field_id}]").bounding_box()
+    assert box["x"] + box["width"] <= label["x"] <= box["x"] + box["width"] + 20, (box, label)
+    assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) < 8, (box, label)
+
+
+def test_checkboxes_sit_beside_their_labels(open_page, log_in, alice):
+    """ "Private" and "Save it anyway" sat centred on a line of their own, away from their labels."""
+    calendar_services.create_appointment(subject="Busy", start=at(3, 10), end=at(3, 11), agents=[alice])
+    ticket = ticket_services.create_request(summary="Replace switch", assigned_agents=[alice])
+    page = log_in(open_page(), "alice")
+    page.goto(f"/requests/{ticket.pk}/?tab=appointments")
+    _beside(page, "id_appointment-private")
+
+    page.fill("#id_appointment-subject", "Install new switch")
+    page.fill("#id_appointment-start", "2026-03-03T10:30")
+    page.fill("#id_appointment-end", "2026-03-03T11:30")
+    page.click("#appointment-form button[type=submit]")
+    page.wait_for_selector("#id_appointment-confirm_overlap")
+
+    _beside(page, "id_appointment-confirm_overlap")
+    _beside(page, "id_appointment-private")
+
+
+def test_group_calendar_save_status_shows_above_the_grid_in_view(open_page, log_in, coordinator, alice, bob):
+    """ "Saved." appeared below the grid, at the very bottom of an 800 px window."""
+    calendar_services.create_appointment(subject="Network check", start=at(2, 10), end=at(2, 11), agents=[alice])
+    page = log_in(open_page(width=1280, height=800), "coordinator")
+    page.goto(f"/calendar/group/?agent={alice.pk}&agent={bob.pk}&layout=columns&days=1&date=2026-03-02")
+    entry = page.locator(".ec-event", has_text="Network check")
+    start = centre(settled_box(page, entry))
+    bob_column = settled_box(page, page.locator("#calendar").get_by_text("Bob", exact=True))
+
+    drag(page, start, (bob_column["x"] + bob_column["width"] / 2, start[1]))
+    wait_saved(page)
+
+    status = page.locator("#calendar-message")
+    assert status.get_attribute("role") == "status"
+    box = status.bounding_box()
+    grid = page.locator("#calendar").bounding_box()
+    assert box["y"] + box["height"] <= grid["y"] + 1, (box, grid)
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 800 / 2
+    # Scrolled to the bottom of the page, it is still in view.
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    box = page.locator("#calendar-message").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 800
