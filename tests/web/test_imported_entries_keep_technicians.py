@@ -9,9 +9,10 @@ from django.urls import reverse
 from calendars import ownership
 from calendars import services as calendar_services
 from calendars.models import Appointment
-from tests.test_admin import appointment_form
+from tests.test_admin import appointment_form, management, request_form
 from tests.web.conftest import at
 from tests.web.test_pages_calendars import config_of
+from tickets import services as ticket_services
 
 LIST = "/api/appointments/"
 
@@ -151,3 +152,35 @@ def test_group_calendar_page_gives_the_widget_the_message(page_client, coordinat
     config = config_of(page_client(coordinator).get("/calendar/group/"))
 
     assert config["keepsTechniciansMessage"] == ownership.refusal(())
+
+
+def test_request_admins_appointment_tab_refuses_other_technicians_for_an_imported_entry(client, alice, bob):
+    """An imported entry an admin tied to a request shows on its Appointments tab; changing its
+    technicians there is a form error, not a server error."""
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    ticket = ticket_services.create_request(summary="Server down", customer="Acme", site="HQ", assigned_agents=[alice])
+    dentist = _dentist(alice)
+    Appointment.objects.filter(pk=dentist.pk).update(request=ticket)
+    data = request_form(
+        alice,
+        planned_start_0="",
+        planned_start_1="",
+        **management("appointments", total=1, initial=1),
+        **{
+            "appointments-0-id": dentist.pk,
+            "appointments-0-request": ticket.pk,
+            "appointments-0-subject": "Dentist",
+            "appointments-0-start_0": "2026-03-03",
+            "appointments-0-start_1": "13:00:00",
+            "appointments-0-end_0": "2026-03-03",
+            "appointments-0-end_1": "14:00:00",
+            "appointments-0-agents": [bob.pk],
+            "appointments-0-note": "",
+        },
+    )
+
+    response = client.post(reverse("admin:tickets_request_change", args=[ticket.pk]), data)
+
+    assert response.status_code == 200
+    assert html.escape(ownership.refusal([alice.name])) in response.content.decode()
+    assert _unchanged(dentist, alice)
