@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from calendars import services
+from calendars import ownership, services
 from calendars.models import Appointment, CalendarSettings, Schedule
 from helpdesk.durations import MinutesInAdmin
 
@@ -62,7 +62,19 @@ class CalendarSettingsAdmin(MinutesInAdmin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:calendars_calendarsettings_change", args=[settings.pk]))
 
 
-class AppointmentForm(forms.ModelForm):
+class KeepsImportedTechnicians:
+    """For an appointment's admin model form: an imported entry keeps its technicians
+    (calendars.ownership), said next to the field instead of a 500 when the service refuses."""
+
+    def check_technicians(self, cleaned: dict) -> None:
+        if self.instance.pk and cleaned.get("agents") is not None:
+            try:
+                ownership.check_technicians(self.instance, cleaned["agents"])
+            except forms.ValidationError as error:
+                self.add_error(None, error)
+
+
+class AppointmentForm(KeepsImportedTechnicians, forms.ModelForm):
     rule = forms.CharField(
         required=False,
         label="Recurrence rule",
@@ -89,6 +101,7 @@ class AppointmentForm(forms.ModelForm):
         cleaned = super().clean()
         rule = (cleaned.get("rule") or "").strip()
         cleaned["rule"] = rule
+        self.check_technicians(cleaned)
         if rule and cleaned.get("start"):
             agents = list(cleaned.get("agents") or [])
             services.check_rule(rule, start=cleaned["start"], zone=agents[0].zone if agents else None)

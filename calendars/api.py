@@ -19,7 +19,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from agents.models import Agent
-from calendars import privacy, services
+from calendars import ownership, privacy, services
 from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, overlap_conflicts
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
 from calendars.selectors import calendar_appointments, calendar_rows, request_agent_ids
@@ -76,8 +76,9 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
     zone = timezone.get_current_timezone()
     today = timezone.localdate()
     can_edit = permissions.appointment_row_edit_check(user)
+    can_reassign = permissions.appointment_row_edit_check(user, permissions.Verb.REASSIGN)
     assigned = {}
-    if can_edit.needs_request_agents:
+    if can_edit.needs_request_agents or can_reassign.needs_request_agents:
         assigned = request_agent_ids({row["request_id"] for row in read.rows if row["request_id"]})
     hidden_source, planned = Appointment.Source.EXTERNAL, Appointment.Source.PLANNED
     items = []
@@ -89,6 +90,11 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
         else:
             colour = read.colours[agent_ids[0]] if agent_ids else settings.default_colour
         start_date, end_date = row["start_date"], row["end_date"]
+        target = {
+            "hidden": hidden,
+            "agent_ids": frozenset(agent_ids),
+            "request_agent_ids": assigned.get(row["request_id"]),
+        }
         items.append(
             {
                 "id": row["id"],
@@ -113,11 +119,8 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "is_cancelled": row["is_cancelled"],
                 "data_unavailable": hidden,
                 "colour": colour,
-                "can_edit": can_edit(
-                    hidden=hidden,
-                    agent_ids=frozenset(agent_ids),
-                    request_agent_ids=assigned.get(row["request_id"]),
-                ),
+                "can_edit": (editable := can_edit(**target)),
+                "can_reassign": editable and not ownership.keeps_technicians(row["source"]) and can_reassign(**target),
                 "sequence": row["sequence"],
                 "created_at": _moment_text(row["created_at"], zone),
                 "updated_at": _moment_text(row["updated_at"], zone),
@@ -143,6 +146,10 @@ class AppointmentSerializer(serializers.ModelSerializer):
     data_unavailable = serializers.SerializerMethodField(help_text="An imported private entry: only its time is shown.")
     colour = serializers.SerializerMethodField()
     can_edit = serializers.SerializerMethodField()
+    can_reassign = serializers.SerializerMethodField(
+        help_text="May the user give it to other technicians? Never for an imported entry, which stays with its "
+        "technician (PATCH of its agents: 400)."
+    )
     confirm_overlap = serializers.BooleanField(
         write_only=True,
         required=False,
@@ -179,6 +186,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "data_unavailable",
             "colour",
             "can_edit",
+            "can_reassign",
             "sequence",
             "created_at",
             "updated_at",
@@ -216,6 +224,9 @@ class AppointmentSerializer(serializers.ModelSerializer):
 
     def get_can_edit(self, appointment: Appointment) -> bool:
         return permissions.can_edit_appointment(self.context["request"].user, appointment)
+
+    def get_can_reassign(self, appointment: Appointment) -> bool:
+        return permissions.can_reassign_appointment(self.context["request"].user, appointment)
 
     def to_representation(self, appointment: Appointment) -> dict:
         data = super().to_representation(appointment)

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
-from calendars import privacy, times
+from calendars import ownership, privacy, times
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
@@ -253,7 +253,38 @@ def update_appointment(
 
     An occurrence edited here is marked as edited on its own; a master's shared fields flow
     to its occurrences that were not, and a master's new start moves the whole series.
+
+    Raises ValidationError({"agents": ...}), saving nothing, for other technicians on an entry
+    imported from a technician's own calendar (calendars.ownership: it stays with them).
     """
+    if agents is not None:
+        agents = list(agents)
+        ownership.check_technicians(appointment, agents)
+    return _update_appointment(appointment, by=by, agents=agents, check_overlap=check_overlap, **changes)
+
+
+@transaction.atomic
+def leave_appointment(appointment: Appointment, agent: Agent) -> Appointment:
+    """The technician leaves the appointment because their external calendar's entry of it is
+    gone (deleted there): the one change of an imported entry's technicians the rule of
+    calendars.ownership allows, since the calendar that owns it made it. An appointment nobody
+    else is on goes. Returns the appointment (unsaved and without pk once gone)."""
+    others = list(appointment.agents.exclude(pk=agent.pk))
+    if not others:
+        delete_appointment(appointment)
+        return appointment
+    return _update_appointment(appointment, agents=others)
+
+
+def _update_appointment(
+    appointment: Appointment,
+    *,
+    by=None,
+    agents: Iterable[Agent] | None = None,
+    check_overlap: bool = False,
+    **changes,
+):
+    """`update_appointment` without the ownership rule's check."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"Cannot change {', '.join(sorted(unknown))} of an appointment.")

@@ -11,10 +11,11 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
 from agents.models import Agent, Team
-from calendars import services, times
+from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
 from calendars.selectors import calendar_agents, working_hours
@@ -100,6 +101,8 @@ def _widget_config(request: HttpRequest, **config) -> dict:
         "newUrl": reverse("calendars:appointment-create"),
         "detailUrl": reverse("calendars:appointment-detail", args=[0]).replace("/0/", "/{id}/"),
         "csrfToken": get_token(request),
+        # Said when a drag tries to give an imported entry to another technician (calendars.ownership).
+        "keepsTechniciansMessage": ownership.refusal(()),
         **config,
     }
 
@@ -322,6 +325,10 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             )
     elif request.method == "POST":
         raise PermissionDenied
+    if form is not None and ownership.keeps_technicians(appointment.source):
+        # Said before a save is tried: the entry stays with its technicians (the save refuses others).
+        # Django shows help texts unescaped; names are people's input.
+        form.fields["agents"].help_text = escape(ownership.refusal(agent.name for agent in appointment.agents.all()))
     return render(
         request,
         "calendars/appointment_detail.html",

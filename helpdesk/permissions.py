@@ -39,7 +39,7 @@ from enum import StrEnum
 from django.contrib.auth.models import AnonymousUser, User
 
 from agents.models import Agent
-from calendars import privacy
+from calendars import ownership, privacy
 from calendars.models import Appointment
 from tickets.models import Action, Request
 
@@ -274,10 +274,12 @@ class RowEditCheck:
         return any(_holds(scope, self.me, target) for scope in self.scopes)
 
 
-def appointment_row_edit_check(user) -> RowEditCheck:
-    """See RowEditCheck; the same answers as `can_edit_appointment` (tests compare them)."""
+def appointment_row_edit_check(user, verb: Verb = Verb.EDIT) -> RowEditCheck:
+    """See RowEditCheck; the same answers as `can_edit_appointment` (tests compare them). With
+    `verb` REASSIGN: the table's answer for giving the entry to other technicians (the caller
+    adds the edit check and calendars.ownership, as `can_reassign_appointment` does)."""
     role = role_of(user)
-    scopes = RULES[role][Kind.APPOINTMENT][Verb.EDIT] if role is not None else ()
+    scopes = RULES[role][Kind.APPOINTMENT][verb] if role is not None else ()
     return RowEditCheck(tuple(scopes), agent_of(user))
 
 
@@ -290,6 +292,15 @@ def can_change_agents(user, appointment: Appointment, agents: Iterable[Agent]) -
     if _agent_ids(agents) == target.agent_ids:
         return True
     return allowed(user, Verb.REASSIGN, Kind.APPOINTMENT, target)
+
+
+def can_reassign_appointment(user, appointment: Appointment) -> bool:
+    """May the user give the appointment to other technicians (the group calendar's drag to
+    another column)? Never for an entry imported from a technician's own calendar, which stays
+    with them (calendars.ownership), whoever asks."""
+    if ownership.keeps_technicians(appointment.source) or not can_edit_appointment(user, appointment):
+        return False
+    return allowed(user, Verb.REASSIGN, Kind.APPOINTMENT, _appointment_target(appointment))
 
 
 def can_delete_appointment(user, appointment: Appointment) -> bool:

@@ -84,7 +84,16 @@
       ],
       // The wall clock it was given: a drop or resize is this plus the widget's delta; and its
       // exact length in milliseconds (the API's times carry their offsets), which a drag keeps.
-      extendedProps: { agents: item.agents, source: item.source, start, end, length: new Date(item.end) - new Date(item.start) },
+      // canReassign false: the entry stays with its technicians (an imported entry is their own
+      // time), so a drag may move it in time but not to another technician (dragConstraint).
+      extendedProps: {
+        agents: item.agents,
+        source: item.source,
+        canReassign: item.can_reassign,
+        start,
+        end,
+        length: new Date(item.end) - new Date(item.start),
+      },
     };
   }
 
@@ -332,6 +341,15 @@
     return { start: moved, end: wallClockAt(instantOf(moved) + length) };
   }
 
+  // Asked on every step of a drag: a drop on another technician's column or row is allowed only
+  // for an entry the user may give to others; the widget keeps the rest where they were. It still
+  // calls eventDrop for such a drop (with the other technician as newResource), so that asks too.
+  function mayDrop(info) {
+    if (!info.newResource || info.event.extendedProps.canReassign) return true;
+    say(config.keepsTechniciansMessage, true);
+    return false;
+  }
+
   async function save(info, changes) {
     const agentIds = changes.agents || info.event.extendedProps.agents;
     const { start, end } = movedTimes(info);
@@ -401,7 +419,8 @@
     eventDurationEditable: true,
     // Other page scripts (dispatch.js) register their layers before this one runs.
     eventSources: [{ events: loadEvents }, ...(window.helpdeskEventSources || [])],
-    eventDrop: (info) => save(info, { ...movedTimes(info), agents: agentsAfterDrop(info) }),
+    dragConstraint: mayDrop,
+    eventDrop: (info) => (mayDrop(info) ? save(info, { ...movedTimes(info), agents: agentsAfterDrop(info) }) : info.revert()),
     eventResize: (info) => save(info, movedTimes(info)),
     eventClick: openEntry,
     dateClick: createAt,

@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
 
 from calendars import services as calendar_services
+from calendars.admin import KeepsImportedTechnicians
 from calendars.models import Appointment, CalendarSettings
 from helpdesk.durations import MinutesInAdmin, duration_text
 from tickets import services
@@ -19,10 +21,18 @@ class ActionInline(MinutesInAdmin, admin.StackedInline):
         return self.fields[:-1]
 
 
+class AppointmentInlineForm(KeepsImportedTechnicians, forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        self.check_technicians(cleaned)
+        return cleaned
+
+
 class AppointmentInline(admin.TabularInline):
     """The request's "Appointments" tab: subject, start, end, technicians and note."""
 
     model = Appointment
+    form = AppointmentInlineForm
     extra = 0
     fields = ["subject", "start", "end", "agents", "note", "source"]
     readonly_fields = ["source"]

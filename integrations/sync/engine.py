@@ -540,6 +540,9 @@ class _Run:
         ErrorIrresolvableConflict) reads the entry as it is now and decides once more with it, so a
         version that changed unseen (a re-saved object, a dismissed reminder) never blocks the item."""
         local = self._local_event(link)
+        if local is None and link.origin == SyncLink.Origin.EXTERNAL and link.appointment is not None:
+            self._keep_own_entry(link, gone=gone)
+            return Op.NOTHING
         if gone:
             remote_hash = None
         elif event is not None:
@@ -564,6 +567,28 @@ class _Run:
             logger.exception("Sync of %s failed", link)
             self._failed(link, decision, error)
         return decision.op
+
+    def _keep_own_entry(self, link: SyncLink, *, gone: bool) -> None:
+        """An imported entry (the technician's own, calendars.ownership) whose appointment the
+        helpdesk took off this technician, which the helpdesk no longer allows but older data or a
+        direct database change may hold: never deleted remotely (the helpdesk only changes what it
+        owns). The link goes, with no remote call, and the entry is read again at the next pull,
+        which imports it as this technician's own time once more (unless imports are off)."""
+        message = (
+            "Imported from this calendar but no longer on this technician in the helpdesk: left in the "
+            "external calendar (the helpdesk never deletes a technician's own entry), read again at the next pull."
+        )
+        self._log(
+            Out,
+            "delete",
+            SyncLogEntry.Result.SKIPPED,
+            subject=link.snapshot.get("local", {}).get("subject", ""),
+            message=message,
+            private=privacy.link_is_private(link),
+        )
+        if link.remote_id and not gone:
+            self.ac.import_retry[link.remote_id] = "Taken off this technician in the helpdesk; imported again."
+        link.delete()
 
     def _decide_again(self, link: SyncLink, decision: Decision, error: VersionConflict, *, reread: bool) -> None:
         """Our version tag was refused (412, ErrorIrresolvableConflict): read the entry as it is now and

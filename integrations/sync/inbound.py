@@ -598,11 +598,7 @@ def _remote_changes(
 def remove_for_remote_deletion(appointment: Appointment, agent: Agent) -> None:
     """An entry deleted in the external calendar: the technician leaves the appointment; an
     appointment with nobody left goes."""
-    others = list(appointment.agents.exclude(pk=agent.pk))
-    if others:
-        calendar_services.update_appointment(appointment, agents=others)
-    else:
-        calendar_services.delete_appointment(appointment)
+    calendar_services.leave_appointment(appointment, agent)
 
 
 def remove_many_for_remote_deletion(appointments: list[Appointment]) -> int:

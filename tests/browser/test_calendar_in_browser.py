@@ -111,6 +111,41 @@ def test_reassign_by_dragging_to_another_technician_on_group_calendar(open_page,
     assert (appointment.start, appointment.end) == (at(2, 10), at(2, 11))
 
 
+def test_imported_entry_cannot_be_dragged_to_another_technician_but_moves_in_time(
+    open_page, log_in, coordinator, alice, bob
+):
+    """Trial report, problem 1: alice's own "Dentist" (imported from her calendar) dropped on Bob's
+    column stays in hers, the page says why and sends nothing; a drag down her own column saves."""
+    dentist = calendar_services.create_appointment(
+        subject="Dentist", start=at(2, 10), end=at(2, 11), agents=[alice], source=Appointment.Source.EXTERNAL
+    )
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/calendar/group/?agent={alice.pk}&agent={bob.pk}&layout=columns&days=1&date=2026-03-02")
+    writes = []
+    page.on("request", lambda request: writes.append(request.url) if request.method != "GET" else None)
+    entry = page.locator(".ec-event", has_text="Dentist")
+    start = centre(settled_box(page, entry))
+    bob_column = settled_box(page, page.locator("#calendar").get_by_text("Bob", exact=True))
+
+    drag(page, start, (bob_column["x"] + bob_column["width"] / 2, start[1]))
+
+    page.wait_for_selector("#calendar-message:not([hidden])")
+    refusal = page.inner_text("#calendar-message")
+    assert "cannot be given to another technician" in refusal
+    assert settled_box(page, entry)["x"] < bob_column["x"]  # still drawn in Alice's column
+    assert writes == []
+    dentist.refresh_from_db()
+    assert ([agent.pk for agent in dentist.agents.all()], dentist.start) == ([alice.pk], at(2, 10))
+
+    hour = settled_box(page, entry)["height"]
+    drag(page, start, (start[0], start[1] + hour))
+
+    page.wait_for_function("(old) => document.querySelector('#calendar-message').textContent !== old", arg=refusal)
+    wait_saved(page)
+    dentist.refresh_from_db()
+    assert ([agent.pk for agent in dentist.agents.all()], dentist.start) == ([alice.pk], at(2, 11))
+
+
 def test_private_external_entry_shows_data_unavailable(open_page, log_in, coordinator, alice):
     calendar_services.create_appointment(
         subject="Doctor: results",
