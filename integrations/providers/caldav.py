@@ -669,14 +669,17 @@ def _exceptions_differ(current: RemoteEvent, event: RemoteEvent, zone: zoneinfo.
     theirs = {_key(o.original_start, zone): o for o in current.overrides}
     if set(mine) != set(theirs):
         return True
-    for key, wanted in mine.items():
-        have = theirs[key]
-        if (_key(have.start, zone), _key(have.end, zone)) != (_key(wanted.start, zone), _key(wanted.end, zone)):
+    return any(_override_differs(theirs[key], wanted, event, zone) for key, wanted in mine.items())
+
+
+def _override_differs(have: RemoteOccurrence, wanted: RemoteOccurrence, event: RemoteEvent, zone) -> bool:
+    """Whether the occurrence `have` shows other times or texts than `wanted` (a text None: the series')."""
+    if (_key(have.start, zone), _key(have.end, zone)) != (_key(wanted.start, zone), _key(wanted.end, zone)):
+        return True
+    for name, fallback in (("subject", event.subject), ("body", event.body), ("location", event.location)):
+        want = getattr(wanted, name)
+        if not same_text(getattr(have, name), fallback if want is None else want):
             return True
-        for name, fallback in (("subject", event.subject), ("body", event.body), ("location", event.location)):
-            want = getattr(wanted, name)
-            if not same_text(getattr(have, name), fallback if want is None else want):
-                return True
     return False
 
 
@@ -686,6 +689,7 @@ def _merge_exceptions(cal, master, event: RemoteEvent, zone) -> None:
     wanted = {_key(o.original_start, zone): o for o in event.overrides}
     exdates = {_key(d, zone) for d in event.exdates}
     kept_cancelled = set()
+    governing = False
     for child in [c for c in cal.walk("VEVENT") if c is not master]:
         key = _key(_moment(child.decoded("recurrence-id")), zone)
         if str(child.get("status", "")).upper() == "CANCELLED" and key in exdates:
@@ -695,19 +699,38 @@ def _merge_exceptions(cal, master, event: RemoteEvent, zone) -> None:
         if override is None:
             cal.subcomponents.remove(child)
             continue
-        _set_times(child, override.start, override.end, zone)
+        governing |= str(child["recurrence-id"].params.get("RANGE", "")).upper() == "THISANDFUTURE"
+        if not _same_times(child, override, zone):  # a text edit leaves the times in the form the client wrote
+            _set_times(child, override.start, override.end, zone)
         subject = event.subject if override.subject is None else override.subject
         _replace(child, "summary", subject or "")
         body = event.body if override.body is None else override.body
         _set_text(child, "description", str(child.get("description", "")), body)
         location = event.location if override.location is None else override.location
         _set_text(child, "location", str(child.get("location", "")), location)
+    if governing:
+        # A RANGE=THISANDFUTURE override kept above gives its later occurrences (RFC 5545 3.8.4.4):
+        # those it already gives as wanted need no VEVENT of their own.
+        given = parse_event(cal.to_ical().decode(), remote_id="")
+        implied = {_key(o.original_start, zone): o for o in (given.overrides if given else [])}
+        for key in [k for k, o in wanted.items() if k in implied and not _override_differs(implied[k], o, event, zone)]:
+            del wanted[key]
     for override in wanted.values():
         cal.add_component(_override_vevent(str(master.get("uid")), datetime.now(UTC), event, override, zone))
     master.pop("exdate", None)
     cancelled = (d for d in event.exdates if _key(d, zone) not in kept_cancelled)
     for exdate in sorted(cancelled, key=lambda d: str(_key(d, zone))):
         master.add("exdate", _out(exdate, zone))
+
+
+def _same_times(child, override: RemoteOccurrence, zone) -> bool:
+    """Whether the override VEVENT `child` already has `override`'s start and end (DTEND, or DURATION)."""
+    try:
+        start = _moment(child.decoded("dtstart"))
+        end = _moment(child.decoded("dtend")) if "dtend" in child else start + child.decoded("duration")
+    except (KeyError, TypeError, ValueError):
+        return False
+    return (_key(start, zone), _key(end, zone)) == (_key(override.start, zone), _key(override.end, zone))
 
 
 def _moment(value) -> datetime | date:
