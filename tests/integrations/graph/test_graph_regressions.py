@@ -305,3 +305,42 @@ def test_an_occurrence_moved_in_outlook_follows_its_series_renamed_in_outlook(im
     shown = [(o["_start"], o["subject"]) for o in graph.calendar_view(ALICE, *window)]
     occurrences = Appointment.objects.visible().filter(master=master).order_by("start")
     assert [(o.start, o.subject) for o in occurrences] == shown
+
+
+def test_a_hidden_helpdesk_entry_outlook_deleted_and_the_helpdesk_moved_comes_back_and_stays_named(
+    importing_graph, graph, tomorrow_9
+):
+    """Long-profile failure `H1 was deleted by the outlook and came back` (seed 4, after d0d2850): the
+    entry of the test above (back from Outlook as busy time without text, named only by our marker
+    on the server's entry) is deleted in Outlook, then the helpdesk moves it before the next pull.
+    Both changed it: the helpdesk wins by default (SPEC S3.8), so it is made again in Outlook. The
+    machine must still name the appointment H1 once the server no longer holds its entry: it named
+    it `?`, so it did not count the helpdesk's move and read the return as a lost deletion."""
+    from .test_graph_state_machine import GraphSync
+
+    appointment = calendar_services.create_appointment(
+        subject="H1 visit", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[importing_graph.agent]
+    )
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    calendar_services.update_appointment(Appointment.objects.get(pk=appointment.pk), private=True)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    (event,) = graph.events(ALICE)
+    graph.outlook_edit(ALICE, event["id"], subject="H1 visit (outlook)")
+    calendar_services.delete_appointment(Appointment.objects.get(pk=appointment.pk))
+    engine.sync_agent_calendar(importing_graph, pull=False)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    (hidden,) = Appointment.objects.all()
+    machine = GraphSync.__new__(GraphSync)  # its naming only; no Hypothesis run
+    machine.graph, machine.outlook_tokens = graph, {}
+    assert machine.local_token(hidden) == "H1"  # named through our marker on the server's entry
+
+    graph.outlook_delete(ALICE, event["id"])
+    calendar_services.update_appointment(hidden, start=hidden.start + 3 * HOUR, end=hidden.end + 3 * HOUR)
+    assert machine.local_token(Appointment.objects.get(pk=hidden.pk)) == "H1"
+    engine.sync_agent_calendar(importing_graph, pull=True)
+
+    (back,) = graph.events(ALICE)
+    (kept,) = Appointment.objects.all()
+    assert (back["_start"], back["sensitivity"]) == (tomorrow_9 + 3 * HOUR, "private")
+    assert SyncLink.objects.get(appointment=kept).remote_id == back["id"]
+    assert machine.local_token(kept) == "H1"
