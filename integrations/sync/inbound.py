@@ -370,6 +370,11 @@ def _apply_exceptions(
         if key not in known_exdates and occurrence is not None and not occurrence.is_cancelled:
             calendar_services.cancel_occurrence(occurrence)
     earlier = {key_of(o.original_start): o for o in (before.overrides if before else [])}
+    # A series renamed (or moved elsewhere) remotely in this pull gave its new text to edited occurrences
+    # that held the old one (calendar_services.update_appointment); an exception that keeps its own
+    # text on the server (Exchange/Graph: a text set on the occurrence itself) takes that text back.
+    renamed = before is not None and before.subject != after.subject
+    relocated = before is not None and (before.location or "") != (after.location or "")
     not_made = []
     for override in after.overrides:
         key = key_of(override.original_start)
@@ -389,12 +394,14 @@ def _apply_exceptions(
             subject = override.subject or ""
             own = subject[:255] if subject.strip() and subject != after.subject else None
             wanted = own if own is not None else master.subject  # None: the series' own text
-            if (old is None or old.subject != override.subject) and occurrence.subject != wanted:
+            spread = renamed and own is not None and occurrence.subject == master.subject
+            if (old is None or old.subject != override.subject or spread) and occurrence.subject != wanted:
                 changes["subject"] = wanted
             location = override.location
             own = location[:255] if location is not None and location != (after.location or "") else None
             wanted = own if own is not None else master.location
-            if (old is None or old.location != location) and occurrence.location != wanted:
+            spread = relocated and own is not None and occurrence.location == master.location
+            if (old is None or old.location != location or spread) and occurrence.location != wanted:
                 changes["location"] = wanted
         if changes:
             occurrence = calendar_services.update_appointment(occurrence, **changes)

@@ -153,11 +153,18 @@ class SyncMachine(RuleBasedStateMachine):
         return self.base + timedelta(days=day, hours=hour)
 
     def local_token(self, appointment: Appointment) -> str:
+        """The token an appointment was made under: from its subject, else from its sync marker. An
+        entry that came back as a private import (no text) after the helpdesk deleted it keeps its
+        marker; once the other side deletes it too, the server can no longer name it, so every
+        marker named once is remembered (`marker_tokens`)."""
+        known = self.__dict__.setdefault("marker_tokens", {})
         token = token_of(appointment.subject)
+        marker = SyncLink.objects.filter(appointment=appointment).values_list("marker", flat=True).first() or ""
         if not token:
-            marker = SyncLink.objects.filter(appointment=appointment).values_list("marker", flat=True).first()
-            token = self.token_for_marker(marker or "") or "?"
-        return token
+            token = self.token_for_marker(marker) or known.get(marker, "")
+        if token and marker:
+            known[marker] = token
+        return token or "?"
 
     def _local(self, *, series: bool | None = None, visible_text: bool = False) -> list[tuple[str, Appointment]]:
         found = []

@@ -353,3 +353,32 @@ def test_the_state_machine_names_a_hidden_item_outlook_deleted(importing_exchang
     assert Appointment.objects.get().subject == ""  # hidden: time only
     assert link.marker == item.item_id  # an imported item's marker is the id the server gave it
     assert machine.token_for_marker(link.marker) == "O7"
+
+
+def test_an_occurrence_the_helpdesk_moved_keeps_its_own_subject_when_outlook_renames_the_series(
+    importing_exchange, ews, tomorrow_9
+):
+    """Long-profile failure `S1 differs` (seed 2): the helpdesk moves one occurrence of its series and
+    pushes it (the exception is written with its subject, so Exchange keeps that subject on it), then
+    Outlook renames the series. Outlook shows the moved occurrence under its own subject; the helpdesk
+    gave it the series' new name. Expected values: the server's own calendar view."""
+    master = calendar_services.create_recurring_appointment(
+        rule="RRULE:FREQ=DAILY;COUNT=4",
+        agents=[importing_exchange.agent],
+        start=tomorrow_9,
+        end=tomorrow_9 + HOUR,
+        subject="S1 stand-up",
+    )
+    second = Appointment.objects.filter(master=master).order_by("start")[1]
+    calendar_services.update_appointment(second, start=second.start + 2 * HOUR, end=second.end + 2 * HOUR)
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+    (item,) = ews.items(ALICE)
+    ews.outlook_update(ALICE, item.item_id, subject="S1 call (outlook)")
+
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    shown = sorted((o.start, o.subject) for o in ews.calendar_view(ALICE, *window))
+    occurrences = Appointment.objects.visible().filter(master=master).order_by("start")
+    assert [(o.start, o.subject) for o in occurrences] == shown
+    assert ("S1 stand-up" in {subject for _, subject in shown}) and len(shown) == 4
