@@ -150,6 +150,25 @@ def caldav(writes: int, folder: Path) -> None:
         server.stop()
 
 
+def _connected(name: str, conn, requests, kind) -> tuple:
+    """A technician connected to `conn` with imports on, pulled twice (so settled); and the bench's
+    counter of the server's requests since the last `reset()`: `requests()` is the server's request
+    log, `kind(request)` the name each is counted under."""
+    agent = _technician(name)
+    services.connect_agent(agent, connection=conn, import_external=True)
+    _pull(agent)
+    _pull(agent)
+    mark = [0]
+
+    def reset() -> None:
+        mark[0] = len(requests())
+
+    def counts() -> Counter:
+        return Counter(kind(request) for request in requests()[mark[0] :])
+
+    return agent, reset, counts
+
+
 def exchange(writes: int) -> None:
     account, password, mailbox = "svc-helpdesk@example.com", "secret", "ews-tech@example.com"
     with EwsServer(accounts={account: password}) as ews:
@@ -159,18 +178,7 @@ def exchange(writes: int) -> None:
             name="Exchange", kind="ews", url=ews.url, username=account, secret=password,
             options={"version": "2016", "auth_type": "basic", "access_type": "impersonation"},
         )  # fmt: skip
-        agent = _technician("ews-tech")
-        services.connect_agent(agent, connection=conn, import_external=True)
-        _pull(agent)
-        _pull(agent)
-        mark = [0]
-
-        def reset() -> None:
-            mark[0] = len(ews.requests)
-
-        def counts() -> Counter:
-            return Counter(ews.requests[mark[0] :])
-
+        agent, reset, counts = _connected("ews-tech", conn, lambda: ews.requests, lambda request: request)
         provider = services.provider_for(conn)
         folder = provider._folder(provider.find_calendar(mailbox))
 
@@ -190,18 +198,9 @@ def microsoft365(writes: int) -> None:
             name="Microsoft 365", kind="graph", url=graph.base_url, username=client_id, secret=secret,
             options={"tenant_id": tenant, "authority": graph.authority, "ca_bundle": str(graph.ca_path)},
         )  # fmt: skip
-        agent = _technician("graph-tech")
-        services.connect_agent(agent, connection=conn, import_external=True)
-        _pull(agent)
-        _pull(agent)
-        mark = [0]
-
-        def reset() -> None:
-            mark[0] = len(graph.requests)
-
-        def counts() -> Counter:
-            return Counter(operation_name(method, path) for method, path, _box in graph.requests[mark[0] :])
-
+        agent, reset, counts = _connected(
+            "graph-tech", conn, lambda: graph.requests, lambda request: operation_name(request[0], request[1])
+        )
         provider = services.provider_for(conn)
 
         def reference(delta_link: str) -> tuple[float, Counter]:

@@ -8,6 +8,13 @@ from calendars.models import Appointment
 HOUR = timedelta(hours=1)
 
 
+def make_daily_series(agent, start, subject="S1 stand-up"):
+    """A daily series of four in the helpdesk, an hour each from `start`. Returns the master."""
+    return calendar_services.create_recurring_appointment(
+        rule="RRULE:FREQ=DAILY;COUNT=4", agents=[agent], start=start, end=start + HOUR, subject=subject
+    )
+
+
 def make_weekly_series(agent, start, capture_on_commit):
     """A weekly series of six in the helpdesk, its second occurrence moved, its third cancelled, each
     change committed (so pushed) on its own. Returns the master."""

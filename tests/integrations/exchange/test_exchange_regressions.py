@@ -12,6 +12,7 @@ from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.sync import engine
+from tests.integrations.series import make_daily_series
 from tests.integrations.test_caldav_sync import make, pull
 
 from .conftest import ALICE
@@ -362,13 +363,7 @@ def test_an_occurrence_the_helpdesk_moved_keeps_its_own_subject_when_outlook_ren
     pushes it (the exception is written with its subject, so Exchange keeps that subject on it), then
     Outlook renames the series. Outlook shows the moved occurrence under its own subject; the helpdesk
     gave it the series' new name. Expected values: the server's own calendar view."""
-    master = calendar_services.create_recurring_appointment(
-        rule="RRULE:FREQ=DAILY;COUNT=4",
-        agents=[importing_exchange.agent],
-        start=tomorrow_9,
-        end=tomorrow_9 + HOUR,
-        subject="S1 stand-up",
-    )
+    master = make_daily_series(importing_exchange.agent, tomorrow_9)
     second = Appointment.objects.filter(master=master).order_by("start")[1]
     calendar_services.update_appointment(second, start=second.start + 2 * HOUR, end=second.end + 2 * HOUR)
     engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)

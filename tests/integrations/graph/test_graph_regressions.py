@@ -9,6 +9,7 @@ from calendars.models import Appointment
 from integrations.models import SyncLink
 from integrations.providers.graph.mapping import marker_of
 from integrations.sync import engine
+from tests.integrations.series import make_daily_series
 
 from .conftest import ALICE
 
@@ -189,13 +190,7 @@ def test_a_private_helpdesk_series_outlook_changed_and_the_helpdesk_deleted_come
     Outlook renames it, the helpdesk deletes it. The DELETE's If-Match is refused (412), the entry is
     read again, and modification beats deletion: the series comes back. Read again as its master
     alone, it came back as ONE hidden entry. Expected: the server's own expansion, 4 occurrences."""
-    master = calendar_services.create_recurring_appointment(
-        rule="RRULE:FREQ=DAILY;COUNT=4",
-        agents=[importing_graph.agent],
-        start=tomorrow_9,
-        end=tomorrow_9 + HOUR,
-        subject="S1 stand-up",
-    )
+    master = make_daily_series(importing_graph.agent, tomorrow_9)
     engine.sync_agent_calendar(importing_graph, pull=True)
     calendar_services.update_appointment(Appointment.objects.get(pk=master.pk), private=True)
     engine.sync_agent_calendar(importing_graph, pull=True)
@@ -289,13 +284,7 @@ def test_an_occurrence_moved_in_outlook_follows_its_series_renamed_in_outlook(im
     occurrence under the new name (its own calendar view); the helpdesk kept the old one on it."""
     from tests.peers.graph import graph_time
 
-    master = calendar_services.create_recurring_appointment(
-        rule="RRULE:FREQ=DAILY;COUNT=4",
-        agents=[importing_graph.agent],
-        start=tomorrow_9,
-        end=tomorrow_9 + HOUR,
-        subject="S1 stand-up",
-    )
+    master = make_daily_series(importing_graph.agent, tomorrow_9)
     engine.sync_agent_calendar(importing_graph, pull=False)
     (event,) = graph.events(ALICE)
     window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
