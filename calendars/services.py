@@ -559,13 +559,24 @@ def occurrence_starts(
     return [moment.replace(tzinfo=zone) for moment in naive]
 
 
-def check_rule(rule, *, start: datetime, zone: zoneinfo.ZoneInfo | None = None) -> recurrence_lib.Recurrence:
-    """The parsed rule, or a ValidationError saying why it cannot be used from `start`."""
+def check_rule(
+    rule, *, start: datetime, zone: zoneinfo.ZoneInfo | None = None, all_cancelled: bool = False
+) -> recurrence_lib.Recurrence:
+    """The parsed rule, or a ValidationError saying why it cannot be used from `start`.
+
+    `all_cancelled`: a series whose every start is cancelled (EXDATE) is taken as it is. An
+    external calendar keeps such a series and shows nothing of it (RFC 5545 3.8.5.1: EXDATEs
+    are taken out of the set RRULE and RDATE give, which may leave it empty); the helpdesk
+    keeps it too, so the entry stays linked. The rule without its EXDATEs must still give a start.
+    """
     parsed = _parse_rule(rule)
     zone = zone or zoneinfo.ZoneInfo(timezone.get_current_timezone_name())
     local = _aware(start, zone).astimezone(zone).replace(tzinfo=None)
+    given = parsed
+    if all_cancelled:
+        given = recurrence_lib.Recurrence(rrules=parsed.rrules, rdates=parsed.rdates, include_dtstart=False)
     with timezone.override(zone):
-        first = parsed.after(local, inc=True, dtstart=local)
+        first = given.after(local, inc=True, dtstart=local)
     if first is None:
         raise ValidationError({"rule": "This rule gives no occurrence after the start; check its days and end date."})
     return parsed
@@ -573,18 +584,26 @@ def check_rule(rule, *, start: datetime, zone: zoneinfo.ZoneInfo | None = None) 
 
 @transaction.atomic
 def create_recurring_appointment(
-    *, rule, agents: Iterable[Agent], start: datetime, end: datetime, time_zone=None, now=None, **fields
+    *,
+    rule,
+    agents: Iterable[Agent],
+    start: datetime,
+    end: datetime,
+    time_zone=None,
+    now=None,
+    all_cancelled: bool = False,
+    **fields,
 ) -> Appointment:
     """A recurring master and its occurrences for the coming year.
 
     `rule` is an RRULE (text or a django-recurrence Recurrence); it repeats on the wall clock
-    of `time_zone`, by default the first technician's.
+    of `time_zone`, by default the first technician's. `all_cancelled`: see `check_rule`.
     """
     agents = list(agents)
     _check_agents(agents)
     zone = zoneinfo.ZoneInfo(str(time_zone)) if time_zone else _zone_of(agents)
     start, end = _aware(start, zone), _aware(end, zone)
-    rule = check_rule(rule, start=start, zone=zone)
+    rule = check_rule(rule, start=start, zone=zone, all_cancelled=all_cancelled)
     master = create_appointment(agents=agents, start=start, end=end, **fields)
     Schedule.objects.create(master=master, recurrence=rule, time_zone=zone)
     master.refresh_from_db()

@@ -163,6 +163,7 @@ def _import(agent: Agent, event: RemoteEvent) -> Appointment:
             start=start,
             end=end,
             time_zone=_series_zone(event, agent),
+            all_cancelled=True,  # kept linked and showing nothing, as the external calendar keeps it
             **fields,
         )
         _apply_exceptions(appointment, agent, None, event)
@@ -207,7 +208,9 @@ def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
     zone = _series_zone(event, agent)
     start, end = calendar_services.aware(start, zone), calendar_services.aware(end, zone)
     estimate = _check_cost(event, agent)
-    rule = calendar_services.check_rule(_rule_text(event, agent, cost_checked=True), start=start, zone=zone)
+    rule = calendar_services.check_rule(
+        _rule_text(event, agent, cost_checked=True), start=start, zone=zone, all_cancelled=True
+    )
     appointment = calendar_services.new_appointment(agents=[agent], start=start, end=end, **fields)
     exceptions = _first_exceptions(appointment, agent, event)
     return ImportRow(event, appointment, rule, zone, exceptions, occurrences=estimate)

@@ -369,3 +369,51 @@ def test_series_edit_keeps_the_phones_properties_and_gives_the_same_occurrences(
     assert remote == local and len(remote) == 4
     report = pull(alice_calendar)
     assert (report.pushed, report.pulled) == (0, 0)
+
+
+def _phone_view(phone, start, end) -> list:
+    """What a phone shows: the server's objects expanded by recurring-ical-events (independent)."""
+    import recurring_ical_events
+
+    shown = []
+    for event in phone.entries():
+        calendar = icalendar.Calendar.from_ical(event.data)
+        shown += [i.decoded("dtstart") for i in recurring_ical_events.of(calendar).between(start, end)]
+    return sorted(shown)
+
+
+def test_a_phone_series_whose_every_occurrence_is_cancelled_is_kept_and_follows_its_restored_days(
+    importing, alice_phone, tomorrow_9
+):
+    """Every start of a phone's series is an EXDATE (RFC 5545 3.8.5.1: the set may be empty). The
+    import failed at every pull ("This rule gives no occurrence after the start"). Now the series is
+    kept, linked and showing nothing, as on the phone; when the phone takes two EXDATEs back, those
+    two days show. Expected values: the phone's objects expanded by recurring-ical-events."""
+    fmt = "%Y%m%dT%H%M%SZ"
+    days = [tomorrow_9 + timedelta(days=n) for n in range(3)]
+    cancelled = ",".join(day.astimezone(ZoneInfo("UTC")).strftime(fmt) for day in days)
+    alice_phone.add(
+        "drill", tomorrow_9, tomorrow_9 + HOUR, "Drill", extra=f"RRULE:FREQ=DAILY;COUNT=3\r\nEXDATE:{cancelled}\r\n"
+    )
+    visit = tomorrow_9 + 3 * HOUR
+    alice_phone.add("visit", visit, visit + HOUR, "Visit")
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    assert _phone_view(alice_phone, *window) == [visit]
+
+    first, second = pull(importing), pull(importing)
+
+    assert (first.failed, second.failed, second.pulled, second.pushed) == (0, 0, 0, 0)
+    master = Appointment.objects.get(subject="Drill")
+    assert master.is_recurring_master and SyncLink.objects.filter(appointment=master).exists()
+    assert not Appointment.objects.visible().filter(master=master).exists()
+
+    # caldav's event_by_uid finds no object that has no instance; a phone edits what it listed
+    (event,) = [e for e in alice_phone.entries() if str(e.icalendar_component["UID"]) == "drill"]
+    event.icalendar_component.pop("EXDATE")
+    event.icalendar_component.add("EXDATE", [days[1]])
+    event.save()
+    pull(importing)
+
+    shown = sorted(a.start for a in Appointment.objects.visible().filter(master=master))
+    assert shown == [moment for moment in _phone_view(alice_phone, *window) if moment != visit]
+    assert len(shown) == 2

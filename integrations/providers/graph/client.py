@@ -387,22 +387,29 @@ class GraphProvider:
                 continue
             page.next_token = data.get("@odata.deltaLink")
             break
+        series: dict[str, list[dict]] = {}
         if token and known and any(i not in known for i in page.deleted):
-            # A removed id we never held is an occurrence: its series may be gone as a whole, which
-            # the delta says only through its occurrences. Ask for the entries we hold (20 a batch).
+            # A removed id we never held is an occurrence: its series may be gone as a whole, or
+            # have lost its last occurrence in the window, which the delta says only through its
+            # occurrences. Ask for the entries we hold (20 a batch): gone, or changed (a new
+            # changeKey: deleting an occurrence changes its master) and then read below.
             unsure = [i for i in known if i not in seen and i not in page.deleted]
             user_path = f"/users/{quote(mailbox)}"
-            checks = [("GET", f"{user_path}/events/{quote(i)}?$select=id", None, {}) for i in unsure]
+            checks = [("GET", f"{user_path}/events/{quote(i)}?$select=id,changeKey,type", None, {}) for i in unsure]
             for start in range(0, len(checks), MAX_BATCH):
                 chunk = unsure[start : start + MAX_BATCH]
-                for event_id, (status, _h, _b) in zip(
+                for event_id, (status, _h, body) in zip(
                     chunk, self._batch(mailbox, checks[start : start + MAX_BATCH]), strict=True
                 ):
                     if status == 404:
                         page.deleted.append(event_id)
+                    elif status < 400 and isinstance(body, dict) and body.get("changeKey") != known[event_id]:
+                        if body.get("type") == "seriesMaster":
+                            series[event_id] = []
+                        else:
+                            seen[event_id] = body
         # A series shows as its occurrences and exceptions (never its master): it is one entry here,
         # unchanged when every occurrence reported carries the master's version we hold.
-        series: dict[str, list[dict]] = {}
         for event_id, entry in seen.items():
             if entry.get("seriesMasterId"):
                 series.setdefault(entry["seriesMasterId"], []).append(entry)
@@ -412,7 +419,7 @@ class GraphProvider:
                 to_read.append(event_id)
         series_to_read = []
         for master_id, entries in series.items():
-            if known.get(master_id) and all(e.get("changeKey") == known[master_id] for e in entries):
+            if known.get(master_id) and entries and all(e.get("changeKey") == known[master_id] for e in entries):
                 page.unchanged.append(master_id)
             else:
                 series_to_read.append(master_id)

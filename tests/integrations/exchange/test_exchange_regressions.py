@@ -377,3 +377,60 @@ def test_an_occurrence_the_helpdesk_moved_keeps_its_own_subject_when_outlook_ren
     occurrences = Appointment.objects.visible().filter(master=master).order_by("start")
     assert [(o.start, o.subject) for o in occurrences] == shown
     assert ("S1 stand-up" in {subject for _, subject in shown}) and len(shown) == 4
+
+
+def _daily_outlook_series_of_4(ews, start) -> str:
+    from tests.peers.ews import Recurrence
+
+    return ews.outlook_create(
+        ALICE,
+        subject="R7 drill",
+        start=start,
+        end=start + HOUR,
+        recurrence=Recurrence(pattern="DailyRecurrence", range="NumberedRecurrence", count=4),
+    )
+
+
+def test_an_outlook_series_whose_every_occurrence_was_cancelled_is_kept_and_shows_nothing(
+    importing_exchange, ews, tomorrow_9
+):
+    """Long-profile failure `{'R7': (0, 1)}` (seed 3): every occurrence of an Outlook series was
+    cancelled before the helpdesk first read it. Outlook keeps the series and shows nothing of it;
+    the import failed at every pull ("This rule gives no occurrence after the start"), so the
+    calendar was never quiet. Expected values: the server's own calendar view (empty) and item list
+    (the series is still there)."""
+    master_id = _daily_outlook_series_of_4(ews, tomorrow_9)
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=6))
+    for occurrence in ews.calendar_view(ALICE, *window):
+        ews.outlook_cancel_occurrence(ALICE, master_id, occurrence.original_start)
+    assert ews.calendar_view(ALICE, *window) == [] and [i.item_id for i in ews.items(ALICE)] == [master_id]
+
+    first = pull(importing_exchange)
+    second = pull(importing_exchange)
+
+    assert (first.failed, second.failed, second.pulled, second.pushed) == (0, 0, 0, 0)
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
+    (master,) = Appointment.objects.filter(master__isnull=True)
+    assert master.is_recurring_master and SyncLink.objects.get().remote_id == master_id
+    assert not Appointment.objects.visible().filter(master=master).exists()
+    assert [i.item_id for i in ews.items(ALICE)] == [master_id]  # nothing written back
+
+
+def test_an_imported_series_whose_last_occurrences_outlook_cancels_shows_nothing_and_stays_linked(
+    importing_exchange, ews, tomorrow_9
+):
+    """The same end reached the other way: an imported Outlook series loses its occurrences one
+    by one in Outlook. The helpdesk follows each cancel and keeps the (empty) series linked."""
+    master_id = _daily_outlook_series_of_4(ews, tomorrow_9)
+    pull(importing_exchange)
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=6))
+    for occurrence in ews.calendar_view(ALICE, *window):
+        ews.outlook_cancel_occurrence(ALICE, master_id, occurrence.original_start)
+        report = pull(importing_exchange)
+        assert report.failed == 0
+        shown = sorted(o.start for o in ews.calendar_view(ALICE, *window))
+        assert sorted(a.start for a in Appointment.objects.visible().filter(master__isnull=False)) == shown
+
+    assert pull(importing_exchange).failed == 0
+    assert SyncLink.objects.get().remote_id == master_id
+    assert not Appointment.objects.visible().filter(master__isnull=False).exists()

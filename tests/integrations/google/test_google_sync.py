@@ -886,3 +886,53 @@ def test_phone_entry_the_helpdesk_cannot_hold_names_itself_and_the_rest_imports(
     assert "was not imported: Google sent an entry the helpdesk cannot read" in line.message
     importing_google.refresh_from_db()
     assert len(importing_google.import_retry) == 1
+
+
+def test_a_phone_series_whose_every_instance_was_cancelled_is_kept_and_shows_nothing(
+    importing_google, google, tomorrow_9
+):
+    """As on Exchange (long profile, seed 3): a series all of whose instances were deleted on the phone
+    before the helpdesk read it failed to import at every pull. Google keeps the recurring event with
+    cancelled instances and shows nothing; so does the helpdesk, linked and quiet. Expected: the
+    server's events expanded by recurring-ical-events (`google_view`)."""
+    master_id = google.phone_insert(
+        ALICE,
+        summary="Drill",
+        start=when(tomorrow_9),
+        end=when(tomorrow_9 + HOUR),
+        recurrence=["RRULE:FREQ=DAILY;COUNT=3"],
+    )["id"]
+    for n in range(3):
+        google.phone_delete(ALICE, instance_id(master_id, tomorrow_9 + timedelta(days=n)))
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=6))
+    assert google_view(google, *window) == []
+
+    first, second = pull(importing_google), pull(importing_google)
+
+    assert (first.failed, second.failed, second.pulled, second.pushed) == (0, 0, 0, 0)
+    master = Appointment.objects.get(master__isnull=True)
+    assert master.is_recurring_master and SyncLink.objects.get().remote_id == master_id
+    assert not Appointment.objects.visible().filter(master=master).exists()
+
+
+def test_an_imported_phone_series_whose_instances_are_all_deleted_shows_nothing(importing_google, google, tomorrow_9):
+    """The other way to the same end: an imported series loses its instances one by one on the phone;
+    the helpdesk follows each, shows nothing at the end and writes nothing back. Expected: `google_view`."""
+    master_id = google.phone_insert(
+        ALICE,
+        summary="Drill",
+        start=when(tomorrow_9),
+        end=when(tomorrow_9 + HOUR),
+        recurrence=["RRULE:FREQ=DAILY;COUNT=3"],
+    )["id"]
+    pull(importing_google)
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=6))
+    for n in range(3):
+        google.phone_delete(ALICE, instance_id(master_id, tomorrow_9 + timedelta(days=n)))
+        assert pull(importing_google).failed == 0
+        shown = [start for start, _end, _subject in google_view(google, *window)]
+        assert sorted(a.start for a in Appointment.objects.visible().filter(master__isnull=False)) == shown
+
+    report = pull(importing_google)
+    assert (report.failed, report.pulled, report.pushed) == (0, 0, 0)
+    assert SyncLink.objects.get().remote_id == master_id

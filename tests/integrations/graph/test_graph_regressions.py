@@ -331,3 +331,47 @@ def test_a_hidden_helpdesk_entry_outlook_deleted_and_the_helpdesk_moved_comes_ba
     assert (back["_start"], back["sensitivity"]) == (tomorrow_9 + 3 * HOUR, "private")
     assert SyncLink.objects.get(appointment=kept).remote_id == back["id"]
     assert machine.local_token(kept) == "H1"
+
+
+def test_an_outlook_series_whose_every_occurrence_was_cancelled_is_kept_and_shows_nothing(
+    importing_graph, graph, tomorrow_9
+):
+    """As on Exchange (long profile, seed 3): an Outlook series all of whose occurrences were deleted
+    before the helpdesk read it failed to import at every pull. Graph keeps the seriesMaster and
+    shows nothing; so does the helpdesk, linked and quiet. Expected: the server's own calendar view."""
+    series = _daily_series(graph, tomorrow_9, subject="R7 drill")
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=6))
+    for occurrence in graph.calendar_view(ALICE, *window):
+        graph.outlook_delete(ALICE, occurrence["id"])
+    assert graph.calendar_view(ALICE, *window) == [] and [e["id"] for e in graph.events(ALICE)] == [series["id"]]
+
+    first = engine.sync_agent_calendar(importing_graph, pull=True)
+    second = engine.sync_agent_calendar(importing_graph, pull=True)
+
+    # calendarView/delta lists the instances in the window only: this series has none, so the
+    # helpdesk never hears of it, and shows nothing, as Outlook does.
+    assert (first.failed, second.failed, second.pulled, second.pushed) == (0, 0, 0, 0)
+    assert not Appointment.objects.visible().exists()
+    assert [e["id"] for e in graph.events(ALICE)] == [series["id"]]
+
+
+def test_an_imported_outlook_series_whose_occurrences_outlook_all_deletes_shows_nothing_and_is_left_on_the_server(
+    importing_graph, graph, tomorrow_9
+):
+    """The other way to the same end: an imported series loses its occurrences one by one in Outlook.
+    The helpdesk follows each delete, shows nothing at the end, and never deletes the series master
+    it did not delete, through a full resync too. Expected: the server's own calendar view."""
+    series = _daily_series(graph, tomorrow_9, subject="R7 drill")
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=6))
+    for occurrence in graph.calendar_view(ALICE, *window):
+        graph.outlook_delete(ALICE, occurrence["id"])
+        assert engine.sync_agent_calendar(importing_graph, pull=True).failed == 0
+        shown = sorted(o["_start"] for o in graph.calendar_view(ALICE, *window))
+        assert sorted(a.start for a in Appointment.objects.visible().filter(master__isnull=False)) == shown
+
+    graph.expire_delta_tokens()
+    for _ in range(2):
+        assert engine.sync_agent_calendar(importing_graph, pull=True).failed == 0
+    assert not Appointment.objects.visible().filter(master__isnull=False).exists()
+    assert [e["id"] for e in graph.events(ALICE)] == [series["id"]]
