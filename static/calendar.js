@@ -227,13 +227,16 @@
   }
 
   function entryContent(info) {
-    if (info.event.display === "background" || info.event.allDay || info.event.extendedProps.start === undefined) return undefined;
-    const time = document.createElement("time");
-    time.className = "ec-event-time";
-    time.textContent = entryLabel(info);
+    if (info.event.display === "background" || info.event.allDay) return undefined;
     const title = document.createElement("h4");
     title.className = "ec-event-title";
     title.textContent = info.event.title;
+    // Not one of ours (another layer's): no wall-clock texts to label it from, and the widget's
+    // timeText is only a day (eventTimeFormat).
+    if (info.event.extendedProps.start === undefined) return { domNodes: [title] };
+    const time = document.createElement("time");
+    time.className = "ec-event-time";
+    time.textContent = entryLabel(info);
     return { domNodes: [time, title] };
   }
 

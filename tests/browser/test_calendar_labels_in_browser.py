@@ -58,6 +58,27 @@ def test_an_entry_over_two_midnights_shows_the_whole_middle_day(open_page, log_i
     assert labels(page, "Server move") == ["20:00\u201324:00", "00:00\u201324:00", "00:00\u201308:00"]
 
 
+def test_a_drag_over_midnight_previews_each_days_part(open_page, log_in, alice):
+    """Tuesday 21:00-23:00 dragged two hours down in the week view: the preview's parts read
+    23:00-24:00 and 00:00-01:00 while dragged, and it is saved as 23:00 to 01:00."""
+    job = calendar_services.create_appointment(subject="Late job", start=at(3, 21), end=at(3, 23), agents=[alice])
+    page = log_in(open_page(), "alice")
+    page.goto("/calendar/?date=2026-03-02&view=timeGridWeek")
+    box = in_view(page, page.locator(".ec-event", has_text="Late job"))
+    page.on("dialog", lambda dialog: dialog.accept())  # outside Alice's working hours
+    x, y = box["x"] + box["width"] / 2, box["y"] + 10
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x, y + 2 * (hour_line(page, "22:00") - hour_line(page, "21:00")), steps=15)
+    parts = page.locator(".ec-event.ec-preview", has_text="Late job").locator(".ec-event-time")
+    expect(parts).to_have_text(["23:00\u201324:00", "00:00\u201301:00"])
+    page.mouse.up()
+    wait_saved(page)
+    job.refresh_from_db()
+    assert (job.start, job.end) == (at(3, 23), at(4, 1))
+    assert labels(page, "Late job") == ["23:00\u201324:00", "00:00\u201301:00"]
+
+
 def early_check_on_a_london_browser(open_page, log_in, alice, start: datetime, end: datetime):
     """Alice's "Early check" in her day view of Sunday 28 March 2027 on a London browser, scrolled
     into view: (the appointment, the page, the entry's box, the height of an hour's row)."""
