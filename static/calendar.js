@@ -9,8 +9,8 @@
 // hold a wall-clock time the browser's zone skips (01:30 on a London browser on the last Sunday
 // of March becomes 02:30), so times are read from the widget's strings (startStr, dateStr) or
 // worked out from texts we gave it plus the widget's deltas, in UTC fields, never local ones.
-// The entries' time labels too (the widget's own go through such a Date); only a drag preview's
-// label has nothing else to start from (see textsOf). Nothing saved is ever read off a Date.
+// The entries' time labels too (the widget's own go through such a Date), a drag preview's from
+// the widget's deltas (see recordStep). Nothing saved is ever read off a Date.
 (function () {
   "use strict";
 
@@ -179,62 +179,64 @@
   // Labels: from wall-clock texts, written on a UTC clock (which skips no time). The widget's own
   // labels go through a browser Date, and one cannot hold a time the browser's zone skips: on a
   // London browser 01:30 on the last Sunday of March was labelled 02:30.
-  const labelFormat = new Intl.DateTimeFormat(document.documentElement.lang || "en-GB", {
-    hour: "2-digit",
-    minute: "2-digit",
-    hour12: false,
-    timeZone: "UTC",
-  });
+  const labelOptions = { hour: "2-digit", minute: "2-digit", timeZone: "UTC" };
+  const labelFormat = new Intl.DateTimeFormat(document.documentElement.lang || "en-GB", { ...labelOptions, hour12: false });
+  // The end of a day is 24:00 (ISO 8601 4.2.3), as a day's part of an entry over midnight ends.
+  const dayEndFormat = new Intl.DateTimeFormat(document.documentElement.lang || "en-GB", { ...labelOptions, hourCycle: "h24" });
   const onUtcClock = (text) => new Date(`${text}Z`);
 
+  // A label of wall-clock texts on one day; `end` may be the next midnight (24:00).
   function timeLabel(start, end) {
     if (!end || end === start) return labelFormat.format(onUtcClock(start));
-    // Times only, as the widget writes them: the end's time on the start's day.
-    const [from, to] = [onUtcClock(start), onUtcClock(start.slice(0, 11) + end.slice(11))];
-    try {
-      return labelFormat.formatRange(from, to);
-    } catch {
-      return `${labelFormat.format(from)}–${labelFormat.format(to)}`; // over midnight, older engines
-    }
+    const [from, to] = [onUtcClock(start), onUtcClock(end)];
+    if (end.slice(0, 10) > start.slice(0, 10)) return `${labelFormat.format(from)}\u2013${dayEndFormat.format(to)}`;
+    return labelFormat.formatRange(from, to);
   }
 
-  // The wall-clock texts a Date the widget made (on the browser's clock, from its own exact
-  // texts) can stand for: its local fields, or a time in the browser's own DST gap that the
-  // browser moved to them. Only the drag preview needs this: the widget hands out nothing else.
-  function textsOf(date) {
-    const pad = (n) => String(n).padStart(2, "0");
-    const own = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
-    const out = [own];
-    for (let minutes = 30; minutes <= 120; minutes += 30) {
-      const earlier = shifted(own, { seconds: -60 * minutes });
-      const [y, mo, d, h, mi, se] = earlier.match(/\d+/g).map(Number);
-      if (new Date(y, mo - 1, d, h, mi, se).getTime() === date.getTime()) out.push(earlier);
-    }
-    return out;
-  }
+  // The widget cuts an entry over midnight into one part per day in its time grids and hands each
+  // part's times to eventTimeFormat (in its list view too), whose answer eventContent gets as
+  // timeText; but as browser Dates (see the top). Their day is sound (zones skip an hour inside
+  // a day, so a skipped time moves within it), so the format answers only the part's day, and
+  // the label is cut from our exact texts.
+  const partDay = (start) =>
+    `${start.getFullYear()}-${String(start.getMonth() + 1).padStart(2, "0")}-${String(start.getDate()).padStart(2, "0")}`;
 
-  // The label of an entry: from the texts we gave it; while it is dragged or resized, the texts
-  // its Dates can stand for that keep one end or its wall-clock length, as the widget does.
-  function entryLabel(info) {
+  // The wall-clock texts of the entry being dragged or resized, on the widget's last step: the
+  // texts it was given plus the step's delta, worked as the widget works its own dates (in UTC
+  // fields), so in the browser's DST gap too. The preview's Dates cannot tell 01:15 from 02:15 there.
+  let preview = null;
+
+  function recordStep(info) {
     const { start, end } = info.event.extendedProps;
+    if (start === undefined) return;
+    const [startDelta, endDelta] = info.delta ? [info.delta, info.delta] : [info.startDelta, info.endDelta];
+    preview = { id: info.event.id, start: shifted(start, startDelta), end: shifted(end, endDelta) };
+  }
+
+  // The label of an entry's part on one day: from the texts we gave it (or its preview's), cut at
+  // that day's midnights, as Outlook and Google Calendar label each day of an entry over midnight.
+  function entryLabel(info) {
+    const own = info.event.extendedProps;
+    const { start, end } = info.event.display === "preview" && preview && preview.id === info.event.id ? preview : own;
     // The widget's month and timeline views show only the start.
     const withEnd = !/^(dayGrid|resourceTimeline)/.test(info.view.type === "group" ? config.view : info.view.type);
-    if (info.event.display !== "preview" || start === undefined) return timeLabel(start, withEnd && end);
-    const length = Date.parse(`${end}Z`) - Date.parse(`${start}Z`);
-    const pairs = textsOf(info.event.start).flatMap((s) => textsOf(info.event.end).map((e) => [s, e]));
-    const [s, e] =
-      pairs.find(([s, e]) => s === start || e === end || Date.parse(`${e}Z`) - Date.parse(`${s}Z`) === length) || pairs[0];
-    return timeLabel(s, withEnd && e);
+    if (!withEnd || !/^\d{4}-\d{2}-\d{2}$/.test(info.timeText)) return timeLabel(start);
+    const dayStart = `${info.timeText}T00:00:00`;
+    const dayEnd = shifted(dayStart, { days: 1 });
+    return timeLabel(start > dayStart ? start : dayStart, end < dayEnd ? end : dayEnd);
   }
 
   function entryContent(info) {
-    if (info.event.display === "background" || info.event.allDay || info.event.extendedProps.start === undefined) return undefined;
-    const time = document.createElement("time");
-    time.className = "ec-event-time";
-    time.textContent = entryLabel(info);
+    if (info.event.display === "background" || info.event.allDay) return undefined;
     const title = document.createElement("h4");
     title.className = "ec-event-title";
     title.textContent = info.event.title;
+    // Not one of ours (another layer's): no wall-clock texts to label it from, and the widget's
+    // timeText is only a day (eventTimeFormat).
+    if (info.event.extendedProps.start === undefined) return { domNodes: [title] };
+    const time = document.createElement("time");
+    time.className = "ec-event-time";
+    time.textContent = entryLabel(info);
     return { domNodes: [time, title] };
   }
 
@@ -399,9 +401,12 @@
     // The user's UTC offset now: "today" and the now line on their clock, not the browser's.
     // EventCalendar 5.10 ignores an offset of zero (`offset ? offset - tzOffset(result) : 0` in
     // core/src/lib/date.js) and then puts them on the browser's clock: a London user on an
-    // Auckland browser saw Tuesday as today on Monday afternoon. One minute is the smallest offset
-    // it reads, so UTC+0 is given as "+00:01": the now line a minute ahead, and "today" turning a
-    // minute before midnight, instead of a day off.
+    // Auckland browser saw Tuesday as today on Monday afternoon. "UTC" and "-00:00" are read as
+    // that same 0, no option sets "now", and 5.10.1 is the newest release: one minute is the
+    // smallest offset it reads, so UTC+0 is given as "+00:01": the now line a minute ahead, and
+    // "today" turning a minute before midnight, instead of a day off. Entries are not moved by
+    // it: their naive texts are taken as they are (only texts with an offset are shifted).
+    // test_today_and_the_now_line_follow_the_users_zone_not_the_browsers fails without it.
     timeZone: /^[+-]00:00$/.test(config.utcOffset) ? "+00:01" : config.utcOffset || "local",
     // A fixed height on phones too: with "auto" the page, not the grid, scrolls, and scrollTime
     // has nothing to scroll, so the day opened at 00:00.
@@ -409,7 +414,8 @@
     nowIndicator: true,
     firstDay: 1,
     locale: document.documentElement.lang || "en-GB",
-    eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    // Each part's day, for entryLabel (the widget's label would come through a browser Date).
+    eventTimeFormat: partDay,
     eventContent: entryContent,
     slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     // Day and week views open at the earliest working hour shown, not at midnight.
@@ -419,7 +425,20 @@
     eventDurationEditable: true,
     // Other page scripts (dispatch.js) register their layers before this one runs.
     eventSources: [{ events: loadEvents }, ...(window.helpdeskEventSources || [])],
-    dragConstraint: mayDrop,
+    // Asked on every step with the step's delta, before the preview moves.
+    dragConstraint: (info) => {
+      const allowed = mayDrop(info);
+      // A refused step puts the preview back where the entry was.
+      if (allowed) recordStep(info);
+      else preview = null;
+      return allowed;
+    },
+    resizeConstraint: (info) => {
+      recordStep(info);
+      return true;
+    },
+    eventDragStart: () => (preview = null),
+    eventResizeStart: () => (preview = null),
     eventDrop: (info) => (mayDrop(info) ? save(info, { ...movedTimes(info), agents: agentsAfterDrop(info) }) : info.revert()),
     eventResize: (info) => save(info, movedTimes(info)),
     eventClick: openEntry,
@@ -441,6 +460,9 @@
     options.headerToolbar = { start: "prev,next today", center: "title", end: "" };
     options.datesAboveResources = config.days > 1;
     if (config.view === "resourceTimeline") options.slotWidth = 48;
+    // On a phone the technicians' columns shared 390 px (58 px each for five, labels cut): each
+    // keeps a readable width and the grid scrolls sideways in the widget, its hours staying put.
+    else if (phone) options.columnWidth = "minmax(7rem, 1fr)";
   } else {
     options.view = phone && config.view === "timeGridWeek" ? "timeGridDay" : config.view;
     options.headerToolbar = phone
