@@ -24,9 +24,13 @@ from calendars.availability import (
     MAX_TECHNICIANS,
     Mode,
     Options,
+    Search,
     find_slots_for,
+    search_horizon,
+    search_slots_for,
     working_time_for,
 )
+from calendars.models import CalendarSettings
 from calendars.selectors import calendar_agents
 from calendars.services import OverlapWarning
 from helpdesk import permissions
@@ -114,9 +118,11 @@ class PeriodQuerySerializer(serializers.Serializer):
     end = SupportedDateTimeSerializerField(help_text=f"Period end; at most {MAX_PERIOD.days} days after the start.")
 
     def validate(self, attrs: dict) -> dict:
-        if attrs["end"] <= attrs["start"]:
+        # Without an end (availability only), the search itself stops at the calendars' horizon.
+        end = attrs.get("end", attrs["start"] + MAX_PERIOD)
+        if end <= attrs["start"]:
             raise serializers.ValidationError({"end": ["The end must be after the start."]})
-        if attrs["end"] - attrs["start"] > MAX_PERIOD:
+        if end - attrs["start"] > MAX_PERIOD:
             raise serializers.ValidationError({"end": [f"Ask for at most {MAX_PERIOD.days} days at a time."]})
         if not attrs.get("agent") and not attrs.get("team"):
             raise serializers.ValidationError({"agent": ["Choose technicians or a team."]})
@@ -133,6 +139,11 @@ class PeriodQuerySerializer(serializers.Serializer):
 
 
 class AvailabilityQuerySerializer(PeriodQuerySerializer):
+    end = SupportedDateTimeSerializerField(
+        required=False,
+        help_text=f"Period end; at most {MAX_PERIOD.days} days after the start. Leave it out to search as far "
+        "ahead as the calendars are known (the import window's future days), stopping at `limit` slots.",
+    )
     duration = serializers.IntegerField(min_value=5, max_value=24 * 60 * 5, help_text="Minutes.")
     mode = serializers.ChoiceField(choices=[m.value for m in Mode], default=Mode.TOGETHER.value)
     buffer = serializers.IntegerField(
@@ -156,6 +167,10 @@ class SlotSerializer(serializers.Serializer):
 class AvailabilitySerializer(serializers.Serializer):
     agents = serializers.DictField(child=serializers.CharField(), help_text="Names of the technicians, by id.")
     slots = SlotSerializer(many=True)
+    searched_from = serializers.DateTimeField(help_text="Start of the period searched.")
+    searched_until = serializers.DateTimeField(
+        help_text="End of the period searched: with fewer slots than the limit, nothing else is free before it."
+    )
 
 
 def available_agents(agent_ids: list[int] | None, team: int | None) -> list[Agent]:
@@ -185,8 +200,29 @@ class AvailabilityView(APIView):
             step=timedelta(minutes=data["step"]),
             limit=data["limit"],
         )
-        slots = find_slots_for(agents, start=data["start"], end=data["end"], options=options, now=timezone.now())
-        answer = {"agents": {str(agent.pk): agent.name for agent in agents}, "slots": slots}
+        now = timezone.now()
+        if "end" in data:
+            found = Search(
+                find_slots_for(agents, start=data["start"], end=data["end"], options=options, now=now),
+                data["start"],
+                data["end"],
+            )
+        else:
+            settings = CalendarSettings.load()
+            horizon = search_horizon(settings, now)
+            if data["start"] >= horizon:
+                raise serializers.ValidationError(
+                    {"start": [f"Give a start before {horizon:%Y-%m-%d}: the calendars are not known further."]}
+                )
+            found = search_slots_for(
+                agents, start=data["start"], horizon=horizon, options=options, now=now, settings=settings
+            )
+        answer = {
+            "agents": {str(agent.pk): agent.name for agent in agents},
+            "slots": found.slots,
+            "searched_from": found.start,
+            "searched_until": found.end,
+        }
         return Response(AvailabilitySerializer(answer).data)
 
 

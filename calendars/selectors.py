@@ -430,17 +430,22 @@ def availability_rows(agents, start: datetime, end: datetime, *, settings: Calen
     the busy blocks, whatever the number of technicians or weeks (plus one for the settings
     when not given). Busy blocks are the visible entries shown as busy (recurring occurrences,
     private and imported entries included); transparent entries are left out here."""
+    technicians = technicians_of(agents, settings=settings)
+    return technicians, busy_of(technicians, start, end)
+
+
+def busy_of(technicians, start: datetime, end: datetime) -> list:
+    """[calendars.availability.Busy] of these Technicians overlapping [start, end), in one query
+    (see `availability_rows`)."""
     from calendars.availability import Busy
 
-    technicians = technicians_of(agents, settings=settings)
     rows = busy_rows(agent_ids=[tech.id for tech in technicians], start=start, end=end).values_list(
         "agent_id", "appointment__start", "appointment__end", "appointment__source"
     )
-    busy = [
+    return [
         Busy(agent_id, begin, finish, booked=source != Appointment.Source.EXTERNAL)
         for agent_id, begin, finish, source in rows
     ]
-    return technicians, busy
 
 
 @dataclass(frozen=True)
