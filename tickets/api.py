@@ -7,15 +7,20 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from agents.models import Agent, Team
-from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, SlotSerializer, overlap_conflicts
-from calendars.availability import MAX_BUFFER, MAX_NOTICE
+from calendars.api_availability import (
+    OVERLAP_RESPONSE,
+    ConfirmOverlapInBody,
+    SlotSerializer,
+    TravelAndNoticeSerializer,
+    overlap_conflicts,
+)
 from calendars.models import CalendarSettings
 from calendars.times import midnight
 from helpdesk import permissions
@@ -129,19 +134,13 @@ class RequestFilter(ParameterFilterSet):
         )
 
 
-class FindSlotQuerySerializer(serializers.Serializer):
+class FindSlotQuerySerializer(TravelAndNoticeSerializer):
     """ "Find a slot" on a request, as on its page."""
 
     team = serializers.PrimaryKeyRelatedField(
         queryset=Team.objects.all(),
         required=False,
         help_text="Anyone of this team, least booked first; left out: the assigned technicians together.",
-    )
-    buffer = serializers.IntegerField(
-        min_value=0, max_value=MAX_BUFFER // timedelta(minutes=1), default=0, help_text="Travel, minutes, each side."
-    )
-    notice = serializers.IntegerField(
-        min_value=0, max_value=MAX_NOTICE // timedelta(minutes=1), default=0, help_text="Minutes from now."
     )
     after = serializers.DateField(
         required=False, help_text="Search from this day (from its midnight on your wall clock) instead of from now."
@@ -200,10 +199,18 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
             )
 
     @extend_schema(
-        parameters=[FindSlotQuerySerializer], responses={200: SlotProposalsSerializer}, operation_id="find_slot"
+        parameters=[FindSlotQuerySerializer],
+        responses={
+            200: SlotProposalsSerializer,
+            400: OpenApiResponse(
+                description="A parameter is refused (a day beyond the calendars' horizon): messages by field."
+            ),
+            403: OpenApiResponse(description="You may not plan this request."),
+        },
+        operation_id="find_slot",
     )
     @action(detail=True, methods=["get"], url_path="find-slot", url_name="find-slot", filter_backends=[])
-    def find_slot(self, request, pk=None):
+    def find_slot(self, request, pk=None, format=None):
         """ "Find a slot" (issue 15): the next free slots for the request's estimate, searched as far
         ahead as the calendars are known and stopping at `count`; for those who may plan it."""
         ticket = self.get_object()

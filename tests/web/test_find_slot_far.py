@@ -19,6 +19,9 @@ from tickets import selectors, services
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2035, 3, 5, 7, 10, tzinfo=AMS)  # a Monday
+# Measured once, with six of them the search's rounds (14 to 365 days); the same for any team.
+PAGE_QUERIES = 23
+API_QUERIES = 15
 
 
 def _first_working_start_after(moment: datetime) -> datetime:
@@ -238,3 +241,24 @@ def test_availability_without_an_end_searches_to_the_horizon(api_client, coordin
     assert datetime.fromisoformat(body["slots"][0]["start"]) == _first_working_start_after(busy_until)
     assert len(body["slots"]) == 3
     assert datetime.fromisoformat(body["searched_from"]) == start
+
+
+def test_the_page_and_the_api_search_a_year_in_a_bounded_number_of_queries(
+    page_client, api_client, coordinator, make_agent, django_assert_max_num_queries
+):
+    """The whole request page with a year's fruitless search for a team, and the same over the
+    API, in as many queries for 3 technicians as for 12."""
+    now = timezone.now()
+    members = [make_agent(f"t{n:02}", team="Busy") for n in range(12)]
+    for agent in members:
+        _busy(agent, now - timedelta(hours=1), now + timedelta(days=800))
+    team = members[0].teams.get()
+    ticket = services.create_request(summary="Printer", assigned_agents=members[:2])
+    page, api = page_client(coordinator), api_client(coordinator)
+
+    for size in (3, 12):
+        team.members.set(members[:size])
+        with django_assert_max_num_queries(PAGE_QUERIES):
+            assert "as far ahead as the calendars are known" in _page(page, ticket, team=team.pk)
+        with django_assert_max_num_queries(API_QUERIES):
+            assert api.get(f"/api/requests/{ticket.pk}/find-slot/", {"team": team.pk}).json()["slots"] == []
