@@ -197,7 +197,9 @@ class AvailabilityQuerySerializer(TravelAndNoticeSerializer, PeriodQuerySerializ
         help_text="Left out: together, or any one when neither technicians nor a team are given.",
     )
     step = serializers.IntegerField(min_value=5, max_value=24 * 60, default=30, help_text="Minutes.")
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=20)
+    limit = serializers.IntegerField(
+        min_value=1, max_value=500, default=20, help_text="At most this many slots, earliest first."
+    )
 
     def default_start_end(self, attrs: dict) -> None:
         attrs.setdefault("start", timezone.now())

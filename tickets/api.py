@@ -145,7 +145,9 @@ class FindSlotQuerySerializer(TravelAndNoticeSerializer):
     after = serializers.DateField(
         required=False, help_text="Search from this day (from its midnight on your wall clock) instead of from now."
     )
-    count = serializers.IntegerField(min_value=1, max_value=50, default=selectors.PROPOSALS)
+    count = serializers.IntegerField(
+        min_value=1, max_value=50, default=selectors.PROPOSALS, help_text="At most this many slots, earliest first."
+    )
 
 
 class SlotProposalsSerializer(serializers.Serializer):
