@@ -361,8 +361,9 @@ def search_slots_for(
     A busy team may have nothing free for months, and a year of everyone's busy rows is a lot to
     read for the usual answer within days: so it searches [start, start + 14 days) first and
     doubles the period until it has `options.limit` slots or reaches `horizon`. Each round is one
-    query for the busy rows (plus one for the settings when not given), whatever the number of
-    technicians: at most 2 + log2(horizon / 14 days) queries (7 for a year). A period that only
+    query for the busy rows it has not read yet (plus one for the settings when not given),
+    whatever the number of technicians: at most 2 + log2(horizon / 14 days) queries (7 for a
+    year), each busy row read once. A period that only
     grows keeps every slot found earlier and the step grid of `start`, so the slots are those of
     one search over [start, end). Raises ValueError as `find_slots` does."""
     from calendars.models import CalendarSettings
@@ -371,10 +372,16 @@ def search_slots_for(
     start, horizon = start.astimezone(UTC), max(horizon.astimezone(UTC), start.astimezone(UTC))
     settings = settings or CalendarSettings.load()
     technicians = technicians_of(agents, settings=settings)
+    busy: list[Busy] = []
+    read_until = None
     span = FIRST_SEARCH
     while True:
         end = min(start + span, horizon)
-        busy = busy_of(technicians, *fetch_window(start, end)) if technicians else []
+        window = fetch_window(start, end)
+        if technicians:
+            # Each block is read once: a later round reads only those beginning in its new part.
+            busy += busy_of(technicians, *window, beginning_from=read_until)
+            read_until = window[1]
         slots = find_slots(technicians, busy, start=start, end=end, options=options, now=now)
         if len(slots) >= options.limit or end >= horizon:
             return Search(slots, start, end)

@@ -434,14 +434,16 @@ def availability_rows(agents, start: datetime, end: datetime, *, settings: Calen
     return technicians, busy_of(technicians, start, end)
 
 
-def busy_of(technicians, start: datetime, end: datetime) -> list:
+def busy_of(technicians, start: datetime, end: datetime, *, beginning_from: datetime | None = None) -> list:
     """[calendars.availability.Busy] of these Technicians overlapping [start, end), in one query
-    (see `availability_rows`)."""
+    (see `availability_rows`); with `beginning_from`, only the blocks that begin then or later
+    (a wider period's rest, when [start, beginning_from) was read already)."""
     from calendars.availability import Busy
 
-    rows = busy_rows(agent_ids=[tech.id for tech in technicians], start=start, end=end).values_list(
-        "agent_id", "appointment__start", "appointment__end", "appointment__source"
-    )
+    rows = busy_rows(agent_ids=[tech.id for tech in technicians], start=start, end=end)
+    if beginning_from is not None:
+        rows = rows.filter(appointment__start__gte=beginning_from)
+    rows = rows.values_list("agent_id", "appointment__start", "appointment__end", "appointment__source")
     return [
         Busy(agent_id, begin, finish, booked=source != Appointment.Source.EXTERNAL)
         for agent_id, begin, finish, source in rows
