@@ -104,7 +104,8 @@ def slot_proposals(
     now = now or timezone.now()
     horizon = search_horizon(settings, now)
     if after is not None and after >= horizon:
-        raise ValueError(f"Search from a date before {horizon:%d %b %Y}: the calendars are not known further.")
+        day = timezone.localtime(horizon)
+        raise ValueError(f"Search from a date before {day:%d %b %Y}: the calendars are not known further.")
     # Whole hours on the grid of 30-minute steps, as the page has always proposed.
     earliest = (now + notice).astimezone(UTC)
     start = earliest.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
