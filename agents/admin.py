@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from agents import services
-from agents.models import Agent, Team, Weekday
+from agents.models import Agent, CoordinatorFeed, Team, Weekday
 
 
 class WeekdaysField(forms.TypedMultipleChoiceField):
@@ -45,15 +45,49 @@ class TeamMembershipInline(admin.TabularInline):
     autocomplete_fields = ["team"]
 
 
+class FeedTokenActions:
+    """Admin actions on whatever holds a phone-feed token (agents.services.FeedHolder): renew or
+    revoke the link of the selected rows, and its state as a column. The token is stored only as
+    a hash and is never shown here: its holder sees a renewed link once, on /me/."""
+
+    holders = "technician(s)"
+    actions = ["renew_feed_tokens", "revoke_feed_tokens"]
+
+    @admin.display(description="subscription link")
+    def feed_link_state(self, holder) -> str:
+        if not services.feed_link_made(holder):
+            return "not made yet"
+        return "on" if services.feed_enabled(holder) else "revoked"
+
+    @admin.action(description="Renew calendar subscription links (old links stop working)")
+    def renew_feed_tokens(self, request, queryset) -> None:
+        for holder in queryset:
+            services.renew_feed_token(holder)
+        self.message_user(
+            request,
+            f"Renewed the calendar link of {len(queryset)} {self.holders}; they find the new one on their page.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Revoke calendar subscription links")
+    def revoke_feed_tokens(self, request, queryset) -> None:
+        for holder in queryset:
+            services.revoke_feed_token(holder)
+        self.message_user(
+            request, f"Switched off the calendar link of {len(queryset)} {self.holders}.", messages.SUCCESS
+        )
+
+
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(FeedTokenActions, admin.ModelAdmin):
     form = AgentForm
-    list_display = ["name", "mailbox", "time_zone", "colour", "sync_policy", "import_external", "calendar_shown"]
+    list_display = [
+        "name", "mailbox", "time_zone", "colour", "sync_policy", "import_external", "calendar_shown", "feed_link_state",
+    ]  # fmt: skip
     list_filter = ["sync_policy", "import_external", "calendar_shown", "is_active", "teams"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "user__email", "email"]
     autocomplete_fields = ["user"]
     inlines = [TeamMembershipInline]
-    actions = ["renew_feed_tokens", "revoke_feed_tokens"]
     fieldsets = [
         (None, {"fields": ["user", "email", "is_active"]}),
         ("Calendar", {"fields": ["calendar_shown", "colour", "time_zone"]}),
@@ -75,24 +109,6 @@ class AgentAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
 
-    @admin.action(description="Renew calendar subscription links (old links stop working)")
-    def renew_feed_tokens(self, request, queryset) -> None:
-        for agent in queryset:
-            services.renew_feed_token(agent)
-        self.message_user(
-            request,
-            f"Renewed the calendar link of {len(queryset)} technician(s); they find the new one on their page.",
-            messages.SUCCESS,
-        )
-
-    @admin.action(description="Revoke calendar subscription links")
-    def revoke_feed_tokens(self, request, queryset) -> None:
-        for agent in queryset:
-            services.revoke_feed_token(agent)
-        self.message_user(
-            request, f"Switched off the calendar link of {len(queryset)} technician(s).", messages.SUCCESS
-        )
-
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
@@ -106,3 +122,22 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.display(description="members", ordering="member_total")
     def member_count(self, team: Team) -> int:
         return team.member_total
+
+
+@admin.register(CoordinatorFeed)
+class CoordinatorFeedAdmin(FeedTokenActions, admin.ModelAdmin):
+    """The team-feed links of coordinators without a technician profile: made by the coordinator
+    on /me/, renewed or revoked here as a technician's link is on the technician's row."""
+
+    holders = "coordinator(s)"
+    list_display = ["user", "feed_link_state"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
+    fields = ["user", "feed_link_state"]
+    readonly_fields = ["user", "feed_link_state"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    def has_add_permission(self, request) -> bool:
+        # Made on first use by the coordinator (agents.services.coordinator_feed_of).
+        return False

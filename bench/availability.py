@@ -56,13 +56,33 @@ def populate(per_day: int) -> list[Agent]:
                     )
                 )
                 owners.append(agent.pk)
+    save_with_owners(rows, owners)
+    return agents
+
+
+def save_with_owners(rows: list[Appointment], owners: list[int]) -> None:
+    """Bulk-save appointments, each on the technician (Agent id) at the same place in `owners`."""
     rows = Appointment.objects.bulk_create(rows, batch_size=5000)
     through = Appointment.agents.through
     through.objects.bulk_create(
         (through(appointment_id=row.pk, agent_id=owner) for row, owner in zip(rows, owners, strict=True)),
         batch_size=5000,
     )
-    return agents
+
+
+def bare_busy_rows(ids: list[int], window: tuple[datetime, datetime]) -> list[dict]:
+    """The busy rows of these technicians in `window`: the same filter as
+    calendars.selectors.busy_rows, written out (the floor the benchmarks compare with)."""
+    return list(
+        Appointment.agents.through.objects.filter(
+            agent_id__in=ids,
+            appointment__start__lt=window[1],
+            appointment__end__gt=window[0],
+            appointment__busy=True,
+            appointment__is_cancelled=False,
+            appointment__schedule__isnull=True,
+        ).values("agent_id", "appointment__start", "appointment__end", "appointment__source")
+    )
 
 
 def best(run) -> tuple[float, int, object]:
@@ -89,17 +109,7 @@ def main() -> None:
         window = fetch_window(START, END)
 
         def bare():
-            # The same filter as calendars.selectors.busy_rows, written out.
-            return list(
-                Appointment.agents.through.objects.filter(
-                    agent_id__in=ids,
-                    appointment__start__lt=window[1],
-                    appointment__end__gt=window[0],
-                    appointment__busy=True,
-                    appointment__is_cancelled=False,
-                    appointment__schedule__isnull=True,
-                ).values("agent_id", "appointment__start", "appointment__end", "appointment__source")
-            )
+            return bare_busy_rows(ids, window)
 
         def availability(mode):
             def run():

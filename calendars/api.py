@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from agents.models import Agent
 from calendars import ownership, privacy, services
-from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, overlap_conflicts
+from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, default_period, overlap_conflicts
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
 from calendars.selectors import calendar_appointments, calendar_rows, request_agent_ids
 from helpdesk import permissions
@@ -304,24 +304,32 @@ class AppointmentFilter(ParameterFilterSet):
 
 
 class CalendarWindowForm(WindowForm):
+    """A window of at most CALENDAR_WINDOW; neither end given: today and the next six days on
+    the caller's clock (api_availability.default_period); one end alone is refused."""
+
     max_window = CALENDAR_WINDOW
+
+    def clean(self) -> dict:
+        data = self.cleaned_data
+        given = {name for name in ("start", "end") if data.get(name) or name in self.errors}
+        if not given:
+            data["start"], data["end"] = default_period()
+        else:
+            for name in sorted({"start", "end"} - given):
+                self.add_error(name, f"Give {name}: the calendar shows a window (or give neither: this week).")
+        return super().clean()
 
 
 class CalendarFilter(AppointmentFilter):
-    """The calendar widget's parameters: a window is required, of at most CALENDAR_WINDOW."""
+    """The calendar widget's parameters: a window of at most CALENDAR_WINDOW (by default the
+    next seven days)."""
 
     start = MomentFilter(
         label="start",
-        required=True,
-        help_text="Entries ending after this moment.",
-        error_messages={"required": "Give start: the calendar shows a window."},
+        help_text="Entries ending after this moment. Neither start nor end: from today's midnight on your "
+        "clock, seven days.",
     )
-    end = MomentFilter(
-        label="end",
-        required=True,
-        help_text="Entries starting before this moment.",
-        error_messages={"required": "Give end: the calendar shows a window."},
-    )
+    end = MomentFilter(label="end", help_text="Entries starting before this moment.")
 
     class Meta(AppointmentFilter.Meta):
         form = CalendarWindowForm
@@ -360,7 +368,7 @@ class AppointmentViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
 
     @extend_schema(responses=AppointmentSerializer(many=True))
     @action(detail=False, methods=["get"], pagination_class=None)
-    def calendar(self, request):
+    def calendar(self, request, format=None):
         """Everything the calendar widget shows in a window (at most CALENDAR_WINDOW), in one
         answer without pages: the same items as the list, read as plain values."""
         filterset = CalendarFilter(request.query_params, queryset=Appointment.objects.all(), request=request)
@@ -414,7 +422,7 @@ class AppointmentViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
 
     @extend_schema(request=ReassignSerializer, responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE})
     @action(detail=True, methods=["post"])
-    def reassign(self, request, pk=None):
+    def reassign(self, request, pk=None, format=None):
         """Move the entry from one technician's calendar to another's (drag on the group calendar)."""
         appointment = self.get_object()
         self._check_edit(appointment)

@@ -7,7 +7,7 @@ ISO 8601 in the caller's zone (the technician's own, for session and token users
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -24,11 +24,16 @@ from calendars.availability import (
     MAX_TECHNICIANS,
     Mode,
     Options,
+    Search,
     find_slots_for,
+    search_horizon,
+    search_slots_for,
     working_time_for,
 )
+from calendars.models import CalendarSettings
 from calendars.selectors import calendar_agents
 from calendars.services import OverlapWarning
+from calendars.times import midnight
 from helpdesk import permissions
 from helpdesk.limits import SupportedDateTimeSerializerField
 
@@ -103,23 +108,53 @@ def overlap_conflicts() -> Iterator[None]:
         raise OverlapConflict(warning) from warning
 
 
+# The period of a query that names none: today and the next six days on the caller's clock.
+DEFAULT_PERIOD = timedelta(days=7)
+
+
+def default_period() -> tuple[datetime, datetime]:
+    """From today's midnight on the caller's wall clock, DEFAULT_PERIOD long."""
+    start = midnight(timezone.localdate(), timezone.get_current_timezone())
+    return start, start + DEFAULT_PERIOD
+
+
 class PeriodQuerySerializer(serializers.Serializer):
-    """Technicians (or a team) and a period, as the calendar widget asks for its window."""
+    """Technicians (or a team) and a period, as the calendar widget asks for its window. Neither
+    technicians nor team: the caller's own calendar, or every active technician for a coordinator
+    without one (see `chosen_agents`). Neither start nor end: today and the next six days."""
 
     agent = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, help_text="Technicians (repeat the parameter)."
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="Technicians (repeat the parameter). Neither technicians nor a team: your own calendar, or "
+        f"every active technician (at most {MAX_TECHNICIANS}) if you have none.",
     )
     team = serializers.IntegerField(required=False, min_value=1, help_text="Or the members of this team.")
-    start = SupportedDateTimeSerializerField(help_text="Period start; a naive time is on your wall clock.")
-    end = SupportedDateTimeSerializerField(help_text=f"Period end; at most {MAX_PERIOD.days} days after the start.")
+    start = SupportedDateTimeSerializerField(
+        required=False,
+        help_text="Period start; a naive time is on your wall clock. Neither start nor end: today's midnight on "
+        "your clock and the next seven days.",
+    )
+    end = SupportedDateTimeSerializerField(
+        required=False, help_text=f"Period end; at most {MAX_PERIOD.days} days after the start."
+    )
+
+    def default_start_end(self, attrs: dict) -> None:
+        """Fills in a period that names neither end; a half period is refused."""
+        if "start" not in attrs and "end" not in attrs:
+            attrs["start"], attrs["end"] = default_period()
+        for field in ("start", "end"):
+            if field not in attrs:
+                raise serializers.ValidationError({field: [f"Give {field} too, or neither start nor end."]})
 
     def validate(self, attrs: dict) -> dict:
-        if attrs["end"] <= attrs["start"]:
+        self.default_start_end(attrs)
+        # Without an end (availability only), the search itself stops at the calendars' horizon.
+        end = attrs.get("end", attrs["start"] + MAX_PERIOD)
+        if end <= attrs["start"]:
             raise serializers.ValidationError({"end": ["The end must be after the start."]})
-        if attrs["end"] - attrs["start"] > MAX_PERIOD:
+        if end - attrs["start"] > MAX_PERIOD:
             raise serializers.ValidationError({"end": [f"Ask for at most {MAX_PERIOD.days} days at a time."]})
-        if not attrs.get("agent") and not attrs.get("team"):
-            raise serializers.ValidationError({"agent": ["Choose technicians or a team."]})
         if len(attrs.get("agent", [])) > MAX_TECHNICIANS:
             raise serializers.ValidationError({"agent": [f"Choose at most {MAX_TECHNICIANS} technicians."]})
         return attrs
@@ -132,17 +167,42 @@ class PeriodQuerySerializer(serializers.Serializer):
         return query.validated_data
 
 
-class AvailabilityQuerySerializer(PeriodQuerySerializer):
-    duration = serializers.IntegerField(min_value=5, max_value=24 * 60 * 5, help_text="Minutes.")
-    mode = serializers.ChoiceField(choices=[m.value for m in Mode], default=Mode.TOGETHER.value)
+class TravelAndNoticeSerializer(serializers.Serializer):
+    """The options of a slot search that the availability query and a request's "Find a slot"
+    share: travel kept free around busy time and the minimum notice, both in minutes."""
+
     buffer = serializers.IntegerField(
         min_value=0, max_value=MAX_BUFFER // timedelta(minutes=1), default=0, help_text="Minutes, each side."
     )
     notice = serializers.IntegerField(
         min_value=0, max_value=MAX_NOTICE // timedelta(minutes=1), default=0, help_text="Minutes from now."
     )
+
+
+class AvailabilityQuerySerializer(TravelAndNoticeSerializer, PeriodQuerySerializer):
+    start = SupportedDateTimeSerializerField(
+        required=False, help_text="Search from; a naive time is on your wall clock. Left out: now."
+    )
+    end = SupportedDateTimeSerializerField(
+        required=False,
+        help_text=f"Period end; at most {MAX_PERIOD.days} days after the start. Leave it out to search as far "
+        "ahead as the calendars are known (the import window's future days), stopping at `limit` slots.",
+    )
+    duration = serializers.IntegerField(
+        min_value=5, max_value=24 * 60 * 5, required=False, help_text="Minutes. Left out: the default estimate."
+    )
+    mode = serializers.ChoiceField(
+        choices=[m.value for m in Mode],
+        required=False,
+        help_text="Left out: together, or any one when neither technicians nor a team are given.",
+    )
     step = serializers.IntegerField(min_value=5, max_value=24 * 60, default=30, help_text="Minutes.")
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=20)
+    limit = serializers.IntegerField(
+        min_value=1, max_value=500, default=20, help_text="At most this many slots, earliest first."
+    )
+
+    def default_start_end(self, attrs: dict) -> None:
+        attrs.setdefault("start", timezone.now())
 
 
 class SlotSerializer(serializers.Serializer):
@@ -156,11 +216,32 @@ class SlotSerializer(serializers.Serializer):
 class AvailabilitySerializer(serializers.Serializer):
     agents = serializers.DictField(child=serializers.CharField(), help_text="Names of the technicians, by id.")
     slots = SlotSerializer(many=True)
+    searched_from = serializers.DateTimeField(help_text="Start of the period searched.")
+    searched_until = serializers.DateTimeField(
+        help_text="End of the period searched: with fewer slots than the limit, nothing else is free before it."
+    )
 
 
 def available_agents(agent_ids: list[int] | None, team: int | None) -> list[Agent]:
     """The active technicians chosen, or the team's members, with their users (for names)."""
     return list(calendar_agents(ids=agent_ids or None, team=team))
+
+
+def chosen_agents(user, data: dict) -> tuple[list[Agent], bool]:
+    """(technicians, whether they were chosen) for a validated PeriodQuerySerializer query:
+    those named, or the team's; else the user's own technician; else, for a user without one,
+    every active technician. Raises ValidationError (400) when that is more than MAX_TECHNICIANS."""
+    if data.get("agent") or data.get("team"):
+        return available_agents(data.get("agent"), data.get("team")), True
+    own = permissions.agent_of(user)
+    if own is not None:
+        return available_agents([own.pk], None), False
+    everyone = list(calendar_agents()[: MAX_TECHNICIANS + 1])
+    if len(everyone) > MAX_TECHNICIANS:
+        raise serializers.ValidationError(
+            {"agent": [f"Choose technicians or a team: there are more than {MAX_TECHNICIANS}."]}
+        )
+    return everyone, False
 
 
 class AvailabilityView(APIView):
@@ -169,24 +250,54 @@ class AvailabilityView(APIView):
 
     @extend_schema(
         parameters=[AvailabilityQuerySerializer],
-        responses={200: AvailabilitySerializer},
+        responses={
+            200: AvailabilitySerializer,
+            400: OpenApiResponse(description="A parameter is refused: messages by field."),
+            403: OpenApiResponse(description="Only technicians and coordinators may look for free slots."),
+        },
         operation_id="availability",
     )
     def get(self, request):
         if permissions.agent_of(request.user) is None and not permissions.is_coordinator(request.user):
             raise PermissionDenied("Only technicians and coordinators may look for free slots.")
         data = AvailabilityQuerySerializer.of(request)
-        agents = available_agents(data.get("agent"), data.get("team"))
+        agents, chosen = chosen_agents(request.user, data)
+        settings = CalendarSettings.load()
+        duration = timedelta(minutes=data["duration"]) if "duration" in data else settings.default_estimate
+        # Everyone together is rarely free: a query naming nobody asks who is free first.
+        mode = Mode(data.get("mode") or (Mode.TOGETHER if chosen or len(agents) == 1 else Mode.ANY))
         options = Options(
-            duration=timedelta(minutes=data["duration"]),
-            mode=Mode(data["mode"]),
+            duration=duration,
+            mode=mode,
             buffer=timedelta(minutes=data["buffer"]),
             notice=timedelta(minutes=data["notice"]),
             step=timedelta(minutes=data["step"]),
             limit=data["limit"],
         )
-        slots = find_slots_for(agents, start=data["start"], end=data["end"], options=options, now=timezone.now())
-        answer = {"agents": {str(agent.pk): agent.name for agent in agents}, "slots": slots}
+        now = timezone.now()
+        if "end" in data:
+            found = Search(
+                find_slots_for(
+                    agents, start=data["start"], end=data["end"], options=options, now=now, settings=settings
+                ),
+                data["start"],
+                data["end"],
+            )
+        else:
+            horizon = search_horizon(settings, now)
+            if data["start"] >= horizon:
+                raise serializers.ValidationError(
+                    {"start": [f"Give a start before {horizon:%Y-%m-%d}: the calendars are not known further."]}
+                )
+            found = search_slots_for(
+                agents, start=data["start"], horizon=horizon, options=options, now=now, settings=settings
+            )
+        answer = {
+            "agents": {str(agent.pk): agent.name for agent in agents},
+            "slots": found.slots,
+            "searched_from": found.start,
+            "searched_until": found.end,
+        }
         return Response(AvailabilitySerializer(answer).data)
 
 
@@ -223,7 +334,7 @@ class WorkingHoursView(APIView):
     )
     def get(self, request):
         data = PeriodQuerySerializer.of(request)
-        agents = available_agents(data.get("agent"), data.get("team"))
+        agents, _ = chosen_agents(request.user, data)
         found = working_time_for(agents, start=data["start"], end=data["end"])
         answer = {
             "agents": {

@@ -324,6 +324,70 @@ def find_slots_for(
     return find_slots(technicians, busy, start=start, end=end, options=options, now=now)
 
 
+# "Find a slot" looks this far first (the common case: a free slot within two weeks, one busy
+# query), then twice as far each time until it has its slots or reaches the horizon.
+FIRST_SEARCH = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a far search found: at most `options.limit` earliest `slots`, and the period it
+    looked in, [`start`, `end`) (UTC): when it found fewer, nothing else is free before `end`."""
+
+    slots: list[Slot]
+    start: datetime
+    end: datetime
+
+
+def search_horizon(settings, now: datetime) -> datetime:
+    """How far "Find a slot" looks from `now`: as far as the technicians' calendars are known,
+    the import window's future (`CalendarSettings.import_days_future`, 365 days by default;
+    beyond it imported busy time is not read), and never less than the first 14 days."""
+    return now + max(timedelta(days=settings.import_days_future), FIRST_SEARCH)
+
+
+def search_slots_for(
+    agents: Sequence,
+    *,
+    start: datetime,
+    horizon: datetime,
+    options: Options,
+    now: datetime,
+    settings=None,
+) -> Search:
+    """The earliest `options.limit` free slots from `start` up to `horizon` (aware instants), for
+    Agent rows, as `find_slots` finds them over the whole period.
+
+    A busy team may have nothing free for months, and a year of everyone's busy rows is a lot to
+    read for the usual answer within days: so it searches [start, start + 14 days) first and
+    doubles the period until it has `options.limit` slots or reaches `horizon`. Each round is one
+    query for the busy rows it has not read yet (plus one for the settings when not given),
+    whatever the number of technicians: at most 2 + log2(horizon / 14 days) queries (7 for a
+    year), each busy row read once. A period that only
+    grows keeps every slot found earlier and the step grid of `start`, so the slots are those of
+    one search over [start, end). Raises ValueError as `find_slots` does."""
+    from calendars.models import CalendarSettings
+    from calendars.selectors import busy_of, technicians_of
+
+    start, horizon = start.astimezone(UTC), max(horizon.astimezone(UTC), start.astimezone(UTC))
+    settings = settings or CalendarSettings.load()
+    technicians = technicians_of(agents, settings=settings)
+    busy: list[Busy] = []
+    read_until = None
+    span = FIRST_SEARCH
+    while True:
+        end = min(start + span, horizon)
+        window = fetch_window(start, end)
+        if technicians:
+            # Each block is read once: a later round reads only those beginning in its new part.
+            busy += busy_of(technicians, *window, beginning_from=read_until)
+            read_until = window[1]
+        slots = find_slots(technicians, busy, start=start, end=end, options=options, now=now)
+        if len(slots) >= options.limit or end >= horizon:
+            return Search(slots, start, end)
+        span *= 2
+
+
 def days_off(technician: Technician, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
     """The public holidays on the technician's working days that overlap [start, end), each as
     (midnight, next midnight, name): the whole day on the technician's own wall clock, in UTC,

@@ -430,17 +430,24 @@ def availability_rows(agents, start: datetime, end: datetime, *, settings: Calen
     the busy blocks, whatever the number of technicians or weeks (plus one for the settings
     when not given). Busy blocks are the visible entries shown as busy (recurring occurrences,
     private and imported entries included); transparent entries are left out here."""
+    technicians = technicians_of(agents, settings=settings)
+    return technicians, busy_of(technicians, start, end)
+
+
+def busy_of(technicians, start: datetime, end: datetime, *, beginning_from: datetime | None = None) -> list:
+    """[calendars.availability.Busy] of these Technicians overlapping [start, end), in one query
+    (see `availability_rows`); with `beginning_from`, only the blocks that begin then or later
+    (a wider period's rest, when [start, beginning_from) was read already)."""
     from calendars.availability import Busy
 
-    technicians = technicians_of(agents, settings=settings)
-    rows = busy_rows(agent_ids=[tech.id for tech in technicians], start=start, end=end).values_list(
-        "agent_id", "appointment__start", "appointment__end", "appointment__source"
-    )
-    busy = [
+    rows = busy_rows(agent_ids=[tech.id for tech in technicians], start=start, end=end)
+    if beginning_from is not None:
+        rows = rows.filter(appointment__start__gte=beginning_from)
+    rows = rows.values_list("agent_id", "appointment__start", "appointment__end", "appointment__source")
+    return [
         Busy(agent_id, begin, finish, booked=source != Appointment.Source.EXTERNAL)
         for agent_id, begin, finish, source in rows
     ]
-    return technicians, busy
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
 """The REST API under /api/: resources, the OpenAPI schema and browsable docs."""
 
-from django.urls import include, path
+from collections.abc import Iterator
+
+from django.urls import NoReverseMatch, URLResolver, include, path, reverse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.routers import DefaultRouter
+from rest_framework.response import Response
+from rest_framework.reverse import reverse as drf_reverse
+from rest_framework.routers import APIRootView, DefaultRouter
 
 from agents.api import AgentViewSet, TeamViewSet
 from calendars.api import AppointmentViewSet
@@ -10,22 +14,36 @@ from calendars.api_availability import AvailabilityView, WorkingHoursView
 from tickets.api import ActionViewSet, RequestViewSet
 
 
+def _listable(patterns) -> Iterator[str]:
+    """Names of the URL patterns (included ones too) a client can GET without filling in a path
+    parameter: every collection and endpoint, not single items or format-suffix variants."""
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _listable(entry.url_patterns)
+        elif entry.name and entry.name != "api-root" and not entry.pattern.regex.groups:
+            yield entry.name
+
+
+class ApiRootView(APIRootView):
+    """The root (`/api/`, `/api/.json`): every endpoint of this URL conf that takes no path
+    parameter, read from `urlpatterns` rather than a list kept by hand, keyed by its path below
+    the root. An endpoint without a format-suffix form is listed by its plain URL."""
+
+    def get(self, request, *args, **kwargs) -> Response:
+        namespace = request.resolver_match.namespace
+        root = reverse(f"{namespace}:api-root")
+        found = {}
+        for name in dict.fromkeys(_listable(urlpatterns)):
+            try:
+                url = drf_reverse(f"{namespace}:{name}", request=request, format=kwargs.get("format"))
+            except NoReverseMatch:
+                url = drf_reverse(f"{namespace}:{name}", request=request)
+            found[reverse(f"{namespace}:{name}").removeprefix(root).strip("/")] = url
+        return Response(found)
+
+
 class HelpdeskRouter(DefaultRouter):
-    """A router whose root (`/api/`) also lists the endpoints that are not viewsets' lists, so a
-    client finds every collection it can read from the root, not only from the schema."""
-
-    more_in_root = {
-        "appointments/calendar": "appointment-calendar",
-        "availability": "availability",
-        "working-hours": "working-hours",
-        "schema": "schema",
-        "docs": "docs",
-    }
-
-    def get_api_root_view(self, api_urls=None):
-        list_name = self.routes[0].name
-        listed = {prefix: list_name.format(basename=basename) for prefix, _viewset, basename in self.registry}
-        return self.APIRootView.as_view(api_root_dict={**listed, **self.more_in_root})
+    APIRootView = ApiRootView
 
 
 router = HelpdeskRouter()

@@ -4,15 +4,25 @@ from datetime import timedelta
 
 from django.db import models
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django_filters import rest_framework as filters
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
 
-from agents.models import Agent
-from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, overlap_conflicts
+from agents.models import Agent, Team
+from calendars.api_availability import (
+    OVERLAP_RESPONSE,
+    ConfirmOverlapInBody,
+    SlotSerializer,
+    TravelAndNoticeSerializer,
+    overlap_conflicts,
+)
 from calendars.models import CalendarSettings
+from calendars.times import midnight
 from helpdesk import permissions
 from helpdesk.api_common import IdFilter, IdsFilter, Pages, ParameterFilterSet, choice_filter, service_errors
 from helpdesk.limits import SupportedDateTimeSerializerField
@@ -124,6 +134,34 @@ class RequestFilter(ParameterFilterSet):
         )
 
 
+class FindSlotQuerySerializer(TravelAndNoticeSerializer):
+    """ "Find a slot" on a request, as on its page."""
+
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(),
+        required=False,
+        help_text="Anyone of this team, least booked first; left out: the assigned technicians together.",
+    )
+    after = serializers.DateField(
+        required=False, help_text="Search from this day (from its midnight on your wall clock) instead of from now."
+    )
+    count = serializers.IntegerField(
+        min_value=1, max_value=50, default=selectors.PROPOSALS, help_text="At most this many slots, earliest first."
+    )
+
+
+class SlotProposalsSerializer(serializers.Serializer):
+    estimate = serializers.IntegerField(help_text="Minutes: the request's estimate, or the default estimate.")
+    agents = serializers.DictField(child=serializers.CharField(), help_text="Names of the technicians, by id.")
+    slots = SlotSerializer(many=True)
+    searched_from = serializers.DateTimeField(allow_null=True, help_text="Null when nobody was chosen.")
+    searched_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="As far ahead as the calendars are known, unless `count` slots were found sooner: with fewer "
+        "slots, nothing else is free before it.",
+    )
+
+
 @extend_schema_view(
     create=extend_schema(responses={201: RequestSerializer, 409: OVERLAP_RESPONSE}),
     update=extend_schema(responses={200: RequestSerializer, 409: OVERLAP_RESPONSE}),
@@ -161,6 +199,50 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
             serializer.instance = services.update_request(
                 serializer.instance, by=self.request.user, assigned_agents=agents, check_overlap=not confirmed, **data
             )
+
+    @extend_schema(
+        parameters=[FindSlotQuerySerializer],
+        responses={
+            200: SlotProposalsSerializer,
+            400: OpenApiResponse(
+                description="A parameter is refused (a day beyond the calendars' horizon): messages by field."
+            ),
+            403: OpenApiResponse(description="You may not plan this request."),
+        },
+        operation_id="find_slot",
+    )
+    @action(detail=True, methods=["get"], url_path="find-slot", url_name="find-slot", filter_backends=[])
+    def find_slot(self, request, pk=None, format=None):
+        """ "Find a slot" (issue 15): the next free slots for the request's estimate, searched as far
+        ahead as the calendars are known and stopping at `count`; for those who may plan it."""
+        ticket = self.get_object()
+        if not permissions.can_edit_request(request.user, ticket):
+            raise PermissionDenied("You may look for slots only for requests you may plan.")
+        query = FindSlotQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        after = data.get("after")
+        if after is not None:
+            after = midnight(after, timezone.get_current_timezone())
+        try:
+            found = selectors.slot_proposals(
+                ticket,
+                team=data.get("team"),
+                buffer=timedelta(minutes=data["buffer"]),
+                notice=timedelta(minutes=data["notice"]),
+                after=after,
+                count=data["count"],
+            )
+        except ValueError as error:
+            raise serializers.ValidationError({"after": [str(error)]}) from error
+        answer = {
+            "estimate": found.estimate // timedelta(minutes=1),
+            "agents": {str(pk): agent.name for pk, agent in found.agents.items()},
+            "slots": found.slots,
+            "searched_from": found.searched_from,
+            "searched_until": found.searched_until,
+        }
+        return Response(SlotProposalsSerializer(answer).data)
 
     def perform_destroy(self, request: Request) -> None:
         if not permissions.can_delete_request(self.request.user, request):

@@ -1,13 +1,15 @@
 """Forms of the request pages; they only check input, the services write."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
+from django.utils import timezone
 
 from agents.models import Agent, Team
 from calendars.availability import MAX_BUFFER, MAX_NOTICE
+from calendars.times import midnight
 from helpdesk.durations import MinutesField
-from helpdesk.limits import SupportedDateTimeField
+from helpdesk.limits import SupportedDateTimeField, is_supported, range_message
 from tickets.models import Request
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -45,13 +47,28 @@ def _whole_number_field(label: str, unit: str, most: int) -> forms.IntegerField:
 class FindSlotForm(forms.Form):
     """ "Find a slot" on the request page (issue 15): who, and the options of
     calendars.availability a coordinator sets. Cleaned: team (Team or None), buffer and notice
-    (timedelta, 0 when left empty)."""
+    (timedelta, 0 when left empty), after (the chosen day's midnight on the user's clock, aware,
+    or None: search from now)."""
 
     team = TeamMembersField(
         queryset=Team.objects.all(), required=False, label="Who", empty_label="The assigned technicians, together"
     )
     buffer = _whole_number_field("Travel before and after", "minutes", MAX_BUFFER // timedelta(minutes=1))
     notice = _whole_number_field("Minimum notice", "hours", MAX_NOTICE // timedelta(hours=1))
+    after = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+
+    def clean_after(self) -> datetime | None:
+        """The day's first moment on the user's wall clock (None when empty): the search starts
+        there when that is later than the first whole hour after the notice."""
+        day = self.cleaned_data["after"]
+        if day is None:
+            return None
+        moment = midnight(day, timezone.get_current_timezone())
+        if not is_supported(moment):
+            raise forms.ValidationError(range_message())
+        return moment
 
     def clean_buffer(self) -> timedelta:
         return timedelta(minutes=self.cleaned_data["buffer"] or 0)

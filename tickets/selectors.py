@@ -1,5 +1,6 @@
 """Reads of requests and actions used by pages and API, in a fixed number of queries."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -48,26 +49,45 @@ def actions_of(request: Request) -> QuerySet[Action]:
     return request.actions.select_related("agent__user", "appointment").order_by("-done_at", "-id")
 
 
+# Slots "Find a slot" proposes at a time.
+PROPOSALS = 5
+
+
+@dataclass(frozen=True)
+class Proposals:
+    """What "Find a slot" found: the `estimate` (timedelta) it looked for, at most `count` `slots`
+    (calendars.availability.Slot, UTC), the technicians they name ({agent id: Agent}) and the
+    period searched, [`searched_from`, `searched_until`) (UTC; None when nobody was chosen):
+    fewer slots than asked for means nothing else is free in it."""
+
+    estimate: timedelta
+    slots: list
+    agents: dict
+    searched_from: datetime | None = None
+    searched_until: datetime | None = None
+
+
 def slot_proposals(
     request: Request,
     *,
     team=None,
     buffer: timedelta = timedelta(0),
     notice: timedelta = timedelta(0),
+    after: datetime | None = None,
     now: datetime | None = None,
-    days: int = 14,
-    count: int = 5,
-):
+    count: int = PROPOSALS,
+) -> Proposals:
     """ "Find a slot" (issue 15): the next `count` free slots for the request's estimate (or the
-    default estimate), searched for `days` days from the first whole hour after `now + notice`
-    (UTC instants; `now` defaults to the present). `buffer` is kept free before and after every
-    busy block (travel). With a team: any one member, fairest first (the slot's first
-    technician is the one to book); else all assigned technicians together. Returns (estimate as
-    a timedelta, [calendars.availability.Slot], {agent id: Agent}); no slots when nobody is
-    chosen. Raises ValueError for a negative buffer or notice."""
+    default estimate), from the first whole hour after `now + notice` or from `after` when later
+    (UTC instants; `now` defaults to the present), up to the calendars' horizon
+    (calendars.availability.search_horizon: the import window's future days), stopping at the
+    first `count`. `buffer` is kept free before and after every busy block (travel). With a
+    team: any one member, fairest first (the slot's first technician is the one to book); else
+    all assigned technicians together. No slots when nobody is chosen. Raises ValueError for a
+    negative buffer or notice, or an `after` beyond the horizon."""
     from django.utils import timezone
 
-    from calendars.availability import Mode, Options, find_slots_for
+    from calendars.availability import Mode, Options, search_horizon, search_slots_for
     from calendars.models import CalendarSettings
     from calendars.selectors import calendar_agents
 
@@ -78,15 +98,19 @@ def slot_proposals(
     else:
         agents, mode = [a for a in request.assigned_agents.all() if a.is_active], Mode.TOGETHER
     if not agents:
-        return estimate, [], {}
+        return Proposals(estimate, [], {})
     if buffer < timedelta(0) or notice < timedelta(0):
         raise ValueError("The travel buffer and the minimum notice cannot be negative.")
     now = now or timezone.now()
+    horizon = search_horizon(settings, now)
+    if after is not None and after >= horizon:
+        day = timezone.localtime(horizon)
+        raise ValueError(f"Search from a date before {day:%d %b %Y}: the calendars are not known further.")
     # Whole hours on the grid of 30-minute steps, as the page has always proposed.
     earliest = (now + notice).astimezone(UTC)
     start = earliest.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if after is not None and after > start:
+        start = after.astimezone(UTC)
     options = Options(duration=estimate, mode=mode, buffer=buffer, notice=notice, limit=count)
-    slots = find_slots_for(
-        agents, start=start, end=start + timedelta(days=days), options=options, now=now, settings=settings
-    )
-    return estimate, slots, {agent.pk: agent for agent in agents}
+    search = search_slots_for(agents, start=start, horizon=horizon, options=options, now=now, settings=settings)
+    return Proposals(estimate, search.slots, {agent.pk: agent for agent in agents}, search.start, search.end)

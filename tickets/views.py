@@ -1,5 +1,7 @@
 """Request pages: list, create, edit, detail with actions and the "Appointments" tab."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -153,14 +155,41 @@ def _finder(request: HttpRequest, ticket) -> dict | None:
     if not asked or not form.is_valid():
         return {"form": form}
     team = form.cleaned_data["team"]
-    estimate, slots, agents = selectors.slot_proposals(
-        ticket, team=team, buffer=form.cleaned_data["buffer"], notice=form.cleaned_data["notice"]
-    )
+    try:
+        found = selectors.slot_proposals(
+            ticket,
+            team=team,
+            buffer=form.cleaned_data["buffer"],
+            notice=form.cleaned_data["notice"],
+            after=form.cleaned_data["after"],
+        )
+    except ValueError as error:
+        form.add_error("after", str(error))
+        return {"form": form}
     proposals = [
-        {"start": slot.start, "end": slot.end, "agents": [agents[i] for i in slot.agent_ids[: 1 if team else None]]}
-        for slot in slots
+        {
+            "start": slot.start,
+            "end": slot.end,
+            "agents": [found.agents[i] for i in slot.agent_ids[: 1 if team else None]],
+        }
+        for slot in found.slots
     ]
-    return {"form": form, "team": team, "estimate": estimate, "proposals": proposals}
+    later = None
+    if found.slots:
+        # "Later slots": the same search from the day after the last proposal.
+        query = request.GET.copy()
+        query["after"] = (timezone.localtime(found.slots[-1].start).date() + timedelta(days=1)).isoformat()
+        later = "?" + query.urlencode() + "#find-slot"
+    return {
+        "form": form,
+        "team": team,
+        "estimate": found.estimate,
+        "proposals": proposals,
+        "searched_from": found.searched_from,
+        "searched_until": found.searched_until,
+        "later": later,
+        "found_all": len(proposals) < selectors.PROPOSALS,
+    }
 
 
 def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=None, tab="actions"):

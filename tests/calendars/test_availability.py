@@ -284,3 +284,32 @@ def test_unknown_holiday_country_or_region_is_refused_clearly(make_agent):
         assert field in error.value.message_dict
     alice.holiday_country, alice.holiday_region = "DE", "BY"
     alice.clean()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", [Mode.TOGETHER, Mode.ANY])
+def test_a_widening_search_finds_the_slots_of_one_search_over_its_period(make_agent, mode):
+    """Dispatch gap 1: the far search reads its period in rounds (14, 28, 56 days ...), each
+    reading only the busy rows that begin in its new part. Both are busy for weeks (jobs across
+    the edges of the rounds at days 14 and 28), so either mode searches past them; every block
+    must count as it would in one search over the whole period: the same slots, same order."""
+    from calendars.availability import search_slots_for
+
+    alice = make_agent("alice")
+    bob = make_agent("bob", time_zone="America/New_York")
+    start = datetime(2035, 3, 5, 7, tzinfo=UTC)  # a Monday
+    for agent, begin, days in ((alice, 0, 45), (bob, 0, 30), (bob, 31, 7), (alice, 47, 1)):
+        services.create_appointment(
+            subject="Job",
+            start=start + timedelta(days=begin, hours=1),
+            end=start + timedelta(days=begin + days),
+            agents=[agent],
+        )
+    options = Options(duration=HOUR, mode=mode, limit=40)
+
+    found = search_slots_for([alice, bob], start=start, horizon=start + timedelta(days=365), options=options, now=start)
+    whole = find_slots_for([alice, bob], start=start, end=found.end, options=options, now=start)
+
+    assert found.end >= start + timedelta(days=56)
+    assert [(s.start, s.agent_ids) for s in found.slots] == [(s.start, s.agent_ids) for s in whole]
+    assert len(found.slots) == 40

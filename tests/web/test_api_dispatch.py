@@ -185,7 +185,8 @@ def test_availability_of_a_team_any_one(api_client, coordinator, make_agent):
 def test_availability_refuses_bad_input_clearly(api_client, coordinator, alice):
     client = api_client(coordinator)
     base = {"agent": [alice.pk], "start": "2026-03-02", "end": "2026-03-03", "duration": 60}
-    assert "agent" in client.get("/api/availability/", {**base, "agent": []}).json()
+    assert "agent" in client.get("/api/availability/", {**base, "agent": list(range(1, 202))}).json()
+    assert "end" in client.get("/api/availability/", {**base, "end": "2026-03-01"}).json()
     assert "end" in client.get("/api/availability/", {**base, "end": "2026-06-02"}).json()
     assert "duration" in client.get("/api/availability/", {**base, "duration": 0}).json()
     assert "mode" in client.get("/api/availability/", {**base, "mode": "everyone"}).json()

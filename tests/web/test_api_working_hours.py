@@ -58,10 +58,20 @@ def test_a_public_holiday_has_no_hours_and_the_period_is_clipped(api_client, ali
     assert interval["start"] == "2026-04-02T09:00:00+02:00"
 
 
-def test_technicians_or_a_team_must_be_chosen(api_client, alice):
+def test_without_technicians_or_a_team_a_technician_gets_their_own_hours(api_client, alice, bob):
+    """Dispatch gap 3: a query naming nobody used to answer 400; it is the caller's own calendar
+    now (Alice, Monday 2 March 2026, 08:00-17:00 Amsterdam)."""
     response = api_client(alice.user).get(URL, {"start": "2026-03-02T00:00:00Z", "end": "2026-03-03T00:00:00Z"})
+    assert response.status_code == 200
+    assert response.json()["agents"] == {
+        str(alice.pk): [{"start": "2026-03-02T08:00:00+01:00", "end": "2026-03-02T17:00:00+01:00"}]
+    }
+
+
+def test_half_a_period_is_refused(api_client, alice):
+    response = api_client(alice.user).get(URL, {"start": "2026-03-02T00:00:00Z"})
     assert response.status_code == 400
-    assert "agent" in response.json()
+    assert response.json() == {"end": ["Give end too, or neither start nor end."]}
 
 
 def test_calendars_open_at_the_earliest_working_hour_on_the_viewers_clock(page_client, coordinator, make_agent):

@@ -29,13 +29,11 @@ def test_team_proposals_put_the_least_booked_technician_first(make_agent):
         agents=[carol],
     )
     ticket = services.create_request(summary="Printer")
-    estimate, slots, agents = selectors.slot_proposals(
-        ticket, team=carol.teams.get(), now=datetime(2035, 3, 5, 7, 10, tzinfo=AMS)
-    )
-    assert estimate == timedelta(hours=1)
-    assert slots[0].start == datetime(2035, 3, 5, 8, tzinfo=AMS)
-    assert slots[0].agent_ids == (dave.pk, carol.pk)
-    assert set(agents) == {carol.pk, dave.pk}
+    found = selectors.slot_proposals(ticket, team=carol.teams.get(), now=datetime(2035, 3, 5, 7, 10, tzinfo=AMS))
+    assert found.estimate == timedelta(hours=1)
+    assert found.slots[0].start == datetime(2035, 3, 5, 8, tzinfo=AMS)
+    assert found.slots[0].agent_ids == (dave.pk, carol.pk)
+    assert set(found.agents) == {carol.pk, dave.pk}
 
 
 def test_booking_a_slot_plans_the_request_with_those_technicians(page_client, coordinator, alice, bob):
@@ -159,10 +157,8 @@ def test_a_minimum_notice_moves_the_search_to_the_first_whole_hour_after_it(alic
     - 3 hours: not before 10:10, so the first whole hour after, 11:00.
     - 50 hours: not before Wednesday 7 March 09:10, so 10:00 that day."""
     ticket = services.create_request(summary="Printer", assigned_agents=[alice])
-    _, slots, _ = selectors.slot_proposals(
-        ticket, notice=timedelta(hours=hours), now=datetime(2035, 3, 5, 7, 10, tzinfo=AMS)
-    )
-    assert slots[0].start == first
+    found = selectors.slot_proposals(ticket, notice=timedelta(hours=hours), now=datetime(2035, 3, 5, 7, 10, tzinfo=AMS))
+    assert found.slots[0].start == first
 
 
 def test_find_a_slot_refuses_a_bad_buffer_or_notice_clearly_and_keeps_it(page_client, coordinator, alice):
