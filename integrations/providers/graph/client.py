@@ -29,6 +29,8 @@ from ..base import (
     TransientError,
     UnreadableEntry,
     Window,
+    occurrence_texts_to_write,
+    own_text_key,
 )
 from . import mapping, shared
 from .errors import graph_error, sign_in_error
@@ -133,8 +135,16 @@ def _undoes_exceptions(event: RemoteEvent, base: RemoteEvent) -> bool:
 def mapping_overrides(event: RemoteEvent) -> list[tuple]:
     zone = event.time_zone or "UTC"
     return sorted(
-        (mapping._utc(o.original_start, zone), mapping._utc(o.start, zone), mapping._utc(o.end, zone), o.subject)
-        for o in event.overrides
+        (
+            (
+                mapping._utc(o.original_start, zone),
+                mapping._utc(o.start, zone),
+                mapping._utc(o.end, zone),
+                *own_text_key(o, event),
+            )
+            for o in event.overrides
+        ),
+        key=repr,
     )
 
 
@@ -518,30 +528,19 @@ class GraphProvider:
         cancelled ones (Graph: an occurrence deleted is cancelled), leaving those `base` already
         has; then the master as it is now (its version moves with its occurrences)."""
         zone = event.time_zone or "UTC"
-        had_overrides = {
-            (
-                mapping._utc(o.original_start, zone),
-                mapping._utc(o.start, zone),
-                mapping._utc(o.end, zone),
-                o.subject,
-                o.location,
-                o.body,
-            )
-            for o in (base.overrides if base else [])
-        }
+        # The exceptions as last read, by original start (UTC): their times and the text they hold.
+        held = {mapping._utc(o.original_start, zone): o for o in (base.overrides if base else [])}
         had_exdates = {mapping._utc(d, zone) for d in (base.exdates if base else [])}
         wanted = {}
         for override in event.overrides:
-            key = (
-                mapping._utc(override.original_start, zone),
+            original = mapping._utc(override.original_start, zone)
+            have = held.get(original)
+            same_times = have is not None and (mapping._utc(have.start, zone), mapping._utc(have.end, zone)) == (
                 mapping._utc(override.start, zone),
                 mapping._utc(override.end, zone),
-                override.subject,
-                override.location,
-                override.body,
             )
-            if key not in had_overrides:
-                wanted[key[0]] = ("PATCH", mapping.override_values(override, event))
+            if not same_times or occurrence_texts_to_write(override, event, have):
+                wanted[original] = ("PATCH", mapping.override_values(override, event, have))
         for exdate in event.exdates:
             original = mapping._utc(exdate, zone)
             if original not in had_exdates:
