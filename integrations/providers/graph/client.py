@@ -737,25 +737,49 @@ class GraphProvider:
 
     # --- change notifications (Graph "Set up notifications for changes in resource data") ---
 
+    @staticmethod
+    def subscription_resource(calendar: RemoteCalendar) -> str:
+        """The synced calendar's events as a subscription resource: users/{mailbox}/calendars/{id}/events,
+        or users/{mailbox}/calendar/events for the default calendar (the paths of Graph's event
+        resource, "List events"), so a change in another calendar of the mailbox wakes no pull. A
+        resource is a JSON string, not a URL: nothing in it is percent-encoded."""
+        if calendar.calendar_id:
+            return f"users/{calendar.mailbox}/calendars/{calendar.calendar_id}/events"
+        return f"users/{calendar.mailbox}/calendar/events"
+
     def subscribe(
         self, calendar: RemoteCalendar, notification_url: str, client_state: str, expires_at: datetime
     ) -> tuple[str, datetime]:
-        """A subscription to created/updated/deleted events of the mailbox's calendar, delivered to
-        `notification_url` (Graph first checks it with a validationToken request), lifecycle
-        notifications to the same address. Returns (subscription id, expiry, UTC)."""
+        """A subscription to created/updated/deleted events of the synced calendar
+        (`subscription_resource`), delivered to `notification_url` (Graph first checks it with a
+        validationToken request), lifecycle notifications to the same address. Graph's table of
+        subscription resources names only the whole mailbox's events (/users/{id}/events) for Outlook
+        events: when Graph refuses the calendar's path (400, the URL check aside), the mailbox's
+        events are subscribed to instead, a broader wake-up but the same pulls. Returns (subscription
+        id, expiry, UTC); raises ProviderError as `_request` does."""
         body = {
             "changeType": "created,updated,deleted",
             "notificationUrl": notification_url,
             "lifecycleNotificationUrl": notification_url,
-            "resource": f"users/{calendar.mailbox}/events",
+            "resource": self.subscription_resource(calendar),
             "expirationDateTime": _iso(expires_at),
             "clientState": client_state,
         }
-        _, _, data = self._request("POST", f"{self.base}/subscriptions", calendar.mailbox, body=body)
+        try:
+            _, _, data = self._request("POST", f"{self.base}/subscriptions", calendar.mailbox, body=body)
+        except ProviderError as error:
+            if getattr(error, "status", None) != 400 or getattr(error, "code", "") == "ValidationError":
+                raise
+            logger.info("Graph refused %s as a subscription resource (%s); subscribing to the mailbox", body, error)
+            body["resource"] = f"users/{calendar.mailbox}/events"
+            _, _, data = self._request("POST", f"{self.base}/subscriptions", calendar.mailbox, body=body)
         return data["id"], mapping.original_utc(data.get("expirationDateTime") or _iso(expires_at))
 
     def renew(self, calendar: RemoteCalendar, subscription_id: str, expires_at: datetime) -> datetime:
-        """Move the subscription's expiry (UTC); RemoteNotFound when Graph no longer has it."""
+        """Move the subscription's expiry (UTC). RemoteNotFound when Graph no longer has it, and when it
+        watches the whole mailbox (made before subscriptions named the calendar): it is then deleted,
+        so the caller subscribes anew to the calendar's events. Where Graph refuses those, `subscribe`
+        falls back to the mailbox's again, so such a subscription is made anew at each renewal."""
         _, _, data = self._request(
             "PATCH",
             f"{self.base}/subscriptions/{quote(subscription_id)}",
@@ -763,6 +787,9 @@ class GraphProvider:
             body={"expirationDateTime": _iso(expires_at)},
             item=True,
         )
+        if data.get("resource", "").strip("/").lower() == f"users/{calendar.mailbox}/events".lower():
+            self.unsubscribe(calendar, subscription_id)
+            raise RemoteNotFound(f"Subscription {subscription_id} watches every calendar of {calendar.mailbox}.")
         return mapping.original_utc(data.get("expirationDateTime") or _iso(expires_at))
 
     def unsubscribe(self, calendar: RemoteCalendar, subscription_id: str) -> None:
