@@ -35,10 +35,11 @@ from exchangelib import (
     Credentials,
     EWSDateTime,
     EWSTimeZone,
+    Q,
     Version,
 )
 from exchangelib import errors as ews_errors
-from exchangelib.folders import Calendar, Root
+from exchangelib.folders import DEEP, Calendar, FolderCollection, Root
 from exchangelib.items import (
     ALL_OCCURRENCES,
     ALWAYS_OVERWRITE,
@@ -347,12 +348,38 @@ class ExchangeProvider:
             raise
 
     def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
+        """The mailbox's default Calendar folder (GetFolder of the distinguished "calendar"), or with
+        `name` the calendar folder of that display name anywhere in the mailbox (FindFolder, Traversal
+        Deep from the root, a Restriction on folder:DisplayName, which Exchange compares ignoring
+        case; MS-OXWSFLDR). Raises ConnectionProblem when no calendar folder has that name, or when
+        several do (the message names where they are)."""
         account = self._account(mailbox)
         folder = self._call(mailbox, lambda: Calendar.get_distinguished(root=Root(account=account)))
-        if name and name != folder.name:
-            raise ConnectionProblem(
-                f"Only the default calendar of {mailbox} ({folder.name!r}) can be synced, not {name!r}."
-            )
+        if name and name.strip().lower() != (folder.name or "").lower():
+            wanted = name.strip()
+
+            def named() -> list[Calendar]:
+                # From the root as read (exchangelib keys its paging by the folder's fields).
+                root = Root.get_distinguished(account=account)
+                found = list(
+                    FolderCollection(account=account, folders=[root]).find_folders(q=Q(name=wanted), depth=DEEP)
+                )
+                for refused in (f for f in found if isinstance(f, Exception)):
+                    raise refused  # an error answer is not "no such folder"
+                return [f for f in found if isinstance(f, Calendar)]
+
+            found = self._call(mailbox, named)
+            if not found:
+                raise ConnectionProblem(
+                    f"{mailbox} has no calendar folder named {wanted!r}: check the calendar's name (Outlook shows "
+                    f"it under My Calendars), or leave it empty for the default calendar ({folder.name!r})."
+                )
+            if len(found) > 1:
+                raise ConnectionProblem(
+                    f"{mailbox} has {len(found)} calendar folders named {wanted!r}: rename all but one in Outlook "
+                    "so that the name picks one calendar."
+                )
+            folder = found[0]
         return RemoteCalendar(mailbox=account.primary_smtp_address, calendar_id=folder.id)
 
     def list_changes(
