@@ -405,3 +405,22 @@ def test_an_occurrence_with_its_own_subject_keeps_it_when_outlook_renames_the_se
     check_series_shown(
         master, shown, ["S1 call (outlook)", "S1 stand-up, site visit", "S1 call (outlook)", "S1 call (outlook)"]
     )
+
+
+def test_an_occurrence_given_back_the_series_subject_shows_it_again(importing_exchange, ews, tomorrow_9):
+    """An occurrence whose own subject the helpdesk takes back (it reads as the series' again) gets the
+    series' subject written over the one it held: EWS cannot make an exception follow its series
+    again, so the text it shows is put right. Expected values: the server's own calendar view."""
+    master = make_daily_series(importing_exchange.agent, tomorrow_9)
+    second = Appointment.objects.filter(master=master).order_by("start")[1]
+    calendar_services.update_appointment(second, subject="S1 stand-up, site visit")
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+
+    calendar_services.update_appointment(Appointment.objects.get(pk=second.pk), subject="S1 stand-up")
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    shown = sorted((o.start, o.subject) for o in ews.calendar_view(ALICE, *window))
+    check_series_shown(master, shown, ["S1 stand-up"] * 4)
+    (item,) = ews.items(ALICE)
+    assert [e.subject for e in item.modified.values()] == ["S1 stand-up"]
