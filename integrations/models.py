@@ -193,7 +193,12 @@ class AgentCalendar(EncryptedSecret, models.Model):
         blank=True,
         help_text="Empty: found on the first sync (the calendar named below, else the technician's default one).",
     )
-    calendar_name = models.CharField(max_length=255, blank=True)
+    calendar_name = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Empty: the default calendar. Else the name of another calendar of the technician's (Exchange: a "
+        "calendar folder anywhere in the mailbox, found by name ignoring case; it must name one folder only).",
+    )
     # A technician's own sign-in where the connection has one per person (Google OAuth refresh
     # token): Fernet token, never shown back.
     secret_encrypted = models.TextField(blank=True, editable=False)

@@ -171,11 +171,21 @@ def mailbox_to_test(connection: Connection) -> str | None:
 
 
 def test_connection(connection: Connection, mailbox: str | None = None) -> str:
-    """A one-line "what works" (the account, and one technician's calendar when there is one);
-    raises ConnectionProblem saying plainly what does not."""
+    """A one-line "what works" (the account, and one technician's calendar when there is one, the
+    calendar the admin named on it when there is a name); raises ConnectionProblem saying plainly
+    what does not (a named calendar that is not there, or that names several)."""
     mailbox = mailbox or mailbox_to_test(connection)
+    named = ""
+    if mailbox:
+        tied = [ac for ac in connection.agent_calendars.select_related("agent__user") if ac.mailbox_address == mailbox]
+        named = next((ac.calendar_name for ac in tied if ac.calendar_name), "")
     try:
-        return provider_for(connection).test_connection(mailbox)
+        provider = provider_for(connection)
+        message = provider.test_connection(mailbox)
+        if named:
+            provider.find_calendar(mailbox, named)
+            message = f"{message.rstrip('.')}; its calendar {named!r} is found."
+        return message
     except ConnectionProblem:
         raise
     except ProviderError as error:

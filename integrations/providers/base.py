@@ -19,6 +19,8 @@ from typing import ParamSpec, Protocol, TypeVar
 
 import tenacity
 
+from integrations.sync.normalise import normalise_text
+
 logger = logging.getLogger(__name__)
 
 # Longest text we accept from an external calendar; external text is untrusted.
@@ -145,6 +147,48 @@ class RemoteOccurrence:
     # This occurrence alone is marked private (CLASS:PRIVATE on a RECURRENCE-ID override, EWS
     # Sensitivity, Graph sensitivity, Google visibility on an exception): calendars.privacy.
     private: bool = False
+
+    def own_text(self, name: str, series: RemoteEvent) -> str | None:
+        """This occurrence's own value of a text field ("subject", "body" or "location"): None when
+        it has none, or when it reads as the series' (`normalise_text`), i.e. it shows the series' text."""
+        value = getattr(self, name)
+        if value is None or normalise_text(value) == normalise_text(getattr(series, name)):
+            return None
+        return value
+
+
+OCCURRENCE_TEXTS = ("subject", "body", "location")
+
+
+def own_text_key(occurrence: RemoteOccurrence, series: RemoteEvent) -> tuple:
+    """The occurrence's own texts (`RemoteOccurrence.own_text`) in a comparable form: two sides whose
+    keys are equal show the same text on that occurrence."""
+    key: list = []
+    for name in OCCURRENCE_TEXTS:
+        own = occurrence.own_text(name, series)
+        key.append(None if own is None else normalise_text(own))
+    return tuple(key)
+
+
+def occurrence_texts_to_write(
+    wanted: RemoteOccurrence, series: RemoteEvent, have: RemoteOccurrence | None
+) -> dict[str, str]:
+    """The text fields to write on one occurrence of `series` so that it shows what `wanted` holds,
+    by name (OCCURRENCE_TEXTS); empty when its text is right already.
+
+    `have`: the occurrence as last read (None: it holds no text of its own). Only an occurrence's own
+    text is written: an exception of Exchange (EWS) and Microsoft 365 (Graph) keeps any text written
+    on it as its own (MS-OXOCAL 2.2.1.44.2: the exception's override flags), so writing the series'
+    text there would pin it, and a later rename of the series in Outlook would no longer reach that
+    occurrence. The series' text is written only over an own text the occurrence no longer has
+    (neither protocol can make an exception follow the series again)."""
+    texts = {}
+    for name in OCCURRENCE_TEXTS:
+        own = wanted.own_text(name, series)
+        held = have.own_text(name, series) if have is not None else None
+        if (None if own is None else normalise_text(own)) != (None if held is None else normalise_text(held)):
+            texts[name] = own if own is not None else getattr(series, name)
+    return texts
 
 
 @dataclass

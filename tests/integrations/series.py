@@ -32,6 +32,14 @@ def make_weekly_series(agent, start, capture_on_commit):
     return master
 
 
+def check_series_shown(master, shown: list[tuple], subjects: list[str]) -> None:
+    """The other side's view of the series (`shown`: (start, subject) in start order, read from the
+    server's own state) names its occurrences `subjects`, and the helpdesk shows the same."""
+    assert [subject for _, subject in shown] == subjects
+    occurrences = Appointment.objects.visible().filter(master=master).order_by("start")
+    assert [(o.start, o.subject) for o in occurrences] == shown
+
+
 def helpdesk_view(master, start, end) -> list[tuple]:
     """(start, end, subject) of the series' visible occurrences starting in [start, end)."""
     return list(

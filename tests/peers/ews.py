@@ -183,6 +183,7 @@ class Item:
     recurrence: Recurrence | None = None
     modified: dict[datetime, Exception_] = field(default_factory=dict)
     deleted: set[datetime] = field(default_factory=set)
+    folder: str = "calendar"  # the key of its calendar folder (Mailbox.folders)
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     last_modified: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -250,6 +251,7 @@ class Change:
     seq: int
     created_seq: int
     deleted: bool = False
+    folder: str = "calendar"  # the key of the calendar folder the item is (was) in
 
 
 @dataclass
@@ -258,6 +260,9 @@ class Mailbox:
     root_id: str
     calendar_id: str
     items: dict[str, Item] = field(default_factory=dict)
+    # Calendar folders by key (their FolderId is encode_id("folder", address, key)): display name and
+    # parent key ("root" for a folder under the root). "calendar" is the default Calendar.
+    folders: dict[str, tuple[str, str]] = field(default_factory=lambda: {"calendar": ("Calendar", "root")})
     changes: dict[str, Change] = field(default_factory=dict)
     sync_generation: int = 0
     delegates: set[str] = field(default_factory=set)
@@ -386,6 +391,16 @@ class EwsServer:
             self.mailboxes[address] = box
             return box
 
+    def add_calendar_folder(self, mailbox: str, name: str, *, under: str = "root") -> str:
+        """Another calendar folder (Outlook: New Calendar), under the root or under another calendar
+        folder (`under`: its id); returns its FolderId. Display names need not be unique."""
+        with self.lock:
+            box = self._box(mailbox)
+            parent = "root" if under == "root" else decode_id(under)[2]
+            key = uuid.uuid4().hex
+            box.folders[key] = (name, parent)
+            return encode_id("folder", box.address, key)
+
     def grant_impersonation(self, account: str) -> None:
         """New-ManagementRoleAssignment -Role ApplicationImpersonation -User account."""
         self.impersonators.add(account.lower())
@@ -442,11 +457,14 @@ class EwsServer:
         end: datetime | date,
         time_zone: str = "Europe/Amsterdam",
         recurrence: Recurrence | None = None,
+        folder: str | None = None,
         **fields,
     ) -> str:
+        """An entry the user made in Outlook, in the default calendar or in `folder` (a FolderId)."""
         with self.lock:
             box = self._box(mailbox)
             item = Item(encode_id("item", box.address, uuid.uuid4().hex), new_change_key(), box.address)
+            item.folder = decode_id(folder)[2] if folder else "calendar"
             item.subject = subject
             item.start_tz = item.end_tz = windows_for(time_zone)
             item.start, item.end, item.is_all_day = _span(start, end, time_zone)
@@ -528,8 +546,11 @@ class EwsServer:
         with self.lock:
             return copy.deepcopy(self._box(mailbox).items[item_id])
 
-    def calendar_view(self, mailbox: str, start: datetime, end: datetime) -> list[Occurrence]:
-        """What Outlook shows between start and end: singles, occurrences and exceptions."""
+    def calendar_view(
+        self, mailbox: str, start: datetime, end: datetime, folder: str | None = None
+    ) -> list[Occurrence]:
+        """What Outlook shows between start and end in the default calendar or in `folder` (a
+        FolderId): singles, occurrences and exceptions."""
         with self.lock:
             return [
                 Occurrence(
@@ -541,7 +562,9 @@ class EwsServer:
                     end=entry["end"],
                     original_start=entry["original_start"],
                 )
-                for entry in self._expand(self._box(mailbox), start, end)
+                for entry in self._expand(
+                    self._box(mailbox), start, end, decode_id(folder)[2] if folder else "calendar"
+                )
             ]
 
     # internals: change log
@@ -556,7 +579,7 @@ class EwsServer:
     def _store(self, box: Mailbox, item: Item, *, created: bool = False) -> None:
         box.items[item.item_id] = item
         seq = self._next_seq()
-        box.changes[item.item_id] = Change(seq=seq, created_seq=seq)
+        box.changes[item.item_id] = Change(seq=seq, created_seq=seq, folder=item.folder)
 
     def _touch(self, box: Mailbox, item: Item) -> None:
         item.change_key = new_change_key()
@@ -570,9 +593,11 @@ class EwsServer:
 
     # internals: expansion of the calendar for CalendarView
 
-    def _expand(self, box: Mailbox, start: datetime, end: datetime) -> list[dict]:
+    def _expand(self, box: Mailbox, start: datetime, end: datetime, folder: str = "calendar") -> list[dict]:
         entries = []
         for item in box.items.values():
+            if item.folder != folder:
+                continue
             if item.recurrence is None:
                 if item.start < end and item.end > start:
                     entries.append(
@@ -795,7 +820,10 @@ class EwsServer:
         parts = decode_id(element.get("Id", ""))
         if len(parts) != 3 or parts[0] != "folder":
             raise EwsError("ErrorInvalidIdMalformed", "Id is malformed.")
-        return self._mailbox_for(context, parts[1]), parts[2]
+        box = self._mailbox_for(context, parts[1])
+        if parts[2] != "root" and parts[2] not in box.folders:
+            raise EwsError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
+        return box, parts[2]
 
     def _item_ref(self, element: ET.Element, context: dict) -> tuple[Mailbox, Item, datetime | None, str]:
         """(mailbox, item, original start of an occurrence or None, its current change key) for an ItemId,
@@ -861,15 +889,45 @@ class EwsServer:
                 ET.SubElement(folder, t("FolderId"), {"Id": box.root_id, "ChangeKey": "AQAAAA=="})
                 ET.SubElement(folder, t("DisplayName")).text = "Root"
                 ET.SubElement(folder, t("TotalCount")).text = "0"
-                ET.SubElement(folder, t("ChildFolderCount")).text = "1"
+                ET.SubElement(folder, t("ChildFolderCount")).text = str(
+                    sum(1 for _, up in box.folders.values() if up == "root")
+                )
             else:
-                folder = ET.SubElement(folders, t("CalendarFolder"))
-                ET.SubElement(folder, t("FolderId"), {"Id": box.calendar_id, "ChangeKey": "AgAAAA=="})
-                ET.SubElement(folder, t("ParentFolderId"), {"Id": box.root_id, "ChangeKey": "AQAAAA=="})
-                ET.SubElement(folder, t("FolderClass")).text = "IPF.Appointment"
-                ET.SubElement(folder, t("DisplayName")).text = "Calendar"
-                ET.SubElement(folder, t("TotalCount")).text = str(len(box.items))
-                ET.SubElement(folder, t("ChildFolderCount")).text = "0"
+                folders.append(_folder_element(box, name))
+            messages.append(message)
+        return messages
+
+    def _op_FindFolder(self, request: ET.Element, context: dict) -> list[ET.Element]:
+        """FindFolder (MS-OXWSFLDR): the calendar folders under each parent, its children (Traversal
+        Shallow) or all below it (Deep), those a Restriction on folder:DisplayName or
+        folder:FolderClass keeps (string comparisons ignore case, as Exchange's do), paged by
+        IndexedPageFolderView."""
+        deep = request.get("Traversal") == "Deep"
+        restriction = request.find(m("Restriction"))
+        paging = request.find(m("IndexedPageFolderView"))
+        messages = []
+        for parent in request.find(m("ParentFolderIds")):
+            try:
+                box, name = self._folder(parent, context)
+                found = []
+                below = [name]
+                while below:
+                    current = below.pop(0)
+                    children = [key for key, (_, up) in box.folders.items() if up == current]
+                    found += children
+                    if deep:
+                        below += children
+                if restriction is not None:
+                    found = [key for key in found if _folder_matches(box.folders[key], restriction[0])]
+            except EwsError as error:
+                messages.append(self._message("FindFolder", error))
+                continue
+            message = self._message("FindFolder")
+            root = ET.SubElement(message, m("RootFolder"))
+            page = _indexed_page(found, paging, root)
+            folders = ET.SubElement(root, t("Folders"))
+            for key in page:
+                folders.append(_folder_element(box, key))
             messages.append(message)
         return messages
 
@@ -882,10 +940,11 @@ class EwsServer:
                 box = self._mailbox_for(context, None)
             else:
                 box, name = self._folder(target[0], context)
-                if name != "calendar":
+                if name == "root":
                     raise EwsError("ErrorInvalidOperation", "Calendar items go in a calendar folder.")
         except EwsError as error:
             return [self._message("CreateItem", error)]
+        folder_key = "calendar" if target is None else name
         for element in request.find(m("Items")):
             if element.tag != t("CalendarItem"):
                 messages.append(self._message("CreateItem", EwsError("ErrorInvalidItemForOperationCreateItem")))
@@ -902,6 +961,7 @@ class EwsServer:
                 )
                 continue
             item = Item(encode_id("item", box.address, uuid.uuid4().hex), new_change_key(), box.address)
+            item.folder = folder_key
             try:
                 for child in element:
                     _apply_property(item, child)
@@ -944,8 +1004,8 @@ class EwsServer:
         for folder in request.find(m("ParentFolderIds")):
             try:
                 box, name = self._folder(folder, context)
-                if name != "calendar":
-                    raise EwsError("ErrorFolderNotFound", "Only the calendar folder is kept here.")
+                if name == "root":
+                    raise EwsError("ErrorFolderNotFound", "Only calendar folders are kept here.")
                 if view is not None and restriction is not None:
                     raise EwsError("ErrorInvalidRestriction", "Restrictions are not allowed with a CalendarView.")
             except EwsError as error:
@@ -956,24 +1016,17 @@ class EwsServer:
             items = ET.SubElement(root, t("Items"))
             if view is not None:
                 start, end = parse_datetime(view.get("StartDate")), parse_datetime(view.get("EndDate"))
-                entries = self._expand(box, start, end)
+                entries = self._expand(box, start, end, name)
                 limit = int(view.get("MaxEntriesReturned") or 0) or len(entries)
                 for entry in entries[:limit]:
                     items.append(_item_element(entry["item"], shape, original=entry["original_start"]))
                 root.set("TotalItemsInView", str(len(entries)))
                 root.set("IncludesLastItemInRange", "true" if limit >= len(entries) else "false")
             else:
-                found = [item for item in box.items.values() if _matches(item, restriction)]
+                found = [item for item in box.items.values() if item.folder == name and _matches(item, restriction)]
                 found.sort(key=lambda item: item.start)
-                offset = int(paging.get("Offset", "0")) if paging is not None else 0
-                limit = int(paging.get("MaxEntriesReturned") or 0) if paging is not None else 0
-                page = found[offset : offset + limit] if limit else found[offset:]
-                for item in page:
+                for item in _indexed_page(found, paging, root):
                     items.append(_item_element(item, shape))
-                last = offset + len(page) >= len(found)
-                root.set("IndexedPagingOffset", str(offset + len(page)))
-                root.set("TotalItemsInView", str(len(found)))
-                root.set("IncludesLastItemInRange", "true" if last else "false")
             messages.append(message)
         return messages
 
@@ -1069,8 +1122,8 @@ class EwsServer:
         max_changes = int(request.findtext(m("MaxChangesReturned")) or "0")
         try:
             box, name = self._folder(folder, context)
-            if name != "calendar":
-                raise EwsError("ErrorFolderNotFound", "Only the calendar folder is kept here.")
+            if name == "root":
+                raise EwsError("ErrorFolderNotFound", "Only calendar folders are kept here.")
             if not 1 <= max_changes <= 512:
                 raise EwsError("ErrorInvalidArgument", "MaxChangesReturned must be between 1 and 512.")
             since = 0
@@ -1082,6 +1135,7 @@ class EwsServer:
                 if (
                     not isinstance(state, dict)
                     or state.get("m") != box.address
+                    or state.get("f", "calendar") != name
                     or state.get("g") != box.sync_generation
                 ):
                     raise EwsError(
@@ -1098,7 +1152,7 @@ class EwsServer:
             (
                 (change.seq, item_id, change)
                 for item_id, change in box.changes.items()
-                if change.seq > since and not (change.deleted and change.created_seq > since)
+                if change.folder == name and change.seq > since and not (change.deleted and change.created_seq > since)
             ),
             key=lambda row: row[0],
         )
@@ -1107,6 +1161,8 @@ class EwsServer:
         new_since = self.seq if last else page[-1][0]
         message = self._message("SyncFolderItems")
         state = {"m": box.address, "g": box.sync_generation, "s": new_since}
+        if name != "calendar":  # the default calendar's states stay as they were
+            state["f"] = name
         ET.SubElement(message, m("SyncState")).text = base64.b64encode(json.dumps(state).encode()).decode()
         ET.SubElement(message, m("IncludesLastItemInRange")).text = "true" if last else "false"
         changes = ET.SubElement(message, m("Changes"))
@@ -1496,6 +1552,55 @@ def _apply_update(item: Item | Exception_, update: ET.Element) -> None:
     if len(values) != 1:
         raise EwsError("ErrorIncorrectUpdatePropertyCount", "An object in the update must have exactly one property.")
     _apply_property(item, values[0])
+
+
+def _indexed_page(found: list, paging: ET.Element | None, root: ET.Element) -> list:
+    """The part of `found` an IndexedPage(Item|Folder)View asks for (Offset, MaxEntriesReturned from
+    the beginning), with the paging attributes set on the answer's RootFolder."""
+    offset = int(paging.get("Offset", "0")) if paging is not None else 0
+    limit = int(paging.get("MaxEntriesReturned") or 0) if paging is not None else 0
+    page = found[offset : offset + limit] if limit else found[offset:]
+    root.set("IndexedPagingOffset", str(offset + len(page)))
+    root.set("TotalItemsInView", str(len(found)))
+    root.set("IncludesLastItemInRange", "true" if offset + len(page) >= len(found) else "false")
+    return page
+
+
+def _folder_element(box: Mailbox, key: str) -> ET.Element:
+    """A t:CalendarFolder of the mailbox, as GetFolder and FindFolder answer it."""
+    name, parent = box.folders[key]
+    folder = ET.Element(t("CalendarFolder"))
+    ET.SubElement(folder, t("FolderId"), {"Id": encode_id("folder", box.address, key), "ChangeKey": "AgAAAA=="})
+    ET.SubElement(
+        folder, t("ParentFolderId"), {"Id": encode_id("folder", box.address, parent), "ChangeKey": "AQAAAA=="}
+    )
+    ET.SubElement(folder, t("FolderClass")).text = "IPF.Appointment"
+    ET.SubElement(folder, t("DisplayName")).text = name
+    ET.SubElement(folder, t("TotalCount")).text = str(sum(1 for item in box.items.values() if item.folder == key))
+    ET.SubElement(folder, t("ChildFolderCount")).text = str(sum(1 for _, up in box.folders.values() if up == key))
+    return folder
+
+
+def _folder_matches(folder: tuple[str, str], expression: ET.Element) -> bool:
+    """A FindFolder Restriction on one folder (display name, parent): And/Or/Not of comparisons of
+    folder:DisplayName or folder:FolderClass with a constant."""
+    kind = expression.tag.split("}")[-1]
+    if kind in ("And", "Or"):
+        results = [_folder_matches(folder, child) for child in expression]
+        return all(results) if kind == "And" else any(results)
+    if kind == "Not":
+        return not _folder_matches(folder, expression[0])
+    path = expression[0].get("FieldURI", "")
+    values = {"folder:DisplayName": folder[0], "folder:FolderClass": "IPF.Appointment"}
+    if expression[0].tag != t("FieldURI") or path not in values:
+        raise EwsError("ErrorUnsupportedPathForQuery", f"{path or expression[0].tag} cannot be queried here.")
+    value = values[path].lower()
+    if kind == "Contains":
+        return expression.find(t("Constant")).get("Value", "").lower() in value
+    constant = expression.find(f"{t('FieldURIOrConstant')}/{t('Constant')}")
+    if constant is None or kind not in ("IsEqualTo", "IsNotEqualTo"):
+        raise EwsError("ErrorUnsupportedQueryFilter", f"{kind} is not supported on folders here.")
+    return (value == constant.get("Value", "").lower()) == (kind == "IsEqualTo")
 
 
 def _matches(item: Item, restriction: ET.Element | None) -> bool:

@@ -189,6 +189,10 @@ class GraphServer:
         self.fault_kinds: tuple[str, ...] = ("429", "503", "500", "drop", "drop_after")
         self.faults_served: dict[str, int] = {}
         self.subscriptions: dict[str, dict] = {}
+        # Off: only the whole mailbox's events can be subscribed to (what Graph's subscription table
+        # lists for Outlook events), a calendar's path is refused with 400.
+        self.calendar_subscriptions = True
+        self.notified: list[tuple[str, str, str]] = []  # (subscription id, changeType, event id) sent
         self.deliveries: list[tuple[str, int]] = []  # (subscription id, HTTP status of our POST) per delivery
         self.drop_next: list[str] = []  # paths (substrings) whose next request is handled but not answered
         # stall_after(path): the next such request is handled, `processed` is set, and its answer waits
@@ -249,6 +253,7 @@ class GraphServer:
     def outlook_add(self, address: str, start: dt.datetime, end: dt.datetime, subject: str, **fields) -> dict:
         """An entry the user made in Outlook."""
         zone = fields.pop("time_zone", "UTC")  # Outlook writes Windows zone names
+        calendar_id = fields.pop("calendar_id", None)
         body = {
             "subject": subject,
             "start": graph_time(start, zone),
@@ -257,7 +262,6 @@ class GraphServer:
             "location": {"displayName": fields.pop("location", "Room 1")},
             **fields,
         }
-        calendar_id = fields.pop("calendar_id", None)
         with self.lock:
             return self._create(self.mailboxes[address.lower()], body, calendar_id)
 
@@ -517,7 +521,7 @@ class GraphServer:
         event["_calendar"] = calendar_id or box.calendar_id
         self._stamp(event)
         box.events[event["id"]] = event
-        self._notify(box, "created", event["id"])
+        self._notify(box, "created", event["id"], event["_calendar"])
         return event
 
     # --- series: a master holds the pattern; occurrences and exceptions are computed from it ---
@@ -652,7 +656,7 @@ class GraphServer:
             self._stamp(master)  # the series' own version moves with any of its occurrences
             self._stamp(exception)
             master["_exceptions"][key] = exception
-            self._notify(box, "updated", master["id"])
+            self._notify(box, "updated", master["id"], master["_calendar"])
             return self.render_occurrence(master, self._find_occurrence(box, event_id)[1], "UTC") | {"_raw": True}
         event = box.events.get(event_id)
         if event is None:
@@ -677,7 +681,7 @@ class GraphServer:
         if event.get("recurrence") and event.get("type") != "seriesMaster":
             event.update(type="seriesMaster", _exceptions={}, _cancelled={})
         self._stamp(event)
-        self._notify(box, "updated", event_id)
+        self._notify(box, "updated", event_id, event["_calendar"])
         return event
 
     def _delete(self, box: Mailbox, event_id: str, if_match: str | None = None) -> None:
@@ -688,7 +692,7 @@ class GraphServer:
             master["_cancelled"][occurrence["_original"].isoformat()] = self.seq
             master["_exceptions"].pop(occurrence["_original"].isoformat(), None)
             box.removed.append((self.seq, event_id, occurrence["_start"], occurrence["_end"]))
-            self._notify(box, "updated", master["id"])
+            self._notify(box, "updated", master["id"], master["_calendar"])
             return
         event = box.events.get(event_id)
         if event is None:
@@ -704,7 +708,7 @@ class GraphServer:
                 box.removed.append((self.seq, occurrence["id"], occurrence["_start"], occurrence["_end"]))
         else:
             box.removed.append((self.seq, event_id, event["_start"], event["_end"]))
-        self._notify(box, "deleted", event_id)
+        self._notify(box, "deleted", event_id, event["_calendar"])
 
     def render(self, event: dict, zone: str, expand: str = "") -> dict:
         out = {k: v for k, v in event.items() if not k.startswith("_") and k != "singleValueExtendedProperties"}
@@ -897,10 +901,15 @@ class GraphServer:
         """POST /subscriptions: the notification URL is checked first with a validationToken request
         that must be answered 200 with the token as text/plain within 10 s."""
         resource = body.get("resource", "")
-        match = re.fullmatch(r"/?(?:users|Users)/([^/]+)/(?:events|Events)", resource)
-        if match is None:
+        # Outlook events: the whole mailbox's (/users/{id}/events), one calendar's
+        # (/users/{id}/calendars/{id}/events) or the default calendar's (/users/{id}/calendar/events).
+        match = re.fullmatch(r"/?users/([^/]+)/(?:calendars/([^/]+)/|(calendar)/)?events", resource, re.IGNORECASE)
+        if match is None or ((match.group(2) or match.group(3)) and not self.calendar_subscriptions):
             raise GraphError(400, "InvalidRequest", f"Resource '{resource}' is not supported.")
         box = self._box(match.group(1))
+        calendar_id = unquote(match.group(2)) if match.group(2) else box.calendar_id if match.group(3) else None
+        if calendar_id is not None and calendar_id not in box.calendars:
+            raise GraphError(404, "ResourceNotFound", "The specified object was not found in the store.")
         token = secrets.token_urlsafe(16)
         url = body.get("notificationUrl", "")
         if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
@@ -934,14 +943,19 @@ class GraphServer:
             "clientState": body.get("clientState"),
             "expirationDateTime": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "_mailbox": box.address.lower(),
+            "_calendar": calendar_id,  # None: every calendar of the mailbox
         }
         self.subscriptions[subscription["id"]] = subscription
         return {k: v for k, v in subscription.items() if not k.startswith("_")}
 
-    def _notify(self, box: Mailbox, change: str, event_id: str) -> None:
+    def _notify(self, box: Mailbox, change: str, event_id: str, calendar_id: str) -> None:
+        """Notify the subscriptions whose resource holds the event: its mailbox's, or its calendar's."""
         for subscription in list(self.subscriptions.values()):
             if subscription["_mailbox"] != box.address.lower() or change not in subscription["changeType"]:
                 continue
+            if subscription["_calendar"] not in (None, calendar_id):
+                continue
+            self.notified.append((subscription["id"], change, event_id))
             item = {
                 "subscriptionId": subscription["id"],
                 "subscriptionExpirationDateTime": subscription["expirationDateTime"],

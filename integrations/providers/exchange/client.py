@@ -35,10 +35,11 @@ from exchangelib import (
     Credentials,
     EWSDateTime,
     EWSTimeZone,
+    Q,
     Version,
 )
 from exchangelib import errors as ews_errors
-from exchangelib.folders import Calendar, Root
+from exchangelib.folders import DEEP, Calendar, FolderCollection, Root
 from exchangelib.items import (
     ALL_OCCURRENCES,
     ALWAYS_OVERWRITE,
@@ -347,12 +348,38 @@ class ExchangeProvider:
             raise
 
     def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
+        """The mailbox's default Calendar folder (GetFolder of the distinguished "calendar"), or with
+        `name` the calendar folder of that display name anywhere in the mailbox (FindFolder, Traversal
+        Deep from the root, a Restriction on folder:DisplayName, which Exchange compares ignoring
+        case; MS-OXWSFLDR). Raises ConnectionProblem when no calendar folder has that name, or when
+        several do (the message names where they are)."""
         account = self._account(mailbox)
         folder = self._call(mailbox, lambda: Calendar.get_distinguished(root=Root(account=account)))
-        if name and name != folder.name:
-            raise ConnectionProblem(
-                f"Only the default calendar of {mailbox} ({folder.name!r}) can be synced, not {name!r}."
-            )
+        if name and name.strip().lower() != (folder.name or "").lower():
+            wanted = name.strip()
+
+            def named() -> list[Calendar]:
+                # From the root as read (exchangelib keys its paging by the folder's fields).
+                root = Root.get_distinguished(account=account)
+                found = list(
+                    FolderCollection(account=account, folders=[root]).find_folders(q=Q(name=wanted), depth=DEEP)
+                )
+                for refused in (f for f in found if isinstance(f, Exception)):
+                    raise refused  # an error answer is not "no such folder"
+                return [f for f in found if isinstance(f, Calendar)]
+
+            found = self._call(mailbox, named)
+            if not found:
+                raise ConnectionProblem(
+                    f"{mailbox} has no calendar folder named {wanted!r}: check the calendar's name (Outlook shows "
+                    f"it under My Calendars), or leave it empty for the default calendar ({folder.name!r})."
+                )
+            if len(found) > 1:
+                raise ConnectionProblem(
+                    f"{mailbox} has {len(found)} calendar folders named {wanted!r}: rename all but one in Outlook "
+                    "so that the name picks one calendar."
+                )
+            folder = found[0]
         return RemoteCalendar(mailbox=account.primary_smtp_address, calendar_id=folder.id)
 
     def list_changes(
@@ -524,7 +551,7 @@ class ExchangeProvider:
             )
             item_id, change_key = plan.item.id, plan.item.changekey
         if plan.exceptions:
-            change_key = self._apply_exceptions(folder, item_id, event)
+            change_key = self._apply_exceptions(folder, item_id, event, base)
         return RemoteRef(remote_id=item_id, version=change_key)
 
     def _plan_update(
@@ -593,10 +620,20 @@ class ExchangeProvider:
             as_utc_keys([o.original_start for o in remote.overrides], remote)
         ) <= (wanted_overrides | wanted_exdates)
 
-    def _apply_exceptions(self, folder: Calendar, master_id: str, event: RemoteEvent) -> str:
-        """Cancel and move single occurrences to match event.exdates / event.overrides; the master's new change key."""
+    def _apply_exceptions(
+        self, folder: Calendar, master_id: str, event: RemoteEvent, base: RemoteEvent | None = None
+    ) -> str:
+        """Cancel and move single occurrences to match event.exdates / event.overrides; the master's new
+        change key. `base` (the series as last read) tells the text its occurrences hold of their own:
+        an occurrence gets only its own text written (see `occurrence_values`)."""
         master = self._get_master(folder, master_id)
         remote = event_from_item(master)
+        # ModifiedOccurrences carries times only: the text an exception holds is the one last read.
+        held = (
+            dict(zip(as_utc_keys([o.original_start for o in base.overrides], base), base.overrides, strict=True))
+            if base is not None and base.is_recurring
+            else {}
+        )
         cancelled = set(as_utc_keys(remote.exdates, remote))
         moved = {
             key: occurrence
@@ -618,9 +655,9 @@ class ExchangeProvider:
         for key, override in zip(
             as_utc_keys([o.original_start for o in event.overrides], event), event.overrides, strict=True
         ):
-            if key not in starts or same_override(moved.get(key), override, event):
+            if key not in starts or same_override(moved.get(key), override, event, held.get(key)):
                 continue
-            values = occurrence_values(override, event)
+            values = occurrence_values(override, event, held.get(key) if key in moved else None)
             occurrence = CalendarItem(
                 account=account,
                 folder=folder,
@@ -701,10 +738,12 @@ class ExchangeProvider:
     def _item_error(self, error: Exception, mailbox: str) -> ProviderError:
         return error if isinstance(error, ProviderError) else translate(error, self.settings, mailbox)
 
-    def _series_done(self, folder: Calendar, item_id: str, change_key: str, event: RemoteEvent) -> BulkResult:
+    def _series_done(
+        self, folder: Calendar, item_id: str, change_key: str, event: RemoteEvent, base: RemoteEvent | None = None
+    ) -> BulkResult:
         """The series' exceptions written after its master (one series at a time), as that item's result."""
         try:
-            change_key = self._apply_exceptions(folder, item_id, event)
+            change_key = self._apply_exceptions(folder, item_id, event, base)
         except (ews_errors.EWSError, requests.RequestException, ProviderError) as error:
             return BulkResult(error=self._item_error(error, folder.account.primary_smtp_address))
         return BulkResult(ref=RemoteRef(remote_id=item_id, version=change_key))
@@ -831,7 +870,7 @@ class ExchangeProvider:
         self, folder: Calendar, op: BulkOp, plan: _UpdatePlan, item_id: str, change_key: str
     ) -> BulkResult:
         if plan.exceptions:
-            return self._series_done(folder, item_id, change_key, op.event)
+            return self._series_done(folder, item_id, change_key, op.event, op.base)
         return BulkResult(ref=RemoteRef(remote_id=item_id, version=change_key))
 
     def _bulk_delete(

@@ -38,6 +38,8 @@ from ..base import (
     RemoteEvent,
     RemoteOccurrence,
     UnreadableEntry,
+    occurrence_texts_to_write,
+    own_text_key,
     reads_untrusted,
     unknown_zone_note,
 )
@@ -252,7 +254,7 @@ def same_series(event: RemoteEvent, base: RemoteEvent) -> bool:
     def moved(side: RemoteEvent) -> set[tuple]:
         key = _utc_key
         return {
-            (key(o.original_start, side), key(o.start, side), key(o.end, side), o.subject, o.location, o.body)
+            (key(o.original_start, side), key(o.start, side), key(o.end, side), *own_text_key(o, side))
             for o in side.overrides
         }
 
@@ -272,31 +274,34 @@ def _same_times(event: RemoteEvent, base: RemoteEvent) -> bool:
     )
 
 
-def occurrence_values(override: RemoteOccurrence, event: RemoteEvent) -> dict[str, Any]:
-    """Field values that move or edit one occurrence of the event's series (OCCURRENCE_FIELDS names)."""
+def occurrence_values(
+    override: RemoteOccurrence, event: RemoteEvent, have: RemoteOccurrence | None = None
+) -> dict[str, Any]:
+    """Field values that move or edit one occurrence of the event's series (OCCURRENCE_FIELDS names),
+    for UpdateItem's SetItemField on its OccurrenceItemId: its times, and only the text that
+    `occurrence_texts_to_write` names (its own text; `have`: the occurrence as last read), so an
+    occurrence without text of its own keeps following the series' (MS-OXOCAL 2.2.1.44.2)."""
     tz = ews_zone(event.time_zone)
     if event.all_day:
         start, end = _as_date(override.start), max(_as_date(override.end) - timedelta(days=1), _as_date(override.start))
         values: dict[str, Any] = {"start": _ews_date(start), "end": _ews_date(end)}
     else:
         values = {"start": _to_ews(override.start, tz), "end": _to_ews(override.end, tz)}
-    for name in ("subject", "location", "body"):
-        value = getattr(override, name)
-        if value is not None:
-            values[name] = value
+    values.update(occurrence_texts_to_write(override, event, have))
     return values
 
 
-def same_override(remote: RemoteOccurrence | None, wanted: RemoteOccurrence, event: RemoteEvent) -> bool:
-    """True when the occurrence as Exchange holds it already is as wanted (times in UTC; the text
-    fields the helpdesk sets)."""
+def same_override(
+    remote: RemoteOccurrence | None, wanted: RemoteOccurrence, event: RemoteEvent, have: RemoteOccurrence | None = None
+) -> bool:
+    """True when the occurrence as Exchange holds it (`remote`: its times; `have`: its text as last
+    read) already is as wanted: times in UTC, and no text to write (`occurrence_texts_to_write`)."""
     if remote is None:
         return False
     if _utc_key(remote.start, event) != _utc_key(wanted.start, event):
         return False
-    return _utc_key(remote.end, event) == _utc_key(wanted.end, event) and all(
-        getattr(wanted, name) is None or getattr(wanted, name) == getattr(remote, name)
-        for name in ("subject", "location", "body")
+    return _utc_key(remote.end, event) == _utc_key(wanted.end, event) and not occurrence_texts_to_write(
+        wanted, event, have
     )
 
 

@@ -437,9 +437,9 @@ class GoogleProvider:
         for key, override in wanted.items():
             found = instances.get(key)
             cancelled = found is not None and found.get("status") == "cancelled"
-            if not cancelled and same_override(moved.get(key), override):
+            if not cancelled and same_override(moved.get(key), override, event):
                 continue
-            body = occurrence_patch(override, event)
+            body = occurrence_patch(override, event, None if cancelled else moved.get(key))
             if cancelled:
                 body["status"] = "confirmed"
             patch(found["id"] if found else instance_id(master_id, override.original_start), body)

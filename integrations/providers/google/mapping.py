@@ -26,7 +26,14 @@ from dateutil import rrule
 
 from calendars.times import zone_named
 
-from ..base import ProviderError, RemoteEvent, RemoteOccurrence, reads_untrusted, unknown_zone_note
+from ..base import (
+    ProviderError,
+    RemoteEvent,
+    RemoteOccurrence,
+    occurrence_texts_to_write,
+    reads_untrusted,
+    unknown_zone_note,
+)
 
 MARKER_KEY = "helpdeskLinkId"
 
@@ -317,17 +324,20 @@ def patch_body(event: RemoteEvent, base: RemoteEvent, *, ours: bool, current: di
     return changes
 
 
-def occurrence_patch(override: RemoteOccurrence, event: RemoteEvent) -> dict:
-    """An events.patch of one occurrence (by its instance id) moving or editing it."""
+def occurrence_patch(override: RemoteOccurrence, event: RemoteEvent, have: RemoteOccurrence | None = None) -> dict:
+    """An events.patch of one occurrence (by its instance id) moving or editing it: its times, and
+    only the text `occurrence_texts_to_write` names (`have`: the exception as Google holds it now,
+    its texts read against the series as just written), so the patch never pins the series' text
+    on the occurrence."""
     zone = event.time_zone or "UTC"
     body: dict[str, Any] = {
         "start": event_time(override.start, zone, all_day=event.all_day),
         "end": event_time(override.end, zone, all_day=event.all_day),
     }
+    texts = occurrence_texts_to_write(override, event, have)
     for name, member in (("subject", "summary"), ("body", "description"), ("location", "location")):
-        value = getattr(override, name)
-        if value is not None:
-            body[member] = value
+        if name in texts:
+            body[member] = texts[name]
     return body
 
 
@@ -347,12 +357,13 @@ def restore_patch(event: RemoteEvent, original: datetime | date) -> dict:
     }
 
 
-def same_override(remote: RemoteOccurrence | None, wanted: RemoteOccurrence) -> bool:
+def same_override(remote: RemoteOccurrence | None, wanted: RemoteOccurrence, event: RemoteEvent) -> bool:
+    """True when the exception as Google holds it (`remote`) already shows what `wanted` holds: the
+    same times (UTC) and no text to write (`occurrence_texts_to_write`)."""
     if remote is None:
         return False
-    return (_utc(remote.start), _utc(remote.end)) == (_utc(wanted.start), _utc(wanted.end)) and all(
-        getattr(wanted, name) is None or (getattr(wanted, name) or "") == (getattr(remote, name) or "")
-        for name in ("subject", "body", "location")
+    return (_utc(remote.start), _utc(remote.end)) == (_utc(wanted.start), _utc(wanted.end)) and not (
+        occurrence_texts_to_write(wanted, event, remote)
     )
 
 

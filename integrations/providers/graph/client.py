@@ -29,6 +29,8 @@ from ..base import (
     TransientError,
     UnreadableEntry,
     Window,
+    occurrence_texts_to_write,
+    own_text_key,
 )
 from . import mapping, shared
 from .errors import graph_error, sign_in_error
@@ -133,8 +135,16 @@ def _undoes_exceptions(event: RemoteEvent, base: RemoteEvent) -> bool:
 def mapping_overrides(event: RemoteEvent) -> list[tuple]:
     zone = event.time_zone or "UTC"
     return sorted(
-        (mapping._utc(o.original_start, zone), mapping._utc(o.start, zone), mapping._utc(o.end, zone), o.subject)
-        for o in event.overrides
+        (
+            (
+                mapping._utc(o.original_start, zone),
+                mapping._utc(o.start, zone),
+                mapping._utc(o.end, zone),
+                *own_text_key(o, event),
+            )
+            for o in event.overrides
+        ),
+        key=repr,
     )
 
 
@@ -525,30 +535,19 @@ class GraphProvider:
         cancelled ones (Graph: an occurrence deleted is cancelled), leaving those `base` already
         has; then the master as it is now (its version moves with its occurrences)."""
         zone = event.time_zone or "UTC"
-        had_overrides = {
-            (
-                mapping._utc(o.original_start, zone),
-                mapping._utc(o.start, zone),
-                mapping._utc(o.end, zone),
-                o.subject,
-                o.location,
-                o.body,
-            )
-            for o in (base.overrides if base else [])
-        }
+        # The exceptions as last read, by original start (UTC): their times and the text they hold.
+        held = {mapping._utc(o.original_start, zone): o for o in (base.overrides if base else [])}
         had_exdates = {mapping._utc(d, zone) for d in (base.exdates if base else [])}
         wanted = {}
         for override in event.overrides:
-            key = (
-                mapping._utc(override.original_start, zone),
+            original = mapping._utc(override.original_start, zone)
+            have = held.get(original)
+            same_times = have is not None and (mapping._utc(have.start, zone), mapping._utc(have.end, zone)) == (
                 mapping._utc(override.start, zone),
                 mapping._utc(override.end, zone),
-                override.subject,
-                override.location,
-                override.body,
             )
-            if key not in had_overrides:
-                wanted[key[0]] = ("PATCH", mapping.override_values(override, event))
+            if not same_times or occurrence_texts_to_write(override, event, have):
+                wanted[original] = ("PATCH", mapping.override_values(override, event, have))
         for exdate in event.exdates:
             original = mapping._utc(exdate, zone)
             if original not in had_exdates:
@@ -745,25 +744,49 @@ class GraphProvider:
 
     # --- change notifications (Graph "Set up notifications for changes in resource data") ---
 
+    @staticmethod
+    def subscription_resource(calendar: RemoteCalendar) -> str:
+        """The synced calendar's events as a subscription resource: users/{mailbox}/calendars/{id}/events,
+        or users/{mailbox}/calendar/events for the default calendar (the paths of Graph's event
+        resource, "List events"), so a change in another calendar of the mailbox wakes no pull. A
+        resource is a JSON string, not a URL: nothing in it is percent-encoded."""
+        if calendar.calendar_id:
+            return f"users/{calendar.mailbox}/calendars/{calendar.calendar_id}/events"
+        return f"users/{calendar.mailbox}/calendar/events"
+
     def subscribe(
         self, calendar: RemoteCalendar, notification_url: str, client_state: str, expires_at: datetime
     ) -> tuple[str, datetime]:
-        """A subscription to created/updated/deleted events of the mailbox's calendar, delivered to
-        `notification_url` (Graph first checks it with a validationToken request), lifecycle
-        notifications to the same address. Returns (subscription id, expiry, UTC)."""
+        """A subscription to created/updated/deleted events of the synced calendar
+        (`subscription_resource`), delivered to `notification_url` (Graph first checks it with a
+        validationToken request), lifecycle notifications to the same address. Graph's table of
+        subscription resources names only the whole mailbox's events (/users/{id}/events) for Outlook
+        events: when Graph refuses the calendar's path (400, the URL check aside), the mailbox's
+        events are subscribed to instead, a broader wake-up but the same pulls. Returns (subscription
+        id, expiry, UTC); raises ProviderError as `_request` does."""
         body = {
             "changeType": "created,updated,deleted",
             "notificationUrl": notification_url,
             "lifecycleNotificationUrl": notification_url,
-            "resource": f"users/{calendar.mailbox}/events",
+            "resource": self.subscription_resource(calendar),
             "expirationDateTime": _iso(expires_at),
             "clientState": client_state,
         }
-        _, _, data = self._request("POST", f"{self.base}/subscriptions", calendar.mailbox, body=body)
+        try:
+            _, _, data = self._request("POST", f"{self.base}/subscriptions", calendar.mailbox, body=body)
+        except ProviderError as error:
+            if getattr(error, "status", None) != 400 or getattr(error, "code", "") == "ValidationError":
+                raise
+            logger.info("Graph refused %s as a subscription resource (%s); subscribing to the mailbox", body, error)
+            body["resource"] = f"users/{calendar.mailbox}/events"
+            _, _, data = self._request("POST", f"{self.base}/subscriptions", calendar.mailbox, body=body)
         return data["id"], mapping.original_utc(data.get("expirationDateTime") or _iso(expires_at))
 
     def renew(self, calendar: RemoteCalendar, subscription_id: str, expires_at: datetime) -> datetime:
-        """Move the subscription's expiry (UTC); RemoteNotFound when Graph no longer has it."""
+        """Move the subscription's expiry (UTC). RemoteNotFound when Graph no longer has it, and when it
+        watches the whole mailbox (made before subscriptions named the calendar): it is then deleted,
+        so the caller subscribes anew to the calendar's events. Where Graph refuses those, `subscribe`
+        falls back to the mailbox's again, so such a subscription is made anew at each renewal."""
         _, _, data = self._request(
             "PATCH",
             f"{self.base}/subscriptions/{quote(subscription_id)}",
@@ -771,6 +794,9 @@ class GraphProvider:
             body={"expirationDateTime": _iso(expires_at)},
             item=True,
         )
+        if data.get("resource", "").strip("/").lower() == f"users/{calendar.mailbox}/events".lower():
+            self.unsubscribe(calendar, subscription_id)
+            raise RemoteNotFound(f"Subscription {subscription_id} watches every calendar of {calendar.mailbox}.")
         return mapping.original_utc(data.get("expirationDateTime") or _iso(expires_at))
 
     def unsubscribe(self, calendar: RemoteCalendar, subscription_id: str) -> None:

@@ -79,4 +79,6 @@ def graph_error(status: int, body: dict, headers, mailbox: str, *, item: bool) -
         return RemoteNotFound(f"The entry is no longer in {mailbox}'s calendar.")
     if status >= 500:
         return TransientError(f"Microsoft 365 did not answer properly (HTTP {status} {code}).")
-    return ProviderError(f"Microsoft 365 refused the request (HTTP {status} {code}): {message[:300]}")
+    refused = ProviderError(f"Microsoft 365 refused the request (HTTP {status} {code}): {message[:300]}")
+    refused.status, refused.code = status, code  # for callers that have a fallback for one refusal
+    return refused

@@ -16,7 +16,14 @@ from zoneinfo import ZoneInfo
 from calendars.times import zone_named
 from integrations.sync.normalise import normalise_text
 
-from ..base import ProviderError, RemoteEvent, UnreadableEntry, reads_untrusted, unknown_zone_note
+from ..base import (
+    ProviderError,
+    RemoteEvent,
+    UnreadableEntry,
+    occurrence_texts_to_write,
+    reads_untrusted,
+    unknown_zone_note,
+)
 from ..zones import iana_zone_for, windows_zone_for
 
 # Our marker: a named string property in our own property set (the one the EWS connector uses, so an
@@ -414,15 +421,19 @@ def series_from(master: dict, instances: list[dict], window_start: datetime, win
     return event.trimmed()
 
 
-def override_values(override, event: RemoteEvent) -> dict[str, Any]:
-    """PATCH body of one occurrence made an exception: its times, and its own text where it has some."""
+def override_values(override, event: RemoteEvent, have=None) -> dict[str, Any]:
+    """PATCH body of one occurrence (its instance id) made an exception: its times, and only the text
+    `occurrence_texts_to_write` names (its own text; `have`: the occurrence as last read). Outlook
+    keeps any property PATCHed on an instance as the exception's own, so an occurrence PATCHed with
+    the series' subject would no longer follow a rename of the series."""
     single = RemoteEvent(start=override.start, end=override.end, all_day=event.all_day, time_zone=event.time_zone)
     values = time_values(single)
     values.pop("isAllDay")
-    if override.subject is not None:
-        values["subject"] = override.subject
-    if override.location is not None:
-        values["location"] = {"displayName": override.location}
-    if override.body is not None:
-        values["body"] = {"contentType": "text", "content": override.body}
+    texts = occurrence_texts_to_write(override, event, have)
+    if "subject" in texts:
+        values["subject"] = texts["subject"]
+    if "location" in texts:
+        values["location"] = {"displayName": texts["location"]}
+    if "body" in texts:
+        values["body"] = {"contentType": "text", "content": texts["body"]}
     return values

@@ -12,7 +12,7 @@ from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.sync import engine
-from tests.integrations.series import make_daily_series
+from tests.integrations.series import check_series_shown, make_daily_series
 from tests.integrations.test_caldav_sync import make, pull
 
 from .conftest import ALICE
@@ -356,27 +356,31 @@ def test_the_state_machine_names_a_hidden_item_outlook_deleted(importing_exchang
     assert machine.token_for_marker(link.marker) == "O7"
 
 
-def test_an_occurrence_the_helpdesk_moved_keeps_its_own_subject_when_outlook_renames_the_series(
+def test_an_occurrence_the_helpdesk_moved_follows_the_series_when_outlook_renames_it(
     importing_exchange, ews, tomorrow_9
 ):
-    """Long-profile failure `S1 differs` (seed 2): the helpdesk moves one occurrence of its series and
-    pushes it (the exception is written with its subject, so Exchange keeps that subject on it), then
-    Outlook renames the series. Outlook shows the moved occurrence under its own subject; the helpdesk
-    gave it the series' new name. Expected values: the server's own calendar view."""
+    """Long-profile failure `S1 differs` (seed 2): the helpdesk moved one occurrence of its series and
+    pushed it with the series' subject, so Exchange kept that subject on the exception as its own, and a
+    rename of the series in Outlook no longer reached it - while an occurrence Outlook itself moves
+    keeps following the series' text (MS-OXOCAL 2.2.1.44.2: an exception holds only the fields it
+    overrides). The exception is now written with its times only (UpdateItem on the occurrence without
+    a Subject SetItemField). Expected values: the server's own calendar view and its exception."""
     master = make_daily_series(importing_exchange.agent, tomorrow_9)
     second = Appointment.objects.filter(master=master).order_by("start")[1]
-    calendar_services.update_appointment(second, start=second.start + 2 * HOUR, end=second.end + 2 * HOUR)
+    moved_to = second.start + 2 * HOUR
+    calendar_services.update_appointment(second, start=moved_to, end=second.end + 2 * HOUR)
     engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
     (item,) = ews.items(ALICE)
+    (exception,) = item.modified.values()
+    assert (exception.start, exception.subject, exception.location, exception.body) == (moved_to, None, None, None)
     ews.outlook_update(ALICE, item.item_id, subject="S1 call (outlook)")
 
     engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
 
     window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
     shown = sorted((o.start, o.subject) for o in ews.calendar_view(ALICE, *window))
-    occurrences = Appointment.objects.visible().filter(master=master).order_by("start")
-    assert [(o.start, o.subject) for o in occurrences] == shown
-    assert ("S1 stand-up" in {subject for _, subject in shown}) and len(shown) == 4
+    assert shown[1][0] == moved_to
+    check_series_shown(master, shown, ["S1 call (outlook)"] * 4)
 
 
 def _daily_outlook_series_of_4(ews, start) -> str:
@@ -434,3 +438,46 @@ def test_an_imported_series_whose_last_occurrences_outlook_cancels_shows_nothing
     assert pull(importing_exchange).failed == 0
     assert SyncLink.objects.get().remote_id == master_id
     assert not Appointment.objects.visible().filter(master__isnull=False).exists()
+
+
+def test_an_occurrence_with_its_own_subject_keeps_it_when_outlook_renames_the_series(
+    importing_exchange, ews, tomorrow_9
+):
+    """The other half of the rule above: an occurrence the helpdesk gave a subject of its own is written
+    with it (a Subject SetItemField on the occurrence), so Outlook's rename of the series leaves it as
+    it is. Expected values: the server's own calendar view and its exception."""
+    master = make_daily_series(importing_exchange.agent, tomorrow_9)
+    second = Appointment.objects.filter(master=master).order_by("start")[1]
+    calendar_services.update_appointment(second, subject="S1 stand-up, site visit")
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+    (item,) = ews.items(ALICE)
+    (exception,) = item.modified.values()
+    assert (exception.subject, exception.location) == ("S1 stand-up, site visit", None)
+    ews.outlook_update(ALICE, item.item_id, subject="S1 call (outlook)")
+
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    shown = sorted((o.start, o.subject) for o in ews.calendar_view(ALICE, *window))
+    check_series_shown(
+        master, shown, ["S1 call (outlook)", "S1 stand-up, site visit", "S1 call (outlook)", "S1 call (outlook)"]
+    )
+
+
+def test_an_occurrence_given_back_the_series_subject_shows_it_again(importing_exchange, ews, tomorrow_9):
+    """An occurrence whose own subject the helpdesk takes back (it reads as the series' again) gets the
+    series' subject written over the one it held: EWS cannot make an exception follow its series
+    again, so the text it shows is put right. Expected values: the server's own calendar view."""
+    master = make_daily_series(importing_exchange.agent, tomorrow_9)
+    second = Appointment.objects.filter(master=master).order_by("start")[1]
+    calendar_services.update_appointment(second, subject="S1 stand-up, site visit")
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+
+    calendar_services.update_appointment(Appointment.objects.get(pk=second.pk), subject="S1 stand-up")
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    shown = sorted((o.start, o.subject) for o in ews.calendar_view(ALICE, *window))
+    check_series_shown(master, shown, ["S1 stand-up"] * 4)
+    (item,) = ews.items(ALICE)
+    assert [e.subject for e in item.modified.values()] == ["S1 stand-up"]

@@ -48,7 +48,7 @@ def test_a_change_made_in_outlook_reaches_the_helpdesk_within_10_seconds(subscri
     (subscription,) = graph.subscriptions.values()
     assert subscription["notificationUrl"].endswith(NOTIFY)
     assert subscription["clientState"] == subscribed.client_state
-    assert subscription["resource"] == f"users/{ALICE}/events"
+    assert subscription["resource"] == f"users/{ALICE}/calendars/{subscribed.agent_calendar.calendar_id}/events"
 
     made = time.monotonic()
     graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Dentist")
@@ -113,6 +113,59 @@ def test_a_subscription_graph_refuses_is_counted_and_not_stored(importing_graph,
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True)
+def test_a_subscription_watches_the_synced_calendar_alone(subscribed, graph, tomorrow_9):
+    """The subscription's resource is the synced calendar's events (Graph: /users/{id}/calendars/{id}/events),
+    not the whole mailbox's: an entry made in another calendar of the technician's mailbox sends no
+    notification, one in the synced calendar does. Expected values: what the server notified."""
+    calendar_id = subscribed.agent_calendar.calendar_id
+    assert calendar_id
+    (subscription,) = graph.subscriptions.values()
+    assert subscription["resource"] == f"users/{ALICE}/calendars/{calendar_id}/events"
+    birthdays = graph.add_calendar(ALICE, "Birthdays")
+
+    other = graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Mum's birthday", calendar_id=birthdays)
+    synced = graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Dentist")
+
+    assert graph.calendar_of(ALICE, other["id"]) == birthdays
+    assert graph.notified == [(subscribed.subscription_id, "created", synced["id"])]
+
+
+def test_a_calendar_graph_refuses_as_a_resource_is_watched_through_the_mailbox(
+    importing_graph, graph, settings, live_server
+):
+    """Graph's table of subscription resources names only /users/{id}/events for Outlook events: where
+    Graph refuses the calendar's path (400), the mailbox's events are subscribed to instead."""
+    graph.calendar_subscriptions = False
+    settings.PUBLIC_SITE_URL = live_server.url
+
+    assert services.refresh_graph_subscriptions() == {"created": 1, "renewed": 0, "failed": 0}
+
+    (subscription,) = graph.subscriptions.values()
+    assert subscription["resource"] == f"users/{ALICE}/events"
+    assert GraphSubscription.objects.get().subscription_id == subscription["id"]
+
+
+def test_a_mailbox_wide_subscription_is_replaced_by_the_calendars_at_its_renewal(
+    importing_graph, graph, settings, live_server
+):
+    """A subscription made before subscriptions named the calendar (the mailbox's events) is deleted at
+    its renewal and the calendar's own made instead."""
+    graph.calendar_subscriptions = False
+    settings.PUBLIC_SITE_URL = live_server.url
+    services.refresh_graph_subscriptions()
+    (old,) = graph.subscriptions
+    graph.calendar_subscriptions = True
+    GraphSubscription.objects.update(expires_at=timezone.now() + HOUR)
+
+    assert services.refresh_graph_subscriptions() == {"created": 1, "renewed": 0, "failed": 0}
+
+    (subscription,) = graph.subscriptions.values()
+    assert old not in graph.subscriptions
+    assert subscription["resource"] == f"users/{ALICE}/calendars/{importing_graph.calendar_id}/events"
+    assert GraphSubscription.objects.get().subscription_id == subscription["id"]
+
+
 def test_renewal_and_lifecycle_notifications(subscribed, graph):
     later = timezone.now() + timedelta(days=2, hours=1)  # within a day of expiry: renewed
     assert services.refresh_graph_subscriptions(now=later)["renewed"] == 1

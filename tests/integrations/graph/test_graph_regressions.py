@@ -9,7 +9,7 @@ from calendars.models import Appointment
 from integrations.models import SyncLink
 from integrations.providers.graph.mapping import marker_of
 from integrations.sync import engine
-from tests.integrations.series import make_daily_series
+from tests.integrations.series import check_series_shown, make_daily_series
 
 from .conftest import ALICE
 
@@ -299,6 +299,54 @@ def test_an_occurrence_moved_in_outlook_follows_its_series_renamed_in_outlook(im
     shown = [(o["_start"], o["subject"]) for o in graph.calendar_view(ALICE, *window)]
     occurrences = Appointment.objects.visible().filter(master=master).order_by("start")
     assert [(o.start, o.subject) for o in occurrences] == shown
+
+
+def test_an_occurrence_the_helpdesk_moved_follows_its_series_renamed_in_outlook(importing_graph, graph, tomorrow_9):
+    """The helpdesk moved one occurrence of its series and PATCHed the instance with the series'
+    subject, location and body too, so Outlook kept them on the exception as its own, and a rename of
+    the series in Outlook no longer reached it (an occurrence Outlook moves keeps following). The
+    instance is now PATCHed with its times only. Expected values: the server's own calendar view and
+    the exception's own properties as the server holds them."""
+    master = make_daily_series(importing_graph.agent, tomorrow_9)
+    second = Appointment.objects.filter(master=master).order_by("start")[1]
+    moved_to = second.start + 2 * HOUR
+    calendar_services.update_appointment(second, start=moved_to, end=second.end + 2 * HOUR)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    (event,) = graph.events(ALICE)
+    (exception,) = event["_exceptions"].values()
+    assert (exception["_start"], exception["fields"]) == (moved_to, {})
+    graph.outlook_edit(ALICE, event["id"], subject="S1 visit (outlook)")
+
+    engine.sync_agent_calendar(importing_graph, pull=True)
+
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    shown = [(o["_start"], o["subject"]) for o in graph.calendar_view(ALICE, *window)]
+    assert shown[1][0] == moved_to
+    check_series_shown(master, shown, ["S1 visit (outlook)"] * 4)
+
+
+def test_an_occurrence_with_its_own_subject_keeps_it_when_outlook_renames_the_series(
+    importing_graph, graph, tomorrow_9
+):
+    """An occurrence the helpdesk gave a subject of its own is PATCHed with that subject alone (no
+    location nor body), and keeps it when Outlook renames the series. Expected values: the server's
+    own calendar view and the exception's own properties."""
+    master = make_daily_series(importing_graph.agent, tomorrow_9)
+    second = Appointment.objects.filter(master=master).order_by("start")[1]
+    calendar_services.update_appointment(second, subject="S1 stand-up, site visit")
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    (event,) = graph.events(ALICE)
+    (exception,) = event["_exceptions"].values()
+    assert exception["fields"] == {"subject": "S1 stand-up, site visit"}
+    graph.outlook_edit(ALICE, event["id"], subject="S1 visit (outlook)")
+
+    engine.sync_agent_calendar(importing_graph, pull=True)
+
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    shown = [(o["_start"], o["subject"]) for o in graph.calendar_view(ALICE, *window)]
+    check_series_shown(
+        master, shown, ["S1 visit (outlook)", "S1 stand-up, site visit", "S1 visit (outlook)", "S1 visit (outlook)"]
+    )
 
 
 def test_a_hidden_helpdesk_entry_outlook_deleted_and_the_helpdesk_moved_comes_back_and_stays_named(
