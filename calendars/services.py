@@ -8,6 +8,7 @@ import copy
 import zoneinfo
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import recurrence as recurrence_lib
 from django.core.exceptions import ValidationError
@@ -228,13 +229,20 @@ def _build_appointment(
 
 
 @transaction.atomic
-def create_appointments(*, agents: Iterable[Agent], one_each: bool, **fields) -> list[Appointment]:
-    """S1.3: for several technicians, one entry each or one shared entry."""
+def create_appointments(
+    *, agents: Iterable[Agent], one_each: bool, rule: str | None = None, **fields
+) -> list[Appointment]:
+    """S1.3: for several technicians, one entry each or one shared entry.
+
+    With an RRULE `rule` (S3.7) each entry is the master of a series repeating on its first
+    technician's wall clock (`create_recurring_appointment`); the masters are returned. Raises
+    ValidationError for a rule that gives no occurrence, OverlapWarning as `create_appointment`."""
     agents = list(agents)
     _check_agents(agents)
+    make = create_appointment if not rule else partial(create_recurring_appointment, rule=rule)
     if one_each:
-        return [create_appointment(agents=[agent], **fields) for agent in agents]
-    return [create_appointment(agents=agents, **fields)]
+        return [make(agents=[agent], **fields) for agent in agents]
+    return [make(agents=agents, **fields)]
 
 
 @transaction.atomic

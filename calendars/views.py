@@ -252,7 +252,9 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
             else:
                 one_each = form.cleaned_data.get("entries") != AppointmentForm.SHARED
                 try:
-                    made = services.create_appointments(one_each=one_each, by=request.user, **form.service_fields())
+                    made = services.create_appointments(
+                        one_each=one_each, rule=form.recurrence_rule(), by=request.user, **form.service_fields()
+                    )
                 except services.OverlapWarning as error:
                     form.ask_to_confirm_overlap(error)
                 except ValidationError as error:

@@ -262,7 +262,11 @@ def appointment_create(request: HttpRequest, pk: int) -> HttpResponse:
         one_each = form.cleaned_data.get("entries") != AppointmentForm.SHARED
         try:
             made = calendar_services.create_appointments(
-                one_each=one_each, request=ticket, by=request.user, **form.service_fields()
+                one_each=one_each,
+                rule=form.recurrence_rule(),
+                request=ticket,
+                by=request.user,
+                **form.service_fields(),
             )
         except calendar_services.OverlapWarning as error:
             form.ask_to_confirm_overlap(error)
