@@ -441,6 +441,9 @@
     options.headerToolbar = { start: "prev,next today", center: "title", end: "" };
     options.datesAboveResources = config.days > 1;
     if (config.view === "resourceTimeline") options.slotWidth = 48;
+    // Eight technicians on a phone were 37 px columns of cut names and entries: the grid keeps
+    // readable columns and scrolls sideways instead (time labels and names stay in view).
+    else options.columnWidth = "minmax(6.5rem, 1fr)";
   } else {
     options.view = phone && config.view === "timeGridWeek" ? "timeGridDay" : config.view;
     options.headerToolbar = phone
