@@ -11,6 +11,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
@@ -350,6 +351,14 @@ def appointment_delete(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(pk)
     if not permissions.can_delete_appointment(request.user, appointment):
         raise PermissionDenied
+    # Read before the delete: an occurrence is only marked cancelled, a master takes its series.
+    if appointment.master_id:
+        day = date_format(timezone.localtime(appointment.start), "D j M Y")
+        done = f"The occurrence of {day} is cancelled; the rest of the series stays."
+    elif appointment.is_recurring_master:
+        done = "The series and all its occurrences are deleted."
+    else:
+        done = "Appointment deleted."
     services.delete_appointment(appointment, by=request.user)
-    messages.success(request, "Appointment deleted.")
+    messages.success(request, done)
     return redirect("calendars:personal")

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from dateutil import rrule
 
+from calendars import services as calendar_services
 from calendars.models import Appointment
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -117,3 +118,28 @@ def test_the_api_refuses_a_bad_rule_and_a_rule_on_an_existing_appointment(api_cl
     later = client.patch(f"/api/appointments/{alices_appointment.pk}/", {"recurrence": "FREQ=DAILY"}, format="json")
     assert later.status_code == 400 and "recurrence" in later.json()
     assert not Appointment.objects.get(pk=alices_appointment.pk).is_recurring_master
+
+
+def test_cancelling_one_occurrence_on_its_page_says_so_and_keeps_the_series(page_client, alice):
+    """Trial of main: "Cancel this occurrence" asked "Delete this appointment?" and answered
+    "Appointment deleted.", though only that day goes and the series stays."""
+    master = calendar_services.create_recurring_appointment(
+        rule="FREQ=WEEKLY;BYDAY=MO;UNTIL=20350531T215959Z",
+        agents=[alice],
+        subject="Stand-up",
+        start=FIRST.replace(tzinfo=AMS),
+        end=FIRST.replace(tzinfo=AMS, minute=15),
+    )
+    second = Appointment.objects.filter(master=master).order_by("start")[1]
+    client = page_client(alice.user)
+    detail = client.get(f"/calendar/appointments/{second.pk}/").content.decode()
+    assert 'data-confirm="Cancel this occurrence? The rest of the series stays."' in detail
+
+    response = client.post(f"/calendar/appointments/{second.pk}/delete/", follow=True)
+
+    assert "The occurrence of Mon 12 Mar 2035 is cancelled; the rest of the series stays." in response.content.decode()
+    assert Appointment.objects.get(pk=second.pk).is_cancelled
+    assert (
+        Appointment.objects.filter(master=master, is_cancelled=False).count()
+        == len(list(rrule.rrule(rrule.WEEKLY, dtstart=FIRST, until=LAST_DAY))) - 1
+    )
