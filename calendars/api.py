@@ -143,7 +143,10 @@ class AppointmentSerializer(serializers.ModelSerializer):
     )
     request = serializers.PrimaryKeyRelatedField(queryset=Request.objects.all(), required=False, allow_null=True)
     reminder_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=40320)
-    is_recurring = serializers.SerializerMethodField()
+    is_recurring = serializers.SerializerMethodField(
+        help_text="Part of a recurring series: one of its occurrences (`master` set), or, read on its own, "
+        "the series' master."
+    )
     data_unavailable = serializers.SerializerMethodField(help_text="An imported private entry: only its time is shown.")
     colour = serializers.SerializerMethodField()
     can_edit = serializers.SerializerMethodField()
@@ -228,7 +231,11 @@ class AppointmentSerializer(serializers.ModelSerializer):
         return self.context["calendar_settings"]
 
     def get_is_recurring(self, appointment: Appointment) -> bool:
-        return appointment.master_id is not None
+        # A series' master too (as a single appointment is read, with its schedule): the answer to
+        # the POST that made a series said false. Lists hold no masters and load no schedules.
+        if appointment.master_id is not None:
+            return True
+        return Appointment.schedule.is_cached(appointment) and appointment.is_recurring_master
 
     def get_data_unavailable(self, appointment: Appointment) -> bool:
         return permissions.is_hidden(appointment)

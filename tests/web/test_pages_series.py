@@ -103,6 +103,8 @@ def post_series(client, agent, subject: str, rule: str):
 def test_the_api_makes_a_series_from_an_rrule(api_client, alice):
     response = post_series(api_client(alice.user), alice, "Patch round", "FREQ=WEEKLY;BYDAY=TU;COUNT=4")
     assert response.status_code == 201, response.content
+    # The answer is the master: part of a series, though no occurrence of it.
+    assert response.json()["is_recurring"] is True and response.json()["master"] is None
     master = Appointment.objects.get(pk=response.json()["id"])
     assert master.is_recurring_master
     assert occurrence_starts(master, AMS) == list(
