@@ -120,11 +120,14 @@ def _action_form(request: HttpRequest, ticket, data=None) -> ActionForm | None:
     if not permissions.can_log_action(user, ticket):
         return None
     own = None if permissions.is_coordinator(user) else permissions.agent_of(user)
+    # Whose work it is, unless the user says otherwise: their own, or else (a coordinator without
+    # a technician profile) the request's one technician.
+    assigned = list(ticket.assigned_agents.all())
     return ActionForm(
         data,
         show_add_to_calendar=CalendarSettings.load().show_add_to_calendar,
         agent=own,
-        initial={"agent": permissions.agent_of(user)},
+        initial={"agent": permissions.agent_of(user) or (assigned[0] if len(assigned) == 1 else None)},
         prefix="action",
     )
 
