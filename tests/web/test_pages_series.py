@@ -145,3 +145,32 @@ def test_cancelling_one_occurrence_on_its_page_says_so_and_keeps_the_series(page
         Appointment.objects.filter(master=master, is_cancelled=False).count()
         == len(list(rrule.rrule(rrule.WEEKLY, dtstart=FIRST, until=LAST_DAY))) - 1
     )
+
+
+def test_a_series_over_a_busy_day_weeks_later_asks_first_naming_the_day(page_client, api_client, alice):
+    """Alice has "Training" on Monday 19 March 2035 08:30-10:00 (the third Monday). A weekly
+    09:00-09:15 series from 5 March meets it there, not on its first day: the page names the
+    overlap with its day and saves nothing until confirmed. A daily 08:00-09:00 series from
+    Tuesday 6 March meets it on its 14th day: the API answers 409 naming it."""
+    training_start = datetime(2035, 3, 19, 8, 30, tzinfo=AMS)
+    calendar_services.create_appointment(
+        subject="Training", start=training_start, end=training_start.replace(hour=10, minute=0), agents=[alice]
+    )
+    client = page_client(alice.user)
+
+    asked = new_appointment(client, alice, "Stand-up", "weekly")
+
+    assert asked.status_code == 200
+    assert "overlaps Alice&#x27;s &#x27;Training&#x27; Mon 19 Mar 08:30–10:00" in asked.content.decode()
+    assert not Appointment.objects.filter(subject="Stand-up").exists()
+    refused = post_series(api_client(alice.user), alice, "Patch round", "FREQ=DAILY;COUNT=20")
+    assert refused.status_code == 409 and [o["subject"] for o in refused.json()["overlaps"]] == ["Training"]
+    assert not Appointment.objects.filter(subject="Patch round").exists()
+
+    times = {"start": "2035-03-05T09:00", "end": "2035-03-05T09:15", "repeat_until": "2035-05-31"}
+    confirmed = client.post(
+        "/calendar/appointments/new/",
+        {**times, "subject": "Stand-up", "agents": [alice.pk], "repeat": "weekly", "confirm_overlap": "on"},
+    )
+    assert confirmed.status_code == 302
+    assert Appointment.objects.get(subject="Stand-up", master=None).is_recurring_master
