@@ -134,6 +134,13 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         data["check_overlap"] = not data.pop("confirm_overlap", False)
         return data
 
+    @staticmethod
+    def created_message(made: list) -> str:
+        """What the pages say once `made` (the appointments, or the series' masters) is saved."""
+        if made and made[0].is_recurring_master:
+            return f"{len(made)} recurring series created; move or cancel single occurrences on the calendar."
+        return f"{len(made)} appointment(s) created."
+
     def push_choice(self) -> bool | None:
         """True: push now, False: keep here, None: no answer (not asked, or decide later)."""
         answer = self.cleaned_data.get("external_calendar")

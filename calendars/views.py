@@ -262,7 +262,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                     add_errors(form, error)
                 else:
                     answer_push_choice(made, form.push_choice(), agent=own, by=request.user)
-                    messages.success(request, f"{len(made)} appointment(s) created.")
+                    messages.success(request, AppointmentForm.created_message(made))
                     return redirect("calendars:appointment-detail", pk=made[0].pk)
     else:
         start = _parse_local(request.GET.get("start")) or timezone.localtime().replace(minute=0, second=0)
@@ -341,6 +341,10 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "unavailable": permissions.DATA_UNAVAILABLE,
             "can_edit": can_edit,
             "form": form,
+            # A series' master says how it repeats ("weekly, each Thursday, until 2027-01-28").
+            "repeats": "; ".join(rule.to_text() for rule in appointment.schedule.recurrence.rrules)
+            if appointment.is_recurring_master
+            else "",
         },
     )
 

@@ -277,6 +277,6 @@ def appointment_create(request: HttpRequest, pk: int) -> HttpResponse:
             add_errors(form, error)
         else:
             answer_push_choice(made, form.push_choice(), agent=permissions.agent_of(request.user), by=request.user)
-            messages.success(request, f"{len(made)} appointment(s) created.")
+            messages.success(request, AppointmentForm.created_message(made))
             return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")
     return _detail(request, ticket, appointment_form=form, tab="appointments")

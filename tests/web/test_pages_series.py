@@ -49,10 +49,13 @@ def new_appointment(client, agent, subject: str, repeat: str):
     ],
 )
 def test_a_technician_makes_a_series_on_the_new_appointment_page(page_client, alice, repeat, expected):
-    response = new_appointment(page_client(alice.user), alice, "Stand-up", repeat)
+    client = page_client(alice.user)
+    response = new_appointment(client, alice, "Stand-up", repeat)
     assert response.status_code == 302
     master = Appointment.objects.get(subject="Stand-up", master=None)
     assert master.is_recurring_master
+    page = client.get(response.url).content.decode()
+    assert "1 recurring series created" in page and "<dt>Repeats</dt>" in page and "until 2035-05-31" in page
     # 09:00 on the wall clock before and after the spring change, up to and including 31 May.
     assert occurrence_starts(master, AMS) == list(expected)
 
