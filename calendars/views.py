@@ -1,6 +1,8 @@
 """Calendar pages: the personal and the group calendar (the widget reads /api/appointments/),
 and the pages to create, open, edit and delete one appointment."""
 
+import copy
+import zoneinfo
 from datetime import date, datetime, timedelta
 
 from django.contrib import messages
@@ -282,6 +284,20 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
     return render(request, "calendars/appointment_form.html", {"form": form, "appointment": None})
 
 
+def _repeats(master: Appointment) -> str:
+    """How a series repeats, in django-recurrence's words ("weekly, each Thursday, until
+    2027-01-28"), its end read on the series' own clock: UNTIL is stored in UTC, whose date is
+    the next day for a New York series ending at midnight."""
+    zone = zoneinfo.ZoneInfo(str(master.schedule.time_zone))
+    texts = []
+    for rule in master.schedule.recurrence.rrules:
+        shown = copy.copy(rule)
+        if shown.until is not None and timezone.is_aware(shown.until):
+            shown.until = shown.until.astimezone(zone)
+        texts.append(shown.to_text())
+    return "; ".join(texts)
+
+
 def _appointment(pk: int) -> Appointment:
     return get_object_or_404(
         Appointment.objects.select_related("request", "master", "schedule").prefetch_related("agents__user"), pk=pk
@@ -341,10 +357,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "unavailable": permissions.DATA_UNAVAILABLE,
             "can_edit": can_edit,
             "form": form,
-            # A series' master says how it repeats ("weekly, each Thursday, until 2027-01-28").
-            "repeats": "; ".join(rule.to_text() for rule in appointment.schedule.recurrence.rrules)
-            if appointment.is_recurring_master
-            else "",
+            "repeats": _repeats(appointment) if appointment.is_recurring_master else "",
         },
     )
 

@@ -85,6 +85,9 @@ def test_a_series_from_the_request_tab_repeats_on_each_technicians_own_clock(pag
     assert occurrence_starts(masters[alice], AMS) == list(
         rrule.rrule(rrule.WEEKLY, interval=2, dtstart=datetime(2035, 3, 5, 15), until=datetime(2035, 4, 30, 23, 59, 59))
     )
+    # Frank's series ends on 30 April on his clock (04:59:59 on 1 May in UTC).
+    franks_page = page_client(alice.user).get(f"/calendar/appointments/{masters[frank].pk}/")
+    assert "until 2035-04-30" in franks_page.content.decode()
     assert occurrence_starts(masters[frank], NEW_YORK) == list(
         rrule.rrule(rrule.WEEKLY, interval=2, dtstart=datetime(2035, 3, 5, 9), until=datetime(2035, 4, 30, 23, 59, 59))
     )
