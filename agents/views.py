@@ -77,12 +77,15 @@ def renew_feed(request: HttpRequest) -> HttpResponse:
     if holder is None:
         messages.error(request, "You have no technician profile, so there is no calendar link to renew.")
         return redirect("agents:me")
+    # Only a link that was working is replaced: a first link has no "old one" to speak of.
+    replaced = services.feed_link_made(holder) and services.feed_enabled(holder)
     request.session[NEW_FEED_TOKEN] = services.renew_feed_token(holder)
     what = "calendar link" if agent is not None else "team calendar link"
-    messages.success(
-        request,
-        f"You have a new {what}, shown below this once: copy it or subscribe now. The old one no longer works.",
-    )
+    shown = "shown below this once: copy it or subscribe now."
+    if replaced:
+        messages.success(request, f"You have a new {what}, {shown} The old one no longer works.")
+    else:
+        messages.success(request, f"Your {what} is made, {shown}")
     return redirect("agents:me")
 
 

@@ -7,6 +7,7 @@ private entry comes out as busy time with "Data unavailable" and nothing else (S
 from datetime import timedelta
 
 from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -142,7 +143,10 @@ class AppointmentSerializer(serializers.ModelSerializer):
     )
     request = serializers.PrimaryKeyRelatedField(queryset=Request.objects.all(), required=False, allow_null=True)
     reminder_minutes = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=40320)
-    is_recurring = serializers.SerializerMethodField()
+    is_recurring = serializers.SerializerMethodField(
+        help_text="Part of a recurring series: one of its occurrences (`master` set), or, read on its own, "
+        "the series' master."
+    )
     data_unavailable = serializers.SerializerMethodField(help_text="An imported private entry: only its time is shown.")
     colour = serializers.SerializerMethodField()
     can_edit = serializers.SerializerMethodField()
@@ -157,6 +161,18 @@ class AppointmentSerializer(serializers.ModelSerializer):
         help_text=(
             "A JSON body field, not a query parameter: save even if the time overlaps other busy entries "
             "(else 409 naming them)."
+        ),
+    )
+    recurrence = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text=(
+            "On create only: an RRULE (RFC 5545 3.3.10, e.g. FREQ=WEEKLY;BYDAY=MO;UNTIL=20270701T000000Z) that "
+            "makes the appointment the master of a series repeating on its first technician's wall clock; "
+            "the answer is the master, its occurrences are listed as entries with `master` set. A series' "
+            "rule is changed in admin."
         ),
     )
 
@@ -191,6 +207,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "confirm_overlap",
+            "recurrence",
         ]
         read_only_fields = [
             "start_date",
@@ -214,7 +231,11 @@ class AppointmentSerializer(serializers.ModelSerializer):
         return self.context["calendar_settings"]
 
     def get_is_recurring(self, appointment: Appointment) -> bool:
-        return appointment.master_id is not None
+        # A series' master too (as a single appointment is read, with its schedule): the answer to
+        # the POST that made a series said false. Lists hold no masters and load no schedules.
+        if appointment.master_id is not None:
+            return True
+        return Appointment.schedule.is_cached(appointment) and appointment.is_recurring_master
 
     def get_data_unavailable(self, appointment: Appointment) -> bool:
         return permissions.is_hidden(appointment)
@@ -246,6 +267,10 @@ class AppointmentSerializer(serializers.ModelSerializer):
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:
             raise serializers.ValidationError({"end": ["The end must be after the start."]})
+        if self.instance is not None and attrs.get("recurrence"):
+            raise serializers.ValidationError(
+                {"recurrence": ["A series is made with its first appointment; change its rule in admin."]}
+            )
         return attrs
 
 
@@ -393,14 +418,26 @@ class AppointmentViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
         user = self.request.user
         if not permissions.can_create_appointment(user, agents=data["agents"], request=data.get("request")):
             raise PermissionDenied("You may create appointments only on your own calendar or on your requests.")
+        rule = data.pop("recurrence", "").strip()
+        if rule:
+            try:
+                services.check_rule(rule, start=data["start"], zone=data["agents"][0].zone)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"recurrence": error.messages}) from error
         with service_errors(), overlap_conflicts():
-            serializer.instance = services.create_appointment(by=user, check_overlap=not confirmed, **data)
+            if rule:
+                serializer.instance = services.create_recurring_appointment(
+                    rule=rule, by=user, check_overlap=not confirmed, **data
+                )
+            else:
+                serializer.instance = services.create_appointment(by=user, check_overlap=not confirmed, **data)
 
     def perform_update(self, serializer: AppointmentSerializer) -> None:
         appointment = serializer.instance
         self._check_edit(appointment)
         data = dict(serializer.validated_data)
         data.pop("request", None)  # an appointment stays with its request
+        data.pop("recurrence", None)  # refused above when given
         confirmed = data.pop("confirm_overlap", False)
         agents = data.pop("agents", None)
         if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):

@@ -1,5 +1,6 @@
 """Reads used by pages, API, feed and sync."""
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -462,13 +463,15 @@ class Overlap:
     external: bool
     subject: str  # empty for imported and private entries
 
-    def message(self, zone) -> str:
+    def message(self, zone, *, dated: bool = False) -> str:
         """'overlaps Bob's 'Site visit' 10:00-11:00' or 'busy in Bob's external calendar
         10:00-11:00' (an en dash between the times), times on `zone`'s wall clock (the day is
-        named when it is not one day)."""
+        named when it is not one day, or when `dated`: the overlaps of a series fall on many days)."""
         begin, finish = timezone.localtime(self.start, zone), timezone.localtime(self.end, zone)
         span = f"{begin:%H:%M}–{finish:%H:%M}"
-        if begin.date() != finish.date():
+        if dated and begin.date() == finish.date():
+            span = f"{begin:%a %d %b} {span}"
+        elif begin.date() != finish.date():
             span = f"{begin:%a %d %b %H:%M}–{finish:%a %d %b %H:%M}"
         if self.external:
             return f"busy in {self.agent_name}'s external calendar {span}"
@@ -483,20 +486,42 @@ def overlaps(start: datetime, end: datetime, agent_ids, *, exclude: int | None =
     rows = busy_rows(agent_ids=list(agent_ids), start=start, end=end)
     if exclude is not None:
         rows = rows.exclude(appointment_id=exclude)
-    rows = rows.select_related("agent__user", "appointment").order_by("appointment__start", "agent_id")
+    return [_overlap_of(row) for row in _overlap_rows(rows)]
+
+
+def series_overlaps(spans: list[tuple[datetime, datetime]], agent_ids, *, series: int) -> list[Overlap]:
+    """Busy entries of these technicians overlapping any of `spans` (the [start, end) of a
+    series' occurrences: of equal length, so sorted by start they are sorted by end too), other
+    than the series' own master and occurrences; one query, however many occurrences."""
+    if not spans:
+        return []
+    spans = sorted(spans)
+    starts = [start for start, _ in spans]
+    rows = busy_rows(agent_ids=list(agent_ids), start=spans[0][0], end=max(end for _, end in spans))
+    rows = rows.exclude(appointment_id=series).exclude(appointment__master_id=series)
     found = []
-    for row in rows:
-        entry = row.appointment
-        external = entry.source == Appointment.Source.EXTERNAL
-        found.append(
-            Overlap(
-                appointment_id=entry.pk,
-                agent_id=row.agent_id,
-                agent_name=row.agent.name,
-                start=entry.start,
-                end=entry.end,
-                external=external,
-                subject="" if external or entry.private else entry.subject,
-            )
-        )
+    for row in _overlap_rows(rows):
+        # The last occurrence starting before the entry ends meets it if it ends after its start.
+        last = bisect_left(starts, row.appointment.end) - 1
+        if last >= 0 and spans[last][1] > row.appointment.start:
+            found.append(_overlap_of(row))
     return found
+
+
+def _overlap_rows(rows: QuerySet) -> QuerySet:
+    return rows.select_related("agent__user", "appointment").order_by("appointment__start", "agent_id")
+
+
+def _overlap_of(row) -> Overlap:
+    """The Overlap of one (technician, appointment) row of busy_rows, without private details."""
+    entry = row.appointment
+    external = entry.source == Appointment.Source.EXTERNAL
+    return Overlap(
+        appointment_id=entry.pk,
+        agent_id=row.agent_id,
+        agent_name=row.agent.name,
+        start=entry.start,
+        end=entry.end,
+        external=external,
+        subject="" if external or entry.private else entry.subject,
+    )

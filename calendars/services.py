@@ -8,6 +8,7 @@ import copy
 import zoneinfo
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import recurrence as recurrence_lib
 from django.core.exceptions import ValidationError
@@ -112,10 +113,16 @@ class OverlapWarning(ValidationError):
     way. Raised only when the caller asked for the check and the admin setting is on; the caller
     asks the user and saves again with the check off once confirmed."""
 
-    def __init__(self, overlaps: list) -> None:
+    # A series can meet hundreds of entries: the message names this many, `overlaps` holds all.
+    NAMED = 5
+
+    def __init__(self, overlaps: list, *, dated: bool = False) -> None:
+        """`dated`: name the day of every overlap (those of a series fall on many days)."""
         self.overlaps = overlaps
         zone = timezone.get_current_timezone()
-        lines = "; ".join(overlap.message(zone) for overlap in overlaps)
+        lines = "; ".join(overlap.message(zone, dated=dated) for overlap in overlaps[: self.NAMED])
+        if len(overlaps) > self.NAMED:
+            lines += f"; and {len(overlaps) - self.NAMED} more"
         super().__init__(f"Double booking: {lines}. Confirm to save anyway.", code="overlap")
 
 
@@ -228,13 +235,20 @@ def _build_appointment(
 
 
 @transaction.atomic
-def create_appointments(*, agents: Iterable[Agent], one_each: bool, **fields) -> list[Appointment]:
-    """S1.3: for several technicians, one entry each or one shared entry."""
+def create_appointments(
+    *, agents: Iterable[Agent], one_each: bool, rule: str | None = None, **fields
+) -> list[Appointment]:
+    """S1.3: for several technicians, one entry each or one shared entry.
+
+    With an RRULE `rule` (S3.7) each entry is the master of a series repeating on its first
+    technician's wall clock (`create_recurring_appointment`); the masters are returned. Raises
+    ValidationError for a rule that gives no occurrence, OverlapWarning as `create_appointment`."""
     agents = list(agents)
     _check_agents(agents)
+    make = create_appointment if not rule else partial(create_recurring_appointment, rule=rule)
     if one_each:
-        return [create_appointment(agents=[agent], **fields) for agent in agents]
-    return [create_appointment(agents=agents, **fields)]
+        return [make(agents=[agent], **fields) for agent in agents]
+    return [make(agents=agents, **fields)]
 
 
 @transaction.atomic
@@ -597,18 +611,37 @@ def create_recurring_appointment(
     """A recurring master and its occurrences for the coming year.
 
     `rule` is an RRULE (text or a django-recurrence Recurrence); it repeats on the wall clock
-    of `time_zone`, by default the first technician's. `all_cancelled`: see `check_rule`.
+    of `time_zone`, by default the first technician's. `all_cancelled`: see `check_rule`. With
+    `check_overlap=True` (in `fields`) an OverlapWarning naming the day of each overlap is raised,
+    and nothing kept, when any occurrence made meets another busy entry of the technicians (S6.3).
     """
     agents = list(agents)
     _check_agents(agents)
     zone = zoneinfo.ZoneInfo(str(time_zone)) if time_zone else _zone_of(agents)
     start, end = _aware(start, zone), _aware(end, zone)
     rule = check_rule(rule, start=start, zone=zone, all_cancelled=all_cancelled)
+    # Checked on every occurrence made, not only on the first (the master's own span).
+    check_overlap = fields.pop("check_overlap", False)
     master = create_appointment(agents=agents, start=start, end=end, **fields)
     Schedule.objects.create(master=master, recurrence=rule, time_zone=zone)
     master.refresh_from_db()
     materialise_occurrences(master, now=now)
+    if check_overlap and master.busy:
+        _refuse_series_overlaps(master, agents)
     return master
+
+
+def _refuse_series_overlaps(master: Appointment, agents: list[Agent]) -> None:
+    """Raise OverlapWarning (the caller's transaction then keeps nothing) when an occurrence of
+    the series meets another busy entry of its technicians, unless admins turned the warning off."""
+    from calendars.selectors import series_overlaps
+
+    if not CalendarSettings.load().warn_overlaps:
+        return
+    spans = list(master.occurrences.filter(is_cancelled=False).values_list("start", "end"))
+    found = series_overlaps(spans, [agent.pk for agent in agents], series=master.pk)
+    if found:
+        raise OverlapWarning(found, dated=True)
 
 
 @transaction.atomic

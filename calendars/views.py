@@ -1,6 +1,8 @@
 """Calendar pages: the personal and the group calendar (the widget reads /api/appointments/),
 and the pages to create, open, edit and delete one appointment."""
 
+import copy
+import zoneinfo
 from datetime import date, datetime, timedelta
 
 from django.contrib import messages
@@ -11,6 +13,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
@@ -252,14 +255,16 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
             else:
                 one_each = form.cleaned_data.get("entries") != AppointmentForm.SHARED
                 try:
-                    made = services.create_appointments(one_each=one_each, by=request.user, **form.service_fields())
+                    made = services.create_appointments(
+                        one_each=one_each, rule=form.recurrence_rule(), by=request.user, **form.service_fields()
+                    )
                 except services.OverlapWarning as error:
                     form.ask_to_confirm_overlap(error)
                 except ValidationError as error:
                     add_errors(form, error)
                 else:
                     answer_push_choice(made, form.push_choice(), agent=own, by=request.user)
-                    messages.success(request, f"{len(made)} appointment(s) created.")
+                    messages.success(request, AppointmentForm.created_message(made))
                     return redirect("calendars:appointment-detail", pk=made[0].pk)
     else:
         start = _parse_local(request.GET.get("start")) or timezone.localtime().replace(minute=0, second=0)
@@ -277,6 +282,20 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         )
         _offer_only_choosable(form, request.user)
     return render(request, "calendars/appointment_form.html", {"form": form, "appointment": None})
+
+
+def _repeats(master: Appointment) -> str:
+    """How a series repeats, in django-recurrence's words ("weekly, each Thursday, until
+    2027-01-28"), its end read on the series' own clock: UNTIL is stored in UTC, whose date is
+    the next day for a New York series ending at midnight."""
+    zone = zoneinfo.ZoneInfo(str(master.schedule.time_zone))
+    texts = []
+    for rule in master.schedule.recurrence.rrules:
+        shown = copy.copy(rule)
+        if shown.until is not None and timezone.is_aware(shown.until):
+            shown.until = shown.until.astimezone(zone)
+        texts.append(shown.to_text())
+    return "; ".join(texts)
 
 
 def _appointment(pk: int) -> Appointment:
@@ -338,6 +357,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "unavailable": permissions.DATA_UNAVAILABLE,
             "can_edit": can_edit,
             "form": form,
+            "repeats": _repeats(appointment) if appointment.is_recurring_master else "",
         },
     )
 
@@ -348,6 +368,14 @@ def appointment_delete(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(pk)
     if not permissions.can_delete_appointment(request.user, appointment):
         raise PermissionDenied
+    # Read before the delete: an occurrence is only marked cancelled, a master takes its series.
+    if appointment.master_id:
+        day = date_format(timezone.localtime(appointment.start), "D j M Y")
+        done = f"The occurrence of {day} is cancelled; the rest of the series stays."
+    elif appointment.is_recurring_master:
+        done = "The series and all its occurrences are deleted."
+    else:
+        done = "Appointment deleted."
     services.delete_appointment(appointment, by=request.user)
-    messages.success(request, "Appointment deleted.")
+    messages.success(request, done)
     return redirect("calendars:personal")

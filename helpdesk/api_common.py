@@ -19,6 +19,23 @@ from rest_framework.pagination import PageNumberPagination
 from helpdesk import limits
 
 
+class SpelledDurationField(serializers.DurationField):
+    """A duration written out: "HH:MM:SS" ("01:30:00", as answers give it, or "[DD] HH:MM:SS") or
+    ISO 8601 ("PT1H30M"). A bare number is refused (400): DRF would read 60 as 60 seconds, while
+    the pages and /api/availability/ count minutes, so a request estimated "60" was planned
+    for one minute."""
+
+    default_error_messages = {
+        "bare_number": 'Write the duration out: "01:30:00" (hours:minutes:seconds) or "PT90M" (ISO 8601); '
+        "a bare number is not read, as it could mean seconds or minutes.",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, int | float) or (isinstance(value, str) and value.strip().lstrip("+-").isdigit()):
+            self.fail("bare_number")
+        return super().to_internal_value(value)
+
+
 @contextmanager
 def service_errors() -> Iterator[None]:
     """A service's ValidationError becomes a 400 with the same field messages."""

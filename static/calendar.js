@@ -460,9 +460,9 @@
     options.headerToolbar = { start: "prev,next today", center: "title", end: "" };
     options.datesAboveResources = config.days > 1;
     if (config.view === "resourceTimeline") options.slotWidth = 48;
-    // On a phone the technicians' columns shared 390 px (58 px each for five, labels cut): each
-    // keeps a readable width and the grid scrolls sideways in the widget, its hours staying put.
-    else if (phone) options.columnWidth = "minmax(7rem, 1fr)";
+    // Many technicians (on a phone, or a week of eight on a desktop) made columns of cut names and
+    // entries: each keeps a readable width and the grid scrolls sideways in the widget, its hours staying put.
+    else options.columnWidth = "minmax(6.5rem, 1fr)";
   } else {
     options.view = phone && config.view === "timeGridWeek" ? "timeGridDay" : config.view;
     options.headerToolbar = phone

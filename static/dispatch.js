@@ -8,6 +8,10 @@
   if (!config.freeMinutes || !config.availabilityUrl) return;
 
   const perResource = config.mode === "group" && config.layout !== "grid";
+  // Starts are asked on the grid the user sees (the slot interval), not on a grid of the
+  // duration from midnight: 90-minute starts at 00:00, 01:30 ... would skip a technician free
+  // from 08:00 until 09:00 and one free from 10:00 until 10:30.
+  const step = Math.min(config.slotMinutes || 30, config.freeMinutes);
 
   // In batches of at most config.maxTechnicians (the API's cap), so every column gets its slots.
   async function freeSlots(info) {
@@ -32,7 +36,7 @@
         start,
         end: info.endStr,
         duration: String(config.freeMinutes),
-        step: String(config.freeMinutes),
+        step: String(step),
         mode: "any",
         limit: String(LIMIT),
       });
@@ -45,16 +49,31 @@
       const slots = (await response.json()).slots;
       found.push(...slots);
       if (slots.length < LIMIT) break;
-      start = new Date(Date.parse(slots[slots.length - 1].start) + config.freeMinutes * 60 * 1000).toISOString();
+      start = new Date(Date.parse(slots[slots.length - 1].start) + step * 60 * 1000).toISOString();
     }
-    return found.map((slot) => ({
+    return tiles(found).map((slot) => ({
       start: slot.start.slice(0, 19),
       end: slot.end.slice(0, 19),
       display: "background",
       backgroundColor: "#2e9e4f",
       classNames: ["free-slot"],
-      resourceIds: perResource ? slot.agents.map(String) : [],
+      resourceIds: slot.agents.map(String),
     }));
+  }
+
+  // The slots one after another, per technician (or for anyone, in one grid): each from the
+  // earliest start at or after the end of the one before, so the blocks tile the free time.
+  function tiles(slots) {
+    const ends = new Map();
+    const shown = [];
+    for (const slot of [...slots].sort((a, b) => Date.parse(a.start) - Date.parse(b.start))) {
+      const keys = perResource ? slot.agents.map(String) : ["anyone"];
+      const free = keys.filter((key) => !ends.has(key) || Date.parse(slot.start) >= ends.get(key));
+      if (!free.length) continue;
+      free.forEach((key) => ends.set(key, Date.parse(slot.end)));
+      shown.push({ ...slot, agents: perResource ? free : [] });
+    }
+    return shown;
   }
 
   window.helpdeskEventSources = [...(window.helpdeskEventSources || []), { events: freeSlots }];

@@ -24,7 +24,15 @@ from calendars.api_availability import (
 from calendars.models import CalendarSettings
 from calendars.times import midnight
 from helpdesk import permissions
-from helpdesk.api_common import IdFilter, IdsFilter, Pages, ParameterFilterSet, choice_filter, service_errors
+from helpdesk.api_common import (
+    IdFilter,
+    IdsFilter,
+    Pages,
+    ParameterFilterSet,
+    SpelledDurationField,
+    choice_filter,
+    service_errors,
+)
 from helpdesk.limits import SupportedDateTimeSerializerField
 from tickets import selectors, services
 from tickets.models import Action, Request
@@ -46,6 +54,7 @@ class RequestSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: SupportedDateTimeSerializerField,
+        models.DurationField: SpelledDurationField,
     }
     number = serializers.IntegerField(source="pk", read_only=True)
     assigned_agents = serializers.PrimaryKeyRelatedField(
@@ -93,6 +102,7 @@ class ActionSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: SupportedDateTimeSerializerField,
+        models.DurationField: SpelledDurationField,
     }
     agent = serializers.PrimaryKeyRelatedField(
         queryset=Agent.objects.filter(is_active=True),

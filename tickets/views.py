@@ -122,11 +122,14 @@ def _action_form(request: HttpRequest, ticket, data=None) -> ActionForm | None:
     if not permissions.can_log_action(user, ticket):
         return None
     own = None if permissions.is_coordinator(user) else permissions.agent_of(user)
+    # Whose work it is, unless the user says otherwise: their own, or else (a coordinator without
+    # a technician profile) the request's one technician.
+    assigned = list(ticket.assigned_agents.all())
     return ActionForm(
         data,
         show_add_to_calendar=CalendarSettings.load().show_add_to_calendar,
         agent=own,
-        initial={"agent": permissions.agent_of(user)},
+        initial={"agent": permissions.agent_of(user) or (assigned[0] if len(assigned) == 1 else None)},
         prefix="action",
     )
 
@@ -291,7 +294,11 @@ def appointment_create(request: HttpRequest, pk: int) -> HttpResponse:
         one_each = form.cleaned_data.get("entries") != AppointmentForm.SHARED
         try:
             made = calendar_services.create_appointments(
-                one_each=one_each, request=ticket, by=request.user, **form.service_fields()
+                one_each=one_each,
+                rule=form.recurrence_rule(),
+                request=ticket,
+                by=request.user,
+                **form.service_fields(),
             )
         except calendar_services.OverlapWarning as error:
             form.ask_to_confirm_overlap(error)
@@ -299,6 +306,6 @@ def appointment_create(request: HttpRequest, pk: int) -> HttpResponse:
             add_errors(form, error)
         else:
             answer_push_choice(made, form.push_choice(), agent=permissions.agent_of(request.user), by=request.user)
-            messages.success(request, f"{len(made)} appointment(s) created.")
+            messages.success(request, AppointmentForm.created_message(made))
             return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")
     return _detail(request, ticket, appointment_form=form, tab="appointments")

@@ -233,3 +233,13 @@ def test_pages_of_a_technicians_own_calendar_point_a_coordinator_to_the_team_lin
 
     assert "no technician profile" in page
     assert f'href="{reverse("agents:me")}#team-feeds-heading"' in page
+
+
+def test_the_first_link_does_not_speak_of_an_old_one(alice_client, alice):
+    """Trial of main: making the very first link said "The old one no longer works", though
+    there was none; renewing a working link still says so."""
+    first, _ = _new_link(alice_client)
+    assert "Your calendar link is made" in first and "old one" not in first
+
+    renewed, _ = _new_link(alice_client)
+    assert "The old one no longer works" in renewed

@@ -150,3 +150,24 @@ def test_the_free_slot_layer_is_whole_past_the_most_slots_one_answer_holds(open_
     page = log_in(open_page(), "coordinator")
     page.goto(f"/calendar/group/?agent={alice.pk}&agent={frank.pk}&layout=rows&days=31&date=2035-03-05&free=30")
     expect(page.locator(".ec-bg-event.free-slot")).to_have_count(2 * 23 * 18, timeout=30_000)
+
+
+def test_free_slots_longer_than_the_grid_start_where_the_free_time_starts(open_page, log_in, coordinator, alice):
+    """Trial of main: Alice works 08:00-17:00 and is busy 09:30-10:00; free slots of 90 minutes
+    on the 30-minute grid. A 90-minute job fits 08:00-09:30 and from 10:00, so the blocks are
+    08:00-09:30, 10:00-11:30, 11:30-13:00, 13:00-14:30 and 14:30-16:00 (16:00-17:30 leaves her
+    hours). Starts counted in steps of 90 minutes from midnight (00:00, 01:30 ... 09:00, 10:30)
+    showed four blocks from 10:30 and hid both 08:00-09:30 and 10:00-10:30."""
+    calendar_services.create_appointment(subject="Busy", start=on(9, 30), end=on(10), agents=[alice])
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/calendar/group/?agent={alice.pk}&layout=columns&days=1&slot=30&date=2035-03-05&free=90")
+    busy = settled_box(page, page.locator(".ec-event", has_text="Busy"))
+    blocks = page.locator(".ec-bg-event.free-slot")
+    expect(blocks).to_have_count(5)
+    # The busy half hour is the ruler: one slot of the grid.
+    half_hour = busy["height"]
+    boxes = sorted((blocks.nth(i).bounding_box() for i in range(5)), key=lambda box: box["y"])
+    assert abs(boxes[0]["y"] - (busy["y"] - 3 * half_hour)) < 3  # 08:00
+    assert abs(boxes[0]["height"] - 3 * half_hour) < 3  # until 09:30
+    assert abs(boxes[1]["y"] - (busy["y"] + half_hour)) < 3  # 10:00
+    assert abs(boxes[4]["y"] + boxes[4]["height"] - (busy["y"] + 13 * half_hour)) < 3  # 16:00

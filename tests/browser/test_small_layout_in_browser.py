@@ -87,3 +87,39 @@ def test_group_calendar_save_status_shows_above_the_grid_in_view(open_page, log_
     page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
     box = page.locator("#calendar-message").bounding_box()
     assert box["y"] >= 0 and box["y"] + box["height"] <= 800
+
+
+def test_group_calendar_of_eight_technicians_on_a_phone_keeps_readable_columns(
+    open_page, log_in, coordinator, make_agent
+):
+    """Trial of main: at 390x844 the demo's eight technicians as columns were 37 px each, names
+    cut to "A... J..." and entries to three letters. Each column is at least 6.5rem (104 px) and
+    shows the whole name; the grid, not the page, scrolls sideways, and a drag there still saves."""
+    names = ["Alice Jansen", "Bob de Vries", "Carol Smith", "Dave Bakker", "Erin Jones", "Frank Miller"]
+    names += ["Grace Visser", "Henk Mulder"]
+    agents = []
+    for name in names:
+        first, last = name.split(" ", 1)
+        agent = make_agent(first.lower())
+        agent.user.last_name = last
+        agent.user.save()
+        agents.append(agent)
+    job = calendar_services.create_appointment(subject="Job", start=at(2, 9), end=at(2, 10), agents=[agents[0]])
+    page = log_in(open_page(width=390, height=844), "coordinator")
+    page.goto("/calendar/group/?layout=columns&days=1&date=2026-03-02")
+    box = settled_box(page, page.locator(".ec-event", has_text="Job"))
+    heads = page.locator(".ec-header .ec-col-head")
+    assert heads.count() == 8
+    for index in range(8):
+        head = heads.nth(index)
+        assert head.bounding_box()["width"] >= 104
+        assert head.evaluate("element => element.scrollWidth <= element.clientWidth"), head.inner_text()
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], f"the page is {widths[0]} px wide in a {widths[1]} px window"
+    assert page.evaluate("(main => main.scrollWidth > main.clientWidth)(document.querySelector('.ec-main'))")
+    # Alice's hour dragged one hour down in her (first) column.
+    x, y = centre(box)
+    drag(page, (x, y), (x, y + box["height"]))
+    wait_saved(page)
+    job.refresh_from_db()
+    assert (job.start, job.end) == (at(2, 10), at(2, 11))

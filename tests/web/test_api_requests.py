@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+import pytest
+
 from calendars.models import Appointment, CalendarSettings
 from tests.web.conftest import at
 from tickets.models import Action, Request
@@ -137,3 +139,43 @@ def test_agents_and_teams_are_listed(api_client, make_agent, alice):
     assert agents[0]["working_hours_start"] == "08:00"
     teams = client.get("/api/teams/").json()
     assert [team["name"] for team in teams] == ["Desk"]
+
+
+def planned_request(client, agent, summary: str, estimate):
+    """POST a request for `agent` planned on Wednesday 4 March 2026 09:00 Amsterdam."""
+    body = {"summary": summary, "assigned_agents": [agent.pk], "planned_start": "2026-03-04T09:00:00+01:00"}
+    return client.post(LIST, {**body, "estimate": estimate}, format="json")
+
+
+@pytest.mark.parametrize("bare", [60, 60.0, "60", " 90 "])
+def test_a_bare_number_of_an_estimate_or_time_taken_is_refused_not_read_as_seconds(api_client, alice, ticket, bare):
+    """Trial of main: POST {"estimate": 60} made a request estimated "00:01:00" (DRF reads a bare
+    number as seconds) whose planned entry lasted one minute, while the request page and
+    /api/availability/ count minutes. Nothing is written; the message shows how to write it."""
+    client = api_client(alice.user)
+    made = client.post(
+        LIST,
+        {
+            "summary": "Laptop",
+            "assigned_agents": [alice.pk],
+            "planned_start": "2026-03-04T09:00:00+01:00",
+            "estimate": bare,
+        },
+        format="json",
+    )
+    assert made.status_code == 400 and '"01:30:00"' in made.json()["estimate"][0]
+    assert not Request.objects.filter(summary="Laptop").exists()
+    logged = client.post(
+        f"{LIST}{ticket.pk}/actions/", {"done_at": "2026-03-02T09:00:00+01:00", "time_taken": bare}, format="json"
+    )
+    assert logged.status_code == 400 and "time_taken" in logged.json()
+    assert not Action.objects.exists()
+
+
+def test_an_estimate_in_iso_8601_is_read(api_client, alice):
+    """An ISO 8601 duration: PT90M is an hour and a half."""
+    response = planned_request(api_client(alice.user), alice, "Switch", "PT90M")
+    assert response.status_code == 201, response.json()
+    assert response.json()["estimate"] == "01:30:00"
+    planned = Appointment.objects.get(request=response.json()["id"], source="planned")
+    assert (planned.start, planned.end) == (at(4, 9), at(4, 10, 30))

@@ -182,3 +182,16 @@ def test_request_page_shows_estimate_and_time_taken_in_hours_and_minutes(page_cl
     page = page_client(alice.user).get(f"/requests/{ticket.pk}/").content.decode()
     assert "1 h 30 min" in page and "45 min" in page and "2 h" in page
     assert "1:30:00" not in page and "0:45:00" not in page and "2:00:00" not in page
+
+
+def test_a_coordinator_logging_work_on_a_one_technician_request_finds_that_technician_chosen(
+    page_client, coordinator, alice, bob, ticket
+):
+    """Trial of main: the coordinator's "Add an action" form started at "---------" on a request
+    with one technician (Alice), so every action needed her picked by hand."""
+    page = page_client(coordinator).get(f"/requests/{ticket.pk}/").content.decode()
+    assert f'<option value="{alice.pk}" selected>' in page
+
+    ticket.assigned_agents.add(bob)
+    page = page_client(coordinator).get(f"/requests/{ticket.pk}/").content.decode()
+    assert '<option value="" selected>' in page.split('name="action-agent"')[1].split("</select>")[0]

@@ -1,0 +1,182 @@
+"""A recurring series made without admin (trial of main: the pages and the API could only make
+single appointments; a series needed Django admin and its RRULE syntax, README "Recurring").
+
+The expected starts come from dateutil's rrule (an independent RFC 5545 expansion) over the
+series' wall clock, never from our own recurrence code."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from dateutil import rrule
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+
+AMS = ZoneInfo("Europe/Amsterdam")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def occurrence_starts(master: Appointment, zone: ZoneInfo) -> list[datetime]:
+    rows = Appointment.objects.filter(master=master, is_cancelled=False).order_by("start")
+    return [row.start.astimezone(zone).replace(tzinfo=None) for row in rows]
+
+
+# Monday 5 March 2035, 09:00 Amsterdam; the clocks go forward on Sunday 25 March 2035.
+FIRST = datetime(2035, 3, 5, 9, 0)
+LAST_DAY = datetime(2035, 5, 31, 23, 59, 59)
+WORKDAYS = (rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR)
+
+
+def new_appointment(client, agent, subject: str, repeat: str):
+    """POST the new appointment page: Monday 5 March 2035 09:00-09:15, until 31 May 2035."""
+    times = {"start": "2035-03-05T09:00", "end": "2035-03-05T09:15", "repeat_until": "2035-05-31"}
+    return client.post(
+        "/calendar/appointments/new/", {**times, "subject": subject, "agents": [agent.pk], "repeat": repeat}
+    )
+
+
+@pytest.mark.parametrize(
+    ("repeat", "expected"),
+    [
+        (
+            "workdays",
+            rrule.rrule(rrule.DAILY, byweekday=WORKDAYS, dtstart=FIRST, until=LAST_DAY),
+        ),
+        ("weekly", rrule.rrule(rrule.WEEKLY, dtstart=FIRST, until=LAST_DAY)),
+        ("fortnightly", rrule.rrule(rrule.WEEKLY, interval=2, dtstart=FIRST, until=LAST_DAY)),
+        ("monthly", rrule.rrule(rrule.MONTHLY, dtstart=FIRST, until=LAST_DAY)),
+    ],
+)
+def test_a_technician_makes_a_series_on_the_new_appointment_page(page_client, alice, repeat, expected):
+    client = page_client(alice.user)
+    response = new_appointment(client, alice, "Stand-up", repeat)
+    assert response.status_code == 302
+    master = Appointment.objects.get(subject="Stand-up", master=None)
+    assert master.is_recurring_master
+    page = client.get(response.url).content.decode()
+    assert "1 recurring series created" in page and "<dt>Repeats</dt>" in page and "until 2035-05-31" in page
+    # 09:00 on the wall clock before and after the spring change, up to and including 31 May.
+    assert occurrence_starts(master, AMS) == list(expected)
+
+
+def test_a_series_from_the_request_tab_repeats_on_each_technicians_own_clock(page_client, alice, make_agent, ticket):
+    """Alice (Amsterdam) and Frank (New York), one entry each, every two weeks from Monday
+    5 March 2035 15:00 Amsterdam (09:00 New York): Frank's series repeats at 09:00 on his
+    clock, so from 11 March (US change) to 25 March (EU change) it is 14:00 in Amsterdam."""
+    frank = make_agent("frank", time_zone="America/New_York")
+    ticket.assigned_agents.add(frank)
+    fields = {
+        "subject": "Site round",
+        "start": "2035-03-05T15:00",
+        "end": "2035-03-05T16:00",
+        "agents": [alice.pk, frank.pk],
+        "entries": "each",
+        "repeat": "fortnightly",
+        "repeat_until": "2035-04-30",
+    }
+    # The request page's appointment form has the prefix "appointment".
+    response = page_client(alice.user).post(
+        f"/requests/{ticket.pk}/appointments/", {f"appointment-{name}": value for name, value in fields.items()}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    masters = {m.agents.get(): m for m in Appointment.objects.filter(subject="Site round", master=None)}
+    assert set(masters) == {alice, frank} and all(m.request_id == ticket.pk for m in masters.values())
+    assert occurrence_starts(masters[alice], AMS) == list(
+        rrule.rrule(rrule.WEEKLY, interval=2, dtstart=datetime(2035, 3, 5, 15), until=datetime(2035, 4, 30, 23, 59, 59))
+    )
+    # Frank's series ends on 30 April on his clock (04:59:59 on 1 May in UTC).
+    franks_page = page_client(alice.user).get(f"/calendar/appointments/{masters[frank].pk}/")
+    assert "until 2035-04-30" in franks_page.content.decode()
+    assert occurrence_starts(masters[frank], NEW_YORK) == list(
+        rrule.rrule(rrule.WEEKLY, interval=2, dtstart=datetime(2035, 3, 5, 9), until=datetime(2035, 4, 30, 23, 59, 59))
+    )
+
+
+def test_repeat_until_without_a_repeat_is_refused_with_a_message(page_client, alice):
+    response = new_appointment(page_client(alice.user), alice, "Once", "")
+    assert response.status_code == 200
+    assert "Choose how the appointment repeats" in response.content.decode()
+    assert not Appointment.objects.filter(subject="Once").exists()
+
+
+def post_series(client, agent, subject: str, rule: str):
+    """POST /api/appointments/ of an hour on Tuesday 6 March 2035, 08:00 Amsterdam, with `rule`."""
+    body = {"subject": subject, "start": "2035-03-06T08:00:00+01:00", "end": "2035-03-06T09:00:00+01:00"}
+    return client.post("/api/appointments/", {**body, "agents": [agent.pk], "recurrence": rule}, format="json")
+
+
+def test_the_api_makes_a_series_from_an_rrule(api_client, alice):
+    response = post_series(api_client(alice.user), alice, "Patch round", "FREQ=WEEKLY;BYDAY=TU;COUNT=4")
+    assert response.status_code == 201, response.content
+    # The answer is the master: part of a series, though no occurrence of it.
+    assert response.json()["is_recurring"] is True and response.json()["master"] is None
+    master = Appointment.objects.get(pk=response.json()["id"])
+    assert master.is_recurring_master
+    assert occurrence_starts(master, AMS) == list(
+        rrule.rrulestr("FREQ=WEEKLY;BYDAY=TU;COUNT=4", dtstart=datetime(2035, 3, 6, 8))
+    )
+
+
+def test_the_api_refuses_a_bad_rule_and_a_rule_on_an_existing_appointment(api_client, alice, alices_appointment):
+    client = api_client(alice.user)
+    bad = post_series(client, alice, "Never", "FREQ=FORTNIGHTLY")
+    assert bad.status_code == 400 and "recurrence" in bad.json()
+    assert not Appointment.objects.filter(subject="Never").exists()
+    later = client.patch(f"/api/appointments/{alices_appointment.pk}/", {"recurrence": "FREQ=DAILY"}, format="json")
+    assert later.status_code == 400 and "recurrence" in later.json()
+    assert not Appointment.objects.get(pk=alices_appointment.pk).is_recurring_master
+
+
+def test_cancelling_one_occurrence_on_its_page_says_so_and_keeps_the_series(page_client, alice):
+    """Trial of main: "Cancel this occurrence" asked "Delete this appointment?" and answered
+    "Appointment deleted.", though only that day goes and the series stays."""
+    master = calendar_services.create_recurring_appointment(
+        rule="FREQ=WEEKLY;BYDAY=MO;UNTIL=20350531T215959Z",
+        agents=[alice],
+        subject="Stand-up",
+        start=FIRST.replace(tzinfo=AMS),
+        end=FIRST.replace(tzinfo=AMS, minute=15),
+    )
+    second = Appointment.objects.filter(master=master).order_by("start")[1]
+    client = page_client(alice.user)
+    detail = client.get(f"/calendar/appointments/{second.pk}/").content.decode()
+    assert 'data-confirm="Cancel this occurrence? The rest of the series stays."' in detail
+
+    response = client.post(f"/calendar/appointments/{second.pk}/delete/", follow=True)
+
+    assert "The occurrence of Mon 12 Mar 2035 is cancelled; the rest of the series stays." in response.content.decode()
+    assert Appointment.objects.get(pk=second.pk).is_cancelled
+    assert (
+        Appointment.objects.filter(master=master, is_cancelled=False).count()
+        == len(list(rrule.rrule(rrule.WEEKLY, dtstart=FIRST, until=LAST_DAY))) - 1
+    )
+
+
+def test_a_series_over_a_busy_day_weeks_later_asks_first_naming_the_day(page_client, api_client, alice):
+    """Alice has "Training" on Monday 19 March 2035 08:30-10:00 (the third Monday). A weekly
+    09:00-09:15 series from 5 March meets it there, not on its first day: the page names the
+    overlap with its day and saves nothing until confirmed. A daily 08:00-09:00 series from
+    Tuesday 6 March meets it on its 14th day: the API answers 409 naming it."""
+    training_start = datetime(2035, 3, 19, 8, 30, tzinfo=AMS)
+    calendar_services.create_appointment(
+        subject="Training", start=training_start, end=training_start.replace(hour=10, minute=0), agents=[alice]
+    )
+    client = page_client(alice.user)
+
+    asked = new_appointment(client, alice, "Stand-up", "weekly")
+
+    assert asked.status_code == 200
+    assert "overlaps Alice&#x27;s &#x27;Training&#x27; Mon 19 Mar 08:30–10:00" in asked.content.decode()
+    assert not Appointment.objects.filter(subject="Stand-up").exists()
+    refused = post_series(api_client(alice.user), alice, "Patch round", "FREQ=DAILY;COUNT=20")
+    assert refused.status_code == 409 and [o["subject"] for o in refused.json()["overlaps"]] == ["Training"]
+    assert not Appointment.objects.filter(subject="Patch round").exists()
+
+    times = {"start": "2035-03-05T09:00", "end": "2035-03-05T09:15", "repeat_until": "2035-05-31"}
+    confirmed = client.post(
+        "/calendar/appointments/new/",
+        {**times, "subject": "Stand-up", "agents": [alice.pk], "repeat": "weekly", "confirm_overlap": "on"},
+    )
+    assert confirmed.status_code == 302
+    assert Appointment.objects.get(subject="Stand-up", master=None).is_recurring_master
