@@ -462,7 +462,7 @@
     if (config.view === "resourceTimeline") options.slotWidth = 48;
     // Many technicians (on a phone, or a week of eight on a desktop) made columns of cut names and
     // entries: each keeps a readable width and the grid scrolls sideways in the widget, its hours staying put.
-    else options.columnWidth = "minmax(6.5rem, 1fr)";
+    else options.columnWidth = "minmax(7rem, 1fr)";
   } else {
     options.view = phone && config.view === "timeGridWeek" ? "timeGridDay" : config.view;
     options.headerToolbar = phone
