@@ -888,6 +888,11 @@ def test_phone_entry_the_helpdesk_cannot_hold_names_itself_and_the_rest_imports(
     assert len(importing_google.import_retry) == 1
 
 
+def _daily_phone_series_of_3(google, start) -> str:
+    series = dict(summary="Drill", start=when(start), end=when(start + HOUR), recurrence=["RRULE:FREQ=DAILY;COUNT=3"])
+    return google.phone_insert(ALICE, **series)["id"]
+
+
 def test_a_phone_series_whose_every_instance_was_cancelled_is_kept_and_shows_nothing(
     importing_google, google, tomorrow_9
 ):
@@ -895,13 +900,7 @@ def test_a_phone_series_whose_every_instance_was_cancelled_is_kept_and_shows_not
     before the helpdesk read it failed to import at every pull. Google keeps the recurring event with
     cancelled instances and shows nothing; so does the helpdesk, linked and quiet. Expected: the
     server's events expanded by recurring-ical-events (`google_view`)."""
-    master_id = google.phone_insert(
-        ALICE,
-        summary="Drill",
-        start=when(tomorrow_9),
-        end=when(tomorrow_9 + HOUR),
-        recurrence=["RRULE:FREQ=DAILY;COUNT=3"],
-    )["id"]
+    master_id = _daily_phone_series_of_3(google, tomorrow_9)
     for n in range(3):
         google.phone_delete(ALICE, instance_id(master_id, tomorrow_9 + timedelta(days=n)))
     window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=6))
@@ -918,13 +917,7 @@ def test_a_phone_series_whose_every_instance_was_cancelled_is_kept_and_shows_not
 def test_an_imported_phone_series_whose_instances_are_all_deleted_shows_nothing(importing_google, google, tomorrow_9):
     """The other way to the same end: an imported series loses its instances one by one on the phone;
     the helpdesk follows each, shows nothing at the end and writes nothing back. Expected: `google_view`."""
-    master_id = google.phone_insert(
-        ALICE,
-        summary="Drill",
-        start=when(tomorrow_9),
-        end=when(tomorrow_9 + HOUR),
-        recurrence=["RRULE:FREQ=DAILY;COUNT=3"],
-    )["id"]
+    master_id = _daily_phone_series_of_3(google, tomorrow_9)
     pull(importing_google)
     window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=6))
     for n in range(3):
