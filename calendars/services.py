@@ -216,7 +216,8 @@ def _build_appointment(
     """The unsaved appointment of `create_appointment`'s arguments (the other fields as given)."""
     _check_agents(agents)
     zone = _zone_of(agents)
-    appointment = Appointment(
+    appointment = bulk.new_instance(
+        Appointment,
         start=_aware(start, zone),
         end=_aware(end, zone),
         other_attendees=list(other_attendees),

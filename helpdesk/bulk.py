@@ -319,6 +319,55 @@ def _prepared(field: Field, value, connection):
     return field.get_db_prep_save(value, connection)
 
 
+def new_instance(model: type[models.Model], **values) -> models.Model:
+    """`model(**values)`, unsaved, with less work per instance: `Model.__init__` takes its fast
+    path (every concrete field's value given in order, as `from_db` gives them) instead of
+    looking each field up among the keyword arguments; a field not given takes its default as
+    `Model.__init__` gives it (a callable default called for each instance). A relation given by
+    its name (an object, or None) is then set through its descriptor, as `Model.__init__` sets it
+    (its key and its cached object). Any other keyword (a property, a name the model lacks) goes
+    to `model(**values)` itself, which raises what it raises. For writers that build thousands of
+    rows' instances (an import's appointments: the keyword path was a tenth of their building)."""
+    plan = _instance_plan(model)
+    if plan is None or not values.keys() <= plan[0].keys():
+        return model(**values)
+    positions, defaults, called = plan
+    args = list(defaults)
+    for index, field in called:
+        args[index] = field.get_default()
+    related = []
+    for name, value in values.items():
+        index, field = positions[name]
+        if field.is_relation and name == field.name:
+            related.append((name, value))
+        else:
+            args[index] = value
+    obj = model(*args)
+    for name, value in related:
+        setattr(obj, name, value)
+    return obj
+
+
+@functools.cache
+def _instance_plan(model: type[models.Model]):
+    """For `new_instance`: ({field name and attname: (position, field)}, the default of each
+    concrete field in order, [(position, field)] of those whose default is called per instance);
+    None for a model whose instances `Model.__init__` cannot build from positions (inheritance,
+    private fields of their own)."""
+    opts = model._meta
+    if opts.parents or opts.private_fields:
+        return None
+    positions, defaults, called = {}, [], []
+    for index, field in enumerate(opts.concrete_fields):
+        positions[field.name] = positions[field.attname] = (index, field)
+        if field.has_default() and callable(field.default):
+            called.append((index, field))
+            defaults.append(None)
+        else:  # a constant default, None or "": the same value `get_default` gives every time
+            defaults.append(field.get_default())
+    return positions, tuple(defaults), called
+
+
 def clean_fields(obj: models.Model, *, exclude: Iterable[str] = ()) -> None:
     """What `obj.clean_fields(exclude=exclude)` does, with less work per value: a value that
     field's checks cannot refuse and its `to_python` gives back unchanged (a bool in a plain
