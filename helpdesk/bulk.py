@@ -59,6 +59,13 @@ def _plain_type(field: Field) -> type | None:
     return None
 
 
+def _same_text(kind: type | None, value: object) -> bool:
+    """A str of a subclass (a TextChoices member: every import's source, origin, direction and
+    result) in a text field: `CharField.get_prep_value` gives it back as it is (`to_python`
+    returns any str unchanged), so its preparation is skipped as a plain str's is."""
+    return kind is str and isinstance(value, str)
+
+
 # Field classes whose database value for None is NULL on every backend (`adapt_datefield_value`,
 # `adapt_datetimefield_value` and the integer and text fields give None for None).
 _NONE_IS_NULL = (models.DateField, models.DateTimeField, *_TEXT, *_INTEGER, models.BooleanField)
@@ -84,7 +91,7 @@ def _instant_adapter(connection) -> Callable[[datetime], object]:
     if connection.vendor == "sqlite" and settings.USE_TZ:
         zone = connection.timezone
         if zone is UTC:  # the usual case: the text with its "+00:00" cut, one datetime fewer a value
-            return lambda value: value.astimezone(UTC).isoformat(" ")[:-6]
+            return lambda value: (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat(" ")[:-6]
         return lambda value: str(value.astimezone(zone).replace(tzinfo=None))
     return connection.ops.adapt_datetimefield_value
 
@@ -131,7 +138,7 @@ def _preparer(fields: list[Field], connection, now: datetime) -> Callable[[dict,
                 if key not in empty_json:
                     empty_json[key] = field.get_db_prep_save(value, connection)
                 value = empty_json[key]
-            elif kind is None or (value is not None and type(value) is not kind):
+            elif kind is None or (value is not None and type(value) is not kind and not _same_text(kind, value)):
                 value = field.get_db_prep_save(value, connection)
             row.append(value)
         return row
@@ -314,7 +321,7 @@ def _prepared(field: Field, value, connection):
     if type(value) is datetime and value.tzinfo is not None and type(field) is models.DateTimeField:
         return connection.ops.adapt_datetimefield_value(value)
     kind = _plain_type(field)
-    if kind is not None and (value is None or type(value) is kind):
+    if kind is not None and (value is None or type(value) is kind or _same_text(kind, value)):
         return value
     return field.get_db_prep_save(value, connection)
 
