@@ -197,13 +197,16 @@ def insert(objs: Sequence[models.Model], *, using: str | None = None) -> list[mo
     return list(objs)
 
 
-def insert_rows(model: type[models.Model], rows: Sequence[dict], *, using: str | None = None) -> list:
+def insert_rows(
+    model: type[models.Model], rows: Sequence[dict], *, using: str | None = None, keys: bool = True
+) -> list:
     """Insert new rows of `model` given as {attname: Python value} (a foreign key by its
     `<name>_id`), without a model instance each: what `insert` writes for instances holding those
     values, a field not given taking its default and auto_now / auto_now_add fields the moment of
     this call. For rows nobody reads as instances afterwards (Model.__init__ costs more than
-    writing the row). Returns the new primary keys in `rows`' order. Raises ValueError for a model
-    `insert` would hand to `bulk_create`, and what the database raises."""
+    writing the row). Returns the new primary keys in `rows`' order ([] with `keys=False`: rows
+    whose keys nobody reads, which SQLite then takes faster, see `_execute_inserts`). Raises
+    ValueError for a model `insert` would hand to `bulk_create`, and what the database raises."""
     if not rows:
         return []
     using = using or router.db_for_write(model)
@@ -229,7 +232,7 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict], *, using: str |
             if field.attname not in row:
                 values[field.attname] = field.get_default()
         prepared.append(prepare(values, None))
-    return _execute_inserts(connection, model, fields, prepared, returning=pk)
+    return _execute_inserts(connection, model, fields, prepared, returning=pk if keys else None)
 
 
 def insert_values(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence], *, using=None) -> int:
@@ -246,12 +249,22 @@ def insert_values(model: type[models.Model], names: Sequence[str], rows: Iterabl
 
 def _execute_inserts(connection, model, fields: list[Field], rows: list[list], *, returning: Field | None = None):
     """Multi-row INSERTs of `rows` (prepared values of `fields`), as many rows a statement as the
-    backend takes; with `returning`, that column of each inserted row, in order."""
+    backend takes; with `returning`, that column of each inserted row, in order.
+
+    Without `returning`, on SQLite: one single-row INSERT run for every row (`executemany`, one
+    statement prepared once, sqlite3's own loop), which SQLite takes about three times faster than
+    the same rows in one statement of thousands of placeholders (parsed by SQLite, and each
+    placeholder rewritten by Django's SQLite cursor first)."""
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    one_row = ["%s"] * len(fields)
+    if returning is None and connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            values = connection.ops.bulk_insert_sql(fields, [one_row])
+            cursor.executemany(f"INSERT INTO {table} ({columns}) {values}", rows)
+        return []
     tail = connection.ops.return_insert_columns([returning])[0] if returning is not None else ""
     size = max(1, connection.ops.bulk_batch_size(fields, rows))
-    one_row = ["%s"] * len(fields)
     returned = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):

@@ -145,6 +145,26 @@ def test_rows_given_as_values_read_back_as_bulk_create_writes_the_same_instances
     )
 
 
+def test_rows_whose_keys_are_not_asked_for_read_back_as_bulk_create_writes_them(alice):
+    """`keys=False` (SQLite: one single-row statement run for each row) stores what bulk_create
+    stores for the same instances; nothing is returned."""
+    connection = Connection.objects.create(name="R", kind="caldav", server_url="http://127.0.0.1:1/")
+    agent_calendar = AgentCalendar.objects.create(agent=alice, connection=connection, calendar_id="/c/")
+    rows = [
+        {"agent_calendar_id": agent_calendar.pk, "direction": "in", "operation": "create", "result": "ok"},
+        {"agent_calendar_id": agent_calendar.pk, "direction": "out", "operation": "update", "subject": "Visit, ü"},
+        {"agent_calendar_id": agent_calendar.pk, "direction": "in", "operation": "x", "overwritten": {"a": [1]}},
+    ]
+    made = SyncLogEntry.objects.bulk_create([SyncLogEntry(**row) for row in rows])
+    assert bulk.insert_rows(SyncLogEntry, rows, keys=False) == []
+    ours = SyncLogEntry.objects.exclude(pk__in=[entry.pk for entry in made]).order_by("pk")
+    skip = {"id", "created_at"}
+    fields = [f.attname for f in SyncLogEntry._meta.concrete_fields if f.attname not in skip]
+    stored = SyncLogEntry.objects.filter(pk__in=[entry.pk for entry in made]).order_by("pk")
+    values = [[getattr(entry, name) for name in fields] for entry in ours]
+    assert values == [[getattr(entry, name) for name in fields] for entry in stored]
+
+
 def _errors(check) -> dict | None:
     try:
         check()
