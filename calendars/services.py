@@ -223,7 +223,8 @@ def _build_appointment(
     """The unsaved appointment of `create_appointment`'s arguments (the other fields as given)."""
     _check_agents(agents)
     zone = _zone_of(agents)
-    appointment = Appointment(
+    appointment = bulk.new_instance(
+        Appointment,
         start=_aware(start, zone),
         end=_aware(end, zone),
         other_attendees=list(other_attendees),
@@ -879,6 +880,7 @@ def _occurrence_values(
     days = (master.end_date - master.start_date) if master.all_day and master.start_date else None
     created = []
     edited = {entry["original_start"]: entry for entry in future_exceptions(schedule)}
+    master_shared = {name: getattr(master, name) for name in SHARED_FIELDS}  # the same for every occurrence
     for start in starts:
         if start in existing:
             continue
@@ -891,9 +893,10 @@ def _occurrence_values(
                 "start_date": first,
                 "end_date": first + days,
             }
-        shared = {name: getattr(master, name) for name in SHARED_FIELDS}
+        shared = master_shared
         entry = edited.pop(start, None)
         if entry is not None:
+            shared = dict(master_shared)  # this occurrence's own edits go on a copy
             # Edited before it was made: made as edited, and left alone by later rule changes.
             span = _edited_span(entry, zone, master.all_day)
             shared.update({name: entry[name] for name in ("subject", "location") if entry.get(name) is not None})

@@ -1,6 +1,7 @@
 """helpdesk.bulk inserts the rows Django's own `bulk_create` inserts: the reference is the same
 instances written by `bulk_create` and read back from the database."""
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -144,6 +145,26 @@ def test_rows_given_as_values_read_back_as_bulk_create_writes_the_same_instances
     )
 
 
+def test_rows_whose_keys_are_not_asked_for_read_back_as_bulk_create_writes_them(alice):
+    """`keys=False` (SQLite: one single-row statement run for each row) stores what bulk_create
+    stores for the same instances; nothing is returned."""
+    connection = Connection.objects.create(name="R", kind="caldav", server_url="http://127.0.0.1:1/")
+    agent_calendar = AgentCalendar.objects.create(agent=alice, connection=connection, calendar_id="/c/")
+    rows = [
+        {"agent_calendar_id": agent_calendar.pk, "direction": "in", "operation": "create", "result": "ok"},
+        {"agent_calendar_id": agent_calendar.pk, "direction": "out", "operation": "update", "subject": "Visit, ü"},
+        {"agent_calendar_id": agent_calendar.pk, "direction": "in", "operation": "x", "overwritten": {"a": [1]}},
+    ]
+    made = SyncLogEntry.objects.bulk_create([SyncLogEntry(**row) for row in rows])
+    assert bulk.insert_rows(SyncLogEntry, rows, keys=False) == []
+    ours = SyncLogEntry.objects.exclude(pk__in=[entry.pk for entry in made]).order_by("pk")
+    skip = {"id", "created_at"}
+    fields = [f.attname for f in SyncLogEntry._meta.concrete_fields if f.attname not in skip]
+    stored = SyncLogEntry.objects.filter(pk__in=[entry.pk for entry in made]).order_by("pk")
+    values = [[getattr(entry, name) for name in fields] for entry in ours]
+    assert values == [[getattr(entry, name) for name in fields] for entry in stored]
+
+
 def _errors(check) -> dict | None:
     try:
         check()
@@ -187,3 +208,47 @@ def test_clean_fields_refuses_and_converts_as_django_does(name):
     )
     fields = [f.attname for f in Appointment._meta.fields]
     assert [getattr(ours, name) for name in fields] == [getattr(django_s, name) for name in fields]
+
+
+NEW_INSTANCE_CASES = {
+    "an import's fields": {
+        "subject": "Visit",
+        "note": "",
+        "location": "Street 1",
+        "start": datetime(2026, 12, 1, 8, tzinfo=UTC),
+        "end": datetime(2026, 12, 1, 9, tzinfo=UTC),
+        "all_day": False,
+        "private": False,
+        "busy": True,
+        "reminder_minutes": None,
+        "source": Appointment.Source.EXTERNAL,
+        "other_attendees": [],
+        "created_by": None,
+    },
+    "a relation by its key": {"subject": "x", "request_id": None, "master_id": 7},
+    "nothing given": {},
+    "an unknown name": {"subject": "x", "colour": "red"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_INSTANCE_CASES))
+def test_new_instance_builds_what_the_model_s_own_constructor_builds(name, alice):
+    """The reference is Django's own `Model.__init__` with the same keywords: the same field
+    values, the same relations cached, the same error for a name the model lacks; a callable
+    default (a list) is a new object for each instance, as Django gives it."""
+    values = dict(NEW_INSTANCE_CASES[name])
+    if name == "an import's fields":
+        values["created_by"] = alice.user  # an object: set through the relation, cached
+    try:
+        expected = Appointment(**values)
+    except TypeError as error:
+        with pytest.raises(TypeError, match=re.escape(str(error))):
+            bulk.new_instance(Appointment, **values)
+        return
+    ours = bulk.new_instance(Appointment, **values)
+    fields = Appointment._meta.concrete_fields
+    assert [getattr(ours, f.attname) for f in fields] == [getattr(expected, f.attname) for f in fields]
+    relations = [f for f in fields if f.is_relation]
+    assert [f.is_cached(ours) for f in relations] == [f.is_cached(expected) for f in relations]
+    assert ours._state.adding and ours.pk is None
+    assert bulk.new_instance(Appointment).other_attendees is not ours.other_attendees

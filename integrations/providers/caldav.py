@@ -791,9 +791,15 @@ def read_event(
     whole = text.decode() if isinstance(text, bytes) else text
     source, blocks = _bounded(whole), []
     if zones_read is not None:
-        blocks = _ZONE_BLOCK.findall(source)
-        if blocks and any(block in zones_read for block in blocks):
-            source = _ZONE_BLOCK.sub(lambda found: "" if found.group(0) in zones_read else found.group(0), source)
+        found = list(_ZONE_BLOCK.finditer(source))  # one pass: the blocks read before are cut by their spans
+        blocks = [match.group(0) for match in found]
+        if any(block in zones_read for block in blocks):
+            kept, last = [], 0
+            for match, block in zip(found, blocks, strict=True):
+                if block in zones_read:
+                    kept.append(source[last : match.start()])
+                    last = match.end()
+            source = "".join(kept) + source[last:]
     # What is left is what icalendar reads; a block read before passed this check then (every line
     # of a block is inside it, wherever it stands), so a listing checks each zone once, not per entry.
     _check_zone_rules(source)

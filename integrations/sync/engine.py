@@ -694,6 +694,7 @@ class _Run:
                 }
                 for row, appointment, link, key in zip(rows, appointments, links, keys, strict=True)
             ],
+            keys=False,  # nothing reads the log entries back
         )
         self._announce_imports(appointments)
         self.report.pulled += len(rows)
