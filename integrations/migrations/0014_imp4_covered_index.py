@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations", "0012_import_retry"),
+        ("integrations", "0013_conn_calendar_name_help"),
     ]
 
     operations = [
