@@ -159,6 +159,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-gb"
+# Django's en_GB formats with the 24-hour clock (helpdesk/formats/en_GB/formats.py)
+FORMAT_MODULE_PATH = ["helpdesk.formats"]
 TIME_ZONE = env("TIME_ZONE", default="Europe/Amsterdam")
 USE_I18N = True
 USE_TZ = True

@@ -184,3 +184,11 @@ def test_admin_shows_and_reads_durations_in_minutes(admin_client, alice):
         reverse("admin:calendars_calendarsettings_change", args=[CalendarSettings.load().pk])
     ).content.decode()
     assert 'name="default_estimate" value="60"' in settings_form
+
+
+def test_admin_shows_times_on_the_24_hour_clock_as_the_pages_do(admin_client, alice):
+    """Trial report: admin listed "7:21 p.m." where every page says "19:21"."""
+    start = datetime(2035, 3, 19, 19, 21, tzinfo=AMS)
+    Appointment.objects.create(subject="Late visit", start=start, end=start + timedelta(hours=1))
+    listing = admin_client.get(reverse("admin:calendars_appointment_changelist")).content.decode()
+    assert "19 Mar 2035, 19:21" in listing and "p.m." not in listing
