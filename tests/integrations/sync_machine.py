@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from django.db import transaction
 from django.utils import timezone
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -39,6 +41,12 @@ from integrations.sync import engine
 ZONE = ZoneInfo("Europe/Amsterdam")
 WORDS = ("visit", "repair", "call", "install")
 QUIET_WITHIN = 6  # fault-free syncs after which a sync must write nothing (it should take one)
+
+# The long profile (--hypothesis-profile=long) runs for many minutes: pytest-timeout's 300 s would
+# kill it inside an example, before its teardown rolls the database back, and the next examples would
+# start from what that one left (failures no steps explain, then Hypothesis's FlakyStrategyDefinition).
+LONG_RUN = settings().max_examples > 100
+MACHINE_MARKS = [pytest.mark.slow, pytest.mark.django_db, pytest.mark.timeout(0 if LONG_RUN else 300)]
 
 
 def utc(value: datetime | date) -> datetime:

@@ -35,10 +35,10 @@ from integrations import services
 from integrations.models import AgentCalendar
 from integrations.providers.caldav import CalDAVProvider
 from tests.integrations.conftest import USERS
-from tests.integrations.sync_machine import WORDS, Entry, Intent, SyncMachine, token_of, utc
+from tests.integrations.sync_machine import MACHINE_MARKS, WORDS, Entry, Intent, SyncMachine, token_of, utc
 from tests.peers.fault_proxy import FaultProxy
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+pytestmark = MACHINE_MARKS
 
 PHONE_CATEGORY = "Customer visit"
 PHONE_X = "X-PHONE-COLOUR"

@@ -27,7 +27,7 @@ from hypothesis.stateful import initialize, precondition, rule, run_state_machin
 from integrations import services
 from integrations.models import Connection
 from integrations.providers.exchange import HelpdeskLinkId
-from tests.integrations.sync_machine import WORDS, Entry, Intent, SyncMachine, token_of, utc
+from tests.integrations.sync_machine import MACHINE_MARKS, WORDS, Entry, Intent, SyncMachine, token_of, utc
 from tests.peers.ews import EwsServer, Item, Recurrence
 
 from .conftest import ALICE, PASSWORD, SERVICE_ACCOUNT
@@ -35,11 +35,7 @@ from .conftest import ALICE, PASSWORD, SERVICE_ACCOUNT
 # Our link id on an item, as the server stores extended properties.
 MARKER_KEY = (HelpdeskLinkId.property_set_id, HelpdeskLinkId.property_name, "String")
 
-# The long profile (--hypothesis-profile=long) runs for many minutes: pytest-timeout's 300 s would
-# kill it inside an example, before its teardown rolls the database back, and the next examples would
-# start from what that one left (failures no steps explain, then Hypothesis's FlakyFailure).
-LONG_RUN = settings().max_examples > 100
-pytestmark = [pytest.mark.slow, pytest.mark.django_db, pytest.mark.timeout(0 if LONG_RUN else 300)]
+pytestmark = MACHINE_MARKS
 
 OUTLOOK_CATEGORY = "Customer visit"
 OUTLOOK_REMINDER = 60

@@ -18,7 +18,6 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
 import icalendar
-import pytest
 import recurring_ical_events
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -26,11 +25,11 @@ from hypothesis.stateful import initialize, precondition, rule, run_state_machin
 
 from integrations import services
 from integrations.providers.google.mapping import instance_id
-from tests.integrations.sync_machine import WORDS, Entry, Intent, SyncMachine, token_of, utc
+from tests.integrations.sync_machine import MACHINE_MARKS, WORDS, Entry, Intent, SyncMachine, token_of, utc
 
 from .conftest import ALICE
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+pytestmark = MACHINE_MARKS
 
 PHONE_COLOUR = "7"
 PHONE_REMINDER = 60

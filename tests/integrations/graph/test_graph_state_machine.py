@@ -15,23 +15,18 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import timedelta
 
-import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, precondition, rule, run_state_machine_as_test
 
 from integrations import services
 from integrations.providers.graph.mapping import MARKER_PROPERTY_ID
-from tests.integrations.sync_machine import WORDS, Entry, Intent, SyncMachine, token_of, utc
+from tests.integrations.sync_machine import MACHINE_MARKS, WORDS, Entry, Intent, SyncMachine, token_of, utc
 from tests.peers.graph import GraphServer, graph_time, operation_name
 
 from .conftest import ALICE, CLIENT_ID, SECRET, TENANT
 
-# The long profile (--hypothesis-profile=long) runs for many minutes: pytest-timeout's 300 s would
-# kill it inside an example, before its teardown rolls the database back, and the next examples would
-# start from what that one left (failures no steps explain, then Hypothesis's FlakyFailure).
-LONG_RUN = settings().max_examples > 100
-pytestmark = [pytest.mark.slow, pytest.mark.django_db, pytest.mark.timeout(0 if LONG_RUN else 300)]
+pytestmark = MACHINE_MARKS
 
 OUTLOOK_CATEGORY = "Customer visit"
 OUTLOOK_REMINDER = 60
