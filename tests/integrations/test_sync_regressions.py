@@ -417,3 +417,27 @@ def test_a_phone_series_whose_every_occurrence_is_cancelled_is_kept_and_follows_
     shown = sorted(a.start for a in Appointment.objects.visible().filter(master=master))
     assert shown == [moment for moment in _phone_view(alice_phone, *window) if moment != visit]
     assert len(shown) == 2
+
+
+def test_the_state_machine_names_a_helpdesk_entry_that_came_back_as_a_hidden_import(
+    importing, alice_phone, radicale, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """CalDAV long profile, seed 6, `{'helpdesk-…': (1, 0), 'H2': (0, 1)}`: the helpdesk made a private
+    entry, the phone moved it and the helpdesk deleted it; modification beats deletion, so it came back
+    as a private import without text, under the helpdesk's own UID. The sync was right; the machine
+    named it by its UID (it knew only the phone's "phone-" UIDs). Expected: the server object's SUMMARY."""
+    from tests.integrations.test_sync_state_machine import CalDAVSync, Phone
+
+    appointment = make(importing.agent, tomorrow_9, django_capture_on_commit_callbacks, subject="H2 install (hd)")
+    calendar_services.update_appointment(appointment, private=True)
+    pull(importing)
+    marker = SyncLink.objects.get().marker
+    alice_phone.edit(marker, dtstart=tomorrow_9 + HOUR, dtend=tomorrow_9 + 2 * HOUR)
+    calendar_services.delete_appointment(Appointment.objects.get())
+    pull(importing)
+
+    back = Appointment.objects.get()
+    assert (back.subject, back.private, back.source) == ("", True, Appointment.Source.EXTERNAL)
+    machine = CalDAVSync.__new__(CalDAVSync)  # its server reading only; no Hypothesis run
+    machine.phone = Phone(radicale.url, importing.calendar_id)
+    assert machine.token_for_marker(SyncLink.objects.get(appointment=back).marker) == "H2"
