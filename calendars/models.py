@@ -3,6 +3,7 @@ from datetime import time, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from recurrence.fields import RecurrenceField
 from timezone_field import TimeZoneField
 
@@ -188,7 +189,8 @@ class Appointment(models.Model):
     def __str__(self) -> str:
         from calendars.privacy import shown_subject
 
-        return f"{shown_subject(self)} ({self.start:%Y-%m-%d %H:%M})"
+        # on the reader's clock (the current zone), as every page and admin field shows times
+        return f"{shown_subject(self)} ({timezone.localtime(self.start):%Y-%m-%d %H:%M})"
 
     @property
     def is_hidden(self) -> bool:

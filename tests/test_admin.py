@@ -192,3 +192,12 @@ def test_admin_shows_times_on_the_24_hour_clock_as_the_pages_do(admin_client, al
     Appointment.objects.create(subject="Late visit", start=start, end=start + timedelta(hours=1))
     listing = admin_client.get(reverse("admin:calendars_appointment_changelist")).content.decode()
     assert "19 Mar 2035, 19:21" in listing and "p.m." not in listing
+
+
+def test_admin_names_appointments_and_actions_on_the_readers_clock(admin_client, alice):
+    """Trial report: a 10:00 Amsterdam appointment was titled "(… 09:00)" (UTC) on its admin page,
+    breadcrumbs, history and drop-downs."""
+    start = datetime(2035, 3, 19, 10, 0, tzinfo=AMS)
+    appointment = Appointment.objects.create(subject="Visit", start=start, end=start + timedelta(hours=1))
+    page = admin_client.get(reverse("admin:calendars_appointment_change", args=[appointment.pk])).content.decode()
+    assert "Visit (2035-03-19 10:00)" in page and "09:00)" not in page

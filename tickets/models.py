@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from agents.models import Agent
 
@@ -64,7 +65,7 @@ class Action(models.Model):
         ordering = ["-done_at"]
 
     def __str__(self) -> str:
-        return f"{self.agent} on #{self.request_id} at {self.done_at:%Y-%m-%d %H:%M}"
+        return f"{self.agent} on #{self.request_id} at {timezone.localtime(self.done_at):%Y-%m-%d %H:%M}"
 
     def clean(self) -> None:
         from helpdesk.limits import check_supported
