@@ -48,7 +48,7 @@ class FindSlotForm(forms.Form):
     """ "Find a slot" on the request page (issue 15): who, and the options of
     calendars.availability a coordinator sets. Cleaned: team (Team or None), buffer and notice
     (timedelta, 0 when left empty), after (the chosen day's midnight on the user's clock, aware,
-    or None: search from now)."""
+    or the hidden `later_than` instant when later, or None: search from now)."""
 
     team = TeamMembersField(
         queryset=Team.objects.all(), required=False, label="Who", empty_label="The assigned technicians, together"
@@ -58,6 +58,9 @@ class FindSlotForm(forms.Form):
     after = forms.DateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
+    # "Later slots": the first start after the proposals shown (an aware ISO 8601 instant), so the
+    # rest of their last day is searched too, not only the days after it.
+    later_than = forms.DateTimeField(required=False, widget=forms.HiddenInput)
 
     def clean_after(self) -> datetime | None:
         """The day's first moment on the user's wall clock (None when empty): the search starts
@@ -69,6 +72,14 @@ class FindSlotForm(forms.Form):
         if not is_supported(moment):
             raise forms.ValidationError(range_message())
         return moment
+
+    def clean(self) -> dict:
+        """`after` becomes the later of the chosen day's midnight and `later_than`."""
+        cleaned = super().clean()
+        later = cleaned.get("later_than")
+        if later is not None and is_supported(later) and (cleaned.get("after") is None or later > cleaned["after"]):
+            cleaned["after"] = later
+        return cleaned
 
     def clean_buffer(self) -> timedelta:
         return timedelta(minutes=self.cleaned_data["buffer"] or 0)

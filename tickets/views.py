@@ -1,7 +1,5 @@
 """Request pages: list, create, edit, detail with actions and the "Appointments" tab."""
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from agents.models import Agent
 from calendars import services as calendar_services
+from calendars.availability import Options
 from calendars.forms import AppointmentForm
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_appointments
@@ -179,9 +178,10 @@ def _finder(request: HttpRequest, ticket) -> dict | None:
     ]
     later = None
     if found.slots:
-        # "Later slots": the same search from the day after the last proposal.
+        # "Later slots": the same search from the next start on the grid after the last proposal
+        # (calendars.availability.Options.step), the rest of its day included.
         query = request.GET.copy()
-        query["after"] = (timezone.localtime(found.slots[-1].start).date() + timedelta(days=1)).isoformat()
+        query["later_than"] = (found.slots[-1].start + Options(duration=found.estimate).step).isoformat()
         later = "?" + query.urlencode() + "#find-slot"
     return {
         "form": form,
