@@ -181,7 +181,7 @@ class TravelAndNoticeSerializer(serializers.Serializer):
 
 class AvailabilityQuerySerializer(TravelAndNoticeSerializer, PeriodQuerySerializer):
     start = SupportedDateTimeSerializerField(
-        required=False, help_text="Search from; a naive time is on your wall clock. Left out: now."
+        required=False, help_text="Search from; a naive time is on your wall clock. Left out: the next whole hour."
     )
     end = SupportedDateTimeSerializerField(
         required=False,
@@ -202,7 +202,10 @@ class AvailabilityQuerySerializer(TravelAndNoticeSerializer, PeriodQuerySerializ
     )
 
     def default_start_end(self, attrs: dict) -> None:
-        attrs.setdefault("start", timezone.now())
+        # The next whole hour, as the page's slot proposals (tickets.selectors.slot_proposals): starts
+        # then fall on the 30-minute grid, never on the current second.
+        now = timezone.now()
+        attrs.setdefault("start", now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
 
 
 class SlotSerializer(serializers.Serializer):

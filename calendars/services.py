@@ -149,7 +149,9 @@ def _parse_rule(rule) -> recurrence_lib.Recurrence:
     try:
         return recurrence_lib.deserialize(text, include_dtstart=False)
     except Exception as error:  # django-recurrence raises several kinds for bad text
-        raise ValidationError({"rule": f"The recurrence rule is not valid: {error}"}) from error
+        # DeserializationError's str() is a Python list; join its text arguments into a sentence.
+        reason = "; ".join(str(arg) for arg in error.args if arg) or type(error).__name__
+        raise ValidationError({"rule": f"The recurrence rule is not valid: {reason}."}) from error
 
 
 # --- manual appointments (S1.3) ----------------------------------------------------------

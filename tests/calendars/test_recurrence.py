@@ -205,3 +205,12 @@ def test_a_new_rule_on_an_old_series_leaves_occurrences_before_the_window_alone(
         o for o in master.occurrences.values_list("original_start", flat=True) if o >= NOW - timedelta(days=30)
     }
     assert in_window == {m for m in fortnightly if m >= NOW - timedelta(days=30)}
+
+
+def test_bad_rule_error_is_a_plain_sentence_not_a_python_list():
+    """Trial 2 item 5: FREQ=BOGUS is not an RFC 5545 §3.3.10 frequency; the message must read as text."""
+    with pytest.raises(ValidationError) as caught:
+        services._parse_rule("FREQ=BOGUS")
+    message = caught.value.message_dict["rule"][0]
+    assert "BOGUS" in message
+    assert "[" not in message and "]" not in message

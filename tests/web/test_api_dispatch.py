@@ -298,3 +298,13 @@ def test_the_schema_says_confirm_overlap_is_a_body_field(api_client, coordinator
     operations = [op for path in document["paths"].values() for op in path.values() if isinstance(op, dict)]
     parameters = [parameter["name"] for op in operations for parameter in op.get("parameters", [])]
     assert "confirm_overlap" not in parameters
+
+
+def test_availability_without_start_proposes_starts_on_the_30_minute_grid(api_client, coordinator, alice):
+    """Trial 2 item 5: left-out start gave starts at the current second (21:05:28.631028); the page's
+    stated grid is whole hours in 30-minute steps, so every start has :00 or :30 and no seconds."""
+    response = api_client(coordinator).get("/api/availability/", {"agent": [alice.pk], "duration": 60, "limit": 5})
+    assert response.status_code == 200
+    starts = [datetime.fromisoformat(slot["start"]) for slot in response.json()["slots"]]
+    assert starts
+    assert all(s.minute in (0, 30) and s.second == 0 and s.microsecond == 0 for s in starts)
