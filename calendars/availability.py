@@ -342,8 +342,9 @@ class Search:
 def search_horizon(settings, now: datetime) -> datetime:
     """How far "Find a slot" looks from `now`: as far as the technicians' calendars are known,
     the import window's future (`CalendarSettings.import_days_future`, 365 days by default;
-    beyond it imported busy time is not read), and never less than the first 14 days."""
-    return now + max(timedelta(days=settings.import_days_future), FIRST_SEARCH)
+    beyond it imported busy time is not read), and never less than the first 14 days. On the
+    whole minute: it is shown to the user and answered by the API as the end of the search."""
+    return (now + max(timedelta(days=settings.import_days_future), FIRST_SEARCH)).replace(second=0, microsecond=0)
 
 
 def search_slots_for(
