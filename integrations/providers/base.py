@@ -182,11 +182,11 @@ def occurrence_texts_to_write(
     text there would pin it, and a later rename of the series in Outlook would no longer reach that
     occurrence. The series' text is written only over an own text the occurrence no longer has
     (neither protocol can make an exception follow the series again)."""
+    held = own_text_key(have, series) if have is not None else (None,) * len(OCCURRENCE_TEXTS)
     texts = {}
-    for name in OCCURRENCE_TEXTS:
-        own = wanted.own_text(name, series)
-        held = have.own_text(name, series) if have is not None else None
-        if (None if own is None else normalise_text(own)) != (None if held is None else normalise_text(held)):
+    for name, want, had in zip(OCCURRENCE_TEXTS, own_text_key(wanted, series), held, strict=True):
+        if want != had:
+            own = wanted.own_text(name, series)
             texts[name] = own if own is not None else getattr(series, name)
     return texts
 
