@@ -67,6 +67,19 @@ def _moment_text(value, zone) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+class _MomentTexts(dict):
+    """`_moment_text` in one zone, each moment written once: a week's entries share few start
+    and end times (the hour, the half hour), so the group calendar converts each once."""
+
+    def __init__(self, zone) -> None:
+        super().__init__()
+        self.zone = zone
+
+    def __missing__(self, value) -> str | None:
+        text = self[value] = _moment_text(value, self.zone)
+        return text
+
+
 def calendar_items(user, start, end, **filters) -> list[dict]:
     """The items of `AppointmentSerializer` for every entry in a window, made from plain values
     (calendars.selectors.calendar_rows) in a fixed number of queries: the calendar widget's one
@@ -82,6 +95,7 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
     if can_edit.needs_request_agents or can_reassign.needs_request_agents:
         assigned = request_agent_ids({row["request_id"] for row in read.rows if row["request_id"]})
     hidden_source, planned = Appointment.Source.EXTERNAL, Appointment.Source.PLANNED
+    moment = _MomentTexts(zone)
     items = []
     for row in read.rows:
         agent_ids = row["agent_ids"]
@@ -102,8 +116,8 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "subject": permissions.DATA_UNAVAILABLE if hidden else row["subject"],
                 "note": "" if hidden else row["note"],
                 "location": "" if hidden else row["location"],
-                "start": _moment_text(row["start"], zone),
-                "end": _moment_text(row["end"], zone),
+                "start": moment[row["start"]],
+                "end": moment[row["end"]],
                 "all_day": row["all_day"],
                 "start_date": start_date.isoformat() if start_date else None,
                 "end_date": end_date.isoformat() if end_date else None,
@@ -123,8 +137,8 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "can_edit": (editable := can_edit(**target)),
                 "can_reassign": editable and not ownership.keeps_technicians(row["source"]) and can_reassign(**target),
                 "sequence": row["sequence"],
-                "created_at": _moment_text(row["created_at"], zone),
-                "updated_at": _moment_text(row["updated_at"], zone),
+                "created_at": moment[row["created_at"]],
+                "updated_at": moment[row["updated_at"]],
             }
         )
     return items

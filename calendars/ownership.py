@@ -18,16 +18,15 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 
+from calendars.models import Appointment
+
 if TYPE_CHECKING:
     from agents.models import Agent
-    from calendars.models import Appointment
 
 
 def keeps_technicians(source: str) -> bool:
     """Whether an appointment of this source (`Appointment.Source`) keeps its technicians: an
     imported entry does. Takes the source, so rows read as plain values can ask too."""
-    from calendars.models import Appointment
-
     return source == Appointment.Source.EXTERNAL
 
 

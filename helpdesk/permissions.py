@@ -270,6 +270,8 @@ class RowEditCheck:
     ) -> bool:
         if hidden or not self.scopes:
             return False
+        if Scope.ANY in self.scopes:
+            return True  # a coordinator's answer for every row: no target to build (group calendar, issue 14)
         target = Target(agent_ids, None, request_agent_ids if request_agent_ids is not None else frozenset())
         return any(_holds(scope, self.me, target) for scope in self.scopes)
 

@@ -23,7 +23,13 @@ WEEK = {"start": "2026-03-02T00:00:00+01:00", "end": "2026-03-09T00:00:00+01:00"
 def mixed_week(alice, bob, ticket, alices_appointment, bobs_appointment, private_external):
     """Every kind of entry the widget shows: shared, all-day, recurring (one occurrence moved,
     one cancelled), planned, an imported private one, and a planned request today."""
-    calendar_services.create_appointment(subject="Shared", start=at(4, 9), end=at(4, 10), agents=[bob, alice])
+    calendar_services.create_appointment(
+        subject="Shared",
+        start=at(4, 9),
+        end=at(4, 10),
+        agents=[bob, alice],
+        other_attendees=["facility@example.com", "zoë@example.com"],  # read from the stored JSON text
+    )
     calendar_services.create_appointment(subject="Training", start=at(5, 0), end=at(6, 0), agents=[bob], all_day=True)
     master = calendar_services.create_recurring_appointment(
         rule="FREQ=DAILY;COUNT=4", subject="Stand-up", start=at(2, 8), end=at(2, 8, 15), agents=[alice], now=at(1, 0)
