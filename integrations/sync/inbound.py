@@ -507,8 +507,9 @@ def apply_remote_update(
         rules_changed = before is None or (before_rules, before.rdates) != (after_rules, after.rdates)
         if rules_changed and after.rrules:
             calendar_services.change_schedule(appointment, rule=_rule_text(after, agent))
-        else:
-            calendar_services.keep_cancelled_starts(appointment, _cancelled_starts(after, agent))
+        # The remote's EXDATEs are the whole set: a new rule keeps the helpdesk's cancellations it
+        # still gives (change_schedule), but here the remote may have undone them in the same edit.
+        calendar_services.keep_cancelled_starts(appointment, _cancelled_starts(after, agent))
         if changes:
             appointment = calendar_services.update_appointment(appointment, **changes)
         _apply_exceptions(appointment, agent, before, after, settings)
