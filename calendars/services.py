@@ -555,7 +555,8 @@ def sync_action_appointment(action: Action, *, by=None) -> Appointment | None:
 # --- recurring appointments ----------------------------------------------------------------
 
 
-def _schedule_zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
+def schedule_zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
+    """The zone on whose wall clock the series repeats."""
     zone = schedule.time_zone
     return zone if isinstance(zone, zoneinfo.ZoneInfo) else zoneinfo.ZoneInfo(str(zone))
 
@@ -566,7 +567,7 @@ def occurrence_starts(
     """The starts the rule gives from the master's start (or from `after`, if later) up to
     `until`, both inclusive, as aware datetimes on the schedule's wall clock. The rule is still
     counted from the master's start (RFC 5545 3.8.5.3: COUNT and INTERVAL run from DTSTART)."""
-    zone = _schedule_zone(schedule)
+    zone = schedule_zone(schedule)
     local_start = master.start.astimezone(zone).replace(tzinfo=None)
     local_until = until.astimezone(zone).replace(tzinfo=None)
     local_after = max(local_start, after.astimezone(zone).replace(tzinfo=None)) if after else local_start
@@ -688,7 +689,7 @@ def change_schedule(master: Appointment, *, rule, by=None, now=None, check_overl
     gives no occurrence from the master's start.
     """
     schedule = master.schedule
-    zone = _schedule_zone(schedule)
+    zone = schedule_zone(schedule)
     given = check_rule(rule, start=master.start, zone=zone)
     old_cancelled = cancelled_starts(schedule)
     old_edits = list(schedule.future_exceptions or [])
@@ -725,7 +726,7 @@ def cancelled_starts(schedule: Schedule) -> list[datetime]:
     """The original starts the series' rule cancels (its EXDATEs, RFC 5545 3.8.5.1) as aware
     instants: occurrences cancelled before they were made, kept on the rule so they are never made.
     Occurrences cancelled once made are rows (`Appointment.is_cancelled`) instead."""
-    return _exdate_instants(schedule.recurrence, _schedule_zone(schedule))
+    return _exdate_instants(schedule.recurrence, schedule_zone(schedule))
 
 
 def _without_exdates(schedule: Schedule) -> Schedule:
@@ -948,7 +949,7 @@ def _occurrence_values(
     master left out (the caller's); moves the schedule as `_occurrences_to_make` says."""
     until, starts = _occurrence_plan(master, schedule, now, shown_from)
     duration = master.end - master.start
-    zone = _schedule_zone(schedule)
+    zone = schedule_zone(schedule)
     days = (master.end_date - master.start_date) if master.all_day and master.start_date else None
     created = []
     edited = {entry["original_start"]: entry for entry in future_exceptions(schedule)}
