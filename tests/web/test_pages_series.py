@@ -17,6 +17,11 @@ AMS = ZoneInfo("Europe/Amsterdam")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
+def day_text(moment: datetime) -> str:
+    """A day as the pages write it ("Thu 31 May 2035"), by strftime, not by our code."""
+    return f"{moment:%a} {moment.day} {moment:%b %Y}"
+
+
 def occurrence_starts(master: Appointment, zone: ZoneInfo) -> list[datetime]:
     rows = Appointment.objects.filter(master=master, is_cancelled=False).order_by("start")
     return [row.start.astimezone(zone).replace(tzinfo=None) for row in rows]
@@ -55,7 +60,10 @@ def test_a_technician_makes_a_series_on_the_new_appointment_page(page_client, al
     master = Appointment.objects.get(subject="Stand-up", master=None)
     assert master.is_recurring_master
     page = client.get(response.url).content.decode()
-    assert "1 recurring series created" in page and "<dt>Repeats</dt>" in page and "until 2035-05-31" in page
+    # The end in the pages' date format (was ISO 2035-05-31): the day of the last occurrence.
+    last = list(expected)[-1]
+    assert "1 recurring series created" in page and "<dt>Repeats</dt>" in page
+    assert f"09:00–09:15, until {day_text(last)}</dd>" in page.replace(" (this is the whole series", "</dd>", 1)
     # 09:00 on the wall clock before and after the spring change, up to and including 31 May.
     assert occurrence_starts(master, AMS) == list(expected)
 
@@ -85,9 +93,10 @@ def test_a_series_from_the_request_tab_repeats_on_each_technicians_own_clock(pag
     assert occurrence_starts(masters[alice], AMS) == list(
         rrule.rrule(rrule.WEEKLY, interval=2, dtstart=datetime(2035, 3, 5, 15), until=datetime(2035, 4, 30, 23, 59, 59))
     )
-    # Frank's series ends on 30 April on his clock (04:59:59 on 1 May in UTC).
+    # Frank's series ends on 30 April on his clock (04:59:59 on 1 May in UTC): its last occurrence,
+    # Monday 30 April 09:00 New York, is 15:00 that day on Alice's clock.
     franks_page = page_client(alice.user).get(f"/calendar/appointments/{masters[frank].pk}/")
-    assert "until 2035-04-30" in franks_page.content.decode()
+    assert "09:00–10:00 on America/New_York time, until Mon 30 Apr 2035" in franks_page.content.decode()
     assert occurrence_starts(masters[frank], NEW_YORK) == list(
         rrule.rrule(rrule.WEEKLY, interval=2, dtstart=datetime(2035, 3, 5, 9), until=datetime(2035, 4, 30, 23, 59, 59))
     )
