@@ -549,6 +549,8 @@ class AppointmentViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
                     appointment = services.change_schedule(
                         appointment, rule=rule.strip(), by=user, check_overlap=not confirmed
                     )
+                except services.OverlapWarning:
+                    raise  # a 409 naming the overlaps (overlap_conflicts), not a field error
                 except DjangoValidationError as error:
                     raise serializers.ValidationError({"recurrence": error.messages}) from error
             serializer.instance = appointment
