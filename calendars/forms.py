@@ -79,7 +79,7 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
     )
     repeat_until = forms.DateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),  # the value a date input reads
         label="Repeat until",
         help_text="The last day of the series (included). Empty: no end.",
     )
