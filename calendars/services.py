@@ -668,7 +668,9 @@ def make_recurring(appointment: Appointment, *, rule, time_zone=None, by=None, n
 
 
 @transaction.atomic
-def change_schedule(master: Appointment, *, rule, by=None, now=None, check_overlap: bool = False) -> Appointment:
+def change_schedule(
+    master: Appointment, *, rule, by=None, now=None, check_overlap: bool = False, cancelled_as_given: bool = False
+) -> Appointment:
     """A new rule for a series: `rule` is RRULE text (RFC 5545 3.3.10, "FREQ=..." or "RRULE:..."
     lines, EXDATE/RDATE lines too) or a django-recurrence Recurrence, repeating on the schedule's
     wall clock from the master's start. The one way a series' rule changes: admin, the API, the
@@ -683,6 +685,9 @@ def change_schedule(master: Appointment, *, rule, by=None, now=None, check_overl
     New starts get their occurrences; every change is announced, so the series reaches the
     external calendars as one entry on commit.
 
+    `cancelled_as_given`: the rule's EXDATE lines are the whole set of cancelled starts (admin's
+    rule field and a pull hold the whole rule, EXDATEs included): a kept cancellation they leave
+    out is undone rather than kept.
     `check_overlap`: raise OverlapWarning naming the day of each overlap (keeping nothing) when an
     occurrence of the new rule meets another busy entry of the technicians (S6.3).
     Raises ValidationError({"rule": ...}), changing nothing, for a rule that cannot be read or
@@ -702,7 +707,9 @@ def change_schedule(master: Appointment, *, rule, by=None, now=None, check_overl
         rrules=given.rrules,
         exrules=given.exrules,
         rdates=given.rdates,
-        exdates=sorted({*_exdate_instants(given, zone), *(moment for moment in old_cancelled if moment in kept)}),
+        exdates=sorted(
+            {*_exdate_instants(given, zone), *(() if cancelled_as_given else (m for m in old_cancelled if m in kept))}
+        ),
         include_dtstart=False,
     )
     schedule.future_exceptions = [entry for entry, start in zip(old_edits, edit_starts, strict=True) if start in kept]
