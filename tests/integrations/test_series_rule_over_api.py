@@ -17,34 +17,19 @@ import recurring_ical_events
 from dateutil import rrule
 from rest_framework.test import APIClient
 
-from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations.models import SyncLink
+from tests.integrations.series import HOUR, make_weekly_series
 
 pytestmark = pytest.mark.django_db
-HOUR = timedelta(hours=1)
+WEEK = timedelta(weeks=1)
 
 
 @pytest.fixture
 def series(alice_calendar, tomorrow_9, django_capture_on_commit_callbacks):
-    """Daily from tomorrow 09:00, six times, an hour each; the second occurrence moved three hours
+    """Weekly from tomorrow 09:00, six times, an hour each; the second occurrence moved three hours
     later and the third cancelled, each pushed on its own."""
-    with django_capture_on_commit_callbacks(execute=True):
-        master = calendar_services.create_recurring_appointment(
-            rule="RRULE:FREQ=DAILY;COUNT=6",
-            agents=[alice_calendar.agent],
-            start=tomorrow_9,
-            end=tomorrow_9 + HOUR,
-            subject="Stand-up",
-        )
-    occurrences = list(master.occurrences.order_by("original_start"))
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.update_appointment(
-            occurrences[1], start=occurrences[1].start + 3 * HOUR, end=occurrences[1].end + 3 * HOUR
-        )
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.cancel_occurrence(occurrences[2])
-    return master
+    return make_weekly_series(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
 
 
 def patch_rule(master: Appointment, rule: str, capture) -> dict:
@@ -71,28 +56,28 @@ def on_server(phone, master: Appointment, start, end) -> list[tuple]:
 def test_a_new_rule_over_the_api_reaches_caldav_without_the_exceptions_it_no_longer_gives(
     series, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
 ):
-    patch_rule(series, "FREQ=DAILY;INTERVAL=2;COUNT=4", django_capture_on_commit_callbacks)
+    patch_rule(series, "FREQ=WEEKLY;INTERVAL=2;COUNT=4", django_capture_on_commit_callbacks)
 
-    days = list(rrule.rrule(rrule.DAILY, interval=2, count=4, dtstart=tomorrow_9))
-    cancelled = tomorrow_9 + timedelta(days=2)  # cancelled on its own, and still given: stays cancelled
-    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=10))
+    days = list(rrule.rrule(rrule.WEEKLY, interval=2, count=4, dtstart=tomorrow_9))
+    cancelled = days[1]  # the third week, cancelled on its own, and still given: stays cancelled
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + 10 * WEEK)
     shown, overrides = on_server(alice_phone, series, *window)
     assert shown == [(day, day + HOUR) for day in days if day != cancelled]
-    assert overrides == []  # the moved second day is not one of the new rule's: gone, not left orphaned
+    assert overrides == []  # the moved second week is not one of the new rule's: gone, not left orphaned
     assert len(alice_phone.entries()) == 1
 
 
 def test_a_new_rule_over_the_api_keeps_on_caldav_the_exceptions_it_still_gives(
     series, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
 ):
-    patch_rule(series, "FREQ=DAILY;COUNT=8", django_capture_on_commit_callbacks)
+    patch_rule(series, "FREQ=WEEKLY;COUNT=8", django_capture_on_commit_callbacks)
 
-    days = list(rrule.rrule(rrule.DAILY, count=8, dtstart=tomorrow_9))
+    days = list(rrule.rrule(rrule.WEEKLY, count=8, dtstart=tomorrow_9))
     moved, cancelled = days[1], days[2]
     expected = sorted(
         [(day, day + HOUR) for day in days if day not in (moved, cancelled)] + [(moved + 3 * HOUR, moved + 4 * HOUR)]
     )
-    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(days=10))
+    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + 10 * WEEK)
     shown, overrides = on_server(alice_phone, series, *window)
     assert shown == expected
     assert overrides == [moved]
