@@ -312,8 +312,17 @@ def _series_facts(appointment: Appointment) -> dict:
     when = day if master.all_day else "D j M Y H:i"
     cancelled, more_cancelled = _nearest(found.cancelled, lambda moment: moment, now)
     moved, more_moved = _nearest(found.moved, lambda occurrence: occurrence.original_start, now)
+
+    def until(start: datetime, end: datetime) -> str:
+        """The end as said after the start: its time alone on the start's day, an all-day entry's
+        last day (its end is the midnight after it, RFC 5545 3.6.1), or nothing for one day."""
+        first, last = timezone.localtime(start, reader), timezone.localtime(end, reader)
+        if master.all_day:
+            last -= timedelta(days=1)
+            return "" if last.date() <= first.date() else date_format(last, day)
+        return date_format(last, "H:i" if first.date() == last.date() else when)
+
     return {
-        "series": master,
         "repeats": rule_in_words(master, reader_zone=reader),
         "cancelled_days": [date_format(timezone.localtime(moment, reader), day) for moment in cancelled],
         "more_cancelled": more_cancelled,
@@ -322,7 +331,7 @@ def _series_facts(appointment: Appointment) -> dict:
                 "id": occurrence.id,
                 "was": date_format(timezone.localtime(occurrence.original_start, reader), when),
                 "start": date_format(timezone.localtime(occurrence.start, reader), when),
-                "end": date_format(timezone.localtime(occurrence.end, reader), "H:i" if not master.all_day else day),
+                "end": until(occurrence.start, occurrence.end),
             }
             for occurrence in moved
         ],

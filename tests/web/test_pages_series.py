@@ -320,3 +320,26 @@ def test_another_technician_cannot_change_the_series_rule_on_its_page(page_clien
     assert 'name="repeat"' not in page
     assert response.status_code == 403
     assert occurrence_starts(master, AMS) == before
+
+
+def test_an_all_day_series_page_names_days_not_midnights(page_client, alice):
+    """An all-day weekly series whose 12 March is moved to 13 March: days only (RFC 5545 3.6.1:
+    the end is the midnight after the last day), never 00:00 or the next day."""
+    from datetime import date
+
+    master = calendar_services.create_recurring_appointment(
+        rule="FREQ=WEEKLY;COUNT=4",
+        agents=[alice],
+        subject="On call",
+        start=date(2035, 3, 5),
+        end=date(2035, 3, 6),
+        all_day=True,
+    )
+    second = Appointment.objects.filter(master=master).order_by("original_start")[1]
+    calendar_services.update_appointment(second, start=date(2035, 3, 13), end=date(2035, 3, 14))
+
+    page = page_client(alice.user).get(f"/calendar/appointments/{master.pk}/").content.decode()
+
+    mondays = list(rrule.rrule(rrule.WEEKLY, count=4, dtstart=FIRST))
+    assert f"Every week on Monday, all day, 4 times (the last on {day_text(mondays[-1])})" in page
+    assert f'{day_text(mondays[1])} → <a href="/calendar/appointments/{second.pk}/">Tue 13 Mar 2035</a>' in page
