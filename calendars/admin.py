@@ -181,7 +181,8 @@ class AppointmentAdmin(admin.ModelAdmin):
             saved = services.update_appointment(obj, agents=agents, by=request.user, **fields)
             if rule and rule != form.initial.get("rule"):
                 if saved.is_recurring_master:
-                    services.change_schedule(saved, rule=rule, by=request.user)
+                    # The field holds the whole rule, EXDATEs included: a line taken out un-cancels that day.
+                    services.change_schedule(saved, rule=rule, by=request.user, cancelled_as_given=True)
                 else:
                     services.make_recurring(saved, rule=rule, by=request.user)
         elif rule:

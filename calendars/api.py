@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -23,7 +23,8 @@ from agents.models import Agent
 from calendars import ownership, privacy, services
 from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, default_period, overlap_conflicts
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
-from calendars.selectors import calendar_appointments, calendar_rows, request_agent_ids
+from calendars.selectors import calendar_appointments, calendar_rows, request_agent_ids, series_exceptions
+from calendars.series_words import rule_text
 from helpdesk import permissions
 from helpdesk.api_common import (
     FlagFilter,
@@ -139,9 +140,35 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "sequence": row["sequence"],
                 "created_at": moment[row["created_at"]],
                 "updated_at": moment[row["updated_at"]],
+                # No masters here (their occurrences stand for them): no rule, no exceptions.
+                "recurrence": None,
+                "cancelled_starts": None,
+                "moved_occurrences": None,
             }
         )
     return items
+
+
+class SeriesRuleField(serializers.CharField):
+    """`recurrence`: written as RRULE text, read from the appointment itself (a master's rule,
+    calendars.series_words.rule_text; null for anything else)."""
+
+    def get_attribute(self, instance: Appointment) -> Appointment:
+        return instance
+
+    def to_representation(self, appointment: Appointment) -> str | None:
+        if not Appointment.schedule.is_cached(appointment):
+            return None  # lists hold no masters and load no schedules
+        return rule_text(appointment)
+
+
+class MovedOccurrenceSerializer(serializers.Serializer):
+    """One occurrence moved on its own (the schema of `moved_occurrences`)."""
+
+    id = serializers.IntegerField(allow_null=True)
+    original_start = serializers.DateTimeField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
 
 
 class AppointmentSerializer(serializers.ModelSerializer):
@@ -177,17 +204,28 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "(else 409 naming them)."
         ),
     )
-    recurrence = serializers.CharField(
-        write_only=True,
+    recurrence = SeriesRuleField(
         required=False,
         allow_blank=True,
+        allow_null=True,
         max_length=1000,
         help_text=(
-            "On create only: an RRULE (RFC 5545 3.3.10, e.g. FREQ=WEEKLY;BYDAY=MO;UNTIL=20270701T000000Z) that "
-            "makes the appointment the master of a series repeating on its first technician's wall clock; "
-            "the answer is the master, its occurrences are listed as entries with `master` set. A series' "
-            "rule is changed in admin."
+            "A series' rule: an RRULE (RFC 5545 3.3.10, e.g. FREQ=WEEKLY;BYDAY=MO;UNTIL=20270701T000000Z). On "
+            "create it makes the appointment the master of a series repeating on its first technician's wall "
+            "clock; the answer is the master, its occurrences are listed as entries with `master` set. Read "
+            "on a series' master (null on anything else), in the form POST and PATCH take. PATCH on a master "
+            "changes the rule of the whole series: occurrences cancelled or moved on their own that the new "
+            "rule still gives keep their state, those it no longer gives go."
         ),
+    )
+    cancelled_starts = serializers.SerializerMethodField(
+        help_text="On a series' master: the original starts of its occurrences cancelled on their own (RFC 5545 "
+        "EXDATE), in start order; null on anything else."
+    )
+    moved_occurrences = serializers.SerializerMethodField(
+        help_text="On a series' master: its occurrences moved on their own, in original start order, each with "
+        "`original_start` (the start the rule gives it), `start`, `end` and `id` (null while not made yet, "
+        "more than a year ahead); null on anything else."
     )
 
     class Meta:
@@ -222,6 +260,8 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "updated_at",
             "confirm_overlap",
             "recurrence",
+            "cancelled_starts",
+            "moved_occurrences",
         ]
         read_only_fields = [
             "start_date",
@@ -250,6 +290,40 @@ class AppointmentSerializer(serializers.ModelSerializer):
         if appointment.master_id is not None:
             return True
         return Appointment.schedule.is_cached(appointment) and appointment.is_recurring_master
+
+    def _exceptions(self, appointment: Appointment):
+        """The master's exceptions (calendars.selectors.series_exceptions), read once for both
+        fields; None for anything else (lists hold no masters and load no schedules)."""
+        if not (Appointment.schedule.is_cached(appointment) and appointment.is_recurring_master):
+            return None
+        cache = self.context.setdefault("series_exceptions", {})
+        if appointment.pk not in cache:
+            cache[appointment.pk] = series_exceptions(appointment)
+        return cache[appointment.pk]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DateTimeField(), allow_null=True))
+    def get_cancelled_starts(self, appointment: Appointment) -> list[str] | None:
+        found = self._exceptions(appointment)
+        if found is None:
+            return None
+        zone = timezone.get_current_timezone()
+        return [_moment_text(moment, zone) for moment in found.cancelled]
+
+    @extend_schema_field(MovedOccurrenceSerializer(many=True, allow_null=True))
+    def get_moved_occurrences(self, appointment: Appointment) -> list[dict] | None:
+        found = self._exceptions(appointment)
+        if found is None:
+            return None
+        zone = timezone.get_current_timezone()
+        return [
+            {
+                "id": moved.id,
+                "original_start": _moment_text(moved.original_start, zone),
+                "start": _moment_text(moved.start, zone),
+                "end": _moment_text(moved.end, zone),
+            }
+            for moved in found.moved
+        ]
 
     def get_data_unavailable(self, appointment: Appointment) -> bool:
         return permissions.is_hidden(appointment)
@@ -281,11 +355,30 @@ class AppointmentSerializer(serializers.ModelSerializer):
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:
             raise serializers.ValidationError({"end": ["The end must be after the start."]})
-        if self.instance is not None and attrs.get("recurrence"):
-            raise serializers.ValidationError(
-                {"recurrence": ["A series is made with its first appointment; change its rule in admin."]}
-            )
+        if attrs.get("recurrence", "") is None:
+            del attrs["recurrence"]  # null, as read back on anything but a master: no rule given
+        if self.instance is not None and "recurrence" in attrs:
+            if self.instance.is_recurring_master and attrs["recurrence"].strip() == rule_text(self.instance):
+                del attrs["recurrence"]  # the rule as it is (a PUT of what was read): nothing to change
+            else:
+                problem = _rule_change_problem(self.instance, attrs["recurrence"])
+                if problem:
+                    raise serializers.ValidationError({"recurrence": [problem]})
         return attrs
+
+
+def _rule_change_problem(appointment: Appointment, rule: str | None) -> str:
+    """Why a PATCH's `recurrence` cannot change this appointment's rule ("" if it can)."""
+    if appointment.is_occurrence:
+        return (
+            f"An occurrence follows its series' rule: change the rule on the series ({appointment.master_id}); "
+            "move or cancel this occurrence on its own instead."
+        )
+    if not appointment.is_recurring_master:
+        return "A series is made with its first appointment (POST with `recurrence`); this one stays single."
+    if not (rule or "").strip():
+        return "A series keeps a rule: give the new one, end it with UNTIL, or delete the series."
+    return ""
 
 
 class ReassignSerializer(serializers.Serializer):
@@ -447,19 +540,34 @@ class AppointmentViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
                 serializer.instance = services.create_appointment(by=user, check_overlap=not confirmed, **data)
 
     def perform_update(self, serializer: AppointmentSerializer) -> None:
+        """Save a PATCH or PUT: the fields, then (on a series' master) a new `recurrence` through
+        `services.change_schedule`, the service admin uses, in one transaction: a 409 or 400 of
+        either keeps nothing."""
         appointment = serializer.instance
         self._check_edit(appointment)
         data = dict(serializer.validated_data)
         data.pop("request", None)  # an appointment stays with its request
-        data.pop("recurrence", None)  # refused above when given
+        rule = data.pop("recurrence", None)  # only a master's, checked in validate
         confirmed = data.pop("confirm_overlap", False)
         agents = data.pop("agents", None)
         if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):
             raise PermissionDenied("You may not put this appointment on other technicians' calendars.")
-        with service_errors(), overlap_conflicts():
-            serializer.instance = services.update_appointment(
-                appointment, by=self.request.user, agents=agents, check_overlap=not confirmed, **data
-            )
+        user = self.request.user
+        with service_errors(), overlap_conflicts(), transaction.atomic():
+            if data or agents is not None or rule is None:
+                appointment = services.update_appointment(
+                    appointment, by=user, agents=agents, check_overlap=not confirmed, **data
+                )
+            if rule is not None:
+                try:
+                    appointment = services.change_schedule(
+                        appointment, rule=rule.strip(), by=user, check_overlap=not confirmed
+                    )
+                except services.OverlapWarning:
+                    raise  # a 409 naming the overlaps (overlap_conflicts), not a field error
+                except DjangoValidationError as error:
+                    raise serializers.ValidationError({"recurrence": error.messages}) from error
+            serializer.instance = appointment
 
     def perform_destroy(self, appointment: Appointment) -> None:
         if not permissions.can_delete_appointment(self.request.user, appointment):

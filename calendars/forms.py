@@ -1,14 +1,42 @@
 """Forms of the calendar pages; they only check input, the services write."""
 
+import copy
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
+import recurrence as recurrence_lib
 from django import forms
+from django.utils import timezone
 
 from agents.models import Agent
-from calendars.models import MAX_OTHER_ATTENDEES, SyncPolicy
+from calendars.models import MAX_OTHER_ATTENDEES, Appointment, SyncPolicy
 from calendars.selectors import effective_sync_policy
+from calendars.series_words import rule_in_words
+from calendars.services import schedule_zone
 from helpdesk.limits import SupportedDateTimeField
 from tickets.forms import DATETIME_WIDGET, ConfirmsOverlap, active_agents, confirm_overlap_field
+
+_WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+# The form's repeat choices as RRULEs (RFC 5545 3.3.10) from the start on the series' clock.
+_REPEATS: dict[str, Callable[[datetime], str]] = {
+    "workdays": lambda start: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+    "weekly": lambda start: f"FREQ=WEEKLY;BYDAY={_WEEKDAY_CODES[start.weekday()]}",
+    "fortnightly": lambda start: f"FREQ=WEEKLY;INTERVAL=2;BYDAY={_WEEKDAY_CODES[start.weekday()]}",
+    "monthly": lambda start: f"FREQ=MONTHLY;BYMONTHDAY={start.day}",
+}
+
+
+def _last_second(day: date, zone) -> datetime:
+    """UNTIL for a series that ends on `day` (included) on `zone`'s clock, in UTC as RFC 5545
+    asks with a zoned start."""
+    return (datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone) - timedelta(seconds=1)).astimezone(UTC)
+
+
+def _rule_line(rule) -> str:
+    """One rule (text, or a django-recurrence Rule) as comparable RRULE text."""
+    if isinstance(rule, str):
+        rule = recurrence_lib.deserialize("RRULE:" + rule, include_dtstart=False).rrules[0]
+    return recurrence_lib.serialize(recurrence_lib.Recurrence(rrules=[rule]))
 
 
 class AppointmentForm(ConfirmsOverlap, forms.Form):
@@ -51,7 +79,7 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
     )
     repeat_until = forms.DateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),  # the value a date input reads
         label="Repeat until",
         help_text="The last day of the series (included). Empty: no end.",
     )
@@ -61,14 +89,29 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
     KEEP_HERE = "keep"
     DECIDE_LATER = "later"
 
-    def __init__(self, *args, editing: bool = False, asking: Agent | None = None, **kwargs):
+    KEEP_RULE = "keep"
+
+    def __init__(
+        self,
+        *args,
+        editing: bool = False,
+        asking: Agent | None = None,
+        series: Appointment | None = None,
+        **kwargs,
+    ):
         """`asking`: the technician filling in the form; under the Ask policy the form asks at
-        once whether the new entry goes to their external calendar (S3.3)."""
+        once whether the new entry goes to their external calendar (S3.3). `series`: the master
+        being edited (with its schedule); its Repeat and Repeat until change the whole series.
+        Editing anything else (a single appointment, one occurrence) has no Repeat."""
         super().__init__(*args, **kwargs)
+        self.series = series
         if editing:
-            # A series is made here; its rule is changed in admin.
-            for name in ("entries", "repeat", "repeat_until"):
-                del self.fields[name]
+            del self.fields["entries"]
+            if series is None:
+                # One occurrence is edited on its own ("this occurrence only"); a single entry stays single.
+                del self.fields["repeat"], self.fields["repeat_until"]
+            else:
+                self._offer_series_repeat(series)
         if not editing and asking is not None and effective_sync_policy(asking) == SyncPolicy.ASK:
             self.fields["external_calendar"] = forms.ChoiceField(
                 choices=[
@@ -80,6 +123,41 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
                 widget=forms.RadioSelect,
                 label="My external calendar",
             )
+
+    def _offer_series_repeat(self, series: Appointment) -> None:
+        """Repeat and Repeat until of a series' edit form, set to its rule: one of the choices
+        when the rule is one of them, else "as now" (a rule made elsewhere: admin, the API, an
+        external calendar), which keeps the rule and changes only its end."""
+        zone = schedule_zone(series.schedule)
+        rules = series.schedule.recurrence.rrules
+        repeat = self.fields["repeat"]
+        choices = [choice for choice in repeat.choices if choice[0]]
+        current = self.KEEP_RULE
+        if len(rules) == 1:
+            plain = copy.copy(rules[0])
+            plain.until = None
+            for value, _label in choices:
+                if _rule_line(_REPEATS[value](series.start.astimezone(zone))) == _rule_line(plain):
+                    current = value
+        if current == self.KEEP_RULE:
+            choices.insert(0, (self.KEEP_RULE, "As now: " + rule_in_words(series, reader_zone=zone)))
+        repeat.choices = choices
+        repeat.required = True
+        repeat.label = "Repeat (the whole series)"
+        repeat.help_text = (
+            "On the series' wall clock. Days the new rule no longer gives go, with their own changes; "
+            "days it still gives keep theirs."
+        )
+        self.initial.setdefault("repeat", current)
+        until = rules[0].until if len(rules) == 1 else None
+        if until is not None:
+            until = until.astimezone(zone) if timezone.is_aware(until) else until
+            # The form's UNTIL is the last second of the day; a bare midnight UNTIL ends the day before.
+            self.initial.setdefault("repeat_until", (until - timedelta(seconds=1)).date())
+        if len(rules) == 1 and rules[0].count:
+            self.fields[
+                "repeat_until"
+            ].help_text = f"Now it ends after {rules[0].count} occurrences; a date here ends it on that day instead."
 
     def clean_other_attendees(self) -> list[str]:
         addresses = [part.strip() for part in self.cleaned_data["other_attendees"].split(",") if part.strip()]
@@ -107,25 +185,43 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         where the series repeats; "Repeat until" ends it after that day on that clock (UNTIL in
         UTC, as RFC 5545 asks with a zoned start)."""
         repeat = self.cleaned_data.get("repeat")
-        if not repeat:
+        if not repeat or repeat == self.KEEP_RULE:
             return None
-        agents = list(self.cleaned_data["agents"])
-        zone = agents[0].zone
-        start = self.cleaned_data["start"].astimezone(zone)
-        weekday = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")[start.weekday()]
-        rule = {
-            "workdays": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
-            "weekly": f"FREQ=WEEKLY;BYDAY={weekday}",
-            "fortnightly": f"FREQ=WEEKLY;INTERVAL=2;BYDAY={weekday}",
-            "monthly": f"FREQ=MONTHLY;BYMONTHDAY={start.day}",
-        }[repeat]
+        if self.series is not None:
+            zone = schedule_zone(self.series.schedule)  # a series keeps repeating on its own clock
+        else:
+            zone = next(iter(self.cleaned_data["agents"])).zone
+        rule = _REPEATS[repeat](self.cleaned_data["start"].astimezone(zone))
         until: date | None = self.cleaned_data.get("repeat_until")
         if until:
-            last = datetime.combine(until + timedelta(days=1), time(0), tzinfo=zone) - timedelta(seconds=1)
-            rule += f";UNTIL={last.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+            rule += f";UNTIL={_last_second(until, zone):%Y%m%dT%H%M%SZ}"
         return rule
 
+    def series_rule(self) -> recurrence_lib.Recurrence | None:
+        """The edited series' new rule (django-recurrence, its RDATEs kept), or None when Repeat
+        and Repeat until leave it as it is. "As now" keeps the rule and sets its end: UNTIL at
+        the last second of "Repeat until" on the series' clock (COUNT dropped: RFC 5545 3.3.10
+        allows one of them), or no end when left empty on a rule that had an UNTIL."""
+        current = self.series.schedule.recurrence
+        text = self.recurrence_rule()
+        if text is not None:
+            rules = [recurrence_lib.deserialize("RRULE:" + text, include_dtstart=False).rrules[0]]
+        elif len(current.rrules) != 1:
+            return None  # several rules (made elsewhere): kept whole; their ends are changed in admin
+        else:
+            rule = copy.copy(current.rrules[0])
+            until: date | None = self.cleaned_data.get("repeat_until")
+            if until:
+                rule.until, rule.count = _last_second(until, schedule_zone(self.series.schedule)), None
+            elif rule.until is not None:
+                rule.until = None
+            rules = [rule]
+        if [_rule_line(rule) for rule in rules] == [_rule_line(rule) for rule in current.rrules]:
+            return None
+        return recurrence_lib.Recurrence(rrules=rules, rdates=current.rdates, include_dtstart=False)
+
     def service_fields(self) -> dict:
+        """The cleaned fields as `services.create_appointment` / `update_appointment` take them."""
         data = dict(self.cleaned_data)
         data.pop("entries", None)
         data.pop("external_calendar", None)

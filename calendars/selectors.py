@@ -533,3 +533,62 @@ def _overlap_of(row) -> Overlap:
         external=external,
         subject="" if external or entry.private else entry.subject,
     )
+
+
+# --- recurring series (S3.7) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MovedOccurrence:
+    """An occurrence moved on its own: the start the rule gave it and where it is now (aware
+    instants; an all-day one's midnights on the series' clock). `id`: None while it is not made
+    yet (beyond the horizon, kept on the schedule)."""
+
+    original_start: datetime
+    start: datetime
+    end: datetime
+    id: int | None
+
+
+@dataclass(frozen=True)
+class SeriesExceptions:
+    """The occurrences of a series changed on their own, each list by original start: `cancelled`
+    (original starts, aware: EXDATEs and occurrences cancelled once made) and `moved`."""
+
+    cancelled: list[datetime]
+    moved: list[MovedOccurrence]
+
+
+def series_exceptions(master: Appointment) -> SeriesExceptions:
+    """What a series' page and API name besides its rule: its occurrences cancelled or moved on
+    their own, made yet or not (RFC 5545 3.8.5.1 EXDATE, 3.8.4.4 RECURRENCE-ID). An occurrence
+    edited only in its text is not moved. One query (the master's schedule read with it)."""
+    from calendars import services, times
+
+    schedule = master.schedule
+    zone = services.schedule_zone(schedule)
+
+    def span(start: datetime, end: datetime):
+        # An all-day entry's length in days: its midnights are 23 or 25 hours apart over a DST change.
+        if master.all_day:
+            return end.astimezone(zone).date() - start.astimezone(zone).date()
+        return end - start
+
+    length = span(master.start, master.end)
+    cancelled = set(services.cancelled_starts(schedule))
+    moved = []
+    rows = master.occurrences.filter(is_modified=True).values_list(
+        "pk", "original_start", "start", "end", "is_cancelled"
+    )
+    for pk, original, start, end, is_cancelled in rows:
+        if is_cancelled:
+            cancelled.add(original)
+        elif start != original or span(start, end) != length:
+            moved.append(MovedOccurrence(original, start, end, pk))
+    for entry in services.future_exceptions(schedule):
+        start, end = entry["start"], entry["end"]
+        if not isinstance(start, datetime):
+            start, end = times.midnight(start, zone), times.midnight(end, zone)
+        if start != entry["original_start"] or span(start, end) != length:
+            moved.append(MovedOccurrence(entry["original_start"], start, end, None))
+    return SeriesExceptions(sorted(cancelled), sorted(moved, key=lambda occurrence: occurrence.original_start))

@@ -555,7 +555,8 @@ def sync_action_appointment(action: Action, *, by=None) -> Appointment | None:
 # --- recurring appointments ----------------------------------------------------------------
 
 
-def _schedule_zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
+def schedule_zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
+    """The zone on whose wall clock the series repeats."""
     zone = schedule.time_zone
     return zone if isinstance(zone, zoneinfo.ZoneInfo) else zoneinfo.ZoneInfo(str(zone))
 
@@ -566,7 +567,7 @@ def occurrence_starts(
     """The starts the rule gives from the master's start (or from `after`, if later) up to
     `until`, both inclusive, as aware datetimes on the schedule's wall clock. The rule is still
     counted from the master's start (RFC 5545 3.8.5.3: COUNT and INTERVAL run from DTSTART)."""
-    zone = _schedule_zone(schedule)
+    zone = schedule_zone(schedule)
     local_start = master.start.astimezone(zone).replace(tzinfo=None)
     local_until = until.astimezone(zone).replace(tzinfo=None)
     local_after = max(local_start, after.astimezone(zone).replace(tzinfo=None)) if after else local_start
@@ -634,14 +635,16 @@ def create_recurring_appointment(
     return master
 
 
-def _refuse_series_overlaps(master: Appointment, agents: list[Agent]) -> None:
+def _refuse_series_overlaps(master: Appointment, agents: list[Agent], *, leave_out: Iterable[int] = ()) -> None:
     """Raise OverlapWarning (the caller's transaction then keeps nothing) when an occurrence of
-    the series meets another busy entry of its technicians, unless admins turned the warning off."""
+    the series (but those with ids in `leave_out`: already there, already confirmed) meets another
+    busy entry of its technicians, unless admins turned the warning off."""
     from calendars.selectors import series_overlaps
 
     if not CalendarSettings.load().warn_overlaps:
         return
-    spans = list(master.occurrences.filter(is_cancelled=False).values_list("start", "end"))
+    occurrences = master.occurrences.filter(is_cancelled=False).exclude(pk__in=list(leave_out))
+    spans = list(occurrences.values_list("start", "end"))
     found = series_overlaps(spans, [agent.pk for agent in agents], series=master.pk)
     if found:
         raise OverlapWarning(found, dated=True)
@@ -665,17 +668,90 @@ def make_recurring(appointment: Appointment, *, rule, time_zone=None, by=None, n
 
 
 @transaction.atomic
-def change_schedule(master: Appointment, *, rule, by=None, now=None) -> Appointment:
-    """A new rule for a series: occurrences it no longer gives go, new ones come, and occurrences
-    edited or cancelled on their own stay as they are."""
+def change_schedule(
+    master: Appointment, *, rule, by=None, now=None, check_overlap: bool = False, cancelled_as_given: bool = False
+) -> Appointment:
+    """A new rule for a series: `rule` is RRULE text (RFC 5545 3.3.10, "FREQ=..." or "RRULE:..."
+    lines, EXDATE/RDATE lines too) or a django-recurrence Recurrence, repeating on the schedule's
+    wall clock from the master's start. The one way a series' rule changes: admin, the API, the
+    edit page and a pull from an external calendar all come here.
+
+    Occurrences the new rule still gives keep their state: made ones stay as they are (cancelled
+    or moved on their own included) and starts cancelled before they were made (EXDATE) stay
+    cancelled. Occurrences it no longer gives go, also those cancelled or moved on their own, and
+    so do kept edits of occurrences not made yet (`Schedule.future_exceptions`): what Outlook and
+    Google do (RFC 5545 3.8.5.1 and 3.8.4.4: an EXDATE or RECURRENCE-ID names an instance of the
+    set the rule gives). Occurrences before the import window stay (`materialise_occurrences`).
+    New starts get their occurrences; every change is announced, so the series reaches the
+    external calendars as one entry on commit.
+
+    `cancelled_as_given`: the rule's EXDATE lines are the whole set of cancelled starts (admin's
+    rule field and a pull hold the whole rule, EXDATEs included): a kept cancellation they leave
+    out is undone rather than kept.
+    `check_overlap`: raise OverlapWarning naming the day of each overlap (keeping nothing) when an
+    occurrence of the new rule meets another busy entry of the technicians (S6.3).
+    Raises ValidationError({"rule": ...}), changing nothing, for a rule that cannot be read or
+    gives no occurrence from the master's start.
+    """
     schedule = master.schedule
-    schedule.recurrence = check_rule(rule, start=master.start, zone=_schedule_zone(schedule))
-    schedule.save(update_fields=["recurrence"])
+    zone = schedule_zone(schedule)
+    given = check_rule(rule, start=master.start, zone=zone)
+    old_cancelled = cancelled_starts(schedule)
+    old_edits = list(schedule.future_exceptions or [])
+    edit_starts = [datetime.fromisoformat(entry["original_start"]) for entry in old_edits]
+    # The new rule's whole set (its own EXDATEs aside) decides which kept cancellations and edits
+    # still name one of its occurrences.
+    schedule.recurrence = given
+    kept = _starts_given(master, _without_exdates(schedule), [*old_cancelled, *edit_starts])
+    schedule.recurrence = recurrence_lib.Recurrence(
+        rrules=given.rrules,
+        exrules=given.exrules,
+        rdates=given.rdates,
+        exdates=sorted(
+            {*_exdate_instants(given, zone), *(() if cancelled_as_given else (m for m in old_cancelled if m in kept))}
+        ),
+        include_dtstart=False,
+    )
+    schedule.future_exceptions = [entry for entry, start in zip(old_edits, edit_starts, strict=True) if start in kept]
+    schedule.save(update_fields=["recurrence", "future_exceptions"])
     master.sequence += 1
     master.save(update_fields=["sequence", "updated_at"])
+    made_before = set(master.occurrences.values_list("pk", flat=True))
     materialise_occurrences(master, now=now, by=by, prune=True)
+    if check_overlap and master.busy:
+        _refuse_series_overlaps(master, list(master.agents.all()), leave_out=made_before)
     _announce(master, Change.UPDATED, _agent_ids(master), by)
     return master
+
+
+def _exdate_instants(rule: recurrence_lib.Recurrence, zone: zoneinfo.ZoneInfo) -> list[datetime]:
+    """A rule's EXDATEs as instants (a naive one on `zone`'s wall clock, as django-recurrence reads it)."""
+    return [times.on_wall_clock(moment, zone) if moment.tzinfo is None else moment for moment in rule.exdates]
+
+
+def cancelled_starts(schedule: Schedule) -> list[datetime]:
+    """The original starts the series' rule cancels (its EXDATEs, RFC 5545 3.8.5.1) as aware
+    instants: occurrences cancelled before they were made, kept on the rule so they are never made.
+    Occurrences cancelled once made are rows (`Appointment.is_cancelled`) instead."""
+    return _exdate_instants(schedule.recurrence, schedule_zone(schedule))
+
+
+def _without_exdates(schedule: Schedule) -> Schedule:
+    """A copy of the schedule (unsaved, never to be saved) whose rule cancels nothing."""
+    whole = copy.copy(schedule)
+    rule = schedule.recurrence
+    whole.recurrence = recurrence_lib.Recurrence(
+        rrules=rule.rrules, exrules=rule.exrules, rdates=rule.rdates, include_dtstart=False
+    )
+    return whole
+
+
+def _starts_given(master: Appointment, schedule: Schedule, moments: list[datetime]) -> set[datetime]:
+    """Those of `moments` (aware) that the schedule's rule gives as occurrence starts."""
+    if not moments:
+        return set()
+    given = occurrence_starts(schedule, master, max(moments), after=min(moments))
+    return set(given) & set(moments)
 
 
 @transaction.atomic
@@ -693,6 +769,7 @@ def keep_cancelled_starts(master: Appointment, starts: Iterable[datetime]) -> Ap
             exrules=schedule.recurrence.exrules,
             rdates=schedule.recurrence.rdates,
             exdates=wanted,
+            include_dtstart=False,  # as the field reads it: the series' start counts only if the rule gives it
         )
         schedule.save(update_fields=["recurrence"])
         if before - set(wanted):
@@ -794,8 +871,8 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
     to a year from now (or from the series' start, if later); occurrences already made, and
     earlier ones, stay as they are.
 
-    With `prune`, occurrences in that span the rule no longer gives are removed, unless edited
-    on their own. Returns the number of occurrences created.
+    With `prune`, occurrences in that span the rule no longer gives are removed, those edited or
+    cancelled on their own too (`change_schedule`). Returns the number of occurrences created.
     """
     schedule = master.schedule
     now = now or timezone.now()
@@ -803,9 +880,10 @@ def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bo
     existing = {occ.original_start: occ for occ in master.occurrences.all()}
     agents = list(master.agents.all())
     if prune:
-        wanted = set(_occurrence_plan(master, schedule, now, first)[1])
+        # Against the rule's whole set: a start it cancels (EXDATE) still names an occurrence.
+        wanted = set(_occurrence_plan(master, _without_exdates(schedule), now, first)[1])
         for original_start, occurrence in existing.items():
-            if original_start >= first and original_start not in wanted and not occurrence.is_modified:
+            if original_start >= first and original_start not in wanted:
                 _announce(occurrence, Change.DELETED, {a.pk for a in agents}, by)
                 occurrence.delete()
     created = _occurrences_to_make(master, schedule, existing, now, first)
@@ -878,7 +956,7 @@ def _occurrence_values(
     master left out (the caller's); moves the schedule as `_occurrences_to_make` says."""
     until, starts = _occurrence_plan(master, schedule, now, shown_from)
     duration = master.end - master.start
-    zone = _schedule_zone(schedule)
+    zone = schedule_zone(schedule)
     days = (master.end_date - master.start_date) if master.all_day and master.start_date else None
     created = []
     edited = {entry["original_start"]: entry for entry in future_exceptions(schedule)}

@@ -1,13 +1,12 @@
 """Calendar pages: the personal and the group calendar (the widget reads /api/appointments/),
 and the pages to create, open, edit and delete one appointment."""
 
-import copy
-import zoneinfo
 from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,7 +20,8 @@ from agents.models import Agent, Team
 from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
-from calendars.selectors import calendar_agents, working_hours
+from calendars.selectors import calendar_agents, series_exceptions, working_hours
+from calendars.series_words import rule_in_words
 from helpdesk import limits, permissions
 from helpdesk.api_common import parse_bool
 from integrations.services import answer_push_choice
@@ -284,35 +284,85 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
     return render(request, "calendars/appointment_form.html", {"form": form, "appointment": None})
 
 
-def _repeats(master: Appointment) -> str:
-    """How a series repeats, in django-recurrence's words ("weekly, each Thursday, until
-    2027-01-28"), its end read on the series' own clock: UNTIL is stored in UTC, whose date is
-    the next day for a New York series ending at midnight."""
-    zone = zoneinfo.ZoneInfo(str(master.schedule.time_zone))
-    texts = []
-    for rule in master.schedule.recurrence.rrules:
-        shown = copy.copy(rule)
-        if shown.until is not None and timezone.is_aware(shown.until):
-            shown.until = shown.until.astimezone(zone)
-        texts.append(shown.to_text())
-    return "; ".join(texts)
+# A series' page names at most this many of its cancelled and of its moved days ("and N more").
+SHOWN_EXCEPTIONS = 10
+
+
+def _nearest(items: list, moment_of, now: datetime) -> tuple[list, int]:
+    """At most SHOWN_EXCEPTIONS of `items` (sorted by `moment_of`): the next ones from `now`,
+    then the latest before it; with the number left out."""
+    upcoming = [item for item in items if moment_of(item) >= now]
+    past = [item for item in items if moment_of(item) < now]
+    shown = upcoming[:SHOWN_EXCEPTIONS]
+    if len(shown) < SHOWN_EXCEPTIONS:
+        shown = past[len(past) - (SHOWN_EXCEPTIONS - len(shown)) :] + shown
+    return shown, len(items) - len(shown)
+
+
+def _series_facts(appointment: Appointment) -> dict:
+    """What the page says of the series an appointment belongs to (itself, or its master): the
+    rule in words, and its days cancelled and moved on their own, on the reader's clock."""
+    master = appointment if appointment.is_recurring_master else appointment.master
+    if master is None:
+        return {}
+    reader = timezone.get_current_timezone()
+    found = series_exceptions(master)
+    now = timezone.now()
+    day = "D j M Y"
+    when = day if master.all_day else "D j M Y H:i"
+    cancelled, more_cancelled = _nearest(found.cancelled, lambda moment: moment, now)
+    moved, more_moved = _nearest(found.moved, lambda occurrence: occurrence.original_start, now)
+
+    def until(start: datetime, end: datetime) -> str:
+        """The end as said after the start: its time alone on the start's day, an all-day entry's
+        last day (its end is the midnight after it, RFC 5545 3.6.1), or nothing for one day."""
+        first, last = timezone.localtime(start, reader), timezone.localtime(end, reader)
+        if master.all_day:
+            last -= timedelta(days=1)
+            return "" if last.date() <= first.date() else date_format(last, day)
+        return date_format(last, "H:i" if first.date() == last.date() else when)
+
+    return {
+        "repeats": rule_in_words(master, reader_zone=reader),
+        "cancelled_days": [date_format(timezone.localtime(moment, reader), day) for moment in cancelled],
+        "more_cancelled": more_cancelled,
+        "moved_days": [
+            {
+                "id": occurrence.id,
+                "was": date_format(timezone.localtime(occurrence.original_start, reader), when),
+                "start": date_format(timezone.localtime(occurrence.start, reader), when),
+                "end": until(occurrence.start, occurrence.end),
+            }
+            for occurrence in moved
+        ],
+        "more_moved": more_moved,
+        "moved_from": (
+            date_format(timezone.localtime(appointment.original_start, reader), when)
+            if appointment.is_occurrence and appointment.original_start != appointment.start
+            else ""
+        ),
+    }
 
 
 def _appointment(pk: int) -> Appointment:
     return get_object_or_404(
-        Appointment.objects.select_related("request", "master", "schedule").prefetch_related("agents__user"), pk=pk
+        Appointment.objects.select_related("request", "master__schedule", "schedule").prefetch_related("agents__user"),
+        pk=pk,
     )
 
 
 @login_required
 def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """Open an appointment; edit it here when allowed. A private imported entry shows only its time."""
+    """Open an appointment; edit it here when allowed. A private imported entry shows only its
+    time. A series' master is edited whole, its Repeat and Repeat until too (the rule changes
+    through `services.change_schedule`, as in admin); an occurrence only on its own."""
     appointment = _appointment(pk)
     can_edit = permissions.can_edit_appointment(request.user, appointment)
+    series = appointment if appointment.is_recurring_master else None
     form = None
     if can_edit:
         if request.method == "POST":
-            form = AppointmentForm(request.POST, editing=True)
+            form = AppointmentForm(request.POST, editing=True, series=series)
             if form.is_valid():
                 data = form.service_fields()
                 agents = data.pop("agents")
@@ -320,7 +370,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     form.add_error("agents", "You may not put this appointment on those calendars.")
                 else:
                     try:
-                        services.update_appointment(appointment, by=request.user, agents=agents, **data)
+                        _save_edit(appointment, form, data, agents=agents, by=request.user)
                     except services.OverlapWarning as error:
                         form.ask_to_confirm_overlap(error)
                     except ValidationError as error:
@@ -331,6 +381,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             form = AppointmentForm(
                 editing=True,
+                series=series,
                 initial={
                     "subject": appointment.subject,
                     "start": timezone.localtime(appointment.start),
@@ -357,9 +408,19 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "unavailable": permissions.DATA_UNAVAILABLE,
             "can_edit": can_edit,
             "form": form,
-            "repeats": _repeats(appointment) if appointment.is_recurring_master else "",
+            **_series_facts(appointment),
         },
     )
+
+
+@transaction.atomic
+def _save_edit(appointment: Appointment, form: AppointmentForm, data: dict, *, agents, by) -> None:
+    """Save the edit page: the fields, then a series' new rule (one transaction: an overlap the
+    new rule meets keeps nothing of either)."""
+    services.update_appointment(appointment, by=by, agents=agents, **data)
+    rule = form.series_rule() if form.series is not None else None
+    if rule is not None:
+        services.change_schedule(appointment, rule=rule, by=by, check_overlap=data["check_overlap"])
 
 
 @login_required

@@ -4,9 +4,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from dateutil import rrule
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from calendars import services
 from calendars.models import Appointment, CalendarSettings
 from tickets.models import Action, Request
 
@@ -136,6 +138,36 @@ def test_recurring_appointment_made_in_admin_gets_its_occurrences(admin_client, 
     assert response.status_code == 302
     master = Appointment.objects.get(schedule__isnull=False)
     assert master.occurrences.count() == 4
+
+
+def test_a_rule_changed_in_admin_drops_the_moved_day_it_no_longer_gives_and_undoes_a_removed_exdate(
+    admin_client, alice
+):
+    """Admin and the API change a rule through the same service: the moved Wednesday the new rule
+    (Thursdays) no longer gives goes; an EXDATE line taken out of the field un-cancels its day."""
+    admin_client.post(
+        reverse("admin:calendars_appointment_add"), appointment_form(alice, rule="FREQ=WEEKLY;BYDAY=WE;COUNT=4")
+    )
+    master = Appointment.objects.get(schedule__isnull=False)
+    moved = master.occurrences.order_by("original_start")[1]
+    services.update_appointment(moved, start=moved.start.replace(hour=14), end=moved.end.replace(hour=15))
+    url = reverse("admin:calendars_appointment_change", args=[master.pk])
+    form = appointment_form(alice, rule="RRULE:FREQ=WEEKLY;BYDAY=TH;COUNT=4\nEXDATE:20261210T090000Z")
+    assert admin_client.post(url, form).status_code == 302
+    first = datetime(2026, 12, 2, 10, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    thursdays = list(rrule.rrule(rrule.WEEKLY, byweekday=rrule.TH, dtstart=first, count=4))
+    kept = Appointment.objects.filter(master=master, is_cancelled=False).order_by("original_start")
+    assert [o.original_start for o in kept] == [day for day in thursdays if day.day != 10]
+    assert not Appointment.objects.filter(pk=moved.pk).exists()
+
+    response = admin_client.post(
+        url,
+        appointment_form(alice, rule="RRULE:FREQ=WEEKLY;BYDAY=TH;COUNT=4"),
+    )
+
+    assert response.status_code == 302
+    kept = Appointment.objects.filter(master=master, is_cancelled=False).order_by("original_start")
+    assert [o.original_start for o in kept] == thursdays
 
 
 def test_rule_without_occurrences_is_refused_in_admin(admin_client, alice):

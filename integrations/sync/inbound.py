@@ -506,7 +506,8 @@ def apply_remote_update(
         after_rules = sorted(mapping.normalise_rrule(r) for r in after.rrules)
         rules_changed = before is None or (before_rules, before.rdates) != (after_rules, after.rdates)
         if rules_changed and after.rrules:
-            calendar_services.change_schedule(appointment, rule=_rule_text(after, agent))
+            # The remote's EXDATEs are the whole set: it may have undone a cancellation in the same edit.
+            calendar_services.change_schedule(appointment, rule=_rule_text(after, agent), cancelled_as_given=True)
         else:
             calendar_services.keep_cancelled_starts(appointment, _cancelled_starts(after, agent))
         if changes:

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from dateutil.rrule import MO, WEEKLY, rrule
+from dateutil.rrule import FR, MO, WE, WEEKLY, rrule
 from django.core.exceptions import ValidationError
 
 from calendars import services
@@ -70,7 +70,15 @@ def test_master_itself_is_not_shown_only_its_occurrences(standup):
     assert not Appointment.objects.visible().filter(pk=standup.pk).exists()
 
 
-def test_changing_the_rule_keeps_occurrences_edited_on_their_own(standup):
+def horizon_of(master: Appointment):
+    """The last moment a series made at NOW stores: a year after its start (which lies after NOW)."""
+    return master.start + timedelta(days=365)
+
+
+def test_a_new_rule_drops_occurrences_moved_or_cancelled_on_their_own_that_it_no_longer_gives(standup):
+    """Outlook and Google: a series' new rule keeps no exception of a day it no longer gives
+    (RFC 5545 3.8.4.4: a RECURRENCE-ID names an instance of the rule's set). Before, the moved
+    Monday and the cancelled one stayed beside the new Wednesdays."""
     occurrences = list(standup.occurrences.order_by("original_start"))
     moved, cancelled = occurrences[1], occurrences[2]
     services.update_appointment(moved, start=at(2026, 9, 15, 11), end=at(2026, 9, 15, 11, 30))
@@ -78,11 +86,51 @@ def test_changing_the_rule_keeps_occurrences_edited_on_their_own(standup):
 
     services.change_schedule(standup, rule="RRULE:FREQ=WEEKLY;BYDAY=WE", now=NOW)
 
+    wednesdays = list(rrule(WEEKLY, byweekday=WE, dtstart=at(2026, 9, 7, 9), until=horizon_of(standup)))
+    remaining = Appointment.objects.filter(master=standup).order_by("original_start")
+    assert [o.original_start for o in remaining] == wednesdays
+    assert not remaining.filter(is_modified=True).exists()
+    assert shown(standup) == [(s, s + timedelta(minutes=30)) for s in wednesdays]
+
+
+def test_a_new_rule_keeps_occurrences_moved_or_cancelled_on_their_own_that_it_still_gives(standup):
+    occurrences = list(standup.occurrences.order_by("original_start"))
+    moved, cancelled = occurrences[1], occurrences[2]
+    services.update_appointment(moved, start=at(2026, 9, 15, 11), end=at(2026, 9, 15, 11, 30))
+    services.cancel_occurrence(cancelled)
+
+    services.change_schedule(standup, rule="RRULE:FREQ=WEEKLY;BYDAY=MO,WE", now=NOW)
+
+    starts = list(rrule(WEEKLY, byweekday=(MO, WE), dtstart=at(2026, 9, 7, 9), until=horizon_of(standup)))
     remaining = Appointment.objects.filter(master=standup)
-    untouched = remaining.filter(is_modified=False)
-    assert {o.start.astimezone(AMS).weekday() for o in untouched} == {2}
+    assert sorted(remaining.values_list("original_start", flat=True)) == starts
     assert remaining.get(pk=moved.pk).start == at(2026, 9, 15, 11)
     assert remaining.get(pk=cancelled.pk).is_cancelled
+    own = (moved.original_start, cancelled.original_start)
+    expected = [(s, s + timedelta(minutes=30)) for s in starts if s not in own]
+    assert shown(standup) == sorted([*expected, (at(2026, 9, 15, 11), at(2026, 9, 15, 11, 30))])
+
+
+def test_cancellations_and_edits_beyond_the_horizon_follow_the_new_rule(standup):
+    """A cancelled Monday and a moved one not made yet (a year and more ahead, as a pull keeps
+    them) stay while the new rule gives their day, and go when it does not."""
+    far_cancelled, far_moved = at(2027, 10, 4, 9), at(2027, 10, 11, 9)
+    assert far_cancelled > horizon_of(standup)
+    services.keep_cancelled_starts(standup, [far_cancelled])
+    edit = {"original_start": far_moved, "start": at(2027, 10, 11, 15), "end": at(2027, 10, 11, 15, 30)}
+    services.keep_future_exceptions(standup, [edit])
+
+    services.change_schedule(standup, rule="RRULE:FREQ=WEEKLY;BYDAY=MO,FR", now=NOW)
+    standup.refresh_from_db()
+    assert services.cancelled_starts(standup.schedule) == [far_cancelled]
+    assert [e["original_start"] for e in services.future_exceptions(standup.schedule)] == [far_moved]
+
+    services.change_schedule(standup, rule="RRULE:FREQ=WEEKLY;BYDAY=FR", now=NOW)
+    standup.refresh_from_db()
+    assert services.cancelled_starts(standup.schedule) == []
+    assert services.future_exceptions(standup.schedule) == []
+    fridays = list(rrule(WEEKLY, byweekday=FR, dtstart=at(2026, 9, 7, 9), until=horizon_of(standup)))
+    assert sorted(standup.occurrences.values_list("original_start", flat=True)) == fridays
 
 
 def test_a_master_edit_flows_to_unedited_occurrences_only(standup):

@@ -4,7 +4,7 @@ single appointments; a series needed Django admin and its RRULE syntax, README "
 The expected starts come from dateutil's rrule (an independent RFC 5545 expansion) over the
 series' wall clock, never from our own recurrence code."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +15,11 @@ from calendars.models import Appointment
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NEW_YORK = ZoneInfo("America/New_York")
+
+
+def day_text(moment: datetime) -> str:
+    """A day as the pages write it ("Thu 31 May 2035"), by strftime, not by our code."""
+    return f"{moment:%a} {moment.day} {moment:%b %Y}"
 
 
 def occurrence_starts(master: Appointment, zone: ZoneInfo) -> list[datetime]:
@@ -55,7 +60,10 @@ def test_a_technician_makes_a_series_on_the_new_appointment_page(page_client, al
     master = Appointment.objects.get(subject="Stand-up", master=None)
     assert master.is_recurring_master
     page = client.get(response.url).content.decode()
-    assert "1 recurring series created" in page and "<dt>Repeats</dt>" in page and "until 2035-05-31" in page
+    # The end in the pages' date format (was ISO 2035-05-31): the day of the last occurrence.
+    last = list(expected)[-1]
+    assert "1 recurring series created" in page and "<dt>Repeats</dt>" in page
+    assert f"09:00–09:15, until {day_text(last)}</dd>" in page.replace(" (this is the whole series", "</dd>", 1)
     # 09:00 on the wall clock before and after the spring change, up to and including 31 May.
     assert occurrence_starts(master, AMS) == list(expected)
 
@@ -85,9 +93,10 @@ def test_a_series_from_the_request_tab_repeats_on_each_technicians_own_clock(pag
     assert occurrence_starts(masters[alice], AMS) == list(
         rrule.rrule(rrule.WEEKLY, interval=2, dtstart=datetime(2035, 3, 5, 15), until=datetime(2035, 4, 30, 23, 59, 59))
     )
-    # Frank's series ends on 30 April on his clock (04:59:59 on 1 May in UTC).
+    # Frank's series ends on 30 April on his clock (04:59:59 on 1 May in UTC): its last occurrence,
+    # Monday 30 April 09:00 New York, is 15:00 that day on Alice's clock.
     franks_page = page_client(alice.user).get(f"/calendar/appointments/{masters[frank].pk}/")
-    assert "until 2035-04-30" in franks_page.content.decode()
+    assert "09:00–10:00 on America/New_York time, until Mon 30 Apr 2035" in franks_page.content.decode()
     assert occurrence_starts(masters[frank], NEW_YORK) == list(
         rrule.rrule(rrule.WEEKLY, interval=2, dtstart=datetime(2035, 3, 5, 9), until=datetime(2035, 4, 30, 23, 59, 59))
     )
@@ -180,3 +189,157 @@ def test_a_series_over_a_busy_day_weeks_later_asks_first_naming_the_day(page_cli
     )
     assert confirmed.status_code == 302
     assert Appointment.objects.get(subject="Stand-up", master=None).is_recurring_master
+
+
+# --- a series' page and edit form (the whole series, or one occurrence) -----------------------
+
+
+def weekly_standup(agent, *, until: str = "20350531T215959Z") -> Appointment:
+    """Mondays 09:00-09:15 Amsterdam from 5 March 2035 until 31 May 2035 (the form's UNTIL)."""
+    return calendar_services.create_recurring_appointment(
+        rule=f"FREQ=WEEKLY;BYDAY=MO;UNTIL={until}",
+        agents=[agent],
+        subject="Stand-up",
+        start=FIRST.replace(tzinfo=AMS),
+        end=FIRST.replace(tzinfo=AMS, minute=15),
+    )
+
+
+def edit_fields(master: Appointment, **changes) -> dict:
+    """The edit page's fields as the page shows them for a series' master, with `changes`."""
+    fields = {
+        "subject": master.subject,
+        "start": "2035-03-05T09:00",
+        "end": "2035-03-05T09:15",
+        "agents": [agent.pk for agent in master.agents.all()],
+        "repeat": "weekly",
+        "repeat_until": "2035-05-31",
+    }
+    return {**fields, **changes}
+
+
+def test_series_page_names_its_days_cancelled_and_moved_on_their_own_in_the_readers_format(page_client, alice, bob):
+    """Bob (London) reads Alice's Amsterdam series: its 12 March occurrence moved to 13 March 14:00
+    Amsterdam (13:00 on his clock) and 11 days cancelled; the page names 10 of them, 'and 1 more'."""
+    master = weekly_standup(alice)
+    mondays = list(rrule.rrule(rrule.WEEKLY, dtstart=FIRST, until=LAST_DAY))
+    occurrences = list(Appointment.objects.filter(master=master).order_by("original_start"))
+    moved = occurrences[1]
+    calendar_services.update_appointment(
+        moved, start=datetime(2035, 3, 13, 14, tzinfo=AMS), end=datetime(2035, 3, 13, 14, 15, tzinfo=AMS)
+    )
+    for occurrence in occurrences[2:]:
+        calendar_services.cancel_occurrence(occurrence)
+
+    page = page_client(bob.user).get(f"/calendar/appointments/{master.pk}/").content.decode()
+
+    cancelled = [day_text(monday) for monday in mondays[2:]]
+    assert len(cancelled) == 11
+    assert f'<dd class="series-cancelled">{", ".join(cancelled[:10])} and 1 more</dd>' in page
+    # 09:00 Amsterdam is 08:00 in London (both on winter time on 12 March).
+    assert f"{day_text(mondays[1])} 08:00 → " in page and "Tue 13 Mar 2035 13:00–13:15</a>" in page
+    assert f"09:00–09:15 on Europe/Amsterdam time, until {day_text(mondays[-1])}" in page
+    occurrence_page = page_client(bob.user).get(f"/calendar/appointments/{moved.pk}/").content.decode()
+    assert f"<dt>Moved on its own</dt><dd>from {day_text(mondays[1])} 08:00</dd>" in occurrence_page
+    assert f'href="/calendar/appointments/{master.pk}/">recurring series</a>' in occurrence_page
+
+
+def test_the_owner_moves_the_end_of_the_whole_series_on_its_edit_page(page_client, alice):
+    master = weekly_standup(alice)
+    client = page_client(alice.user)
+    form = client.get(f"/calendar/appointments/{master.pk}/").content.decode()
+    assert 'value="2035-05-31"' in form and '<option value="weekly" selected>' in form
+
+    response = client.post(f"/calendar/appointments/{master.pk}/", edit_fields(master, repeat_until="2035-04-15"))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    until = datetime(2035, 4, 15, 23, 59, 59)
+    assert occurrence_starts(master, AMS) == list(rrule.rrule(rrule.WEEKLY, dtstart=FIRST, until=until))
+
+
+def test_the_owner_changes_how_the_whole_series_repeats_keeping_a_moved_day_it_still_gives(page_client, alice):
+    """Weekly on Monday -> every working day: the Monday moved on its own stays where it was moved."""
+    master = weekly_standup(alice)
+    moved = Appointment.objects.filter(master=master).order_by("original_start")[2]
+    calendar_services.update_appointment(
+        moved, start=moved.start + timedelta(hours=3), end=moved.end + timedelta(hours=3)
+    )
+    client = page_client(alice.user)
+
+    response = client.post(f"/calendar/appointments/{master.pk}/", edit_fields(master, repeat="workdays"))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    workdays = list(rrule.rrule(rrule.DAILY, byweekday=WORKDAYS, dtstart=FIRST, until=LAST_DAY))
+    stored = Appointment.objects.filter(master=master).order_by("original_start")
+    assert [o.original_start.astimezone(AMS).replace(tzinfo=None) for o in stored] == workdays
+    assert Appointment.objects.get(pk=moved.pk).start == moved.start
+
+
+def test_a_rule_made_elsewhere_is_offered_as_it_is_and_only_its_end_changes(page_client, alice):
+    """A series on the second Tuesday of each month (made over the API or imported) is not one
+    of the form's choices: "As now" keeps it, and "Repeat until" ends it."""
+    master = calendar_services.create_recurring_appointment(
+        rule="FREQ=MONTHLY;BYDAY=2TU",
+        agents=[alice],
+        subject="Patch Tuesday",
+        start=datetime(2035, 3, 13, 9, tzinfo=AMS),
+        end=datetime(2035, 3, 13, 10, tzinfo=AMS),
+    )
+    client = page_client(alice.user)
+    form = client.get(f"/calendar/appointments/{master.pk}/").content.decode()
+    assert '<option value="keep" selected>As now: Every month on the second Tuesday, 09:00–10:00</option>' in form
+
+    fields = edit_fields(master, start="2035-03-13T09:00", end="2035-03-13T10:00", repeat="keep")
+    response = client.post(f"/calendar/appointments/{master.pk}/", {**fields, "repeat_until": "2035-07-01"})
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    expected = rrule.rrule(
+        rrule.MONTHLY, byweekday=rrule.TU(2), dtstart=datetime(2035, 3, 13, 9), until=datetime(2035, 7, 1, 23, 59, 59)
+    )
+    assert occurrence_starts(master, AMS) == list(expected)
+
+
+def test_one_occurrence_is_edited_on_its_own_without_repeat(page_client, alice):
+    master = weekly_standup(alice)
+    occurrence = Appointment.objects.filter(master=master).order_by("original_start")[1]
+
+    page = page_client(alice.user).get(f"/calendar/appointments/{occurrence.pk}/").content.decode()
+
+    assert "Edit this occurrence only" in page and 'name="repeat"' not in page
+
+
+def test_another_technician_cannot_change_the_series_rule_on_its_page(page_client, alice, bob):
+    master = weekly_standup(alice)
+    before = occurrence_starts(master, AMS)
+
+    page = page_client(bob.user).get(f"/calendar/appointments/{master.pk}/").content.decode()
+    response = page_client(bob.user).post(
+        f"/calendar/appointments/{master.pk}/", edit_fields(master, repeat="workdays")
+    )
+
+    assert 'name="repeat"' not in page
+    assert response.status_code == 403
+    assert occurrence_starts(master, AMS) == before
+
+
+def test_an_all_day_series_page_names_days_not_midnights(page_client, alice):
+    """An all-day weekly series whose 12 March is moved to 13 March: days only (RFC 5545 3.6.1:
+    the end is the midnight after the last day), never 00:00 or the next day."""
+    from datetime import date
+
+    master = calendar_services.create_recurring_appointment(
+        rule="FREQ=WEEKLY;COUNT=4",
+        agents=[alice],
+        subject="On call",
+        start=date(2035, 3, 5),
+        end=date(2035, 3, 6),
+        all_day=True,
+    )
+    second = Appointment.objects.filter(master=master).order_by("original_start")[1]
+    calendar_services.update_appointment(second, start=date(2035, 3, 13), end=date(2035, 3, 14))
+
+    page = page_client(alice.user).get(f"/calendar/appointments/{master.pk}/").content.decode()
+
+    mondays = list(rrule.rrule(rrule.WEEKLY, count=4, dtstart=FIRST))
+    assert f"Every week on Monday, all day, 4 times (the last on {day_text(mondays[-1])})" in page
+    assert f'{day_text(mondays[1])} → <a href="/calendar/appointments/{second.pk}/">Tue 13 Mar 2035</a>' in page

@@ -1,0 +1,168 @@
+"""A series' rule as people read it, and as the API writes it.
+
+`rule_in_words` says an RRULE (RFC 5545 3.3.10) in plain words, as Outlook and Google do ("Every
+2 weeks on Monday, until Mon 31 May 2027"): days of the series' own clock, the end as the day of
+its last occurrence on the reader's clock and in the pages' date format, never UTC or ISO. A part
+it cannot say in words is shown as the rule text, so nothing of the rule is hidden.
+"""
+
+import itertools
+import zoneinfo
+from datetime import datetime
+
+import recurrence as recurrence_lib
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from calendars.models import Appointment, Schedule
+from calendars.services import schedule_zone
+
+DAY_FORMAT = "D j M Y"  # the pages' day, as on the appointment page ("Mon 12 Mar 2035")
+TIME_FORMAT = "H:i"
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last", -2: "second to last"}
+UNITS = {
+    recurrence_lib.YEARLY: "year",
+    recurrence_lib.MONTHLY: "month",
+    recurrence_lib.WEEKLY: "week",
+    recurrence_lib.DAILY: "day",
+    recurrence_lib.HOURLY: "hour",
+    recurrence_lib.MINUTELY: "minute",
+    recurrence_lib.SECONDLY: "second",
+}
+WORKING_WEEK = [0, 1, 2, 3, 4]
+# Occurrences walked to find a series' last one; a longer series is said without its last day.
+MAX_WALK = 5000
+# Parts said in words; any other part of a rule is shown as rule text.
+SAID = {"freq", "interval", "count", "until", "byday", "bymonthday", "bymonth", "wkst"}
+
+
+def rule_text(master: Appointment) -> str | None:
+    """The series' rule as the API writes it and takes it back (POST and PATCH `recurrence`): one
+    RRULE without its "RRULE:" prefix ("FREQ=WEEKLY;UNTIL=20270701T215959Z;BYDAY=MO", UNTIL in
+    UTC), or "RRULE:" lines, RDATE lines too, when it has more. Its cancelled days (EXDATE) are
+    not in it: they are the series' cancelled occurrences. None for anything but a master."""
+    if not master.is_recurring_master:
+        return None
+    rule = master.schedule.recurrence
+    whole = recurrence_lib.Recurrence(rrules=rule.rrules, rdates=rule.rdates, include_dtstart=False)
+    lines = [line for line in recurrence_lib.serialize(whole).splitlines() if line]
+    if len(lines) == 1 and lines[0].startswith("RRULE:"):
+        return lines[0].removeprefix("RRULE:")
+    return "\n".join(lines)
+
+
+def _list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _every(rule: recurrence_lib.Rule) -> str:
+    unit = UNITS[rule.freq]
+    interval = rule.interval or 1
+    return f"Every {unit}" if interval == 1 else f"Every {interval} {unit}s"
+
+
+def _day_of_month(day: int) -> str:
+    return "the last day" if day == -1 else f"day {day}" if day > 0 else f"day {-day} from the end"
+
+
+def _weekday(day) -> str:
+    name = WEEKDAYS[day.number]
+    if day.index:
+        return f"the {ORDINALS.get(day.index, f'{day.index}th')} {name}"
+    return name
+
+
+def _pattern(rule: recurrence_lib.Rule, first: datetime) -> str:
+    """The repeat of one rule without its end; `first`: the series' start on its own clock,
+    whose weekday and day stand in for the parts a rule leaves out (RFC 5545 3.3.10)."""
+    days = [day.number for day in rule.byday if not day.index]
+    interval = rule.interval or 1
+    if rule.freq in (recurrence_lib.WEEKLY, recurrence_lib.DAILY) and days == WORKING_WEEK and interval == 1:
+        return "Every working day (Monday to Friday)"
+    words = _every(rule)
+    if rule.freq == recurrence_lib.WEEKLY:
+        return f"{words} on {_list([WEEKDAYS[n] for n in sorted(days or [first.weekday()])])}"
+    if rule.byday:
+        words += " on " + _list([_weekday(day) for day in rule.byday])
+    if rule.freq == recurrence_lib.MONTHLY and not rule.byday:
+        words += " on " + _list([_day_of_month(day) for day in rule.bymonthday or [first.day]])
+    if rule.freq == recurrence_lib.YEARLY and not rule.byday:
+        months = rule.bymonth or [first.month]
+        days = rule.bymonthday or [first.day]
+        words += " on " + _list([f"{day} {MONTHS[month - 1]}" for month in months for day in days])
+    elif rule.bymonth:
+        words += " in " + _list([MONTHS[month - 1] for month in rule.bymonth])
+    if rule.freq in (recurrence_lib.DAILY, recurrence_lib.WEEKLY) and rule.bymonthday:
+        words += " on " + _list([_day_of_month(day) for day in rule.bymonthday])
+    return words
+
+
+def _unsaid(rule: recurrence_lib.Rule) -> bool:
+    """Does the rule hold a part `_pattern` does not say (BYSETPOS, BYHOUR, ...)?"""
+    return any(value for name, value in vars(rule).items() if name not in SAID and value)
+
+
+def _last_start(rule: recurrence_lib.Rule, first: datetime, zone: zoneinfo.ZoneInfo) -> datetime | None:
+    """The last start a bounded rule gives from `first` (aware, on `zone`), or None when it is
+    too long to walk."""
+    one = recurrence_lib.Recurrence(rrules=[rule], include_dtstart=False)
+    local = first.replace(tzinfo=None)
+    with timezone.override(zone):  # django-recurrence reads UNTIL in the current zone
+        starts = list(itertools.islice(one.occurrences(dtstart=local), MAX_WALK + 1))
+    if not starts or len(starts) > MAX_WALK:
+        return None
+    return starts[-1].replace(tzinfo=zone)
+
+
+def _end(rule: recurrence_lib.Rule, first: datetime, zone, reader_zone) -> str:
+    if not rule.count and not rule.until:
+        return ""
+    last = _last_start(rule, first, zone)
+    day = date_format(last.astimezone(reader_zone), DAY_FORMAT) if last else ""
+    if rule.count:
+        times = "once" if rule.count == 1 else f"{rule.count} times"
+        return f", {times}" + (f" (the last on {day})" if day else "")
+    return f", until {day}" if day else ", until " + date_format(rule.until.astimezone(reader_zone), DAY_FORMAT)
+
+
+def rule_in_words(master: Appointment, *, reader_zone: zoneinfo.ZoneInfo) -> str:
+    """How a series repeats, in plain words: "Every week on Monday and Wednesday, 09:00-09:30,
+    until Wed 30 Jun 2027". Days and times are the series' own wall clock (it repeats there); a
+    reader on another clock is told which ("on America/New_York time"). The end is the day of the
+    last occurrence on the reader's clock, in the pages' date format. A rule part with no words
+    (BYSETPOS, BYHOUR, ...) is shown as the rule text after the words."""
+    schedule: Schedule = master.schedule
+    zone = schedule_zone(schedule)
+    first = master.start.astimezone(zone)
+    when = "all day" if master.all_day else f"{first:%H:%M}–{master.end.astimezone(zone):%H:%M}"
+    if not master.all_day and str(zone) != str(reader_zone):
+        when += f" on {zone} time"
+    texts = []
+    for rule in schedule.recurrence.rrules:
+        if rule.freq not in UNITS:
+            texts.append(str(recurrence_lib.serialize(recurrence_lib.Recurrence(rrules=[rule]))))
+            continue
+        words = _pattern(rule, first)
+        if _unsaid(rule):
+            text = recurrence_lib.serialize(recurrence_lib.Recurrence(rrules=[rule])).removeprefix("RRULE:")
+            words += f" (rule {text})"
+        texts.append(f"{words}, {when}{_end(rule, first, zone, reader_zone)}")
+    if schedule.recurrence.rdates:
+        count = len(schedule.recurrence.rdates)
+        texts.append("and on 1 more day" if count == 1 else f"and on {count} more days")
+    return "; ".join(texts)
