@@ -226,16 +226,47 @@ def booked_hours(technician: Technician, busy: Iterable[Busy], week: Interval) -
     return seconds / 3600
 
 
+def _check(options: Options) -> None:
+    if options.duration <= timedelta(0) or options.step <= timedelta(0):
+        raise ValueError("The duration and the step must be longer than zero.")
+
+
+def _free_of(
+    technicians: Sequence[Technician], busy: Iterable[Busy], period: Interval, options: Options, now: datetime
+) -> tuple[datetime, dict[int, list[Busy]], dict[int, list[Interval]]]:
+    """(earliest start, busy blocks by technician, free intervals by technician) within `period`
+    (UTC) for `find_slots` and `find_split`; raises ValueError for a duration or step that is not
+    positive."""
+    _check(options)
+    earliest = max(period[0], (now + options.notice).astimezone(UTC))
+    by_agent: dict[int, list[Busy]] = {}
+    for block in busy:
+        by_agent.setdefault(block.agent_id, []).append(block)
+    free = {tech.id: free_intervals(tech, by_agent.get(tech.id, ()), *period, options.buffer) for tech in technicians}
+    return earliest, by_agent, free
+
+
+def _common(technicians: Sequence[Technician], intervals: dict[int, list[Interval]]) -> list[Interval]:
+    """The intervals every technician has at once."""
+    common = intervals[technicians[0].id]
+    for tech in technicians[1:]:
+        common = _intersect(common, intervals[tech.id])
+    return common
+
+
+def _on_grid(moment: datetime, origin: datetime, step: timedelta) -> datetime:
+    """The first start on the grid `origin + k * step` at or after `moment`."""
+    offset = (moment - origin) % step
+    return moment if not offset else moment + (step - offset)
+
+
 def _candidates(free: list[Interval], origin: datetime, options: Options, earliest: datetime) -> Iterable[datetime]:
     """Starts on the step grid from `origin` at which `duration` fits inside one free interval."""
-    step = options.step
     for begin, finish in free:
-        begin = max(begin, earliest)
-        offset = (begin - origin) % step
-        moment = begin if not offset else begin + (step - offset)
+        moment = _on_grid(max(begin, earliest), origin, options.step)
         while moment + options.duration <= finish:
             yield moment
-            moment += step
+            moment += options.step
 
 
 def find_slots(
@@ -255,23 +286,14 @@ def find_slots(
     the whole weeks around the period for the ordering to count every booked hour.
     Raises ValueError for a duration or step that is not positive.
     """
-    if options.duration <= timedelta(0) or options.step <= timedelta(0):
-        raise ValueError("The duration and the step must be longer than zero.")
     if not technicians:
+        _check(options)
         return []
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    earliest = max(start, (now + options.notice).astimezone(UTC))
-    by_agent: dict[int, list[Busy]] = {}
-    for block in busy:
-        by_agent.setdefault(block.agent_id, []).append(block)
-    free = {
-        tech.id: free_intervals(tech, by_agent.get(tech.id, ()), start, end, options.buffer) for tech in technicians
-    }
+    earliest, by_agent, free = _free_of(technicians, busy, (start, end), options, now)
     slots: list[Slot] = []
     if options.mode == Mode.TOGETHER:
-        common = free[technicians[0].id]
-        for tech in technicians[1:]:
-            common = _intersect(common, free[tech.id])
+        common = _common(technicians, free)
         ids = tuple(tech.id for tech in technicians)
         for moment in _candidates(common, start, options, earliest):
             slots.append(Slot(moment, moment + options.duration, ids))
@@ -438,10 +460,7 @@ def longest_working_day(technicians: Sequence[Technician], mode: Mode, start: da
     if not hours:
         return timedelta(0)
     if mode == Mode.TOGETHER:
-        common = hours[0]
-        for more in hours[1:]:
-            common = _intersect(common, more)
-        hours = [common]
+        hours = [_common(technicians, dict(zip((tech.id for tech in technicians), hours, strict=True)))]
     return max((finish - begin for intervals in hours for begin, finish in intervals), default=timedelta(0))
 
 
@@ -497,10 +516,7 @@ def split_work(
     least = MIN_PART
     usable: dict[date, list[Interval]] = {}
     for begin, finish in free:
-        begin = max(begin, earliest)
-        offset = (begin - origin) % options.step
-        if offset:
-            begin += options.step - offset
+        begin = _on_grid(max(begin, earliest), origin, options.step)
         if finish - begin >= least:
             usable.setdefault(begin.astimezone(zone).date(), []).append((begin, finish))
     days = _working_days(working, zone)
@@ -514,36 +530,21 @@ def split_work(
 
 
 def find_split(
-    technicians: Sequence[Technician],
-    busy: Sequence[Busy],
-    *,
-    start: datetime,
-    end: datetime,
-    options: Options,
-    now: datetime,
+    technicians: Sequence[Technician], busy: Sequence[Busy], *, period: Interval, options: Options, now: datetime
 ) -> Split | None:
-    """Work of `options.duration` in parts within [start, end): TOGETHER, the earliest parts when
+    """Work of `options.duration` in parts within `period`, [start, end): TOGETHER, the earliest parts when
     all technicians are free at once, on consecutive days that are working days for all of them
     (on the first technician's calendar); ANY, each technician's earliest parts, and of those the
     one that starts first (then ends first, then fewest hours booked that week, then by name).
     None when nothing fits. Raises ValueError as `find_slots` does."""
-    if options.duration <= timedelta(0) or options.step <= timedelta(0):
-        raise ValueError("The duration and the step must be longer than zero.")
     if not technicians:
+        _check(options)
         return None
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
-    earliest = max(start, (now + options.notice).astimezone(UTC))
-    by_agent: dict[int, list[Busy]] = {}
-    for block in busy:
-        by_agent.setdefault(block.agent_id, []).append(block)
-    free = {
-        tech.id: free_intervals(tech, by_agent.get(tech.id, ()), start, end, options.buffer) for tech in technicians
-    }
+    start, end = period[0].astimezone(UTC), period[1].astimezone(UTC)
+    earliest, by_agent, free = _free_of(technicians, busy, (start, end), options, now)
     working = {tech.id: working_intervals(tech, start, end) for tech in technicians}
     if options.mode == Mode.TOGETHER:
-        common, common_working = free[technicians[0].id], working[technicians[0].id]
-        for tech in technicians[1:]:
-            common, common_working = _intersect(common, free[tech.id]), _intersect(common_working, working[tech.id])
+        common, common_working = _common(technicians, free), _common(technicians, working)
         parts = split_work(
             common, common_working, technicians[0].zone, earliest=earliest, origin=start, options=options
         )
@@ -561,21 +562,16 @@ def find_split(
 
 
 def search_split_for(
-    agents: Sequence,
-    *,
-    start: datetime,
-    horizon: datetime,
-    options: Options,
-    now: datetime,
-    settings=None,
+    agents: Sequence, *, period: Interval, options: Options, now: datetime, settings=None
 ) -> tuple[Split | None, datetime]:
-    """`find_split` for Agent rows from `start` up to `horizon` (aware instants): (the split or
-    None, the end of the period searched, UTC). Widens as `search_slots_for` does, with the same
-    bound on queries; a run of days found in a shorter period is the one a longer one finds."""
-    start = start.astimezone(UTC)
+    """`find_split` for Agent rows within `period`, from its start up to the horizon at its end
+    (aware instants): (the split or None, the end of the period searched, UTC). Widens as
+    `search_slots_for` does, with the same bound on queries; a run of days found in a shorter
+    period is the one a longer one finds."""
+    start, horizon = period[0].astimezone(UTC), period[1]
 
     def attempt(technicians, busy, end):
-        split = find_split(technicians, busy, start=start, end=end, options=options, now=now)
+        split = find_split(technicians, busy, period=(start, end), options=options, now=now)
         return [split] if split else [], split is not None
 
     search = _widening_search(agents, start=start, horizon=horizon, settings=settings, attempt=attempt)

@@ -202,6 +202,12 @@ class SlotProposalsSerializer(serializers.Serializer):
     )
 
 
+def _valid(serializer: serializers.Serializer) -> dict:
+    """The serializer's validated data; 400 with messages by field when refused."""
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 class BookSplitSerializer(serializers.Serializer):
     parts = PartSerializer(many=True, help_text="The parts find-slot proposed (`split.parts`), in order.")
     agents = serializers.PrimaryKeyRelatedField(
@@ -255,6 +261,13 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
                 serializer.instance, by=self.request.user, assigned_agents=agents, check_overlap=not confirmed, **data
             )
 
+    def _to_plan(self, refusal: str) -> Request:
+        """The request of the URL, for those who may plan it (else 403 saying `refusal`)."""
+        ticket = self.get_object()
+        if not permissions.can_edit_request(self.request.user, ticket):
+            raise PermissionDenied(refusal)
+        return ticket
+
     @extend_schema(
         parameters=[FindSlotQuerySerializer],
         responses={
@@ -270,12 +283,8 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
     def find_slot(self, request, pk=None, format=None):
         """ "Find a slot" (issue 15): the next free slots for the request's estimate, searched as far
         ahead as the calendars are known and stopping at `count`; for those who may plan it."""
-        ticket = self.get_object()
-        if not permissions.can_edit_request(request.user, ticket):
-            raise PermissionDenied("You may look for slots only for requests you may plan.")
-        query = FindSlotQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        ticket = self._to_plan("You may look for slots only for requests you may plan.")
+        data = _valid(FindSlotQuerySerializer(data=request.query_params))
         after = data.get("after")
         if after is not None:
             after = midnight(after, timezone.get_current_timezone())
@@ -323,12 +332,8 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
         """Book a split that find-slot proposed, as the page's "Book in parts": the request is planned
         at the first part (its planned appointment covers that part: `planned_length`), each later part
         becomes an appointment on the request ("#12 Server move (part 2 of 3)"), all for `agents`."""
-        ticket = self.get_object()
-        if not permissions.can_edit_request(request.user, ticket):
-            raise PermissionDenied("You may book only requests you may plan.")
-        body = BookSplitSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        ticket = self._to_plan("You may book only requests you may plan.")
+        data = _valid(BookSplitSerializer(data=request.data))
         parts = [(part["start"], part["end"]) for part in data["parts"]]
         with service_errors(), overlap_conflicts():
             services.book_split(

@@ -139,9 +139,7 @@ def slot_proposals(
     options = Options(duration=estimate, mode=mode, buffer=buffer, notice=notice, limit=count)
     longest = longest_working_day(technicians_of(agents, settings=settings), mode, start)
     if estimate > longest:
-        split, until = search_split_for(
-            agents, start=start, horizon=horizon, options=options, now=now, settings=settings
-        )
+        split, until = search_split_for(agents, period=(start, horizon), options=options, now=now, settings=settings)
         agents_by_id = {agent.pk: agent for agent in agents}
         return Proposals(estimate, [], agents_by_id, start, until, longest_day=longest, split=split)
     search = search_slots_for(agents, start=start, horizon=horizon, options=options, now=now, settings=settings)

@@ -5,18 +5,20 @@ from django.db import migrations, models
 OLD_DEFAULT, NEW_DEFAULT = "{subject}", "{title}"
 
 
-def title_by_default(apps, schema_editor):
-    """Settings still holding the old default subject template take the new one, so an action's
-    external entry reads "Work logged: ..." apart from the plan; a template an admin wrote is theirs
-    and stays. The sync pushes each already-synced action entry once with its new subject at its
-    next run (integrations.sync: the rendered entry's hash changes once)."""
-    settings = apps.get_model("calendars", "CalendarSettings")
-    settings.objects.filter(subject_template=OLD_DEFAULT).update(subject_template=NEW_DEFAULT)
+def _default_becomes(old: str, new: str):
+    def replace(apps, schema_editor):
+        settings = apps.get_model("calendars", "CalendarSettings")
+        settings.objects.filter(subject_template=old).update(subject_template=new)
+
+    return replace
 
 
-def subject_by_default(apps, schema_editor):
-    settings = apps.get_model("calendars", "CalendarSettings")
-    settings.objects.filter(subject_template=NEW_DEFAULT).update(subject_template=OLD_DEFAULT)
+# Settings still holding the old default subject template take the new one, so an action's external
+# entry reads "Work logged: ..." apart from the plan; a template an admin wrote is theirs and stays.
+# The sync then writes each already-synced action entry once, at its next pull (its rendered hash
+# changed once: integrations.sync.planner case 11), and never again.
+title_by_default = _default_becomes(OLD_DEFAULT, NEW_DEFAULT)
+subject_by_default = _default_becomes(NEW_DEFAULT, OLD_DEFAULT)
 
 
 class Migration(migrations.Migration):

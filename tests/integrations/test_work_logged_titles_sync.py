@@ -81,7 +81,7 @@ def test_the_new_default_rewrites_each_synced_action_entry_once_and_then_never(
 def test_a_renamed_entry_reads_back_through_the_title_without_ping_pong(
     alice_calendar, alice_phone, synced_under_the_old_default
 ):
-    planned, logged, subject = synced_under_the_old_default
+    _planned, logged, subject = synced_under_the_old_default
     migration.title_by_default(apps, None)
     pull(alice_calendar)
     marker = SyncLink.objects.get(appointment=logged).marker
