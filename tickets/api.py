@@ -282,7 +282,9 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], url_path="find-slot", url_name="find-slot", filter_backends=[])
     def find_slot(self, request, pk=None, format=None):
         """ "Find a slot" (issue 15): the next free slots for the request's estimate, searched as far
-        ahead as the calendars are known and stopping at `count`; for those who may plan it."""
+        ahead as the calendars are known and stopping at `count`; for those who may plan it. An
+        estimate longer than a working day fits in no slot: `slots` is empty, `longest_working_day`
+        says why, and `split` proposes the work in parts on consecutive working days (book-split)."""
         ticket = self._to_plan("You may look for slots only for requests you may plan.")
         data = _valid(FindSlotQuerySerializer(data=request.query_params))
         after = data.get("after")
