@@ -283,3 +283,26 @@ def test_the_api_answers_no_split_for_a_job_that_fits_a_day(api_client, coordina
     body = api_client(coordinator).get(f"/api/requests/{ticket.pk}/find-slot/").json()
 
     assert body["longest_working_day"] is None and body["split"] is None and body["slots"]
+
+
+def test_the_page_and_the_api_search_a_year_for_a_split_in_a_bounded_number_of_queries(
+    page_client, api_client, coordinator, make_agent, django_assert_max_num_queries
+):
+    """The whole request page and the API with a year's fruitless split search for a team: as many
+    queries for 3 technicians as for 12, and no more than the slot search takes
+    (tests/web/test_find_slot_far.py: 23 for the page, 15 for the API)."""
+    now = timezone.now()
+    members = [make_agent(f"t{n:02}", team="Busy") for n in range(12)]
+    for agent in members:
+        _busy(agent, now - HOUR, now + timedelta(days=800))
+    team = members[0].teams.get()
+    ticket = services.create_request(summary="Server move", assigned_agents=members[:2], estimate=timedelta(hours=12))
+    page, api = page_client(coordinator), api_client(coordinator)
+
+    for size in (3, 12):
+        team.members.set(members[:size])
+        with django_assert_max_num_queries(23):
+            assert "No run of consecutive working days holds 12 h" in _page(page, ticket, team=team.pk)
+        with django_assert_max_num_queries(15):
+            body = api.get(f"/api/requests/{ticket.pk}/find-slot/", {"team": team.pk}).json()
+        assert body["split"] is None and body["longest_working_day"] == 540
