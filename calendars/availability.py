@@ -10,7 +10,7 @@ time), public holidays come from python-holidays for the technician's country an
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
@@ -454,9 +454,10 @@ class Split:
 def longest_working_day(technicians: Sequence[Technician], mode: Mode, start: datetime) -> timedelta:
     """The longest stretch of working time on one day, over the two weeks from `start`: any one
     technician's ("any" mode) or all of them at once ("together"). Work longer than this fits in
-    no single slot. Holidays are left out, which can only shorten it; zero with nobody."""
+    no single slot. Public holidays do not count (a fortnight off is no shorter working day);
+    zero with nobody."""
     end = start + FIRST_SEARCH
-    hours = [working_intervals(tech, start, end) for tech in technicians]
+    hours = [working_intervals(replace(tech, country="", region=""), start, end) for tech in technicians]
     if not hours:
         return timedelta(0)
     if mode == Mode.TOGETHER:
