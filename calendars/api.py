@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from agents.models import Agent
 from calendars import ownership, privacy, services
 from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, default_period, overlap_conflicts
+from calendars.formatting import entry_title
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
 from calendars.selectors import calendar_appointments, calendar_rows, request_agent_ids, series_exceptions
 from calendars.series_words import rule_text
@@ -115,6 +116,7 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
             {
                 "id": row["id"],
                 "subject": permissions.DATA_UNAVAILABLE if hidden else row["subject"],
+                "title": permissions.DATA_UNAVAILABLE if hidden else entry_title(row["source"], row["subject"]),
                 "note": "" if hidden else row["note"],
                 "location": "" if hidden else row["location"],
                 "start": moment[row["start"]],
@@ -188,6 +190,10 @@ class AppointmentSerializer(serializers.ModelSerializer):
         help_text="Part of a recurring series: one of its occurrences (`master` set), or, read on its own, "
         "the series' master."
     )
+    title = serializers.SerializerMethodField(
+        help_text='What calendars show: the subject, with "Work logged: " before an action\'s (the work done, '
+        'told apart from the planned request of the same subject); "Data unavailable" for a hidden entry.'
+    )
     data_unavailable = serializers.SerializerMethodField(help_text="An imported private entry: only its time is shown.")
     colour = serializers.SerializerMethodField()
     can_edit = serializers.SerializerMethodField()
@@ -233,6 +239,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "subject",
+            "title",
             "note",
             "location",
             "start",
@@ -324,6 +331,11 @@ class AppointmentSerializer(serializers.ModelSerializer):
             }
             for moved in found.moved
         ]
+
+    def get_title(self, appointment: Appointment) -> str:
+        if permissions.is_hidden(appointment):
+            return permissions.DATA_UNAVAILABLE
+        return entry_title(appointment.source, appointment.subject)
 
     def get_data_unavailable(self, appointment: Appointment) -> bool:
         return permissions.is_hidden(appointment)

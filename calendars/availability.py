@@ -10,7 +10,7 @@ time), public holidays come from python-holidays for the technician's country an
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
@@ -226,16 +226,47 @@ def booked_hours(technician: Technician, busy: Iterable[Busy], week: Interval) -
     return seconds / 3600
 
 
+def _check(options: Options) -> None:
+    if options.duration <= timedelta(0) or options.step <= timedelta(0):
+        raise ValueError("The duration and the step must be longer than zero.")
+
+
+def _free_of(
+    technicians: Sequence[Technician], busy: Iterable[Busy], period: Interval, options: Options, now: datetime
+) -> tuple[datetime, dict[int, list[Busy]], dict[int, list[Interval]]]:
+    """(earliest start, busy blocks by technician, free intervals by technician) within `period`
+    (UTC) for `find_slots` and `find_split`; raises ValueError for a duration or step that is not
+    positive."""
+    _check(options)
+    earliest = max(period[0], (now + options.notice).astimezone(UTC))
+    by_agent: dict[int, list[Busy]] = {}
+    for block in busy:
+        by_agent.setdefault(block.agent_id, []).append(block)
+    free = {tech.id: free_intervals(tech, by_agent.get(tech.id, ()), *period, options.buffer) for tech in technicians}
+    return earliest, by_agent, free
+
+
+def _common(technicians: Sequence[Technician], intervals: dict[int, list[Interval]]) -> list[Interval]:
+    """The intervals every technician has at once."""
+    common = intervals[technicians[0].id]
+    for tech in technicians[1:]:
+        common = _intersect(common, intervals[tech.id])
+    return common
+
+
+def _on_grid(moment: datetime, origin: datetime, step: timedelta) -> datetime:
+    """The first start on the grid `origin + k * step` at or after `moment`."""
+    offset = (moment - origin) % step
+    return moment if not offset else moment + (step - offset)
+
+
 def _candidates(free: list[Interval], origin: datetime, options: Options, earliest: datetime) -> Iterable[datetime]:
     """Starts on the step grid from `origin` at which `duration` fits inside one free interval."""
-    step = options.step
     for begin, finish in free:
-        begin = max(begin, earliest)
-        offset = (begin - origin) % step
-        moment = begin if not offset else begin + (step - offset)
+        moment = _on_grid(max(begin, earliest), origin, options.step)
         while moment + options.duration <= finish:
             yield moment
-            moment += step
+            moment += options.step
 
 
 def find_slots(
@@ -255,23 +286,14 @@ def find_slots(
     the whole weeks around the period for the ordering to count every booked hour.
     Raises ValueError for a duration or step that is not positive.
     """
-    if options.duration <= timedelta(0) or options.step <= timedelta(0):
-        raise ValueError("The duration and the step must be longer than zero.")
     if not technicians:
+        _check(options)
         return []
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    earliest = max(start, (now + options.notice).astimezone(UTC))
-    by_agent: dict[int, list[Busy]] = {}
-    for block in busy:
-        by_agent.setdefault(block.agent_id, []).append(block)
-    free = {
-        tech.id: free_intervals(tech, by_agent.get(tech.id, ()), start, end, options.buffer) for tech in technicians
-    }
+    earliest, by_agent, free = _free_of(technicians, busy, (start, end), options, now)
     slots: list[Slot] = []
     if options.mode == Mode.TOGETHER:
-        common = free[technicians[0].id]
-        for tech in technicians[1:]:
-            common = _intersect(common, free[tech.id])
+        common = _common(technicians, free)
         ids = tuple(tech.id for tech in technicians)
         for moment in _candidates(common, start, options, earliest):
             slots.append(Slot(moment, moment + options.duration, ids))
@@ -347,6 +369,33 @@ def search_horizon(settings, now: datetime) -> datetime:
     return (now + max(timedelta(days=settings.import_days_future), FIRST_SEARCH)).replace(second=0, microsecond=0)
 
 
+def _widening_search(agents: Sequence, *, start: datetime, horizon: datetime, settings, attempt) -> Search:
+    """The widening loop of `search_slots_for` and `search_split_for`: [start, start + 14 days)
+    first, then twice as far each round until `attempt(technicians, busy, end)` answers
+    (found, done) with done true or `horizon` is reached; one busy query a round, each busy row
+    read once. `found` of the last round is the Search's `slots`."""
+    from calendars.models import CalendarSettings
+    from calendars.selectors import busy_of, technicians_of
+
+    start, horizon = start.astimezone(UTC), max(horizon.astimezone(UTC), start.astimezone(UTC))
+    settings = settings or CalendarSettings.load()
+    technicians = technicians_of(agents, settings=settings)
+    busy: list[Busy] = []
+    read_until = None
+    span = FIRST_SEARCH
+    while True:
+        end = min(start + span, horizon)
+        window = fetch_window(start, end)
+        if technicians:
+            # Each block is read once: a later round reads only those beginning in its new part.
+            busy += busy_of(technicians, *window, beginning_from=read_until)
+            read_until = window[1]
+        found, done = attempt(technicians, busy, end)
+        if done or end >= horizon:
+            return Search(found, start, end)
+        span *= 2
+
+
 def search_slots_for(
     agents: Sequence,
     *,
@@ -367,26 +416,167 @@ def search_slots_for(
     year), each busy row read once. A period that only
     grows keeps every slot found earlier and the step grid of `start`, so the slots are those of
     one search over [start, end). Raises ValueError as `find_slots` does."""
-    from calendars.models import CalendarSettings
-    from calendars.selectors import busy_of, technicians_of
+    start = start.astimezone(UTC)
 
-    start, horizon = start.astimezone(UTC), max(horizon.astimezone(UTC), start.astimezone(UTC))
-    settings = settings or CalendarSettings.load()
-    technicians = technicians_of(agents, settings=settings)
-    busy: list[Busy] = []
-    read_until = None
-    span = FIRST_SEARCH
-    while True:
-        end = min(start + span, horizon)
-        window = fetch_window(start, end)
-        if technicians:
-            # Each block is read once: a later round reads only those beginning in its new part.
-            busy += busy_of(technicians, *window, beginning_from=read_until)
-            read_until = window[1]
+    def attempt(technicians, busy, end):
         slots = find_slots(technicians, busy, start=start, end=end, options=options, now=now)
-        if len(slots) >= options.limit or end >= horizon:
-            return Search(slots, start, end)
-        span *= 2
+        return slots, len(slots) >= options.limit
+
+    return _widening_search(agents, start=start, horizon=horizon, settings=settings, attempt=attempt)
+
+
+# --- work longer than a working day: split over consecutive working days -------------------
+
+# The shortest part a split proposes: less is not worth a trip.
+MIN_PART = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Work longer than any working day, proposed in parts: `parts` are (start, end) in UTC, one
+    or more a day on consecutive working days of `agent_ids` (all of them at once in "together"
+    mode, the one technician in "any" mode), adding up to the duration asked for, each at least
+    the minimum part. `booked_hours` as in Slot."""
+
+    parts: tuple[Interval, ...]
+    agent_ids: tuple[int, ...]
+    booked_hours: dict[int, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def start(self) -> datetime:
+        return self.parts[0][0]
+
+    @property
+    def end(self) -> datetime:
+        return self.parts[-1][1]
+
+
+def longest_working_day(technicians: Sequence[Technician], mode: Mode, start: datetime) -> timedelta:
+    """The longest stretch of working time on one day, over the two weeks from `start`: any one
+    technician's ("any" mode) or all of them at once ("together"). Work longer than this fits in
+    no single slot. Public holidays do not count (a fortnight off is no shorter working day);
+    zero with nobody."""
+    end = start + FIRST_SEARCH
+    hours = [working_intervals(replace(tech, country="", region=""), start, end) for tech in technicians]
+    if not hours:
+        return timedelta(0)
+    if mode == Mode.TOGETHER:
+        hours = [_common(technicians, dict(zip((tech.id for tech in technicians), hours, strict=True)))]
+    return max((finish - begin for intervals in hours for begin, finish in intervals), default=timedelta(0))
+
+
+def _working_days(intervals: list[Interval], zone: ZoneInfo) -> list[date]:
+    """The days (on `zone`'s calendar) that hold working time, in order, each once."""
+    return sorted({begin.astimezone(zone).date() for begin, _ in intervals})
+
+
+def _parts_from(
+    days: list[date], usable: dict[date, list[Interval]], first: int, duration: timedelta, least: timedelta
+) -> list[Interval] | None:
+    """Free blocks from `days[first]` on, every block of each consecutive working day in turn,
+    until they add up to `duration`; None when a working day on the way has none. A block is cut
+    short where the work is done, or where what would be left is shorter than `least` (so the
+    last part is never a scrap)."""
+    parts: list[Interval] = []
+    left = duration
+    for day in days[first:]:
+        taken = 0
+        for begin, finish in usable.get(day, ()):
+            length = finish - begin
+            if length >= left:
+                take = left
+            elif left - length >= least:
+                take = length
+            elif left - least >= least:
+                take = left - least  # leave exactly the least for the next block
+            else:
+                continue  # left cannot be cut in two: a longer block must take it whole
+            parts.append((begin, begin + take))
+            taken += 1
+            left -= take
+            if not left:
+                return parts
+        if not taken:
+            return None
+    return None
+
+
+def split_work(
+    free: list[Interval],
+    working: list[Interval],
+    zone: ZoneInfo,
+    *,
+    earliest: datetime,
+    origin: datetime,
+    options: Options,
+) -> tuple[Interval, ...] | None:
+    """The earliest parts for `options.duration` in `free` (UTC, sorted, disjoint), on consecutive
+    working days: days with `working` time on `zone`'s calendar (holidays and days off are not
+    working days, so they do not break the run). Parts start on the step grid from `origin`, not
+    before `earliest`, and last at least MIN_PART. None when no run fits."""
+    least = MIN_PART
+    usable: dict[date, list[Interval]] = {}
+    for begin, finish in free:
+        begin = _on_grid(max(begin, earliest), origin, options.step)
+        if finish - begin >= least:
+            usable.setdefault(begin.astimezone(zone).date(), []).append((begin, finish))
+    days = _working_days(working, zone)
+    for first, day in enumerate(days):
+        if day not in usable:
+            continue
+        parts = _parts_from(days, usable, first, options.duration, least)
+        if parts:
+            return tuple(parts)
+    return None
+
+
+def find_split(
+    technicians: Sequence[Technician], busy: Sequence[Busy], *, period: Interval, options: Options, now: datetime
+) -> Split | None:
+    """Work of `options.duration` in parts within `period`, [start, end): TOGETHER, the earliest parts when
+    all technicians are free at once, on consecutive days that are working days for all of them
+    (on the first technician's calendar); ANY, each technician's earliest parts, and of those the
+    one that starts first (then ends first, then fewest hours booked that week, then by name).
+    None when nothing fits. Raises ValueError as `find_slots` does."""
+    if not technicians:
+        _check(options)
+        return None
+    start, end = period[0].astimezone(UTC), period[1].astimezone(UTC)
+    earliest, by_agent, free = _free_of(technicians, busy, (start, end), options, now)
+    working = {tech.id: working_intervals(tech, start, end) for tech in technicians}
+    if options.mode == Mode.TOGETHER:
+        common, common_working = _common(technicians, free), _common(technicians, working)
+        parts = split_work(
+            common, common_working, technicians[0].zone, earliest=earliest, origin=start, options=options
+        )
+        return Split(parts, tuple(tech.id for tech in technicians)) if parts else None
+    found = []
+    for tech in technicians:
+        parts = split_work(free[tech.id], working[tech.id], tech.zone, earliest=earliest, origin=start, options=options)
+        if parts:
+            hours = booked_hours(tech, by_agent.get(tech.id, ()), _week_of(parts[0][0], tech.zone))
+            found.append((parts[0][0], parts[-1][1], hours, tech.name, tech.id, parts))
+    if not found:
+        return None
+    _, _, hours, _, agent_id, parts = min(found)
+    return Split(parts, (agent_id,), {agent_id: hours})
+
+
+def search_split_for(
+    agents: Sequence, *, period: Interval, options: Options, now: datetime, settings=None
+) -> tuple[Split | None, datetime]:
+    """`find_split` for Agent rows within `period`, from its start up to the horizon at its end
+    (aware instants): (the split or None, the end of the period searched, UTC). Widens as
+    `search_slots_for` does, with the same bound on queries; a run of days found in a shorter
+    period is the one a longer one finds."""
+    start, horizon = period[0].astimezone(UTC), period[1]
+
+    def attempt(technicians, busy, end):
+        split = find_split(technicians, busy, period=(start, end), options=options, now=now)
+        return [split] if split else [], split is not None
+
+    search = _widening_search(agents, start=start, horizon=horizon, settings=settings, attempt=attempt)
+    return (search.slots[0] if search.slots else None), search.end
 
 
 def days_off(technician: Technician, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:

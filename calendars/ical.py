@@ -19,6 +19,7 @@ from django.utils import timezone
 from icalendar import Alarm, Calendar, Event, vDuration, vRecur, vText
 
 from calendars import privacy, times
+from calendars.formatting import entry_title
 from calendars.ical_text import TextComponent
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.selectors import FeedEntries
@@ -123,7 +124,8 @@ def _fill(event, appointment: Appointment, style: EventStyle, zone: ZoneInfo, co
         event.add("summary", BUSY_SUMMARY)
         event.add("class", "PRIVATE")
         return
-    summary = appointment.subject
+    # The title the calendars show: an action's entry reads "Work logged: ..." apart from the plan.
+    summary = entry_title(appointment.source, appointment.subject)
     if style.show_agents:
         summary = f"{summary} ({', '.join(agent.name for agent in appointment.agents.all())})"
     event.add("summary", summary)

@@ -73,13 +73,18 @@ class CalendarSettings(models.Model):
     subject_template = models.CharField(
         "external subject template",
         max_length=300,
-        default="{subject}",
-        help_text="Fields: {subject} {note} {request_number} {summary} {customer} {site} {agents}.",
+        default="{title}",
+        help_text=(
+            "Fields: {subject} {note} {request_number} {summary} {customer} {site} {agents} {source} {title}. "
+            '{title} is the subject as the calendars show it ("Work logged: " before an action\'s, so the work '
+            "done reads apart from the plan); {source} names where the entry comes from (Planned, Work logged, "
+            "Appointment, External)."
+        ),
     )
     body_template = models.TextField(
         "external body template",
         default="{note}",
-        help_text="Fields: {subject} {note} {request_number} {summary} {customer} {site} {agents}.",
+        help_text="Fields: {subject} {note} {request_number} {summary} {customer} {site} {agents} {source} {title}.",
     )
 
     class Meta:

@@ -465,12 +465,18 @@ def _keep_source_in_step(appointment: Appointment) -> None:
     duration = appointment.end - appointment.start
     if appointment.source == Appointment.Source.PLANNED and appointment.request_id:
         request = appointment.request
-        estimate = request.estimate or CalendarSettings.load().default_estimate
-        if request.planned_start != appointment.start or estimate != duration:
-            request.planned_start = appointment.start
-            if estimate != duration:
-                request.estimate = duration
-            request.save(update_fields=["planned_start", "estimate", "updated_at"])
+        if request.planned_length is not None:
+            # The first part of split work: its length is the part's, the estimate the whole work's.
+            if request.planned_start != appointment.start or request.planned_length != duration:
+                request.planned_start, request.planned_length = appointment.start, duration
+                request.save(update_fields=["planned_start", "planned_length", "updated_at"])
+        else:
+            estimate = request.estimate or CalendarSettings.load().default_estimate
+            if request.planned_start != appointment.start or estimate != duration:
+                request.planned_start = appointment.start
+                if estimate != duration:
+                    request.estimate = duration
+                request.save(update_fields=["planned_start", "estimate", "updated_at"])
         if set(request.assigned_agents.values_list("id", flat=True)) != {a.pk for a in agents}:
             request.assigned_agents.set(agents)
     elif appointment.source == Appointment.Source.ACTION and appointment.action_id:
@@ -500,11 +506,12 @@ def sync_planned_appointment(request: Request, *, by=None, check_overlap: bool =
         if existing:
             _remove(existing, by=by)
         return None
-    estimate = request.estimate or CalendarSettings.load().default_estimate
+    # Work split over several days plans its first part here (tickets.services.book_split).
+    length = request.planned_length or request.estimate or CalendarSettings.load().default_estimate
     fields = {
         "subject": _planned_subject(request),
         "start": request.planned_start,
-        "end": request.planned_start + estimate,
+        "end": request.planned_start + length,
         "location": request.site[:255],
     }
     if existing is None:

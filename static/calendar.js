@@ -69,7 +69,8 @@
     const [start, end] = days ? [item.start_date, item.end_date] : [wallClockOf(item.start), wallClockOf(item.end)];
     return {
       id: String(item.id),
-      title: prefix + item.subject,
+      // The API's title: an action's entry reads "Work logged: ..." apart from the planned request.
+      title: prefix + item.title,
       start,
       end,
       allDay: item.all_day,

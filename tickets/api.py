@@ -84,12 +84,14 @@ class RequestSerializer(serializers.ModelSerializer):
             "assigned_agents",
             "planned_start",
             "estimate",
+            "planned_length",
             "can_edit",
             "created_at",
             "updated_at",
             "confirm_overlap",
         ]
         extra_kwargs = {"description": {"max_length": 50000}}
+        read_only_fields = ["planned_length"]
 
     def get_can_edit(self, request: Request) -> bool:
         return permissions.can_edit_request(self.context["request"].user, request)
@@ -160,15 +162,64 @@ class FindSlotQuerySerializer(TravelAndNoticeSerializer):
     )
 
 
+class PartSerializer(serializers.Serializer):
+    start = SupportedDateTimeSerializerField()
+    end = SupportedDateTimeSerializerField()
+
+
+class SplitSerializer(serializers.Serializer):
+    """Work longer than a working day, proposed in parts (calendars.availability.Split)."""
+
+    parts = PartSerializer(many=True, help_text="In order, on consecutive working days; each at least an hour.")
+    agents = serializers.ListField(
+        child=serializers.IntegerField(),
+        source="agent_ids",
+        help_text="The same technician for every part (a team), or the assigned technicians together.",
+    )
+
+
 class SlotProposalsSerializer(serializers.Serializer):
     estimate = serializers.IntegerField(help_text="Minutes: the request's estimate, or the default estimate.")
     agents = serializers.DictField(child=serializers.CharField(), help_text="Names of the technicians, by id.")
-    slots = SlotSerializer(many=True)
+    slots = SlotSerializer(many=True, help_text="Empty when the estimate is longer than a working day (see `split`).")
+    longest_working_day = serializers.IntegerField(
+        allow_null=True,
+        help_text="Minutes, set only when the estimate is longer than this, the longest working day of those "
+        "searched (all at once for the assigned technicians together): no slot can hold it, and `split` "
+        "proposes the work in parts instead. Null: the estimate fits in a working day.",
+    )
+    split = SplitSerializer(
+        allow_null=True,
+        help_text="With `longest_working_day`: the earliest parts of at least an hour on consecutive working days "
+        "of the same technician(s), adding up to the estimate; book them with POST book-split. Null otherwise, "
+        "or when no run of days up to `searched_until` holds the estimate.",
+    )
     searched_from = serializers.DateTimeField(allow_null=True, help_text="Null when nobody was chosen.")
     searched_until = serializers.DateTimeField(
         allow_null=True,
         help_text="As far ahead as the calendars are known, unless `count` slots were found sooner: with fewer "
         "slots, nothing else is free before it.",
+    )
+
+
+def _valid(serializer: serializers.Serializer) -> dict:
+    """The serializer's validated data; 400 with messages by field when refused."""
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class BookSplitSerializer(serializers.Serializer):
+    parts = PartSerializer(many=True, help_text="The parts find-slot proposed (`split.parts`), in order.")
+    agents = serializers.PrimaryKeyRelatedField(
+        many=True,
+        queryset=Agent.objects.filter(is_active=True),
+        allow_empty=False,
+        help_text="The technicians of the split (`split.agents`): every part is theirs.",
+    )
+    confirm_overlap = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Book even if a part overlaps busy entries of its technicians (else 409 naming them).",
     )
 
 
@@ -210,6 +261,13 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
                 serializer.instance, by=self.request.user, assigned_agents=agents, check_overlap=not confirmed, **data
             )
 
+    def _to_plan(self, refusal: str) -> Request:
+        """The request of the URL, for those who may plan it (else 403 saying `refusal`)."""
+        ticket = self.get_object()
+        if not permissions.can_edit_request(self.request.user, ticket):
+            raise PermissionDenied(refusal)
+        return ticket
+
     @extend_schema(
         parameters=[FindSlotQuerySerializer],
         responses={
@@ -224,13 +282,11 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], url_path="find-slot", url_name="find-slot", filter_backends=[])
     def find_slot(self, request, pk=None, format=None):
         """ "Find a slot" (issue 15): the next free slots for the request's estimate, searched as far
-        ahead as the calendars are known and stopping at `count`; for those who may plan it."""
-        ticket = self.get_object()
-        if not permissions.can_edit_request(request.user, ticket):
-            raise PermissionDenied("You may look for slots only for requests you may plan.")
-        query = FindSlotQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        ahead as the calendars are known and stopping at `count`; for those who may plan it. An
+        estimate longer than a working day fits in no slot: `slots` is empty, `longest_working_day`
+        says why, and `split` proposes the work in parts on consecutive working days (book-split)."""
+        ticket = self._to_plan("You may look for slots only for requests you may plan.")
+        data = _valid(FindSlotQuerySerializer(data=request.query_params))
         after = data.get("after")
         if after is not None:
             after = midnight(after, timezone.get_current_timezone())
@@ -249,10 +305,44 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
             "estimate": found.estimate // timedelta(minutes=1),
             "agents": {str(pk): agent.name for pk, agent in found.agents.items()},
             "slots": found.slots,
+            "longest_working_day": found.longest_day // timedelta(minutes=1) if found.too_long else None,
+            "split": {
+                "parts": [{"start": a, "end": b} for a, b in found.split.parts],
+                "agent_ids": found.split.agent_ids,
+            }
+            if found.split
+            else None,
             "searched_from": found.searched_from,
             "searched_until": found.searched_until,
         }
         return Response(SlotProposalsSerializer(answer).data)
+
+    @extend_schema(
+        request=BookSplitSerializer,
+        responses={
+            200: RequestSerializer,
+            400: OpenApiResponse(
+                description="Parts that overlap, are fewer than two or do not add up to the estimate."
+            ),
+            403: OpenApiResponse(description="You may not plan this request."),
+            409: OVERLAP_RESPONSE,
+        },
+        operation_id="book_split",
+    )
+    @action(detail=True, methods=["post"], url_path="book-split", url_name="book-split", filter_backends=[])
+    def book_split(self, request, pk=None, format=None):
+        """Book a split that find-slot proposed, as the page's "Book in parts": the request is planned
+        at the first part (its planned appointment covers that part: `planned_length`), each later part
+        becomes an appointment on the request ("#12 Server move (part 2 of 3)"), all for `agents`."""
+        ticket = self._to_plan("You may book only requests you may plan.")
+        data = _valid(BookSplitSerializer(data=request.data))
+        parts = [(part["start"], part["end"]) for part in data["parts"]]
+        with service_errors(), overlap_conflicts():
+            services.book_split(
+                ticket, parts=parts, agents=data["agents"], by=request.user, check_overlap=not data["confirm_overlap"]
+            )
+        ticket = selectors.request_detail(ticket.pk).get()
+        return Response(RequestSerializer(ticket, context=self.get_serializer_context()).data)
 
     def perform_destroy(self, request: Request) -> None:
         if not permissions.can_delete_request(self.request.user, request):

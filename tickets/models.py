@@ -28,6 +28,14 @@ class Request(models.Model):
     estimate = models.DurationField(
         null=True, blank=True, help_text="How long the planned work takes; empty: the default estimate."
     )
+    planned_length = models.DurationField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Work booked in parts over several days: the length of the first part, which the planned "
+            "appointment covers (the other parts are appointments on the request); empty: the estimate."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,6 +55,8 @@ class Request(models.Model):
         check_supported(planned_start=self.planned_start)
         if self.estimate is not None and self.estimate <= timedelta(0):
             raise ValidationError({"estimate": "The estimate must be longer than zero."})
+        if self.planned_length is not None and self.planned_length <= timedelta(0):
+            raise ValidationError({"planned_length": "The planned part must be longer than zero."})
 
 
 class Action(models.Model):

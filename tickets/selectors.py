@@ -58,13 +58,25 @@ class Proposals:
     """What "Find a slot" found: the `estimate` (timedelta) it looked for, at most `count` `slots`
     (calendars.availability.Slot, UTC), the technicians they name ({agent id: Agent}) and the
     period searched, [`searched_from`, `searched_until`) (UTC; None when nobody was chosen):
-    fewer slots than asked for means nothing else is free in it."""
+    fewer slots than asked for means nothing else is free in it.
+
+    When the estimate is longer than `longest_day` (the longest working day of those chosen, all
+    at once in "together" mode: no slot can hold it), `slots` is empty and `split` proposes the
+    work in parts on consecutive working days (calendars.availability.Split; None when none fits
+    in the period searched); else `longest_day` and `split` are None."""
 
     estimate: timedelta
     slots: list
     agents: dict
     searched_from: datetime | None = None
     searched_until: datetime | None = None
+    longest_day: timedelta | None = None
+    split: object | None = None
+
+    @property
+    def too_long(self) -> bool:
+        """The estimate is longer than any working day: the proposal is a split, not slots."""
+        return self.longest_day is not None
 
 
 def slot_proposals(
@@ -84,12 +96,25 @@ def slot_proposals(
     first `count`. `buffer` is kept free before and after every busy block (travel). With a
     team: any one member, fairest first (the slot's first technician is the one to book); else
     all assigned technicians together. No slots when nobody is chosen. Raises ValueError for a
-    negative buffer or notice, or an `after` beyond the horizon."""
+    negative buffer or notice, or an `after` beyond the horizon.
+
+    An estimate longer than the longest working day of those chosen (a 12-hour job, 08:00-17:00
+    days) fits in no slot: instead of searching to the horizon for nothing, it proposes the
+    earliest split (calendars.availability.search_split_for, the same bound on queries): parts of
+    at least an hour on consecutive working days of the same technician (a team: the first one
+    who can do it all; else the assigned technicians together), adding up to the estimate."""
     from django.utils import timezone
 
-    from calendars.availability import Mode, Options, search_horizon, search_slots_for
+    from calendars.availability import (
+        Mode,
+        Options,
+        longest_working_day,
+        search_horizon,
+        search_slots_for,
+        search_split_for,
+    )
     from calendars.models import CalendarSettings
-    from calendars.selectors import calendar_agents
+    from calendars.selectors import calendar_agents, technicians_of
 
     settings = CalendarSettings.load()
     estimate = request.estimate or settings.default_estimate
@@ -112,5 +137,10 @@ def slot_proposals(
     if after is not None and after > start:
         start = after.astimezone(UTC)
     options = Options(duration=estimate, mode=mode, buffer=buffer, notice=notice, limit=count)
+    longest = longest_working_day(technicians_of(agents, settings=settings), mode, start)
+    if estimate > longest:
+        split, until = search_split_for(agents, period=(start, horizon), options=options, now=now, settings=settings)
+        agents_by_id = {agent.pk: agent for agent in agents}
+        return Proposals(estimate, [], agents_by_id, start, until, longest_day=longest, split=split)
     search = search_slots_for(agents, start=start, horizon=horizon, options=options, now=now, settings=settings)
     return Proposals(estimate, search.slots, {agent.pk: agent for agent in agents}, search.start, search.end)

@@ -2,14 +2,16 @@
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from itertools import pairwise
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents.models import Agent
 from calendars import services as calendar_services
 from tickets.models import Action, Request
 
-REQUEST_FIELDS = ("summary", "description", "customer", "site", "status", "planned_start", "estimate")
+REQUEST_FIELDS = ("summary", "description", "customer", "site", "status", "planned_start", "estimate", "planned_length")
 
 
 @transaction.atomic
@@ -60,6 +62,80 @@ def plan_request(request: Request, *, start: datetime | None, estimate: timedelt
     if estimate is not None:
         fields["estimate"] = estimate
     return update_request(request, by=by, **fields)
+
+
+def _check_parts(parts: list[tuple[datetime, datetime]], estimate: timedelta) -> None:
+    if len(parts) < 2:
+        raise ValidationError({"parts": "Give at least two parts; book a single slot instead."})
+    for begin, finish in parts:
+        if begin.tzinfo is None or finish.tzinfo is None:
+            raise ValidationError({"parts": "Give every part's start and end with a time zone or offset."})
+        if finish <= begin:
+            raise ValidationError({"parts": "Every part must end after it starts."})
+    for (_, finish), (begin, _) in pairwise(parts):
+        if begin < finish:
+            raise ValidationError({"parts": "The parts must follow one another without overlapping."})
+    total = sum((finish - begin for begin, finish in parts), timedelta(0))
+    if total != estimate:
+        raise ValidationError(
+            {"parts": f"The parts add up to {total}, not to the request's estimate of {estimate}: find a slot again."}
+        )
+
+
+def part_subject(request: Request, number: int, count: int) -> str:
+    """The subject of a later part of split work: "#12 Server move (part 2 of 3)"."""
+    suffix = f" (part {number} of {count})"
+    return f"#{request.pk} {request.summary}"[: 255 - len(suffix)] + suffix
+
+
+@transaction.atomic
+def book_split(
+    request: Request,
+    *,
+    parts: Iterable[tuple[datetime, datetime]],
+    agents: Iterable[Agent],
+    by=None,
+    check_overlap: bool = True,
+) -> list:
+    """Book work longer than a working day in parts (calendars.availability.Split), all for the
+    same `agents`: the request is planned at the first part (its planned appointment covers that
+    part: `planned_length`), and each later part is an appointment on the request ("#12 Server
+    move (part 2 of 3)"). `parts` are aware (start, end) instants in order, adding up to the
+    request's estimate (or the default estimate). Returns the appointments, first part first.
+
+    Raises ValidationError for parts that are fewer than two, overlap, or do not add up to the
+    estimate; calendars.services.OverlapWarning (saving nothing) with `check_overlap` when a part
+    would double-book a technician (taken since it was proposed)."""
+    from calendars.models import Appointment, CalendarSettings
+
+    parts, agents = list(parts), list(agents)
+    if not agents:
+        raise ValidationError({"agents": "Choose at least one technician."})
+    _check_parts(parts, request.estimate or CalendarSettings.load().default_estimate)
+    first_start, first_end = parts[0]
+    update_request(
+        request,
+        by=by,
+        assigned_agents=agents,
+        planned_start=first_start,
+        planned_length=first_end - first_start,
+        check_overlap=check_overlap,
+    )
+    booked = [Appointment.objects.get(request=request, source=Appointment.Source.PLANNED)]
+    for number, (begin, finish) in enumerate(parts[1:], start=2):
+        booked.append(
+            calendar_services.create_appointment(
+                subject=part_subject(request, number, len(parts)),
+                start=begin,
+                end=finish,
+                agents=agents,
+                location=request.site[:255],
+                request=request,
+                by=by,
+                check_overlap=check_overlap,
+            )
+        )
+    return booked
 
 
 def assign_request(request: Request, *, agents: Iterable[Agent], by=None) -> Request:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/", views.request_detail, name="detail"),
     path("<int:pk>/edit/", views.request_edit, name="edit"),
     path("<int:pk>/book-slot/", views.book_slot, name="book-slot"),
+    path("<int:pk>/book-split/", views.book_split, name="book-split"),
     path("<int:pk>/delete/", views.request_delete, name="delete"),
     path("<int:pk>/actions/", views.action_create, name="action-create"),
     path("<int:pk>/actions/<int:action_pk>/delete/", views.action_delete, name="action-delete"),

@@ -176,6 +176,22 @@ def _finder(request: HttpRequest, ticket) -> dict | None:
         }
         for slot in found.slots
     ]
+    if found.too_long:
+        split = found.split
+        return {
+            "form": form,
+            "team": team,
+            "estimate": found.estimate,
+            "too_long": True,
+            "longest_day": found.longest_day,
+            "split": split
+            and {
+                "parts": [{"start": begin, "end": finish, "length": finish - begin} for begin, finish in split.parts],
+                "agents": [found.agents[i] for i in split.agent_ids],
+            },
+            "searched_from": found.searched_from,
+            "searched_until": found.searched_until,
+        }
     later = None
     if found.slots:
         # "Later slots": the same search from the next start on the grid after the last proposal
@@ -232,8 +248,14 @@ def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")
     try:
         # Proposed as free, but taken since (another booking, an imported entry): say by what.
+        # A slot holds the whole estimate: the planned appointment is no longer a split's first part.
         services.update_request(
-            ticket, by=request.user, assigned_agents=agents, planned_start=start, check_overlap=True
+            ticket,
+            by=request.user,
+            assigned_agents=agents,
+            planned_start=start,
+            planned_length=None,
+            check_overlap=True,
         )
     except calendar_services.OverlapWarning as error:
         taken = "; ".join(overlap.message(timezone.get_current_timezone()) for overlap in error.overlaps)
@@ -244,6 +266,48 @@ def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")
     names = ", ".join(agent.name for agent in agents)
     messages.success(request, f"Planned for {timezone.localtime(start):%a %d %b %H:%M} with {names}.")
+    return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")
+
+
+def _parts_posted(post) -> list[tuple]:
+    """The (start, end) parts a "Book in parts" form sends (aware instants), or [] when one of
+    them cannot be read."""
+    starts, ends = post.getlist("part_start"), post.getlist("part_end")
+    parts = [(parse_datetime(begin), parse_datetime(finish)) for begin, finish in zip(starts, ends, strict=False)]
+    readable = len(starts) == len(ends) and all(
+        moment is not None and not timezone.is_naive(moment) for part in parts for moment in part
+    )
+    return parts if readable else []
+
+
+@login_required
+@require_POST
+def book_split(request: HttpRequest, pk: int) -> HttpResponse:
+    """Book a proposed split in one click: the request planned at its first part, one appointment
+    on the request for each later part (tickets.services.book_split)."""
+    ticket = get_object_or_404(selectors.request_detail(pk))
+    if not permissions.can_edit_request(request.user, ticket):
+        raise PermissionDenied
+    again = reverse("tickets:detail", args=[ticket.pk]) + "?find=1"
+    parts = _parts_posted(request.POST)
+    agent_ids = [int(v) for v in request.POST.getlist("agent") if v.isdigit() and len(v) < 18]
+    agents = list(Agent.objects.filter(pk__in=agent_ids, is_active=True))
+    if not parts or not agents:
+        messages.error(request, "Those parts could not be read; find a slot again.")
+        return redirect(again)
+    try:
+        services.book_split(ticket, parts=parts, agents=agents, by=request.user, check_overlap=True)
+    except calendar_services.OverlapWarning as error:
+        taken = "; ".join(overlap.message(timezone.get_current_timezone()) for overlap in error.overlaps)
+        messages.error(request, f"Those parts are no longer free ({taken}); here is the next proposal.")
+        return redirect(again)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(again)
+    names = ", ".join(agent.name for agent in agents)
+    messages.success(
+        request, f"Planned in {len(parts)} parts from {timezone.localtime(parts[0][0]):%a %d %b %H:%M} with {names}."
+    )
     return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from calendars import privacy, times
 from calendars import services as calendar_services
-from calendars.formatting import render_template
+from calendars.formatting import entry_title, render_template, source_words
 from calendars.models import Appointment, CalendarSettings
 from integrations.providers.base import RemoteEvent, RemoteOccurrence
 from integrations.sync.normalise import (  # noqa: F401 (span_of: the engine and tests read it here)
@@ -171,6 +171,8 @@ def template_values(appointment: Appointment) -> dict[str, object]:
         "customer": getattr(request, "customer", None) if request else None,
         "site": getattr(request, "site", None) if request else None,
         "agents": ", ".join(agent.name for agent in agents_of(appointment)),
+        "source": source_words(appointment.source),
+        "title": entry_title(appointment.source, appointment.subject),
     }
 
 
@@ -236,20 +238,27 @@ def untemplate(template: str, shown: str, values: dict[str, object], *, field: s
     not fit the template (or the template does not hold the field).
 
     `[HD] {subject}` shown as `[HD] X (call first)` gives `X (call first)`; the other fields take
-    their `values`. Compared as `normalise_text` gives both.
+    their `values`. Compared as `normalise_text` gives both. `{title}` is the subject behind its
+    prefix (calendars.formatting.entry_title: `values["title"]` ends with `values["subject"]`), so
+    `{title}` shown as `Work logged: X` gives the subject `X`.
     """
     try:
         pieces = list(Formatter().parse(template))
     except ValueError:
         return None
-    if not any(name == field for _, name, _, _ in pieces):
+    holds = {field, "title"} if field == "subject" else {field}
+    if not any(name in holds for _, name, _, _ in pieces):
         return None
+    title, subject = str(values.get("title") or ""), str(values.get("subject") or "")
+    prefix = title[: len(title) - len(subject)] if title.endswith(subject) else ""
     pattern, seen = [], False
     for literal, name, _spec, _conversion in pieces:
         pattern.append(re.escape(literal))
         if name is None:
             continue
-        if name == field:
+        if name in holds:
+            if name == "title":
+                pattern.append(re.escape(prefix))
             pattern.append("(?P=own)" if seen else "(?P<own>.*)")
             seen = True
         else:
@@ -259,7 +268,8 @@ def untemplate(template: str, shown: str, values: dict[str, object], *, field: s
     if found is None:
         return None
     own = found.group("own")
-    if normalise_text(render_template(template, {**values, field: own})) != target:
+    rendered = {**values, field: own, **({"title": prefix + own} if field == "subject" else {})}
+    if normalise_text(render_template(template, rendered)) != target:
         return None
     return own
 
