@@ -5,6 +5,7 @@ change with `appointment_changed` so sync and e-mail can queue their work on com
 """
 
 import copy
+import itertools
 import zoneinfo
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +24,9 @@ from helpdesk import bulk
 from tickets.models import Action, Request
 
 RECURRENCE_HORIZON = timedelta(days=365)
+# The most occurrences one series may have in that year (the import refuses more too,
+# integrations.sync.inbound._check_cost).
+MAX_OCCURRENCES_A_YEAR = 5000
 # Fields of a master that its occurrences share unless edited on their own.
 SHARED_FIELDS = ("subject", "note", "location", "private", "busy", "reminder_minutes", "other_attendees", "all_day")
 EDITABLE_FIELDS = (*SHARED_FIELDS, "start", "end")
@@ -602,8 +606,21 @@ def check_rule(
         given = recurrence_lib.Recurrence(rrules=parsed.rrules, rdates=parsed.rdates, include_dtstart=False)
     with timezone.override(zone):
         first = given.after(local, inc=True, dtstart=local)
-    if first is None:
-        raise ValidationError({"rule": "This rule gives no occurrence after the start; check its days and end date."})
+        if first is None:
+            raise ValidationError(
+                {"rule": "This rule gives no occurrence after the start; check its days and end date."}
+            )
+        # Every occurrence up to the horizon is a row: a FREQ=MINUTELY rule would make half a
+        # million. Walked lazily, so the check costs at most MAX_OCCURRENCES_A_YEAR + 1 steps.
+        until = max(timezone.now().astimezone(zone).replace(tzinfo=None), local) + RECURRENCE_HORIZON
+        starts = itertools.takewhile(lambda moment: moment <= until, parsed.to_dateutil_rruleset(dtstart=local))
+        if sum(1 for _ in itertools.islice(starts, MAX_OCCURRENCES_A_YEAR + 1)) > MAX_OCCURRENCES_A_YEAR:
+            raise ValidationError(
+                {
+                    "rule": f"This rule repeats more than {MAX_OCCURRENCES_A_YEAR:,} times in a year, more than the "
+                    "helpdesk keeps for one series; repeat it less often."
+                }
+            )
     return parsed
 
 

@@ -8,7 +8,9 @@ never from our recurrence code."""
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from dateutil import rrule
+from django.core.exceptions import ValidationError
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
@@ -198,3 +200,32 @@ def test_a_put_of_what_was_read_leaves_the_series_as_it_is(api_client, alice):
     assert response.status_code == 200, response.content
     assert response.json()["recurrence"] == read["recurrence"]
     assert starts(master) == expected(RULE)
+
+
+def test_a_rule_repeating_more_than_the_helpdesk_keeps_in_a_year_is_refused_and_makes_nothing(api_client, alice):
+    """A FREQ=MINUTELY rule would store half a million occurrences in the year the helpdesk
+    makes them for: refused at once, over POST and PATCH, with nothing saved (S5: bad input
+    gets a clear message)."""
+    client = api_client(alice.user)
+    body = {"subject": "Every minute", "start": "2035-03-06T08:00:00+01:00", "end": "2035-03-06T08:01:00+01:00"}
+    before = Appointment.objects.count()
+    response = client.post(LIST, {**body, "agents": [alice.pk], "recurrence": "FREQ=MINUTELY"}, format="json")
+    assert response.status_code == 400
+    assert "more than 5,000 times in a year" in str(response.json()["recurrence"])
+    assert Appointment.objects.count() == before
+
+    master = make_series(client, alice)
+    occurrences = starts(master)
+    response = client.patch(f"{LIST}{master.pk}/", {"recurrence": "FREQ=HOURLY;COUNT=5001"}, format="json")
+    assert response.status_code == 400
+    assert starts(master) == occurrences
+
+
+def test_the_occurrence_bound_counts_the_starts_dateutil_gives_within_the_year():
+    """5,000 starts in the year are kept, 5,001 are not: the count is dateutil's."""
+    start = FIRST.replace(tzinfo=AMS)
+    assert len(list(rrule.rrulestr("FREQ=HOURLY;COUNT=5001", dtstart=start))) == 5001
+    assert list(rrule.rrulestr("FREQ=HOURLY;COUNT=5001", dtstart=start))[-1] < start + timedelta(days=365)
+    calendar_services.check_rule("FREQ=HOURLY;COUNT=5000", start=start, zone=AMS)
+    with pytest.raises(ValidationError, match="more than 5,000 times in a year"):
+        calendar_services.check_rule("FREQ=HOURLY;COUNT=5001", start=start, zone=AMS)
