@@ -589,7 +589,12 @@ def occurrence_starts(
 
 
 def check_rule(
-    rule, *, start: datetime, zone: zoneinfo.ZoneInfo | None = None, all_cancelled: bool = False
+    rule,
+    *,
+    start: datetime,
+    zone: zoneinfo.ZoneInfo | None = None,
+    all_cancelled: bool = False,
+    cost_checked: bool = False,
 ) -> recurrence_lib.Recurrence:
     """The parsed rule, or a ValidationError saying why it cannot be used from `start`.
 
@@ -597,6 +602,9 @@ def check_rule(
     external calendar keeps such a series and shows nothing of it (RFC 5545 3.8.5.1: EXDATEs
     are taken out of the set RRULE and RDATE give, which may leave it empty); the helpdesk
     keeps it too, so the entry stays linked. The rule without its EXDATEs must still give a start.
+
+    A rule that repeats more than MAX_OCCURRENCES_A_YEAR times in the year occurrences are made
+    for is refused too, unless the caller counted already (`cost_checked`: the import does).
     """
     parsed = _parse_rule(rule)
     zone = zone or zoneinfo.ZoneInfo(timezone.get_current_timezone_name())
@@ -612,6 +620,8 @@ def check_rule(
             )
         # Every occurrence up to the horizon is a row: a FREQ=MINUTELY rule would make half a
         # million. Walked lazily, so the check costs at most MAX_OCCURRENCES_A_YEAR + 1 steps.
+        if cost_checked:
+            return parsed
         until = max(timezone.now().astimezone(zone).replace(tzinfo=None), local) + RECURRENCE_HORIZON
         starts = itertools.takewhile(lambda moment: moment <= until, parsed.to_dateutil_rruleset(dtstart=local))
         if sum(1 for _ in itertools.islice(starts, MAX_OCCURRENCES_A_YEAR + 1)) > MAX_OCCURRENCES_A_YEAR:

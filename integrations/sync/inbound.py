@@ -209,7 +209,7 @@ def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
     start, end = calendar_services.aware(start, zone), calendar_services.aware(end, zone)
     estimate = _check_cost(event, agent)
     rule = calendar_services.check_rule(
-        _rule_text(event, agent, cost_checked=True), start=start, zone=zone, all_cancelled=True
+        _rule_text(event, agent, cost_checked=True), start=start, zone=zone, all_cancelled=True, cost_checked=True
     )
     appointment = calendar_services.new_appointment(agents=[agent], start=start, end=end, **fields)
     exceptions = _first_exceptions(appointment, agent, event)
