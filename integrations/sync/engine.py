@@ -896,15 +896,19 @@ class _Run:
         inbound.write_updated_rows(rows)
         pulled = [self._pulled_link(pending.link, appointment, pending.event) for pending, appointment, _o in done]
         links = [link for link, _written in pulled]
-        bulk.update(links, list(dict.fromkeys(name for _link, written in pulled for name in written)))
+        written = list(dict.fromkeys(name for _link, names in pulled for name in names))
+        bulk.update(links, written)
         bulk.insert(
             [
                 self._pull_log_entry(link, pending.decision, pending.event, appointment, overwritten)
                 for (pending, appointment, overwritten), link in zip(done, links, strict=True)
             ]
         )
-        for (pending, _a, _o), link in zip(done, links, strict=True):
-            pending.link.__dict__.update(link.__dict__)  # written: the run goes on with what was stored
+        for (pending, appointment, _o), link in zip(done, links, strict=True):
+            # Written: the run goes on with what was stored, field by field (no copy of Django's
+            # own state), the appointment as just written included.
+            _copy_fields(link, pending.link, written)
+            pending.link.appointment = appointment
             self.report.pulled += 1
             self.report.conflicts += 1 if pending.decision.conflict else 0
         return alone
@@ -1264,6 +1268,13 @@ class _Pending:
     local: RemoteEvent | None
     event: RemoteEvent | None
     reread: bool = True
+
+
+def _copy_fields(source: SyncLink, target: SyncLink, names: list[str]) -> None:
+    """Set the fields `names` (attnames) of `target` to `source`'s values: the fields a batch wrote
+    for `source`, now held by the link the run goes on with."""
+    for name in names:
+        setattr(target, name, getattr(source, name))
 
 
 def _deleted_subject(link: SyncLink) -> str:
