@@ -19,6 +19,7 @@ occurs twice with the first offset (RFC 5545 3.3.5); zoneinfo's fold=0 does exac
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -231,11 +232,38 @@ def zone_or(name: str | None, default: ZoneInfo) -> ZoneInfo:
 
 
 def rule_starts(
-    start: datetime | date, rrules: list[str], *, after: datetime | date, until: datetime | date, limit: int = 1000
+    start: datetime | date,
+    rrules: Sequence[str],
+    *,
+    until: datetime | date,
+    after: datetime | date | None = None,
+    until_included: bool = True,
+    limit: int | None = 1000,
 ) -> list[datetime | date]:
-    """The starts the rules give (RFC 5545 3.8.5.3, expanded by dateutil) that are later than
-    `after` and not later than `until`, at most `limit` of them. A zoned start repeats on its
-    zone's wall clock (fold=0 in a DST gap); a date start gives dates; a naive one naive times."""
+    """The starts a series' rules give, in order: the one walker of a recurrence rule up to a
+    bound, for the helpdesk and every connector (expanded by dateutil).
+
+    `rrules`: RRULE values (RFC 5545 3.3.10, with or without "RRULE:"), all counted from `start`,
+    the series' DTSTART (RFC 5545 3.8.5.3: COUNT and INTERVAL run from it, and DTSTART itself
+    counts only when the rule gives it); several rules give their union.
+
+    Wall clock: a zoned `start` repeats on its own zone's wall clock (give it in the series' zone:
+    09:00 Europe/Berlin stays 09:00 across a DST change); each start comes aware in that zone
+    with fold=0, so a time a DST change skips or repeats is read with the offset before the
+    change (RFC 5545 3.3.5). A date `start` gives dates (all-day), a naive one naive (floating)
+    times; convert to UTC with the series' zone where an instant is wanted.
+
+    Bounds: starts later than `after` (None: from `start` on) and not later than `until` (earlier
+    than `until` with `until_included=False`), at most `limit` of them (None: no count limit,
+    for a bound the caller knows to be near). An aware bound is an instant (compared as such
+    with a zoned start; its own wall clock with a naive or date start, so give those bounds on
+    the series' wall clock); a naive one is read on `start`'s wall clock, a date as its midnight.
+    The rules are walked lazily: a walk costs the starts up to the bound or the limit.
+
+    UNTIL may be written as a date, a local time or UTC (clients write all three; RFC 5545
+    3.3.10 wants UTC with a zoned DTSTART): each is read on `start`'s wall clock, a date UNTIL
+    counting its whole day (UNTIL is inclusive). Raises what dateutil raises for a rule it
+    cannot read or walk (ValueError, TypeError, OverflowError)."""
     from dateutil.rrule import rruleset, rrulestr
 
     is_date = not isinstance(start, datetime)
@@ -252,9 +280,15 @@ def rule_starts(
     for rule in rrules:
         text = rule[6:] if rule.upper().startswith("RRULE:") else rule
         rules.rrule(rrulestr(_until_on_footing(text, first), dtstart=first, ignoretz=False))
+    low = footing(after) if after is not None else None
+    high = footing(until)
     out: list[datetime | date] = []
-    for moment in rules.between(footing(after), footing(until) + timedelta(seconds=1), inc=False):
-        if len(out) >= limit:
+    for moment in rules:
+        if moment > high or (moment == high and not until_included):
+            break
+        if low is not None and moment <= low:
+            continue
+        if limit is not None and len(out) >= limit:
             break
         out.append(moment.date() if is_date else moment.replace(fold=0))
     return out

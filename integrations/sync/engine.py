@@ -894,16 +894,21 @@ class _Run:
             rows.append(row)
             done.append((pending, row[0], overwritten))
         inbound.write_updated_rows(rows)
-        links = [self._pulled_link(pending.link, appointment, pending.event) for pending, appointment, _o in done]
-        bulk.update(links, _SYNCED_FIELDS)
+        pulled = [self._pulled_link(pending.link, appointment, pending.event) for pending, appointment, _o in done]
+        links = [link for link, _written in pulled]
+        written = list(dict.fromkeys(name for _link, names in pulled for name in names))
+        bulk.update(links, written)
         bulk.insert(
             [
                 self._pull_log_entry(link, pending.decision, pending.event, appointment, overwritten)
                 for (pending, appointment, overwritten), link in zip(done, links, strict=True)
             ]
         )
-        for (pending, _a, _o), link in zip(done, links, strict=True):
-            pending.link.__dict__.update(link.__dict__)  # written: the run goes on with what was stored
+        for (pending, appointment, _o), link in zip(done, links, strict=True):
+            # Written: the run goes on with what was stored, field by field (no copy of Django's
+            # own state), the appointment as just written included.
+            _copy_fields(link, pending.link, written)
+            pending.link.appointment = appointment
             self.report.pulled += 1
             self.report.conflicts += 1 if pending.decision.conflict else 0
         return alone
@@ -929,14 +934,16 @@ class _Run:
         )
         return row, overwritten
 
-    def _pulled_link(self, link: SyncLink, appointment: Appointment, event: RemoteEvent) -> SyncLink:
-        """A copy of the link as `_pull` leaves it after applying `event` to `appointment`, unsaved."""
+    def _pulled_link(self, link: SyncLink, appointment: Appointment, event: RemoteEvent) -> tuple[SyncLink, list[str]]:
+        """A copy of the link as `_pull` leaves it after applying `event` to `appointment`, unsaved,
+        and the fields (attnames) that `_pull` saves on it: the remote id and version, and what
+        `_synced` records."""
         link = copy.copy(link)
         link.appointment = appointment
         link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
         link.snapshot = {**link.snapshot, "remote": mapping.to_data(event)}
-        self._synced(link, self._local_event(link), event, raw=event.raw, save=False)
-        return link
+        synced = self._synced(link, self._local_event(link), event, raw=event.raw, save=False)
+        return link, ["remote_id", "version", *synced]
 
     def _pull_log_entry(
         self, link: SyncLink, decision: Decision, event: RemoteEvent, appointment: Appointment, overwritten
@@ -1149,15 +1156,18 @@ class _Run:
         raw: str | None = None,
         save: bool = True,
         remote_hash: str | None = None,
-    ) -> None:
+    ) -> list[str]:
         """Record both sides as synced on the link (saved unless `save` is False). `remote_hash`:
-        `remote`'s content hash when the caller has it already."""
-        for name, value in _synced_fields(local, remote, raw=raw, remote_hash=remote_hash).items():
+        `remote`'s content hash when the caller has it already. Returns the fields (attnames) it
+        records: those of `_synced_fields`, and the approval (an approved push is done)."""
+        fields = _synced_fields(local, remote, raw=raw, remote_hash=remote_hash)
+        for name, value in fields.items():
             setattr(link, name, value)
         if link.approval == SyncLink.Approval.APPROVED:
             link.approval = SyncLink.Approval.NOT_NEEDED
         if save:
             link.save()
+        return [*fields, "approval"]
 
     def _failed(self, link: SyncLink, decision: Decision, error: Exception) -> None:
         reason = limits.describe(error)
@@ -1260,22 +1270,11 @@ class _Pending:
     reread: bool = True
 
 
-# What `_synced` sets on a link: written by bulk.update for a batch of pulled updates.
-_SYNCED_FIELDS = [
-    "remote_id",
-    "version",
-    "local_hash",
-    "remote_hash",
-    "snapshot",
-    "span_start",
-    "span_end",
-    "pending",
-    "approval",
-    "failures",
-    "next_attempt_at",
-    "last_error",
-    "last_synced_at",
-]
+def _copy_fields(source: SyncLink, target: SyncLink, names: list[str]) -> None:
+    """Set the fields `names` (attnames) of `target` to `source`'s values: the fields a batch wrote
+    for `source`, now held by the link the run goes on with."""
+    for name in names:
+        setattr(target, name, getattr(source, name))
 
 
 def _deleted_subject(link: SyncLink) -> str:

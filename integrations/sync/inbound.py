@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -64,18 +63,13 @@ def _check_cost(event: RemoteEvent, agent: Agent) -> int:
     (an upper bound on the rows it stores); UnreadableEntry when they give more than
     mapping.MAX_OCCURRENCES starts in that year (calendars.services.RECURRENCE_HORIZON): a
     FREQ=MINUTELY or SECONDLY rule would make hundreds of thousands of rows. The rules are walked
-    lazily by dateutil, so the check itself costs at most MAX_OCCURRENCES steps a rule."""
-    from dateutil.rrule import rrulestr
-
+    lazily (`times.rule_starts`), so the check itself costs at most MAX_OCCURRENCES steps a rule."""
     start = _as_datetime(event.start, agent).astimezone(_series_zone(event, agent)).replace(tzinfo=None)
     until = max(datetime.now(UTC).replace(tzinfo=None), start) + calendar_services.RECURRENCE_HORIZON
     total = 0
     for rule in event.rrules:
-        text = times._until_on_footing(rule[6:] if rule.upper().startswith("RRULE:") else rule, start)
         try:
-            starts = rrulestr(text, dtstart=start, ignoretz=True)
-            within = itertools.takewhile(lambda moment: moment <= until, starts)
-            count = sum(1 for _ in itertools.islice(within, mapping.MAX_OCCURRENCES + 1))
+            count = len(times.rule_starts(start, [rule], until=until, limit=mapping.MAX_OCCURRENCES + 1))
         except (ValueError, TypeError, OverflowError) as error:
             raise UnreadableEntry(f"Its repeat rule {rule[:80]!r} cannot be expanded ({error}).") from error
         if count > mapping.MAX_OCCURRENCES:

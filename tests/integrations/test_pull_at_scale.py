@@ -298,3 +298,36 @@ def test_pulled_changes_of_a_series_and_an_all_day_entry_match_icalendar(importi
         if name.removesuffix(".ics") != series_marker
     }
     assert any(isinstance(start, date) and not isinstance(start, datetime) for start, *_r in singles_held.values())
+
+
+def test_a_batch_of_pulled_updates_records_on_each_link_all_a_single_pull_records(importing, radicale):
+    """Every field a pull records on its link is written by the batch too (the fields come from
+    what the engine records, not from a list kept beside it): a link that had failed and waited
+    with an approved push ends synced, its span the changed entry's as icalendar reads it."""
+    entries = imported(radicale, importing, 6, prefix="entry")
+    SyncLink.objects.filter(agent_calendar=importing).update(
+        failures=2,
+        last_error="The server did not answer.",
+        next_attempt_at=timezone.now() - timedelta(minutes=1),
+        approval=SyncLink.Approval.APPROVED,
+    )
+    changed = {name: edited(text) for name, text in entries.items()}
+    fill_entries(radicale, importing, changed)
+    began = timezone.now()
+
+    report = pull(importing)
+
+    assert (report.pulled, report.failed) == (6, 0)
+    for link in SyncLink.objects.filter(agent_calendar=importing):
+        text = changed[f"{link.marker}.ics"]
+        event = next(iter(icalendar.Calendar.from_ical(text).walk("VEVENT")))
+        start, end = event.decoded("dtstart"), event.decoded("dtend")
+        if not isinstance(start, datetime):  # a day spans midnight to midnight, UTC (normalise.span_of)
+            start = datetime(start.year, start.month, start.day, tzinfo=UTC)
+            end = datetime(end.year, end.month, end.day, tzinfo=UTC)
+        assert (link.span_start, link.span_end) == (start.astimezone(UTC), end.astimezone(UTC)), link.marker
+        assert (link.failures, link.last_error, link.next_attempt_at, link.pending) == (0, "", None, False)
+        assert link.approval == SyncLink.Approval.NOT_NEEDED
+        assert link.last_synced_at >= began and link.local_hash and link.remote_hash
+        assert link.snapshot["remote"]["subject"] == (str(event["summary"]))
+        assert link.remote_id and link.version

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import rrulestr
 from exchangelib import (
     CalendarItem,
     EWSDate,
@@ -31,6 +30,7 @@ from exchangelib.recurrence import (
     WeeklyPattern,
 )
 
+from calendars.times import rule_starts
 from integrations.sync.normalise import normalise_text
 
 from ..base import (
@@ -470,28 +470,24 @@ def normalised_rules(event: RemoteEvent) -> list[str]:
 
 
 def original_starts(event: RemoteEvent) -> dict[datetime, int]:
-    """UTC original start -> 1-based InstanceIndex, as Exchange counts the occurrences of the series."""
+    """UTC original start -> 1-based InstanceIndex, as Exchange counts the occurrences of the series
+    (from its first, `times.rule_starts` on the series' wall clock), up to its latest cancelled or
+    moved occurrence."""
     zone = ZoneInfo(_zone_name(event))
-    if event.all_day:
-        first = datetime.combine(_as_date(event.start), datetime.min.time())
-    else:
-        first = event.start.astimezone(zone).replace(tzinfo=None)
-    rule = normalised_rules(event)[0]
-    if "UNTIL=" in rule and not event.all_day:
-        # dateutil wants UNTIL on the same footing as a floating DTSTART.
-        until = _parse_rrule(rule)["UNTIL"]
-        local_until = datetime.strptime(until, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).astimezone(zone)
-        rule = rule.replace(f"UNTIL={until}", f"UNTIL={local_until:%Y%m%dT%H%M%S}")
+    rules = [normalised_rules(event)[0]]
     wanted = set(as_utc_keys(event.exdates, event)) | set(
         as_utc_keys([o.original_start for o in event.overrides], event)
     )
     latest = max(wanted, default=None)
-    result: dict[datetime, int] = {}
     if latest is None:
-        return result
-    for index, naive in enumerate(rrulestr(rule, dtstart=first), start=1):
-        start = naive.replace(tzinfo=zone).astimezone(UTC)
-        if start > latest:
-            break
-        result[start] = index
-    return result
+        return {}
+    if event.all_day:
+        # From the first midnight on the series' wall clock, bounded there (`as_utc_keys`' keys).
+        first = datetime.combine(_as_date(event.start), datetime.min.time())
+        bound = latest.astimezone(zone).replace(tzinfo=None)
+        naive = rule_starts(first, rules, until=bound, limit=None)
+        starts = [moment.replace(tzinfo=zone).astimezone(UTC) for moment in naive]
+    else:
+        moments = rule_starts(event.start.astimezone(zone), rules, until=latest, limit=None)
+        starts = [moment.astimezone(UTC) for moment in moments]
+    return {start: index for index, start in enumerate(starts, start=1)}

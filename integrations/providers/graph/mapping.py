@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calendars.times import zone_named
+from calendars.times import rule_starts, zone_named
 from integrations.sync.normalise import normalise_text
 
 from ..base import (
@@ -345,26 +345,19 @@ def rrule_from(recurrence: dict, event: RemoteEvent) -> str:
 
 
 def original_starts(event: RemoteEvent, until: datetime) -> list[datetime]:
-    """The UTC starts the series' rule gives up to `until` (UTC), on the wall clock of its zone."""
-    from dateutil.rrule import rrulestr
-
+    """The UTC starts the series' rule gives before `until` (UTC), on the wall clock of its zone
+    (`times.rule_starts`), at most 2,001 of them."""
     zone = ZoneInfo(event.time_zone or "UTC")
     if isinstance(event.start, datetime):
-        first = event.start.astimezone(zone).replace(tzinfo=None)
-    else:
-        first = datetime.combine(event.start, datetime.min.time())
-    rule = event.rrules[0]
-    parts = _rule_parts(rule)
-    if "UNTIL" in parts and parts["UNTIL"].endswith("Z"):
-        local = datetime.strptime(parts["UNTIL"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).astimezone(zone)
-        rule = rule.replace(parts["UNTIL"], f"{local:%Y%m%dT%H%M%S}")
-    starts = []
-    for naive in rrulestr(rule, dtstart=first, ignoretz=True):
-        moment = naive.replace(tzinfo=zone).astimezone(UTC)
-        if moment >= until or len(starts) > 2000:
-            break
-        starts.append(moment)
-    return starts
+        starts = rule_starts(
+            event.start.astimezone(zone), [event.rrules[0]], until=until, until_included=False, limit=2001
+        )
+        return [moment.astimezone(UTC) for moment in starts]
+    # A date series walks from its first midnight on the series' wall clock, bounded there.
+    first = datetime.combine(event.start, datetime.min.time())
+    bound = until.astimezone(zone).replace(tzinfo=None)
+    starts = rule_starts(first, [event.rrules[0]], until=bound, until_included=False, limit=2001)
+    return [moment.replace(tzinfo=zone).astimezone(UTC) for moment in starts]
 
 
 def _utc(value: datetime | date, zone: str) -> datetime:
