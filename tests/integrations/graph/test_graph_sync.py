@@ -342,6 +342,26 @@ def test_ask_declined_appointment_never_reaches_outlook(asking, graph, tomorrow_
     assert not [r for r in graph.requests if r[0] == "POST" and "events" in r[1]]
 
 
+def test_ask_approved_appointment_moved_then_deleted_follows_on_outlook(
+    asking, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Trial report F3: a change of an approved entry is pushed at once (not held for a new approval,
+    which left the old time there), and its deletion always flows."""
+    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve(SyncLink.objects.get(appointment=appointment))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(appointment, start=tomorrow_9 - HOUR, end=tomorrow_9)
+
+    event = only_event(graph)
+    assert (event["_start"], event["_end"]) == (tomorrow_9 - HOUR, tomorrow_9)
+    assert SyncLink.objects.get(appointment=appointment).approval == SyncLink.Approval.NOT_NEEDED
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.delete_appointment(appointment)
+    assert graph.events(ALICE) == []
+
+
 # --- import rules ---------------------------------------------------------------------------------------
 
 
