@@ -17,7 +17,7 @@ import recurring_ical_events
 from dateutil.rrule import DAILY, rrule
 
 from calendars import services as calendar_services
-from calendars.models import Appointment, CalendarSettings, SyncPolicy
+from calendars.models import Appointment
 from integrations import services
 from integrations.models import SyncLink
 from integrations.sync import engine
@@ -27,12 +27,18 @@ pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
 
 
-@pytest.fixture
-def asking(alice_calendar):
-    settings = CalendarSettings.load()
-    settings.sync_policy = SyncPolicy.ASK
-    settings.save()
-    return alice_calendar
+def approve_then_move(agent, start, capture):
+    """Shared by the connectors' tests of F3: an appointment at `start` under Ask, approved (pushed),
+    then moved an hour earlier; returns it, with the push of the move done."""
+    with capture(execute=True):
+        appointment = calendar_services.create_appointment(
+            subject="Server room visit", start=start, end=start + HOUR, agents=[agent]
+        )
+    with capture(execute=True):
+        services.approve(SyncLink.objects.get(appointment=appointment))
+    with capture(execute=True):
+        calendar_services.update_appointment(appointment, start=start - HOUR, end=start)
+    return appointment
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from integrations.providers.google.mapping import instance_id
 from integrations.sync import engine
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.stored_text import tables_holding
+from tests.integrations.test_ask_keeps_copies_in_step import approve_then_move
 from tests.integrations.test_caldav_sync import make, pull
 from tests.integrations.zone_notes import assert_read_with_a_zone_note
 
@@ -335,12 +336,7 @@ def test_ask_approved_appointment_moved_then_deleted_follows_on_google(
 ):
     """Trial report F3: a change of an approved entry is pushed at once (not held for a new approval,
     which left the old time there), and its deletion always flows."""
-    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.approve(SyncLink.objects.get(appointment=appointment))
-
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.update_appointment(appointment, start=tomorrow_9 - HOUR, end=tomorrow_9)
+    appointment = approve_then_move(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
 
     assert start_of(only_event(google)) == tomorrow_9 - HOUR
     assert SyncLink.objects.get(appointment=appointment).approval == SyncLink.Approval.NOT_NEEDED
