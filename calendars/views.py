@@ -24,7 +24,7 @@ from calendars.models import Appointment, CalendarSettings
 from calendars.selectors import calendar_agents, working_hours
 from helpdesk import limits, permissions
 from helpdesk.api_common import parse_bool
-from integrations.selectors import external_calendar_states
+from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
 from tickets.views import add_errors
 
@@ -299,16 +299,6 @@ def _repeats(master: Appointment) -> str:
     return "; ".join(texts)
 
 
-def _external_calendars(appointment: Appointment) -> list[tuple[str, str]]:
-    """(technician's name, state in words) per technician with a connected calendar: whether the
-    appointment waits for their approval, was declined, or is on their calendar (a series syncs
-    as one entry, so an occurrence shows its master's)."""
-    target = appointment.master_id or appointment.pk
-    names = {agent.pk: agent.name for agent in appointment.agents.all()}
-    states = external_calendar_states([target]).get(target, [])
-    return [(names[state["agent"]], state["label"]) for state in states if state["agent"] in names]
-
-
 def _appointment(pk: int) -> Appointment:
     return get_object_or_404(
         Appointment.objects.select_related("request", "master", "schedule").prefetch_related("agents__user"), pk=pk
@@ -369,7 +359,8 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_edit": can_edit,
             "form": form,
             "repeats": _repeats(appointment) if appointment.is_recurring_master else "",
-            "external_calendars": _external_calendars(appointment),
+            # Whether it waits for a technician's approval, was declined, or is on their calendar.
+            "external_calendars": external_calendar_lines([appointment])[appointment.pk],
         },
     )
 

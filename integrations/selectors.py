@@ -82,6 +82,23 @@ def external_calendar_states(appointment_ids: Iterable[int]) -> dict[int, list[d
     return states
 
 
+def external_calendar_lines(appointments: Iterable) -> dict[int, list[tuple[str, str]]]:
+    """For pages: per appointment's pk, `(technician's name, state in words)` of
+    `external_calendar_states`, in one query. Reads each appointment's `agents` (prefetch them,
+    with their users, for a list)."""
+    appointments = list(appointments)
+    states = external_calendar_states(a.master_id or a.pk for a in appointments)
+    lines = {}
+    for appointment in appointments:
+        names = {agent.pk: agent.name for agent in appointment.agents.all()}
+        lines[appointment.pk] = [
+            (names[state["agent"]], state["label"])
+            for state in states.get(appointment.master_id or appointment.pk, [])
+            if state["agent"] in names
+        ]
+    return lines
+
+
 @dataclass(frozen=True)
 class CalendarHealth:
     agent_calendar: AgentCalendar

@@ -14,6 +14,7 @@ from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, SyncPolicy
 from integrations import services
 from integrations.models import SyncLink
+from tickets import services as ticket_services
 
 pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
@@ -187,3 +188,14 @@ def test_approve_and_decline_say_what_happened(waiting_link, alice, decision, ta
 
     page = response.content.decode()
     assert f'<li class="{tag}" role="status">{message}</li>' in page
+
+
+def test_request_page_shows_each_technicians_calendar_state(shared, coordinator):
+    ticket = ticket_services.create_request(summary="Audit", customer="Acme")
+    Appointment.objects.filter(pk=shared.pk).update(request=ticket)
+    client = Client()
+    client.force_login(coordinator)
+
+    page = client.get(f"/requests/{ticket.pk}/?tab=appointments").content.decode()
+
+    assert "<div>Alice: On their calendar</div><div>Bob: Declined: kept off their calendar</div>" in page
