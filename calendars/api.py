@@ -38,6 +38,7 @@ from helpdesk.api_common import (
     service_errors,
 )
 from helpdesk.limits import SupportedDateTimeSerializerField
+from integrations.selectors import ExternalCalendarState, external_calendar_states
 from tickets.models import Request
 
 # The widget asks week by week; a year is plenty for any one call and keeps answers bounded.
@@ -82,6 +83,11 @@ class _MomentTexts(dict):
         return text
 
 
+def _sync_target(appointment_id: int, master_id: int | None) -> int:
+    """The appointment whose sync links stand for this one: a series syncs as its master."""
+    return master_id or appointment_id
+
+
 def calendar_items(user, start, end, **filters) -> list[dict]:
     """The items of `AppointmentSerializer` for every entry in a window, made from plain values
     (calendars.selectors.calendar_rows) in a fixed number of queries: the calendar widget's one
@@ -98,6 +104,7 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
         assigned = request_agent_ids({row["request_id"] for row in read.rows if row["request_id"]})
     hidden_source, planned = Appointment.Source.EXTERNAL, Appointment.Source.PLANNED
     moment = _MomentTexts(zone)
+    external = external_calendar_states({_sync_target(row["id"], row["master_id"]) for row in read.rows})
     items = []
     for row in read.rows:
         agent_ids = row["agent_ids"]
@@ -139,6 +146,7 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "colour": colour,
                 "can_edit": (editable := can_edit(**target)),
                 "can_reassign": editable and not ownership.keeps_technicians(row["source"]) and can_reassign(**target),
+                "external_calendars": external.get(_sync_target(row["id"], row["master_id"]), []),
                 "sequence": row["sequence"],
                 "created_at": moment[row["created_at"]],
                 "updated_at": moment[row["updated_at"]],
@@ -173,6 +181,30 @@ class MovedOccurrenceSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
 
 
+class ExternalCalendarStateSerializer(serializers.Serializer):
+    """One technician's external calendar and this appointment (integrations.selectors)."""
+
+    agent = serializers.IntegerField(help_text="The technician's id.")
+    state = serializers.ChoiceField(
+        choices=ExternalCalendarState.choices,
+        help_text="`waiting`: policy Ask, the technician has not answered yet; `declined`: they keep it off "
+        "their calendar; `sending`: approved or changed, the push is on its way; `failing`: its sync fails "
+        "and is retried; `on_calendar`: on their calendar as the helpdesk has it.",
+    )
+    label = serializers.CharField(help_text="The state in words, as the pages show it.")
+
+
+class AppointmentListSerializer(serializers.ListSerializer):
+    """Reads the external calendar states of a whole page in one query, not one per entry."""
+
+    def to_representation(self, data):
+        appointments = list(data.all() if isinstance(data, models.manager.BaseManager) else data)
+        self.context["external_calendars"] = external_calendar_states(
+            _sync_target(a.pk, a.master_id) for a in appointments
+        )
+        return super().to_representation(appointments)
+
+
 class AppointmentSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
@@ -200,6 +232,11 @@ class AppointmentSerializer(serializers.ModelSerializer):
     can_reassign = serializers.SerializerMethodField(
         help_text="May the user give it to other technicians? Never for an imported entry, which stays with its "
         "technician (PATCH of its agents: 400)."
+    )
+    external_calendars = serializers.SerializerMethodField(
+        help_text="Per technician with a connected external calendar: does the appointment wait for their "
+        "approval (policy Ask), did they decline it, or is it on their calendar? Technicians not listed have "
+        "no connected calendar or policy Never. An occurrence answers for its series, which syncs as one entry."
     )
     confirm_overlap = serializers.BooleanField(
         write_only=True,
@@ -262,6 +299,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "colour",
             "can_edit",
             "can_reassign",
+            "external_calendars",
             "sequence",
             "created_at",
             "updated_at",
@@ -284,6 +322,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
         extra_kwargs = {"subject": {"max_length": 255}, "note": {"max_length": 20000}}
         # The model's constraints concern planned entries and occurrences, which only services make.
         validators = []
+        list_serializer_class = AppointmentListSerializer
 
     def _settings(self) -> CalendarSettings:
         # Loaded once per response, not once per entry.
@@ -348,6 +387,14 @@ class AppointmentSerializer(serializers.ModelSerializer):
 
     def get_can_reassign(self, appointment: Appointment) -> bool:
         return permissions.can_reassign_appointment(self.context["request"].user, appointment)
+
+    @extend_schema_field(ExternalCalendarStateSerializer(many=True))
+    def get_external_calendars(self, appointment: Appointment) -> list[dict]:
+        target = _sync_target(appointment.pk, appointment.master_id)
+        states = self.context.get("external_calendars")
+        if states is None:  # one appointment read on its own
+            states = external_calendar_states([target])
+        return states.get(target, [])
 
     def to_representation(self, appointment: Appointment) -> dict:
         data = super().to_representation(appointment)

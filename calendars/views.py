@@ -24,6 +24,7 @@ from calendars.selectors import calendar_agents, series_exceptions, working_hour
 from calendars.series_words import rule_in_words
 from helpdesk import limits, permissions
 from helpdesk.api_common import parse_bool
+from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
 from tickets.views import add_errors
 
@@ -409,6 +410,8 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_edit": can_edit,
             "form": form,
             **_series_facts(appointment),
+            # Whether it waits for a technician's approval, was declined, or is on their calendar.
+            "external_calendars": external_calendar_lines([appointment])[appointment.pk],
         },
     )
 

@@ -289,6 +289,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI served from the installed package, so /api/docs/ works without a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # A name that says what the values are, rather than a generic "StateEnum".
+    "ENUM_NAME_OVERRIDES": {"ExternalCalendarStateEnum": "integrations.selectors.ExternalCalendarState"},
 }
 
 # Port of the demo CalDAV server (`make run`, `manage.py demo_radicale`, Procfile's radicale), on 127.0.0.1.

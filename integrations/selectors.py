@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, TextChoices
 
 from agents.models import Agent
 from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry
@@ -27,6 +28,75 @@ def approval_count(user) -> int:
     if agent is None:
         return 0
     return SyncLink.objects.filter(agent_calendar__agent=agent, approval=WAITING, appointment__isnull=False).count()
+
+
+class ExternalCalendarState(TextChoices):
+    """Where an appointment stands on one technician's external calendar, as a coordinator
+    planning their day needs to know it (trial report F4; Outlook shows each attendee's answer)."""
+
+    WAITING = "waiting", "Waiting for their approval"
+    DECLINED = "declined", "Declined: kept off their calendar"
+    SENDING = "sending", "Being sent to their calendar"
+    FAILING = "failing", "Sync failing: retrying"
+    ON_CALENDAR = "on_calendar", "On their calendar"
+
+
+def _external_state(approval: str, pending: bool, failures: int, synced: bool) -> ExternalCalendarState:
+    """The table, in the order checked: asked and not answered; declined; a push failing; a push
+    to come (approved, a change, or never sent); else the copy out there is in step."""
+    if approval == SyncLink.Approval.WAITING:
+        return ExternalCalendarState.WAITING
+    if approval == SyncLink.Approval.DECLINED:
+        return ExternalCalendarState.DECLINED
+    if failures:
+        return ExternalCalendarState.FAILING
+    if pending or not synced:
+        return ExternalCalendarState.SENDING
+    return ExternalCalendarState.ON_CALENDAR
+
+
+def external_calendar_states(appointment_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """Per appointment id, where it stands on the external calendar of each of its technicians
+    who has one: `[{"agent": agent id, "state": ExternalCalendarState value, "label": its text}]`,
+    by agent id. In one query, whatever the number of appointments.
+
+    Give series masters' ids for occurrences (a series syncs as one entry, its link is the
+    master's). A technician of the appointment without an entry here has no connected calendar,
+    or policy Never; a link of a technician no longer on the appointment (a removal on its way)
+    is left out.
+    """
+    ids = set(appointment_ids)
+    if not ids:
+        return {}
+    rows = (
+        SyncLink.objects.filter(appointment_id__in=ids, appointment__agents=F("agent_calendar__agent"))
+        .values_list(
+            "appointment_id", "agent_calendar__agent_id", "approval", "pending", "failures", "local_hash", "remote_hash"
+        )
+        .order_by("appointment_id", "agent_calendar__agent_id", "pk")
+    )
+    states: dict[int, list[dict]] = {}
+    for appointment_id, agent_id, approval, pending, failures, local_hash, remote_hash in rows:
+        state = _external_state(approval, pending, failures, bool(local_hash or remote_hash))
+        states.setdefault(appointment_id, []).append({"agent": agent_id, "state": state.value, "label": state.label})
+    return states
+
+
+def external_calendar_lines(appointments: Iterable) -> dict[int, list[tuple[str, str]]]:
+    """For pages: per appointment's pk, `(technician's name, state in words)` of
+    `external_calendar_states`, in one query. Reads each appointment's `agents` (prefetch them,
+    with their users, for a list)."""
+    appointments = list(appointments)
+    states = external_calendar_states(a.master_id or a.pk for a in appointments)
+    lines = {}
+    for appointment in appointments:
+        names = {agent.pk: agent.name for agent in appointment.agents.all()}
+        lines[appointment.pk] = [
+            (names[state["agent"]], state["label"])
+            for state in states.get(appointment.master_id or appointment.pk, [])
+            if state["agent"] in names
+        ]
+    return lines
 
 
 @dataclass(frozen=True)

@@ -74,17 +74,39 @@ def note_appointment_change(*, appointment: Appointment, change: str, agent_ids_
         elif policy == SyncPolicy.NEVER and on_calendar:
             continue
         link.pending = True
-        # Removing our own entry needs nobody's approval; adding or changing one does under Ask.
-        if on_calendar and policy == SyncPolicy.ASK:
-            link.approval = SyncLink.Approval.WAITING
-        elif link.approval != SyncLink.Approval.APPROVED:
-            link.approval = SyncLink.Approval.NOT_NEEDED
+        link.approval = approval_after_change(link, on_calendar=on_calendar, policy=policy)
         link.failures = 0
         link.next_attempt_at = None
         link.save()
         touched.add(agent_calendar.pk)
     if touched:
         transaction.on_commit(lambda: _queue_pushes(touched), robust=True)
+
+
+def approval_after_change(link: SyncLink, *, on_calendar: bool, policy: str) -> str:
+    """The approval a sync link gets when its appointment changed (a `SyncLink.Approval` value).
+
+    Policy Ask (S3.3) gates *whether* an appointment goes onto the technician's external calendar,
+    once per appointment, as accepting a meeting does in Outlook or an appointment in HaloPSA: a
+    copy that is there is kept in step, never left stale.
+    - Taken off this technician (deleted, reassigned away): no approval; the removal of a copy
+      always flows, and a link with no copy is simply dropped.
+    - Already on the external calendar (approved before, pushed under Always, or imported from it):
+      the change (move, resize, rename, an occurrence cancelled) is pushed at once, without asking
+      again. The technician hears of it as of any change (S3.11's e-mail), not through a new
+      question whose "Decline" could only leave the old time on the phone.
+    - Approved but not pushed yet: stays approved; the push sends the appointment as it is now.
+    - Otherwise under Ask (new, waiting, or declined before it ever reached the calendar): waits
+      for the technician; a declined one is asked again about its new version, and declining
+      leaves nothing on the external calendar.
+    """
+    if not on_calendar:
+        return SyncLink.Approval.NOT_NEEDED
+    if policy != SyncPolicy.ASK or link.is_synced:
+        return SyncLink.Approval.NOT_NEEDED
+    if link.approval == SyncLink.Approval.APPROVED:
+        return SyncLink.Approval.APPROVED
+    return SyncLink.Approval.WAITING
 
 
 @transaction.atomic
@@ -100,7 +122,9 @@ def approve(link: SyncLink, *, by=None) -> SyncLink:
 
 @transaction.atomic
 def decline(link: SyncLink, *, by=None) -> SyncLink:
-    """The technician keeps this appointment (this version of it) out of the external calendar."""
+    """The technician keeps this appointment (this version of it) out of the external calendar.
+    Only asked while nothing of it is there (`approval_after_change`), so declining leaves nothing
+    on the phone; a later change of the appointment asks again."""
     link.approval = SyncLink.Approval.DECLINED
     link.pending = False
     link.save(update_fields=["approval", "pending"])

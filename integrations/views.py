@@ -39,13 +39,25 @@ def approvals(request):
 @require_POST
 def decide(request, pk: int):
     agent = _agent(request)
-    link = get_object_or_404(SyncLink, pk=pk, agent_calendar__agent=agent, approval=SyncLink.Approval.WAITING)
+    link = get_object_or_404(
+        SyncLink.objects.select_related("appointment", "agent_calendar__connection"),
+        pk=pk,
+        agent_calendar__agent=agent,
+        approval=SyncLink.Approval.WAITING,
+    )
+    subject = link.appointment.subject or "(no subject)"
     if request.POST.get("decision") == "approve":
         services.approve(link, by=request.user)
-        messages.success(request, f"“{link.appointment.subject}” goes to your external calendar.")
+        messages.success(
+            request,
+            f"Approved: “{subject}” is being added to your external calendar ({link.agent_calendar.connection}).",
+        )
     else:
         services.decline(link, by=request.user)
-        messages.info(request, f"“{link.appointment.subject}” stays in the helpdesk only.")
+        messages.info(
+            request,
+            f"Declined: “{subject}” stays off your external calendar; the coordinator sees that you declined it.",
+        )
     return redirect("integrations:approvals")
 
 

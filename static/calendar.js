@@ -62,6 +62,22 @@
     return `${config.calendarUrl}?${windowParams(start, end)}`;
   }
 
+  // Policy Ask (trial F4): whose external calendar it is not on because they have not approved
+  // it yet, or declined it; shown under the title, where a coordinator plans.
+  function approvalText(item) {
+    const names = new Map((config.resources || []).map((resource) => [String(resource.id), resource.title]));
+    const who = (state) =>
+      (item.external_calendars || [])
+        .filter((entry) => entry.state === state)
+        .map((entry) => names.get(String(entry.agent)) || "a technician");
+    const parts = [];
+    const waiting = who("waiting");
+    if (waiting.length) parts.push(`Awaiting approval: ${waiting.join(", ")}`);
+    const declined = who("declined");
+    if (declined.length) parts.push(`Declined: ${declined.join(", ")}`);
+    return parts.join(" \u00b7 ");
+  }
+
   function toEvent(item) {
     const prefix = item.is_recurring ? "\u21bb " : "";
     // An all-day entry is its days, the same in every zone; a timed one its wall clock.
@@ -91,6 +107,7 @@
         agents: item.agents,
         source: item.source,
         canReassign: item.can_reassign,
+        approval: approvalText(item),
         start,
         end,
         length: new Date(item.end) - new Date(item.start),
@@ -238,7 +255,11 @@
     const time = document.createElement("time");
     time.className = "ec-event-time";
     time.textContent = entryLabel(info);
-    return { domNodes: [time, title] };
+    if (!info.event.extendedProps.approval) return { domNodes: [time, title] };
+    const approval = document.createElement("small");
+    approval.className = "ec-event-approval";
+    approval.textContent = info.event.extendedProps.approval;
+    return { domNodes: [time, title, approval] };
   }
 
   // Working hours as a light background, per technician (S2.4); public holidays grey, named.

@@ -18,6 +18,7 @@ from calendars.forms import AppointmentForm
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_appointments
 from helpdesk import permissions
+from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
 from tickets import selectors, services
 from tickets.forms import ActionForm, FindSlotForm, RequestFilterForm, RequestForm
@@ -216,6 +217,10 @@ def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=
     every page form: tests/web/test_invalid_forms.py)."""
     actions = list(selectors.actions_of(ticket))
     appointments = list(calendar_appointments(request=ticket.pk))
+    # Per technician: waiting for their approval, declined, or on their calendar.
+    lines = external_calendar_lines(appointments)
+    for appointment in appointments:
+        appointment.external_calendars = lines[appointment.pk]
     return render(
         request,
         "tickets/request_detail.html",

@@ -554,7 +554,7 @@ class _Run:
             synced_remote=link.remote_hash or None,
             local=mapping.content_hash(local) if local is not None else None,
             remote=remote_hash,
-            held=link.approval in (SyncLink.Approval.WAITING, SyncLink.Approval.DECLINED),
+            held=_held(link),
         )
         decision = plan_item(item, self.winner)
         try:
@@ -773,7 +773,7 @@ class _Run:
         op = decision.op
         if op == Op.NOTHING:
             self._keep_version(link, event)
-            if link.pending and link.approval not in (SyncLink.Approval.WAITING, SyncLink.Approval.DECLINED):
+            if link.pending and not _held(link):
                 SyncLink.objects.filter(pk=link.pk).update(pending=False)
             return
         if op in (Op.FORGET, Op.IGNORE):
@@ -1163,8 +1163,8 @@ class _Run:
         fields = _synced_fields(local, remote, raw=raw, remote_hash=remote_hash)
         for name, value in fields.items():
             setattr(link, name, value)
-        if link.approval == SyncLink.Approval.APPROVED:
-            link.approval = SyncLink.Approval.NOT_NEEDED
+        # On the external calendar now: kept in step from here on, never asked about again.
+        link.approval = SyncLink.Approval.NOT_NEEDED
         if save:
             link.save()
         return [*fields, "approval"]
@@ -1206,6 +1206,14 @@ class _Run:
             link=link if link is not None and link.pk else None,
             **_log_fields(direction, operation, result, subject, message, link, overwritten, private),
         )
+
+
+def _held(link: SyncLink) -> bool:
+    """Does this link's helpdesk side wait for the technician (policy Ask)? Only while nothing of it
+    is on the external calendar: a copy that is there is kept in step (integrations.services.
+    approval_after_change), so a link from before that rule, waiting or declined with a copy out
+    there, is pushed rather than left stale."""
+    return link.approval in (SyncLink.Approval.WAITING, SyncLink.Approval.DECLINED) and not link.is_synced
 
 
 def _synced_fields(

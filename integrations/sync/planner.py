@@ -34,7 +34,8 @@ class Item:
 
     `synced_local` / `synced_remote`: hashes at the last sync (None: never synced).
     `local` / `remote`: hashes now (None: not there).
-    `held`: the helpdesk change waits for the technician's approval (or was declined).
+    `held`: the helpdesk change waits for the technician's approval (or was declined); only ever
+    set while nothing of the item is on the external calendar (policy Ask keeps a copy in step).
     `may_import`: an external entry we have never seen may become an appointment.
     """
 

@@ -11,6 +11,7 @@ from celery.signals import task_retry
 from django.db import connection
 from django.utils import timezone
 
+from calendars.models import CalendarSettings, SyncPolicy
 from integrations import services
 from integrations.providers.caldav import CalDAVProvider
 from tests.peers.radicale import start_radicale
@@ -73,6 +74,16 @@ def alice_calendar(alice, caldav_connection, radicale):
 @pytest.fixture
 def bob_calendar(bob, caldav_connection, radicale):
     return _connect(bob, caldav_connection, radicale)
+
+
+@pytest.fixture
+def asking(alice_calendar):
+    """Alice's CalDAV calendar under policy Ask (S3.3), set globally. The connectors' test modules
+    define their own, on their own calendars."""
+    settings = CalendarSettings.load()
+    settings.sync_policy = SyncPolicy.ASK
+    settings.save()
+    return alice_calendar
 
 
 class OtherClient:

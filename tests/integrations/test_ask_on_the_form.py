@@ -2,19 +2,10 @@
 
 from datetime import timedelta
 
-import pytest
 from django.urls import reverse
 
-from calendars.models import Appointment, CalendarSettings, SyncPolicy
+from calendars.models import Appointment
 from integrations.models import SyncLink
-
-
-@pytest.fixture
-def asking(alice_calendar):
-    settings = CalendarSettings.load()
-    settings.sync_policy = SyncPolicy.ASK
-    settings.save()
-    return alice_calendar
 
 
 def post_form(client, agent, start, answer: str | None, django_capture_on_commit_callbacks):

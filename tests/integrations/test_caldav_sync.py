@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
-from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
+from calendars.models import Appointment, CalendarSettings, ConflictRule
 from integrations import services
 from integrations.models import SyncLink, SyncLogEntry
 from integrations.sync import engine
@@ -239,14 +239,6 @@ def test_modification_beats_deletion(alice_calendar, alice_phone, tomorrow_9, dj
 
 
 # --- Ask ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def asking(alice_calendar):
-    settings = CalendarSettings.load()
-    settings.sync_policy = SyncPolicy.ASK
-    settings.save()
-    return alice_calendar
 
 
 def test_ask_keeps_the_appointment_waiting_until_approved(

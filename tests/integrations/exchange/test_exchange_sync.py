@@ -22,6 +22,7 @@ from integrations.sync import engine
 from integrations.sync.inbound import inbound
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.stored_text import tables_holding
+from tests.integrations.test_ask_keeps_copies_in_step import approve_then_move
 from tests.integrations.test_caldav_sync import make, pull
 
 from .conftest import ALICE
@@ -314,6 +315,21 @@ def test_ask_declined_appointment_never_reaches_outlook(asking, ews, tomorrow_9,
 
     assert ews.items(ALICE) == []
     assert "CreateItem" not in ews.requests
+
+
+def test_ask_approved_appointment_moved_then_deleted_follows_on_exchange(
+    asking, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Trial report F3: a change of an approved entry is pushed at once (not held for a new approval,
+    which left the old time there), and its deletion always flows."""
+    appointment = approve_then_move(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
+
+    item = only_item(ews)
+    assert (item.start, item.end) == (tomorrow_9 - HOUR, tomorrow_9)
+    assert SyncLink.objects.get(appointment=appointment).approval == SyncLink.Approval.NOT_NEEDED
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.delete_appointment(appointment)
+    assert ews.items(ALICE) == []
 
 
 # --- import rules ---------------------------------------------------------------------------------------

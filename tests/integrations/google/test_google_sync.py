@@ -22,6 +22,7 @@ from integrations.providers.google.mapping import instance_id
 from integrations.sync import engine
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.stored_text import tables_holding
+from tests.integrations.test_ask_keeps_copies_in_step import approve_then_move
 from tests.integrations.test_caldav_sync import make, pull
 from tests.integrations.zone_notes import assert_read_with_a_zone_note
 
@@ -328,6 +329,20 @@ def test_ask_declined_appointment_never_reaches_google(asking, google, tomorrow_
 
     assert google.events(ALICE) == []
     assert f"POST {EVENTS}" not in google.requests
+
+
+def test_ask_approved_appointment_moved_then_deleted_follows_on_google(
+    asking, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Trial report F3: a change of an approved entry is pushed at once (not held for a new approval,
+    which left the old time there), and its deletion always flows."""
+    appointment = approve_then_move(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
+
+    assert start_of(only_event(google)) == tomorrow_9 - HOUR
+    assert SyncLink.objects.get(appointment=appointment).approval == SyncLink.Approval.NOT_NEEDED
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.delete_appointment(appointment)
+    assert google.events(ALICE) == []
 
 
 # --- import rules ---------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from integrations.sync import engine
 from integrations.sync.inbound import inbound
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.stored_text import tables_holding
+from tests.integrations.test_ask_keeps_copies_in_step import approve_then_move
 from tests.integrations.test_caldav_sync import make, pull
 from tests.integrations.zone_notes import assert_read_with_a_zone_note
 
@@ -340,6 +341,21 @@ def test_ask_declined_appointment_never_reaches_outlook(asking, graph, tomorrow_
 
     assert graph.events(ALICE) == []
     assert not [r for r in graph.requests if r[0] == "POST" and "events" in r[1]]
+
+
+def test_ask_approved_appointment_moved_then_deleted_follows_on_outlook(
+    asking, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Trial report F3: a change of an approved entry is pushed at once (not held for a new approval,
+    which left the old time there), and its deletion always flows."""
+    appointment = approve_then_move(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
+
+    event = only_event(graph)
+    assert (event["_start"], event["_end"]) == (tomorrow_9 - HOUR, tomorrow_9)
+    assert SyncLink.objects.get(appointment=appointment).approval == SyncLink.Approval.NOT_NEEDED
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.delete_appointment(appointment)
+    assert graph.events(ALICE) == []
 
 
 # --- import rules ---------------------------------------------------------------------------------------
