@@ -104,7 +104,7 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
         assigned = request_agent_ids({row["request_id"] for row in read.rows if row["request_id"]})
     hidden_source, planned = Appointment.Source.EXTERNAL, Appointment.Source.PLANNED
     moment = _MomentTexts(zone)
-    external = external_calendar_states({_sync_target(row["id"], row["master_id"]) for row in read.rows})
+    external = external_calendar_states(read.sync_targets) if read.rows else {}
     items = []
     for row in read.rows:
         agent_ids = row["agent_ids"]

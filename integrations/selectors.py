@@ -55,19 +55,23 @@ def _external_state(approval: str, pending: bool, failures: int, synced: bool) -
     return ExternalCalendarState.ON_CALENDAR
 
 
-def external_calendar_states(appointment_ids: Iterable[int]) -> dict[int, list[dict]]:
+def external_calendar_states(appointment_ids: Iterable[int] | QuerySet) -> dict[int, list[dict]]:
     """Per appointment id, where it stands on the external calendar of each of its technicians
     who has one: `[{"agent": agent id, "state": ExternalCalendarState value, "label": its text}]`,
-    by agent id. In one query, whatever the number of appointments.
+    by agent id. In one query, whatever the number of appointments. `appointment_ids`: ids, or a
+    QuerySet of one column of ids, run as a subquery (the group calendar's window).
 
     Give series masters' ids for occurrences (a series syncs as one entry, its link is the
     master's). A technician of the appointment without an entry here has no connected calendar,
     or policy Never; a link of a technician no longer on the appointment (a removal on its way)
     is left out.
     """
-    ids = set(appointment_ids)
-    if not ids:
-        return {}
+    if isinstance(appointment_ids, QuerySet):
+        ids = appointment_ids  # a subquery of ids: joined by the database
+    else:
+        ids = set(appointment_ids)
+        if not ids:
+            return {}
     rows = (
         SyncLink.objects.filter(appointment_id__in=ids, appointment__agents=F("agent_calendar__agent"))
         .values_list(
