@@ -315,3 +315,16 @@ def test_parts_booked_before_the_field_get_their_number_from_their_subject(alice
     assert parts[later.pk] == 2
     assert parts[plain.pk] is None
     assert list(Appointment.objects.filter(request=server_move, part__isnull=False)) == [later]
+
+
+def test_the_api_books_a_slot_only_for_those_who_may_plan_the_request(api_client, alice, bob, server_move):
+    """Bob is not on the request: 403 and the booking stays; no technicians: 400."""
+    wed = _days()[2]
+    before = _booked(server_move)
+    url = f"/api/requests/{server_move.pk}/book-slot/"
+
+    refused = api_client(bob.user).post(url, {"start": _at(wed, 8).isoformat(), "agents": [bob.pk]}, format="json")
+    nobody = api_client(alice.user).post(url, {"start": _at(wed, 8).isoformat(), "agents": []}, format="json")
+
+    assert (refused.status_code, nobody.status_code) == (403, 400)
+    assert _booked(server_move) == before
