@@ -477,6 +477,12 @@ class RemovedPart:
     # or in an external calendar): every edit raises the appointment's SEQUENCE, booking does not.
     edited: bool
 
+    @classmethod
+    def of(cls, appointment: Appointment) -> "RemovedPart":
+        """The later part `appointment` as it is now (before it goes)."""
+        edited = appointment.sequence > 0
+        return cls(appointment.part, appointment.subject, appointment.start, appointment.end, edited)
+
     def describe(self, zone: zoneinfo.ZoneInfo) -> str:
         """'part 2 "#12 Server move (part 2 of 3)" Tue 03 Mar 08:00-12:00', times on `zone`'s wall clock,
         with ", changed by hand since it was booked" when it was."""
@@ -495,15 +501,7 @@ def remove_later_parts(request: Request | int, *, by=None) -> list[RemovedPart]:
     parts = Appointment.objects.filter(request_id=request_id, part__isnull=False, master__isnull=True)
     removed = []
     for appointment in parts.order_by("part", "start", "id"):
-        removed.append(
-            RemovedPart(
-                part=appointment.part,
-                subject=appointment.subject,
-                start=appointment.start,
-                end=appointment.end,
-                edited=appointment.sequence > 0,
-            )
-        )
+        removed.append(RemovedPart.of(appointment))
         delete_appointment(appointment, by=by)
     return removed
 

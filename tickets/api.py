@@ -235,34 +235,29 @@ class BookingSerializer(RequestSerializer):
         fields = [*RequestSerializer.Meta.fields, "replaced"]
 
 
-class BookSlotSerializer(serializers.Serializer):
+class _BookingRequestSerializer(serializers.Serializer):
+    """What every "Find a slot" booking takes besides its time(s)."""
+
+    agents = serializers.PrimaryKeyRelatedField(
+        many=True,
+        queryset=Agent.objects.filter(is_active=True),
+        allow_empty=False,
+        help_text="The technicians find-slot proposed (`slots[].agents` or `split.agents`): the request is "
+        "assigned to them, and every part is theirs.",
+    )
+    confirm_overlap = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Book even if the slot or a part overlaps busy entries of its technicians (else 409 naming them).",
+    )
+
+
+class BookSlotSerializer(_BookingRequestSerializer):
     start = SupportedDateTimeSerializerField(help_text="The start of a slot find-slot proposed (`slots[].start`).")
-    agents = serializers.PrimaryKeyRelatedField(
-        many=True,
-        queryset=Agent.objects.filter(is_active=True),
-        allow_empty=False,
-        help_text="The technicians of the slot (`slots[].agents`): the request is assigned to them.",
-    )
-    confirm_overlap = serializers.BooleanField(
-        required=False,
-        default=False,
-        help_text="Book even if the slot overlaps busy entries of its technicians (else 409 naming them).",
-    )
 
 
-class BookSplitSerializer(serializers.Serializer):
+class BookSplitSerializer(_BookingRequestSerializer):
     parts = PartSerializer(many=True, help_text="The parts find-slot proposed (`split.parts`), in order.")
-    agents = serializers.PrimaryKeyRelatedField(
-        many=True,
-        queryset=Agent.objects.filter(is_active=True),
-        allow_empty=False,
-        help_text="The technicians of the split (`split.agents`): every part is theirs.",
-    )
-    confirm_overlap = serializers.BooleanField(
-        required=False,
-        default=False,
-        help_text="Book even if a part overlaps busy entries of its technicians (else 409 naming them).",
-    )
 
 
 @extend_schema_view(
