@@ -36,13 +36,16 @@ EDITABLE_FIELDS = (*SHARED_FIELDS, "start", "end")
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _announce(appointment: Appointment, change: Change, agent_ids_before: Iterable[int], by) -> None:
+def _announce(
+    appointment: Appointment, change: Change, agent_ids_before: Iterable[int], by, *, follows: bool = False
+) -> None:
     appointment_changed.send(
         sender=Appointment,
         appointment=appointment,
         change=change,
         agent_ids_before=frozenset(agent_ids_before),
         by=by,
+        follows=follows,
     )
 
 
@@ -445,11 +448,13 @@ def reassign_appointment(
 
 
 @transaction.atomic
-def delete_appointment(appointment: Appointment, *, by=None) -> None:
+def delete_appointment(appointment: Appointment, *, by=None, follows: bool = False) -> None:
     """Remove an appointment; an occurrence is cancelled instead, so the rule does not bring it back.
 
-    Removing the entry of a planned request unplans the request; removing an action's entry
-    takes the action off the calendar (the action itself stays in the work log).
+    Removing the entry of a planned request unplans the request and removes its later parts
+    (`remove_later_parts`); removing an action's entry takes the action off the calendar (the
+    action itself stays in the work log). `follows`: the deletion follows from another change
+    (calendars.signals), so even the external calendar a pulled change came from hears of it.
     """
     if appointment.is_occurrence:
         cancel_occurrence(appointment, by=by)
@@ -462,7 +467,7 @@ def delete_appointment(appointment: Appointment, *, by=None) -> None:
         remove_later_parts(appointment.request_id, by=by)
     elif appointment.source == Appointment.Source.ACTION and appointment.action_id:
         Action.objects.filter(pk=appointment.action_id).update(add_to_calendar=False, updated_at=timezone.now())
-    _remove(appointment, by=by)
+    _remove(appointment, by=by, follows=follows)
 
 
 @dataclass(frozen=True)
@@ -502,14 +507,15 @@ def remove_later_parts(request: Request | int, *, by=None) -> list[RemovedPart]:
     removed = []
     for appointment in parts.order_by("part", "start", "id"):
         removed.append(RemovedPart.of(appointment))
-        delete_appointment(appointment, by=by)
+        # Removed with a booking or a plan, never asked for itself: every calendar must hear of it.
+        delete_appointment(appointment, by=by, follows=True)
     return removed
 
 
-def _remove(appointment: Appointment, *, by) -> None:
+def _remove(appointment: Appointment, *, by, follows: bool = False) -> None:
     for occurrence in appointment.occurrences.all() if appointment.is_recurring_master else ():
-        _announce(occurrence, Change.DELETED, _agent_ids(occurrence), by)
-    _announce(appointment, Change.DELETED, _agent_ids(appointment), by)
+        _announce(occurrence, Change.DELETED, _agent_ids(occurrence), by, follows=follows)
+    _announce(appointment, Change.DELETED, _agent_ids(appointment), by, follows=follows)
     appointment.delete()
 
 

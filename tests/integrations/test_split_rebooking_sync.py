@@ -102,3 +102,22 @@ def test_a_part_moved_on_the_phone_is_replaced_and_reported_as_changed_by_hand(
         (f"#{n} Server move", days[2], days[2] + timedelta(hours=8)),
         (f"#{n} Server move (part 2 of 2)", days[3], days[3] + timedelta(hours=4)),
     ]
+
+
+def test_the_first_part_deleted_on_the_phone_unplans_the_request_and_the_later_part_leaves_the_server(
+    alice_calendar, alice_phone, days, split_on_the_server, django_capture_on_commit_callbacks
+):
+    ticket = split_on_the_server
+    alice_calendar.refresh_from_db()
+    engine.sync_agent_calendar(alice_calendar, pull=True)  # the first sync token
+    first = Appointment.objects.get(request=ticket, source=Appointment.Source.PLANNED)
+    alice_phone.delete(SyncLink.objects.get(appointment=first).marker)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_calendar.refresh_from_db()
+        engine.sync_agent_calendar(alice_calendar, pull=True)
+
+    ticket.refresh_from_db()
+    assert (ticket.planned_start, ticket.planned_length) == (None, None)
+    assert not Appointment.objects.filter(request=ticket).exists()
+    assert _on_server(alice_phone, days[0]) == []
