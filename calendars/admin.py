@@ -144,7 +144,16 @@ class AppointmentAdmin(admin.ModelAdmin):
     date_hierarchy = "start"
     autocomplete_fields = ["agents", "request"]
     list_select_related = ["request", "schedule"]
-    readonly_fields = ["source", "master", "original_start", "is_modified", "is_cancelled", "sequence", "created_by"]
+    readonly_fields = [
+        "source",
+        "part",
+        "master",
+        "original_start",
+        "is_modified",
+        "is_cancelled",
+        "sequence",
+        "created_by",
+    ]
     inlines = [OccurrenceInline]
 
     def get_queryset(self, request):

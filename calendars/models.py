@@ -156,6 +156,12 @@ class Appointment(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL, db_index=True)
     request = models.ForeignKey(Request, null=True, blank=True, on_delete=models.CASCADE, related_name="appointments")
     action = models.OneToOneField(Action, null=True, blank=True, on_delete=models.CASCADE, related_name="appointment")
+    part = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Work booked in parts: this later part's number (2, 3, ...) on its request; the first part is "
+        "the request's planned appointment. Booking the request again replaces these parts.",
+    )
     private = models.BooleanField(default=False)
     busy = models.BooleanField("show as busy", default=True)
     reminder_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the global default.")
@@ -189,6 +195,10 @@ class Appointment(models.Model):
             ),
             models.UniqueConstraint(fields=["master", "original_start"], name="one_occurrence_per_original_start"),
             models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="appointment_ends_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(part__isnull=True) | models.Q(part__gte=2, request__isnull=False),
+                name="a_later_part_is_on_its_request",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -312,6 +312,7 @@ CALENDAR_COLUMNS = (
     "other_attendees",
     "source",
     "request_id",
+    "part",
     "action_id",
     "private",
     "busy",

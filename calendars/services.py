@@ -8,6 +8,7 @@ import copy
 import itertools
 import zoneinfo
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
@@ -35,13 +36,16 @@ EDITABLE_FIELDS = (*SHARED_FIELDS, "start", "end")
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _announce(appointment: Appointment, change: Change, agent_ids_before: Iterable[int], by) -> None:
+def _announce(
+    appointment: Appointment, change: Change, agent_ids_before: Iterable[int], by, *, follows: bool = False
+) -> None:
     appointment_changed.send(
         sender=Appointment,
         appointment=appointment,
         change=change,
         agent_ids_before=frozenset(agent_ids_before),
         by=by,
+        follows=follows,
     )
 
 
@@ -179,10 +183,13 @@ def create_appointment(
     reminder_minutes: int | None = None,
     source: str = Appointment.Source.MANUAL,
     action: Action | None = None,
+    part: int | None = None,
     check_overlap: bool = False,
 ) -> Appointment:
     """One appointment on the calendars of all `agents`.
 
+    `part`: a later part (2, 3, ...) of work booked in parts on `request`
+    (tickets.services.book_split), which booking the request again replaces.
     `check_overlap`: raise OverlapWarning (saving nothing) when a busy entry would overlap on
     one of them; pages and the API ask for it until the user confirms."""
     agents = list(agents)
@@ -201,6 +208,7 @@ def create_appointment(
         reminder_minutes=reminder_minutes,
         source=source,
         action=action,
+        part=part,
         by=by,
     )
     if check_overlap and busy and appointment.end > appointment.start:
@@ -440,26 +448,74 @@ def reassign_appointment(
 
 
 @transaction.atomic
-def delete_appointment(appointment: Appointment, *, by=None) -> None:
+def delete_appointment(appointment: Appointment, *, by=None, follows: bool = False) -> None:
     """Remove an appointment; an occurrence is cancelled instead, so the rule does not bring it back.
 
-    Removing the entry of a planned request unplans the request; removing an action's entry
-    takes the action off the calendar (the action itself stays in the work log).
+    Removing the entry of a planned request unplans the request and removes its later parts
+    (`remove_later_parts`); removing an action's entry takes the action off the calendar (the
+    action itself stays in the work log). `follows`: the deletion follows from another change
+    (calendars.signals), so even the external calendar a pulled change came from hears of it.
     """
     if appointment.is_occurrence:
         cancel_occurrence(appointment, by=by)
         return
     if appointment.source == Appointment.Source.PLANNED and appointment.request_id:
-        Request.objects.filter(pk=appointment.request_id).update(planned_start=None, updated_at=timezone.now())
+        # The first part goes: the request is unplanned, and its later parts go with it.
+        Request.objects.filter(pk=appointment.request_id).update(
+            planned_start=None, planned_length=None, updated_at=timezone.now()
+        )
+        remove_later_parts(appointment.request_id, by=by)
     elif appointment.source == Appointment.Source.ACTION and appointment.action_id:
         Action.objects.filter(pk=appointment.action_id).update(add_to_calendar=False, updated_at=timezone.now())
-    _remove(appointment, by=by)
+    _remove(appointment, by=by, follows=follows)
 
 
-def _remove(appointment: Appointment, *, by) -> None:
+@dataclass(frozen=True)
+class RemovedPart:
+    """A later part of work booked in parts (`Appointment.part`), as it was when it was removed."""
+
+    part: int
+    subject: str
+    start: datetime  # aware, as stored (UTC on PostgreSQL)
+    end: datetime
+    # Changed since it was booked (moved, renamed, other technicians: on a page, the API, the admin
+    # or in an external calendar): every edit raises the appointment's SEQUENCE, booking does not.
+    edited: bool
+
+    @classmethod
+    def of(cls, appointment: Appointment) -> "RemovedPart":
+        """The later part `appointment` as it is now (before it goes)."""
+        edited = appointment.sequence > 0
+        return cls(appointment.part, appointment.subject, appointment.start, appointment.end, edited)
+
+    def describe(self, zone: zoneinfo.ZoneInfo) -> str:
+        """'part 2 "#12 Server move (part 2 of 3)" Tue 03 Mar 08:00-12:00', times on `zone`'s wall clock,
+        with ", changed by hand since it was booked" when it was."""
+        begin, finish = self.start.astimezone(zone), self.end.astimezone(zone)
+        until = f"{finish:%H:%M}" if finish.date() == begin.date() else f"{finish:%a %d %b %H:%M}"
+        text = f'part {self.part} "{self.subject}" {begin:%a %d %b %H:%M}-{until}'
+        return text + (", changed by hand since it was booked" if self.edited else "")
+
+
+def remove_later_parts(request: Request | int, *, by=None) -> list[RemovedPart]:
+    """Delete the later parts of the work booked in parts on `request` (a Request or its id):
+    the appointments with a `part` number, each through `delete_appointment`, so its technicians'
+    external calendars and feeds lose it too (queued on commit). Call it inside the transaction
+    of the booking that replaces them. Returns what was removed, by part number; [] when none."""
+    request_id = getattr(request, "pk", request)
+    parts = Appointment.objects.filter(request_id=request_id, part__isnull=False, master__isnull=True)
+    removed = []
+    for appointment in parts.order_by("part", "start", "id"):
+        removed.append(RemovedPart.of(appointment))
+        # Removed with a booking or a plan, never asked for itself: every calendar must hear of it.
+        delete_appointment(appointment, by=by, follows=True)
+    return removed
+
+
+def _remove(appointment: Appointment, *, by, follows: bool = False) -> None:
     for occurrence in appointment.occurrences.all() if appointment.is_recurring_master else ():
-        _announce(occurrence, Change.DELETED, _agent_ids(occurrence), by)
-    _announce(appointment, Change.DELETED, _agent_ids(appointment), by)
+        _announce(occurrence, Change.DELETED, _agent_ids(occurrence), by, follows=follows)
+    _announce(appointment, Change.DELETED, _agent_ids(appointment), by, follows=follows)
     appointment.delete()
 
 
@@ -506,6 +562,12 @@ def sync_planned_appointment(request: Request, *, by=None, check_overlap: bool =
     double-book a technician (issue 15), as `create_appointment` and `update_appointment` do."""
     existing = Appointment.objects.filter(request=request, source=Appointment.Source.PLANNED).first()
     agents = list(request.assigned_agents.all())
+    if request.planned_start is None:
+        # Unplanned: work booked in parts is no longer booked, its later parts go too.
+        remove_later_parts(request, by=by)
+        if request.planned_length is not None:
+            request.planned_length = None
+            Request.objects.filter(pk=request.pk).update(planned_length=None)
     if request.planned_start is None or not agents:
         if existing:
             _remove(existing, by=by)

@@ -5,6 +5,9 @@ Every signal is sent inside the service's transaction with these arguments:
 `appointment`, `change` (one of Change), `agent_ids_before` (a frozenset of the agent ids the
 appointment was on before the change; empty for a new one) and `by` (a user or None).
 For Change.DELETED the appointment still exists when the signal is sent.
+A change that follows from another one rather than being asked for itself (the later parts of
+work booked in parts, removed with their request's plan) also carries `follows=True`: every
+calendar must hear of it, the external calendar whose pulled change caused it too.
 """
 
 from django.db import models

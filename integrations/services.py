@@ -45,17 +45,21 @@ def _queue_pushes(agent_calendar_ids: set[int]) -> None:
             logger.warning("Could not queue the push of agent calendar %s; the next pull pushes it", pk, exc_info=True)
 
 
-def note_appointment_change(*, appointment: Appointment, change: str, agent_ids_before: frozenset, **_) -> None:
+def note_appointment_change(
+    *, appointment: Appointment, change: str, agent_ids_before: frozenset, follows: bool = False, **_
+) -> None:
     """Receiver of `appointment_changed`: per the effective policy of each technician concerned,
     mark the appointment's sync link for a push (Always), or waiting for approval (Ask); Never
-    makes no link. A series syncs as one entry, so an occurrence's change marks its master."""
+    makes no link. A series syncs as one entry, so an occurrence's change marks its master.
+    The calendar a pulled change comes from is left out (it holds the change already), unless
+    the change only `follows` from that one (calendars.signals): then it needs the push too."""
     target = appointment.master if appointment.master_id else appointment
     target_deleted = change == Change.DELETED and target.pk == appointment.pk
     agent_ids_now = set() if target_deleted else set(target.agents.values_list("id", flat=True))
     concerned = agent_ids_now | set(agent_ids_before)
     if not concerned:
         return
-    origin = inbound_calendar_id()
+    origin = None if follows else inbound_calendar_id()
     settings = CalendarSettings.load()
     calendars = AgentCalendar.objects.filter(
         agent_id__in=concerned, connection__is_active=True, state__in=[AgentCalendar.State.ACTIVE, "failing"]

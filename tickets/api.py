@@ -208,19 +208,56 @@ def _valid(serializer: serializers.Serializer) -> dict:
     return serializer.validated_data
 
 
-class BookSplitSerializer(serializers.Serializer):
-    parts = PartSerializer(many=True, help_text="The parts find-slot proposed (`split.parts`), in order.")
+class ReplacedPartSerializer(serializers.Serializer):
+    """A later part of the earlier booking that a new booking removed (calendars.services.RemovedPart)."""
+
+    part = serializers.IntegerField(help_text="Its number: 2 for the second part, and so on.")
+    subject = serializers.CharField(help_text="Its subject when it was removed.")
+    start = serializers.DateTimeField(help_text="Its start when it was removed.")
+    end = serializers.DateTimeField(help_text="Its end when it was removed.")
+    edited = serializers.BooleanField(
+        help_text="It had been changed since it was booked (moved, renamed, other technicians; on a page, over "
+        "the API or in an external calendar) and was replaced all the same."
+    )
+
+
+class BookingSerializer(RequestSerializer):
+    """The request as a booking left it, and what of the earlier booking it replaced."""
+
+    replaced = ReplacedPartSerializer(
+        many=True,
+        read_only=True,
+        help_text="The later parts of the request's earlier booking in parts, deleted by this booking (their "
+        "technicians' external calendars lose them too); empty when there were none.",
+    )
+
+    class Meta(RequestSerializer.Meta):
+        fields = [*RequestSerializer.Meta.fields, "replaced"]
+
+
+class _BookingRequestSerializer(serializers.Serializer):
+    """What every "Find a slot" booking takes besides its time(s)."""
+
     agents = serializers.PrimaryKeyRelatedField(
         many=True,
         queryset=Agent.objects.filter(is_active=True),
         allow_empty=False,
-        help_text="The technicians of the split (`split.agents`): every part is theirs.",
+        help_text="The technicians find-slot proposed (`slots[].agents` or `split.agents`): the request is "
+        "assigned to them, and every part is theirs.",
     )
     confirm_overlap = serializers.BooleanField(
         required=False,
         default=False,
-        help_text="Book even if a part overlaps busy entries of its technicians (else 409 naming them).",
+        help_text="Book even if the slot or a part overlaps busy entries of its technicians (else 409 naming them).",
     )
+
+
+class BookSlotSerializer(_BookingRequestSerializer):
+    start = SupportedDateTimeSerializerField(help_text="The start of a slot find-slot proposed (`slots[].start`).")
+
+
+class BookSplitSerializer(_BookingRequestSerializer):
+    parts = PartSerializer(many=True, help_text="The parts find-slot proposed (`split.parts`), in order.")
 
 
 @extend_schema_view(
@@ -317,10 +354,43 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
         }
         return Response(SlotProposalsSerializer(answer).data)
 
+    def _booked(self, ticket: Request, booking: services.Booking) -> Response:
+        ticket = selectors.request_detail(ticket.pk).get()
+        ticket.replaced = booking.replaced
+        return Response(BookingSerializer(ticket, context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        request=BookSlotSerializer,
+        responses={
+            200: BookingSerializer,
+            400: OpenApiResponse(description="No technicians, or a start without a time zone or offset."),
+            403: OpenApiResponse(description="You may not plan this request."),
+            409: OVERLAP_RESPONSE,
+        },
+        operation_id="book_slot",
+    )
+    @action(detail=True, methods=["post"], url_path="book-slot", url_name="book-slot", filter_backends=[])
+    def book_slot(self, request, pk=None, format=None):
+        """Book a slot that find-slot proposed, as the page's "Book": the request is planned at `start` with
+        `agents`, its planned appointment holding the whole estimate. It replaces the earlier booking: the
+        later parts of a booking in parts are deleted (`replaced` lists them, `edited` those changed by hand
+        since)."""
+        ticket = self._to_plan("You may book only requests you may plan.")
+        data = _valid(BookSlotSerializer(data=request.data))
+        with service_errors(), overlap_conflicts():
+            booking = services.book_slot(
+                ticket,
+                start=data["start"],
+                agents=data["agents"],
+                by=request.user,
+                check_overlap=not data["confirm_overlap"],
+            )
+        return self._booked(ticket, booking)
+
     @extend_schema(
         request=BookSplitSerializer,
         responses={
-            200: RequestSerializer,
+            200: BookingSerializer,
             400: OpenApiResponse(
                 description="Parts that overlap, are fewer than two or do not add up to the estimate."
             ),
@@ -333,16 +403,17 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
     def book_split(self, request, pk=None, format=None):
         """Book a split that find-slot proposed, as the page's "Book in parts": the request is planned
         at the first part (its planned appointment covers that part: `planned_length`), each later part
-        becomes an appointment on the request ("#12 Server move (part 2 of 3)"), all for `agents`."""
+        becomes an appointment on the request ("#12 Server move (part 2 of 3)"), all for `agents`. It
+        replaces the earlier booking: its later parts are deleted (`replaced` lists them, `edited` those
+        changed by hand since)."""
         ticket = self._to_plan("You may book only requests you may plan.")
         data = _valid(BookSplitSerializer(data=request.data))
         parts = [(part["start"], part["end"]) for part in data["parts"]]
         with service_errors(), overlap_conflicts():
-            services.book_split(
+            booking = services.book_split(
                 ticket, parts=parts, agents=data["agents"], by=request.user, check_overlap=not data["confirm_overlap"]
             )
-        ticket = selectors.request_detail(ticket.pk).get()
-        return Response(RequestSerializer(ticket, context=self.get_serializer_context()).data)
+        return self._booked(ticket, booking)
 
     def perform_destroy(self, request: Request) -> None:
         if not permissions.can_delete_request(self.request.user, request):

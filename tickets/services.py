@@ -1,6 +1,7 @@
 """Rules that write requests and actions, keeping their appointments in step (S1.1, S1.2, S1.4)."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -88,6 +89,46 @@ def part_subject(request: Request, number: int, count: int) -> str:
     return f"#{request.pk} {request.summary}"[: 255 - len(suffix)] + suffix
 
 
+@dataclass(frozen=True)
+class Booking:
+    """What booking a request through "Find a slot" made, and what of its earlier booking it replaced."""
+
+    # The request's planned appointment (the first part) first, then the later parts in order.
+    appointments: list
+    # The earlier booking's later parts, removed (calendars.services.RemovedPart), by part number.
+    replaced: list = field(default_factory=list)
+
+
+@transaction.atomic
+def book_slot(
+    request: Request, *, start: datetime, agents: Iterable[Agent], by=None, check_overlap: bool = True
+) -> Booking:
+    """Book a slot "Find a slot" proposed: the request is planned at `start` (aware) with `agents`,
+    its planned appointment holding the whole estimate (`planned_length` cleared). It replaces the
+    earlier booking: the later parts of work booked in parts before are deleted in the same
+    transaction (through calendars.services.delete_appointment, so external calendars lose them).
+
+    Raises ValidationError for no technicians or a naive start; calendars.services.OverlapWarning
+    with `check_overlap` when the slot would double-book (taken since it was proposed); either way
+    nothing is saved and the earlier booking stays."""
+    agents = list(agents)
+    if not agents:
+        raise ValidationError({"agents": "Choose at least one technician."})
+    if start.tzinfo is None:
+        raise ValidationError({"start": "Give the start with a time zone or offset."})
+    replaced = calendar_services.remove_later_parts(request, by=by)
+    update_request(
+        request, by=by, assigned_agents=agents, planned_start=start, planned_length=None, check_overlap=check_overlap
+    )
+    return Booking(appointments=list(_planned(request)), replaced=replaced)
+
+
+def _planned(request: Request):
+    from calendars.models import Appointment
+
+    return Appointment.objects.filter(request=request, source=Appointment.Source.PLANNED)
+
+
 @transaction.atomic
 def book_split(
     request: Request,
@@ -96,22 +137,27 @@ def book_split(
     agents: Iterable[Agent],
     by=None,
     check_overlap: bool = True,
-) -> list:
+) -> Booking:
     """Book work longer than a working day in parts (calendars.availability.Split), all for the
     same `agents`: the request is planned at the first part (its planned appointment covers that
-    part: `planned_length`), and each later part is an appointment on the request ("#12 Server
-    move (part 2 of 3)"). `parts` are aware (start, end) instants in order, adding up to the
-    request's estimate (or the default estimate). Returns the appointments, first part first.
+    part: `planned_length`), and each later part is an appointment on the request marked with its
+    number (`Appointment.part`, subject "#12 Server move (part 2 of 3)"). `parts` are aware
+    (start, end) instants in order, adding up to the request's estimate (or the default estimate).
+    It replaces the earlier booking: that one's later parts are deleted first, in the same
+    transaction (through calendars.services.delete_appointment, so external calendars lose them;
+    the new parts may take their times). Returns the Booking, first part first.
 
     Raises ValidationError for parts that are fewer than two, overlap, or do not add up to the
-    estimate; calendars.services.OverlapWarning (saving nothing) with `check_overlap` when a part
-    would double-book a technician (taken since it was proposed)."""
-    from calendars.models import Appointment, CalendarSettings
+    estimate; calendars.services.OverlapWarning with `check_overlap` when a part would
+    double-book a technician (taken since it was proposed); either way nothing is saved and the
+    earlier booking stays."""
+    from calendars.models import CalendarSettings
 
     parts, agents = list(parts), list(agents)
     if not agents:
         raise ValidationError({"agents": "Choose at least one technician."})
     _check_parts(parts, request.estimate or CalendarSettings.load().default_estimate)
+    replaced = calendar_services.remove_later_parts(request, by=by)
     first_start, first_end = parts[0]
     update_request(
         request,
@@ -121,7 +167,7 @@ def book_split(
         planned_length=first_end - first_start,
         check_overlap=check_overlap,
     )
-    booked = [Appointment.objects.get(request=request, source=Appointment.Source.PLANNED)]
+    booked = [_planned(request).get()]
     for number, (begin, finish) in enumerate(parts[1:], start=2):
         booked.append(
             calendar_services.create_appointment(
@@ -131,11 +177,12 @@ def book_split(
                 agents=agents,
                 location=request.site[:255],
                 request=request,
+                part=number,
                 by=by,
                 check_overlap=check_overlap,
             )
         )
-    return booked
+    return Booking(appointments=booked, replaced=replaced)
 
 
 def assign_request(request: Request, *, agents: Iterable[Agent], by=None) -> Request:
@@ -144,6 +191,9 @@ def assign_request(request: Request, *, agents: Iterable[Agent], by=None) -> Req
 
 @transaction.atomic
 def delete_request(request: Request, *, by=None) -> None:
+    """Remove a request and every appointment on it, each through calendars.services.
+    delete_appointment (so external calendars lose them too), later parts first."""
+    calendar_services.remove_later_parts(request, by=by)
     for appointment in request.appointments.filter(master__isnull=True):
         calendar_services.delete_appointment(appointment, by=by)
     request.delete()

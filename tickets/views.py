@@ -254,14 +254,7 @@ def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         # Proposed as free, but taken since (another booking, an imported entry): say by what.
         # A slot holds the whole estimate: the planned appointment is no longer a split's first part.
-        services.update_request(
-            ticket,
-            by=request.user,
-            assigned_agents=agents,
-            planned_start=start,
-            planned_length=None,
-            check_overlap=True,
-        )
+        booking = services.book_slot(ticket, start=start, agents=agents, by=request.user, check_overlap=True)
     except calendar_services.OverlapWarning as error:
         taken = "; ".join(overlap.message(timezone.get_current_timezone()) for overlap in error.overlaps)
         messages.error(request, f"That slot is no longer free ({taken}); here are the next ones.")
@@ -270,8 +263,23 @@ def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
         return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")
     names = ", ".join(agent.name for agent in agents)
-    messages.success(request, f"Planned for {timezone.localtime(start):%a %d %b %H:%M} with {names}.")
+    _booked(request, f"Planned for {timezone.localtime(start):%a %d %b %H:%M} with {names}.", booking)
     return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")
+
+
+def _booked(request: HttpRequest, planned: str, booking: services.Booking) -> None:
+    """The message after a booking: when was planned, and which later parts of the earlier booking
+    it replaced (a warning when one of them had been changed by hand since it was booked)."""
+    if not booking.replaced:
+        messages.success(request, planned)
+        return
+    zone = timezone.get_current_timezone()
+    removed = "; ".join(part.describe(zone) for part in booking.replaced)
+    text = f"{planned} This replaces the earlier booking: removed {removed}."
+    if any(part.edited for part in booking.replaced):
+        messages.warning(request, text)
+    else:
+        messages.success(request, text)
 
 
 def _parts_posted(post) -> list[tuple]:
@@ -301,7 +309,7 @@ def book_split(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Those parts could not be read; find a slot again.")
         return redirect(again)
     try:
-        services.book_split(ticket, parts=parts, agents=agents, by=request.user, check_overlap=True)
+        booking = services.book_split(ticket, parts=parts, agents=agents, by=request.user, check_overlap=True)
     except calendar_services.OverlapWarning as error:
         taken = "; ".join(overlap.message(timezone.get_current_timezone()) for overlap in error.overlaps)
         messages.error(request, f"Those parts are no longer free ({taken}); here is the next proposal.")
@@ -310,9 +318,8 @@ def book_split(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
         return redirect(again)
     names = ", ".join(agent.name for agent in agents)
-    messages.success(
-        request, f"Planned in {len(parts)} parts from {timezone.localtime(parts[0][0]):%a %d %b %H:%M} with {names}."
-    )
+    start = timezone.localtime(parts[0][0])
+    _booked(request, f"Planned in {len(parts)} parts from {start:%a %d %b %H:%M} with {names}.", booking)
     return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")
 
 

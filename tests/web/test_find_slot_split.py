@@ -223,7 +223,7 @@ def test_moving_the_first_part_on_the_calendar_keeps_the_estimate(alice):
     monday, tuesday = _working_days(NOW.date(), 2)
     first, _ = services.book_split(
         ticket, parts=[(_at(monday, 8), _at(monday, 17)), (_at(tuesday, 8), _at(tuesday, 11))], agents=[alice]
-    )
+    ).appointments
 
     calendar_services.update_appointment(first, start=_at(monday, 9), end=_at(monday, 17))
 
