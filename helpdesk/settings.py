@@ -280,7 +280,7 @@ REST_FRAMEWORK = {
         "helpdesk.api_auth.AgentZoneTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "helpdesk.api_schema.HelpdeskAutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",
