@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from agents import services
-from agents.models import Agent, CoordinatorFeed, Team, Weekday
+from agents.models import Agent, CoordinatorFeed, Team, TeamMembership, Weekday
 
 
 class WeekdaysField(forms.TypedMultipleChoiceField):
@@ -38,11 +38,15 @@ class AgentForm(forms.ModelForm):
 
 
 class TeamMembershipInline(admin.TabularInline):
-    model = Team.members.through
+    # The proxy of Team.members' table, for a row title that names the team (its __str__).
+    model = TeamMembership
     extra = 0
     verbose_name = "team"
     verbose_name_plural = "teams"
     autocomplete_fields = ["team"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("agent__user", "team")
 
 
 class FeedTokenActions:

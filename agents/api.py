@@ -6,7 +6,7 @@ from rest_framework import serializers, viewsets
 from agents.models import Agent, Team
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_agents, working_hours
-from helpdesk.api_common import IdFilter, IdsFilter, ParameterFilterSet
+from helpdesk.api_common import IdFilter, IdsFilter, KnownQueryParameters, ParameterFilterSet
 
 
 class AgentSerializer(serializers.ModelSerializer):
@@ -75,7 +75,7 @@ class AgentFilter(ParameterFilterSet):
         return calendar_agents(ids=id, team=team, base=queryset)
 
 
-class AgentViewSet(viewsets.ReadOnlyModelViewSet):
+class AgentViewSet(KnownQueryParameters, viewsets.ReadOnlyModelViewSet):
     """Active technicians with their colour and effective working hours."""
 
     serializer_class = AgentSerializer
@@ -89,6 +89,8 @@ class AgentViewSet(viewsets.ReadOnlyModelViewSet):
         return super().filter_queryset(queryset) if self.action == "list" else queryset
 
 
-class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+class TeamViewSet(KnownQueryParameters, viewsets.ReadOnlyModelViewSet):
+    """Teams with their members' ids."""
+
     serializer_class = TeamSerializer
     queryset = Team.objects.prefetch_related("members")

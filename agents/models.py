@@ -156,3 +156,15 @@ class CoordinatorFeed(models.Model):
     def zone(self) -> zoneinfo.ZoneInfo:
         """Pages show a user without a technician profile the site's zone; so does the feed."""
         return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+class TeamMembership(Team.members.through):
+    """One technician in one team: the table of Team.members, named for the admin, whose inline
+    on a technician's page titles each row with this (not "Team_members object (2)")."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "team membership"
+
+    def __str__(self) -> str:
+        return f"{self.agent} in {self.team}"

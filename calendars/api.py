@@ -31,6 +31,7 @@ from helpdesk.api_common import (
     FlagFilter,
     IdFilter,
     IdsFilter,
+    KnownQueryParameters,
     MomentFilter,
     Pages,
     ParameterFilterSet,
@@ -534,7 +535,7 @@ class CalendarFilter(AppointmentFilter):
     update=extend_schema(responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
     partial_update=extend_schema(responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
 )
-class AppointmentViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
+class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.ModelViewSet):
     """Calendar entries. Recurring masters are not listed: their occurrences stand for them."""
 
     serializer_class = AppointmentSerializer

@@ -35,6 +35,7 @@ from calendars.selectors import calendar_agents
 from calendars.services import OverlapWarning
 from calendars.times import midnight
 from helpdesk import permissions
+from helpdesk.api_common import KnownQueryParameters
 from helpdesk.limits import SupportedDateTimeSerializerField
 
 MAX_PERIOD = timedelta(days=62)
@@ -247,12 +248,13 @@ def chosen_agents(user, data: dict) -> tuple[list[Agent], bool]:
     return everyone, False
 
 
-class AvailabilityView(APIView):
+class AvailabilityView(KnownQueryParameters, APIView):
     """Free slots of technicians for a piece of work: in their working hours and zones, outside
     helpdesk appointments, imported busy time and their public holidays."""
 
+    query_serializer = AvailabilityQuerySerializer
+
     @extend_schema(
-        parameters=[AvailabilityQuerySerializer],
         responses={
             200: AvailabilitySerializer,
             400: OpenApiResponse(description="A parameter is refused: messages by field."),
@@ -324,14 +326,15 @@ class WorkingHoursSerializer(serializers.Serializer):
     )
 
 
-class WorkingHoursView(APIView):
+class WorkingHoursView(KnownQueryParameters, APIView):
     """Each technician's working hours and public holidays within a period, read on their own wall
     clock (zone, working days, hours, holidays of their country and region: what the free slots
     use), answered in the caller's zone so the calendar shades and checks them without zone
     arithmetic of its own."""
 
+    query_serializer = PeriodQuerySerializer
+
     @extend_schema(
-        parameters=[PeriodQuerySerializer],
         responses={200: WorkingHoursSerializer},
         operation_id="working_hours",
     )

@@ -1,5 +1,5 @@
 """Pieces every API module shares: service errors as JSON field messages, query parameters
-and pagination."""
+(and the 400 for unknown ones) and pagination."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,10 +11,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django_filters import rest_framework as filters
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
 
 from helpdesk import limits
 
@@ -182,3 +187,88 @@ class ParameterFilterSet(filters.FilterSet):
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         return self.select(queryset, **self.form.cleaned_data)
+
+
+# --- unknown query parameters: 400 instead of an unfiltered answer ---------------------------
+
+
+class UnknownParameters(APIException):
+    """A read named a query parameter its endpoint does not take (a typo such as `?master=94` for
+    `?agent=94`). Answered 400 rather than ignored, since ignoring it answers everything."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "unknown_parameter"
+
+    def __init__(self, unknown: list[str], accepted: list[str]) -> None:
+        names = ", ".join(unknown)
+        takes = ", ".join(accepted) if accepted else "none"
+        plural = "s" if len(unknown) > 1 else ""
+        super().__init__(detail=f"Unknown query parameter{plural}: {names}. This endpoint takes: {takes}.")
+        # Lists stay lists (APIException would turn a dict's values into strings).
+        self.detail = {"detail": self.detail, "unknown": unknown, "accepted": accepted}
+
+
+class UnknownParametersSerializer(serializers.Serializer):
+    """The 400 answer of a read: for a query parameter its endpoint does not take, `detail`,
+    `unknown` and `accepted`; for a refused value of a parameter it takes, messages by
+    parameter name instead (so none of these three is required)."""
+
+    detail = serializers.CharField(required=False)
+    unknown = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="The parameters not taken."
+    )
+    accepted = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Every parameter the endpoint takes."
+    )
+
+
+def _filterset_parameters(filterset_class: type[filters.FilterSet]) -> set[str]:
+    """A FilterSet's query parameters: each filter's name, or name_suffix for the parts of a
+    filter whose widget splits it (django-filter's SuffixedMultiWidget: `x_min`, `x_max`)."""
+    names = set()
+    for name, declared in filterset_class.base_filters.items():
+        suffixes = getattr(declared.field.widget, "suffixes", None) or [""]
+        names.update(f"{name}_{suffix}" if suffix else name for suffix in suffixes)
+    return names
+
+
+def accepted_parameters(view: APIView) -> list[str]:
+    """The query parameters a read of `view` (after `initial` set its action) takes, sorted: the
+    format override (`format`); the view's `query_serializer` fields (endpoints that read their
+    query with a serializer); and for a collection (any view but a viewset's detail routes) its
+    paginator's (`page`, `page_size`) and filter backends' parameters (a django-filter FilterSet's
+    fields, DRF's `search` / `ordering` where those backends are on)."""
+    names = {api_settings.URL_FORMAT_OVERRIDE} - {None}
+    query_serializer = getattr(view, "query_serializer", None)
+    if query_serializer is not None:
+        names.update(query_serializer().fields)
+    if not getattr(view, "detail", False):
+        paginator = getattr(view, "paginator", None)
+        if paginator is not None:
+            names.update(parameter["name"] for parameter in paginator.get_schema_operation_parameters(view))
+        for backend_class in getattr(view, "filter_backends", ()):
+            backend = backend_class()
+            if isinstance(backend, DjangoFilterBackend):
+                filterset_class = backend.get_filterset_class(view, view.get_queryset())
+                names.update(_filterset_parameters(filterset_class) if filterset_class else ())
+            else:
+                names.update(parameter["name"] for parameter in backend.get_schema_operation_parameters(view))
+    return sorted(names)
+
+
+class KnownQueryParameters:
+    """For every API view: a read (GET, HEAD) with a query parameter the endpoint does not take
+    answers 400 (UnknownParameters) naming it and listing those taken (`accepted_parameters`),
+    after authentication and permissions. Views that read their query with a serializer name it
+    as `query_serializer` (per action too: `@action(..., query_serializer=...)`), which also puts
+    its fields in the OpenAPI schema (helpdesk.api_schema)."""
+
+    query_serializer: type[serializers.Serializer] | None = None
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method in ("GET", "HEAD"):
+            accepted = accepted_parameters(self)
+            unknown = sorted(set(request.query_params) - set(accepted))
+            if unknown:
+                raise UnknownParameters(unknown, accepted)

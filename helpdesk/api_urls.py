@@ -11,6 +11,7 @@ from rest_framework.routers import APIRootView, DefaultRouter
 from agents.api import AgentViewSet, TeamViewSet
 from calendars.api import AppointmentViewSet
 from calendars.api_availability import AvailabilityView, WorkingHoursView
+from helpdesk.api_common import KnownQueryParameters
 from tickets.api import ActionViewSet, RequestViewSet
 
 
@@ -24,7 +25,7 @@ def _listable(patterns) -> Iterator[str]:
             yield entry.name
 
 
-class ApiRootView(APIRootView):
+class ApiRootView(KnownQueryParameters, APIRootView):
     """The root (`/api/`, `/api/.json`): every endpoint of this URL conf that takes no path
     parameter, read from `urlpatterns` rather than a list kept by hand, keyed by its path below
     the root. An endpoint without a format-suffix form is listed by its plain URL."""
@@ -52,9 +53,10 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("requests", RequestViewSet, basename="request")
 router.register("appointments", AppointmentViewSet, basename="appointment")
 
-actions = ActionViewSet.as_view({"get": "list", "post": "create"})
+# `detail` as the router sets it: a collection takes page parameters, one action only `format`.
+actions = ActionViewSet.as_view({"get": "list", "post": "create"}, detail=False)
 action_detail = ActionViewSet.as_view(
-    {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
+    {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}, detail=True
 )
 
 app_name = "api"

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it sees every layer's answer and turns Django's HTML error pages under /api/ into JSON.
+    "helpdesk.middleware.ApiErrorsAsJson",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -280,7 +282,9 @@ REST_FRAMEWORK = {
         "helpdesk.api_auth.AgentZoneTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "helpdesk.api_schema.HelpdeskAutoSchema",
+    # DRF's, plus a body over DATA_UPLOAD_MAX_MEMORY_SIZE as a JSON 400 (not Django's HTML page).
+    "EXCEPTION_HANDLER": "helpdesk.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",

@@ -8,6 +8,7 @@ from dateutil import rrule
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from agents.models import Team
 from calendars import services
 from calendars.models import Appointment, CalendarSettings
 from tickets.models import Action, Request
@@ -233,3 +234,42 @@ def test_admin_names_appointments_and_actions_on_the_readers_clock(admin_client,
     appointment = Appointment.objects.create(subject="Visit", start=start, end=start + timedelta(hours=1))
     page = admin_client.get(reverse("admin:calendars_appointment_change", args=[appointment.pk])).content.decode()
     assert "Visit (2035-03-19 10:00)" in page and "09:00)" not in page
+
+
+def test_agent_page_titles_each_team_row_by_technician_and_team(admin_client, make_agent):
+    """Trial report: the team inline titled its row "Team_members object (2)". The name Django's
+    admin shows for a row is the object's str (an <p> in the row's "original" cell)."""
+    bob = make_agent("bob", team="Field service")
+
+    page = admin_client.get(reverse("admin:agents_agent_change", args=[bob.pk])).content.decode()
+
+    assert "Team_members object" not in page
+    assert "Bob in Field service" in page
+
+
+def test_agent_page_still_adds_and_removes_teams(admin_client, make_agent):
+    bob = make_agent("bob", team="Field service")
+    desk = Team.objects.create(name="Desk")
+    field = Team.objects.get(name="Field service")
+    membership = Team.members.through.objects.get(agent=bob, team=field)
+    data = {
+        "user": bob.user.pk,
+        "email": "",
+        "is_active": "on",
+        "calendar_shown": "on",
+        "colour": "#123456",
+        "time_zone": "Europe/Amsterdam",
+        "sync_policy": "global",
+        **management("Team_members", total=2, initial=1),
+        "Team_members-0-id": str(membership.pk),
+        "Team_members-0-agent": str(bob.pk),
+        "Team_members-0-team": str(field.pk),
+        "Team_members-0-DELETE": "on",
+        "Team_members-1-agent": str(bob.pk),
+        "Team_members-1-team": str(desk.pk),
+    }
+
+    response = admin_client.post(reverse("admin:agents_agent_change", args=[bob.pk]), data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert [team.name for team in bob.teams.all()] == ["Desk"]

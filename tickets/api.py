@@ -27,6 +27,7 @@ from helpdesk import permissions
 from helpdesk.api_common import (
     IdFilter,
     IdsFilter,
+    KnownQueryParameters,
     Pages,
     ParameterFilterSet,
     SpelledDurationField,
@@ -265,7 +266,9 @@ class BookSplitSerializer(_BookingRequestSerializer):
     update=extend_schema(responses={200: RequestSerializer, 409: OVERLAP_RESPONSE}),
     partial_update=extend_schema(responses={200: RequestSerializer, 409: OVERLAP_RESPONSE}),
 )
-class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
+class RequestViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.ModelViewSet):
+    """Service requests: planning one (a planned start) puts it on its technicians' calendars."""
+
     serializer_class = RequestSerializer
     pagination_class = Pages
     filter_backends = [DjangoFilterBackend]
@@ -306,7 +309,6 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
         return ticket
 
     @extend_schema(
-        parameters=[FindSlotQuerySerializer],
         responses={
             200: SlotProposalsSerializer,
             400: OpenApiResponse(
@@ -316,7 +318,14 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
         },
         operation_id="find_slot",
     )
-    @action(detail=True, methods=["get"], url_path="find-slot", url_name="find-slot", filter_backends=[])
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="find-slot",
+        url_name="find-slot",
+        filter_backends=[],
+        query_serializer=FindSlotQuerySerializer,
+    )
     def find_slot(self, request, pk=None, format=None):
         """ "Find a slot" (issue 15): the next free slots for the request's estimate, searched as far
         ahead as the calendars are known and stopping at `count`; for those who may plan it. An
@@ -421,7 +430,7 @@ class RequestViewSet(ConfirmOverlapInBody, viewsets.ModelViewSet):
         services.delete_request(request, by=self.request.user)
 
 
-class ActionViewSet(viewsets.ModelViewSet):
+class ActionViewSet(KnownQueryParameters, viewsets.ModelViewSet):
     """The work log of one request."""
 
     serializer_class = ActionSerializer

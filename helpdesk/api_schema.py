@@ -1,0 +1,42 @@
+"""The OpenAPI schema's view of what every endpoint shares (drf-spectacular's AutoSchema)."""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+
+from helpdesk.api_common import KnownQueryParameters, UnknownParametersSerializer
+
+UNKNOWN_PARAMETERS_RESPONSE = OpenApiResponse(
+    UnknownParametersSerializer,
+    description="A query parameter this endpoint does not take (a typo answers this, never everything): "
+    "`unknown` names it, `accepted` lists the parameters taken. Or a refused value: messages by parameter.",
+)
+UNKNOWN_PARAMETER_ALSO = (
+    "Also a query parameter this endpoint does not take: `detail` names it and lists the parameters taken."
+)
+
+
+class HelpdeskAutoSchema(AutoSchema):
+    """AutoSchema that documents, for every read (GET) of a KnownQueryParameters view
+    (helpdesk.api_common), the query of its `query_serializer` and the 400 answer to an unknown
+    query parameter;
+    an endpoint that documents its own 400 (messages by field) keeps it, with this case added to
+    its description."""
+
+    def get_override_parameters(self) -> list:
+        parameters = list(super().get_override_parameters())
+        query_serializer = getattr(self.view, "query_serializer", None)
+        if self.method == "GET" and query_serializer is not None:
+            parameters.append(query_serializer)
+        return parameters
+
+    def _get_response_bodies(self, direction="response") -> dict:
+        # The hook after @extend_schema(responses=...) is applied (it replaces
+        # get_response_serializers), so decorated reads get the 400 too.
+        responses = super()._get_response_bodies(direction)
+        if self.method != "GET" or not isinstance(self.view, KnownQueryParameters):
+            return responses
+        if "400" not in responses:
+            responses["400"] = self._get_response_for_code(UNKNOWN_PARAMETERS_RESPONSE, "400", direction=direction)
+        else:
+            responses["400"]["description"] += " " + UNKNOWN_PARAMETER_ALSO
+        return responses
