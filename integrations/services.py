@@ -48,7 +48,9 @@ def _queue_pushes(agent_calendar_ids: set[int]) -> None:
 def note_appointment_change(*, appointment: Appointment, change: str, agent_ids_before: frozenset, **_) -> None:
     """Receiver of `appointment_changed`: per the effective policy of each technician concerned,
     mark the appointment's sync link for a push (Always), or waiting for approval (Ask); Never
-    makes no link. A series syncs as one entry, so an occurrence's change marks its master."""
+    makes no link. A series syncs as one entry, so an occurrence's change marks its master.
+    A paused calendar's links are marked too (they count as pending) but no push is queued for
+    it: resuming it (`set_paused`) sends them."""
     target = appointment.master if appointment.master_id else appointment
     target_deleted = change == Change.DELETED and target.pk == appointment.pk
     agent_ids_now = set() if target_deleted else set(target.agents.values_list("id", flat=True))
@@ -57,9 +59,7 @@ def note_appointment_change(*, appointment: Appointment, change: str, agent_ids_
         return
     origin = inbound_calendar_id()
     settings = CalendarSettings.load()
-    calendars = AgentCalendar.objects.filter(
-        agent_id__in=concerned, connection__is_active=True, state__in=[AgentCalendar.State.ACTIVE, "failing"]
-    ).select_related("agent")
+    calendars = AgentCalendar.objects.filter(agent_id__in=concerned, connection__is_active=True).select_related("agent")
     touched: set[int] = set()
     for agent_calendar in calendars:
         if agent_calendar.pk == origin:
@@ -82,9 +82,38 @@ def note_appointment_change(*, appointment: Appointment, change: str, agent_ids_
         link.failures = 0
         link.next_attempt_at = None
         link.save()
-        touched.add(agent_calendar.pk)
+        if agent_calendar.state != AgentCalendar.State.PAUSED:
+            touched.add(agent_calendar.pk)
     if touched:
         transaction.on_commit(lambda: _queue_pushes(touched), robust=True)
+
+
+@transaction.atomic
+def set_paused(agent_calendars, *, paused: bool, by=None) -> int:
+    """Pause the sync of these agent calendars, or resume it. A paused calendar is neither pulled
+    nor pushed, but the helpdesk's changes meanwhile are kept marked on its links (the pending
+    count shows them); resuming sets it Active and queues a push of what waited on commit (S3.2:
+    no waiting for the next pull). `agent_calendars`: a queryset or list of AgentCalendar.
+    Returns how many calendars changed state."""
+    pks = [calendar.pk for calendar in agent_calendars]
+    rows = AgentCalendar.objects.filter(pk__in=pks)
+    if paused:
+        return rows.exclude(state=AgentCalendar.State.PAUSED).update(state=AgentCalendar.State.PAUSED)
+    resumed = set(rows.filter(state=AgentCalendar.State.PAUSED).values_list("pk", flat=True))
+    AgentCalendar.objects.filter(pk__in=resumed).update(state=AgentCalendar.State.ACTIVE)
+    if resumed:
+        transaction.on_commit(lambda: _queue_pushes(resumed), robust=True)
+    return len(resumed)
+
+
+def note_state_change(agent_calendar: AgentCalendar, *, was: str) -> bool:
+    """An admin saved this calendar with another state (the change form): leaving Paused queues a
+    push of what waited, on commit, as `set_paused` does. True when a push was queued."""
+    if was != AgentCalendar.State.PAUSED or agent_calendar.state == AgentCalendar.State.PAUSED:
+        return False
+    pk = agent_calendar.pk
+    transaction.on_commit(lambda: _queue_pushes({pk}), robust=True)
+    return True
 
 
 @transaction.atomic
