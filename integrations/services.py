@@ -674,12 +674,17 @@ def forget_private_text(appointment: Appointment, *, subject: bool = True) -> in
     """Wipe what the sync log holds of an entry the external calendar now marks private
     (calendars.privacy): its subject becomes "(private)" (unless `subject` is False: a public
     series with one private occurrence keeps its own) and the texts a conflict overwrote become
-    "(private)". The links' snapshots seal themselves when next saved. Returns the rows changed."""
+    "(private)", in its JSON and in the message's "Overwritten in ..." sentence. The links'
+    snapshots seal themselves when next saved. Returns the rows changed."""
     from integrations.models import SyncLogEntry
-    from integrations.sync import privacy
+    from integrations.sync import conflicts, privacy
 
     changed = 0
-    rows = SyncLogEntry.objects.filter(link__appointment=appointment).only("pk", "subject", "overwritten")
+    rows = (
+        SyncLogEntry.objects.filter(link__appointment=appointment)
+        .select_related("agent_calendar__agent")
+        .only("pk", "subject", "overwritten", "message", "direction", "agent_calendar__agent__time_zone")
+    )
     for row in rows:
         fields = {}
         if subject and row.subject != privacy.PRIVATE_LABEL:
@@ -687,6 +692,13 @@ def forget_private_text(appointment: Appointment, *, subject: bool = True) -> in
         masked = privacy.masked_values(row.overwritten, private=True)
         if masked != row.overwritten:
             fields["overwritten"] = masked
+            fields["message"] = conflicts.restate(
+                row.message,
+                masked,
+                side=conflicts.EXTERNAL if row.direction == SyncLogEntry.Direction.OUTBOUND else conflicts.HELPDESK,
+                zone=str(row.agent_calendar.agent.time_zone),
+                private=True,
+            )
         if fields:
             changed += SyncLogEntry.objects.filter(pk=row.pk).update(**fields)
     return changed

@@ -33,6 +33,7 @@ _FIELDS = (
     ("overrides", "occurrences changed on their own", "occurrences changed on their own"),
 )
 _TEXT_KEYS = ("subject", "location", "body")
+_OPENING = "Overwritten in "
 _MAX_TEXT = 200  # characters of one text quoted in the sentence; the JSON keeps the whole value
 
 
@@ -44,7 +45,7 @@ def describe(values: dict | None, *, side: str, zone: str, private: bool) -> str
     `private` the texts are not quoted. Empty string when nothing was overwritten."""
     if not values:
         return ""
-    where = "in the helpdesk" if side == HELPDESK else "in the external calendar"
+    where = "the helpdesk" if side == HELPDESK else "the external calendar"
     tz = ZoneInfo(zone)
     parts = []
     for key, helpdesk_word, external_word in _FIELDS:
@@ -52,7 +53,17 @@ def describe(values: dict | None, *, side: str, zone: str, private: bool) -> str
             continue
         word = helpdesk_word if side == HELPDESK else external_word
         parts.append(f"{word} {_value(key, values[key], tz, private=private)}")
-    return f"Overwritten {where}: {', '.join(parts)}." if parts else ""
+    return f"{_OPENING}{where}: {', '.join(parts)}." if parts else ""
+
+
+def restate(message: str, values: dict | None, *, side: str, zone: str, private: bool) -> str:
+    """`message` (a log entry's, which ends with `describe`'s sentence when it has one) with that
+    sentence said again from `values`: what `forget_private_text` uses once an entry turns
+    private, so the texts it quoted go (`values` masked, `private` True). Everything from the
+    sentence's start on is replaced, so a cut or odd message loses more, never keeps a text."""
+    start = message.find(_OPENING)
+    base = message[:start].rstrip() if start >= 0 else message
+    return " ".join(part for part in (base, describe(values, side=side, zone=zone, private=private)) if part)
 
 
 def _value(key: str, value, tz: ZoneInfo, *, private: bool) -> str:

@@ -14,7 +14,7 @@ from django.core.management import call_command
 
 from calendars import services as calendar_services
 from calendars.models import CalendarSettings, ConflictRule
-from integrations import tasks
+from integrations import services, tasks
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.sync import engine
 
@@ -128,6 +128,23 @@ def test_conflict_of_a_private_entry_names_the_fields_but_never_their_text(
     for secret in ("Doctor", "Clinic", "Bring the spare switch"):
         assert secret not in stored
     assert conflict.overwritten["subject"] == "(private)"
+
+
+def test_an_entry_turning_private_later_takes_its_text_out_of_earlier_conflict_messages(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = _linked_job(alice_calendar, tomorrow_9, django_capture_on_commit_callbacks)
+    alice_phone.edit(SyncLink.objects.get().marker, summary="Doctor, renamed on phone")
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(appointment, location="Server room B")
+    assert "'Doctor, renamed on phone'" in SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT).message
+
+    services.forget_private_text(appointment)  # what a flip to private on the phone calls (sync/privacy.py)
+
+    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
+    assert "Doctor" not in f"{conflict.message} {conflict.overwritten}"
+    assert conflict.message.startswith("Both sides changed; the helpdesk's version won. Overwritten in the external")
+    assert "subject (private entry: not shown)" in conflict.message
 
 
 # --- the empty-listing safety check --------------------------------------------------------------------
