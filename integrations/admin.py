@@ -300,7 +300,7 @@ class AgentCalendarAdmin(admin.ModelAdmin):
         "last_error_at",
         "locked_until",
     ]
-    actions = ["sync_now", "full_resync"]
+    actions = ["sync_now", "full_resync", "pause_sync", "resume_sync"]
     change_list_template = "admin/integrations/agentcalendar/change_list.html"
 
     def get_urls(self):
@@ -365,6 +365,8 @@ class AgentCalendarAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         """A calendar added here is found (when no remote id is given) and synced by the worker."""
         super().save_model(request, obj, form, change)
+        if change and "state" in form.changed_data:
+            services.note_state_change(obj, was=form.initial.get("state", ""))
         if not change:
             from integrations.tasks import pull_agent_calendar
 
@@ -380,6 +382,16 @@ class AgentCalendarAdmin(admin.ModelAdmin):
         for agent_calendar in queryset:
             pull_agent_calendar.delay(agent_calendar.pk)
         self.message_user(request, f"Queued a sync of {queryset.count()} calendar(s).")
+
+    @admin.action(description="Pause sync")
+    def pause_sync(self, request, queryset):
+        paused = services.set_paused(queryset, paused=True, by=request.user)
+        self.message_user(request, f"Paused {paused} calendar(s): helpdesk changes wait (counted as pending).")
+
+    @admin.action(description="Resume sync (and send what waited)")
+    def resume_sync(self, request, queryset):
+        resumed = services.set_paused(queryset, paused=False, by=request.user)
+        self.message_user(request, f"Resumed {resumed} calendar(s); queued a push of what waited.")
 
     @admin.action(description="Full resync of the import window")
     def full_resync(self, request, queryset):

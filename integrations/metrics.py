@@ -76,7 +76,7 @@ class SyncCollector(Collector):
     def _calendars(self, overview) -> Iterator[GaugeMetricFamily]:
         lag = GaugeMetricFamily(
             "helpdesk_sync_pull_lag_seconds",
-            "Seconds since the calendar's last good pull (calendars pulled at least once).",
+            "Seconds since the calendar's last good pull (never pulled: since it was linked).",
             labels=["connection", "agent"],
         )
         failures = GaugeMetricFamily(
@@ -85,8 +85,7 @@ class SyncCollector(Collector):
             labels=["connection", "agent"],
         )
         for calendar in overview.calendars:
-            if calendar.lag_seconds is not None:
-                lag.add_metric([calendar.connection, calendar.agent], calendar.lag_seconds)
+            lag.add_metric([calendar.connection, calendar.agent], calendar.lag_seconds)
             failures.add_metric([calendar.connection, calendar.agent], calendar.pull_failures)
         yield lag
         yield failures
@@ -96,7 +95,10 @@ class SyncCollector(Collector):
             return GaugeMetricFamily(name, documentation, labels=["connection", *(extra or [])])
 
         by_state = family("helpdesk_sync_calendars", "Connected calendars by sync state.", ["state"])
-        max_lag = family("helpdesk_sync_max_pull_lag_seconds", "The connection's longest time since a good pull.")
+        max_lag = family(
+            "helpdesk_sync_max_pull_lag_seconds",
+            "The connection's longest time since a good pull of a polled calendar (never pulled: since linked).",
+        )
         never = family("helpdesk_sync_calendars_never_pulled", "Connected calendars not pulled yet.")
         backing_off = family("helpdesk_sync_calendars_backing_off", "Calendars waiting out a pull back-off.")
         pending = family("helpdesk_sync_links_pending", "Helpdesk changes waiting to be pushed.")

@@ -211,6 +211,9 @@ class AgentCalendar(EncryptedSecret, models.Model):
     sync_token = models.TextField(blank=True, editable=False)
     full_sync_at = models.DateTimeField("last full listing", null=True, blank=True, editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    # When the technician's calendar was linked: a calendar never pulled ages from here in the
+    # operators' lag (selectors.sync_overview), so a link that never worked trips the lag alert.
+    linked_at = models.DateTimeField("linked", default=timezone.now, editable=False)
     last_sync = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
@@ -219,6 +222,11 @@ class AgentCalendar(EncryptedSecret, models.Model):
     last_pull_at = models.DateTimeField("last good pull", null=True, blank=True, editable=False)
     pull_failures = models.PositiveIntegerField("failed pulls in a row", default=0, editable=False)
     next_pull_at = models.DateTimeField("backing off until", null=True, blank=True, editable=False)
+    # Conflicts that push runs resolved since the last good pull: the pull's summary counts them and
+    # starts again from 0 (the sync log says what each overwrote).
+    push_conflicts = models.PositiveIntegerField(
+        "conflicts resolved by pushes since the last pull", default=0, editable=False
+    )
     # Entries of the external calendar that could not be imported ({remote id: plain reason}): read
     # again at every pull until they import or go (integrations/sync/engine.py).
     import_retry = models.JSONField(default=dict, blank=True, editable=False)

@@ -186,7 +186,8 @@ def calendars_to_pull() -> list[tuple[int, datetime | None]]:
 @dataclass(frozen=True)
 class CalendarStatus:
     """One agent calendar as operators see it. Times are aware UTC; lag in seconds since the last
-    good pull (None: never pulled)."""
+    good pull, or for a calendar never pulled since it was linked (so a link that never worked
+    ages like any other and trips the lag alert)."""
 
     pk: int
     agent: str
@@ -195,18 +196,24 @@ class CalendarStatus:
     state: str
     polled: bool
     last_pull_at: datetime | None
-    lag_seconds: float | None
+    lag_seconds: float
     pull_failures: int
     next_pull_at: datetime | None
     last_error: str
     pending: int
     waiting: int
     failing_links: int
+    linked_at: datetime | None = None
+
+    @property
+    def never_pulled(self) -> bool:
+        return self.last_pull_at is None
 
 
 @dataclass
 class ConnectionStatus:
-    """Totals of one connection's calendars; `max_lag_seconds` is its worst calendar's lag."""
+    """Totals of one connection's calendars; `max_lag_seconds` is the worst lag of its polled
+    calendars (never-pulled ones counted from when they were linked); None: none is polled."""
 
     pk: int
     name: str
@@ -231,7 +238,7 @@ class SyncOverview:
 
     def most_lagging(self, limit: int = 20) -> list[CalendarStatus]:
         """Calendars never pulled first, then by lag, longest first."""
-        return sorted(self.calendars, key=lambda c: (c.lag_seconds is not None, -(c.lag_seconds or 0)))[:limit]
+        return sorted(self.calendars, key=lambda c: (not c.never_pulled, -c.lag_seconds))[:limit]
 
     def backing_off(self) -> list[CalendarStatus]:
         return sorted(
@@ -240,9 +247,10 @@ class SyncOverview:
 
 
 def sync_overview(now: datetime | None = None) -> SyncOverview:
-    """Every connection and agent calendar with lag, failed pulls, back-off and link counts
-    (waiting to be pushed, waiting for approval, failing), in two queries whatever the number of
-    calendars or links."""
+    """Every connection and agent calendar with lag (seconds since the last good pull, or since the
+    link for a calendar never pulled), failed pulls, back-off and link counts (waiting to be pushed,
+    waiting for approval, failing), in two queries whatever the number of calendars or links.
+    `now`: aware, default the present."""
     from django.utils import timezone
 
     now = now or timezone.now()
@@ -259,6 +267,7 @@ def sync_overview(now: datetime | None = None) -> SyncOverview:
             "connection_id",
             "state",
             "last_pull_at",
+            "linked_at",
             "pull_failures",
             "next_pull_at",
             "last_error",
@@ -272,7 +281,8 @@ def sync_overview(now: datetime | None = None) -> SyncOverview:
     calendars = []
     for row in rows:
         connection = connections[row["connection_id"]]
-        lag = (now - row["last_pull_at"]).total_seconds() if row["last_pull_at"] else None
+        # Never pulled: aged from the link, so the lag alert fires for a calendar that never worked.
+        lag = max(0.0, (now - (row["last_pull_at"] or row["linked_at"])).total_seconds())
         status = CalendarStatus(
             pk=row["pk"],
             agent=row["agent__user__username"],
@@ -288,13 +298,13 @@ def sync_overview(now: datetime | None = None) -> SyncOverview:
             pending=row["pending"],
             waiting=row["waiting"],
             failing_links=row["failing_links"],
+            linked_at=row["linked_at"],
         )
         calendars.append(status)
         connection.calendars += 1
         connection.by_state[status.state] = connection.by_state.get(status.state, 0) + 1
-        if lag is None:
-            connection.never_pulled += 1
-        elif status.polled:
+        connection.never_pulled += status.never_pulled
+        if status.polled:
             connection.max_lag_seconds = max(connection.max_lag_seconds or 0.0, lag)
         connection.backing_off += bool(status.next_pull_at and status.next_pull_at > now)
         connection.failed_pulls += status.pull_failures

@@ -52,7 +52,9 @@ def note_appointment_change(
     mark the appointment's sync link for a push (Always), or waiting for approval (Ask); Never
     makes no link. A series syncs as one entry, so an occurrence's change marks its master.
     The calendar a pulled change comes from is left out (it holds the change already), unless
-    the change only `follows` from that one (calendars.signals): then it needs the push too."""
+    the change only `follows` from that one (calendars.signals): then it needs the push too.
+    A paused calendar's links are marked too (they count as pending) but no push is queued for
+    it: resuming it (`set_paused`) sends them."""
     target = appointment.master if appointment.master_id else appointment
     target_deleted = change == Change.DELETED and target.pk == appointment.pk
     agent_ids_now = set() if target_deleted else set(target.agents.values_list("id", flat=True))
@@ -61,9 +63,7 @@ def note_appointment_change(
         return
     origin = None if follows else inbound_calendar_id()
     settings = CalendarSettings.load()
-    calendars = AgentCalendar.objects.filter(
-        agent_id__in=concerned, connection__is_active=True, state__in=[AgentCalendar.State.ACTIVE, "failing"]
-    ).select_related("agent")
+    calendars = AgentCalendar.objects.filter(agent_id__in=concerned, connection__is_active=True).select_related("agent")
     touched: set[int] = set()
     for agent_calendar in calendars:
         if agent_calendar.pk == origin:
@@ -82,7 +82,8 @@ def note_appointment_change(
         link.failures = 0
         link.next_attempt_at = None
         link.save()
-        touched.add(agent_calendar.pk)
+        if agent_calendar.state != AgentCalendar.State.PAUSED:
+            touched.add(agent_calendar.pk)
     if touched:
         transaction.on_commit(lambda: _queue_pushes(touched), robust=True)
 
@@ -111,6 +112,34 @@ def approval_after_change(link: SyncLink, *, on_calendar: bool, policy: str) -> 
     if link.approval == SyncLink.Approval.APPROVED:
         return SyncLink.Approval.APPROVED
     return SyncLink.Approval.WAITING
+
+
+@transaction.atomic
+def set_paused(agent_calendars, *, paused: bool, by=None) -> int:
+    """Pause the sync of these agent calendars, or resume it. A paused calendar is neither pulled
+    nor pushed, but the helpdesk's changes meanwhile are kept marked on its links (the pending
+    count shows them); resuming sets it Active and queues a push of what waited on commit (S3.2:
+    no waiting for the next pull). `agent_calendars`: a queryset or list of AgentCalendar.
+    Returns how many calendars changed state."""
+    pks = [calendar.pk for calendar in agent_calendars]
+    rows = AgentCalendar.objects.filter(pk__in=pks)
+    if paused:
+        return rows.exclude(state=AgentCalendar.State.PAUSED).update(state=AgentCalendar.State.PAUSED)
+    resumed = set(rows.filter(state=AgentCalendar.State.PAUSED).values_list("pk", flat=True))
+    AgentCalendar.objects.filter(pk__in=resumed).update(state=AgentCalendar.State.ACTIVE)
+    if resumed:
+        transaction.on_commit(lambda: _queue_pushes(resumed), robust=True)
+    return len(resumed)
+
+
+def note_state_change(agent_calendar: AgentCalendar, *, was: str) -> bool:
+    """An admin saved this calendar with another state (the change form): leaving Paused queues a
+    push of what waited, on commit, as `set_paused` does. True when a push was queued."""
+    if was != AgentCalendar.State.PAUSED or agent_calendar.state == AgentCalendar.State.PAUSED:
+        return False
+    pk = agent_calendar.pk
+    transaction.on_commit(lambda: _queue_pushes({pk}), robust=True)
+    return True
 
 
 @transaction.atomic
@@ -673,12 +702,17 @@ def forget_private_text(appointment: Appointment, *, subject: bool = True) -> in
     """Wipe what the sync log holds of an entry the external calendar now marks private
     (calendars.privacy): its subject becomes "(private)" (unless `subject` is False: a public
     series with one private occurrence keeps its own) and the texts a conflict overwrote become
-    "(private)". The links' snapshots seal themselves when next saved. Returns the rows changed."""
+    "(private)", in its JSON and in the message's "Overwritten in ..." sentence. The links'
+    snapshots seal themselves when next saved. Returns the rows changed."""
     from integrations.models import SyncLogEntry
-    from integrations.sync import privacy
+    from integrations.sync import conflicts, privacy
 
     changed = 0
-    rows = SyncLogEntry.objects.filter(link__appointment=appointment).only("pk", "subject", "overwritten")
+    rows = (
+        SyncLogEntry.objects.filter(link__appointment=appointment)
+        .select_related("agent_calendar__agent")
+        .only("pk", "subject", "overwritten", "message", "direction", "agent_calendar__agent__time_zone")
+    )
     for row in rows:
         fields = {}
         if subject and row.subject != privacy.PRIVATE_LABEL:
@@ -686,6 +720,13 @@ def forget_private_text(appointment: Appointment, *, subject: bool = True) -> in
         masked = privacy.masked_values(row.overwritten, private=True)
         if masked != row.overwritten:
             fields["overwritten"] = masked
+            fields["message"] = conflicts.restate(
+                row.message,
+                masked,
+                side=conflicts.EXTERNAL if row.direction == SyncLogEntry.Direction.OUTBOUND else conflicts.HELPDESK,
+                zone=str(row.agent_calendar.agent.time_zone),
+                private=True,
+            )
         if fields:
             changed += SyncLogEntry.objects.filter(pk=row.pk).update(**fields)
     return changed

@@ -30,7 +30,7 @@ def _run(task, agent_calendar_id: int, *, pull: bool) -> str:
         raise task.retry(countdown=delay, max_retries=8) from error
     if report is None:
         return "skipped"  # gone, or paused
-    return f"pushed {report.pushed}, pulled {report.pulled}, conflicts {report.conflicts}, failed {report.failed}"
+    return report.summary()
 
 
 @shared_task(bind=True, acks_late=True)

@@ -48,7 +48,7 @@ from integrations.providers.base import (
     Window,
     with_retries,
 )
-from integrations.sync import inbound, limits, mapping, privacy, schedule
+from integrations.sync import conflicts, inbound, limits, mapping, privacy, schedule
 from integrations.sync.planner import Decision, Item, Op, Winner, missing_need_confirming, plan_item
 
 logger = logging.getLogger(__name__)
@@ -63,12 +63,29 @@ class CalendarBusy(Exception):
 
 @dataclass
 class SyncReport:
+    """What one run did: entries pushed and pulled, conflicts it resolved, items that failed. A
+    pull also counts the conflicts that pushes resolved since the calendar's previous good pull
+    (`earlier_conflicts`, kept meanwhile in `AgentCalendar.push_conflicts`), so its summary never
+    says "conflicts 0" right after one."""
+
     pushed: int = 0
     pulled: int = 0
     conflicts: int = 0
     failed: int = 0
     full_resync: bool = False
     errors: list[str] = field(default_factory=list)
+    earlier_conflicts: int = 0
+
+    def summary(self) -> str:
+        """One line for the task result and `manage.py sync_calendars`:
+        "pushed 1, pulled 0, conflicts 1 (1 resolved by a push since the last pull), failed 0"."""
+        conflicts = f"conflicts {self.conflicts + self.earlier_conflicts}"
+        if self.earlier_conflicts:
+            pushes = "a push" if self.earlier_conflicts == 1 else "pushes"
+            conflicts += f" ({self.earlier_conflicts} resolved by {pushes} since the last pull: see the sync log)"
+        return f"pushed {self.pushed}, pulled {self.pulled}, {conflicts}, failed {self.failed}" + (
+            " (full resync)" if self.full_resync else ""
+        )
 
 
 def _setting(name: str, default):
@@ -106,12 +123,14 @@ def _field(name: str):
     return AgentCalendar._meta.get_field(name)
 
 
-def _save_and_release(agent_calendar: AgentCalendar, owner: str, fields: list[str]) -> None:
+def _save_and_release(agent_calendar: AgentCalendar, owner: str, fields: list[str], **expressions) -> None:
     """`fields` of the calendar saved and its lease released (if still `owner`'s) in one UPDATE:
-    what `save(update_fields=fields)` and then `release` do, one statement fewer."""
+    what `save(update_fields=fields)` and then `release` do, one statement fewer. `expressions`:
+    more columns set in the same UPDATE (e.g. an F() addition)."""
     mine = Q(lock_owner=owner)
     AgentCalendar.objects.filter(pk=agent_calendar.pk).update(
         **{name: getattr(agent_calendar, name) for name in fields},
+        **expressions,
         locked_until=Case(When(mine, then=None), default=F("locked_until"), output_field=_field("locked_until")),
         lock_owner=Case(When(mine, then=Value("")), default=F("lock_owner"), output_field=_field("lock_owner")),
     )
@@ -196,6 +215,11 @@ def _sync_held(agent_calendar: AgentCalendar, owner: str, *, pull: bool, now: da
         except ProviderError as error:
             _record_failure(agent_calendar, error, pull=pull)
             raise
+        extra = {}
+        if pull:  # read with the calendar under the lease: no push can add to it meanwhile
+            report.earlier_conflicts, agent_calendar.push_conflicts = agent_calendar.push_conflicts, 0
+        elif report.conflicts:
+            extra["push_conflicts"] = F("push_conflicts") + report.conflicts
         agent_calendar.last_sync = timezone.now()
         if pull:  # a good pull: the lag restarts and any back-off ends
             agent_calendar.last_pull_at, agent_calendar.pull_failures, agent_calendar.next_pull_at = (
@@ -209,9 +233,16 @@ def _sync_held(agent_calendar: AgentCalendar, owner: str, *, pull: bool, now: da
         else:
             agent_calendar.last_error = "; ".join(report.errors)[:2000]
             agent_calendar.last_error_at = timezone.now()
-        fields = ["last_sync", "last_error", "last_error_at", "state", "sync_token", "full_sync_at"]
+        # An admin may have paused the calendar while it synced: the pause stays.
+        extra["state"] = Case(
+            When(state=AgentCalendar.State.PAUSED, then=Value(AgentCalendar.State.PAUSED)),
+            default=Value(agent_calendar.state),
+            output_field=_field("state"),
+        )
+        fields = ["last_sync", "last_error", "last_error_at", "sync_token", "full_sync_at"]
         fields += ["last_pull_at", "pull_failures", "next_pull_at", "import_retry"]
-        _save_and_release(agent_calendar, owner, fields)
+        fields += ["push_conflicts"] if pull else []
+        _save_and_release(agent_calendar, owner, fields, **extra)
         released = True
         return report
     finally:
@@ -456,16 +487,14 @@ class _Run:
         gone = set(page.deleted)
         known = [link for link in links if link.remote_id and link.remote_hash and self._in_window(link)]
         to_ask: list[SyncLink] = []
+        empty_listing = False
         if page.full:
             missing = [link for link in known if link.remote_id not in listed and link.marker not in listed_markers]
-            if missing_need_confirming(full_listing=True, listed=len(page.changed), known=len(known)):
-                self._log(
-                    In,
-                    "full listing",
-                    SyncLogEntry.Result.SKIPPED,
-                    message=f"The calendar came back empty; asking for each of the {len(missing)} entries "
-                    "before anything is deleted.",
-                )
+            # Entries the server listed with the version we hold (`unchanged`) were listed too: a
+            # listing of only those is not an empty calendar.
+            listed_count = len(page.changed) + len(page.unchanged)
+            if missing and missing_need_confirming(full_listing=True, listed=listed_count, known=len(known)):
+                empty_listing = True
                 to_ask = missing
             else:
                 gone |= {link.remote_id for link in missing}
@@ -480,6 +509,7 @@ class _Run:
                 and link.remote_id not in listed | gone
                 and link.marker not in listed_markers
             ]
+        answers = {"gone": 0, "there": 0, "unanswered": 0}
         for link in to_ask:
             try:
                 found = _call(
@@ -487,11 +517,17 @@ class _Run:
                 )
             except ProviderError as error:
                 logger.info("Could not confirm %s: %s", link.remote_id, error)
+                answers["unanswered"] += 1
                 continue
             if found is None:
                 gone.add(link.remote_id)
-            elif self._bounded(found) is not None:
-                remote[found.marker or found.remote_id or link.marker] = found
+                answers["gone"] += 1
+            else:
+                answers["there"] += 1
+                if self._bounded(found) is not None:
+                    remote[found.marker or found.remote_id or link.marker] = found
+        if empty_listing:
+            self._log(In, "full listing", SyncLogEntry.Result.SKIPPED, message=_empty_listing_message(answers))
         flagged = [link.pk for link in links if link.snapshot.get("created_after_token")]
         for link in links:
             if link.pk in flagged:
@@ -1200,11 +1236,22 @@ class _Run:
         private: bool | None = None,
     ) -> SyncLogEntry:
         """One sync log entry of this calendar, unsaved (saved alone by `_log`, or many at once).
-        A private entry's text never reaches the log (calendars.privacy): "(private)" stands in."""
+        A private entry's text never reaches the log (calendars.privacy): "(private)" stands in.
+        What a conflict overwrote is said in the message too, times on the technician's clock."""
         return SyncLogEntry(
             agent_calendar=self.ac,
             link=link if link is not None and link.pk else None,
-            **_log_fields(direction, operation, result, subject, message, link, overwritten, private),
+            **_log_fields(
+                direction,
+                operation,
+                result,
+                subject,
+                message,
+                link,
+                overwritten,
+                private,
+                zone=str(self.agent.time_zone),
+            ),
         )
 
 
@@ -1251,19 +1298,26 @@ def _log_fields(
     link: SyncLink | None,
     overwritten: dict | None = None,
     private: bool | None = None,
+    *,
+    zone: str = "UTC",
 ) -> dict:
     """A sync log entry's own fields (all but its calendar and link) as `_Run._log_entry` stores
     them: texts cleaned and cut to their columns, a private entry's text masked. `private`: None
-    reads it from `link`'s snapshot."""
+    reads it from `link`'s snapshot. `overwritten` (`mapping.lost_values`: what the losing side of
+    a conflict had) is kept as JSON and said in the message ("Overwritten in the external
+    calendar: subject '...'"), times on the wall clock of `zone` (IANA name)."""
     if private is None:
         private = link is not None and privacy.link_is_private(link)
+    masked = privacy.masked_values(overwritten, private=private)
+    side = conflicts.EXTERNAL if direction == Out else conflicts.HELPDESK
+    said = conflicts.describe(masked, side=side, zone=zone, private=private)
     return {
         "direction": direction,
         "operation": operation,
         "result": result,
         "subject": limits.clean_text(privacy.rule.label(subject, private=private))[:255],
-        "message": limits.clean_text(message)[:2000],
-        "overwritten": privacy.masked_values(overwritten, private=private),
+        "message": limits.clean_text(" ".join(part for part in (message, said) if part))[:2000],
+        "overwritten": masked,
     }
 
 
@@ -1283,6 +1337,23 @@ def _copy_fields(source: SyncLink, target: SyncLink, names: list[str]) -> None:
     for `source`, now held by the link the run goes on with."""
     for name in names:
         setattr(target, name, getattr(source, name))
+
+
+def _empty_listing_message(answers: dict[str, int]) -> str:
+    """The log's words for a full listing that came back empty while the calendar had linked
+    entries: how many were asked about one by one, and what the server answered for each
+    (`answers`: counts of "gone", "there", "unanswered")."""
+    asked = sum(answers.values())
+    entries = "entry" if asked == 1 else "entries"
+    said = [
+        f"{answers['gone']} gone (deleted here too)" if answers["gone"] else "",
+        f"{answers['there']} still there (kept)" if answers["there"] else "",
+        f"{answers['unanswered']} not answered (kept)" if answers["unanswered"] else "",
+    ]
+    return (
+        f"The calendar came back empty, though {asked} linked {entries} should be in it; each was asked "
+        f"about on its own before anything was deleted: {', '.join(part for part in said if part)}."
+    )
 
 
 def _deleted_subject(link: SyncLink) -> str:

@@ -36,7 +36,9 @@ def _moment_out(value: datetime | date | None) -> str | None:
     return "D" + value.isoformat()
 
 
-def _moment_in(text: str | None) -> datetime | date | None:
+def moment_from_data(text: str | None) -> datetime | date | None:
+    """A moment as `to_data` keeps it ("T" aware UTC ISO 8601, "F" floating wall clock, "D" a date)
+    read back; None stays None."""
     if text is None:
         return None
     if text.startswith(("T", "F")):
@@ -76,8 +78,8 @@ def to_data(event: RemoteEvent) -> dict:
 
 def from_data(data: dict) -> RemoteEvent:
     return RemoteEvent(
-        start=_moment_in(data["start"]),
-        end=_moment_in(data["end"]),
+        start=moment_from_data(data["start"]),
+        end=moment_from_data(data["end"]),
         subject=data.get("subject", ""),
         body=data.get("body", ""),
         location=data.get("location", ""),
@@ -87,13 +89,13 @@ def from_data(data: dict) -> RemoteEvent:
         reminder_minutes=data.get("reminder_minutes"),
         time_zone=data.get("time_zone", "UTC"),
         rrules=list(data.get("rrules", [])),
-        exdates=[_moment_in(d) for d in data.get("exdates", [])],
-        rdates=[_moment_in(d) for d in data.get("rdates", [])],
+        exdates=[moment_from_data(d) for d in data.get("exdates", [])],
+        rdates=[moment_from_data(d) for d in data.get("rdates", [])],
         overrides=[
             RemoteOccurrence(
-                original_start=_moment_in(o["original_start"]),
-                start=_moment_in(o["start"]),
-                end=_moment_in(o["end"]),
+                original_start=moment_from_data(o["original_start"]),
+                start=moment_from_data(o["start"]),
+                end=moment_from_data(o["end"]),
                 subject=o.get("subject"),
                 body=o.get("body"),
                 location=o.get("location"),

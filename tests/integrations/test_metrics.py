@@ -2,10 +2,13 @@
 parser of the text format) and the admin's sync overview."""
 
 import os
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from celery import Celery
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,6 +19,7 @@ from integrations import metrics, selectors
 from integrations.models import AgentCalendar, SyncLink
 
 pytestmark = pytest.mark.django_db
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def _samples(text: str) -> dict[tuple[str, tuple], float]:
@@ -72,7 +76,7 @@ def test_metrics_give_lag_failures_backoff_and_links_per_connection(busy_calenda
 
     radicale = (("connection", "Radicale"),)
     assert 90 <= samples[("helpdesk_sync_pull_lag_seconds", (("agent", "ann"), *radicale))] < 120
-    assert ("helpdesk_sync_pull_lag_seconds", (("agent", "cid"), *radicale)) not in samples
+    assert 0 <= samples[("helpdesk_sync_pull_lag_seconds", (("agent", "cid"), *radicale))] < 30  # linked just now
     assert samples[("helpdesk_sync_failed_pulls", (("agent", "ben"), *radicale))] == 3
     assert samples[("helpdesk_sync_failed_pulls", (("agent", "ann"), *radicale))] == 0
     assert 7200 <= samples[("helpdesk_sync_max_pull_lag_seconds", radicale)] < 7230
@@ -86,6 +90,47 @@ def test_metrics_give_lag_failures_backoff_and_links_per_connection(busy_calenda
     assert samples[("helpdesk_sync_links_failing", radicale)] == 1
     assert samples[("helpdesk_celery_broker_up", ())] == 1
     assert samples[("helpdesk_celery_queue_messages", (("queue", "celery"),))] == 0
+
+
+def test_a_calendar_that_never_pulled_ages_from_its_link_and_trips_the_documented_lag_alert(
+    make_agent, caldav_connection, no_broker_call
+):
+    """Trial F11: a technician linked with wrong credentials three hours ago, four failed pulls and
+    never a good one. The README's alert is `helpdesk_sync_max_pull_lag_seconds > 3 * 300`."""
+    now = timezone.now()
+    henk = AgentCalendar.objects.create(agent=make_agent("henk"), connection=caldav_connection, calendar_id="/henk/")
+    AgentCalendar.objects.filter(pk=henk.pk).update(
+        linked_at=now - timedelta(hours=3), pull_failures=4, state=AgentCalendar.State.FAILING
+    )
+    fine = AgentCalendar.objects.create(agent=make_agent("ann"), connection=caldav_connection, calendar_id="/ann/")
+    AgentCalendar.objects.filter(pk=fine.pk).update(
+        linked_at=now - timedelta(days=30), last_pull_at=now - timedelta(seconds=60)
+    )
+
+    samples = _samples(metrics.render(no_broker_call)[0].decode())
+
+    radicale = (("connection", "Radicale"),)
+    assert 3 * 3600 <= samples[("helpdesk_sync_pull_lag_seconds", (("agent", "henk"), *radicale))] < 3 * 3600 + 30
+    assert 60 <= samples[("helpdesk_sync_pull_lag_seconds", (("agent", "ann"), *radicale))] < 90
+    worst = samples[("helpdesk_sync_max_pull_lag_seconds", radicale)]
+    assert 3 * 3600 <= worst < 3 * 3600 + 30
+    alert = yaml.safe_load(README.split("```yaml\n")[2].split("```")[0])["groups"][0]["rules"][0]["expr"]
+    factor, interval = re.fullmatch(r"helpdesk_sync_max_pull_lag_seconds > (\d+) \* (\d+)", alert).groups()
+    assert worst > int(factor) * int(interval)  # the README's alert fires
+    assert samples[("helpdesk_sync_calendars_never_pulled", radicale)] == 1
+
+
+def test_a_paused_calendar_that_never_pulled_does_not_raise_the_connections_lag(
+    make_agent, caldav_connection, no_broker_call
+):
+    paused = AgentCalendar.objects.create(agent=make_agent("pat"), connection=caldav_connection, calendar_id="/pat/")
+    AgentCalendar.objects.filter(pk=paused.pk).update(
+        linked_at=timezone.now() - timedelta(days=2), state=AgentCalendar.State.PAUSED
+    )
+
+    samples = _samples(metrics.render(no_broker_call)[0].decode())
+
+    assert ("helpdesk_sync_max_pull_lag_seconds", (("connection", "Radicale"),)) not in samples
 
 
 def test_overview_costs_two_queries_for_three_calendars_or_forty(

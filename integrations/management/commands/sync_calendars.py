@@ -43,11 +43,7 @@ class Command(BaseCommand):
                 failures += 1
                 self.stderr.write(f"{agent_calendar}: {error}")
                 continue
-            self.stdout.write(
-                f"{agent_calendar}: pushed {report.pushed}, pulled {report.pulled}, "
-                f"conflicts {report.conflicts}, failed {report.failed}"
-                + (" (full resync)" if report.full_resync else "")
-            )
+            self.stdout.write(f"{agent_calendar}: {report.summary()}")
             failures += 1 if report.failed else 0
         if failures:
             raise CommandError(f"{failures} calendar(s) did not sync completely.")

@@ -1,0 +1,108 @@
+"""What a conflict rule overwrote, in plain words for the sync log (SPEC S3.8).
+
+`mapping.lost_values` gives the losing side's values as plain data (the log entry's `overwritten`
+JSON); `describe` turns them into the sentence a technician or an admin reads next to the entry:
+"Overwritten in the external calendar: subject '#11 renamed on phone', location 'Room 1'." A
+private entry's texts are never written out (S2.5, S5): the caller passes the values already
+masked (`privacy.masked_values`) and `private=True`, and the sentence names the field only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from integrations.sync import mapping
+
+HELPDESK = "helpdesk"
+EXTERNAL = "external"
+
+# The order fields are named in, with their words per side (the helpdesk says "note" for the
+# external calendar's description).
+_FIELDS = (
+    ("subject", "subject", "subject"),
+    ("start", "start", "start"),
+    ("end", "end", "end"),
+    ("all_day", "all day", "all day"),
+    ("location", "location", "location"),
+    ("body", "note", "description"),
+    ("private", "private", "private"),
+    ("busy", "shown as", "shown as"),
+    ("rrules", "repeat rule", "repeat rule"),
+    ("exdates", "left-out dates", "left-out dates"),
+    ("overrides", "occurrences changed on their own", "occurrences changed on their own"),
+)
+_TEXT_KEYS = ("subject", "location", "body")
+_OPENING = "Overwritten in "
+_MAX_TEXT = 200  # characters of one text quoted in the sentence; the JSON keeps the whole value
+
+
+def describe(values: dict | None, *, side: str, zone: str, private: bool) -> str:
+    """The sentence saying what a conflict overwrote on `side` (HELPDESK or EXTERNAL): each field of
+    `values` (`mapping.lost_values`' shape: "start"/"end" and the dates as the snapshot's tagged
+    moments, texts, flags, RRULE texts, overrides) with the value the losing side had. Times are
+    shown on the wall clock of `zone` (an IANA name: the technician's), dates as dates. With
+    `private` the texts are not quoted. Empty string when nothing was overwritten."""
+    if not values:
+        return ""
+    where = "the helpdesk" if side == HELPDESK else "the external calendar"
+    tz = ZoneInfo(zone)
+    parts = []
+    for key, helpdesk_word, external_word in _FIELDS:
+        if key not in values:
+            continue
+        word = helpdesk_word if side == HELPDESK else external_word
+        parts.append(f"{word} {_value(key, values[key], tz, private=private)}")
+    return f"{_OPENING}{where}: {', '.join(parts)}." if parts else ""
+
+
+def restate(message: str, values: dict | None, *, side: str, zone: str, private: bool) -> str:
+    """`message` (a log entry's, which ends with `describe`'s sentence when it has one) with that
+    sentence said again from `values`: what `forget_private_text` uses once an entry turns
+    private, so the texts it quoted go (`values` masked, `private` True). Everything from the
+    sentence's start on is replaced, so a cut or odd message loses more, never keeps a text."""
+    start = message.find(_OPENING)
+    base = message[:start].rstrip() if start >= 0 else message
+    return " ".join(part for part in (base, describe(values, side=side, zone=zone, private=private)) if part)
+
+
+def _value(key: str, value, tz: ZoneInfo, *, private: bool) -> str:
+    if key in _TEXT_KEYS:
+        if private:
+            return "(private entry: not shown)"
+        return _quoted(value)
+    if key in ("start", "end"):
+        return _moment(value, tz) if value else "(none)"
+    if key == "busy":
+        return "busy" if value else "free"
+    if key in ("all_day", "private"):
+        return "yes" if value else "no"
+    if key == "rrules":
+        return ", ".join(_quoted(rule) for rule in value) if value else "(none: a single entry)"
+    if key == "exdates":
+        return ", ".join(_moment(d, tz) for d in value) if value else "(none)"
+    if key == "overrides":
+        count = len(value or [])
+        return f"{count} of them" if count else "(none)"
+    return _quoted(str(value))
+
+
+def _quoted(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    if not text:
+        return "(empty)"
+    if len(text) > _MAX_TEXT:
+        text = text[: _MAX_TEXT - 1].rstrip() + "…"
+    return f"'{text}'"
+
+
+def _moment(tagged: str, tz: ZoneInfo) -> str:
+    """A snapshot moment ("T" aware UTC, "F" floating wall clock, "D" date) as the technician reads it."""
+    value = mapping.moment_from_data(tagged)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).astimezone(tz)
+        return f"{value:%a %-d %b %Y %H:%M}"
+    if isinstance(value, date):
+        return f"{value:%a %-d %b %Y}"
+    return "(none)"
