@@ -787,6 +787,11 @@ class _Run:
             raw = event.raw if event is not None else link.snapshot.get("remote_raw")
             self._synced(link, local, event or local, raw=raw)
             return
+        if op == Op.PUSH_UPDATE and decision.conflict and self._shared_answer(link, event):
+            # Both sides changed a shared entry: the helpdesk's version is written back, but this
+            # technician's own answer (an occurrence they cancelled) still counts.
+            self._pull_shared(link, decision, event)
+            return
         if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE, Op.PUSH_DELETE) and self.bulk is not None:
             self.bulk.append(_Pending(link, decision, local, event, reread=reread))
         elif op in (Op.PUSH_CREATE, Op.PUSH_UPDATE):
@@ -1161,6 +1166,19 @@ class _Run:
                     + event.notes
                 ),
             )
+
+    def _shared_answer(self, link: SyncLink, event: RemoteEvent | None) -> bool:
+        """Does the remote entry of this shared series (`inbound.is_shared`) cancel an occurrence
+        the last sync did not, which `_pull_shared` reads as this technician's answer?"""
+        appointment = link.appointment
+        if event is None or not event.exdates or appointment is None or not appointment.is_recurring_master:
+            return False
+        if not inbound.is_shared(appointment):
+            return False
+        before = self._remote_before(link)
+        if before is None:
+            return True
+        return bool(set(mapping.to_data(event)["exdates"]) - set(mapping.to_data(before)["exdates"]))
 
     def _pull_shared(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
         """A changed entry of an appointment shared by several technicians (`inbound.is_shared`):

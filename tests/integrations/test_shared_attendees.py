@@ -233,3 +233,27 @@ def test_planned_request_deleted_on_the_phone_says_so_on_the_request(
     assert body["history"][0]["agent"] == alice.pk
     page = client.get(f"/requests/{request.pk}/")
     assert expected.replace("'", "&#x27;") in page.content.decode()
+
+
+
+def test_shared_occurrence_cancelled_while_the_helpdesk_changed_the_series_still_counts(
+    alice_calendar, bob_calendar, alice_phone, first_monday, django_capture_on_commit_callbacks
+):
+    """Both sides changed (the helpdesk wins by default): the helpdesk's new subject is written
+    back to Alice's phone, and the occurrence she cancelled there is still her own answer."""
+    alice, bob = alice_calendar.agent, bob_calendar.agent
+    series = standup(alice, bob, first_monday, django_capture_on_commit_callbacks)
+    uid_alice = marker_of(series, alice_calendar)
+    with django_capture_on_commit_callbacks(execute=False):  # changed, not pushed yet
+        calendar_services.update_appointment(Appointment.objects.get(pk=series.pk), subject="Stand-up (new room)")
+    second = first_monday + WEEK
+    add_exdate(alice_phone, uid_alice, second)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pull(alice_calendar)
+
+    assert agent_names(occurrence_at(series, second)) == ["bob"]
+    assert not occurrence_at(series, second).is_cancelled
+    every = [(first_monday + n * WEEK).astimezone(UTC) for n in range(4)]
+    assert phone_starts(alice_phone, uid_alice, first_monday) == [m for m in every if m != second.astimezone(UTC)]
+    assert str(alice_phone.by_uid(uid_alice).icalendar_component["summary"]) == "Stand-up (new room)"
