@@ -235,7 +235,6 @@ def test_planned_request_deleted_on_the_phone_says_so_on_the_request(
     assert expected.replace("'", "&#x27;") in page.content.decode()
 
 
-
 def test_shared_occurrence_cancelled_while_the_helpdesk_changed_the_series_still_counts(
     alice_calendar, bob_calendar, alice_phone, first_monday, django_capture_on_commit_callbacks
 ):
