@@ -302,7 +302,32 @@ def leave_appointment(appointment: Appointment, agent: Agent) -> Appointment:
     if not others:
         delete_appointment(appointment)
         return appointment
+    if appointment.is_recurring_master:
+        # Occurrences edited on their own keep their own technicians (`_spread_to_occurrences`):
+        # the technician leaves those too.
+        for occurrence in appointment.occurrences.filter(is_modified=True, is_cancelled=False, agents=agent):
+            leave_occurrence(occurrence, agent)
     return _update_appointment(appointment, agents=others)
+
+
+def leave_occurrence(occurrence: Appointment, agent: Agent) -> Appointment:
+    """The technician leaves one occurrence of a series shared with others, because that
+    occurrence was cancelled in their own external calendar (an EXDATE or a cancelled instance
+    there: an attendee declining one meeting, as Exchange and Google treat it). The occurrence
+    stays for its other technicians (it becomes edited on its own, so the series no longer
+    overrides its technicians); with nobody else left it is cancelled. A technician not on the
+    occurrence changes nothing. Returns the occurrence.
+
+    Raises ValidationError for an appointment that is not an occurrence."""
+    if not occurrence.is_occurrence:
+        raise ValidationError("Only an occurrence of a recurring appointment can be left on its own.")
+    current = list(occurrence.agents.all())
+    if all(other.pk != agent.pk for other in current):
+        return occurrence
+    others = [other for other in current if other.pk != agent.pk]
+    if not others:
+        return cancel_occurrence(occurrence)
+    return _update_appointment(occurrence, agents=others)
 
 
 def _update_appointment(

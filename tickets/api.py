@@ -36,7 +36,7 @@ from helpdesk.api_common import (
 )
 from helpdesk.limits import SupportedDateTimeSerializerField
 from tickets import selectors, services
-from tickets.models import Action, Request
+from tickets.models import Action, HistoryLine, Request
 
 MAX_DURATION = timedelta(days=366)
 
@@ -51,6 +51,18 @@ def _check_duration(value: timedelta | None, *, allow_zero: bool) -> timedelta |
     return value
 
 
+class HistoryLineSerializer(serializers.ModelSerializer):
+    """A line of the request's history (`tickets.models.HistoryLine`): what changed the request from
+    outside its pages (its planned appointment deleted in a technician's calendar), and when."""
+
+    at = SupportedDateTimeSerializerField(source="created_at", read_only=True)
+
+    class Meta:
+        model = HistoryLine
+        fields = ["text", "agent", "at"]
+        read_only_fields = fields
+
+
 class RequestSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
@@ -62,6 +74,7 @@ class RequestSerializer(serializers.ModelSerializer):
         many=True, queryset=Agent.objects.filter(is_active=True), required=False
     )
     can_edit = serializers.SerializerMethodField()
+    history = HistoryLineSerializer(many=True, read_only=True)
     confirm_overlap = serializers.BooleanField(
         write_only=True,
         required=False,
@@ -87,6 +100,7 @@ class RequestSerializer(serializers.ModelSerializer):
             "estimate",
             "planned_length",
             "can_edit",
+            "history",
             "created_at",
             "updated_at",
             "confirm_overlap",

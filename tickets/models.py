@@ -87,3 +87,28 @@ class Action(models.Model):
             raise ValidationError(
                 {"time_taken": "To add this action to the calendar, give the time taken (longer than zero)."}
             )
+
+
+class HistoryLine(models.Model):
+    """A line of a request's history that no person typed: a change that reached the request
+    from outside the helpdesk's pages, such as its planned appointment deleted in a technician's
+    external calendar ("Unplanned from Carol's calendar on 30 Nov 2026 22:50 CET"). Shown on the
+    request page and in the API (`history`) so the coordinator sees it."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="history")
+    agent = models.ForeignKey(
+        Agent,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Whose calendar it came from.",
+    )
+    text = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.request_id}: {self.text}"

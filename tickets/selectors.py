@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import Prefetch, Q, QuerySet
 
 from agents.models import Agent
-from tickets.models import Action, Request
+from tickets.models import Action, HistoryLine, Request
 
 _AGENTS = Prefetch("assigned_agents", queryset=Agent.objects.select_related("user"))
+_HISTORY = Prefetch("history", queryset=HistoryLine.objects.select_related("agent__user"))
 
 
 def request_list(
@@ -38,11 +39,16 @@ def request_list(
     if agents or team:
         # Joining through technicians can repeat a request; keep each once.
         queryset = Request.objects.filter(pk__in=queryset.values("pk"))
-    return queryset.order_by("-id").prefetch_related(_AGENTS)
+    return queryset.order_by("-id").prefetch_related(_AGENTS, _HISTORY)
 
 
 def request_detail(pk: int) -> QuerySet[Request]:
-    return Request.objects.filter(pk=pk).prefetch_related(_AGENTS)
+    return Request.objects.filter(pk=pk).prefetch_related(_AGENTS, _HISTORY)
+
+
+def history_of(request: Request) -> QuerySet[HistoryLine]:
+    """A request's history lines (`HistoryLine`), newest first, with whose calendar each came from."""
+    return request.history.select_related("agent__user").order_by("-created_at", "-id")
 
 
 def actions_of(request: Request) -> QuerySet[Action]:

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from agents.models import Agent
 from calendars import services as calendar_services
-from tickets.models import Action, Request
+from tickets.models import Action, HistoryLine, Request
 
 REQUEST_FIELDS = ("summary", "description", "customer", "site", "status", "planned_start", "estimate", "planned_length")
 
@@ -246,3 +246,17 @@ def delete_action(action: Action, *, by=None) -> None:
     if appointment is not None:
         calendar_services.delete_appointment(appointment, by=by)
     action.delete()
+
+
+def record_history(
+    request_id: int, text: str, *, agent: Agent | None = None, at: datetime | None = None
+) -> HistoryLine:
+    """Add a line to a request's history (`HistoryLine`): a change that reached the request from
+    outside its pages, such as its planned appointment deleted in a technician's external
+    calendar. `text` is cut to 500 characters; `at` (aware, default now) is when it happened.
+    Returns the line written."""
+    line = HistoryLine(request_id=request_id, text=text[:500], agent=agent)
+    if at is not None:
+        line.created_at = at
+    line.save()
+    return line

@@ -229,6 +229,7 @@ def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=
             "tab": tab,
             "actions": [(action, permissions.can_edit_action(request.user, action)) for action in actions],
             "appointments": appointments,
+            "history": list(selectors.history_of(ticket)),
             "action_form": action_form or _action_form(request, ticket),
             "appointment_form": appointment_form or _appointment_form(request, ticket),
             "can_edit": permissions.can_edit_request(request.user, ticket),

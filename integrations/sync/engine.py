@@ -557,6 +557,7 @@ class _Run:
             marker=link.marker,
             templated=link.origin == SyncLink.Origin.HELPDESK,
             remote_before=before,
+            agent=self.agent,
         )
         # Read only by a create: a linked entry created again stands in for the gone one.
         local.replaces = link.remote_id or None
@@ -822,6 +823,11 @@ class _Run:
             raw = event.raw if event is not None else link.snapshot.get("remote_raw")
             self._synced(link, local, event or local, raw=raw)
             return
+        if op == Op.PUSH_UPDATE and decision.conflict and self._shared_answer(link, event):
+            # Both sides changed a shared entry: the helpdesk's version is written back, but this
+            # technician's own answer (an occurrence they cancelled) still counts.
+            self._pull_shared(link, decision, event)
+            return
         if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE, Op.PUSH_DELETE) and self.bulk is not None:
             self.bulk.append(_Pending(link, decision, local, event, reread=reread))
         elif op in (Op.PUSH_CREATE, Op.PUSH_UPDATE):
@@ -842,7 +848,7 @@ class _Run:
         the link goes, one log entry."""
         with transaction.atomic(), inbound.inbound(self.ac):
             if link.appointment is not None:
-                inbound.remove_for_remote_deletion(link.appointment, self.agent)
+                inbound.remove_for_remote_deletion(link.appointment, self.agent, now=self.now)
             link.delete()
             self._log(In, "delete", subject=_deleted_subject(link), private=privacy.link_is_private(link))
         self.report.pulled += 1
@@ -1087,7 +1093,18 @@ class _Run:
         link.snapshot = {**link.snapshot, "remote_raw": raw}
         SyncLink.objects.filter(pk=link.pk).update(remote_id=remote_id, version=version, snapshot=link.snapshot)
 
-    def _push(self, link: SyncLink, decision: Decision, local: RemoteEvent, event: RemoteEvent | None) -> None:
+    def _push(
+        self,
+        link: SyncLink,
+        decision: Decision,
+        local: RemoteEvent,
+        event: RemoteEvent | None,
+        *,
+        message: str | None = None,
+        result: str | None = None,
+    ) -> None:
+        """Write the helpdesk's side of a link to the remote (create, or update merged on the
+        entry as last read). `message` / `result`: the log entry's own, instead of the conflict's."""
         created = False
         if decision.op == Op.PUSH_CREATE or not link.remote_id:
             ref = _call(lambda: self.provider.create(self.calendar, local))
@@ -1106,7 +1123,7 @@ class _Run:
                 ref = _call(lambda: self.provider.create(self.calendar, local))
                 created = True
             operation = "update"
-        self._pushed(link, decision, local, event, ref, operation, created)
+        self._pushed(link, decision, local, event, ref, operation, created, message=message, result=result)
 
     def _pushed(
         self,
@@ -1117,8 +1134,12 @@ class _Run:
         ref: RemoteRef,
         operation: str,
         created: bool,
+        *,
+        message: str | None = None,
+        result: str | None = None,
     ) -> None:
-        """Record a push the remote accepted: the link's new id, version and synced state, and the log."""
+        """Record a push the remote accepted: the link's new id, version and synced state, and the
+        log (`message` / `result`: its own, instead of the conflict's)."""
         link.remote_id, link.version = ref.remote_id, ref.version or ""
         overwritten = mapping.lost_values(event, local) if decision.conflict and event is not None else None
         self._synced(link, local, local, raw=ref.raw)
@@ -1128,17 +1149,16 @@ class _Run:
         self.report.pushed += 1
         if decision.conflict:
             self.report.conflicts += 1
-        self._log(
-            Out,
-            operation,
-            SyncLogEntry.Result.CONFLICT if decision.conflict else SyncLogEntry.Result.OK,
-            subject=local.subject,
-            link=link,
-            overwritten=overwritten,
-            message="Both sides changed; the helpdesk's version won." if decision.conflict else "",
-        )
+        if result is None:
+            result = SyncLogEntry.Result.CONFLICT if decision.conflict else SyncLogEntry.Result.OK
+        if message is None:
+            message = "Both sides changed; the helpdesk's version won." if decision.conflict else ""
+        self._log(Out, operation, result, subject=local.subject, link=link, overwritten=overwritten, message=message)
 
     def _pull(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
+        if link.appointment is not None and inbound.is_shared(link.appointment):
+            self._pull_shared(link, decision, event)
+            return
         with transaction.atomic(), inbound.inbound(self.ac):
             overwritten = None
             templated = link.origin == SyncLink.Origin.HELPDESK
@@ -1182,6 +1202,48 @@ class _Run:
                     + event.notes
                 ),
             )
+
+    def _shared_answer(self, link: SyncLink, event: RemoteEvent | None) -> bool:
+        """Does the remote entry of this shared series (`inbound.is_shared`) cancel an occurrence
+        the last sync did not, which `_pull_shared` reads as this technician's answer?"""
+        appointment = link.appointment
+        if event is None or not event.exdates or appointment is None or not appointment.is_recurring_master:
+            return False
+        if not inbound.is_shared(appointment):
+            return False
+        before = self._remote_before(link)
+        if before is None:
+            return True
+        return bool(set(mapping.to_data(event)["exdates"]) - set(mapping.to_data(before)["exdates"]))
+
+    def _pull_shared(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
+        """A changed entry of an appointment shared by several technicians (`inbound.is_shared`):
+        it speaks for this technician alone, as an attendee's copy does in Exchange and Google.
+        An occurrence cancelled there is left by this technician only
+        (`inbound.apply_attendee_update`); anything else changed there (moved, resized, renamed,
+        a rule or an occurrence changed) is not applied to the others: the helpdesk's version is
+        written back to this calendar, and the log names what was overwritten and why. A conflict
+        (both sides changed) is decided the same way, whichever side the admins let win."""
+        count = len(mapping.agents_of(link.appointment))
+        with transaction.atomic(), inbound.inbound(self.ac):
+            before = self._remote_before(link)
+            done = inbound.apply_attendee_update(link.appointment, self.agent, before, event)
+            link.appointment.refresh_from_db()
+            mapping.forget_related(link.appointment)
+            link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
+            link.snapshot = {**link.snapshot, "remote": mapping.to_data(event)}
+            local = self._local_event(link)
+            self._synced(link, local, event, raw=event.raw)
+            if done:
+                self.report.pulled += 1
+                self._log(
+                    In, "update", subject=local.subject if local else event.subject, link=link, message=" ".join(done)
+                )
+        if local is None or mapping.content_hash(local) == mapping.content_hash(event):
+            return
+        # Written back at once: the entry is the helpdesk's, and only this technician's answer counts.
+        message = inbound.SHARED_MESSAGE.format(count=count)
+        self._push(link, Decision(Op.PUSH_UPDATE, conflict=True), local, event, message=message)
 
     def _synced(
         self,

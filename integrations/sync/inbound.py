@@ -600,10 +600,86 @@ def _remote_changes(
     return changes, hidden, private_changed
 
 
-def remove_for_remote_deletion(appointment: Appointment, agent: Agent) -> None:
-    """An entry deleted in the external calendar: the technician leaves the appointment; an
-    appointment with nobody left goes."""
+def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: datetime | None = None) -> None:
+    """An entry deleted in the external calendar: the technician leaves the appointment (the
+    others on it keep it, and their entries); an appointment with nobody left goes (SPEC S3.8).
+
+    An appointment of a request leaves a line in the request's history (`tickets.services.
+    record_history`) naming whose calendar it was deleted from and when (`now`, UTC, default
+    now; written on the technician's wall clock): a planned request unplanned this way says
+    "Unplanned from Carol's calendar on 30 Nov 2026 22:50 CET", so the coordinator sees it."""
+    request_id = appointment.request_id
+    source = appointment.source
+    others = appointment.agents.exclude(pk=agent.pk).exists()
     calendar_services.leave_appointment(appointment, agent)
+    if request_id is None:
+        return
+    from tickets import services as ticket_services  # tickets.services imports calendars.services
+
+    moment = (now or datetime.now(UTC)).astimezone(agent.zone)
+    when = f"{moment:%-d %b %Y %H:%M} {moment.tzname()}"
+    calendar = f"{agent.name}'s calendar"
+    if others:
+        text = f'{agent.name} taken off the appointment "{appointment.subject}": deleted from {calendar} on {when}'
+    elif source == Appointment.Source.PLANNED:
+        text = f"Unplanned from {calendar} on {when}"
+    else:
+        text = f'Appointment "{appointment.subject}" deleted from {calendar} on {when}'
+    ticket_services.record_history(request_id, text, agent=agent, at=moment)
+
+
+# --- a shared appointment: one technician's calendar speaks for that technician only ---------------
+
+SHARED_MESSAGE = (
+    "Shared with {count} technicians: change it in the helpdesk. Only taking part or not is read from one calendar."
+)
+
+
+def is_shared(appointment: Appointment) -> bool:
+    """Is this an appointment of several technicians, each with their own entry of it? Such an
+    entry's change in one technician's calendar is that technician's answer as an attendee
+    (Exchange/Outlook, Google: an attendee's change stays on their own copy), never a change for
+    all (`apply_attendee_update`). An imported (external) appointment has one technician and is
+    never shared (calendars.ownership)."""
+    if appointment.source == Appointment.Source.EXTERNAL:
+        return False
+    return len(mapping.agents_of(appointment)) > 1
+
+
+def apply_attendee_update(
+    appointment: Appointment, agent: Agent, before: RemoteEvent | None, after: RemoteEvent
+) -> list[str]:
+    """What one technician's changed entry of a shared appointment (`is_shared`) does: only their
+    own attendance changes. An occurrence newly cancelled there (an EXDATE, a cancelled instance;
+    new since `before`, the entry as last synced) is left by this technician alone
+    (`calendar_services.leave_occurrence`: it stays for the others, and is cancelled when nobody
+    is left). Every other change (a move, a new length, a new text, a changed rule, an occurrence
+    moved on its own) is not applied: the engine writes the helpdesk's version back to that
+    calendar. Returns one plain sentence for each occurrence left, for the sync log."""
+    if not appointment.is_recurring_master or not after.exdates:
+        return []
+    zone = _series_zone(after, agent)
+
+    def key_of(value: datetime | date) -> datetime | date:
+        return _occurrence_key(appointment, agent, value)
+
+    known = {key_of(d) for d in (before.exdates if before else [])}
+    occurrences = {occ.original_start: occ for occ in appointment.occurrences.all()}
+    done = []
+    for exdate in after.exdates:
+        key = key_of(exdate)
+        occurrence = _occurrence_for(key, occurrences, zone)
+        if key in known or occurrence is None or occurrence.is_cancelled:
+            continue
+        if all(other.pk != agent.pk for other in occurrence.agents.all()):
+            continue
+        left = calendar_services.leave_occurrence(occurrence, agent)
+        day = f"{occurrence.original_start.astimezone(agent.zone):%a %-d %b %Y %H:%M}"
+        if left.is_cancelled:
+            done.append(f"The occurrence of {day} cancelled: {agent.name} was the last technician on it.")
+        else:
+            done.append(f"{agent.name} taken off the occurrence of {day} only; it stays for the others.")
+    return done
 
 
 def remove_many_for_remote_deletion(appointments: list[Appointment]) -> int:

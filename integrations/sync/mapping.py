@@ -321,12 +321,16 @@ def local_event(
     marker: str,
     templated: bool = True,
     remote_before: RemoteEvent | None = None,
+    agent=None,
 ) -> RemoteEvent:
     """The external entry for an appointment (a whole series for a recurring master).
 
     `templated`: the subject and body come from the admins' templates (entries the helpdesk
     made); an imported entry keeps its own text. A private imported entry has no text here, so
-    the remote text (`remote_before`) is kept.
+    the remote text (`remote_before`) is kept. `agent`: the technician whose calendar the entry
+    is for; an occurrence of the series that is not theirs (they left it, or it was given to
+    others on its own) is cancelled on their entry (an EXDATE), as it is for them (None: every
+    occurrence counts, as for the series' technicians).
     """
     subject, body = _texts(appointment, settings, templated=templated)
     location = appointment.location
@@ -364,7 +368,7 @@ def local_event(
             event.rrules = [times.rule_for_dates(rule, zone) for rule in event.rrules]
         occurrences = _modified_occurrences(appointment)
         # Every cancelled occurrence, made yet or not (the rule keeps those beyond the horizon).
-        cancelled = {o.original_start for o in occurrences if o.is_cancelled}
+        cancelled = {o.original_start for o in occurrences if o.is_cancelled or not _holds(o, agent)}
         cancelled |= {times.on_wall_clock(d, zone) if d.tzinfo is None else d for d in schedule.recurrence.exdates}
         event.rdates = [key(d) for d in _rdates(schedule, zone) if d != appointment.start]
         if master_start_not_given(appointment):
@@ -398,7 +402,7 @@ def local_event(
                 )
             )
         for occurrence in occurrences:
-            if occurrence.is_cancelled:
+            if occurrence.is_cancelled or not _holds(occurrence, agent):
                 continue
             o_subject, o_body = _texts(occurrence, settings, templated=templated)
             o_location = occurrence.location
@@ -422,6 +426,11 @@ def local_event(
                 )
             )
     return event
+
+
+def _holds(occurrence: Appointment, agent) -> bool:
+    """Is `agent` (None: anyone) on this occurrence?"""
+    return agent is None or any(other.pk == agent.pk for other in agents_of(occurrence))
 
 
 def lost_values(loser: RemoteEvent, winner: RemoteEvent) -> dict:

@@ -1,0 +1,258 @@
+"""An appointment shared by several technicians, each with their own entry of it (trial F13): a
+change on one technician's phone speaks for that technician alone, as an attendee's copy does in
+Exchange/Outlook and Google. A deleted entry or a cancelled occurrence takes that technician off
+(the others keep it, on their phones too); a move or rename is written back with the helpdesk's
+version. And a planned request's entry deleted from a phone says so on the request (trial F14).
+
+Real Radicale, two technicians (Alice in Amsterdam, Bob in London); what each phone holds is read
+with the `caldav` package and expanded with recurring-ical-events, never from our code."""
+
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+import recurring_ical_events
+from django.utils import timezone
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+from integrations.models import SyncLink, SyncLogEntry
+from tests.integrations.conftest import USERS, OtherClient
+from tests.integrations.test_caldav_sync import pull
+from tickets import services as ticket_services
+from tickets.models import Request
+
+pytestmark = pytest.mark.django_db
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+WEEK = timedelta(weeks=1)
+
+
+@pytest.fixture
+def bob_phone(radicale, bob_calendar):
+    return OtherClient(radicale.url, "bob", USERS["bob"], bob_calendar.calendar_id)
+
+
+@pytest.fixture
+def first_monday():
+    """Next week's Monday, 15:00 in Amsterdam: the team stand-up's first occurrence."""
+    today = timezone.now().astimezone(AMSTERDAM)
+    monday = today + timedelta(days=7 - today.weekday())
+    return monday.replace(hour=15, minute=0, second=0, microsecond=0)
+
+
+def standup(alice, bob, first, capture):
+    """A weekly 30-minute stand-up, four times, on Alice and Bob: pushed to both phones."""
+    with capture(execute=True):
+        return calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;COUNT=4",
+            agents=[alice, bob],
+            start=first,
+            end=first + timedelta(minutes=30),
+            time_zone=AMSTERDAM,
+            subject="Weekly team stand-up",
+        )
+
+
+def marker_of(appointment, agent_calendar) -> str:
+    return SyncLink.objects.get(appointment=appointment, agent_calendar=agent_calendar).marker
+
+
+def phone_starts(phone, uid: str, first) -> list:
+    """The starts (UTC) of the entry's occurrences on that phone, as recurring-ical-events expands
+    the text Radicale holds."""
+    calendar = icalendar.Calendar.from_ical(phone.by_uid(uid).data)
+    return sorted(
+        i.decoded("dtstart").astimezone(UTC)
+        for i in recurring_ical_events.of(calendar).between(first - timedelta(days=1), first + 6 * WEEK)
+    )
+
+
+def add_exdate(phone, uid: str, moment) -> None:
+    """What a phone does for "delete this occurrence": an EXDATE on the series' own entry."""
+    event = phone.by_uid(uid)
+    calendar = icalendar.Calendar.from_ical(event.data)
+    master = next(c for c in calendar.walk("VEVENT") if "RECURRENCE-ID" not in c)
+    master.add("exdate", moment.astimezone(AMSTERDAM))
+    event.data = calendar.to_ical().decode()
+    event.save()
+
+
+def occurrence_at(master, moment) -> Appointment:
+    return master.occurrences.get(original_start=moment)
+
+
+def agent_names(appointment) -> list[str]:
+    return sorted(agent.user.username for agent in appointment.agents.all())
+
+
+def test_shared_occurrence_cancelled_on_one_phone_takes_only_that_technician_off(
+    alice_calendar, bob_calendar, alice_phone, bob_phone, first_monday, django_capture_on_commit_callbacks
+):
+    alice, bob = alice_calendar.agent, bob_calendar.agent
+    series = standup(alice, bob, first_monday, django_capture_on_commit_callbacks)
+    uid_alice, uid_bob = marker_of(series, alice_calendar), marker_of(series, bob_calendar)
+    second = first_monday + WEEK
+    add_exdate(alice_phone, uid_alice, second)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pull(alice_calendar)
+
+    occurrence = occurrence_at(series, second)
+    assert not occurrence.is_cancelled
+    assert agent_names(occurrence) == ["bob"]
+    assert agent_names(occurrence_at(series, first_monday + 2 * WEEK)) == ["alice", "bob"]
+    assert agent_names(Appointment.objects.get(pk=series.pk)) == ["alice", "bob"]
+    every = [(first_monday + n * WEEK).astimezone(UTC) for n in range(4)]
+    assert phone_starts(bob_phone, uid_bob, first_monday) == every  # Bob's phone keeps the 2nd
+    assert phone_starts(alice_phone, uid_alice, first_monday) == [m for m in every if m != second]
+    entry = SyncLogEntry.objects.filter(agent_calendar=alice_calendar, direction="in").latest("pk")
+    assert "taken off the occurrence" in entry.message and "stays for the others" in entry.message
+
+    # Converged: neither calendar has anything left to write or read.
+    with django_capture_on_commit_callbacks(execute=True):
+        again_alice, again_bob = pull(alice_calendar), pull(bob_calendar)
+    assert (again_alice.pushed, again_alice.pulled, again_bob.pushed, again_bob.pulled) == (0, 0, 0, 0)
+    assert phone_starts(bob_phone, uid_bob, first_monday) == every
+
+
+def test_shared_occurrence_cancelled_by_its_last_technician_is_cancelled(
+    alice_calendar, bob_calendar, alice_phone, bob_phone, first_monday, django_capture_on_commit_callbacks
+):
+    alice, bob = alice_calendar.agent, bob_calendar.agent
+    series = standup(alice, bob, first_monday, django_capture_on_commit_callbacks)
+    second = first_monday + WEEK
+    add_exdate(alice_phone, marker_of(series, alice_calendar), second)
+    with django_capture_on_commit_callbacks(execute=True):
+        pull(alice_calendar)
+    add_exdate(bob_phone, marker_of(series, bob_calendar), second)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pull(bob_calendar)
+
+    assert occurrence_at(series, second).is_cancelled
+    assert agent_names(occurrence_at(series, first_monday + 2 * WEEK)) == ["alice", "bob"]
+
+
+def test_shared_entry_deleted_on_one_phone_takes_only_that_technician_off(
+    alice_calendar, bob_calendar, alice_phone, bob_phone, first_monday, django_capture_on_commit_callbacks
+):
+    alice, bob = alice_calendar.agent, bob_calendar.agent
+    with django_capture_on_commit_callbacks(execute=True):
+        job = calendar_services.create_appointment(
+            subject="On site together", start=first_monday, end=first_monday + timedelta(hours=2), agents=[alice, bob]
+        )
+    uid_bob = marker_of(job, bob_calendar)
+    alice_phone.delete(marker_of(job, alice_calendar))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pull(alice_calendar)
+
+    job = Appointment.objects.get(pk=job.pk)
+    assert agent_names(job) == ["bob"]
+    assert not SyncLink.objects.filter(appointment=job, agent_calendar=alice_calendar).exists()
+    entry = bob_phone.by_uid(uid_bob).icalendar_component
+    assert entry.decoded("dtstart").astimezone(UTC) == first_monday.astimezone(UTC)
+    assert alice_phone.entries() == []
+
+
+def test_shared_entry_moved_on_one_phone_is_written_back_and_logged(
+    alice_calendar, bob_calendar, alice_phone, bob_phone, first_monday, django_capture_on_commit_callbacks
+):
+    alice, bob = alice_calendar.agent, bob_calendar.agent
+    with django_capture_on_commit_callbacks(execute=True):
+        job = calendar_services.create_appointment(
+            subject="On site together", start=first_monday, end=first_monday + timedelta(hours=2), agents=[alice, bob]
+        )
+    uid_alice, uid_bob = marker_of(job, alice_calendar), marker_of(job, bob_calendar)
+    later = first_monday + timedelta(hours=3)
+    alice_phone.edit(uid_alice, dtstart=later, dtend=later + timedelta(hours=2), summary="Moved by Alice")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pull(alice_calendar)
+
+    job = Appointment.objects.get(pk=job.pk)
+    assert (job.start, job.subject, agent_names(job)) == (first_monday, "On site together", ["alice", "bob"])
+    for phone, uid in ((alice_phone, uid_alice), (bob_phone, uid_bob)):
+        entry = phone.by_uid(uid).icalendar_component
+        assert entry.decoded("dtstart").astimezone(UTC) == first_monday.astimezone(UTC)
+        assert str(entry["summary"]) == "On site together"
+    entry = SyncLogEntry.objects.filter(agent_calendar=alice_calendar, direction="out").latest("pk")
+    assert entry.message.startswith("Shared with 2 technicians: change it in the helpdesk.")
+    assert entry.overwritten["subject"] == "Moved by Alice"
+    assert "start" in entry.overwritten
+    with django_capture_on_commit_callbacks(execute=True):
+        again = pull(alice_calendar)
+    assert (again.pushed, again.pulled) == (0, 0)
+
+
+def test_single_technician_occurrence_cancelled_on_the_phone_is_still_cancelled(
+    alice_calendar, alice_phone, first_monday, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        series = calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;COUNT=4",
+            agents=[alice_calendar.agent],
+            start=first_monday,
+            end=first_monday + timedelta(minutes=30),
+            time_zone=AMSTERDAM,
+            subject="Own weekly check",
+        )
+    add_exdate(alice_phone, marker_of(series, alice_calendar), first_monday + WEEK)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pull(alice_calendar)
+
+    assert occurrence_at(series, first_monday + WEEK).is_cancelled
+
+
+def test_planned_request_deleted_on_the_phone_says_so_on_the_request(
+    alice_calendar, alice_phone, first_monday, django_capture_on_commit_callbacks, client, coordinator
+):
+    alice = alice_calendar.agent
+    with django_capture_on_commit_callbacks(execute=True):
+        request = ticket_services.create_request(
+            summary="Move desk phones to new floor", assigned_agents=[alice], planned_start=first_monday
+        )
+    appointment = Appointment.objects.get(request=request)
+    alice_phone.delete(marker_of(appointment, alice_calendar))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pull(alice_calendar)
+
+    request = Request.objects.get(pk=request.pk)
+    assert request.planned_start is None  # SPEC S3.8: the deletion still flows
+    line = request.history.get()
+    moment = line.created_at.astimezone(AMSTERDAM)
+    expected = f"Unplanned from {alice.name}'s calendar on {moment:%-d %b %Y %H:%M} {moment.tzname()}"
+    assert line.text == expected
+    client.force_login(coordinator)
+    body = client.get(f"/api/requests/{request.pk}/").json()
+    assert [item["text"] for item in body["history"]] == [expected]
+    assert body["history"][0]["agent"] == alice.pk
+    page = client.get(f"/requests/{request.pk}/")
+    assert expected.replace("'", "&#x27;") in page.content.decode()
+
+
+def test_shared_occurrence_cancelled_while_the_helpdesk_changed_the_series_still_counts(
+    alice_calendar, bob_calendar, alice_phone, first_monday, django_capture_on_commit_callbacks
+):
+    """Both sides changed (the helpdesk wins by default): the helpdesk's new subject is written
+    back to Alice's phone, and the occurrence she cancelled there is still her own answer."""
+    alice, bob = alice_calendar.agent, bob_calendar.agent
+    series = standup(alice, bob, first_monday, django_capture_on_commit_callbacks)
+    uid_alice = marker_of(series, alice_calendar)
+    with django_capture_on_commit_callbacks(execute=False):  # changed, not pushed yet
+        calendar_services.update_appointment(Appointment.objects.get(pk=series.pk), subject="Stand-up (new room)")
+    second = first_monday + WEEK
+    add_exdate(alice_phone, uid_alice, second)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pull(alice_calendar)
+
+    assert agent_names(occurrence_at(series, second)) == ["bob"]
+    assert not occurrence_at(series, second).is_cancelled
+    every = [(first_monday + n * WEEK).astimezone(UTC) for n in range(4)]
+    assert phone_starts(alice_phone, uid_alice, first_monday) == [m for m in every if m != second.astimezone(UTC)]
+    assert str(alice_phone.by_uid(uid_alice).icalendar_component["summary"]) == "Stand-up (new room)"
