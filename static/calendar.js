@@ -111,6 +111,9 @@
         start,
         end,
         length: new Date(item.end) - new Date(item.start),
+        // Shown on hover (eventDidMount), for entries too narrow for their label: the times and
+        // the subject; an imported private entry only its times and "Busy" (S2.5).
+        tooltip: `${spanLabel(start, end, days)} \u00b7 ${item.data_unavailable ? "Busy" : prefix + item.title}`,
       },
     };
   }
@@ -211,6 +214,26 @@
     return labelFormat.formatRange(from, to);
   }
 
+  // An entry's whole span for its tooltip: "09:00–10:30" on one day, else with the days
+  // ("Mon 7 Dec 22:00 – Tue 8 Dec 02:00"); an all-day entry its days (`end` is the day after).
+  const dayFormat = new Intl.DateTimeFormat(document.documentElement.lang || "en-GB", {
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    timeZone: "UTC",
+  });
+  function spanLabel(start, end, allDay) {
+    if (allDay) {
+      const last = shifted(end, { days: -1 });
+      const first = dayFormat.format(onUtcClock(`${start.slice(0, 10)}T00:00:00`));
+      return last.slice(0, 10) <= start.slice(0, 10) ? first : `${first} \u2013 ${dayFormat.format(onUtcClock(last))}`;
+    }
+    const overMidnight = end.slice(0, 10) > start.slice(0, 10) && !(end.endsWith("T00:00:00") && end.slice(0, 10) === shifted(start, { days: 1 }).slice(0, 10));
+    if (!overMidnight) return timeLabel(start, end);
+    const at = (text) => `${dayFormat.format(onUtcClock(text))} ${labelFormat.format(onUtcClock(text))}`;
+    return `${at(start)} \u2013 ${at(end)}`;
+  }
+
   // The widget cuts an entry over midnight into one part per day in its time grids and hands each
   // part's times to eventTimeFormat (in its list view too), whose answer eventContent gets as
   // timeText; but as browser Dates (see the top). Their day is sound (zones skip an hour inside
@@ -302,6 +325,87 @@
     return shaded;
   }
 
+  // Technicians as rows (a timeline): every day shows the same hours, the shown technicians'
+  // working-hours window on the viewer's clock (from the earliest start to the latest end of
+  // their working intervals in the window), widened to whole hours and to any entry outside it,
+  // so nothing is hidden; and the slots are as wide as lets the days fit the screen. Nights drawn
+  // in full made a week about 8,000 px wide (trial F16); the widget's own flexibleSlotTimeLimits
+  // would widen only the days with an entry outside the hours, so days would differ.
+  const rows = config.mode === "group" && config.view === "resourceTimeline";
+  // The narrowest hour (px), below which the timeline scrolls sideways rather than squeeze; the
+  // widest slot; the room a slot label ("08:00") needs.
+  const MIN_HOUR_WIDTH = 20;
+  const MAX_SLOT_WIDTH = 160;
+  const LABEL_WIDTH = 40;
+
+  // Minutes after the midnight of the day a wall-clock text is on.
+  const minuteOfDay = (text) => Number(text.slice(11, 13)) * 60 + Number(text.slice(14, 16));
+
+  // [first, last] minute of the day to show for these wall-clock spans ([start, end] texts),
+  // on whole hours; the whole day for a span over midnight or when there is none.
+  function hoursWindow(spans) {
+    let [first, last] = [Infinity, -Infinity];
+    for (const [start, end] of spans) {
+      const nextMidnight = `${shifted(start.slice(0, 10), { days: 1 }).slice(0, 10)}T00:00:00`;
+      if (end > nextMidnight) return [0, 24 * 60];
+      first = Math.min(first, minuteOfDay(start));
+      last = Math.max(last, end === nextMidnight ? 24 * 60 : minuteOfDay(end));
+    }
+    if (first >= last) return [0, 24 * 60];
+    return [Math.floor(first / 60) * 60, Math.ceil(last / 60) * 60];
+  }
+
+  const hhmm = (minutes) => `${String(Math.floor(minutes / 60)).padStart(2, "0")}:${String(minutes % 60).padStart(2, "0")}`;
+
+  // What the timeline was last given, so an unchanged fit sets nothing (setOption re-renders).
+  const fitted = {};
+
+  // Sets the rows' hours, slot width and label spacing for the entries just loaded (timed ones:
+  // [start, end] wall-clock texts) and the working hours of the shown window.
+  function fitRows(entrySpans) {
+    if (!rows) return;
+    const working = Object.values(workingIntervals).flat();
+    const [first, last] = hoursWindow(working.length ? working.concat(entrySpans) : []);
+    const main = element.querySelector(".ec-main");
+    const sidebar = element.querySelector(".ec-body .ec-sidebar");
+    const slots = (config.days * (last - first)) / config.slotMinutes;
+    const room = main && sidebar ? main.clientWidth - sidebar.offsetWidth - 1 : 0;
+    const narrowest = (MIN_HOUR_WIDTH * config.slotMinutes) / 60;
+    const slotWidth = Math.max(Math.ceil(narrowest), Math.min(MAX_SLOT_WIDTH, Math.floor(room / slots)));
+    // A label every so many slots: the shortest spacing of at least LABEL_WIDTH px among the
+    // slot, whole multiples of it and whole hours, one that divides the day shown if it can
+    // (else the day's last label is cut short).
+    const spacings = [1, 2, 3, 4, 6]
+      .map((n) => n * config.slotMinutes)
+      .concat([60, 120, 180, 240, 300, 360, 720])
+      .filter((minutes) => minutes % config.slotMinutes === 0 && (minutes / config.slotMinutes) * slotWidth >= LABEL_WIDTH)
+      .sort((a, b) => a - b);
+    const label = spacings.find((minutes) => (last - first) % minutes === 0) || spacings[0] || 720;
+    const wanted = {
+      slotMinTime: `${hhmm(first)}:00`,
+      slotMaxTime: `${hhmm(last)}:00`,
+      slotWidth,
+      slotLabelInterval: `${hhmm(label)}:00`,
+      scrollTime: `${hhmm(first)}:00`,
+    };
+    for (const [name, value] of Object.entries(wanted)) {
+      if (fitted[name] === value) continue;
+      fitted[name] = value;
+      calendar.setOption(name, value);
+    }
+  }
+
+  // The spans fitRows last had, to fit again when the widget changes width.
+  let lastSpans = [];
+  if (rows && window.ResizeObserver) {
+    let width = 0;
+    new ResizeObserver(([entry]) => {
+      if (Math.abs(entry.contentRect.width - width) < 1) return;
+      width = entry.contentRect.width;
+      fitRows(lastSpans);
+    }).observe(element);
+  }
+
   // A load error stays on screen until a later load works; "Saved." is left alone.
   let loadFailed = false;
 
@@ -324,7 +428,10 @@
       loadFailed = false;
       say("");
     }
-    return items.map(toEvent).concat(workingHours());
+    const entries = items.map(toEvent);
+    lastSpans = entries.filter((entry) => !entry.allDay).map((entry) => [entry.start, entry.end]);
+    fitRows(lastSpans);
+    return entries.concat(workingHours());
   }
 
   // Dropped on another technician: swap that one for the new one, keep the rest.
@@ -348,6 +455,24 @@
     );
   }
 
+  // Why these technicians are off at [start, end] (wall-clock texts): a public holiday it falls
+  // on, by name ("On Carol Smith's public holiday (Boxing Day)"), else outside their hours.
+  function offWorkText(resources, start, end) {
+    const holidays = [];
+    const outside = [];
+    for (const resource of resources) {
+      const day = (daysOff[String(resource.id)] || []).find(
+        (off) => wallClockOf(off.start) < end && start < wallClockOf(off.end),
+      );
+      if (day) holidays.push(`${resource.title}'s public holiday (${day.name})`);
+      else outside.push(resource.title);
+    }
+    const parts = [];
+    if (holidays.length) parts.push(`On ${holidays.join(" and ")}`);
+    if (outside.length) parts.push(`${parts.length ? "outside" : "Outside"} the working hours of ${outside.join(", ")}`);
+    return parts.join("; ");
+  }
+
   // The entry's new wall-clock times after a drop or resize: the times it was given plus the
   // widget's deltas (the Dates in `info` are on the browser's clock; see the top). A resize moves
   // the one end it dragged. A drop moves the start by the delta on the user's wall clock (the
@@ -368,17 +493,41 @@
   // Asked on every step of a drag: a drop on another technician's column or row is allowed only
   // for an entry the user may give to others; the widget keeps the rest where they were. It still
   // calls eventDrop for such a drop (with the other technician as newResource), so that asks too.
+  const OFF_ROWS = "Let go over a technician's row to move the entry there.";
+
   function mayDrop(info) {
+    if (!overRows(info.jsEvent)) {
+      say(OFF_ROWS, true);
+      return false;
+    }
+    if (messageBox.textContent === OFF_ROWS) say("");
     if (!info.newResource || info.event.extendedProps.canReassign) return true;
     say(config.keepsTechniciansMessage, true);
     return false;
+  }
+
+  // Technicians as rows: is the pointer over one of the rows (in the part of the grid in view)?
+  // The widget reads a pointer below the last row (or outside the grid) as over the nearest
+  // row, so a drop there gave the entry to the last technician (trial F8).
+  function overRows(jsEvent) {
+    if (!rows || !jsEvent || jsEvent.clientY === undefined) return true;
+    const heads = element.querySelectorAll(".ec-body .ec-row-head");
+    const main = element.querySelector(".ec-main");
+    const header = element.querySelector(".ec-main > .ec-header");
+    if (!heads.length || !main) return true;
+    const shown = main.getBoundingClientRect();
+    const top = Math.max(heads[0].getBoundingClientRect().top, header ? header.getBoundingClientRect().bottom : shown.top);
+    // The rows end at the last one, or where the grid's view ends (above its sideways scrollbar).
+    const bottom = Math.min(heads[heads.length - 1].getBoundingClientRect().bottom, shown.top + main.clientTop + main.clientHeight);
+    const x = jsEvent.clientX;
+    return jsEvent.clientY >= top && jsEvent.clientY < bottom && x >= shown.left && x < shown.right;
   }
 
   async function save(info, changes) {
     const agentIds = changes.agents || info.event.extendedProps.agents;
     const { start, end } = movedTimes(info);
     const outside = info.event.allDay ? [] : outOfHours(start, end, agentIds);
-    if (outside.length && !window.confirm(`Outside the working hours of ${outside.map((r) => r.title).join(", ")}. Save anyway?`)) {
+    if (outside.length && !window.confirm(`${offWorkText(outside, start, end)}. Save anyway?`)) {
       info.revert();
       say("Not saved.");
       return;
@@ -461,9 +610,18 @@
     },
     eventDragStart: () => (preview = null),
     eventResizeStart: () => (preview = null),
-    eventDrop: (info) => (mayDrop(info) ? save(info, { ...movedTimes(info), agents: agentsAfterDrop(info) }) : info.revert()),
+    eventDrop: (info) => {
+      if (mayDrop(info)) return save(info, { ...movedTimes(info), agents: agentsAfterDrop(info) });
+      info.revert();
+      if (!overRows(info.jsEvent)) say("Not moved: it was let go outside the technicians' rows.", true);
+    },
     eventResize: (info) => save(info, movedTimes(info)),
     eventClick: openEntry,
+    // Every entry names its times and subject on hover: in a week of rows, or a narrow column,
+    // its label is cut to a few letters or to nothing.
+    eventDidMount: (info) => {
+      if (info.event.extendedProps.tooltip) info.el.title = info.event.extendedProps.tooltip;
+    },
     dateClick: createAt,
     loading: (isLoading) => element.classList.toggle("loading", isLoading),
     buttonText: { today: "Today", dayGridMonth: "Month", timeGridWeek: "Week", timeGridDay: "Day", listWeek: "List" },
@@ -481,7 +639,12 @@
     options.slotDuration = minutes === "60" ? "01:00" : `00:${minutes}`;
     options.headerToolbar = { start: "prev,next today", center: "title", end: "" };
     options.datesAboveResources = config.days > 1;
-    if (config.view === "resourceTimeline") options.slotWidth = 48;
+    if (config.view === "resourceTimeline") {
+      // Until the first load fits the hours and the width to the screen (fitRows).
+      options.slotWidth = 48;
+      // The rows' count, for their equal heights (helpdesk.css).
+      element.style.setProperty("--technician-rows", String(Math.max(1, config.resources.length)));
+    }
     // Many technicians (on a phone, or a week of eight on a desktop) made columns of cut names and
     // entries: each keeps a readable width and the grid scrolls sideways in the widget, its hours staying put.
     else options.columnWidth = "minmax(7rem, 1fr)";

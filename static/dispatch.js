@@ -1,5 +1,5 @@
-// The dispatch assistant on the group calendar (issue 15): free slots for the chosen duration
-// as a background layer, read from /api/availability/ ("any one" mode, one slot after another).
+// The dispatch assistant on the group calendar (issue 15): the free windows that hold the chosen
+// duration, as a background layer, read from /api/availability/ ("any one" mode).
 // Kept apart from calendar.js: loaded before it, it registers one more event source.
 (function () {
   "use strict";
@@ -51,9 +51,9 @@
       if (slots.length < LIMIT) break;
       start = new Date(Date.parse(slots[slots.length - 1].start) + step * 60 * 1000).toISOString();
     }
-    return tiles(found).map((slot) => ({
-      start: slot.start.slice(0, 19),
-      end: slot.end.slice(0, 19),
+    return windows(found).map((slot) => ({
+      start: slot.start,
+      end: slot.end,
       display: "background",
       backgroundColor: "#2e9e4f",
       classNames: ["free-slot"],
@@ -61,19 +61,29 @@
     }));
   }
 
-  // The slots one after another, per technician (or for anyone, in one grid): each from the
-  // earliest start at or after the end of the one before, so the blocks tile the free time.
-  function tiles(slots) {
-    const ends = new Map();
+  // The free windows the slots make, per technician (or for anyone, in one grid): slots that
+  // overlap or touch are one window, from the first's start to the last's end, so a window is
+  // shaded whole, as long as it is (at least the duration), as Outlook's Scheduling Assistant
+  // shows free time. Back-to-back blocks of the duration showed a 2-hour window as 90 minutes
+  // dark and 30 light, as if its end were no use (trial F9). Compared as instants (the answer's
+  // times carry their offsets); shown as the wall clock they were written on, the widget's.
+  function windows(slots) {
+    const open = new Map();
     const shown = [];
-    for (const slot of [...slots].sort((a, b) => Date.parse(a.start) - Date.parse(b.start))) {
-      const keys = perResource ? slot.agents.map(String) : ["anyone"];
-      const free = keys.filter((key) => !ends.has(key) || Date.parse(slot.start) >= ends.get(key));
-      if (!free.length) continue;
-      free.forEach((key) => ends.set(key, Date.parse(slot.end)));
-      shown.push({ ...slot, agents: perResource ? free : [] });
+    const sorted = [...slots].sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+    for (const slot of sorted) {
+      for (const key of perResource ? slot.agents.map(String) : ["anyone"]) {
+        const current = open.get(key);
+        if (current && Date.parse(slot.start) <= Date.parse(current.until)) {
+          if (Date.parse(slot.end) > Date.parse(current.until)) current.until = slot.end;
+          continue;
+        }
+        const made = { from: slot.start, until: slot.end, agents: perResource ? [key] : [] };
+        open.set(key, made);
+        shown.push(made);
+      }
     }
-    return shown;
+    return shown.map((found) => ({ start: found.from.slice(0, 19), end: found.until.slice(0, 19), agents: found.agents }));
   }
 
   window.helpdeskEventSources = [...(window.helpdeskEventSources || []), { events: freeSlots }];

@@ -90,14 +90,14 @@ def test_dragging_onto_a_busy_slot_asks_first(open_page, log_in, alice):
 
 
 def test_free_slot_layer_shows_on_the_group_calendar(open_page, log_in, coordinator, alice):
-    """Alice works 08:00-17:00 and is busy 10:00-12:00 on Monday 5 March 2035. Free slots of
-    60 minutes, one after another: 08, 09, 12, 13, 14, 15, 16 - seven shaded blocks."""
+    """Alice works 08:00-17:00 and is busy 10:00-12:00 on Monday 5 March 2035. Free windows that
+    hold 60 minutes: 08:00-10:00 and 12:00-17:00, two shaded blocks."""
     calendar_services.create_appointment(subject="Busy", start=on(10), end=on(12), agents=[alice])
     page = log_in(open_page(), "coordinator")
     page.goto(f"/calendar/group/?agent={alice.pk}&layout=columns&days=1&date=2035-03-05&free=60")
     page.wait_for_selector(".ec-bg-event.free-slot")
     page.wait_for_load_state("networkidle")
-    assert page.locator(".ec-bg-event.free-slot").count() == 7
+    assert page.locator(".ec-bg-event.free-slot").count() == 2
     assert page.locator("select[name=free]").input_value() == "60"
 
 
@@ -143,31 +143,64 @@ def test_dragging_onto_a_busy_slot_on_the_group_calendar_asks_first(open_page, l
 def test_the_free_slot_layer_is_whole_past_the_most_slots_one_answer_holds(open_page, log_in, coordinator, make_agent):
     """Alice (Amsterdam) and Frank (New York), both 08:00-17:00 on their own clock, 31 days from
     Monday 5 March 2035 (23 working days to Wednesday 4 April), free slots of 30 minutes: 18 a
-    working day each, 2 x 23 x 18 = 828 shaded blocks. Their hours barely overlap, so the slots
-    start at more distinct times (over 500) than one answer of /api/availability/ holds."""
+    working day each, 2 x 23 x 18 = 828 slots. Their hours barely overlap, so the slots start at
+    more distinct times (over 500) than one answer of /api/availability/ holds. Each working day
+    is one free window for each of them: 2 x 23 = 46 shaded blocks, the last days' too."""
     alice = make_agent("alice")
     frank = make_agent("frank", time_zone="America/New_York")
     page = log_in(open_page(), "coordinator")
     page.goto(f"/calendar/group/?agent={alice.pk}&agent={frank.pk}&layout=rows&days=31&date=2035-03-05&free=30")
-    expect(page.locator(".ec-bg-event.free-slot")).to_have_count(2 * 23 * 18, timeout=30_000)
+    expect(page.locator(".ec-bg-event.free-slot")).to_have_count(2 * 23, timeout=30_000)
 
 
 def test_free_slots_longer_than_the_grid_start_where_the_free_time_starts(open_page, log_in, coordinator, alice):
     """Trial of main: Alice works 08:00-17:00 and is busy 09:30-10:00; free slots of 90 minutes
-    on the 30-minute grid. A 90-minute job fits 08:00-09:30 and from 10:00, so the blocks are
-    08:00-09:30, 10:00-11:30, 11:30-13:00, 13:00-14:30 and 14:30-16:00 (16:00-17:30 leaves her
-    hours). Starts counted in steps of 90 minutes from midnight (00:00, 01:30 ... 09:00, 10:30)
-    showed four blocks from 10:30 and hid both 08:00-09:30 and 10:00-10:30."""
+    on the 30-minute grid. A 90-minute job fits 08:00-09:30 and from 10:00, so the free windows
+    are 08:00-09:30 and 10:00-17:00. Starts counted in steps of 90 minutes from midnight (00:00,
+    01:30 ... 09:00, 10:30) hid both 08:00-09:30 and 10:00-10:30."""
     calendar_services.create_appointment(subject="Busy", start=on(9, 30), end=on(10), agents=[alice])
     page = log_in(open_page(), "coordinator")
     page.goto(f"/calendar/group/?agent={alice.pk}&layout=columns&days=1&slot=30&date=2035-03-05&free=90")
     busy = settled_box(page, page.locator(".ec-event", has_text="Busy"))
     blocks = page.locator(".ec-bg-event.free-slot")
-    expect(blocks).to_have_count(5)
+    expect(blocks).to_have_count(2)
     # The busy half hour is the ruler: one slot of the grid.
     half_hour = busy["height"]
-    boxes = sorted((blocks.nth(i).bounding_box() for i in range(5)), key=lambda box: box["y"])
+    boxes = sorted((blocks.nth(i).bounding_box() for i in range(2)), key=lambda box: box["y"])
     assert abs(boxes[0]["y"] - (busy["y"] - 3 * half_hour)) < 3  # 08:00
     assert abs(boxes[0]["height"] - 3 * half_hour) < 3  # until 09:30
     assert abs(boxes[1]["y"] - (busy["y"] + half_hour)) < 3  # 10:00
-    assert abs(boxes[4]["y"] + boxes[4]["height"] - (busy["y"] + 13 * half_hour)) < 3  # 16:00
+    assert abs(boxes[1]["y"] + boxes[1]["height"] - (busy["y"] + 15 * half_hour)) < 3  # 17:00
+
+
+def test_free_slot_shading_shows_each_free_window_whole(open_page, log_in, coordinator, make_agent):
+    """Trial F9: Carol (London, 08:00-17:00 there: 09:00-18:00 on the coordinator's Amsterdam
+    clock) is busy 11:00-13:00 on Tuesday 6 March 2035; free slots for 90 minutes. Her free
+    windows, worked out here from her hours minus the busy time, are 09:00-11:00 and 13:00-18:00,
+    both at least 90 minutes: each is one shaded block, end to end. The page showed 09:00-10:30
+    and 13:00-17:30 dark and the rest light, as if 10:30-11:00 were no use for a 90-minute job."""
+    london = ZoneInfo("Europe/London")
+    carol = make_agent("carol", time_zone="Europe/London")
+    day = datetime(2035, 3, 6).date()
+    busy = (datetime(2035, 3, 6, 11, tzinfo=AMS), datetime(2035, 3, 6, 13, tzinfo=AMS))
+    calendar_services.create_appointment(subject="Busy", start=busy[0], end=busy[1], agents=[carol])
+    hours = (datetime.combine(day, time(8), london), datetime.combine(day, time(17), london))
+    expected = [
+        (start.astimezone(AMS).strftime("%H:%M"), end.astimezone(AMS).strftime("%H:%M"))
+        for start, end in ((hours[0], busy[0]), (busy[1], hours[1]))
+        if end - start >= timedelta(minutes=90)
+    ]
+    assert expected == [("09:00", "11:00"), ("13:00", "18:00")]
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/calendar/group/?agent={carol.pk}&layout=columns&days=1&slot=30&date=2035-03-06&free=90")
+    ruler = settled_box(page, page.locator(".ec-event", has_text="Busy"))  # 11:00-13:00: four slots
+    blocks = page.locator(".ec-bg-event.free-slot")
+    expect(blocks).to_have_count(len(expected))
+    half_hour = ruler["height"] / 4
+
+    def clock(y: float) -> str:
+        minutes = 11 * 60 + round((y - ruler["y"]) / half_hour) * 30
+        return f"{minutes // 60:02}:{minutes % 60:02}"
+
+    boxes = sorted((blocks.nth(i).bounding_box() for i in range(len(expected))), key=lambda box: box["y"])
+    assert [(clock(box["y"]), clock(box["y"] + box["height"])) for box in boxes] == expected

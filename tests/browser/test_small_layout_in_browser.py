@@ -123,3 +123,52 @@ def test_group_calendar_of_eight_technicians_on_a_phone_keeps_readable_columns(
     wait_saved(page)
     job.refresh_from_db()
     assert (job.start, job.end) == (at(2, 10), at(2, 11))
+
+
+def _columns_in_view(page, table: str, container: str) -> None:
+    """Every header cell of the table lies within what its (sideways-scrolling) container shows."""
+    shown = page.locator(container).first.bounding_box()
+    widths = page.locator(container).first.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert widths[0] <= widths[1], f"{table} is {widths[0]} px wide in {widths[1]} px"
+    for index in range(page.locator(f"{table} thead th").count()):
+        head = page.locator(f"{table} thead th").nth(index).bounding_box()
+        assert shown["x"] <= head["x"] and head["x"] + head["width"] <= shown["x"] + shown["width"] + 1, (index, head)
+
+
+def test_a_long_unbroken_subject_wraps_in_tables_instead_of_pushing_columns_out_of_view(
+    open_page, log_in, coordinator, alice
+):
+    """Trial F7: an external entry's 255-character subject of one word (the import's cut of a
+    200,000-character one) stretched the sync page's "Entry" column so that "Result" and "What
+    happened" sat 2,900 px to the right, out of view. It wraps now: on the sync page and in the
+    request list every column stays in a 1280 px window; in admin's sync log the subject's
+    column stays narrow."""
+    from django.contrib.auth.models import User
+
+    word = "Huge" + "X" * 251
+    connection = Connection.objects.create(name="Office CalDAV", kind="caldav", server_url="http://127.0.0.1:9/")
+    calendar = AgentCalendar.objects.create(agent=alice, connection=connection, calendar_name="Work")
+    for result in ("error", "ok"):
+        SyncLogEntry.objects.create(
+            agent_calendar=calendar,
+            direction="in",
+            operation="create",
+            result=result,
+            subject=word,
+            message="The description is longer than 20000 characters: it is cut, with a note.",
+        )
+    ticket_services.create_request(summary=word[:200], assigned_agents=[alice], customer=word[:200])
+    User.objects.create_superuser("root", "root@example.com", "pw")
+
+    page = log_in(open_page(width=1280, height=900), "alice")
+    page.goto("/me/sync/")
+    _columns_in_view(page, "#entry-notes", ".table-wrap:has(#entry-notes)")
+    _columns_in_view(page, "#recent-activity", ".table-wrap:has(#recent-activity)")
+    page = log_in(open_page(width=1280, height=900), "coordinator")
+    page.goto("/requests/")
+    _columns_in_view(page, "table.list", ".table-wrap")
+    page = log_in(open_page(width=1280, height=900), "root")
+    page.goto("/admin/integrations/synclogentry/")
+    # Admin's list scrolls sideways beside its filters as Django's does; the subject wraps in it.
+    subject = page.locator("#result_list td.field-subject").first.bounding_box()
+    assert subject["width"] < 400, subject

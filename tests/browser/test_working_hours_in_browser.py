@@ -79,3 +79,30 @@ def test_a_group_page_of_more_technicians_than_one_query_may_name_shades_every_o
     page.goto("/calendar/group/?layout=rows&days=1&slot=60&date=2035-03-05&free=480")
     expect(page.locator(".working-hours")).to_have_count(count, timeout=30_000)
     expect(page.locator(".free-slot")).to_have_count(count)
+
+
+def test_a_drop_on_a_technicians_public_holiday_names_the_holiday(open_page, log_in, coordinator, alice, make_agent):
+    """Trial, notes (2): Carol works in London with the public holidays of England; Monday 28
+    December 2026 is one (python-holidays names it). Alice's job dragged into Carol's column at
+    10:00 that day asks naming the holiday, not "outside the working hours", which puzzled at
+    a time inside her usual hours; refused, it stays Alice's."""
+    import holidays
+
+    carol = make_agent("carol", time_zone="Europe/London", holiday_country="GB", holiday_region="ENG")
+    day = datetime(2026, 12, 28, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    name = holidays.country_holidays("GB", subdiv="ENG", years=2026).get(day.date())
+    assert name
+    job = calendar_services.create_appointment(
+        subject="Move desk phones", start=day.replace(hour=10), end=day.replace(hour=11), agents=[alice]
+    )
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/calendar/group/?agent={alice.pk}&agent={carol.pk}&layout=columns&days=1&slot=60&date=2026-12-28")
+    questions = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    x, y = centre(settled_box(page, page.locator(".ec-event", has_text="Move desk phones")))
+    carol_column = settled_box(page, page.locator("#calendar").get_by_text("Carol", exact=True))
+    drag(page, (x, y), (carol_column["x"] + carol_column["width"] / 2, y))
+    expect(page.locator("#calendar-message")).to_have_text("Not saved.")
+    assert questions == [f"On Carol's public holiday ({name}). Save anyway?"]
+    job.refresh_from_db()
+    assert [agent.pk for agent in job.agents.all()] == [alice.pk]

@@ -1,0 +1,44 @@
+"""The phone link on /me/ in a real browser (trial F10): renewing or revoking a working link
+breaks every phone subscribed with it, so both ask first and say so, as Google Calendar's
+"Reset secret address" does; a "no" changes nothing."""
+
+import pytest
+
+from agents import services as agent_services
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.parametrize("button", ["Renew link", "Revoke link"])
+def test_renewing_or_revoking_the_phone_link_asks_first_saying_what_stops(open_page, log_in, alice, button):
+    token = agent_services.renew_feed_token(alice)
+    alice.refresh_from_db()
+    stored = alice.feed_token
+    page = log_in(open_page(), "alice")
+    page.goto("/me/")
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name=button).click()
+    page.wait_for_timeout(500)
+    assert len(questions) == 1 and "stop updating" in questions[0], questions
+    alice.refresh_from_db()
+    assert alice.feed_token == stored
+    assert page.request.get(f"/feeds/{token}.ics").status == 200
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=button).click()
+    page.wait_for_load_state("networkidle")
+    alice.refresh_from_db()
+    assert alice.feed_token != stored
+    assert page.request.get(f"/feeds/{token}.ics").status == 404
+
+
+def test_making_the_first_link_asks_nothing(open_page, log_in, alice):
+    """No link yet: nothing can break, so "Make my link" acts at once."""
+    page = log_in(open_page(), "alice")
+    page.goto("/me/")
+    questions = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Make my link").click()
+    page.wait_for_selector(".feed-qr svg")
+    assert questions == []
