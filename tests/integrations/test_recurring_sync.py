@@ -10,6 +10,7 @@ from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations.models import SyncLink
 from integrations.sync import engine
+from tests.integrations.series import make_daily_series
 
 pytestmark = pytest.mark.django_db
 
@@ -96,13 +97,7 @@ def test_a_moved_occurrence_of_a_private_helpdesk_series_keeps_its_summary_when_
     The phone shows the moved occurrence under its override's summary; the helpdesk gave it the
     series' new name, ignoring an override's own text for every private series, its own included.
     Expected values: recurring-ical-events over the phone's own copy of the entry."""
-    master = calendar_services.create_recurring_appointment(
-        rule="RRULE:FREQ=DAILY;COUNT=4",
-        agents=[alice_calendar.agent],
-        start=tomorrow_9,
-        end=tomorrow_9 + timedelta(hours=1),
-        subject="S1 stand-up",
-    )
+    master = make_daily_series(alice_calendar.agent, tomorrow_9)
     calendar_services.update_appointment(master, private=True)
     engine.sync_agent_calendar(alice_calendar, pull=True)
     second = Appointment.objects.visible().filter(master=master).order_by("start")[1]
