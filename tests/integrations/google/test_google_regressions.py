@@ -29,9 +29,10 @@ def test_a_moved_occurrence_of_a_private_helpdesk_series_keeps_its_subject_when_
     importing_google, google, tomorrow_9
 ):
     """Long-profile failure `S8 differs` (seed 7): the helpdesk's own series, made private, has one
-    occurrence moved and pushed (events.patch of its instance: Google's recurring-events guide makes
-    that instance an exception event of its own, a copy holding the series' summary of the time);
-    then the phone renames the series. Google shows the moved occurrence under the old summary; the
+    occurrence moved and pushed (events.patch of its instance id: the recurring-events guide's way to
+    modify one instance, which makes it an exception, an event resource of its own with its own
+    `summary`, here the series' summary of the time); then the phone renames the series (a patch of
+    the master alone). Google shows the moved occurrence under the old summary; the
     helpdesk gave it the series' new name, because an exception's own text was ignored for every
     private series, the helpdesk's own included (those keep their texts on both sides)."""
     master = make_daily_series(importing_google.agent, tomorrow_9)
