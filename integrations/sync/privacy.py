@@ -43,7 +43,13 @@ def snapshot_is_private(snapshot: dict | None) -> bool:
 
 
 def override_hidden(master: Appointment, override: RemoteOccurrence) -> bool:
-    """Whether an occurrence's own text must not be stored: the series or the occurrence is private."""
+    """Whether an occurrence's own text must not be stored: an imported series (source EXTERNAL)
+    that is private, or whose occurrence is private on its own. The helpdesk's own series keeps its
+    texts whether private or not, as its master does (`inbound.apply_remote_update`) and as its
+    occurrences do (`apply_to_occurrence`): the external calendar shows them, so the helpdesk holds
+    what an exception there shows on its own (the series' text or the exception's own)."""
+    if master.source != Appointment.Source.EXTERNAL:
+        return False
     return bool(master.private) or bool(override.private)
 
 

@@ -481,3 +481,28 @@ def test_an_occurrence_given_back_the_series_subject_shows_it_again(importing_ex
     check_series_shown(master, shown, ["S1 stand-up"] * 4)
     (item,) = ews.items(ALICE)
     assert [e.subject for e in item.modified.values()] == ["S1 stand-up"]
+
+
+def test_an_occurrence_outlook_renames_in_a_private_helpdesk_series_shows_its_own_subject(
+    importing_exchange, ews, tomorrow_9
+):
+    """The kind of the Google long-profile failure `S8 differs` (seed 7) on Exchange: the helpdesk's own
+    series, made private (Sensitivity Private: the helpdesk still writes and keeps its texts), has one
+    occurrence moved and renamed in Outlook. The exception holds that subject as its own (MS-OXOCAL
+    2.2.1.44.2), so Outlook shows it; the helpdesk ignored an exception's own text for every private
+    series, its own included. Expected values: the server's own calendar view."""
+    master = make_daily_series(importing_exchange.agent, tomorrow_9)
+    calendar_services.update_appointment(master, private=True)
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+    (item,) = ews.items(ALICE)
+    assert item.sensitivity == "Private"
+    original = Appointment.objects.filter(master=master).order_by("start")[1].original_start
+    ews.outlook_move_occurrence(
+        ALICE, item.item_id, original, start=original + HOUR, end=original + 2 * HOUR, subject="S1 site visit"
+    )
+
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_exchange.pk), pull=True)
+
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    shown = sorted((o.start, o.subject) for o in ews.calendar_view(ALICE, *window))
+    check_series_shown(master, shown, ["S1 stand-up", "S1 site visit", "S1 stand-up", "S1 stand-up"])

@@ -423,3 +423,26 @@ def test_an_imported_outlook_series_whose_occurrences_outlook_all_deletes_shows_
         assert engine.sync_agent_calendar(importing_graph, pull=True).failed == 0
     assert not Appointment.objects.visible().filter(master__isnull=False).exists()
     assert [e["id"] for e in graph.events(ALICE)] == [series["id"]]
+
+
+def test_an_occurrence_outlook_renames_in_a_private_helpdesk_series_shows_its_own_subject(
+    importing_graph, graph, tomorrow_9
+):
+    """The kind of the Google long-profile failure `S8 differs` (seed 7) on Microsoft 365: the helpdesk's
+    own series, made private (sensitivity private: the helpdesk still writes and keeps its texts), has
+    one occurrence renamed in Outlook (a PATCH of the occurrence: its exception holds that subject as
+    its own). Outlook shows it; the helpdesk ignored an exception's own text for every private series,
+    its own included. Expected values: the server's own calendar view."""
+    master = make_daily_series(importing_graph.agent, tomorrow_9)
+    calendar_services.update_appointment(master, private=True)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    (event,) = graph.events(ALICE)
+    assert event["sensitivity"] == "private"
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    second = graph.calendar_view(ALICE, *window)[1]
+    graph.outlook_edit(ALICE, second["id"], subject="S1 site visit")
+
+    engine.sync_agent_calendar(importing_graph, pull=True)
+
+    shown = [(o["_start"], o["subject"]) for o in graph.calendar_view(ALICE, *window)]
+    check_series_shown(master, shown, ["S1 stand-up", "S1 site visit", "S1 stand-up", "S1 stand-up"])

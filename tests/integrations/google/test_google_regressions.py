@@ -1,0 +1,56 @@
+"""Issue 9 on Google: reported faults as named cases, through google-api-python-client against the
+local Google Calendar server. The right values come from the server's own events (the master's
+RFC 5545 lines and its exception events, expanded by recurring-ical-events in `google_view`), never
+from our mapping code."""
+
+from datetime import UTC, timedelta
+
+import pytest
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+from integrations.models import AgentCalendar, SyncLink
+from integrations.sync import engine
+from tests.integrations.series import helpdesk_view, make_daily_series
+
+from .conftest import ALICE
+from .test_google_sync import google_view
+
+pytestmark = pytest.mark.django_db
+
+HOUR = timedelta(hours=1)
+
+
+def sync(agent_calendar: AgentCalendar):
+    return engine.sync_agent_calendar(AgentCalendar.objects.get(pk=agent_calendar.pk), pull=True)
+
+
+def test_a_moved_occurrence_of_a_private_helpdesk_series_keeps_its_subject_when_the_phone_renames_the_series(
+    importing_google, google, tomorrow_9
+):
+    """Long-profile failure `S8 differs` (seed 7): the helpdesk's own series, made private, has one
+    occurrence moved and pushed (events.patch of its instance id: the recurring-events guide's way to
+    modify one instance, which makes it an exception, an event resource of its own with its own
+    `summary`, here the series' summary of the time); then the phone renames the series (a patch of
+    the master alone). Google shows the moved occurrence under the old summary; the
+    helpdesk gave it the series' new name, because an exception's own text was ignored for every
+    private series, the helpdesk's own included (those keep their texts on both sides)."""
+    master = make_daily_series(importing_google.agent, tomorrow_9)
+    calendar_services.update_appointment(master, private=True)
+    sync(importing_google)
+    second = Appointment.objects.visible().filter(master=master).order_by("start")[1]
+    calendar_services.update_appointment(second, start=second.start + 2 * HOUR, end=second.end + 2 * HOUR)
+    sync(importing_google)
+    master_id = SyncLink.objects.get(appointment=master).remote_id
+    assert google.event(ALICE, master_id)["visibility"] == "private"
+    google.phone_patch(ALICE, master_id, summary="S1 visit (phone)")
+
+    sync(importing_google)
+
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    shown = google_view(google, *window)
+    assert [subject for _s, _e, subject in shown] == ["S1 visit (phone)", "S1 stand-up"] + ["S1 visit (phone)"] * 2
+    helpdesk = [(s.astimezone(UTC), e.astimezone(UTC), subject) for s, e, subject in helpdesk_view(master, *window)]
+    assert helpdesk == shown
+    report = sync(importing_google)
+    assert (report.pushed, report.pulled, report.failed) == (0, 0, 0)
