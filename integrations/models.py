@@ -199,6 +199,15 @@ class AgentCalendar(EncryptedSecret, models.Model):
         help_text="Empty: the default calendar. Else the name of another calendar of the technician's (Exchange: a "
         "calendar folder anywhere in the mailbox, found by name ignoring case; it must name one folder only).",
     )
+    # An admin's word that the connection's account, which is not this technician's own (a per-user
+    # CalDAV account, or another person's mailbox), is shared with or delegated to them
+    # (integrations.selectors.account_not_theirs): without it the link is refused and never syncs.
+    shared_account = models.BooleanField(
+        "account shared with this technician",
+        default=False,
+        help_text="Tick only when the connection's account (or the mailbox below) belongs to someone else and that "
+        "person shares or delegates this calendar to the technician: its entries become the technician's.",
+    )
     # A technician's own sign-in where the connection has one per person (Google OAuth refresh
     # token): Fernet token, never shown back.
     secret_encrypted = models.TextField(blank=True, editable=False)
@@ -361,7 +370,13 @@ class SyncLogEntry(models.Model):
         SKIPPED = "skipped", "Skipped"
         ERROR = "error", "Error"
 
-    agent_calendar = models.ForeignKey(AgentCalendar, on_delete=models.CASCADE, related_name="log")
+    # Kept when the calendar is disconnected or deleted (the audit trail outlives the link): the
+    # technician and the calendar's name are stamped on the entries first (services.keep_sync_log).
+    agent_calendar = models.ForeignKey(
+        AgentCalendar, null=True, blank=True, on_delete=models.SET_NULL, related_name="log"
+    )
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_log")
+    calendar_label = models.CharField("calendar", max_length=255, blank=True)
     link = models.ForeignKey(SyncLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="log")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     operation = models.CharField(max_length=30)

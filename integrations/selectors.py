@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import quote, unquote, urlsplit
 
 from django.db.models import Count, Q, QuerySet
 
@@ -228,3 +229,122 @@ def sync_overview(now: datetime | None = None) -> SyncOverview:
         connection.waiting += status.waiting
         connection.failing_links += status.failing_links
     return SyncOverview(now=now, connections=list(connections.values()), calendars=calendars)
+
+
+# --- one technician, one remote calendar (SPEC S3.9, S5) --------------------------------------------
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def remote_calendar_key(kind: str, calendar_id: str) -> str:
+    """The identity of a resolved remote calendar, the same through any connection to its server.
+
+    CalDAV: the calendar's URL normalised as RFC 3986 6.2.2-6.2.3 allows (scheme and host in lower
+    case, the scheme's default port dropped, percent-encoding decoded, one trailing slash), so
+    "HTTP://Dav.example.com:80/alice/work" and "http://dav.example.com/alice/work/" are one calendar.
+    Exchange (folder id), Microsoft 365 (calendar id) and Google (calendar id) name a calendar by an id
+    the server makes unique, taken as it is. Empty for an unresolved calendar (no id yet)."""
+    calendar_id = (calendar_id or "").strip()
+    if not calendar_id:
+        return ""
+    if kind != Connection.Kind.CALDAV:
+        return f"{kind}:{calendar_id}"
+    parts = urlsplit(calendar_id)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port if parts.port and parts.port != _DEFAULT_PORTS.get(scheme) else None
+    path = unquote(parts.path or "/").rstrip("/") + "/"
+    return f"caldav:{scheme}://{host}{f':{port}' if port else ''}{path}"
+
+
+def other_link_to_same_calendar(agent_calendar: AgentCalendar, calendar_id: str | None = None) -> AgentCalendar | None:
+    """The oldest other link (any technician, any connection of the same kind) whose resolved remote
+    calendar is the one `calendar_id` (default: this link's own) names, or None. Links not yet
+    resolved (no calendar id) are not compared: each is checked when its first sync resolves it."""
+    calendar_id = calendar_id if calendar_id is not None else agent_calendar.calendar_id
+    kind = agent_calendar.connection.kind
+    key = remote_calendar_key(kind, calendar_id)
+    if not key:
+        return None
+    others = AgentCalendar.objects.filter(connection__kind=kind).exclude(calendar_id="")
+    if agent_calendar.pk is not None:
+        others = others.exclude(pk=agent_calendar.pk)
+    if kind == Connection.Kind.CALDAV:
+        # Narrowed by the calendar's last path segment (as stored, or percent-encoded), then compared whole.
+        segment = unquote(urlsplit(calendar_id).path).rstrip("/").rsplit("/", 1)[-1]
+        others = others.filter(Q(calendar_id__icontains=segment) | Q(calendar_id__icontains=quote(segment)))
+    else:
+        others = others.filter(calendar_id=calendar_id.strip())
+    for other in others.select_related("agent__user", "connection").order_by("pk"):
+        if remote_calendar_key(kind, other.calendar_id) == key:
+            return other
+    return None
+
+
+def _signs_in_themselves(connection: Connection) -> bool:
+    """Connections where each technician signs in with their own account (Microsoft 365 delegated,
+    Google OAuth): the account is whoever signed in, by their own consent."""
+    if connection.kind == Connection.Kind.GRAPH:
+        return bool((connection.options or {}).get("delegated"))
+    return connection.kind == Connection.Kind.GOOGLE and connection.option("auth") == "oauth"
+
+
+def account_not_theirs(agent: Agent, connection: Connection, mailbox: str = "") -> str | None:
+    """The account or mailbox, not the technician's own, that a link of `agent` to `connection`
+    (with the link's `mailbox` override, empty for the technician's) would read and write; None when
+    the calendar is the technician's.
+
+    How each kind is modelled decides it:
+    - CalDAV without a calendar home: the connection is one person's account (the account's own
+      calendars, caldav.CalDAVProvider), so its user name must be the technician's (their login, the
+      part of their mailbox before the @, or the whole mailbox).
+    - CalDAV with a calendar home, Exchange (impersonation or delegate), Microsoft 365 with the
+      app's permission, Google with domain-wide delegation: a service account reaches each
+      technician's own mailbox by design; only a mailbox override naming someone else's counts.
+    - Microsoft 365 delegated and Google OAuth: each technician signs in themselves: never.
+    """
+    if _signs_in_themselves(connection):
+        return None
+    own_mailbox = (agent.mailbox or "").strip().lower()
+    override = (mailbox or "").strip().lower()
+    if override and override != own_mailbox:
+        return mailbox.strip()
+    if connection.kind == Connection.Kind.CALDAV and not (connection.options or {}).get("calendar_home"):
+        account = (connection.username or "").strip().lower()
+        if not account:
+            return None
+        own = {own_mailbox, own_mailbox.split("@", 1)[0], agent.user.username.lower()}
+        if account not in own:
+            return connection.username.strip()
+    return None
+
+
+def link_refusal(agent_calendar: AgentCalendar) -> str | None:
+    """Why this link must not sync, before any outbound call, or None: the account is someone
+    else's and no admin confirmed it is shared (`account_not_theirs`), or the link's calendar is
+    resolved and an older link already holds that remote calendar. The message names the other
+    technician and connection: it is for admins (the technician's page shows a short status)."""
+    account = account_not_theirs(agent_calendar.agent, agent_calendar.connection, agent_calendar.mailbox)
+    if account and not agent_calendar.shared_account:
+        return not_theirs_message(agent_calendar.agent, agent_calendar.connection, account)
+    other = other_link_to_same_calendar(agent_calendar)
+    if other is not None and (agent_calendar.pk is None or other.pk < agent_calendar.pk):
+        return already_linked_message(other)
+    return None
+
+
+def already_linked_message(other: AgentCalendar) -> str:
+    """The refusal of a second link to the remote calendar `other` holds."""
+    return (
+        f"This calendar is already linked to {other.agent.name} through {other.connection}: this link is "
+        "stopped so that nothing is pushed into or imported from that calendar twice. Disconnect one of the two links."
+    )
+
+
+def not_theirs_message(agent: Agent, connection: Connection, account: str) -> str:
+    """The refusal of a link that would read and write another person's account."""
+    return (
+        f"The connection {connection} signs in as {account}, which is not {agent.name}'s own account: "
+        f'link {agent.name}\'s own account, or confirm ("account shared with this technician") that '
+        f"{account} shares or delegates this calendar to them."
+    )
