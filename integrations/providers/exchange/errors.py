@@ -16,6 +16,7 @@ from ..base import (
     TransientError,
     VersionConflict,
     retry_after_seconds,
+    unreachable_reason,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +51,10 @@ class FailFastKeepingRetryAfter(FailFast):
 def translate(error: Exception, settings: ExchangeSettings, mailbox: str) -> ProviderError:
     """Our error for an exchangelib or requests error raised while working on mailbox's calendar."""
     user = settings.username
+    if isinstance(error, requests.RequestException | ews_errors.TransportError | ews_errors.RedirectError):
+        plain = unreachable_reason(error, settings.server_url or "")
+        if plain:  # refused, unknown host, TLS, no answer: one sentence, no library text
+            return TransientError(plain)
     if isinstance(error, ews_errors.UnauthorizedError):
         return ConnectionProblem(
             f"Exchange refused the sign-in of {user}: check the account name and password, and that "
