@@ -259,8 +259,42 @@ class ConnectionAdmin(admin.ModelAdmin):
         ("More options", {"classes": ["connection-kind-other"], "fields": ["options"]}),
     ]
 
+    change_form_template = "admin/integrations/connection/change_form.html"
+
     class Media:
         js = ["integrations/connection_form.js"]
+
+    def get_urls(self):
+        from django.urls import path
+
+        test = path(
+            "<int:pk>/test/",
+            self.admin_site.admin_view(self.test_view),
+            name="integrations_connection_test",
+        )
+        return [test, *super().get_urls()]
+
+    def test_view(self, request, pk: int):
+        """The change page's "Test connection" button: queue the test (the worker makes the calls,
+        never the web request) and come back to the page, which shows the last result."""
+        from django.core.exceptions import PermissionDenied
+        from django.http import HttpResponseNotAllowed
+        from django.shortcuts import get_object_or_404, redirect
+
+        from integrations.tasks import run_connection_test
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        connection = get_object_or_404(Connection, pk=pk)
+        if not self.has_change_permission(request, connection):
+            raise PermissionDenied
+        transaction.on_commit(lambda: run_connection_test.delay(connection.pk))
+        self.message_user(
+            request,
+            f"Testing {connection} in the background: the result shows under \"Last test\" in a few seconds "
+            "(reload the page).",
+        )
+        return redirect("admin:integrations_connection_change", connection.pk)
 
     @admin.display(boolean=True, description="secret stored")
     def secret_stored(self, obj: Connection) -> bool:

@@ -139,3 +139,17 @@ def test_caldav_path_with_nothing_there_says_to_check_the_path(addresses):
 
     assert message.startswith(f"Nothing at {connection.server_url}"), message
     assert "check the path in the server address" in message
+
+
+def test_connection_page_has_a_test_button_that_queues_the_test_and_shows_the_result(
+    admin_client, caldav_connection, django_capture_on_commit_callbacks
+):
+    page = admin_client.get(f"/admin/integrations/connection/{caldav_connection.pk}/change/").content.decode()
+    assert 'id="test-connection"' in page and "not tested yet" in page
+
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        response = admin_client.post(f"/admin/integrations/connection/{caldav_connection.pk}/test/")
+    assert response.status_code == 302 and len(queued) == 1  # queued after commit, run by the worker
+
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "OK (" in page and "Connected to" in page
