@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.contrib import admin
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from integrations import selectors, services
 from integrations.models import (
@@ -291,7 +291,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         transaction.on_commit(lambda: run_connection_test.delay(connection.pk))
         self.message_user(
             request,
-            f"Testing {connection} in the background: the result shows under \"Last test\" in a few seconds "
+            f'Testing {connection} in the background: the result shows under "Last test" in a few seconds '
             "(reload the page).",
         )
         return redirect("admin:integrations_connection_change", connection.pk)
@@ -305,7 +305,8 @@ class ConnectionAdmin(admin.ModelAdmin):
         if obj.last_test_at is None:
             return "not tested yet"
         verdict = "OK" if obj.last_test_ok else "Failed"
-        return f"{verdict} ({timezone.localtime(obj.last_test_at):%Y-%m-%d %H:%M}): {obj.last_test_message}"
+        when = formats.localize(timezone.template_localtime(obj.last_test_at))  # as admin shows every time
+        return f"{verdict} ({when}): {obj.last_test_message}"
 
     def delete_model(self, request, obj) -> None:
         services.keep_sync_log(obj.agent_calendars.select_related("agent__user", "connection"))

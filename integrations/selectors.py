@@ -30,14 +30,37 @@ def approval_count(user) -> int:
     return SyncLink.objects.filter(agent_calendar__agent=agent, approval=WAITING, appointment__isnull=False).count()
 
 
+# Log entries about a whole calendar (its sign-in, its disconnect), not about one entry.
+CALENDAR_OPERATIONS = ("connect", "disconnect")
+
+
 @dataclass(frozen=True)
 class CalendarHealth:
     agent_calendar: AgentCalendar
     last_sync: datetime | None
-    last_error: str
+    last_error: str  # the detail, for admins: it may name a shared account or say what to configure
     pending: int
     waiting: int
     failing: int
+
+    @property
+    def status(self) -> str:
+        """A short status for the technician, naming no account and giving no admin advice."""
+        return technician_status(self.agent_calendar)
+
+
+def technician_status(agent_calendar: AgentCalendar) -> str:
+    """One sentence a technician reads about their calendar link (Outlook and HaloPSA show the
+    agent a short status, the admin the detail)."""
+    if agent_calendar.state == AgentCalendar.State.PAUSED:
+        return "Paused by an administrator: nothing is synced until it is resumed."
+    if agent_calendar.state == AgentCalendar.State.FAILING:
+        return "Not working: your calendar link needs an administrator, who sees the details in the sync overview."
+    if agent_calendar.last_error:
+        return "Working, but some entries could not be synced yet: they are tried again automatically."
+    if agent_calendar.last_sync is None:
+        return "Waiting for its first sync."
+    return "Working."
 
 
 def calendars_with_health(agents: QuerySet | list | None = None) -> list[CalendarHealth]:
@@ -58,7 +81,9 @@ def calendars_with_health(agents: QuerySet | list | None = None) -> list[Calenda
 
 
 def recent_log(agent: Agent, limit: int = 20) -> QuerySet:
-    return SyncLogEntry.objects.filter(agent_calendar__agent=agent).select_related("agent_calendar__connection")[:limit]
+    """The technician's latest sync log entries, those of calendars since disconnected included."""
+    mine = Q(agent_calendar__agent=agent) | Q(agent_calendar__isnull=True, agent=agent)
+    return SyncLogEntry.objects.filter(mine).select_related("agent_calendar__connection")[:limit]
 
 
 def entries_with_notes(agent: Agent, limit: int = 20) -> QuerySet:
@@ -69,6 +94,7 @@ def entries_with_notes(agent: Agent, limit: int = 20) -> QuerySet:
     return (
         SyncLogEntry.objects.filter(agent_calendar__agent=agent, direction=SyncLogEntry.Direction.INBOUND)
         .filter(Q(result=SyncLogEntry.Result.ERROR) | ~Q(message=""))
+        .exclude(operation__in=CALENDAR_OPERATIONS)  # a failed sign-in is the calendar's, not an entry's
         .select_related("agent_calendar__connection")[:limit]
     )
 
@@ -116,7 +142,8 @@ class CalendarStatus:
     good pull (None: never pulled)."""
 
     pk: int
-    agent: str
+    agent: str  # the technician's login: a stable metrics label
+    agent_name: str  # as people call them (full name, else login): what pages show
     connection: str
     connection_id: int
     state: str
@@ -182,6 +209,8 @@ def sync_overview(now: datetime | None = None) -> SyncOverview:
         .values(
             "pk",
             "agent__user__username",
+            "agent__user__first_name",
+            "agent__user__last_name",
             "agent__is_active",
             "connection_id",
             "state",
@@ -203,6 +232,8 @@ def sync_overview(now: datetime | None = None) -> SyncOverview:
         status = CalendarStatus(
             pk=row["pk"],
             agent=row["agent__user__username"],
+            agent_name=f"{row['agent__user__first_name']} {row['agent__user__last_name']}".strip()
+            or row["agent__user__username"],
             connection=connection.name,
             connection_id=connection.pk,
             state=row["state"],

@@ -1,7 +1,8 @@
 """One technician, one remote calendar (SPEC S3.9 "never a duplicate", S5 "private entries never
 leak"), and a disconnect that says what happens (trial report F1, F5)."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -302,3 +303,63 @@ def test_disconnect_keeping_everything_leaves_entries_on_both_sides(
         "stay on it, no longer managed"
         in SyncLogEntry.objects.get(operation="disconnect", message__startswith="Disconnected by").message
     )
+
+
+# --- what a technician reads about their link, what admins read (trial F6) --------------------------------
+
+
+@pytest.fixture
+def henk_failing(make_agent, caldav_connection):
+    henk = make_agent("henk")
+    henk.user.last_name = "Mulder"
+    henk.user.save()
+    detail = (
+        "The CalDAV server at http://127.0.0.1:5235/ refused the user name or password for 'alice': check the "
+        "connection's credentials."
+    )
+    link = AgentCalendar.objects.create(
+        agent=henk,
+        connection=caldav_connection,
+        calendar_id="http://127.0.0.1:5235/henk/helpdesk/",
+        state=AgentCalendar.State.FAILING,
+        last_error=detail,
+        pull_failures=2,
+        next_pull_at=datetime(2099, 12, 1, 10, 15, tzinfo=UTC),
+        last_pull_at=datetime(2026, 11, 30, 21, 38, 4, tzinfo=UTC),
+    )
+    SyncLogEntry.objects.create(
+        agent_calendar=link, direction="in", operation="connect", result="error", message=detail
+    )
+    return link
+
+
+def test_technician_sync_page_shows_a_short_status_and_no_other_account(client, henk_failing):
+    client.force_login(henk_failing.agent.user)
+
+    page = client.get("/me/sync/").content.decode()
+
+    assert "your calendar link needs an administrator" in page
+    assert "alice" not in page and "credentials" not in page
+    assert 'id="entry-notes"' not in page  # a failed sign-in is not an entry that needs a look
+
+
+def test_admin_reading_their_own_sync_page_sees_the_detail(client, henk_failing):
+    henk_failing.agent.user.is_staff = True
+    henk_failing.agent.user.save()
+    client.force_login(henk_failing.agent.user)
+
+    page = client.get("/me/sync/").content.decode()
+
+    assert "for &#x27;alice&#x27;: check the connection&#x27;s credentials" in page
+
+
+def test_sync_overview_names_technicians_and_formats_times_as_admin_does(admin_client, henk_failing):
+    page = admin_client.get("/admin/integrations/agentcalendar/overview/").content.decode()
+
+    assert "Henk Mulder</a>" in page and ">henk</a>" not in page
+    # The site's zone (TIME_ZONE, Europe/Amsterdam), in admin's DATETIME_FORMAT "j M Y, H:i" (helpdesk/formats).
+    back_off = datetime(2099, 12, 1, 10, 15, tzinfo=UTC).astimezone(ZoneInfo("Europe/Amsterdam"))
+    last_pull = datetime(2026, 11, 30, 21, 38, 4, tzinfo=UTC).astimezone(ZoneInfo("Europe/Amsterdam"))
+    assert f"{back_off.day} Dec 2099, {back_off:%H:%M}" in page  # 1 Dec 2099, 11:15
+    assert f"{last_pull.day} Nov 2026, {last_pull:%H:%M}" in page  # 30 Nov 2026, 22:38
+    assert "2026-11-30 22:38:04" not in page
