@@ -280,17 +280,22 @@ def keep_sync_log(agent_calendars) -> int:
     return stamped
 
 
-def disconnect_counts(agent_calendar: AgentCalendar) -> dict[str, int]:
-    """What a disconnect of this calendar concerns: {"pushed": entries the helpdesk put on the
-    remote calendar, "imported": appointments imported from it, "imported_shared": of those, the
-    ones a coordinator since gave other technicians too (kept by a disconnect)}."""
-    links = agent_calendar.links
-    imported = Appointment.objects.filter(
+def _imported_from(agent_calendar: AgentCalendar):
+    """The appointments (series masters and single ones) imported from this calendar."""
+    return Appointment.objects.filter(
         sync_links__agent_calendar=agent_calendar,
         sync_links__origin=SyncLink.Origin.EXTERNAL,
         source=Appointment.Source.EXTERNAL,
         master__isnull=True,
     ).distinct()
+
+
+def disconnect_counts(agent_calendar: AgentCalendar) -> dict[str, int]:
+    """What a disconnect of this calendar concerns: {"pushed": entries the helpdesk put on the
+    remote calendar, "imported": appointments imported from it, "imported_shared": of those, the
+    ones a coordinator since gave other technicians too (kept by a disconnect)}."""
+    links = agent_calendar.links
+    imported = _imported_from(agent_calendar)
     shared = sum(
         1
         for appointment in imported.prefetch_related("agents")
@@ -328,13 +333,7 @@ def disconnect_agent_calendar(
     agent_calendar.save(update_fields=["state"])
     removed = 0
     if remove_imported:
-        imported = Appointment.objects.filter(
-            sync_links__agent_calendar=agent_calendar,
-            sync_links__origin=SyncLink.Origin.EXTERNAL,
-            source=Appointment.Source.EXTERNAL,
-            master__isnull=True,
-        ).distinct()
-        for appointment in imported.prefetch_related("agents", "sync_links"):
+        for appointment in _imported_from(agent_calendar).prefetch_related("agents", "sync_links"):
             if [agent.pk for agent in appointment.agents.all()] != [agent_calendar.agent_id]:
                 continue  # also on another technician's calendar: theirs to keep
             if any(link.agent_calendar_id != agent_calendar.pk for link in appointment.sync_links.all()):
