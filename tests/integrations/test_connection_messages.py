@@ -153,3 +153,13 @@ def test_connection_page_has_a_test_button_that_queues_the_test_and_shows_the_re
 
     page = admin_client.get(response["Location"]).content.decode()
     assert "OK (" in page and "Connected to" in page
+
+
+def test_exchange_address_with_nothing_there_says_to_check_the_path(addresses):
+    base, _ = addresses["tls"]
+    connection = _connection("ews", base.replace("https://", "http://") + "nope/")
+
+    message = services.record_connection_test(connection)
+
+    assert message.startswith(f"Nothing at {connection.server_url}: no Exchange Web Services at this path"), message
+    assert "headers" not in message and "Code: 404" not in message
