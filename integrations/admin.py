@@ -505,6 +505,8 @@ class AgentCalendarAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         """A calendar added here is found (when no remote id is given) and synced by the worker."""
+        if change and {"calendar_id", "connection"} & set(form.changed_data):
+            obj.remote_key = ""  # another calendar: the worker checks no other link holds it first
         super().save_model(request, obj, form, change)
         if not change:
             from integrations.tasks import pull_agent_calendar

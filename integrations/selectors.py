@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import quote, unquote, urlsplit
 
 from django.db.models import Count, Q, QuerySet
 
 from agents.models import Agent
-from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry
+from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry, remote_calendar_key
 
 WAITING = SyncLink.Approval.WAITING
 
@@ -264,52 +263,26 @@ def sync_overview(now: datetime | None = None) -> SyncOverview:
 
 # --- one technician, one remote calendar (SPEC S3.9, S5) --------------------------------------------
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def remote_calendar_key(kind: str, calendar_id: str) -> str:
-    """The identity of a resolved remote calendar, the same through any connection to its server.
-
-    CalDAV: the calendar's URL normalised as RFC 3986 6.2.2-6.2.3 allows (scheme and host in lower
-    case, the scheme's default port dropped, percent-encoding decoded, one trailing slash), so
-    "HTTP://Dav.example.com:80/alice/work" and "http://dav.example.com/alice/work/" are one calendar.
-    Exchange (folder id), Microsoft 365 (calendar id) and Google (calendar id) name a calendar by an id
-    the server makes unique, taken as it is. Empty for an unresolved calendar (no id yet)."""
-    calendar_id = (calendar_id or "").strip()
-    if not calendar_id:
-        return ""
-    if kind != Connection.Kind.CALDAV:
-        return f"{kind}:{calendar_id}"
-    parts = urlsplit(calendar_id)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port if parts.port and parts.port != _DEFAULT_PORTS.get(scheme) else None
-    path = unquote(parts.path or "/").rstrip("/") + "/"
-    return f"caldav:{scheme}://{host}{f':{port}' if port else ''}{path}"
-
 
 def other_link_to_same_calendar(agent_calendar: AgentCalendar, calendar_id: str | None = None) -> AgentCalendar | None:
-    """The oldest other link (any technician, any connection of the same kind) whose resolved remote
-    calendar is the one `calendar_id` (default: this link's own) names, or None. Links not yet
-    resolved (no calendar id) are not compared: each is checked when its first sync resolves it."""
+    """The other link (any technician, any connection of the same kind) that holds the remote
+    calendar `calendar_id` (default: this link's own) names, or None. A link holds a calendar once
+    its `remote_key` is set (unique); a resolved link not yet checked (its address typed in admin,
+    or made before the key existed) counts when its address is the very same. One query."""
     calendar_id = calendar_id if calendar_id is not None else agent_calendar.calendar_id
     kind = agent_calendar.connection.kind
     key = remote_calendar_key(kind, calendar_id)
     if not key:
         return None
-    others = AgentCalendar.objects.filter(connection__kind=kind).exclude(calendar_id="")
+    others = AgentCalendar.objects.filter(Q(remote_key=key) | Q(remote_key="", calendar_id=calendar_id.strip()))
+    others = others.filter(connection__kind=kind)
     if agent_calendar.pk is not None:
         others = others.exclude(pk=agent_calendar.pk)
-    if kind == Connection.Kind.CALDAV:
-        # Narrowed by the calendar's last path segment (as stored, or percent-encoded), then compared whole.
-        segment = unquote(urlsplit(calendar_id).path).rstrip("/").rsplit("/", 1)[-1]
-        others = others.filter(Q(calendar_id__icontains=segment) | Q(calendar_id__icontains=quote(segment)))
-    else:
-        others = others.filter(calendar_id=calendar_id.strip())
-    for other in others.select_related("agent__user", "connection").order_by("pk"):
-        if remote_calendar_key(kind, other.calendar_id) == key:
-            return other
-    return None
+    # The holder first, then the oldest.
+    found = sorted(
+        others.select_related("agent__user", "connection"), key=lambda other: (not other.remote_key, other.pk)
+    )
+    return found[0] if found else None
 
 
 def _signs_in_themselves(connection: Connection) -> bool:
@@ -353,13 +326,16 @@ def account_not_theirs(agent: Agent, connection: Connection, mailbox: str = "") 
 def link_refusal(agent_calendar: AgentCalendar) -> str | None:
     """Why this link must not sync, before any outbound call, or None: the account is someone
     else's and no admin confirmed it is shared (`account_not_theirs`), or the link's calendar is
-    resolved and an older link already holds that remote calendar. The message names the other
-    technician and connection: it is for admins (the technician's page shows a short status)."""
+    resolved and another link holds it. A link that holds its calendar (`remote_key`) costs no
+    query. The message names the other technician and connection: it is for admins (the
+    technician's page shows a short status)."""
     account = account_not_theirs(agent_calendar.agent, agent_calendar.connection, agent_calendar.mailbox)
     if account and not agent_calendar.shared_account:
         return not_theirs_message(agent_calendar.agent, agent_calendar.connection, account)
+    if agent_calendar.remote_key or not agent_calendar.calendar_id:
+        return None
     other = other_link_to_same_calendar(agent_calendar)
-    if other is not None and (agent_calendar.pk is None or other.pk < agent_calendar.pk):
+    if other is not None and (other.remote_key or other.pk < agent_calendar.pk):
         return already_linked_message(other)
     return None
 

@@ -257,6 +257,7 @@ def connect_agent(
             "state": AgentCalendar.State.ACTIVE,
             "last_error": "",
             "shared_account": bool(account) and shared_account,
+            "remote_key": key,
         },
     )
     if import_external is not None and agent.import_external != import_external:
@@ -370,16 +371,22 @@ def connect_own_google_calendar(agent: Agent, *, connection: Connection, refresh
     agent_calendar, _ = AgentCalendar.objects.get_or_create(agent=agent, connection=connection)
     agent_calendar.set_secret(refresh_token)
     agent_calendar.save(update_fields=["secret_encrypted"])
+    from integrations import selectors
+
     try:
         found = provider_for(connection).find_calendar(agent.mailbox)
+        other = selectors.other_link_to_same_calendar(agent_calendar, found.calendar_id)
+        if other is not None:
+            raise ConnectionProblem(selectors.already_linked_message(other))
     except ProviderError:
         AgentCalendar.objects.filter(pk=agent_calendar.pk, calendar_id="").delete()
         raise
     agent_calendar.calendar_id = found.calendar_id
+    agent_calendar.remote_key = selectors.remote_calendar_key(connection.kind, found.calendar_id)
     agent_calendar.sync_token = ""
     agent_calendar.state = AgentCalendar.State.ACTIVE
     agent_calendar.last_error = ""
-    agent_calendar.save(update_fields=["calendar_id", "sync_token", "state", "last_error"])
+    agent_calendar.save(update_fields=["calendar_id", "remote_key", "sync_token", "state", "last_error"])
     return agent_calendar
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Prefetch, Q, Value, When
 from django.utils import timezone
 
@@ -31,7 +31,7 @@ from calendars.models import Appointment, CalendarSettings, ConflictRule
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
 from integrations import selectors
-from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry, remote_calendar_key
 from integrations.providers import registry
 from integrations.providers.base import (
     DEFAULT_MAX_INLINE_WAIT,
@@ -339,13 +339,26 @@ class _Run:
         if self.ac.calendar_id:
             return
         found = self.provider.find_calendar(self.ac.mailbox_address, self.ac.calendar_name or None)
-        other = selectors.other_link_to_same_calendar(self.ac, found.calendar_id)
-        if other is not None:
-            raise ConnectionProblem(selectors.already_linked_message(other))
+        self._hold(found.calendar_id, sync_token="")
         self.ac.calendar_id = found.calendar_id
         self.ac.sync_token = ""
-        AgentCalendar.objects.filter(pk=self.ac.pk).update(calendar_id=found.calendar_id, sync_token="")
         self.calendar = RemoteCalendar(mailbox=self.ac.mailbox_address, calendar_id=found.calendar_id)
+
+    def _hold(self, calendar_id: str, **fields) -> None:
+        """Make this link the holder of the remote calendar `calendar_id` names (its unique
+        `remote_key`, with `fields` saved alongside), or raise ConnectionProblem naming the link
+        that holds it already; then nothing of this calendar is stored on this link."""
+        other = selectors.other_link_to_same_calendar(self.ac, calendar_id)
+        if other is not None and (other.remote_key or other.pk < self.ac.pk):
+            raise ConnectionProblem(selectors.already_linked_message(other))
+        key = remote_calendar_key(self.ac.connection.kind, calendar_id)
+        try:
+            with transaction.atomic():
+                AgentCalendar.objects.filter(pk=self.ac.pk).update(calendar_id=calendar_id, remote_key=key, **fields)
+        except IntegrityError:  # another link took it this very moment
+            other = selectors.other_link_to_same_calendar(self.ac, calendar_id)
+            raise ConnectionProblem(selectors.already_linked_message(other)) from None
+        self.ac.remote_key = key
 
     def execute(self, *, pull: bool) -> SyncReport:
         # Before anything is pushed or imported: one remote calendar, one link (SPEC S3.9), and no
@@ -353,6 +366,8 @@ class _Run:
         refusal = selectors.link_refusal(self.ac)
         if refusal:
             raise ConnectionProblem(refusal)
+        if self.ac.calendar_id and not self.ac.remote_key:
+            self._hold(self.ac.calendar_id)  # resolved before it was checked: typed in admin, or older
         self._discover_calendar()
         remote: dict[str, RemoteEvent] = {}
         gone_ids: set[str] = set()

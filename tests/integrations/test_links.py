@@ -363,3 +363,14 @@ def test_sync_overview_names_technicians_and_formats_times_as_admin_does(admin_c
     assert f"{back_off.day} Dec 2099, {back_off:%H:%M}" in page  # 1 Dec 2099, 11:15
     assert f"{last_pull.day} Nov 2026, {last_pull:%H:%M}" in page  # 30 Nov 2026, 22:38
     assert "2026-11-30 22:38:04" not in page
+
+
+def test_the_database_keeps_one_link_per_remote_calendar(alice_calendar, alice_own):
+    """The key the worker and connect_agent set is unique: even a race cannot make two holders."""
+    from django.db import IntegrityError, transaction
+
+    assert alice_calendar.remote_key
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AgentCalendar.objects.create(
+            agent=alice_calendar.agent, connection=alice_own, remote_key=alice_calendar.remote_key
+        )
