@@ -357,7 +357,8 @@ class _Run:
                 AgentCalendar.objects.filter(pk=self.ac.pk).update(calendar_id=calendar_id, remote_key=key, **fields)
         except IntegrityError:  # another link took it this very moment
             other = selectors.other_link_to_same_calendar(self.ac, calendar_id)
-            raise ConnectionProblem(selectors.already_linked_message(other)) from None
+            message = selectors.already_linked_message(other) if other else "This calendar is already linked."
+            raise ConnectionProblem(message) from None
         self.ac.remote_key = key
 
     def execute(self, *, pull: bool) -> SyncReport:
