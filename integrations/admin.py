@@ -4,9 +4,9 @@ from urllib.parse import urlsplit
 from django import forms
 from django.contrib import admin
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 
-from integrations import services
+from integrations import selectors, services
 from integrations.models import (
     AgentCalendar,
     Connection,
@@ -259,8 +259,42 @@ class ConnectionAdmin(admin.ModelAdmin):
         ("More options", {"classes": ["connection-kind-other"], "fields": ["options"]}),
     ]
 
+    change_form_template = "admin/integrations/connection/change_form.html"
+
     class Media:
         js = ["integrations/connection_form.js"]
+
+    def get_urls(self):
+        from django.urls import path
+
+        test = path(
+            "<int:pk>/test/",
+            self.admin_site.admin_view(self.test_view),
+            name="integrations_connection_test",
+        )
+        return [test, *super().get_urls()]
+
+    def test_view(self, request, pk: int):
+        """The change page's "Test connection" button: queue the test (the worker makes the calls,
+        never the web request) and come back to the page, which shows the last result."""
+        from django.core.exceptions import PermissionDenied
+        from django.http import HttpResponseNotAllowed
+        from django.shortcuts import get_object_or_404, redirect
+
+        from integrations.tasks import run_connection_test
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        connection = get_object_or_404(Connection, pk=pk)
+        if not self.has_change_permission(request, connection):
+            raise PermissionDenied
+        transaction.on_commit(lambda: run_connection_test.delay(connection.pk))
+        self.message_user(
+            request,
+            f'Testing {connection} in the background: the result shows under "Last test" in a few seconds '
+            "(reload the page).",
+        )
+        return redirect("admin:integrations_connection_change", connection.pk)
 
     @admin.display(boolean=True, description="secret stored")
     def secret_stored(self, obj: Connection) -> bool:
@@ -271,7 +305,18 @@ class ConnectionAdmin(admin.ModelAdmin):
         if obj.last_test_at is None:
             return "not tested yet"
         verdict = "OK" if obj.last_test_ok else "Failed"
-        return f"{verdict} ({timezone.localtime(obj.last_test_at):%Y-%m-%d %H:%M}): {obj.last_test_message}"
+        when = formats.localize(timezone.template_localtime(obj.last_test_at))  # as admin shows every time
+        return f"{verdict} ({when}): {obj.last_test_message}"
+
+    def delete_model(self, request, obj) -> None:
+        services.keep_sync_log(obj.agent_calendars.select_related("agent__user", "connection"))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        services.keep_sync_log(
+            AgentCalendar.objects.filter(connection__in=queryset).select_related("agent__user", "connection")
+        )
+        super().delete_queryset(request, queryset)
 
     @admin.action(description="Test connection")
     def test_connection(self, request, queryset):
@@ -286,8 +331,63 @@ class ConnectionAdmin(admin.ModelAdmin):
         )
 
 
+class AgentCalendarForm(forms.ModelForm):
+    """A technician's link to a calendar: refused, with the reason, when it would be a second link to
+    a calendar already linked (SPEC S3.9) or would read another person's account unconfirmed (S5).
+    What is known without an outbound call is checked here; the calendar a first sync resolves is
+    checked again by the worker before anything is pushed or imported (selectors.link_refusal)."""
+
+    class Meta:
+        model = AgentCalendar
+        fields = ["agent", "connection", "mailbox", "calendar_id", "calendar_name", "shared_account", "state"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        agent, connection = cleaned.get("agent"), cleaned.get("connection")
+        if agent is None or connection is None:
+            return cleaned
+        same = AgentCalendar.objects.filter(agent=agent, connection=connection).exclude(pk=self.instance.pk).first()
+        if same is not None:
+            self._refused = True
+            raise forms.ValidationError(
+                f"{agent.name} is already linked through {connection} "
+                f"({same.calendar_name or same.calendar_id or 'the default calendar'}): a second link would put every "
+                "entry on that calendar twice. Edit or disconnect the existing link instead."
+            )
+        mailbox = cleaned.get("mailbox") or ""
+        account = selectors.account_not_theirs(agent, connection, mailbox)
+        if account and not cleaned.get("shared_account"):
+            self.add_error("shared_account", selectors.not_theirs_message(agent, connection, account))
+        elif not account:
+            cleaned["shared_account"] = False
+        probe = AgentCalendar(pk=self.instance.pk, agent=agent, connection=connection)
+        other = selectors.other_link_to_same_calendar(probe, cleaned.get("calendar_id") or "")
+        if other is None:
+            # Not resolved yet: the same connection, mailbox and calendar name are the same calendar
+            # (on a one-account CalDAV connection every technician reaches that account's calendars).
+            one_account = connection.kind == Connection.Kind.CALDAV and not (connection.options or {}).get(
+                "calendar_home"
+            )
+            address = (mailbox or agent.mailbox).lower()
+            name = (cleaned.get("calendar_name") or "").strip().lower()
+            for candidate in connection.agent_calendars.exclude(pk=self.instance.pk).select_related("agent__user"):
+                same_box = one_account or candidate.mailbox_address.lower() == address
+                if same_box and candidate.calendar_name.strip().lower() == name:
+                    other = candidate
+                    break
+        if other is not None:
+            raise forms.ValidationError(selectors.already_linked_message(other))
+        return cleaned
+
+    def validate_unique(self) -> None:
+        # clean() said it in plain words already; the constraint's generic message would repeat it.
+        if not getattr(self, "_refused", False):
+            super().validate_unique()
+
+
 @admin.register(AgentCalendar)
 class AgentCalendarAdmin(admin.ModelAdmin):
+    form = AgentCalendarForm
     list_display = ["agent", "connection", "state", "last_sync", "pending", "waiting", "next_pull_at", "last_error"]
     list_filter = ["state", "connection"]
     search_fields = ["agent__user__username", "agent__email", "calendar_id"]
@@ -300,8 +400,49 @@ class AgentCalendarAdmin(admin.ModelAdmin):
         "last_error_at",
         "locked_until",
     ]
-    actions = ["sync_now", "full_resync", "pause_sync", "resume_sync"]
+    actions = ["sync_now", "full_resync", "pause_sync", "resume_sync", "disconnect"]
     change_list_template = "admin/integrations/agentcalendar/change_list.html"
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A plain delete would leave the entries on both sides unmanaged and take the sync log with it:
+        # "Disconnect" says what happens and keeps the log (services.disconnect_agent_calendar).
+        return False
+
+    @admin.action(description="Disconnect (stop syncing, keep the log, optionally clean up)")
+    def disconnect(self, request, queryset):
+        """A confirmation page saying what a disconnect does, with the two clean-ups to choose; on
+        confirmation, each calendar is disconnected and the remote clean-up queued for the worker."""
+        from django.template.response import TemplateResponse
+
+        if not self.has_change_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        calendars = list(queryset.select_related("agent__user", "connection"))
+        if request.POST.get("confirm") == "yes":
+            remove_pushed = request.POST.get("remove_pushed") == "on"
+            remove_imported = request.POST.get("remove_imported") == "on"
+            for agent_calendar in calendars:
+                services.disconnect_agent_calendar(
+                    agent_calendar, remove_pushed=remove_pushed, remove_imported=remove_imported, by=request.user
+                )
+            self.message_user(
+                request,
+                f"Disconnected {len(calendars)} calendar(s): they no longer sync"
+                + ("; the entries the helpdesk put on them are being removed by the worker" if remove_pushed else "")
+                + ("; the appointments imported from them were removed" if remove_imported else "")
+                + ". Their sync log is kept (Sync log, filtered by technician).",
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Disconnect calendars",
+            "opts": self.model._meta,
+            "rows": [(agent_calendar, services.disconnect_counts(agent_calendar)) for agent_calendar in calendars],
+            "queryset": queryset,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/integrations/agentcalendar/disconnect.html", context)
 
     def get_urls(self):
         from django.urls import path
@@ -364,6 +505,8 @@ class AgentCalendarAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         """A calendar added here is found (when no remote id is given) and synced by the worker."""
+        if change and {"calendar_id", "connection"} & set(form.changed_data):
+            obj.remote_key = ""  # another calendar: the worker checks no other link holds it first
         super().save_model(request, obj, form, change)
         if change and "state" in form.changed_data:
             services.note_state_change(obj, was=form.initial.get("state", ""))
@@ -420,11 +563,21 @@ class SyncLinkAdmin(admin.ModelAdmin):
 
 @admin.register(SyncLogEntry)
 class SyncLogEntryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "agent_calendar", "direction", "operation", "result", "subject", "message"]
-    list_filter = ["direction", "result", "operation", "agent_calendar__connection", "agent_calendar__agent"]
+    list_display = ["created_at", "calendar", "direction", "operation", "result", "subject", "message"]
+    list_filter = ["direction", "result", "operation", "agent_calendar__connection", "agent_calendar__agent", "agent"]
     search_fields = ["subject", "message"]
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in SyncLogEntry._meta.fields]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("agent_calendar__agent__user", "agent_calendar__connection")
+
+    @admin.display(description="calendar", ordering="agent_calendar")
+    def calendar(self, entry: SyncLogEntry) -> str:
+        """The calendar, or for one since disconnected its name as it was then."""
+        if entry.agent_calendar is not None:
+            return str(entry.agent_calendar)
+        return f"{entry.calendar_label or 'a removed calendar'} (disconnected)"
 
     def has_add_permission(self, request) -> bool:
         return False

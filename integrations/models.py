@@ -3,6 +3,7 @@
 import json
 import re
 import uuid
+from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -176,6 +177,33 @@ class Connection(EncryptedSecret, models.Model):
         return (self.options or {}).get(name, default)
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def remote_calendar_key(kind: str, calendar_id: str) -> str:
+    """The identity of a resolved remote calendar, the same through any connection to its server.
+
+    CalDAV: the calendar's URL normalised as RFC 3986 6.2.2-6.2.3 allows (scheme and host in lower
+    case, the scheme's default port dropped, percent-encoding decoded, one trailing slash), so
+    "HTTP://Dav.example.com:80/alice/work" and "http://dav.example.com/alice/work/" are one calendar.
+    Exchange (folder id), Microsoft 365 (calendar id) and Google (calendar id) name a calendar by an id
+    the server makes unique, taken as it is. Empty for an unresolved calendar (no id yet)."""
+    calendar_id = (calendar_id or "").strip()
+    if not calendar_id:
+        return ""
+    if kind != Connection.Kind.CALDAV:
+        return f"{kind}:{calendar_id}"[:1100]
+    parts = urlsplit(calendar_id)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port if parts.port and parts.port != _DEFAULT_PORTS.get(scheme) else None
+    except ValueError:
+        port = None
+    path = unquote(parts.path or "/").rstrip("/") + "/"
+    return f"caldav:{scheme}://{host}{f':{port}' if port else ''}{path}"[:1100]
+
+
 class AgentCalendar(EncryptedSecret, models.Model):
     """One technician's calendar on one connection, with its sync state."""
 
@@ -199,6 +227,19 @@ class AgentCalendar(EncryptedSecret, models.Model):
         help_text="Empty: the default calendar. Else the name of another calendar of the technician's (Exchange: a "
         "calendar folder anywhere in the mailbox, found by name ignoring case; it must name one folder only).",
     )
+    # An admin's word that the connection's account, which is not this technician's own (a per-user
+    # CalDAV account, or another person's mailbox), is shared with or delegated to them
+    # (integrations.selectors.account_not_theirs): without it the link is refused and never syncs.
+    shared_account = models.BooleanField(
+        "account shared with this technician",
+        default=False,
+        help_text="Tick only when the connection's account (or the mailbox below) belongs to someone else and that "
+        "person shares or delegates this calendar to the technician: its entries become the technician's.",
+    )
+    # The remote calendar this link holds (remote_calendar_key), set once the worker or
+    # connect_agent checked no other link holds it: unique, so one remote calendar has one link
+    # (SPEC S3.9). Empty: not resolved yet, or refused as another link's calendar.
+    remote_key = models.CharField(max_length=1100, blank=True, editable=False)
     # A technician's own sign-in where the connection has one per person (Google OAuth refresh
     # token): Fernet token, never shown back.
     secret_encrypted = models.TextField(blank=True, editable=False)
@@ -237,7 +278,10 @@ class AgentCalendar(EncryptedSecret, models.Model):
     class Meta:
         ordering = ["agent__user__username", "connection__name"]
         constraints = [
-            models.UniqueConstraint(fields=["agent", "connection"], name="one_calendar_per_agent_connection")
+            models.UniqueConstraint(fields=["agent", "connection"], name="one_calendar_per_agent_connection"),
+            models.UniqueConstraint(
+                fields=["remote_key"], condition=~models.Q(remote_key=""), name="one_link_per_remote_calendar"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -369,7 +413,13 @@ class SyncLogEntry(models.Model):
         SKIPPED = "skipped", "Skipped"
         ERROR = "error", "Error"
 
-    agent_calendar = models.ForeignKey(AgentCalendar, on_delete=models.CASCADE, related_name="log")
+    # Kept when the calendar is disconnected or deleted (the audit trail outlives the link): the
+    # technician and the calendar's name are stamped on the entries first (services.keep_sync_log).
+    agent_calendar = models.ForeignKey(
+        AgentCalendar, null=True, blank=True, on_delete=models.SET_NULL, related_name="log"
+    )
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_log")
+    calendar_label = models.CharField("calendar", max_length=255, blank=True)
     link = models.ForeignKey(SyncLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="log")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     operation = models.CharField(max_length=30)

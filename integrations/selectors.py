@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db.models import Count, F, Q, QuerySet, TextChoices
 
 from agents.models import Agent
-from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry
+from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry, remote_calendar_key
 
 WAITING = SyncLink.Approval.WAITING
 
@@ -28,6 +28,10 @@ def approval_count(user) -> int:
     if agent is None:
         return 0
     return SyncLink.objects.filter(agent_calendar__agent=agent, approval=WAITING, appointment__isnull=False).count()
+
+
+# Log entries about a whole calendar (its sign-in, its disconnect), not about one entry.
+CALENDAR_OPERATIONS = ("connect", "disconnect")
 
 
 class ExternalCalendarState(TextChoices):
@@ -107,10 +111,29 @@ def external_calendar_lines(appointments: Iterable) -> dict[int, list[tuple[str,
 class CalendarHealth:
     agent_calendar: AgentCalendar
     last_sync: datetime | None
-    last_error: str
+    last_error: str  # the detail, for admins: it may name a shared account or say what to configure
     pending: int
     waiting: int
     failing: int
+
+    @property
+    def status(self) -> str:
+        """A short status for the technician, naming no account and giving no admin advice."""
+        return technician_status(self.agent_calendar)
+
+
+def technician_status(agent_calendar: AgentCalendar) -> str:
+    """One sentence a technician reads about their calendar link (Outlook and HaloPSA show the
+    agent a short status, the admin the detail)."""
+    if agent_calendar.state == AgentCalendar.State.PAUSED:
+        return "Paused by an administrator: nothing is synced until it is resumed."
+    if agent_calendar.state == AgentCalendar.State.FAILING:
+        return "Not working: your calendar link needs an administrator, who sees the details in the sync overview."
+    if agent_calendar.last_error:
+        return "Working, but some entries could not be synced yet: they are tried again automatically."
+    if agent_calendar.last_sync is None:
+        return "Waiting for its first sync."
+    return "Working."
 
 
 def calendars_with_health(agents: QuerySet | list | None = None) -> list[CalendarHealth]:
@@ -131,7 +154,9 @@ def calendars_with_health(agents: QuerySet | list | None = None) -> list[Calenda
 
 
 def recent_log(agent: Agent, limit: int = 20) -> QuerySet:
-    return SyncLogEntry.objects.filter(agent_calendar__agent=agent).select_related("agent_calendar__connection")[:limit]
+    """The technician's latest sync log entries, those of calendars since disconnected included."""
+    mine = Q(agent_calendar__agent=agent) | Q(agent_calendar__isnull=True, agent=agent)
+    return SyncLogEntry.objects.filter(mine).select_related("agent_calendar__connection")[:limit]
 
 
 def entries_with_notes(agent: Agent, limit: int = 20) -> QuerySet:
@@ -142,6 +167,7 @@ def entries_with_notes(agent: Agent, limit: int = 20) -> QuerySet:
     return (
         SyncLogEntry.objects.filter(agent_calendar__agent=agent, direction=SyncLogEntry.Direction.INBOUND)
         .filter(Q(result=SyncLogEntry.Result.ERROR) | ~Q(message=""))
+        .exclude(operation__in=CALENDAR_OPERATIONS)  # a failed sign-in is the calendar's, not an entry's
         .select_related("agent_calendar__connection")[:limit]
     )
 
@@ -190,7 +216,8 @@ class CalendarStatus:
     ages like any other and trips the lag alert)."""
 
     pk: int
-    agent: str
+    agent: str  # the technician's login: a stable metrics label
+    agent_name: str  # as people call them (full name, else login): what pages show
     connection: str
     connection_id: int
     state: str
@@ -263,6 +290,8 @@ def sync_overview(now: datetime | None = None) -> SyncOverview:
         .values(
             "pk",
             "agent__user__username",
+            "agent__user__first_name",
+            "agent__user__last_name",
             "agent__is_active",
             "connection_id",
             "state",
@@ -286,6 +315,8 @@ def sync_overview(now: datetime | None = None) -> SyncOverview:
         status = CalendarStatus(
             pk=row["pk"],
             agent=row["agent__user__username"],
+            agent_name=f"{row['agent__user__first_name']} {row['agent__user__last_name']}".strip()
+            or row["agent__user__username"],
             connection=connection.name,
             connection_id=connection.pk,
             state=row["state"],
@@ -312,3 +343,99 @@ def sync_overview(now: datetime | None = None) -> SyncOverview:
         connection.waiting += status.waiting
         connection.failing_links += status.failing_links
     return SyncOverview(now=now, connections=list(connections.values()), calendars=calendars)
+
+
+# --- one technician, one remote calendar (SPEC S3.9, S5) --------------------------------------------
+
+
+def other_link_to_same_calendar(agent_calendar: AgentCalendar, calendar_id: str | None = None) -> AgentCalendar | None:
+    """The other link (any technician, any connection of the same kind) that holds the remote
+    calendar `calendar_id` (default: this link's own) names, or None. A link holds a calendar once
+    its `remote_key` is set (unique); a resolved link not yet checked (its address typed in admin,
+    or made before the key existed) counts when its address is the very same. One query."""
+    calendar_id = calendar_id if calendar_id is not None else agent_calendar.calendar_id
+    kind = agent_calendar.connection.kind
+    key = remote_calendar_key(kind, calendar_id)
+    if not key:
+        return None
+    others = AgentCalendar.objects.filter(Q(remote_key=key) | Q(remote_key="", calendar_id=calendar_id.strip()))
+    others = others.filter(connection__kind=kind)
+    if agent_calendar.pk is not None:
+        others = others.exclude(pk=agent_calendar.pk)
+    # The holder first, then the oldest.
+    found = sorted(
+        others.select_related("agent__user", "connection"), key=lambda other: (not other.remote_key, other.pk)
+    )
+    return found[0] if found else None
+
+
+def _signs_in_themselves(connection: Connection) -> bool:
+    """Connections where each technician signs in with their own account (Microsoft 365 delegated,
+    Google OAuth): the account is whoever signed in, by their own consent."""
+    if connection.kind == Connection.Kind.GRAPH:
+        return bool((connection.options or {}).get("delegated"))
+    return connection.kind == Connection.Kind.GOOGLE and connection.option("auth") == "oauth"
+
+
+def account_not_theirs(agent: Agent, connection: Connection, mailbox: str = "") -> str | None:
+    """The account or mailbox, not the technician's own, that a link of `agent` to `connection`
+    (with the link's `mailbox` override, empty for the technician's) would read and write; None when
+    the calendar is the technician's.
+
+    How each kind is modelled decides it:
+    - CalDAV without a calendar home: the connection is one person's account (the account's own
+      calendars, caldav.CalDAVProvider), so its user name must be the technician's (their login, the
+      part of their mailbox before the @, or the whole mailbox).
+    - CalDAV with a calendar home, Exchange (impersonation or delegate), Microsoft 365 with the
+      app's permission, Google with domain-wide delegation: a service account reaches each
+      technician's own mailbox by design; only a mailbox override naming someone else's counts.
+    - Microsoft 365 delegated and Google OAuth: each technician signs in themselves: never.
+    """
+    if _signs_in_themselves(connection):
+        return None
+    own_mailbox = (agent.mailbox or "").strip().lower()
+    override = (mailbox or "").strip().lower()
+    if override and override != own_mailbox:
+        return mailbox.strip()
+    if connection.kind == Connection.Kind.CALDAV and not (connection.options or {}).get("calendar_home"):
+        account = (connection.username or "").strip().lower()
+        if not account:
+            return None
+        own = {own_mailbox, own_mailbox.split("@", 1)[0], agent.user.username.lower()}
+        if account not in own:
+            return connection.username.strip()
+    return None
+
+
+def link_refusal(agent_calendar: AgentCalendar) -> str | None:
+    """Why this link must not sync, before any outbound call, or None: the account is someone
+    else's and no admin confirmed it is shared (`account_not_theirs`), or the link's calendar is
+    resolved and another link holds it. A link that holds its calendar (`remote_key`) costs no
+    query. The message names the other technician and connection: it is for admins (the
+    technician's page shows a short status)."""
+    account = account_not_theirs(agent_calendar.agent, agent_calendar.connection, agent_calendar.mailbox)
+    if account and not agent_calendar.shared_account:
+        return not_theirs_message(agent_calendar.agent, agent_calendar.connection, account)
+    if agent_calendar.remote_key or not agent_calendar.calendar_id:
+        return None
+    other = other_link_to_same_calendar(agent_calendar)
+    if other is not None and (other.remote_key or other.pk < agent_calendar.pk):
+        return already_linked_message(other)
+    return None
+
+
+def already_linked_message(other: AgentCalendar) -> str:
+    """The refusal of a second link to the remote calendar `other` holds."""
+    return (
+        f"This calendar is already linked to {other.agent.name} through {other.connection}: this link is "
+        "stopped so that nothing is pushed into or imported from that calendar twice. Disconnect one of the two links."
+    )
+
+
+def not_theirs_message(agent: Agent, connection: Connection, account: str) -> str:
+    """The refusal of a link that would read and write another person's account."""
+    return (
+        f"The connection {connection} signs in as {account}, which is not {agent.name}'s own account: "
+        f'link {agent.name}\'s own account, or confirm ("account shared with this technician") that '
+        f"{account} shares or delegates this calendar to them."
+    )

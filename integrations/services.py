@@ -266,10 +266,44 @@ def record_connection_test(connection: Connection) -> str:
 
 @transaction.atomic
 def connect_agent(
-    agent: Agent, *, connection: Connection, calendar: str | None = None, import_external: bool | None = None
+    agent: Agent,
+    *,
+    connection: Connection,
+    calendar: str | None = None,
+    import_external: bool | None = None,
+    shared_account: bool = False,
 ) -> AgentCalendar:
-    """Tie a technician to their calendar on a connection (the default one unless named)."""
+    """Tie a technician to their calendar on a connection (the default one unless named).
+
+    Running it again for the same technician, connection and calendar returns that one link
+    (onboarding scripts may repeat). Raises ValidationError, before any outbound call where it can,
+    when the connection's account is someone else's and `shared_account` (the admin's word that it
+    is shared with or delegated to the technician) is not given (selectors.account_not_theirs); when
+    the technician's link on this connection holds another calendar (disconnect it first); and when
+    the calendar found is already linked, to this technician or another, through another link
+    (SPEC S3.9: never a duplicate). Raises ProviderError when the calendar cannot be found."""
+    from integrations import selectors
+
+    account = selectors.account_not_theirs(agent, connection)
+    if account and not shared_account:
+        raise ValidationError(selectors.not_theirs_message(agent, connection, account))
+    existing = AgentCalendar.objects.filter(agent=agent, connection=connection).first()
     found = provider_for(connection).find_calendar(agent.mailbox, calendar)
+    key = selectors.remote_calendar_key(connection.kind, found.calendar_id)
+    if (
+        existing is not None
+        and existing.calendar_id
+        and selectors.remote_calendar_key(connection.kind, existing.calendar_id) not in ("", key)
+    ):
+        raise ValidationError(
+            f"{agent.name} is already linked to {existing.calendar_name or existing.calendar_id} through "
+            f"{connection}: one link per technician and connection. Disconnect that link first."
+        )
+    other = selectors.other_link_to_same_calendar(
+        existing or AgentCalendar(agent=agent, connection=connection), found.calendar_id
+    )
+    if other is not None:
+        raise ValidationError(selectors.already_linked_message(other))
     agent_calendar, _ = AgentCalendar.objects.update_or_create(
         agent=agent,
         connection=connection,
@@ -279,12 +313,112 @@ def connect_agent(
             "sync_token": "",
             "state": AgentCalendar.State.ACTIVE,
             "last_error": "",
+            "shared_account": bool(account) and shared_account,
+            "remote_key": key,
         },
     )
     if import_external is not None and agent.import_external != import_external:
         agent.import_external = import_external
         agent.save(update_fields=["import_external"])
     return agent_calendar
+
+
+# --- disconnecting a technician's calendar --------------------------------------------------------------
+
+
+def keep_sync_log(agent_calendars) -> int:
+    """Stamp the technician and the calendar's name on the sync log of these agent calendars, so the
+    entries stay (with the technician) when the calendar row goes: the log's link to it is
+    SET_NULL. Call it before deleting an agent calendar or its connection. Returns the rows stamped."""
+    stamped = 0
+    for agent_calendar in agent_calendars:
+        stamped += SyncLogEntry.objects.filter(agent_calendar=agent_calendar).update(
+            agent=agent_calendar.agent_id, calendar_label=str(agent_calendar)[:255]
+        )
+    return stamped
+
+
+def _imported_from(agent_calendar: AgentCalendar):
+    """The appointments (series masters and single ones) imported from this calendar."""
+    return Appointment.objects.filter(
+        sync_links__agent_calendar=agent_calendar,
+        sync_links__origin=SyncLink.Origin.EXTERNAL,
+        source=Appointment.Source.EXTERNAL,
+        master__isnull=True,
+    ).distinct()
+
+
+def disconnect_counts(agent_calendar: AgentCalendar) -> dict[str, int]:
+    """What a disconnect of this calendar concerns: {"pushed": entries the helpdesk put on the
+    remote calendar, "imported": appointments imported from it, "imported_shared": of those, the
+    ones a coordinator since gave other technicians too (kept by a disconnect)}."""
+    links = agent_calendar.links
+    imported = _imported_from(agent_calendar)
+    shared = sum(
+        1
+        for appointment in imported.prefetch_related("agents")
+        if [agent.pk for agent in appointment.agents.all()] != [agent_calendar.agent_id]
+    )
+    return {
+        "pushed": links.filter(origin=SyncLink.Origin.HELPDESK).exclude(remote_id="").count(),
+        "imported": imported.count(),
+        "imported_shared": shared,
+    }
+
+
+@transaction.atomic
+def disconnect_agent_calendar(
+    agent_calendar: AgentCalendar, *, remove_pushed: bool, remove_imported: bool, by=None
+) -> dict[str, int]:
+    """Disconnect a technician's calendar: it stops syncing at once (paused), its sync log is kept
+    with the technician, a summary entry says who disconnected it and what was asked.
+
+    `remove_imported`: the appointments imported from it leave the helpdesk now (one a coordinator
+    gave other technicians too stays). Their deletion is not pushed back to this calendar (paused:
+    the technician's own entries stay there) but reaches the technician's other calendars.
+    `remove_pushed`: the entries the helpdesk put on the remote calendar are deleted by the worker
+    after commit (integrations.tasks.finish_disconnect; never in the web request), which then
+    deletes the link. Without it the link is deleted by that task too and the entries stay on the
+    calendar, no longer managed. Returns {"pushed", "imported", "removed_imported"}."""
+    from calendars import services as calendar_services
+    from integrations.tasks import finish_disconnect
+
+    agent_calendar = (
+        AgentCalendar.objects.select_for_update().select_related("agent__user", "connection").get(pk=agent_calendar.pk)
+    )
+    counts = disconnect_counts(agent_calendar)
+    agent_calendar.state = AgentCalendar.State.PAUSED
+    agent_calendar.save(update_fields=["state"])
+    removed = 0
+    if remove_imported:
+        for appointment in _imported_from(agent_calendar).prefetch_related("agents", "sync_links"):
+            if [agent.pk for agent in appointment.agents.all()] != [agent_calendar.agent_id]:
+                continue  # also on another technician's calendar: theirs to keep
+            if any(link.agent_calendar_id != agent_calendar.pk for link in appointment.sync_links.all()):
+                calendar_services.delete_appointment(appointment, by=by)  # its copies elsewhere go too
+                removed += 1
+            else:
+                removed += calendar_services.delete_imported([appointment.pk]) and 1
+    who = getattr(by, "username", "") or "an admin"
+    what = [
+        f"{counts['pushed']} entries the helpdesk put on the calendar "
+        + ("are being removed from it" if remove_pushed else "stay on it, no longer managed"),
+        f"{removed} appointment(s) imported from it removed from the helpdesk"
+        if remove_imported
+        else f"{counts['imported']} appointment(s) imported from it stay in the helpdesk",
+    ]
+    SyncLogEntry.objects.create(
+        agent_calendar=agent_calendar,
+        agent=agent_calendar.agent,
+        calendar_label=str(agent_calendar)[:255],
+        direction=SyncLogEntry.Direction.OUTBOUND,
+        operation="disconnect",
+        message=f"Disconnected by {who}: " + "; ".join(what) + ".",
+    )
+    keep_sync_log([agent_calendar])
+    pk = agent_calendar.pk
+    transaction.on_commit(lambda: finish_disconnect.delay(pk, remove_pushed))
+    return {**counts, "removed_imported": removed}
 
 
 def connect_own_google_calendar(agent: Agent, *, connection: Connection, refresh_token: str) -> AgentCalendar:
@@ -294,16 +428,22 @@ def connect_own_google_calendar(agent: Agent, *, connection: Connection, refresh
     agent_calendar, _ = AgentCalendar.objects.get_or_create(agent=agent, connection=connection)
     agent_calendar.set_secret(refresh_token)
     agent_calendar.save(update_fields=["secret_encrypted"])
+    from integrations import selectors
+
     try:
         found = provider_for(connection).find_calendar(agent.mailbox)
+        other = selectors.other_link_to_same_calendar(agent_calendar, found.calendar_id)
+        if other is not None:
+            raise ConnectionProblem(selectors.already_linked_message(other))
     except ProviderError:
         AgentCalendar.objects.filter(pk=agent_calendar.pk, calendar_id="").delete()
         raise
     agent_calendar.calendar_id = found.calendar_id
+    agent_calendar.remote_key = selectors.remote_calendar_key(connection.kind, found.calendar_id)
     agent_calendar.sync_token = ""
     agent_calendar.state = AgentCalendar.State.ACTIVE
     agent_calendar.last_error = ""
-    agent_calendar.save(update_fields=["calendar_id", "sync_token", "state", "last_error"])
+    agent_calendar.save(update_fields=["calendar_id", "remote_key", "sync_token", "state", "last_error"])
     return agent_calendar
 
 

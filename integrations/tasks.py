@@ -51,6 +51,18 @@ def sync_all_calendars() -> int:
     return services.queue_poll_round()
 
 
+@shared_task(bind=True, acks_late=True)
+def finish_disconnect(self, agent_calendar_id: int, remove_pushed: bool) -> str:
+    """The outbound half of an admin's "Disconnect": remove what the link put on the calendar, then the link."""
+    try:
+        return engine.finish_disconnect(agent_calendar_id, remove_pushed=remove_pushed)
+    except engine.CalendarBusy:
+        raise self.retry(countdown=2 + random.uniform(0, 3), max_retries=20) from None
+    except TransientError as error:
+        delay = error.retry_after or min(600, 15 * 2**self.request.retries) * random.uniform(0.5, 1.5)
+        raise self.retry(countdown=delay, max_retries=8) from error
+
+
 @shared_task
 def run_connection_test(connection_id: int) -> str:
     """The admin's "test connection", run here rather than in the web request."""

@@ -73,6 +73,8 @@ def sync_health(request):
             "log": selectors.recent_log(agent),
             "notes": selectors.entries_with_notes(agent),
             "microsoft365": microsoft365,
+            # The error's detail may name a shared account or say what to configure: for admins.
+            "show_detail": request.user.is_staff,
         },
     )
     return _allow_sign_in_redirects(response, [m365["connection"] for m365 in microsoft365 if m365["needs_sign_in"]])

@@ -104,6 +104,82 @@ class UnreadableEntry(ProviderError):
     is left out whole (nothing of it is written), the rest of the calendar is unaffected."""
 
 
+# --- why a server cannot be reached, in one plain sentence -----------------------------------------
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_DNS_TEXT = (
+    "failed to resolve",
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "getaddrinfo failed",
+    "no address associated",
+    "unable to find the server",
+)
+
+
+def _error_chain(error: BaseException) -> list[BaseException]:
+    """`error` and every error it wraps: causes, contexts, urllib3's `reason`, exceptions in args."""
+    seen: list[BaseException] = []
+    todo = [error]
+    while todo and len(seen) < 30:
+        current = todo.pop(0)
+        if current is None or any(current is known for known in seen):
+            continue
+        seen.append(current)
+        todo += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        todo += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+        todo = [item for item in todo if isinstance(item, BaseException)]
+    return seen
+
+
+def unreachable_reason(error: BaseException, address: str) -> str | None:
+    """One plain sentence saying why the server at `address` (the URL called) could not be reached,
+    or None when `error` is not about reaching it. Causes, read from the whole chain of wrapped
+    errors (requests, urllib3, niquests, httplib2, exchangelib all wrap the socket's error):
+    refused port (ECONNREFUSED), unknown host (getaddrinfo, RFC 6761's .invalid never resolves),
+    TLS failure (ssl.SSLError: certificate not trusted, or no TLS on that port), no answer in time
+    (socket timeout). No Python reprs or object addresses in the sentence."""
+    import errno
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address or "")
+    host = parts.hostname or address or "the server"
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        port = None
+    chain = _error_chain(error)
+    text = " ".join(str(item) for item in chain).lower()
+    names = " ".join(type(item).__name__ for item in chain).lower()
+
+    def has(kind) -> bool:
+        return any(isinstance(item, kind) for item in chain)
+
+    refused = has(ConnectionRefusedError) or any(getattr(item, "errno", None) == errno.ECONNREFUSED for item in chain)
+    if refused or "connection refused" in text or "[errno 111]" in text:
+        where = f"port {port} of {host}" if port else host
+        return (
+            f"Nothing answers on {where}: the connection was refused; check the port in the address and that "
+            "the server runs."
+        )
+    if has(socket.gaierror) or "nameresolution" in names or any(phrase in text for phrase in _DNS_TEXT):
+        return f"The host name {host} was not found (DNS): check the server address."
+    if has(ssl.SSLError) or "sslerror" in names or "ssl:" in text or "certificate verify failed" in text:
+        if "certificate" in text:
+            why = "its certificate is not trusted (self-signed, expired or for another name)"
+        elif "wrong version number" in text or "record layer" in text or "unknown protocol" in text:
+            why = "the server does not speak TLS on this port (try http:// or the TLS port)"
+        else:
+            why = "the TLS handshake failed"
+        return f"The secure connection to {host} failed: {why}."
+    if has(TimeoutError) or has(socket.timeout) or "timeout" in names or "timed out" in text:
+        return f"{host} did not answer in time: check the address, or whether a firewall drops the connection."
+    return None
+
+
 # --- data --------------------------------------------------------------------------------
 
 

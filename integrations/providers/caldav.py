@@ -45,6 +45,7 @@ from integrations.providers.base import (
     gives_a_date,
     reads_untrusted,
     unknown_zone_note,
+    unreachable_reason,
 )
 from integrations.sync.normalise import rrule_key, same_text, span_of
 
@@ -106,7 +107,8 @@ class CalDAVProvider:
         except dav_error.DAVError as error:
             raise self._translate(what, error) from error
         except OSError as error:  # niquests' connection errors and timeouts are OSErrors
-            raise TransientError(f"{what}: cannot reach the CalDAV server at {self.url} ({error})") from error
+            plain = unreachable_reason(error, self.url)
+            raise TransientError(plain or f"{what}: cannot reach the CalDAV server at {self.url}.") from error
 
     def _translate(self, what: str, error: dav_error.DAVError) -> ProviderError:
         status = error.status
@@ -156,9 +158,14 @@ class CalDAVProvider:
                 return f"Connected to {self.url} as {self.username or 'anonymous'}."
             calendars = self._call("Connecting", lambda: self._calendars(mailbox))
         except TransientError as error:
-            raise ConnectionProblem(f"The CalDAV server at {self.url} cannot be reached: {error}") from error
+            raise ConnectionProblem(
+                unreachable_reason(error, self.url) or f"The CalDAV server at {self.url} cannot be reached: {error}"
+            ) from error
         except RemoteNotFound as error:
-            raise ConnectionProblem(f"No calendars found for {mailbox or self.username} at {self.url}.") from error
+            raise ConnectionProblem(
+                f"Nothing at {self.url} for {mailbox or self.username}: no CalDAV calendars at this path; check "
+                "the path in the server address."
+            ) from error
         if not calendars:
             raise ConnectionProblem(f"{mailbox} has no calendar on {self.url}.")
         return f"Connected to {self.url} as {self.username or 'anonymous'}: {len(calendars)} calendar(s) for {mailbox}."

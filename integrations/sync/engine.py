@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Prefetch, Q, Value, When
 from django.utils import timezone
 
 from calendars.models import Appointment, CalendarSettings, ConflictRule
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
-from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations import selectors
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry, remote_calendar_key
 from integrations.providers import registry
 from integrations.providers.base import (
     DEFAULT_MAX_INLINE_WAIT,
@@ -250,6 +251,72 @@ def _sync_held(agent_calendar: AgentCalendar, owner: str, *, pull: bool, now: da
             release(agent_calendar, owner)
 
 
+def finish_disconnect(agent_calendar_id: int, *, remove_pushed: bool) -> str:
+    """The worker's half of a disconnect (services.disconnect_agent_calendar): with `remove_pushed`,
+    delete from the remote calendar every entry this link put there (an entry already gone counts
+    as removed), logging each; then stamp the log with the technician and delete the link. When
+    some could not be removed, the link stays (paused) with the reason, for the admin to disconnect
+    again. Raises CalendarBusy while a sync holds the calendar, TransientError when the server
+    cannot be reached (the task retries). Returns a one-line outcome."""
+    owner = _claim(agent_calendar_id)
+    if owner is None:
+        if not AgentCalendar.objects.filter(pk=agent_calendar_id).exists():
+            return "already gone"
+        raise CalendarBusy(f"calendar {agent_calendar_id}")
+    agent_calendar = AgentCalendar.objects.select_related("agent__user", "connection").get(pk=agent_calendar_id)
+    label = str(agent_calendar)[:255]
+    removed, errors = 0, []
+    try:
+        links = agent_calendar.links.filter(origin=SyncLink.Origin.HELPDESK).exclude(remote_id="")
+        if remove_pushed and agent_calendar.calendar_id and links.exists():
+            provider = registry.build(agent_calendar.connection)
+            calendar = RemoteCalendar(mailbox=agent_calendar.mailbox_address, calendar_id=agent_calendar.calendar_id)
+            for link in links.select_related("appointment"):
+                subject = link.appointment.subject if link.appointment is not None else ""
+                ref = RemoteRef(link.remote_id, None)
+                try:
+                    _call(lambda ref=ref: provider.delete(calendar, ref))
+                except RemoteNotFound:
+                    pass
+                except ProviderError as error:
+                    errors.append(limits.describe(error))
+                    _log_kept(agent_calendar, label, "delete", SyncLogEntry.Result.ERROR, subject, errors[-1])
+                    continue
+                removed += 1
+                _log_kept(agent_calendar, label, "delete", SyncLogEntry.Result.OK, subject, "Removed on disconnect.")
+                link.delete()
+    finally:
+        release(agent_calendar, owner)
+    if errors:
+        reason = (
+            f"Disconnecting: {len(errors)} entries could not be removed from the calendar ({errors[0]}); "
+            "the link stays paused: disconnect it again to retry."
+        )
+        AgentCalendar.objects.filter(pk=agent_calendar.pk).update(
+            last_error=reason[:2000], last_error_at=timezone.now()
+        )
+        return reason
+    _log_kept(agent_calendar, label, "disconnect", SyncLogEntry.Result.OK, "", f"Disconnected; {removed} removed.")
+    SyncLogEntry.objects.filter(agent_calendar=agent_calendar).update(
+        agent=agent_calendar.agent_id, calendar_label=label
+    )
+    agent_calendar.delete()
+    return f"disconnected, {removed} removed"
+
+
+def _log_kept(agent_calendar: AgentCalendar, label: str, operation: str, result: str, subject: str, message: str):
+    SyncLogEntry.objects.create(
+        agent_calendar=agent_calendar,
+        agent=agent_calendar.agent,
+        calendar_label=label,
+        direction=Out,
+        operation=operation,
+        result=result,
+        subject=subject[:255],
+        message=message[:2000],
+    )
+
+
 def _record_failure(agent_calendar: AgentCalendar, error: ProviderError, *, pull: bool) -> None:
     agent_calendar.last_error = limits.describe(error)[:2000]
     agent_calendar.last_error_at = timezone.now()
@@ -297,16 +364,42 @@ class _Run:
     # --- gathering ---
 
     def _discover_calendar(self) -> None:
-        """A calendar added in admin without its remote id is looked up here, on the worker."""
+        """A calendar added in admin without its remote id is looked up here, on the worker. A
+        calendar another link already holds is refused and not stored, so the link stays stopped
+        (and the older link keeps the calendar) until an admin disconnects one of the two."""
         if self.ac.calendar_id:
             return
         found = self.provider.find_calendar(self.ac.mailbox_address, self.ac.calendar_name or None)
+        self._hold(found.calendar_id, sync_token="")
         self.ac.calendar_id = found.calendar_id
         self.ac.sync_token = ""
-        AgentCalendar.objects.filter(pk=self.ac.pk).update(calendar_id=found.calendar_id, sync_token="")
         self.calendar = RemoteCalendar(mailbox=self.ac.mailbox_address, calendar_id=found.calendar_id)
 
+    def _hold(self, calendar_id: str, **fields) -> None:
+        """Make this link the holder of the remote calendar `calendar_id` names (its unique
+        `remote_key`, with `fields` saved alongside), or raise ConnectionProblem naming the link
+        that holds it already; then nothing of this calendar is stored on this link."""
+        other = selectors.other_link_to_same_calendar(self.ac, calendar_id)
+        if other is not None and (other.remote_key or other.pk < self.ac.pk):
+            raise ConnectionProblem(selectors.already_linked_message(other))
+        key = remote_calendar_key(self.ac.connection.kind, calendar_id)
+        try:
+            with transaction.atomic():
+                AgentCalendar.objects.filter(pk=self.ac.pk).update(calendar_id=calendar_id, remote_key=key, **fields)
+        except IntegrityError:  # another link took it this very moment
+            other = selectors.other_link_to_same_calendar(self.ac, calendar_id)
+            message = selectors.already_linked_message(other) if other else "This calendar is already linked."
+            raise ConnectionProblem(message) from None
+        self.ac.remote_key = key
+
     def execute(self, *, pull: bool) -> SyncReport:
+        # Before anything is pushed or imported: one remote calendar, one link (SPEC S3.9), and no
+        # one else's account without an admin's word (S5).
+        refusal = selectors.link_refusal(self.ac)
+        if refusal:
+            raise ConnectionProblem(refusal)
+        if self.ac.calendar_id and not self.ac.remote_key:
+            self._hold(self.ac.calendar_id)  # resolved before it was checked: typed in admin, or older
         self._discover_calendar()
         remote: dict[str, RemoteEvent] = {}
         gone_ids: set[str] = set()

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
@@ -14,11 +15,16 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--connection", required=True)
         parser.add_argument("--calendar", default=None, help="Remote calendar name or address.")
+        parser.add_argument(
+            "--shared-account",
+            action="store_true",
+            help="The connection's account is not the technician's own but shared with or delegated to them.",
+        )
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--import", dest="import_external", action="store_true", default=None)
         group.add_argument("--no-import", dest="import_external", action="store_false")
 
-    def handle(self, *args, username, connection, calendar, import_external, **options):
+    def handle(self, *args, username, connection, calendar, import_external, shared_account, **options):
         agent = Agent.objects.filter(user__username=username).first()
         if agent is None:
             raise CommandError(f"No technician with user name {username!r}.")
@@ -27,10 +33,16 @@ class Command(BaseCommand):
             raise CommandError(f"No connection called {connection!r}; add it with add_connection first.")
         try:
             agent_calendar = services.connect_agent(
-                agent, connection=found, calendar=calendar, import_external=import_external
+                agent,
+                connection=found,
+                calendar=calendar,
+                import_external=import_external,
+                shared_account=shared_account,
             )
         except ProviderError as error:
             raise CommandError(str(error)) from error
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from error
         queued = services.queue_existing_appointments(agent_calendar, since=timezone.now())
         self.stdout.write(
             f"{agent} is connected to {agent_calendar.calendar_id} "

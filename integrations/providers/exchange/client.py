@@ -69,6 +69,7 @@ from ..base import (
     TransientError,
     UnreadableEntry,
     Window,
+    unreachable_reason,
 )
 from .errors import FailFastKeepingRetryAfter, translate
 from .mapping import (
@@ -332,7 +333,8 @@ class ExchangeProvider:
                 return f"Signed in to {where} as {self.settings.username}."
             self.find_calendar(mailbox)
         except TransientError as error:
-            raise ConnectionProblem(f"Cannot reach Exchange at {where}: {error}") from error
+            plain = unreachable_reason(error, self.settings.server_url or "")
+            raise ConnectionProblem(plain or f"Cannot reach Exchange at {where}: {error}") from error
         return f"Signed in to {where} as {self.settings.username}; {mailbox}'s calendar is reachable by {how}."
 
     def _check_sign_in(self) -> None:

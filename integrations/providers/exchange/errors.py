@@ -16,6 +16,7 @@ from ..base import (
     TransientError,
     VersionConflict,
     retry_after_seconds,
+    unreachable_reason,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +51,15 @@ class FailFastKeepingRetryAfter(FailFast):
 def translate(error: Exception, settings: ExchangeSettings, mailbox: str) -> ProviderError:
     """Our error for an exchangelib or requests error raised while working on mailbox's calendar."""
     user = settings.username
+    if isinstance(error, requests.RequestException | ews_errors.TransportError | ews_errors.RedirectError):
+        plain = unreachable_reason(error, settings.server_url or "")
+        if plain:  # refused, unknown host, TLS, no answer: one sentence, no library text
+            return TransientError(plain)
+        if "Code: 404" in str(error):  # exchangelib's TransportError for an HTTP 404 of the EWS address
+            return ConnectionProblem(
+                f"Nothing at {settings.server_url}: no Exchange Web Services at this path; check the address "
+                "(usually https://mail.example.com/EWS/Exchange.asmx)."
+            )
     if isinstance(error, ews_errors.UnauthorizedError):
         return ConnectionProblem(
             f"Exchange refused the sign-in of {user}: check the account name and password, and that "

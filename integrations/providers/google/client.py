@@ -51,6 +51,7 @@ from ..base import (
     RetryPolicy,
     UnreadableEntry,
     Window,
+    unreachable_reason,
 )
 from .errors import CALENDAR_SCOPE, reason_of, status_of, translate
 from .mapping import (
@@ -201,7 +202,13 @@ class GoogleProvider:
     ) -> ProviderError:
         client_id = str((self.settings.service_account_info or {}).get("client_id", ""))
         who = self.settings.account if self.settings.service_account_info is not None else mailbox
-        return translate(error, who=who, mailbox=mailbox, client_id=client_id, what=what, calendar_id=calendar_id)
+        # A sign-in's network failure (google-auth's TransportError) is at the token endpoint.
+        address = (
+            self.settings.token_uri if isinstance(error, auth_errors.TransportError) else self.settings.api_endpoint
+        )
+        return translate(
+            error, who=who, mailbox=mailbox, client_id=client_id, what=what, calendar_id=calendar_id, address=address
+        )
 
     def _call(self, mailbox: str, call: Callable[[], T], what: str = "event", calendar_id: str = "primary") -> T:
         def attempt() -> T:
@@ -228,7 +235,8 @@ class GoogleProvider:
         except ProviderError as error:
             if isinstance(error, ConnectionProblem):
                 raise
-            raise ConnectionProblem(f"Cannot reach Google at {where}: {error}") from error
+            plain = unreachable_reason(error, where)
+            raise ConnectionProblem(plain or f"Cannot reach Google at {where}: {error}") from error
         return f"Signed in as {self.settings.account}; {mailbox}'s calendar {calendar.calendar_id} is reachable."
 
     def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:

@@ -25,6 +25,7 @@ from ..base import (
     TransientError,
     VersionConflict,
     retry_after_seconds,
+    unreachable_reason,
 )
 
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
@@ -48,15 +49,23 @@ def status_of(error: HttpError) -> int:
 
 
 def translate(
-    error: Exception, *, who: str, mailbox: str, client_id: str = "", what: str = "event", calendar_id: str = "primary"
+    error: Exception,
+    *,
+    who: str,
+    mailbox: str,
+    client_id: str = "",
+    what: str = "event",
+    calendar_id: str = "primary",
+    address: str = "",
 ) -> ProviderError:
     """Our error for one raised while working on `mailbox`'s calendar as `who` (the service account
     or the technician's own sign-in). `what` is "event" or "calendar": a 404 on the calendar itself
-    is a set-up problem, on an event the entry being gone."""
+    is a set-up problem, on an event the entry being gone. `address`: the URL called (the API
+    endpoint, or the token endpoint for a sign-in), named when it cannot be reached."""
     if isinstance(error, auth_errors.RefreshError):
         return _refresh_error(error, who=who, mailbox=mailbox, client_id=client_id)
     if isinstance(error, auth_errors.TransportError | httplib2.HttpLib2Error | socket.timeout | OSError):
-        return TransientError(f"Google did not answer: {error}")
+        return TransientError(unreachable_reason(error, address) or f"Google did not answer: {error}")
     if not isinstance(error, HttpError):
         return ProviderError(f"Google answered {type(error).__name__}: {error}")
     status, reason = status_of(error), reason_of(error)

@@ -31,6 +31,7 @@ from ..base import (
     Window,
     occurrence_texts_to_write,
     own_text_key,
+    unreachable_reason,
 )
 from . import mapping, shared
 from .errors import graph_error, sign_in_error
@@ -148,6 +149,21 @@ def mapping_overrides(event: RemoteEvent) -> list[tuple]:
     )
 
 
+class _SessionWithTimeout(requests.Session):
+    """A requests session whose every request has a timeout (seconds): requests waits for ever
+    without one, and msal's authority discovery (openid-configuration) passes none, so a sign-in
+    service that accepts and never answers held the worker for good."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, method, url, *args, **kwargs):
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().request(method, url, *args, **kwargs)
+
+
 class GraphProvider:
     """Microsoft 365 calendars over Graph v1.0 with application permission (Calendars.ReadWrite)."""
 
@@ -159,7 +175,7 @@ class GraphProvider:
         self.settings = settings
         self.grants = grants
         self._user_tokens: dict[str, str] = {}
-        self.session = session or requests.Session()
+        self.session = session or _SessionWithTimeout(settings.timeout)
         if settings.ca_bundle:
             # REQUESTS_CA_BUNDLE in the environment would override `verify`.
             self.session.trust_env = False
@@ -203,15 +219,16 @@ class GraphProvider:
     def _token(self) -> str:
         """The app's access token (client credentials), from msal's cache, which the worker
         processes share (shared.shared_tokens), or from the token endpoint."""
-        app = self._app()
         try:
+            app = self._app()  # msal reads the authority's openid-configuration here: a network call
             with shared.shared_tokens(
                 app.token_cache, self._tokens_key, self.settings.scope, wait=self.settings.timeout
             ):
                 answer = app.acquire_token_for_client(scopes=[self.settings.scope])
         except requests.RequestException as error:
             raise ConnectionProblem(
-                f"Cannot reach the Microsoft sign-in service at {self.settings.authority_url}: {error}"
+                unreachable_reason(error, self.settings.authority_url)
+                or f"Cannot reach the Microsoft sign-in service at {self.settings.authority_url}: {error}"
             ) from error
         except ValueError as error:  # msal: the authority's openid-configuration is unreadable
             raise ConnectionProblem(f"The authority {self.settings.authority_url} is not valid: {error}") from error
@@ -235,7 +252,10 @@ class GraphProvider:
         try:
             answer = self._app().acquire_token_by_refresh_token(refresh, scopes=self.settings.delegated_scopes)
         except requests.RequestException as error:
-            raise TransientError(f"Cannot reach the Microsoft sign-in service: {error}") from error
+            raise TransientError(
+                unreachable_reason(error, self.settings.authority_url)
+                or f"Cannot reach the Microsoft sign-in service: {error}"
+            ) from error
         if "access_token" not in answer:
             codes = answer.get("error_codes") or []
             if answer.get("error") == "invalid_grant":
@@ -264,7 +284,10 @@ class GraphProvider:
                 data={"code_verifier": code_verifier},
             )
         except requests.RequestException as error:
-            raise TransientError(f"Cannot reach the Microsoft sign-in service: {error}") from error
+            raise TransientError(
+                unreachable_reason(error, self.settings.authority_url)
+                or f"Cannot reach the Microsoft sign-in service: {error}"
+            ) from error
         if "refresh_token" not in answer:
             raise sign_in_error(answer, self.settings.client_id)
         claims = answer.get("id_token_claims") or {}
@@ -316,7 +339,9 @@ class GraphProvider:
                         method, url, json=body, headers=all_headers, timeout=self.settings.timeout
                     )
                 except requests.RequestException as error:
-                    raise TransientError(f"Microsoft 365 did not answer: {error}") from error
+                    raise TransientError(
+                        unreachable_reason(error, url) or f"Microsoft 365 did not answer: {error}"
+                    ) from error
             if response.status_code != 401 or attempt == 2:
                 break
             # A token Graph no longer takes (consent revoked, secret rolled): sign in anew once, so the
