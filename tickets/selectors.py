@@ -48,6 +48,8 @@ def request_detail(pk: int) -> QuerySet[Request]:
 
 def history_of(request: Request) -> QuerySet[HistoryLine]:
     """A request's history lines (`HistoryLine`), newest first, with whose calendar each came from."""
+    if "history" in getattr(request, "_prefetched_objects_cache", {}):
+        return request.history.all()  # read with the request (`request_detail`): no second query
     return request.history.select_related("agent__user").order_by("-created_at", "-id")
 
 
