@@ -23,7 +23,7 @@ NOW = datetime(2035, 3, 5, 7, 10, tzinfo=AMS)  # a Monday
 PAGE_QUERIES = (
     24  # +1: each technician's external calendar state on the Appointments tab (one query, any number of rows)
 )
-API_QUERIES = 15
+API_QUERIES = 16  # +1: the request's history lines (one query)
 
 
 def _first_working_start_after(moment: datetime) -> datetime:
