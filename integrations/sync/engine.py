@@ -679,12 +679,16 @@ class _Run:
             remote_hash = mapping.content_hash(event)
         else:
             remote_hash = link.remote_hash or None
+        # Whether the appointment is shared is read only when the remote side changed (it can
+        # then only be a technician's answer): an unchanged poll reads nothing more.
+        remote_changed = remote_hash is not None and remote_hash != (link.remote_hash or None)
         item = Item(
             synced_local=link.local_hash or None,
             synced_remote=link.remote_hash or None,
             local=mapping.content_hash(local) if local is not None else None,
             remote=remote_hash,
             held=_held(link),
+            shared=remote_changed and link.appointment is not None and inbound.is_shared(link.appointment),
         )
         decision = plan_item(item, self.winner)
         try:
@@ -916,9 +920,7 @@ class _Run:
             raw = event.raw if event is not None else link.snapshot.get("remote_raw")
             self._synced(link, local, event or local, raw=raw)
             return
-        if op == Op.PUSH_UPDATE and decision.conflict and self._shared_answer(link, event):
-            # Both sides changed a shared entry: the helpdesk's version is written back, but this
-            # technician's own answer (an occurrence they cancelled) still counts.
+        if op == Op.ANSWER:
             self._pull_shared(link, decision, event)
             return
         if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE, Op.PUSH_DELETE) and self.bulk is not None:
@@ -1249,9 +1251,6 @@ class _Run:
         self._log(Out, operation, result, subject=local.subject, link=link, overwritten=overwritten, message=message)
 
     def _pull(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
-        if link.appointment is not None and inbound.is_shared(link.appointment):
-            self._pull_shared(link, decision, event)
-            return
         with transaction.atomic(), inbound.inbound(self.ac):
             overwritten = None
             templated = link.origin == SyncLink.Origin.HELPDESK
@@ -1296,19 +1295,6 @@ class _Run:
                 ),
             )
 
-    def _shared_answer(self, link: SyncLink, event: RemoteEvent | None) -> bool:
-        """Does the remote entry of this shared series (`inbound.is_shared`) cancel an occurrence
-        the last sync did not, which `_pull_shared` reads as this technician's answer?"""
-        appointment = link.appointment
-        if event is None or not event.exdates or appointment is None or not appointment.is_recurring_master:
-            return False
-        if not inbound.is_shared(appointment):
-            return False
-        before = self._remote_before(link)
-        if before is None:
-            return True
-        return bool(set(mapping.to_data(event)["exdates"]) - set(mapping.to_data(before)["exdates"]))
-
     def _pull_shared(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
         """A changed entry of an appointment shared by several technicians (`inbound.is_shared`):
         it speaks for this technician alone, as an attendee's copy does in Exchange and Google.
@@ -1316,7 +1302,8 @@ class _Run:
         (`inbound.apply_attendee_update`); anything else changed there (moved, resized, renamed,
         a rule or an occurrence changed) is not applied to the others: the helpdesk's version is
         written back to this calendar, and the log names what was overwritten and why. A conflict
-        (both sides changed) is decided the same way, whichever side the admins let win."""
+        (both sides changed) is decided the same way, whichever side the admins let win
+        (planner: Op.ANSWER)."""
         count = len(mapping.agents_of(link.appointment))
         with transaction.atomic(), inbound.inbound(self.ac):
             before = self._remote_before(link)

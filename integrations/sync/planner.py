@@ -21,6 +21,9 @@ class Op(StrEnum):
     PULL_CREATE = "pull_create"
     PULL_UPDATE = "pull_update"
     PULL_DELETE = "pull_delete"
+    # A shared entry changed on one technician's calendar: read that technician's answer as an
+    # attendee (an occurrence they left), write the helpdesk's version back to that calendar.
+    ANSWER = "answer"
 
 
 class Winner(StrEnum):
@@ -37,6 +40,9 @@ class Item:
     `held`: the helpdesk change waits for the technician's approval (or was declined); only ever
     set while nothing of the item is on the external calendar (policy Ask keeps a copy in step).
     `may_import`: an external entry we have never seen may become an appointment.
+    `shared`: an appointment of several technicians, each with an entry of their own: a change on
+    this calendar is this technician's answer as an attendee, never a change for all (Exchange,
+    Google: an attendee's edits stay on their copy). Only asked when the remote side changed.
     """
 
     synced_local: str | None
@@ -45,6 +51,7 @@ class Item:
     remote: str | None
     held: bool = False
     may_import: bool = True
+    shared: bool = False
 
     @property
     def ever_synced(self) -> bool:
@@ -60,6 +67,8 @@ class Decision:
 def _conflict(item: Item, winner: Winner) -> Decision:
     if item.local == item.remote:
         return Decision(Op.RECORD)
+    if item.shared and not item.held:
+        return Decision(Op.ANSWER, conflict=True)  # whichever side wins, one calendar speaks for one technician
     if winner == Winner.HELPDESK:
         return Decision(Op.NOTHING if item.held else Op.PUSH_UPDATE, conflict=not item.held)
     return Decision(Op.PULL_UPDATE, conflict=True)
@@ -81,8 +90,9 @@ def plan_item(item: Item, winner: Winner = Winner.HELPDESK) -> Decision:
       9. deleted remotely, helpdesk changed   -> re-create remote (held: wait)
      10. neither changed                      -> nothing
      11. only the helpdesk changed            -> push update (held: wait)
-     12. only the remote changed              -> pull update
-     13. both changed                         -> record if equal, else the conflict rule
+     12. only the remote changed              -> pull update (shared: the technician's answer)
+     13. both changed                         -> record if equal, else the conflict rule (shared:
+                                                 the technician's answer, whichever side wins)
     """
     if not item.ever_synced:
         if item.local is None and item.remote is None:
@@ -108,7 +118,7 @@ def plan_item(item: Item, winner: Winner = Winner.HELPDESK) -> Decision:
     if local_changed and not remote_changed:
         return Decision(Op.NOTHING if item.held else Op.PUSH_UPDATE)
     if remote_changed and not local_changed:
-        return Decision(Op.PULL_UPDATE)
+        return Decision(Op.ANSWER if item.shared else Op.PULL_UPDATE)
     return _conflict(item, winner)
 
 

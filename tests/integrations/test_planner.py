@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integrations.sync.planner import Item, Op, Winner, missing_need_confirming, plan_item
+from integrations.sync.planner import Decision, Item, Op, Winner, missing_need_confirming, plan_item
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,15 @@ def test_a_modification_beats_a_deletion_on_the_other_side(key, value, winner):
         del sides[deleted][key]
         _sync(local, remote, status, winner)
         assert local == remote == {key: f"edited-{value}"}
+
+
+@pytest.mark.parametrize("winner", list(Winner))
+def test_a_shared_entry_changed_remotely_is_that_technicians_answer_whoever_wins(winner):
+    """A shared appointment (several technicians, an entry each): a change read from one calendar
+    is that technician's answer, never a pull for all (trial F13); both sides changed too."""
+    assert plan_item(Item("a", "r", "a", "s", shared=True), winner) == Decision(Op.ANSWER)
+    assert plan_item(Item("a", "r", "b", "s", shared=True), winner) == Decision(Op.ANSWER, conflict=True)
+    # Equal contents, a deletion remotely and a helpdesk-only change keep their own rows of the table.
+    assert plan_item(Item("a", "r", "b", "b", shared=True), winner).op == Op.RECORD
+    assert plan_item(Item("a", "r", "a", None, shared=True), winner).op == Op.PULL_DELETE
+    assert plan_item(Item("a", "r", "b", "r", shared=True), winner).op == Op.PUSH_UPDATE
