@@ -39,7 +39,7 @@ from helpdesk.api_common import (
     service_errors,
 )
 from helpdesk.limits import SupportedDateTimeSerializerField
-from integrations.selectors import ExternalCalendarState, external_calendar_states
+from integrations.selectors import ExternalCalendarState, entry_states, external_calendar_states
 from tickets.models import Request
 
 # The widget asks week by week; a year is plenty for any one call and keeps answers bounded.
@@ -148,7 +148,12 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "colour": colour,
                 "can_edit": (editable := can_edit(**target)),
                 "can_reassign": editable and not ownership.keeps_technicians(row["source"]) and can_reassign(**target),
-                "external_calendars": external.get(_sync_target(row["id"], row["master_id"]), []),
+                "external_calendars": entry_states(
+                    external,
+                    target=_sync_target(row["id"], row["master_id"]),
+                    agent_ids=agent_ids,
+                    cancelled=row["is_cancelled"],
+                ),
                 "sequence": row["sequence"],
                 "created_at": moment[row["created_at"]],
                 "updated_at": moment[row["updated_at"]],
@@ -187,10 +192,12 @@ class ExternalCalendarStateSerializer(serializers.Serializer):
     """One technician's external calendar and this appointment (integrations.selectors)."""
 
     agent = serializers.IntegerField(help_text="The technician's id.")
+    calendar = serializers.CharField(help_text="The name of the connection of that technician's calendar.")
     state = serializers.ChoiceField(
         choices=ExternalCalendarState.choices,
         help_text="`waiting`: policy Ask, the technician has not answered yet; `declined`: they keep it off "
-        "their calendar; `sending`: approved or changed, the push is on its way; `failing`: its sync fails "
+        "their calendar; `paused`: their calendar's sync is paused, it is sent when resumed; `sending`: "
+        "approved or changed, the push is on its way; `failing`: its sync fails "
         "and is retried; `on_calendar`: on their calendar as the helpdesk has it.",
     )
     label = serializers.CharField(help_text="The state in words, as the pages show it.")
@@ -398,7 +405,8 @@ class AppointmentSerializer(serializers.ModelSerializer):
         states = self.context.get("external_calendars")
         if states is None:  # one appointment read on its own
             states = external_calendar_states([target])
-        return states.get(target, [])
+        agent_ids = [agent.pk for agent in appointment.agents.all()]
+        return entry_states(states, target=target, agent_ids=agent_ids, cancelled=appointment.is_cancelled)
 
     def to_representation(self, appointment: Appointment) -> dict:
         data = super().to_representation(appointment)

@@ -40,19 +40,26 @@ class ExternalCalendarState(TextChoices):
 
     WAITING = "waiting", "Waiting for their approval"
     DECLINED = "declined", "Declined: kept off their calendar"
+    PAUSED = "paused", "Sync paused: sent when resumed"
     SENDING = "sending", "Being sent to their calendar"
     FAILING = "failing", "Sync failing: retrying"
     ON_CALENDAR = "on_calendar", "On their calendar"
 
 
-def _external_state(approval: str, pending: bool, failures: int, synced: bool) -> ExternalCalendarState:
-    """The table, in the order checked: asked and not answered; declined; a push failing; a push
-    to come (approved, a change, or never sent); else the copy out there is in step."""
+def _external_state(
+    approval: str, pending: bool, failures: int, synced: bool, calendar_state: str
+) -> ExternalCalendarState:
+    """The table, in the order checked: asked and not answered; declined; the technician's
+    calendar paused; a push failing, or the whole calendar failing (a wrong password: no push of
+    it gets through); a push to come (approved, a change, or never sent); else the copy out
+    there is in step."""
     if approval == SyncLink.Approval.WAITING:
         return ExternalCalendarState.WAITING
     if approval == SyncLink.Approval.DECLINED:
         return ExternalCalendarState.DECLINED
-    if failures:
+    if calendar_state == AgentCalendar.State.PAUSED:
+        return ExternalCalendarState.PAUSED
+    if failures or calendar_state == AgentCalendar.State.FAILING:
         return ExternalCalendarState.FAILING
     if pending or not synced:
         return ExternalCalendarState.SENDING
@@ -61,8 +68,9 @@ def _external_state(approval: str, pending: bool, failures: int, synced: bool) -
 
 def external_calendar_states(appointment_ids: Iterable[int] | QuerySet) -> dict[int, list[dict]]:
     """Per appointment id, where it stands on the external calendar of each of its technicians
-    who has one: `[{"agent": agent id, "state": ExternalCalendarState value, "label": its text}]`,
-    by agent id. In one query, whatever the number of appointments. `appointment_ids`: ids, or a
+    who has one: `[{"agent": agent id, "calendar": the connection's name, "state":
+    ExternalCalendarState value, "label": its text}]`, by agent id (a technician with two
+    calendars has a line for each). In one query, whatever the number of appointments. `appointment_ids`: ids, or a
     QuerySet of one column of ids, run as a subquery (the group calendar's window).
 
     Give series masters' ids for occurrences (a series syncs as one entry, its link is the
@@ -79,15 +87,38 @@ def external_calendar_states(appointment_ids: Iterable[int] | QuerySet) -> dict[
     rows = (
         SyncLink.objects.filter(appointment_id__in=ids, appointment__agents=F("agent_calendar__agent"))
         .values_list(
-            "appointment_id", "agent_calendar__agent_id", "approval", "pending", "failures", "local_hash", "remote_hash"
+            "appointment_id",
+            "agent_calendar__agent_id",
+            "agent_calendar__connection__name",
+            "agent_calendar__state",
+            "approval",
+            "pending",
+            "failures",
+            "local_hash",
+            "remote_hash",
         )
         .order_by("appointment_id", "agent_calendar__agent_id", "pk")
     )
     states: dict[int, list[dict]] = {}
-    for appointment_id, agent_id, approval, pending, failures, local_hash, remote_hash in rows:
-        state = _external_state(approval, pending, failures, bool(local_hash or remote_hash))
-        states.setdefault(appointment_id, []).append({"agent": agent_id, "state": state.value, "label": state.label})
+    for appointment_id, agent_id, calendar, calendar_state, approval, pending, failures, local, remote in rows:
+        state = _external_state(approval, pending, failures, bool(local or remote), calendar_state)
+        states.setdefault(appointment_id, []).append(
+            {"agent": agent_id, "calendar": calendar, "state": state.value, "label": state.label}
+        )
     return states
+
+
+def entry_states(
+    states: dict[int, list[dict]], *, target: int, agent_ids: Iterable[int], cancelled: bool
+) -> list[dict]:
+    """The lines of `external_calendar_states` (`states`) for one entry shown: `target` is the
+    id its link hangs on (a series' master for its occurrences), `agent_ids` the entry's own
+    technicians (one who left an occurrence on their own has no copy of it) and `cancelled` says
+    it is cancelled (on nobody's calendar: no line)."""
+    if cancelled:
+        return []
+    own = set(agent_ids)
+    return [state for state in states.get(target, []) if state["agent"] in own]
 
 
 def external_calendar_lines(appointments: Iterable) -> dict[int, list[tuple[str, str]]]:
@@ -99,11 +130,10 @@ def external_calendar_lines(appointments: Iterable) -> dict[int, list[tuple[str,
     lines = {}
     for appointment in appointments:
         names = {agent.pk: agent.name for agent in appointment.agents.all()}
-        lines[appointment.pk] = [
-            (names[state["agent"]], state["label"])
-            for state in states.get(appointment.master_id or appointment.pk, [])
-            if state["agent"] in names
-        ]
+        own = entry_states(
+            states, target=appointment.master_id or appointment.pk, agent_ids=names, cancelled=appointment.is_cancelled
+        )
+        lines[appointment.pk] = [(names[state["agent"]], state["label"]) for state in own]
     return lines
 
 

@@ -61,7 +61,7 @@ def test_appointment_in_the_api_says_per_technician_approved_or_declined(shared,
 
 
 def test_waiting_appointment_says_so_in_the_list_and_the_calendar_items(
-    asking, coordinator, alice, tomorrow_9, django_capture_on_commit_callbacks
+    asking, alice_calendar, coordinator, alice, tomorrow_9, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         appointment = calendar_services.create_appointment(
@@ -73,7 +73,14 @@ def test_waiting_appointment_says_so_in_the_list_and_the_calendar_items(
     (listed,) = client.get("/api/appointments/", window).json()["results"]
     (item,) = client.get("/api/appointments/calendar/", window).json()
 
-    expected = [{"agent": alice.pk, "state": "waiting", "label": "Waiting for their approval"}]
+    expected = [
+        {
+            "agent": alice.pk,
+            "calendar": alice_calendar.connection.name,
+            "state": "waiting",
+            "label": "Waiting for their approval",
+        }
+    ]
     assert listed["id"] == item["id"] == appointment.pk
     assert listed["external_calendars"] == item["external_calendars"] == expected
 
@@ -104,6 +111,7 @@ def test_schema_documents_the_states(coordinator):
     assert components["ExternalCalendarStateEnum"]["enum"] == [
         "waiting",
         "declined",
+        "paused",
         "sending",
         "failing",
         "on_calendar",
@@ -199,3 +207,52 @@ def test_request_page_shows_each_technicians_calendar_state(shared, coordinator)
     page = client.get(f"/requests/{ticket.pk}/?tab=appointments").content.decode()
 
     assert "<div>Alice: On their calendar</div><div>Bob: Declined: kept off their calendar</div>" in page
+
+
+def test_a_paused_or_failing_calendar_is_said_and_each_calendar_is_named(shared, coordinator, alice, bob):
+    """Trial 2, F10: Alice's approved entry shows "on her calendar" until her calendar fails as a
+    whole (a wrong password: no push gets through) or is paused; each line names its calendar."""
+    alice_link = SyncLink.objects.get(appointment=shared, agent_calendar__agent=alice)
+    calendar = alice_link.agent_calendar
+    client = api(coordinator)
+
+    def lines():
+        data = client.get(f"/api/appointments/{shared.pk}/").json()["external_calendars"]
+        return [(e["agent"], e["calendar"], e["state"]) for e in data]
+
+    name = calendar.connection.name
+    assert lines() == [(alice.pk, name, "on_calendar"), (bob.pk, name, "declined")]
+    type(calendar).objects.filter(pk=calendar.pk).update(state=type(calendar).State.FAILING)
+    assert lines()[0] == (alice.pk, name, "failing")
+    type(calendar).objects.filter(pk=calendar.pk).update(state=type(calendar).State.PAUSED)
+    assert lines()[0] == (alice.pk, name, "paused")
+
+
+def test_an_occurrence_left_or_cancelled_is_on_nobodys_calendar_who_left_it(
+    alice_calendar, bob_calendar, coordinator, alice, bob, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Trial 2, F2: a technician who left one occurrence of a shared series (cancelled it on their
+    phone) has no line for it, and a cancelled occurrence has none at all; the others keep theirs."""
+    with django_capture_on_commit_callbacks(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=DAILY;COUNT=3",
+            agents=[alice, bob],
+            start=tomorrow_9,
+            end=tomorrow_9 + HOUR,
+            subject="Sync",
+        )
+    SyncLink.objects.filter(appointment=master).update(pending=False, local_hash="x", remote_hash="x")
+    first, second, _third = master.occurrences.order_by("original_start")
+    calendar_services.leave_occurrence(first, bob)
+    calendar_services.cancel_occurrence(second)
+    client = api(coordinator)
+
+    def agents_of(occurrence):
+        return [e["agent"] for e in client.get(f"/api/appointments/{occurrence.pk}/").json()["external_calendars"]]
+
+    assert agents_of(first) == [alice.pk]
+    assert agents_of(second) == []
+    window = {"start": (tomorrow_9 - HOUR).isoformat(), "end": (tomorrow_9 + timedelta(days=3)).isoformat()}
+    items = {i["id"]: i for i in client.get("/api/appointments/calendar/", window).json()}
+    assert [e["agent"] for e in items[first.pk]["external_calendars"]] == [alice.pk]
+    assert items.get(second.pk, {"external_calendars": []})["external_calendars"] == []
