@@ -73,7 +73,7 @@ class Busy:
 class Options:
     """`duration` of the work; `buffer` kept free before and after every busy block (travel);
     `notice`: the earliest start is `now + notice`; starts fall on `period start + k * step`;
-    at most `limit` slots are returned."""
+    at most `limit` slots are returned; `rebooking`: the request whose booking is replaced."""
 
     duration: timedelta
     mode: Mode = Mode.TOGETHER
@@ -81,6 +81,9 @@ class Options:
     notice: timedelta = timedelta(0)
     step: timedelta = timedelta(minutes=30)
     limit: int = 50
+    # A request being booked again: its current booking, which the new one replaces, is not busy
+    # (calendars.selectors.busy_rows).
+    rebooking: int | None = None
 
 
 @dataclass(frozen=True)
@@ -369,7 +372,9 @@ def search_horizon(settings, now: datetime) -> datetime:
     return (now + max(timedelta(days=settings.import_days_future), FIRST_SEARCH)).replace(second=0, microsecond=0)
 
 
-def _widening_search(agents: Sequence, *, start: datetime, horizon: datetime, settings, attempt) -> Search:
+def _widening_search(
+    agents: Sequence, *, start: datetime, horizon: datetime, settings, attempt, rebooking: int | None = None
+) -> Search:
     """The widening loop of `search_slots_for` and `search_split_for`: [start, start + 14 days)
     first, then twice as far each round until `attempt(technicians, busy, end)` answers
     (found, done) with done true or `horizon` is reached; one busy query a round, each busy row
@@ -388,7 +393,7 @@ def _widening_search(agents: Sequence, *, start: datetime, horizon: datetime, se
         window = fetch_window(start, end)
         if technicians:
             # Each block is read once: a later round reads only those beginning in its new part.
-            busy += busy_of(technicians, *window, beginning_from=read_until)
+            busy += busy_of(technicians, *window, beginning_from=read_until, rebooking=rebooking)
             read_until = window[1]
         found, done = attempt(technicians, busy, end)
         if done or end >= horizon:
@@ -422,7 +427,9 @@ def search_slots_for(
         slots = find_slots(technicians, busy, start=start, end=end, options=options, now=now)
         return slots, len(slots) >= options.limit
 
-    return _widening_search(agents, start=start, horizon=horizon, settings=settings, attempt=attempt)
+    return _widening_search(
+        agents, start=start, horizon=horizon, settings=settings, attempt=attempt, rebooking=options.rebooking
+    )
 
 
 # --- work longer than a working day: split over consecutive working days -------------------
@@ -575,7 +582,9 @@ def search_split_for(
         split = find_split(technicians, busy, period=(start, end), options=options, now=now)
         return [split] if split else [], split is not None
 
-    search = _widening_search(agents, start=start, horizon=horizon, settings=settings, attempt=attempt)
+    search = _widening_search(
+        agents, start=start, horizon=horizon, settings=settings, attempt=attempt, rebooking=options.rebooking
+    )
     return (search.slots[0] if search.slots else None), search.end
 
 

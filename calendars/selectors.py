@@ -403,17 +403,23 @@ def calendar_agents(
 # --- availability and double bookings (issue 15) ----------------------------------------------
 
 
-def busy_rows(*, agent_ids: list[int], start: datetime, end: datetime) -> QuerySet:
+def busy_rows(*, agent_ids: list[int], start: datetime, end: datetime, rebooking: int | None = None) -> QuerySet:
     """(technician, appointment) rows of the busy entries overlapping [start, end): visible
-    (no recurring masters, no cancelled occurrences) and shown as busy. One joined query."""
-    return Appointment.agents.through.objects.filter(
+    (no recurring masters, no cancelled occurrences) and shown as busy. One joined query.
+    `rebooking`: a request whose current booking (its planned appointment and its later parts,
+    which booking it again replaces: tickets.services) is left out."""
+    rows = Appointment.agents.through.objects.filter(
         agent_id__in=agent_ids,
         appointment__start__lt=end,
         appointment__end__gt=start,
         appointment__busy=True,
         appointment__is_cancelled=False,
         appointment__schedule__isnull=True,
-    ).order_by()
+    )
+    if rebooking is not None:
+        booked = Q(appointment__source=Appointment.Source.PLANNED) | Q(appointment__part__isnull=False)
+        rows = rows.exclude(Q(appointment__request_id=rebooking) & booked)
+    return rows.order_by()
 
 
 def technicians_of(agents, *, settings: CalendarSettings | None = None) -> list:
@@ -449,13 +455,21 @@ def availability_rows(agents, start: datetime, end: datetime, *, settings: Calen
     return technicians, busy_of(technicians, start, end)
 
 
-def busy_of(technicians, start: datetime, end: datetime, *, beginning_from: datetime | None = None) -> list:
+def busy_of(
+    technicians,
+    start: datetime,
+    end: datetime,
+    *,
+    beginning_from: datetime | None = None,
+    rebooking: int | None = None,
+) -> list:
     """[calendars.availability.Busy] of these Technicians overlapping [start, end), in one query
     (see `availability_rows`); with `beginning_from`, only the blocks that begin then or later
-    (a wider period's rest, when [start, beginning_from) was read already)."""
+    (a wider period's rest, when [start, beginning_from) was read already); `rebooking`: see
+    `busy_rows`."""
     from calendars.availability import Busy
 
-    rows = busy_rows(agent_ids=[tech.id for tech in technicians], start=start, end=end)
+    rows = busy_rows(agent_ids=[tech.id for tech in technicians], start=start, end=end, rebooking=rebooking)
     if beginning_from is not None:
         rows = rows.filter(appointment__start__gte=beginning_from)
     rows = rows.values_list("agent_id", "appointment__start", "appointment__end", "appointment__source")

@@ -144,7 +144,8 @@ def slot_proposals(
     start = earliest.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     if after is not None and after > start:
         start = after.astimezone(UTC)
-    options = Options(duration=estimate, mode=mode, buffer=buffer, notice=notice, limit=count)
+    # Booking again replaces the request's current booking: its time is free for the new one.
+    options = Options(duration=estimate, mode=mode, buffer=buffer, notice=notice, limit=count, rebooking=request.pk)
     longest = longest_working_day(technicians_of(agents, settings=settings), mode, start)
     if estimate > longest:
         split, until = search_split_for(agents, period=(start, horizon), options=options, now=now, settings=settings)
