@@ -61,20 +61,20 @@ def _series_zone(event: RemoteEvent, agent: Agent) -> ZoneInfo:
 def _check_cost(event: RemoteEvent, agent: Agent) -> int:
     """How many starts the series' rules give in the year the helpdesk makes occurrences for
     (an upper bound on the rows it stores); UnreadableEntry when they give more than
-    mapping.MAX_OCCURRENCES starts in that year (calendars.services.RECURRENCE_HORIZON): a
+    calendar_services.MAX_OCCURRENCES_A_YEAR starts in that year (calendars.services.RECURRENCE_HORIZON): a
     FREQ=MINUTELY or SECONDLY rule would make hundreds of thousands of rows. The rules are walked
     lazily (`times.rule_starts`), so the check itself costs at most MAX_OCCURRENCES steps a rule."""
     start = _as_datetime(event.start, agent).astimezone(_series_zone(event, agent)).replace(tzinfo=None)
     until = max(datetime.now(UTC).replace(tzinfo=None), start) + calendar_services.RECURRENCE_HORIZON
-    total = 0
+    total, most = 0, calendar_services.MAX_OCCURRENCES_A_YEAR
     for rule in event.rrules:
         try:
-            count = len(times.rule_starts(start, [rule], until=until, limit=mapping.MAX_OCCURRENCES + 1))
+            count = len(times.rule_starts(start, [rule], until=until, limit=most + 1))
         except (ValueError, TypeError, OverflowError) as error:
             raise UnreadableEntry(f"Its repeat rule {rule[:80]!r} cannot be expanded ({error}).") from error
-        if count > mapping.MAX_OCCURRENCES:
+        if count > most:
             raise UnreadableEntry(
-                f"Its repeat rule {rule[:80]!r} gives more than {mapping.MAX_OCCURRENCES} occurrences in a year; "
+                f"Its repeat rule {rule[:80]!r} gives more than {most} occurrences in a year; "
                 "the helpdesk holds at most that many."
             )
         total += count
