@@ -308,16 +308,6 @@ class ConnectionAdmin(admin.ModelAdmin):
         when = formats.localize(timezone.template_localtime(obj.last_test_at))  # as admin shows every time
         return f"{verdict} ({when}): {obj.last_test_message}"
 
-    def delete_model(self, request, obj) -> None:
-        services.keep_sync_log(obj.agent_calendars.select_related("agent__user", "connection"))
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset) -> None:
-        services.keep_sync_log(
-            AgentCalendar.objects.filter(connection__in=queryset).select_related("agent__user", "connection")
-        )
-        super().delete_queryset(request, queryset)
-
     @admin.action(description="Test connection")
     def test_connection(self, request, queryset):
         from integrations.tasks import run_connection_test
@@ -346,37 +336,25 @@ class AgentCalendarForm(forms.ModelForm):
         agent, connection = cleaned.get("agent"), cleaned.get("connection")
         if agent is None or connection is None:
             return cleaned
-        same = AgentCalendar.objects.filter(agent=agent, connection=connection).exclude(pk=self.instance.pk).first()
-        if same is not None:
-            self._refused = True
-            raise forms.ValidationError(
-                f"{agent.name} is already linked through {connection} "
-                f"({same.calendar_name or same.calendar_id or 'the default calendar'}): a second link would put every "
-                "entry on that calendar twice. Edit or disconnect the existing link instead."
-            )
         mailbox = cleaned.get("mailbox") or ""
-        account = selectors.account_not_theirs(agent, connection, mailbox)
-        if account and not cleaned.get("shared_account"):
-            self.add_error("shared_account", selectors.not_theirs_message(agent, connection, account))
-        elif not account:
+        if not selectors.account_not_theirs(agent, connection, mailbox):
             cleaned["shared_account"] = False
-        probe = AgentCalendar(pk=self.instance.pk, agent=agent, connection=connection)
-        other = selectors.other_link_to_same_calendar(probe, cleaned.get("calendar_id") or "")
-        if other is None:
-            # Not resolved yet: the same connection, mailbox and calendar name are the same calendar
-            # (on a one-account CalDAV connection every technician reaches that account's calendars).
-            one_account = connection.kind == Connection.Kind.CALDAV and not (connection.options or {}).get(
-                "calendar_home"
-            )
-            address = (mailbox or agent.mailbox).lower()
-            name = (cleaned.get("calendar_name") or "").strip().lower()
-            for candidate in connection.agent_calendars.exclude(pk=self.instance.pk).select_related("agent__user"):
-                same_box = one_account or candidate.mailbox_address.lower() == address
-                if same_box and candidate.calendar_name.strip().lower() == name:
-                    other = candidate
-                    break
-        if other is not None:
-            raise forms.ValidationError(selectors.already_linked_message(other))
+        refusal = selectors.link_form_refusal(
+            agent,
+            connection,
+            link_pk=self.instance.pk,
+            mailbox=mailbox,
+            calendar_id=cleaned.get("calendar_id") or "",
+            calendar_name=cleaned.get("calendar_name") or "",
+            shared_account=bool(cleaned.get("shared_account")),
+        )
+        if refusal is not None:
+            field, message = refusal
+            if field is not None:
+                self.add_error(field, message)
+            else:
+                self._refused = True
+                raise forms.ValidationError(message)
         return cleaned
 
     def validate_unique(self) -> None:

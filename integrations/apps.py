@@ -19,8 +19,12 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Calendar integrations"
 
     def ready(self) -> None:
+        from django.db.models.signals import pre_delete
+
         from calendars.signals import appointment_changed
         from integrations import services
+        from integrations.models import AgentCalendar
 
         appointment_changed.connect(services.note_appointment_change, dispatch_uid="integrations.sync")
+        pre_delete.connect(services.keep_sync_log, sender=AgentCalendar, dispatch_uid="integrations.keep_sync_log")
         connection_created.connect(use_sqlite_own_variable_limit, dispatch_uid="integrations.sqlite_limit")

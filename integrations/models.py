@@ -414,7 +414,7 @@ class SyncLogEntry(models.Model):
         ERROR = "error", "Error"
 
     # Kept when the calendar is disconnected or deleted (the audit trail outlives the link): the
-    # technician and the calendar's name are stamped on the entries first (services.keep_sync_log).
+    # technician and the calendar's name are stamped on the entries first (services.keep_sync_log, on pre_delete).
     agent_calendar = models.ForeignKey(
         AgentCalendar, null=True, blank=True, on_delete=models.SET_NULL, related_name="log"
     )

@@ -454,6 +454,46 @@ def link_refusal(agent_calendar: AgentCalendar) -> str | None:
     return None
 
 
+def link_form_refusal(
+    agent: Agent,
+    connection: Connection,
+    *,
+    link_pk: int | None = None,
+    mailbox: str = "",
+    calendar_id: str = "",
+    calendar_name: str = "",
+    shared_account: bool = False,
+) -> tuple[str | None, str] | None:
+    """Why a link as typed in admin (`link_pk`: the link edited, None for a new one) must be
+    refused, before any outbound call: `(field or None, message)`, or None. The checks
+    `link_refusal` makes on the worker, on what is known without one: a second link of the
+    technician on this connection; another person's account not confirmed shared
+    (`account_not_theirs`); a calendar another link holds (`other_link_to_same_calendar`) or, not
+    resolved yet, the same mailbox and calendar name on this connection (on a one-account CalDAV
+    connection every technician reaches that account's calendars)."""
+    same = AgentCalendar.objects.filter(agent=agent, connection=connection).exclude(pk=link_pk).first()
+    if same is not None:
+        return None, (
+            f"{agent.name} is already linked through {connection} "
+            f"({same.calendar_name or same.calendar_id or 'the default calendar'}): a second link would put every "
+            "entry on that calendar twice. Edit or disconnect the existing link instead."
+        )
+    account = account_not_theirs(agent, connection, mailbox)
+    if account and not shared_account:
+        return "shared_account", not_theirs_message(agent, connection, account)
+    other = other_link_to_same_calendar(AgentCalendar(pk=link_pk, agent=agent, connection=connection), calendar_id)
+    if other is None:
+        one_account = connection.kind == Connection.Kind.CALDAV and not (connection.options or {}).get("calendar_home")
+        address = (mailbox or agent.mailbox).lower()
+        name = calendar_name.strip().lower()
+        for candidate in connection.agent_calendars.exclude(pk=link_pk).select_related("agent__user", "connection"):
+            same_box = one_account or candidate.mailbox_address.lower() == address
+            if same_box and candidate.calendar_name.strip().lower() == name:
+                other = candidate
+                break
+    return (None, already_linked_message(other)) if other is not None else None
+
+
 def already_linked_message(other: AgentCalendar) -> str:
     """The refusal of a second link to the remote calendar `other` holds."""
     return (

@@ -326,16 +326,14 @@ def connect_agent(
 # --- disconnecting a technician's calendar --------------------------------------------------------------
 
 
-def keep_sync_log(agent_calendars) -> int:
-    """Stamp the technician and the calendar's name on the sync log of these agent calendars, so the
-    entries stay (with the technician) when the calendar row goes: the log's link to it is
-    SET_NULL. Call it before deleting an agent calendar or its connection. Returns the rows stamped."""
-    stamped = 0
-    for agent_calendar in agent_calendars:
-        stamped += SyncLogEntry.objects.filter(agent_calendar=agent_calendar).update(
-            agent=agent_calendar.agent_id, calendar_label=str(agent_calendar)[:255]
-        )
-    return stamped
+def keep_sync_log(sender=None, *, instance: AgentCalendar, **_) -> int:
+    """Receiver of AgentCalendar's pre_delete: stamp the technician and the calendar's name on its
+    sync log, so the entries stay (with the technician) when the calendar row goes, however it
+    goes (Disconnect, a connection or a technician deleted, the shell): the log's link to it is
+    SET_NULL. Returns the rows stamped."""
+    return SyncLogEntry.objects.filter(agent_calendar=instance).update(
+        agent=instance.agent_id, calendar_label=str(instance)[:255]
+    )
 
 
 def _imported_from(agent_calendar: AgentCalendar):
@@ -415,7 +413,6 @@ def disconnect_agent_calendar(
         operation="disconnect",
         message=f"Disconnected by {who}: " + "; ".join(what) + ".",
     )
-    keep_sync_log([agent_calendar])
     pk = agent_calendar.pk
     transaction.on_commit(lambda: finish_disconnect.delay(pk, remove_pushed))
     return {**counts, "removed_imported": removed}

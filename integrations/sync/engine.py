@@ -297,10 +297,7 @@ def finish_disconnect(agent_calendar_id: int, *, remove_pushed: bool) -> str:
         )
         return reason
     _log_kept(agent_calendar, label, "disconnect", SyncLogEntry.Result.OK, "", f"Disconnected; {removed} removed.")
-    SyncLogEntry.objects.filter(agent_calendar=agent_calendar).update(
-        agent=agent_calendar.agent_id, calendar_label=label
-    )
-    agent_calendar.delete()
+    agent_calendar.delete()  # its log is stamped with the technician first (services.keep_sync_log)
     return f"disconnected, {removed} removed"
 
 

@@ -374,3 +374,17 @@ def test_the_database_keeps_one_link_per_remote_calendar(alice_calendar, alice_o
         AgentCalendar.objects.create(
             agent=alice_calendar.agent, connection=alice_own, remote_key=alice_calendar.remote_key
         )
+
+
+def test_the_sync_log_stays_with_the_technician_however_the_calendar_row_goes(alice_calendar, alice):
+    """Review: the log was kept only on deletes made in admin; a connection deleted in the shell (or
+    any cascade) took the technician's log with it."""
+
+    SyncLogEntry.objects.create(
+        agent_calendar=alice_calendar, direction=SyncLogEntry.Direction.INBOUND, operation="create", subject="Visit"
+    )
+    label = str(alice_calendar)
+    alice_calendar.connection.delete()
+
+    (entry,) = SyncLogEntry.objects.filter(subject="Visit")
+    assert (entry.agent_calendar_id, entry.agent_id, entry.calendar_label) == (None, alice.pk, label)
