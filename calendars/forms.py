@@ -10,9 +10,8 @@ from django.utils import timezone
 
 from agents.models import Agent
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, SyncPolicy
-from calendars.selectors import effective_sync_policy
+from calendars.selectors import effective_sync_policy, schedule_zone
 from calendars.series_words import rule_in_words
-from calendars.services import schedule_zone
 from helpdesk.limits import SupportedDateTimeField
 from tickets.forms import DATETIME_WIDGET, ConfirmsOverlap, active_agents, confirm_overlap_field
 

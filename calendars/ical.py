@@ -22,8 +22,8 @@ from calendars import privacy, times
 from calendars.formatting import entry_title
 from calendars.ical_text import TextComponent
 from calendars.models import Appointment, CalendarSettings, Schedule
-from calendars.selectors import FeedEntries
-from calendars.services import future_exceptions, occurrence_starts
+from calendars.selectors import FeedEntries, future_exceptions, schedule_zone
+from calendars.services import occurrence_starts
 
 PRODID = "-//Helpdesk//Technician calendars//EN"
 BUSY_SUMMARY = privacy.BUSY_SUMMARY
@@ -47,11 +47,6 @@ def appointment_uid(appointment_id: int) -> str:
 def is_busy_block(appointment: Appointment) -> bool:
     """S2.5: an imported private entry shows only its time, to everyone (calendars.privacy)."""
     return privacy.is_hidden(appointment)
-
-
-def schedule_zone(schedule: Schedule) -> ZoneInfo:
-    zone = schedule.time_zone
-    return zone if isinstance(zone, ZoneInfo) else ZoneInfo(str(zone))
 
 
 @dataclass(frozen=True)

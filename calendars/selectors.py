@@ -1,16 +1,19 @@
 """Reads used by pages, API, feed and sync."""
 
 import json
+import zoneinfo
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
+import recurrence as recurrence_lib
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum, TextField
 from django.db.models.functions import MD5, Cast, Coalesce, Concat
 from django.utils import timezone
 
 from agents.models import Agent, AgentSyncPolicy
-from calendars.models import Appointment, CalendarSettings, SyncPolicy
+from calendars import times
+from calendars.models import Appointment, CalendarSettings, Schedule, SyncPolicy
 from tickets.models import Request
 
 
@@ -579,14 +582,53 @@ class SeriesExceptions:
     moved: list[MovedOccurrence]
 
 
+# --- a series' stored rule, read (services and pages share these) ------------------------
+
+
+def schedule_zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
+    """The zone on whose wall clock the series repeats."""
+    zone = schedule.time_zone
+    return zone if isinstance(zone, zoneinfo.ZoneInfo) else zoneinfo.ZoneInfo(str(zone))
+
+
+def exdate_instants(rule: recurrence_lib.Recurrence, zone: zoneinfo.ZoneInfo) -> list[datetime]:
+    """A rule's EXDATEs as aware instants (a naive one read on `zone`'s wall clock, as
+    django-recurrence reads it)."""
+    return [times.on_wall_clock(moment, zone) if moment.tzinfo is None else moment for moment in rule.exdates]
+
+
+def cancelled_starts(schedule: Schedule) -> list[datetime]:
+    """The original starts the series' rule cancels (its EXDATEs, RFC 5545 3.8.5.1) as aware
+    instants: occurrences cancelled before they were made, kept on the rule so they are never made.
+    Occurrences cancelled once made are rows (`Appointment.is_cancelled`) instead."""
+    return exdate_instants(schedule.recurrence, schedule_zone(schedule))
+
+
+def _moment_from(text: str) -> datetime | date:
+    return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+
+
+def future_exceptions(schedule: Schedule) -> list[dict]:
+    """The series' occurrences edited before they are made, as values: original_start (aware),
+    start and end (aware, or dates for all-day), subject and location (None: the master's), and
+    "private" (True: marked private on its own, kept without text; calendars.privacy)."""
+    return [
+        {
+            **entry,
+            "original_start": datetime.fromisoformat(entry["original_start"]),
+            "start": _moment_from(entry["start"]),
+            "end": _moment_from(entry["end"]),
+        }
+        for entry in schedule.future_exceptions or []
+    ]
+
+
 def series_exceptions(master: Appointment) -> SeriesExceptions:
     """What a series' page and API name besides its rule: its occurrences cancelled or moved on
     their own, made yet or not (RFC 5545 3.8.5.1 EXDATE, 3.8.4.4 RECURRENCE-ID). An occurrence
     edited only in its text is not moved. One query (the master's schedule read with it)."""
-    from calendars import services, times
-
     schedule = master.schedule
-    zone = services.schedule_zone(schedule)
+    zone = schedule_zone(schedule)
 
     def span(start: datetime, end: datetime):
         # An all-day entry's length in days: its midnights are 23 or 25 hours apart over a DST change.
@@ -595,7 +637,7 @@ def series_exceptions(master: Appointment) -> SeriesExceptions:
         return end - start
 
     length = span(master.start, master.end)
-    cancelled = set(services.cancelled_starts(schedule))
+    cancelled = set(cancelled_starts(schedule))
     moved = []
     rows = master.occurrences.filter(is_modified=True).values_list(
         "pk", "original_start", "start", "end", "is_cancelled"
@@ -605,7 +647,7 @@ def series_exceptions(master: Appointment) -> SeriesExceptions:
             cancelled.add(original)
         elif start != original or span(start, end) != length:
             moved.append(MovedOccurrence(original, start, end, pk))
-    for entry in services.future_exceptions(schedule):
+    for entry in future_exceptions(schedule):
         start, end = entry["start"], entry["end"]
         if not isinstance(start, datetime):
             start, end = times.midnight(start, zone), times.midnight(end, zone)

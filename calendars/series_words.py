@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from calendars.models import Appointment, Schedule
-from calendars.services import schedule_zone
+from calendars.selectors import schedule_zone
 
 DAY_FORMAT = "D j M Y"  # the pages' day, as on the appointment page ("Mon 12 Mar 2035")
 TIME_FORMAT = "H:i"

@@ -19,6 +19,7 @@ from django.utils import timezone
 from agents.models import Agent
 from calendars import ownership, privacy, times
 from calendars.models import Appointment, CalendarSettings, Schedule
+from calendars.selectors import cancelled_starts, exdate_instants, future_exceptions, schedule_zone
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
 from tickets.models import Action, Request
@@ -652,12 +653,6 @@ def sync_action_appointment(action: Action, *, by=None) -> Appointment | None:
 # --- recurring appointments ----------------------------------------------------------------
 
 
-def schedule_zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
-    """The zone on whose wall clock the series repeats."""
-    zone = schedule.time_zone
-    return zone if isinstance(zone, zoneinfo.ZoneInfo) else zoneinfo.ZoneInfo(str(zone))
-
-
 def occurrence_starts(
     schedule: Schedule, master: Appointment, until: datetime, *, after: datetime | None = None
 ) -> list[datetime]:
@@ -824,13 +819,14 @@ def change_schedule(
     # The new rule's whole set (its own EXDATEs aside) decides which kept cancellations and edits
     # still name one of its occurrences.
     schedule.recurrence = given
-    kept = _starts_given(master, _without_exdates(schedule), [*old_cancelled, *edit_starts])
+    whole = _without_exdates(schedule)  # the EXDATEs change below; the set they are taken from does not
+    kept = _starts_given(master, whole, [*old_cancelled, *edit_starts])
     schedule.recurrence = recurrence_lib.Recurrence(
         rrules=given.rrules,
         exrules=given.exrules,
         rdates=given.rdates,
         exdates=sorted(
-            {*_exdate_instants(given, zone), *(() if cancelled_as_given else (m for m in old_cancelled if m in kept))}
+            {*exdate_instants(given, zone), *(() if cancelled_as_given else (m for m in old_cancelled if m in kept))}
         ),
         include_dtstart=False,
     )
@@ -839,23 +835,11 @@ def change_schedule(
     master.sequence += 1
     master.save(update_fields=["sequence", "updated_at"])
     made_before = set(master.occurrences.values_list("pk", flat=True))
-    materialise_occurrences(master, now=now, by=by, prune=True)
+    materialise_occurrences(master, now=now, by=by, prune_against=whole)
     if check_overlap and master.busy:
         _refuse_series_overlaps(master, list(master.agents.all()), leave_out=made_before)
     _announce(master, Change.UPDATED, _agent_ids(master), by)
     return master
-
-
-def _exdate_instants(rule: recurrence_lib.Recurrence, zone: zoneinfo.ZoneInfo) -> list[datetime]:
-    """A rule's EXDATEs as instants (a naive one on `zone`'s wall clock, as django-recurrence reads it)."""
-    return [times.on_wall_clock(moment, zone) if moment.tzinfo is None else moment for moment in rule.exdates]
-
-
-def cancelled_starts(schedule: Schedule) -> list[datetime]:
-    """The original starts the series' rule cancels (its EXDATEs, RFC 5545 3.8.5.1) as aware
-    instants: occurrences cancelled before they were made, kept on the rule so they are never made.
-    Occurrences cancelled once made are rows (`Appointment.is_cancelled`) instead."""
-    return _exdate_instants(schedule.recurrence, schedule_zone(schedule))
 
 
 def _without_exdates(schedule: Schedule) -> Schedule:
@@ -901,25 +885,6 @@ def keep_cancelled_starts(master: Appointment, starts: Iterable[datetime]) -> Ap
 
 def _moment_text(value: datetime | date) -> str:
     return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value.isoformat()
-
-
-def _moment_from(text: str) -> datetime | date:
-    return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-
-
-def future_exceptions(schedule: Schedule) -> list[dict]:
-    """The series' occurrences edited before they are made, as values: original_start (aware),
-    start and end (aware, or dates for all-day), subject and location (None: the master's), and
-    "private" (True: marked private on its own, kept without text; calendars.privacy)."""
-    return [
-        {
-            **entry,
-            "original_start": datetime.fromisoformat(entry["original_start"]),
-            "start": _moment_from(entry["start"]),
-            "end": _moment_from(entry["end"]),
-        }
-        for entry in schedule.future_exceptions or []
-    ]
 
 
 def exception_entries(exceptions: Iterable[dict]) -> list[dict]:
@@ -988,22 +953,23 @@ def visible_from(now: datetime, settings: CalendarSettings | None = None) -> dat
     return now - timedelta(days=settings.import_days_past)
 
 
-def materialise_occurrences(master: Appointment, *, now=None, by=None, prune: bool = False) -> int:
+def materialise_occurrences(master: Appointment, *, now=None, by=None, prune_against: Schedule | None = None) -> int:
     """Make the occurrences the rule gives from the import window's start (`visible_from`) up
     to a year from now (or from the series' start, if later); occurrences already made, and
     earlier ones, stay as they are.
 
-    With `prune`, occurrences in that span the rule no longer gives are removed, those edited or
-    cancelled on their own too (`change_schedule`). Returns the number of occurrences created.
+    With `prune_against` (the series' schedule with its rule's whole set, EXDATEs taken off:
+    `_without_exdates`, so a start the rule cancels still names an occurrence), occurrences in that
+    span it no longer gives are removed, those edited or cancelled on their own too
+    (`change_schedule`). Returns the number of occurrences created.
     """
     schedule = master.schedule
     now = now or timezone.now()
     first = visible_from(now)
     existing = {occ.original_start: occ for occ in master.occurrences.all()}
     agents = list(master.agents.all())
-    if prune:
-        # Against the rule's whole set: a start it cancels (EXDATE) still names an occurrence.
-        wanted = set(_occurrence_plan(master, _without_exdates(schedule), now, first)[1])
+    if prune_against is not None:
+        wanted = set(_occurrence_plan(master, prune_against, now, first)[1])
         for original_start, occurrence in existing.items():
             if original_start >= first and original_start not in wanted:
                 _announce(occurrence, Change.DELETED, {a.pk for a in agents}, by)

@@ -10,6 +10,7 @@ from string import Formatter
 from zoneinfo import ZoneInfo
 
 from calendars import privacy, times
+from calendars import selectors as calendar_selectors
 from calendars import services as calendar_services
 from calendars.formatting import entry_title, render_template, source_words
 from calendars.models import Appointment, CalendarSettings
@@ -369,14 +370,14 @@ def local_event(
         occurrences = _modified_occurrences(appointment)
         # Every cancelled occurrence, made yet or not (the rule keeps those beyond the horizon).
         cancelled = {o.original_start for o in occurrences if o.is_cancelled or not _holds(o, agent)}
-        cancelled |= {times.on_wall_clock(d, zone) if d.tzinfo is None else d for d in schedule.recurrence.exdates}
+        cancelled |= set(calendar_selectors.exdate_instants(schedule.recurrence, zone))
         event.rdates = [key(d) for d in _rdates(schedule, zone) if d != appointment.start]
         if master_start_not_given(appointment):
             # RFC 5545 counts DTSTART as an occurrence; the helpdesk counts only what the rule gives.
             cancelled.add(appointment.start)
         event.exdates = [key(d) for d in sorted(cancelled)]
         kept = {_moment_out(o.original_start): o for o in (remote_before.overrides if remote_before else [])}
-        for entry in calendar_services.future_exceptions(schedule):
+        for entry in calendar_selectors.future_exceptions(schedule):
             if entry.get("private"):
                 remote = kept.get(_moment_out(key(entry["original_start"])))
                 event.overrides.append(
