@@ -485,9 +485,13 @@ class AgentCalendarAdmin(admin.ModelAdmin):
         """A calendar added here is found (when no remote id is given) and synced by the worker."""
         if change and {"calendar_id", "connection"} & set(form.changed_data):
             obj.remote_key = ""  # another calendar: the worker checks no other link holds it first
+        state_changed = change and "state" in form.changed_data
+        if state_changed:
+            state, obj.state = obj.state, form.initial["state"]  # changed by the one service, below
         super().save_model(request, obj, form, change)
-        if change and "state" in form.changed_data:
-            services.note_state_change(obj, was=form.initial.get("state", ""))
+        if state_changed:
+            services.set_state([obj], state=state, by=request.user)
+            obj.state = state
         if not change:
             from integrations.tasks import pull_agent_calendar
 

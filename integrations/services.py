@@ -115,31 +115,30 @@ def approval_after_change(link: SyncLink, *, on_calendar: bool, policy: str) -> 
 
 
 @transaction.atomic
-def set_paused(agent_calendars, *, paused: bool, by=None) -> int:
-    """Pause the sync of these agent calendars, or resume it. A paused calendar is neither pulled
-    nor pushed, but the helpdesk's changes meanwhile are kept marked on its links (the pending
-    count shows them); resuming sets it Active and queues a push of what waited on commit (S3.2:
+def set_state(agent_calendars, *, state: str, by=None) -> int:
+    """Set the sync state (`AgentCalendar.State`) of these agent calendars: the one way a state
+    is changed by hand (admin's actions and change form). A paused calendar is neither pulled nor
+    pushed, but the helpdesk's changes meanwhile are kept marked on its links (the pending count
+    shows them); a calendar leaving Paused gets one push of what waited, queued on commit (S3.2:
     no waiting for the next pull). `agent_calendars`: a queryset or list of AgentCalendar.
     Returns how many calendars changed state."""
-    pks = [calendar.pk for calendar in agent_calendars]
-    rows = AgentCalendar.objects.filter(pk__in=pks)
-    if paused:
-        return rows.exclude(state=AgentCalendar.State.PAUSED).update(state=AgentCalendar.State.PAUSED)
-    resumed = set(rows.filter(state=AgentCalendar.State.PAUSED).values_list("pk", flat=True))
-    AgentCalendar.objects.filter(pk__in=resumed).update(state=AgentCalendar.State.ACTIVE)
+    rows = AgentCalendar.objects.filter(pk__in=[calendar.pk for calendar in agent_calendars]).exclude(state=state)
+    changing = dict(rows.values_list("pk", "state"))
+    AgentCalendar.objects.filter(pk__in=changing).update(state=state)
+    resumed = {pk for pk, was in changing.items() if was == AgentCalendar.State.PAUSED}
     if resumed:
         transaction.on_commit(lambda: _queue_pushes(resumed), robust=True)
-    return len(resumed)
+    return len(changing)
 
 
-def note_state_change(agent_calendar: AgentCalendar, *, was: str) -> bool:
-    """An admin saved this calendar with another state (the change form): leaving Paused queues a
-    push of what waited, on commit, as `set_paused` does. True when a push was queued."""
-    if was != AgentCalendar.State.PAUSED or agent_calendar.state == AgentCalendar.State.PAUSED:
-        return False
-    pk = agent_calendar.pk
-    transaction.on_commit(lambda: _queue_pushes({pk}), robust=True)
-    return True
+def set_paused(agent_calendars, *, paused: bool, by=None) -> int:
+    """Pause the sync of these agent calendars, or resume those paused (Active again, one push
+    of what waited queued on commit: `set_state`). Returns how many calendars changed state."""
+    if paused:
+        return set_state(agent_calendars, state=AgentCalendar.State.PAUSED, by=by)
+    pks = [calendar.pk for calendar in agent_calendars]
+    paused_ones = AgentCalendar.objects.filter(pk__in=pks, state=AgentCalendar.State.PAUSED).only("pk")
+    return set_state(paused_ones, state=AgentCalendar.State.ACTIVE, by=by)
 
 
 @transaction.atomic

@@ -115,3 +115,51 @@ def test_a_new_appointment_made_while_paused_reaches_the_phone_on_resume(
         assert services.set_paused([alice_calendar], paused=False) == 1
 
     assert [str(e.icalendar_component["summary"]) for e in alice_phone.entries()] == ["Made while paused"]
+
+
+@pytest.fixture
+def pushes_run():
+    """The agent calendars of every push task Celery runs (eager here, as a worker would on commit),
+    read from Celery's own task_prerun signal."""
+    from celery.signals import task_prerun
+
+    from integrations.tasks import push_agent_calendar
+
+    ran = []
+
+    def record(sender=None, args=(), **_kwargs) -> None:
+        if sender is not None and sender.name == push_agent_calendar.name:
+            ran.append(args[0])
+
+    task_prerun.connect(record, weak=False)
+    yield ran
+    task_prerun.disconnect(record)
+
+
+def test_one_resume_in_the_admin_form_queues_one_push(
+    admin_client, alice_calendar, job, pushes_run, django_capture_on_commit_callbacks
+):
+    change = f"/admin/integrations/agentcalendar/{alice_calendar.pk}/change/"
+    admin_client.post(change, _admin_form(alice_calendar, "paused"))
+    _move(job, 30, django_capture_on_commit_callbacks)
+    pushes_run.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(change, _admin_form(alice_calendar, "active"))
+
+    assert response.status_code == 302
+    assert pushes_run == [alice_calendar.pk]
+
+
+def test_one_resume_action_queues_one_push(
+    admin_client, alice_calendar, job, pushes_run, django_capture_on_commit_callbacks
+):
+    changelist = "/admin/integrations/agentcalendar/"
+    admin_client.post(changelist, {"action": "pause_sync", "_selected_action": [alice_calendar.pk]})
+    _move(job, 30, django_capture_on_commit_callbacks)
+    pushes_run.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(changelist, {"action": "resume_sync", "_selected_action": [alice_calendar.pk]})
+
+    assert pushes_run == [alice_calendar.pk]
