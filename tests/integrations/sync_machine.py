@@ -307,9 +307,11 @@ class SyncMachine(RuleBasedStateMachine):
         else:
             raise AssertionError(f"no quiet sync within {QUIET_WITHIN} syncs without faults: {syncs}")
         assert len(syncs) <= 2, f"the sync after a fault-free sync still wrote: {syncs}"
-        self.check_both_sides_agree()
+        # Both sides read once, after the quiet sync: the checks below look at the same state.
+        local, remote = self.local_entries(), self.remote_entries()
+        self.check_both_sides_agree(local, remote)
         self.check_nothing_foreign_lost()
-        self.check_intents()
+        self.check_intents(local, remote)
         self.check_next_poll_is_one_request()
 
     @staticmethod
@@ -321,8 +323,8 @@ class SyncMachine(RuleBasedStateMachine):
         kept = {token: [entry for entry in found if entry.instances] for token, found in entries.items()}
         return {token: found for token, found in kept.items() if found}
 
-    def check_both_sides_agree(self):
-        local, remote = self.shown(self.local_entries()), self.shown(self.remote_entries())
+    def check_both_sides_agree(self, local: dict[str, list[Entry]], remote: dict[str, list[Entry]]):
+        local, remote = self.shown(local), self.shown(remote)
         counts = {token: (len(local.get(token, [])), len(remote.get(token, []))) for token in set(local) | set(remote)}
         wrong = {token: pair for token, pair in counts.items() if pair != (1, 1)}
         assert not wrong, f"entries not exactly once on each side, (helpdesk, server): {wrong}"
@@ -332,11 +334,10 @@ class SyncMachine(RuleBasedStateMachine):
                 f"{token} differs:\n helpdesk {here}\n server   {there}"
             )
 
-    def check_intents(self):
-        remote = self.remote_entries()
+    def check_intents(self, local: dict[str, list[Entry]], remote: dict[str, list[Entry]]):
         # a series left on the server with no occurrence is not gone, whether the helpdesk holds it or not
         empty = {token for token, found in remote.items() if not any(entry.instances for entry in found)}
-        present = set(self.local_entries()) | empty
+        present = set(local) | empty
         for token, intent in self.model.items():
             other_side = {"helpdesk": self.OTHER, self.OTHER: "helpdesk"}.get(intent.deleted_by or "")
             if intent.deleted_by and other_side not in intent.edited_by:
