@@ -842,6 +842,70 @@ def change_schedule(
     return master
 
 
+def _series_walk(master: Appointment, moment: datetime, *, later: bool) -> datetime | None:
+    """The original start (aware, on the series' wall clock) the rule's whole set (RRULE and
+    RDATE, cancelled starts counted too) gives last before `moment`, or (`later`) first at or
+    after it; None when there is none."""
+    schedule = master.schedule
+    zone = schedule_zone(schedule)
+    rule = schedule.recurrence
+    whole = recurrence_lib.Recurrence(rrules=rule.rrules, exrules=rule.exrules, rdates=rule.rdates)
+    local_start = master.start.astimezone(zone).replace(tzinfo=None)
+    local_moment = moment.astimezone(zone).replace(tzinfo=None)
+    with timezone.override(zone):  # django-recurrence reads UNTIL/RDATE in the current zone
+        if later:
+            found = whole.after(max(local_moment, local_start), inc=True, dtstart=local_start)
+        else:
+            found = whole.before(local_moment, inc=False, dtstart=local_start)
+    return found.replace(tzinfo=zone) if found is not None and found >= local_start else None
+
+
+def _instant(moment: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
+    # django-recurrence keeps UNTIL and RDATE naive (on the series' clock) or aware.
+    return times.on_wall_clock(moment, zone) if moment.tzinfo is None else moment
+
+
+@transaction.atomic
+def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None) -> Appointment:
+    """End a series now and keep its past, as Outlook's "end the series" does: every RRULE of
+    the series ends (UNTIL, RFC 5545 3.3.10: inclusive, in UTC for a zoned DTSTART; COUNT
+    dropped) at the last start the series gives before `now` (aware; an occurrence under way
+    now stays), and RDATEs after it go. It is a rule change through `change_schedule`: later
+    occurrences go with their own edits, earlier ones stay as they are, and each external
+    calendar gets the same one entry with the ended rule, not a deletion per occurrence.
+
+    Returns the master, unchanged when the series gives no start from `now` on (ended already).
+    Raises ValidationError({"recurrence": ...}) when `master` is not a series' master, or when
+    the series has not begun before `now` (nothing to keep: delete the series instead).
+    """
+    if not master.is_recurring_master:
+        raise ValidationError({"recurrence": "Only a recurring series can stop repeating; this one does not repeat."})
+    now = now or timezone.now()
+    last = _series_walk(master, now, later=False)
+    if last is None:
+        raise ValidationError(
+            {"recurrence": "This series has not begun yet, so there is nothing to keep: delete the series instead."}
+        )
+    if _series_walk(master, now, later=True) is None:
+        return master  # ended already
+    zone = schedule_zone(master.schedule)
+    rule = master.schedule.recurrence
+    rules = []
+    for each in rule.rrules:
+        ended = copy.copy(each)
+        if ended.until is None or _instant(ended.until, zone) > last:
+            ended.until, ended.count = last.astimezone(UTC), None
+        rules.append(ended)
+    ended_rule = recurrence_lib.Recurrence(
+        rrules=rules,
+        exrules=rule.exrules,
+        rdates=[moment for moment in rule.rdates if _instant(moment, zone) <= last],
+        exdates=rule.exdates,
+        include_dtstart=False,
+    )
+    return change_schedule(master, rule=ended_rule, by=by, now=now)
+
+
 def _without_exdates(schedule: Schedule) -> Schedule:
     """A copy of the schedule (unsaved, never to be saved) whose rule cancels nothing."""
     whole = copy.copy(schedule)
