@@ -270,6 +270,16 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "rule still gives keep their state, those it no longer gives go."
         ),
     )
+    stop_repeating = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text=(
+            "PATCH on a series' master: true ends the series now, as Outlook's \"end the series\": its rule gets "
+            "UNTIL at the last start before now (COUNT dropped), its past occurrences stay, its later ones go. "
+            "Not with `recurrence`; 400 on a series that has not begun (delete it instead)."
+        ),
+    )
     cancelled_starts = serializers.SerializerMethodField(
         help_text="On a series' master: the original starts of its occurrences cancelled on their own (RFC 5545 "
         "EXDATE), in start order; null on anything else."
@@ -315,6 +325,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "updated_at",
             "confirm_overlap",
             "recurrence",
+            "stop_repeating",
             "cancelled_starts",
             "moved_occurrences",
         ]
@@ -428,6 +439,14 @@ class AppointmentSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"end": ["The end must be after the start."]})
         if attrs.get("recurrence", "") is None:
             del attrs["recurrence"]  # null, as read back on anything but a master: no rule given
+        if attrs.get("stop_repeating"):
+            problem = "Stop a series with `stop_repeating` or give it a new `recurrence`, not both."
+            if "recurrence" in attrs:
+                raise serializers.ValidationError({"stop_repeating": [problem]})
+            if self.instance is None or not self.instance.is_recurring_master:
+                raise serializers.ValidationError(
+                    {"stop_repeating": ["Only a series' master stops repeating (PATCH it on the series)."]}
+                )
         if self.instance is not None and "recurrence" in attrs:
             if self.instance.is_recurring_master and attrs["recurrence"].strip() == rule_text(self.instance):
                 del attrs["recurrence"]  # the rule as it is (a PUT of what was read): nothing to change
@@ -593,6 +612,7 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
     def perform_create(self, serializer: AppointmentSerializer) -> None:
         data = dict(serializer.validated_data)
         confirmed = data.pop("confirm_overlap", False)
+        data.pop("stop_repeating", None)  # refused on create (validate)
         user = self.request.user
         if not permissions.can_create_appointment(user, agents=data["agents"], request=data.get("request")):
             raise PermissionDenied("You may create appointments only on your own calendar or on your requests.")
@@ -619,13 +639,14 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         data = dict(serializer.validated_data)
         data.pop("request", None)  # an appointment stays with its request
         rule = data.pop("recurrence", None)  # only a master's, checked in validate
+        stop = data.pop("stop_repeating", False)  # likewise
         confirmed = data.pop("confirm_overlap", False)
         agents = data.pop("agents", None)
         if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):
             raise PermissionDenied("You may not put this appointment on other technicians' calendars.")
         user = self.request.user
         with service_errors(), overlap_conflicts(), transaction.atomic():
-            if data or agents is not None or rule is None:
+            if data or agents is not None or (rule is None and not stop):
                 appointment = services.update_appointment(
                     appointment, by=user, agents=agents, check_overlap=not confirmed, **data
                 )
@@ -638,6 +659,11 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
                     raise  # a 409 naming the overlaps (overlap_conflicts), not a field error
                 except DjangoValidationError as error:
                     raise serializers.ValidationError({"recurrence": error.messages}) from error
+            if stop:
+                try:
+                    appointment = services.stop_repeating(appointment, by=user)
+                except DjangoValidationError as error:
+                    raise serializers.ValidationError({"stop_repeating": error.messages}) from error
             serializer.instance = appointment
 
     def perform_destroy(self, appointment: Appointment) -> None:

@@ -623,6 +623,24 @@ def future_exceptions(schedule: Schedule) -> list[dict]:
     ]
 
 
+def series_start(master: Appointment, moment: datetime, *, later: bool) -> datetime | None:
+    """The original start (aware, on the series' wall clock) the series' rule gives last before
+    `moment` (aware), or with `later` first at or after it; None when there is none. The rule's
+    whole set (RRULE and RDATE, RFC 5545 3.8.5): its cancelled starts (EXDATE) count too."""
+    schedule = master.schedule
+    zone = schedule_zone(schedule)
+    rule = schedule.recurrence
+    whole = recurrence_lib.Recurrence(rrules=rule.rrules, exrules=rule.exrules, rdates=rule.rdates)
+    local_start = master.start.astimezone(zone).replace(tzinfo=None)
+    local_moment = moment.astimezone(zone).replace(tzinfo=None)
+    with timezone.override(zone):  # django-recurrence reads UNTIL/RDATE in the current zone
+        if later:
+            found = whole.after(max(local_moment, local_start), inc=True, dtstart=local_start)
+        else:
+            found = whole.before(local_moment, inc=False, dtstart=local_start)
+    return found.replace(tzinfo=zone) if found is not None and found >= local_start else None
+
+
 def series_exceptions(master: Appointment) -> SeriesExceptions:
     """What a series' page and API name besides its rule: its occurrences cancelled or moved on
     their own, made yet or not (RFC 5545 3.8.5.1 EXDATE, 3.8.4.4 RECURRENCE-ID). An occurrence

@@ -19,7 +19,7 @@ from django.utils import timezone
 from agents.models import Agent
 from calendars import ownership, privacy, times
 from calendars.models import Appointment, CalendarSettings, Schedule
-from calendars.selectors import cancelled_starts, exdate_instants, future_exceptions, schedule_zone
+from calendars.selectors import cancelled_starts, exdate_instants, future_exceptions, schedule_zone, series_start
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
 from tickets.models import Action, Request
@@ -842,24 +842,6 @@ def change_schedule(
     return master
 
 
-def _series_walk(master: Appointment, moment: datetime, *, later: bool) -> datetime | None:
-    """The original start (aware, on the series' wall clock) the rule's whole set (RRULE and
-    RDATE, cancelled starts counted too) gives last before `moment`, or (`later`) first at or
-    after it; None when there is none."""
-    schedule = master.schedule
-    zone = schedule_zone(schedule)
-    rule = schedule.recurrence
-    whole = recurrence_lib.Recurrence(rrules=rule.rrules, exrules=rule.exrules, rdates=rule.rdates)
-    local_start = master.start.astimezone(zone).replace(tzinfo=None)
-    local_moment = moment.astimezone(zone).replace(tzinfo=None)
-    with timezone.override(zone):  # django-recurrence reads UNTIL/RDATE in the current zone
-        if later:
-            found = whole.after(max(local_moment, local_start), inc=True, dtstart=local_start)
-        else:
-            found = whole.before(local_moment, inc=False, dtstart=local_start)
-    return found.replace(tzinfo=zone) if found is not None and found >= local_start else None
-
-
 def _instant(moment: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
     # django-recurrence keeps UNTIL and RDATE naive (on the series' clock) or aware.
     return times.on_wall_clock(moment, zone) if moment.tzinfo is None else moment
@@ -881,12 +863,12 @@ def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None)
     if not master.is_recurring_master:
         raise ValidationError({"recurrence": "Only a recurring series can stop repeating; this one does not repeat."})
     now = now or timezone.now()
-    last = _series_walk(master, now, later=False)
+    last = series_start(master, now, later=False)
     if last is None:
         raise ValidationError(
             {"recurrence": "This series has not begun yet, so there is nothing to keep: delete the series instead."}
         )
-    if _series_walk(master, now, later=True) is None:
+    if series_start(master, now, later=True) is None:
         return master  # ended already
     zone = schedule_zone(master.schedule)
     rule = master.schedule.recurrence

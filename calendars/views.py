@@ -20,7 +20,7 @@ from agents.models import Agent, Team
 from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
-from calendars.selectors import calendar_agents, series_exceptions, working_hours
+from calendars.selectors import calendar_agents, series_exceptions, series_start, working_hours
 from calendars.series_words import rule_in_words
 from helpdesk import limits, permissions
 from helpdesk.api_common import parse_bool
@@ -325,6 +325,11 @@ def _series_facts(appointment: Appointment) -> dict:
 
     return {
         "repeats": rule_in_words(master, reader_zone=reader),
+        "series_id": master.pk,
+        # "Stop repeating now" is offered while the series has a past to keep and a future to drop.
+        "can_stop_repeating": (
+            series_start(master, now, later=False) is not None and series_start(master, now, later=True) is not None
+        ),
         "cancelled_days": [date_format(timezone.localtime(moment, reader), day) for moment in cancelled],
         "more_cancelled": more_cancelled,
         "moved_days": [
@@ -443,3 +448,21 @@ def appointment_delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.delete_appointment(appointment, by=request.user)
     messages.success(request, done)
     return redirect("calendars:personal")
+
+
+@login_required
+@require_POST
+def series_stop_repeating(request: HttpRequest, pk: int) -> HttpResponse:
+    """End the series (`pk`: its master) now: its past occurrences stay, its later ones go, and
+    its rule ends at the last start before now (`services.stop_repeating`)."""
+    master = _appointment(pk)
+    if not permissions.can_edit_appointment(request.user, master):
+        raise PermissionDenied
+    try:
+        services.stop_repeating(master, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        reader = timezone.get_current_timezone()
+        messages.success(request, f"The series stopped repeating: {rule_in_words(master, reader_zone=reader)}.")
+    return redirect("calendars:appointment-detail", pk=master.pk)
