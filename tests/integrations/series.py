@@ -71,3 +71,41 @@ def rename_moved_weekly_series(master, agent_calendar, other_view, window, first
     assert [(s, t) for s, _e, t in shown] == [
         ((first + timedelta(weeks=n) + HOUR).astimezone(UTC), "Weekly check, call first") for n in range(6)
     ]
+
+
+def stop_a_pushed_series(agent_calendar, capture_on_commit, mark_requests) -> tuple:
+    """A weekly series of eight in the helpdesk that began three weeks and a day ago (09:00 UTC),
+    pushed and pulled, then stopped now (`calendar_services.stop_repeating`, pushed on commit).
+    `mark_requests()` is called just before the stop, so the caller can read the server's requests
+    from there. Returns (master, the starts it keeps: dateutil's rrule before now, the window to
+    look at: from a day before the first start to eight weeks after it)."""
+    from dateutil import rrule
+    from django.utils import timezone
+
+    from integrations.sync import engine
+
+    first = (
+        (timezone.now() - timedelta(weeks=3, days=1)).astimezone(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    )
+    with capture_on_commit(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;COUNT=8",
+            agents=[agent_calendar.agent],
+            start=first,
+            end=first + HOUR,
+            subject="Weekly check",
+            time_zone="UTC",
+        )
+    engine.sync_agent_calendar(type(agent_calendar).objects.get(pk=agent_calendar.pk), pull=True)
+    mark_requests()
+    now = timezone.now()
+    with capture_on_commit(execute=True):
+        calendar_services.stop_repeating(Appointment.objects.get(pk=master.pk), now=now)
+    kept = [day for day in rrule.rrule(rrule.WEEKLY, count=8, dtstart=first) if day < now]
+    assert len(kept) == 4
+    return master, kept, (first - timedelta(days=1), first + timedelta(weeks=8))
+
+
+def kept_view(kept: list, subject: str = "Weekly check") -> list[tuple]:
+    """(start, end, subject) in UTC of the occurrences a stopped series keeps."""
+    return [(day.astimezone(UTC), (day + HOUR).astimezone(UTC), subject) for day in kept]

@@ -1,0 +1,41 @@
+"""A series stopped now (calendars.services.stop_repeating) reaches the CalDAV calendar as the
+same one entry whose RRULE ends (UNTIL) at the last start before now, with no EXDATE for the
+dropped future: a rule change, not a deletion per occurrence (RFC 5545 3.3.10). What the server
+holds is expanded by recurring-ical-events; the expected starts come from dateutil."""
+
+from datetime import UTC
+
+import icalendar
+import pytest
+import recurring_ical_events
+
+from integrations.models import SyncLink
+from tests.integrations.series import helpdesk_view_utc, kept_view, stop_a_pushed_series
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_stopped_series_reaches_caldav_as_one_entry_with_an_ended_rule(
+    alice_calendar, alice_phone, django_capture_on_commit_callbacks
+):
+    master, kept, window = stop_a_pushed_series(alice_calendar, django_capture_on_commit_callbacks, lambda: None)
+
+    assert len(alice_phone.entries()) == 1
+    calendar = icalendar.Calendar.from_ical(alice_phone.by_uid(SyncLink.objects.get(appointment=master).marker).data)
+    (event,) = calendar.walk("VEVENT")
+    assert event["RRULE"]["UNTIL"] == [kept[-1]]
+    assert "COUNT" not in event["RRULE"] and "EXDATE" not in event
+    shown = sorted(
+        (e.decoded("dtstart").astimezone(UTC), e.decoded("dtend").astimezone(UTC), str(e["summary"]))
+        for e in recurring_ical_events.of(calendar).between(*window)
+    )
+    assert shown == kept_view(kept) == helpdesk_view_utc(*window)
+
+
+def test_stopping_a_series_queues_one_push_of_the_calendar(
+    alice_calendar, alice_phone, pushes_run, django_capture_on_commit_callbacks
+):
+    # The stop removes four later occurrences and changes the rule: one push carries it all.
+    stop_a_pushed_series(alice_calendar, django_capture_on_commit_callbacks, pushes_run.clear)
+
+    assert pushes_run == [alice_calendar.pk]
