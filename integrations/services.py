@@ -45,6 +45,25 @@ def _queue_pushes(agent_calendar_ids: set[int]) -> None:
             logger.warning("Could not queue the push of agent calendar %s; the next pull pushes it", pk, exc_info=True)
 
 
+def _push_on_commit(agent_calendar_ids: set[int]) -> None:
+    """Queue one push of each of these agent calendars when the transaction commits: however
+    many changes a transaction announces (a series' rule change removes an occurrence per
+    week), each calendar gets one push task. The ids wait on the connection until the first of
+    the transaction's callbacks queues them all; every call still registers its own callback, so
+    one dropped with a rolled-back savepoint loses nothing (a spare callback finds nothing left)."""
+    connection = transaction.get_connection()
+    waiting = connection.__dict__.setdefault("helpdesk_pushes_waiting", set())
+    waiting.update(agent_calendar_ids)
+
+    def queue() -> None:
+        ids = set(waiting)
+        waiting.clear()
+        if ids:
+            _queue_pushes(ids)
+
+    transaction.on_commit(queue, robust=True)
+
+
 def note_appointment_change(
     *, appointment: Appointment, change: str, agent_ids_before: frozenset, follows: bool = False, **_
 ) -> None:
@@ -85,7 +104,7 @@ def note_appointment_change(
         if agent_calendar.state != AgentCalendar.State.PAUSED:
             touched.add(agent_calendar.pk)
     if touched:
-        transaction.on_commit(lambda: _queue_pushes(touched), robust=True)
+        _push_on_commit(touched)
 
 
 def approval_after_change(link: SyncLink, *, on_calendar: bool, policy: str) -> str:
@@ -127,7 +146,7 @@ def set_state(agent_calendars, *, state: str, by=None) -> int:
     AgentCalendar.objects.filter(pk__in=changing).update(state=state)
     resumed = {pk for pk, was in changing.items() if was == AgentCalendar.State.PAUSED}
     if resumed:
-        transaction.on_commit(lambda: _queue_pushes(resumed), robust=True)
+        _push_on_commit(resumed)
     return len(changing)
 
 
@@ -148,7 +167,7 @@ def approve(link: SyncLink, *, by=None) -> SyncLink:
     link.pending = True
     link.save(update_fields=["approval", "pending"])
     pk = link.agent_calendar_id
-    transaction.on_commit(lambda: _queue_pushes({pk}), robust=True)
+    _push_on_commit({pk})
     return link
 
 

@@ -198,3 +198,22 @@ def worker(transactional_db):
     except subprocess.TimeoutExpired:
         process.kill()
     app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def pushes_run():
+    """The agent calendars of every push task Celery runs (eager here, as a worker would on commit),
+    read from Celery's own task_prerun signal."""
+    from celery.signals import task_prerun
+
+    from integrations.tasks import push_agent_calendar
+
+    ran = []
+
+    def record(sender=None, args=(), **_kwargs) -> None:
+        if sender is not None and sender.name == push_agent_calendar.name:
+            ran.append(args[0])
+
+    task_prerun.connect(record, weak=False)
+    yield ran
+    task_prerun.disconnect(record)

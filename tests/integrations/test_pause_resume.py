@@ -117,25 +117,6 @@ def test_a_new_appointment_made_while_paused_reaches_the_phone_on_resume(
     assert [str(e.icalendar_component["summary"]) for e in alice_phone.entries()] == ["Made while paused"]
 
 
-@pytest.fixture
-def pushes_run():
-    """The agent calendars of every push task Celery runs (eager here, as a worker would on commit),
-    read from Celery's own task_prerun signal."""
-    from celery.signals import task_prerun
-
-    from integrations.tasks import push_agent_calendar
-
-    ran = []
-
-    def record(sender=None, args=(), **_kwargs) -> None:
-        if sender is not None and sender.name == push_agent_calendar.name:
-            ran.append(args[0])
-
-    task_prerun.connect(record, weak=False)
-    yield ran
-    task_prerun.disconnect(record)
-
-
 def test_one_resume_in_the_admin_form_queues_one_push(
     admin_client, alice_calendar, job, pushes_run, django_capture_on_commit_callbacks
 ):
