@@ -109,3 +109,12 @@ def stop_a_pushed_series(agent_calendar, capture_on_commit, mark_requests) -> tu
 def kept_view(kept: list, subject: str = "Weekly check") -> list[tuple]:
     """(start, end, subject) in UTC of the occurrences a stopped series keeps."""
     return [(day.astimezone(UTC), (day + HOUR).astimezone(UTC), subject) for day in kept]
+
+
+def check_stopped_as_rule_change(updates: list, deletes: list, shown: list[tuple], kept: list, window) -> None:
+    """A stopped series reached the server as one update of its entry and no deletion
+    (`updates`, `deletes`: the server's write requests after the stop), and the server's own
+    view (`shown`: (start, end, subject) in UTC over `window`) is the past it keeps, as the
+    helpdesk shows it."""
+    assert (len(updates), deletes) == (1, []), (updates, deletes)
+    assert shown == kept_view(kept) == helpdesk_view_utc(*window)
