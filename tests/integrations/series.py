@@ -73,12 +73,12 @@ def rename_moved_weekly_series(master, agent_calendar, other_view, window, first
     ]
 
 
-def stop_a_pushed_series(agent_calendar, capture_on_commit, mark_requests) -> tuple:
+def stop_a_pushed_series(agent_calendar, capture_on_commit, *request_logs: list) -> tuple:
     """A weekly series of eight in the helpdesk that began three weeks and a day ago (09:00 UTC),
     pushed and pulled, then stopped now (`calendar_services.stop_repeating`, pushed on commit).
-    `mark_requests()` is called just before the stop, so the caller can read the server's requests
-    from there. Returns (master, the starts it keeps: dateutil's rrule before now, the window to
-    look at: from a day before the first start to eight weeks after it)."""
+    Returns (the starts it keeps: dateutil's rrule before now, the window to look at: from a day
+    before the first start to eight weeks after it, and for each of `request_logs`, a peer's list
+    of the requests it answered, what it received from the stop on)."""
     from dateutil import rrule
     from django.utils import timezone
 
@@ -97,13 +97,14 @@ def stop_a_pushed_series(agent_calendar, capture_on_commit, mark_requests) -> tu
             time_zone="UTC",
         )
     engine.sync_agent_calendar(type(agent_calendar).objects.get(pk=agent_calendar.pk), pull=True)
-    mark_requests()
+    marks = [len(log) for log in request_logs]
     now = timezone.now()
     with capture_on_commit(execute=True):
         calendar_services.stop_repeating(Appointment.objects.get(pk=master.pk), now=now)
     kept = [day for day in rrule.rrule(rrule.WEEKLY, count=8, dtstart=first) if day < now]
     assert len(kept) == 4
-    return master, kept, (first - timedelta(days=1), first + timedelta(weeks=8))
+    sent = [log[mark:] for log, mark in zip(request_logs, marks, strict=True)]
+    return kept, (first - timedelta(days=1), first + timedelta(weeks=8)), sent
 
 
 def kept_view(kept: list, subject: str = "Weekly check") -> list[tuple]:

@@ -13,12 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_stopped_series_reaches_exchange_as_a_rule_change(alice_exchange, ews, django_capture_on_commit_callbacks):
-    mark = []
-    _master, kept, window = stop_a_pushed_series(
-        alice_exchange, django_capture_on_commit_callbacks, lambda: mark.append(len(ews.requests))
-    )
+    kept, window, (sent,) = stop_a_pushed_series(alice_exchange, django_capture_on_commit_callbacks, ews.requests)
 
-    sent = ews.requests[mark[0] :]
     updates, deletes = [op for op in sent if op == "UpdateItem"], [op for op in sent if op == "DeleteItem"]
     check_stopped_as_rule_change(updates, deletes, outlook_view(ews, *window), kept, window)
     assert len([item for item in ews.items(ALICE) if item.is_master]) == 1

@@ -13,14 +13,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_stopped_series_reaches_google_as_a_rule_change(alice_google, google, django_capture_on_commit_callbacks):
-    marks = []
-    _master, kept, window = stop_a_pushed_series(
-        alice_google,
-        django_capture_on_commit_callbacks,
-        lambda: marks.extend((len(google.requests), len(google.batch_parts))),
+    kept, window, (sent, batched) = stop_a_pushed_series(
+        alice_google, django_capture_on_commit_callbacks, google.requests, google.batch_parts
     )
 
-    calls = [call for call in google.requests[marks[0] :] + google.batch_parts[marks[1] :] if "/events" in call]
+    calls = [call for call in sent + batched if "/events" in call]
     updates = [call for call in calls if call.startswith(("PUT", "PATCH"))]
     deletes = [call for call in calls if call.startswith("DELETE")]
     check_stopped_as_rule_change(updates, deletes, google_view(google, *window), kept, window)
