@@ -60,6 +60,7 @@ from ..base import (
     BulkResult,
     ChangePage,
     ConnectionProblem,
+    NamedCalendar,
     ProviderError,
     RemoteCalendar,
     RemoteEvent,
@@ -69,6 +70,7 @@ from ..base import (
     TransientError,
     UnreadableEntry,
     Window,
+    choose_calendar,
     unreachable_reason,
 )
 from .errors import FailFastKeepingRetryAfter, translate
@@ -360,27 +362,21 @@ class ExchangeProvider:
         if name and name.strip().lower() != (folder.name or "").lower():
             wanted = name.strip()
 
-            def named() -> list[Calendar]:
+            def named(q: Q | None) -> list[Calendar]:
                 # From the root as read (exchangelib keys its paging by the folder's fields).
                 root = Root.get_distinguished(account=account)
-                found = list(
-                    FolderCollection(account=account, folders=[root]).find_folders(q=Q(name=wanted), depth=DEEP)
-                )
+                found = list(FolderCollection(account=account, folders=[root]).find_folders(q=q, depth=DEEP))
                 for refused in (f for f in found if isinstance(f, Exception)):
                     raise refused  # an error answer is not "no such folder"
                 return [f for f in found if isinstance(f, Calendar)]
 
-            found = self._call(mailbox, named)
-            if not found:
-                raise ConnectionProblem(
-                    f"{mailbox} has no calendar folder named {wanted!r}: check the calendar's name (Outlook shows "
-                    f"it under My Calendars), or leave it empty for the default calendar ({folder.name!r})."
-                )
-            if len(found) > 1:
-                raise ConnectionProblem(
-                    f"{mailbox} has {len(found)} calendar folders named {wanted!r}: rename all but one in Outlook "
-                    "so that the name picks one calendar."
-                )
+            found = self._call(mailbox, lambda: named(Q(name=wanted)))
+            if len(found) != 1:
+                # Every calendar folder, for a message naming those there are (or the matches).
+                every = [folder, *(f for f in self._call(mailbox, lambda: named(None)) if f.id != folder.id)]
+                listed = [NamedCalendar(name=f.name or "", calendar_id=f.id) for f in every]
+                chosen = choose_calendar(wanted, listed, where=f"the mailbox {mailbox}")
+                found = [f for f in every if f.id == chosen.calendar_id]
             folder = found[0]
         return RemoteCalendar(mailbox=account.primary_smtp_address, calendar_id=folder.id)
 
