@@ -295,15 +295,12 @@ def connect_agent(
         and existing.calendar_id
         and selectors.remote_calendar_key(connection.kind, existing.calendar_id) not in ("", key)
     ):
-        raise ValidationError(
-            f"{agent.name} is already linked to {existing.calendar_name or existing.calendar_id} through "
-            f"{connection}: one link per technician and connection. Disconnect that link first."
-        )
+        raise ValidationError(selectors.second_link_message(existing))
     other = selectors.other_link_to_same_calendar(
         existing or AgentCalendar(agent=agent, connection=connection), found.calendar_id
     )
     if other is not None:
-        raise ValidationError(selectors.already_linked_message(other))
+        raise ValidationError(selectors.already_linked_message(other, linking=agent))
     agent_calendar, _ = AgentCalendar.objects.update_or_create(
         agent=agent,
         connection=connection,
