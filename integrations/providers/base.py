@@ -191,6 +191,15 @@ class RemoteCalendar:
     calendar_id: str
 
 
+def connection_tested(account: str, then: str = "") -> str:
+    """The one-line outcome of a connection test that worked, saying what was tested: `account`
+    names who signed in where, e.g. "the connection's account 'helpdesk' on the CalDAV server
+    https://dav.example.com/" (the connection's own account, service account or app, never the
+    technician whose calendar was opened through it); `then` what was done through it, e.g.
+    "through it, alice@example.com's calendar opens by impersonation"."""
+    return f"Signed in as {account}; {then}." if then else f"Signed in as {account}."
+
+
 @dataclass(frozen=True)
 class NamedCalendar:
     """One calendar a provider listed, for `choose_calendar`: the name people see (display name,

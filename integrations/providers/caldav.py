@@ -44,6 +44,7 @@ from integrations.providers.base import (
     VersionConflict,
     Window,
     choose_calendar,
+    connection_tested,
     gives_a_date,
     reads_untrusted,
     unknown_zone_note,
@@ -153,11 +154,15 @@ class CalDAVProvider:
         return list(caldav.CalendarSet(client=self.client, url=home).calendars())
 
     def test_connection(self, mailbox: str | None = None) -> str:
-        """Reach the server and log in; with a mailbox, also find that technician's calendars."""
+        """Reach the server and sign in with the connection's account; with a mailbox, also list the
+        calendars a link of that technician reaches: their calendar home through the account when
+        the connection has one, else the account's own calendars (the technician is not asked for:
+        every technician linked to a one-account connection reaches the same calendars)."""
+        account = f"the connection's account {self.username or 'anonymous'!r} on the CalDAV server {self.url}"
         try:
             self._call("Connecting", self.client.principal)
             if mailbox is None:
-                return f"Connected to {self.url} as {self.username or 'anonymous'}."
+                return connection_tested(account)
             calendars = self._call("Connecting", lambda: self._calendars(mailbox))
         except TransientError as error:
             raise ConnectionProblem(
@@ -169,8 +174,13 @@ class CalDAVProvider:
                 "the path in the server address."
             ) from error
         if not calendars:
-            raise ConnectionProblem(f"{mailbox} has no calendar on {self.url}.")
-        return f"Connected to {self.url} as {self.username or 'anonymous'}: {len(calendars)} calendar(s) for {mailbox}."
+            raise ConnectionProblem(f"No calendar of {self.whose(mailbox)} exists: create one first.")
+        home = self._home_url(mailbox)
+        if home is None:
+            return connection_tested(account, f"the account holds {len(calendars)} calendar(s)")
+        return connection_tested(
+            account, f"through it, {mailbox}'s calendar home {home} holds {len(calendars)} calendar(s)"
+        )
 
     def whose(self, mailbox: str) -> str:
         """Whose calendars this connection reads for `mailbox`, in words: the technician's calendar

@@ -71,6 +71,7 @@ from ..base import (
     UnreadableEntry,
     Window,
     choose_calendar,
+    connection_tested,
     unreachable_reason,
 )
 from .errors import FailFastKeepingRetryAfter, translate
@@ -327,17 +328,20 @@ class ExchangeProvider:
     # CalendarProvider
 
     def test_connection(self, mailbox: str | None = None) -> str:
+        """Sign in with the connection's service account and, with `mailbox`, open that technician's
+        calendar through it (impersonation or delegate access); ConnectionProblem saying what to fix."""
         where = self.settings.server_url or "autodiscover"
         how = "impersonation" if self.settings.access_type.lower() == "impersonation" else "delegate access"
+        account = f"the connection's service account {self.settings.username} on Exchange at {where}"
         try:
             if mailbox is None:
                 self._check_sign_in()
-                return f"Signed in to {where} as {self.settings.username}."
+                return connection_tested(account)
             self.find_calendar(mailbox)
         except TransientError as error:
             plain = unreachable_reason(error, self.settings.server_url or "")
             raise ConnectionProblem(plain or f"Cannot reach Exchange at {where}: {error}") from error
-        return f"Signed in to {where} as {self.settings.username}; {mailbox}'s calendar is reachable by {how}."
+        return connection_tested(account, f"through it, {mailbox}'s calendar opens by {how}")
 
     def _check_sign_in(self) -> None:
         """Credentials alone: the service account often has no mailbox, and that is fine."""

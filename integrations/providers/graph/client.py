@@ -31,6 +31,7 @@ from ..base import (
     UnreadableEntry,
     Window,
     choose_calendar,
+    connection_tested,
     occurrence_texts_to_write,
     own_text_key,
     unreachable_reason,
@@ -366,12 +367,13 @@ class GraphProvider:
             if not mailbox:
                 return "Technicians connect their own Microsoft 365 calendars; no one has yet."
             self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)
-            return f"{mailbox}'s own sign-in works; their calendar can be opened."
+            return connection_tested(f"{mailbox}, with their own sign-in on this connection", "their calendar opens")
         self._token()
+        account = f"the connection's app {self.settings.client_id} in tenant {self.settings.tenant_id}"
         if mailbox:
             self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)
-            return f"Signed in as app {self.settings.client_id}; {mailbox}'s calendar can be opened."
-        return f"Signed in as app {self.settings.client_id} to tenant {self.settings.tenant_id}."
+            return connection_tested(account, f"through it, {mailbox}'s calendar opens (application permission)")
+        return connection_tested(account)
 
     def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
         if not name:

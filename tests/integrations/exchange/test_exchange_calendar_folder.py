@@ -71,7 +71,7 @@ def test_the_connection_test_names_the_calendar_it_found_and_refuses_one_gone(al
 
     message = services.test_connection(ews_connection)
 
-    assert message.endswith("is reachable by impersonation; its calendar 'Support rota' is found.")
+    assert message.endswith("calendar opens by impersonation; Alice's linked calendar 'Support rota' is found.")
     assert agent_calendar.calendar_id == rota
     ews.add_calendar_folder(ALICE, "Support rota")  # a second folder of that name: the name is no longer enough
     with pytest.raises(ConnectionProblem, match=r"2 calendars of the mailbox alice@example\.com match 'Support rota'"):
