@@ -109,8 +109,9 @@ def book_slot(
     transaction (through calendars.services.delete_appointment, so external calendars lose them).
 
     Raises ValidationError for no technicians or a naive start; calendars.services.OverlapWarning
-    with `check_overlap` when the slot would double-book (taken since it was proposed); either way
-    nothing is saved and the earlier booking stays."""
+    with `check_overlap` when the slot would double-book (taken since it was proposed) or leaves a
+    technician's working hours, days or public holidays (`outside`); either way nothing is saved
+    and the earlier booking stays."""
     agents = list(agents)
     if not agents:
         raise ValidationError({"agents": "Choose at least one technician."})
@@ -156,8 +157,8 @@ def book_split(
 
     Raises ValidationError for parts that are fewer than two, overlap, or do not add up to the
     estimate; calendars.services.OverlapWarning with `check_overlap` when a part would
-    double-book a technician (taken since it was proposed); either way nothing is saved and the
-    earlier booking stays."""
+    double-book a technician (taken since it was proposed) or leaves their working hours, days or
+    public holidays (`outside`); either way nothing is saved and the earlier booking stays."""
     from calendars.models import CalendarSettings
 
     parts, agents = list(parts), list(agents)
