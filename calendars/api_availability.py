@@ -53,15 +53,33 @@ class OverlapSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class OutsideHoursSerializer(serializers.Serializer):
+    """A technician whose working hours (days, hours, public holidays) a booking leaves."""
+
+    agent = serializers.IntegerField(source="agent_id")
+    agent_name = serializers.CharField()
+    start = serializers.DateTimeField(help_text="Where the first part outside working hours starts.")
+    end = serializers.DateTimeField(help_text="Where the last part outside working hours ends.")
+    working_hours = serializers.CharField(help_text='On the technician\'s clock: "Mon–Fri 08:00–17:00 Europe/London".')
+    holidays = serializers.ListField(child=serializers.CharField(), help_text="Public holidays among those parts.")
+    message = serializers.CharField()
+
+
 class OverlapConflictSerializer(serializers.Serializer):
     detail = serializers.CharField()
     overlaps = OverlapSerializer(many=True)
+    outside_working_hours = OutsideHoursSerializer(
+        many=True,
+        required=False,
+        help_text="Bookings (book-slot, book-split): the technicians whose working hours the time leaves.",
+    )
 
 
 OVERLAP_RESPONSE = OpenApiResponse(
     OverlapConflictSerializer,
     description=(
-        "The time overlaps other busy entries of these technicians; send again with "
+        "The time overlaps other busy entries of these technicians (`overlaps`), or a booking leaves their "
+        "working hours (`outside_working_hours`); send again with "
         '"confirm_overlap": true in the JSON body (a query parameter answers 400).'
     ),
 )
@@ -80,6 +98,11 @@ class OverlapConflict(APIException):
         # APIException turns every value of a dict detail into a string ("1", "False"); the
         # answer keeps the JSON types of OverlapConflictSerializer instead.
         self.detail = {"detail": self.detail, "overlaps": overlaps}
+        if warning.outside:
+            self.detail["outside_working_hours"] = [
+                {**OutsideHoursSerializer(outside).data, "message": outside.message(zone)}
+                for outside in warning.outside
+            ]
 
 
 CONFIRM_OVERLAP_IN_BODY = (

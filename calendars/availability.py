@@ -155,6 +155,13 @@ def working_intervals(technician: Technician, start: datetime, end: datetime) ->
     return intervals
 
 
+def outside_working_time(technician: Technician, start: datetime, end: datetime) -> list[Interval]:
+    """The parts of [start, end) (aware) outside the technician's working hours, in UTC: hours
+    before or after the working day, days that are not working days, public holidays (the hours
+    `working_intervals` gives, on the technician's own wall clock). Empty when it all falls inside."""
+    return _subtract([(start.astimezone(UTC), end.astimezone(UTC))], working_intervals(technician, start, end))
+
+
 def _merge(intervals: Iterable[Interval]) -> list[Interval]:
     merged: list[Interval] = []
     for begin, finish in sorted(intervals):

@@ -511,6 +511,86 @@ class Overlap:
         return f"overlaps {self.agent_name}'s '{self.subject}' {span}"
 
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _weekdays(days: tuple[int, ...]) -> str:
+    """(0, 1, 2, 3, 4) -> 'Mon-Fri' (an en dash); (0, 2, 4) -> 'Mon, Wed, Fri'; () -> 'no day'."""
+    days = tuple(sorted(set(days)))
+    if not days:
+        return "no day"
+    if len(days) > 2 and days == tuple(range(days[0], days[-1] + 1)):
+        return f"{WEEKDAYS[days[0]]}–{WEEKDAYS[days[-1]]}"
+    return ", ".join(WEEKDAYS[day] for day in days)
+
+
+@dataclass(frozen=True)
+class OutsideHours:
+    """A proposed time that falls, in part or whole, outside a technician's working hours (SPEC
+    S2.4: working days, working hours, public holidays): named like an Overlap, and asked about
+    before saving in the same way (S6.3)."""
+
+    agent_id: int
+    agent_name: str
+    # The parts outside working hours, UTC, in order.
+    spans: tuple[tuple[datetime, datetime], ...]
+    # The technician's working week as they keep it: "Mon-Fri 08:00-17:00 Europe/Amsterdam" (en dashes).
+    working_hours: str
+    # Public holidays among the days outside: "Christmas Day".
+    holidays: tuple[str, ...] = ()
+
+    @property
+    def start(self) -> datetime:
+        return self.spans[0][0]
+
+    @property
+    def end(self) -> datetime:
+        return self.spans[-1][1]
+
+    def message(self, zone, *, dated: bool = False) -> str:
+        """'outside Bob's working hours Sun 06 Dec 09:00-21:00 (works Mon-Fri 08:00-17:00
+        Europe/London)' (en dashes), the times on `zone`'s wall clock, each part outside named (at
+        most 3; the day always: the parts of a split fall on many days, so `dated` changes nothing)."""
+        parts = []
+        for begin, finish in self.spans[:3]:
+            begin, finish = timezone.localtime(begin, zone), timezone.localtime(finish, zone)
+            if begin.date() == finish.date():
+                parts.append(f"{begin:%a %d %b %H:%M}–{finish:%H:%M}")
+            else:
+                parts.append(f"{begin:%a %d %b %H:%M}–{finish:%a %d %b %H:%M}")
+        if len(self.spans) > 3:
+            parts.append(f"and {len(self.spans) - 3} more")
+        holiday = f"; public holiday: {', '.join(self.holidays)}" if self.holidays else ""
+        return f"outside {self.agent_name}'s working hours {', '.join(parts)} (works {self.working_hours}{holiday})"
+
+
+def outside_working_hours(
+    spans: list[tuple[datetime, datetime]], agents, *, settings: CalendarSettings | None = None
+) -> list[OutsideHours]:
+    """For each of `agents` (Agent rows) whose working hours do not hold all of `spans` (aware
+    [start, end) pairs: one appointment, or the parts of a split), the parts outside them
+    (calendars.availability.outside_working_time): the technician's own working days and hours on
+    their own clock, and their public holidays. No query when `settings` is given."""
+    from calendars.availability import days_off, outside_working_time
+
+    found = []
+    for tech in technicians_of(agents, settings=settings):
+        outside = tuple(part for begin, end in spans for part in outside_working_time(tech, begin, end))
+        if not outside:
+            continue
+        holidays = tuple(
+            dict.fromkeys(
+                name
+                for begin, end in outside
+                for day_begin, day_end, name in days_off(tech, begin, end)
+                if day_begin < end and day_end > begin
+            )
+        )
+        hours = f"{_weekdays(tech.working_days)} {tech.start:%H:%M}–{tech.end:%H:%M} {tech.zone.key}"
+        found.append(OutsideHours(tech.id, tech.name, outside, hours, holidays))
+    return found
+
+
 def overlaps(start: datetime, end: datetime, agent_ids, *, exclude: int | None = None) -> list[Overlap]:
     """Busy entries of these technicians overlapping [start, end), other than `exclude` (the
     entry being moved) and its own series master; one query. Transparent entries do not count."""

@@ -6,7 +6,8 @@ change with `appointment_changed` so sync and e-mail can queue their work on com
 
 import copy
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -117,21 +118,36 @@ def _agent_ids(appointment: Appointment) -> frozenset[int]:
 
 
 class OverlapWarning(ValidationError):
-    """The save would double-book: `overlaps` (calendars.selectors.Overlap) names what is in the
-    way. Raised only when the caller asked for the check and the admin setting is on; the caller
-    asks the user and saves again with the check off once confirmed."""
+    """The save would double-book, or book outside working hours: `overlaps`
+    (calendars.selectors.Overlap) names what is in the way, `outside` (calendars.selectors.
+    OutsideHours) the technicians whose working hours it leaves. Raised only when the caller asked
+    for the check and the admin setting is on; the caller asks the user and saves again with the
+    check off once confirmed (SPEC S6.3)."""
 
     # A series can meet hundreds of entries: the message names this many, `overlaps` holds all.
     NAMED = 5
 
-    def __init__(self, overlaps: list, *, dated: bool = False) -> None:
+    def __init__(self, overlaps: list, *, dated: bool = False, outside: list | tuple = ()) -> None:
         """`dated`: name the day of every overlap (those of a series fall on many days)."""
         self.overlaps = overlaps
+        self.outside = list(outside)
         zone = timezone.get_current_timezone()
-        lines = "; ".join(overlap.message(zone, dated=dated) for overlap in overlaps[: self.NAMED])
-        if len(overlaps) > self.NAMED:
-            lines += f"; and {len(overlaps) - self.NAMED} more"
-        super().__init__(f"Double booking: {lines}. Confirm to save anyway.", code="overlap")
+        said = []
+        if overlaps:
+            lines = "; ".join(overlap.message(zone, dated=dated) for overlap in overlaps[: self.NAMED])
+            if len(overlaps) > self.NAMED:
+                lines += f"; and {len(overlaps) - self.NAMED} more"
+            said.append(f"Double booking: {lines}.")
+        if self.outside:
+            lines = "; ".join(outside.message(zone) for outside in self.outside[: self.NAMED])
+            if len(self.outside) > self.NAMED:
+                lines += f"; and {len(self.outside) - self.NAMED} more"
+            said.append(f"Outside working hours: {lines}.")
+        super().__init__(f"{' '.join(said)} Confirm to save anyway.", code="overlap")
+
+    def named(self, zone) -> str:
+        """Every reason in one line ('overlaps ...; outside ...'), for a page's message."""
+        return "; ".join(reason.message(zone) for reason in [*self.overlaps, *self.outside])
 
 
 def refuse_overlaps(start: datetime, end: datetime, agent_ids: Iterable[int], *, exclude: int | None = None) -> None:
@@ -144,6 +160,37 @@ def refuse_overlaps(start: datetime, end: datetime, agent_ids: Iterable[int], *,
     found = overlaps(start, end, agent_ids, exclude=exclude)
     if found:
         raise OverlapWarning(found)
+
+
+@contextmanager
+def asking_about_working_hours(
+    spans: list[tuple[datetime, datetime]], agents: Iterable[Agent], *, check: bool
+) -> Iterator[None]:
+    """Around a booking's writes (tickets.services.book_slot, book_split): with `check` (and the
+    admin's warning on, CalendarSettings.warn_overlaps), a booking whose `spans` (aware [start,
+    end) pairs) leave a technician's working hours, days or public holidays raises OverlapWarning
+    naming them (calendars.selectors.OutsideHours), together with the overlaps the writes found,
+    so the caller's transaction keeps nothing; the caller asks and books again unchecked (S6.3)."""
+    from calendars.selectors import outside_working_hours
+
+    settings = CalendarSettings.load() if check else None
+    outside = outside_working_hours(spans, list(agents), settings=settings) if check and settings.warn_overlaps else []
+    try:
+        yield
+    except OverlapWarning as warning:
+        if not outside:
+            raise
+        raise OverlapWarning(warning.overlaps, dated=len(spans) > 1, outside=outside) from None
+    if outside:
+        raise OverlapWarning([], outside=outside)
+
+
+def planned_length(request: Request, *, whole: bool = False) -> timedelta:
+    """How long a request's planned appointment lasts: its first part's length when booked in
+    parts (unless `whole`: booked in one slot), else its estimate, else the default estimate
+    (CalendarSettings)."""
+    part = None if whole else request.planned_length
+    return part or request.estimate or CalendarSettings.load().default_estimate
 
 
 def _parse_rule(rule) -> recurrence_lib.Recurrence:
@@ -598,7 +645,7 @@ def sync_planned_appointment(request: Request, *, by=None, check_overlap: bool =
             _remove(existing, by=by)
         return None
     # Work split over several days plans its first part here (tickets.services.book_split).
-    length = request.planned_length or request.estimate or CalendarSettings.load().default_estimate
+    length = planned_length(request)
     fields = {
         "subject": _planned_subject(request),
         "start": request.planned_start,

@@ -473,11 +473,7 @@ def link_form_refusal(
     connection every technician reaches that account's calendars)."""
     same = AgentCalendar.objects.filter(agent=agent, connection=connection).exclude(pk=link_pk).first()
     if same is not None:
-        return None, (
-            f"{agent.name} is already linked through {connection} "
-            f"({same.calendar_name or same.calendar_id or 'the default calendar'}): a second link would put every "
-            "entry on that calendar twice. Edit or disconnect the existing link instead."
-        )
+        return None, second_link_message(same)
     account = account_not_theirs(agent, connection, mailbox)
     if account and not shared_account:
         return "shared_account", not_theirs_message(agent, connection, account)
@@ -491,14 +487,37 @@ def link_form_refusal(
             if same_box and candidate.calendar_name.strip().lower() == name:
                 other = candidate
                 break
-    return (None, already_linked_message(other)) if other is not None else None
+    return (None, already_linked_message(other, linking=agent)) if other is not None else None
 
 
-def already_linked_message(other: AgentCalendar) -> str:
-    """The refusal of a second link to the remote calendar `other` holds."""
+def second_link_message(existing: AgentCalendar) -> str:
+    """The refusal of a second link of a technician on a connection where they have `existing`."""
+    calendar = existing.calendar_name or existing.calendar_id or "the default calendar"
     return (
-        f"This calendar is already linked to {other.agent.name} through {other.connection}: this link is "
-        "stopped so that nothing is pushed into or imported from that calendar twice. Disconnect one of the two links."
+        f"{existing.agent.name} is already linked through {existing.connection} ({calendar}): one link per "
+        "technician and connection. Edit that link, or disconnect it first (Agent calendars, tick the link, action "
+        '"Disconnect").'
+    )
+
+
+def already_linked_message(other: AgentCalendar, *, linking: Agent | None = None) -> str:
+    """The refusal of a second link to the remote calendar `other` holds, naming the technician and
+    connection holding it. `linking`: the technician an admin (admin form, `connect_agent`) is
+    linking, when nothing is saved: the message says what to do to link it to them. Without it, the
+    worker's stop of a saved link (sync health, the link's last error)."""
+    held = f"This calendar is already linked to {other.agent.name} through {other.connection}"
+    disconnect = 'Agent calendars, tick the link, action "Disconnect"'
+    if linking is None:
+        return (
+            f"{held}: this link is stopped so that nothing is pushed into or imported from that calendar twice. "
+            f"Disconnect one of the two links ({disconnect})."
+        )
+    calendar = other.calendar_name or other.calendar_id
+    for_whom = "" if linking.pk == other.agent_id else f" to {linking.name}"
+    return (
+        f"{held} (calendar {calendar!r}), and a calendar has one link: this link was not saved. To link it"
+        f"{for_whom}, first disconnect {other.agent.name}'s link ({disconnect}), then link again; or choose another "
+        "calendar."
     )
 
 

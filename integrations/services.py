@@ -246,20 +246,22 @@ def mailbox_to_test(connection: Connection) -> str | None:
 
 
 def test_connection(connection: Connection, mailbox: str | None = None) -> str:
-    """A one-line "what works" (the account, and one technician's calendar when there is one, the
-    calendar the admin named on it when there is a name); raises ConnectionProblem saying plainly
-    what does not (a named calendar that is not there, or that names several)."""
+    """A one-line "what works", saying what was tested: the connection's account (service account,
+    app) on its server, and through it the calendar of `mailbox` (default `mailbox_to_test`) when
+    there is one, and the calendar named on that technician's link when it has a name. Raises
+    ConnectionProblem saying plainly what does not work (a named calendar that is not there, or
+    that names several)."""
     mailbox = mailbox or mailbox_to_test(connection)
-    named = ""
+    tied = None
     if mailbox:
-        tied = [ac for ac in connection.agent_calendars.select_related("agent__user") if ac.mailbox_address == mailbox]
-        named = next((ac.calendar_name for ac in tied if ac.calendar_name), "")
+        links = connection.agent_calendars.select_related("agent__user")
+        tied = next((ac for ac in links if ac.mailbox_address == mailbox and ac.calendar_name), None)
     try:
         provider = provider_for(connection)
         message = provider.test_connection(mailbox)
-        if named:
-            provider.find_calendar(mailbox, named)
-            message = f"{message.rstrip('.')}; its calendar {named!r} is found."
+        if tied is not None:
+            provider.find_calendar(mailbox, tied.calendar_name)
+            message = f"{message.rstrip('.')}; {tied.agent.name}'s linked calendar {tied.calendar_name!r} is found."
         return message
     except ConnectionProblem:
         raise
@@ -271,13 +273,16 @@ def test_connection(connection: Connection, mailbox: str | None = None) -> str:
 
 
 def record_connection_test(connection: Connection) -> str:
-    """Run the connection test and keep its outcome on the connection for admins to read."""
+    """Run the connection test and keep its outcome on the connection (`last_test_at`, `last_test_ok`,
+    `last_test_message`), where admin shows the last test, whoever ran it (admin's button, the
+    worker, `add_connection`). Returns the message; a failure is recorded, not raised."""
     try:
         message, ok = test_connection(connection), True
     except ConnectionProblem as problem:
         message, ok = str(problem), False
+    connection.last_test_at, connection.last_test_ok, connection.last_test_message = timezone.now(), ok, message
     Connection.objects.filter(pk=connection.pk).update(
-        last_test_at=timezone.now(), last_test_ok=ok, last_test_message=message
+        last_test_at=connection.last_test_at, last_test_ok=ok, last_test_message=message
     )
     return message
 
@@ -313,15 +318,12 @@ def connect_agent(
         and existing.calendar_id
         and selectors.remote_calendar_key(connection.kind, existing.calendar_id) not in ("", key)
     ):
-        raise ValidationError(
-            f"{agent.name} is already linked to {existing.calendar_name or existing.calendar_id} through "
-            f"{connection}: one link per technician and connection. Disconnect that link first."
-        )
+        raise ValidationError(selectors.second_link_message(existing))
     other = selectors.other_link_to_same_calendar(
         existing or AgentCalendar(agent=agent, connection=connection), found.calendar_id
     )
     if other is not None:
-        raise ValidationError(selectors.already_linked_message(other))
+        raise ValidationError(selectors.already_linked_message(other, linking=agent))
     agent_calendar, _ = AgentCalendar.objects.update_or_create(
         agent=agent,
         connection=connection,

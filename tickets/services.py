@@ -109,17 +109,25 @@ def book_slot(
     transaction (through calendars.services.delete_appointment, so external calendars lose them).
 
     Raises ValidationError for no technicians or a naive start; calendars.services.OverlapWarning
-    with `check_overlap` when the slot would double-book (taken since it was proposed); either way
-    nothing is saved and the earlier booking stays."""
+    with `check_overlap` when the slot would double-book (taken since it was proposed) or leaves a
+    technician's working hours, days or public holidays (`outside`); either way nothing is saved
+    and the earlier booking stays."""
     agents = list(agents)
     if not agents:
         raise ValidationError({"agents": "Choose at least one technician."})
     if start.tzinfo is None:
         raise ValidationError({"start": "Give the start with a time zone or offset."})
-    replaced = calendar_services.remove_later_parts(request, by=by)
-    update_request(
-        request, by=by, assigned_agents=agents, planned_start=start, planned_length=None, check_overlap=check_overlap
-    )
+    end = start + calendar_services.planned_length(request, whole=True)  # a slot holds the whole estimate
+    with calendar_services.asking_about_working_hours([(start, end)], agents, check=check_overlap):
+        replaced = calendar_services.remove_later_parts(request, by=by)
+        update_request(
+            request,
+            by=by,
+            assigned_agents=agents,
+            planned_start=start,
+            planned_length=None,
+            check_overlap=check_overlap,
+        )
     return Booking(appointments=list(_planned(request)), replaced=replaced)
 
 
@@ -149,14 +157,20 @@ def book_split(
 
     Raises ValidationError for parts that are fewer than two, overlap, or do not add up to the
     estimate; calendars.services.OverlapWarning with `check_overlap` when a part would
-    double-book a technician (taken since it was proposed); either way nothing is saved and the
-    earlier booking stays."""
+    double-book a technician (taken since it was proposed) or leaves their working hours, days or
+    public holidays (`outside`); either way nothing is saved and the earlier booking stays."""
     from calendars.models import CalendarSettings
 
     parts, agents = list(parts), list(agents)
     if not agents:
         raise ValidationError({"agents": "Choose at least one technician."})
     _check_parts(parts, request.estimate or CalendarSettings.load().default_estimate)
+    with calendar_services.asking_about_working_hours(parts, agents, check=check_overlap):
+        return _book_parts(request, parts=parts, agents=agents, by=by, check_overlap=check_overlap)
+
+
+def _book_parts(request: Request, *, parts: list, agents: list, by, check_overlap: bool) -> Booking:
+    """book_split's writes, once its parts are checked."""
     replaced = calendar_services.remove_later_parts(request, by=by)
     first_start, first_end = parts[0]
     update_request(

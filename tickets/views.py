@@ -252,12 +252,16 @@ def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
     if start is None or timezone.is_naive(start) or not agents:
         messages.error(request, "That slot could not be read; find a slot again.")
         return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")
+    confirmed = request.POST.get("confirm_overlap") == "1"
     try:
         # Proposed as free, but taken since (another booking, an imported entry): say by what.
         # A slot holds the whole estimate: the planned appointment is no longer a split's first part.
-        booking = services.book_slot(ticket, start=start, agents=agents, by=request.user, check_overlap=True)
+        booking = services.book_slot(ticket, start=start, agents=agents, by=request.user, check_overlap=not confirmed)
     except calendar_services.OverlapWarning as error:
-        taken = "; ".join(overlap.message(timezone.get_current_timezone()) for overlap in error.overlaps)
+        if not error.overlaps:
+            hidden = [("start", start.isoformat()), *(("agent", agent.pk) for agent in agents)]
+            return _ask_outside_hours(request, ticket, error, reverse("tickets:book-slot", args=[ticket.pk]), hidden)
+        taken = error.named(timezone.get_current_timezone())
         messages.error(request, f"That slot is no longer free ({taken}); here are the next ones.")
         return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")
     except ValidationError as error:
@@ -266,6 +270,23 @@ def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
     names = ", ".join(agent.name for agent in agents)
     _booked(request, f"Planned for {timezone.localtime(start):%a %d %b %H:%M} with {names}.", booking)
     return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")
+
+
+def _ask_outside_hours(
+    request: HttpRequest, ticket, warning: calendar_services.OverlapWarning, action: str, hidden: list
+) -> HttpResponse:
+    """Ask before booking outside working hours (SPEC S6.3, as for an overlap): a page naming each
+    technician's hours it leaves, with "Book anyway" posting the same booking confirmed. Nothing
+    is saved until then."""
+    zone = timezone.get_current_timezone()
+    context = {
+        "ticket": ticket,
+        "reasons": [outside.message(zone) for outside in warning.outside],
+        "action": action,
+        "hidden": hidden,
+        "back": reverse("tickets:detail", args=[ticket.pk]) + "?find=1",
+    }
+    return render(request, "tickets/confirm_booking.html", context)
 
 
 def _booked(request: HttpRequest, planned: str, booking: services.Booking) -> None:
@@ -309,10 +330,21 @@ def book_split(request: HttpRequest, pk: int) -> HttpResponse:
     if not parts or not agents:
         messages.error(request, "Those parts could not be read; find a slot again.")
         return redirect(again)
+    confirmed = request.POST.get("confirm_overlap") == "1"
     try:
-        booking = services.book_split(ticket, parts=parts, agents=agents, by=request.user, check_overlap=True)
+        booking = services.book_split(ticket, parts=parts, agents=agents, by=request.user, check_overlap=not confirmed)
     except calendar_services.OverlapWarning as error:
-        taken = "; ".join(overlap.message(timezone.get_current_timezone()) for overlap in error.overlaps)
+        if not error.overlaps:
+            hidden = [
+                *(
+                    (name, moment.isoformat())
+                    for begin, finish in parts
+                    for name, moment in (("part_start", begin), ("part_end", finish))
+                ),
+                *(("agent", agent.pk) for agent in agents),
+            ]
+            return _ask_outside_hours(request, ticket, error, reverse("tickets:book-split", args=[ticket.pk]), hidden)
+        taken = error.named(timezone.get_current_timezone())
         messages.error(request, f"Those parts are no longer free ({taken}); here is the next proposal.")
         return redirect(again)
     except ValidationError as error:

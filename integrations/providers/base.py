@@ -191,6 +191,66 @@ class RemoteCalendar:
     calendar_id: str
 
 
+def connection_tested(account: str, then: str = "") -> str:
+    """The one-line outcome of a connection test that worked, saying what was tested: `account`
+    names who signed in where, e.g. "the connection's account 'helpdesk' on the CalDAV server
+    https://dav.example.com/" (the connection's own account, service account or app, never the
+    technician whose calendar was opened through it); `then` what was done through it, e.g.
+    "through it, alice@example.com's calendar opens by impersonation"."""
+    return f"Signed in as {account}; {then}." if then else f"Signed in as {account}."
+
+
+@dataclass(frozen=True)
+class NamedCalendar:
+    """One calendar a provider listed, for `choose_calendar`: the name people see (display name,
+    folder name), other names it answers to that are spelled by people (the last segment of its
+    address), names that are matched exactly (its whole address), and its id."""
+
+    name: str
+    calendar_id: str
+    aliases: tuple[str, ...] = ()
+    exact: tuple[str, ...] = ()
+
+
+def choose_calendar(wanted: str, calendars: list[NamedCalendar], *, where: str) -> NamedCalendar:
+    """The one calendar of `calendars` that the admin's `wanted` names: a calendar whose address
+    (`exact`) is `wanted` as given, else the calendars whose name or an alias equals it ignoring
+    case and surrounding blanks (Unicode case folding; Outlook and Exchange compare folder names
+    so too, MS-OXWSFLDR). `where` says whose calendars were searched ("the account 'alice' on
+    https://dav.example.com/"), for the message.
+
+    Raises ConnectionProblem naming the calendars that exist when none matches, and naming the
+    matches when several do (nothing is chosen for the admin)."""
+    given = wanted.strip()
+    for calendar in calendars:
+        if given in calendar.exact:
+            return calendar
+    folded = given.casefold()
+    found = [c for c in calendars if any(folded == n.strip().casefold() for n in (c.name, *c.aliases) if n)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise ConnectionProblem(
+            f"{len(found)} calendars of {where} match {given!r} ({_names(found)}): give the one you mean by the last "
+            "part of its address, or rename all but one."
+        )
+    if not calendars:
+        raise ConnectionProblem(f"No calendar of {where} is called {given!r}: it has no calendar at all.")
+    raise ConnectionProblem(
+        f"No calendar of {where} is called {given!r}: its calendars are {_names(calendars)}. Give one of these "
+        "names (case does not matter), or leave the name empty for the default calendar."
+    )
+
+
+def _names(calendars: list[NamedCalendar]) -> str:
+    """'Work' (work), 'Home' (home): each calendar's name and, where it differs, its address's last part."""
+    shown = []
+    for calendar in calendars:
+        alias = next((a for a in calendar.aliases if a and a != calendar.name), "")
+        shown.append(f"{calendar.name!r} ({alias})" if alias else repr(calendar.name or alias))
+    return ", ".join(shown)
+
+
 @dataclass(frozen=True)
 class RemoteRef:
     """Where our entry lives remotely and its version tag (etag, change key)."""

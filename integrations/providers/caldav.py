@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import caldav
 import caldav.lib.url
@@ -31,6 +31,7 @@ from integrations.providers.base import (
     MAX_BODY,
     ChangePage,
     ConnectionProblem,
+    NamedCalendar,
     ProviderError,
     RemoteCalendar,
     RemoteEvent,
@@ -42,6 +43,8 @@ from integrations.providers.base import (
     UnreadableEntry,
     VersionConflict,
     Window,
+    choose_calendar,
+    connection_tested,
     gives_a_date,
     reads_untrusted,
     unknown_zone_note,
@@ -151,11 +154,15 @@ class CalDAVProvider:
         return list(caldav.CalendarSet(client=self.client, url=home).calendars())
 
     def test_connection(self, mailbox: str | None = None) -> str:
-        """Reach the server and log in; with a mailbox, also find that technician's calendars."""
+        """Reach the server and sign in with the connection's account; with a mailbox, also list the
+        calendars a link of that technician reaches: their calendar home through the account when
+        the connection has one, else the account's own calendars (the technician is not asked for:
+        every technician linked to a one-account connection reaches the same calendars)."""
+        account = f"the connection's account {self.username or 'anonymous'!r} on the CalDAV server {self.url}"
         try:
             self._call("Connecting", self.client.principal)
             if mailbox is None:
-                return f"Connected to {self.url} as {self.username or 'anonymous'}."
+                return connection_tested(account)
             calendars = self._call("Connecting", lambda: self._calendars(mailbox))
         except TransientError as error:
             raise ConnectionProblem(
@@ -167,19 +174,46 @@ class CalDAVProvider:
                 "the path in the server address."
             ) from error
         if not calendars:
-            raise ConnectionProblem(f"{mailbox} has no calendar on {self.url}.")
-        return f"Connected to {self.url} as {self.username or 'anonymous'}: {len(calendars)} calendar(s) for {mailbox}."
+            raise ConnectionProblem(f"No calendar of {self.whose(mailbox)} exists: create one first.")
+        home = self._home_url(mailbox)
+        if home is None:
+            return connection_tested(account, f"the account holds {len(calendars)} calendar(s)")
+        return connection_tested(
+            account, f"through it, {mailbox}'s calendar home {home} holds {len(calendars)} calendar(s)"
+        )
+
+    def whose(self, mailbox: str) -> str:
+        """Whose calendars this connection reads for `mailbox`, in words: the technician's calendar
+        home when the connection has one (a service account reaching everyone's), else the
+        connection's own account, whoever the technician is."""
+        home = self._home_url(mailbox)
+        if home is not None:
+            return f"{mailbox} (calendar home {home}, through the account {self.username or 'anonymous'!r})"
+        return f"the account {self.username or 'anonymous'!r} on {self.url}"
 
     def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
+        """The first calendar of the technician's calendar home (or of the connection's account),
+        or the one `name` names: its address, or its display name (DAV:displayname, RFC 4918 15.2)
+        or the last segment of its address ignoring case (base.choose_calendar). Raises
+        ConnectionProblem when there is no calendar, when none is called `name` (naming those
+        there are) or when several are."""
         calendars = self._call("Finding the calendar", lambda: self._calendars(mailbox))
+        if not name:
+            if not calendars:
+                raise ConnectionProblem(f"No calendar of {self.whose(mailbox)} exists: create one first.")
+            return RemoteCalendar(mailbox=mailbox, calendar_id=str(calendars[0].url))
+        listed = []
         for calendar in calendars:
             url = str(calendar.url)
-            display = self._call("Reading the calendar name", calendar.get_display_name) if name else None
-            if name is None or name in (display, url, urlsplit(url).path, url.rstrip("/").rsplit("/", 1)[-1]):
-                return RemoteCalendar(mailbox=mailbox, calendar_id=url)
-        if name:
-            raise ConnectionProblem(f"{mailbox} has no calendar called {name!r} on {self.url}.")
-        raise ConnectionProblem(f"{mailbox} has no calendar on {self.url}: create one first.")
+            segment = unquote(url.rstrip("/").rsplit("/", 1)[-1])
+            display = self._call("Reading the calendar name", calendar.get_display_name) or ""
+            listed.append(
+                NamedCalendar(
+                    name=display or segment, calendar_id=url, aliases=(segment,), exact=(url, urlsplit(url).path)
+                )
+            )
+        chosen = choose_calendar(name, listed, where=self.whose(mailbox))
+        return RemoteCalendar(mailbox=mailbox, calendar_id=chosen.calendar_id)
 
     def make_calendar(self, mailbox: str, name: str) -> RemoteCalendar:
         """Create a calendar (used by the demo and tests; servers differ in who may do this)."""

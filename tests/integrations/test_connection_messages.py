@@ -2,17 +2,24 @@
 connection, through the real client libraries (caldav/niquests, exchangelib/requests, msal and
 requests, google-api-python-client/google-auth) against real sockets (trial report F2)."""
 
+import html
+import io
 import json
 import socket
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import caldav
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from integrations import services
 from integrations.models import Connection
+from tests.integrations.conftest import USERS
 
 pytestmark = pytest.mark.django_db
 
@@ -152,7 +159,7 @@ def test_connection_page_has_a_test_button_that_queues_the_test_and_shows_the_re
     assert response.status_code == 302 and len(queued) == 1  # queued after commit, run by the worker
 
     page = admin_client.get(response["Location"]).content.decode()
-    assert "OK (" in page and "Connected to" in page
+    assert "OK (" in page and "Signed in as the connection&#x27;s account &#x27;helpdesk&#x27;" in page
 
 
 def test_exchange_address_with_nothing_there_says_to_check_the_path(addresses):
@@ -163,3 +170,73 @@ def test_exchange_address_with_nothing_there_says_to_check_the_path(addresses):
 
     assert message.startswith(f"Nothing at {connection.server_url}: no Exchange Web Services at this path"), message
     assert "headers" not in message and "Code: 404" not in message
+
+
+# --- what was tested (trial: the message named a technician's mailbox for the connection's account) -----------
+
+
+def _calendar_count(radicale, username: str, home: str | None = None) -> int:
+    """The calendars the caldav library itself lists for `username` (its principal's, or those of `home`)."""
+    client = caldav.DAVClient(url=radicale.url, username=username, password=USERS[username])
+    if home is None:
+        return len(client.principal().calendars())
+    return len(caldav.CalendarSet(client=client, url=home).calendars())
+
+
+def test_a_one_account_caldav_connection_test_names_the_account_and_no_technician(radicale, db):
+    """A CalDAV connection without a calendar home reads its own account's calendars, whichever
+    technician is tested: the message names that account, never the test mailbox."""
+    client = caldav.DAVClient(url=radicale.url, username="alice", password=USERS["alice"])
+    client.principal().make_calendar(name="Alice's own", cal_id=f"own-{uuid.uuid4().hex[:8]}")
+    connection = services.add_connection(
+        name="Alice own",
+        kind="caldav",
+        url=radicale.url,
+        username="alice",
+        secret=USERS["alice"],
+        options={"timeout": 5, "test_mailbox": "bob@example.com"},
+    )
+
+    message = services.record_connection_test(connection)
+
+    count = _calendar_count(radicale, "alice")
+    assert message == (
+        f"Signed in as the connection's account 'alice' on the CalDAV server {radicale.url}; the account holds "
+        f"{count} calendar(s)."
+    )
+    assert "bob@example.com" not in message
+
+
+def test_a_service_account_caldav_test_names_the_account_and_the_technicians_home_through_it(
+    radicale, caldav_connection, alice_calendar
+):
+    message = services.record_connection_test(caldav_connection)
+
+    home = f"{radicale.url.rstrip('/')}/alice/"
+    count = _calendar_count(radicale, "helpdesk", home)
+    assert message == (
+        f"Signed in as the connection's account 'helpdesk' on the CalDAV server {radicale.url}; through it, "
+        f"alice@example.com's calendar home {home} holds {count} calendar(s); Alice's linked calendar "
+        f"{alice_calendar.calendar_name!r} is found."
+    )
+
+
+def test_add_connection_records_its_test_where_admin_shows_the_last_test(radicale, db, admin_client, monkeypatch):
+    monkeypatch.setenv("CONNECTION_SECRET", USERS["helpdesk"])
+    out = io.StringIO()
+
+    call_command("add_connection", "Team", "--url", radicale.url, "--username", "helpdesk", stdout=out)
+
+    connection = Connection.objects.get(name="Team")
+    assert connection.last_test_ok is True and connection.last_test_at is not None
+    assert connection.last_test_message == out.getvalue().splitlines()[-1]
+    page = admin_client.get(f"/admin/integrations/connection/{connection.pk}/change/").content.decode()
+    assert "OK (" in page and html.escape(connection.last_test_message) in page
+
+    monkeypatch.setenv("CONNECTION_SECRET", "wrong")
+    with pytest.raises(CommandError, match="refused the user name or password"):
+        call_command("add_connection", "Team", "--url", radicale.url, "--username", "helpdesk", stdout=io.StringIO())
+    connection.refresh_from_db()
+    assert connection.last_test_ok is False and "refused the user name or password" in connection.last_test_message
+    page = admin_client.get(f"/admin/integrations/connection/{connection.pk}/change/").content.decode()
+    assert "Failed (" in page

@@ -1,6 +1,7 @@
 """One technician, one remote calendar (SPEC S3.9 "never a duplicate", S5 "private entries never
 leak"), and a disconnect that says what happens (trial report F1, F5)."""
 
+import html
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -154,6 +155,40 @@ def test_admin_refuses_a_calendar_address_already_linked(admin_client, alice_cal
 
     assert response.status_code == 200
     assert "This calendar is already linked to Alice through Radicale" in response.content.decode()
+
+
+def test_linking_another_technician_to_a_calendar_held_says_who_holds_it_and_to_disconnect_first(
+    admin_client, alice_calendar, alice_own, bob
+):
+    """Trial: linking Bob to the calendar Alice holds was refused with "this link is stopped ...
+    Disconnect one of the two links", as if a link existed; nothing said whose link to disconnect."""
+    name = calendar_name(alice_calendar)
+    expected = (
+        f"This calendar is already linked to Alice through Radicale (calendar {name!r}), and a calendar has one "
+        "link: this link was not saved. To link it to Bob, first disconnect Alice's link (Agent calendars, tick the "
+        'link, action "Disconnect"), then link again; or choose another calendar.'
+    )
+
+    with pytest.raises(ValidationError) as refused:
+        services.connect_agent(bob, connection=alice_own, calendar=name, shared_account=True)
+    assert refused.value.messages == [expected]
+
+    page = admin_client.post(
+        "/admin/integrations/agentcalendar/add/",
+        {
+            "agent": bob.pk,
+            "connection": alice_own.pk,
+            "mailbox": "",
+            "calendar_id": alice_calendar.calendar_id,
+            "calendar_name": "",
+            "shared_account": "on",
+            "state": "active",
+        },
+    )
+    assert page.status_code == 200
+    assert html.escape(expected) in page.content.decode()
+    assert "stopped" not in page.content.decode()
+    assert list(AgentCalendar.objects.values_list("agent__user__username", flat=True)) == ["alice"]
 
 
 # --- a per-user account linked to another technician ---------------------------------------------------

@@ -129,7 +129,8 @@ class Command(BaseCommand):
         if not secret:
             self.stdout.write("No CONNECTION_SECRET given: no password stored.")
         if not no_test:
-            try:
-                self.stdout.write(services.test_connection(connection))
-            except Exception as error:
-                raise CommandError(f"Saved, but the connection does not work: {error}") from error
+            # Recorded as admin's "Test connection" records it: the connection's page shows it.
+            message = services.record_connection_test(connection)
+            if not connection.last_test_ok:
+                raise CommandError(f"Saved, but the connection does not work: {message}")
+            self.stdout.write(message)

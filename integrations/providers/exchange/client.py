@@ -60,6 +60,7 @@ from ..base import (
     BulkResult,
     ChangePage,
     ConnectionProblem,
+    NamedCalendar,
     ProviderError,
     RemoteCalendar,
     RemoteEvent,
@@ -69,6 +70,8 @@ from ..base import (
     TransientError,
     UnreadableEntry,
     Window,
+    choose_calendar,
+    connection_tested,
     unreachable_reason,
 )
 from .errors import FailFastKeepingRetryAfter, translate
@@ -325,17 +328,20 @@ class ExchangeProvider:
     # CalendarProvider
 
     def test_connection(self, mailbox: str | None = None) -> str:
+        """Sign in with the connection's service account and, with `mailbox`, open that technician's
+        calendar through it (impersonation or delegate access); ConnectionProblem saying what to fix."""
         where = self.settings.server_url or "autodiscover"
         how = "impersonation" if self.settings.access_type.lower() == "impersonation" else "delegate access"
+        account = f"the connection's service account {self.settings.username} on Exchange at {where}"
         try:
             if mailbox is None:
                 self._check_sign_in()
-                return f"Signed in to {where} as {self.settings.username}."
+                return connection_tested(account)
             self.find_calendar(mailbox)
         except TransientError as error:
             plain = unreachable_reason(error, self.settings.server_url or "")
             raise ConnectionProblem(plain or f"Cannot reach Exchange at {where}: {error}") from error
-        return f"Signed in to {where} as {self.settings.username}; {mailbox}'s calendar is reachable by {how}."
+        return connection_tested(account, f"through it, {mailbox}'s calendar opens by {how}")
 
     def _check_sign_in(self) -> None:
         """Credentials alone: the service account often has no mailbox, and that is fine."""
@@ -360,27 +366,21 @@ class ExchangeProvider:
         if name and name.strip().lower() != (folder.name or "").lower():
             wanted = name.strip()
 
-            def named() -> list[Calendar]:
+            def named(q: Q | None) -> list[Calendar]:
                 # From the root as read (exchangelib keys its paging by the folder's fields).
                 root = Root.get_distinguished(account=account)
-                found = list(
-                    FolderCollection(account=account, folders=[root]).find_folders(q=Q(name=wanted), depth=DEEP)
-                )
+                found = list(FolderCollection(account=account, folders=[root]).find_folders(q=q, depth=DEEP))
                 for refused in (f for f in found if isinstance(f, Exception)):
                     raise refused  # an error answer is not "no such folder"
                 return [f for f in found if isinstance(f, Calendar)]
 
-            found = self._call(mailbox, named)
-            if not found:
-                raise ConnectionProblem(
-                    f"{mailbox} has no calendar folder named {wanted!r}: check the calendar's name (Outlook shows "
-                    f"it under My Calendars), or leave it empty for the default calendar ({folder.name!r})."
-                )
-            if len(found) > 1:
-                raise ConnectionProblem(
-                    f"{mailbox} has {len(found)} calendar folders named {wanted!r}: rename all but one in Outlook "
-                    "so that the name picks one calendar."
-                )
+            found = self._call(mailbox, lambda: named(Q(name=wanted)))
+            if len(found) != 1:
+                # Every calendar folder, for a message naming those there are (or the matches).
+                every = [folder, *(f for f in self._call(mailbox, lambda: named(None)) if f.id != folder.id)]
+                listed = [NamedCalendar(name=f.name or "", calendar_id=f.id) for f in every]
+                chosen = choose_calendar(wanted, listed, where=f"the mailbox {mailbox}")
+                found = [f for f in every if f.id == chosen.calendar_id]
             folder = found[0]
         return RemoteCalendar(mailbox=account.primary_smtp_address, calendar_id=folder.id)
 

@@ -51,6 +51,7 @@ from ..base import (
     RetryPolicy,
     UnreadableEntry,
     Window,
+    connection_tested,
     unreachable_reason,
 )
 from .errors import CALENDAR_SCOPE, reason_of, status_of, translate
@@ -222,12 +223,16 @@ class GoogleProvider:
     # CalendarProvider
 
     def test_connection(self, mailbox: str | None = None) -> str:
+        """Read the connection's key (service account) or client (OAuth) and, with `mailbox`, open
+        that technician's primary calendar: as them through domain-wide delegation, or with their
+        own sign-in; ConnectionProblem saying what to fix."""
         where = self.settings.api_endpoint
+        delegated = self.settings.service_account_info is not None
         if mailbox is None:
-            if self.settings.service_account_info is not None:
+            if delegated:
                 return (
-                    f"The key of {self.settings.account} reads correctly; choose a technician to test "
-                    "domain-wide delegation."
+                    f"The key of the connection's service account {self.settings.account} reads correctly; choose a "
+                    "technician to test domain-wide delegation."
                 )
             return f"OAuth client {self.settings.client_id} is set; each technician connects their own calendar."
         try:
@@ -237,7 +242,14 @@ class GoogleProvider:
                 raise
             plain = unreachable_reason(error, where)
             raise ConnectionProblem(plain or f"Cannot reach Google at {where}: {error}") from error
-        return f"Signed in as {self.settings.account}; {mailbox}'s calendar {calendar.calendar_id} is reachable."
+        if delegated:
+            return connection_tested(
+                f"the connection's service account {self.settings.account}",
+                f"through domain-wide delegation, {mailbox}'s calendar {calendar.calendar_id} opens as {mailbox}",
+            )
+        return connection_tested(
+            f"{mailbox}, with their own sign-in on this connection", f"their calendar {calendar.calendar_id} opens"
+        )
 
     def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
         """calendars.get of `name` (a calendar id), else of the technician's primary calendar."""

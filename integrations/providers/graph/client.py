@@ -21,6 +21,7 @@ from ..base import (
     BulkResult,
     ChangePage,
     ConnectionProblem,
+    NamedCalendar,
     ProviderError,
     RemoteCalendar,
     RemoteEvent,
@@ -29,6 +30,8 @@ from ..base import (
     TransientError,
     UnreadableEntry,
     Window,
+    choose_calendar,
+    connection_tested,
     occurrence_texts_to_write,
     own_text_key,
     unreachable_reason,
@@ -364,22 +367,30 @@ class GraphProvider:
             if not mailbox:
                 return "Technicians connect their own Microsoft 365 calendars; no one has yet."
             self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)
-            return f"{mailbox}'s own sign-in works; their calendar can be opened."
+            return connection_tested(f"{mailbox}, with their own sign-in on this connection", "their calendar opens")
         self._token()
+        account = f"the connection's app {self.settings.client_id} in tenant {self.settings.tenant_id}"
         if mailbox:
             self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)
-            return f"Signed in as app {self.settings.client_id}; {mailbox}'s calendar can be opened."
-        return f"Signed in as app {self.settings.client_id} to tenant {self.settings.tenant_id}."
+            return connection_tested(account, f"through it, {mailbox}'s calendar opens (application permission)")
+        return connection_tested(account)
 
     def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
         if not name:
             _, _, data = self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)
             return RemoteCalendar(mailbox=mailbox, calendar_id=data["id"])
-        _, _, data = self._request("GET", f"{self._user(mailbox)}/calendars", mailbox)
-        for calendar in data.get("value", []):
-            if calendar.get("name") == name:
-                return RemoteCalendar(mailbox=mailbox, calendar_id=calendar["id"])
-        raise ConnectionProblem(f"{mailbox} has no calendar named {name!r}.")
+        listed: list[NamedCalendar] = []
+        url: str | None = f"{self._user(mailbox)}/calendars"
+        while url:  # List calendars pages with @odata.nextLink
+            _, _, data = self._request("GET", url, mailbox)
+            listed += [
+                NamedCalendar(name=c.get("name") or "", calendar_id=c["id"], exact=(c["id"],))
+                for c in data.get("value", [])
+                if c.get("id")
+            ]
+            url = data.get("@odata.nextLink")
+        chosen = choose_calendar(name, listed, where=f"{mailbox} on Microsoft 365")
+        return RemoteCalendar(mailbox=mailbox, calendar_id=chosen.calendar_id)
 
     def list_changes(
         self,

@@ -109,7 +109,10 @@ def _test_action(admin_client, connection) -> str:
 def test_test_connection_checks_the_account_and_one_technicians_calendar(admin_client, alice_exchange, ews):
     page = _test_action(admin_client, alice_exchange.connection)
 
-    assert f"Signed in to {ews.url} as {SERVICE_ACCOUNT}; {ALICE}&#x27;s calendar is reachable by impersonation" in page
+    assert (
+        f"Signed in as the connection&#x27;s service account {SERVICE_ACCOUNT} on Exchange at {ews.url}; "
+        f"through it, {ALICE}&#x27;s calendar opens by impersonation."
+    ) in page
 
 
 def test_test_connection_names_the_missing_impersonation_role(admin_client, alice_exchange, ews):
@@ -150,7 +153,7 @@ def test_add_connection_command_sets_up_exchange(ews, alice, monkeypatch, capsys
         "test_mailbox": ALICE,
     }
     assert connection.get_secret() == PASSWORD
-    assert f"{ALICE}'s calendar is reachable by impersonation" in capsys.readouterr().out
+    assert f"through it, {ALICE}'s calendar opens by impersonation" in capsys.readouterr().out
 
 
 def test_add_connection_refuses_exchange_options_for_caldav(db):

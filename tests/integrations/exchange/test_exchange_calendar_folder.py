@@ -47,9 +47,11 @@ def test_a_calendar_name_no_folder_has_is_refused_saying_what_to_check(alice, ew
     with pytest.raises(ConnectionProblem) as refused:
         services.connect_agent(alice, connection=ews_connection, calendar="Support roster")
 
+    # The mailbox's calendar folders are named, the default one first.
     assert str(refused.value) == (
-        "alice@example.com has no calendar folder named 'Support roster': check the calendar's name (Outlook "
-        "shows it under My Calendars), or leave it empty for the default calendar ('Calendar')."
+        "No calendar of the mailbox alice@example.com is called 'Support roster': its calendars are 'Calendar', "
+        "'Support rota'. Give one of these names (case does not matter), or leave the name empty for the default "
+        "calendar."
     )
 
 
@@ -60,7 +62,7 @@ def test_a_calendar_name_two_folders_have_is_refused(alice, ews_connection, ews)
     with pytest.raises(ConnectionProblem) as refused:
         services.connect_agent(alice, connection=ews_connection, calendar="Rota")
 
-    assert "has 2 calendar folders named 'Rota'" in str(refused.value)
+    assert "2 calendars of the mailbox alice@example.com match 'Rota' ('Rota', 'rota')" in str(refused.value)
 
 
 def test_the_connection_test_names_the_calendar_it_found_and_refuses_one_gone(alice, ews_connection, ews):
@@ -69,8 +71,8 @@ def test_the_connection_test_names_the_calendar_it_found_and_refuses_one_gone(al
 
     message = services.test_connection(ews_connection)
 
-    assert message.endswith("is reachable by impersonation; its calendar 'Support rota' is found.")
+    assert message.endswith("calendar opens by impersonation; Alice's linked calendar 'Support rota' is found.")
     assert agent_calendar.calendar_id == rota
     ews.add_calendar_folder(ALICE, "Support rota")  # a second folder of that name: the name is no longer enough
-    with pytest.raises(ConnectionProblem, match="has 2 calendar folders named 'Support rota'"):
+    with pytest.raises(ConnectionProblem, match=r"2 calendars of the mailbox alice@example\.com match 'Support rota'"):
         services.test_connection(ews_connection)

@@ -522,7 +522,7 @@ def test_test_connection_says_what_works(provider):
     message = provider.test_connection(ALICE)
 
     assert SERVICE_ACCOUNT in message
-    assert f"{ALICE}'s calendar is reachable by impersonation" in message
+    assert f"through it, {ALICE}'s calendar opens by impersonation" in message
 
 
 def test_test_connection_without_a_mailbox_checks_the_sign_in(provider, connection_settings):

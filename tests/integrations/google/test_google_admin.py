@@ -105,7 +105,10 @@ def _test_action(admin_client, connection) -> str:
 def test_test_connection_opens_a_technicians_calendar_through_delegation(admin_client, alice_google):
     page = _test_action(admin_client, alice_google.connection)
 
-    assert f"Signed in as {SERVICE_EMAIL}; {ALICE}&#x27;s calendar {ALICE} is reachable." in page
+    assert (
+        f"Signed in as the connection&#x27;s service account {SERVICE_EMAIL}; through domain-wide delegation, "
+        f"{ALICE}&#x27;s calendar {ALICE} opens as {ALICE}."
+    ) in page
 
 
 def test_test_connection_names_the_missing_delegation_and_the_client_id(admin_client, alice_google, google):

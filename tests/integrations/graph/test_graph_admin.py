@@ -84,7 +84,7 @@ def test_add_connection_command_saves_and_tests_a_graph_connection(graph, capsys
 
     connection = Connection.objects.get()
     assert (connection.kind, connection.username, connection.get_secret()) == ("graph", CLIENT_ID, SECRET)
-    assert "alice@example.com's calendar can be opened" in capsys.readouterr().out
+    assert "through it, alice@example.com's calendar opens (application permission)" in capsys.readouterr().out
 
 
 def test_add_connection_command_says_what_a_wrong_secret_needs(graph, monkeypatch):

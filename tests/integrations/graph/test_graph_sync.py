@@ -555,7 +555,7 @@ def test_unknown_mailbox_names_the_fix(graph, graph_connection):
 
 
 def test_working_connection_says_what_works(alice_graph, graph_connection):
-    assert "alice@example.com's calendar can be opened" in services.test_connection(graph_connection, ALICE)
+    assert "through it, alice@example.com's calendar opens" in services.test_connection(graph_connection, ALICE)
 
 
 # --- a recurring series -------------------------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""Booking outside a technician's working hours or days is named like an overlap and asked about
+before saving (SPEC S6.3, S2.4; trial: `book-slot` booked a 12-hour job on a Sunday without a word).
+The API answers 409 naming the hours left unless `confirm_overlap` is sent; the page asks first;
+"Find a slot" proposes nothing outside working hours.
+
+Alice keeps the default working week, Monday to Friday 08:00-17:00 on Amsterdam's clock. Days and
+times expected are worked out with dateutil's rrule and plain datetime arithmetic, never with the
+availability code.
+"""
+
+import html
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import DAILY, FR, MO, SU, TH, TU, WE, WEEKLY, rrule
+
+from calendars import selectors as calendar_selectors
+from calendars.models import Appointment
+from tickets import selectors, services
+from tickets.models import Request
+
+AMS = ZoneInfo("Europe/Amsterdam")
+NOW = datetime(2035, 3, 2, 7, 10, tzinfo=AMS)  # a Friday
+SUNDAY = rrule(WEEKLY, byweekday=SU, dtstart=NOW.replace(tzinfo=None))[0].date()
+MONDAY = SUNDAY + timedelta(days=1)
+WORKING = "Mon–Fri 08:00–17:00 Europe/Amsterdam"
+
+
+def _job(alice, hours: int = 12) -> Request:
+    return services.create_request(summary="Server move", assigned_agents=[alice], estimate=timedelta(hours=hours))
+
+
+def test_api_book_slot_on_a_sunday_answers_409_naming_the_hours_left_and_saves_nothing(api_client, coordinator, alice):
+    job = _job(alice)
+    start = datetime.combine(SUNDAY, time(8), tzinfo=AMS)
+
+    response = api_client(coordinator).post(
+        f"/api/requests/{job.pk}/book-slot/", {"start": start.isoformat(), "agents": [alice.pk]}, format="json"
+    )
+
+    assert response.status_code == 409, response.content
+    body = response.json()
+    assert body["overlaps"] == []
+    [outside] = body["outside_working_hours"]
+    assert outside["agent"] == alice.pk and outside["working_hours"] == WORKING
+    assert outside["message"] == f"outside Alice's working hours Sun 04 Mar 08:00–20:00 (works {WORKING})"
+    assert datetime.fromisoformat(outside["start"]) == start
+    assert datetime.fromisoformat(outside["end"]) == start + timedelta(hours=12)
+    assert body["detail"] == f"Outside working hours: {outside['message']}. Confirm to save anyway."
+    assert Request.objects.get(pk=job.pk).planned_start is None
+    assert not Appointment.objects.filter(request=job).exists()
+
+
+def test_api_book_slot_confirmed_outside_working_hours_is_saved(api_client, coordinator, alice):
+    job = _job(alice)
+    start = datetime.combine(SUNDAY, time(8), tzinfo=AMS)
+
+    response = api_client(coordinator).post(
+        f"/api/requests/{job.pk}/book-slot/",
+        {"start": start.isoformat(), "agents": [alice.pk], "confirm_overlap": True},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    planned = Appointment.objects.get(request=job, source=Appointment.Source.PLANNED)
+    assert (planned.start, planned.end) == (start, start + timedelta(hours=12))
+
+
+def test_api_book_slot_past_the_end_of_a_working_day_names_the_hours_after_it(api_client, coordinator, alice):
+    """A working Monday 08:00 for 12 hours: 17:00-20:00 is outside."""
+    job = _job(alice)
+    start = datetime.combine(MONDAY, time(8), tzinfo=AMS)
+
+    response = api_client(coordinator).post(
+        f"/api/requests/{job.pk}/book-slot/", {"start": start.isoformat(), "agents": [alice.pk]}, format="json"
+    )
+
+    assert response.status_code == 409
+    [outside] = response.json()["outside_working_hours"]
+    assert outside["message"] == f"outside Alice's working hours Mon 05 Mar 17:00–20:00 (works {WORKING})"
+
+
+def test_api_book_slot_inside_working_hours_asks_nothing(api_client, coordinator, alice):
+    job = _job(alice, hours=2)
+    start = datetime.combine(MONDAY, time(9), tzinfo=AMS)
+
+    response = api_client(coordinator).post(
+        f"/api/requests/{job.pk}/book-slot/", {"start": start.isoformat(), "agents": [alice.pk]}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+
+
+def test_api_book_split_with_a_part_on_a_sunday_answers_409(api_client, coordinator, alice):
+    job = _job(alice)
+    parts = [
+        (datetime.combine(SUNDAY, time(8), tzinfo=AMS), datetime.combine(SUNDAY, time(14), tzinfo=AMS)),
+        (datetime.combine(MONDAY, time(8), tzinfo=AMS), datetime.combine(MONDAY, time(14), tzinfo=AMS)),
+    ]
+
+    response = api_client(coordinator).post(
+        f"/api/requests/{job.pk}/book-split/",
+        {"parts": [{"start": a.isoformat(), "end": b.isoformat()} for a, b in parts], "agents": [alice.pk]},
+        format="json",
+    )
+
+    assert response.status_code == 409, response.content
+    [outside] = response.json()["outside_working_hours"]
+    assert outside["message"] == f"outside Alice's working hours Sun 04 Mar 08:00–14:00 (works {WORKING})"
+    assert not Appointment.objects.filter(request=job).exists()
+
+
+def test_the_page_asks_before_booking_outside_working_hours_and_books_once_confirmed(page_client, coordinator, alice):
+    job = _job(alice)
+    start = datetime.combine(SUNDAY, time(8), tzinfo=AMS)
+    client = page_client(coordinator)
+
+    asked = client.post(f"/requests/{job.pk}/book-slot/", {"start": start.isoformat(), "agent": [alice.pk]})
+
+    text = asked.content.decode()
+    assert asked.status_code == 200 and "outside working hours?" in text
+    assert html.escape(f"outside Alice's working hours Sun 04 Mar 08:00–20:00 (works {WORKING})") in text
+    assert 'name="confirm_overlap" value="1"' in text and "Book anyway" in text
+    assert Request.objects.get(pk=job.pk).planned_start is None
+
+    booked = client.post(
+        f"/requests/{job.pk}/book-slot/", {"start": start.isoformat(), "agent": [alice.pk], "confirm_overlap": "1"}
+    )
+    assert booked.status_code == 302
+    assert Request.objects.get(pk=job.pk).planned_start == start
+
+
+def _inside_the_working_week(begin: datetime, end: datetime) -> bool:
+    """[begin, end) lies within Monday-Friday 08:00-17:00 Amsterdam days (dateutil's working days)."""
+    begin, end = begin.astimezone(AMS), end.astimezone(AMS)
+    days = rrule(DAILY, byweekday=(MO, TU, WE, TH, FR), dtstart=begin.replace(tzinfo=None, hour=0, minute=0))
+    day = days[0].date()
+    return begin.date() == day == end.date() and time(8) <= begin.time() and end.time() <= time(17)
+
+
+def test_find_a_slot_proposes_nothing_outside_working_hours(alice):
+    """Friday 16:30: the next hour-long slots are on Monday from 08:00, not Friday 16:30 or the weekend;
+    a 12-hour job is proposed in parts, each inside a working day."""
+    now = datetime(2035, 3, 2, 16, 20, tzinfo=AMS)
+    short = selectors.slot_proposals(_job(alice, hours=1), now=now)
+    assert short.slots and all(_inside_the_working_week(s.start, s.end) for s in short.slots)
+    assert short.slots[0].start == datetime.combine(MONDAY, time(8), tzinfo=AMS).astimezone(UTC)
+
+    long = selectors.slot_proposals(_job(alice), now=now)
+    assert long.slots == [] and long.split is not None
+    assert all(_inside_the_working_week(begin, end) for begin, end in long.split.parts)
+    assert calendar_selectors.outside_working_hours(list(long.split.parts), [alice]) == []
