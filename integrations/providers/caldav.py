@@ -632,9 +632,9 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
         _replace(master, "class", "PRIVATE" if event.private else "PUBLIC")
     if current.busy != event.busy:
         _replace(master, "transp", "OPAQUE" if event.busy else "TRANSPARENT")
-    rules_now = sorted(rrule_key(r, current.time_zone) for r in current.rrules)
+    rules_now = sorted(rrule_key(r, current.time_zone, current.start) for r in current.rrules)
     rdates_now = sorted(str(_key(d, zone)) for d in current.rdates)
-    if rules_now != sorted(rrule_key(r, event.time_zone) for r in event.rrules) or rdates_now != sorted(
+    if rules_now != sorted(rrule_key(r, event.time_zone, event.start) for r in event.rrules) or rdates_now != sorted(
         str(_key(d, zone)) for d in event.rdates
     ):
         master.pop("rrule", None)
