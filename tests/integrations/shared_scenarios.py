@@ -54,6 +54,13 @@ class Calendars(Protocol):
         self, address: str, master_id: str, original_start: datetime, start: datetime, end: datetime
     ) -> None: ...
 
+    def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        """An invitation from carol@example.org (outside the helpdesk) as it lands in the mailbox's
+        calendar, not answered yet; its id."""
+
+    def decline(self, address: str, entry_id: str) -> None:
+        """The technician declines it in their client, which keeps it in the calendar, marked so."""
+
 
 def sync(agent_calendar: AgentCalendar):
     """One push and pull of the technician's calendar, as the beat task runs it."""
@@ -293,6 +300,33 @@ def deleted_by_everyone_goes(calendars: Calendars, alice_cal, bob_cal, capture) 
     assert calendars.entries(alice_cal.agent.mailbox) == calendars.entries(bob_cal.agent.mailbox) == []
 
 
+def declined_invitation_leaves_the_helpdesk(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """An invitation from someone outside (not the helpdesk's) that Bob declines in his calendar,
+    which keeps it there marked declined (EWS MyResponseType "Decline", Graph responseStatus
+    "declined", Google attendees[self].responseStatus "declined"): not imported, and one imported
+    while he had not answered leaves the helpdesk. Nothing is deleted from his calendar."""
+    bob = bob_cal.agent
+    bob.import_external = True
+    bob.save()
+    start = next_monday_15()
+    kick_off = calendars.invitation(bob.mailbox, "Customer kick-off", start, start + HOUR)
+    webinar = calendars.invitation(bob.mailbox, "Vendor webinar", start + 2 * HOUR, start + 3 * HOUR)
+    calendars.decline(bob.mailbox, webinar)
+
+    with capture(execute=True):
+        sync(bob_cal)
+    assert [(a.subject, agent_names(a)) for a in Appointment.objects.all()] == [("Customer kick-off", ["bob"])]
+
+    calendars.decline(bob.mailbox, kick_off)
+    with capture(execute=True):
+        sync(bob_cal)
+
+    assert not Appointment.objects.exists()
+    assert sorted(e["subject"] for e in calendars.entries(bob.mailbox)) == ["Customer kick-off", "Vendor webinar"]
+    converged(capture, bob_cal)
+    assert not Appointment.objects.exists()
+
+
 SCENARIOS = [
     reaches_each_calendar_once,
     deleted_on_one_takes_only_that_technician_off,
@@ -304,4 +338,5 @@ SCENARIOS = [
     technician_taken_off_loses_the_entry,
     deleted_in_the_helpdesk_leaves_every_calendar,
     deleted_by_everyone_goes,
+    declined_invitation_leaves_the_helpdesk,
 ]

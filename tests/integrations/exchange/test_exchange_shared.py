@@ -15,6 +15,7 @@ from .conftest import ALICE
 pytestmark = pytest.mark.django_db
 
 BOB = "bob@example.com"
+CAROL = "carol@example.org"
 
 
 class Outlook:
@@ -52,6 +53,21 @@ class Outlook:
 
     def move_occurrence(self, address, master_id, original_start, start, end) -> None:
         self.ews.outlook_move_occurrence(address, master_id, original_start, start=start, end=end)
+
+    def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        return self.ews.outlook_create(
+            address,
+            subject=subject,
+            start=start,
+            end=end,
+            attendees=[address],
+            organizer=CAROL,
+            my_response_type="NoResponseReceived",
+            free_busy="Tentative",
+        )
+
+    def decline(self, address: str, entry_id: str) -> None:
+        self.ews.outlook_update(address, entry_id, my_response_type="Decline", free_busy="Free")
 
 
 @pytest.fixture
