@@ -251,6 +251,7 @@ class CalDAVProvider:
                 page.unreadable[path] = str(error)  # named in the sync log, read again next pull
                 return
             if event is not None and (token or _in_window(event, window)):
+                event.declined = declined_by(data if data is not None else event.raw or "", calendar.mailbox)
                 page.changed.append(event)
 
         # The usual answer (207, XML) is read as it arrives, each member let go once read: a big
@@ -766,6 +767,29 @@ def _zone_name(value) -> str:
         zone = times.zone_of(value)
         return zone.key if zone is not None else "UTC"
     return ""
+
+
+def declined_by(text: str, mailbox: str) -> bool:
+    """Did `mailbox` (the calendar's owner) decline this iCalendar object? An ATTENDEE of its
+    series' own VEVENT (not an occurrence's) naming the owner with PARTSTAT=DECLINED (RFC 5545
+    3.2.12 and 3.8.4.1; a phone keeps a declined invitation, RFC 5546 3.2.3). False for text that
+    does not parse: the entry's own reading says what is wrong with it."""
+    if not mailbox or "DECLINED" not in text.upper():
+        return False
+    owner = mailbox.strip().lower()
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except ValueError:
+        return False
+    for vevent in calendar.walk("VEVENT"):
+        if "RECURRENCE-ID" in vevent:
+            continue
+        attendees = vevent.get("ATTENDEE", [])
+        for attendee in attendees if isinstance(attendees, list) else [attendees]:
+            address = str(attendee).strip().lower().removeprefix("mailto:")
+            if address == owner and str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED":
+                return True
+    return False
 
 
 def parse_event(

@@ -10,6 +10,11 @@ would become a second entry. A change made on one technician's copy is that tech
 an attendee (planner Op.ANSWER): a deleted entry or a cancelled occurrence takes that technician off
 (the others keep it); a move or a rename is written back with the helpdesk's version.
 
+Declining is not something a technician can do to the helpdesk's copy (they organise it; Outlook
+and Google only offer to delete it, which `deleted_on_one_takes_only_that_technician_off` covers);
+an invitation from someone else that they decline and keep in view is
+`declined_invitation_leaves_the_helpdesk`.
+
 Each connector module gives a `Calendars` adapter: what the technician's own client (Outlook, the
 Google Calendar app) does to their calendar, and what the server itself shows, read from the
 peer's state and its own series expansion, never from our code.

@@ -1,10 +1,12 @@
 """The shared-appointment scenarios of every connector (tests/integrations/shared_scenarios.py) on
 CalDAV: real Radicale, each technician's phone a `caldav` client on their own calendar; what a
 phone holds is expanded with recurring-ical-events. An entry the helpdesk writes names no ORGANIZER
-and no ATTENDEE (RFC 5546 would make it a scheduling object), so nobody else receives it. The
+and no ATTENDEE (RFC 5546 would make it a scheduling object), so nobody else receives it; an
+invitation the owner declined is read from their ATTENDEE line's PARTSTAT (RFC 5545 3.2.12). The
 CalDAV-only cases (EXDATE while the helpdesk changed the series, a planned request deleted on the
 phone) stay in test_shared_attendees.py."""
 
+import uuid
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -18,6 +20,7 @@ from tests.integrations.conftest import USERS, OtherClient
 pytestmark = pytest.mark.django_db
 
 AMSTERDAM = shared_scenarios.AMSTERDAM
+CAROL = "carol@example.org"
 
 
 def _master(calendar: icalendar.Calendar) -> icalendar.Event:
@@ -52,7 +55,8 @@ class Phones:
                     "subject": str(master.get("summary", "")),
                     "start": master.decoded("dtstart").astimezone(UTC),
                     "attendees": [str(a) for a in (attendees if isinstance(attendees, list) else [attendees])],
-                    "organiser_is_self": "organizer" not in master,
+                    "organiser_is_self": str(master.get("organizer", f"mailto:{address}")).lower()
+                    == f"mailto:{address}",
                 }
             )
         return found
@@ -104,15 +108,26 @@ class Phones:
         event.data = calendar.to_ical().decode()
         event.save()
 
+    def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        """Carol's invitation as a phone stores it (RFC 5546 REQUEST: ORGANIZER and ATTENDEE lines)."""
+        uid = f"invite-{uuid.uuid4().hex}"
+        extra = f"ORGANIZER:mailto:{CAROL}\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{address}\r\n"
+        self.phones[address].add(uid, start, end, subject, extra=extra)
+        return urlsplit(str(self.phones[address].by_uid(uid).url)).path
 
-# An invitation declined on the phone (ATTENDEE;PARTSTAT=DECLINED for the calendar's owner) is not
-# read by the CalDAV connector yet: the scenario runs on Exchange, Microsoft 365 and Google only.
-CALDAV_SCENARIOS = [
-    s for s in shared_scenarios.SCENARIOS if s is not shared_scenarios.declined_invitation_leaves_the_helpdesk
-]
+    def decline(self, address: str, entry_id: str) -> None:
+        """The phone answers Decline and keeps the entry: the owner's PARTSTAT=DECLINED (RFC 5545 3.2.12)."""
+        event = self._event(address, entry_id)
+        calendar = icalendar.Calendar.from_ical(event.data)
+        master = _master(calendar)
+        attendee = master.pop("attendee")
+        attendee.params["PARTSTAT"] = "DECLINED"
+        master.add("attendee", attendee)
+        event.data = calendar.to_ical().decode()
+        event.save()
 
 
-@pytest.mark.parametrize("scenario", CALDAV_SCENARIOS, ids=lambda s: s.__name__)
+@pytest.mark.parametrize("scenario", shared_scenarios.SCENARIOS, ids=lambda s: s.__name__)
 def test_shared_appointment_on_caldav(
     scenario, radicale, alice_calendar, bob_calendar, django_capture_on_commit_callbacks
 ):
