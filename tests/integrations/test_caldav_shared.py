@@ -127,7 +127,7 @@ class Phones:
         event.save()
 
 
-@pytest.mark.parametrize("scenario", shared_scenarios.SCENARIOS, ids=lambda s: s.__name__)
+@shared_scenarios.each_scenario
 def test_shared_appointment_on_caldav(
     scenario, radicale, alice_calendar, bob_calendar, django_capture_on_commit_callbacks
 ):

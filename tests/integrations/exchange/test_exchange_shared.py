@@ -75,7 +75,7 @@ def bob_exchange(bob, ews_connection):
     return services.connect_agent(bob, connection=ews_connection)
 
 
-@pytest.mark.parametrize("scenario", shared_scenarios.SCENARIOS, ids=lambda s: s.__name__)
+@shared_scenarios.each_scenario
 def test_shared_appointment_on_exchange(
     scenario, ews, alice_exchange, bob_exchange, django_capture_on_commit_callbacks
 ):

@@ -79,7 +79,7 @@ def bob_google(bob, google_connection):
     return services.connect_agent(bob, connection=google_connection)
 
 
-@pytest.mark.parametrize("scenario", shared_scenarios.SCENARIOS, ids=lambda s: s.__name__)
+@shared_scenarios.each_scenario
 def test_shared_appointment_on_google(scenario, google, alice_google, bob_google, django_capture_on_commit_callbacks):
     assert (alice_google.agent.mailbox, bob_google.agent.mailbox) == (ALICE, BOB)
     scenario(GoogleCalendarApp(google), alice_google, bob_google, django_capture_on_commit_callbacks)

@@ -92,7 +92,7 @@ def bob_graph(bob, graph_connection):
     return services.connect_agent(bob, connection=graph_connection)
 
 
-@pytest.mark.parametrize("scenario", shared_scenarios.SCENARIOS, ids=lambda s: s.__name__)
+@shared_scenarios.each_scenario
 def test_shared_appointment_on_microsoft_365(
     scenario, graph, alice_graph, bob_graph, django_capture_on_commit_callbacks
 ):
