@@ -369,6 +369,11 @@ class RemoteEvent:
     # beat its deletion), else None. A provider that de-duplicates creates by a client token (Graph's
     # transactionId) gives a re-create a token of its own; a retry of one create keeps its token.
     replaces: str | None = field(default=None, compare=False, repr=False)
+    # The calendar's owner answered an invitation to this entry with "decline" and the entry stays
+    # in their calendar, marked so: EWS MyResponseType "Decline" (MS-OXWS t:ResponseTypeType), Graph
+    # responseStatus.response "declined", Google attendees[self].responseStatus "declined". They
+    # do not take part: the engine reads it as gone from their calendar.
+    declined: bool = field(default=False, compare=False)
 
     @property
     def is_recurring(self) -> bool:

@@ -285,6 +285,7 @@ class CalDAVProvider:
                 page.unreadable[path] = str(error)  # named in the sync log, read again next pull
                 return
             if event is not None and (token or _in_window(event, window)):
+                event.declined = declined_by(data if data is not None else event.raw or "", calendar.mailbox)
                 page.changed.append(event)
 
         # The usual answer (207, XML) is read as it arrives, each member let go once read: a big
@@ -666,9 +667,9 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
         _replace(master, "class", "PRIVATE" if event.private else "PUBLIC")
     if current.busy != event.busy:
         _replace(master, "transp", "OPAQUE" if event.busy else "TRANSPARENT")
-    rules_now = sorted(rrule_key(r, current.time_zone) for r in current.rrules)
+    rules_now = sorted(rrule_key(r, current.time_zone, current.start) for r in current.rrules)
     rdates_now = sorted(str(_key(d, zone)) for d in current.rdates)
-    if rules_now != sorted(rrule_key(r, event.time_zone) for r in event.rrules) or rdates_now != sorted(
+    if rules_now != sorted(rrule_key(r, event.time_zone, event.start) for r in event.rrules) or rdates_now != sorted(
         str(_key(d, zone)) for d in event.rdates
     ):
         master.pop("rrule", None)
@@ -800,6 +801,29 @@ def _zone_name(value) -> str:
         zone = times.zone_of(value)
         return zone.key if zone is not None else "UTC"
     return ""
+
+
+def declined_by(text: str, mailbox: str) -> bool:
+    """Did `mailbox` (the calendar's owner) decline this iCalendar object? An ATTENDEE of its
+    series' own VEVENT (not an occurrence's) naming the owner with PARTSTAT=DECLINED (RFC 5545
+    3.2.12 and 3.8.4.1; a phone keeps a declined invitation, RFC 5546 3.2.3). False for text that
+    does not parse: the entry's own reading says what is wrong with it."""
+    if not mailbox or "DECLINED" not in text.upper():
+        return False
+    owner = mailbox.strip().lower()
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except ValueError:
+        return False
+    for vevent in calendar.walk("VEVENT"):
+        if "RECURRENCE-ID" in vevent:
+            continue
+        attendees = vevent.get("ATTENDEE", [])
+        for attendee in attendees if isinstance(attendees, list) else [attendees]:
+            address = str(attendee).strip().lower().removeprefix("mailto:")
+            if address == owner and str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED":
+                return True
+    return False
 
 
 def parse_event(

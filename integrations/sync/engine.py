@@ -453,7 +453,11 @@ class _Run:
             self.ac.full_sync_at = self.now
         changed, page.changed = page.changed, []
         for event in changed:
-            if self._bounded(event) is not None:
+            if event.declined and event.remote_id:
+                # Declined but kept in view (Outlook's "keep declined", Google's struck-through
+                # entry): the technician is not taking part, as if they had deleted it.
+                page.deleted.append(event.remote_id)
+            elif self._bounded(event) is not None:
                 page.changed.append(event)
             elif event.remote_id:
                 page.unchanged.append(event.remote_id)  # refused, not gone: a full listing must not delete it

@@ -152,7 +152,7 @@ def content_hash(event: RemoteEvent) -> str:
         _text(event.location),
         bool(event.private),
         bool(event.busy),
-        sorted(rrule_key(r, event.time_zone) for r in event.rrules),
+        sorted(rrule_key(r, event.time_zone, event.start) for r in event.rrules),
         sorted(_moment_out(d) or "" for d in event.exdates),
         overrides,
     ]
@@ -442,8 +442,8 @@ def lost_values(loser: RemoteEvent, winner: RemoteEvent) -> dict:
         "subject": same_text(loser.subject, winner.subject),
         "body": same_text(loser.body, winner.body),
         "location": same_text(loser.location, winner.location),
-        "rrules": sorted(rrule_key(r, loser.time_zone) for r in loser.rrules)
-        == sorted(rrule_key(r, winner.time_zone) for r in winner.rrules),
+        "rrules": sorted(rrule_key(r, loser.time_zone, loser.start) for r in loser.rrules)
+        == sorted(rrule_key(r, winner.time_zone, winner.start) for r in winner.rrules),
         "exdates": sorted(lost_data["exdates"]) == sorted(won_data["exdates"]),
     }
     lost = {}

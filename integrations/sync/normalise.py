@@ -63,10 +63,15 @@ def normalise_rrule(rule: str) -> str:
 _RRULE_DEFAULTS = {"INTERVAL": "1", "WKST": "MO"}
 
 
-def rrule_key(rule: str, time_zone: str = "UTC") -> str:
+def rrule_key(rule: str, time_zone: str = "UTC", start: datetime | date | None = None) -> str:
     """An RRULE in the form two systems agree on when they mean the same series: parts in one
     order, defaults dropped, list values sorted, UNTIL as the date it falls on in the series' zone
-    (Exchange keeps only an end date; others write a date, a local or a UTC date-time)."""
+    (Exchange keeps only an end date; others write a date, a local or a UTC date-time).
+
+    With the series' first start (`start`, aware or floating or a date; read on the wall clock of
+    `time_zone`), parts that only repeat what DTSTART gives are dropped too (RFC 5545 3.3.10: what
+    the rule leaves out comes from DTSTART): Exchange and Graph always name the days of a weekly
+    pattern, so "FREQ=WEEKLY;BYDAY=MO" from a Monday is the same series as "FREQ=WEEKLY"."""
     parts = {}
     for part in normalise_rrule(rule).split(";"):
         name, _, value = part.partition("=")
@@ -77,7 +82,41 @@ def rrule_key(rule: str, time_zone: str = "UTC") -> str:
         if name == "UNTIL":
             value = _until_date(value, time_zone)
         parts[name] = value
+    if start is not None:
+        _drop_implied(parts, _wall_clock(start, time_zone))
     return ";".join(f"{name}={parts[name]}" for name in sorted(parts))
+
+
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def _wall_clock(start: datetime | date, time_zone: str) -> date:
+    """The day DTSTART falls on in the series' zone (RFC 5545 expands a rule on that wall clock)."""
+    if isinstance(start, datetime) and start.tzinfo is not None:
+        try:
+            return start.astimezone(ZoneInfo(time_zone)).date()
+        except (ValueError, ZoneInfoNotFoundError):
+            return start.date()
+    return start.date() if isinstance(start, datetime) else start
+
+
+def _drop_implied(parts: dict[str, str], first: date) -> None:
+    """Drop BY parts that only restate DTSTART's day (`first`), as RFC 5545 3.3.10 derives them."""
+    frequency = parts.get("FREQ")
+    by = {name for name in parts if name.startswith("BY")}
+    if frequency == "WEEKLY" and by == {"BYDAY"} and parts["BYDAY"] == _WEEKDAYS[first.weekday()]:
+        del parts["BYDAY"]
+    elif frequency == "MONTHLY" and by == {"BYMONTHDAY"} and parts["BYMONTHDAY"] == str(first.day):
+        del parts["BYMONTHDAY"]
+    elif (
+        frequency == "YEARLY"
+        and by
+        and by <= {"BYMONTH", "BYMONTHDAY"}
+        and parts.get("BYMONTH", str(first.month)) == str(first.month)
+        and parts.get("BYMONTHDAY", str(first.day)) == str(first.day)
+    ):
+        parts.pop("BYMONTH", None)
+        parts.pop("BYMONTHDAY", None)
 
 
 def _until_date(value: str, time_zone: str) -> str:

@@ -37,6 +37,39 @@ def test_until_as_the_end_of_the_last_day_equals_until_as_the_last_start():
 
 
 @pytest.mark.parametrize(
+    "exchange, ours",
+    [
+        ("FREQ=WEEKLY;INTERVAL=1;BYDAY=SU;COUNT=4", "FREQ=WEEKLY;COUNT=4"),  # Exchange and Graph name the day
+        ("FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=1;COUNT=3", "FREQ=MONTHLY;COUNT=3"),
+        ("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=1;COUNT=2", "FREQ=YEARLY;COUNT=2"),
+    ],
+)
+def test_parts_that_restate_dtstart_compare_equal_to_the_rule_without_them(exchange, ours):
+    """RFC 5545 3.3.10: what a rule leaves out comes from DTSTART (a Sunday, 1 March)."""
+    assert list(rrulestr(exchange, dtstart=START)) == list(rrulestr(ours, dtstart=START))
+    assert rrule_key(exchange, start=START) == rrule_key(ours, start=START)
+
+
+def test_a_named_day_that_is_not_dtstarts_stays_a_different_series():
+    monday = datetime(2026, 3, 2, 9, 0)
+    assert list(rrulestr("FREQ=WEEKLY;BYDAY=SU;COUNT=4", dtstart=monday)) != list(
+        rrulestr("FREQ=WEEKLY;COUNT=4", dtstart=monday)
+    )
+    assert rrule_key("FREQ=WEEKLY;BYDAY=SU;COUNT=4", start=monday) != rrule_key("FREQ=WEEKLY;COUNT=4", start=monday)
+
+
+def test_dtstarts_day_is_read_on_the_series_wall_clock():
+    # Monday 00:30 in Amsterdam is still Sunday in UTC: the rule's day is Amsterdam's.
+    start = datetime(2026, 3, 2, 0, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    assert list(rrulestr("FREQ=WEEKLY;BYDAY=MO;COUNT=3", dtstart=start)) == list(
+        rrulestr("FREQ=WEEKLY;COUNT=3", dtstart=start)
+    )
+    assert rrule_key("FREQ=WEEKLY;BYDAY=MO;COUNT=3", "Europe/Amsterdam", start) == rrule_key(
+        "FREQ=WEEKLY;COUNT=3", "Europe/Amsterdam", start
+    )
+
+
+@pytest.mark.parametrize(
     "different",
     ["FREQ=WEEKLY;INTERVAL=2;BYDAY=SU;COUNT=4", "FREQ=WEEKLY;BYDAY=SU;COUNT=5", "FREQ=WEEKLY;BYDAY=SA;COUNT=4"],
 )

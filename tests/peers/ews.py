@@ -184,6 +184,12 @@ class Item:
     modified: dict[datetime, Exception_] = field(default_factory=dict)
     deleted: set[datetime] = field(default_factory=set)
     folder: str = "calendar"  # the key of its calendar folder (Mailbox.folders)
+    # t:RequiredAttendees / t:OptionalAttendees / t:Resources (their EmailAddress): an item with any
+    # is a meeting (IsMeeting). `organizer` is the mailbox that sent it ("": this one, so
+    # MyResponseType "Organizer"); a copy an invitation put here answers NoResponseReceived.
+    attendees: list[str] = field(default_factory=list)
+    organizer: str = ""
+    my_response_type: str = "Organizer"
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     last_modified: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -581,6 +587,20 @@ class EwsServer:
         seq = self._next_seq()
         box.changes[item.item_id] = Change(seq=seq, created_seq=seq, folder=item.folder)
 
+    def _deliver_invitations(self, box: Mailbox, item: Item) -> None:
+        """A meeting request reaches each invited mailbox held here and, as Exchange's calendar
+        assistant does, puts a tentative copy in its calendar: organised by the sender, the same
+        UID, MyResponseType NoResponseReceived (MS-OXWS t:ResponseTypeType; MS-OXOCAL 3.1.5.1)."""
+        for address in item.attendees:
+            other = self.mailboxes.get(address.lower())
+            if other is None or other is box:
+                continue
+            copy_ = copy.deepcopy(item)
+            copy_.item_id, copy_.change_key = encode_id("item", other.address, uuid.uuid4().hex), new_change_key()
+            copy_.mailbox, copy_.folder, copy_.extended = other.address, "calendar", {}
+            copy_.organizer, copy_.my_response_type, copy_.free_busy = box.address, "NoResponseReceived", "Tentative"
+            self._store(other, copy_, created=True)
+
     def _touch(self, box: Mailbox, item: Item) -> None:
         item.change_key = new_change_key()
         item.last_modified = datetime.now(UTC)
@@ -973,6 +993,8 @@ class EwsServer:
             if item.recurrence is not None and item.recurrence.start_date is None:
                 item.recurrence.start_date = item.start.astimezone(ZoneInfo(iana_for(item.start_tz))).date()
             self._store(box, item, created=True)
+            if invitations in ("SendOnlyToAll", "SendToAllAndSaveCopy"):
+                self._deliver_invitations(box, item)
             message = self._message("CreateItem")
             items = ET.SubElement(message, m("Items"))
             created = ET.SubElement(items, t("CalendarItem"))
@@ -1252,6 +1274,9 @@ ITEM_FIELDS = {
     "calendar:LegacyFreeBusyStatus": "LegacyFreeBusyStatus",
     "calendar:Location": "Location",
     "calendar:IsMeeting": "IsMeeting",
+    "calendar:MyResponseType": "MyResponseType",
+    "calendar:Organizer": "Organizer",
+    "calendar:RequiredAttendees": "RequiredAttendees",
     "calendar:IsCancelled": "IsCancelled",
     "calendar:IsRecurring": "IsRecurring",
     "calendar:CalendarItemType": "CalendarItemType",
@@ -1345,7 +1370,17 @@ def _item_element(item: Item, shape: _Shape, *, original: datetime | None = None
     add("IsAllDayEvent", _bool(item.is_all_day))
     add("LegacyFreeBusyStatus", item.free_busy)
     add("Location", location)
-    add("IsMeeting", "false")
+    add("IsMeeting", _bool(bool(item.attendees)))
+    add("MyResponseType", item.my_response_type)
+    organizer = add("Organizer")
+    if organizer is not None:
+        mailbox = ET.SubElement(organizer, t("Mailbox"))
+        ET.SubElement(mailbox, t("EmailAddress")).text = item.organizer or item.mailbox
+    if item.attendees:
+        required = add("RequiredAttendees")
+        for address in item.attendees if required is not None else ():
+            attendee = ET.SubElement(required, t("Attendee"))
+            ET.SubElement(ET.SubElement(attendee, t("Mailbox")), t("EmailAddress")).text = address
     add("IsCancelled", "false")
     add("IsRecurring", _bool(item.recurrence is not None))
     add("CalendarItemType", kind)
@@ -1489,7 +1524,9 @@ def _apply_property(item: Item | Exception_, element: ET.Element) -> None:
     elif name in ("IsResponseRequested", "AllowNewTimeProposal", "ConferenceType", "Importance"):
         pass  # accepted and not kept: nothing in this calendar depends on them
     elif name in ("RequiredAttendees", "OptionalAttendees", "Resources"):
-        pass
+        item.attendees += [
+            address.text.lower() for address in element.iter(t("EmailAddress")) if address.text and address.text.strip()
+        ]
     else:
         raise EwsError("ErrorInvalidPropertySet", f"{name} cannot be set on a calendar item here.")
 

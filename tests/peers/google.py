@@ -307,6 +307,12 @@ class GoogleCalendarServer:
             self._delete(self.calendars[user.lower()], event_id)
             self._notify_changes()
 
+    def organise(self, user: str, event_id: str, organizer: str) -> None:
+        """The event in `user`'s calendar is a copy of one `organizer` owns (an invitation they
+        sent from elsewhere): organizer.self false, as Google shows an attendee's copy."""
+        with self.lock:
+            self.calendars[user.lower()].events[event_id]["organizer"] = {"email": organizer, "self": False}
+
     def events(self, user: str, *, with_cancelled: bool = False) -> list[dict]:
         """Events of the calendar as stored (masters, exceptions; cancelled ones only if asked)."""
         with self.lock:
@@ -619,8 +625,28 @@ class GoogleCalendarServer:
             **resource,
         }
         event["id"] = event_id
+        for attendee in event.get("attendees") or []:
+            attendee.setdefault("responseStatus", "needsAction")
         calendar.events[event_id] = self._stamp(event)
+        self._deliver_invitations(calendar, event)
         return event
+
+    def _deliver_invitations(self, calendar: Calendar, event: dict) -> None:
+        """Events: insert puts the event in every attendee's calendar, whatever `sendUpdates` says
+        (that governs e-mails only): the same id and iCalUID, organised by the inserting calendar
+        (organizer.self false there), the attendee's own line marked self and "needsAction" until
+        they answer (Calendar API "Events" resource, attendees[].responseStatus)."""
+        for attendee in event.get("attendees") or []:
+            other = self.calendars.get((attendee.get("email") or "").lower())
+            if other is None or other is calendar or event["id"] in other.events:
+                continue
+            invited = copy.deepcopy(event)
+            invited["organizer"] = {"email": calendar.id, "self": False}
+            for line in invited["attendees"]:
+                if (line.get("email") or "").lower() == other.id.lower():
+                    line["self"] = True
+            other.events[event["id"]] = self._stamp(invited)
+            self._changed_calendars.add(other.id)
 
     def _patch(self, calendar: Calendar, event_id: str, changes: dict, user, *, replace: bool = False) -> dict:
         event = self._get(calendar, event_id)

@@ -20,6 +20,7 @@ State in memory; seed and inspect helpers; fault switches.
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import hashlib
 import ipaddress
@@ -516,13 +517,42 @@ class GraphServer:
             "iCalUId": "040000008200E00074C5B7101A82E008" + uuid.uuid4().hex,
         }
         self._apply(event, body)
+        # Read-only (Graph "event resource type"): the mailbox that creates an event organises it.
+        event.update(
+            isOrganizer=True,
+            organizer={"emailAddress": {"name": box.address, "address": box.address}},
+            responseStatus={"response": "organizer", "time": "0001-01-01T00:00:00Z"},
+        )
         if event.get("recurrence"):
             event.update(type="seriesMaster", _exceptions={}, _cancelled={})
         event["_calendar"] = calendar_id or box.calendar_id
         self._stamp(event)
         box.events[event["id"]] = event
         self._notify(box, "created", event["id"], event["_calendar"])
+        self._deliver_invitations(box, event)
         return event
+
+    def _deliver_invitations(self, box: Mailbox, event: dict) -> None:
+        """Graph "Create event": the server sends an invitation to every attendee; an attendee's
+        mailbox held here gets its own copy (same iCalUId, organised by the sender, isOrganizer
+        false, responseStatus "notResponded", shown tentative) until they answer."""
+        for attendee in event.get("attendees") or []:
+            address = ((attendee.get("emailAddress") or {}).get("address") or "").lower()
+            other = self.mailboxes.get(address)
+            if other is None or other is box:
+                continue
+            invited = copy.deepcopy({k: v for k, v in event.items() if k not in ("transactionId", "_calendar")})
+            invited.pop("singleValueExtendedProperties", None)
+            invited.update(
+                id=_new_id(),
+                isOrganizer=False,
+                responseStatus={"response": "notResponded", "time": "0001-01-01T00:00:00Z"},
+                showAs="tentative",
+                _calendar=other.calendar_id,
+            )
+            self._stamp(invited)
+            other.events[invited["id"]] = invited
+            self._notify(other, "created", invited["id"], invited["_calendar"])
 
     # --- series: a master holds the pattern; occurrences and exceptions are computed from it ---
 

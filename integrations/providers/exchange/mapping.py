@@ -79,6 +79,7 @@ ITEM_FIELDS = (
     "modified_occurrences",
     "deleted_occurrences",
     "type",
+    "my_response_type",  # "Decline": the mailbox declined it (RemoteEvent.declined)
     MARKER_FIELD,
 )
 OCCURRENCE_FIELDS = ("subject", "body", "location", "start", "end", "original_start", "is_all_day", "_start_timezone")
@@ -168,6 +169,7 @@ def event_from_item(item: CalendarItem, *, unknown_zone: str | None = None) -> R
         marker=getattr(item, MARKER_FIELD, None) or None,
         remote_id=item.id,
         version=item.changekey,
+        declined=getattr(item, "my_response_type", None) == "Decline",
     )
     if item.recurrence is not None:
         event.rrules = [_rrule_from_recurrence(item.recurrence, event)]

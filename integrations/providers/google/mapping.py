@@ -201,6 +201,10 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
         remote_id=master.get("id"),
         version=master.get("etag"),
         raw=json.dumps(master, sort_keys=True),
+        declined=any(
+            attendee.get("self") and attendee.get("responseStatus") == "declined"
+            for attendee in master.get("attendees") or ()
+        ),
     )
     for line in master.get("recurrence") or ():
         upper = line.upper()

@@ -113,6 +113,7 @@ def event_from_graph(data: dict) -> RemoteEvent:
         remote_id=data.get("id"),
         version=data.get("changeKey"),
         raw=json.dumps(data, sort_keys=True),
+        declined=((data.get("responseStatus") or {}).get("response") or "").lower() == "declined",
     )
     # The times come in UTC (Prefer: outlook.timezone), so an unknown zone only loses the wall
     # clock a series repeats on and the day of an all-day entry: they are read in UTC, and said so.

@@ -4,6 +4,7 @@ whose exceptions are events of their own)."""
 
 import contextlib
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
@@ -561,17 +562,18 @@ def weekly_series(alice_google, tomorrow_9, django_capture_on_commit_callbacks):
     return make_weekly_series(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
 
 
-def google_view(google, start, end) -> list[tuple]:
-    """The series as Google shows it, expanded by an independent reader: recurring-ical-events over an
-    iCalendar object built from the master's RFC 5545 lines and its exception events."""
+def google_view(google, start, end, user: str = ALICE) -> list[tuple]:
+    """The series as Google shows it in `user`'s calendar, expanded by an independent reader:
+    recurring-ical-events over an iCalendar object built from the master's RFC 5545 lines and its
+    exception events, on the wall clock of the event's timeZone (where Google expands the rule)."""
 
     def moment(value):
         if "date" in value:
             return datetime.strptime(value["date"], "%Y-%m-%d").date()
-        return datetime.fromisoformat(value["dateTime"]).astimezone(UTC)
+        return datetime.fromisoformat(value["dateTime"]).astimezone(ZoneInfo(value.get("timeZone") or "UTC"))
 
     calendar = icalendar.Calendar()
-    for event in google.events(ALICE, with_cancelled=True):
+    for event in google.events(user, with_cancelled=True):
         if event.get("status") == "cancelled" and not event.get("recurringEventId"):
             continue
         component = icalendar.Event()

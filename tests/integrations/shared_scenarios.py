@@ -1,0 +1,350 @@
+"""A shared appointment (S1.3 "one entry with other attendees") on every connector: the scenarios the
+CalDAV suite runs (tests/integrations/test_shared_attendees.py), written once here and run against
+the Exchange (EWS), Microsoft Graph and Google peers by their own modules, each through the real
+client library.
+
+The helpdesk writes one entry per technician, in that technician's own calendar, with nobody
+invited (S3.5): each technician is the organiser of their copy (EWS MyResponseType "Organizer",
+Graph responseStatus "organizer", Google organizer.self), so no server delivers an invitation that
+would become a second entry. A change made on one technician's copy is that technician's answer as
+an attendee (planner Op.ANSWER): a deleted entry or a cancelled occurrence takes that technician off
+(the others keep it); a move or a rename is written back with the helpdesk's version.
+
+Declining is not something a technician can do to the helpdesk's copy (they organise it; Outlook
+and Google only offer to delete it, which `deleted_on_one_takes_only_that_technician_off` covers);
+an invitation from someone else that they decline and keep in view is
+`declined_invitation_leaves_the_helpdesk`.
+
+Each connector module gives a `Calendars` adapter: what the technician's own client (Outlook, the
+Google Calendar app) does to their calendar, and what the server itself shows, read from the
+peer's state and its own series expansion, never from our code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations.sync import engine
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+WEEK = timedelta(weeks=1)
+HOUR = timedelta(hours=1)
+
+
+class Calendars(Protocol):
+    """One connector's peer, seen as each technician's own calendar client sees it."""
+
+    def entries(self, address: str) -> list[dict]:
+        """Every stored entry (a single or a series' master, not its occurrences) of the mailbox's
+        calendar: {"id", "subject", "start" (UTC), "attendees" (addresses invited), "organiser_is_self"}."""
+
+    def view(self, address: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
+        """(start, end, subject), UTC, of what the calendar shows between start and end, occurrences
+        expanded by the server (or an independent reader of its data)."""
+
+    def delete(self, address: str, entry_id: str) -> None: ...
+
+    def move(self, address: str, entry_id: str, start: datetime, end: datetime, subject: str) -> None: ...
+
+    def cancel_occurrence(self, address: str, master_id: str, original_start: datetime) -> None: ...
+
+    def move_occurrence(
+        self, address: str, master_id: str, original_start: datetime, start: datetime, end: datetime
+    ) -> None: ...
+
+    def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        """An invitation from carol@example.org (outside the helpdesk) as it lands in the mailbox's
+        calendar, not answered yet; its id."""
+
+    def decline(self, address: str, entry_id: str) -> None:
+        """The technician declines it in their client, which keeps it in the calendar, marked so."""
+
+
+def sync(agent_calendar: AgentCalendar):
+    """One push and pull of the technician's calendar, as the beat task runs it."""
+    agent_calendar.refresh_from_db()
+    return engine.sync_agent_calendar(agent_calendar, pull=True)
+
+
+def next_monday_15() -> datetime:
+    """Next week's Monday, 15:00 in Amsterdam."""
+    today = timezone.now().astimezone(AMSTERDAM)
+    monday = today + timedelta(days=7 - today.weekday())
+    return monday.replace(hour=15, minute=0, second=0, microsecond=0)
+
+
+def on_site_together(agents, start, capture) -> Appointment:
+    with capture(execute=True):
+        return calendar_services.create_appointment(
+            subject="On site together", start=start, end=start + 2 * HOUR, agents=agents
+        )
+
+
+def standup(agents, first, capture) -> Appointment:
+    """A weekly 30-minute stand-up, four times, on every technician given: pushed to each."""
+    with capture(execute=True):
+        return calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;COUNT=4",
+            agents=agents,
+            start=first,
+            end=first + timedelta(minutes=30),
+            time_zone=AMSTERDAM,
+            subject="Weekly team stand-up",
+        )
+
+
+def remote_id(appointment: Appointment, agent_calendar: AgentCalendar) -> str:
+    return SyncLink.objects.get(appointment=appointment, agent_calendar=agent_calendar).remote_id
+
+
+def agent_names(appointment: Appointment) -> list[str]:
+    return sorted(agent.user.username for agent in appointment.agents.all())
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def quiet(*agent_calendars: AgentCalendar) -> list[tuple[int, int]]:
+    """(pushed, pulled) of one more sync of each calendar: (0, 0) each once the sync converged."""
+    return [(report.pushed, report.pulled) for report in map(sync, agent_calendars)]
+
+
+def converged(capture, *agent_calendars: AgentCalendar) -> None:
+    """Converged: the next sync of each calendar has nothing left to write or read."""
+    with capture(execute=True):
+        again = quiet(*agent_calendars)
+    assert again == [(0, 0)] * len(agent_calendars), again
+
+
+# --- the scenarios ------------------------------------------------------------------------------------
+
+
+def reaches_each_calendar_once(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """One entry in each technician's calendar, each organised by that technician with nobody
+    invited; a pull on both imports nothing back and writes nothing (S3.9)."""
+    alice_cal.agent.import_external = True
+    alice_cal.agent.save()
+    start = next_monday_15()
+    job = on_site_together([alice_cal.agent, bob_cal.agent], start, capture)
+
+    for agent_calendar in (alice_cal, bob_cal):
+        (entry,) = calendars.entries(agent_calendar.agent.mailbox)
+        assert entry["id"] == remote_id(job, agent_calendar)
+        assert (entry["subject"], entry["start"]) == ("On site together", utc(start))
+        assert entry["attendees"] == [] and entry["organiser_is_self"]
+    converged(capture, alice_cal, bob_cal)
+    assert Appointment.objects.count() == 1
+    assert [len(calendars.entries(c.agent.mailbox)) for c in (alice_cal, bob_cal)] == [1, 1]
+
+
+def deleted_on_one_takes_only_that_technician_off(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    start = next_monday_15()
+    job = on_site_together([alice_cal.agent, bob_cal.agent], start, capture)
+    calendars.delete(alice_cal.agent.mailbox, remote_id(job, alice_cal))
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    job = Appointment.objects.get(pk=job.pk)
+    assert agent_names(job) == ["bob"]
+    assert not SyncLink.objects.filter(appointment=job, agent_calendar=alice_cal).exists()
+    assert calendars.entries(alice_cal.agent.mailbox) == []
+    assert [(e["subject"], e["start"]) for e in calendars.entries(bob_cal.agent.mailbox)] == [
+        ("On site together", utc(start))
+    ]
+    converged(capture, alice_cal, bob_cal)
+    assert calendars.entries(alice_cal.agent.mailbox) == []
+
+
+def moved_on_one_is_written_back_and_logged(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    start = next_monday_15()
+    job = on_site_together([alice_cal.agent, bob_cal.agent], start, capture)
+    later = start + 3 * HOUR
+    calendars.move(alice_cal.agent.mailbox, remote_id(job, alice_cal), later, later + 2 * HOUR, "Moved by Alice")
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    job = Appointment.objects.get(pk=job.pk)
+    assert (job.start, job.subject, agent_names(job)) == (start, "On site together", ["alice", "bob"])
+    window = (start - HOUR, start + 6 * HOUR)
+    every = [(utc(start), utc(start + 2 * HOUR), "On site together")]
+    assert calendars.view(alice_cal.agent.mailbox, *window) == every
+    assert calendars.view(bob_cal.agent.mailbox, *window) == every
+    entry = SyncLogEntry.objects.filter(agent_calendar=alice_cal, direction="out").latest("pk")
+    assert entry.message.startswith("Shared with 2 technicians: change it in the helpdesk.")
+    assert entry.overwritten["subject"] == "Moved by Alice"
+    assert "start" in entry.overwritten
+    converged(capture, alice_cal, bob_cal)
+
+
+def occurrence_cancelled_on_one_takes_only_that_technician_off(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    first = next_monday_15()
+    series = standup([alice_cal.agent, bob_cal.agent], first, capture)
+    second = first + WEEK
+    calendars.cancel_occurrence(alice_cal.agent.mailbox, remote_id(series, alice_cal), second)
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    occurrence = series.occurrences.get(original_start=second)
+    assert not occurrence.is_cancelled
+    assert agent_names(occurrence) == ["bob"]
+    assert agent_names(series.occurrences.get(original_start=first + 2 * WEEK)) == ["alice", "bob"]
+    assert agent_names(Appointment.objects.get(pk=series.pk)) == ["alice", "bob"]
+    entry = SyncLogEntry.objects.filter(agent_calendar=alice_cal, direction="in").latest("pk")
+    assert "taken off the occurrence" in entry.message and "stays for the others" in entry.message
+    window = (first - HOUR, first + 5 * WEEK)
+    every = [(utc(first + n * WEEK), utc(first + n * WEEK + timedelta(minutes=30))) for n in range(4)]
+    converged(capture, alice_cal, bob_cal)
+    assert [(s, e) for s, e, _ in calendars.view(bob_cal.agent.mailbox, *window)] == every
+    assert [(s, e) for s, e, _ in calendars.view(alice_cal.agent.mailbox, *window)] == [
+        span for span in every if span[0] != utc(second)
+    ]
+
+
+def occurrence_cancelled_by_everyone_is_cancelled(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    first = next_monday_15()
+    series = standup([alice_cal.agent, bob_cal.agent], first, capture)
+    second = first + WEEK
+    calendars.cancel_occurrence(alice_cal.agent.mailbox, remote_id(series, alice_cal), second)
+    with capture(execute=True):
+        sync(alice_cal)
+    calendars.cancel_occurrence(bob_cal.agent.mailbox, remote_id(series, bob_cal), second)
+
+    with capture(execute=True):
+        sync(bob_cal)
+
+    assert series.occurrences.get(original_start=second).is_cancelled
+    assert agent_names(series.occurrences.get(original_start=first + 2 * WEEK)) == ["alice", "bob"]
+
+
+def occurrence_moved_on_one_is_written_back(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    first = next_monday_15()
+    series = standup([alice_cal.agent, bob_cal.agent], first, capture)
+    second = first + WEEK
+    calendars.move_occurrence(
+        alice_cal.agent.mailbox,
+        remote_id(series, alice_cal),
+        second,
+        second + HOUR,
+        second + HOUR + timedelta(minutes=30),
+    )
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    occurrence = series.occurrences.get(original_start=second)
+    assert (occurrence.start, agent_names(occurrence)) == (second, ["alice", "bob"])
+    window = (first - HOUR, first + 5 * WEEK)
+    every = [(utc(first + n * WEEK), utc(first + n * WEEK + timedelta(minutes=30))) for n in range(4)]
+    for agent_calendar in (alice_cal, bob_cal):
+        assert [(s, e) for s, e, _ in calendars.view(agent_calendar.agent.mailbox, *window)] == every
+    converged(capture, alice_cal, bob_cal)
+
+
+def helpdesk_change_reaches_every_calendar(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """The organiser's change (made in the helpdesk) reaches every technician's entry."""
+    start = next_monday_15()
+    job = on_site_together([alice_cal.agent, bob_cal.agent], start, capture)
+    later = start + timedelta(days=1)
+
+    with capture(execute=True):
+        calendar_services.update_appointment(job, subject="On site, second day", start=later, end=later + 2 * HOUR)
+
+    window = (start - HOUR, later + 6 * HOUR)
+    expected = [(utc(later), utc(later + 2 * HOUR), "On site, second day")]
+    for agent_calendar in (alice_cal, bob_cal):
+        assert calendars.view(agent_calendar.agent.mailbox, *window) == expected
+        assert len(calendars.entries(agent_calendar.agent.mailbox)) == 1
+
+
+def technician_taken_off_loses_the_entry(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    start = next_monday_15()
+    job = on_site_together([alice_cal.agent, bob_cal.agent], start, capture)
+
+    with capture(execute=True):
+        calendar_services.update_appointment(job, agents=[alice_cal.agent])
+
+    assert calendars.entries(bob_cal.agent.mailbox) == []
+    assert [e["subject"] for e in calendars.entries(alice_cal.agent.mailbox)] == ["On site together"]
+    converged(capture, alice_cal, bob_cal)
+    assert agent_names(Appointment.objects.get(pk=job.pk)) == ["alice"]
+
+
+def deleted_in_the_helpdesk_leaves_every_calendar(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    job = on_site_together([alice_cal.agent, bob_cal.agent], next_monday_15(), capture)
+
+    with capture(execute=True):
+        calendar_services.delete_appointment(job)
+
+    assert calendars.entries(alice_cal.agent.mailbox) == calendars.entries(bob_cal.agent.mailbox) == []
+    assert not SyncLink.objects.exists()
+
+
+def deleted_by_everyone_goes(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """Deletion on one side, then on the other: the last technician's deletion removes it (S3.8)."""
+    job = on_site_together([alice_cal.agent, bob_cal.agent], next_monday_15(), capture)
+    for agent_calendar in (alice_cal, bob_cal):
+        calendars.delete(agent_calendar.agent.mailbox, remote_id(job, agent_calendar))
+        with capture(execute=True):
+            sync(agent_calendar)
+
+    assert not Appointment.objects.filter(pk=job.pk).exists()
+    assert calendars.entries(alice_cal.agent.mailbox) == calendars.entries(bob_cal.agent.mailbox) == []
+
+
+def declined_invitation_leaves_the_helpdesk(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """An invitation from someone outside (not the helpdesk's) that Bob declines in his calendar,
+    which keeps it there marked declined (EWS MyResponseType "Decline", Graph responseStatus
+    "declined", Google attendees[self].responseStatus "declined"): not imported, and one imported
+    while he had not answered leaves the helpdesk. Nothing is deleted from his calendar."""
+    bob = bob_cal.agent
+    bob.import_external = True
+    bob.save()
+    start = next_monday_15()
+    kick_off = calendars.invitation(bob.mailbox, "Customer kick-off", start, start + HOUR)
+    webinar = calendars.invitation(bob.mailbox, "Vendor webinar", start + 2 * HOUR, start + 3 * HOUR)
+    calendars.decline(bob.mailbox, webinar)
+
+    with capture(execute=True):
+        sync(bob_cal)
+    assert [(a.subject, agent_names(a)) for a in Appointment.objects.all()] == [("Customer kick-off", ["bob"])]
+
+    calendars.decline(bob.mailbox, kick_off)
+    with capture(execute=True):
+        sync(bob_cal)
+
+    assert not Appointment.objects.exists()
+    assert sorted(e["subject"] for e in calendars.entries(bob.mailbox)) == ["Customer kick-off", "Vendor webinar"]
+    converged(capture, bob_cal)
+    assert not Appointment.objects.exists()
+
+
+SCENARIOS = [
+    reaches_each_calendar_once,
+    deleted_on_one_takes_only_that_technician_off,
+    moved_on_one_is_written_back_and_logged,
+    occurrence_cancelled_on_one_takes_only_that_technician_off,
+    occurrence_cancelled_by_everyone_is_cancelled,
+    occurrence_moved_on_one_is_written_back,
+    helpdesk_change_reaches_every_calendar,
+    technician_taken_off_loses_the_entry,
+    deleted_in_the_helpdesk_leaves_every_calendar,
+    deleted_by_everyone_goes,
+    declined_invitation_leaves_the_helpdesk,
+]
+
+# Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
+each_scenario = pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
