@@ -15,7 +15,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -58,9 +58,43 @@ def service_errors() -> Iterator[None]:
 
 
 class Pages(PageNumberPagination):
+    """Numbered pages of a list (`page` from 1, `page_size` up to 1000). A `page` that is not a
+    whole number from 1 on answers 400 on the field, and one past the last 404, each naming
+    the pages there are; DRF's own answer to both was a bare 404 "Invalid page."."""
+
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def paginate_queryset(self, queryset, request: Request, view: APIView | None = None) -> list | None:
+        """The asked page's items (None when unpaged). Raises ValidationError (400) for a `page`
+        that is not a page number, NotFound (404) for one past the last."""
+        asked = request.query_params.get(self.page_query_param)
+        if asked is None or asked in self.last_page_strings:
+            return super().paginate_queryset(queryset, request, view)
+        page_size = self.get_page_size(request)
+        if not page_size:
+            return None
+        paginator = self.django_paginator_class(queryset, page_size)
+        last = paginator.num_pages
+        try:
+            number = int(asked)
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise serializers.ValidationError(
+                {self.page_query_param: [f"“{asked[:40]}” is not a page number: give a whole number from 1 to {last}."]}
+            )
+        if number > last:
+            raise NotFound(
+                f"There is no page {number}: the last is page {last} ({paginator.count} in all, {page_size} a page)."
+            )
+        # As DRF's own, on the paginator that counted already (one COUNT query, not two).
+        self.request = request
+        self.page = paginator.page(number)
+        if last > 1 and self.template is not None:
+            self.display_page_controls = True
+        return list(self.page)
 
 
 # --- query parameters, as django-filter fields (shown in the drf-spectacular schema) ---------

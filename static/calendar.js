@@ -113,7 +113,13 @@
         length: new Date(item.end) - new Date(item.start),
         // Shown on hover (eventDidMount), for entries too narrow for their label: the times and
         // the subject; an imported private entry only its times and "Busy" (S2.5).
-        tooltip: `${spanLabel(start, end, days)} \u00b7 ${item.data_unavailable ? "Busy" : prefix + item.title}`,
+        // With the technicians' answers, which a narrow entry cuts short.
+        tooltip: [
+          `${spanLabel(start, end, days)} \u00b7 ${item.data_unavailable ? "Busy" : prefix + item.title}`,
+          approvalText(item),
+        ]
+          .filter(Boolean)
+          .join("\n"),
       },
     };
   }
@@ -278,11 +284,19 @@
     const time = document.createElement("time");
     time.className = "ec-event-time";
     time.textContent = entryLabel(info);
-    if (!info.event.extendedProps.approval) return { domNodes: [time, title] };
-    const approval = document.createElement("small");
-    approval.className = "ec-event-approval";
-    approval.textContent = info.event.extendedProps.approval;
-    return { domNodes: [time, title, approval] };
+    // The time and, when there is one, the technicians' answer (policy Ask) share one line, so
+    // the answer never takes the subject's room: in a one-hour entry it covered the subject.
+    // Cut short on a narrow entry; the tooltip has it whole (helpdesk.css orders the lines).
+    const meta = document.createElement("div");
+    meta.className = "ec-event-meta";
+    meta.append(time);
+    if (info.event.extendedProps.approval) {
+      const approval = document.createElement("small");
+      approval.className = "ec-event-approval";
+      approval.textContent = info.event.extendedProps.approval;
+      meta.append(approval);
+    }
+    return { domNodes: [meta, title] };
   }
 
   // Working hours as a light background, per technician (S2.4); public holidays grey, named.
@@ -328,13 +342,15 @@
   // Technicians as rows (a timeline): every day shows the same hours, the shown technicians'
   // working-hours window on the viewer's clock (from the earliest start to the latest end of
   // their working intervals in the window), widened to whole hours and to any entry outside it,
-  // so nothing is hidden; and the slots are as wide as lets the days fit the screen. Nights drawn
+  // so nothing is hidden; and the slots are as wide as lets the days fit the screen, or, when
+  // that would cut entries unreadably narrow, the grid scrolls sideways (MIN_HOUR_WIDTH). Nights drawn
   // in full made a week about 8,000 px wide (trial F16); the widget's own flexibleSlotTimeLimits
   // would widen only the days with an entry outside the hours, so days would differ.
   const rows = config.mode === "group" && config.view === "resourceTimeline";
-  // The narrowest hour (px), below which the timeline scrolls sideways rather than squeeze; the
-  // widest slot; the room a slot label ("08:00") needs.
-  const MIN_HOUR_WIDTH = 20;
+  // The narrowest hour (px), below which the timeline scrolls sideways rather than squeeze: a
+  // one-hour entry still shows the start of its subject (at 20 px, a week of rows cut every
+  // entry to a chip of a digit or two); the widest slot; the room a slot label ("08:00") needs.
+  const MIN_HOUR_WIDTH = 56;
   const MAX_SLOT_WIDTH = 160;
   const LABEL_WIDTH = 40;
 

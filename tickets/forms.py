@@ -31,15 +31,17 @@ class TeamMembersField(forms.ModelChoiceField):
         return f"Anyone of {obj.name}"
 
 
-def _whole_number_field(label: str, unit: str, most: int) -> forms.IntegerField:
-    """An optional whole number from 0 to `most` (empty: 0), every refusal saying so."""
+def _whole_number_field(label: str, unit: str, most: int, *, empty: str) -> forms.IntegerField:
+    """An optional whole number from 0 to `most` (empty: 0), every refusal saying so. Shown empty
+    with `empty` as its placeholder, what leaving it empty does: a "0" put in the box read as a
+    choice made (no notice at all) where the search starts at the next whole hour."""
     message = f"Give the {label.lower()} as a whole number of {unit} from 0 to {most}."
     return forms.IntegerField(
         label=f"{label} ({unit})",
         required=False,
         min_value=0,
         max_value=most,
-        initial=0,
+        widget=forms.NumberInput(attrs={"placeholder": empty}),
         error_messages={"invalid": message, "min_value": message, "max_value": message},
     )
 
@@ -53,8 +55,8 @@ class FindSlotForm(forms.Form):
     team = TeamMembersField(
         queryset=Team.objects.all(), required=False, label="Who", empty_label="The assigned technicians, together"
     )
-    buffer = _whole_number_field("Travel before and after", "minutes", MAX_BUFFER // timedelta(minutes=1))
-    notice = _whole_number_field("Minimum notice", "hours", MAX_NOTICE // timedelta(hours=1))
+    buffer = _whole_number_field("Travel before and after", "minutes", MAX_BUFFER // timedelta(minutes=1), empty="none")
+    notice = _whole_number_field("Minimum notice", "hours", MAX_NOTICE // timedelta(hours=1), empty="next whole hour")
     after = forms.DateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )

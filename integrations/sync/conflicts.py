@@ -30,7 +30,7 @@ _FIELDS = (
     ("busy", "shown as", "shown as"),
     ("rrules", "repeat rule", "repeat rule"),
     ("exdates", "left-out dates", "left-out dates"),
-    ("overrides", "occurrences changed on their own", "occurrences changed on their own"),
+    ("overrides", "occurrences changed on their own:", "occurrences changed on their own:"),
 )
 _TEXT_KEYS = ("subject", "location", "body")
 _OPENING = "Overwritten in "
@@ -82,9 +82,44 @@ def _value(key: str, value, tz: ZoneInfo, *, private: bool) -> str:
     if key == "exdates":
         return ", ".join(_moment(d, tz) for d in value) if value else "(none)"
     if key == "overrides":
-        count = len(value or [])
-        return f"{count} of them" if count else "(none)"
+        return _occurrences(value or [], tz, private=private)
     return _quoted(str(value))
+
+
+_MAX_OCCURRENCES = 5  # named in the sentence; the JSON keeps them all
+
+
+def _occurrences(entries: list[dict], tz: ZoneInfo, *, private: bool) -> str:
+    """Which occurrences, by the date and time the series gave them on the technician's clock,
+    and what the losing side had in each: "Mon 7 Dec 2026 15:00 (moved to Mon 7 Dec 2026
+    16:00-16:30); Mon 14 Dec 2026 15:00 (subject 'Room 2')", an en dash between the times.
+    `entries`: `mapping.lost_values`' "overrides" (a log entry written before it named the
+    fields holds whole overrides: each is then said with all it had)."""
+    if not entries:
+        return "(none)"
+    said = []
+    for entry in entries[:_MAX_OCCURRENCES]:
+        what = []
+        if entry.get("as_series"):
+            what.append("as the series has it")
+        if entry.get("start") or entry.get("end"):
+            what.append(f"moved to {_span(entry.get('start'), entry.get('end'), tz)}")
+        for key, word in (("subject", "subject"), ("location", "location"), ("body", "text")):
+            if entry.get(key) is not None:
+                what.append(f"{word} {_value(key, entry[key], tz, private=private or entry.get('private', False))}")
+        when = _moment(entry.get("original_start"), tz)
+        said.append(f"{when} ({', '.join(what)})" if what else when)
+    more = len(entries) - _MAX_OCCURRENCES
+    return "; ".join(said) + (f"; and {more} more" if more > 0 else "")
+
+
+def _span(start: str | None, end: str | None, tz: ZoneInfo) -> str:
+    """Two snapshot moments as "Mon 7 Dec 2026 16:00-16:30" (an en dash; the end's day only when
+    it differs from the start's)."""
+    first, last = _moment(start, tz) if start else "?", _moment(end, tz) if end else "?"
+    if ":" in first and ":" in last and first[:-6] == last[:-6]:
+        return f"{first}\u2013{last[-5:]}"
+    return f"{first} \u2013 {last}"
 
 
 def _quoted(text: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -450,11 +451,86 @@ def lost_values(loser: RemoteEvent, winner: RemoteEvent) -> dict:
     for name in ("start", "end", "all_day", "subject", "body", "location", "private", "busy", "rrules", "exdates"):
         if not same.get(name, lost_data[name] == won_data[name]):
             lost[name] = lost_data[name]
-    if content_hash(RemoteEvent(start=loser.start, end=loser.end, overrides=loser.overrides)) != content_hash(
-        RemoteEvent(start=loser.start, end=loser.end, overrides=winner.overrides)
-    ):
-        lost["overrides"] = lost_data["overrides"]
+    changed = _changed_occurrences(loser, winner)
+    if changed:
+        lost["overrides"] = changed
     return lost
+
+
+_OCCURRENCE_FIELDS = ("start", "end", "subject", "body", "location")
+
+
+def _changed_occurrences(loser: RemoteEvent, winner: RemoteEvent) -> list[dict]:
+    """The occurrences changed on their own that differ between the two sides, by original start,
+    each with what `loser` had there: {"original_start", and those of start, end, subject, body,
+    location (`to_data`'s forms) that differ from `winner`'s occurrence}, or {"original_start",
+    "as_series": True} where `loser` had the occurrence as the series gives it. Both sides are
+    compared against the loser's series, as `content_hash` compares an override (RFC 5545
+    RECURRENCE-ID: an override with the rule's times and the series' texts changes nothing)."""
+    base = RemoteEvent(
+        start=loser.start, end=loser.end, subject=loser.subject, body=loser.body, location=loser.location
+    )
+
+    def changed(event: RemoteEvent) -> dict[str, tuple[dict, list]]:
+        found = {}
+        for occurrence in event.overrides:
+            key = content_hash(dataclasses.replace(base, overrides=[occurrence]))
+            if key != content_hash(base):
+                found[_moment_out(occurrence.original_start)] = (_occurrence_data(occurrence), key)
+        return found
+
+    lost, won = changed(loser), changed(winner)
+    result = []
+    for original in sorted(set(lost) | set(won)):
+        had, had_key = lost.get(original, (None, None))
+        has, has_key = won.get(original, (None, None))
+        if had_key == has_key:
+            continue
+        if had is None:
+            result.append({"original_start": original, "as_series": True})
+            continue
+        other = has or {
+            "start": original,
+            "end": _rule_end(moment_from_data(original), loser),
+            "subject": None,
+            "body": None,
+            "location": None,
+        }
+        entry = {"original_start": original}
+        for name in _OCCURRENCE_FIELDS:
+            if name in ("start", "end"):
+                # Moved or resized: the times it had, both.
+                if (had["start"], had["end"]) != (other["start"], other["end"]):
+                    entry[name] = had[name]
+                continue
+            # A text the same as the series' is no text of the occurrence's own (content_hash).
+            mine, theirs = (
+                None if value is None or same_text(value, getattr(base, name)) else value
+                for value in (had[name], other[name])
+            )
+            if mine != theirs and not (mine is not None and theirs is not None and same_text(mine, theirs)):
+                entry[name] = mine if mine is not None else getattr(base, name)
+        if had.get("private"):
+            entry["private"] = True
+        if len(entry) == 1 + ("private" in entry):
+            # Differs only in what the hash reads but the fields do not show (e.g. a text the
+            # same as the series'): say the occurrence, with its times.
+            entry.update(start=had["start"], end=had["end"])
+        result.append(entry)
+    return result
+
+
+def _occurrence_data(occurrence: RemoteOccurrence) -> dict:
+    """One override as `to_data` writes it."""
+    return {
+        "original_start": _moment_out(occurrence.original_start),
+        "start": _moment_out(occurrence.start),
+        "end": _moment_out(occurrence.end),
+        "subject": occurrence.subject,
+        "body": occurrence.body,
+        "location": occurrence.location,
+        **({"private": True} if occurrence.private else {}),
+    }
 
 
 def _rdates(schedule, zone) -> list[datetime]:

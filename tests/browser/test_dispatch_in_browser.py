@@ -204,3 +204,39 @@ def test_free_slot_shading_shows_each_free_window_whole(open_page, log_in, coord
 
     boxes = sorted((blocks.nth(i).bounding_box() for i in range(len(expected))), key=lambda box: box["y"])
     assert [(clock(box["y"]), clock(box["y"] + box["height"])) for box in boxes] == expected
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_find_a_slot_labels_each_have_their_field_and_the_notice_says_what_empty_means(
+    open_page, log_in, coordinator, alice, width
+):
+    """Trial (uifix 3): the form showed a label "Later than" with no field (the hidden value that
+    "Later slots" carries), and "Minimum notice (hours)" read 0, as if a slot could start this
+    minute, where the search starts at the next whole hour. Now every label shown holds a field
+    in view, also after "Later slots", and the notice box is empty, saying what empty means."""
+    ticket = ticket_services.create_request(summary="Printer", assigned_agents=[alice], estimate=timedelta(hours=1))
+    page = log_in(open_page(width=width, height=844 if width < 600 else 900), "coordinator")
+    page.goto(f"/requests/{ticket.pk}/")
+    form = page.locator("#find-slot form.filters")
+
+    def every_label_has_a_field_in_view():
+        labels = form.locator("label")
+        assert labels.count() >= 4
+        for index in range(labels.count()):
+            label = labels.nth(index)
+            assert label.is_visible()
+            field = label.locator("input, select")
+            assert field.count() == 1, label.inner_text()
+            assert field.is_visible(), label.inner_text()
+
+    every_label_has_a_field_in_view()
+    notice = page.get_by_label("Minimum notice (hours)")
+    expect(notice).to_have_value("")
+    expect(notice).to_have_attribute("placeholder", "next whole hour")
+    page.click("#find-slot button[type=submit]")
+    page.locator("#find-slot a", has_text="Later slots").click()
+    page.wait_for_url(lambda url: "later_than" in url)
+    every_label_has_a_field_in_view()
+    expect(form).not_to_contain_text("Later than")
+    # Nothing of the form reaches past the page's width (a phone).
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -40,14 +40,43 @@ def settled(page) -> None:
     raise AssertionError("The calendar kept moving.")
 
 
-def test_a_week_in_rows_shows_the_working_hours_window_on_every_day_and_fits_the_screen(
+def sideways(page) -> tuple[int, int]:
+    """[scrollWidth, clientWidth] of the widget's grid."""
+    return page.evaluate(
+        "(() => { const m = document.querySelector('.ec-main'); return [m.scrollWidth, m.clientWidth]; })()"
+    )
+
+
+def shown_letters(title) -> int:
+    """How many leading characters of an entry's title element are in view, measured in the
+    browser on a copy of the text in the element's own font (the ellipsis's room kept)."""
+    return title.evaluate(
+        """e => {
+          const probe = document.createElement('span');
+          probe.style.cssText = 'position:absolute;visibility:hidden;white-space:pre';
+          probe.style.font = getComputedStyle(e).font;
+          document.body.append(probe);
+          const room = e.clientWidth - parseFloat(getComputedStyle(e).paddingInlineStart || 0);
+          let n = 0;
+          for (; n < e.textContent.length; n++) {
+            probe.textContent = e.textContent.slice(0, n + 1) + '\u2026';
+            if (probe.getBoundingClientRect().width > room) break;
+          }
+          probe.remove();
+          return n;
+        }"""
+    )
+
+
+def test_a_week_in_rows_shows_the_working_hours_window_on_every_day_and_scrolls_in_the_grid_only(
     open_page, log_in, coordinator, make_agent
 ):
     """Trial F16: Alice works 08:00-17:00 in Amsterdam, Bob 08:00-17:00 in London (09:00-18:00 on
     the coordinator's Amsterdam clock): the window of the two, worked out here with zoneinfo, is
     08:00-18:00. Every one of the seven days shows those ten hours (the page showed Monday from
-    08:00 and every later day from 00:00, 8,191 px wide), and the week fits a 1600 px window
-    with no sideways scroll."""
+    08:00 and every later day from 00:00, 8,191 px wide). Seventy hours do not fit 1600 px at a
+    readable width: the grid scrolls sideways inside the widget, the page itself does not, and a
+    one-hour entry is an hour of the day's width. One day fits with no sideways scroll."""
     alice = make_agent("alice", team="Field")
     make_agent("bob", time_zone="Europe/London", team="Field")
     starts = [on(0, 8), datetime.combine(MONDAY, time(8), LONDON).astimezone(AMS)]
@@ -67,14 +96,50 @@ def test_a_week_in_rows_shows_the_working_hours_window_on_every_day_and_fits_the
         assert hours[0] == f"{day}T{first:02}:00:00", hours
         # The labels are spread over the day: the last one is within the window's last hours.
         assert f"{day}T{last - 3:02}:00:00" <= hours[-1] < f"{day}T{last:02}:00:00", hours
-    widths = page.evaluate(
-        "(() => { const m = document.querySelector('.ec-main'); return [m.scrollWidth, m.clientWidth]; })()"
-    )
-    assert widths[0] <= widths[1], f"the week is {widths[0]} px wide in a {widths[1]} px grid"
+    scroll_width, client_width = sideways(page)
+    assert scroll_width > client_width
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     # Ten hours a day: a one-hour entry is a tenth of its day's width.
     hour = page.locator(".ec-event", has_text="Visit 0").bounding_box()["width"]
     day_width = days.first.bounding_box()["width"]
     assert abs(day_width / (last - first) - hour) < 3, (day_width, hour)
+
+    page.goto(f"/calendar/group/?team={alice.teams.get().pk}&layout=rows&days=1&slot=60&date=2035-03-05")
+    settled(page)
+    scroll_width, client_width = sideways(page)
+    assert scroll_width <= client_width, f"one day is {scroll_width} px wide in a {client_width} px grid"
+
+
+def test_a_week_in_rows_at_1400_px_shows_each_one_hour_entrys_subject(open_page, log_in, coordinator, make_agent):
+    """Trial (uifix 1): a week of rows at 1400 px for technicians in three zones (Amsterdam,
+    London, New York: a window of 08:00 to 23:00 on the coordinator's clock) cut every entry to a
+    chip showing a digit of its time ("1..."), and still did not fit. Now each one-hour entry
+    shows at least the first five letters of its subject on its first line and its start under
+    it, its hover text whole, and the grid scrolls sideways to make room."""
+    alice = make_agent("alice", team="Field")
+    make_agent("bob", time_zone="Europe/London", team="Field")
+    make_agent("carol", time_zone="America/New_York", team="Field")
+    for day in range(7):
+        calendar_services.create_appointment(
+            subject=f"Visit Acme Logistics {day}", start=on(day, 11), end=on(day, 12), agents=[alice]
+        )
+    page = log_in(open_page(width=1400, height=900), "coordinator")
+    page.goto(f"/calendar/group/?team={alice.teams.get().pk}&layout=rows&days=7&slot=30&date=2035-03-05")
+    settled(page)
+    entries = page.locator(".ec-event[title*='Visit']")
+    assert entries.count() == 7
+    for index in range(7):
+        entry = entries.nth(index)
+        title = entry.locator(".ec-event-title")
+        assert title.text_content().startswith("Visit Acme Logistics")
+        assert shown_letters(title) >= 5
+        # The subject is the first line, the start under it.
+        time_box = entry.locator(".ec-event-time").bounding_box()
+        assert title.bounding_box()["y"] + title.bounding_box()["height"] <= time_box["y"] + 1
+        assert entry.locator(".ec-event-time").text_content() == "11:00"
+        assert entry.get_attribute("title").startswith("11:00\u201312:00 \u00b7 Visit Acme Logistics ")
+    scroll_width, client_width = sideways(page)
+    assert scroll_width > client_width
 
 
 def test_an_entry_too_narrow_for_its_label_names_its_times_and_subject_on_hover(

@@ -256,3 +256,49 @@ def test_shared_occurrence_cancelled_while_the_helpdesk_changed_the_series_still
     every = [(first_monday + n * WEEK).astimezone(UTC) for n in range(4)]
     assert phone_starts(alice_phone, uid_alice, first_monday) == [m for m in every if m != second.astimezone(UTC)]
     assert str(alice_phone.by_uid(uid_alice).icalendar_component["summary"]) == "Stand-up (new room)"
+
+
+def test_shared_series_occurrences_changed_on_one_phone_are_named_in_the_log(
+    alice_calendar, bob_calendar, alice_phone, first_monday, django_capture_on_commit_callbacks
+):
+    """Trial (uifix 5): Alice's phone moves the 2nd stand-up an hour later and renames the 3rd
+    (two RECURRENCE-ID overrides, RFC 5545 3.8.4.4); the series is shared, so the helpdesk's
+    version is written back, and the log said only "occurrences changed on their own 1 of
+    them". Now it names each occurrence by the date and time the series gave it, on Alice's
+    clock, and what her phone had there. The expected text is written from the phone's edit."""
+    alice, bob = alice_calendar.agent, bob_calendar.agent
+    series = standup(alice, bob, first_monday, django_capture_on_commit_callbacks)
+    uid = marker_of(series, alice_calendar)
+    second, third = first_monday + WEEK, first_monday + 2 * WEEK
+    entry = alice_phone.by_uid(uid)
+    calendar = entry.icalendar_instance
+    master = next(c for c in calendar.walk("VEVENT") if c.get("recurrence-id") is None)
+    for original, start, summary in (
+        (second, second + timedelta(hours=1), str(master["summary"])),
+        (third, third, "Stand-up in room 2"),
+    ):
+        override = icalendar.Event()
+        override.add("uid", uid)
+        override.add("summary", summary)
+        override.add("dtstamp", first_monday)
+        override.add("recurrence-id", original)
+        override.add("dtstart", start)
+        override.add("dtend", start + timedelta(minutes=30))
+        calendar.add_component(override)
+    entry.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pull(alice_calendar)
+
+    log = SyncLogEntry.objects.filter(agent_calendar=alice_calendar, direction="out").latest("pk")
+    moved_to, moved_end = second + timedelta(hours=1), second + timedelta(hours=1, minutes=30)
+    assert log.message.startswith("Shared with 2 technicians: change it in the helpdesk.")
+    assert log.message.endswith(
+        "occurrences changed on their own: "
+        f"{second:%a %-d %b %Y %H:%M} (moved to {moved_to:%a %-d %b %Y %H:%M}\u2013{moved_end:%H:%M}); "
+        f"{third:%a %-d %b %Y %H:%M} (subject 'Stand-up in room 2')."
+    ), log.message
+    assert "of them" not in log.message
+    # Written back: the phone has the series as the helpdesk has it again.
+    every = [(first_monday + n * WEEK).astimezone(UTC) for n in range(4)]
+    assert phone_starts(alice_phone, uid, first_monday) == every

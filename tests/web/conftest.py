@@ -74,3 +74,16 @@ def private_external(alice):
         source=Appointment.Source.EXTERNAL,
         private=True,
     )
+
+
+# The API schema and one of each kind of object, for sweeps over every read.
+@pytest.fixture
+def schema_document(api_client, coordinator) -> dict:
+    return api_client(coordinator).get("/api/schema/", {"format": "json"}).json()
+
+
+@pytest.fixture
+def some_of_everything(alice, alices_appointment):
+    ticket = ticket_services.create_request(summary="Printer", assigned_agents=[alice], planned_start=at(2, 13))
+    action = ticket_services.log_action(ticket, agent=alice, done_at=at(2, 14), note="Done")
+    return {"agents": alice.pk, "teams": None, "requests": ticket.pk, "appointments": alices_appointment.pk}, action

@@ -6,11 +6,7 @@ filters and DRF's own `page`, `page_size` and `format`); the sweep over every re
 operations and their parameters from the OpenAPI document drf-spectacular makes, not from the
 code that answers the 400."""
 
-import pytest
-
 from agents.models import Team
-from tests.web.conftest import at
-from tickets import services as ticket_services
 
 APPOINTMENT_LIST_PARAMETERS = [
     "agent",
@@ -69,18 +65,6 @@ def test_a_single_item_takes_only_format(api_client, coordinator, alices_appoint
 
 def test_unknown_parameters_are_checked_after_authentication(client):
     assert client.get("/api/appointments/", {"master": "94"}).status_code in (401, 403)
-
-
-@pytest.fixture
-def schema_document(api_client, coordinator) -> dict:
-    return api_client(coordinator).get("/api/schema/", {"format": "json"}).json()
-
-
-@pytest.fixture
-def some_of_everything(alice, alices_appointment):
-    ticket = ticket_services.create_request(summary="Printer", assigned_agents=[alice], planned_start=at(2, 13))
-    action = ticket_services.log_action(ticket, agent=alice, done_at=at(2, 14), note="Done")
-    return {"agents": alice.pk, "teams": None, "requests": ticket.pk, "appointments": alices_appointment.pk}, action
 
 
 def _reads(document: dict) -> list[tuple[str, dict]]:
