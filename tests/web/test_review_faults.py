@@ -1,0 +1,105 @@
+"""The faults of the read-only review (/work/notes/report-review.md), each through the public
+surface (pages and API). Right values come from the permission table (SPEC), dateutil,
+zoneinfo or RFC 5545, never from the code under test."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from calendars.models import Appointment
+from tickets import services as ticket_services
+from tickets.models import Action
+
+AMS = ZoneInfo("Europe/Amsterdam")
+
+
+# --- fault 1: an action's appointment is judged as the action ----------------------------------
+
+
+def _bobs_logged_work(alice, bob):
+    ticket = ticket_services.create_request(summary="Printer", assigned_agents=[alice, bob])
+    action = ticket_services.log_action(
+        ticket,
+        agent=bob,
+        done_at=datetime(2035, 3, 5, 9, tzinfo=AMS),
+        time_taken=timedelta(hours=2),
+        note="Bob's work",
+        add_to_calendar=True,
+    )
+    return ticket, action, Appointment.objects.get(action=action)
+
+
+def test_technician_cannot_rewrite_colleagues_work_log_through_its_appointment(alice, bob, api_client, page_client):
+    ticket, action, entry = _bobs_logged_work(alice, bob)
+    client = api_client(alice.user)
+    # The permission table: a technician edits only her own actions and never reassigns one.
+    assert client.patch(
+        f"/api/requests/{ticket.pk}/actions/{action.pk}/", {"note": "x"}, format="json"
+    ).status_code in (
+        403,
+        404,
+    )
+    patched = client.patch(
+        f"/api/appointments/{entry.pk}/",
+        {"agents": [alice.pk], "start": "2035-03-05T07:00:00+01:00", "end": "2035-03-05T07:15:00+01:00"},
+        format="json",
+    )
+    assert patched.status_code == 403
+    assert (
+        client.patch(
+            f"/api/appointments/{entry.pk}/", {"start": "2035-03-05T07:00:00+01:00"}, format="json"
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/api/appointments/{entry.pk}/reassign/", {"to_agent": alice.pk}, format="json").status_code == 403
+    )
+    assert client.delete(f"/api/appointments/{entry.pk}/").status_code == 403
+    page = page_client(alice.user)
+    assert (
+        page.post(
+            f"/calendar/appointments/{entry.pk}/",
+            {"subject": entry.subject, "start": "2035-03-05T07:00", "end": "2035-03-05T07:15", "agents": [alice.pk]},
+        ).status_code
+        == 403
+    )
+    assert page.post(f"/calendar/appointments/{entry.pk}/delete/").status_code == 403
+    action = Action.objects.get(pk=action.pk)
+    assert (action.agent, action.done_at, action.time_taken) == (
+        bob,
+        datetime(2035, 3, 5, 9, tzinfo=AMS),
+        timedelta(hours=2),
+    )
+    assert Appointment.objects.filter(pk=entry.pk).exists()
+    # Every reading of the calendar says the same: not Alice's to edit.
+    shown = client.get(f"/api/appointments/{entry.pk}/").json()
+    rows = client.get(
+        "/api/appointments/calendar/", {"start": "2035-03-04T00:00:00+01:00", "end": "2035-03-07T00:00:00+01:00"}
+    ).json()
+    row = next(item for item in rows if item["id"] == entry.pk)
+    assert (shown["can_edit"], shown["can_reassign"], row["can_edit"], row["can_reassign"]) == (False,) * 4
+
+
+def test_technician_moves_own_work_log_but_cannot_give_it_away(alice, bob, api_client):
+    _ticket, action, entry = _bobs_logged_work(alice, bob)
+    client = api_client(bob.user)
+    moved = client.patch(
+        f"/api/appointments/{entry.pk}/",
+        {"start": "2035-03-05T10:00:00+01:00", "end": "2035-03-05T11:30:00+01:00"},
+        format="json",
+    )
+    assert moved.status_code == 200
+    action = Action.objects.get(pk=action.pk)
+    assert (action.done_at, action.time_taken) == (datetime(2035, 3, 5, 10, tzinfo=AMS), timedelta(minutes=90))
+    given = client.patch(f"/api/appointments/{entry.pk}/", {"agents": [alice.pk]}, format="json")
+    assert given.status_code == 403
+    assert "work" in given.json()["detail"]
+    assert Action.objects.get(pk=action.pk).agent == bob
+
+
+def test_coordinator_still_reassigns_logged_work(alice, bob, coordinator, api_client):
+    _ticket, action, entry = _bobs_logged_work(alice, bob)
+    r = api_client(coordinator).post(
+        f"/api/appointments/{entry.pk}/reassign/", {"to_agent": alice.pk, "from_agent": bob.pk}, format="json"
+    )
+    assert r.status_code == 200
+    assert Action.objects.get(pk=action.pk).agent == alice
