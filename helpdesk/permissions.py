@@ -216,6 +216,26 @@ def can_create_request(user) -> bool:
     return allowed(user, Verb.CREATE, Kind.REQUEST)
 
 
+def can_create_request_for(user, *, agents: Iterable[Agent], planned: bool) -> bool:
+    """Whether the user may create a request assigned to `agents`. A planned one (`planned`:
+    a planned start is given) puts an entry on each of their calendars at once, so the
+    appointment CREATE rule must hold too, the new request counting as assigned to `agents`:
+    a technician plans a new request only for herself or with herself among its technicians,
+    as she could not create those entries directly (review fault 2)."""
+    if not can_create_request(user):
+        return False
+    agent_ids = _agent_ids(agents)
+    if not planned or not agent_ids:
+        return True
+    return allowed(user, Verb.CREATE, Kind.APPOINTMENT, Target(agent_ids, None, request_agent_ids=agent_ids))
+
+
+PLANNED_FOR_OTHERS = (
+    "You may plan a new request only on your own calendar: add yourself to its technicians, or "
+    "leave the planned start empty and ask a coordinator to plan it."
+)
+
+
 def can_edit_request(user, request: Request) -> bool:
     return allowed(user, Verb.EDIT, Kind.REQUEST, _request_target(request))
 

@@ -103,3 +103,30 @@ def test_coordinator_still_reassigns_logged_work(alice, bob, coordinator, api_cl
     )
     assert r.status_code == 200
     assert Action.objects.get(pk=action.pk).agent == alice
+
+
+# --- fault 2: a planned request is a calendar entry for each of its technicians ---------------
+
+
+def test_technician_cannot_plan_a_new_request_on_a_colleagues_calendar(alice, bob, api_client, page_client):
+    # The table: a technician may not create an appointment for Bob alone (POST /api/appointments/ is 403).
+    client = api_client(alice.user)
+    planned = {"summary": "For Bob", "assigned_agents": [bob.pk], "planned_start": "2035-03-05T09:00:00+01:00"}
+    refused = client.post("/api/requests/", planned, format="json")
+    assert refused.status_code == 403
+    assert "own calendar" in refused.json()["detail"]
+    page = page_client(alice.user).post(
+        "/requests/new/",
+        {"summary": "For Bob", "status": "new", "assigned_agents": [bob.pk], "planned_start": "2035-03-05T09:00"},
+    )
+    assert page.status_code == 200
+    assert "only on your own calendar" in page.content.decode()
+    assert not Appointment.objects.filter(agents=bob).exists()
+    # Unplanned, or planned with herself among the technicians, stays allowed.
+    assert (
+        client.post("/api/requests/", {"summary": "Later", "assigned_agents": [bob.pk]}, format="json").status_code
+        == 201
+    )
+    both = dict(planned, assigned_agents=[alice.pk, bob.pk])
+    assert client.post("/api/requests/", both, format="json").status_code == 201
+    assert Appointment.objects.filter(agents=bob, source=Appointment.Source.PLANNED).count() == 1
