@@ -119,6 +119,8 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
             "hidden": hidden,
             "agent_ids": frozenset(agent_ids),
             "request_agent_ids": assigned.get(row["request_id"]),
+            # An entry of logged work is judged as its Action (helpdesk.permissions).
+            "work_agent_id": row["action__agent_id"] if row["source"] == Appointment.Source.ACTION else None,
         }
         items.append(
             {
@@ -471,6 +473,25 @@ def _rule_change_problem(appointment: Appointment, rule: str | None) -> str:
     return ""
 
 
+def _work_log_refusal(appointment: Appointment) -> str:
+    """The 403 text for an entry of logged work ("" for any other entry)."""
+    if appointment.source != Appointment.Source.ACTION:
+        return ""
+    return (
+        "This entry is logged work: only the technician who did the work or a coordinator may "
+        "change or remove it (it changes the work log)."
+    )
+
+
+def _reassign_refusal(appointment: Appointment) -> str:
+    if appointment.source == Appointment.Source.ACTION:
+        return (
+            "This entry is logged work: it stays with the technician who did the work; only a "
+            "coordinator may give it to another."
+        )
+    return "You may not put this appointment on other technicians' calendars."
+
+
 class ReassignSerializer(serializers.Serializer):
     from_agent = serializers.PrimaryKeyRelatedField(
         queryset=Agent.objects.all(), required=False, allow_null=True, help_text="Leave empty to add a technician."
@@ -643,7 +664,7 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         confirmed = data.pop("confirm_overlap", False)
         agents = data.pop("agents", None)
         if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):
-            raise PermissionDenied("You may not put this appointment on other technicians' calendars.")
+            raise PermissionDenied(_reassign_refusal(appointment))
         user = self.request.user
         with service_errors(), overlap_conflicts(), transaction.atomic():
             if data or agents is not None or (rule is None and not stop):
@@ -668,13 +689,13 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
 
     def perform_destroy(self, appointment: Appointment) -> None:
         if not permissions.can_delete_appointment(self.request.user, appointment):
-            raise PermissionDenied("You may not delete this appointment.")
+            raise PermissionDenied(_work_log_refusal(appointment) or "You may not delete this appointment.")
         with service_errors():
             services.delete_appointment(appointment, by=self.request.user)
 
     def _check_edit(self, appointment: Appointment) -> None:
         if not permissions.can_edit_appointment(self.request.user, appointment):
-            raise PermissionDenied("You may not change this appointment.")
+            raise PermissionDenied(_work_log_refusal(appointment) or "You may not change this appointment.")
 
     @extend_schema(request=ReassignSerializer, responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE})
     @action(detail=True, methods=["post"])
@@ -688,7 +709,7 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         to_agent = serializer.validated_data["to_agent"]
         agents = [agent for agent in appointment.agents.all() if from_agent is None or agent.pk != from_agent.pk]
         if not permissions.can_change_agents(request.user, appointment, [*agents, to_agent]):
-            raise PermissionDenied("You may not put this appointment on other technicians' calendars.")
+            raise PermissionDenied(_reassign_refusal(appointment))
         with service_errors(), overlap_conflicts():
             appointment = services.reassign_appointment(
                 appointment,

@@ -149,10 +149,15 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         )
         self.initial.setdefault("repeat", current)
         until = rules[0].until if len(rules) == 1 else None
+        self.shown_until: date | None = None
         if until is not None:
             until = until.astimezone(zone) if timezone.is_aware(until) else until
-            # The form's UNTIL is the last second of the day; a bare midnight UNTIL ends the day before.
-            self.initial.setdefault("repeat_until", (until - timedelta(seconds=1)).date())
+            # The last whole day UNTIL covers on the series' clock (RFC 5545 3.3.10: UNTIL bounds
+            # the starts inclusively; the form writes the day's last second). An UNTIL at another
+            # time (midnight UTC, as the API's examples write it) does not cover its own day, so
+            # the day before is shown and saving unchanged adds no occurrence (review fault 3).
+            self.shown_until = (until + timedelta(seconds=1)).date() - timedelta(days=1)
+            self.initial.setdefault("repeat_until", self.shown_until)
         if len(rules) == 1 and rules[0].count:
             self.fields[
                 "repeat_until"
@@ -202,22 +207,29 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         the last second of "Repeat until" on the series' clock (COUNT dropped: RFC 5545 3.3.10
         allows one of them), or no end when left empty on a rule that had an UNTIL."""
         current = self.series.schedule.recurrence
+        until: date | None = self.cleaned_data.get("repeat_until")
+        # "Repeat until" left on the day shown keeps the stored UNTIL as it is (whatever its time).
+        kept_until = current.rrules[0].until if until is not None and until == self.shown_until else None
         text = self.recurrence_rule()
         if text is not None:
             rules = [recurrence_lib.deserialize("RRULE:" + text, include_dtstart=False).rrules[0]]
+            if kept_until is not None:
+                rules[0].until = kept_until
         elif len(current.rrules) != 1:
             return None  # several rules (made elsewhere): kept whole; their ends are changed in admin
         else:
             rule = copy.copy(current.rrules[0])
-            until: date | None = self.cleaned_data.get("repeat_until")
             if until:
-                rule.until, rule.count = _last_second(until, schedule_zone(self.series.schedule)), None
+                rule.until, rule.count = kept_until or _last_second(until, schedule_zone(self.series.schedule)), None
             elif rule.until is not None:
                 rule.until = None
             rules = [rule]
         if [_rule_line(rule) for rule in rules] == [_rule_line(rule) for rule in current.rrules]:
             return None
-        return recurrence_lib.Recurrence(rrules=rules, rdates=current.rdates, include_dtstart=False)
+        # The rule's other parts (EXRULE, RDATE) are the series' own: the form changes none of them.
+        return recurrence_lib.Recurrence(
+            rrules=rules, exrules=current.exrules, rdates=current.rdates, include_dtstart=False
+        )
 
     def service_fields(self) -> dict:
         """The cleaned fields as `services.create_appointment` / `update_appointment` take them."""

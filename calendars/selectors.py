@@ -317,6 +317,7 @@ CALENDAR_COLUMNS = (
     "request_id",
     "part",
     "action_id",
+    "action__agent_id",
     "private",
     "busy",
     "reminder_minutes",

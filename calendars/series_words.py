@@ -54,12 +54,15 @@ SAID = {"freq", "interval", "count", "until", "byday", "bymonthday", "bymonth", 
 def rule_text(master: Appointment) -> str | None:
     """The series' rule as the API writes it and takes it back (POST and PATCH `recurrence`): one
     RRULE without its "RRULE:" prefix ("FREQ=WEEKLY;UNTIL=20270701T215959Z;BYDAY=MO", UNTIL in
-    UTC), or "RRULE:" lines, RDATE lines too, when it has more. Its cancelled days (EXDATE) are
+    UTC), or "RRULE:" lines, EXRULE and RDATE lines too, when it has more. Its cancelled days (EXDATE) are
     not in it: they are the series' cancelled occurrences. None for anything but a master."""
     if not master.is_recurring_master:
         return None
     rule = master.schedule.recurrence
-    whole = recurrence_lib.Recurrence(rrules=rule.rrules, rdates=rule.rdates, include_dtstart=False)
+    # EXRULE lines are part of the rule (a client that sends back what it read keeps them).
+    whole = recurrence_lib.Recurrence(
+        rrules=rule.rrules, exrules=rule.exrules, rdates=rule.rdates, include_dtstart=False
+    )
     lines = [line for line in recurrence_lib.serialize(whole).splitlines() if line]
     if len(lines) == 1 and lines[0].startswith("RRULE:"):
         return lines[0].removeprefix("RRULE:")

@@ -739,7 +739,9 @@ def check_rule(
     local = _aware(start, zone).astimezone(zone).replace(tzinfo=None)
     given = parsed
     if all_cancelled:
-        given = recurrence_lib.Recurrence(rrules=parsed.rrules, rdates=parsed.rdates, include_dtstart=False)
+        given = recurrence_lib.Recurrence(
+            rrules=parsed.rrules, exrules=parsed.exrules, rdates=parsed.rdates, include_dtstart=False
+        )
     with timezone.override(zone):
         first = given.after(local, inc=True, dtstart=local)
         if first is None:

@@ -17,6 +17,11 @@ Scopes, for a technician "me":
 - SOLE: appointment: I am its only technician, on a request or not (so nobody else's
   calendar changes).
 
+An appointment of logged work (source ACTION) is judged as its Action, by the action rules:
+moving it rewrites when the work was done and for how long, and giving it to another technician
+rewrites who did it (calendars.services keeps the Action in step), so a technician changes only
+her own work log this way, never a colleague's, and never gives it away (review fault 1).
+
 Editing and deleting an appointment have the same scopes: both change every calendar the
 entry is on, so a technician changes or removes an entry shared with others (a team's
 stand-up) only through a request assigned to her; otherwise a coordinator does.
@@ -199,8 +204,36 @@ def _appointment_target(appointment: Appointment) -> Target:
     return Target(_agent_ids(appointment.agents.all()), appointment.request)
 
 
+def _work_log_target(appointment: Appointment) -> Target | None:
+    """The Action an appointment of logged work stands for, as the action rules judge it (the
+    technician who did the work); None for any other appointment."""
+    if appointment.source != Appointment.Source.ACTION or appointment.action_id is None:
+        return None
+    return Target(frozenset({appointment.action.agent_id}), appointment.request)
+
+
 def can_create_request(user) -> bool:
     return allowed(user, Verb.CREATE, Kind.REQUEST)
+
+
+def can_create_request_for(user, *, agents: Iterable[Agent], planned: bool) -> bool:
+    """Whether the user may create a request assigned to `agents`. A planned one (`planned`:
+    a planned start is given) puts an entry on each of their calendars at once, so the
+    appointment CREATE rule must hold too, the new request counting as assigned to `agents`:
+    a technician plans a new request only for herself or with herself among its technicians,
+    as she could not create those entries directly (review fault 2)."""
+    if not can_create_request(user):
+        return False
+    agent_ids = _agent_ids(agents)
+    if not planned or not agent_ids:
+        return True
+    return allowed(user, Verb.CREATE, Kind.APPOINTMENT, Target(agent_ids, None, request_agent_ids=agent_ids))
+
+
+PLANNED_FOR_OTHERS = (
+    "You may plan a new request only on your own calendar: add yourself to its technicians, or "
+    "leave the planned start empty and ask a coordinator to plan it."
+)
 
 
 def can_edit_request(user, request: Request) -> bool:
@@ -247,8 +280,13 @@ def can_create_appointment(user, *, agents: Iterable[Agent], request: Request | 
 
 
 def can_edit_appointment(user, appointment: Appointment) -> bool:
+    """Whether the user may change the appointment's fields (an entry of logged work: the
+    Action's edit rule)."""
     if is_hidden(appointment):
         return False
+    work = _work_log_target(appointment)
+    if work is not None:
+        return allowed(user, Verb.EDIT, Kind.ACTION, work)
     return allowed(user, Verb.EDIT, Kind.APPOINTMENT, _appointment_target(appointment))
 
 
@@ -260,20 +298,32 @@ class RowEditCheck:
 
     scopes: tuple[Scope, ...]
     me: Agent | None
+    # The action rule's scopes for the same verb: an entry of logged work is judged as its Action.
+    work_scopes: tuple[Scope, ...] = ()
 
     @property
     def needs_request_agents(self) -> bool:
-        return Scope.ASSIGNED in self.scopes
+        return Scope.ASSIGNED in self.scopes or Scope.ASSIGNED in self.work_scopes
 
     def __call__(
-        self, *, hidden: bool, agent_ids: frozenset[int], request_agent_ids: frozenset[int] | None = None
+        self,
+        *,
+        hidden: bool,
+        agent_ids: frozenset[int],
+        request_agent_ids: frozenset[int] | None = None,
+        work_agent_id: int | None = None,
     ) -> bool:
-        if hidden or not self.scopes:
+        """`work_agent_id`: for an entry of logged work (source ACTION), the technician of its
+        Action; None for any other entry."""
+        scopes = self.scopes if work_agent_id is None else self.work_scopes
+        if hidden or not scopes:
             return False
-        if Scope.ANY in self.scopes:
+        if Scope.ANY in scopes:
             return True  # a coordinator's answer for every row: no target to build (group calendar, issue 14)
+        if work_agent_id is not None:
+            agent_ids = frozenset({work_agent_id})
         target = Target(agent_ids, None, request_agent_ids if request_agent_ids is not None else frozenset())
-        return any(_holds(scope, self.me, target) for scope in self.scopes)
+        return any(_holds(scope, self.me, target) for scope in scopes)
 
 
 def appointment_row_edit_check(user, verb: Verb = Verb.EDIT) -> RowEditCheck:
@@ -282,7 +332,8 @@ def appointment_row_edit_check(user, verb: Verb = Verb.EDIT) -> RowEditCheck:
     adds the edit check and calendars.ownership, as `can_reassign_appointment` does)."""
     role = role_of(user)
     scopes = RULES[role][Kind.APPOINTMENT][verb] if role is not None else ()
-    return RowEditCheck(tuple(scopes), agent_of(user))
+    work_scopes = RULES[role][Kind.ACTION][verb] if role is not None else ()
+    return RowEditCheck(tuple(scopes), agent_of(user), tuple(work_scopes))
 
 
 def can_change_agents(user, appointment: Appointment, agents: Iterable[Agent]) -> bool:
@@ -293,6 +344,13 @@ def can_change_agents(user, appointment: Appointment, agents: Iterable[Agent]) -
     target = _appointment_target(appointment)
     if _agent_ids(agents) == target.agent_ids:
         return True
+    return _may_reassign(user, appointment, target)
+
+
+def _may_reassign(user, appointment: Appointment, target: Target) -> bool:
+    work = _work_log_target(appointment)
+    if work is not None:
+        return allowed(user, Verb.REASSIGN, Kind.ACTION, work)
     return allowed(user, Verb.REASSIGN, Kind.APPOINTMENT, target)
 
 
@@ -302,10 +360,15 @@ def can_reassign_appointment(user, appointment: Appointment) -> bool:
     with them (calendars.ownership), whoever asks."""
     if ownership.keeps_technicians(appointment.source) or not can_edit_appointment(user, appointment):
         return False
-    return allowed(user, Verb.REASSIGN, Kind.APPOINTMENT, _appointment_target(appointment))
+    return _may_reassign(user, appointment, _appointment_target(appointment))
 
 
 def can_delete_appointment(user, appointment: Appointment) -> bool:
+    """Whether the user may delete the appointment (an entry of logged work: the Action's delete
+    rule, as deleting it takes the work off the calendar)."""
     if is_hidden(appointment):
         return False
+    work = _work_log_target(appointment)
+    if work is not None:
+        return allowed(user, Verb.DELETE, Kind.ACTION, work)
     return allowed(user, Verb.DELETE, Kind.APPOINTMENT, _appointment_target(appointment))

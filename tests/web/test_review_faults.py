@@ -1,0 +1,219 @@
+"""The faults of the read-only review (/work/notes/report-review.md), each through the public
+surface (pages and API). Right values come from the permission table (SPEC), dateutil,
+zoneinfo or RFC 5545, never from the code under test."""
+
+import re
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil import rrule
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+from tickets import services as ticket_services
+from tickets.models import Action
+
+AMS = ZoneInfo("Europe/Amsterdam")
+
+
+# --- fault 1: an action's appointment is judged as the action ----------------------------------
+
+
+def _bobs_logged_work(alice, bob):
+    ticket = ticket_services.create_request(summary="Printer", assigned_agents=[alice, bob])
+    action = ticket_services.log_action(
+        ticket,
+        agent=bob,
+        done_at=datetime(2035, 3, 5, 9, tzinfo=AMS),
+        time_taken=timedelta(hours=2),
+        note="Bob's work",
+        add_to_calendar=True,
+    )
+    return ticket, action, Appointment.objects.get(action=action)
+
+
+def test_technician_cannot_rewrite_colleagues_work_log_through_its_appointment(alice, bob, api_client, page_client):
+    ticket, action, entry = _bobs_logged_work(alice, bob)
+    client = api_client(alice.user)
+    # The permission table: a technician edits only her own actions and never reassigns one.
+    assert client.patch(
+        f"/api/requests/{ticket.pk}/actions/{action.pk}/", {"note": "x"}, format="json"
+    ).status_code in (
+        403,
+        404,
+    )
+    patched = client.patch(
+        f"/api/appointments/{entry.pk}/",
+        {"agents": [alice.pk], "start": "2035-03-05T07:00:00+01:00", "end": "2035-03-05T07:15:00+01:00"},
+        format="json",
+    )
+    assert patched.status_code == 403
+    assert (
+        client.patch(
+            f"/api/appointments/{entry.pk}/", {"start": "2035-03-05T07:00:00+01:00"}, format="json"
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/api/appointments/{entry.pk}/reassign/", {"to_agent": alice.pk}, format="json").status_code == 403
+    )
+    assert client.delete(f"/api/appointments/{entry.pk}/").status_code == 403
+    page = page_client(alice.user)
+    assert (
+        page.post(
+            f"/calendar/appointments/{entry.pk}/",
+            {"subject": entry.subject, "start": "2035-03-05T07:00", "end": "2035-03-05T07:15", "agents": [alice.pk]},
+        ).status_code
+        == 403
+    )
+    assert page.post(f"/calendar/appointments/{entry.pk}/delete/").status_code == 403
+    action = Action.objects.get(pk=action.pk)
+    assert (action.agent, action.done_at, action.time_taken) == (
+        bob,
+        datetime(2035, 3, 5, 9, tzinfo=AMS),
+        timedelta(hours=2),
+    )
+    assert Appointment.objects.filter(pk=entry.pk).exists()
+    # Every reading of the calendar says the same: not Alice's to edit.
+    shown = client.get(f"/api/appointments/{entry.pk}/").json()
+    rows = client.get(
+        "/api/appointments/calendar/", {"start": "2035-03-04T00:00:00+01:00", "end": "2035-03-07T00:00:00+01:00"}
+    ).json()
+    row = next(item for item in rows if item["id"] == entry.pk)
+    assert (shown["can_edit"], shown["can_reassign"], row["can_edit"], row["can_reassign"]) == (False,) * 4
+
+
+def test_technician_moves_own_work_log_but_cannot_give_it_away(alice, bob, api_client):
+    _ticket, action, entry = _bobs_logged_work(alice, bob)
+    client = api_client(bob.user)
+    moved = client.patch(
+        f"/api/appointments/{entry.pk}/",
+        {"start": "2035-03-05T10:00:00+01:00", "end": "2035-03-05T11:30:00+01:00"},
+        format="json",
+    )
+    assert moved.status_code == 200
+    action = Action.objects.get(pk=action.pk)
+    assert (action.done_at, action.time_taken) == (datetime(2035, 3, 5, 10, tzinfo=AMS), timedelta(minutes=90))
+    given = client.patch(f"/api/appointments/{entry.pk}/", {"agents": [alice.pk]}, format="json")
+    assert given.status_code == 403
+    assert "work" in given.json()["detail"]
+    assert Action.objects.get(pk=action.pk).agent == bob
+
+
+def test_coordinator_still_reassigns_logged_work(alice, bob, coordinator, api_client):
+    _ticket, action, entry = _bobs_logged_work(alice, bob)
+    r = api_client(coordinator).post(
+        f"/api/appointments/{entry.pk}/reassign/", {"to_agent": alice.pk, "from_agent": bob.pk}, format="json"
+    )
+    assert r.status_code == 200
+    assert Action.objects.get(pk=action.pk).agent == alice
+
+
+# --- fault 2: a planned request is a calendar entry for each of its technicians ---------------
+
+
+def test_technician_cannot_plan_a_new_request_on_a_colleagues_calendar(alice, bob, api_client, page_client):
+    # The table: a technician may not create an appointment for Bob alone (POST /api/appointments/ is 403).
+    client = api_client(alice.user)
+    planned = {"summary": "For Bob", "assigned_agents": [bob.pk], "planned_start": "2035-03-05T09:00:00+01:00"}
+    refused = client.post("/api/requests/", planned, format="json")
+    assert refused.status_code == 403
+    assert "own calendar" in refused.json()["detail"]
+    page = page_client(alice.user).post(
+        "/requests/new/",
+        {"summary": "For Bob", "status": "new", "assigned_agents": [bob.pk], "planned_start": "2035-03-05T09:00"},
+    )
+    assert page.status_code == 200
+    assert "only on your own calendar" in page.content.decode()
+    assert not Appointment.objects.filter(agents=bob).exists()
+    # Unplanned, or planned with herself among the technicians, stays allowed.
+    assert (
+        client.post("/api/requests/", {"summary": "Later", "assigned_agents": [bob.pk]}, format="json").status_code
+        == 201
+    )
+    both = dict(planned, assigned_agents=[alice.pk, bob.pk])
+    assert client.post("/api/requests/", both, format="json").status_code == 201
+    assert Appointment.objects.filter(agents=bob, source=Appointment.Source.PLANNED).count() == 1
+
+
+# --- fault 3: the series edit page keeps the series as it is when saved unchanged --------------
+
+
+def _series_dates(master_pk: int) -> list:
+    starts = Appointment.objects.filter(master_id=master_pk, is_cancelled=False).values_list("start", flat=True)
+    return sorted(start.astimezone(AMS).date() for start in starts)
+
+
+def test_series_page_saved_unchanged_keeps_its_last_occurrence(page_client, alice):
+    # Mondays 09:00 Amsterdam, UNTIL midnight UTC of Monday 28 May 2035 (the API's own `...T000000Z`).
+    rule = "FREQ=WEEKLY;BYDAY=MO;UNTIL=20350528T000000Z"
+    first = datetime(2035, 3, 5, 9, tzinfo=AMS)
+    master = calendar_services.create_recurring_appointment(
+        rule=rule, agents=[alice], subject="Stand-up", start=first, end=first + timedelta(minutes=15)
+    )
+    expected = [day.date() for day in rrule.rrulestr(rule, dtstart=first)]
+    assert expected[-1] == date(2035, 5, 21)  # dateutil: 28 May 09:00 is after UNTIL
+    client = page_client(alice.user)
+    page = client.get(f"/calendar/appointments/{master.pk}/").content.decode()
+    # The last whole day UNTIL covers on the series' clock: 28 May 00:00 UTC is 02:00 there (zoneinfo).
+    assert datetime(2035, 5, 28, tzinfo=ZoneInfo("UTC")).astimezone(AMS).hour == 2
+    assert 'name="repeat_until" value="2035-05-27"' in page
+    shown = re.search(r'<option value="([a-z]+)" selected', page).group(1)
+    saved = client.post(
+        f"/calendar/appointments/{master.pk}/",
+        {
+            "subject": "Stand-up",
+            "start": "2035-03-05T09:00",
+            "end": "2035-03-05T09:15",
+            "agents": [alice.pk],
+            "repeat": shown,
+            "repeat_until": "2035-05-27",
+        },
+    )
+    assert saved.status_code == 302
+    assert _series_dates(master.pk) == expected
+    assert "UNTIL=20350528T000000Z" in api_rule(page_client, alice, master.pk)
+
+
+def api_rule(page_client, user_agent, pk: int) -> str:
+    return page_client(user_agent.user).get(f"/api/appointments/{pk}/").json()["recurrence"]
+
+
+EXRULE_SERIES = "RRULE:FREQ=WEEKLY;BYDAY=MO\nEXRULE:FREQ=MONTHLY;BYDAY=1MO"
+
+
+def _exrule_expected(first: datetime, until: datetime) -> list:
+    # dateutil's rruleset: every Monday but the first Monday of each month.
+    rules = rrule.rruleset()
+    rules.rrule(rrule.rrule(rrule.WEEKLY, byweekday=rrule.MO, dtstart=first, until=until))
+    rules.exrule(rrule.rrule(rrule.MONTHLY, byweekday=rrule.MO(1), dtstart=first))
+    return [day.date() for day in rules]
+
+
+def test_series_page_changing_the_end_keeps_the_exrule(page_client, alice):
+    first = datetime(2035, 3, 5, 9, tzinfo=AMS)
+    master = calendar_services.create_recurring_appointment(
+        rule=EXRULE_SERIES, agents=[alice], subject="Stand-up", start=first, end=first + timedelta(minutes=15)
+    )
+    form = {"subject": "Stand-up", "start": "2035-03-05T09:00", "end": "2035-03-05T09:15", "agents": [alice.pk]}
+    page = page_client(alice.user).get(f"/calendar/appointments/{master.pk}/").content.decode()
+    shown = re.search(r'<option value="([a-z]+)" selected', page).group(1)
+    saved = page_client(alice.user).post(
+        f"/calendar/appointments/{master.pk}/", {**form, "repeat": shown, "repeat_until": "2035-06-30"}
+    )
+    assert saved.status_code == 302
+    assert _series_dates(master.pk) == _exrule_expected(first, datetime(2035, 6, 30, 23, 59, 59, tzinfo=AMS))
+    assert "EXRULE:FREQ=MONTHLY;BYDAY=1MO" in api_rule(page_client, alice, master.pk)
+
+
+def test_api_series_rule_read_and_sent_back_keeps_the_exrule(page_client, api_client, alice):
+    first = datetime(2035, 3, 5, 9, tzinfo=AMS)
+    master = calendar_services.create_recurring_appointment(
+        rule=EXRULE_SERIES, agents=[alice], subject="Stand-up", start=first, end=first + timedelta(minutes=15)
+    )
+    read = api_client(alice.user).get(f"/api/appointments/{master.pk}/").json()["recurrence"]
+    assert "EXRULE:FREQ=MONTHLY;BYDAY=1MO" in read
+    ended = read.replace("BYDAY=MO", "BYDAY=MO;UNTIL=20350630T215959Z", 1)
+    r = api_client(alice.user).patch(f"/api/appointments/{master.pk}/", {"recurrence": ended}, format="json")
+    assert r.status_code == 200, r.content
+    assert _series_dates(master.pk) == _exrule_expected(first, datetime(2035, 6, 30, 23, 59, 59, tzinfo=AMS))
