@@ -11,7 +11,7 @@ import recurring_ical_events
 
 from calendars.models import Appointment
 from integrations.models import SyncLink
-from tests.integrations.series import helpdesk_view_utc, kept_view, stop_a_pushed_series
+from tests.integrations.series import helpdesk_view_utc, kept_view, pushed_series, stop_a_pushed_series
 
 pytestmark = pytest.mark.django_db
 
@@ -55,15 +55,10 @@ def test_a_stopped_all_day_series_ends_on_a_date_on_caldav(
 
     today = timezone.localdate()
     first = today - timedelta(weeks=2, days=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        master = calendar_services.create_recurring_appointment(
-            rule="FREQ=WEEKLY;COUNT=6",
-            agents=[alice_calendar.agent],
-            start=first,
-            end=first + timedelta(days=1),
-            subject="Backup day",
-            all_day=True,
-        )
+    span = (first, first + timedelta(days=1))
+    master = pushed_series(
+        alice_calendar, "FREQ=WEEKLY;COUNT=6", span, django_capture_on_commit_callbacks, all_day=True
+    )
     with django_capture_on_commit_callbacks(execute=True):
         calendar_services.stop_repeating(Appointment.objects.get(pk=master.pk))
 
