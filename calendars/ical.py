@@ -22,8 +22,7 @@ from calendars import privacy, times
 from calendars.formatting import entry_title
 from calendars.ical_text import TextComponent
 from calendars.models import Appointment, CalendarSettings, Schedule
-from calendars.selectors import FeedEntries, future_exceptions, schedule_zone
-from calendars.services import occurrence_starts
+from calendars.selectors import FeedEntries, future_exceptions, occurrence_starts, schedule_zone
 
 PRODID = "-//Helpdesk//Technician calendars//EN"
 BUSY_SUMMARY = privacy.BUSY_SUMMARY

@@ -704,6 +704,22 @@ def future_exceptions(schedule: Schedule) -> list[dict]:
     ]
 
 
+def occurrence_starts(
+    schedule: Schedule, master: Appointment, until: datetime, *, after: datetime | None = None
+) -> list[datetime]:
+    """The starts the rule gives from the master's start (or from `after`, if later) up to
+    `until`, both inclusive, as aware datetimes on the schedule's wall clock. The rule is still
+    counted from the master's start (RFC 5545 3.8.5.3: COUNT and INTERVAL run from DTSTART)."""
+    zone = schedule_zone(schedule)
+    local_start = master.start.astimezone(zone).replace(tzinfo=None)
+    local_until = until.astimezone(zone).replace(tzinfo=None)
+    local_after = max(local_start, after.astimezone(zone).replace(tzinfo=None)) if after else local_start
+    with timezone.override(zone):  # django-recurrence reads UNTIL/RDATE/EXDATE in the current zone
+        naive = schedule.recurrence.between(local_after, local_until, dtstart=local_start, inc=True)
+    # fold=0: a wall-clock time that a DST change skips or repeats resolves like the phone would
+    return [moment.replace(tzinfo=zone) for moment in naive]
+
+
 def series_start(master: Appointment, moment: datetime, *, later: bool) -> datetime | None:
     """The original start (aware, on the series' wall clock) the series' rule gives last before
     `moment` (aware), or with `later` first at or after it; None when there is none. The rule's

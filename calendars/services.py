@@ -20,7 +20,14 @@ from django.utils import timezone
 from agents.models import Agent
 from calendars import ownership, privacy, times
 from calendars.models import Appointment, CalendarSettings, Schedule
-from calendars.selectors import cancelled_starts, exdate_instants, future_exceptions, schedule_zone, series_start
+from calendars.selectors import (
+    cancelled_starts,
+    exdate_instants,
+    future_exceptions,
+    occurrence_starts,
+    schedule_zone,
+    series_start,
+)
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
 from tickets.models import Action, Request
@@ -698,22 +705,6 @@ def sync_action_appointment(action: Action, *, by=None) -> Appointment | None:
 
 
 # --- recurring appointments ----------------------------------------------------------------
-
-
-def occurrence_starts(
-    schedule: Schedule, master: Appointment, until: datetime, *, after: datetime | None = None
-) -> list[datetime]:
-    """The starts the rule gives from the master's start (or from `after`, if later) up to
-    `until`, both inclusive, as aware datetimes on the schedule's wall clock. The rule is still
-    counted from the master's start (RFC 5545 3.8.5.3: COUNT and INTERVAL run from DTSTART)."""
-    zone = schedule_zone(schedule)
-    local_start = master.start.astimezone(zone).replace(tzinfo=None)
-    local_until = until.astimezone(zone).replace(tzinfo=None)
-    local_after = max(local_start, after.astimezone(zone).replace(tzinfo=None)) if after else local_start
-    with timezone.override(zone):  # django-recurrence reads UNTIL/RDATE/EXDATE in the current zone
-        naive = schedule.recurrence.between(local_after, local_until, dtstart=local_start, inc=True)
-    # fold=0: a wall-clock time that a DST change skips or repeats resolves like the phone would
-    return [moment.replace(tzinfo=zone) for moment in naive]
 
 
 def check_rule(

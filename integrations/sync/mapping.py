@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from calendars import privacy, times
 from calendars import selectors as calendar_selectors
-from calendars import services as calendar_services
 from calendars.formatting import entry_title, render_template, source_words
 from calendars.models import Appointment, CalendarSettings
 from integrations.providers.base import RemoteEvent, RemoteOccurrence
@@ -539,7 +538,7 @@ def _rdates(schedule, zone) -> list[datetime]:
 
 def master_start_not_given(master: Appointment) -> bool:
     """Is the master's own start outside what its schedule gives (so not an occurrence here)?"""
-    starts = calendar_services.occurrence_starts(master.schedule, master, master.start + timedelta(seconds=1))
+    starts = calendar_selectors.occurrence_starts(master.schedule, master, master.start + timedelta(seconds=1))
     return master.start not in starts
 
 

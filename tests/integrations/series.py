@@ -73,6 +73,19 @@ def rename_moved_weekly_series(master, agent_calendar, other_view, window, first
     ]
 
 
+def pushed_series(agent_calendar, rule: str, span: tuple, capture_on_commit, **fields) -> Appointment:
+    """A series on the technician of `agent_calendar` ("Weekly check" unless `fields` say
+    otherwise) from `span` (start, end: aware, or dates for all-day), pushed on commit."""
+    with capture_on_commit(execute=True):
+        return calendar_services.create_recurring_appointment(
+            rule=rule,
+            agents=[agent_calendar.agent],
+            start=span[0],
+            end=span[1],
+            **{"subject": "Weekly check", **fields},
+        )
+
+
 def stop_a_pushed_series(agent_calendar, capture_on_commit, *request_logs: list) -> tuple:
     """A weekly series of eight in the helpdesk that began three weeks and a day ago (09:00 UTC),
     pushed and pulled, then stopped now (`calendar_services.stop_repeating`, pushed on commit).
@@ -87,15 +100,9 @@ def stop_a_pushed_series(agent_calendar, capture_on_commit, *request_logs: list)
     first = (
         (timezone.now() - timedelta(weeks=3, days=1)).astimezone(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
     )
-    with capture_on_commit(execute=True):
-        master = calendar_services.create_recurring_appointment(
-            rule="RRULE:FREQ=WEEKLY;COUNT=8",
-            agents=[agent_calendar.agent],
-            start=first,
-            end=first + HOUR,
-            subject="Weekly check",
-            time_zone="UTC",
-        )
+    master = pushed_series(
+        agent_calendar, "FREQ=WEEKLY;COUNT=8", (first, first + HOUR), capture_on_commit, time_zone="UTC"
+    )
     engine.sync_agent_calendar(type(agent_calendar).objects.get(pk=agent_calendar.pk), pull=True)
     marks = [len(log) for log in request_logs]
     now = timezone.now()

@@ -11,6 +11,7 @@ from calendars.models import Appointment, CalendarSettings, ConflictRule
 from integrations import services
 from integrations.models import SyncLink, SyncLogEntry
 from integrations.sync import engine
+from tests.integrations.importing import start_importing
 
 pytestmark = pytest.mark.django_db
 
@@ -123,11 +124,7 @@ def test_never_policy_pushes_nothing(alice_calendar, alice_phone, tomorrow_9, dj
 
 @pytest.fixture
 def importing(alice_calendar):
-    alice = alice_calendar.agent
-    alice.import_external = True
-    alice.save()
-    pull(alice_calendar)  # take the first sync token
-    return alice_calendar
+    return start_importing(alice_calendar)
 
 
 def test_entry_made_in_another_client_is_imported(importing, alice_phone, tomorrow_9):

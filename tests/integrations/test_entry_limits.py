@@ -28,6 +28,7 @@ from integrations.providers.caldav import CalDAVProvider
 from integrations.sync import engine, limits
 from tests.feed_tokens import feed_token_of
 from tests.integrations.conftest import USERS, OtherClient
+from tests.integrations.importing import start_importing
 
 pytestmark = pytest.mark.django_db
 
@@ -46,11 +47,7 @@ def pull(agent_calendar):
 
 @pytest.fixture
 def importing(alice_calendar):
-    alice = alice_calendar.agent
-    alice.import_external = True
-    alice.save()
-    pull(alice_calendar)  # take the first sync token
-    return alice_calendar
+    return start_importing(alice_calendar)
 
 
 def vevent(uid: str, start: datetime, *, summary: str, lines: str = "", end: datetime | None = None) -> str:

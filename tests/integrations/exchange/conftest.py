@@ -4,6 +4,7 @@ import pytest
 
 from integrations.providers.base import RemoteCalendar, Window
 from integrations.providers.exchange import ExchangeProvider, exchange_provider_from_settings
+from tests.integrations.importing import start_importing
 from tests.peers.ews import EwsServer
 
 SERVICE_ACCOUNT = "svc-helpdesk@example.com"
@@ -83,11 +84,4 @@ def alice_exchange(alice, ews_connection):
 @pytest.fixture
 def importing_exchange(alice_exchange):
     """Alice imports entries made in Outlook; the first pull has taken the sync state."""
-    from integrations.sync import engine
-
-    alice = alice_exchange.agent
-    alice.import_external = True
-    alice.save()
-    engine.sync_agent_calendar(alice_exchange, pull=True)
-    alice_exchange.refresh_from_db()
-    return alice_exchange
+    return start_importing(alice_exchange)

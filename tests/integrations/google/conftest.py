@@ -6,6 +6,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from integrations.providers.base import Window
+from tests.integrations.importing import start_importing
 from tests.peers.google import CALENDAR_SCOPE, GoogleCalendarServer
 
 ALICE = "alice@example.com"
@@ -95,11 +96,4 @@ def alice_google(alice, google_connection):
 @pytest.fixture
 def importing_google(alice_google):
     """Alice imports entries made on her phone; the first pull has taken the sync token."""
-    from integrations.sync import engine
-
-    alice = alice_google.agent
-    alice.import_external = True
-    alice.save()
-    engine.sync_agent_calendar(alice_google, pull=True)
-    alice_google.refresh_from_db()
-    return alice_google
+    return start_importing(alice_google)

@@ -1,5 +1,6 @@
 import pytest
 
+from tests.integrations.importing import start_importing
 from tests.peers.graph import GraphServer
 
 TENANT = "7d1c6a4e-2b3f-4c5d-8e9f-0a1b2c3d4e5f"
@@ -48,11 +49,5 @@ def alice_graph(alice, graph_connection):
 
 @pytest.fixture
 def importing_graph(alice_graph):
-    from integrations.sync import engine
-
-    alice = alice_graph.agent
-    alice.import_external = True
-    alice.save()
-    engine.sync_agent_calendar(alice_graph, pull=True)
-    alice_graph.refresh_from_db()
-    return alice_graph
+    """Alice imports entries made in Outlook; the first pull has taken the delta link."""
+    return start_importing(alice_graph)
