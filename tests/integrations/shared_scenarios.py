@@ -187,16 +187,22 @@ def moved_on_one_is_written_back_and_logged(calendars: Calendars, alice_cal, bob
     converged(capture, alice_cal, bob_cal)
 
 
-def occurrence_cancelled_on_one_takes_only_that_technician_off(
-    calendars: Calendars, alice_cal, bob_cal, capture
-) -> None:
+def second_standup_cancelled_by_alice(calendars: Calendars, alice_cal, bob_cal, capture) -> tuple:
+    """The shared stand-up, its second occurrence cancelled in Alice's calendar and pulled:
+    (master, first start, second start)."""
     first = next_monday_15()
     series = standup([alice_cal.agent, bob_cal.agent], first, capture)
     second = first + WEEK
     calendars.cancel_occurrence(alice_cal.agent.mailbox, remote_id(series, alice_cal), second)
-
     with capture(execute=True):
         sync(alice_cal)
+    return series, first, second
+
+
+def occurrence_cancelled_on_one_takes_only_that_technician_off(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    series, first, second = second_standup_cancelled_by_alice(calendars, alice_cal, bob_cal, capture)
 
     occurrence = series.occurrences.get(original_start=second)
     assert not occurrence.is_cancelled
@@ -215,12 +221,7 @@ def occurrence_cancelled_on_one_takes_only_that_technician_off(
 
 
 def occurrence_cancelled_by_everyone_is_cancelled(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
-    first = next_monday_15()
-    series = standup([alice_cal.agent, bob_cal.agent], first, capture)
-    second = first + WEEK
-    calendars.cancel_occurrence(alice_cal.agent.mailbox, remote_id(series, alice_cal), second)
-    with capture(execute=True):
-        sync(alice_cal)
+    series, first, second = second_standup_cancelled_by_alice(calendars, alice_cal, bob_cal, capture)
     calendars.cancel_occurrence(bob_cal.agent.mailbox, remote_id(series, bob_cal), second)
 
     with capture(execute=True):

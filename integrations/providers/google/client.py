@@ -20,6 +20,7 @@ calls. Calls run under base.RetryPolicy.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -128,6 +129,15 @@ def check_service_account_info(info: Any) -> None:
         raise ConnectionProblem('This JSON is not a service account key (its type is not "service_account").')
 
 
+@functools.lru_cache(maxsize=16)
+def _service_account(info_json: str) -> service_account.Credentials:
+    """The service account's credentials from its JSON key (with our token_uri), read once per
+    process: loading the RSA private key costs tens of milliseconds, and a provider is built for
+    every sync. Each mailbox gets its own copy (`with_subject`), which shares the signer.
+    Raises ValueError or KeyError for a key that cannot be read (not cached)."""
+    return service_account.Credentials.from_service_account_info(json.loads(info_json), scopes=[CALENDAR_SCOPE])
+
+
 def google_provider_from_settings(settings: Mapping[str, Any], **options: Any) -> GoogleProvider:
     known = {name: settings[name] for name in GoogleSettings.__dataclass_fields__ if settings.get(name) is not None}
     return GoogleProvider(GoogleSettings(**known), **options)
@@ -157,7 +167,7 @@ class GoogleProvider:
         if settings.service_account_info is not None:
             info = {**settings.service_account_info, "token_uri": settings.token_uri}
             try:
-                base = service_account.Credentials.from_service_account_info(info, scopes=[CALENDAR_SCOPE])
+                base = _service_account(json.dumps(info, sort_keys=True))
             except (ValueError, KeyError) as error:
                 raise ConnectionProblem(
                     f"The service account key cannot be read ({error}): download a new JSON key and enter it again."
