@@ -40,6 +40,14 @@ def settled(page) -> None:
     raise AssertionError("The calendar kept moving.")
 
 
+def week_of_rows(open_page, log_in, team, *, width: int, slot: int):
+    """The coordinator's page of the team's week from Monday 5 March 2035, as rows, settled."""
+    page = log_in(open_page(width=width, height=900), "coordinator")
+    page.goto(f"/calendar/group/?team={team.pk}&layout=rows&days=7&slot={slot}&date=2035-03-05")
+    settled(page)
+    return page
+
+
 def sideways(page) -> tuple[int, int]:
     """[scrollWidth, clientWidth] of the widget's grid."""
     return page.evaluate(
@@ -85,9 +93,7 @@ def test_a_week_in_rows_shows_the_working_hours_window_on_every_day_and_scrolls_
     assert (first, last) == (8, 18)
     for day in range(5):
         calendar_services.create_appointment(subject=f"Visit {day}", start=on(day, 9), end=on(day, 10), agents=[alice])
-    page = log_in(open_page(width=1600, height=900), "coordinator")
-    page.goto(f"/calendar/group/?team={alice.teams.get().pk}&layout=rows&days=7&slot=60&date=2035-03-05")
-    settled(page)
+    page = week_of_rows(open_page, log_in, alice.teams.get(), width=1600, slot=60)
     days = page.locator(".ec-header .ec-slots")
     assert days.count() == 7
     for index in range(7):
@@ -123,9 +129,7 @@ def test_a_week_in_rows_at_1400_px_shows_each_one_hour_entrys_subject(open_page,
         calendar_services.create_appointment(
             subject=f"Visit Acme Logistics {day}", start=on(day, 11), end=on(day, 12), agents=[alice]
         )
-    page = log_in(open_page(width=1400, height=900), "coordinator")
-    page.goto(f"/calendar/group/?team={alice.teams.get().pk}&layout=rows&days=7&slot=30&date=2035-03-05")
-    settled(page)
+    page = week_of_rows(open_page, log_in, alice.teams.get(), width=1400, slot=30)
     entries = page.locator(".ec-event[title*='Visit']")
     assert entries.count() == 7
     for index in range(7):
