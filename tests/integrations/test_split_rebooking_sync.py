@@ -8,6 +8,7 @@ DTEND with icalendar, not with our code; expected times are plain datetime arith
 from datetime import datetime, timedelta
 
 import pytest
+from dateutil.rrule import DAILY, FR, MO, TH, TU, WE, rrule
 from django.utils import timezone
 
 from calendars.models import Appointment
@@ -31,10 +32,12 @@ def _on_server(phone, around: datetime) -> list[tuple[str, datetime, datetime]]:
 
 @pytest.fixture
 def days():
-    """Nine o'clock on the next four days on the local clock (any days: booking checks no working hours)."""
+    """Nine o'clock on the next four working days (Monday to Friday, dateutil) on the local clock:
+    a booking outside the default working week (08:00-17:00) would be asked about first."""
     local = timezone.localtime() + timedelta(days=1)
     first = local.replace(hour=9, minute=0, second=0, microsecond=0)
-    return [first + timedelta(days=n) for n in range(4)]
+    rule = rrule(DAILY, byweekday=(MO, TU, WE, TH, FR), dtstart=first.replace(tzinfo=None))
+    return [moment.replace(tzinfo=first.tzinfo) for moment in rule[:4]]
 
 
 @pytest.fixture

@@ -150,6 +150,8 @@ class Calendar:
     events: dict[str, dict] = field(default_factory=dict)
     # Sync tokens below this sequence number are no longer honoured (410 fullSyncRequired).
     oldest_token: int = 0
+    # Whose calendar it is: a user's primary calendar (id = their address) or one they made.
+    owner: str = ""
 
 
 class GoogleCalendarServer:
@@ -240,6 +242,14 @@ class GoogleCalendarServer:
             self.users.add(address)
             calendar = self.calendars.setdefault(address, Calendar(id=address, summary=address, time_zone=time_zone))
             return calendar
+
+    def add_calendar(self, address: str, summary: str) -> str:
+        """Another calendar of the user (Google Calendar: "Create new calendar"), with an id as Google
+        gives one ("...@group.calendar.google.com"); its id."""
+        with self.lock:
+            calendar_id = f"{uuid.uuid4().hex}@group.calendar.google.com"
+            self.calendars[calendar_id] = Calendar(id=calendar_id, summary=summary, owner=address.lower())
+            return calendar_id
 
     def add_service_account(self, client_email: str, client_id: str, public_key_pem: bytes) -> None:
         key = serialization.load_pem_public_key(public_key_pem)
@@ -524,8 +534,8 @@ class GoogleCalendarServer:
             raise ApiError(403, "insufficientPermissions", "Request had insufficient authentication scopes.")
         calendar_id = user if calendar_id == "primary" else calendar_id.lower()
         calendar = self.calendars.get(calendar_id)
-        # Only the owner's own calendar in this server: anyone else's is not found, as for Google.
-        if calendar is None or calendar_id != user:
+        # Only the owner's own calendars in this server: anyone else's is not found, as for Google.
+        if calendar is None or (calendar.owner or calendar.id) != user:
             raise ApiError(404, "notFound", "Not Found")
         return calendar
 
@@ -540,6 +550,24 @@ class GoogleCalendarServer:
         if len(parts) == 4 and parts[2:] == ["events", "watch"] and method == "POST":
             calendar = self._calendar(parts[1], user, scopes, write=False, events=True)
             return 200, self._watch(calendar, payload)
+        if parts == ["users", "me", "calendarList"] and method == "GET":
+            # CalendarList: list (calendar v3): the user's calendars, primary first, in one page.
+            self._calendar("primary", user, scopes, write=False, events=False)  # the same scope check
+            owned = [c for c in self.calendars.values() if (c.owner or c.id) == user]
+            return 200, {
+                "kind": "calendar#calendarList",
+                "items": [
+                    {
+                        "kind": "calendar#calendarListEntry",
+                        "id": c.id,
+                        "summary": c.summary,
+                        "timeZone": c.time_zone,
+                        "accessRole": "owner",
+                        **({"primary": True} if c.id == user else {}),
+                    }
+                    for c in sorted(owned, key=lambda c: c.id != user)
+                ],
+            }
         if len(parts) == 2 and parts[0] == "calendars" and method == "GET":
             calendar = self._calendar(parts[1], user, scopes, write=False, events=False)
             return 200, {

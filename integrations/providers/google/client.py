@@ -44,6 +44,7 @@ from ..base import (
     BulkResult,
     ChangePage,
     ConnectionProblem,
+    NamedCalendar,
     ProviderError,
     RemoteCalendar,
     RemoteEvent,
@@ -52,6 +53,7 @@ from ..base import (
     RetryPolicy,
     UnreadableEntry,
     Window,
+    choose_calendar,
     connection_tested,
     unreachable_reason,
 )
@@ -262,8 +264,36 @@ class GoogleProvider:
         )
 
     def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
-        """calendars.get of `name` (a calendar id), else of the technician's primary calendar."""
+        """calendars.get of `name` when it is a calendar id (it holds an @), else of the technician's
+        primary calendar; a `name` without an @ is a calendar's title, matched ignoring case among
+        the technician's calendarList entries (calendar v3 CalendarList: list, `summary`; the
+        entry's own `summaryOverride` too) by base.choose_calendar, which refuses none or several."""
         service, _http = self._session(mailbox)
+        if name and "@" not in name:
+            listed: list[NamedCalendar] = []
+            page_token = None
+            while True:
+                page = self._call(
+                    mailbox,
+                    lambda token=page_token: service.calendarList().list(pageToken=token).execute(),
+                    "calendar",
+                    name,
+                )
+                listed += [
+                    NamedCalendar(
+                        name=entry.get("summaryOverride") or entry.get("summary") or entry["id"],
+                        calendar_id=entry["id"],
+                        aliases=(entry.get("summary") or "",),
+                        exact=(entry["id"],),
+                    )
+                    for entry in page.get("items", [])
+                    if entry.get("id")
+                ]
+                page_token = page.get("nextPageToken")
+                if not page_token:
+                    break
+            chosen = choose_calendar(name, listed, where=f"{mailbox} on Google")
+            return RemoteCalendar(mailbox=mailbox.strip().lower(), calendar_id=chosen.calendar_id)
         calendar_id = name or "primary"
         found = self._call(
             mailbox, lambda: service.calendars().get(calendarId=calendar_id).execute(), "calendar", calendar_id
