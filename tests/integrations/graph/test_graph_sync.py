@@ -493,7 +493,8 @@ def test_never_more_than_4_requests_in_flight_per_mailbox(alice_graph, graph, to
     from integrations.providers import registry
     from integrations.providers.base import RemoteCalendar, RemoteRef
 
-    graph.delay = 0.05
+    # Long enough that 12 threads reach the limit even on a loaded machine (0.05 s fell short).
+    graph.delay = 0.3
     provider = registry.build(alice_graph.connection)
     calendar = provider.find_calendar(ALICE)
     created = [
