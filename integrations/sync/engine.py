@@ -58,6 +58,10 @@ OWN_MARKER_PREFIX = "helpdesk-"
 In, Out = SyncLogEntry.Direction.INBOUND, SyncLogEntry.Direction.OUTBOUND
 
 
+# SyncLink.snapshot key: a create of this link failed with its outcome unknown (the entry may exist).
+UNCONFIRMED_CREATE = "create_unconfirmed"
+
+
 class CalendarBusy(Exception):
     """Another worker is syncing this calendar right now."""
 
@@ -350,6 +354,7 @@ class _Run:
         self.provider = registry.build(agent_calendar.connection)
         self.calendar = RemoteCalendar(mailbox=agent_calendar.mailbox_address, calendar_id=agent_calendar.calendar_id)
         self.report = SyncReport()
+        self.pulling = False  # this run lists the calendar's changes (set by execute)
         # Pushes waiting to go out together, when the provider takes many writes in one request.
         self.bulk: list[_Pending] | None = [] if hasattr(self.provider, "apply_bulk") else None
         self._other_calendars: bool | None = None  # does the technician have another calendar?
@@ -390,6 +395,7 @@ class _Run:
         self.ac.remote_key = key
 
     def execute(self, *, pull: bool) -> SyncReport:
+        self.pulling = pull
         # Before anything is pushed or imported: one remote calendar, one link (SPEC S3.9), and no
         # one else's account without an admin's word (S5).
         refusal = selectors.link_refusal(self.ac)
@@ -674,6 +680,8 @@ class _Run:
         if local is None and link.origin == SyncLink.Origin.EXTERNAL and link.appointment is not None:
             self._keep_own_entry(link, gone=gone)
             return Op.NOTHING
+        if local is None and not link.remote_id and link.snapshot.get(UNCONFIRMED_CREATE):
+            return self._settle_unconfirmed_create(link, event)
         if gone:
             remote_hash = None
         elif event is not None:
@@ -702,6 +710,26 @@ class _Run:
             logger.exception("Sync of %s failed", link)
             self._failed(link, decision, error)
         return decision.op
+
+    def _settle_unconfirmed_create(self, link: SyncLink, event: RemoteEvent | None) -> str:
+        """A create that failed with its outcome unknown (the server may have acted before the error:
+        a dropped answer, a batch whose follow-up call failed), whose appointment the helpdesk then
+        deleted. Our marker names the entry if it landed: a pull that lists it under our marker
+        deletes it (it is the helpdesk's own, never confirmed to anyone); a pull that does not list it
+        (created after the token it listed from, so a landed create would be there) lets the link go;
+        a push-only run cannot tell and keeps the link for the next pull."""
+        if event is not None:
+            link.remote_id, link.version = event.remote_id or "", event.version or ""
+            decision = Decision(Op.PUSH_DELETE)
+            try:
+                self._apply(link, decision, None, event)
+            except ProviderError as error:
+                self._failed(link, decision, error)
+            return decision.op
+        if self.pulling:
+            self._apply(link, Decision(Op.FORGET), None, None)
+            return Op.FORGET
+        return Op.NOTHING
 
     def _keep_own_entry(self, link: SyncLink, *, gone: bool) -> None:
         """An imported entry (the technician's own, calendars.ownership) whose appointment the
@@ -1354,8 +1382,14 @@ class _Run:
         delay = min(3600, 30 * 2 ** min(failures, 7))
         if isinstance(error, TransientError) and error.retry_after:
             delay = error.retry_after  # the server's own wait, in full: neither cut short nor stretched
+        extra = {}
+        if decision.op == Op.PUSH_CREATE and not link.remote_id and not link.snapshot.get(UNCONFIRMED_CREATE):
+            # The server may have made the entry before the error: if the appointment goes before a
+            # create succeeds, the entry under our marker must be found and deleted, not forgotten.
+            link.snapshot = {**link.snapshot, UNCONFIRMED_CREATE: True}
+            extra["snapshot"] = link.snapshot
         SyncLink.objects.filter(pk=link.pk).update(
-            failures=failures, next_attempt_at=self.now + timedelta(seconds=delay), last_error=reason[:2000]
+            failures=failures, next_attempt_at=self.now + timedelta(seconds=delay), last_error=reason[:2000], **extra
         )
         self.report.failed += 1
         self.report.errors.append(reason)

@@ -118,6 +118,41 @@ def test_a_create_whose_answer_was_lost_is_not_duplicated(proxied_calendar, prox
     assert Appointment.objects.count() == 1
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("push_only_first", [True, False], ids=["push-only-sync-first", "pull-first"])
+def test_a_create_whose_answer_was_lost_is_deleted_with_its_appointment(
+    proxied_calendar, proxy, radicale, tomorrow_9, push_only_first
+):
+    """The CalDAV kind of the Google long-profile failure `{'S1': (0, 1)}` (seed 7): Radicale stored
+    the PUT but every answer was lost, so the create counts as failed and the link holds no object
+    URL; then the helpdesk deletes the appointment. A push-only sync forgot the link and left the
+    object on the server for good; a pull imported it back. Expected: gone from both sides (read
+    with a plain CalDAV client)."""
+    phone = OtherClient(
+        radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3]
+    )
+    appointment = calendar_services.create_appointment(
+        subject="Soon gone", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[proxied_calendar.agent]
+    )
+    proxy.only_methods = {"PUT"}
+    proxy.planned.extend(["drop_after"] * 8)
+    _sync_ignoring_faults(proxied_calendar, pull=False)
+    proxy.calm()
+    proxy.only_methods = None
+    assert [str(e.icalendar_component["summary"]) for e in phone.entries()] == ["Soon gone"]
+    assert SyncLink.objects.get().remote_id == ""
+
+    calendar_services.delete_appointment(appointment)
+    if push_only_first:
+        _sync_ignoring_faults(proxied_calendar, pull=False)
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=proxied_calendar.pk), pull=True)
+
+    assert report.failed == 0
+    assert phone.entries() == []
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_in_the_middle_of_a_push_leaves_no_duplicate(
     proxied_calendar, proxy, radicale, tomorrow_9, settings

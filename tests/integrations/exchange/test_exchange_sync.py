@@ -556,6 +556,31 @@ def test_a_sync_that_gave_up_after_the_create_leaves_no_duplicate(
     assert SyncLink.objects.get().remote_id == only_item(ews).item_id
 
 
+def test_an_appointment_deleted_after_a_create_that_gave_up_leaves_nothing_in_outlook(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """The Exchange kind of the Google long-profile failure `{'S1': (0, 1)}` (seed 7): Exchange saved
+    the item but the create gave up (answer lost, every look-up failed), then the helpdesk deleted the
+    appointment. The push-only sync forgot the link and the item stayed in Outlook for good."""
+    ews.fail_next("drop_after", operation="CreateItem")
+    ews.fail_next("drop", times=3, operation="FindItem")
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment = calendar_services.create_appointment(
+            subject="Soon gone", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice_exchange.agent]
+        )
+    assert SyncLink.objects.get().remote_id == ""
+    ews.calm()
+    assert subjects_in_outlook(ews) == ["Soon gone"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.delete_appointment(appointment)  # queues a push-only sync
+    pull(alice_exchange)
+
+    assert subjects_in_outlook(ews) == []
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_between_create_and_commit_leaves_no_duplicate(alice_exchange, ews, tomorrow_9, settings):

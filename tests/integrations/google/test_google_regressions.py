@@ -54,3 +54,35 @@ def test_a_moved_occurrence_of_a_private_helpdesk_series_keeps_its_subject_when_
     assert helpdesk == shown
     report = sync(importing_google)
     assert (report.pushed, report.pulled, report.failed) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("push_only_first", [True, False], ids=["push-only-sync-first", "pull-first"])
+def test_a_series_whose_create_failed_after_google_made_it_is_deleted_with_its_appointment(
+    importing_google, google, tomorrow_9, push_only_first
+):
+    """Long-profile failure `{'S1': (0, 1)}` (seed 7, after the S8 fix), reduced: the helpdesk's series
+    with one occurrence moved is pushed while Google answers 403 rateLimitExceeded: the batch insert of
+    the master lands (the event id is ours, from the marker), the follow-up call for the moved instance
+    is refused, so the create counts as failed and the link holds no remote id. The helpdesk then
+    deletes the series. A push-only sync forgot the link and left the event on Google for good; a pull
+    imported it back as new. Expected (the helpdesk deleted its own entry, nobody else touched it):
+    gone from both sides, read from the server's own events."""
+    master = make_daily_series(importing_google.agent, tomorrow_9)
+    first = Appointment.objects.visible().filter(master=master).order_by("start")[0]
+    calendar_services.update_appointment(first, start=first.start + 2 * HOUR, end=first.end + 2 * HOUR)
+    google.fail_next(403, "rateLimitExceeded", times=3, path=f"/calendar/v3/calendars/{ALICE}/events")
+    failed = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_google.pk), pull=False)
+    google.calm()
+    assert failed.failed == 1
+    assert [e["summary"] for e in google.events(ALICE)] == ["S1 stand-up"]  # it landed all the same
+
+    calendar_services.delete_appointment(master)
+    if push_only_first:
+        engine.sync_agent_calendar(AgentCalendar.objects.get(pk=importing_google.pk), pull=False)
+    sync(importing_google)
+
+    assert google.events(ALICE) == []
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+    report = sync(importing_google)
+    assert (report.pushed, report.pulled, report.failed) == (0, 0, 0)

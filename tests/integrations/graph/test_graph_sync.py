@@ -648,6 +648,27 @@ def test_a_create_whose_answer_was_lost_is_not_duplicated(
     assert SyncLink.objects.get().remote_id == only_event(graph)["id"]
 
 
+def test_an_appointment_deleted_after_a_create_that_gave_up_leaves_nothing_in_outlook(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """The Microsoft 365 kind of the Google long-profile failure `{'S1': (0, 1)}` (seed 7): Graph made
+    the event but every answer was lost, so the create failed; then the helpdesk deleted the
+    appointment. The push-only sync forgot the link and the event stayed in Outlook for good."""
+    graph.drop_next.extend(["/$batch"] * 8)
+    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    graph.drop_next.clear()
+    assert SyncLink.objects.get().remote_id == ""
+    assert subjects_in_outlook(graph) == ["Server room visit"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.delete_appointment(appointment)  # queues a push-only sync
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_graph.pk), pull=True)
+
+    assert subjects_in_outlook(graph) == []
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [3, 17])
 def test_changes_flow_both_ways_through_faults_and_end_equal(importing_graph, graph, tomorrow_9, seed):
