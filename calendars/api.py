@@ -4,13 +4,14 @@ Writes go through calendars.services, so the rules of the pages hold here too; a
 private entry comes out as busy time with "Data unavailable" and nothing else (S2.5).
 """
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
@@ -428,6 +429,13 @@ class AppointmentSerializer(serializers.ModelSerializer):
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:
             raise serializers.ValidationError({"end": ["The end must be after the start."]})
+        if attrs.get("all_day", getattr(self.instance, "all_day", False)):
+            # All-day: the days as written (RFC 5545 DATE values are the same days everywhere),
+            # passed to the services as dates, never re-read on another clock (review fault 4).
+            raw = getattr(self, "initial_data", {})
+            for name in ("start", "end"):
+                if name in attrs:
+                    attrs[name] = _day_as_written(raw.get(name), attrs[name], exclusive_end=name == "end")
         if attrs.get("recurrence", "") is None:
             del attrs["recurrence"]  # null, as read back on anything but a master: no rule given
         if self.instance is not None and "recurrence" in attrs:
@@ -438,6 +446,23 @@ class AppointmentSerializer(serializers.ModelSerializer):
                 if problem:
                     raise serializers.ValidationError({"recurrence": [problem]})
         return attrs
+
+
+def _day_as_written(text, moment: datetime, *, exclusive_end: bool) -> date:
+    """The day an all-day `start` or `end` names on the writer's own clock: the date part of the
+    ISO 8601 text as written (its offset, or none, says which clock); an `end` after that day's
+    midnight covers the day, as DTEND is exclusive (RFC 5545 3.6.1). `moment`: DRF's reading of
+    the text (in the current zone), used when the text is not at hand."""
+    try:
+        written = parse_datetime(text.strip()) if isinstance(text, str) else None
+    except ValueError:  # DRF read it already; an impossible date cannot get here
+        written = None
+    if written is None:
+        written = timezone.localtime(moment)
+    day = written.date()
+    if exclusive_end and written.time() != time.min:
+        day += timedelta(days=1)
+    return day
 
 
 def _rule_change_problem(appointment: Appointment, rule: str | None) -> str:

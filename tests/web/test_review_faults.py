@@ -2,11 +2,13 @@
 surface (pages and API). Right values come from the permission table (SPEC), dateutil,
 zoneinfo or RFC 5545, never from the code under test."""
 
+import json
 import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
+from django.contrib.auth.models import Permission, User
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
@@ -217,3 +219,35 @@ def test_api_series_rule_read_and_sent_back_keeps_the_exrule(page_client, api_cl
     r = api_client(alice.user).patch(f"/api/appointments/{master.pk}/", {"recurrence": ended}, format="json")
     assert r.status_code == 200, r.content
     assert _series_dates(master.pk) == _exrule_expected(first, datetime(2035, 6, 30, 23, 59, 59, tzinfo=AMS))
+
+
+# --- fault 4: an all-day entry made over the API keeps the days written ------------------------
+
+
+def test_api_all_day_from_another_clock_keeps_the_days_written(page_client, alice, make_agent):
+    nyc = make_agent("nycc", time_zone="America/New_York")
+    nyc.user.user_permissions.add(Permission.objects.get(codename="coordinate", content_type__app_label="agents"))
+    client = page_client(User.objects.get(pk=nyc.user.pk))  # a session: the New York clock is the current zone
+    # RFC 5545 3.6.1: DTSTART 5 March, DTEND (exclusive) 6 March is one day, the same in every zone.
+    for start, end in (
+        ("2035-03-05T00:00:00", "2035-03-06T00:00:00"),
+        ("2035-03-05T00:00:00-05:00", "2035-03-06T00:00:00-05:00"),
+        ("2035-03-05T00:00:00+01:00", "2035-03-05T12:00:00+01:00"),
+    ):
+        made = client.post(
+            "/api/appointments/",
+            json.dumps(
+                {"subject": "Day off", "all_day": True, "busy": False, "start": start, "end": end, "agents": [alice.pk]}
+            ),
+            content_type="application/json",
+        )
+        assert made.status_code == 201, made.content
+        assert (made.json()["start_date"], made.json()["end_date"]) == ("2035-03-05", "2035-03-06"), (start, end)
+    moved = client.patch(
+        f"/api/appointments/{made.json()['id']}/",
+        json.dumps({"start": "2035-03-09T00:00:00", "end": "2035-03-11T00:00:00"}),
+        content_type="application/json",
+    )
+    assert (moved.json()["start_date"], moved.json()["end_date"]) == ("2035-03-09", "2035-03-11")
+    # The days begin at Alice's midnights (zoneinfo), where her calendar shows them.
+    assert moved.json()["start"] == "2035-03-08T18:00:00-05:00"
