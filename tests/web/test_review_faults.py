@@ -251,3 +251,29 @@ def test_api_all_day_from_another_clock_keeps_the_days_written(page_client, alic
     assert (moved.json()["start_date"], moved.json()["end_date"]) == ("2035-03-09", "2035-03-11")
     # The days begin at Alice's midnights (zoneinfo), where her calendar shows them.
     assert moved.json()["start"] == "2035-03-08T18:00:00-05:00"
+
+
+# --- fault 5: all-day days are named the same for every reader ---------------------------------
+
+
+def test_all_day_series_and_request_page_name_the_same_days_for_a_reader_west(page_client, alice, make_agent):
+    nyc = make_agent("nyc", time_zone="America/New_York")
+    ticket = ticket_services.create_request(summary="On call", assigned_agents=[alice])
+    master = calendar_services.create_recurring_appointment(
+        rule="FREQ=WEEKLY;COUNT=4",
+        agents=[alice],
+        subject="On call",
+        start=date(2035, 3, 5),
+        end=date(2035, 3, 6),
+        all_day=True,
+        request=ticket,
+    )
+    days = list(rrule.rrule(rrule.WEEKLY, count=4, dtstart=datetime(2035, 3, 5)))
+    assert days[-1].date() == date(2035, 3, 26)  # dateutil: the last is Monday 26 March
+    second = Appointment.objects.filter(master=master).order_by("original_start")[1]
+    calendar_services.update_appointment(second, start=date(2035, 3, 13), end=date(2035, 3, 14))
+    page = page_client(nyc.user).get(f"/calendar/appointments/{master.pk}/").content.decode()
+    assert "the last on Mon 26 Mar 2035" in page
+    assert "Mon 12 Mar 2035" in page and "Tue 13 Mar 2035" in page and "Sun 11 Mar 2035" not in page
+    request_page = page_client(nyc.user).get(f"/requests/{ticket.pk}/?tab=appointments").content.decode()
+    assert "Tue 13 Mar 2035, all day" in request_page and "Mon 12 Mar 2035 18:00" not in request_page
