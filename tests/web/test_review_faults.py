@@ -277,3 +277,26 @@ def test_all_day_series_and_request_page_name_the_same_days_for_a_reader_west(pa
     assert "Mon 12 Mar 2035" in page and "Tue 13 Mar 2035" in page and "Sun 11 Mar 2035" not in page
     request_page = page_client(nyc.user).get(f"/requests/{ticket.pk}/?tab=appointments").content.decode()
     assert "Tue 13 Mar 2035, all day" in request_page and "Mon 12 Mar 2035 18:00" not in request_page
+
+
+# --- fault 6: an impossible date or offset on the booking pages is a message, not a 500 --------
+
+
+def test_booking_pages_refuse_impossible_dates_and_offsets_with_a_message(coordinator, alice, page_client):
+    ticket = ticket_services.create_request(summary="x", assigned_agents=[alice], estimate=timedelta(hours=12))
+    client = page_client(coordinator)
+    for start in ("2035-02-30T10:00:00+01:00", "2035-03-05T10:00:00+25:00"):  # no 30 February; offsets end at 23:59
+        slot = client.post(f"/requests/{ticket.pk}/book-slot/", {"start": start, "agent": [alice.pk]}, follow=True)
+        assert slot.status_code == 200
+        assert "That slot could not be read" in slot.content.decode()
+    split = client.post(
+        f"/requests/{ticket.pk}/book-split/",
+        {
+            "part_start": ["2035-03-05T08:00+25:00", "2035-03-06T08:00+01:00"],
+            "part_end": ["2035-03-05T17:00+01:00", "2035-03-06T11:00+01:00"],
+            "agent": [alice.pk],
+        },
+        follow=True,
+    )
+    assert split.status_code == 200 and "Those parts could not be read" in split.content.decode()
+    assert not Appointment.objects.filter(request=ticket).exists()
