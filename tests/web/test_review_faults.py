@@ -300,3 +300,34 @@ def test_booking_pages_refuse_impossible_dates_and_offsets_with_a_message(coordi
     )
     assert split.status_code == 200 and "Those parts could not be read" in split.content.decode()
     assert not Appointment.objects.filter(request=ticket).exists()
+
+
+# --- fault 7: book-split takes parts as find-slot proposes them, and a bounded number -----------
+
+
+def test_api_book_split_refuses_short_parts_and_too_many(coordinator, alice, api_client):
+    ticket = ticket_services.create_request(summary="x", assigned_agents=[alice], estimate=timedelta(hours=1))
+    start = datetime(2035, 3, 5, 10, 0, tzinfo=AMS)
+    minutes = [
+        {
+            "start": (start + timedelta(minutes=10 * i)).isoformat(),
+            "end": (start + timedelta(minutes=10 * i + 10)).isoformat(),
+        }
+        for i in range(6)
+    ]
+    client = api_client(coordinator)
+    short = client.post(
+        f"/api/requests/{ticket.pk}/book-split/", {"parts": minutes, "agents": [alice.pk]}, format="json"
+    )
+    assert short.status_code == 400
+    assert "at least 60 minutes" in str(short.json())
+    ticket.estimate = timedelta(hours=101)
+    ticket.save(update_fields=["estimate"])
+    hours = [
+        {"start": (start + timedelta(days=i)).isoformat(), "end": (start + timedelta(days=i, hours=1)).isoformat()}
+        for i in range(101)
+    ]
+    many = client.post(f"/api/requests/{ticket.pk}/book-split/", {"parts": hours, "agents": [alice.pk]}, format="json")
+    assert many.status_code == 400
+    assert "at most 100 parts" in str(many.json())
+    assert not Appointment.objects.filter(request=ticket).exists()
