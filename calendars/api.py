@@ -59,8 +59,8 @@ def appointment_colour(appointment: Appointment, settings: CalendarSettings, tod
 
 def _one_appointment():
     """Any single appointment, recurring masters included (to edit a whole series)."""
-    return Appointment.objects.select_related("schedule").prefetch_related(
-        Prefetch("agents", queryset=Agent.objects.select_related("user"))
+    return Appointment.objects.select_related("schedule", "request", "action").prefetch_related(
+        Prefetch("agents", queryset=Agent.objects.select_related("user")), "request__assigned_agents"
     )
 
 

@@ -295,7 +295,11 @@ def calendar_appointments(
     technicians."""
     filters = {"agents": agents, "team": team, "source": source, "request": request, "recurring_only": recurring_only}
     queryset = _calendar_filter(Appointment.objects.all() if base is None else base, start, end, **filters)
-    return queryset.prefetch_related(Prefetch("agents", queryset=Agent.objects.select_related("user")))
+    # Each row's edit checks (helpdesk.permissions) read its request's technicians and its
+    # Action's: read with the rows, not once per row (review fault 8).
+    return queryset.select_related("request", "action").prefetch_related(
+        Prefetch("agents", queryset=Agent.objects.select_related("user")), "request__assigned_agents"
+    )
 
 
 # The columns an API item is made of (AppointmentSerializer's fields, as stored).
