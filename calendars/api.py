@@ -429,6 +429,11 @@ class AppointmentSerializer(serializers.ModelSerializer):
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:
             raise serializers.ValidationError({"end": ["The end must be after the start."]})
+        if self.instance is not None and "request" in attrs and attrs["request"] != self.instance.request:
+            # Its request decides whose calendars and pushes it belongs to; a new entry is made there.
+            raise serializers.ValidationError(
+                {"request": ["An appointment stays with its request: create a new appointment on the other request."]}
+            )
         if attrs.get("all_day", getattr(self.instance, "all_day", False)):
             # All-day: the days as written (RFC 5545 DATE values are the same days everywhere),
             # passed to the services as dates, never re-read on another clock (review fault 4).
@@ -663,7 +668,7 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         appointment = serializer.instance
         self._check_edit(appointment)
         data = dict(serializer.validated_data)
-        data.pop("request", None)  # an appointment stays with its request
+        data.pop("request", None)  # the same request (validate refuses another)
         rule = data.pop("recurrence", None)  # only a master's, checked in validate
         confirmed = data.pop("confirm_overlap", False)
         agents = data.pop("agents", None)

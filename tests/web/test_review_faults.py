@@ -331,3 +331,26 @@ def test_api_book_split_refuses_short_parts_and_too_many(coordinator, alice, api
     assert many.status_code == 400
     assert "at most 100 parts" in str(many.json())
     assert not Appointment.objects.filter(request=ticket).exists()
+
+
+# --- fault 10: an appointment's request cannot change, and saying so is not silent -----------
+
+
+def test_patch_of_an_appointments_request_is_refused_not_ignored(coordinator, alice, api_client):
+    one = ticket_services.create_request(summary="one", assigned_agents=[alice])
+    two = ticket_services.create_request(summary="two", assigned_agents=[alice])
+    entry = calendar_services.create_appointment(
+        subject="s",
+        start=datetime(2035, 3, 5, 9, tzinfo=AMS),
+        end=datetime(2035, 3, 5, 10, tzinfo=AMS),
+        agents=[alice],
+        request=one,
+    )
+    client = api_client(coordinator)
+    refused = client.patch(f"/api/appointments/{entry.pk}/", {"request": two.pk}, format="json")
+    assert refused.status_code == 400
+    assert "stays with its request" in refused.json()["request"][0]
+    assert Appointment.objects.get(pk=entry.pk).request_id == one.pk
+    # Sending back the request it has (a PUT of what was read) still works.
+    same = client.patch(f"/api/appointments/{entry.pk}/", {"request": one.pk, "subject": "t"}, format="json")
+    assert same.status_code == 200 and same.json()["subject"] == "t"
