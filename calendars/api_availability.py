@@ -33,7 +33,7 @@ from calendars.availability import (
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_agents
 from calendars.services import OverlapWarning
-from calendars.times import midnight
+from calendars.times import midnight, next_whole_hour
 from helpdesk import permissions
 from helpdesk.api_common import KnownQueryParameters
 from helpdesk.limits import SupportedDateTimeSerializerField
@@ -203,10 +203,9 @@ class AvailabilityQuerySerializer(TravelAndNoticeSerializer, PeriodQuerySerializ
     )
 
     def default_start_end(self, attrs: dict) -> None:
-        # The next whole hour, as the page's slot proposals (tickets.selectors.slot_proposals): starts
-        # then fall on the 30-minute grid, never on the current second.
-        now = timezone.now()
-        attrs.setdefault("start", now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+        # The next whole hour on the caller's wall clock, as the page's slot proposals
+        # (tickets.selectors.slot_proposals): starts then fall on the 30-minute grid there.
+        attrs.setdefault("start", next_whole_hour(timezone.now(), timezone.get_current_timezone()))
 
 
 class SlotSerializer(serializers.Serializer):

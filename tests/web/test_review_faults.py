@@ -354,3 +354,22 @@ def test_patch_of_an_appointments_request_is_refused_not_ignored(coordinator, al
     # Sending back the request it has (a PUT of what was read) still works.
     same = client.patch(f"/api/appointments/{entry.pk}/", {"request": one.pk, "subject": "t"}, format="json")
     assert same.status_code == 200 and same.json()["subject"] == "t"
+
+
+# --- fault 9: "the next whole hour" is whole on the reader's wall clock -------------------------
+
+
+def test_slots_start_on_whole_and_half_hours_of_a_kathmandu_readers_clock(make_agent, page_client):
+    ktm = ZoneInfo("Asia/Kathmandu")
+    assert datetime(2035, 3, 6, 10, 0, tzinfo=ktm).utcoffset() == timedelta(hours=5, minutes=45)  # zoneinfo
+    ravi = make_agent("ravi", time_zone="Asia/Kathmandu")
+    ticket = ticket_services.create_request(summary="x", assigned_agents=[ravi], estimate=timedelta(hours=1))
+    client = page_client(ravi.user)  # a session: Ravi's clock is the current zone
+    found = client.get(f"/api/requests/{ticket.pk}/find-slot/")
+    free = client.get("/api/availability/", {"agent": ravi.pk})
+    for answer in (found, free):
+        assert answer.status_code == 200, answer.content
+        starts = [datetime.fromisoformat(slot["start"]).astimezone(ktm) for slot in answer.json()["slots"]]
+        assert starts
+        # Steps of 30 minutes from a whole hour there: never :15 or :45 (a whole UTC hour is :45 there).
+        assert {start.minute for start in starts} <= {0, 30}, [f"{s:%H:%M}" for s in starts]
