@@ -25,7 +25,13 @@ from calendars import ownership, privacy, services
 from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, default_period, overlap_conflicts
 from calendars.formatting import entry_title
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
-from calendars.selectors import calendar_appointments, calendar_rows, request_agent_ids, series_exceptions
+from calendars.selectors import (
+    calendar_appointments,
+    calendar_rows,
+    request_agent_ids,
+    series_exceptions,
+    unknown_choices,
+)
 from calendars.series_words import rule_text
 from helpdesk import permissions
 from helpdesk.api_common import (
@@ -525,6 +531,8 @@ class WindowForm(forms.Form):
         start, end = data.get("start"), data.get("end")
         if start and end and end - start > self.max_window:
             self.add_error("end", f"Ask for at most {self.max_window.days} days at a time.")
+        for name, problem in unknown_choices(agent_ids=data.get("agent"), team=data.get("team")).items():
+            self.add_error(name, problem)
         return data
 
 

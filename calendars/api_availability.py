@@ -31,7 +31,7 @@ from calendars.availability import (
     working_time_for,
 )
 from calendars.models import CalendarSettings
-from calendars.selectors import calendar_agents
+from calendars.selectors import calendar_agents, unknown_choices
 from calendars.services import OverlapWarning
 from calendars.times import midnight, next_whole_hour
 from helpdesk import permissions
@@ -158,6 +158,9 @@ class PeriodQuerySerializer(serializers.Serializer):
             raise serializers.ValidationError({"end": [f"Ask for at most {MAX_PERIOD.days} days at a time."]})
         if len(attrs.get("agent", [])) > MAX_TECHNICIANS:
             raise serializers.ValidationError({"agent": [f"Choose at most {MAX_TECHNICIANS} technicians."]})
+        problems = unknown_choices(agent_ids=attrs.get("agent"), team=attrs.get("team"))
+        if problems:
+            raise serializers.ValidationError({name: [problem] for name, problem in problems.items()})
         return attrs
 
     @classmethod
@@ -247,6 +250,13 @@ def chosen_agents(user, data: dict) -> tuple[list[Agent], bool]:
     return everyone, False
 
 
+def _check_may_look(user, refusal: str) -> None:
+    """403 saying `refusal` unless the user is a technician or a coordinator: others have no
+    business reading technicians' free time, hours or holidays."""
+    if permissions.agent_of(user) is None and not permissions.is_coordinator(user):
+        raise PermissionDenied(refusal)
+
+
 class AvailabilityView(KnownQueryParameters, APIView):
     """Free slots of technicians for a piece of work: in their working hours and zones, outside
     helpdesk appointments, imported busy time and their public holidays."""
@@ -262,8 +272,7 @@ class AvailabilityView(KnownQueryParameters, APIView):
         operation_id="availability",
     )
     def get(self, request):
-        if permissions.agent_of(request.user) is None and not permissions.is_coordinator(request.user):
-            raise PermissionDenied("Only technicians and coordinators may look for free slots.")
+        _check_may_look(request.user, "Only technicians and coordinators may look for free slots.")
         data = AvailabilityQuerySerializer.of(request)
         agents, chosen = chosen_agents(request.user, data)
         settings = CalendarSettings.load()
@@ -334,7 +343,12 @@ class WorkingHoursView(KnownQueryParameters, APIView):
     query_serializer = PeriodQuerySerializer
 
     @extend_schema(
-        responses={200: WorkingHoursSerializer},
+        responses={
+            200: WorkingHoursSerializer,
+            400: OpenApiResponse(
+                description="A parameter is refused (an unknown technician or team): messages by field."
+            ),
+        },
         operation_id="working_hours",
     )
     def get(self, request):

@@ -392,6 +392,22 @@ def request_agent_ids(request_ids: set[int]) -> dict[int, frozenset[int]]:
     return {request_id: frozenset(ids) for request_id, ids in assigned.items()}
 
 
+def unknown_choices(*, agent_ids: list[int] | None = None, team: int | None = None) -> dict[str, str]:
+    """What a query names that does not exist, as messages by parameter ("agent", "team"): a
+    client can then tell a typo from "nobody free" (review fault 11). Two queries at most."""
+    from agents.models import Team
+
+    problems = {}
+    if agent_ids:
+        known = set(Agent.objects.filter(pk__in=agent_ids).values_list("pk", flat=True))
+        missing = sorted(set(agent_ids) - known)
+        if missing:
+            problems["agent"] = "No technician with id " + ", ".join(map(str, missing)) + "."
+    if team and not Team.objects.filter(pk=team).exists():
+        problems["team"] = f"No team with id {team}."
+    return problems
+
+
 def calendar_agents(
     *, ids: list[int] | None = None, team: int | None = None, base: QuerySet[Agent] | None = None
 ) -> QuerySet[Agent]:

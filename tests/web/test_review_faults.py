@@ -373,3 +373,19 @@ def test_slots_start_on_whole_and_half_hours_of_a_kathmandu_readers_clock(make_a
         assert starts
         # Steps of 30 minutes from a whole hour there: never :15 or :45 (a whole UTC hour is :45 there).
         assert {start.minute for start in starts} <= {0, 30}, [f"{s:%H:%M}" for s in starts]
+
+
+# --- fault 11: an unknown team or technician is a 400 naming it, not an empty answer ----------
+
+
+def test_unknown_team_or_technician_is_named_in_a_400(api_client, coordinator, alice):
+    client = api_client(coordinator)
+    week = {"start": "2035-03-05T00:00:00+01:00", "end": "2035-03-12T00:00:00+01:00"}
+    for url in ("/api/availability/", "/api/working-hours/", "/api/appointments/calendar/", "/api/appointments/"):
+        team = client.get(url, {**week, "team": 999999})
+        assert team.status_code == 400, (url, team.content)
+        assert "No team with id 999999" in str(team.json()), url
+        agent = client.get(url, {**week, "agent": [alice.pk, 999998]})
+        assert agent.status_code == 400, (url, agent.content)
+        assert "No technician with id 999998" in str(agent.json()), url
+        assert client.get(url, {**week, "agent": alice.pk}).status_code == 200, url
