@@ -31,7 +31,7 @@ from calendars.availability import (
     working_time_for,
 )
 from calendars.models import CalendarSettings
-from calendars.selectors import calendar_agents, unknown_choices
+from calendars.selectors import calendar_agents, team_size, unknown_choices
 from calendars.services import OverlapWarning
 from calendars.times import midnight, next_whole_hour
 from helpdesk import permissions
@@ -161,6 +161,11 @@ class PeriodQuerySerializer(serializers.Serializer):
         problems = unknown_choices(agent_ids=attrs.get("agent"), team=attrs.get("team"))
         if problems:
             raise serializers.ValidationError({name: [problem] for name, problem in problems.items()})
+        if attrs.get("team") and not attrs.get("agent") and team_size(attrs["team"]) > MAX_TECHNICIANS:
+            # The same bound as a list of technicians: a team is not a way around it (review fault 12).
+            raise serializers.ValidationError(
+                {"team": [f"This team has more than {MAX_TECHNICIANS} technicians: choose at most that many."]}
+            )
         return attrs
 
     @classmethod
@@ -348,10 +353,13 @@ class WorkingHoursView(KnownQueryParameters, APIView):
             400: OpenApiResponse(
                 description="A parameter is refused (an unknown technician or team): messages by field."
             ),
+            403: OpenApiResponse(description="Only technicians and coordinators may read working hours."),
         },
         operation_id="working_hours",
     )
     def get(self, request):
+        # Whose hours and holidays: as free slots, for technicians and coordinators only (fault 12).
+        _check_may_look(request.user, "Only technicians and coordinators may read working hours.")
         data = PeriodQuerySerializer.of(request)
         agents, _ = chosen_agents(request.user, data)
         found = working_time_for(agents, start=data["start"], end=data["end"])

@@ -408,6 +408,11 @@ def unknown_choices(*, agent_ids: list[int] | None = None, team: int | None = No
     return problems
 
 
+def team_size(team: int) -> int:
+    """The number of active technicians in a team."""
+    return Agent.teams.through.objects.filter(team=team, agent__is_active=True).count()
+
+
 def calendar_agents(
     *, ids: list[int] | None = None, team: int | None = None, base: QuerySet[Agent] | None = None
 ) -> QuerySet[Agent]:

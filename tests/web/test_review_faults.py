@@ -389,3 +389,28 @@ def test_unknown_team_or_technician_is_named_in_a_400(api_client, coordinator, a
         assert agent.status_code == 400, (url, agent.content)
         assert "No technician with id 999998" in str(agent.json()), url
         assert client.get(url, {**week, "agent": alice.pk}).status_code == 200, url
+
+
+# --- fault 12: working hours are read by those who may look for free slots; a team is bounded --
+
+
+def test_working_hours_closed_to_viewers_like_availability(page_client, reader, alice):
+    for url in ("/api/availability/", "/api/working-hours/"):
+        refused = page_client(reader).get(url)
+        assert refused.status_code == 403, url
+        assert "Only technicians and coordinators" in refused.json()["detail"]
+    assert page_client(alice.user).get("/api/working-hours/").status_code == 200
+
+
+def test_a_team_larger_than_the_technician_limit_is_refused(api_client, coordinator, settings):
+    from agents.models import Agent, Team
+    from calendars.availability import MAX_TECHNICIANS
+
+    users = User.objects.bulk_create([User(username=f"big-{i}") for i in range(MAX_TECHNICIANS + 1)])
+    agents = Agent.objects.bulk_create([Agent(user=user, feed_token=f"big-{user.pk}") for user in users])
+    team = Team.objects.create(name="Everyone")
+    team.members.set(agents)
+    for url in ("/api/availability/", "/api/working-hours/"):
+        refused = api_client(coordinator).get(url, {"team": team.pk})
+        assert refused.status_code == 400, url
+        assert f"more than {MAX_TECHNICIANS} technicians" in str(refused.json())
