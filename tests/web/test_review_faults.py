@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission, User
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
+from tests.web.test_pages_series import on_call_series
 from tickets import services as ticket_services
 from tickets.models import Action
 
@@ -259,15 +260,7 @@ def test_api_all_day_from_another_clock_keeps_the_days_written(page_client, alic
 def test_all_day_series_and_request_page_name_the_same_days_for_a_reader_west(page_client, alice, make_agent):
     nyc = make_agent("nyc", time_zone="America/New_York")
     ticket = ticket_services.create_request(summary="On call", assigned_agents=[alice])
-    master = calendar_services.create_recurring_appointment(
-        rule="FREQ=WEEKLY;COUNT=4",
-        agents=[alice],
-        subject="On call",
-        start=date(2035, 3, 5),
-        end=date(2035, 3, 6),
-        all_day=True,
-        request=ticket,
-    )
+    master = on_call_series(alice, request=ticket)
     days = list(rrule.rrule(rrule.WEEKLY, count=4, dtstart=datetime(2035, 3, 5)))
     assert days[-1].date() == date(2035, 3, 26)  # dateutil: the last is Monday 26 March
     second = Appointment.objects.filter(master=master).order_by("original_start")[1]
