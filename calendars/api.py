@@ -584,7 +584,7 @@ class CalendarWindowForm(WindowForm):
 
 class CalendarFilter(AppointmentFilter):
     """The calendar widget's parameters: a window of at most CALENDAR_WINDOW (by default the
-    next seven days)."""
+    seven days from today: today and the next six)."""
 
     start = MomentFilter(
         label="start",

@@ -134,7 +134,7 @@ class PeriodQuerySerializer(serializers.Serializer):
     start = SupportedDateTimeSerializerField(
         required=False,
         help_text="Period start; a naive time is on your wall clock. Neither start nor end: today's midnight on "
-        "your clock and the next seven days.",
+        "your clock, seven days (today and the next six).",
     )
     end = SupportedDateTimeSerializerField(
         required=False, help_text=f"Period end; at most {MAX_PERIOD.days} days after the start."
