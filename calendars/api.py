@@ -4,13 +4,14 @@ Writes go through calendars.services, so the rules of the pages hold here too; a
 private entry comes out as busy time with "Data unavailable" and nothing else (S2.5).
 """
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
@@ -24,7 +25,13 @@ from calendars import ownership, privacy, services
 from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, default_period, overlap_conflicts
 from calendars.formatting import entry_title
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
-from calendars.selectors import calendar_appointments, calendar_rows, request_agent_ids, series_exceptions
+from calendars.selectors import (
+    calendar_appointments,
+    calendar_rows,
+    request_agent_ids,
+    series_exceptions,
+    unknown_choices,
+)
 from calendars.series_words import rule_text
 from helpdesk import permissions
 from helpdesk.api_common import (
@@ -58,8 +65,8 @@ def appointment_colour(appointment: Appointment, settings: CalendarSettings, tod
 
 def _one_appointment():
     """Any single appointment, recurring masters included (to edit a whole series)."""
-    return Appointment.objects.select_related("schedule").prefetch_related(
-        Prefetch("agents", queryset=Agent.objects.select_related("user"))
+    return Appointment.objects.select_related("schedule", "request", "action").prefetch_related(
+        Prefetch("agents", queryset=Agent.objects.select_related("user")), "request__assigned_agents"
     )
 
 
@@ -439,6 +446,18 @@ class AppointmentSerializer(serializers.ModelSerializer):
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:
             raise serializers.ValidationError({"end": ["The end must be after the start."]})
+        if self.instance is not None and "request" in attrs and attrs["request"] != self.instance.request:
+            # Its request decides whose calendars and pushes it belongs to; a new entry is made there.
+            raise serializers.ValidationError(
+                {"request": ["An appointment stays with its request: create a new appointment on the other request."]}
+            )
+        if attrs.get("all_day", getattr(self.instance, "all_day", False)):
+            # All-day: the days as written (RFC 5545 DATE values are the same days everywhere),
+            # passed to the services as dates, never re-read on another clock (review fault 4).
+            raw = getattr(self, "initial_data", {})
+            for name in ("start", "end"):
+                if name in attrs:
+                    attrs[name] = _day_as_written(raw.get(name), attrs[name], exclusive_end=name == "end")
         if attrs.get("recurrence", "") is None:
             del attrs["recurrence"]  # null, as read back on anything but a master: no rule given
         if attrs.get("stop_repeating"):
@@ -457,6 +476,23 @@ class AppointmentSerializer(serializers.ModelSerializer):
                 if problem:
                     raise serializers.ValidationError({"recurrence": [problem]})
         return attrs
+
+
+def _day_as_written(text, moment: datetime, *, exclusive_end: bool) -> date:
+    """The day an all-day `start` or `end` names on the writer's own clock: the date part of the
+    ISO 8601 text as written (its offset, or none, says which clock); an `end` after that day's
+    midnight covers the day, as DTEND is exclusive (RFC 5545 3.6.1). `moment`: DRF's reading of
+    the text (in the current zone), used when the text is not at hand."""
+    try:
+        written = parse_datetime(text.strip()) if isinstance(text, str) else None
+    except ValueError:  # DRF read it already; an impossible date cannot get here
+        written = None
+    if written is None:
+        written = timezone.localtime(moment)
+    day = written.date()
+    if exclusive_end and written.time() != time.min:
+        day += timedelta(days=1)
+    return day
 
 
 def _rule_change_problem(appointment: Appointment, rule: str | None) -> str:
@@ -514,6 +550,8 @@ class WindowForm(forms.Form):
         start, end = data.get("start"), data.get("end")
         if start and end and end - start > self.max_window:
             self.add_error("end", f"Ask for at most {self.max_window.days} days at a time.")
+        for name, problem in unknown_choices(agent_ids=data.get("agent"), team=data.get("team")).items():
+            self.add_error(name, problem)
         return data
 
 
@@ -565,7 +603,7 @@ class CalendarWindowForm(WindowForm):
 
 class CalendarFilter(AppointmentFilter):
     """The calendar widget's parameters: a window of at most CALENDAR_WINDOW (by default the
-    next seven days)."""
+    seven days from today: today and the next six)."""
 
     start = MomentFilter(
         label="start",
@@ -658,7 +696,7 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         appointment = serializer.instance
         self._check_edit(appointment)
         data = dict(serializer.validated_data)
-        data.pop("request", None)  # an appointment stays with its request
+        data.pop("request", None)  # the same request (validate refuses another)
         rule = data.pop("recurrence", None)  # only a master's, checked in validate
         stop = data.pop("stop_repeating", False)  # likewise
         confirmed = data.pop("confirm_overlap", False)

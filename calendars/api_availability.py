@@ -31,9 +31,9 @@ from calendars.availability import (
     working_time_for,
 )
 from calendars.models import CalendarSettings
-from calendars.selectors import calendar_agents
+from calendars.selectors import calendar_agents, team_size, unknown_choices
 from calendars.services import OverlapWarning
-from calendars.times import midnight
+from calendars.times import midnight, next_whole_hour
 from helpdesk import permissions
 from helpdesk.api_common import KnownQueryParameters
 from helpdesk.limits import SupportedDateTimeSerializerField
@@ -157,7 +157,7 @@ class PeriodQuerySerializer(serializers.Serializer):
     start = SupportedDateTimeSerializerField(
         required=False,
         help_text="Period start; a naive time is on your wall clock. Neither start nor end: today's midnight on "
-        "your clock and the next seven days.",
+        "your clock, seven days (today and the next six).",
     )
     end = SupportedDateTimeSerializerField(
         required=False, help_text=f"Period end; at most {MAX_PERIOD.days} days after the start."
@@ -181,6 +181,14 @@ class PeriodQuerySerializer(serializers.Serializer):
             raise serializers.ValidationError({"end": [f"Ask for at most {MAX_PERIOD.days} days at a time."]})
         if len(attrs.get("agent", [])) > MAX_TECHNICIANS:
             raise serializers.ValidationError({"agent": [f"Choose at most {MAX_TECHNICIANS} technicians."]})
+        problems = unknown_choices(agent_ids=attrs.get("agent"), team=attrs.get("team"))
+        if problems:
+            raise serializers.ValidationError({name: [problem] for name, problem in problems.items()})
+        if attrs.get("team") and not attrs.get("agent") and team_size(attrs["team"]) > MAX_TECHNICIANS:
+            # The same bound as a list of technicians: a team is not a way around it (review fault 12).
+            raise serializers.ValidationError(
+                {"team": [f"This team has more than {MAX_TECHNICIANS} technicians: choose at most that many."]}
+            )
         return attrs
 
     @classmethod
@@ -226,10 +234,9 @@ class AvailabilityQuerySerializer(TravelAndNoticeSerializer, PeriodQuerySerializ
     )
 
     def default_start_end(self, attrs: dict) -> None:
-        # The next whole hour, as the page's slot proposals (tickets.selectors.slot_proposals): starts
-        # then fall on the 30-minute grid, never on the current second.
-        now = timezone.now()
-        attrs.setdefault("start", now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+        # The next whole hour on the caller's wall clock, as the page's slot proposals
+        # (tickets.selectors.slot_proposals): starts then fall on the 30-minute grid there.
+        attrs.setdefault("start", next_whole_hour(timezone.now(), timezone.get_current_timezone()))
 
 
 class SlotSerializer(serializers.Serializer):
@@ -271,6 +278,13 @@ def chosen_agents(user, data: dict) -> tuple[list[Agent], bool]:
     return everyone, False
 
 
+def _check_may_look(user, refusal: str) -> None:
+    """403 saying `refusal` unless the user is a technician or a coordinator: others have no
+    business reading technicians' free time, hours or holidays."""
+    if permissions.agent_of(user) is None and not permissions.is_coordinator(user):
+        raise PermissionDenied(refusal)
+
+
 class AvailabilityView(KnownQueryParameters, APIView):
     """Free slots of technicians for a piece of work: in their working hours and zones, outside
     helpdesk appointments, imported busy time and their public holidays."""
@@ -286,8 +300,7 @@ class AvailabilityView(KnownQueryParameters, APIView):
         operation_id="availability",
     )
     def get(self, request):
-        if permissions.agent_of(request.user) is None and not permissions.is_coordinator(request.user):
-            raise PermissionDenied("Only technicians and coordinators may look for free slots.")
+        _check_may_look(request.user, "Only technicians and coordinators may look for free slots.")
         data = AvailabilityQuerySerializer.of(request)
         agents, chosen = chosen_agents(request.user, data)
         settings = CalendarSettings.load()
@@ -358,10 +371,18 @@ class WorkingHoursView(KnownQueryParameters, APIView):
     query_serializer = PeriodQuerySerializer
 
     @extend_schema(
-        responses={200: WorkingHoursSerializer},
+        responses={
+            200: WorkingHoursSerializer,
+            400: OpenApiResponse(
+                description="A parameter is refused (an unknown technician or team): messages by field."
+            ),
+            403: OpenApiResponse(description="Only technicians and coordinators may read working hours."),
+        },
         operation_id="working_hours",
     )
     def get(self, request):
+        # Whose hours and holidays: as free slots, for technicians and coordinators only (fault 12).
+        _check_may_look(request.user, "Only technicians and coordinators may read working hours.")
         data = PeriodQuerySerializer.of(request)
         agents, _ = chosen_agents(request.user, data)
         found = working_time_for(agents, start=data["start"], end=data["end"])

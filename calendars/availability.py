@@ -443,6 +443,9 @@ def search_slots_for(
 
 # The shortest part a split proposes: less is not worth a trip.
 MIN_PART = timedelta(hours=1)
+# The most parts one booking makes: each is an appointment pushed to every technician's external
+# calendars, so one request must not make thousands (an estimate may be a year long).
+MAX_PARTS = 100
 
 
 @dataclass(frozen=True)

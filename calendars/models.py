@@ -222,6 +222,12 @@ class Appointment(models.Model):
     def is_occurrence(self) -> bool:
         return self.master_id is not None
 
+    @property
+    def last_day(self):
+        """An all-day entry's last day (a date: its end_date is the day after, RFC 5545 3.6.1);
+        None for any other entry."""
+        return self.end_date - timedelta(days=1) if self.all_day and self.end_date else None
+
     def day_span(self, zone) -> tuple:
         """An all-day entry's (first day, day after the last): its stored dates, or for rows
         from before they were kept, the days of its start and end on `zone`'s calendar."""

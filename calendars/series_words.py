@@ -147,12 +147,16 @@ def rule_in_words(master: Appointment, *, reader_zone: zoneinfo.ZoneInfo) -> str
     """How a series repeats, in plain words: "Every week on Monday and Wednesday, 09:00-09:30,
     until Wed 30 Jun 2027". Days and times are the series' own wall clock (it repeats there); a
     reader on another clock is told which ("on America/New_York time"). The end is the day of the
-    last occurrence on the reader's clock, in the pages' date format. A rule part with no words
-    (BYSETPOS, BYHOUR, ...) is shown as the rule text after the words."""
+    last occurrence on the reader's clock (an all-day series': its day), in the pages' date format.
+    A rule part with no words (BYSETPOS, BYHOUR, ...) is shown as the rule text after the words."""
     schedule: Schedule = master.schedule
     zone = schedule_zone(schedule)
     first = master.start.astimezone(zone)
     when = "all day" if master.all_day else f"{first:%H:%M}–{master.end.astimezone(zone):%H:%M}"
+    if master.all_day:
+        # All-day occurrences are days (RFC 5545 DATE), the same days on every clock: said on the
+        # series' own calendar, where they begin at midnight, not on the reader's (review fault 5).
+        reader_zone = zone
     if not master.all_day and str(zone) != str(reader_zone):
         when += f" on {zone} time"
     texts = []

@@ -165,6 +165,15 @@ def on_wall_clock(value: datetime, zone: tzinfo) -> datetime:
     return value.replace(tzinfo=zone, fold=0)
 
 
+def next_whole_hour(moment: datetime, zone: tzinfo) -> datetime:
+    """The first whole hour on `zone`'s wall clock after `moment` (aware), in UTC: 10:10 in
+    Kathmandu (+05:45) gives 11:00 there (05:15 UTC), not the next whole UTC hour (10:45 there).
+    A whole hour the spring change skips is read as `on_wall_clock` reads it."""
+    local = moment.astimezone(zone).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    hour = on_wall_clock(local + timedelta(hours=1), zone).astimezone(UTC)
+    return hour if hour > moment else hour + timedelta(hours=1)
+
+
 def read_wall_clock(value: datetime, zone: tzinfo) -> datetime:
     """A naive wall-clock time typed or sent by a person, read on `zone` (RFC 5545 3.3.5, as
     `on_wall_clock`): 02:30 on a night the clocks skip from 02:00 to 03:00 is read with the offset

@@ -307,6 +307,9 @@ def _series_facts(appointment: Appointment) -> dict:
     if master is None:
         return {}
     reader = timezone.get_current_timezone()
+    if master.all_day:
+        # Days are the same days everywhere: read on the series' clock, where they begin (fault 5).
+        reader = services.schedule_zone(master.schedule)
     found = series_exceptions(master)
     now = timezone.now()
     day = "D j M Y"

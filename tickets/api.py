@@ -420,7 +420,8 @@ class RequestViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.ModelV
         responses={
             200: BookingSerializer,
             400: OpenApiResponse(
-                description="Parts that overlap, are fewer than two or do not add up to the estimate."
+                description="Parts that overlap, are fewer than two or more than 100, last less than an hour "
+                "or do not add up to the estimate."
             ),
             403: OpenApiResponse(description="You may not plan this request."),
             409: OVERLAP_RESPONSE,

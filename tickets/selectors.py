@@ -98,7 +98,8 @@ def slot_proposals(
     count: int = PROPOSALS,
 ) -> Proposals:
     """ "Find a slot" (issue 15): the next `count` free slots for the request's estimate (or the
-    default estimate), from the first whole hour after `now + notice` or from `after` when later
+    default estimate), from the first whole hour after `now + notice` on the reader's wall clock
+    (the current zone), or from `after` when later
     (UTC instants; `now` defaults to the present), up to the calendars' horizon
     (calendars.availability.search_horizon: the import window's future days), stopping at the
     first `count`. `buffer` is kept free before and after every busy block (travel). With a
@@ -123,6 +124,7 @@ def slot_proposals(
     )
     from calendars.models import CalendarSettings
     from calendars.selectors import calendar_agents, technicians_of
+    from calendars.times import next_whole_hour
 
     settings = CalendarSettings.load()
     estimate = request.estimate or settings.default_estimate
@@ -139,9 +141,10 @@ def slot_proposals(
     if after is not None and after >= horizon:
         day = timezone.localtime(horizon)
         raise ValueError(f"Search from a date before {day:%d %b %Y}: the calendars are not known further.")
-    # Whole hours on the grid of 30-minute steps, as the page has always proposed.
+    # Whole hours on the grid of 30-minute steps, as the page has always proposed: whole on the
+    # reader's wall clock (the current zone), which is not a whole UTC hour at +05:45 or +05:30.
     earliest = (now + notice).astimezone(UTC)
-    start = earliest.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = next_whole_hour(earliest, timezone.get_current_timezone())
     if after is not None and after > start:
         start = after.astimezone(UTC)
     # Booking again replaces the request's current booking: its time is free for the new one.

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from agents.models import Agent
 from calendars import services as calendar_services
+from calendars.availability import MAX_PARTS, MIN_PART
 from tickets.models import Action, HistoryLine, Request
 
 REQUEST_FIELDS = ("summary", "description", "customer", "site", "status", "planned_start", "estimate", "planned_length")
@@ -66,13 +67,21 @@ def plan_request(request: Request, *, start: datetime | None, estimate: timedelt
 
 
 def _check_parts(parts: list[tuple[datetime, datetime]], estimate: timedelta) -> None:
+    """Raise ValidationError({"parts": ...}) unless `parts` (aware (start, end) pairs, in order)
+    are 2 to MAX_PARTS, each at least MIN_PART long, one after another, adding up to `estimate`."""
     if len(parts) < 2:
         raise ValidationError({"parts": "Give at least two parts; book a single slot instead."})
+    if len(parts) > MAX_PARTS:
+        raise ValidationError({"parts": f"Give at most {MAX_PARTS} parts; book longer work as several requests."})
     for begin, finish in parts:
         if begin.tzinfo is None or finish.tzinfo is None:
             raise ValidationError({"parts": "Give every part's start and end with a time zone or offset."})
         if finish <= begin:
             raise ValidationError({"parts": "Every part must end after it starts."})
+        if finish - begin < MIN_PART:
+            # As find-slot proposes them: a shorter part is not worth a trip.
+            minutes = int(MIN_PART.total_seconds() // 60)
+            raise ValidationError({"parts": f"Every part must last at least {minutes} minutes."})
     for (_, finish), (begin, _) in pairwise(parts):
         if begin < finish:
             raise ValidationError({"parts": "The parts must follow one another without overlapping."})

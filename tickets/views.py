@@ -1,5 +1,7 @@
 """Request pages: list, create, edit, detail with actions and the "Appointments" tab."""
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,7 +19,7 @@ from calendars.availability import Options
 from calendars.forms import AppointmentForm
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_appointments
-from helpdesk import permissions
+from helpdesk import limits, permissions
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
 from tickets import selectors, services
@@ -251,10 +253,10 @@ def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = get_object_or_404(selectors.request_detail(pk))
     if not permissions.can_edit_request(request.user, ticket):
         raise PermissionDenied
-    start = parse_datetime(request.POST.get("start", ""))
+    start = _posted_moment(request.POST.get("start", ""))
     agent_ids = [int(v) for v in request.POST.getlist("agent") if v.isdigit() and len(v) < 18]
     agents = list(Agent.objects.filter(pk__in=agent_ids, is_active=True))
-    if start is None or timezone.is_naive(start) or not agents:
+    if start is None or not agents:
         messages.error(request, "That slot could not be read; find a slot again.")
         return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")
     confirmed = request.POST.get("confirm_overlap") == "1"
@@ -309,14 +311,26 @@ def _booked(request: HttpRequest, planned: str, booking: services.Booking) -> No
         messages.success(request, text)
 
 
+def _posted_moment(text: str) -> datetime | None:
+    """An aware instant a booking form sends (ISO 8601 with its offset, as the page writes it), or
+    None when it cannot be read: not ISO 8601, no offset, an impossible date or offset
+    (2035-02-30, +25:00, which parse_datetime refuses with ValueError), or outside the supported
+    range (helpdesk.limits)."""
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        return None
+    if moment is None or timezone.is_naive(moment) or not limits.is_supported(moment):
+        return None
+    return moment
+
+
 def _parts_posted(post) -> list[tuple]:
     """The (start, end) parts a "Book in parts" form sends (aware instants), or [] when one of
-    them cannot be read."""
+    them cannot be read (`_posted_moment`)."""
     starts, ends = post.getlist("part_start"), post.getlist("part_end")
-    parts = [(parse_datetime(begin), parse_datetime(finish)) for begin, finish in zip(starts, ends, strict=False)]
-    readable = len(starts) == len(ends) and all(
-        moment is not None and not timezone.is_naive(moment) for part in parts for moment in part
-    )
+    parts = [(_posted_moment(begin), _posted_moment(finish)) for begin, finish in zip(starts, ends, strict=False)]
+    readable = len(starts) == len(ends) and all(moment is not None for part in parts for moment in part)
     return parts if readable else []
 
 

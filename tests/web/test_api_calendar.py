@@ -108,8 +108,9 @@ def test_calendar_answer_costs_the_same_for_100_technicians_as_for_2(
     client = api_client(coordinator)
     client.get(CALENDAR, {**WEEK, "team": small.pk})  # the settings row is made on first use
     for params in ({"team": small.pk}, {"agent": list(small.members.values_list("pk", flat=True))}):
-        # settings, appointments, technicians, and the entries' states on external calendars
-        with django_assert_num_queries(4) as captured:
+        # the team or technicians named exist (a 400 names those that do not), settings,
+        # appointments, technicians, and the entries' states on external calendars
+        with django_assert_num_queries(5) as captured:
             assert len(client.get(CALENDAR, {**WEEK, **params}).json()) == 4
         expected = len(captured)
     many = list(large.members.values_list("pk", flat=True))
@@ -128,14 +129,14 @@ def test_technician_calendar_answer_costs_the_same_for_many_requests(api_client,
     member = large.members.first()
     client = api_client(member.user)
     client.get(CALENDAR, {**WEEK, "team": small.pk})
-    # settings, appointments, technicians, the requests' technicians (the table lets a
-    # technician edit an entry by its request: ASSIGNED), whatever the number of requests, and
-    # the entries' states on external calendars
-    with django_assert_num_queries(5) as captured:
+    # the team exists (a 400 names an unknown one), settings, appointments, technicians, the
+    # requests' technicians (the table lets a technician edit an entry by its request:
+    # ASSIGNED), whatever the number of requests, and the entries' states on external calendars
+    with django_assert_num_queries(6) as captured:
         items = client.get(CALENDAR, {**WEEK, "team": small.pk}).json()
     assert not any(item["can_edit"] for item in items)  # not on them, nor on their requests
     assert not any("COUNT(" in query["sql"] for query in captured.captured_queries)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         items = client.get(CALENDAR, {**WEEK, "team": large.pk}).json()
     assert len(items) == 200
     # Editable: the member's own two entries (SOLE, and on her own requests: ASSIGNED); every

@@ -322,19 +322,27 @@ def test_another_technician_cannot_change_the_series_rule_on_its_page(page_clien
     assert occurrence_starts(master, AMS) == before
 
 
+def on_call_series(agent, **fields) -> Appointment:
+    """An all-day weekly series of four days from Monday 5 March 2035, "On call"."""
+    from datetime import date
+
+    return calendar_services.create_recurring_appointment(
+        rule="FREQ=WEEKLY;COUNT=4",
+        agents=[agent],
+        subject="On call",
+        start=date(2035, 3, 5),
+        end=date(2035, 3, 6),
+        all_day=True,
+        **fields,
+    )
+
+
 def test_an_all_day_series_page_names_days_not_midnights(page_client, alice):
     """An all-day weekly series whose 12 March is moved to 13 March: days only (RFC 5545 3.6.1:
     the end is the midnight after the last day), never 00:00 or the next day."""
     from datetime import date
 
-    master = calendar_services.create_recurring_appointment(
-        rule="FREQ=WEEKLY;COUNT=4",
-        agents=[alice],
-        subject="On call",
-        start=date(2035, 3, 5),
-        end=date(2035, 3, 6),
-        all_day=True,
-    )
+    master = on_call_series(alice)
     second = Appointment.objects.filter(master=master).order_by("original_start")[1]
     calendar_services.update_appointment(second, start=date(2035, 3, 13), end=date(2035, 3, 14))
 

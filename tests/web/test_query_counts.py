@@ -113,3 +113,35 @@ def test_request_list_api_costs_the_same_for_100_requests_as_for_2(
     expected = count_queries(client, "/api/requests/", {"team": small.pk})
     with django_assert_num_queries(expected):
         assert len(client.get("/api/requests/", {"team": large.pk}).json()["results"]) == 100
+
+
+def _rows_on_requests(agent, first: int, count: int) -> None:
+    """`count` entries of `agent` this week, each on its own request assigned to them; every
+    other one is logged work (an Action's entry), whose edit checks read the Action."""
+    from calendars import services as calendar_services
+    from tickets import services as ticket_services
+
+    for i in range(first, first + count):
+        ticket = ticket_services.create_request(summary=f"R{i}", assigned_agents=[agent])
+        if i % 2:
+            ticket_services.log_action(
+                ticket, agent=agent, done_at=at(2 + i % 5, 8), time_taken=at(2, 9) - at(2, 8), add_to_calendar=True
+            )
+        else:
+            calendar_services.create_appointment(
+                subject=f"s{i}", start=at(2 + i % 5, 9), end=at(2 + i % 5, 10), agents=[agent], request=ticket
+            )
+
+
+def test_appointment_list_api_costs_the_same_for_22_rows_as_for_2_for_a_technician(
+    api_client, alice, django_assert_max_num_queries
+):
+    # A technician's rows are judged one by one (ASSIGNED, MINE): nothing short-circuits as for a coordinator.
+    client = api_client(alice.user)
+    _rows_on_requests(alice, 0, 2)
+    expected = count_queries(client, "/api/appointments/", WEEK)
+    _rows_on_requests(alice, 2, 20)
+    with django_assert_max_num_queries(expected):
+        response = client.get("/api/appointments/", WEEK)
+    rows = response.json()["results"]
+    assert len(rows) == 22 and all(row["can_edit"] for row in rows)

@@ -2,14 +2,17 @@
 surface (pages and API). Right values come from the permission table (SPEC), dateutil,
 zoneinfo or RFC 5545, never from the code under test."""
 
+import json
 import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
+from django.contrib.auth.models import Permission, User
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
+from tests.web.test_pages_series import on_call_series
 from tickets import services as ticket_services
 from tickets.models import Action
 
@@ -217,3 +220,190 @@ def test_api_series_rule_read_and_sent_back_keeps_the_exrule(page_client, api_cl
     r = api_client(alice.user).patch(f"/api/appointments/{master.pk}/", {"recurrence": ended}, format="json")
     assert r.status_code == 200, r.content
     assert _series_dates(master.pk) == _exrule_expected(first, datetime(2035, 6, 30, 23, 59, 59, tzinfo=AMS))
+
+
+# --- fault 4: an all-day entry made over the API keeps the days written ------------------------
+
+
+def test_api_all_day_from_another_clock_keeps_the_days_written(page_client, alice, make_agent):
+    nyc = make_agent("nycc", time_zone="America/New_York")
+    nyc.user.user_permissions.add(Permission.objects.get(codename="coordinate", content_type__app_label="agents"))
+    client = page_client(User.objects.get(pk=nyc.user.pk))  # a session: the New York clock is the current zone
+    # RFC 5545 3.6.1: DTSTART 5 March, DTEND (exclusive) 6 March is one day, the same in every zone.
+    for start, end in (
+        ("2035-03-05T00:00:00", "2035-03-06T00:00:00"),
+        ("2035-03-05T00:00:00-05:00", "2035-03-06T00:00:00-05:00"),
+        ("2035-03-05T00:00:00+01:00", "2035-03-05T12:00:00+01:00"),
+    ):
+        made = client.post(
+            "/api/appointments/",
+            json.dumps(
+                {"subject": "Day off", "all_day": True, "busy": False, "start": start, "end": end, "agents": [alice.pk]}
+            ),
+            content_type="application/json",
+        )
+        assert made.status_code == 201, made.content
+        assert (made.json()["start_date"], made.json()["end_date"]) == ("2035-03-05", "2035-03-06"), (start, end)
+    moved = client.patch(
+        f"/api/appointments/{made.json()['id']}/",
+        json.dumps({"start": "2035-03-09T00:00:00", "end": "2035-03-11T00:00:00"}),
+        content_type="application/json",
+    )
+    assert (moved.json()["start_date"], moved.json()["end_date"]) == ("2035-03-09", "2035-03-11")
+    # The days begin at Alice's midnights (zoneinfo), where her calendar shows them.
+    assert moved.json()["start"] == "2035-03-08T18:00:00-05:00"
+
+
+# --- fault 5: all-day days are named the same for every reader ---------------------------------
+
+
+def test_all_day_series_and_request_page_name_the_same_days_for_a_reader_west(page_client, alice, make_agent):
+    nyc = make_agent("nyc", time_zone="America/New_York")
+    ticket = ticket_services.create_request(summary="On call", assigned_agents=[alice])
+    master = on_call_series(alice, request=ticket)
+    days = list(rrule.rrule(rrule.WEEKLY, count=4, dtstart=datetime(2035, 3, 5)))
+    assert days[-1].date() == date(2035, 3, 26)  # dateutil: the last is Monday 26 March
+    second = Appointment.objects.filter(master=master).order_by("original_start")[1]
+    calendar_services.update_appointment(second, start=date(2035, 3, 13), end=date(2035, 3, 14))
+    page = page_client(nyc.user).get(f"/calendar/appointments/{master.pk}/").content.decode()
+    assert "the last on Mon 26 Mar 2035" in page
+    assert "Mon 12 Mar 2035" in page and "Tue 13 Mar 2035" in page and "Sun 11 Mar 2035" not in page
+    request_page = page_client(nyc.user).get(f"/requests/{ticket.pk}/?tab=appointments").content.decode()
+    assert "Tue 13 Mar 2035, all day" in request_page and "Mon 12 Mar 2035 18:00" not in request_page
+
+
+# --- fault 6: an impossible date or offset on the booking pages is a message, not a 500 --------
+
+
+def test_booking_pages_refuse_impossible_dates_and_offsets_with_a_message(coordinator, alice, page_client):
+    ticket = ticket_services.create_request(summary="x", assigned_agents=[alice], estimate=timedelta(hours=12))
+    client = page_client(coordinator)
+    for start in ("2035-02-30T10:00:00+01:00", "2035-03-05T10:00:00+25:00"):  # no 30 February; offsets end at 23:59
+        slot = client.post(f"/requests/{ticket.pk}/book-slot/", {"start": start, "agent": [alice.pk]}, follow=True)
+        assert slot.status_code == 200
+        assert "That slot could not be read" in slot.content.decode()
+    split = client.post(
+        f"/requests/{ticket.pk}/book-split/",
+        {
+            "part_start": ["2035-03-05T08:00+25:00", "2035-03-06T08:00+01:00"],
+            "part_end": ["2035-03-05T17:00+01:00", "2035-03-06T11:00+01:00"],
+            "agent": [alice.pk],
+        },
+        follow=True,
+    )
+    assert split.status_code == 200 and "Those parts could not be read" in split.content.decode()
+    assert not Appointment.objects.filter(request=ticket).exists()
+
+
+# --- fault 7: book-split takes parts as find-slot proposes them, and a bounded number -----------
+
+
+def test_api_book_split_refuses_short_parts_and_too_many(coordinator, alice, api_client):
+    ticket = ticket_services.create_request(summary="x", assigned_agents=[alice], estimate=timedelta(hours=1))
+    start = datetime(2035, 3, 5, 10, 0, tzinfo=AMS)
+    minutes = [
+        {
+            "start": (start + timedelta(minutes=10 * i)).isoformat(),
+            "end": (start + timedelta(minutes=10 * i + 10)).isoformat(),
+        }
+        for i in range(6)
+    ]
+    client = api_client(coordinator)
+    short = client.post(
+        f"/api/requests/{ticket.pk}/book-split/", {"parts": minutes, "agents": [alice.pk]}, format="json"
+    )
+    assert short.status_code == 400
+    assert "at least 60 minutes" in str(short.json())
+    ticket.estimate = timedelta(hours=101)
+    ticket.save(update_fields=["estimate"])
+    hours = [
+        {"start": (start + timedelta(days=i)).isoformat(), "end": (start + timedelta(days=i, hours=1)).isoformat()}
+        for i in range(101)
+    ]
+    many = client.post(f"/api/requests/{ticket.pk}/book-split/", {"parts": hours, "agents": [alice.pk]}, format="json")
+    assert many.status_code == 400
+    assert "at most 100 parts" in str(many.json())
+    assert not Appointment.objects.filter(request=ticket).exists()
+
+
+# --- fault 10: an appointment's request cannot change, and saying so is not silent -----------
+
+
+def test_patch_of_an_appointments_request_is_refused_not_ignored(coordinator, alice, api_client):
+    one = ticket_services.create_request(summary="one", assigned_agents=[alice])
+    two = ticket_services.create_request(summary="two", assigned_agents=[alice])
+    entry = calendar_services.create_appointment(
+        subject="s",
+        start=datetime(2035, 3, 5, 9, tzinfo=AMS),
+        end=datetime(2035, 3, 5, 10, tzinfo=AMS),
+        agents=[alice],
+        request=one,
+    )
+    client = api_client(coordinator)
+    refused = client.patch(f"/api/appointments/{entry.pk}/", {"request": two.pk}, format="json")
+    assert refused.status_code == 400
+    assert "stays with its request" in refused.json()["request"][0]
+    assert Appointment.objects.get(pk=entry.pk).request_id == one.pk
+    # Sending back the request it has (a PUT of what was read) still works.
+    same = client.patch(f"/api/appointments/{entry.pk}/", {"request": one.pk, "subject": "t"}, format="json")
+    assert same.status_code == 200 and same.json()["subject"] == "t"
+
+
+# --- fault 9: "the next whole hour" is whole on the reader's wall clock -------------------------
+
+
+def test_slots_start_on_whole_and_half_hours_of_a_kathmandu_readers_clock(make_agent, page_client):
+    ktm = ZoneInfo("Asia/Kathmandu")
+    assert datetime(2035, 3, 6, 10, 0, tzinfo=ktm).utcoffset() == timedelta(hours=5, minutes=45)  # zoneinfo
+    ravi = make_agent("ravi", time_zone="Asia/Kathmandu")
+    ticket = ticket_services.create_request(summary="x", assigned_agents=[ravi], estimate=timedelta(hours=1))
+    client = page_client(ravi.user)  # a session: Ravi's clock is the current zone
+    found = client.get(f"/api/requests/{ticket.pk}/find-slot/")
+    free = client.get("/api/availability/", {"agent": ravi.pk})
+    for answer in (found, free):
+        assert answer.status_code == 200, answer.content
+        starts = [datetime.fromisoformat(slot["start"]).astimezone(ktm) for slot in answer.json()["slots"]]
+        assert starts
+        # Steps of 30 minutes from a whole hour there: never :15 or :45 (a whole UTC hour is :45 there).
+        assert {start.minute for start in starts} <= {0, 30}, [f"{s:%H:%M}" for s in starts]
+
+
+# --- fault 11: an unknown team or technician is a 400 naming it, not an empty answer ----------
+
+
+def test_unknown_team_or_technician_is_named_in_a_400(api_client, coordinator, alice):
+    client = api_client(coordinator)
+    week = {"start": "2035-03-05T00:00:00+01:00", "end": "2035-03-12T00:00:00+01:00"}
+    for url in ("/api/availability/", "/api/working-hours/", "/api/appointments/calendar/", "/api/appointments/"):
+        team = client.get(url, {**week, "team": 999999})
+        assert team.status_code == 400, (url, team.content)
+        assert "No team with id 999999" in str(team.json()), url
+        agent = client.get(url, {**week, "agent": [alice.pk, 999998]})
+        assert agent.status_code == 400, (url, agent.content)
+        assert "No technician with id 999998" in str(agent.json()), url
+        assert client.get(url, {**week, "agent": alice.pk}).status_code == 200, url
+
+
+# --- fault 12: working hours are read by those who may look for free slots; a team is bounded --
+
+
+def test_working_hours_closed_to_viewers_like_availability(page_client, reader, alice):
+    for url in ("/api/availability/", "/api/working-hours/"):
+        refused = page_client(reader).get(url)
+        assert refused.status_code == 403, url
+        assert "Only technicians and coordinators" in refused.json()["detail"]
+    assert page_client(alice.user).get("/api/working-hours/").status_code == 200
+
+
+def test_a_team_larger_than_the_technician_limit_is_refused(api_client, coordinator, settings):
+    from agents.models import Agent, Team
+    from calendars.availability import MAX_TECHNICIANS
+
+    users = User.objects.bulk_create([User(username=f"big-{i}") for i in range(MAX_TECHNICIANS + 1)])
+    agents = Agent.objects.bulk_create([Agent(user=user, feed_token=f"big-{user.pk}") for user in users])
+    team = Team.objects.create(name="Everyone")
+    team.members.set(agents)
+    for url in ("/api/availability/", "/api/working-hours/"):
+        refused = api_client(coordinator).get(url, {"team": team.pk})
+        assert refused.status_code == 400, url
+        assert f"more than {MAX_TECHNICIANS} technicians" in str(refused.json())
