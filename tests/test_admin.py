@@ -88,7 +88,7 @@ def test_action_inline_with_negative_time_is_refused_in_admin(admin_client, alic
         **management("actions", total=1),
         **{
             "actions-0-agent": alice.pk,
-            "actions-0-done_at_0": "2026-12-01",
+            "actions-0-done_at_0": "2026-11-30",
             "actions-0-done_at_1": "10:00:00",
             "actions-0-time_taken": "-10",
             "actions-0-note": "x",
