@@ -31,6 +31,7 @@ from helpdesk.api_common import (
     FlagFilter,
     IdFilter,
     IdsFilter,
+    KnownFields,
     KnownQueryParameters,
     MomentFilter,
     Pages,
@@ -214,7 +215,7 @@ class AppointmentListSerializer(serializers.ListSerializer):
         return super().to_representation(appointments)
 
 
-class AppointmentSerializer(serializers.ModelSerializer):
+class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: SupportedDateTimeSerializerField,
@@ -452,7 +453,7 @@ def _rule_change_problem(appointment: Appointment, rule: str | None) -> str:
     return ""
 
 
-class ReassignSerializer(serializers.Serializer):
+class ReassignSerializer(KnownFields, serializers.Serializer):
     from_agent = serializers.PrimaryKeyRelatedField(
         queryset=Agent.objects.all(), required=False, allow_null=True, help_text="Leave empty to add a technician."
     )
