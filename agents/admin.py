@@ -4,6 +4,7 @@ from django.db.models import Count
 
 from agents import services
 from agents.models import Agent, CoordinatorFeed, Team, TeamMembership, Weekday
+from helpdesk.wall_clock_admin import WallClockTimesInAdmin
 
 
 class WeekdaysField(forms.TypedMultipleChoiceField):
@@ -83,7 +84,7 @@ class FeedTokenActions:
 
 
 @admin.register(Agent)
-class AgentAdmin(FeedTokenActions, admin.ModelAdmin):
+class AgentAdmin(WallClockTimesInAdmin, FeedTokenActions, admin.ModelAdmin):
     form = AgentForm
     list_display = [
         "name", "mailbox", "time_zone", "colour", "sync_policy", "import_external", "calendar_shown", "feed_link_state",

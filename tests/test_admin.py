@@ -1,5 +1,6 @@
 """Django admin: every page opens, and saving goes through the same rules as everywhere else."""
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -273,3 +274,15 @@ def test_agent_page_still_adds_and_removes_teams(admin_client, make_agent):
 
     assert response.status_code == 302, response.content.decode()[:2000]
     assert [team.name for team in bob.teams.all()] == ["Desk"]
+
+
+@pytest.mark.parametrize("page", ["admin:agents_agent_change", "admin:calendars_calendarsettings_change"])
+def test_working_hours_in_admin_are_wall_clock_inputs_without_the_server_time_note(admin_client, alice, page):
+    """Trial fault 9: Django's admin time widget (class vTimeField, given the "Now" link and the
+    "You are N hours behind server time" note by DateTimeShortcuts.js) is not used for working hours."""
+    pk = alice.pk if page.startswith("admin:agents") else CalendarSettings.load().pk
+    html = admin_client.get(reverse(page, args=[pk])).content.decode()
+
+    field = re.search(r'<input[^>]*name="working_hours_start"[^>]*>', html).group(0)
+    assert 'type="time"' in field and "vTimeField" not in field
+    assert "DateTimeShortcuts.js" not in html
