@@ -4,6 +4,8 @@ from django.db.models import Count
 
 from agents import services
 from agents.models import Agent, CoordinatorFeed, Team, TeamMembership, Weekday
+from calendars.selectors import sync_policy_explained
+from helpdesk.wall_clock_admin import WallClockTimesInAdmin
 
 
 class WeekdaysField(forms.TypedMultipleChoiceField):
@@ -83,7 +85,7 @@ class FeedTokenActions:
 
 
 @admin.register(Agent)
-class AgentAdmin(FeedTokenActions, admin.ModelAdmin):
+class AgentAdmin(WallClockTimesInAdmin, FeedTokenActions, admin.ModelAdmin):
     form = AgentForm
     list_display = [
         "name", "mailbox", "time_zone", "colour", "sync_policy", "import_external", "calendar_shown", "feed_link_state",
@@ -107,11 +109,18 @@ class AgentAdmin(FeedTokenActions, admin.ModelAdmin):
                 ]
             },
         ),
-        ("Sync", {"fields": ["sync_policy", "import_external"]}),
+        ("Sync", {"fields": ["sync_policy", "effective_sync_policy", "import_external"]}),
     ]
+    readonly_fields = ["effective_sync_policy"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
+
+    @admin.display(description="Sync policy that applies")
+    def effective_sync_policy(self, agent: Agent) -> str:
+        if agent.pk is None:
+            return "-"
+        return sync_policy_explained(agent)
 
 
 @admin.register(Team)

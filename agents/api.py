@@ -6,10 +6,10 @@ from rest_framework import serializers, viewsets
 from agents.models import Agent, Team
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_agents, working_hours
-from helpdesk.api_common import IdFilter, IdsFilter, KnownQueryParameters, ParameterFilterSet
+from helpdesk.api_common import IdFilter, IdsFilter, KnownFields, KnownQueryParameters, ParameterFilterSet
 
 
-class AgentSerializer(serializers.ModelSerializer):
+class AgentSerializer(KnownFields, serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
     name = serializers.CharField(read_only=True)
     email = serializers.EmailField(source="mailbox", read_only=True)
@@ -53,7 +53,7 @@ class AgentSerializer(serializers.ModelSerializer):
         return self._hours(agent).end.strftime("%H:%M")
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(KnownFields, serializers.ModelSerializer):
     members = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
     class Meta:

@@ -28,10 +28,10 @@ def validate_weekdays(value: list) -> None:
 
 
 class AgentSyncPolicy(models.TextChoices):
-    """A technician's own sync policy; it counts when the global policy is "use technician
-    setting"."""
+    """A technician's own sync policy (SPEC S3.3: Never / Always / Ask); it counts when the global
+    policy is "Use technician setting". No "use the global setting" here: with the global
+    "Use technician setting" the two would point at each other."""
 
-    GLOBAL = "global", "Use the global setting"
     NEVER = "never", "Never"
     ALWAYS = "always", "Always"
     ASK = "ask", "Ask"
@@ -84,7 +84,7 @@ class Agent(models.Model):
         help_text="Subdivision code within the country (for example BY for Bavaria); empty: national holidays only.",
     )
     calendar_shown = models.BooleanField(default=True, help_text="Show the calendar to this technician.")
-    sync_policy = models.CharField(max_length=10, choices=AgentSyncPolicy.choices, default=AgentSyncPolicy.GLOBAL)
+    sync_policy = models.CharField(max_length=10, choices=AgentSyncPolicy.choices, default=AgentSyncPolicy.ALWAYS)
     import_external = models.BooleanField(
         "create appointments from calendar integrations",
         default=False,

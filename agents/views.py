@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from agents import services
 from agents.models import Agent, CoordinatorFeed, Team
 from calendars.models import CalendarSettings
+from calendars.selectors import sync_policy_explained
 
 
 def _own_agent(request: HttpRequest) -> Agent | None:
@@ -53,6 +54,8 @@ def me(request: HttpRequest) -> HttpResponse:
         "coordinates": coordinates,
         "calendar_settings": CalendarSettings.load(),
     }
+    if agent is not None:
+        context["sync_policy"] = sync_policy_explained(agent, context["calendar_settings"])
     # The token is stored hashed: its link is shown once, on the page the renewal leads to.
     token = request.session.pop(NEW_FEED_TOKEN, None)
     if holder is not None and services.feed_enabled(holder) and token:

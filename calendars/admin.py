@@ -6,10 +6,11 @@ from django.urls import reverse
 from calendars import ownership, services
 from calendars.models import Appointment, CalendarSettings, Schedule
 from helpdesk.durations import MinutesInAdmin
+from helpdesk.wall_clock_admin import WallClockTimesInAdmin
 
 
 @admin.register(CalendarSettings)
-class CalendarSettingsAdmin(MinutesInAdmin, admin.ModelAdmin):
+class CalendarSettingsAdmin(WallClockTimesInAdmin, MinutesInAdmin, admin.ModelAdmin):
     """One row of settings: the list goes straight to it."""
 
     fieldsets = [

@@ -38,6 +38,7 @@ from helpdesk.api_common import (
     FlagFilter,
     IdFilter,
     IdsFilter,
+    KnownFields,
     KnownQueryParameters,
     MomentFilter,
     Pages,
@@ -223,7 +224,7 @@ class AppointmentListSerializer(serializers.ListSerializer):
         return super().to_representation(appointments)
 
 
-class AppointmentSerializer(serializers.ModelSerializer):
+class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: SupportedDateTimeSerializerField,
@@ -528,7 +529,7 @@ def _reassign_refusal(appointment: Appointment) -> str:
     return "You may not put this appointment on other technicians' calendars."
 
 
-class ReassignSerializer(serializers.Serializer):
+class ReassignSerializer(KnownFields, serializers.Serializer):
     from_agent = serializers.PrimaryKeyRelatedField(
         queryset=Agent.objects.all(), required=False, allow_null=True, help_text="Leave empty to add a technician."
     )

@@ -199,16 +199,19 @@ class PeriodQuerySerializer(serializers.Serializer):
         return query.validated_data
 
 
+def minutes_field(low: int, high: int, help_text: str, **kwargs) -> serializers.IntegerField:
+    """A whole number of minutes from `low` to `high`, every refusal saying the unit and range."""
+    message = f"Give a whole number of minutes from {low} to {high}."
+    errors = {"invalid": message, "min_value": message, "max_value": message, "max_string_length": message}
+    return serializers.IntegerField(min_value=low, max_value=high, help_text=help_text, error_messages=errors, **kwargs)
+
+
 class TravelAndNoticeSerializer(serializers.Serializer):
     """The options of a slot search that the availability query and a request's "Find a slot"
     share: travel kept free around busy time and the minimum notice, both in minutes."""
 
-    buffer = serializers.IntegerField(
-        min_value=0, max_value=MAX_BUFFER // timedelta(minutes=1), default=0, help_text="Minutes, each side."
-    )
-    notice = serializers.IntegerField(
-        min_value=0, max_value=MAX_NOTICE // timedelta(minutes=1), default=0, help_text="Minutes from now."
-    )
+    buffer = minutes_field(0, MAX_BUFFER // timedelta(minutes=1), "Minutes, each side.", default=0)
+    notice = minutes_field(0, MAX_NOTICE // timedelta(minutes=1), "Minutes from now.", default=0)
 
 
 class AvailabilityQuerySerializer(TravelAndNoticeSerializer, PeriodQuerySerializer):
@@ -220,15 +223,13 @@ class AvailabilityQuerySerializer(TravelAndNoticeSerializer, PeriodQuerySerializ
         help_text=f"Period end; at most {MAX_PERIOD.days} days after the start. Leave it out to search as far "
         "ahead as the calendars are known (the import window's future days), stopping at `limit` slots.",
     )
-    duration = serializers.IntegerField(
-        min_value=5, max_value=24 * 60 * 5, required=False, help_text="Minutes. Left out: the default estimate."
-    )
+    duration = minutes_field(5, 24 * 60 * 5, "Minutes. Left out: the default estimate.", required=False)
     mode = serializers.ChoiceField(
         choices=[m.value for m in Mode],
         required=False,
         help_text="Left out: together, or any one when neither technicians nor a team are given.",
     )
-    step = serializers.IntegerField(min_value=5, max_value=24 * 60, default=30, help_text="Minutes.")
+    step = minutes_field(5, 24 * 60, "Minutes.", default=30)
     limit = serializers.IntegerField(
         min_value=1, max_value=500, default=20, help_text="At most this many slots, earliest first."
     )

@@ -23,6 +23,7 @@ from calendars.formatting import entry_title
 from calendars.ical_text import TextComponent
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.selectors import FeedEntries, future_exceptions, occurrence_starts, schedule_zone
+from calendars.vtimezone import add_missing_vtimezones, vtimezone
 
 PRODID = "-//Helpdesk//Technician calendars//EN"
 BUSY_SUMMARY = privacy.BUSY_SUMMARY
@@ -301,8 +302,7 @@ def finish(calendar: Calendar) -> Calendar:
     today = timezone.now().date()
     first = min([*dates, today]) - timedelta(days=1)
     last = max([*dates, today]) + timedelta(days=2 * 365)  # rules run on past the feed's window
-    calendar.add_missing_timezones(first_date=first, last_date=last)
-    return calendar
+    return add_missing_vtimezones(calendar, first, last)
 
 
 def feed_calendar(
@@ -372,13 +372,10 @@ def feed_fragments(entries: FeedEntries, style: EventStyle, *, on_feed, window) 
 
 
 def timezone_text(tzid: str, first: date, last: date) -> bytes:
-    """A VTIMEZONE for `tzid` covering first..last, as icalendar's add_missing_timezones makes it."""
-    from icalendar import Timezone
-
-    try:
-        return Timezone.from_tzid(tzid, first_date=first, last_date=last).to_ical()
-    except ValueError:  # a zone icalendar does not know: left out, as add_missing_timezones does
-        return b""
+    """A VTIMEZONE for `tzid` covering first..last, as `finish` adds it (calendars.vtimezone);
+    empty for a zone name zoneinfo does not know."""
+    block = vtimezone(tzid, first, last)
+    return b"" if block is None else block.to_ical()
 
 
 def feed_text(name: str, style: EventStyle, fragments: Iterable[Fragment], *, timezones=timezone_text) -> bytes:

@@ -19,13 +19,25 @@ from tickets.models import Request
 
 def effective_sync_policy(agent: Agent, settings: CalendarSettings | None = None) -> str:
     """Never, Always or Ask for this technician: the global policy, or the technician's own
-    when the global policy says to use it (a technician who chose nothing syncs always)."""
+    (Always unless chosen) when the global policy is "Use technician setting" (SPEC S3.3)."""
     settings = settings or CalendarSettings.load()
     if settings.sync_policy != SyncPolicy.TECHNICIAN:
         return settings.sync_policy
-    if agent.sync_policy == AgentSyncPolicy.GLOBAL:
-        return SyncPolicy.ALWAYS
     return agent.sync_policy
+
+
+def sync_policy_explained(agent: Agent, settings: CalendarSettings | None = None) -> str:
+    """What applies to this technician and why, for their admin page and their own page:
+    "Ask (this technician's own setting; the global setting lets technicians choose)" or
+    "Always (the global setting; this technician's own, Never, does not count)"."""
+    settings = settings or CalendarSettings.load()
+    effective = SyncPolicy(effective_sync_policy(agent, settings)).label
+    if settings.sync_policy == SyncPolicy.TECHNICIAN:
+        return f"{effective} (this technician's own setting; the global setting lets technicians choose)"
+    own = AgentSyncPolicy(agent.sync_policy).label
+    if own == effective:
+        return f"{effective} (the global setting)"
+    return f"{effective} (the global setting; this technician's own, {own}, does not count)"
 
 
 @dataclass(frozen=True)

@@ -415,8 +415,31 @@ def _update_appointment(
     if appointment.is_recurring_master:
         _spread_to_occurrences(appointment, moved=moved, agents=new_agents)
         _spread_texts_to_edited_occurrences(appointment, texts_before)
+    if regrouped and appointment.request_id and by is not None:
+        _record_reassignment(appointment, agent_ids_before, new_agents, by=by, moved=moved, zone=zone)
     _announce(appointment, Change.MOVED if moved else Change.UPDATED, agent_ids_before, by)
     return appointment
+
+
+def _record_reassignment(appointment, agent_ids_before, new_agents, *, by, moved: bool, zone) -> None:
+    """A line in the request's history for an appointment of it given to other technicians by a
+    person (a drag on the group calendar, the API, a page): "Reassigned from Alice Jansen to Bob
+    de Vries by Cees on 1 Dec 2026 09:12 CET, moved to Wed 2 Dec 14:00 CET", times on `zone`'s wall
+    clock (the new technicians'). A technician leaving through their own calendar's deletion is
+    logged by the sync (by=None), not here."""
+    from tickets import services as ticket_services  # tickets.services imports this module
+
+    after_ids = {agent.pk for agent in new_agents}
+    names = {agent.pk: agent.name for agent in Agent.objects.filter(pk__in={*agent_ids_before, *after_ids})}
+    left = ", ".join(sorted(names[pk] for pk in set(agent_ids_before) - after_ids)) or "nobody"
+    came = ", ".join(sorted(names[pk] for pk in after_ids - set(agent_ids_before))) or "nobody new"
+    who = getattr(by, "get_full_name", lambda: "")() or getattr(by, "username", str(by))
+    now = timezone.now().astimezone(zone)
+    text = f"Reassigned from {left} to {came} by {who} on {now:%-d %b %Y %H:%M} {now.tzname()}"
+    if moved:
+        start = appointment.start.astimezone(zone)
+        text += f", moved to {start:%a %-d %b %H:%M} {start.tzname()}"
+    ticket_services.record_history(appointment.request_id, text)
 
 
 # An occurrence edited on its own (moved, say) keeps what it changed, but a text it still shares with

@@ -1,7 +1,7 @@
 """Pieces every API module shares: service errors as JSON field messages, query parameters
 (and the 400 for unknown ones) and pagination."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, time
 
@@ -240,6 +240,24 @@ class UnknownParameters(APIException):
         super().__init__(detail=f"Unknown query parameter{plural}: {names}. This endpoint takes: {takes}.")
         # Lists stay lists (APIException would turn a dict's values into strings).
         self.detail = {"detail": self.detail, "unknown": unknown, "accepted": accepted}
+
+
+class KnownFields:
+    """For every serializer that reads a request body: a field the serializer does not have
+    answers 400, one message per unknown name saying what the endpoint takes, instead of being
+    dropped without a word (a `time_zone` on an appointment would otherwise leave its times read
+    on another clock). Read-only fields a client sends back from a read are known, and ignored as
+    DRF does. Put it first in the bases: `class XSerializer(KnownFields, serializers.Serializer)`."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                takes = ", ".join(sorted(n for n, f in self.fields.items() if not f.read_only))
+                raise serializers.ValidationError(
+                    {name: [f"Unknown field: this endpoint does not take it. It takes: {takes}."] for name in unknown}
+                )
+        return super().to_internal_value(data)
 
 
 class UnknownParametersSerializer(serializers.Serializer):

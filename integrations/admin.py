@@ -566,3 +566,7 @@ class SyncLogEntryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # An audit trail: only the retention setting prunes it (integrations.services.prune_sync_log).
+        return False

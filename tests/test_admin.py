@@ -1,5 +1,6 @@
 """Django admin: every page opens, and saving goes through the same rules as everywhere else."""
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -88,7 +89,7 @@ def test_action_inline_with_negative_time_is_refused_in_admin(admin_client, alic
         **management("actions", total=1),
         **{
             "actions-0-agent": alice.pk,
-            "actions-0-done_at_0": "2026-12-01",
+            "actions-0-done_at_0": "2026-11-30",
             "actions-0-done_at_1": "10:00:00",
             "actions-0-time_taken": "-10",
             "actions-0-note": "x",
@@ -191,7 +192,7 @@ def test_unknown_time_zone_is_refused_in_admin(admin_client, alice):
         "calendar_shown": "on",
         "colour": "#123456",
         "time_zone": "Mars/Olympus_Mons",
-        "sync_policy": "global",
+        "sync_policy": "always",
         **management("Team_members"),
     }
 
@@ -259,7 +260,7 @@ def test_agent_page_still_adds_and_removes_teams(admin_client, make_agent):
         "calendar_shown": "on",
         "colour": "#123456",
         "time_zone": "Europe/Amsterdam",
-        "sync_policy": "global",
+        "sync_policy": "always",
         **management("Team_members", total=2, initial=1),
         "Team_members-0-id": str(membership.pk),
         "Team_members-0-agent": str(bob.pk),
@@ -273,3 +274,44 @@ def test_agent_page_still_adds_and_removes_teams(admin_client, make_agent):
 
     assert response.status_code == 302, response.content.decode()[:2000]
     assert [team.name for team in bob.teams.all()] == ["Desk"]
+
+
+@pytest.mark.parametrize("page", ["admin:agents_agent_change", "admin:calendars_calendarsettings_change"])
+def test_working_hours_in_admin_are_wall_clock_inputs_without_the_server_time_note(admin_client, alice, page):
+    """Trial fault 9: Django's admin time widget (class vTimeField, given the "Now" link and the
+    "You are N hours behind server time" note by DateTimeShortcuts.js) is not used for working hours."""
+    pk = alice.pk if page.startswith("admin:agents") else CalendarSettings.load().pk
+    html = admin_client.get(reverse(page, args=[pk])).content.decode()
+
+    field = re.search(r'<input[^>]*name="working_hours_start"[^>]*>', html).group(0)
+    assert 'type="time"' in field and "vTimeField" not in field
+    assert "DateTimeShortcuts.js" not in html
+
+
+def test_technician_sync_policy_cannot_point_back_at_the_global_one(admin_client, alice):
+    """Trial fault 8: global "Use technician setting" and technician "Use the global setting"
+    pointed at each other. A technician chooses Never / Always / Ask (SPEC S3.3)."""
+    html = admin_client.get(reverse("admin:agents_agent_change", args=[alice.pk])).content.decode()
+    select = re.search(r'<select name="sync_policy".*?</select>', html, re.S).group(0)
+    assert re.findall(r'<option value="(\w*)"', select) == ["never", "always", "ask"]
+    assert alice.sync_policy == "always"
+
+
+@pytest.mark.parametrize(
+    ("global_policy", "own", "shown"),
+    [
+        ("technician", "ask", "Ask (this technician&#x27;s own setting; the global setting lets technicians choose)"),
+        ("always", "never", "Always (the global setting; this technician&#x27;s own, Never, does not count)"),
+        ("ask", "ask", "Ask (the global setting)"),
+    ],
+)
+def test_agent_admin_shows_the_sync_policy_that_applies(admin_client, alice, global_policy, own, shown):
+    settings = CalendarSettings.load()
+    settings.sync_policy = global_policy
+    settings.save()
+    alice.sync_policy = own
+    alice.save()
+
+    html = admin_client.get(reverse("admin:agents_agent_change", args=[alice.pk])).content.decode()
+
+    assert shown in html

@@ -2,6 +2,7 @@ from io import StringIO
 from zoneinfo import ZoneInfo
 
 from django.core.management import call_command
+from django.utils import timezone
 
 from agents.models import Agent, Team
 from calendars.models import Appointment, CalendarSettings
@@ -26,6 +27,7 @@ def test_seed_demo_makes_the_demo_once_and_prints_the_logins(db):
     assert len({str(agent.time_zone) for agent in Agent.objects.all()}) >= 2
     assert Request.objects.filter(planned_start__isnull=False).count() == 60
     assert Appointment.objects.filter(source=Appointment.Source.ACTION).exists()
+    assert not Action.objects.filter(done_at__gt=timezone.now()).exists()  # trial fault 18: no work logged ahead
     assert Appointment.objects.filter(source=Appointment.Source.MANUAL, agents__isnull=False).exists()
     series = Appointment.objects.get(schedule__isnull=False)
     assert series.occurrences.filter(is_cancelled=True).count() == 1

@@ -27,6 +27,7 @@ from helpdesk import permissions
 from helpdesk.api_common import (
     IdFilter,
     IdsFilter,
+    KnownFields,
     KnownQueryParameters,
     Pages,
     ParameterFilterSet,
@@ -63,7 +64,7 @@ class HistoryLineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RequestSerializer(serializers.ModelSerializer):
+class RequestSerializer(KnownFields, serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: SupportedDateTimeSerializerField,
@@ -115,7 +116,7 @@ class RequestSerializer(serializers.ModelSerializer):
         return _check_duration(value, allow_zero=False)
 
 
-class ActionSerializer(serializers.ModelSerializer):
+class ActionSerializer(KnownFields, serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: SupportedDateTimeSerializerField,
@@ -177,12 +178,12 @@ class FindSlotQuerySerializer(TravelAndNoticeSerializer):
     )
 
 
-class PartSerializer(serializers.Serializer):
+class PartSerializer(KnownFields, serializers.Serializer):
     start = SupportedDateTimeSerializerField()
     end = SupportedDateTimeSerializerField()
 
 
-class SplitSerializer(serializers.Serializer):
+class SplitSerializer(KnownFields, serializers.Serializer):
     """Work longer than a working day, proposed in parts (calendars.availability.Split)."""
 
     parts = PartSerializer(many=True, help_text="In order, on consecutive working days; each at least an hour.")
@@ -250,7 +251,7 @@ class BookingSerializer(RequestSerializer):
         fields = [*RequestSerializer.Meta.fields, "replaced"]
 
 
-class _BookingRequestSerializer(serializers.Serializer):
+class _BookingRequestSerializer(KnownFields, serializers.Serializer):
     """What every "Find a slot" booking takes besides its time(s)."""
 
     agents = serializers.PrimaryKeyRelatedField(

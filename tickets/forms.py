@@ -19,11 +19,30 @@ def active_agents():
     return Agent.objects.filter(is_active=True).select_related("user")
 
 
+def _left_out(what: str) -> dict[str, str]:
+    message = f"There is no {what} “%(value)s”: this filter was left out, the others apply."
+    return {"invalid_choice": message, "invalid_pk_value": message}
+
+
 class RequestFilterForm(forms.Form):
-    q = forms.CharField(label="Search", required=False, max_length=200)
-    status = forms.ChoiceField(choices=[("", "Any status"), *Request.Status.choices], required=False)
-    agent = forms.ModelChoiceField(queryset=active_agents(), required=False, empty_label="Any technician")
-    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, empty_label="Any team")
+    """The request list's filters. A bad value fails only its own field: the view applies the
+    fields that are valid (`cleaned_data` holds just those) and the page names the bad one."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        error_messages={"max_length": "Search for at most 200 characters: the search was left out."},
+    )
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *Request.Status.choices], required=False, error_messages=_left_out("status")
+    )
+    agent = forms.ModelChoiceField(
+        queryset=active_agents(), required=False, empty_label="Any technician", error_messages=_left_out("technician")
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(), required=False, empty_label="Any team", error_messages=_left_out("team")
+    )
 
 
 class TeamMembersField(forms.ModelChoiceField):

@@ -59,6 +59,11 @@ class Request(models.Model):
             raise ValidationError({"planned_length": "The planned part must be longer than zero."})
 
 
+# Work is logged once it has started; this much ahead of the server's clock is allowed for a
+# device whose clock runs a little fast.
+WORK_LOG_CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
 class Action(models.Model):
     """A work-log entry on a request."""
 
@@ -81,6 +86,10 @@ class Action(models.Model):
         from helpdesk.limits import check_supported
 
         check_supported(done_at=self.done_at)
+        if self.done_at is not None and self.done_at > timezone.now() + WORK_LOG_CLOCK_TOLERANCE:
+            raise ValidationError(
+                {"done_at": "Work cannot be logged before it starts: give a start that is not in the future."}
+            )
         if self.time_taken is not None and self.time_taken < timedelta(0):
             raise ValidationError({"time_taken": "The time taken cannot be negative."})
         if self.add_to_calendar and self.time_taken is not None and self.time_taken <= timedelta(0):

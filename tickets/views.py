@@ -41,7 +41,9 @@ def add_errors(form, error: ValidationError) -> None:
 @login_required
 def request_list(request: HttpRequest) -> HttpResponse:
     form = RequestFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
+    # A bad value (an old bookmark, a typo) drops only its own filter; the page says which.
+    form.is_valid()  # runs the checks: cleaned_data then holds only the fields that passed
+    filters = form.cleaned_data if form.is_bound else {}
     agent = filters.get("agent")
     team = filters.get("team")
     requests = selectors.request_list(

@@ -27,6 +27,7 @@ from icalendar.parser.property import unescape_backslash
 from lxml import etree
 
 from calendars import times
+from calendars.vtimezone import add_missing_vtimezones, entry_span
 from integrations.providers.base import (
     MAX_BODY,
     ChangePage,
@@ -533,7 +534,7 @@ def build_calendar(event: RemoteEvent) -> str:
     for occurrence in event.overrides:
         cal.add_component(_override_vevent(event.marker, stamp, event, occurrence, zone))
     if zone.key != "UTC":
-        cal.add_missing_timezones()
+        add_missing_vtimezones(cal, *entry_span(cal, today=stamp.date()))
     return cal.to_ical().decode()
 
 
@@ -690,8 +691,8 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
         _replace(vevent, "last-modified", now)
         if significant:
             _replace(vevent, "sequence", int(vevent.get("sequence", 0)) + 1)
-    if event.is_recurring:
-        cal.add_missing_timezones()
+    if event.is_recurring:  # the entry's own VTIMEZONEs stay; only a zone it lacks is added
+        add_missing_vtimezones(cal, *entry_span(cal, today=now.date()))
     return cal.to_ical().decode()
 
 

@@ -243,3 +243,18 @@ def test_the_first_link_does_not_speak_of_an_old_one(alice_client, alice):
 
     renewed, _ = _new_link(alice_client)
     assert "The old one no longer works" in renewed
+
+
+def test_me_page_says_which_sync_policy_applies(alice_client, alice):
+    """Trial fault 8: the technician sees the policy in force, and why."""
+    from calendars.models import CalendarSettings
+
+    settings = CalendarSettings.load()
+    settings.sync_policy = "technician"
+    settings.save()
+    alice.sync_policy = "ask"
+    alice.save()
+
+    page = alice_client.get(reverse("agents:me")).content.decode()
+
+    assert "Sending appointments to your other calendars: Ask (this technician&#x27;s own setting" in page

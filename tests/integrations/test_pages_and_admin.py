@@ -122,6 +122,22 @@ def test_sync_log_admin_filters_by_result(admin_client, alice_calendar):
     assert "Broken" in page and "Kept" not in page
 
 
+def test_sync_log_cannot_be_deleted_in_admin(admin_client, alice_calendar):
+    """Trial fault 17: no "Delete selected" action, no delete page; only retention prunes the log."""
+    entry = SyncLogEntry.objects.create(agent_calendar=alice_calendar, direction="in", operation="create", subject="K")
+
+    listing = admin_client.get("/admin/integrations/synclogentry/").content.decode()
+    response = admin_client.post(f"/admin/integrations/synclogentry/{entry.pk}/delete/", {"post": "yes"})
+    bulk = admin_client.post(
+        "/admin/integrations/synclogentry/",
+        {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"},
+    )
+
+    assert "delete_selected" not in listing
+    assert response.status_code == 403 and bulk.status_code in (200, 302)
+    assert SyncLogEntry.objects.filter(pk=entry.pk).exists()
+
+
 def test_onboarding_commands_connect_and_sync(radicale, alice, monkeypatch, capsys, tomorrow_9):
     from integrations.providers.caldav import CalDAVProvider
     from tests.integrations.conftest import USERS

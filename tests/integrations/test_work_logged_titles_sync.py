@@ -47,7 +47,7 @@ def synced_under_the_old_default(alice_calendar, alice_phone, tomorrow_9, django
         ticket_services.log_action(
             ticket,
             agent=alice,
-            done_at=tomorrow_9 + timedelta(hours=3),
+            done_at=tomorrow_9 - timedelta(days=2),  # work is logged once done (never ahead)
             time_taken=timedelta(hours=1),
             add_to_calendar=True,
         )

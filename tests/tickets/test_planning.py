@@ -94,7 +94,7 @@ def test_action_added_to_calendar_creates_appointment_from_done_at_and_time_take
     action = services.log_action(
         request_for_alice,
         agent=alice,
-        done_at=at(2026, 12, 2, 13, 15),
+        done_at=at(2026, 11, 2, 13, 15),
         time_taken=timedelta(minutes=50),
         note="Replaced the roller",
         add_to_calendar=True,
@@ -102,31 +102,31 @@ def test_action_added_to_calendar_creates_appointment_from_done_at_and_time_take
 
     appointment = action.appointment
     assert appointment.source == Appointment.Source.ACTION
-    assert (appointment.start, appointment.end) == (at(2026, 12, 2, 13, 15), at(2026, 12, 2, 14, 5))
+    assert (appointment.start, appointment.end) == (at(2026, 11, 2, 13, 15), at(2026, 11, 2, 14, 5))
     assert appointment.note == "Replaced the roller"
     assert list(appointment.agents.all()) == [alice]
 
 
 def test_action_without_add_to_calendar_makes_no_appointment(request_for_alice, alice):
-    services.log_action(request_for_alice, agent=alice, done_at=at(2026, 12, 2, 13), time_taken=timedelta(hours=1))
+    services.log_action(request_for_alice, agent=alice, done_at=at(2026, 11, 2, 13), time_taken=timedelta(hours=1))
 
     assert not Appointment.objects.exists()
 
 
 def test_editing_an_action_moves_its_appointment(request_for_alice, alice):
     action = services.log_action(
-        request_for_alice, agent=alice, done_at=at(2026, 12, 2, 13), time_taken=timedelta(hours=1), add_to_calendar=True
+        request_for_alice, agent=alice, done_at=at(2026, 11, 2, 13), time_taken=timedelta(hours=1), add_to_calendar=True
     )
 
-    services.update_action(action, done_at=at(2026, 12, 4, 8), time_taken=timedelta(minutes=30))
+    services.update_action(action, done_at=at(2026, 11, 4, 8), time_taken=timedelta(minutes=30))
 
     appointment = Appointment.objects.get(action=action)
-    assert (appointment.start, appointment.end) == (at(2026, 12, 4, 8), at(2026, 12, 4, 8, 30))
+    assert (appointment.start, appointment.end) == (at(2026, 11, 4, 8), at(2026, 11, 4, 8, 30))
 
 
 def test_unticking_add_to_calendar_removes_the_appointment(request_for_alice, alice):
     action = services.log_action(
-        request_for_alice, agent=alice, done_at=at(2026, 12, 2, 13), time_taken=timedelta(hours=1), add_to_calendar=True
+        request_for_alice, agent=alice, done_at=at(2026, 11, 2, 13), time_taken=timedelta(hours=1), add_to_calendar=True
     )
 
     services.update_action(action, add_to_calendar=False)
@@ -136,7 +136,7 @@ def test_unticking_add_to_calendar_removes_the_appointment(request_for_alice, al
 
 def test_deleting_an_action_removes_its_appointment(request_for_alice, alice):
     action = services.log_action(
-        request_for_alice, agent=alice, done_at=at(2026, 12, 2, 13), time_taken=timedelta(hours=1), add_to_calendar=True
+        request_for_alice, agent=alice, done_at=at(2026, 11, 2, 13), time_taken=timedelta(hours=1), add_to_calendar=True
     )
 
     services.delete_action(action)
@@ -167,7 +167,7 @@ def test_negative_time_taken_is_refused_and_nothing_is_written(request_for_alice
         services.log_action(
             request_for_alice,
             agent=alice,
-            done_at=at(2026, 12, 2, 13),
+            done_at=at(2026, 11, 2, 13),
             time_taken=timedelta(minutes=-5),
             add_to_calendar=True,
         )
@@ -227,7 +227,7 @@ def test_deleting_an_actions_appointment_keeps_the_action_off_the_calendar(reque
     from calendars import services as calendar_services
 
     action = services.log_action(
-        request_for_alice, agent=alice, done_at=at(2026, 12, 2, 13), time_taken=timedelta(hours=1), add_to_calendar=True
+        request_for_alice, agent=alice, done_at=at(2026, 11, 2, 13), time_taken=timedelta(hours=1), add_to_calendar=True
     )
 
     calendar_services.delete_appointment(action.appointment)

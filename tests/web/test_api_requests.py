@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from calendars.models import Appointment, CalendarSettings
 from tests.web.conftest import at
@@ -179,3 +180,20 @@ def test_an_estimate_in_iso_8601_is_read(api_client, alice):
     assert response.json()["estimate"] == "01:30:00"
     planned = Appointment.objects.get(request=response.json()["id"], source="planned")
     assert (planned.start, planned.end) == (at(4, 9), at(4, 10, 30))
+
+
+def test_action_that_starts_in_the_future_is_refused_by_the_api(api_client, alice, ticket):
+    later = timezone.now() + timedelta(hours=1)
+    response = api_client(alice.user).post(
+        f"{LIST}{ticket.pk}/actions/", {"done_at": later.isoformat(), "time_taken": "01:00:00"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "Work cannot be logged before it starts" in str(response.json()["done_at"])
+    assert not Action.objects.exists()
+
+
+def test_action_a_minute_ahead_of_the_server_clock_is_accepted(api_client, alice, ticket):
+    """A device clock a little fast is not refused (tickets.models.WORK_LOG_CLOCK_TOLERANCE)."""
+    soon = timezone.now() + timedelta(minutes=1)
+    response = api_client(alice.user).post(f"{LIST}{ticket.pk}/actions/", {"done_at": soon.isoformat()}, format="json")
+    assert response.status_code == 201, response.json()

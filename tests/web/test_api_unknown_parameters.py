@@ -95,3 +95,44 @@ def test_every_read_refuses_an_unknown_parameter_and_takes_its_documented_ones(
         documented = {parameter["name"] for parameter in operation.get("parameters", []) if parameter["in"] == "query"}
         assert documented <= set(response.json()["accepted"]), path
         assert "400" in operation["responses"], path
+
+
+# --- request bodies (trial fault 10): one rule for every serializer (helpdesk.api_common.KnownFields) ---
+
+
+def test_appointment_post_with_an_unknown_body_field_answers_400_naming_it(api_client, coordinator, alice):
+    body = {
+        "subject": "Visit",
+        "start": "2026-03-02T09:00:00",
+        "end": "2026-03-02T10:00:00",
+        "agents": [alice.pk],
+        "time_zone": "Mars/Olympus",
+    }
+    response = api_client(coordinator).post("/api/appointments/", body, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["time_zone"]
+    assert "Unknown field" in response.json()["time_zone"][0] and "subject" in response.json()["time_zone"][0]
+
+
+def test_request_and_action_bodies_with_an_unknown_field_answer_400(api_client, coordinator, alice, ticket):
+    client = api_client(coordinator)
+    request = client.post("/api/requests/", {"summary": "Printer", "colour": "red"}, format="json")
+    body = {"agent": alice.pk, "done_at": "2026-03-02T09:00:00Z", "minutes": 30}
+    action = client.post(f"/api/requests/{ticket.pk}/actions/", body, format="json")
+    assert (request.status_code, list(request.json())) == (400, ["colour"])
+    assert (action.status_code, list(action.json())) == (400, ["minutes"])
+
+
+def test_reassign_with_an_unknown_field_answers_400(api_client, coordinator, alice, bob, alices_appointment):
+    url = f"/api/appointments/{alices_appointment.pk}/reassign/"
+    body = {"from_agent": alice.pk, "to_agent": bob.pk, "notify": True}
+    response = api_client(coordinator).post(url, body, format="json")
+    assert response.status_code == 400 and "notify" in response.json()
+    assert list(alices_appointment.agents.all()) == [alice]
+
+
+def test_availability_duration_message_says_minutes(api_client, coordinator, alice):
+    response = api_client(coordinator).get("/api/availability/", {"agent": alice.pk, "duration": "banana"})
+    assert response.status_code == 400
+    assert response.json()["duration"] == ["Give a whole number of minutes from 5 to 7200."]

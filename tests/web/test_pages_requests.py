@@ -195,3 +195,29 @@ def test_a_coordinator_logging_work_on_a_one_technician_request_finds_that_techn
     ticket.assigned_agents.add(bob)
     page = page_client(coordinator).get(f"/requests/{ticket.pk}/").content.decode()
     assert '<option value="" selected>' in page.split('name="action-agent"')[1].split("</select>")[0]
+
+
+def test_request_list_keeps_valid_filters_and_names_a_bad_status(page_client, alice, ticket):
+    """Trial fault 2: `?q=zzzz&status=bogus` showed every request; the search still applies."""
+    page = page_client(alice.user).get("/requests/", {"q": "zzzz", "status": "bogus"}).content.decode()
+    assert "Printer jams" not in page and "No requests match." in page
+    assert "There is no status “bogus”: this filter was left out" in page
+
+
+def test_request_list_keeps_valid_filters_and_names_a_bad_technician(page_client, alice, bob, ticket):
+    services.create_request(summary="Closed thing", status="closed")
+    page = page_client(alice.user).get("/requests/", {"status": "closed", "agent": "abc"}).content.decode()
+    assert "Closed thing" in page and "Printer jams" not in page
+    assert "There is no technician “abc”: this filter was left out" in page
+
+
+def test_action_that_starts_in_the_future_is_refused_on_the_page(page_client, alice, ticket):
+    """Trial fault 18: work logged three months ahead was accepted."""
+    later = (timezone.localtime() + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M")
+    response = page_client(alice.user).post(
+        f"/requests/{ticket.pk}/actions/",
+        {"action-agent": alice.pk, "action-done_at": later, "action-time_taken": "60", "action-note": "Kept"},
+    )
+    page = response.content.decode()
+    assert "Work cannot be logged before it starts" in page and "Kept" in page
+    assert not Action.objects.exists()

@@ -30,7 +30,7 @@ def at(days: int, hour: int) -> datetime:
 def _plan_and_log(ticket, alice):
     ticket_services.plan_request(ticket, start=at(2, 9))
     ticket_services.log_action(
-        ticket, agent=alice, done_at=at(1, 14), time_taken=timedelta(hours=2), note="Fixed", add_to_calendar=True
+        ticket, agent=alice, done_at=at(-1, 14), time_taken=timedelta(hours=2), note="Fixed", add_to_calendar=True
     )
     planned = Appointment.objects.get(request=ticket, source=Appointment.Source.PLANNED)
     logged = Appointment.objects.get(request=ticket, source=Appointment.Source.ACTION)
@@ -42,10 +42,10 @@ def test_the_phone_feed_names_the_logged_work_apart_from_the_plan(client, ticket
     _plan_and_log(ticket, alice)
 
     body = client.get(reverse("feeds:agent", args=[feed_token_of(alice)])).content
-    events = recurring_ical_events.of(Calendar.from_ical(body)).between(at(-1, 0), at(5, 0))
+    events = recurring_ical_events.of(Calendar.from_ical(body)).between(at(-2, 0), at(5, 0))
 
     summaries = {event.decoded("dtstart"): str(event["summary"]) for event in events}
-    assert summaries == {at(2, 9): f"#{ticket.pk} Printer jams", at(1, 14): f"Work logged: #{ticket.pk} Printer jams"}
+    assert summaries == {at(2, 9): f"#{ticket.pk} Printer jams", at(-1, 14): f"Work logged: #{ticket.pk} Printer jams"}
 
 
 def test_the_calendar_widget_gets_the_titles_apart(api_client, coordinator, ticket, alice):
@@ -53,7 +53,7 @@ def test_the_calendar_widget_gets_the_titles_apart(api_client, coordinator, tick
 
     items = (
         api_client(coordinator)
-        .get("/api/appointments/calendar/", {"start": at(-1, 0).isoformat(), "end": at(5, 0).isoformat()})
+        .get("/api/appointments/calendar/", {"start": at(-2, 0).isoformat(), "end": at(5, 0).isoformat()})
         .json()
     )
 

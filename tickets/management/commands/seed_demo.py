@@ -124,8 +124,8 @@ class Command(BaseCommand):
                 estimate=timedelta(minutes=rng.choice([30, 60, 90, 120])),
                 by=coordinator,
             )
-            if number % 3 == 0:
-                done_at = _working_day(request.planned_start, -2, agent.zone)
+            done_at = _working_day(request.planned_start, -2, agent.zone)
+            if number % 3 == 0 and done_at <= timezone.now():  # work is logged once done, never ahead
                 ticket_services.log_action(
                     request,
                     agent=agent,

@@ -1,0 +1,53 @@
+"""Trial fault 3: a planned request given to another technician (a drag on the group calendar,
+which PATCHes the appointment's technicians and times, or the reassign endpoint) leaves a line in
+the request's history saying from whom to whom, by whom, and where it moved."""
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from calendars.models import Appointment
+from tickets import services as ticket_services
+
+pytestmark = pytest.mark.django_db
+
+WHEN = r"on \d{1,2} \w{3} \d{4} \d\d:\d\d (GMT|BST)"  # now, on Bob's clock (Europe/London)
+
+
+@pytest.fixture
+def planned(alice):
+    ticket = ticket_services.create_request(summary="Router", assigned_agents=[alice])
+    ticket_services.plan_request(ticket, start=datetime(2026, 12, 2, 9, tzinfo=UTC))
+    return Appointment.objects.get(request=ticket, source=Appointment.Source.PLANNED)
+
+
+def test_drag_to_another_technician_and_time_is_in_the_requests_history(api_client, coordinator, alice, bob, planned):
+    response = api_client(coordinator).patch(
+        f"/api/appointments/{planned.pk}/",
+        {"agents": [bob.pk], "start": "2026-12-02T14:00:00Z", "end": "2026-12-02T15:00:00Z", "confirm_overlap": True},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+
+    history = api_client(coordinator).get(f"/api/requests/{planned.request_id}/").json()["history"]
+    assert len(history) == 1
+    assert re.fullmatch(
+        f"Reassigned from Alice to Bob by coordinator {WHEN}, moved to Wed 2 Dec 14:00 GMT", history[0]["text"]
+    )
+
+
+def test_reassign_endpoint_is_in_the_requests_history(api_client, coordinator, alice, bob, planned):
+    url = f"/api/appointments/{planned.pk}/reassign/"
+    data = {"from_agent": alice.pk, "to_agent": bob.pk, "confirm_overlap": True}
+    assert api_client(coordinator).post(url, data, format="json").status_code == 200
+
+    (line,) = planned.request.history.all()
+    assert re.fullmatch(f"Reassigned from Alice to Bob by coordinator {WHEN}", line.text)
+
+
+def test_a_change_of_time_alone_adds_no_history_line(api_client, coordinator, planned):
+    url = f"/api/appointments/{planned.pk}/"
+    data = {"start": "2026-12-02T14:00:00Z", "end": "2026-12-02T15:00:00Z", "confirm_overlap": True}
+    assert api_client(coordinator).patch(url, data, format="json").status_code == 200
+    assert not planned.request.history.exists()
