@@ -17,6 +17,7 @@ from calendars.availability import Options
 from calendars.forms import AppointmentForm
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_appointments
+from calendars.times import rounded_on_wall_clock
 from helpdesk import permissions
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
@@ -125,11 +126,18 @@ def _action_form(request: HttpRequest, ticket, data=None) -> ActionForm | None:
     # Whose work it is, unless the user says otherwise: their own, or else (a coordinator without
     # a technician profile) the request's one technician.
     assigned = list(ticket.assigned_agents.all())
+    settings = CalendarSettings.load()
+    # Defaults that save clicks (trial 14): started now (to the 5 minutes before, so never in the
+    # future), and as long as the request's estimate (else the site's default estimate).
     return ActionForm(
         data,
-        show_add_to_calendar=CalendarSettings.load().show_add_to_calendar,
+        show_add_to_calendar=settings.show_add_to_calendar,
         agent=own,
-        initial={"agent": permissions.agent_of(user) or (assigned[0] if len(assigned) == 1 else None)},
+        initial={
+            "agent": permissions.agent_of(user) or (assigned[0] if len(assigned) == 1 else None),
+            "done_at": rounded_on_wall_clock(timezone.now(), minutes=5),
+            "time_taken": ticket.estimate or settings.default_estimate,
+        },
         prefix="action",
     )
 
@@ -138,11 +146,20 @@ def _appointment_form(request: HttpRequest, ticket, data=None) -> AppointmentFor
     # Anyone who may edit the request may plan appointments on it, for any technician.
     if not permissions.can_edit_request(request.user, ticket):
         return None
+    # Defaults that save clicks (trial 14): from the next whole hour, for the request's estimate
+    # (else the site's default estimate).
+    start = rounded_on_wall_clock(timezone.now(), minutes=60, up=True)
+    estimate = ticket.estimate or CalendarSettings.load().default_estimate
     return AppointmentForm(
         data,
         asking=permissions.agent_of(request.user),
         prefix="appointment",
-        initial={"subject": f"#{ticket.pk} {ticket.summary}"[:255], "agents": list(ticket.assigned_agents.all())},
+        initial={
+            "subject": f"#{ticket.pk} {ticket.summary}"[:255],
+            "agents": list(ticket.assigned_agents.all()),
+            "start": start,
+            "end": start + estimate,
+        },
     )
 
 
