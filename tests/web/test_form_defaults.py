@@ -65,3 +65,13 @@ def test_appointment_form_starts_at_the_next_whole_hour_for_the_estimate(page_cl
     assert start and start[0] in {_wall_clock(before, 60, up=True), _wall_clock(after, 60, up=True)}
     begin = datetime.fromisoformat(start[0])
     assert datetime.fromisoformat(end[0]) - begin == timedelta(minutes=150)
+
+
+def test_technicians_own_new_appointment_form_asks_nothing_about_several_technicians(page_client, alice, bob):
+    """Trial t21: Alice's own new-appointment form offered "With several technicians" when she
+    can only choose herself."""
+    page = html.fromstring(page_client(alice.user).get("/calendar/appointments/new/").content)
+    assert page.xpath("//*[@name='entries']") == []
+    assert "With several technicians" not in page.text_content()
+    assert page.xpath("//input[@name='agents']/@value") == [str(alice.pk)]
+    assert page.xpath("//input[@name='agents']/@checked")
