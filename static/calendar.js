@@ -589,7 +589,7 @@
     heading.textContent = "Double booking";
     const lead = document.createElement("p");
     const overlaps = (error.body && error.body.overlaps) || [];
-    lead.textContent = overlaps.length ? "The new time overlaps:" : error.message;
+    lead.textContent = overlaps.length ? "The new time clashes with other entries:" : error.message;
     const list = document.createElement("ul");
     for (const overlap of overlaps) {
       const line = document.createElement("li");

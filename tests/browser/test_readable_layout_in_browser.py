@@ -51,6 +51,15 @@ def test_to_approve_page_on_a_phone_breaks_no_word_and_its_menu_is_one_line(open
     page.click("a.approval-badge")
 
     assert page.evaluate(BROKEN_WORDS) == []
+    # The cards' labels (CSS ::before, which BROKEN_WORDS cannot see) each fit their column.
+    labels = page.locator("table.stack-narrow td").evaluate_all(
+        """cells => cells.map((cell) => [cell.dataset.label, getComputedStyle(cell, "::before").width,
+            cell.getBoundingClientRect().width])"""
+    )
+    canvas = "(text) => { const c = document.createElement('canvas').getContext('2d'); c.font = '600 16px system-ui'; "
+    canvas += "return c.measureText(text).width; }"
+    for label, column, _ in labels:
+        assert page.evaluate(f"({canvas})({label!r})") <= float(column.removesuffix("px")), (label, column)
     assert page.get_by_role("button", name="Approve").is_visible()
     topbar = page.locator(".topbar").bounding_box()
     brand = page.locator(".topbar .brand").bounding_box()
