@@ -14,6 +14,7 @@ from django.utils import timezone
 from agents.models import Agent, AgentSyncPolicy
 from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule, SyncPolicy
+from helpdesk.moments import span_text
 from tickets.models import Request
 
 
@@ -538,10 +539,9 @@ class Overlap:
         named when it is not one day, or when `dated`: the overlaps of a series fall on many days)."""
         begin, finish = timezone.localtime(self.start, zone), timezone.localtime(self.end, zone)
         span = f"{begin:%H:%M}–{finish:%H:%M}"
-        if dated and begin.date() == finish.date():
-            span = f"{begin:%a %d %b} {span}"
-        elif begin.date() != finish.date():
-            span = f"{begin:%a %d %b %H:%M}–{finish:%a %d %b %H:%M}"
+        if dated or begin.date() != finish.date():
+            # With its day(s), in the pages' one format (helpdesk.moments).
+            span = span_text(begin, finish, zone)
         if self.external:
             return f"busy in {self.agent_name}'s external calendar {span}"
         if not self.subject:

@@ -30,6 +30,7 @@ from calendars.selectors import (
 )
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
+from helpdesk.moments import span_text
 from tickets.models import Action, Request
 
 RECURRENCE_HORIZON = timedelta(days=365)
@@ -591,11 +592,10 @@ class RemovedPart:
         return cls(appointment.part, appointment.subject, appointment.start, appointment.end, edited)
 
     def describe(self, zone: zoneinfo.ZoneInfo) -> str:
-        """'part 2 "#12 Server move (part 2 of 3)" Tue 03 Mar 08:00-12:00', times on `zone`'s wall clock,
-        with ", changed by hand since it was booked" when it was."""
-        begin, finish = self.start.astimezone(zone), self.end.astimezone(zone)
-        until = f"{finish:%H:%M}" if finish.date() == begin.date() else f"{finish:%a %d %b %H:%M}"
-        text = f'part {self.part} "{self.subject}" {begin:%a %d %b %H:%M}-{until}'
+        """'part 2 "#12 Server move (part 2 of 3)" Tue 3 Mar 2026 08:00-12:00' (an en dash), times on `zone`'s wall
+        clock in the pages' one format (helpdesk.moments), with ", changed by hand since it was
+        booked" when it was."""
+        text = f'part {self.part} "{self.subject}" {span_text(self.start, self.end, zone)}'
         return text + (", changed by hand since it was booked" if self.edited else "")
 
 

@@ -365,3 +365,20 @@ def same_value(a: datetime | date | None, b: datetime | date | None, zone: tzinf
     a = on_wall_clock(a, zone) if a.tzinfo is None else a
     b = on_wall_clock(b, zone) if b.tzinfo is None else b
     return a == b
+
+
+def rounded_on_wall_clock(moment: datetime, *, minutes: int, up: bool = False) -> datetime:
+    """`moment` (aware) on the current zone's wall clock (the signed-in user's, which pages
+    activate), cut to the whole `minutes` before it, or with up=True the first one at or after it:
+    09:07 -> 09:05 (minutes=5); 09:07 -> 10:00 (minutes=60, up=True). For a form's default time,
+    so the arithmetic is on the wall clock: a time in a DST gap is read as RFC 5545 3.3.5 says.
+    Returns an aware datetime in the current zone."""
+    from django.utils import timezone
+
+    local = timezone.localtime(moment)
+    since_midnight = local.hour * 60 + local.minute
+    cut = since_midnight - since_midnight % minutes
+    if up and (cut != since_midnight or local.second or local.microsecond):
+        cut += minutes
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + timedelta(minutes=cut)

@@ -124,6 +124,11 @@ def _offer_only_choosable(form: AppointmentForm, user) -> AppointmentForm:
     field = form.fields["agents"]
     allowed = [agent.pk for agent in field.queryset if permissions.can_create_appointment(user, agents=[agent])]
     field.queryset = field.queryset.filter(pk__in=allowed)
+    if len(allowed) == 1 and "entries" in form.fields:
+        # Only herself to choose: no "With several technicians" question, and she is ticked
+        # (trial 14).
+        del form.fields["entries"]
+        form.initial.setdefault("agents", allowed)
     return form
 
 

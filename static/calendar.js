@@ -35,6 +35,7 @@
     if (!response.ok) {
       const error = new Error(describeError(body) || `The server answered ${response.status}.`);
       error.status = response.status;
+      error.body = body;
       throw error;
     }
     return body;
@@ -83,12 +84,13 @@
     // An all-day entry is its days, the same in every zone; a timed one its wall clock.
     const days = item.all_day && item.start_date && item.end_date;
     const [start, end] = days ? [item.start_date, item.end_date] : [wallClockOf(item.start), wallClockOf(item.end)];
+    const approval = approvalText(item);
     return {
       id: String(item.id),
       // The API's title: an action's entry reads "Work logged: ..." apart from the planned request.
       title: prefix + item.title,
       start,
-      end,
+      end: days ? end : drawnEnd(start, end),
       allDay: item.all_day,
       resourceIds: item.agents.map(String),
       // In one grid, each technician's colour; in their own column the resource colour does it.
@@ -107,7 +109,7 @@
         agents: item.agents,
         source: item.source,
         canReassign: item.can_reassign,
-        approval: approvalText(item),
+        approval,
         start,
         end,
         length: new Date(item.end) - new Date(item.start),
@@ -122,6 +124,22 @@
           .join("\n"),
       },
     };
+  }
+
+  // In the time grids an entry is drawn at least READABLE_MINUTES long (not past its day's end),
+  // so its one-line label can be read, and the widget, which lays entries side by side by the
+  // times it is given, puts a short entry beside the next one instead of under it (trial 12), as
+  // Google Calendar and Outlook draw short entries. Only the drawing: saves and labels use the
+  // entry's own times (extendedProps), a resize the drawn end's delta added to the real end.
+  const READABLE_MINUTES = 30;
+  const drawsLonger = !(config.mode === "group" && config.view === "resourceTimeline");
+
+  function drawnEnd(start, end) {
+    if (!drawsLonger) return end;
+    const readable = shifted(start, { seconds: READABLE_MINUTES * 60 });
+    const dayEnd = shifted(`${start.slice(0, 10)}T00:00:00`, { days: 1 });
+    const least = readable < dayEnd ? readable : dayEnd;
+    return end < least ? least : end;
   }
 
   // Each technician's working hours and public holidays in the shown window, from the server:
@@ -554,8 +572,14 @@
       try {
         item = await send(changes);
       } catch (error) {
-        // A double booking: the server names it; save only when confirmed.
-        if (error.status !== 409 || !window.confirm(`${error.message}`)) throw error;
+        // A double booking (409, an expected answer): the server names the overlaps; save only
+        // when confirmed in the page's own dialog.
+        if (error.status !== 409) throw error;
+        if (!(await askOverlap(error))) {
+          info.revert();
+          say("Not saved: it would overlap other entries.");
+          return;
+        }
         item = await send({ ...changes, confirm_overlap: true });
       }
       Object.assign(info.event.extendedProps, toEvent(item).extendedProps);
@@ -565,6 +589,47 @@
       info.revert();
       say(`Not saved: ${error.message}`, true);
     }
+  }
+
+  // The double-booking question, in the page (trial 5): the server's sentence, each overlap on a
+  // line of its own (the 409's `overlaps`, each with its `message`), and "Save anyway" / "Cancel".
+  // Resolves true for "Save anyway"; Escape or "Cancel" is false.
+  function askOverlap(error) {
+    const dialog = document.createElement("dialog");
+    dialog.className = "overlap-dialog";
+    dialog.setAttribute("aria-labelledby", "overlap-dialog-title");
+    const heading = document.createElement("h2");
+    heading.id = "overlap-dialog-title";
+    heading.textContent = "Double booking";
+    const lead = document.createElement("p");
+    const overlaps = (error.body && error.body.overlaps) || [];
+    lead.textContent = overlaps.length ? "The new time clashes with other entries:" : error.message;
+    const list = document.createElement("ul");
+    for (const overlap of overlaps) {
+      const line = document.createElement("li");
+      line.textContent = overlap.message;
+      list.append(line);
+    }
+    const buttons = document.createElement("form");
+    buttons.method = "dialog";
+    buttons.className = "buttons";
+    const saveButton = document.createElement("button");
+    saveButton.value = "save";
+    saveButton.textContent = "Save anyway";
+    const cancelButton = document.createElement("button");
+    cancelButton.value = "cancel";
+    cancelButton.textContent = "Cancel";
+    buttons.append(saveButton, cancelButton);
+    dialog.append(heading, lead, ...(overlaps.length ? [list] : []), buttons);
+    document.body.append(dialog);
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => {
+        resolve(dialog.returnValue === "save");
+        dialog.remove();
+      });
+      dialog.showModal();
+      cancelButton.focus();
+    });
   }
 
   function openEntry(info) {
@@ -604,6 +669,8 @@
     // Each part's day, for entryLabel (the widget's label would come through a browser Date).
     eventTimeFormat: partDay,
     eventContent: entryContent,
+    // Entries at the same time side by side, not drawn over one another (trial 12).
+    slotEventOverlap: false,
     slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     // Day and week views open at the earliest working hour shown, not at midnight.
     scrollTime: `${config.scrollTime || "07:00"}:00`,

@@ -10,3 +10,10 @@ document.addEventListener("submit", (event) => {
 document.addEventListener("change", (event) => {
   if (event.target.matches("[data-submit-on-change]")) event.target.form.submit();
 });
+// The top navigation's Menu button on a phone (helpdesk.css hides the links until it is pressed).
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest(".menu-toggle");
+  if (!toggle) return;
+  const open = toggle.closest(".topbar").classList.toggle("open");
+  toggle.setAttribute("aria-expanded", String(open));
+});

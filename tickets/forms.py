@@ -168,6 +168,10 @@ class ActionForm(forms.Form):
             # A technician logs their own work.
             self.fields["agent"].queryset = Agent.objects.filter(pk=agent.pk)
             self.fields["agent"].initial = agent
+        if agent is not None or self.initial.get("agent") is not None:
+            # The field is required: with a technician already chosen a blank "---------" is only
+            # a wrong choice to skip (trial 14).
+            self.fields["agent"].empty_label = None
 
     def clean(self):
         data = super().clean()

@@ -47,21 +47,27 @@ def test_find_a_slot_books_a_proposed_slot(open_page, log_in, coordinator, alice
     assert planned.end - planned.start == timedelta(hours=1)
 
 
+def _overlap_question(page) -> str:
+    """The page's own double-booking dialog (trial 5: it was the browser's confirm()): its text."""
+    dialog = page.locator("dialog.overlap-dialog[open]")
+    dialog.wait_for()
+    assert dialog.get_by_role("button", name="Save anyway").is_visible()
+    assert dialog.get_by_role("button", name="Cancel").is_visible()
+    return dialog.inner_text()
+
+
 def test_dragging_onto_a_busy_slot_asks_first(open_page, log_in, alice):
     """Alice's 'Job' 09:00-10:00 dragged four hours down lands on her 'Site visit' 13:00-14:00:
-    the browser asks, naming the visit; no keeps it at 09:00, yes saves it at 13:00."""
+    a dialog in the page asks, listing the visit; Cancel keeps it at 09:00, "Save anyway" saves it
+    at 13:00. The browser's own confirm() is never used, and the 409 that asks is no script error."""
     job = calendar_services.create_appointment(subject="Job", start=on(9), end=on(10), agents=[alice])
     calendar_services.create_appointment(subject="Site visit", start=on(13), end=on(14), agents=[alice])
     page = log_in(open_page(), "alice")
     page.goto("/calendar/?date=2035-03-05&view=timeGridDay")
-    questions = []
-
-    def answer(accept):
-        def handle(dialog):
-            questions.append(dialog.message)
-            dialog.accept() if accept else dialog.dismiss()
-
-        return handle
+    native = []
+    page.on("dialog", lambda dialog: (native.append(dialog.message), dialog.dismiss()))
+    page_errors = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
 
     def drag_job_four_hours_down():
         entry = page.locator(".ec-event", has_text="Job")
@@ -69,17 +75,20 @@ def test_dragging_onto_a_busy_slot_asks_first(open_page, log_in, alice):
         x, y = centre(box)
         drag(page, (x, y), (x, y + 4 * box["height"]))
 
-    page.once("dialog", answer(False))
     drag_job_four_hours_down()
+    question = _overlap_question(page)
+    assert "overlaps Alice's 'Site visit' 13:00–14:00" in question
+    page.get_by_role("button", name="Cancel").click()
     page.wait_for_selector("#calendar-message:not([hidden])")
     assert "Not saved" in page.inner_text("#calendar-message")
-    assert questions and "overlaps Alice's 'Site visit' 13:00–14:00" in questions[0]
+    assert page.locator("dialog.overlap-dialog").count() == 0
     job.refresh_from_db()
     assert (job.start, job.end) == (on(9), on(10))
 
     page.reload()
-    page.once("dialog", answer(True))
     drag_job_four_hours_down()
+    _overlap_question(page)
+    page.get_by_role("button", name="Save anyway").click()
     for _ in range(100):
         if page.inner_text("#calendar-message") == "Saved.":
             break
@@ -87,6 +96,7 @@ def test_dragging_onto_a_busy_slot_asks_first(open_page, log_in, alice):
     assert page.inner_text("#calendar-message") == "Saved."
     job.refresh_from_db()
     assert (job.start, job.end) == (on(13), on(14))
+    assert native == [] and page_errors == []
 
 
 def test_free_slot_layer_shows_on_the_group_calendar(open_page, log_in, coordinator, alice):
@@ -122,20 +132,22 @@ def test_short_entries_show_title_and_time_on_one_line_and_the_day_opens_at_work
 
 def test_dragging_onto_a_busy_slot_on_the_group_calendar_asks_first(open_page, log_in, coordinator, alice, bob):
     """Alice's 'Job' 10:00-11:00 Amsterdam dragged into Bob's column lands on his 'Site visit'
-    10:00-11:00 (inside his hours, 08:00-17:00 London = 09:00-18:00 Amsterdam): the browser
-    asks, naming the visit on the coordinator's clock; refused, the job stays Alice's."""
+    10:00-11:00 (inside his hours, 08:00-17:00 London = 09:00-18:00 Amsterdam): the page
+    asks, naming the visit on the coordinator's clock; refused (Escape), the job stays Alice's."""
     job = calendar_services.create_appointment(subject="Job", start=on(10), end=on(11), agents=[alice])
     calendar_services.create_appointment(subject="Site visit", start=on(10), end=on(11), agents=[bob])
     page = log_in(open_page(), "coordinator")
     page.goto(f"/calendar/group/?agent={alice.pk}&agent={bob.pk}&layout=columns&days=1&date=2035-03-05")
-    questions = []
-    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    native = []
+    page.on("dialog", lambda dialog: (native.append(dialog.message), dialog.dismiss()))
     start = centre(settled_box(page, page.locator(".ec-event", has_text="Job")))
     bob_column = settled_box(page, page.locator("#calendar").get_by_text("Bob", exact=True))
     drag(page, start, (bob_column["x"] + bob_column["width"] / 2, start[1]))
+    assert "overlaps Bob's 'Site visit' 10:00–11:00" in _overlap_question(page)
+    page.keyboard.press("Escape")
     page.wait_for_selector("#calendar-message:not([hidden])")
     assert "Not saved" in page.inner_text("#calendar-message")
-    assert len(questions) == 1 and "overlaps Bob's 'Site visit' 10:00–11:00" in questions[0]
+    assert native == []
     job.refresh_from_db()
     assert [agent.pk for agent in job.agents.all()] == [alice.pk] and job.start == on(10)
 

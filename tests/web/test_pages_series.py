@@ -176,7 +176,7 @@ def test_a_series_over_a_busy_day_weeks_later_asks_first_naming_the_day(page_cli
     asked = new_appointment(client, alice, "Stand-up", "weekly")
 
     assert asked.status_code == 200
-    assert "overlaps Alice&#x27;s &#x27;Training&#x27; Mon 19 Mar 08:30–10:00" in asked.content.decode()
+    assert "overlaps Alice&#x27;s &#x27;Training&#x27; Mon 19 Mar 2035 08:30–10:00" in asked.content.decode()
     assert not Appointment.objects.filter(subject="Stand-up").exists()
     refused = post_series(api_client(alice.user), alice, "Patch round", "FREQ=DAILY;COUNT=20")
     assert refused.status_code == 409 and [o["subject"] for o in refused.json()["overlaps"]] == ["Training"]

@@ -113,8 +113,9 @@ def test_booking_a_split_again_on_the_page_replaces_the_earlier_later_part(
     assert _said(response) == [
         (
             "success",
-            f"Planned in 3 parts from {wed:%a %d %b} 08:00 with Alice. This replaces the earlier booking: "
-            f'removed part 2 "#{n} Server move (part 2 of 2)" {tuesday:%a %d %b} 08:00-11:00.',
+            f"Planned in 3 parts from {wed:%a} {wed.day} {wed:%b %Y} 08:00 with Alice. This replaces the earlier "
+            f'booking: removed part 2 "#{n} Server move (part 2 of 2)" {tuesday:%a} {tuesday.day} {tuesday:%b %Y} '
+            "08:00–11:00.",
         )
     ]
 
@@ -159,7 +160,8 @@ def test_a_later_part_moved_and_renamed_by_hand_is_still_replaced_and_the_page_s
     [(level, text)] = _said(response)
     assert level == "warning"
     assert text.endswith(
-        f'removed part 2 "Server move: cabling" {tuesday:%a %d %b} 13:00-16:00, changed by hand since it was booked.'
+        f'removed part 2 "Server move: cabling" {tuesday:%a} {tuesday.day} {tuesday:%b %Y} 13:00–16:00, '
+        "changed by hand since it was booked."
     )
 
 

@@ -1,0 +1,33 @@
+"""Dates and times as every page and message writes them: one format, on the signed-in user's
+wall clock (the zone the pages activate), in the project's formats module's words (trial 13:
+pages said "Tue 1 Dec 2026 08:00", messages "Tue 01 Dec 08:00", an entry "Mon 7 Dec 2026 09:30 -
+Mon 7 Dec 2026 09:45").
+
+`WHEN_FORMAT` is Django's date-format syntax (weekday, day without a leading zero, month, year,
+24-hour time); day and month names come from Django's translations of the active language."""
+
+from datetime import datetime, tzinfo
+
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+
+WHEN_FORMAT = "D j M Y H:i"
+TIME_FORMAT = "H:i"
+
+
+def when_text(moment: datetime | None, zone: tzinfo | None = None) -> str:
+    """An aware datetime on `zone`'s wall clock (default: the user's): "Tue 1 Dec 2026 08:00";
+    "" for None."""
+    if moment is None:
+        return ""
+    return date_format(timezone.localtime(moment, zone), WHEN_FORMAT)
+
+
+def span_text(start: datetime, end: datetime, zone: tzinfo | None = None) -> str:
+    """A start and end (aware) on `zone`'s wall clock (default: the user's), the day written once
+    when both are on it: "Mon 7 Dec 2026 09:30-09:45", else "Mon 7 Dec 2026 22:00 - Tue 8 Dec
+    2026 02:00" (en dashes)."""
+    begin, finish = timezone.localtime(start, zone), timezone.localtime(end, zone)
+    if begin.date() == finish.date():
+        return f"{date_format(begin, WHEN_FORMAT)}\u2013{date_format(finish, TIME_FORMAT)}"
+    return f"{date_format(begin, WHEN_FORMAT)} \u2013 {date_format(finish, WHEN_FORMAT)}"
