@@ -31,7 +31,7 @@ from calendars.selectors import (
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
 from helpdesk.moments import span_text
-from tickets.models import Action, Request
+from tickets.models import WORK_LOG_CLOCK_TOLERANCE, Action, Request
 
 RECURRENCE_HORIZON = timedelta(days=365)
 # The most occurrences one series may have in that year (the import refuses more too,
@@ -408,6 +408,8 @@ def _update_appointment(
     if check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start:
         on = [agent.pk for agent in new_agents] if new_agents is not None else agent_ids_before
         refuse_overlaps(appointment.start, appointment.end, on, exclude=appointment.pk)
+    if moved and by is not None:
+        _refuse_work_logged_ahead(appointment)
     _mark_edited(appointment)
     _validated_save(appointment)
     if new_agents is not None:
@@ -420,6 +422,19 @@ def _update_appointment(
         _record_reassignment(appointment, agent_ids_before, new_agents, by=by, moved=moved, zone=zone)
     _announce(appointment, Change.MOVED if moved else Change.UPDATED, agent_ids_before, by)
     return appointment
+
+
+def _refuse_work_logged_ahead(appointment: Appointment) -> None:
+    """An entry of logged work moved by a person (a drag, the API, a page) moves its action's start,
+    which may not lie ahead of now (tickets.models.Action.clean, trial 18): raise
+    ValidationError({"start": ...}) before anything is saved. The sync (by=None) is not refused:
+    a technician's own calendar is where the entry lives, and a refused pull would fail for ever."""
+    if appointment.source != Appointment.Source.ACTION or not appointment.action_id:
+        return
+    if appointment.start > timezone.now() + WORK_LOG_CLOCK_TOLERANCE:
+        raise ValidationError(
+            {"start": "This entry is logged work: it cannot start in the future (work is logged once it has started)."}
+        )
 
 
 def _record_reassignment(appointment, agent_ids_before, new_agents, *, by, moved: bool, zone) -> None:

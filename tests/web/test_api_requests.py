@@ -197,3 +197,33 @@ def test_action_a_minute_ahead_of_the_server_clock_is_accepted(api_client, alice
     soon = timezone.now() + timedelta(minutes=1)
     response = api_client(alice.user).post(f"{LIST}{ticket.pk}/actions/", {"done_at": soon.isoformat()}, format="json")
     assert response.status_code == 201, response.json()
+
+
+def test_logged_work_moved_into_the_future_on_the_calendar_is_refused(api_client, alice, ticket):
+    """Trial 18's kind: moving an action's entry (a drag, the API) moves the action, so it may not
+    move the work's start ahead of now any more than logging it there may (400, nothing saved)."""
+    logged = api_client(alice.user).post(
+        f"{LIST}{ticket.pk}/actions/",
+        {"done_at": "2026-03-02T09:00:00+01:00", "time_taken": "00:45:00", "add_to_calendar": True},
+        format="json",
+    )
+    assert logged.status_code == 201, logged.json()
+    action = Action.objects.get()
+    later = timezone.now() + timedelta(days=1)
+    moved = api_client(alice.user).patch(
+        f"/api/appointments/{action.appointment.pk}/",
+        {"start": later.isoformat(), "end": (later + timedelta(minutes=45)).isoformat()},
+        format="json",
+    )
+    assert moved.status_code == 400
+    assert "cannot start in the future" in str(moved.json()["start"])
+    action.refresh_from_db()
+    assert action.done_at == at(2, 9) and action.appointment.start == at(2, 9)
+    earlier = api_client(alice.user).patch(
+        f"/api/appointments/{action.appointment.pk}/",
+        {"start": "2026-03-02T10:00:00+01:00", "end": "2026-03-02T10:45:00+01:00"},
+        format="json",
+    )
+    assert earlier.status_code == 200, earlier.json()
+    action.refresh_from_db()
+    assert action.done_at == at(2, 10)
