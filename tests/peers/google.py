@@ -947,9 +947,15 @@ def _occurrences(master: dict, time_min: datetime | None, time_max: datetime | N
     all_day = isinstance(start, date) and not isinstance(start, datetime)
     zone = ZoneInfo(master["start"].get("timeZone") or "UTC")
     first = datetime(start.year, start.month, start.day) if all_day else start.astimezone(zone)
-    text = "\n".join(master.get("recurrence") or [])
+    lines = master.get("recurrence") or []
+    text = "\n".join(line for line in lines if not line.upper().startswith("RDATE"))
     # Timed series repeat on the wall clock of the start's zone; EXDATE;TZID=... resolves by name.
     rules = rrule.rrulestr(text, dtstart=first, forceset=True, tzids=ZoneInfo)
+    # dateutil refuses RDATE;TZID=..., which Google takes (RFC 5545 3.8.5.2): the extra starts by hand.
+    for line in lines:
+        if line.upper().startswith("RDATE"):
+            for extra in _rdate_values(line, zone, all_day):
+                rules.rdate(extra)
     for count, moment in enumerate(rules):
         value = moment.date() if all_day else moment.astimezone(zone)
         if time_max is not None and as_utc(value) >= time_max:
@@ -957,6 +963,24 @@ def _occurrences(master: dict, time_min: datetime | None, time_max: datetime | N
         if count >= limit:
             return
         yield value
+
+
+def _rdate_values(line: str, zone: ZoneInfo, all_day: bool) -> list[datetime]:
+    """The starts of one RDATE line: naive days for an all-day series, else aware datetimes."""
+    name, _, values = line.partition(":")
+    params = dict(part.split("=", 1) for part in name.split(";")[1:] if "=" in part)
+    if params.get("VALUE", "").upper() == "PERIOD":
+        values = ",".join(value.split("/")[0] for value in values.split(","))
+    tz = ZoneInfo(params["TZID"]) if "TZID" in params else zone
+    found = []
+    for text in filter(None, (value.strip() for value in values.split(","))):
+        if len(text) == 8:
+            day = datetime.strptime(text, "%Y%m%d")
+            found.append(day if all_day else day.replace(tzinfo=tz))
+            continue
+        moment = datetime.strptime(text.rstrip("Z"), "%Y%m%dT%H%M%S").replace(tzinfo=UTC if text.endswith("Z") else tz)
+        found.append(moment.astimezone(zone).replace(tzinfo=None) if all_day else moment)
+    return found
 
 
 def _instance(master: dict, start: datetime | date) -> dict:

@@ -116,8 +116,10 @@ def instance_id(master_id: str, original_start: datetime | date) -> str:
     return f"{master_id}_{original_start.strftime('%Y%m%d')}"
 
 
-def _exdates(line: str, zone: str, all_day: bool) -> list[datetime | date]:
-    """The dates of one EXDATE line (RFC 5545 section 3.8.5.1), with dateutil's parser."""
+def _line_dates(line: str, zone: str, all_day: bool) -> list[datetime | date]:
+    """The dates of one EXDATE or RDATE line (RFC 5545 sections 3.8.5.1, 3.8.5.2): aware datetimes on
+    `zone`'s wall clock for a timed series (a floating or TZID value read on its TZID, else `zone`),
+    dates for an all-day one. RDATE;VALUE=PERIOD is not read here (the caller keeps the line)."""
     name, _, values = line.partition(":")
     params = dict(part.split("=", 1) for part in name.split(";")[1:] if "=" in part)
     tz = ZoneInfo(params.get("TZID", zone))
@@ -136,15 +138,25 @@ def _exdates(line: str, zone: str, all_day: bool) -> list[datetime | date]:
     return found
 
 
-def _exdate_line(values: list[datetime | date], zone: str, all_day: bool) -> str:
+def _dates_line(name: str, values: list[datetime | date], zone: str, all_day: bool) -> str:
+    """One EXDATE or RDATE line (`name`) for `values`: VALUE=DATE days for an all-day series, else
+    local times with TZID=`zone` (RFC 5545 section 3.3.5 form 3)."""
     if all_day:
         days = [(v.date() if isinstance(v, datetime) else v).strftime("%Y%m%d") for v in values]
-        return "EXDATE;VALUE=DATE:" + ",".join(days)
+        return f"{name};VALUE=DATE:" + ",".join(days)
     tz = ZoneInfo(zone)
     moments = [
         (v if isinstance(v, datetime) else datetime(v.year, v.month, v.day, tzinfo=tz)).astimezone(tz) for v in values
     ]
-    return f"EXDATE;TZID={zone}:" + ",".join(m.strftime("%Y%m%dT%H%M%S") for m in moments)
+    return f"{name};TZID={zone}:" + ",".join(m.strftime("%Y%m%dT%H%M%S") for m in moments)
+
+
+def _is_modelled(line: str) -> bool:
+    """True for the `recurrence` lines the helpdesk reads and writes itself (RRULE, EXDATE and
+    RDATE of dates or date-times); EXRULE, RDATE;VALUE=PERIOD and anything else are the user's."""
+    name = line.partition(":")[0].upper()
+    head = name.split(";")[0]
+    return head in ("RRULE", "EXDATE") or (head == "RDATE" and "VALUE=PERIOD" not in name)
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -211,7 +223,9 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
         if upper.startswith("RRULE:"):
             event.rrules.append(line[6:])
         elif upper.startswith("EXDATE"):
-            event.exdates.extend(_exdates(line, zone, all_day))
+            event.exdates.extend(_line_dates(line, zone, all_day))
+        elif _is_modelled(line):  # RDATE: extra starts of the series
+            event.rdates.extend(_line_dates(line, zone, all_day))
     if event.rrules:
         seen = {_utc(value) for value in event.exdates}
         for exception in sorted(exceptions, key=lambda e: json.dumps(e.get("originalStartTime"), sort_keys=True)):
@@ -276,7 +290,9 @@ def owned_fields(event: RemoteEvent) -> dict[str, Any]:
     if event.is_recurring:
         lines = [f"RRULE:{rule}" for rule in event.rrules]
         if event.exdates:
-            lines.append(_exdate_line(event.exdates, zone, event.all_day))
+            lines.append(_dates_line("EXDATE", event.exdates, zone, event.all_day))
+        if event.rdates:
+            lines.append(_dates_line("RDATE", event.rdates, zone, event.all_day))
         fields["recurrence"] = lines
     else:
         fields["recurrence"] = None
@@ -320,6 +336,9 @@ def patch_body(event: RemoteEvent, base: RemoteEvent, *, ours: bool, current: di
     wanted, before = owned_fields(event), owned_fields(base)
     changes = {name: value for name, value in wanted.items() if _comparable(wanted, name) != _comparable(before, name)}
     if "recurrence" in changes and event.is_recurring:
+        # Google replaces the whole list: keep the user's lines we do not model (EXRULE, periods).
+        kept = [line for line in (current or {}).get("recurrence") or () if not _is_modelled(line)]
+        changes["recurrence"] = [*changes["recurrence"], *kept]
         # The pattern repeats on the start's wall clock: send the times with it.
         changes.setdefault("start", wanted["start"])
         changes.setdefault("end", wanted["end"])

@@ -4,9 +4,12 @@ Calendar v3 server (tests/peers/google.py)."""
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
+import recurring_ical_events
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from dateutil.rrule import rrulestr
 
 from integrations.providers.base import (
     BulkOp,
@@ -416,3 +419,92 @@ def test_special_entries_are_never_written_or_deleted(google, provider, calendar
     assert result.error is None
     assert google.event(ALICE, made["id"]) == made
     assert google.send_updates == []
+
+
+# --- a series' extra dates (RFC 5545 RDATE) in Google's `recurrence` list ----------------------
+# Read as the series' extra starts, and kept with every other line we do not model when the helpdesk
+# patches the series (events.patch replaces the whole list). The occurrences expected come from
+# recurring-ical-events reading the same lines as iCalendar.
+
+EXRULE = "EXRULE:FREQ=YEARLY;BYMONTH=2;BYDAY=MO"  # the user's; we do not model EXRULE
+
+
+def _lines(start: datetime, extra: datetime) -> list[str]:
+    return ["RRULE:FREQ=WEEKLY;COUNT=4", f"RDATE;TZID=Europe/Amsterdam:{extra:%Y%m%dT%H%M%S}", EXRULE]
+
+
+def _starts_by_recurring_ical_events(start: datetime, lines: list[str]) -> list[datetime]:
+    """The starts the lines give a series from `start` (Europe/Amsterdam), by recurring-ical-events."""
+    text = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//test//EN",
+            "BEGIN:VEVENT",
+            "UID:series@example.com",
+            f"DTSTART;TZID=Europe/Amsterdam:{start:%Y%m%dT%H%M%S}",
+            f"DTEND;TZID=Europe/Amsterdam:{start + HOUR:%Y%m%dT%H%M%S}",
+            *lines,
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
+    found = recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(start, start + timedelta(days=365))
+    return sorted(event["DTSTART"].dt.astimezone(UTC) for event in found)
+
+
+def _starts_of(event: RemoteEvent) -> list[datetime]:
+    """The starts of a read series by dateutil's rruleset: its RRULE, RDATEs, EXDATEs."""
+    zone = AMS
+    first = event.start.astimezone(zone).replace(tzinfo=None)
+    rules = rrulestr("\n".join(f"RRULE:{r}" for r in event.rrules), dtstart=first, forceset=True)
+    for extra in event.rdates:
+        rules.rdate(extra.astimezone(zone).replace(tzinfo=None))
+    for cancelled in event.exdates:
+        rules.exdate(cancelled.astimezone(zone).replace(tzinfo=None))
+    return sorted(moment.replace(tzinfo=zone).astimezone(UTC) for moment in rules)
+
+
+def _series_with_extra_date(google) -> tuple[dict, datetime, datetime]:
+    start = next_monday_9()
+    extra = start + timedelta(days=2, hours=5)  # a Wednesday at 14:00 besides the Mondays at 9:00
+    made = google.phone_insert(
+        ALICE,
+        summary="Backup check",
+        start={"dateTime": start.isoformat(), "timeZone": "Europe/Amsterdam"},
+        end={"dateTime": (start + HOUR).isoformat(), "timeZone": "Europe/Amsterdam"},
+        recurrence=_lines(start, extra),
+    )
+    return made, start, extra
+
+
+def test_google_rdate_is_read_as_the_series_extra_start(google, provider, calendar):
+    made, start, extra = _series_with_extra_date(google)
+
+    read = provider.get(calendar, RemoteRef(made["id"]))
+
+    assert read.rdates == [extra]
+    assert _starts_of(read) == _starts_by_recurring_ical_events(start, _lines(start, extra))
+    assert extra.astimezone(UTC) in _starts_of(read)
+
+
+def test_google_rdate_and_lines_we_do_not_model_survive_a_patch_of_the_recurrence(google, provider, calendar):
+    """Review 2 fault 3: the helpdesk cancels one occurrence; the patch of `recurrence` used to send
+    RRULE + EXDATE only, and Google replaced the list, losing the user's extra date."""
+    made, start, extra = _series_with_extra_date(google)
+    base = provider.get(calendar, RemoteRef(made["id"]))
+    cancelled = start + timedelta(days=7)
+    wanted = RemoteEvent(**{**base.__dict__, "exdates": [cancelled]})
+
+    provider.update(calendar, RemoteRef(made["id"], base.version), wanted, base=base)
+
+    stored = google.event(ALICE, made["id"])["recurrence"]
+    assert EXRULE in stored
+    assert any(line.startswith("RDATE") for line in stored)
+    expected = _starts_by_recurring_ical_events(
+        start, [*_lines(start, extra), f"EXDATE;TZID=Europe/Amsterdam:{cancelled:%Y%m%dT%H%M%S}"]
+    )
+    assert _starts_by_recurring_ical_events(start, stored) == expected
+    assert extra.astimezone(UTC) in expected and cancelled.astimezone(UTC) not in expected
+    assert provider.get(calendar, RemoteRef(made["id"])).rdates == [extra]
