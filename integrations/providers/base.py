@@ -570,6 +570,21 @@ _PRIVATE_IN_TEXT = re.compile(
 _PRIVATE_VALUES = {"private", "confidential"}
 
 
+def refuse_extra_dates(event: RemoteEvent, system: str) -> None:
+    """Raise ProviderError when a series carries extra starts (RFC 5545 RDATE, `event.rdates`) that
+    `system` cannot hold: Microsoft's recurrence (Graph patternedRecurrence, EWS Recurrence) is one
+    pattern and a range, with no list of extra dates. Writing the series without them would drop
+    the user's occurrences in that calendar silently, so the write is refused with a message for
+    the sync log instead and nothing changes on either side."""
+    if event.is_recurring and event.rdates:
+        count = len(event.rdates)
+        raise ProviderError(
+            f"{system} cannot hold a series with extra dates (RDATE: {count} date{'s' if count != 1 else ''}"
+            " besides the repeat rule); the series was not written there. Make the extra dates"
+            " appointments of their own to see them in that calendar."
+        )
+
+
 def marks_private(raw: object) -> bool:
     """Whether a raw entry (iCalendar or EWS XML text, a Graph or Google JSON object, a list of
     them, an exchangelib item) says anywhere that it is private. Read even where the entry as a

@@ -41,6 +41,7 @@ from ..base import (
     occurrence_texts_to_write,
     own_text_key,
     reads_untrusted,
+    refuse_extra_dates,
     unknown_zone_note,
 )
 from ..zones import iana_zone_for, windows_zone_for  # noqa: F401 (read here by exchange/__init__ and tests)
@@ -184,7 +185,8 @@ def event_from_item(item: CalendarItem, *, unknown_zone: str | None = None) -> R
 
 def item_values(event: RemoteEvent) -> dict[str, Any]:
     """exchangelib field values (ITEM_FIELDS names) for an event: the inverse of event_from_item.
-    Raises ProviderError for a repeat rule Exchange cannot hold."""
+    Raises ProviderError for a repeat rule Exchange cannot hold, or extra dates (RDATE)."""
+    refuse_extra_dates(event, "Exchange")
     tz = ews_zone(event.time_zone)
     if event.all_day:
         start = _as_date(event.start)

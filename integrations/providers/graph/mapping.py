@@ -22,6 +22,7 @@ from ..base import (
     UnreadableEntry,
     occurrence_texts_to_write,
     reads_untrusted,
+    refuse_extra_dates,
     unknown_zone_note,
 )
 from ..zones import iana_zone_for, windows_zone_for
@@ -161,6 +162,7 @@ def event_values(event: RemoteEvent, *, own: bool) -> dict[str, Any]:
         "showAs": "busy" if event.busy else "free",
     }
     if event.is_recurring:
+        refuse_extra_dates(event, "Microsoft 365")
         values["recurrence"] = recurrence_for(event)
     if own:
         values["isReminderOn"] = event.reminder_minutes is not None

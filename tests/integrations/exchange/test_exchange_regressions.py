@@ -3,7 +3,8 @@ EWS server. The right values come from what the server holds (its own state, ins
 would see it) and from MS-OXWS (SyncFolderItems reports nothing for an item created and deleted
 after the sync state it is given)."""
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil.rrule import rrulestr
@@ -506,3 +507,26 @@ def test_an_occurrence_outlook_renames_in_a_private_helpdesk_series_shows_its_ow
     window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
     shown = sorted((o.start, o.subject) for o in ews.calendar_view(ALICE, *window))
     check_series_shown(master, shown, ["S1 stand-up", "S1 site visit", "S1 stand-up", "S1 stand-up"])
+
+
+def test_exchange_refuses_a_series_with_extra_dates_rather_than_writing_it_without_them(provider, calendar, ews):
+    """Review 2 fault 3: an EWS Recurrence is one pattern and a range, with no list of extra dates
+    (RFC 5545 RDATE); written without them the series would lose those occurrences in Outlook
+    silently. The write is refused with a message naming the extra dates; nothing is made."""
+    from integrations.providers.base import ProviderError, RemoteEvent
+
+    today = datetime.now(ZoneInfo("Europe/Amsterdam")).date() + timedelta(days=7)
+    start = datetime(today.year, today.month, today.day, 9, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    series = RemoteEvent(
+        start=start,
+        end=start + timedelta(hours=1),
+        subject="Backup check",
+        time_zone="Europe/Amsterdam",
+        rrules=["FREQ=WEEKLY;COUNT=4"],
+        rdates=[start + timedelta(days=2, hours=5)],
+        marker="helpdesk-rdate-1",
+    )
+
+    with pytest.raises(ProviderError, match=r"Exchange cannot hold a series with extra dates \(RDATE: 1 date"):
+        provider.create(calendar, series)
+    assert ews.items(ALICE) == []

@@ -446,3 +446,35 @@ def test_an_occurrence_outlook_renames_in_a_private_helpdesk_series_shows_its_ow
 
     shown = [(o["_start"], o["subject"]) for o in graph.calendar_view(ALICE, *window)]
     check_series_shown(master, shown, ["S1 stand-up", "S1 site visit", "S1 stand-up", "S1 stand-up"])
+
+
+def test_graph_refuses_a_series_with_extra_dates_rather_than_writing_it_without_them(alice_graph, graph, tomorrow_9):
+    """Review 2 fault 3: a patternedRecurrence has no list of extra dates (RFC 5545 RDATE), so a
+    series with them written as its pattern alone would lose those occurrences in Outlook silently.
+    The write is refused with a message naming the extra dates, and Outlook is left as it was, on a
+    create and on an update alike."""
+    from integrations.providers import registry
+    from integrations.providers.base import ProviderError, RemoteEvent
+
+    provider = registry.build(alice_graph.connection)
+    calendar = provider.find_calendar(ALICE)
+    series = RemoteEvent(
+        start=tomorrow_9,
+        end=tomorrow_9 + HOUR,
+        subject="Backup check",
+        time_zone="Europe/Amsterdam",
+        rrules=["FREQ=WEEKLY;COUNT=4"],
+        rdates=[tomorrow_9 + timedelta(days=2, hours=5)],
+        marker="helpdesk-rdate-1",
+    )
+
+    with pytest.raises(ProviderError, match=r"extra dates \(RDATE: 1 date"):
+        provider.create(calendar, series)
+    assert graph.events(ALICE) == []
+
+    ref = provider.create(calendar, RemoteEvent(**{**series.__dict__, "rdates": []}))
+    base = provider.get(calendar, ref)
+    with pytest.raises(ProviderError, match=r"Microsoft 365 cannot hold a series with extra dates"):
+        provider.update(calendar, ref, series, base=base)
+    (stored,) = graph.events(ALICE)
+    assert stored["subject"] == "Backup check"
