@@ -946,3 +946,36 @@ def test_an_imported_phone_series_whose_instances_are_all_deleted_shows_nothing(
     report = pull(importing_google)
     assert (report.failed, report.pulled, report.pushed) == (0, 0, 0)
     assert SyncLink.objects.get().remote_id == master_id
+
+
+def test_a_phone_series_extra_date_is_imported_and_kept_when_the_helpdesk_cancels_an_occurrence(
+    importing_google, google, tomorrow_9
+):
+    """Review 2 fault 3, through the engine: the phone's series has an extra date (RDATE) besides its
+    rule. The helpdesk shows it among the occurrences; when the technician cancels one occurrence the
+    series' `recurrence` is patched, and the extra date is still in Google afterwards. Expected: the
+    server's events expanded by recurring-ical-events (`google_view`)."""
+    extra = tomorrow_9 + timedelta(days=5, hours=5)
+    wall = extra.astimezone(ZoneInfo("Europe/Amsterdam"))
+    series = dict(
+        summary="Drill",
+        start=when(tomorrow_9),
+        end=when(tomorrow_9 + HOUR),
+        recurrence=["RRULE:FREQ=DAILY;COUNT=3", f"RDATE;TZID=Europe/Amsterdam:{wall:%Y%m%dT%H%M%S}"],
+    )
+    master_id = google.phone_insert(ALICE, **series)["id"]
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=10))
+
+    assert pull(importing_google).failed == 0
+    shown = [start for start, _end, _subject in google_view(google, *window)]
+    assert extra in shown and len(shown) == 4
+    occurrences = Appointment.objects.visible().filter(master__isnull=False).order_by("start")
+    assert [o.start for o in occurrences] == shown
+
+    calendar_services.cancel_occurrence(occurrences[1])
+    assert pull(importing_google).failed == 0
+
+    shown = [start for start, _end, _subject in google_view(google, *window)]
+    assert shown == [tomorrow_9, tomorrow_9 + timedelta(days=2), extra]
+    assert any(line.startswith("RDATE") for line in google.event(ALICE, master_id)["recurrence"])
+    assert sorted(a.start for a in Appointment.objects.visible().filter(master__isnull=False)) == shown
