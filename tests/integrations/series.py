@@ -1,9 +1,10 @@
 """The weekly series every connector's sync suite pushes, and the helpdesk's side of it."""
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
+from integrations.providers.base import RemoteEvent
 
 HOUR = timedelta(hours=1)
 
@@ -126,3 +127,17 @@ def check_stopped_as_rule_change(updates: list, deletes: list, shown: list[tuple
     helpdesk shows it."""
     assert (len(updates), deletes) == (1, []), (updates, deletes)
     assert shown == kept_view(kept) == helpdesk_view_utc(*window)
+
+
+def weekly_series_with_an_extra_date(start: datetime) -> RemoteEvent:
+    """A helpdesk series as a connector writes it: weekly from `start` (aware, Europe/Amsterdam wall
+    clock), 4 times, with one extra start (RFC 5545 RDATE) two days later at 14:00."""
+    return RemoteEvent(
+        start=start,
+        end=start + timedelta(hours=1),
+        subject="Backup check",
+        time_zone="Europe/Amsterdam",
+        rrules=["FREQ=WEEKLY;COUNT=4"],
+        rdates=[start + timedelta(days=2, hours=5)],
+        marker="helpdesk-rdate-1",
+    )

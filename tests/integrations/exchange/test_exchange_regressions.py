@@ -513,19 +513,12 @@ def test_exchange_refuses_a_series_with_extra_dates_rather_than_writing_it_witho
     """Review 2 fault 3: an EWS Recurrence is one pattern and a range, with no list of extra dates
     (RFC 5545 RDATE); written without them the series would lose those occurrences in Outlook
     silently. The write is refused with a message naming the extra dates; nothing is made."""
-    from integrations.providers.base import ProviderError, RemoteEvent
+    from integrations.providers.base import ProviderError
+    from tests.integrations.series import weekly_series_with_an_extra_date
 
     today = datetime.now(ZoneInfo("Europe/Amsterdam")).date() + timedelta(days=7)
     start = datetime(today.year, today.month, today.day, 9, tzinfo=ZoneInfo("Europe/Amsterdam"))
-    series = RemoteEvent(
-        start=start,
-        end=start + timedelta(hours=1),
-        subject="Backup check",
-        time_zone="Europe/Amsterdam",
-        rrules=["FREQ=WEEKLY;COUNT=4"],
-        rdates=[start + timedelta(days=2, hours=5)],
-        marker="helpdesk-rdate-1",
-    )
+    series = weekly_series_with_an_extra_date(start)
 
     with pytest.raises(ProviderError, match=r"Exchange cannot hold a series with extra dates \(RDATE: 1 date"):
         provider.create(calendar, series)

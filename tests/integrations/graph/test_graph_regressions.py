@@ -455,18 +455,11 @@ def test_graph_refuses_a_series_with_extra_dates_rather_than_writing_it_without_
     create and on an update alike."""
     from integrations.providers import registry
     from integrations.providers.base import ProviderError, RemoteEvent
+    from tests.integrations.series import weekly_series_with_an_extra_date
 
     provider = registry.build(alice_graph.connection)
     calendar = provider.find_calendar(ALICE)
-    series = RemoteEvent(
-        start=tomorrow_9,
-        end=tomorrow_9 + HOUR,
-        subject="Backup check",
-        time_zone="Europe/Amsterdam",
-        rrules=["FREQ=WEEKLY;COUNT=4"],
-        rdates=[tomorrow_9 + timedelta(days=2, hours=5)],
-        marker="helpdesk-rdate-1",
-    )
+    series = weekly_series_with_an_extra_date(tomorrow_9)
 
     with pytest.raises(ProviderError, match=r"extra dates \(RDATE: 1 date"):
         provider.create(calendar, series)
