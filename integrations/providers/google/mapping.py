@@ -116,11 +116,16 @@ def instance_id(master_id: str, original_start: datetime | date) -> str:
     return f"{master_id}_{original_start.strftime('%Y%m%d')}"
 
 
-def _exdates(line: str, zone: str, all_day: bool) -> list[datetime | date]:
-    """The dates of one EXDATE line (RFC 5545 section 3.8.5.1), with dateutil's parser."""
+def _exdates(line: str, zone: str, all_day: bool, unknown: list[str]) -> list[datetime | date]:
+    """The dates of one EXDATE line (RFC 5545 section 3.8.5.1) on the series' IANA `zone`'s wall
+    clock unless its TZID names another. The TZID is read like the start's timeZone (`known_zone`:
+    IANA or Windows names); a name no table holds is appended to `unknown` and read as `zone`."""
     name, _, values = line.partition(":")
     params = dict(part.split("=", 1) for part in name.split(";")[1:] if "=" in part)
-    tz = ZoneInfo(params.get("TZID", zone))
+    tzid = params.get("TZID")
+    if tzid and known_zone(tzid) is None:
+        unknown.append(tzid)
+    tz = ZoneInfo(known_zone(tzid) or zone)
     found: list[datetime | date] = []
     for text in values.split(","):
         text = text.strip()
@@ -211,7 +216,10 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
         if upper.startswith("RRULE:"):
             event.rrules.append(line[6:])
         elif upper.startswith("EXDATE"):
-            event.exdates.extend(_exdates(line, zone, all_day))
+            unknown_tzids: list[str] = []
+            event.exdates.extend(_exdates(line, zone, all_day, unknown_tzids))
+            # One line's unknown TZID costs that line's wall clock, never the series.
+            event.notes += [unknown_zone_note(tzid, f"on the series' zone {zone}") for tzid in unknown_tzids]
     if event.rrules:
         seen = {_utc(value) for value in event.exdates}
         for exception in sorted(exceptions, key=lambda e: json.dumps(e.get("originalStartTime"), sort_keys=True)):
