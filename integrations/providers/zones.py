@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
 
+from calendars.times import zone_named
+
 from .base import ProviderError
 
 # Every 6 hours over a year: catches every DST rule (changes fall on whole hours, last months).
@@ -57,6 +59,22 @@ def _windows_zone(iana: str, year: int) -> str | None:
         ):
             return windows
     return None
+
+
+def zone_for_name(name: str | None) -> str | None:
+    """The IANA zone a calendar's zone name stands for, read the same way for every time of an
+    entry (start, end, EXDATE, RDATE) on every connector that gets names as text (Graph, Google):
+    an IANA name or link, a Windows id (CLDR windowsZones via exchangelib, then icalendar's table),
+    Graph's names for UTC, a TZID ending in an IANA name. None when no table holds the name (the
+    caller reads the time another way and notes it). External text never names a file to open."""
+    if not name or not isinstance(name, str):
+        return None
+    if name in ("UTC", "tzone://Microsoft/Utc", "Coordinated Universal Time"):
+        return "UTC"
+    if name in MS_TIMEZONE_TO_IANA_MAP:
+        return MS_TIMEZONE_TO_IANA_MAP[name]
+    known = zone_named(name)
+    return known.key if known is not None else None
 
 
 def iana_zone_for(windows: str) -> str:

@@ -24,8 +24,6 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 
-from calendars.times import zone_named
-
 from ..base import (
     ProviderError,
     RemoteEvent,
@@ -34,6 +32,7 @@ from ..base import (
     reads_untrusted,
     unknown_zone_note,
 )
+from ..zones import zone_for_name
 
 MARKER_KEY = "helpdeskLinkId"
 
@@ -73,13 +72,10 @@ def event_id_for(marker: str) -> str:
 
 
 def known_zone(name: object) -> str | None:
-    """The IANA zone `name` stands for, else None (a made-up or mistyped name). Looked up among the
-    known zones by `calendars.times.zone_named`, as Graph does: external text never names a file
-    for zoneinfo to open (a 300-character name raised OSError there)."""
-    if not name or not isinstance(name, str):
-        return None
-    zone = zone_named(name)
-    return zone.key if zone is not None else None
+    """The IANA zone `name` (an IANA or Windows name) stands for, else None (a made-up or mistyped
+    name): `zones.zone_for_name`, the resolver Graph uses too, for start, end and EXDATE alike.
+    External text never names a file for zoneinfo to open (a 300-character name raised OSError)."""
+    return zone_for_name(name)
 
 
 def parse_event_time(value: dict, zone: str) -> datetime | date:
