@@ -10,6 +10,8 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from integrations.providers.base import ProviderError, RemoteEvent
 from integrations.providers.zones import windows_zone_for
+from tests.integrations.exchange.conftest import connection_settings, ews, provider, sleeps  # noqa: F401 (fixtures)
+from tests.integrations.graph.conftest import alice_graph, graph, graph_connection  # noqa: F401 (fixtures)
 
 KYIV = ZoneInfo("Europe/Kyiv")
 # A weekly Monday 09:00 Kyiv series from winter (UTC+2) into summer (UTC+3).
@@ -75,13 +77,11 @@ def _hours_in_kyiv(starts: list[datetime]) -> set[tuple[int, int]]:
 
 
 @pytest.mark.django_db
-def test_a_kyiv_series_pushed_to_microsoft_365_keeps_9_in_kyiv_summer_and_winter(alice_graph_for_zones):
+def test_a_kyiv_series_pushed_to_microsoft_365_keeps_9_in_kyiv_summer_and_winter(alice_graph, graph):  # noqa: F811
     from integrations.providers import registry
 
-    graph, connection = alice_graph_for_zones
-    provider = registry.build(connection)
-    calendar = provider.find_calendar("alice@example.com")
-    provider.create(calendar, _kyiv_series())
+    graph_provider = registry.build(alice_graph.connection)
+    graph_provider.create(graph_provider.find_calendar("alice@example.com"), _kyiv_series())
 
     shown = graph.calendar_view("alice@example.com", FIRST - timedelta(days=1), FIRST + timedelta(days=220))
     starts = [entry["_start"] for entry in shown]
@@ -90,8 +90,7 @@ def test_a_kyiv_series_pushed_to_microsoft_365_keeps_9_in_kyiv_summer_and_winter
     assert _hours_in_kyiv(starts) == {(9, 0)}
 
 
-def test_a_kyiv_series_pushed_to_exchange_keeps_9_in_kyiv_summer_and_winter(ews_for_zones):
-    ews, provider = ews_for_zones
+def test_a_kyiv_series_pushed_to_exchange_keeps_9_in_kyiv_summer_and_winter(ews, provider):  # noqa: F811
     calendar = provider.find_calendar("alice@example.com")
     provider.create(calendar, _kyiv_series())
 
@@ -100,48 +99,3 @@ def test_a_kyiv_series_pushed_to_exchange_keeps_9_in_kyiv_summer_and_winter(ews_
     assert len(starts) == 30
     assert {start.astimezone(KYIV).utcoffset() for start in starts} == {timedelta(hours=2), timedelta(hours=3)}
     assert _hours_in_kyiv(starts) == {(9, 0)}
-
-
-@pytest.fixture
-def alice_graph_for_zones(alice, db):
-    from integrations import services
-    from tests.integrations.graph.conftest import CLIENT_ID, SECRET, TENANT
-    from tests.peers.graph import GraphServer
-
-    callback = "http://testserver/me/sync/microsoft365/callback/"
-    with GraphServer(tenant=TENANT, clients={CLIENT_ID: SECRET}, redirect_uris={CLIENT_ID: [callback]}) as server:
-        server.add_mailbox("alice@example.com")
-        connection = services.add_connection(
-            name="Microsoft 365",
-            kind="graph",
-            url=server.base_url,
-            username=CLIENT_ID,
-            secret=SECRET,
-            options={
-                "tenant_id": TENANT,
-                "authority": server.authority,
-                "ca_bundle": str(server.ca_path),
-                "timeout": 5,
-            },
-        )
-        services.connect_agent(alice, connection=connection)
-        yield server, connection
-
-
-@pytest.fixture
-def ews_for_zones():
-    from integrations.providers.exchange import exchange_provider_from_settings
-    from tests.peers.ews import EwsServer
-
-    with EwsServer(accounts={"svc@example.com": "secret"}) as server:
-        server.add_mailbox("alice@example.com")
-        server.grant_impersonation("svc@example.com")
-        settings = {
-            "server_url": server.url,
-            "username": "svc@example.com",
-            "password": "secret",
-            "version": "2016",
-            "auth_type": "basic",
-            "access_type": "impersonation",
-        }
-        yield server, exchange_provider_from_settings(settings, sleep=lambda seconds: None)
