@@ -1043,7 +1043,12 @@ def _read_plain(source: str, remote_id: str, version: str | None) -> RemoteEvent
         remote_id=remote_id,
         version=version,
     )
-    return _finished(event, raw_start, tzid)
+    floating = [
+        named
+        for params, value in master.exdates
+        if (named := _time_parameters(params)[0]) and any(_is_floating(d) for d in _plain_dates(params, value))
+    ]
+    return _finished(event, raw_start, tzid, floating)
 
 
 def _plain_values(vevent: _PlainVevent) -> tuple | None:
@@ -1251,16 +1256,32 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
         version=version,
     )
     tzid = master["dtstart"].params.get("TZID") if isinstance(raw_start, datetime) else None
-    return _finished(event, raw_start, tzid)
+    floating = []
+    for name in ("exdate", "rdate"):
+        values = master.get(name)
+        for item in values if isinstance(values, list) else ([values] if values is not None else []):
+            named = item.params.get("TZID")
+            if named and any(_is_floating(d.dt) for d in getattr(item, "dts", ())):
+                floating.append(str(named))
+    return _finished(event, raw_start, tzid, floating)
 
 
-def _finished(event: RemoteEvent, raw_start, tzid: str | None) -> RemoteEvent:
+def _is_floating(value) -> bool:
+    return isinstance(value, datetime) and value.tzinfo is None
+
+
+def _finished(event: RemoteEvent, raw_start, tzid: str | None, date_tzids: list[str] = ()) -> RemoteEvent:
     """The last steps of both readings (icalendar's and the plain one): a note for a time whose
-    zone is unknown, override texts cut to their columns, then `RemoteEvent.trimmed`."""
-    if tzid and isinstance(raw_start, datetime) and raw_start.tzinfo is None:
+    zone is unknown (the start's `tzid`; `date_tzids`: EXDATE/RDATE TZIDs icalendar left floating),
+    override texts cut to their columns, then `RemoteEvent.trimmed`."""
+    unknown = [tzid] if tzid and isinstance(raw_start, datetime) and raw_start.tzinfo is None else []
+    for name in date_tzids:
+        if name not in unknown:
+            unknown.append(name)
+    for name in unknown:
         # icalendar leaves a time whose TZID it cannot resolve (no VTIMEZONE, not an IANA or Windows
         # name) floating: RFC 5545 3.3.5 reads it on the technician's wall clock. Say so.
-        event.notes.append(unknown_zone_note(tzid, "on the technician's wall clock"))
+        event.notes.append(unknown_zone_note(name, "on the technician's wall clock"))
     for occurrence in event.overrides:
         occurrence.subject = (occurrence.subject or "")[:255]
         occurrence.location = (occurrence.location or "")[:255]

@@ -338,10 +338,10 @@ def test_graph_zone_name_too_long_for_a_file_name_is_read_safely(technician):
     assert through_inbound("seeds", technician, lambda: graph_mapping.event_from_graph(event)) == "imported"
 
 
-def test_a_zone_file_error_while_reading_is_an_unreadable_entry():
-    """The kind behind the Graph case: whatever parser meets such a name (the TZID of an EXDATE in
-    a Google series here; its EventDateTime timeZone is now looked up among the known zones and
-    noted), zoneinfo's OSError comes out as UnreadableEntry naming the system."""
+def test_a_long_made_up_exdate_zone_is_noted_and_the_series_kept():
+    """The kind behind the Graph case, on a Google series' EXDATE TZID (review 2, fault 7): the name
+    is looked up among the known zones like the start's timeZone, never opened as a zoneinfo file;
+    one no table holds is noted and that line read on the series' zone, the series kept."""
     resource = {
         "id": "long-zone",
         "status": "confirmed",
@@ -350,8 +350,10 @@ def test_a_zone_file_error_while_reading_is_an_unreadable_entry():
         "end": {"dateTime": "2026-12-01T10:00:00", "timeZone": "Europe/Amsterdam"},
         "recurrence": ["RRULE:FREQ=WEEKLY", f"EXDATE;TZID={'x' * 300}:20261208T090000"],
     }
-    with pytest.raises(UnreadableEntry, match="Google"):
-        event_from_resource(resource, [], calendar_zone="Europe/Amsterdam")
+    event = event_from_resource(resource, [], calendar_zone="Europe/Amsterdam")
+    assert event.rrules == ["FREQ=WEEKLY"]
+    assert [d.isoformat() for d in event.exdates] == ["2026-12-08T09:00:00+01:00"]
+    assert len(event.notes) == 1 and "x" * 80 in event.notes[0]
 
 
 @pytest.mark.parametrize("freq", ["MINUTELY", "SECONDLY", "DAILY"])

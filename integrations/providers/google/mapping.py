@@ -24,8 +24,6 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 
-from calendars.times import zone_named
-
 from ..base import (
     ProviderError,
     RemoteEvent,
@@ -34,6 +32,7 @@ from ..base import (
     reads_untrusted,
     unknown_zone_note,
 )
+from ..zones import zone_for_name
 
 MARKER_KEY = "helpdeskLinkId"
 
@@ -73,13 +72,10 @@ def event_id_for(marker: str) -> str:
 
 
 def known_zone(name: object) -> str | None:
-    """The IANA zone `name` stands for, else None (a made-up or mistyped name). Looked up among the
-    known zones by `calendars.times.zone_named`, as Graph does: external text never names a file
-    for zoneinfo to open (a 300-character name raised OSError there)."""
-    if not name or not isinstance(name, str):
-        return None
-    zone = zone_named(name)
-    return zone.key if zone is not None else None
+    """The IANA zone `name` (an IANA or Windows name) stands for, else None (a made-up or mistyped
+    name): `zones.zone_for_name`, the resolver Graph uses too, for start, end and EXDATE alike.
+    External text never names a file for zoneinfo to open (a 300-character name raised OSError)."""
+    return zone_for_name(name)
 
 
 def parse_event_time(value: dict, zone: str) -> datetime | date:
@@ -116,13 +112,18 @@ def instance_id(master_id: str, original_start: datetime | date) -> str:
     return f"{master_id}_{original_start.strftime('%Y%m%d')}"
 
 
-def _line_dates(line: str, zone: str, all_day: bool) -> list[datetime | date]:
+def _line_dates(line: str, zone: str, all_day: bool, unknown: list[str]) -> list[datetime | date]:
     """The dates of one EXDATE or RDATE line (RFC 5545 sections 3.8.5.1, 3.8.5.2): aware datetimes on
-    `zone`'s wall clock for a timed series (a floating or TZID value read on its TZID, else `zone`),
-    dates for an all-day one. RDATE;VALUE=PERIOD is not read here (the caller keeps the line)."""
+    `zone`'s wall clock for a timed series unless its TZID names another, dates for an all-day one.
+    The TZID is read like the start's timeZone (`known_zone`: IANA or Windows names); a name no table
+    holds is appended to `unknown` and read as `zone`. RDATE;VALUE=PERIOD is not read here (the
+    caller keeps the line)."""
     name, _, values = line.partition(":")
     params = dict(part.split("=", 1) for part in name.split(";")[1:] if "=" in part)
-    tz = ZoneInfo(params.get("TZID", zone))
+    tzid = params.get("TZID")
+    if tzid and known_zone(tzid) is None:
+        unknown.append(tzid)
+    tz = ZoneInfo(known_zone(tzid) or zone)
     found: list[datetime | date] = []
     for text in values.split(","):
         text = text.strip()
@@ -223,9 +224,14 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
         if upper.startswith("RRULE:"):
             event.rrules.append(line[6:])
         elif upper.startswith("EXDATE"):
-            event.exdates.extend(_line_dates(line, zone, all_day))
+            unknown_tzids: list[str] = []
+            event.exdates.extend(_line_dates(line, zone, all_day, unknown_tzids))
+            # One line's unknown TZID costs that line's wall clock, never the series.
+            event.notes += [unknown_zone_note(tzid, f"on the series' zone {zone}") for tzid in unknown_tzids]
         elif _is_modelled(line):  # RDATE: extra starts of the series
-            event.rdates.extend(_line_dates(line, zone, all_day))
+            unknown_tzids = []
+            event.rdates.extend(_line_dates(line, zone, all_day, unknown_tzids))
+            event.notes += [unknown_zone_note(tzid, f"on the series' zone {zone}") for tzid in unknown_tzids]
     if event.rrules:
         seen = {_utc(value) for value in event.exdates}
         for exception in sorted(exceptions, key=lambda e: json.dumps(e.get("originalStartTime"), sort_keys=True)):

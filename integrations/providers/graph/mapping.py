@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calendars.times import rule_starts, zone_named
+from calendars.times import rule_starts
 from integrations.sync.normalise import normalise_text
 
 from ..base import (
@@ -25,7 +25,7 @@ from ..base import (
     refuse_extra_dates,
     unknown_zone_note,
 )
-from ..zones import iana_zone_for, windows_zone_for
+from ..zones import windows_zone_for, zone_for_name
 
 # Our marker: a named string property in our own property set (the one the EWS connector uses, so an
 # entry made over EWS is recognised over Graph). Graph's id form: "String {guid} Name <name>".
@@ -47,14 +47,9 @@ def transaction_id(marker: str, replaces: str | None = None) -> str:
 def _known_zone(name: str | None) -> str | None:
     """IANA zone for a Graph time zone name (Windows or IANA); UTC for none; None when unknown
     (a custom zone, "tzone://Microsoft/Custom", a name no table holds)."""
-    if not name or name in ("UTC", "tzone://Microsoft/Utc", "Coordinated Universal Time"):
+    if not name:
         return "UTC"
-    iana = iana_zone_for(name)
-    if iana != "UTC":
-        return iana
-    # zone_named looks the name up among the known zones: external text never names a file to open.
-    known = zone_named(name)
-    return known.key if known is not None else None
+    return zone_for_name(name)
 
 
 def _zone(name: str | None) -> str:
