@@ -571,6 +571,8 @@ class GraphServer:
             freq = du.DAILY
         elif kind == "weekly":
             freq, args["byweekday"] = du.WEEKLY, days or [first.weekday()]
+            # firstDayOfWeek: the week an interval counts (RFC 5545 WKST); Graph's default is sunday.
+            args["wkst"] = getattr(du, (pattern.get("firstDayOfWeek") or "sunday")[:2].upper())
         elif kind in ("absoluteMonthly", "relativeMonthly"):
             freq = du.MONTHLY
         else:
@@ -578,7 +580,9 @@ class GraphServer:
         if kind in ("absoluteMonthly", "absoluteYearly"):
             args["bymonthday"] = int(pattern.get("dayOfMonth") or first.day)
         if kind in ("relativeMonthly", "relativeYearly"):
-            args["byweekday"] = [day(index) for day in days]
+            # index: "on which instance of the allowed days specified in daysOfWeek the event occurs,
+            # counted from the first instance in the month" (recurrencePattern resource type).
+            args["byweekday"], args["bysetpos"] = days, index
         if rng["type"] == "numbered":
             args["count"] = int(rng["numberOfOccurrences"])
         elif rng["type"] == "endDate":
@@ -814,6 +818,17 @@ class GraphServer:
             answer["@odata.deltaLink"] = f"{base}?$deltatoken={_encode({**state, 'since': state['upto'], 'offset': 0})}"
         return answer
 
+    def paged(self, entries: list[dict], path: str, query: dict, page_size: int) -> dict:
+        """One page of a collection as Graph gives it ("Paging Microsoft Graph data"): at most
+        `page_size` entries from `$skip`, and an `@odata.nextLink` (the same query with the next
+        `$skip`) while more remain."""
+        skip = int(query.get("$skip") or 0)
+        answer: dict = {"value": entries[skip : skip + page_size]}
+        if skip + page_size < len(entries):
+            following = urlencode({**{k: v for k, v in query.items() if k != "$skip"}, "$skip": skip + page_size})
+            answer["@odata.nextLink"] = f"{self.base_url}{path}?{following}"
+        return answer
+
     def graph(self, method: str, path: str, query: dict, headers: dict, body: dict | None) -> tuple[int, dict, dict]:
         """One Graph request (also one item of a $batch): (status, headers, body)."""
         prefer = headers.get("prefer", "")
@@ -853,7 +868,7 @@ class GraphServer:
                 {"id": cid, "name": name, "canEdit": True, "isDefaultCalendar": cid == box.calendar_id}
                 for cid, name in box.calendars.items()
             ]
-            return 200, {}, {"value": calendars}
+            return 200, {}, self.paged(calendars, path, query, page_size)
         calendar_id = box.calendar_id
         if rest[:1] == ["calendars"] and len(rest) >= 2:
             # /users/{id}/calendars/{id}/...: the named calendar, as /calendar/... is the default one.
@@ -894,7 +909,7 @@ class GraphServer:
             hi = dt.datetime.fromisoformat(query["endDateTime"].replace("Z", "+00:00"))
             lo, hi = (v if v.tzinfo else v.replace(tzinfo=dt.UTC) for v in (lo, hi))
             shown = [o for _, o in self._occurrences(master) if o["_start"] < hi and o["_end"] > lo]
-            return 200, {}, {"value": [self.render_occurrence(master, o, zone) for o in shown]}
+            return 200, {}, self.paged([self.render_occurrence(master, o, zone) for o in shown], path, query, page_size)
         if len(rest) == 2 and rest[0] == "events" and "_OID_" in rest[1]:
             event_id = unquote(rest[1])
             if method == "GET":

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -44,6 +43,7 @@ from ..base import (
     refuse_extra_dates,
     unknown_zone_note,
 )
+from ..ms_recurrence import MicrosoftPattern, pattern_for
 from ..zones import iana_zone_for, windows_zone_for  # noqa: F401 (read here by exchange/__init__ and tests)
 
 EWS_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # exchangelib numbers them 1..7 from Monday
@@ -332,85 +332,67 @@ def _zone_name(event: RemoteEvent) -> str:
 # --- recurrence: RRULE <-> EWS patterns ------------------------------------------------------------
 
 
-def _parse_rrule(rule: str) -> dict[str, str]:
-    parts = {}
-    for part in rule.removeprefix("RRULE:").split(";"):
-        key, _, value = part.partition("=")
-        if key:
-            parts[key.upper()] = value.upper()
-    return parts
-
-
 def _weekday_number(code: str) -> int:
     return EWS_WEEKDAYS.index(code) + 1
 
 
-def _positional_day(parts: dict[str, str], start_day: date) -> tuple[int, int]:
-    """(exchangelib weekday, week_number) for BYDAY=2TU, BYDAY=TU;BYSETPOS=2 or the start's own weekday."""
-    byday = parts.get("BYDAY", "")
-    match = re.fullmatch(r"([+-]?\d)?([A-Z]{2})", byday) if byday else None
-    if byday and not match:
-        raise ProviderError(f"Exchange cannot repeat on several weekdays in a month ({byday}).")
-    position = int(match.group(1)) if match and match.group(1) else int(parts.get("BYSETPOS", "0") or 0)
-    weekday = _weekday_number(match.group(2)) if match else start_day.isoweekday()
-    if not position:
-        position = (start_day.day - 1) // 7 + 1
-    if position not in WEEK_NUMBERS:
-        raise ProviderError(f"Exchange cannot repeat on week {position} of a month.")
-    return weekday, WEEK_NUMBERS[position]
+# exchangelib's weekday numbers for a relative pattern on several days (EWS DayOfWeekType: Day,
+# Weekday, WeekendDay); one day is its number 1..7 from Monday.
+EWS_DAY_SETS = {
+    tuple(EWS_WEEKDAYS): 8,
+    tuple(EWS_WEEKDAYS[:5]): 9,
+    tuple(EWS_WEEKDAYS[5:]): 10,
+}
+
+
+def _relative_day(shape: MicrosoftPattern, rule: str) -> tuple[int, int]:
+    """(exchangelib weekday, week_number) of a relative pattern."""
+    days = tuple(sorted(shape.days, key=EWS_WEEKDAYS.index))
+    if len(days) == 1:
+        weekday = _weekday_number(days[0])
+    elif days in EWS_DAY_SETS:
+        weekday = EWS_DAY_SETS[days]
+    else:
+        raise ProviderError(
+            f"Exchange cannot hold the repeat rule {rule!r}: a relative pattern is on one weekday, "
+            "every day, weekdays or weekend days."
+        )
+    return weekday, WEEK_NUMBERS[shape.index]
 
 
 def _recurrence_for(event: RemoteEvent, tz: EWSTimeZone) -> Recurrence:
     if len(event.rrules) != 1:
         raise ProviderError("Exchange holds one repeat rule per series; this series has several.")
-    parts = _parse_rrule(event.rrules[0])
-    unsupported = set(parts) - {
-        "FREQ",
-        "INTERVAL",
-        "BYDAY",
-        "BYMONTHDAY",
-        "BYMONTH",
-        "BYSETPOS",
-        "COUNT",
-        "UNTIL",
-        "WKST",
-    }
-    if unsupported:
-        raise ProviderError(
-            f"Exchange cannot hold the repeat rule {event.rrules[0]!r} ({', '.join(sorted(unsupported))})."
-        )
+    rule = event.rrules[0]
     start = event.start if event.all_day else event.start.astimezone(tz)
     start_day = _as_date(start)
-    interval = int(parts.get("INTERVAL", "1"))
-    freq = parts.get("FREQ")
-    if freq == "DAILY":
+    shape = pattern_for(rule, start_day, system="Exchange")
+    interval = shape.interval
+    if shape.kind == "daily":
         pattern: Any = DailyPattern(interval=interval)
-    elif freq == "WEEKLY":
-        days = parts.get("BYDAY", EWS_WEEKDAYS[start_day.weekday()]).split(",")
+    elif shape.kind == "weekly":
         pattern = WeeklyPattern(
             interval=interval,
-            weekdays=[_weekday_number(day[-2:]) for day in days],
-            first_day_of_week=_weekday_number(parts.get("WKST", "MO")),
+            weekdays=[_weekday_number(day) for day in shape.days],
+            first_day_of_week=_weekday_number(shape.first_day),
         )
-    elif freq == "MONTHLY" and "BYDAY" in parts:
-        weekday, week_number = _positional_day(parts, start_day)
+    elif shape.kind == "relativeMonthly":
+        weekday, week_number = _relative_day(shape, rule)
         pattern = RelativeMonthlyPattern(interval=interval, weekday=weekday, week_number=week_number)
-    elif freq == "MONTHLY":
-        pattern = AbsoluteMonthlyPattern(interval=interval, day_of_month=int(parts.get("BYMONTHDAY", start_day.day)))
-    elif freq == "YEARLY" and interval == 1:
-        month = int(parts.get("BYMONTH", start_day.month))
-        if "BYDAY" in parts:
-            weekday, week_number = _positional_day(parts, start_day)
-            pattern = RelativeYearlyPattern(weekday=weekday, week_number=week_number, month=month)
-        else:
-            pattern = AbsoluteYearlyPattern(day_of_month=int(parts.get("BYMONTHDAY", start_day.day)), month=month)
+    elif shape.kind == "absoluteMonthly":
+        pattern = AbsoluteMonthlyPattern(interval=interval, day_of_month=shape.day_of_month)
+    elif interval != 1:  # exchangelib's yearly patterns repeat every year
+        raise ProviderError(f"Exchange cannot hold the repeat rule {rule!r}: a yearly pattern repeats every year.")
+    elif shape.kind == "relativeYearly":
+        weekday, week_number = _relative_day(shape, rule)
+        pattern = RelativeYearlyPattern(weekday=weekday, week_number=week_number, month=shape.month)
     else:
-        raise ProviderError(f"Exchange cannot hold the repeat rule {event.rrules[0]!r}.")
+        pattern = AbsoluteYearlyPattern(day_of_month=shape.day_of_month, month=shape.month)
     first = _ews_date(start_day)
-    if "COUNT" in parts:
-        return Recurrence(pattern=pattern, boundary=NumberedPattern(start=first, number=int(parts["COUNT"])))
-    if "UNTIL" in parts:
-        until = _until(parts["UNTIL"], tz)
+    if shape.count:
+        return Recurrence(pattern=pattern, boundary=NumberedPattern(start=first, number=shape.count))
+    if shape.until:
+        until = _until(shape.until, tz)
         return Recurrence(pattern=pattern, boundary=EndDatePattern(start=first, end=_ews_date(until)))
     return Recurrence(pattern=pattern, boundary=NoEndPattern(start=first))
 
@@ -433,6 +415,13 @@ def _rrule_from_recurrence(recurrence: Recurrence, event: RemoteEvent) -> str:
             raise UnreadableEntry("Exchange's day/weekday/weekend-day patterns have no RRULE here.")
         return EWS_WEEKDAYS[number - 1]
 
+    def relative_days(relative: RelativeMonthlyPattern | RelativeYearlyPattern) -> list[str]:
+        # Day, Weekday, WeekendDay: the week_number-th of those days (RFC 5545 BYSETPOS).
+        sets = {number: days for days, number in EWS_DAY_SETS.items()}
+        if relative.weekday in sets:
+            return [f"BYDAY={','.join(sets[relative.weekday])}", f"BYSETPOS={positions[relative.week_number]}"]
+        return [f"BYDAY={positions[relative.week_number]}{day_code(relative.weekday)}"]
+
     if isinstance(pattern, DailyPattern):
         parts = ["FREQ=DAILY", f"INTERVAL={pattern.interval}"]
     elif isinstance(pattern, WeeklyPattern):
@@ -441,13 +430,11 @@ def _rrule_from_recurrence(recurrence: Recurrence, event: RemoteEvent) -> str:
         if pattern.first_day_of_week and pattern.first_day_of_week != 1:
             parts.append(f"WKST={day_code(pattern.first_day_of_week)}")
     elif isinstance(pattern, RelativeMonthlyPattern):
-        parts = ["FREQ=MONTHLY", f"INTERVAL={pattern.interval}"]
-        parts.append(f"BYDAY={positions[pattern.week_number]}{day_code(pattern.weekday)}")
+        parts = ["FREQ=MONTHLY", f"INTERVAL={pattern.interval}", *relative_days(pattern)]
     elif isinstance(pattern, AbsoluteMonthlyPattern):
         parts = ["FREQ=MONTHLY", f"INTERVAL={pattern.interval}", f"BYMONTHDAY={pattern.day_of_month}"]
     elif isinstance(pattern, RelativeYearlyPattern):
-        parts = ["FREQ=YEARLY", f"BYMONTH={pattern.month}"]
-        parts.append(f"BYDAY={positions[pattern.week_number]}{day_code(pattern.weekday)}")
+        parts = ["FREQ=YEARLY", f"BYMONTH={pattern.month}", *relative_days(pattern)]
     elif isinstance(pattern, AbsoluteYearlyPattern):
         parts = ["FREQ=YEARLY", f"BYMONTH={pattern.month}", f"BYMONTHDAY={pattern.day_of_month}"]
     else:

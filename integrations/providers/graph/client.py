@@ -44,7 +44,8 @@ logger = logging.getLogger(__name__)
 MAX_PER_MAILBOX = 4  # Graph's Outlook limit: 4 concurrent requests per app and mailbox
 MAX_BATCH = 20  # JSON batching: at most 20 requests in one $batch
 PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
-DELTA_PAGE = "odata.maxpagesize=100"  # entries a calendarView/delta page may hold (Graph's default is 10)
+DELTA_PAGE = "odata.maxpagesize=100"  # entries a collection page may hold (Graph's default is 10)
+PAGED = {"Prefer": f"{PREFER}, {DELTA_PAGE}"}
 
 _apps: dict[tuple, msal.ConfidentialClientApplication] = {}
 _shared = threading.Lock()
@@ -359,6 +360,18 @@ class GraphProvider:
             raise graph_error(response.status_code, data, response.headers, mailbox, item=item)
         return response.status_code, dict(response.headers), data
 
+    def _collection(self, url: str, mailbox: str, *, first: dict | None = None, item: bool = False) -> list[dict]:
+        """Every entry of a Graph collection (a list of calendars, a series' instances): its `value`,
+        page after page, following `@odata.nextLink` until a page has none (Graph "Paging Microsoft
+        Graph data": Outlook collections come 10 a page unless `odata.maxpagesize` asks otherwise).
+        `first`: the first page when it is already read (a $batch answer); `url` is then not asked."""
+        data = first if first is not None else self._request("GET", url, mailbox, headers=PAGED, item=item)[2]
+        entries = list(data.get("value", []))
+        while data.get("@odata.nextLink"):
+            _, _, data = self._request("GET", data["@odata.nextLink"], mailbox, headers=PAGED, item=item)
+            entries += data.get("value", [])
+        return entries
+
     # --- the interface ---
 
     def test_connection(self, mailbox: str | None = None) -> str:
@@ -379,16 +392,11 @@ class GraphProvider:
         if not name:
             _, _, data = self._request("GET", f"{self._user(mailbox)}/calendar", mailbox)
             return RemoteCalendar(mailbox=mailbox, calendar_id=data["id"])
-        listed: list[NamedCalendar] = []
-        url: str | None = f"{self._user(mailbox)}/calendars"
-        while url:  # List calendars pages with @odata.nextLink
-            _, _, data = self._request("GET", url, mailbox)
-            listed += [
-                NamedCalendar(name=c.get("name") or "", calendar_id=c["id"], exact=(c["id"],))
-                for c in data.get("value", [])
-                if c.get("id")
-            ]
-            url = data.get("@odata.nextLink")
+        listed = [
+            NamedCalendar(name=c.get("name") or "", calendar_id=c["id"], exact=(c["id"],))
+            for c in self._collection(f"{self._user(mailbox)}/calendars", mailbox)
+            if c.get("id")
+        ]
         chosen = choose_calendar(name, listed, where=f"{mailbox} on Microsoft 365")
         return RemoteCalendar(mailbox=mailbox, calendar_id=chosen.calendar_id)
 
@@ -474,7 +482,7 @@ class GraphProvider:
         span = urlencode({"startDateTime": _iso(window.start), "endDateTime": _iso(window.end)})
         for master_id in series_to_read:
             ops.append(("GET", f"{user}/events/{quote(master_id)}?$expand={mapping.EXPAND_MARKER}", None, {}))
-            ops.append(("GET", f"{user}/events/{quote(master_id)}/instances?{span}", None, {}))
+            ops.append(("GET", f"{user}/events/{quote(master_id)}/instances?{span}", None, PAGED))
         answers = []
         for start in range(0, len(ops), MAX_BATCH):
             answers += self._batch(mailbox, ops[start : start + MAX_BATCH])
@@ -497,8 +505,9 @@ class GraphProvider:
             for code, head, body in ((status, headers, master), (status2, headers2, instances)):
                 if code >= 400:
                     raise graph_error(code, body, head, mailbox, item=True)
+            occurrences = self._collection("", mailbox, first=instances, item=True)
             try:
-                page.changed.append(mapping.series_from(master, instances.get("value", []), window.start, window.end))
+                page.changed.append(mapping.series_from(master, occurrences, window.start, window.end))
             except UnreadableEntry as error:
                 page.unreadable[master_id] = str(error)
         return page
@@ -594,13 +603,11 @@ class GraphProvider:
             span = urlencode(
                 {"startDateTime": _iso(first - timedelta(days=1)), "endDateTime": _iso(last + timedelta(days=2))}
             )
-            _, _, data = self._request(
-                "GET", f"{user}/events/{quote(master_id)}/instances?{span}", calendar.mailbox, item=True
+            instances = self._collection(
+                f"{user}/events/{quote(master_id)}/instances?{span}", calendar.mailbox, item=True
             )
             by_original = {
-                mapping.original_utc(i["originalStart"]): i["id"]
-                for i in data.get("value", [])
-                if i.get("originalStart")
+                mapping.original_utc(i["originalStart"]): i["id"] for i in instances if i.get("originalStart")
             }
             ops = []
             for original, (method, body) in sorted(wanted.items()):
@@ -684,12 +691,12 @@ class GraphProvider:
                 start = mapping._utc(first.start, first.time_zone or "UTC")
                 window = Window(start - timedelta(days=1), start + timedelta(days=366))
             span = urlencode({"startDateTime": _iso(window.start), "endDateTime": _iso(window.end)})
-            _, _, instances = self._request(
-                "GET", f"{user}/events/{quote(ref.remote_id)}/instances?{span}", calendar.mailbox, item=True
+            instances = self._collection(
+                f"{user}/events/{quote(ref.remote_id)}/instances?{span}", calendar.mailbox, item=True
             )
         except RemoteNotFound:
             return None
-        return mapping.series_from(data, instances.get("value", []), window.start, window.end)
+        return mapping.series_from(data, instances, window.start, window.end)
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         try:

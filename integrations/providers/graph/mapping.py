@@ -25,6 +25,7 @@ from ..base import (
     refuse_extra_dates,
     unknown_zone_note,
 )
+from ..ms_recurrence import MicrosoftPattern, pattern_for, rrule_for
 from ..zones import windows_zone_for, zone_for_name
 
 # Our marker: a named string property in our own property set (the one the EWS connector uses, so an
@@ -239,11 +240,6 @@ INDEXES = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
 POSITIONS = {name: number for number, name in INDEXES.items()}
 
 
-def _rule_parts(rule: str) -> dict[str, str]:
-    rule = rule.removeprefix("RRULE:")
-    return dict(part.split("=", 1) for part in rule.upper().split(";") if "=" in part)
-
-
 def _start_date(event: RemoteEvent) -> date:
     start = event.start
     if isinstance(start, datetime):
@@ -252,49 +248,32 @@ def _start_date(event: RemoteEvent) -> date:
 
 
 def recurrence_for(event: RemoteEvent) -> dict[str, Any]:
-    """The series' RRULE as a patternedRecurrence. Raises ProviderError for a rule Graph cannot hold
-    (more than one rule, BYSETPOS lists, hourly and finer, several positioned days)."""
+    """The series' RRULE as a patternedRecurrence (through the translation EWS shares,
+    ms_recurrence.pattern_for). Raises ProviderError for more than one rule or any rule no Microsoft
+    pattern says exactly."""
     if len(event.rrules) != 1:
         raise ProviderError("Microsoft 365 holds one repeat rule per series.")
-    parts = _rule_parts(event.rrules[0])
-    freq, interval = parts.get("FREQ"), int(parts.get("INTERVAL", "1"))
     first = _start_date(event)
-    days = [d for d in parts.get("BYDAY", "").split(",") if d]
-    pattern: dict[str, Any] = {"interval": interval, "firstDayOfWeek": WEEKDAYS[parts.get("WKST", "MO")[:2]]}
-    if freq == "DAILY":
-        pattern["type"] = "daily"
-    elif freq == "WEEKLY":
-        pattern["type"] = "weekly"
-        codes = days or [list(WEEKDAYS)[first.weekday()]]
-        pattern["daysOfWeek"] = [WEEKDAYS[code[-2:]] for code in codes]
-    elif freq in ("MONTHLY", "YEARLY"):
-        yearly = freq == "YEARLY"
-        if yearly:
-            pattern["month"] = int(parts.get("BYMONTH", first.month))
-        if days:
-            if len(days) != 1:
-                raise ProviderError("Microsoft 365 repeats a month on one positioned weekday only.")
-            position = int(days[0][:-2] or parts.get("BYSETPOS", "1"))
-            if position not in INDEXES:
-                raise ProviderError(f"Microsoft 365 cannot repeat on position {position} of the month.")
-            pattern.update(
-                type="relativeYearly" if yearly else "relativeMonthly",
-                daysOfWeek=[WEEKDAYS[days[0][-2:]]],
-                index=INDEXES[position],
-            )
-        else:
-            pattern.update(
-                type="absoluteYearly" if yearly else "absoluteMonthly",
-                dayOfMonth=int(parts.get("BYMONTHDAY", first.day)),
-            )
-    else:
-        raise ProviderError(f"Microsoft 365 cannot repeat a series {str(freq).lower()}.")
+    shape = pattern_for(event.rrules[0], first, system="Microsoft 365")
+    pattern: dict[str, Any] = {
+        "type": shape.kind,
+        "interval": shape.interval,
+        "firstDayOfWeek": WEEKDAYS[shape.first_day],
+    }
+    if shape.days:
+        pattern["daysOfWeek"] = [WEEKDAYS[code] for code in shape.days]
+    if shape.index is not None:
+        pattern["index"] = INDEXES[shape.index]
+    if shape.day_of_month is not None:
+        pattern["dayOfMonth"] = shape.day_of_month
+    if shape.month is not None:
+        pattern["month"] = shape.month
     zone = windows_zone_for(event.time_zone) if (event.time_zone or "UTC") != "UTC" else "UTC"
     rng: dict[str, Any] = {"startDate": first.isoformat(), "recurrenceTimeZone": zone}
-    if "COUNT" in parts:
-        rng.update(type="numbered", numberOfOccurrences=int(parts["COUNT"]))
-    elif "UNTIL" in parts:
-        until = parts["UNTIL"]
+    if shape.count:
+        rng.update(type="numbered", numberOfOccurrences=shape.count)
+    elif shape.until:
+        until = shape.until
         if until.endswith("Z"):
             moment = datetime.strptime(until, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
             end = moment.astimezone(ZoneInfo(event.time_zone or "UTC")).date()
@@ -310,26 +289,22 @@ def rrule_from(recurrence: dict, event: RemoteEvent) -> str:
     """A patternedRecurrence as an RRULE value (no prefix), UNTIL as the end date's last moment in UTC."""
     pattern, rng = recurrence.get("pattern") or {}, recurrence.get("range") or {}
     kind = pattern.get("type", "")
-    days = [CODES[d.lower()] for d in pattern.get("daysOfWeek") or () if d.lower() in CODES]
-    parts = []
-    if kind == "daily":
-        parts += ["FREQ=DAILY"]
-    elif kind == "weekly":
-        parts += ["FREQ=WEEKLY", f"BYDAY={','.join(days)}"]
-        if (pattern.get("firstDayOfWeek") or "sunday").lower() not in ("monday", "sunday"):
-            parts.append(f"WKST={CODES[pattern['firstDayOfWeek'].lower()]}")
-    elif kind in ("absoluteMonthly", "relativeMonthly", "absoluteYearly", "relativeYearly"):
-        parts.append("FREQ=YEARLY" if "Yearly" in kind else "FREQ=MONTHLY")
-        if "Yearly" in kind:
-            parts.append(f"BYMONTH={pattern.get('month')}")
-        if kind.startswith("relative"):
-            position = POSITIONS.get((pattern.get("index") or "first").lower(), 1)
-            parts.append(f"BYDAY={position}{days[0] if days else 'MO'}")
-        else:
-            parts.append(f"BYMONTHDAY={pattern.get('dayOfMonth')}")
-    else:
+    if kind not in ("daily", "weekly", "absoluteMonthly", "relativeMonthly", "absoluteYearly", "relativeYearly"):
         raise UnreadableEntry(f"Microsoft 365's {kind or 'unknown'} repeat pattern has no RRULE here.")
-    parts.insert(1, f"INTERVAL={int(pattern.get('interval') or 1)}")
+    days = tuple(CODES[d.lower()] for d in pattern.get("daysOfWeek") or () if d.lower() in CODES)
+    if kind.startswith("relative") and not days:
+        raise UnreadableEntry(f"Microsoft 365's {kind} repeat pattern names no weekday.")
+    shape = MicrosoftPattern(
+        kind=kind,
+        interval=int(pattern.get("interval") or 1),
+        days=days,
+        # Graph's default week start is sunday; RFC 5545's is MO, so any other is written as WKST.
+        first_day=CODES.get((pattern.get("firstDayOfWeek") or "sunday").lower(), "SU"),
+        index=POSITIONS.get((pattern.get("index") or "first").lower(), 1),
+        day_of_month=pattern.get("dayOfMonth"),
+        month=pattern.get("month"),
+    )
+    parts = rrule_for(shape)
     if rng.get("type") == "numbered":
         parts.append(f"COUNT={rng.get('numberOfOccurrences')}")
     elif rng.get("type") == "endDate" and rng.get("endDate"):

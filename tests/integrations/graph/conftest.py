@@ -15,6 +15,9 @@ def graph():
     # The app registration's web redirect URI is our sign-in callback, as the README has admins enter it.
     callback = "http://testserver/me/sync/microsoft365/callback/"
     with GraphServer(tenant=TENANT, clients={CLIENT_ID: SECRET}, redirect_uris={CLIENT_ID: [callback]}) as server:
+        # Graph pages every collection (10 by default; odata.maxpagesize is only a preference): small
+        # pages here so every test reads delta, calendars and instances across nextLinks.
+        server.max_page_size = 4
         server.add_mailbox(ALICE)
         server.add_mailbox("bob@example.com")
         yield server
