@@ -82,9 +82,20 @@ def rrule_key(rule: str, time_zone: str = "UTC", start: datetime | date | None =
         if name == "UNTIL":
             value = _until_date(value, time_zone)
         parts[name] = value
+    if "WKST" in parts and not _week_start_matters(parts):
+        del parts["WKST"]
     if start is not None:
         _drop_implied(parts, _wall_clock(start, time_zone))
     return ";".join(f"{name}={parts[name]}" for name in sorted(parts))
+
+
+def _week_start_matters(parts: dict[str, str]) -> bool:
+    """RFC 5545 3.3.10: WKST changes the dates only for WEEKLY with INTERVAL > 1 and BYDAY, and for
+    YEARLY with BYWEEKNO; elsewhere Graph's "WKST=SU" (firstDayOfWeek) says nothing."""
+    frequency = parts.get("FREQ")
+    if frequency == "WEEKLY":
+        return "INTERVAL" in parts and "BYDAY" in parts  # INTERVAL=1 was dropped as the default
+    return frequency == "YEARLY" and "BYWEEKNO" in parts
 
 
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")

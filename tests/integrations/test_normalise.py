@@ -77,6 +77,23 @@ def test_rules_that_give_another_series_stay_different(different):
     assert rrule_key(different) != rrule_key("FREQ=WEEKLY;BYDAY=SU;COUNT=4")
 
 
+@pytest.mark.parametrize(
+    "graph, ours, same",
+    [
+        # Graph writes firstDayOfWeek back as WKST=SU; for these rules it cannot move a date.
+        ("FREQ=WEEKLY;BYDAY=MO,WE;COUNT=6;WKST=SU", "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=6", True),
+        ("FREQ=MONTHLY;BYDAY=1MO;COUNT=4;WKST=SU", "FREQ=MONTHLY;BYDAY=1MO;COUNT=4", True),
+        ("FREQ=DAILY;COUNT=10;WKST=SU", "FREQ=DAILY;COUNT=10", True),
+        # RFC 5545 3.3.10's own example: every other week on TU,SU gives other dates with WKST=SU.
+        ("FREQ=WEEKLY;INTERVAL=2;COUNT=4;BYDAY=TU,SU;WKST=SU", "FREQ=WEEKLY;INTERVAL=2;COUNT=4;BYDAY=TU,SU", False),
+    ],
+)
+def test_wkst_counts_only_where_it_changes_the_dates(graph, ours, same):
+    start = datetime(1997, 8, 5, 9, 0)  # a Tuesday, RFC 5545's example
+    assert (list(rrulestr(graph, dtstart=start)) == list(rrulestr(ours, dtstart=start))) is same
+    assert (rrule_key(graph, start=start) == rrule_key(ours, start=start)) is same
+
+
 def test_an_html_body_reads_as_its_text():
     outlook = (
         "<html><head><style>p{margin:0}</style></head><body><p>Bring keys&nbsp;</p><p>Call first</p></body></html>"
