@@ -586,16 +586,10 @@ class OutsideHours:
         return self.spans[-1][1]
 
     def message(self, zone, *, dated: bool = False) -> str:
-        """'outside Bob's working hours Sun 06 Dec 09:00-21:00 (works Mon-Fri 08:00-17:00
+        """'outside Bob's working hours Sun 6 Dec 2026 09:00-21:00 (works Mon-Fri 08:00-17:00
         Europe/London)' (en dashes), the times on `zone`'s wall clock, each part outside named (at
         most 3; the day always: the parts of a split fall on many days, so `dated` changes nothing)."""
-        parts = []
-        for begin, finish in self.spans[:3]:
-            begin, finish = timezone.localtime(begin, zone), timezone.localtime(finish, zone)
-            if begin.date() == finish.date():
-                parts.append(f"{begin:%a %d %b %H:%M}–{finish:%H:%M}")
-            else:
-                parts.append(f"{begin:%a %d %b %H:%M}–{finish:%a %d %b %H:%M}")
+        parts = [span_text(begin, finish, zone) for begin, finish in self.spans[:3]]
         if len(self.spans) > 3:
             parts.append(f"and {len(self.spans) - 3} more")
         holiday = f"; public holiday: {', '.join(self.holidays)}" if self.holidays else ""

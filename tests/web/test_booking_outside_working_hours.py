@@ -43,7 +43,7 @@ def test_api_book_slot_on_a_sunday_answers_409_naming_the_hours_left_and_saves_n
     assert body["overlaps"] == []
     [outside] = body["outside_working_hours"]
     assert outside["agent"] == alice.pk and outside["working_hours"] == WORKING
-    assert outside["message"] == f"outside Alice's working hours Sun 04 Mar 08:00–20:00 (works {WORKING})"
+    assert outside["message"] == f"outside Alice's working hours Sun 4 Mar 2035 08:00–20:00 (works {WORKING})"
     assert datetime.fromisoformat(outside["start"]) == start
     assert datetime.fromisoformat(outside["end"]) == start + timedelta(hours=12)
     assert body["detail"] == f"Outside working hours: {outside['message']}. Confirm to save anyway."
@@ -77,7 +77,7 @@ def test_api_book_slot_past_the_end_of_a_working_day_names_the_hours_after_it(ap
 
     assert response.status_code == 409
     [outside] = response.json()["outside_working_hours"]
-    assert outside["message"] == f"outside Alice's working hours Mon 05 Mar 17:00–20:00 (works {WORKING})"
+    assert outside["message"] == f"outside Alice's working hours Mon 5 Mar 2035 17:00–20:00 (works {WORKING})"
 
 
 def test_api_book_slot_inside_working_hours_asks_nothing(api_client, coordinator, alice):
@@ -106,7 +106,7 @@ def test_api_book_split_with_a_part_on_a_sunday_answers_409(api_client, coordina
 
     assert response.status_code == 409, response.content
     [outside] = response.json()["outside_working_hours"]
-    assert outside["message"] == f"outside Alice's working hours Sun 04 Mar 08:00–14:00 (works {WORKING})"
+    assert outside["message"] == f"outside Alice's working hours Sun 4 Mar 2035 08:00–14:00 (works {WORKING})"
     assert not Appointment.objects.filter(request=job).exists()
 
 
@@ -119,7 +119,7 @@ def test_the_page_asks_before_booking_outside_working_hours_and_books_once_confi
 
     text = asked.content.decode()
     assert asked.status_code == 200 and "outside working hours?" in text
-    assert html.escape(f"outside Alice's working hours Sun 04 Mar 08:00–20:00 (works {WORKING})") in text
+    assert html.escape(f"outside Alice's working hours Sun 4 Mar 2035 08:00–20:00 (works {WORKING})") in text
     assert 'name="confirm_overlap" value="1"' in text and "Book anyway" in text
     assert Request.objects.get(pk=job.pk).planned_start is None
 
