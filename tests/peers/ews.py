@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 from exchangelib.winzone import CLDR_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 MNS = "http://schemas.microsoft.com/exchange/services/2006/messages"
@@ -99,7 +100,9 @@ def decode_id(value: str) -> list[str]:
 
 
 def iana_for(windows_id: str) -> str:
-    return MS_TIMEZONE_TO_IANA_MAP.get(windows_id, "UTC")
+    """The server's reading of a Windows zone id: CLDR's table (icalendar's copy) first, not the
+    exchangelib table the connector writes with, so a wrong zone name written by us shows."""
+    return WINDOWS_TO_OLSON.get(windows_id) or MS_TIMEZONE_TO_IANA_MAP.get(windows_id, "UTC")
 
 
 def windows_for(iana: str) -> str:
@@ -1516,7 +1519,7 @@ def _apply_property(item: Item | Exception_, element: ET.Element) -> None:
         item.deleted.clear()
     elif name in ("StartTimeZone", "EndTimeZone"):
         zone = element.get("Id") or ""
-        if zone not in MS_TIMEZONE_TO_IANA_MAP and zone != "UTC":
+        if zone not in WINDOWS_TO_OLSON and zone not in MS_TIMEZONE_TO_IANA_MAP and zone != "UTC":
             raise EwsError("ErrorTimeZone", f"The time zone {zone} is not valid.")
         setattr(item, "start_tz" if name == "StartTimeZone" else "end_tz", zone)
     elif name == "UID":
