@@ -485,13 +485,16 @@ class AgentCalendarAdmin(admin.ModelAdmin):
         """A calendar added here is found (when no remote id is given) and synced by the worker."""
         if change and {"calendar_id", "connection"} & set(form.changed_data):
             obj.remote_key = ""  # another calendar: the worker checks no other link holds it first
-        state_changed = change and "state" in form.changed_data
-        if state_changed:
-            state, obj.state = obj.state, form.initial["state"]  # changed by the one service, below
+        if change and "state" in form.changed_data:
+            # The state is the service's to write: it logs who changed it and queues what waited.
+            if set(form.changed_data) != {"state"}:
+                others = [
+                    field.name for field in obj._meta.concrete_fields if not field.primary_key and field.name != "state"
+                ]
+                obj.save(update_fields=others)
+            services.set_state([obj], state=obj.state, by=request.user)
+            return
         super().save_model(request, obj, form, change)
-        if state_changed:
-            services.set_state([obj], state=state, by=request.user)
-            obj.state = state
         if not change:
             from integrations.tasks import pull_agent_calendar
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -134,30 +135,44 @@ def approval_after_change(link: SyncLink, *, on_calendar: bool, policy: str) -> 
 
 
 @transaction.atomic
-def set_state(agent_calendars, *, state: str, by=None) -> int:
-    """Set the sync state (`AgentCalendar.State`) of these agent calendars: the one way a state
-    is changed by hand (admin's actions and change form). A paused calendar is neither pulled nor
-    pushed, but the helpdesk's changes meanwhile are kept marked on its links (the pending count
-    shows them); a calendar leaving Paused gets one push of what waited, queued on commit (S3.2:
-    no waiting for the next pull). `agent_calendars`: a queryset or list of AgentCalendar.
-    Returns how many calendars changed state."""
-    rows = AgentCalendar.objects.filter(pk__in=[calendar.pk for calendar in agent_calendars]).exclude(state=state)
-    changing = dict(rows.values_list("pk", "state"))
+def _change_state(agent_calendars, *, state: str, by, only_from: str | None = None) -> int:
+    """`set_state`, limited to the calendars now in `only_from` when given: one read (locked),
+    one write, however many calendars."""
+    if isinstance(agent_calendars, QuerySet):
+        pks = agent_calendars.values("pk")  # a subquery: the rows are read once, below
+    else:
+        pks = [calendar.pk for calendar in agent_calendars]
+    rows = AgentCalendar.objects.select_for_update().filter(pk__in=pks).exclude(state=state)
+    if only_from is not None:
+        rows = rows.filter(state=only_from)
+    changing = {pk: (was, agent_id) for pk, was, agent_id in rows.values_list("pk", "state", "agent_id")}
+    if not changing:
+        return 0
     AgentCalendar.objects.filter(pk__in=changing).update(state=state)
-    resumed = {pk for pk, was in changing.items() if was == AgentCalendar.State.PAUSED}
+    resumed = {pk for pk, (was, _) in changing.items() if was == AgentCalendar.State.PAUSED}
     if resumed:
         _push_on_commit(resumed)
     return len(changing)
 
 
+def set_state(agent_calendars, *, state: str, by=None) -> int:
+    """Set the sync state (`AgentCalendar.State`) of these agent calendars: the one way a state
+    is changed by hand (admin's actions and change form). A paused calendar is neither pulled nor
+    pushed, but the helpdesk's changes meanwhile are kept marked on its links (the pending count
+    shows them); a calendar leaving Paused gets one push of what waited, queued on commit (S3.2:
+    no waiting for the next pull).
+
+    `agent_calendars`: a queryset or list of AgentCalendar. Returns how many calendars changed
+    state."""
+    return _change_state(agent_calendars, state=state, by=by)
+
+
 def set_paused(agent_calendars, *, paused: bool, by=None) -> int:
     """Pause the sync of these agent calendars, or resume those paused (Active again, one push
-    of what waited queued on commit: `set_state`). Returns how many calendars changed state."""
+    of what waited queued on commit; a failing one stays failing). Returns how many calendars changed state."""
     if paused:
-        return set_state(agent_calendars, state=AgentCalendar.State.PAUSED, by=by)
-    pks = [calendar.pk for calendar in agent_calendars]
-    paused_ones = AgentCalendar.objects.filter(pk__in=pks, state=AgentCalendar.State.PAUSED).only("pk")
-    return set_state(paused_ones, state=AgentCalendar.State.ACTIVE, by=by)
+        return _change_state(agent_calendars, state=AgentCalendar.State.PAUSED, by=by)
+    return _change_state(agent_calendars, state=AgentCalendar.State.ACTIVE, by=by, only_from=AgentCalendar.State.PAUSED)
 
 
 @transaction.atomic

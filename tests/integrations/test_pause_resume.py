@@ -144,3 +144,40 @@ def test_one_resume_action_queues_one_push(
         admin_client.post(changelist, {"action": "resume_sync", "_selected_action": [alice_calendar.pk]})
 
     assert pushes_run == [alice_calendar.pk]
+
+
+# --- what a state change costs --------------------------------------------
+
+
+def _calendar_rows(captured, verb: str) -> int:
+    return sum(
+        1 for query in captured if query["sql"].startswith(verb) and "integrations_agentcalendar" in query["sql"]
+    )
+
+
+def test_resuming_reads_and_writes_the_calendars_once(
+    admin_user, alice_calendar, bob_calendar, django_assert_max_num_queries
+):
+    services.set_paused([alice_calendar, bob_calendar], paused=True, by=admin_user)
+    calendars = AgentCalendar.objects.filter(pk__in=[alice_calendar.pk, bob_calendar.pk])
+
+    # savepoint, read, write, release
+    with django_assert_max_num_queries(4) as captured:
+        assert services.set_paused(calendars, paused=False, by=admin_user) == 2
+
+    assert _calendar_rows(captured, "SELECT") == 1
+    assert _calendar_rows(captured, "UPDATE") == 1
+
+
+def test_a_state_change_in_the_admin_form_writes_the_calendar_once(admin_client, alice_calendar):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.post(
+            f"/admin/integrations/agentcalendar/{alice_calendar.pk}/change/", _admin_form(alice_calendar, "paused")
+        )
+
+    assert response.status_code == 302
+    assert _calendar_rows(captured, "UPDATE") == 1
+    assert AgentCalendar.objects.get(pk=alice_calendar.pk).state == AgentCalendar.State.PAUSED
