@@ -30,8 +30,8 @@ def approval_count(user) -> int:
     return SyncLink.objects.filter(agent_calendar__agent=agent, approval=WAITING, appointment__isnull=False).count()
 
 
-# Log entries about a whole calendar (its sign-in, its disconnect), not about one entry.
-CALENDAR_OPERATIONS = ("connect", "disconnect")
+# Log entries about a whole calendar (its sign-in, its disconnect, who paused or resumed it), not about one entry.
+CALENDAR_OPERATIONS = ("connect", "disconnect", "pause", "resume", "state")
 
 
 class ExternalCalendarState(TextChoices):

@@ -134,10 +134,22 @@ def approval_after_change(link: SyncLink, *, on_calendar: bool, policy: str) -> 
     return SyncLink.Approval.WAITING
 
 
+def _who(by) -> str:
+    """The name the sync log gives the person who acted (`by`: a user, or None: an admin)."""
+    return getattr(by, "username", "") or "an admin"
+
+
+_STATE_LOG = {
+    AgentCalendar.State.PAUSED: ("pause", "Sync paused by {who}: the helpdesk's changes wait, counted as pending."),
+    AgentCalendar.State.ACTIVE: ("resume", "Sync resumed by {who}."),
+    AgentCalendar.State.FAILING: ("state", "Marked failing by {who}."),
+}
+
+
 @transaction.atomic
 def _change_state(agent_calendars, *, state: str, by, only_from: str | None = None) -> int:
     """`set_state`, limited to the calendars now in `only_from` when given: one read (locked),
-    one write, however many calendars."""
+    one write, one insert into the sync log, however many calendars."""
     if isinstance(agent_calendars, QuerySet):
         pks = agent_calendars.values("pk")  # a subquery: the rows are read once, below
     else:
@@ -149,6 +161,18 @@ def _change_state(agent_calendars, *, state: str, by, only_from: str | None = No
     if not changing:
         return 0
     AgentCalendar.objects.filter(pk__in=changing).update(state=state)
+    operation, message = _STATE_LOG[state]
+    message = message.format(who=_who(by))
+    SyncLogEntry.objects.bulk_create(
+        SyncLogEntry(
+            agent_calendar_id=pk,
+            agent_id=agent_id,
+            direction=SyncLogEntry.Direction.OUTBOUND,
+            operation=operation,
+            message=message,
+        )
+        for pk, (_, agent_id) in changing.items()
+    )
     resumed = {pk for pk, (was, _) in changing.items() if was == AgentCalendar.State.PAUSED}
     if resumed:
         _push_on_commit(resumed)
@@ -160,7 +184,8 @@ def set_state(agent_calendars, *, state: str, by=None) -> int:
     is changed by hand (admin's actions and change form). A paused calendar is neither pulled nor
     pushed, but the helpdesk's changes meanwhile are kept marked on its links (the pending count
     shows them); a calendar leaving Paused gets one push of what waited, queued on commit (S3.2:
-    no waiting for the next pull).
+    no waiting for the next pull). Each calendar that changes gets a sync log entry saying who
+    changed it (`by`: the user; None is logged as "an admin").
 
     `agent_calendars`: a queryset or list of AgentCalendar. Returns how many calendars changed
     state."""
@@ -169,7 +194,8 @@ def set_state(agent_calendars, *, state: str, by=None) -> int:
 
 def set_paused(agent_calendars, *, paused: bool, by=None) -> int:
     """Pause the sync of these agent calendars, or resume those paused (Active again, one push
-    of what waited queued on commit; a failing one stays failing). Returns how many calendars changed state."""
+    of what waited queued on commit; a failing one stays failing). Logged with `by` as
+    `set_state`. Returns how many calendars changed state."""
     if paused:
         return _change_state(agent_calendars, state=AgentCalendar.State.PAUSED, by=by)
     return _change_state(agent_calendars, state=AgentCalendar.State.ACTIVE, by=by, only_from=AgentCalendar.State.PAUSED)
@@ -432,7 +458,7 @@ def disconnect_agent_calendar(
                 removed += 1
             else:
                 removed += calendar_services.delete_imported([appointment.pk]) and 1
-    who = getattr(by, "username", "") or "an admin"
+    who = _who(by)
     what = [
         f"{counts['pushed']} entries the helpdesk put on the calendar "
         + ("are being removed from it" if remove_pushed else "stay on it, no longer managed"),

@@ -8,7 +8,7 @@ import pytest
 
 from calendars import services as calendar_services
 from integrations import selectors, services
-from integrations.models import AgentCalendar, SyncLink
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +146,39 @@ def test_one_resume_action_queues_one_push(
     assert pushes_run == [alice_calendar.pk]
 
 
-# --- what a state change costs --------------------------------------------
+# --- who paused or resumed, and what a state change costs --------------------------------------------
+
+
+def _state_log(agent_calendar) -> list[tuple[str, str]]:
+    return list(
+        SyncLogEntry.objects.filter(agent_calendar=agent_calendar).order_by("id").values_list("operation", "message")
+    )
+
+
+def test_pausing_and_resuming_in_the_admin_form_log_who_did_it(admin_client, admin_user, alice_calendar):
+    change = f"/admin/integrations/agentcalendar/{alice_calendar.pk}/change/"
+    admin_client.post(change, _admin_form(alice_calendar, "paused"))
+    admin_client.post(change, _admin_form(alice_calendar, "active"))
+
+    log = _state_log(alice_calendar)
+    assert [operation for operation, _ in log] == ["pause", "resume"]
+    assert all(f"by {admin_user.username}" in message for _, message in log)
+    assert SyncLogEntry.objects.filter(agent=alice_calendar.agent).count() == 2
+
+
+def test_pause_and_resume_actions_log_who_did_it(admin_client, admin_user, alice_calendar):
+    changelist = "/admin/integrations/agentcalendar/"
+    admin_client.post(changelist, {"action": "pause_sync", "_selected_action": [alice_calendar.pk]})
+    admin_client.post(changelist, {"action": "resume_sync", "_selected_action": [alice_calendar.pk]})
+
+    log = _state_log(alice_calendar)
+    assert [operation for operation, _ in log] == ["pause", "resume"]
+    assert all(f"by {admin_user.username}" in message for _, message in log)
+
+
+def test_resuming_a_calendar_not_paused_logs_nothing(admin_user, alice_calendar):
+    assert services.set_paused([alice_calendar], paused=False, by=admin_user) == 0
+    assert _state_log(alice_calendar) == []
 
 
 def _calendar_rows(captured, verb: str) -> int:
@@ -161,8 +193,8 @@ def test_resuming_reads_and_writes_the_calendars_once(
     services.set_paused([alice_calendar, bob_calendar], paused=True, by=admin_user)
     calendars = AgentCalendar.objects.filter(pk__in=[alice_calendar.pk, bob_calendar.pk])
 
-    # savepoint, read, write, release
-    with django_assert_max_num_queries(4) as captured:
+    # savepoint, read, write, one insert into the sync log, release
+    with django_assert_max_num_queries(5) as captured:
         assert services.set_paused(calendars, paused=False, by=admin_user) == 2
 
     assert _calendar_rows(captured, "SELECT") == 1
