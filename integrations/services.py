@@ -46,21 +46,35 @@ def _queue_pushes(agent_calendar_ids: set[int]) -> None:
             logger.warning("Could not queue the push of agent calendar %s; the next pull pushes it", pk, exc_info=True)
 
 
+class _PushesOfOneCommit:
+    """The calendars one transaction's callbacks have queued pushes for, so each is pushed once
+    however many changes announced it. Holds nothing waiting: ids live only in the callbacks that
+    Django keeps, which it drops with a rolled-back savepoint or transaction."""
+
+    def __init__(self) -> None:
+        self.sent: set[int] = set()
+        self.ran = False
+
+
 def _push_on_commit(agent_calendar_ids: set[int]) -> None:
     """Queue one push of each of these agent calendars when the transaction commits: however
     many changes a transaction announces (a series' rule change removes an occurrence per
-    week), each calendar gets one push task. The ids wait on the connection until the first of
-    the transaction's callbacks queues them all; every call still registers its own callback, so
-    one dropped with a rolled-back savepoint loses nothing (a spare callback finds nothing left)."""
+    week), each calendar gets one push task. Each call registers its own callback with its own
+    ids, so a change rolled back (its savepoint or the whole transaction) queues nothing, now or
+    with the next commit (Django's "Performing actions after commit": callbacks of a rolled-back
+    block are discarded); the callbacks of one commit share the ids already queued."""
     connection = transaction.get_connection()
-    waiting = connection.__dict__.setdefault("helpdesk_pushes_waiting", set())
-    waiting.update(agent_calendar_ids)
+    batch = connection.__dict__.get("helpdesk_pushes")
+    if batch is None or batch.ran:  # the last batch committed: this is a new transaction
+        batch = connection.__dict__["helpdesk_pushes"] = _PushesOfOneCommit()
+    ids = set(agent_calendar_ids)
 
     def queue() -> None:
-        ids = set(waiting)
-        waiting.clear()
-        if ids:
-            _queue_pushes(ids)
+        batch.ran = True
+        new = ids - batch.sent
+        batch.sent |= new
+        if new:
+            _queue_pushes(new)
 
     transaction.on_commit(queue, robust=True)
 
