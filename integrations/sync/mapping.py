@@ -470,11 +470,13 @@ def _changed_occurrences(loser: RemoteEvent, winner: RemoteEvent) -> list[dict]:
         start=loser.start, end=loser.end, subject=loser.subject, body=loser.body, location=loser.location
     )
 
+    base_key = content_hash(base)  # the series alone: the same for every override of both sides
+
     def changed(event: RemoteEvent) -> dict[str, tuple[dict, list]]:
         found = {}
         for occurrence in event.overrides:
             key = content_hash(dataclasses.replace(base, overrides=[occurrence]))
-            if key != content_hash(base):
+            if key != base_key:
                 found[_moment_out(occurrence.original_start)] = (_occurrence_data(occurrence), key)
         return found
 
