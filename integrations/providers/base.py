@@ -703,6 +703,12 @@ class CalendarProvider(Protocol):
         exceptions, never its master alone), so that the engine can plan with it as with a listed
         entry. Servers that hold a series whole (CalDAV, EWS, Google) need no window."""
 
+    def find_by_marker(self, calendar: RemoteCalendar, marker: str, window: Window | None = None) -> RemoteEvent | None:
+        """The entry that carries our `marker` (as `get` gives it), wherever its start is, or None
+        when the calendar holds none: how a create whose answer was lost is found again when no
+        listing of the import window can show it (CalDAV: its UID; EWS, Graph: our extended
+        property; Google: the event id derived from the marker)."""
+
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         """Delete the entry; an entry that is already gone counts as deleted."""
 

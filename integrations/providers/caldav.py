@@ -397,6 +397,27 @@ class CalDAVProvider:
         event.version = response.headers.get("etag")
         return event
 
+    def find_by_marker(self, calendar: RemoteCalendar, marker: str, window: Window | None = None) -> RemoteEvent | None:
+        """The object whose UID is our marker, wherever its start is (one calendar-query REPORT
+        with a UID text-match, RFC 4791 7.8.6 "Retrieval of Event by UID"), or None when the
+        calendar holds none. Found by UID, not by the name we PUT it under: a server may store an
+        object elsewhere (RFC 4791 5.3.2 lets it answer a PUT with another location)."""
+        body = _by_uid_body(marker)
+        headers = {"Depth": "1", "Content-Type": 'application/xml; charset="utf-8"'}
+        response = self._request("Finding our entry", calendar.calendar_id, "REPORT", body, headers)
+        if response.status != 207 or response.tree is None:
+            raise ProviderError(f"Finding our entry: the server answered {response.status}")
+        for member in response.tree.iter(_DAV + "response"):
+            href = (member.findtext(_DAV + "href") or "").strip()
+            etag, data = None, None
+            for propstat in member.iter(_DAV + "propstat"):
+                if _ok(propstat.findtext(_DAV + "status")):
+                    etag = propstat.findtext(f"{_DAV}prop/{_DAV}getetag") or etag
+                    data = propstat.findtext(f"{_DAV}prop/{_CALDAV}calendar-data") or data
+            if href and data:
+                return read_event(data, remote_id=_member_path(calendar.calendar_id, href), version=etag)
+        return None
+
     # --- writing ------------------------------------------------------------------------------
 
     def _entry_url(self, calendar: RemoteCalendar, marker: str) -> str:
@@ -1395,6 +1416,22 @@ def _sync_collection_body(token: str | None, *, with_data: bool = True) -> str:
         "<D:sync-level>1</D:sync-level>"
         f"<D:prop><D:getetag/>{data}</D:prop>"
         "</D:sync-collection>"
+    )
+
+
+def _by_uid_body(uid: str) -> str:
+    """A calendar-query REPORT for the object whose VEVENT has this UID, with its etag and data
+    (RFC 4791 7.8.6; i;octet: a UID is compared byte for byte)."""
+    from xml.sax.saxutils import escape
+
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        "<D:prop><D:getetag/><C:calendar-data/></D:prop>"
+        '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+        f'<C:prop-filter name="UID"><C:text-match collation="i;octet">{escape(uid)}</C:text-match></C:prop-filter>'
+        "</C:comp-filter></C:comp-filter></C:filter>"
+        "</C:calendar-query>"
     )
 
 

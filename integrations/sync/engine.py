@@ -716,8 +716,15 @@ class _Run:
         a dropped answer, a batch whose follow-up call failed), whose appointment the helpdesk then
         deleted. Our marker names the entry if it landed: a pull that lists it under our marker
         deletes it (it is the helpdesk's own, never confirmed to anyone); a pull that does not list it
-        (created after the token it listed from, so a landed create would be there) lets the link go;
-        a push-only run cannot tell and keeps the link for the next pull."""
+        asks the server for the entry by our marker (a listing shows only the import window, and the
+        entry may start outside it), deletes what that finds and else lets the link go; a push-only
+        run keeps the link for the next pull."""
+        if event is None and self.pulling:
+            try:
+                event = _call(lambda: self.provider.find_by_marker(self.calendar, link.marker, self.window))
+            except ProviderError as error:  # unsure: the link stays, the next pull asks again
+                self._failed(link, Decision(Op.PUSH_DELETE), error)
+                return Op.NOTHING
         if event is not None:
             link.remote_id, link.version = event.remote_id or "", event.version or ""
             decision = Decision(Op.PUSH_DELETE)

@@ -30,7 +30,7 @@ import pytest
 from django.utils import timezone
 
 from calendars import services as calendar_services
-from calendars.models import Appointment
+from calendars.models import Appointment, CalendarSettings
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.sync import engine
 
@@ -333,6 +333,37 @@ def declined_invitation_leaves_the_helpdesk(calendars: Calendars, alice_cal, bob
     assert not Appointment.objects.exists()
 
 
+def lost_create_outside_the_window_is_found_by_its_marker(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """A create the server stored but whose answer never came (the push gave up: the link holds no
+    remote id and is marked unconfirmed, as `engine._Run._failed` leaves it), for a job beyond the
+    import window, then deleted in the helpdesk: the pull that follows cannot see the entry in its
+    listing of the window, so it asks the server for our marker (CalDAV UID, EWS and Graph extended
+    property, Google's event id) and deletes it, rather than forgetting the link and leaving an
+    entry nobody manages on the technician's calendar."""
+    settings = CalendarSettings.load()
+    settings.import_days_future = 14
+    settings.save()
+    job = on_site_together([alice_cal.agent], next_monday_15() + 4 * WEEK, capture)
+    assert [e["subject"] for e in calendars.entries(alice_cal.agent.mailbox)] == ["On site together"]
+    SyncLink.objects.filter(appointment=job).update(  # the answer to the create was lost
+        remote_id="",
+        version="",
+        remote_hash="",
+        local_hash="",
+        span_start=None,
+        span_end=None,
+        snapshot={engine.UNCONFIRMED_CREATE: True},
+        failures=1,
+    )
+
+    with capture(execute=True):
+        calendar_services.delete_appointment(job)
+    sync(alice_cal)
+
+    assert calendars.entries(alice_cal.agent.mailbox) == []
+    assert not SyncLink.objects.exists()
+
+
 SCENARIOS = [
     reaches_each_calendar_once,
     deleted_on_one_takes_only_that_technician_off,
@@ -345,6 +376,7 @@ SCENARIOS = [
     deleted_in_the_helpdesk_leaves_every_calendar,
     deleted_by_everyone_goes,
     declined_invitation_leaves_the_helpdesk,
+    lost_create_outside_the_window_is_found_by_its_marker,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.

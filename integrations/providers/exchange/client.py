@@ -692,6 +692,12 @@ class ExchangeProvider:
         except RemoteNotFound:
             return None
 
+    def find_by_marker(self, calendar: RemoteCalendar, marker: str, window: Window | None = None) -> RemoteEvent | None:
+        """The item carrying our marker in its extended property (FindItem with a restriction on
+        it, MS-OXWS), read with GetItem; None when the calendar holds none."""
+        found = self._call(calendar.mailbox, lambda: self._find_by_marker(self._folder(calendar), marker))
+        return self.get(calendar, RemoteRef(found[0], found[1]), window) if found else None
+
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         def delete() -> None:
             folder = self._folder(calendar)

@@ -570,6 +570,11 @@ class GoogleProvider:
         """The entry as Google holds it now (events.get, and its exceptions for a series), or None."""
         return self._call(calendar.mailbox, lambda: self._series(calendar, ref.remote_id))
 
+    def find_by_marker(self, calendar: RemoteCalendar, marker: str, window: Window | None = None) -> RemoteEvent | None:
+        """The entry we inserted under the id derived from `marker` (events.get: the id is ours to
+        choose, Events resource "id"), or None when there is none or it was deleted."""
+        return self.get(calendar, RemoteRef(event_id_for(marker), None), window)
+
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         """events.delete with sendUpdates=none; 404 and 410 (already deleted) count as done."""
 

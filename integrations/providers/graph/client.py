@@ -698,6 +698,21 @@ class GraphProvider:
             return None
         return mapping.series_from(data, instances, window.start, window.end)
 
+    def find_by_marker(self, calendar: RemoteCalendar, marker: str, window: Window | None = None) -> RemoteEvent | None:
+        """The event carrying our marker in its extended property, wherever its start is (Graph
+        "Get singleValueLegacyExtendedProperty": events $filter on
+        singleValueExtendedProperties/Any), read as `get` reads it; None when there is none."""
+        quoted = marker.replace("'", "''")  # OData: a quote inside a string literal is doubled
+        wanted = (
+            f"singleValueExtendedProperties/Any(ep: ep/id eq '{mapping.MARKER_PROPERTY_ID}' and ep/value eq '{quoted}')"
+        )
+        query = urlencode({"$filter": wanted, "$select": "id"})
+        _, _, data = self._request(
+            "GET", f"{self.base}{self._calendar_path(calendar)}/events?{query}", calendar.mailbox
+        )
+        found = data.get("value") or []
+        return self.get(calendar, RemoteRef(found[0]["id"], None), window) if found else None
+
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         try:
             self._request(
