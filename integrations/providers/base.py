@@ -11,7 +11,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -676,13 +676,17 @@ class CalendarProvider(Protocol):
         window: Window,
         *,
         known_versions: Mapping[str, str] | None = None,
+        known_series: Collection[str] | None = None,
     ) -> ChangePage:
         """Changes since `token` with the system's incremental mechanism; with no token, a full
         listing of the window. Raises SyncTokenExpired when the server refuses the token.
 
         `known_versions` (remote id -> version tag the engine holds): a system whose change report
         carries version tags (CalDAV sync-collection's getetag, RFC 6578 section 3.2) need not read
-        an entry whose tag is the known one; it lists the id in `ChangePage.unchanged` instead."""
+        an entry whose tag is the known one; it lists the id in `ChangePage.unchanged` instead.
+        `known_series`: of those, the ones that are (or may be) recurring series; a system that
+        reports an occurrence's removal without its series (Graph calendarView delta) asks only
+        these whether they changed. None: any of them may be."""
 
     def create(self, calendar: RemoteCalendar, event: RemoteEvent) -> RemoteRef:
         """Create the entry; idempotent on event.marker (a retried create finds the first one)."""

@@ -13,7 +13,7 @@ import itertools
 import logging
 import re
 import zoneinfo
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
@@ -238,6 +238,7 @@ class CalDAVProvider:
         window: Window,
         *,
         known_versions: Mapping[str, str] | None = None,
+        known_series: Collection[str] | None = None,
     ) -> ChangePage:
         """The calendar's changes since `token` (all of it with no token) in one sync-collection
         REPORT (RFC 6578 3.2) that asks for each member's getetag and calendar-data (RFC 4791 9.6),

@@ -448,12 +448,19 @@ class _Run:
         # Our own writes come back in the next change report; with the version we stored from the
         # write, a system that reports versions need not read them again.
         known = {link.remote_id: link.version for link in links if link.remote_id and link.version}
+        series = {link.remote_id for link in links if link.remote_id in known and _maybe_series(link)}
+
+        def listing(token: str | None):
+            return self.provider.list_changes(
+                self.calendar, token, self.window, known_versions=known, known_series=series
+            )
+
         try:
-            page = _call(lambda: self.provider.list_changes(self.calendar, token, self.window, known_versions=known))
+            page = _call(lambda: listing(token))
         except SyncTokenExpired:
             self._log(In, "full resync", SyncLogEntry.Result.OK, message="The server refused our sync token.")
             self.report.full_resync = True
-            page = _call(lambda: self.provider.list_changes(self.calendar, None, self.window, known_versions=known))
+            page = _call(lambda: listing(None))
         self.ac.sync_token = page.next_token or ""
         if page.full:
             self.ac.full_sync_at = self.now
@@ -1547,6 +1554,16 @@ def _deleted_subject(link: SyncLink) -> str:
 
 def _import_subject(appointment: Appointment, event: RemoteEvent) -> str:
     return appointment.subject or ("(private)" if event.private else "")
+
+
+def _maybe_series(link: SyncLink) -> bool:
+    """Is the entry this link holds a recurring series, or may it be? What was last read from the
+    server says (a rule or extra dates); with nothing read yet, the appointment (a series master),
+    and a link whose appointment is gone counts as a possible series."""
+    remote = link.snapshot.get("remote")
+    if remote is not None:
+        return bool(remote.get("rrules") or remote.get("rdates"))
+    return link.appointment is None or link.appointment.is_recurring_master
 
 
 def _with_local_side(links) -> list[SyncLink]:

@@ -18,7 +18,7 @@ import logging
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, TypeVar
@@ -391,6 +391,7 @@ class ExchangeProvider:
         window: Window,
         *,
         known_versions: Mapping[str, str] | None = None,
+        known_series: Collection[str] | None = None,
     ) -> ChangePage:
         if token is None:
             return self._call(calendar.mailbox, lambda: self._full_listing(calendar, window))

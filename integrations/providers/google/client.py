@@ -24,7 +24,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -307,6 +307,7 @@ class GoogleProvider:
         window: Window,
         *,
         known_versions: Mapping[str, str] | None = None,
+        known_series: Collection[str] | None = None,
     ) -> ChangePage:
         if token is None:
             return self._call(calendar.mailbox, lambda: self._full_listing(calendar, window))

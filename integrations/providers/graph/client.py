@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -407,12 +407,15 @@ class GraphProvider:
         window: Window,
         *,
         known_versions: Mapping[str, str] | None = None,
+        known_series: Collection[str] | None = None,
     ) -> ChangePage:
         """A round of calendarView/delta (Graph "Get incremental changes to events in a calendar
         view"): with no token a new round over the window, else the stored deltaLink; nextLinks are
         followed to the deltaLink, which is the next token. `@removed` entries are deletions. The
         delta does not carry extended properties, so changed entries whose changeKey is not the one
-        we hold are read again with our marker, 20 to a $batch. A 410 raises SyncTokenExpired."""
+        we hold are read again with our marker, 20 to a $batch. An occurrence removed that we never
+        held sends the series we hold (`known_series`) to be asked whether they changed, 20 to a
+        $batch. A 410 raises SyncTokenExpired."""
         mailbox = calendar.mailbox
         if token:
             url = token
@@ -447,7 +450,12 @@ class GraphProvider:
             # have lost its last occurrence in the window, which the delta says only through its
             # occurrences. Ask for the entries we hold (20 a batch): gone, or changed (a new
             # changeKey: deleting an occurrence changes its master) and then read below.
-            unsure = [i for i in known if i not in seen and i not in page.deleted]
+            # Only a series has occurrences: the singles we hold are not asked (`known_series`).
+            unsure = [
+                i
+                for i in known
+                if i not in seen and i not in page.deleted and (known_series is None or i in known_series)
+            ]
             user_path = f"/users/{quote(mailbox)}"
             checks = [("GET", f"{user_path}/events/{quote(i)}?$select=id,changeKey,type", None, {}) for i in unsure]
             for start in range(0, len(checks), MAX_BATCH):
