@@ -6,7 +6,6 @@ from datetime import date, datetime, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,7 +19,7 @@ from agents.models import Agent, Team
 from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
-from calendars.selectors import calendar_agents, series_exceptions, series_start, working_hours
+from calendars.selectors import calendar_agents, can_stop_repeating, series_exceptions, working_hours
 from calendars.series_words import rule_in_words
 from helpdesk import limits, permissions
 from helpdesk.api_common import parse_bool
@@ -335,9 +334,7 @@ def _series_facts(appointment: Appointment) -> dict:
         "repeats": rule_in_words(master, reader_zone=reader),
         "series_id": master.pk,
         # "Stop repeating now" is offered while the series has a past to keep and a future to drop.
-        "can_stop_repeating": (
-            series_start(master, now, later=False) is not None and series_start(master, now, later=True) is not None
-        ),
+        "can_stop_repeating": can_stop_repeating(master, now),
         "cancelled_days": [date_format(timezone.localtime(moment, reader), day) for moment in cancelled],
         "more_cancelled": more_cancelled,
         "moved_days": [
@@ -368,8 +365,8 @@ def _appointment(pk: int) -> Appointment:
 @login_required
 def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Open an appointment; edit it here when allowed. A private imported entry shows only its
-    time. A series' master is edited whole, its Repeat and Repeat until too (the rule changes
-    through `services.change_schedule`, as in admin); an occurrence only on its own."""
+    time. A series' master is edited whole, its Repeat and Repeat until too (saved by
+    `services.edit_appointment`, as the API's PATCH is); an occurrence only on its own."""
     appointment = _appointment(pk)
     can_edit = permissions.can_edit_appointment(request.user, appointment)
     series = appointment if appointment.is_recurring_master else None
@@ -384,7 +381,8 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     form.add_error("agents", "You may not put this appointment on those calendars.")
                 else:
                     try:
-                        _save_edit(appointment, form, data, agents=agents, by=request.user)
+                        rule = form.series_rule() if series is not None else None
+                        services.edit_appointment(appointment, by=request.user, agents=agents, recurrence=rule, **data)
                     except services.OverlapWarning as error:
                         form.ask_to_confirm_overlap(error)
                     except ValidationError as error:
@@ -427,16 +425,6 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "external_calendars": external_calendar_lines([appointment])[appointment.pk],
         },
     )
-
-
-@transaction.atomic
-def _save_edit(appointment: Appointment, form: AppointmentForm, data: dict, *, agents, by) -> None:
-    """Save the edit page: the fields, then a series' new rule (one transaction: an overlap the
-    new rule meets keeps nothing of either)."""
-    services.update_appointment(appointment, by=by, agents=agents, **data)
-    rule = form.series_rule() if form.series is not None else None
-    if rule is not None:
-        services.change_schedule(appointment, rule=rule, by=by, check_overlap=data["check_overlap"])
 
 
 @login_required
