@@ -35,7 +35,7 @@ from calendars.selectors import calendar_agents, team_size, unknown_choices
 from calendars.services import OverlapWarning
 from calendars.times import midnight, next_whole_hour
 from helpdesk import permissions
-from helpdesk.api_common import KnownQueryParameters
+from helpdesk.api_common import IdSerializerField, KnownQueryParameters
 from helpdesk.limits import SupportedDateTimeSerializerField
 
 MAX_PERIOD = timedelta(days=62)
@@ -148,12 +148,12 @@ class PeriodQuerySerializer(serializers.Serializer):
     without one (see `chosen_agents`). Neither start nor end: today and the next six days."""
 
     agent = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdSerializerField(name="agent"),
         required=False,
         help_text="Technicians (repeat the parameter). Neither technicians nor a team: your own calendar, or "
         f"every active technician (at most {MAX_TECHNICIANS}) if you have none.",
     )
-    team = serializers.IntegerField(required=False, min_value=1, help_text="Or the members of this team.")
+    team = IdSerializerField(name="team", required=False, help_text="Or the members of this team.")
     start = SupportedDateTimeSerializerField(
         required=False,
         help_text="Period start; a naive time is on your wall clock. Neither start nor end: today's midnight on "

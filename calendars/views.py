@@ -23,6 +23,7 @@ from calendars.selectors import calendar_agents, can_stop_repeating, series_exce
 from calendars.series_words import rule_in_words
 from helpdesk import limits, permissions
 from helpdesk.api_common import parse_bool
+from helpdesk.parsing import parse_id
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
 from tickets.views import add_errors
@@ -46,8 +47,17 @@ def _int(value: str | None, default: int, *, low: int, high: int) -> int:
     return min(max(number, low), high)
 
 
-def _ids(values: list[str]) -> list[int]:
-    return [int(value) for value in values if value.isdigit() and len(value) < 18]
+def _ids(request: HttpRequest, values: list[str], *, name: str) -> list[int]:
+    """The ids among a link's `values` (helpdesk.parsing.parse_id); each one that is not an id is
+    said on the page and left out, so an old bookmark still opens the calendar."""
+    ids = []
+    for value in values:
+        if value.strip():
+            try:
+                ids.append(parse_id(value, name=name))
+            except ValidationError as error:
+                messages.warning(request, " ".join(error.messages))
+    return ids
 
 
 def _day(value: str | None) -> date | None:
@@ -145,7 +155,7 @@ def personal(request: HttpRequest) -> HttpResponse:
     if off:
         return off
     own = permissions.agent_of(request.user)
-    chosen = _ids([request.GET.get("agent", "")])
+    chosen = _ids(request, [request.GET.get("agent", "")], name="agent")
     agent = get_object_or_404(calendar_agents(), pk=chosen[0]) if chosen else own
     if agent is None:
         return render(request, "calendars/choose_agent.html", {"agents": calendar_agents()})
@@ -180,9 +190,9 @@ def group(request: HttpRequest) -> HttpResponse:
     off = _calendar_off(request, settings)
     if off:
         return off
-    team_ids = _ids([request.GET.get("team", "")])
+    team_ids = _ids(request, [request.GET.get("team", "")], name="team")
     team = Team.objects.filter(pk=team_ids[0]).first() if team_ids else None
-    chosen = _ids(request.GET.getlist("agent"))
+    chosen = _ids(request, request.GET.getlist("agent"), name="agent")
     agents = list(calendar_agents(ids=chosen or None, team=team.pk if team else None))
     layout = request.GET.get("layout") if request.GET.get("layout") in LAYOUTS else "columns"
     days = _int(request.GET.get("days"), 1 if layout == "columns" else 7, low=1, high=MAX_DAYS)
@@ -276,7 +286,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         # One real hour: on the night the clocks skip 02:00-03:00, 01:30 is followed by 03:30.
         hour_later = times.end_after(start, timedelta(hours=1))
         end = _parse_local(request.GET.get("end")) or hour_later
-        chosen = _ids(request.GET.getlist("agent"))
+        chosen = _ids(request, request.GET.getlist("agent"), name="agent")
         form = AppointmentForm(
             asking=own,
             initial={

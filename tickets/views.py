@@ -22,6 +22,7 @@ from calendars.selectors import calendar_appointments
 from calendars.times import rounded_on_wall_clock
 from helpdesk import limits, permissions
 from helpdesk.moments import when_text
+from helpdesk.parsing import parse_ids
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
 from tickets import selectors, services
@@ -271,6 +272,17 @@ def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=
     )
 
 
+def _posted_agents(request: HttpRequest) -> list[Agent]:
+    """The active technicians a booking form posted (`agent`, repeated); a value that is not an
+    id (helpdesk.parsing.parse_ids) is said on the page, and none is then read."""
+    try:
+        agent_ids = parse_ids(request.POST.getlist("agent"), name="agent")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return []
+    return list(Agent.objects.filter(pk__in=agent_ids, is_active=True))
+
+
 @login_required
 @require_POST
 def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
@@ -279,8 +291,7 @@ def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
     if not permissions.can_edit_request(request.user, ticket):
         raise PermissionDenied
     start = _posted_moment(request.POST.get("start", ""))
-    agent_ids = [int(v) for v in request.POST.getlist("agent") if v.isdigit() and len(v) < 18]
-    agents = list(Agent.objects.filter(pk__in=agent_ids, is_active=True))
+    agents = _posted_agents(request)
     if start is None or not agents:
         messages.error(request, "That slot could not be read; find a slot again.")
         return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")
@@ -369,8 +380,7 @@ def book_split(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     again = reverse("tickets:detail", args=[ticket.pk]) + "?find=1"
     parts = _parts_posted(request.POST)
-    agent_ids = [int(v) for v in request.POST.getlist("agent") if v.isdigit() and len(v) < 18]
-    agents = list(Agent.objects.filter(pk__in=agent_ids, is_active=True))
+    agents = _posted_agents(request)
     if not parts or not agents:
         messages.error(request, "Those parts could not be read; find a slot again.")
         return redirect(again)

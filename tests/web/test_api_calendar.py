@@ -86,7 +86,7 @@ def test_calendar_answer_in_the_technicians_zone(bob, bobs_appointment):
         ({"start": WEEK["start"]}, "end", "Give end"),
         ({"start": "2026-01-01", "end": "2026-03-05"}, "end", "Ask for at most 62 days at a time."),
         ({"start": "0001-01-01", "end": "0001-01-02"}, "start", "between 1900 and 2199"),
-        ({**WEEK, "agent": ["x"]}, "agent", "Give agent as numbers."),
+        ({**WEEK, "agent": ["x"]}, "agent", '"x" is not an id: give agent as whole numbers from 1.'),
         ({**WEEK, "source": "nope"}, "source", "Choose one of: planned, action, manual, external."),
     ],
 )
