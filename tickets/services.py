@@ -58,14 +58,6 @@ def update_request(
     return request
 
 
-def plan_request(request: Request, *, start: datetime | None, estimate: timedelta | None = None, by=None) -> Request:
-    """Set (or clear, with start=None) the planned date; its appointment follows (S1.1)."""
-    fields = {"planned_start": start}
-    if estimate is not None:
-        fields["estimate"] = estimate
-    return update_request(request, by=by, **fields)
-
-
 def _check_parts(parts: list[tuple[datetime, datetime]], estimate: timedelta) -> None:
     """Raise ValidationError({"parts": ...}) unless `parts` (aware (start, end) pairs, in order)
     are 2 to MAX_PARTS, each at least MIN_PART long, one after another, adding up to `estimate`."""
@@ -206,10 +198,6 @@ def _book_parts(request: Request, *, parts: list, agents: list, by, check_overla
             )
         )
     return Booking(appointments=booked, replaced=replaced)
-
-
-def assign_request(request: Request, *, agents: Iterable[Agent], by=None) -> Request:
-    return update_request(request, by=by, assigned_agents=agents)
 
 
 @transaction.atomic

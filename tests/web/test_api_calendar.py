@@ -37,7 +37,7 @@ def mixed_week(alice, bob, ticket, alices_appointment, bobs_appointment, private
     first, second = master.occurrences.order_by("start")[:2]
     calendar_services.update_appointment(first, start=at(2, 9), end=at(2, 9, 15))
     calendar_services.delete_appointment(second)
-    ticket_services.plan_request(ticket, start=at(6, 13))
+    ticket_services.update_request(ticket, planned_start=at(6, 13))
     today = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
     calendar_services.create_appointment(subject="Now", start=today, end=today + timedelta(hours=1), agents=[alice])
     return today
