@@ -26,7 +26,6 @@ from helpdesk.api_common import parse_bool
 from helpdesk.parsing import parse_id
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
-from tickets.views import add_errors
 
 LAYOUTS = {
     "columns": ("resourceTimeGrid", "Technicians as columns"),
@@ -269,15 +268,12 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                 form.add_error("agents", "You may create appointments only on your own calendar.")
             else:
                 one_each = form.cleaned_data.get("entries") != AppointmentForm.SHARED
-                try:
-                    made = services.create_appointments(
+                made = form.save_with(
+                    lambda: services.create_appointments(
                         one_each=one_each, rule=form.recurrence_rule(), by=request.user, **form.service_fields()
                     )
-                except services.OverlapWarning as error:
-                    form.ask_to_confirm_overlap(error)
-                except ValidationError as error:
-                    add_errors(form, error)
-                else:
+                )
+                if made is not None:
                     answer_push_choice(made, form.push_choice(), agent=own, by=request.user)
                     messages.success(request, AppointmentForm.created_message(made))
                     return redirect("calendars:appointment-detail", pk=made[0].pk)
@@ -390,14 +386,13 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 if not permissions.can_change_agents(request.user, appointment, agents):
                     form.add_error("agents", "You may not put this appointment on those calendars.")
                 else:
-                    try:
-                        rule = form.series_rule() if series is not None else None
-                        services.edit_appointment(appointment, by=request.user, agents=agents, recurrence=rule, **data)
-                    except services.OverlapWarning as error:
-                        form.ask_to_confirm_overlap(error)
-                    except ValidationError as error:
-                        add_errors(form, error)
-                    else:
+                    rule = form.series_rule() if series is not None else None
+                    saved = form.save_with(
+                        lambda: services.edit_appointment(
+                            appointment, by=request.user, agents=agents, recurrence=rule, **data
+                        )
+                    )
+                    if saved is not None:
                         messages.success(request, "Appointment saved.")
                         return redirect("calendars:appointment-detail", pk=appointment.pk)
         else:

@@ -26,19 +26,10 @@ from helpdesk.parsing import parse_ids
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
 from tickets import selectors, services
-from tickets.forms import ActionForm, FindSlotForm, RequestFilterForm, RequestForm
+from tickets.forms import ActionForm, FindSlotForm, RequestFilterForm, RequestForm, add_errors
 from tickets.models import Action
 
 PAGE_SIZE = 50
-
-
-def add_errors(form, error: ValidationError) -> None:
-    """Show a service's objection next to the field it is about."""
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
 
 
 @login_required
@@ -82,13 +73,10 @@ def request_create(request: HttpRequest) -> HttpResponse:
         if not permissions.can_create_request_for(request.user, agents=data["assigned_agents"], planned=planned):
             form.add_error("assigned_agents", permissions.PLANNED_FOR_OTHERS)
             return render(request, "tickets/request_form.html", {"form": form, "ticket": None})
-        try:
-            created = services.create_request(by=request.user, check_overlap=check_overlap, **form.cleaned_data)
-        except calendar_services.OverlapWarning as error:
-            form.ask_to_confirm_overlap(error)
-        except ValidationError as error:
-            add_errors(form, error)
-        else:
+        created = form.save_with(
+            lambda: services.create_request(by=request.user, check_overlap=check_overlap, **form.cleaned_data)
+        )
+        if created is not None:
             messages.success(request, f"Request #{created.number} created.")
             return redirect("tickets:detail", pk=created.pk)
     return render(request, "tickets/request_form.html", {"form": form, "ticket": None})
@@ -104,15 +92,12 @@ def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
         check_overlap = form.check_overlap()
         data = dict(form.cleaned_data)
         agents = data.pop("assigned_agents")
-        try:
-            services.update_request(
+        saved = form.save_with(
+            lambda: services.update_request(
                 ticket, by=request.user, assigned_agents=agents, check_overlap=check_overlap, **data
             )
-        except calendar_services.OverlapWarning as error:
-            form.ask_to_confirm_overlap(error)
-        except ValidationError as error:
-            add_errors(form, error)
-        else:
+        )
+        if saved is not None:
             messages.success(request, f"Request #{ticket.number} saved.")
             return redirect("tickets:detail", pk=ticket.pk)
     return render(request, "tickets/request_form.html", {"form": form, "ticket": ticket})
@@ -454,19 +439,16 @@ def appointment_create(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     if form.is_valid():
         one_each = form.cleaned_data.get("entries") != AppointmentForm.SHARED
-        try:
-            made = calendar_services.create_appointments(
+        made = form.save_with(
+            lambda: calendar_services.create_appointments(
                 one_each=one_each,
                 rule=form.recurrence_rule(),
                 request=ticket,
                 by=request.user,
                 **form.service_fields(),
             )
-        except calendar_services.OverlapWarning as error:
-            form.ask_to_confirm_overlap(error)
-        except ValidationError as error:
-            add_errors(form, error)
-        else:
+        )
+        if made is not None:
             answer_push_choice(made, form.push_choice(), agent=permissions.agent_of(request.user), by=request.user)
             messages.success(request, AppointmentForm.created_message(made))
             return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")
