@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -22,7 +22,13 @@ from rest_framework.response import Response
 
 from agents.models import Agent
 from calendars import ownership, privacy, services
-from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, default_period, overlap_conflicts
+from calendars.api_availability import (
+    OVERLAP_RESPONSE,
+    ConfirmOverlapInBody,
+    default_period,
+    overlap_answers,
+    overlap_conflicts,
+)
 from calendars.formatting import entry_title
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
 from calendars.selectors import (
@@ -592,11 +598,7 @@ class CalendarFilter(AppointmentFilter):
         form = CalendarWindowForm
 
 
-@extend_schema_view(
-    create=extend_schema(responses={201: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
-    update=extend_schema(responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
-    partial_update=extend_schema(responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
-)
+@overlap_answers(AppointmentSerializer)
 class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.ModelViewSet):
     """Calendar entries. Recurring masters are not listed: their occurrences stand for them."""
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
@@ -83,6 +83,16 @@ OVERLAP_RESPONSE = OpenApiResponse(
         '"confirm_overlap": true in the JSON body (a query parameter answers 400).'
     ),
 )
+
+
+def overlap_answers(serializer: type[serializers.Serializer]):
+    """The schema of a viewset whose saves may answer 409 (OVERLAP_RESPONSE): create (201),
+    update and partial update (200) answer `serializer` otherwise. A class decorator."""
+    return extend_schema_view(
+        create=extend_schema(responses={201: serializer, 409: OVERLAP_RESPONSE}),
+        update=extend_schema(responses={200: serializer, 409: OVERLAP_RESPONSE}),
+        partial_update=extend_schema(responses={200: serializer, 409: OVERLAP_RESPONSE}),
+    )
 
 
 class OverlapConflict(APIException):
