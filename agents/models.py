@@ -5,11 +5,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.db import models
 from timezone_field import TimeZoneField
 
-colour_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb, for example #1e88e5.")
+from helpdesk.parsing import colour_validator
 
 
 class Weekday(models.IntegerChoices):

@@ -8,13 +8,13 @@ from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -22,7 +22,13 @@ from rest_framework.response import Response
 
 from agents.models import Agent
 from calendars import ownership, privacy, services
-from calendars.api_availability import OVERLAP_RESPONSE, ConfirmOverlapInBody, default_period, overlap_conflicts
+from calendars.api_availability import (
+    OVERLAP_RESPONSE,
+    ConfirmOverlapInBody,
+    default_period,
+    overlap_answers,
+    overlap_conflicts,
+)
 from calendars.formatting import entry_title
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
 from calendars.selectors import (
@@ -461,21 +467,10 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
                     attrs[name] = _day_as_written(raw.get(name), attrs[name], exclusive_end=name == "end")
         if attrs.get("recurrence", "") is None:
             del attrs["recurrence"]  # null, as read back on anything but a master: no rule given
-        if attrs.get("stop_repeating"):
-            problem = "Stop a series with `stop_repeating` or give it a new `recurrence`, not both."
-            if "recurrence" in attrs:
-                raise serializers.ValidationError({"stop_repeating": [problem]})
-            if self.instance is None or not self.instance.is_recurring_master:
-                raise serializers.ValidationError(
-                    {"stop_repeating": ["Only a series' master stops repeating (PATCH it on the series)."]}
-                )
-        if self.instance is not None and "recurrence" in attrs:
-            if self.instance.is_recurring_master and attrs["recurrence"].strip() == rule_text(self.instance):
-                del attrs["recurrence"]  # the rule as it is (a PUT of what was read): nothing to change
-            else:
-                problem = _rule_change_problem(self.instance, attrs["recurrence"])
-                if problem:
-                    raise serializers.ValidationError({"recurrence": [problem]})
+        if attrs.get("stop_repeating") and self.instance is None:
+            raise serializers.ValidationError(
+                {"stop_repeating": ["Only a series' master stops repeating (PATCH it on the series)."]}
+            )
         return attrs
 
 
@@ -494,20 +489,6 @@ def _day_as_written(text, moment: datetime, *, exclusive_end: bool) -> date:
     if exclusive_end and written.time() != time.min:
         day += timedelta(days=1)
     return day
-
-
-def _rule_change_problem(appointment: Appointment, rule: str | None) -> str:
-    """Why a PATCH's `recurrence` cannot change this appointment's rule ("" if it can)."""
-    if appointment.is_occurrence:
-        return (
-            f"An occurrence follows its series' rule: change the rule on the series ({appointment.master_id}); "
-            "move or cancel this occurrence on its own instead."
-        )
-    if not appointment.is_recurring_master:
-        return "A series is made with its first appointment (POST with `recurrence`); this one stays single."
-    if not (rule or "").strip():
-        return "A series keeps a rule: give the new one, end it with UNTIL, or delete the series."
-    return ""
 
 
 def _work_log_refusal(appointment: Appointment) -> str:
@@ -617,11 +598,7 @@ class CalendarFilter(AppointmentFilter):
         form = CalendarWindowForm
 
 
-@extend_schema_view(
-    create=extend_schema(responses={201: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
-    update=extend_schema(responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
-    partial_update=extend_schema(responses={200: AppointmentSerializer, 409: OVERLAP_RESPONSE}),
-)
+@overlap_answers(AppointmentSerializer)
 class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.ModelViewSet):
     """Calendar entries. Recurring masters are not listed: their occurrences stand for them."""
 
@@ -691,40 +668,27 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
                 serializer.instance = services.create_appointment(by=user, check_overlap=not confirmed, **data)
 
     def perform_update(self, serializer: AppointmentSerializer) -> None:
-        """Save a PATCH or PUT: the fields, then (on a series' master) a new `recurrence` through
-        `services.change_schedule`, the service admin uses, in one transaction: a 409 or 400 of
-        either keeps nothing."""
+        """Save a PATCH or PUT through `services.edit_appointment`, as the edit page does: the
+        fields, then (on a series' master) a new `recurrence` or `stop_repeating`, in one
+        transaction: a 409 or 400 of either keeps nothing."""
         appointment = serializer.instance
         self._check_edit(appointment)
         data = dict(serializer.validated_data)
         data.pop("request", None)  # the same request (validate refuses another)
-        rule = data.pop("recurrence", None)  # only a master's, checked in validate
-        stop = data.pop("stop_repeating", False)  # likewise
         confirmed = data.pop("confirm_overlap", False)
         agents = data.pop("agents", None)
         if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):
             raise PermissionDenied(_reassign_refusal(appointment))
-        user = self.request.user
-        with service_errors(), overlap_conflicts(), transaction.atomic():
-            if data or agents is not None or (rule is None and not stop):
-                appointment = services.update_appointment(
-                    appointment, by=user, agents=agents, check_overlap=not confirmed, **data
-                )
-            if rule is not None:
-                try:
-                    appointment = services.change_schedule(
-                        appointment, rule=rule.strip(), by=user, check_overlap=not confirmed
-                    )
-                except services.OverlapWarning:
-                    raise  # a 409 naming the overlaps (overlap_conflicts), not a field error
-                except DjangoValidationError as error:
-                    raise serializers.ValidationError({"recurrence": error.messages}) from error
-            if stop:
-                try:
-                    appointment = services.stop_repeating(appointment, by=user)
-                except DjangoValidationError as error:
-                    raise serializers.ValidationError({"stop_repeating": error.messages}) from error
-            serializer.instance = appointment
+        with service_errors(), overlap_conflicts():
+            serializer.instance = services.edit_appointment(
+                appointment,
+                by=self.request.user,
+                agents=agents,
+                recurrence=data.pop("recurrence", None),
+                stop=data.pop("stop_repeating", False),
+                check_overlap=not confirmed,
+                **data,
+            )
 
     def perform_destroy(self, appointment: Appointment) -> None:
         if not permissions.can_delete_appointment(self.request.user, appointment):

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
@@ -35,7 +35,7 @@ from calendars.selectors import calendar_agents, team_size, unknown_choices
 from calendars.services import OverlapWarning
 from calendars.times import midnight, next_whole_hour
 from helpdesk import permissions
-from helpdesk.api_common import KnownQueryParameters
+from helpdesk.api_common import IdSerializerField, KnownQueryParameters
 from helpdesk.limits import SupportedDateTimeSerializerField
 
 MAX_PERIOD = timedelta(days=62)
@@ -83,6 +83,16 @@ OVERLAP_RESPONSE = OpenApiResponse(
         '"confirm_overlap": true in the JSON body (a query parameter answers 400).'
     ),
 )
+
+
+def overlap_answers(serializer: type[serializers.Serializer]):
+    """The schema of a viewset whose saves may answer 409 (OVERLAP_RESPONSE): create (201),
+    update and partial update (200) answer `serializer` otherwise. A class decorator."""
+    return extend_schema_view(
+        create=extend_schema(responses={201: serializer, 409: OVERLAP_RESPONSE}),
+        update=extend_schema(responses={200: serializer, 409: OVERLAP_RESPONSE}),
+        partial_update=extend_schema(responses={200: serializer, 409: OVERLAP_RESPONSE}),
+    )
 
 
 class OverlapConflict(APIException):
@@ -148,12 +158,12 @@ class PeriodQuerySerializer(serializers.Serializer):
     without one (see `chosen_agents`). Neither start nor end: today and the next six days."""
 
     agent = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdSerializerField(name="agent"),
         required=False,
         help_text="Technicians (repeat the parameter). Neither technicians nor a team: your own calendar, or "
         f"every active technician (at most {MAX_TECHNICIANS}) if you have none.",
     )
-    team = serializers.IntegerField(required=False, min_value=1, help_text="Or the members of this team.")
+    team = IdSerializerField(name="team", required=False, help_text="Or the members of this team.")
     start = SupportedDateTimeSerializerField(
         required=False,
         help_text="Period start; a naive time is on your wall clock. Neither start nor end: today's midnight on "

@@ -7,8 +7,9 @@ from django.utils import timezone
 from recurrence.fields import RecurrenceField
 from timezone_field import TimeZoneField
 
-from agents.models import Agent, colour_validator, validate_weekdays
+from agents.models import Agent, validate_weekdays
 from helpdesk.limits import check_supported
+from helpdesk.parsing import colour_validator
 from tickets.models import Action, Request
 
 MAX_OTHER_ATTENDEES = 100

@@ -769,6 +769,12 @@ def series_start(master: Appointment, moment: datetime, *, later: bool) -> datet
     return found.replace(tzinfo=zone) if found is not None and found >= local_start else None
 
 
+def can_stop_repeating(master: Appointment, now: datetime) -> bool:
+    """Whether the series (`master`, with its schedule) has a past to keep and a future to drop
+    at `now` (aware): when `calendars.services.stop_repeating` would change it, not refuse it."""
+    return series_start(master, now, later=False) is not None and series_start(master, now, later=True) is not None
+
+
 def series_exceptions(master: Appointment) -> SeriesExceptions:
     """What a series' page and API name besides its rule: its occurrences cancelled or moved on
     their own, made yet or not (RFC 5545 3.8.5.1 EXDATE, 3.8.4.4 RECURRENCE-ID). An occurrence

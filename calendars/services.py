@@ -966,6 +966,83 @@ def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None)
     return change_schedule(master, rule=ended_rule, by=by, now=now)
 
 
+def _series_edit_problems(appointment: Appointment, recurrence, stop: bool) -> dict[str, str]:
+    """Why `edit_appointment` cannot take this `recurrence` or `stop_repeating` (empty if it can),
+    by the name of the part refused."""
+    if stop:
+        if recurrence is not None:
+            return {"stop_repeating": "Stop a series with `stop_repeating` or give it a new `recurrence`, not both."}
+        if not appointment.is_recurring_master:
+            return {"stop_repeating": "Only a series' master stops repeating (PATCH it on the series)."}
+    if recurrence is None:
+        return {}
+    if appointment.is_occurrence:
+        return {
+            "recurrence": f"An occurrence follows its series' rule: change the rule on the series "
+            f"({appointment.master_id}); move or cancel this occurrence on its own instead."
+        }
+    if not appointment.is_recurring_master:
+        return {
+            "recurrence": "A series is made with its first appointment (POST with `recurrence`); this one stays single."
+        }
+    if isinstance(recurrence, str) and not recurrence.strip():
+        return {"recurrence": "A series keeps a rule: give the new one, end it with UNTIL, or delete the series."}
+    return {}
+
+
+@transaction.atomic
+def edit_appointment(
+    appointment: Appointment,
+    *,
+    by=None,
+    agents: Iterable[Agent] | None = None,
+    recurrence=None,
+    stop: bool = False,
+    check_overlap: bool = False,
+    **changes,
+) -> Appointment:
+    """Save one edit of an appointment as a person makes it on its page or with the API's PATCH
+    and PUT: its fields and technicians (`update_appointment`, `changes` as it takes them), then,
+    on a series' master, a new rule (`change_schedule`) or the series' end now (`stop_repeating`).
+    One transaction: an OverlapWarning or ValidationError of any step keeps nothing of the others.
+
+    `recurrence`: None keeps the rule; RRULE text (RFC 5545 3.3.10, as `calendars.series_words.
+    rule_text` writes it) or a django-recurrence Recurrence is the series' new rule. Text equal to
+    the rule as it is changes nothing (a client sending back what it read). `stop`: end the
+    series now (`stop_repeating`). With neither, or with other changes, the fields are
+    saved even when `changes` is empty (the sequence and the announcement follow, as on a save).
+
+    Returns the appointment. Raises, saving nothing, ValidationError({"recurrence": ...}) for a
+    rule on an occurrence or a single appointment, an empty rule, or one `change_schedule`
+    refuses; ValidationError({"stop_repeating": ...}) for `stop` with a rule too, on anything but
+    a master, or on a series not begun; OverlapWarning (with `check_overlap`) as `update_appointment` and
+    `change_schedule` raise it; ValidationError from `update_appointment` as it raises it.
+    """
+    from calendars.series_words import rule_text
+
+    problems = _series_edit_problems(appointment, recurrence, stop)
+    if problems:
+        raise ValidationError(problems)
+    if isinstance(recurrence, str) and recurrence.strip() == rule_text(appointment):
+        recurrence = None  # the rule as it is (a PUT of what was read): nothing to change
+    if changes or agents is not None or (recurrence is None and not stop):
+        appointment = update_appointment(appointment, by=by, agents=agents, check_overlap=check_overlap, **changes)
+    if recurrence is not None:
+        rule = recurrence.strip() if isinstance(recurrence, str) else recurrence
+        try:
+            appointment = change_schedule(appointment, rule=rule, by=by, check_overlap=check_overlap)
+        except OverlapWarning:
+            raise  # it names the overlaps; not a fault of the rule's text
+        except ValidationError as error:
+            raise ValidationError({"recurrence": error.messages}) from error
+    if stop:
+        try:
+            appointment = stop_repeating(appointment, by=by)
+        except ValidationError as error:
+            raise ValidationError({"stop_repeating": error.messages}) from error
+    return appointment
+
+
 def _without_exdates(schedule: Schedule) -> Schedule:
     """A copy of the schedule (unsaved, never to be saved) whose rule cancels nothing."""
     whole = copy.copy(schedule)

@@ -6,7 +6,6 @@ from datetime import date, datetime, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,13 +19,13 @@ from agents.models import Agent, Team
 from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
-from calendars.selectors import calendar_agents, series_exceptions, series_start, working_hours
+from calendars.selectors import calendar_agents, can_stop_repeating, series_exceptions, working_hours
 from calendars.series_words import rule_in_words
 from helpdesk import limits, permissions
 from helpdesk.api_common import parse_bool
+from helpdesk.parsing import parse_id
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
-from tickets.views import add_errors
 
 LAYOUTS = {
     "columns": ("resourceTimeGrid", "Technicians as columns"),
@@ -47,8 +46,17 @@ def _int(value: str | None, default: int, *, low: int, high: int) -> int:
     return min(max(number, low), high)
 
 
-def _ids(values: list[str]) -> list[int]:
-    return [int(value) for value in values if value.isdigit() and len(value) < 18]
+def _ids(request: HttpRequest, values: list[str], *, name: str) -> list[int]:
+    """The ids among a link's `values` (helpdesk.parsing.parse_id); each one that is not an id is
+    said on the page and left out, so an old bookmark still opens the calendar."""
+    ids = []
+    for value in values:
+        if value.strip():
+            try:
+                ids.append(parse_id(value, name=name))
+            except ValidationError as error:
+                messages.warning(request, " ".join(error.messages))
+    return ids
 
 
 def _day(value: str | None) -> date | None:
@@ -146,7 +154,7 @@ def personal(request: HttpRequest) -> HttpResponse:
     if off:
         return off
     own = permissions.agent_of(request.user)
-    chosen = _ids([request.GET.get("agent", "")])
+    chosen = _ids(request, [request.GET.get("agent", "")], name="agent")
     agent = get_object_or_404(calendar_agents(), pk=chosen[0]) if chosen else own
     if agent is None:
         return render(request, "calendars/choose_agent.html", {"agents": calendar_agents()})
@@ -181,9 +189,9 @@ def group(request: HttpRequest) -> HttpResponse:
     off = _calendar_off(request, settings)
     if off:
         return off
-    team_ids = _ids([request.GET.get("team", "")])
+    team_ids = _ids(request, [request.GET.get("team", "")], name="team")
     team = Team.objects.filter(pk=team_ids[0]).first() if team_ids else None
-    chosen = _ids(request.GET.getlist("agent"))
+    chosen = _ids(request, request.GET.getlist("agent"), name="agent")
     agents = list(calendar_agents(ids=chosen or None, team=team.pk if team else None))
     layout = request.GET.get("layout") if request.GET.get("layout") in LAYOUTS else "columns"
     days = _int(request.GET.get("days"), 1 if layout == "columns" else 7, low=1, high=MAX_DAYS)
@@ -260,15 +268,12 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                 form.add_error("agents", "You may create appointments only on your own calendar.")
             else:
                 one_each = form.cleaned_data.get("entries") != AppointmentForm.SHARED
-                try:
-                    made = services.create_appointments(
+                made = form.save_with(
+                    lambda: services.create_appointments(
                         one_each=one_each, rule=form.recurrence_rule(), by=request.user, **form.service_fields()
                     )
-                except services.OverlapWarning as error:
-                    form.ask_to_confirm_overlap(error)
-                except ValidationError as error:
-                    add_errors(form, error)
-                else:
+                )
+                if made is not None:
                     answer_push_choice(made, form.push_choice(), agent=own, by=request.user)
                     messages.success(request, AppointmentForm.created_message(made))
                     return redirect("calendars:appointment-detail", pk=made[0].pk)
@@ -277,7 +282,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
         # One real hour: on the night the clocks skip 02:00-03:00, 01:30 is followed by 03:30.
         hour_later = times.end_after(start, timedelta(hours=1))
         end = _parse_local(request.GET.get("end")) or hour_later
-        chosen = _ids(request.GET.getlist("agent"))
+        chosen = _ids(request, request.GET.getlist("agent"), name="agent")
         form = AppointmentForm(
             asking=own,
             initial={
@@ -335,9 +340,7 @@ def _series_facts(appointment: Appointment) -> dict:
         "repeats": rule_in_words(master, reader_zone=reader),
         "series_id": master.pk,
         # "Stop repeating now" is offered while the series has a past to keep and a future to drop.
-        "can_stop_repeating": (
-            series_start(master, now, later=False) is not None and series_start(master, now, later=True) is not None
-        ),
+        "can_stop_repeating": can_stop_repeating(master, now),
         "cancelled_days": [date_format(timezone.localtime(moment, reader), day) for moment in cancelled],
         "more_cancelled": more_cancelled,
         "moved_days": [
@@ -368,8 +371,8 @@ def _appointment(pk: int) -> Appointment:
 @login_required
 def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Open an appointment; edit it here when allowed. A private imported entry shows only its
-    time. A series' master is edited whole, its Repeat and Repeat until too (the rule changes
-    through `services.change_schedule`, as in admin); an occurrence only on its own."""
+    time. A series' master is edited whole, its Repeat and Repeat until too (saved by
+    `services.edit_appointment`, as the API's PATCH is); an occurrence only on its own."""
     appointment = _appointment(pk)
     can_edit = permissions.can_edit_appointment(request.user, appointment)
     series = appointment if appointment.is_recurring_master else None
@@ -383,13 +386,13 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 if not permissions.can_change_agents(request.user, appointment, agents):
                     form.add_error("agents", "You may not put this appointment on those calendars.")
                 else:
-                    try:
-                        _save_edit(appointment, form, data, agents=agents, by=request.user)
-                    except services.OverlapWarning as error:
-                        form.ask_to_confirm_overlap(error)
-                    except ValidationError as error:
-                        add_errors(form, error)
-                    else:
+                    rule = form.series_rule() if series is not None else None
+                    saved = form.save_with(
+                        lambda: services.edit_appointment(
+                            appointment, by=request.user, agents=agents, recurrence=rule, **data
+                        )
+                    )
+                    if saved is not None:
                         messages.success(request, "Appointment saved.")
                         return redirect("calendars:appointment-detail", pk=appointment.pk)
         else:
@@ -427,16 +430,6 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "external_calendars": external_calendar_lines([appointment])[appointment.pk],
         },
     )
-
-
-@transaction.atomic
-def _save_edit(appointment: Appointment, form: AppointmentForm, data: dict, *, agents, by) -> None:
-    """Save the edit page: the fields, then a series' new rule (one transaction: an overlap the
-    new rule meets keeps nothing of either)."""
-    services.update_appointment(appointment, by=by, agents=agents, **data)
-    rule = form.series_rule() if form.series is not None else None
-    if rule is not None:
-        services.change_schedule(appointment, rule=rule, by=by, check_overlap=data["check_overlap"])
 
 
 @login_required

@@ -22,6 +22,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from helpdesk import limits
+from helpdesk.parsing import MAX_ID, parse_id, parse_ids
 
 
 class SpelledDurationField(serializers.DurationField):
@@ -142,23 +143,13 @@ class MomentField(forms.Field):
         return parse_moment(str(value), self.label or "the date")
 
 
-def _id(value: str, name: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise DjangoValidationError(f"Give {name} as numbers.", code="invalid") from None
-    if number < 1 or number > 2**62:
-        raise DjangoValidationError(f"Give {name} as positive numbers.", code="invalid")
-    return number
-
-
 class IdField(forms.Field):
     """One database id (a positive whole number); empty: None."""
 
     def to_python(self, value: str | None) -> int | None:
         if value in (None, ""):
             return None
-        return _id(str(value).strip(), self.label or "the id")
+        return parse_id(value, name=self.label or "the id")
 
 
 class IdsField(forms.Field):
@@ -168,7 +159,22 @@ class IdsField(forms.Field):
 
     def to_python(self, value) -> list[int]:
         values = value if isinstance(value, list | tuple) else [value] if value else []
-        return [_id(str(item).strip(), self.label or "the ids") for item in values if str(item).strip() != ""]
+        return parse_ids(values, name=self.label or "the ids")
+
+
+class IdSerializerField(serializers.IntegerField):
+    """A database id in a serializer (a JSON body, or a query read by one), read as the pages and
+    the list filters read it (helpdesk.parsing.parse_id); `name`: what the message calls it."""
+
+    def __init__(self, *, name: str, **kwargs) -> None:
+        self.name = name
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+
+    def to_internal_value(self, data) -> int:
+        try:
+            return parse_id(data, name=self.name)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from error
 
 
 class FlagField(forms.Field):

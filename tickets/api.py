@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -19,6 +19,7 @@ from calendars.api_availability import (
     ConfirmOverlapInBody,
     SlotSerializer,
     TravelAndNoticeSerializer,
+    overlap_answers,
     overlap_conflicts,
 )
 from calendars.models import CalendarSettings
@@ -276,11 +277,7 @@ class BookSplitSerializer(_BookingRequestSerializer):
     parts = PartSerializer(many=True, help_text="The parts find-slot proposed (`split.parts`), in order.")
 
 
-@extend_schema_view(
-    create=extend_schema(responses={201: RequestSerializer, 409: OVERLAP_RESPONSE}),
-    update=extend_schema(responses={200: RequestSerializer, 409: OVERLAP_RESPONSE}),
-    partial_update=extend_schema(responses={200: RequestSerializer, 409: OVERLAP_RESPONSE}),
-)
+@overlap_answers(RequestSerializer)
 class RequestViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.ModelViewSet):
     """Service requests: planning one (a planned start) puts it on its technicians' calendars."""
 

@@ -1,8 +1,11 @@
 """Forms of the request pages; they only check input, the services write."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from agents.models import Agent, Team
@@ -11,6 +14,8 @@ from calendars.times import midnight
 from helpdesk.durations import MinutesField
 from helpdesk.limits import SupportedDateTimeField, is_supported, range_message
 from tickets.models import Request
+
+Saved = TypeVar("Saved")
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -115,8 +120,32 @@ def confirm_overlap_field() -> forms.BooleanField:
     return forms.BooleanField(required=False, widget=forms.HiddenInput, label="Save it anyway")
 
 
+def add_errors(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's objection next to the field it is about (above the form when the form
+    has no such field)."""
+    if hasattr(error, "error_dict"):
+        for field, messages_ in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages_)
+    else:
+        form.add_error(None, error.messages)
+
+
 class ConfirmsOverlap:
     """For a form with a `confirm_overlap_field()` named confirm_overlap."""
+
+    def save_with(self, save: Callable[[], Saved]) -> Saved | None:
+        """Run `save` (a service call writing what this form holds) and return what it returns;
+        or None, the refusal shown on the form: a calendars.services.OverlapWarning names the
+        overlaps and offers the tick box, any other ValidationError stands by its field."""
+        from calendars.services import OverlapWarning
+
+        try:
+            return save()
+        except OverlapWarning as error:
+            self.ask_to_confirm_overlap(error)
+        except ValidationError as error:
+            add_errors(self, error)
+        return None
 
     def check_overlap(self) -> bool:
         """Whether the save should refuse a double booking (the box is not ticked); takes the

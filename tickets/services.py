@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -14,6 +15,21 @@ from calendars.availability import MAX_PARTS, MIN_PART
 from tickets.models import Action, HistoryLine, Request
 
 REQUEST_FIELDS = ("summary", "description", "customer", "site", "status", "planned_start", "estimate", "planned_length")
+ACTION_FIELDS = ("agent", "done_at", "time_taken", "note", "add_to_calendar")
+Model = TypeVar("Model", Request, Action)
+
+
+def _saved_with(instance: Model, fields: dict, *, allowed: tuple[str, ...], what: str) -> Model:
+    """`instance` with `fields` set, checked (`full_clean`: ValidationError by field, nothing
+    saved) and saved. A field name outside `allowed` is a programming error: TypeError."""
+    unknown = set(fields) - set(allowed)
+    if unknown:
+        raise TypeError(f"Unknown {what} field(s): {', '.join(sorted(unknown))}.")
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    instance.full_clean()
+    instance.save()
+    return instance
 
 
 @transaction.atomic
@@ -22,12 +38,7 @@ def create_request(
 ) -> Request:
     """A new request; with a planned date, its appointment (S1.1). `check_overlap`: raise
     calendars.services.OverlapWarning, saving nothing, when that would double-book (issue 15)."""
-    unknown = set(fields) - set(REQUEST_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown request field(s): {', '.join(sorted(unknown))}.")
-    request = Request(summary=summary, **fields)
-    request.full_clean()
-    request.save()
+    request = _saved_with(Request(summary=summary), fields, allowed=REQUEST_FIELDS, what="request")
     request.assigned_agents.set(list(assigned_agents))
     calendar_services.sync_planned_appointment(request, by=by, check_overlap=check_overlap)
     return request
@@ -45,25 +56,11 @@ def update_request(
     """Change a request; its planned appointment follows (S1.4). `check_overlap`: raise
     calendars.services.OverlapWarning, saving nothing, when the planned time would double-book
     (issue 15)."""
-    unknown = set(fields) - set(REQUEST_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown request field(s): {', '.join(sorted(unknown))}.")
-    for name, value in fields.items():
-        setattr(request, name, value)
-    request.full_clean()
-    request.save()
+    _saved_with(request, fields, allowed=REQUEST_FIELDS, what="request")
     if assigned_agents is not None:
         request.assigned_agents.set(list(assigned_agents))
     calendar_services.sync_planned_appointment(request, by=by, check_overlap=check_overlap)
     return request
-
-
-def plan_request(request: Request, *, start: datetime | None, estimate: timedelta | None = None, by=None) -> Request:
-    """Set (or clear, with start=None) the planned date; its appointment follows (S1.1)."""
-    fields = {"planned_start": start}
-    if estimate is not None:
-        fields["estimate"] = estimate
-    return update_request(request, by=by, **fields)
 
 
 def _check_parts(parts: list[tuple[datetime, datetime]], estimate: timedelta) -> None:
@@ -208,10 +205,6 @@ def _book_parts(request: Request, *, parts: list, agents: list, by, check_overla
     return Booking(appointments=booked, replaced=replaced)
 
 
-def assign_request(request: Request, *, agents: Iterable[Agent], by=None) -> Request:
-    return update_request(request, by=by, assigned_agents=agents)
-
-
 @transaction.atomic
 def delete_request(request: Request, *, by=None) -> None:
     """Remove a request and every appointment on it, each through calendars.services.
@@ -250,14 +243,7 @@ def log_action(
 
 @transaction.atomic
 def update_action(action: Action, *, by=None, **fields) -> Action:
-    allowed = {"agent", "done_at", "time_taken", "note", "add_to_calendar"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise TypeError(f"Unknown action field(s): {', '.join(sorted(unknown))}.")
-    for name, value in fields.items():
-        setattr(action, name, value)
-    action.full_clean()
-    action.save()
+    _saved_with(action, fields, allowed=ACTION_FIELDS, what="action")
     calendar_services.sync_action_appointment(action, by=by)
     return action
 

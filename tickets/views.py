@@ -22,22 +22,14 @@ from calendars.selectors import calendar_appointments
 from calendars.times import rounded_on_wall_clock
 from helpdesk import limits, permissions
 from helpdesk.moments import when_text
+from helpdesk.parsing import parse_ids
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
 from tickets import selectors, services
-from tickets.forms import ActionForm, FindSlotForm, RequestFilterForm, RequestForm
+from tickets.forms import ActionForm, FindSlotForm, RequestFilterForm, RequestForm, add_errors
 from tickets.models import Action
 
 PAGE_SIZE = 50
-
-
-def add_errors(form, error: ValidationError) -> None:
-    """Show a service's objection next to the field it is about."""
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
 
 
 @login_required
@@ -81,13 +73,10 @@ def request_create(request: HttpRequest) -> HttpResponse:
         if not permissions.can_create_request_for(request.user, agents=data["assigned_agents"], planned=planned):
             form.add_error("assigned_agents", permissions.PLANNED_FOR_OTHERS)
             return render(request, "tickets/request_form.html", {"form": form, "ticket": None})
-        try:
-            created = services.create_request(by=request.user, check_overlap=check_overlap, **form.cleaned_data)
-        except calendar_services.OverlapWarning as error:
-            form.ask_to_confirm_overlap(error)
-        except ValidationError as error:
-            add_errors(form, error)
-        else:
+        created = form.save_with(
+            lambda: services.create_request(by=request.user, check_overlap=check_overlap, **form.cleaned_data)
+        )
+        if created is not None:
             messages.success(request, f"Request #{created.number} created.")
             return redirect("tickets:detail", pk=created.pk)
     return render(request, "tickets/request_form.html", {"form": form, "ticket": None})
@@ -103,15 +92,12 @@ def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
         check_overlap = form.check_overlap()
         data = dict(form.cleaned_data)
         agents = data.pop("assigned_agents")
-        try:
-            services.update_request(
+        saved = form.save_with(
+            lambda: services.update_request(
                 ticket, by=request.user, assigned_agents=agents, check_overlap=check_overlap, **data
             )
-        except calendar_services.OverlapWarning as error:
-            form.ask_to_confirm_overlap(error)
-        except ValidationError as error:
-            add_errors(form, error)
-        else:
+        )
+        if saved is not None:
             messages.success(request, f"Request #{ticket.number} saved.")
             return redirect("tickets:detail", pk=ticket.pk)
     return render(request, "tickets/request_form.html", {"form": form, "ticket": ticket})
@@ -271,6 +257,17 @@ def _detail(request: HttpRequest, ticket, *, action_form=None, appointment_form=
     )
 
 
+def _posted_agents(request: HttpRequest) -> list[Agent]:
+    """The active technicians a booking form posted (`agent`, repeated); a value that is not an
+    id (helpdesk.parsing.parse_ids) is said on the page, and none is then read."""
+    try:
+        agent_ids = parse_ids(request.POST.getlist("agent"), name="agent")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return []
+    return list(Agent.objects.filter(pk__in=agent_ids, is_active=True))
+
+
 @login_required
 @require_POST
 def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
@@ -279,8 +276,7 @@ def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
     if not permissions.can_edit_request(request.user, ticket):
         raise PermissionDenied
     start = _posted_moment(request.POST.get("start", ""))
-    agent_ids = [int(v) for v in request.POST.getlist("agent") if v.isdigit() and len(v) < 18]
-    agents = list(Agent.objects.filter(pk__in=agent_ids, is_active=True))
+    agents = _posted_agents(request)
     if start is None or not agents:
         messages.error(request, "That slot could not be read; find a slot again.")
         return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?find=1")
@@ -369,8 +365,7 @@ def book_split(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     again = reverse("tickets:detail", args=[ticket.pk]) + "?find=1"
     parts = _parts_posted(request.POST)
-    agent_ids = [int(v) for v in request.POST.getlist("agent") if v.isdigit() and len(v) < 18]
-    agents = list(Agent.objects.filter(pk__in=agent_ids, is_active=True))
+    agents = _posted_agents(request)
     if not parts or not agents:
         messages.error(request, "Those parts could not be read; find a slot again.")
         return redirect(again)
@@ -444,19 +439,16 @@ def appointment_create(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     if form.is_valid():
         one_each = form.cleaned_data.get("entries") != AppointmentForm.SHARED
-        try:
-            made = calendar_services.create_appointments(
+        made = form.save_with(
+            lambda: calendar_services.create_appointments(
                 one_each=one_each,
                 rule=form.recurrence_rule(),
                 request=ticket,
                 by=request.user,
                 **form.service_fields(),
             )
-        except calendar_services.OverlapWarning as error:
-            form.ask_to_confirm_overlap(error)
-        except ValidationError as error:
-            add_errors(form, error)
-        else:
+        )
+        if made is not None:
             answer_push_choice(made, form.push_choice(), agent=permissions.agent_of(request.user), by=request.user)
             messages.success(request, AppointmentForm.created_message(made))
             return redirect(reverse("tickets:detail", args=[ticket.pk]) + "?tab=appointments")

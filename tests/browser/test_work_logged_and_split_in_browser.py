@@ -20,7 +20,7 @@ def at(day: int, hour: int) -> datetime:
 
 def test_the_calendar_shows_logged_work_apart_from_the_plan(open_page, log_in, alice):
     ticket = ticket_services.create_request(summary="Printer jams", assigned_agents=[alice])
-    ticket_services.plan_request(ticket, start=at(3, 9))
+    ticket_services.update_request(ticket, planned_start=at(3, 9))
     ticket_services.log_action(
         ticket, agent=alice, done_at=at(4, 14), time_taken=timedelta(hours=2), add_to_calendar=True
     )

@@ -43,7 +43,7 @@ def synced_under_the_old_default(alice_calendar, alice_phone, tomorrow_9, django
     alice = alice_calendar.agent
     with django_capture_on_commit_callbacks(execute=True):
         ticket = ticket_services.create_request(summary="Printer jams", assigned_agents=[alice])
-        ticket_services.plan_request(ticket, start=tomorrow_9)
+        ticket_services.update_request(ticket, planned_start=tomorrow_9)
         ticket_services.log_action(
             ticket,
             agent=alice,

@@ -27,7 +27,7 @@ def planned_appointment(request: Request) -> Appointment:
 
 
 def test_planning_a_request_creates_its_appointment_for_the_assigned_agent(request_for_alice, alice):
-    services.plan_request(request_for_alice, start=at(2026, 12, 1, 9), estimate=timedelta(hours=2))
+    services.update_request(request_for_alice, planned_start=at(2026, 12, 1, 9), estimate=timedelta(hours=2))
 
     appointment = planned_appointment(request_for_alice)
     assert list(appointment.agents.all()) == [alice]
@@ -40,16 +40,16 @@ def test_planning_without_estimate_lasts_the_default_estimate(request_for_alice,
     calendar_settings.default_estimate = timedelta(minutes=45)
     calendar_settings.save()
 
-    services.plan_request(request_for_alice, start=at(2026, 12, 1, 9))
+    services.update_request(request_for_alice, planned_start=at(2026, 12, 1, 9))
 
     assert planned_appointment(request_for_alice).end == at(2026, 12, 1, 9, 45)
 
 
 def test_moving_planned_date_moves_its_appointment(request_for_alice):
-    services.plan_request(request_for_alice, start=at(2026, 12, 1, 9), estimate=timedelta(hours=1))
+    services.update_request(request_for_alice, planned_start=at(2026, 12, 1, 9), estimate=timedelta(hours=1))
     first = planned_appointment(request_for_alice)
 
-    services.plan_request(request_for_alice, start=at(2026, 12, 3, 14))
+    services.update_request(request_for_alice, planned_start=at(2026, 12, 3, 14))
 
     moved = planned_appointment(request_for_alice)
     assert moved.pk == first.pk
@@ -59,23 +59,23 @@ def test_moving_planned_date_moves_its_appointment(request_for_alice):
 
 
 def test_clearing_planned_date_removes_its_appointment(request_for_alice):
-    services.plan_request(request_for_alice, start=at(2026, 12, 1, 9))
+    services.update_request(request_for_alice, planned_start=at(2026, 12, 1, 9))
 
-    services.plan_request(request_for_alice, start=None)
+    services.update_request(request_for_alice, planned_start=None)
 
     assert not Appointment.objects.filter(request=request_for_alice).exists()
 
 
 def test_reassigning_a_planned_request_moves_the_appointment_to_the_new_agent(request_for_alice, bob):
-    services.plan_request(request_for_alice, start=at(2026, 12, 1, 9))
+    services.update_request(request_for_alice, planned_start=at(2026, 12, 1, 9))
 
-    services.assign_request(request_for_alice, agents=[bob])
+    services.update_request(request_for_alice, assigned_agents=[bob])
 
     assert list(planned_appointment(request_for_alice).agents.all()) == [bob]
 
 
 def test_changing_the_estimate_resizes_the_appointment(request_for_alice):
-    services.plan_request(request_for_alice, start=at(2026, 12, 1, 9), estimate=timedelta(hours=1))
+    services.update_request(request_for_alice, planned_start=at(2026, 12, 1, 9), estimate=timedelta(hours=1))
 
     services.update_request(request_for_alice, estimate=timedelta(hours=3))
 
@@ -83,7 +83,7 @@ def test_changing_the_estimate_resizes_the_appointment(request_for_alice):
 
 
 def test_deleting_a_request_removes_its_appointments(request_for_alice):
-    services.plan_request(request_for_alice, start=at(2026, 12, 1, 9))
+    services.update_request(request_for_alice, planned_start=at(2026, 12, 1, 9))
 
     services.delete_request(request_for_alice)
 
@@ -148,7 +148,7 @@ def test_deleting_an_action_removes_its_appointment(request_for_alice, alice):
 def test_dragging_a_planned_appointment_replans_its_request(request_for_alice):
     from calendars import services as calendar_services
 
-    services.plan_request(request_for_alice, start=at(2026, 12, 1, 9), estimate=timedelta(hours=1))
+    services.update_request(request_for_alice, planned_start=at(2026, 12, 1, 9), estimate=timedelta(hours=1))
 
     calendar_services.update_appointment(
         planned_appointment(request_for_alice), start=at(2026, 12, 2, 10), end=at(2026, 12, 2, 12)
@@ -178,7 +178,7 @@ def test_negative_time_taken_is_refused_and_nothing_is_written(request_for_alice
 
 def test_zero_or_negative_estimate_is_refused(request_for_alice):
     with pytest.raises(ValidationError, match="longer than zero"):
-        services.plan_request(request_for_alice, start=at(2026, 12, 1, 9), estimate=timedelta(0))
+        services.update_request(request_for_alice, planned_start=at(2026, 12, 1, 9), estimate=timedelta(0))
 
     request_for_alice.refresh_from_db()
     assert request_for_alice.planned_start is None
@@ -192,9 +192,9 @@ def test_request_planned_across_dst_change_keeps_its_wall_clock_time(make_agent)
     """Europe/Amsterdam leaves summer time on 25 October 2026; 09:00 stays 09:00 for the agent."""
     agent = make_agent("dst", time_zone="Europe/Amsterdam")
     request = services.create_request(summary="Patch servers", assigned_agents=[agent])
-    services.plan_request(request, start=at(2026, 10, 23, 9), estimate=timedelta(hours=1))
+    services.update_request(request, planned_start=at(2026, 10, 23, 9), estimate=timedelta(hours=1))
 
-    services.plan_request(request, start=datetime(2026, 10, 26, 9, tzinfo=agent.zone))
+    services.update_request(request, planned_start=datetime(2026, 10, 26, 9, tzinfo=agent.zone))
 
     appointment = planned_appointment(request)
     assert agent.local(appointment.start).hour == 9
@@ -205,7 +205,7 @@ def test_request_planned_across_dst_change_keeps_its_wall_clock_time(make_agent)
 def test_deleting_the_planned_appointment_unplans_its_request(request_for_alice):
     from calendars import services as calendar_services
 
-    services.plan_request(request_for_alice, start=at(2026, 12, 1, 9))
+    services.update_request(request_for_alice, planned_start=at(2026, 12, 1, 9))
 
     calendar_services.delete_appointment(planned_appointment(request_for_alice))
 
@@ -214,9 +214,9 @@ def test_deleting_the_planned_appointment_unplans_its_request(request_for_alice)
 
 
 def test_unassigning_everyone_removes_the_appointment_but_keeps_the_planned_date(request_for_alice):
-    services.plan_request(request_for_alice, start=at(2026, 12, 1, 9))
+    services.update_request(request_for_alice, planned_start=at(2026, 12, 1, 9))
 
-    services.assign_request(request_for_alice, agents=[])
+    services.update_request(request_for_alice, assigned_agents=[])
 
     request_for_alice.refresh_from_db()
     assert request_for_alice.planned_start == at(2026, 12, 1, 9)

@@ -39,7 +39,7 @@ def test_list_filters_by_source_and_request(api_client, alice, ticket, alices_ap
     ticket.planned_start = at(4, 9)
     from tickets import services
 
-    services.plan_request(ticket, start=at(4, 9))
+    services.update_request(ticket, planned_start=at(4, 9))
     planned = client.get(LIST, {"source": "planned"}).json()["results"]
     assert [item["request"] for item in planned] == [ticket.pk]
     assert client.get(LIST, {"request": ticket.pk}).json()["results"][0]["source"] == "planned"
@@ -172,7 +172,7 @@ def test_reassign_moves_entry_to_another_technician(api_client, coordinator, ali
 def test_moving_a_planned_appointment_replans_its_request(api_client, alice, ticket):
     from tickets import services
 
-    services.plan_request(ticket, start=at(4, 9), estimate=timedelta(hours=1))
+    services.update_request(ticket, planned_start=at(4, 9), estimate=timedelta(hours=1))
     planned = ticket.appointments.get()
     api_client(alice.user).patch(
         f"{LIST}{planned.pk}/",
@@ -188,7 +188,7 @@ def test_planned_today_has_its_own_colour(api_client, alice, ticket, calendar_se
 
     from tickets import services
 
-    services.plan_request(ticket, start=timezone.now().replace(microsecond=0))
+    services.update_request(ticket, planned_start=timezone.now().replace(microsecond=0))
     item = api_client(alice.user).get(LIST, {"source": "planned"}).json()["results"][0]
     assert item["colour"] == calendar_settings.planned_today_colour != alice.colour
 

@@ -37,7 +37,7 @@ def mixed_week(alice, bob, ticket, alices_appointment, bobs_appointment, private
     first, second = master.occurrences.order_by("start")[:2]
     calendar_services.update_appointment(first, start=at(2, 9), end=at(2, 9, 15))
     calendar_services.delete_appointment(second)
-    ticket_services.plan_request(ticket, start=at(6, 13))
+    ticket_services.update_request(ticket, planned_start=at(6, 13))
     today = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
     calendar_services.create_appointment(subject="Now", start=today, end=today + timedelta(hours=1), agents=[alice])
     return today
@@ -86,7 +86,7 @@ def test_calendar_answer_in_the_technicians_zone(bob, bobs_appointment):
         ({"start": WEEK["start"]}, "end", "Give end"),
         ({"start": "2026-01-01", "end": "2026-03-05"}, "end", "Ask for at most 62 days at a time."),
         ({"start": "0001-01-01", "end": "0001-01-02"}, "start", "between 1900 and 2199"),
-        ({**WEEK, "agent": ["x"]}, "agent", "Give agent as numbers."),
+        ({**WEEK, "agent": ["x"]}, "agent", '"x" is not an id: give agent as whole numbers from 1.'),
         ({**WEEK, "source": "nope"}, "source", "Choose one of: planned, action, manual, external."),
     ],
 )

@@ -221,7 +221,7 @@ def test_the_page_says_the_job_is_longer_than_a_working_day_and_books_the_parts_
     assert list(zip(starts, ends, strict=True)) == expected
     # Another request's appointment on that Monday is busy time all the same.
     other = services.create_request(summary="Printer", assigned_agents=[alice], estimate=timedelta(hours=1))
-    services.plan_request(other, start=_at(monday, 8))
+    services.update_request(other, planned_start=_at(monday, 8))
     again = _page(client, ticket, after=monday.isoformat())
     starts = [datetime.fromisoformat(v) for v in re.findall(r'name="part_start" value="([^"]+)"', again)]
     assert starts[0] == _at(monday, 9)

@@ -18,7 +18,7 @@ WHEN = r"on \d{1,2} \w{3} \d{4} \d\d:\d\d (GMT|BST)"  # now, on Bob's clock (Eur
 @pytest.fixture
 def planned(alice):
     ticket = ticket_services.create_request(summary="Router", assigned_agents=[alice])
-    ticket_services.plan_request(ticket, start=datetime(2026, 12, 2, 9, tzinfo=UTC))
+    ticket_services.update_request(ticket, planned_start=datetime(2026, 12, 2, 9, tzinfo=UTC))
     return Appointment.objects.get(request=ticket, source=Appointment.Source.PLANNED)
 
 

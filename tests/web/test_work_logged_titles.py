@@ -28,7 +28,7 @@ def at(days: int, hour: int) -> datetime:
 
 
 def _plan_and_log(ticket, alice):
-    ticket_services.plan_request(ticket, start=at(2, 9))
+    ticket_services.update_request(ticket, planned_start=at(2, 9))
     ticket_services.log_action(
         ticket, agent=alice, done_at=at(-1, 14), time_taken=timedelta(hours=2), note="Fixed", add_to_calendar=True
     )
