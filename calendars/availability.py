@@ -491,14 +491,17 @@ def _parts_from(
     days: list[date], usable: dict[date, list[Interval]], first: int, duration: timedelta, least: timedelta
 ) -> list[Interval] | None:
     """Free blocks from `days[first]` on, every block of each consecutive working day in turn,
-    until they add up to `duration`; None when a working day on the way has none. A block is cut
-    short where the work is done, or where what would be left is shorter than `least` (so the
-    last part is never a scrap)."""
+    until they add up to `duration`; None when a working day on the way has none, or when it
+    would take more than MAX_PARTS blocks (book-split refuses more). A block is cut short where
+    the work is done, or where what would be left is shorter than `least` (so the last part is
+    never a scrap)."""
     parts: list[Interval] = []
     left = duration
     for day in days[first:]:
         taken = 0
         for begin, finish in usable.get(day, ()):
+            if len(parts) == MAX_PARTS:
+                return None
             length = finish - begin
             if length >= left:
                 take = left
@@ -530,7 +533,7 @@ def split_work(
     """The earliest parts for `options.duration` in `free` (UTC, sorted, disjoint), on consecutive
     working days: days with `working` time on `zone`'s calendar (holidays and days off are not
     working days, so they do not break the run). Parts start on the step grid from `origin`, not
-    before `earliest`, and last at least MIN_PART. None when no run fits."""
+    before `earliest`, last at least MIN_PART and are at most MAX_PARTS. None when no run fits."""
     least = MIN_PART
     usable: dict[date, list[Interval]] = {}
     for begin, finish in free:

@@ -210,6 +210,11 @@ class SlotProposalsSerializer(serializers.Serializer):
         "of the same technician(s), adding up to the estimate; book them with POST book-split. Null otherwise, "
         "or when no run of days up to `searched_until` holds the estimate.",
     )
+    split_refused = serializers.CharField(
+        allow_null=True,
+        help_text="Why `split` is null although the estimate is longer than a working day: even on the longest "
+        "working days it would take more parts than one booking makes (100). Null otherwise.",
+    )
     searched_from = serializers.DateTimeField(allow_null=True, help_text="Null when nobody was chosen.")
     searched_until = serializers.DateTimeField(
         allow_null=True,
@@ -378,6 +383,7 @@ class RequestViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.ModelV
             }
             if found.split
             else None,
+            "split_refused": found.split_refused,
             "searched_from": found.searched_from,
             "searched_until": found.searched_until,
         }

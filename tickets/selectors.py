@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import Prefetch, Q, QuerySet
 
 from agents.models import Agent
+from helpdesk.durations import duration_text
 from tickets.models import Action, HistoryLine, Request
 
 _AGENTS = Prefetch("assigned_agents", queryset=Agent.objects.select_related("user"))
@@ -71,7 +72,9 @@ class Proposals:
     When the estimate is longer than `longest_day` (the longest working day of those chosen, all
     at once in "together" mode: no slot can hold it), `slots` is empty and `split` proposes the
     work in parts on consecutive working days (calendars.availability.Split; None when none fits
-    in the period searched); else `longest_day` and `split` are None."""
+    in the period searched); else `longest_day` and `split` are None. `split_refused` says why
+    no split is proposed when even the longest working days would need more than
+    calendars.availability.MAX_PARTS parts (book-split refuses more); else None."""
 
     estimate: timedelta
     slots: list
@@ -80,6 +83,7 @@ class Proposals:
     searched_until: datetime | None = None
     longest_day: timedelta | None = None
     split: object | None = None
+    split_refused: str | None = None
 
     @property
     def too_long(self) -> bool:
@@ -111,10 +115,13 @@ def slot_proposals(
     days) fits in no slot: instead of searching to the horizon for nothing, it proposes the
     earliest split (calendars.availability.search_split_for, the same bound on queries): parts of
     at least an hour on consecutive working days of the same technician (a team: the first one
-    who can do it all; else the assigned technicians together), adding up to the estimate."""
+    who can do it all; else the assigned technicians together), adding up to the estimate, in at
+    most MAX_PARTS parts: work that would need more even on the longest working days is not
+    searched for, and `split_refused` says so."""
     from django.utils import timezone
 
     from calendars.availability import (
+        MAX_PARTS,
         Mode,
         Options,
         longest_working_day,
@@ -150,6 +157,13 @@ def slot_proposals(
     # Booking again replaces the request's current booking: its time is free for the new one.
     options = Options(duration=estimate, mode=mode, buffer=buffer, notice=notice, limit=count, rebooking=request.pk)
     longest = longest_working_day(technicians_of(agents, settings=settings), mode, start)
+    if estimate > longest * MAX_PARTS:
+        refused = (
+            f"No proposal in parts: even on the longest working days ({duration_text(longest)}) the estimate of "
+            f"{duration_text(estimate)} needs more than {MAX_PARTS} parts, the most one booking makes. "
+            "Split the request into several requests."
+        )
+        return Proposals(estimate, [], {a.pk: a for a in agents}, longest_day=longest, split_refused=refused)
     if estimate > longest:
         split, until = search_split_for(agents, period=(start, horizon), options=options, now=now, settings=settings)
         agents_by_id = {agent.pk: agent for agent in agents}
