@@ -439,6 +439,52 @@ def search_slots_for(
     )
 
 
+def _half_day(moment: datetime, zone: ZoneInfo) -> tuple[date, bool]:
+    """(day, afternoon?) of `moment` on `zone`'s wall clock; the afternoon starts at 12:00."""
+    local = moment.astimezone(zone)
+    return local.date(), local.hour >= 12
+
+
+def spread_slots(slots: Sequence[Slot], *, count: int, zone: ZoneInfo, by_technician: bool) -> list[Slot]:
+    """At most `count` of `slots` (earliest first, as `find_slots` gives them) chosen to be a
+    spread of choices rather than the first `count` starts 30 minutes apart, as dispatch tools
+    offer one time per technician per arrival window. A half-day is a morning (before 12:00) or
+    an afternoon on `zone`'s wall clock (the reader's).
+
+    1. Walk the slots earliest first and take one when no slot taken so far offers the same
+       technician in the same half-day. With `by_technician` ("any" mode, the first technician
+       of a slot is the one booked) the slot is taken for the first of its technicians (in its
+       fair order) not yet offered in that half-day, who is moved to the front: one morning of
+       a team may offer Alice at 08:00, Bob at 08:30 and Carol at 09:00, then the afternoon
+       Alice again. Without (all technicians together) a half-day holds one slot: Monday 08:00,
+       Monday 12:00, Tuesday 08:00...
+    2. Fewer than `count` that way: the earliest slots not yet taken fill the rest, so nothing
+       that is free is withheld.
+
+    Returns the chosen slots in time order (then in the order they were taken)."""
+    taken: list[Slot] = []
+    offered: set[tuple[int, date, bool]] = set()
+    for slot in slots:
+        if len(taken) >= count:
+            break
+        day, afternoon = _half_day(slot.start, zone)
+        ids = slot.agent_ids if by_technician else slot.agent_ids[:1]
+        fresh = next((i for i in ids if (i, day, afternoon) not in offered), None)
+        if fresh is None:
+            continue
+        offered.add((fresh, day, afternoon))
+        if by_technician:
+            slot = replace(slot, agent_ids=(fresh, *(i for i in slot.agent_ids if i != fresh)))
+        taken.append(slot)
+    starts_taken = {(slot.start, slot.agent_ids[0]) for slot in taken}
+    for slot in slots:
+        if len(taken) >= count:
+            break
+        if (slot.start, slot.agent_ids[0]) not in starts_taken:
+            taken.append(slot)
+    return sorted(taken, key=lambda slot: slot.start)
+
+
 # --- work longer than a working day: split over consecutive working days -------------------
 
 # The shortest part a split proposes: less is not worth a trip.

@@ -174,7 +174,11 @@ class FindSlotQuerySerializer(TravelAndNoticeSerializer):
         required=False, help_text="Search from this day (from its midnight on your wall clock) instead of from now."
     )
     count = serializers.IntegerField(
-        min_value=1, max_value=50, default=selectors.PROPOSALS, help_text="At most this many slots, earliest first."
+        min_value=1,
+        max_value=50,
+        default=selectors.PROPOSALS,
+        help_text="At most this many slots, a spread of choices: one per technician per morning or afternoon "
+        "first (on your wall clock), then the earliest others; in time order.",
     )
 
 

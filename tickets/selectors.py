@@ -60,6 +60,9 @@ def actions_of(request: Request) -> QuerySet[Action]:
 
 # Slots "Find a slot" proposes at a time.
 PROPOSALS = 5
+# Free slots it looks at for each one proposed, to choose a spread of them
+# (calendars.availability.spread_slots): 20 starts 30 minutes apart are more than a working day.
+SPREAD_FROM = 20
 
 
 @dataclass(frozen=True)
@@ -106,10 +109,13 @@ def slot_proposals(
     (the current zone), or from `after` when later
     (UTC instants; `now` defaults to the present), up to the calendars' horizon
     (calendars.availability.search_horizon: the import window's future days), stopping at the
-    first `count`. `buffer` is kept free before and after every busy block (travel). With a
-    team: any one member, fairest first (the slot's first technician is the one to book); else
-    all assigned technicians together. No slots when nobody is chosen. Raises ValueError for a
-    negative buffer or notice, or an `after` beyond the horizon.
+    first `count` * SPREAD_FROM free slots, of which `count` are proposed as a spread of choices
+    (calendars.availability.spread_slots on the reader's wall clock: one per technician per
+    morning or afternoon first, then the earliest others). `buffer` is kept free before and
+    after every busy block (travel). With a team: any one member, fairest first (the slot's
+    first technician is the one to book); else all assigned technicians together. No slots
+    when nobody is chosen. Raises ValueError for a negative buffer or notice, or an `after`
+    beyond the horizon.
 
     An estimate longer than the longest working day of those chosen (a 12-hour job, 08:00-17:00
     days) fits in no slot: instead of searching to the horizon for nothing, it proposes the
@@ -128,6 +134,7 @@ def slot_proposals(
         search_horizon,
         search_slots_for,
         search_split_for,
+        spread_slots,
     )
     from calendars.models import CalendarSettings
     from calendars.selectors import calendar_agents, technicians_of
@@ -155,7 +162,9 @@ def slot_proposals(
     if after is not None and after > start:
         start = after.astimezone(UTC)
     # Booking again replaces the request's current booking: its time is free for the new one.
-    options = Options(duration=estimate, mode=mode, buffer=buffer, notice=notice, limit=count, rebooking=request.pk)
+    options = Options(
+        duration=estimate, mode=mode, buffer=buffer, notice=notice, limit=count * SPREAD_FROM, rebooking=request.pk
+    )
     longest = longest_working_day(technicians_of(agents, settings=settings), mode, start)
     if estimate > longest * MAX_PARTS:
         refused = (
@@ -169,4 +178,6 @@ def slot_proposals(
         agents_by_id = {agent.pk: agent for agent in agents}
         return Proposals(estimate, [], agents_by_id, start, until, longest_day=longest, split=split)
     search = search_slots_for(agents, start=start, horizon=horizon, options=options, now=now, settings=settings)
-    return Proposals(estimate, search.slots, {agent.pk: agent for agent in agents}, search.start, search.end)
+    zone = timezone.get_current_timezone()
+    slots = spread_slots(search.slots, count=count, zone=zone, by_technician=mode == Mode.ANY)
+    return Proposals(estimate, slots, {agent.pk: agent for agent in agents}, search.start, search.end)
