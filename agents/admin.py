@@ -52,6 +52,10 @@ class AgentForm(forms.ModelForm):
             "import_external",
         ]  # fmt: skip
         widgets = {"colour": forms.TextInput(attrs={"type": "color"})}
+        help_texts = {
+            "working_hours_end": "Before the start for a night shift (22:00 to 06:00 ends at 06:00 the next day). "
+            "Empty: the global default."
+        }
 
     def clean_working_days(self):
         return self.cleaned_data["working_days"] or None

@@ -49,6 +49,13 @@ def validate_time_zone(value) -> None:
         )
 
 
+# Working hours may cross midnight (calendars.availability.crosses_midnight), but not be empty.
+SAME_START_AND_END = (
+    "Working hours cannot end when they start. For a night shift give an end before the start: "
+    "22:00 to 06:00 runs to 06:00 the next day."
+)
+
+
 class AgentSyncPolicy(models.TextChoices):
     """A technician's own sync policy (SPEC S3.3: Never / Always / Ask); it counts when the global
     policy is "Use technician setting". No "use the global setting" here: with the global
@@ -148,8 +155,8 @@ class Agent(models.Model):
         start, end = self.working_hours_start, self.working_hours_end
         if (start is None) != (end is None):
             raise ValidationError("Give both the start and the end of the working hours, or neither.")
-        if start is not None and end is not None and end <= start:
-            raise ValidationError({"working_hours_end": "Working hours must end after they start."})
+        if start is not None and start == end:
+            raise ValidationError({"working_hours_end": SAME_START_AND_END})
         from calendars.availability import check_holiday_region
 
         problem = check_holiday_region(self.holiday_country, self.holiday_region)

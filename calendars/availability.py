@@ -134,20 +134,29 @@ def holidays_between(country: str, region: str, first: date, last: date) -> dict
 # --- intervals ----------------------------------------------------------------------------
 
 
+def crosses_midnight(start: time, end: time) -> bool:
+    """Working hours that end at or before they start run into the next day (a night shift,
+    22:00-06:00; 00:00 as the end is the midnight after the start)."""
+    return end <= start
+
+
 def working_intervals(technician: Technician, start: datetime, end: datetime) -> list[Interval]:
     """The technician's working hours within [start, end), in UTC, holidays left out.
 
     Each working day's hours are read on the technician's wall clock for that date, so the UTC
-    times move by an hour across a DST change in that zone and not in another."""
-    first = start.astimezone(technician.zone).date()
+    times move by an hour across a DST change in that zone and not in another. Hours that cross
+    midnight (`crosses_midnight`) end on the next day's clock: a Friday 22:00-06:00 shift is
+    Friday 22:00 to Saturday 06:00, and belongs to Friday (its working day and holiday)."""
+    first = start.astimezone(technician.zone).date() - timedelta(days=1)  # a night shift may reach in
     last = end.astimezone(technician.zone).date()
     days_off = holidays_between(technician.country, technician.region, first, last)
+    overnight = timedelta(days=1) if crosses_midnight(technician.start, technician.end) else timedelta(0)
     intervals = []
     day = first
     while day <= last:
         if day.weekday() in technician.working_days and day not in days_off:
             begin = datetime.combine(day, technician.start, tzinfo=technician.zone).astimezone(UTC)
-            finish = datetime.combine(day, technician.end, tzinfo=technician.zone).astimezone(UTC)
+            finish = datetime.combine(day + overnight, technician.end, tzinfo=technician.zone).astimezone(UTC)
             begin, finish = max(begin, start), min(finish, end)
             if begin < finish:
                 intervals.append((begin, finish))
