@@ -172,7 +172,9 @@ def slot_proposals(
             f"{duration_text(estimate)} needs more than {MAX_PARTS} parts, the most one booking makes. "
             "Split the request into several requests."
         )
-        return Proposals(estimate, [], {a.pk: a for a in agents}, longest_day=longest, split_refused=refused)
+        # Nothing was searched: the period is empty, [start, start).
+        agents_by_id = {agent.pk: agent for agent in agents}
+        return Proposals(estimate, [], agents_by_id, start, start, longest_day=longest, split_refused=refused)
     if estimate > longest:
         split, until = search_split_for(agents, period=(start, horizon), options=options, now=now, settings=settings)
         agents_by_id = {agent.pk: agent for agent in agents}

@@ -64,6 +64,7 @@ def test_page_and_api_say_why_101_parts_are_not_proposed(make_agent, coordinator
     assert "more than 100 parts" in page.content.decode()
     assert "Book in 101 parts" not in page.content.decode()
     assert answer["split"] is None and "more than 100 parts" in answer["split_refused"]
+    assert answer["searched_from"] == answer["searched_until"] is not None  # nothing searched
 
 
 def _fragmented(hours: int):
