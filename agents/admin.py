@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from agents import services
-from agents.models import Agent, CoordinatorFeed, Team, TeamMembership, Weekday
+from agents.models import Agent, CoordinatorFeed, Team, TeamMembership, Weekday, time_zone_names, validate_time_zone
 from calendars.selectors import sync_policy_explained
 from helpdesk.wall_clock_admin import WallClockTimesInAdmin
 
@@ -23,8 +23,26 @@ class WeekdaysField(forms.TypedMultipleChoiceField):
         return value or []
 
 
+class TimeZoneNameField(forms.ChoiceField):
+    """A technician's zone, chosen from agents.models.time_zone_names(); anything else posted is
+    refused with validate_time_zone's message. Cleans to the name (the model field reads it)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs["choices"] = [(name, name.replace("_", " ")) for name in time_zone_names()]
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return str(getattr(value, "key", value) or "")
+
+    def validate(self, value) -> None:
+        if value not in self.empty_values:
+            validate_time_zone(value)
+        super().validate(value)
+
+
 class AgentForm(forms.ModelForm):
     working_days = WeekdaysField(help_text="None ticked: the global default.")
+    time_zone = TimeZoneNameField(initial="Europe/Amsterdam", help_text="IANA time zone, for example Europe/London.")
 
     class Meta:
         model = Agent
@@ -34,6 +52,10 @@ class AgentForm(forms.ModelForm):
             "import_external",
         ]  # fmt: skip
         widgets = {"colour": forms.TextInput(attrs={"type": "color"})}
+        help_texts = {
+            "working_hours_end": "Before the start for a night shift (22:00 to 06:00 ends at 06:00 the next day). "
+            "Empty: the global default."
+        }
 
     def clean_working_days(self):
         return self.cleaned_data["working_days"] or None

@@ -16,8 +16,10 @@ class AgentSerializer(KnownFields, serializers.ModelSerializer):
     time_zone = serializers.CharField(read_only=True)
     teams = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     working_days = serializers.SerializerMethodField(help_text="Weekday numbers, 0 = Monday (with the global default).")
-    working_hours_start = serializers.SerializerMethodField()
-    working_hours_end = serializers.SerializerMethodField()
+    working_hours_start = serializers.SerializerMethodField(help_text="HH:MM on the technician's own clock.")
+    working_hours_end = serializers.SerializerMethodField(
+        help_text="HH:MM on the technician's own clock; at or before the start: on the next day (a night shift)."
+    )
 
     class Meta:
         model = Agent

@@ -26,6 +26,35 @@ def validate_weekdays(value: list) -> None:
         raise ValidationError("Working days must be a list of weekday numbers, 0 (Monday) to 6 (Sunday).")
 
 
+# Names zoneinfo finds that are no tz-database zone another calendar would know: "localtime" is
+# this server's own /etc/localtime, "Factory" the tz database's "zone not set" placeholder.
+NOT_ZONES = frozenset({"localtime", "Factory"})
+
+
+def time_zone_names() -> list[str]:
+    """The IANA zone names a technician may have, sorted: zoneinfo.available_timezones() (the
+    tz database as this machine holds it, the tzdata package included) less NOT_ZONES."""
+    return sorted(zoneinfo.available_timezones() - NOT_ZONES)
+
+
+def validate_time_zone(value) -> None:
+    """Raise ValidationError unless `value` (a name or a ZoneInfo) is one of time_zone_names(): a
+    zone every external calendar the technician's entries are written to knows by that name."""
+    name = str(getattr(value, "key", value) or "")
+    if name not in zoneinfo.available_timezones() or name in NOT_ZONES:
+        raise ValidationError(
+            f"{name!r} is not a time zone of the tz database: choose a name such as Europe/London or America/New_York.",
+            code="unknown_time_zone",
+        )
+
+
+# Working hours may cross midnight (calendars.availability.crosses_midnight), but not be empty.
+SAME_START_AND_END = (
+    "Working hours cannot end when they start. For a night shift give an end before the start: "
+    "22:00 to 06:00 runs to 06:00 the next day."
+)
+
+
 class AgentSyncPolicy(models.TextChoices):
     """A technician's own sync policy (SPEC S3.3: Never / Always / Ask); it counts when the global
     policy is "Use technician setting". No "use the global setting" here: with the global
@@ -117,11 +146,16 @@ class Agent(models.Model):
         return moment.astimezone(self.zone)
 
     def clean(self) -> None:
+        if self.time_zone:
+            try:
+                validate_time_zone(self.time_zone)
+            except ValidationError as error:
+                raise ValidationError({"time_zone": error.messages}) from error
         start, end = self.working_hours_start, self.working_hours_end
         if (start is None) != (end is None):
             raise ValidationError("Give both the start and the end of the working hours, or neither.")
-        if start is not None and end is not None and end <= start:
-            raise ValidationError({"working_hours_end": "Working hours must end after they start."})
+        if start is not None and start == end:
+            raise ValidationError({"working_hours_end": SAME_START_AND_END})
         from calendars.availability import check_holiday_region
 
         problem = check_holiday_region(self.holiday_country, self.holiday_region)

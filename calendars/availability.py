@@ -134,20 +134,29 @@ def holidays_between(country: str, region: str, first: date, last: date) -> dict
 # --- intervals ----------------------------------------------------------------------------
 
 
+def crosses_midnight(start: time, end: time) -> bool:
+    """Working hours that end at or before they start run into the next day (a night shift,
+    22:00-06:00; 00:00 as the end is the midnight after the start)."""
+    return end <= start
+
+
 def working_intervals(technician: Technician, start: datetime, end: datetime) -> list[Interval]:
     """The technician's working hours within [start, end), in UTC, holidays left out.
 
     Each working day's hours are read on the technician's wall clock for that date, so the UTC
-    times move by an hour across a DST change in that zone and not in another."""
-    first = start.astimezone(technician.zone).date()
+    times move by an hour across a DST change in that zone and not in another. Hours that cross
+    midnight (`crosses_midnight`) end on the next day's clock: a Friday 22:00-06:00 shift is
+    Friday 22:00 to Saturday 06:00, and belongs to Friday (its working day and holiday)."""
+    first = start.astimezone(technician.zone).date() - timedelta(days=1)  # a night shift may reach in
     last = end.astimezone(technician.zone).date()
     days_off = holidays_between(technician.country, technician.region, first, last)
+    overnight = timedelta(days=1) if crosses_midnight(technician.start, technician.end) else timedelta(0)
     intervals = []
     day = first
     while day <= last:
         if day.weekday() in technician.working_days and day not in days_off:
             begin = datetime.combine(day, technician.start, tzinfo=technician.zone).astimezone(UTC)
-            finish = datetime.combine(day, technician.end, tzinfo=technician.zone).astimezone(UTC)
+            finish = datetime.combine(day + overnight, technician.end, tzinfo=technician.zone).astimezone(UTC)
             begin, finish = max(begin, start), min(finish, end)
             if begin < finish:
                 intervals.append((begin, finish))
@@ -439,6 +448,52 @@ def search_slots_for(
     )
 
 
+def _half_day(moment: datetime, zone: ZoneInfo) -> tuple[date, bool]:
+    """(day, afternoon?) of `moment` on `zone`'s wall clock; the afternoon starts at 12:00."""
+    local = moment.astimezone(zone)
+    return local.date(), local.hour >= 12
+
+
+def spread_slots(slots: Sequence[Slot], *, count: int, zone: ZoneInfo, by_technician: bool) -> list[Slot]:
+    """At most `count` of `slots` (earliest first, as `find_slots` gives them) chosen to be a
+    spread of choices rather than the first `count` starts 30 minutes apart, as dispatch tools
+    offer one time per technician per arrival window. A half-day is a morning (before 12:00) or
+    an afternoon on `zone`'s wall clock (the reader's).
+
+    1. Walk the slots earliest first and take one when no slot taken so far offers the same
+       technician in the same half-day. With `by_technician` ("any" mode, the first technician
+       of a slot is the one booked) the slot is taken for the first of its technicians (in its
+       fair order) not yet offered in that half-day, who is moved to the front: one morning of
+       a team may offer Alice at 08:00, Bob at 08:30 and Carol at 09:00, then the afternoon
+       Alice again. Without (all technicians together) a half-day holds one slot: Monday 08:00,
+       Monday 12:00, Tuesday 08:00...
+    2. Fewer than `count` that way: the earliest slots not yet taken fill the rest, so nothing
+       that is free is withheld.
+
+    Returns the chosen slots in time order (then in the order they were taken)."""
+    taken: list[Slot] = []
+    offered: set[tuple[int, date, bool]] = set()
+    for slot in slots:
+        if len(taken) >= count:
+            break
+        day, afternoon = _half_day(slot.start, zone)
+        ids = slot.agent_ids if by_technician else slot.agent_ids[:1]
+        fresh = next((i for i in ids if (i, day, afternoon) not in offered), None)
+        if fresh is None:
+            continue
+        offered.add((fresh, day, afternoon))
+        if by_technician:
+            slot = replace(slot, agent_ids=(fresh, *(i for i in slot.agent_ids if i != fresh)))
+        taken.append(slot)
+    starts_taken = {(slot.start, slot.agent_ids[0]) for slot in taken}
+    for slot in slots:
+        if len(taken) >= count:
+            break
+        if (slot.start, slot.agent_ids[0]) not in starts_taken:
+            taken.append(slot)
+    return sorted(taken, key=lambda slot: slot.start)
+
+
 # --- work longer than a working day: split over consecutive working days -------------------
 
 # The shortest part a split proposes: less is not worth a trip.
@@ -491,14 +546,17 @@ def _parts_from(
     days: list[date], usable: dict[date, list[Interval]], first: int, duration: timedelta, least: timedelta
 ) -> list[Interval] | None:
     """Free blocks from `days[first]` on, every block of each consecutive working day in turn,
-    until they add up to `duration`; None when a working day on the way has none. A block is cut
-    short where the work is done, or where what would be left is shorter than `least` (so the
-    last part is never a scrap)."""
+    until they add up to `duration`; None when a working day on the way has none, or when it
+    would take more than MAX_PARTS blocks (book-split refuses more). A block is cut short where
+    the work is done, or where what would be left is shorter than `least` (so the last part is
+    never a scrap)."""
     parts: list[Interval] = []
     left = duration
     for day in days[first:]:
         taken = 0
         for begin, finish in usable.get(day, ()):
+            if len(parts) == MAX_PARTS:
+                return None
             length = finish - begin
             if length >= left:
                 take = left
@@ -530,7 +588,7 @@ def split_work(
     """The earliest parts for `options.duration` in `free` (UTC, sorted, disjoint), on consecutive
     working days: days with `working` time on `zone`'s calendar (holidays and days off are not
     working days, so they do not break the run). Parts start on the step grid from `origin`, not
-    before `earliest`, and last at least MIN_PART. None when no run fits."""
+    before `earliest`, last at least MIN_PART and are at most MAX_PARTS. None when no run fits."""
     least = MIN_PART
     usable: dict[date, list[Interval]] = {}
     for begin, finish in free:

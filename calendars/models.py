@@ -7,7 +7,7 @@ from django.utils import timezone
 from recurrence.fields import RecurrenceField
 from timezone_field import TimeZoneField
 
-from agents.models import Agent, validate_weekdays
+from agents.models import SAME_START_AND_END, Agent, validate_weekdays
 from helpdesk.limits import check_supported
 from helpdesk.parsing import colour_validator
 from tickets.models import Action, Request
@@ -105,8 +105,8 @@ class CalendarSettings(models.Model):
         return obj
 
     def clean(self) -> None:
-        if self.working_hours_end <= self.working_hours_start:
-            raise ValidationError({"working_hours_end": "Working hours must end after they start."})
+        if self.working_hours_end == self.working_hours_start:
+            raise ValidationError({"working_hours_end": SAME_START_AND_END})
         if self.default_estimate is not None and self.default_estimate <= timedelta(0):
             raise ValidationError({"default_estimate": "The default estimate must be longer than zero."})
         from calendars.formatting import check_template

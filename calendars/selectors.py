@@ -603,7 +603,7 @@ def outside_working_hours(
     [start, end) pairs: one appointment, or the parts of a split), the parts outside them
     (calendars.availability.outside_working_time): the technician's own working days and hours on
     their own clock, and their public holidays. No query when `settings` is given."""
-    from calendars.availability import days_off, outside_working_time
+    from calendars.availability import crosses_midnight, days_off, outside_working_time
 
     found = []
     for tech in technicians_of(agents, settings=settings):
@@ -618,7 +618,8 @@ def outside_working_hours(
                 if day_begin < end and day_end > begin
             )
         )
-        hours = f"{_weekdays(tech.working_days)} {tech.start:%H:%M}–{tech.end:%H:%M} {tech.zone.key}"
+        next_day = " the next day" if crosses_midnight(tech.start, tech.end) else ""
+        hours = f"{_weekdays(tech.working_days)} {tech.start:%H:%M}–{tech.end:%H:%M}{next_day} {tech.zone.key}"
         found.append(OutsideHours(tech.id, tech.name, outside, hours, holidays))
     return found
 

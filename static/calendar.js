@@ -561,10 +561,13 @@
     const agentIds = changes.agents || info.event.extendedProps.agents;
     const { start, end } = movedTimes(info);
     const outside = info.event.allDay ? [] : outOfHours(start, end, agentIds);
-    if (outside.length && !window.confirm(`${offWorkText(outside, start, end)}. Save anyway?`)) {
-      info.revert();
-      say("Not saved.");
-      return;
+    if (outside.length) {
+      const asked = { title: "Outside working hours", question: `${offWorkText(outside, start, end)}.` };
+      if (!(await window.helpdeskAsk({ ...asked, confirm: "Save anyway", className: "off-hours-dialog" }))) {
+        info.revert();
+        say("Not saved.");
+        return;
+      }
     }
     const send = (body) => api(`${config.appointmentsUrl}${info.event.id}/`, { method: "PATCH", body: JSON.stringify(body) });
     try {
@@ -591,44 +594,17 @@
     }
   }
 
-  // The double-booking question, in the page (trial 5): the server's sentence, each overlap on a
-  // line of its own (the 409's `overlaps`, each with its `message`), and "Save anyway" / "Cancel".
-  // Resolves true for "Save anyway"; Escape or "Cancel" is false.
+  // The double-booking question, in the page (trial 5; helpdesk.js draws it): the server's
+  // sentence, each overlap on a line of its own (the 409's `overlaps`, each with its `message`),
+  // and "Save anyway" / "Cancel". Resolves true for "Save anyway"; Escape or "Cancel" is false.
   function askOverlap(error) {
-    const dialog = document.createElement("dialog");
-    dialog.className = "overlap-dialog";
-    dialog.setAttribute("aria-labelledby", "overlap-dialog-title");
-    const heading = document.createElement("h2");
-    heading.id = "overlap-dialog-title";
-    heading.textContent = "Double booking";
-    const lead = document.createElement("p");
     const overlaps = (error.body && error.body.overlaps) || [];
-    lead.textContent = overlaps.length ? "The new time clashes with other entries:" : error.message;
-    const list = document.createElement("ul");
-    for (const overlap of overlaps) {
-      const line = document.createElement("li");
-      line.textContent = overlap.message;
-      list.append(line);
-    }
-    const buttons = document.createElement("form");
-    buttons.method = "dialog";
-    buttons.className = "buttons";
-    const saveButton = document.createElement("button");
-    saveButton.value = "save";
-    saveButton.textContent = "Save anyway";
-    const cancelButton = document.createElement("button");
-    cancelButton.value = "cancel";
-    cancelButton.textContent = "Cancel";
-    buttons.append(saveButton, cancelButton);
-    dialog.append(heading, lead, ...(overlaps.length ? [list] : []), buttons);
-    document.body.append(dialog);
-    return new Promise((resolve) => {
-      dialog.addEventListener("close", () => {
-        resolve(dialog.returnValue === "save");
-        dialog.remove();
-      });
-      dialog.showModal();
-      cancelButton.focus();
+    return window.helpdeskAsk({
+      title: "Double booking",
+      question: overlaps.length ? "The new time clashes with other entries:" : error.message,
+      lines: overlaps.map((overlap) => overlap.message),
+      confirm: "Save anyway",
+      className: "overlap-dialog",
     });
   }
 

@@ -1,12 +1,14 @@
 """Django admin: every page opens, and saving goes through the same rules as everywhere else."""
 
 import re
+import zoneinfo
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil import rrule
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from agents.models import Team
@@ -202,6 +204,62 @@ def test_unknown_time_zone_is_refused_in_admin(admin_client, alice):
     assert "Mars/Olympus_Mons" in response.content.decode()
     alice.refresh_from_db()
     assert str(alice.time_zone) == "Europe/Amsterdam"
+
+
+def _agent_form(agent, time_zone: str) -> dict:
+    return {
+        "user": agent.user.pk,
+        "email": "",
+        "is_active": "on",
+        "calendar_shown": "on",
+        "colour": "#123456",
+        "time_zone": time_zone,
+        "sync_policy": "always",
+        **management("Team_members"),
+    }
+
+
+def test_admin_offers_exactly_the_tz_database_zones(admin_client, alice):
+    """Trial report: the zone list offered "localtime" (this server's /etc/localtime, which
+    zoneinfo finds too) and the edge cases around it; the truth is zoneinfo.available_timezones()
+    without that file and the tz database's "Factory" placeholder."""
+    html = admin_client.get(reverse("admin:agents_agent_change", args=[alice.pk])).content.decode()
+    select = re.search(r'<select name="time_zone".*?</select>', html, re.S).group(0)
+    offered = set(re.findall(r'<option value="([^"]*)"', select)) - {""}
+    assert offered == zoneinfo.available_timezones() - {"localtime", "Factory"}
+    assert re.search(r'<option value="Europe/Amsterdam"[^>]*selected', select)
+
+
+@pytest.mark.parametrize(
+    "name", ["localtime", "Factory", "europe/amsterdam", "Europe/Amsterdam ", "posixrules", "UTC+2"]
+)
+def test_a_name_outside_the_tz_database_is_refused_with_a_clear_message(admin_client, alice, name):
+    response = admin_client.post(reverse("admin:agents_agent_change", args=[alice.pk]), _agent_form(alice, name))
+
+    assert response.status_code == 200
+    assert "is not a time zone of the tz database" in response.content.decode()
+    alice.refresh_from_db()
+    assert str(alice.time_zone) == "Europe/Amsterdam"
+
+
+def test_a_tz_database_link_name_is_kept(admin_client, alice):
+    """US/Eastern is a link in the tz database (zoneinfo lists it): kept as typed."""
+    assert "US/Eastern" in zoneinfo.available_timezones()
+    response = admin_client.post(
+        reverse("admin:agents_agent_change", args=[alice.pk]), _agent_form(alice, "US/Eastern")
+    )
+
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert str(alice.time_zone) == "US/Eastern"
+
+
+def test_the_model_refuses_a_zone_file_that_is_no_tz_database_zone(alice):
+    """Whatever form or import writes an agent goes through Agent.clean (full_clean)."""
+    alice.time_zone = "localtime"
+    with pytest.raises(ValidationError) as refused:
+        alice.full_clean()
+    assert "is not a time zone of the tz database" in str(refused.value.message_dict["time_zone"])
 
 
 def test_admin_shows_and_reads_durations_in_minutes(admin_client, alice):

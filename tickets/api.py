@@ -175,7 +175,11 @@ class FindSlotQuerySerializer(TravelAndNoticeSerializer):
         required=False, help_text="Search from this day (from its midnight on your wall clock) instead of from now."
     )
     count = serializers.IntegerField(
-        min_value=1, max_value=50, default=selectors.PROPOSALS, help_text="At most this many slots, earliest first."
+        min_value=1,
+        max_value=50,
+        default=selectors.PROPOSALS,
+        help_text="At most this many slots, a spread of choices: one per technician per morning or afternoon "
+        "first (on your wall clock), then the earliest others; in time order.",
     )
 
 
@@ -210,6 +214,11 @@ class SlotProposalsSerializer(serializers.Serializer):
         help_text="With `longest_working_day`: the earliest parts of at least an hour on consecutive working days "
         "of the same technician(s), adding up to the estimate; book them with POST book-split. Null otherwise, "
         "or when no run of days up to `searched_until` holds the estimate.",
+    )
+    split_refused = serializers.CharField(
+        allow_null=True,
+        help_text="Why `split` is null although the estimate is longer than a working day: even on the longest "
+        "working days it would take more parts than one booking makes (100). Null otherwise.",
     )
     searched_from = serializers.DateTimeField(allow_null=True, help_text="Null when nobody was chosen.")
     searched_until = serializers.DateTimeField(
@@ -375,6 +384,7 @@ class RequestViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.ModelV
             }
             if found.split
             else None,
+            "split_refused": found.split_refused,
             "searched_from": found.searched_from,
             "searched_until": found.searched_until,
         }

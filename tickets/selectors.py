@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import Prefetch, Q, QuerySet
 
 from agents.models import Agent
+from helpdesk.durations import duration_text
 from tickets.models import Action, HistoryLine, Request
 
 _AGENTS = Prefetch("assigned_agents", queryset=Agent.objects.select_related("user"))
@@ -59,6 +60,9 @@ def actions_of(request: Request) -> QuerySet[Action]:
 
 # Slots "Find a slot" proposes at a time.
 PROPOSALS = 5
+# Free slots it looks at for each one proposed, to choose a spread of them
+# (calendars.availability.spread_slots): 20 starts 30 minutes apart are more than a working day.
+SPREAD_FROM = 20
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,9 @@ class Proposals:
     When the estimate is longer than `longest_day` (the longest working day of those chosen, all
     at once in "together" mode: no slot can hold it), `slots` is empty and `split` proposes the
     work in parts on consecutive working days (calendars.availability.Split; None when none fits
-    in the period searched); else `longest_day` and `split` are None."""
+    in the period searched); else `longest_day` and `split` are None. `split_refused` says why
+    no split is proposed when even the longest working days would need more than
+    calendars.availability.MAX_PARTS parts (book-split refuses more); else None."""
 
     estimate: timedelta
     slots: list
@@ -80,6 +86,7 @@ class Proposals:
     searched_until: datetime | None = None
     longest_day: timedelta | None = None
     split: object | None = None
+    split_refused: str | None = None
 
     @property
     def too_long(self) -> bool:
@@ -102,25 +109,32 @@ def slot_proposals(
     (the current zone), or from `after` when later
     (UTC instants; `now` defaults to the present), up to the calendars' horizon
     (calendars.availability.search_horizon: the import window's future days), stopping at the
-    first `count`. `buffer` is kept free before and after every busy block (travel). With a
-    team: any one member, fairest first (the slot's first technician is the one to book); else
-    all assigned technicians together. No slots when nobody is chosen. Raises ValueError for a
-    negative buffer or notice, or an `after` beyond the horizon.
+    first `count` * SPREAD_FROM free slots, of which `count` are proposed as a spread of choices
+    (calendars.availability.spread_slots on the reader's wall clock: one per technician per
+    morning or afternoon first, then the earliest others). `buffer` is kept free before and
+    after every busy block (travel). With a team: any one member, fairest first (the slot's
+    first technician is the one to book); else all assigned technicians together. No slots
+    when nobody is chosen. Raises ValueError for a negative buffer or notice, or an `after`
+    beyond the horizon.
 
     An estimate longer than the longest working day of those chosen (a 12-hour job, 08:00-17:00
     days) fits in no slot: instead of searching to the horizon for nothing, it proposes the
     earliest split (calendars.availability.search_split_for, the same bound on queries): parts of
     at least an hour on consecutive working days of the same technician (a team: the first one
-    who can do it all; else the assigned technicians together), adding up to the estimate."""
+    who can do it all; else the assigned technicians together), adding up to the estimate, in at
+    most MAX_PARTS parts: work that would need more even on the longest working days is not
+    searched for, and `split_refused` says so."""
     from django.utils import timezone
 
     from calendars.availability import (
+        MAX_PARTS,
         Mode,
         Options,
         longest_working_day,
         search_horizon,
         search_slots_for,
         search_split_for,
+        spread_slots,
     )
     from calendars.models import CalendarSettings
     from calendars.selectors import calendar_agents, technicians_of
@@ -148,11 +162,24 @@ def slot_proposals(
     if after is not None and after > start:
         start = after.astimezone(UTC)
     # Booking again replaces the request's current booking: its time is free for the new one.
-    options = Options(duration=estimate, mode=mode, buffer=buffer, notice=notice, limit=count, rebooking=request.pk)
+    options = Options(
+        duration=estimate, mode=mode, buffer=buffer, notice=notice, limit=count * SPREAD_FROM, rebooking=request.pk
+    )
     longest = longest_working_day(technicians_of(agents, settings=settings), mode, start)
+    if estimate > longest * MAX_PARTS:
+        refused = (
+            f"No proposal in parts: even on the longest working days ({duration_text(longest)}) the estimate of "
+            f"{duration_text(estimate)} needs more than {MAX_PARTS} parts, the most one booking makes. "
+            "Split the request into several requests."
+        )
+        # Nothing was searched: the period is empty, [start, start).
+        agents_by_id = {agent.pk: agent for agent in agents}
+        return Proposals(estimate, [], agents_by_id, start, start, longest_day=longest, split_refused=refused)
     if estimate > longest:
         split, until = search_split_for(agents, period=(start, horizon), options=options, now=now, settings=settings)
         agents_by_id = {agent.pk: agent for agent in agents}
         return Proposals(estimate, [], agents_by_id, start, until, longest_day=longest, split=split)
     search = search_slots_for(agents, start=start, horizon=horizon, options=options, now=now, settings=settings)
-    return Proposals(estimate, search.slots, {agent.pk: agent for agent in agents}, search.start, search.end)
+    zone = timezone.get_current_timezone()
+    slots = spread_slots(search.slots, count=count, zone=zone, by_technician=mode == Mode.ANY)
+    return Proposals(estimate, slots, {agent.pk: agent for agent in agents}, search.start, search.end)

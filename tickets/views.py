@@ -202,6 +202,7 @@ def _finder(request: HttpRequest, ticket) -> dict | None:
             "estimate": found.estimate,
             "too_long": True,
             "longest_day": found.longest_day,
+            "split_refused": found.split_refused,
             "split": split
             and {
                 "parts": [{"start": begin, "end": finish, "length": finish - begin} for begin, finish in split.parts],

@@ -92,3 +92,27 @@ def log_in():
         return page
 
     return log_in
+
+
+def answer_in_page(page, *, accept: bool) -> str:
+    """Wait for the page's own question dialog (static/helpdesk.js, `helpdeskAsk`), answer it with
+    its confirming button or Cancel, and return its text (heading, question and lines)."""
+    dialog = page.locator("dialog.ask-dialog[open]")
+    dialog.wait_for()
+    text = dialog.inner_text()
+    dialog.locator("form.buttons button").nth(0 if accept else 1).click()
+    dialog.wait_for(state="detached")
+    return text
+
+
+@pytest.fixture
+def no_native_dialogs():
+    """watch(page) -> the list of questions the browser's own alert/confirm asked on that page
+    (each dismissed); a page that asks in its own dialog leaves it empty."""
+
+    def watch(page) -> list[str]:
+        native: list[str] = []
+        page.on("dialog", lambda dialog: (native.append(dialog.message), dialog.dismiss()))
+        return native
+
+    return watch

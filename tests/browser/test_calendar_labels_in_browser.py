@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from calendars import services as calendar_services
+from tests.browser.conftest import answer_in_page
 from tests.browser.test_browser_zone_in_browser import hour_line
 from tests.browser.test_calendar_in_browser import at, settled_box, wait_saved
 from tests.browser.test_dst_in_browser import in_view
@@ -65,7 +66,6 @@ def test_a_drag_over_midnight_previews_each_days_part(open_page, log_in, alice):
     page = log_in(open_page(), "alice")
     page.goto("/calendar/?date=2026-03-02&view=timeGridWeek")
     box = in_view(page, page.locator(".ec-event", has_text="Late job"))
-    page.on("dialog", lambda dialog: dialog.accept())  # outside Alice's working hours
     x, y = box["x"] + box["width"] / 2, box["y"] + 10
     page.mouse.move(x, y)
     page.mouse.down()
@@ -73,6 +73,7 @@ def test_a_drag_over_midnight_previews_each_days_part(open_page, log_in, alice):
     parts = page.locator(".ec-event.ec-preview", has_text="Late job").locator(".ec-event-time")
     expect(parts).to_have_text(["23:00\u201324:00", "00:00\u201301:00"])
     page.mouse.up()
+    answer_in_page(page, accept=True)  # outside Alice's working hours
     wait_saved(page)
     job.refresh_from_db()
     assert (job.start, job.end) == (at(3, 23), at(4, 1))
@@ -87,7 +88,6 @@ def early_check_on_a_london_browser(open_page, log_in, alice, start: datetime, e
     page.goto("/calendar/?date=2027-03-28&view=timeGridDay")
     entry = page.locator(".ec-event", has_text="Early check")
     box = in_view(page, entry)
-    page.on("dialog", lambda dialog: dialog.accept())  # outside Alice's working hours
     return job, page, box, hour_line(page, "02:00") - hour_line(page, "01:00")
 
 
@@ -99,6 +99,7 @@ def drag_with_preview_label(page, x: float, from_y: float, to_y: float, label: s
     preview = page.locator(".ec-event.ec-preview", has_text="Early check").locator(".ec-event-time")
     expect(preview).to_have_text(label)
     page.mouse.up()
+    answer_in_page(page, accept=True)  # outside Alice's working hours
     wait_saved(page)
 
 

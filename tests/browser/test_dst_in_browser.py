@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from calendars import services as calendar_services
+from tests.browser.conftest import answer_in_page
 from tests.browser.test_browser_zone_in_browser import hour_line
 from tests.browser.test_calendar_in_browser import drag, settled_box, wait_saved
 
@@ -63,12 +64,12 @@ def test_a_drag_an_hour_down_over_the_spring_gap_keeps_the_real_length(open_page
     entry = page.locator(".ec-event", has_text="Night change")
     box = in_view(page, entry)
     x, row = box["x"] + box["width"] / 2, hour_line(page, "02:00") - hour_line(page, "01:00")
-    page.on("dialog", lambda dialog: dialog.accept())  # outside Alice's working hours
     page.mouse.move(x, box["y"] + 10)
     page.mouse.down()
     page.mouse.move(x, box["y"] + 10 + row, steps=15)
     expect(page.locator(".ec-event", has_text="Night change").filter(has_text="02:30\u201304:30")).to_have_count(1)
     page.mouse.up()
+    answer_in_page(page, accept=True)  # outside Alice's working hours
     wait_saved(page)
     job.refresh_from_db()
     assert (job.start, job.end) == (datetime(2027, 3, 28, 1, 30, tzinfo=UTC), datetime(2027, 3, 28, 2, 30, tzinfo=UTC))
@@ -91,10 +92,10 @@ def test_a_drag_to_the_day_before_keeps_the_exact_length_of_an_entry_over_the_ga
     entry = page.locator(".ec-event", has_text="Long night")
     box = in_view(page, entry)
     assert "00:30\u201303:30" in entry.inner_text()
-    page.on("dialog", lambda dialog: dialog.accept())
     day = page.locator(".ec-body .ec-day").nth(6).bounding_box()  # Sunday, the seventh column
     x = box["x"] + box["width"] / 2
     drag(page, (x, box["y"] + 10), (x - day["width"], box["y"] + 10))
+    answer_in_page(page, accept=True)  # outside Alice's working hours
     wait_saved(page)
     job.refresh_from_db()
     saturday = datetime(2027, 3, 27, 0, 30, tzinfo=AMSTERDAM)

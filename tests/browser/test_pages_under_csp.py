@@ -3,6 +3,7 @@
 
 import pytest
 
+from tests.browser.conftest import answer_in_page
 from tickets import services as ticket_services
 from tickets.models import Request
 
@@ -19,22 +20,26 @@ def test_choosing_a_technician_shows_their_calendar(open_page, log_in, alice, bo
     assert page.locator("h1").inner_text() == "Calendar of Bob"
 
 
-def test_deleting_a_request_asks_first(open_page, log_in, coordinator, alice):
+def test_deleting_a_request_asks_first_in_the_page(open_page, log_in, coordinator, alice, no_native_dialogs):
+    """Trial: data-confirm used the browser's own confirm(); it asks in the page's dialog, whose
+    confirming button says what it does."""
     ticket = ticket_services.create_request(summary="Printer", assigned_agents=[alice])
     page = log_in(open_page(), "coordinator")
     page.goto(f"/requests/{ticket.pk}/")
+    native = no_native_dialogs(page)
 
-    questions = []
-    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
     page.click("form[data-confirm] button")
-    page.wait_for_timeout(300)
-    assert questions == ["Delete this request and its appointments?"]
+    dialog = page.locator("dialog.ask-dialog[open]")
+    dialog.wait_for()
+    assert dialog.get_by_role("button", name="Delete").is_visible()
+    assert "Delete this request and its appointments?" in answer_in_page(page, accept=False)
     assert Request.objects.filter(pk=ticket.pk).exists()
 
-    page.once("dialog", lambda dialog: dialog.accept())
     page.click("form[data-confirm] button")
+    answer_in_page(page, accept=True)
     page.wait_for_url(lambda url: url.endswith("/requests/"))
     assert not Request.objects.filter(pk=ticket.pk).exists()
+    assert native == []
 
 
 def test_pages_and_admin_load_the_site_icon_without_a_404(open_page, log_in, coordinator, alice, caplog):

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from calendars import services as calendar_services
 from calendars.availability import MAX_TECHNICIANS
+from tests.browser.conftest import answer_in_page
 from tests.browser.test_calendar_in_browser import at, centre, drag, settled_box
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -30,7 +31,7 @@ def _band(page, column) -> dict:
 
 
 def test_a_new_york_technicians_hours_are_shaded_and_checked_on_his_clock(
-    open_page, log_in, coordinator, alice, make_agent
+    open_page, log_in, coordinator, alice, make_agent, no_native_dialogs
 ):
     """Alice's band is 08:00-17:00 Amsterdam, Frank's the same length six hours later. His job
     dragged to 10:00 Amsterdam (04:00 New York) asks and, refused, stays; dragged to 18:00
@@ -46,21 +47,21 @@ def test_a_new_york_technicians_hours_are_shaded_and_checked_on_his_clock(
     assert frank_band["height"] == pytest.approx(alice_band["height"], abs=2)
     assert frank_band["y"] - alice_band["y"] == pytest.approx(6 * hour, abs=2)
 
-    questions = []
-    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    native = no_native_dialogs(page)
     entry = page.locator(".ec-event", has_text="Move desk phones")
     x, y = centre(settled_box(page, entry))
     frank_x = frank_band["x"] + frank_band["width"] / 2
     drag(page, (x, y), (frank_x, y + hour))
+    assert "Outside the working hours of Frank." in answer_in_page(page, accept=False)
     expect(page.locator("#calendar-message")).to_have_text("Not saved.")
-    assert questions == ["Outside the working hours of Frank. Save anyway?"]
+    assert native == []
     job.refresh_from_db()
     assert [a.pk for a in job.agents.all()] == [alice.pk] and job.start == at(2, 9)
 
     x, y = centre(settled_box(page, entry))
     drag(page, (x, y), (frank_x, y + 9 * hour))
     expect(page.locator("#calendar-message")).to_have_text("Saved.")
-    assert len(questions) == 1, questions
+    assert native == [] and page.locator("dialog.ask-dialog").count() == 0
     job.refresh_from_db()
     assert [a.pk for a in job.agents.all()] == [frank.pk]
     assert job.start == datetime(2026, 3, 2, 12, tzinfo=NEW_YORK) == at(2, 18)
@@ -97,12 +98,10 @@ def test_a_drop_on_a_technicians_public_holiday_names_the_holiday(open_page, log
     )
     page = log_in(open_page(), "coordinator")
     page.goto(f"/calendar/group/?agent={alice.pk}&agent={carol.pk}&layout=columns&days=1&slot=60&date=2026-12-28")
-    questions = []
-    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
     x, y = centre(settled_box(page, page.locator(".ec-event", has_text="Move desk phones")))
     carol_column = settled_box(page, page.locator("#calendar").get_by_text("Carol", exact=True))
     drag(page, (x, y), (carol_column["x"] + carol_column["width"] / 2, y))
+    assert f"On Carol's public holiday ({name})." in answer_in_page(page, accept=False)
     expect(page.locator("#calendar-message")).to_have_text("Not saved.")
-    assert questions == [f"On Carol's public holiday ({name}). Save anyway?"]
     job.refresh_from_db()
     assert [agent.pk for agent in job.agents.all()] == [alice.pk]
