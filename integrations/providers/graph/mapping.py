@@ -25,7 +25,7 @@ from ..base import (
     refuse_extra_dates,
     unknown_zone_note,
 )
-from ..ms_recurrence import MicrosoftPattern, pattern_for, rrule_for
+from ..ms_recurrence import MicrosoftPattern, pattern_for, range_parts, rrule_for
 from ..zones import windows_zone_for, zone_for_name
 
 # Our marker: a named string property in our own property set (the one the EWS connector uses, so an
@@ -305,15 +305,9 @@ def rrule_from(recurrence: dict, event: RemoteEvent) -> str:
         month=pattern.get("month"),
     )
     parts = rrule_for(shape)
-    if rng.get("type") == "numbered":
-        parts.append(f"COUNT={rng.get('numberOfOccurrences')}")
-    elif rng.get("type") == "endDate" and rng.get("endDate"):
-        end = date.fromisoformat(rng["endDate"][:10])
-        if event.all_day:
-            parts.append(f"UNTIL={end:%Y%m%d}")
-        else:
-            last = datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=ZoneInfo(event.time_zone or "UTC"))
-            parts.append(f"UNTIL={last.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    end = date.fromisoformat(rng["endDate"][:10]) if rng.get("type") == "endDate" and rng.get("endDate") else None
+    count = rng.get("numberOfOccurrences") if rng.get("type") == "numbered" else None
+    parts += range_parts(count=count, end=end, all_day=event.all_day, zone=event.time_zone or "UTC")
     return ";".join(parts)
 
 
