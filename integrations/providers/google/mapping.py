@@ -71,20 +71,13 @@ def event_id_for(marker: str) -> str:
 # --- times ------------------------------------------------------------------------------------
 
 
-def known_zone(name: object) -> str | None:
-    """The IANA zone `name` (an IANA or Windows name) stands for, else None (a made-up or mistyped
-    name): `zones.zone_for_name`, the resolver Graph uses too, for start, end and EXDATE alike.
-    External text never names a file for zoneinfo to open (a 300-character name raised OSError)."""
-    return zone_for_name(name)
-
-
 def parse_event_time(value: dict, zone: str) -> datetime | date:
     """An EventDateTime as a date (all-day) or an aware datetime on `zone`'s wall clock (the
     event's own timeZone first, when it is one zoneinfo knows)."""
     if value.get("date"):
         return date.fromisoformat(value["date"])
     moment = datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
-    tz = ZoneInfo(known_zone(value.get("timeZone")) or zone)
+    tz = ZoneInfo(zone_for_name(value.get("timeZone")) or zone)
     if moment.tzinfo is None:
         return moment.replace(tzinfo=tz)
     return moment.astimezone(tz)
@@ -121,9 +114,9 @@ def _line_dates(line: str, zone: str, all_day: bool, unknown: list[str]) -> list
     name, _, values = line.partition(":")
     params = dict(part.split("=", 1) for part in name.split(";")[1:] if "=" in part)
     tzid = params.get("TZID")
-    if tzid and known_zone(tzid) is None:
+    if tzid and zone_for_name(tzid) is None:
         unknown.append(tzid)
-    tz = ZoneInfo(known_zone(tzid) or zone)
+    tz = ZoneInfo(zone_for_name(tzid) or zone)
     found: list[datetime | date] = []
     for text in values.split(","):
         text = text.strip()
@@ -185,15 +178,15 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
     A timeZone zoneinfo does not know is replaced by the calendar's zone (UTC when that is unknown
     too), with a note: the dateTime values carry their offset (RFC 3339), so only the wall clock a
     series repeats on is a guess."""
-    calendar_zone = known_zone(calendar_zone) or "UTC"
-    zone = known_zone((master.get("start") or {}).get("timeZone")) or calendar_zone
+    calendar_zone = zone_for_name(calendar_zone) or "UTC"
+    zone = zone_for_name((master.get("start") or {}).get("timeZone")) or calendar_zone
     named = [
         value.get("timeZone")
         for resource in (master, *exceptions)
         for value in (resource.get("start") or {}, resource.get("end") or {})
         if value.get("timeZone")
     ]
-    unknown = next((name for name in named if known_zone(name) is None), None)
+    unknown = next((name for name in named if zone_for_name(name) is None), None)
     all_day = bool((master.get("start") or {}).get("date"))
     block = BUSY_BLOCK_TYPES.get(event_type(master))
     subject = master.get("summary") or block or ""

@@ -45,17 +45,10 @@ def transaction_id(marker: str, replaces: str | None = None) -> str:
     return str(uuid.uuid5(TRANSACTION_NAMESPACE, marker if not replaces else f"{marker}\n{replaces}"))
 
 
-def _known_zone(name: str | None) -> str | None:
-    """IANA zone for a Graph time zone name (Windows or IANA); UTC for none; None when unknown
-    (a custom zone, "tzone://Microsoft/Custom", a name no table holds)."""
-    if not name:
-        return "UTC"
-    return zone_for_name(name)
-
-
 def _zone(name: str | None) -> str:
-    """IANA zone for a Graph time zone name (Windows or IANA); UTC when unknown."""
-    return _known_zone(name) or "UTC"
+    """IANA zone for a Graph time zone name (Windows or IANA, `zones.zone_for_name`); UTC for none
+    and for a name no table holds (a custom zone, "tzone://Microsoft/Custom")."""
+    return zone_for_name(name) or "UTC"
 
 
 def _parse(value: dict | None) -> datetime:
@@ -117,7 +110,7 @@ def event_from_graph(data: dict) -> RemoteEvent:
     unknown = [
         str(name)
         for name in (data.get("originalStartTimeZone"), (data.get("start") or {}).get("timeZone"))
-        if _known_zone(name) is None
+        if name and zone_for_name(name) is None
     ]
     if unknown:
         event.notes.append(unknown_zone_note(unknown[0], "as UTC"))
