@@ -281,12 +281,13 @@ class CalDAVProvider:
                 if data is None:
                     event = self.get(calendar, RemoteRef(remote_id=path, version=etag))
                 else:
-                    event = read_event(data, remote_id=path, version=etag, zones_read=zones_read)
+                    event = read_event(
+                        data, remote_id=path, version=etag, zones_read=zones_read, owner=calendar.mailbox
+                    )
             except UnreadableEntry as error:
                 page.unreadable[path] = str(error)  # named in the sync log, read again next pull
                 return
             if event is not None and (token or _in_window(event, window)):
-                event.declined = declined_by(data if data is not None else event.raw or "", calendar.mailbox)
                 page.changed.append(event)
 
         # The usual answer (207, XML) is read as it arrives, each member let go once read: a big
@@ -391,7 +392,9 @@ class CalDAVProvider:
         if response.status != 200:
             raise ProviderError(f"Reading an entry: the server answered {response.status}")
         # An unreadable object raises UnreadableEntry with its reason: the engine logs it by name.
-        event = read_event(response.raw, remote_id=_path(self._absolute(calendar, ref.remote_id)))
+        event = read_event(
+            response.raw, remote_id=_path(self._absolute(calendar, ref.remote_id)), owner=calendar.mailbox
+        )
         if event is None:
             raise ProviderError(f"Reading an entry: {ref.remote_id} holds no readable event")
         event.version = response.headers.get("etag")
@@ -804,26 +807,19 @@ def _zone_name(value) -> str:
     return ""
 
 
-def declined_by(text: str, mailbox: str) -> bool:
-    """Did `mailbox` (the calendar's owner) decline this iCalendar object? An ATTENDEE of its
-    series' own VEVENT (not an occurrence's) naming the owner with PARTSTAT=DECLINED (RFC 5545
-    3.2.12 and 3.8.4.1; a phone keeps a declined invitation, RFC 5546 3.2.3). False for text that
-    does not parse: the entry's own reading says what is wrong with it."""
-    if not mailbox or "DECLINED" not in text.upper():
+def _declined(master, owner: str | None) -> bool:
+    """Did `owner` (the calendar's mailbox) decline this entry? An ATTENDEE of the series' own
+    VEVENT (not an occurrence's) naming the owner with PARTSTAT=DECLINED (RFC 5545 3.2.12 and
+    3.8.4.1; a phone keeps a declined invitation, RFC 5546 3.2.3). Read on the component the
+    entry's reading already parsed, for a listing and a single read alike."""
+    if not owner or "RECURRENCE-ID" in master:
         return False
-    owner = mailbox.strip().lower()
-    try:
-        calendar = icalendar.Calendar.from_ical(text)
-    except ValueError:
-        return False
-    for vevent in calendar.walk("VEVENT"):
-        if "RECURRENCE-ID" in vevent:
-            continue
-        attendees = vevent.get("ATTENDEE", [])
-        for attendee in attendees if isinstance(attendees, list) else [attendees]:
-            address = str(attendee).strip().lower().removeprefix("mailto:")
-            if address == owner and str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED":
-                return True
+    wanted = owner.strip().lower()
+    attendees = master.get("ATTENDEE", [])
+    for attendee in attendees if isinstance(attendees, list) else [attendees]:
+        address = str(attendee).strip().lower().removeprefix("mailto:")
+        if address == wanted and str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED":
+            return True
     return False
 
 
@@ -842,7 +838,12 @@ def parse_event(
 
 @reads_untrusted("The CalDAV server")
 def read_event(
-    text: str | bytes, *, remote_id: str, version: str | None = None, zones_read: set[str] | None = None
+    text: str | bytes,
+    *,
+    remote_id: str,
+    version: str | None = None,
+    zones_read: set[str] | None = None,
+    owner: str | None = None,
 ) -> RemoteEvent | None:
     """As `parse_event`, but an object that cannot be read raises UnreadableEntry saying why
     (malformed iCalendar, bad dates or zones, an unreadable RRULE, values out of range).
@@ -853,6 +854,9 @@ def read_event(
     every entry, and icalendar keeps the first definition of a TZID for the whole process
     (`tzp.cache_timezone_component`), so a copy read again changes no time. About half of a
     typical entry's lines are its VTIMEZONE. The event's `raw` keeps the whole text.
+
+    `owner` (optional): the calendar's mailbox; `RemoteEvent.declined` says whether it declined the
+    entry (`_declined`). A plain entry names no ATTENDEE, so only icalendar's reading can say yes.
     """
     whole = text.decode() if isinstance(text, bytes) else text
     source, blocks = _bounded(whole), []
@@ -871,7 +875,7 @@ def read_event(
     _check_zone_rules(source)
     event = _read_plain(source, remote_id, version)
     if event is None:
-        event = _event_from_calendar(source, remote_id, version, zones_read)
+        event = _event_from_calendar(source, remote_id, version, owner)
         if event is None:
             return None
     if zones_read is not None:
@@ -880,8 +884,9 @@ def read_event(
     return event
 
 
-def _event_from_calendar(source: str, remote_id: str, version: str | None, zones_read) -> RemoteEvent | None:
-    """The entry of an iCalendar object read by icalendar; None when it holds no VEVENT."""
+def _event_from_calendar(source: str, remote_id: str, version: str | None, owner: str | None) -> RemoteEvent | None:
+    """The entry of an iCalendar object read by icalendar, `declined` by `owner` or not; None when
+    it holds no VEVENT."""
     cal = icalendar.Calendar.from_ical(source)
     if not isinstance(cal, icalendar.Calendar):
         raise UnreadableEntry("the object is not one VCALENDAR")
@@ -890,7 +895,9 @@ def _event_from_calendar(source: str, remote_id: str, version: str | None, zones
         return None
     masters = [e for e in events if e.get("recurrence-id") is None]
     master = masters[0] if masters else events[0]
-    return _event_from(master, [e for e in events if e is not master], remote_id, version)
+    event = _event_from(master, [e for e in events if e is not master], remote_id, version)
+    event.declined = _declined(master, owner)
+    return event
 
 
 # The plain entry: one VEVENT with these properties at most once each (EXDATE any number of
