@@ -51,6 +51,7 @@ from integrations.providers.base import (
     unknown_zone_note,
     unreachable_reason,
 )
+from integrations.providers.zones import on_series_zone, series_zone_note
 from integrations.sync.normalise import rrule_key, same_text, span_of
 
 logger = logging.getLogger(__name__)
@@ -788,15 +789,27 @@ def _moment(value) -> datetime | date:
     return times.incoming(value, floating=zoneinfo.ZoneInfo("UTC"))
 
 
-def _dates(component, name: str) -> list:
+def _dates(component, name: str, series_zone: str) -> list:
+    """The EXDATE or RDATE (`name`) values of a VEVENT as `_line_value` keeps them."""
     values = component.get(name)
     if values is None:
         return []
     out = []
     for item in values if isinstance(values, list) else [values]:
+        tzid = item.params.get("TZID") if hasattr(item, "params") else None
         for dt in getattr(item, "dts", [item]):
-            out.append(_moment(dt.dt))
+            out.append(_line_value(dt.dt, tzid, series_zone))
     return out
+
+
+def _line_value(value, tzid: str | None, series_zone: str):
+    """An EXDATE or RDATE value as the helpdesk keeps it (`_moment`), except a date-time whose TZID
+    icalendar could not resolve (it leaves it floating): that one is read on the series' zone
+    (`zones.on_series_zone`, RFC 5545 3.8.5.1), as Google reads it. `series_zone`: `_zone_name` of
+    the series' DTSTART."""
+    if tzid and _is_floating(value):
+        return on_series_zone(value, series_zone)
+    return _moment(value)
 
 
 def _zone_name(value) -> str:
@@ -1080,7 +1093,12 @@ def _plain_values(vevent: _PlainVevent) -> tuple | None:
     if "RRULE" in props:
         recur = _TYPES.for_property("RRULE")
         rrules.append(recur(recur.from_ical(props["RRULE"][1])).to_ical().decode())
-    exdates = [_moment(value) for params, value in vevent.exdates for value in _plain_dates(params, value)]
+    series_zone = _zone_name(raw_start)
+    exdates = [
+        _line_value(value, _time_parameters(params)[0], series_zone)
+        for params, value in vevent.exdates
+        for value in _plain_dates(params, value)
+    ]
     minutes = None
     for params, value in vevent.triggers:  # the first alarm set relative to the entry, as `_event_from`
         kind = next((p.partition("=")[2].upper() for p in params.split(";") if p.upper().startswith("VALUE=")), None)
@@ -1240,8 +1258,8 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
     raw_rules = master.get("rrule")
     for rule in raw_rules if isinstance(raw_rules, list) else ([raw_rules] if raw_rules is not None else []):
         rrules.append(rule.to_ical().decode())
-    exdates = _dates(master, "exdate")
-    rdates = [value for value in _dates(master, "rdate") if isinstance(value, date)]  # not PERIODs
+    exdates = _dates(master, "exdate", zone_name)
+    rdates = [value for value in _dates(master, "rdate", zone_name) if isinstance(value, date)]  # not PERIODs
     overrides = _overrides(start, rrules, exdates, [_child_of(child) for child in children])
     event = RemoteEvent(
         start=start,
@@ -1282,13 +1300,13 @@ def _finished(event: RemoteEvent, raw_start, tzid: str | None, date_tzids: list[
     zone is unknown (the start's `tzid`; `date_tzids`: EXDATE/RDATE TZIDs icalendar left floating),
     override texts cut to their columns, then `RemoteEvent.trimmed`."""
     unknown = [tzid] if tzid and isinstance(raw_start, datetime) and raw_start.tzinfo is None else []
-    for name in date_tzids:
-        if name not in unknown:
-            unknown.append(name)
     for name in unknown:
         # icalendar leaves a time whose TZID it cannot resolve (no VTIMEZONE, not an IANA or Windows
         # name) floating: RFC 5545 3.3.5 reads it on the technician's wall clock. Say so.
         event.notes.append(unknown_zone_note(name, "on the technician's wall clock"))
+    for name in dict.fromkeys(date_tzids):
+        if name not in unknown:  # read on the series' zone (`_line_value`)
+            event.notes.append(series_zone_note(name, event.time_zone))
     for occurrence in event.overrides:
         occurrence.subject = (occurrence.subject or "")[:255]
         occurrence.location = (occurrence.location or "")[:255]

@@ -32,7 +32,7 @@ from ..base import (
     reads_untrusted,
     unknown_zone_note,
 )
-from ..zones import zone_for_name
+from ..zones import on_series_zone, series_zone_note, zone_for_name
 
 MARKER_KEY = "helpdeskLinkId"
 
@@ -108,15 +108,19 @@ def instance_id(master_id: str, original_start: datetime | date) -> str:
 def _line_dates(line: str, zone: str, all_day: bool, unknown: list[str]) -> list[datetime | date]:
     """The dates of one EXDATE or RDATE line (RFC 5545 sections 3.8.5.1, 3.8.5.2): aware datetimes on
     `zone`'s wall clock for a timed series unless its TZID names another, dates for an all-day one.
-    The TZID is read like the start's timeZone (`known_zone`: IANA or Windows names); a name no table
-    holds is appended to `unknown` and read as `zone`. RDATE;VALUE=PERIOD is not read here (the
-    caller keeps the line)."""
+    The TZID is read like the start's timeZone (`zones.zone_for_name`: IANA or Windows names); a name
+    no table holds is appended to `unknown` and read on the series' zone (`zones.on_series_zone`).
+    RDATE;VALUE=PERIOD is not read here (the caller keeps the line)."""
     name, _, values = line.partition(":")
     params = dict(part.split("=", 1) for part in name.split(";")[1:] if "=" in part)
     tzid = params.get("TZID")
-    if tzid and zone_for_name(tzid) is None:
+    known = zone_for_name(tzid) if tzid else zone
+    if known is None:
         unknown.append(tzid)
-    tz = ZoneInfo(zone_for_name(tzid) or zone)
+
+    def local(naive: datetime) -> datetime:
+        return naive.replace(tzinfo=ZoneInfo(known)) if known else on_series_zone(naive, zone)
+
     found: list[datetime | date] = []
     for text in values.split(","):
         text = text.strip()
@@ -124,10 +128,10 @@ def _line_dates(line: str, zone: str, all_day: bool, unknown: list[str]) -> list
             continue
         if len(text) == 8 or params.get("VALUE") == "DATE":
             day = datetime.strptime(text[:8], "%Y%m%d").date()
-            found.append(day if all_day else datetime(day.year, day.month, day.day, tzinfo=tz))
+            found.append(day if all_day else local(datetime(day.year, day.month, day.day)))
             continue
         moment = datetime.strptime(text.rstrip("Z"), "%Y%m%dT%H%M%S")
-        moment = moment.replace(tzinfo=UTC if text.endswith("Z") else tz).astimezone(ZoneInfo(zone))
+        moment = (moment.replace(tzinfo=UTC) if text.endswith("Z") else local(moment)).astimezone(ZoneInfo(zone))
         found.append(moment.date() if all_day else moment)
     return found
 
@@ -220,11 +224,11 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
             unknown_tzids: list[str] = []
             event.exdates.extend(_line_dates(line, zone, all_day, unknown_tzids))
             # One line's unknown TZID costs that line's wall clock, never the series.
-            event.notes += [unknown_zone_note(tzid, f"on the series' zone {zone}") for tzid in unknown_tzids]
+            event.notes += [series_zone_note(tzid, zone) for tzid in unknown_tzids]
         elif _is_modelled(line):  # RDATE: extra starts of the series
             unknown_tzids = []
             event.rdates.extend(_line_dates(line, zone, all_day, unknown_tzids))
-            event.notes += [unknown_zone_note(tzid, f"on the series' zone {zone}") for tzid in unknown_tzids]
+            event.notes += [series_zone_note(tzid, zone) for tzid in unknown_tzids]
     if event.rrules:
         seen = {_utc(value) for value in event.exdates}
         for exception in sorted(exceptions, key=lambda e: json.dumps(e.get("originalStartTime"), sort_keys=True)):
