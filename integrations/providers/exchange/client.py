@@ -777,7 +777,10 @@ class ExchangeProvider:
             try:
                 item = CalendarItem(account=account, folder=folder, **item_values(event))
                 item.clean(version=account.version)  # a bad item is refused alone, before the request
-            except (ProviderError, ValueError, TypeError) as error:
+            except ProviderError as error:  # our own refusal already says what Exchange cannot hold
+                results[index] = BulkResult(error=error)
+                continue
+            except (ValueError, TypeError) as error:
                 results[index] = BulkResult(error=ProviderError(f"Exchange cannot hold this entry: {error}"))
                 continue
             new.append(index)
