@@ -51,6 +51,7 @@ from integrations.providers.base import (
     unknown_zone_note,
     unreachable_reason,
 )
+from integrations.providers.zones import on_series_zone, series_zone_note
 from integrations.sync.normalise import rrule_key, same_text, span_of
 
 logger = logging.getLogger(__name__)
@@ -282,12 +283,13 @@ class CalDAVProvider:
                 if data is None:
                     event = self.get(calendar, RemoteRef(remote_id=path, version=etag))
                 else:
-                    event = read_event(data, remote_id=path, version=etag, zones_read=zones_read)
+                    event = read_event(
+                        data, remote_id=path, version=etag, zones_read=zones_read, owner=calendar.mailbox
+                    )
             except UnreadableEntry as error:
                 page.unreadable[path] = str(error)  # named in the sync log, read again next pull
                 return
             if event is not None and (token or _in_window(event, window)):
-                event.declined = declined_by(data if data is not None else event.raw or "", calendar.mailbox)
                 page.changed.append(event)
 
         # The usual answer (207, XML) is read as it arrives, each member let go once read: a big
@@ -392,7 +394,9 @@ class CalDAVProvider:
         if response.status != 200:
             raise ProviderError(f"Reading an entry: the server answered {response.status}")
         # An unreadable object raises UnreadableEntry with its reason: the engine logs it by name.
-        event = read_event(response.raw, remote_id=_path(self._absolute(calendar, ref.remote_id)))
+        event = read_event(
+            response.raw, remote_id=_path(self._absolute(calendar, ref.remote_id)), owner=calendar.mailbox
+        )
         if event is None:
             raise ProviderError(f"Reading an entry: {ref.remote_id} holds no readable event")
         event.version = response.headers.get("etag")
@@ -807,15 +811,27 @@ def _moment(value) -> datetime | date:
     return times.incoming(value, floating=zoneinfo.ZoneInfo("UTC"))
 
 
-def _dates(component, name: str) -> list:
+def _dates(component, name: str, series_zone: str) -> list:
+    """The EXDATE or RDATE (`name`) values of a VEVENT as `_line_value` keeps them."""
     values = component.get(name)
     if values is None:
         return []
     out = []
     for item in values if isinstance(values, list) else [values]:
+        tzid = item.params.get("TZID") if hasattr(item, "params") else None
         for dt in getattr(item, "dts", [item]):
-            out.append(_moment(dt.dt))
+            out.append(_line_value(dt.dt, tzid, series_zone))
     return out
+
+
+def _line_value(value, tzid: str | None, series_zone: str):
+    """An EXDATE or RDATE value as the helpdesk keeps it (`_moment`), except a date-time whose TZID
+    icalendar could not resolve (it leaves it floating): that one is read on the series' zone
+    (`zones.on_series_zone`, RFC 5545 3.8.5.1), as Google reads it. `series_zone`: `_zone_name` of
+    the series' DTSTART."""
+    if tzid and _is_floating(value):
+        return on_series_zone(value, series_zone)
+    return _moment(value)
 
 
 def _zone_name(value) -> str:
@@ -826,26 +842,19 @@ def _zone_name(value) -> str:
     return ""
 
 
-def declined_by(text: str, mailbox: str) -> bool:
-    """Did `mailbox` (the calendar's owner) decline this iCalendar object? An ATTENDEE of its
-    series' own VEVENT (not an occurrence's) naming the owner with PARTSTAT=DECLINED (RFC 5545
-    3.2.12 and 3.8.4.1; a phone keeps a declined invitation, RFC 5546 3.2.3). False for text that
-    does not parse: the entry's own reading says what is wrong with it."""
-    if not mailbox or "DECLINED" not in text.upper():
+def _declined(master, owner: str | None) -> bool:
+    """Did `owner` (the calendar's mailbox) decline this entry? An ATTENDEE of the series' own
+    VEVENT (not an occurrence's) naming the owner with PARTSTAT=DECLINED (RFC 5545 3.2.12 and
+    3.8.4.1; a phone keeps a declined invitation, RFC 5546 3.2.3). Read on the component the
+    entry's reading already parsed, for a listing and a single read alike."""
+    if not owner or "RECURRENCE-ID" in master:
         return False
-    owner = mailbox.strip().lower()
-    try:
-        calendar = icalendar.Calendar.from_ical(text)
-    except ValueError:
-        return False
-    for vevent in calendar.walk("VEVENT"):
-        if "RECURRENCE-ID" in vevent:
-            continue
-        attendees = vevent.get("ATTENDEE", [])
-        for attendee in attendees if isinstance(attendees, list) else [attendees]:
-            address = str(attendee).strip().lower().removeprefix("mailto:")
-            if address == owner and str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED":
-                return True
+    wanted = owner.strip().lower()
+    attendees = master.get("ATTENDEE", [])
+    for attendee in attendees if isinstance(attendees, list) else [attendees]:
+        address = str(attendee).strip().lower().removeprefix("mailto:")
+        if address == wanted and str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED":
+            return True
     return False
 
 
@@ -864,7 +873,12 @@ def parse_event(
 
 @reads_untrusted("The CalDAV server")
 def read_event(
-    text: str | bytes, *, remote_id: str, version: str | None = None, zones_read: set[str] | None = None
+    text: str | bytes,
+    *,
+    remote_id: str,
+    version: str | None = None,
+    zones_read: set[str] | None = None,
+    owner: str | None = None,
 ) -> RemoteEvent | None:
     """As `parse_event`, but an object that cannot be read raises UnreadableEntry saying why
     (malformed iCalendar, bad dates or zones, an unreadable RRULE, values out of range).
@@ -875,6 +889,9 @@ def read_event(
     every entry, and icalendar keeps the first definition of a TZID for the whole process
     (`tzp.cache_timezone_component`), so a copy read again changes no time. About half of a
     typical entry's lines are its VTIMEZONE. The event's `raw` keeps the whole text.
+
+    `owner` (optional): the calendar's mailbox; `RemoteEvent.declined` says whether it declined the
+    entry (`_declined`). A plain entry names no ATTENDEE, so only icalendar's reading can say yes.
     """
     whole = text.decode() if isinstance(text, bytes) else text
     source, blocks = _bounded(whole), []
@@ -893,7 +910,7 @@ def read_event(
     _check_zone_rules(source)
     event = _read_plain(source, remote_id, version)
     if event is None:
-        event = _event_from_calendar(source, remote_id, version, zones_read)
+        event = _event_from_calendar(source, remote_id, version, owner)
         if event is None:
             return None
     if zones_read is not None:
@@ -902,8 +919,9 @@ def read_event(
     return event
 
 
-def _event_from_calendar(source: str, remote_id: str, version: str | None, zones_read) -> RemoteEvent | None:
-    """The entry of an iCalendar object read by icalendar; None when it holds no VEVENT."""
+def _event_from_calendar(source: str, remote_id: str, version: str | None, owner: str | None) -> RemoteEvent | None:
+    """The entry of an iCalendar object read by icalendar, `declined` by `owner` or not; None when
+    it holds no VEVENT."""
     cal = icalendar.Calendar.from_ical(source)
     if not isinstance(cal, icalendar.Calendar):
         raise UnreadableEntry("the object is not one VCALENDAR")
@@ -912,7 +930,9 @@ def _event_from_calendar(source: str, remote_id: str, version: str | None, zones
         return None
     masters = [e for e in events if e.get("recurrence-id") is None]
     master = masters[0] if masters else events[0]
-    return _event_from(master, [e for e in events if e is not master], remote_id, version)
+    event = _event_from(master, [e for e in events if e is not master], remote_id, version)
+    event.declined = _declined(master, owner)
+    return event
 
 
 # The plain entry: one VEVENT with these properties at most once each (EXDATE any number of
@@ -1095,7 +1115,12 @@ def _plain_values(vevent: _PlainVevent) -> tuple | None:
     if "RRULE" in props:
         recur = _TYPES.for_property("RRULE")
         rrules.append(recur(recur.from_ical(props["RRULE"][1])).to_ical().decode())
-    exdates = [_moment(value) for params, value in vevent.exdates for value in _plain_dates(params, value)]
+    series_zone = _zone_name(raw_start)
+    exdates = [
+        _line_value(value, _time_parameters(params)[0], series_zone)
+        for params, value in vevent.exdates
+        for value in _plain_dates(params, value)
+    ]
     minutes = None
     for params, value in vevent.triggers:  # the first alarm set relative to the entry, as `_event_from`
         kind = next((p.partition("=")[2].upper() for p in params.split(";") if p.upper().startswith("VALUE=")), None)
@@ -1255,8 +1280,8 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
     raw_rules = master.get("rrule")
     for rule in raw_rules if isinstance(raw_rules, list) else ([raw_rules] if raw_rules is not None else []):
         rrules.append(rule.to_ical().decode())
-    exdates = _dates(master, "exdate")
-    rdates = [value for value in _dates(master, "rdate") if isinstance(value, date)]  # not PERIODs
+    exdates = _dates(master, "exdate", zone_name)
+    rdates = [value for value in _dates(master, "rdate", zone_name) if isinstance(value, date)]  # not PERIODs
     overrides = _overrides(start, rrules, exdates, [_child_of(child) for child in children])
     event = RemoteEvent(
         start=start,
@@ -1297,13 +1322,13 @@ def _finished(event: RemoteEvent, raw_start, tzid: str | None, date_tzids: list[
     zone is unknown (the start's `tzid`; `date_tzids`: EXDATE/RDATE TZIDs icalendar left floating),
     override texts cut to their columns, then `RemoteEvent.trimmed`."""
     unknown = [tzid] if tzid and isinstance(raw_start, datetime) and raw_start.tzinfo is None else []
-    for name in date_tzids:
-        if name not in unknown:
-            unknown.append(name)
     for name in unknown:
         # icalendar leaves a time whose TZID it cannot resolve (no VTIMEZONE, not an IANA or Windows
         # name) floating: RFC 5545 3.3.5 reads it on the technician's wall clock. Say so.
         event.notes.append(unknown_zone_note(name, "on the technician's wall clock"))
+    for name in dict.fromkeys(date_tzids):
+        if name not in unknown:  # read on the series' zone (`_line_value`)
+            event.notes.append(series_zone_note(name, event.time_zone))
     for occurrence in event.overrides:
         occurrence.subject = (occurrence.subject or "")[:255]
         occurrence.location = (occurrence.location or "")[:255]

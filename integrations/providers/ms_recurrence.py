@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from .base import ProviderError
 
@@ -163,3 +164,20 @@ def rrule_for(pattern: MicrosoftPattern) -> list[str]:
         else:
             parts.append(f"BYMONTHDAY={pattern.day_of_month}")
     return parts
+
+
+def range_parts(*, count: int | None = None, end: date | None = None, all_day: bool, zone: str) -> list[str]:
+    """The RRULE range parts of a Microsoft recurrence range: a numbered range (`count`) is COUNT, an
+    end-date range (`end`, the last day on the series' wall clock) is UNTIL, a range without end is
+    nothing. UNTIL is the end date for an all-day series; for a timed one it is the end date's last
+    second on the wall clock of `zone` (an IANA name), in UTC, as RFC 5545 3.3.10 wants UNTIL when
+    DTSTART has a zone. Graph ("recurrenceRange resource type") and EWS (NumberedRecurrence,
+    EndDateRecurrence) hold the same three ranges."""
+    if count:
+        return [f"COUNT={count}"]
+    if end is None:
+        return []
+    if all_day:
+        return [f"UNTIL={end:%Y%m%d}"]
+    last = datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=ZoneInfo(zone))
+    return [f"UNTIL={last.astimezone(UTC):%Y%m%dT%H%M%SZ}"]

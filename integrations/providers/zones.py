@@ -13,7 +13,7 @@ from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
 
 from calendars.times import zone_named
 
-from .base import ProviderError
+from .base import ProviderError, unknown_zone_note
 
 # Every 6 hours over a year: catches every DST rule (changes fall on whole hours, last months).
 _PROBES = tuple(timedelta(hours=6 * step) for step in range(4 * 366))
@@ -75,6 +75,24 @@ def zone_for_name(name: str | None) -> str | None:
         return MS_TIMEZONE_TO_IANA_MAP[name]
     known = zone_named(name)
     return known.key if known is not None else None
+
+
+def on_series_zone(moment: datetime, series_zone: str | None) -> datetime:
+    """An EXDATE or RDATE date-time whose TZID names no zone the reader knows (`moment`: naive,
+    the wall clock as written), read on the zone of the series' DTSTART (`series_zone`, an IANA
+    name): RFC 5545 3.8.5.1 and 3.8.5.2 give these times in the same zone as DTSTART, so an unusable
+    TZID costs the line its own zone, not the series' wall clock. A series with no zone of its own
+    (floating or all-day, `series_zone` None or "") leaves `moment` naive: the technician's wall
+    clock (RFC 5545 3.3.5). The rule Google and CalDAV both read by; `series_zone_note` says so."""
+    if moment.tzinfo is not None or not series_zone:
+        return moment
+    return moment.replace(tzinfo=ZoneInfo(series_zone))
+
+
+def series_zone_note(tzid: object, series_zone: str | None) -> str:
+    """The sync log's sentence for an EXDATE or RDATE TZID read by `on_series_zone`."""
+    reading = f"on the series' zone {series_zone}" if series_zone else "on the technician's wall clock"
+    return unknown_zone_note(tzid, reading)
 
 
 def iana_zone_for(windows: str) -> str:

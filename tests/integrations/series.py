@@ -141,3 +141,40 @@ def weekly_series_with_an_extra_date(start: datetime) -> RemoteEvent:
         rdates=[start + timedelta(days=2, hours=5)],
         marker="helpdesk-rdate-1",
     )
+
+
+def make_series_with_an_extra_date(agent, start, capture_on_commit):
+    """A weekly series of four in the helpdesk with one extra start (RFC 5545 RDATE) the day after
+    its first, pushed on commit. Returns the master."""
+    extra = (start + timedelta(days=1)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    with capture_on_commit(execute=True):
+        return calendar_services.create_recurring_appointment(
+            rule=f"RRULE:FREQ=WEEKLY;COUNT=4\nRDATE:{extra}",
+            agents=[agent],
+            start=start,
+            end=start + HOUR,
+            subject="Backup check",
+        )
+
+
+def extra_dates_refusal_logged(agent, system: str) -> None:
+    """The technician's sync log as the pages show it (`selectors.recent_log`) holds one outbound
+    create refused with the message a coordinator acts on: what `system` cannot hold, that nothing
+    was written there, and what to do instead."""
+    from integrations import selectors
+    from integrations.models import SyncLogEntry
+
+    logged = [
+        (entry.direction, entry.operation, entry.result, entry.message)
+        for entry in selectors.recent_log(agent)
+        if "extra dates" in entry.message
+    ]
+    assert logged == [
+        (
+            SyncLogEntry.Direction.OUTBOUND,
+            "create",
+            SyncLogEntry.Result.ERROR,
+            f"{system} cannot hold a series with extra dates (RDATE: 1 date besides the repeat rule); the series was"
+            " not written there. Make the extra dates appointments of their own to see them in that calendar.",
+        )
+    ]

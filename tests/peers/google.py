@@ -551,23 +551,27 @@ class GoogleCalendarServer:
             calendar = self._calendar(parts[1], user, scopes, write=False, events=True)
             return 200, self._watch(calendar, payload)
         if parts == ["users", "me", "calendarList"] and method == "GET":
-            # CalendarList: list (calendar v3): the user's calendars, primary first, in one page.
+            # CalendarList: list (calendar v3): the user's calendars, primary first, maxResults a page
+            # ("default 100 entries", at most 250), the next page named by nextPageToken.
             self._calendar("primary", user, scopes, write=False, events=False)  # the same scope check
             owned = [c for c in self.calendars.values() if (c.owner or c.id) == user]
-            return 200, {
-                "kind": "calendar#calendarList",
-                "items": [
-                    {
-                        "kind": "calendar#calendarListEntry",
-                        "id": c.id,
-                        "summary": c.summary,
-                        "timeZone": c.time_zone,
-                        "accessRole": "owner",
-                        **({"primary": True} if c.id == user else {}),
-                    }
-                    for c in sorted(owned, key=lambda c: c.id != user)
-                ],
-            }
+            entries = [
+                {
+                    "kind": "calendar#calendarListEntry",
+                    "id": c.id,
+                    "summary": c.summary,
+                    "timeZone": c.time_zone,
+                    "accessRole": "owner",
+                    **({"primary": True} if c.id == user else {}),
+                }
+                for c in sorted(owned, key=lambda c: c.id != user)
+            ]
+            size = min(int(query.get("maxResults", 100)), 250)
+            offset = int(query.get("pageToken", 0))
+            answer = {"kind": "calendar#calendarList", "items": entries[offset : offset + size]}
+            if offset + size < len(entries):
+                answer["nextPageToken"] = str(offset + size)
+            return 200, answer
         if len(parts) == 2 and parts[0] == "calendars" and method == "GET":
             calendar = self._calendar(parts[1], user, scopes, write=False, events=False)
             return 200, {

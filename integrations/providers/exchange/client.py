@@ -35,7 +35,6 @@ from exchangelib import (
     Credentials,
     EWSDateTime,
     EWSTimeZone,
-    Q,
     Version,
 )
 from exchangelib import errors as ews_errors
@@ -357,31 +356,27 @@ class ExchangeProvider:
 
     def find_calendar(self, mailbox: str, name: str | None = None) -> RemoteCalendar:
         """The mailbox's default Calendar folder (GetFolder of the distinguished "calendar"), or with
-        `name` the calendar folder of that display name anywhere in the mailbox (FindFolder, Traversal
-        Deep from the root, a Restriction on folder:DisplayName, which Exchange compares ignoring
-        case; MS-OXWSFLDR). Raises ConnectionProblem when no calendar folder has that name, or when
-        several do (the message names where they are)."""
+        `name` the calendar folder of that display name anywhere in the mailbox: one FindFolder
+        (Traversal Deep from the root, MS-OXWSFLDR) lists the calendar folders, and
+        base.choose_calendar picks the one the name gives, ignoring case as Exchange does (Unicode
+        case folding). Raises ConnectionProblem when no calendar folder has that name, or when
+        several do (the message names the mailbox's calendars, the default one first)."""
         account = self._account(mailbox)
         folder = self._call(mailbox, lambda: Calendar.get_distinguished(root=Root(account=account)))
-        if name and name.strip().lower() != (folder.name or "").lower():
-            wanted = name.strip()
+        if name and name.strip():
 
-            def named(q: Q | None) -> list[Calendar]:
+            def calendar_folders() -> list[Calendar]:
                 # From the root as read (exchangelib keys its paging by the folder's fields).
                 root = Root.get_distinguished(account=account)
-                found = list(FolderCollection(account=account, folders=[root]).find_folders(q=q, depth=DEEP))
+                found = list(FolderCollection(account=account, folders=[root]).find_folders(depth=DEEP))
                 for refused in (f for f in found if isinstance(f, Exception)):
                     raise refused  # an error answer is not "no such folder"
-                return [f for f in found if isinstance(f, Calendar)]
+                return [f for f in found if isinstance(f, Calendar) and f.id != folder.id]
 
-            found = self._call(mailbox, lambda: named(Q(name=wanted)))
-            if len(found) != 1:
-                # Every calendar folder, for a message naming those there are (or the matches).
-                every = [folder, *(f for f in self._call(mailbox, lambda: named(None)) if f.id != folder.id)]
-                listed = [NamedCalendar(name=f.name or "", calendar_id=f.id) for f in every]
-                chosen = choose_calendar(wanted, listed, where=f"the mailbox {mailbox}")
-                found = [f for f in every if f.id == chosen.calendar_id]
-            folder = found[0]
+            every = [folder, *self._call(mailbox, calendar_folders)]
+            listed = [NamedCalendar(name=f.name or "", calendar_id=f.id) for f in every]
+            chosen = choose_calendar(name, listed, where=f"the mailbox {mailbox}")
+            folder = next(f for f in every if f.id == chosen.calendar_id)
         return RemoteCalendar(mailbox=account.primary_smtp_address, calendar_id=folder.id)
 
     def list_changes(
@@ -789,7 +784,10 @@ class ExchangeProvider:
             try:
                 item = CalendarItem(account=account, folder=folder, **item_values(event))
                 item.clean(version=account.version)  # a bad item is refused alone, before the request
-            except (ProviderError, ValueError, TypeError) as error:
+            except ProviderError as error:  # our own refusal already says what Exchange cannot hold
+                results[index] = BulkResult(error=error)
+                continue
+            except (ValueError, TypeError) as error:
                 results[index] = BulkResult(error=ProviderError(f"Exchange cannot hold this entry: {error}"))
                 continue
             new.append(index)

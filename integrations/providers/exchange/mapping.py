@@ -43,7 +43,7 @@ from ..base import (
     refuse_extra_dates,
     unknown_zone_note,
 )
-from ..ms_recurrence import MicrosoftPattern, pattern_for
+from ..ms_recurrence import MicrosoftPattern, pattern_for, range_parts, rrule_for
 from ..zones import iana_zone_for, windows_zone_for  # noqa: F401 (read here by exchange/__init__ and tests)
 
 EWS_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # exchangelib numbers them 1..7 from Monday
@@ -406,53 +406,62 @@ def _until(value: str, tz: EWSTimeZone) -> date:
     return datetime.strptime(value, "%Y%m%d").date()
 
 
-def _rrule_from_recurrence(recurrence: Recurrence, event: RemoteEvent) -> str:
-    pattern, boundary = recurrence.pattern, recurrence.boundary
+def _pattern_of(recurrence: Recurrence) -> MicrosoftPattern:
+    """exchangelib's pattern (MS-OXWSCDATA RecurrenceType) as the shared MicrosoftPattern, which
+    `ms_recurrence.rrule_for` writes as an RRULE for Exchange and Microsoft 365 alike."""
+    pattern = recurrence.pattern
     positions = {number: position for position, number in WEEK_NUMBERS.items()}
+    sets = {number: days for days, number in EWS_DAY_SETS.items()}
 
     def day_code(number: int) -> str:
-        if number > 7:
-            raise UnreadableEntry("Exchange's day/weekday/weekend-day patterns have no RRULE here.")
+        if not 1 <= number <= 7:
+            raise UnreadableEntry(f"Exchange's weekday {number} has no RRULE here.")
         return EWS_WEEKDAYS[number - 1]
 
-    def relative_days(relative: RelativeMonthlyPattern | RelativeYearlyPattern) -> list[str]:
-        # Day, Weekday, WeekendDay: the week_number-th of those days (RFC 5545 BYSETPOS).
-        sets = {number: days for days, number in EWS_DAY_SETS.items()}
-        if relative.weekday in sets:
-            return [f"BYDAY={','.join(sets[relative.weekday])}", f"BYSETPOS={positions[relative.week_number]}"]
-        return [f"BYDAY={positions[relative.week_number]}{day_code(relative.weekday)}"]
+    def relative(kind: str, interval: int, month: int | None = None) -> MicrosoftPattern:
+        # Day, Weekday, WeekendDay (EWS DayOfWeekType): the week_number-th of those days.
+        days = sets.get(pattern.weekday) or (day_code(pattern.weekday),)
+        if pattern.week_number not in positions:
+            raise UnreadableEntry(f"Exchange's week number {pattern.week_number} has no RRULE here.")
+        return MicrosoftPattern(
+            kind=kind, interval=interval, days=days, index=positions[pattern.week_number], month=month
+        )
 
     if isinstance(pattern, DailyPattern):
-        parts = ["FREQ=DAILY", f"INTERVAL={pattern.interval}"]
-    elif isinstance(pattern, WeeklyPattern):
-        days = ",".join(day_code(day) for day in sorted(pattern.weekdays))
-        parts = ["FREQ=WEEKLY", f"INTERVAL={pattern.interval}", f"BYDAY={days}"]
-        if pattern.first_day_of_week and pattern.first_day_of_week != 1:
-            parts.append(f"WKST={day_code(pattern.first_day_of_week)}")
-    elif isinstance(pattern, RelativeMonthlyPattern):
-        parts = ["FREQ=MONTHLY", f"INTERVAL={pattern.interval}", *relative_days(pattern)]
-    elif isinstance(pattern, AbsoluteMonthlyPattern):
-        parts = ["FREQ=MONTHLY", f"INTERVAL={pattern.interval}", f"BYMONTHDAY={pattern.day_of_month}"]
-    elif isinstance(pattern, RelativeYearlyPattern):
-        parts = ["FREQ=YEARLY", f"BYMONTH={pattern.month}", *relative_days(pattern)]
-    elif isinstance(pattern, AbsoluteYearlyPattern):
-        parts = ["FREQ=YEARLY", f"BYMONTH={pattern.month}", f"BYMONTHDAY={pattern.day_of_month}"]
-    else:
-        raise UnreadableEntry(f"Exchange's {type(pattern).__name__} has no RRULE here.")
+        return MicrosoftPattern(kind="daily", interval=pattern.interval)
+    if isinstance(pattern, WeeklyPattern):
+        return MicrosoftPattern(
+            kind="weekly",
+            interval=pattern.interval,
+            days=tuple(day_code(day) for day in sorted(pattern.weekdays)),
+            first_day=day_code(pattern.first_day_of_week or 1),
+        )
+    if isinstance(pattern, RelativeMonthlyPattern):
+        return relative("relativeMonthly", pattern.interval)
+    if isinstance(pattern, AbsoluteMonthlyPattern):
+        return MicrosoftPattern(kind="absoluteMonthly", interval=pattern.interval, day_of_month=pattern.day_of_month)
+    if isinstance(pattern, RelativeYearlyPattern):  # exchangelib's yearly patterns repeat every year
+        return relative("relativeYearly", 1, pattern.month)
+    if isinstance(pattern, AbsoluteYearlyPattern):
+        return MicrosoftPattern(
+            kind="absoluteYearly", interval=1, day_of_month=pattern.day_of_month, month=pattern.month
+        )
+    raise UnreadableEntry(f"Exchange's {type(pattern).__name__} has no RRULE here.")
+
+
+def _rrule_from_recurrence(recurrence: Recurrence, event: RemoteEvent) -> str:
+    """The RRULE value (no prefix) of an Exchange recurrence: the pattern through the translation
+    Microsoft 365 shares (`ms_recurrence.rrule_for`), the range as `ms_recurrence.range_parts`."""
+    parts = rrule_for(_pattern_of(recurrence))
+    boundary, count, end = recurrence.boundary, None, None
     if isinstance(boundary, NumberedPattern):
-        parts.append(f"COUNT={boundary.number}")
+        count = boundary.number
     elif isinstance(boundary, EndDatePattern):
         end = boundary.end
         if isinstance(end, datetime):
             # exchangelib reads the xs:date as that day's midnight on the series' clock, as an instant.
             end = end.astimezone(ZoneInfo(_zone_name(event))).date()
-        if event.all_day:
-            parts.append(f"UNTIL={end:%Y%m%d}")
-        else:
-            # The last moment of the end date on the series' wall clock, in UTC as RFC 5545 wants.
-            last = datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=ZoneInfo(_zone_name(event)))
-            parts.append(f"UNTIL={last.astimezone(UTC):%Y%m%dT%H%M%SZ}")
-    return ";".join(parts)
+    return ";".join(parts + range_parts(count=count, end=end, all_day=event.all_day, zone=_zone_name(event)))
 
 
 def normalised_rules(event: RemoteEvent) -> list[str]:

@@ -24,7 +24,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -270,28 +270,20 @@ class GoogleProvider:
         entry's own `summaryOverride` too) by base.choose_calendar, which refuses none or several."""
         service, _http = self._session(mailbox)
         if name and "@" not in name:
-            listed: list[NamedCalendar] = []
-            page_token = None
-            while True:
-                page = self._call(
-                    mailbox,
-                    lambda token=page_token: service.calendarList().list(pageToken=token).execute(),
-                    "calendar",
-                    name,
+            calendars = service.calendarList()
+            listed = [
+                NamedCalendar(
+                    name=entry.get("summaryOverride") or entry.get("summary") or entry["id"],
+                    calendar_id=entry["id"],
+                    aliases=(entry.get("summary") or "",),
+                    exact=(entry["id"],),
                 )
-                listed += [
-                    NamedCalendar(
-                        name=entry.get("summaryOverride") or entry.get("summary") or entry["id"],
-                        calendar_id=entry["id"],
-                        aliases=(entry.get("summary") or "",),
-                        exact=(entry["id"],),
-                    )
-                    for entry in page.get("items", [])
-                    if entry.get("id")
-                ]
-                page_token = page.get("nextPageToken")
-                if not page_token:
-                    break
+                for page in _every_page(
+                    calendars, calendars.list(), lambda request: self._call(mailbox, request.execute, "calendar", name)
+                )
+                for entry in page.get("items", [])
+                if entry.get("id")
+            ]
             chosen = choose_calendar(name, listed, where=f"{mailbox} on Google")
             return RemoteCalendar(mailbox=mailbox.strip().lower(), calendar_id=chosen.calendar_id)
         calendar_id = name or "primary"
@@ -316,20 +308,11 @@ class GoogleProvider:
     def _pages(self, calendar: RemoteCalendar, **query) -> tuple[list[dict], str | None, str]:
         """Every item of an events.list, following nextPageToken; (items, nextSyncToken, time zone)."""
         events = self._events(calendar.mailbox)
+        first = events.list(calendarId=calendar.calendar_id, singleEvents=False, maxResults=PAGE_SIZE, **query)
         items: list[dict] = []
-        page_token = None
-        while True:
-            answer = events.list(
-                calendarId=calendar.calendar_id,
-                singleEvents=False,
-                maxResults=PAGE_SIZE,
-                pageToken=page_token,
-                **query,
-            ).execute()
+        for answer in _every_page(events, first, lambda request: request.execute()):
             items.extend(answer.get("items") or ())
-            page_token = answer.get("nextPageToken")
-            if not page_token:
-                return items, answer.get("nextSyncToken"), answer.get("timeZone") or "UTC"
+        return items, answer.get("nextSyncToken"), answer.get("timeZone") or "UTC"
 
     def _full_listing(self, calendar: RemoteCalendar, window: Window) -> ChangePage:
         items, sync_token, zone = self._pages(
@@ -731,6 +714,16 @@ class GoogleProvider:
 
 class _NeedsSingleCall(ProviderError):
     """An op the batch cannot carry as it is; apply_bulk runs it on its own."""
+
+
+def _every_page(collection: Any, request: Any, execute: Callable[[Any], dict]) -> Iterator[dict]:
+    """Each answer of a list `request` of `collection` (`execute` runs one page's request), then of
+    the pages after it: the client library's own `list_next`, which follows nextPageToken (calendar
+    v3 "Pagination": the last page has no nextPageToken, and events.list's carries nextSyncToken)."""
+    while request is not None:
+        answer = execute(request)
+        yield answer
+        request = collection.list_next(request, answer)
 
 
 def _key(value):

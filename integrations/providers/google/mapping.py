@@ -32,7 +32,7 @@ from ..base import (
     reads_untrusted,
     unknown_zone_note,
 )
-from ..zones import zone_for_name
+from ..zones import on_series_zone, series_zone_note, zone_for_name
 
 MARKER_KEY = "helpdeskLinkId"
 
@@ -71,20 +71,13 @@ def event_id_for(marker: str) -> str:
 # --- times ------------------------------------------------------------------------------------
 
 
-def known_zone(name: object) -> str | None:
-    """The IANA zone `name` (an IANA or Windows name) stands for, else None (a made-up or mistyped
-    name): `zones.zone_for_name`, the resolver Graph uses too, for start, end and EXDATE alike.
-    External text never names a file for zoneinfo to open (a 300-character name raised OSError)."""
-    return zone_for_name(name)
-
-
 def parse_event_time(value: dict, zone: str) -> datetime | date:
     """An EventDateTime as a date (all-day) or an aware datetime on `zone`'s wall clock (the
     event's own timeZone first, when it is one zoneinfo knows)."""
     if value.get("date"):
         return date.fromisoformat(value["date"])
     moment = datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
-    tz = ZoneInfo(known_zone(value.get("timeZone")) or zone)
+    tz = ZoneInfo(zone_for_name(value.get("timeZone")) or zone)
     if moment.tzinfo is None:
         return moment.replace(tzinfo=tz)
     return moment.astimezone(tz)
@@ -115,15 +108,19 @@ def instance_id(master_id: str, original_start: datetime | date) -> str:
 def _line_dates(line: str, zone: str, all_day: bool, unknown: list[str]) -> list[datetime | date]:
     """The dates of one EXDATE or RDATE line (RFC 5545 sections 3.8.5.1, 3.8.5.2): aware datetimes on
     `zone`'s wall clock for a timed series unless its TZID names another, dates for an all-day one.
-    The TZID is read like the start's timeZone (`known_zone`: IANA or Windows names); a name no table
-    holds is appended to `unknown` and read as `zone`. RDATE;VALUE=PERIOD is not read here (the
-    caller keeps the line)."""
+    The TZID is read like the start's timeZone (`zones.zone_for_name`: IANA or Windows names); a name
+    no table holds is appended to `unknown` and read on the series' zone (`zones.on_series_zone`).
+    RDATE;VALUE=PERIOD is not read here (the caller keeps the line)."""
     name, _, values = line.partition(":")
     params = dict(part.split("=", 1) for part in name.split(";")[1:] if "=" in part)
     tzid = params.get("TZID")
-    if tzid and known_zone(tzid) is None:
+    known = zone_for_name(tzid) if tzid else zone
+    if known is None:
         unknown.append(tzid)
-    tz = ZoneInfo(known_zone(tzid) or zone)
+
+    def local(naive: datetime) -> datetime:
+        return naive.replace(tzinfo=ZoneInfo(known)) if known else on_series_zone(naive, zone)
+
     found: list[datetime | date] = []
     for text in values.split(","):
         text = text.strip()
@@ -131,10 +128,10 @@ def _line_dates(line: str, zone: str, all_day: bool, unknown: list[str]) -> list
             continue
         if len(text) == 8 or params.get("VALUE") == "DATE":
             day = datetime.strptime(text[:8], "%Y%m%d").date()
-            found.append(day if all_day else datetime(day.year, day.month, day.day, tzinfo=tz))
+            found.append(day if all_day else local(datetime(day.year, day.month, day.day)))
             continue
         moment = datetime.strptime(text.rstrip("Z"), "%Y%m%dT%H%M%S")
-        moment = moment.replace(tzinfo=UTC if text.endswith("Z") else tz).astimezone(ZoneInfo(zone))
+        moment = (moment.replace(tzinfo=UTC) if text.endswith("Z") else local(moment)).astimezone(ZoneInfo(zone))
         found.append(moment.date() if all_day else moment)
     return found
 
@@ -185,15 +182,15 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
     A timeZone zoneinfo does not know is replaced by the calendar's zone (UTC when that is unknown
     too), with a note: the dateTime values carry their offset (RFC 3339), so only the wall clock a
     series repeats on is a guess."""
-    calendar_zone = known_zone(calendar_zone) or "UTC"
-    zone = known_zone((master.get("start") or {}).get("timeZone")) or calendar_zone
+    calendar_zone = zone_for_name(calendar_zone) or "UTC"
+    zone = zone_for_name((master.get("start") or {}).get("timeZone")) or calendar_zone
     named = [
         value.get("timeZone")
         for resource in (master, *exceptions)
         for value in (resource.get("start") or {}, resource.get("end") or {})
         if value.get("timeZone")
     ]
-    unknown = next((name for name in named if known_zone(name) is None), None)
+    unknown = next((name for name in named if zone_for_name(name) is None), None)
     all_day = bool((master.get("start") or {}).get("date"))
     block = BUSY_BLOCK_TYPES.get(event_type(master))
     subject = master.get("summary") or block or ""
@@ -227,11 +224,11 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
             unknown_tzids: list[str] = []
             event.exdates.extend(_line_dates(line, zone, all_day, unknown_tzids))
             # One line's unknown TZID costs that line's wall clock, never the series.
-            event.notes += [unknown_zone_note(tzid, f"on the series' zone {zone}") for tzid in unknown_tzids]
+            event.notes += [series_zone_note(tzid, zone) for tzid in unknown_tzids]
         elif _is_modelled(line):  # RDATE: extra starts of the series
             unknown_tzids = []
             event.rdates.extend(_line_dates(line, zone, all_day, unknown_tzids))
-            event.notes += [unknown_zone_note(tzid, f"on the series' zone {zone}") for tzid in unknown_tzids]
+            event.notes += [series_zone_note(tzid, zone) for tzid in unknown_tzids]
     if event.rrules:
         seen = {_utc(value) for value in event.exdates}
         for exception in sorted(exceptions, key=lambda e: json.dumps(e.get("originalStartTime"), sort_keys=True)):

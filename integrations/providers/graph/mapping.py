@@ -25,7 +25,7 @@ from ..base import (
     refuse_extra_dates,
     unknown_zone_note,
 )
-from ..ms_recurrence import MicrosoftPattern, pattern_for, rrule_for
+from ..ms_recurrence import MicrosoftPattern, pattern_for, range_parts, rrule_for
 from ..zones import windows_zone_for, zone_for_name
 
 # Our marker: a named string property in our own property set (the one the EWS connector uses, so an
@@ -45,17 +45,10 @@ def transaction_id(marker: str, replaces: str | None = None) -> str:
     return str(uuid.uuid5(TRANSACTION_NAMESPACE, marker if not replaces else f"{marker}\n{replaces}"))
 
 
-def _known_zone(name: str | None) -> str | None:
-    """IANA zone for a Graph time zone name (Windows or IANA); UTC for none; None when unknown
-    (a custom zone, "tzone://Microsoft/Custom", a name no table holds)."""
-    if not name:
-        return "UTC"
-    return zone_for_name(name)
-
-
 def _zone(name: str | None) -> str:
-    """IANA zone for a Graph time zone name (Windows or IANA); UTC when unknown."""
-    return _known_zone(name) or "UTC"
+    """IANA zone for a Graph time zone name (Windows or IANA, `zones.zone_for_name`); UTC for none
+    and for a name no table holds (a custom zone, "tzone://Microsoft/Custom")."""
+    return zone_for_name(name) or "UTC"
 
 
 def _parse(value: dict | None) -> datetime:
@@ -117,7 +110,7 @@ def event_from_graph(data: dict) -> RemoteEvent:
     unknown = [
         str(name)
         for name in (data.get("originalStartTimeZone"), (data.get("start") or {}).get("timeZone"))
-        if _known_zone(name) is None
+        if name and zone_for_name(name) is None
     ]
     if unknown:
         event.notes.append(unknown_zone_note(unknown[0], "as UTC"))
@@ -305,15 +298,9 @@ def rrule_from(recurrence: dict, event: RemoteEvent) -> str:
         month=pattern.get("month"),
     )
     parts = rrule_for(shape)
-    if rng.get("type") == "numbered":
-        parts.append(f"COUNT={rng.get('numberOfOccurrences')}")
-    elif rng.get("type") == "endDate" and rng.get("endDate"):
-        end = date.fromisoformat(rng["endDate"][:10])
-        if event.all_day:
-            parts.append(f"UNTIL={end:%Y%m%d}")
-        else:
-            last = datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=ZoneInfo(event.time_zone or "UTC"))
-            parts.append(f"UNTIL={last.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    end = date.fromisoformat(rng["endDate"][:10]) if rng.get("type") == "endDate" and rng.get("endDate") else None
+    count = rng.get("numberOfOccurrences") if rng.get("type") == "numbered" else None
+    parts += range_parts(count=count, end=end, all_day=event.all_day, zone=event.time_zone or "UTC")
     return ";".join(parts)
 
 

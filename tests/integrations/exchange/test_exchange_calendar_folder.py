@@ -76,3 +76,22 @@ def test_the_connection_test_names_the_calendar_it_found_and_refuses_one_gone(al
     ews.add_calendar_folder(ALICE, "Support rota")  # a second folder of that name: the name is no longer enough
     with pytest.raises(ConnectionProblem, match=r"2 calendars of the mailbox alice@example\.com match 'Support rota'"):
         services.test_connection(ews_connection)
+
+
+def test_a_calendar_name_is_matched_by_case_folding_with_one_folder_listing(provider, ews):
+    # Unicode case folding (str.casefold, Unicode 3.13) makes "STRASSE" and "Straße" one name; one
+    # FindFolder lists the mailbox's calendar folders, and the shared chooser picks among them.
+    street = ews.add_calendar_folder(ALICE, "Straße")
+    before = len(ews.requests)
+
+    found = provider.find_calendar(ALICE, "STRASSE")
+
+    assert found.calendar_id == street
+    assert ews.requests[before:].count("FindFolder") == 1
+
+
+def test_a_second_folder_named_as_the_default_calendar_makes_the_name_refused(alice, ews_connection, ews):
+    ews.add_calendar_folder(ALICE, "CALENDAR", under=ews.add_calendar_folder(ALICE, "Team calendars"))
+
+    with pytest.raises(ConnectionProblem, match=r"2 calendars of the mailbox alice@example\.com match 'calendar'"):
+        services.connect_agent(alice, connection=ews_connection, calendar="calendar")

@@ -13,7 +13,12 @@ from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.sync import engine
-from tests.integrations.series import check_series_shown, make_daily_series
+from tests.integrations.series import (
+    check_series_shown,
+    extra_dates_refusal_logged,
+    make_daily_series,
+    make_series_with_an_extra_date,
+)
 from tests.integrations.test_caldav_sync import make, pull
 
 from .conftest import ALICE
@@ -523,3 +528,15 @@ def test_exchange_refuses_a_series_with_extra_dates_rather_than_writing_it_witho
     with pytest.raises(ProviderError, match=r"Exchange cannot hold a series with extra dates \(RDATE: 1 date"):
         provider.create(calendar, series)
     assert ews.items(ALICE) == []
+
+
+def test_exchange_refusing_a_series_with_extra_dates_is_in_the_sync_log(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """The refusal above (an EWS Recurrence is one pattern and one range, MS-OXWSCDATA
+    RecurrenceType) reaches the technician's sync log, as the pages read it, with the message a
+    coordinator acts on; nothing is written to the mailbox."""
+    make_series_with_an_extra_date(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
+
+    assert ews.items(ALICE) == []
+    extra_dates_refusal_logged(alice_exchange.agent, "Exchange")

@@ -39,3 +39,15 @@ def test_google_a_calendar_id_is_still_taken_as_given(alice, google_connection, 
     jobs = google.add_calendar(ALICE, "Jobs")
 
     assert services.connect_agent(alice, connection=google_connection, calendar=jobs).calendar_id == jobs
+
+
+def test_google_a_title_on_the_second_page_of_the_calendar_list_is_found(alice, google_connection, google):
+    # CalendarList: list gives 100 entries a page by default (calendar v3 reference); the 101st
+    # calendar is on the page its nextPageToken names.
+    for number in range(100):
+        google.add_calendar(ALICE, f"Team {number:03}")
+    jobs = google.add_calendar(ALICE, "Helpdesk Jobs")
+
+    link = services.connect_agent(alice, connection=google_connection, calendar="helpdesk jobs")
+
+    assert link.calendar_id == jobs

@@ -39,3 +39,13 @@ def test_an_exdate_with_an_unknown_tzid_is_named_and_read_on_the_series_zone_kee
     assert event.exdates == [datetime(2026, 12, 14, 9, 0, tzinfo=AMSTERDAM)]
     assert len(event.notes) == 1
     assert "Mars/Olympus_Mons" in event.notes[0] and "Europe/Amsterdam" in event.notes[0]
+
+
+def test_an_rdate_with_an_unknown_tzid_is_named_and_read_on_the_series_zone_keeping_the_series():
+    # RFC 5545 3.8.5.2: RDATE date-times are in DTSTART's zone, as EXDATE's (3.8.5.1).
+    event = event_from_resource(_master("RDATE;TZID=Mars/Olympus_Mons:20261216T090000"))
+
+    assert event.rrules == ["FREQ=WEEKLY;BYDAY=MO"]
+    assert event.rdates == [datetime(2026, 12, 16, 9, 0, tzinfo=AMSTERDAM)]
+    assert len(event.notes) == 1
+    assert "Mars/Olympus_Mons" in event.notes[0] and "Europe/Amsterdam" in event.notes[0]

@@ -9,7 +9,12 @@ from calendars.models import Appointment
 from integrations.models import SyncLink
 from integrations.providers.graph.mapping import marker_of
 from integrations.sync import engine
-from tests.integrations.series import check_series_shown, make_daily_series
+from tests.integrations.series import (
+    check_series_shown,
+    extra_dates_refusal_logged,
+    make_daily_series,
+    make_series_with_an_extra_date,
+)
 
 from .conftest import ALICE
 
@@ -471,3 +476,15 @@ def test_graph_refuses_a_series_with_extra_dates_rather_than_writing_it_without_
         provider.update(calendar, ref, series, base=base)
     (stored,) = graph.events(ALICE)
     assert stored["subject"] == "Backup check"
+
+
+def test_graph_refusing_a_series_with_extra_dates_is_in_the_sync_log(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """The refusal above (a patternedRecurrence is one pattern and a range) reaches the
+    technician's sync log, as the pages read it, with the message a coordinator acts on; nothing
+    is written to the mailbox."""
+    make_series_with_an_extra_date(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
+
+    assert graph.events(ALICE) == []
+    extra_dates_refusal_logged(alice_graph.agent, "Microsoft 365")
