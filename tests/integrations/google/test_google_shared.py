@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from integrations import services
-from integrations.providers.google.mapping import instance_id
 from tests.integrations import shared_scenarios
+from tests.peers.google import instance_id
 
 from .conftest import ALICE, BOB
 from .test_google_sync import google_view, when

@@ -19,13 +19,13 @@ from integrations import services
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.providers.base import ConnectionProblem, ProviderError
 from integrations.providers.google import MARKER_KEY, event_id_for
-from integrations.providers.google.mapping import instance_id
 from integrations.sync import engine
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.stored_text import tables_holding
 from tests.integrations.test_ask_keeps_copies_in_step import approve_then_move
 from tests.integrations.test_caldav_sync import make, pull
 from tests.integrations.zone_notes import assert_read_with_a_zone_note
+from tests.peers.google import instance_id
 
 from .conftest import ALICE, CLIENT_ID
 
