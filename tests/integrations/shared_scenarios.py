@@ -1,5 +1,5 @@
 """A shared appointment (S1.3 "one entry with other attendees") on every connector: the scenarios the
-CalDAV suite runs (tests/integrations/test_shared_attendees.py), written once here and run against
+CalDAV suite runs (tests/integrations/test_caldav_shared.py), written once here and run against
 the Exchange (EWS), Microsoft Graph and Google peers by their own modules, each through the real
 client library.
 

@@ -3,8 +3,9 @@ CalDAV: real Radicale, each technician's phone a `caldav` client on their own ca
 phone holds is expanded with recurring-ical-events. An entry the helpdesk writes names no ORGANIZER
 and no ATTENDEE (RFC 5546 would make it a scheduling object), so nobody else receives it; an
 invitation the owner declined is read from their ATTENDEE line's PARTSTAT (RFC 5545 3.2.12). The
-CalDAV-only cases (EXDATE while the helpdesk changed the series, a planned request deleted on the
-phone) stay in test_shared_attendees.py."""
+CalDAV-only cases (an occurrence cancelled on a single technician's series, EXDATE while the
+helpdesk changed the series, a planned request deleted on the phone, the log naming changed
+occurrences) stay in test_shared_attendees.py."""
 
 import uuid
 from datetime import UTC, datetime
