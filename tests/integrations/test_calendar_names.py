@@ -67,9 +67,26 @@ class Calendars:
     where: str
 
 
-@pytest.fixture(params=["caldav", "google", "graph", "exchange"])
+# Each peer: its fixture, the connection's fixture, how it makes a calendar, how a message names the
+# calendars it starts with, and whose calendars a message says were searched.
+PEERS = {
+    "google": ("google", "google_connection", "add_calendar", [repr(ALICE)], f"{ALICE} on Google"),
+    "graph": ("graph", "graph_connection", "add_calendar", ["'Calendar'"], f"{ALICE} on Microsoft 365"),
+    "exchange": ("ews", "ews_connection", "add_calendar_folder", ["'Calendar'"], f"the mailbox {ALICE}"),
+}
+
+
+@pytest.fixture(params=["caldav", *PEERS])
 def calendars(request) -> Calendars:
-    return request.getfixturevalue(f"{request.param}_calendars")
+    if request.param == "caldav":
+        return request.getfixturevalue("caldav_calendars")
+    peer, connection, adder, there, where = PEERS[request.param]
+    make = getattr(request.getfixturevalue(peer), adder)
+
+    def add(display: str) -> tuple[str, str]:
+        return make(ALICE, display), repr(display)
+
+    return Calendars(request.getfixturevalue(connection), request.getfixturevalue("alice"), add, there, where)
 
 
 @pytest.fixture
@@ -83,39 +100,6 @@ def caldav_calendars(fresh, caldav_connection, radicale) -> Calendars:
     home = f"{radicale.url.rstrip('/')}/{fresh.mailbox.split('@')[0]}/"
     where = f"{fresh.mailbox} (calendar home {home}, through the account 'helpdesk')"
     return Calendars(caldav_connection, fresh, add, [], where)
-
-
-@pytest.fixture
-def google_calendars(request, alice) -> Calendars:
-    peer = request.getfixturevalue("google")
-
-    def add(display: str) -> tuple[str, str]:
-        return peer.add_calendar(ALICE, display), repr(display)
-
-    connection = request.getfixturevalue("google_connection")
-    return Calendars(connection, alice, add, [repr(ALICE)], f"{ALICE} on Google")
-
-
-@pytest.fixture
-def graph_calendars(request, alice) -> Calendars:
-    peer = request.getfixturevalue("graph")
-
-    def add(display: str) -> tuple[str, str]:
-        return peer.add_calendar(ALICE, display), repr(display)
-
-    connection = request.getfixturevalue("graph_connection")
-    return Calendars(connection, alice, add, ["'Calendar'"], f"{ALICE} on Microsoft 365")
-
-
-@pytest.fixture
-def exchange_calendars(request, alice) -> Calendars:
-    peer = request.getfixturevalue("ews")
-
-    def add(display: str) -> tuple[str, str]:
-        return peer.add_calendar_folder(ALICE, display), repr(display)
-
-    connection = request.getfixturevalue("ews_connection")
-    return Calendars(connection, alice, add, ["'Calendar'"], f"the mailbox {ALICE}")
 
 
 def test_a_calendar_name_matches_the_display_name_ignoring_case(calendars):
