@@ -15,7 +15,7 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from tests.integrations import shared_scenarios
+from tests.integrations import one_technician_scenarios, shared_scenarios
 from tests.integrations.conftest import USERS, OtherClient
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +134,8 @@ def test_shared_appointment_on_caldav(
 ):
     phones = Phones(radicale, alice_calendar, bob_calendar)
     scenario(phones, alice_calendar, bob_calendar, django_capture_on_commit_callbacks)
+
+
+@one_technician_scenarios.each_scenario
+def test_one_technician_on_caldav(scenario, radicale, alice_calendar, django_capture_on_commit_callbacks):
+    scenario(Phones(radicale, alice_calendar), alice_calendar, django_capture_on_commit_callbacks)

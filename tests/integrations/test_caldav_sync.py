@@ -1,11 +1,12 @@
-"""The sync engine against a real Radicale: push, pull, conflicts, Ask, import rules, resync."""
+"""The sync engine against a real Radicale: push, pull, conflicts, Ask, import rules, resync.
+Deleting, an entry already gone, policy Never and Ask's approval are
+tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule
 from integrations import services
@@ -96,27 +97,6 @@ def test_changed_appointment_updates_the_entry(
     assert len(entries) == 1
     assert str(entries[0].icalendar_component["summary"]) == "Moved visit"
     assert entries[0].icalendar_component.decoded("dtstart") == tomorrow_9 + timedelta(hours=2)
-
-
-def test_deleted_appointment_deletes_the_entry_and_then_its_link(
-    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert alice_phone.entries() == []
-    assert not SyncLink.objects.exists()
-
-
-def test_never_policy_pushes_nothing(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks):
-    alice = alice_calendar.agent
-    alice.sync_policy = AgentSyncPolicy.NEVER
-    alice.save()
-    make(alice, tomorrow_9, django_capture_on_commit_callbacks)
-
-    assert alice_phone.entries() == []
-    assert not SyncLink.objects.exists()
 
 
 # --- pull ----------------------------------------------------------------------------------------------
@@ -236,20 +216,6 @@ def test_modification_beats_deletion(alice_calendar, alice_phone, tomorrow_9, dj
 
 
 # --- Ask ------------------------------------------------------------------------------------------------
-
-
-def test_ask_keeps_the_appointment_waiting_until_approved(
-    asking, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    assert alice_phone.entries() == []
-    link = SyncLink.objects.get(appointment=appointment)
-    assert link.approval == SyncLink.Approval.WAITING
-
-    with django_capture_on_commit_callbacks(execute=True):
-        services.approve(link)
-
-    assert len(alice_phone.entries()) == 1
 
 
 def test_ask_declined_appointment_never_reaches_the_calendar(

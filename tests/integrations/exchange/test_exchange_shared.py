@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from integrations import services
-from tests.integrations import shared_scenarios
+from tests.integrations import one_technician_scenarios, shared_scenarios
 
 from .conftest import ALICE
 
@@ -81,3 +81,10 @@ def test_shared_appointment_on_exchange(
 ):
     assert alice_exchange.agent.mailbox == ALICE and bob_exchange.agent.mailbox == BOB
     scenario(Outlook(ews), alice_exchange, bob_exchange, django_capture_on_commit_callbacks)
+
+
+@one_technician_scenarios.each_scenario
+def test_one_technician_on_exchange(scenario, ews, alice_exchange, django_capture_on_commit_callbacks):
+    scenario(Outlook(ews), alice_exchange, django_capture_on_commit_callbacks)
+    # Whatever the scenario wrote, Exchange was told to send nobody anything (SendToNone).
+    assert {mode for _, mode in ews.notifications} <= {"SendToNone"}

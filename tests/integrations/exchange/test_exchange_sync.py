@@ -1,5 +1,7 @@
 """The sync engine against the local EWS server through the real exchangelib: the CalDAV scenarios,
-and what Exchange adds (change keys, impersonation, sync states, series with exceptions)."""
+and what Exchange adds (change keys, impersonation, sync states, series with exceptions). Deleting,
+an entry already gone, policy Never and Ask's approval are
+tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 import contextlib
 import os
@@ -11,7 +13,6 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
 from integrations import services
@@ -105,39 +106,6 @@ def test_changed_appointment_updates_the_entry_without_notifications(
     assert (item.subject, item.start, item.end) == ("Moved visit", tomorrow_9 + 2 * HOUR, tomorrow_9 + 3 * HOUR)
     assert SyncLink.objects.get().version == item.change_key
     assert ews.notifications[-1] == ("UpdateItem", "SendToNone")
-
-
-def test_deleted_appointment_deletes_the_entry_and_then_its_link(
-    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert ews.items(ALICE) == []
-    assert ews.notifications[-1] == ("DeleteItem", "SendToNone")
-    assert not SyncLink.objects.exists()
-
-
-def test_deleting_an_entry_already_gone_from_outlook_counts_as_done(
-    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    ews.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert not SyncLink.objects.exists()
-    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
-
-
-def test_never_policy_pushes_nothing(alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks):
-    alice = alice_exchange.agent
-    alice.sync_policy = AgentSyncPolicy.NEVER
-    alice.save()
-    make(alice, tomorrow_9, django_capture_on_commit_callbacks)
-
-    assert ews.items(ALICE) == []
 
 
 # --- pull ----------------------------------------------------------------------------------------------
@@ -293,18 +261,6 @@ def asking(alice_exchange):
     settings.sync_policy = SyncPolicy.ASK
     settings.save()
     return alice_exchange
-
-
-def test_ask_keeps_the_appointment_waiting_until_approved(asking, ews, tomorrow_9, django_capture_on_commit_callbacks):
-    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    assert ews.items(ALICE) == []
-    link = SyncLink.objects.get(appointment=appointment)
-    assert link.approval == SyncLink.Approval.WAITING
-
-    with django_capture_on_commit_callbacks(execute=True):
-        services.approve(link)
-
-    assert subjects_in_outlook(ews) == ["Server room visit"]
 
 
 def test_ask_declined_appointment_never_reaches_outlook(asking, ews, tomorrow_9, django_capture_on_commit_callbacks):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from integrations import services
-from tests.integrations import shared_scenarios
+from tests.integrations import one_technician_scenarios, shared_scenarios
 from tests.peers.google import instance_id
 
 from .conftest import ALICE, BOB
@@ -83,3 +83,9 @@ def bob_google(bob, google_connection):
 def test_shared_appointment_on_google(scenario, google, alice_google, bob_google, django_capture_on_commit_callbacks):
     assert (alice_google.agent.mailbox, bob_google.agent.mailbox) == (ALICE, BOB)
     scenario(GoogleCalendarApp(google), alice_google, bob_google, django_capture_on_commit_callbacks)
+
+
+@one_technician_scenarios.each_scenario
+def test_one_technician_on_google(scenario, google, alice_google, django_capture_on_commit_callbacks):
+    scenario(GoogleCalendarApp(google), alice_google, django_capture_on_commit_callbacks)
+    assert set(google.send_updates) <= {"none"}  # whatever it wrote, Google told nobody

@@ -1,6 +1,7 @@
 """The sync engine against the local Google Calendar server through the real google-api-python-client:
 the CalDAV and Exchange scenarios, and what Google adds (etags, delegation, sync tokens, series
-whose exceptions are events of their own)."""
+whose exceptions are events of their own). Deleting, an entry already gone, policy Never and Ask's
+approval are tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 import contextlib
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,6 @@ import recurring_ical_events
 from dateutil import rrule as dateutil_rrule
 from django.utils import timezone
 
-from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
 from integrations import services
@@ -115,38 +115,6 @@ def test_changed_appointment_patches_the_event_with_its_etag(
     assert (event["summary"], start_of(event), event["colorId"]) == ("Moved visit", tomorrow_9 + 2 * HOUR, "4")
     assert SyncLink.objects.get().version == event["etag"]
     assert set(google.send_updates) == {"none"}
-
-
-def test_deleted_appointment_deletes_the_event_and_then_its_link(
-    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert google.events(ALICE) == []
-    assert not SyncLink.objects.exists()
-
-
-def test_deleting_an_event_already_gone_counts_as_done(
-    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    google.phone_delete(ALICE, SyncLink.objects.get().remote_id)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert not SyncLink.objects.exists()
-    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
-
-
-def test_never_policy_pushes_nothing(alice_google, google, tomorrow_9, django_capture_on_commit_callbacks):
-    alice = alice_google.agent
-    alice.sync_policy = AgentSyncPolicy.NEVER
-    alice.save()
-    make(alice, tomorrow_9, django_capture_on_commit_callbacks)
-
-    assert google.events(ALICE) == []
 
 
 # --- pull ----------------------------------------------------------------------------------------------
@@ -306,20 +274,6 @@ def asking(alice_google):
     settings.sync_policy = SyncPolicy.ASK
     settings.save()
     return alice_google
-
-
-def test_ask_keeps_the_appointment_waiting_until_approved(
-    asking, google, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    assert google.events(ALICE) == []
-    link = SyncLink.objects.get(appointment=appointment)
-    assert link.approval == SyncLink.Approval.WAITING
-
-    with django_capture_on_commit_callbacks(execute=True):
-        services.approve(link)
-
-    assert subjects_in_google(google) == ["Server room visit"]
 
 
 def test_ask_declined_appointment_never_reaches_google(asking, google, tomorrow_9, django_capture_on_commit_callbacks):

@@ -1,5 +1,7 @@
 """The sync engine against the local Microsoft Graph server through the real msal and requests: the
-CalDAV and Exchange scenarios, and what Graph adds (delta links, transactionId, $batch, limits)."""
+CalDAV and Exchange scenarios, and what Graph adds (delta links, transactionId, $batch, limits).
+Deleting, an entry already gone, policy Never and Ask's approval are
+tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 import contextlib
 import os
@@ -12,7 +14,6 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
 from integrations import services
@@ -96,38 +97,6 @@ def test_changed_appointment_patches_only_what_changed(
     )
     assert event["categories"] == ["Red category"]  # Outlook's own, kept
     assert SyncLink.objects.get().version == event["changeKey"]
-
-
-def test_deleted_appointment_deletes_the_entry_and_then_its_link(
-    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert graph.events(ALICE) == []
-    assert not SyncLink.objects.exists()
-
-
-def test_deleting_an_entry_already_gone_from_outlook_counts_as_done(
-    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    graph.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert not SyncLink.objects.exists()
-    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
-
-
-def test_never_policy_pushes_nothing(alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks):
-    alice = alice_graph.agent
-    alice.sync_policy = AgentSyncPolicy.NEVER
-    alice.save()
-    make(alice, tomorrow_9, django_capture_on_commit_callbacks)
-
-    assert graph.events(ALICE) == []
 
 
 def test_a_retried_create_makes_no_second_event(alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks):
@@ -317,20 +286,6 @@ def asking(alice_graph):
     settings.sync_policy = SyncPolicy.ASK
     settings.save()
     return alice_graph
-
-
-def test_ask_keeps_the_appointment_waiting_until_approved(
-    asking, graph, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    assert graph.events(ALICE) == []
-    link = SyncLink.objects.get(appointment=appointment)
-    assert link.approval == SyncLink.Approval.WAITING
-
-    with django_capture_on_commit_callbacks(execute=True):
-        services.approve(link)
-
-    assert subjects_in_outlook(graph) == ["Server room visit"]
 
 
 def test_ask_declined_appointment_never_reaches_outlook(asking, graph, tomorrow_9, django_capture_on_commit_callbacks):

@@ -1,0 +1,83 @@
+"""A helpdesk appointment on one technician's calendar, the same on every connector: written once
+here, run by each connector's module (test_caldav_shared.py, exchange/, graph/ and google/
+test_*_shared.py) through its `Calendars` adapter (tests/integrations/shared_scenarios.py), each
+against its peer through the real client library. What a calendar holds is read from the peer's
+own state, never from our code. These were near-copies in each connector's sync suite."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.models import AgentSyncPolicy
+from calendars import services as calendar_services
+from calendars.models import CalendarSettings, SyncPolicy
+from integrations import services
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from tests.integrations.shared_scenarios import Calendars, next_monday_15, remote_id, sync
+from tests.integrations.test_caldav_sync import make
+
+
+def subjects(calendars: Calendars, agent_calendar: AgentCalendar) -> list[str]:
+    return sorted(entry["subject"] for entry in calendars.entries(agent_calendar.agent.mailbox))
+
+
+def deleted_appointment_deletes_the_entry_and_then_its_link(calendars: Calendars, alice_cal, capture) -> None:
+    appointment = make(alice_cal.agent, next_monday_15(), capture)
+    assert subjects(calendars, alice_cal) == ["Server room visit"]
+
+    with capture(execute=True):
+        calendar_services.delete_appointment(appointment)
+
+    assert calendars.entries(alice_cal.agent.mailbox) == []
+    assert not SyncLink.objects.exists()
+
+
+def deleting_an_entry_already_gone_counts_as_done(calendars: Calendars, alice_cal, capture) -> None:
+    appointment = make(alice_cal.agent, next_monday_15(), capture)
+    calendars.delete(alice_cal.agent.mailbox, remote_id(appointment, alice_cal))
+
+    with capture(execute=True):
+        calendar_services.delete_appointment(appointment)
+
+    assert not SyncLink.objects.exists()
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
+
+
+def never_policy_pushes_nothing(calendars: Calendars, alice_cal, capture) -> None:
+    alice = alice_cal.agent
+    alice.sync_policy = AgentSyncPolicy.NEVER
+    alice.save()
+
+    make(alice, next_monday_15(), capture)
+
+    assert calendars.entries(alice.mailbox) == []
+    assert not SyncLink.objects.exists()
+
+
+def ask_keeps_the_appointment_waiting_until_approved(calendars: Calendars, alice_cal, capture) -> None:
+    settings = CalendarSettings.load()
+    settings.sync_policy = SyncPolicy.ASK  # S3.3, set for everyone
+    settings.save()
+    appointment = make(alice_cal.agent, next_monday_15(), capture)
+    assert calendars.entries(alice_cal.agent.mailbox) == []
+    link = SyncLink.objects.get(appointment=appointment)
+    assert link.approval == SyncLink.Approval.WAITING
+
+    with capture(execute=True):
+        services.approve(link)
+
+    assert subjects(calendars, alice_cal) == ["Server room visit"]
+    with capture(execute=True):
+        again = sync(alice_cal)
+    assert (again.pushed, again.pulled) == (0, 0)
+
+
+SCENARIOS = [
+    deleted_appointment_deletes_the_entry_and_then_its_link,
+    deleting_an_entry_already_gone_counts_as_done,
+    never_policy_pushes_nothing,
+    ask_keeps_the_appointment_waiting_until_approved,
+]
+
+# Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
+each_scenario = pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
