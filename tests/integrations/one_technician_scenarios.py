@@ -10,7 +10,7 @@ import pytest
 
 from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
-from calendars.models import CalendarSettings, SyncPolicy
+from calendars.models import Appointment, CalendarSettings, SyncPolicy
 from integrations import services
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from tests.integrations.shared_scenarios import Calendars, next_monday_15, remote_id, sync
@@ -72,11 +72,37 @@ def ask_keeps_the_appointment_waiting_until_approved(calendars: Calendars, alice
     assert (again.pushed, again.pulled) == (0, 0)
 
 
+def entry_deleted_on_the_calendar_deletes_the_appointment(calendars: Calendars, alice_cal, capture) -> None:
+    appointment = make(alice_cal.agent, next_monday_15(), capture)
+    sync(alice_cal)
+    calendars.delete(alice_cal.agent.mailbox, remote_id(appointment, alice_cal))
+
+    sync(alice_cal)
+
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+
+
+def modification_beats_deletion(calendars: Calendars, alice_cal, capture) -> None:
+    """Deleted on the calendar while changed in the helpdesk: the change wins and is written again."""
+    appointment = make(alice_cal.agent, next_monday_15(), capture)
+    sync(alice_cal)
+    calendars.delete(alice_cal.agent.mailbox, remote_id(appointment, alice_cal))
+    calendar_services.update_appointment(appointment, subject="Still needed")  # its push not run yet
+
+    sync(alice_cal)
+
+    assert list(Appointment.objects.values_list("subject", flat=True)) == ["Still needed"]
+    assert subjects(calendars, alice_cal) == ["Still needed"]
+
+
 SCENARIOS = [
     deleted_appointment_deletes_the_entry_and_then_its_link,
     deleting_an_entry_already_gone_counts_as_done,
     never_policy_pushes_nothing,
     ask_keeps_the_appointment_waiting_until_approved,
+    entry_deleted_on_the_calendar_deletes_the_appointment,
+    modification_beats_deletion,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.

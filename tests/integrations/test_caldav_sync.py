@@ -1,6 +1,6 @@
-"""The sync engine against a real Radicale: push, pull, conflicts, Ask, import rules, resync.
-Deleting, an entry already gone, policy Never and Ask's approval are
-tests/integrations/one_technician_scenarios.py, run on every connector."""
+"""The sync engine against a real Radicale: push, pull, conflicts, Ask, import rules, resync. Deleting
+on either side, an entry already gone, a change beating a deletion, policy Never and Ask's approval
+are tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 from datetime import timedelta
 
@@ -139,19 +139,6 @@ def test_entry_changed_in_another_client_changes_the_appointment(
     assert len(alice_phone.entries()) == 1
 
 
-def test_entry_deleted_in_another_client_deletes_the_appointment(
-    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
-):
-    make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_calendar)
-    alice_phone.delete(SyncLink.objects.get().marker)
-
-    pull(alice_calendar)
-
-    assert not Appointment.objects.exists()
-    assert not SyncLink.objects.exists()
-
-
 def test_pull_with_nothing_changed_changes_nothing(alice_calendar, tomorrow_9, django_capture_on_commit_callbacks):
     appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
     pull(alice_calendar)
@@ -201,18 +188,6 @@ def test_conflict_external_wins_when_admins_choose_it(
     assert str(alice_phone.entries()[0].icalendar_component["summary"]) == "Changed on the phone"
     conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
     assert conflict.overwritten["subject"] == "Changed in the helpdesk"
-
-
-def test_modification_beats_deletion(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks):
-    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_calendar)
-    alice_phone.delete(SyncLink.objects.get().marker)
-    calendar_services.update_appointment(appointment, subject="Still needed")
-
-    pull(alice_calendar)
-
-    assert Appointment.objects.get().subject == "Still needed"
-    assert [str(e.icalendar_component["summary"]) for e in alice_phone.entries()] == ["Still needed"]
 
 
 # --- Ask ------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The sync engine against the local Google Calendar server through the real google-api-python-client:
 the CalDAV and Exchange scenarios, and what Google adds (etags, delegation, sync tokens, series
-whose exceptions are events of their own). Deleting, an entry already gone, policy Never and Ask's
-approval are tests/integrations/one_technician_scenarios.py, run on every connector."""
+whose exceptions are events of their own). Deleting on either side, an entry already gone, a change
+beating a deletion, policy Never and Ask's approval are
+tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 import contextlib
 from datetime import UTC, datetime, timedelta
@@ -163,19 +164,6 @@ def test_event_changed_on_the_phone_changes_the_appointment(
     assert SyncLink.objects.get().version == only_event(google)["etag"]
 
 
-def test_event_deleted_on_the_phone_deletes_the_appointment(
-    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
-):
-    make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_google)
-    google.phone_delete(ALICE, SyncLink.objects.get().remote_id)
-
-    pull(alice_google)
-
-    assert not Appointment.objects.exists()
-    assert not SyncLink.objects.exists()
-
-
 def test_own_events_are_never_imported_back(importing_google, google, tomorrow_9, django_capture_on_commit_callbacks):
     make(importing_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
     SyncLink.objects.all().delete()  # even with its sync status lost, our marker tells it apart
@@ -252,17 +240,6 @@ def test_both_sides_changed_before_a_pull_is_decided_by_the_conflict_rule(
     appointment.refresh_from_db()
     assert (appointment.subject, only_event(google)["summary"]) == (winner, winner)
     assert SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT).overwritten["subject"] == loser
-
-
-def test_modification_beats_deletion(alice_google, google, tomorrow_9, django_capture_on_commit_callbacks):
-    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_google)
-    google.phone_delete(ALICE, SyncLink.objects.get().remote_id)
-    calendar_services.update_appointment(appointment, subject="Still needed")
-
-    pull(alice_google)
-
-    assert subjects_in_helpdesk() == subjects_in_google(google) == ["Still needed"]
 
 
 # --- Ask ------------------------------------------------------------------------------------------------
