@@ -10,10 +10,10 @@ import pytest
 
 from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
-from calendars.models import Appointment, CalendarSettings, SyncPolicy
+from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
 from integrations import services
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
-from tests.integrations.shared_scenarios import Calendars, next_monday_15, remote_id, sync
+from tests.integrations.shared_scenarios import HOUR, Calendars, next_monday_15, remote_id, sync
 from tests.integrations.test_caldav_sync import make
 
 
@@ -96,6 +96,41 @@ def modification_beats_deletion(calendars: Calendars, alice_cal, capture) -> Non
     assert subjects(calendars, alice_cal) == ["Still needed"]
 
 
+def both_sides_changed_before_a_pull(calendars: Calendars, alice_cal, capture, rule: str) -> tuple[str, str]:
+    """The entry renamed on the calendar while the helpdesk renamed the appointment (its push not run
+    yet), under the admins' conflict rule, then one sync: (subject in the helpdesk, on the calendar)."""
+    settings = CalendarSettings.load()
+    settings.conflict_rule = rule
+    settings.save()
+    start = next_monday_15()
+    appointment = make(alice_cal.agent, start, capture)
+    sync(alice_cal)
+    calendars.move(alice_cal.agent.mailbox, remote_id(appointment, alice_cal), start, start + HOUR, "Changed there")
+    calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")
+
+    sync(alice_cal)
+
+    appointment.refresh_from_db()
+    (shown,) = subjects(calendars, alice_cal)
+    return appointment.subject, shown
+
+
+def conflict_helpdesk_wins_by_default(calendars: Calendars, alice_cal, capture) -> None:
+    assert CalendarSettings.load().conflict_rule == ConflictRule.HELPDESK_WINS  # the default (S3.8)
+    outcome = both_sides_changed_before_a_pull(calendars, alice_cal, capture, ConflictRule.HELPDESK_WINS)
+
+    assert outcome == ("Changed in the helpdesk", "Changed in the helpdesk")
+    assert SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT).overwritten["subject"] == "Changed there"
+
+
+def conflict_external_wins_when_admins_choose_it(calendars: Calendars, alice_cal, capture) -> None:
+    outcome = both_sides_changed_before_a_pull(calendars, alice_cal, capture, ConflictRule.EXTERNAL_WINS)
+
+    assert outcome == ("Changed there", "Changed there")
+    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.overwritten["subject"] == "Changed in the helpdesk"
+
+
 SCENARIOS = [
     deleted_appointment_deletes_the_entry_and_then_its_link,
     deleting_an_entry_already_gone_counts_as_done,
@@ -103,6 +138,8 @@ SCENARIOS = [
     ask_keeps_the_appointment_waiting_until_approved,
     entry_deleted_on_the_calendar_deletes_the_appointment,
     modification_beats_deletion,
+    conflict_helpdesk_wins_by_default,
+    conflict_external_wins_when_admins_choose_it,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.

@@ -1,6 +1,7 @@
 """The sync engine against a real Radicale: push, pull, conflicts, Ask, import rules, resync. Deleting
-on either side, an entry already gone, a change beating a deletion, policy Never and Ask's approval
-are tests/integrations/one_technician_scenarios.py, run on every connector."""
+on either side, an entry already gone, a change beating a deletion, both sides changed (each
+conflict rule), policy Never and Ask's approval are tests/integrations/one_technician_scenarios.py,
+run on every connector."""
 
 from datetime import timedelta
 
@@ -8,9 +9,9 @@ import pytest
 from django.utils import timezone
 
 from calendars import services as calendar_services
-from calendars.models import Appointment, CalendarSettings, ConflictRule
+from calendars.models import Appointment, CalendarSettings
 from integrations import services
-from integrations.models import SyncLink, SyncLogEntry
+from integrations.models import SyncLink
 from integrations.sync import engine
 from tests.integrations.importing import start_importing
 
@@ -148,46 +149,6 @@ def test_pull_with_nothing_changed_changes_nothing(alice_calendar, tomorrow_9, d
 
     assert (report.pushed, report.pulled, report.conflicts) == (0, 0, 0)
     assert Appointment.objects.get(pk=appointment.pk).sequence == sequence
-
-
-# --- conflicts ------------------------------------------------------------------------------------------
-
-
-def _both_sides_changed(alice_calendar, alice_phone, tomorrow_9, capture):
-    appointment = make(alice_calendar.agent, tomorrow_9, capture)
-    pull(alice_calendar)
-    alice_phone.edit(SyncLink.objects.get().marker, summary="Changed on the phone")
-    calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")  # push not run yet
-    return appointment
-
-
-def test_conflict_helpdesk_wins_by_default(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks):
-    appointment = _both_sides_changed(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks)
-
-    pull(alice_calendar)
-
-    appointment.refresh_from_db()
-    assert appointment.subject == "Changed in the helpdesk"
-    assert str(alice_phone.entries()[0].icalendar_component["summary"]) == "Changed in the helpdesk"
-    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
-    assert conflict.overwritten["subject"] == "Changed on the phone"
-
-
-def test_conflict_external_wins_when_admins_choose_it(
-    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
-):
-    settings = CalendarSettings.load()
-    settings.conflict_rule = ConflictRule.EXTERNAL_WINS
-    settings.save()
-    appointment = _both_sides_changed(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks)
-
-    pull(alice_calendar)
-
-    appointment.refresh_from_db()
-    assert appointment.subject == "Changed on the phone"
-    assert str(alice_phone.entries()[0].icalendar_component["summary"]) == "Changed on the phone"
-    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
-    assert conflict.overwritten["subject"] == "Changed in the helpdesk"
 
 
 # --- Ask ------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The sync engine against the local EWS server through the real exchangelib: the CalDAV scenarios, and
 what Exchange adds (change keys, impersonation, sync states, series with exceptions). Deleting on
-either side, an entry already gone, a change beating a deletion, policy Never and Ask's approval are
-tests/integrations/one_technician_scenarios.py, run on every connector."""
+either side, an entry already gone, a change beating a deletion, both sides changed (each conflict
+rule), policy Never and Ask's approval are tests/integrations/one_technician_scenarios.py, run on
+every connector."""
 
 import contextlib
 import os
@@ -209,23 +210,6 @@ def test_stale_change_key_on_push_is_decided_by_the_conflict_rule(
     conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
     assert conflict.overwritten["subject"] == loser
     assert SyncLink.objects.get().version == only_item(ews).change_key
-
-
-@pytest.mark.parametrize("conflict_rule, outcome", RULES, indirect=["conflict_rule"])
-def test_both_sides_changed_before_a_pull_is_decided_by_the_conflict_rule(
-    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks, conflict_rule, outcome
-):
-    winner, loser = outcome
-    appointment = make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_exchange)
-    ews.outlook_update(ALICE, SyncLink.objects.get().remote_id, subject="Changed in Outlook")
-    calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")  # push not run yet
-
-    pull(alice_exchange)
-
-    appointment.refresh_from_db()
-    assert (appointment.subject, only_item(ews).subject) == (winner, winner)
-    assert SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT).overwritten["subject"] == loser
 
 
 # --- Ask ------------------------------------------------------------------------------------------------

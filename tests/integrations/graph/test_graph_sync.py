@@ -1,7 +1,8 @@
 """The sync engine against the local Microsoft Graph server through the real msal and requests: the
 CalDAV and Exchange scenarios, and what Graph adds (delta links, transactionId, $batch, limits).
-Deleting on either side, an entry already gone, a change beating a deletion, policy Never and Ask's
-approval are tests/integrations/one_technician_scenarios.py, run on every connector."""
+Deleting on either side, an entry already gone, a change beating a deletion, both sides changed
+(each conflict rule), policy Never and Ask's approval are
+tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 import contextlib
 import os
@@ -213,23 +214,6 @@ def test_stale_etag_on_push_is_decided_by_the_conflict_rule(
     conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
     assert conflict.overwritten["subject"] == loser
     assert SyncLink.objects.get().version == only_event(graph)["changeKey"]
-
-
-@pytest.mark.parametrize("conflict_rule, outcome", RULES, indirect=["conflict_rule"])
-def test_both_sides_changed_before_a_pull_is_decided_by_the_conflict_rule(
-    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks, conflict_rule, outcome
-):
-    winner, loser = outcome
-    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_graph)
-    graph.outlook_edit(ALICE, SyncLink.objects.get().remote_id, subject="Changed in Outlook")
-    calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")  # push not run yet
-
-    pull(alice_graph)
-
-    appointment.refresh_from_db()
-    assert (appointment.subject, only_event(graph)["subject"]) == (winner, winner)
-    assert SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT).overwritten["subject"] == loser
 
 
 def test_an_entry_made_again_after_outlook_deleted_it_gets_a_transaction_id_of_its_own(
