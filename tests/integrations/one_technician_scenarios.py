@@ -131,6 +131,19 @@ def conflict_external_wins_when_admins_choose_it(calendars: Calendars, alice_cal
     assert conflict.overwritten["subject"] == "Changed in the helpdesk"
 
 
+def import_off_imports_nothing(calendars: Calendars, alice_cal, capture) -> None:
+    """Import is off for a technician unless switched on (S3.4): their own entries stay theirs."""
+    assert not alice_cal.agent.import_external
+    sync(alice_cal)
+    start = next_monday_15()
+    calendars.add(alice_cal.agent.mailbox, "Dentist", start, start + HOUR)
+
+    sync(alice_cal)
+
+    assert not Appointment.objects.exists()
+    assert subjects(calendars, alice_cal) == ["Dentist"]
+
+
 SCENARIOS = [
     deleted_appointment_deletes_the_entry_and_then_its_link,
     deleting_an_entry_already_gone_counts_as_done,
@@ -140,6 +153,7 @@ SCENARIOS = [
     modification_beats_deletion,
     conflict_helpdesk_wins_by_default,
     conflict_external_wins_when_admins_choose_it,
+    import_off_imports_nothing,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.

@@ -60,6 +60,9 @@ class Calendars(Protocol):
         self, address: str, master_id: str, original_start: datetime, start: datetime, end: datetime
     ) -> None: ...
 
+    def add(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        """An entry the technician makes in their own client, nobody invited; its id."""
+
     def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
         """An invitation from carol@example.org (outside the helpdesk) as it lands in the mailbox's
         calendar, not answered yet; its id."""

@@ -109,6 +109,11 @@ class Phones:
         event.data = calendar.to_ical().decode()
         event.save()
 
+    def add(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        uid = f"phone-{uuid.uuid4().hex}"
+        self.phones[address].add(uid, start, end, subject)
+        return urlsplit(str(self.phones[address].by_uid(uid).url)).path
+
     def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
         """Carol's invitation as a phone stores it (RFC 5546 REQUEST: ORGANIZER and ATTENDEE lines)."""
         uid = f"invite-{uuid.uuid4().hex}"

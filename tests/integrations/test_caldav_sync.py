@@ -1,7 +1,7 @@
 """The sync engine against a real Radicale: push, pull, conflicts, Ask, import rules, resync. Deleting
 on either side, an entry already gone, a change beating a deletion, both sides changed (each
-conflict rule), policy Never and Ask's approval are tests/integrations/one_technician_scenarios.py,
-run on every connector."""
+conflict rule), policy Never, Ask's approval and import off are
+tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 from datetime import timedelta
 
@@ -178,16 +178,6 @@ def test_push_choice_of_the_manual_form_pushes_at_once(
 
 
 # --- import rules ---------------------------------------------------------------------------------------
-
-
-def test_import_off_imports_nothing(alice_calendar, alice_phone, tomorrow_9):
-    pull(alice_calendar)
-    alice_phone.add("phone-1", tomorrow_9, tomorrow_9 + timedelta(hours=1), "Dentist")
-
-    pull(alice_calendar)
-
-    assert not Appointment.objects.exists()
-    assert len(alice_phone.entries()) == 1
 
 
 def test_private_entry_is_imported_as_busy_time_without_text(importing, alice_phone, tomorrow_9):

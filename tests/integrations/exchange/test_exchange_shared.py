@@ -54,6 +54,9 @@ class Outlook:
     def move_occurrence(self, address, master_id, original_start, start, end) -> None:
         self.ews.outlook_move_occurrence(address, master_id, original_start, start=start, end=end)
 
+    def add(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        return self.ews.outlook_create(address, subject=subject, start=start, end=end)
+
     def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
         return self.ews.outlook_create(
             address,

@@ -1,8 +1,8 @@
 """The sync engine against the local EWS server through the real exchangelib: the CalDAV scenarios, and
 what Exchange adds (change keys, impersonation, sync states, series with exceptions). Deleting on
 either side, an entry already gone, a change beating a deletion, both sides changed (each conflict
-rule), policy Never and Ask's approval are tests/integrations/one_technician_scenarios.py, run on
-every connector."""
+rule), policy Never, Ask's approval and import off are
+tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 import contextlib
 import os
@@ -249,16 +249,6 @@ def test_ask_approved_appointment_moved_then_deleted_follows_on_exchange(
 
 
 # --- import rules ---------------------------------------------------------------------------------------
-
-
-def test_import_off_imports_nothing(alice_exchange, ews, tomorrow_9):
-    pull(alice_exchange)
-    ews.outlook_create(ALICE, subject="Dentist", start=tomorrow_9, end=tomorrow_9 + HOUR)
-
-    pull(alice_exchange)
-
-    assert not Appointment.objects.exists()
-    assert subjects_in_outlook(ews) == ["Dentist"]
 
 
 def test_private_entry_is_imported_as_busy_time_without_text(importing_exchange, ews, tomorrow_9):

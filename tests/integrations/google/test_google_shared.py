@@ -55,6 +55,9 @@ class GoogleCalendarApp:
     def move_occurrence(self, address, master_id, original_start, start, end) -> None:
         self.google.phone_patch(address, instance_id(master_id, original_start), start=when(start), end=when(end))
 
+    def add(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        return self.google.phone_insert(address, summary=subject, start=when(start), end=when(end))["id"]
+
     def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
         # Carol's Google calendar, outside this server, invited the technician: their copy.
         event = self.google.phone_insert(address, summary=subject, start=when(start), end=when(end))

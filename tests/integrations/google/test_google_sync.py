@@ -1,7 +1,7 @@
 """The sync engine against the local Google Calendar server through the real google-api-python-client:
 the CalDAV and Exchange scenarios, and what Google adds (etags, delegation, sync tokens, series
 whose exceptions are events of their own). Deleting on either side, an entry already gone, a change
-beating a deletion, policy Never and Ask's approval are
+beating a deletion, policy Never, Ask's approval and import off are
 tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 import contextlib
@@ -261,16 +261,6 @@ def test_ask_approved_appointment_moved_then_deleted_follows_on_google(
 
 
 # --- import rules ---------------------------------------------------------------------------------------
-
-
-def test_import_off_imports_nothing(alice_google, google, tomorrow_9):
-    pull(alice_google)
-    phone_add(google, "Dentist", tomorrow_9, tomorrow_9 + HOUR)
-
-    pull(alice_google)
-
-    assert not Appointment.objects.exists()
-    assert subjects_in_google(google) == ["Dentist"]
 
 
 def test_private_event_is_imported_as_busy_time_without_text(importing_google, google, tomorrow_9):

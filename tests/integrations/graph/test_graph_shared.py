@@ -68,6 +68,9 @@ class Outlook:
             end=graph_time(end, "UTC"),
         )
 
+    def add(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        return self.graph.outlook_add(address, start, end, subject)["id"]
+
     def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
         event = self.graph.outlook_add(address, start, end, subject)
         self.graph.outlook_edit(

@@ -1,7 +1,7 @@
 """The sync engine against the local Microsoft Graph server through the real msal and requests: the
 CalDAV and Exchange scenarios, and what Graph adds (delta links, transactionId, $batch, limits).
 Deleting on either side, an entry already gone, a change beating a deletion, both sides changed
-(each conflict rule), policy Never and Ask's approval are
+(each conflict rule), policy Never, Ask's approval and import off are
 tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 import contextlib
@@ -274,16 +274,6 @@ def test_ask_approved_appointment_moved_then_deleted_follows_on_outlook(
 
 
 # --- import rules ---------------------------------------------------------------------------------------
-
-
-def test_import_off_imports_nothing(alice_graph, graph, tomorrow_9):
-    pull(alice_graph)
-    graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Dentist")
-
-    pull(alice_graph)
-
-    assert not Appointment.objects.exists()
-    assert subjects_in_outlook(graph) == ["Dentist"]
 
 
 def test_private_entry_is_imported_as_busy_time_without_text(importing_graph, graph, tomorrow_9):
