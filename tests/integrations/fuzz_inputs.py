@@ -232,7 +232,7 @@ def google_seeds() -> tuple[tuple[dict, list[dict]], ...]:
 
 
 def _google_resources(server) -> tuple[tuple[dict, list[dict]], ...]:
-    from integrations.providers.google.mapping import instance_id
+    from tests.peers.google import instance_id
 
     server.add_user(MAILBOX, time_zone="Europe/Amsterdam")
     zone = "Europe/Amsterdam"

@@ -1,5 +1,5 @@
 """A shared appointment (S1.3 "one entry with other attendees") on every connector: the scenarios the
-CalDAV suite runs (tests/integrations/test_shared_attendees.py), written once here and run against
+CalDAV suite runs (tests/integrations/test_caldav_shared.py), written once here and run against
 the Exchange (EWS), Microsoft Graph and Google peers by their own modules, each through the real
 client library.
 
@@ -59,6 +59,9 @@ class Calendars(Protocol):
     def move_occurrence(
         self, address: str, master_id: str, original_start: datetime, start: datetime, end: datetime
     ) -> None: ...
+
+    def add(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        """An entry the technician makes in their own client, nobody invited; its id."""
 
     def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
         """An invitation from carol@example.org (outside the helpdesk) as it lands in the mailbox's

@@ -3,8 +3,9 @@ CalDAV: real Radicale, each technician's phone a `caldav` client on their own ca
 phone holds is expanded with recurring-ical-events. An entry the helpdesk writes names no ORGANIZER
 and no ATTENDEE (RFC 5546 would make it a scheduling object), so nobody else receives it; an
 invitation the owner declined is read from their ATTENDEE line's PARTSTAT (RFC 5545 3.2.12). The
-CalDAV-only cases (EXDATE while the helpdesk changed the series, a planned request deleted on the
-phone) stay in test_shared_attendees.py."""
+CalDAV-only cases (an occurrence cancelled on a single technician's series, EXDATE while the
+helpdesk changed the series, a planned request deleted on the phone, the log naming changed
+occurrences) stay in test_shared_attendees.py."""
 
 import uuid
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from tests.integrations import shared_scenarios
+from tests.integrations import one_technician_scenarios, shared_scenarios
 from tests.integrations.conftest import USERS, OtherClient
 
 pytestmark = pytest.mark.django_db
@@ -108,6 +109,11 @@ class Phones:
         event.data = calendar.to_ical().decode()
         event.save()
 
+    def add(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        uid = f"phone-{uuid.uuid4().hex}"
+        self.phones[address].add(uid, start, end, subject)
+        return urlsplit(str(self.phones[address].by_uid(uid).url)).path
+
     def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
         """Carol's invitation as a phone stores it (RFC 5546 REQUEST: ORGANIZER and ATTENDEE lines)."""
         uid = f"invite-{uuid.uuid4().hex}"
@@ -133,3 +139,8 @@ def test_shared_appointment_on_caldav(
 ):
     phones = Phones(radicale, alice_calendar, bob_calendar)
     scenario(phones, alice_calendar, bob_calendar, django_capture_on_commit_callbacks)
+
+
+@one_technician_scenarios.each_scenario
+def test_one_technician_on_caldav(scenario, radicale, alice_calendar, django_capture_on_commit_callbacks):
+    scenario(Phones(radicale, alice_calendar), alice_calendar, django_capture_on_commit_callbacks)

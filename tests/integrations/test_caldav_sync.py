@@ -1,15 +1,17 @@
-"""The sync engine against a real Radicale: push, pull, conflicts, Ask, import rules, resync."""
+"""The sync engine against a real Radicale: push, pull, conflicts, Ask, import rules, resync. Deleting
+on either side, an entry already gone, a change beating a deletion, both sides changed (each
+conflict rule), policy Never, Ask's approval and import off are
+tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
-from calendars.models import Appointment, CalendarSettings, ConflictRule
+from calendars.models import Appointment, CalendarSettings
 from integrations import services
-from integrations.models import SyncLink, SyncLogEntry
+from integrations.models import SyncLink
 from integrations.sync import engine
 from tests.integrations.importing import start_importing
 
@@ -98,27 +100,6 @@ def test_changed_appointment_updates_the_entry(
     assert entries[0].icalendar_component.decoded("dtstart") == tomorrow_9 + timedelta(hours=2)
 
 
-def test_deleted_appointment_deletes_the_entry_and_then_its_link(
-    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert alice_phone.entries() == []
-    assert not SyncLink.objects.exists()
-
-
-def test_never_policy_pushes_nothing(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks):
-    alice = alice_calendar.agent
-    alice.sync_policy = AgentSyncPolicy.NEVER
-    alice.save()
-    make(alice, tomorrow_9, django_capture_on_commit_callbacks)
-
-    assert alice_phone.entries() == []
-    assert not SyncLink.objects.exists()
-
-
 # --- pull ----------------------------------------------------------------------------------------------
 
 
@@ -159,19 +140,6 @@ def test_entry_changed_in_another_client_changes_the_appointment(
     assert len(alice_phone.entries()) == 1
 
 
-def test_entry_deleted_in_another_client_deletes_the_appointment(
-    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
-):
-    make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_calendar)
-    alice_phone.delete(SyncLink.objects.get().marker)
-
-    pull(alice_calendar)
-
-    assert not Appointment.objects.exists()
-    assert not SyncLink.objects.exists()
-
-
 def test_pull_with_nothing_changed_changes_nothing(alice_calendar, tomorrow_9, django_capture_on_commit_callbacks):
     appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
     pull(alice_calendar)
@@ -183,73 +151,7 @@ def test_pull_with_nothing_changed_changes_nothing(alice_calendar, tomorrow_9, d
     assert Appointment.objects.get(pk=appointment.pk).sequence == sequence
 
 
-# --- conflicts ------------------------------------------------------------------------------------------
-
-
-def _both_sides_changed(alice_calendar, alice_phone, tomorrow_9, capture):
-    appointment = make(alice_calendar.agent, tomorrow_9, capture)
-    pull(alice_calendar)
-    alice_phone.edit(SyncLink.objects.get().marker, summary="Changed on the phone")
-    calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")  # push not run yet
-    return appointment
-
-
-def test_conflict_helpdesk_wins_by_default(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks):
-    appointment = _both_sides_changed(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks)
-
-    pull(alice_calendar)
-
-    appointment.refresh_from_db()
-    assert appointment.subject == "Changed in the helpdesk"
-    assert str(alice_phone.entries()[0].icalendar_component["summary"]) == "Changed in the helpdesk"
-    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
-    assert conflict.overwritten["subject"] == "Changed on the phone"
-
-
-def test_conflict_external_wins_when_admins_choose_it(
-    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
-):
-    settings = CalendarSettings.load()
-    settings.conflict_rule = ConflictRule.EXTERNAL_WINS
-    settings.save()
-    appointment = _both_sides_changed(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks)
-
-    pull(alice_calendar)
-
-    appointment.refresh_from_db()
-    assert appointment.subject == "Changed on the phone"
-    assert str(alice_phone.entries()[0].icalendar_component["summary"]) == "Changed on the phone"
-    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
-    assert conflict.overwritten["subject"] == "Changed in the helpdesk"
-
-
-def test_modification_beats_deletion(alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks):
-    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_calendar)
-    alice_phone.delete(SyncLink.objects.get().marker)
-    calendar_services.update_appointment(appointment, subject="Still needed")
-
-    pull(alice_calendar)
-
-    assert Appointment.objects.get().subject == "Still needed"
-    assert [str(e.icalendar_component["summary"]) for e in alice_phone.entries()] == ["Still needed"]
-
-
 # --- Ask ------------------------------------------------------------------------------------------------
-
-
-def test_ask_keeps_the_appointment_waiting_until_approved(
-    asking, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    assert alice_phone.entries() == []
-    link = SyncLink.objects.get(appointment=appointment)
-    assert link.approval == SyncLink.Approval.WAITING
-
-    with django_capture_on_commit_callbacks(execute=True):
-        services.approve(link)
-
-    assert len(alice_phone.entries()) == 1
 
 
 def test_ask_declined_appointment_never_reaches_the_calendar(
@@ -276,16 +178,6 @@ def test_push_choice_of_the_manual_form_pushes_at_once(
 
 
 # --- import rules ---------------------------------------------------------------------------------------
-
-
-def test_import_off_imports_nothing(alice_calendar, alice_phone, tomorrow_9):
-    pull(alice_calendar)
-    alice_phone.add("phone-1", tomorrow_9, tomorrow_9 + timedelta(hours=1), "Dentist")
-
-    pull(alice_calendar)
-
-    assert not Appointment.objects.exists()
-    assert len(alice_phone.entries()) == 1
 
 
 def test_private_entry_is_imported_as_busy_time_without_text(importing, alice_phone, tomorrow_9):

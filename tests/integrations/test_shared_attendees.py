@@ -1,11 +1,12 @@
-"""An appointment shared by several technicians, each with their own entry of it (trial F13): a
-change on one technician's phone speaks for that technician alone, as an attendee's copy does in
-Exchange/Outlook and Google. A deleted entry or a cancelled occurrence takes that technician off
-(the others keep it, on their phones too); a move or rename is written back with the helpdesk's
-version. And a planned request's entry deleted from a phone says so on the request (trial F14).
+"""CalDAV-only cases of appointments on technicians' phones (trials F13, F14, uifix 5). The
+scenarios every connector shares (an entry or an occurrence deleted, cancelled or moved on one
+technician's phone, by one or by all) run on CalDAV in test_caldav_shared.py; kept here is what they
+do not cover: an occurrence cancelled on a single technician's series, an EXDATE while the helpdesk
+changed the series, a planned request's entry deleted on the phone saying so on the request, and
+the log naming each occurrence a phone changed on a shared series.
 
-Real Radicale, two technicians (Alice in Amsterdam, Bob in London); what each phone holds is read
-with the `caldav` package and expanded with recurring-ical-events, never from our code."""
+Real Radicale, Alice's phone in Amsterdam; what a phone holds is read with the `caldav` package and
+expanded with recurring-ical-events, never from our code."""
 
 from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
@@ -13,12 +14,11 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 import recurring_ical_events
-from django.utils import timezone
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations.models import SyncLink, SyncLogEntry
-from tests.integrations.conftest import USERS, OtherClient
+from tests.integrations.shared_scenarios import agent_names, next_monday_15, standup
 from tests.integrations.test_caldav_sync import pull
 from tickets import services as ticket_services
 from tickets.models import Request
@@ -30,29 +30,9 @@ WEEK = timedelta(weeks=1)
 
 
 @pytest.fixture
-def bob_phone(radicale, bob_calendar):
-    return OtherClient(radicale.url, "bob", USERS["bob"], bob_calendar.calendar_id)
-
-
-@pytest.fixture
 def first_monday():
     """Next week's Monday, 15:00 in Amsterdam: the team stand-up's first occurrence."""
-    today = timezone.now().astimezone(AMSTERDAM)
-    monday = today + timedelta(days=7 - today.weekday())
-    return monday.replace(hour=15, minute=0, second=0, microsecond=0)
-
-
-def standup(alice, bob, first, capture):
-    """A weekly 30-minute stand-up, four times, on Alice and Bob: pushed to both phones."""
-    with capture(execute=True):
-        return calendar_services.create_recurring_appointment(
-            rule="RRULE:FREQ=WEEKLY;COUNT=4",
-            agents=[alice, bob],
-            start=first,
-            end=first + timedelta(minutes=30),
-            time_zone=AMSTERDAM,
-            subject="Weekly team stand-up",
-        )
+    return next_monday_15()
 
 
 def marker_of(appointment, agent_calendar) -> str:
@@ -81,110 +61,6 @@ def add_exdate(phone, uid: str, moment) -> None:
 
 def occurrence_at(master, moment) -> Appointment:
     return master.occurrences.get(original_start=moment)
-
-
-def agent_names(appointment) -> list[str]:
-    return sorted(agent.user.username for agent in appointment.agents.all())
-
-
-def test_shared_occurrence_cancelled_on_one_phone_takes_only_that_technician_off(
-    alice_calendar, bob_calendar, alice_phone, bob_phone, first_monday, django_capture_on_commit_callbacks
-):
-    alice, bob = alice_calendar.agent, bob_calendar.agent
-    series = standup(alice, bob, first_monday, django_capture_on_commit_callbacks)
-    uid_alice, uid_bob = marker_of(series, alice_calendar), marker_of(series, bob_calendar)
-    second = first_monday + WEEK
-    add_exdate(alice_phone, uid_alice, second)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        pull(alice_calendar)
-
-    occurrence = occurrence_at(series, second)
-    assert not occurrence.is_cancelled
-    assert agent_names(occurrence) == ["bob"]
-    assert agent_names(occurrence_at(series, first_monday + 2 * WEEK)) == ["alice", "bob"]
-    assert agent_names(Appointment.objects.get(pk=series.pk)) == ["alice", "bob"]
-    every = [(first_monday + n * WEEK).astimezone(UTC) for n in range(4)]
-    assert phone_starts(bob_phone, uid_bob, first_monday) == every  # Bob's phone keeps the 2nd
-    assert phone_starts(alice_phone, uid_alice, first_monday) == [m for m in every if m != second]
-    entry = SyncLogEntry.objects.filter(agent_calendar=alice_calendar, direction="in").latest("pk")
-    assert "taken off the occurrence" in entry.message and "stays for the others" in entry.message
-
-    # Converged: neither calendar has anything left to write or read.
-    with django_capture_on_commit_callbacks(execute=True):
-        again_alice, again_bob = pull(alice_calendar), pull(bob_calendar)
-    assert (again_alice.pushed, again_alice.pulled, again_bob.pushed, again_bob.pulled) == (0, 0, 0, 0)
-    assert phone_starts(bob_phone, uid_bob, first_monday) == every
-
-
-def test_shared_occurrence_cancelled_by_its_last_technician_is_cancelled(
-    alice_calendar, bob_calendar, alice_phone, bob_phone, first_monday, django_capture_on_commit_callbacks
-):
-    alice, bob = alice_calendar.agent, bob_calendar.agent
-    series = standup(alice, bob, first_monday, django_capture_on_commit_callbacks)
-    second = first_monday + WEEK
-    add_exdate(alice_phone, marker_of(series, alice_calendar), second)
-    with django_capture_on_commit_callbacks(execute=True):
-        pull(alice_calendar)
-    add_exdate(bob_phone, marker_of(series, bob_calendar), second)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        pull(bob_calendar)
-
-    assert occurrence_at(series, second).is_cancelled
-    assert agent_names(occurrence_at(series, first_monday + 2 * WEEK)) == ["alice", "bob"]
-
-
-def test_shared_entry_deleted_on_one_phone_takes_only_that_technician_off(
-    alice_calendar, bob_calendar, alice_phone, bob_phone, first_monday, django_capture_on_commit_callbacks
-):
-    alice, bob = alice_calendar.agent, bob_calendar.agent
-    with django_capture_on_commit_callbacks(execute=True):
-        job = calendar_services.create_appointment(
-            subject="On site together", start=first_monday, end=first_monday + timedelta(hours=2), agents=[alice, bob]
-        )
-    uid_bob = marker_of(job, bob_calendar)
-    alice_phone.delete(marker_of(job, alice_calendar))
-
-    with django_capture_on_commit_callbacks(execute=True):
-        pull(alice_calendar)
-
-    job = Appointment.objects.get(pk=job.pk)
-    assert agent_names(job) == ["bob"]
-    assert not SyncLink.objects.filter(appointment=job, agent_calendar=alice_calendar).exists()
-    entry = bob_phone.by_uid(uid_bob).icalendar_component
-    assert entry.decoded("dtstart").astimezone(UTC) == first_monday.astimezone(UTC)
-    assert alice_phone.entries() == []
-
-
-def test_shared_entry_moved_on_one_phone_is_written_back_and_logged(
-    alice_calendar, bob_calendar, alice_phone, bob_phone, first_monday, django_capture_on_commit_callbacks
-):
-    alice, bob = alice_calendar.agent, bob_calendar.agent
-    with django_capture_on_commit_callbacks(execute=True):
-        job = calendar_services.create_appointment(
-            subject="On site together", start=first_monday, end=first_monday + timedelta(hours=2), agents=[alice, bob]
-        )
-    uid_alice, uid_bob = marker_of(job, alice_calendar), marker_of(job, bob_calendar)
-    later = first_monday + timedelta(hours=3)
-    alice_phone.edit(uid_alice, dtstart=later, dtend=later + timedelta(hours=2), summary="Moved by Alice")
-
-    with django_capture_on_commit_callbacks(execute=True):
-        pull(alice_calendar)
-
-    job = Appointment.objects.get(pk=job.pk)
-    assert (job.start, job.subject, agent_names(job)) == (first_monday, "On site together", ["alice", "bob"])
-    for phone, uid in ((alice_phone, uid_alice), (bob_phone, uid_bob)):
-        entry = phone.by_uid(uid).icalendar_component
-        assert entry.decoded("dtstart").astimezone(UTC) == first_monday.astimezone(UTC)
-        assert str(entry["summary"]) == "On site together"
-    entry = SyncLogEntry.objects.filter(agent_calendar=alice_calendar, direction="out").latest("pk")
-    assert entry.message.startswith("Shared with 2 technicians: change it in the helpdesk.")
-    assert entry.overwritten["subject"] == "Moved by Alice"
-    assert "start" in entry.overwritten
-    with django_capture_on_commit_callbacks(execute=True):
-        again = pull(alice_calendar)
-    assert (again.pushed, again.pulled) == (0, 0)
 
 
 def test_single_technician_occurrence_cancelled_on_the_phone_is_still_cancelled(
@@ -241,7 +117,7 @@ def test_shared_occurrence_cancelled_while_the_helpdesk_changed_the_series_still
     """Both sides changed (the helpdesk wins by default): the helpdesk's new subject is written
     back to Alice's phone, and the occurrence she cancelled there is still her own answer."""
     alice, bob = alice_calendar.agent, bob_calendar.agent
-    series = standup(alice, bob, first_monday, django_capture_on_commit_callbacks)
+    series = standup([alice, bob], first_monday, django_capture_on_commit_callbacks)
     uid_alice = marker_of(series, alice_calendar)
     with django_capture_on_commit_callbacks(execute=False):  # changed, not pushed yet
         calendar_services.update_appointment(Appointment.objects.get(pk=series.pk), subject="Stand-up (new room)")
@@ -267,7 +143,7 @@ def test_shared_series_occurrences_changed_on_one_phone_are_named_in_the_log(
     them". Now it names each occurrence by the date and time the series gave it, on Alice's
     clock, and what her phone had there. The expected text is written from the phone's edit."""
     alice, bob = alice_calendar.agent, bob_calendar.agent
-    series = standup(alice, bob, first_monday, django_capture_on_commit_callbacks)
+    series = standup([alice, bob], first_monday, django_capture_on_commit_callbacks)
     uid = marker_of(series, alice_calendar)
     second, third = first_monday + WEEK, first_monday + 2 * WEEK
     entry = alice_phone.by_uid(uid)

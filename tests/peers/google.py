@@ -111,6 +111,13 @@ def instance_suffix(value: datetime | date) -> str:
     return value.strftime("%Y%m%d")
 
 
+def instance_id(master_id: str, original_start: datetime | date) -> str:
+    """The id Google gives an occurrence of a recurring event (Calendar API, events.instances):
+    "<eventId>_<YYYYMMDDTHHMMSSZ>" (UTC) for a timed series, "<eventId>_<YYYYMMDD>" for an all-day
+    one. The tests' "phone" builds occurrence ids with this, never with the connector's own."""
+    return f"{master_id}_{instance_suffix(original_start)}"
+
+
 class ApiError(Exception):
     def __init__(self, code: int, reason: str, message: str, *, domain: str = "global", headers=None) -> None:
         super().__init__(message)
@@ -999,7 +1006,7 @@ def _instance(master: dict, start: datetime | date) -> dict:
         end = {"date": (start + timedelta(days=length.days)).isoformat()}
     instance = {k: copy.deepcopy(v) for k, v in master.items() if k not in ("recurrence", "id", "_seq")}
     instance.update(
-        id=f"{master['id']}_{instance_suffix(start)}",
+        id=instance_id(master["id"], start),
         recurringEventId=master["id"],
         originalStartTime=copy.deepcopy(original),
         start=original,

@@ -7,6 +7,8 @@ operations and their parameters from the OpenAPI document drf-spectacular makes,
 code that answers the 400."""
 
 from agents.models import Team
+from calendars.models import Appointment
+from tickets.models import Action, Request
 
 APPOINTMENT_LIST_PARAMETERS = [
     "agent",
@@ -136,3 +138,86 @@ def test_availability_duration_message_says_minutes(api_client, coordinator, ali
     response = api_client(coordinator).get("/api/availability/", {"agent": alice.pk, "duration": "banana"})
     assert response.status_code == 400
     assert response.json()["duration"] == ["Give a whole number of minutes from 5 to 7200."]
+
+
+# --- every write in the schema (KnownFields enforced): an unknown body field answers 400 naming it ---
+
+WRITES = ("post", "put", "patch")
+UNKNOWN = "bogus_field"
+
+
+def _writes(document: dict) -> list[tuple[str, str, dict]]:
+    """(method, path, request body schema) of every write operation of the API's schema with a JSON body."""
+    found = []
+    for path, operations in document["paths"].items():
+        for method in WRITES:
+            body = operations.get(method, {}).get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None:
+                found.append((method, path, body["schema"]))
+    return found
+
+
+def _component(document: dict, schema: dict) -> dict:
+    """The schema a `$ref` names (or the schema itself)."""
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _nested_bodies(document: dict, schema: dict) -> list[tuple[str, dict]]:
+    """(property, body) for each writable property that is an object or a list of objects: the body
+    carries one such object whose only field is unknown."""
+    bodies = []
+    for name, prop in _component(document, schema).get("properties", {}).items():
+        if prop.get("readOnly"):
+            continue
+        if prop.get("type") == "array" and _component(document, prop.get("items", {})).get("properties"):
+            bodies.append((name, {name: [{UNKNOWN: "x"}]}))
+        elif _component(document, prop).get("properties"):
+            bodies.append((name, {name: {UNKNOWN: "x"}}))
+    return bodies
+
+
+def _mentions(errors, name: str) -> bool:
+    """Whether DRF's error body names the field `name` as a key, at any depth."""
+    if isinstance(errors, dict):
+        return name in errors or any(_mentions(value, name) for value in errors.values())
+    if isinstance(errors, list):
+        return any(_mentions(value, name) for value in errors)
+    return False
+
+
+def _counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in (Appointment, Request, Action)}
+
+
+def test_every_write_refuses_an_unknown_body_field_naming_it(
+    api_client, coordinator, schema_document, some_of_everything
+):
+    """Walks every POST, PUT and PATCH of the OpenAPI document drf-spectacular makes: a body with a
+    field the operation does not document answers 400 with that field's name as the error's key
+    (at the top level, and inside each object the body nests); nothing is written."""
+    ids, action = some_of_everything
+    client = api_client(coordinator)
+    writes = _writes(schema_document)
+    assert len(writes) >= 12
+    refused, probed = [], set()
+    before = _counts()
+    for method, path, schema in writes:
+        collection = path.split("/")[2]
+        url = path.replace("{request_pk}", str(ids["requests"])).replace(
+            "{id}", str(action.pk if "actions" in path else ids.get(collection))
+        )
+        documented = set(_component(schema_document, schema).get("properties", {}))
+        assert UNKNOWN not in documented, path
+        for where, body in [("", {UNKNOWN: "x"}), *_nested_bodies(schema_document, schema)]:
+            probed.add((path, where))
+            response = getattr(client, method)(url, body, format="json")
+            ok = response.status_code == 400 and _mentions(response.json(), UNKNOWN)
+            if where == "" and ok:
+                ok = list(response.json()) == [UNKNOWN] and "Unknown field" in response.json()[UNKNOWN][0]
+            if not ok:
+                refused.append((method.upper(), path, where, response.status_code, response.content[:200]))
+    assert refused == []
+    assert ("/api/requests/{id}/book-split/", "parts") in probed  # the walk reaches nested bodies
+    assert _counts() == before

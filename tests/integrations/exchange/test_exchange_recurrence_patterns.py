@@ -1,58 +1,74 @@
-"""RRULE -> Exchange recurrence patterns through the translation Microsoft 365 shares (review 2,
-faults 4 and 6). The right occurrences come from dateutil's RFC 5545 expansion; the peer expands
-what Exchange holds by the EWS recurrence schema (Weekday = Monday to Friday, DayOfWeekIndex)."""
+"""RRULE <-> Exchange recurrence patterns through the translation Microsoft 365 shares (review 2,
+faults 4, 5 and 6). The cases are tests/integrations/microsoft_patterns.py; the right occurrences
+come from dateutil's RFC 5545 expansion; the peer expands what Exchange holds by the EWS recurrence
+schema (Weekday = Monday to Friday, DayOfWeekIndex)."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil.rrule import rrulestr
 
-from integrations.providers.base import ProviderError, RemoteEvent, Window
+from integrations.providers.base import ProviderError, RemoteEvent, RemoteRef, Window
+from tests.integrations.microsoft_patterns import (
+    FIRSTS,
+    HOUR,
+    REFUSED,
+    REFUSED_BY_EXCHANGE_ONLY,
+    WRITABLE,
+    YEAR,
+    dateutil_starts,
+)
 from tests.peers.ews import Recurrence
 
 from .conftest import ALICE
 
-HOUR = timedelta(hours=1)
-FIRST = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # a Monday
-YEAR = timedelta(days=365)
+
+def _server_starts(ews, first) -> list:
+    return sorted(entry.start for entry in ews.calendar_view(ALICE, first - HOUR, first + YEAR + HOUR))
 
 
-@pytest.mark.parametrize(
-    "rule",
-    [
-        "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR",  # every weekday, weekends left out
-        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1",  # the first weekday of the month
-        "FREQ=MONTHLY;BYDAY=SA,SU;BYSETPOS=-1",  # the last weekend day of the month
-        "FREQ=WEEKLY;INTERVAL=2;BYDAY=SU,MO;WKST=SU",
-    ],
-)
-def test_a_helpdesk_series_is_written_to_exchange_with_the_occurrences_its_rule_gives(provider, calendar, ews, rule):
-    event = RemoteEvent(start=FIRST, end=FIRST + HOUR, subject="Rota", rrules=[rule], time_zone="UTC")
+@pytest.mark.parametrize("first", FIRSTS)
+@pytest.mark.parametrize("case", WRITABLE)
+def test_a_helpdesk_series_is_written_to_exchange_with_the_occurrences_its_rule_gives(
+    provider, calendar, ews, case, first
+):
+    event = RemoteEvent(start=first, end=first + HOUR, subject="Rota", rrules=[case.rule], time_zone="UTC")
 
-    provider.create(calendar, event)
+    ref = provider.create(calendar, event)
 
-    shown = sorted(entry.start for entry in ews.calendar_view(ALICE, FIRST - HOUR, FIRST + YEAR + HOUR))
-    assert shown == list(rrulestr(rule, dtstart=FIRST).between(FIRST - HOUR, FIRST + YEAR + HOUR, inc=True))
+    assert _server_starts(ews, first) == dateutil_starts(case.rule, first)
+    read = provider.get(calendar, RemoteRef(ref.remote_id))
+    assert read.exdates == []
+    assert dateutil_starts(read.rrules[0], first) == dateutil_starts(case.rule, first)
 
 
-@pytest.mark.parametrize(
-    ("rule", "named"),
-    [
-        ("FREQ=MONTHLY;BYDAY=MO", "every MO of the month"),
-        ("FREQ=MONTHLY;BYMONTHDAY=1,15", "BYMONTHDAY"),
-        ("FREQ=YEARLY;BYMONTH=1,7", "BYMONTH"),
-        ("FREQ=MONTHLY;BYDAY=MO,WE;BYSETPOS=2", "one weekday, every day, weekdays or weekend days"),
-    ],
-)
+@pytest.mark.parametrize("first", FIRSTS)
+@pytest.mark.parametrize("case", WRITABLE)
+def test_an_outlook_series_reads_with_the_occurrences_outlook_shows_and_none_cancelled(
+    provider, calendar, ews, case, first
+):
+    recurrence = Recurrence(**case.ews, start_date=first.date())
+    item_id = ews.outlook_create(
+        ALICE, subject=case.why or case.rule, start=first, end=first + HOUR, time_zone="UTC", recurrence=recurrence
+    )
+
+    event = provider.get(calendar, RemoteRef(item_id))
+
+    assert event.exdates == []
+    assert dateutil_starts(event.rrules[0], event.start) == dateutil_starts(case.rule, first)
+
+
+@pytest.mark.parametrize(("rule", "named"), REFUSED + REFUSED_BY_EXCHANGE_ONLY)
 def test_a_rule_no_exchange_pattern_says_is_refused_with_its_reason(provider, calendar, ews, rule, named):
-    event = RemoteEvent(start=FIRST, end=FIRST + HOUR, subject="Rota", rrules=[rule], time_zone="UTC")
+    first = FIRSTS[0].values[0]
+    event = RemoteEvent(start=first, end=first + HOUR, subject="Rota", rrules=[rule], time_zone="UTC")
 
     with pytest.raises(ProviderError, match="Exchange cannot hold") as refused:
         provider.create(calendar, event)
 
     assert named in str(refused.value)
-    assert ews.calendar_view(ALICE, FIRST - HOUR, FIRST + YEAR) == []
+    assert ews.calendar_view(ALICE, first - HOUR, first + YEAR) == []
 
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from integrations import services
-from tests.integrations import shared_scenarios
+from tests.integrations import one_technician_scenarios, shared_scenarios
 
 from .conftest import ALICE
 
@@ -54,6 +54,9 @@ class Outlook:
     def move_occurrence(self, address, master_id, original_start, start, end) -> None:
         self.ews.outlook_move_occurrence(address, master_id, original_start, start=start, end=end)
 
+    def add(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        return self.ews.outlook_create(address, subject=subject, start=start, end=end)
+
     def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
         return self.ews.outlook_create(
             address,
@@ -81,3 +84,10 @@ def test_shared_appointment_on_exchange(
 ):
     assert alice_exchange.agent.mailbox == ALICE and bob_exchange.agent.mailbox == BOB
     scenario(Outlook(ews), alice_exchange, bob_exchange, django_capture_on_commit_callbacks)
+
+
+@one_technician_scenarios.each_scenario
+def test_one_technician_on_exchange(scenario, ews, alice_exchange, django_capture_on_commit_callbacks):
+    scenario(Outlook(ews), alice_exchange, django_capture_on_commit_callbacks)
+    # Whatever the scenario wrote, Exchange was told to send nobody anything (SendToNone).
+    assert {mode for _, mode in ews.notifications} <= {"SendToNone"}

@@ -1,5 +1,8 @@
-"""The sync engine against the local EWS server through the real exchangelib: the CalDAV scenarios,
-and what Exchange adds (change keys, impersonation, sync states, series with exceptions)."""
+"""The sync engine against the local EWS server through the real exchangelib: the CalDAV scenarios, and
+what Exchange adds (change keys, impersonation, sync states, series with exceptions). Deleting on
+either side, an entry already gone, a change beating a deletion, both sides changed (each conflict
+rule), policy Never, Ask's approval and import off are
+tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 import contextlib
 import os
@@ -11,7 +14,6 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
 from integrations import services
@@ -107,39 +109,6 @@ def test_changed_appointment_updates_the_entry_without_notifications(
     assert ews.notifications[-1] == ("UpdateItem", "SendToNone")
 
 
-def test_deleted_appointment_deletes_the_entry_and_then_its_link(
-    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert ews.items(ALICE) == []
-    assert ews.notifications[-1] == ("DeleteItem", "SendToNone")
-    assert not SyncLink.objects.exists()
-
-
-def test_deleting_an_entry_already_gone_from_outlook_counts_as_done(
-    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    ews.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert not SyncLink.objects.exists()
-    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
-
-
-def test_never_policy_pushes_nothing(alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks):
-    alice = alice_exchange.agent
-    alice.sync_policy = AgentSyncPolicy.NEVER
-    alice.save()
-    make(alice, tomorrow_9, django_capture_on_commit_callbacks)
-
-    assert ews.items(ALICE) == []
-
-
 # --- pull ----------------------------------------------------------------------------------------------
 
 
@@ -180,19 +149,6 @@ def test_entry_changed_in_outlook_changes_the_appointment(
     assert (appointment.subject, appointment.start) == ("Visit, new time", tomorrow_9 + 4 * HOUR)
     assert len(ews.items(ALICE)) == 1
     assert SyncLink.objects.get().version == only_item(ews).change_key
-
-
-def test_entry_deleted_in_outlook_deletes_the_appointment(
-    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
-):
-    make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_exchange)
-    ews.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
-
-    pull(alice_exchange)
-
-    assert not Appointment.objects.exists()
-    assert not SyncLink.objects.exists()
 
 
 def test_own_entries_are_never_imported_back(importing_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks):
@@ -256,34 +212,6 @@ def test_stale_change_key_on_push_is_decided_by_the_conflict_rule(
     assert SyncLink.objects.get().version == only_item(ews).change_key
 
 
-@pytest.mark.parametrize("conflict_rule, outcome", RULES, indirect=["conflict_rule"])
-def test_both_sides_changed_before_a_pull_is_decided_by_the_conflict_rule(
-    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks, conflict_rule, outcome
-):
-    winner, loser = outcome
-    appointment = make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_exchange)
-    ews.outlook_update(ALICE, SyncLink.objects.get().remote_id, subject="Changed in Outlook")
-    calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")  # push not run yet
-
-    pull(alice_exchange)
-
-    appointment.refresh_from_db()
-    assert (appointment.subject, only_item(ews).subject) == (winner, winner)
-    assert SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT).overwritten["subject"] == loser
-
-
-def test_modification_beats_deletion(alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks):
-    appointment = make(alice_exchange.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_exchange)
-    ews.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
-    calendar_services.update_appointment(appointment, subject="Still needed")
-
-    pull(alice_exchange)
-
-    assert subjects_in_helpdesk() == subjects_in_outlook(ews) == ["Still needed"]
-
-
 # --- Ask ------------------------------------------------------------------------------------------------
 
 
@@ -293,18 +221,6 @@ def asking(alice_exchange):
     settings.sync_policy = SyncPolicy.ASK
     settings.save()
     return alice_exchange
-
-
-def test_ask_keeps_the_appointment_waiting_until_approved(asking, ews, tomorrow_9, django_capture_on_commit_callbacks):
-    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    assert ews.items(ALICE) == []
-    link = SyncLink.objects.get(appointment=appointment)
-    assert link.approval == SyncLink.Approval.WAITING
-
-    with django_capture_on_commit_callbacks(execute=True):
-        services.approve(link)
-
-    assert subjects_in_outlook(ews) == ["Server room visit"]
 
 
 def test_ask_declined_appointment_never_reaches_outlook(asking, ews, tomorrow_9, django_capture_on_commit_callbacks):
@@ -333,16 +249,6 @@ def test_ask_approved_appointment_moved_then_deleted_follows_on_exchange(
 
 
 # --- import rules ---------------------------------------------------------------------------------------
-
-
-def test_import_off_imports_nothing(alice_exchange, ews, tomorrow_9):
-    pull(alice_exchange)
-    ews.outlook_create(ALICE, subject="Dentist", start=tomorrow_9, end=tomorrow_9 + HOUR)
-
-    pull(alice_exchange)
-
-    assert not Appointment.objects.exists()
-    assert subjects_in_outlook(ews) == ["Dentist"]
 
 
 def test_private_entry_is_imported_as_busy_time_without_text(importing_exchange, ews, tomorrow_9):

@@ -12,10 +12,10 @@ import pytest
 from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations.models import AgentCalendar, SyncLink
-from integrations.providers.google.mapping import instance_id
 from integrations.sync import engine
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.test_caldav_sync import pull
+from tests.peers.google import instance_id
 
 from .conftest import ALICE
 from .test_google_sync import google_view, when

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from integrations import services
-from integrations.providers.google.mapping import instance_id
-from tests.integrations import shared_scenarios
+from tests.integrations import one_technician_scenarios, shared_scenarios
+from tests.peers.google import instance_id
 
 from .conftest import ALICE, BOB
 from .test_google_sync import google_view, when
@@ -55,6 +55,9 @@ class GoogleCalendarApp:
     def move_occurrence(self, address, master_id, original_start, start, end) -> None:
         self.google.phone_patch(address, instance_id(master_id, original_start), start=when(start), end=when(end))
 
+    def add(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        return self.google.phone_insert(address, summary=subject, start=when(start), end=when(end))["id"]
+
     def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
         # Carol's Google calendar, outside this server, invited the technician: their copy.
         event = self.google.phone_insert(address, summary=subject, start=when(start), end=when(end))
@@ -83,3 +86,9 @@ def bob_google(bob, google_connection):
 def test_shared_appointment_on_google(scenario, google, alice_google, bob_google, django_capture_on_commit_callbacks):
     assert (alice_google.agent.mailbox, bob_google.agent.mailbox) == (ALICE, BOB)
     scenario(GoogleCalendarApp(google), alice_google, bob_google, django_capture_on_commit_callbacks)
+
+
+@one_technician_scenarios.each_scenario
+def test_one_technician_on_google(scenario, google, alice_google, django_capture_on_commit_callbacks):
+    scenario(GoogleCalendarApp(google), alice_google, django_capture_on_commit_callbacks)
+    assert set(google.send_updates) <= {"none"}  # whatever it wrote, Google told nobody

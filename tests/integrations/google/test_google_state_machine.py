@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import initialize, precondition, rule, run_state_machine_as_test
 
 from integrations import services
-from integrations.providers.google.mapping import instance_id
 from tests.integrations.sync_machine import MACHINE_MARKS, WORDS, Entry, Intent, SyncMachine, token_of, utc
+from tests.peers.google import instance_id
 
 from .conftest import ALICE
 

@@ -1,6 +1,8 @@
 """The sync engine against the local Google Calendar server through the real google-api-python-client:
 the CalDAV and Exchange scenarios, and what Google adds (etags, delegation, sync tokens, series
-whose exceptions are events of their own)."""
+whose exceptions are events of their own). Deleting on either side, an entry already gone, a change
+beating a deletion, policy Never, Ask's approval and import off are
+tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 import contextlib
 from datetime import UTC, datetime, timedelta
@@ -12,20 +14,19 @@ import recurring_ical_events
 from dateutil import rrule as dateutil_rrule
 from django.utils import timezone
 
-from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
 from integrations import services
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.providers.base import ConnectionProblem, ProviderError
 from integrations.providers.google import MARKER_KEY, event_id_for
-from integrations.providers.google.mapping import instance_id
 from integrations.sync import engine
 from tests.integrations.series import helpdesk_view, make_weekly_series
 from tests.integrations.stored_text import tables_holding
 from tests.integrations.test_ask_keeps_copies_in_step import approve_then_move
 from tests.integrations.test_caldav_sync import make, pull
 from tests.integrations.zone_notes import assert_read_with_a_zone_note
+from tests.peers.google import instance_id
 
 from .conftest import ALICE, CLIENT_ID
 
@@ -117,38 +118,6 @@ def test_changed_appointment_patches_the_event_with_its_etag(
     assert set(google.send_updates) == {"none"}
 
 
-def test_deleted_appointment_deletes_the_event_and_then_its_link(
-    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert google.events(ALICE) == []
-    assert not SyncLink.objects.exists()
-
-
-def test_deleting_an_event_already_gone_counts_as_done(
-    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    google.phone_delete(ALICE, SyncLink.objects.get().remote_id)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert not SyncLink.objects.exists()
-    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
-
-
-def test_never_policy_pushes_nothing(alice_google, google, tomorrow_9, django_capture_on_commit_callbacks):
-    alice = alice_google.agent
-    alice.sync_policy = AgentSyncPolicy.NEVER
-    alice.save()
-    make(alice, tomorrow_9, django_capture_on_commit_callbacks)
-
-    assert google.events(ALICE) == []
-
-
 # --- pull ----------------------------------------------------------------------------------------------
 
 
@@ -193,19 +162,6 @@ def test_event_changed_on_the_phone_changes_the_appointment(
     assert (appointment.subject, appointment.start) == ("Visit, new time", tomorrow_9 + 4 * HOUR)
     assert len(google.events(ALICE)) == 1
     assert SyncLink.objects.get().version == only_event(google)["etag"]
-
-
-def test_event_deleted_on_the_phone_deletes_the_appointment(
-    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
-):
-    make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_google)
-    google.phone_delete(ALICE, SyncLink.objects.get().remote_id)
-
-    pull(alice_google)
-
-    assert not Appointment.objects.exists()
-    assert not SyncLink.objects.exists()
 
 
 def test_own_events_are_never_imported_back(importing_google, google, tomorrow_9, django_capture_on_commit_callbacks):
@@ -269,34 +225,6 @@ def test_stale_etag_on_push_is_decided_by_the_conflict_rule(
     assert SyncLink.objects.get().version == only_event(google)["etag"]
 
 
-@pytest.mark.parametrize("conflict_rule, outcome", RULES, indirect=["conflict_rule"])
-def test_both_sides_changed_before_a_pull_is_decided_by_the_conflict_rule(
-    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks, conflict_rule, outcome
-):
-    winner, loser = outcome
-    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_google)
-    google.phone_patch(ALICE, SyncLink.objects.get().remote_id, summary="Changed on the phone")
-    calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")  # push not run yet
-
-    pull(alice_google)
-
-    appointment.refresh_from_db()
-    assert (appointment.subject, only_event(google)["summary"]) == (winner, winner)
-    assert SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT).overwritten["subject"] == loser
-
-
-def test_modification_beats_deletion(alice_google, google, tomorrow_9, django_capture_on_commit_callbacks):
-    appointment = make(alice_google.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_google)
-    google.phone_delete(ALICE, SyncLink.objects.get().remote_id)
-    calendar_services.update_appointment(appointment, subject="Still needed")
-
-    pull(alice_google)
-
-    assert subjects_in_helpdesk() == subjects_in_google(google) == ["Still needed"]
-
-
 # --- Ask ------------------------------------------------------------------------------------------------
 
 
@@ -306,20 +234,6 @@ def asking(alice_google):
     settings.sync_policy = SyncPolicy.ASK
     settings.save()
     return alice_google
-
-
-def test_ask_keeps_the_appointment_waiting_until_approved(
-    asking, google, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    assert google.events(ALICE) == []
-    link = SyncLink.objects.get(appointment=appointment)
-    assert link.approval == SyncLink.Approval.WAITING
-
-    with django_capture_on_commit_callbacks(execute=True):
-        services.approve(link)
-
-    assert subjects_in_google(google) == ["Server room visit"]
 
 
 def test_ask_declined_appointment_never_reaches_google(asking, google, tomorrow_9, django_capture_on_commit_callbacks):
@@ -347,16 +261,6 @@ def test_ask_approved_appointment_moved_then_deleted_follows_on_google(
 
 
 # --- import rules ---------------------------------------------------------------------------------------
-
-
-def test_import_off_imports_nothing(alice_google, google, tomorrow_9):
-    pull(alice_google)
-    phone_add(google, "Dentist", tomorrow_9, tomorrow_9 + HOUR)
-
-    pull(alice_google)
-
-    assert not Appointment.objects.exists()
-    assert subjects_in_google(google) == ["Dentist"]
 
 
 def test_private_event_is_imported_as_busy_time_without_text(importing_google, google, tomorrow_9):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from integrations import services
-from tests.integrations import shared_scenarios
+from tests.integrations import one_technician_scenarios, shared_scenarios
 from tests.peers.graph import graph_time
 
 from .conftest import ALICE
@@ -68,6 +68,9 @@ class Outlook:
             end=graph_time(end, "UTC"),
         )
 
+    def add(self, address: str, subject: str, start: datetime, end: datetime) -> str:
+        return self.graph.outlook_add(address, start, end, subject)["id"]
+
     def invitation(self, address: str, subject: str, start: datetime, end: datetime) -> str:
         event = self.graph.outlook_add(address, start, end, subject)
         self.graph.outlook_edit(
@@ -98,3 +101,8 @@ def test_shared_appointment_on_microsoft_365(
 ):
     assert (alice_graph.agent.mailbox, bob_graph.agent.mailbox) == (ALICE, BOB)
     scenario(Outlook(graph), alice_graph, bob_graph, django_capture_on_commit_callbacks)
+
+
+@one_technician_scenarios.each_scenario
+def test_one_technician_on_microsoft_365(scenario, graph, alice_graph, django_capture_on_commit_callbacks):
+    scenario(Outlook(graph), alice_graph, django_capture_on_commit_callbacks)

@@ -1,5 +1,8 @@
 """The sync engine against the local Microsoft Graph server through the real msal and requests: the
-CalDAV and Exchange scenarios, and what Graph adds (delta links, transactionId, $batch, limits)."""
+CalDAV and Exchange scenarios, and what Graph adds (delta links, transactionId, $batch, limits).
+Deleting on either side, an entry already gone, a change beating a deletion, both sides changed
+(each conflict rule), policy Never, Ask's approval and import off are
+tests/integrations/one_technician_scenarios.py, run on every connector."""
 
 import contextlib
 import os
@@ -12,7 +15,6 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
 from integrations import services
@@ -98,38 +100,6 @@ def test_changed_appointment_patches_only_what_changed(
     assert SyncLink.objects.get().version == event["changeKey"]
 
 
-def test_deleted_appointment_deletes_the_entry_and_then_its_link(
-    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert graph.events(ALICE) == []
-    assert not SyncLink.objects.exists()
-
-
-def test_deleting_an_entry_already_gone_from_outlook_counts_as_done(
-    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    graph.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.delete_appointment(appointment)
-
-    assert not SyncLink.objects.exists()
-    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
-
-
-def test_never_policy_pushes_nothing(alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks):
-    alice = alice_graph.agent
-    alice.sync_policy = AgentSyncPolicy.NEVER
-    alice.save()
-    make(alice, tomorrow_9, django_capture_on_commit_callbacks)
-
-    assert graph.events(ALICE) == []
-
-
 def test_a_retried_create_makes_no_second_event(alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks):
     appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
     link = SyncLink.objects.get(appointment=appointment)
@@ -181,19 +151,6 @@ def test_entry_changed_in_outlook_changes_the_appointment(
     assert (appointment.subject, appointment.start) == ("Visit, new time", tomorrow_9 + 4 * HOUR)
     assert len(graph.events(ALICE)) == 1
     assert SyncLink.objects.get().version == only_event(graph)["changeKey"]
-
-
-def test_entry_deleted_in_outlook_deletes_the_appointment(
-    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
-):
-    make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_graph)
-    graph.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
-
-    pull(alice_graph)
-
-    assert not Appointment.objects.exists()
-    assert not SyncLink.objects.exists()
 
 
 def test_own_entries_are_never_imported_back(importing_graph, graph, tomorrow_9, django_capture_on_commit_callbacks):
@@ -259,34 +216,6 @@ def test_stale_etag_on_push_is_decided_by_the_conflict_rule(
     assert SyncLink.objects.get().version == only_event(graph)["changeKey"]
 
 
-@pytest.mark.parametrize("conflict_rule, outcome", RULES, indirect=["conflict_rule"])
-def test_both_sides_changed_before_a_pull_is_decided_by_the_conflict_rule(
-    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks, conflict_rule, outcome
-):
-    winner, loser = outcome
-    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_graph)
-    graph.outlook_edit(ALICE, SyncLink.objects.get().remote_id, subject="Changed in Outlook")
-    calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")  # push not run yet
-
-    pull(alice_graph)
-
-    appointment.refresh_from_db()
-    assert (appointment.subject, only_event(graph)["subject"]) == (winner, winner)
-    assert SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT).overwritten["subject"] == loser
-
-
-def test_modification_beats_deletion(alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks):
-    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    pull(alice_graph)
-    graph.outlook_delete(ALICE, SyncLink.objects.get().remote_id)
-    calendar_services.update_appointment(appointment, subject="Still needed")
-
-    pull(alice_graph)
-
-    assert subjects_in_helpdesk() == subjects_in_outlook(graph) == ["Still needed"]
-
-
 def test_an_entry_made_again_after_outlook_deleted_it_gets_a_transaction_id_of_its_own(
     alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
 ):
@@ -319,20 +248,6 @@ def asking(alice_graph):
     return alice_graph
 
 
-def test_ask_keeps_the_appointment_waiting_until_approved(
-    asking, graph, tomorrow_9, django_capture_on_commit_callbacks
-):
-    appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
-    assert graph.events(ALICE) == []
-    link = SyncLink.objects.get(appointment=appointment)
-    assert link.approval == SyncLink.Approval.WAITING
-
-    with django_capture_on_commit_callbacks(execute=True):
-        services.approve(link)
-
-    assert subjects_in_outlook(graph) == ["Server room visit"]
-
-
 def test_ask_declined_appointment_never_reaches_outlook(asking, graph, tomorrow_9, django_capture_on_commit_callbacks):
     appointment = make(asking.agent, tomorrow_9, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
@@ -359,16 +274,6 @@ def test_ask_approved_appointment_moved_then_deleted_follows_on_outlook(
 
 
 # --- import rules ---------------------------------------------------------------------------------------
-
-
-def test_import_off_imports_nothing(alice_graph, graph, tomorrow_9):
-    pull(alice_graph)
-    graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + HOUR, "Dentist")
-
-    pull(alice_graph)
-
-    assert not Appointment.objects.exists()
-    assert subjects_in_outlook(graph) == ["Dentist"]
 
 
 def test_private_entry_is_imported_as_busy_time_without_text(importing_graph, graph, tomorrow_9):

@@ -1,0 +1,160 @@
+"""A helpdesk appointment on one technician's calendar, the same on every connector: written once
+here, run by each connector's module (test_caldav_shared.py, exchange/, graph/ and google/
+test_*_shared.py) through its `Calendars` adapter (tests/integrations/shared_scenarios.py), each
+against its peer through the real client library. What a calendar holds is read from the peer's
+own state, never from our code. These were near-copies in each connector's sync suite."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.models import AgentSyncPolicy
+from calendars import services as calendar_services
+from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
+from integrations import services
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from tests.integrations.shared_scenarios import HOUR, Calendars, next_monday_15, remote_id, sync
+from tests.integrations.test_caldav_sync import make
+
+
+def subjects(calendars: Calendars, agent_calendar: AgentCalendar) -> list[str]:
+    return sorted(entry["subject"] for entry in calendars.entries(agent_calendar.agent.mailbox))
+
+
+def deleted_appointment_deletes_the_entry_and_then_its_link(calendars: Calendars, alice_cal, capture) -> None:
+    appointment = make(alice_cal.agent, next_monday_15(), capture)
+    assert subjects(calendars, alice_cal) == ["Server room visit"]
+
+    with capture(execute=True):
+        calendar_services.delete_appointment(appointment)
+
+    assert calendars.entries(alice_cal.agent.mailbox) == []
+    assert not SyncLink.objects.exists()
+
+
+def deleting_an_entry_already_gone_counts_as_done(calendars: Calendars, alice_cal, capture) -> None:
+    appointment = make(alice_cal.agent, next_monday_15(), capture)
+    calendars.delete(alice_cal.agent.mailbox, remote_id(appointment, alice_cal))
+
+    with capture(execute=True):
+        calendar_services.delete_appointment(appointment)
+
+    assert not SyncLink.objects.exists()
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR).exists()
+
+
+def never_policy_pushes_nothing(calendars: Calendars, alice_cal, capture) -> None:
+    alice = alice_cal.agent
+    alice.sync_policy = AgentSyncPolicy.NEVER
+    alice.save()
+
+    make(alice, next_monday_15(), capture)
+
+    assert calendars.entries(alice.mailbox) == []
+    assert not SyncLink.objects.exists()
+
+
+def ask_keeps_the_appointment_waiting_until_approved(calendars: Calendars, alice_cal, capture) -> None:
+    settings = CalendarSettings.load()
+    settings.sync_policy = SyncPolicy.ASK  # S3.3, set for everyone
+    settings.save()
+    appointment = make(alice_cal.agent, next_monday_15(), capture)
+    assert calendars.entries(alice_cal.agent.mailbox) == []
+    link = SyncLink.objects.get(appointment=appointment)
+    assert link.approval == SyncLink.Approval.WAITING
+
+    with capture(execute=True):
+        services.approve(link)
+
+    assert subjects(calendars, alice_cal) == ["Server room visit"]
+    with capture(execute=True):
+        again = sync(alice_cal)
+    assert (again.pushed, again.pulled) == (0, 0)
+
+
+def entry_deleted_on_the_calendar_deletes_the_appointment(calendars: Calendars, alice_cal, capture) -> None:
+    appointment = make(alice_cal.agent, next_monday_15(), capture)
+    sync(alice_cal)
+    calendars.delete(alice_cal.agent.mailbox, remote_id(appointment, alice_cal))
+
+    sync(alice_cal)
+
+    assert not Appointment.objects.exists()
+    assert not SyncLink.objects.exists()
+
+
+def modification_beats_deletion(calendars: Calendars, alice_cal, capture) -> None:
+    """Deleted on the calendar while changed in the helpdesk: the change wins and is written again."""
+    appointment = make(alice_cal.agent, next_monday_15(), capture)
+    sync(alice_cal)
+    calendars.delete(alice_cal.agent.mailbox, remote_id(appointment, alice_cal))
+    calendar_services.update_appointment(appointment, subject="Still needed")  # its push not run yet
+
+    sync(alice_cal)
+
+    assert list(Appointment.objects.values_list("subject", flat=True)) == ["Still needed"]
+    assert subjects(calendars, alice_cal) == ["Still needed"]
+
+
+def both_sides_changed_before_a_pull(calendars: Calendars, alice_cal, capture, rule: str) -> tuple[str, str]:
+    """The entry renamed on the calendar while the helpdesk renamed the appointment (its push not run
+    yet), under the admins' conflict rule, then one sync: (subject in the helpdesk, on the calendar)."""
+    settings = CalendarSettings.load()
+    settings.conflict_rule = rule
+    settings.save()
+    start = next_monday_15()
+    appointment = make(alice_cal.agent, start, capture)
+    sync(alice_cal)
+    calendars.move(alice_cal.agent.mailbox, remote_id(appointment, alice_cal), start, start + HOUR, "Changed there")
+    calendar_services.update_appointment(appointment, subject="Changed in the helpdesk")
+
+    sync(alice_cal)
+
+    appointment.refresh_from_db()
+    (shown,) = subjects(calendars, alice_cal)
+    return appointment.subject, shown
+
+
+def conflict_helpdesk_wins_by_default(calendars: Calendars, alice_cal, capture) -> None:
+    assert CalendarSettings.load().conflict_rule == ConflictRule.HELPDESK_WINS  # the default (S3.8)
+    outcome = both_sides_changed_before_a_pull(calendars, alice_cal, capture, ConflictRule.HELPDESK_WINS)
+
+    assert outcome == ("Changed in the helpdesk", "Changed in the helpdesk")
+    assert SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT).overwritten["subject"] == "Changed there"
+
+
+def conflict_external_wins_when_admins_choose_it(calendars: Calendars, alice_cal, capture) -> None:
+    outcome = both_sides_changed_before_a_pull(calendars, alice_cal, capture, ConflictRule.EXTERNAL_WINS)
+
+    assert outcome == ("Changed there", "Changed there")
+    conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.overwritten["subject"] == "Changed in the helpdesk"
+
+
+def import_off_imports_nothing(calendars: Calendars, alice_cal, capture) -> None:
+    """Import is off for a technician unless switched on (S3.4): their own entries stay theirs."""
+    assert not alice_cal.agent.import_external
+    sync(alice_cal)
+    start = next_monday_15()
+    calendars.add(alice_cal.agent.mailbox, "Dentist", start, start + HOUR)
+
+    sync(alice_cal)
+
+    assert not Appointment.objects.exists()
+    assert subjects(calendars, alice_cal) == ["Dentist"]
+
+
+SCENARIOS = [
+    deleted_appointment_deletes_the_entry_and_then_its_link,
+    deleting_an_entry_already_gone_counts_as_done,
+    never_policy_pushes_nothing,
+    ask_keeps_the_appointment_waiting_until_approved,
+    entry_deleted_on_the_calendar_deletes_the_appointment,
+    modification_beats_deletion,
+    conflict_helpdesk_wins_by_default,
+    conflict_external_wins_when_admins_choose_it,
+    import_off_imports_nothing,
+]
+
+# Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
+each_scenario = pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
