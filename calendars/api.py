@@ -263,7 +263,7 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         default=False,
         help_text=(
             "A JSON body field, not a query parameter: save even if the time overlaps other busy entries "
-            "(else 409 naming them)."
+            "or leaves a technician's working hours (else 409 naming them)."
         ),
     )
     recurrence = SeriesRuleField(
@@ -537,7 +537,10 @@ class ReassignSerializer(KnownFields, serializers.Serializer):
     confirm_overlap = serializers.BooleanField(
         required=False,
         default=False,
-        help_text="A JSON body field, not a query parameter: reassign even onto busy time (else 409 naming it).",
+        help_text=(
+            "A JSON body field, not a query parameter: reassign even onto busy time or outside the new "
+            "technician's working hours (else 409 naming it)."
+        ),
     )
 
 

@@ -6,8 +6,7 @@ change with `appointment_changed` so sync and e-mail can queue their work on com
 
 import copy
 import zoneinfo
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -158,39 +157,37 @@ class OverlapWarning(ValidationError):
         return "; ".join(reason.message(zone) for reason in [*self.overlaps, *self.outside])
 
 
-def refuse_overlaps(start: datetime, end: datetime, agent_ids: Iterable[int], *, exclude: int | None = None) -> None:
-    """Raise OverlapWarning when [start, end) meets another busy entry of these technicians
-    (helpdesk or imported), unless admins turned the warning off (CalendarSettings.warn_overlaps)."""
-    from calendars.selectors import overlaps
+def refuse_conflicts(
+    spans: list[tuple[datetime, datetime]],
+    agents: Iterable[Agent],
+    *,
+    exclude: int | None = None,
+    series: int | None = None,
+    all_day: bool = False,
+) -> None:
+    """The one check every write asks before saving a busy entry (SPEC S6.3, S2.4): raise
+    OverlapWarning when one of `spans` (aware [start, end) pairs: an entry, or the occurrences of
+    a series) meets another busy entry of these technicians (`agents`, Agent rows; helpdesk or
+    imported; not `exclude`, the entry being moved, nor the entries of `series`, the master being
+    checked), or leaves a technician's working days, hours or public holidays on their own clock
+    (calendars.selectors.outside_working_hours; not asked for an all-day entry, which holds whole
+    days). Nothing is raised when admins turned the warning off (CalendarSettings.warn_overlaps).
+    The caller saves nothing on the warning; it asks and saves again unchecked once confirmed."""
+    from calendars.selectors import outside_working_hours, overlaps, series_overlaps
 
-    if not CalendarSettings.load().warn_overlaps:
+    settings = CalendarSettings.load()
+    if not settings.warn_overlaps or not spans:
         return
-    found = overlaps(start, end, agent_ids, exclude=exclude)
-    if found:
-        raise OverlapWarning(found)
-
-
-@contextmanager
-def asking_about_working_hours(
-    spans: list[tuple[datetime, datetime]], agents: Iterable[Agent], *, check: bool
-) -> Iterator[None]:
-    """Around a booking's writes (tickets.services.book_slot, book_split): with `check` (and the
-    admin's warning on, CalendarSettings.warn_overlaps), a booking whose `spans` (aware [start,
-    end) pairs) leave a technician's working hours, days or public holidays raises OverlapWarning
-    naming them (calendars.selectors.OutsideHours), together with the overlaps the writes found,
-    so the caller's transaction keeps nothing; the caller asks and books again unchecked (S6.3)."""
-    from calendars.selectors import outside_working_hours
-
-    settings = CalendarSettings.load() if check else None
-    outside = outside_working_hours(spans, list(agents), settings=settings) if check and settings.warn_overlaps else []
-    try:
-        yield
-    except OverlapWarning as warning:
-        if not outside:
-            raise
-        raise OverlapWarning(warning.overlaps, dated=len(spans) > 1, outside=outside) from None
-    if outside:
-        raise OverlapWarning([], outside=outside)
+    agents = list(agents)
+    agent_ids = [agent.pk for agent in agents]
+    if series is not None:
+        found = series_overlaps(spans, agent_ids, series=series)
+    else:
+        [(start, end)] = spans
+        found = overlaps(start, end, agent_ids, exclude=exclude)
+    outside = [] if all_day else outside_working_hours(spans, agents, settings=settings)
+    if found or outside:
+        raise OverlapWarning(found, dated=series is not None, outside=outside)
 
 
 def planned_length(request: Request, *, whole: bool = False) -> timedelta:
@@ -267,7 +264,7 @@ def create_appointment(
         by=by,
     )
     if check_overlap and busy and appointment.end > appointment.start:
-        refuse_overlaps(appointment.start, appointment.end, [agent.pk for agent in agents])
+        refuse_conflicts([(appointment.start, appointment.end)], agents, all_day=appointment.all_day)
     _validated_save(appointment)
     appointment.agents.set(agents)
     _announce(appointment, Change.CREATED, (), by)
@@ -401,15 +398,17 @@ def _update_appointment(
     new_agents = list(agents) if agents is not None else None
     if new_agents is not None:
         _check_agents(new_agents)
-    zone = _zone_of(new_agents or list(appointment.agents.all()))
+    on = new_agents if new_agents is not None else list(appointment.agents.all())
+    zone = _zone_of(on)
     texts_before = {name: getattr(appointment, name) for name in SERIES_TEXT_FIELDS}
     moved = _set_changes(appointment, changes, zone)
     regrouped = new_agents is not None and {agent.pk for agent in new_agents} != set(agent_ids_before)
-    if check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start:
-        on = [agent.pk for agent in new_agents] if new_agents is not None else agent_ids_before
-        refuse_overlaps(appointment.start, appointment.end, on, exclude=appointment.pk)
     if moved and by is not None:
         _refuse_work_logged_ahead(appointment)
+    # Asked only about a save that can happen: refusals above come first.
+    if check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start:
+        spans = [(appointment.start, appointment.end)]
+        refuse_conflicts(spans, on, exclude=appointment.pk, all_day=appointment.all_day)
     _mark_edited(appointment)
     _validated_save(appointment)
     if new_agents is not None:
@@ -831,18 +830,11 @@ def create_recurring_appointment(
 
 
 def _refuse_series_overlaps(master: Appointment, agents: list[Agent], *, leave_out: Iterable[int] = ()) -> None:
-    """Raise OverlapWarning (the caller's transaction then keeps nothing) when an occurrence of
-    the series (but those with ids in `leave_out`: already there, already confirmed) meets another
-    busy entry of its technicians, unless admins turned the warning off."""
-    from calendars.selectors import series_overlaps
-
-    if not CalendarSettings.load().warn_overlaps:
-        return
+    """`refuse_conflicts` for every occurrence of the series (but those with ids in `leave_out`:
+    already there, already confirmed); the caller's transaction then keeps nothing."""
     occurrences = master.occurrences.filter(is_cancelled=False).exclude(pk__in=list(leave_out))
     spans = list(occurrences.values_list("start", "end"))
-    found = series_overlaps(spans, [agent.pk for agent in agents], series=master.pk)
-    if found:
-        raise OverlapWarning(found, dated=True)
+    refuse_conflicts(spans, agents, series=master.pk, all_day=master.all_day)
 
 
 @transaction.atomic

@@ -572,10 +572,12 @@
       try {
         item = await send(changes);
       } catch (error) {
-        // A double booking (409, an expected answer): the server names the overlaps; save only
-        // when confirmed in the page's own dialog.
+        // A double booking or working hours left (409, an expected answer): the server names
+        // them; save only when confirmed in the page's own dialog. The working hours were just
+        // asked about above: an answer naming nothing else saves without asking twice.
         if (error.status !== 409) throw error;
-        if (!(await askOverlap(error))) {
+        const onlyHoursAsked = outside.length && !((error.body && error.body.overlaps) || []).length;
+        if (!onlyHoursAsked && !(await askOverlap(error))) {
           info.revert();
           say("Not saved: it would overlap other entries.");
           return;
@@ -591,8 +593,9 @@
     }
   }
 
-  // The double-booking question, in the page (trial 5): the server's sentence, each overlap on a
-  // line of its own (the 409's `overlaps`, each with its `message`), and "Save anyway" / "Cancel".
+  // The double-booking question, in the page (trial 5): the server's sentence, each overlap and
+  // working hours left on a line of its own (the 409's `overlaps` and `outside_working_hours`, each
+  // with its `message`; only the sentence when nothing overlaps), and "Save anyway" / "Cancel".
   // Resolves true for "Save anyway"; Escape or "Cancel" is false.
   function askOverlap(error) {
     const dialog = document.createElement("dialog");
@@ -600,12 +603,13 @@
     dialog.setAttribute("aria-labelledby", "overlap-dialog-title");
     const heading = document.createElement("h2");
     heading.id = "overlap-dialog-title";
-    heading.textContent = "Double booking";
-    const lead = document.createElement("p");
     const overlaps = (error.body && error.body.overlaps) || [];
+    const outside = (error.body && error.body.outside_working_hours) || [];
+    heading.textContent = overlaps.length ? "Double booking" : "Outside working hours";
+    const lead = document.createElement("p");
     lead.textContent = overlaps.length ? "The new time clashes with other entries:" : error.message;
     const list = document.createElement("ul");
-    for (const overlap of overlaps) {
+    for (const overlap of overlaps.length ? [...overlaps, ...outside] : []) {
       const line = document.createElement("li");
       line.textContent = overlap.message;
       list.append(line);

@@ -82,7 +82,7 @@ class RequestSerializer(KnownFields, serializers.ModelSerializer):
         default=False,
         help_text=(
             "A JSON body field, not a query parameter: plan even if the planned time overlaps busy entries "
-            "of its technicians (else 409 naming them)."
+            "of its technicians or leaves their working hours (else 409 naming them)."
         ),
     )
 
@@ -264,7 +264,10 @@ class _BookingRequestSerializer(KnownFields, serializers.Serializer):
     confirm_overlap = serializers.BooleanField(
         required=False,
         default=False,
-        help_text="Book even if the slot or a part overlaps busy entries of its technicians (else 409 naming them).",
+        help_text=(
+            "Book even if the slot or a part overlaps busy entries of its technicians or leaves their "
+            "working hours (else 409 naming them)."
+        ),
     )
 
 

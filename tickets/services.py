@@ -126,17 +126,15 @@ def book_slot(
         raise ValidationError({"agents": "Choose at least one technician."})
     if start.tzinfo is None:
         raise ValidationError({"start": "Give the start with a time zone or offset."})
-    end = start + calendar_services.planned_length(request, whole=True)  # a slot holds the whole estimate
-    with calendar_services.asking_about_working_hours([(start, end)], agents, check=check_overlap):
-        replaced = calendar_services.remove_later_parts(request, by=by)
-        update_request(
-            request,
-            by=by,
-            assigned_agents=agents,
-            planned_start=start,
-            planned_length=None,
-            check_overlap=check_overlap,
-        )
+    replaced = calendar_services.remove_later_parts(request, by=by)
+    update_request(
+        request,
+        by=by,
+        assigned_agents=agents,
+        planned_start=start,
+        planned_length=None,
+        check_overlap=check_overlap,
+    )
     return Booking(appointments=list(_planned(request)), replaced=replaced)
 
 
@@ -174,8 +172,7 @@ def book_split(
     if not agents:
         raise ValidationError({"agents": "Choose at least one technician."})
     _check_parts(parts, request.estimate or CalendarSettings.load().default_estimate)
-    with calendar_services.asking_about_working_hours(parts, agents, check=check_overlap):
-        return _book_parts(request, parts=parts, agents=agents, by=by, check_overlap=check_overlap)
+    return _book_parts(request, parts=parts, agents=agents, by=by, check_overlap=check_overlap)
 
 
 def _book_parts(request: Request, *, parts: list, agents: list, by, check_overlap: bool) -> Booking:
