@@ -302,14 +302,12 @@ class RequestViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.ModelV
         if not permissions.can_create_request(self.request.user):
             raise PermissionDenied("Only technicians and coordinators create requests.")
         data = dict(serializer.validated_data)
-        planned = data.get("planned_start") is not None
-        if not permissions.can_create_request_for(
-            self.request.user, agents=data.get("assigned_agents", []), planned=planned
-        ):
-            raise PermissionDenied(permissions.PLANNED_FOR_OTHERS)
         confirmed = data.pop("confirm_overlap", False)
         with service_errors(), overlap_conflicts():
-            serializer.instance = services.create_request(by=self.request.user, check_overlap=not confirmed, **data)
+            try:
+                serializer.instance = services.create_request(by=self.request.user, check_overlap=not confirmed, **data)
+            except services.PlannedForOthers:
+                raise PermissionDenied(permissions.PLANNED_FOR_OTHERS) from None
 
     def perform_update(self, serializer: RequestSerializer) -> None:
         if not permissions.can_edit_request(self.request.user, serializer.instance):

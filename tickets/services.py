@@ -11,24 +11,42 @@ from django.db import transaction
 from agents.models import Agent
 from calendars import services as calendar_services
 from calendars.availability import MAX_PARTS, MIN_PART
+from helpdesk import permissions
 from tickets.models import Action, HistoryLine, Request
 
 REQUEST_FIELDS = ("summary", "description", "customer", "site", "status", "planned_start", "estimate", "planned_length")
+
+
+class PlannedForOthers(ValidationError):
+    """A person may not plan a new request on these technicians' calendars (helpdesk.permissions.
+    can_create_request_for): a ValidationError on `assigned_agents`, which the API answers as 403."""
+
+    def __init__(self) -> None:
+        super().__init__({"assigned_agents": permissions.PLANNED_FOR_OTHERS})
 
 
 @transaction.atomic
 def create_request(
     *, summary: str, by=None, assigned_agents: Iterable[Agent] = (), check_overlap: bool = False, **fields
 ) -> Request:
-    """A new request; with a planned date, its appointment (S1.1). `check_overlap`: raise
-    calendars.services.OverlapWarning, saving nothing, when that would double-book (issue 15)."""
+    """A new request; with a planned date, its appointment (S1.1). `by`: the user making it (None:
+    the system). `check_overlap`: raise calendars.services.OverlapWarning, saving nothing, when that
+    would double-book or leave working hours (S6.3).
+
+    Raises PlannedForOthers (a ValidationError on `assigned_agents`) when `by` may not put the
+    planned appointment on those technicians' calendars: a technician plans a new request only
+    with herself among its technicians (review fault 2)."""
     unknown = set(fields) - set(REQUEST_FIELDS)
     if unknown:
         raise TypeError(f"Unknown request field(s): {', '.join(sorted(unknown))}.")
+    assigned_agents = list(assigned_agents)
+    planned = fields.get("planned_start") is not None
+    if by is not None and not permissions.can_create_request_for(by, agents=assigned_agents, planned=planned):
+        raise PlannedForOthers
     request = Request(summary=summary, **fields)
     request.full_clean()
     request.save()
-    request.assigned_agents.set(list(assigned_agents))
+    request.assigned_agents.set(assigned_agents)
     calendar_services.sync_planned_appointment(request, by=by, check_overlap=check_overlap)
     return request
 

@@ -76,11 +76,6 @@ def request_create(request: HttpRequest) -> HttpResponse:
     form = RequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         check_overlap = form.check_overlap()
-        data = form.cleaned_data
-        planned = data.get("planned_start") is not None
-        if not permissions.can_create_request_for(request.user, agents=data["assigned_agents"], planned=planned):
-            form.add_error("assigned_agents", permissions.PLANNED_FOR_OTHERS)
-            return render(request, "tickets/request_form.html", {"form": form, "ticket": None})
         try:
             created = services.create_request(by=request.user, check_overlap=check_overlap, **form.cleaned_data)
         except calendar_services.OverlapWarning as error:
