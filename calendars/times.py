@@ -367,18 +367,14 @@ def same_value(a: datetime | date | None, b: datetime | date | None, zone: tzinf
     return a == b
 
 
-def rounded_on_wall_clock(moment: datetime, *, minutes: int, up: bool = False) -> datetime:
+def rounded_on_wall_clock(moment: datetime, *, minutes: int) -> datetime:
     """`moment` (aware) on the current zone's wall clock (the signed-in user's, which pages
-    activate), cut to the whole `minutes` before it, or with up=True the first one at or after it:
-    09:07 -> 09:05 (minutes=5); 09:07 -> 10:00 (minutes=60, up=True). For a form's default time,
-    so the arithmetic is on the wall clock: a time in a DST gap is read as RFC 5545 3.3.5 says.
+    activate), cut to the whole `minutes` before it: 09:07 -> 09:05 (minutes=5). For a form's
+    default time, so the arithmetic is on the wall clock (the next whole hour: `next_whole_hour`).
     Returns an aware datetime in the current zone."""
     from django.utils import timezone
 
     local = timezone.localtime(moment)
     since_midnight = local.hour * 60 + local.minute
-    cut = since_midnight - since_midnight % minutes
-    if up and (cut != since_midnight or local.second or local.microsecond):
-        cut += minutes
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight + timedelta(minutes=cut)
+    return midnight + timedelta(minutes=since_midnight - since_midnight % minutes)
