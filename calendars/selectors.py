@@ -703,10 +703,16 @@ def schedule_zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
     return zone if isinstance(zone, zoneinfo.ZoneInfo) else zoneinfo.ZoneInfo(str(zone))
 
 
+def rule_instant(moment: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
+    """A moment of a django-recurrence rule (an UNTIL, RDATE or EXDATE, kept naive on the series'
+    clock or aware) as an aware instant: a naive one read on `zone`'s wall clock, as
+    django-recurrence reads it (RFC 5545 3.3.5 in a DST gap or fold: `times.on_wall_clock`)."""
+    return times.on_wall_clock(moment, zone) if moment.tzinfo is None else moment
+
+
 def exdate_instants(rule: recurrence_lib.Recurrence, zone: zoneinfo.ZoneInfo) -> list[datetime]:
-    """A rule's EXDATEs as aware instants (a naive one read on `zone`'s wall clock, as
-    django-recurrence reads it)."""
-    return [times.on_wall_clock(moment, zone) if moment.tzinfo is None else moment for moment in rule.exdates]
+    """A rule's EXDATEs as aware instants (`rule_instant`)."""
+    return [rule_instant(moment, zone) for moment in rule.exdates]
 
 
 def cancelled_starts(schedule: Schedule) -> list[datetime]:

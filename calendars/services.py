@@ -24,6 +24,7 @@ from calendars.selectors import (
     exdate_instants,
     future_exceptions,
     occurrence_starts,
+    rule_instant,
     schedule_zone,
     series_start,
 )
@@ -912,11 +913,6 @@ def change_schedule(
     return master
 
 
-def _instant(moment: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
-    # django-recurrence keeps UNTIL and RDATE naive (on the series' clock) or aware.
-    return times.on_wall_clock(moment, zone) if moment.tzinfo is None else moment
-
-
 @transaction.atomic
 def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None) -> Appointment:
     """End a series now and keep its past, as Outlook's "end the series" does: every RRULE of
@@ -945,13 +941,13 @@ def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None)
     rules = []
     for each in rule.rrules:
         ended = copy.copy(each)
-        if ended.until is None or _instant(ended.until, zone) > last:
+        if ended.until is None or rule_instant(ended.until, zone) > last:
             ended.until, ended.count = last.astimezone(UTC), None
         rules.append(ended)
     ended_rule = recurrence_lib.Recurrence(
         rrules=rules,
         exrules=rule.exrules,
-        rdates=[moment for moment in rule.rdates if _instant(moment, zone) <= last],
+        rdates=[moment for moment in rule.rdates if rule_instant(moment, zone) <= last],
         exdates=rule.exdates,
         include_dtstart=False,
     )
