@@ -31,7 +31,7 @@ from calendars.selectors import (
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
 from helpdesk.moments import span_text
-from tickets.models import WORK_LOG_CLOCK_TOLERANCE, Action, Request
+from tickets.models import Action, Request
 
 RECURRENCE_HORIZON = timedelta(days=365)
 # The most occurrences one series may have in that year (the import refuses more too,
@@ -426,12 +426,12 @@ def _update_appointment(
 
 def _refuse_work_logged_ahead(appointment: Appointment) -> None:
     """An entry of logged work moved by a person (a drag, the API, a page) moves its action's start,
-    which may not lie ahead of now (tickets.models.Action.clean, trial 18): raise
+    which may not lie ahead of now (tickets.models.Action.starts_ahead, trial 18): raise
     ValidationError({"start": ...}) before anything is saved. The sync (by=None) is not refused:
     a technician's own calendar is where the entry lives, and a refused pull would fail for ever."""
     if appointment.source != Appointment.Source.ACTION or not appointment.action_id:
         return
-    if appointment.start > timezone.now() + WORK_LOG_CLOCK_TOLERANCE:
+    if Action.starts_ahead(appointment.start):
         raise ValidationError(
             {"start": "This entry is logged work: it cannot start in the future (work is logged once it has started)."}
         )
