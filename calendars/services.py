@@ -26,7 +26,7 @@ from calendars.selectors import (
     occurrence_starts,
     rule_instant,
     schedule_zone,
-    series_start,
+    series_starts_around,
 )
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
@@ -929,12 +929,12 @@ def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None)
     if not master.is_recurring_master:
         raise ValidationError({"recurrence": "Only a recurring series can stop repeating; this one does not repeat."})
     now = now or timezone.now()
-    last = series_start(master, now, later=False)
+    last, upcoming = series_starts_around(master, now)
     if last is None:
         raise ValidationError(
             {"recurrence": "This series has not begun yet, so there is nothing to keep: delete the series instead."}
         )
-    if series_start(master, now, later=True) is None:
+    if upcoming is None:
         return master  # ended already
     zone = schedule_zone(master.schedule)
     rule = master.schedule.recurrence

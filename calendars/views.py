@@ -20,7 +20,7 @@ from agents.models import Agent, Team
 from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
-from calendars.selectors import calendar_agents, series_exceptions, series_start, working_hours
+from calendars.selectors import calendar_agents, series_exceptions, series_starts_around, working_hours
 from calendars.series_words import rule_in_words
 from helpdesk import limits, permissions
 from helpdesk.api_common import parse_bool
@@ -338,9 +338,7 @@ def _series_facts(appointment: Appointment) -> dict:
         "repeats": rule_in_words(master, reader_zone=reader),
         "series_id": master.pk,
         # "Stop repeating now" is offered while the series has a past to keep and a future to drop.
-        "can_stop_repeating": (
-            series_start(master, now, later=False) is not None and series_start(master, now, later=True) is not None
-        ),
+        "can_stop_repeating": None not in series_starts_around(master, now),
         "cancelled_days": [date_format(timezone.localtime(moment, reader), day) for moment in cancelled],
         "more_cancelled": more_cancelled,
         "moved_days": [
