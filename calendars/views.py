@@ -308,16 +308,19 @@ def _nearest(items: list, moment_of, now: datetime) -> tuple[list, int]:
     return shown, len(items) - len(shown)
 
 
+def _series_reader(master: Appointment):
+    """The clock a series is told on: the reader's (the current zone), but an all-day series' own,
+    where its days begin (days are the same days everywhere, RFC 5545 DATE; review fault 5)."""
+    return services.schedule_zone(master.schedule) if master.all_day else timezone.get_current_timezone()
+
+
 def _series_facts(appointment: Appointment) -> dict:
     """What the page says of the series an appointment belongs to (itself, or its master): the
     rule in words, and its days cancelled and moved on their own, on the reader's clock."""
     master = appointment if appointment.is_recurring_master else appointment.master
     if master is None:
         return {}
-    reader = timezone.get_current_timezone()
-    if master.all_day:
-        # Days are the same days everywhere: read on the series' clock, where they begin (fault 5).
-        reader = services.schedule_zone(master.schedule)
+    reader = _series_reader(master)
     found = series_exceptions(master)
     now = timezone.now()
     day = "D j M Y"
@@ -472,6 +475,6 @@ def series_stop_repeating(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        reader = timezone.get_current_timezone()
-        messages.success(request, f"The series stopped repeating: {rule_in_words(master, reader_zone=reader)}.")
+        words = rule_in_words(master, reader_zone=_series_reader(master))  # as the series' page says it
+        messages.success(request, f"The series stopped repeating: {words}.")
     return redirect("calendars:appointment-detail", pk=master.pk)
