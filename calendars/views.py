@@ -22,7 +22,7 @@ from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
 from calendars.selectors import calendar_agents, series_exceptions, series_starts_around, working_hours
 from calendars.series_words import rule_in_words
-from helpdesk import limits, permissions
+from helpdesk import permissions
 from helpdesk.api_common import parse_bool
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
@@ -233,17 +233,20 @@ def group(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _parse_local(value: str | None) -> datetime | None:
-    if not value:
+def _linked_moment(request: HttpRequest, name: str) -> datetime | None:
+    """The `name` time of a link to the new-appointment form (a click on the calendar) on the
+    user's clock (calendars.times.parse_moment: a skipped or repeated wall-clock time as RFC 5545
+    3.3.5 reads it, shown as a time that exists), or None when there is none. One that cannot be
+    read opens the form at its default time, saying why (a far date would have answered 500)."""
+    text = request.GET.get(name)
+    if not text:
         return None
+    zone = timezone.get_current_timezone()
     try:
-        moment = datetime.fromisoformat(value.replace(" ", "+").replace("Z", "+00:00"))
-    except ValueError:
+        return times.parse_moment(text, zone).astimezone(zone)
+    except ValueError as error:
+        messages.warning(request, f"The link's {name} could not be read, so the form shows its own: {error}")
         return None
-    if not limits.is_supported(moment):  # a link to a far date opens the form at now, not a 500
-        return None
-    # A skipped or repeated wall-clock time as RFC 5545 3.3.5 reads it, shown as a time that exists.
-    return times.read_wall_clock(moment, timezone.get_current_timezone())
 
 
 @login_required
@@ -274,12 +277,12 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                     return redirect("calendars:appointment-detail", pk=made[0].pk)
     else:
         # From the next whole hour on the user's clock, as on a request's page (trial 14).
-        start = _parse_local(request.GET.get("start")) or timezone.localtime(
+        start = _linked_moment(request, "start") or timezone.localtime(
             times.next_whole_hour(timezone.now(), timezone.get_current_timezone())
         )
         # One real hour: on the night the clocks skip 02:00-03:00, 01:30 is followed by 03:30.
         hour_later = times.end_after(start, timedelta(hours=1))
-        end = _parse_local(request.GET.get("end")) or hour_later
+        end = _linked_moment(request, "end") or hour_later
         chosen = _ids(request.GET.getlist("agent"))
         form = AppointmentForm(
             asking=own,

@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from agents.models import Agent
@@ -19,8 +18,8 @@ from calendars.availability import Options
 from calendars.forms import AppointmentForm
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_appointments
-from calendars.times import next_whole_hour, rounded_on_wall_clock
-from helpdesk import limits, permissions
+from calendars.times import next_whole_hour, parse_moment, rounded_on_wall_clock
+from helpdesk import permissions
 from helpdesk.moments import when_text
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
@@ -333,16 +332,12 @@ def _booked(request: HttpRequest, planned: str, booking: services.Booking) -> No
 
 def _posted_moment(text: str) -> datetime | None:
     """An aware instant a booking form sends (ISO 8601 with its offset, as the page writes it), or
-    None when it cannot be read: not ISO 8601, no offset, an impossible date or offset
-    (2035-02-30, +25:00, which parse_datetime refuses with ValueError), or outside the supported
-    range (helpdesk.limits)."""
+    None when it cannot be read (calendars.times.parse_moment says why; the page offers the slots
+    again, which a person does not type)."""
     try:
-        moment = parse_datetime(text)
+        return parse_moment(text, timezone.get_current_timezone(), offset_required=True)
     except ValueError:
         return None
-    if moment is None or timezone.is_naive(moment) or not limits.is_supported(moment):
-        return None
-    return moment
 
 
 def _parts_posted(post) -> list[tuple]:
