@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents.models import Agent
+from calendars import selectors as calendar_selectors
 from calendars import services as calendar_services
 from calendars.availability import MAX_PARTS, MIN_PART
 from helpdesk import permissions
@@ -190,7 +191,13 @@ def book_split(
     if not agents:
         raise ValidationError({"agents": "Choose at least one technician."})
     _check_parts(parts, request.estimate or CalendarSettings.load().default_estimate)
-    return _book_parts(request, parts=parts, agents=agents, by=by, check_overlap=check_overlap)
+    try:
+        return _book_parts(request, parts=parts, agents=agents, by=by, check_overlap=check_overlap)
+    except calendar_services.OverlapWarning as warning:
+        # Each part is checked as it is written and the first one in the way stops the booking;
+        # a split is confirmed once, so the question names the working hours every part leaves.
+        outside = calendar_selectors.outside_working_hours(parts, agents)
+        raise calendar_services.OverlapWarning(warning.overlaps, dated=True, outside=outside) from None
 
 
 def _book_parts(request: Request, *, parts: list, agents: list, by, check_overlap: bool) -> Booking:

@@ -32,6 +32,11 @@ def _job(alice, hours: int = 12) -> Request:
     return services.create_request(summary="Server move", assigned_agents=[alice], estimate=timedelta(hours=hours))
 
 
+def _book_split(client, job: Request, parts: list, agent):
+    body = {"parts": [{"start": a.isoformat(), "end": b.isoformat()} for a, b in parts], "agents": [agent.pk]}
+    return client.post(f"/api/requests/{job.pk}/book-split/", body, format="json")
+
+
 def test_api_book_slot_on_a_sunday_answers_409_naming_the_hours_left_and_saves_nothing(api_client, coordinator, alice):
     job = _job(alice)
     start = datetime.combine(SUNDAY, time(8), tzinfo=AMS)
@@ -100,11 +105,7 @@ def test_api_book_split_with_a_part_on_a_sunday_answers_409(api_client, coordina
         (datetime.combine(MONDAY, time(8), tzinfo=AMS), datetime.combine(MONDAY, time(14), tzinfo=AMS)),
     ]
 
-    response = api_client(coordinator).post(
-        f"/api/requests/{job.pk}/book-split/",
-        {"parts": [{"start": a.isoformat(), "end": b.isoformat()} for a, b in parts], "agents": [alice.pk]},
-        format="json",
-    )
+    response = _book_split(api_client(coordinator), job, parts, alice)
 
     assert response.status_code == 409, response.content
     [outside] = response.json()["outside_working_hours"]
@@ -236,3 +237,21 @@ def test_an_all_day_entry_on_a_working_day_asks_nothing(api_client, alice):
     )
 
     assert response.status_code == 201, response.content
+
+
+def test_api_book_split_names_the_hours_every_part_leaves(api_client, coordinator, alice):
+    """Parts on Monday (inside), Saturday and Sunday: one question names both weekend days, as a
+    split is confirmed once (each part is checked as it is written; the first stops the booking)."""
+    job = _job(alice, hours=18)
+    saturday = MONDAY + timedelta(days=5)
+    days = [MONDAY, saturday, saturday + timedelta(days=1)]
+    parts = [(datetime.combine(day, time(8), tzinfo=AMS), datetime.combine(day, time(14), tzinfo=AMS)) for day in days]
+
+    response = _book_split(api_client(coordinator), job, parts, alice)
+
+    assert response.status_code == 409, response.content
+    [outside] = response.json()["outside_working_hours"]
+    assert outside["message"] == (
+        f"outside Alice's working hours Sat 10 Mar 2035 08:00–14:00, Sun 11 Mar 2035 08:00–14:00 (works {WORKING})"
+    )
+    assert not Appointment.objects.filter(request=job).exists()
