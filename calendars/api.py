@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import Prefetch
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -21,7 +20,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from agents.models import Agent
-from calendars import ownership, privacy, services
+from calendars import ownership, privacy, services, times
 from calendars.api_availability import (
     OVERLAP_RESPONSE,
     ConfirmOverlapInBody,
@@ -230,10 +229,29 @@ class AppointmentListSerializer(serializers.ListSerializer):
         return super().to_representation(appointments)
 
 
+class DateOrDateTimeField(SupportedDateTimeSerializerField):
+    """An appointment's start or end: a date and time in ISO 8601, or a date alone ("2026-03-02",
+    its midnight) for an all-day entry. Read by calendars.times.parse_moment, the pages' reading
+    too: it keeps the clock it was written on (its offset, else the caller's), so an all-day
+    entry's day is the date as written, never re-read on another clock (review fault 4)."""
+
+    def to_internal_value(self, value) -> datetime:
+        if isinstance(value, date):  # a datetime too: read as its text would be
+            value = value.isoformat()
+        if not isinstance(value, str):
+            raise serializers.ValidationError(
+                f"Give a date and time as ISO 8601 text, for example {times.EXAMPLE_MOMENT}+01:00."
+            )
+        try:
+            return times.parse_moment(value, timezone.get_current_timezone())
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+
 class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
-        models.DateTimeField: SupportedDateTimeSerializerField,
+        models.DateTimeField: DateOrDateTimeField,
     }
     agents = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Agent.objects.filter(is_active=True), allow_empty=False
@@ -269,7 +287,7 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         default=False,
         help_text=(
             "A JSON body field, not a query parameter: save even if the time overlaps other busy entries "
-            "(else 409 naming them)."
+            "or leaves a technician's working hours (else 409 naming them)."
         ),
     )
     recurrence = SeriesRuleField(
@@ -461,10 +479,9 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         if attrs.get("all_day", getattr(self.instance, "all_day", False)):
             # All-day: the days as written (RFC 5545 DATE values are the same days everywhere),
             # passed to the services as dates, never re-read on another clock (review fault 4).
-            raw = getattr(self, "initial_data", {})
             for name in ("start", "end"):
                 if name in attrs:
-                    attrs[name] = _day_as_written(raw.get(name), attrs[name], exclusive_end=name == "end")
+                    attrs[name] = _day_as_written(attrs[name], exclusive_end=name == "end")
         if attrs.get("recurrence", "") is None:
             del attrs["recurrence"]  # null, as read back on anything but a master: no rule given
         if attrs.get("stop_repeating") and self.instance is None:
@@ -474,19 +491,12 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         return attrs
 
 
-def _day_as_written(text, moment: datetime, *, exclusive_end: bool) -> date:
-    """The day an all-day `start` or `end` names on the writer's own clock: the date part of the
-    ISO 8601 text as written (its offset, or none, says which clock); an `end` after that day's
-    midnight covers the day, as DTEND is exclusive (RFC 5545 3.6.1). `moment`: DRF's reading of
-    the text (in the current zone), used when the text is not at hand."""
-    try:
-        written = parse_datetime(text.strip()) if isinstance(text, str) else None
-    except ValueError:  # DRF read it already; an impossible date cannot get here
-        written = None
-    if written is None:
-        written = timezone.localtime(moment)
-    day = written.date()
-    if exclusive_end and written.time() != time.min:
+def _day_as_written(moment: datetime, *, exclusive_end: bool) -> date:
+    """The day an all-day `start` or `end` names on the writer's own clock: `moment` as
+    DateOrDateTimeField read it (on the clock it was written on); an `end` after that day's
+    midnight covers the day, as DTEND is exclusive (RFC 5545 3.6.1)."""
+    day = moment.date()
+    if exclusive_end and moment.time() != time.min:
         day += timedelta(days=1)
     return day
 
@@ -518,7 +528,10 @@ class ReassignSerializer(KnownFields, serializers.Serializer):
     confirm_overlap = serializers.BooleanField(
         required=False,
         default=False,
-        help_text="A JSON body field, not a query parameter: reassign even onto busy time (else 409 naming it).",
+        help_text=(
+            "A JSON body field, not a query parameter: reassign even onto busy time or outside the new "
+            "technician's working hours (else 409 naming it)."
+        ),
     )
 
 

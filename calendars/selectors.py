@@ -704,10 +704,16 @@ def schedule_zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
     return zone if isinstance(zone, zoneinfo.ZoneInfo) else zoneinfo.ZoneInfo(str(zone))
 
 
+def rule_instant(moment: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
+    """A moment of a django-recurrence rule (an UNTIL, RDATE or EXDATE, kept naive on the series'
+    clock or aware) as an aware instant: a naive one read on `zone`'s wall clock, as
+    django-recurrence reads it (RFC 5545 3.3.5 in a DST gap or fold: `times.on_wall_clock`)."""
+    return times.on_wall_clock(moment, zone) if moment.tzinfo is None else moment
+
+
 def exdate_instants(rule: recurrence_lib.Recurrence, zone: zoneinfo.ZoneInfo) -> list[datetime]:
-    """A rule's EXDATEs as aware instants (a naive one read on `zone`'s wall clock, as
-    django-recurrence reads it)."""
-    return [times.on_wall_clock(moment, zone) if moment.tzinfo is None else moment for moment in rule.exdates]
+    """A rule's EXDATEs as aware instants (`rule_instant`)."""
+    return [rule_instant(moment, zone) for moment in rule.exdates]
 
 
 def cancelled_starts(schedule: Schedule) -> list[datetime]:
@@ -752,10 +758,11 @@ def occurrence_starts(
     return [moment.replace(tzinfo=zone) for moment in naive]
 
 
-def series_start(master: Appointment, moment: datetime, *, later: bool) -> datetime | None:
-    """The original start (aware, on the series' wall clock) the series' rule gives last before
-    `moment` (aware), or with `later` first at or after it; None when there is none. The rule's
-    whole set (RRULE and RDATE, RFC 5545 3.8.5): its cancelled starts (EXDATE) count too."""
+def series_starts_around(master: Appointment, moment: datetime) -> tuple[datetime | None, datetime | None]:
+    """(the original start the series' rule gives last before `moment`, the first it gives at or
+    after it): aware, on the series' wall clock; None where there is none. One expansion of the
+    rule's whole set (RRULE and RDATE, RFC 5545 3.8.5): its cancelled starts (EXDATE) count too.
+    A series with both has a past to keep and a future to drop ("Stop repeating now")."""
     schedule = master.schedule
     zone = schedule_zone(schedule)
     rule = schedule.recurrence
@@ -763,17 +770,19 @@ def series_start(master: Appointment, moment: datetime, *, later: bool) -> datet
     local_start = master.start.astimezone(zone).replace(tzinfo=None)
     local_moment = moment.astimezone(zone).replace(tzinfo=None)
     with timezone.override(zone):  # django-recurrence reads UNTIL/RDATE in the current zone
-        if later:
-            found = whole.after(max(local_moment, local_start), inc=True, dtstart=local_start)
-        else:
-            found = whole.before(local_moment, inc=False, dtstart=local_start)
-    return found.replace(tzinfo=zone) if found is not None and found >= local_start else None
+        # cache: the second search reads the starts the first one made.
+        starts = whole.to_dateutil_rruleset(dtstart=local_start, cache=True)
+        found = starts.before(local_moment, inc=False), starts.after(max(local_moment, local_start), inc=True)
+    before, after = (
+        start.replace(tzinfo=zone) if start is not None and start >= local_start else None for start in found
+    )
+    return before, after
 
 
 def can_stop_repeating(master: Appointment, now: datetime) -> bool:
     """Whether the series (`master`, with its schedule) has a past to keep and a future to drop
     at `now` (aware): when `calendars.services.stop_repeating` would change it, not refuse it."""
-    return series_start(master, now, later=False) is not None and series_start(master, now, later=True) is not None
+    return None not in series_starts_around(master, now)
 
 
 def series_exceptions(master: Appointment) -> SeriesExceptions:

@@ -6,8 +6,7 @@ change with `appointment_changed` so sync and e-mail can queue their work on com
 
 import copy
 import zoneinfo
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -25,13 +24,14 @@ from calendars.selectors import (
     exdate_instants,
     future_exceptions,
     occurrence_starts,
+    rule_instant,
     schedule_zone,
-    series_start,
+    series_starts_around,
 )
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
 from helpdesk.moments import span_text
-from tickets.models import WORK_LOG_CLOCK_TOLERANCE, Action, Request
+from tickets.models import Action, Request
 
 RECURRENCE_HORIZON = timedelta(days=365)
 # The most occurrences one series may have in that year (the import refuses more too,
@@ -158,39 +158,37 @@ class OverlapWarning(ValidationError):
         return "; ".join(reason.message(zone) for reason in [*self.overlaps, *self.outside])
 
 
-def refuse_overlaps(start: datetime, end: datetime, agent_ids: Iterable[int], *, exclude: int | None = None) -> None:
-    """Raise OverlapWarning when [start, end) meets another busy entry of these technicians
-    (helpdesk or imported), unless admins turned the warning off (CalendarSettings.warn_overlaps)."""
-    from calendars.selectors import overlaps
+def refuse_conflicts(
+    spans: list[tuple[datetime, datetime]],
+    agents: Iterable[Agent],
+    *,
+    exclude: int | None = None,
+    series: int | None = None,
+    all_day: bool = False,
+) -> None:
+    """The one check every write asks before saving a busy entry (SPEC S6.3, S2.4): raise
+    OverlapWarning when one of `spans` (aware [start, end) pairs: an entry, or the occurrences of
+    a series) meets another busy entry of these technicians (`agents`, Agent rows; helpdesk or
+    imported; not `exclude`, the entry being moved, nor the entries of `series`, the master being
+    checked), or leaves a technician's working days, hours or public holidays on their own clock
+    (calendars.selectors.outside_working_hours; not asked for an all-day entry, which holds whole
+    days). Nothing is raised when admins turned the warning off (CalendarSettings.warn_overlaps).
+    The caller saves nothing on the warning; it asks and saves again unchecked once confirmed."""
+    from calendars.selectors import outside_working_hours, overlaps, series_overlaps
 
-    if not CalendarSettings.load().warn_overlaps:
+    settings = CalendarSettings.load()
+    if not settings.warn_overlaps or not spans:
         return
-    found = overlaps(start, end, agent_ids, exclude=exclude)
-    if found:
-        raise OverlapWarning(found)
-
-
-@contextmanager
-def asking_about_working_hours(
-    spans: list[tuple[datetime, datetime]], agents: Iterable[Agent], *, check: bool
-) -> Iterator[None]:
-    """Around a booking's writes (tickets.services.book_slot, book_split): with `check` (and the
-    admin's warning on, CalendarSettings.warn_overlaps), a booking whose `spans` (aware [start,
-    end) pairs) leave a technician's working hours, days or public holidays raises OverlapWarning
-    naming them (calendars.selectors.OutsideHours), together with the overlaps the writes found,
-    so the caller's transaction keeps nothing; the caller asks and books again unchecked (S6.3)."""
-    from calendars.selectors import outside_working_hours
-
-    settings = CalendarSettings.load() if check else None
-    outside = outside_working_hours(spans, list(agents), settings=settings) if check and settings.warn_overlaps else []
-    try:
-        yield
-    except OverlapWarning as warning:
-        if not outside:
-            raise
-        raise OverlapWarning(warning.overlaps, dated=len(spans) > 1, outside=outside) from None
-    if outside:
-        raise OverlapWarning([], outside=outside)
+    agents = list(agents)
+    agent_ids = [agent.pk for agent in agents]
+    if series is not None:
+        found = series_overlaps(spans, agent_ids, series=series)
+    else:
+        [(start, end)] = spans
+        found = overlaps(start, end, agent_ids, exclude=exclude)
+    outside = [] if all_day else outside_working_hours(spans, agents, settings=settings)
+    if found or outside:
+        raise OverlapWarning(found, dated=series is not None, outside=outside)
 
 
 def planned_length(request: Request, *, whole: bool = False) -> timedelta:
@@ -267,7 +265,7 @@ def create_appointment(
         by=by,
     )
     if check_overlap and busy and appointment.end > appointment.start:
-        refuse_overlaps(appointment.start, appointment.end, [agent.pk for agent in agents])
+        refuse_conflicts([(appointment.start, appointment.end)], agents, all_day=appointment.all_day)
     _validated_save(appointment)
     appointment.agents.set(agents)
     _announce(appointment, Change.CREATED, (), by)
@@ -401,15 +399,17 @@ def _update_appointment(
     new_agents = list(agents) if agents is not None else None
     if new_agents is not None:
         _check_agents(new_agents)
-    zone = _zone_of(new_agents or list(appointment.agents.all()))
+    on = new_agents if new_agents is not None else list(appointment.agents.all())
+    zone = _zone_of(on)
     texts_before = {name: getattr(appointment, name) for name in SERIES_TEXT_FIELDS}
     moved = _set_changes(appointment, changes, zone)
     regrouped = new_agents is not None and {agent.pk for agent in new_agents} != set(agent_ids_before)
-    if check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start:
-        on = [agent.pk for agent in new_agents] if new_agents is not None else agent_ids_before
-        refuse_overlaps(appointment.start, appointment.end, on, exclude=appointment.pk)
     if moved and by is not None:
         _refuse_work_logged_ahead(appointment)
+    # Asked only about a save that can happen: refusals above come first.
+    if check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start:
+        spans = [(appointment.start, appointment.end)]
+        refuse_conflicts(spans, on, exclude=appointment.pk, all_day=appointment.all_day)
     _mark_edited(appointment)
     _validated_save(appointment)
     if new_agents is not None:
@@ -426,12 +426,12 @@ def _update_appointment(
 
 def _refuse_work_logged_ahead(appointment: Appointment) -> None:
     """An entry of logged work moved by a person (a drag, the API, a page) moves its action's start,
-    which may not lie ahead of now (tickets.models.Action.clean, trial 18): raise
+    which may not lie ahead of now (tickets.models.Action.starts_ahead, trial 18): raise
     ValidationError({"start": ...}) before anything is saved. The sync (by=None) is not refused:
     a technician's own calendar is where the entry lives, and a refused pull would fail for ever."""
     if appointment.source != Appointment.Source.ACTION or not appointment.action_id:
         return
-    if appointment.start > timezone.now() + WORK_LOG_CLOCK_TOLERANCE:
+    if Action.starts_ahead(appointment.start):
         raise ValidationError(
             {"start": "This entry is logged work: it cannot start in the future (work is logged once it has started)."}
         )
@@ -831,18 +831,11 @@ def create_recurring_appointment(
 
 
 def _refuse_series_overlaps(master: Appointment, agents: list[Agent], *, leave_out: Iterable[int] = ()) -> None:
-    """Raise OverlapWarning (the caller's transaction then keeps nothing) when an occurrence of
-    the series (but those with ids in `leave_out`: already there, already confirmed) meets another
-    busy entry of its technicians, unless admins turned the warning off."""
-    from calendars.selectors import series_overlaps
-
-    if not CalendarSettings.load().warn_overlaps:
-        return
+    """`refuse_conflicts` for every occurrence of the series (but those with ids in `leave_out`:
+    already there, already confirmed); the caller's transaction then keeps nothing."""
     occurrences = master.occurrences.filter(is_cancelled=False).exclude(pk__in=list(leave_out))
     spans = list(occurrences.values_list("start", "end"))
-    found = series_overlaps(spans, [agent.pk for agent in agents], series=master.pk)
-    if found:
-        raise OverlapWarning(found, dated=True)
+    refuse_conflicts(spans, agents, series=master.pk, all_day=master.all_day)
 
 
 @transaction.atomic
@@ -920,11 +913,6 @@ def change_schedule(
     return master
 
 
-def _instant(moment: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
-    # django-recurrence keeps UNTIL and RDATE naive (on the series' clock) or aware.
-    return times.on_wall_clock(moment, zone) if moment.tzinfo is None else moment
-
-
 @transaction.atomic
 def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None) -> Appointment:
     """End a series now and keep its past, as Outlook's "end the series" does: every RRULE of
@@ -941,25 +929,25 @@ def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None)
     if not master.is_recurring_master:
         raise ValidationError({"recurrence": "Only a recurring series can stop repeating; this one does not repeat."})
     now = now or timezone.now()
-    last = series_start(master, now, later=False)
+    last, upcoming = series_starts_around(master, now)
     if last is None:
         raise ValidationError(
             {"recurrence": "This series has not begun yet, so there is nothing to keep: delete the series instead."}
         )
-    if series_start(master, now, later=True) is None:
+    if upcoming is None:
         return master  # ended already
     zone = schedule_zone(master.schedule)
     rule = master.schedule.recurrence
     rules = []
     for each in rule.rrules:
         ended = copy.copy(each)
-        if ended.until is None or _instant(ended.until, zone) > last:
+        if ended.until is None or rule_instant(ended.until, zone) > last:
             ended.until, ended.count = last.astimezone(UTC), None
         rules.append(ended)
     ended_rule = recurrence_lib.Recurrence(
         rrules=rules,
         exrules=rule.exrules,
-        rdates=[moment for moment in rule.rdates if _instant(moment, zone) <= last],
+        rdates=[moment for moment in rule.rdates if rule_instant(moment, zone) <= last],
         exdates=rule.exdates,
         include_dtstart=False,
     )

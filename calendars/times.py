@@ -185,6 +185,47 @@ def read_wall_clock(value: datetime, zone: tzinfo) -> datetime:
     return value.astimezone(UTC).astimezone(zone)
 
 
+EXAMPLE_MOMENT = "2035-03-05T09:00"
+
+
+def parse_moment(text: str | None, zone: tzinfo, *, offset_required: bool = False) -> datetime:
+    """The one reading of a date-time a person sends: typed in a form, carried by a link or a
+    booking form, or sent to the API. ISO 8601 ("2035-03-05T09:00", seconds and a fraction, "Z"
+    or an offset; a date alone is its midnight). Returned aware on the clock it was written on:
+    with the offset written (so its date is the day the writer named), or, without one, on
+    `zone`'s wall clock as RFC 5545 3.3.5 reads a local time (`read_wall_clock`: the offset
+    before a DST gap, the first of a repeated hour). A "+" of an offset that a link's query gave
+    back as a space is read as the "+".
+
+    Raises ValueError with a message for the person: nothing given, not ISO 8601, no such day or
+    time (2035-02-30, 25:30, +25:00), no offset when `offset_required`, or outside the range the
+    helpdesk supports (helpdesk.limits)."""
+    from django.utils.dateparse import parse_datetime
+
+    from helpdesk import limits
+
+    text = (text or "").strip()
+    if not text:
+        raise ValueError(f"Give a date and time, for example {EXAMPLE_MOMENT}.")
+    if "T" in text:
+        text = text.replace(" ", "+")
+    try:
+        moment = parse_datetime(text)
+    except ValueError:  # the shape of ISO 8601, but no such day, time or offset
+        raise ValueError(f"{text} is no real date and time: check the day, the hour and the offset.") from None
+    if moment is None:
+        raise ValueError(f"{text} is not a date and time as ISO 8601 writes one, for example {EXAMPLE_MOMENT}.")
+    if moment.tzinfo is None and offset_required:
+        raise ValueError(f"Give {text} with its offset from UTC, for example {EXAMPLE_MOMENT}+01:00.")
+    try:
+        supported = limits.is_supported(moment)
+    except OverflowError:  # an offset that takes a moment past year 1 or 9999
+        supported = False
+    if not supported:
+        raise ValueError(limits.range_message())
+    return read_wall_clock(moment, zone) if moment.tzinfo is None else moment
+
+
 def incoming(value: datetime | date, *, floating: ZoneInfo, prefer: ZoneInfo | None = None) -> datetime | date:
     """One DATE or DATE-TIME value from an external calendar as the helpdesk keeps it: a date
     stays a date; a floating time is on the `floating` wall clock (the technician's); a zoned
@@ -367,18 +408,14 @@ def same_value(a: datetime | date | None, b: datetime | date | None, zone: tzinf
     return a == b
 
 
-def rounded_on_wall_clock(moment: datetime, *, minutes: int, up: bool = False) -> datetime:
+def rounded_on_wall_clock(moment: datetime, *, minutes: int) -> datetime:
     """`moment` (aware) on the current zone's wall clock (the signed-in user's, which pages
-    activate), cut to the whole `minutes` before it, or with up=True the first one at or after it:
-    09:07 -> 09:05 (minutes=5); 09:07 -> 10:00 (minutes=60, up=True). For a form's default time,
-    so the arithmetic is on the wall clock: a time in a DST gap is read as RFC 5545 3.3.5 says.
+    activate), cut to the whole `minutes` before it: 09:07 -> 09:05 (minutes=5). For a form's
+    default time, so the arithmetic is on the wall clock (the next whole hour: `next_whole_hour`).
     Returns an aware datetime in the current zone."""
     from django.utils import timezone
 
     local = timezone.localtime(moment)
     since_midnight = local.hour * 60 + local.minute
-    cut = since_midnight - since_midnight % minutes
-    if up and (cut != since_midnight or local.second or local.microsecond):
-        cut += minutes
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight + timedelta(minutes=cut)
+    return midnight + timedelta(minutes=since_midnight - since_midnight % minutes)

@@ -21,7 +21,7 @@ from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
 from calendars.selectors import calendar_agents, can_stop_repeating, series_exceptions, working_hours
 from calendars.series_words import rule_in_words
-from helpdesk import limits, permissions
+from helpdesk import permissions
 from helpdesk.api_common import parse_bool
 from helpdesk.parsing import parse_id
 from integrations.selectors import external_calendar_lines
@@ -241,17 +241,20 @@ def group(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _parse_local(value: str | None) -> datetime | None:
-    if not value:
+def _linked_moment(request: HttpRequest, name: str) -> datetime | None:
+    """The `name` time of a link to the new-appointment form (a click on the calendar) on the
+    user's clock (calendars.times.parse_moment: a skipped or repeated wall-clock time as RFC 5545
+    3.3.5 reads it, shown as a time that exists), or None when there is none. One that cannot be
+    read opens the form at its default time, saying why (a far date would have answered 500)."""
+    text = request.GET.get(name)
+    if not text:
         return None
+    zone = timezone.get_current_timezone()
     try:
-        moment = datetime.fromisoformat(value.replace(" ", "+").replace("Z", "+00:00"))
-    except ValueError:
+        return times.parse_moment(text, zone).astimezone(zone)
+    except ValueError as error:
+        messages.warning(request, f"The link's {name} could not be read, so the form shows its own: {error}")
         return None
-    if not limits.is_supported(moment):  # a link to a far date opens the form at now, not a 500
-        return None
-    # A skipped or repeated wall-clock time as RFC 5545 3.3.5 reads it, shown as a time that exists.
-    return times.read_wall_clock(moment, timezone.get_current_timezone())
 
 
 @login_required
@@ -278,10 +281,13 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                     messages.success(request, AppointmentForm.created_message(made))
                     return redirect("calendars:appointment-detail", pk=made[0].pk)
     else:
-        start = _parse_local(request.GET.get("start")) or timezone.localtime().replace(minute=0, second=0)
+        # From the next whole hour on the user's clock, as on a request's page (trial 14).
+        start = _linked_moment(request, "start") or timezone.localtime(
+            times.next_whole_hour(timezone.now(), timezone.get_current_timezone())
+        )
         # One real hour: on the night the clocks skip 02:00-03:00, 01:30 is followed by 03:30.
         hour_later = times.end_after(start, timedelta(hours=1))
-        end = _parse_local(request.GET.get("end")) or hour_later
+        end = _linked_moment(request, "end") or hour_later
         chosen = _ids(request, request.GET.getlist("agent"), name="agent")
         form = AppointmentForm(
             asking=own,
@@ -310,16 +316,19 @@ def _nearest(items: list, moment_of, now: datetime) -> tuple[list, int]:
     return shown, len(items) - len(shown)
 
 
+def _series_reader(master: Appointment):
+    """The clock a series is told on: the reader's (the current zone), but an all-day series' own,
+    where its days begin (days are the same days everywhere, RFC 5545 DATE; review fault 5)."""
+    return services.schedule_zone(master.schedule) if master.all_day else timezone.get_current_timezone()
+
+
 def _series_facts(appointment: Appointment) -> dict:
     """What the page says of the series an appointment belongs to (itself, or its master): the
     rule in words, and its days cancelled and moved on their own, on the reader's clock."""
     master = appointment if appointment.is_recurring_master else appointment.master
     if master is None:
         return {}
-    reader = timezone.get_current_timezone()
-    if master.all_day:
-        # Days are the same days everywhere: read on the series' clock, where they begin (fault 5).
-        reader = services.schedule_zone(master.schedule)
+    reader = _series_reader(master)
     found = series_exceptions(master)
     now = timezone.now()
     day = "D j M Y"
@@ -464,6 +473,6 @@ def series_stop_repeating(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        reader = timezone.get_current_timezone()
-        messages.success(request, f"The series stopped repeating: {rule_in_words(master, reader_zone=reader)}.")
+        words = rule_in_words(master, reader_zone=_series_reader(master))  # as the series' page says it
+        messages.success(request, f"The series stopped repeating: {words}.")
     return redirect("calendars:appointment-detail", pk=master.pk)

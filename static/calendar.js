@@ -575,10 +575,12 @@
       try {
         item = await send(changes);
       } catch (error) {
-        // A double booking (409, an expected answer): the server names the overlaps; save only
-        // when confirmed in the page's own dialog.
+        // A double booking or working hours left (409, an expected answer): the server names
+        // them; save only when confirmed in the page's own dialog. The working hours were just
+        // asked about above: an answer naming nothing else saves without asking twice.
         if (error.status !== 409) throw error;
-        if (!(await askOverlap(error))) {
+        const onlyHoursAsked = outside.length && !((error.body && error.body.overlaps) || []).length;
+        if (!onlyHoursAsked && !(await askOverlap(error))) {
           info.revert();
           say("Not saved: it would overlap other entries.");
           return;
@@ -595,14 +597,16 @@
   }
 
   // The double-booking question, in the page (trial 5; helpdesk.js draws it): the server's
-  // sentence, each overlap on a line of its own (the 409's `overlaps`, each with its `message`),
+  // sentence, each overlap and working hours left on a line of its own (the 409's `overlaps` and
+  // `outside_working_hours`, each with its `message`; only the sentence when nothing overlaps),
   // and "Save anyway" / "Cancel". Resolves true for "Save anyway"; Escape or "Cancel" is false.
   function askOverlap(error) {
     const overlaps = (error.body && error.body.overlaps) || [];
+    const outside = (error.body && error.body.outside_working_hours) || [];
     return window.helpdeskAsk({
-      title: "Double booking",
+      title: overlaps.length ? "Double booking" : "Outside working hours",
       question: overlaps.length ? "The new time clashes with other entries:" : error.message,
-      lines: overlaps.map((overlap) => overlap.message),
+      lines: overlaps.length ? [...overlaps, ...outside].map((entry) => entry.message) : [],
       confirm: "Save anyway",
       className: "overlap-dialog",
     });

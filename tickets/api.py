@@ -83,7 +83,7 @@ class RequestSerializer(KnownFields, serializers.ModelSerializer):
         default=False,
         help_text=(
             "A JSON body field, not a query parameter: plan even if the planned time overlaps busy entries "
-            "of its technicians (else 409 naming them)."
+            "of its technicians or leaves their working hours (else 409 naming them)."
         ),
     )
 
@@ -274,7 +274,10 @@ class _BookingRequestSerializer(KnownFields, serializers.Serializer):
     confirm_overlap = serializers.BooleanField(
         required=False,
         default=False,
-        help_text="Book even if the slot or a part overlaps busy entries of its technicians (else 409 naming them).",
+        help_text=(
+            "Book even if the slot or a part overlaps busy entries of its technicians or leaves their "
+            "working hours (else 409 naming them)."
+        ),
     )
 
 
@@ -305,14 +308,12 @@ class RequestViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.ModelV
         if not permissions.can_create_request(self.request.user):
             raise PermissionDenied("Only technicians and coordinators create requests.")
         data = dict(serializer.validated_data)
-        planned = data.get("planned_start") is not None
-        if not permissions.can_create_request_for(
-            self.request.user, agents=data.get("assigned_agents", []), planned=planned
-        ):
-            raise PermissionDenied(permissions.PLANNED_FOR_OTHERS)
         confirmed = data.pop("confirm_overlap", False)
         with service_errors(), overlap_conflicts():
-            serializer.instance = services.create_request(by=self.request.user, check_overlap=not confirmed, **data)
+            try:
+                serializer.instance = services.create_request(by=self.request.user, check_overlap=not confirmed, **data)
+            except services.PlannedForOthers:
+                raise PermissionDenied(permissions.PLANNED_FOR_OTHERS) from None
 
     def perform_update(self, serializer: RequestSerializer) -> None:
         if not permissions.can_edit_request(self.request.user, serializer.instance):

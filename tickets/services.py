@@ -10,8 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents.models import Agent
+from calendars import selectors as calendar_selectors
 from calendars import services as calendar_services
 from calendars.availability import MAX_PARTS, MIN_PART
+from helpdesk import permissions
 from tickets.models import Action, HistoryLine, Request
 
 REQUEST_FIELDS = ("summary", "description", "customer", "site", "status", "planned_start", "estimate", "planned_length")
@@ -32,14 +34,31 @@ def _saved_with(instance: Model, fields: dict, *, allowed: tuple[str, ...], what
     return instance
 
 
+class PlannedForOthers(ValidationError):
+    """A person may not plan a new request on these technicians' calendars (helpdesk.permissions.
+    can_create_request_for): a ValidationError on `assigned_agents`, which the API answers as 403."""
+
+    def __init__(self) -> None:
+        super().__init__({"assigned_agents": permissions.PLANNED_FOR_OTHERS})
+
+
 @transaction.atomic
 def create_request(
     *, summary: str, by=None, assigned_agents: Iterable[Agent] = (), check_overlap: bool = False, **fields
 ) -> Request:
-    """A new request; with a planned date, its appointment (S1.1). `check_overlap`: raise
-    calendars.services.OverlapWarning, saving nothing, when that would double-book (issue 15)."""
+    """A new request; with a planned date, its appointment (S1.1). `by`: the user making it (None:
+    the system). `check_overlap`: raise calendars.services.OverlapWarning, saving nothing, when that
+    would double-book or leave working hours (S6.3).
+
+    Raises PlannedForOthers (a ValidationError on `assigned_agents`) when `by` may not put the
+    planned appointment on those technicians' calendars: a technician plans a new request only
+    with herself among its technicians (review fault 2)."""
+    assigned_agents = list(assigned_agents)
+    planned = fields.get("planned_start") is not None
+    if by is not None and not permissions.can_create_request_for(by, agents=assigned_agents, planned=planned):
+        raise PlannedForOthers
     request = _saved_with(Request(summary=summary), fields, allowed=REQUEST_FIELDS, what="request")
-    request.assigned_agents.set(list(assigned_agents))
+    request.assigned_agents.set(assigned_agents)
     calendar_services.sync_planned_appointment(request, by=by, check_overlap=check_overlap)
     return request
 
@@ -123,17 +142,15 @@ def book_slot(
         raise ValidationError({"agents": "Choose at least one technician."})
     if start.tzinfo is None:
         raise ValidationError({"start": "Give the start with a time zone or offset."})
-    end = start + calendar_services.planned_length(request, whole=True)  # a slot holds the whole estimate
-    with calendar_services.asking_about_working_hours([(start, end)], agents, check=check_overlap):
-        replaced = calendar_services.remove_later_parts(request, by=by)
-        update_request(
-            request,
-            by=by,
-            assigned_agents=agents,
-            planned_start=start,
-            planned_length=None,
-            check_overlap=check_overlap,
-        )
+    replaced = calendar_services.remove_later_parts(request, by=by)
+    update_request(
+        request,
+        by=by,
+        assigned_agents=agents,
+        planned_start=start,
+        planned_length=None,
+        check_overlap=check_overlap,
+    )
     return Booking(appointments=list(_planned(request)), replaced=replaced)
 
 
@@ -171,8 +188,13 @@ def book_split(
     if not agents:
         raise ValidationError({"agents": "Choose at least one technician."})
     _check_parts(parts, request.estimate or CalendarSettings.load().default_estimate)
-    with calendar_services.asking_about_working_hours(parts, agents, check=check_overlap):
+    try:
         return _book_parts(request, parts=parts, agents=agents, by=by, check_overlap=check_overlap)
+    except calendar_services.OverlapWarning as warning:
+        # Each part is checked as it is written and the first one in the way stops the booking;
+        # a split is confirmed once, so the question names the working hours every part leaves.
+        outside = calendar_selectors.outside_working_hours(parts, agents)
+        raise calendar_services.OverlapWarning(warning.overlaps, dated=True, outside=outside) from None
 
 
 def _book_parts(request: Request, *, parts: list, agents: list, by, check_overlap: bool) -> Booking:

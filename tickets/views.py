@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from agents.models import Agent
@@ -19,8 +18,8 @@ from calendars.availability import Options
 from calendars.forms import AppointmentForm
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_appointments
-from calendars.times import rounded_on_wall_clock
-from helpdesk import limits, permissions
+from calendars.times import next_whole_hour, parse_moment, rounded_on_wall_clock
+from helpdesk import permissions
 from helpdesk.moments import when_text
 from helpdesk.parsing import parse_ids
 from integrations.selectors import external_calendar_lines
@@ -68,11 +67,6 @@ def request_create(request: HttpRequest) -> HttpResponse:
     form = RequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         check_overlap = form.check_overlap()
-        data = form.cleaned_data
-        planned = data.get("planned_start") is not None
-        if not permissions.can_create_request_for(request.user, agents=data["assigned_agents"], planned=planned):
-            form.add_error("assigned_agents", permissions.PLANNED_FOR_OTHERS)
-            return render(request, "tickets/request_form.html", {"form": form, "ticket": None})
         created = form.save_with(
             lambda: services.create_request(by=request.user, check_overlap=check_overlap, **form.cleaned_data)
         )
@@ -148,7 +142,7 @@ def _appointment_form(
         return None
     # Defaults that save clicks (trial 14): from the next whole hour, for the request's estimate
     # (else the site's default estimate).
-    start = rounded_on_wall_clock(timezone.now(), minutes=60, up=True)
+    start = timezone.localtime(next_whole_hour(timezone.now(), timezone.get_current_timezone()))
     estimate = ticket.estimate or (settings or CalendarSettings.load()).default_estimate
     return AppointmentForm(
         data,
@@ -335,16 +329,12 @@ def _booked(request: HttpRequest, planned: str, booking: services.Booking) -> No
 
 def _posted_moment(text: str) -> datetime | None:
     """An aware instant a booking form sends (ISO 8601 with its offset, as the page writes it), or
-    None when it cannot be read: not ISO 8601, no offset, an impossible date or offset
-    (2035-02-30, +25:00, which parse_datetime refuses with ValueError), or outside the supported
-    range (helpdesk.limits)."""
+    None when it cannot be read (calendars.times.parse_moment says why; the page offers the slots
+    again, which a person does not type)."""
     try:
-        moment = parse_datetime(text)
+        return parse_moment(text, timezone.get_current_timezone(), offset_required=True)
     except ValueError:
         return None
-    if moment is None or timezone.is_naive(moment) or not limits.is_supported(moment):
-        return None
-    return moment
 
 
 def _parts_posted(post) -> list[tuple]:

@@ -49,10 +49,14 @@ def form_opened_by_click(page, y: float) -> tuple[str, str]:
     return page.input_value("#id_start"), page.input_value("#id_end")
 
 
-def saved_form(page, subject: str) -> Appointment:
-    """Give the open form a subject, save it, and return what was stored."""
+def saved_form(page, subject: str, *, outside_hours: bool = False) -> Appointment:
+    """Give the open form a subject, save it, and return what was stored. `outside_hours`: the
+    page asks first (SPEC S6.3); tick "Save it anyway" and save again."""
     page.fill("#id_subject", subject)
     page.click("main form button[type=submit]")
+    if outside_hours:
+        page.check("#id_confirm_overlap")
+        page.click("main form button[type=submit]")
     page.wait_for_url(lambda url: "/new/" not in url)
     return Appointment.objects.get(subject=subject)
 
@@ -251,7 +255,7 @@ def test_a_click_in_the_browsers_own_dst_gap_opens_the_form_at_the_time_the_user
     scroll_to_midnight(page)
     opened = form_opened_by_click(page, half_past(page, "01:00", "02:00") + 5)
     assert opened == ("2026-03-29T01:30", "2026-03-29T02:30")
-    made = saved_form(page, "Clicked in the gap")
+    made = saved_form(page, "Clicked in the gap", outside_hours=True)  # Sunday night
     assert made.start == datetime(2026, 3, 29, 5, 30, tzinfo=UTC) == new_york(1, 30, day=LONDON_GAP_DAY)
     assert made.end == datetime(2026, 3, 29, 6, 30, tzinfo=UTC) == new_york(2, 30, day=LONDON_GAP_DAY)
 

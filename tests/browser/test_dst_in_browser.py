@@ -117,6 +117,9 @@ def test_a_click_at_0130_on_the_spring_night_in_a_london_browser_opens_a_form_th
     assert (page.input_value("#id_start"), page.input_value("#id_end")) == ("2027-03-28T01:30", "2027-03-28T03:30")
     page.fill("#id_subject", "Clicked")
     page.click("main form button[type=submit]")
+    # Sunday 01:30 is outside Alice's working hours: the page asks first (SPEC S6.3), saved once ticked.
+    page.check("#id_confirm_overlap")
+    page.click("main form button[type=submit]")
     page.wait_for_url(lambda url: "/new/" not in url)
     from calendars.models import Appointment
 

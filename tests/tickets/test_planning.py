@@ -235,3 +235,30 @@ def test_deleting_an_actions_appointment_keeps_the_action_off_the_calendar(reque
     action.refresh_from_db()
     assert not action.add_to_calendar
     assert not Appointment.objects.exists()
+
+
+def test_a_technician_cannot_plan_a_new_request_on_a_colleagues_calendar_through_the_service(alice, bob):
+    """SPEC S1.1 with the permission table (review fault 2): a technician plans a new request only with
+    herself among its technicians; the service refuses it for every caller, saving nothing."""
+    with pytest.raises(ValidationError) as refused:
+        services.create_request(
+            summary="For Bob", assigned_agents=[bob], planned_start=at(2035, 3, 5, 9), by=alice.user
+        )
+
+    assert refused.value.message_dict == {
+        "assigned_agents": [
+            "You may plan a new request only on your own calendar: add yourself to its technicians, or "
+            "leave the planned start empty and ask a coordinator to plan it."
+        ]
+    }
+    assert not Request.objects.exists() and not Appointment.objects.exists()
+
+
+def test_a_technician_may_plan_a_new_request_with_herself_or_leave_it_unplanned(alice, bob):
+    with_herself = services.create_request(
+        summary="Together", assigned_agents=[alice, bob], planned_start=at(2035, 3, 5, 9), by=alice.user
+    )
+    unplanned = services.create_request(summary="Later", assigned_agents=[bob], by=alice.user)
+
+    assert planned_appointment(with_herself).agents.count() == 2
+    assert unplanned.planned_start is None

@@ -12,8 +12,10 @@ import html
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from dateutil.rrule import DAILY, FR, MO, SU, TH, TU, WE, WEEKLY, rrule
 
+from calendars import services as calendar_services
 from calendars.models import Appointment
 from tickets import selectors, services
 from tickets.models import Request
@@ -27,6 +29,11 @@ WORKING = "Mon–Fri 08:00–17:00 Europe/Amsterdam"
 
 def _job(alice, hours: int = 12) -> Request:
     return services.create_request(summary="Server move", assigned_agents=[alice], estimate=timedelta(hours=hours))
+
+
+def _book_split(client, job: Request, parts: list, agent):
+    body = {"parts": [{"start": a.isoformat(), "end": b.isoformat()} for a, b in parts], "agents": [agent.pk]}
+    return client.post(f"/api/requests/{job.pk}/book-split/", body, format="json")
 
 
 def test_api_book_slot_on_a_sunday_answers_409_naming_the_hours_left_and_saves_nothing(api_client, coordinator, alice):
@@ -97,11 +104,7 @@ def test_api_book_split_with_a_part_on_a_sunday_answers_409(api_client, coordina
         (datetime.combine(MONDAY, time(8), tzinfo=AMS), datetime.combine(MONDAY, time(14), tzinfo=AMS)),
     ]
 
-    response = api_client(coordinator).post(
-        f"/api/requests/{job.pk}/book-split/",
-        {"parts": [{"start": a.isoformat(), "end": b.isoformat()} for a, b in parts], "agents": [alice.pk]},
-        format="json",
-    )
+    response = _book_split(api_client(coordinator), job, parts, alice)
 
     assert response.status_code == 409, response.content
     [outside] = response.json()["outside_working_hours"]
@@ -156,3 +159,105 @@ def test_find_a_slot_proposes_nothing_outside_working_hours(alice):
     long = selectors.slot_proposals(_job(alice), now=now)
     assert long.slots == [] and long.split is not None
     assert all(_inside_the_working_week(begin, end) for begin, end in long.split.parts)
+
+
+# --- the one check: every write path asks, not only "Find a slot" ---------------------------
+
+
+def test_api_appointment_on_a_sunday_answers_409_naming_the_hours_and_saves_nothing(api_client, alice):
+    """A plain appointment made through /api/appointments/ is asked about like a booking."""
+    start = datetime.combine(SUNDAY, time(10), tzinfo=AMS)
+    body = {"subject": "Inventory", "start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
+
+    response = api_client(alice.user).post("/api/appointments/", {**body, "agents": [alice.pk]}, format="json")
+
+    assert response.status_code == 409, response.content
+    [outside] = response.json()["outside_working_hours"]
+    assert outside["message"] == f"outside Alice's working hours Sun 4 Mar 2035 10:00–12:00 (works {WORKING})"
+    assert response.json()["overlaps"] == []
+    assert not Appointment.objects.exists()
+
+
+def test_api_appointment_on_a_sunday_is_saved_once_confirmed(api_client, alice):
+    start = datetime.combine(SUNDAY, time(10), tzinfo=AMS)
+    body = {"subject": "Inventory", "start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
+
+    response = api_client(alice.user).post(
+        "/api/appointments/", {**body, "agents": [alice.pk], "confirm_overlap": True}, format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    assert Appointment.objects.get().start == start
+
+
+def test_api_moving_an_appointment_to_the_evening_answers_409(api_client, alice):
+    """A move (a drag on the calendar sends this PATCH) past 17:00 is asked about too."""
+    monday_nine = datetime.combine(MONDAY, time(9), tzinfo=AMS)
+    entry = calendar_services.create_appointment(
+        subject="Visit", start=monday_nine, end=monday_nine + timedelta(hours=1), agents=[alice]
+    )
+    evening = datetime.combine(MONDAY, time(18), tzinfo=AMS)
+
+    response = api_client(alice.user).patch(
+        f"/api/appointments/{entry.pk}/",
+        {"start": evening.isoformat(), "end": (evening + timedelta(hours=1)).isoformat()},
+        format="json",
+    )
+
+    assert response.status_code == 409, response.content
+    [outside] = response.json()["outside_working_hours"]
+    assert outside["message"] == f"outside Alice's working hours Mon 5 Mar 2035 18:00–19:00 (works {WORKING})"
+    assert Appointment.objects.get(pk=entry.pk).start == monday_nine
+
+
+def test_planning_a_request_on_a_sunday_asks_first(alice):
+    """create_request with a planned date (the request pages and API) goes through the same check."""
+    start = datetime.combine(SUNDAY, time(9), tzinfo=AMS)
+
+    with pytest.raises(calendar_services.OverlapWarning) as raised:
+        services.create_request(
+            summary="Sunday job",
+            assigned_agents=[alice],
+            planned_start=start,
+            estimate=timedelta(hours=1),
+            check_overlap=True,
+        )
+
+    [outside] = raised.value.outside
+    assert outside.spans == ((start, start + timedelta(hours=1)),)
+    assert not Request.objects.exists()
+
+
+def test_an_all_day_entry_on_a_working_day_asks_nothing(api_client, alice):
+    """An all-day entry holds whole days, not working hours: only overlaps are asked about."""
+    response = api_client(alice.user).post(
+        "/api/appointments/",
+        {
+            "subject": "Training",
+            "start": MONDAY.isoformat(),
+            "end": (MONDAY + timedelta(days=1)).isoformat(),
+            "all_day": True,
+            "agents": [alice.pk],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+
+
+def test_api_book_split_names_the_hours_every_part_leaves(api_client, coordinator, alice):
+    """Parts on Monday (inside), Saturday and Sunday: one question names both weekend days, as a
+    split is confirmed once (each part is checked as it is written; the first stops the booking)."""
+    job = _job(alice, hours=18)
+    saturday = MONDAY + timedelta(days=5)
+    days = [MONDAY, saturday, saturday + timedelta(days=1)]
+    parts = [(datetime.combine(day, time(8), tzinfo=AMS), datetime.combine(day, time(14), tzinfo=AMS)) for day in days]
+
+    response = _book_split(api_client(coordinator), job, parts, alice)
+
+    assert response.status_code == 409, response.content
+    [outside] = response.json()["outside_working_hours"]
+    assert outside["message"] == (
+        f"outside Alice's working hours Sat 10 Mar 2035 08:00–14:00, Sun 11 Mar 2035 08:00–14:00 (works {WORKING})"
+    )
+    assert not Appointment.objects.filter(request=job).exists()

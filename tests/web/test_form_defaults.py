@@ -25,7 +25,7 @@ def _wall_clock(moment: datetime, minutes: int, up: bool = False) -> str:
     """The wall-clock text of `moment` cut to whole `minutes` (worked here apart from the code)."""
     local = moment.astimezone(AMS).replace(second=0, microsecond=0)
     local -= timedelta(minutes=local.minute % minutes)
-    if up and local < moment:
+    if up and local <= moment:  # the first whole step after `moment`
         local += timedelta(minutes=minutes)
     return local.strftime("%Y-%m-%dT%H:%M")
 
@@ -75,3 +75,17 @@ def test_technicians_own_new_appointment_form_asks_nothing_about_several_technic
     assert "With several technicians" not in page.text_content()
     assert page.xpath("//input[@name='agents']/@value") == [str(alice.pk)]
     assert page.xpath("//input[@name='agents']/@checked")
+
+
+def test_new_appointment_form_starts_at_the_next_whole_hour(page_client, alice):
+    """The calendar's "New appointment" without a time clicked: from the next whole hour on the
+    user's clock, as on a request's page (it started at the hour already begun)."""
+    client = page_client(alice.user)
+    before = timezone.now()
+    page = html.fromstring(client.get("/calendar/appointments/new/").content)
+    after = timezone.now()
+
+    start = page.xpath("//input[@name='start']/@value")
+    assert start and start[0] in {_wall_clock(before, 60, up=True), _wall_clock(after, 60, up=True)}
+    end = page.xpath("//input[@name='end']/@value")
+    assert datetime.fromisoformat(end[0]) - datetime.fromisoformat(start[0]) == timedelta(hours=1)

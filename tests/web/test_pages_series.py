@@ -33,12 +33,12 @@ LAST_DAY = datetime(2035, 5, 31, 23, 59, 59)
 WORKDAYS = (rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR)
 
 
-def new_appointment(client, agent, subject: str, repeat: str):
-    """POST the new appointment page: Monday 5 March 2035 09:00-09:15, until 31 May 2035."""
+def new_appointment(client, agent, subject: str, repeat: str, *, confirmed: bool = False):
+    """POST the new appointment page: Monday 5 March 2035 09:00-09:15, until 31 May 2035
+    (`confirmed`: ticking "Save it anyway")."""
     times = {"start": "2035-03-05T09:00", "end": "2035-03-05T09:15", "repeat_until": "2035-05-31"}
-    return client.post(
-        "/calendar/appointments/new/", {**times, "subject": subject, "agents": [agent.pk], "repeat": repeat}
-    )
+    fields = {**times, "subject": subject, "agents": [agent.pk], "repeat": repeat}
+    return client.post("/calendar/appointments/new/", {**fields, **({"confirm_overlap": "on"} if confirmed else {})})
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,8 @@ def new_appointment(client, agent, subject: str, repeat: str):
 )
 def test_a_technician_makes_a_series_on_the_new_appointment_page(page_client, alice, repeat, expected):
     client = page_client(alice.user)
-    response = new_appointment(client, alice, "Stand-up", repeat)
+    # Monthly meets Saturday 5 May (asked about first: test_a_series_on_a_saturday_asks_first).
+    response = new_appointment(client, alice, "Stand-up", repeat, confirmed=repeat == "monthly")
     assert response.status_code == 302
     master = Appointment.objects.get(subject="Stand-up", master=None)
     assert master.is_recurring_master
@@ -66,6 +67,21 @@ def test_a_technician_makes_a_series_on_the_new_appointment_page(page_client, al
     assert f"09:00–09:15, until {day_text(last)}</dd>" in page.replace(" (this is the whole series", "</dd>", 1)
     # 09:00 on the wall clock before and after the spring change, up to and including 31 May.
     assert occurrence_starts(master, AMS) == list(expected)
+
+
+def test_a_series_on_a_saturday_asks_first(page_client, alice):
+    """Monthly on the 5th from Monday 5 March 2035 meets Saturday 5 May (dateutil): outside Alice's
+    working week (Mon-Fri 08:00-17:00), so the page names that day and saves nothing until confirmed."""
+    saturday = list(rrule.rrule(rrule.MONTHLY, dtstart=FIRST, until=LAST_DAY))[2]
+    assert saturday.weekday() == rrule.SA.weekday
+    client = page_client(alice.user)
+
+    asked = new_appointment(client, alice, "Stand-up", "monthly")
+
+    assert asked.status_code == 200
+    expected = f"outside Alice&#x27;s working hours {day_text(saturday)} 09:00–09:15"
+    assert expected in asked.content.decode()
+    assert not Appointment.objects.filter(subject="Stand-up").exists()
 
 
 def test_a_series_from_the_request_tab_repeats_on_each_technicians_own_clock(page_client, alice, make_agent, ticket):

@@ -2,11 +2,12 @@
 series' past stays, its future goes, its rule ends at the last start before now (RFC 5545
 3.3.10 UNTIL, as Outlook's "end the series"). Expected starts come from dateutil's rrule."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil import rrule
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from calendars import services as calendar_services
@@ -103,3 +104,30 @@ def test_the_api_refuses_stop_repeating_with_a_new_rule_or_on_an_occurrence(api_
     assert (both.status_code, on_occurrence.status_code) == (400, 400)
     assert "stop_repeating" in both.json() and "stop_repeating" in on_occurrence.json()
     assert rule_text(Appointment.objects.get(pk=weekly.pk)) == "FREQ=WEEKLY;COUNT=10"
+
+
+def test_stopping_an_all_day_series_names_its_last_day_on_the_series_calendar(page_client, alice, make_agent):
+    """Alice's all-day weekly series (Amsterdam) stopped by Frank, a coordinator in Los Angeles,
+    nine hours behind: its days begin at Amsterdam's midnight, 15:00 the day before for him. The
+    message names the last day kept as the series' page does, on the series' own calendar (RFC
+    5545 DATE values), never the day before. Days worked out with dateutil."""
+    frank = make_agent("frank", time_zone="America/Los_Angeles")
+    frank.user.user_permissions.add(Permission.objects.get(codename="coordinate", content_type__app_label="agents"))
+    today = timezone.now().astimezone(AMS).date()
+    first = today - timedelta(weeks=3, days=1)
+    master = calendar_services.create_recurring_appointment(
+        rule="FREQ=WEEKLY;COUNT=10",
+        agents=[alice],
+        start=first,
+        end=first + timedelta(days=1),
+        all_day=True,
+        subject="Stock take",
+    )
+    days = [day.date() for day in rrule.rrule(rrule.WEEKLY, count=10, dtstart=datetime.combine(first, time()))]
+    last_kept = [day for day in days if day <= today][-1]
+
+    response = page_client(frank.user).post(f"/calendar/appointments/{master.pk}/stop-repeating/", follow=True)
+
+    page = response.content.decode()
+    said = page.split("The series stopped repeating: ", 1)[1].split("</", 1)[0]
+    assert said == f"Every week on {first:%A}, all day, until {last_kept:%a} {last_kept.day} {last_kept:%b %Y}."

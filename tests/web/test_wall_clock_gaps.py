@@ -69,7 +69,15 @@ def test_the_appointment_form_reads_skipped_and_repeated_times_as_rfc_5545_does(
     ambiguous or it may not exist"). 03:30 on 31 October is CET (UTC+1): 02:30 UTC."""
     response = page_client(alice.user).post(
         reverse("calendars:appointment-create"),
-        {"subject": "Night change", "start": typed[0], "end": typed[1], "agents": [alice.pk], "entries": "each"},
+        # At night on a Sunday, outside Alice's working hours: confirmed (the times are what is tested).
+        {
+            "subject": "Night change",
+            "start": typed[0],
+            "end": typed[1],
+            "agents": [alice.pk],
+            "entries": "each",
+            "confirm_overlap": "on",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     appointment = Appointment.objects.get(subject="Night change")
@@ -106,7 +114,7 @@ def test_the_api_reads_skipped_and_repeated_naive_times_as_rfc_5545_does(alice, 
     """DRF alone refuses the repeated time ("Invalid datetime for the timezone")."""
     response = token_client(alice.user).post(
         "/api/appointments/",
-        {"subject": "Night change", "start": sent[0], "end": sent[1], "agents": [alice.pk]},
+        {"subject": "Night change", "start": sent[0], "end": sent[1], "agents": [alice.pk], "confirm_overlap": True},
         format="json",
     )
     assert response.status_code == 201, response.json()
@@ -124,6 +132,7 @@ def test_naive_api_times_are_on_the_signed_in_users_clock_not_the_technicians(co
     settings.TIME_ZONE = "Europe/Amsterdam"
     frank = make_agent("frank", time_zone="America/New_York")
     body = {"subject": "Visit", "start": "2026-12-03T10:00:00", "end": "2026-12-03T11:00:00", "agents": [frank.pk]}
+    body["confirm_overlap"] = True  # 04:00 on Frank's clock is outside his working hours
 
     by_coordinator = token_client(coordinator).post("/api/appointments/", body, format="json")
     by_frank = token_client(frank.user).post("/api/appointments/", body, format="json")
@@ -143,6 +152,8 @@ def test_a_requests_planned_start_in_the_api_is_read_as_rfc_5545_does(alice, sen
     from tickets.models import Request
 
     ticket = ticket_services.create_request(summary="Night shift", assigned_agents=[alice])
-    response = token_client(alice.user).patch(f"/api/requests/{ticket.pk}/", {"planned_start": sent}, format="json")
+    # At night on a Sunday, outside Alice's working hours: confirmed (the time is what is tested).
+    body = {"planned_start": sent, "confirm_overlap": True}
+    response = token_client(alice.user).patch(f"/api/requests/{ticket.pk}/", body, format="json")
     assert response.status_code == 200, response.json()
     assert Request.objects.get(pk=ticket.pk).planned_start == instant
