@@ -117,17 +117,28 @@ def _preparer(fields: list[Field], connection, now: datetime) -> Callable[[dict,
         for field in fields
     ]
     empty_json: dict[tuple[str, type], object] = {}  # an empty list or object, prepared once a field
+    # A row is read in one pass (None: a field whose value is not read), then only the values that
+    # may need preparing are looked at: the plain fields by a type test, the others as Django would.
+    read = [None if stamp or pre_save else attname for _f, attname, stamp, pre_save, *_rest in plan]
+    plain = [
+        (index, field, kind)
+        for index, (field, _a, stamp, pre_save, kind, instant, _n, json) in enumerate(plan)
+        if not (stamp or pre_save or instant or json) and kind is not None
+    ]
+    other = [
+        (index, field, attname, pre_save, kind, instant, none_is_null, json)
+        for index, (field, attname, stamp, pre_save, kind, instant, none_is_null, json) in enumerate(plan)
+        if not stamp and (pre_save or instant or json or kind is None)
+    ]
 
     def prepare(values: dict, obj: models.Model | None) -> list:
-        row = []
-        for field, attname, stamp, pre_save, kind, instant, none_is_null, json in plan:
-            if stamp:
-                row.append(now_value)
-                continue
-            if pre_save:
-                value = field.pre_save(obj, True)
-            else:
-                value = values[attname] if attname in values else getattr(obj, attname)
+        row = [now_value if a is None else values[a] if a in values else getattr(obj, a) for a in read]
+        for index, field, kind in plain:
+            value = row[index]
+            if value is not None and type(value) is not kind and not _same_text(kind, value):
+                row[index] = field.get_db_prep_save(value, connection)
+        for index, field, attname, pre_save, kind, instant, none_is_null, json in other:
+            value = field.pre_save(obj, True) if pre_save else row[index]
             if instant and type(value) is datetime and value.tzinfo is not None:
                 # What DateTimeField.get_db_prep_value gives an aware datetime, its checks skipped.
                 value = adapt_instant(value)
@@ -140,7 +151,7 @@ def _preparer(fields: list[Field], connection, now: datetime) -> Callable[[dict,
                 value = empty_json[key]
             elif kind is None or (value is not None and type(value) is not kind and not _same_text(kind, value)):
                 value = field.get_db_prep_save(value, connection)
-            row.append(value)
+            row[index] = value
         return row
 
     return prepare

@@ -4,6 +4,9 @@ from django.urls import include, path
 
 from helpdesk import views
 
+# helpdesk.apps.AdminConfig leaves this to the URLs: only a process that serves pages reads admin.py.
+admin.autodiscover()
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("favicon.ico", views.favicon, name="favicon"),

@@ -789,40 +789,48 @@ class _Run:
         batch writes its appointments, series, links and log entries with a fixed number of
         statements in one transaction. An entry the helpdesk cannot store, or a batch that fails
         as a whole, goes the one-by-one way (`_process_new_remote`), so a bad entry fails alone.
-        Empties `events`: each batch's entries are let go once written, so a big import's peak
-        memory is about its entries, not its entries plus all they became."""
+        Empties `events`: entries are planned (hashed, decided) a batch at a time and let go once
+        written, so a big import's peak memory is about its entries, not its entries plus all
+        they became (issue 14: a plan held for every entry of a 5,000-entry listing is 2 MiB)."""
+        size = max(1, int(_setting("SYNC_IMPORT_BATCH", 500)))
+        events.reverse()  # taken from the end, in the listing's order, each leaving the list
         wanted: list[tuple[RemoteEvent, Decision]] = []
         hashes: dict[int, str] = {}  # by id(event): hashed once, for the plan and the link
-        for event in events:
-            hashes[id(event)] = mapping.content_hash(event)
-            decision = self._plan_new(event, remote_hash=hashes[id(event)])
+        while events:
+            event = events.pop()
+            remote_hash = mapping.content_hash(event)
+            decision = self._plan_new(event, remote_hash=remote_hash)
             if decision.op == Op.PULL_CREATE:
+                hashes[id(event)] = remote_hash
                 wanted.append((event, decision))
-        events.clear()
-        size = max(1, int(_setting("SYNC_IMPORT_BATCH", 500)))
-        while wanted:
-            chunk, wanted = wanted[:size], wanted[size:]
-            rows, alone = [], []
-            for event, decision in chunk:
-                if event.is_recurring and self.budget <= 0:
-                    alone.append((event, decision))  # the one-by-one way says it waits for the next pull
-                    continue
-                try:
-                    row = inbound.import_row(self.agent, event)
-                except Exception:  # told, with its message, by the one-by-one way below
-                    alone.append((event, decision))
-                    continue
-                self.budget -= row.occurrences  # an upper bound, known before anything is written
-                rows.append(row)
-            if rows:
-                try:
-                    with transaction.atomic(), inbound.inbound(self.ac):
-                        self._import_batch(rows, hashes)
-                except Exception:
-                    logger.warning("A batch of %s imports failed; importing them one by one", len(rows), exc_info=True)
-                    alone = list(chunk)
-            for event, decision in alone:
-                self._process_new_remote(event, decision)
+            if len(wanted) == size or (wanted and not events):
+                self._import_chunk(wanted, hashes)
+                wanted, hashes = [], {}
+
+    def _import_chunk(self, chunk: list[tuple[RemoteEvent, Decision]], hashes: dict[int, str]) -> None:
+        """One batch of `_import_new`: (entry, its PULL_CREATE decision) pairs, `hashes` their
+        content hashes by id(entry)."""
+        rows, alone = [], []
+        for event, decision in chunk:
+            if event.is_recurring and self.budget <= 0:
+                alone.append((event, decision))  # the one-by-one way says it waits for the next pull
+                continue
+            try:
+                row = inbound.import_row(self.agent, event)
+            except Exception:  # told, with its message, by the one-by-one way below
+                alone.append((event, decision))
+                continue
+            self.budget -= row.occurrences  # an upper bound, known before anything is written
+            rows.append(row)
+        if rows:
+            try:
+                with transaction.atomic(), inbound.inbound(self.ac):
+                    self._import_batch(rows, hashes)
+            except Exception:
+                logger.warning("A batch of %s imports failed; importing them one by one", len(rows), exc_info=True)
+                alone = list(chunk)
+        for event, decision in alone:
+            self._process_new_remote(event, decision)
 
     def _import_batch(self, rows: list[inbound.ImportRow], hashes: dict[int, str]) -> None:
         """Write one batch of imports and their links and log entries; the links' local side is
