@@ -21,7 +21,7 @@ from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
 from calendars.selectors import calendar_agents, series_exceptions, series_start, working_hours
-from calendars.series_words import rule_in_words
+from calendars.series_words import dropped_exceptions_text, rule_in_words
 from helpdesk import limits, permissions
 from helpdesk.api_common import parse_bool
 from integrations.selectors import external_calendar_lines
@@ -391,6 +391,9 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                         add_errors(form, error)
                     else:
                         messages.success(request, "Appointment saved.")
+                        dropped = getattr(appointment, "dropped_exceptions", [])
+                        if dropped:
+                            messages.warning(request, dropped_exceptions_text(dropped))
                         return redirect("calendars:appointment-detail", pk=appointment.pk)
         else:
             form = AppointmentForm(
@@ -433,8 +436,8 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _save_edit(appointment: Appointment, form: AppointmentForm, data: dict, *, agents, by) -> None:
     """Save the edit page: the fields, then a series' new rule (one transaction: an overlap the
     new rule meets keeps nothing of either)."""
-    services.update_appointment(appointment, by=by, agents=agents, **data)
     rule = form.series_rule() if form.series is not None else None
+    services.update_appointment(appointment, by=by, agents=agents, next_rule=rule, **data)
     if rule is not None:
         services.change_schedule(appointment, rule=rule, by=by, check_overlap=data["check_overlap"])
 
