@@ -1,10 +1,11 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from calendars import ownership, services
 from calendars.models import Appointment, CalendarSettings, Schedule
+from calendars.series_words import dropped_exceptions_text
 from helpdesk.durations import MinutesInAdmin
 from helpdesk.wall_clock_admin import WallClockTimesInAdmin
 
@@ -188,7 +189,15 @@ class AppointmentAdmin(admin.ModelAdmin):
         request_obj = data.pop("request", None)
         if change:
             fields = {name: data[name] for name in services.EDITABLE_FIELDS if name in data}
-            saved = services.update_appointment(obj, agents=agents, by=request.user, **fields)
+            # The admin form has set its values on `obj` already: the service must see what they were,
+            # or a series' new start does not move its occurrences and exceptions (trial fault 1).
+            stored = Appointment.objects.filter(pk=obj.pk).values(*services.EDITABLE_FIELDS).get()
+            for name, value in stored.items():
+                setattr(obj, name, value)
+            new_rule = rule if rule and rule != form.initial.get("rule") and obj.is_recurring_master else None
+            saved = services.update_appointment(obj, agents=agents, by=request.user, next_rule=new_rule, **fields)
+            if getattr(saved, "dropped_exceptions", None):
+                messages.warning(request, dropped_exceptions_text(saved.dropped_exceptions))
             if rule and rule != form.initial.get("rule"):
                 if saved.is_recurring_master:
                     # The field holds the whole rule, EXDATEs included: a line taken out un-cancels that day.

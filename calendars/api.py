@@ -176,6 +176,7 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "recurrence": None,
                 "cancelled_starts": None,
                 "moved_occurrences": None,
+                "dropped_exceptions": None,
             }
         )
     return items
@@ -318,6 +319,13 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         help_text="On a series' master: the original starts of its occurrences cancelled on their own (RFC 5545 "
         "EXDATE), in start order; null on anything else."
     )
+    dropped_exceptions = serializers.SerializerMethodField(
+        help_text="The answer to a PATCH that moved a series' master (a new start): the original starts of the "
+        "occurrences cancelled or moved on their own that could not move with the series, because its rule gives "
+        "no occurrence at their shifted time (a new weekday under BYDAY, say); they are dropped (RFC 5545 3.8.5.1, "
+        "3.8.4.4). Every other exception moves with the series by the same wall-clock shift. Empty when none was "
+        "dropped; null in any other answer."
+    )
     moved_occurrences = serializers.SerializerMethodField(
         help_text="On a series' master: its occurrences moved on their own, in original start order, each with "
         "`original_start` (the start the rule gives it), `start`, `end` and `id` (null while not made yet, "
@@ -362,6 +370,7 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "stop_repeating",
             "cancelled_starts",
             "moved_occurrences",
+            "dropped_exceptions",
         ]
         read_only_fields = [
             "start_date",
@@ -410,6 +419,14 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             return None
         zone = timezone.get_current_timezone()
         return [_moment_text(moment, zone) for moment in found.cancelled]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DateTimeField(), allow_null=True))
+    def get_dropped_exceptions(self, appointment: Appointment) -> list[str] | None:
+        dropped = self.context.get("dropped_exceptions", {}).get(appointment.pk)
+        if dropped is None:
+            return None
+        zone = timezone.get_current_timezone()
+        return [_moment_text(moment, zone) for moment in dropped]
 
     @extend_schema_field(MovedOccurrenceSerializer(many=True, allow_null=True))
     def get_moved_occurrences(self, appointment: Appointment) -> list[dict] | None:
@@ -693,7 +710,7 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):
             raise PermissionDenied(_reassign_refusal(appointment))
         with service_errors(), overlap_conflicts():
-            serializer.instance = services.edit_appointment(
+            appointment = services.edit_appointment(
                 appointment,
                 by=self.request.user,
                 agents=agents,
@@ -702,6 +719,13 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
                 check_overlap=not confirmed,
                 **data,
             )
+            serializer.instance = appointment
+        if appointment.is_recurring_master and "start" in data:
+            self.dropped_exceptions = {appointment.pk: appointment.dropped_exceptions}
+
+    def get_serializer_context(self) -> dict:
+        # A series' move answers which exceptions it dropped (`AppointmentSerializer.dropped_exceptions`).
+        return {**super().get_serializer_context(), "dropped_exceptions": getattr(self, "dropped_exceptions", {})}
 
     def perform_destroy(self, appointment: Appointment) -> None:
         if not permissions.can_delete_appointment(self.request.user, appointment):

@@ -173,3 +173,21 @@ def rule_in_words(master: Appointment, *, reader_zone: zoneinfo.ZoneInfo) -> str
         count = len(schedule.recurrence.rdates)
         texts.append("and on 1 more day" if count == 1 else f"and on {count} more days")
     return "; ".join(texts)
+
+
+def dropped_exceptions_text(dropped: list[datetime], *, reader_zone: zoneinfo.ZoneInfo | None = None) -> str:
+    """What a person hears when moving a series dropped some of its exceptions (the original starts
+    `services.update_appointment` names in `dropped_exceptions`), on the reader's clock in the pages'
+    format, e.g. "The series moved, but 2 occurrences cancelled or moved on their own (Mon 14 Dec
+    2026 15:00, Mon 11 Jan 2027 15:00) no longer fall on the series at the new time: ..." """
+    zone = reader_zone or timezone.get_current_timezone()
+    days = ", ".join(
+        f"{date_format(moment.astimezone(zone), DAY_FORMAT)} {date_format(moment.astimezone(zone), TIME_FORMAT)}"
+        for moment in dropped
+    )
+    count = f"{len(dropped)} occurrence{'s' if len(dropped) != 1 else ''}"
+    return (
+        f"The series moved, but {count} cancelled or moved on {'their' if len(dropped) != 1 else 'its'} own "
+        f"({days}) no longer {'fall' if len(dropped) != 1 else 'falls'} on the series at the new time: "
+        "those changes are dropped. Cancel or move them again if needed."
+    )

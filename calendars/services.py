@@ -326,6 +326,7 @@ def update_appointment(
     by=None,
     agents: Iterable[Agent] | None = None,
     check_overlap: bool = False,
+    next_rule=None,
     **changes,
 ):
     """Change an appointment's fields (and its technicians); keeps its source in step.
@@ -334,7 +335,14 @@ def update_appointment(
     (saving nothing) if it would meet another busy entry of theirs.
 
     An occurrence edited here is marked as edited on its own; a master's shared fields flow
-    to its occurrences that were not, and a master's new start moves the whole series.
+    to its occurrences that were not, and a master's new start moves the whole series with its
+    exceptions (cancelled and moved occurrences, `_move_exceptions`). On a master the returned
+    appointment's `dropped_exceptions` lists the original starts (aware, as they were) of the
+    exceptions the move dropped because the rule gives no occurrence for them any more (empty
+    otherwise): the caller says so to the person who made the change. `next_rule`: the rule
+    (as `change_schedule` takes it) the caller gives the series right after, in the same
+    transaction, as the edit page and the API do when both change: the moved exceptions are kept
+    when that rule gives them (a series moved from Monday to Tuesday and repeating on Tuesdays).
 
     Raises ValidationError({"agents": ...}), saving nothing, for other technicians on an entry
     imported from a technician's own calendar (calendars.ownership: it stays with them).
@@ -342,7 +350,9 @@ def update_appointment(
     if agents is not None:
         agents = list(agents)
         ownership.check_technicians(appointment, agents)
-    return _update_appointment(appointment, by=by, agents=agents, check_overlap=check_overlap, **changes)
+    return _update_appointment(
+        appointment, by=by, agents=agents, check_overlap=check_overlap, next_rule=next_rule, **changes
+    )
 
 
 @transaction.atomic
@@ -389,6 +399,7 @@ def _update_appointment(
     by=None,
     agents: Iterable[Agent] | None = None,
     check_overlap: bool = False,
+    next_rule=None,
     **changes,
 ):
     """`update_appointment` without the ownership rule's check."""
@@ -402,6 +413,7 @@ def _update_appointment(
     on = new_agents if new_agents is not None else list(appointment.agents.all())
     zone = _zone_of(on)
     texts_before = {name: getattr(appointment, name) for name in SERIES_TEXT_FIELDS}
+    span_before = (appointment.start, appointment.end)
     moved = _set_changes(appointment, changes, zone)
     regrouped = new_agents is not None and {agent.pk for agent in new_agents} != set(agent_ids_before)
     if moved and by is not None:
@@ -416,7 +428,9 @@ def _update_appointment(
         appointment.agents.set(new_agents)
     _keep_source_in_step(appointment)
     if appointment.is_recurring_master:
-        _spread_to_occurrences(appointment, moved=moved, agents=new_agents)
+        appointment.dropped_exceptions = _spread_to_occurrences(
+            appointment, moved=moved, agents=new_agents, span_before=span_before, next_rule=next_rule
+        )
         _spread_texts_to_edited_occurrences(appointment, texts_before)
     if regrouped and appointment.request_id and by is not None:
         _record_reassignment(appointment, agent_ids_before, new_agents, by=by, moved=moved, zone=zone)
@@ -1000,11 +1014,12 @@ def edit_appointment(
     series now (`stop_repeating`). With neither, or with other changes, the fields are
     saved even when `changes` is empty (the sequence and the announcement follow, as on a save).
 
-    Returns the appointment. Raises, saving nothing, ValidationError({"recurrence": ...}) for a
-    rule on an occurrence or a single appointment, an empty rule, or one `change_schedule`
-    refuses; ValidationError({"stop_repeating": ...}) for `stop` with a rule too, on anything but
-    a master, or on a series not begun; OverlapWarning (with `check_overlap`) as `update_appointment` and
-    `change_schedule` raise it; ValidationError from `update_appointment` as it raises it.
+    Returns the appointment, with `dropped_exceptions`: the original starts (aware) of the exceptions a move of the
+    whole series could not carry (see `_move_exceptions`). Raises, saving nothing, ValidationError({"recurrence":
+    ...}) for a rule on an occurrence or a single appointment, an empty rule, or one `change_schedule` refuses;
+    ValidationError({"stop_repeating": ...}) for `stop` with a rule too, on anything but a master, or on a series
+    not begun; OverlapWarning (with `check_overlap`) as `update_appointment` and `change_schedule` raise it;
+    ValidationError from `update_appointment` as it raises it.
     """
     from calendars.series_words import rule_text
 
@@ -1013,10 +1028,14 @@ def edit_appointment(
         raise ValidationError(problems)
     if isinstance(recurrence, str) and recurrence.strip() == rule_text(appointment):
         recurrence = None  # the rule as it is (a PUT of what was read): nothing to change
+    rule = recurrence.strip() if isinstance(recurrence, str) else recurrence
+    dropped: list[datetime] = []
     if changes or agents is not None or (recurrence is None and not stop):
-        appointment = update_appointment(appointment, by=by, agents=agents, check_overlap=check_overlap, **changes)
+        appointment = update_appointment(
+            appointment, by=by, agents=agents, check_overlap=check_overlap, next_rule=rule, **changes
+        )
+        dropped = getattr(appointment, "dropped_exceptions", [])
     if recurrence is not None:
-        rule = recurrence.strip() if isinstance(recurrence, str) else recurrence
         try:
             appointment = change_schedule(appointment, rule=rule, by=by, check_overlap=check_overlap)
         except OverlapWarning:
@@ -1028,6 +1047,7 @@ def edit_appointment(
             appointment = stop_repeating(appointment, by=by)
         except ValidationError as error:
             raise ValidationError({"stop_repeating": error.messages}) from error
+    appointment.dropped_exceptions = dropped  # what a series' move could not carry (`_move_exceptions`)
     return appointment
 
 
@@ -1241,15 +1261,7 @@ def _occurrence_values(
     for start in starts:
         if start in existing:
             continue
-        span = {"start": start, "end": times.end_after(start, duration)}
-        if days is not None:
-            first = start.astimezone(zone).date()
-            span = {
-                "start": start,
-                "end": times.midnight(first + days, zone),
-                "start_date": first,
-                "end_date": first + days,
-            }
+        span = _series_span(master, start, zone, duration=duration, days=days)
         shared = master_shared
         entry = edited.pop(start, None)
         if entry is not None:
@@ -1278,6 +1290,31 @@ def _occurrence_values(
     return created
 
 
+def _series_span(
+    master: Appointment,
+    start: datetime,
+    zone: zoneinfo.ZoneInfo,
+    *,
+    duration: timedelta | None = None,
+    days: timedelta | None = None,
+) -> dict:
+    """The span an occurrence of the series starting at `start` (aware) has by the master: its
+    start and end (the master's exact length, RFC 5545 3.8.5.3), and for an all-day series its
+    days (as many as the master's) with their midnights on `zone`. `duration` and `days` may be
+    given when the caller computed them once for many starts."""
+    if master.all_day and master.start_date:
+        days = days if days is not None else master.end_date - master.start_date
+        first = start.astimezone(zone).date()
+        return {
+            "start": start,
+            "end": times.midnight(first + days, zone),
+            "start_date": first,
+            "end_date": first + days,
+        }
+    duration = duration if duration is not None else master.end - master.start
+    return {"start": start, "end": times.end_after(start, duration)}
+
+
 def _edited_span(entry: dict, zone, all_day: bool) -> dict:
     start, end = entry["start"], entry["end"]
     if all_day or not isinstance(start, datetime):
@@ -1291,13 +1328,23 @@ def _edited_span(entry: dict, zone, all_day: bool) -> dict:
     return {"start": start, "end": end}
 
 
-def _spread_to_occurrences(master: Appointment, *, moved: bool, agents: list[Agent] | None) -> None:
-    """Bring unedited occurrences in step with their master."""
+def _spread_to_occurrences(
+    master: Appointment,
+    *,
+    moved: bool,
+    agents: list[Agent] | None,
+    span_before: tuple[datetime, datetime],
+    next_rule=None,
+) -> list[datetime]:
+    """Bring unedited occurrences in step with their master (`span_before`: its start and end
+    before the change, aware; `next_rule`: see `update_appointment`). Returns the original starts
+    (aware, as they were) of the exceptions a move dropped (`_move_exceptions`)."""
     if moved:
         # A new start or length redraws the series: drop unedited occurrences and remake them.
         master.occurrences.filter(is_modified=False).delete()
+        dropped = _move_exceptions(master, *span_before, next_rule=next_rule)
         materialise_occurrences(master)
-        return
+        return dropped
     unedited = master.occurrences.filter(is_modified=False)
     unedited.update(**{name: getattr(master, name) for name in SHARED_FIELDS}, sequence=master.sequence)
     if agents is not None:
@@ -1305,6 +1352,99 @@ def _spread_to_occurrences(master: Appointment, *, moved: bool, agents: list[Age
         ids = list(unedited.values_list("id", flat=True))
         through.objects.filter(appointment_id__in=ids).delete()
         through.objects.bulk_create([through(appointment_id=i, agent_id=a.pk) for i in ids for a in agents])
+    return []
+
+
+def _move_exceptions(
+    master: Appointment, start_before: datetime, end_before: datetime, *, next_rule=None
+) -> list[datetime]:
+    """A whole-series edit moved the master from `start_before`: every exception of the series
+    moves with it by the same shift on the series' wall clock (DST-correct: 15:00 stays the
+    15:00 of each day, whatever its offset), so its cancelled starts stay cancelled and its
+    occurrences moved on their own stay moved, once (RFC 5545 3.8.5.1: an EXDATE, and 3.8.4.4: a
+    RECURRENCE-ID, names an instance the rule gives; one at the old time names none and would
+    bring the instance back, or show it twice). What Google does for an "all events" time change.
+
+    Moved: the cancelled starts (EXDATE), the original start of each occurrence edited or
+    cancelled on its own (made or not yet made: `Schedule.future_exceptions`). An occurrence
+    whose time was never changed on its own (edited in its text only, or cancelled) takes the
+    series' new time and length too; one moved on its own keeps its own start and end.
+
+    An exception whose shifted start the series' rule (EXDATEs aside; `next_rule` instead when
+    given, see `update_appointment`) does not give, as after a change of weekday under BYDAY, is
+    dropped: its made occurrence goes (announced), its EXDATE or
+    kept edit is forgotten. Returns those original starts (aware, as they were before), in order.
+    Runs after the master is saved and its unedited occurrences are gone (their keys may be taken).
+    """
+    schedule = master.schedule
+    zone = schedule_zone(schedule)
+
+    def wall(moment: datetime) -> datetime:
+        return moment.astimezone(zone).replace(tzinfo=None)
+
+    shift = wall(master.start) - wall(start_before)
+    length_before = end_before - start_before
+
+    def shifted(moment: datetime) -> datetime:
+        return times.on_wall_clock(wall(moment) + shift, zone)
+
+    edited = list(master.occurrences.all())  # the unedited ones are gone
+    exdates = exdate_instants(schedule.recurrence, zone)
+    entries = future_exceptions(schedule)
+    olds = [*exdates, *(o.original_start for o in edited), *(e["original_start"] for e in entries)]
+    if not shift or not olds:
+        return []
+    whole = _without_exdates(schedule)
+    if next_rule is not None:
+        try:
+            whole.recurrence = check_rule(next_rule, start=master.start, zone=zone, cost_checked=True)
+            whole = _without_exdates(whole)
+        except ValidationError:
+            pass  # the caller's `change_schedule` refuses it, with its message, and keeps nothing
+
+    given = _starts_given(master, whole, [shifted(old) for old in olds])
+    dropped = sorted(old for old in olds if shifted(old) not in given)
+
+    agent_ids = _agent_ids(master)
+    gone = [o for o in edited if shifted(o.original_start) not in given]
+    for occurrence in gone:
+        _announce(occurrence, Change.DELETED, agent_ids, None)
+    Appointment.objects.filter(pk__in=[o.pk for o in gone]).delete()
+    # One row at a time, from the end the shift moves towards: no key is ever held twice
+    # (the shift keeps their order), so the unique (master, original_start) index never refuses.
+    kept = sorted((o for o in edited if o not in gone), key=lambda o: o.original_start, reverse=shift > timedelta(0))
+    for occurrence in kept:
+        key = shifted(occurrence.original_start)
+        if occurrence.start == occurrence.original_start and occurrence.end - occurrence.start == length_before:
+            for name, value in _series_span(master, key, zone).items():
+                setattr(occurrence, name, value)
+        occurrence.original_start = key
+        occurrence.save(update_fields=["original_start", "start", "end", "start_date", "end_date", "updated_at"])
+
+    def follows(entry: dict) -> bool:
+        start, end = entry["start"], entry["end"]
+        return isinstance(start, datetime) and start == entry["original_start"] and end - start == length_before
+
+    moved_entries = []
+    for entry, raw in zip(entries, schedule.future_exceptions or [], strict=True):
+        key = shifted(entry["original_start"])
+        if key not in given:
+            continue
+        if follows(entry):
+            span = _series_span(master, key, zone)
+            raw = {**raw, "start": _moment_text(span["start"]), "end": _moment_text(span["end"])}
+        moved_entries.append({**raw, "original_start": _moment_text(key)})
+    schedule.future_exceptions = sorted(moved_entries, key=lambda entry: entry["original_start"])
+    rule = schedule.recurrence
+    schedule.recurrence = recurrence_lib.Recurrence(
+        rrules=rule.rrules,
+        exrules=rule.exrules,
+        rdates=rule.rdates,
+        exdates=sorted(shifted(old) for old in exdates if shifted(old) in given),
+        include_dtstart=False,
+    )
+    schedule.save(update_fields=["recurrence", "future_exceptions"])
+    return dropped
 
 
 def extend_recurring_appointments(*, now=None) -> int:

@@ -20,7 +20,7 @@ from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings
 from calendars.selectors import calendar_agents, can_stop_repeating, series_exceptions, working_hours
-from calendars.series_words import rule_in_words
+from calendars.series_words import dropped_exceptions_text, rule_in_words
 from helpdesk import permissions
 from helpdesk.api_common import parse_bool
 from helpdesk.parsing import parse_id
@@ -403,6 +403,9 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     )
                     if saved is not None:
                         messages.success(request, "Appointment saved.")
+                        dropped = saved.dropped_exceptions
+                        if dropped:
+                            messages.warning(request, dropped_exceptions_text(dropped))
                         return redirect("calendars:appointment-detail", pk=appointment.pk)
         else:
             form = AppointmentForm(

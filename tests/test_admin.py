@@ -174,6 +174,26 @@ def test_a_rule_changed_in_admin_drops_the_moved_day_it_no_longer_gives_and_undo
     assert [o.original_start for o in kept] == thursdays
 
 
+def test_a_series_moved_half_an_hour_in_admin_keeps_its_cancelled_day_cancelled(admin_client, alice):
+    """Trial fault 1 in admin: the start moved from 10:00 to 10:30, the rule field left as shown;
+    the cancelled second Wednesday moves with the series (RFC 5545 3.8.5.1) and stays cancelled."""
+    admin_client.post(
+        reverse("admin:calendars_appointment_add"), appointment_form(alice, rule="FREQ=WEEKLY;BYDAY=WE;COUNT=4")
+    )
+    master = Appointment.objects.get(schedule__isnull=False)
+    services.cancel_occurrence(master.occurrences.order_by("original_start")[1])
+    url = reverse("admin:calendars_appointment_change", args=[master.pk])
+    shown_rule = admin_client.get(url).context["adminform"].form.initial["rule"]
+
+    form = appointment_form(alice, start_1="10:30:00", end_1="11:30:00", rule=shown_rule)
+    assert admin_client.post(url, form).status_code == 302
+
+    first = datetime(2026, 12, 2, 10, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    wednesdays = list(rrule.rrule(rrule.WEEKLY, byweekday=rrule.WE, dtstart=first, count=4))
+    kept = Appointment.objects.visible().filter(master=master).order_by("start")
+    assert [o.start for o in kept] == [day for day in wednesdays if day != wednesdays[1]]
+
+
 def test_rule_without_occurrences_is_refused_in_admin(admin_client, alice):
     response = admin_client.post(
         reverse("admin:calendars_appointment_add"),

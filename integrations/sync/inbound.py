@@ -499,13 +499,16 @@ def apply_remote_update(
         before_rules = sorted(mapping.normalise_rrule(r) for r in before.rrules) if before else None
         after_rules = sorted(mapping.normalise_rrule(r) for r in after.rrules)
         rules_changed = before is None or (before_rules, before.rdates) != (after_rules, after.rdates)
-        if rules_changed and after.rrules:
+        new_rule = _rule_text(after, agent) if rules_changed and after.rrules else None
+        if changes:
+            # Moved first: the helpdesk's exceptions move with the series (update_appointment), then
+            # the remote's own, which name the new starts (RFC 5545 3.8.5.1, 3.8.4.4), are taken.
+            appointment = calendar_services.update_appointment(appointment, next_rule=new_rule, **changes)
+        if new_rule is not None:
             # The remote's EXDATEs are the whole set: it may have undone a cancellation in the same edit.
-            calendar_services.change_schedule(appointment, rule=_rule_text(after, agent), cancelled_as_given=True)
+            calendar_services.change_schedule(appointment, rule=new_rule, cancelled_as_given=True)
         else:
             calendar_services.keep_cancelled_starts(appointment, _cancelled_starts(after, agent))
-        if changes:
-            appointment = calendar_services.update_appointment(appointment, **changes)
         _apply_exceptions(appointment, agent, before, after, settings)
     elif changes:
         appointment = calendar_services.update_appointment(appointment, **changes)

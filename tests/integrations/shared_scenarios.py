@@ -27,6 +27,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import pytest
+from dateutil.rrule import WEEKLY, rrule
 from django.utils import timezone
 
 from calendars import services as calendar_services
@@ -367,6 +368,44 @@ def lost_create_outside_the_window_is_found_by_its_marker(calendars: Calendars, 
     assert not SyncLink.objects.exists()
 
 
+def whole_series_moves_half_an_hour_later(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """The helpdesk moves the whole stand-up from 15:00 to 15:30 (trial fault 1): each exception
+    moves with its series (RFC 5545 3.8.5.1 EXDATE and 3.8.4.4 RECURRENCE-ID name an instance the
+    rule gives, so they must be at 15:30 too). The occurrence Alice cancelled on her phone stays off
+    her calendar only, the one cancelled in the helpdesk stays cancelled everywhere, the one moved to
+    Tuesday stays there once: no doubles, nothing cancelled comes back. The right value is dateutil's
+    expansion of the shifted rule; what each calendar shows is read from the server's own data."""
+    series, first, _second = second_standup_cancelled_by_alice(calendars, alice_cal, bob_cal, capture)
+    third, fourth = first + 2 * WEEK, first + 3 * WEEK
+    half = timedelta(minutes=30)
+    tuesday = fourth + timedelta(days=1)
+    with capture(execute=True):
+        calendar_services.cancel_occurrence(series.occurrences.get(original_start=third))
+        calendar_services.update_appointment(
+            series.occurrences.get(original_start=fourth), start=tuesday, end=tuesday + half
+        )
+
+    with capture(execute=True):
+        calendar_services.update_appointment(
+            Appointment.objects.get(pk=series.pk), start=first + half, end=first + 2 * half
+        )
+
+    local = first.astimezone(AMSTERDAM).replace(tzinfo=None) + half
+    shifted = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
+    assert shifted[2] == third + half  # the shifted rule's third start: the cancelled one, still cancelled
+    bobs = [(utc(s), utc(s + half)) for s in (shifted[0], shifted[1])] + [(utc(tuesday), utc(tuesday + half))]
+    alices = [span for span in bobs if span[0] != utc(shifted[1])]
+    window = (first - HOUR, first + 5 * WEEK)
+    for agent_calendar, expected in ((alice_cal, alices), (bob_cal, bobs)):
+        seen = [(s, e) for s, e, _ in calendars.view(agent_calendar.agent.mailbox, *window)]
+        assert seen == expected, (agent_calendar.agent.mailbox, seen, expected)
+        shown = Appointment.objects.visible().filter(master=series.pk, agents=agent_calendar.agent)
+        assert [(utc(s), utc(e)) for s, e in shown.values_list("start", "end")] == expected
+    converged(capture, alice_cal, bob_cal)
+    for agent_calendar, expected in ((alice_cal, alices), (bob_cal, bobs)):
+        assert [(s, e) for s, e, _ in calendars.view(agent_calendar.agent.mailbox, *window)] == expected
+
+
 SCENARIOS = [
     reaches_each_calendar_once,
     deleted_on_one_takes_only_that_technician_off,
@@ -380,6 +419,7 @@ SCENARIOS = [
     deleted_by_everyone_goes,
     declined_invitation_leaves_the_helpdesk,
     lost_create_outside_the_window_is_found_by_its_marker,
+    whole_series_moves_half_an_hour_later,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.

@@ -67,6 +67,7 @@ from .mapping import (
     is_read_only,
     marker_of,
     occurrence_patch,
+    occurs_on,
     parse_event_time,
     patch_body,
     restore_patch,
@@ -497,8 +498,16 @@ class GoogleProvider:
                         calendarId=calendar.calendar_id, eventId=found["id"], sendUpdates=NO_NOTIFICATIONS
                     ).execute()
                 continue
+            original = parse_event_time(found["originalStartTime"], zone)
+            if not occurs_on(event, original) and key not in {_key(value) for value in event.rdates}:
+                # The series moved (a new start or rule): this exception names no occurrence any more
+                # (RFC 5545 3.8.4.4), and Google keeps it as an event of its own at its old time.
+                if not cancelled:
+                    events.delete(
+                        calendarId=calendar.calendar_id, eventId=found["id"], sendUpdates=NO_NOTIFICATIONS
+                    ).execute()
+                continue
             if cancelled or key in moved:
-                original = parse_event_time(found["originalStartTime"], zone)
                 patch(found["id"], restore_patch(event, original))
 
     def update(

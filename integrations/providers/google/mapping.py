@@ -234,6 +234,8 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
         for exception in sorted(exceptions, key=lambda e: json.dumps(e.get("originalStartTime"), sort_keys=True)):
             original = parse_event_time(exception["originalStartTime"], zone)
             if exception.get("status") == "cancelled":
+                if not occurs_on(event, original) and _utc(original) not in {_utc(d) for d in event.rdates}:
+                    continue  # names no occurrence (left by a move of the series): cancels nothing, RFC 5545 3.8.5.1
                 if _utc(original) not in seen:
                     event.exdates.append(original)
                     seen.add(_utc(original))
