@@ -634,7 +634,9 @@
 
   function openEntry(info) {
     if (info.event.display === "background") return;
-    window.location.href = config.detailUrl.replace("{id}", info.event.id);
+    // The page comes back here after a delete or a cancelled occurrence (same-site, checked there).
+    const next = new URLSearchParams({ next: window.location.pathname + window.location.search });
+    window.location.href = `${config.detailUrl.replace("{id}", info.event.id)}?${next}`;
   }
 
   function createAt(info) {
