@@ -274,7 +274,10 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                     messages.success(request, AppointmentForm.created_message(made))
                     return redirect("calendars:appointment-detail", pk=made[0].pk)
     else:
-        start = _parse_local(request.GET.get("start")) or timezone.localtime().replace(minute=0, second=0)
+        # Never a start in the past (trial fault 12): the next whole hour on the user's clock.
+        start = _parse_local(request.GET.get("start")) or timezone.localtime(
+            times.next_whole_hour(timezone.now(), timezone.get_current_timezone())
+        )
         # One real hour: on the night the clocks skip 02:00-03:00, 01:30 is followed by 03:30.
         hour_later = times.end_after(start, timedelta(hours=1))
         end = _parse_local(request.GET.get("end")) or hour_later

@@ -19,7 +19,7 @@ from calendars.availability import Options
 from calendars.forms import AppointmentForm
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_appointments
-from calendars.times import rounded_on_wall_clock
+from calendars.times import next_whole_hour, rounded_on_wall_clock
 from helpdesk import limits, permissions
 from helpdesk.moments import when_text
 from integrations.selectors import external_calendar_lines
@@ -162,7 +162,7 @@ def _appointment_form(
         return None
     # Defaults that save clicks (trial 14): from the next whole hour, for the request's estimate
     # (else the site's default estimate).
-    start = rounded_on_wall_clock(timezone.now(), minutes=60, up=True)
+    start = timezone.localtime(next_whole_hour(timezone.now(), timezone.get_current_timezone()))
     estimate = ticket.estimate or (settings or CalendarSettings.load()).default_estimate
     return AppointmentForm(
         data,
