@@ -4,7 +4,7 @@ import json
 import zoneinfo
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 import recurrence as recurrence_lib
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum, TextField
@@ -576,6 +576,8 @@ class OutsideHours:
     working_hours: str
     # Public holidays among the days outside: "Christmas Day".
     holidays: tuple[str, ...] = ()
+    # The technician's own clock; None: only the reader's is named.
+    zone: tzinfo | None = None
 
     @property
     def start(self) -> datetime:
@@ -593,7 +595,25 @@ class OutsideHours:
         if len(self.spans) > 3:
             parts.append(f"and {len(self.spans) - 3} more")
         holiday = f"; public holiday: {', '.join(self.holidays)}" if self.holidays else ""
-        return f"outside {self.agent_name}'s working hours {', '.join(parts)} (works {self.working_hours}{holiday})"
+        own = self._own_time(zone)
+        return (
+            f"outside {self.agent_name}'s working hours {', '.join(parts)} ({own}works {self.working_hours}{holiday})"
+        )
+
+    def _own_time(self, zone) -> str:
+        """ "04:00-05:00 Frank Miller's time; " (an en dash) when the technician's clock shows the parts other
+        than `zone`'s (trial fault 13: the working hours are on their clock, the times on the
+        reader's), else "". The day is named only where it differs from the reader's."""
+        if self.zone is None:
+            return ""
+        texts, differs = [], False
+        for begin, finish in self.spans[:3]:
+            theirs = (timezone.localtime(begin, self.zone), timezone.localtime(finish, self.zone))
+            ours = (timezone.localtime(begin, zone), timezone.localtime(finish, zone))
+            differs |= [moment.replace(tzinfo=None) for moment in theirs] != [m.replace(tzinfo=None) for m in ours]
+            same_days = [moment.date() for moment in theirs] == [moment.date() for moment in ours]
+            texts.append(f"{theirs[0]:%H:%M}–{theirs[1]:%H:%M}" if same_days else span_text(begin, finish, self.zone))
+        return f"{', '.join(texts)} {self.agent_name}'s time; " if differs else ""
 
 
 def outside_working_hours(
@@ -620,7 +640,7 @@ def outside_working_hours(
         )
         next_day = " the next day" if crosses_midnight(tech.start, tech.end) else ""
         hours = f"{_weekdays(tech.working_days)} {tech.start:%H:%M}–{tech.end:%H:%M}{next_day} {tech.zone.key}"
-        found.append(OutsideHours(tech.id, tech.name, outside, hours, holidays))
+        found.append(OutsideHours(tech.id, tech.name, outside, hours, holidays, tech.zone))
     return found
 
 

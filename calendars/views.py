@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import escape
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from agents.models import Agent, Team
@@ -370,6 +371,16 @@ def _series_facts(appointment: Appointment) -> dict:
     }
 
 
+def _safe_next(request: HttpRequest) -> str:
+    """The `next` page (GET or POST) when it is on this site, else "": a link from elsewhere must
+    not send a signed-in user off the site after a delete (open redirect)."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if allowed else ""
+
+
 def _appointment(pk: int) -> Appointment:
     return get_object_or_404(
         Appointment.objects.select_related("request", "master__schedule", "schedule").prefetch_related("agents__user"),
@@ -440,6 +451,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             **_series_facts(appointment),
             # Whether it waits for a technician's approval, was declined, or is on their calendar.
             "external_calendars": external_calendar_lines([appointment])[appointment.pk],
+            "next": _safe_next(request),
         },
     )
 
@@ -447,6 +459,9 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def appointment_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete an appointment, a whole series, or cancel one occurrence; then back to the page the
+    user came from (a same-site `next`), else an occurrence's series, else the user's calendar
+    (the group calendar for someone without one of their own)."""
     appointment = _appointment(pk)
     if not permissions.can_delete_appointment(request.user, appointment):
         raise PermissionDenied
@@ -458,9 +473,15 @@ def appointment_delete(request: HttpRequest, pk: int) -> HttpResponse:
         done = "The series and all its occurrences are deleted."
     else:
         done = "Appointment deleted."
+    master_id = appointment.master_id
     services.delete_appointment(appointment, by=request.user)
     messages.success(request, done)
-    return redirect("calendars:personal")
+    back = _safe_next(request)
+    if back:
+        return redirect(back)
+    if master_id:
+        return redirect("calendars:appointment-detail", pk=master_id)
+    return redirect("calendars:personal" if permissions.agent_of(request.user) else "calendars:group")
 
 
 @login_required

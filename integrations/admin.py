@@ -5,7 +5,10 @@ from django import forms
 from django.contrib import admin
 from django.db import transaction
 from django.utils import formats, timezone
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import PeriodicTask
 
+from helpdesk.csp_hashes import allow_inline_script
 from integrations import selectors, services
 from integrations.models import (
     AgentCalendar,
@@ -573,3 +576,16 @@ class SyncLogEntryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # An audit trail: only the retention setting prunes it (integrations.services.prune_sync_log).
         return False
+
+
+class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+    """django_celery_beat's Periodic tasks, where admins change the pull interval (README): its
+    edit page's inline script runs under the site's CSP, allowed by its hash on that page only."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        return allow_inline_script(response, "periodic-task-overrides")
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, PeriodicTaskAdmin)

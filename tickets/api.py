@@ -200,12 +200,18 @@ class SplitSerializer(KnownFields, serializers.Serializer):
 
 
 class SlotProposalsSerializer(serializers.Serializer):
-    estimate = serializers.IntegerField(help_text="Minutes: the request's estimate, or the default estimate.")
+    # Durations are written out across the API ("01:30:00", as a request's `estimate` is answered
+    # and taken; README "/api/"); this answer gave minutes as a bare number (trial fault 13).
+    estimate = SpelledDurationField(
+        help_text="The request's estimate, or the default estimate, written out as a request's `estimate` "
+        'is: "01:30:00".'
+    )
     agents = serializers.DictField(child=serializers.CharField(), help_text="Names of the technicians, by id.")
     slots = SlotSerializer(many=True, help_text="Empty when the estimate is longer than a working day (see `split`).")
-    longest_working_day = serializers.IntegerField(
+    longest_working_day = SpelledDurationField(
         allow_null=True,
-        help_text="Minutes, set only when the estimate is longer than this, the longest working day of those "
+        help_text='Written out ("08:00:00"), set only when the estimate is longer than this, the longest '
+        "working day of those "
         "searched (all at once for the assigned technicians together): no slot can hold it, and `split` "
         "proposes the work in parts instead. Null: the estimate fits in a working day.",
     )
@@ -375,10 +381,10 @@ class RequestViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.ModelV
         except ValueError as error:
             raise serializers.ValidationError({"after": [str(error)]}) from error
         answer = {
-            "estimate": found.estimate // timedelta(minutes=1),
+            "estimate": found.estimate,
             "agents": {str(pk): agent.name for pk, agent in found.agents.items()},
             "slots": found.slots,
-            "longest_working_day": found.longest_day // timedelta(minutes=1) if found.too_long else None,
+            "longest_working_day": found.longest_day if found.too_long else None,
             "split": {
                 "parts": [{"start": a, "end": b} for a, b in found.split.parts],
                 "agent_ids": found.split.agent_ids,

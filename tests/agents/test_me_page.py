@@ -4,6 +4,7 @@ import re
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
+from lxml import html
 
 from agents.models import Agent, CoordinatorFeed, Team
 
@@ -258,3 +259,36 @@ def test_me_page_says_which_sync_policy_applies(alice_client, alice):
     page = alice_client.get(reverse("agents:me")).content.decode()
 
     assert "Sending appointments to your other calendars: Ask (this technician&#x27;s own setting" in page
+
+
+def _labelled_links(page: str) -> dict[str, set[str]]:
+    """Each feed link on the page by the words shown beside it: "Subscribe (webcal)" or "Web link
+    (https)" (a link's href or a copy box's value)."""
+    tree = html.fromstring(page)
+    found: dict[str, set[str]] = {"Subscribe (webcal)": set(), "Web link (https)": set()}
+    for dd in tree.xpath("//dl[contains(@class, 'feed-links')]/dd"):
+        label = (dd.text or "").strip().rstrip(":")
+        found.setdefault(label, set()).update(dd.xpath("./a/@href | ./input/@value"))
+    return found
+
+
+def test_coordinator_without_profile_gets_a_labelled_https_link_beside_each_webcal_one(
+    client, coordinator, service_desk
+):
+    """Trial fault 16: team feeds were offered as webcal:// only; Google Calendar and Android need https."""
+    client.force_login(coordinator)
+    page, token = _new_team_links(client)
+
+    path = reverse("feeds:team", args=[service_desk.pk, token])
+    links = _labelled_links(page)
+    assert f"webcal://testserver{path}" in links["Subscribe (webcal)"]
+    assert f"http://testserver{path}" in links["Web link (https)"]
+
+
+def test_technician_gets_both_links_for_each_of_her_feeds(alice_client, alice):
+    page, token = _new_link(alice_client)
+
+    links = _labelled_links(page)
+    assert f"webcal://testserver/feeds/{token}.ics?external=1" in links["Subscribe (webcal)"]
+    assert f"http://testserver/feeds/{token}.ics?external=1" in links["Web link (https)"]
+    assert f"webcal://testserver/feeds/{token}.ics" in html.fromstring(page).xpath("//dl//a/@href")

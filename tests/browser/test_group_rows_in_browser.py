@@ -218,3 +218,32 @@ def test_rows_are_of_one_height_and_a_drop_below_the_last_row_changes_nothing(
         start = centre(settled_box(page, page.locator(".ec-event", has_text="Move desk phones")))
         alices = page.locator(".ec-body .ec-row-head").first.bounding_box()
         assert alices["y"] <= start[1] <= alices["y"] + alices["height"], (start, alices)
+
+
+def test_short_entries_in_a_week_of_rows_on_a_phone_show_a_readable_short_label(
+    open_page, log_in, coordinator, make_agent
+):
+    """Trial fault 15: at 390 px a week of rows showed a 30-minute request entry as "#…" over "0…"
+    and Erin's 15-minute weekly "Backup check" as "↻ 0". Now each shows a whole short label (the
+    request's number, the subject's first word) and names its times and subject on hover."""
+    alice = make_agent("alice", team="Field")
+    erin = make_agent("erin", team="Field")
+    calendar_services.create_appointment(
+        subject="#36 Install firewall update", start=on(1, 9), end=on(1, 9, 30), agents=[alice]
+    )
+    calendar_services.create_recurring_appointment(
+        rule="FREQ=WEEKLY;COUNT=3", subject="Backup check", start=on(1, 9, 15), end=on(1, 9, 30), agents=[erin]
+    )
+    page = week_of_rows(open_page, log_in, alice.teams.get(), width=390, slot=30)
+
+    for hover_text, label in (
+        ("09:00\u201309:30 \u00b7 #36 Install firewall update", "#36"),
+        ("09:15\u201309:30 \u00b7 \u21bb Backup check", "Backup"),
+    ):
+        entry = page.locator(f".ec-event[title='{hover_text}']")
+        title = entry.locator(".ec-event-title")
+        assert title.inner_text() == label
+        # Whole, not cut: the label's text fits inside the entry.
+        assert title.evaluate("e => e.scrollWidth <= e.clientWidth"), label
+        box, label_box = entry.bounding_box(), title.locator(".label-short").bounding_box()
+        assert box["x"] <= label_box["x"] and label_box["x"] + label_box["width"] <= box["x"] + box["width"] + 0.5

@@ -54,3 +54,25 @@ def test_pages_and_admin_load_the_site_icon_without_a_404(open_page, log_in, coo
     page.wait_for_timeout(500)
     not_found = [r.getMessage() for r in caplog.records if r.name == "django.request" and "Not Found" in r.getMessage()]
     assert not_found == []
+
+
+def test_periodic_task_pages_in_admin_run_their_script_under_the_policy(open_page, log_in, coordinator):
+    """Trial fault 14: django_celery_beat's inline script on Periodic tasks' edit page was blocked
+    ("violates ... script-src 'self'"); the open_page fixture fails the test on any CSP error."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    coordinator.is_staff = coordinator.is_superuser = True
+    coordinator.save()
+    every = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
+    task = PeriodicTask.objects.create(name="Pull calendars", task="integrations.tasks.pull_all", interval=every)
+    page = log_in(open_page(), "coordinator")
+
+    for url in (
+        f"/admin/django_celery_beat/periodictask/{task.pk}/change/",
+        "/admin/django_celery_beat/periodictask/add/",
+    ):
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        # What the script does: it hides the raw translation field.
+        assert page.locator(".field-crontab_translation").count() == 1
+        assert page.locator(".field-crontab_translation").is_hidden()

@@ -172,3 +172,30 @@ def test_a_long_unbroken_subject_wraps_in_tables_instead_of_pushing_columns_out_
     # Admin's list scrolls sideways beside its filters as Django's does; the subject wraps in it.
     subject = page.locator("#result_list td.field-subject").first.bounding_box()
     assert subject["width"] < 400, subject
+
+
+def test_request_list_on_a_phone_shows_status_technicians_and_planned_first(open_page, log_in, coordinator, alice):
+    """Trial fault 15: at 390 px the request list was cut after Site; Status showed half and
+    Technicians and Planned, what a dispatcher needs, were off-screen. Now each request is a
+    card: summary, then status, technicians and planned, then customer and site, all in view."""
+    ticket = ticket_services.create_request(
+        summary="Projector shows no signal", assigned_agents=[alice], customer="Acme Logistics", site="Rotterdam"
+    )
+    ticket_services.update_request(ticket, by=coordinator, status="in_progress")
+    page = log_in(open_page(width=390, height=844), "coordinator")
+
+    page.goto("/requests/")
+
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], f"the page is {widths[0]} px wide in a {widths[1]} px window"
+    cells = {
+        label: page.locator(f"table.list td[data-label={label}]").first
+        for label in ("Summary", "Status", "Technicians", "Planned", "Customer", "Site")
+    }
+    boxes = {label: cell.bounding_box() for label, cell in cells.items()}
+    for label, box in boxes.items():
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
+    assert cells["Status"].inner_text().endswith("In progress")
+    assert cells["Technicians"].inner_text().endswith("Alice")
+    order = sorted(boxes, key=lambda label: boxes[label]["y"])
+    assert order == ["Summary", "Status", "Technicians", "Planned", "Customer", "Site"]

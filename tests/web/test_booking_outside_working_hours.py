@@ -261,3 +261,27 @@ def test_api_book_split_names_the_hours_every_part_leaves(api_client, coordinato
         f"outside Alice's working hours Sat 10 Mar 2035 08:00–14:00, Sun 11 Mar 2035 08:00–14:00 (works {WORKING})"
     )
     assert not Appointment.objects.filter(request=job).exists()
+
+
+def test_outside_hours_message_names_the_technicians_own_time_too(api_client, coordinator, make_agent):
+    """Trial fault 13: "outside Frank Miller's working hours Tue 15 Dec 2026 10:00-11:00 (works
+    Mon-Fri 08:00-17:00 America/New_York)" (en dashes) left the dispatcher to work out it is 04:00 for Frank."""
+    new_york = ZoneInfo("America/New_York")
+    frank = make_agent("frank", time_zone="America/New_York")
+    job = _job(frank, hours=1)
+    tuesday = MONDAY + timedelta(days=1)
+    start = datetime.combine(tuesday, time(10), tzinfo=AMS)
+    his = start.astimezone(new_york)  # plain zoneinfo arithmetic: 04:00 on 6 Mar 2035
+
+    response = api_client(coordinator).post(
+        f"/api/requests/{job.pk}/book-slot/", {"start": start.isoformat(), "agents": [frank.pk]}, format="json"
+    )
+
+    assert response.status_code == 409, response.content
+    [outside] = response.json()["outside_working_hours"]
+    theirs = f"{his:%H:%M}–{his + timedelta(hours=1):%H:%M}"
+    assert theirs == "04:00–05:00"
+    assert outside["message"] == (
+        f"outside Frank's working hours Tue 6 Mar 2035 10:00–11:00 "
+        f"({theirs} Frank's time; works Mon–Fri 08:00–17:00 America/New_York)"
+    )

@@ -185,7 +185,7 @@ def test_find_slot_in_the_api_searches_past_two_weeks_and_from_a_later_date(api_
 
     body = client.get(f"/api/requests/{ticket.pk}/find-slot/").json()
 
-    assert body["estimate"] == 60
+    assert body["estimate"] == "01:00:00"
     assert datetime.fromisoformat(body["slots"][0]["start"]) == _first_working_start_after(busy_until)
     assert body["slots"][0]["agents"] == [alice.pk]
     assert len(body["slots"]) == 5

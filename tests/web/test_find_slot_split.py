@@ -264,7 +264,7 @@ def test_the_api_proposes_the_split_and_books_it(api_client, coordinator, alice)
 
     body = client.get(f"/api/requests/{ticket.pk}/find-slot/", {"after": monday.isoformat()}).json()
 
-    assert body["slots"] == [] and body["longest_working_day"] == 540
+    assert body["slots"] == [] and body["longest_working_day"] == "09:00:00"
     parts = [(datetime.fromisoformat(p["start"]), datetime.fromisoformat(p["end"])) for p in body["split"]["parts"]]
     assert parts == [(_at(monday, 8), _at(monday, 17)), (_at(tuesday, 8), _at(tuesday, 11))]
     assert body["split"]["agents"] == [alice.pk]
@@ -314,4 +314,18 @@ def test_the_page_and_the_api_search_a_year_for_a_split_in_a_bounded_number_of_q
             assert "No run of consecutive working days holds 12 h" in _page(page, ticket, team=team.pk)
         with django_assert_max_num_queries(16):  # +1: the request's history, one query
             body = api.get(f"/api/requests/{ticket.pk}/find-slot/", {"team": team.pk}).json()
-        assert body["split"] is None and body["longest_working_day"] == 540
+        assert body["split"] is None and body["longest_working_day"] == "09:00:00"
+
+
+def test_find_slot_writes_the_estimate_as_the_request_itself_does(api_client, coordinator, alice):
+    """Trial fault 13: find-slot answered `"estimate": 60` (minutes) where the request answers
+    "01:30:00"; README: durations are written out across the API."""
+    ticket = services.create_request(summary="Printer", assigned_agents=[alice], estimate=timedelta(minutes=90))
+    client = api_client(coordinator)
+
+    found = client.get(f"/api/requests/{ticket.pk}/find-slot/").json()
+
+    assert found["estimate"] == client.get(f"/api/requests/{ticket.pk}/").json()["estimate"] == "01:30:00"
+    schema = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]["SlotProposals"]
+    assert schema["properties"]["estimate"]["type"] == "string"
+    assert '"01:30:00"' in schema["properties"]["estimate"]["description"]

@@ -89,3 +89,15 @@ def test_new_appointment_form_starts_at_the_next_whole_hour(page_client, alice):
     assert start and start[0] in {_wall_clock(before, 60, up=True), _wall_clock(after, 60, up=True)}
     end = page.xpath("//input[@name='end']/@value")
     assert datetime.fromisoformat(end[0]) - datetime.fromisoformat(start[0]) == timedelta(hours=1)
+
+
+def test_new_appointment_page_starts_at_the_next_whole_hour_not_the_one_gone(page_client, alice):
+    """Trial fault 12: at 06:36 the new-appointment page proposed 06:00-07:00, a start in the past."""
+    before = timezone.now()
+    page = html.fromstring(page_client(alice.user).get("/calendar/appointments/new/").content)
+    after = timezone.now()
+    start = page.xpath("//input[@name='start']/@value")
+    end = page.xpath("//input[@name='end']/@value")
+    assert start and start[0] in {_wall_clock(before, 60, up=True), _wall_clock(after, 60, up=True)}
+    assert datetime.fromisoformat(start[0]).replace(tzinfo=AMS) > before
+    assert datetime.fromisoformat(end[0]) - datetime.fromisoformat(start[0]) == timedelta(hours=1)

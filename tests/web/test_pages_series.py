@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil import rrule
+from lxml import html
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
@@ -367,3 +368,60 @@ def test_an_all_day_series_page_names_days_not_midnights(page_client, alice):
     mondays = list(rrule.rrule(rrule.WEEKLY, count=4, dtstart=FIRST))
     assert f"Every week on Monday, all day, 4 times (the last on {day_text(mondays[-1])})" in page
     assert f'{day_text(mondays[1])} → <a href="/calendar/appointments/{second.pk}/">Tue 13 Mar 2035</a>' in page
+
+
+def _stand_up(agent) -> Appointment:
+    return calendar_services.create_recurring_appointment(
+        rule="FREQ=WEEKLY;BYDAY=MO;UNTIL=20350531T215959Z",
+        agents=[agent],
+        subject="Stand-up",
+        start=FIRST.replace(tzinfo=AMS),
+        end=FIRST.replace(tzinfo=AMS, minute=15),
+    )
+
+
+def test_cancelling_an_occurrence_goes_back_to_its_series(page_client, coordinator, alice):
+    """Trial fault 11: after "Cancel this occurrence" a coordinator landed on "You have no
+    calendar of your own"."""
+    master = _stand_up(alice)
+    second = Appointment.objects.filter(master=master).order_by("start")[1]
+
+    response = page_client(coordinator).post(f"/calendar/appointments/{second.pk}/delete/")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/calendar/appointments/{master.pk}/"
+
+
+def test_cancelling_an_occurrence_opened_from_the_group_calendar_goes_back_there(page_client, coordinator, alice):
+    master = _stand_up(alice)
+    second = Appointment.objects.filter(master=master).order_by("start")[1]
+    client = page_client(coordinator)
+    came_from = "/calendar/group/?layout=rows&days=7"
+    detail = html.fromstring(client.get(f"/calendar/appointments/{second.pk}/", {"next": came_from}).content)
+    form = detail.xpath(f"//form[@action='/calendar/appointments/{second.pk}/delete/']")[0]
+    fields = {field.get("name"): field.get("value") for field in form.xpath(".//input")}
+    assert fields["next"] == came_from
+
+    response = client.post(f"/calendar/appointments/{second.pk}/delete/", fields)
+
+    assert response["Location"] == came_from
+
+
+@pytest.mark.parametrize("elsewhere", ["https://evil.example/", "//evil.example/calendar/", "javascript:alert(1)"])
+def test_a_delete_never_follows_next_off_the_site(page_client, coordinator, alice, elsewhere):
+    master = _stand_up(alice)
+    second = Appointment.objects.filter(master=master).order_by("start")[1]
+    client = page_client(coordinator)
+    detail = client.get(f"/calendar/appointments/{second.pk}/", {"next": elsewhere}).content.decode()
+    assert 'name="next"' not in detail
+
+    response = client.post(f"/calendar/appointments/{second.pk}/delete/", {"next": elsewhere})
+
+    assert response["Location"] == f"/calendar/appointments/{master.pk}/"
+
+
+def test_a_coordinator_deleting_a_single_appointment_lands_on_the_group_calendar(
+    page_client, coordinator, alices_appointment
+):
+    response = page_client(coordinator).post(f"/calendar/appointments/{alices_appointment.pk}/delete/")
+    assert response["Location"] == "/calendar/group/"
