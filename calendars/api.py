@@ -19,6 +19,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
+from timezone_field.rest_framework import TimeZoneSerializerField
 
 from agents.models import Agent
 from calendars import ownership, privacy, services
@@ -29,6 +30,7 @@ from calendars.selectors import (
     calendar_appointments,
     calendar_rows,
     request_agent_ids,
+    schedule_zone,
     series_exceptions,
     unknown_choices,
 )
@@ -189,6 +191,21 @@ class SeriesRuleField(serializers.CharField):
         return rule_text(appointment)
 
 
+class SeriesZoneField(TimeZoneSerializerField):
+    """`time_zone`: written as an IANA name on create, read from the appointment itself (a
+    master's schedule zone; null for anything else, as `recurrence`)."""
+
+    default_error_messages = {"invalid": "Give an IANA time zone name, for example Europe/London."}
+
+    def get_attribute(self, instance: Appointment) -> Appointment:
+        return instance
+
+    def to_representation(self, appointment: Appointment) -> str | None:
+        if not (Appointment.schedule.is_cached(appointment) and appointment.is_recurring_master):
+            return None  # lists hold no masters and load no schedules
+        return str(schedule_zone(appointment.schedule))
+
+
 class MovedOccurrenceSerializer(serializers.Serializer):
     """One occurrence moved on its own (the schema of `moved_occurrences`)."""
 
@@ -273,11 +290,22 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         max_length=1000,
         help_text=(
             "A series' rule: an RRULE (RFC 5545 3.3.10, e.g. FREQ=WEEKLY;BYDAY=MO;UNTIL=20270701T000000Z). On "
-            "create it makes the appointment the master of a series repeating on its first technician's wall "
-            "clock; the answer is the master, its occurrences are listed as entries with `master` set. Read "
+            "create it makes the appointment the master of a series repeating on the wall clock of `time_zone`; "
+            "the answer is the master, its occurrences are listed as entries with `master` set. Read "
             "on a series' master (null on anything else), in the form POST and PATCH take. PATCH on a master "
             "changes the rule of the whole series: occurrences cancelled or moved on their own that the new "
             "rule still gives keep their state, those it no longer gives go."
+        ),
+    )
+    time_zone = SeriesZoneField(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "A series' clock (IANA name): it repeats at the start's time on this zone's wall clock, for every "
+            "technician on it (one meeting, one moment, also in the weeks their clocks change to or from summer "
+            "time apart). Given on create with `recurrence`; default: your own zone, the one `start` without an "
+            "offset is read on. Read on a series' master (null on anything else); a series keeps its zone (PATCH "
+            "with another: 400)."
         ),
     )
     stop_repeating = serializers.BooleanField(
@@ -335,6 +363,7 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "updated_at",
             "confirm_overlap",
             "recurrence",
+            "time_zone",
             "stop_repeating",
             "cancelled_starts",
             "moved_occurrences",
@@ -461,6 +490,8 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
                     attrs[name] = _day_as_written(raw.get(name), attrs[name], exclusive_end=name == "end")
         if attrs.get("recurrence", "") is None:
             del attrs["recurrence"]  # null, as read back on anything but a master: no rule given
+        if "time_zone" in attrs:
+            self._check_time_zone(attrs)
         if attrs.get("stop_repeating"):
             problem = "Stop a series with `stop_repeating` or give it a new `recurrence`, not both."
             if "recurrence" in attrs:
@@ -477,6 +508,32 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
                 if problem:
                     raise serializers.ValidationError({"recurrence": [problem]})
         return attrs
+
+    def _check_time_zone(self, attrs: dict) -> None:
+        """A zone is a new series' (with `recurrence`), or the one a master has (a PUT of what was
+        read); null is "none given". Anything else is refused, never dropped."""
+        zone = attrs["time_zone"]
+        if zone is None:
+            del attrs["time_zone"]
+            return
+        if self.instance is None:
+            if not (attrs.get("recurrence") or "").strip():
+                raise serializers.ValidationError(
+                    {"time_zone": ["A time zone is the clock a series repeats on: give it with `recurrence`."]}
+                )
+            return
+        kept = schedule_zone(self.instance.schedule) if self.instance.is_recurring_master else None
+        if kept is None or str(kept) != str(zone):
+            raise serializers.ValidationError(
+                {
+                    "time_zone": [
+                        f"A series keeps the time zone it was made on ({kept})."
+                        if kept
+                        else "Only a series has a time zone: give it with `recurrence` when creating one."
+                    ]
+                }
+            )
+        del attrs["time_zone"]
 
 
 def _day_as_written(text, moment: datetime, *, exclusive_end: bool) -> date:
@@ -677,9 +734,13 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         if not permissions.can_create_appointment(user, agents=data["agents"], request=data.get("request")):
             raise PermissionDenied("You may create appointments only on your own calendar or on your requests.")
         rule = data.pop("recurrence", "").strip()
+        # A series repeats on one clock for all its technicians: the one given, else the caller's
+        # (the zone `start` without an offset was read on), never the first technician's (fault 9).
+        zone = data.pop("time_zone", None) or timezone.get_current_timezone()
         if rule:
+            data["time_zone"] = zone
             try:
-                services.check_rule(rule, start=data["start"], zone=data["agents"][0].zone)
+                services.check_rule(rule, start=data["start"], zone=zone)
             except DjangoValidationError as error:
                 raise serializers.ValidationError({"recurrence": error.messages}) from error
         with service_errors(), overlap_conflicts():

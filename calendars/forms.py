@@ -1,12 +1,14 @@
 """Forms of the calendar pages; they only check input, the services write."""
 
 import copy
+import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 import recurrence as recurrence_lib
 from django import forms
 from django.utils import timezone
+from timezone_field import TimeZoneFormField
 
 from agents.models import Agent
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, SyncPolicy
@@ -74,7 +76,15 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         ],
         required=False,
         label="Repeat",
-        help_text="On the first technician's wall clock; single occurrences can be moved or cancelled later.",
+        help_text="Single occurrences can be moved or cancelled later.",
+    )
+    time_zone = TimeZoneFormField(
+        required=False,
+        label="Series time zone",
+        help_text=(
+            "A repeating appointment stays at its time on this clock, for every technician on it, also "
+            "in the weeks their own clocks change to or from summer time on other dates. Empty: your zone."
+        ),
     )
     repeat_until = forms.DateField(
         required=False,
@@ -104,8 +114,11 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         Editing anything else (a single appointment, one occurrence) has no Repeat."""
         super().__init__(*args, **kwargs)
         self.series = series
+        # The creating user's clock, the one Start and End are read on (AgentTimeZoneMiddleware).
+        self.fields["time_zone"].initial = timezone.get_current_timezone_name()
         if editing:
-            del self.fields["entries"]
+            # A series keeps the clock it was made on (named on its page).
+            del self.fields["entries"], self.fields["time_zone"]
             if series is None:
                 # One occurrence is edited on its own ("this occurrence only"); a single entry stays single.
                 del self.fields["repeat"], self.fields["repeat_until"]
@@ -185,21 +198,25 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
     def recurrence_rule(self) -> str | None:
         """The RRULE (RFC 5545 3.3.10) of the chosen repeat, or None for a single appointment.
 
-        The weekday and day of the month are the start's on the first technician's wall clock,
-        where the series repeats; "Repeat until" ends it after that day on that clock (UNTIL in
+        The weekday and day of the month are the start's on the series' wall clock (`series_zone`),
+        where it repeats; "Repeat until" ends it after that day on that clock (UNTIL in
         UTC, as RFC 5545 asks with a zoned start)."""
         repeat = self.cleaned_data.get("repeat")
         if not repeat or repeat == self.KEEP_RULE:
             return None
-        if self.series is not None:
-            zone = schedule_zone(self.series.schedule)  # a series keeps repeating on its own clock
-        else:
-            zone = next(iter(self.cleaned_data["agents"])).zone
+        zone = self.series_zone()
         rule = _REPEATS[repeat](self.cleaned_data["start"].astimezone(zone))
         until: date | None = self.cleaned_data.get("repeat_until")
         if until:
             rule += f";UNTIL={_last_second(until, zone):%Y%m%dT%H%M%SZ}"
         return rule
+
+    def series_zone(self) -> zoneinfo.ZoneInfo:
+        """The zone the series repeats on: an edited series' own (it keeps its clock), else the one
+        chosen, else the user's (the current zone)."""
+        if self.series is not None:
+            return schedule_zone(self.series.schedule)
+        return self.cleaned_data.get("time_zone") or zoneinfo.ZoneInfo(timezone.get_current_timezone_name())
 
     def series_rule(self) -> recurrence_lib.Recurrence | None:
         """The edited series' new rule (django-recurrence, its RDATEs kept), or None when Repeat
@@ -238,6 +255,8 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         data.pop("external_calendar", None)
         data.pop("repeat", None)
         data.pop("repeat_until", None)
+        if "time_zone" in data:
+            data["time_zone"] = self.series_zone()
         data["check_overlap"] = not data.pop("confirm_overlap", False)
         return data
 

@@ -333,6 +333,8 @@ def _series_facts(appointment: Appointment) -> dict:
 
     return {
         "repeats": rule_in_words(master, reader_zone=reader),
+        # The one clock every technician's copy follows (trial fault 2), named even when it is the reader's.
+        "series_zone": str(services.schedule_zone(master.schedule)),
         "series_id": master.pk,
         # "Stop repeating now" is offered while the series has a past to keep and a future to drop.
         "can_stop_repeating": (
