@@ -49,6 +49,7 @@ from helpdesk.api_common import (
     service_errors,
 )
 from helpdesk.limits import SupportedDateTimeSerializerField
+from helpdesk.moments import end_before_start_text
 from integrations.selectors import ExternalCalendarState, entry_states, external_calendar_states
 from tickets.models import Request
 
@@ -475,7 +476,9 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         start = attrs.get("start", getattr(self.instance, "start", None))
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:
-            raise serializers.ValidationError({"end": ["The end must be after the start."]})
+            written = {name: getattr(self, "initial_data", {}).get(name) for name in ("start", "end")}
+            problem = end_before_start_text(written, timezone.get_current_timezone())
+            raise serializers.ValidationError({"end": [problem]})
         if self.instance is not None and "request" in attrs and attrs["request"] != self.instance.request:
             # Its request decides whose calendars and pushes it belongs to; a new entry is made there.
             raise serializers.ValidationError(

@@ -15,6 +15,7 @@ from calendars.models import MAX_OTHER_ATTENDEES, Appointment, SyncPolicy
 from calendars.selectors import effective_sync_policy, schedule_zone
 from calendars.series_words import rule_in_words
 from helpdesk.limits import SupportedDateTimeField
+from helpdesk.moments import end_before_start_text
 from tickets.forms import DATETIME_WIDGET, ConfirmsOverlap, active_agents, confirm_overlap_field
 
 _WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -188,7 +189,8 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("start") and data.get("end") and data["end"] <= data["start"]:
-            self.add_error("end", "The end must be after the start.")
+            written = {name: self[name].data for name in ("start", "end")}
+            self.add_error("end", end_before_start_text(written, timezone.get_current_timezone()))
         if data.get("repeat_until") and not data.get("repeat"):
             self.add_error("repeat", 'Choose how the appointment repeats, or leave "Repeat until" empty.')
         elif data.get("repeat_until") and data.get("start") and data["repeat_until"] < data["start"].date():

@@ -10,6 +10,7 @@ from datetime import datetime, tzinfo
 
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.dateparse import parse_datetime
 
 WHEN_FORMAT = "D j M Y H:i"
 TIME_FORMAT = "H:i"
@@ -31,3 +32,25 @@ def span_text(start: datetime, end: datetime, zone: tzinfo | None = None) -> str
     if begin.date() == finish.date():
         return f"{date_format(begin, WHEN_FORMAT)}\u2013{date_format(finish, TIME_FORMAT)}"
     return f"{date_format(begin, WHEN_FORMAT)} \u2013 {date_format(finish, WHEN_FORMAT)}"
+
+
+def end_before_start_text(written: dict[str, str | None], zone: tzinfo) -> str:
+    """Why an end read as not after its start: a time `written` (field name -> text as typed or
+    sent, ISO 8601) that `zone`'s clock skips is named ("02:30 does not exist on 28 Mar 2027 in
+    Europe/Amsterdam (clocks go forward)"): it was read with the offset before the gap (RFC 5545
+    3.3.5), so 02:30-03:30 became 03:30-03:30. Otherwise the plain rule."""
+    from calendars.times import is_skipped, read_wall_clock
+
+    for text in written.values():
+        try:
+            moment = parse_datetime(text.strip()) if isinstance(text, str) else None
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is None and is_skipped(moment, zone):
+            read = read_wall_clock(moment, zone)
+            return (
+                f"{date_format(moment, TIME_FORMAT)} does not exist on {date_format(moment, 'j M Y')} in {zone} "
+                f"(clocks go forward): it reads as {date_format(read, TIME_FORMAT)}, so the end is not after the "
+                "start. Give times that exist."
+            )
+    return "The end must be after the start."
