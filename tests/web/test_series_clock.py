@@ -29,16 +29,6 @@ def starts_of(master: Appointment, low: datetime, high: datetime) -> list[dateti
     return [start.astimezone(UTC) for start in rows.values_list("start", flat=True)]
 
 
-@pytest.fixture
-def carol(make_agent):
-    return make_agent("carol", time_zone="Europe/London")
-
-
-@pytest.fixture
-def frank(make_agent):
-    return make_agent("frank", time_zone="America/New_York")
-
-
 def test_one_entry_per_technician_series_follow_one_clock_across_the_march_weeks(
     coordinator, carol, frank, page_client
 ):
