@@ -370,8 +370,6 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "moved_occurrences",
         ]
         read_only_fields = [
-            "start_date",
-            "end_date",
             "source",
             "part",
             "action",
@@ -381,7 +379,22 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        extra_kwargs = {"subject": {"max_length": 255}, "note": {"max_length": 20000}}
+        extra_kwargs = {
+            "subject": {"max_length": 255},
+            "note": {"max_length": 20000},
+            # An all-day entry may be given by its days alone (validate asks for them otherwise).
+            "start": {"required": False},
+            "end": {"required": False},
+            "start_date": {
+                "help_text": "All-day entries: the first day (a date, the same on every clock). Written with "
+                "`all_day` true, it and `end_date` are the entry's days, and `start`/`end` are not needed (if "
+                "given, the days win). Null on other entries; 400 if given for one."
+            },
+            "end_date": {
+                "help_text": "All-day entries: the day after the last (exclusive, as in RFC 5545 3.6.1: a one-day "
+                "entry on 21 Dec has end_date 22 Dec). Written as read; omitted with `start_date`: one day."
+            },
+        }
         # The model's constraints concern planned entries and occurrences, which only services make.
         validators = []
         list_serializer_class = AppointmentListSerializer
@@ -473,6 +486,13 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         return data
 
     def validate(self, attrs: dict) -> dict:
+        days = self._days(attrs)
+        if days is not None:
+            attrs["start"], attrs["end"] = days  # days, passed to the services as dates (the days win)
+        elif self.instance is None:
+            missing = {name: ["This field is required."] for name in ("start", "end") if name not in attrs}
+            if missing:
+                raise serializers.ValidationError(missing)
         start = attrs.get("start", getattr(self.instance, "start", None))
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:
@@ -484,7 +504,7 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"request": ["An appointment stays with its request: create a new appointment on the other request."]}
             )
-        if attrs.get("all_day", getattr(self.instance, "all_day", False)):
+        if days is None and attrs.get("all_day", getattr(self.instance, "all_day", False)):
             # All-day: the days as written (RFC 5545 DATE values are the same days everywhere),
             # passed to the services as dates, never re-read on another clock (review fault 4).
             raw = getattr(self, "initial_data", {})
@@ -511,6 +531,31 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
                 if problem:
                     raise serializers.ValidationError({"recurrence": [problem]})
         return attrs
+
+    def _days(self, attrs: dict) -> tuple[date, date] | None:
+        """An all-day entry's (first day, day after the last) from `start_date` and `end_date`
+        (taken out of `attrs`), or None when neither is given. On anything but an all-day entry
+        they are refused (400 naming them), never dropped (trial fault 8); null is "not given"."""
+        given = {name: attrs.pop(name) for name in ("start_date", "end_date") if name in attrs}
+        given = {name: value for name, value in given.items() if value is not None}
+        if not given:
+            return None
+        if not attrs.get("all_day", getattr(self.instance, "all_day", False)):
+            problem = "Days are for all-day entries: send `all_day` true with them, or give `start` and `end`."
+            raise serializers.ValidationError({name: [problem] for name in given})
+        first = given.get("start_date", getattr(self.instance, "start_date", None))
+        if first is None:
+            raise serializers.ValidationError({"start_date": ["Give the first day with `end_date`."]})
+        after = given.get("end_date")
+        if after is None:
+            kept = getattr(self.instance, "start_date", None), getattr(self.instance, "end_date", None)
+            # A new first day alone: one day, or on an entry the same number of days as it had.
+            after = first + (kept[1] - kept[0] if all(kept) and "end_date" not in given else timedelta(days=1))
+        if after <= first:
+            raise serializers.ValidationError(
+                {"end_date": ["`end_date` is the day after the last (RFC 5545 3.6.1): give a day after `start_date`."]}
+            )
+        return first, after
 
     def _check_time_zone(self, attrs: dict) -> None:
         """A zone is a new series' (with `recurrence`), or the one a master has (a PUT of what was

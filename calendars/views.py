@@ -402,6 +402,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     "subject": appointment.subject,
                     "start": timezone.localtime(appointment.start),
                     "end": timezone.localtime(appointment.end),
+                    **_days_initial(appointment),
                     "agents": list(appointment.agents.all()),
                     "note": appointment.note,
                     "location": appointment.location,
@@ -429,6 +430,15 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "external_calendars": external_calendar_lines([appointment])[appointment.pk],
         },
     )
+
+
+def _days_initial(appointment: Appointment) -> dict:
+    """The edit form's All day, First day and Last day (included: the stored end is the day after
+    it, RFC 5545 3.6.1) of an all-day entry; nothing for another."""
+    if not appointment.all_day:
+        return {}
+    first, after = appointment.day_span(timezone.get_current_timezone())
+    return {"all_day": True, "first_day": first, "last_day": after - timedelta(days=1)}
 
 
 @transaction.atomic
