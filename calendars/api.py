@@ -305,8 +305,8 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "A series' clock (IANA name): it repeats at the start's time on this zone's wall clock, for every "
             "technician on it (one meeting, one moment, also in the weeks their clocks change to or from summer "
             "time apart). Given on create with `recurrence`; default: your own zone, the one `start` without an "
-            "offset is read on. Read on a series' master (null on anything else); a series keeps its zone (PATCH "
-            "with another: 400)."
+            "offset is read on. Not for an all-day series (days are the same on every clock). Read on a "
+            "series' master (null on anything else); a series keeps its zone (PATCH with another: 400)."
         ),
     )
     stop_repeating = serializers.BooleanField(
@@ -569,6 +569,10 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
                 raise serializers.ValidationError(
                     {"time_zone": ["A time zone is the clock a series repeats on: give it with `recurrence`."]}
                 )
+            if attrs.get("all_day"):
+                raise serializers.ValidationError(
+                    {"time_zone": ["An all-day series repeats on days, the same on every clock: leave out time_zone."]}
+                )
             return
         kept = schedule_zone(self.instance.schedule) if self.instance.is_recurring_master else None
         if kept is None or str(kept) != str(zone):
@@ -785,7 +789,7 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         # A series repeats on one clock for all its technicians: the one given, else the caller's
         # (the zone `start` without an offset was read on), never the first technician's (fault 9).
         zone = data.pop("time_zone", None) or timezone.get_current_timezone()
-        if rule:
+        if rule and not data.get("all_day"):  # an all-day series: its technician's days (services)
             data["time_zone"] = zone
             try:
                 services.check_rule(rule, start=data["start"], zone=zone)

@@ -103,7 +103,8 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         label="Series time zone",
         help_text=(
             "A repeating appointment stays at its time on this clock, for every technician on it, also "
-            "in the weeks their own clocks change to or from summer time on other dates. Empty: your zone."
+            "in the weeks their own clocks change to or from summer time on other dates. Empty: your zone. "
+            "An all-day series repeats on days, the same on every clock: no zone."
         ),
     )
     repeat_until = forms.DateField(

@@ -320,11 +320,15 @@ def create_appointments(
     (IANA name or ZoneInfo; None: the current zone, the creating user's on a page or the API):
     a meeting is one moment, so the copies of technicians in London and New York stay together
     across the weeks their clocks change apart (trial faults 2 and 9). `time_zone` is unused
-    without a rule. Raises ValidationError for a rule that gives no occurrence, OverlapWarning
-    as `create_appointment`."""
+    without a rule, and for an all-day series: it repeats on days, the same on every clock, so
+    each copy keeps its first technician's midnights (as `create_recurring_appointment` does).
+    Raises ValidationError for a rule that gives no occurrence, OverlapWarning as
+    `create_appointment`."""
     agents = list(agents)
     _check_agents(agents)
-    if rule:
+    if rule and fields.get("all_day"):
+        make = partial(create_recurring_appointment, rule=rule)
+    elif rule:
         zone = zoneinfo.ZoneInfo(str(time_zone or timezone.get_current_timezone_name()))
         make = partial(create_recurring_appointment, rule=rule, time_zone=zone)
     else:

@@ -3,10 +3,11 @@ with a first and last day (included, as people write them), stored as RFC 5545 3
 end the day after the last); the API takes `start_date`/`end_date` for an all-day entry and
 refuses them, naming them, on any other, never dropping them."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import icalendar
 import pytest
+from dateutil import rrule
 
 from calendars.models import Appointment
 
@@ -124,3 +125,32 @@ def test_the_api_refuses_days_it_cannot_use_naming_them(coordinator, alice, api_
     assert answer.status_code == 400
     assert problem in answer.json()[named][0]
     assert not Appointment.objects.exists()
+
+
+def test_an_all_day_series_for_another_zones_technician_keeps_its_days(coordinator, frank, page_client):
+    """A coordinator on Amsterdam's clock makes a weekly day off for New York's Frank: each
+    occurrence is the one day dateutil's rule gives, not two days from Amsterdam's midnight."""
+    fields = {"repeat": "weekly", "repeat_until": "2027-01-11", "confirm_overlap": "on"}
+    client = page_client(coordinator)
+
+    answer = client.post(
+        "/calendar/appointments/new/",
+        {"subject": "Off", "all_day": "on", "first_day": "2026-12-21", "agents": [frank.pk], **fields},
+    )
+
+    assert answer.status_code == 302, answer.content.decode()[:3000]
+    master = Appointment.objects.get(schedule__isnull=False)
+    days = [(o.start_date, o.end_date) for o in master.occurrences.order_by("start")]
+    starts = rrule.rrule(rrule.WEEKLY, dtstart=datetime(2026, 12, 21), until=datetime(2027, 1, 11))
+    assert days == [(start.date(), start.date() + timedelta(days=1)) for start in starts]
+    assert (master.start_date, master.end_date) == (date(2026, 12, 21), date(2026, 12, 22))
+
+
+def test_the_api_refuses_a_zone_for_an_all_day_series(coordinator, frank, api_client):
+    body = {"subject": "Off", "all_day": True, "start_date": "2026-12-21", "agents": [frank.pk]}
+    body |= {"recurrence": "FREQ=WEEKLY;COUNT=3", "time_zone": "Europe/London"}
+
+    answer = api_client(coordinator).post("/api/appointments/", body, format="json")
+
+    assert answer.status_code == 400
+    assert "all-day series" in answer.json()["time_zone"][0]
