@@ -18,6 +18,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
+from timezone_field.rest_framework import TimeZoneSerializerField
 
 from agents.models import Agent
 from calendars import ownership, privacy, services, times
@@ -34,6 +35,7 @@ from calendars.selectors import (
     calendar_appointments,
     calendar_rows,
     request_agent_ids,
+    schedule_zone,
     series_exceptions,
     unknown_choices,
 )
@@ -52,6 +54,7 @@ from helpdesk.api_common import (
     service_errors,
 )
 from helpdesk.limits import SupportedDateTimeSerializerField
+from helpdesk.moments import end_before_start_text
 from integrations.selectors import ExternalCalendarState, entry_states, external_calendar_states
 from tickets.models import Request
 
@@ -195,6 +198,21 @@ class SeriesRuleField(serializers.CharField):
         return rule_text(appointment)
 
 
+class SeriesZoneField(TimeZoneSerializerField):
+    """`time_zone`: written as an IANA name on create, read from the appointment itself (a
+    master's schedule zone; null for anything else, as `recurrence`)."""
+
+    default_error_messages = {"invalid": "Give an IANA time zone name, for example Europe/London."}
+
+    def get_attribute(self, instance: Appointment) -> Appointment:
+        return instance
+
+    def to_representation(self, appointment: Appointment) -> str | None:
+        if not (Appointment.schedule.is_cached(appointment) and appointment.is_recurring_master):
+            return None  # lists hold no masters and load no schedules
+        return str(schedule_zone(appointment.schedule))
+
+
 class MovedOccurrenceSerializer(serializers.Serializer):
     """One occurrence moved on its own (the schema of `moved_occurrences`)."""
 
@@ -298,11 +316,22 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         max_length=1000,
         help_text=(
             "A series' rule: an RRULE (RFC 5545 3.3.10, e.g. FREQ=WEEKLY;BYDAY=MO;UNTIL=20270701T000000Z). On "
-            "create it makes the appointment the master of a series repeating on its first technician's wall "
-            "clock; the answer is the master, its occurrences are listed as entries with `master` set. Read "
+            "create it makes the appointment the master of a series repeating on the wall clock of `time_zone`; "
+            "the answer is the master, its occurrences are listed as entries with `master` set. Read "
             "on a series' master (null on anything else), in the form POST and PATCH take. PATCH on a master "
             "changes the rule of the whole series: occurrences cancelled or moved on their own that the new "
             "rule still gives keep their state, those it no longer gives go."
+        ),
+    )
+    time_zone = SeriesZoneField(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "A series' clock (IANA name): it repeats at the start's time on this zone's wall clock, for every "
+            "technician on it (one meeting, one moment, also in the weeks their clocks change to or from summer "
+            "time apart). Given on create with `recurrence`; default: your own zone, the one `start` without an "
+            "offset is read on. Not for an all-day series (days are the same on every clock). Read on a "
+            "series' master (null on anything else); a series keeps its zone (PATCH with another: 400)."
         ),
     )
     stop_repeating = serializers.BooleanField(
@@ -367,14 +396,13 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "updated_at",
             "confirm_overlap",
             "recurrence",
+            "time_zone",
             "stop_repeating",
             "cancelled_starts",
             "moved_occurrences",
             "dropped_exceptions",
         ]
         read_only_fields = [
-            "start_date",
-            "end_date",
             "source",
             "part",
             "action",
@@ -384,7 +412,22 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        extra_kwargs = {"subject": {"max_length": 255}, "note": {"max_length": 20000}}
+        extra_kwargs = {
+            "subject": {"max_length": 255},
+            "note": {"max_length": 20000},
+            # An all-day entry may be given by its days alone (validate asks for them otherwise).
+            "start": {"required": False},
+            "end": {"required": False},
+            "start_date": {
+                "help_text": "All-day entries: the first day (a date, the same on every clock). Written with "
+                "`all_day` true, it and `end_date` are the entry's days, and `start`/`end` are not needed (if "
+                "given, the days win). Null on other entries; 400 if given for one."
+            },
+            "end_date": {
+                "help_text": "All-day entries: the day after the last (exclusive, as in RFC 5545 3.6.1: a one-day "
+                "entry on 21 Dec has end_date 22 Dec). Written as read; omitted with `start_date`: one day."
+            },
+        }
         # The model's constraints concern planned entries and occurrences, which only services make.
         validators = []
         list_serializer_class = AppointmentListSerializer
@@ -484,16 +527,25 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         return data
 
     def validate(self, attrs: dict) -> dict:
+        days = self._days(attrs)
+        if days is not None:
+            attrs["start"], attrs["end"] = days  # days, passed to the services as dates (the days win)
+        elif self.instance is None:
+            missing = {name: ["This field is required."] for name in ("start", "end") if name not in attrs}
+            if missing:
+                raise serializers.ValidationError(missing)
         start = attrs.get("start", getattr(self.instance, "start", None))
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:
-            raise serializers.ValidationError({"end": ["The end must be after the start."]})
+            written = {name: getattr(self, "initial_data", {}).get(name) for name in ("start", "end")}
+            problem = end_before_start_text(written, timezone.get_current_timezone())
+            raise serializers.ValidationError({"end": [problem]})
         if self.instance is not None and "request" in attrs and attrs["request"] != self.instance.request:
             # Its request decides whose calendars and pushes it belongs to; a new entry is made there.
             raise serializers.ValidationError(
                 {"request": ["An appointment stays with its request: create a new appointment on the other request."]}
             )
-        if attrs.get("all_day", getattr(self.instance, "all_day", False)):
+        if days is None and attrs.get("all_day", getattr(self.instance, "all_day", False)):
             # All-day: the days as written (RFC 5545 DATE values are the same days everywhere),
             # passed to the services as dates, never re-read on another clock (review fault 4).
             for name in ("start", "end"):
@@ -501,11 +553,68 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
                     attrs[name] = _day_as_written(attrs[name], exclusive_end=name == "end")
         if attrs.get("recurrence", "") is None:
             del attrs["recurrence"]  # null, as read back on anything but a master: no rule given
+        if "time_zone" in attrs:
+            self._check_time_zone(attrs)
         if attrs.get("stop_repeating") and self.instance is None:
             raise serializers.ValidationError(
                 {"stop_repeating": ["Only a series' master stops repeating (PATCH it on the series)."]}
             )
         return attrs
+
+    def _days(self, attrs: dict) -> tuple[date, date] | None:
+        """An all-day entry's (first day, day after the last) from `start_date` and `end_date`
+        (taken out of `attrs`), or None when neither is given. On anything but an all-day entry
+        they are refused (400 naming them), never dropped (trial fault 8); null is "not given"."""
+        given = {name: attrs.pop(name) for name in ("start_date", "end_date") if name in attrs}
+        given = {name: value for name, value in given.items() if value is not None}
+        if not given:
+            return None
+        if not attrs.get("all_day", getattr(self.instance, "all_day", False)):
+            problem = "Days are for all-day entries: send `all_day` true with them, or give `start` and `end`."
+            raise serializers.ValidationError({name: [problem] for name in given})
+        first = given.get("start_date", getattr(self.instance, "start_date", None))
+        if first is None:
+            raise serializers.ValidationError({"start_date": ["Give the first day with `end_date`."]})
+        after = given.get("end_date")
+        if after is None:
+            kept = getattr(self.instance, "start_date", None), getattr(self.instance, "end_date", None)
+            # A new first day alone: one day, or on an entry the same number of days as it had.
+            after = first + (kept[1] - kept[0] if all(kept) and "end_date" not in given else timedelta(days=1))
+        if after <= first:
+            raise serializers.ValidationError(
+                {"end_date": ["`end_date` is the day after the last (RFC 5545 3.6.1): give a day after `start_date`."]}
+            )
+        return first, after
+
+    def _check_time_zone(self, attrs: dict) -> None:
+        """A zone is a new series' (with `recurrence`), or the one a master has (a PUT of what was
+        read); null is "none given". Anything else is refused, never dropped."""
+        zone = attrs["time_zone"]
+        if zone is None:
+            del attrs["time_zone"]
+            return
+        if self.instance is None:
+            if not (attrs.get("recurrence") or "").strip():
+                raise serializers.ValidationError(
+                    {"time_zone": ["A time zone is the clock a series repeats on: give it with `recurrence`."]}
+                )
+            if attrs.get("all_day"):
+                raise serializers.ValidationError(
+                    {"time_zone": ["An all-day series repeats on days, the same on every clock: leave out time_zone."]}
+                )
+            return
+        kept = schedule_zone(self.instance.schedule) if self.instance.is_recurring_master else None
+        if kept is None or str(kept) != str(zone):
+            raise serializers.ValidationError(
+                {
+                    "time_zone": [
+                        f"A series keeps the time zone it was made on ({kept})."
+                        if kept
+                        else "Only a series has a time zone: give it with `recurrence` when creating one."
+                    ]
+                }
+            )
+        del attrs["time_zone"]
 
 
 def _day_as_written(moment: datetime, *, exclusive_end: bool) -> date:
@@ -684,9 +793,13 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         if not permissions.can_create_appointment(user, agents=data["agents"], request=data.get("request")):
             raise PermissionDenied("You may create appointments only on your own calendar or on your requests.")
         rule = data.pop("recurrence", "").strip()
-        if rule:
+        # A series repeats on one clock for all its technicians: the one given, else the caller's
+        # (the zone `start` without an offset was read on), never the first technician's (fault 9).
+        zone = data.pop("time_zone", None) or timezone.get_current_timezone()
+        if rule and not data.get("all_day"):  # an all-day series: its technician's days (services)
+            data["time_zone"] = zone
             try:
-                services.check_rule(rule, start=data["start"], zone=data["agents"][0].zone)
+                services.check_rule(rule, start=data["start"], zone=zone)
             except DjangoValidationError as error:
                 raise serializers.ValidationError({"recurrence": error.messages}) from error
         with service_errors(), overlap_conflicts():

@@ -1,18 +1,21 @@
 """Forms of the calendar pages; they only check input, the services write."""
 
 import copy
+import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 import recurrence as recurrence_lib
 from django import forms
 from django.utils import timezone
+from timezone_field import TimeZoneFormField
 
 from agents.models import Agent
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, SyncPolicy
 from calendars.selectors import effective_sync_policy, schedule_zone
 from calendars.series_words import rule_in_words
 from helpdesk.limits import SupportedDateTimeField
+from helpdesk.moments import end_before_start_text
 from tickets.forms import DATETIME_WIDGET, ConfirmsOverlap, active_agents, confirm_overlap_field
 
 _WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -31,6 +34,11 @@ def _last_second(day: date, zone) -> datetime:
     return (datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone) - timedelta(seconds=1)).astimezone(UTC)
 
 
+def _day_of(start: datetime | date) -> date:
+    """The day a start falls on (on the reader's clock, as typed), or the day itself."""
+    return timezone.localtime(start).date() if isinstance(start, datetime) else start
+
+
 def _rule_line(rule) -> str:
     """One rule (text, or a django-recurrence Rule) as comparable RRULE text."""
     if isinstance(rule, str):
@@ -43,8 +51,22 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
     SHARED = "shared"
 
     subject = forms.CharField(max_length=255)
-    start = SupportedDateTimeField(widget=DATETIME_WIDGET)
-    end = SupportedDateTimeField(widget=DATETIME_WIDGET)
+    start = SupportedDateTimeField(widget=DATETIME_WIDGET, required=False)
+    end = SupportedDateTimeField(widget=DATETIME_WIDGET, required=False)
+    all_day = forms.BooleanField(
+        required=False,
+        label="All day",
+        help_text="A day off, a training day: give the first and last day below; Start and End are not used.",
+    )
+    first_day = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), label="First day"
+    )
+    last_day = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        label="Last day",
+        help_text="Included. Empty: the first day only.",
+    )
     agents = forms.ModelMultipleChoiceField(
         queryset=active_agents(), widget=forms.CheckboxSelectMultiple, label="Technicians"
     )
@@ -74,7 +96,16 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         ],
         required=False,
         label="Repeat",
-        help_text="On the first technician's wall clock; single occurrences can be moved or cancelled later.",
+        help_text="Single occurrences can be moved or cancelled later.",
+    )
+    time_zone = TimeZoneFormField(
+        required=False,
+        label="Series time zone",
+        help_text=(
+            "A repeating appointment stays at its time on this clock, for every technician on it, also "
+            "in the weeks their own clocks change to or from summer time on other dates. Empty: your zone. "
+            "An all-day series repeats on days, the same on every clock: no zone."
+        ),
     )
     repeat_until = forms.DateField(
         required=False,
@@ -104,8 +135,11 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         Editing anything else (a single appointment, one occurrence) has no Repeat."""
         super().__init__(*args, **kwargs)
         self.series = series
+        # The creating user's clock, the one Start and End are read on (AgentTimeZoneMiddleware).
+        self.fields["time_zone"].initial = timezone.get_current_timezone_name()
         if editing:
-            del self.fields["entries"]
+            # A series keeps the clock it was made on (named on its page).
+            del self.fields["entries"], self.fields["time_zone"]
             if series is None:
                 # One occurrence is edited on its own ("this occurrence only"); a single entry stays single.
                 del self.fields["repeat"], self.fields["repeat_until"]
@@ -174,32 +208,60 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
-            self.add_error("end", "The end must be after the start.")
+        if data.get("all_day"):
+            self._clean_days(data)
+        else:
+            for name in ("start", "end"):
+                if not data.get(name) and name not in self.errors:
+                    self.add_error(name, "This field is required.")
+            if data.get("start") and data.get("end") and data["end"] <= data["start"]:
+                written = {name: self[name].data for name in ("start", "end")}
+                self.add_error("end", end_before_start_text(written, timezone.get_current_timezone()))
         if data.get("repeat_until") and not data.get("repeat"):
             self.add_error("repeat", 'Choose how the appointment repeats, or leave "Repeat until" empty.')
-        elif data.get("repeat_until") and data.get("start") and data["repeat_until"] < data["start"].date():
+        elif data.get("repeat_until") and data.get("start") and data["repeat_until"] < _day_of(data["start"]):
             self.add_error("repeat_until", "The series must end on or after its first day.")
         return data
+
+    def _clean_days(self, data: dict) -> None:
+        """An all-day entry: First day and Last day (included, as people write it) become the
+        start and end the services take, the end the day after the last (RFC 5545 3.6.1: DTEND
+        is exclusive). Dates are the same days on every clock."""
+        first, last = data.get("first_day"), data.get("last_day")
+        if first is None:
+            if "first_day" not in self.errors:
+                self.add_error("first_day", "Give the first day of the all-day entry.")
+            return
+        last = last or first
+        if last < first:
+            self.add_error("last_day", "The last day must be on or after the first day.")
+            return
+        data["start"], data["end"] = first, last + timedelta(days=1)
 
     def recurrence_rule(self) -> str | None:
         """The RRULE (RFC 5545 3.3.10) of the chosen repeat, or None for a single appointment.
 
-        The weekday and day of the month are the start's on the first technician's wall clock,
-        where the series repeats; "Repeat until" ends it after that day on that clock (UNTIL in
+        The weekday and day of the month are the start's on the series' wall clock (`series_zone`),
+        where it repeats; "Repeat until" ends it after that day on that clock (UNTIL in
         UTC, as RFC 5545 asks with a zoned start)."""
         repeat = self.cleaned_data.get("repeat")
         if not repeat or repeat == self.KEEP_RULE:
             return None
-        if self.series is not None:
-            zone = schedule_zone(self.series.schedule)  # a series keeps repeating on its own clock
-        else:
-            zone = next(iter(self.cleaned_data["agents"])).zone
-        rule = _REPEATS[repeat](self.cleaned_data["start"].astimezone(zone))
+        zone = self.series_zone()
+        start = self.cleaned_data["start"]
+        # An all-day series' first day is its date; a timed one's, the start's day on the series' clock.
+        rule = _REPEATS[repeat](start.astimezone(zone) if isinstance(start, datetime) else start)
         until: date | None = self.cleaned_data.get("repeat_until")
         if until:
             rule += f";UNTIL={_last_second(until, zone):%Y%m%dT%H%M%SZ}"
         return rule
+
+    def series_zone(self) -> zoneinfo.ZoneInfo:
+        """The zone the series repeats on: an edited series' own (it keeps its clock), else the one
+        chosen, else the user's (the current zone)."""
+        if self.series is not None:
+            return schedule_zone(self.series.schedule)
+        return self.cleaned_data.get("time_zone") or zoneinfo.ZoneInfo(timezone.get_current_timezone_name())
 
     def series_rule(self) -> recurrence_lib.Recurrence | None:
         """The edited series' new rule (django-recurrence, its RDATEs kept), or None when Repeat
@@ -238,6 +300,10 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         data.pop("external_calendar", None)
         data.pop("repeat", None)
         data.pop("repeat_until", None)
+        data.pop("first_day", None)
+        data.pop("last_day", None)
+        if "time_zone" in data:
+            data["time_zone"] = self.series_zone()
         data["check_overlap"] = not data.pop("confirm_overlap", False)
         return data
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from agents.models import Agent, AgentSyncPolicy
 from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule, SyncPolicy
-from helpdesk.moments import span_text
+from helpdesk.moments import entry_span_text, span_text
 from tickets.models import Request
 
 
@@ -532,14 +532,19 @@ class Overlap:
     end: datetime
     external: bool
     subject: str  # empty for imported and private entries
+    # An all-day entry's (first day, day after the last): days, the same on every clock.
+    days: tuple[date, date] | None = None
 
     def message(self, zone, *, dated: bool = False) -> str:
         """'overlaps Bob's 'Site visit' 10:00-11:00' or 'busy in Bob's external calendar
         10:00-11:00' (an en dash between the times), times on `zone`'s wall clock (the day is
-        named when it is not one day, or when `dated`: the overlaps of a series fall on many days)."""
+        named when it is not one day, or when `dated`: the overlaps of a series fall on many days).
+        An all-day entry is named by its days: "Wed 16 Dec 2026 (all day)" (trial fault 7)."""
         begin, finish = timezone.localtime(self.start, zone), timezone.localtime(self.end, zone)
         span = f"{begin:%H:%M}–{finish:%H:%M}"
-        if dated or begin.date() != finish.date():
+        if self.days:
+            span = entry_span_text(self.start, self.end, zone, days=self.days)
+        elif dated or begin.date() != finish.date():
             # With its day(s), in the pages' one format (helpdesk.moments).
             span = span_text(begin, finish, zone)
         if self.external:
@@ -688,6 +693,7 @@ def _overlap_of(row) -> Overlap:
         end=entry.end,
         external=external,
         subject="" if external or entry.private else entry.subject,
+        days=entry.day_span(row.agent.zone) if entry.all_day else None,
     )
 
 

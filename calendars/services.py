@@ -304,16 +304,33 @@ def _build_appointment(
 
 @transaction.atomic
 def create_appointments(
-    *, agents: Iterable[Agent], one_each: bool, rule: str | None = None, **fields
+    *,
+    agents: Iterable[Agent],
+    one_each: bool,
+    rule: str | None = None,
+    time_zone: zoneinfo.ZoneInfo | str | None = None,
+    **fields,
 ) -> list[Appointment]:
     """S1.3: for several technicians, one entry each or one shared entry.
 
-    With an RRULE `rule` (S3.7) each entry is the master of a series repeating on its first
-    technician's wall clock (`create_recurring_appointment`); the masters are returned. Raises
-    ValidationError for a rule that gives no occurrence, OverlapWarning as `create_appointment`."""
+    With an RRULE `rule` (S3.7) each entry is the master of a series (`create_recurring_appointment`);
+    the masters are returned. Every series repeats on the wall clock of ONE zone, `time_zone`
+    (IANA name or ZoneInfo; None: the current zone, the creating user's on a page or the API):
+    a meeting is one moment, so the copies of technicians in London and New York stay together
+    across the weeks their clocks change apart (trial faults 2 and 9). `time_zone` is unused
+    without a rule, and for an all-day series: it repeats on days, the same on every clock, so
+    each copy keeps its first technician's midnights (as `create_recurring_appointment` does).
+    Raises ValidationError for a rule that gives no occurrence, OverlapWarning as
+    `create_appointment`."""
     agents = list(agents)
     _check_agents(agents)
-    make = create_appointment if not rule else partial(create_recurring_appointment, rule=rule)
+    if rule and fields.get("all_day"):
+        make = partial(create_recurring_appointment, rule=rule)
+    elif rule:
+        zone = zoneinfo.ZoneInfo(str(time_zone or timezone.get_current_timezone_name()))
+        make = partial(create_recurring_appointment, rule=rule, time_zone=zone)
+    else:
+        make = create_appointment
     if one_each:
         return [make(agents=[agent], **fields) for agent in agents]
     return [make(agents=agents, **fields)]

@@ -174,6 +174,13 @@ def next_whole_hour(moment: datetime, zone: tzinfo) -> datetime:
     return hour if hour > moment else hour + timedelta(hours=1)
 
 
+def is_skipped(value: datetime, zone: tzinfo) -> bool:
+    """Does `zone`'s clock skip this naive wall-clock time (the spring change's gap)? zoneinfo
+    gives a time in the gap an offset that does not lead back to it (PEP 495)."""
+    local = value.replace(tzinfo=zone, fold=0)
+    return local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != value
+
+
 def read_wall_clock(value: datetime, zone: tzinfo) -> datetime:
     """A naive wall-clock time typed or sent by a person, read on `zone` (RFC 5545 3.3.5, as
     `on_wall_clock`): 02:30 on a night the clocks skip from 02:00 to 03:00 is read with the offset

@@ -348,6 +348,8 @@ def _series_facts(appointment: Appointment) -> dict:
 
     return {
         "repeats": rule_in_words(master, reader_zone=reader),
+        # The one clock every technician's copy follows (trial fault 2), named even when it is the reader's.
+        "series_zone": str(services.schedule_zone(master.schedule)),
         "series_id": master.pk,
         # "Stop repeating now" is offered while the series has a past to keep and a future to drop.
         "can_stop_repeating": can_stop_repeating(master, now),
@@ -426,6 +428,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     "subject": appointment.subject,
                     "start": timezone.localtime(appointment.start),
                     "end": timezone.localtime(appointment.end),
+                    **_days_initial(appointment),
                     "agents": list(appointment.agents.all()),
                     "note": appointment.note,
                     "location": appointment.location,
@@ -454,6 +457,15 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "next": _safe_next(request),
         },
     )
+
+
+def _days_initial(appointment: Appointment) -> dict:
+    """The edit form's All day, First day and Last day (included: the stored end is the day after
+    it, RFC 5545 3.6.1) of an all-day entry; nothing for another."""
+    if not appointment.all_day:
+        return {}
+    first, after = appointment.day_span(timezone.get_current_timezone())
+    return {"all_day": True, "first_day": first, "last_day": after - timedelta(days=1)}
 
 
 @login_required

@@ -6,10 +6,11 @@ Mon 7 Dec 2026 09:45").
 `WHEN_FORMAT` is Django's date-format syntax (weekday, day without a leading zero, month, year,
 24-hour time); day and month names come from Django's translations of the active language."""
 
-from datetime import datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.dateparse import parse_datetime
 
 WHEN_FORMAT = "D j M Y H:i"
 TIME_FORMAT = "H:i"
@@ -31,3 +32,46 @@ def span_text(start: datetime, end: datetime, zone: tzinfo | None = None) -> str
     if begin.date() == finish.date():
         return f"{date_format(begin, WHEN_FORMAT)}\u2013{date_format(finish, TIME_FORMAT)}"
     return f"{date_format(begin, WHEN_FORMAT)} \u2013 {date_format(finish, WHEN_FORMAT)}"
+
+
+DAY_FORMAT = "D j M Y"
+
+
+def days_text(first: date, after: date) -> str:
+    """An all-day entry's days: `first` and `after`, the day after its last (RFC 5545 3.6.1: DTEND
+    is exclusive). Days are the same on every clock, so no zone: "Wed 16 Dec 2026 (all day)", or
+    "Wed 16 Dec 2026 - Fri 18 Dec 2026 (all day)" (an en dash) for several (trial fault 7)."""
+    last = max(first, after - timedelta(days=1))
+    if last == first:
+        return f"{date_format(first, DAY_FORMAT)} (all day)"
+    return f"{date_format(first, DAY_FORMAT)} – {date_format(last, DAY_FORMAT)} (all day)"
+
+
+def entry_span_text(
+    start: datetime, end: datetime, zone: tzinfo | None = None, *, days: tuple[date, date] | None = None
+) -> str:
+    """What a message says of an entry's time: its `days` (first, day after the last) when it is
+    all-day (`days_text`), else its start and end on `zone`'s wall clock (`span_text`)."""
+    return days_text(*days) if days else span_text(start, end, zone)
+
+
+def end_before_start_text(written: dict[str, str | None], zone: tzinfo) -> str:
+    """Why an end read as not after its start: a time `written` (field name -> text as typed or
+    sent, ISO 8601) that `zone`'s clock skips is named ("02:30 does not exist on 28 Mar 2027 in
+    Europe/Amsterdam (clocks go forward)"): it was read with the offset before the gap (RFC 5545
+    3.3.5), so 02:30-03:30 became 03:30-03:30. Otherwise the plain rule."""
+    from calendars.times import is_skipped, read_wall_clock
+
+    for text in written.values():
+        try:
+            moment = parse_datetime(text.strip()) if isinstance(text, str) else None
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is None and is_skipped(moment, zone):
+            read = read_wall_clock(moment, zone)
+            return (
+                f"{date_format(moment, TIME_FORMAT)} does not exist on {date_format(moment, 'j M Y')} in {zone} "
+                f"(clocks go forward): it reads as {date_format(read, TIME_FORMAT)}, so the end is not after the "
+                "start. Give times that exist."
+            )
+    return "The end must be after the start."

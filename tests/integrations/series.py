@@ -1,6 +1,7 @@
 """The weekly series every connector's sync suite pushes, and the helpdesk's side of it."""
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
@@ -14,6 +15,27 @@ def make_daily_series(agent, start, subject="S1 stand-up"):
     return calendar_services.create_recurring_appointment(
         rule="RRULE:FREQ=DAILY;COUNT=4", agents=[agent], start=start, end=start + HOUR, subject=subject
     )
+
+
+# A series on New York's clock: 09:00 there on Mondays in March 2027 (trial fault 2's weeks).
+NEW_YORK_SERIES_START = datetime(2027, 3, 8, 9, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
+def series_on_another_clock(agent, capture_on_commit, *, zone: str = "America/New_York", start=None) -> Appointment:
+    """A weekly series of four for `agent` repeating on `zone`'s wall clock (not the technician's),
+    from `start` (default NEW_YORK_SERIES_START), committed (so pushed). Returns the master."""
+    start = start or NEW_YORK_SERIES_START
+    with capture_on_commit(execute=True):
+        [master] = calendar_services.create_appointments(
+            agents=[agent],
+            one_each=True,
+            rule="FREQ=WEEKLY;BYDAY=MO;COUNT=4",
+            time_zone=zone,
+            subject="Joint weekly",
+            start=start,
+            end=start + HOUR / 2,
+        )
+    return master
 
 
 def make_weekly_series(agent, start, capture_on_commit):

@@ -45,6 +45,17 @@ def api_client():
 
 
 @pytest.fixture
+def carol(make_agent):
+    """A London technician (trial faults 2, 7 and 9 pair her with New York's Frank)."""
+    return make_agent("carol", time_zone="Europe/London")
+
+
+@pytest.fixture
+def frank(make_agent):
+    return make_agent("frank", time_zone="America/New_York")
+
+
+@pytest.fixture
 def ticket(alice):
     return ticket_services.create_request(summary="Printer jams", customer="Acme", site="Hall", assigned_agents=[alice])
 

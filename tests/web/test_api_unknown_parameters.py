@@ -108,13 +108,13 @@ def test_appointment_post_with_an_unknown_body_field_answers_400_naming_it(api_c
         "start": "2026-03-02T09:00:00",
         "end": "2026-03-02T10:00:00",
         "agents": [alice.pk],
-        "time_zone": "Mars/Olympus",
+        "tz": "Mars/Olympus",
     }
     response = api_client(coordinator).post("/api/appointments/", body, format="json")
 
     assert response.status_code == 400
-    assert list(response.json()) == ["time_zone"]
-    assert "Unknown field" in response.json()["time_zone"][0] and "subject" in response.json()["time_zone"][0]
+    assert list(response.json()) == ["tz"]
+    assert "Unknown field" in response.json()["tz"][0] and "subject" in response.json()["tz"][0]
 
 
 def test_request_and_action_bodies_with_an_unknown_field_answer_400(api_client, coordinator, alice, ticket):

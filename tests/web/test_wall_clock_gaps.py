@@ -157,3 +157,45 @@ def test_a_requests_planned_start_in_the_api_is_read_as_rfc_5545_does(alice, sen
     response = token_client(alice.user).patch(f"/api/requests/{ticket.pk}/", body, format="json")
     assert response.status_code == 200, response.json()
     assert Request.objects.get(pk=ticket.pk).planned_start == instant
+
+
+# --- an entry refused because its time is in the gap says so (trial fault 10) ------------------
+
+GAP_MESSAGE = "02:30 does not exist on 28 Mar 2027 in Europe/Amsterdam (clocks go forward)"
+
+
+def test_the_gap_is_a_gap_for_dateutil_too():
+    from dateutil import tz
+
+    assert not tz.datetime_exists(datetime(2027, 3, 28, 2, 30), tz=AMS)
+    assert tz.datetime_exists(datetime(2027, 3, 28, 3, 30), tz=AMS)
+
+
+def test_the_api_names_a_start_in_the_gap(alice):
+    client = APIClient()
+    client.force_authenticate(alice.user)
+    body = {"subject": "DST gap", "start": "2027-03-28T02:30:00", "end": "2027-03-28T03:30:00", "agents": [alice.pk]}
+
+    answer = client.post("/api/appointments/", body, format="json")
+
+    assert answer.status_code == 400
+    assert GAP_MESSAGE in answer.json()["end"][0]
+    assert not Appointment.objects.filter(subject="DST gap").exists()
+
+
+def test_the_form_names_a_start_in_the_gap(alice):
+    fields = {"subject": "DST gap", "start": "2027-03-28T02:30", "end": "2027-03-28T03:30", "agents": [alice.pk]}
+    with timezone.override(AMS):
+        form = AppointmentForm(fields)
+
+        assert not form.is_valid()
+    assert GAP_MESSAGE in form.errors["end"][0]
+
+
+def test_an_end_before_the_start_outside_any_gap_keeps_the_plain_message(alice):
+    fields = {"subject": "Backwards", "start": "2027-03-29T10:00", "end": "2027-03-29T09:00", "agents": [alice.pk]}
+    with timezone.override(AMS):
+        form = AppointmentForm(fields)
+
+        assert not form.is_valid()
+    assert form.errors["end"] == ["The end must be after the start."]
