@@ -50,7 +50,16 @@ from integrations.providers.base import (
     with_retries,
 )
 from integrations.sync import conflicts, inbound, limits, mapping, privacy, schedule
-from integrations.sync.planner import Decision, Item, Op, Winner, missing_need_confirming, plan_item
+from integrations.sync.planner import (
+    Decision,
+    Item,
+    Merge,
+    Op,
+    Winner,
+    merge_fields,
+    missing_need_confirming,
+    plan_item,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -701,7 +710,11 @@ class _Run:
         )
         decision = plan_item(item, self.winner)
         try:
-            self._apply(link, decision, local, event, reread=reread)
+            merge = self._three_way(link, decision, local, event)
+            if merge is not None:
+                self._merge(link, merge, local, event, reread=reread)
+            else:
+                self._apply(link, decision, local, event, reread=reread)
         except VersionConflict as error:
             self._decide_again(link, decision, error, reread=reread)
         except ProviderError as error:
@@ -710,6 +723,82 @@ class _Run:
             logger.exception("Sync of %s failed", link)
             self._failed(link, decision, error)
         return decision.op
+
+    def _three_way(
+        self, link: SyncLink, decision: Decision, local: RemoteEvent | None, event: RemoteEvent | None
+    ) -> Merge | None:
+        """Both sides changed one entry (a conflict of the planner's rule 13): which fields each
+        changed since the last sync, read against the link's snapshot of both sides as last synced
+        (`planner.merge_fields`). None where the entry is decided as one: no conflict, a shared
+        entry (the technician's answer), or no synced state to compare with."""
+        if not decision.conflict or decision.op not in (Op.PUSH_UPDATE, Op.PULL_UPDATE):
+            return None
+        if local is None or event is None or link.appointment is None:
+            return None
+        synced_local, synced_remote = link.snapshot.get("local"), link.snapshot.get("remote")
+        if not synced_local or not synced_remote:
+            return None
+        return merge_fields(
+            local_changed=set(mapping.differing_fields(mapping.from_data(synced_local), local)),
+            remote_changed=set(mapping.differing_fields(mapping.from_data(synced_remote), event)),
+            differing=set(mapping.differing_fields(local, event)),
+            winner=self.winner,
+        )
+
+    def _merge(self, link: SyncLink, merge: Merge, local: RemoteEvent, event: RemoteEvent, *, reread: bool) -> None:
+        """Apply a three-way merge (`_three_way`): the fields the helpdesk takes from the external
+        calendar are written to the appointment first (only those: its other fields keep the
+        helpdesk's changes), then what the external calendar takes from the helpdesk is pushed, on
+        the entry as just read. A conflict is counted once, and its log entry names only the fields
+        both sides changed, with the losing side's values (SPEC S3.8)."""
+        contested = set(merge.contested)
+        lost_here = self.winner == Winner.EXTERNAL and bool(contested)
+        if merge.from_remote:
+            overwritten = mapping.lost_values(local, event, only=contested) if lost_here else None
+            with transaction.atomic(), inbound.inbound(self.ac):
+                before = self._remote_before(link)
+                after = mapping.with_fields(before, event, merge.from_remote)
+                inbound.apply_remote_update(
+                    link.appointment,
+                    self.agent,
+                    before,
+                    after,
+                    templated=link.origin == SyncLink.Origin.HELPDESK,
+                    settings=self.settings,
+                )
+                link.appointment.refresh_from_db()
+                mapping.forget_related(link.appointment)
+                self.report.pulled += 1
+                self.report.conflicts += 1 if lost_here else 0
+                self._log(
+                    In,
+                    "update",
+                    SyncLogEntry.Result.CONFLICT if lost_here else SyncLogEntry.Result.OK,
+                    subject=_import_subject(link.appointment, event),
+                    link=link,
+                    overwritten=overwritten,
+                    message=conflicts.merged_message(
+                        from_remote=set(merge.from_remote),
+                        from_helpdesk=set(merge.from_helpdesk),
+                        contested=contested,
+                        side=conflicts.HELPDESK,
+                    ),
+                )
+            local = self._local_event(link)
+        if local is not None and merge.from_helpdesk and mapping.content_hash(local) != mapping.content_hash(event):
+            won_here = self.winner == Winner.HELPDESK and bool(contested)
+            decision = Decision(Op.PUSH_UPDATE, conflict=won_here, fields=merge.contested)
+            message = conflicts.merged_message(
+                from_remote=set(merge.from_remote),
+                from_helpdesk=set(merge.from_helpdesk),
+                contested=contested,
+                side=conflicts.EXTERNAL,
+            )
+            self._apply(link, decision, local, event, reread=reread, message=message)
+            return
+        link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
+        link.snapshot = {**link.snapshot, "remote": mapping.to_data(event)}
+        self._synced(link, local, event, raw=event.raw)
 
     def _settle_unconfirmed_create(self, link: SyncLink, event: RemoteEvent | None) -> str:
         """A create that failed with its outcome unknown (the server may have acted before the error:
@@ -932,7 +1021,10 @@ class _Run:
         event: RemoteEvent | None,
         *,
         reread: bool = True,
+        message: str | None = None,
     ) -> None:
+        """Carry out one decision. `message`: a push's log entry's own words (a merge's), instead
+        of the conflict's."""
         op = decision.op
         if op == Op.NOTHING:
             self._keep_version(link, event)
@@ -953,9 +1045,9 @@ class _Run:
             self._pull_shared(link, decision, event)
             return
         if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE, Op.PUSH_DELETE) and self.bulk is not None:
-            self.bulk.append(_Pending(link, decision, local, event, reread=reread))
+            self.bulk.append(_Pending(link, decision, local, event, reread=reread, message=message))
         elif op in (Op.PUSH_CREATE, Op.PUSH_UPDATE):
-            self._push(link, decision, local, event)
+            self._push(link, decision, local, event, message=message)
         elif op == Op.PUSH_DELETE:
             version = (event.version if event is not None and event.version else link.version) or None
             _call(lambda: self.provider.delete(self.calendar, RemoteRef(link.remote_id, version)))
@@ -1201,7 +1293,8 @@ class _Run:
             ref, created = _call(lambda: self.provider.create(self.calendar, local)), True  # gone: made anew
         elif error is not None:
             raise error
-        self._pushed(link, decision, local, event, ref, "create" if op.kind == "create" else "update", created)
+        operation = "create" if op.kind == "create" else "update"
+        self._pushed(link, decision, local, event, ref, operation, created, message=pending.message)
 
     def _keep_version(self, link: SyncLink, event: RemoteEvent | None) -> None:
         """Nothing the helpdesk compares changed, but the entry may have a new version tag, id or
@@ -1265,7 +1358,9 @@ class _Run:
         """Record a push the remote accepted: the link's new id, version and synced state, and the
         log (`message` / `result`: its own, instead of the conflict's)."""
         link.remote_id, link.version = ref.remote_id, ref.version or ""
-        overwritten = mapping.lost_values(event, local) if decision.conflict and event is not None else None
+        overwritten = None
+        if decision.conflict and event is not None:
+            overwritten = mapping.lost_values(event, local, only=decision.fields)
         self._synced(link, local, local, raw=ref.raw)
         if created:
             link.snapshot["created_after_token"] = True
@@ -1507,6 +1602,7 @@ class _Pending:
     local: RemoteEvent | None
     event: RemoteEvent | None
     reread: bool = True
+    message: str | None = None  # the push's log entry's own words (a merge's)
 
 
 def _copy_fields(source: SyncLink, target: SyncLink, names: list[str]) -> None:

@@ -37,6 +37,7 @@ from integrations.sync import engine
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 WEEK = timedelta(weeks=1)
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 
 
 class Calendars(Protocol):
@@ -44,7 +45,8 @@ class Calendars(Protocol):
 
     def entries(self, address: str) -> list[dict]:
         """Every stored entry (a single or a series' master, not its occurrences) of the mailbox's
-        calendar: {"id", "subject", "start" (UTC), "attendees" (addresses invited), "organiser_is_self"}."""
+        calendar: {"id", "subject", "body" (its description as stored), "start" (UTC), "attendees"
+        (addresses invited), "organiser_is_self"}."""
 
     def view(self, address: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
         """(start, end, subject), UTC, of what the calendar shows between start and end, occurrences
@@ -333,6 +335,77 @@ def declined_invitation_leaves_the_helpdesk(calendars: Calendars, alice_cal, bob
     assert not Appointment.objects.exists()
 
 
+# --- one technician's entry changed on both sides (SPEC S3.8: never a lost change) --------------------
+
+
+def projector(agent, start, capture) -> Appointment:
+    """A 90-minute visit on one technician's calendar, pushed."""
+    with capture(execute=True):
+        return calendar_services.create_appointment(
+            subject="Projector shows no signal", start=start, end=start + 90 * MINUTE, agents=[agent]
+        )
+
+
+def phone_move_and_helpdesk_note_are_both_kept(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """The technician moves the entry on their phone while the coordinator only adds a note (the
+    push meets the phone's newer version: 412 / ErrorIrresolvableConflict): merged per field
+    against the last synced state, the time comes from the phone and the note from the helpdesk,
+    on both sides. Nobody changed a field both did, so it is no conflict and nothing is listed as
+    overwritten."""
+    mailbox = alice_cal.agent.mailbox
+    start = next_monday_15()
+    job = projector(alice_cal.agent, start, capture)
+    later = start + 4 * HOUR
+    calendars.move(mailbox, remote_id(job, alice_cal), later, later + 90 * MINUTE, "Projector shows no signal")
+    with capture(execute=True):
+        calendar_services.update_appointment(job, note="Bring the HDMI adapter")
+    with capture(execute=True):
+        sync(alice_cal)
+
+    job.refresh_from_db()
+    assert (job.start, job.end, job.note) == (later, later + 90 * MINUTE, "Bring the HDMI adapter")
+    window = (start - HOUR, start + 8 * HOUR)
+    assert calendars.view(mailbox, *window) == [(utc(later), utc(later + 90 * MINUTE), "Projector shows no signal")]
+    (entry,) = calendars.entries(mailbox)
+    assert "Bring the HDMI adapter" in entry["body"]
+    log = SyncLogEntry.objects.filter(agent_calendar=alice_cal)
+    assert not log.filter(result=SyncLogEntry.Result.CONFLICT).exists()
+    assert all(not e.overwritten for e in log)
+    converged(capture, alice_cal)
+    job.refresh_from_db()
+    assert (job.start, job.note) == (later, "Bring the HDMI adapter")
+
+
+def both_moved_names_only_the_time(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """Both sides move the entry and the coordinator also adds a note: the time is the one field
+    both changed, so the conflict rule decides it (the helpdesk wins by default) and the log names
+    start and end with the phone's values, and never the note only the helpdesk changed."""
+    mailbox = alice_cal.agent.mailbox
+    start = next_monday_15()
+    job = projector(alice_cal.agent, start, capture)
+    on_phone, in_helpdesk = start + 4 * HOUR, start + 2 * HOUR
+    calendars.move(mailbox, remote_id(job, alice_cal), on_phone, on_phone + 90 * MINUTE, "Projector shows no signal")
+    with capture(execute=True):
+        calendar_services.update_appointment(
+            job, start=in_helpdesk, end=in_helpdesk + 90 * MINUTE, note="Bring the HDMI adapter"
+        )
+    with capture(execute=True):
+        report = sync(alice_cal)
+
+    job.refresh_from_db()
+    assert (job.start, job.note) == (in_helpdesk, "Bring the HDMI adapter")
+    window = (start - HOUR, start + 8 * HOUR)
+    assert calendars.view(mailbox, *window) == [
+        (utc(in_helpdesk), utc(in_helpdesk + 90 * MINUTE), "Projector shows no signal")
+    ]
+    (conflict,) = SyncLogEntry.objects.filter(agent_calendar=alice_cal, result=SyncLogEntry.Result.CONFLICT)
+    assert sorted(conflict.overwritten) == ["end", "start"]
+    said = conflict.message[conflict.message.index("Overwritten in the external calendar:") :]
+    assert "start " in said and "end " in said and "description" not in said, conflict.message
+    assert "conflicts 1" in report.summary()
+    converged(capture, alice_cal)
+
+
 SCENARIOS = [
     reaches_each_calendar_once,
     deleted_on_one_takes_only_that_technician_off,
@@ -345,6 +418,8 @@ SCENARIOS = [
     deleted_in_the_helpdesk_leaves_every_calendar,
     deleted_by_everyone_goes,
     declined_invitation_leaves_the_helpdesk,
+    phone_move_and_helpdesk_note_are_both_kept,
+    both_moved_names_only_the_time,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.

@@ -4,7 +4,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integrations.sync.planner import Decision, Item, Op, Winner, missing_need_confirming, plan_item
+from integrations.sync.planner import (
+    Decision,
+    Item,
+    Merge,
+    Op,
+    Winner,
+    merge_fields,
+    missing_need_confirming,
+    plan_item,
+)
 
 
 @pytest.mark.parametrize(
@@ -30,6 +39,37 @@ from integrations.sync.planner import Decision, Item, Op, Winner, missing_need_c
 )
 def test_each_case_of_the_table(item, op):
     assert plan_item(item).op == op
+
+
+def test_merge_takes_each_field_from_the_one_side_that_changed_it():
+    """Trial fault 4: the phone moved the entry, the coordinator wrote a note."""
+    merge = merge_fields(local_changed={"body"}, remote_changed={"start", "end"}, differing={"start", "end", "body"})
+    assert merge == Merge(frozenset({"start", "end"}), frozenset({"body"}), frozenset())
+
+
+@pytest.mark.parametrize("winner", [Winner.HELPDESK, Winner.EXTERNAL])
+def test_merge_leaves_only_a_field_both_changed_to_the_rule(winner):
+    merge = merge_fields(
+        local_changed={"subject", "location"},
+        remote_changed={"subject", "body"},
+        differing={"subject", "location", "body"},
+        winner=winner,
+    )
+    assert merge.contested == {"subject"}
+    assert merge.from_remote == ({"body"} if winner == Winner.HELPDESK else {"body", "subject"})
+    assert merge.from_helpdesk == ({"location", "subject"} if winner == Winner.HELPDESK else {"location"})
+
+
+def test_merge_takes_a_time_whole_from_one_side():
+    """The phone moved the start, the helpdesk the end: never one side's start with the other's end."""
+    merge = merge_fields(local_changed={"end"}, remote_changed={"start"}, differing={"start", "end"})
+    assert merge.contested == {"start", "end"}
+    assert merge.from_helpdesk == {"start", "end"} and not merge.from_remote
+
+
+def test_merge_of_the_same_change_on_both_sides_is_no_conflict():
+    merge = merge_fields(local_changed={"subject"}, remote_changed={"subject"}, differing=set())
+    assert merge == Merge(frozenset(), frozenset(), frozenset())
 
 
 def test_both_changed_follows_the_conflict_rule():
