@@ -33,6 +33,7 @@ from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.sync import engine
+from tickets import services as ticket_services
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 WEEK = timedelta(weeks=1)
@@ -406,6 +407,34 @@ def both_moved_names_only_the_time(calendars: Calendars, alice_cal, bob_cal, cap
     converged(capture, alice_cal)
 
 
+def planned_request_moved_on_the_phone_says_so_on_the_request(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """Trial fault 6: a request's planned entry moved on the technician's phone re-plans the
+    request and leaves a line in its history, as a deletion does ("Unplanned from ...")."""
+    alice = alice_cal.agent
+    start = next_monday_15()
+    with capture(execute=True):
+        request = ticket_services.create_request(
+            summary="Printer jams on tray 2", assigned_agents=[alice], planned_start=start
+        )
+    job = Appointment.objects.get(request=request)
+    later = start + timedelta(days=1) - 6 * HOUR
+    (entry,) = calendars.entries(alice.mailbox)
+    calendars.move(alice.mailbox, remote_id(job, alice_cal), later, later + (job.end - job.start), entry["subject"])
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    request.refresh_from_db()
+    assert request.planned_start == later
+    wall = later.astimezone(AMSTERDAM)  # alice's clock
+    expected = f"Moved on {alice.name}'s calendar to {wall:%a %-d %b %Y %H:%M} {wall.tzname()}"
+    assert [line.text for line in request.history.all()] == [expected]
+    converged(capture, alice_cal)
+    assert request.history.count() == 1
+
+
 SCENARIOS = [
     reaches_each_calendar_once,
     deleted_on_one_takes_only_that_technician_off,
@@ -420,6 +449,7 @@ SCENARIOS = [
     declined_invitation_leaves_the_helpdesk,
     phone_move_and_helpdesk_note_are_both_kept,
     both_moved_names_only_the_time,
+    planned_request_moved_on_the_phone_says_so_on_the_request,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
