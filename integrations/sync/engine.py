@@ -715,14 +715,24 @@ class _Run:
                 self._merge(link, merge, local, event, reread=reread)
             else:
                 self._apply(link, decision, local, event, reread=reread)
-        except VersionConflict as error:
-            self._decide_again(link, decision, error, reread=reread)
+        except (VersionConflict, RemoteNotFound) as error:
+            self._refused(link, decision, error, reread=reread)
         except ProviderError as error:
             self._failed(link, decision, error)
         except Exception as error:  # a bad item must not stop the others
             logger.exception("Sync of %s failed", link)
             self._failed(link, decision, error)
         return decision.op
+
+    def _refused(self, link: SyncLink, decision: Decision, error: ProviderError, *, reread: bool) -> None:
+        """A write the server refused: a stale version tag (412, ErrorIrresolvableConflict) or an
+        update of an entry that is gone (404, ErrorItemNotFound) is decided once more on the entry
+        as it is now (a gone one is the technician's deletion meeting the helpdesk's change: the
+        planner's rule 9, a conflict); anything else fails the item."""
+        if isinstance(error, VersionConflict) or decision.op == Op.PUSH_UPDATE:
+            self._decide_again(link, decision, error, reread=reread)
+        else:
+            self._failed(link, decision, error)
 
     def _three_way(
         self, link: SyncLink, decision: Decision, local: RemoteEvent | None, event: RemoteEvent | None
@@ -842,9 +852,9 @@ class _Run:
             self.ac.import_retry[link.remote_id] = "Taken off this technician in the helpdesk; imported again."
         link.delete()
 
-    def _decide_again(self, link: SyncLink, decision: Decision, error: VersionConflict, *, reread: bool) -> None:
-        """Our version tag was refused (412, ErrorIrresolvableConflict): read the entry as it is now and
-        plan it once more with that; a second refusal, or a failed read, fails the item."""
+    def _decide_again(self, link: SyncLink, decision: Decision, error: ProviderError, *, reread: bool) -> None:
+        """Our write was refused (`_refused`): read the entry as it is now and plan it once more with
+        that; a second refusal, or a failed read, fails the item."""
         if not reread or not link.remote_id:
             self._failed(link, decision, error)
             return
@@ -1057,17 +1067,40 @@ class _Run:
         elif op in (Op.PULL_CREATE, Op.PULL_UPDATE):
             self._pull(link, decision, event)
         elif op == Op.PULL_DELETE:
-            self._pull_delete(link)
+            self._pull_delete(link, decision)
 
-    def _pull_delete(self, link: SyncLink) -> None:
+    def _pull_delete(self, link: SyncLink, decision: Decision | None = None) -> None:
         """An entry deleted remotely, on its own: its appointment leaves this technician (or goes),
-        the link goes, one log entry."""
+        the link goes, one log entry (a conflict's when the helpdesk had changed it meanwhile and
+        the external calendar wins)."""
+        conflict = decision is not None and decision.conflict
         with transaction.atomic(), inbound.inbound(self.ac):
             if link.appointment is not None:
                 inbound.remove_for_remote_deletion(link.appointment, self.agent, now=self.now)
             link.delete()
-            self._log(In, "delete", subject=_deleted_subject(link), private=privacy.link_is_private(link))
+            self._log(
+                In,
+                "delete",
+                SyncLogEntry.Result.CONFLICT if conflict else SyncLogEntry.Result.OK,
+                subject=_deleted_subject(link),
+                private=privacy.link_is_private(link),
+                message=self._deletion_won() if conflict else "",
+            )
         self.report.pulled += 1
+        self.report.conflicts += 1 if conflict else 0
+
+    def _deletion_won(self) -> str:
+        return (
+            f"{self.agent.name} removed this from their calendar while the helpdesk changed it; "
+            "the deletion won (the external calendar wins conflicts)."
+        )
+
+    def _tell_request(self, link: SyncLink, text: str) -> None:
+        """A line in the history of the request the link's appointment belongs to, if any, so the
+        coordinator sees what the sync decided (not only the technician's sync page)."""
+        appointment = link.appointment
+        if appointment is not None and appointment.request_id is not None:
+            inbound.record_on_request(appointment.request_id, self.agent, text, now=self.now)
 
     def _deleted(self, link: SyncLink) -> None:
         subject, private = link.snapshot.get("local", {}).get("subject", ""), privacy.link_is_private(link)
@@ -1126,7 +1159,7 @@ class _Run:
         link, decision = pending.link, pending.decision
         try:
             if decision.op == Op.PULL_DELETE:
-                self._pull_delete(link)
+                self._pull_delete(link, decision)
             else:
                 self._pull(link, decision, pending.event)
         except ProviderError as error:
@@ -1227,12 +1260,20 @@ class _Run:
         links = [pending.link for pending in chunk]
         inbound.remove_many_for_remote_deletion([link.appointment for link in links if link.appointment is not None])
         entries = [
-            self._log_entry(In, "delete", subject=_deleted_subject(link), private=privacy.link_is_private(link))
-            for link in links
+            self._log_entry(
+                In,
+                "delete",
+                SyncLogEntry.Result.CONFLICT if pending.decision.conflict else SyncLogEntry.Result.OK,
+                subject=_deleted_subject(pending.link),
+                private=privacy.link_is_private(pending.link),
+                message=self._deletion_won() if pending.decision.conflict else "",
+            )
+            for pending in chunk
         ]
         SyncLink.objects.filter(pk__in=[link.pk for link in links]).delete()
         bulk.insert(entries)
         self.report.pulled += len(links)
+        self.report.conflicts += sum(1 for pending in chunk if pending.decision.conflict)
         return []
 
     # --- many writes in one request ---
@@ -1271,8 +1312,8 @@ class _Run:
         link, decision = pending.link, pending.decision
         try:
             self._bulk_done(pending, op, result)
-        except VersionConflict as error:
-            self._decide_again(link, decision, error, reread=pending.reread)
+        except (VersionConflict, RemoteNotFound) as error:
+            self._refused(link, decision, error, reread=pending.reread)
         except ProviderError as error:
             self._failed(link, decision, error)
         except Exception as error:  # a bad item must not stop the others
@@ -1289,10 +1330,8 @@ class _Run:
             return
         created = op.kind == "create"
         ref = result.ref
-        if isinstance(error, RemoteNotFound) and op.kind == "update":
-            ref, created = _call(lambda: self.provider.create(self.calendar, local)), True  # gone: made anew
-        elif error is not None:
-            raise error
+        if error is not None:
+            raise error  # an update of a gone entry is decided again (`_refused`)
         operation = "create" if op.kind == "create" else "update"
         self._pushed(link, decision, local, event, ref, operation, created, message=pending.message)
 
@@ -1332,13 +1371,11 @@ class _Run:
             # replaces: a newer one (changed again meanwhile) is a conflict for the next pull to decide.
             base = event if event is not None else self._remote_before(link)
             version = (event.version if event is not None and event.version else link.version) or None
-            try:
-                ref = _call(
-                    lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, version), local, base=base)
-                )
-            except RemoteNotFound:
-                ref = _call(lambda: self.provider.create(self.calendar, local))
-                created = True
+            # Gone (RemoteNotFound) is decided again by the caller (`_refused`): the technician
+            # deleted it, and the conflict rule says whether it comes back.
+            ref = _call(
+                lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, version), local, base=base)
+            )
             operation = "update"
         self._pushed(link, decision, local, event, ref, operation, created, message=message, result=result)
 
@@ -1370,6 +1407,10 @@ class _Run:
             self.report.conflicts += 1
         if result is None:
             result = SyncLogEntry.Result.CONFLICT if decision.conflict else SyncLogEntry.Result.OK
+        put_back = decision.conflict and decision.op == Op.PUSH_CREATE and event is None
+        if put_back:
+            message = f"{self.agent.name} removed this from their calendar; the helpdesk's change put it back."
+            self._tell_request(link, message)
         if message is None:
             message = "Both sides changed; the helpdesk's version won." if decision.conflict else ""
         self._log(Out, operation, result, subject=local.subject, link=link, overwritten=overwritten, message=message)

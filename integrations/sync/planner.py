@@ -91,7 +91,9 @@ def plan_item(item: Item, winner: Winner = Winner.HELPDESK) -> Decision:
       6. deleted in the helpdesk, remote unchanged -> delete remote
       7. deleted in the helpdesk, remote changed   -> re-create in the helpdesk (a modification beats a deletion)
       8. deleted remotely, helpdesk unchanged -> delete in the helpdesk
-      9. deleted remotely, helpdesk changed   -> re-create remote (held: wait)
+      9. deleted remotely, helpdesk changed   -> a conflict: the rule decides (helpdesk: re-create
+                                                 remote; external calendar: delete in the helpdesk;
+                                                 held: wait)
      10. neither changed                      -> nothing
      11. only the helpdesk changed            -> push update (held: wait)
      12. only the remote changed              -> pull update (shared: the technician's answer)
@@ -116,7 +118,10 @@ def plan_item(item: Item, winner: Winner = Winner.HELPDESK) -> Decision:
     if item.remote is None:
         if not local_changed:
             return Decision(Op.PULL_DELETE)
-        return Decision(Op.NOTHING if item.held else Op.PUSH_CREATE)
+        if item.held:
+            return Decision(Op.NOTHING)
+        # The technician's deletion and the helpdesk's change meet: never silently, whoever wins.
+        return Decision(Op.PUSH_CREATE if winner == Winner.HELPDESK else Op.PULL_DELETE, conflict=True)
     if not local_changed and not remote_changed:
         return Decision(Op.NOTHING)
     if local_changed and not remote_changed:

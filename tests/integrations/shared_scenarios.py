@@ -30,7 +30,7 @@ import pytest
 from django.utils import timezone
 
 from calendars import services as calendar_services
-from calendars.models import Appointment
+from calendars.models import Appointment, CalendarSettings, ConflictRule
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.sync import engine
 from tickets import services as ticket_services
@@ -435,6 +435,72 @@ def planned_request_moved_on_the_phone_says_so_on_the_request(
     assert request.history.count() == 1
 
 
+def firewall_update(alice_cal, capture):
+    """A planned request on Alice's calendar next Monday at 15:00, pushed; the request and its entry."""
+    with capture(execute=True):
+        request = ticket_services.create_request(
+            summary="Install firewall update", assigned_agents=[alice_cal.agent], planned_start=next_monday_15()
+        )
+    return request, Appointment.objects.get(request=request)
+
+
+def deleted_on_the_phone_while_moved_comes_back_as_a_conflict(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """Trial fault 3: the technician deletes the entry while the coordinator moves it; the push
+    meets a gone entry (412 / 404 / ErrorItemNotFound). The helpdesk wins by default, so the entry
+    comes back at its new time, but as a conflict: counted, logged and on the request's history."""
+    alice = alice_cal.agent
+    request, job = firewall_update(alice_cal, capture)
+    calendars.delete(alice.mailbox, remote_id(job, alice_cal))
+    earlier, length = job.start - 2 * HOUR, job.end - job.start
+    with capture(execute=True):
+        calendar_services.update_appointment(job, start=earlier, end=earlier + length)
+
+    with capture(execute=True):
+        report = sync(alice_cal)
+
+    said = f"{alice.name} removed this from their calendar; the helpdesk's change put it back."
+    window = (earlier - HOUR, earlier + 6 * HOUR)
+    assert [(s, e) for s, e, _subject in calendars.view(alice.mailbox, *window)] == [
+        (utc(earlier), utc(earlier + length))
+    ]
+    (conflict,) = SyncLogEntry.objects.filter(agent_calendar=alice_cal, result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.message == said
+    assert "conflicts 1" in report.summary()
+    assert [line.text for line in request.history.all()] == [said]
+    converged(capture, alice_cal)
+
+
+def deleted_on_the_phone_while_moved_wins_under_the_external_rule(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """Fault 3 under "External calendar wins": the deletion wins, and the request is unplanned as a
+    plain remote deletion unplans it, with the conflict logged and counted."""
+    settings = CalendarSettings.load()
+    settings.conflict_rule = ConflictRule.EXTERNAL_WINS
+    settings.save()
+    alice = alice_cal.agent
+    request, job = firewall_update(alice_cal, capture)
+    calendars.delete(alice.mailbox, remote_id(job, alice_cal))
+    earlier = job.start - 2 * HOUR
+    with capture(execute=True):
+        calendar_services.update_appointment(job, start=earlier, end=earlier + (job.end - job.start))
+
+    with capture(execute=True):
+        report = sync(alice_cal)
+
+    request.refresh_from_db()
+    assert request.planned_start is None
+    assert not Appointment.objects.filter(pk=job.pk).exists()
+    assert calendars.entries(alice.mailbox) == []
+    (conflict,) = SyncLogEntry.objects.filter(agent_calendar=alice_cal, result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.message.startswith(f"{alice.name} removed this from their calendar while the helpdesk changed it")
+    assert "conflicts 1" in report.summary()
+    assert [line.text.split(" on ")[0] for line in request.history.all()] == [f"Unplanned from {alice.name}'s calendar"]
+    converged(capture, alice_cal)
+
+
 SCENARIOS = [
     reaches_each_calendar_once,
     deleted_on_one_takes_only_that_technician_off,
@@ -450,6 +516,8 @@ SCENARIOS = [
     phone_move_and_helpdesk_note_are_both_kept,
     both_moved_names_only_the_time,
     planned_request_moved_on_the_phone_says_so_on_the_request,
+    deleted_on_the_phone_while_moved_comes_back_as_a_conflict,
+    deleted_on_the_phone_while_moved_wins_under_the_external_rule,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.

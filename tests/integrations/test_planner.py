@@ -72,6 +72,14 @@ def test_merge_of_the_same_change_on_both_sides_is_no_conflict():
     assert merge == Merge(frozenset(), frozenset(), frozenset())
 
 
+def test_deleted_remotely_while_changed_in_the_helpdesk_is_a_conflict_the_rule_decides():
+    """Trial fault 3: the technician's deletion meets the coordinator's move."""
+    item = Item("a", "a", "moved", None)
+    assert plan_item(item, Winner.HELPDESK) == Decision(Op.PUSH_CREATE, conflict=True)
+    assert plan_item(item, Winner.EXTERNAL) == Decision(Op.PULL_DELETE, conflict=True)
+    assert plan_item(Item("a", "a", "moved", None, held=True)) == Decision(Op.NOTHING)
+
+
 def test_both_changed_follows_the_conflict_rule():
     item = Item("a", "a", "local", "remote")
     assert plan_item(item, Winner.HELPDESK).op == Op.PUSH_UPDATE
@@ -132,13 +140,16 @@ def test_any_edits_on_both_sides_converge_after_a_sync(rounds, winner):
 @settings(max_examples=200, deadline=None)
 @given(key=KEYS, value=st.integers(0, 9), winner=st.sampled_from(list(Winner)))
 def test_a_modification_beats_a_deletion_on_the_other_side(key, value, winner):
+    """Except the technician's deletion of an entry the helpdesk changed under "external calendar
+    wins": that is a conflict the rule decides (trial fault 3), and the deletion wins."""
     for edited, deleted in (("local", "remote"), ("remote", "local")):
         local, remote, status = {key: "v"}, {key: "v"}, {key: ("v", "v")}
         sides = {"local": local, "remote": remote}
         sides[edited][key] = f"edited-{value}"
         del sides[deleted][key]
         _sync(local, remote, status, winner)
-        assert local == remote == {key: f"edited-{value}"}
+        deletion_wins = deleted == "remote" and winner == Winner.EXTERNAL
+        assert local == remote == ({} if deletion_wins else {key: f"edited-{value}"})
 
 
 @pytest.mark.parametrize("winner", list(Winner))
