@@ -1095,6 +1095,19 @@ class _Run:
             "the deletion won (the external calendar wins conflicts)."
         )
 
+    def _overwritten_remotely(self, link: SyncLink, overwritten: dict) -> str:
+        """The request history's words for a change on the technician's calendar that the helpdesk's
+        version overwrote (`mapping.lost_values`): what it had, on the technician's clock, a private
+        entry's texts not quoted (as in the sync log)."""
+        private = privacy.link_is_private(link)
+        said = conflicts.describe(
+            privacy.masked_values(overwritten, private=private),
+            side=conflicts.EXTERNAL,
+            zone=str(self.agent.time_zone),
+            private=private,
+        ).replace("the external calendar", f"{self.agent.name}'s calendar", 1)
+        return f"A change on {self.agent.name}'s calendar was overwritten by the helpdesk's version. {said}"
+
     def _tell_request(self, link: SyncLink, text: str) -> None:
         """A line in the history of the request the link's appointment belongs to, if any, so the
         coordinator sees what the sync decided (not only the technician's sync page)."""
@@ -1407,6 +1420,8 @@ class _Run:
             self.report.conflicts += 1
         if result is None:
             result = SyncLogEntry.Result.CONFLICT if decision.conflict else SyncLogEntry.Result.OK
+        if overwritten:
+            self._tell_request(link, self._overwritten_remotely(link, overwritten))
         put_back = decision.conflict and decision.op == Op.PUSH_CREATE and event is None
         if put_back:
             message = f"{self.agent.name} removed this from their calendar; the helpdesk's change put it back."

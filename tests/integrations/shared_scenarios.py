@@ -501,6 +501,31 @@ def deleted_on_the_phone_while_moved_wins_under_the_external_rule(
     converged(capture, alice_cal)
 
 
+def overwritten_phone_change_is_on_the_request(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """An overwritten change of the technician's is seen by the coordinator too: both move a
+    request's entry, the helpdesk wins, and the request's history says what the phone had (on
+    the technician's clock), not only the technician's sync page."""
+    alice = alice_cal.agent
+    request, job = firewall_update(alice_cal, capture)
+    length = job.end - job.start
+    on_phone, in_helpdesk = job.start + 4 * HOUR, job.start + 2 * HOUR
+    (entry,) = calendars.entries(alice.mailbox)
+    calendars.move(alice.mailbox, remote_id(job, alice_cal), on_phone, on_phone + length, entry["subject"])
+    with capture(execute=True):
+        calendar_services.update_appointment(job, start=in_helpdesk, end=in_helpdesk + length)
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    wall = on_phone.astimezone(AMSTERDAM)  # alice's clock
+    (line,) = request.history.all()
+    assert line.text.startswith(f"A change on {alice.name}'s calendar was overwritten by the helpdesk's version.")
+    assert f"start {wall:%a %-d %b %Y %H:%M}" in line.text
+    request.refresh_from_db()
+    assert request.planned_start == in_helpdesk
+    converged(capture, alice_cal)
+
+
 SCENARIOS = [
     reaches_each_calendar_once,
     deleted_on_one_takes_only_that_technician_off,
@@ -518,6 +543,7 @@ SCENARIOS = [
     planned_request_moved_on_the_phone_says_so_on_the_request,
     deleted_on_the_phone_while_moved_comes_back_as_a_conflict,
     deleted_on_the_phone_while_moved_wins_under_the_external_rule,
+    overwritten_phone_change_is_on_the_request,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
