@@ -768,6 +768,10 @@ class _Run:
             with transaction.atomic(), inbound.inbound(self.ac):
                 before = self._remote_before(link)
                 after = mapping.with_fields(before, event, merge.from_remote)
+                if "exdates" not in merge.from_remote and local.is_recurring:
+                    # A series' pull writes its whole set of cancelled starts: the helpdesk's own
+                    # (changed here, or as synced) stay, or a cancellation it made would be undone.
+                    after.exdates = list(local.exdates)
                 inbound.apply_remote_update(
                     link.appointment,
                     self.agent,
