@@ -112,7 +112,10 @@ def note_appointment_change(
         elif policy == SyncPolicy.NEVER and on_calendar:
             continue
         link.pending = True
-        link.approval = approval_after_change(link, on_calendar=on_calendar, policy=policy)
+        added = on_calendar and agent_calendar.agent_id not in agent_ids_before
+        link.approval = approval_after_change(link, on_calendar=on_calendar, policy=policy, added=added)
+        if link.approval == SyncLink.Approval.DECLINED:
+            link.pending = False  # nothing waits: the technician said no to this appointment
         link.failures = 0
         link.next_attempt_at = None
         link.save()
@@ -122,7 +125,7 @@ def note_appointment_change(
         _push_on_commit(touched)
 
 
-def approval_after_change(link: SyncLink, *, on_calendar: bool, policy: str) -> str:
+def approval_after_change(link: SyncLink, *, on_calendar: bool, policy: str, added: bool = False) -> str:
     """The approval a sync link gets when its appointment changed (a `SyncLink.Approval` value).
 
     Policy Ask (S3.3) gates *whether* an appointment goes onto the technician's external calendar,
@@ -135,9 +138,11 @@ def approval_after_change(link: SyncLink, *, on_calendar: bool, policy: str) -> 
       again. The technician hears of it as of any change (S3.11's e-mail), not through a new
       question whose "Decline" could only leave the old time on the phone.
     - Approved but not pushed yet: stays approved; the push sends the appointment as it is now.
-    - Otherwise under Ask (new, waiting, or declined before it ever reached the calendar): waits
-      for the technician; a declined one is asked again about its new version, and declining
-      leaves nothing on the external calendar.
+    - Declined: stays declined whatever else changes (asked once per appointment, README), so the
+      coordinator keeps seeing the technician's no; only the technician put on it again (`added`:
+      not on it before this change) is asked again.
+    - Otherwise under Ask (new, or waiting): waits for the technician; declining leaves nothing on
+      the external calendar.
     """
     if not on_calendar:
         return SyncLink.Approval.NOT_NEEDED
@@ -145,6 +150,8 @@ def approval_after_change(link: SyncLink, *, on_calendar: bool, policy: str) -> 
         return SyncLink.Approval.NOT_NEEDED
     if link.approval == SyncLink.Approval.APPROVED:
         return SyncLink.Approval.APPROVED
+    if link.approval == SyncLink.Approval.DECLINED and not added:
+        return SyncLink.Approval.DECLINED
     return SyncLink.Approval.WAITING
 
 
@@ -230,7 +237,8 @@ def approve(link: SyncLink, *, by=None) -> SyncLink:
 def decline(link: SyncLink, *, by=None) -> SyncLink:
     """The technician keeps this appointment (this version of it) out of the external calendar.
     Only asked while nothing of it is there (`approval_after_change`), so declining leaves nothing
-    on the phone; a later change of the appointment asks again."""
+    on the phone; it stays declined across later changes, until the technician is put on the
+    appointment again (`approval_after_change`)."""
     link.approval = SyncLink.Approval.DECLINED
     link.pending = False
     link.save(update_fields=["approval", "pending"])

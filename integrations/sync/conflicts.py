@@ -56,6 +56,38 @@ def describe(values: dict | None, *, side: str, zone: str, private: bool) -> str
     return f"{_OPENING}{where}: {', '.join(parts)}." if parts else ""
 
 
+def field_words(fields, *, side: str) -> str:
+    """The names of `fields` (`mapping.FIELDS`) as `side` (HELPDESK or EXTERNAL) calls them, in the
+    log's order and joined for a sentence: "start, end and note"."""
+    words = []
+    for key, helpdesk_word, external_word in _FIELDS:
+        word = (helpdesk_word if side == HELPDESK else external_word).rstrip(":").replace(" on their own", "")
+        if key in fields and word not in words:
+            words.append(word)
+    if len(words) < 2:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def merged_message(*, from_remote, from_helpdesk, contested, side: str) -> str:
+    """The log's sentence for a merge of an entry both sides changed (planner.merge_fields), from
+    `side`'s log entry (EXTERNAL: the push's, HELPDESK: the pull's): which fields came from which
+    side, and which fields both changed, decided by the conflict rule. "Both sides changed since the
+    last sync; merged field by field: start and end from the external calendar, note from the
+    helpdesk." followed by "Both changed start: the helpdesk's version won." when contested."""
+    kept = []
+    if from_remote - contested:
+        kept.append(f"{field_words(from_remote - contested, side=side)} from the external calendar")
+    if from_helpdesk - contested:
+        kept.append(f"{field_words(from_helpdesk - contested, side=side)} from the helpdesk")
+    said = "Both sides changed since the last sync; merged field by field"
+    said += f": {', '.join(kept)}." if kept else "."
+    if contested:
+        winner = "the helpdesk's" if contested <= from_helpdesk else "the external calendar's"
+        said += f" Both changed {field_words(contested, side=side)}: {winner} version won."
+    return said
+
+
 def restate(message: str, values: dict | None, *, side: str, zone: str, private: bool) -> str:
     """`message` (a log entry's, which ends with `describe`'s sentence when it has one) with that
     sentence said again from `values`: what `forget_private_text` uses once an entry turns

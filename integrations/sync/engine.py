@@ -50,7 +50,16 @@ from integrations.providers.base import (
     with_retries,
 )
 from integrations.sync import conflicts, inbound, limits, mapping, privacy, schedule
-from integrations.sync.planner import Decision, Item, Op, Winner, missing_need_confirming, plan_item
+from integrations.sync.planner import (
+    Decision,
+    Item,
+    Merge,
+    Op,
+    Winner,
+    merge_fields,
+    missing_need_confirming,
+    plan_item,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -708,15 +717,109 @@ class _Run:
         )
         decision = plan_item(item, self.winner)
         try:
-            self._apply(link, decision, local, event, reread=reread)
-        except VersionConflict as error:
-            self._decide_again(link, decision, error, reread=reread)
+            merge = self._three_way(link, decision, local, event)
+            if merge is not None:
+                self._merge(link, merge, local, event, reread=reread)
+            else:
+                self._apply(link, decision, local, event, reread=reread)
+        except (VersionConflict, RemoteNotFound) as error:
+            self._refused(link, decision, error, reread=reread)
         except ProviderError as error:
             self._failed(link, decision, error)
         except Exception as error:  # a bad item must not stop the others
             logger.exception("Sync of %s failed", link)
             self._failed(link, decision, error)
         return decision.op
+
+    def _refused(self, link: SyncLink, decision: Decision, error: ProviderError, *, reread: bool) -> None:
+        """A write the server refused: a stale version tag (412, ErrorIrresolvableConflict) or an
+        update of an entry that is gone (404, ErrorItemNotFound) is decided once more on the entry
+        as it is now (a gone one is the technician's deletion meeting the helpdesk's change: the
+        planner's rule 9, a conflict); anything else fails the item."""
+        if isinstance(error, VersionConflict) or decision.op == Op.PUSH_UPDATE:
+            self._decide_again(link, decision, error, reread=reread)
+        else:
+            self._failed(link, decision, error)
+
+    def _three_way(
+        self, link: SyncLink, decision: Decision, local: RemoteEvent | None, event: RemoteEvent | None
+    ) -> Merge | None:
+        """Both sides changed one entry (a conflict of the planner's rule 13): which fields each
+        changed since the last sync, read against the link's snapshot of both sides as last synced
+        (`planner.merge_fields`). None where the entry is decided as one: no conflict, a shared
+        entry (the technician's answer), or no synced state to compare with."""
+        if not decision.conflict or decision.op not in (Op.PUSH_UPDATE, Op.PULL_UPDATE):
+            return None
+        if local is None or event is None or link.appointment is None:
+            return None
+        synced_local, synced_remote = link.snapshot.get("local"), link.snapshot.get("remote")
+        if not synced_local or not synced_remote:
+            return None
+        return merge_fields(
+            local_changed=set(mapping.differing_fields(mapping.from_data(synced_local), local)),
+            remote_changed=set(mapping.differing_fields(mapping.from_data(synced_remote), event)),
+            differing=set(mapping.differing_fields(local, event)),
+            winner=self.winner,
+        )
+
+    def _merge(self, link: SyncLink, merge: Merge, local: RemoteEvent, event: RemoteEvent, *, reread: bool) -> None:
+        """Apply a three-way merge (`_three_way`): the fields the helpdesk takes from the external
+        calendar are written to the appointment first (only those: its other fields keep the
+        helpdesk's changes), then what the external calendar takes from the helpdesk is pushed, on
+        the entry as just read. A conflict is counted once, and its log entry names only the fields
+        both sides changed, with the losing side's values (SPEC S3.8)."""
+        contested = set(merge.contested)
+        lost_here = self.winner == Winner.EXTERNAL and bool(contested)
+        if merge.from_remote:
+            overwritten = mapping.lost_values(local, event, only=contested) if lost_here else None
+            with transaction.atomic(), inbound.inbound(self.ac):
+                before = self._remote_before(link)
+                after = mapping.with_fields(before, event, merge.from_remote)
+                if "exdates" not in merge.from_remote and local.is_recurring:
+                    # A series' pull writes its whole set of cancelled starts: the helpdesk's own
+                    # (changed here, or as synced) stay, or a cancellation it made would be undone.
+                    after.exdates = list(local.exdates)
+                inbound.apply_remote_update(
+                    link.appointment,
+                    self.agent,
+                    before,
+                    after,
+                    templated=link.origin == SyncLink.Origin.HELPDESK,
+                    settings=self.settings,
+                )
+                link.appointment.refresh_from_db()
+                mapping.forget_related(link.appointment)
+                self.report.pulled += 1
+                self.report.conflicts += 1 if lost_here else 0
+                self._log(
+                    In,
+                    "update",
+                    SyncLogEntry.Result.CONFLICT if lost_here else SyncLogEntry.Result.OK,
+                    subject=_import_subject(link.appointment, event),
+                    link=link,
+                    overwritten=overwritten,
+                    message=conflicts.merged_message(
+                        from_remote=set(merge.from_remote),
+                        from_helpdesk=set(merge.from_helpdesk),
+                        contested=contested,
+                        side=conflicts.HELPDESK,
+                    ),
+                )
+            local = self._local_event(link)
+        if local is not None and merge.from_helpdesk and mapping.content_hash(local) != mapping.content_hash(event):
+            won_here = self.winner == Winner.HELPDESK and bool(contested)
+            decision = Decision(Op.PUSH_UPDATE, conflict=won_here, fields=merge.contested)
+            message = conflicts.merged_message(
+                from_remote=set(merge.from_remote),
+                from_helpdesk=set(merge.from_helpdesk),
+                contested=contested,
+                side=conflicts.EXTERNAL,
+            )
+            self._apply(link, decision, local, event, reread=reread, message=message)
+            return
+        link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
+        link.snapshot = {**link.snapshot, "remote": mapping.to_data(event)}
+        self._synced(link, local, event, raw=event.raw)
 
     def _settle_unconfirmed_create(self, link: SyncLink, event: RemoteEvent | None) -> str:
         """A create that failed with its outcome unknown (the server may have acted before the error:
@@ -767,9 +870,9 @@ class _Run:
             self.ac.import_retry[link.remote_id] = "Taken off this technician in the helpdesk; imported again."
         link.delete()
 
-    def _decide_again(self, link: SyncLink, decision: Decision, error: VersionConflict, *, reread: bool) -> None:
-        """Our version tag was refused (412, ErrorIrresolvableConflict): read the entry as it is now and
-        plan it once more with that; a second refusal, or a failed read, fails the item."""
+    def _decide_again(self, link: SyncLink, decision: Decision, error: ProviderError, *, reread: bool) -> None:
+        """Our write was refused (`_refused`): read the entry as it is now and plan it once more with
+        that; a second refusal, or a failed read, fails the item."""
         if not reread or not link.remote_id:
             self._failed(link, decision, error)
             return
@@ -954,7 +1057,10 @@ class _Run:
         event: RemoteEvent | None,
         *,
         reread: bool = True,
+        message: str | None = None,
     ) -> None:
+        """Carry out one decision. `message`: a push's log entry's own words (a merge's), instead
+        of the conflict's."""
         op = decision.op
         if op == Op.NOTHING:
             self._keep_version(link, event)
@@ -975,9 +1081,9 @@ class _Run:
             self._pull_shared(link, decision, event)
             return
         if op in (Op.PUSH_CREATE, Op.PUSH_UPDATE, Op.PUSH_DELETE) and self.bulk is not None:
-            self.bulk.append(_Pending(link, decision, local, event, reread=reread))
+            self.bulk.append(_Pending(link, decision, local, event, reread=reread, message=message))
         elif op in (Op.PUSH_CREATE, Op.PUSH_UPDATE):
-            self._push(link, decision, local, event)
+            self._push(link, decision, local, event, message=message)
         elif op == Op.PUSH_DELETE:
             version = (event.version if event is not None and event.version else link.version) or None
             _call(lambda: self.provider.delete(self.calendar, RemoteRef(link.remote_id, version)))
@@ -987,17 +1093,53 @@ class _Run:
         elif op in (Op.PULL_CREATE, Op.PULL_UPDATE):
             self._pull(link, decision, event)
         elif op == Op.PULL_DELETE:
-            self._pull_delete(link)
+            self._pull_delete(link, decision)
 
-    def _pull_delete(self, link: SyncLink) -> None:
+    def _pull_delete(self, link: SyncLink, decision: Decision | None = None) -> None:
         """An entry deleted remotely, on its own: its appointment leaves this technician (or goes),
-        the link goes, one log entry."""
+        the link goes, one log entry (a conflict's when the helpdesk had changed it meanwhile and
+        the external calendar wins)."""
+        conflict = decision is not None and decision.conflict
         with transaction.atomic(), inbound.inbound(self.ac):
             if link.appointment is not None:
                 inbound.remove_for_remote_deletion(link.appointment, self.agent, now=self.now)
             link.delete()
-            self._log(In, "delete", subject=_deleted_subject(link), private=privacy.link_is_private(link))
+            self._log(
+                In,
+                "delete",
+                SyncLogEntry.Result.CONFLICT if conflict else SyncLogEntry.Result.OK,
+                subject=_deleted_subject(link),
+                private=privacy.link_is_private(link),
+                message=self._deletion_won() if conflict else "",
+            )
         self.report.pulled += 1
+        self.report.conflicts += 1 if conflict else 0
+
+    def _deletion_won(self) -> str:
+        return (
+            f"{self.agent.name} removed this from their calendar while the helpdesk changed it; "
+            "the deletion won (the external calendar wins conflicts)."
+        )
+
+    def _overwritten_remotely(self, link: SyncLink, overwritten: dict) -> str:
+        """The request history's words for a change on the technician's calendar that the helpdesk's
+        version overwrote (`mapping.lost_values`): what it had, on the technician's clock, a private
+        entry's texts not quoted (as in the sync log)."""
+        private = privacy.link_is_private(link)
+        said = conflicts.describe(
+            privacy.masked_values(overwritten, private=private),
+            side=conflicts.EXTERNAL,
+            zone=str(self.agent.time_zone),
+            private=private,
+        ).replace("the external calendar", f"{self.agent.name}'s calendar", 1)
+        return f"A change on {self.agent.name}'s calendar was overwritten by the helpdesk's version. {said}"
+
+    def _tell_request(self, link: SyncLink, text: str) -> None:
+        """A line in the history of the request the link's appointment belongs to, if any, so the
+        coordinator sees what the sync decided (not only the technician's sync page)."""
+        appointment = link.appointment
+        if appointment is not None and appointment.request_id is not None:
+            inbound.record_on_request(appointment.request_id, self.agent, text, now=self.now)
 
     def _deleted(self, link: SyncLink) -> None:
         subject, private = link.snapshot.get("local", {}).get("subject", ""), privacy.link_is_private(link)
@@ -1056,7 +1198,7 @@ class _Run:
         link, decision = pending.link, pending.decision
         try:
             if decision.op == Op.PULL_DELETE:
-                self._pull_delete(link)
+                self._pull_delete(link, decision)
             else:
                 self._pull(link, decision, pending.event)
         except ProviderError as error:
@@ -1157,12 +1299,20 @@ class _Run:
         links = [pending.link for pending in chunk]
         inbound.remove_many_for_remote_deletion([link.appointment for link in links if link.appointment is not None])
         entries = [
-            self._log_entry(In, "delete", subject=_deleted_subject(link), private=privacy.link_is_private(link))
-            for link in links
+            self._log_entry(
+                In,
+                "delete",
+                SyncLogEntry.Result.CONFLICT if pending.decision.conflict else SyncLogEntry.Result.OK,
+                subject=_deleted_subject(pending.link),
+                private=privacy.link_is_private(pending.link),
+                message=self._deletion_won() if pending.decision.conflict else "",
+            )
+            for pending in chunk
         ]
         SyncLink.objects.filter(pk__in=[link.pk for link in links]).delete()
         bulk.insert(entries)
         self.report.pulled += len(links)
+        self.report.conflicts += sum(1 for pending in chunk if pending.decision.conflict)
         return []
 
     # --- many writes in one request ---
@@ -1201,8 +1351,8 @@ class _Run:
         link, decision = pending.link, pending.decision
         try:
             self._bulk_done(pending, op, result)
-        except VersionConflict as error:
-            self._decide_again(link, decision, error, reread=pending.reread)
+        except (VersionConflict, RemoteNotFound) as error:
+            self._refused(link, decision, error, reread=pending.reread)
         except ProviderError as error:
             self._failed(link, decision, error)
         except Exception as error:  # a bad item must not stop the others
@@ -1219,11 +1369,10 @@ class _Run:
             return
         created = op.kind == "create"
         ref = result.ref
-        if isinstance(error, RemoteNotFound) and op.kind == "update":
-            ref, created = _call(lambda: self.provider.create(self.calendar, local)), True  # gone: made anew
-        elif error is not None:
-            raise error
-        self._pushed(link, decision, local, event, ref, "create" if op.kind == "create" else "update", created)
+        if error is not None:
+            raise error  # an update of a gone entry is decided again (`_refused`)
+        operation = "create" if op.kind == "create" else "update"
+        self._pushed(link, decision, local, event, ref, operation, created, message=pending.message)
 
     def _keep_version(self, link: SyncLink, event: RemoteEvent | None) -> None:
         """Nothing the helpdesk compares changed, but the entry may have a new version tag, id or
@@ -1261,13 +1410,11 @@ class _Run:
             # replaces: a newer one (changed again meanwhile) is a conflict for the next pull to decide.
             base = event if event is not None else self._remote_before(link)
             version = (event.version if event is not None and event.version else link.version) or None
-            try:
-                ref = _call(
-                    lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, version), local, base=base)
-                )
-            except RemoteNotFound:
-                ref = _call(lambda: self.provider.create(self.calendar, local))
-                created = True
+            # Gone (RemoteNotFound) is decided again by the caller (`_refused`): the technician
+            # deleted it, and the conflict rule says whether it comes back.
+            ref = _call(
+                lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, version), local, base=base)
+            )
             operation = "update"
         self._pushed(link, decision, local, event, ref, operation, created, message=message, result=result)
 
@@ -1287,7 +1434,9 @@ class _Run:
         """Record a push the remote accepted: the link's new id, version and synced state, and the
         log (`message` / `result`: its own, instead of the conflict's)."""
         link.remote_id, link.version = ref.remote_id, ref.version or ""
-        overwritten = mapping.lost_values(event, local) if decision.conflict and event is not None else None
+        overwritten = None
+        if decision.conflict and event is not None:
+            overwritten = mapping.lost_values(event, local, only=decision.fields)
         self._synced(link, local, local, raw=ref.raw)
         if created:
             link.snapshot["created_after_token"] = True
@@ -1297,6 +1446,12 @@ class _Run:
             self.report.conflicts += 1
         if result is None:
             result = SyncLogEntry.Result.CONFLICT if decision.conflict else SyncLogEntry.Result.OK
+        if overwritten:
+            self._tell_request(link, self._overwritten_remotely(link, overwritten))
+        put_back = decision.conflict and decision.op == Op.PUSH_CREATE and event is None
+        if put_back:
+            message = f"{self.agent.name} removed this from their calendar; the helpdesk's change put it back."
+            self._tell_request(link, message)
         if message is None:
             message = "Both sides changed; the helpdesk's version won." if decision.conflict else ""
         self._log(Out, operation, result, subject=local.subject, link=link, overwritten=overwritten, message=message)
@@ -1529,6 +1684,7 @@ class _Pending:
     local: RemoteEvent | None
     event: RemoteEvent | None
     reread: bool = True
+    message: str | None = None  # the push's log entry's own words (a merge's)
 
 
 def _copy_fields(source: SyncLink, target: SyncLink, names: list[str]) -> None:

@@ -514,7 +514,29 @@ def apply_remote_update(
         appointment = calendar_services.update_appointment(appointment, **changes)
     if hidden and private_changed:
         _blank_private(appointment)
+    if "start" in changes and appointment.request_id is not None:
+        record_on_request(
+            appointment.request_id, agent, f"Moved on {agent.name}'s calendar to {_when(changes['start'], agent)}"
+        )
     return appointment
+
+
+def _when(moment: datetime | date, agent: Agent) -> str:
+    """A moment as the request's history says it: on the technician's wall clock with its zone's
+    abbreviation ("Thu 3 Dec 2026 09:00 EST"), a date as a date."""
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(agent.zone)
+        return f"{moment:%a %-d %b %Y %H:%M} {moment.tzname()}"
+    return f"{moment:%a %-d %b %Y}"
+
+
+def record_on_request(request_id: int, agent: Agent, text: str, *, now: datetime | None = None) -> None:
+    """A line in the request's history (`tickets.services.record_history`) for what reached it from
+    `agent`'s external calendar, so the coordinator sees it on the request: a re-plan on the phone,
+    a deletion, a conflict the sync decided. `now` (aware, default now): when it happened."""
+    from tickets import services as ticket_services  # tickets.services imports calendars.services
+
+    ticket_services.record_history(request_id, text, agent=agent, at=now)
 
 
 def updated_row(
@@ -617,8 +639,6 @@ def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: d
     calendar_services.leave_appointment(appointment, agent)
     if request_id is None:
         return
-    from tickets import services as ticket_services  # tickets.services imports calendars.services
-
     moment = (now or datetime.now(UTC)).astimezone(agent.zone)
     when = f"{moment:%-d %b %Y %H:%M} {moment.tzname()}"
     calendar = f"{agent.name}'s calendar"
@@ -628,7 +648,7 @@ def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: d
         text = f"Unplanned from {calendar} on {when}"
     else:
         text = f'Appointment "{appointment.subject}" deleted from {calendar} on {when}'
-    ticket_services.record_history(request_id, text, agent=agent, at=moment)
+    record_on_request(request_id, agent, text, now=moment)
 
 
 # --- a shared appointment: one technician's calendar speaks for that technician only ---------------

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from string import Formatter
 from zoneinfo import ZoneInfo
@@ -434,25 +435,55 @@ def _holds(occurrence: Appointment, agent) -> bool:
     return agent is None or any(other.pk == agent.pk for other in agents_of(occurrence))
 
 
-def lost_values(loser: RemoteEvent, winner: RemoteEvent) -> dict:
-    """The fields of `loser` that `winner` overwrote, with the loser's values, as plain data (the
-    sync log's "overwritten"): only fields whose compared content differs."""
-    lost_data, won_data = to_data(loser), to_data(winner)
+FIELDS = ("start", "end", "all_day", "subject", "body", "location", "private", "busy", "rrules", "exdates", "overrides")
+
+
+def differing_fields(one: RemoteEvent, other: RemoteEvent) -> list[str]:
+    """The names of `FIELDS` whose compared content differs between two entries, in that order:
+    texts as `same_text`, rules as `rrule_key`, occurrences changed on their own as
+    `content_hash` compares them. What a three-way merge reads (each side against its last synced
+    state) and what `lost_values` reports."""
+    one_data, other_data = to_data(one), to_data(other)
     same = {
-        "subject": same_text(loser.subject, winner.subject),
-        "body": same_text(loser.body, winner.body),
-        "location": same_text(loser.location, winner.location),
-        "rrules": sorted(rrule_key(r, loser.time_zone, loser.start) for r in loser.rrules)
-        == sorted(rrule_key(r, winner.time_zone, winner.start) for r in winner.rrules),
-        "exdates": sorted(lost_data["exdates"]) == sorted(won_data["exdates"]),
+        "subject": same_text(one.subject, other.subject),
+        "body": same_text(one.body, other.body),
+        "location": same_text(one.location, other.location),
+        "rrules": sorted(rrule_key(r, one.time_zone, one.start) for r in one.rrules)
+        == sorted(rrule_key(r, other.time_zone, other.start) for r in other.rrules),
+        "exdates": sorted(one_data["exdates"]) == sorted(other_data["exdates"]),
     }
-    lost = {}
-    for name in ("start", "end", "all_day", "subject", "body", "location", "private", "busy", "rrules", "exdates"):
-        if not same.get(name, lost_data[name] == won_data[name]):
-            lost[name] = lost_data[name]
-    changed = _changed_occurrences(loser, winner)
-    if changed:
-        lost["overrides"] = changed
+    found = [name for name in FIELDS[:-1] if not same.get(name, one_data[name] == other_data[name])]
+    if _changed_occurrences(one, other):
+        found.append("overrides")
+    return found
+
+
+# What goes with a field when it is taken from one side: a start's time zone, a rule's RDATEs.
+_TAKEN_WITH = {"start": ("time_zone",), "rrules": ("rdates",)}
+
+
+def with_fields(base: RemoteEvent, source: RemoteEvent, names: Iterable[str]) -> RemoteEvent:
+    """A copy of `base` with the fields `names` (of `FIELDS`) taken from `source`: one side of a
+    three-way merge applied onto the entry as last synced, so only those fields read as changed."""
+    taken = {}
+    for name in names:
+        for attribute in (name, *_TAKEN_WITH.get(name, ())):
+            value = getattr(source, attribute)
+            taken[attribute] = list(value) if isinstance(value, list) else value  # never a shared list
+    return dataclasses.replace(base, **taken)
+
+
+def lost_values(loser: RemoteEvent, winner: RemoteEvent, *, only: Iterable[str] | None = None) -> dict:
+    """The fields of `loser` that `winner` overwrote, with the loser's values, as plain data (the
+    sync log's "overwritten"): only fields whose compared content differs, and of those only the
+    ones named in `only` when given (a merge: the fields both sides changed)."""
+    lost_data = to_data(loser)
+    names = differing_fields(loser, winner)
+    if only is not None:
+        names = [name for name in names if name in set(only)]
+    lost = {name: lost_data[name] for name in names if name != "overrides"}
+    if "overrides" in names:
+        lost["overrides"] = _changed_occurrences(loser, winner)
     return lost
 
 

@@ -60,8 +60,12 @@ class Item:
 
 @dataclass(frozen=True)
 class Decision:
+    """`fields`: a merge's conflict names only the fields both sides changed to different values
+    (`merge_fields`); None: the whole entry was decided as one."""
+
     op: Op
     conflict: bool = False
+    fields: frozenset[str] | None = None
 
 
 def _conflict(item: Item, winner: Winner) -> Decision:
@@ -87,7 +91,9 @@ def plan_item(item: Item, winner: Winner = Winner.HELPDESK) -> Decision:
       6. deleted in the helpdesk, remote unchanged -> delete remote
       7. deleted in the helpdesk, remote changed   -> re-create in the helpdesk (a modification beats a deletion)
       8. deleted remotely, helpdesk unchanged -> delete in the helpdesk
-      9. deleted remotely, helpdesk changed   -> re-create remote (held: wait)
+      9. deleted remotely, helpdesk changed   -> a conflict: the rule decides (helpdesk: re-create
+                                                 remote; external calendar: delete in the helpdesk;
+                                                 held: wait)
      10. neither changed                      -> nothing
      11. only the helpdesk changed            -> push update (held: wait)
      12. only the remote changed              -> pull update (shared: the technician's answer)
@@ -112,7 +118,10 @@ def plan_item(item: Item, winner: Winner = Winner.HELPDESK) -> Decision:
     if item.remote is None:
         if not local_changed:
             return Decision(Op.PULL_DELETE)
-        return Decision(Op.NOTHING if item.held else Op.PUSH_CREATE)
+        if item.held:
+            return Decision(Op.NOTHING)
+        # The technician's deletion and the helpdesk's change meet: never silently, whoever wins.
+        return Decision(Op.PUSH_CREATE if winner == Winner.HELPDESK else Op.PULL_DELETE, conflict=True)
     if not local_changed and not remote_changed:
         return Decision(Op.NOTHING)
     if local_changed and not remote_changed:
@@ -131,3 +140,62 @@ def missing_need_confirming(*, full_listing: bool, listed: int, known: int) -> b
     away, and only those the server says are gone count as deleted.
     """
     return full_listing and listed == 0 and known > 0
+
+
+# Fields that only make sense together: a side that changed one of a group is taken for the whole
+# group, so a merge never pairs one side's start with the other's end, or a series' rule with
+# occurrences the other side moved. Names as `mapping.FIELDS`.
+_GROUPS = (
+    ("start", "end", "all_day", "rrules", "exdates", "overrides"),
+    ("subject",),
+    ("body",),
+    ("location",),
+    ("private",),
+    ("busy",),
+)
+
+
+@dataclass(frozen=True)
+class Merge:
+    """What a three-way merge of one entry keeps, by field name (`mapping.FIELDS`).
+
+    `from_remote`: fields the helpdesk takes from the external calendar; `from_helpdesk`: fields
+    the external calendar takes from the helpdesk; `contested`: fields both sides changed to
+    different values since the last sync, decided by the conflict rule (and listed in one of the
+    two sets as the winner's)."""
+
+    from_remote: frozenset[str]
+    from_helpdesk: frozenset[str]
+    contested: frozenset[str]
+
+
+def merge_fields(
+    *, local_changed: set[str], remote_changed: set[str], differing: set[str], winner: Winner = Winner.HELPDESK
+) -> Merge:
+    """Merge both sides of an entry that both changed since the last sync, field by field against
+    the last synced state (a three-way merge, as vdirsyncer and git do it per item / per line):
+
+      - a group of fields (`_GROUPS`) changed on one side only takes that side's values;
+      - a group changed on both sides to the same values needs nothing;
+      - a group changed on both sides to different values is contested: `winner` takes it, and
+        only its fields that differ now are named as contested.
+
+    `local_changed` / `remote_changed`: fields each side changed since the last sync;
+    `differing`: fields whose values differ between the two sides now. Pure: names in, names out."""
+    from_remote: set[str] = set()
+    from_helpdesk: set[str] = set()
+    contested: set[str] = set()
+    for group in _GROUPS:
+        names = set(group)
+        differ = names & differing
+        if not differ:
+            continue
+        local, remote = bool(names & local_changed), bool(names & remote_changed)
+        if local and remote:
+            contested |= differ
+            (from_helpdesk if winner == Winner.HELPDESK else from_remote).update(differ)
+        elif remote:
+            from_remote |= differ
+        elif local:
+            from_helpdesk |= differ
+    return Merge(frozenset(from_remote), frozenset(from_helpdesk), frozenset(contested))

@@ -31,13 +31,15 @@ from dateutil.rrule import WEEKLY, rrule
 from django.utils import timezone
 
 from calendars import services as calendar_services
-from calendars.models import Appointment, CalendarSettings
+from calendars.models import Appointment, CalendarSettings, ConflictRule
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.sync import engine
+from tickets import services as ticket_services
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 WEEK = timedelta(weeks=1)
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 
 
 class Calendars(Protocol):
@@ -45,7 +47,8 @@ class Calendars(Protocol):
 
     def entries(self, address: str) -> list[dict]:
         """Every stored entry (a single or a series' master, not its occurrences) of the mailbox's
-        calendar: {"id", "subject", "start" (UTC), "attendees" (addresses invited), "organiser_is_self"}."""
+        calendar: {"id", "subject", "body" (its description as stored), "start" (UTC), "attendees"
+        (addresses invited), "organiser_is_self"}."""
 
     def view(self, address: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
         """(start, end, subject), UTC, of what the calendar shows between start and end, occurrences
@@ -406,6 +409,196 @@ def whole_series_moves_half_an_hour_later(calendars: Calendars, alice_cal, bob_c
         assert [(s, e) for s, e, _ in calendars.view(agent_calendar.agent.mailbox, *window)] == expected
 
 
+# --- one technician's entry changed on both sides (SPEC S3.8: never a lost change) --------------------
+
+
+def projector(agent, start, capture) -> Appointment:
+    """A 90-minute visit on one technician's calendar, pushed."""
+    with capture(execute=True):
+        return calendar_services.create_appointment(
+            subject="Projector shows no signal", start=start, end=start + 90 * MINUTE, agents=[agent]
+        )
+
+
+def phone_move_and_helpdesk_note_are_both_kept(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """The technician moves the entry on their phone while the coordinator only adds a note (the
+    push meets the phone's newer version: 412 / ErrorIrresolvableConflict): merged per field
+    against the last synced state, the time comes from the phone and the note from the helpdesk,
+    on both sides. Nobody changed a field both did, so it is no conflict and nothing is listed as
+    overwritten."""
+    mailbox = alice_cal.agent.mailbox
+    start = next_monday_15()
+    job = projector(alice_cal.agent, start, capture)
+    later = start + 4 * HOUR
+    calendars.move(mailbox, remote_id(job, alice_cal), later, later + 90 * MINUTE, "Projector shows no signal")
+    with capture(execute=True):
+        calendar_services.update_appointment(job, note="Bring the HDMI adapter")
+    with capture(execute=True):
+        sync(alice_cal)
+
+    job.refresh_from_db()
+    assert (job.start, job.end, job.note) == (later, later + 90 * MINUTE, "Bring the HDMI adapter")
+    window = (start - HOUR, start + 8 * HOUR)
+    assert calendars.view(mailbox, *window) == [(utc(later), utc(later + 90 * MINUTE), "Projector shows no signal")]
+    (entry,) = calendars.entries(mailbox)
+    assert "Bring the HDMI adapter" in entry["body"]
+    log = SyncLogEntry.objects.filter(agent_calendar=alice_cal)
+    assert not log.filter(result=SyncLogEntry.Result.CONFLICT).exists()
+    assert all(not e.overwritten for e in log)
+    converged(capture, alice_cal)
+    job.refresh_from_db()
+    assert (job.start, job.note) == (later, "Bring the HDMI adapter")
+
+
+def both_moved_names_only_the_time(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """Both sides move the entry and the coordinator also adds a note: the time is the one field
+    both changed, so the conflict rule decides it (the helpdesk wins by default) and the log names
+    start and end with the phone's values, and never the note only the helpdesk changed."""
+    mailbox = alice_cal.agent.mailbox
+    start = next_monday_15()
+    job = projector(alice_cal.agent, start, capture)
+    on_phone, in_helpdesk = start + 4 * HOUR, start + 2 * HOUR
+    calendars.move(mailbox, remote_id(job, alice_cal), on_phone, on_phone + 90 * MINUTE, "Projector shows no signal")
+    with capture(execute=True):
+        calendar_services.update_appointment(
+            job, start=in_helpdesk, end=in_helpdesk + 90 * MINUTE, note="Bring the HDMI adapter"
+        )
+    with capture(execute=True):
+        report = sync(alice_cal)
+
+    job.refresh_from_db()
+    assert (job.start, job.note) == (in_helpdesk, "Bring the HDMI adapter")
+    window = (start - HOUR, start + 8 * HOUR)
+    assert calendars.view(mailbox, *window) == [
+        (utc(in_helpdesk), utc(in_helpdesk + 90 * MINUTE), "Projector shows no signal")
+    ]
+    (conflict,) = SyncLogEntry.objects.filter(agent_calendar=alice_cal, result=SyncLogEntry.Result.CONFLICT)
+    assert sorted(conflict.overwritten) == ["end", "start"]
+    said = conflict.message[conflict.message.index("Overwritten in the external calendar:") :]
+    assert "start " in said and "end " in said and "description" not in said, conflict.message
+    assert "conflicts 1" in report.summary()
+    converged(capture, alice_cal)
+
+
+def planned_request_moved_on_the_phone_says_so_on_the_request(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """Trial fault 6: a request's planned entry moved on the technician's phone re-plans the
+    request and leaves a line in its history, as a deletion does ("Unplanned from ...")."""
+    alice = alice_cal.agent
+    start = next_monday_15()
+    with capture(execute=True):
+        request = ticket_services.create_request(
+            summary="Printer jams on tray 2", assigned_agents=[alice], planned_start=start
+        )
+    job = Appointment.objects.get(request=request)
+    later = start + timedelta(days=1) - 6 * HOUR
+    (entry,) = calendars.entries(alice.mailbox)
+    calendars.move(alice.mailbox, remote_id(job, alice_cal), later, later + (job.end - job.start), entry["subject"])
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    request.refresh_from_db()
+    assert request.planned_start == later
+    wall = later.astimezone(AMSTERDAM)  # alice's clock
+    expected = f"Moved on {alice.name}'s calendar to {wall:%a %-d %b %Y %H:%M} {wall.tzname()}"
+    assert [line.text for line in request.history.all()] == [expected]
+    converged(capture, alice_cal)
+    assert request.history.count() == 1
+
+
+def firewall_update(alice_cal, capture):
+    """A planned request on Alice's calendar next Monday at 15:00, pushed; the request and its entry."""
+    with capture(execute=True):
+        request = ticket_services.create_request(
+            summary="Install firewall update", assigned_agents=[alice_cal.agent], planned_start=next_monday_15()
+        )
+    return request, Appointment.objects.get(request=request)
+
+
+def deleted_on_the_phone_while_moved_comes_back_as_a_conflict(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """Trial fault 3: the technician deletes the entry while the coordinator moves it; the push
+    meets a gone entry (412 / 404 / ErrorItemNotFound). The helpdesk wins by default, so the entry
+    comes back at its new time, but as a conflict: counted, logged and on the request's history."""
+    alice = alice_cal.agent
+    request, job = firewall_update(alice_cal, capture)
+    calendars.delete(alice.mailbox, remote_id(job, alice_cal))
+    earlier, length = job.start - 2 * HOUR, job.end - job.start
+    with capture(execute=True):
+        calendar_services.update_appointment(job, start=earlier, end=earlier + length)
+
+    with capture(execute=True):
+        report = sync(alice_cal)
+
+    said = f"{alice.name} removed this from their calendar; the helpdesk's change put it back."
+    window = (earlier - HOUR, earlier + 6 * HOUR)
+    assert [(s, e) for s, e, _subject in calendars.view(alice.mailbox, *window)] == [
+        (utc(earlier), utc(earlier + length))
+    ]
+    (conflict,) = SyncLogEntry.objects.filter(agent_calendar=alice_cal, result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.message == said
+    assert "conflicts 1" in report.summary()
+    assert [line.text for line in request.history.all()] == [said]
+    converged(capture, alice_cal)
+
+
+def deleted_on_the_phone_while_moved_wins_under_the_external_rule(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """Fault 3 under "External calendar wins": the deletion wins, and the request is unplanned as a
+    plain remote deletion unplans it, with the conflict logged and counted."""
+    settings = CalendarSettings.load()
+    settings.conflict_rule = ConflictRule.EXTERNAL_WINS
+    settings.save()
+    alice = alice_cal.agent
+    request, job = firewall_update(alice_cal, capture)
+    calendars.delete(alice.mailbox, remote_id(job, alice_cal))
+    earlier = job.start - 2 * HOUR
+    with capture(execute=True):
+        calendar_services.update_appointment(job, start=earlier, end=earlier + (job.end - job.start))
+
+    with capture(execute=True):
+        report = sync(alice_cal)
+
+    request.refresh_from_db()
+    assert request.planned_start is None
+    assert not Appointment.objects.filter(pk=job.pk).exists()
+    assert calendars.entries(alice.mailbox) == []
+    (conflict,) = SyncLogEntry.objects.filter(agent_calendar=alice_cal, result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.message.startswith(f"{alice.name} removed this from their calendar while the helpdesk changed it")
+    assert "conflicts 1" in report.summary()
+    assert [line.text.split(" on ")[0] for line in request.history.all()] == [f"Unplanned from {alice.name}'s calendar"]
+    converged(capture, alice_cal)
+
+
+def overwritten_phone_change_is_on_the_request(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """An overwritten change of the technician's is seen by the coordinator too: both move a
+    request's entry, the helpdesk wins, and the request's history says what the phone had (on
+    the technician's clock), not only the technician's sync page."""
+    alice = alice_cal.agent
+    request, job = firewall_update(alice_cal, capture)
+    length = job.end - job.start
+    on_phone, in_helpdesk = job.start + 4 * HOUR, job.start + 2 * HOUR
+    (entry,) = calendars.entries(alice.mailbox)
+    calendars.move(alice.mailbox, remote_id(job, alice_cal), on_phone, on_phone + length, entry["subject"])
+    with capture(execute=True):
+        calendar_services.update_appointment(job, start=in_helpdesk, end=in_helpdesk + length)
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    wall = on_phone.astimezone(AMSTERDAM)  # alice's clock
+    (line,) = request.history.all()
+    assert line.text.startswith(f"A change on {alice.name}'s calendar was overwritten by the helpdesk's version.")
+    assert f"start {wall:%a %-d %b %Y %H:%M}" in line.text
+    request.refresh_from_db()
+    assert request.planned_start == in_helpdesk
+    converged(capture, alice_cal)
+
+
 SCENARIOS = [
     reaches_each_calendar_once,
     deleted_on_one_takes_only_that_technician_off,
@@ -420,6 +613,12 @@ SCENARIOS = [
     declined_invitation_leaves_the_helpdesk,
     lost_create_outside_the_window_is_found_by_its_marker,
     whole_series_moves_half_an_hour_later,
+    phone_move_and_helpdesk_note_are_both_kept,
+    both_moved_names_only_the_time,
+    planned_request_moved_on_the_phone_says_so_on_the_request,
+    deleted_on_the_phone_while_moved_comes_back_as_a_conflict,
+    deleted_on_the_phone_while_moved_wins_under_the_external_rule,
+    overwritten_phone_change_is_on_the_request,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.

@@ -134,13 +134,48 @@ def test_declined_change_of_an_appointment_never_approved_leaves_nothing_on_the_
         services.decline(SyncLink.objects.get(appointment=appointment))
 
     change(django_capture_on_commit_callbacks, appointment, start=tomorrow_9 + HOUR, end=tomorrow_9 + 2 * HOUR)
-    link = SyncLink.objects.get(appointment=appointment)
-    assert link.approval == SyncLink.Approval.WAITING  # its new version is asked about again
-    with django_capture_on_commit_callbacks(execute=True):
-        services.decline(link)
     engine.sync_agent_calendar(asking, pull=True)
 
     assert alice_phone.entries() == []
+
+
+def declined(asking, start, capture) -> Appointment:
+    """An hour of cabling check at `start`, declined by the technician under Ask."""
+    with capture(execute=True):
+        appointment = calendar_services.create_appointment(
+            subject="Cabling check", start=start, end=start + HOUR, agents=[asking.agent]
+        )
+    with capture(execute=True):
+        services.decline(SyncLink.objects.get(appointment=appointment))
+    return appointment
+
+
+def test_declined_appointment_stays_declined_when_the_coordinator_changes_it(
+    asking, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Trial fault 5 (README, /me/approvals/: "asked once per appointment ... declining keeps it
+    off"): a later move or rename is not a new question, and the coordinator keeps seeing "declined"."""
+    appointment = declined(asking, tomorrow_9, django_capture_on_commit_callbacks)
+
+    change(django_capture_on_commit_callbacks, appointment, start=tomorrow_9 + 4 * HOUR, end=tomorrow_9 + 5 * HOUR)
+    change(django_capture_on_commit_callbacks, appointment, subject="Cabling check, floor 2")
+
+    link = SyncLink.objects.get(appointment=appointment)
+    assert (link.approval, link.pending) == (SyncLink.Approval.DECLINED, False)
+    assert not SyncLink.objects.filter(approval=SyncLink.Approval.WAITING).exists()
+    engine.sync_agent_calendar(asking, pull=True)
+    assert alice_phone.entries() == []
+
+
+def test_technician_put_on_a_declined_appointment_again_is_asked_again(
+    asking, bob, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = declined(asking, tomorrow_9, django_capture_on_commit_callbacks)
+
+    change(django_capture_on_commit_callbacks, appointment, agents=[bob])
+    change(django_capture_on_commit_callbacks, appointment, agents=[asking.agent])
+
+    assert SyncLink.objects.get(appointment=appointment, agent_calendar=asking).approval == SyncLink.Approval.WAITING
 
 
 def test_cancelled_occurrence_of_an_approved_series_leaves_the_phone(

@@ -54,6 +54,7 @@ class Phones:
                 {
                     "id": urlsplit(str(event.url)).path,
                     "subject": str(master.get("summary", "")),
+                    "body": str(master.get("description", "")),
                     "start": master.decoded("dtstart").astimezone(UTC),
                     "attendees": [str(a) for a in (attendees if isinstance(attendees, list) else [attendees])],
                     "organiser_is_self": str(master.get("organizer", f"mailto:{address}")).lower()

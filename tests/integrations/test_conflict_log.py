@@ -47,25 +47,30 @@ def _phone_summary(alice_phone, marker: str) -> str:
 def test_helpdesk_wins_conflict_of_a_push_says_what_the_phone_had(
     alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
 ):
-    """The trial's F12: the phone renames the job while the coordinator edits its note and
-    location; the push meets the server's 412 (If-Match), reads the entry again and overwrites it."""
+    """The trial's F12: the phone renames the job and rewrites its description while the
+    coordinator renames it, edits its note and sets a location; the push meets the server's 412
+    (If-Match), reads the entry again and overwrites the two fields both changed. The location only
+    the coordinator set is no conflict and is not listed as overwritten (trial fault 4)."""
     appointment = _linked_job(alice_calendar, tomorrow_9, django_capture_on_commit_callbacks)
     marker = SyncLink.objects.get().marker
-    alice_phone.edit(marker, summary="#11 renamed on phone")
+    alice_phone.edit(marker, summary="#11 renamed on phone", description="Phone note")
     phone_had = _phone_summary(alice_phone, marker)
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        calendar_services.update_appointment(appointment, note="Coordinator note", location="Server room B")
+        calendar_services.update_appointment(
+            appointment, subject="#11 Replace the switch", note="Coordinator note", location="Server room B"
+        )
     assert queued  # the push goes on commit, not inside the change
 
     outcome = tasks.push_agent_calendar.apply(args=[alice_calendar.pk]).get()
 
-    assert _phone_summary(alice_phone, marker) == "#11 Replace failing switch"
+    assert _phone_summary(alice_phone, marker) == "#11 Replace the switch"
     conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
     assert conflict.direction == SyncLogEntry.Direction.OUTBOUND
+    assert sorted(conflict.overwritten) == ["body", "subject"]
     assert conflict.overwritten["subject"] == phone_had == "#11 renamed on phone"
-    assert "Both sides changed; the helpdesk's version won." in conflict.message
-    assert f"Overwritten in the external calendar: subject '{phone_had}'" in conflict.message
-    assert "description 'Bring the spare switch'" in conflict.message and "location (empty)" in conflict.message
+    assert "Both changed subject and description: the helpdesk's version won." in conflict.message
+    assert f"Overwritten in the external calendar: subject '{phone_had}', description 'Phone note'." in conflict.message
+    assert "location (empty)" not in conflict.message
     assert "conflicts 1" in outcome
 
 
@@ -75,7 +80,7 @@ def test_sync_calendars_after_a_push_resolved_a_conflict_counts_it(
     appointment = _linked_job(alice_calendar, tomorrow_9, django_capture_on_commit_callbacks)
     alice_phone.edit(SyncLink.objects.get().marker, summary="#11 renamed on phone")
     with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.update_appointment(appointment, location="Server room B")
+        calendar_services.update_appointment(appointment, subject="#11 Replace the switch")
     assert SyncLogEntry.objects.filter(result=SyncLogEntry.Result.CONFLICT).count() == 1
 
     out = StringIO()
@@ -95,22 +100,26 @@ def test_external_wins_conflict_of_a_pull_says_what_the_helpdesk_had_on_the_tech
     settings.conflict_rule = ConflictRule.EXTERNAL_WINS
     settings.save()
     appointment = _linked_job(alice_calendar, tomorrow_9, django_capture_on_commit_callbacks)
-    alice_phone.edit(SyncLink.objects.get().marker, summary="Renamed on the phone")
+    on_phone = tomorrow_9 + timedelta(hours=3)
+    alice_phone.edit(
+        SyncLink.objects.get().marker,
+        summary="Renamed on the phone",
+        dtstart=on_phone,
+        dtend=on_phone + timedelta(hours=1),
+    )
     moved = tomorrow_9 + timedelta(hours=1, minutes=30)
     calendar_services.update_appointment(appointment, start=moved, end=moved + timedelta(hours=1))  # not pushed yet
 
     report = _pull(alice_calendar)
 
     appointment.refresh_from_db()
-    assert (appointment.subject, appointment.start) == ("Renamed on the phone", tomorrow_9)
+    assert (appointment.subject, appointment.start) == ("Renamed on the phone", on_phone)
     conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
     assert conflict.direction == SyncLogEntry.Direction.INBOUND
     wall = moved.astimezone(ZoneInfo("Europe/Amsterdam"))  # alice's zone
-    assert f"Overwritten in the helpdesk: subject '#11 Replace failing switch', start {wall:%a} {wall.day} " in (
-        conflict.message
-    )
+    assert f"Overwritten in the helpdesk: start {wall:%a} {wall.day} " in conflict.message
     assert f"{wall:%b %Y %H:%M}" in conflict.message
-    assert conflict.overwritten["subject"] == "#11 Replace failing switch"
+    assert sorted(conflict.overwritten) == ["end", "start"]  # the subject only the phone changed is no conflict
     assert report.conflicts == 1
 
 
@@ -120,7 +129,7 @@ def test_conflict_of_a_private_entry_names_the_fields_but_never_their_text(
     appointment = _linked_job(alice_calendar, tomorrow_9, django_capture_on_commit_callbacks, private=True)
     alice_phone.edit(SyncLink.objects.get().marker, summary="Doctor, renamed on phone", location="Clinic")
     with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.update_appointment(appointment, note="Another note")
+        calendar_services.update_appointment(appointment, subject="Check-up", location="Room 2", note="Another note")
 
     conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
     assert "Overwritten in the external calendar: subject (private entry: not shown)" in conflict.message
@@ -136,14 +145,15 @@ def test_an_entry_turning_private_later_takes_its_text_out_of_earlier_conflict_m
     appointment = _linked_job(alice_calendar, tomorrow_9, django_capture_on_commit_callbacks)
     alice_phone.edit(SyncLink.objects.get().marker, summary="Doctor, renamed on phone")
     with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.update_appointment(appointment, location="Server room B")
+        calendar_services.update_appointment(appointment, subject="#11 Replace the switch")
     assert "'Doctor, renamed on phone'" in SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT).message
 
     services.forget_private_text(appointment)  # what a flip to private on the phone calls (sync/privacy.py)
 
     conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
     assert "Doctor" not in f"{conflict.message} {conflict.overwritten}"
-    assert conflict.message.startswith("Both sides changed; the helpdesk's version won. Overwritten in the external")
+    assert conflict.message.startswith("Both sides changed since the last sync; merged field by field.")
+    assert "the helpdesk's version won. Overwritten in the external" in conflict.message
     assert "subject (private entry: not shown)" in conflict.message
 
 

@@ -168,7 +168,8 @@ def _rule(rule):
 
 def test_external_calendar_wins_overwrites_every_field_and_logs_what_was_lost(both_changed, alice_exchange, ews):
     """Item 7: under "External calendar wins" both sides end equal (Outlook's values), the log's
-    "overwritten" holds exactly the helpdesk's lost values, and later syncs find nothing to do."""
+    "overwritten" holds exactly the helpdesk's lost values (of the fields both changed: the subject
+    only Outlook changed is merged, trial fault 4), and later syncs find nothing to do."""
     _rule(ConflictRule.EXTERNAL_WINS)
     appointment = both_changed
     helpdesk_start, helpdesk_end = appointment.start, appointment.end
@@ -188,7 +189,6 @@ def test_external_calendar_wins_overwrites_every_field_and_logs_what_was_lost(bo
     assert conflict.overwritten == {
         "start": "T" + helpdesk_start.astimezone(UTC).isoformat(),
         "end": "T" + helpdesk_end.astimezone(UTC).isoformat(),
-        "subject": "Visit",
         "location": "Room C",
     }
     start = len(ews.requests)
@@ -198,8 +198,9 @@ def test_external_calendar_wins_overwrites_every_field_and_logs_what_was_lost(bo
 
 
 def test_helpdesk_wins_overwrites_every_field_and_logs_what_outlook_lost(both_changed, alice_exchange, ews):
-    """Item 7, the other rule: Outlook ends with the helpdesk's values; "overwritten" holds exactly
-    Outlook's lost values."""
+    """Item 7, the other rule: Outlook ends with the helpdesk's values of the fields both changed
+    and keeps the subject only Outlook changed (merged per field, trial fault 4); "overwritten"
+    holds exactly Outlook's lost values."""
     _rule(ConflictRule.HELPDESK_WINS)
     appointment = both_changed
     outlook = only_item(ews)
@@ -210,16 +211,16 @@ def test_helpdesk_wins_overwrites_every_field_and_logs_what_outlook_lost(both_ch
     appointment.refresh_from_db()
     item = only_item(ews)
     assert (item.subject, item.start, item.end, item.location) == (
-        "Visit",
+        "Visit (Outlook)",
         appointment.start,
         appointment.end,
         "Room C",
     )
+    assert appointment.subject == "Visit (Outlook)"
     conflict = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
     assert conflict.overwritten == {
         "start": "T" + outlook_start.astimezone(UTC).isoformat(),
         "end": "T" + outlook_end.astimezone(UTC).isoformat(),
-        "subject": "Visit (Outlook)",
         "location": "Room B",
     }
     start = len(ews.requests)

@@ -29,6 +29,7 @@ class Outlook:
             {
                 "id": item.item_id,
                 "subject": item.subject,
+                "body": item.body,
                 "start": item.start.astimezone(UTC),
                 "attendees": item.attendees,
                 "organiser_is_self": item.my_response_type == "Organizer" and item.organizer in ("", address),

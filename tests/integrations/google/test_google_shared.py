@@ -32,6 +32,7 @@ class GoogleCalendarApp:
             {
                 "id": event["id"],
                 "subject": event.get("summary", ""),
+                "body": event.get("description", ""),
                 "start": datetime.fromisoformat(event["start"]["dateTime"]).astimezone(UTC),
                 "attendees": [a["email"] for a in event.get("attendees", [])],
                 "organiser_is_self": event["organizer"].get("self", False),

@@ -36,6 +36,7 @@ class Outlook:
             {
                 "id": event["id"],
                 "subject": event["subject"],
+                "body": (event.get("body") or {}).get("content", ""),
                 "start": event["_start"].astimezone(UTC),
                 "attendees": [a["emailAddress"]["address"] for a in event["attendees"]],
                 "organiser_is_self": event["isOrganizer"] and event["responseStatus"]["response"] == "organizer",
