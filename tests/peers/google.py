@@ -169,6 +169,9 @@ class GoogleCalendarServer:
         self._codes: dict[str, dict] = {}
         self.calendars: dict[str, Calendar] = {}
         self.tokens: dict[str, tuple[str, set[str]]] = {}  # access token -> (user, scopes)
+        # access token -> the grant it came from (a refresh token, or a delegating client id): taking
+        # that back ends its access tokens too (RFC 7009 section 2.1; Google "Revoking a token").
+        self.granted_by: dict[str, str] = {}
         self.api_enabled = True
         self.requests: list[str] = []  # "METHOD /path" per HTTP call to the API (batch = 1)
         self.batch_parts: list[str] = []  # "METHOD /path" of each call inside a batch
@@ -257,6 +260,7 @@ class GoogleCalendarServer:
 
     def grant_delegation(self, client_id: str, scopes: list[str]) -> None:
         self.delegations[client_id] = set(scopes)
+        self._end_access_tokens(client_id)
 
     def add_oauth_client(self, client_id: str, client_secret: str) -> OAuthClient:
         self.oauth_clients[client_id] = OAuthClient(client_id, client_secret)
@@ -270,6 +274,12 @@ class GoogleCalendarServer:
     def revoke(self, refresh_token: str) -> None:
         for client in self.oauth_clients.values():
             client.refresh_tokens.pop(refresh_token, None)
+        self._end_access_tokens(refresh_token)
+
+    def _end_access_tokens(self, grant: str) -> None:
+        for token in [token for token, source in self.granted_by.items() if source == grant]:
+            self.tokens.pop(token, None)
+            self.granted_by.pop(token, None)
 
     # faults
 
@@ -351,9 +361,10 @@ class GoogleCalendarServer:
             return self._code_grant(form)
         return 400, {"error": "unsupported_grant_type", "error_description": f"Invalid grant_type: {grant}"}
 
-    def _grant(self, user: str, scopes: set[str]) -> tuple[int, dict]:
+    def _grant(self, user: str, scopes: set[str], *, source: str = "") -> tuple[int, dict]:
         token = "ya29." + uuid.uuid4().hex
         self.tokens[token] = (user, scopes)
+        self.granted_by[token] = source
         return 200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer", "scope": " ".join(scopes)}
 
     def _jwt_grant(self, assertion: str) -> tuple[int, dict]:
@@ -395,7 +406,7 @@ class GoogleCalendarServer:
                 }
             if subject not in self.users:
                 return invalid("Invalid email or User ID")
-            return self._grant(subject, scopes)
+            return self._grant(subject, scopes, source=account.client_id)
         return self._grant(account.client_email, scopes)
 
     def authorize(self, query: dict[str, str]) -> tuple[int, str]:
@@ -434,6 +445,7 @@ class GoogleCalendarServer:
         status, answer = self._grant(found["user"], found["scopes"])
         if found["offline"]:
             answer["refresh_token"] = self.issue_refresh_token(client.client_id, found["user"], list(found["scopes"]))
+            self.granted_by[answer["access_token"]] = answer["refresh_token"]
         return status, answer
 
     def _refresh_grant(self, form: dict[str, str]) -> tuple[int, dict]:
@@ -444,7 +456,7 @@ class GoogleCalendarServer:
         if found is None:
             return 400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
         user, scopes = found
-        return self._grant(user, scopes)
+        return self._grant(user, scopes, source=form.get("refresh_token", ""))
 
     # the API
 

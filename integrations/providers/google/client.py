@@ -140,6 +140,34 @@ def _service_account(info_json: str) -> service_account.Credentials:
     return service_account.Credentials.from_service_account_info(json.loads(info_json), scopes=[CALENDAR_SCOPE])
 
 
+# Access tokens last about an hour; a provider is built for every sync, so its credentials are kept
+# per process (and per key, refresh token and mailbox) to be reused until google-auth sees them near
+# expiry (SPEC S4: an unchanged poll costs one request, not a token grant as well).
+KEPT_CREDENTIALS = 1024
+
+
+@functools.lru_cache(maxsize=KEPT_CREDENTIALS)
+def _delegated_credentials(info_json: str, mailbox: str) -> service_account.Credentials:
+    """The service account acting as `mailbox` (lower case), one object per process: it carries its
+    access token and expiry, and refreshes itself (a JWT grant) only when google-auth finds the token
+    expired or within its refresh margin. Raises ValueError or KeyError as _service_account."""
+    return _service_account(info_json).with_subject(mailbox)
+
+
+@functools.lru_cache(maxsize=KEPT_CREDENTIALS)
+def _user_credentials(token_uri: str, client_id: str, client_secret: str, refresh_token: str) -> Any:
+    """A technician's own sign-in (their refresh token of the OAuth client), one object per process
+    for the same reason as _delegated_credentials; a new refresh token (signed in again) is a new one."""
+    return user_credentials.Credentials(
+        token=None,
+        refresh_token=refresh_token,
+        token_uri=token_uri,
+        client_id=client_id,
+        client_secret=client_secret,
+        scopes=[CALENDAR_SCOPE],
+    )
+
+
 def google_provider_from_settings(settings: Mapping[str, Any], **options: Any) -> GoogleProvider:
     known = {name: settings[name] for name in GoogleSettings.__dataclass_fields__ if settings.get(name) is not None}
     return GoogleProvider(GoogleSettings(**known), **options)
@@ -164,37 +192,35 @@ class GoogleProvider:
 
     # connection
 
-    def _credentials(self, mailbox: str):
+    def _credentials(self, mailbox: str, *, kept: bool = True):
+        """google-auth credentials acting as `mailbox` (lower case), kept across provider builds in
+        this process with their access token (`kept`), or new ones that must sign in (an admin's
+        test). ConnectionProblem for an unreadable key or a technician without a sign-in."""
         settings = self.settings
         if settings.service_account_info is not None:
             info = {**settings.service_account_info, "token_uri": settings.token_uri}
             try:
-                base = _service_account(json.dumps(info, sort_keys=True))
+                make = _delegated_credentials if kept else _delegated_credentials.__wrapped__
+                return make(json.dumps(info, sort_keys=True), mailbox)
             except (ValueError, KeyError) as error:
                 raise ConnectionProblem(
                     f"The service account key cannot be read ({error}): download a new JSON key and enter it again."
                 ) from error
-            return base.with_subject(mailbox)
         token = settings.refresh_tokens.get(mailbox)
         if not token:
             raise ConnectionProblem(
                 f'{mailbox} has not connected a Google calendar yet: sign in on the "Connect my Google calendar" page.'
             )
-        return user_credentials.Credentials(
-            token=None,
-            refresh_token=token,
-            token_uri=settings.token_uri,
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
-            scopes=[CALENDAR_SCOPE],
-        )
+        make = _user_credentials if kept else _user_credentials.__wrapped__
+        return make(settings.token_uri, settings.client_id, settings.client_secret, token)
 
-    def _session(self, mailbox: str):
-        """(service, authorised http) acting as `mailbox`."""
+    def _session(self, mailbox: str, *, fresh: bool = False):
+        """(service, authorised http) acting as `mailbox`; `fresh`: with credentials that sign in
+        anew rather than a kept access token."""
         mailbox = mailbox.strip().lower()
-        if mailbox not in self._sessions:
+        if fresh or mailbox not in self._sessions:
             http = google_auth_httplib2.AuthorizedHttp(
-                self._credentials(mailbox), http=httplib2.Http(timeout=self.settings.timeout)
+                self._credentials(mailbox, kept=not fresh), http=httplib2.Http(timeout=self.settings.timeout)
             )
             service = build(
                 "calendar",
@@ -247,6 +273,7 @@ class GoogleProvider:
                     "technician to test domain-wide delegation."
                 )
             return f"OAuth client {self.settings.client_id} is set; each technician connects their own calendar."
+        self._session(mailbox, fresh=True)  # the test is of the sign-in too, not of a kept access token
         try:
             calendar = self.find_calendar(mailbox)
         except ProviderError as error:
