@@ -177,7 +177,8 @@ def google_connect(request):
         redirect_uri = request.build_absolute_uri(reverse("integrations:google_callback"))
         return redirect(services.google_consent_address(agent, connection, redirect_uri=redirect_uri, state=state))
     mine = {c.connection_id: c for c in AgentCalendar.objects.filter(agent=agent, connection__in=connections)}
-    rows = [(connection, mine.get(connection.pk)) for connection in connections]
+    sign_ins = selectors.last_google_sign_ins(agent, connections)
+    rows = [(connection, mine.get(connection.pk), sign_ins.get(connection.pk)) for connection in connections]
     return _allow_sign_in_redirects(render(request, "integrations/google_connect.html", {"rows": rows}), connections)
 
 

@@ -176,6 +176,7 @@ class GoogleCalendarServer:
         self.requests: list[str] = []  # "METHOD /path" per HTTP call to the API (batch = 1)
         self.batch_parts: list[str] = []  # "METHOD /path" of each call inside a batch
         self.token_requests: list[dict] = []  # grants seen at the token endpoint
+        self.token_answers: deque[tuple[int, object]] = deque()  # (status, JSON) served instead of the next grants
         self.send_updates: list[str | None] = []  # sendUpdates of every write
         self.faults: deque[dict] = deque()
         # Random faults: each API call fails with probability fault_rate, of a kind from fault_kinds.
@@ -352,6 +353,8 @@ class GoogleCalendarServer:
 
     def token(self, form: dict[str, str]) -> tuple[int, dict]:
         self.token_requests.append({k: v for k, v in form.items() if k != "client_secret"})
+        if self.token_answers:
+            return self.token_answers.popleft()
         grant = form.get("grant_type")
         if grant == JWT_GRANT:
             return self._jwt_grant(form.get("assertion", ""))

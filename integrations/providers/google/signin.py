@@ -60,6 +60,8 @@ def exchange_code(
         body = answer.json()
     except ValueError:
         body = {}
+    if not isinstance(body, dict):  # RFC 6749 section 5.1/5.2: the answer is a JSON object, or it is not Google's
+        body = {}
     if answer.status_code >= 500:
         raise TransientError(f"Google's sign-in service had a passing fault (HTTP {answer.status_code}).")
     if answer.status_code != 200:
