@@ -336,8 +336,10 @@ class GoogleProvider:
         known_versions: Mapping[str, str] | None = None,
     ) -> ChangePage:
         if token is None:
-            return self._call(calendar.mailbox, lambda: self._full_listing(calendar, window))
-        return self._call(calendar.mailbox, lambda: self._changes_since(calendar, token, known_versions or {}))
+            return self._call(calendar.mailbox, lambda: self._full_listing(calendar, window), "listing")
+        return self._call(
+            calendar.mailbox, lambda: self._changes_since(calendar, token, known_versions or {}), "listing"
+        )
 
     def _pages(self, calendar: RemoteCalendar, **query) -> tuple[list[dict], str | None, str]:
         """Every item of an events.list, following nextPageToken; (items, nextSyncToken, time zone)."""

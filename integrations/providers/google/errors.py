@@ -30,6 +30,12 @@ from ..base import (
 
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
 RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+# 403 reasons about one event rather than the calendar, with what they mean for the technician.
+ENTRY_REFUSALS = {
+    "forbiddenForNonOrganizer": "only the organiser of this invitation may change it; it stays as it is in Google",
+    "requiredAccessLevel": "the calendar only lets this account read the entry; it stays as it is in Google",
+    "forbiddenForServiceAccounts": "Google lets no service account write this entry; it stays as it is in Google",
+}
 
 
 def reason_of(error: HttpError) -> str:
@@ -59,8 +65,10 @@ def translate(
     address: str = "",
 ) -> ProviderError:
     """Our error for one raised while working on `mailbox`'s calendar as `who` (the service account
-    or the technician's own sign-in). `what` is "event" or "calendar": a 404 on the calendar itself
-    is a set-up problem, on an event the entry being gone. `address`: the URL called (the API
+    or the technician's own sign-in). `what` is "event", "listing" (events.list of the calendar) or
+    "calendar": a 404 on the calendar itself is a set-up problem, on an event the entry being gone;
+    a 403 on an event other than a rate limit or a set-up reason is that entry's refusal alone
+    (ProviderError), elsewhere a ConnectionProblem. `address`: the URL called (the API
     endpoint, or the token endpoint for a sign-in), named when it cannot be reached."""
     if isinstance(error, auth_errors.RefreshError):
         return _refresh_error(error, who=who, mailbox=mailbox, client_id=client_id)
@@ -101,6 +109,13 @@ def translate(
                 "is shared with the account."
             )
         return RemoteNotFound(f"The entry is no longer in {mailbox}'s calendar.")
+    if status == 403 and what == "event":
+        # A refusal of this one entry (the "Handle API errors" guide's forbiddenForNonOrganizer,
+        # requiredAccessLevel, ...): the entry fails alone, the calendar goes on syncing.
+        hint = ENTRY_REFUSALS.get(reason, "it stays as it is in Google")
+        return ProviderError(
+            f"Google refused this change to the entry in {mailbox}'s calendar ({reason or 'forbidden'}): {hint}."
+        )
     if status == 403:
         return ConnectionProblem(f"Google refused access to {mailbox}'s calendar for {who} ({reason or 'forbidden'}).")
     return ProviderError(f"Google refused the request (HTTP {status} {reason}): {error}")

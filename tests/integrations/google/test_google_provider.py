@@ -14,6 +14,7 @@ from dateutil.rrule import rrulestr
 from integrations.providers.base import (
     BulkOp,
     ConnectionProblem,
+    ProviderError,
     RemoteEvent,
     RemoteOccurrence,
     RemoteRef,
@@ -508,3 +509,25 @@ def test_google_rdate_and_lines_we_do_not_model_survive_a_patch_of_the_recurrenc
     assert _starts_by_recurring_ical_events(start, stored) == expected
     assert extra.astimezone(UTC) in expected and cancelled.astimezone(UTC) not in expected
     assert provider.get(calendar, RemoteRef(made["id"])).rdates == [extra]
+
+
+def test_a_refusal_of_one_entry_is_that_entrys_failure_not_the_calendars(google, provider, calendar, window):
+    # Calendar API "Handle API errors": 403 forbiddenForNonOrganizer refuses a change to one
+    # invitation; the calendar itself stays open to the account.
+    start = next_monday_9()
+    ref = provider.create(calendar, ours(start))
+    google.fail_next(403, "forbiddenForNonOrganizer", path=f"/events/{ref.remote_id}")
+
+    with pytest.raises(ProviderError) as raised:
+        provider.update(calendar, ref, ours(start + HOUR))
+
+    assert not isinstance(raised.value, ConnectionProblem)
+    assert "forbiddenForNonOrganizer" in str(raised.value) and "organiser" in str(raised.value)
+    assert provider.list_changes(calendar, None, window).changed  # the calendar goes on
+
+
+def test_a_refusal_of_the_listing_is_still_the_calendars(google, provider, calendar, window):
+    google.fail_next(403, "requiredAccessLevel", path=f"/calendars/{ALICE}/events")
+
+    with pytest.raises(ConnectionProblem):
+        provider.list_changes(calendar, None, window)
