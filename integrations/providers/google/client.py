@@ -8,7 +8,7 @@ settings of the connection (the client's own batch request ignores the endpoint)
 
 Pull: events.list with singleEvents=false (masters with their exceptions, not expanded), over
 the window on a full listing and with the sync token afterwards, page by page until
-nextSyncToken; 410 fullSyncRequired is SyncTokenExpired. Working-location and birthday entries
+nextSyncToken; any 410 on the listing is SyncTokenExpired. Working-location and birthday entries
 are never imported, focus time and out of office come in as busy blocks (mapping.py); filtered
 here rather than with `eventTypes`, so sync tokens taken before keep their parameters.
 Push: insert under an id derived from our marker, so a retried insert meets 409 and goes on with

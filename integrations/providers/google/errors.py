@@ -97,7 +97,9 @@ def translate(
         )
     if status == 401:
         return ConnectionProblem(f"Google refused the sign-in of {who}: reconnect the account and test again.")
-    if status == 410 and reason == "fullSyncRequired":
+    if status == 410 and (reason == "fullSyncRequired" or what == "listing"):
+        # "Synchronize resources efficiently": a 410 on an incremental listing, whatever its reason
+        # (updatedMinTooLongAgo, none), means wiping the token and listing in full.
         return SyncTokenExpired(f"Google refused the sync token of {mailbox}'s calendar: a full resync is needed.")
     if status == 412:
         return VersionConflict(f"The entry changed in {mailbox}'s calendar since we last read it.")

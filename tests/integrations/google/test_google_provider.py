@@ -531,3 +531,14 @@ def test_a_refusal_of_the_listing_is_still_the_calendars(google, provider, calen
 
     with pytest.raises(ConnectionProblem):
         provider.list_changes(calendar, None, window)
+
+
+@pytest.mark.parametrize("reason", ["updatedMinTooLongAgo", ""])
+def test_any_410_on_a_sync_token_listing_asks_for_a_full_listing(google, provider, calendar, window, reason):
+    # Calendar API "Synchronize resources efficiently": a 410 on an incremental request means a
+    # full wipe and a new full sync, whatever reason it gives.
+    token = provider.list_changes(calendar, None, window).next_token
+    google.fail_next(410, reason, path=f"/calendars/{ALICE}/events")
+
+    with pytest.raises(SyncTokenExpired):
+        provider.list_changes(calendar, token, window)
