@@ -246,7 +246,14 @@ class GoogleProvider:
             self.settings.token_uri if isinstance(error, auth_errors.TransportError) else self.settings.api_endpoint
         )
         return translate(
-            error, who=who, mailbox=mailbox, client_id=client_id, what=what, calendar_id=calendar_id, address=address
+            error,
+            who=who,
+            mailbox=mailbox,
+            client_id=client_id or self.settings.client_id,
+            what=what,
+            calendar_id=calendar_id,
+            address=address,
+            delegated=self.settings.service_account_info is not None,
         )
 
     def _call(self, mailbox: str, call: Callable[[], T], what: str = "event", calendar_id: str = "primary") -> T:

@@ -25,7 +25,7 @@ from integrations.providers.base import (
 from integrations.providers.google import MARKER_KEY, GoogleProvider, GoogleSettings, event_id_for
 from tests.peers.google import CALENDAR_SCOPE
 
-from .conftest import ALICE, CLIENT_ID
+from .conftest import ALICE, BOB, CLIENT_ID
 
 AMS = ZoneInfo("Europe/Amsterdam")
 HOUR = timedelta(hours=1)
@@ -361,7 +361,9 @@ def test_wrong_key_says_to_make_a_new_one(google, service_account_info):
 # --- a technician's own sign-in (OAuth refresh token) ----------------------------------------------
 
 
-def test_per_user_oauth_refreshes_and_a_revoked_grant_asks_to_reconnect(google):
+@pytest.fixture
+def own_sign_in(google) -> tuple[GoogleSettings, str]:
+    """(settings, refresh token): alice's own sign-in on an OAuth client of the connection."""
     google.add_oauth_client("client-1.apps.googleusercontent.com", "client-secret")
     token = google.issue_refresh_token("client-1.apps.googleusercontent.com", ALICE, [CALENDAR_SCOPE])
     settings = settings_for(
@@ -370,6 +372,11 @@ def test_per_user_oauth_refreshes_and_a_revoked_grant_asks_to_reconnect(google):
         client_secret="client-secret",
         refresh_tokens={ALICE: token},
     )
+    return settings, token
+
+
+def test_per_user_oauth_refreshes_and_a_revoked_grant_asks_to_reconnect(google, own_sign_in):
+    settings, token = own_sign_in
 
     assert GoogleProvider(settings).find_calendar(ALICE).calendar_id == ALICE
     assert google.token_requests[-1]["grant_type"] == "refresh_token"
@@ -542,3 +549,25 @@ def test_any_410_on_a_sync_token_listing_asks_for_a_full_listing(google, provide
 
     with pytest.raises(SyncTokenExpired):
         provider.list_changes(calendar, token, window)
+
+
+def test_a_refused_own_sign_in_asks_the_technician_to_reconnect_not_to_fix_a_service_account(google, own_sign_in):
+    settings, _token = own_sign_in
+    # RFC 6749 section 5.2: the refusal's code is the `error` member of the JSON answer.
+    google.token_answers.append((400, {"error": "unauthorized_client", "error_description": "Unauthorized"}))
+
+    with pytest.raises(ConnectionProblem) as raised:
+        GoogleProvider(settings, attempts=1).find_calendar(ALICE)
+
+    message = str(raised.value)
+    assert "(unauthorized_client: Unauthorized)" in message and "Connect my Google calendar" in message
+    assert "service account" not in message and "delegation" not in message
+
+
+def test_a_refused_service_account_key_names_the_code_cleanly(google, provider):
+    google.token_answers.append((400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}))
+
+    with pytest.raises(ConnectionProblem) as raised:
+        provider.find_calendar(BOB)
+
+    assert "(invalid_grant: Invalid JWT Signature.)" in str(raised.value) and "((" not in str(raised.value)
