@@ -285,12 +285,22 @@ class GoogleCalendarServer:
     # faults
 
     def fail_next(
-        self, status: int | str, reason: str = "", *, times: int = 1, retry_after: str | None = None, path: str = ""
+        self,
+        status: int | str,
+        reason: str = "",
+        *,
+        times: int = 1,
+        retry_after: str | None = None,
+        path: str = "",
+        skip: int = 0,
     ) -> None:
         """The next `times` API calls (whose path contains `path`) fail with status/reason, or with
-        "drop" (connection closed unserved) / "drop_after" (served, the answer lost)."""
+        "drop" (connection closed unserved) / "drop_after" (served, the answer lost); `skip`: after
+        that many such calls are served (the second page of a listing: skip=1)."""
         for _ in range(times):
-            self.faults.append({"status": status, "reason": reason, "retry_after": retry_after, "path": path})
+            self.faults.append(
+                {"status": status, "reason": reason, "retry_after": retry_after, "path": path, "skip": skip}
+            )
 
     def expire_sync_tokens(self, user: str) -> None:
         """Google dropped every sync token of the calendar (410 fullSyncRequired on the next use)."""
@@ -521,6 +531,9 @@ class GoogleCalendarServer:
 
     def _fault(self, path: str) -> None:
         for fault in list(self.faults):
+            if fault["path"] in path and fault.get("skip"):
+                fault["skip"] -= 1
+                return
             if fault["path"] in path and isinstance(fault["status"], int):
                 self.faults.remove(fault)
                 self.faults_served[str(fault["status"])] += 1

@@ -189,6 +189,8 @@ class GoogleProvider:
         self.settings = settings
         self._policy = RetryPolicy(attempts=attempts, max_inline_wait=max_inline_wait, sleep=sleep)
         self._sessions: dict[str, tuple[Any, Any]] = {}
+        # (mailbox, calendar, query) -> (items so far, the token of the page that failed): see _pages.
+        self._unfinished: dict[tuple[str, str, str], tuple[list[dict], str | None]] = {}
 
     # connection
 
@@ -348,19 +350,27 @@ class GoogleProvider:
             calendar.mailbox, lambda: self._changes_since(calendar, token, known_versions or {}), "listing"
         )
 
-    def _pages(self, calendar: RemoteCalendar, **query) -> tuple[list[dict], str | None, str]:
-        """Every item of an events.list, following nextPageToken; (items, nextSyncToken, time zone)."""
+    def _pages(self, calendar: RemoteCalendar, *, resume: bool = False, **query) -> tuple[list[dict], str | None, str]:
+        """Every item of an events.list, following nextPageToken; (items, nextSyncToken, time zone).
+        `resume` (the calendar's own listing): the pages read before a failure are kept with the
+        next page's token, so the retry of list_changes asks for the failing page only, not pages
+        1..N-1 again (a page token stays good while its listing is unfinished)."""
         events = self._events(calendar.mailbox)
-        items: list[dict] = []
-        page_token = None
+        key = (calendar.mailbox, calendar.calendar_id, json.dumps(query, sort_keys=True))
+        items, page_token = self._unfinished.pop(key, ([], None)) if resume else ([], None)
         while True:
-            answer = events.list(
-                calendarId=calendar.calendar_id,
-                singleEvents=False,
-                maxResults=PAGE_SIZE,
-                pageToken=page_token,
-                **query,
-            ).execute()
+            try:
+                answer = events.list(
+                    calendarId=calendar.calendar_id,
+                    singleEvents=False,
+                    maxResults=PAGE_SIZE,
+                    pageToken=page_token,
+                    **query,
+                ).execute()
+            except Exception:
+                if resume and items:
+                    self._unfinished[key] = (items, page_token)
+                raise
             items.extend(answer.get("items") or ())
             page_token = answer.get("nextPageToken")
             if not page_token:
@@ -369,6 +379,7 @@ class GoogleProvider:
     def _full_listing(self, calendar: RemoteCalendar, window: Window) -> ChangePage:
         items, sync_token, zone = self._pages(
             calendar,
+            resume=True,
             timeMin=window.start.astimezone(UTC).isoformat(),
             timeMax=window.end.astimezone(UTC).isoformat(),
         )
@@ -392,7 +403,7 @@ class GoogleProvider:
         return page
 
     def _changes_since(self, calendar: RemoteCalendar, token: str, known: Mapping[str, str]) -> ChangePage:
-        items, sync_token, zone = self._pages(calendar, syncToken=token)
+        items, sync_token, zone = self._pages(calendar, resume=True, syncToken=token)
         page = ChangePage(next_token=sync_token)
         series: set[str] = set()
         for item in items:

@@ -571,3 +571,26 @@ def test_a_refused_service_account_key_names_the_code_cleanly(google, provider):
         provider.find_calendar(BOB)
 
     assert "(invalid_grant: Invalid JWT Signature.)" in str(raised.value) and "((" not in str(raised.value)
+
+
+def test_a_listing_that_fails_on_its_second_page_asks_for_that_page_again_not_the_first(
+    google, provider, calendar, window, monkeypatch
+):
+    from integrations.providers.google import client
+
+    monkeypatch.setattr(client, "PAGE_SIZE", 2)  # three pages for five entries
+    start = next_monday_9()
+    for number in range(5):
+        google.phone_insert(
+            ALICE,
+            summary=f"Visit {number}",
+            start={"dateTime": (start + number * HOUR).isoformat()},
+            end={"dateTime": (start + number * HOUR + HOUR).isoformat()},
+        )
+    before = google.request_count
+    google.fail_next(503, path=f"/calendars/{ALICE}/events", skip=1)
+
+    page = provider.list_changes(calendar, None, window)
+
+    assert sorted(event.subject for event in page.changed) == [f"Visit {number}" for number in range(5)]
+    assert len(google.requests[before:]) == 4  # page 1, page 2 refused, page 2, page 3
