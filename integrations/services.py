@@ -809,8 +809,11 @@ def google_sign_in_connections():
     ]
 
 
-def google_consent_address(agent: Agent, connection: Connection, *, redirect_uri: str, state: str) -> str:
-    """Where to send the technician's browser to allow access (no outbound call)."""
+def google_consent_address(
+    agent: Agent, connection: Connection, *, redirect_uri: str, state: str, code_verifier: str
+) -> str:
+    """Where to send the technician's browser to allow access (no outbound call), with the PKCE
+    challenge of `code_verifier` (google.signin.new_code_verifier, kept in the session)."""
     from integrations.providers.google.signin import GOOGLE_AUTH_URI, consent_address
 
     return consent_address(
@@ -818,11 +821,14 @@ def google_consent_address(agent: Agent, connection: Connection, *, redirect_uri
         client_id=connection.username,
         redirect_uri=redirect_uri,
         state=state,
+        code_verifier=code_verifier,
         login_hint=agent.mailbox,
     )
 
 
-def finish_google_sign_in(agent: Agent, connection: Connection, *, code: str, redirect_uri: str) -> AgentCalendar:
+def finish_google_sign_in(
+    agent: Agent, connection: Connection, *, code: str, redirect_uri: str, code_verifier: str = ""
+) -> AgentCalendar:
     """Exchange the code Google gave the browser for a refresh token, then tie the technician to their
     primary calendar with it (run by a worker), noted in the sync log. Raises ConnectionProblem
     saying what to do, TransientError when Google's sign-in service has a passing fault."""
@@ -835,6 +841,7 @@ def finish_google_sign_in(agent: Agent, connection: Connection, *, code: str, re
         client_secret=connection.get_secret(),
         code=code,
         redirect_uri=redirect_uri,
+        code_verifier=code_verifier,
     )
     agent_calendar = connect_own_google_calendar(agent, connection=connection, refresh_token=token)
     SyncLogEntry.objects.create(

@@ -106,9 +106,12 @@ SIGN_IN_RETRIES = 4  # about a minute and a half in all: Google's authorization 
 
 
 @shared_task(bind=True)
-def finish_google_sign_in(self, agent_id: int, connection_id: int, code: str, redirect_uri: str) -> str:
+def finish_google_sign_in(
+    self, agent_id: int, connection_id: int, code: str, redirect_uri: str, verifier: str = ""
+) -> str:
     """The end of "Connect my Google calendar": the code exchange and the first look at the calendar,
-    run here rather than in the web request. The code is single-use and lives minutes; what lasts
+    run here rather than in the web request, with the sign-in's PKCE verifier (empty for one queued
+    before PKCE). The code is single-use and lives minutes; what lasts
     (the refresh token) is stored encrypted. A passing fault is retried with back-off while the code
     may still be good (a code Google already redeemed then gets invalid_grant, a clear refusal). A
     refusal, or a fault outlasting the retries, leaves the technician unconnected with the reason in
@@ -118,7 +121,9 @@ def finish_google_sign_in(self, agent_id: int, connection_id: int, code: str, re
     agent = Agent.objects.get(pk=agent_id)
     connection = Connection.objects.get(pk=connection_id)
     try:
-        agent_calendar = services.finish_google_sign_in(agent, connection, code=code, redirect_uri=redirect_uri)
+        agent_calendar = services.finish_google_sign_in(
+            agent, connection, code=code, redirect_uri=redirect_uri, code_verifier=verifier
+        )
     except TransientError as error:
         if self.request.retries < SIGN_IN_RETRIES:
             delay = error.retry_after or min(60, 5 * 2**self.request.retries) * random.uniform(0.5, 1.5)

@@ -46,6 +46,7 @@ import base64
 import copy
 import email
 import email.policy
+import hashlib
 import http.client
 import itertools
 import json
@@ -443,6 +444,7 @@ class GoogleCalendarServer:
             "user": self.signed_in_user.lower(),
             "scopes": set((query.get("scope") or "").split()),
             "offline": query.get("access_type") == "offline",
+            "challenge": (query.get("code_challenge"), query.get("code_challenge_method")),
         }
         return 302, f"{redirect_uri}?code={quote(code)}&scope={quote(query.get('scope') or '')}{tail}"
 
@@ -455,6 +457,9 @@ class GoogleCalendarServer:
             return 400, {"error": "invalid_grant", "error_description": "Malformed auth code."}
         if found["redirect_uri"] != form.get("redirect_uri"):
             return 400, {"error": "redirect_uri_mismatch", "error_description": "Bad Request"}
+        challenge, method = found["challenge"]
+        if challenge and not _pkce_verifies(form.get("code_verifier", ""), challenge, method):
+            return 400, {"error": "invalid_grant", "error_description": "Invalid code verifier."}
         status, answer = self._grant(found["user"], found["scopes"])
         if found["offline"]:
             answer["refresh_token"] = self.issue_refresh_token(client.client_id, found["user"], list(found["scopes"]))
@@ -918,6 +923,14 @@ class GoogleCalendarServer:
 
 _REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
 _REASONS |= {404: "Not Found", 409: "Conflict", 410: "Gone", 412: "Precondition Failed", 429: "Too Many Requests"}
+
+
+def _pkce_verifies(verifier: str, challenge: str, method: str | None) -> bool:
+    """RFC 7636 section 4.6: S256 is BASE64URL(SHA256(verifier)) without padding; plain is the verifier."""
+    if method == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii")).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=") == challenge
+    return verifier == challenge
 
 
 def _public(event: dict) -> dict:
