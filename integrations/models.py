@@ -413,6 +413,8 @@ class SyncLogEntry(models.Model):
         SKIPPED = "skipped", "Skipped"
         ERROR = "error", "Error"
 
+    GOOGLE_SIGN_IN = "sign-in"  # the operation of the end of "Connect my Google calendar" (services)
+
     # Kept when the calendar is disconnected or deleted (the audit trail outlives the link): the
     # technician and the calendar's name are stamped on the entries first (services.keep_sync_log, on pre_delete).
     agent_calendar = models.ForeignKey(

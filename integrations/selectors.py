@@ -528,3 +528,17 @@ def not_theirs_message(agent: Agent, connection: Connection, account: str) -> st
         f'link {agent.name}\'s own account, or confirm ("account shared with this technician") that '
         f"{account} shares or delegates this calendar to them."
     )
+
+
+def last_google_sign_ins(agent: Agent, connections: Iterable[Connection]) -> dict[int, SyncLogEntry]:
+    """{connection id: the newest "sign-in" SyncLogEntry of `agent` on it} for the "Connect my
+    Google calendar" page: an ERROR one is a sign-in that did not finish, with its reason. The log
+    names a connection by its label (str(connection)), as it keeps entries of deleted ones. One query."""
+    by_label = {str(connection)[:255]: connection.pk for connection in connections}
+    newest: dict[int, SyncLogEntry] = {}
+    entries = SyncLogEntry.objects.filter(
+        agent=agent, operation=SyncLogEntry.GOOGLE_SIGN_IN, calendar_label__in=by_label
+    ).order_by("-created_at", "-pk")
+    for entry in entries:
+        newest.setdefault(by_label[entry.calendar_label], entry)
+    return newest

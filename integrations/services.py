@@ -872,8 +872,11 @@ def google_sign_in_connections():
     ]
 
 
-def google_consent_address(agent: Agent, connection: Connection, *, redirect_uri: str, state: str) -> str:
-    """Where to send the technician's browser to allow access (no outbound call)."""
+def google_consent_address(
+    agent: Agent, connection: Connection, *, redirect_uri: str, state: str, code_verifier: str
+) -> str:
+    """Where to send the technician's browser to allow access (no outbound call), with the PKCE
+    challenge of `code_verifier` (google.signin.new_code_verifier, kept in the session)."""
     from integrations.providers.google.signin import GOOGLE_AUTH_URI, consent_address
 
     return consent_address(
@@ -881,13 +884,17 @@ def google_consent_address(agent: Agent, connection: Connection, *, redirect_uri
         client_id=connection.username,
         redirect_uri=redirect_uri,
         state=state,
+        code_verifier=code_verifier,
         login_hint=agent.mailbox,
     )
 
 
-def finish_google_sign_in(agent: Agent, connection: Connection, *, code: str, redirect_uri: str) -> AgentCalendar:
+def finish_google_sign_in(
+    agent: Agent, connection: Connection, *, code: str, redirect_uri: str, code_verifier: str = ""
+) -> AgentCalendar:
     """Exchange the code Google gave the browser for a refresh token, then tie the technician to their
-    primary calendar with it (run by a worker). Raises ConnectionProblem saying what to do."""
+    primary calendar with it (run by a worker), noted in the sync log. Raises ConnectionProblem
+    saying what to do, TransientError when Google's sign-in service has a passing fault."""
     from integrations.providers.google import GOOGLE_TOKEN_URI
     from integrations.providers.google.signin import exchange_code
 
@@ -897,8 +904,35 @@ def finish_google_sign_in(agent: Agent, connection: Connection, *, code: str, re
         client_secret=connection.get_secret(),
         code=code,
         redirect_uri=redirect_uri,
+        code_verifier=code_verifier,
     )
-    return connect_own_google_calendar(agent, connection=connection, refresh_token=token)
+    agent_calendar = connect_own_google_calendar(agent, connection=connection, refresh_token=token)
+    SyncLogEntry.objects.create(
+        agent=agent,
+        agent_calendar=agent_calendar,
+        calendar_label=str(connection)[:255],
+        direction=SyncLogEntry.Direction.INBOUND,
+        operation=SyncLogEntry.GOOGLE_SIGN_IN,
+        message=f"Signed in with Google; calendar {agent_calendar.calendar_id} connected.",
+    )
+    return agent_calendar
+
+
+def record_google_sign_in_failure(agent: Agent, connection: Connection, error: ProviderError) -> SyncLogEntry:
+    """Note in the sync log that the technician's Google sign-in on `connection` did not finish (a
+    refusal, or a passing fault that outlasted the retries), with the message a person needs; the
+    "Connect my Google calendar" page shows it until a later sign-in succeeds."""
+    from integrations.sync import limits
+
+    return SyncLogEntry.objects.create(
+        agent=agent,
+        agent_calendar=AgentCalendar.objects.filter(agent=agent, connection=connection).first(),
+        calendar_label=str(connection)[:255],
+        direction=SyncLogEntry.Direction.INBOUND,
+        operation=SyncLogEntry.GOOGLE_SIGN_IN,
+        result=SyncLogEntry.Result.ERROR,
+        message=limits.describe(error)[:2000],
+    )
 
 
 def queue_poll_round(now: datetime | None = None) -> int:

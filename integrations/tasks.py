@@ -102,23 +102,43 @@ def renew_google_channels() -> int:
     return services.renew_google_channels()
 
 
-@shared_task
-def finish_google_sign_in(agent_id: int, connection_id: int, code: str, redirect_uri: str) -> str:
+SIGN_IN_RETRIES = 4  # about a minute and a half in all: Google's authorization code lives minutes
+
+
+@shared_task(bind=True)
+def finish_google_sign_in(
+    self, agent_id: int, connection_id: int, code: str, redirect_uri: str, verifier: str = ""
+) -> str:
     """The end of "Connect my Google calendar": the code exchange and the first look at the calendar,
-    run here rather than in the web request. The code is single-use and lives minutes; what lasts
-    (the refresh token) is stored encrypted. A refusal leaves the technician unconnected, and the
-    page offers the sign-in again."""
+    run here rather than in the web request, with the sign-in's PKCE verifier (empty for one queued
+    before PKCE). The code is single-use and lives minutes; what lasts
+    (the refresh token) is stored encrypted. A passing fault is retried with back-off while the code
+    may still be good (a code Google already redeemed then gets invalid_grant, a clear refusal). A
+    refusal, or a fault outlasting the retries, leaves the technician unconnected with the reason in
+    the sync log, which the page shows next to the sign-in it offers again."""
     from agents.models import Agent
 
     agent = Agent.objects.get(pk=agent_id)
     connection = Connection.objects.get(pk=connection_id)
     try:
-        agent_calendar = services.finish_google_sign_in(agent, connection, code=code, redirect_uri=redirect_uri)
+        agent_calendar = services.finish_google_sign_in(
+            agent, connection, code=code, redirect_uri=redirect_uri, code_verifier=verifier
+        )
+    except TransientError as error:
+        if self.request.retries < SIGN_IN_RETRIES:
+            delay = error.retry_after or min(60, 5 * 2**self.request.retries) * random.uniform(0.5, 1.5)
+            raise self.retry(countdown=delay, max_retries=SIGN_IN_RETRIES) from error
+        return _sign_in_failed(agent, connection, error)
     except ProviderError as error:
-        logger.info("Google sign-in of %s failed: %s", agent, error)
-        return f"failed: {error}"
+        return _sign_in_failed(agent, connection, error)
     services.queue_existing_appointments(agent_calendar, since=timezone.now())
     return f"connected {agent_calendar.calendar_id}"
+
+
+def _sign_in_failed(agent, connection: Connection, error: ProviderError) -> str:
+    logger.warning("Google sign-in of %s on %s failed: %s", agent, connection, error)
+    services.record_google_sign_in_failure(agent, connection, error)
+    return f"failed: {error}"
 
 
 @shared_task

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from agents.decorators import technician_required
 from integrations import selectors, services
 from integrations.models import AgentCalendar, Connection, SyncLink
+from integrations.providers.google.signin import new_code_verifier
 
 
 def _agent(request):
@@ -172,12 +173,17 @@ def google_connect(request):
         connection = next((c for c in connections if str(c.pk) == request.POST.get("connection")), None)
         if connection is None:
             raise Http404("No such Google connection.")
-        state = secrets.token_urlsafe(24)
-        request.session[GOOGLE_STATE] = {"state": state, "connection": connection.pk}
+        state, verifier = secrets.token_urlsafe(24), new_code_verifier()
+        request.session[GOOGLE_STATE] = {"state": state, "connection": connection.pk, "verifier": verifier}
         redirect_uri = request.build_absolute_uri(reverse("integrations:google_callback"))
-        return redirect(services.google_consent_address(agent, connection, redirect_uri=redirect_uri, state=state))
+        return redirect(
+            services.google_consent_address(
+                agent, connection, redirect_uri=redirect_uri, state=state, code_verifier=verifier
+            )
+        )
     mine = {c.connection_id: c for c in AgentCalendar.objects.filter(agent=agent, connection__in=connections)}
-    rows = [(connection, mine.get(connection.pk)) for connection in connections]
+    sign_ins = selectors.last_google_sign_ins(agent, connections)
+    rows = [(connection, mine.get(connection.pk), sign_ins.get(connection.pk)) for connection in connections]
     return _allow_sign_in_redirects(render(request, "integrations/google_connect.html", {"rows": rows}), connections)
 
 
@@ -197,7 +203,7 @@ def google_callback(request):
     redirect_uri = request.build_absolute_uri(reverse("integrations:google_callback"))
     from integrations.tasks import finish_google_sign_in
 
-    finish_google_sign_in.delay(agent.pk, connection.pk, request.GET["code"], redirect_uri)
+    finish_google_sign_in.delay(agent.pk, connection.pk, request.GET["code"], redirect_uri, started.get("verifier", ""))
     messages.success(request, "Google allowed access: your calendar is being connected.")
     return redirect("integrations:google_connect")
 

@@ -46,6 +46,7 @@ import base64
 import copy
 import email
 import email.policy
+import hashlib
 import http.client
 import itertools
 import json
@@ -176,10 +177,14 @@ class GoogleCalendarServer:
         self._codes: dict[str, dict] = {}
         self.calendars: dict[str, Calendar] = {}
         self.tokens: dict[str, tuple[str, set[str]]] = {}  # access token -> (user, scopes)
+        # access token -> the grant it came from (a refresh token, or a delegating client id): taking
+        # that back ends its access tokens too (RFC 7009 section 2.1; Google "Revoking a token").
+        self.granted_by: dict[str, str] = {}
         self.api_enabled = True
         self.requests: list[str] = []  # "METHOD /path" per HTTP call to the API (batch = 1)
         self.batch_parts: list[str] = []  # "METHOD /path" of each call inside a batch
         self.token_requests: list[dict] = []  # grants seen at the token endpoint
+        self.token_answers: deque[tuple[int, object]] = deque()  # (status, JSON) served instead of the next grants
         self.send_updates: list[str | None] = []  # sendUpdates of every write
         self.faults: deque[dict] = deque()
         # Random faults: each API call fails with probability fault_rate, of a kind from fault_kinds.
@@ -264,6 +269,7 @@ class GoogleCalendarServer:
 
     def grant_delegation(self, client_id: str, scopes: list[str]) -> None:
         self.delegations[client_id] = set(scopes)
+        self._end_access_tokens(client_id)
 
     def add_oauth_client(self, client_id: str, client_secret: str) -> OAuthClient:
         self.oauth_clients[client_id] = OAuthClient(client_id, client_secret)
@@ -277,16 +283,32 @@ class GoogleCalendarServer:
     def revoke(self, refresh_token: str) -> None:
         for client in self.oauth_clients.values():
             client.refresh_tokens.pop(refresh_token, None)
+        self._end_access_tokens(refresh_token)
+
+    def _end_access_tokens(self, grant: str) -> None:
+        for token in [token for token, source in self.granted_by.items() if source == grant]:
+            self.tokens.pop(token, None)
+            self.granted_by.pop(token, None)
 
     # faults
 
     def fail_next(
-        self, status: int | str, reason: str = "", *, times: int = 1, retry_after: str | None = None, path: str = ""
+        self,
+        status: int | str,
+        reason: str = "",
+        *,
+        times: int = 1,
+        retry_after: str | None = None,
+        path: str = "",
+        skip: int = 0,
     ) -> None:
         """The next `times` API calls (whose path contains `path`) fail with status/reason, or with
-        "drop" (connection closed unserved) / "drop_after" (served, the answer lost)."""
+        "drop" (connection closed unserved) / "drop_after" (served, the answer lost); `skip`: after
+        that many such calls are served (the second page of a listing: skip=1)."""
         for _ in range(times):
-            self.faults.append({"status": status, "reason": reason, "retry_after": retry_after, "path": path})
+            self.faults.append(
+                {"status": status, "reason": reason, "retry_after": retry_after, "path": path, "skip": skip}
+            )
 
     def expire_sync_tokens(self, user: str) -> None:
         """Google dropped every sync token of the calendar (410 fullSyncRequired on the next use)."""
@@ -349,6 +371,8 @@ class GoogleCalendarServer:
 
     def token(self, form: dict[str, str]) -> tuple[int, dict]:
         self.token_requests.append({k: v for k, v in form.items() if k != "client_secret"})
+        if self.token_answers:
+            return self.token_answers.popleft()
         grant = form.get("grant_type")
         if grant == JWT_GRANT:
             return self._jwt_grant(form.get("assertion", ""))
@@ -358,9 +382,10 @@ class GoogleCalendarServer:
             return self._code_grant(form)
         return 400, {"error": "unsupported_grant_type", "error_description": f"Invalid grant_type: {grant}"}
 
-    def _grant(self, user: str, scopes: set[str]) -> tuple[int, dict]:
+    def _grant(self, user: str, scopes: set[str], *, source: str = "") -> tuple[int, dict]:
         token = "ya29." + uuid.uuid4().hex
         self.tokens[token] = (user, scopes)
+        self.granted_by[token] = source
         return 200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer", "scope": " ".join(scopes)}
 
     def _jwt_grant(self, assertion: str) -> tuple[int, dict]:
@@ -402,7 +427,7 @@ class GoogleCalendarServer:
                 }
             if subject not in self.users:
                 return invalid("Invalid email or User ID")
-            return self._grant(subject, scopes)
+            return self._grant(subject, scopes, source=account.client_id)
         return self._grant(account.client_email, scopes)
 
     def authorize(self, query: dict[str, str]) -> tuple[int, str]:
@@ -426,6 +451,7 @@ class GoogleCalendarServer:
             "user": self.signed_in_user.lower(),
             "scopes": set((query.get("scope") or "").split()),
             "offline": query.get("access_type") == "offline",
+            "challenge": (query.get("code_challenge"), query.get("code_challenge_method")),
         }
         return 302, f"{redirect_uri}?code={quote(code)}&scope={quote(query.get('scope') or '')}{tail}"
 
@@ -438,9 +464,13 @@ class GoogleCalendarServer:
             return 400, {"error": "invalid_grant", "error_description": "Malformed auth code."}
         if found["redirect_uri"] != form.get("redirect_uri"):
             return 400, {"error": "redirect_uri_mismatch", "error_description": "Bad Request"}
+        challenge, method = found["challenge"]
+        if challenge and not _pkce_verifies(form.get("code_verifier", ""), challenge, method):
+            return 400, {"error": "invalid_grant", "error_description": "Invalid code verifier."}
         status, answer = self._grant(found["user"], found["scopes"])
         if found["offline"]:
             answer["refresh_token"] = self.issue_refresh_token(client.client_id, found["user"], list(found["scopes"]))
+            self.granted_by[answer["access_token"]] = answer["refresh_token"]
         return status, answer
 
     def _refresh_grant(self, form: dict[str, str]) -> tuple[int, dict]:
@@ -451,7 +481,7 @@ class GoogleCalendarServer:
         if found is None:
             return 400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
         user, scopes = found
-        return self._grant(user, scopes)
+        return self._grant(user, scopes, source=form.get("refresh_token", ""))
 
     # the API
 
@@ -513,6 +543,9 @@ class GoogleCalendarServer:
 
     def _fault(self, path: str) -> None:
         for fault in list(self.faults):
+            if fault["path"] in path and fault.get("skip"):
+                fault["skip"] -= 1
+                return
             if fault["path"] in path and isinstance(fault["status"], int):
                 self.faults.remove(fault)
                 self.faults_served[str(fault["status"])] += 1
@@ -901,6 +934,14 @@ class GoogleCalendarServer:
 
 _REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
 _REASONS |= {404: "Not Found", 409: "Conflict", 410: "Gone", 412: "Precondition Failed", 429: "Too Many Requests"}
+
+
+def _pkce_verifies(verifier: str, challenge: str, method: str | None) -> bool:
+    """RFC 7636 section 4.6: S256 is BASE64URL(SHA256(verifier)) without padding; plain is the verifier."""
+    if method == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii")).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=") == challenge
+    return verifier == challenge
 
 
 def _public(event: dict) -> dict:

@@ -8,7 +8,7 @@ settings of the connection (the client's own batch request ignores the endpoint)
 
 Pull: events.list with singleEvents=false (masters with their exceptions, not expanded), over
 the window on a full listing and with the sync token afterwards, page by page until
-nextSyncToken; 410 fullSyncRequired is SyncTokenExpired. Working-location and birthday entries
+nextSyncToken; any 410 on the listing is SyncTokenExpired. Working-location and birthday entries
 are never imported, focus time and out of office come in as busy blocks (mapping.py); filtered
 here rather than with `eventTypes`, so sync tokens taken before keep their parameters.
 Push: insert under an id derived from our marker, so a retried insert meets 409 and goes on with
@@ -141,6 +141,34 @@ def _service_account(info_json: str) -> service_account.Credentials:
     return service_account.Credentials.from_service_account_info(json.loads(info_json), scopes=[CALENDAR_SCOPE])
 
 
+# Access tokens last about an hour; a provider is built for every sync, so its credentials are kept
+# per process (and per key, refresh token and mailbox) to be reused until google-auth sees them near
+# expiry (SPEC S4: an unchanged poll costs one request, not a token grant as well).
+KEPT_CREDENTIALS = 1024
+
+
+@functools.lru_cache(maxsize=KEPT_CREDENTIALS)
+def _delegated_credentials(info_json: str, mailbox: str) -> service_account.Credentials:
+    """The service account acting as `mailbox` (lower case), one object per process: it carries its
+    access token and expiry, and refreshes itself (a JWT grant) only when google-auth finds the token
+    expired or within its refresh margin. Raises ValueError or KeyError as _service_account."""
+    return _service_account(info_json).with_subject(mailbox)
+
+
+@functools.lru_cache(maxsize=KEPT_CREDENTIALS)
+def _user_credentials(token_uri: str, client_id: str, client_secret: str, refresh_token: str) -> Any:
+    """A technician's own sign-in (their refresh token of the OAuth client), one object per process
+    for the same reason as _delegated_credentials; a new refresh token (signed in again) is a new one."""
+    return user_credentials.Credentials(
+        token=None,
+        refresh_token=refresh_token,
+        token_uri=token_uri,
+        client_id=client_id,
+        client_secret=client_secret,
+        scopes=[CALENDAR_SCOPE],
+    )
+
+
 def google_provider_from_settings(settings: Mapping[str, Any], **options: Any) -> GoogleProvider:
     known = {name: settings[name] for name in GoogleSettings.__dataclass_fields__ if settings.get(name) is not None}
     return GoogleProvider(GoogleSettings(**known), **options)
@@ -162,40 +190,40 @@ class GoogleProvider:
         self.settings = settings
         self._policy = RetryPolicy(attempts=attempts, max_inline_wait=max_inline_wait, sleep=sleep)
         self._sessions: dict[str, tuple[Any, Any]] = {}
+        # (mailbox, calendar, query) -> (items so far, the token of the page that failed): see _pages.
+        self._unfinished: dict[tuple[str, str, str], tuple[list[dict], str | None]] = {}
 
     # connection
 
-    def _credentials(self, mailbox: str):
+    def _credentials(self, mailbox: str, *, kept: bool = True):
+        """google-auth credentials acting as `mailbox` (lower case), kept across provider builds in
+        this process with their access token (`kept`), or new ones that must sign in (an admin's
+        test). ConnectionProblem for an unreadable key or a technician without a sign-in."""
         settings = self.settings
         if settings.service_account_info is not None:
             info = {**settings.service_account_info, "token_uri": settings.token_uri}
             try:
-                base = _service_account(json.dumps(info, sort_keys=True))
+                make = _delegated_credentials if kept else _delegated_credentials.__wrapped__
+                return make(json.dumps(info, sort_keys=True), mailbox)
             except (ValueError, KeyError) as error:
                 raise ConnectionProblem(
                     f"The service account key cannot be read ({error}): download a new JSON key and enter it again."
                 ) from error
-            return base.with_subject(mailbox)
         token = settings.refresh_tokens.get(mailbox)
         if not token:
             raise ConnectionProblem(
                 f'{mailbox} has not connected a Google calendar yet: sign in on the "Connect my Google calendar" page.'
             )
-        return user_credentials.Credentials(
-            token=None,
-            refresh_token=token,
-            token_uri=settings.token_uri,
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
-            scopes=[CALENDAR_SCOPE],
-        )
+        make = _user_credentials if kept else _user_credentials.__wrapped__
+        return make(settings.token_uri, settings.client_id, settings.client_secret, token)
 
-    def _session(self, mailbox: str):
-        """(service, authorised http) acting as `mailbox`."""
+    def _session(self, mailbox: str, *, fresh: bool = False):
+        """(service, authorised http) acting as `mailbox`; `fresh`: with credentials that sign in
+        anew rather than a kept access token."""
         mailbox = mailbox.strip().lower()
-        if mailbox not in self._sessions:
+        if fresh or mailbox not in self._sessions:
             http = google_auth_httplib2.AuthorizedHttp(
-                self._credentials(mailbox), http=httplib2.Http(timeout=self.settings.timeout)
+                self._credentials(mailbox, kept=not fresh), http=httplib2.Http(timeout=self.settings.timeout)
             )
             service = build(
                 "calendar",
@@ -221,7 +249,14 @@ class GoogleProvider:
             self.settings.token_uri if isinstance(error, auth_errors.TransportError) else self.settings.api_endpoint
         )
         return translate(
-            error, who=who, mailbox=mailbox, client_id=client_id, what=what, calendar_id=calendar_id, address=address
+            error,
+            who=who,
+            mailbox=mailbox,
+            client_id=client_id or self.settings.client_id,
+            what=what,
+            calendar_id=calendar_id,
+            address=address,
+            delegated=self.settings.service_account_info is not None,
         )
 
     def _call(self, mailbox: str, call: Callable[[], T], what: str = "event", calendar_id: str = "primary") -> T:
@@ -248,6 +283,7 @@ class GoogleProvider:
                     "technician to test domain-wide delegation."
                 )
             return f"OAuth client {self.settings.client_id} is set; each technician connects their own calendar."
+        self._session(mailbox, fresh=True)  # the test is of the sign-in too, not of a kept access token
         try:
             calendar = self.find_calendar(mailbox)
         except ProviderError as error:
@@ -303,21 +339,36 @@ class GoogleProvider:
         known_series: Collection[str] | None = None,
     ) -> ChangePage:
         if token is None:
-            return self._call(calendar.mailbox, lambda: self._full_listing(calendar, window))
-        return self._call(calendar.mailbox, lambda: self._changes_since(calendar, token, known_versions or {}))
+            return self._call(calendar.mailbox, lambda: self._full_listing(calendar, window), "listing")
+        return self._call(
+            calendar.mailbox, lambda: self._changes_since(calendar, token, known_versions or {}), "listing"
+        )
 
-    def _pages(self, calendar: RemoteCalendar, **query) -> tuple[list[dict], str | None, str]:
-        """Every item of an events.list, following nextPageToken; (items, nextSyncToken, time zone)."""
+    def _pages(self, calendar: RemoteCalendar, *, resume: bool = False, **query) -> tuple[list[dict], str | None, str]:
+        """Every item of an events.list, following nextPageToken; (items, nextSyncToken, time zone).
+        `resume` (the calendar's own listing): the pages read before a failure are kept with the
+        next page's token, so the retry of list_changes asks for the failing page only, not pages
+        1..N-1 again (a page token stays good while its listing is unfinished)."""
         events = self._events(calendar.mailbox)
-        first = events.list(calendarId=calendar.calendar_id, singleEvents=False, maxResults=PAGE_SIZE, **query)
-        items: list[dict] = []
-        for answer in _every_page(events, first, lambda request: request.execute()):
-            items.extend(answer.get("items") or ())
+        key = (calendar.mailbox, calendar.calendar_id, json.dumps(query, sort_keys=True))
+        items, page_token = self._unfinished.pop(key, ([], None)) if resume else ([], None)
+        first = events.list(
+            calendarId=calendar.calendar_id, singleEvents=False, maxResults=PAGE_SIZE, pageToken=page_token, **query
+        )
+        try:
+            for answer in _every_page(events, first, lambda request: request.execute()):
+                items.extend(answer.get("items") or ())
+                page_token = answer.get("nextPageToken")  # the page asked next, if this listing fails there
+        except Exception:
+            if resume and items:
+                self._unfinished[key] = (items, page_token)
+            raise
         return items, answer.get("nextSyncToken"), answer.get("timeZone") or "UTC"
 
     def _full_listing(self, calendar: RemoteCalendar, window: Window) -> ChangePage:
         items, sync_token, zone = self._pages(
             calendar,
+            resume=True,
             timeMin=window.start.astimezone(UTC).isoformat(),
             timeMax=window.end.astimezone(UTC).isoformat(),
         )
@@ -341,7 +392,7 @@ class GoogleProvider:
         return page
 
     def _changes_since(self, calendar: RemoteCalendar, token: str, known: Mapping[str, str]) -> ChangePage:
-        items, sync_token, zone = self._pages(calendar, syncToken=token)
+        items, sync_token, zone = self._pages(calendar, resume=True, syncToken=token)
         page = ChangePage(next_token=sync_token)
         series: set[str] = set()
         for item in items:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Mapping
 
 import httplib2
 from google.auth import exceptions as auth_errors
@@ -30,6 +31,12 @@ from ..base import (
 
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
 RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+# 403 reasons about one event rather than the calendar, with what they mean for the technician.
+ENTRY_REFUSALS = {
+    "forbiddenForNonOrganizer": "only the organiser of this invitation may change it; it stays as it is in Google",
+    "requiredAccessLevel": "the calendar only lets this account read the entry; it stays as it is in Google",
+    "forbiddenForServiceAccounts": "Google lets no service account write this entry; it stays as it is in Google",
+}
 
 
 def reason_of(error: HttpError) -> str:
@@ -57,13 +64,18 @@ def translate(
     what: str = "event",
     calendar_id: str = "primary",
     address: str = "",
+    delegated: bool = True,
 ) -> ProviderError:
     """Our error for one raised while working on `mailbox`'s calendar as `who` (the service account
-    or the technician's own sign-in). `what` is "event" or "calendar": a 404 on the calendar itself
-    is a set-up problem, on an event the entry being gone. `address`: the URL called (the API
-    endpoint, or the token endpoint for a sign-in), named when it cannot be reached."""
+    or the technician's own sign-in). `what` is "event", "listing" (events.list of the calendar) or
+    "calendar": a 404 on the calendar itself is a set-up problem, on an event the entry being gone;
+    a 403 on an event other than a rate limit or a set-up reason is that entry's refusal alone
+    (ProviderError), elsewhere a ConnectionProblem. `address`: the URL called (the API
+    endpoint, or the token endpoint for a sign-in), named when it cannot be reached. `delegated`: a
+    service account acting for `mailbox` (its refusals advise on keys and delegation), else the
+    technician's own sign-in (they reconnect)."""
     if isinstance(error, auth_errors.RefreshError):
-        return _refresh_error(error, who=who, mailbox=mailbox, client_id=client_id)
+        return _refresh_error(error, who=who, mailbox=mailbox, client_id=client_id, delegated=delegated)
     if isinstance(error, auth_errors.TransportError | httplib2.HttpLib2Error | socket.timeout | OSError):
         return TransientError(unreachable_reason(error, address) or f"Google did not answer: {error}")
     if not isinstance(error, HttpError):
@@ -89,7 +101,9 @@ def translate(
         )
     if status == 401:
         return ConnectionProblem(f"Google refused the sign-in of {who}: reconnect the account and test again.")
-    if status == 410 and reason == "fullSyncRequired":
+    if status == 410 and (reason == "fullSyncRequired" or what == "listing"):
+        # "Synchronize resources efficiently": a 410 on an incremental listing, whatever its reason
+        # (updatedMinTooLongAgo, none), means wiping the token and listing in full.
         return SyncTokenExpired(f"Google refused the sync token of {mailbox}'s calendar: a full resync is needed.")
     if status == 412:
         return VersionConflict(f"The entry changed in {mailbox}'s calendar since we last read it.")
@@ -101,36 +115,63 @@ def translate(
                 "is shared with the account."
             )
         return RemoteNotFound(f"The entry is no longer in {mailbox}'s calendar.")
+    if status == 403 and what == "event":
+        # A refusal of this one entry (the "Handle API errors" guide's forbiddenForNonOrganizer,
+        # requiredAccessLevel, ...): the entry fails alone, the calendar goes on syncing.
+        hint = ENTRY_REFUSALS.get(reason, "it stays as it is in Google")
+        return ProviderError(
+            f"Google refused this change to the entry in {mailbox}'s calendar ({reason or 'forbidden'}): {hint}."
+        )
     if status == 403:
         return ConnectionProblem(f"Google refused access to {mailbox}'s calendar for {who} ({reason or 'forbidden'}).")
     return ProviderError(f"Google refused the request (HTTP {status} {reason}): {error}")
 
 
-def _refresh_error(error: auth_errors.RefreshError, *, who: str, mailbox: str, client_id: str) -> ProviderError:
-    text = str(error)
+def refresh_refusal(error: auth_errors.RefreshError) -> tuple[str, str]:
+    """(the token endpoint's `error` code, its description) of a refused grant: RFC 6749 section
+    5.2's JSON fields when google-auth kept the answer (args[1]), else its "code: text" message."""
+    message = str(error.args[0]) if error.args else ""
+    answer = error.args[1] if len(error.args) > 1 else None
+    if isinstance(answer, Mapping) and answer.get("error"):
+        return str(answer["error"]), str(answer.get("error_description") or message)
+    code, _, rest = message.partition(":")
+    return (code.strip(), rest.strip() or message) if rest else ("", message)
+
+
+def _refresh_error(
+    error: auth_errors.RefreshError, *, who: str, mailbox: str, client_id: str, delegated: bool
+) -> ProviderError:
+    code, text = refresh_refusal(error)
+    named = f"{code}: {text}" if code else text
     if getattr(error, "retryable", False):
-        return TransientError(f"Google's sign-in service had a passing fault: {text}")
-    if "unauthorized_client" in text:
+        return TransientError(f"Google's sign-in service had a passing fault ({named}).")
+    if not delegated:
+        # The technician's own sign-in (a refresh token of the connection's OAuth client).
+        if code == "invalid_client":
+            return ConnectionProblem(
+                f"Google refused the helpdesk's OAuth client {client_id} ({named}): an administrator must check "
+                "the connection's client id and secret."
+            )
+        return ConnectionProblem(
+            f"Google no longer accepts {mailbox}'s sign-in ({named}): the access was withdrawn or has expired: "
+            'reconnect on the "Connect my Google calendar" page.'
+        )
+    if code == "unauthorized_client":
         return ConnectionProblem(
             f"The service account {who} may not act for {mailbox}: domain-wide delegation is not granted. In the "
             f"Google Admin console open Security > Access and data control > API controls > Manage domain-wide "
             f"delegation, add the client id {client_id or '(the client_id in the JSON key)'} with the scope "
             f"{CALENDAR_SCOPE}, then test again."
         )
-    if "invalid_grant" in text and ("User ID" in text or "email" in text.lower()):
+    if code == "invalid_grant" and ("User ID" in text or "email" in text.lower()):
         return ConnectionProblem(
             f"Google has no Workspace user {mailbox}: check the technician's e-mail address (the primary address "
             "in the Admin console)."
         )
-    if "invalid_grant" in text and ("revoked" in text or "expired" in text):
+    if code in ("invalid_grant", "invalid_client"):
         return ConnectionProblem(
-            f"{mailbox} withdrew the helpdesk's access to the Google calendar (or it expired): reconnect on the "
-            '"Connect my Google calendar" page.'
+            f"Google refused the key of {who} ({named}): the key was deleted or is wrong. Create a new JSON key "
+            "for the service account in the Cloud console (IAM & Admin > Service accounts > Keys) and enter it in "
+            "the connection."
         )
-    if "invalid_grant" in text or "invalid_client" in text:
-        return ConnectionProblem(
-            f"Google refused the key of {who} ({text.split(':')[0]}): the key was deleted or is wrong. Create a new "
-            "JSON key for the service account in the Cloud console (IAM & Admin > Service accounts > Keys) and "
-            "enter it in the connection."
-        )
-    return ConnectionProblem(f"Google refused the sign-in of {who}: {text}")
+    return ConnectionProblem(f"Google refused the sign-in of {who}: {named}")

@@ -14,6 +14,7 @@ from dateutil.rrule import rrulestr
 from integrations.providers.base import (
     BulkOp,
     ConnectionProblem,
+    ProviderError,
     RemoteEvent,
     RemoteOccurrence,
     RemoteRef,
@@ -24,7 +25,7 @@ from integrations.providers.base import (
 from integrations.providers.google import MARKER_KEY, GoogleProvider, GoogleSettings, event_id_for
 from tests.peers.google import CALENDAR_SCOPE
 
-from .conftest import ALICE, CLIENT_ID
+from .conftest import ALICE, BOB, CLIENT_ID
 
 AMS = ZoneInfo("Europe/Amsterdam")
 HOUR = timedelta(hours=1)
@@ -360,7 +361,9 @@ def test_wrong_key_says_to_make_a_new_one(google, service_account_info):
 # --- a technician's own sign-in (OAuth refresh token) ----------------------------------------------
 
 
-def test_per_user_oauth_refreshes_and_a_revoked_grant_asks_to_reconnect(google):
+@pytest.fixture
+def own_sign_in(google) -> tuple[GoogleSettings, str]:
+    """(settings, refresh token): alice's own sign-in on an OAuth client of the connection."""
     google.add_oauth_client("client-1.apps.googleusercontent.com", "client-secret")
     token = google.issue_refresh_token("client-1.apps.googleusercontent.com", ALICE, [CALENDAR_SCOPE])
     settings = settings_for(
@@ -369,6 +372,11 @@ def test_per_user_oauth_refreshes_and_a_revoked_grant_asks_to_reconnect(google):
         client_secret="client-secret",
         refresh_tokens={ALICE: token},
     )
+    return settings, token
+
+
+def test_per_user_oauth_refreshes_and_a_revoked_grant_asks_to_reconnect(google, own_sign_in):
+    settings, token = own_sign_in
 
     assert GoogleProvider(settings).find_calendar(ALICE).calendar_id == ALICE
     assert google.token_requests[-1]["grant_type"] == "refresh_token"
@@ -508,3 +516,81 @@ def test_google_rdate_and_lines_we_do_not_model_survive_a_patch_of_the_recurrenc
     assert _starts_by_recurring_ical_events(start, stored) == expected
     assert extra.astimezone(UTC) in expected and cancelled.astimezone(UTC) not in expected
     assert provider.get(calendar, RemoteRef(made["id"])).rdates == [extra]
+
+
+def test_a_refusal_of_one_entry_is_that_entrys_failure_not_the_calendars(google, provider, calendar, window):
+    # Calendar API "Handle API errors": 403 forbiddenForNonOrganizer refuses a change to one
+    # invitation; the calendar itself stays open to the account.
+    start = next_monday_9()
+    ref = provider.create(calendar, ours(start))
+    google.fail_next(403, "forbiddenForNonOrganizer", path=f"/events/{ref.remote_id}")
+
+    with pytest.raises(ProviderError) as raised:
+        provider.update(calendar, ref, ours(start + HOUR))
+
+    assert not isinstance(raised.value, ConnectionProblem)
+    assert "forbiddenForNonOrganizer" in str(raised.value) and "organiser" in str(raised.value)
+    assert provider.list_changes(calendar, None, window).changed  # the calendar goes on
+
+
+def test_a_refusal_of_the_listing_is_still_the_calendars(google, provider, calendar, window):
+    google.fail_next(403, "requiredAccessLevel", path=f"/calendars/{ALICE}/events")
+
+    with pytest.raises(ConnectionProblem):
+        provider.list_changes(calendar, None, window)
+
+
+@pytest.mark.parametrize("reason", ["updatedMinTooLongAgo", ""])
+def test_any_410_on_a_sync_token_listing_asks_for_a_full_listing(google, provider, calendar, window, reason):
+    # Calendar API "Synchronize resources efficiently": a 410 on an incremental request means a
+    # full wipe and a new full sync, whatever reason it gives.
+    token = provider.list_changes(calendar, None, window).next_token
+    google.fail_next(410, reason, path=f"/calendars/{ALICE}/events")
+
+    with pytest.raises(SyncTokenExpired):
+        provider.list_changes(calendar, token, window)
+
+
+def test_a_refused_own_sign_in_asks_the_technician_to_reconnect_not_to_fix_a_service_account(google, own_sign_in):
+    settings, _token = own_sign_in
+    # RFC 6749 section 5.2: the refusal's code is the `error` member of the JSON answer.
+    google.token_answers.append((400, {"error": "unauthorized_client", "error_description": "Unauthorized"}))
+
+    with pytest.raises(ConnectionProblem) as raised:
+        GoogleProvider(settings, attempts=1).find_calendar(ALICE)
+
+    message = str(raised.value)
+    assert "(unauthorized_client: Unauthorized)" in message and "Connect my Google calendar" in message
+    assert "service account" not in message and "delegation" not in message
+
+
+def test_a_refused_service_account_key_names_the_code_cleanly(google, provider):
+    google.token_answers.append((400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}))
+
+    with pytest.raises(ConnectionProblem) as raised:
+        provider.find_calendar(BOB)
+
+    assert "(invalid_grant: Invalid JWT Signature.)" in str(raised.value) and "((" not in str(raised.value)
+
+
+def test_a_listing_that_fails_on_its_second_page_asks_for_that_page_again_not_the_first(
+    google, provider, calendar, window, monkeypatch
+):
+    from integrations.providers.google import client
+
+    monkeypatch.setattr(client, "PAGE_SIZE", 2)  # three pages for five entries
+    start = next_monday_9()
+    for number in range(5):
+        google.phone_insert(
+            ALICE,
+            summary=f"Visit {number}",
+            start={"dateTime": (start + number * HOUR).isoformat()},
+            end={"dateTime": (start + number * HOUR + HOUR).isoformat()},
+        )
+    before = google.request_count
+    google.fail_next(503, path=f"/calendars/{ALICE}/events", skip=1)
+
+    page = provider.list_changes(calendar, None, window)
+
+    assert sorted(event.subject for event in page.changed) == [f"Visit {number}" for number in range(5)]
+    assert len(google.requests[before:]) == 4  # page 1, page 2 refused, page 2, page 3

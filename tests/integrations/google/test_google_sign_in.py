@@ -2,6 +2,8 @@
 the code exchanged by the worker, the refresh token stored encrypted, a withdrawn grant shown as
 "reconnect"."""
 
+import base64
+import hashlib
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -106,3 +108,67 @@ def test_denied_access_or_a_foreign_state_connects_nothing(client, alice, person
 
     assert "did not start here" in forged.content.decode()
     assert not AgentCalendar.objects.exists()
+
+
+def _signed_in_at_google(client, alice, personal) -> str:
+    """Alice allows access at the consent screen: the address Google sends her browser back to."""
+    client.force_login(alice.user)
+    to_google = client.post(PAGE, {"connection": personal.pk})
+    return back_to_us(consent(to_google["Location"]))
+
+
+def test_a_token_answer_that_is_not_a_json_object_is_a_clear_refusal_shown_on_the_page(client, alice, personal, google):
+    back = _signed_in_at_google(client, alice, personal)
+    # RFC 6749 section 5.2: an error answer is a JSON object; a proxy may answer anything else.
+    google.token_answers.append((400, ["not", "an", "object"]))
+
+    page = client.get(back, follow=True).content.decode()
+
+    assert not AgentCalendar.objects.exists()
+    assert "did not finish" in page and "Google refused the sign-in (HTTP 400)" in page
+
+
+def test_a_passing_fault_of_the_token_endpoint_is_retried_with_back_off(client, alice, personal, google, retries):
+    from integrations.tasks import finish_google_sign_in
+
+    back = urlsplit(_signed_in_at_google(client, alice, personal))
+    code = parse_qs(back.query)["code"][0]
+
+    verifier = client.session["google_sign_in_state"]["verifier"]
+    google.token_answers.append((503, {"error": "internal_failure"}))
+
+    finish_google_sign_in.apply(
+        args=(alice.pk, personal.pk, code, f"http://testserver{back.path}", verifier), throw=False
+    )
+
+    assert len(retries) == 1 and retries[0] > 0
+    assert [grant["grant_type"] for grant in google.token_requests][:2] == ["authorization_code"] * 2
+    assert AgentCalendar.objects.get(agent=alice, connection=personal).calendar_id == ALICE
+    assert "did not finish" not in client.get(PAGE).content.decode()
+
+
+def test_a_refused_code_is_named_on_the_page_until_a_sign_in_succeeds(client, alice, personal, google):
+    back = _signed_in_at_google(client, alice, personal)
+    google.token_answers.append((400, {"error": "invalid_grant", "error_description": "Malformed auth code."}))
+
+    refused = client.get(back, follow=True).content.decode()
+    again = client.get(_signed_in_at_google(client, alice, personal), follow=True).content.decode()
+
+    assert "did not finish" in refused and "invalid_grant" in refused
+    assert "did not finish" not in again and f"Connected: <strong>{ALICE}</strong>" in again
+
+
+def test_the_sign_in_sends_a_pkce_s256_challenge_and_its_verifier(client, alice, personal, google):
+    client.force_login(alice.user)
+    to_google = client.post(PAGE, {"connection": personal.pk})
+    query = parse_qs(urlsplit(to_google["Location"]).query)
+
+    client.get(back_to_us(consent(to_google["Location"])), follow=True)
+
+    (grant,) = [grant for grant in google.token_requests if grant["grant_type"] == "authorization_code"]
+    # RFC 7636 section 4.2: code_challenge = BASE64URL(SHA256(code_verifier)), no padding.
+    digest = hashlib.sha256(grant["code_verifier"].encode("ascii")).digest()
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["code_challenge"] == [base64.urlsafe_b64encode(digest).decode().rstrip("=")]
+    assert 43 <= len(grant["code_verifier"]) <= 128
+    assert AgentCalendar.objects.get(agent=alice, connection=personal).has_secret

@@ -181,11 +181,12 @@ def test_polling_an_unchanged_calendar_costs_exactly_one_request(
     phone_add(google, "Dentist", tomorrow_9 + 3 * HOUR, tomorrow_9 + 4 * HOUR)
     pull(importing_google)
     sequence = Appointment.objects.get(pk=appointment.pk).sequence
-    before = google.request_count
+    before, grants_before = google.request_count, len(google.token_requests)
 
     report = pull(importing_google)
 
     assert google.requests[before:] == [f"GET {EVENTS}"]
+    assert google.token_requests[grants_before:] == []  # the access token of the last poll is still good
     assert (report.pushed, report.pulled, report.conflicts, report.failed) == (0, 0, 0, 0)
     assert Appointment.objects.get(pk=appointment.pk).sequence == sequence
 
