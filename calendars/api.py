@@ -177,6 +177,7 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "updated_at": moment[row["updated_at"]],
                 # No masters here (their occurrences stand for them): no rule, no exceptions.
                 "recurrence": None,
+                "time_zone": None,
                 "cancelled_starts": None,
                 "moved_occurrences": None,
                 "dropped_exceptions": None,
