@@ -762,10 +762,25 @@ class ExchangeProvider:
             # answers ids only here (exchangelib counts extended properties as complex), so the
             # markers of what it found, if anything, come with one GetItem for all of them.
             ids = list(folder.filter(**{f"{MARKER_FIELD}__in": markers}).only("id", "changekey"))
+            unread: Exception | None = None
             if ids:
                 for entry in account.fetch(ids=ids, folder=folder, only_fields=[MARKER_FIELD]):
-                    if not isinstance(entry, Exception):
+                    if isinstance(entry, Exception):
+                        unread = entry
+                    else:
                         found.setdefault(getattr(entry, MARKER_FIELD), (entry.id, entry.changekey))
+            if unread is not None:
+                # An entry FindItem found could not be read, so which marker it holds is unknown: every
+                # op not found is failed for a later retry, never created blind (SPEC S3.9).
+                for index in indexes:
+                    if ops[index].event.marker and ops[index].event.marker not in found:
+                        results[index] = BulkResult(
+                            error=TransientError(
+                                f"Exchange could not read back an entry in {calendar.mailbox}'s calendar "
+                                f"({unread}); the entry is not created again until it can be checked."
+                            )
+                        )
+                indexes = [index for index in indexes if results[index] is None]
         new: list[int] = []
         items: list[CalendarItem] = []
         for index in indexes:
