@@ -1023,8 +1023,10 @@ class EwsServer:
         for element in request.find(m("ItemIds")):
             try:
                 _box, item, original, _key = self._item_ref(element, context)
+                moved = item.modified.get(original) if original is not None else None
+                subject = (moved.subject if moved is not None else None) or item.subject or ""
                 for needle, code, text in self.read_refusals:
-                    if needle in (item.subject or ""):
+                    if needle in subject:
                         raise EwsError(code, text)
             except EwsError as error:
                 messages.append(self._message("GetItem", error))

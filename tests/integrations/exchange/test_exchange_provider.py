@@ -610,3 +610,22 @@ def test_all_day_series_dates_survive_a_round_trip(provider, calendar, window):
 
     assert (event.start, event.end, event.all_day) == (day, day + timedelta(days=1), True)
     assert event.exdates == [day + timedelta(days=7)]
+
+
+def test_a_moved_occurrence_exchange_cannot_read_makes_its_series_unreadable_not_plain(provider, calendar, ews, window):
+    """Review fault 7: GetItem answered an error for the moved occurrence (MS-OXWS: one message per
+    item) and the error was dropped, so the override came in with the master's text. Now the
+    series is named unreadable for this pull and not imported without its occurrence's text."""
+    ref = provider.create(calendar, weekly_series())
+    token = provider.list_changes(calendar, None, window).next_token
+    original = next_monday() + timedelta(weeks=3)
+    new_start = original + timedelta(days=2)
+    ews.outlook_move_occurrence(
+        ALICE, ref.remote_id, original, start=new_start, end=new_start + timedelta(hours=1), subject="Moved check"
+    )
+    ews.refuse_reads("Moved check")
+
+    page = provider.list_changes(calendar, token, window)
+
+    assert page.changed == []
+    assert "corrupt" in page.unreadable[ref.remote_id]
