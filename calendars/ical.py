@@ -23,7 +23,7 @@ from calendars.formatting import entry_title
 from calendars.ical_text import TextComponent
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.selectors import FeedEntries, future_exceptions, occurrence_starts, schedule_zone
-from calendars.vtimezone import add_missing_vtimezones, vtimezone
+from calendars.vtimezone import add_missing_vtimezones, covering_days, entry_span, vtimezone
 
 PRODID = "-//Helpdesk//Technician calendars//EN"
 BUSY_SUMMARY = privacy.BUSY_SUMMARY
@@ -291,18 +291,9 @@ def new_calendar(name: str | None = None, *, method: str | None = None, zone: Zo
 
 
 def finish(calendar: Calendar) -> Calendar:
-    """Add a VTIMEZONE for every zone the entries use, covering every date they mention."""
-    moments = [
-        component.decoded(name)
-        for component in calendar.walk("VEVENT")
-        for name in ("dtstart", "dtend")
-        if name in component
-    ]
-    dates = [moment.date() if isinstance(moment, datetime) else moment for moment in moments]
-    today = timezone.now().date()
-    first = min([*dates, today]) - timedelta(days=1)
-    last = max([*dates, today]) + timedelta(days=2 * 365)  # rules run on past the feed's window
-    return add_missing_vtimezones(calendar, first, last)
+    """Add a VTIMEZONE for every zone the entries use, covering every date they mention
+    (`calendars.vtimezone.entry_span`, an endless series to its horizon)."""
+    return add_missing_vtimezones(calendar, *entry_span(calendar, today=timezone.now().date()))
 
 
 def feed_calendar(
@@ -386,10 +377,8 @@ def feed_text(name: str, style: EventStyle, fragments: Iterable[Fragment], *, ti
     head = new_calendar(name, zone=style.zone).to_ical()
     end = b"END:VCALENDAR\r\n"
     head = head[: -len(end)]
-    today = timezone.now().date()
     dates = [d for f in fragments for d in (f.first, f.last) if d is not None]
-    first = min([*dates, today]) - timedelta(days=1)
-    last = max([*dates, today]) + timedelta(days=2 * 365)
+    first, last = covering_days(dates, today=timezone.now().date())
     tzids = sorted(set().union(*(f.tzids for f in fragments))) if fragments else []
     zones = b"".join(timezones(tzid, first, last) for tzid in tzids)
     return b"".join([head, zones, *(f.text for f in fragments), end])

@@ -29,10 +29,12 @@ from functools import lru_cache
 from icalendar import Alarm, Event, vDuration, vRecur
 from icalendar.timezone.tzid import tzid_from_tzinfo
 
+from calendars.vtimezone import rule_last_day
+
 # Always written in UTC, whatever zone the value comes in (RFC 5545 3.8.7; icalendar's add()).
 UTC_PROPERTIES = frozenset({"DTSTAMP", "CREATED", "LAST-MODIFIED"})
 # The properties a fragment's VTIMEZONEs must cover (calendars.ical.finish reads the same two).
-SPAN_PROPERTIES = frozenset({"DTSTART", "DTEND"})
+SPAN_PROPERTIES = frozenset({"DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE"})
 FOLD_AT = 75  # octets, RFC 5545 3.1
 INTEGER_MIN, INTEGER_MAX = -(2**31), 2**31 - 1  # RFC 5545 3.3.8
 CANONICAL_ORDER = {"VEVENT": Event.canonical_order or (), "VALARM": Alarm.canonical_order or ()}
@@ -123,8 +125,9 @@ def _stamp(value: datetime) -> str:
 class TextComponent:
     """A VEVENT or VALARM written as text while it is built.
 
-    `tzids` holds the TZIDs its lines name (UTC excluded), `span` the dates its DTSTART and
-    DTEND fall on, subcomponents included: what the calendar around it needs for its VTIMEZONEs.
+    `tzids` holds the TZIDs its lines name (UTC excluded), `span` the dates its DTSTART, DTEND,
+    RECURRENCE-ID, RDATE and EXDATE fall on and its RRULE's last day (`ENDLESS` without UNTIL),
+    subcomponents included: what the calendar around it needs for its VTIMEZONEs.
     """
 
     __slots__ = ("name", "properties", "span", "subcomponents", "tzids")
@@ -161,6 +164,8 @@ class TextComponent:
             line = f"{name}:{_duration(value)}"
         elif isinstance(value, vRecur):
             line = f"{name}:{value.to_ical().decode()}"
+            if name == "RRULE":
+                self.span.append(rule_last_day(value))
         else:
             raise TypeError(f"{name}: the feed writer has no iCalendar type for {type(value).__name__}.")
         self.properties.setdefault(name, []).append(fold(line))

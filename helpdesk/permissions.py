@@ -11,6 +11,8 @@ which is enough, empty for never.
 Scopes, for a technician "me":
 - ANY: always.
 - ASSIGNED: the request (an appointment's or an action's request) is assigned to me.
+- ON_REQUEST: appointment: its request is assigned to me, and every technician of the entry is
+  assigned to that request too (so a request opens only its own technicians' calendars).
 - MINE: request: (none); appointment: I am one of its technicians; action: I did the work.
 - ALONE: appointment: on no request, and I am its only technician (so nobody else's
   calendar changes, and no request that is not mine gets an entry).
@@ -24,11 +26,13 @@ her own work log this way, never a colleague's, and never gives it away (review 
 
 Editing and deleting an appointment have the same scopes: both change every calendar the
 entry is on, so a technician changes or removes an entry shared with others (a team's
-stand-up) only through a request assigned to her; otherwise a coordinator does.
+stand-up) only through a request assigned to her and to all of them; otherwise a coordinator does.
 
 "Reassign" is changing who an object is for: a request's assigned technicians, an
 appointment's technicians, the technician of an action. A technician puts entries only on
-their own calendar, unless the request is theirs (assigned to them).
+their own calendar, or, through a request assigned to her, on the calendars of that request's
+assigned technicians; anyone else's calendar (another team, not on the request) needs a
+coordinator (SPEC S2.2, S5; review fault 1).
 
 An imported private entry (source external, private) is nobody's to read or edit here: it
 shows as busy time with "Data unavailable" everywhere (S2.5).
@@ -74,6 +78,7 @@ class Verb(StrEnum):
 class Scope(StrEnum):
     ANY = "any"
     ASSIGNED = "assigned"
+    ON_REQUEST = "on_request"
     MINE = "mine"
     ALONE = "alone"
     SOLE = "sole"
@@ -93,10 +98,10 @@ RULES: dict[Role, dict[Kind, dict[Verb, tuple[Scope, ...]]]] = {
             Verb.DELETE: (),
         },
         Kind.APPOINTMENT: {
-            Verb.CREATE: (Scope.ALONE, Scope.ASSIGNED),
-            Verb.EDIT: (Scope.SOLE, Scope.ASSIGNED),
-            Verb.REASSIGN: (Scope.ASSIGNED,),
-            Verb.DELETE: (Scope.SOLE, Scope.ASSIGNED),
+            Verb.CREATE: (Scope.ALONE, Scope.ON_REQUEST),
+            Verb.EDIT: (Scope.SOLE, Scope.ON_REQUEST),
+            Verb.REASSIGN: (Scope.ON_REQUEST,),
+            Verb.DELETE: (Scope.SOLE, Scope.ON_REQUEST),
         },
         Kind.ACTION: {
             Verb.CREATE: (Scope.ASSIGNED,),
@@ -164,10 +169,14 @@ def _holds(scope: Scope, me: Agent | None, target: Target) -> bool:
         return True
     if me is None:
         return False
-    if scope == Scope.ASSIGNED:
+    if scope in (Scope.ASSIGNED, Scope.ON_REQUEST):
         if target.request_agent_ids is not None:
-            return me.pk in target.request_agent_ids
-        return target.request is not None and me.pk in _agent_ids(target.request.assigned_agents.all())
+            assigned = target.request_agent_ids
+        elif target.request is not None:
+            assigned = _agent_ids(target.request.assigned_agents.all())
+        else:
+            return False
+        return me.pk in assigned and (scope == Scope.ASSIGNED or target.agent_ids <= assigned)
     if scope == Scope.MINE:
         return me.pk in target.agent_ids
     if scope == Scope.ALONE:
@@ -303,7 +312,8 @@ class RowEditCheck:
 
     @property
     def needs_request_agents(self) -> bool:
-        return Scope.ASSIGNED in self.scopes or Scope.ASSIGNED in self.work_scopes
+        by_request = {Scope.ASSIGNED, Scope.ON_REQUEST}
+        return bool(by_request & {*self.scopes, *self.work_scopes})
 
     def __call__(
         self,

@@ -464,12 +464,16 @@
 
   async function loadEvents(info) {
     let items;
+    let hoursError = null;
     try {
       let working;
       [items, working] = await Promise.all([
         api(queryFor(info.startStr, info.endStr)),
-        // Without the hours the entries still show (no band, every drop asks).
-        loadWorkingHours(info.startStr, info.endStr).catch(() => ({ hours: {}, daysOff: {} })),
+        // Without the hours the entries still show (no band, every drop asks), and the page says why.
+        loadWorkingHours(info.startStr, info.endStr).catch((error) => {
+          hoursError = error;
+          return { hours: {}, daysOff: {} };
+        }),
       ]);
       [workingIntervals, daysOff] = [working.hours, working.daysOff];
     } catch (error) {
@@ -477,7 +481,10 @@
       say(`Could not load the calendar: ${error.message}`, true);
       return workingHours();
     }
-    if (loadFailed) {
+    if (hoursError) {
+      loadFailed = true;
+      say(`Could not load the working hours (${hoursError.message}): every move will ask to confirm.`, true);
+    } else if (loadFailed) {
       loadFailed = false;
       say("");
     }
@@ -742,4 +749,9 @@
 
   const calendar = EventCalendar.create(element, options);
   window.helpdeskCalendar = calendar;
+  // Other scripts on the page (dispatch.js) report their failed loads here, in the same message box.
+  document.addEventListener("helpdesk:load-error", (event) => {
+    loadFailed = true;
+    say(event.detail, true);
+  });
 })();

@@ -45,7 +45,12 @@
         credentials: "same-origin",
         headers: { Accept: "application/json" },
       });
-      if (!response.ok) break;
+      if (!response.ok) {
+        // "No free time" and "could not ask" must not look the same: calendar.js shows this.
+        const message = `Could not load the free time (${response.status}): the free slots shown may be incomplete.`;
+        document.dispatchEvent(new CustomEvent("helpdesk:load-error", { detail: message }));
+        break;
+      }
       const slots = (await response.json()).slots;
       found.push(...slots);
       if (slots.length < LIMIT) break;

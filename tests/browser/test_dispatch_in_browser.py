@@ -252,3 +252,21 @@ def test_find_a_slot_labels_each_have_their_field_and_the_notice_says_what_empty
     expect(form).not_to_contain_text("Later than")
     # Nothing of the form reaches past the page's width (a phone).
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_failed_free_time_load_says_so_on_the_page(open_page, log_in, coordinator, alice):
+    """Review fault 15: a failed /api/availability/ answer showed no free slots and no word, so
+    "no free time" and "could not ask" looked the same."""
+    page = log_in(open_page(), "coordinator")
+    page.route("**/api/availability/**", lambda route: route.fulfill(status=503, body="{}"))
+    page.goto(f"/calendar/group/?agent={alice.pk}&layout=columns&days=1&date=2035-03-05&free=60")
+    expect(page.locator("#calendar-message")).to_contain_text("Could not load the free time (503)")
+
+
+def test_failed_working_hours_say_so_on_the_page(open_page, log_in, alice):
+    """Review fault 15: working hours that failed to load became none without a word, and every
+    drop then asked "outside the working hours"."""
+    page = log_in(open_page(), "alice")
+    page.route("**/working-hours/**", lambda route: route.fulfill(status=500, body="{}"))
+    page.goto("/calendar/?date=2035-03-05")
+    expect(page.locator("#calendar-message")).to_contain_text("Could not load the working hours")

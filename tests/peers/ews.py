@@ -355,6 +355,7 @@ class EwsServer:
         self.late_seconds = 2.0  # answer_late: how long after doing the work the answer is sent
         # refuse_items: (text in the subject, ResponseCode, MessageText) for items Exchange will not save
         self.refusals: list[tuple[str, str, str]] = []
+        self.read_refusals: list[tuple[str, str, str]] = []
         # (operation, number of items) for every CreateItem / UpdateItem / DeleteItem / GetItem
         self.item_counts: list[tuple[str, int]] = []
         self._seq = itertools.count(1)
@@ -444,6 +445,17 @@ class EwsServer:
         as Exchange does (MS-OXWS 3.1.4: one response message per item)."""
         with self.lock:
             self.refusals.append((subject_contains, code, text))
+
+    def refuse_reads(
+        self,
+        subject_contains: str,
+        code: str = "ErrorCorruptData",
+        text: str = "The item's data is corrupt and cannot be read.",
+    ) -> None:
+        """GetItem answers every item whose subject holds `subject_contains` with an error in that
+        item's own ResponseMessage and reads the others (MS-OXWS 3.1.4: one message per item)."""
+        with self.lock:
+            self.read_refusals.append((subject_contains, code, text))
 
     def _check_refusals(self, item: Item) -> None:
         for needle, code, text in self.refusals:
@@ -1011,6 +1023,11 @@ class EwsServer:
         for element in request.find(m("ItemIds")):
             try:
                 _box, item, original, _key = self._item_ref(element, context)
+                moved = item.modified.get(original) if original is not None else None
+                subject = (moved.subject if moved is not None else None) or item.subject or ""
+                for needle, code, text in self.read_refusals:
+                    if needle in subject:
+                        raise EwsError(code, text)
             except EwsError as error:
                 messages.append(self._message("GetItem", error))
                 continue

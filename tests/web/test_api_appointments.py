@@ -97,7 +97,9 @@ def test_technician_cannot_create_on_someone_elses_calendar(api_client, alice, b
     assert not Appointment.objects.exists()
 
 
-def test_technician_plans_anyone_on_their_request(api_client, alice, bob, ticket):
+def test_technician_plans_a_colleague_assigned_to_their_request(api_client, alice, bob, ticket):
+    # Only the request's own technicians: anyone else is the coordinators' (review fault 1).
+    ticket.assigned_agents.add(alice, bob)
     response = api_client(alice.user).post(
         LIST,
         {

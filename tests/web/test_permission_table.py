@@ -101,7 +101,9 @@ def api_call(w: World, kind: str, verb: str, theirs: bool):
             appointment = _appointment(w, [alice] if theirs else [alice, bob])
             return "patch", f"/api/appointments/{appointment.pk}/", {"subject": "Renamed"}, {200}
         if verb == "reassign":
-            # Theirs: on her request, she adds bob; not theirs: her own entry, handed to carol.
+            # Theirs: on her request (bob assigned to it too), she adds bob; not theirs: her own
+            # entry, handed to carol.
+            w.alices_request.assigned_agents.add(bob)
             appointment = _appointment(w, [alice], request=w.alices_request if theirs else None)
             agents = [alice.pk, bob.pk] if theirs else [carol.pk]
             return "patch", f"/api/appointments/{appointment.pk}/", {"agents": agents}, {200}
@@ -284,7 +286,8 @@ def test_technician_may_neither_change_nor_delete_a_teams_shared_entry(world, ap
 
 
 def test_technician_may_change_and_delete_a_shared_entry_on_her_request(world, api_client):
-    """The same shared entry on a request assigned to alice: hers to change and to delete."""
+    """The same shared entry on a request assigned to alice and bob: hers to change and to delete."""
+    world.alices_request.assigned_agents.add(world.bob)
     for verb in ("patch", "delete"):
         shared = _appointment(world, [world.alice, world.bob], request=world.alices_request)
         url = f"/api/appointments/{shared.pk}/"
@@ -292,3 +295,53 @@ def test_technician_may_change_and_delete_a_shared_entry_on_her_request(world, a
         assert client.get(url).json()["can_edit"] is True
         response = client.patch(url, {"subject": "Renamed"}, format="json") if verb == "patch" else client.delete(url)
         assert response.status_code in (200, 204), response.content
+
+
+# Review fault 1: a request assigned to alice opens only the calendars of that request's
+# technicians; carol (another team, not on the request) is the coordinators' to plan.
+
+
+@pytest.fixture
+def carol_elsewhere(world, make_agent):
+    """Carol in another team than alice's, not assigned to alice's request."""
+    world.carol.delete()
+    world.carol = make_agent("carol2", team="Servicedesk")
+    return world.carol
+
+
+def test_assigned_technician_cannot_put_an_entry_on_carols_calendar_via_her_request(
+    world, carol_elsewhere, api_client, page_client
+):
+    data = {"subject": "Carol's day", "start": "2026-03-02T09:00:00+01:00", "end": "2026-03-02T17:00:00+01:00"}
+    data |= {"agents": [carol_elsewhere.pk], "request": world.alices_request.pk}
+    assert api_client(world.alice.user).post("/api/appointments/", data, format="json").status_code == 403
+    form = {"subject": "Carol's day", "start": "2026-03-02T09:00", "end": "2026-03-02T17:00"}
+    form |= {"agents": [carol_elsewhere.pk], "request": world.alices_request.pk}
+    # The page's form offers only calendars she may plan and shows the form again.
+    assert page_client(world.alice.user).post("/calendar/appointments/new/", form).status_code in (200, 403)
+    assert not Appointment.objects.filter(subject="Carol's day").exists()
+
+
+def test_assigned_technician_cannot_move_or_delete_carols_entry_on_her_request(
+    world, carol_elsewhere, api_client, page_client
+):
+    entry = _appointment(world, [carol_elsewhere], request=world.alices_request)
+    url = f"/api/appointments/{entry.pk}/"
+    client = api_client(world.alice.user)
+    moved = {"start": "2026-03-02T11:00:00+01:00", "end": "2026-03-02T12:00:00+01:00"}
+    assert client.patch(url, moved, format="json").status_code == 403
+    assert client.delete(url).status_code == 403
+    pages = page_client(world.alice.user)
+    form = {"subject": "Visit", "start": "2026-03-02T11:00", "end": "2026-03-02T12:00"}
+    form["agents"] = [carol_elsewhere.pk]
+    assert pages.post(f"/calendar/appointments/{entry.pk}/", form).status_code == 403
+    assert pages.post(f"/calendar/appointments/{entry.pk}/delete/").status_code == 403
+    entry.refresh_from_db()
+    assert (entry.start, entry.is_cancelled) == (at(2, 9), False)
+
+
+def test_assigned_technician_may_plan_a_colleague_assigned_to_the_same_request(world, api_client):
+    world.alices_request.assigned_agents.add(world.bob)
+    data = {"subject": "Together", "start": "2026-03-02T09:00:00+01:00", "end": "2026-03-02T10:00:00+01:00"}
+    data |= {"agents": [world.alice.pk, world.bob.pk], "request": world.alices_request.pk}
+    assert api_client(world.alice.user).post("/api/appointments/", data, format="json").status_code == 201

@@ -465,21 +465,36 @@ class ExchangeProvider:
             if item.type == "RecurringMaster":
                 masters.append(item)
             events.append(event)
-        self._fill_overrides(folder, masters, events)
+        unreadable |= self._fill_overrides(folder, masters, events)
         return events, gone, unreadable
 
-    def _fill_overrides(self, folder: Calendar, masters: list[CalendarItem], events: list[RemoteEvent]) -> None:
-        """Subject, place and text of moved occurrences: ModifiedOccurrences only carries their times."""
+    def _fill_overrides(
+        self, folder: Calendar, masters: list[CalendarItem], events: list[RemoteEvent]
+    ) -> dict[str, str]:
+        """Subject, place and text of moved occurrences: ModifiedOccurrences only carries their times.
+        Read through `read_items`; an occurrence Exchange answers an error for (MS-OXWS: one response
+        message per item) makes its series unreadable this time (master id -> reason, for the sync
+        log), rather than imported with the master's text in place of its own. Returns those."""
         by_master = {event.remote_id: event for event in events}
-        wanted = [(occ.id, occ.changekey) for master in masters for occ in master.modified_occurrences or ()]
-        if not wanted:
-            return
+        owners = [(master, occ) for master in masters for occ in master.modified_occurrences or ()]
+        if not owners:
+            return {}
         details = {}
+        failed: dict[str, str] = {}
         # Sensitivity too: one occurrence may be private on its own (calendars.privacy).
         fields = (*OCCURRENCE_FIELDS, "sensitivity")
-        for item in folder.account.fetch(ids=wanted, folder=folder, only_fields=fields):
-            if not isinstance(item, Exception):
+        wanted = [(occ.id, occ.changekey) for _, occ in owners]
+        fetched = read_items(lambda: folder.account.fetch(ids=wanted, folder=folder, only_fields=fields))
+        for (master, _), item in zip(owners, fetched, strict=True):
+            if isinstance(item, ews_errors.ErrorItemNotFound):
+                continue  # deleted meanwhile: the next listing says so
+            if isinstance(item, Exception):
+                failed[master.id] = f"Exchange could not read a moved occurrence of this series: {item}"
+            else:
                 details[item.id] = item
+        if failed:
+            events[:] = [event for event in events if event.remote_id not in failed]
+            masters = [master for master in masters if master.id not in failed]
         for master in masters:
             event = by_master[master.id]
             event.overrides = []
@@ -493,6 +508,7 @@ class ExchangeProvider:
                     override.body = body if body != event.body else None
                     override.private = not event.private and detail.sensitivity in ("Private", "Confidential")
                 event.overrides.append(override)
+        return failed
 
     def create(self, calendar: RemoteCalendar, event: RemoteEvent) -> RemoteRef:
         return self._call(calendar.mailbox, lambda: self._create(calendar, event))
@@ -764,10 +780,25 @@ class ExchangeProvider:
             # answers ids only here (exchangelib counts extended properties as complex), so the
             # markers of what it found, if anything, come with one GetItem for all of them.
             ids = list(folder.filter(**{f"{MARKER_FIELD}__in": markers}).only("id", "changekey"))
+            unread: Exception | None = None
             if ids:
                 for entry in account.fetch(ids=ids, folder=folder, only_fields=[MARKER_FIELD]):
-                    if not isinstance(entry, Exception):
+                    if isinstance(entry, Exception):
+                        unread = entry
+                    else:
                         found.setdefault(getattr(entry, MARKER_FIELD), (entry.id, entry.changekey))
+            if unread is not None:
+                # An entry FindItem found could not be read, so which marker it holds is unknown: every
+                # op not found is failed for a later retry, never created blind (SPEC S3.9).
+                for index in indexes:
+                    if ops[index].event.marker and ops[index].event.marker not in found:
+                        results[index] = BulkResult(
+                            error=TransientError(
+                                f"Exchange could not read back an entry in {calendar.mailbox}'s calendar "
+                                f"({unread}); the entry is not created again until it can be checked."
+                            )
+                        )
+                indexes = [index for index in indexes if results[index] is None]
         new: list[int] = []
         items: list[CalendarItem] = []
         for index in indexes:

@@ -377,7 +377,9 @@ def test_weekly_series_comes_back_as_a_master_with_its_exceptions(provider, cale
     ]
 
 
-def test_occurrence_moved_in_outlook_comes_back_as_an_override(provider, calendar, ews, window):
+def _series_with_an_occurrence_moved_in_outlook(provider, calendar, ews, window):
+    """A weekly series pushed, listed once, then its fourth occurrence moved two days on in
+    Outlook as "Moved check": (ref, sync token, original start, new start)."""
     ref = provider.create(calendar, weekly_series())
     token = provider.list_changes(calendar, None, window).next_token
     original = next_monday() + timedelta(weeks=3)
@@ -385,6 +387,11 @@ def test_occurrence_moved_in_outlook_comes_back_as_an_override(provider, calenda
     ews.outlook_move_occurrence(
         ALICE, ref.remote_id, original, start=new_start, end=new_start + timedelta(hours=1), subject="Moved check"
     )
+    return ref, token, original, new_start
+
+
+def test_occurrence_moved_in_outlook_comes_back_as_an_override(provider, calendar, ews, window):
+    ref, token, original, new_start = _series_with_an_occurrence_moved_in_outlook(provider, calendar, ews, window)
 
     (event,) = provider.list_changes(calendar, token, window).changed
 
@@ -610,3 +617,16 @@ def test_all_day_series_dates_survive_a_round_trip(provider, calendar, window):
 
     assert (event.start, event.end, event.all_day) == (day, day + timedelta(days=1), True)
     assert event.exdates == [day + timedelta(days=7)]
+
+
+def test_a_moved_occurrence_exchange_cannot_read_makes_its_series_unreadable_not_plain(provider, calendar, ews, window):
+    """Review fault 7: GetItem answered an error for the moved occurrence (MS-OXWS: one message per
+    item) and the error was dropped, so the override came in with the master's text. Now the
+    series is named unreadable for this pull and not imported without its occurrence's text."""
+    ref, token, _, _ = _series_with_an_occurrence_moved_in_outlook(provider, calendar, ews, window)
+    ews.refuse_reads("Moved check")
+
+    page = provider.list_changes(calendar, token, window)
+
+    assert page.changed == []
+    assert "corrupt" in page.unreadable[ref.remote_id]
