@@ -1,4 +1,5 @@
-"""The admin's modules are read by the pages and by `check`, not by a worker's start-up."""
+"""What a process imports at start-up: the admin's modules are read by the pages and by `check`, not
+by a worker's start-up; a CalDAV or Google sync never loads exchangelib."""
 
 import os
 import subprocess
@@ -36,3 +37,10 @@ def test_admin_checks_read_the_admin_modules_first():
     code += "from django.contrib import admin\nfrom integrations.models import Connection\n"
     code += "print(admin.site.is_registered(Connection))"
     assert _in_a_new_process(code) == "True"
+
+
+def test_a_caldav_or_google_sync_does_not_import_exchangelib():
+    # exchangelib's package is about 20 MiB; only an Exchange connection needs it (issue 14: peak memory).
+    code = "import integrations.sync.engine, integrations.providers.caldav, integrations.providers.google\n"
+    code += "import integrations.providers.graph, integrations.tasks\nprint('exchangelib' in sys.modules)"
+    assert _in_a_new_process(code) == "False"

@@ -9,11 +9,20 @@ import functools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
-
 from calendars.times import zone_named
 
 from .base import ProviderError, unknown_zone_note
+
+
+@functools.cache
+def _windows_tables() -> tuple[dict, dict]:
+    """exchangelib's (IANA -> Windows, Windows -> IANA) tables, read when first needed: importing
+    `exchangelib.winzone` imports the whole exchangelib package (about 20 MiB), which a CalDAV or
+    Google sync never needs (issue 14's import bench: peak memory)."""
+    from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
+
+    return IANA_TO_MS_TIMEZONE_MAP, MS_TIMEZONE_TO_IANA_MAP
+
 
 # Every 6 hours over a year: catches every DST rule (changes fall on whole hours, last months).
 _PROBES = tuple(timedelta(hours=6 * step) for step in range(4 * 366))
@@ -49,10 +58,10 @@ def _windows_zone(iana: str, year: int) -> str | None:
         return None
     first = datetime(year, 1, 1, tzinfo=UTC)
     offsets = tuple((first + step).astimezone(zone).utcoffset() for step in _PROBES)
-    listed = IANA_TO_MS_TIMEZONE_MAP.get(iana)
-    candidates = ([listed[0]] if listed else []) + sorted(MS_TIMEZONE_TO_IANA_MAP)
+    listed = _windows_tables()[0].get(iana)
+    candidates = ([listed[0]] if listed else []) + sorted(_windows_tables()[1])
     for windows in candidates:
-        other = ZoneInfo(MS_TIMEZONE_TO_IANA_MAP[windows])
+        other = ZoneInfo(_windows_tables()[1][windows])
         if all(
             (first + step).astimezone(other).utcoffset() == offset
             for step, offset in zip(_PROBES, offsets, strict=True)
@@ -71,8 +80,8 @@ def zone_for_name(name: str | None) -> str | None:
         return None
     if name in ("UTC", "tzone://Microsoft/Utc", "Coordinated Universal Time"):
         return "UTC"
-    if name in MS_TIMEZONE_TO_IANA_MAP:
-        return MS_TIMEZONE_TO_IANA_MAP[name]
+    if name in _windows_tables()[1]:
+        return _windows_tables()[1][name]
     known = zone_named(name)
     return known.key if known is not None else None
 
@@ -97,4 +106,4 @@ def series_zone_note(tzid: object, series_zone: str | None) -> str:
 
 def iana_zone_for(windows: str) -> str:
     """The IANA zone for a Windows zone id; "UTC" for ids the table does not know."""
-    return MS_TIMEZONE_TO_IANA_MAP.get(windows, "UTC")
+    return _windows_tables()[1].get(windows, "UTC")
