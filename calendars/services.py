@@ -809,14 +809,17 @@ def check_rule(
                 {"rule": "This rule gives no occurrence after the start; check its days and end date."}
             )
         # Every occurrence up to the horizon is a row: a FREQ=MINUTELY rule would make half a
-        # million. Walked lazily (the one walker), so the check costs at most
-        # MAX_OCCURRENCES_A_YEAR + 1 steps; an upper bound, EXDATEs not taken off, as the import counts.
+        # million. Walked lazily (the one walker): about MAX_OCCURRENCES_A_YEAR steps at most a year the
+        # series has run; an upper bound, EXDATEs not taken off, as the import counts.
         if cost_checked:
             return parsed
-        until = max(timezone.now().astimezone(zone).replace(tzinfo=None), local) + RECURRENCE_HORIZON
+        now = timezone.now().astimezone(zone).replace(tzinfo=None)
         rules = [recurrence_lib.serialize(rule) for rule in parsed.rrules]
-        starts = times.rule_starts(local, rules, until=until, limit=MAX_OCCURRENCES_A_YEAR + 1)
-        if len(starts) + len(parsed.rdates) > MAX_OCCURRENCES_A_YEAR:
+        # Only the year kept counts, however old the series (times.starts_in_a_kept_year).
+        starts = times.starts_in_a_kept_year(
+            local, rules, now=now, year=RECURRENCE_HORIZON, limit=MAX_OCCURRENCES_A_YEAR
+        )
+        if starts + len(parsed.rdates) > MAX_OCCURRENCES_A_YEAR:
             raise ValidationError(
                 {
                     "rule": f"This rule repeats more than {MAX_OCCURRENCES_A_YEAR:,} times in a year, more than the "

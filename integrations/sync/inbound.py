@@ -63,13 +63,16 @@ def _check_cost(event: RemoteEvent, agent: Agent) -> int:
     (an upper bound on the rows it stores); UnreadableEntry when they give more than
     calendar_services.MAX_OCCURRENCES_A_YEAR starts in that year (calendars.services.RECURRENCE_HORIZON): a
     FREQ=MINUTELY or SECONDLY rule would make hundreds of thousands of rows. The rules are walked
-    lazily (`times.rule_starts`), so the check itself costs at most MAX_OCCURRENCES steps a rule."""
-    start = _as_datetime(event.start, agent).astimezone(_series_zone(event, agent)).replace(tzinfo=None)
-    until = max(datetime.now(UTC).replace(tzinfo=None), start) + calendar_services.RECURRENCE_HORIZON
+    lazily (`times.starts_in_a_kept_year`): however old the series, only the year kept counts."""
+    zone = _series_zone(event, agent)
+    start = _as_datetime(event.start, agent).astimezone(zone).replace(tzinfo=None)
+    now = datetime.now(UTC).astimezone(zone).replace(tzinfo=None)
     total, most = 0, calendar_services.MAX_OCCURRENCES_A_YEAR
     for rule in event.rrules:
         try:
-            count = len(times.rule_starts(start, [rule], until=until, limit=most + 1))
+            count = times.starts_in_a_kept_year(
+                start, [rule], now=now, year=calendar_services.RECURRENCE_HORIZON, limit=most
+            )
         except (ValueError, TypeError, OverflowError) as error:
             raise UnreadableEntry(f"Its repeat rule {rule[:80]!r} cannot be expanded ({error}).") from error
         if count > most:

@@ -18,7 +18,7 @@ from calendars.models import Appointment, CalendarSettings
 from integrations.providers.caldav import build_calendar, parse_event
 from integrations.sync import inbound, mapping
 from tests.feed_tokens import feed_token_of
-from tests.integrations.test_times_corpus import NOW, corpus_text, expanded
+from tests.integrations.test_times_corpus import NOW, WINDOW, corpus_text, expanded
 
 pytestmark = pytest.mark.django_db
 
@@ -172,3 +172,41 @@ def expanded_between(calendar: Calendar, start: datetime, end: datetime) -> list
         (event.start.astimezone(UTC), event.end.astimezone(UTC))
         for event in recurring_ical_events.of(calendar).between(start, end)
     )
+
+
+OLD_DAILY = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Test//Old daily stand-up//EN
+BEGIN:VEVENT
+UID:old-daily-standup
+DTSTAMP:20100101T000000Z
+DTSTART;TZID=Europe/Amsterdam:20100104T091500
+DTEND;TZID=Europe/Amsterdam:20100104T093000
+RRULE:FREQ=DAILY
+SUMMARY:Daily stand-up
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_a_daily_series_begun_sixteen_years_ago_is_imported_for_the_year_ahead(make_agent):
+    """A daily stand-up since January 2010 gives about 6,200 starts up to next year, but only the
+    year the helpdesk keeps counts against its 5,000-a-year cap (the starts it stores: import
+    window to horizon); it was refused as "more than 5000 occurrences in a year". The right
+    occurrences: recurring-ical-events over the compared days."""
+    agent = make_agent("alice")
+    text = OLD_DAILY
+    days = (WINDOW[0] + timedelta(days=1), WINDOW[1])  # the window's first day starts before its first hour
+    master = inbound.import_remote_event(agent, parse_event(text, remote_id="/x/old-daily.ics"))
+
+    shown = [
+        (occurrence.start.astimezone(UTC), occurrence.end.astimezone(UTC))
+        for occurrence in master.occurrences.filter(is_cancelled=False, start__gte=days[0], start__lt=days[1]).order_by(
+            "start"
+        )
+    ]
+    expected = [
+        (event.decoded("dtstart").astimezone(UTC), event.decoded("dtend").astimezone(UTC))
+        for event in recurring_ical_events.of(Calendar.from_ical(text)).between(*days)
+    ]
+    assert len(expected) > 300 and shown == expected
