@@ -459,8 +459,18 @@
     }).observe(element);
   }
 
-  // A load error stays on screen until a later load works; "Saved." is left alone.
-  let loadFailed = false;
+  // Each source's load error stays on screen until a later load of that source works; "Saved."
+  // is left alone. Kept per source: the entries' good answer arriving after dispatch.js's failed
+  // free-time answer wiped that failure from the page.
+  const loadErrors = new Map();
+
+  function loadError(source, text) {
+    const hadErrors = loadErrors.size > 0;
+    if (text) loadErrors.set(source, text);
+    else loadErrors.delete(source);
+    if (loadErrors.size) say([...loadErrors.values()].join(" "), true);
+    else if (hadErrors) say("");
+  }
 
   async function loadEvents(info) {
     let items;
@@ -477,17 +487,14 @@
       ]);
       [workingIntervals, daysOff] = [working.hours, working.daysOff];
     } catch (error) {
-      loadFailed = true;
-      say(`Could not load the calendar: ${error.message}`, true);
+      loadError("entries", `Could not load the calendar: ${error.message}`);
       return workingHours();
     }
-    if (hoursError) {
-      loadFailed = true;
-      say(`Could not load the working hours (${hoursError.message}): every move will ask to confirm.`, true);
-    } else if (loadFailed) {
-      loadFailed = false;
-      say("");
-    }
+    loadError("entries", null);
+    loadError(
+      "hours",
+      hoursError && `Could not load the working hours (${hoursError.message}): every move will ask to confirm.`,
+    );
     const entries = items.map(toEvent);
     lastSpans = entries.filter((entry) => !entry.allDay).map((entry) => [entry.start, entry.end]);
     fitRows(lastSpans);
@@ -750,8 +757,6 @@
   const calendar = EventCalendar.create(element, options);
   window.helpdeskCalendar = calendar;
   // Other scripts on the page (dispatch.js) report their failed loads here, in the same message box.
-  document.addEventListener("helpdesk:load-error", (event) => {
-    loadFailed = true;
-    say(event.detail, true);
-  });
+  // detail: {source, message}; a null message says that source loaded well again.
+  document.addEventListener("helpdesk:load-error", (event) => loadError(event.detail.source, event.detail.message));
 })();

@@ -18,8 +18,14 @@
     const ids = (config.resources || []).map((resource) => resource.id);
     const size = config.maxTechnicians || ids.length;
     const batches = [];
-    for (let i = 0; i < ids.length; i += size) batches.push(freeSlotsOf(ids.slice(i, i + size), info));
-    return (await Promise.all(batches)).flat().map((slot, index) => ({ ...slot, id: `free-${index}` }));
+    // The failures of this load's batches, said once for all of them.
+    const problems = [];
+    for (let i = 0; i < ids.length; i += size) batches.push(freeSlotsOf(ids.slice(i, i + size), info, problems));
+    const found = (await Promise.all(batches)).flat().map((slot, index) => ({ ...slot, id: `free-${index}` }));
+    // calendar.js keeps this source's failure on screen until a load of it works.
+    const detail = { source: "free-time", message: problems[0] || null };
+    document.dispatchEvent(new CustomEvent("helpdesk:load-error", { detail }));
+    return found;
   }
 
   // The most slots one answer holds (the API's cap on `limit`).
@@ -27,7 +33,7 @@
 
   // Every free slot of these technicians in the window: a full answer is followed by another
   // from the step after its last slot (an instant on the same grid), until one is not full.
-  async function freeSlotsOf(ids, info) {
+  async function freeSlotsOf(ids, info, problems) {
     const found = [];
     // Wall-clock times on the user's zone, as calendar.js sends and shows them.
     let start = info.startStr;
@@ -48,7 +54,7 @@
       if (!response.ok) {
         // "No free time" and "could not ask" must not look the same: calendar.js shows this.
         const message = `Could not load the free time (${response.status}): the free slots shown may be incomplete.`;
-        document.dispatchEvent(new CustomEvent("helpdesk:load-error", { detail: message }));
+        problems.push(message);
         break;
       }
       const slots = (await response.json()).slots;

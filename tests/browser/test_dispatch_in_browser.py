@@ -1,6 +1,7 @@
 """The dispatch assistant in a real browser (issue 15): "Find a slot" books, a drag onto busy
 time asks first, the free-slot layer shows on the group calendar."""
 
+import re
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -261,6 +262,45 @@ def test_a_failed_free_time_load_says_so_on_the_page(open_page, log_in, coordina
     page.route("**/api/availability/**", lambda route: route.fulfill(status=503, body="{}"))
     page.goto(f"/calendar/group/?agent={alice.pk}&layout=columns&days=1&date=2035-03-05&free=60")
     expect(page.locator("#calendar-message")).to_contain_text("Could not load the free time (503)")
+
+
+def test_a_free_time_failure_stays_when_the_entries_answer_later(open_page, log_in, coordinator, alice):
+    """CI fault: the entries' good answer, arriving after the failed free-time answer, wiped the
+    free-time failure from the page (one flag for all loads). The entries are held back here so
+    they always come second; the failure must stay until a load of the free time works."""
+    page = open_page()
+    # Holds every answer of the entries' URL back by 800 ms, so it lands after the free time's.
+    page.add_init_script(
+        """
+        const plainFetch = window.fetch;
+        window.fetch = async (...args) => {
+          const response = await plainFetch(...args);
+          if (String(args[0]).includes("/api/appointments/calendar")) await new Promise((r) => setTimeout(r, 800));
+          return response;
+        };
+        """
+    )
+    page = log_in(page, "coordinator")
+    failing = {"on": True}
+
+    def availability(route):
+        if failing["on"]:
+            route.fulfill(status=503, body="{}")
+        else:
+            route.continue_()
+
+    page.route("**/api/availability/**", availability)
+    page.goto(f"/calendar/group/?agent={alice.pk}&layout=columns&days=1&date=2035-03-05&free=60")
+    message = page.locator("#calendar-message")
+    expect(message).to_contain_text("Could not load the free time (503)")
+    # Both answers are in (the held-back entries drew Alice's column), and the failure is still said.
+    expect(page.locator("#calendar")).not_to_have_class(re.compile(r"\bloading\b"))
+    page.wait_for_timeout(1000)
+    expect(message).to_contain_text("Could not load the free time (503)")
+    # A later load whose free time answers well clears it.
+    failing["on"] = False
+    page.locator(".ec-toolbar button").nth(1).click()  # prev, next, Today
+    expect(message).to_be_hidden()
 
 
 def test_failed_working_hours_say_so_on_the_page(open_page, log_in, alice):
