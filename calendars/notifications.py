@@ -28,6 +28,7 @@ from calendars import privacy
 from calendars.ical import EventStyle, appointment_calendar
 from calendars.models import Appointment, CalendarSettings
 from calendars.signals import Change
+from helpdesk.moments import days_text, span_text, when_text
 
 logger = logging.getLogger(__name__)
 
@@ -81,15 +82,12 @@ def notice_kinds(change: str, *, before: frozenset[int], now: frozenset[int], se
 
 
 def _when(appointment: Appointment, agent: Agent) -> str:
+    """The notice's "When:" in the pages' one format (helpdesk.moments): an all-day entry's days,
+    else its start and end on the technician's clock, which is named."""
     zone = agent.zone
-    start, end = appointment.start.astimezone(zone), appointment.end.astimezone(zone)
     if appointment.all_day:
-        first = appointment.day_span(zone)[0]
-        return f"{first:%A} {first.day} {first:%B %Y} (all day)"
-    day = f"{start:%A} {start.day} {start:%B %Y}"
-    if end.date() == start.date():
-        return f"{day}, {start:%H:%M} – {end:%H:%M} ({zone.key})"
-    return f"{day}, {start:%H:%M} – {end:%A} {end.day} {end:%B %Y}, {end:%H:%M} ({zone.key})"
+        return days_text(*appointment.day_span(zone))
+    return f"{span_text(appointment.start, appointment.end, zone)} ({zone.key})"
 
 
 def _repeats(appointment: Appointment) -> str:
@@ -104,7 +102,7 @@ def _body(appointment: Appointment, agent: Agent, kind: NoticeKind) -> str:
     lines = [f"Hello {agent.name},", "", OPENING[kind], "", f"Subject: {text['subject']}"]
     lines.append(f"When: {_when(appointment, agent)}")
     if appointment.is_occurrence and appointment.original_start != appointment.start:
-        lines.append(f"Was: {appointment.original_start.astimezone(agent.zone):%A %d %B %Y, %H:%M}")
+        lines.append(f"Was: {when_text(appointment.original_start, agent.zone)}")
     repeats = _repeats(appointment)
     if repeats:
         lines.append(f"Repeats: {repeats}")

@@ -30,7 +30,7 @@ from calendars.selectors import (
 )
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
-from helpdesk.moments import span_text
+from helpdesk.moments import span_text, zoned_when_text
 from tickets.models import Action, Request
 
 RECURRENCE_HORIZON = timedelta(days=365)
@@ -471,7 +471,7 @@ def _refuse_work_logged_ahead(appointment: Appointment) -> None:
 def _record_reassignment(appointment, agent_ids_before, new_agents, *, by, moved: bool, zone) -> None:
     """A line in the request's history for an appointment of it given to other technicians by a
     person (a drag on the group calendar, the API, a page): "Reassigned from Alice Jansen to Bob
-    de Vries by Cees on 1 Dec 2026 09:12 CET, moved to Wed 2 Dec 14:00 CET", times on `zone`'s wall
+    de Vries by Cees on Tue 1 Dec 2026 09:12 CET, moved to Wed 2 Dec 2026 14:00 CET", times on `zone`'s wall
     clock (the new technicians'). A technician leaving through their own calendar's deletion is
     logged by the sync (by=None), not here."""
     from tickets import services as ticket_services  # tickets.services imports this module
@@ -481,11 +481,9 @@ def _record_reassignment(appointment, agent_ids_before, new_agents, *, by, moved
     left = ", ".join(sorted(names[pk] for pk in set(agent_ids_before) - after_ids)) or "nobody"
     came = ", ".join(sorted(names[pk] for pk in after_ids - set(agent_ids_before))) or "nobody new"
     who = getattr(by, "get_full_name", lambda: "")() or getattr(by, "username", str(by))
-    now = timezone.now().astimezone(zone)
-    text = f"Reassigned from {left} to {came} by {who} on {now:%-d %b %Y %H:%M} {now.tzname()}"
+    text = f"Reassigned from {left} to {came} by {who} on {zoned_when_text(timezone.now(), zone)}"
     if moved:
-        start = appointment.start.astimezone(zone)
-        text += f", moved to {start:%a %-d %b %H:%M} {start.tzname()}"
+        text += f", moved to {zoned_when_text(appointment.start, zone)}"
     ticket_services.record_history(appointment.request_id, text)
 
 

@@ -18,10 +18,20 @@ TIME_FORMAT = "H:i"
 
 def when_text(moment: datetime | None, zone: tzinfo | None = None) -> str:
     """An aware datetime on `zone`'s wall clock (default: the user's): "Tue 1 Dec 2026 08:00";
+    a naive one (floating, RFC 5545 3.3.5 form 1: the same wall clock everywhere) as it is;
     "" for None."""
     if moment is None:
         return ""
+    if timezone.is_naive(moment):
+        return date_format(moment, WHEN_FORMAT)
     return date_format(timezone.localtime(moment, zone), WHEN_FORMAT)
+
+
+def zoned_when_text(moment: datetime, zone: tzinfo) -> str:
+    """An aware datetime on `zone`'s wall clock with that clock's abbreviation, for a line read by
+    people on other clocks (a request's history): "Thu 3 Dec 2026 09:00 EST"."""
+    local = timezone.localtime(moment, zone)
+    return f"{date_format(local, WHEN_FORMAT)} {local.tzname()}"
 
 
 def span_text(start: datetime, end: datetime, zone: tzinfo | None = None) -> str:
@@ -37,14 +47,19 @@ def span_text(start: datetime, end: datetime, zone: tzinfo | None = None) -> str
 DAY_FORMAT = "D j M Y"
 
 
+def day_text(day: date) -> str:
+    """A day, the same on every clock: "Wed 16 Dec 2026"."""
+    return date_format(day, DAY_FORMAT)
+
+
 def days_text(first: date, after: date) -> str:
     """An all-day entry's days: `first` and `after`, the day after its last (RFC 5545 3.6.1: DTEND
     is exclusive). Days are the same on every clock, so no zone: "Wed 16 Dec 2026 (all day)", or
     "Wed 16 Dec 2026 - Fri 18 Dec 2026 (all day)" (an en dash) for several (trial fault 7)."""
     last = max(first, after - timedelta(days=1))
     if last == first:
-        return f"{date_format(first, DAY_FORMAT)} (all day)"
-    return f"{date_format(first, DAY_FORMAT)} – {date_format(last, DAY_FORMAT)} (all day)"
+        return f"{day_text(first)} (all day)"
+    return f"{day_text(first)} – {day_text(last)} (all day)"
 
 
 def entry_span_text(

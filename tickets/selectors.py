@@ -7,6 +7,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from agents.models import Agent
 from helpdesk.durations import duration_text
+from helpdesk.moments import day_text
 from tickets.models import Action, HistoryLine, Request
 
 _AGENTS = Prefetch("assigned_agents", queryset=Agent.objects.select_related("user"))
@@ -153,8 +154,8 @@ def slot_proposals(
     now = now or timezone.now()
     horizon = search_horizon(settings, now)
     if after is not None and after >= horizon:
-        day = timezone.localtime(horizon)
-        raise ValueError(f"Search from a date before {day:%d %b %Y}: the calendars are not known further.")
+        day = timezone.localtime(horizon).date()
+        raise ValueError(f"Search from a date before {day_text(day)}: the calendars are not known further.")
     # Whole hours on the grid of 30-minute steps, as the page has always proposed: whole on the
     # reader's wall clock (the current zone), which is not a whole UTC hour at +05:45 or +05:30.
     earliest = (now + notice).astimezone(UTC)

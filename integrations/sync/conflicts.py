@@ -9,9 +9,10 @@ masked (`privacy.masked_values`) and `private=True`, and the sentence names the 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from helpdesk.moments import day_text, when_text
 from integrations.sync import mapping
 
 HELPDESK = "helpdesk"
@@ -167,9 +168,8 @@ def _moment(tagged: str, tz: ZoneInfo) -> str:
     """A snapshot moment ("T" aware UTC, "F" floating wall clock, "D" date) as the technician reads it."""
     value = mapping.moment_from_data(tagged)
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).astimezone(tz)
-        return f"{value:%a %-d %b %Y %H:%M}"
+        # Floating (naive) is the same wall clock everywhere; aware is read on the technician's.
+        return when_text(value, tz)
     if isinstance(value, date):
-        return f"{value:%a %-d %b %Y}"
+        return day_text(value)
     return "(none)"

@@ -23,6 +23,7 @@ from calendars import services as calendar_services
 from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule
 from helpdesk import bulk
+from helpdesk.moments import day_text, when_text, zoned_when_text
 from integrations.models import AgentCalendar
 from integrations.providers.base import RemoteEvent, RemoteOccurrence, UnreadableEntry
 from integrations.sync import mapping, privacy
@@ -528,9 +529,8 @@ def _when(moment: datetime | date, agent: Agent) -> str:
     """A moment as the request's history says it: on the technician's wall clock with its zone's
     abbreviation ("Thu 3 Dec 2026 09:00 EST"), a date as a date."""
     if isinstance(moment, datetime):
-        moment = moment.astimezone(agent.zone)
-        return f"{moment:%a %-d %b %Y %H:%M} {moment.tzname()}"
-    return f"{moment:%a %-d %b %Y}"
+        return zoned_when_text(moment, agent.zone)
+    return day_text(moment)
 
 
 def record_on_request(request_id: int, agent: Agent, text: str, *, now: datetime | None = None) -> None:
@@ -635,7 +635,7 @@ def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: d
     An appointment of a request leaves a line in the request's history (`tickets.services.
     record_history`) naming whose calendar it was deleted from and when (`now`, UTC, default
     now; written on the technician's wall clock): a planned request unplanned this way says
-    "Unplanned from Carol's calendar on 30 Nov 2026 22:50 CET", so the coordinator sees it."""
+    "Unplanned from Carol's calendar on Mon 30 Nov 2026 22:50 CET", so the coordinator sees it."""
     request_id = appointment.request_id
     source = appointment.source
     others = appointment.agents.exclude(pk=agent.pk).exists()
@@ -643,7 +643,7 @@ def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: d
     if request_id is None:
         return
     moment = (now or datetime.now(UTC)).astimezone(agent.zone)
-    when = f"{moment:%-d %b %Y %H:%M} {moment.tzname()}"
+    when = zoned_when_text(moment, agent.zone)
     calendar = f"{agent.name}'s calendar"
     if others:
         text = f'{agent.name} taken off the appointment "{appointment.subject}": deleted from {calendar} on {when}'
@@ -700,7 +700,7 @@ def apply_attendee_update(
         if all(other.pk != agent.pk for other in occurrence.agents.all()):
             continue
         left = calendar_services.leave_occurrence(occurrence, agent)
-        day = f"{occurrence.original_start.astimezone(agent.zone):%a %-d %b %Y %H:%M}"
+        day = when_text(occurrence.original_start, agent.zone)
         if left.is_cancelled:
             done.append(f"The occurrence of {day} cancelled: {agent.name} was the last technician on it.")
         else:

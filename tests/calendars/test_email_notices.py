@@ -1,4 +1,5 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -257,3 +258,29 @@ def test_appointment_made_over_the_api_while_mail_is_down_answers_201(
 
     assert response.status_code == 201
     assert Appointment.objects.filter(subject="Visit").count() == 1
+
+
+def test_notice_writes_its_times_as_the_pages_do(emails_on, alice, django_capture_on_commit_callbacks):
+    """The e-mail's "When:" is in the one format of helpdesk.moments, on the technician's clock,
+    which is named; an all-day entry of three days names all three (RFC 5545 3.6.1: DTEND is the
+    day after). It said "Wednesday 13 January 2027, 09:30 - 11:00" and, for the three days, only
+    "Wednesday 13 January 2027 (all day)" before."""
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_appointment(
+            subject="Visit",
+            start=datetime(2027, 1, 13, 9, 30, tzinfo=amsterdam),
+            end=datetime(2027, 1, 13, 11, tzinfo=amsterdam),
+            agents=[alice],
+        )
+        services.create_appointment(
+            subject="Course",
+            start=datetime(2027, 1, 13, tzinfo=amsterdam),
+            end=datetime(2027, 1, 16, tzinfo=amsterdam),
+            all_day=True,
+            agents=[alice],
+        )
+
+    visit, course = (next(m.body for m in mail.outbox if subject in m.subject) for subject in ("Visit", "Course"))
+    assert "When: Wed 13 Jan 2027 09:30\u201311:00 (Europe/Amsterdam)\n" in visit
+    assert "When: Wed 13 Jan 2027 \u2013 Fri 15 Jan 2027 (all day)\n" in course

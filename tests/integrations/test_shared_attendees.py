@@ -101,7 +101,7 @@ def test_planned_request_deleted_on_the_phone_says_so_on_the_request(
     assert request.planned_start is None  # SPEC S3.8: the deletion still flows
     line = request.history.get()
     moment = line.created_at.astimezone(AMSTERDAM)
-    expected = f"Unplanned from {alice.name}'s calendar on {moment:%-d %b %Y %H:%M} {moment.tzname()}"
+    expected = f"Unplanned from {alice.name}'s calendar on {moment:%a %-d %b %Y %H:%M} {moment.tzname()}"
     assert line.text == expected
     client.force_login(coordinator)
     body = client.get(f"/api/requests/{request.pk}/").json()

@@ -12,7 +12,9 @@ from tickets import services as ticket_services
 
 pytestmark = pytest.mark.django_db
 
-WHEN = r"on \d{1,2} \w{3} \d{4} \d\d:\d\d (GMT|BST)"  # now, on Bob's clock (Europe/London)
+# Now, on Bob's clock (Europe/London), in the one format of helpdesk.moments plus the zone's name
+# ("Tue 1 Dec 2026 09:12 GMT"; the line wrote "1 Dec 2026 09:12 GMT" and "Wed 2 Dec 14:00" before).
+WHEN = r"on \w{3} \d{1,2} \w{3} \d{4} \d\d:\d\d (GMT|BST)"
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def test_drag_to_another_technician_and_time_is_in_the_requests_history(api_clie
     history = api_client(coordinator).get(f"/api/requests/{planned.request_id}/").json()["history"]
     assert len(history) == 1
     assert re.fullmatch(
-        f"Reassigned from Alice to Bob by coordinator {WHEN}, moved to Wed 2 Dec 14:00 GMT", history[0]["text"]
+        f"Reassigned from Alice to Bob by coordinator {WHEN}, moved to Wed 2 Dec 2026 14:00 GMT", history[0]["text"]
     )
 
 
