@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
+from typing import TypeVar
 
 from celery import shared_task
 from django.utils import timezone
@@ -17,17 +19,30 @@ from integrations.providers.base import ProviderError, TransientError
 from integrations.sync import engine
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-def _run(task, agent_calendar_id: int, *, pull: bool) -> str:
+def _back_off(task, error: TransientError, base: float, cap: float) -> float:
+    """Seconds before `task`'s next try after a passing fault `error`: the server's own wait when it
+    gave one (Retry-After, RFC 9110 10.2.3), else `base` seconds doubled for each try already
+    retried, at most `cap`, times a jitter of 0.5-1.5 so calendars that failed together do not all
+    come back at once."""
+    return error.retry_after or min(cap, base * 2**task.request.retries) * random.uniform(0.5, 1.5)
+
+
+def _retried(task, work: Callable[[], T]) -> T:
+    """`work()`, with `task` retried when the calendar is busy or the server has a passing fault."""
     try:
-        report = engine.sync_calendar_by_id(agent_calendar_id, pull=pull)
+        return work()
     except engine.CalendarBusy:
         # Another worker has it; what we were asked to push is still marked, so try again shortly.
         raise task.retry(countdown=2 + random.uniform(0, 3), max_retries=20) from None
     except TransientError as error:
-        delay = error.retry_after or min(600, 15 * 2**task.request.retries) * random.uniform(0.5, 1.5)
-        raise task.retry(countdown=delay, max_retries=8) from error
+        raise task.retry(countdown=_back_off(task, error, base=15, cap=600), max_retries=8) from error
+
+
+def _run(task, agent_calendar_id: int, *, pull: bool) -> str:
+    report = _retried(task, lambda: engine.sync_calendar_by_id(agent_calendar_id, pull=pull))
     if report is None:
         return "skipped"  # gone, or paused
     return report.summary()
@@ -54,13 +69,7 @@ def sync_all_calendars() -> int:
 @shared_task(bind=True, acks_late=True)
 def finish_disconnect(self, agent_calendar_id: int, remove_pushed: bool) -> str:
     """The outbound half of an admin's "Disconnect": remove what the link put on the calendar, then the link."""
-    try:
-        return engine.finish_disconnect(agent_calendar_id, remove_pushed=remove_pushed)
-    except engine.CalendarBusy:
-        raise self.retry(countdown=2 + random.uniform(0, 3), max_retries=20) from None
-    except TransientError as error:
-        delay = error.retry_after or min(600, 15 * 2**self.request.retries) * random.uniform(0.5, 1.5)
-        raise self.retry(countdown=delay, max_retries=8) from error
+    return _retried(self, lambda: engine.finish_disconnect(agent_calendar_id, remove_pushed=remove_pushed))
 
 
 @shared_task
@@ -126,8 +135,7 @@ def finish_google_sign_in(
         )
     except TransientError as error:
         if self.request.retries < SIGN_IN_RETRIES:
-            delay = error.retry_after or min(60, 5 * 2**self.request.retries) * random.uniform(0.5, 1.5)
-            raise self.retry(countdown=delay, max_retries=SIGN_IN_RETRIES) from error
+            raise self.retry(countdown=_back_off(self, error, base=5, cap=60), max_retries=SIGN_IN_RETRIES) from error
         return _sign_in_failed(agent, connection, error)
     except ProviderError as error:
         return _sign_in_failed(agent, connection, error)
