@@ -7,7 +7,6 @@ private entry comes out as busy time with "Data unavailable" and nothing else (S
 from datetime import date, datetime, time, timedelta
 
 from django import forms
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -799,11 +798,8 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         zone = data.pop("time_zone", None) or timezone.get_current_timezone()
         if rule and not data.get("all_day"):  # an all-day series: its technician's days (services)
             data["time_zone"] = zone
-            try:
-                services.check_rule(rule, start=data["start"], zone=zone)
-            except DjangoValidationError as error:
-                raise serializers.ValidationError({"recurrence": error.messages}) from error
-        with service_errors(), overlap_conflicts():
+        # The rule is checked once, by the service (services.check_rule); its faults are this field's.
+        with service_errors({"rule": "recurrence"}), overlap_conflicts():
             if rule:
                 serializer.instance = services.create_recurring_appointment(
                     rule=rule, by=user, check_overlap=not confirmed, **data

@@ -43,16 +43,15 @@ class SpelledDurationField(serializers.DurationField):
 
 
 @contextmanager
-def service_errors() -> Iterator[None]:
-    """A service's ValidationError becomes a 400 with the same field messages."""
+def service_errors(fields: Mapping[str, str] | None = None) -> Iterator[None]:
+    """A service's ValidationError becomes a 400 with the same field messages, each on the field
+    `fields` names for the service's (service field -> API field; default the same name)."""
+    names = {"__all__": "non_field_errors", **(fields or {})}
     try:
         yield
     except DjangoValidationError as error:
         if hasattr(error, "error_dict"):
-            detail = {
-                ("non_field_errors" if field == "__all__" else field): messages
-                for field, messages in error.message_dict.items()
-            }
+            detail = {names.get(field, field): messages for field, messages in error.message_dict.items()}
         else:
             detail = {"non_field_errors": error.messages}
         raise serializers.ValidationError(detail) from error

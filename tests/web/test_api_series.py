@@ -233,3 +233,21 @@ def test_the_occurrence_bound_counts_the_starts_dateutil_gives_within_the_year()
     calendar_services.check_rule("FREQ=HOURLY;COUNT=5000", start=start, zone=AMS)
     with pytest.raises(ValidationError, match="more than 5,000 times in a year"):
         calendar_services.check_rule("FREQ=HOURLY;COUNT=5001", start=start, zone=AMS)
+
+
+@pytest.mark.parametrize("all_day", [False, True])
+def test_a_new_series_with_a_rule_that_cannot_be_read_is_refused_on_recurrence(api_client, alice, all_day):
+    """The rule of a new series is checked once (by the service): its fault is on `recurrence`,
+    the field sent, for an all-day series too (it answered on an unknown field "rule" before,
+    while a timed one was checked twice). UNTIL needs a date (RFC 5545 3.3.10)."""
+    body = {"subject": "Round", "start": "2035-03-06T08:00:00+01:00", "end": "2035-03-06T09:00:00+01:00"}
+    if all_day:
+        body = {"subject": "Round", "all_day": True, "start_date": "2035-03-06", "end_date": "2035-03-07"}
+    before = Appointment.objects.count()
+    response = api_client(alice.user).post(
+        LIST, {**body, "agents": [alice.pk], "recurrence": "FREQ=WEEKLY;UNTIL=someday"}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["recurrence"]
+    assert response.json()["recurrence"][0].startswith("The recurrence rule is not valid")
+    assert Appointment.objects.count() == before
