@@ -66,7 +66,7 @@ class EventStyle:
 
 # --- values -------------------------------------------------------------------------------
 
-# What an event is built into: icalendar's objects (e-mail, `feed_calendar`), or the feed's
+# What an event is built into: icalendar's objects (e-mail), or the feed's
 # writer (`TextComponent`, the same calls written straight to text). Called with "VEVENT" or
 # "VALARM".
 ComponentFactory = Callable[[str], Event | Alarm | TextComponent]
@@ -296,26 +296,6 @@ def finish(calendar: Calendar) -> Calendar:
     return add_missing_vtimezones(calendar, *entry_span(calendar, today=timezone.now().date()))
 
 
-def feed_calendar(
-    entries: FeedEntries,
-    style: EventStyle,
-    *,
-    name: str,
-    on_feed: Callable[[Appointment], bool],
-    window: tuple[datetime, datetime],
-) -> Calendar:
-    """The subscription feed of one technician or one team."""
-    calendar = new_calendar(name, zone=style.zone)
-    for appointment in entries.singles:
-        calendar.add_component(single_event(appointment, style))
-    for master in entries.series:
-        for event in series_events(
-            master, style, exceptions=entries.exceptions.get(master.pk, ()), on_feed=on_feed, window=window
-        ):
-            calendar.add_component(event)
-    return finish(calendar)
-
-
 # --- the feed from cached fragments (issue 14) ------------------------------------------------
 
 
@@ -372,7 +352,8 @@ def timezone_text(tzid: str, first: date, last: date) -> bytes:
 def feed_text(name: str, style: EventStyle, fragments: Iterable[Fragment], *, timezones=timezone_text) -> bytes:
     """The whole feed from its entries' fragments, in order: the calendar's properties, a
     VTIMEZONE for every zone used (covering every date mentioned, as `finish` does), then the
-    events. The same calendar `feed_calendar` makes, without building one object per entry."""
+    events. The same calendar icalendar writes for these events (tests/calendars/icalendar_feed.py),
+    without building one object per entry."""
     fragments = list(fragments)
     head = new_calendar(name, zone=style.zone).to_ical()
     end = b"END:VCALENDAR\r\n"

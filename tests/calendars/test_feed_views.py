@@ -9,6 +9,7 @@ from icalendar import Calendar
 from agents.models import Agent, Team
 from agents.services import renew_feed_token, revoke_feed_token
 from calendars import services
+from tests.calendars.icalendar_feed import icalendar_feed
 from tests.feed_tokens import feed_token_of
 
 
@@ -175,8 +176,8 @@ def test_feed_rebuilt_after_a_change_writes_only_that_entry_and_equals_a_fresh_b
 
 
 def test_feed_from_fragments_is_the_calendar_the_objects_make(alice, bob, team, calendar_settings):
-    """feed_text (fragments) against feed_calendar (one icalendar Calendar, as before)."""
-    from calendars.ical import EventStyle, feed_calendar, feed_fragments, feed_text
+    """feed_text (fragments) against icalendar_feed (one icalendar Calendar, as before)."""
+    from calendars.ical import EventStyle, feed_fragments, feed_text
     from calendars.selectors import feed_entries, feed_window
 
     start = timezone.now().replace(microsecond=0) + timedelta(days=2)
@@ -197,7 +198,7 @@ def test_feed_from_fragments_is_the_calendar_the_objects_make(alice, bob, team, 
     on_feed = lambda occurrence: occurrence.on_feed  # noqa: E731
     fragments = feed_fragments(entries, style, on_feed=on_feed, window=window)
     text = feed_text("Team", style, [fragments[a.pk] for a in [*entries.singles, *entries.series]])
-    expected = feed_calendar(entries, style, name="Team", on_feed=on_feed, window=window).to_ical()
+    expected = icalendar_feed(entries, style, name="Team", on_feed=on_feed, window=window).to_ical()
     _feeds_equal(text, expected)
     assert {str(tz["TZID"]) for tz in Calendar.from_ical(text).walk("VTIMEZONE")} == {
         "Europe/Amsterdam",

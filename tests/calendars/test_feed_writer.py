@@ -2,7 +2,7 @@
 
 For generated appointments and series with hostile text, the feed built from the writer's
 fragments (`feed_fragments` + `feed_text`) and the feed icalendar's objects make
-(`feed_calendar`, the feed as it was written before the writer) are parsed with icalendar and
+(`icalendar_feed`, the feed as it was written before the writer) are parsed with icalendar and
 compared property by property, and recurring-ical-events expands both to the same occurrences.
 """
 
@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 
 from calendars import services
-from calendars.ical import EventStyle, feed_calendar, feed_fragments, feed_text, icalendar_component
+from calendars.ical import EventStyle, feed_fragments, feed_text, icalendar_component
 from calendars.ical_text import TextComponent, fold
 from calendars.models import Appointment
 from calendars.selectors import feed_entries, feed_window
+from tests.calendars.icalendar_feed import icalendar_feed
 
 ZONES = ["Europe/Amsterdam", "UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Chatham"]
 # RFC 5545 3.3.11 escapes, line breaks of every kind, what icalendar reads as escapes, quotes,
@@ -192,7 +193,7 @@ def test_the_feed_writer_writes_the_calendar_icalendar_writes(alice, bob, calend
         written = feed_text(
             example["name"], style, [fragments[a.pk] for a in [*entries.singles, *entries.series] if a.pk in fragments]
         )
-        made = feed_calendar(entries, style, name=example["name"], on_feed=on_feed, window=window).to_ical()
+        made = icalendar_feed(entries, style, name=example["name"], on_feed=on_feed, window=window).to_ical()
         transaction.set_rollback(True)
 
     ours, theirs = Calendar.from_ical(written), Calendar.from_ical(made)
