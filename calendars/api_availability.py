@@ -35,7 +35,7 @@ from calendars.selectors import calendar_agents, team_size, unknown_choices
 from calendars.services import OverlapWarning
 from calendars.times import midnight, next_whole_hour
 from helpdesk import permissions
-from helpdesk.api_common import IdSerializerField, KnownQueryParameters
+from helpdesk.api_common import IdSerializerField, KnownQueryParameters, MinutesSerializerField
 from helpdesk.limits import SupportedDateTimeSerializerField
 
 MAX_PERIOD = timedelta(days=62)
@@ -209,11 +209,10 @@ class PeriodQuerySerializer(serializers.Serializer):
         return query.validated_data
 
 
-def minutes_field(low: int, high: int, help_text: str, **kwargs) -> serializers.IntegerField:
-    """A whole number of minutes from `low` to `high`, every refusal saying the unit and range."""
-    message = f"Give a whole number of minutes from {low} to {high}."
-    errors = {"invalid": message, "min_value": message, "max_value": message, "max_string_length": message}
-    return serializers.IntegerField(min_value=low, max_value=high, help_text=help_text, error_messages=errors, **kwargs)
+def minutes_field(low: int, high: int, help_text: str, **kwargs) -> MinutesSerializerField:
+    """Whole minutes from `low` to `high`, bare or as an ISO 8601 duration (`MinutesSerializerField`),
+    every refusal saying the unit, the forms and the range."""
+    return MinutesSerializerField(low=low, high=high, help_text=help_text, **kwargs)
 
 
 class TravelAndNoticeSerializer(serializers.Serializer):

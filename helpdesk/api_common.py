@@ -3,13 +3,13 @@
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime, parse_duration
 from django_filters import rest_framework as filters
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -40,6 +40,40 @@ class SpelledDurationField(serializers.DurationField):
         if isinstance(value, int | float) or (isinstance(value, str) and value.strip().lstrip("+-").isdigit()):
             self.fail("bare_number")
         return super().to_internal_value(value)
+
+
+@extend_schema_field(
+    {"oneOf": [{"type": "integer"}, {"type": "string", "format": "duration", "pattern": "^P", "example": "PT1H30M"}]}
+)
+class MinutesSerializerField(serializers.Field):
+    """A length of time in whole minutes, as a bare number ("90": minutes, as always read here)
+    or an ISO 8601 duration ("PT1H30M", "P1DT2H": days, hours, minutes, seconds; ISO 8601-1:2019
+    5.5.2, read by Django's `parse_duration`, as the API's duration fields in bodies are). Validates
+    to an int of minutes from `low` to `high`; anything else (weeks, years, months, a part of a
+    minute, text) is refused (400) with one message naming both forms and the range, which the
+    schema shows in the field's description."""
+
+    def __init__(self, *, low: int, high: int, help_text: str = "", **kwargs) -> None:
+        self.low, self.high = low, high
+        self.message = f"Give a whole number of minutes from {low} to {high}, or an ISO 8601 duration such as PT1H30M."
+        super().__init__(help_text=f"{help_text} {self.message}".strip(), **kwargs)
+
+    def to_internal_value(self, data) -> int:
+        text = data.strip() if isinstance(data, str) else str(data) if type(data) is int else ""
+        minutes = None
+        if text.isdigit() and len(text) <= 9:  # a bare number is minutes (and int() of it cheap)
+            minutes = int(text)
+        elif text[:1] in ("P", "p") and any(c.isdigit() for c in text) and len(text) <= 40:
+            # ISO 8601 designators are upper case; "pt90m" is read as "PT90M".
+            length = parse_duration(text.upper())
+            if length is not None and not length % timedelta(minutes=1):
+                minutes = length // timedelta(minutes=1)
+        if minutes is None or not self.low <= minutes <= self.high:
+            raise serializers.ValidationError(self.message)
+        return minutes
+
+    def to_representation(self, value: int) -> int:
+        return value
 
 
 @contextmanager

@@ -137,7 +137,9 @@ def test_reassign_with_an_unknown_field_answers_400(api_client, coordinator, ali
 def test_availability_duration_message_says_minutes(api_client, coordinator, alice):
     response = api_client(coordinator).get("/api/availability/", {"agent": alice.pk, "duration": "banana"})
     assert response.status_code == 400
-    assert response.json()["duration"] == ["Give a whole number of minutes from 5 to 7200."]
+    assert response.json()["duration"] == [
+        "Give a whole number of minutes from 5 to 7200, or an ISO 8601 duration such as PT1H30M."
+    ]
 
 
 # --- every write in the schema (KnownFields enforced): an unknown body field answers 400 naming it ---
