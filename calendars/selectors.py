@@ -14,7 +14,7 @@ from django.utils import timezone
 from agents.models import Agent, AgentSyncPolicy
 from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule, SyncPolicy
-from helpdesk.moments import entry_span_text, span_text
+from helpdesk.moments import entry_span_text, hours_text, span_text
 from tickets.models import Request
 
 
@@ -541,7 +541,7 @@ class Overlap:
         named when it is not one day, or when `dated`: the overlaps of a series fall on many days).
         An all-day entry is named by its days: "Wed 16 Dec 2026 (all day)" (trial fault 7)."""
         begin, finish = timezone.localtime(self.start, zone), timezone.localtime(self.end, zone)
-        span = f"{begin:%H:%M}–{finish:%H:%M}"
+        span = hours_text(begin, finish)
         if self.days:
             span = entry_span_text(self.start, self.end, zone, days=self.days)
         elif dated or begin.date() != finish.date():
@@ -617,7 +617,7 @@ class OutsideHours:
             ours = (timezone.localtime(begin, zone), timezone.localtime(finish, zone))
             differs |= [moment.replace(tzinfo=None) for moment in theirs] != [m.replace(tzinfo=None) for m in ours]
             same_days = [moment.date() for moment in theirs] == [moment.date() for moment in ours]
-            texts.append(f"{theirs[0]:%H:%M}–{theirs[1]:%H:%M}" if same_days else span_text(begin, finish, self.zone))
+            texts.append(hours_text(*theirs) if same_days else span_text(begin, finish, self.zone))
         return f"{', '.join(texts)} {self.agent_name}'s time; " if differs else ""
 
 
@@ -644,7 +644,7 @@ def outside_working_hours(
             )
         )
         next_day = " the next day" if crosses_midnight(tech.start, tech.end) else ""
-        hours = f"{_weekdays(tech.working_days)} {tech.start:%H:%M}–{tech.end:%H:%M}{next_day} {tech.zone.key}"
+        hours = f"{_weekdays(tech.working_days)} {hours_text(tech.start, tech.end)}{next_day} {tech.zone.key}"
         found.append(OutsideHours(tech.id, tech.name, outside, hours, holidays, tech.zone))
     return found
 

@@ -16,6 +16,7 @@ from django.utils.formats import date_format
 
 from calendars.models import Appointment, Schedule
 from calendars.selectors import schedule_zone
+from helpdesk.moments import hours_text
 
 DAY_FORMAT = "D j M Y"  # the pages' day, as on the appointment page ("Mon 12 Mar 2035")
 TIME_FORMAT = "H:i"
@@ -152,7 +153,7 @@ def rule_in_words(master: Appointment, *, reader_zone: zoneinfo.ZoneInfo) -> str
     schedule: Schedule = master.schedule
     zone = schedule_zone(schedule)
     first = master.start.astimezone(zone)
-    when = "all day" if master.all_day else f"{first:%H:%M}–{master.end.astimezone(zone):%H:%M}"
+    when = "all day" if master.all_day else hours_text(first, master.end.astimezone(zone))
     if master.all_day:
         # All-day occurrences are days (RFC 5545 DATE), the same days on every clock: said on the
         # series' own calendar, where they begin at midnight, not on the reader's (review fault 5).

@@ -6,10 +6,11 @@ Mon 7 Dec 2026 09:45").
 `WHEN_FORMAT` is Django's date-format syntax (weekday, day without a leading zero, month, year,
 24-hour time); day and month names come from Django's translations of the active language."""
 
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.dateformat import time_format
 from django.utils.dateparse import parse_datetime
 
 WHEN_FORMAT = "D j M Y H:i"
@@ -32,6 +33,12 @@ def zoned_when_text(moment: datetime, zone: tzinfo) -> str:
     people on other clocks (a request's history): "Thu 3 Dec 2026 09:00 EST"."""
     local = timezone.localtime(moment, zone)
     return f"{date_format(local, WHEN_FORMAT)} {local.tzname()}"
+
+
+def hours_text(start: datetime | time, end: datetime | time) -> str:
+    """Two times of a day as they stand (an aware datetime: already on the wall clock meant; a
+    time: working hours), without the day: "09:30-10:45" (an en dash)."""
+    return f"{time_format(start, TIME_FORMAT)}\u2013{time_format(end, TIME_FORMAT)}"
 
 
 def span_text(start: datetime, end: datetime, zone: tzinfo | None = None) -> str:
