@@ -37,6 +37,7 @@ from calendars.times import midnight, next_whole_hour
 from helpdesk import permissions
 from helpdesk.api_common import IdSerializerField, KnownQueryParameters, MinutesSerializerField
 from helpdesk.limits import SupportedDateTimeSerializerField
+from helpdesk.moments import when_text
 
 MAX_PERIOD = timedelta(days=62)
 
@@ -338,7 +339,7 @@ class AvailabilityView(KnownQueryParameters, APIView):
             horizon = search_horizon(settings, now)
             if data["start"] >= horizon:
                 raise serializers.ValidationError(
-                    {"start": [f"Give a start before {horizon:%Y-%m-%d}: the calendars are not known further."]}
+                    {"start": [f"Give a start before {when_text(horizon)}: the calendars are not known further."]}
                 )
             found = search_slots_for(
                 agents, start=data["start"], horizon=horizon, options=options, now=now, settings=settings

@@ -12,14 +12,11 @@ from datetime import datetime
 
 import recurrence as recurrence_lib
 from django.utils import timezone
-from django.utils.formats import date_format
 
 from calendars.models import Appointment, Schedule
 from calendars.selectors import schedule_zone
-from helpdesk.moments import hours_text
+from helpdesk.moments import day_text, hours_text, when_text
 
-DAY_FORMAT = "D j M Y"  # the pages' day, as on the appointment page ("Mon 12 Mar 2035")
-TIME_FORMAT = "H:i"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTHS = (
     "January",
@@ -137,11 +134,11 @@ def _end(rule: recurrence_lib.Rule, first: datetime, zone, reader_zone) -> str:
     if not rule.count and not rule.until:
         return ""
     last = _last_start(rule, first, zone)
-    day = date_format(last.astimezone(reader_zone), DAY_FORMAT) if last else ""
+    day = day_text(last.astimezone(reader_zone)) if last else ""
     if rule.count:
         times = "once" if rule.count == 1 else f"{rule.count} times"
         return f", {times}" + (f" (the last on {day})" if day else "")
-    return f", until {day}" if day else ", until " + date_format(rule.until.astimezone(reader_zone), DAY_FORMAT)
+    return f", until {day}" if day else ", until " + day_text(rule.until.astimezone(reader_zone))
 
 
 def rule_in_words(master: Appointment, *, reader_zone: zoneinfo.ZoneInfo) -> str:
@@ -182,10 +179,7 @@ def dropped_exceptions_text(dropped: list[datetime], *, reader_zone: zoneinfo.Zo
     format, e.g. "The series moved, but 2 occurrences cancelled or moved on their own (Mon 14 Dec
     2026 15:00, Mon 11 Jan 2027 15:00) no longer fall on the series at the new time: ..." """
     zone = reader_zone or timezone.get_current_timezone()
-    days = ", ".join(
-        f"{date_format(moment.astimezone(zone), DAY_FORMAT)} {date_format(moment.astimezone(zone), TIME_FORMAT)}"
-        for moment in dropped
-    )
+    days = ", ".join(when_text(moment, zone) for moment in dropped)
     count = f"{len(dropped)} occurrence{'s' if len(dropped) != 1 else ''}"
     return (
         f"The series moved, but {count} cancelled or moved on {'their' if len(dropped) != 1 else 'its'} own "

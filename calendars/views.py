@@ -24,6 +24,7 @@ from calendars.selectors import calendar_agents, can_stop_repeating, series_exce
 from calendars.series_words import dropped_exceptions_text, rule_in_words
 from helpdesk import permissions
 from helpdesk.api_common import parse_bool
+from helpdesk.moments import DAY_FORMAT, TIME_FORMAT, WHEN_FORMAT, day_text
 from helpdesk.parsing import parse_id
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
@@ -332,8 +333,8 @@ def _series_facts(appointment: Appointment) -> dict:
     reader = _series_reader(master)
     found = series_exceptions(master)
     now = timezone.now()
-    day = "D j M Y"
-    when = day if master.all_day else "D j M Y H:i"
+    day = DAY_FORMAT
+    when = day if master.all_day else WHEN_FORMAT
     cancelled, more_cancelled = _nearest(found.cancelled, lambda moment: moment, now)
     moved, more_moved = _nearest(found.moved, lambda occurrence: occurrence.original_start, now)
 
@@ -344,7 +345,7 @@ def _series_facts(appointment: Appointment) -> dict:
         if master.all_day:
             last -= timedelta(days=1)
             return "" if last.date() <= first.date() else date_format(last, day)
-        return date_format(last, "H:i" if first.date() == last.date() else when)
+        return date_format(last, TIME_FORMAT if first.date() == last.date() else when)
 
     return {
         "repeats": rule_in_words(master, reader_zone=reader),
@@ -479,7 +480,7 @@ def appointment_delete(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     # Read before the delete: an occurrence is only marked cancelled, a master takes its series.
     if appointment.master_id:
-        day = date_format(timezone.localtime(appointment.start), "D j M Y")
+        day = day_text(timezone.localtime(appointment.start))
         done = f"The occurrence of {day} is cancelled; the rest of the series stays."
     elif appointment.is_recurring_master:
         done = "The series and all its occurrences are deleted."

@@ -265,3 +265,27 @@ def test_the_page_and_the_api_search_a_year_in_a_bounded_number_of_queries(
             assert "as far ahead as the calendars are known" in _page(page, ticket, team=team.pk)
         with django_assert_max_num_queries(API_QUERIES):
             assert api.get(f"/api/requests/{ticket.pk}/find-slot/", {"team": team.pk}).json()["slots"] == []
+
+
+def test_the_horizon_in_a_refusal_is_written_as_the_pages_write_times(api_client, coordinator, alice):
+    """The far-search refusals name the horizon (now + the import window's 365 days) in the one
+    format of helpdesk.moments, on the caller's clock (the coordinator's: the site's, Amsterdam):
+    the API's availability said "before 2027-12-01" (the UTC date) and "Find a slot" "before 01
+    Dec 2027" before. The expected text is strftime's on the horizon worked out here."""
+    ticket = services.create_request(summary="Printer", assigned_agents=[alice])
+    client = api_client(coordinator)
+    far = (timezone.now() + timedelta(days=400)).astimezone(AMS)
+
+    before = timezone.now()
+    availability = client.get("/api/availability/", {"agent": [alice.pk], "start": far.isoformat(), "duration": 60})
+    find_slot = client.get(f"/api/requests/{ticket.pk}/find-slot/", {"after": far.date().isoformat()})
+    after = timezone.now()
+
+    horizons = {(moment + timedelta(days=365)).astimezone(AMS) for moment in (before, after)}
+    assert availability.status_code == 400 and find_slot.status_code == 400
+    assert availability.json()["start"][0] in {
+        f"Give a start before {h:%a %-d %b %Y %H:%M}: the calendars are not known further." for h in horizons
+    }
+    assert find_slot.json()["after"][0] in {
+        f"Search from a date before {h:%a %-d %b %Y}: the calendars are not known further." for h in horizons
+    }
