@@ -10,7 +10,7 @@ from django import forms
 from django.utils import timezone
 from timezone_field import TimeZoneFormField
 
-from agents.models import Agent
+from agents.models import Agent, time_zone_names
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, SyncPolicy
 from calendars.selectors import effective_sync_policy, schedule_zone
 from calendars.series_words import rule_in_words
@@ -100,6 +100,9 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
     )
     time_zone = TimeZoneFormField(
         required=False,
+        # The names a technician's own zone takes (agents.models.time_zone_names): never this
+        # server's "localtime" nor the tz database's "Factory", which no other calendar knows.
+        choices=[(name, name.replace("_", " ")) for name in time_zone_names()],
         label="Series time zone",
         help_text=(
             "A repeating appointment stays at its time on this clock, for every technician on it, also "

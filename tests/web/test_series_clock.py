@@ -2,6 +2,8 @@
 on the form or in the API (default: the creating user's zone), stored, and named (trial faults 2
 and 9). Expected moments come from dateutil's rrule read through zoneinfo, not from our code."""
 
+import re
+import zoneinfo
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -160,3 +162,14 @@ def test_the_series_page_names_its_zone(coordinator, carol, api_client, page_cli
     page = page_client(carol.user).get(f"/calendar/appointments/{made['id']}/").content.decode()
 
     assert "Series time zone" in page and "America/New_York" in page
+
+
+def test_the_series_zone_list_offers_the_tz_database_zones_and_not_the_servers_localtime(carol, page_client):
+    """Trial: the list offered "localtime" (this server's /etc/localtime), which no other calendar
+    knows by that name; it offers what a technician's zone may be (zoneinfo's names less
+    "localtime" and "Factory"), as the admin does."""
+    page = page_client(carol.user).get("/calendar/appointments/new/").content.decode()
+    select = re.search(r'<select name="time_zone".*?</select>', page, re.S).group(0)
+    offered = set(re.findall(r'<option value="([^"]*)"', select)) - {""}
+
+    assert offered == zoneinfo.available_timezones() - {"localtime", "Factory"}
