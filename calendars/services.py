@@ -199,6 +199,17 @@ def planned_length(request: Request, *, whole: bool = False) -> timedelta:
     return part or request.estimate or CalendarSettings.load().default_estimate
 
 
+def _refuse_count_with_until(text: str) -> None:
+    """ValidationError({"rule": ...}) for an RRULE or EXRULE line of `text` (RFC 5545 text, one rule
+    a line, the "RRULE:" name optional) that ends by both COUNT and UNTIL."""
+    for line in text.upper().splitlines():
+        parts = {part.split("=", 1)[0].strip() for part in line.split(":", 1)[-1].split(";")}
+        if {"COUNT", "UNTIL"} <= parts:
+            raise ValidationError(
+                {"rule": "A rule ends either after a number of times (COUNT) or on a date (UNTIL), not both; keep one."}
+            )
+
+
 def _parse_rule(rule) -> recurrence_lib.Recurrence:
     if isinstance(rule, recurrence_lib.Recurrence):
         return rule
@@ -784,6 +795,10 @@ def check_rule(
 ) -> recurrence_lib.Recurrence:
     """The parsed rule, or a ValidationError saying why it cannot be used from `start`.
 
+    A rule a person gives with both COUNT and UNTIL is refused (RFC 5545 3.3.10: they MUST NOT
+    occur together; django-recurrence would keep COUNT and drop UNTIL without a word); the sync
+    takes such a rule from a calendar with COUNT alone (integrations.sync.inbound._one_end).
+
     `all_cancelled`: a series whose every start is cancelled (EXDATE) is taken as it is. An
     external calendar keeps such a series and shows nothing of it (RFC 5545 3.8.5.1: EXDATEs
     are taken out of the set RRULE and RDATE give, which may leave it empty); the helpdesk
@@ -792,6 +807,8 @@ def check_rule(
     A rule that repeats more than MAX_OCCURRENCES_A_YEAR times in the year occurrences are made
     for is refused too, unless the caller counted already (`cost_checked`: the import does).
     """
+    if isinstance(rule, str):
+        _refuse_count_with_until(rule)
     parsed = _parse_rule(rule)
     zone = zone or zoneinfo.ZoneInfo(timezone.get_current_timezone_name())
     local = _aware(start, zone).astimezone(zone).replace(tzinfo=None)

@@ -92,7 +92,7 @@ def _rule_text(event: RemoteEvent, agent: Agent, *, cost_checked: bool = False) 
     if not cost_checked:
         _check_cost(event, agent)
     zone = _series_zone(event, agent)
-    lines = ["RRULE:" + times.rule_in_utc(rule, zone, all_day=event.all_day) for rule in event.rrules]
+    lines = ["RRULE:" + _one_end(times.rule_in_utc(rule, zone, all_day=event.all_day)) for rule in event.rrules]
     start = event.start
     just_before = start - (timedelta(seconds=1) if isinstance(start, datetime) else timedelta(days=1))
     try:
@@ -111,6 +111,16 @@ def _rule_text(event: RemoteEvent, agent: Agent, *, cost_checked: bool = False) 
     for moment in _cancelled_starts(event, agent):
         lines.append("EXDATE:" + moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
     return "\n".join(lines)
+
+
+def _one_end(rule: str) -> str:
+    """An external RRULE (text without its name) that ends by both COUNT and UNTIL, which RFC 5545
+    3.3.10 forbids, kept with COUNT alone, as django-recurrence has always read it; the helpdesk
+    refuses such a rule from a person (calendars.services.check_rule) but takes a calendar's."""
+    parts = rule.split(";")
+    if any(part.upper().startswith("COUNT=") for part in parts):
+        return ";".join(part for part in parts if not part.upper().startswith("UNTIL="))
+    return rule
 
 
 def _cancelled_starts(event: RemoteEvent, agent: Agent) -> list[datetime]:

@@ -247,3 +247,22 @@ def test_shared_appointment_reaches_each_technicians_calendar(
     bob_phone = OtherClient(radicale.url, "bob", USERS["bob"], bob_calendar.calendar_id)
     assert [str(e.icalendar_component["summary"]) for e in bob_phone.entries()] == ["Together"]
     assert SyncLink.objects.count() == 2
+
+
+def test_an_entry_whose_rule_has_both_count_and_until_is_still_imported(importing, alice_phone, tomorrow_9):
+    """RFC 5545 3.3.10 forbids COUNT with UNTIL, but a technician's calendar may hold one: it is
+    imported (never lost as unreadable), ending after COUNT as django-recurrence has always read
+    it, even though the helpdesk refuses such a rule from a person (test_api_series)."""
+    until = (tomorrow_9 + timedelta(days=10)).strftime("%Y%m%dT%H%M%SZ")
+    alice_phone.add(
+        "phone-both-ends",
+        tomorrow_9,
+        tomorrow_9 + timedelta(hours=1),
+        "Both ends",
+        extra=f"RRULE:FREQ=DAILY;COUNT=3;UNTIL={until}\r\n",
+    )
+
+    pull(importing)
+
+    master = Appointment.objects.get(master=None)
+    assert master.occurrences.count() == 3

@@ -251,3 +251,19 @@ def test_a_new_series_with_a_rule_that_cannot_be_read_is_refused_on_recurrence(a
     assert list(response.json()) == ["recurrence"]
     assert response.json()["recurrence"][0].startswith("The recurrence rule is not valid")
     assert Appointment.objects.count() == before
+
+
+def test_a_rule_with_both_count_and_until_is_refused_rather_than_losing_until(api_client, alice):
+    """Trial: FREQ=DAILY;COUNT=3;UNTIL=... was stored as FREQ=DAILY;COUNT=3, UNTIL dropped without a
+    word. RFC 5545 3.3.10: "The UNTIL or COUNT rule parts are OPTIONAL, but they MUST NOT occur in
+    the same 'recur'." A person's rule is refused with a 400 on the field sent; nothing is stored."""
+    client = api_client(alice.user)
+    body = {"subject": "Both ends", "start": "2035-03-06T08:00:00+01:00", "end": "2035-03-06T09:00:00+01:00"}
+
+    response = client.post(
+        LIST, {**body, "agents": [alice.pk], "recurrence": "FREQ=DAILY;COUNT=3;UNTIL=20350310T000000Z"}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert "not both" in str(response.json()["recurrence"])
+    assert not Appointment.objects.exists()
