@@ -86,3 +86,68 @@ def test_dublin_summer_is_the_daylight_observance():
     block = vtimezone("Europe/Dublin", date(2026, 1, 1), date(2027, 1, 1))
     daylight = [c for c in block.walk("DAYLIGHT")]
     assert [c.decoded("tzoffsetto") for c in daylight] == [timedelta(hours=1)]
+
+
+# Zones that keep summer time for ever after in tzdata (a POSIX TZ rule at the end of their file),
+# with the rule forms that need care: last/nth Sunday, "Friday on or after 23 March" (Jerusalem,
+# M3.4.4/26), "Sunday after the first Saturday" at 24:00 (Santiago), an hour before midnight
+# (Nuuk, M3.5.0/-1), a half-hour change (Lord Howe), negative DST (Dublin), 2:45 (Chatham).
+RULE_ZONES = [
+    "Europe/Amsterdam",
+    "America/New_York",
+    "Asia/Jerusalem",
+    "America/Santiago",
+    "America/Nuuk",
+    "Australia/Lord_Howe",
+    "Europe/Dublin",
+    "Pacific/Chatham",
+]
+
+
+@pytest.mark.parametrize("tzid", RULE_ZONES)
+def test_a_zone_with_summer_time_for_ever_is_written_as_outlook_writes_it(tzid):
+    """Review: blocks of onset dates only (RDATE) made Outlook match a Europe zone to "West-Central
+    Africa" and show summer occurrences an hour off (iCalcreator #86). A span inside the years of
+    the zone's lasting rule gets one STANDARD and one DAYLIGHT, each with an open yearly RRULE."""
+    block = vtimezone(tzid, date(2026, 11, 30), date(2029, 1, 1))
+    observances = block.subcomponents
+
+    assert sorted(component.name for component in observances) == ["DAYLIGHT", "STANDARD"]
+    for component in observances:
+        assert component.get("rrule") is not None and "UNTIL" not in component["rrule"]
+        assert "rdate" not in component
+
+
+@pytest.mark.parametrize("tzid", ["Asia/Jerusalem", "America/Santiago", "America/Nuuk", "Europe/Dublin"])
+def test_a_block_written_for_two_years_stays_right_decades_later(tzid):
+    """RFC 5545 3.6.5: a VTIMEZONE a recurring entry refers to MUST be valid for every instance. A
+    CalDAV entry or an e-mail attachment is never written again, so a series without end written
+    now must read right in 2040-2055 too: each day at 00:00 and 12:00 UTC, and an hour either side
+    of every change, as zoneinfo (tzdata) gives them, read by dateutil's tzical and icalendar."""
+    text = vtimezone(tzid, date(2026, 11, 30), date(2028, 12, 1)).to_ical().decode().replace(tzid, "X-Embedded")
+    zone = ZoneInfo(tzid)
+    moment, wrong = datetime(2040, 1, 1, tzinfo=UTC), []
+    instants = []
+    while moment < datetime(2056, 1, 1, tzinfo=UTC):
+        instants += [moment, moment + timedelta(hours=12)]
+        if (moment + timedelta(days=1)).astimezone(zone).utcoffset() != moment.astimezone(zone).utcoffset():
+            instants += [moment + timedelta(hours=hour) for hour in range(0, 25)]
+        moment += timedelta(days=1)
+    for reader in readers(text):
+        for instant in instants:
+            local = instant.astimezone(zone)
+            ambiguous = local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
+            if not ambiguous and instant.astimezone(reader).utcoffset() != local.utcoffset():
+                wrong.append(instant)
+    assert wrong == []
+
+
+def test_a_span_before_the_lasting_rule_lists_the_old_changes_then_the_rule():
+    """Jerusalem's rule since 2013 ("Friday on or after 23 March"); before it other dates
+    (2012: 30 March, 23 September). A span from 2011 lists those onsets, then the open rule."""
+    block = vtimezone("Asia/Jerusalem", date(2011, 6, 1), date(2016, 1, 1))
+    text = block.to_ical().decode()
+
+    assert "RDATE:20120923T020000" in text
+    assert "RRULE:FREQ=YEARLY;BYDAY=FR;BYMONTHDAY=23,24,25,26,27,28,29;BYMONTH=3" in text
+    assert wrong_instants("Asia/Jerusalem", date(2011, 6, 1), date(2016, 1, 1)) == []
