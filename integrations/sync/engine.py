@@ -69,6 +69,10 @@ In, Out = SyncLogEntry.Direction.INBOUND, SyncLogEntry.Direction.OUTBOUND
 
 # SyncLink.snapshot key: a create of this link failed with its outcome unknown (the entry may exist).
 UNCONFIRMED_CREATE = "create_unconfirmed"
+# SyncLink.snapshot key: a create or update that failed with its outcome unknown (the server may have
+# made it and lost the answer: a reset connection, a timeout after the commit): what we sent, as
+# {"hash": content hash, "local": mapping.to_data}, until a sync records both sides again.
+SENT_UNCONFIRMED = "sent_unconfirmed"
 
 
 class CalendarBusy(Exception):
@@ -698,6 +702,10 @@ class _Run:
             return Op.NOTHING
         if local is None and not link.remote_id and link.snapshot.get(UNCONFIRMED_CREATE):
             return self._settle_unconfirmed_create(link, event)
+        if event is None and local is not None and not link.remote_id and link.snapshot.get(UNCONFIRMED_CREATE):
+            event = self._find_own_entry(link)
+        if event is not None and link.snapshot.get(SENT_UNCONFIRMED):
+            self._adopt_own_write(link, event)
         if gone:
             remote_hash = None
         elif event is not None:
@@ -755,9 +763,15 @@ class _Run:
         synced_local, synced_remote = link.snapshot.get("local"), link.snapshot.get("remote")
         if not synced_local or not synced_remote:
             return None
+        remote_changed = set(mapping.differing_fields(mapping.from_data(synced_remote), event))
+        sent = link.snapshot.get(SENT_UNCONFIRMED)
+        if sent:
+            # A push whose answer was lost, changed there since: the fields that hold what we sent
+            # are our own write, not the technician's change.
+            remote_changed &= set(mapping.differing_fields(mapping.from_data(sent["local"]), event))
         return merge_fields(
             local_changed=set(mapping.differing_fields(mapping.from_data(synced_local), local)),
-            remote_changed=set(mapping.differing_fields(mapping.from_data(synced_remote), event)),
+            remote_changed=remote_changed,
             differing=set(mapping.differing_fields(local, event)),
             winner=self.winner,
         )
@@ -820,6 +834,48 @@ class _Run:
         link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
         link.snapshot = {**link.snapshot, "remote": mapping.to_data(event)}
         self._synced(link, local, event, raw=event.raw)
+
+    def _find_own_entry(self, link: SyncLink) -> RemoteEvent | None:
+        """The entry a create whose outcome is unknown (`UNCONFIRMED_CREATE`) may have made, asked
+        for by our marker when the listing did not bring it (a push-only run, or an entry outside
+        the window): found, it is our entry to update (`_adopt_own_write`), never a second create
+        that the provider would answer with the first entry as it was then. None when not found,
+        or when the server could not be asked (the provider's create is idempotent on our marker)."""
+        try:
+            found = _call(lambda: self.provider.find_by_marker(self.calendar, link.marker, self.window))
+        except ProviderError as error:
+            logger.info("Could not look for %s by its marker: %s", link.marker, error)
+            return None
+        return self._bounded(found)
+
+    def _adopt_own_write(self, link: SyncLink, event: RemoteEvent) -> None:
+        """A push whose answer was lost (`SENT_UNCONFIRMED`) that the server made: the entry as it is
+        now holds exactly what we sent, so its new version tag (ETag, change key, etag) is our own
+        write, not a change made there (as Outlook and Google's own clients know their writes).
+        Both sides are recorded as synced at what was sent, with the entry's id and version, and the
+        item is then planned from there: a helpdesk change made since is pushed on that version, no
+        conflict. An entry that differs from what we sent is left to the planner (see `_three_way`)."""
+        sent = link.snapshot[SENT_UNCONFIRMED]
+        remote_hash = mapping.content_hash(event)
+        if remote_hash == link.remote_hash and remote_hash != sent.get("hash"):
+            # The entry is as last synced: the write never landed. Forgotten, or a later change
+            # made there that happens to equal it would be taken for ours.
+            link.snapshot = {k: v for k, v in link.snapshot.items() if k != SENT_UNCONFIRMED}
+            SyncLink.objects.filter(pk=link.pk).update(snapshot=link.snapshot)
+            return
+        if remote_hash != sent.get("hash"):
+            return
+        link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
+        fields = _synced_fields(mapping.from_data(sent["local"]), event, raw=event.raw, remote_hash=remote_hash)
+        for name in ("local_hash", "remote_hash", "snapshot"):
+            setattr(link, name, fields[name])
+        SyncLink.objects.filter(pk=link.pk).update(
+            remote_id=link.remote_id,
+            version=link.version,
+            local_hash=link.local_hash,
+            remote_hash=link.remote_hash,
+            snapshot=link.snapshot,
+        )
 
     def _settle_unconfirmed_create(self, link: SyncLink, event: RemoteEvent | None) -> str:
         """A create that failed with its outcome unknown (the server may have acted before the error:
@@ -1565,6 +1621,10 @@ class _Run:
             # create succeeds, the entry under our marker must be found and deleted, not forgotten.
             link.snapshot = {**link.snapshot, UNCONFIRMED_CREATE: True}
             extra["snapshot"] = link.snapshot
+        sent = self._sent(link, decision)
+        if sent is not None:
+            link.snapshot = {**link.snapshot, SENT_UNCONFIRMED: sent}
+            extra["snapshot"] = link.snapshot
         SyncLink.objects.filter(pk=link.pk).update(
             failures=failures, next_attempt_at=self.now + timedelta(seconds=delay), last_error=reason[:2000], **extra
         )
@@ -1572,6 +1632,20 @@ class _Run:
         self.report.errors.append(reason)
         direction = Out if decision.op.startswith("push") else In
         self._log(direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=reason, link=link)
+
+    def _sent(self, link: SyncLink, decision: Decision) -> dict | None:
+        """What a failed create or update sent, as `SENT_UNCONFIRMED` keeps it; None for any other
+        write. Read from the appointment now: nothing changed it since the push in this run."""
+        if decision.op not in (Op.PUSH_CREATE, Op.PUSH_UPDATE) or not link.pk:
+            return None
+        try:
+            local = self._local_event(link)
+        except Exception:  # the push failed on this same appointment: never let that hide its error
+            logger.exception("Could not keep what was sent for %s", link)
+            return None
+        if local is None:
+            return None
+        return {"hash": mapping.content_hash(local), "local": mapping.to_data(local)}
 
     def _log(self, direction, operation, result=SyncLogEntry.Result.OK, **details) -> None:
         """Record one sync log entry now (details: subject, message, link, overwritten)."""

@@ -7,12 +7,15 @@ own state, never from our code. These were near-copies in each connector's sync 
 from __future__ import annotations
 
 import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
 
 from agents.models import AgentSyncPolicy
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule, SyncPolicy
 from integrations import services
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations.sync import engine
 from tests.integrations.shared_scenarios import HOUR, Calendars, next_monday_15, remote_id, sync
 from tests.integrations.test_caldav_sync import make
 
@@ -144,6 +147,97 @@ def import_off_imports_nothing(calendars: Calendars, alice_cal, capture) -> None
     assert subjects(calendars, alice_cal) == ["Dentist"]
 
 
+# --- a write the server made whose answer was lost (connection reset, timeout after the commit) ---
+
+
+def _lose_every_answer(calendars: Calendars, alice_cal, operation: str, entry_id: str | None = None) -> None:
+    """The server carries out the write and every retry of it, answering none (more than the HTTP
+    policy tries): the push fails, and the next sync meets what the server made of it. Answers
+    arrive again after the push (`calendars.answer_again()`)."""
+    times = 3 * django_settings.SYNC_RETRY_ATTEMPTS
+    calendars.lose_answer(alice_cal.agent.mailbox, operation, entry_id, times=times)
+
+
+def _no_conflict_and_nothing_failing() -> None:
+    assert (
+        list(SyncLogEntry.objects.filter(result=SyncLogEntry.Result.CONFLICT).values_list("message", flat=True)) == []
+    )
+    assert not SyncLink.objects.filter(failures__gt=0).exists()
+
+
+def _update_whose_answer_was_lost(calendars: Calendars, alice_cal, capture, rule: str) -> None:
+    settings = CalendarSettings.load()
+    settings.conflict_rule = rule
+    settings.save()
+    start = next_monday_15()
+    appointment = make(alice_cal.agent, start, capture)
+    _lose_every_answer(calendars, alice_cal, "update", remote_id(appointment, alice_cal))
+    with capture(execute=True):  # the server makes this change; the helpdesk never hears so
+        calendar_services.update_appointment(appointment, subject="First change")
+    calendars.answer_again()
+    assert SyncLink.objects.get().failures == 1
+
+    with capture(execute=True):  # its push meets the entry as the lost write left it
+        calendar_services.update_appointment(
+            appointment, subject="Second change", start=start + HOUR, end=start + 2 * HOUR
+        )
+    sync(alice_cal)
+
+    appointment.refresh_from_db()
+    assert (appointment.subject, appointment.start) == ("Second change", start + HOUR)
+    (entry,) = calendars.entries(alice_cal.agent.mailbox)
+    assert (entry["subject"], entry["start"]) == ("Second change", start + HOUR)
+    _no_conflict_and_nothing_failing()
+
+
+def update_whose_answer_was_lost_is_known_as_ours(calendars: Calendars, alice_cal, capture) -> None:
+    """The server made the helpdesk's change but the answer was lost, and the helpdesk changed the
+    same field again before the retry: the entry's new version is our own write (as Outlook and
+    Google's clients know theirs), not a change made there. No conflict is logged, the request is
+    told nothing was overwritten, and the newest helpdesk values are on the calendar."""
+    _update_whose_answer_was_lost(calendars, alice_cal, capture, ConflictRule.HELPDESK_WINS)
+
+
+def update_whose_answer_was_lost_never_undoes_the_helpdesk(calendars: Calendars, alice_cal, capture) -> None:
+    """As above, when the admins let the external calendar win a conflict: our own lost write must
+    not win over the helpdesk's newer change as if the technician had made it."""
+    _update_whose_answer_was_lost(calendars, alice_cal, capture, ConflictRule.EXTERNAL_WINS)
+
+
+def create_whose_answer_was_lost_is_made_once(calendars: Calendars, alice_cal, capture) -> None:
+    """The server made the entry but no answer came, not even to the retries: the next sync finds
+    it by our marker, writes no second one and imports nothing back."""
+    _lose_every_answer(calendars, alice_cal, "create")
+    appointment = make(alice_cal.agent, next_monday_15(), capture)
+    calendars.answer_again()
+
+    with capture(execute=True):
+        calendar_services.update_appointment(appointment, subject="Renamed before the retry")
+    sync(alice_cal)
+    sync(alice_cal)
+
+    assert subjects(calendars, alice_cal) == ["Renamed before the retry"]
+    assert list(Appointment.objects.values_list("subject", flat=True)) == ["Renamed before the retry"]
+    assert remote_id(appointment, alice_cal) == calendars.entries(alice_cal.agent.mailbox)[0]["id"]
+    _no_conflict_and_nothing_failing()
+
+
+def delete_whose_answer_was_lost_counts_as_done(calendars: Calendars, alice_cal, capture) -> None:
+    """The server deleted the entry but no answer came: the retry's "not found" is success."""
+    appointment = make(alice_cal.agent, next_monday_15(), capture)
+    _lose_every_answer(calendars, alice_cal, "delete", remote_id(appointment, alice_cal))
+    with capture(execute=True):
+        calendar_services.delete_appointment(appointment)
+    calendars.answer_again()
+
+    later = timezone.now() + 2 * HOUR  # the retry, once the failed push's back-off is over
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_cal.pk), pull=False, now=later)
+
+    assert calendars.entries(alice_cal.agent.mailbox) == []
+    assert not SyncLink.objects.exists()
+    _no_conflict_and_nothing_failing()
+
+
 SCENARIOS = [
     deleted_appointment_deletes_the_entry_and_then_its_link,
     deleting_an_entry_already_gone_counts_as_done,
@@ -158,3 +252,13 @@ SCENARIOS = [
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
 each_scenario = pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+
+# A write the server carried out whose answer was lost, on every connector through a peer that can
+# lose answers (`Calendars.lose_answer`): `@each_lost_answer def test_...(scenario, ...)`.
+LOST_ANSWERS = [
+    update_whose_answer_was_lost_is_known_as_ours,
+    update_whose_answer_was_lost_never_undoes_the_helpdesk,
+    create_whose_answer_was_lost_is_made_once,
+    delete_whose_answer_was_lost_counts_as_done,
+]
+each_lost_answer = pytest.mark.parametrize("scenario", LOST_ANSWERS, ids=lambda s: s.__name__)

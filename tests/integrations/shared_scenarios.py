@@ -74,6 +74,14 @@ class Calendars(Protocol):
     def decline(self, address: str, entry_id: str) -> None:
         """The technician declines it in their client, which keeps it in the calendar, marked so."""
 
+    def lose_answer(self, address: str, operation: str, entry_id: str | None = None, *, times: int = 1) -> None:
+        """The server's next `times` calls of `operation` ("create", "update" or "delete"; of the
+        entry `entry_id`) in the mailbox's calendar are carried out, each answered by nothing (the
+        connection closed)."""
+
+    def answer_again(self) -> None:
+        """Every answer arrives again: answers still set to be lost are not."""
+
 
 def sync(agent_calendar: AgentCalendar):
     """One push and pull of the technician's calendar, as the beat task runs it."""

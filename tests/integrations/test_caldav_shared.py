@@ -31,14 +31,19 @@ def _master(calendar: icalendar.Calendar) -> icalendar.Event:
 class Phones:
     """Each technician's phone on their own calendar of the local Radicale."""
 
-    def __init__(self, radicale, *agent_calendars) -> None:
+    def __init__(self, radicale, *agent_calendars, proxy=None) -> None:
         self.url = radicale.url
+        # Straight to Radicale, also when the helpdesk reaches it through a fault proxy.
         self.phones = {
             ac.agent.mailbox: OtherClient(
-                radicale.url, ac.agent.user.username, USERS[ac.agent.user.username], ac.calendar_id
+                radicale.url,
+                ac.agent.user.username,
+                USERS[ac.agent.user.username],
+                radicale.url + ac.calendar_id.split("/", 3)[3],
             )
             for ac in agent_calendars
         }
+        self.proxy = proxy
 
     def _event(self, address: str, entry_id: str):
         event = self.phones[address].calendar.event_by_url(urljoin(self.url, entry_id))
@@ -132,6 +137,14 @@ class Phones:
         master.add("attendee", attendee)
         event.data = calendar.to_ical().decode()
         event.save()
+
+    def lose_answer(self, address: str, operation: str, entry_id: str | None = None, *, times: int = 1) -> None:
+        """Through the fault proxy between the helpdesk and Radicale (the phones go straight)."""
+        self.proxy.only_methods = {"DELETE"} if operation == "delete" else {"PUT"}
+        self.proxy.planned.extend(["drop_after"] * times)
+
+    def answer_again(self) -> None:
+        self.proxy.calm()
 
 
 @shared_scenarios.each_scenario

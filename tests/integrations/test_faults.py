@@ -17,7 +17,9 @@ from integrations.models import AgentCalendar, SyncLink
 from integrations.providers.base import ProviderError
 from integrations.sync import engine
 from integrations.sync.inbound import inbound
+from tests.integrations import one_technician_scenarios
 from tests.integrations.conftest import USERS, OtherClient
+from tests.integrations.test_caldav_shared import Phones
 from tests.peers.fault_proxy import FaultProxy
 
 pytestmark = [pytest.mark.slow]
@@ -97,6 +99,15 @@ def test_changes_flow_both_ways_through_faults_and_end_equal(proxied_calendar, p
     expected += ["Phone 0", "Phone 1", "Phone 2 renamed", "Phone 4", "Phone 5"]
     assert remote == local == sorted(expected)
     assert SyncLink.objects.count() == len(expected)
+
+
+@pytest.mark.django_db
+@one_technician_scenarios.each_lost_answer
+def test_lost_answer_on_caldav(scenario, proxied_calendar, proxy, radicale, django_capture_on_commit_callbacks):
+    """The scenarios every connector runs (one_technician_scenarios.LOST_ANSWERS): Radicale stores
+    the PUT or DELETE, the proxy loses every answer."""
+    phones = Phones(radicale, proxied_calendar, proxy=proxy)
+    scenario(phones, proxied_calendar, django_capture_on_commit_callbacks)
 
 
 @pytest.mark.django_db

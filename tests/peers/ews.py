@@ -422,7 +422,7 @@ class EwsServer:
     def fail_next(self, kind: str, times: int = 1, **options) -> None:
         """The next `times` requests fail (see FAULTS; busy takes back_off_ms=..., 503 and 429
         retry_after=...); with
-        operation="CreateItem", the next requests of that operation only."""
+        operation="CreateItem", the next requests of that operation only; skip=N: after N of them."""
         assert kind in FAULTS, kind
         with self.lock:
             self.faults.extend((kind, options) for _ in range(times))
@@ -727,9 +727,14 @@ class EwsServer:
         return answer
 
     def _take_fault(self, operation: str) -> tuple[str, dict] | None:
-        """The planned fault for this request (the first one meant for its operation), or a random one."""
+        """The planned fault for this request (the first one meant for its operation), or a random one.
+        A planned fault with skip=N lets N such requests through first (the third page of a listing:
+        skip=2)."""
         for index, (kind, options) in enumerate(self.faults):
             if options.get("operation") in (None, operation):
+                if options.get("skip"):
+                    options["skip"] -= 1
+                    return None
                 del self.faults[index]
                 self.faults_served[kind] += 1
                 return kind, options

@@ -1122,7 +1122,14 @@ class _Handler(BaseHTTPRequestHandler):
                 except ApiError as error:
                     self._json(error.code, error.headers, error.body())
                     return
+            drop = google.take_drop(path)  # a lost batch answer: fail_next("drop_after", path=BATCH)
+            if drop == "drop":
+                self.close_connection = True
+                return
             status, headers, payload = google.batch(self.headers.get("Content-Type", ""), body, self.headers)
+            if drop == "drop_after":  # every call in it is made; the answer never arrives
+                self.close_connection = True
+                return
             self._send(status, headers, payload)
             return
         if path.startswith("/calendar/v3/"):

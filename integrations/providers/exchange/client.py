@@ -50,7 +50,7 @@ from exchangelib.items import (
 )
 from exchangelib.properties import OccurrenceItemId, RecurringMasterItemId
 from exchangelib.protocol import Protocol
-from exchangelib.services import CreateItem, DeleteItem, GetItem, UpdateItem
+from exchangelib.services import CreateItem, DeleteItem, GetItem, SyncFolderItems, UpdateItem
 from exchangelib.version import EXCHANGE_2013, EXCHANGE_2013_SP1, EXCHANGE_2016, EXCHANGE_2019
 
 from ..base import (
@@ -254,6 +254,10 @@ class ExchangeProvider:
         self._policy = RetryPolicy(attempts=attempts, max_inline_wait=max_inline_wait, sleep=sleep)
         self._accounts: dict[str, Account] = {}
         self._config: Configuration | None = None
+        # A SyncFolderItems run that failed after some pages, by (mailbox, folder id, state it began
+        # at): (changes, deletions, the state after the last page read), so its retry asks on from
+        # there, not from the first page again (as the Google listing keeps its page token).
+        self._unfinished: dict[tuple[str, str, str], tuple[dict[str, str | None], list[str], str | None]] = {}
 
     # connection
 
@@ -393,18 +397,42 @@ class ExchangeProvider:
         return self._call(calendar.mailbox, lambda: self._changes_since(calendar, token, known_versions or {}))
 
     def _sync(self, folder: Calendar, token: str | None) -> tuple[dict[str, str | None], list[str], str]:
-        """(created or updated id -> change key, deleted ids, new state), following SyncFolderItems."""
-        changed: dict[str, str | None] = {}
-        deleted: list[str] = []
-        for change_type, item in folder.sync_items(
-            sync_state=token, only_fields=[], max_changes_returned=MAX_CHANGES_PER_CALL
-        ):
-            if change_type == "delete":
-                changed.pop(item.id, None)
-                deleted.append(item.id)
-            elif change_type in ("create", "update"):
-                changed[item.id] = item.changekey
-        return changed, deleted, folder.item_sync_state
+        """(created or updated id -> change key, deleted ids, new state), one SyncFolderItems page
+        (MaxChangesReturned) at a time, each asked with the SyncState the one before returned, until
+        IncludesLastItemInRange (MS-OXWSSYNC 3.1.4.2). When a page fails, what the pages before it
+        brought is kept with their state, and the retry of the same listing asks from there on."""
+        key = (folder.account.primary_smtp_address, folder.id, token or "")
+        changed, deleted, state = self._unfinished.pop(key, ({}, [], token))
+        service = SyncFolderItems(account=folder.account)
+        try:
+            while True:
+                page = list(
+                    service.call(
+                        folder=folder,
+                        shape=ID_ONLY,
+                        additional_fields=set(),
+                        sync_state=state,
+                        ignore=None,
+                        max_changes_returned=MAX_CHANGES_PER_CALL,
+                        sync_scope=None,
+                    )
+                )
+                for change_type, item in page:
+                    if change_type == "delete":
+                        changed.pop(item.id, None)
+                        deleted.append(item.id)
+                    elif change_type in ("create", "update"):
+                        changed[item.id] = item.changekey
+                # exchangelib's own loop stops on the same state too: Exchange sometimes sends it back
+                # with IncludesLastItemInRange false.
+                done = service.includes_last_item_in_range or service.sync_state == state
+                state = service.sync_state
+                if done:
+                    return changed, deleted, state
+        except Exception:
+            if state != token:
+                self._unfinished[key] = (changed, deleted, state)
+            raise
 
     def _changes_since(self, calendar: RemoteCalendar, token: str, known: Mapping[str, str]) -> ChangePage:
         folder = self._folder(calendar)

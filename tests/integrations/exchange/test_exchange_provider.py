@@ -196,6 +196,30 @@ def test_pull_sees_an_entry_made_in_outlook(provider, calendar, ews, window):
     assert event.version == only_item(ews).change_key
 
 
+def test_a_change_listing_that_fails_on_its_third_page_asks_from_that_page_on(
+    provider, calendar, ews, window, monkeypatch
+):
+    """SyncFolderItems pages with the SyncState each page returns (MS-OXWSSYNC 3.1.4.2): a retry
+    after a page failed goes on with the last good page's state, as the Google listing goes on with
+    its page token and Graph with its nextLink, instead of reading every page again."""
+    from integrations.providers.exchange import client
+
+    monkeypatch.setattr(client, "MAX_CHANGES_PER_CALL", 2)  # four pages for seven new items
+    token = provider.list_changes(calendar, None, window).next_token
+    for number in range(7):
+        start = next_monday(8 + number)
+        ews.outlook_create(ALICE, subject=f"Visit {number}", start=start, end=start + timedelta(minutes=30))
+    before = len(ews.requests)
+    ews.fail_next("drop", operation="SyncFolderItems", skip=2)
+
+    page = provider.list_changes(calendar, token, window)
+
+    assert sorted(event.subject for event in page.changed) == [f"Visit {number}" for number in range(7)]
+    # Pages 1 and 2, page 3 lost, page 3 again, page 4 (the last): not pages 1 and 2 a second time.
+    assert ews.requests[before:].count("SyncFolderItems") == 5
+    assert provider.list_changes(calendar, page.next_token, window).changed == []
+
+
 def test_pull_sees_an_entry_changed_in_outlook(provider, calendar, ews, window):
     ref = provider.create(calendar, visit())
     token = provider.list_changes(calendar, None, window).next_token

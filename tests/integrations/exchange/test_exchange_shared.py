@@ -73,6 +73,12 @@ class Outlook:
     def decline(self, address: str, entry_id: str) -> None:
         self.ews.outlook_update(address, entry_id, my_response_type="Decline", free_busy="Free")
 
+    def lose_answer(self, address: str, operation: str, entry_id: str | None = None, *, times: int = 1) -> None:
+        self.ews.fail_next("drop_after", times, operation=f"{operation.title()}Item")
+
+    def answer_again(self) -> None:
+        self.ews.calm()
+
 
 @pytest.fixture
 def bob_exchange(bob, ews_connection):
@@ -92,3 +98,8 @@ def test_one_technician_on_exchange(scenario, ews, alice_exchange, django_captur
     scenario(Outlook(ews), alice_exchange, django_capture_on_commit_callbacks)
     # Whatever the scenario wrote, Exchange was told to send nobody anything (SendToNone).
     assert {mode for _, mode in ews.notifications} <= {"SendToNone"}
+
+
+@one_technician_scenarios.each_lost_answer
+def test_lost_answer_on_exchange(scenario, ews, alice_exchange, django_capture_on_commit_callbacks):
+    scenario(Outlook(ews), alice_exchange, django_capture_on_commit_callbacks)

@@ -77,6 +77,14 @@ class GoogleCalendarApp:
                 attendee["responseStatus"] = "declined"
         self.google.phone_patch(address, entry_id, attendees=attendees)
 
+    def lose_answer(self, address: str, operation: str, entry_id: str | None = None, *, times: int = 1) -> None:
+        # The helpdesk's writes go out in batch requests (Calendar API batch guide): the batch's
+        # answer is lost, every call in it made.
+        self.google.fail_next("drop_after", path="/batch/calendar/v3", times=times)
+
+    def answer_again(self) -> None:
+        self.google.calm()
+
 
 @pytest.fixture
 def bob_google(bob, google_connection):
@@ -93,3 +101,8 @@ def test_shared_appointment_on_google(scenario, google, alice_google, bob_google
 def test_one_technician_on_google(scenario, google, alice_google, django_capture_on_commit_callbacks):
     scenario(GoogleCalendarApp(google), alice_google, django_capture_on_commit_callbacks)
     assert set(google.send_updates) <= {"none"}  # whatever it wrote, Google told nobody
+
+
+@one_technician_scenarios.each_lost_answer
+def test_lost_answer_on_google(scenario, google, alice_google, django_capture_on_commit_callbacks):
+    scenario(GoogleCalendarApp(google), alice_google, django_capture_on_commit_callbacks)
