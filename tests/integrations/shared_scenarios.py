@@ -772,6 +772,29 @@ def overwritten_helpdesk_change_is_on_the_request(calendars: Calendars, alice_ca
     converged(capture, alice_cal)
 
 
+def removed_and_pushed_at_once_while_moved_is_a_conflict(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """The coordinator's removal pushed at once (no pull in between) after the technician moved the
+    entry: the deletion is conditional on the version last read (CalDAV If-Match, RFC 7232 3.1;
+    Google If-Match, Calendar API "Versions of resources"), so the server refuses it (412), the
+    entry is read again and the conflict rule decides, logged and told on the request, as after a
+    pull. Runs where the protocol offers a conditional deletion (`CONDITIONAL_DELETE`)."""
+    alice = alice_cal.agent
+    request, job = firewall_update(alice_cal, capture)
+    moved_on_the_phone(calendars, alice_cal, job)
+
+    with capture(execute=True):
+        calendar_services.delete_appointment(job)
+
+    assert calendars.entries(alice.mailbox) == []
+    said = f"{alice.name} changed this on their calendar after the helpdesk removed it from there; "
+    said += "the helpdesk's removal won"
+    (conflict,) = SyncLogEntry.objects.filter(agent_calendar=alice_cal, result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.message.startswith(said), conflict.message
+    assert [line.text for line in request.history.all() if line.text.startswith(said)] != []
+    converged(capture, alice_cal)
+    assert not Appointment.objects.exists()
+
+
 def mapping_moment(tagged: str) -> datetime:
     """A snapshot moment of the sync log's `overwritten` ("T" + UTC ISO 8601) as an aware datetime."""
     assert tagged.startswith("T"), tagged
@@ -807,3 +830,8 @@ SCENARIOS = [
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
 each_scenario = pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+
+# Connectors whose protocol deletes on a condition (the version last read): CalDAV and Google. EWS
+# DeleteItem and Graph's DELETE take no version, so there the removal simply wins.
+CONDITIONAL_DELETE = [removed_and_pushed_at_once_while_moved_is_a_conflict]
+each_conditional_delete = pytest.mark.parametrize("scenario", CONDITIONAL_DELETE, ids=lambda s: s.__name__)

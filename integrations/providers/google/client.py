@@ -620,7 +620,8 @@ class GoogleProvider:
         return self.get(calendar, RemoteRef(event_id_for(marker), None), window)
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
-        """events.delete with sendUpdates=none; 404 and 410 (already deleted) count as done."""
+        """events.delete with sendUpdates=none, and If-Match: ref.version when given (VersionConflict:
+        the entry changed since it was read); 404 and 410 (already deleted) count as done."""
 
         def delete() -> None:
             if self._special_entry(calendar, ref):
@@ -644,9 +645,14 @@ class GoogleProvider:
         return False
 
     def _delete_request(self, calendar: RemoteCalendar, ref: RemoteRef):
-        return self._events(calendar.mailbox).delete(
+        request = self._events(calendar.mailbox).delete(
             calendarId=calendar.calendar_id, eventId=ref.remote_id, sendUpdates=NO_NOTIFICATIONS
         )
+        if ref.version:
+            # Conditional deletion (Calendar API "Versions of resources"): an entry the technician
+            # changed since we read it answers 412, and the engine lets the conflict rule decide.
+            request.headers["If-Match"] = ref.version
+        return request
 
     # push channels (Calendar API "Push notifications" guide)
 
