@@ -614,6 +614,17 @@ def state_lost(job: Appointment) -> None:
     SyncLink.objects.filter(appointment=job).update(snapshot={})
 
 
+def moved_on_the_phone_and_noted_in_the_helpdesk(calendars: Calendars, alice_cal, job: Appointment) -> datetime:
+    """The projector visit moved four hours later on the phone while the coordinator adds a note
+    (its push not run yet); the phone's new start."""
+    later = job.start + 4 * HOUR
+    calendars.move(
+        alice_cal.agent.mailbox, remote_id(job, alice_cal), later, later + 90 * MINUTE, "Projector shows no signal"
+    )
+    calendar_services.update_appointment(job, note="Bring the HDMI adapter")
+    return later
+
+
 def old_link_learns_its_state_and_then_merges_field_by_field(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
     """A link without its last synced state, in which nothing changed, gets that state at the next
     sync; so when the phone then moves the entry and the coordinator adds a note, each side keeps
@@ -627,9 +638,7 @@ def old_link_learns_its_state_and_then_merges_field_by_field(calendars: Calendar
         first = sync(alice_cal)
     assert (first.pushed, first.pulled, first.conflicts) == (0, 0, 0)
 
-    later = start + 4 * HOUR
-    calendars.move(mailbox, remote_id(job, alice_cal), later, later + 90 * MINUTE, "Projector shows no signal")
-    calendar_services.update_appointment(job, note="Bring the HDMI adapter")  # its push not run yet
+    later = moved_on_the_phone_and_noted_in_the_helpdesk(calendars, alice_cal, job)
     with capture(execute=True):
         report = sync(alice_cal)
 
@@ -651,9 +660,7 @@ def both_changed_without_state_is_decided_field_by_field(calendars: Calendars, a
     start = next_monday_15()
     job = projector(alice_cal.agent, start, capture)
     state_lost(job)
-    later = start + 4 * HOUR
-    calendars.move(mailbox, remote_id(job, alice_cal), later, later + 90 * MINUTE, "Projector shows no signal")
-    calendar_services.update_appointment(job, note="Bring the HDMI adapter")  # its push not run yet
+    moved_on_the_phone_and_noted_in_the_helpdesk(calendars, alice_cal, job)
 
     with capture(execute=True):
         report = sync(alice_cal)
@@ -759,16 +766,16 @@ def overwritten_helpdesk_change_is_on_the_request(calendars: Calendars, alice_ca
     in_helpdesk, length = job.start + 2 * HOUR, job.end - job.start
     on_phone = moved_on_the_phone(calendars, alice_cal, job)
     calendar_services.update_appointment(job, start=in_helpdesk, end=in_helpdesk + length)  # its push not run yet
+    wall = in_helpdesk.astimezone(AMSTERDAM)  # alice's clock
+    lead = f"A change in the helpdesk was overwritten by {alice.name}'s calendar's version."
 
     with capture(execute=True):
         sync(alice_cal)
 
-    request.refresh_from_db()
-    assert request.planned_start == on_phone
-    wall = in_helpdesk.astimezone(AMSTERDAM)  # alice's clock
-    lead = f"A change in the helpdesk was overwritten by {alice.name}'s calendar's version."
     (line,) = [line.text for line in request.history.all() if line.text.startswith(lead)]
     assert f"Overwritten in the helpdesk: start {wall:%a %-d %b %Y %H:%M}" in line, line
+    request.refresh_from_db()
+    assert request.planned_start == on_phone
     converged(capture, alice_cal)
 
 
