@@ -626,7 +626,11 @@ class GoogleProvider:
         def delete() -> None:
             if self._special_entry(calendar, ref):
                 return
-            self._delete_request(calendar, ref).execute()
+            try:
+                self._delete_request(calendar, ref).execute()
+            except HttpError as error:
+                if not self._already_deleted(calendar, ref, error):
+                    raise
 
         try:
             self._call(calendar.mailbox, delete)
@@ -643,6 +647,16 @@ class GoogleProvider:
             logger.info("Entry %s is a Google %s entry: never deleted", ref.remote_id, found.get("eventType"))
             return True
         return False
+
+    def _already_deleted(self, calendar: RemoteCalendar, ref: RemoteRef, error: HttpError) -> bool:
+        """Does a delete's error mean the entry is gone already: 404 or 410, or a conditional
+        delete's 412 for an entry whose deletion left a newer etag (its "cancelled" remains)?"""
+        if status_of(error) in (404, 410):
+            return True
+        if status_of(error) != 412:
+            return False
+        found = self._get_resource(calendar, ref.remote_id)
+        return found is None or found.get("status") == "cancelled"
 
     def _delete_request(self, calendar: RemoteCalendar, ref: RemoteRef):
         request = self._events(calendar.mailbox).delete(
@@ -763,7 +777,11 @@ class GoogleProvider:
     def _bulk_result(self, calendar: RemoteCalendar, op: BulkOp, response, error) -> BulkResult:
         try:
             if error is not None:
-                if op.kind == "delete" and isinstance(error, HttpError) and status_of(error) in (404, 410):
+                if (
+                    op.kind == "delete"
+                    and isinstance(error, HttpError)
+                    and self._call(calendar.mailbox, lambda: self._already_deleted(calendar, op.ref, error))
+                ):
                     return BulkResult()
                 if op.kind == "create" and isinstance(error, HttpError) and status_of(error) == 409 and op.event.marker:
                     response = self._call(calendar.mailbox, lambda: self._existing(calendar, op.event))
