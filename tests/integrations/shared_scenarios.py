@@ -782,7 +782,8 @@ def overwritten_helpdesk_change_is_on_the_request(calendars: Calendars, alice_ca
 def removed_and_pushed_at_once_while_moved_is_a_conflict(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
     """The coordinator's removal pushed at once (no pull in between) after the technician moved the
     entry: the deletion is conditional on the version last read (CalDAV If-Match, RFC 7232 3.1;
-    Google If-Match, Calendar API "Versions of resources"), so the server refuses it (412), the
+    Google If-Match, Calendar API "Versions of resources"; Graph's $batch DELETE with If-Match), so
+    the server refuses it (412), the
     entry is read again and the conflict rule decides, logged and told on the request, as after a
     pull. Runs where the protocol offers a conditional deletion (`CONDITIONAL_DELETE`)."""
     alice = alice_cal.agent
@@ -838,7 +839,8 @@ SCENARIOS = [
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
 each_scenario = pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 
-# Connectors whose protocol deletes on a condition (the version last read): CalDAV and Google. EWS
-# DeleteItem and Graph's DELETE take no version, so there the removal simply wins.
+# Connectors whose deletion is conditional on the version last read: CalDAV and Google (If-Match),
+# Graph (the $batch DELETE carries If-Match). EWS DeleteItem takes no change key to check, so there a
+# removal pushed at once simply wins, unlogged as a conflict (one found at a pull is logged).
 CONDITIONAL_DELETE = [removed_and_pushed_at_once_while_moved_is_a_conflict]
 each_conditional_delete = pytest.mark.parametrize("scenario", CONDITIONAL_DELETE, ids=lambda s: s.__name__)
