@@ -335,6 +335,11 @@ class DelegatedGrant(models.Model):
         return crypto.decrypt(self.refresh_token_encrypted)
 
 
+# SyncLink.snapshot key: the request whose appointment the helpdesk deleted while the link waits
+# for the deletion to reach the external calendar, so a conflict met there is told on the request.
+DELETED_REQUEST = "deleted_request"
+
+
 def new_marker() -> str:
     return f"helpdesk-{uuid.uuid4()}"
 

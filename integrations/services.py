@@ -25,7 +25,7 @@ from agents.models import Agent
 from calendars.models import Appointment, CalendarSettings, SyncPolicy
 from calendars.selectors import effective_sync_policy
 from calendars.signals import Change
-from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry
+from integrations.models import DELETED_REQUEST, AgentCalendar, Connection, SyncLink, SyncLogEntry
 from integrations.providers.base import ConnectionProblem, ProviderError, RemoteCalendar
 from integrations.sync.inbound import inbound_calendar_id
 
@@ -112,6 +112,9 @@ def note_appointment_change(
         elif policy == SyncPolicy.NEVER and on_calendar:
             continue
         link.pending = True
+        if target_deleted and target.request_id is not None:
+            # The link loses its appointment: a conflict the deletion meets is still told on the request.
+            link.snapshot = {**link.snapshot, DELETED_REQUEST: target.request_id}
         added = on_calendar and agent_calendar.agent_id not in agent_ids_before
         link.approval = approval_after_change(link, on_calendar=on_calendar, policy=policy, added=added)
         if link.approval == SyncLink.Approval.DECLINED:

@@ -89,6 +89,20 @@ def merged_message(*, from_remote, from_helpdesk, contested, side: str) -> str:
     return said
 
 
+def first_sight_message(*, contested, helpdesk_won: bool, side: str) -> str:
+    """The log's sentence for an entry both sides changed that had no last synced state to merge
+    against (`planner.first_sight`), from `side`'s log entry (EXTERNAL: the push's, HELPDESK: the
+    pull's): "No last synced state to compare with; compared field by field: start and end
+    differed, the helpdesk's version kept. Stored now: the next change merges field by field."
+    `contested`: the fields that differed (`mapping.FIELDS` names), `helpdesk_won`: whose values
+    were kept (the conflict rule's choice)."""
+    said = "No last synced state to compare with; compared field by field"
+    if contested:
+        winner = "the helpdesk's" if helpdesk_won else "the external calendar's"
+        said += f": {field_words(contested, side=side)} differed, {winner} version kept"
+    return f"{said}. Stored now: the next change merges field by field."
+
+
 def restate(message: str, values: dict | None, *, side: str, zone: str, private: bool) -> str:
     """`message` (a log entry's, which ends with `describe`'s sentence when it has one) with that
     sentence said again from `values`: what `forget_private_text` uses once an entry turns

@@ -31,7 +31,7 @@ from calendars.models import Appointment, CalendarSettings, ConflictRule
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
 from integrations import selectors
-from integrations.models import AgentCalendar, SyncLink, SyncLogEntry, remote_calendar_key
+from integrations.models import DELETED_REQUEST, AgentCalendar, SyncLink, SyncLogEntry, remote_calendar_key
 from integrations.providers import registry
 from integrations.providers.base import (
     DEFAULT_MAX_INLINE_WAIT,
@@ -56,6 +56,7 @@ from integrations.sync.planner import (
     Merge,
     Op,
     Winner,
+    first_sight,
     merge_fields,
     missing_need_confirming,
     plan_item,
@@ -754,15 +755,18 @@ class _Run:
     ) -> Merge | None:
         """Both sides changed one entry (a conflict of the planner's rule 13): which fields each
         changed since the last sync, read against the link's snapshot of both sides as last synced
-        (`planner.merge_fields`). None where the entry is decided as one: no conflict, a shared
-        entry (the technician's answer), or no synced state to compare with."""
+        (`planner.merge_fields`). With no synced state to compare with (an old link, a lost or
+        unreadable snapshot, a create whose state was lost), the sides are compared field by field
+        as on a first sync (`planner.first_sight`). None where the entry is decided as one: no
+        conflict, or a shared entry (the technician's answer)."""
         if not decision.conflict or decision.op not in (Op.PUSH_UPDATE, Op.PULL_UPDATE):
             return None
         if local is None or event is None or link.appointment is None:
             return None
-        synced_local, synced_remote = link.snapshot.get("local"), link.snapshot.get("remote")
-        if not synced_local or not synced_remote:
-            return None
+        differing = set(mapping.differing_fields(local, event))
+        synced_local, synced_remote = _synced_sides(link)
+        if synced_local is None or synced_remote is None:
+            return first_sight(differing=differing, winner=self.winner)
         remote_changed = set(mapping.differing_fields(mapping.from_data(synced_remote), event))
         sent = link.snapshot.get(SENT_UNCONFIRMED)
         if sent:
@@ -772,7 +776,7 @@ class _Run:
         return merge_fields(
             local_changed=set(mapping.differing_fields(mapping.from_data(synced_local), local)),
             remote_changed=remote_changed,
-            differing=set(mapping.differing_fields(local, event)),
+            differing=differing,
             winner=self.winner,
         )
 
@@ -781,13 +785,18 @@ class _Run:
         calendar are written to the appointment first (only those: its other fields keep the
         helpdesk's changes), then what the external calendar takes from the helpdesk is pushed, on
         the entry as just read. A conflict is counted once, and its log entry names only the fields
-        both sides changed, with the losing side's values (SPEC S3.8)."""
+        both sides changed, with the losing side's values (SPEC S3.8), and the request's history
+        says what the losing side had. A merge without a last synced state (`merge.first_sight`)
+        says so: the state is stored by this sync, so the next one merges field by field."""
         contested = set(merge.contested)
         lost_here = self.winner == Winner.EXTERNAL and bool(contested)
+        link.remote_id = link.remote_id or event.remote_id or ""  # matched by marker: updated, never made twice
         if merge.from_remote:
             overwritten = mapping.lost_values(local, event, only=contested) if lost_here else None
             with transaction.atomic(), inbound.inbound(self.ac):
-                before = self._remote_before(link)
+                # No remote side as last synced: the helpdesk's entry as it stands is the base, so
+                # exactly the fields taken from the external calendar are written.
+                before = self._remote_before(link) or local
                 after = mapping.with_fields(before, event, merge.from_remote)
                 if "exdates" not in merge.from_remote and local.is_recurring:
                     # A series' pull writes its whole set of cancelled starts: the helpdesk's own
@@ -812,23 +821,15 @@ class _Run:
                     subject=_import_subject(link.appointment, event),
                     link=link,
                     overwritten=overwritten,
-                    message=conflicts.merged_message(
-                        from_remote=set(merge.from_remote),
-                        from_helpdesk=set(merge.from_helpdesk),
-                        contested=contested,
-                        side=conflicts.HELPDESK,
-                    ),
+                    message=_merge_message(merge, side=conflicts.HELPDESK),
                 )
+                if overwritten:
+                    self._tell_request(link, self._overwritten_text(link, overwritten, side=conflicts.HELPDESK))
             local = self._local_event(link)
         if local is not None and merge.from_helpdesk and mapping.content_hash(local) != mapping.content_hash(event):
             won_here = self.winner == Winner.HELPDESK and bool(contested)
             decision = Decision(Op.PUSH_UPDATE, conflict=won_here, fields=merge.contested)
-            message = conflicts.merged_message(
-                from_remote=set(merge.from_remote),
-                from_helpdesk=set(merge.from_helpdesk),
-                contested=contested,
-                side=conflicts.EXTERNAL,
-            )
+            message = _merge_message(merge, side=conflicts.EXTERNAL)
             self._apply(link, decision, local, event, reread=reread, message=message)
             return
         link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
@@ -1120,6 +1121,7 @@ class _Run:
         op = decision.op
         if op == Op.NOTHING:
             self._keep_version(link, event)
+            self._keep_base(link, local, event)
             if link.pending and not _held(link):
                 SyncLink.objects.filter(pk=link.pk).update(pending=False)
             return
@@ -1143,7 +1145,7 @@ class _Run:
         elif op == Op.PUSH_DELETE:
             version = (event.version if event is not None and event.version else link.version) or None
             _call(lambda: self.provider.delete(self.calendar, RemoteRef(link.remote_id, version)))
-            self._deleted(link)
+            self._deleted(link, decision, event)
         elif op in (Op.PULL_UPDATE, Op.PULL_DELETE) and self._quiet(link):
             self.pulls.append(_Pending(link, decision, local, event))
         elif op in (Op.PULL_CREATE, Op.PULL_UPDATE):
@@ -1177,31 +1179,64 @@ class _Run:
             "the deletion won (the external calendar wins conflicts)."
         )
 
-    def _overwritten_remotely(self, link: SyncLink, overwritten: dict) -> str:
-        """The request history's words for a change on the technician's calendar that the helpdesk's
-        version overwrote (`mapping.lost_values`): what it had, on the technician's clock, a private
-        entry's texts not quoted (as in the sync log)."""
+    def _overwritten_text(self, link: SyncLink, overwritten: dict, *, side: str, lead: bool = True) -> str:
+        """The request history's words for a change a conflict overwrote (`mapping.lost_values`:
+        what the losing `side` had, conflicts.HELPDESK or EXTERNAL), on the technician's clock, a
+        private entry's texts not quoted (as in the sync log): "A change on Alice's calendar was
+        overwritten by the helpdesk's version. Overwritten in Alice's calendar: start ...", or "A
+        change in the helpdesk was overwritten by Alice's calendar's version. Overwritten in the
+        helpdesk: ...". Without `lead`, the second sentence only."""
         private = privacy.link_is_private(link)
+        calendar = f"{self.agent.name}'s calendar"
         said = conflicts.describe(
             privacy.masked_values(overwritten, private=private),
-            side=conflicts.EXTERNAL,
+            side=side,
             zone=str(self.agent.time_zone),
             private=private,
-        ).replace("the external calendar", f"{self.agent.name}'s calendar", 1)
-        return f"A change on {self.agent.name}'s calendar was overwritten by the helpdesk's version. {said}"
+        ).replace("the external calendar", calendar, 1)
+        if not lead:
+            return said
+        if side == conflicts.EXTERNAL:
+            return f"A change on {calendar} was overwritten by the helpdesk's version. {said}"
+        return f"A change in the helpdesk was overwritten by {calendar}'s version. {said}"
 
     def _tell_request(self, link: SyncLink, text: str) -> None:
         """A line in the history of the request the link's appointment belongs to, if any, so the
         coordinator sees what the sync decided (not only the technician's sync page)."""
         appointment = link.appointment
-        if appointment is not None and appointment.request_id is not None:
-            inbound.record_on_request(appointment.request_id, self.agent, text, now=self.now)
+        request_id = appointment.request_id if appointment is not None else link.snapshot.get(DELETED_REQUEST)
+        if request_id is not None:
+            inbound.record_on_request(request_id, self.agent, text, now=self.now)
 
-    def _deleted(self, link: SyncLink) -> None:
+    def _deleted(self, link: SyncLink, decision: Decision | None = None, event: RemoteEvent | None = None) -> None:
+        """The remote entry is gone by the helpdesk's deletion: the link goes, one log entry. A
+        conflict's (the technician had changed the entry meanwhile and the helpdesk wins: planner
+        rule 7) names what the technician's change had (their fields that differ from the entry as
+        last synced), counts, and is told on the request."""
         subject, private = link.snapshot.get("local", {}).get("subject", ""), privacy.link_is_private(link)
-        self._log(Out, "delete", subject=subject, link=None, private=private)
+        if decision is not None and decision.conflict:
+            before = self._remote_before(link)
+            overwritten = mapping.lost_values(event, before) if event is not None and before is not None else None
+            message = f"{self._changed_while_removed()} the helpdesk's removal won (the helpdesk wins conflicts)."
+            self._log(
+                Out,
+                "delete",
+                SyncLogEntry.Result.CONFLICT,
+                subject=subject,
+                private=private,
+                overwritten=overwritten,
+                message=message,
+            )
+            said = self._overwritten_text(link, overwritten, side=conflicts.EXTERNAL, lead=False) if overwritten else ""
+            self._tell_request(link, " ".join(part for part in (message, said) if part))
+            self.report.conflicts += 1
+        else:
+            self._log(Out, "delete", subject=subject, link=None, private=private)
         link.delete()
         self.report.pushed += 1
+
+    def _changed_while_removed(self) -> str:
+        return f"{self.agent.name} changed this on their calendar after the helpdesk removed it from there;"
 
     # --- pulled updates and deletions: written in batches ---
 
@@ -1421,7 +1456,7 @@ class _Run:
         if op.kind == "delete":
             if error is not None and not isinstance(error, RemoteNotFound):
                 raise error
-            self._deleted(link)
+            self._deleted(link, decision, event)
             return
         created = op.kind == "create"
         ref = result.ref
@@ -1443,6 +1478,25 @@ class _Run:
         link.remote_id, link.version = remote_id, version
         link.snapshot = {**link.snapshot, "remote_raw": raw}
         SyncLink.objects.filter(pk=link.pk).update(remote_id=remote_id, version=version, snapshot=link.snapshot)
+
+    def _keep_base(self, link: SyncLink, local: RemoteEvent | None, event: RemoteEvent | None) -> None:
+        """A link without its last synced state (made before it was kept, or whose sealed snapshot
+        could not be opened: `fields.unseal`) whose sides did not change since the last sync: the
+        sides as they are now are that state, stored now, so a later change on both sides merges
+        field by field (`_three_way`) instead of one side taking it all. The helpdesk's side is
+        stored when its hash is the synced one; the external calendar's only from an entry read in
+        this run (its text is what a private entry's helpdesk side is built from)."""
+        if not link.pk or local is None or (link.snapshot.get("local") and link.snapshot.get("remote")):
+            return
+        kept = dict(link.snapshot)
+        if not kept.get("local") and link.local_hash and mapping.content_hash(local) == link.local_hash:
+            kept["local"] = mapping.to_data(local)
+        if not kept.get("remote") and event is not None and mapping.content_hash(event) == link.remote_hash:
+            kept["remote"], kept["remote_raw"] = mapping.to_data(event), event.raw
+        if kept != link.snapshot:
+            link.snapshot = kept
+            SyncLink.objects.filter(pk=link.pk).update(snapshot=kept)
+            logger.info("Stored the missing last synced state of %s", link)
 
     def _push(
         self,
@@ -1503,7 +1557,7 @@ class _Run:
         if result is None:
             result = SyncLogEntry.Result.CONFLICT if decision.conflict else SyncLogEntry.Result.OK
         if overwritten:
-            self._tell_request(link, self._overwritten_remotely(link, overwritten))
+            self._tell_request(link, self._overwritten_text(link, overwritten, side=conflicts.EXTERNAL))
         put_back = decision.conflict and decision.op == Op.PUSH_CREATE and event is None
         if put_back:
             message = f"{self.agent.name} removed this from their calendar; the helpdesk's change put it back."
@@ -1513,9 +1567,15 @@ class _Run:
         self._log(Out, operation, result, subject=local.subject, link=link, overwritten=overwritten, message=message)
 
     def _pull(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
+        """Bring the helpdesk in step with a remote entry: imported (a new one, or one the helpdesk
+        removed while the technician changed it and the external calendar wins: planner rule 7),
+        or updated. A conflict is logged and counted, and the request's history says what the
+        helpdesk lost (SPEC S3.8)."""
         with transaction.atomic(), inbound.inbound(self.ac):
             overwritten = None
             templated = link.origin == SyncLink.Origin.HELPDESK
+            # A request lives on without its appointment: its history hears why the entry came back.
+            removed_here, deleted_request = link.appointment is None, link.snapshot.get(DELETED_REQUEST)
             if link.appointment is None:
                 appointment = inbound.import_remote_event(self.agent, event)
                 link.appointment = appointment
@@ -1544,6 +1604,18 @@ class _Run:
             self.report.pulled += 1
             if decision.conflict:
                 self.report.conflicts += 1
+            said = []
+            if decision.conflict and removed_here:
+                said.append(
+                    f"{self._changed_while_removed()} the change won (the external calendar wins conflicts): "
+                    f"back in the helpdesk as an entry of {self.agent.name}'s own."
+                )
+                if deleted_request is not None:
+                    inbound.record_on_request(deleted_request, self.agent, said[0], now=self.now)
+            elif decision.conflict:
+                said.append("Both sides changed; the external calendar's version won.")
+                if overwritten:
+                    self._tell_request(link, self._overwritten_text(link, overwritten, side=conflicts.HELPDESK))
             self._log(
                 In,
                 operation,
@@ -1551,10 +1623,7 @@ class _Run:
                 subject=_import_subject(link.appointment, event),
                 link=link,
                 overwritten=overwritten,
-                message=" ".join(
-                    (["Both sides changed; the external calendar's version won."] if decision.conflict else [])
-                    + event.notes
-                ),
+                message=" ".join(said + event.notes),
             )
 
     def _pull_shared(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
@@ -1689,6 +1758,31 @@ def _held(link: SyncLink) -> bool:
     approval_after_change), so a link from before that rule, waiting or declined with a copy out
     there, is pushed rather than left stale."""
     return link.approval in (SyncLink.Approval.WAITING, SyncLink.Approval.DECLINED) and not link.is_synced
+
+
+def _synced_sides(link: SyncLink) -> tuple[dict | None, dict | None]:
+    """Both sides of a link as last synced (`mapping.to_data`'s shape), None for a side it does not
+    hold. Where the sides agreed at the last sync (equal hashes: the same compared content), the
+    one side kept stands for the other (`_Run._keep_base` stores only the helpdesk's side of an
+    entry no listing showed)."""
+    synced_local, synced_remote = link.snapshot.get("local") or None, link.snapshot.get("remote") or None
+    if link.local_hash and link.local_hash == link.remote_hash:
+        synced_local, synced_remote = synced_local or synced_remote, synced_remote or synced_local
+    return synced_local, synced_remote
+
+
+def _merge_message(merge: Merge, *, side: str) -> str:
+    """The log's words for a merge (`_Run._merge`), from `side`'s log entry (conflicts.EXTERNAL:
+    the push's, HELPDESK: the pull's)."""
+    if merge.first_sight:
+        helpdesk_won = bool(merge.contested) and merge.contested <= merge.from_helpdesk
+        return conflicts.first_sight_message(contested=set(merge.contested), helpdesk_won=helpdesk_won, side=side)
+    return conflicts.merged_message(
+        from_remote=set(merge.from_remote),
+        from_helpdesk=set(merge.from_helpdesk),
+        contested=set(merge.contested),
+        side=side,
+    )
 
 
 def _synced_fields(

@@ -89,7 +89,8 @@ def plan_item(item: Item, winner: Winner = Winner.HELPDESK) -> Decision:
     Synced before:
       5. gone on both sides                   -> forget
       6. deleted in the helpdesk, remote unchanged -> delete remote
-      7. deleted in the helpdesk, remote changed   -> re-create in the helpdesk (a modification beats a deletion)
+      7. deleted in the helpdesk, remote changed   -> a conflict: the rule decides (helpdesk: delete
+                                                 remote; external calendar: re-create in the helpdesk)
       8. deleted remotely, helpdesk unchanged -> delete in the helpdesk
       9. deleted remotely, helpdesk changed   -> a conflict: the rule decides (helpdesk: re-create
                                                  remote; external calendar: delete in the helpdesk;
@@ -114,7 +115,11 @@ def plan_item(item: Item, winner: Winner = Winner.HELPDESK) -> Decision:
     if item.local is None and item.remote is None:
         return Decision(Op.FORGET)
     if item.local is None:
-        return Decision(Op.PULL_CREATE if remote_changed else Op.PUSH_DELETE)
+        if not remote_changed:
+            return Decision(Op.PUSH_DELETE)
+        # The helpdesk's deletion and the technician's change meet (rule 9's mirror): never
+        # silently, whoever wins (SPEC S3.8: the configured rule decides).
+        return Decision(Op.PUSH_DELETE if winner == Winner.HELPDESK else Op.PULL_CREATE, conflict=True)
     if item.remote is None:
         if not local_changed:
             return Decision(Op.PULL_DELETE)
@@ -167,6 +172,9 @@ class Merge:
     from_remote: frozenset[str]
     from_helpdesk: frozenset[str]
     contested: frozenset[str]
+    # No last synced state to read the changes against (`first_sight`): every field that differs
+    # was decided by the conflict rule.
+    first_sight: bool = False
 
 
 def merge_fields(
@@ -199,3 +207,14 @@ def merge_fields(
         elif local:
             from_helpdesk |= differ
     return Merge(frozenset(from_remote), frozenset(from_helpdesk), frozenset(contested))
+
+
+def first_sight(*, differing: set[str], winner: Winner = Winner.HELPDESK) -> Merge:
+    """The merge of an entry both sides hold when there is no last synced state to read their
+    changes against (a link made before that state was kept, one whose sealed state could not be
+    opened, a create whose state was lost): as on a first sync, the two sides are compared field
+    by field, and each field that differs is taken for changed on both sides, so `winner` keeps
+    it; fields that agree need nothing. `differing`: fields whose values differ between the two
+    sides now (`mapping.FIELDS` names). Pure: names in, names out."""
+    merge = merge_fields(local_changed=differing, remote_changed=differing, differing=differing, winner=winner)
+    return Merge(merge.from_remote, merge.from_helpdesk, merge.contested, first_sight=True)

@@ -607,6 +607,216 @@ def overwritten_phone_change_is_on_the_request(calendars: Calendars, alice_cal, 
     converged(capture, alice_cal)
 
 
+# --- conflicts the rule decides, told in the log and on the request (SPEC S3.8) ----------------------
+
+
+def external_rule() -> None:
+    settings = CalendarSettings.load()
+    settings.conflict_rule = ConflictRule.EXTERNAL_WINS
+    settings.save()
+
+
+def state_lost(job: Appointment) -> None:
+    """The link as one made before the last synced state was kept, or whose sealed state could not
+    be opened (another key): its hashes, no snapshot."""
+    SyncLink.objects.filter(appointment=job).update(snapshot={})
+
+
+def moved_on_the_phone_and_noted_in_the_helpdesk(calendars: Calendars, alice_cal, job: Appointment) -> datetime:
+    """The projector visit moved four hours later on the phone while the coordinator adds a note
+    (its push not run yet); the phone's new start."""
+    later = job.start + 4 * HOUR
+    calendars.move(
+        alice_cal.agent.mailbox, remote_id(job, alice_cal), later, later + 90 * MINUTE, "Projector shows no signal"
+    )
+    calendar_services.update_appointment(job, note="Bring the HDMI adapter")
+    return later
+
+
+def old_link_learns_its_state_and_then_merges_field_by_field(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """A link without its last synced state, in which nothing changed, gets that state at the next
+    sync; so when the phone then moves the entry and the coordinator adds a note, each side keeps
+    its own change (a three-way merge, as `phone_move_and_helpdesk_note_are_both_kept`), rather
+    than the helpdesk's whole version moving the entry back."""
+    mailbox = alice_cal.agent.mailbox
+    start = next_monday_15()
+    job = projector(alice_cal.agent, start, capture)
+    state_lost(job)
+    with capture(execute=True):
+        first = sync(alice_cal)
+    assert (first.pushed, first.pulled, first.conflicts) == (0, 0, 0)
+
+    later = moved_on_the_phone_and_noted_in_the_helpdesk(calendars, alice_cal, job)
+    with capture(execute=True):
+        report = sync(alice_cal)
+
+    job.refresh_from_db()
+    assert (job.start, job.end, job.note) == (later, later + 90 * MINUTE, "Bring the HDMI adapter")
+    window = (start - HOUR, start + 8 * HOUR)
+    assert calendars.view(mailbox, *window) == [(utc(later), utc(later + 90 * MINUTE), "Projector shows no signal")]
+    assert "Bring the HDMI adapter" in calendars.entries(mailbox)[0]["body"]
+    assert "conflicts 0" in report.summary()
+    converged(capture, alice_cal)
+
+
+def both_changed_without_state_is_decided_field_by_field(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """Both sides changed an entry whose link has no last synced state: compared as on a first
+    sync, each field that differs is the helpdesk's (the default rule), the log says so and names
+    only those fields with the phone's values, and the state is stored, so the next change on both
+    sides (the phone's subject, the helpdesk's location) merges field by field: both kept."""
+    mailbox = alice_cal.agent.mailbox
+    start = next_monday_15()
+    job = projector(alice_cal.agent, start, capture)
+    state_lost(job)
+    moved_on_the_phone_and_noted_in_the_helpdesk(calendars, alice_cal, job)
+
+    with capture(execute=True):
+        report = sync(alice_cal)
+
+    job.refresh_from_db()
+    assert (job.start, job.note) == (start, "Bring the HDMI adapter")
+    window = (start - HOUR, start + 8 * HOUR)
+    assert calendars.view(mailbox, *window) == [(utc(start), utc(start + 90 * MINUTE), "Projector shows no signal")]
+    (conflict,) = SyncLogEntry.objects.filter(agent_calendar=alice_cal, result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.message.startswith(
+        "No last synced state to compare with; compared field by field: start, end and description differed, "
+        "the helpdesk's version kept. Stored now: the next change merges field by field."
+    ), conflict.message
+    assert {"start", "end"} <= set(conflict.overwritten) <= {"start", "end", "body"}
+    assert "conflicts 1" in report.summary()
+
+    calendars.move(mailbox, remote_id(job, alice_cal), start, start + 90 * MINUTE, "Projector replaced")
+    calendar_services.update_appointment(job, location="Room 4")  # its push not run yet
+    with capture(execute=True):
+        again = sync(alice_cal)
+
+    job.refresh_from_db()
+    assert (job.subject, job.location) == ("Projector replaced", "Room 4")
+    assert calendars.view(mailbox, *window) == [(utc(start), utc(start + 90 * MINUTE), "Projector replaced")]
+    assert "conflicts 0" in again.summary()
+    converged(capture, alice_cal)
+
+
+def moved_on_the_phone(calendars: Calendars, alice_cal, job: Appointment) -> datetime:
+    """The technician moves the request's entry four hours later on the phone; the new start."""
+    later, length = job.start + 4 * HOUR, job.end - job.start
+    (entry,) = calendars.entries(alice_cal.agent.mailbox)
+    calendars.move(alice_cal.agent.mailbox, remote_id(job, alice_cal), later, later + length, entry["subject"])
+    return later
+
+
+def removed_in_the_helpdesk_while_moved_on_the_phone_is_a_conflict(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """The mirror of `deleted_on_the_phone_while_moved_comes_back_as_a_conflict`: the coordinator
+    removes the request's entry while the technician moves it on the phone. Both changed it, so
+    the rule decides (SPEC S3.8; the helpdesk wins by default): the removal reaches the calendar,
+    as a conflict that is counted, logged with what the phone had, and told on the request."""
+    alice = alice_cal.agent
+    request, job = firewall_update(alice_cal, capture)
+    later = moved_on_the_phone(calendars, alice_cal, job)
+    calendar_services.delete_appointment(job)  # its push not run yet
+
+    with capture(execute=True):
+        report = sync(alice_cal)
+
+    assert calendars.entries(alice.mailbox) == []
+    assert not Appointment.objects.exists()
+    said = f"{alice.name} changed this on their calendar after the helpdesk removed it from there; "
+    said += "the helpdesk's removal won"
+    (conflict,) = SyncLogEntry.objects.filter(agent_calendar=alice_cal, result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.message.startswith(said), conflict.message
+    assert mapping_moment(conflict.overwritten["start"]) == utc(later)
+    assert "conflicts 1" in report.summary()
+    wall = later.astimezone(AMSTERDAM)  # alice's clock
+    (line,) = [line.text for line in request.history.all() if line.text.startswith(said)]
+    assert f"Overwritten in {alice.name}'s calendar: start {wall:%a %-d %b %Y %H:%M}" in line
+    converged(capture, alice_cal)
+    assert not Appointment.objects.exists()
+
+
+def removed_in_the_helpdesk_while_moved_comes_back_under_the_external_rule(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """The same under "External calendar wins": the phone's change wins, so the entry stays on the
+    calendar at the phone's time and comes back into the helpdesk (as the technician's own
+    entry: the request stays unplanned), a conflict counted, logged and told on the request."""
+    external_rule()
+    alice = alice_cal.agent
+    request, job = firewall_update(alice_cal, capture)
+    later = moved_on_the_phone(calendars, alice_cal, job)
+    length = job.end - job.start
+    calendar_services.delete_appointment(job)  # its push not run yet
+
+    with capture(execute=True):
+        report = sync(alice_cal)
+
+    window = (later - 6 * HOUR, later + 6 * HOUR)
+    assert [(s, e) for s, e, _subject in calendars.view(alice.mailbox, *window)] == [(utc(later), utc(later + length))]
+    (back,) = Appointment.objects.all()
+    assert (back.start, back.end, agent_names(back)) == (later, later + length, ["alice"])
+    said = f"{alice.name} changed this on their calendar after the helpdesk removed it from there; the change won"
+    (conflict,) = SyncLogEntry.objects.filter(agent_calendar=alice_cal, result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.message.startswith(said), conflict.message
+    assert "conflicts 1" in report.summary()
+    assert [line.text for line in request.history.all() if line.text.startswith(said)] == [conflict.message]
+    converged(capture, alice_cal)
+    assert Appointment.objects.count() == 1
+
+
+def overwritten_helpdesk_change_is_on_the_request(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """The mirror of `overwritten_phone_change_is_on_the_request`: under "External calendar wins",
+    both move a request's entry, the phone wins, and the request's history says what the
+    helpdesk had (on the technician's clock), in the same words the other direction uses."""
+    external_rule()
+    alice = alice_cal.agent
+    request, job = firewall_update(alice_cal, capture)
+    in_helpdesk, length = job.start + 2 * HOUR, job.end - job.start
+    on_phone = moved_on_the_phone(calendars, alice_cal, job)
+    calendar_services.update_appointment(job, start=in_helpdesk, end=in_helpdesk + length)  # its push not run yet
+    wall = in_helpdesk.astimezone(AMSTERDAM)  # alice's clock
+    lead = f"A change in the helpdesk was overwritten by {alice.name}'s calendar's version."
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    (line,) = [line.text for line in request.history.all() if line.text.startswith(lead)]
+    assert f"Overwritten in the helpdesk: start {wall:%a %-d %b %Y %H:%M}" in line, line
+    request.refresh_from_db()
+    assert request.planned_start == on_phone
+    converged(capture, alice_cal)
+
+
+def removed_and_pushed_at_once_while_moved_is_a_conflict(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """The coordinator's removal pushed at once (no pull in between) after the technician moved the
+    entry: the deletion is conditional on the version last read (CalDAV If-Match, RFC 7232 3.1;
+    Google If-Match, Calendar API "Versions of resources"; Graph's $batch DELETE with If-Match), so
+    the server refuses it (412), the
+    entry is read again and the conflict rule decides, logged and told on the request, as after a
+    pull. Runs where the protocol offers a conditional deletion (`CONDITIONAL_DELETE`)."""
+    alice = alice_cal.agent
+    request, job = firewall_update(alice_cal, capture)
+    moved_on_the_phone(calendars, alice_cal, job)
+
+    with capture(execute=True):
+        calendar_services.delete_appointment(job)
+
+    assert calendars.entries(alice.mailbox) == []
+    said = f"{alice.name} changed this on their calendar after the helpdesk removed it from there; "
+    said += "the helpdesk's removal won"
+    (conflict,) = SyncLogEntry.objects.filter(agent_calendar=alice_cal, result=SyncLogEntry.Result.CONFLICT)
+    assert conflict.message.startswith(said), conflict.message
+    assert [line.text for line in request.history.all() if line.text.startswith(said)] != []
+    converged(capture, alice_cal)
+    assert not Appointment.objects.exists()
+
+
+def mapping_moment(tagged: str) -> datetime:
+    """A snapshot moment of the sync log's `overwritten` ("T" + UTC ISO 8601) as an aware datetime."""
+    assert tagged.startswith("T"), tagged
+    return datetime.fromisoformat(tagged[1:])
+
+
 SCENARIOS = [
     reaches_each_calendar_once,
     deleted_on_one_takes_only_that_technician_off,
@@ -627,7 +837,18 @@ SCENARIOS = [
     deleted_on_the_phone_while_moved_comes_back_as_a_conflict,
     deleted_on_the_phone_while_moved_wins_under_the_external_rule,
     overwritten_phone_change_is_on_the_request,
+    old_link_learns_its_state_and_then_merges_field_by_field,
+    both_changed_without_state_is_decided_field_by_field,
+    removed_in_the_helpdesk_while_moved_on_the_phone_is_a_conflict,
+    removed_in_the_helpdesk_while_moved_comes_back_under_the_external_rule,
+    overwritten_helpdesk_change_is_on_the_request,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
 each_scenario = pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+
+# Connectors whose deletion is conditional on the version last read: CalDAV and Google (If-Match),
+# Graph (the $batch DELETE carries If-Match). EWS DeleteItem takes no change key to check, so there a
+# removal pushed at once simply wins, unlogged as a conflict (one found at a pull is logged).
+CONDITIONAL_DELETE = [removed_and_pushed_at_once_while_moved_is_a_conflict]
+each_conditional_delete = pytest.mark.parametrize("scenario", CONDITIONAL_DELETE, ids=lambda s: s.__name__)

@@ -155,6 +155,15 @@ def test_shared_appointment_on_caldav(
     scenario(phones, alice_calendar, bob_calendar, django_capture_on_commit_callbacks)
 
 
+@shared_scenarios.each_conditional_delete
+def test_conditional_delete_on_caldav(
+    scenario, radicale, alice_calendar, bob_calendar, django_capture_on_commit_callbacks
+):
+    scenario(
+        Phones(radicale, alice_calendar, bob_calendar), alice_calendar, bob_calendar, django_capture_on_commit_callbacks
+    )
+
+
 @one_technician_scenarios.each_scenario
 def test_one_technician_on_caldav(scenario, radicale, alice_calendar, django_capture_on_commit_callbacks):
     scenario(Phones(radicale, alice_calendar), alice_calendar, django_capture_on_commit_callbacks)

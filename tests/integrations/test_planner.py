@@ -10,6 +10,7 @@ from integrations.sync.planner import (
     Merge,
     Op,
     Winner,
+    first_sight,
     merge_fields,
     missing_need_confirming,
     plan_item,
@@ -26,7 +27,7 @@ from integrations.sync.planner import (
         (Item(None, None, "a", "a"), Op.RECORD),
         (Item("a", "a", None, None), Op.FORGET),
         (Item("a", "a", None, "a"), Op.PUSH_DELETE),
-        (Item("a", "a", None, "b"), Op.PULL_CREATE),
+        (Item("a", "a", None, "b"), Op.PUSH_DELETE),
         (Item("a", "a", "a", None), Op.PULL_DELETE),
         (Item("a", "a", "b", None), Op.PUSH_CREATE),
         (Item("a", "a", "a", "a"), Op.NOTHING),
@@ -78,6 +79,30 @@ def test_deleted_remotely_while_changed_in_the_helpdesk_is_a_conflict_the_rule_d
     assert plan_item(item, Winner.HELPDESK) == Decision(Op.PUSH_CREATE, conflict=True)
     assert plan_item(item, Winner.EXTERNAL) == Decision(Op.PULL_DELETE, conflict=True)
     assert plan_item(Item("a", "a", "moved", None, held=True)) == Decision(Op.NOTHING)
+
+
+def test_deleted_in_the_helpdesk_while_changed_remotely_is_a_conflict_the_rule_decides():
+    """The mirror of trial fault 3: the coordinator removes the entry while the technician moves it
+    (SPEC S3.8: both changed it, the configured rule decides)."""
+    item = Item("a", "a", None, "moved")
+    assert plan_item(item, Winner.HELPDESK) == Decision(Op.PUSH_DELETE, conflict=True)
+    assert plan_item(item, Winner.EXTERNAL) == Decision(Op.PULL_CREATE, conflict=True)
+    assert plan_item(Item("a", "a", None, "a")) == Decision(Op.PUSH_DELETE)  # unchanged there: no conflict
+
+
+@pytest.mark.parametrize("winner", [Winner.HELPDESK, Winner.EXTERNAL])
+def test_first_sight_leaves_each_differing_field_to_the_rule(winner):
+    """No last synced state: each field that differs now is decided by the rule, grouped as a merge
+    groups them (a time whole from one side), and said to be a first sight."""
+    merge = first_sight(differing={"start", "body"}, winner=winner)
+    assert merge.first_sight and merge.contested == {"start", "body"}
+    won, lost = (
+        (merge.from_helpdesk, merge.from_remote)
+        if winner == Winner.HELPDESK
+        else (merge.from_remote, merge.from_helpdesk)
+    )
+    assert (won, lost) == ({"start", "body"}, set())
+    assert first_sight(differing=set(), winner=winner) == Merge(frozenset(), frozenset(), frozenset(), first_sight=True)
 
 
 def test_both_changed_follows_the_conflict_rule():
@@ -139,16 +164,18 @@ def test_any_edits_on_both_sides_converge_after_a_sync(rounds, winner):
 
 @settings(max_examples=200, deadline=None)
 @given(key=KEYS, value=st.integers(0, 9), winner=st.sampled_from(list(Winner)))
-def test_a_modification_beats_a_deletion_on_the_other_side(key, value, winner):
-    """Except the technician's deletion of an entry the helpdesk changed under "external calendar
-    wins": that is a conflict the rule decides (trial fault 3), and the deletion wins."""
+def test_a_deletion_meeting_a_modification_is_decided_by_the_rule(key, value, winner):
+    """One side deletes what the other changed: both changed it, so the conflict rule decides
+    (SPEC S3.8): the winning side's deletion reaches the other, or its change comes back there.
+    The technician's deletion under "helpdesk wins" (trial fault 3) and its mirror, the
+    helpdesk's deletion under "external calendar wins", are the modifications that win."""
     for edited, deleted in (("local", "remote"), ("remote", "local")):
         local, remote, status = {key: "v"}, {key: "v"}, {key: ("v", "v")}
         sides = {"local": local, "remote": remote}
         sides[edited][key] = f"edited-{value}"
         del sides[deleted][key]
         _sync(local, remote, status, winner)
-        deletion_wins = deleted == "remote" and winner == Winner.EXTERNAL
+        deletion_wins = (deleted == "remote") == (winner == Winner.EXTERNAL)
         assert local == remote == ({} if deletion_wins else {key: f"edited-{value}"})
 
 

@@ -9,7 +9,7 @@ import icalendar
 import pytest
 
 from calendars import services as calendar_services
-from calendars.models import Appointment
+from calendars.models import Appointment, CalendarSettings, ConflictRule
 from integrations import services
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.sync import engine
@@ -423,11 +423,15 @@ def test_the_state_machine_names_a_helpdesk_entry_that_came_back_as_a_hidden_imp
     importing, alice_phone, radicale, tomorrow_9, django_capture_on_commit_callbacks
 ):
     """CalDAV long profile, seed 6, `{'helpdesk-…': (1, 0), 'H2': (0, 1)}`: the helpdesk made a private
-    entry, the phone moved it and the helpdesk deleted it; modification beats deletion, so it came back
-    as a private import without text, under the helpdesk's own UID. The sync was right; the machine
-    named it by its UID (it knew only the phone's "phone-" UIDs). Expected: the server object's SUMMARY."""
+    entry, the phone moved it and the helpdesk deleted it; the phone's change won (now: under "external
+    calendar wins", the rule deciding that conflict), so it came back as a private import without text,
+    under the helpdesk's own UID. The sync was right; the machine named it by its UID (it knew only the
+    phone's "phone-" UIDs). Expected: the server object's SUMMARY."""
     from tests.integrations.test_sync_state_machine import CalDAVSync, Phone
 
+    settings = CalendarSettings.load()
+    settings.conflict_rule = ConflictRule.EXTERNAL_WINS
+    settings.save()
     appointment = make(importing.agent, tomorrow_9, django_capture_on_commit_callbacks, subject="H2 install (hd)")
     calendar_services.update_appointment(appointment, private=True)
     pull(importing)

@@ -620,12 +620,17 @@ class GoogleProvider:
         return self.get(calendar, RemoteRef(event_id_for(marker), None), window)
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
-        """events.delete with sendUpdates=none; 404 and 410 (already deleted) count as done."""
+        """events.delete with sendUpdates=none, and If-Match: ref.version when given (VersionConflict:
+        the entry changed since it was read); 404 and 410 (already deleted) count as done."""
 
         def delete() -> None:
             if self._special_entry(calendar, ref):
                 return
-            self._delete_request(calendar, ref).execute()
+            try:
+                self._delete_request(calendar, ref).execute()
+            except HttpError as error:
+                if not self._already_deleted(calendar, ref, error):
+                    raise
 
         try:
             self._call(calendar.mailbox, delete)
@@ -643,10 +648,25 @@ class GoogleProvider:
             return True
         return False
 
+    def _already_deleted(self, calendar: RemoteCalendar, ref: RemoteRef, error: HttpError) -> bool:
+        """Does a delete's error mean the entry is gone already: 404 or 410, or a conditional
+        delete's 412 for an entry whose deletion left a newer etag (its "cancelled" remains)?"""
+        if status_of(error) in (404, 410):
+            return True
+        if status_of(error) != 412:
+            return False
+        found = self._get_resource(calendar, ref.remote_id)
+        return found is None or found.get("status") == "cancelled"
+
     def _delete_request(self, calendar: RemoteCalendar, ref: RemoteRef):
-        return self._events(calendar.mailbox).delete(
+        request = self._events(calendar.mailbox).delete(
             calendarId=calendar.calendar_id, eventId=ref.remote_id, sendUpdates=NO_NOTIFICATIONS
         )
+        if ref.version:
+            # Conditional deletion (Calendar API "Versions of resources"): an entry the technician
+            # changed since we read it answers 412, and the engine lets the conflict rule decide.
+            request.headers["If-Match"] = ref.version
+        return request
 
     # push channels (Calendar API "Push notifications" guide)
 
@@ -757,7 +777,11 @@ class GoogleProvider:
     def _bulk_result(self, calendar: RemoteCalendar, op: BulkOp, response, error) -> BulkResult:
         try:
             if error is not None:
-                if op.kind == "delete" and isinstance(error, HttpError) and status_of(error) in (404, 410):
+                if (
+                    op.kind == "delete"
+                    and isinstance(error, HttpError)
+                    and self._call(calendar.mailbox, lambda: self._already_deleted(calendar, op.ref, error))
+                ):
                     return BulkResult()
                 if op.kind == "create" and isinstance(error, HttpError) and status_of(error) == 409 and op.event.marker:
                     response = self._call(calendar.mailbox, lambda: self._existing(calendar, op.event))

@@ -97,6 +97,11 @@ def test_shared_appointment_on_google(scenario, google, alice_google, bob_google
     scenario(GoogleCalendarApp(google), alice_google, bob_google, django_capture_on_commit_callbacks)
 
 
+@shared_scenarios.each_conditional_delete
+def test_conditional_delete_on_google(scenario, google, alice_google, bob_google, django_capture_on_commit_callbacks):
+    scenario(GoogleCalendarApp(google), alice_google, bob_google, django_capture_on_commit_callbacks)
+
+
 @one_technician_scenarios.each_scenario
 def test_one_technician_on_google(scenario, google, alice_google, django_capture_on_commit_callbacks):
     scenario(GoogleCalendarApp(google), alice_google, django_capture_on_commit_callbacks)

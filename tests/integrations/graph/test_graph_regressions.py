@@ -5,7 +5,7 @@ from datetime import UTC, timedelta
 import pytest
 
 from calendars import services as calendar_services
-from calendars.models import Appointment
+from calendars.models import Appointment, CalendarSettings, ConflictRule
 from integrations.models import SyncLink
 from integrations.providers.graph.mapping import marker_of
 from integrations.sync import engine
@@ -193,8 +193,10 @@ def test_a_private_helpdesk_series_outlook_changed_and_the_helpdesk_deleted_come
     """`{'?': (1, 0), 'S1': (0, 1)}` (the ci-profile machine in a whole-folder run, where the random
     ids the server gives change which entries the steps pick): the helpdesk makes its series private,
     Outlook renames it, the helpdesk deletes it. The DELETE's If-Match is refused (412), the entry is
-    read again, and modification beats deletion: the series comes back. Read again as its master
-    alone, it came back as ONE hidden entry. Expected: the server's own expansion, 4 occurrences."""
+    read again, and Outlook's change wins (now: under "external calendar wins", the rule deciding that
+    conflict): the series comes back. Read again as its master alone, it came back as ONE hidden
+    entry. Expected: the server's own expansion, 4 occurrences."""
+    _conflict_rule(ConflictRule.EXTERNAL_WINS)
     master = make_daily_series(importing_graph.agent, tomorrow_9)
     engine.sync_agent_calendar(importing_graph, pull=True)
     calendar_services.update_appointment(Appointment.objects.get(pk=master.pk), private=True)
@@ -244,8 +246,16 @@ def test_a_series_whose_recurrence_is_cleared_becomes_one_entry_on_the_server(al
     assert not fresh.is_recurring and fresh.start == tomorrow_9
 
 
+def _conflict_rule(rule: str) -> None:
+    settings = CalendarSettings.load()
+    settings.conflict_rule = rule
+    settings.save()
+
+
 def _private_entry_outlook_renamed_and_the_helpdesk_deleted(importing_graph, graph, tomorrow_9, token: str) -> None:
-    """A helpdesk entry `token` made private and pushed, renamed in Outlook, deleted in the helpdesk."""
+    """A helpdesk entry `token` made private and pushed, renamed in Outlook, deleted in the helpdesk,
+    under "external calendar wins": the conflict rule lets Outlook's change bring it back."""
+    _conflict_rule(ConflictRule.EXTERNAL_WINS)
     appointment = calendar_services.create_appointment(
         subject=f"{token} visit", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[importing_graph.agent]
     )
@@ -262,7 +272,7 @@ def test_a_private_helpdesk_entry_outlook_changed_and_the_helpdesk_deleted_comes
 ):
     """The long-profile flake of the old note, `{'H3': (0, 1), '?': (1, 0)}` (a helpdesk entry read with
     an empty subject): the helpdesk makes its entry private, Outlook renames it, the helpdesk deletes
-    it. Modification beats deletion, so it comes back from Outlook, private there, hence as busy time
+    it. Outlook's change wins (under "external calendar wins"), so it comes back, private there, hence as busy time
     without text (S2.5). Expected: one entry on each side, linked to each other, and the machine
     naming the hidden appointment H3 through our marker on the server's entry."""
     from .test_graph_state_machine import GraphSync
@@ -374,6 +384,7 @@ def test_a_hidden_helpdesk_entry_outlook_deleted_and_the_helpdesk_moved_comes_ba
     machine.graph, machine.outlook_tokens = graph, {}
     assert machine.local_token(hidden) == "H1"  # named through our marker on the server's entry
 
+    _conflict_rule(ConflictRule.HELPDESK_WINS)  # the default again, for the second conflict
     graph.outlook_delete(ALICE, event["id"])
     calendar_services.update_appointment(hidden, start=hidden.start + 3 * HOUR, end=hidden.end + 3 * HOUR)
     assert machine.local_token(Appointment.objects.get(pk=hidden.pk)) == "H1"

@@ -112,6 +112,13 @@ def test_shared_appointment_on_microsoft_365(
     scenario(Outlook(graph), alice_graph, bob_graph, django_capture_on_commit_callbacks)
 
 
+@shared_scenarios.each_conditional_delete
+def test_conditional_delete_on_microsoft_365(
+    scenario, graph, alice_graph, bob_graph, django_capture_on_commit_callbacks
+):
+    scenario(Outlook(graph), alice_graph, bob_graph, django_capture_on_commit_callbacks)
+
+
 @one_technician_scenarios.each_scenario
 def test_one_technician_on_microsoft_365(scenario, graph, alice_graph, django_capture_on_commit_callbacks):
     scenario(Outlook(graph), alice_graph, django_capture_on_commit_callbacks)
