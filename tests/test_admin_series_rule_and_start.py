@@ -54,18 +54,16 @@ def save(admin_client, alice, master, **fields):
     return [str(message) for message in get_messages(response.wsgi_request)]
 
 
+def save_at_half_past_ten(admin_client, alice, master, rule: str) -> list[str]:
+    """The start moved from 10:00 to 10:30 and the field given `rule` with its EXDATE as shown."""
+    return save(admin_client, alice, master, start_1="10:30:00", end_1="11:30:00", rule=f"{rule}\n{CANCELLED}")
+
+
 def test_a_new_start_and_rule_in_one_save_keep_the_cancelled_day_cancelled(
     admin_client, alice, series_with_a_cancelled_day
 ):
     """10:00 -> 10:30 and COUNT=4 -> COUNT=6, the field's EXDATE as shown: 9 Dec 10:30 stays cancelled."""
-    save(
-        admin_client,
-        alice,
-        series_with_a_cancelled_day,
-        start_1="10:30:00",
-        end_1="11:30:00",
-        rule=f"RRULE:FREQ=WEEKLY;BYDAY=WE;COUNT=6\n{CANCELLED}",
-    )
+    save_at_half_past_ten(admin_client, alice, series_with_a_cancelled_day, "RRULE:FREQ=WEEKLY;BYDAY=WE;COUNT=6")
 
     first = datetime(2026, 12, 2, 10, 30, tzinfo=AMS)
     expected = expected_starts("FREQ=WEEKLY;BYDAY=WE;COUNT=6", first, [datetime(2026, 12, 9, 10, 30, tzinfo=AMS)])
@@ -92,13 +90,8 @@ def test_a_series_moved_to_thursdays_with_its_rule_keeps_the_cancelled_day_on_it
 
 def test_a_cancelled_day_the_new_rule_no_longer_gives_is_named(admin_client, alice, series_with_a_cancelled_day):
     """Every other Wednesday from 10:30: 9 Dec is not on the rule any more; the page says so."""
-    said = save(
-        admin_client,
-        alice,
-        series_with_a_cancelled_day,
-        start_1="10:30:00",
-        end_1="11:30:00",
-        rule=f"RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=WE;COUNT=3\n{CANCELLED}",
+    said = save_at_half_past_ten(
+        admin_client, alice, series_with_a_cancelled_day, "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=WE;COUNT=3"
     )
 
     first = datetime(2026, 12, 2, 10, 30, tzinfo=AMS)

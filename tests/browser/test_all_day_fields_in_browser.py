@@ -23,6 +23,18 @@ TIMES = {"start": True, "end": True, "first_day": False, "last_day": False}
 DAYS = {"start": False, "end": False, "first_day": True, "last_day": True}
 
 
+def create_a_training_day(page) -> None:
+    """Fill in and send an all-day entry on 16 Dec 2026; it is saved as that one day (DTEND the 17th)."""
+    page.fill("input[name=subject]", "Training day")
+    page.get_by_label("All day").check()
+    page.fill("input[name=first_day]", "2026-12-16")
+    page.locator("input[name=agents]").first.check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Create").click()
+    entry = Appointment.objects.get(subject="Training day")
+    assert (entry.all_day, entry.start_date, entry.end_date) == (True, date(2026, 12, 16), date(2026, 12, 17))
+
+
 def test_ticking_all_day_swaps_the_time_fields_for_day_fields_and_back(open_page, log_in, alice):
     page = log_in(open_page(), "alice")
     page.goto("/calendar/appointments/new/")
@@ -38,14 +50,7 @@ def test_ticking_all_day_swaps_the_time_fields_for_day_fields_and_back(open_page
     assert page.input_value("input[name=start]") == "2026-12-16T10:00"
     assert page.input_value("input[name=end]") == "2026-12-16T11:00"
 
-    page.get_by_label("All day").check()
-    page.fill("input[name=subject]", "Training day")
-    page.fill("input[name=first_day]", "2026-12-16")
-    page.locator("input[name=agents]").first.check()
-    with page.expect_navigation():
-        page.get_by_role("button", name="Create").click()
-    entry = Appointment.objects.get(subject="Training day")
-    assert (entry.all_day, entry.start_date, entry.end_date) == (True, date(2026, 12, 16), date(2026, 12, 17))
+    create_a_training_day(page)
 
 
 def test_an_all_day_entrys_edit_page_opens_with_its_days(open_page, log_in, alice):
@@ -64,12 +69,4 @@ def test_without_javascript_all_four_fields_show_and_an_all_day_entry_saves(open
     page.goto("/calendar/appointments/new/")
     assert shown(page) == {"start": True, "end": True, "first_day": True, "last_day": True}
 
-    page.fill("input[name=subject]", "Training day")
-    page.get_by_label("All day").check()
-    page.fill("input[name=first_day]", "2026-12-16")
-    page.locator("input[name=agents]").first.check()
-    with page.expect_navigation():
-        page.get_by_role("button", name="Create").click()
-
-    entry = Appointment.objects.get(subject="Training day")
-    assert (entry.all_day, entry.start_date, entry.end_date) == (True, date(2026, 12, 16), date(2026, 12, 17))
+    create_a_training_day(page)
