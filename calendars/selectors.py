@@ -445,6 +445,11 @@ def calendar_agents(
 # --- availability and double bookings (issue 15) ----------------------------------------------
 
 
+# An all-day entry's midnights are stored on one zone's clock; its days begin at most this much
+# earlier or later on another technician's (UTC offsets run from -12:00 to +14:00).
+ALL_DAY_SLACK = timedelta(hours=26)
+
+
 def busy_rows(
     *, agent_ids: list[int], start: datetime, end: datetime, rebooking: int | None = None, all_day_slack: bool = False
 ) -> QuerySet:
@@ -521,14 +526,30 @@ def busy_of(
     `busy_rows`."""
     from calendars.availability import Busy
 
-    rows = busy_rows(agent_ids=[tech.id for tech in technicians], start=start, end=end, rebooking=rebooking)
+    zones = {tech.id: tech.zone for tech in technicians}
+    rows = busy_rows(agent_ids=list(zones), start=start, end=end, rebooking=rebooking, all_day_slack=True)
     if beginning_from is not None:
-        rows = rows.filter(appointment__start__gte=beginning_from)
-    rows = rows.values_list("agent_id", "appointment__start", "appointment__end", "appointment__source")
-    return [
-        Busy(agent_id, begin, finish, booked=source != Appointment.Source.EXTERNAL)
-        for agent_id, begin, finish, source in rows
-    ]
+        rows = rows.filter(
+            Q(appointment__start__gte=beginning_from)
+            | Q(appointment__all_day=True, appointment__start__gte=beginning_from - ALL_DAY_SLACK)
+        )
+    rows = rows.values_list(
+        "agent_id",
+        "appointment__start",
+        "appointment__end",
+        "appointment__source",
+        "appointment__all_day",
+        "appointment__start_date",
+        "appointment__end_date",
+    )
+    found = []
+    for agent_id, begin, finish, source, all_day, first, after in rows:
+        if all_day:
+            begin, finish = days_on_clock(first, after, begin, finish, zones[agent_id])
+            if not (begin < end and finish > start) or (beginning_from is not None and begin < beginning_from):
+                continue
+        found.append(Busy(agent_id, begin, finish, booked=source != Appointment.Source.EXTERNAL))
+    return found
 
 
 @dataclass(frozen=True)
@@ -659,11 +680,6 @@ def outside_working_hours(
     return found
 
 
-# An all-day entry's midnights are stored on one zone's clock; its days begin at most this much
-# earlier or later on another technician's (UTC offsets run from -12:00 to +14:00).
-ALL_DAY_SLACK = timedelta(hours=26)
-
-
 def day_span_of(row) -> tuple[datetime, datetime]:
     """The aware [start, end) a busy_rows row holds its technician: an all-day entry covers its
     days from midnight to midnight on the technician's own clock (SPEC S2.4; RFC 5545 3.6.1: a
@@ -672,8 +688,17 @@ def day_span_of(row) -> tuple[datetime, datetime]:
     entry = row.appointment
     if not entry.all_day:
         return entry.start, entry.end
-    zone = row.agent.zone
-    first, after = entry.day_span(zone)
+    return days_on_clock(entry.start_date, entry.end_date, entry.start, entry.end, row.agent.zone)
+
+
+def days_on_clock(
+    first: date | None, after: date | None, start: datetime, end: datetime, zone: tzinfo
+) -> tuple[datetime, datetime]:
+    """An all-day entry's days (`first`, and `after` the last: RFC 5545 3.6.1) as the aware
+    [start, end) they cover on `zone`'s clock, midnight to midnight; rows from before the days were
+    kept give their days as their stored `start` and `end` fall on that clock."""
+    if first is None or after is None:
+        first, after = times.date_span(start, end, zone)
     return times.midnight(first, zone), times.midnight(after, zone)
 
 

@@ -8,7 +8,7 @@ The expected instants come from zoneinfo: Auckland's Wed 4 Mar 2026 begins at 3 
 (NZDT, UTC+13), while a holiday shared with a New York technician is stored from New York's
 midnight (4 Mar 05:00 UTC), after all of Auckland's working day on the 4th."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -95,3 +95,23 @@ def test_the_new_entry_page_asks_about_a_holiday_on_the_technicians_own_day(coor
 
     assert "overlaps Kiri&#x27;s &#x27;Holiday&#x27;" in page.content.decode()
     assert not Appointment.objects.filter(subject="Site visit").exists()
+
+
+def test_the_free_time_search_leaves_out_a_holiday_on_the_technicians_own_day(frank, kiri):
+    """The same kind in the free-time search (calendars.availability): Kiri's working day on Wed 4
+    Mar (08:00-17:00 Auckland) is her holiday, so it offers none of it; Tue 3 and Thu 5 Mar are free."""
+    from calendars.availability import Options, find_slots_for
+
+    holiday([frank, kiri])
+    monday = datetime(2026, 3, 2, tzinfo=AUCKLAND)
+
+    slots = find_slots_for(
+        [kiri],
+        start=monday,
+        end=monday + timedelta(days=5),
+        options=Options(duration=timedelta(hours=1), step=timedelta(hours=1), limit=100),
+        now=monday - timedelta(days=1),
+    )
+
+    days = sorted({slot.start.astimezone(AUCKLAND).date() for slot in slots})
+    assert days == [date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 5), date(2026, 3, 6)]
