@@ -194,16 +194,22 @@ class AppointmentAdmin(admin.ModelAdmin):
             stored = Appointment.objects.filter(pk=obj.pk).values(*services.EDITABLE_FIELDS).get()
             for name, value in stored.items():
                 setattr(obj, name, value)
+            start_shown = obj.start
             new_rule = rule if rule and rule != form.initial.get("rule") and obj.is_recurring_master else None
             saved = services.update_appointment(obj, agents=agents, by=request.user, next_rule=new_rule, **fields)
-            if getattr(saved, "dropped_exceptions", None):
-                messages.warning(request, dropped_exceptions_text(saved.dropped_exceptions))
+            dropped = list(getattr(saved, "dropped_exceptions", None) or [])
             if rule and rule != form.initial.get("rule"):
                 if saved.is_recurring_master:
                     # The field holds the whole rule, EXDATEs included: a line taken out un-cancels that day.
-                    services.change_schedule(saved, rule=rule, by=request.user, cancelled_as_given=True)
+                    # Its EXDATEs were shown at the start before this save: they move with the series.
+                    saved = services.change_schedule(
+                        saved, rule=rule, by=request.user, cancelled_as_given=True, exdates_written_at=start_shown
+                    )
+                    dropped = sorted({*dropped, *saved.dropped_exceptions})
                 else:
                     services.make_recurring(saved, rule=rule, by=request.user)
+            if dropped:
+                messages.warning(request, dropped_exceptions_text(dropped))
         elif rule:
             saved = services.create_recurring_appointment(
                 rule=rule, agents=agents, request=request_obj, by=request.user, **data

@@ -47,8 +47,12 @@ class OverlapSerializer(serializers.Serializer):
 
     agent = serializers.IntegerField(source="agent_id")
     agent_name = serializers.CharField()
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = serializers.DateTimeField(
+        help_text="An all-day entry: the midnight its first day begins on this technician's clock."
+    )
+    end = serializers.DateTimeField(
+        help_text="An all-day entry: the midnight after its last day on this technician's clock."
+    )
     external = serializers.BooleanField(help_text="Imported busy time from the technician's external calendar.")
     subject = serializers.CharField(help_text="Empty for imported and private entries.")
     message = serializers.CharField()

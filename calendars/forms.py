@@ -138,6 +138,11 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         Editing anything else (a single appointment, one occurrence) has no Repeat."""
         super().__init__(*args, **kwargs)
         self.series = series
+        # static/helpdesk.js shows Start and End, or First day and Last day, as All day asks;
+        # without JS all four show and `clean` reads the ones the box asks for.
+        self.fields["all_day"].widget.attrs["data-all-day"] = ""
+        for name, shown_when in (("start", "timed"), ("end", "timed"), ("first_day", "days"), ("last_day", "days")):
+            self.fields[name].widget.attrs["data-shown-when"] = shown_when
         # The creating user's clock, the one Start and End are read on (AgentTimeZoneMiddleware).
         self.fields["time_zone"].initial = timezone.get_current_timezone_name()
         if editing:

@@ -17,6 +17,7 @@ and logged with the appointment it was for.
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -82,12 +83,22 @@ def notice_kinds(change: str, *, before: frozenset[int], now: frozenset[int], se
 
 
 def _when(appointment: Appointment, agent: Agent) -> str:
-    """The notice's "When:" in the pages' one format (helpdesk.moments): an all-day entry's days,
-    else its start and end on the technician's clock, which is named."""
+    """The entry's time as the pages write it (helpdesk.moments), on the recipient technician's
+    clock, named so a reader elsewhere knows whose: "Wed 16 Dec 2026 10:00-11:00 (Europe/Amsterdam)"
+    (an en dash); an all-day entry by its days, the same on every clock."""
     zone = agent.zone
     if appointment.all_day:
         return days_text(*appointment.day_span(zone))
     return f"{span_text(appointment.start, appointment.end, zone)} ({zone.key})"
+
+
+def _was(appointment: Appointment, agent: Agent) -> str:
+    """Where a moved occurrence was, in the same words as `_when`."""
+    zone = agent.zone
+    if appointment.all_day:
+        day = appointment.original_start.astimezone(zone).date()
+        return days_text(day, day + timedelta(days=1))
+    return f"{when_text(appointment.original_start, zone)} ({zone.key})"
 
 
 def _repeats(appointment: Appointment) -> str:
@@ -102,7 +113,7 @@ def _body(appointment: Appointment, agent: Agent, kind: NoticeKind) -> str:
     lines = [f"Hello {agent.name},", "", OPENING[kind], "", f"Subject: {text['subject']}"]
     lines.append(f"When: {_when(appointment, agent)}")
     if appointment.is_occurrence and appointment.original_start != appointment.start:
-        lines.append(f"Was: {when_text(appointment.original_start, agent.zone)}")
+        lines.append(f"Was: {_was(appointment, agent)}")
     repeats = _repeats(appointment)
     if repeats:
         lines.append(f"Repeats: {repeats}")

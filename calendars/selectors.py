@@ -445,15 +445,30 @@ def calendar_agents(
 # --- availability and double bookings (issue 15) ----------------------------------------------
 
 
-def busy_rows(*, agent_ids: list[int], start: datetime, end: datetime, rebooking: int | None = None) -> QuerySet:
+# An all-day entry's midnights are stored on one zone's clock; its days begin at most this much
+# earlier or later on another technician's (UTC offsets run from -12:00 to +14:00).
+ALL_DAY_SLACK = timedelta(hours=26)
+
+
+def busy_rows(
+    *, agent_ids: list[int], start: datetime, end: datetime, rebooking: int | None = None, all_day_slack: bool = False
+) -> QuerySet:
     """(technician, appointment) rows of the busy entries overlapping [start, end): visible
     (no recurring masters, no cancelled occurrences) and shown as busy. One joined query.
     `rebooking`: a request whose current booking (its planned appointment and its later parts,
-    which booking it again replaces: tickets.services) is left out."""
+    which booking it again replaces: tickets.services) is left out. `all_day_slack`: all-day
+    entries are taken within ALL_DAY_SLACK of [start, end) too, for a caller that reads their days
+    on each technician's own clock (`day_span_of`): their stored midnights are one zone's."""
+    near = Q(appointment__start__lt=end, appointment__end__gt=start)
+    if all_day_slack:
+        near |= Q(
+            appointment__all_day=True,
+            appointment__start__lt=end + ALL_DAY_SLACK,
+            appointment__end__gt=start - ALL_DAY_SLACK,
+        )
     rows = Appointment.agents.through.objects.filter(
+        near,
         agent_id__in=agent_ids,
-        appointment__start__lt=end,
-        appointment__end__gt=start,
         appointment__busy=True,
         appointment__is_cancelled=False,
         appointment__schedule__isnull=True,
@@ -511,14 +526,30 @@ def busy_of(
     `busy_rows`."""
     from calendars.availability import Busy
 
-    rows = busy_rows(agent_ids=[tech.id for tech in technicians], start=start, end=end, rebooking=rebooking)
+    zones = {tech.id: tech.zone for tech in technicians}
+    rows = busy_rows(agent_ids=list(zones), start=start, end=end, rebooking=rebooking, all_day_slack=True)
     if beginning_from is not None:
-        rows = rows.filter(appointment__start__gte=beginning_from)
-    rows = rows.values_list("agent_id", "appointment__start", "appointment__end", "appointment__source")
-    return [
-        Busy(agent_id, begin, finish, booked=source != Appointment.Source.EXTERNAL)
-        for agent_id, begin, finish, source in rows
-    ]
+        rows = rows.filter(
+            Q(appointment__start__gte=beginning_from)
+            | Q(appointment__all_day=True, appointment__start__gte=beginning_from - ALL_DAY_SLACK)
+        )
+    rows = rows.values_list(
+        "agent_id",
+        "appointment__start",
+        "appointment__end",
+        "appointment__source",
+        "appointment__all_day",
+        "appointment__start_date",
+        "appointment__end_date",
+    )
+    found = []
+    for agent_id, begin, finish, source, all_day, first, after in rows:
+        if all_day:
+            begin, finish = days_on_clock(first, after, begin, finish, zones[agent_id])
+            if not (begin < end and finish > start) or (beginning_from is not None and begin < beginning_from):
+                continue
+        found.append(Busy(agent_id, begin, finish, booked=source != Appointment.Source.EXTERNAL))
+    return found
 
 
 @dataclass(frozen=True)
@@ -649,13 +680,41 @@ def outside_working_hours(
     return found
 
 
+def day_span_of(row) -> tuple[datetime, datetime]:
+    """The aware [start, end) a busy_rows row holds its technician: an all-day entry covers its
+    days from midnight to midnight on the technician's own clock (SPEC S2.4; RFC 5545 3.6.1: a
+    DATE DTEND is exclusive), whichever technician's midnights it was stored at; any other
+    entry its stored instants."""
+    entry = row.appointment
+    if not entry.all_day:
+        return entry.start, entry.end
+    return days_on_clock(entry.start_date, entry.end_date, entry.start, entry.end, row.agent.zone)
+
+
+def days_on_clock(
+    first: date | None, after: date | None, start: datetime, end: datetime, zone: tzinfo
+) -> tuple[datetime, datetime]:
+    """An all-day entry's days (`first`, and `after` the last: RFC 5545 3.6.1) as the aware
+    [start, end) they cover on `zone`'s clock, midnight to midnight; rows from before the days were
+    kept give their days as their stored `start` and `end` fall on that clock."""
+    if first is None or after is None:
+        first, after = times.date_span(start, end, zone)
+    return times.midnight(first, zone), times.midnight(after, zone)
+
+
 def overlaps(start: datetime, end: datetime, agent_ids, *, exclude: int | None = None) -> list[Overlap]:
-    """Busy entries of these technicians overlapping [start, end), other than `exclude` (the
-    entry being moved) and its own series master; one query. Transparent entries do not count."""
-    rows = busy_rows(agent_ids=list(agent_ids), start=start, end=end)
+    """Busy entries of these technicians overlapping [start, end) (an all-day one: its days on
+    that technician's clock), other than `exclude` (the entry being moved) and its own series
+    master; one query. Transparent entries (RFC 5545 TRANSP:TRANSPARENT, free) do not count."""
+    rows = busy_rows(agent_ids=list(agent_ids), start=start, end=end, all_day_slack=True)
     if exclude is not None:
         rows = rows.exclude(appointment_id=exclude)
-    return [_overlap_of(row) for row in _overlap_rows(rows)]
+    found = []
+    for row in _overlap_rows(rows):
+        begin, finish = day_span_of(row)
+        if begin < end and finish > start:
+            found.append(_overlap_of(row, begin, finish))
+    return found
 
 
 def series_overlaps(spans: list[tuple[datetime, datetime]], agent_ids, *, series: int) -> list[Overlap]:
@@ -666,14 +725,15 @@ def series_overlaps(spans: list[tuple[datetime, datetime]], agent_ids, *, series
         return []
     spans = sorted(spans)
     starts = [start for start, _ in spans]
-    rows = busy_rows(agent_ids=list(agent_ids), start=spans[0][0], end=max(end for _, end in spans))
+    rows = busy_rows(agent_ids=list(agent_ids), start=spans[0][0], end=max(end for _, end in spans), all_day_slack=True)
     rows = rows.exclude(appointment_id=series).exclude(appointment__master_id=series)
     found = []
     for row in _overlap_rows(rows):
+        begin, finish = day_span_of(row)
         # The last occurrence starting before the entry ends meets it if it ends after its start.
-        last = bisect_left(starts, row.appointment.end) - 1
-        if last >= 0 and spans[last][1] > row.appointment.start:
-            found.append(_overlap_of(row))
+        last = bisect_left(starts, finish) - 1
+        if last >= 0 and spans[last][1] > begin:
+            found.append(_overlap_of(row, begin, finish))
     return found
 
 
@@ -681,16 +741,17 @@ def _overlap_rows(rows: QuerySet) -> QuerySet:
     return rows.select_related("agent__user", "appointment").order_by("appointment__start", "agent_id")
 
 
-def _overlap_of(row) -> Overlap:
-    """The Overlap of one (technician, appointment) row of busy_rows, without private details."""
+def _overlap_of(row, start: datetime, end: datetime) -> Overlap:
+    """The Overlap of one (technician, appointment) row of busy_rows, without private details;
+    [start, end): what it holds of that technician's time (`day_span_of`)."""
     entry = row.appointment
     external = entry.source == Appointment.Source.EXTERNAL
     return Overlap(
         appointment_id=entry.pk,
         agent_id=row.agent_id,
         agent_name=row.agent.name,
-        start=entry.start,
-        end=entry.end,
+        start=start,
+        end=end,
         external=external,
         subject="" if external or entry.private else entry.subject,
         days=entry.day_span(row.agent.zone) if entry.all_day else None,

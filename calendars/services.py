@@ -906,7 +906,14 @@ def make_recurring(appointment: Appointment, *, rule, time_zone=None, by=None, n
 
 @transaction.atomic
 def change_schedule(
-    master: Appointment, *, rule, by=None, now=None, check_overlap: bool = False, cancelled_as_given: bool = False
+    master: Appointment,
+    *,
+    rule,
+    by=None,
+    now=None,
+    check_overlap: bool = False,
+    cancelled_as_given: bool = False,
+    exdates_written_at: datetime | None = None,
 ) -> Appointment:
     """A new rule for a series: `rule` is RRULE text (RFC 5545 3.3.10, "FREQ=..." or "RRULE:..."
     lines, EXDATE/RDATE lines too) or a django-recurrence Recurrence, repeating on the schedule's
@@ -925,10 +932,18 @@ def change_schedule(
     `cancelled_as_given`: the rule's EXDATE lines are the whole set of cancelled starts (admin's
     rule field and a pull hold the whole rule, EXDATEs included): a kept cancellation they leave
     out is undone rather than kept.
+    `exdates_written_at`: the master's start (aware) the rule's EXDATE lines were written against,
+    when the series moved since (admin's field shows them at the start before the save): they move
+    by the same shift on the series' wall clock as the move moved the series' own exclusions
+    (`_move_exceptions`), and those the new rule does not give are left out and named.
     `check_overlap`: raise OverlapWarning naming the day of each overlap (keeping nothing) when an
     occurrence of the new rule meets another busy entry of the technicians (S6.3).
     Raises ValidationError({"rule": ...}), changing nothing, for a rule that cannot be read or
     gives no occurrence from the master's start.
+
+    Returns the master, with `dropped_exceptions`: the EXDATEs of `rule` (aware, as written) left
+    out because the new rule gives no occurrence at their shifted start (empty without
+    `exdates_written_at`).
     """
     schedule = master.schedule
     zone = schedule_zone(schedule)
@@ -941,13 +956,19 @@ def change_schedule(
     schedule.recurrence = given
     whole = _without_exdates(schedule)  # the EXDATEs change below; the set they are taken from does not
     kept = _starts_given(master, whole, [*old_cancelled, *edit_starts])
+    given_exdates, dropped = exdate_instants(given, zone), []
+    if exdates_written_at is not None:
+        shift = _wall_shift(exdates_written_at, master.start, zone)
+        if shift:
+            moved = {old: _shifted(old, shift, zone) for old in given_exdates}
+            on_rule = _starts_given(master, whole, list(moved.values()))
+            dropped = sorted(old for old, new in moved.items() if new not in on_rule)
+            given_exdates = [new for new in moved.values() if new in on_rule]
     schedule.recurrence = recurrence_lib.Recurrence(
         rrules=given.rrules,
         exrules=given.exrules,
         rdates=given.rdates,
-        exdates=sorted(
-            {*exdate_instants(given, zone), *(() if cancelled_as_given else (m for m in old_cancelled if m in kept))}
-        ),
+        exdates=sorted({*given_exdates, *(() if cancelled_as_given else (m for m in old_cancelled if m in kept))}),
         include_dtstart=False,
     )
     schedule.future_exceptions = [entry for entry, start in zip(old_edits, edit_starts, strict=True) if start in kept]
@@ -959,6 +980,7 @@ def change_schedule(
     if check_overlap and master.busy:
         _refuse_series_overlaps(master, list(master.agents.all()), leave_out=made_before)
     _announce(master, Change.UPDATED, _agent_ids(master), by)
+    master.dropped_exceptions = dropped
     return master
 
 
@@ -1390,6 +1412,17 @@ def _spread_to_occurrences(
     return []
 
 
+def _wall_shift(before: datetime, after: datetime, zone) -> timedelta:
+    """How far a series' start moved from `before` to `after` (aware) on its wall clock (`zone`)."""
+    return after.astimezone(zone).replace(tzinfo=None) - before.astimezone(zone).replace(tzinfo=None)
+
+
+def _shifted(moment: datetime, shift: timedelta, zone) -> datetime:
+    """`moment` (aware) moved by `shift` on `zone`'s wall clock, as a series' move moves its
+    exceptions: 15:00 stays the 15:00 of each day, whatever its offset (DST-correct)."""
+    return times.on_wall_clock(moment.astimezone(zone).replace(tzinfo=None) + shift, zone)
+
+
 def _move_exceptions(
     master: Appointment, start_before: datetime, end_before: datetime, *, next_rule=None
 ) -> list[datetime]:
@@ -1413,15 +1446,11 @@ def _move_exceptions(
     """
     schedule = master.schedule
     zone = schedule_zone(schedule)
-
-    def wall(moment: datetime) -> datetime:
-        return moment.astimezone(zone).replace(tzinfo=None)
-
-    shift = wall(master.start) - wall(start_before)
+    shift = _wall_shift(start_before, master.start, zone)
     length_before = end_before - start_before
 
     def shifted(moment: datetime) -> datetime:
-        return times.on_wall_clock(wall(moment) + shift, zone)
+        return _shifted(moment, shift, zone)
 
     edited = list(master.occurrences.all())  # the unedited ones are gone
     exdates = exdate_instants(schedule.recurrence, zone)

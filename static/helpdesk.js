@@ -75,3 +75,18 @@ document.addEventListener("click", (event) => {
   const open = toggle.closest(".topbar").classList.toggle("open");
   toggle.setAttribute("aria-expanded", String(open));
 });
+
+// An entry form's "All day" shows First day and Last day in place of Start and End, and back
+// (calendars.forms.AppointmentForm marks them): the hidden fields keep their values, so unticking
+// brings the times back as they were. Without this script all four show; the server reads the
+// ones the box asks for.
+function showWhenFields(box) {
+  const shown = box.checked ? "days" : "timed";
+  for (const input of box.form.querySelectorAll("[data-shown-when]")) {
+    input.closest("form > div").hidden = input.dataset.shownWhen !== shown;
+  }
+}
+document.addEventListener("change", (event) => {
+  if (event.target.matches("input[data-all-day]")) showWhenFields(event.target);
+});
+document.querySelectorAll("input[data-all-day]").forEach(showWhenFields);

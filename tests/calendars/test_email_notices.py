@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -284,3 +284,58 @@ def test_notice_writes_its_times_as_the_pages_do(emails_on, alice, django_captur
     visit, course = (next(m.body for m in mail.outbox if subject in m.subject) for subject in ("Visit", "Course"))
     assert "When: Wed 13 Jan 2027 09:30\u201311:00 (Europe/Amsterdam)\n" in visit
     assert "When: Wed 13 Jan 2027 \u2013 Fri 15 Jan 2027 (all day)\n" in course
+
+
+# Trial fault: notices wrote "Wednesday 16 December 2026, 10:00 - 11:00" (an en dash) and "Was:
+# Wednesday 16 December 2026, 10:00", not the pages' one format (helpdesk.moments). The expected texts are
+# written out by hand: 16 Dec 2026 is a Wednesday (Python's calendar), Amsterdam is UTC+1 and
+# London UTC+0 in December (IANA tz database).
+
+
+def body_to(address: str) -> str:
+    [message] = [m for m in mail.outbox if m.to == [address]]
+    return message.body
+
+
+def test_a_notice_says_the_time_as_the_pages_do_on_each_technicians_clock(
+    emails_on, alice, bob, django_capture_on_commit_callbacks
+):
+    nine_utc = datetime(2026, 12, 16, 9, tzinfo=UTC)
+    with timezone.override(ZoneInfo("America/New_York")), django_capture_on_commit_callbacks(execute=True):
+        services.create_appointment(
+            subject="Replace the switch", start=nine_utc, end=nine_utc + timedelta(hours=1), agents=[alice, bob]
+        )
+
+    assert "When: Wed 16 Dec 2026 10:00\u201311:00 (Europe/Amsterdam)\n" in body_to("alice@example.com")
+    assert "When: Wed 16 Dec 2026 09:00\u201310:00 (Europe/London)\n" in body_to("bob@example.com")
+
+
+def test_a_notice_of_a_moved_occurrence_says_where_it_was_as_the_pages_do(
+    emails_on, alice, django_capture_on_commit_callbacks
+):
+    nine_utc = datetime(2026, 12, 15, 9, tzinfo=UTC)
+    master = services.create_recurring_appointment(
+        subject="Stand-up",
+        start=nine_utc,
+        end=nine_utc + timedelta(minutes=15),
+        agents=[alice],
+        rule="FREQ=DAILY;COUNT=3",
+    )
+    occurrence = master.occurrences.order_by("start")[1]  # Wed 16 Dec, 10:00 Amsterdam
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_appointment(
+            occurrence, start=occurrence.start + timedelta(hours=4), end=occurrence.end + timedelta(hours=4)
+        )
+
+    body = body_to("alice@example.com")
+    assert "When: Wed 16 Dec 2026 14:00\u201314:15 (Europe/Amsterdam)\n" in body
+    assert "Was: Wed 16 Dec 2026 10:00 (Europe/Amsterdam)\n" in body
+
+
+def test_a_notice_names_an_all_day_entry_by_its_days(emails_on, alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_appointment(
+            subject="Training", all_day=True, start=date(2026, 12, 16), end=date(2026, 12, 18), agents=[alice]
+        )
+
+    assert "When: Wed 16 Dec 2026 \u2013 Thu 17 Dec 2026 (all day)\n" in body_to("alice@example.com")

@@ -16,6 +16,7 @@ from exchangelib import (
     ExtendedProperty,
 )
 from exchangelib import errors as ews_errors
+from exchangelib.fields import WEEKDAY_NAMES, WEEKDAYS, WeekdaysField
 from exchangelib.recurrence import (
     AbsoluteMonthlyPattern,
     AbsoluteYearlyPattern,
@@ -343,6 +344,50 @@ EWS_DAY_SETS = {
     tuple(EWS_WEEKDAYS[:5]): 9,
     tuple(EWS_WEEKDAYS[5:]): 10,
 }
+
+
+# EWS DayOfWeekType's sets by name ("Day", "Weekday", "WeekendDay") -> the days 1..7 each stands for.
+EWS_DAY_SET_DAYS = {
+    WEEKDAYS[number - 1]: tuple(_weekday_number(code) for code in codes) for codes, number in EWS_DAY_SETS.items()
+}
+
+
+class WeeklyDaysField(WeekdaysField):
+    """A weekly pattern's DaysOfWeek as the EWS reference defines it ("DaysOfWeek": a list of
+    DayOfWeekType): the seven day names, and the sets `Day` (every day), `Weekday` (Monday to
+    Friday) and `WeekendDay` (Saturday and Sunday), which Outlook writes too. exchangelib 5.6
+    enumerates only the seven names here, so it read a set as no days and the series was lost as
+    unreadable (trial fault). Read: the days 1..7 (from Monday), sorted; written: day names only
+    (the seven-name enum), never a set."""
+
+    def from_xml(self, elem, account):
+        text = self._get_val_from_elem(elem)
+        if text is None:
+            return super().from_xml(elem, account)
+        days: set[int] = set()
+        for name in text.split():
+            if name in EWS_DAY_SET_DAYS:
+                days.update(EWS_DAY_SET_DAYS[name])
+            elif name in WEEKDAY_NAMES:
+                days.add(WEEKDAY_NAMES.index(name) + 1)
+            else:
+                return super().from_xml(elem, account)  # exchangelib's warning, and no days: unreadable
+        return sorted(days)
+
+
+def _read_weekly_day_sets() -> None:
+    """Give exchangelib's WeeklyPattern the DaysOfWeek field that reads the EWS day sets, through
+    its own field registry (EWSElement.remove_field / add_field); once per process."""
+    field = WeeklyPattern.get_field_by_fieldname("weekdays")
+    if isinstance(field, WeeklyDaysField):
+        return
+    ours = WeeklyDaysField(field_uri="DaysOfWeek", enum=WEEKDAY_NAMES, is_required=True)
+    ours.name = field.name
+    WeeklyPattern.remove_field(field)
+    WeeklyPattern.add_field(ours, insert_after="interval")
+
+
+_read_weekly_day_sets()
 
 
 def _relative_day(shape: MicrosoftPattern, rule: str) -> tuple[int, int]:

@@ -284,7 +284,15 @@ def rrule_from(recurrence: dict, event: RemoteEvent) -> str:
     kind = pattern.get("type", "")
     if kind not in ("daily", "weekly", "absoluteMonthly", "relativeMonthly", "absoluteYearly", "relativeYearly"):
         raise UnreadableEntry(f"Microsoft 365's {kind or 'unknown'} repeat pattern has no RRULE here.")
-    days = tuple(CODES[d.lower()] for d in pattern.get("daysOfWeek") or () if d.lower() in CODES)
+    names = pattern.get("daysOfWeek") or ()
+    # Graph's dayOfWeek is the seven days only (no set like EWS's Weekday): dropping another name
+    # would repeat on fewer days than Outlook shows.
+    unknown = [str(name) for name in names if str(name).lower() not in CODES]
+    if unknown:
+        raise UnreadableEntry(f"Microsoft 365's repeat pattern names days it does not define: {', '.join(unknown)}.")
+    days = tuple(CODES[name.lower()] for name in names)
+    if kind == "weekly" and not days:
+        raise UnreadableEntry("Microsoft 365's weekly repeat pattern names no weekday.")
     if kind.startswith("relative") and not days:
         raise UnreadableEntry(f"Microsoft 365's {kind} repeat pattern names no weekday.")
     shape = MicrosoftPattern(
