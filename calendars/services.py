@@ -6,7 +6,7 @@ change with `appointment_changed` so sync and e-mail can queue their work on com
 
 import copy
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -1362,6 +1362,8 @@ def _spread_to_occurrences(
     if moved:
         # A new start or length redraws the series: drop unedited occurrences and remake them.
         master.occurrences.filter(is_modified=False).delete()
+        if next_rule is None:  # a rule given with the move is the caller's, its end included
+            _shift_until(master, span_before[0])
         dropped = _move_exceptions(master, *span_before, next_rule=next_rule)
         materialise_occurrences(master)
         return dropped
@@ -1373,6 +1375,50 @@ def _spread_to_occurrences(
         through.objects.filter(appointment_id__in=ids).delete()
         through.objects.bulk_create([through(appointment_id=i, agent_id=a.pk) for i in ids for a in agents])
     return []
+
+
+def _series_shift(master: Appointment, start_before: datetime) -> tuple[timedelta, Callable[[datetime], datetime]]:
+    """A whole series moved from `start_before` (aware) to its master's start: (the shift on the
+    series' wall clock, the function giving a moment of the series (aware) after that shift,
+    aware). On the wall clock, so 15:00 stays the 15:00 of each day across a DST change."""
+    zone = schedule_zone(master.schedule)
+
+    def wall(moment: datetime) -> datetime:
+        return moment.astimezone(zone).replace(tzinfo=None)
+
+    shift = wall(master.start) - wall(start_before)
+
+    def shifted(moment: datetime) -> datetime:
+        return times.on_wall_clock(wall(moment) + shift, zone)
+
+    return shift, shifted
+
+
+def _shift_until(master: Appointment, start_before: datetime) -> None:
+    """A whole series moved from `start_before`: each RRULE's UNTIL moves by the same wall-clock
+    shift (`_series_shift`), as Outlook and Google move a series' end with it, so the series keeps
+    its number of occurrences (RFC 5545 3.3.10: UNTIL bounds the starts counted from DTSTART; left
+    in place, a later start loses the last occurrence, an earlier one gains one). UNTIL keeps its
+    form: UTC stays UTC (an all-day series' last-second-of-the-day stays the last second of the
+    shifted day), a wall-clock UNTIL stays on the wall clock. COUNT needs nothing. Saves the
+    schedule when an UNTIL moved."""
+    schedule = master.schedule
+    shift, shifted = _series_shift(master, start_before)
+    rule = schedule.recurrence
+    if not shift or all(each.until is None for each in rule.rrules):
+        return
+    zone = schedule_zone(schedule)
+    rules = []
+    for each in rule.rrules:
+        moved = copy.copy(each)
+        if each.until is not None:
+            until = shifted(rule_instant(each.until, zone))
+            moved.until = until.astimezone(UTC) if each.until.tzinfo else until.replace(tzinfo=None)
+        rules.append(moved)
+    schedule.recurrence = recurrence_lib.Recurrence(
+        rrules=rules, exrules=rule.exrules, rdates=rule.rdates, exdates=rule.exdates, include_dtstart=False
+    )
+    schedule.save(update_fields=["recurrence"])
 
 
 def _move_exceptions(
@@ -1398,15 +1444,8 @@ def _move_exceptions(
     """
     schedule = master.schedule
     zone = schedule_zone(schedule)
-
-    def wall(moment: datetime) -> datetime:
-        return moment.astimezone(zone).replace(tzinfo=None)
-
-    shift = wall(master.start) - wall(start_before)
+    shift, shifted = _series_shift(master, start_before)
     length_before = end_before - start_before
-
-    def shifted(moment: datetime) -> datetime:
-        return times.on_wall_clock(wall(moment) + shift, zone)
 
     edited = list(master.occurrences.all())  # the unedited ones are gone
     exdates = exdate_instants(schedule.recurrence, zone)
