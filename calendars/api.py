@@ -332,7 +332,9 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "technician on it (one meeting, one moment, also in the weeks their clocks change to or from summer "
             "time apart). Given on create with `recurrence`; default: your own zone, the one `start` without an "
             "offset is read on. Not for an all-day series (days are the same on every clock). Read on a "
-            "series' master (null on anything else); a series keeps its zone (PATCH with another: 400)."
+            "series' master (null on anything else). PATCH on a master with another zone moves the series to that "
+            "clock keeping its wall-clock times (09:00 stays 09:00, on the new clock) unless `start` is given too; "
+            "its cancelled and moved occurrences and its UNTIL move with it (see `dropped_exceptions`)."
         ),
     )
     stop_repeating = serializers.BooleanField(
@@ -588,8 +590,9 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         return first, after
 
     def _check_time_zone(self, attrs: dict) -> None:
-        """A zone is a new series' (with `recurrence`), or the one a master has (a PUT of what was
-        read); null is "none given". Anything else is refused, never dropped."""
+        """A zone is a new series' (with `recurrence`), or a timed master's (its own: a PUT of what
+        was read; another: its new clock, `services.edit_appointment`); null is "none given".
+        Anything else is refused, never dropped."""
         zone = attrs["time_zone"]
         if zone is None:
             del attrs["time_zone"]
@@ -604,18 +607,16 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
                     {"time_zone": ["An all-day series repeats on days, the same on every clock: leave out time_zone."]}
                 )
             return
-        kept = schedule_zone(self.instance.schedule) if self.instance.is_recurring_master else None
-        if kept is None or str(kept) != str(zone):
+        if not self.instance.is_recurring_master:
             raise serializers.ValidationError(
-                {
-                    "time_zone": [
-                        f"A series keeps the time zone it was made on ({kept})."
-                        if kept
-                        else "Only a series has a time zone: give it with `recurrence` when creating one."
-                    ]
-                }
+                {"time_zone": ["Only a series has a time zone: give it with `recurrence` when creating one."]}
             )
-        del attrs["time_zone"]
+        if str(schedule_zone(self.instance.schedule)) == str(zone):
+            del attrs["time_zone"]  # its own (a PUT of what was read)
+        elif attrs.get("all_day", self.instance.all_day):
+            raise serializers.ValidationError(
+                {"time_zone": ["An all-day series repeats on days, the same on every clock: leave out time_zone."]}
+            )
 
 
 def _day_as_written(moment: datetime, *, exclusive_end: bool) -> date:
@@ -831,10 +832,11 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
                 recurrence=data.pop("recurrence", None),
                 stop=data.pop("stop_repeating", False),
                 check_overlap=not confirmed,
+                time_zone=data.pop("time_zone", None),
                 **data,
             )
             serializer.instance = appointment
-        if appointment.is_recurring_master and "start" in data:
+        if appointment.is_recurring_master and ("start" in data or "time_zone" in serializer.validated_data):
             self.dropped_exceptions = {appointment.pk: appointment.dropped_exceptions}
 
     def get_serializer_context(self) -> dict:

@@ -138,8 +138,16 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         # The creating user's clock, the one Start and End are read on (AgentTimeZoneMiddleware).
         self.fields["time_zone"].initial = timezone.get_current_timezone_name()
         if editing:
-            # A series keeps the clock it was made on (named on its page).
-            del self.fields["entries"], self.fields["time_zone"]
+            del self.fields["entries"]
+            if series is None or series.all_day:
+                del self.fields["time_zone"]  # only a timed series has a clock of its own
+            else:
+                zone_field = self.fields["time_zone"]
+                zone_field.initial = str(schedule_zone(series.schedule))
+                zone_field.help_text = (
+                    "The clock the whole series repeats on, for every technician on it. Another zone keeps the "
+                    "series' times on the new clock (09:00 stays 09:00, now there), unless Start changes too."
+                )
             if series is None:
                 # One occurrence is edited on its own ("this occurrence only"); a single entry stays single.
                 del self.fields["repeat"], self.fields["repeat_until"]
@@ -257,11 +265,13 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         return rule
 
     def series_zone(self) -> zoneinfo.ZoneInfo:
-        """The zone the series repeats on: an edited series' own (it keeps its clock), else the one
-        chosen, else the user's (the current zone)."""
+        """The zone the series repeats on: the one chosen, else an edited series' own, else the
+        user's (the current zone)."""
+        if self.cleaned_data.get("time_zone"):
+            return self.cleaned_data["time_zone"]
         if self.series is not None:
             return schedule_zone(self.series.schedule)
-        return self.cleaned_data.get("time_zone") or zoneinfo.ZoneInfo(timezone.get_current_timezone_name())
+        return zoneinfo.ZoneInfo(timezone.get_current_timezone_name())
 
     def series_rule(self) -> recurrence_lib.Recurrence | None:
         """The edited series' new rule (django-recurrence, its RDATEs kept), or None when Repeat
@@ -282,7 +292,7 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         else:
             rule = copy.copy(current.rrules[0])
             if until:
-                rule.until, rule.count = kept_until or _last_second(until, schedule_zone(self.series.schedule)), None
+                rule.until, rule.count = kept_until or _last_second(until, self.series_zone()), None
             elif rule.until is not None:
                 rule.until = None
             rules = [rule]

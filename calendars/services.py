@@ -344,6 +344,7 @@ def update_appointment(
     agents: Iterable[Agent] | None = None,
     check_overlap: bool = False,
     next_rule=None,
+    time_zone: zoneinfo.ZoneInfo | str | None = None,
     **changes,
 ):
     """Change an appointment's fields (and its technicians); keeps its source in step.
@@ -360,6 +361,14 @@ def update_appointment(
     (as `change_schedule` takes it) the caller gives the series right after, in the same
     transaction, as the edit page and the API do when both change: the moved exceptions are kept
     when that rule gives them (a series moved from Monday to Tuesday and repeating on Tuesdays).
+    A whole-series move takes the rule's UNTIL along (`_shift_until`) unless `next_rule` is given.
+
+    `time_zone` (IANA name or ZoneInfo; None or the series' own: unchanged): a series' new clock.
+    The series keeps its wall-clock times in the new zone (09:00 stays 09:00, now on the new
+    clock), unless a new start is given too (a start equal to the stored one is no new start: the
+    edit page sends it back); its exceptions' keys (EXDATE, RECURRENCE-ID), its UNTIL and the
+    occurrences that follow the series move with it as for a move (`_move_exceptions`).
+    Raises ValidationError({"time_zone": ...}) for a zone on anything but a timed series.
 
     Raises ValidationError({"agents": ...}), saving nothing, for other technicians on an entry
     imported from a technician's own calendar (calendars.ownership: it stays with them).
@@ -368,7 +377,13 @@ def update_appointment(
         agents = list(agents)
         ownership.check_technicians(appointment, agents)
     return _update_appointment(
-        appointment, by=by, agents=agents, check_overlap=check_overlap, next_rule=next_rule, **changes
+        appointment,
+        by=by,
+        agents=agents,
+        check_overlap=check_overlap,
+        next_rule=next_rule,
+        time_zone=time_zone,
+        **changes,
     )
 
 
@@ -417,6 +432,7 @@ def _update_appointment(
     agents: Iterable[Agent] | None = None,
     check_overlap: bool = False,
     next_rule=None,
+    time_zone: zoneinfo.ZoneInfo | str | None = None,
     **changes,
 ):
     """`update_appointment` without the ownership rule's check."""
@@ -431,6 +447,7 @@ def _update_appointment(
     zone = _zone_of(on)
     texts_before = {name: getattr(appointment, name) for name in SERIES_TEXT_FIELDS}
     span_before = (appointment.start, appointment.end)
+    zone_before = _new_series_zone(appointment, time_zone, changes, zone)
     moved = _set_changes(appointment, changes, zone)
     regrouped = new_agents is not None and {agent.pk for agent in new_agents} != set(agent_ids_before)
     if moved and by is not None:
@@ -445,14 +462,49 @@ def _update_appointment(
         appointment.agents.set(new_agents)
     _keep_source_in_step(appointment)
     if appointment.is_recurring_master:
+        if zone_before is not None:
+            appointment.schedule.save(update_fields=["time_zone"])
         appointment.dropped_exceptions = _spread_to_occurrences(
-            appointment, moved=moved, agents=new_agents, span_before=span_before, next_rule=next_rule
+            appointment,
+            moved=moved,
+            agents=new_agents,
+            span_before=span_before,
+            next_rule=next_rule,
+            zone_before=zone_before,
         )
         _spread_texts_to_edited_occurrences(appointment, texts_before)
     if regrouped and appointment.request_id and by is not None:
         _record_reassignment(appointment, agent_ids_before, new_agents, by=by, moved=moved, zone=zone)
     _announce(appointment, Change.MOVED if moved else Change.UPDATED, agent_ids_before, by)
     return appointment
+
+
+def _new_series_zone(
+    appointment: Appointment, time_zone: zoneinfo.ZoneInfo | str | None, changes: dict, zone: zoneinfo.ZoneInfo
+) -> zoneinfo.ZoneInfo | None:
+    """A series' new clock (`update_appointment`'s `time_zone`), set on its schedule (unsaved):
+    returns the zone it had, or None when it keeps it. Without a new start or end (`changes`,
+    naive times read on `zone`; one equal to the stored one is none) the master keeps its
+    wall-clock start and its length on the new clock (set in `changes`). Raises
+    ValidationError({"time_zone": ...}) for a zone on anything but a timed series."""
+    if time_zone is None:
+        return None
+    new = zoneinfo.ZoneInfo(str(time_zone))
+    if not appointment.is_recurring_master:
+        raise ValidationError({"time_zone": "Only a series has a time zone: the clock it repeats on."})
+    before = schedule_zone(appointment.schedule)
+    if new.key == before.key:
+        return None
+    if appointment.all_day or changes.get("all_day"):
+        raise ValidationError(
+            {"time_zone": "An all-day series repeats on days, the same on every clock: it has no time zone."}
+        )
+    stored = {"start": appointment.start, "end": appointment.end}
+    if all(changes.get(name) is None or _aware(changes[name], zone) == stored[name] for name in stored):
+        start = times.on_wall_clock(appointment.start.astimezone(before).replace(tzinfo=None), new)
+        changes.update(start=start, end=times.end_after(start, appointment.end - appointment.start))
+    appointment.schedule.time_zone = new
+    return before
 
 
 def _refuse_work_logged_ahead(appointment: Appointment) -> None:
@@ -1021,6 +1073,7 @@ def edit_appointment(
     recurrence=None,
     stop: bool = False,
     check_overlap: bool = False,
+    time_zone: zoneinfo.ZoneInfo | str | None = None,
     **changes,
 ) -> Appointment:
     """Save one edit of an appointment as a person makes it on its page or with the API's PATCH
@@ -1033,6 +1086,7 @@ def edit_appointment(
     the rule as it is changes nothing (a client sending back what it read). `stop`: end the
     series now (`stop_repeating`). With neither, or with other changes, the fields are
     saved even when `changes` is empty (the sequence and the announcement follow, as on a save).
+    `time_zone`: a series' new clock, its wall-clock times kept (`update_appointment`).
 
     Returns the appointment, with `dropped_exceptions`: the original starts (aware) of the exceptions a move of the
     whole series could not carry (see `_move_exceptions`). Raises, saving nothing, ValidationError({"recurrence":
@@ -1050,9 +1104,15 @@ def edit_appointment(
         recurrence = None  # the rule as it is (a PUT of what was read): nothing to change
     rule = recurrence.strip() if isinstance(recurrence, str) else recurrence
     dropped: list[datetime] = []
-    if changes or agents is not None or (recurrence is None and not stop):
+    if changes or agents is not None or time_zone is not None or (recurrence is None and not stop):
         appointment = update_appointment(
-            appointment, by=by, agents=agents, check_overlap=check_overlap, next_rule=rule, **changes
+            appointment,
+            by=by,
+            agents=agents,
+            check_overlap=check_overlap,
+            next_rule=rule,
+            time_zone=time_zone,
+            **changes,
         )
         dropped = getattr(appointment, "dropped_exceptions", [])
     if recurrence is not None:
@@ -1355,16 +1415,18 @@ def _spread_to_occurrences(
     agents: list[Agent] | None,
     span_before: tuple[datetime, datetime],
     next_rule=None,
+    zone_before: zoneinfo.ZoneInfo | None = None,
 ) -> list[datetime]:
     """Bring unedited occurrences in step with their master (`span_before`: its start and end
-    before the change, aware; `next_rule`: see `update_appointment`). Returns the original starts
-    (aware, as they were) of the exceptions a move dropped (`_move_exceptions`)."""
-    if moved:
-        # A new start or length redraws the series: drop unedited occurrences and remake them.
+    before the change, aware; `next_rule`: see `update_appointment`; `zone_before`: the series'
+    zone before a change of it, None when it kept it). Returns the original starts (aware, as
+    they were) of the exceptions a move dropped (`_move_exceptions`)."""
+    if moved or zone_before is not None:
+        # A new start, length or clock redraws the series: drop unedited occurrences and remake them.
         master.occurrences.filter(is_modified=False).delete()
         if next_rule is None:  # a rule given with the move is the caller's, its end included
-            _shift_until(master, span_before[0])
-        dropped = _move_exceptions(master, *span_before, next_rule=next_rule)
+            _shift_until(master, span_before[0], zone_before)
+        dropped = _move_exceptions(master, *span_before, next_rule=next_rule, zone_before=zone_before)
         materialise_occurrences(master)
         return dropped
     unedited = master.occurrences.filter(is_modified=False)
@@ -1377,24 +1439,29 @@ def _spread_to_occurrences(
     return []
 
 
-def _series_shift(master: Appointment, start_before: datetime) -> tuple[timedelta, Callable[[datetime], datetime]]:
-    """A whole series moved from `start_before` (aware) to its master's start: (the shift on the
-    series' wall clock, the function giving a moment of the series (aware) after that shift,
-    aware). On the wall clock, so 15:00 stays the 15:00 of each day across a DST change."""
+def _series_shift(
+    master: Appointment, start_before: datetime, zone_before: zoneinfo.ZoneInfo | None = None
+) -> tuple[timedelta | None, Callable[[datetime], datetime]]:
+    """A whole series moved from `start_before` (aware; on `zone_before`'s clock when the series
+    changed zone, else on its own) to its master's start: (the shift on the wall clock, None
+    when nothing moves; the function giving a moment of the series (aware) after that shift, on
+    the series' clock, aware). On the wall clock, so 15:00 stays the 15:00 of each day across a
+    DST change, and the 09:00 of each day stays 09:00 on a new clock."""
     zone = schedule_zone(master.schedule)
+    before = zone_before or zone
 
-    def wall(moment: datetime) -> datetime:
-        return moment.astimezone(zone).replace(tzinfo=None)
+    def wall(moment: datetime, on: zoneinfo.ZoneInfo) -> datetime:
+        return moment.astimezone(on).replace(tzinfo=None)
 
-    shift = wall(master.start) - wall(start_before)
+    shift = wall(master.start, zone) - wall(start_before, before)
 
     def shifted(moment: datetime) -> datetime:
-        return times.on_wall_clock(wall(moment) + shift, zone)
+        return times.on_wall_clock(wall(moment, before) + shift, zone)
 
-    return shift, shifted
+    return (shift if shift or zone_before is not None else None), shifted
 
 
-def _shift_until(master: Appointment, start_before: datetime) -> None:
+def _shift_until(master: Appointment, start_before: datetime, zone_before: zoneinfo.ZoneInfo | None = None) -> None:
     """A whole series moved from `start_before`: each RRULE's UNTIL moves by the same wall-clock
     shift (`_series_shift`), as Outlook and Google move a series' end with it, so the series keeps
     its number of occurrences (RFC 5545 3.3.10: UNTIL bounds the starts counted from DTSTART; left
@@ -1403,11 +1470,11 @@ def _shift_until(master: Appointment, start_before: datetime) -> None:
     shifted day), a wall-clock UNTIL stays on the wall clock. COUNT needs nothing. Saves the
     schedule when an UNTIL moved."""
     schedule = master.schedule
-    shift, shifted = _series_shift(master, start_before)
+    shift, shifted = _series_shift(master, start_before, zone_before)
     rule = schedule.recurrence
-    if not shift or all(each.until is None for each in rule.rrules):
+    if shift is None or all(each.until is None for each in rule.rrules):
         return
-    zone = schedule_zone(schedule)
+    zone = zone_before or schedule_zone(schedule)  # the clock a naive UNTIL was written on
     rules = []
     for each in rule.rrules:
         moved = copy.copy(each)
@@ -1422,7 +1489,12 @@ def _shift_until(master: Appointment, start_before: datetime) -> None:
 
 
 def _move_exceptions(
-    master: Appointment, start_before: datetime, end_before: datetime, *, next_rule=None
+    master: Appointment,
+    start_before: datetime,
+    end_before: datetime,
+    *,
+    next_rule=None,
+    zone_before: zoneinfo.ZoneInfo | None = None,
 ) -> list[datetime]:
     """A whole-series edit moved the master from `start_before`: every exception of the series
     moves with it by the same shift on the series' wall clock (DST-correct: 15:00 stays the
@@ -1441,17 +1513,19 @@ def _move_exceptions(
     dropped: its made occurrence goes (announced), its EXDATE or
     kept edit is forgotten. Returns those original starts (aware, as they were before), in order.
     Runs after the master is saved and its unedited occurrences are gone (their keys may be taken).
+    `zone_before`: the series' zone before a change of its clock (`update_appointment`): the keys
+    keep their wall-clock times on the new one, shifted as the master.
     """
     schedule = master.schedule
     zone = schedule_zone(schedule)
-    shift, shifted = _series_shift(master, start_before)
+    shift, shifted = _series_shift(master, start_before, zone_before)
     length_before = end_before - start_before
 
     edited = list(master.occurrences.all())  # the unedited ones are gone
-    exdates = exdate_instants(schedule.recurrence, zone)
+    exdates = exdate_instants(schedule.recurrence, zone_before or zone)
     entries = future_exceptions(schedule)
     olds = [*exdates, *(o.original_start for o in edited), *(e["original_start"] for e in entries)]
-    if not shift or not olds:
+    if shift is None or not olds:
         return []
     whole = _without_exdates(schedule)
     if next_rule is not None:
@@ -1471,7 +1545,8 @@ def _move_exceptions(
     Appointment.objects.filter(pk__in=[o.pk for o in gone]).delete()
     # One row at a time, from the end the shift moves towards: no key is ever held twice
     # (the shift keeps their order), so the unique (master, original_start) index never refuses.
-    kept = sorted((o for o in edited if o not in gone), key=lambda o: o.original_start, reverse=shift > timedelta(0))
+    later = master.start > start_before  # the instants' shift (a new clock may move them against the wall's)
+    kept = sorted((o for o in edited if o not in gone), key=lambda o: o.original_start, reverse=later)
     for occurrence in kept:
         key = shifted(occurrence.original_start)
         if occurrence.start == occurrence.original_start and occurrence.end - occurrence.start == length_before:
