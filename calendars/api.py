@@ -30,7 +30,7 @@ from calendars.api_availability import (
     overlap_conflicts,
 )
 from calendars.formatting import entry_title
-from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
+from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings, EditScope
 from calendars.selectors import (
     calendar_appointments,
     calendar_rows,
@@ -347,6 +347,19 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "Not with `recurrence`; 400 on a series that has not begun (delete it instead)."
         ),
     )
+    scope = serializers.ChoiceField(
+        choices=EditScope.choices,
+        write_only=True,
+        required=False,
+        default=EditScope.OCCURRENCE,
+        help_text=(
+            "PATCH or PUT on an occurrence of a series: what the edit applies to. `occurrence` (default): this one "
+            "alone. `following`: this and the later ones: the series ends before it (its rule gets UNTIL, RFC 5545 "
+            "3.3.10) and a new series with the edit starts at it, taking the later cancelled and moved occurrences; "
+            "the answer is the new series' master. `all`: the whole series, a change of time as the same shift of "
+            "every occurrence; the answer is the master. 400 on anything but an occurrence."
+        ),
+    )
     cancelled_starts = serializers.SerializerMethodField(
         help_text="On a series' master: the original starts of its occurrences cancelled on their own (RFC 5545 "
         "EXDATE), in start order; null on anything else."
@@ -401,6 +414,7 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "recurrence",
             "time_zone",
             "stop_repeating",
+            "scope",
             "cancelled_starts",
             "moved_occurrences",
             "dropped_exceptions",
@@ -558,6 +572,11 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             del attrs["recurrence"]  # null, as read back on anything but a master: no rule given
         if "time_zone" in attrs:
             self._check_time_zone(attrs)
+        scope = attrs.get("scope", EditScope.OCCURRENCE)
+        if scope != EditScope.OCCURRENCE and not (self.instance is not None and self.instance.is_occurrence):
+            raise serializers.ValidationError(
+                {"scope": ["Only an edit of an occurrence of a series applies to its following ones or to all."]}
+            )
         if attrs.get("stop_repeating") and self.instance is None:
             raise serializers.ValidationError(
                 {"stop_repeating": ["Only a series' master stops repeating (PATCH it on the series)."]}
@@ -791,6 +810,7 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         data = dict(serializer.validated_data)
         confirmed = data.pop("confirm_overlap", False)
         data.pop("stop_repeating", None)  # refused on create (validate)
+        data.pop("scope", None)  # only "occurrence" on create (validate)
         user = self.request.user
         if not permissions.can_create_appointment(user, agents=data["agents"], request=data.get("request")):
             raise PermissionDenied("You may create appointments only on your own calendar or on your requests.")
@@ -824,7 +844,16 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         agents = data.pop("agents", None)
         if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):
             raise PermissionDenied(_reassign_refusal(appointment))
+        scope = data.pop("scope", EditScope.OCCURRENCE)
         with service_errors(), overlap_conflicts():
+            if scope != EditScope.OCCURRENCE:  # validate: on an occurrence, which has no rule to change or stop
+                data.pop("stop_repeating", None)
+                if data.pop("recurrence", None) is not None:
+                    raise serializers.ValidationError({"recurrence": ["An occurrence follows its series' rule."]})
+                serializer.instance = services.edit_occurrences(
+                    appointment, scope=scope, by=self.request.user, agents=agents, check_overlap=not confirmed, **data
+                )
+                return
             appointment = services.edit_appointment(
                 appointment,
                 by=self.request.user,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from timezone_field import TimeZoneFormField
 
 from agents.models import Agent
-from calendars.models import MAX_OTHER_ATTENDEES, Appointment, SyncPolicy
+from calendars.models import MAX_OTHER_ATTENDEES, Appointment, EditScope, SyncPolicy
 from calendars.selectors import effective_sync_policy, schedule_zone
 from calendars.series_words import rule_in_words
 from helpdesk.limits import SupportedDateTimeField
@@ -127,12 +127,14 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         editing: bool = False,
         asking: Agent | None = None,
         series: Appointment | None = None,
+        occurrence: bool = False,
         **kwargs,
     ):
         """`asking`: the technician filling in the form; under the Ask policy the form asks at
         once whether the new entry goes to their external calendar (S3.3). `series`: the master
         being edited (with its schedule); its Repeat and Repeat until change the whole series.
-        Editing anything else (a single appointment, one occurrence) has no Repeat."""
+        Editing anything else (a single appointment, one occurrence) has no Repeat. `occurrence`:
+        one occurrence of a series is edited: the form asks what the edit applies to (`scope`)."""
         super().__init__(*args, **kwargs)
         self.series = series
         # The creating user's clock, the one Start and End are read on (AgentTimeZoneMiddleware).
@@ -151,6 +153,19 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
             if series is None:
                 # One occurrence is edited on its own ("this occurrence only"); a single entry stays single.
                 del self.fields["repeat"], self.fields["repeat_until"]
+            if occurrence:
+                self.fields["scope"] = forms.ChoiceField(
+                    choices=EditScope.choices,
+                    initial=EditScope.OCCURRENCE,
+                    required=False,
+                    widget=forms.RadioSelect,
+                    label="Save the changes for",
+                    help_text=(
+                        "This and following: the series ends before this occurrence and a new series with the "
+                        "changes starts at it; earlier occurrences stay as they are. All: the whole series, "
+                        "earlier occurrences too."
+                    ),
+                )
             else:
                 self._offer_series_repeat(series)
         if not editing and asking is not None and effective_sync_policy(asking) == SyncPolicy.ASK:
@@ -310,12 +325,17 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         data.pop("external_calendar", None)
         data.pop("repeat", None)
         data.pop("repeat_until", None)
+        data.pop("scope", None)  # `edit_scope`
         data.pop("first_day", None)
         data.pop("last_day", None)
         if "time_zone" in data:
             data["time_zone"] = self.series_zone()
         data["check_overlap"] = not data.pop("confirm_overlap", False)
         return data
+
+    def edit_scope(self) -> str:
+        """What an edit of an occurrence applies to (`EditScope`); "occurrence" when not asked."""
+        return self.cleaned_data.get("scope") or EditScope.OCCURRENCE
 
     @staticmethod
     def created_message(made: list) -> str:

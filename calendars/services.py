@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from calendars import ownership, privacy, times
-from calendars.models import Appointment, CalendarSettings, Schedule
+from calendars.models import Appointment, CalendarSettings, EditScope, Schedule
 from calendars.selectors import (
     cancelled_starts,
     exdate_instants,
@@ -1022,6 +1022,13 @@ def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None)
         )
     if upcoming is None:
         return master  # ended already
+    return change_schedule(master, rule=_rule_ended_at(master, last), by=by, now=now)
+
+
+def _rule_ended_at(master: Appointment, last: datetime) -> recurrence_lib.Recurrence:
+    """The series' rule ending at `last` (aware, a start it gives): every RRULE gets UNTIL there
+    (RFC 5545 3.3.10: inclusive, in UTC for a zoned DTSTART; COUNT dropped, as the two may not
+    both be given) unless it ends earlier, and RDATEs after it go."""
     zone = schedule_zone(master.schedule)
     rule = master.schedule.recurrence
     rules = []
@@ -1030,14 +1037,13 @@ def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None)
         if ended.until is None or rule_instant(ended.until, zone) > last:
             ended.until, ended.count = last.astimezone(UTC), None
         rules.append(ended)
-    ended_rule = recurrence_lib.Recurrence(
+    return recurrence_lib.Recurrence(
         rrules=rules,
         exrules=rule.exrules,
         rdates=[moment for moment in rule.rdates if rule_instant(moment, zone) <= last],
         exdates=rule.exdates,
         include_dtstart=False,
     )
-    return change_schedule(master, rule=ended_rule, by=by, now=now)
 
 
 def _series_edit_problems(appointment: Appointment, recurrence, stop: bool) -> dict[str, str]:
@@ -1129,6 +1135,217 @@ def edit_appointment(
             raise ValidationError({"stop_repeating": error.messages}) from error
     appointment.dropped_exceptions = dropped  # what a series' move could not carry (`_move_exceptions`)
     return appointment
+
+
+@transaction.atomic
+def edit_occurrences(
+    occurrence: Appointment,
+    *,
+    scope: str,
+    by=None,
+    agents: Iterable[Agent] | None = None,
+    check_overlap: bool = False,
+    **changes,
+) -> Appointment:
+    """Save an edit made on one occurrence of a series for `scope` (`EditScope`), as Outlook and
+    Google ask: "occurrence" edits it alone (`edit_appointment`); "all" gives the whole series the
+    edit, its change of time as a shift of the master on the series' wall clock
+    (`update_appointment`: the exceptions and UNTIL move along); "following" splits the series
+    (`split_series`). `changes` as `update_appointment` takes them, start and end the
+    occurrence's new ones (equal to its own: no change of time). Returns the appointment saved:
+    the occurrence, the master, or the new series' master. Raises ValidationError({"scope": ...})
+    for a scope other than "occurrence" on anything but an occurrence; otherwise as
+    `edit_appointment` raises."""
+    if scope == EditScope.OCCURRENCE:
+        return edit_appointment(occurrence, by=by, agents=agents, check_overlap=check_overlap, **changes)
+    if not occurrence.is_occurrence or scope not in EditScope.values:
+        raise ValidationError({"scope": "Only an occurrence of a series is edited with its following occurrences."})
+    master = Appointment.objects.select_related("schedule").get(pk=occurrence.master_id)
+    if scope == EditScope.FOLLOWING and series_starts_around(master, occurrence.original_start)[0] is not None:
+        return split_series(occurrence, by=by, agents=agents, check_overlap=check_overlap, **changes)
+    # The whole series (or the following ones from its first: the same): the master takes the shift.
+    span = _shifted_span(master, occurrence, master.start, changes)
+    if span is not None:
+        changes["start"], changes["end"] = span
+    return edit_appointment(master, by=by, agents=agents, check_overlap=check_overlap, **changes)
+
+
+def _shifted_span(
+    master: Appointment, occurrence: Appointment, start: datetime, changes: dict
+) -> tuple[datetime | date, datetime | date] | None:
+    """The span an occurrence of `master` starting at `start` (aware) takes when the edit of
+    `occurrence` (`changes` start and end, taken out of them) applies to it: the same shift on the
+    series' wall clock (in days for an all-day series) and the new length; None when the edit
+    keeps the occurrence's time (start and end not given, or given as they are)."""
+    zone = schedule_zone(master.schedule)
+    tech_zone = _zone_of(list(occurrence.agents.all()))
+    new_start, new_end = changes.pop("start", None), changes.pop("end", None)
+    if new_start is None and new_end is None:
+        return None
+    if master.all_day:
+        first, after = occurrence.day_span(tech_zone)
+        new_first = new_start if isinstance(new_start, date) and not isinstance(new_start, datetime) else first
+        new_after = new_end if isinstance(new_end, date) and not isinstance(new_end, datetime) else after
+        if (new_first, new_after) == (first, after):
+            return None
+        day = start.astimezone(zone).date() + (new_first - first)
+        return day, day + (new_after - new_first)
+    new_start = _aware(new_start, tech_zone) if new_start is not None else occurrence.start
+    new_end = _aware(new_end, tech_zone) if new_end is not None else occurrence.end
+    if (new_start, new_end) == (occurrence.start, occurrence.end):
+        return None
+
+    def wall(moment: datetime) -> datetime:
+        return moment.astimezone(zone).replace(tzinfo=None)
+
+    moved = times.on_wall_clock(wall(start) + (wall(new_start) - wall(occurrence.start)), zone)
+    return moved, times.end_after(moved, new_end - new_start)
+
+
+@transaction.atomic
+def split_series(
+    occurrence: Appointment,
+    *,
+    by=None,
+    agents: Iterable[Agent] | None = None,
+    check_overlap: bool = False,
+    **changes,
+) -> Appointment:
+    """ "This and following": the series of `occurrence` (not its first) ends before it and a new
+    series starts at it with the edit applied, as Outlook and Google split a series. The old rule
+    gets UNTIL at its last start before the occurrence (RFC 5545 3.3.10, `_rule_ended_at`: its past
+    stays as it is, `change_schedule`); the new one repeats the same pattern from the occurrence's
+    start, shifted as the edit moved it (`_shifted_span`), with COUNT reduced by the starts before
+    (or UNTIL shifted along, as `_shift_until`). The exceptions from the occurrence on go to the
+    new series: cancelled starts (EXDATE), occurrences edited on their own (their own time kept
+    when they were moved on their own) and edits kept for occurrences not made yet. `changes` as
+    `update_appointment` takes them; `agents`: the new series' technicians (default: the series').
+    Both reach the external calendars through the usual announcements: the old series updated, the
+    new one created. Returns the new series' master. Raises ValidationError as
+    `create_recurring_appointment` and `change_schedule` raise (OverlapWarning with `check_overlap`)."""
+    master = Appointment.objects.select_related("schedule").get(pk=occurrence.master_id)
+    schedule = master.schedule
+    zone = schedule_zone(schedule)
+    key = occurrence.original_start
+    last, _ = series_starts_around(master, key)
+    length = master.end - master.start
+    span = _shifted_span(master, occurrence, key, changes) or (
+        (key.astimezone(zone).date(), key.astimezone(zone).date() + (master.end_date - master.start_date))
+        if master.all_day and master.start_date
+        else (key, times.end_after(key, length))
+    )
+    first = span[0] if isinstance(span[0], datetime) else times.midnight(span[0], zone)
+    shift = first.astimezone(zone).replace(tzinfo=None) - key.astimezone(zone).replace(tzinfo=None)
+
+    def shifted(moment: datetime) -> datetime:
+        return times.on_wall_clock(moment.astimezone(zone).replace(tzinfo=None) + shift, zone)
+
+    # What follows, read before the old series lets it go.
+    rows = list(master.occurrences.filter(is_modified=True, original_start__gte=key).prefetch_related("agents"))
+    cancelled = [m for m in exdate_instants(schedule.recurrence, zone) if m >= key]
+    cancelled += [row.original_start for row in rows if row.is_cancelled]
+    edited = [row for row in rows if not row.is_cancelled]
+    later_edits = [entry for entry in future_exceptions(schedule) if entry["original_start"] >= key]
+    rule = _rule_following(master, key, shifted, [shifted(moment) for moment in cancelled])
+    fields = {name: getattr(master, name) for name in SHARED_FIELDS if name != "all_day"}
+    fields.update(changes)
+    fields.pop("all_day", None)
+    on = list(agents) if agents is not None else list(master.agents.all())
+
+    change_schedule(master, rule=_rule_ended_at(master, last), by=by)
+    source = Appointment.Source.MANUAL if master.source == Appointment.Source.PLANNED else master.source
+    new = create_recurring_appointment(
+        rule=rule,
+        agents=on,
+        start=span[0],
+        end=span[1],
+        time_zone=None if master.all_day else zone,
+        all_cancelled=True,
+        check_overlap=check_overlap,
+        all_day=master.all_day,
+        request=master.request,
+        source=source,
+        by=by,
+        **fields,
+    )
+    _carry_edits(master, new, edited, later_edits, shifted, length)
+    _announce(new, Change.UPDATED, _agent_ids(new), by)
+    return new
+
+
+def _rule_following(
+    master: Appointment, key: datetime, shifted: Callable[[datetime], datetime], cancelled: list[datetime]
+) -> recurrence_lib.Recurrence:
+    """The rule of the series split off `master` at its start `key` (`split_series`): each RRULE
+    with COUNT less the starts it gave before `key` (RFC 5545 3.8.5.3: COUNT runs from DTSTART), or
+    its UNTIL `shifted`; the RDATEs from `key` on and the `cancelled` starts (EXDATE, shifted
+    already) as they fall on the new series."""
+    schedule = master.schedule
+    zone = schedule_zone(schedule)
+    rule = schedule.recurrence
+    local = master.start.astimezone(zone)
+    rules = []
+    for each in rule.rrules:
+        following = copy.copy(each)
+        if each.count:
+            before = times.rule_starts(
+                local, [recurrence_lib.serialize(each)], until=key, until_included=False, limit=None
+            )
+            following.count = each.count - len(before)
+            if following.count <= 0:
+                continue
+        elif each.until is not None:
+            until = shifted(rule_instant(each.until, zone))
+            following.until = until.astimezone(UTC) if each.until.tzinfo else until.replace(tzinfo=None)
+        rules.append(following)
+    return recurrence_lib.Recurrence(
+        rrules=rules,
+        exrules=rule.exrules,
+        rdates=[shifted(rule_instant(m, zone)) for m in rule.rdates if rule_instant(m, zone) >= key],
+        exdates=sorted(cancelled),
+        include_dtstart=False,
+    )
+
+
+def _carry_edits(
+    master: Appointment,
+    new: Appointment,
+    edited: list[Appointment],
+    later_edits: list[dict],
+    shifted: Callable[[datetime], datetime],
+    length: timedelta,
+) -> None:
+    """Give the new series of `split_series` the edits of the occurrences it took over: each
+    `edited` row of the old series (gone now) on the new one's occurrence at its shifted start, its
+    own time kept when it was moved on its own (else the new series' time), its own texts and
+    technicians kept; `later_edits` (`future_exceptions` entries) kept for occurrences not made yet."""
+    made = {o.original_start: o for o in new.occurrences.all()}
+    zone = schedule_zone(new.schedule)
+    entries = [{**entry, "original_start": shifted(entry["original_start"])} for entry in later_edits]
+    for row in edited:
+        target = made.get(shifted(row.original_start))
+        own_time = row.start != row.original_start or row.end - row.start != length
+        if target is None:
+            span = {"start": row.start, "end": row.end} if own_time else _series_span(new, shifted(row.start), zone)
+            entries.append({"original_start": shifted(row.original_start), **span, "subject": row.subject})
+            continue
+        if own_time:
+            target.start, target.end, target.start_date, target.end_date = (
+                row.start,
+                row.end,
+                row.start_date,
+                row.end_date,
+            )
+        for name in SHARED_FIELDS:
+            if getattr(row, name) != getattr(master, name):
+                setattr(target, name, getattr(row, name))
+        target.is_modified = True
+        _validated_save(target)
+        row_agents = {agent.pk for agent in row.agents.all()}
+        if row_agents != _agent_ids(new):
+            target.agents.set(row_agents)
+    if entries:
+        keep_future_exceptions(new, [*future_exceptions(new.schedule), *entries])
 
 
 def _without_exdates(schedule: Schedule) -> Schedule:

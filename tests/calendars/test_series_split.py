@@ -1,0 +1,113 @@
+"""'This and following': an edit of one occurrence for it and the ones after it splits the series,
+as Outlook and Google do. The old series ends before the occurrence (RFC 5545 3.3.10 UNTIL), a new
+one starts at it with the edit applied (COUNT reduced, or UNTIL kept), and the exceptions from the
+occurrence on go with the new series. Expected starts: dateutil's expansion of the two rules as
+stored, and of the series as it was."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from dateutil.rrule import WEEKLY, rrule, rrulestr
+
+from calendars import services
+from calendars.models import Appointment, EditScope
+from calendars.selectors import series_exceptions
+from calendars.series_words import rule_text
+
+pytestmark = pytest.mark.django_db
+
+AMS = ZoneInfo("Europe/Amsterdam")
+HALF = timedelta(minutes=30)
+
+
+def at(*args) -> datetime:
+    return datetime(*args, tzinfo=AMS)
+
+
+def expansion(master: Appointment) -> list[datetime]:
+    """dateutil's starts of the stored rule from the master's start (EXDATEs aside)."""
+    master = Appointment.objects.get(pk=master.pk)
+    return list(rrulestr(rule_text(master), dtstart=master.start.astimezone(AMS)))
+
+
+def shown(master: Appointment) -> list[tuple[datetime, datetime]]:
+    rows = Appointment.objects.visible().filter(master=master).order_by("start")
+    return [(o.start, o.end) for o in rows]
+
+
+@pytest.mark.parametrize(
+    "rule", ["RRULE:FREQ=WEEKLY;COUNT=8", "RRULE:FREQ=WEEKLY;UNTIL=20300422T080000Z"], ids=["count", "until"]
+)
+def test_this_and_following_an_hour_later_splits_into_dateutils_two_rules(alice, rule):
+    """Mondays 09:00 Amsterdam from 4 Mar 2030, eight times; from the fifth (1 Apr) on at 10:00."""
+    series = services.create_recurring_appointment(
+        rule=rule, subject="Stand-up", agents=[alice], start=at(2030, 3, 4, 9), end=at(2030, 3, 4, 9, 30)
+    )
+    mondays = [s.replace(tzinfo=AMS) for s in rrule(WEEKLY, count=8, dtstart=datetime(2030, 3, 4, 9))]
+    assert expansion(series) == mondays
+    fifth = series.occurrences.get(original_start=mondays[4])
+
+    new = services.edit_occurrences(
+        fifth,
+        scope=EditScope.FOLLOWING,
+        subject="Stand-up (new room)",
+        start=at(2030, 4, 1, 10),
+        end=at(2030, 4, 1, 10, 30),
+    )
+
+    assert new.pk != series.pk
+    assert expansion(series) == mondays[:4]
+    later = [moment + timedelta(hours=1) for moment in mondays[4:]]
+    assert expansion(new) == later
+    assert shown(series) == [(s, s + HALF) for s in mondays[:4]]
+    assert shown(new) == [(s, s + HALF) for s in later]
+    assert set(Appointment.objects.filter(master=new).values_list("subject", flat=True)) == {"Stand-up (new room)"}
+    assert set(Appointment.objects.filter(master=series).values_list("subject", flat=True)) == {"Stand-up"}
+
+
+def test_the_exceptions_from_the_split_on_go_to_the_new_series(alice):
+    series = services.create_recurring_appointment(
+        rule="RRULE:FREQ=WEEKLY;COUNT=8",
+        subject="Stand-up",
+        agents=[alice],
+        start=at(2030, 3, 4, 9),
+        end=at(2030, 3, 4, 9, 30),
+    )
+    mondays = [s.replace(tzinfo=AMS) for s in rrule(WEEKLY, count=8, dtstart=datetime(2030, 3, 4, 9))]
+    services.cancel_occurrence(series.occurrences.get(original_start=mondays[1]))  # stays with the old one
+    services.cancel_occurrence(series.occurrences.get(original_start=mondays[5]))
+    moved = series.occurrences.get(original_start=mondays[6])
+    services.update_appointment(moved, start=mondays[6] + timedelta(days=1), end=mondays[6] + timedelta(days=1) + HALF)
+
+    new = services.edit_occurrences(
+        series.occurrences.get(original_start=mondays[3]), scope=EditScope.FOLLOWING, location="Room 2"
+    )
+
+    assert series_exceptions(Appointment.objects.get(pk=series.pk)).cancelled == [mondays[1]]
+    found = series_exceptions(Appointment.objects.get(pk=new.pk))
+    assert found.cancelled == [mondays[5]]
+    assert [(m.original_start, m.start) for m in found.moved] == [(mondays[6], mondays[6] + timedelta(days=1))]
+    assert expansion(new) == mondays[3:]
+    kept = [s for s in mondays[3:] if s not in (mondays[5], mondays[6])] + [mondays[6] + timedelta(days=1)]
+    assert [start for start, _ in shown(new)] == sorted(kept)
+
+
+def test_this_and_following_from_the_first_occurrence_and_all_change_the_whole_series(alice):
+    series = services.create_recurring_appointment(
+        rule="RRULE:FREQ=WEEKLY;COUNT=4",
+        subject="Stand-up",
+        agents=[alice],
+        start=at(2030, 3, 4, 9),
+        end=at(2030, 3, 4, 9, 30),
+    )
+    third = series.occurrences.get(original_start=at(2030, 3, 18, 9))
+
+    saved = services.edit_occurrences(
+        third, scope=EditScope.ALL, start=at(2030, 3, 18, 9, 15), end=at(2030, 3, 18, 9, 45)
+    )
+
+    assert saved.pk == series.pk
+    quarter = [s.replace(tzinfo=AMS) for s in rrule(WEEKLY, count=4, dtstart=datetime(2030, 3, 4, 9, 15))]
+    assert expansion(series) == quarter
+    assert shown(series) == [(s, s + HALF) for s in quarter]
