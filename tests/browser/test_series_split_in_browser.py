@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from calendars import services
 from calendars.models import Appointment
+from tests.calendars.test_series_split import mondays_at_nine
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -16,13 +16,7 @@ AMS = ZoneInfo("Europe/Amsterdam")
 
 
 def test_this_and_following_is_chosen_on_the_occurrence_page_and_splits_the_series(open_page, log_in, alice):
-    series = services.create_recurring_appointment(
-        rule="RRULE:FREQ=WEEKLY;COUNT=4",
-        subject="Stand-up",
-        agents=[alice],
-        start=datetime(2030, 3, 4, 9, tzinfo=AMS),
-        end=datetime(2030, 3, 4, 9, 30, tzinfo=AMS),
-    )
+    series = mondays_at_nine(alice, "RRULE:FREQ=WEEKLY;COUNT=4")
     third = series.occurrences.get(original_start=datetime(2030, 3, 18, 9, tzinfo=AMS))
     page = log_in(open_page(), "alice")
     page.goto(f"/calendar/appointments/{third.pk}/")

@@ -31,6 +31,13 @@ def expansion(master: Appointment) -> list[datetime]:
     return list(rrulestr(rule_text(master), dtstart=master.start.astimezone(AMS)))
 
 
+def mondays_at_nine(agent, rule: str) -> Appointment:
+    """A stand-up by `rule`: Mondays 09:00-09:30 Amsterdam from 4 Mar 2030."""
+    return services.create_recurring_appointment(
+        rule=rule, subject="Stand-up", agents=[agent], start=at(2030, 3, 4, 9), end=at(2030, 3, 4, 9, 30)
+    )
+
+
 def shown(master: Appointment) -> list[tuple[datetime, datetime]]:
     rows = Appointment.objects.visible().filter(master=master).order_by("start")
     return [(o.start, o.end) for o in rows]
@@ -41,9 +48,7 @@ def shown(master: Appointment) -> list[tuple[datetime, datetime]]:
 )
 def test_this_and_following_an_hour_later_splits_into_dateutils_two_rules(alice, rule):
     """Mondays 09:00 Amsterdam from 4 Mar 2030, eight times; from the fifth (1 Apr) on at 10:00."""
-    series = services.create_recurring_appointment(
-        rule=rule, subject="Stand-up", agents=[alice], start=at(2030, 3, 4, 9), end=at(2030, 3, 4, 9, 30)
-    )
+    series = mondays_at_nine(alice, rule)
     mondays = [s.replace(tzinfo=AMS) for s in rrule(WEEKLY, count=8, dtstart=datetime(2030, 3, 4, 9))]
     assert expansion(series) == mondays
     fifth = series.occurrences.get(original_start=mondays[4])
@@ -67,13 +72,7 @@ def test_this_and_following_an_hour_later_splits_into_dateutils_two_rules(alice,
 
 
 def test_the_exceptions_from_the_split_on_go_to_the_new_series(alice):
-    series = services.create_recurring_appointment(
-        rule="RRULE:FREQ=WEEKLY;COUNT=8",
-        subject="Stand-up",
-        agents=[alice],
-        start=at(2030, 3, 4, 9),
-        end=at(2030, 3, 4, 9, 30),
-    )
+    series = mondays_at_nine(alice, "RRULE:FREQ=WEEKLY;COUNT=8")
     mondays = [s.replace(tzinfo=AMS) for s in rrule(WEEKLY, count=8, dtstart=datetime(2030, 3, 4, 9))]
     services.cancel_occurrence(series.occurrences.get(original_start=mondays[1]))  # stays with the old one
     services.cancel_occurrence(series.occurrences.get(original_start=mondays[5]))
@@ -94,13 +93,7 @@ def test_the_exceptions_from_the_split_on_go_to_the_new_series(alice):
 
 
 def test_this_and_following_from_the_first_occurrence_and_all_change_the_whole_series(alice):
-    series = services.create_recurring_appointment(
-        rule="RRULE:FREQ=WEEKLY;COUNT=4",
-        subject="Stand-up",
-        agents=[alice],
-        start=at(2030, 3, 4, 9),
-        end=at(2030, 3, 4, 9, 30),
-    )
+    series = mondays_at_nine(alice, "RRULE:FREQ=WEEKLY;COUNT=4")
     third = series.occurrences.get(original_start=at(2030, 3, 18, 9))
 
     saved = services.edit_occurrences(

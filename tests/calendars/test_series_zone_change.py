@@ -14,6 +14,7 @@ from calendars import services
 from calendars.models import Appointment
 from calendars.selectors import schedule_zone, series_exceptions
 from calendars.series_words import rule_text
+from tests.calendars.test_series_split import mondays_at_nine
 
 pytestmark = pytest.mark.django_db
 
@@ -30,13 +31,7 @@ def shown(master: Appointment) -> list[tuple[datetime, datetime]]:
 def weekly(alice) -> Appointment:
     """Mondays 09:00-09:30 Amsterdam from 4 Mar 2030, eight times (New York on summer time from
     10 Mar, Amsterdam from 31 Mar); the second moved to the Tuesday, the fourth cancelled."""
-    series = services.create_recurring_appointment(
-        rule="RRULE:FREQ=WEEKLY;COUNT=8",
-        subject="Stand-up",
-        agents=[alice],
-        start=datetime(2030, 3, 4, 9, tzinfo=AMS),
-        end=datetime(2030, 3, 4, 9, 30, tzinfo=AMS),
-    )
+    series = mondays_at_nine(alice, "RRULE:FREQ=WEEKLY;COUNT=8")
     services.update_appointment(
         series.occurrences.get(original_start=datetime(2030, 3, 11, 9, tzinfo=AMS)),
         start=datetime(2030, 3, 12, 9, tzinfo=AMS),

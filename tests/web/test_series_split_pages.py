@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from dateutil.rrule import WEEKLY, rrule, rrulestr
 
-from calendars import services
 from calendars.models import Appointment
 from calendars.series_words import rule_text
+from tests.calendars.test_series_split import mondays_at_nine
 
 pytestmark = pytest.mark.django_db
 
@@ -34,13 +34,7 @@ def shown_starts(master: Appointment) -> list[datetime]:
 @pytest.fixture
 def standup(alice) -> Appointment:
     """Mondays 09:00-09:30 Amsterdam from 4 Mar 2030, four times."""
-    return services.create_recurring_appointment(
-        rule="RRULE:FREQ=WEEKLY;COUNT=4",
-        subject="Stand-up",
-        agents=[alice],
-        start=at(2030, 3, 4, 9),
-        end=at(2030, 3, 4, 9, 30),
-    )
+    return mondays_at_nine(alice, "RRULE:FREQ=WEEKLY;COUNT=4")
 
 
 def test_the_api_patch_of_an_occurrence_with_scope_following_answers_the_new_series(alice, api_client, standup):
