@@ -151,8 +151,10 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
                     "series' times on the new clock (09:00 stays 09:00, now there), unless Start changes too."
                 )
             if series is None:
-                # One occurrence is edited on its own ("this occurrence only"); a single entry stays single.
+                # A single entry stays single; an occurrence follows its series' rule.
                 del self.fields["repeat"], self.fields["repeat_until"]
+            else:
+                self._offer_series_repeat(series)
             if occurrence:
                 self.fields["scope"] = forms.ChoiceField(
                     choices=EditScope.choices,
@@ -166,8 +168,6 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
                         "earlier occurrences too."
                     ),
                 )
-            else:
-                self._offer_series_repeat(series)
         if not editing and asking is not None and effective_sync_policy(asking) == SyncPolicy.ASK:
             self.fields["external_calendar"] = forms.ChoiceField(
                 choices=[
