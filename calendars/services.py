@@ -1174,9 +1174,10 @@ def _shifted_span(
     master: Appointment, occurrence: Appointment, start: datetime, changes: dict
 ) -> tuple[datetime | date, datetime | date] | None:
     """The span an occurrence of `master` starting at `start` (aware) takes when the edit of
-    `occurrence` (`changes` start and end, taken out of them) applies to it: the same shift on the
-    series' wall clock (in days for an all-day series) and the new length; None when the edit
-    keeps the occurrence's time (start and end not given, or given as they are)."""
+    `occurrence` (`changes` start and end, taken out of them) applies to it: the shift from the
+    occurrence's original start (the series' time; one moved on its own and given 14:00 puts the
+    series at 14:00) on the series' wall clock, in days for an all-day series, and the new length;
+    None when the edit keeps the occurrence's time (start and end not given, or given as they are)."""
     zone = schedule_zone(master.schedule)
     tech_zone = _zone_of(list(occurrence.agents.all()))
     new_start, new_end = changes.pop("start", None), changes.pop("end", None)
@@ -1188,7 +1189,7 @@ def _shifted_span(
         new_after = new_end if isinstance(new_end, date) and not isinstance(new_end, datetime) else after
         if (new_first, new_after) == (first, after):
             return None
-        day = start.astimezone(zone).date() + (new_first - first)
+        day = start.astimezone(zone).date() + (new_first - occurrence.original_start.astimezone(zone).date())
         return day, day + (new_after - new_first)
     new_start = _aware(new_start, tech_zone) if new_start is not None else occurrence.start
     new_end = _aware(new_end, tech_zone) if new_end is not None else occurrence.end
@@ -1198,7 +1199,7 @@ def _shifted_span(
     def wall(moment: datetime) -> datetime:
         return moment.astimezone(zone).replace(tzinfo=None)
 
-    moved = times.on_wall_clock(wall(start) + (wall(new_start) - wall(occurrence.start)), zone)
+    moved = times.on_wall_clock(wall(start) + (wall(new_start) - wall(occurrence.original_start)), zone)
     return moved, times.end_after(moved, new_end - new_start)
 
 
@@ -1229,7 +1230,8 @@ def split_series(
     key = occurrence.original_start
     last, _ = series_starts_around(master, key)
     length = master.end - master.start
-    span = _shifted_span(master, occurrence, key, changes) or (
+    given = _shifted_span(master, occurrence, key, changes)
+    span = given or (
         (key.astimezone(zone).date(), key.astimezone(zone).date() + (master.end_date - master.start_date))
         if master.all_day and master.start_date
         else (key, times.end_after(key, length))
@@ -1241,7 +1243,10 @@ def split_series(
         return times.on_wall_clock(moment.astimezone(zone).replace(tzinfo=None) + shift, zone)
 
     # What follows, read before the old series lets it go.
-    rows = list(master.occurrences.filter(is_modified=True, original_start__gte=key).prefetch_related("agents"))
+    later = master.occurrences.filter(is_modified=True, original_start__gte=key)
+    if given is not None:  # the new series starts at the time given: the occurrence's own move is undone
+        later = later.exclude(pk=occurrence.pk)
+    rows = list(later.prefetch_related("agents"))
     cancelled = [m for m in exdate_instants(schedule.recurrence, zone) if m >= key]
     cancelled += [row.original_start for row in rows if row.is_cancelled]
     edited = [row for row in rows if not row.is_cancelled]

@@ -104,3 +104,35 @@ def test_this_and_following_from_the_first_occurrence_and_all_change_the_whole_s
     quarter = [s.replace(tzinfo=AMS) for s in rrule(WEEKLY, count=4, dtstart=datetime(2030, 3, 4, 9, 15))]
     assert expansion(series) == quarter
     assert shown(series) == [(s, s + HALF) for s in quarter]
+
+
+def test_an_occurrence_moved_on_its_own_and_then_split_starts_the_new_series_at_the_time_given(alice):
+    series = mondays_at_nine(alice, "RRULE:FREQ=WEEKLY;COUNT=4")
+    third = series.occurrences.get(original_start=at(2030, 3, 18, 9))
+    services.update_appointment(third, start=at(2030, 3, 18, 11), end=at(2030, 3, 18, 11, 30))
+
+    new = services.edit_occurrences(
+        Appointment.objects.get(pk=third.pk),
+        scope=EditScope.FOLLOWING,
+        start=at(2030, 3, 18, 14),
+        end=at(2030, 3, 18, 14, 30),
+    )
+
+    # Given 14:00 for it and the following ones: the series is at 14:00 from then on (as Outlook does).
+    later = [s.replace(tzinfo=AMS) for s in rrule(WEEKLY, count=2, dtstart=datetime(2030, 3, 18, 14))]
+    assert expansion(new) == later
+    assert shown(new) == [(s, s + HALF) for s in later]
+
+
+def test_an_occurrence_moved_on_its_own_keeps_its_time_when_the_split_changes_only_its_text(alice):
+    series = mondays_at_nine(alice, "RRULE:FREQ=WEEKLY;COUNT=4")
+    third = series.occurrences.get(original_start=at(2030, 3, 18, 9))
+    services.update_appointment(third, start=at(2030, 3, 18, 11), end=at(2030, 3, 18, 11, 30))
+    third = Appointment.objects.get(pk=third.pk)
+
+    new = services.edit_occurrences(
+        third, scope=EditScope.FOLLOWING, subject="Renamed", start=third.start, end=third.end
+    )
+
+    assert expansion(new) == [at(2030, 3, 18, 9), at(2030, 3, 25, 9)]
+    assert shown(new) == [(at(2030, 3, 18, 11), at(2030, 3, 18, 11, 30)), (at(2030, 3, 25, 9), at(2030, 3, 25, 9, 30))]
