@@ -106,13 +106,18 @@ def test_this_and_following_from_the_first_occurrence_and_all_change_the_whole_s
     assert shown(series) == [(s, s + HALF) for s in quarter]
 
 
-def test_an_occurrence_moved_on_its_own_and_then_split_starts_the_new_series_at_the_time_given(alice):
+def third_moved_to_eleven(alice) -> Appointment:
+    """The third of four Monday stand-ups (18 Mar 2030), moved on its own to 11:00-11:30."""
     series = mondays_at_nine(alice, "RRULE:FREQ=WEEKLY;COUNT=4")
     third = series.occurrences.get(original_start=at(2030, 3, 18, 9))
-    services.update_appointment(third, start=at(2030, 3, 18, 11), end=at(2030, 3, 18, 11, 30))
+    return services.update_appointment(third, start=at(2030, 3, 18, 11), end=at(2030, 3, 18, 11, 30))
+
+
+def test_an_occurrence_moved_on_its_own_and_then_split_starts_the_new_series_at_the_time_given(alice):
+    third = third_moved_to_eleven(alice)
 
     new = services.edit_occurrences(
-        Appointment.objects.get(pk=third.pk),
+        third,
         scope=EditScope.FOLLOWING,
         start=at(2030, 3, 18, 14),
         end=at(2030, 3, 18, 14, 30),
@@ -125,10 +130,7 @@ def test_an_occurrence_moved_on_its_own_and_then_split_starts_the_new_series_at_
 
 
 def test_an_occurrence_moved_on_its_own_keeps_its_time_when_the_split_changes_only_its_text(alice):
-    series = mondays_at_nine(alice, "RRULE:FREQ=WEEKLY;COUNT=4")
-    third = series.occurrences.get(original_start=at(2030, 3, 18, 9))
-    services.update_appointment(third, start=at(2030, 3, 18, 11), end=at(2030, 3, 18, 11, 30))
-    third = Appointment.objects.get(pk=third.pk)
+    third = third_moved_to_eleven(alice)
 
     new = services.edit_occurrences(
         third, scope=EditScope.FOLLOWING, subject="Renamed", start=third.start, end=third.end
