@@ -1028,7 +1028,8 @@ def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None)
 def _rule_ended_at(master: Appointment, last: datetime) -> recurrence_lib.Recurrence:
     """The series' rule ending at `last` (aware, a start it gives): every RRULE gets UNTIL there
     (RFC 5545 3.3.10: inclusive, in UTC for a zoned DTSTART; COUNT dropped, as the two may not
-    both be given) unless it ends earlier, and RDATEs after it go."""
+    both be given) unless it ends earlier, and RDATEs and EXDATEs after it go (RFC 5545 3.8.5.1:
+    an EXDATE names an instance the set gives)."""
     zone = schedule_zone(master.schedule)
     rule = master.schedule.recurrence
     rules = []
@@ -1041,7 +1042,7 @@ def _rule_ended_at(master: Appointment, last: datetime) -> recurrence_lib.Recurr
         rrules=rules,
         exrules=rule.exrules,
         rdates=[moment for moment in rule.rdates if rule_instant(moment, zone) <= last],
-        exdates=rule.exdates,
+        exdates=[moment for moment in rule.exdates if rule_instant(moment, zone) <= last],  # later: no instance
         include_dtstart=False,
     )
 

@@ -4,7 +4,7 @@ one starts at it with the edit applied (COUNT reduced, or UNTIL kept), and the e
 occurrence on go with the new series. Expected starts: dateutil's expansion of the two rules as
 stored, and of the series as it was."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -138,3 +138,48 @@ def test_an_occurrence_moved_on_its_own_keeps_its_time_when_the_split_changes_on
 
     assert expansion(new) == [at(2030, 3, 18, 9), at(2030, 3, 25, 9)]
     assert shown(new) == [(at(2030, 3, 18, 11), at(2030, 3, 18, 11, 30)), (at(2030, 3, 25, 9), at(2030, 3, 25, 9, 30))]
+
+
+def test_an_all_day_series_split_two_days_later_keeps_its_days(alice):
+    series = services.create_recurring_appointment(
+        rule="RRULE:FREQ=WEEKLY;COUNT=4",
+        subject="On call",
+        agents=[alice],
+        start=date(2030, 3, 4),
+        end=date(2030, 3, 5),
+        all_day=True,
+    )
+    third = series.occurrences.get(start_date=date(2030, 3, 18))
+
+    new = services.edit_occurrences(
+        third, scope=EditScope.FOLLOWING, start=date(2030, 3, 20), end=date(2030, 3, 21), all_day=True
+    )
+
+    days = [d.date() for d in rrule(WEEKLY, count=2, dtstart=datetime(2030, 3, 20))]
+    assert list(new.occurrences.order_by("start").values_list("start_date", flat=True)) == days
+    assert list(series.occurrences.order_by("start").values_list("start_date", flat=True)) == [
+        date(2030, 3, 4),
+        date(2030, 3, 11),
+    ]
+
+
+def test_edits_of_occurrences_not_made_yet_go_to_the_new_series_shifted(alice):
+    series = mondays_at_nine(alice, "RRULE:FREQ=WEEKLY;COUNT=70")
+    far = at(2031, 4, 21, 9)  # beyond the year of occurrences made
+    services.keep_cancelled_starts(series, [far])
+    edit = {"original_start": far + timedelta(weeks=1), "start": at(2031, 4, 29, 14), "end": at(2031, 4, 29, 15)}
+    services.keep_future_exceptions(series, [edit])
+
+    new = services.edit_occurrences(
+        series.occurrences.get(original_start=at(2030, 3, 18, 9)),
+        scope=EditScope.FOLLOWING,
+        start=at(2030, 3, 18, 9, 30),
+        end=at(2030, 3, 18, 10),
+    )
+
+    found = series_exceptions(Appointment.objects.get(pk=new.pk))
+    assert found.cancelled == [far + HALF]
+    moved_key = far + timedelta(weeks=1) + HALF
+    assert [(m.original_start, m.start) for m in found.moved] == [(moved_key, at(2031, 4, 29, 14))]
+    assert series_exceptions(Appointment.objects.get(pk=series.pk)) == type(found)([], [])
+    assert len(expansion(new)) == 68 and len(expansion(series)) == 2
