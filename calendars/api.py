@@ -29,7 +29,7 @@ from calendars.api_availability import (
     overlap_conflicts,
 )
 from calendars.formatting import entry_title
-from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings
+from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings, EditScope
 from calendars.selectors import (
     calendar_appointments,
     calendar_rows,
@@ -331,7 +331,9 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "technician on it (one meeting, one moment, also in the weeks their clocks change to or from summer "
             "time apart). Given on create with `recurrence`; default: your own zone, the one `start` without an "
             "offset is read on. Not for an all-day series (days are the same on every clock). Read on a "
-            "series' master (null on anything else); a series keeps its zone (PATCH with another: 400)."
+            "series' master (null on anything else). PATCH on a master with another zone moves the series to that "
+            "clock keeping its wall-clock times (09:00 stays 09:00, on the new clock) unless `start` is given too; "
+            "its cancelled and moved occurrences and its UNTIL move with it (see `dropped_exceptions`)."
         ),
     )
     stop_repeating = serializers.BooleanField(
@@ -342,6 +344,19 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "PATCH on a series' master: true ends the series now, as Outlook's \"end the series\": its rule gets "
             "UNTIL at the last start before now (COUNT dropped), its past occurrences stay, its later ones go. "
             "Not with `recurrence`; 400 on a series that has not begun (delete it instead)."
+        ),
+    )
+    scope = serializers.ChoiceField(
+        choices=EditScope.choices,
+        write_only=True,
+        required=False,
+        default=EditScope.OCCURRENCE,
+        help_text=(
+            "PATCH or PUT on an occurrence of a series: what the edit applies to. `occurrence` (default): this one "
+            "alone. `following`: this and the later ones: the series ends before it (its rule gets UNTIL, RFC 5545 "
+            "3.3.10) and a new series with the edit starts at it, taking the later cancelled and moved occurrences; "
+            "the answer is the new series' master. `all`: the whole series, a change of time as the same shift of "
+            "every occurrence; the answer is the master. 400 on anything but an occurrence."
         ),
     )
     cancelled_starts = serializers.SerializerMethodField(
@@ -398,6 +413,7 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "recurrence",
             "time_zone",
             "stop_repeating",
+            "scope",
             "cancelled_starts",
             "moved_occurrences",
             "dropped_exceptions",
@@ -555,6 +571,11 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             del attrs["recurrence"]  # null, as read back on anything but a master: no rule given
         if "time_zone" in attrs:
             self._check_time_zone(attrs)
+        scope = attrs.get("scope", EditScope.OCCURRENCE)
+        if scope != EditScope.OCCURRENCE and not (self.instance is not None and self.instance.is_occurrence):
+            raise serializers.ValidationError(
+                {"scope": ["Only an edit of an occurrence of a series applies to its following ones or to all."]}
+            )
         if attrs.get("stop_repeating") and self.instance is None:
             raise serializers.ValidationError(
                 {"stop_repeating": ["Only a series' master stops repeating (PATCH it on the series)."]}
@@ -587,8 +608,9 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         return first, after
 
     def _check_time_zone(self, attrs: dict) -> None:
-        """A zone is a new series' (with `recurrence`), or the one a master has (a PUT of what was
-        read); null is "none given". Anything else is refused, never dropped."""
+        """A zone is a new series' (with `recurrence`), or a timed master's (its own: a PUT of what
+        was read; another: its new clock, `services.edit_appointment`); null is "none given".
+        Anything else is refused, never dropped."""
         zone = attrs["time_zone"]
         if zone is None:
             del attrs["time_zone"]
@@ -603,18 +625,16 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
                     {"time_zone": ["An all-day series repeats on days, the same on every clock: leave out time_zone."]}
                 )
             return
-        kept = schedule_zone(self.instance.schedule) if self.instance.is_recurring_master else None
-        if kept is None or str(kept) != str(zone):
+        if not self.instance.is_recurring_master:
             raise serializers.ValidationError(
-                {
-                    "time_zone": [
-                        f"A series keeps the time zone it was made on ({kept})."
-                        if kept
-                        else "Only a series has a time zone: give it with `recurrence` when creating one."
-                    ]
-                }
+                {"time_zone": ["Only a series has a time zone: give it with `recurrence` when creating one."]}
             )
-        del attrs["time_zone"]
+        if str(schedule_zone(self.instance.schedule)) == str(zone):
+            del attrs["time_zone"]  # its own (a PUT of what was read)
+        elif attrs.get("all_day", self.instance.all_day):
+            raise serializers.ValidationError(
+                {"time_zone": ["An all-day series repeats on days, the same on every clock: leave out time_zone."]}
+            )
 
 
 def _day_as_written(moment: datetime, *, exclusive_end: bool) -> date:
@@ -789,6 +809,7 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         data = dict(serializer.validated_data)
         confirmed = data.pop("confirm_overlap", False)
         data.pop("stop_repeating", None)  # refused on create (validate)
+        data.pop("scope", None)  # only "occurrence" on create (validate)
         user = self.request.user
         if not permissions.can_create_appointment(user, agents=data["agents"], request=data.get("request")):
             raise PermissionDenied("You may create appointments only on your own calendar or on your requests.")
@@ -819,7 +840,16 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         agents = data.pop("agents", None)
         if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):
             raise PermissionDenied(_reassign_refusal(appointment))
+        scope = data.pop("scope", EditScope.OCCURRENCE)
         with service_errors(), overlap_conflicts():
+            if scope != EditScope.OCCURRENCE:  # validate: on an occurrence, which has no rule to change or stop
+                data.pop("stop_repeating", None)
+                if data.pop("recurrence", None) is not None:
+                    raise serializers.ValidationError({"recurrence": ["An occurrence follows its series' rule."]})
+                serializer.instance = services.edit_occurrences(
+                    appointment, scope=scope, by=self.request.user, agents=agents, check_overlap=not confirmed, **data
+                )
+                return
             appointment = services.edit_appointment(
                 appointment,
                 by=self.request.user,
@@ -827,10 +857,11 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
                 recurrence=data.pop("recurrence", None),
                 stop=data.pop("stop_repeating", False),
                 check_overlap=not confirmed,
+                time_zone=data.pop("time_zone", None),
                 **data,
             )
             serializer.instance = appointment
-        if appointment.is_recurring_master and "start" in data:
+        if appointment.is_recurring_master and ("start" in data or "time_zone" in serializer.validated_data):
             self.dropped_exceptions = {appointment.pk: appointment.dropped_exceptions}
 
     def get_serializer_context(self) -> dict:

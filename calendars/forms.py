@@ -11,7 +11,7 @@ from django.utils import timezone
 from timezone_field import TimeZoneFormField
 
 from agents.models import Agent, time_zone_names
-from calendars.models import MAX_OTHER_ATTENDEES, Appointment, SyncPolicy
+from calendars.models import MAX_OTHER_ATTENDEES, Appointment, EditScope, SyncPolicy
 from calendars.selectors import effective_sync_policy, schedule_zone
 from calendars.series_words import rule_in_words
 from helpdesk.limits import SupportedDateTimeField
@@ -130,12 +130,14 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         editing: bool = False,
         asking: Agent | None = None,
         series: Appointment | None = None,
+        occurrence: bool = False,
         **kwargs,
     ):
         """`asking`: the technician filling in the form; under the Ask policy the form asks at
         once whether the new entry goes to their external calendar (S3.3). `series`: the master
         being edited (with its schedule); its Repeat and Repeat until change the whole series.
-        Editing anything else (a single appointment, one occurrence) has no Repeat."""
+        Editing anything else (a single appointment, one occurrence) has no Repeat. `occurrence`:
+        one occurrence of a series is edited: the form asks what the edit applies to (`scope`)."""
         super().__init__(*args, **kwargs)
         self.series = series
         # static/helpdesk.js shows Start and End, or First day and Last day, as All day asks;
@@ -146,13 +148,34 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         # The creating user's clock, the one Start and End are read on (AgentTimeZoneMiddleware).
         self.fields["time_zone"].initial = timezone.get_current_timezone_name()
         if editing:
-            # A series keeps the clock it was made on (named on its page).
-            del self.fields["entries"], self.fields["time_zone"]
+            del self.fields["entries"]
+            if series is None or series.all_day:
+                del self.fields["time_zone"]  # only a timed series has a clock of its own
+            else:
+                zone_field = self.fields["time_zone"]
+                zone_field.initial = str(schedule_zone(series.schedule))
+                zone_field.help_text = (
+                    "The clock the whole series repeats on, for every technician on it. Another zone keeps the "
+                    "series' times on the new clock (09:00 stays 09:00, now there), unless Start changes too."
+                )
             if series is None:
-                # One occurrence is edited on its own ("this occurrence only"); a single entry stays single.
+                # A single entry stays single; an occurrence follows its series' rule.
                 del self.fields["repeat"], self.fields["repeat_until"]
             else:
                 self._offer_series_repeat(series)
+            if occurrence:
+                self.fields["scope"] = forms.ChoiceField(
+                    choices=EditScope.choices,
+                    initial=EditScope.OCCURRENCE,
+                    required=False,
+                    widget=forms.RadioSelect,
+                    label="Save the changes for",
+                    help_text=(
+                        "This and following: the series ends before this occurrence and a new series with the "
+                        "changes starts at it; earlier occurrences stay as they are. All: the whole series, "
+                        "earlier occurrences too."
+                    ),
+                )
         if not editing and asking is not None and effective_sync_policy(asking) == SyncPolicy.ASK:
             self.fields["external_calendar"] = forms.ChoiceField(
                 choices=[
@@ -265,11 +288,13 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         return rule
 
     def series_zone(self) -> zoneinfo.ZoneInfo:
-        """The zone the series repeats on: an edited series' own (it keeps its clock), else the one
-        chosen, else the user's (the current zone)."""
+        """The zone the series repeats on: the one chosen, else an edited series' own, else the
+        user's (the current zone)."""
+        if self.cleaned_data.get("time_zone"):
+            return self.cleaned_data["time_zone"]
         if self.series is not None:
             return schedule_zone(self.series.schedule)
-        return self.cleaned_data.get("time_zone") or zoneinfo.ZoneInfo(timezone.get_current_timezone_name())
+        return zoneinfo.ZoneInfo(timezone.get_current_timezone_name())
 
     def series_rule(self) -> recurrence_lib.Recurrence | None:
         """The edited series' new rule (django-recurrence, its RDATEs kept), or None when Repeat
@@ -290,7 +315,7 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         else:
             rule = copy.copy(current.rrules[0])
             if until:
-                rule.until, rule.count = kept_until or _last_second(until, schedule_zone(self.series.schedule)), None
+                rule.until, rule.count = kept_until or _last_second(until, self.series_zone()), None
             elif rule.until is not None:
                 rule.until = None
             rules = [rule]
@@ -308,12 +333,17 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         data.pop("external_calendar", None)
         data.pop("repeat", None)
         data.pop("repeat_until", None)
+        data.pop("scope", None)  # `edit_scope`
         data.pop("first_day", None)
         data.pop("last_day", None)
         if "time_zone" in data:
             data["time_zone"] = self.series_zone()
         data["check_overlap"] = not data.pop("confirm_overlap", False)
         return data
+
+    def edit_scope(self) -> str:
+        """What an edit of an occurrence applies to (`EditScope`); "occurrence" when not asked."""
+        return self.cleaned_data.get("scope") or EditScope.OCCURRENCE
 
     @staticmethod
     def created_message(made: list) -> str:

@@ -27,6 +27,14 @@ class ConflictRule(models.TextChoices):
     EXTERNAL_WINS = "external", "External calendar wins"
 
 
+class EditScope(models.TextChoices):
+    """What an edit of one occurrence of a series changes (as Outlook and Google ask)."""
+
+    OCCURRENCE = "occurrence", "This occurrence"
+    FOLLOWING = "following", "This and following occurrences"
+    ALL = "all", "All occurrences of the series"
+
+
 class CalendarSettings(models.Model):
     """The global calendar defaults: one row, edited in admin."""
 

@@ -6,7 +6,7 @@ change with `appointment_changed` so sync and e-mail can queue their work on com
 
 import copy
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from calendars import ownership, privacy, times
-from calendars.models import Appointment, CalendarSettings, Schedule
+from calendars.models import Appointment, CalendarSettings, EditScope, Schedule
 from calendars.selectors import (
     cancelled_starts,
     exdate_instants,
@@ -355,6 +355,7 @@ def update_appointment(
     agents: Iterable[Agent] | None = None,
     check_overlap: bool = False,
     next_rule=None,
+    time_zone: zoneinfo.ZoneInfo | str | None = None,
     **changes,
 ):
     """Change an appointment's fields (and its technicians); keeps its source in step.
@@ -371,6 +372,14 @@ def update_appointment(
     (as `change_schedule` takes it) the caller gives the series right after, in the same
     transaction, as the edit page and the API do when both change: the moved exceptions are kept
     when that rule gives them (a series moved from Monday to Tuesday and repeating on Tuesdays).
+    A whole-series move takes the rule's UNTIL along (`_shift_until`) unless `next_rule` is given.
+
+    `time_zone` (IANA name or ZoneInfo; None or the series' own: unchanged): a series' new clock.
+    The series keeps its wall-clock times in the new zone (09:00 stays 09:00, now on the new
+    clock), unless a new start is given too (a start equal to the stored one is no new start: the
+    edit page sends it back); its exceptions' keys (EXDATE, RECURRENCE-ID), its UNTIL and the
+    occurrences that follow the series move with it as for a move (`_move_exceptions`).
+    Raises ValidationError({"time_zone": ...}) for a zone on anything but a timed series.
 
     Raises ValidationError({"agents": ...}), saving nothing, for other technicians on an entry
     imported from a technician's own calendar (calendars.ownership: it stays with them).
@@ -379,7 +388,13 @@ def update_appointment(
         agents = list(agents)
         ownership.check_technicians(appointment, agents)
     return _update_appointment(
-        appointment, by=by, agents=agents, check_overlap=check_overlap, next_rule=next_rule, **changes
+        appointment,
+        by=by,
+        agents=agents,
+        check_overlap=check_overlap,
+        next_rule=next_rule,
+        time_zone=time_zone,
+        **changes,
     )
 
 
@@ -428,6 +443,7 @@ def _update_appointment(
     agents: Iterable[Agent] | None = None,
     check_overlap: bool = False,
     next_rule=None,
+    time_zone: zoneinfo.ZoneInfo | str | None = None,
     **changes,
 ):
     """`update_appointment` without the ownership rule's check."""
@@ -442,6 +458,7 @@ def _update_appointment(
     zone = _zone_of(on)
     texts_before = {name: getattr(appointment, name) for name in SERIES_TEXT_FIELDS}
     span_before = (appointment.start, appointment.end)
+    zone_before = _new_series_zone(appointment, time_zone, changes, zone)
     moved = _set_changes(appointment, changes, zone)
     regrouped = new_agents is not None and {agent.pk for agent in new_agents} != set(agent_ids_before)
     if moved and by is not None:
@@ -456,14 +473,49 @@ def _update_appointment(
         appointment.agents.set(new_agents)
     _keep_source_in_step(appointment)
     if appointment.is_recurring_master:
+        if zone_before is not None:
+            appointment.schedule.save(update_fields=["time_zone"])
         appointment.dropped_exceptions = _spread_to_occurrences(
-            appointment, moved=moved, agents=new_agents, span_before=span_before, next_rule=next_rule
+            appointment,
+            moved=moved,
+            agents=new_agents,
+            span_before=span_before,
+            next_rule=next_rule,
+            zone_before=zone_before,
         )
         _spread_texts_to_edited_occurrences(appointment, texts_before)
     if regrouped and appointment.request_id and by is not None:
         _record_reassignment(appointment, agent_ids_before, new_agents, by=by, moved=moved, zone=zone)
     _announce(appointment, Change.MOVED if moved else Change.UPDATED, agent_ids_before, by)
     return appointment
+
+
+def _new_series_zone(
+    appointment: Appointment, time_zone: zoneinfo.ZoneInfo | str | None, changes: dict, zone: zoneinfo.ZoneInfo
+) -> zoneinfo.ZoneInfo | None:
+    """A series' new clock (`update_appointment`'s `time_zone`), set on its schedule (unsaved):
+    returns the zone it had, or None when it keeps it. Without a new start or end (`changes`,
+    naive times read on `zone`; one equal to the stored one is none) the master keeps its
+    wall-clock start and its length on the new clock (set in `changes`). Raises
+    ValidationError({"time_zone": ...}) for a zone on anything but a timed series."""
+    if time_zone is None:
+        return None
+    new = zoneinfo.ZoneInfo(str(time_zone))
+    if not appointment.is_recurring_master:
+        raise ValidationError({"time_zone": "Only a series has a time zone: the clock it repeats on."})
+    before = schedule_zone(appointment.schedule)
+    if new.key == before.key:
+        return None
+    if appointment.all_day or changes.get("all_day"):
+        raise ValidationError(
+            {"time_zone": "An all-day series repeats on days, the same on every clock: it has no time zone."}
+        )
+    stored = {"start": appointment.start, "end": appointment.end}
+    if all(changes.get(name) is None or _aware(changes[name], zone) == stored[name] for name in stored):
+        start = times.on_wall_clock(appointment.start.astimezone(before).replace(tzinfo=None), new)
+        changes.update(start=start, end=times.end_after(start, appointment.end - appointment.start))
+    appointment.schedule.time_zone = new
+    return before
 
 
 def _refuse_work_logged_ahead(appointment: Appointment) -> None:
@@ -1007,6 +1059,14 @@ def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None)
         )
     if upcoming is None:
         return master  # ended already
+    return change_schedule(master, rule=_rule_ended_at(master, last), by=by, now=now)
+
+
+def _rule_ended_at(master: Appointment, last: datetime) -> recurrence_lib.Recurrence:
+    """The series' rule ending at `last` (aware, a start it gives): every RRULE gets UNTIL there
+    (RFC 5545 3.3.10: inclusive, in UTC for a zoned DTSTART; COUNT dropped, as the two may not
+    both be given) unless it ends earlier, and RDATEs and EXDATEs after it go (RFC 5545 3.8.5.1:
+    an EXDATE names an instance the set gives)."""
     zone = schedule_zone(master.schedule)
     rule = master.schedule.recurrence
     rules = []
@@ -1015,14 +1075,13 @@ def stop_repeating(master: Appointment, *, now: datetime | None = None, by=None)
         if ended.until is None or rule_instant(ended.until, zone) > last:
             ended.until, ended.count = last.astimezone(UTC), None
         rules.append(ended)
-    ended_rule = recurrence_lib.Recurrence(
+    return recurrence_lib.Recurrence(
         rrules=rules,
         exrules=rule.exrules,
         rdates=[moment for moment in rule.rdates if rule_instant(moment, zone) <= last],
-        exdates=rule.exdates,
+        exdates=[moment for moment in rule.exdates if rule_instant(moment, zone) <= last],  # later: no instance
         include_dtstart=False,
     )
-    return change_schedule(master, rule=ended_rule, by=by, now=now)
 
 
 def _series_edit_problems(appointment: Appointment, recurrence, stop: bool) -> dict[str, str]:
@@ -1058,6 +1117,7 @@ def edit_appointment(
     recurrence=None,
     stop: bool = False,
     check_overlap: bool = False,
+    time_zone: zoneinfo.ZoneInfo | str | None = None,
     **changes,
 ) -> Appointment:
     """Save one edit of an appointment as a person makes it on its page or with the API's PATCH
@@ -1070,6 +1130,7 @@ def edit_appointment(
     the rule as it is changes nothing (a client sending back what it read). `stop`: end the
     series now (`stop_repeating`). With neither, or with other changes, the fields are
     saved even when `changes` is empty (the sequence and the announcement follow, as on a save).
+    `time_zone`: a series' new clock, its wall-clock times kept (`update_appointment`).
 
     Returns the appointment, with `dropped_exceptions`: the original starts (aware) of the exceptions a move of the
     whole series could not carry (see `_move_exceptions`). Raises, saving nothing, ValidationError({"recurrence":
@@ -1087,9 +1148,15 @@ def edit_appointment(
         recurrence = None  # the rule as it is (a PUT of what was read): nothing to change
     rule = recurrence.strip() if isinstance(recurrence, str) else recurrence
     dropped: list[datetime] = []
-    if changes or agents is not None or (recurrence is None and not stop):
+    if changes or agents is not None or time_zone is not None or (recurrence is None and not stop):
         appointment = update_appointment(
-            appointment, by=by, agents=agents, check_overlap=check_overlap, next_rule=rule, **changes
+            appointment,
+            by=by,
+            agents=agents,
+            check_overlap=check_overlap,
+            next_rule=rule,
+            time_zone=time_zone,
+            **changes,
         )
         dropped = getattr(appointment, "dropped_exceptions", [])
     if recurrence is not None:
@@ -1106,6 +1173,222 @@ def edit_appointment(
             raise ValidationError({"stop_repeating": error.messages}) from error
     appointment.dropped_exceptions = dropped  # what a series' move could not carry (`_move_exceptions`)
     return appointment
+
+
+@transaction.atomic
+def edit_occurrences(
+    occurrence: Appointment,
+    *,
+    scope: str,
+    by=None,
+    agents: Iterable[Agent] | None = None,
+    check_overlap: bool = False,
+    **changes,
+) -> Appointment:
+    """Save an edit made on one occurrence of a series for `scope` (`EditScope`), as Outlook and
+    Google ask: "occurrence" edits it alone (`edit_appointment`); "all" gives the whole series the
+    edit, its change of time as a shift of the master on the series' wall clock
+    (`update_appointment`: the exceptions and UNTIL move along); "following" splits the series
+    (`split_series`). `changes` as `update_appointment` takes them, start and end the
+    occurrence's new ones (equal to its own: no change of time). Returns the appointment saved:
+    the occurrence, the master, or the new series' master. Raises ValidationError({"scope": ...})
+    for a scope other than "occurrence" on anything but an occurrence; otherwise as
+    `edit_appointment` raises."""
+    if scope == EditScope.OCCURRENCE:
+        return edit_appointment(occurrence, by=by, agents=agents, check_overlap=check_overlap, **changes)
+    if not occurrence.is_occurrence or scope not in EditScope.values:
+        raise ValidationError({"scope": "Only an occurrence of a series is edited with its following occurrences."})
+    master = Appointment.objects.select_related("schedule").get(pk=occurrence.master_id)
+    if scope == EditScope.FOLLOWING and series_starts_around(master, occurrence.original_start)[0] is not None:
+        return split_series(occurrence, by=by, agents=agents, check_overlap=check_overlap, **changes)
+    # The whole series (or the following ones from its first: the same): the master takes the shift.
+    span = _shifted_span(master, occurrence, master.start, changes)
+    if span is not None:
+        changes["start"], changes["end"] = span
+    return edit_appointment(master, by=by, agents=agents, check_overlap=check_overlap, **changes)
+
+
+def _shifted_span(
+    master: Appointment, occurrence: Appointment, start: datetime, changes: dict
+) -> tuple[datetime | date, datetime | date] | None:
+    """The span an occurrence of `master` starting at `start` (aware) takes when the edit of
+    `occurrence` (`changes` start and end, taken out of them) applies to it: the shift from the
+    occurrence's original start (the series' time; one moved on its own and given 14:00 puts the
+    series at 14:00) on the series' wall clock, in days for an all-day series, and the new length;
+    None when the edit keeps the occurrence's time (start and end not given, or given as they are)."""
+    zone = schedule_zone(master.schedule)
+    tech_zone = _zone_of(list(occurrence.agents.all()))
+    new_start, new_end = changes.pop("start", None), changes.pop("end", None)
+    if new_start is None and new_end is None:
+        return None
+    if master.all_day:
+        first, after = occurrence.day_span(tech_zone)
+        new_first = new_start if isinstance(new_start, date) and not isinstance(new_start, datetime) else first
+        new_after = new_end if isinstance(new_end, date) and not isinstance(new_end, datetime) else after
+        if (new_first, new_after) == (first, after):
+            return None
+        day = start.astimezone(zone).date() + (new_first - occurrence.original_start.astimezone(zone).date())
+        return day, day + (new_after - new_first)
+    new_start = _aware(new_start, tech_zone) if new_start is not None else occurrence.start
+    new_end = _aware(new_end, tech_zone) if new_end is not None else occurrence.end
+    if (new_start, new_end) == (occurrence.start, occurrence.end):
+        return None
+
+    def wall(moment: datetime) -> datetime:
+        return moment.astimezone(zone).replace(tzinfo=None)
+
+    moved = times.on_wall_clock(wall(start) + (wall(new_start) - wall(occurrence.original_start)), zone)
+    return moved, times.end_after(moved, new_end - new_start)
+
+
+@transaction.atomic
+def split_series(
+    occurrence: Appointment,
+    *,
+    by=None,
+    agents: Iterable[Agent] | None = None,
+    check_overlap: bool = False,
+    **changes,
+) -> Appointment:
+    """ "This and following": the series of `occurrence` (not its first) ends before it and a new
+    series starts at it with the edit applied, as Outlook and Google split a series. The old rule
+    gets UNTIL at its last start before the occurrence (RFC 5545 3.3.10, `_rule_ended_at`: its past
+    stays as it is, `change_schedule`); the new one repeats the same pattern from the occurrence's
+    start, shifted as the edit moved it (`_shifted_span`), with COUNT reduced by the starts before
+    (or UNTIL shifted along, as `_shift_until`). The exceptions from the occurrence on go to the
+    new series: cancelled starts (EXDATE), occurrences edited on their own (their own time kept
+    when they were moved on their own) and edits kept for occurrences not made yet. `changes` as
+    `update_appointment` takes them; `agents`: the new series' technicians (default: the series').
+    Both reach the external calendars through the usual announcements: the old series updated, the
+    new one created. Returns the new series' master. Raises ValidationError as
+    `create_recurring_appointment` and `change_schedule` raise (OverlapWarning with `check_overlap`)."""
+    master = Appointment.objects.select_related("schedule").get(pk=occurrence.master_id)
+    schedule = master.schedule
+    zone = schedule_zone(schedule)
+    key = occurrence.original_start
+    last, _ = series_starts_around(master, key)
+    length = master.end - master.start
+    given = _shifted_span(master, occurrence, key, changes)
+    span = given or (
+        (key.astimezone(zone).date(), key.astimezone(zone).date() + (master.end_date - master.start_date))
+        if master.all_day and master.start_date
+        else (key, times.end_after(key, length))
+    )
+    first = span[0] if isinstance(span[0], datetime) else times.midnight(span[0], zone)
+    shift = first.astimezone(zone).replace(tzinfo=None) - key.astimezone(zone).replace(tzinfo=None)
+
+    def shifted(moment: datetime) -> datetime:
+        return times.on_wall_clock(moment.astimezone(zone).replace(tzinfo=None) + shift, zone)
+
+    # What follows, read before the old series lets it go.
+    later = master.occurrences.filter(is_modified=True, original_start__gte=key)
+    if given is not None:  # the new series starts at the time given: the occurrence's own move is undone
+        later = later.exclude(pk=occurrence.pk)
+    rows = list(later.prefetch_related("agents"))
+    cancelled = [m for m in exdate_instants(schedule.recurrence, zone) if m >= key]
+    cancelled += [row.original_start for row in rows if row.is_cancelled]
+    edited = [row for row in rows if not row.is_cancelled]
+    later_edits = [entry for entry in future_exceptions(schedule) if entry["original_start"] >= key]
+    rule = _rule_following(master, key, shifted, [shifted(moment) for moment in cancelled])
+    fields = {name: getattr(master, name) for name in SHARED_FIELDS if name != "all_day"}
+    fields.update(changes)
+    fields.pop("all_day", None)
+    on = list(agents) if agents is not None else list(master.agents.all())
+
+    change_schedule(master, rule=_rule_ended_at(master, last), by=by)
+    source = Appointment.Source.MANUAL if master.source == Appointment.Source.PLANNED else master.source
+    new = create_recurring_appointment(
+        rule=rule,
+        agents=on,
+        start=span[0],
+        end=span[1],
+        time_zone=None if master.all_day else zone,
+        all_cancelled=True,
+        check_overlap=check_overlap,
+        all_day=master.all_day,
+        request=master.request,
+        source=source,
+        by=by,
+        **fields,
+    )
+    _carry_edits(master, new, edited, later_edits, shifted, length)
+    _announce(new, Change.UPDATED, _agent_ids(new), by)
+    return new
+
+
+def _rule_following(
+    master: Appointment, key: datetime, shifted: Callable[[datetime], datetime], cancelled: list[datetime]
+) -> recurrence_lib.Recurrence:
+    """The rule of the series split off `master` at its start `key` (`split_series`): each RRULE
+    with COUNT less the starts it gave before `key` (RFC 5545 3.8.5.3: COUNT runs from DTSTART), or
+    its UNTIL `shifted`; the RDATEs from `key` on and the `cancelled` starts (EXDATE, shifted
+    already) as they fall on the new series."""
+    schedule = master.schedule
+    zone = schedule_zone(schedule)
+    rule = schedule.recurrence
+    local = master.start.astimezone(zone)
+    rules = []
+    for each in rule.rrules:
+        following = copy.copy(each)
+        if each.count:
+            before = times.rule_starts(
+                local, [recurrence_lib.serialize(each)], until=key, until_included=False, limit=None
+            )
+            following.count = each.count - len(before)
+            if following.count <= 0:
+                continue
+        elif each.until is not None:
+            until = shifted(rule_instant(each.until, zone))
+            following.until = until.astimezone(UTC) if each.until.tzinfo else until.replace(tzinfo=None)
+        rules.append(following)
+    return recurrence_lib.Recurrence(
+        rrules=rules,
+        exrules=rule.exrules,
+        rdates=[shifted(rule_instant(m, zone)) for m in rule.rdates if rule_instant(m, zone) >= key],
+        exdates=sorted(cancelled),
+        include_dtstart=False,
+    )
+
+
+def _carry_edits(
+    master: Appointment,
+    new: Appointment,
+    edited: list[Appointment],
+    later_edits: list[dict],
+    shifted: Callable[[datetime], datetime],
+    length: timedelta,
+) -> None:
+    """Give the new series of `split_series` the edits of the occurrences it took over: each
+    `edited` row of the old series (gone now) on the new one's occurrence at its shifted start, its
+    own time kept when it was moved on its own (else the new series' time), its own texts and
+    technicians kept; `later_edits` (`future_exceptions` entries) kept for occurrences not made yet."""
+    made = {o.original_start: o for o in new.occurrences.all()}
+    zone = schedule_zone(new.schedule)
+    entries = [{**entry, "original_start": shifted(entry["original_start"])} for entry in later_edits]
+    for row in edited:
+        target = made.get(shifted(row.original_start))
+        own_time = row.start != row.original_start or row.end - row.start != length
+        if target is None:
+            span = {"start": row.start, "end": row.end} if own_time else _series_span(new, shifted(row.start), zone)
+            entries.append({"original_start": shifted(row.original_start), **span, "subject": row.subject})
+            continue
+        if own_time:
+            target.start, target.end, target.start_date, target.end_date = (
+                row.start,
+                row.end,
+                row.start_date,
+                row.end_date,
+            )
+        for name in SHARED_FIELDS:
+            if getattr(row, name) != getattr(master, name):
+                setattr(target, name, getattr(row, name))
+        target.is_modified = True
+        _validated_save(target)
+        row_agents = {agent.pk for agent in row.agents.all()}
+        if row_agents != _agent_ids(new):
+            target.agents.set(row_agents)
+    if entries:
+        keep_future_exceptions(new, [*future_exceptions(new.schedule), *entries])
 
 
 def _without_exdates(schedule: Schedule) -> Schedule:
@@ -1392,14 +1675,18 @@ def _spread_to_occurrences(
     agents: list[Agent] | None,
     span_before: tuple[datetime, datetime],
     next_rule=None,
+    zone_before: zoneinfo.ZoneInfo | None = None,
 ) -> list[datetime]:
     """Bring unedited occurrences in step with their master (`span_before`: its start and end
-    before the change, aware; `next_rule`: see `update_appointment`). Returns the original starts
-    (aware, as they were) of the exceptions a move dropped (`_move_exceptions`)."""
-    if moved:
-        # A new start or length redraws the series: drop unedited occurrences and remake them.
+    before the change, aware; `next_rule`: see `update_appointment`; `zone_before`: the series'
+    zone before a change of it, None when it kept it). Returns the original starts (aware, as
+    they were) of the exceptions a move dropped (`_move_exceptions`)."""
+    if moved or zone_before is not None:
+        # A new start, length or clock redraws the series: drop unedited occurrences and remake them.
         master.occurrences.filter(is_modified=False).delete()
-        dropped = _move_exceptions(master, *span_before, next_rule=next_rule)
+        if next_rule is None:  # a rule given with the move is the caller's, its end included
+            _shift_until(master, span_before[0], zone_before)
+        dropped = _move_exceptions(master, *span_before, next_rule=next_rule, zone_before=zone_before)
         materialise_occurrences(master)
         return dropped
     unedited = master.occurrences.filter(is_modified=False)
@@ -1423,8 +1710,62 @@ def _shifted(moment: datetime, shift: timedelta, zone) -> datetime:
     return times.on_wall_clock(moment.astimezone(zone).replace(tzinfo=None) + shift, zone)
 
 
+def _series_shift(
+    master: Appointment, start_before: datetime, zone_before: zoneinfo.ZoneInfo | None = None
+) -> tuple[timedelta | None, Callable[[datetime], datetime]]:
+    """A whole series moved from `start_before` (aware; on `zone_before`'s clock when the series
+    changed zone, else on its own) to its master's start: (the shift on the wall clock, None
+    when nothing moves; the function giving a moment of the series (aware) after that shift, on
+    the series' clock, aware). On the wall clock, so 15:00 stays the 15:00 of each day across a
+    DST change, and the 09:00 of each day stays 09:00 on a new clock."""
+    zone = schedule_zone(master.schedule)
+    before = zone_before or zone
+
+    def wall(moment: datetime, on: zoneinfo.ZoneInfo) -> datetime:
+        return moment.astimezone(on).replace(tzinfo=None)
+
+    shift = wall(master.start, zone) - wall(start_before, before)
+
+    def shifted(moment: datetime) -> datetime:
+        return times.on_wall_clock(wall(moment, before) + shift, zone)
+
+    return (shift if shift or zone_before is not None else None), shifted
+
+
+def _shift_until(master: Appointment, start_before: datetime, zone_before: zoneinfo.ZoneInfo | None = None) -> None:
+    """A whole series moved from `start_before`: each RRULE's UNTIL moves by the same wall-clock
+    shift (`_series_shift`), as Outlook and Google move a series' end with it, so the series keeps
+    its number of occurrences (RFC 5545 3.3.10: UNTIL bounds the starts counted from DTSTART; left
+    in place, a later start loses the last occurrence, an earlier one gains one). UNTIL keeps its
+    form: UTC stays UTC (an all-day series' last-second-of-the-day stays the last second of the
+    shifted day), a wall-clock UNTIL stays on the wall clock. COUNT needs nothing. Saves the
+    schedule when an UNTIL moved."""
+    schedule = master.schedule
+    shift, shifted = _series_shift(master, start_before, zone_before)
+    rule = schedule.recurrence
+    if shift is None or all(each.until is None for each in rule.rrules):
+        return
+    zone = zone_before or schedule_zone(schedule)  # the clock a naive UNTIL was written on
+    rules = []
+    for each in rule.rrules:
+        moved = copy.copy(each)
+        if each.until is not None:
+            until = shifted(rule_instant(each.until, zone))
+            moved.until = until.astimezone(UTC) if each.until.tzinfo else until.replace(tzinfo=None)
+        rules.append(moved)
+    schedule.recurrence = recurrence_lib.Recurrence(
+        rrules=rules, exrules=rule.exrules, rdates=rule.rdates, exdates=rule.exdates, include_dtstart=False
+    )
+    schedule.save(update_fields=["recurrence"])
+
+
 def _move_exceptions(
-    master: Appointment, start_before: datetime, end_before: datetime, *, next_rule=None
+    master: Appointment,
+    start_before: datetime,
+    end_before: datetime,
+    *,
+    next_rule=None,
+    zone_before: zoneinfo.ZoneInfo | None = None,
 ) -> list[datetime]:
     """A whole-series edit moved the master from `start_before`: every exception of the series
     moves with it by the same shift on the series' wall clock (DST-correct: 15:00 stays the
@@ -1443,20 +1784,19 @@ def _move_exceptions(
     dropped: its made occurrence goes (announced), its EXDATE or
     kept edit is forgotten. Returns those original starts (aware, as they were before), in order.
     Runs after the master is saved and its unedited occurrences are gone (their keys may be taken).
+    `zone_before`: the series' zone before a change of its clock (`update_appointment`): the keys
+    keep their wall-clock times on the new one, shifted as the master.
     """
     schedule = master.schedule
     zone = schedule_zone(schedule)
-    shift = _wall_shift(start_before, master.start, zone)
+    shift, shifted = _series_shift(master, start_before, zone_before)
     length_before = end_before - start_before
 
-    def shifted(moment: datetime) -> datetime:
-        return _shifted(moment, shift, zone)
-
     edited = list(master.occurrences.all())  # the unedited ones are gone
-    exdates = exdate_instants(schedule.recurrence, zone)
+    exdates = exdate_instants(schedule.recurrence, zone_before or zone)
     entries = future_exceptions(schedule)
     olds = [*exdates, *(o.original_start for o in edited), *(e["original_start"] for e in entries)]
-    if not shift or not olds:
+    if shift is None or not olds:
         return []
     whole = _without_exdates(schedule)
     if next_rule is not None:
@@ -1476,7 +1816,8 @@ def _move_exceptions(
     Appointment.objects.filter(pk__in=[o.pk for o in gone]).delete()
     # One row at a time, from the end the shift moves towards: no key is ever held twice
     # (the shift keeps their order), so the unique (master, original_start) index never refuses.
-    kept = sorted((o for o in edited if o not in gone), key=lambda o: o.original_start, reverse=shift > timedelta(0))
+    later = master.start > start_before  # the instants' shift (a new clock may move them against the wall's)
+    kept = sorted((o for o in edited if o not in gone), key=lambda o: o.original_start, reverse=later)
     for occurrence in kept:
         key = shifted(occurrence.original_start)
         if occurrence.start == occurrence.original_start and occurrence.end - occurrence.start == length_before:

@@ -2,6 +2,7 @@
 and the pages to create, open, edit and delete one appointment."""
 
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 from agents.models import Agent, Team
 from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
-from calendars.models import Appointment, CalendarSettings
+from calendars.models import Appointment, CalendarSettings, EditScope
 from calendars.selectors import calendar_agents, can_stop_repeating, series_exceptions, working_hours
 from calendars.series_words import dropped_exceptions_text, rule_in_words
 from helpdesk import permissions
@@ -402,7 +403,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = None
     if can_edit:
         if request.method == "POST":
-            form = AppointmentForm(request.POST, editing=True, series=series)
+            form = AppointmentForm(request.POST, editing=True, series=series, occurrence=appointment.is_occurrence)
             if form.is_valid():
                 data = form.service_fields()
                 agents = data.pop("agents")
@@ -410,21 +411,26 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     form.add_error("agents", "You may not put this appointment on those calendars.")
                 else:
                     rule = form.series_rule() if series is not None else None
-                    saved = form.save_with(
-                        lambda: services.edit_appointment(
-                            appointment, by=request.user, agents=agents, recurrence=rule, **data
-                        )
-                    )
+                    scope = form.edit_scope()
+                    if appointment.is_occurrence and scope != EditScope.OCCURRENCE:
+                        # This and following, or all: the series' master (a new one for the following) is saved.
+                        save = partial(services.edit_occurrences, appointment, scope=scope)
+                    else:
+                        save = partial(services.edit_appointment, appointment, recurrence=rule)
+                    saved = form.save_with(lambda: save(by=request.user, agents=agents, **data))
                     if saved is not None:
-                        messages.success(request, "Appointment saved.")
-                        dropped = saved.dropped_exceptions
+                        messages.success(
+                            request, SAVED_FOR[scope] if appointment.is_occurrence else "Appointment saved."
+                        )
+                        dropped = getattr(saved, "dropped_exceptions", None)
                         if dropped:
                             messages.warning(request, dropped_exceptions_text(dropped))
-                        return redirect("calendars:appointment-detail", pk=appointment.pk)
+                        return redirect("calendars:appointment-detail", pk=saved.pk)
         else:
             form = AppointmentForm(
                 editing=True,
                 series=series,
+                occurrence=appointment.is_occurrence,
                 initial={
                     "subject": appointment.subject,
                     "start": timezone.localtime(appointment.start),
@@ -458,6 +464,14 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "next": _safe_next(request),
         },
     )
+
+
+# What the page says once an edit of an occurrence is saved, by what it applied to.
+SAVED_FOR = {
+    EditScope.OCCURRENCE: "Appointment saved.",
+    EditScope.FOLLOWING: "Saved for this and the following occurrences: they are a new series from this one on.",
+    EditScope.ALL: "Saved for the whole series.",
+}
 
 
 def _days_initial(appointment: Appointment) -> dict:

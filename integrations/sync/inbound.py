@@ -517,7 +517,9 @@ def apply_remote_update(
         if changes:
             # Moved first: the helpdesk's exceptions move with the series (update_appointment), then
             # the remote's own, which name the new starts (RFC 5545 3.8.5.1, 3.8.4.4), are taken.
-            appointment = calendar_services.update_appointment(appointment, next_rule=new_rule, **changes)
+            # The remote's rule as it stands, changed or not: its UNTIL is the remote's, not shifted here.
+            remote_rule = new_rule if new_rule is not None or not after.rrules else _rule_text(after, agent)
+            appointment = calendar_services.update_appointment(appointment, next_rule=remote_rule, **changes)
         if new_rule is not None:
             # The remote's EXDATEs are the whole set: it may have undone a cancellation in the same edit.
             calendar_services.change_schedule(appointment, rule=new_rule, cancelled_as_given=True)

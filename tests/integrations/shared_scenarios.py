@@ -31,7 +31,7 @@ from dateutil.rrule import WEEKLY, rrule
 from django.utils import timezone
 
 from calendars import services as calendar_services
-from calendars.models import Appointment, CalendarSettings, ConflictRule
+from calendars.models import Appointment, CalendarSettings, ConflictRule, EditScope
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.sync import engine
 from tickets import services as ticket_services
@@ -415,6 +415,41 @@ def whole_series_moves_half_an_hour_later(calendars: Calendars, alice_cal, bob_c
     converged(capture, alice_cal, bob_cal)
     for agent_calendar, expected in ((alice_cal, alices), (bob_cal, bobs)):
         assert [(s, e) for s, e, _ in calendars.view(agent_calendar.agent.mailbox, *window)] == expected
+
+
+def this_and_following_splits_the_series(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """The helpdesk moves the third stand-up "and the following ones" half an hour later, renamed:
+    the series ends before it (UNTIL, RFC 5545 3.3.10) and a new series starts at it. Each
+    calendar then holds two series, the old one updated and the new one created, and shows what
+    dateutil expands of the two rules; a pull brings nothing back and writes nothing."""
+    first = next_monday_15()
+    series = standup([alice_cal.agent, bob_cal.agent], first, capture)
+    third, half = first + 2 * WEEK, timedelta(minutes=30)
+
+    with capture(execute=True):
+        new = calendar_services.edit_occurrences(
+            series.occurrences.get(original_start=third),
+            scope=EditScope.FOLLOWING,
+            subject="Weekly stand-up, new room",
+            start=third + half,
+            end=third + 2 * half,
+        )
+
+    local = first.astimezone(AMSTERDAM).replace(tzinfo=None)
+    old = [(m.replace(tzinfo=AMSTERDAM), "Weekly team stand-up") for m in rrule(WEEKLY, count=2, dtstart=local)]
+    later = rrule(WEEKLY, count=2, dtstart=local + 2 * WEEK + half)
+    expected = sorted(
+        (utc(s), utc(s + half), subject)
+        for s, subject in [*old, *((m.replace(tzinfo=AMSTERDAM), "Weekly stand-up, new room") for m in later)]
+    )
+    window = (first - HOUR, first + 5 * WEEK)
+    for agent_calendar in (alice_cal, bob_cal):
+        assert calendars.view(agent_calendar.agent.mailbox, *window) == expected
+        assert len(calendars.entries(agent_calendar.agent.mailbox)) == 2  # two series
+        assert remote_id(new, agent_calendar) != remote_id(series, agent_calendar)
+    converged(capture, alice_cal, bob_cal)
+    for agent_calendar in (alice_cal, bob_cal):
+        assert calendars.view(agent_calendar.agent.mailbox, *window) == expected
 
 
 # --- one technician's entry changed on both sides (SPEC S3.8: never a lost change) --------------------
@@ -831,6 +866,7 @@ SCENARIOS = [
     declined_invitation_leaves_the_helpdesk,
     lost_create_outside_the_window_is_found_by_its_marker,
     whole_series_moves_half_an_hour_later,
+    this_and_following_splits_the_series,
     phone_move_and_helpdesk_note_are_both_kept,
     both_moved_names_only_the_time,
     planned_request_moved_on_the_phone_says_so_on_the_request,

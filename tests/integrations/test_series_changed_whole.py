@@ -164,3 +164,22 @@ def test_series_moved_whole_then_renamed_in_the_helpdesk_pushes_no_stale_excepti
 
     assert (again.pushed, again.pulled) == (0, 0)
     assert sorted(str(e.url) + (e.data or "") for e in alice_phone.entries()) == written
+
+
+def test_a_series_another_client_moves_keeping_its_until_keeps_that_until(importing, alice_phone, first):  # noqa: F811
+    """A client that moves the series an hour but leaves UNTIL where it was (the last start as it
+    was): the server then gives seven occurrences, and so does the helpdesk. The helpdesk moves
+    UNTIL with a series only when it moves the series itself; a pulled move keeps the remote's."""
+    last = (first + 7 * WEEK).replace(tzinfo=ZONE).astimezone(UTC)
+    plain = {"rule": f"FREQ=WEEKLY;UNTIL={last:%Y%m%dT%H%M%SZ}", "exdate": False, "override": False}
+    alice_phone.calendar.save_event(ical=series_text(first, **plain))
+    assert pull(importing).failed == 0
+    alice_phone.calendar.save_event(ical=series_text(first, shift=timedelta(hours=1), **plain))
+
+    report = pull(importing)
+
+    assert (report.pulled, report.failed) == (1, 0)
+    begin, end = timezone.now(), timezone.now() + timedelta(weeks=20)
+    want = server_occurrences(alice_phone, begin, end)
+    assert len(want) == 7  # recurring-ical-events: the eighth, an hour later, is after UNTIL
+    assert helpdesk_occurrences(begin, end) == want

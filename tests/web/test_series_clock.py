@@ -144,16 +144,35 @@ def test_the_api_refuses_a_time_zone_it_cannot_use(coordinator, carol, api_clien
     assert not Appointment.objects.exists()
 
 
-def test_a_series_keeps_its_zone_on_patch(coordinator, carol, api_client):
+def test_a_patch_with_another_zone_moves_the_series_to_that_clock_at_the_same_wall_clock_time(
+    coordinator, carol, api_client
+):
     client = api_client(coordinator)
-    made = post_series(client, [carol]).json()
+    made = post_series(client, [carol]).json()  # Mondays 15:00 Amsterdam from 8 Mar 2027, four times
 
     same = client.patch(f"/api/appointments/{made['id']}/", {"time_zone": "Europe/Amsterdam"}, format="json")
-    other = client.patch(f"/api/appointments/{made['id']}/", {"time_zone": "Europe/London"}, format="json")
+    # 15:00 in New York is 21:00 for Carol in London, after her working hours: confirmed.
+    body = {"time_zone": "America/New_York", "confirm_overlap": True}
+    other = client.patch(f"/api/appointments/{made['id']}/", body, format="json")
 
     assert same.status_code == 200
+    assert other.status_code == 200, other.json()
+    assert other.json()["time_zone"] == "America/New_York"
+    assert other.json()["dropped_exceptions"] == []
+    master = Appointment.objects.get(pk=made["id"])
+    assert starts_of(master, *MARCH) == expected(
+        datetime(2027, 3, 8, 15, 0), NEW_YORK, *MARCH, freq=rrule.WEEKLY, count=4
+    )
+
+
+def test_an_all_day_series_refuses_another_zone_on_patch(coordinator, carol, api_client):
+    client = api_client(coordinator)
+    made = post_series(client, [carol], all_day=True, start="2027-03-08", end="2027-03-09").json()
+
+    other = client.patch(f"/api/appointments/{made['id']}/", {"time_zone": "America/New_York"}, format="json")
+
     assert other.status_code == 400
-    assert "keeps the time zone it was made on (Europe/Amsterdam)" in other.json()["time_zone"][0]
+    assert "same on every clock" in other.json()["time_zone"][0]
 
 
 def test_the_series_page_names_its_zone(coordinator, carol, api_client, page_client):

@@ -3,7 +3,7 @@ cancelled and moved occurrences (RFC 5545 3.8.5.1 EXDATE, 3.8.4.4 RECURRENCE-ID 
 those no occurrence of the series matches any more are dropped, and the person is told which.
 Expected starts come from dateutil's rrule."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -89,7 +89,9 @@ def test_the_edit_page_names_the_cancelled_day_a_weekday_move_drops(page_client,
     page = response.content.decode()
     assert "1 occurrence cancelled or moved on its own (Mon 19 Mar 2035 09:00) no longer falls" in page
     assert series_exceptions(Appointment.objects.get(pk=master.pk)).cancelled == []
-    expected = rrule.rrule(rrule.WEEKLY, byweekday=(rrule.MO, rrule.FR), dtstart=datetime(2035, 3, 6, 9), until=UNTIL)
+    # The end moves with the series, a day later (RFC 5545 3.3.10; what Outlook and Google do).
+    later = UNTIL + timedelta(days=1)
+    expected = rrule.rrule(rrule.WEEKLY, byweekday=(rrule.MO, rrule.FR), dtstart=datetime(2035, 3, 6, 9), until=later)
     assert shown_starts(master) == list(expected)
 
 
@@ -112,3 +114,24 @@ def test_the_api_answers_which_exceptions_a_move_dropped(api_client, alice, stan
     assert tuesday["cancelled_starts"] == []
     renamed = client.patch(f"/api/appointments/{standup.pk}/", {"subject": "Daily"}, format="json").json()
     assert renamed["dropped_exceptions"] is None
+
+
+def test_the_edit_page_moves_the_series_to_another_clock_at_the_same_time_there(page_client, alice, standup):
+    """The series' time zone changed on its edit page, Start left as shown: Mondays 09:00 on the
+    London clock from then on, the cancelled Monday still cancelled (its key moved with it)."""
+    page = page_client(alice.user).get(f"/calendar/appointments/{standup.pk}/").content.decode()
+    assert 'name="time_zone"' in page and '<option value="Europe/Amsterdam" selected>' in page
+
+    response = page_client(alice.user).post(
+        f"/calendar/appointments/{standup.pk}/",
+        edit_fields(standup, time_zone="Europe/London", confirm_overlap="on"),
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    london = ZoneInfo("Europe/London")
+    mondays = rrule.rrule(rrule.WEEKLY, byweekday=rrule.MO, dtstart=FIRST, until=UNTIL)
+    cancelled = datetime(2035, 3, 19, 9, tzinfo=london)
+    want = [monday.replace(tzinfo=london) for monday in mondays if monday.replace(tzinfo=london) != cancelled]
+    rows = Appointment.objects.visible().filter(master=standup).order_by("start").values_list("start", flat=True)
+    assert list(rows) == want
+    assert series_exceptions(Appointment.objects.get(pk=standup.pk)).cancelled == [cancelled]
