@@ -26,7 +26,6 @@ from django.db.models import TextChoices
 
 from agents.models import Agent
 from calendars import privacy
-from calendars.ical import EventStyle, appointment_calendar
 from calendars.models import Appointment, CalendarSettings
 from calendars.signals import Change
 from helpdesk.moments import days_text, span_text, when_text
@@ -135,6 +134,11 @@ def build_notices(
     appointment: Appointment, kinds: dict[int, NoticeKind], calendar_settings: CalendarSettings
 ) -> list[Notice]:
     """The e-mails for one change, each in its technician's time zone."""
+    # Read here, not with the module: this module is loaded at start-up (the receiver is connected
+    # in CalendarsConfig.ready) by every process, and the .ics writer and what it imports are only
+    # needed once an e-mail is built (issue 14: a sync's start-up).
+    from calendars.ical import EventStyle, appointment_calendar
+
     agents = Agent.objects.filter(pk__in=kinds, is_active=True).select_related("user")
     exceptions = list(appointment.occurrences.filter(is_modified=True)) if appointment.is_recurring_master else []
     notices = []

@@ -1,5 +1,5 @@
 """What a process imports at start-up: the admin's modules are read by the pages and by `check`, not
-by a worker's start-up; a CalDAV or Google sync never loads exchangelib."""
+by a worker's start-up; a CalDAV or Google sync never loads exchangelib, nor the .ics writer."""
 
 import os
 import subprocess
@@ -43,4 +43,13 @@ def test_a_caldav_or_google_sync_does_not_import_exchangelib():
     # exchangelib's package is about 20 MiB; only an Exchange connection needs it (issue 14: peak memory).
     code = "import integrations.sync.engine, integrations.providers.caldav, integrations.providers.google\n"
     code += "import integrations.providers.graph, integrations.tasks\nprint('exchangelib' in sys.modules)"
+    assert _in_a_new_process(code) == "False"
+
+
+def test_a_sync_does_not_import_the_ics_writer_of_the_feed_and_e_mails():
+    # calendars.ical writes the phone feed and the e-mails' attachments; a sync writes neither
+    # (issue 14: every sync's start-up). It is read when an e-mail or the feed is built.
+    code = "import integrations.sync.engine, integrations.providers.caldav, integrations.providers.google\n"
+    code += "import integrations.providers.graph, integrations.tasks, calendars.tasks\n"
+    code += "print('calendars.ical' in sys.modules)"
     assert _in_a_new_process(code) == "False"

@@ -252,3 +252,52 @@ def test_new_instance_builds_what_the_model_s_own_constructor_builds(name, alice
     assert [f.is_cached(ours) for f in relations] == [f.is_cached(expected) for f in relations]
     assert ours._state.adding and ours.pk is None
     assert bulk.new_instance(Appointment).other_attendees is not ours.other_attendees
+
+
+def _statements_of(job) -> list[str]:
+    from django.db import connection
+
+    seen = []
+
+    def spy(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        job()
+    return seen
+
+
+def test_bulk_statements_on_sqlite_are_written_in_its_own_placeholders_and_read_back_the_same():
+    """sqlite3's paramstyle is "qmark" (PEP 249, Python's sqlite3 docs): a statement written in
+    it is not rewritten value by value by Django's SQLite cursor (issue 14's import profile)."""
+    import sqlite3
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's placeholders")
+    made = Appointment.objects.bulk_create(_appointments())
+    ours: list[Appointment] = []
+    inserted = _statements_of(lambda: ours.extend(bulk.insert(_appointments())))
+    for appointment in ours:
+        appointment.subject = "Changed"
+    updated = _statements_of(lambda: bulk.update(ours, ["subject"]))
+    assert sqlite3.paramstyle == "qmark"
+    assert [("?" in sql, "%s" in sql) for sql in inserted + updated] == [(True, False)] * 2
+    assert _rows(Appointment, [a.pk for a in ours]) == [
+        {**row, "subject": "Changed"} for row in _rows(Appointment, [a.pk for a in made])
+    ]
+
+
+def test_bulk_statements_logged_as_in_debug_read_as_django_logs_them():
+    """With statements logged (DEBUG, a test counting queries), Django's debug cursor formats each
+    with `%` and its parameters: the statement keeps Django's own placeholders for it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as logged:
+        ours = bulk.insert(_appointments())
+    assert len(logged.captured_queries) == 1
+    assert "Visit, with ünïcode" in logged.captured_queries[0]["sql"]
+    assert Appointment.objects.filter(pk__in=[a.pk for a in ours]).count() == 2
