@@ -31,19 +31,32 @@ def readers(text: str):
     return dateutil_tz.tzical(io.StringIO(text)).get(), calendar.timezones[0].to_tz(lookup_tzid=False)
 
 
+def instants(zone: ZoneInfo, first: date, last: date) -> list[datetime]:
+    """What the readers are asked, first..last: 00:00 and 12:00 UTC of every day, and every half
+    hour of the two days around each change of zoneinfo's offset (where a wrong onset shows)."""
+    found = []
+    moment = datetime(first.year, first.month, first.day, tzinfo=UTC) + timedelta(days=1)
+    while moment < datetime(last.year, last.month, last.day, tzinfo=UTC):
+        following = moment + timedelta(days=1)
+        if following.astimezone(zone).utcoffset() != moment.astimezone(zone).utcoffset():
+            found += [moment - timedelta(days=1) + timedelta(minutes=30 * n) for n in range(4 * 48)]
+        else:
+            found += [moment, moment + timedelta(hours=12)]
+        moment = following
+    return found
+
+
 def wrong_instants(tzid: str, first: date, last: date) -> list[datetime]:
     text = vtimezone(tzid, first, last).to_ical().decode().replace(tzid, "X-Embedded-Only")
     zone, wrong = ZoneInfo(tzid), []
     by_dateutil, by_icalendar = readers(text)
-    moment = datetime(first.year, first.month, first.day, tzinfo=UTC) + timedelta(days=1)
-    while moment < datetime(last.year, last.month, last.day, tzinfo=UTC):
+    for moment in instants(zone, first, last):
         local = moment.astimezone(zone)
         ambiguous = local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
         if not ambiguous and any(
             moment.astimezone(reader).utcoffset() != local.utcoffset() for reader in (by_dateutil, by_icalendar)
         ):
             wrong.append(moment)
-        moment += timedelta(minutes=30)
     return wrong
 
 
@@ -122,19 +135,12 @@ def test_a_zone_with_summer_time_for_ever_is_written_as_outlook_writes_it(tzid):
 def test_a_block_written_for_two_years_stays_right_decades_later(tzid):
     """RFC 5545 3.6.5: a VTIMEZONE a recurring entry refers to MUST be valid for every instance. A
     CalDAV entry or an e-mail attachment is never written again, so a series without end written
-    now must read right in 2040-2055 too: each day at 00:00 and 12:00 UTC, and an hour either side
-    of every change, as zoneinfo (tzdata) gives them, read by dateutil's tzical and icalendar."""
+    now must read right in 2040-2055 too (`instants`: twice a day, and every half hour around each
+    change, as zoneinfo (tzdata) gives them), read by dateutil's tzical and icalendar."""
     text = vtimezone(tzid, date(2026, 11, 30), date(2028, 12, 1)).to_ical().decode().replace(tzid, "X-Embedded")
-    zone = ZoneInfo(tzid)
-    moment, wrong = datetime(2040, 1, 1, tzinfo=UTC), []
-    instants = []
-    while moment < datetime(2056, 1, 1, tzinfo=UTC):
-        instants += [moment, moment + timedelta(hours=12)]
-        if (moment + timedelta(days=1)).astimezone(zone).utcoffset() != moment.astimezone(zone).utcoffset():
-            instants += [moment + timedelta(hours=hour) for hour in range(0, 25)]
-        moment += timedelta(days=1)
+    zone, wrong = ZoneInfo(tzid), []
     for reader in readers(text):
-        for instant in instants:
+        for instant in instants(zone, date(2040, 1, 1), date(2056, 1, 1)):
             local = instant.astimezone(zone)
             ambiguous = local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
             if not ambiguous and instant.astimezone(reader).utcoffset() != local.utcoffset():
