@@ -436,7 +436,8 @@ def _update_appointment(
     if moved and by is not None:
         _refuse_work_logged_ahead(appointment)
     # Asked only about a save that can happen: refusals above come first.
-    if check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start:
+    checked = check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start
+    if checked and not appointment.is_recurring_master:  # a series is checked on all its occurrences below
         spans = [(appointment.start, appointment.end)]
         refuse_conflicts(spans, on, exclude=appointment.pk, all_day=appointment.all_day)
     _mark_edited(appointment)
@@ -449,6 +450,9 @@ def _update_appointment(
             appointment, moved=moved, agents=new_agents, span_before=span_before, next_rule=next_rule
         )
         _spread_texts_to_edited_occurrences(appointment, texts_before)
+        if checked:
+            # Every occurrence where it now falls (trial fault: only the master's new time was asked).
+            _refuse_series_overlaps(appointment, on)
     if regrouped and appointment.request_id and by is not None:
         _record_reassignment(appointment, agent_ids_before, new_agents, by=by, moved=moved, zone=zone)
     _announce(appointment, Change.MOVED if moved else Change.UPDATED, agent_ids_before, by)
@@ -1049,19 +1053,33 @@ def edit_appointment(
     if isinstance(recurrence, str) and recurrence.strip() == rule_text(appointment):
         recurrence = None  # the rule as it is (a PUT of what was read): nothing to change
     rule = recurrence.strip() if isinstance(recurrence, str) else recurrence
+    rule = series_rule_after_move(appointment, rule, agents=agents, changes=changes)
+    span_before, agent_ids_before = (appointment.start, appointment.end), set(_agent_ids(appointment))
     dropped: list[datetime] = []
     if changes or agents is not None or (recurrence is None and not stop):
         appointment = update_appointment(
-            appointment, by=by, agents=agents, check_overlap=check_overlap, next_rule=rule, **changes
+            appointment,
+            by=by,
+            agents=agents,
+            # With a rule to follow, the series is checked once it has it (below).
+            check_overlap=check_overlap and rule is None,
+            next_rule=rule,
+            **changes,
         )
         dropped = getattr(appointment, "dropped_exceptions", [])
-    if recurrence is not None:
+    if rule is not None:
+        redrawn = (appointment.start, appointment.end) != span_before or set(
+            _agent_ids(appointment)
+        ) != agent_ids_before
         try:
-            appointment = change_schedule(appointment, rule=rule, by=by, check_overlap=check_overlap)
+            appointment = change_schedule(appointment, rule=rule, by=by, check_overlap=check_overlap and not redrawn)
         except OverlapWarning:
             raise  # it names the overlaps; not a fault of the rule's text
         except ValidationError as error:
             raise ValidationError({"recurrence": error.messages}) from error
+        if check_overlap and redrawn and appointment.busy:
+            # Moved or regrouped: every occurrence where it now falls, not only the new ones.
+            _refuse_series_overlaps(appointment, list(appointment.agents.all()))
     if stop:
         try:
             appointment = stop_repeating(appointment, by=by)
@@ -1069,6 +1087,60 @@ def edit_appointment(
             raise ValidationError({"stop_repeating": error.messages}) from error
     appointment.dropped_exceptions = dropped  # what a series' move could not carry (`_move_exceptions`)
     return appointment
+
+
+def series_rule_after_move(master: Appointment, rule, *, agents: Iterable[Agent] | None, changes: dict):
+    """The rule a person's edit gives a series (`edit_appointment`): when it moves the master's start
+    to another day on the series' wall clock, the rule's days move with it (`rule_shift.shifted_rule`:
+    BYDAY, BYMONTHDAY, BYMONTH, as Outlook and Google move a series), so the series moves whole and
+    its exceptions (shifted by `_move_exceptions`) still name occurrences. `rule`: None (the rule
+    kept) or the new rule as `edit_appointment` takes it; one repeating on other days than the
+    current one is the person's choice and comes back as given, as does any rule of anything but a
+    master, or when the start stays on its day. Returns None (nothing to change) or the rule.
+
+    Raises ValidationError({"start": ...}), saving nothing, when the moved rule does not give the new
+    start as its first occurrence (RFC 5545 3.8.5.3: DTSTART is the first instance) though the old
+    rule gave the old one: a rule whose days cannot be moved (BYSETPOS, BYYEARDAY, BYWEEKNO)."""
+    from calendars.rule_shift import same_pattern, shifted_rule, wall_day
+
+    if not master.is_recurring_master or not {"start", "all_day"} & set(changes):
+        return rule
+    current = master.schedule.recurrence
+    base = current if rule is None else _parse_rule(rule)
+    if not same_pattern(base, current):
+        return rule
+    zone = schedule_zone(master.schedule)
+    moved_master = copy.copy(master)
+    on = list(agents) if agents is not None else list(master.agents.all())
+    _set_changes(moved_master, {k: v for k, v in changes.items() if k in ("start", "end", "all_day")}, _zone_of(on))
+    before, after = wall_day(master.start, zone), wall_day(moved_master.start, zone)
+    if before == after:
+        return rule
+    moved = shifted_rule(base, before, after)
+    if rule is not None:  # the person's own EXDATEs (new cancellations) stay as given
+        moved.exdates = list(base.exdates)
+    if _first_start(current, master.start, zone) == master.start and (
+        _first_start(moved, moved_master.start, zone) != moved_master.start
+    ):
+        raise ValidationError(
+            {
+                "start": "The series' rule cannot move to the new day with its start; change its days "
+                "(Repeat) along with the start, or move single occurrences."
+            }
+        )
+    return moved
+
+
+def _first_start(rule: recurrence_lib.Recurrence, start: datetime, zone: zoneinfo.ZoneInfo) -> datetime | None:
+    """The first start (aware) `rule` gives from `start` on the wall clock of `zone`, EXDATEs aside."""
+    local = start.astimezone(zone).replace(tzinfo=None)
+    whole = recurrence_lib.Recurrence(rrules=rule.rrules, exrules=rule.exrules, rdates=rule.rdates)
+    with timezone.override(zone):
+        first = whole.after(local, inc=True, dtstart=local)
+    if first is None:
+        return None
+    wall = first.astimezone(zone).replace(tzinfo=None) if first.tzinfo else first
+    return times.on_wall_clock(wall, zone)
 
 
 def _without_exdates(schedule: Schedule) -> Schedule:
@@ -1423,7 +1495,8 @@ def _move_exceptions(
             pass  # the caller's `change_schedule` refuses it, with its message, and keeps nothing
 
     given = _starts_given(master, whole, [shifted(old) for old in olds])
-    dropped = sorted(old for old in olds if shifted(old) not in given)
+    # A cancelled occurrence is both a made row and an EXDATE: one start, named once.
+    dropped = sorted({old for old in olds if shifted(old) not in given})
 
     agent_ids = _agent_ids(master)
     gone = [o for o in edited if shifted(o.original_start) not in given]
