@@ -1106,7 +1106,10 @@ def series_rule_after_move(master: Appointment, rule, *, agents: Iterable[Agent]
     if not master.is_recurring_master or not {"start", "all_day"} & set(changes):
         return rule
     current = master.schedule.recurrence
-    base = current if rule is None else _parse_rule(rule)
+    try:
+        base = current if rule is None else _parse_rule(rule)
+    except ValidationError:
+        return rule  # `change_schedule` refuses it with its message
     if not same_pattern(base, current):
         return rule
     zone = schedule_zone(master.schedule)

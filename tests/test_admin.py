@@ -194,6 +194,31 @@ def test_a_series_moved_half_an_hour_in_admin_keeps_its_cancelled_day_cancelled(
     assert [o.start for o in kept] == [day for day in wednesdays if day != wednesdays[1]]
 
 
+def test_a_series_moved_to_thursday_in_admin_repeats_on_thursdays_with_its_cancelled_day(admin_client, alice):
+    """Trial fault 1 in admin: Wednesdays from Wed 2 Dec, the start moved to Thu 3 Dec, the rule field
+    left as shown. The rule becomes BYDAY=TH (as on the edit page and the API) and the cancelled
+    second Wednesday is the cancelled second Thursday; dateutil's Wednesdays shifted a day are the
+    new rule's Thursdays."""
+    admin_client.post(
+        reverse("admin:calendars_appointment_add"), appointment_form(alice, rule="FREQ=WEEKLY;BYDAY=WE;COUNT=4")
+    )
+    master = Appointment.objects.get(schedule__isnull=False)
+    services.cancel_occurrence(master.occurrences.order_by("original_start")[1])
+    url = reverse("admin:calendars_appointment_change", args=[master.pk])
+    shown_rule = admin_client.get(url).context["adminform"].form.initial["rule"]
+
+    form = appointment_form(alice, start_0="2026-12-03", end_0="2026-12-03", rule=shown_rule)
+    assert admin_client.post(url, form).status_code == 302
+
+    first = datetime(2026, 12, 2, 10, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    wednesdays = list(rrule.rrule(rrule.WEEKLY, byweekday=rrule.WE, dtstart=first, count=4))
+    thursdays = list(rrule.rrule(rrule.WEEKLY, byweekday=rrule.TH, dtstart=first + timedelta(days=1), count=4))
+    assert [day + timedelta(days=1) for day in wednesdays] == thursdays
+    kept = Appointment.objects.visible().filter(master=master).order_by("start")
+    assert [o.start for o in kept] == [day for day in thursdays if day != thursdays[1]]
+    assert Appointment.objects.get(master=master, original_start=thursdays[1]).is_cancelled
+
+
 def test_rule_without_occurrences_is_refused_in_admin(admin_client, alice):
     response = admin_client.post(
         reverse("admin:calendars_appointment_add"),
