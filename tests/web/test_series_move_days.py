@@ -187,3 +187,31 @@ def test_monthly_day_29_moved_to_30_over_the_api_asks_about_every_occurrence_the
     after = expanded("FREQ=MONTHLY;BYMONTHDAY=30;UNTIL=20270630T215959Z", first + timedelta(days=1))
     assert saved.json()["recurrence"] == "FREQ=MONTHLY;UNTIL=20270630T215959Z;BYMONTHDAY=30"
     assert shown_starts(master, AMS) == after
+
+
+def test_monthly_day_29_moved_to_30_on_the_page_names_every_occurrence_outside_working_days(page_client, alice):
+    """Trial fault 2 on the page: moving the series from the 29th to the 30th asked only about
+    "Sat 30 Jan 2027", not Sun 30 May 2027 (dateutil: the 30ths up to June falling on a weekend)."""
+    first = datetime(2027, 1, 29, 9)
+    master = series(alice, "FREQ=MONTHLY;BYMONTHDAY=29;UNTIL=20270630T215959Z", first.replace(tzinfo=AMS))
+    weekend = [
+        day
+        for day in expanded("FREQ=MONTHLY;BYMONTHDAY=30;UNTIL=20270630T215959Z", first + timedelta(days=1))
+        if day.weekday() >= 5
+    ]
+    assert [day.date().isoformat() for day in weekend] == ["2027-01-30", "2027-05-30"]
+    fields = {
+        "subject": master.subject,
+        "start": "2027-01-30T09:00",
+        "end": "2027-01-30T10:00",
+        "agents": [alice.pk],
+        "repeat": "monthly",
+        "repeat_until": "2027-06-30",
+    }
+
+    response = page_client(alice.user).post(f"/calendar/appointments/{master.pk}/", fields)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Sat 30 Jan 2027" in page and "Sun 30 May 2027" in page
+    assert Appointment.objects.get(pk=master.pk).start == first.replace(tzinfo=AMS)  # nothing saved yet
