@@ -61,12 +61,11 @@ def same_pattern(one: recurrence_lib.Recurrence, other: recurrence_lib.Recurrenc
 
 def _shifted(line: recurrence_lib.Rule, days: int, months: int, after: date) -> recurrence_lib.Rule:
     moved = copy.copy(line)
-    if days % 7 and line.byday:
-        indexed = [day for day in line.byday if day.index]
-        if len(line.byday) == 1 and indexed:
-            moved.byday = [recurrence_lib.Weekday(after.weekday(), _ordinal(after, negative=indexed[0].index < 0))]
-        else:
-            moved.byday = [recurrence_lib.Weekday((day.number + days) % 7, day.index) for day in line.byday]
+    indexed = [day for day in line.byday if day.index]
+    if days and len(line.byday) == 1 and indexed:  # a week on, the second Tuesday is the third
+        moved.byday = [recurrence_lib.Weekday(after.weekday(), _ordinal(after, negative=indexed[0].index < 0))]
+    elif days % 7 and line.byday:
+        moved.byday = [recurrence_lib.Weekday((day.number + days) % 7, day.index) for day in line.byday]
         if line.freq == recurrence_lib.WEEKLY and (line.interval or 1) > 1:
             # The weeks INTERVAL counts start on WKST (RFC 5545 3.3.10, default MO): shifted with
             # the days, the days that shared a week still do.
