@@ -15,6 +15,7 @@ from django.utils import timezone
 from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations.models import SyncLink
+from tests.integrations.series import with_a_moved_and_a_cancelled_occurrence
 
 pytestmark = pytest.mark.django_db
 
@@ -27,17 +28,16 @@ def test_a_monday_series_moved_to_tuesday_reaches_radicale_with_its_rule_and_exc
     monday = today + timedelta(days=7 - today.weekday())
     first = datetime(monday.year, monday.month, monday.day, 9, tzinfo=zone)
     rule = "FREQ=WEEKLY;COUNT=6;BYDAY=MO"
-    with django_capture_on_commit_callbacks(execute=True):
-        master = calendar_services.create_recurring_appointment(
-            rule=rule, agents=[alice_calendar.agent], start=first, end=first + timedelta(hours=1), subject="Stand-up"
-        )
+    master = with_a_moved_and_a_cancelled_occurrence(
+        alice_calendar.agent,
+        django_capture_on_commit_callbacks,
+        rule=rule,
+        start=first,
+        moved=2,
+        cancelled=3,
+        later=timedelta(hours=4),
+    )
     occurrences = list(master.occurrences.order_by("original_start"))
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.update_appointment(
-            occurrences[2], start=occurrences[2].start + timedelta(hours=4), end=occurrences[2].end + timedelta(hours=4)
-        )
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.cancel_occurrence(occurrences[3])
 
     tuesday = first + timedelta(days=1)
     with django_capture_on_commit_callbacks(execute=True):

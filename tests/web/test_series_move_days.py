@@ -48,6 +48,21 @@ def series(agent, rule: str, start: datetime, minutes: int = 60) -> Appointment:
     )
 
 
+def moved_on_its_own(master: Appointment, original_start: datetime, start: datetime) -> None:
+    """The occurrence of `original_start` moved on its own to `start`, an hour long."""
+    occurrence = master.occurrences.get(original_start=original_start)
+    calendar_services.update_appointment(occurrence, start=start, end=start + timedelta(hours=1))
+
+
+def moved_over_api(client, master: Appointment, start: str, end: str) -> dict:
+    """PATCH the master's new start and end (confirmed), as the trial did; the answer's body."""
+    response = client.patch(
+        f"/api/appointments/{master.pk}/", {"start": start, "end": end, "confirm_overlap": True}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
 def test_weekly_wednesday_count_4_moved_to_thursday_on_the_page_moves_the_whole_series(page_client, alice):
     """Trial: FREQ=WEEKLY;BYDAY=WE;COUNT=4 from Wed 3 Feb 2027 10:00, its start set to Thu 4 Feb on
     "Edit the whole series". It kept BYDAY=WE, lost 3 Feb, and gained 3 Mar."""
@@ -83,23 +98,13 @@ def test_weekly_monday_count_6_in_new_york_moved_to_tuesday_over_the_api_keeps_i
     frank = make_agent("frank", time_zone="America/New_York")
     first = datetime(2027, 3, 1, 9)
     master = series(frank, "FREQ=WEEKLY;COUNT=6;BYDAY=MO", first.replace(tzinfo=NEW_YORK))
-    calendar_services.update_appointment(
-        master.occurrences.get(original_start=datetime(2027, 3, 15, 9, tzinfo=NEW_YORK)),
-        start=datetime(2027, 3, 15, 13, tzinfo=NEW_YORK),
-        end=datetime(2027, 3, 15, 14, tzinfo=NEW_YORK),
-    )
+    moved_on_its_own(master, datetime(2027, 3, 15, 9, tzinfo=NEW_YORK), datetime(2027, 3, 15, 13, tzinfo=NEW_YORK))
     calendar_services.cancel_occurrence(
         master.occurrences.get(original_start=datetime(2027, 3, 22, 9, tzinfo=NEW_YORK))
     )
 
-    response = api_client(frank.user).patch(
-        f"/api/appointments/{master.pk}/",
-        {"start": "2027-03-02T09:00:00-05:00", "end": "2027-03-02T10:00:00-05:00", "confirm_overlap": True},
-        format="json",
-    )
+    body = moved_over_api(api_client(frank.user), master, "2027-03-02T09:00:00-05:00", "2027-03-02T10:00:00-05:00")
 
-    assert response.status_code == 200, response.content
-    body = response.json()
     before = expanded("FREQ=WEEKLY;COUNT=6;BYDAY=MO", first, NEW_YORK)
     after = expanded("FREQ=WEEKLY;COUNT=6;BYDAY=TU", first + timedelta(days=1), NEW_YORK)
     assert [start + timedelta(days=1) for start in before] == after
@@ -125,25 +130,15 @@ def test_monthly_last_friday_moved_a_day_earlier_becomes_last_thursday_with_its_
     2027: Thu 23, while 30 Sep is the last Thursday) is dropped and named once."""
     first = datetime(2027, 1, 29, 16)
     master = series(alice, "FREQ=MONTHLY;BYDAY=-1FR;UNTIL=20271231T230000Z", first.replace(tzinfo=AMS))
-    calendar_services.update_appointment(
-        master.occurrences.get(original_start=datetime(2027, 2, 26, 16, tzinfo=AMS)),
-        start=datetime(2027, 2, 26, 10, tzinfo=AMS),
-        end=datetime(2027, 2, 26, 11, tzinfo=AMS),
-    )
+    moved_on_its_own(master, datetime(2027, 2, 26, 16, tzinfo=AMS), datetime(2027, 2, 26, 10, tzinfo=AMS))
     cancelled = [datetime(2027, 4, 30, 16, tzinfo=AMS), datetime(2027, 9, 24, 16, tzinfo=AMS)]
     # Cancelled as the API and a pull cancel them: on the rule (EXDATE) and on the made row.
     calendar_services.keep_cancelled_starts(master, cancelled)
     for occurrence in master.occurrences.filter(original_start__in=cancelled, is_cancelled=False):
         calendar_services.cancel_occurrence(occurrence)
 
-    response = api_client(alice.user).patch(
-        f"/api/appointments/{master.pk}/",
-        {"start": "2027-01-28T16:00:00+01:00", "end": "2027-01-28T17:00:00+01:00", "confirm_overlap": True},
-        format="json",
-    )
+    body = moved_over_api(api_client(alice.user), master, "2027-01-28T16:00:00+01:00", "2027-01-28T17:00:00+01:00")
 
-    assert response.status_code == 200, response.content
-    body = response.json()
     after = expanded("FREQ=MONTHLY;BYDAY=-1TH;UNTIL=20271231T230000Z", first - timedelta(days=1))
     assert body["recurrence"] == "FREQ=MONTHLY;UNTIL=20271231T230000Z;BYDAY=-1TH"
     assert body["dropped_exceptions"] == ["2027-09-24T16:00:00+02:00"]
