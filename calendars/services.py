@@ -1137,7 +1137,9 @@ def series_rule_after_move(master: Appointment, rule, *, agents: Iterable[Agent]
 def _first_start(rule: recurrence_lib.Recurrence, start: datetime, zone: zoneinfo.ZoneInfo) -> datetime | None:
     """The first start (aware) `rule` gives from `start` on the wall clock of `zone`, EXDATEs aside."""
     local = start.astimezone(zone).replace(tzinfo=None)
-    whole = recurrence_lib.Recurrence(rrules=rule.rrules, exrules=rule.exrules, rdates=rule.rdates)
+    whole = recurrence_lib.Recurrence(
+        rrules=rule.rrules, exrules=rule.exrules, rdates=rule.rdates, include_dtstart=False
+    )
     with timezone.override(zone):
         first = whole.after(local, inc=True, dtstart=local)
     if first is None:

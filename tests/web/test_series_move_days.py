@@ -210,3 +210,23 @@ def test_monthly_day_29_moved_to_30_on_the_page_names_every_occurrence_outside_w
     page = response.content.decode()
     assert "Sat 30 Jan 2027" in page and "Sun 30 May 2027" in page
     assert Appointment.objects.get(pk=master.pk).start == first.replace(tzinfo=AMS)  # nothing saved yet
+
+
+def test_a_series_whose_rule_cannot_follow_its_new_day_is_refused_and_nothing_is_saved(api_client, alice):
+    """BYYEARDAY=60 (1 Mar 2027) moved to 2 Mar: dateutil's first start of the rule from 2 Mar is not
+    2 Mar, so the saved DTSTART would not be the first instance (RFC 5545 3.8.5.3): refused."""
+    first = datetime(2027, 3, 1, 9)
+    rule = "FREQ=YEARLY;COUNT=3;BYYEARDAY=60"
+    assert expanded(rule, first)[0] == first
+    assert expanded(rule, first + timedelta(days=1))[:1] != [first + timedelta(days=1)]
+    master = series(alice, rule, first.replace(tzinfo=AMS))
+
+    response = api_client(alice.user).patch(
+        f"/api/appointments/{master.pk}/",
+        {"start": "2027-03-02T09:00:00+01:00", "end": "2027-03-02T10:00:00+01:00", "confirm_overlap": True},
+        format="json",
+    )
+
+    assert response.status_code == 400, response.content
+    assert "cannot move to the new day" in response.json()["start"][0]
+    assert Appointment.objects.get(pk=master.pk).start == first.replace(tzinfo=AMS)
