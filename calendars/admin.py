@@ -196,7 +196,13 @@ class AppointmentAdmin(admin.ModelAdmin):
                 setattr(obj, name, value)
             start_shown = obj.start
             new_rule = rule if rule and rule != form.initial.get("rule") and obj.is_recurring_master else None
-            saved = services.update_appointment(obj, agents=agents, by=request.user, next_rule=new_rule, **fields)
+            # A series moved to another day with its rule left as it was: the rule's days move too,
+            # as on the edit page and the API (`series_rule_after_move`).
+            moved_rule = None if new_rule else services.series_rule_after_move(obj, None, agents=agents, changes=fields)
+            next_rule = new_rule or moved_rule
+            saved = services.update_appointment(obj, agents=agents, by=request.user, next_rule=next_rule, **fields)
+            if moved_rule is not None:
+                services.change_schedule(saved, rule=moved_rule, by=request.user)
             dropped = list(getattr(saved, "dropped_exceptions", None) or [])
             if rule and rule != form.initial.get("rule"):
                 if saved.is_recurring_master:

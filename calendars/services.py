@@ -464,7 +464,8 @@ def _update_appointment(
     if moved and by is not None:
         _refuse_work_logged_ahead(appointment)
     # Asked only about a save that can happen: refusals above come first.
-    if check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start:
+    checked = check_overlap and appointment.busy and (moved or regrouped) and appointment.end > appointment.start
+    if checked and not appointment.is_recurring_master:  # a series is checked on all its occurrences below
         spans = [(appointment.start, appointment.end)]
         refuse_conflicts(spans, on, exclude=appointment.pk, all_day=appointment.all_day)
     _mark_edited(appointment)
@@ -484,6 +485,9 @@ def _update_appointment(
             zone_before=zone_before,
         )
         _spread_texts_to_edited_occurrences(appointment, texts_before)
+        if checked:
+            # Every occurrence where it now falls (trial fault: only the master's new time was asked).
+            _refuse_series_overlaps(appointment, on)
     if regrouped and appointment.request_id and by is not None:
         _record_reassignment(appointment, agent_ids_before, new_agents, by=by, moved=moved, zone=zone)
     _announce(appointment, Change.MOVED if moved else Change.UPDATED, agent_ids_before, by)
@@ -1147,25 +1151,34 @@ def edit_appointment(
     if isinstance(recurrence, str) and recurrence.strip() == rule_text(appointment):
         recurrence = None  # the rule as it is (a PUT of what was read): nothing to change
     rule = recurrence.strip() if isinstance(recurrence, str) else recurrence
+    rule = series_rule_after_move(appointment, rule, agents=agents, changes=changes)
+    span_before, agent_ids_before = (appointment.start, appointment.end), set(_agent_ids(appointment))
     dropped: list[datetime] = []
     if changes or agents is not None or time_zone is not None or (recurrence is None and not stop):
         appointment = update_appointment(
             appointment,
             by=by,
             agents=agents,
-            check_overlap=check_overlap,
+            # With a rule to follow, the series is checked once it has it (below).
+            check_overlap=check_overlap and rule is None,
             next_rule=rule,
             time_zone=time_zone,
             **changes,
         )
         dropped = getattr(appointment, "dropped_exceptions", [])
-    if recurrence is not None:
+    if rule is not None:
+        redrawn = (appointment.start, appointment.end) != span_before or set(
+            _agent_ids(appointment)
+        ) != agent_ids_before
         try:
-            appointment = change_schedule(appointment, rule=rule, by=by, check_overlap=check_overlap)
+            appointment = change_schedule(appointment, rule=rule, by=by, check_overlap=check_overlap and not redrawn)
         except OverlapWarning:
             raise  # it names the overlaps; not a fault of the rule's text
         except ValidationError as error:
             raise ValidationError({"recurrence": error.messages}) from error
+        if check_overlap and redrawn and appointment.busy:
+            # Moved or regrouped: every occurrence where it now falls, not only the new ones.
+            _refuse_series_overlaps(appointment, list(appointment.agents.all()))
     if stop:
         try:
             appointment = stop_repeating(appointment, by=by)
@@ -1389,6 +1402,74 @@ def _carry_edits(
             target.agents.set(row_agents)
     if entries:
         keep_future_exceptions(new, [*future_exceptions(new.schedule), *entries])
+
+
+def series_rule_after_move(master: Appointment, rule, *, agents: Iterable[Agent] | None, changes: dict):
+    """The rule a person's edit gives a series (`edit_appointment`): when it moves the master's start
+    to another day on the series' wall clock, the rule's days move with it (`rule_shift.shifted_rule`:
+    BYDAY, BYMONTHDAY, BYMONTH, as Outlook and Google move a series), so the series moves whole and
+    its exceptions (shifted by `_move_exceptions`) still name occurrences. `rule`: None (the rule
+    kept) or the new rule as `edit_appointment` takes it; one repeating on other days than the
+    current one is the person's choice and comes back as given, as does any rule of anything but a
+    master, or when the start stays on its day. Returns None (nothing to change) or the rule.
+
+    Raises ValidationError({"start": ...}), saving nothing, when the moved rule does not give the new
+    start as its first occurrence (RFC 5545 3.8.5.3: DTSTART is the first instance) though the old
+    rule gave the old one: a rule whose days cannot be moved (BYSETPOS, BYYEARDAY, BYWEEKNO)."""
+    from calendars.rule_shift import same_pattern, shifted_rule, wall_day
+
+    if not master.is_recurring_master or not {"start", "all_day"} & set(changes):
+        return rule
+    current = master.schedule.recurrence
+    try:
+        base = current if rule is None else _parse_rule(rule)
+    except ValidationError:
+        return rule  # `change_schedule` refuses it with its message
+    if not same_pattern(base, current):
+        return rule
+    zone = schedule_zone(master.schedule)
+    moved_master = copy.copy(master)
+    on = list(agents) if agents is not None else list(master.agents.all())
+    _set_changes(moved_master, {k: v for k, v in changes.items() if k in ("start", "end", "all_day")}, _zone_of(on))
+    before, after = wall_day(master.start, zone), wall_day(moved_master.start, zone)
+    if before == after:
+        return rule
+    moved = shifted_rule(base, before, after)
+    if rule is not None:  # the person's own EXDATEs (new cancellations) stay as given
+        moved.exdates = list(base.exdates)
+    else:
+        # The series' own rule moved: its end moves too, by the same wall-clock shift, as
+        # `_shift_until` moves it when the days stay (a rule given with the move keeps its end).
+        shift = moved_master.start.astimezone(zone).replace(tzinfo=None) - master.start.astimezone(zone).replace(
+            tzinfo=None
+        )
+        moved = _until_moved(
+            moved, lambda moment: times.on_wall_clock(moment.astimezone(zone).replace(tzinfo=None) + shift, zone), zone
+        )
+    if _first_start(current, master.start, zone) == master.start and (
+        _first_start(moved, moved_master.start, zone) != moved_master.start
+    ):
+        raise ValidationError(
+            {
+                "start": "The series' rule cannot move to the new day with its start; change its days "
+                "(Repeat) along with the start, or move single occurrences."
+            }
+        )
+    return moved
+
+
+def _first_start(rule: recurrence_lib.Recurrence, start: datetime, zone: zoneinfo.ZoneInfo) -> datetime | None:
+    """The first start (aware) `rule` gives from `start` on the wall clock of `zone`, EXDATEs aside."""
+    local = start.astimezone(zone).replace(tzinfo=None)
+    whole = recurrence_lib.Recurrence(
+        rrules=rule.rrules, exrules=rule.exrules, rdates=rule.rdates, include_dtstart=False
+    )
+    with timezone.override(zone):
+        first = whole.after(local, inc=True, dtstart=local)
+    if first is None:
+        return None
+    wall = first.astimezone(zone).replace(tzinfo=None) if first.tzinfo else first
+    return times.on_wall_clock(wall, zone)
 
 
 def _without_exdates(schedule: Schedule) -> Schedule:
@@ -1745,7 +1826,16 @@ def _shift_until(master: Appointment, start_before: datetime, zone_before: zonei
     rule = schedule.recurrence
     if shift is None or all(each.until is None for each in rule.rrules):
         return
-    zone = zone_before or schedule_zone(schedule)  # the clock a naive UNTIL was written on
+    # The clock a naive UNTIL was written on.
+    schedule.recurrence = _until_moved(rule, shifted, zone_before or schedule_zone(schedule))
+    schedule.save(update_fields=["recurrence"])
+
+
+def _until_moved(
+    rule: recurrence_lib.Recurrence, shifted: Callable[[datetime], datetime], zone: zoneinfo.ZoneInfo
+) -> recurrence_lib.Recurrence:
+    """`rule` with each RRULE's UNTIL moved by `shifted` (aware -> aware), in its own form (UTC
+    stays UTC, a wall-clock UNTIL on `zone`'s wall clock stays one): `_shift_until`'s rule."""
     rules = []
     for each in rule.rrules:
         moved = copy.copy(each)
@@ -1753,10 +1843,9 @@ def _shift_until(master: Appointment, start_before: datetime, zone_before: zonei
             until = shifted(rule_instant(each.until, zone))
             moved.until = until.astimezone(UTC) if each.until.tzinfo else until.replace(tzinfo=None)
         rules.append(moved)
-    schedule.recurrence = recurrence_lib.Recurrence(
+    return recurrence_lib.Recurrence(
         rrules=rules, exrules=rule.exrules, rdates=rule.rdates, exdates=rule.exdates, include_dtstart=False
     )
-    schedule.save(update_fields=["recurrence"])
 
 
 def _move_exceptions(
@@ -1807,7 +1896,8 @@ def _move_exceptions(
             pass  # the caller's `change_schedule` refuses it, with its message, and keeps nothing
 
     given = _starts_given(master, whole, [shifted(old) for old in olds])
-    dropped = sorted(old for old in olds if shifted(old) not in given)
+    # A cancelled occurrence is both a made row and an EXDATE: one start, named once.
+    dropped = sorted({old for old in olds if shifted(old) not in given})
 
     agent_ids = _agent_ids(master)
     gone = [o for o in edited if shifted(o.original_start) not in given]

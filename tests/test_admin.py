@@ -174,16 +174,22 @@ def test_a_rule_changed_in_admin_drops_the_moved_day_it_no_longer_gives_and_undo
     assert [o.original_start for o in kept] == thursdays
 
 
-def test_a_series_moved_half_an_hour_in_admin_keeps_its_cancelled_day_cancelled(admin_client, alice):
-    """Trial fault 1 in admin: the start moved from 10:00 to 10:30, the rule field left as shown;
-    the cancelled second Wednesday moves with the series (RFC 5545 3.8.5.1) and stays cancelled."""
+def _wednesdays_the_second_cancelled(admin_client, alice) -> tuple[Appointment, str, str]:
+    """Four Wednesdays from Wed 2 Dec 2026 10:00 made in admin, the second cancelled: the master, its
+    change page's address and the rule its field shows."""
     admin_client.post(
         reverse("admin:calendars_appointment_add"), appointment_form(alice, rule="FREQ=WEEKLY;BYDAY=WE;COUNT=4")
     )
     master = Appointment.objects.get(schedule__isnull=False)
     services.cancel_occurrence(master.occurrences.order_by("original_start")[1])
     url = reverse("admin:calendars_appointment_change", args=[master.pk])
-    shown_rule = admin_client.get(url).context["adminform"].form.initial["rule"]
+    return master, url, admin_client.get(url).context["adminform"].form.initial["rule"]
+
+
+def test_a_series_moved_half_an_hour_in_admin_keeps_its_cancelled_day_cancelled(admin_client, alice):
+    """Trial fault 1 in admin: the start moved from 10:00 to 10:30, the rule field left as shown;
+    the cancelled second Wednesday moves with the series (RFC 5545 3.8.5.1) and stays cancelled."""
+    master, url, shown_rule = _wednesdays_the_second_cancelled(admin_client, alice)
 
     form = appointment_form(alice, start_1="10:30:00", end_1="11:30:00", rule=shown_rule)
     assert admin_client.post(url, form).status_code == 302
@@ -192,6 +198,25 @@ def test_a_series_moved_half_an_hour_in_admin_keeps_its_cancelled_day_cancelled(
     wednesdays = list(rrule.rrule(rrule.WEEKLY, byweekday=rrule.WE, dtstart=first, count=4))
     kept = Appointment.objects.visible().filter(master=master).order_by("start")
     assert [o.start for o in kept] == [day for day in wednesdays if day != wednesdays[1]]
+
+
+def test_a_series_moved_to_thursday_in_admin_repeats_on_thursdays_with_its_cancelled_day(admin_client, alice):
+    """Trial fault 1 in admin: Wednesdays from Wed 2 Dec, the start moved to Thu 3 Dec, the rule field
+    left as shown. The rule becomes BYDAY=TH (as on the edit page and the API) and the cancelled
+    second Wednesday is the cancelled second Thursday; dateutil's Wednesdays shifted a day are the
+    new rule's Thursdays."""
+    master, url, shown_rule = _wednesdays_the_second_cancelled(admin_client, alice)
+
+    form = appointment_form(alice, start_0="2026-12-03", end_0="2026-12-03", rule=shown_rule)
+    assert admin_client.post(url, form).status_code == 302
+
+    first = datetime(2026, 12, 2, 10, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    wednesdays = list(rrule.rrule(rrule.WEEKLY, byweekday=rrule.WE, dtstart=first, count=4))
+    thursdays = list(rrule.rrule(rrule.WEEKLY, byweekday=rrule.TH, dtstart=first + timedelta(days=1), count=4))
+    assert [day + timedelta(days=1) for day in wednesdays] == thursdays
+    kept = Appointment.objects.visible().filter(master=master).order_by("start")
+    assert [o.start for o in kept] == [day for day in thursdays if day != thursdays[1]]
+    assert Appointment.objects.get(master=master, original_start=thursdays[1]).is_cancelled
 
 
 def test_rule_without_occurrences_is_refused_in_admin(admin_client, alice):

@@ -694,7 +694,9 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
         _replace(master, "class", "PRIVATE" if event.private else "PUBLIC")
     if current.busy != event.busy:
         _replace(master, "transp", "OPAQUE" if event.busy else "TRANSPARENT")
-    rules_now = sorted(rrule_key(r, current.time_zone, current.start) for r in current.rrules)
+    # Both read from the DTSTART written now: a rule that only repeats its own DTSTART's weekday
+    # (BYDAY=WE from a Wednesday) is not the same series once DTSTART moves to a Thursday.
+    rules_now = sorted(rrule_key(r, event.time_zone, event.start) for r in current.rrules)
     rdates_now = sorted(str(_key(d, zone)) for d in current.rdates)
     if rules_now != sorted(rrule_key(r, event.time_zone, event.start) for r in event.rrules) or rdates_now != sorted(
         str(_key(d, zone)) for d in event.rdates

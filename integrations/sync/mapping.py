@@ -448,7 +448,8 @@ def differing_fields(one: RemoteEvent, other: RemoteEvent) -> list[str]:
         "subject": same_text(one.subject, other.subject),
         "body": same_text(one.body, other.body),
         "location": same_text(one.location, other.location),
-        "rrules": sorted(rrule_key(r, one.time_zone, one.start) for r in one.rrules)
+        # Both from one DTSTART: BYDAY=MO from a Monday and BYDAY=TU from a Tuesday are other rules.
+        "rrules": sorted(rrule_key(r, other.time_zone, other.start) for r in one.rrules)
         == sorted(rrule_key(r, other.time_zone, other.start) for r in other.rrules),
         "exdates": sorted(one_data["exdates"]) == sorted(other_data["exdates"]),
     }

@@ -200,3 +200,23 @@ def extra_dates_refusal_logged(agent, system: str) -> None:
             " not written there. Make the extra dates appointments of their own to see them in that calendar.",
         )
     ]
+
+
+def with_a_moved_and_a_cancelled_occurrence(
+    agent, capture_on_commit, *, rule: str, start: datetime, moved: int, cancelled: int, later: timedelta
+) -> Appointment:
+    """A series by `rule` for `agent` from `start`, an hour each, its occurrence number `moved`
+    (0-based) moved `later` on its own and number `cancelled` cancelled, each change committed
+    (so pushed) on its own. Returns the master."""
+    with capture_on_commit(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule=rule, agents=[agent], start=start, end=start + HOUR, subject="Stand-up"
+        )
+    occurrences = list(master.occurrences.order_by("original_start"))
+    with capture_on_commit(execute=True):
+        calendar_services.update_appointment(
+            occurrences[moved], start=occurrences[moved].start + later, end=occurrences[moved].end + later
+        )
+    with capture_on_commit(execute=True):
+        calendar_services.cancel_occurrence(occurrences[cancelled])
+    return master

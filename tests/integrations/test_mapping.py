@@ -44,3 +44,28 @@ def test_an_all_day_series_ends_at_midnight_after_its_last_day():
     event = RemoteEvent(start=date(2026, 3, 23), end=date(2026, 3, 24), all_day=True, rrules=["FREQ=DAILY;COUNT=2"])
 
     assert span_of(event)[1] == datetime(2026, 3, 25, tzinfo=UTC)
+
+
+def test_a_series_moved_from_wednesday_to_thursday_with_its_byday_changes_its_rule_in_a_merge():
+    """The three-way merge (`differing_fields`) reads the rule as changed when a series moves from a
+    Wednesday to a Thursday and BYDAY=WE becomes BYDAY=TH (trial fault 1): each rule only names its
+    own DTSTART's weekday, but from one DTSTART they give other days (RFC 5545 3.3.10), so the
+    merge must send the new RRULE with the new DTSTART."""
+    from integrations.sync.mapping import differing_fields
+
+    zone = "Europe/Amsterdam"
+    wednesday = datetime(2027, 2, 3, 10, tzinfo=ZoneInfo(zone))
+    before = RemoteEvent(
+        start=wednesday, end=wednesday + timedelta(hours=1), time_zone=zone, rrules=["FREQ=WEEKLY;BYDAY=WE;COUNT=4"]
+    )
+    thursday = wednesday + timedelta(days=1)
+    after = RemoteEvent(
+        start=thursday, end=thursday + timedelta(hours=1), time_zone=zone, rrules=["FREQ=WEEKLY;BYDAY=TH;COUNT=4"]
+    )
+
+    assert differing_fields(before, after) == ["start", "end", "rrules"]
+    # The same rule spelt without its implied BYDAY still reads as the same (Exchange names the day).
+    plain = RemoteEvent(
+        start=thursday, end=thursday + timedelta(hours=1), time_zone=zone, rrules=["FREQ=WEEKLY;COUNT=4"]
+    )
+    assert differing_fields(plain, after) == []

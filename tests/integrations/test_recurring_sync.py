@@ -10,7 +10,7 @@ from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations.models import SyncLink
 from integrations.sync import engine
-from tests.integrations.series import make_daily_series
+from tests.integrations.series import make_daily_series, with_a_moved_and_a_cancelled_occurrence
 
 pytestmark = pytest.mark.django_db
 
@@ -30,22 +30,15 @@ def local_starts(master, start, end):
 
 @pytest.fixture
 def series(alice_calendar, tomorrow_9, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        master = calendar_services.create_recurring_appointment(
-            rule="RRULE:FREQ=DAILY;COUNT=6",
-            agents=[alice_calendar.agent],
-            start=tomorrow_9,
-            end=tomorrow_9 + timedelta(hours=1),
-            subject="Stand-up",
-        )
-    occurrences = list(master.occurrences.order_by("original_start"))
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.update_appointment(
-            occurrences[1], start=occurrences[1].start + timedelta(hours=3), end=occurrences[1].end + timedelta(hours=3)
-        )
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.cancel_occurrence(occurrences[2])
-    return master
+    return with_a_moved_and_a_cancelled_occurrence(
+        alice_calendar.agent,
+        django_capture_on_commit_callbacks,
+        rule="RRULE:FREQ=DAILY;COUNT=6",
+        start=tomorrow_9,
+        moved=1,
+        cancelled=2,
+        later=timedelta(hours=3),
+    )
 
 
 def test_series_with_a_moved_and_a_cancelled_occurrence_is_one_entry_with_the_same_occurrences(

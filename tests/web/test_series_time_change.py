@@ -74,25 +74,30 @@ def test_the_edit_page_moving_the_series_to_tuesdays_keeps_the_cancelled_day_on_
     assert "no longer fall" not in response.content.decode()
 
 
-def test_the_edit_page_names_the_cancelled_day_a_weekday_move_drops(page_client, alice):
+def test_the_edit_page_moving_a_monday_and_friday_series_to_tuesday_moves_both_days_and_the_cancelled_day(
+    page_client, alice
+):
     """A rule made elsewhere, Mondays and Fridays ("As now" keeps it), its start moved from Monday to
-    Tuesday: the series still falls on Mondays and Fridays, so the cancelled Monday, shifted to a
-    Tuesday, matches no occurrence. It is dropped, and the page says so."""
+    Tuesday: the whole series moves a day, as Outlook moves it (BYDAY=TU,SA), so the cancelled
+    Monday 19 March is the cancelled Tuesday 20 March and nothing is dropped (trial fault 1)."""
     master = series_from_first(alice, "MO,FR")
 
     response = page_client(alice.user).post(
         f"/calendar/appointments/{master.pk}/",
-        edit_fields(master, start="2035-03-06T09:00", end="2035-03-06T09:15", repeat="keep"),
+        # Saturdays leave Alice's working week: confirmed (asked about in test_series_move_days).
+        edit_fields(master, start="2035-03-06T09:00", end="2035-03-06T09:15", repeat="keep", confirm_overlap="on"),
         follow=True,
     )
 
-    page = response.content.decode()
-    assert "1 occurrence cancelled or moved on its own (Mon 19 Mar 2035 09:00) no longer falls" in page
-    assert series_exceptions(Appointment.objects.get(pk=master.pk)).cancelled == []
-    # The end moves with the series, a day later (RFC 5545 3.3.10; what Outlook and Google do).
+    assert "no longer fall" not in response.content.decode()
+    cancelled = datetime(2035, 3, 20, 9)
+    assert series_exceptions(Appointment.objects.get(pk=master.pk)).cancelled == [cancelled.replace(tzinfo=AMS)]
+    # The days and the end move with the series, a day later (RFC 5545 3.3.10; what Outlook and Google do).
     later = UNTIL + timedelta(days=1)
-    expected = rrule.rrule(rrule.WEEKLY, byweekday=(rrule.MO, rrule.FR), dtstart=datetime(2035, 3, 6, 9), until=later)
-    assert shown_starts(master) == list(expected)
+    before = rrule.rrule(rrule.WEEKLY, byweekday=(rrule.MO, rrule.FR), dtstart=FIRST, until=UNTIL)
+    expected = rrule.rrule(rrule.WEEKLY, byweekday=(rrule.TU, rrule.SA), dtstart=datetime(2035, 3, 6, 9), until=later)
+    assert [day + timedelta(days=1) for day in before] == list(expected)
+    assert shown_starts(master) == [day for day in expected if day != cancelled]
 
 
 def test_the_api_answers_which_exceptions_a_move_dropped(api_client, alice, standup):
@@ -110,8 +115,11 @@ def test_the_api_answers_which_exceptions_a_move_dropped(api_client, alice, stan
         {"start": "2035-03-06T09:30:00+01:00", "end": "2035-03-06T09:45:00+01:00", "confirm_overlap": True},
         format="json",
     ).json()
-    assert tuesday["dropped_exceptions"] == ["2035-03-19T09:30:00+01:00"]
-    assert tuesday["cancelled_starts"] == []
+    # The series moves to Tuesdays (BYDAY=TU) and takes its cancelled day along (trial fault 1).
+    # Its end moves by the same shift, a day and half an hour (20350531T215959Z + 1 day 30 min).
+    assert tuesday["recurrence"] == "FREQ=WEEKLY;UNTIL=20350601T222959Z;BYDAY=TU"
+    assert tuesday["dropped_exceptions"] == []
+    assert tuesday["cancelled_starts"] == ["2035-03-20T09:30:00+01:00"]
     renamed = client.patch(f"/api/appointments/{standup.pk}/", {"subject": "Daily"}, format="json").json()
     assert renamed["dropped_exceptions"] is None
 
