@@ -586,8 +586,12 @@ def reassign_appointment(
     appointment: Appointment, *, from_agent: Agent | None, to_agent: Agent, by=None, check_overlap: bool = False
 ):
     """Move an appointment from one technician's calendar to another's (drag on the group
-    calendar); `check_overlap` as for update_appointment."""
+    calendar); `check_overlap` as for update_appointment. Raises ValidationError({"to_agent": ...}),
+    saving nothing, when `to_agent` is already on it and `from_agent` is another technician: that
+    move would only take `from_agent` off the entry (trial 4)."""
     agent_ids = set(_agent_ids(appointment))
+    if from_agent is not None and from_agent.pk != to_agent.pk and to_agent.pk in agent_ids:
+        raise ValidationError({"to_agent": f"{to_agent} is already on it."})
     if from_agent is not None:
         agent_ids.discard(from_agent.pk)
     agent_ids.add(to_agent.pk)
