@@ -139,6 +139,7 @@ class OverlapWarning(ValidationError):
         """`dated`: name the day of every overlap (those of a series fall on many days)."""
         self.overlaps = overlaps
         self.outside = list(outside)
+        self.dated = dated
         zone = timezone.get_current_timezone()
         said = []
         if overlaps:
@@ -331,9 +332,23 @@ def create_appointments(
         make = partial(create_recurring_appointment, rule=rule, time_zone=zone)
     else:
         make = create_appointment
-    if one_each:
-        return [make(agents=[agent], **fields) for agent in agents]
-    return [make(agents=agents, **fields)]
+    if not one_each:
+        return [make(agents=agents, **fields)]
+    made, warnings = [], []
+    for agent in agents:
+        # Every technician's overlaps and hours, as one shared entry's check names them (trial 3):
+        # the ones made are undone with this transaction when any is refused.
+        try:
+            made.append(make(agents=[agent], **fields))
+        except OverlapWarning as warning:
+            warnings.append(warning)
+    if warnings:
+        raise OverlapWarning(
+            [overlap for warning in warnings for overlap in warning.overlaps],
+            dated=any(warning.dated for warning in warnings),
+            outside=[outside for warning in warnings for outside in warning.outside],
+        )
+    return made
 
 
 @transaction.atomic
