@@ -21,6 +21,7 @@ from ..base import (
     RemoteEvent,
     UnreadableEntry,
     occurrence_texts_to_write,
+    read_iso,
     reads_untrusted,
     refuse_extra_dates,
     unknown_zone_note,
@@ -59,7 +60,7 @@ def _parse(value: dict | None) -> datetime:
     if "." in text:
         head, fraction = text.split(".", 1)
         text = f"{head}.{fraction[:6]}"
-    moment = datetime.fromisoformat(text)
+    moment = read_iso(text, "dateTime")
     zone = value.get("timeZone") or "UTC"
     tz = ZoneInfo(_zone(zone))
     return moment.replace(tzinfo=tz).astimezone(UTC)
@@ -334,7 +335,7 @@ def original_utc(value: str) -> datetime:
         digits = "".join(ch for ch in tail if ch.isdigit())[:6]
         offset = tail[len("".join(ch for ch in tail if ch.isdigit())) :]
         text = f"{head}.{digits}{offset}"
-    return datetime.fromisoformat(text).astimezone(UTC)
+    return read_iso(text, "originalStart").astimezone(UTC)
 
 
 @reads_untrusted("Microsoft 365")
