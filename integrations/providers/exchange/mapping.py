@@ -465,7 +465,9 @@ def _rrule_from_recurrence(recurrence: Recurrence, event: RemoteEvent) -> str:
         if isinstance(end, datetime):
             # exchangelib reads the xs:date as that day's midnight on the series' clock, as an instant.
             end = end.astimezone(ZoneInfo(_zone_name(event))).date()
-    return ";".join(parts + range_parts(count=count, end=end, all_day=event.all_day, zone=_zone_name(event)))
+    numbered = isinstance(boundary, NumberedPattern)
+    zone = _zone_name(event)
+    return ";".join(parts + range_parts(numbered=numbered, count=count, end=end, all_day=event.all_day, zone=zone))
 
 
 def normalised_rules(event: RemoteEvent) -> list[str]:

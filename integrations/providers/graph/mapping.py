@@ -300,8 +300,9 @@ def rrule_from(recurrence: dict, event: RemoteEvent) -> str:
     )
     parts = rrule_for(shape)
     end = date.fromisoformat(rng["endDate"][:10]) if rng.get("type") == "endDate" and rng.get("endDate") else None
-    count = rng.get("numberOfOccurrences") if rng.get("type") == "numbered" else None
-    parts += range_parts(count=count, end=end, all_day=event.all_day, zone=event.time_zone or "UTC")
+    numbered = rng.get("type") == "numbered"
+    count = rng.get("numberOfOccurrences")
+    parts += range_parts(numbered=numbered, count=count, end=end, all_day=event.all_day, zone=event.time_zone or "UTC")
     return ";".join(parts)
 
 
