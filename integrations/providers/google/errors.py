@@ -110,7 +110,7 @@ def translate(
     if status == 412:
         return VersionConflict(f"The entry changed in {mailbox}'s calendar since we last read it.")
     if status in (404, 410):
-        if what == "calendar":
+        if what in ("calendar", "listing"):  # the calendar's events listing: the calendar is gone (review 15)
             return ConnectionProblem(
                 f"Google has no calendar {calendar_id!r} of {mailbox} that {who} can open: check the technician's "
                 "e-mail address (the Workspace user's primary address) or the calendar's id, and that the calendar "

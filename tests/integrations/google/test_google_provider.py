@@ -553,6 +553,16 @@ def test_a_refusal_of_the_listing_is_still_the_calendars(google, provider, calen
         provider.list_changes(calendar, None, window)
 
 
+def test_a_listing_of_a_calendar_that_is_gone_names_the_calendar(google, provider, calendar, window):
+    # Review 15: a 404 on events.list is the calendar gone or unshared, not an entry.
+    google.fail_next(404, "notFound", path=f"/calendars/{ALICE}/events")
+
+    with pytest.raises(ConnectionProblem) as raised:
+        provider.list_changes(calendar, None, window)
+
+    assert "no calendar" in str(raised.value) and "entry" not in str(raised.value)
+
+
 @pytest.mark.parametrize("reason", ["updatedMinTooLongAgo", ""])
 def test_any_410_on_a_sync_token_listing_asks_for_a_full_listing(google, provider, calendar, window, reason):
     # Calendar API "Synchronize resources efficiently": a 410 on an incremental request means a
