@@ -421,7 +421,9 @@ class CalDAVProvider:
                     etag = propstat.findtext(f"{_DAV}prop/{_DAV}getetag") or etag
                     data = propstat.findtext(f"{_DAV}prop/{_CALDAV}calendar-data") or data
             if href and data:
-                return read_event(data, remote_id=_member_path(calendar.calendar_id, href), version=etag)
+                remote_id = _member_path(calendar.calendar_id, href)
+                # With `owner`, as `get` and the listing read it: the same object reads the same (review 17).
+                return read_event(data, remote_id=remote_id, version=etag, owner=calendar.mailbox)
         return None
 
     # --- writing ------------------------------------------------------------------------------
