@@ -139,6 +139,7 @@ class OverlapWarning(ValidationError):
         """`dated`: name the day of every overlap (those of a series fall on many days)."""
         self.overlaps = overlaps
         self.outside = list(outside)
+        self.dated = dated
         zone = timezone.get_current_timezone()
         said = []
         if overlaps:
@@ -342,9 +343,23 @@ def create_appointments(
         make = partial(create_recurring_appointment, rule=rule, time_zone=zone)
     else:
         make = create_appointment
-    if one_each:
-        return [make(agents=[agent], **fields) for agent in agents]
-    return [make(agents=agents, **fields)]
+    if not one_each:
+        return [make(agents=agents, **fields)]
+    made, warnings = [], []
+    for agent in agents:
+        # Every technician's overlaps and hours, as one shared entry's check names them (trial 3):
+        # the ones made are undone with this transaction when any is refused.
+        try:
+            made.append(make(agents=[agent], **fields))
+        except OverlapWarning as warning:
+            warnings.append(warning)
+    if warnings:
+        raise OverlapWarning(
+            [overlap for warning in warnings for overlap in warning.overlaps],
+            dated=any(warning.dated for warning in warnings),
+            outside=[outside for warning in warnings for outside in warning.outside],
+        )
+    return made
 
 
 @transaction.atomic
@@ -651,8 +666,12 @@ def reassign_appointment(
     appointment: Appointment, *, from_agent: Agent | None, to_agent: Agent, by=None, check_overlap: bool = False
 ):
     """Move an appointment from one technician's calendar to another's (drag on the group
-    calendar); `check_overlap` as for update_appointment."""
+    calendar); `check_overlap` as for update_appointment. Raises ValidationError({"to_agent": ...}),
+    saving nothing, when `to_agent` is already on it and `from_agent` is another technician: that
+    move would only take `from_agent` off the entry (trial 4)."""
     agent_ids = set(_agent_ids(appointment))
+    if from_agent is not None and from_agent.pk != to_agent.pk and to_agent.pk in agent_ids:
+        raise ValidationError({"to_agent": f"{to_agent} is already on it."})
     if from_agent is not None:
         agent_ids.discard(from_agent.pk)
     agent_ids.add(to_agent.pk)

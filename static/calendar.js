@@ -511,6 +511,13 @@
     return [...agents].map(Number);
   }
 
+  // Dropped on the column or row of another technician who is already on the entry: their name.
+  function alreadyOn(info) {
+    if (!info.oldResource || !info.newResource || info.oldResource.id === info.newResource.id) return null;
+    const agents = info.event.extendedProps.agents.map(String);
+    return agents.includes(String(info.newResource.id)) ? info.newResource.title : null;
+  }
+
   // Outside the working hours of a technician it lands on (on that technician's own clock)?
   // Inside means within one of their working intervals from the server, start to end; all
   // wall-clock texts to the second, which compare as the times they name.
@@ -709,6 +716,13 @@
     eventDragStart: () => (preview = null),
     eventResizeStart: () => (preview = null),
     eventDrop: (info) => {
+      const already = alreadyOn(info);
+      if (already) {
+        // Swapping the old technician for one already on it would only drop the old one (trial 4).
+        info.revert();
+        say(`Not moved: ${already} is already on it.`, true);
+        return;
+      }
       if (mayDrop(info)) return save(info, { ...movedTimes(info), agents: agentsAfterDrop(info) });
       info.revert();
       if (!overRows(info.jsEvent)) say("Not moved: it was let go outside the technicians' rows.", true);

@@ -421,6 +421,23 @@ def _clean(value: object) -> str:
     return value.replace("\x00", "")
 
 
+def no_such_time(what: str, value: object) -> UnreadableEntry:
+    """The refusal of a date or time value that names no day or time ("hour 25", "30 February"):
+    RFC 5545 3.3.4/3.3.5 and RFC 3339 5.6 (hour 00-23, minute 00-59, a day the month has). `what`
+    names the field (DTSTART, start); the value is quoted, cut to 40 characters."""
+    return UnreadableEntry(f"its {what} {str(value)[:40]!r} is not a date or time that exists")
+
+
+def read_iso(text: object, what: str, *, day: bool = False) -> datetime | date:
+    """`text` as an ISO 8601 / RFC 3339 date-time (`day`: a date) by Python's fromisoformat; an
+    aware datetime when it names an offset, else naive. Raises `no_such_time` for anything else
+    (not text, or a time that does not exist), so the sync log names the bad value (trial 6)."""
+    try:
+        return date.fromisoformat(text) if day else datetime.fromisoformat(text)
+    except (TypeError, ValueError) as error:
+        raise no_such_time(what, text) from error
+
+
 def _check_moment(value: object, what: str) -> None:
     if not isinstance(value, date):  # datetime is a date too
         raise UnreadableEntry(f"its {what} is {type(value).__name__}, not a date or a time")

@@ -47,6 +47,7 @@ from integrations.providers.base import (
     choose_calendar,
     connection_tested,
     gives_a_date,
+    no_such_time,
     reads_untrusted,
     unknown_zone_note,
     unreachable_reason,
@@ -420,7 +421,9 @@ class CalDAVProvider:
                     etag = propstat.findtext(f"{_DAV}prop/{_DAV}getetag") or etag
                     data = propstat.findtext(f"{_DAV}prop/{_CALDAV}calendar-data") or data
             if href and data:
-                return read_event(data, remote_id=_member_path(calendar.calendar_id, href), version=etag)
+                remote_id = _member_path(calendar.calendar_id, href)
+                # With `owner`, as `get` and the listing read it: the same object reads the same (review 17).
+                return read_event(data, remote_id=remote_id, version=etag, owner=calendar.mailbox)
         return None
 
     # --- writing ------------------------------------------------------------------------------
@@ -930,6 +933,8 @@ def _event_from_calendar(source: str, remote_id: str, version: str | None, owner
     events = [c for c in cal.walk("VEVENT")]
     if not events:
         return None
+    for event in events:
+        _check_times_read(event)
     masters = [e for e in events if e.get("recurrence-id") is None]
     master = masters[0] if masters else events[0]
     event = _event_from(master, [e for e in events if e is not master], remote_id, version)
@@ -1162,10 +1167,22 @@ def _time_parameters(params: str) -> tuple[str | None, str | None]:
 
 
 def _plain_time(name: str, params: str, value: str) -> tuple[datetime | date, str | None]:
-    """A DTSTART, DTEND or RECURRENCE-ID value as icalendar decodes it, and its TZID."""
+    """A DTSTART, DTEND or RECURRENCE-ID value as icalendar decodes it, and its TZID; UnreadableEntry
+    naming the value when it is no date or time that exists (base.no_such_time)."""
     tzid, kind = _time_parameters(params)
     factory = _TYPES.for_property(name, kind)
-    return (factory.from_ical(value, tzid) if tzid else factory.from_ical(value)), tzid
+    try:
+        return (factory.from_ical(value, tzid) if tzid else factory.from_ical(value)), tzid
+    except ValueError as error:
+        raise no_such_time(name, value) from error
+
+
+def _check_times_read(component) -> None:
+    """UnreadableEntry naming the first time (DTSTART, DTEND, RECURRENCE-ID) icalendar could not
+    read: it keeps such a value as text (`errors`), which must not become another time (trial 6)."""
+    for name, _reason in getattr(component, "errors", ()):
+        if name.upper() in _TIMES:
+            raise no_such_time(name.upper(), str(component.get(name).to_ical().decode()))
 
 
 _TYPES = icalendar.Component.types_factory

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from .base import ProviderError
+from .base import ProviderError, UnreadableEntry
 
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # Microsoft's `index` of a relative pattern as a BYSETPOS / BYDAY position.
@@ -166,14 +166,22 @@ def rrule_for(pattern: MicrosoftPattern) -> list[str]:
     return parts
 
 
-def range_parts(*, count: int | None = None, end: date | None = None, all_day: bool, zone: str) -> list[str]:
-    """The RRULE range parts of a Microsoft recurrence range: a numbered range (`count`) is COUNT, an
+def range_parts(
+    *, numbered: bool = False, count: object = None, end: date | None = None, all_day: bool, zone: str
+) -> list[str]:
+    """The RRULE range parts of a Microsoft recurrence range: a numbered range (`numbered`, its
+    `count` as the server sent it) is COUNT, which must be a whole number >= 1 (else UnreadableEntry
+    naming the value: never an endless series, nor text put into the rule), an
     end-date range (`end`, the last day on the series' wall clock) is UNTIL, a range without end is
     nothing. UNTIL is the end date for an all-day series; for a timed one it is the end date's last
     second on the wall clock of `zone` (an IANA name), in UTC, as RFC 5545 3.3.10 wants UNTIL when
     DTSTART has a zone. Graph ("recurrenceRange resource type") and EWS (NumberedRecurrence,
     EndDateRecurrence) hold the same three ranges."""
-    if count:
+    if numbered:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise UnreadableEntry(
+                f"its numbered repeat range has {str(count)[:40]!r} occurrences, not a whole number >= 1"
+            )
         return [f"COUNT={count}"]
     if end is None:
         return []

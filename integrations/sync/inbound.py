@@ -23,6 +23,7 @@ from calendars import services as calendar_services
 from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule
 from helpdesk import bulk
+from helpdesk.durations import duration_text
 from helpdesk.moments import day_text, when_text, zoned_when_text
 from integrations.models import AgentCalendar
 from integrations.providers.base import RemoteEvent, RemoteOccurrence, UnreadableEntry
@@ -509,6 +510,7 @@ def apply_remote_update(
     changes, hidden, private_changed = _remote_changes(
         appointment, agent, before, after, templated=templated, settings=settings
     )
+    was = (appointment.start, appointment.end)
     if appointment.is_recurring_master:
         before_rules = sorted(mapping.normalise_rrule(r) for r in before.rrules) if before else None
         after_rules = sorted(mapping.normalise_rrule(r) for r in after.rrules)
@@ -530,11 +532,30 @@ def apply_remote_update(
         appointment = calendar_services.update_appointment(appointment, **changes)
     if hidden and private_changed:
         _blank_private(appointment)
-    if "start" in changes and appointment.request_id is not None:
-        record_on_request(
-            appointment.request_id, agent, f"Moved on {agent.name}'s calendar to {_when(changes['start'], agent)}"
-        )
+    if appointment.request_id is not None and ("start" in changes or "end" in changes):
+        line = _times_line(agent, was, (appointment.start, appointment.end))
+        if line:
+            record_on_request(appointment.request_id, agent, line)
     return appointment
+
+
+def _times_line(agent: Agent, was: tuple, now: tuple) -> str:
+    """The request's history line for new times from `agent`'s calendar ((start, end) pairs, aware
+    or dates): "Moved ... to <start>" when the start moved, with the new length when that changed
+    too; "Resized ... : now ends <end> (length <h min>)" when only the end moved (trial 5: the
+    line named the unchanged start as a move); "" when neither moved."""
+    (old_start, old_end), (start, end) = was, now
+    where = f"on {agent.name}'s calendar"
+    if isinstance(start, datetime):
+        length, ends = f"length {duration_text(end - start)}", f"ends {_when(end, agent)}"
+    else:  # days: the end is the day after the last (RFC 5545 3.6.1)
+        length = ends = f"until {_when(end - timedelta(days=1), agent)}"
+    if start != old_start:
+        resized = (end - start) != (old_end - old_start)
+        return f"Moved {where} to {_when(start, agent)}" + (f" ({length})" if resized else "")
+    if end != old_end:
+        return f"Resized {where}: now {ends}" + (f" ({length})" if length != ends else "")
+    return ""
 
 
 def _when(moment: datetime | date, agent: Agent) -> str:

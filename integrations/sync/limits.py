@@ -194,6 +194,13 @@ def _check_span(event: RemoteEvent) -> None:
     if backwards:
         shown = "1 minute" if isinstance(start, datetime) else "1 day"
         event.notes.append(f"The entry ends ({_text(end)}) before it starts ({_text(start)}); it is kept as {shown}.")
+    elif end == start and not isinstance(start, datetime):
+        # RFC 5545 3.8.2.2: DTEND is later than DTSTART. A server that could not read a time (hour 25)
+        # may have kept only its date, on both (Radicale through vobject does, trial 6).
+        event.notes.append(
+            f"The all-day entry ends on the day it starts ({_text(start)}), which names no day: it is kept as "
+            "1 day. The calendar server may have kept only the date of a time it could not read."
+        )
 
 
 def _text(value: datetime | date) -> str:

@@ -90,11 +90,14 @@ def rrule_key(rule: str, time_zone: str = "UTC", start: datetime | date | None =
 
 
 def _week_start_matters(parts: dict[str, str]) -> bool:
-    """RFC 5545 3.3.10: WKST changes the dates only for WEEKLY with INTERVAL > 1 and BYDAY, and for
-    YEARLY with BYWEEKNO; elsewhere Graph's "WKST=SU" (firstDayOfWeek) says nothing."""
+    """RFC 5545 3.3.10: WKST changes the dates for WEEKLY with INTERVAL > 1 and BYDAY, and for
+    YEARLY with BYWEEKNO; also (as dateutil's expansion shows, review 5) for WEEKLY with BYDAY and
+    BYSETPOS, which picks from the days of a week that WKST begins. Elsewhere Graph's "WKST=SU"
+    (firstDayOfWeek) says nothing."""
     frequency = parts.get("FREQ")
     if frequency == "WEEKLY":
-        return "INTERVAL" in parts and "BYDAY" in parts  # INTERVAL=1 was dropped as the default
+        # INTERVAL=1 was dropped as the default.
+        return "BYDAY" in parts and ("INTERVAL" in parts or "BYSETPOS" in parts)
     return frequency == "YEARLY" and "BYWEEKNO" in parts
 
 

@@ -112,6 +112,27 @@ def test_reassign_by_dragging_to_another_technician_on_group_calendar(open_page,
     assert (appointment.start, appointment.end) == (at(2, 10), at(2, 11))
 
 
+def test_a_drag_onto_a_technician_already_on_the_entry_says_so_and_keeps_both(
+    open_page, log_in, coordinator, alice, bob
+):
+    # Trial 4: the swap took Alice off the entry, and the page spoke of something else.
+    appointment = calendar_services.create_appointment(
+        subject="Team stand-up", start=at(2, 10), end=at(2, 11), agents=[alice, bob]
+    )
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/calendar/group/?agent={alice.pk}&agent={bob.pk}&layout=columns&days=1&date=2026-03-02")
+    entry = page.locator(".ec-event", has_text="Team stand-up").first
+    start = centre(settled_box(page, entry))
+    bob_column = settled_box(page, page.locator("#calendar").get_by_text("Bob", exact=True))
+    assert start[0] < bob_column["x"], "the first copy is in Alice's column"
+    drag(page, start, (bob_column["x"] + bob_column["width"] / 2, start[1]))
+    page.wait_for_selector("#calendar-message:not([hidden])")
+    assert page.inner_text("#calendar-message") == f"Not moved: {bob.name} is already on it."
+    page.wait_for_load_state("networkidle")
+    assert sorted(agent.pk for agent in appointment.agents.all()) == sorted([alice.pk, bob.pk])
+    assert appointment.sequence == Appointment.objects.get(pk=appointment.pk).sequence
+
+
 def test_imported_entry_cannot_be_dragged_to_another_technician_but_moves_in_time(
     open_page, log_in, coordinator, alice, bob
 ):

@@ -551,6 +551,33 @@ def planned_request_moved_on_the_phone_says_so_on_the_request(
     assert request.history.count() == 1
 
 
+def planned_request_resized_on_the_phone_says_what_changed(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """Trial 5: only the end of a request's planned entry changed on the phone (1:30 to 3:00); the
+    history said "Moved ... to <the unchanged start>". It names the new end and length instead."""
+    alice = alice_cal.agent
+    start = next_monday_15()
+    with capture(execute=True):
+        request = ticket_services.create_request(
+            summary="Projector shows no signal",
+            assigned_agents=[alice],
+            planned_start=start,
+            estimate=timedelta(minutes=90),
+        )
+    job = Appointment.objects.get(request=request)
+    (entry,) = calendars.entries(alice.mailbox)
+    calendars.move(alice.mailbox, remote_id(job, alice_cal), start, start + 3 * HOUR, entry["subject"])
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    request.refresh_from_db()
+    assert (request.planned_start, request.estimate) == (start, 3 * HOUR)
+    end = (start + 3 * HOUR).astimezone(AMSTERDAM)  # alice's clock
+    expected = f"Resized on {alice.name}'s calendar: now ends {end:%a %-d %b %Y %H:%M} {end.tzname()} (length 3 h)"
+    assert [line.text for line in request.history.all()] == [expected]
+    converged(capture, alice_cal)
+
+
 def firewall_update(alice_cal, capture):
     """A planned request on Alice's calendar next Monday at 15:00, pushed; the request and its entry."""
     with capture(execute=True):
@@ -870,6 +897,7 @@ SCENARIOS = [
     phone_move_and_helpdesk_note_are_both_kept,
     both_moved_names_only_the_time,
     planned_request_moved_on_the_phone_says_so_on_the_request,
+    planned_request_resized_on_the_phone_says_what_changed,
     deleted_on_the_phone_while_moved_comes_back_as_a_conflict,
     deleted_on_the_phone_while_moved_wins_under_the_external_rule,
     overwritten_phone_change_is_on_the_request,

@@ -1,6 +1,6 @@
 """A CalDAV entry the technician declined (their ATTENDEE with PARTSTAT=DECLINED on the series' own
 VEVENT, RFC 5545 3.2.12 and 3.8.4.1; a phone keeps the declined invitation, RFC 5546 3.2.3) reads as
-declined whether it comes in a listing or alone through `get`, which the engine uses for single
+declined whether it comes in a listing, alone through `get` or found by its UID, which the engine uses for single
 reads; an accepted one does not."""
 
 from datetime import UTC, datetime, timedelta
@@ -35,3 +35,16 @@ def test_get_of_an_invitation_says_declined_as_the_listing_does(
 
     assert [event.declined for event in listed] == [declined]
     assert alone.declined is declined
+
+
+@pytest.mark.parametrize(("partstat", "declined"), [("DECLINED", True), ("ACCEPTED", False)])
+def test_find_by_marker_says_declined_as_get_does(alice, alice_calendar, alice_phone, radicale, partstat, declined):
+    # Review 17: the object found by its UID (RFC 4791 7.8.6) read without the owner never said declined.
+    uid = f"helpdesk-invite-{partstat.lower()}"
+    _invitation(alice_phone, alice.mailbox, uid, partstat)
+    provider = CalDAVProvider(radicale.url, "helpdesk", USERS["helpdesk"], timeout=60)
+    calendar = RemoteCalendar(alice.mailbox, alice_calendar.calendar_id)
+
+    found = provider.find_by_marker(calendar, uid)
+
+    assert found is not None and found.declined is declined

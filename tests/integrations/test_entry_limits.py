@@ -380,6 +380,28 @@ def test_entry_ending_before_it_starts_is_imported_with_a_log_line(importing, al
     assert entry.subject == "Backwards" and "1 minute" in entry.message
 
 
+def test_a_time_the_server_kept_only_the_date_of_is_imported_with_a_log_line_saying_so(
+    importing, alice_phone, tomorrow_9
+):
+    # Trial 6: hour 25 (RFC 5545 3.3.5 allows 00-23) became an all-day entry, "create ok", no message.
+    day = tomorrow_9.astimezone(UTC).strftime("%Y%m%d")
+    text = vevent("hour-25", tomorrow_9, summary="Hour 25")
+    text = text.replace(f"DTSTART:{tomorrow_9.astimezone(UTC).strftime(FMT)}", f"DTSTART:{day}T250000Z")
+    text = text.replace(
+        f"DTEND:{(tomorrow_9 + timedelta(minutes=30)).astimezone(UTC).strftime(FMT)}", f"DTEND:{day}T260000Z"
+    )
+    put(alice_phone, text)
+
+    pull(importing)
+
+    # Radicale (vobject) keeps only the date of a time it cannot read, on both DTSTART and DTEND:
+    # the value is gone before the helpdesk reads it, so the log names what is left and says why.
+    stored = alice_phone.calendar.event_by_uid("hour-25").data
+    assert f"DTSTART;VALUE=DATE:{day}" in stored and "T250000Z" not in stored
+    entry = log_about(importing, "ends on the day it starts")
+    assert entry.subject == "Hour 25" and "could not read" in entry.message
+
+
 def test_unknown_time_zone_is_imported_on_the_wall_clock_with_a_log_line(importing, alice_phone, tomorrow_9):
     day = tomorrow_9.strftime("%Y%m%d")
     put(

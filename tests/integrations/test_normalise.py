@@ -86,6 +86,8 @@ def test_rules_that_give_another_series_stay_different(different):
         ("FREQ=DAILY;COUNT=10;WKST=SU", "FREQ=DAILY;COUNT=10", True),
         # RFC 5545 3.3.10's own example: every other week on TU,SU gives other dates with WKST=SU.
         ("FREQ=WEEKLY;INTERVAL=2;COUNT=4;BYDAY=TU,SU;WKST=SU", "FREQ=WEEKLY;INTERVAL=2;COUNT=4;BYDAY=TU,SU", False),
+        # Review 5: BYSETPOS picks from a week that WKST begins, so the first of SU,MO moves.
+        ("FREQ=WEEKLY;BYDAY=SU,MO;BYSETPOS=1;COUNT=4;WKST=SU", "FREQ=WEEKLY;BYDAY=SU,MO;BYSETPOS=1;COUNT=4", False),
     ],
 )
 def test_wkst_counts_only_where_it_changes_the_dates(graph, ours, same):

@@ -171,6 +171,19 @@ def test_reassign_moves_entry_to_another_technician(api_client, coordinator, ali
     assert response.json()["agents"] == [bob.pk]
 
 
+def test_reassign_onto_a_technician_already_on_it_is_refused_and_keeps_both(
+    api_client, coordinator, alice, bob, alices_appointment
+):
+    # Trial 4: the swap would only have taken Alice off the entry.
+    alices_appointment.agents.add(bob)
+    response = api_client(coordinator).post(
+        f"{LIST}{alices_appointment.pk}/reassign/", {"from_agent": alice.pk, "to_agent": bob.pk}, format="json"
+    )
+    assert response.status_code == 400
+    assert f"{bob.name} is already on it." in str(response.json()["to_agent"])
+    assert sorted(alices_appointment.agents.values_list("pk", flat=True)) == sorted([alice.pk, bob.pk])
+
+
 def test_moving_a_planned_appointment_replans_its_request(api_client, alice, ticket):
     from tickets import services
 

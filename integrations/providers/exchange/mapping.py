@@ -150,6 +150,10 @@ def event_from_item(item: CalendarItem, *, unknown_zone: str | None = None) -> R
     series repeats on is read as UTC, which the entry's notes say."""
     start_tz = item._start_timezone
     zone = start_tz.key if start_tz is not None else "UTC"
+    for name in ("start", "end"):
+        if getattr(item, name) is None:
+            # exchangelib answers None for an xs:dateTime it cannot read (hour 25), keeping no text.
+            raise UnreadableEntry(f"its {name.title()} is missing or not a date or time that exists")
     if item.is_all_day:
         # exchangelib gives all-day entries as dates with an inclusive end; ours is exclusive.
         start, end = _as_date(item.start), _as_date(item.end)
@@ -506,7 +510,9 @@ def _rrule_from_recurrence(recurrence: Recurrence, event: RemoteEvent) -> str:
         if isinstance(end, datetime):
             # exchangelib reads the xs:date as that day's midnight on the series' clock, as an instant.
             end = end.astimezone(ZoneInfo(_zone_name(event))).date()
-    return ";".join(parts + range_parts(count=count, end=end, all_day=event.all_day, zone=_zone_name(event)))
+    numbered = isinstance(boundary, NumberedPattern)
+    zone = _zone_name(event)
+    return ";".join(parts + range_parts(numbered=numbered, count=count, end=end, all_day=event.all_day, zone=zone))
 
 
 def normalised_rules(event: RemoteEvent) -> list[str]:

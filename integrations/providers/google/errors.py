@@ -32,9 +32,10 @@ from ..base import (
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
 RATE_LIMITS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
 # 403 reasons about one event rather than the calendar, with what they mean for the technician.
+# Not requiredAccessLevel: "You need to have writer access to this calendar", a calendar shared
+# read-only, which an admin must fix (a ConnectionProblem, as any 403 reason not named here).
 ENTRY_REFUSALS = {
     "forbiddenForNonOrganizer": "only the organiser of this invitation may change it; it stays as it is in Google",
-    "requiredAccessLevel": "the calendar only lets this account read the entry; it stays as it is in Google",
     "forbiddenForServiceAccounts": "Google lets no service account write this entry; it stays as it is in Google",
 }
 
@@ -69,8 +70,9 @@ def translate(
     """Our error for one raised while working on `mailbox`'s calendar as `who` (the service account
     or the technician's own sign-in). `what` is "event", "listing" (events.list of the calendar) or
     "calendar": a 404 on the calendar itself is a set-up problem, on an event the entry being gone;
-    a 403 on an event other than a rate limit or a set-up reason is that entry's refusal alone
-    (ProviderError), elsewhere a ConnectionProblem. `address`: the URL called (the API
+    a 403 on an event for a reason of ENTRY_REFUSALS is that entry's refusal alone (ProviderError);
+    any other 403 (requiredAccessLevel: a read-only calendar; a reason we do not know) is a
+    ConnectionProblem, the calendar's. `address`: the URL called (the API
     endpoint, or the token endpoint for a sign-in), named when it cannot be reached. `delegated`: a
     service account acting for `mailbox` (its refusals advise on keys and delegation), else the
     technician's own sign-in (they reconnect)."""
@@ -108,19 +110,24 @@ def translate(
     if status == 412:
         return VersionConflict(f"The entry changed in {mailbox}'s calendar since we last read it.")
     if status in (404, 410):
-        if what == "calendar":
+        if what in ("calendar", "listing"):  # the calendar's events listing: the calendar is gone (review 15)
             return ConnectionProblem(
                 f"Google has no calendar {calendar_id!r} of {mailbox} that {who} can open: check the technician's "
                 "e-mail address (the Workspace user's primary address) or the calendar's id, and that the calendar "
                 "is shared with the account."
             )
         return RemoteNotFound(f"The entry is no longer in {mailbox}'s calendar.")
-    if status == 403 and what == "event":
-        # A refusal of this one entry (the "Handle API errors" guide's forbiddenForNonOrganizer,
-        # requiredAccessLevel, ...): the entry fails alone, the calendar goes on syncing.
-        hint = ENTRY_REFUSALS.get(reason, "it stays as it is in Google")
+    if status == 403 and what == "event" and reason in ENTRY_REFUSALS:
+        # A refusal of this one entry (the "Handle API errors" guide's forbiddenForNonOrganizer):
+        # the entry fails alone, the calendar goes on syncing.
+        hint = ENTRY_REFUSALS[reason]
         return ProviderError(
             f"Google refused this change to the entry in {mailbox}'s calendar ({reason or 'forbidden'}): {hint}."
+        )
+    if status == 403 and reason == "requiredAccessLevel":
+        return ConnectionProblem(
+            f"Google lets {who} only read {mailbox}'s calendar (requiredAccessLevel): share it with the account with "
+            '"Make changes to events", then test again.'
         )
     if status == 403:
         return ConnectionProblem(f"Google refused access to {mailbox}'s calendar for {who} ({reason or 'forbidden'}).")

@@ -29,6 +29,7 @@ from ..base import (
     RemoteEvent,
     RemoteOccurrence,
     occurrence_texts_to_write,
+    read_iso,
     reads_untrusted,
     unknown_zone_note,
 )
@@ -75,8 +76,9 @@ def parse_event_time(value: dict, zone: str) -> datetime | date:
     """An EventDateTime as a date (all-day) or an aware datetime on `zone`'s wall clock (the
     event's own timeZone first, when it is one zoneinfo knows)."""
     if value.get("date"):
-        return date.fromisoformat(value["date"])
-    moment = datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
+        return read_iso(value["date"], "date", day=True)
+    text = value["dateTime"]
+    moment = read_iso(text.replace("Z", "+00:00") if isinstance(text, str) else text, "dateTime")
     tz = ZoneInfo(zone_for_name(value.get("timeZone")) or zone)
     if moment.tzinfo is None:
         return moment.replace(tzinfo=tz)

@@ -21,6 +21,7 @@ from ..base import (
     RemoteEvent,
     UnreadableEntry,
     occurrence_texts_to_write,
+    read_iso,
     reads_untrusted,
     refuse_extra_dates,
     unknown_zone_note,
@@ -59,7 +60,7 @@ def _parse(value: dict | None) -> datetime:
     if "." in text:
         head, fraction = text.split(".", 1)
         text = f"{head}.{fraction[:6]}"
-    moment = datetime.fromisoformat(text)
+    moment = read_iso(text, "dateTime")
     zone = value.get("timeZone") or "UTC"
     tz = ZoneInfo(_zone(zone))
     return moment.replace(tzinfo=tz).astimezone(UTC)
@@ -307,8 +308,9 @@ def rrule_from(recurrence: dict, event: RemoteEvent) -> str:
     )
     parts = rrule_for(shape)
     end = date.fromisoformat(rng["endDate"][:10]) if rng.get("type") == "endDate" and rng.get("endDate") else None
-    count = rng.get("numberOfOccurrences") if rng.get("type") == "numbered" else None
-    parts += range_parts(count=count, end=end, all_day=event.all_day, zone=event.time_zone or "UTC")
+    numbered = rng.get("type") == "numbered"
+    count = rng.get("numberOfOccurrences")
+    parts += range_parts(numbered=numbered, count=count, end=end, all_day=event.all_day, zone=event.time_zone or "UTC")
     return ";".join(parts)
 
 
@@ -342,7 +344,7 @@ def original_utc(value: str) -> datetime:
         digits = "".join(ch for ch in tail if ch.isdigit())[:6]
         offset = tail[len("".join(ch for ch in tail if ch.isdigit())) :]
         text = f"{head}.{digits}{offset}"
-    return datetime.fromisoformat(text).astimezone(UTC)
+    return read_iso(text, "originalStart").astimezone(UTC)
 
 
 @reads_untrusted("Microsoft 365")

@@ -533,11 +533,34 @@ def test_a_refusal_of_one_entry_is_that_entrys_failure_not_the_calendars(google,
     assert provider.list_changes(calendar, None, window).changed  # the calendar goes on
 
 
+@pytest.mark.parametrize("reason", ["requiredAccessLevel", "aReasonGoogleMayAddLater"])
+def test_a_read_only_calendar_refusing_an_insert_is_the_calendars_problem(google, provider, calendar, reason):
+    # Review 2: requiredAccessLevel is "You need to have writer access to this calendar" (the
+    # Calendar API's error answer): a calendar shared read-only, which an admin fixes. A reason we
+    # do not know is the calendar's too; only the per-event ones (above) fail one entry.
+    google.fail_next(403, reason, path=f"/calendars/{ALICE}/events")
+
+    with pytest.raises(ConnectionProblem) as raised:
+        provider.create(calendar, ours(next_monday_9()))
+
+    assert reason in str(raised.value) and ALICE in str(raised.value)
+
+
 def test_a_refusal_of_the_listing_is_still_the_calendars(google, provider, calendar, window):
     google.fail_next(403, "requiredAccessLevel", path=f"/calendars/{ALICE}/events")
 
     with pytest.raises(ConnectionProblem):
         provider.list_changes(calendar, None, window)
+
+
+def test_a_listing_of_a_calendar_that_is_gone_names_the_calendar(google, provider, calendar, window):
+    # Review 15: a 404 on events.list is the calendar gone or unshared, not an entry.
+    google.fail_next(404, "notFound", path=f"/calendars/{ALICE}/events")
+
+    with pytest.raises(ConnectionProblem) as raised:
+        provider.list_changes(calendar, None, window)
+
+    assert "no calendar" in str(raised.value) and "entry" not in str(raised.value)
 
 
 @pytest.mark.parametrize("reason", ["updatedMinTooLongAgo", ""])
