@@ -37,8 +37,10 @@ run: install
 	# honcho's line prefix and Radicale's times in UTC, like the helpdesk's own log lines.
 	TZ=UTC $(VENV)/bin/honcho start
 
+# Two processes (pytest-xdist), a file's tests kept together (its servers are started once);
+# each has its own test database and Redis database (helpdesk/settings.py). `pytest -n 0` runs in one.
 test: install
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,7 @@ REDIS_URL, SECRET_KEY, DEBUG=off and ALLOWED_HOSTS; with DEBUG off the secure de
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 
@@ -144,7 +145,21 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def _redis_database_for_worker(url: str, worker: str) -> str:
+    """`url` with its database number moved to 10 + the pytest-xdist worker's number ("gw1" -> 11),
+    counted from the URL's own (Redis has databases 0-15): clear of the 0-9 a developer's runs use."""
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base + 10 + int(worker.removeprefix('gw'))) % 16}"))
+
+
 REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL and env("PYTEST_XDIST_WORKER", default=""):
+    # `make test` runs the suite in parallel (pytest-xdist): each worker (gw0, gw1 ...) takes a
+    # Redis database of its own, as it has a test database of its own, so one worker's cache,
+    # locks and Celery queue never meet the other's.
+    REDIS_URL = _redis_database_for_worker(REDIS_URL, env("PYTEST_XDIST_WORKER"))
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:

@@ -150,8 +150,8 @@ def _database_url() -> str | None:
 
 
 @pytest.fixture
-def worker(transactional_db):
-    redis_url = os.environ.get("REDIS_URL")
+def worker(transactional_db, settings):
+    redis_url = settings.REDIS_URL
     if not redis_url:
         pytest.skip("REDIS_URL is not set: the real-worker test needs Redis (CI sets it).")
     database_url = _database_url()

@@ -189,8 +189,8 @@ def test_queue_depth_on_the_filesystem_transport_counts_the_waiting_messages(tmp
     assert len(list(tmp_path.glob("*.msg"))) == 3
 
 
-def test_queue_depth_on_redis_is_the_queue_lists_length():
-    url = os.environ.get("REDIS_URL")
+def test_queue_depth_on_redis_is_the_queue_lists_length(settings):
+    url = settings.REDIS_URL
     if not url:
         pytest.skip("REDIS_URL is not set (CI sets it).")
     app = Celery("depth", broker=url, set_as_current=False)

@@ -25,7 +25,7 @@ THREADS = 4  # each worker process runs as many requests at once as Graph allows
 @pytest.fixture
 def redis_cache(settings):
     """The default cache on the Redis that REDIS_URL names, as in production (CI sets it)."""
-    url = os.environ.get("REDIS_URL")
+    url = settings.REDIS_URL
     if not url:
         pytest.skip("REDIS_URL is not set: limits shared across processes need Redis (CI sets it).")
     settings.CACHES = {
