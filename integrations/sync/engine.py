@@ -666,7 +666,9 @@ class _Run:
             return None
         if not on_calendar and all(agent.pk != self.agent.pk for agent in mapping.agents_of(appointment)):
             return None
-        before = mapping.from_data(link.snapshot["remote"]) if link.snapshot.get("remote") else None
+        before = None
+        if link.snapshot.get("remote") and mapping.reads_remote_before(appointment):
+            before = mapping.from_data(link.snapshot["remote"])
         local = mapping.local_event(
             appointment,
             settings=self.settings,
