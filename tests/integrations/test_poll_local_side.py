@@ -33,14 +33,7 @@ def _reference_hash(run: engine._Run, link: SyncLink) -> str | None:
     if appointment is None or all(agent.pk != run.agent.pk for agent in appointment.agents.all()):
         return None
     before = mapping.from_data(link.snapshot["remote"]) if link.snapshot.get("remote") else None
-    local = mapping.local_event(
-        appointment,
-        settings=run.settings,
-        marker=link.marker,
-        templated=link.origin == SyncLink.Origin.HELPDESK,
-        remote_before=before,
-        agent=run.agent,
-    )
+    local = run._entry_of(link, appointment, before)  # the snapshot read for every link, as before
     return mapping.content_hash(local)
 
 
