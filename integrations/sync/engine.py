@@ -671,8 +671,18 @@ class _Run:
             return None
         if not on_calendar and all(agent.pk != self.agent.pk for agent in mapping.agents_of(appointment)):
             return None
-        before = mapping.from_data(link.snapshot["remote"]) if link.snapshot.get("remote") else None
-        local = mapping.local_event(
+        before = None
+        if link.snapshot.get("remote") and mapping.reads_remote_before(appointment):
+            before = mapping.from_data(link.snapshot["remote"])
+        local = self._entry_of(link, appointment, before)
+        # Read only by a create: a linked entry created again stands in for the gone one.
+        local.replaces = link.remote_id or None
+        return local
+
+    def _entry_of(self, link: SyncLink, appointment: Appointment, before: RemoteEvent | None) -> RemoteEvent:
+        """`mapping.local_event` of the link's appointment for this technician; `before`: the remote
+        entry as last synced (None when not read: `mapping.reads_remote_before`)."""
+        return mapping.local_event(
             appointment,
             settings=self.settings,
             marker=link.marker,
@@ -680,9 +690,6 @@ class _Run:
             remote_before=before,
             agent=self.agent,
         )
-        # Read only by a create: a linked entry created again stands in for the gone one.
-        local.replaces = link.remote_id or None
-        return local
 
     def _remote_before(self, link: SyncLink) -> RemoteEvent | None:
         """The remote entry as last synced, with its raw form as last read."""

@@ -205,17 +205,43 @@ def forget_related(appointment: Appointment) -> None:
 
 def remember_agents(appointments: list[Appointment]) -> None:
     """Give many appointments their technicians (each in the technicians' own order), read in one
-    query for all: no queryset per appointment, as `prefetch_related` makes."""
+    query for all: no queryset per appointment, as `prefetch_related` makes.
+
+    The rows are read as values and each technician (with its user) is built once, not once a row
+    as `select_related` builds them: most rows name the same few technicians, and building those
+    instances was the largest part of an unchanged poll's own time (issue 14). The instances are
+    what `select_related("agent__user")` gives: `Model.from_db` on the same converted values."""
+    from django.contrib.auth import get_user_model
+
     from agents.models import Agent
 
+    user_model = get_user_model()
     through = Appointment.agents.through
     ids = [appointment.pk for appointment in appointments]
     order = [f"-agent__{name[1:]}" if name.startswith("-") else f"agent__{name}" for name in Agent._meta.ordering]
-    rows = through.objects.filter(appointment_id__in=ids).select_related("agent__user").order_by(*order, "agent_id")
+    agent_names = [field.attname for field in Agent._meta.concrete_fields]
+    user_names = [field.attname for field in user_model._meta.concrete_fields]
+    rows = (
+        through.objects.filter(appointment_id__in=ids)
+        .order_by(*order, "agent_id")
+        .values_list(
+            "appointment_id",
+            "agent_id",
+            *(f"agent__{name}" for name in agent_names),
+            *(f"agent__user__{name}" for name in user_names),
+        )
+    )
+    user_at = 2 + len(agent_names)
     by_id: dict[int, Agent] = {}  # one instance a technician, as a query of agents gives
     found: dict[int, list] = {}
     for row in rows:
-        found.setdefault(row.appointment_id, []).append(by_id.setdefault(row.agent_id, row.agent))
+        agent = by_id.get(row[1])
+        if agent is None:
+            agent = by_id[row[1]] = Agent.from_db(rows.db, agent_names, row[2:user_at])
+            user = user_model.from_db(rows.db, user_names, row[user_at:])
+            Agent.user.field.set_cached_value(agent, user)
+            Agent.user.field.remote_field.set_cached_value(user, agent)  # as select_related sets it
+        found.setdefault(row[0], []).append(agent)
     for appointment in appointments:
         appointment.known_agents = found.get(appointment.pk, [])
 
@@ -316,6 +342,17 @@ def _texts(appointment: Appointment, settings: CalendarSettings, *, templated: b
     return render_template(settings.subject_template, values), body
 
 
+def reads_remote_before(appointment: Appointment) -> bool:
+    """Does `local_event` read `remote_before` for this appointment? Only a private imported entry
+    (its text is the remote's) and a series (its private occurrences' text) do, so a caller can
+    leave the snapshot unread for the others (most of an unchanged poll's links)."""
+    return _private_imported(appointment) or appointment.is_recurring_master
+
+
+def _private_imported(appointment: Appointment) -> bool:
+    return appointment.private and appointment.source == Appointment.Source.EXTERNAL
+
+
 def local_event(
     appointment: Appointment,
     *,
@@ -336,7 +373,7 @@ def local_event(
     """
     subject, body = _texts(appointment, settings, templated=templated)
     location = appointment.location
-    if appointment.private and appointment.source == Appointment.Source.EXTERNAL and remote_before is not None:
+    if _private_imported(appointment) and remote_before is not None:
         subject, body, location = remote_before.subject, remote_before.body, remote_before.location
     start, end = _span(appointment)
     agents = agents_of(appointment)
