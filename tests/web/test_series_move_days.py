@@ -139,8 +139,9 @@ def test_monthly_last_friday_moved_a_day_earlier_becomes_last_thursday_with_its_
 
     body = moved_over_api(api_client(alice.user), master, "2027-01-28T16:00:00+01:00", "2027-01-28T17:00:00+01:00")
 
-    after = expanded("FREQ=MONTHLY;BYDAY=-1TH;UNTIL=20271231T230000Z", first - timedelta(days=1))
-    assert body["recurrence"] == "FREQ=MONTHLY;UNTIL=20271231T230000Z;BYDAY=-1TH"
+    # UNTIL moves a day earlier with the series too (RFC 5545 3.3.10; as Outlook and Google move it).
+    after = expanded("FREQ=MONTHLY;BYDAY=-1TH;UNTIL=20271230T230000Z", first - timedelta(days=1))
+    assert body["recurrence"] == "FREQ=MONTHLY;UNTIL=20271230T230000Z;BYDAY=-1TH"
     assert body["dropped_exceptions"] == ["2027-09-24T16:00:00+02:00"]
     assert body["cancelled_starts"] == ["2027-04-29T16:00:00+02:00"]
     found = series_exceptions(Appointment.objects.get(pk=master.pk))
@@ -179,8 +180,10 @@ def test_monthly_day_29_moved_to_30_over_the_api_asks_about_every_occurrence_the
     saved = client.patch(f"/api/appointments/{master.pk}/", {**moved, "confirm_overlap": True}, format="json")
 
     assert saved.status_code == 200, saved.content
-    after = expanded("FREQ=MONTHLY;BYMONTHDAY=30;UNTIL=20270630T215959Z", first + timedelta(days=1))
-    assert saved.json()["recurrence"] == "FREQ=MONTHLY;UNTIL=20270630T215959Z;BYMONTHDAY=30"
+    # UNTIL moves a day later with the series (RFC 5545 3.3.10): 30 June stays the last occurrence.
+    after = expanded("FREQ=MONTHLY;BYMONTHDAY=30;UNTIL=20270701T215959Z", first + timedelta(days=1))
+    assert after[-1] == datetime(2027, 6, 30, 9)
+    assert saved.json()["recurrence"] == "FREQ=MONTHLY;UNTIL=20270701T215959Z;BYMONTHDAY=30"
     assert shown_starts(master, AMS) == after
 
 
