@@ -4,6 +4,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from calendars import ownership, services
+from calendars.forms import AttendeeAddressesField
 from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.series_words import dropped_exceptions_text
 from helpdesk.durations import MinutesInAdmin
@@ -77,6 +78,8 @@ class KeepsImportedTechnicians:
 
 
 class AppointmentForm(KeepsImportedTechnicians, forms.ModelForm):
+    # Typed as on the pages (addresses separated by commas), not as the JSON the model keeps.
+    other_attendees = AttendeeAddressesField()
     rule = forms.CharField(
         required=False,
         label="Recurrence rule",

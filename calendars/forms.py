@@ -1,6 +1,7 @@
 """Forms of the calendar pages; they only check input, the services write."""
 
 import copy
+import re
 import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -46,6 +47,39 @@ def _rule_line(rule) -> str:
     return recurrence_lib.serialize(recurrence_lib.Recurrence(rrules=[rule]))
 
 
+class AttendeeAddressesField(forms.CharField):
+    """Other attendees as a person types them (the pages' forms and the admin): e-mail addresses
+    separated by commas, semicolons or new lines, each checked, at most MAX_OTHER_ATTENDEES; cleans
+    to the list the model keeps (Appointment.other_attendees) and shows a list as that text."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 5000)
+        kwargs.setdefault("label", "Other attendees")
+        kwargs.setdefault("help_text", "E-mail addresses, separated by commas; recorded, never invited.")
+        kwargs.setdefault("widget", forms.TextInput(attrs={"size": 60}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def clean(self, value) -> list[str]:
+        text = super().clean(value)
+        addresses = [part.strip() for part in re.split(r"[,;\n]", text or "") if part.strip()]
+        if len(addresses) > MAX_OTHER_ATTENDEES:
+            raise forms.ValidationError(f"Give at most {MAX_OTHER_ATTENDEES} addresses.")
+        validator = forms.EmailField()
+        for address in addresses:
+            validator.clean(address)
+        return addresses
+
+    def has_changed(self, initial, data) -> bool:
+        try:
+            return self.clean(data) != list(initial or [])
+        except forms.ValidationError:
+            return True
+
+
 class AppointmentForm(ConfirmsOverlap, forms.Form):
     ONE_EACH = "each"
     SHARED = "shared"
@@ -79,12 +113,7 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
     )
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=20000)
     location = forms.CharField(max_length=255, required=False)
-    other_attendees = forms.CharField(
-        required=False,
-        max_length=5000,
-        label="Other attendees",
-        help_text="E-mail addresses, separated by commas; recorded, never invited.",
-    )
+    other_attendees = AttendeeAddressesField()
     private = forms.BooleanField(required=False)
     repeat = forms.ChoiceField(
         choices=[
@@ -227,15 +256,6 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
             self.fields[
                 "repeat_until"
             ].help_text = f"Now it ends after {rules[0].count} occurrences; a date here ends it on that day instead."
-
-    def clean_other_attendees(self) -> list[str]:
-        addresses = [part.strip() for part in self.cleaned_data["other_attendees"].split(",") if part.strip()]
-        if len(addresses) > MAX_OTHER_ATTENDEES:
-            raise forms.ValidationError(f"Give at most {MAX_OTHER_ATTENDEES} addresses.")
-        validator = forms.EmailField()
-        for address in addresses:
-            validator.clean(address)
-        return addresses
 
     def clean(self):
         data = super().clean()

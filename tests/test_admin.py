@@ -115,7 +115,7 @@ def appointment_form(alice, **overrides) -> dict:
         "end_0": "2026-12-02",
         "end_1": "11:00:00",
         "agents": [alice.pk],
-        "other_attendees": "[]",
+        "other_attendees": "",
         "note": "",
         "location": "",
         "busy": "on",
@@ -124,6 +124,28 @@ def appointment_form(alice, **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+def test_admin_takes_other_attendees_as_the_pages_do_addresses_separated_by_commas(admin_client, alice):
+    """Trial: the admin field showed the model's JSON ("[]") and answered "Enter a valid JSON." to
+    "carol@example.com, dave@example.org", though its help text asks for e-mail addresses."""
+    typed = "carol@example.com, dave@example.org"
+    response = admin_client.post(
+        reverse("admin:calendars_appointment_add"), appointment_form(alice, other_attendees=typed)
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    appointment = Appointment.objects.get()
+    assert appointment.other_attendees == ["carol@example.com", "dave@example.org"]
+    page = admin_client.get(reverse("admin:calendars_appointment_change", args=[appointment.pk])).content.decode()
+    assert 'value="carol@example.com, dave@example.org"' in page
+
+    refused = admin_client.post(
+        reverse("admin:calendars_appointment_add"), appointment_form(alice, other_attendees="carol@, x")
+    )
+    assert refused.status_code == 200
+    assert "Enter a valid email address." in refused.content.decode()
+    assert Appointment.objects.count() == 1
 
 
 def test_appointment_ending_before_it_starts_is_refused_in_admin(admin_client, alice):
