@@ -3,13 +3,13 @@
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime, parse_duration
+from django.utils.dateparse import parse_duration
 from django_filters import rest_framework as filters
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -141,30 +141,19 @@ def parse_bool(value: str | None) -> bool:
     return (value or "").strip().lower() in TRUE_VALUES
 
 
-def parse_moment(value: str, name: str) -> datetime:
-    """An ISO 8601 date or date-time; a date or a naive time is read in the current time zone
-    (the signed-in technician's, see AgentTimeZoneMiddleware). Raises django's ValidationError
-    with the message the API shows on the field `name`, also for dates outside
-    helpdesk.limits' supported range (1900 to 2199 unless set)."""
-    text = value.strip().replace(" ", "+") if "T" in value else value.strip()
-    moment = None
-    try:
-        moment = parse_datetime(text)
-        if moment is None:
-            day = parse_date(text)
-            if day is not None:
-                moment = datetime.combine(day, time.min)
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise DjangoValidationError(f"Give {name} as an ISO 8601 date or date-time.", code="invalid")
-    if not limits.is_supported(moment):
-        raise DjangoValidationError(limits.range_message(), code="out_of_range")
-    if timezone.is_naive(moment):
-        from calendars.times import read_wall_clock
+def parse_moment(value: str) -> datetime:
+    """A query parameter's moment, read by the one parser of the times people send
+    (calendars.times.parse_moment: ISO 8601, a date alone its midnight, a naive time on the current
+    zone's wall clock, the signed-in technician's, see AgentTimeZoneMiddleware), so `?start=` and a
+    body's `start` read alike. Raises django's ValidationError with that parser's message, the same
+    a body's field gets (code "out_of_range" outside helpdesk.limits' supported range)."""
+    from calendars.times import parse_moment as read_moment
 
-        moment = read_wall_clock(moment, timezone.get_current_timezone())
-    return moment
+    try:
+        return read_moment(value, timezone.get_current_timezone())
+    except ValueError as error:
+        out_of_range = str(error) == limits.range_message()
+        raise DjangoValidationError(str(error), code="out_of_range" if out_of_range else "invalid") from None
 
 
 class MomentField(forms.Field):
@@ -173,7 +162,7 @@ class MomentField(forms.Field):
     def to_python(self, value: str | None) -> datetime | None:
         if value in (None, ""):
             return None
-        return parse_moment(str(value), self.label or "the date")
+        return parse_moment(str(value))
 
 
 class IdField(forms.Field):

@@ -91,3 +91,23 @@ def test_an_all_day_entry_keeps_the_days_written_with_a_far_offset(api_client, a
     assert response.status_code == 201, response.content
     entry = Appointment.objects.get()
     assert (entry.start_date.isoformat(), entry.end_date.isoformat()) == ("2035-03-05", "2035-03-06")
+
+
+@pytest.mark.parametrize("text", ["2035-02-30T09:00", "5 March 2035 09:00", "1500-01-01T09:00"])
+def test_a_query_moment_is_read_as_a_body_moment_with_the_same_message(api_client, alice, text):
+    """Review 18: `?start=` had a parser of its own (other messages, a date read another way); the
+    query and the body now read a time alike, and say the same of one they cannot read."""
+    client = api_client(alice.user)
+    body = {"subject": "Visit", "start": text, "end": "2035-03-05T10:00", "agents": [alice.pk]}
+
+    from_body = client.post("/api/appointments/", body, format="json").json()["start"]
+    from_query = client.get("/api/appointments/", {"start": text}).json()["start"]
+
+    assert from_query == from_body
+    assert from_query != ["Give start as an ISO 8601 date or date-time."]
+
+
+def test_a_query_date_alone_is_its_midnight_on_the_readers_clock(api_client, alice):
+    client = api_client(alice.user)
+    assert client.get("/api/appointments/", {"start": "2035-03-05"}).status_code == 200
+    assert client.get("/api/appointments/", {"start": "2035-03-05T00:00 01:00"}).status_code == 200
