@@ -1904,8 +1904,13 @@ def _move_exceptions(
     exdates = exdate_instants(schedule.recurrence, zone_before or zone)
     entries = future_exceptions(schedule)
     olds = [*exdates, *(o.original_start for o in edited), *(e["original_start"] for e in entries)]
-    if shift is None or not olds:
+    lengthened = master.end - master.start != length_before
+    if not olds or (shift is None and not lengthened):
         return []
+    if shift is None:
+        # Only the length changed: no key moves, but occurrences edited in their text only (and
+        # kept edits) still take the series' new length, as the docstring says (review 7).
+        shift, shifted = timedelta(0), lambda moment: moment
     whole = _without_exdates(schedule)
     if next_rule is not None:
         try:

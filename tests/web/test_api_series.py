@@ -267,3 +267,28 @@ def test_a_rule_with_both_count_and_until_is_refused_rather_than_losing_until(ap
     assert response.status_code == 400, response.content
     assert "not both" in str(response.json()["recurrence"])
     assert not Appointment.objects.exists()
+
+
+def test_a_longer_series_lengthens_an_occurrence_edited_in_its_text_only(api_client, alice):
+    """Review 7: with only the series' end changed (08:00-09:00 to 08:00-10:00), the occurrences
+    never moved on their own take the new length, also one whose subject alone was changed; one
+    moved on its own keeps its own span."""
+    client = api_client(alice.user)
+    master = make_series(client, alice)
+    occurrences = list(master.occurrences.order_by("original_start"))
+    renamed, moved = occurrences[1], occurrences[2]
+    calendar_services.update_appointment(renamed, subject="Patch round (room 2)")
+    calendar_services.update_appointment(
+        moved, start=moved.start + timedelta(hours=3), end=moved.end + timedelta(hours=3)
+    )
+
+    response = client.patch(f"{LIST}{master.pk}/", {"end": "2035-03-06T10:00:00+01:00"}, format="json")
+
+    assert response.status_code == 200, response.content
+    rows = Appointment.objects.filter(master=master, is_cancelled=False).order_by("original_start")
+    lengths = {row.original_start: row.end - row.start for row in rows}
+    assert set(lengths) == set(expected(RULE))
+    for start, length in lengths.items():
+        assert length == (timedelta(hours=1) if start == moved.original_start else timedelta(hours=2)), start
+    renamed.refresh_from_db()
+    assert renamed.subject == "Patch round (room 2)" and renamed.start == renamed.original_start
