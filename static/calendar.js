@@ -619,7 +619,12 @@
         // them; save only when confirmed in the page's own dialog. The working hours were just
         // asked about above: an answer naming nothing else saves without asking twice.
         if (error.status !== 409) throw error;
-        const onlyHoursAsked = outside.length && !((error.body && error.body.overlaps) || []).length;
+        // Only when the server names no technician the page did not ask about (hours changed since
+        // the page loaded, a technician not shown on it): else its own question is asked (review 12).
+        const asked = new Set(outside.map((resource) => String(resource.id)));
+        const named = ((error.body && error.body.outside_working_hours) || []).map((off) => String(off.agent));
+        const onlyHoursAsked =
+          outside.length && !((error.body && error.body.overlaps) || []).length && named.every((id) => asked.has(id));
         if (!onlyHoursAsked && !(await askOverlap(error))) {
           info.revert();
           say("Not saved: it would overlap other entries.");

@@ -105,3 +105,29 @@ def test_a_drop_on_a_technicians_public_holiday_names_the_holiday(open_page, log
     expect(page.locator("#calendar-message")).to_have_text("Not saved.")
     job.refresh_from_db()
     assert [agent.pk for agent in job.agents.all()] == [alice.pk]
+
+
+def test_a_drop_asks_again_when_the_server_names_working_hours_the_page_did_not_ask_about(
+    open_page, log_in, coordinator, alice, make_agent, no_native_dialogs
+):
+    """Review 12: after the page asked about Alice's hours, a 409 naming working hours only was
+    saved without a second question, though it named Frank too, who shares the job but has no
+    column on this page (07:00 Amsterdam is 01:00 in New York). The server's question is asked."""
+    frank = make_agent("frank", time_zone="America/New_York")
+    job = calendar_services.create_appointment(
+        subject="Move desk phones", start=at(2, 9), end=at(2, 10), agents=[alice, frank]
+    )
+    page = log_in(open_page(), "coordinator")
+    page.goto(f"/calendar/group/?agent={alice.pk}&layout=columns&days=1&slot=60&date=2026-03-02")
+    hour = _band(page, "Alice")["height"] / 9
+    native = no_native_dialogs(page)
+    x, y = centre(settled_box(page, page.locator(".ec-event", has_text="Move desk phones")))
+
+    drag(page, (x, y), (x, y - 2 * hour))
+
+    assert "Outside the working hours of Alice." in answer_in_page(page, accept=True)
+    assert "Frank" in answer_in_page(page, accept=False)
+    expect(page.locator("#calendar-message")).to_contain_text("Not saved")
+    assert native == []
+    job.refresh_from_db()
+    assert job.start == at(2, 9)
