@@ -1459,12 +1459,8 @@ def series_rule_after_move(master: Appointment, rule, *, agents: Iterable[Agent]
     else:
         # The series' own rule moved: its end moves too, by the same wall-clock shift, as
         # `_shift_until` moves it when the days stay (a rule given with the move keeps its end).
-        shift = moved_master.start.astimezone(zone).replace(tzinfo=None) - master.start.astimezone(zone).replace(
-            tzinfo=None
-        )
-        moved = _until_moved(
-            moved, lambda moment: times.on_wall_clock(moment.astimezone(zone).replace(tzinfo=None) + shift, zone), zone
-        )
+        shift = _wall_shift(master.start, moved_master.start, zone)
+        moved = _until_moved(moved, lambda moment: _shifted(moment, shift, zone), zone)
     if _first_start(current, master.start, zone) == master.start and (
         _first_start(moved, moved_master.start, zone) != moved_master.start
     ):
