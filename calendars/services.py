@@ -1397,6 +1397,7 @@ def _carry_edits(
     made = {o.original_start: o for o in new.occurrences.all()}
     zone = schedule_zone(new.schedule)
     entries = [{**entry, "original_start": shifted(entry["original_start"])} for entry in later_edits]
+    new_agent_ids = _agent_ids(new)  # read once, not once a row
     for row in edited:
         target = made.get(shifted(row.original_start))
         own_time = row.start != row.original_start or row.end - row.start != length
@@ -1416,8 +1417,8 @@ def _carry_edits(
                 setattr(target, name, getattr(row, name))
         target.is_modified = True
         _validated_save(target)
-        row_agents = {agent.pk for agent in row.agents.all()}
-        if row_agents != _agent_ids(new):
+        row_agents = {agent.pk for agent in row.agents.all()}  # prefetched by `split_series`
+        if row_agents != new_agent_ids:
             target.agents.set(row_agents)
     if entries:
         keep_future_exceptions(new, [*future_exceptions(new.schedule), *entries])
