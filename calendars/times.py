@@ -19,6 +19,7 @@ occurs twice with the first offset (RFC 5545 3.3.5); zoneinfo's fold=0 does exac
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -144,17 +145,19 @@ def zone_of(value: datetime, *, prefer: ZoneInfo | None = None) -> ZoneInfo | No
         # A block under a known name that describes other rules is taken by its rules.
         if named is not None and _offsets(named, probes) == _offsets(tz, probes):
             return named
-    name = getattr(tz, "_tzid", None)
-    if name is None:
+    try:
+        matched = _MATCHED.setdefault(tz, {})
+    except TypeError:  # a zone object that cannot be weakly referenced or hashed: match it each time
         return equivalent_zone(tz, around=value.date(), prefer=prefer)
-    # icalendar keeps one zone per TZID for the whole process, so the match can be kept too.
-    key = (name, value.year, prefer.key if prefer else None)
-    if key not in _MATCHED:
-        _MATCHED[key] = equivalent_zone(tz, around=value.date(), prefer=prefer)
-    return _MATCHED[key]
+    # Kept per zone object, not per TZID: the same name is another zone in another calendar object
+    # (calendars.ical_zones), while a block read again is the same object.
+    key = (value.year, prefer.key if prefer else None)
+    if key not in matched:
+        matched[key] = equivalent_zone(tz, around=value.date(), prefer=prefer)
+    return matched[key]
 
 
-_MATCHED: dict[tuple, ZoneInfo | None] = {}
+_MATCHED: weakref.WeakKeyDictionary[tzinfo, dict[tuple, ZoneInfo | None]] = weakref.WeakKeyDictionary()
 
 
 def on_wall_clock(value: datetime, zone: tzinfo) -> datetime:

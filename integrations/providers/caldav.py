@@ -27,6 +27,7 @@ from icalendar.parser.property import unescape_backslash
 from lxml import etree
 
 from calendars import times
+from calendars.ical_zones import keep_blocks, own_zones, zone_of_block
 from calendars.vtimezone import add_missing_vtimezones, entry_span
 from integrations.providers.base import (
     MAX_BODY,
@@ -672,7 +673,8 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
     from integrations.sync.limits import EntryTooLarge, bound_event
 
     _check_zone_rules(raw if isinstance(raw, str) else raw.decode())  # before icalendar expands its zones
-    cal = icalendar.Calendar.from_ical(raw)
+    with own_zones():  # its TZIDs name its own VTIMEZONEs (calendars.ical_zones)
+        cal = icalendar.Calendar.from_ical(raw)
     current = parse_event(raw, remote_id="")
     vevents = list(cal.walk("VEVENT"))
     if current is None or not vevents:
@@ -891,34 +893,46 @@ def read_event(
     `zones_read` (optional, shared by the entries of one listing): the VTIMEZONE blocks (their
     exact text) already read in this process. A block met again is not parsed again: RFC 4791 4.1
     makes every calendar object carry the zones it uses, so a listing repeats the same blocks in
-    every entry, and icalendar keeps the first definition of a TZID for the whole process
-    (`tzp.cache_timezone_component`), so a copy read again changes no time. About half of a
-    typical entry's lines are its VTIMEZONE. The event's `raw` keeps the whole text.
+    every entry. A block is cut only when the zone icalendar built from that exact text is still
+    kept (`calendars.ical_zones.zone_of_block`); it is then given to the reading, which resolves
+    every TZID from the object's own blocks alone (`own_zones`: the same name in another object is
+    another zone, RFC 5545 3.2.19). About half of a typical entry's lines are its VTIMEZONE. The
+    event's `raw` keeps the whole text.
 
     `owner` (optional): the calendar's mailbox; `RemoteEvent.declined` says whether it declined the
     entry (`_declined`). A plain entry names no ATTENDEE, so only icalendar's reading can say yes.
     """
     whole = text.decode() if isinstance(text, bytes) else text
-    source, blocks = _bounded(whole), []
+    source, blocks, read, known = _bounded(whole), [], [], {}
     if zones_read is not None:
         found = list(_ZONE_BLOCK.finditer(source))  # one pass: the blocks read before are cut by their spans
         blocks = [match.group(0) for match in found]
         if any(block in zones_read for block in blocks):
             kept, last = [], 0
             for match, block in zip(found, blocks, strict=True):
-                if block in zones_read:
-                    kept.append(source[last : match.start()])
-                    last = match.end()
+                # The zone this very text gave before (a TZID means its own block, calendars.ical_zones).
+                before = zone_of_block(block) if block in zones_read else None
+                if before is None:
+                    read.append(block)
+                    continue
+                if before[1] is not None:
+                    known[before[0]] = before[1]
+                kept.append(source[last : match.start()])
+                last = match.end()
             source = "".join(kept) + source[last:]
+        else:
+            read = blocks
     # What is left is what icalendar reads; a block read before passed this check then (every line
     # of a block is inside it, wherever it stands), so a listing checks each zone once, not per entry.
     _check_zone_rules(source)
-    event = _read_plain(source, remote_id, version)
-    if event is None:
-        event = _event_from_calendar(source, remote_id, version, owner)
+    with own_zones(known) as table:
+        event = _read_plain(source, remote_id, version)
         if event is None:
-            return None
+            event = _event_from_calendar(source, remote_id, version, owner)
+            if event is None:
+                return None
     if zones_read is not None:
+        keep_blocks(read, table)
         zones_read.update(blocks)
     event.raw = whole
     return event

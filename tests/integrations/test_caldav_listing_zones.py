@@ -4,23 +4,25 @@ Expected times come from recurring-ical-events reading each entry's whole text o
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import UTC, datetime
 
 import icalendar
 import pytest
 import recurring_ical_events
+from dateutil import tz as dateutil_tz
 from icalendar.timezone import tzp
 
 from integrations.providers.base import RemoteCalendar, Window
-from integrations.providers.caldav import CalDAVProvider
+from integrations.providers.caldav import CalDAVProvider, merge_calendar, parse_event
 from tests.integrations.conftest import USERS
 from tests.peers.radicale import AMSTERDAM
 
 pytestmark = pytest.mark.django_db
 
 # A zone no IANA database knows, so only its VTIMEZONE block can give the offsets (-05:00 in
-# winter, -04:00 from the second Sunday of March). The name is this test's own: icalendar keeps
-# the first definition of a TZID for the whole process.
+# winter, -04:00 from the second Sunday of March).
 CUSTOM_TZID = "Helpdesk Test Eastern (listing zones)"
 CUSTOM = [
     "BEGIN:VTIMEZONE",
@@ -90,3 +92,83 @@ def test_a_listing_reads_each_repeated_zone_once_and_gives_the_times_of_the_whol
     # RFC 5545 3.6.5, read off the block by hand: -05:00 before the second Sunday of March, -04:00 after.
     assert by_id["zones-0.ics"].start == datetime(2027, 3, 2, 14, 0, tzinfo=UTC)
     assert by_id["zones-14.ics"].start == datetime(2027, 3, 16, 13, 0, tzinfo=UTC)
+
+
+def outlook_entry(uid: str, offset: str, day: int, tzid: str = "Customized Time Zone") -> str:
+    """An invitation as Outlook writes one for a zone it cannot name: TZID "Customized Time Zone",
+    whatever the offsets (here a fixed `offset`, "+0500" or "-0300")."""
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN",
+        "BEGIN:VTIMEZONE",
+        f"TZID:{tzid}",
+        "BEGIN:STANDARD",
+        "DTSTART:16010101T000000",
+        f"TZOFFSETFROM:{offset}",
+        f"TZOFFSETTO:{offset}",
+        "END:STANDARD",
+        "END:VTIMEZONE",
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        "DTSTAMP:20270101T000000Z",
+        f"SUMMARY:Invitation {uid}",
+        f"DTSTART;TZID={tzid}:202703{day:02d}T090000",
+        f"DTEND;TZID={tzid}:202703{day:02d}T100000",
+        "END:VEVENT",
+        "END:VCALENDAR",
+        "",
+    ]
+    return "\r\n".join(lines)
+
+
+def own_block_start(text: str) -> datetime:
+    """DTSTART read on the object's own VTIMEZONE alone, by dateutil's tzical (RFC 5545 3.6.5)."""
+    block = text[text.index("BEGIN:VTIMEZONE") : text.index("END:VTIMEZONE") + len("END:VTIMEZONE")] + "\r\n"
+    zone = dateutil_tz.tzical(io.StringIO(block)).get()
+    local = re.search(r"DTSTART;TZID=[^:]+:(\d{8}T\d{6})", text).group(1)
+    return datetime.strptime(local, "%Y%m%dT%H%M%S").replace(tzinfo=zone).astimezone(UTC)
+
+
+def test_two_organisers_customized_time_zones_each_keep_their_own_offsets(alice_calendar, radicale):
+    """Outlook names every zone it cannot name "Customized Time Zone" (RFC 5545 3.2.19: a TZID names
+    the VTIMEZONE of its own object). Two organisers' invitations in one calendar, UTC+5 and UTC-3,
+    read in one listing and again one by one: each 09:00 is its own block's 09:00. Before, the first
+    block read in the process stood for every later one: the UTC-3 invitation came 8 hours early."""
+    entries = {
+        "east-1.ics": outlook_entry("east-1", "+0500", 2),
+        "west-1.ics": outlook_entry("west-1", "-0300", 3),
+        "east-2.ics": outlook_entry("east-2", "+0500", 4),
+        "west-2.ics": outlook_entry("west-2", "-0300", 5),
+    }
+    radicale.write_entries(alice_calendar.calendar_id, entries)
+    provider = CalDAVProvider(radicale.url, "helpdesk", USERS["helpdesk"], timeout=60)
+    window = Window(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+    page = provider.list_changes(RemoteCalendar("", alice_calendar.calendar_id), None, window)
+    one_by_one = [parse_event(text, remote_id=name) for name, text in reversed(entries.items())]
+
+    expected = {name: own_block_start(text) for name, text in entries.items()}
+    assert expected["west-1.ics"] == datetime(2027, 3, 3, 12, tzinfo=UTC)  # 09:00 at UTC-3
+    assert expected["east-1.ics"] == datetime(2027, 3, 2, 4, tzinfo=UTC)  # 09:00 at UTC+5
+    assert {event.remote_id.rsplit("/", 1)[1]: event.start for event in page.changed} == expected
+    assert {event.remote_id: event.start for event in one_by_one} == expected
+
+
+def test_an_update_keeps_the_time_of_an_entry_whose_zone_name_another_object_used_first(alice_calendar):
+    """Writing the helpdesk's text change into an Outlook invitation must not move its time because
+    another object read earlier in the process (by the helpdesk, or by icalendar for anyone else)
+    defined the same TZID otherwise. The name is this test's own, so the other object is the
+    process's first definition of it."""
+    name = "Customized Time Zone (update)"
+    other = outlook_entry("other", "+0500", 2, tzid=name)
+    icalendar.Calendar.from_ical(other)
+    parse_event(other, remote_id="other")
+    raw = outlook_entry("mine", "-0300", 3, tzid=name)
+    event = parse_event(raw, remote_id="mine")
+    event.subject = "Invitation mine (room 2)"
+
+    written = merge_calendar(raw, event)
+
+    assert f"DTSTART;TZID={name}:20270303T090000" in written and "room 2" in written
+    assert parse_event(written, remote_id="mine").start == own_block_start(raw) == datetime(2027, 3, 3, 12, tzinfo=UTC)

@@ -1,0 +1,130 @@
+"""Each calendar object's VTIMEZONEs define its TZIDs for that object alone.
+
+RFC 5545 3.2.19 and 3.6.5: a TZID names the VTIMEZONE in the same iCalendar object; nothing makes
+a name mean the same zone in another object. Outlook and Exchange write every zone they cannot
+name in the IANA database as TZID "Customized Time Zone", each with its own offsets, and Windows
+names ("W. Europe Standard Time") come with blocks of whatever rules the writer's Windows knew.
+
+icalendar 7.3 keeps one table of zones for the whole process (`icalendar.timezone.tzp`): the
+first VTIMEZONE read under a name its provider does not know (`cache_timezone_component`) stays
+that name's zone for every object read after it, in every technician's calendar. A worker that
+read one organiser's "Customized Time Zone" (UTC+5) then read the next organiser's (UTC-3) eight
+hours wrong.
+
+`own_zones()` gives the reading thread a table of its own for the time one object is read, so a
+TZID resolves to the object's own block (or the IANA zone, which icalendar's provider resolves
+outside the table). A block read before in this process (same text, so the same rules) is kept in
+a bounded table by its text (`zone_of_block`), so a listing that repeats the same blocks in every
+entry (RFC 4791 4.1) builds each zone once.
+
+This reaches into icalendar's private table (`TZP._TZP__tz_cache`), pinned to the icalendar
+version in requirements.txt; `tests/calendars/test_ical_zones.py` fails if that changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from datetime import tzinfo
+
+from icalendar.timezone import tzp
+
+# Zones kept by block text; a hostile calendar can write any number of distinct blocks, so bounded.
+MAX_BLOCKS_KEPT = 256
+
+_local = threading.local()
+_blocks: OrderedDict[str, tuple[str, tzinfo | None]] = OrderedDict()
+_blocks_lock = threading.Lock()
+_TZID_LINE = re.compile(r"^TZID(?:;[^:\r\n]*)?:([^\r\n]*)", re.M | re.I)
+_UNFOLD = re.compile(r"\r?\n[ \t]")
+
+
+class _PerThreadTable(dict):
+    """icalendar's zone table: the shared dict, except inside `own_zones()`, where the thread's
+    own dict answers every lookup and takes every zone icalendar caches."""
+
+    def _own(self) -> dict | None:
+        return getattr(_local, "table", None)
+
+    def get(self, key, default=None):
+        own = self._own()
+        return own.get(key, default) if own is not None else super().get(key, default)
+
+    def __getitem__(self, key):
+        own = self._own()
+        return own[key] if own is not None else super().__getitem__(key)
+
+    def __setitem__(self, key, value) -> None:
+        own = self._own()
+        if own is not None:
+            own[key] = value
+        else:
+            super().__setitem__(key, value)
+
+    def __contains__(self, key) -> bool:
+        own = self._own()
+        return key in own if own is not None else super().__contains__(key)
+
+
+_ATTRIBUTE = "_TZP__tz_cache"
+
+
+def _install() -> None:
+    """Put the per-thread table in place of icalendar's (again, if `tzp.use_*()` replaced it)."""
+    current = getattr(tzp, _ATTRIBUTE)
+    if not isinstance(current, _PerThreadTable):
+        setattr(tzp, _ATTRIBUTE, _PerThreadTable(current))
+
+
+@contextlib.contextmanager
+def own_zones(known: Mapping[str, tzinfo] | None = None) -> Iterator[dict[str, tzinfo]]:
+    """While open, icalendar resolves TZIDs in this thread from a table of its own, holding only
+    `known` (TZID as icalendar cleans it, leading/trailing "/" stripped -> zone) and the
+    VTIMEZONEs read inside. Yields that table. Nested use opens a new table and restores the
+    outer one on leaving. IANA names are resolved by icalendar's provider, outside any table."""
+    _install()
+    outer = getattr(_local, "table", None)
+    table = dict(known or {})
+    _local.table = table
+    try:
+        yield table
+    finally:
+        _local.table = outer
+
+
+def block_tzid(block: str) -> str | None:
+    """The TZID of one VTIMEZONE block's text, as icalendar keys it (unfolded, "/" stripped), or
+    None when the block names none."""
+    match = _TZID_LINE.search(_UNFOLD.sub("", block))
+    return match.group(1).strip().strip("/") if match else None
+
+
+def zone_of_block(block: str) -> tuple[str, tzinfo | None] | None:
+    """(TZID, zone) icalendar built from this exact block text earlier in the process (zone None:
+    a name icalendar's provider resolves itself, such as an IANA name), or None when the block has
+    not been kept (`keep_blocks`)."""
+    with _blocks_lock:
+        found = _blocks.get(block)
+        if found is not None:
+            _blocks.move_to_end(block)
+        return found
+
+
+def keep_blocks(blocks: list[str], table: Mapping[str, tzinfo]) -> None:
+    """Keep, by their text, the zones icalendar built for `blocks` while reading one object
+    (`table`, from `own_zones`), the oldest dropped past MAX_BLOCKS_KEPT."""
+    named = set()
+    with _blocks_lock:
+        for block in blocks:
+            tzid = block_tzid(block)
+            # A second block under the same name in one object was not what icalendar read.
+            if tzid is None or tzid in named:
+                continue
+            named.add(tzid)
+            _blocks[block] = (tzid, table.get(tzid))
+            _blocks.move_to_end(block)
+        while len(_blocks) > MAX_BLOCKS_KEPT:
+            _blocks.popitem(last=False)
