@@ -1346,6 +1346,17 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
     return _finished(event, raw_start, tzid, floating)
 
 
+_UNMATCHED_SERIES = (
+    "as UTC: no IANA zone has the offsets of its VTIMEZONE, so the series repeats on UTC's clock and "
+    "occurrences after that zone's clock changes are an hour off"
+)
+
+
+def _is_unmatched_zone(value) -> bool:
+    """Is `value` an aware time in a VTIMEZONE block that no IANA zone matches (`times.zone_of`)?"""
+    return isinstance(value, datetime) and value.tzinfo is not None and times.zone_of(value) is None
+
+
 def _is_floating(value) -> bool:
     return isinstance(value, datetime) and value.tzinfo is None
 
@@ -1359,6 +1370,10 @@ def _finished(event: RemoteEvent, raw_start, tzid: str | None, date_tzids: list[
         # icalendar leaves a time whose TZID it cannot resolve (no VTIMEZONE, not an IANA or Windows
         # name) floating: RFC 5545 3.3.5 reads it on the technician's wall clock. Say so.
         event.notes.append(unknown_zone_note(name, "on the technician's wall clock"))
+    if tzid and event.rrules and _is_unmatched_zone(raw_start):
+        # A series repeats on its zone's wall clock (RFC 5545 3.3.10); the helpdesk keeps a series
+        # on an IANA zone, and none has this block's offsets: it repeats on UTC instead. Say so.
+        event.notes.append(unknown_zone_note(tzid, _UNMATCHED_SERIES))
     for name in dict.fromkeys(date_tzids):
         if name not in unknown:  # read on the series' zone (`_line_value`)
             event.notes.append(series_zone_note(name, event.time_zone))

@@ -172,3 +172,51 @@ def test_an_update_keeps_the_time_of_an_entry_whose_zone_name_another_object_use
 
     assert f"DTSTART;TZID={name}:20270303T090000" in written and "room 2" in written
     assert parse_event(written, remote_id="mine").start == own_block_start(raw) == datetime(2027, 3, 3, 12, tzinfo=UTC)
+
+
+def test_a_series_in_a_zone_no_iana_zone_matches_keeps_its_first_instant_and_says_it_repeats_on_utc():
+    """Trial F3: a weekly invitation in a custom zone of +03:00, +04:00 from the last Sunday of March
+    (no IANA zone has it). The first occurrence is its block's 10:00 (recurring-ical-events); the
+    helpdesk can keep the series only on an IANA zone, so it repeats on UTC and says so."""
+    text = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN",
+            "BEGIN:VTIMEZONE",
+            "TZID:Customized Time Zone (no IANA match)",
+            "BEGIN:STANDARD",
+            "DTSTART:16011028T030000",
+            "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU",
+            "TZOFFSETFROM:+0400",
+            "TZOFFSETTO:+0300",
+            "END:STANDARD",
+            "BEGIN:DAYLIGHT",
+            "DTSTART:16010325T020000",
+            "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+            "TZOFFSETFROM:+0300",
+            "TZOFFSETTO:+0400",
+            "END:DAYLIGHT",
+            "END:VTIMEZONE",
+            "BEGIN:VEVENT",
+            "UID:weekly-custom",
+            "DTSTAMP:20270101T000000Z",
+            "SUMMARY:Weekly call",
+            "DTSTART;TZID=Customized Time Zone (no IANA match):20270322T100000",
+            "DTEND;TZID=Customized Time Zone (no IANA match):20270322T110000",
+            "RRULE:FREQ=WEEKLY;COUNT=3",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
+    given = recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(
+        datetime(2027, 3, 1, tzinfo=UTC), datetime(2027, 5, 1, tzinfo=UTC)
+    )
+    first = min(occurrence.decoded("dtstart") for occurrence in given)
+
+    event = parse_event(text, remote_id="weekly-custom")
+
+    assert event.start == first == datetime(2027, 3, 22, 7, tzinfo=UTC)
+    assert event.time_zone == "UTC"
+    assert any("no IANA zone has the offsets" in note and "Customized Time Zone" in note for note in event.notes)
