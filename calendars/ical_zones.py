@@ -27,8 +27,9 @@ import contextlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import tzinfo
+from zoneinfo import ZoneInfo
 
 from icalendar.timezone import tzp
 
@@ -43,29 +44,37 @@ _UNFOLD = re.compile(r"\r?\n[ \t]")
 
 
 class _PerThreadTable(dict):
-    """icalendar's zone table: the shared dict, except inside `own_zones()`, where the thread's
-    own dict answers every lookup and takes every zone icalendar caches."""
-
-    def _own(self) -> dict | None:
-        return getattr(_local, "table", None)
+    """icalendar's zone table: the shared dict, except inside `own_zones()`, where the thread's own
+    dict answers and takes every zone read from a block. IANA zones (ZoneInfo, what icalendar's
+    provider resolves from a name alone, the same in every object) are still shared, so a listing
+    does not look each up again per object; a block's zone under any name never is."""
 
     def get(self, key, default=None):
-        own = self._own()
-        return own.get(key, default) if own is not None else super().get(key, default)
+        own = getattr(_local, "table", None)
+        if own is None:
+            return super().get(key, default)
+        found = own.get(key)
+        if found is None:
+            found = super().get(key)
+            if not isinstance(found, ZoneInfo):
+                return default
+        return found
 
     def __getitem__(self, key):
-        own = self._own()
-        return own[key] if own is not None else super().__getitem__(key)
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
 
     def __setitem__(self, key, value) -> None:
-        own = self._own()
-        if own is not None:
-            own[key] = value
-        else:
+        own = getattr(_local, "table", None)
+        if own is None or isinstance(value, ZoneInfo):
             super().__setitem__(key, value)
+        else:
+            own[key] = value
 
     def __contains__(self, key) -> bool:
-        own = self._own()
+        own = getattr(_local, "table", None)
         return key in own if own is not None else super().__contains__(key)
 
 
@@ -79,20 +88,27 @@ def _install() -> None:
         setattr(tzp, _ATTRIBUTE, _PerThreadTable(current))
 
 
-@contextlib.contextmanager
-def own_zones(known: Mapping[str, tzinfo] | None = None) -> Iterator[dict[str, tzinfo]]:
+class own_zones:
     """While open, icalendar resolves TZIDs in this thread from a table of its own, holding only
     `known` (TZID as icalendar cleans it, leading/trailing "/" stripped -> zone) and the
-    VTIMEZONEs read inside. Yields that table. Nested use opens a new table and restores the
-    outer one on leaving. IANA names are resolved by icalendar's provider, outside any table."""
-    _install()
-    outer = getattr(_local, "table", None)
-    table = dict(known or {})
-    _local.table = table
-    try:
-        yield table
-    finally:
-        _local.table = outer
+    VTIMEZONEs read inside. `with` gives that table (a dict). Nested use opens a new table and
+    restores the outer one on leaving. IANA names are resolved by icalendar's provider, outside
+    any table. A class, not a generator: it is entered once per calendar object read."""
+
+    __slots__ = ("outer", "table")
+
+    def __init__(self, known: Mapping[str, tzinfo] | None = None) -> None:
+        self.table: dict[str, tzinfo] = dict(known) if known else {}
+
+    def __enter__(self) -> dict[str, tzinfo]:
+        if type(tzp.__dict__.get(_ATTRIBUTE)) is not _PerThreadTable:
+            _install()
+        self.outer = getattr(_local, "table", None)
+        _local.table = self.table
+        return self.table
+
+    def __exit__(self, *exc_info) -> None:
+        _local.table = self.outer
 
 
 def block_tzid(block: str) -> str | None:
@@ -106,11 +122,11 @@ def zone_of_block(block: str) -> tuple[str, tzinfo | None] | None:
     """(TZID, zone) icalendar built from this exact block text earlier in the process (zone None:
     a name icalendar's provider resolves itself, such as an IANA name), or None when the block has
     not been kept (`keep_blocks`)."""
-    with _blocks_lock:
-        found = _blocks.get(block)
-        if found is not None:
+    found = _blocks.get(block)  # one C call each, atomic under the GIL; keep_blocks takes the lock
+    if found is not None:
+        with contextlib.suppress(KeyError):  # dropped by another thread in between
             _blocks.move_to_end(block)
-        return found
+    return found
 
 
 def keep_blocks(blocks: list[str], table: Mapping[str, tzinfo]) -> None:

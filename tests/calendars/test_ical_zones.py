@@ -75,3 +75,19 @@ def test_kept_blocks_are_found_by_their_exact_text_and_bounded():
     for n in range(MAX_BLOCKS_KEPT):
         keep_blocks([block(f"Filler {n}", "+0100")], {})
     assert zone_of_block(first) is None
+
+
+def test_a_name_without_its_block_in_the_object_is_not_taken_from_another_object():
+    """RFC 5545 3.2.19: without its VTIMEZONE the TZID names no zone here; icalendar then leaves the
+    time floating (the reader says so), never another object's block. IANA names still resolve."""
+    name = "Customized Time Zone (no block)"
+    start_offset(name, "+0400")  # read outside any table: icalendar's shared one keeps it
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20270101T000000Z\r\n"
+        f"DTSTART;TZID={name}:20270303T090000\r\nDTEND;TZID=Europe/Amsterdam:20270303T100000\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    with own_zones():
+        event = icalendar.Calendar.from_ical(text).walk("VEVENT")[0]
+    assert event.decoded("dtstart").tzinfo is None
+    assert event.decoded("dtend").utcoffset() == timedelta(hours=1)
