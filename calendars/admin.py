@@ -197,28 +197,19 @@ class AppointmentAdmin(admin.ModelAdmin):
             stored = Appointment.objects.filter(pk=obj.pk).values(*services.EDITABLE_FIELDS).get()
             for name, value in stored.items():
                 setattr(obj, name, value)
-            start_shown = obj.start
-            new_rule = rule if rule and rule != form.initial.get("rule") and obj.is_recurring_master else None
-            # A series moved to another day with its rule left as it was: the rule's days move too,
-            # as on the edit page and the API (`series_rule_after_move`).
-            moved_rule = None if new_rule else services.series_rule_after_move(obj, None, agents=agents, changes=fields)
-            next_rule = new_rule or moved_rule
-            saved = services.update_appointment(obj, agents=agents, by=request.user, next_rule=next_rule, **fields)
-            if moved_rule is not None:
-                services.change_schedule(saved, rule=moved_rule, by=request.user)
-            dropped = list(getattr(saved, "dropped_exceptions", None) or [])
-            if rule and rule != form.initial.get("rule"):
-                if saved.is_recurring_master:
-                    # The field holds the whole rule, EXDATEs included: a line taken out un-cancels that day.
-                    # Its EXDATEs were shown at the start before this save: they move with the series.
-                    saved = services.change_schedule(
-                        saved, rule=rule, by=request.user, cancelled_as_given=True, exdates_written_at=start_shown
-                    )
-                    dropped = sorted({*dropped, *saved.dropped_exceptions})
-                else:
-                    services.make_recurring(saved, rule=rule, by=request.user)
-            if dropped:
-                messages.warning(request, dropped_exceptions_text(dropped))
+            changed_rule = rule if rule and rule != form.initial.get("rule") else None
+            if changed_rule is not None and not obj.is_recurring_master:
+                saved = services.update_appointment(obj, agents=agents, by=request.user, **fields)
+                services.make_recurring(saved, rule=changed_rule, by=request.user)
+            else:
+                # The one path of the pages and the API: a new day moves the rule's days, and the
+                # field's EXDATEs (the whole set of cancelled starts, shown at the start before this
+                # save) move with the series as its other exceptions do.
+                saved = services.edit_appointment(
+                    obj, agents=agents, by=request.user, recurrence=changed_rule, cancelled_as_given=True, **fields
+                )
+                if saved.dropped_exceptions:
+                    messages.warning(request, dropped_exceptions_text(saved.dropped_exceptions))
         elif rule:
             saved = services.create_recurring_appointment(
                 rule=rule, agents=agents, request=request_obj, by=request.user, **data

@@ -988,7 +988,6 @@ def change_schedule(
     now=None,
     check_overlap: bool = False,
     cancelled_as_given: bool = False,
-    exdates_written_at: datetime | None = None,
 ) -> Appointment:
     """A new rule for a series: `rule` is RRULE text (RFC 5545 3.3.10, "FREQ=..." or "RRULE:..."
     lines, EXDATE/RDATE lines too) or a django-recurrence Recurrence, repeating on the schedule's
@@ -1007,18 +1006,12 @@ def change_schedule(
     `cancelled_as_given`: the rule's EXDATE lines are the whole set of cancelled starts (admin's
     rule field and a pull hold the whole rule, EXDATEs included): a kept cancellation they leave
     out is undone rather than kept.
-    `exdates_written_at`: the master's start (aware) the rule's EXDATE lines were written against,
-    when the series moved since (admin's field shows them at the start before the save): they move
-    by the same shift on the series' wall clock as the move moved the series' own exclusions
-    (`_move_exceptions`), and those the new rule does not give are left out and named.
     `check_overlap`: raise OverlapWarning naming the day of each overlap (keeping nothing) when an
     occurrence of the new rule meets another busy entry of the technicians (S6.3).
     Raises ValidationError({"rule": ...}), changing nothing, for a rule that cannot be read or
     gives no occurrence from the master's start.
 
-    Returns the master, with `dropped_exceptions`: the EXDATEs of `rule` (aware, as written) left
-    out because the new rule gives no occurrence at their shifted start (empty without
-    `exdates_written_at`).
+    Returns the master.
     """
     schedule = master.schedule
     zone = schedule_zone(schedule)
@@ -1031,14 +1024,7 @@ def change_schedule(
     schedule.recurrence = given
     whole = _without_exdates(schedule)  # the EXDATEs change below; the set they are taken from does not
     kept = _starts_given(master, whole, [*old_cancelled, *edit_starts])
-    given_exdates, dropped = exdate_instants(given, zone), []
-    if exdates_written_at is not None:
-        shift = _wall_shift(exdates_written_at, master.start, zone)
-        if shift:
-            moved = {old: _shifted(old, shift, zone) for old in given_exdates}
-            on_rule = _starts_given(master, whole, list(moved.values()))
-            dropped = sorted(old for old, new in moved.items() if new not in on_rule)
-            given_exdates = [new for new in moved.values() if new in on_rule]
+    given_exdates = exdate_instants(given, zone)
     schedule.recurrence = recurrence_lib.Recurrence(
         rrules=given.rrules,
         exrules=given.exrules,
@@ -1055,7 +1041,6 @@ def change_schedule(
     if check_overlap and master.busy:
         _refuse_series_overlaps(master, list(master.agents.all()), leave_out=made_before)
     _announce(master, Change.UPDATED, _agent_ids(master), by)
-    master.dropped_exceptions = dropped
     return master
 
 
@@ -1141,10 +1126,11 @@ def edit_appointment(
     stop: bool = False,
     check_overlap: bool = False,
     time_zone: zoneinfo.ZoneInfo | str | None = None,
+    cancelled_as_given: bool = False,
     **changes,
 ) -> Appointment:
-    """Save one edit of an appointment as a person makes it on its page or with the API's PATCH
-    and PUT: its fields and technicians (`update_appointment`, `changes` as it takes them), then,
+    """Save one edit of an appointment as a person makes it on its page, with the API's PATCH
+    and PUT or in the admin: its fields and technicians (`update_appointment`, `changes` as it takes them), then,
     on a series' master, a new rule (`change_schedule`) or the series' end now (`stop_repeating`).
     One transaction: an OverlapWarning or ValidationError of any step keeps nothing of the others.
 
@@ -1154,6 +1140,11 @@ def edit_appointment(
     series now (`stop_repeating`). With neither, or with other changes, the fields are
     saved even when `changes` is empty (the sequence and the announcement follow, as on a save).
     `time_zone`: a series' new clock, its wall-clock times kept (`update_appointment`).
+    `cancelled_as_given`: `recurrence` is the whole rule as the admin's field holds it, its EXDATE
+    lines the whole set of cancelled starts written against the series as it is before this edit:
+    they are kept first (a line taken out un-cancels that day, `change_schedule`), then move with
+    the series by the edit like every other exception (`_move_exceptions`: one path for admin, the
+    pages and the API), and those the edited series no longer gives are named in `dropped_exceptions`.
 
     Returns the appointment, with `dropped_exceptions`: the original starts (aware) of the exceptions a move of the
     whole series could not carry (see `_move_exceptions`). Raises, saving nothing, ValidationError({"recurrence":
@@ -1167,6 +1158,8 @@ def edit_appointment(
     problems = _series_edit_problems(appointment, recurrence, stop)
     if problems:
         raise ValidationError(problems)
+    if cancelled_as_given and recurrence is not None:
+        recurrence = _keep_cancelled_as_given(appointment, recurrence, by=by)
     if isinstance(recurrence, str) and recurrence.strip() == rule_text(appointment):
         recurrence = None  # the rule as it is (a PUT of what was read): nothing to change
     rule = recurrence.strip() if isinstance(recurrence, str) else recurrence
@@ -1205,6 +1198,33 @@ def edit_appointment(
             raise ValidationError({"stop_repeating": error.messages}) from error
     appointment.dropped_exceptions = dropped  # what a series' move could not carry (`_move_exceptions`)
     return appointment
+
+
+def _keep_cancelled_as_given(master: Appointment, rule, *, by=None) -> recurrence_lib.Recurrence | None:
+    """`edit_appointment`'s `cancelled_as_given`: the EXDATEs of `rule` (text or Recurrence) become
+    the series' cancelled starts as it is now (`change_schedule` with its current rule), so the
+    edit that follows moves them as it moves every exception. Returns `rule` without its EXDATEs,
+    or None when that is the series' rule as it is. Raises ValidationError({"recurrence": ...}) for
+    a rule that cannot be read."""
+    try:
+        given = _parse_rule(rule)
+    except ValidationError as error:
+        raise ValidationError({"recurrence": error.messages}) from error
+    schedule = master.schedule
+    current = schedule.recurrence
+    wanted = sorted(set(exdate_instants(given, schedule_zone(schedule))))
+    if wanted != sorted(cancelled_starts(schedule)):
+        with_cancelled = recurrence_lib.Recurrence(
+            rrules=current.rrules, exrules=current.exrules, rdates=current.rdates, exdates=wanted, include_dtstart=False
+        )
+        change_schedule(master, rule=with_cancelled, by=by, cancelled_as_given=True)
+    without = recurrence_lib.Recurrence(
+        rrules=given.rrules, exrules=given.exrules, rdates=given.rdates, include_dtstart=False
+    )
+    as_is = recurrence_lib.Recurrence(
+        rrules=current.rrules, exrules=current.exrules, rdates=current.rdates, include_dtstart=False
+    )
+    return None if recurrence_lib.serialize(without) == recurrence_lib.serialize(as_is) else without
 
 
 @transaction.atomic
