@@ -903,19 +903,16 @@ def check_rule(
         # series has run; an upper bound, EXDATEs not taken off, as the import counts.
         if cost_checked:
             return parsed
-        now = timezone.now().astimezone(zone).replace(tzinfo=None)
         rules = [recurrence_lib.serialize(rule) for rule in parsed.rrules]
-        # Only the year kept counts, however old the series (times.starts_in_a_kept_year).
-        starts = times.starts_in_a_kept_year(
-            local, rules, now=now, year=RECURRENCE_HORIZON, limit=MAX_OCCURRENCES_A_YEAR
+        # Only the span kept counts, however old the series: the one the occurrences are made for.
+        first_kept, last_kept = (
+            moment.astimezone(zone).replace(tzinfo=None) for moment in kept_span(_aware(start, zone), timezone.now())
+        )
+        starts = times.starts_in_span(
+            local, rules, first=first_kept, last=last_kept, limit=MAX_OCCURRENCES_A_YEAR, year=RECURRENCE_HORIZON
         )
         if starts + len(parsed.rdates) > MAX_OCCURRENCES_A_YEAR:
-            raise ValidationError(
-                {
-                    "rule": f"This rule repeats more than {MAX_OCCURRENCES_A_YEAR:,} times in a year, more than the "
-                    "helpdesk keeps for one series; repeat it less often."
-                }
-            )
+            raise ValidationError({"rule": too_many_starts_text()})
     return parsed
 
 
@@ -1616,6 +1613,30 @@ def visible_from(now: datetime, settings: CalendarSettings | None = None) -> dat
     return now - timedelta(days=settings.import_days_past)
 
 
+def kept_span(
+    start: datetime, now: datetime, *, shown_from: datetime | None = None, settings: CalendarSettings | None = None
+) -> tuple[datetime, datetime]:
+    """The span of a series' starts the helpdesk keeps as occurrences, both ends included: from the
+    import window's start (`visible_from(now)`, or `shown_from` when the caller has it), or the
+    series' `start` when later, to RECURRENCE_HORIZON (a year) after `now`, or after `start` when
+    later. Aware in, aware out. The one definition for what `materialise_occurrences` makes and
+    what is counted against MAX_OCCURRENCES_A_YEAR (`check_rule`, the import's cost check), so a
+    rule let through never makes more rows than that (review 14)."""
+    shown_from = shown_from if shown_from is not None else visible_from(now, settings)
+    return max(start, shown_from), max(now, start) + RECURRENCE_HORIZON
+
+
+def too_many_starts_text(settings: CalendarSettings | None = None) -> str:
+    """The refusal of a rule that gives more than MAX_OCCURRENCES_A_YEAR starts in the span kept
+    (`kept_span`), for the pages, the API and the sync log."""
+    settings = settings or CalendarSettings.load()
+    return (
+        f"This rule repeats more than {MAX_OCCURRENCES_A_YEAR:,} times in a year and the "
+        f"{settings.import_days_past} days before it, more than the helpdesk keeps for one series; "
+        "repeat it less often."
+    )
+
+
 def materialise_occurrences(master: Appointment, *, now=None, by=None, prune_against: Schedule | None = None) -> int:
     """Make the occurrences the rule gives from the import window's start (`visible_from`) up
     to a year from now (or from the series' start, if later); occurrences already made, and
@@ -1681,10 +1702,9 @@ def materialise_new_series(
 def _occurrence_plan(
     master: Appointment, schedule: Schedule, now: datetime, shown_from: datetime
 ) -> tuple[datetime, list[datetime]]:
-    """The horizon and the occurrence starts to store: from the import window's start
-    (`visible_from`) to a year from now (or from the series' start, if later)."""
-    until = max(now, master.start) + RECURRENCE_HORIZON
-    return until, occurrence_starts(schedule, master, until, after=shown_from)
+    """The horizon and the occurrence starts to store: those of the span kept (`kept_span`)."""
+    first, until = kept_span(master.start, now, shown_from=shown_from)
+    return until, occurrence_starts(schedule, master, until, after=first)
 
 
 def _occurrences_to_make(
