@@ -1,8 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
+from agents.admin import TechnicianNamesInOneQuery
 from calendars import ownership, services
 from calendars.forms import AttendeeAddressesField
 from calendars.models import Appointment, CalendarSettings, Schedule
@@ -119,9 +124,28 @@ def _rule_lines(schedule: Schedule) -> list[str]:
     return [line for line in recurrence.serialize(schedule.recurrence).splitlines() if line]
 
 
+class ExceptionsAndNextOccurrences(BaseInlineFormSet):
+    """A series' occurrences as its page lists them: those changed or cancelled on their own, and
+    the next `OccurrenceInline.shown_ahead` to come, by original start. A daily series has a year
+    of rows (`services.kept_span`): drawn all, its page took seconds."""
+
+    shown_ahead = 20
+
+    def get_queryset(self):
+        if not hasattr(self, "_queryset"):
+            rows = self.queryset  # the series' occurrences (BaseInlineFormSet)
+            ahead = rows.filter(original_start__gte=timezone.now()).order_by("original_start")
+            next_ones = list(ahead.values_list("pk", flat=True)[: self.shown_ahead])
+            self._queryset = rows.filter(Q(is_modified=True) | Q(is_cancelled=True) | Q(pk__in=next_ones)).order_by(
+                "original_start"
+            )
+        return self._queryset
+
+
 class OccurrenceInline(admin.TabularInline):
     model = Appointment
     fk_name = "master"
+    formset = ExceptionsAndNextOccurrences
     extra = 0
     fields = ["original_start", "start", "end", "is_modified", "is_cancelled"]
     readonly_fields = fields
@@ -132,9 +156,22 @@ class OccurrenceInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_formset(self, request, obj=None, **kwargs):
+        if obj is not None and obj.is_recurring_master:
+            # This instance is the request's own (ModelAdmin.get_inline_instances): the heading says
+            # which occurrences are listed and links to all of them.
+            every = reverse("admin:calendars_appointment_changelist") + f"?master__id__exact={obj.pk}"
+            self.verbose_name_plural = format_html(
+                'occurrences changed or cancelled on their own, and the next {} (<a href="{}">all {}</a>)',
+                ExceptionsAndNextOccurrences.shown_ahead,
+                every,
+                obj.occurrences.count(),
+            )
+        return super().get_formset(request, obj, **kwargs)
+
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(TechnicianNamesInOneQuery, admin.ModelAdmin):
     form = AppointmentForm
     list_display = ["subject", "start", "end", "source", "agent_names", "request", "private", "kind"]
     list_filter = [

@@ -8,6 +8,7 @@ from django.utils import formats, timezone
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import PeriodicTask
 
+from agents.admin import TechnicianNamesInOneQuery
 from integrations import selectors, services
 from integrations.models import (
     AgentCalendar,
@@ -366,7 +367,7 @@ class AgentCalendarForm(forms.ModelForm):
 
 
 @admin.register(AgentCalendar)
-class AgentCalendarAdmin(admin.ModelAdmin):
+class AgentCalendarAdmin(TechnicianNamesInOneQuery, admin.ModelAdmin):
     form = AgentCalendarForm
     list_display = ["agent", "connection", "state", "last_sync", "pending", "waiting", "next_pull_at", "last_error"]
     list_filter = ["state", "connection"]
@@ -536,6 +537,8 @@ class AgentCalendarAdmin(admin.ModelAdmin):
 @admin.register(SyncLink)
 class SyncLinkAdmin(admin.ModelAdmin):
     list_display = ["appointment", "agent_calendar", "origin", "pending", "approval", "failures", "last_synced_at"]
+    # Named by their appointment and "technician on connection": read with the rows, not one query a row.
+    list_select_related = ["appointment", "agent_calendar__agent__user", "agent_calendar__connection"]
     list_filter = ["pending", "approval", "origin", "agent_calendar__connection"]
     raw_id_fields = ["appointment", "agent_calendar"]
     readonly_fields = ["marker", "remote_id", "version", "local_hash", "remote_hash", "last_synced", "last_error"]
