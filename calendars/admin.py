@@ -1,8 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
+from agents.admin import TechnicianNamesInOneQuery
 from calendars import ownership, services
 from calendars.forms import AttendeeAddressesField
 from calendars.models import Appointment, CalendarSettings, Schedule
@@ -119,9 +124,28 @@ def _rule_lines(schedule: Schedule) -> list[str]:
     return [line for line in recurrence.serialize(schedule.recurrence).splitlines() if line]
 
 
+class ExceptionsAndNextOccurrences(BaseInlineFormSet):
+    """A series' occurrences as its page lists them: those changed or cancelled on their own, and
+    the next `OccurrenceInline.shown_ahead` to come, by original start. A daily series has a year
+    of rows (`services.kept_span`): drawn all, its page took seconds."""
+
+    shown_ahead = 20
+
+    def get_queryset(self):
+        if not hasattr(self, "_queryset"):
+            rows = self.queryset  # the series' occurrences (BaseInlineFormSet)
+            ahead = rows.filter(original_start__gte=timezone.now()).order_by("original_start")
+            next_ones = list(ahead.values_list("pk", flat=True)[: self.shown_ahead])
+            self._queryset = rows.filter(Q(is_modified=True) | Q(is_cancelled=True) | Q(pk__in=next_ones)).order_by(
+                "original_start"
+            )
+        return self._queryset
+
+
 class OccurrenceInline(admin.TabularInline):
     model = Appointment
     fk_name = "master"
+    formset = ExceptionsAndNextOccurrences
     extra = 0
     fields = ["original_start", "start", "end", "is_modified", "is_cancelled"]
     readonly_fields = fields
@@ -132,9 +156,22 @@ class OccurrenceInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_formset(self, request, obj=None, **kwargs):
+        if obj is not None and obj.is_recurring_master:
+            # This instance is the request's own (ModelAdmin.get_inline_instances): the heading says
+            # which occurrences are listed and links to all of them.
+            every = reverse("admin:calendars_appointment_changelist") + f"?master__id__exact={obj.pk}"
+            self.verbose_name_plural = format_html(
+                'occurrences changed or cancelled on their own, and the next {} (<a href="{}">all {}</a>)',
+                ExceptionsAndNextOccurrences.shown_ahead,
+                every,
+                obj.occurrences.count(),
+            )
+        return super().get_formset(request, obj, **kwargs)
+
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(TechnicianNamesInOneQuery, admin.ModelAdmin):
     form = AppointmentForm
     list_display = ["subject", "start", "end", "source", "agent_names", "request", "private", "kind"]
     list_filter = [
@@ -197,28 +234,19 @@ class AppointmentAdmin(admin.ModelAdmin):
             stored = Appointment.objects.filter(pk=obj.pk).values(*services.EDITABLE_FIELDS).get()
             for name, value in stored.items():
                 setattr(obj, name, value)
-            start_shown = obj.start
-            new_rule = rule if rule and rule != form.initial.get("rule") and obj.is_recurring_master else None
-            # A series moved to another day with its rule left as it was: the rule's days move too,
-            # as on the edit page and the API (`series_rule_after_move`).
-            moved_rule = None if new_rule else services.series_rule_after_move(obj, None, agents=agents, changes=fields)
-            next_rule = new_rule or moved_rule
-            saved = services.update_appointment(obj, agents=agents, by=request.user, next_rule=next_rule, **fields)
-            if moved_rule is not None:
-                services.change_schedule(saved, rule=moved_rule, by=request.user)
-            dropped = list(getattr(saved, "dropped_exceptions", None) or [])
-            if rule and rule != form.initial.get("rule"):
-                if saved.is_recurring_master:
-                    # The field holds the whole rule, EXDATEs included: a line taken out un-cancels that day.
-                    # Its EXDATEs were shown at the start before this save: they move with the series.
-                    saved = services.change_schedule(
-                        saved, rule=rule, by=request.user, cancelled_as_given=True, exdates_written_at=start_shown
-                    )
-                    dropped = sorted({*dropped, *saved.dropped_exceptions})
-                else:
-                    services.make_recurring(saved, rule=rule, by=request.user)
-            if dropped:
-                messages.warning(request, dropped_exceptions_text(dropped))
+            changed_rule = rule if rule and rule != form.initial.get("rule") else None
+            if changed_rule is not None and not obj.is_recurring_master:
+                saved = services.update_appointment(obj, agents=agents, by=request.user, **fields)
+                services.make_recurring(saved, rule=changed_rule, by=request.user)
+            else:
+                # The one path of the pages and the API: a new day moves the rule's days, and the
+                # field's EXDATEs (the whole set of cancelled starts, shown at the start before this
+                # save) move with the series as its other exceptions do.
+                saved = services.edit_appointment(
+                    obj, agents=agents, by=request.user, recurrence=changed_rule, cancelled_as_given=True, **fields
+                )
+                if saved.dropped_exceptions:
+                    messages.warning(request, dropped_exceptions_text(saved.dropped_exceptions))
         elif rule:
             saved = services.create_recurring_appointment(
                 rule=rule, agents=agents, request=request_obj, by=request.user, **data

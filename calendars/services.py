@@ -531,7 +531,7 @@ def _new_series_zone(
         )
     stored = {"start": appointment.start, "end": appointment.end}
     if all(changes.get(name) is None or _aware(changes[name], zone) == stored[name] for name in stored):
-        start = times.on_wall_clock(appointment.start.astimezone(before).replace(tzinfo=None), new)
+        start = _shifted(appointment.start, timedelta(0), new, before)  # the same wall-clock time on the new clock
         changes.update(start=start, end=times.end_after(start, appointment.end - appointment.start))
     appointment.schedule.time_zone = new
     return before
@@ -903,19 +903,16 @@ def check_rule(
         # series has run; an upper bound, EXDATEs not taken off, as the import counts.
         if cost_checked:
             return parsed
-        now = timezone.now().astimezone(zone).replace(tzinfo=None)
         rules = [recurrence_lib.serialize(rule) for rule in parsed.rrules]
-        # Only the year kept counts, however old the series (times.starts_in_a_kept_year).
-        starts = times.starts_in_a_kept_year(
-            local, rules, now=now, year=RECURRENCE_HORIZON, limit=MAX_OCCURRENCES_A_YEAR
+        # Only the span kept counts, however old the series: the one the occurrences are made for.
+        first_kept, last_kept = (
+            moment.astimezone(zone).replace(tzinfo=None) for moment in kept_span(_aware(start, zone), timezone.now())
+        )
+        starts = times.starts_in_span(
+            local, rules, first=first_kept, last=last_kept, limit=MAX_OCCURRENCES_A_YEAR, year=RECURRENCE_HORIZON
         )
         if starts + len(parsed.rdates) > MAX_OCCURRENCES_A_YEAR:
-            raise ValidationError(
-                {
-                    "rule": f"This rule repeats more than {MAX_OCCURRENCES_A_YEAR:,} times in a year, more than the "
-                    "helpdesk keeps for one series; repeat it less often."
-                }
-            )
+            raise ValidationError({"rule": too_many_starts_text()})
     return parsed
 
 
@@ -988,7 +985,6 @@ def change_schedule(
     now=None,
     check_overlap: bool = False,
     cancelled_as_given: bool = False,
-    exdates_written_at: datetime | None = None,
 ) -> Appointment:
     """A new rule for a series: `rule` is RRULE text (RFC 5545 3.3.10, "FREQ=..." or "RRULE:..."
     lines, EXDATE/RDATE lines too) or a django-recurrence Recurrence, repeating on the schedule's
@@ -1007,18 +1003,12 @@ def change_schedule(
     `cancelled_as_given`: the rule's EXDATE lines are the whole set of cancelled starts (admin's
     rule field and a pull hold the whole rule, EXDATEs included): a kept cancellation they leave
     out is undone rather than kept.
-    `exdates_written_at`: the master's start (aware) the rule's EXDATE lines were written against,
-    when the series moved since (admin's field shows them at the start before the save): they move
-    by the same shift on the series' wall clock as the move moved the series' own exclusions
-    (`_move_exceptions`), and those the new rule does not give are left out and named.
     `check_overlap`: raise OverlapWarning naming the day of each overlap (keeping nothing) when an
     occurrence of the new rule meets another busy entry of the technicians (S6.3).
     Raises ValidationError({"rule": ...}), changing nothing, for a rule that cannot be read or
     gives no occurrence from the master's start.
 
-    Returns the master, with `dropped_exceptions`: the EXDATEs of `rule` (aware, as written) left
-    out because the new rule gives no occurrence at their shifted start (empty without
-    `exdates_written_at`).
+    Returns the master.
     """
     schedule = master.schedule
     zone = schedule_zone(schedule)
@@ -1031,14 +1021,7 @@ def change_schedule(
     schedule.recurrence = given
     whole = _without_exdates(schedule)  # the EXDATEs change below; the set they are taken from does not
     kept = _starts_given(master, whole, [*old_cancelled, *edit_starts])
-    given_exdates, dropped = exdate_instants(given, zone), []
-    if exdates_written_at is not None:
-        shift = _wall_shift(exdates_written_at, master.start, zone)
-        if shift:
-            moved = {old: _shifted(old, shift, zone) for old in given_exdates}
-            on_rule = _starts_given(master, whole, list(moved.values()))
-            dropped = sorted(old for old, new in moved.items() if new not in on_rule)
-            given_exdates = [new for new in moved.values() if new in on_rule]
+    given_exdates = exdate_instants(given, zone)
     schedule.recurrence = recurrence_lib.Recurrence(
         rrules=given.rrules,
         exrules=given.exrules,
@@ -1055,7 +1038,6 @@ def change_schedule(
     if check_overlap and master.busy:
         _refuse_series_overlaps(master, list(master.agents.all()), leave_out=made_before)
     _announce(master, Change.UPDATED, _agent_ids(master), by)
-    master.dropped_exceptions = dropped
     return master
 
 
@@ -1141,10 +1123,11 @@ def edit_appointment(
     stop: bool = False,
     check_overlap: bool = False,
     time_zone: zoneinfo.ZoneInfo | str | None = None,
+    cancelled_as_given: bool = False,
     **changes,
 ) -> Appointment:
-    """Save one edit of an appointment as a person makes it on its page or with the API's PATCH
-    and PUT: its fields and technicians (`update_appointment`, `changes` as it takes them), then,
+    """Save one edit of an appointment as a person makes it on its page, with the API's PATCH
+    and PUT or in the admin: its fields and technicians (`update_appointment`, `changes` as it takes them), then,
     on a series' master, a new rule (`change_schedule`) or the series' end now (`stop_repeating`).
     One transaction: an OverlapWarning or ValidationError of any step keeps nothing of the others.
 
@@ -1154,6 +1137,11 @@ def edit_appointment(
     series now (`stop_repeating`). With neither, or with other changes, the fields are
     saved even when `changes` is empty (the sequence and the announcement follow, as on a save).
     `time_zone`: a series' new clock, its wall-clock times kept (`update_appointment`).
+    `cancelled_as_given`: `recurrence` is the whole rule as the admin's field holds it, its EXDATE
+    lines the whole set of cancelled starts written against the series as it is before this edit:
+    they are kept first (a line taken out un-cancels that day, `change_schedule`), then move with
+    the series by the edit like every other exception (`_move_exceptions`: one path for admin, the
+    pages and the API), and those the edited series no longer gives are named in `dropped_exceptions`.
 
     Returns the appointment, with `dropped_exceptions`: the original starts (aware) of the exceptions a move of the
     whole series could not carry (see `_move_exceptions`). Raises, saving nothing, ValidationError({"recurrence":
@@ -1167,6 +1155,8 @@ def edit_appointment(
     problems = _series_edit_problems(appointment, recurrence, stop)
     if problems:
         raise ValidationError(problems)
+    if cancelled_as_given and recurrence is not None:
+        recurrence = _keep_cancelled_as_given(appointment, recurrence, by=by)
     if isinstance(recurrence, str) and recurrence.strip() == rule_text(appointment):
         recurrence = None  # the rule as it is (a PUT of what was read): nothing to change
     rule = recurrence.strip() if isinstance(recurrence, str) else recurrence
@@ -1205,6 +1195,33 @@ def edit_appointment(
             raise ValidationError({"stop_repeating": error.messages}) from error
     appointment.dropped_exceptions = dropped  # what a series' move could not carry (`_move_exceptions`)
     return appointment
+
+
+def _keep_cancelled_as_given(master: Appointment, rule, *, by=None) -> recurrence_lib.Recurrence | None:
+    """`edit_appointment`'s `cancelled_as_given`: the EXDATEs of `rule` (text or Recurrence) become
+    the series' cancelled starts as it is now (`change_schedule` with its current rule), so the
+    edit that follows moves them as it moves every exception. Returns `rule` without its EXDATEs,
+    or None when that is the series' rule as it is. Raises ValidationError({"recurrence": ...}) for
+    a rule that cannot be read."""
+    try:
+        given = _parse_rule(rule)
+    except ValidationError as error:
+        raise ValidationError({"recurrence": error.messages}) from error
+    schedule = master.schedule
+    current = schedule.recurrence
+    wanted = sorted(set(exdate_instants(given, schedule_zone(schedule))))
+    if wanted != sorted(cancelled_starts(schedule)):
+        with_cancelled = recurrence_lib.Recurrence(
+            rrules=current.rrules, exrules=current.exrules, rdates=current.rdates, exdates=wanted, include_dtstart=False
+        )
+        change_schedule(master, rule=with_cancelled, by=by, cancelled_as_given=True)
+    without = recurrence_lib.Recurrence(
+        rrules=given.rrules, exrules=given.exrules, rdates=given.rdates, include_dtstart=False
+    )
+    as_is = recurrence_lib.Recurrence(
+        rrules=current.rrules, exrules=current.exrules, rdates=current.rdates, include_dtstart=False
+    )
+    return None if recurrence_lib.serialize(without) == recurrence_lib.serialize(as_is) else without
 
 
 @transaction.atomic
@@ -1266,10 +1283,7 @@ def _shifted_span(
     if (new_start, new_end) == (occurrence.start, occurrence.end):
         return None
 
-    def wall(moment: datetime) -> datetime:
-        return moment.astimezone(zone).replace(tzinfo=None)
-
-    moved = times.on_wall_clock(wall(start) + (wall(new_start) - wall(occurrence.original_start)), zone)
+    moved = _shifted(start, _wall_shift(occurrence.original_start, new_start, zone), zone)
     return moved, times.end_after(moved, new_end - new_start)
 
 
@@ -1307,10 +1321,10 @@ def split_series(
         else (key, times.end_after(key, length))
     )
     first = span[0] if isinstance(span[0], datetime) else times.midnight(span[0], zone)
-    shift = first.astimezone(zone).replace(tzinfo=None) - key.astimezone(zone).replace(tzinfo=None)
+    shift = _wall_shift(key, first, zone)
 
     def shifted(moment: datetime) -> datetime:
-        return times.on_wall_clock(moment.astimezone(zone).replace(tzinfo=None) + shift, zone)
+        return _shifted(moment, shift, zone)
 
     # What follows, read before the old series lets it go.
     later = master.occurrences.filter(is_modified=True, original_start__gte=key)
@@ -1599,6 +1613,30 @@ def visible_from(now: datetime, settings: CalendarSettings | None = None) -> dat
     return now - timedelta(days=settings.import_days_past)
 
 
+def kept_span(
+    start: datetime, now: datetime, *, shown_from: datetime | None = None, settings: CalendarSettings | None = None
+) -> tuple[datetime, datetime]:
+    """The span of a series' starts the helpdesk keeps as occurrences, both ends included: from the
+    import window's start (`visible_from(now)`, or `shown_from` when the caller has it), or the
+    series' `start` when later, to RECURRENCE_HORIZON (a year) after `now`, or after `start` when
+    later. Aware in, aware out. The one definition for what `materialise_occurrences` makes and
+    what is counted against MAX_OCCURRENCES_A_YEAR (`check_rule`, the import's cost check), so a
+    rule let through never makes more rows than that (review 14)."""
+    shown_from = shown_from if shown_from is not None else visible_from(now, settings)
+    return max(start, shown_from), max(now, start) + RECURRENCE_HORIZON
+
+
+def too_many_starts_text(settings: CalendarSettings | None = None) -> str:
+    """The refusal of a rule that gives more than MAX_OCCURRENCES_A_YEAR starts in the span kept
+    (`kept_span`), for the pages, the API and the sync log."""
+    settings = settings or CalendarSettings.load()
+    return (
+        f"This rule repeats more than {MAX_OCCURRENCES_A_YEAR:,} times in a year and the "
+        f"{settings.import_days_past} days before it, more than the helpdesk keeps for one series; "
+        "repeat it less often."
+    )
+
+
 def materialise_occurrences(master: Appointment, *, now=None, by=None, prune_against: Schedule | None = None) -> int:
     """Make the occurrences the rule gives from the import window's start (`visible_from`) up
     to a year from now (or from the series' start, if later); occurrences already made, and
@@ -1664,10 +1702,9 @@ def materialise_new_series(
 def _occurrence_plan(
     master: Appointment, schedule: Schedule, now: datetime, shown_from: datetime
 ) -> tuple[datetime, list[datetime]]:
-    """The horizon and the occurrence starts to store: from the import window's start
-    (`visible_from`) to a year from now (or from the series' start, if later)."""
-    until = max(now, master.start) + RECURRENCE_HORIZON
-    return until, occurrence_starts(schedule, master, until, after=shown_from)
+    """The horizon and the occurrence starts to store: those of the span kept (`kept_span`)."""
+    first, until = kept_span(master.start, now, shown_from=shown_from)
+    return until, occurrence_starts(schedule, master, until, after=first)
 
 
 def _occurrences_to_make(
@@ -1796,35 +1833,43 @@ def _spread_to_occurrences(
     return []
 
 
-def _wall_shift(before: datetime, after: datetime, zone) -> timedelta:
-    """How far a series' start moved from `before` to `after` (aware) on its wall clock (`zone`)."""
-    return after.astimezone(zone).replace(tzinfo=None) - before.astimezone(zone).replace(tzinfo=None)
+def _wall_shift(
+    before: datetime, after: datetime, zone: zoneinfo.ZoneInfo, zone_before: zoneinfo.ZoneInfo | None = None
+) -> timedelta:
+    """How far a series' start moved from `before` to `after` (both aware) on its wall clock:
+    `after` read on `zone`'s clock, `before` on `zone_before`'s when the series changed clock
+    (else on `zone`'s too), so the 09:00 of each day stays 09:00 on a new clock."""
+    return _wall(after, zone) - _wall(before, zone_before or zone)
 
 
-def _shifted(moment: datetime, shift: timedelta, zone) -> datetime:
-    """`moment` (aware) moved by `shift` on `zone`'s wall clock, as a series' move moves its
-    exceptions: 15:00 stays the 15:00 of each day, whatever its offset (DST-correct)."""
-    return times.on_wall_clock(moment.astimezone(zone).replace(tzinfo=None) + shift, zone)
+def _shifted(
+    moment: datetime, shift: timedelta, zone: zoneinfo.ZoneInfo, zone_before: zoneinfo.ZoneInfo | None = None
+) -> datetime:
+    """`moment` (aware) moved by `shift` on the wall clock, as a series' move moves its
+    exceptions: read on `zone_before`'s clock when the series changed clock (else on `zone`'s),
+    shifted, and placed on `zone`'s (aware), so 15:00 stays the 15:00 of each day whatever its
+    offset (DST-correct; a time in a gap or fold as `times.on_wall_clock` reads it)."""
+    return times.on_wall_clock(_wall(moment, zone_before or zone) + shift, zone)
+
+
+def _wall(moment: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
+    """`moment` (aware) as the naive wall-clock time `zone` shows for it."""
+    return moment.astimezone(zone).replace(tzinfo=None)
 
 
 def _series_shift(
     master: Appointment, start_before: datetime, zone_before: zoneinfo.ZoneInfo | None = None
 ) -> tuple[timedelta | None, Callable[[datetime], datetime]]:
     """A whole series moved from `start_before` (aware; on `zone_before`'s clock when the series
-    changed zone, else on its own) to its master's start: (the shift on the wall clock, None
-    when nothing moves; the function giving a moment of the series (aware) after that shift, on
-    the series' clock, aware). On the wall clock, so 15:00 stays the 15:00 of each day across a
-    DST change, and the 09:00 of each day stays 09:00 on a new clock."""
+    changed zone, else on its own) to its master's start: (the shift on the wall clock
+    (`_wall_shift`), None when nothing moves; the function giving a moment of the series (aware)
+    after that shift on the series' clock (`_shifted`), aware). On the wall clock, so 15:00 stays
+    the 15:00 of each day across a DST change, and the 09:00 of each day stays 09:00 on a new clock."""
     zone = schedule_zone(master.schedule)
-    before = zone_before or zone
-
-    def wall(moment: datetime, on: zoneinfo.ZoneInfo) -> datetime:
-        return moment.astimezone(on).replace(tzinfo=None)
-
-    shift = wall(master.start, zone) - wall(start_before, before)
+    shift = _wall_shift(start_before, master.start, zone, zone_before)
 
     def shifted(moment: datetime) -> datetime:
-        return times.on_wall_clock(wall(moment, before) + shift, zone)
+        return _shifted(moment, shift, zone, zone_before)
 
     return (shift if shift or zone_before is not None else None), shifted
 

@@ -291,22 +291,26 @@ def zone_or(name: str | None, default: ZoneInfo) -> ZoneInfo:
         return zone_named(name) or default
 
 
-def starts_in_a_kept_year(start: datetime, rrules: Sequence[str], *, now: datetime, year: timedelta, limit: int) -> int:
-    """How many starts `rrules` (from `start`, as `rule_starts` takes them) give in the year the
-    helpdesk keeps occurrences for: from `now` (or from `start`, when later) for `year` (the
-    horizon); at most `limit + 1` are counted. `start` and `now` on one footing (both naive on the
-    series' wall clock, or both aware).
+def starts_in_span(
+    start: datetime, rrules: Sequence[str], *, first: datetime, last: datetime, limit: int, year: timedelta
+) -> int:
+    """How many starts `rrules` (from `start`, as `rule_starts` takes them) give from `first` to
+    `last` (both included): the span of a series the helpdesk keeps as occurrences
+    (`calendars.services.kept_span`, the one definition); at most `limit + 1` are counted.
+    `start`, `first` and `last` on one footing (all naive on the series' wall clock, or all aware).
 
-    However old the series, only that year counts: a daily stand-up begun in 2010 gives over 5,000
-    starts up to now but 365 in the year kept. The rules' first `year` from `start` is counted
-    first: one denser than `limit` there is answered at once (at most `limit + 1` steps), and a
-    rule repeats no denser later (RFC 5545 3.3.10 rules are periodic within a year), so the walk
-    up to `now` of an old series costs at most about `limit` steps a year. Raises what
+    However old the series, only that span counts: a daily stand-up begun in 2010 gives over 5,000
+    starts up to now but 365 in the year kept. The cost is bounded first: the rules' first `year`
+    from `start` is counted, and one denser than `limit` there is answered at once with that count
+    (at most `limit + 1` steps; a rule repeats no denser later, RFC 5545 3.3.10 rules are periodic
+    within a year, so it would be refused in the span too unless it ended before it); otherwise the
+    walk up to `first` of an old series costs at most about `limit` steps a year. Raises what
     `rule_starts` raises."""
-    first = rule_starts(start, rrules, until=start + year, limit=limit + 1)
-    if len(first) > limit or start >= now:
-        return len(first)
-    return len(rule_starts(start, rrules, after=now, until=now + year, limit=limit + 1))
+    opening = rule_starts(start, rrules, until=start + year, limit=limit + 1)
+    if len(opening) > limit:
+        return len(opening)
+    just_before = first - timedelta(microseconds=1)  # `rule_starts` counts after `after`: `first` is included
+    return len(rule_starts(start, rrules, after=just_before, until=last, limit=limit + 1))
 
 
 def rule_starts(

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from agents.admin import TechnicianNamesInOneQuery
 from calendars import services as calendar_services
 from calendars.admin import KeepsImportedTechnicians
 from calendars.models import Appointment, CalendarSettings
@@ -9,7 +10,7 @@ from tickets import services
 from tickets.models import Action, Request
 
 
-class ActionInline(MinutesInAdmin, admin.StackedInline):
+class ActionInline(TechnicianNamesInOneQuery, MinutesInAdmin, admin.StackedInline):
     model = Action
     extra = 0
     fields = [("agent", "done_at", "time_taken"), "note", "add_to_calendar"]
@@ -28,7 +29,7 @@ class AppointmentInlineForm(KeepsImportedTechnicians, forms.ModelForm):
         return cleaned
 
 
-class AppointmentInline(admin.TabularInline):
+class AppointmentInline(TechnicianNamesInOneQuery, admin.TabularInline):
     """The request's "Appointments" tab: subject, start, end, technicians and note."""
 
     model = Appointment
@@ -45,7 +46,7 @@ class AppointmentInline(admin.TabularInline):
 
 
 @admin.register(Request)
-class RequestAdmin(MinutesInAdmin, admin.ModelAdmin):
+class RequestAdmin(TechnicianNamesInOneQuery, MinutesInAdmin, admin.ModelAdmin):
     list_display = ["number", "summary", "customer", "site", "status", "planned_start", "estimate_text", "agent_names"]
     list_display_links = ["number", "summary"]
     list_filter = ["status", "assigned_agents", "assigned_agents__teams", ("planned_start", admin.DateFieldListFilter)]
@@ -122,7 +123,7 @@ class RequestAdmin(MinutesInAdmin, admin.ModelAdmin):
 
 
 @admin.register(Action)
-class ActionAdmin(MinutesInAdmin, admin.ModelAdmin):
+class ActionAdmin(TechnicianNamesInOneQuery, MinutesInAdmin, admin.ModelAdmin):
     list_display = ["request", "agent", "done_at", "time_taken_text", "add_to_calendar"]
     list_filter = ["add_to_calendar", "agent", ("done_at", admin.DateFieldListFilter)]
     search_fields = ["note", "request__summary", "=request__id"]

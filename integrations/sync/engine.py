@@ -983,7 +983,7 @@ class _Run:
                 alone.append((event, decision))  # the one-by-one way says it waits for the next pull
                 continue
             try:
-                row = inbound.import_row(self.agent, event)
+                row = inbound.import_row(self.agent, event, now=self.now, settings=self.settings)
             except Exception:  # told, with its message, by the one-by-one way below
                 alone.append((event, decision))
                 continue

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from agents.models import Agent
 from calendars import services as calendar_services
@@ -60,38 +61,48 @@ def _series_zone(event: RemoteEvent, agent: Agent) -> ZoneInfo:
     return times.zone_or(event.time_zone if isinstance(event.start, datetime) else "", agent.zone)
 
 
-def _check_cost(event: RemoteEvent, agent: Agent) -> int:
+def _check_cost(
+    event: RemoteEvent, agent: Agent, *, now: datetime | None = None, settings: CalendarSettings | None = None
+) -> int:
     """How many starts the series' rules give in the year the helpdesk makes occurrences for
     (an upper bound on the rows it stores); UnreadableEntry when they give more than
     calendar_services.MAX_OCCURRENCES_A_YEAR starts in that year (calendars.services.RECURRENCE_HORIZON): a
     FREQ=MINUTELY or SECONDLY rule would make hundreds of thousands of rows. The rules are walked
-    lazily (`times.starts_in_a_kept_year`): however old the series, only the year kept counts."""
+    lazily (`times.starts_in_span`): however old the series, only the span kept counts
+    (`calendar_services.kept_span`, the span its occurrences are made for). `now` and `settings`:
+    the moment and CalendarSettings the occurrences will be made with (read when not given)."""
     zone = _series_zone(event, agent)
-    start = _as_datetime(event.start, agent).astimezone(zone).replace(tzinfo=None)
-    now = datetime.now(UTC).astimezone(zone).replace(tzinfo=None)
+    aware_start = _as_datetime(event.start, agent)
+    start = aware_start.astimezone(zone).replace(tzinfo=None)
+    first, last = (
+        moment.astimezone(zone).replace(tzinfo=None)
+        for moment in calendar_services.kept_span(aware_start, now or timezone.now(), settings=settings)
+    )
     total, most = 0, calendar_services.MAX_OCCURRENCES_A_YEAR
     for rule in event.rrules:
         try:
-            count = times.starts_in_a_kept_year(
-                start, [rule], now=now, year=calendar_services.RECURRENCE_HORIZON, limit=most
+            count = times.starts_in_span(
+                start, [rule], first=first, last=last, limit=most, year=calendar_services.RECURRENCE_HORIZON
             )
         except (ValueError, TypeError, OverflowError) as error:
             raise UnreadableEntry(f"Its repeat rule {rule[:80]!r} cannot be expanded ({error}).") from error
         if count > most:
             raise UnreadableEntry(
-                f"Its repeat rule {rule[:80]!r} gives more than {most} occurrences in a year; "
-                "the helpdesk holds at most that many."
+                f"Its repeat rule {rule[:80]!r} gives more than {most} occurrences in a year and the days "
+                "before it the helpdesk keeps; the helpdesk holds at most that many."
             )
         total += count
     return total
 
 
-def _rule_text(event: RemoteEvent, agent: Agent, *, cost_checked: bool = False) -> str:
+def _rule_text(
+    event: RemoteEvent, agent: Agent, *, cost_checked: bool = False, settings: CalendarSettings | None = None
+) -> str:
     """The series' rules as the helpdesk stores them (UNTIL in UTC), with every cancelled
     occurrence as an EXDATE, so occurrences made later (beyond today's one-year horizon) stay
     cancelled too. UnreadableEntry for rules that give too many occurrences (`_check_cost`)."""
     if not cost_checked:
-        _check_cost(event, agent)
+        _check_cost(event, agent, settings=settings)
     zone = _series_zone(event, agent)
     lines = ["RRULE:" + _one_end(times.rule_in_utc(rule, zone, all_day=event.all_day)) for rule in event.rrules]
     start = event.start
@@ -198,7 +209,9 @@ class ImportRow:
     occurrences: int = 0  # a series: at most this many occurrence rows (`_check_cost`)
 
 
-def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
+def import_row(
+    agent: Agent, event: RemoteEvent, *, now: datetime | None = None, settings: CalendarSettings | None = None
+) -> ImportRow:
     """The per-entry step of a bulk import: one RemoteEvent as the row values `import_remote_event`
     would write, checked in Python only (no query). Raises ValidationError for an entry the
     helpdesk cannot store (as `import_remote_event` would), ValueError for one the batch does not
@@ -206,7 +219,10 @@ def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
 
     Hooks that shape an imported entry (privacy, limits) belong on `event` before this step, or
     on the returned row's `appointment` after it: both paths (this one and `import_remote_event`)
-    read the same `_import_fields`."""
+    read the same `_import_fields`.
+
+    `now` and `settings`: what `import_remote_events` will make the occurrences with; without
+    `settings` a series' cost check reads CalendarSettings (one query)."""
     start, end = _span(event, agent)
     fields = _import_fields(event)
     if event.private:
@@ -216,7 +232,7 @@ def import_row(agent: Agent, event: RemoteEvent) -> ImportRow:
         return ImportRow(event, appointment)
     zone = _series_zone(event, agent)
     start, end = calendar_services.aware(start, zone), calendar_services.aware(end, zone)
-    estimate = _check_cost(event, agent)
+    estimate = _check_cost(event, agent, now=now, settings=settings)
     rule = calendar_services.check_rule(
         _rule_text(event, agent, cost_checked=True), start=start, zone=zone, all_cancelled=True, cost_checked=True
     )
@@ -515,12 +531,14 @@ def apply_remote_update(
         before_rules = sorted(mapping.normalise_rrule(r) for r in before.rrules) if before else None
         after_rules = sorted(mapping.normalise_rrule(r) for r in after.rrules)
         rules_changed = before is None or (before_rules, before.rdates) != (after_rules, after.rdates)
-        new_rule = _rule_text(after, agent) if rules_changed and after.rrules else None
+        new_rule = _rule_text(after, agent, settings=settings) if rules_changed and after.rrules else None
         if changes:
             # Moved first: the helpdesk's exceptions move with the series (update_appointment), then
             # the remote's own, which name the new starts (RFC 5545 3.8.5.1, 3.8.4.4), are taken.
             # The remote's rule as it stands, changed or not: its UNTIL is the remote's, not shifted here.
-            remote_rule = new_rule if new_rule is not None or not after.rrules else _rule_text(after, agent)
+            remote_rule = (
+                new_rule if new_rule is not None or not after.rrules else _rule_text(after, agent, settings=settings)
+            )
             appointment = calendar_services.update_appointment(appointment, next_rule=remote_rule, **changes)
         if new_rule is not None:
             # The remote's EXDATEs are the whole set: it may have undone a cancellation in the same edit.

@@ -14,6 +14,10 @@ from calendars import services
 AMS = ZoneInfo("Europe/Amsterdam")
 SINCE_2010 = datetime(2010, 1, 4, 9, 15, tzinfo=AMS)
 
+# The span counted is the one occurrences are made for, which starts at the import window's start
+# (CalendarSettings.import_days_past, 30 by default).
+pytestmark = pytest.mark.django_db
+
 
 def test_a_daily_rule_begun_in_2010_is_accepted():
     local = SINCE_2010.replace(tzinfo=None)
@@ -30,3 +34,61 @@ def test_a_rule_denser_than_the_cap_is_still_refused_however_old():
 
     with pytest.raises(ValidationError, match="more than 5,000 times in a year"):
         services.check_rule("RRULE:" + hourly, start=SINCE_2010, zone=AMS)
+
+
+THIRTEEN_A_DAY = "FREQ=DAILY;BYHOUR=" + ",".join(str(hour) for hour in range(6, 19))
+
+
+def _dateutil_count(rule: str, start: datetime, first: datetime, last: datetime) -> int:
+    return len(rrulestr(rule, dtstart=start).between(first, last, inc=True))
+
+
+def test_the_count_against_the_cap_is_of_the_span_whose_occurrences_are_made(alice):
+    """Review 14: the cap counted the starts from now to a year ahead, but occurrences are made from
+    the import window's start (30 days back) to a year ahead. A series begun 60 days ago with 13
+    starts a day has 4,745 in the year ahead (under the cap) but over 5,000 in the span its rows
+    are made for: it was let through and made more rows than the cap. Counts: dateutil."""
+    now = datetime.now(AMS).replace(microsecond=0)
+    start = (now - timedelta(days=60)).replace(hour=6, minute=0, second=0)
+    local = start.replace(tzinfo=None)
+    year_ahead = _dateutil_count(
+        THIRTEEN_A_DAY, local, now.replace(tzinfo=None), (now + timedelta(days=365)).replace(tzinfo=None)
+    )
+    made_for = _dateutil_count(
+        THIRTEEN_A_DAY,
+        local,
+        (now - timedelta(days=30)).replace(tzinfo=None),
+        (now + timedelta(days=365)).replace(tzinfo=None),
+    )
+    assert year_ahead <= 5000 < made_for
+
+    with pytest.raises(ValidationError, match="more than 5,000 times in a year and the 30 days before it"):
+        services.create_recurring_appointment(
+            rule="RRULE:" + THIRTEEN_A_DAY,
+            agents=[alice],
+            subject="Rounds",
+            start=start,
+            end=start + timedelta(minutes=30),
+        )
+
+
+def test_a_series_let_through_makes_as_many_occurrences_as_were_counted(alice):
+    """The same series with 12 starts a day: what the cap counted (`kept_span`, `times.starts_in_span`)
+    is what is made, dateutil's count of the import window's start to a year ahead."""
+    twelve = "FREQ=DAILY;BYHOUR=" + ",".join(str(hour) for hour in range(6, 18))
+    now = datetime.now(AMS).replace(microsecond=0)
+    start = (now - timedelta(days=60)).replace(hour=6, minute=0, second=0)
+
+    master = services.create_recurring_appointment(
+        rule="RRULE:" + twelve, agents=[alice], subject="Rounds", start=start, end=start + timedelta(minutes=30)
+    )
+
+    first, last = services.kept_span(master.start, datetime.now(AMS))
+    expected = _dateutil_count(
+        twelve,
+        start.replace(tzinfo=None),
+        first.astimezone(AMS).replace(tzinfo=None),
+        last.astimezone(AMS).replace(tzinfo=None),
+    )
+    assert master.occurrences.count() == expected
+    assert abs(expected - (365 + 30) * 12) <= 12  # a year and 30 days of 12 a day

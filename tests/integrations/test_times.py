@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import recurring_ical_events
+from dateutil.rrule import rrulestr
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +16,7 @@ from icalendar import Calendar
 
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings
+from integrations.providers.base import UnreadableEntry
 from integrations.providers.caldav import build_calendar, parse_event
 from integrations.sync import inbound, mapping
 from tests.feed_tokens import feed_token_of
@@ -210,3 +212,26 @@ def test_a_daily_series_begun_sixteen_years_ago_is_imported_for_the_year_ahead(m
         for event in recurring_ical_events.of(Calendar.from_ical(text)).between(*days)
     ]
     assert len(expected) > 300 and shown == expected
+
+
+def test_an_imported_series_is_counted_over_the_span_its_occurrences_are_made_for(make_agent):
+    """Review 14: the import counted a series' starts from now to a year ahead against the cap of
+    5,000, but makes occurrences from the import window's start (30 days back). Thirteen starts a
+    day since 60 days ago: dateutil gives at most 5,000 in the year ahead and more in the span made,
+    so the series is refused, not stored with more rows than the cap."""
+    hours = ",".join(str(hour) for hour in range(6, 19))
+    start = (NOW.astimezone(AMSTERDAM) - timedelta(days=60)).replace(hour=6, minute=0, second=0, microsecond=0)
+    local, now = start.replace(tzinfo=None), NOW.astimezone(AMSTERDAM).replace(tzinfo=None)
+    rule = rrulestr(f"FREQ=DAILY;BYHOUR={hours}", dtstart=local)
+    assert len(rule.between(now, now + timedelta(days=365), inc=True)) <= 5000
+    assert len(rule.between(now - timedelta(days=30), now + timedelta(days=365), inc=True)) > 5000
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//Rounds//EN\r\nBEGIN:VEVENT\r\nUID:rounds\r\n"
+        f"DTSTAMP:20260101T000000Z\r\nDTSTART;TZID=Europe/Amsterdam:{local:%Y%m%dT%H%M%S}\r\n"
+        f"DTEND;TZID=Europe/Amsterdam:{local + timedelta(minutes=30):%Y%m%dT%H%M%S}\r\n"
+        f"RRULE:FREQ=DAILY;BYHOUR={hours}\r\nSUMMARY:Rounds\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+    with pytest.raises(UnreadableEntry, match="gives more than 5000 occurrences in a year and the days before it"):
+        inbound.import_remote_event(make_agent("alice"), parse_event(text, remote_id="/x/rounds.ics"))
+    assert not Appointment.objects.exists()
