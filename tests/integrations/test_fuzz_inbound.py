@@ -206,9 +206,8 @@ def test_fuzz_icalendar(technician, text):
 def _ews_event(xml: bytes):
     """exchangelib parses the element as it parses a GetItem answer, under the client's guard."""
     element = to_xml(xml).getroot()
-    unread: list[dict[str, str]] = []
-    (item,) = read_items(lambda: [CalendarItem.from_xml(elem=element, account=None)], unread_values=unread)
-    return event_from_item(item, unread_values=unread[0])
+    (item,) = read_items(lambda: [CalendarItem.from_xml(elem=element, account=None)])
+    return event_from_item(item)
 
 
 ews_inputs = st.deferred(

@@ -195,9 +195,6 @@ class Item:
     my_response_type: str = "Organizer"
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     last_modified: datetime = field(default_factory=lambda: datetime.now(UTC))
-    # The text sent for t:Start / t:End in place of the item's own times ("Start" -> text): a
-    # server that sends an xs:dateTime no clock has (`EwsServer.send_times_as`).
-    sent_times: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_master(self) -> bool:
@@ -499,12 +496,6 @@ class EwsServer:
                 setattr(item, name, value)
             self._store(box, item, created=True)
             return item.item_id
-
-    def send_times_as(self, mailbox: str, item_id: str, **texts: str) -> None:
-        """Send the item's t:Start and t:End (`Start="..."`, `End="..."`) as these texts from now on,
-        whatever they hold: a faulty server's time that does not exist ("2026-12-01T25:00:00Z")."""
-        with self.lock:
-            self._box(mailbox).items[item_id].sent_times.update(texts)
 
     def outlook_update(self, mailbox: str, item_id: str, **fields) -> None:
         with self.lock:
@@ -1397,9 +1388,8 @@ def _item_element(item: Item, shape: _Shape, *, original: datetime | None = None
             ET.SubElement(prop, t("Value")).text = item.extended[key]
     add("LastModifiedTime", ews_datetime(item.last_modified))
     add("UID", item.uid)
-    sent = item.sent_times if original is None else {}
-    add("Start", sent.get("Start", ews_datetime(start)))
-    add("End", sent.get("End", ews_datetime(end)))
+    add("Start", ews_datetime(start))
+    add("End", ews_datetime(end))
     if original is not None:
         add("OriginalStart", ews_datetime(original))
     add("IsAllDayEvent", _bool(item.is_all_day))

@@ -16,7 +16,6 @@ import ast
 import contextlib
 import logging
 import re
-import threading
 import time
 import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -39,7 +38,6 @@ from exchangelib import (
     Version,
 )
 from exchangelib import errors as ews_errors
-from exchangelib.fields import DateTimeField
 from exchangelib.folders import DEEP, Calendar, FolderCollection, Root
 from exchangelib.items import (
     ALL_OCCURRENCES,
@@ -73,7 +71,6 @@ from ..base import (
     Window,
     choose_calendar,
     connection_tested,
-    no_such_time,
     unreachable_reason,
 )
 from .errors import FailFastKeepingRetryAfter, translate
@@ -213,43 +210,21 @@ def _forget_stale_protocol(config: Configuration) -> None:
 _UNKNOWN_ZONE = re.compile(r"Cannot convert value (?P<id>.+?) on field '(?P<field>\w+)'")
 
 
-def read_items(
-    fetch: Callable[[], Iterable],
-    unknown_zones: list[str] | None = None,
-    unread_values: list[dict[str, str]] | None = None,
-) -> list:
+def read_items(fetch: Callable[[], Iterable], unknown_zones: list[str] | None = None) -> list:
     """The items exchangelib parses from an answer (GetItem's t:CalendarItem elements, MS-OXWSCORE),
-    read in full. exchangelib reads each field as it parses (a start with an offset past year
-    9999 raises OverflowError there): such an answer raises UnreadableEntry saying so, naming the
-    value when it is a time (`no_such_time`), never a Python error.
+    read in full. exchangelib reads each field as it parses (a start in year 0 raises ValueError
+    there): such an answer raises UnreadableEntry saying so, never a Python error.
 
     `unknown_zones` (optional) receives, in the order of the items, the StartTimeZone Ids
     exchangelib could not map (it leaves those items' `_start_timezone` None and warns); other
     warnings are issued again. The warnings are caught process-wide while the answer is parsed,
-    which is right for a worker that syncs one calendar at a time.
-
-    `unread_values` (optional) receives one dict an item: exchangelib field name -> the element's
-    text, for each field whose value exchangelib could not read and left None (an xs:dateTime
-    "2026-12-01T25:00:00Z", "2026-02-30T10:00:00Z", year 10000): it keeps no text, only its log
-    line has it (`_values_not_read`), so the sync log can name the value as the other connectors do."""
-    items: list = []
-    with warnings.catch_warnings(record=True) as caught, _values_not_read() as not_read:
+    which is right for a worker that syncs one calendar at a time."""
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            pending: list[tuple[str, str]] = []
-            seen = 0
-            for item in fetch():
-                # exchangelib parses each item as it yields it: the lines logged since the last one
-                # are this item's (or, for items parsed in one go, the next ones' in order).
-                pending += not_read[seen:]
-                seen = len(not_read)
-                if unread_values is not None:
-                    unread_values.append(_take_unread(item, pending))
-                items.append(item)
+            items = list(fetch())
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError, ArithmeticError) as error:
-            named = _time_being_read(error)
-            reason = str(no_such_time(*named)) if named else error
-            raise UnreadableEntry(f"Exchange sent an entry the helpdesk cannot read: {reason}") from error
+            raise UnreadableEntry(f"Exchange sent an entry the helpdesk cannot read: {error}") from error
     for warning in caught:
         found = _UNKNOWN_ZONE.match(str(warning.message))
         if found and unknown_zones is not None:
@@ -259,78 +234,6 @@ def read_items(
         elif not found:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return items
-
-
-def _take_unread(item: object, pending: list[tuple[str, str]]) -> dict[str, str]:
-    """The (field, text) pairs of `pending` that are `item`'s: a field it holds as None, first
-    come first taken; those are removed from `pending`."""
-    taken: dict[str, str] = {}
-    if isinstance(item, Exception):
-        return taken
-    for pair in list(pending):
-        field, text = pair
-        if field not in taken and getattr(item, field, "") is None:
-            taken[field] = text
-            pending.remove(pair)
-    return taken
-
-
-# exchangelib.fields logs, at INFO, each value it cannot convert ("Cannot convert value %r on
-# field %r to type %s", the text and the field name as arguments) and answers None for it.
-_NOT_CONVERTED = "Cannot convert value"
-_FIELDS_LOG = logging.getLogger("exchangelib.fields")
-_fields_log_lock = threading.Lock()
-_fields_log_readers = 0
-_fields_log_level = logging.NOTSET
-
-
-@contextlib.contextmanager
-def _values_not_read():
-    """While exchangelib parses an answer in this thread: a list that receives (field name, text)
-    for each value it could not convert, from its log line (`_NOT_CONVERTED`). The line is kept to
-    INFO for the time (the level it is logged at) and passed on only where it was shown before."""
-    global _fields_log_readers, _fields_log_level
-    thread = threading.get_ident()
-    found: list[tuple[str, str]] = []
-
-    def collect(record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else ()
-        if record.thread == thread and str(record.msg).startswith(_NOT_CONVERTED) and len(args) >= 2:
-            found.append((str(args[1]), str(args[0])))
-        return record.levelno >= shown_from
-
-    with _fields_log_lock:
-        if not _fields_log_readers:
-            _fields_log_level = _FIELDS_LOG.level
-        # Where the line was shown before: its own level, or the one it inherits.
-        shown_from = _fields_log_level or _FIELDS_LOG.parent.getEffectiveLevel()
-        _fields_log_readers += 1
-        _FIELDS_LOG.addFilter(collect)
-        if _FIELDS_LOG.getEffectiveLevel() > logging.INFO:
-            _FIELDS_LOG.setLevel(logging.INFO)
-    try:
-        yield found
-    finally:
-        with _fields_log_lock:
-            _FIELDS_LOG.removeFilter(collect)
-            _fields_log_readers -= 1
-            if not _fields_log_readers:
-                _FIELDS_LOG.setLevel(_fields_log_level)
-
-
-def _time_being_read(error: BaseException) -> tuple[str, str] | None:
-    """(field name, text) of the xs:dateTime exchangelib was reading when it raised `error` (its
-    field's from_xml holds the element's text as `val`), or None when it was reading no time."""
-    found = None
-    tb = error.__traceback__
-    while tb is not None:
-        frame = tb.tb_frame
-        if frame.f_code.co_name == "from_xml" and isinstance(frame.f_locals.get("val"), str):
-            field = frame.f_locals.get("self")
-            if isinstance(field, DateTimeField):
-                found = (field.name.title(), frame.f_locals["val"])
-        tb = tb.tb_next
-    return found
 
 
 class ExchangeProvider:
@@ -571,14 +474,11 @@ class ExchangeProvider:
         unreadable: dict[str, str] = {}
         masters = []
         unknown_zones: list[str] = []
-        unread: list[dict[str, str]] = []
-        fetched = read_items(
-            lambda: account.fetch(ids=ids, folder=folder, only_fields=ITEM_FIELDS), unknown_zones, unread
-        )
+        fetched = read_items(lambda: account.fetch(ids=ids, folder=folder, only_fields=ITEM_FIELDS), unknown_zones)
         zoneless = [i for i in fetched if not isinstance(i, Exception) and i._start_timezone is None]
         # The i-th unmapped Id is the i-th item without a zone, unless some came with no zone at all.
         names = dict(zip(map(id, zoneless), unknown_zones, strict=False)) if len(zoneless) == len(unknown_zones) else {}
-        for ref, item, unread_values in zip(ids, fetched, unread, strict=True):
+        for ref, item in zip(ids, fetched, strict=True):
             if isinstance(item, ews_errors.ErrorItemNotFound):
                 if isinstance(ref, tuple):
                     gone.append(ref[0])
@@ -586,11 +486,7 @@ class ExchangeProvider:
             if isinstance(item, Exception):
                 raise item
             try:
-                event = event_from_item(
-                    item,
-                    unknown_zone=names.get(id(item), "" if unknown_zones else None),
-                    unread_values=unread_values,
-                )
+                event = event_from_item(item, unknown_zone=names.get(id(item), "" if unknown_zones else None))
             except UnreadableEntry as error:  # named in the sync log; the rest of the page stands
                 unreadable[item.id] = str(error)
                 continue

@@ -38,7 +38,6 @@ from ..base import (
     RemoteEvent,
     RemoteOccurrence,
     UnreadableEntry,
-    no_such_time,
     occurrence_texts_to_write,
     own_text_key,
     reads_untrusted,
@@ -141,26 +140,19 @@ def occurrence_from(occ: Any, event: RemoteEvent) -> RemoteOccurrence:
 
 
 @reads_untrusted("Exchange")
-def event_from_item(
-    item: CalendarItem, *, unknown_zone: str | None = None, unread_values: dict[str, str] | None = None
-) -> RemoteEvent:
+def event_from_item(item: CalendarItem, *, unknown_zone: str | None = None) -> RemoteEvent:
     """A CalendarItem (single or RecurringMaster, fetched with ITEM_FIELDS) as a RemoteEvent: times
     on the wall clock of its StartTimeZone, all-day ends made exclusive, the HTML body as text, the
     pattern as an RRULE with DeletedOccurrences as exdates and ModifiedOccurrences as overrides.
 
     `unknown_zone`: the StartTimeZone Id exchangelib could not map ("" when not known), for an item
     it left without a zone. EWS sends the times in UTC, so they stay exact; only the wall clock a
-    series repeats on is read as UTC, which the entry's notes say.
-    `unread_values`: the text of each field exchangelib could not read (field name -> text,
-    `client.read_items`): a start or end that is no time that exists is refused naming it
-    (`no_such_time`, as the other connectors do); without it, by the field's name only."""
+    series repeats on is read as UTC, which the entry's notes say."""
     start_tz = item._start_timezone
     zone = start_tz.key if start_tz is not None else "UTC"
     for name in ("start", "end"):
         if getattr(item, name) is None:
             # exchangelib answers None for an xs:dateTime it cannot read (hour 25), keeping no text.
-            if name in (unread_values or {}):
-                raise no_such_time(name.title(), unread_values[name])
             raise UnreadableEntry(f"its {name.title()} is missing or not a date or time that exists")
     if item.is_all_day:
         # exchangelib gives all-day entries as dates with an inclusive end; ours is exclusive.
