@@ -38,7 +38,7 @@ from calendars.selectors import (
     series_exceptions,
     unknown_choices,
 )
-from calendars.series_words import rule_text
+from calendars.series_words import rule_text, skipped_months
 from helpdesk import permissions
 from helpdesk.api_common import (
     FlagFilter,
@@ -213,6 +213,21 @@ class SeriesZoneField(TimeZoneSerializerField):
         return str(schedule_zone(appointment.schedule))
 
 
+class RuleWarningSerializer(serializers.Serializer):
+    """One thing a valid rule does that its writer may not expect (`AppointmentSerializer.rule_warnings`)."""
+
+    code = serializers.ChoiceField(choices=["skipped_months"])
+    message = serializers.CharField()
+    months = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The months of the series' first year without an occurrence on the rule's day, as YYYY-MM.",
+    )
+    suggested_recurrence = serializers.CharField(
+        allow_null=True,
+        help_text="The rule on the last day of every month (BYMONTHDAY=-1), when that is likely what was meant.",
+    )
+
+
 class MovedOccurrenceSerializer(serializers.Serializer):
     """One occurrence moved on its own (the schema of `moved_occurrences`)."""
 
@@ -370,6 +385,13 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         "3.8.4.4). Every other exception moves with the series by the same wall-clock shift. Empty when none was "
         "dropped; null in any other answer."
     )
+    rule_warnings = serializers.SerializerMethodField(
+        help_text="The answer to a POST or PATCH that gave `recurrence`: what the (valid, saved) rule does that its "
+        "writer may not expect. `skipped_months`: a monthly rule on the 29th, 30th or 31st has no occurrence in "
+        "the months without that day (RFC 5545 3.3.10 ignores such days), named for the series' first year, "
+        "with the last-day-of-the-month rule (BYMONTHDAY=-1) suggested where likely meant. Empty when none; "
+        "null in any other answer."
+    )
     moved_occurrences = serializers.SerializerMethodField(
         help_text="On a series' master: its occurrences moved on their own, in original start order, each with "
         "`original_start` (the start the rule gives it), `start`, `end` and `id` (null while not made yet, "
@@ -417,6 +439,7 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "cancelled_starts",
             "moved_occurrences",
             "dropped_exceptions",
+            "rule_warnings",
         ]
         read_only_fields = [
             "source",
@@ -486,6 +509,20 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             return None
         zone = timezone.get_current_timezone()
         return [_moment_text(moment, zone) for moment in dropped]
+
+    @extend_schema_field(RuleWarningSerializer(many=True, allow_null=True))
+    def get_rule_warnings(self, appointment: Appointment) -> list[dict] | None:
+        if appointment.pk not in self.context.get("rule_given", ()):
+            return None
+        return [
+            {
+                "code": "skipped_months",
+                "message": skipped.text(on_page=False),
+                "months": [f"{month:%Y-%m}" for month in skipped.months],
+                "suggested_recurrence": skipped.suggested_rule,
+            }
+            for skipped in skipped_months(appointment)
+        ]
 
     @extend_schema_field(MovedOccurrenceSerializer(many=True, allow_null=True))
     def get_moved_occurrences(self, appointment: Appointment) -> list[dict] | None:
@@ -825,6 +862,7 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
                 serializer.instance = services.create_recurring_appointment(
                     rule=rule, by=user, check_overlap=not confirmed, **data
                 )
+                self.rule_given = {serializer.instance.pk}
             else:
                 serializer.instance = services.create_appointment(by=user, check_overlap=not confirmed, **data)
 
@@ -850,23 +888,31 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
                     appointment, scope=scope, by=self.request.user, agents=agents, check_overlap=not confirmed, **data
                 )
                 return
+            rule = data.pop("recurrence", None)
             appointment = services.edit_appointment(
                 appointment,
                 by=self.request.user,
                 agents=agents,
-                recurrence=data.pop("recurrence", None),
+                recurrence=rule,
                 stop=data.pop("stop_repeating", False),
                 check_overlap=not confirmed,
                 time_zone=data.pop("time_zone", None),
                 **data,
             )
             serializer.instance = appointment
+        if rule is not None and appointment.is_recurring_master:
+            self.rule_given = {appointment.pk}
         if appointment.is_recurring_master and ("start" in data or "time_zone" in serializer.validated_data):
             self.dropped_exceptions = {appointment.pk: appointment.dropped_exceptions}
 
     def get_serializer_context(self) -> dict:
-        # A series' move answers which exceptions it dropped (`AppointmentSerializer.dropped_exceptions`).
-        return {**super().get_serializer_context(), "dropped_exceptions": getattr(self, "dropped_exceptions", {})}
+        # A series' move answers which exceptions it dropped (`AppointmentSerializer.dropped_exceptions`),
+        # a rule given what it skips (`AppointmentSerializer.rule_warnings`).
+        return {
+            **super().get_serializer_context(),
+            "dropped_exceptions": getattr(self, "dropped_exceptions", {}),
+            "rule_given": getattr(self, "rule_given", set()),
+        }
 
     def perform_destroy(self, appointment: Appointment) -> None:
         if not permissions.can_delete_appointment(self.request.user, appointment):

@@ -22,7 +22,7 @@ from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings, EditScope
 from calendars.selectors import calendar_agents, can_stop_repeating, series_exceptions, working_hours
-from calendars.series_words import dropped_exceptions_text, rule_in_words
+from calendars.series_words import dropped_exceptions_text, rule_in_words, skipped_months
 from helpdesk import permissions
 from helpdesk.api_common import parse_bool
 from helpdesk.moments import DAY_FORMAT, TIME_FORMAT, WHEN_FORMAT, day_text
@@ -260,6 +260,14 @@ def _linked_moment(request: HttpRequest, name: str) -> datetime | None:
         return None
 
 
+def _warn_skipped_months(request: HttpRequest, master: Appointment) -> None:
+    """Say which months a series just made or given a new rule skips (a monthly rule on the 29th to
+    31st, RFC 5545 3.3.10): valid, so saved, but never silent. The copies made for several
+    technicians share one rule: said once."""
+    for skipped in skipped_months(master):
+        messages.warning(request, skipped.text(on_page=True))
+
+
 @login_required
 def appointment_create(request: HttpRequest) -> HttpResponse:
     """A standalone appointment (clicking an empty slot on the calendar comes here)."""
@@ -282,6 +290,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                 if made is not None:
                     answer_push_choice(made, form.push_choice(), agent=own, by=request.user)
                     messages.success(request, AppointmentForm.created_message(made))
+                    _warn_skipped_months(request, made[0])
                     return redirect("calendars:appointment-detail", pk=made[0].pk)
     else:
         # From the next whole hour on the user's clock, as on a request's page (trial 14).
@@ -425,6 +434,8 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                         dropped = getattr(saved, "dropped_exceptions", None)
                         if dropped:
                             messages.warning(request, dropped_exceptions_text(dropped))
+                        if rule is not None:
+                            _warn_skipped_months(request, saved)
                         return redirect("calendars:appointment-detail", pk=saved.pk)
         else:
             form = AppointmentForm(
