@@ -99,6 +99,16 @@ class _MomentTexts(dict):
         return text
 
 
+def _all_day_moments(first: date, after: date, zone=None) -> tuple[str, str]:
+    """An all-day entry's `start` and `end` as the API writes them: the midnights of its first day
+    and of the day after its last on the reader's clock (`zone`, default the current one). RFC 5545
+    3.3.4: a DATE is a calendar day, the same day on every clock; written as the stored instants
+    (the technician's midnights), a reader on another clock read the day before or a noon (trial).
+    `start_date`/`end_date` are the days themselves."""
+    zone = zone or timezone.get_current_timezone()
+    return _moment_text(times.midnight(first, zone), zone), _moment_text(times.midnight(after, zone), zone)
+
+
 def _sync_target(appointment_id: int, master_id: int | None) -> int:
     """The appointment whose sync links stand for this one: a series syncs as its master."""
     return master_id or appointment_id
@@ -130,6 +140,10 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
         else:
             colour = read.colours[agent_ids[0]] if agent_ids else settings.default_colour
         start_date, end_date = row["start_date"], row["end_date"]
+        if row["all_day"] and start_date and end_date:
+            start_text, end_text = _all_day_moments(start_date, end_date, zone)
+        else:
+            start_text, end_text = moment[row["start"]], moment[row["end"]]
         target = {
             "hidden": hidden,
             "agent_ids": frozenset(agent_ids),
@@ -144,8 +158,8 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "title": permissions.DATA_UNAVAILABLE if hidden else entry_title(row["source"], row["subject"]),
                 "note": "" if hidden else row["note"],
                 "location": "" if hidden else row["location"],
-                "start": moment[row["start"]],
-                "end": moment[row["end"]],
+                "start": start_text,
+                "end": end_text,
                 "all_day": row["all_day"],
                 "start_date": start_date.isoformat() if start_date else None,
                 "end_date": end_date.isoformat() if end_date else None,
@@ -180,6 +194,7 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "cancelled_starts": None,
                 "moved_occurrences": None,
                 "dropped_exceptions": None,
+                "rule_warnings": None,
             }
         )
     return items
@@ -455,8 +470,18 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "subject": {"max_length": 255},
             "note": {"max_length": 20000},
             # An all-day entry may be given by its days alone (validate asks for them otherwise).
-            "start": {"required": False},
-            "end": {"required": False},
+            "start": {
+                "required": False,
+                "help_text": "ISO 8601 date and time. All-day entries (`all_day` true): the midnight of `start_date` "
+                "on your clock, so its date is the entry's first day on every clock (RFC 5545 3.3.4: a DATE is a "
+                "day, not an instant); written, a date (2026-12-21) or a date and time, whose date as written is "
+                "taken. Read `start_date`/`end_date` for the days.",
+            },
+            "end": {
+                "required": False,
+                "help_text": "ISO 8601 date and time. All-day entries: the midnight of `end_date` (the day after the "
+                "last, RFC 5545 3.6.1) on your clock; written as `start`.",
+            },
             "start_date": {
                 "help_text": "All-day entries: the first day (a date, the same on every clock). Written with "
                 "`all_day` true, it and `end_date` are the entry's days, and `start`/`end` are not needed (if "
@@ -568,6 +593,8 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
 
     def to_representation(self, appointment: Appointment) -> dict:
         data = super().to_representation(appointment)
+        if appointment.all_day and appointment.start_date and appointment.end_date:
+            data["start"], data["end"] = _all_day_moments(appointment.start_date, appointment.end_date)
         if privacy.is_hidden(appointment):
             shown = privacy.shown(appointment)
             data.update(
