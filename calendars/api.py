@@ -366,6 +366,22 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "its cancelled and moved occurrences and its UNTIL move with it (see `dropped_exceptions`)."
         ),
     )
+    from_agent = serializers.PrimaryKeyRelatedField(
+        queryset=Agent.objects.all(),
+        write_only=True,
+        required=False,
+        allow_null=True,
+        help_text="PATCH or PUT, with `to_agent`: a move from this technician's calendar (a drag from their column "
+        "on the group calendar), as the reassign action makes it: they are swapped for `to_agent`, the others kept. "
+        "400 on `to_agent` when that technician is already on it (the move would only take this one off).",
+    )
+    to_agent = serializers.PrimaryKeyRelatedField(
+        queryset=Agent.objects.filter(is_active=True),
+        write_only=True,
+        required=False,
+        help_text="PATCH or PUT: the technician the entry moves to (see `from_agent`; without it, they join). "
+        "Not with `agents`.",
+    )
     stop_repeating = serializers.BooleanField(
         write_only=True,
         required=False,
@@ -450,6 +466,8 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "recurrence",
             "time_zone",
             "stop_repeating",
+            "from_agent",
+            "to_agent",
             "scope",
             "cancelled_starts",
             "moved_occurrences",
@@ -640,6 +658,11 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"scope": ["Only an edit of an occurrence of a series applies to its following ones or to all."]}
             )
+        if ("from_agent" in attrs or "to_agent" in attrs) and (self.instance is None or "agents" in attrs):
+            problem = "A move names where from and where to: on an existing entry, without `agents`."
+            raise serializers.ValidationError({name: [problem] for name in ("from_agent", "to_agent") if name in attrs})
+        if "from_agent" in attrs and "to_agent" not in attrs:
+            raise serializers.ValidationError({"to_agent": ["Name the technician the entry moves to."]})
         if attrs.get("stop_repeating") and self.instance is None:
             raise serializers.ValidationError(
                 {"stop_repeating": ["Only a series' master stops repeating (PATCH it on the series)."]}
@@ -903,6 +926,10 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         data.pop("request", None)  # the same request (validate refuses another)
         confirmed = data.pop("confirm_overlap", False)
         agents = data.pop("agents", None)
+        if "to_agent" in data:  # a move between technicians: the service's one rule (agents_after_move)
+            move = {"from_agent": data.pop("from_agent", None), "to_agent": data.pop("to_agent")}
+            with service_errors():
+                agents = services.agents_after_move(appointment, **move)
         if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):
             raise PermissionDenied(_reassign_refusal(appointment))
         scope = data.pop("scope", EditScope.OCCURRENCE)
@@ -961,8 +988,9 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         serializer.is_valid(raise_exception=True)
         from_agent = serializer.validated_data.get("from_agent")
         to_agent = serializer.validated_data["to_agent"]
-        agents = [agent for agent in appointment.agents.all() if from_agent is None or agent.pk != from_agent.pk]
-        if not permissions.can_change_agents(request.user, appointment, [*agents, to_agent]):
+        with service_errors():
+            agents = services.agents_after_move(appointment, from_agent=from_agent, to_agent=to_agent)
+        if not permissions.can_change_agents(request.user, appointment, agents):
             raise PermissionDenied(_reassign_refusal(appointment))
         with service_errors(), overlap_conflicts():
             appointment = services.reassign_appointment(

@@ -665,19 +665,27 @@ def delete_imported(appointment_ids: Iterable[int]) -> int:
 def reassign_appointment(
     appointment: Appointment, *, from_agent: Agent | None, to_agent: Agent, by=None, check_overlap: bool = False
 ):
-    """Move an appointment from one technician's calendar to another's (drag on the group
-    calendar); `check_overlap` as for update_appointment. Raises ValidationError({"to_agent": ...}),
-    saving nothing, when `to_agent` is already on it and `from_agent` is another technician: that
-    move would only take `from_agent` off the entry (trial 4)."""
-    agent_ids = set(_agent_ids(appointment))
-    if from_agent is not None and from_agent.pk != to_agent.pk and to_agent.pk in agent_ids:
+    """Move an appointment from one technician's calendar to another's (the reassign action);
+    `check_overlap` as for update_appointment. Raises ValidationError({"to_agent": ...}), saving
+    nothing, as `agents_after_move` does."""
+    agents = agents_after_move(appointment, from_agent=from_agent, to_agent=to_agent)
+    return update_appointment(appointment, by=by, agents=agents, check_overlap=check_overlap)
+
+
+def agents_after_move(appointment: Appointment, *, from_agent: Agent | None, to_agent: Agent) -> list[Agent]:
+    """The technicians of `appointment` once it moves from `from_agent`'s calendar to `to_agent`'s:
+    `from_agent` swapped for `to_agent`, the others kept (`from_agent` None: `to_agent` joins). The
+    one rule of a move between technicians, for every path that makes one: the group calendar's
+    drag (the API's PATCH with `from_agent`/`to_agent`) and the reassign action.
+
+    Raises ValidationError({"to_agent": "<name> is already on it."}) when `to_agent` is already on
+    it and `from_agent` is another technician: the move would only take `from_agent` off the entry
+    (trial 4); a technician is taken off an entry by editing its technicians, not by a move."""
+    current = list(appointment.agents.all())
+    if from_agent is not None and from_agent.pk != to_agent.pk and to_agent.pk in {a.pk for a in current}:
         raise ValidationError({"to_agent": f"{to_agent} is already on it."})
-    if from_agent is not None:
-        agent_ids.discard(from_agent.pk)
-    agent_ids.add(to_agent.pk)
-    return update_appointment(
-        appointment, by=by, agents=Agent.objects.filter(pk__in=agent_ids), check_overlap=check_overlap
-    )
+    kept = [agent for agent in current if from_agent is None or agent.pk != from_agent.pk]
+    return kept if to_agent.pk in {agent.pk for agent in kept} else [*kept, to_agent]
 
 
 @transaction.atomic
