@@ -1018,7 +1018,8 @@ def change_schedule(
     `exdates_written_at`: the master's start (aware) the rule's EXDATE lines were written against,
     when the series moved since (admin's field shows them at the start before the save): they move
     by the same shift on the series' wall clock as the move moved the series' own exclusions
-    (`_move_exceptions`), and those the new rule does not give are left out and named.
+    (`_move_exceptions`), and those the new rule does not give are left out and named; its RDATE
+    lines move by that shift too, as a move moves the series' own (`_until_moved`).
     `check_overlap`: raise OverlapWarning naming the day of each overlap (keeping nothing) when an
     occurrence of the new rule meets another busy entry of the technicians (S6.3).
     Raises ValidationError({"rule": ...}), changing nothing, for a rule that cannot be read or
@@ -1036,17 +1037,26 @@ def change_schedule(
     edit_starts = [datetime.fromisoformat(entry["original_start"]) for entry in old_edits]
     # The new rule's whole set (its own EXDATEs aside) decides which kept cancellations and edits
     # still name one of its occurrences.
+    shift = _wall_shift(exdates_written_at, master.start, zone) if exdates_written_at is not None else None
+    if shift:
+        # Its RDATEs were written at that start too: they move as the series' own do (`_until_moved`).
+        moved_rdates = [_rule_moment_moved(m, lambda moment: _shifted(moment, shift, zone), zone) for m in given.rdates]
+        given = recurrence_lib.Recurrence(
+            rrules=given.rrules,
+            exrules=given.exrules,
+            rdates=moved_rdates,
+            exdates=given.exdates,
+            include_dtstart=False,
+        )
     schedule.recurrence = given
     whole = _without_exdates(schedule)  # the EXDATEs change below; the set they are taken from does not
     kept = _starts_given(master, whole, [*old_cancelled, *edit_starts])
     given_exdates, dropped = exdate_instants(given, zone), []
-    if exdates_written_at is not None:
-        shift = _wall_shift(exdates_written_at, master.start, zone)
-        if shift:
-            moved = {old: _shifted(old, shift, zone) for old in given_exdates}
-            on_rule = _starts_given(master, whole, list(moved.values()))
-            dropped = sorted(old for old, new in moved.items() if new not in on_rule)
-            given_exdates = [new for new in moved.values() if new in on_rule]
+    if shift:
+        moved = {old: _shifted(old, shift, zone) for old in given_exdates}
+        on_rule = _starts_given(master, whole, list(moved.values()))
+        dropped = sorted(old for old, new in moved.items() if new not in on_rule)
+        given_exdates = [new for new in moved.values() if new in on_rule]
     schedule.recurrence = recurrence_lib.Recurrence(
         rrules=given.rrules,
         exrules=given.exrules,
@@ -1843,12 +1853,12 @@ def _shift_until(master: Appointment, start_before: datetime, zone_before: zonei
     its number of occurrences (RFC 5545 3.3.10: UNTIL bounds the starts counted from DTSTART; left
     in place, a later start loses the last occurrence, an earlier one gains one). UNTIL keeps its
     form: UTC stays UTC (an all-day series' last-second-of-the-day stays the last second of the
-    shifted day), a wall-clock UNTIL stays on the wall clock. COUNT needs nothing. Saves the
-    schedule when an UNTIL moved."""
+    shifted day), a wall-clock UNTIL stays on the wall clock. COUNT needs nothing. The RDATEs move
+    by the same shift (`_until_moved`). Saves the schedule when an UNTIL or RDATE moved."""
     schedule = master.schedule
     shift, shifted = _series_shift(master, start_before, zone_before)
     rule = schedule.recurrence
-    if shift is None or all(each.until is None for each in rule.rrules):
+    if shift is None or (all(each.until is None for each in rule.rrules) and not rule.rdates):
         return
     # The clock a naive UNTIL was written on.
     schedule.recurrence = _until_moved(rule, shifted, zone_before or schedule_zone(schedule))
@@ -1858,18 +1868,33 @@ def _shift_until(master: Appointment, start_before: datetime, zone_before: zonei
 def _until_moved(
     rule: recurrence_lib.Recurrence, shifted: Callable[[datetime], datetime], zone: zoneinfo.ZoneInfo
 ) -> recurrence_lib.Recurrence:
-    """`rule` with each RRULE's UNTIL moved by `shifted` (aware -> aware), in its own form (UTC
-    stays UTC, a wall-clock UNTIL on `zone`'s wall clock stays one): `_shift_until`'s rule."""
+    """`rule` with each RRULE's UNTIL and each RDATE moved by `shifted` (aware -> aware), each in
+    its own form (UTC stays UTC, a wall-clock one on `zone`'s wall clock stays one): `_shift_until`'s
+    rule. The RDATEs are starts of the series (RFC 5545 3.8.5.2) as much as its EXDATEs name them
+    (3.8.5.1): a whole series moved moves them by the same wall-clock shift, as `_move_exceptions`
+    moves the EXDATEs (left in place, the added days would stay at the old time or day)."""
+
     rules = []
     for each in rule.rrules:
         moved = copy.copy(each)
         if each.until is not None:
-            until = shifted(rule_instant(each.until, zone))
-            moved.until = until.astimezone(UTC) if each.until.tzinfo else until.replace(tzinfo=None)
+            moved.until = _rule_moment_moved(each.until, shifted, zone)
         rules.append(moved)
     return recurrence_lib.Recurrence(
-        rrules=rules, exrules=rule.exrules, rdates=rule.rdates, exdates=rule.exdates, include_dtstart=False
+        rrules=rules,
+        exrules=rule.exrules,
+        rdates=[_rule_moment_moved(moment, shifted, zone) for moment in rule.rdates],
+        exdates=rule.exdates,
+        include_dtstart=False,
     )
+
+
+def _rule_moment_moved(moment: datetime, shifted: Callable[[datetime], datetime], zone: zoneinfo.ZoneInfo) -> datetime:
+    """A rule's UNTIL or RDATE (`rule_instant`: naive on `zone`'s wall clock, or aware) moved by
+    `shifted` (aware -> aware), in its own form: an aware one in UTC, a naive one on the wall clock
+    `shifted` gives."""
+    after = shifted(rule_instant(moment, zone))
+    return after.astimezone(UTC) if moment.tzinfo else after.replace(tzinfo=None)
 
 
 def _move_exceptions(
