@@ -38,7 +38,7 @@ from calendars.selectors import (
     series_exceptions,
     unknown_choices,
 )
-from calendars.series_words import rule_text
+from calendars.series_words import rule_text, skipped_months
 from helpdesk import permissions
 from helpdesk.api_common import (
     FlagFilter,
@@ -99,6 +99,16 @@ class _MomentTexts(dict):
         return text
 
 
+def _all_day_moments(first: date, after: date, zone=None) -> tuple[str, str]:
+    """An all-day entry's `start` and `end` as the API writes them: the midnights of its first day
+    and of the day after its last on the reader's clock (`zone`, default the current one). RFC 5545
+    3.3.4: a DATE is a calendar day, the same day on every clock; written as the stored instants
+    (the technician's midnights), a reader on another clock read the day before or a noon (trial).
+    `start_date`/`end_date` are the days themselves."""
+    zone = zone or timezone.get_current_timezone()
+    return _moment_text(times.midnight(first, zone), zone), _moment_text(times.midnight(after, zone), zone)
+
+
 def _sync_target(appointment_id: int, master_id: int | None) -> int:
     """The appointment whose sync links stand for this one: a series syncs as its master."""
     return master_id or appointment_id
@@ -130,6 +140,10 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
         else:
             colour = read.colours[agent_ids[0]] if agent_ids else settings.default_colour
         start_date, end_date = row["start_date"], row["end_date"]
+        if row["all_day"] and start_date and end_date:
+            start_text, end_text = _all_day_moments(start_date, end_date, zone)
+        else:
+            start_text, end_text = moment[row["start"]], moment[row["end"]]
         target = {
             "hidden": hidden,
             "agent_ids": frozenset(agent_ids),
@@ -144,8 +158,8 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "title": permissions.DATA_UNAVAILABLE if hidden else entry_title(row["source"], row["subject"]),
                 "note": "" if hidden else row["note"],
                 "location": "" if hidden else row["location"],
-                "start": moment[row["start"]],
-                "end": moment[row["end"]],
+                "start": start_text,
+                "end": end_text,
                 "all_day": row["all_day"],
                 "start_date": start_date.isoformat() if start_date else None,
                 "end_date": end_date.isoformat() if end_date else None,
@@ -180,6 +194,7 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "cancelled_starts": None,
                 "moved_occurrences": None,
                 "dropped_exceptions": None,
+                "rule_warnings": None,
             }
         )
     return items
@@ -211,6 +226,21 @@ class SeriesZoneField(TimeZoneSerializerField):
         if not (Appointment.schedule.is_cached(appointment) and appointment.is_recurring_master):
             return None  # lists hold no masters and load no schedules
         return str(schedule_zone(appointment.schedule))
+
+
+class RuleWarningSerializer(serializers.Serializer):
+    """One thing a valid rule does that its writer may not expect (`AppointmentSerializer.rule_warnings`)."""
+
+    code = serializers.ChoiceField(choices=["skipped_months"])
+    message = serializers.CharField()
+    months = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The months of the series' first year without an occurrence on the rule's day, as YYYY-MM.",
+    )
+    suggested_recurrence = serializers.CharField(
+        allow_null=True,
+        help_text="The rule on the last day of every month (BYMONTHDAY=-1), when that is likely what was meant.",
+    )
 
 
 class MovedOccurrenceSerializer(serializers.Serializer):
@@ -336,6 +366,22 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "its cancelled and moved occurrences and its UNTIL move with it (see `dropped_exceptions`)."
         ),
     )
+    from_agent = serializers.PrimaryKeyRelatedField(
+        queryset=Agent.objects.all(),
+        write_only=True,
+        required=False,
+        allow_null=True,
+        help_text="PATCH or PUT, with `to_agent`: a move from this technician's calendar (a drag from their column "
+        "on the group calendar), as the reassign action makes it: they are swapped for `to_agent`, the others kept. "
+        "400 on `to_agent` when that technician is already on it (the move would only take this one off).",
+    )
+    to_agent = serializers.PrimaryKeyRelatedField(
+        queryset=Agent.objects.filter(is_active=True),
+        write_only=True,
+        required=False,
+        help_text="PATCH or PUT: the technician the entry moves to (see `from_agent`; without it, they join). "
+        "Not with `agents`.",
+    )
     stop_repeating = serializers.BooleanField(
         write_only=True,
         required=False,
@@ -369,6 +415,13 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         "no occurrence at their shifted time (a new weekday under BYDAY, say); they are dropped (RFC 5545 3.8.5.1, "
         "3.8.4.4). Every other exception moves with the series by the same wall-clock shift. Empty when none was "
         "dropped; null in any other answer."
+    )
+    rule_warnings = serializers.SerializerMethodField(
+        help_text="The answer to a POST or PATCH that gave `recurrence`: what the (valid, saved) rule does that its "
+        "writer may not expect. `skipped_months`: a monthly rule on the 29th, 30th or 31st has no occurrence in "
+        "the months without that day (RFC 5545 3.3.10 ignores such days), named for the series' first year, "
+        "with the last-day-of-the-month rule (BYMONTHDAY=-1) suggested where likely meant. Empty when none; "
+        "null in any other answer."
     )
     moved_occurrences = serializers.SerializerMethodField(
         help_text="On a series' master: its occurrences moved on their own, in original start order, each with "
@@ -413,10 +466,13 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "recurrence",
             "time_zone",
             "stop_repeating",
+            "from_agent",
+            "to_agent",
             "scope",
             "cancelled_starts",
             "moved_occurrences",
             "dropped_exceptions",
+            "rule_warnings",
         ]
         read_only_fields = [
             "source",
@@ -432,8 +488,18 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "subject": {"max_length": 255},
             "note": {"max_length": 20000},
             # An all-day entry may be given by its days alone (validate asks for them otherwise).
-            "start": {"required": False},
-            "end": {"required": False},
+            "start": {
+                "required": False,
+                "help_text": "ISO 8601 date and time. All-day entries (`all_day` true): the midnight of `start_date` "
+                "on your clock, so its date is the entry's first day on every clock (RFC 5545 3.3.4: a DATE is a "
+                "day, not an instant); written, a date (2026-12-21) or a date and time, whose date as written is "
+                "taken. Read `start_date`/`end_date` for the days.",
+            },
+            "end": {
+                "required": False,
+                "help_text": "ISO 8601 date and time. All-day entries: the midnight of `end_date` (the day after the "
+                "last, RFC 5545 3.6.1) on your clock; written as `start`.",
+            },
             "start_date": {
                 "help_text": "All-day entries: the first day (a date, the same on every clock). Written with "
                 "`all_day` true, it and `end_date` are the entry's days, and `start`/`end` are not needed (if "
@@ -487,6 +553,20 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         zone = timezone.get_current_timezone()
         return [_moment_text(moment, zone) for moment in dropped]
 
+    @extend_schema_field(RuleWarningSerializer(many=True, allow_null=True))
+    def get_rule_warnings(self, appointment: Appointment) -> list[dict] | None:
+        if appointment.pk not in self.context.get("rule_given", ()):
+            return None
+        return [
+            {
+                "code": "skipped_months",
+                "message": skipped.text(on_page=False),
+                "months": [f"{month:%Y-%m}" for month in skipped.months],
+                "suggested_recurrence": skipped.suggested_rule,
+            }
+            for skipped in skipped_months(appointment)
+        ]
+
     @extend_schema_field(MovedOccurrenceSerializer(many=True, allow_null=True))
     def get_moved_occurrences(self, appointment: Appointment) -> list[dict] | None:
         found = self._exceptions(appointment)
@@ -531,6 +611,8 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
 
     def to_representation(self, appointment: Appointment) -> dict:
         data = super().to_representation(appointment)
+        if appointment.all_day and appointment.start_date and appointment.end_date:
+            data["start"], data["end"] = _all_day_moments(appointment.start_date, appointment.end_date)
         if privacy.is_hidden(appointment):
             shown = privacy.shown(appointment)
             data.update(
@@ -576,6 +658,11 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"scope": ["Only an edit of an occurrence of a series applies to its following ones or to all."]}
             )
+        if ("from_agent" in attrs or "to_agent" in attrs) and (self.instance is None or "agents" in attrs):
+            problem = "A move names where from and where to: on an existing entry, without `agents`."
+            raise serializers.ValidationError({name: [problem] for name in ("from_agent", "to_agent") if name in attrs})
+        if "from_agent" in attrs and "to_agent" not in attrs:
+            raise serializers.ValidationError({"to_agent": ["Name the technician the entry moves to."]})
         if attrs.get("stop_repeating") and self.instance is None:
             raise serializers.ValidationError(
                 {"stop_repeating": ["Only a series' master stops repeating (PATCH it on the series)."]}
@@ -825,6 +912,7 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
                 serializer.instance = services.create_recurring_appointment(
                     rule=rule, by=user, check_overlap=not confirmed, **data
                 )
+                self.rule_given = {serializer.instance.pk}
             else:
                 serializer.instance = services.create_appointment(by=user, check_overlap=not confirmed, **data)
 
@@ -838,6 +926,10 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         data.pop("request", None)  # the same request (validate refuses another)
         confirmed = data.pop("confirm_overlap", False)
         agents = data.pop("agents", None)
+        if "to_agent" in data:  # a move between technicians: the service's one rule (agents_after_move)
+            move = {"from_agent": data.pop("from_agent", None), "to_agent": data.pop("to_agent")}
+            with service_errors():
+                agents = services.agents_after_move(appointment, **move)
         if agents is not None and not permissions.can_change_agents(self.request.user, appointment, agents):
             raise PermissionDenied(_reassign_refusal(appointment))
         scope = data.pop("scope", EditScope.OCCURRENCE)
@@ -850,23 +942,31 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
                     appointment, scope=scope, by=self.request.user, agents=agents, check_overlap=not confirmed, **data
                 )
                 return
+            rule = data.pop("recurrence", None)
             appointment = services.edit_appointment(
                 appointment,
                 by=self.request.user,
                 agents=agents,
-                recurrence=data.pop("recurrence", None),
+                recurrence=rule,
                 stop=data.pop("stop_repeating", False),
                 check_overlap=not confirmed,
                 time_zone=data.pop("time_zone", None),
                 **data,
             )
             serializer.instance = appointment
+        if rule is not None and appointment.is_recurring_master:
+            self.rule_given = {appointment.pk}
         if appointment.is_recurring_master and ("start" in data or "time_zone" in serializer.validated_data):
             self.dropped_exceptions = {appointment.pk: appointment.dropped_exceptions}
 
     def get_serializer_context(self) -> dict:
-        # A series' move answers which exceptions it dropped (`AppointmentSerializer.dropped_exceptions`).
-        return {**super().get_serializer_context(), "dropped_exceptions": getattr(self, "dropped_exceptions", {})}
+        # A series' move answers which exceptions it dropped (`AppointmentSerializer.dropped_exceptions`),
+        # a rule given what it skips (`AppointmentSerializer.rule_warnings`).
+        return {
+            **super().get_serializer_context(),
+            "dropped_exceptions": getattr(self, "dropped_exceptions", {}),
+            "rule_given": getattr(self, "rule_given", set()),
+        }
 
     def perform_destroy(self, appointment: Appointment) -> None:
         if not permissions.can_delete_appointment(self.request.user, appointment):
@@ -888,8 +988,9 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
         serializer.is_valid(raise_exception=True)
         from_agent = serializer.validated_data.get("from_agent")
         to_agent = serializer.validated_data["to_agent"]
-        agents = [agent for agent in appointment.agents.all() if from_agent is None or agent.pk != from_agent.pk]
-        if not permissions.can_change_agents(request.user, appointment, [*agents, to_agent]):
+        with service_errors():
+            agents = services.agents_after_move(appointment, from_agent=from_agent, to_agent=to_agent)
+        if not permissions.can_change_agents(request.user, appointment, agents):
             raise PermissionDenied(_reassign_refusal(appointment))
         with service_errors(), overlap_conflicts():
             appointment = services.reassign_appointment(

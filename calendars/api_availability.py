@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
@@ -58,16 +58,36 @@ class OverlapSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class OutsideSpanSerializer(serializers.Serializer):
+    """One part of a booking outside a technician's working hours: [start, end), instants."""
+
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
 class OutsideHoursSerializer(serializers.Serializer):
     """A technician whose working hours (days, hours, public holidays) a booking leaves."""
 
     agent = serializers.IntegerField(source="agent_id")
     agent_name = serializers.CharField()
-    start = serializers.DateTimeField(help_text="Where the first part outside working hours starts.")
+    start = serializers.DateTimeField(
+        help_text="Where the first part outside working hours starts (with `end`: the hull of `spans`, which may "
+        "hold working hours between its parts; read `spans` for the parts)."
+    )
     end = serializers.DateTimeField(help_text="Where the last part outside working hours ends.")
+    spans = serializers.SerializerMethodField(
+        help_text="Each part outside the technician's working hours, days and public holidays, in order: the "
+        "hours before or after their working day and the days they do not work, on their own wall clock, "
+        "as instants [start, end). A split booked over two days outside the evening of one and the morning "
+        "of the next gives two parts, not the night between."
+    )
     working_hours = serializers.CharField(help_text='On the technician\'s clock: "Mon–Fri 08:00–17:00 Europe/London".')
     holidays = serializers.ListField(child=serializers.CharField(), help_text="Public holidays among those parts.")
     message = serializers.CharField()
+
+    @extend_schema_field(OutsideSpanSerializer(many=True))
+    def get_spans(self, outside) -> list[dict]:
+        return [OutsideSpanSerializer({"start": begin, "end": finish}).data for begin, finish in outside.spans]
 
 
 class OverlapConflictSerializer(serializers.Serializer):

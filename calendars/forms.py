@@ -26,6 +26,9 @@ _REPEATS: dict[str, Callable[[datetime], str]] = {
     "weekly": lambda start: f"FREQ=WEEKLY;BYDAY={_WEEKDAY_CODES[start.weekday()]}",
     "fortnightly": lambda start: f"FREQ=WEEKLY;INTERVAL=2;BYDAY={_WEEKDAY_CODES[start.weekday()]}",
     "monthly": lambda start: f"FREQ=MONTHLY;BYMONTHDAY={start.day}",
+    # The last day of every month, 28 to 31 (RFC 5545 3.3.10: a negative BYMONTHDAY counts from
+    # the end); what "monthly on the 31st" usually means, which skips the shorter months.
+    "monthly_last": lambda start: "FREQ=MONTHLY;BYMONTHDAY=-1",
 }
 
 
@@ -122,6 +125,7 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
             ("weekly", "Every week, on the start's weekday"),
             ("fortnightly", "Every two weeks, on the start's weekday"),
             ("monthly", "Every month, on the start's day of the month"),
+            ("monthly_last", "Every month, on its last day"),
         ],
         required=False,
         label="Repeat",

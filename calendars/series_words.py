@@ -6,13 +6,17 @@ its last occurrence on the reader's clock and in the pages' date format, never U
 it cannot say in words is shown as the rule text, so nothing of the rule is hidden.
 """
 
+import calendar
+import copy
 import itertools
 import zoneinfo
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import recurrence as recurrence_lib
 from django.utils import timezone
 
+from calendars import times
 from calendars.models import Appointment, Schedule
 from calendars.selectors import schedule_zone
 from helpdesk.moments import day_text, hours_text, when_text
@@ -186,3 +190,107 @@ def dropped_exceptions_text(dropped: list[datetime], *, reader_zone: zoneinfo.Zo
         f"({days}) no longer {'fall' if len(dropped) != 1 else 'falls'} on the series at the new time: "
         "those changes are dropped. Cancel or move them again if needed."
     )
+
+
+@dataclass(frozen=True)
+class SkippedMonths:
+    """A monthly rule's days of the month that some months lack: RFC 5545 3.3.10 says a BYMONTHDAY
+    (or DTSTART's day) "that does not exist in a month" is ignored, so a series on the 31st
+    quietly has no occurrence in April. Valid, kept as given, but said when the series is made or
+    its rule changed.
+
+    `days`: the rule's days past the 28th (1-31); `months`: the first day of each month of the
+    series' first year (twelve months from its first, on its own clock) that lacks one of them,
+    up to the rule's end; `suggested_rule`: the same rule on the last day of every month
+    (BYMONTHDAY=-1, RRULE text without "RRULE:"), when that is what the person likely meant (the
+    31st, or a first day that is its month's last), else None."""
+
+    days: tuple[int, ...]
+    months: tuple[date, ...]
+    suggested_rule: str | None
+
+    def text(self, *, on_page: bool) -> str:
+        """The warning a person reads; `on_page`: offer the page's Repeat choice, else the API rule."""
+        days = _list([str(day) for day in self.days])
+        months = _list([f"{MONTHS[month.month - 1]} {month.year}" for month in self.months])
+        text = (
+            f"This series repeats on day {days} of the month, which not every month has: such months are "
+            f"skipped (RFC 5545 3.3.10). In its first year it has no occurrence on that day in {months}."
+        )
+        if self.suggested_rule:
+            text += (
+                ' For the last day of every month instead, choose Repeat "Every month, on its last day".'
+                if on_page
+                else f" For the last day of every month instead, send recurrence {self.suggested_rule}."
+            )
+        return text
+
+
+def _month_after(day: date, months: int) -> date:
+    """The first day of the month `months` after `day`'s."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _month_length(month: date) -> int:
+    return calendar.monthrange(month.year, month.month)[1]
+
+
+def _skipped_by(rule: recurrence_lib.Rule, first: datetime | date) -> SkippedMonths | None:
+    """`SkippedMonths` of one RRULE from the series' first start (aware on its own clock, or a
+    date for an all-day series), or None when it skips no month in its first year."""
+    if rule.freq != recurrence_lib.MONTHLY or rule.byday or rule.bysetpos:
+        return None
+    day_one = first if not isinstance(first, datetime) else first.date()
+    days = sorted(rule.bymonthday or [day_one.day])
+    late = tuple(day for day in days if day > 28)
+    if not late:
+        return None
+    month_one = day_one.replace(day=1)
+    # The last month that counts: the year's, or the rule's end within it.
+    last = _month_after(month_one, 11)
+    text = recurrence_lib.serialize(recurrence_lib.Recurrence(rrules=[rule])).removeprefix("RRULE:")
+    if rule.count:
+        bound = _month_after(month_one, 12)
+        bound = datetime.combine(bound, first.timetz()) if isinstance(first, datetime) else bound
+        starts = times.rule_starts(first, [text], until=bound, until_included=False, limit=rule.count)
+        if len(starts) >= rule.count:
+            end = starts[-1] if not isinstance(starts[-1], datetime) else starts[-1].date()
+            last = min(last, end.replace(day=1))
+    if rule.until:
+        until = rule.until
+        if isinstance(first, datetime) and timezone.is_aware(until):
+            until = until.astimezone(first.tzinfo)
+        # A month counts when all of it is before the end: its missing day would have been given.
+        until_day = until.date() if isinstance(until, datetime) else until
+        last = min(last, _month_after(until_day + timedelta(days=1), -1))
+    interval = rule.interval or 1
+    months = []
+    for step in range(0, 12, interval):
+        month = _month_after(month_one, step)
+        if month > last:
+            break
+        if rule.bymonth and month.month not in rule.bymonth:
+            continue
+        if any(day > _month_length(month) for day in late):
+            months.append(month)
+    if not months:
+        return None
+    suggested = None
+    if len(days) == 1 and (days[0] == 31 or (days[0] == day_one.day == _month_length(day_one))):
+        last_day = copy.copy(rule)
+        last_day.bymonthday = [-1]
+        suggested = recurrence_lib.serialize(recurrence_lib.Recurrence(rrules=[last_day])).removeprefix("RRULE:")
+    return SkippedMonths(days=late, months=tuple(months), suggested_rule=suggested)
+
+
+def skipped_months(master: Appointment) -> list[SkippedMonths]:
+    """What a series' monthly rules skip in its first year (`SkippedMonths`, one per rule that
+    skips a month), for the warning the page and the API give when a series is made or its rule
+    changed; empty for a rule that skips nothing, or anything but a series' master."""
+    if not master.is_recurring_master:
+        return []
+    zone = schedule_zone(master.schedule)
+    first = master.start_date if master.all_day and master.start_date else master.start.astimezone(zone)
+    found = (_skipped_by(rule, first) for rule in master.schedule.recurrence.rrules)
+    return [one for one in found if one is not None]

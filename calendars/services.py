@@ -665,19 +665,27 @@ def delete_imported(appointment_ids: Iterable[int]) -> int:
 def reassign_appointment(
     appointment: Appointment, *, from_agent: Agent | None, to_agent: Agent, by=None, check_overlap: bool = False
 ):
-    """Move an appointment from one technician's calendar to another's (drag on the group
-    calendar); `check_overlap` as for update_appointment. Raises ValidationError({"to_agent": ...}),
-    saving nothing, when `to_agent` is already on it and `from_agent` is another technician: that
-    move would only take `from_agent` off the entry (trial 4)."""
-    agent_ids = set(_agent_ids(appointment))
-    if from_agent is not None and from_agent.pk != to_agent.pk and to_agent.pk in agent_ids:
+    """Move an appointment from one technician's calendar to another's (the reassign action);
+    `check_overlap` as for update_appointment. Raises ValidationError({"to_agent": ...}), saving
+    nothing, as `agents_after_move` does."""
+    agents = agents_after_move(appointment, from_agent=from_agent, to_agent=to_agent)
+    return update_appointment(appointment, by=by, agents=agents, check_overlap=check_overlap)
+
+
+def agents_after_move(appointment: Appointment, *, from_agent: Agent | None, to_agent: Agent) -> list[Agent]:
+    """The technicians of `appointment` once it moves from `from_agent`'s calendar to `to_agent`'s:
+    `from_agent` swapped for `to_agent`, the others kept (`from_agent` None: `to_agent` joins). The
+    one rule of a move between technicians, for every path that makes one: the group calendar's
+    drag (the API's PATCH with `from_agent`/`to_agent`) and the reassign action.
+
+    Raises ValidationError({"to_agent": "<name> is already on it."}) when `to_agent` is already on
+    it and `from_agent` is another technician: the move would only take `from_agent` off the entry
+    (trial 4); a technician is taken off an entry by editing its technicians, not by a move."""
+    current = list(appointment.agents.all())
+    if from_agent is not None and from_agent.pk != to_agent.pk and to_agent.pk in {a.pk for a in current}:
         raise ValidationError({"to_agent": f"{to_agent} is already on it."})
-    if from_agent is not None:
-        agent_ids.discard(from_agent.pk)
-    agent_ids.add(to_agent.pk)
-    return update_appointment(
-        appointment, by=by, agents=Agent.objects.filter(pk__in=agent_ids), check_overlap=check_overlap
-    )
+    kept = [agent for agent in current if from_agent is None or agent.pk != from_agent.pk]
+    return kept if to_agent.pk in {agent.pk for agent in kept} else [*kept, to_agent]
 
 
 @transaction.atomic
@@ -1880,12 +1888,12 @@ def _shift_until(master: Appointment, start_before: datetime, zone_before: zonei
     its number of occurrences (RFC 5545 3.3.10: UNTIL bounds the starts counted from DTSTART; left
     in place, a later start loses the last occurrence, an earlier one gains one). UNTIL keeps its
     form: UTC stays UTC (an all-day series' last-second-of-the-day stays the last second of the
-    shifted day), a wall-clock UNTIL stays on the wall clock. COUNT needs nothing. Saves the
-    schedule when an UNTIL moved."""
+    shifted day), a wall-clock UNTIL stays on the wall clock. COUNT needs nothing. The RDATEs move
+    by the same shift (`_until_moved`). Saves the schedule when an UNTIL or RDATE moved."""
     schedule = master.schedule
     shift, shifted = _series_shift(master, start_before, zone_before)
     rule = schedule.recurrence
-    if shift is None or all(each.until is None for each in rule.rrules):
+    if shift is None or (all(each.until is None for each in rule.rrules) and not rule.rdates):
         return
     # The clock a naive UNTIL was written on.
     schedule.recurrence = _until_moved(rule, shifted, zone_before or schedule_zone(schedule))
@@ -1895,18 +1903,33 @@ def _shift_until(master: Appointment, start_before: datetime, zone_before: zonei
 def _until_moved(
     rule: recurrence_lib.Recurrence, shifted: Callable[[datetime], datetime], zone: zoneinfo.ZoneInfo
 ) -> recurrence_lib.Recurrence:
-    """`rule` with each RRULE's UNTIL moved by `shifted` (aware -> aware), in its own form (UTC
-    stays UTC, a wall-clock UNTIL on `zone`'s wall clock stays one): `_shift_until`'s rule."""
+    """`rule` with each RRULE's UNTIL and each RDATE moved by `shifted` (aware -> aware), each in
+    its own form (UTC stays UTC, a wall-clock one on `zone`'s wall clock stays one): `_shift_until`'s
+    rule. The RDATEs are starts of the series (RFC 5545 3.8.5.2) as much as its EXDATEs name them
+    (3.8.5.1): a whole series moved moves them by the same wall-clock shift, as `_move_exceptions`
+    moves the EXDATEs (left in place, the added days would stay at the old time or day)."""
+
     rules = []
     for each in rule.rrules:
         moved = copy.copy(each)
         if each.until is not None:
-            until = shifted(rule_instant(each.until, zone))
-            moved.until = until.astimezone(UTC) if each.until.tzinfo else until.replace(tzinfo=None)
+            moved.until = _rule_moment_moved(each.until, shifted, zone)
         rules.append(moved)
     return recurrence_lib.Recurrence(
-        rrules=rules, exrules=rule.exrules, rdates=rule.rdates, exdates=rule.exdates, include_dtstart=False
+        rrules=rules,
+        exrules=rule.exrules,
+        rdates=[_rule_moment_moved(moment, shifted, zone) for moment in rule.rdates],
+        exdates=rule.exdates,
+        include_dtstart=False,
     )
+
+
+def _rule_moment_moved(moment: datetime, shifted: Callable[[datetime], datetime], zone: zoneinfo.ZoneInfo) -> datetime:
+    """A rule's UNTIL or RDATE (`rule_instant`: naive on `zone`'s wall clock, or aware) moved by
+    `shifted` (aware -> aware), in its own form: an aware one in UTC, a naive one on the wall clock
+    `shifted` gives."""
+    after = shifted(rule_instant(moment, zone))
+    return after.astimezone(UTC) if moment.tzinfo else after.replace(tzinfo=None)
 
 
 def _move_exceptions(

@@ -22,11 +22,11 @@ from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings, EditScope
 from calendars.selectors import calendar_agents, can_stop_repeating, series_exceptions, working_hours
-from calendars.series_words import dropped_exceptions_text, rule_in_words
+from calendars.series_words import dropped_exceptions_text, rule_in_words, skipped_months
 from helpdesk import permissions
 from helpdesk.api_common import parse_bool
 from helpdesk.moments import DAY_FORMAT, TIME_FORMAT, WHEN_FORMAT, day_text
-from helpdesk.parsing import parse_id
+from helpdesk.parsing import parse_id, shown_text
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
 
@@ -36,17 +36,40 @@ LAYOUTS = {
     "grid": ("timeGrid", "All in one grid"),
 }
 SLOT_MINUTES = (5, 10, 15, 30, 60)
+PERSONAL_VIEWS = ("timeGridDay", "timeGridWeek", "dayGridMonth", "listWeek")
 MAX_DAYS = 31
 # "Free slots for" on the group calendar: durations in minutes, 0 for none.
 FREE_SLOT_MINUTES = (0, 30, 60, 90, 120, 180, 240, 480)
 
 
-def _int(value: str | None, default: int, *, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
+def _ignored(request: HttpRequest, name: str, value: str, why: str, shown: object) -> None:
+    """Say on the page that a link's value was not used and what is shown instead: a bookmark still
+    opens the calendar, but never silently as something else. The value is shortened (external
+    text); the template escapes it."""
+    messages.warning(request, f'The link\'s {name} "{shown_text(value)}" {why}, so the calendar shows {shown}.')
+
+
+def _number(
+    request: HttpRequest, name: str, default: int, *, low: int, high: int, choices: tuple[int, ...] = ()
+) -> int:
+    """The whole number `name` of the link, from `low` to `high` (one of `choices` when given);
+    absent or empty: `default`. One out of range is brought into it, any other bad one gives
+    `default`, each said on the page (`_ignored`)."""
+    value = request.GET.get(name, "").strip()
+    if not value:
         return default
-    return min(max(number, low), high)
+    if not value.isascii() or not value.lstrip("-").isdigit():
+        _ignored(request, name, value, "is not a whole number", default)
+        return default
+    number = int(value)
+    if not low <= number <= high:
+        kept = min(max(number, low), high)
+        _ignored(request, name, value, f"is not from {low} to {high}", kept)
+        number = kept
+    if choices and number not in choices:
+        _ignored(request, name, value, "is not one of " + ", ".join(str(choice) for choice in choices), default)
+        return default
+    return number
 
 
 def _ids(request: HttpRequest, values: list[str], *, name: str) -> list[int]:
@@ -62,11 +85,29 @@ def _ids(request: HttpRequest, values: list[str], *, name: str) -> list[int]:
     return ids
 
 
-def _day(value: str | None) -> date | None:
+def _first_day(request: HttpRequest) -> date:
+    """The link's `date` (ISO 8601, YYYY-MM-DD), or today on the user's clock when there is none or
+    it cannot be read (said on the page)."""
+    value = request.GET.get("date", "").strip()
+    today = timezone.localdate()
+    if not value:
+        return today
     try:
-        return date.fromisoformat(value) if value else None
+        return date.fromisoformat(value)
     except ValueError:
-        return None
+        _ignored(request, "date", value, "is not a day written YYYY-MM-DD", f"today ({day_text(today)})")
+        return today
+
+
+def _choice(request: HttpRequest, name: str, allowed, default: str) -> str:
+    """The link's `name` among `allowed` (absent: `default`); another one is said and replaced."""
+    value = request.GET.get(name)
+    if value is None or value == "":
+        return default
+    if value not in allowed:
+        _ignored(request, name, value, "is not one of " + ", ".join(allowed), default)
+        return default
+    return value
 
 
 def _resource(agent: Agent, settings: CalendarSettings) -> dict:
@@ -163,10 +204,8 @@ def personal(request: HttpRequest) -> HttpResponse:
         return render(request, "calendars/choose_agent.html", {"agents": calendar_agents()})
     if agent == own and not agent.calendar_shown:
         return render(request, "calendars/off.html", {"reason": "Your calendar is hidden; an admin can show it."})
-    view = request.GET.get("view")
-    if view not in ("timeGridDay", "timeGridWeek", "dayGridMonth", "listWeek"):
-        view = "timeGridWeek"
-    first_day = _day(request.GET.get("date")) or timezone.localdate()
+    view = _choice(request, "view", PERSONAL_VIEWS, "timeGridWeek")
+    first_day = _first_day(request)
     config = _widget_config(
         request,
         mode="personal",
@@ -194,17 +233,19 @@ def group(request: HttpRequest) -> HttpResponse:
         return off
     team_ids = _ids(request, [request.GET.get("team", "")], name="team")
     team = Team.objects.filter(pk=team_ids[0]).first() if team_ids else None
+    if team_ids and team is None:
+        _ignored(request, "team", str(team_ids[0]), "is no team", "every technician")
     chosen = _ids(request, request.GET.getlist("agent"), name="agent")
     agents = list(calendar_agents(ids=chosen or None, team=team.pk if team else None))
-    layout = request.GET.get("layout") if request.GET.get("layout") in LAYOUTS else "columns"
-    days = _int(request.GET.get("days"), 1 if layout == "columns" else 7, low=1, high=MAX_DAYS)
-    slot = _int(request.GET.get("slot"), 30, low=5, high=60)
-    if slot not in SLOT_MINUTES:
-        slot = 30
-    first_day = _day(request.GET.get("date")) or timezone.localdate()
-    free = _int(request.GET.get("free"), 0, low=0, high=480)
-    if free not in FREE_SLOT_MINUTES:
-        free = 0
+    _say_left_out(request, chosen, agents, team)
+    if chosen and not agents:
+        chosen = []  # none of them: as if none was chosen (`_say_left_out` said so)
+        agents = list(calendar_agents(team=team.pk if team else None))
+    layout = _choice(request, "layout", LAYOUTS, "columns")
+    days = _number(request, "days", 1 if layout == "columns" else 7, low=1, high=MAX_DAYS)
+    slot = _number(request, "slot", 30, low=5, high=60, choices=SLOT_MINUTES)
+    first_day = _first_day(request)
+    free = _number(request, "free", 0, low=0, high=480, choices=FREE_SLOT_MINUTES)
     config = _widget_config(
         request,
         mode="group",
@@ -244,6 +285,19 @@ def group(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _say_left_out(request: HttpRequest, chosen: list[int], agents: list[Agent], team: Team | None) -> None:
+    """Name the chosen technician ids the group calendar does not show: no active technician with
+    that id, or (with a team) not in it. Read from the technicians shown: no query."""
+    shown = {agent.pk for agent in agents}
+    missing = [str(pk) for pk in chosen if pk not in shown]
+    if not missing:
+        return
+    among = f"in team {team.name}" if team else "among the active technicians"
+    left = "the others chosen" if agents else (f"every technician of team {team.name}" if team else "every technician")
+    noun = "technician ids" if len(missing) > 1 else "technician id"
+    messages.warning(request, f"No {noun} {', '.join(missing)} {among}: left out, so the calendar shows {left}.")
+
+
 def _linked_moment(request: HttpRequest, name: str) -> datetime | None:
     """The `name` time of a link to the new-appointment form (a click on the calendar) on the
     user's clock (calendars.times.parse_moment: a skipped or repeated wall-clock time as RFC 5545
@@ -258,6 +312,14 @@ def _linked_moment(request: HttpRequest, name: str) -> datetime | None:
     except ValueError as error:
         messages.warning(request, f"The link's {name} could not be read, so the form shows its own: {error}")
         return None
+
+
+def _warn_skipped_months(request: HttpRequest, master: Appointment) -> None:
+    """Say which months a series just made or given a new rule skips (a monthly rule on the 29th to
+    31st, RFC 5545 3.3.10): valid, so saved, but never silent. The copies made for several
+    technicians share one rule: said once."""
+    for skipped in skipped_months(master):
+        messages.warning(request, skipped.text(on_page=True))
 
 
 @login_required
@@ -282,6 +344,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                 if made is not None:
                     answer_push_choice(made, form.push_choice(), agent=own, by=request.user)
                     messages.success(request, AppointmentForm.created_message(made))
+                    _warn_skipped_months(request, made[0])
                     return redirect("calendars:appointment-detail", pk=made[0].pk)
     else:
         # From the next whole hour on the user's clock, as on a request's page (trial 14).
@@ -425,6 +488,8 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                         dropped = getattr(saved, "dropped_exceptions", None)
                         if dropped:
                             messages.warning(request, dropped_exceptions_text(dropped))
+                        if rule is not None:
+                            _warn_skipped_months(request, saved)
                         return redirect("calendars:appointment-detail", pk=saved.pk)
         else:
             form = AppointmentForm(

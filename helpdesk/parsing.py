@@ -23,7 +23,8 @@ colour_validator = RegexValidator(
 )
 
 
-def _shown(value: object) -> str:
+def shown_text(value: object) -> str:
+    """`value` as a message quotes it: its first characters, "…" after a longer one (external text)."""
     text = str(value)
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
 
@@ -39,7 +40,7 @@ def parse_id(value: object, *, name: str = "the id") -> int:
         raise ValidationError(
             '"%(value)s" is not an id: give %(name)s as whole numbers from 1.',
             code="invalid",
-            params={"value": _shown(value), "name": name},
+            params={"value": shown_text(value), "name": name},
         )
     return int(text)
 

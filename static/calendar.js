@@ -511,6 +511,13 @@
     return [...agents].map(Number);
   }
 
+  // Dropped on another technician's column or row: the move as the server makes it (from, to),
+  // so the server's one rule decides who stays on it (calendars.services.agents_after_move).
+  function moveOf(info) {
+    if (!info.oldResource || !info.newResource || info.oldResource.id === info.newResource.id) return {};
+    return { from_agent: Number(info.oldResource.id), to_agent: Number(info.newResource.id) };
+  }
+
   // Dropped on the column or row of another technician who is already on the entry: their name.
   function alreadyOn(info) {
     if (!info.oldResource || !info.newResource || info.oldResource.id === info.newResource.id) return null;
@@ -597,8 +604,8 @@
     return jsEvent.clientY >= top && jsEvent.clientY < bottom && x >= shown.left && x < shown.right;
   }
 
-  async function save(info, changes) {
-    const agentIds = changes.agents || info.event.extendedProps.agents;
+  // `agentIds`: the technicians it will be on (working hours asked about before saving).
+  async function save(info, changes, agentIds = info.event.extendedProps.agents) {
     const { start, end } = movedTimes(info);
     const outside = info.event.allDay ? [] : outOfHours(start, end, agentIds);
     if (outside.length) {
@@ -728,7 +735,7 @@
         say(`Not moved: ${already} is already on it.`, true);
         return;
       }
-      if (mayDrop(info)) return save(info, { ...movedTimes(info), agents: agentsAfterDrop(info) });
+      if (mayDrop(info)) return save(info, { ...movedTimes(info), ...moveOf(info) }, agentsAfterDrop(info));
       info.revert();
       if (!overRows(info.jsEvent)) say("Not moved: it was let go outside the technicians' rows.", true);
     },

@@ -8,12 +8,14 @@ from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from agents.models import Agent
 from calendars import selectors as calendar_selectors
 from calendars import services as calendar_services
 from calendars.availability import MAX_PARTS, MIN_PART
 from helpdesk import permissions
+from helpdesk.moments import zoned_when_text
 from tickets.models import Action, HistoryLine, Request
 
 REQUEST_FIELDS = ("summary", "description", "customer", "site", "status", "planned_start", "estimate", "planned_length")
@@ -74,12 +76,31 @@ def update_request(
 ) -> Request:
     """Change a request; its planned appointment follows (S1.4). `check_overlap`: raise
     calendars.services.OverlapWarning, saving nothing, when the planned time would double-book
-    (issue 15)."""
+    (issue 15). A change of the planned date by a person (`by`) leaves a line in the request's
+    history: set, changed or cleared (`_planned_line`)."""
+    planned_before = request.planned_start
     _saved_with(request, fields, allowed=REQUEST_FIELDS, what="request")
     if assigned_agents is not None:
         request.assigned_agents.set(list(assigned_agents))
     calendar_services.sync_planned_appointment(request, by=by, check_overlap=check_overlap)
+    if by is not None and request.planned_start != planned_before:
+        record_history(request.pk, _planned_line(planned_before, request.planned_start, by=by))
     return request
+
+
+def _planned_line(before: datetime | None, after: datetime | None, *, by) -> str:
+    """The request's history line for its planned date set, changed or cleared by the person `by`,
+    times on the current clock (the person's) with its zone's abbreviation, as every history line
+    writes them: "Planned for Wed 2 Dec 2026 10:00 CET by Cees", "Re-planned from ... to ... by
+    Cees", "Unplanned by Cees (was planned for ...)". A change by the sync (by=None) is written by
+    the sync, naming the technician's calendar it came from (integrations.sync.inbound)."""
+    zone = timezone.get_current_timezone()
+    who = by.get_full_name() or by.get_username()
+    if before is None:
+        return f"Planned for {zoned_when_text(after, zone)} by {who}"
+    if after is None:
+        return f"Unplanned by {who} (was planned for {zoned_when_text(before, zone)})"
+    return f"Re-planned from {zoned_when_text(before, zone)} to {zoned_when_text(after, zone)} by {who}"
 
 
 def _check_parts(parts: list[tuple[datetime, datetime]], estimate: timedelta) -> None:

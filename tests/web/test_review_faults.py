@@ -250,8 +250,10 @@ def test_api_all_day_from_another_clock_keeps_the_days_written(page_client, alic
         content_type="application/json",
     )
     assert (moved.json()["start_date"], moved.json()["end_date"]) == ("2035-03-09", "2035-03-11")
-    # The days begin at Alice's midnights (zoneinfo), where her calendar shows them.
-    assert moved.json()["start"] == "2035-03-08T18:00:00-05:00"
+    # Read back, `start` is the first day's midnight on the reader's (New York) clock, so its date is
+    # the entry's day (RFC 5545 3.3.4) and sending it back keeps the days; Alice's midnight
+    # (18:00 the day before here) read as 8 March and moved the entry when sent back.
+    assert moved.json()["start"] == "2035-03-09T00:00:00-05:00"
 
 
 # --- fault 5: all-day days are named the same for every reader ---------------------------------
