@@ -8,7 +8,12 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
     from django.core.management import execute_from_command_line
 
-    if sys.argv[1:2] != ["runserver"]:  # runserver sets up in its reloader, which survives code with errors
+    # Left to Django: runserver sets up in its reloader (which survives code with errors), and
+    # --settings and --pythonpath change what is set up (Django reads them before its setup).
+    own_setup = sys.argv[1:2] != ["runserver"] and not any(
+        arg.startswith(("--settings", "--pythonpath")) for arg in sys.argv[2:]
+    )
+    if own_setup:
         set_up_without_collections()
     execute_from_command_line(sys.argv)
 

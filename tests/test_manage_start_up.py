@@ -30,3 +30,10 @@ def test_settings_that_cannot_be_read_are_left_to_django():
     assert done.returncode == 0, done.stderr
     assert "settings are not properly configured" in done.stdout
     assert "No module named 'no_such_settings_module'" in done.stdout
+
+
+def test_the_settings_option_still_chooses_the_settings():
+    # Django reads --settings before its setup (ManagementUtility.execute: handle_default_options).
+    done = _manage("help", "--settings=no_such_settings_module")
+    assert done.returncode == 0, done.stderr
+    assert "No module named 'no_such_settings_module'" in done.stdout
