@@ -270,12 +270,30 @@ class UnknownParameters(APIException):
         self.detail = {"detail": self.detail, "unknown": unknown, "accepted": accepted}
 
 
+class NamedChoiceField(serializers.ChoiceField):
+    """A ChoiceField whose 400 lists the values it takes ("“all” is not a choice: choose one of
+    together, any."): DRF's own said only "is not a valid choice", so a caller could not tell
+    what to send (trial F8). Body serializers get it for model fields with choices too
+    (`KnownFields.serializer_choice_field`)."""
+
+    default_error_messages = {"invalid_choice": "“{input}” is not a choice: choose one of {choices}."}
+
+    def fail(self, key: str, **kwargs) -> None:
+        if key == "invalid_choice":
+            kwargs["input"] = str(kwargs.get("input", ""))[:40]
+            kwargs["choices"] = ", ".join(str(value) for value in self.choices)
+        super().fail(key, **kwargs)
+
+
 class KnownFields:
     """For every serializer that reads a request body: a field the serializer does not have
     answers 400, one message per unknown name saying what the endpoint takes, instead of being
     dropped without a word (a `time_zone` on an appointment would otherwise leave its times read
     on another clock). Read-only fields a client sends back from a read are known, and ignored as
-    DRF does. Put it first in the bases: `class XSerializer(KnownFields, serializers.Serializer)`."""
+    DRF does. Put it first in the bases: `class XSerializer(KnownFields, serializers.Serializer)`.
+    A ModelSerializer's fields with choices name their choices when refused (NamedChoiceField)."""
+
+    serializer_choice_field = NamedChoiceField
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):

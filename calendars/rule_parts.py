@@ -1,0 +1,101 @@
+"""The value ranges of an RRULE's parts (RFC 5545 3.3.10), checked before the rule is read.
+
+dateutil and django-recurrence read some out-of-range values without a word (BYMONTHDAY=0 gives
+occurrences RFC 5545 has no meaning for) and refuse others with their own text ("invalid interval
+parameter: 0", "bysetpos must be between 1 and 366, ..."), which reached API callers as a bare
+`non_field_errors` or a 500. Here each part is named with what it takes, in words.
+"""
+
+import re
+
+# RFC 5545 3.3.10 "recur-rule-part": part -> (lowest, highest, what the numbers count). A signed
+# part (the grammar's plus/minus) also takes -highest..-lowest; zero is never a value of one.
+_NUMBERED = {
+    "COUNT": (1, None, "the number of occurrences", False),
+    "INTERVAL": (1, None, "how many periods (FREQ) apart the occurrences are", False),
+    "BYSECOND": (0, 60, "seconds", False),
+    "BYMINUTE": (0, 59, "minutes", False),
+    "BYHOUR": (0, 23, "hours", False),
+    "BYMONTHDAY": (1, 31, "days of the month", True),
+    "BYYEARDAY": (1, 366, "days of the year", True),
+    "BYWEEKNO": (1, 53, "weeks of the year", True),
+    "BYMONTH": (1, 12, "months", False),
+    "BYSETPOS": (1, 366, "positions in each period's set of occurrences", True),
+}
+_WEEKDAY = re.compile(r"^(?:[+-]?(\d{1,2}))?(MO|TU|WE|TH|FR|SA|SU)$")
+_INTEGER = re.compile(r"^[+-]?\d{1,9}$")
+
+
+def _takes(low: int, high: int | None, signed: bool) -> str:
+    if high is None:
+        return f"a whole number from {low}"
+    if signed:
+        return f"whole numbers from {low} to {high} or from -{high} to -{low}"
+    return f"whole numbers from {low} to {high}"
+
+
+def rule_part_problem(text: str) -> str | None:
+    """What is wrong with the numbered parts of one RRULE or EXRULE value (RFC 5545 3.3.10, with
+    or without its "RRULE:" name), in words naming the part and the values it takes, or None
+    when every part named in `_NUMBERED` and BYDAY is in range. Parts not named here (FREQ, UNTIL,
+    WKST, unknown ones) are left to the rule's reader. A rule in range that the rule store cannot
+    keep is named too (`storage_problem`). Pure: text in, text out."""
+    value = text.split(":", 1)[1] if ":" in text else text
+    for part in value.split(";"):
+        name, _, given = part.partition("=")
+        name, given = name.strip().upper(), given.strip()
+        if name == "BYDAY":
+            problem = _weekday_problem(given)
+            if problem:
+                return problem
+            continue
+        if name not in _NUMBERED:
+            continue
+        low, high, what, signed = _NUMBERED[name]
+        single = name in ("COUNT", "INTERVAL")
+        for number in [given] if single else given.split(","):
+            number = number.strip()
+            fits = bool(_INTEGER.match(number))
+            if fits:
+                magnitude = int(number)
+                if signed:
+                    magnitude = abs(magnitude)
+                elif number.startswith("-"):
+                    fits = False
+                fits = fits and magnitude >= low and (high is None or magnitude <= high)
+            if not fits:
+                takes = _takes(low, high, signed)
+                return f"{name} is {what}: it takes {takes} (RFC 5545 3.3.10), not “{number[:20]}”."
+    return storage_problem(text)
+
+
+def storage_problem(text: str) -> str | None:
+    """Why a rule within RFC 5545's ranges (`rule_part_problem` found nothing) still cannot be
+    stored by django-recurrence, in words, or None. Its validator takes BYMONTHDAY from -4 to 31
+    and BYSECOND from 0 to 59 (recurrence.base.validate)."""
+    value = text.split(":", 1)[1] if ":" in text else text
+    for part in value.split(";"):
+        name, _, given = part.partition("=")
+        name = name.strip().upper()
+        numbers = [int(n) for n in given.split(",") if _INTEGER.match(n.strip())]
+        if name == "BYMONTHDAY" and any(n < -4 for n in numbers):
+            return (
+                "BYMONTHDAY below -4 cannot be stored: the helpdesk keeps days of the month counted back from its "
+                "end only to -4 (the 4th-last day); give the days counted from the start (1 to 31)."
+            )
+        if name == "BYSECOND" and any(n > 59 for n in numbers):
+            return "BYSECOND 60 (a leap second) cannot be stored: give seconds from 0 to 59."
+    return None
+
+
+def _weekday_problem(given: str) -> str | None:
+    """BYDAY: weekdays (MO..SU), each with an optional signed week number 1 to 53."""
+    for day in given.split(","):
+        found = _WEEKDAY.match(day.strip().upper())
+        if found and (found.group(1) is None or 1 <= int(found.group(1)) <= 53):
+            continue
+        return (
+            "BYDAY is days of the week: MO, TU, WE, TH, FR, SA or SU, each with an optional week number "
+            f"from 1 to 53 or -53 to -1 before it (2MO, -1FR; RFC 5545 3.3.10), not “{day.strip()[:20]}”."
+        )
+    return None
