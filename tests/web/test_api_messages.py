@@ -132,3 +132,14 @@ def test_a_reversed_period_is_a_400_naming_it_not_an_empty_answer(api_client, al
     assert right_way.status_code == 200
     items = right_way.json()["results"] if url == LIST else right_way.json()
     assert [item["subject"] for item in items] == ["Round"]
+
+
+def test_a_model_field_with_choices_lists_them_too(api_client, coordinator):
+    """The same kind in a body's model field: a request's `status` (README: new, planned, ...)."""
+    response = api_client(coordinator).post(
+        "/api/requests/", {"summary": "Printer", "status": "closed-ish"}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    message = response.json()["status"][0]
+    assert message.startswith("“closed-ish” is not a choice: choose one of ") and "new" in message
