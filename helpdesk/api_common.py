@@ -199,10 +199,21 @@ class IdSerializerField(serializers.IntegerField):
             raise serializers.ValidationError(error.messages) from error
 
 
+FALSE_VALUES = ("0", "false", "no", "off")
+
+
 class FlagField(forms.Field):
-    """A yes/no query parameter (see `parse_bool`); never invalid."""
+    """A yes/no query parameter (see `parse_bool`; empty: no). Any other text is refused (400
+    naming the values taken): read as no, a typo such as `?recurring=ture` answered everything
+    as if the filter were off (trial F8's kind: an answer that does not say what to send)."""
 
     def to_python(self, value: str | None) -> bool:
+        text = (value or "").strip().lower()
+        if text and text not in TRUE_VALUES + FALSE_VALUES:
+            raise DjangoValidationError(
+                f"“{text[:20]}” is not yes or no: give true or false (also 1 or 0, yes or no, on or off).",
+                code="invalid",
+            )
         return parse_bool(value)
 
 

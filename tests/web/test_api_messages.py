@@ -143,3 +143,19 @@ def test_a_model_field_with_choices_lists_them_too(api_client, coordinator):
     assert response.status_code == 400, response.content
     message = response.json()["status"][0]
     assert message.startswith("“closed-ish” is not a choice: choose one of ") and "new" in message
+
+
+@pytest.mark.parametrize("url", [LIST, CALENDAR])
+def test_a_yes_no_parameter_that_is_neither_is_a_400_naming_the_values(api_client, alice, url):
+    """`?recurring=ture` was read as no and answered every entry, as if the filter were off."""
+    client = api_client(alice.user)
+    week = {"start": "2035-03-05", "end": "2035-03-12"}
+
+    typo = client.get(url, {**week, "recurring": "ture"})
+    spelled = [client.get(url, {**week, "recurring": value}).status_code for value in ("true", "0", "No", "")]
+
+    assert typo.status_code == 400, typo.content
+    assert typo.json() == {
+        "recurring": ["“ture” is not yes or no: give true or false (also 1 or 0, yes or no, on or off)."]
+    }
+    assert spelled == [200, 200, 200, 200]
