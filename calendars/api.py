@@ -30,6 +30,7 @@ from calendars.api_availability import (
 )
 from calendars.formatting import entry_title
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings, EditScope
+from calendars.rule_parts import written_rule_problem
 from calendars.selectors import (
     calendar_appointments,
     calendar_rows,
@@ -197,6 +198,18 @@ class SeriesRuleField(serializers.CharField):
         if not Appointment.schedule.is_cached(appointment):
             return None  # lists hold no masters and load no schedules
         return rule_text(appointment)
+
+    def to_internal_value(self, data) -> str:
+        """The rule as written; refused (400 on this field) when it combines parts RFC 5545 3.3.10
+        forbids with its FREQ (calendars.rule_parts.written_rule_problem), unless it is the
+        series' own rule sent back (a PUT of what was read: an imported rule is kept as given)."""
+        text = super().to_internal_value(data)
+        instance = getattr(self.parent, "instance", None)
+        own = instance is not None and instance.is_recurring_master and rule_text(instance) == text
+        problem = None if own else written_rule_problem(text)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return text
 
 
 @extend_schema_field({"type": "string", "nullable": True, "example": "Europe/Amsterdam"})

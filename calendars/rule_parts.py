@@ -99,3 +99,50 @@ def _weekday_problem(given: str) -> str | None:
             f"from 1 to 53 or -53 to -1 before it (2MO, -1FR; RFC 5545 3.3.10), not “{day.strip()[:20]}”."
         )
     return None
+
+
+def rule_combination_problem(text: str) -> str | None:
+    """What RFC 5545 3.3.10 forbids in the parts of one RRULE value given FREQ (its MUST NOTs), in
+    words, or None. For a rule a person writes (the API's `recurrence`, the admin's rule): readers
+    such as dateutil ignore or bend these parts instead of refusing them, so the series made
+    would not be the one meant. Rules read from external calendars are not held to this (their
+    occurrences are what that calendar shows). Pure: text in, text out."""
+    value = text.split(":", 1)[1] if ":" in text else text
+    parts = {}
+    for part in value.split(";"):
+        name, _, given = part.partition("=")
+        parts[name.strip().upper()] = given.strip().upper()
+    freq = parts.get("FREQ", "")
+    numbered_days = [day for day in parts.get("BYDAY", "").split(",") if day.strip()[:1] in "+-0123456789"]
+    numbered_days = [day for day in numbered_days if day.strip()]
+    if numbered_days and freq not in ("MONTHLY", "YEARLY"):
+        return (
+            f"a numbered weekday ({numbered_days[0]}) is for FREQ=MONTHLY or YEARLY (the 2nd Monday of a month "
+            f"or year); with FREQ={freq} give the weekdays alone (BYDAY=MO) (RFC 5545 3.3.10)."
+        )
+    if numbered_days and "BYWEEKNO" in parts:
+        return "a numbered weekday cannot be given with BYWEEKNO: give the weekdays alone (RFC 5545 3.3.10)."
+    if "BYMONTHDAY" in parts and freq == "WEEKLY":
+        return "BYMONTHDAY is not for FREQ=WEEKLY: use FREQ=MONTHLY for days of the month (RFC 5545 3.3.10)."
+    if "BYYEARDAY" in parts and freq in ("DAILY", "WEEKLY", "MONTHLY"):
+        return f"BYYEARDAY is not for FREQ={freq}: use FREQ=YEARLY for days of the year (RFC 5545 3.3.10)."
+    if "BYWEEKNO" in parts and freq != "YEARLY":
+        return f"BYWEEKNO is not for FREQ={freq}: use FREQ=YEARLY for weeks of the year (RFC 5545 3.3.10)."
+    others = {name for name in parts if name.startswith("BY") and name != "BYSETPOS"}
+    if "BYSETPOS" in parts and not others:
+        return (
+            "BYSETPOS picks from the occurrences another BY part gives (BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1: the "
+            "last weekday); give one with it (RFC 5545 3.3.10)."
+        )
+    return None
+
+
+def written_rule_problem(text: str) -> str | None:
+    """`rule_combination_problem` of each RRULE or EXRULE line of a rule a person wrote (one rule
+    a line, the "RRULE:" name optional), as the sentence a form or the API answers, or None."""
+    for line in text.strip().splitlines():
+        name = line.split(":", 1)[0].strip().upper() if ":" in line else "RRULE"
+        problem = rule_combination_problem(line) if name in ("RRULE", "EXRULE") else None
+        if problem:
+            return f"The recurrence rule is not valid: {problem}"
+    return None

@@ -159,3 +159,48 @@ def test_a_yes_no_parameter_that_is_neither_is_a_400_naming_the_values(api_clien
         "recurring": ["“ture” is not yes or no: give true or false (also 1 or 0, yes or no, on or off)."]
     }
     assert spelled == [200, 200, 200, 200]
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ("FREQ=WEEKLY;BYDAY=2TU", "numbered weekday"),
+        ("FREQ=YEARLY;BYWEEKNO=10;BYDAY=1TU", "with BYWEEKNO"),
+        ("FREQ=WEEKLY;BYMONTHDAY=6", "BYMONTHDAY is not for FREQ=WEEKLY"),
+        ("FREQ=MONTHLY;BYYEARDAY=65", "BYYEARDAY is not for FREQ=MONTHLY"),
+        ("FREQ=MONTHLY;BYWEEKNO=10", "BYWEEKNO is not for FREQ=MONTHLY"),
+        ("FREQ=MONTHLY;BYSETPOS=1", "BYSETPOS picks from"),
+    ],
+)
+def test_a_rule_part_rfc_5545_forbids_with_its_freq_is_refused_on_recurrence(api_client, alice, rule, words):
+    """RFC 5545 3.3.10's MUST NOTs: a numbered BYDAY only with MONTHLY or YEARLY and never with
+    BYWEEKNO; no BYMONTHDAY with WEEKLY; no BYYEARDAY with DAILY, WEEKLY or MONTHLY; BYWEEKNO only
+    with YEARLY; BYSETPOS only with another BYxxx part. dateutil ignores or bends these (2TU on a
+    weekly rule made every Tuesday, 201), so the series made was not the one written."""
+    response = post_series(api_client(alice.user), alice, rule)
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["recurrence"]
+    assert words in response.json()["recurrence"][0] and "RFC 5545 3.3.10" in response.json()["recurrence"][0]
+    assert not Appointment.objects.exists()
+
+
+def test_a_series_own_rule_sent_back_is_kept_though_a_person_could_not_write_it(api_client, alice):
+    """An external calendar's rule is kept as given (here made by the service, as an import
+    would): a PUT of what was read changes nothing rather than refusing the series' own rule."""
+    from calendars import services as calendar_services
+
+    master = calendar_services.create_recurring_appointment(
+        rule="FREQ=WEEKLY;BYDAY=1TU;COUNT=3",
+        subject="Imported",
+        start=datetime(2035, 3, 6, 8, tzinfo=AMS),
+        end=datetime(2035, 3, 6, 9, tzinfo=AMS),
+        agents=[alice],
+    )
+    client = api_client(alice.user)
+    read = client.get(f"{LIST}{master.pk}/").json()
+
+    put = client.put(f"{LIST}{master.pk}/", read, format="json")
+
+    assert put.status_code == 200, put.content
+    assert put.json()["recurrence"] == read["recurrence"]
