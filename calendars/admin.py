@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
@@ -11,6 +12,7 @@ from agents.admin import TechnicianNamesInOneQuery
 from calendars import ownership, services
 from calendars.forms import AttendeeAddressesField
 from calendars.models import Appointment, CalendarSettings, Schedule
+from calendars.rule_parts import written_rule_problem
 from calendars.series_words import dropped_exceptions_text
 from helpdesk.durations import MinutesInAdmin
 from helpdesk.wall_clock_admin import WallClockTimesInAdmin
@@ -112,6 +114,10 @@ class AppointmentForm(KeepsImportedTechnicians, forms.ModelForm):
         rule = (cleaned.get("rule") or "").strip()
         cleaned["rule"] = rule
         self.check_technicians(cleaned)
+        # A rule written here is held to RFC 5545's MUST NOTs; the series' own (an import's) is kept.
+        problem = written_rule_problem(rule) if rule and rule != self.initial.get("rule") else None
+        if problem:
+            raise ValidationError({"rule": problem})
         if rule and cleaned.get("start"):
             agents = list(cleaned.get("agents") or [])
             services.check_rule(rule, start=cleaned["start"], zone=agents[0].zone if agents else None)

@@ -30,6 +30,7 @@ from calendars.api_availability import (
 )
 from calendars.formatting import entry_title
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings, EditScope
+from calendars.rule_parts import written_rule_problem
 from calendars.selectors import (
     calendar_appointments,
     calendar_rows,
@@ -47,6 +48,7 @@ from helpdesk.api_common import (
     KnownFields,
     KnownQueryParameters,
     MomentFilter,
+    NamedChoiceField,
     Pages,
     ParameterFilterSet,
     choice_filter,
@@ -212,10 +214,24 @@ class SeriesRuleField(serializers.CharField):
             return None  # lists hold no masters and load no schedules
         return rule_text(appointment)
 
+    def to_internal_value(self, data) -> str:
+        """The rule as written; refused (400 on this field) when it combines parts RFC 5545 3.3.10
+        forbids with its FREQ (calendars.rule_parts.written_rule_problem), unless it is the
+        series' own rule sent back (a PUT of what was read: an imported rule is kept as given)."""
+        text = super().to_internal_value(data)
+        instance = getattr(self.parent, "instance", None)
+        own = instance is not None and instance.is_recurring_master and rule_text(instance) == text
+        problem = None if own else written_rule_problem(text)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return text
 
+
+@extend_schema_field({"type": "string", "nullable": True, "example": "Europe/Amsterdam"})
 class SeriesZoneField(TimeZoneSerializerField):
-    """`time_zone`: written as an IANA name on create, read from the appointment itself (a
-    master's schedule zone; null for anything else, as `recurrence`)."""
+    """`time_zone`: written as an IANA name on create, read from the appointment itself (a timed
+    master's schedule zone; null for anything else, as `recurrence`, and for an all-day master,
+    whose days are the same on every clock: RFC 5545 3.3.4 DATE values carry no zone)."""
 
     default_error_messages = {"invalid": "Give an IANA time zone name, for example Europe/London."}
 
@@ -225,6 +241,8 @@ class SeriesZoneField(TimeZoneSerializerField):
     def to_representation(self, appointment: Appointment) -> str | None:
         if not (Appointment.schedule.is_cached(appointment) and appointment.is_recurring_master):
             return None  # lists hold no masters and load no schedules
+        if appointment.all_day:
+            return None  # trial F9: its stored zone (its technician's midnights) is no clock it repeats on
         return str(schedule_zone(appointment.schedule))
 
 
@@ -360,10 +378,11 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "A series' clock (IANA name): it repeats at the start's time on this zone's wall clock, for every "
             "technician on it (one meeting, one moment, also in the weeks their clocks change to or from summer "
             "time apart). Given on create with `recurrence`; default: your own zone, the one `start` without an "
-            "offset is read on. Not for an all-day series (days are the same on every clock). Read on a "
-            "series' master (null on anything else). PATCH on a master with another zone moves the series to that "
-            "clock keeping its wall-clock times (09:00 stays 09:00, on the new clock) unless `start` is given too; "
-            "its cancelled and moved occurrences and its UNTIL move with it (see `dropped_exceptions`)."
+            "offset is read on. Not for an all-day series (days are the same on every clock): null on one. Read "
+            "on a timed series' master (null on anything else). PATCH on a master with another zone moves the "
+            "series to that clock keeping its wall-clock times (09:00 stays 09:00, on the new clock) unless "
+            "`start` is given too; its cancelled and moved occurrences and its UNTIL move with it (see "
+            "`dropped_exceptions`)."
         ),
     )
     from_agent = serializers.PrimaryKeyRelatedField(
@@ -392,7 +411,7 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             "Not with `recurrence`; 400 on a series that has not begun (delete it instead)."
         ),
     )
-    scope = serializers.ChoiceField(
+    scope = NamedChoiceField(
         choices=EditScope.choices,
         write_only=True,
         required=False,
@@ -769,14 +788,18 @@ class ReassignSerializer(KnownFields, serializers.Serializer):
 
 
 class WindowForm(forms.Form):
-    """The parameters' form: a window of at most MAX_WINDOW."""
+    """The parameters' form: a window of at most MAX_WINDOW whose end is after its start (a
+    reversed one is a 400 on `end`, as a body's reversed times are, not an empty answer)."""
 
     max_window = MAX_WINDOW
 
     def clean(self) -> dict:
         data = super().clean()
         start, end = data.get("start"), data.get("end")
-        if start and end and end - start > self.max_window:
+        if start and end and end <= start:
+            written = {name: self.data.get(name) for name in ("start", "end")}
+            self.add_error("end", end_before_start_text(written, timezone.get_current_timezone()))
+        elif start and end and end - start > self.max_window:
             self.add_error("end", f"Ask for at most {self.max_window.days} days at a time.")
         for name, problem in unknown_choices(agent_ids=data.get("agent"), team=data.get("team")).items():
             self.add_error(name, problem)

@@ -35,7 +35,7 @@ from calendars.selectors import calendar_agents, team_size, unknown_choices
 from calendars.services import OverlapWarning
 from calendars.times import midnight, next_whole_hour
 from helpdesk import permissions
-from helpdesk.api_common import IdSerializerField, KnownQueryParameters, MinutesSerializerField
+from helpdesk.api_common import IdSerializerField, KnownQueryParameters, MinutesSerializerField, NamedChoiceField
 from helpdesk.limits import SupportedDateTimeSerializerField
 from helpdesk.moments import when_text
 
@@ -258,7 +258,7 @@ class AvailabilityQuerySerializer(TravelAndNoticeSerializer, PeriodQuerySerializ
         "ahead as the calendars are known (the import window's future days), stopping at `limit` slots.",
     )
     duration = minutes_field(5, 24 * 60 * 5, "Minutes. Left out: the default estimate.", required=False)
-    mode = serializers.ChoiceField(
+    mode = NamedChoiceField(
         choices=[m.value for m in Mode],
         required=False,
         help_text="Left out: together, or any one when neither technicians nor a team are given.",

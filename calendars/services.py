@@ -19,6 +19,7 @@ from django.utils import timezone
 from agents.models import Agent
 from calendars import ownership, privacy, times
 from calendars.models import Appointment, CalendarSettings, EditScope, Schedule
+from calendars.rule_parts import rule_part_problem
 from calendars.selectors import (
     cancelled_starts,
     exdate_instants,
@@ -219,6 +220,11 @@ def _parse_rule(rule) -> recurrence_lib.Recurrence:
         raise ValidationError({"rule": "Give a recurrence rule, for example RRULE:FREQ=WEEKLY;BYDAY=MO."})
     if not text.upper().startswith(("RRULE:", "EXRULE:", "RDATE:", "EXDATE:")):
         text = "RRULE:" + text
+    # Out-of-range parts named in words (trial F8: INTERVAL=0 answered dateutil's own text).
+    for line in text.splitlines():
+        problem = rule_part_problem(line) if line.strip().upper().startswith(("RRULE:", "EXRULE:")) else None
+        if problem:
+            raise ValidationError({"rule": f"The recurrence rule is not valid: {problem}"})
     try:
         return recurrence_lib.deserialize(text, include_dtstart=False)
     except Exception as error:  # django-recurrence raises several kinds for bad text

@@ -414,7 +414,8 @@ def _series_facts(appointment: Appointment) -> dict:
     return {
         "repeats": rule_in_words(master, reader_zone=reader),
         # The one clock every technician's copy follows (trial fault 2), named even when it is the reader's.
-        "series_zone": str(services.schedule_zone(master.schedule)),
+        # None for an all-day series: its days are the same on every clock (trial F9).
+        "series_zone": None if master.all_day else str(services.schedule_zone(master.schedule)),
         "series_id": master.pk,
         # "Stop repeating now" is offered while the series has a past to keep and a future to drop.
         "can_stop_repeating": can_stop_repeating(master, now),

@@ -199,10 +199,21 @@ class IdSerializerField(serializers.IntegerField):
             raise serializers.ValidationError(error.messages) from error
 
 
+FALSE_VALUES = ("0", "false", "no", "off")
+
+
 class FlagField(forms.Field):
-    """A yes/no query parameter (see `parse_bool`); never invalid."""
+    """A yes/no query parameter (see `parse_bool`; empty: no). Any other text is refused (400
+    naming the values taken): read as no, a typo such as `?recurring=ture` answered everything
+    as if the filter were off (trial F8's kind: an answer that does not say what to send)."""
 
     def to_python(self, value: str | None) -> bool:
+        text = (value or "").strip().lower()
+        if text and text not in TRUE_VALUES + FALSE_VALUES:
+            raise DjangoValidationError(
+                f"“{text[:20]}” is not yes or no: give true or false (also 1 or 0, yes or no, on or off).",
+                code="invalid",
+            )
         return parse_bool(value)
 
 
@@ -270,12 +281,30 @@ class UnknownParameters(APIException):
         self.detail = {"detail": self.detail, "unknown": unknown, "accepted": accepted}
 
 
+class NamedChoiceField(serializers.ChoiceField):
+    """A ChoiceField whose 400 lists the values it takes ("“all” is not a choice: choose one of
+    together, any."): DRF's own said only "is not a valid choice", so a caller could not tell
+    what to send (trial F8). Body serializers get it for model fields with choices too
+    (`KnownFields.serializer_choice_field`)."""
+
+    default_error_messages = {"invalid_choice": "“{input}” is not a choice: choose one of {choices}."}
+
+    def fail(self, key: str, **kwargs) -> None:
+        if key == "invalid_choice":
+            kwargs["input"] = str(kwargs.get("input", ""))[:40]
+            kwargs["choices"] = ", ".join(str(value) for value in self.choices)
+        super().fail(key, **kwargs)
+
+
 class KnownFields:
     """For every serializer that reads a request body: a field the serializer does not have
     answers 400, one message per unknown name saying what the endpoint takes, instead of being
     dropped without a word (a `time_zone` on an appointment would otherwise leave its times read
     on another clock). Read-only fields a client sends back from a read are known, and ignored as
-    DRF does. Put it first in the bases: `class XSerializer(KnownFields, serializers.Serializer)`."""
+    DRF does. Put it first in the bases: `class XSerializer(KnownFields, serializers.Serializer)`.
+    A ModelSerializer's fields with choices name their choices when refused (NamedChoiceField)."""
+
+    serializer_choice_field = NamedChoiceField
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):

@@ -154,3 +154,32 @@ def test_the_api_refuses_a_zone_for_an_all_day_series(coordinator, frank, api_cl
 
     assert answer.status_code == 400
     assert "all-day series" in answer.json()["time_zone"][0]
+
+
+def test_an_all_day_series_answers_no_time_zone_on_the_api_its_schema_and_its_page(
+    coordinator, frank, api_client, page_client, schema_document
+):
+    """Trial F9: an all-day series answered `"time_zone": "Europe/Amsterdam"`, though the field's
+    help says an all-day series has none (RFC 5545 3.3.4: a DATE value carries no zone; its days
+    are the same on every clock) and a PATCH of one is refused. It answers null, as the schema
+    says it may, and its page names no series time zone; a timed series keeps its zone."""
+    client = api_client(coordinator)
+    body = {"subject": "Off", "all_day": True, "start_date": "2026-12-21", "agents": [frank.pk]}
+    made = client.post("/api/appointments/", {**body, "recurrence": "FREQ=WEEKLY;COUNT=3"}, format="json")
+    timed = {"subject": "Stand-up", "start": "2026-12-21T09:00:00", "end": "2026-12-21T09:15:00", "agents": [frank.pk]}
+    timed_made = client.post(
+        "/api/appointments/", {**timed, "recurrence": "FREQ=WEEKLY;COUNT=3", "confirm_overlap": True}, format="json"
+    )
+
+    assert made.status_code == 201, made.content
+    assert made.json()["time_zone"] is None
+    read = client.get(f"/api/appointments/{made.json()['id']}/").json()
+    assert read["time_zone"] is None and read["recurrence"]
+    assert client.put(f"/api/appointments/{made.json()['id']}/", read, format="json").status_code == 200
+    assert timed_made.json()["time_zone"] == "Europe/Amsterdam"  # the coordinator's clock (the site's)
+    field = schema_document["components"]["schemas"]["Appointment"]["properties"]["time_zone"]
+    assert field.get("nullable") is True and "null on one" in field["description"]
+    page = page_client(frank.user).get(f"/calendar/appointments/{made.json()['id']}/").content.decode()
+    timed_page = page_client(frank.user).get(f"/calendar/appointments/{timed_made.json()['id']}/").content.decode()
+    assert "Series time zone" not in page and "Europe/Amsterdam" not in page
+    assert "Series time zone" in timed_page
