@@ -808,22 +808,31 @@ class ExchangeProvider:
             # answers ids only here (exchangelib counts extended properties as complex), so the
             # markers of what it found, if anything, come with one GetItem for all of them.
             ids = list(folder.filter(**{f"{MARKER_FIELD}__in": markers}).only("id", "changekey"))
-            unread: Exception | None = None
+            unread: dict[str, Exception] = {}
             if ids:
-                for entry in account.fetch(ids=ids, folder=folder, only_fields=[MARKER_FIELD]):
+                for entry_id, entry in zip(
+                    ids, account.fetch(ids=ids, folder=folder, only_fields=[MARKER_FIELD]), strict=True
+                ):
                     if isinstance(entry, Exception):
-                        unread = entry
+                        unread[entry_id.id] = entry
                     else:
                         found.setdefault(getattr(entry, MARKER_FIELD), (entry.id, entry.changekey))
-            if unread is not None:
-                # An entry FindItem found could not be read, so which marker it holds is unknown: every
-                # op not found is failed for a later retry, never created blind (SPEC S3.9).
+            if unread:
+                # An entry FindItem found could not be read, so which marker it holds is unknown: each
+                # marker not found is asked for alone (ids only), and only the ops whose marker is on
+                # an unreadable entry fail, for a later retry, never created blind (SPEC S3.9); the
+                # batch's other items go on (review 8). Rare: one FindItem per such marker.
                 for index in indexes:
-                    if ops[index].event.marker and ops[index].event.marker not in found:
+                    marker = ops[index].event.marker
+                    if not marker or marker in found:
+                        continue
+                    held = [e.id for e in folder.filter(**{MARKER_FIELD: marker}).only("id", "changekey")]
+                    error = next((unread[item_id] for item_id in held if item_id in unread), None)
+                    if error is not None:
                         results[index] = BulkResult(
                             error=TransientError(
                                 f"Exchange could not read back an entry in {calendar.mailbox}'s calendar "
-                                f"({unread}); the entry is not created again until it can be checked."
+                                f"({error}); the entry is not created again until it can be checked."
                             )
                         )
                 indexes = [index for index in indexes if results[index] is None]

@@ -617,3 +617,19 @@ def test_a_listing_that_fails_on_its_second_page_asks_for_that_page_again_not_th
 
     assert sorted(event.subject for event in page.changed) == [f"Visit {number}" for number in range(5)]
     assert len(google.requests[before:]) == 4  # page 1, page 2 refused, page 2, page 3
+
+
+@pytest.mark.parametrize("status", [403, 500])
+def test_one_failing_call_of_a_batch_fails_alone(google, provider, calendar, status):
+    """Review 8 (Calendar API batch guide: each call of a batch has its own answer, as if sent
+    alone): the second of three inserts is refused; the other two are made, and only it fails."""
+    start = next_monday_9()
+    ops = [BulkOp("create", event=ours(start + n * HOUR, marker=f"helpdesk-batch-{n}")) for n in range(3)]
+    google.fail_next(status, "forbidden" if status == 403 else "", path="/events", skip=1, in_batch=True)
+
+    results = provider.apply_bulk(calendar, ops)
+
+    assert [result.error is None for result in results] == [True, False, True]
+    assert isinstance(results[1].error, ProviderError)
+    made = sorted(e["extendedProperties"]["private"][MARKER_KEY] for e in google.events(ALICE))
+    assert made == ["helpdesk-batch-0", "helpdesk-batch-2"]
