@@ -102,6 +102,9 @@ class GoogleSettings:
     batch_uri: str = GOOGLE_BATCH_URI
     token_uri: str = GOOGLE_TOKEN_URI
     timeout: int = 60
+    # Exception events read of one series (its moved and cancelled occurrences, events.list by
+    # iCalUID): the engine's SYNC_MAX_OCCURRENCES_PER_SERIES, which cuts them to as many anyway.
+    max_exceptions: int = 1000
 
     def __post_init__(self) -> None:
         if self.service_account_info is not None:
@@ -344,21 +347,28 @@ class GoogleProvider:
             calendar.mailbox, lambda: self._changes_since(calendar, token, known_versions or {}), "listing"
         )
 
-    def _pages(self, calendar: RemoteCalendar, *, resume: bool = False, **query) -> tuple[list[dict], str | None, str]:
+    def _pages(
+        self, calendar: RemoteCalendar, *, resume: bool = False, limit: int | None = None, **query
+    ) -> tuple[list[dict], str | None, str]:
         """Every item of an events.list, following nextPageToken; (items, nextSyncToken, time zone).
         `resume` (the calendar's own listing): the pages read before a failure are kept with the
         next page's token, so the retry of list_changes asks for the failing page only, not pages
-        1..N-1 again (a page token stays good while its listing is unfinished)."""
+        1..N-1 again (a page token stays good while its listing is unfinished). `limit`: no page is
+        asked once more than `limit` items are read (pages of at most limit + 1): more than `limit`
+        items back means the listing was cut there."""
         events = self._events(calendar.mailbox)
         key = (calendar.mailbox, calendar.calendar_id, json.dumps(query, sort_keys=True))
         items, page_token = self._unfinished.pop(key, ([], None)) if resume else ([], None)
+        size = PAGE_SIZE if limit is None else max(1, min(PAGE_SIZE, limit + 1))
         first = events.list(
-            calendarId=calendar.calendar_id, singleEvents=False, maxResults=PAGE_SIZE, pageToken=page_token, **query
+            calendarId=calendar.calendar_id, singleEvents=False, maxResults=size, pageToken=page_token, **query
         )
         try:
             for answer in _every_page(events, first, lambda request: request.execute()):
                 items.extend(answer.get("items") or ())
                 page_token = answer.get("nextPageToken")  # the page asked next, if this listing fails there
+                if limit is not None and len(items) > limit:
+                    break
         except Exception:
             if resume and items:
                 self._unfinished[key] = (items, page_token)
@@ -441,9 +451,28 @@ class GoogleProvider:
             return None
         if not master.get("recurrence"):
             return event_from_resource(master, calendar_zone=zone)
-        items, _token, zone = self._pages(calendar, iCalUID=master["iCalUID"], showDeleted=True)
+        exceptions, cut, zone = self._series_exceptions(calendar, master, master_id)
+        event = event_from_resource(master, exceptions, calendar_zone=zone)
+        if cut:
+            event.notes.append(
+                f"The series has more than {self.settings.max_exceptions} moved or cancelled occurrences in "
+                f"Google Calendar; only the first {self.settings.max_exceptions} are read "
+                "(SYNC_MAX_OCCURRENCES_PER_SERIES)."
+            )
+        return event
+
+    def _series_exceptions(
+        self, calendar: RemoteCalendar, master: dict, master_id: str
+    ) -> tuple[list[dict], bool, str]:
+        """The series' exception events (moved and cancelled occurrences: events.list by iCalUID with
+        showDeleted, Calendar API guide "Recurring events"), at most `max_exceptions` of them (review
+        9: a series cancelled occurrence by occurrence may hold any number, each read page by page);
+        whether the listing was cut there; the calendar's time zone as the listing gives it."""
+        limit = self.settings.max_exceptions
+        # The master comes in the same listing: one more item than the exceptions kept.
+        items, _token, zone = self._pages(calendar, limit=limit + 1, iCalUID=master["iCalUID"], showDeleted=True)
         exceptions = [i for i in items if i.get("recurringEventId") == master_id]
-        return event_from_resource(master, exceptions, calendar_zone=zone)
+        return exceptions[:limit], len(items) > limit + 1 or len(exceptions) > limit, zone
 
     # push
 
@@ -500,8 +529,8 @@ class GoogleProvider:
             master = self._get_resource(calendar, master_id)
         if master is None or master.get("status") == "cancelled" or not master.get("recurrence"):
             return None, []
-        items, _token, _zone = self._pages(calendar, iCalUID=master["iCalUID"], showDeleted=True)
-        return master, [i for i in items if i.get("recurringEventId") == master_id]
+        exceptions, _cut, _zone = self._series_exceptions(calendar, master, master_id)
+        return master, exceptions
 
     def _reconcile_exceptions(
         self, calendar: RemoteCalendar, master_id: str, event: RemoteEvent, *, master: dict | None = None

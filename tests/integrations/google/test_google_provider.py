@@ -633,3 +633,25 @@ def test_one_failing_call_of_a_batch_fails_alone(google, provider, calendar, sta
     assert isinstance(results[1].error, ProviderError)
     made = sorted(e["extendedProperties"]["private"][MARKER_KEY] for e in google.events(ALICE))
     assert made == ["helpdesk-batch-0", "helpdesk-batch-2"]
+
+
+def test_a_series_exception_walk_stops_at_the_limit_with_a_note(google, service_account_info):
+    """Review 9: a series' moved and cancelled occurrences are read by events.list with iCalUID
+    (Calendar API guide "Recurring events": each is an event of its own), page after page; the walk
+    stops once more than SYNC_MAX_OCCURRENCES_PER_SERIES are read, in one page, and says so. The
+    cancelled starts are among dateutil's expansion of the rule."""
+    limited = GoogleProvider(settings_for(google, service_account_info=service_account_info, max_exceptions=3))
+    calendar = limited.find_calendar(ALICE)
+    start = next_monday_9()
+    ref = limited.create(calendar, ours(start, rrules=["FREQ=DAILY;COUNT=10"]))
+    days = list(rrulestr("FREQ=DAILY;COUNT=10", dtstart=start))
+    for day in days[1:9]:  # eight occurrences cancelled on the phone
+        google.phone_delete(ALICE, f"{ref.remote_id}_{day.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    before = google.request_count
+
+    series = limited.get(calendar, ref)
+
+    assert len(series.exdates) == 3 and set(series.exdates) <= set(days[1:9])
+    assert any("more than 3 moved or cancelled occurrences" in note for note in series.notes), series.notes
+    listings = [r for r in google.requests[before:] if r.startswith("GET") and r.endswith("/events")]
+    assert len(listings) == 1, google.requests[before:]
