@@ -20,10 +20,12 @@ calls. Calls run under base.RetryPolicy.
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -135,41 +137,99 @@ def check_service_account_info(info: Any) -> None:
         raise ConnectionProblem('This JSON is not a service account key (its type is not "service_account").')
 
 
-@functools.lru_cache(maxsize=16)
-def _service_account(info_json: str) -> service_account.Credentials:
-    """The service account's credentials from its JSON key (with our token_uri), read once per
-    process: loading the RSA private key costs tens of milliseconds, and a provider is built for
-    every sync. Each mailbox gets its own copy (`with_subject`), which shares the signer.
-    Raises ValueError or KeyError for a key that cannot be read (not cached)."""
-    return service_account.Credentials.from_service_account_info(json.loads(info_json), scopes=[CALENDAR_SCOPE])
-
-
 # Access tokens last about an hour; a provider is built for every sync, so its credentials are kept
-# per process (and per key, refresh token and mailbox) to be reused until google-auth sees them near
-# expiry (SPEC S4: an unchanged poll costs one request, not a token grant as well).
+# per process to be reused until google-auth sees them near expiry (SPEC S4: an unchanged poll costs
+# one request, not a token grant as well).
 KEPT_CREDENTIALS = 1024
 
 
-@functools.lru_cache(maxsize=KEPT_CREDENTIALS)
-def _delegated_credentials(info_json: str, mailbox: str) -> service_account.Credentials:
-    """The service account acting as `mailbox` (lower case), one object per process: it carries its
-    access token and expiry, and refreshes itself (a JWT grant) only when google-auth finds the token
-    expired or within its refresh margin. Raises ValueError or KeyError as _service_account."""
-    return _service_account(info_json).with_subject(mailbox)
+class _Kept:
+    """Objects kept per process under a plain key (an account and a mailbox, never secret material),
+    each with a digest of the secrets it was made from: a new key or refresh token for the same
+    account and mailbox replaces its entry instead of adding one (review 16: keyed by the whole key
+    JSON, every token refresh made another entry holding secrets). At most `size` entries, the least
+    recently used dropped first. Thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, ...], tuple[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...], secrets: str, make: Callable[[], T]) -> T:
+        """The object kept under `key` if it was made from the same `secrets`, else `make()` kept there."""
+        digest = hashlib.sha256(secrets.encode()).hexdigest()
+        with self._lock:
+            held = self._entries.get(key)
+            if held is not None and held[0] == digest:
+                self._entries.move_to_end(key)
+                return held[1]
+        made = make()  # outside the lock: loading a key takes tens of milliseconds
+        with self._lock:
+            self._entries[key] = (digest, made)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return made
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
-@functools.lru_cache(maxsize=KEPT_CREDENTIALS)
-def _user_credentials(token_uri: str, client_id: str, client_secret: str, refresh_token: str) -> Any:
-    """A technician's own sign-in (their refresh token of the OAuth client), one object per process
-    for the same reason as _delegated_credentials; a new refresh token (signed in again) is a new one."""
-    return user_credentials.Credentials(
-        token=None,
-        refresh_token=refresh_token,
-        token_uri=token_uri,
-        client_id=client_id,
-        client_secret=client_secret,
-        scopes=[CALENDAR_SCOPE],
+# A service account's key, read once per process: loading the RSA private key costs tens of
+# milliseconds, and a provider is built for every sync. Each mailbox gets its own copy
+# (`with_subject`), which shares the signer.
+_KEYS = _Kept(16)
+_KEPT = _Kept(KEPT_CREDENTIALS)
+
+
+def _service_account(info_json: str) -> service_account.Credentials:
+    """The service account's credentials from its JSON key (with our token_uri), kept per process
+    by its client_email. Raises ValueError or KeyError for a key that cannot be read (not kept)."""
+    info = json.loads(info_json)
+    return _KEYS.get(
+        ("service account", str(info.get("client_email", ""))),
+        info_json,
+        lambda: service_account.Credentials.from_service_account_info(info, scopes=[CALENDAR_SCOPE]),
     )
+
+
+def _delegated_credentials(info_json: str, mailbox: str, *, kept: bool = True) -> service_account.Credentials:
+    """The service account acting as `mailbox` (lower case), one object per account and mailbox in
+    this process (`kept`): it carries its access token and expiry, and refreshes itself (a JWT grant)
+    only when google-auth finds the token expired or within its refresh margin. Raises ValueError or
+    KeyError as _service_account."""
+    if not kept:
+        info = json.loads(info_json)
+        return service_account.Credentials.from_service_account_info(info, scopes=[CALENDAR_SCOPE]).with_subject(
+            mailbox
+        )
+    email = str(json.loads(info_json).get("client_email", ""))
+    return _KEPT.get(
+        ("service account", email, mailbox), info_json, lambda: _service_account(info_json).with_subject(mailbox)
+    )
+
+
+def _user_credentials(
+    token_uri: str, client_id: str, client_secret: str, refresh_token: str, *, mailbox: str, kept: bool = True
+) -> Any:
+    """A technician's own sign-in (their refresh token of the OAuth client), one object per client
+    and mailbox in this process (`kept`) for the same reason as _delegated_credentials; a new refresh
+    token (signed in again) replaces it."""
+
+    def make() -> Any:
+        return user_credentials.Credentials(
+            token=None,
+            refresh_token=refresh_token,
+            token_uri=token_uri,
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=[CALENDAR_SCOPE],
+        )
+
+    if not kept:
+        return make()
+    secrets = json.dumps([token_uri, client_secret, refresh_token])
+    return _KEPT.get(("oauth", client_id, mailbox), secrets, make)
 
 
 def google_provider_from_settings(settings: Mapping[str, Any], **options: Any) -> GoogleProvider:
@@ -206,8 +266,7 @@ class GoogleProvider:
         if settings.service_account_info is not None:
             info = {**settings.service_account_info, "token_uri": settings.token_uri}
             try:
-                make = _delegated_credentials if kept else _delegated_credentials.__wrapped__
-                return make(json.dumps(info, sort_keys=True), mailbox)
+                return _delegated_credentials(json.dumps(info, sort_keys=True), mailbox, kept=kept)
             except (ValueError, KeyError) as error:
                 raise ConnectionProblem(
                     f"The service account key cannot be read ({error}): download a new JSON key and enter it again."
@@ -217,8 +276,9 @@ class GoogleProvider:
             raise ConnectionProblem(
                 f'{mailbox} has not connected a Google calendar yet: sign in on the "Connect my Google calendar" page.'
             )
-        make = _user_credentials if kept else _user_credentials.__wrapped__
-        return make(settings.token_uri, settings.client_id, settings.client_secret, token)
+        return _user_credentials(
+            settings.token_uri, settings.client_id, settings.client_secret, token, mailbox=mailbox, kept=kept
+        )
 
     def _session(self, mailbox: str, *, fresh: bool = False):
         """(service, authorised http) acting as `mailbox`; `fresh`: with credentials that sign in

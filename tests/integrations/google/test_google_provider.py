@@ -655,3 +655,29 @@ def test_a_series_exception_walk_stops_at_the_limit_with_a_note(google, service_
     assert any("more than 3 moved or cancelled occurrences" in note for note in series.notes), series.notes
     listings = [r for r in google.requests[before:] if r.startswith("GET") and r.endswith("/events")]
     assert len(listings) == 1, google.requests[before:]
+
+
+def test_kept_credentials_are_one_per_account_and_mailbox_and_hold_no_secret_in_their_key(
+    google, own_sign_in, service_account_info
+):
+    """Review 16: a technician who signs in again (a new refresh token, RFC 6749 6) and a new key of
+    the service account replace their kept credentials instead of adding entries, and the keys the
+    process keeps them under name the account and mailbox only, never the secret material."""
+    from integrations.providers.google import client as google_client
+
+    settings, first = own_sign_in
+    GoogleProvider(settings).find_calendar(ALICE)
+    GoogleProvider(settings_for(google, service_account_info=service_account_info)).find_calendar(ALICE)
+    kept = len(google_client._KEPT)
+    second = google.issue_refresh_token(settings.client_id, ALICE, [CALENDAR_SCOPE])
+    again = settings_for(
+        google, client_id=settings.client_id, client_secret=settings.client_secret, refresh_tokens={ALICE: second}
+    )
+
+    calendar = GoogleProvider(again).find_calendar(ALICE)
+
+    assert calendar.mailbox.lower() == ALICE
+    assert len(google_client._KEPT) == kept
+    keys = repr(list(google_client._KEPT._entries) + list(google_client._KEYS._entries))
+    for secret in (first, second, settings.client_secret, service_account_info["private_key"][40:80]):
+        assert secret not in keys
