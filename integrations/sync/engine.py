@@ -95,6 +95,11 @@ class SyncReport:
     full_resync: bool = False
     errors: list[str] = field(default_factory=list)
     earlier_conflicts: int = 0
+    # Items that failed on the calendar's connection itself (ConnectionProblem: a wrong password, a
+    # missing right, no such calendar), and the last such error: every write failing so marks the
+    # calendar failing, as a pull meeting it does (`_sync_held`).
+    connection_failures: int = 0
+    connection_problem: ProviderError | None = None
 
     def summary(self) -> str:
         """One line for the task result and `manage.py sync_calendars`:
@@ -253,6 +258,12 @@ def _sync_held(agent_calendar: AgentCalendar, owner: str, *, pull: bool, now: da
         else:
             agent_calendar.last_error = "; ".join(report.errors)[:2000]
             agent_calendar.last_error_at = timezone.now()
+            if report.connection_failures == report.failed and not (report.pushed or report.pulled):
+                # Nothing got through and every item met the connection's own problem: the calendar
+                # is failing with that reason, as a pull that meets it marks it (`_record_failure`);
+                # the items keep their own back-off, and a write that gets through makes it active.
+                agent_calendar.state = AgentCalendar.State.FAILING
+                agent_calendar.last_error = limits.describe(report.connection_problem)[:2000]
         # An admin may have paused the calendar while it synced: the pause stays.
         extra["state"] = Case(
             When(state=AgentCalendar.State.PAUSED, then=Value(AgentCalendar.State.PAUSED)),
@@ -1705,6 +1716,9 @@ class _Run:
         )
         self.report.failed += 1
         self.report.errors.append(reason)
+        if isinstance(error, ConnectionProblem):
+            self.report.connection_failures += 1
+            self.report.connection_problem = error
         direction = Out if decision.op.startswith("push") else In
         self._log(direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=reason, link=link)
 

@@ -217,3 +217,39 @@ def test_claiming_a_calendar_ignores_a_lock_on_its_connection(alice_calendar, ca
     finally:
         other.rollback()
         other.close()
+
+
+@pytest.mark.django_db
+def test_a_calendar_whose_every_push_meets_a_connection_problem_shows_as_failing(
+    client, alice_calendar, caldav_connection, tomorrow_9
+):
+    """Task 5: a push refused for the calendar's connection itself (a wrong password: RFC 4918 /
+    RFC 7235 401 on every request) marks the calendar failing with the reason, as a pull that meets
+    it does; a push that gets through again makes it active."""
+    from calendars import services as calendar_services
+
+    calendar_services.create_appointment(
+        subject="Waits", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[alice_calendar.agent]
+    )
+    caldav_connection.set_secret("not-the-password")
+    caldav_connection.save()
+
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=False)
+
+    pushed = AgentCalendar.objects.get(pk=alice_calendar.pk)
+    assert report.failed == 1
+    assert pushed.state == AgentCalendar.State.FAILING
+    assert pushed.last_error and pushed.last_error_at is not None
+    client.force_login(alice_calendar.agent.user)
+    assert "Not working" in client.get("/me/sync/").content.decode()
+
+    caldav_connection.set_secret(USERS["helpdesk"])
+    caldav_connection.save()
+    from integrations.models import SyncLink
+
+    SyncLink.objects.update(next_attempt_at=timezone.now())  # its back-off is over
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=False)
+
+    healed = AgentCalendar.objects.get(pk=alice_calendar.pk)
+    assert (report.pushed, report.failed) == (1, 0)
+    assert (healed.state, healed.last_error) == (AgentCalendar.State.ACTIVE, "")
