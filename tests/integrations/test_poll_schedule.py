@@ -175,8 +175,8 @@ def test_failed_pulls_back_off_doubling_and_a_good_pull_resets(client, alice_cal
     assert "failed pull" not in client.get("/me/sync/").content.decode()
 
 
-@pytest.mark.django_db
-def test_a_push_neither_backs_off_nor_counts_as_a_pull(alice_calendar, caldav_connection, tomorrow_9):
+def push_with_a_wrong_password(alice_calendar, caldav_connection, tomorrow_9) -> engine.SyncReport:
+    """A new appointment of Alice's pushed while the connection holds a wrong password."""
     from calendars import services as calendar_services
 
     calendar_services.create_appointment(
@@ -184,8 +184,12 @@ def test_a_push_neither_backs_off_nor_counts_as_a_pull(alice_calendar, caldav_co
     )
     caldav_connection.set_secret("not-the-password")
     caldav_connection.save()
+    return engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=False)
 
-    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=False)
+
+@pytest.mark.django_db
+def test_a_push_neither_backs_off_nor_counts_as_a_pull(alice_calendar, caldav_connection, tomorrow_9):
+    report = push_with_a_wrong_password(alice_calendar, caldav_connection, tomorrow_9)
 
     pushed = AgentCalendar.objects.get(pk=alice_calendar.pk)
     assert report.failed == 1  # the entry retries on its own schedule
@@ -226,15 +230,7 @@ def test_a_calendar_whose_every_push_meets_a_connection_problem_shows_as_failing
     """Task 5: a push refused for the calendar's connection itself (a wrong password: RFC 4918 /
     RFC 7235 401 on every request) marks the calendar failing with the reason, as a pull that meets
     it does; a push that gets through again makes it active."""
-    from calendars import services as calendar_services
-
-    calendar_services.create_appointment(
-        subject="Waits", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[alice_calendar.agent]
-    )
-    caldav_connection.set_secret("not-the-password")
-    caldav_connection.save()
-
-    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=False)
+    report = push_with_a_wrong_password(alice_calendar, caldav_connection, tomorrow_9)
 
     pushed = AgentCalendar.objects.get(pk=alice_calendar.pk)
     assert report.failed == 1
