@@ -527,6 +527,40 @@ def helpdesk_cancellation_and_phone_series_move_are_both_kept(
     assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
 
 
+def phone_cancellation_and_helpdesk_series_move_are_both_kept(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """Review 6, the other way round: the technician cancels the third stand-up on their phone
+    while the coordinator moves the whole series an hour later (the push meets the phone's newer
+    version). Both are kept and it is no conflict: the series runs at 16:00 without its third
+    occurrence, on both sides (RFC 5545 3.8.5.1: the EXDATE moves with the series). The right value
+    is dateutil's expansion of the moved rule without its third start."""
+    mailbox = alice_cal.agent.mailbox
+    first = next_monday_15()
+    series = standup([alice_cal.agent], first, capture)
+    half = timedelta(minutes=30)
+    calendars.cancel_occurrence(mailbox, remote_id(series, alice_cal), first + 2 * WEEK)
+    with capture(execute=True):
+        calendar_services.update_appointment(
+            Appointment.objects.get(pk=series.pk), start=first + HOUR, end=first + HOUR + half
+        )
+    with capture(execute=True):
+        sync(alice_cal)
+
+    local = first.astimezone(AMSTERDAM).replace(tzinfo=None) + HOUR
+    moved = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
+    expected = [(utc(s), utc(s + half)) for n, s in enumerate(moved) if n != 2]
+    window = (first - HOUR, first + 5 * WEEK)
+    seen = [(s, e) for s, e, _ in calendars.view(mailbox, *window)]
+    assert seen == expected, (seen, expected)
+    shown = Appointment.objects.visible().filter(master=series.pk)
+    assert [(utc(s), utc(e)) for s, e in shown.values_list("start", "end")] == expected
+    log = SyncLogEntry.objects.filter(agent_calendar=alice_cal)
+    assert not log.filter(result=SyncLogEntry.Result.CONFLICT).exists(), [e.message for e in log]
+    converged(capture, alice_cal)
+    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+
+
 def both_moved_names_only_the_time(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
     """Both sides move the entry and the coordinator also adds a note: the time is the one field
     both changed, so the conflict rule decides it (the helpdesk wins by default) and the log names
@@ -930,6 +964,7 @@ SCENARIOS = [
     this_and_following_splits_the_series,
     phone_move_and_helpdesk_note_are_both_kept,
     helpdesk_cancellation_and_phone_series_move_are_both_kept,
+    phone_cancellation_and_helpdesk_series_move_are_both_kept,
     both_moved_names_only_the_time,
     planned_request_moved_on_the_phone_says_so_on_the_request,
     planned_request_resized_on_the_phone_says_what_changed,
@@ -947,7 +982,7 @@ SCENARIOS = [
 each_scenario = pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 
 # Connectors whose deletion is conditional on the version last read: CalDAV and Google (If-Match),
-# Graph (the $batch DELETE carries If-Match). EWS DeleteItem takes no change key to check, so there a
-# removal pushed at once simply wins, unlogged as a conflict (one found at a pull is logged).
+# Graph (its DELETE carries If-Match), EWS (DeleteItem does not check a change key, so the provider
+# reads the entry's ChangeKey first with GetItem and refuses a changed one).
 CONDITIONAL_DELETE = [removed_and_pushed_at_once_while_moved_is_a_conflict]
 each_conditional_delete = pytest.mark.parametrize("scenario", CONDITIONAL_DELETE, ids=lambda s: s.__name__)

@@ -732,9 +732,17 @@ class GraphProvider:
         return self.get(calendar, RemoteRef(found[0]["id"], None), window) if found else None
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
+        """DELETE the entry, with If-Match on the version we hold when we hold one (412 ->
+        VersionConflict: changed in Outlook since read), as the $batch DELETE of `apply_bulk` and
+        Google's and CalDAV's deletes; 404 (gone already) counts as done."""
+        headers = {"If-Match": f'W/"{ref.version}"'} if ref.version else {}
         try:
             self._request(
-                "DELETE", f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}", calendar.mailbox, item=True
+                "DELETE",
+                f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}",
+                calendar.mailbox,
+                headers=headers,
+                item=True,
             )
         except RemoteNotFound:
             return
