@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, F, Q, QuerySet, TextChoices
+from django.db.models import Count, F, Q, QuerySet, TextChoices, Window
+from django.db.models.functions import RowNumber
 
 from agents.models import Agent
 from integrations.models import AgentCalendar, Connection, SyncLink, SyncLogEntry, remote_calendar_key
@@ -535,10 +536,15 @@ def last_google_sign_ins(agent: Agent, connections: Iterable[Connection]) -> dic
     Google calendar" page: an ERROR one is a sign-in that did not finish, with its reason. The log
     names a connection by its label (str(connection)), as it keeps entries of deleted ones. One query."""
     by_label = {str(connection)[:255]: connection.pk for connection in connections}
-    newest: dict[int, SyncLogEntry] = {}
-    entries = SyncLogEntry.objects.filter(
-        agent=agent, operation=SyncLogEntry.GOOGLE_SIGN_IN, calendar_label__in=by_label
-    ).order_by("-created_at", "-pk")
-    for entry in entries:
-        newest.setdefault(by_label[entry.calendar_label], entry)
-    return newest
+    # Only the newest row of each label is read (a window function), not every sign-in the log
+    # holds: a technician who signs in again and again must not make the page read them all.
+    entries = (
+        SyncLogEntry.objects.filter(agent=agent, operation=SyncLogEntry.GOOGLE_SIGN_IN, calendar_label__in=by_label)
+        .annotate(
+            newness=Window(
+                RowNumber(), partition_by=[F("calendar_label")], order_by=[F("created_at").desc(), F("pk").desc()]
+            )
+        )
+        .filter(newness=1)
+    )
+    return {by_label[entry.calendar_label]: entry for entry in entries}

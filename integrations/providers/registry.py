@@ -88,6 +88,7 @@ def _google(connection, **overrides) -> CalendarProvider:
         GOOGLE_TOKEN_URI,
         google_provider_from_settings,
     )
+    from integrations.sync import limits
 
     options = connection.options or {}
     settings = {
@@ -98,6 +99,8 @@ def _google(connection, **overrides) -> CalendarProvider:
         "batch_uri": options.get("batch_uri") or GOOGLE_BATCH_URI,
         "token_uri": options.get("token_uri") or GOOGLE_TOKEN_URI,
         "timeout": int(overrides.get("timeout", options.get("timeout", 60))),
+        # A series' exception walk stops where the engine would cut the series anyway.
+        "max_exceptions": limits.occurrences_per_series(),
     }
     if connection.option("auth") == "oauth":
         settings |= {

@@ -14,6 +14,7 @@ and a killed worker's lease simply runs out.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import logging
 import uuid
@@ -94,6 +95,11 @@ class SyncReport:
     full_resync: bool = False
     errors: list[str] = field(default_factory=list)
     earlier_conflicts: int = 0
+    # Items that failed on the calendar's connection itself (ConnectionProblem: a wrong password, a
+    # missing right, no such calendar), and the last such error: every write failing so marks the
+    # calendar failing, as a pull meeting it does (`_sync_held`).
+    connection_failures: int = 0
+    connection_problem: ProviderError | None = None
 
     def summary(self) -> str:
         """One line for the task result and `manage.py sync_calendars`:
@@ -252,6 +258,12 @@ def _sync_held(agent_calendar: AgentCalendar, owner: str, *, pull: bool, now: da
         else:
             agent_calendar.last_error = "; ".join(report.errors)[:2000]
             agent_calendar.last_error_at = timezone.now()
+            if report.connection_failures == report.failed and not (report.pushed or report.pulled):
+                # Nothing got through and every item met the connection's own problem: the calendar
+                # is failing with that reason, as a pull that meets it marks it (`_record_failure`);
+                # the items keep their own back-off, and a write that gets through makes it active.
+                agent_calendar.state = AgentCalendar.State.FAILING
+                agent_calendar.last_error = limits.describe(report.connection_problem)[:2000]
         # An admin may have paused the calendar while it synced: the pause stays.
         extra["state"] = Case(
             When(state=AgentCalendar.State.PAUSED, then=Value(AgentCalendar.State.PAUSED)),
@@ -805,10 +817,8 @@ class _Run:
                 # exactly the fields taken from the external calendar are written.
                 before = self._remote_before(link) or local
                 after = mapping.with_fields(before, event, merge.from_remote)
-                if "exdates" not in merge.from_remote and local.is_recurring:
-                    # A series' pull writes its whole set of cancelled starts: the helpdesk's own
-                    # (changed here, or as synced) stay, or a cancellation it made would be undone.
-                    after.exdates = list(local.exdates)
+                if local.is_recurring:
+                    before, after = _exceptions_on_one_series(merge, before, after, local, event)
                 inbound.apply_remote_update(
                     link.appointment,
                     self.agent,
@@ -1706,6 +1716,9 @@ class _Run:
         )
         self.report.failed += 1
         self.report.errors.append(reason)
+        if isinstance(error, ConnectionProblem):
+            self.report.connection_failures += 1
+            self.report.connection_problem = error
         direction = Out if decision.op.startswith("push") else In
         self._log(direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=reason, link=link)
 
@@ -1776,6 +1789,44 @@ def _synced_sides(link: SyncLink) -> tuple[dict | None, dict | None]:
     if link.local_hash and link.local_hash == link.remote_hash:
         synced_local, synced_remote = synced_local or synced_remote, synced_remote or synced_local
     return synced_local, synced_remote
+
+
+def _exceptions_on_one_series(
+    merge: Merge, before: RemoteEvent, after: RemoteEvent, local: RemoteEvent, event: RemoteEvent
+) -> tuple[RemoteEvent, RemoteEvent]:
+    """A merged series' exceptions named on the series as it will stand, for `_Run._merge`'s pull:
+    (the entry as last synced, the entry to apply). `before`: the entry as last synced; `after`:
+    it with the fields taken from the external calendar; `local` / `event`: the helpdesk's and the
+    external calendar's entries now.
+
+    A series' pull writes its whole set of cancelled starts: the helpdesk's own (changed here, or
+    as synced) stay unless the EXDATEs are taken from the external calendar, or a cancellation the
+    helpdesk made would be undone. One side may have moved the series while the other cancelled or
+    edited occurrences (`planner.merge_fields`, review 6): EXDATEs and overrides name instances by
+    their start (RFC 5545 3.8.5.1, 3.8.4.4), so each side's are moved onto the series' start as
+    it will stand (the external calendar's when taken from there, else the helpdesk's)."""
+    target = event.start if "start" in merge.from_remote else local.start
+    zone = local.time_zone
+    taken = merge.from_remote
+    exdates, _ = mapping.rekeyed(
+        after.exdates if "exdates" in taken else local.exdates,
+        [],
+        before=event.start if "exdates" in taken else local.start,
+        after=target,
+        zone=zone,
+    )
+    _, overrides = mapping.rekeyed(
+        [], after.overrides, before=event.start if "overrides" in taken else before.start, after=target, zone=zone
+    )
+    after = dataclasses.replace(after, exdates=exdates, overrides=overrides)
+    if "start" not in taken:
+        # The helpdesk moved the series: the entry as last synced still names its exceptions on
+        # the old start, and the appointment's (moved with it) are on the new one.
+        old_exdates, old_overrides = mapping.rekeyed(
+            before.exdates, before.overrides, before=before.start, after=target, zone=zone
+        )
+        before = dataclasses.replace(before, exdates=old_exdates, overrides=old_overrides)
+    return before, after
 
 
 def _merge_message(merge: Merge, *, side: str) -> str:

@@ -511,6 +511,37 @@ def with_fields(base: RemoteEvent, source: RemoteEvent, names: Iterable[str]) ->
     return dataclasses.replace(base, **taken)
 
 
+def rekeyed(
+    exdates: list, overrides: list[RemoteOccurrence], *, before: datetime | date, after: datetime | date, zone: str
+) -> tuple[list, list[RemoteOccurrence]]:
+    """A series' exceptions (its EXDATEs; its overrides, keyed by original start) renamed for the
+    series moved from `before` to `after` (its first start, aware or a date): each names the same
+    instance of the moved rule (RFC 5545 3.8.5.1, 3.8.4.4 name instances by their start), shifted
+    on the series' wall clock (`zone`, an IANA name) so 15:00 stays the 15:00 of each day across a
+    DST change; a date by whole days. An override keeps its own times (an occurrence moved on its
+    own stays where it was put). Unchanged when nothing moved or the forms differ (all-day and timed)."""
+    if isinstance(before, datetime) != isinstance(after, datetime) or before == after:
+        return list(exdates), list(overrides)
+    if isinstance(before, datetime):
+        tz = times.zone_or(zone, ZoneInfo("UTC"))
+        shift = after.astimezone(tz).replace(tzinfo=None) - before.astimezone(tz).replace(tzinfo=None)
+
+        def moved(value):
+            if not isinstance(value, datetime):
+                return value
+            return times.on_wall_clock(value.astimezone(tz).replace(tzinfo=None) + shift, tz)
+    else:
+        days = after - before
+
+        def moved(value):
+            return value + days if not isinstance(value, datetime) else value
+
+    return (
+        [moved(value) for value in exdates],
+        [dataclasses.replace(o, original_start=moved(o.original_start)) for o in overrides],
+    )
+
+
 def lost_values(loser: RemoteEvent, winner: RemoteEvent, *, only: Iterable[str] | None = None) -> dict:
     """The fields of `loser` that `winner` overwrote, with the loser's values, as plain data (the
     sync log's "overwritten"): only fields whose compared content differs, and of those only the

@@ -150,8 +150,11 @@ def missing_need_confirming(*, full_listing: bool, listed: int, known: int) -> b
 # Fields that only make sense together: a side that changed one of a group is taken for the whole
 # group, so a merge never pairs one side's start with the other's end, or a series' rule with
 # occurrences the other side moved. Names as `mapping.FIELDS`.
+_SERIES = ("start", "end", "all_day", "rrules")
+# A series' own exceptions (cancelled and edited occurrences), each naming one instance of the rule.
+_EXCEPTIONS = ("exdates", "overrides")
 _GROUPS = (
-    ("start", "end", "all_day", "rrules", "exdates", "overrides"),
+    (*_SERIES, *_EXCEPTIONS),
     ("subject",),
     ("body",),
     ("location",),
@@ -185,6 +188,9 @@ def merge_fields(
 
       - a group of fields (`_GROUPS`) changed on one side only takes that side's values;
       - a group changed on both sides to the same values needs nothing;
+      - the series group changed on one side in the series itself (start, end, rule) and on the
+        other only in its exceptions (cancelled or edited occurrences) keeps both: those are
+        different things (the engine re-keys the exceptions onto the series as moved);
       - a group changed on both sides to different values is contested: `winner` takes it, and
         only its fields that differ now are named as contested.
 
@@ -199,6 +205,15 @@ def merge_fields(
         if not differ:
             continue
         local, remote = bool(names & local_changed), bool(names & remote_changed)
+        apart = _series_apart(names, local_changed, remote_changed)
+        if apart is not None:
+            # One side moved or re-ruled the series, the other cancelled or edited occurrences of
+            # it: different things (review 6), both kept; the engine re-keys the exceptions onto
+            # the series as moved (RFC 5545 3.8.5.1, 3.8.4.4: they name instances of the rule).
+            sides = {"helpdesk": from_helpdesk, "remote": from_remote}
+            sides[apart[0]].update(differ & set(_SERIES))
+            sides[apart[1]].update(differ & set(_EXCEPTIONS))
+            continue
         if local and remote:
             contested |= differ
             (from_helpdesk if winner == Winner.HELPDESK else from_remote).update(differ)
@@ -207,6 +222,25 @@ def merge_fields(
         elif local:
             from_helpdesk |= differ
     return Merge(frozenset(from_remote), frozenset(from_helpdesk), frozenset(contested))
+
+
+def _series_apart(names: set[str], local_changed: set[str], remote_changed: set[str]) -> tuple[str, str] | None:
+    """For the series group: when one side changed only the series (start, end, rule) and the other
+    only its exceptions (EXDATEs, occurrences edited on their own), which side gave which, as
+    ("helpdesk", "remote") (the helpdesk changed the series) or ("remote", "helpdesk"); else None
+    (the group is decided as one). A change between all-day and timed is never apart: exceptions
+    cannot be re-keyed onto the other form."""
+    if "all_day" not in names:
+        return None
+    local, remote = names & local_changed, names & remote_changed
+    if not local or not remote or "all_day" in local | remote:
+        return None
+    series, exceptions = set(_SERIES), set(_EXCEPTIONS)
+    if local <= series and remote <= exceptions:
+        return "helpdesk", "remote"
+    if remote <= series and local <= exceptions:
+        return "remote", "helpdesk"
+    return None
 
 
 def first_sight(*, differing: set[str], winner: Winner = Winner.HELPDESK) -> Merge:

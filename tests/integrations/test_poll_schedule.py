@@ -175,8 +175,8 @@ def test_failed_pulls_back_off_doubling_and_a_good_pull_resets(client, alice_cal
     assert "failed pull" not in client.get("/me/sync/").content.decode()
 
 
-@pytest.mark.django_db
-def test_a_push_neither_backs_off_nor_counts_as_a_pull(alice_calendar, caldav_connection, tomorrow_9):
+def push_with_a_wrong_password(alice_calendar, caldav_connection, tomorrow_9) -> engine.SyncReport:
+    """A new appointment of Alice's pushed while the connection holds a wrong password."""
     from calendars import services as calendar_services
 
     calendar_services.create_appointment(
@@ -184,8 +184,12 @@ def test_a_push_neither_backs_off_nor_counts_as_a_pull(alice_calendar, caldav_co
     )
     caldav_connection.set_secret("not-the-password")
     caldav_connection.save()
+    return engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=False)
 
-    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=False)
+
+@pytest.mark.django_db
+def test_a_push_neither_backs_off_nor_counts_as_a_pull(alice_calendar, caldav_connection, tomorrow_9):
+    report = push_with_a_wrong_password(alice_calendar, caldav_connection, tomorrow_9)
 
     pushed = AgentCalendar.objects.get(pk=alice_calendar.pk)
     assert report.failed == 1  # the entry retries on its own schedule
@@ -217,3 +221,31 @@ def test_claiming_a_calendar_ignores_a_lock_on_its_connection(alice_calendar, ca
     finally:
         other.rollback()
         other.close()
+
+
+@pytest.mark.django_db
+def test_a_calendar_whose_every_push_meets_a_connection_problem_shows_as_failing(
+    client, alice_calendar, caldav_connection, tomorrow_9
+):
+    """Task 5: a push refused for the calendar's connection itself (a wrong password: RFC 4918 /
+    RFC 7235 401 on every request) marks the calendar failing with the reason, as a pull that meets
+    it does; a push that gets through again makes it active."""
+    report = push_with_a_wrong_password(alice_calendar, caldav_connection, tomorrow_9)
+
+    pushed = AgentCalendar.objects.get(pk=alice_calendar.pk)
+    assert report.failed == 1
+    assert pushed.state == AgentCalendar.State.FAILING
+    assert pushed.last_error and pushed.last_error_at is not None
+    client.force_login(alice_calendar.agent.user)
+    assert "Not working" in client.get("/me/sync/").content.decode()
+
+    caldav_connection.set_secret(USERS["helpdesk"])
+    caldav_connection.save()
+    from integrations.models import SyncLink
+
+    SyncLink.objects.update(next_attempt_at=timezone.now())  # its back-off is over
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=False)
+
+    healed = AgentCalendar.objects.get(pk=alice_calendar.pk)
+    assert (report.pushed, report.failed) == (1, 0)
+    assert (healed.state, healed.last_error) == (AgentCalendar.State.ACTIVE, "")

@@ -301,13 +301,22 @@ class GoogleCalendarServer:
         retry_after: str | None = None,
         path: str = "",
         skip: int = 0,
+        in_batch: bool = False,
     ) -> None:
         """The next `times` API calls (whose path contains `path`) fail with status/reason, or with
         "drop" (connection closed unserved) / "drop_after" (served, the answer lost); `skip`: after
-        that many such calls are served (the second page of a listing: skip=1)."""
+        that many such calls are served (the second page of a listing: skip=1). `in_batch`: calls
+        inside a batch request instead, each answered in its own part (Calendar API batch guide)."""
         for _ in range(times):
             self.faults.append(
-                {"status": status, "reason": reason, "retry_after": retry_after, "path": path, "skip": skip}
+                {
+                    "status": status,
+                    "reason": reason,
+                    "retry_after": retry_after,
+                    "path": path,
+                    "skip": skip,
+                    "in_batch": in_batch,
+                }
             )
 
     def expire_sync_tokens(self, user: str) -> None:
@@ -496,8 +505,7 @@ class GoogleCalendarServer:
             query["eventTypes"] = parse_qs(url.query)["eventTypes"]
         try:
             with self.lock:
-                if not in_batch:
-                    self._fault(path)
+                self._fault(path, in_batch=in_batch)
                 user, scopes = self._authorise(headers)
                 if not self.api_enabled:
                     raise ApiError(
@@ -541,8 +549,10 @@ class GoogleCalendarServer:
             self.faults.clear()
             self.fault_rate = 0.0
 
-    def _fault(self, path: str) -> None:
+    def _fault(self, path: str, *, in_batch: bool = False) -> None:
         for fault in list(self.faults):
+            if fault.get("in_batch", False) != in_batch:
+                continue
             if fault["path"] in path and fault.get("skip"):
                 fault["skip"] -= 1
                 return

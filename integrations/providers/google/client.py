@@ -20,10 +20,12 @@ calls. Calls run under base.RetryPolicy.
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,6 +104,9 @@ class GoogleSettings:
     batch_uri: str = GOOGLE_BATCH_URI
     token_uri: str = GOOGLE_TOKEN_URI
     timeout: int = 60
+    # Exception events read of one series (its moved and cancelled occurrences, events.list by
+    # iCalUID): the engine's SYNC_MAX_OCCURRENCES_PER_SERIES, which cuts them to as many anyway.
+    max_exceptions: int = 1000
 
     def __post_init__(self) -> None:
         if self.service_account_info is not None:
@@ -132,41 +137,99 @@ def check_service_account_info(info: Any) -> None:
         raise ConnectionProblem('This JSON is not a service account key (its type is not "service_account").')
 
 
-@functools.lru_cache(maxsize=16)
-def _service_account(info_json: str) -> service_account.Credentials:
-    """The service account's credentials from its JSON key (with our token_uri), read once per
-    process: loading the RSA private key costs tens of milliseconds, and a provider is built for
-    every sync. Each mailbox gets its own copy (`with_subject`), which shares the signer.
-    Raises ValueError or KeyError for a key that cannot be read (not cached)."""
-    return service_account.Credentials.from_service_account_info(json.loads(info_json), scopes=[CALENDAR_SCOPE])
-
-
 # Access tokens last about an hour; a provider is built for every sync, so its credentials are kept
-# per process (and per key, refresh token and mailbox) to be reused until google-auth sees them near
-# expiry (SPEC S4: an unchanged poll costs one request, not a token grant as well).
+# per process to be reused until google-auth sees them near expiry (SPEC S4: an unchanged poll costs
+# one request, not a token grant as well).
 KEPT_CREDENTIALS = 1024
 
 
-@functools.lru_cache(maxsize=KEPT_CREDENTIALS)
-def _delegated_credentials(info_json: str, mailbox: str) -> service_account.Credentials:
-    """The service account acting as `mailbox` (lower case), one object per process: it carries its
-    access token and expiry, and refreshes itself (a JWT grant) only when google-auth finds the token
-    expired or within its refresh margin. Raises ValueError or KeyError as _service_account."""
-    return _service_account(info_json).with_subject(mailbox)
+class _Kept:
+    """Objects kept per process under a plain key (an account and a mailbox, never secret material),
+    each with a digest of the secrets it was made from: a new key or refresh token for the same
+    account and mailbox replaces its entry instead of adding one (review 16: keyed by the whole key
+    JSON, every token refresh made another entry holding secrets). At most `size` entries, the least
+    recently used dropped first. Thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, ...], tuple[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...], secrets: str, make: Callable[[], T]) -> T:
+        """The object kept under `key` if it was made from the same `secrets`, else `make()` kept there."""
+        digest = hashlib.sha256(secrets.encode()).hexdigest()
+        with self._lock:
+            held = self._entries.get(key)
+            if held is not None and held[0] == digest:
+                self._entries.move_to_end(key)
+                return held[1]
+        made = make()  # outside the lock: loading a key takes tens of milliseconds
+        with self._lock:
+            self._entries[key] = (digest, made)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return made
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
-@functools.lru_cache(maxsize=KEPT_CREDENTIALS)
-def _user_credentials(token_uri: str, client_id: str, client_secret: str, refresh_token: str) -> Any:
-    """A technician's own sign-in (their refresh token of the OAuth client), one object per process
-    for the same reason as _delegated_credentials; a new refresh token (signed in again) is a new one."""
-    return user_credentials.Credentials(
-        token=None,
-        refresh_token=refresh_token,
-        token_uri=token_uri,
-        client_id=client_id,
-        client_secret=client_secret,
-        scopes=[CALENDAR_SCOPE],
+# A service account's key, read once per process: loading the RSA private key costs tens of
+# milliseconds, and a provider is built for every sync. Each mailbox gets its own copy
+# (`with_subject`), which shares the signer.
+_KEYS = _Kept(16)
+_KEPT = _Kept(KEPT_CREDENTIALS)
+
+
+def _service_account(info_json: str) -> service_account.Credentials:
+    """The service account's credentials from its JSON key (with our token_uri), kept per process
+    by its client_email. Raises ValueError or KeyError for a key that cannot be read (not kept)."""
+    info = json.loads(info_json)
+    return _KEYS.get(
+        ("service account", str(info.get("client_email", ""))),
+        info_json,
+        lambda: service_account.Credentials.from_service_account_info(info, scopes=[CALENDAR_SCOPE]),
     )
+
+
+def _delegated_credentials(info_json: str, mailbox: str, *, kept: bool = True) -> service_account.Credentials:
+    """The service account acting as `mailbox` (lower case), one object per account and mailbox in
+    this process (`kept`): it carries its access token and expiry, and refreshes itself (a JWT grant)
+    only when google-auth finds the token expired or within its refresh margin. Raises ValueError or
+    KeyError as _service_account."""
+    if not kept:
+        info = json.loads(info_json)
+        return service_account.Credentials.from_service_account_info(info, scopes=[CALENDAR_SCOPE]).with_subject(
+            mailbox
+        )
+    email = str(json.loads(info_json).get("client_email", ""))
+    return _KEPT.get(
+        ("service account", email, mailbox), info_json, lambda: _service_account(info_json).with_subject(mailbox)
+    )
+
+
+def _user_credentials(
+    token_uri: str, client_id: str, client_secret: str, refresh_token: str, *, mailbox: str, kept: bool = True
+) -> Any:
+    """A technician's own sign-in (their refresh token of the OAuth client), one object per client
+    and mailbox in this process (`kept`) for the same reason as _delegated_credentials; a new refresh
+    token (signed in again) replaces it."""
+
+    def make() -> Any:
+        return user_credentials.Credentials(
+            token=None,
+            refresh_token=refresh_token,
+            token_uri=token_uri,
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=[CALENDAR_SCOPE],
+        )
+
+    if not kept:
+        return make()
+    secrets = json.dumps([token_uri, client_secret, refresh_token])
+    return _KEPT.get(("oauth", client_id, mailbox), secrets, make)
 
 
 def google_provider_from_settings(settings: Mapping[str, Any], **options: Any) -> GoogleProvider:
@@ -203,8 +266,7 @@ class GoogleProvider:
         if settings.service_account_info is not None:
             info = {**settings.service_account_info, "token_uri": settings.token_uri}
             try:
-                make = _delegated_credentials if kept else _delegated_credentials.__wrapped__
-                return make(json.dumps(info, sort_keys=True), mailbox)
+                return _delegated_credentials(json.dumps(info, sort_keys=True), mailbox, kept=kept)
             except (ValueError, KeyError) as error:
                 raise ConnectionProblem(
                     f"The service account key cannot be read ({error}): download a new JSON key and enter it again."
@@ -214,8 +276,9 @@ class GoogleProvider:
             raise ConnectionProblem(
                 f'{mailbox} has not connected a Google calendar yet: sign in on the "Connect my Google calendar" page.'
             )
-        make = _user_credentials if kept else _user_credentials.__wrapped__
-        return make(settings.token_uri, settings.client_id, settings.client_secret, token)
+        return _user_credentials(
+            settings.token_uri, settings.client_id, settings.client_secret, token, mailbox=mailbox, kept=kept
+        )
 
     def _session(self, mailbox: str, *, fresh: bool = False):
         """(service, authorised http) acting as `mailbox`; `fresh`: with credentials that sign in
@@ -344,21 +407,28 @@ class GoogleProvider:
             calendar.mailbox, lambda: self._changes_since(calendar, token, known_versions or {}), "listing"
         )
 
-    def _pages(self, calendar: RemoteCalendar, *, resume: bool = False, **query) -> tuple[list[dict], str | None, str]:
+    def _pages(
+        self, calendar: RemoteCalendar, *, resume: bool = False, limit: int | None = None, **query
+    ) -> tuple[list[dict], str | None, str]:
         """Every item of an events.list, following nextPageToken; (items, nextSyncToken, time zone).
         `resume` (the calendar's own listing): the pages read before a failure are kept with the
         next page's token, so the retry of list_changes asks for the failing page only, not pages
-        1..N-1 again (a page token stays good while its listing is unfinished)."""
+        1..N-1 again (a page token stays good while its listing is unfinished). `limit`: no page is
+        asked once more than `limit` items are read (pages of at most limit + 1): more than `limit`
+        items back means the listing was cut there."""
         events = self._events(calendar.mailbox)
         key = (calendar.mailbox, calendar.calendar_id, json.dumps(query, sort_keys=True))
         items, page_token = self._unfinished.pop(key, ([], None)) if resume else ([], None)
+        size = PAGE_SIZE if limit is None else max(1, min(PAGE_SIZE, limit + 1))
         first = events.list(
-            calendarId=calendar.calendar_id, singleEvents=False, maxResults=PAGE_SIZE, pageToken=page_token, **query
+            calendarId=calendar.calendar_id, singleEvents=False, maxResults=size, pageToken=page_token, **query
         )
         try:
             for answer in _every_page(events, first, lambda request: request.execute()):
                 items.extend(answer.get("items") or ())
                 page_token = answer.get("nextPageToken")  # the page asked next, if this listing fails there
+                if limit is not None and len(items) > limit:
+                    break
         except Exception:
             if resume and items:
                 self._unfinished[key] = (items, page_token)
@@ -441,9 +511,28 @@ class GoogleProvider:
             return None
         if not master.get("recurrence"):
             return event_from_resource(master, calendar_zone=zone)
-        items, _token, zone = self._pages(calendar, iCalUID=master["iCalUID"], showDeleted=True)
+        exceptions, cut, zone = self._series_exceptions(calendar, master, master_id)
+        event = event_from_resource(master, exceptions, calendar_zone=zone)
+        if cut:
+            event.notes.append(
+                f"The series has more than {self.settings.max_exceptions} moved or cancelled occurrences in "
+                f"Google Calendar; only the first {self.settings.max_exceptions} are read "
+                "(SYNC_MAX_OCCURRENCES_PER_SERIES)."
+            )
+        return event
+
+    def _series_exceptions(
+        self, calendar: RemoteCalendar, master: dict, master_id: str
+    ) -> tuple[list[dict], bool, str]:
+        """The series' exception events (moved and cancelled occurrences: events.list by iCalUID with
+        showDeleted, Calendar API guide "Recurring events"), at most `max_exceptions` of them (review
+        9: a series cancelled occurrence by occurrence may hold any number, each read page by page);
+        whether the listing was cut there; the calendar's time zone as the listing gives it."""
+        limit = self.settings.max_exceptions
+        # The master comes in the same listing: one more item than the exceptions kept.
+        items, _token, zone = self._pages(calendar, limit=limit + 1, iCalUID=master["iCalUID"], showDeleted=True)
         exceptions = [i for i in items if i.get("recurringEventId") == master_id]
-        return event_from_resource(master, exceptions, calendar_zone=zone)
+        return exceptions[:limit], len(items) > limit + 1 or len(exceptions) > limit, zone
 
     # push
 
@@ -500,8 +589,8 @@ class GoogleProvider:
             master = self._get_resource(calendar, master_id)
         if master is None or master.get("status") == "cancelled" or not master.get("recurrence"):
             return None, []
-        items, _token, _zone = self._pages(calendar, iCalUID=master["iCalUID"], showDeleted=True)
-        return master, [i for i in items if i.get("recurringEventId") == master_id]
+        exceptions, _cut, _zone = self._series_exceptions(calendar, master, master_id)
+        return master, exceptions
 
     def _reconcile_exceptions(
         self, calendar: RemoteCalendar, master_id: str, event: RemoteEvent, *, master: dict | None = None

@@ -29,6 +29,7 @@ from ..base import (
     RemoteRef,
     TransientError,
     UnreadableEntry,
+    VersionConflict,
     Window,
     choose_calendar,
     connection_tested,
@@ -586,7 +587,9 @@ class GraphProvider:
     ) -> dict:
         """Make the series' moved occurrences exceptions (PATCH the occurrence) and delete its
         cancelled ones (Graph: an occurrence deleted is cancelled), leaving those `base` already
-        has; then the master as it is now (its version moves with its occurrences)."""
+        has; then the master as it is now (its version moves with its occurrences). With `base`
+        (the series as last read, its pattern not written now), an occurrence to change that the
+        series no longer has is VersionConflict: the series changed there since."""
         zone = event.time_zone or "UTC"
         # The exceptions as last read, by original start (UTC): their times and the text they hold.
         held = {mapping._utc(o.original_start, zone): o for o in (base.overrides if base else [])}
@@ -620,6 +623,13 @@ class GraphProvider:
             ops = []
             for original, (method, body) in sorted(wanted.items()):
                 occurrence = by_original.get(original)
+                if occurrence is None and base is not None:
+                    # The series as last read had it: moved or re-ruled there since (review 6), so the
+                    # cancellation or edit would be lost. Read again and merged by the engine.
+                    raise VersionConflict(
+                        f"The series changed in {calendar.mailbox}'s calendar since we last read it: "
+                        f"no occurrence starts at {_iso(original)} any more."
+                    )
                 if occurrence is None:
                     logger.info("No occurrence of %s starts at %s; nothing to change there", master_id, original)
                     continue
@@ -722,9 +732,17 @@ class GraphProvider:
         return self.get(calendar, RemoteRef(found[0]["id"], None), window) if found else None
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
+        """DELETE the entry, with If-Match on the version we hold when we hold one (412 ->
+        VersionConflict: changed in Outlook since read), as the $batch DELETE of `apply_bulk` and
+        Google's and CalDAV's deletes; 404 (gone already) counts as done."""
+        headers = {"If-Match": f'W/"{ref.version}"'} if ref.version else {}
         try:
             self._request(
-                "DELETE", f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}", calendar.mailbox, item=True
+                "DELETE",
+                f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}",
+                calendar.mailbox,
+                headers=headers,
+                item=True,
             )
         except RemoteNotFound:
             return

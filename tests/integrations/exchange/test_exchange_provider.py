@@ -137,7 +137,23 @@ def test_deleting_an_entry_that_is_already_gone_counts_as_deleted(provider, cale
 
     provider.delete(calendar, ref)  # no error
 
-    assert ews.requests[-1] == "DeleteItem"
+    # The read of its change key finds it gone (ErrorItemNotFound): nothing left to delete.
+    assert ews.requests[-1] == "GetItem"
+
+
+def test_a_delete_of_an_entry_changed_in_outlook_since_read_is_refused(provider, calendar, ews):
+    """Task 6: EWS DeleteItem does not check the ItemId's ChangeKey, so the provider reads it first
+    (GetItem); a change key other than the one we hold is VersionConflict, as Google's and CalDAV's
+    If-Match give 412 (RFC 7232 3.1), and the entry stays."""
+    ref = provider.create(calendar, visit())
+    ews.outlook_update(ALICE, ref.remote_id, subject="Moved by the technician")
+
+    with pytest.raises(VersionConflict):
+        provider.delete(calendar, ref)
+
+    assert [item.subject for item in ews.items(ALICE)] == ["Moved by the technician"]
+    provider.delete(calendar, RemoteRef(ref.remote_id, ews.item(ALICE, ref.remote_id).change_key))
+    assert ews.items(ALICE) == []
 
 
 def test_push_sends_no_invitations_or_cancellations(provider, calendar, ews):

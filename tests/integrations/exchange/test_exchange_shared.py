@@ -93,6 +93,13 @@ def test_shared_appointment_on_exchange(
     scenario(Outlook(ews), alice_exchange, bob_exchange, django_capture_on_commit_callbacks)
 
 
+@shared_scenarios.each_conditional_delete
+def test_conditional_delete_on_exchange(
+    scenario, ews, alice_exchange, bob_exchange, django_capture_on_commit_callbacks
+):
+    scenario(Outlook(ews), alice_exchange, bob_exchange, django_capture_on_commit_callbacks)
+
+
 @one_technician_scenarios.each_scenario
 def test_one_technician_on_exchange(scenario, ews, alice_exchange, django_capture_on_commit_callbacks):
     scenario(Outlook(ews), alice_exchange, django_capture_on_commit_callbacks)

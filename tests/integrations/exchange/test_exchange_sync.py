@@ -616,3 +616,21 @@ def test_delegate_access_syncs_without_impersonation(
 
     assert subjects_in_outlook(ews) == ["Server room visit"]
     assert SyncLink.objects.get().remote_id == only_item(ews).item_id
+
+
+def test_a_push_with_a_wrong_password_marks_the_calendar_failing(alice_exchange, ews_connection, tomorrow_9):
+    """Task 5: a 401 on every EWS request (a wrong password) during a push marks the calendar
+    failing with the fix, as a pull meeting it does."""
+
+    calendar_services.create_appointment(
+        subject="Waits", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[alice_exchange.agent]
+    )
+    ews_connection.set_secret("wrong")
+    ews_connection.save()
+
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_exchange.pk), pull=False)
+
+    failing = AgentCalendar.objects.get(pk=alice_exchange.pk)
+    assert report.failed == 1
+    assert failing.state == AgentCalendar.State.FAILING
+    assert failing.last_error

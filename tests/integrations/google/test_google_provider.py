@@ -617,3 +617,67 @@ def test_a_listing_that_fails_on_its_second_page_asks_for_that_page_again_not_th
 
     assert sorted(event.subject for event in page.changed) == [f"Visit {number}" for number in range(5)]
     assert len(google.requests[before:]) == 4  # page 1, page 2 refused, page 2, page 3
+
+
+@pytest.mark.parametrize("status", [403, 500])
+def test_one_failing_call_of_a_batch_fails_alone(google, provider, calendar, status):
+    """Review 8 (Calendar API batch guide: each call of a batch has its own answer, as if sent
+    alone): the second of three inserts is refused; the other two are made, and only it fails."""
+    start = next_monday_9()
+    ops = [BulkOp("create", event=ours(start + n * HOUR, marker=f"helpdesk-batch-{n}")) for n in range(3)]
+    google.fail_next(status, "forbidden" if status == 403 else "", path="/events", skip=1, in_batch=True)
+
+    results = provider.apply_bulk(calendar, ops)
+
+    assert [result.error is None for result in results] == [True, False, True]
+    assert isinstance(results[1].error, ProviderError)
+    made = sorted(e["extendedProperties"]["private"][MARKER_KEY] for e in google.events(ALICE))
+    assert made == ["helpdesk-batch-0", "helpdesk-batch-2"]
+
+
+def test_a_series_exception_walk_stops_at_the_limit_with_a_note(google, service_account_info):
+    """Review 9: a series' moved and cancelled occurrences are read by events.list with iCalUID
+    (Calendar API guide "Recurring events": each is an event of its own), page after page; the walk
+    stops once more than SYNC_MAX_OCCURRENCES_PER_SERIES are read, in one page, and says so. The
+    cancelled starts are among dateutil's expansion of the rule."""
+    limited = GoogleProvider(settings_for(google, service_account_info=service_account_info, max_exceptions=3))
+    calendar = limited.find_calendar(ALICE)
+    start = next_monday_9()
+    ref = limited.create(calendar, ours(start, rrules=["FREQ=DAILY;COUNT=10"]))
+    days = list(rrulestr("FREQ=DAILY;COUNT=10", dtstart=start))
+    for day in days[1:9]:  # eight occurrences cancelled on the phone
+        google.phone_delete(ALICE, f"{ref.remote_id}_{day.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    before = google.request_count
+
+    series = limited.get(calendar, ref)
+
+    assert len(series.exdates) == 3 and set(series.exdates) <= set(days[1:9])
+    assert any("more than 3 moved or cancelled occurrences" in note for note in series.notes), series.notes
+    listings = [r for r in google.requests[before:] if r.startswith("GET") and r.endswith("/events")]
+    assert len(listings) == 1, google.requests[before:]
+
+
+def test_kept_credentials_are_one_per_account_and_mailbox_and_hold_no_secret_in_their_key(
+    google, own_sign_in, service_account_info
+):
+    """Review 16: a technician who signs in again (a new refresh token, RFC 6749 6) and a new key of
+    the service account replace their kept credentials instead of adding entries, and the keys the
+    process keeps them under name the account and mailbox only, never the secret material."""
+    from integrations.providers.google import client as google_client
+
+    settings, first = own_sign_in
+    GoogleProvider(settings).find_calendar(ALICE)
+    GoogleProvider(settings_for(google, service_account_info=service_account_info)).find_calendar(ALICE)
+    kept = len(google_client._KEPT)
+    second = google.issue_refresh_token(settings.client_id, ALICE, [CALENDAR_SCOPE])
+    again = settings_for(
+        google, client_id=settings.client_id, client_secret=settings.client_secret, refresh_tokens={ALICE: second}
+    )
+
+    calendar = GoogleProvider(again).find_calendar(ALICE)
+
+    assert calendar.mailbox.lower() == ALICE
+    assert len(google_client._KEPT) == kept
+    keys = repr(list(google_client._KEPT._entries) + list(google_client._KEYS._entries))
+    for secret in (first, second, settings.client_secret, service_account_info["private_key"][40:80]):
+        assert secret not in keys

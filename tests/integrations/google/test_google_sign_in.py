@@ -172,3 +172,30 @@ def test_the_sign_in_sends_a_pkce_s256_challenge_and_its_verifier(client, alice,
     assert query["code_challenge"] == [base64.urlsafe_b64encode(digest).decode().rstrip("=")]
     assert 43 <= len(grant["code_verifier"]) <= 128
     assert AgentCalendar.objects.get(agent=alice, connection=personal).has_secret
+
+
+def test_the_connect_page_reads_only_the_newest_sign_in_of_each_connection(alice, personal):
+    """Review 16: every sign-in leaves a log entry; the "Connect my Google calendar" page needs the
+    newest of each connection only, so it reads one row per connection, however many the log holds."""
+    from django.db.models.signals import post_init
+
+    from integrations import selectors
+    from integrations.models import SyncLogEntry
+    from integrations.providers.base import ProviderError
+
+    for n in range(30):
+        services.record_google_sign_in_failure(alice, personal, ProviderError(f"Refused {n}"))
+    newest = services.record_google_sign_in_failure(alice, personal, ProviderError("Refused at last"))
+    built = []
+
+    def count(sender, instance, **kwargs) -> None:
+        built.append(instance)
+
+    post_init.connect(count, sender=SyncLogEntry)
+    try:
+        found = selectors.last_google_sign_ins(alice, [personal])
+    finally:
+        post_init.disconnect(count, sender=SyncLogEntry)
+
+    assert found == {personal.pk: newest}
+    assert len(built) == 1

@@ -1031,3 +1031,39 @@ def test_a_batch_holds_a_slot_for_each_of_its_parallel_items(alice_graph, graph,
 
     assert errors == [] and answers == [200] * 8
     assert graph.max_in_flight[ALICE] <= 4
+
+
+def test_a_push_refused_for_the_mailbox_marks_the_calendar_failing(alice_graph, graph, tomorrow_9):
+    """Task 5: Graph's ErrorAccessDenied for a mailbox outside the application access policy
+    (Graph "Limiting application permissions to specific mailboxes") on every write marks the
+    calendar failing with the fix, as a pull meeting it does."""
+    calendar_services.create_appointment(
+        subject="Waits", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[alice_graph.agent]
+    )
+    graph.mailboxes[ALICE].allowed = False
+
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_graph.pk), pull=False)
+
+    failing = AgentCalendar.objects.get(pk=alice_graph.pk)
+    assert report.failed == 1
+    assert failing.state == AgentCalendar.State.FAILING
+    assert "application access policy" in failing.last_error
+
+
+def test_a_single_delete_of_an_entry_changed_in_outlook_since_read_is_refused(alice_graph, graph, tomorrow_9):
+    """Task 6: the single DELETE carries If-Match on the change key we hold, as the $batch one does
+    (Graph event "Delete": a stale If-Match is 412 Precondition Failed), so an entry changed in
+    Outlook since we read it stays and the engine decides again."""
+    from integrations.providers import registry
+    from integrations.providers.base import RemoteRef, VersionConflict
+
+    made = graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + timedelta(hours=1), "Visit")
+    provider = registry.build(alice_graph.connection)
+    calendar = provider.find_calendar(ALICE)
+    ref = RemoteRef(made["id"], made["changeKey"])
+    graph.outlook_edit(ALICE, made["id"], subject="Moved by the technician")
+
+    with pytest.raises(VersionConflict):
+        provider.delete(calendar, ref)
+
+    assert [e["subject"] for e in graph.events(ALICE)] == ["Moved by the technician"]
