@@ -14,6 +14,8 @@ JSON), `json.loads` raises, and Celery stops the worker with "Unrecoverable erro
   kombu message. A file that is not (written by another program, cut short by a crash or a full
   disk) is moved to `unreadable_folder`, logged with its path and the reason, and the worker goes
   on with the next message: nothing is deleted, nothing is fatal.
+- `_queue_bind` has the same create-then-lock gap for an exchange's table file (control folder):
+  a new table appears whole too (hard link of a written file).
 
 Folders, file names and JSON are kombu's, so messages queued by kombu's own transport are read here
 and the other way round. Selected by the settings (a CELERY_BROKER_URL `filesystem://...`, the
@@ -84,6 +86,34 @@ class Channel(filesystem.Channel):
             with contextlib.suppress(OSError):
                 os.remove(temporary)
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        """Bind `queue` in the exchange's table file (control folder). A new table file is written
+        under a hidden name and hard-linked into place, so it appears whole: kombu creates it, then
+        locks and writes, and a reader (`get_table`, shared lock) opening it in between reads an
+        empty table and raises JSONDecodeError; of two processes creating it at once, kombu keeps
+        only one's binding. os.link fails on an existing name (POSIX link()), so then, or where the
+        file system has no hard links, kombu's locked read-modify-write of the existing file runs.
+        Raises ChannelError when the folder cannot be written (kombu's own answer)."""
+        file = self._exchange_file(exchange)
+        if not file.exists():
+            self.control_folder.mkdir(exist_ok=True)
+            entry = [filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")]
+            temporary = file.with_name(f".{file.name}.{uuid.uuid4()}{_WRITING}")
+            try:
+                temporary.write_bytes(str_to_bytes(dumps(entry)))
+                os.link(temporary, file)
+                return
+            except FileExistsError:
+                pass  # another process made the table first: add to it below
+            except PermissionError:
+                pass  # no hard links on this file system: kombu's way below
+            except OSError as exc:
+                raise ChannelError(f"Cannot open {file}") from exc
+            finally:
+                with contextlib.suppress(OSError):
+                    temporary.unlink()
+        super()._queue_bind(exchange, routing_key, pattern, queue)
 
     def _get(self, queue):
         """The oldest message of `queue` (a dict), or raises queue.Empty. A file that is not a kombu

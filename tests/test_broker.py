@@ -101,6 +101,34 @@ def test_a_worker_polling_while_a_message_is_written_neither_crashes_nor_loses_i
     assert not os.listdir(folders["data_folder_in"])  # no hidden leftovers
 
 
+def test_an_exchange_table_being_created_is_absent_or_whole_never_empty(default_broker_url, folders):
+    """The fanout/topic exchanges' table (control folder; Celery's remote control and events) has
+    the same gap in kombu: while the first binding is written, a reader found an empty table file
+    and raised JSONDecodeError in `get_table`."""
+    held = _HeldValue()
+    table = Path(folders["control_folder"]) / "pidbox.exchange"
+    with (
+        Connection(default_broker_url, transport_options=folders) as binding,
+        Connection(default_broker_url, transport_options=folders) as reading,
+    ):
+        writer, reader = binding.channel(), reading.channel()
+        writer.exchange_declare("pidbox", type="fanout")
+        with ThreadPoolExecutor(1) as pool:
+            bound = pool.submit(writer.queue_bind, "worker1.pidbox", "pidbox", held)
+            assert held.writing.wait(30)
+            try:
+                assert not table.exists() or table.read_bytes(), "an empty exchange table is visible"
+                early = reader.get_table("pidbox")
+            finally:
+                held.go_on.set()
+            bound.result(timeout=30)
+        assert early == []
+        assert [tuple(entry) for entry in reader.get_table("pidbox")] == [("held", "", "worker1.pidbox")]
+        writer.queue_bind("worker2.pidbox", "pidbox", "other")  # an existing table: added to
+        assert {entry.queue for entry in reader.get_table("pidbox")} == {"worker1.pidbox", "worker2.pidbox"}
+    assert sorted(os.listdir(folders["control_folder"])) == ["pidbox.exchange"]
+
+
 def test_a_message_file_that_is_not_a_message_is_kept_aside_and_the_next_one_delivered(
     default_broker_url, folders, caplog
 ):
