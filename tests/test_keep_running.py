@@ -5,6 +5,7 @@ worker crash took the web server, beat and Radicale down without a word)."""
 
 import os
 import queue
+import re
 import shlex
 import signal
 import subprocess
@@ -113,3 +114,52 @@ def test_a_worker_that_keeps_failing_is_given_up_on_with_its_name_and_exit_code(
     text = "\n".join(honcho.lines)
     assert "worker stopped with exit code 3, 2 times within a minute: not starting it again" in text, text
     assert "worker.1 stopped (rc=3)" in text and "sending SIGTERM to web.1" in text, text
+
+
+def test_ctrl_c_stops_make_runs_real_worker_and_its_wrapper(tmp_path):
+    """The Procfile's worker line as `make run` starts it (the default filesystem broker): after
+    Ctrl-C every process of its group ends (a SIGTERM passed on again during Celery's warm shutdown
+    hung the prefork worker for good)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/db.sqlite3"
+    procfile = (ROOT / "Procfile").read_text()
+    honcho = subprocess.Popen(
+        [str(HONCHO), "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "start", "--no-colour", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    group = None
+    lines = []
+    try:
+        for line in honcho.stdout:
+            lines.append(line.rstrip("\n"))
+            if group is None and (found := re.search(r"worker\.1 started \(pid=(\d+)\)", line)):
+                group = int(found.group(1))
+            if "ready." in line:
+                break
+        assert group is not None and "keep-running worker" in procfile, lines
+        honcho.send_signal(signal.SIGINT)  # Ctrl-C reaches honcho, which signals each process group
+        lines += honcho.communicate(timeout=60)[0].splitlines()
+        deadline = time.monotonic() + 30
+        while _group_alive(group) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _group_alive(group), lines
+        assert not any("starting it again" in line for line in lines), lines
+    finally:
+        if group is not None and _group_alive(group):
+            os.killpg(group, signal.SIGKILL)
+        if honcho.poll() is None:
+            honcho.kill()
+            honcho.wait()
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
