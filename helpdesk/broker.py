@@ -78,14 +78,16 @@ class Channel(filesystem.Channel):
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         temporary = os.path.join(self.data_folder_out, f".{name}{_WRITING}")
+        text = str_to_bytes(dumps(payload))
         try:
             with open(temporary, "xb") as file:
-                file.write(str_to_bytes(dumps(payload)))
+                file.write(text)
             os.replace(temporary, final)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.remove(temporary)
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(temporary)  # gone after os.replace; a failed write's leftover otherwise
 
     def _queue_bind(self, exchange, routing_key, pattern, queue):
         """Bind `queue` in the exchange's table file (control folder). A new table file is written

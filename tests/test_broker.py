@@ -59,9 +59,9 @@ def folders(default_broker, tmp_path):
 
 
 class _HeldValue:
-    """A header value whose JSON text is produced only when the test says so: kombu serialises the
-    message (headers included) inside the transport's `_put`, so the producer stops in the middle
-    of writing its message file, as a process descheduled there does."""
+    """A header value whose JSON text is produced only when the test says so: the message (headers
+    included) is serialised inside the transport's `_put`, so the producer stops there, as a
+    process descheduled there does; kombu's `_put` has created the message file by then."""
 
     def __init__(self):
         self.writing = threading.Event()
