@@ -3,6 +3,10 @@ import os
 from celery import Celery
 from celery.signals import setup_logging, task_prerun
 
+from helpdesk import broker
+
+# The settings' default broker URL (`helpdesk-filesystem://`) names the transport of helpdesk/broker.py.
+broker.register()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
 app = Celery("helpdesk")

@@ -203,12 +203,16 @@ LOGOUT_REDIRECT_URL = "login"
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="helpdesk@localhost")
 
-# Celery: kombu's filesystem transport needs no server; Redis (or RabbitMQ) when configured.
+# Celery: a filesystem broker needs no server; Redis (or RabbitMQ) when configured.
 # A host in the filesystem URL (kombu ignores it) spares the worker kombu's "No hostname was supplied".
+# A `filesystem://` URL is served by helpdesk/broker.py (scheme `helpdesk-filesystem://`): kombu's
+# own transport lets a worker read a message file before it is written and stop (trial F2).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost//")
 if CELERY_BROKER_URL in ("filesystem://", "filesystem:///"):
     CELERY_BROKER_URL = "filesystem://localhost//"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_URL = "helpdesk-filesystem://" + CELERY_BROKER_URL.removeprefix("filesystem://")
+if CELERY_BROKER_URL.startswith("helpdesk-filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
@@ -219,6 +223,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # kombu's exchange table; by default a "control" folder in whatever directory a process starts in.
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # Message files that are not messages: kept here and logged, not fatal (helpdesk/broker.py).
+        "unreadable_folder": str(_broker_dir / "unreadable"),
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True

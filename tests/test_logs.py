@@ -41,7 +41,7 @@ def test_the_default_broker_url_names_a_host_so_kombu_does_not_warn(tmp_path):
     env["DJANGO_SETTINGS_MODULE"] = "helpdesk.settings"
     script = (
         "import logging, django; from django.conf import settings; from kombu import Connection\n"
-        "django.setup(); records = []\n"
+        "django.setup(); import helpdesk.celery; records = []\n"
         "handler = logging.Handler(); handler.emit = records.append\n"
         "logging.getLogger('kombu').addHandler(handler); logging.getLogger('kombu').setLevel(logging.WARNING)\n"
         "options = settings.CELERY_BROKER_TRANSPORT_OPTIONS\n"
@@ -52,7 +52,7 @@ def test_the_default_broker_url_names_a_host_so_kombu_does_not_warn(tmp_path):
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "filesystem []"
+    assert done.stdout.strip().splitlines()[-1] == "helpdesk-filesystem []"
 
 
 def test_worker_logs_in_utc_with_the_zone_and_without_the_hostname_warning(tmp_path):
