@@ -58,6 +58,7 @@ from integrations.sync.planner import (
     Winner,
     first_sight,
     merge_fields,
+    merge_items,
     missing_need_confirming,
     plan_item,
 )
@@ -780,11 +781,24 @@ class _Run:
             # A push whose answer was lost, changed there since: the fields that hold what we sent
             # are our own write, not the technician's change.
             remote_changed &= set(mapping.differing_fields(mapping.from_data(sent["local"]), event))
+        exceptions = None
+        if local.is_recurring or event.is_recurring:
+            # Each left-out date and occurrence changed on its own is an item of its own (S3.8,
+            # trial fault 4): a date cancelled on the phone survives a helpdesk change elsewhere.
+            exceptions = merge_items(
+                synced_local=mapping.exception_items(mapping.from_data(synced_local)),
+                local=mapping.exception_items(local),
+                synced_remote=mapping.exception_items(mapping.from_data(synced_remote)),
+                remote=mapping.exception_items(event),
+                also_unchanged=mapping.exception_items(mapping.from_data(sent["local"])) if sent else None,
+                winner=self.winner,
+            )
         return merge_fields(
             local_changed=set(mapping.differing_fields(mapping.from_data(synced_local), local)),
             remote_changed=remote_changed,
             differing=differing,
             winner=self.winner,
+            exceptions=exceptions,
         )
 
     def _merge(self, link: SyncLink, merge: Merge, local: RemoteEvent, event: RemoteEvent, *, reread: bool) -> None:
@@ -798,14 +812,21 @@ class _Run:
         contested = set(merge.contested)
         lost_here = self.winner == Winner.EXTERNAL and bool(contested)
         link.remote_id = link.remote_id or event.remote_id or ""  # matched by marker: updated, never made twice
+        items = merge.exceptions.contested if merge.exceptions is not None else None
         if merge.from_remote:
-            overwritten = mapping.lost_values(local, event, only=contested) if lost_here else None
+            overwritten = mapping.lost_values(local, event, only=contested, items=items) if lost_here else None
             with transaction.atomic(), inbound.inbound(self.ac):
                 # No remote side as last synced: the helpdesk's entry as it stands is the base, so
                 # exactly the fields taken from the external calendar are written.
                 before = self._remote_before(link) or local
-                after = mapping.with_fields(before, event, merge.from_remote)
-                if "exdates" not in merge.from_remote and local.is_recurring:
+                if merge.exceptions is not None:
+                    after = mapping.with_fields(before, event, merge.from_remote - {"exdates", "overrides"})
+                    before, after = mapping.with_exception_items(
+                        before, after, local, event, taken=merge.exceptions.from_remote
+                    )
+                else:
+                    after = mapping.with_fields(before, event, merge.from_remote)
+                if merge.exceptions is None and "exdates" not in merge.from_remote and local.is_recurring:
                     # A series' pull writes its whole set of cancelled starts: the helpdesk's own
                     # (changed here, or as synced) stay, or a cancellation it made would be undone.
                     after.exdates = list(local.exdates)
@@ -835,7 +856,7 @@ class _Run:
             local = self._local_event(link)
         if local is not None and merge.from_helpdesk and mapping.content_hash(local) != mapping.content_hash(event):
             won_here = self.winner == Winner.HELPDESK and bool(contested)
-            decision = Decision(Op.PUSH_UPDATE, conflict=won_here, fields=merge.contested)
+            decision = Decision(Op.PUSH_UPDATE, conflict=won_here, fields=merge.contested, items=items)
             message = _merge_message(merge, side=conflicts.EXTERNAL)
             self._apply(link, decision, local, event, reread=reread, message=message)
             return
@@ -1553,7 +1574,7 @@ class _Run:
         link.remote_id, link.version = ref.remote_id, ref.version or ""
         overwritten = None
         if decision.conflict and event is not None:
-            overwritten = mapping.lost_values(event, local, only=decision.fields)
+            overwritten = mapping.lost_values(event, local, only=decision.fields, items=decision.items)
         self._synced(link, local, local, raw=ref.raw)
         if created:
             link.snapshot["created_after_token"] = True

@@ -873,6 +873,52 @@ def removed_and_pushed_at_once_while_moved_is_a_conflict(calendars: Calendars, a
     assert not Appointment.objects.exists()
 
 
+def phone_cancellation_kept_when_the_helpdesk_renames_a_series_with_a_moved_occurrence(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """Trial fault 4: Alice's stand-up has its third occurrence moved on its own (synced); her phone
+    cancels the second (an EXDATE, RFC 5545 3.8.5.1) while, before the next pull, the coordinator
+    renames the series (SUMMARY, 3.8.1.12: another property). SPEC S3.8 merges field by field and
+    each left-out date or moved occurrence is an item of its own: the new name comes from the
+    helpdesk AND the cancellation from the phone, on both sides, with no conflict. The right
+    occurrences are dateutil's expansion of the rule less the cancelled date; what the calendar
+    shows is read from the server's own data."""
+    mailbox = alice_cal.agent.mailbox
+    first = next_monday_15()
+    series = standup([alice_cal.agent], first, capture)
+    second, third = first + WEEK, first + 2 * WEEK
+    moved = third + 2 * HOUR
+    half = timedelta(minutes=30)
+    with capture(execute=True):
+        calendar_services.update_appointment(
+            series.occurrences.get(original_start=third), start=moved, end=moved + half
+        )
+    converged(capture, alice_cal)
+
+    calendars.cancel_occurrence(mailbox, remote_id(series, alice_cal), second)
+    with capture(execute=True):
+        calendar_services.update_appointment(Appointment.objects.get(pk=series.pk), subject="Team stand-up v3")
+    with capture(execute=True):
+        sync(alice_cal)
+
+    local = first.astimezone(AMSTERDAM).replace(tzinfo=None)
+    starts = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
+    expected = [(utc(s), utc(s + half)) for s in starts if s not in (second, third)]
+    expected = sorted([*expected, (utc(moved), utc(moved + half))])
+    series = Appointment.objects.get(pk=series.pk)
+    assert series.subject == "Team stand-up v3"
+    assert series.occurrences.get(original_start=second).is_cancelled
+    shown = Appointment.objects.visible().filter(master=series.pk)
+    assert sorted((utc(s), utc(e)) for s, e in shown.values_list("start", "end")) == expected
+    window = (first - HOUR, first + 5 * WEEK)
+    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+    assert {subject for _, _, subject in calendars.view(mailbox, *window)} == {"Team stand-up v3"}
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.CONFLICT).exists()
+    assert all(not entry.overwritten for entry in SyncLogEntry.objects.all())
+    converged(capture, alice_cal)
+    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+
+
 def mapping_moment(tagged: str) -> datetime:
     """A snapshot moment of the sync log's `overwritten` ("T" + UTC ISO 8601) as an aware datetime."""
     assert tagged.startswith("T"), tagged
@@ -906,6 +952,7 @@ SCENARIOS = [
     removed_in_the_helpdesk_while_moved_on_the_phone_is_a_conflict,
     removed_in_the_helpdesk_while_moved_comes_back_under_the_external_rule,
     overwritten_helpdesk_change_is_on_the_request,
+    phone_cancellation_kept_when_the_helpdesk_renames_a_series_with_a_moved_occurrence,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
