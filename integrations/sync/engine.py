@@ -1187,8 +1187,9 @@ class _Run:
         the external calendar wins)."""
         conflict = decision is not None and decision.conflict
         with transaction.atomic(), inbound.inbound(self.ac):
+            said = ""
             if link.appointment is not None:
-                inbound.remove_for_remote_deletion(link.appointment, self.agent, now=self.now)
+                said = inbound.remove_for_remote_deletion(link.appointment, self.agent, now=self.now)
             link.delete()
             self._log(
                 In,
@@ -1196,7 +1197,7 @@ class _Run:
                 SyncLogEntry.Result.CONFLICT if conflict else SyncLogEntry.Result.OK,
                 subject=_deleted_subject(link),
                 private=privacy.link_is_private(link),
-                message=self._deletion_won() if conflict else "",
+                message=self._deletion_won() if conflict else said,
             )
         self.report.pulled += 1
         self.report.conflicts += 1 if conflict else 0
@@ -1424,7 +1425,11 @@ class _Run:
                 SyncLogEntry.Result.CONFLICT if pending.decision.conflict else SyncLogEntry.Result.OK,
                 subject=_deleted_subject(pending.link),
                 private=privacy.link_is_private(pending.link),
-                message=self._deletion_won() if pending.decision.conflict else "",
+                message=self._deletion_won()
+                if pending.decision.conflict
+                else inbound.deletion_words(self.agent, others=False)
+                if pending.link.appointment is not None
+                else "",
             )
             for pending in chunk
         ]
@@ -1644,6 +1649,10 @@ class _Run:
                 said.append("Both sides changed; the external calendar's version won.")
                 if overwritten:
                     self._tell_request(link, self._overwritten_text(link, overwritten, side=conflicts.HELPDESK))
+            elif operation == "update" and before is not None:
+                # What changed there, named as every other line names it (trial fault 7).
+                where = f"{self.agent.name}'s calendar"
+                said.append(conflicts.changes_message(before, event, where=where, zone=str(self.agent.zone)))
             self._log(
                 In,
                 operation,
@@ -1651,7 +1660,7 @@ class _Run:
                 subject=_import_subject(link.appointment, event),
                 link=link,
                 overwritten=overwritten,
-                message=" ".join(said + event.notes),
+                message=" ".join(part for part in said + event.notes if part),
             )
 
     def _pull_shared(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:

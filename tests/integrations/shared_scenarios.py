@@ -919,6 +919,56 @@ def phone_cancellation_kept_when_the_helpdesk_renames_a_series_with_a_moved_occu
     assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
 
 
+def wall_clock(moment: datetime, zone) -> str:
+    """A moment as the log names it, on `zone`'s wall clock: "Tue 30 Mar 2027 08:00"."""
+    local = moment.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M}"
+
+
+def shared_series_deleted_on_one_phone_is_said_in_the_log(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """Trial fault 7: Alice deletes the shared stand-up on her phone; she leaves every occurrence,
+    Bob keeps them, and the log line says so instead of an empty message."""
+    first = next_monday_15()
+    series = standup([alice_cal.agent, bob_cal.agent], first, capture)
+    calendars.delete(alice_cal.agent.mailbox, remote_id(series, alice_cal))
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    assert agent_names(Appointment.objects.get(pk=series.pk)) == ["bob"]
+    entry = SyncLogEntry.objects.filter(agent_calendar=alice_cal, direction="in").latest("pk")
+    assert (entry.operation, entry.result) == ("delete", SyncLogEntry.Result.OK)
+    name = alice_cal.agent.name
+    assert entry.message == f"Deleted from {name}'s calendar: {name} taken off it; it stays for the others."
+
+
+def phone_move_and_cancel_on_a_series_are_named_in_the_log(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """Trial fault 7: Alice moves one occurrence of her own stand-up and cancels another on her
+    phone; the pulled update's log line names both by the start the rule gives them (dateutil),
+    on her wall clock, instead of an empty message."""
+    first = next_monday_15()
+    series = standup([alice_cal.agent], first, capture)
+    local = first.astimezone(AMSTERDAM).replace(tzinfo=None)
+    starts = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
+    second, third = starts[1], starts[2]
+    mailbox = alice_cal.agent.mailbox
+    calendars.move_occurrence(mailbox, remote_id(series, alice_cal), second, second + HOUR, second + 90 * MINUTE)
+    calendars.cancel_occurrence(mailbox, remote_id(series, alice_cal), third)
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    assert series.occurrences.get(original_start=third).is_cancelled
+    assert series.occurrences.get(original_start=second).start == second + HOUR
+    entry = SyncLogEntry.objects.filter(agent_calendar=alice_cal, direction="in").latest("pk")
+    assert (entry.operation, entry.result) == ("update", SyncLogEntry.Result.OK)
+    zone = alice_cal.agent.zone
+    assert entry.message == (
+        f"Changed in {alice_cal.agent.name}'s calendar: the occurrence of {wall_clock(second, zone)} changed on its"
+        f" own, the occurrence of {wall_clock(third, zone)} cancelled."
+    )
+
+
 def mapping_moment(tagged: str) -> datetime:
     """A snapshot moment of the sync log's `overwritten` ("T" + UTC ISO 8601) as an aware datetime."""
     assert tagged.startswith("T"), tagged
@@ -953,6 +1003,8 @@ SCENARIOS = [
     removed_in_the_helpdesk_while_moved_comes_back_under_the_external_rule,
     overwritten_helpdesk_change_is_on_the_request,
     phone_cancellation_kept_when_the_helpdesk_renames_a_series_with_a_moved_occurrence,
+    shared_series_deleted_on_one_phone_is_said_in_the_log,
+    phone_move_and_cancel_on_a_series_are_named_in_the_log,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
