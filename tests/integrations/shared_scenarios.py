@@ -969,6 +969,41 @@ def phone_move_and_cancel_on_a_series_are_named_in_the_log(calendars: Calendars,
     )
 
 
+def same_occurrence_changed_on_both_sides_is_the_only_conflict(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """SPEC S3.8 item by item: Alice's phone cancels the second and the third occurrence while the
+    coordinator moves the second an hour later. Only the second was changed on both sides: the
+    conflict rule (the helpdesk wins by default) keeps it moved, and the log lists only its
+    cancellation as overwritten; the third stays cancelled on both sides. Expected starts from
+    dateutil; what the calendar shows from the server's own data."""
+    mailbox = alice_cal.agent.mailbox
+    first = next_monday_15()
+    series = standup([alice_cal.agent], first, capture)
+    local = first.astimezone(AMSTERDAM).replace(tzinfo=None)
+    starts = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
+    second, third = starts[1], starts[2]
+    half = timedelta(minutes=30)
+    calendars.cancel_occurrence(mailbox, remote_id(series, alice_cal), second)
+    calendars.cancel_occurrence(mailbox, remote_id(series, alice_cal), third)
+    with capture(execute=True):
+        calendar_services.update_appointment(
+            series.occurrences.get(original_start=second), start=second + HOUR, end=second + HOUR + half
+        )
+    with capture(execute=True):
+        sync(alice_cal)
+
+    expected = sorted((utc(s), utc(s + half)) for s in [starts[0], second + HOUR, starts[3]])
+    shown = Appointment.objects.visible().filter(master=series.pk)
+    assert sorted((utc(s), utc(e)) for s, e in shown.values_list("start", "end")) == expected
+    window = (first - HOUR, first + 5 * WEEK)
+    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+    (conflict,) = SyncLogEntry.objects.filter(result=SyncLogEntry.Result.CONFLICT)
+    assert [mapping_moment(moment) for moment in conflict.overwritten["exdates"]] == [utc(second)]
+    converged(capture, alice_cal)
+    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+
+
 def mapping_moment(tagged: str) -> datetime:
     """A snapshot moment of the sync log's `overwritten` ("T" + UTC ISO 8601) as an aware datetime."""
     assert tagged.startswith("T"), tagged
@@ -1005,6 +1040,7 @@ SCENARIOS = [
     phone_cancellation_kept_when_the_helpdesk_renames_a_series_with_a_moved_occurrence,
     shared_series_deleted_on_one_phone_is_said_in_the_log,
     phone_move_and_cancel_on_a_series_are_named_in_the_log,
+    same_occurrence_changed_on_both_sides_is_the_only_conflict,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
