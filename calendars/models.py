@@ -9,6 +9,7 @@ from timezone_field import TimeZoneField
 
 from agents.models import SAME_START_AND_END, Agent, validate_weekdays
 from helpdesk.limits import check_supported
+from helpdesk.moments import days_text
 from helpdesk.parsing import colour_validator
 from tickets.models import Action, Request
 
@@ -213,6 +214,9 @@ class Appointment(models.Model):
     def __str__(self) -> str:
         from calendars.privacy import shown_subject
 
+        if self.all_day:
+            # Days are the same on every clock: "Wed 16 Dec 2026 (all day)", never a midnight.
+            return f"{shown_subject(self)} ({days_text(*self.day_span(timezone.get_current_timezone()))})"
         # on the reader's clock (the current zone), as every page and admin field shows times
         return f"{shown_subject(self)} ({timezone.localtime(self.start):%Y-%m-%d %H:%M})"
 

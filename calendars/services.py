@@ -1036,6 +1036,10 @@ def change_schedule(
     whole = _without_exdates(schedule)  # the EXDATEs change below; the set they are taken from does not
     kept = _starts_given(master, whole, [*old_cancelled, *edit_starts])
     given_exdates = exdate_instants(given, zone)
+    # An EXDATE names an instance of the set the rule gives (RFC 5545 3.8.5.1): one beyond a
+    # shortened rule (a phone's earlier UNTIL keeping its EXDATE lines) names nothing, and goes.
+    on_rule = _starts_given(master, whole, given_exdates)
+    given_exdates = [moment for moment in given_exdates if moment in on_rule]
     schedule.recurrence = recurrence_lib.Recurrence(
         rrules=given.rrules,
         exrules=given.exrules,
@@ -1582,10 +1586,14 @@ def exception_entries(exceptions: Iterable[dict]) -> list[dict]:
 @transaction.atomic
 def keep_future_exceptions(master: Appointment, exceptions: Iterable[dict]) -> Appointment:
     """Keep on the series the edits of occurrences that are not made yet (beyond the horizon),
-    in the shape `future_exceptions` gives; making those occurrences later applies them."""
+    in the shape `future_exceptions` gives; making those occurrences later applies them. An edit
+    whose original start the rule does not give names no occurrence (RFC 5545 3.8.4.4: a
+    RECURRENCE-ID beyond a shortened rule) and is not kept."""
     schedule = master.schedule
     made = set(master.occurrences.values_list("original_start", flat=True))
-    entries = exception_entries(entry for entry in exceptions if entry["original_start"] not in made)
+    waiting = [entry for entry in exceptions if entry["original_start"] not in made]
+    on_rule = _starts_given(master, _without_exdates(schedule), [entry["original_start"] for entry in waiting])
+    entries = exception_entries(entry for entry in waiting if entry["original_start"] in on_rule)
     if entries != (schedule.future_exceptions or []):
         schedule.future_exceptions = entries
         schedule.save(update_fields=["future_exceptions"])

@@ -103,6 +103,36 @@ def first_sight_message(*, contested, helpdesk_won: bool, side: str) -> str:
     return f"{said}. Stored now: the next change merges field by field."
 
 
+_ITEM_WORDS = {"exdates": "cancelled", "overrides": "changed on its own"}
+
+
+def changes_message(before, after, *, where: str, zone: str) -> str:
+    """The log's sentence for a change pulled from the external calendar with no conflict: which
+    fields `after` (the entry now) changed from `before` (as last synced), in the helpdesk's
+    words, and each occurrence of a series cancelled, changed on its own or put back there, by
+    its original start on the wall clock of `zone` (an IANA name: the technician's). `where`:
+    whose calendar ("Alice's calendar"). "Changed in Alice's calendar: start and end; the
+    occurrence of Tue 30 Mar 2027 08:00 changed on its own, the occurrence of Wed 31 Mar 2027
+    09:00 cancelled." Texts are never quoted (a private entry's stay unsaid). Empty string when
+    nothing a person sees changed."""
+    fields = [name for name in mapping.differing_fields(before, after) if name not in ("exdates", "overrides")]
+    had, has = mapping.exception_items(before), mapping.exception_items(after)
+    tz = ZoneInfo(zone)
+    occurrences = []
+    for key in sorted(set(had) | set(has)):
+        if had.get(key) == has.get(key):
+            continue
+        now = has.get(key)
+        what = "back as the series has it" if now is None else _ITEM_WORDS[now[0]]
+        occurrences.append(f"the occurrence of {_moment(key, tz)} {what}")
+    if len(occurrences) > _MAX_OCCURRENCES:
+        occurrences = [*occurrences[:_MAX_OCCURRENCES], f"and {len(occurrences) - _MAX_OCCURRENCES} more"]
+    parts = [field_words(fields, side=HELPDESK)] if fields else []
+    if occurrences:
+        parts.append(", ".join(occurrences))
+    return f"Changed in {where}: {'; '.join(parts)}." if parts else ""
+
+
 def restate(message: str, values: dict | None, *, side: str, zone: str, private: bool) -> str:
     """`message` (a log entry's, which ends with `describe`'s sentence when it has one) with that
     sentence said again from `values`: what `forget_private_text` uses once an entry turns

@@ -59,6 +59,7 @@ from integrations.sync.planner import (
     Winner,
     first_sight,
     merge_fields,
+    merge_items,
     missing_need_confirming,
     plan_item,
 )
@@ -792,11 +793,24 @@ class _Run:
             # A push whose answer was lost, changed there since: the fields that hold what we sent
             # are our own write, not the technician's change.
             remote_changed &= set(mapping.differing_fields(mapping.from_data(sent["local"]), event))
+        exceptions = None
+        if local.is_recurring or event.is_recurring:
+            # Each left-out date and occurrence changed on its own is an item of its own (S3.8,
+            # trial fault 4): a date cancelled on the phone survives a helpdesk change elsewhere.
+            exceptions = merge_items(
+                synced_local=mapping.exception_items(mapping.from_data(synced_local)),
+                local=mapping.exception_items(local),
+                synced_remote=mapping.exception_items(mapping.from_data(synced_remote)),
+                remote=mapping.exception_items(event),
+                also_unchanged=mapping.exception_items(mapping.from_data(sent["local"])) if sent else None,
+                winner=self.winner,
+            )
         return merge_fields(
             local_changed=set(mapping.differing_fields(mapping.from_data(synced_local), local)),
             remote_changed=remote_changed,
             differing=differing,
             winner=self.winner,
+            exceptions=exceptions,
         )
 
     def _merge(self, link: SyncLink, merge: Merge, local: RemoteEvent, event: RemoteEvent, *, reread: bool) -> None:
@@ -810,15 +824,23 @@ class _Run:
         contested = set(merge.contested)
         lost_here = self.winner == Winner.EXTERNAL and bool(contested)
         link.remote_id = link.remote_id or event.remote_id or ""  # matched by marker: updated, never made twice
+        items = merge.exceptions.contested if merge.exceptions is not None else None
         if merge.from_remote:
-            overwritten = mapping.lost_values(local, event, only=contested) if lost_here else None
+            overwritten = mapping.lost_values(local, event, only=contested, items=items) if lost_here else None
             with transaction.atomic(), inbound.inbound(self.ac):
                 # No remote side as last synced: the helpdesk's entry as it stands is the base, so
                 # exactly the fields taken from the external calendar are written.
                 before = self._remote_before(link) or local
-                after = mapping.with_fields(before, event, merge.from_remote)
-                if local.is_recurring:
-                    before, after = _exceptions_on_one_series(merge, before, after, local, event)
+                if merge.exceptions is not None:
+                    # Neither side changed the rule: each exception is merged on its own (trial F4).
+                    after = mapping.with_fields(before, event, merge.from_remote - {"exdates", "overrides"})
+                    before, after = mapping.with_exception_items(
+                        before, after, local, event, taken=merge.exceptions.from_remote
+                    )
+                else:
+                    after = mapping.with_fields(before, event, merge.from_remote)
+                    if local.is_recurring:
+                        before, after = _exceptions_on_one_series(merge, before, after, local, event)
                 inbound.apply_remote_update(
                     link.appointment,
                     self.agent,
@@ -845,7 +867,7 @@ class _Run:
             local = self._local_event(link)
         if local is not None and merge.from_helpdesk and mapping.content_hash(local) != mapping.content_hash(event):
             won_here = self.winner == Winner.HELPDESK and bool(contested)
-            decision = Decision(Op.PUSH_UPDATE, conflict=won_here, fields=merge.contested)
+            decision = Decision(Op.PUSH_UPDATE, conflict=won_here, fields=merge.contested, items=items)
             message = _merge_message(merge, side=conflicts.EXTERNAL)
             self._apply(link, decision, local, event, reread=reread, message=message)
             return
@@ -1176,8 +1198,9 @@ class _Run:
         the external calendar wins)."""
         conflict = decision is not None and decision.conflict
         with transaction.atomic(), inbound.inbound(self.ac):
+            said = ""
             if link.appointment is not None:
-                inbound.remove_for_remote_deletion(link.appointment, self.agent, now=self.now)
+                said = inbound.remove_for_remote_deletion(link.appointment, self.agent, now=self.now)
             link.delete()
             self._log(
                 In,
@@ -1185,7 +1208,7 @@ class _Run:
                 SyncLogEntry.Result.CONFLICT if conflict else SyncLogEntry.Result.OK,
                 subject=_deleted_subject(link),
                 private=privacy.link_is_private(link),
-                message=self._deletion_won() if conflict else "",
+                message=self._deletion_won() if conflict else said,
             )
         self.report.pulled += 1
         self.report.conflicts += 1 if conflict else 0
@@ -1413,7 +1436,11 @@ class _Run:
                 SyncLogEntry.Result.CONFLICT if pending.decision.conflict else SyncLogEntry.Result.OK,
                 subject=_deleted_subject(pending.link),
                 private=privacy.link_is_private(pending.link),
-                message=self._deletion_won() if pending.decision.conflict else "",
+                message=self._deletion_won()
+                if pending.decision.conflict
+                else inbound.deletion_words(self.agent, others=False)
+                if pending.link.appointment is not None
+                else "",
             )
             for pending in chunk
         ]
@@ -1563,7 +1590,7 @@ class _Run:
         link.remote_id, link.version = ref.remote_id, ref.version or ""
         overwritten = None
         if decision.conflict and event is not None:
-            overwritten = mapping.lost_values(event, local, only=decision.fields)
+            overwritten = mapping.lost_values(event, local, only=decision.fields, items=decision.items)
         self._synced(link, local, local, raw=ref.raw)
         if created:
             link.snapshot["created_after_token"] = True
@@ -1633,6 +1660,10 @@ class _Run:
                 said.append("Both sides changed; the external calendar's version won.")
                 if overwritten:
                     self._tell_request(link, self._overwritten_text(link, overwritten, side=conflicts.HELPDESK))
+            elif operation == "update" and before is not None:
+                # What changed there, named as every other line names it (trial fault 7).
+                where = f"{self.agent.name}'s calendar"
+                said.append(conflicts.changes_message(before, event, where=where, zone=str(self.agent.zone)))
             self._log(
                 In,
                 operation,
@@ -1640,7 +1671,7 @@ class _Run:
                 subject=_import_subject(link.appointment, event),
                 link=link,
                 overwritten=overwritten,
-                message=" ".join(said + event.notes),
+                message=" ".join(part for part in said + event.notes if part),
             )
 
     def _pull_shared(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:

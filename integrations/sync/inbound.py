@@ -679,9 +679,19 @@ def _remote_changes(
     return changes, hidden, private_changed
 
 
-def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: datetime | None = None) -> None:
+def deletion_words(agent: Agent, *, others: bool) -> str:
+    """The sync log's sentence for an entry deleted in `agent`'s calendar: `others`, the
+    appointment (every occurrence of a series) stays for the other technicians on it; else it
+    goes from the helpdesk."""
+    if others:
+        return f"Deleted from {agent.name}'s calendar: {agent.name} taken off it; it stays for the others."
+    return f"Deleted from {agent.name}'s calendar: gone from the helpdesk too."
+
+
+def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: datetime | None = None) -> str:
     """An entry deleted in the external calendar: the technician leaves the appointment (the
     others on it keep it, and their entries); an appointment with nobody left goes (SPEC S3.8).
+    Returns the sync log's sentence saying which (`deletion_words`).
 
     An appointment of a request leaves a line in the request's history (`tickets.services.
     record_history`) naming whose calendar it was deleted from and when (`now`, UTC, default
@@ -691,8 +701,9 @@ def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: d
     source = appointment.source
     others = appointment.agents.exclude(pk=agent.pk).exists()
     calendar_services.leave_appointment(appointment, agent)
+    said = deletion_words(agent, others=others)
     if request_id is None:
-        return
+        return said
     moment = (now or datetime.now(UTC)).astimezone(agent.zone)
     when = zoned_when_text(moment, agent.zone)
     calendar = f"{agent.name}'s calendar"
@@ -703,6 +714,7 @@ def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: d
     else:
         text = f'Appointment "{appointment.subject}" deleted from {calendar} on {when}'
     record_on_request(request_id, agent, text, now=moment)
+    return said
 
 
 # --- a shared appointment: one technician's calendar speaks for that technician only ---------------

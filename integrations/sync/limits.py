@@ -194,7 +194,10 @@ def _check_span(event: RemoteEvent) -> None:
     if backwards:
         shown = "1 minute" if isinstance(start, datetime) else "1 day"
         event.notes.append(f"The entry ends ({_text(end)}) before it starts ({_text(start)}); it is kept as {shown}.")
-    elif end == start and not isinstance(start, datetime):
+    elif end == start and isinstance(start, datetime):
+        # RFC 5545 3.6.1 allows it (a VEVENT of no length); an appointment here always has a length.
+        event.notes.append(f"The entry starts and ends at {_text(start)} (no length); it is kept as 1 minute.")
+    elif end == start:
         # RFC 5545 3.8.2.2: DTEND is later than DTSTART. A server that could not read a time (hour 25)
         # may have kept only its date, on both (Radicale through vobject does, trial 6).
         event.notes.append(

@@ -18,8 +18,12 @@ from calendars.models import Appointment, CalendarSettings
 from integrations.providers.base import RemoteEvent, RemoteOccurrence
 from integrations.sync.normalise import (  # noqa: F401 (span_of: the engine and tests read it here)
     MAX_OCCURRENCES,
+    exception_items,
+    moment_key,
     normalise_rrule,
     normalise_text,
+    override_items,
+    rrule_end,
     rrule_key,
     same_text,
     span_of,
@@ -28,14 +32,7 @@ from integrations.sync.normalise import (  # noqa: F401 (span_of: the engine and
 # --- plain data, for the snapshot kept on the sync link -------------------------------------
 
 
-def _moment_out(value: datetime | date | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return "F" + value.isoformat()  # floating: the technician's wall clock
-        return "T" + value.astimezone(UTC).isoformat()
-    return "D" + value.isoformat()
+_moment_out = moment_key
 
 
 def moment_from_data(text: str | None) -> datetime | date | None:
@@ -113,14 +110,6 @@ def from_data(data: dict) -> RemoteEvent:
 _text = normalise_text
 
 
-def _rule_end(original: datetime | date, event: RemoteEvent) -> str | None:
-    """The end of the series' occurrence at `original` (the master's length), as `_moment_out`."""
-    try:
-        return _moment_out(original + (event.end - event.start))
-    except TypeError:  # a date and a datetime mixed: not the rule's occurrence
-        return None
-
-
 def content_hash(event: RemoteEvent) -> str:
     """A hash of what a person sees in the entry; equal on both sides when they agree.
 
@@ -139,7 +128,7 @@ def content_hash(event: RemoteEvent) -> str:
         ]
         if o.private and not event.private:
             entry.append(True)  # only then: hashes of links synced before occurrences had a flag stay
-        if entry[1:] == [_moment_out(o.original_start), _rule_end(o.original_start, event), None, None, None]:
+        if entry[1:] == [_moment_out(o.original_start), rrule_end(o.original_start, event), None, None, None]:
             # An override that is the occurrence as the rule gives it shows nothing different
             # (RFC 5545 RECURRENCE-ID with the same times and texts): systems drop or keep it freely.
             continue
@@ -491,9 +480,43 @@ def differing_fields(one: RemoteEvent, other: RemoteEvent) -> list[str]:
         "exdates": sorted(one_data["exdates"]) == sorted(other_data["exdates"]),
     }
     found = [name for name in FIELDS[:-1] if not same.get(name, one_data[name] == other_data[name])]
-    if _changed_occurrences(one, other):
+    if override_items(one) != override_items(other):
         found.append("overrides")
     return found
+
+
+def with_exception_items(
+    before: RemoteEvent, after: RemoteEvent, local: RemoteEvent, remote: RemoteEvent, *, taken: Iterable[str]
+) -> tuple[RemoteEvent, RemoteEvent]:
+    """`before` and `after` (an entry as last synced and as a merge's pull writes it) with a series'
+    exceptions merged item by item (`planner.merge_items`): the items `taken` (original starts, as
+    `exception_items` keys them) are `remote`'s in `after` (and `before`'s in `before`, so the pull
+    applies exactly that change); every other item is the helpdesk's (`local`), named the same in
+    both (nothing to apply, yet named, so the pull never takes it for undone). Returns copies."""
+    taken = set(taken)
+    sides = {}
+    for name, event in (("before", before), ("local", local), ("remote", remote)):
+        exdates = {_moment_out(d): d for d in event.exdates}
+        overrides = {_moment_out(o.original_start): o for o in event.overrides}
+        sides[name] = (exdates, overrides, exception_items(event))
+    keys = set().union(*(set(exdates) | set(overrides) for exdates, overrides, _ in sides.values()))
+    old_exdates, old_overrides, new_exdates, new_overrides = [], [], [], []
+    for key in sorted(keys):
+        if key in taken:
+            old, new = "before", "remote"
+        elif sides["local"][2].get(key) == sides["before"][2].get(key):
+            old = new = "before"  # as synced: the same words the entry had
+        else:
+            old = new = "local"
+        for side, exdates, overrides in ((old, old_exdates, old_overrides), (new, new_exdates, new_overrides)):
+            if key in sides[side][0]:
+                exdates.append(sides[side][0][key])
+            if key in sides[side][1]:
+                overrides.append(sides[side][1][key])
+    return (
+        dataclasses.replace(before, exdates=old_exdates, overrides=old_overrides),
+        dataclasses.replace(after, exdates=new_exdates, overrides=new_overrides),
+    )
 
 
 # What goes with a field when it is taken from one side: a start's time zone, a rule's RDATEs.
@@ -542,10 +565,14 @@ def rekeyed(
     )
 
 
-def lost_values(loser: RemoteEvent, winner: RemoteEvent, *, only: Iterable[str] | None = None) -> dict:
+def lost_values(
+    loser: RemoteEvent, winner: RemoteEvent, *, only: Iterable[str] | None = None, items: Iterable[str] | None = None
+) -> dict:
     """The fields of `loser` that `winner` overwrote, with the loser's values, as plain data (the
     sync log's "overwritten"): only fields whose compared content differs, and of those only the
-    ones named in `only` when given (a merge: the fields both sides changed)."""
+    ones named in `only` when given (a merge: the fields both sides changed). `items`: a series'
+    exceptions merged item by item: only the left-out dates and occurrences at these original
+    starts (`exception_items` keys) were overwritten."""
     lost_data = to_data(loser)
     names = differing_fields(loser, winner)
     if only is not None:
@@ -553,6 +580,16 @@ def lost_values(loser: RemoteEvent, winner: RemoteEvent, *, only: Iterable[str] 
     lost = {name: lost_data[name] for name in names if name != "overrides"}
     if "overrides" in names:
         lost["overrides"] = _changed_occurrences(loser, winner)
+    if items is not None:
+        # Exceptions merged item by item: only the items both sides changed were overwritten.
+        items = set(items)
+        for name, key in (("exdates", None), ("overrides", "original_start")):
+            if name in lost:
+                kept = [value for value in lost[name] if (value[key] if key else value) in items]
+                if kept:
+                    lost[name] = kept
+                else:
+                    del lost[name]
     return lost
 
 
@@ -592,7 +629,7 @@ def _changed_occurrences(loser: RemoteEvent, winner: RemoteEvent) -> list[dict]:
             continue
         other = has or {
             "start": original,
-            "end": _rule_end(moment_from_data(original), loser),
+            "end": rrule_end(moment_from_data(original), loser),
             "subject": None,
             "body": None,
             "location": None,

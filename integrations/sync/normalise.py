@@ -199,3 +199,63 @@ def _last_start(rrules: tuple[str, ...], start: datetime | date, _shape, time_zo
             return None
         last = starts[-1] if last is None else max(last, starts[-1])
     return last if isinstance(start, datetime) else last.date()
+
+
+def moment_key(value: datetime | date | None) -> str | None:
+    """A moment as the sync snapshot keeps and compares it: "T" + aware UTC ISO 8601, "F" +
+    floating wall clock (the technician's), "D" + a date; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return "F" + value.isoformat()  # floating: the technician's wall clock
+        return "T" + value.astimezone(UTC).isoformat()
+    return "D" + value.isoformat()
+
+
+def rrule_end(original: datetime | date, event: RemoteEvent) -> str | None:
+    """The end of the series' occurrence at `original` (the master's length), as `moment_key`."""
+    try:
+        return moment_key(original + (event.end - event.start))
+    except TypeError:  # a date and a datetime mixed: not the rule's occurrence
+        return None
+
+
+def override_items(event: RemoteEvent) -> dict[str, tuple]:
+    """The occurrences of a series changed on their own, by original start (`to_data`'s form), each
+    as what it shows that its own series does not: (`"overrides"`, start, end, subject, body,
+    location, private), a text the same as the series' own being None, as `content_hash` reads an
+    override. Each side is read against its own series (RFC 5545 3.8.4.4: a RECURRENCE-ID component
+    that only repeats the series changes nothing), so a series renamed on one side is no change of
+    an occurrence that carried the series' text. An override that is the rule's occurrence is left
+    out."""
+    found = {}
+
+    def own(text: str | None, series: str) -> str | None:
+        return None if text is None or normalise_text(text) == normalise_text(series) else normalise_text(text)
+
+    for o in event.overrides:
+        original = moment_key(o.original_start)
+        entry = (
+            moment_key(o.start),
+            moment_key(o.end),
+            own(o.subject, event.subject),
+            own(o.body, event.body),
+            own(o.location, event.location),
+            bool(o.private and not event.private),
+        )
+        if entry == (original, rrule_end(o.original_start, event), None, None, None, False):
+            continue
+        found[original] = ("overrides", *entry)
+    return found
+
+
+def exception_items(event: RemoteEvent) -> dict[str, tuple]:
+    """A series' exceptions as items for `planner.merge_items`: by original start (`to_data`'s
+    form), `("exdates",)` for a left-out date (RFC 5545 3.8.5.1 EXDATE) or `override_items`' tuple
+    for an occurrence changed on its own; a date both left out and overridden is left out (the
+    EXDATE removes the instance). Empty for a single entry."""
+    items = override_items(event)
+    for moment in event.exdates:
+        items[moment_key(moment)] = ("exdates",)
+    return items

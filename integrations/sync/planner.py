@@ -61,11 +61,13 @@ class Item:
 @dataclass(frozen=True)
 class Decision:
     """`fields`: a merge's conflict names only the fields both sides changed to different values
-    (`merge_fields`); None: the whole entry was decided as one."""
+    (`merge_fields`); None: the whole entry was decided as one. `items`: a series' exceptions
+    merged item by item: the original starts both sides changed (`ItemMerge.contested`)."""
 
     op: Op
     conflict: bool = False
     fields: frozenset[str] | None = None
+    items: frozenset[str] | None = None
 
 
 def _conflict(item: Item, winner: Winner) -> Decision:
@@ -150,17 +152,78 @@ def missing_need_confirming(*, full_listing: bool, listed: int, known: int) -> b
 # Fields that only make sense together: a side that changed one of a group is taken for the whole
 # group, so a merge never pairs one side's start with the other's end, or a series' rule with
 # occurrences the other side moved. Names as `mapping.FIELDS`.
-_SERIES = ("start", "end", "all_day", "rrules")
-# A series' own exceptions (cancelled and edited occurrences), each naming one instance of the rule.
+_RULE = ("start", "end", "all_day", "rrules")
+# A series' exceptions: while neither side changed the rule (`_RULE`), each left-out date (RFC 5545
+# 3.8.5.1 EXDATE) and each occurrence changed on its own (3.8.4.4 RECURRENCE-ID) is an item of its
+# own, merged one by one (`merge_items`); a changed rule takes them with it (they name its instances).
 _EXCEPTIONS = ("exdates", "overrides")
 _GROUPS = (
-    (*_SERIES, *_EXCEPTIONS),
+    (*_RULE, *_EXCEPTIONS),
     ("subject",),
     ("body",),
     ("location",),
     ("private",),
     ("busy",),
 )
+
+
+@dataclass(frozen=True)
+class ItemMerge:
+    """A three-way merge of a series' exceptions, item by item (`merge_items`), by original start
+    (`mapping.exception_items`' keys): `from_remote` the items the helpdesk takes from the external
+    calendar, `from_helpdesk` those the external calendar takes from the helpdesk, `contested` those
+    both sides changed to different values (also in the winner's set). `fields`: for each key
+    decided, the field names (`"exdates"`, `"overrides"`) its two values touch."""
+
+    from_remote: frozenset[str] = frozenset()
+    from_helpdesk: frozenset[str] = frozenset()
+    contested: frozenset[str] = frozenset()
+    fields: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def fields_of(self, keys) -> set[str]:
+        """The field names the items `keys` touch."""
+        touched = dict(self.fields)
+        return set().union(*(touched.get(key, frozenset()) for key in keys))
+
+
+def merge_items(
+    *,
+    synced_local: dict,
+    local: dict,
+    synced_remote: dict,
+    remote: dict,
+    also_unchanged: dict | None = None,
+    winner: Winner = Winner.HELPDESK,
+) -> ItemMerge:
+    """Merge a series' exceptions item by item against the last synced state (SPEC S3.8): an item
+    one side changed and the other did not takes the changing side's value (a date cancelled on the
+    phone and not touched in the helpdesk stays cancelled on both); the same value on both sides
+    needs nothing; only an item both sides changed to different values is contested, and `winner`
+    takes it. Each dict maps an original start (a string key) to a value compared by equality, whose
+    first element is the field it belongs to (`"exdates"` or `"overrides"`); no key: the occurrence
+    as the rule gives it. `also_unchanged`: the remote items as a push whose answer was lost wrote
+    them: a remote item equal to it is our own write, not the technician's change. Pure."""
+    from_remote: set[str] = set()
+    from_helpdesk: set[str] = set()
+    contested: set[str] = set()
+    fields = []
+    for key in sorted(set(synced_local) | set(local) | set(synced_remote) | set(remote)):
+        mine, theirs = local.get(key), remote.get(key)
+        if mine == theirs:
+            continue
+        local_changed = mine != synced_local.get(key)
+        remote_changed = theirs != synced_remote.get(key)
+        if remote_changed and also_unchanged is not None and theirs == also_unchanged.get(key):
+            remote_changed = False
+        if local_changed and remote_changed:
+            contested.add(key)
+            (from_helpdesk if winner == Winner.HELPDESK else from_remote).add(key)
+        elif remote_changed:
+            from_remote.add(key)
+        else:  # the helpdesk changed it, or neither did and they differ anyway: the helpdesk's stays
+            from_helpdesk.add(key)
+        fields.append((key, frozenset(value[0] for value in (mine, theirs) if value is not None)))
+    return ItemMerge(frozenset(from_remote), frozenset(from_helpdesk), frozenset(contested), tuple(fields))
 
 
 @dataclass(frozen=True)
@@ -178,10 +241,17 @@ class Merge:
     # No last synced state to read the changes against (`first_sight`): every field that differs
     # was decided by the conflict rule.
     first_sight: bool = False
+    # A series' exceptions merged item by item (`merge_items`); None: as one group with the rule.
+    exceptions: ItemMerge | None = None
 
 
 def merge_fields(
-    *, local_changed: set[str], remote_changed: set[str], differing: set[str], winner: Winner = Winner.HELPDESK
+    *,
+    local_changed: set[str],
+    remote_changed: set[str],
+    differing: set[str],
+    winner: Winner = Winner.HELPDESK,
+    exceptions: ItemMerge | None = None,
 ) -> Merge:
     """Merge both sides of an entry that both changed since the last sync, field by field against
     the last synced state (a three-way merge, as vdirsyncer and git do it per item / per line):
@@ -195,12 +265,20 @@ def merge_fields(
         only its fields that differ now are named as contested.
 
     `local_changed` / `remote_changed`: fields each side changed since the last sync;
-    `differing`: fields whose values differ between the two sides now. Pure: names in, names out."""
+    `differing`: fields whose values differ between the two sides now. `exceptions`: the series'
+    exceptions merged item by item (`merge_items`): used when neither side changed the rule
+    (`_RULE`), so a left-out date one side added is kept whatever the other did to other
+    occurrences; the fields of its items are then named as those items went. Pure."""
     from_remote: set[str] = set()
     from_helpdesk: set[str] = set()
     contested: set[str] = set()
+    by_item = exceptions is not None and not set(_RULE) & (local_changed | remote_changed)
     for group in _GROUPS:
-        names = set(group)
+        names = set(group) - (set(_EXCEPTIONS) if by_item else set())
+        if by_item and group[0] == _RULE[0]:
+            from_remote |= exceptions.fields_of(exceptions.from_remote)
+            from_helpdesk |= exceptions.fields_of(exceptions.from_helpdesk)
+            contested |= exceptions.fields_of(exceptions.contested)
         differ = names & differing
         if not differ:
             continue
@@ -211,7 +289,7 @@ def merge_fields(
             # it: different things (review 6), both kept; the engine re-keys the exceptions onto
             # the series as moved (RFC 5545 3.8.5.1, 3.8.4.4: they name instances of the rule).
             sides = {"helpdesk": from_helpdesk, "remote": from_remote}
-            sides[apart[0]].update(differ & set(_SERIES))
+            sides[apart[0]].update(differ & set(_RULE))
             sides[apart[1]].update(differ & set(_EXCEPTIONS))
             continue
         if local and remote:
@@ -221,7 +299,12 @@ def merge_fields(
             from_remote |= differ
         elif local:
             from_helpdesk |= differ
-    return Merge(frozenset(from_remote), frozenset(from_helpdesk), frozenset(contested))
+    return Merge(
+        frozenset(from_remote),
+        frozenset(from_helpdesk),
+        frozenset(contested),
+        exceptions=exceptions if by_item else None,
+    )
 
 
 def _series_apart(names: set[str], local_changed: set[str], remote_changed: set[str]) -> tuple[str, str] | None:
@@ -235,7 +318,7 @@ def _series_apart(names: set[str], local_changed: set[str], remote_changed: set[
     local, remote = names & local_changed, names & remote_changed
     if not local or not remote or "all_day" in local | remote:
         return None
-    series, exceptions = set(_SERIES), set(_EXCEPTIONS)
+    series, exceptions = set(_RULE), set(_EXCEPTIONS)
     if local <= series and remote <= exceptions:
         return "helpdesk", "remote"
     if remote <= series and local <= exceptions:

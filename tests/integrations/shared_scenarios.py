@@ -938,6 +938,137 @@ def removed_and_pushed_at_once_while_moved_is_a_conflict(calendars: Calendars, a
     assert not Appointment.objects.exists()
 
 
+def phone_cancellation_kept_when_the_helpdesk_renames_a_series_with_a_moved_occurrence(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """Trial fault 4: Alice's stand-up has its third occurrence moved on its own (synced); her phone
+    cancels the second (an EXDATE, RFC 5545 3.8.5.1) while, before the next pull, the coordinator
+    renames the series (SUMMARY, 3.8.1.12: another property). SPEC S3.8 merges field by field and
+    each left-out date or moved occurrence is an item of its own: the new name comes from the
+    helpdesk AND the cancellation from the phone, on both sides, with no conflict. The right
+    occurrences are dateutil's expansion of the rule less the cancelled date; what the calendar
+    shows is read from the server's own data."""
+    mailbox = alice_cal.agent.mailbox
+    first = next_monday_15()
+    series = standup([alice_cal.agent], first, capture)
+    second, third = first + WEEK, first + 2 * WEEK
+    moved = third + 2 * HOUR
+    half = timedelta(minutes=30)
+    with capture(execute=True):
+        calendar_services.update_appointment(
+            series.occurrences.get(original_start=third), start=moved, end=moved + half
+        )
+    converged(capture, alice_cal)
+
+    calendars.cancel_occurrence(mailbox, remote_id(series, alice_cal), second)
+    with capture(execute=True):
+        calendar_services.update_appointment(Appointment.objects.get(pk=series.pk), subject="Team stand-up v3")
+    with capture(execute=True):
+        sync(alice_cal)
+
+    local = first.astimezone(AMSTERDAM).replace(tzinfo=None)
+    starts = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
+    expected = [(utc(s), utc(s + half)) for s in starts if s not in (second, third)]
+    expected = sorted([*expected, (utc(moved), utc(moved + half))])
+    series = Appointment.objects.get(pk=series.pk)
+    assert series.subject == "Team stand-up v3"
+    assert series.occurrences.get(original_start=second).is_cancelled
+    shown = Appointment.objects.visible().filter(master=series.pk)
+    assert sorted((utc(s), utc(e)) for s, e in shown.values_list("start", "end")) == expected
+    window = (first - HOUR, first + 5 * WEEK)
+    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+    assert {subject for _, _, subject in calendars.view(mailbox, *window)} == {"Team stand-up v3"}
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.CONFLICT).exists()
+    assert all(not entry.overwritten for entry in SyncLogEntry.objects.all())
+    converged(capture, alice_cal)
+    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+
+
+def wall_clock(moment: datetime, zone) -> str:
+    """A moment as the log names it, on `zone`'s wall clock: "Tue 30 Mar 2027 08:00"."""
+    local = moment.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M}"
+
+
+def shared_series_deleted_on_one_phone_is_said_in_the_log(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """Trial fault 7: Alice deletes the shared stand-up on her phone; she leaves every occurrence,
+    Bob keeps them, and the log line says so instead of an empty message."""
+    first = next_monday_15()
+    series = standup([alice_cal.agent, bob_cal.agent], first, capture)
+    calendars.delete(alice_cal.agent.mailbox, remote_id(series, alice_cal))
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    assert agent_names(Appointment.objects.get(pk=series.pk)) == ["bob"]
+    entry = SyncLogEntry.objects.filter(agent_calendar=alice_cal, direction="in").latest("pk")
+    assert (entry.operation, entry.result) == ("delete", SyncLogEntry.Result.OK)
+    name = alice_cal.agent.name
+    assert entry.message == f"Deleted from {name}'s calendar: {name} taken off it; it stays for the others."
+
+
+def phone_move_and_cancel_on_a_series_are_named_in_the_log(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
+    """Trial fault 7: Alice moves one occurrence of her own stand-up and cancels another on her
+    phone; the pulled update's log line names both by the start the rule gives them (dateutil),
+    on her wall clock, instead of an empty message."""
+    first = next_monday_15()
+    series = standup([alice_cal.agent], first, capture)
+    local = first.astimezone(AMSTERDAM).replace(tzinfo=None)
+    starts = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
+    second, third = starts[1], starts[2]
+    mailbox = alice_cal.agent.mailbox
+    calendars.move_occurrence(mailbox, remote_id(series, alice_cal), second, second + HOUR, second + 90 * MINUTE)
+    calendars.cancel_occurrence(mailbox, remote_id(series, alice_cal), third)
+
+    with capture(execute=True):
+        sync(alice_cal)
+
+    assert series.occurrences.get(original_start=third).is_cancelled
+    assert series.occurrences.get(original_start=second).start == second + HOUR
+    entry = SyncLogEntry.objects.filter(agent_calendar=alice_cal, direction="in").latest("pk")
+    assert (entry.operation, entry.result) == ("update", SyncLogEntry.Result.OK)
+    zone = alice_cal.agent.zone
+    assert entry.message == (
+        f"Changed in {alice_cal.agent.name}'s calendar: the occurrence of {wall_clock(second, zone)} changed on its"
+        f" own, the occurrence of {wall_clock(third, zone)} cancelled."
+    )
+
+
+def same_occurrence_changed_on_both_sides_is_the_only_conflict(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """SPEC S3.8 item by item: Alice's phone cancels the second and the third occurrence while the
+    coordinator moves the second an hour later. Only the second was changed on both sides: the
+    conflict rule (the helpdesk wins by default) keeps it moved, and the log lists only its
+    cancellation as overwritten; the third stays cancelled on both sides. Expected starts from
+    dateutil; what the calendar shows from the server's own data."""
+    mailbox = alice_cal.agent.mailbox
+    first = next_monday_15()
+    series = standup([alice_cal.agent], first, capture)
+    local = first.astimezone(AMSTERDAM).replace(tzinfo=None)
+    starts = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
+    second, third = starts[1], starts[2]
+    half = timedelta(minutes=30)
+    calendars.cancel_occurrence(mailbox, remote_id(series, alice_cal), second)
+    calendars.cancel_occurrence(mailbox, remote_id(series, alice_cal), third)
+    with capture(execute=True):
+        calendar_services.update_appointment(
+            series.occurrences.get(original_start=second), start=second + HOUR, end=second + HOUR + half
+        )
+    with capture(execute=True):
+        sync(alice_cal)
+
+    expected = sorted((utc(s), utc(s + half)) for s in [starts[0], second + HOUR, starts[3]])
+    shown = Appointment.objects.visible().filter(master=series.pk)
+    assert sorted((utc(s), utc(e)) for s, e in shown.values_list("start", "end")) == expected
+    window = (first - HOUR, first + 5 * WEEK)
+    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+    (conflict,) = SyncLogEntry.objects.filter(result=SyncLogEntry.Result.CONFLICT)
+    assert [mapping_moment(moment) for moment in conflict.overwritten["exdates"]] == [utc(second)]
+    converged(capture, alice_cal)
+    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+
+
 def mapping_moment(tagged: str) -> datetime:
     """A snapshot moment of the sync log's `overwritten` ("T" + UTC ISO 8601) as an aware datetime."""
     assert tagged.startswith("T"), tagged
@@ -973,6 +1104,10 @@ SCENARIOS = [
     removed_in_the_helpdesk_while_moved_on_the_phone_is_a_conflict,
     removed_in_the_helpdesk_while_moved_comes_back_under_the_external_rule,
     overwritten_helpdesk_change_is_on_the_request,
+    phone_cancellation_kept_when_the_helpdesk_renames_a_series_with_a_moved_occurrence,
+    shared_series_deleted_on_one_phone_is_said_in_the_log,
+    phone_move_and_cancel_on_a_series_are_named_in_the_log,
+    same_occurrence_changed_on_both_sides_is_the_only_conflict,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.

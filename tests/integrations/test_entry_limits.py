@@ -380,6 +380,20 @@ def test_entry_ending_before_it_starts_is_imported_with_a_log_line(importing, al
     assert entry.subject == "Backwards" and "1 minute" in entry.message
 
 
+def test_zero_length_entry_is_imported_with_a_log_line(importing, alice_phone, tomorrow_9):
+    # Trial fault 10: RFC 5545 3.6.1 allows DTEND equal to DTSTART (a VEVENT of no length); an
+    # appointment here always has one, so it is kept as 1 minute and the log says so, as it does
+    # for an entry ending before it starts.
+    put(alice_phone, vevent("zero", tomorrow_9, summary="Zero length", end=tomorrow_9))
+
+    pull(importing)
+
+    appointment = Appointment.objects.get(subject="Zero length")
+    assert (appointment.start, appointment.end) == (tomorrow_9, tomorrow_9 + timedelta(minutes=1))
+    entry = log_about(importing, "no length")
+    assert entry.subject == "Zero length" and "kept as 1 minute" in entry.message
+
+
 def test_a_time_the_server_kept_only_the_date_of_is_imported_with_a_log_line_saying_so(
     importing, alice_phone, tomorrow_9
 ):

@@ -12,6 +12,7 @@ from integrations.sync.planner import (
     Winner,
     first_sight,
     merge_fields,
+    merge_items,
     missing_need_confirming,
     plan_item,
 )
@@ -71,6 +72,50 @@ def test_merge_takes_a_time_whole_from_one_side():
 def test_merge_of_the_same_change_on_both_sides_is_no_conflict():
     merge = merge_fields(local_changed={"subject"}, remote_changed={"subject"}, differing=set())
     assert merge == Merge(frozenset(), frozenset(), frozenset())
+
+
+# A series' exceptions as items (normalise.exception_items): by original start, an EXDATE
+# (RFC 5545 3.8.5.1) or an occurrence changed on its own (3.8.4.4).
+CANCELLED, MOVED, MOVED_ELSEWHERE = ("exdates",), ("overrides", "11:00"), ("overrides", "12:00")
+
+
+@pytest.mark.parametrize("winner", [Winner.HELPDESK, Winner.EXTERNAL])
+def test_exceptions_merge_item_by_item(winner):
+    """Trial fault 4 (SPEC S3.8): the phone cancels 5 Apr; the helpdesk cancels 7 Apr and moves
+    8 Apr; both moved 6 Apr, to other times. Only 6 Apr is contested; every other item keeps the
+    change of the one side that made it."""
+    synced = {"6 Apr": MOVED}
+    merged = merge_items(
+        synced_local=synced,
+        local={"6 Apr": MOVED_ELSEWHERE, "7 Apr": CANCELLED, "8 Apr": MOVED},
+        synced_remote=synced,
+        remote={"5 Apr": CANCELLED, "6 Apr": CANCELLED},
+        winner=winner,
+    )
+    assert merged.contested == {"6 Apr"}
+    assert merged.from_remote == {"5 Apr"} | ({"6 Apr"} if winner == Winner.EXTERNAL else set())
+    assert merged.from_helpdesk == {"7 Apr", "8 Apr"} | ({"6 Apr"} if winner == Winner.HELPDESK else set())
+    merge = merge_fields(
+        local_changed={"subject", "exdates", "overrides"},
+        remote_changed={"exdates", "overrides"},
+        differing={"subject", "exdates", "overrides"},
+        winner=winner,
+        exceptions=merged,
+    )
+    assert merge.contested == {"exdates", "overrides"}  # 6 Apr: cancelled on one side, moved on the other
+    assert "subject" in merge.from_helpdesk and "exdates" in merge.from_remote
+
+
+def test_a_changed_rule_takes_the_exceptions_with_it():
+    """A new rule (or start) on one side: its exceptions name its own instances, so they go with it."""
+    merged = merge_items(synced_local={}, local={"7 Apr": CANCELLED}, synced_remote={}, remote={"5 Apr": CANCELLED})
+    merge = merge_fields(
+        local_changed={"rrules", "exdates"},
+        remote_changed={"exdates"},
+        differing={"rrules", "exdates"},
+        exceptions=merged,
+    )
+    assert merge.exceptions is None and merge.contested == {"rrules", "exdates"}
 
 
 def test_deleted_remotely_while_changed_in_the_helpdesk_is_a_conflict_the_rule_decides():

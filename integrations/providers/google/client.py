@@ -20,6 +20,7 @@ calls. Calls run under base.RetryPolicy.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -40,6 +41,8 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
+from integrations.sync.normalise import exception_items, moment_key
+
 from ..base import (
     DEFAULT_MAX_INLINE_WAIT,
     BulkOp,
@@ -54,6 +57,7 @@ from ..base import (
     RemoteRef,
     RetryPolicy,
     UnreadableEntry,
+    VersionConflict,
     Window,
     choose_calendar,
     connection_tested,
@@ -572,12 +576,19 @@ class GoogleProvider:
         return found
 
     def _after_write(
-        self, calendar: RemoteCalendar, resource: dict, event: RemoteEvent, *, fresh: bool = False
+        self,
+        calendar: RemoteCalendar,
+        resource: dict,
+        event: RemoteEvent,
+        *,
+        fresh: bool = False,
+        base: RemoteEvent | None = None,
     ) -> RemoteRef:
         """The ref of a written master, once its occurrences are as `event` wants them. A series
-        inserted just now (`fresh`) has no exception events yet: only its moved occurrences are written."""
+        inserted just now (`fresh`) has no exception events yet: only its moved occurrences are written.
+        `base`: the series as last read, exceptions included (see `_reconcile_exceptions`)."""
         if event.is_recurring and (event.overrides or not fresh):
-            self._reconcile_exceptions(calendar, resource["id"], event, master=resource)
+            self._reconcile_exceptions(calendar, resource["id"], event, master=resource, base=base)
         return RemoteRef(remote_id=resource["id"], version=resource.get("etag"), raw=json.dumps(resource))
 
     def _exception_resources(
@@ -593,7 +604,13 @@ class GoogleProvider:
         return master, exceptions
 
     def _reconcile_exceptions(
-        self, calendar: RemoteCalendar, master_id: str, event: RemoteEvent, *, master: dict | None = None
+        self,
+        calendar: RemoteCalendar,
+        master_id: str,
+        event: RemoteEvent,
+        *,
+        master: dict | None = None,
+        base: RemoteEvent | None = None,
     ) -> None:
         """Bring the series' exception events exactly to event.exdates / event.overrides.
 
@@ -602,11 +619,18 @@ class GoogleProvider:
         it in place (Calendar API guide "Recurring events"). So: a wanted override is patched onto
         its instance (status "confirmed", brought back if cancelled); a wanted exdate whose instance
         is still shown is deleted; any other exception is restored to the occurrence the rule gives
-        (status "confirmed", original start, the series' length and texts)."""
+        (status "confirmed", original start, the series' length and texts).
+
+        An exception event has an etag of its own: the master's If-Match does not cover it. With
+        `base` (the series as last read, exceptions included), an exception changed in Google since
+        then that `event` does not change is left as it is (a cancellation made on the phone is
+        the technician's, for the next pull to read: SPEC S3.8), and one both changed raises
+        VersionConflict, as a 412 would, so the engine decides it again on the series as it is now."""
         master, exceptions = self._exception_resources(calendar, master_id, master)
         if master is None:
             return
         zone = event.time_zone or (master.get("start") or {}).get("timeZone") or "UTC"
+        left_alone = _changed_there(base, event, master, exceptions, zone, calendar.mailbox)
         current = event_from_resource(master, [e for e in exceptions if e.get("status") != "cancelled"])
         moved = {_key(o.original_start): o for o in current.overrides}
         instances = {_key(parse_event_time(e["originalStartTime"], zone)): e for e in exceptions}
@@ -620,6 +644,8 @@ class GoogleProvider:
             ).execute()
 
         for key, override in wanted.items():
+            if moment_key(override.original_start) in left_alone:
+                continue
             found = instances.get(key)
             cancelled = found is not None and found.get("status") == "cancelled"
             if not cancelled and same_override(moved.get(key), override, event):
@@ -630,6 +656,8 @@ class GoogleProvider:
             patch(found["id"] if found else instance_id(master_id, override.original_start), body)
         for key, found in instances.items():
             if key in wanted:
+                continue
+            if moment_key(parse_event_time(found["originalStartTime"], zone)) in left_alone:
                 continue
             cancelled = found.get("status") == "cancelled"
             if key in wanted_exdates:
@@ -681,6 +709,7 @@ class GoogleProvider:
     def _update(
         self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent | None
     ) -> RemoteRef:
+        read = base  # the series as last read (exceptions included), when the caller gave it
         if base is None or not base.raw:
             current = self._get_resource(calendar, ref.remote_id)
             if current is None or current.get("status") == "cancelled":
@@ -695,9 +724,9 @@ class GoogleProvider:
             if is_read_only(resource):
                 logger.info("Entry %s is a Google %s entry: never written", ref.remote_id, resource.get("eventType"))
             elif event.is_recurring:
-                self._reconcile_exceptions(calendar, ref.remote_id, event)
+                self._reconcile_exceptions(calendar, ref.remote_id, event, base=read)
             return RemoteRef(remote_id=ref.remote_id, version=ref.version or resource.get("etag"), raw=base.raw)
-        return self._after_write(calendar, request.execute(), event)
+        return self._after_write(calendar, request.execute(), event, base=read)
 
     def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
         """The entry as Google holds it now (events.get, and its exceptions for a series), or None."""
@@ -879,7 +908,10 @@ class GoogleProvider:
             if op.kind == "delete":
                 return BulkResult()
             fresh = op.kind == "create" and error is None
-            ref = self._call(calendar.mailbox, lambda: self._after_write(calendar, response, op.event, fresh=fresh))
+            base = op.base if op.kind == "update" else None
+            ref = self._call(
+                calendar.mailbox, lambda: self._after_write(calendar, response, op.event, fresh=fresh, base=base)
+            )
             return BulkResult(ref=ref)
         except ProviderError as failure:
             return BulkResult(error=failure)
@@ -897,6 +929,29 @@ def _every_page(collection: Any, request: Any, execute: Callable[[Any], dict]) -
         answer = execute(request)
         yield answer
         request = collection.list_next(request, answer)
+
+
+def _changed_there(
+    base: RemoteEvent | None, event: RemoteEvent, master: dict, exceptions: list[dict], zone: str, mailbox: str
+) -> set[str]:
+    """The series' exceptions (original starts as `moment_key` gives them) Google changed since
+    `base` (the series as last read) that `event` (the helpdesk's) leaves as they were: not to be
+    written over. Raises VersionConflict for one both changed to different values. Empty without
+    a `base` series to compare with. Exceptions are compared item by item on `base`'s series
+    (`exception_items`), so the master just written (a new subject) changes none of them."""
+    if base is None or not base.is_recurring:
+        return set()
+    read = event_from_resource(master, exceptions, calendar_zone=zone)
+    now = exception_items(dataclasses.replace(base, exdates=read.exdates, overrides=read.overrides))
+    had, wanted = exception_items(base), exception_items(event)
+    left = set()
+    for key in set(had) | set(now):
+        if now.get(key) in (had.get(key), wanted.get(key)):
+            continue
+        if wanted.get(key) != had.get(key):
+            raise VersionConflict(f"An occurrence changed in {mailbox}'s calendar since we last read it.")
+        left.add(key)
+    return left
 
 
 def _key(value):

@@ -674,6 +674,16 @@ class GraphProvider:
         if not patch and not series_changes:
             return RemoteRef(remote_id=ref.remote_id, version=ref.version or base.version, raw=base.raw)
         data = None
+        if not patch and ref.version:
+            # Only occurrences to write, each under its own id with no If-Match of the series: the
+            # series' changeKey moves with any of its occurrences, so it is checked first, as the
+            # master's If-Match would be. A cancellation made on the phone meanwhile is then decided
+            # again on the series as it is now (SPEC S3.8), never hidden under our write's version.
+            _, _, current = self._request(
+                "GET", f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}", calendar.mailbox, item=True
+            )
+            if current.get("changeKey") != ref.version:
+                raise VersionConflict(f"The entry changed in {calendar.mailbox}'s calendar since we last read it.")
         if patch:
             headers = {"If-Match": f'W/"{ref.version}"'} if ref.version else {}
             _, _, data = self._request(

@@ -1,0 +1,57 @@
+"""A series shortened on the phone (an earlier UNTIL) that keeps its RECURRENCE-ID and EXDATE for
+days beyond the new end (trial fault 6), on a real Radicale. RFC 5545 3.8.5.1 and 3.8.4.4: an
+EXDATE or RECURRENCE-ID names an instance of the set the rule gives, so one beyond the new end
+names nothing; README: "Whichever way a rule changes (... an external calendar), occurrences
+cancelled or moved on their own that the new rule still gives keep their state and those it no
+longer gives go". The starts the shortened rule gives come from dateutil."""
+
+from datetime import UTC, timedelta
+
+import icalendar
+import pytest
+from dateutil import rrule
+
+from calendars import selectors as calendar_selectors
+from calendars.models import Appointment
+from integrations.models import SyncLink
+from integrations.sync import engine
+from tests.integrations.series import make_weekly_series
+
+pytestmark = pytest.mark.django_db
+HOUR = timedelta(hours=1)
+
+
+def test_exceptions_beyond_a_phone_shortened_rule_go(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    # Weekly, six times; the second moved on its own, the third cancelled (both pushed).
+    series = make_weekly_series(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    occurrences = list(series.occurrences.order_by("original_start"))
+    alice_calendar.refresh_from_db()
+    engine.sync_agent_calendar(alice_calendar, pull=True)
+
+    # The phone ends the series after its first occurrence and keeps the other components as they are.
+    uid = SyncLink.objects.get(appointment=series).marker
+    until = occurrences[0].original_start.astimezone(UTC)
+    phone_entry = alice_phone.by_uid(uid)
+    calendar = icalendar.Calendar.from_ical(phone_entry.data)
+    (master,) = [c for c in calendar.walk("VEVENT") if "RECURRENCE-ID" not in c]
+    assert "EXDATE" in master and any("RECURRENCE-ID" in c for c in calendar.walk("VEVENT"))
+    master.pop("RRULE")
+    master.add("RRULE", {"FREQ": "WEEKLY", "UNTIL": until})
+    phone_entry.data = calendar.to_ical().decode()
+    phone_entry.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_calendar.refresh_from_db()
+        engine.sync_agent_calendar(alice_calendar, pull=True)
+
+    series = Appointment.objects.get(pk=series.pk)
+    starts = list(rrule.rrule(rrule.WEEKLY, dtstart=tomorrow_9.astimezone(UTC), until=until))
+    assert len(starts) == 1
+    exceptions = calendar_selectors.series_exceptions(series)
+    assert (exceptions.cancelled, exceptions.moved) == ([], [])
+    shown = Appointment.objects.visible().filter(master=series).order_by("start")
+    assert [(s.astimezone(UTC), e.astimezone(UTC)) for s, e in shown.values_list("start", "end")] == [
+        (start, start + HOUR) for start in starts
+    ]
