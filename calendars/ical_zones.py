@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
+from icalendar.parser.property import unescape_backslash
 from icalendar.timezone import tzp
 
 # Zones kept by block text; a hostile calendar can write any number of distinct blocks, so bounded.
@@ -115,7 +116,9 @@ def block_tzid(block: str) -> str | None:
     """The TZID of one VTIMEZONE block's text, as icalendar keys it (unfolded, "/" stripped), or
     None when the block names none."""
     match = _TZID_LINE.search(_UNFOLD.sub("", block))
-    return match.group(1).strip().strip("/") if match else None
+    # A TEXT value (RFC 5545 3.3.11): icalendar keys the zone by it unescaped, so Outlook's
+    # "(UTC+05:00) Ashgabat\, Tashkent" is "(UTC+05:00) Ashgabat, Tashkent" there.
+    return unescape_backslash(match.group(1)).strip("/") if match else None
 
 
 def zone_of_block(block: str) -> tuple[str, tzinfo | None] | None:

@@ -126,7 +126,7 @@ def own_block_start(text: str) -> datetime:
     """DTSTART read on the object's own VTIMEZONE alone, by dateutil's tzical (RFC 5545 3.6.5)."""
     block = text[text.index("BEGIN:VTIMEZONE") : text.index("END:VTIMEZONE") + len("END:VTIMEZONE")] + "\r\n"
     zone = dateutil_tz.tzical(io.StringIO(block)).get()
-    local = re.search(r"DTSTART;TZID=[^:]+:(\d{8}T\d{6})", text).group(1)
+    local = re.search(r'DTSTART;TZID=(?:"[^"]*"|[^:"]+):(\d{8}T\d{6})', text).group(1)
     return datetime.strptime(local, "%Y%m%dT%H%M%S").replace(tzinfo=zone).astimezone(UTC)
 
 
@@ -220,3 +220,18 @@ def test_a_series_in_a_zone_no_iana_zone_matches_keeps_its_first_instant_and_say
     assert event.start == first == datetime(2027, 3, 22, 7, tzinfo=UTC)
     assert event.time_zone == "UTC"
     assert any("no IANA zone has the offsets" in note and "Customized Time Zone" in note for note in event.notes)
+
+
+def test_a_listing_reads_an_escaped_zone_name_on_its_block_in_every_entry():
+    """Outlook writes Windows display names as TZIDs, commas escaped (RFC 5545 3.3.11 TEXT):
+    "(UTC+05:00) Ashgabat\\, Tashkent". A listing reads the block once and must still give every
+    entry its block's 09:00 (dateutil's tzical on the entry's own block), not a floating time."""
+    name = "(UTC+05:00) Ashgabat\\, Tashkent (listing)"
+    texts = [outlook_entry(f"escaped-{n}", "+0500", 2 + n, tzid=name) for n in range(3)]
+    texts = [text.replace(f";TZID={name}:", ';TZID="(UTC+05:00) Ashgabat, Tashkent (listing)":') for text in texts]
+    zones_read: set[str] = set()
+
+    starts = [parse_event(text, remote_id=str(n), zones_read=zones_read).start for n, text in enumerate(texts)]
+
+    assert starts == [own_block_start(text) for text in texts]
+    assert starts[1] == datetime(2027, 3, 3, 4, tzinfo=UTC)
