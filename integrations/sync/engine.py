@@ -1846,8 +1846,14 @@ def _exceptions_on_one_series(
         after=target,
         zone=zone,
     )
+    # Likewise the occurrences edited on their own: the helpdesk's (as they stand) unless taken from
+    # the external calendar, or an edit the helpdesk made would be undone (review finding 2).
     _, overrides = mapping.rekeyed(
-        [], after.overrides, before=event.start if "overrides" in taken else before.start, after=target, zone=zone
+        [],
+        after.overrides if "overrides" in taken else local.overrides,
+        before=event.start if "overrides" in taken else local.start,
+        after=target,
+        zone=zone,
     )
     after = dataclasses.replace(after, exdates=exdates, overrides=overrides)
     if "start" not in taken:

@@ -558,6 +558,40 @@ def phone_cancellation_and_helpdesk_series_move_are_both_kept(
     moved_an_hour_without_its_third(calendars, alice_cal, series, first, capture)
 
 
+def helpdesk_occurrence_move_and_phone_series_move_are_both_kept(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """Review finding 2: the technician moves the whole stand-up an hour later on their phone while
+    the coordinator moves its third occurrence on its own to 17:30. Different things, both kept,
+    no conflict: the series runs at 16:00 (dateutil's expansion of the moved rule) and the third
+    occurrence stays where the coordinator put it (RFC 5545 3.8.4.4: a RECURRENCE-ID names the
+    instance of the rule as it is, so it moves with the series; the occurrence keeps its own
+    times), on both sides."""
+    mailbox, half = alice_cal.agent.mailbox, timedelta(minutes=30)
+    first = next_monday_15()
+    series = standup([alice_cal.agent], first, capture)
+    calendars.move(mailbox, remote_id(series, alice_cal), first + HOUR, first + HOUR + half, "Weekly team stand-up")
+    put = first + 2 * WEEK + 150 * MINUTE  # 17:30 of the third week
+    with capture(execute=True):
+        calendar_services.update_appointment(
+            series.occurrences.get(original_start=first + 2 * WEEK), start=put, end=put + half
+        )
+    with capture(execute=True):
+        sync(alice_cal)
+
+    local = first.astimezone(AMSTERDAM).replace(tzinfo=None) + HOUR
+    moved = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
+    expected = sorted((utc(s), utc(s + half)) for s in [*moved[:2], put, moved[3]])
+    window = (first - HOUR, first + 5 * WEEK)
+    assert sorted((s, e) for s, e, _ in calendars.view(mailbox, *window)) == expected
+    shown = Appointment.objects.visible().filter(master=series.pk)
+    assert sorted((utc(s), utc(e)) for s, e in shown.values_list("start", "end")) == expected
+    log = SyncLogEntry.objects.filter(agent_calendar=alice_cal)
+    assert not log.filter(result=SyncLogEntry.Result.CONFLICT).exists(), [e.message for e in log]
+    converged(capture, alice_cal)
+    assert sorted((s, e) for s, e, _ in calendars.view(mailbox, *window)) == expected
+
+
 def both_moved_names_only_the_time(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
     """Both sides move the entry and the coordinator also adds a note: the time is the one field
     both changed, so the conflict rule decides it (the helpdesk wins by default) and the log names
@@ -1092,6 +1126,7 @@ SCENARIOS = [
     this_and_following_splits_the_series,
     phone_move_and_helpdesk_note_are_both_kept,
     helpdesk_cancellation_and_phone_series_move_are_both_kept,
+    helpdesk_occurrence_move_and_phone_series_move_are_both_kept,
     phone_cancellation_and_helpdesk_series_move_are_both_kept,
     both_moved_names_only_the_time,
     planned_request_moved_on_the_phone_says_so_on_the_request,
