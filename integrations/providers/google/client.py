@@ -713,8 +713,10 @@ class GoogleProvider:
         entries carrying our marker. Nothing to write, or an entry of a special eventType (focus
         time, out of office, from Gmail: never written): the same ref back without a write. A
         series' exception events are then brought to event.exdates / event.overrides, the ones no
-        longer wanted restored (see _reconcile_exceptions).
-        Raises VersionConflict on 412, RemoteNotFound on 404/410."""
+        longer wanted restored (see _reconcile_exceptions). Before a series' master is patched, its
+        exception events are compared with `base` (one events.list more, `_check_exceptions_since`).
+        Raises VersionConflict on 412 or on exception events changed since `base`, RemoteNotFound
+        on 404/410."""
         return self._call(calendar.mailbox, lambda: self._update(calendar, ref, event, base))
 
     def _update_request(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent):
