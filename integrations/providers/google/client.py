@@ -603,6 +603,33 @@ class GoogleProvider:
         exceptions, _cut, _zone = self._series_exceptions(calendar, master, master_id)
         return master, exceptions
 
+    def _check_exceptions_since(self, calendar: RemoteCalendar, master_id: str, read: RemoteEvent | None) -> None:
+        """Before a write of a series' master: raise VersionConflict when the series' exception
+        events (moved or cancelled occurrences) differ from `read`, the series as last read.
+
+        Google keeps each such occurrence as an event of its own with its own etag (Calendar API
+        guide "Recurring events"), so a cancellation made on the phone leaves the master's etag
+        as it was and the master's If-Match lets a series move through over it. Compared item by
+        item (`exception_items`, keyed by original start) on `read`'s own series, as the listing
+        is read with `read`'s master; nothing is checked without a recurring `read` carrying its
+        master resource (`raw`). One events.list by iCalUID (showDeleted), bounded by
+        `max_exceptions` as `_series` reads it. Raises ProviderError subclasses only."""
+        if read is None or not read.is_recurring or not read.raw:
+            return
+        master = json.loads(read.raw)
+        if not master.get("iCalUID"):  # an older stored form: the listing needs the series' iCalUID
+            master = self._get_resource(calendar, master_id)
+            if master is None or master.get("status") == "cancelled":
+                raise RemoteNotFound(f"The entry is no longer in {calendar.mailbox}'s calendar.")
+        exceptions, _cut, zone = self._series_exceptions(calendar, master, master_id)
+        now = event_from_resource(master, exceptions, calendar_zone=zone)
+        if exception_items(dataclasses.replace(read, exdates=now.exdates, overrides=now.overrides)) != (
+            exception_items(read)
+        ):
+            raise VersionConflict(
+                f"An occurrence of the series changed in {calendar.mailbox}'s calendar since we last read it."
+            )
+
     def _reconcile_exceptions(
         self,
         calendar: RemoteCalendar,
@@ -686,8 +713,10 @@ class GoogleProvider:
         entries carrying our marker. Nothing to write, or an entry of a special eventType (focus
         time, out of office, from Gmail: never written): the same ref back without a write. A
         series' exception events are then brought to event.exdates / event.overrides, the ones no
-        longer wanted restored (see _reconcile_exceptions).
-        Raises VersionConflict on 412, RemoteNotFound on 404/410."""
+        longer wanted restored (see _reconcile_exceptions). Before a series' master is patched, its
+        exception events are compared with `base` (one events.list more, `_check_exceptions_since`).
+        Raises VersionConflict on 412 or on exception events changed since `base`, RemoteNotFound
+        on 404/410."""
         return self._call(calendar.mailbox, lambda: self._update(calendar, ref, event, base))
 
     def _update_request(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent):
@@ -719,6 +748,10 @@ class GoogleProvider:
             else:
                 base = RemoteEvent(**{**base.__dict__, "raw": json.dumps(current)})
         request = self._update_request(calendar, ref, event, base)
+        if request is not None:
+            # Before the master is written: its If-Match does not cover the exception events.
+            # `base` is `read` with the master's raw form read now when it had none.
+            self._check_exceptions_since(calendar, ref.remote_id, base if read is not None else None)
         if request is None:
             resource = json.loads(base.raw)
             if is_read_only(resource):
@@ -889,6 +922,9 @@ class GoogleProvider:
                 # Nothing to write on the master, but its exception events may differ (an occurrence
                 # edited on its own): the single update brings them to the series (_reconcile_exceptions).
                 raise _NeedsSingleCall
+            if request is not None:
+                # As a single update: the exception events are compared before the master is written.
+                self._call(calendar.mailbox, lambda: self._check_exceptions_since(calendar, op.ref.remote_id, op.base))
             return request
         raise ProviderError(f"Unknown bulk operation {op.kind!r}.")
 

@@ -256,6 +256,54 @@ def test_update_restores_the_occurrences_no_longer_wanted_as_exceptions(google, 
         assert datetime.fromisoformat(instance["end"]["dateTime"]) == original + HOUR
 
 
+@pytest.mark.parametrize("how", ["update", "apply_bulk"])
+def test_a_series_write_meeting_an_occurrence_cancelled_on_the_phone_is_refused_before_anything_is_written(
+    google, provider, calendar, how
+):
+    """Google's recurring-events guide: an occurrence cancelled on its own is an instance event of
+    its own ("<master>_<original start>", status "cancelled", its own etag), so the master's etag
+    stays as it was and its If-Match cannot see the cancellation. A series move then meets a
+    version conflict, as a 412 would be, before the master or any instance is written."""
+    start = next_monday_9()
+    ref = provider.create(calendar, ours(start, rrules=["FREQ=WEEKLY;COUNT=6"]))
+    base = provider.get(calendar, ref)
+    third = start + timedelta(days=14)
+    master_before = google.event(ALICE, ref.remote_id)
+    google.phone_delete(ALICE, f"{ref.remote_id}_{third.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+    assert google.event(ALICE, ref.remote_id)["etag"] == master_before["etag"]  # the peer, as Google does
+    moved = ours(start + HOUR, rrules=["FREQ=WEEKLY;COUNT=6"])
+    before = google.request_count
+
+    if how == "update":
+        with pytest.raises(VersionConflict):
+            provider.update(calendar, RemoteRef(ref.remote_id, base.version), moved, base=base)
+    else:
+        (result,) = provider.apply_bulk(calendar, [BulkOp("update", event=moved, ref=ref, base=base)])
+        assert isinstance(result.error, VersionConflict)
+
+    written = [r for r in google.requests[before:] if not r.startswith("GET")]
+    assert written == [] and google.event(ALICE, ref.remote_id) == master_before
+    assert [d.astimezone(UTC) for d in provider.get(calendar, ref).exdates] == [third.astimezone(UTC)]
+
+
+def test_a_series_move_with_no_change_on_the_phone_goes_through_with_one_listing_more(google, provider, calendar):
+    """The check costs one events.list by iCalUID (showDeleted) before the master's patch; the
+    listing after it (bringing the exception events to the series) stays as it was."""
+    start = next_monday_9()
+    ref = provider.create(calendar, ours(start, rrules=["FREQ=WEEKLY;COUNT=6"]))
+    base = provider.get(calendar, ref)
+    before = google.request_count
+
+    provider.update(
+        calendar, RemoteRef(ref.remote_id, base.version), ours(start + HOUR, rrules=["FREQ=WEEKLY;COUNT=6"]), base=base
+    )
+
+    events = f"/calendar/v3/calendars/{ALICE}/events"
+    assert google.requests[before:] == [f"GET {events}", f"PATCH {events}/{ref.remote_id}", f"GET {events}"]
+    master = google.event(ALICE, ref.remote_id)
+    assert datetime.fromisoformat(master["start"]["dateTime"]) == start + HOUR
+
+
 def test_occurrence_cancelled_on_the_phone_comes_back_as_an_exdate(google, provider, calendar, window):
     start = next_monday_9()
     ref = provider.create(calendar, ours(start, rrules=["FREQ=DAILY;COUNT=5"]))

@@ -92,16 +92,7 @@ def bob_google(bob, google_connection):
 
 
 @shared_scenarios.each_scenario
-def test_shared_appointment_on_google(
-    scenario, request, google, alice_google, bob_google, django_capture_on_commit_callbacks
-):
-    if scenario is shared_scenarios.phone_cancellation_and_helpdesk_series_move_are_both_kept:
-        # Known gap (report-fixesA): an occurrence cancelled in Google is an event of its own, so the
-        # master's etag does not change and the helpdesk's If-Match on the master lets the series
-        # move through; the phone's cancellation is then read as synced and never reaches the helpdesk.
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="Google exceptions are not versioned with the master")
-        )
+def test_shared_appointment_on_google(scenario, google, alice_google, bob_google, django_capture_on_commit_callbacks):
     assert (alice_google.agent.mailbox, bob_google.agent.mailbox) == (ALICE, BOB)
     scenario(GoogleCalendarApp(google), alice_google, bob_google, django_capture_on_commit_callbacks)
 
