@@ -1,3 +1,5 @@
+import contextlib
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -12,7 +14,7 @@ from agents.admin import TechnicianNamesInOneQuery
 from calendars import ownership, services
 from calendars.forms import AttendeeAddressesField
 from calendars.models import Appointment, CalendarSettings, Schedule
-from calendars.rule_parts import written_rule_problem
+from calendars.rule_parts import rules_kept_as_read, written_rule_problem
 from calendars.series_words import dropped_exceptions_text
 from helpdesk.durations import MinutesInAdmin
 from helpdesk.wall_clock_admin import WallClockTimesInAdmin
@@ -120,7 +122,10 @@ class AppointmentForm(KeepsImportedTechnicians, forms.ModelForm):
             raise ValidationError({"rule": problem})
         if rule and cleaned.get("start"):
             agents = list(cleaned.get("agents") or [])
-            services.check_rule(rule, start=cleaned["start"], zone=agents[0].zone if agents else None)
+            # The series' own rule, unchanged, is read as it was stored (an import's may be out of range).
+            kept = rules_kept_as_read() if rule == self.initial.get("rule") else contextlib.nullcontext()
+            with kept:
+                services.check_rule(rule, start=cleaned["start"], zone=agents[0].zone if agents else None)
         return cleaned
 
 

@@ -6,7 +6,33 @@ parameter: 0", "bysetpos must be between 1 and 366, ..."), which reached API cal
 `non_field_errors` or a 500. Here each part is named with what it takes, in words.
 """
 
+import contextlib
 import re
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+# Set while a rule read from an external calendar (or a series' own rule kept as it is) is used:
+# the range refusals below are for rules a person writes (review finding 4).
+_kept_as_read: ContextVar[bool] = ContextVar("rules_kept_as_read", default=False)
+
+
+@contextlib.contextmanager
+def rules_kept_as_read() -> Iterator[None]:
+    """Inside: the rules given are an external calendar's (or a series' own, unchanged), read as
+    the rule reader (django-recurrence, dateutil) reads them, as the helpdesk always has; a rule a
+    person writes is held to RFC 5545 3.3.10's ranges (`rule_part_problem`). A calendar's
+    "BYMONTHDAY=0,15" (the 15th, as dateutil and Google read it) must keep importing and syncing."""
+    token = _kept_as_read.set(True)
+    try:
+        yield
+    finally:
+        _kept_as_read.reset(token)
+
+
+def checks_ranges() -> bool:
+    """Are rules given now held to RFC 5545's ranges (a person's), not kept as read (`rules_kept_as_read`)?"""
+    return not _kept_as_read.get()
+
 
 # RFC 5545 3.3.10 "recur-rule-part": part -> (lowest, highest, what the numbers count). A signed
 # part (the grammar's plus/minus) also takes -highest..-lowest; zero is never a value of one.

@@ -19,7 +19,7 @@ from django.utils import timezone
 from agents.models import Agent
 from calendars import ownership, privacy, times
 from calendars.models import Appointment, CalendarSettings, EditScope, Schedule
-from calendars.rule_parts import rule_part_problem
+from calendars.rule_parts import checks_ranges, rule_part_problem
 from calendars.selectors import (
     cancelled_starts,
     exdate_instants,
@@ -221,7 +221,7 @@ def _parse_rule(rule) -> recurrence_lib.Recurrence:
     if not text.upper().startswith(("RRULE:", "EXRULE:", "RDATE:", "EXDATE:")):
         text = "RRULE:" + text
     # Out-of-range parts named in words (trial F8: INTERVAL=0 answered dateutil's own text).
-    for line in text.splitlines():
+    for line in text.splitlines() if checks_ranges() else ():
         problem = rule_part_problem(line) if line.strip().upper().startswith(("RRULE:", "EXRULE:")) else None
         if problem:
             raise ValidationError({"rule": f"The recurrence rule is not valid: {problem}"})
@@ -999,6 +999,7 @@ def change_schedule(
     now=None,
     check_overlap: bool = False,
     cancelled_as_given: bool = False,
+    staged: bool = False,
 ) -> Appointment:
     """A new rule for a series: `rule` is RRULE text (RFC 5545 3.3.10, "FREQ=..." or "RRULE:..."
     lines, EXDATE/RDATE lines too) or a django-recurrence Recurrence, repeating on the schedule's
@@ -1017,6 +1018,9 @@ def change_schedule(
     `cancelled_as_given`: the rule's EXDATE lines are the whole set of cancelled starts (admin's
     rule field and a pull hold the whole rule, EXDATEs included): a kept cancellation they leave
     out is undone rather than kept.
+    `staged`: the EXDATEs are set on the series' current rule as a step before its rule changes
+    (`_keep_cancelled_as_given`): those the current rule does not give are kept for the new one,
+    not dropped as naming nothing.
     `check_overlap`: raise OverlapWarning naming the day of each overlap (keeping nothing) when an
     occurrence of the new rule meets another busy entry of the technicians (S6.3).
     Raises ValidationError({"rule": ...}), changing nothing, for a rule that cannot be read or
@@ -1038,8 +1042,9 @@ def change_schedule(
     given_exdates = exdate_instants(given, zone)
     # An EXDATE names an instance of the set the rule gives (RFC 5545 3.8.5.1): one beyond a
     # shortened rule (a phone's earlier UNTIL keeping its EXDATE lines) names nothing, and goes.
-    on_rule = _starts_given(master, whole, given_exdates)
-    given_exdates = [moment for moment in given_exdates if moment in on_rule]
+    if not staged:
+        on_rule = _starts_given(master, whole, given_exdates)
+        given_exdates = [moment for moment in given_exdates if moment in on_rule]
     schedule.recurrence = recurrence_lib.Recurrence(
         rrules=given.rrules,
         exrules=given.exrules,
@@ -1232,7 +1237,7 @@ def _keep_cancelled_as_given(master: Appointment, rule, *, by=None) -> recurrenc
         with_cancelled = recurrence_lib.Recurrence(
             rrules=current.rrules, exrules=current.exrules, rdates=current.rdates, exdates=wanted, include_dtstart=False
         )
-        change_schedule(master, rule=with_cancelled, by=by, cancelled_as_given=True)
+        change_schedule(master, rule=with_cancelled, by=by, cancelled_as_given=True, staged=True)
     without = recurrence_lib.Recurrence(
         rrules=given.rrules, exrules=given.exrules, rdates=given.rdates, include_dtstart=False
     )

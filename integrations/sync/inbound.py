@@ -23,6 +23,7 @@ from agents.models import Agent
 from calendars import services as calendar_services
 from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule
+from calendars.rule_parts import rules_kept_as_read
 from helpdesk import bulk
 from helpdesk.durations import duration_text
 from helpdesk.moments import day_text, when_text, zoned_when_text
@@ -38,7 +39,8 @@ def inbound(agent_calendar: AgentCalendar) -> Iterator[None]:
     """Changes made inside come from this agent calendar: its own link is not marked for a push."""
     token = _inbound_calendar.set(agent_calendar.pk)
     try:
-        yield
+        with rules_kept_as_read():  # a calendar's rules are read as they always were (rule_parts)
+            yield
     finally:
         _inbound_calendar.reset(token)
 
@@ -233,9 +235,10 @@ def import_row(
     zone = _series_zone(event, agent)
     start, end = calendar_services.aware(start, zone), calendar_services.aware(end, zone)
     estimate = _check_cost(event, agent, now=now, settings=settings)
-    rule = calendar_services.check_rule(
-        _rule_text(event, agent, cost_checked=True), start=start, zone=zone, all_cancelled=True, cost_checked=True
-    )
+    with rules_kept_as_read():
+        rule = calendar_services.check_rule(
+            _rule_text(event, agent, cost_checked=True), start=start, zone=zone, all_cancelled=True, cost_checked=True
+        )
     appointment = calendar_services.new_appointment(agents=[agent], start=start, end=end, **fields)
     exceptions = _first_exceptions(appointment, agent, event)
     return ImportRow(event, appointment, rule, zone, exceptions, occurrences=estimate)

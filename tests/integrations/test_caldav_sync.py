@@ -6,6 +6,7 @@ tests/integrations/one_technician_scenarios.py, run on every connector."""
 from datetime import timedelta
 
 import pytest
+from dateutil.rrule import rrulestr
 from django.utils import timezone
 
 from calendars import services as calendar_services
@@ -266,3 +267,29 @@ def test_an_entry_whose_rule_has_both_count_and_until_is_still_imported(importin
 
     master = Appointment.objects.get(master=None)
     assert master.occurrences.count() == 3
+
+
+def test_a_calendars_rule_with_a_part_out_of_range_is_imported_as_it_always_was(importing, alice_phone, tomorrow_9):
+    """RFC 5545 3.3.10 gives BYMONTHDAY no 0, but a technician's calendar may hold
+    "BYMONTHDAY=0,15": dateutil (as Google and django-recurrence) reads it as the 15th. It is
+    imported, on dateutil's days, though the helpdesk refuses such a rule from a person
+    (test_rule_parts / the API's 400); refusing it lost the entry as unreadable (review finding 4)."""
+    # A start on the rule (RFC 5545 3.8.5.3: one off it gives an undefined set): the next 15th.
+    start = tomorrow_9
+    while start.astimezone(importing.agent.zone).day != 15:
+        start += timedelta(days=1)
+    alice_phone.add(
+        "phone-day-zero",
+        start,
+        start + timedelta(hours=1),
+        "Payroll run",
+        extra="RRULE:FREQ=MONTHLY;COUNT=3;BYMONTHDAY=0,15\r\n",
+    )
+    local = start.astimezone(importing.agent.zone).replace(tzinfo=None)
+    expected = list(rrulestr("FREQ=MONTHLY;COUNT=3;BYMONTHDAY=0,15", dtstart=local))
+
+    pull(importing)
+
+    master = Appointment.objects.get(master=None)
+    starts = sorted(master.occurrences.values_list("start", flat=True))
+    assert [s.astimezone(importing.agent.zone).replace(tzinfo=None) for s in starts] == expected
