@@ -787,12 +787,12 @@ class _Run:
         synced_local, synced_remote = _synced_sides(link)
         if synced_local is None or synced_remote is None:
             return first_sight(differing=differing, winner=self.winner)
-        remote_changed = set(mapping.differing_fields(mapping.from_data(synced_remote), event))
+        remote_changed = mapping.changed_fields(mapping.from_data(synced_remote), event)
         sent = link.snapshot.get(SENT_UNCONFIRMED)
         if sent:
             # A push whose answer was lost, changed there since: the fields that hold what we sent
             # are our own write, not the technician's change.
-            remote_changed &= set(mapping.differing_fields(mapping.from_data(sent["local"]), event))
+            remote_changed &= mapping.changed_fields(mapping.from_data(sent["local"]), event)
         exceptions = None
         if local.is_recurring or event.is_recurring:
             # Each left-out date and occurrence changed on its own is an item of its own (S3.8,
@@ -806,7 +806,7 @@ class _Run:
                 winner=self.winner,
             )
         return merge_fields(
-            local_changed=set(mapping.differing_fields(mapping.from_data(synced_local), local)),
+            local_changed=mapping.changed_fields(mapping.from_data(synced_local), local),
             remote_changed=remote_changed,
             differing=differing,
             winner=self.winner,

@@ -485,6 +485,25 @@ def differing_fields(one: RemoteEvent, other: RemoteEvent) -> list[str]:
     return found
 
 
+def changed_fields(synced: RemoteEvent, now: RemoteEvent) -> set[str]:
+    """What one side changed since the last sync (`differing_fields` of its entry as last synced
+    and as it is now), a series' exceptions read on the series as synced: a side that moved the
+    whole series moved its own EXDATEs and overrides with it (`rekeyed`, RFC 5545 3.8.5.1 and
+    3.8.4.4 name instances of the rule), which is no change of its exceptions (review finding 3:
+    a series with a cancelled day moved on one side, another day cancelled on the other)."""
+    changed = set(differing_fields(synced, now))
+    if now.is_recurring and "start" in changed and changed & {"exdates", "overrides"}:
+        exdates, overrides = rekeyed(
+            now.exdates, now.overrides, before=now.start, after=synced.start, zone=now.time_zone
+        )
+        as_synced = dataclasses.replace(now, exdates=exdates, overrides=overrides)
+        if sorted(to_data(as_synced)["exdates"]) == sorted(to_data(synced)["exdates"]):
+            changed.discard("exdates")
+        if override_items(as_synced) == override_items(synced):
+            changed.discard("overrides")
+    return changed
+
+
 def with_exception_items(
     before: RemoteEvent, after: RemoteEvent, local: RemoteEvent, remote: RemoteEvent, *, taken: Iterable[str]
 ) -> tuple[RemoteEvent, RemoteEvent]:

@@ -592,6 +592,42 @@ def helpdesk_occurrence_move_and_phone_series_move_are_both_kept(
     assert sorted((s, e) for s, e, _ in calendars.view(mailbox, *window)) == expected
 
 
+def phone_cancellation_and_move_of_a_series_with_a_cancelled_day_are_both_kept(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """Review finding 3: as `phone_cancellation_and_helpdesk_series_move_are_both_kept`, but the
+    series already had its second stand-up cancelled (synced) before the coordinator moves it an
+    hour later, which moves that cancellation too, while the phone cancels the third. Both kept,
+    no conflict: weekly at 16:00 without its second and third (dateutil's expansion of the moved
+    rule), on both sides."""
+    mailbox, half = alice_cal.agent.mailbox, timedelta(minutes=30)
+    first = next_monday_15()
+    series = standup([alice_cal.agent], first, capture)
+    with capture(execute=True):
+        calendar_services.cancel_occurrence(series.occurrences.get(original_start=first + WEEK))
+    with capture(execute=True):
+        sync(alice_cal)
+    calendars.cancel_occurrence(mailbox, remote_id(series, alice_cal), first + 2 * WEEK)
+    with capture(execute=True):
+        calendar_services.update_appointment(
+            Appointment.objects.get(pk=series.pk), start=first + HOUR, end=first + HOUR + half
+        )
+    with capture(execute=True):
+        sync(alice_cal)
+
+    local = first.astimezone(AMSTERDAM).replace(tzinfo=None) + HOUR
+    moved = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
+    expected = [(utc(s), utc(s + half)) for n, s in enumerate(moved) if n not in (1, 2)]
+    window = (first - HOUR, first + 5 * WEEK)
+    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+    shown = Appointment.objects.visible().filter(master=series.pk)
+    assert [(utc(s), utc(e)) for s, e in shown.values_list("start", "end")] == expected
+    log = SyncLogEntry.objects.filter(agent_calendar=alice_cal)
+    assert not log.filter(result=SyncLogEntry.Result.CONFLICT).exists(), [e.message for e in log]
+    converged(capture, alice_cal)
+    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+
+
 def both_moved_names_only_the_time(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
     """Both sides move the entry and the coordinator also adds a note: the time is the one field
     both changed, so the conflict rule decides it (the helpdesk wins by default) and the log names
@@ -1127,6 +1163,7 @@ SCENARIOS = [
     phone_move_and_helpdesk_note_are_both_kept,
     helpdesk_cancellation_and_phone_series_move_are_both_kept,
     helpdesk_occurrence_move_and_phone_series_move_are_both_kept,
+    phone_cancellation_and_move_of_a_series_with_a_cancelled_day_are_both_kept,
     phone_cancellation_and_helpdesk_series_move_are_both_kept,
     both_moved_names_only_the_time,
     planned_request_moved_on_the_phone_says_so_on_the_request,
