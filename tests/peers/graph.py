@@ -217,7 +217,9 @@ class GraphServer:
         self.root = f"https://127.0.0.1:{self.port}"
         self.authority = f"{self.root}/{tenant}"
         self.base_url = f"{self.root}/v1.0"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # serve_forever checks for shutdown() every poll_interval (0.5 s by default): every test's
+        # teardown waited up to that long for an idle server (as the EWS and Google peers, 0.05 s).
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> GraphServer:
         self.thread.start()
