@@ -39,28 +39,26 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
 # `make test` hands whole files to its two processes (pytest-xdist --dist loadfile), in collection
 # order (--no-loadscope-reorder). xdist's own order (most tests first) left the files of one long
-# test for the end (the admin crawl, the sync state machines: 20-40 s each), one process running
-# them while the other had finished. These files, longest first, are handed out before the rest
-# (seconds of `pytest -n 0 --durations` on two loaded cores, December 2026: they vary by half
-# with the load); the rest follow in xdist's order. A file missing here only loses its early start.
+# test for the end (the admin crawl, 37 s; the sync state machines, 20-30 s each before the peers
+# answered without Nagle's delay), one process running them while the other had finished. These
+# files, longest first, are handed out before the rest (seconds of `pytest -n 0 --durations` on two
+# loaded cores, December 2026: they vary by half with the load); the rest follow in xdist's order.
+# A file missing here only loses its early start.
 LONGEST_FILES = [
     "tests/web/test_api_schema.py",  # 62-200 s (schemathesis' coverage phase: ~2,500 appointment writes)
-    "tests/integrations/graph/test_graph_sync.py",  # 58 s
-    "tests/integrations/graph/test_graph_shared.py",  # 41-53 s
-    "tests/integrations/graph/test_graph_recurrence_patterns.py",  # 43-63 s
-    "tests/integrations/test_entry_limits.py",  # 43 s
+    "tests/integrations/test_entry_limits.py",  # 42 s
     "tests/integrations/test_fuzz_inbound.py",  # 41 s
     "tests/test_admin_crawl.py",  # 37 s, one test
-    "tests/integrations/graph/test_graph_state_machine.py",  # 30 s, one test
-    "tests/integrations/test_faults.py",  # 29 s
     "tests/browser/test_calendar_in_browser.py",  # ~28 s
     "tests/browser/test_dispatch_in_browser.py",  # ~27 s
     "tests/integrations/test_times_corpus.py",  # 26 s
-    "tests/integrations/exchange/test_exchange_state_machine.py",  # 24 s, one test
     "tests/browser/test_browser_zone_in_browser.py",  # ~22 s
-    "tests/integrations/google/test_google_state_machine.py",  # 21 s, one test
-    "tests/integrations/test_sync_state_machine.py",  # 12-20 s, one test
+    "tests/integrations/google/test_google_sync.py",  # 20 s
+    "tests/integrations/graph/test_graph_sync.py",  # 19 s
     "tests/calendars/test_vtimezone_years.py",  # 19 s
+    "tests/integrations/test_sync_state_machine.py",  # 12-18 s, one test (its faults wait 1-1.5 s each)
+    "tests/integrations/google/test_google_shared.py",  # 17 s
+    "tests/integrations/test_faults.py",  # 14 s
 ]
 
 
