@@ -1209,6 +1209,7 @@ class _Run:
                 subject=_deleted_subject(link),
                 private=privacy.link_is_private(link),
                 message=self._deletion_won() if conflict else said,
+                routine=not conflict,
             )
         self.report.pulled += 1
         self.report.conflicts += 1 if conflict else 0
@@ -1427,7 +1428,8 @@ class _Run:
         operation: str = "update",
     ) -> SyncLogEntry:
         """The log entry of a pulled change, unsaved: `_pull` saves it, `_update_batch` inserts many.
-        `said`: its sentences (`_update_words` for an update), followed by the entry's own notes."""
+        `said`: its sentences (`_update_words` for an update), followed by the entry's own notes;
+        routine (`SyncLogEntry.routine`) unless it is a conflict or the entry has notes."""
         return self._log_entry(
             In,
             operation,
@@ -1436,6 +1438,8 @@ class _Run:
             link=link,
             overwritten=overwritten,
             message=" ".join(part for part in [*said, *event.notes] if part),
+            # A note on the entry (a cut text, an unknown zone) or a conflict is worth a look.
+            routine=not decision.conflict and not event.notes,
         )
 
     def _update_words(self, decision: Decision, before: RemoteEvent | None, event: RemoteEvent) -> list[str]:
@@ -1470,6 +1474,7 @@ class _Run:
                 else inbound.deletion_words(self.agent, others=False)
                 if pending.link.appointment is not None
                 else "",
+                routine=not pending.decision.conflict,
             )
             for pending in chunk
         ]
@@ -1802,13 +1807,17 @@ class _Run:
         link=None,
         overwritten=None,
         private: bool | None = None,
+        routine: bool = False,
     ) -> SyncLogEntry:
         """One sync log entry of this calendar, unsaved (saved alone by `_log`, or many at once).
         A private entry's text never reaches the log (calendars.privacy): "(private)" stands in.
-        What a conflict overwrote is said in the message too, times on the technician's clock."""
+        What a conflict overwrote is said in the message too, times on the technician's clock.
+        `routine`: the message only says what changed or went there, nothing to look at
+        (`SyncLogEntry.routine`)."""
         return SyncLogEntry(
             agent_calendar=self.ac,
             link=link if link is not None and link.pk else None,
+            routine=routine,
             **_log_fields(
                 direction,
                 operation,

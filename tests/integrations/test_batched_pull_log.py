@@ -78,3 +78,34 @@ def test_a_batch_of_pulled_updates_names_what_changed_in_each(importing, alice_p
         )
         for uid in before
     }
+
+
+def test_changes_pulled_in_a_batch_do_not_push_a_note_out_of_sight(importing, alice_phone, tomorrow_9, client):
+    """The sync page's "Entries that need a look" keeps the lines that say something to act on
+    (here an unknown time zone); many ordinary changes pulled after it, each now saying what
+    changed, stay in the recent activity only, as ordinary imports do."""
+    day = tomorrow_9.strftime("%Y%m%d")
+    put(
+        alice_phone,
+        (
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Hostile client//EN\r\nBEGIN:VEVENT\r\nUID:olympus\r\n"
+            f"DTSTAMP:20260101T000000Z\r\nDTSTART;TZID=Mars/Olympus_Mons:{day}T090000\r\n"
+            f"DTEND;TZID=Mars/Olympus_Mons:{day}T100000\r\nSUMMARY:Site visit\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        ),
+    )
+    visits = {n: tomorrow_9 + timedelta(days=n + 1) for n in range(25)}
+    for n, start in visits.items():
+        put(alice_phone, vevent(f"visit-{n}", start, summary=f"Visit {n}"))
+    pull(importing)
+    for n, start in visits.items():
+        put(alice_phone, vevent(f"visit-{n}", start + timedelta(hours=1), summary=f"Visit {n}"))
+
+    assert pull(importing).pulled == 25
+
+    client.force_login(importing.agent.user)
+    page = client.get("/me/sync/").content.decode()
+    notes = page.split('id="entry-notes"')[1].split("</table>")[0]
+    assert "Site visit" in notes and "Unknown time zone “Mars/Olympus_Mons”" in notes
+    assert "Visit 3" not in notes
+    activity = page.split('id="recent-activity"')[1].split("</table>")[0]
+    assert "Changed in Alice&#x27;s calendar: start and end." in activity
