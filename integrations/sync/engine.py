@@ -1453,8 +1453,13 @@ class _Run:
             return ["Both sides changed; the external calendar's version won."]
         if before is None:
             return []
-        where = f"{self.agent.name}'s calendar"
-        return [conflicts.changes_message(before, event, where=where, zone=str(self.agent.zone))]
+        return [self._changes_words(before, event, where=f"{self.agent.name}'s calendar")]
+
+    def _changes_words(self, before: RemoteEvent, after: RemoteEvent, *, where: str = "the helpdesk") -> str:
+        """`conflicts.changes_message` of one side's entry as last synced (`before`) and now
+        (`after`), on the technician's wall clock; `where` names that side ("Alice's calendar" for
+        a pulled update, the helpdesk for a pushed one). Empty when nothing a person sees changed."""
+        return conflicts.changes_message(before, after, where=where, zone=str(self.agent.zone))
 
     def _delete_batch(self, chunk: list[_Pending]) -> list[_Pending]:
         """Write pulled deletions at once: the appointments (with their occurrences), the links and
@@ -1620,7 +1625,10 @@ class _Run:
         result: str | None = None,
     ) -> None:
         """Record a push the remote accepted: the link's new id, version and synced state, and the
-        log (`message` / `result`: its own, instead of the conflict's)."""
+        log (`message` / `result`: its own, instead of the conflict's; an update's line names what
+        changed in the helpdesk since the last sync, as a pulled update's names what changed there)."""
+        # The helpdesk's side as last synced, read before `_synced` records the new one.
+        synced_local = link.snapshot.get("local") if operation == "update" else None
         link.remote_id, link.version = ref.remote_id, ref.version or ""
         overwritten = None
         if decision.conflict and event is not None:
@@ -1640,8 +1648,10 @@ class _Run:
         if put_back:
             message = f"{self.agent.name} removed this from their calendar; the helpdesk's change put it back."
             self._tell_request(link, message)
-        if message is None:
-            message = "Both sides changed; the helpdesk's version won." if decision.conflict else ""
+        if message is None and decision.conflict:
+            message = "Both sides changed; the helpdesk's version won."
+        elif message is None:
+            message = self._changes_words(mapping.from_data(synced_local), local) if synced_local else ""
         self._log(Out, operation, result, subject=local.subject, link=link, overwritten=overwritten, message=message)
 
     def _pull(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:

@@ -6,6 +6,8 @@ own state, never from our code. These were near-copies in each connector's sync 
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
@@ -178,6 +180,22 @@ def imported_entry_changed_there_is_named_in_the_log(calendars: Calendars, alice
     assert entry.message == f"Changed in {alice.name}'s calendar: subject, start and end.", entry.message
 
 
+def helpdesk_move_is_named_in_the_pushed_line(calendars: Calendars, alice_cal, capture) -> None:
+    """The push of an update says what changed in the helpdesk, as a pulled update's line says
+    what changed there, instead of an empty message; Exchange, Graph and Google send it in a
+    batch (the provider's apply_bulk), CalDAV alone, one log line each way. The coordinator moved
+    the appointment an hour later: its start and end changed; the server holds the new start."""
+    start = next_monday_15()
+    appointment = make(alice_cal.agent, start, capture)
+    with capture(execute=True):
+        calendar_services.update_appointment(appointment, start=start + HOUR, end=start + 2 * HOUR)
+
+    (shown,) = calendars.entries(alice_cal.agent.mailbox)
+    assert shown["start"] == (start + HOUR).astimezone(UTC)
+    entry = SyncLogEntry.objects.filter(agent_calendar=alice_cal, direction="out", operation="update").latest("pk")
+    assert (entry.result, entry.message) == (SyncLogEntry.Result.OK, "Changed in the helpdesk: start and end.")
+
+
 # --- a write the server made whose answer was lost (connection reset, timeout after the commit) ---
 
 
@@ -280,6 +298,7 @@ SCENARIOS = [
     conflict_external_wins_when_admins_choose_it,
     import_off_imports_nothing,
     imported_entry_changed_there_is_named_in_the_log,
+    helpdesk_move_is_named_in_the_pushed_line,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
