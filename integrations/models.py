@@ -434,6 +434,12 @@ class SyncLogEntry(models.Model):
     subject = models.CharField(max_length=255, blank=True)
     message = models.TextField(blank=True)
     overwritten = models.JSONField(null=True, blank=True, help_text="What a conflict rule overwrote.")
+    # A pulled change's line says what changed there (trial fault 7); only lines with something to
+    # act on go to the sync page's "Entries that need a look" (selectors.entries_with_notes).
+    routine = models.BooleanField(
+        default=False,
+        help_text="The message only says what changed or was deleted in the external calendar: nothing to look at.",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

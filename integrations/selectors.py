@@ -193,11 +193,13 @@ def recent_log(agent: Agent, limit: int = 20) -> QuerySet:
 def entries_with_notes(agent: Agent, limit: int = 20) -> QuerySet:
     """The agent's most recent log lines about entries read from their calendars that say
     something: a failure, or what the helpdesk changed or doubted on reading (a bounded series, a
-    cut text, an unknown time zone). Kept apart from the recent activity, where a big import
+    cut text, an unknown time zone); not the routine lines that only say what changed or was
+    deleted there (`SyncLogEntry.routine`). Kept apart from the recent activity, where a big import
     would push them out of sight."""
     return (
         SyncLogEntry.objects.filter(agent_calendar__agent=agent, direction=SyncLogEntry.Direction.INBOUND)
         .filter(Q(result=SyncLogEntry.Result.ERROR) | ~Q(message=""))
+        .exclude(routine=True)  # what changed there, said in every pulled change's line
         .exclude(operation__in=CALENDAR_OPERATIONS)  # a failed sign-in is the calendar's, not an entry's
         .select_related("agent_calendar__connection")[:limit]
     )

@@ -1209,6 +1209,7 @@ class _Run:
                 subject=_deleted_subject(link),
                 private=privacy.link_is_private(link),
                 message=self._deletion_won() if conflict else said,
+                routine=not conflict,
             )
         self.report.pulled += 1
         self.report.conflicts += 1 if conflict else 0
@@ -1348,24 +1349,31 @@ class _Run:
         rows, done, alone = [], [], []
         for pending in chunk:
             try:
-                row, overwritten = self._updated_row(pending)
+                row, overwritten, before = self._updated_row(pending)
             except Exception:  # told, with its message, by the one-by-one way
                 alone.append(pending)
                 continue
             rows.append(row)
-            done.append((pending, row[0], overwritten))
+            done.append((pending, row[0], overwritten, before))
         inbound.write_updated_rows(rows)
-        pulled = [self._pulled_link(pending.link, appointment, pending.event) for pending, appointment, _o in done]
+        pulled = [self._pulled_link(pending.link, appointment, pending.event) for pending, appointment, *_ in done]
         links = [link for link, _written in pulled]
         written = list(dict.fromkeys(name for _link, names in pulled for name in names))
         bulk.update(links, written)
         bulk.insert(
             [
-                self._pull_log_entry(link, pending.decision, pending.event, appointment, overwritten)
-                for (pending, appointment, overwritten), link in zip(done, links, strict=True)
+                self._pull_log_entry(
+                    link,
+                    pending.decision,
+                    pending.event,
+                    appointment,
+                    overwritten,
+                    said=self._update_words(pending.decision, before, pending.event),
+                )
+                for (pending, appointment, overwritten, before), link in zip(done, links, strict=True)
             ]
         )
-        for (pending, appointment, _o), link in zip(done, links, strict=True):
+        for (pending, appointment, *_), link in zip(done, links, strict=True):
             # Written: the run goes on with what was stored, field by field (no copy of Django's
             # own state), the appointment as just written included.
             _copy_fields(link, pending.link, written)
@@ -1374,9 +1382,11 @@ class _Run:
             self.report.conflicts += 1 if pending.decision.conflict else 0
         return alone
 
-    def _updated_row(self, pending: _Pending) -> tuple[tuple[Appointment, set[str]], dict | None]:
+    def _updated_row(self, pending: _Pending) -> tuple[tuple[Appointment, set[str]], dict | None, RemoteEvent | None]:
         """The pulled update of one item as `inbound.updated_row` gives it, with what a conflict
-        overwrote on the helpdesk's side (None: no conflict)."""
+        overwrote on the helpdesk's side (None: no conflict) and the entry it was read against
+        (`_pull`'s `before`: the helpdesk's side in a conflict, else the remote as last synced;
+        None when the link has none)."""
         link, event = pending.link, pending.event
         overwritten = None
         if pending.decision.conflict:
@@ -1393,7 +1403,7 @@ class _Run:
             templated=link.origin == SyncLink.Origin.HELPDESK,
             settings=self.settings,
         )
-        return row, overwritten
+        return row, overwritten, before
 
     def _pulled_link(self, link: SyncLink, appointment: Appointment, event: RemoteEvent) -> tuple[SyncLink, list[str]]:
         """A copy of the link as `_pull` leaves it after applying `event` to `appointment`, unsaved,
@@ -1407,21 +1417,49 @@ class _Run:
         return link, ["remote_id", "version", *synced]
 
     def _pull_log_entry(
-        self, link: SyncLink, decision: Decision, event: RemoteEvent, appointment: Appointment, overwritten
+        self,
+        link: SyncLink,
+        decision: Decision,
+        event: RemoteEvent,
+        appointment: Appointment,
+        overwritten,
+        *,
+        said: list[str],
+        operation: str = "update",
     ) -> SyncLogEntry:
-        """The log entry of a pulled update, unsaved (the one `_pull` writes)."""
+        """The log entry of a pulled change, unsaved: `_pull` saves it, `_update_batch` inserts many.
+        `said`: its sentences (`_update_words` for an update), followed by the entry's own notes;
+        routine (`SyncLogEntry.routine`) unless it is a conflict or the entry has notes."""
         return self._log_entry(
             In,
-            "update",
+            operation,
             SyncLogEntry.Result.CONFLICT if decision.conflict else SyncLogEntry.Result.OK,
             subject=_import_subject(appointment, event),
             link=link,
             overwritten=overwritten,
-            message=" ".join(
-                (["Both sides changed; the external calendar's version won."] if decision.conflict else [])
-                + event.notes
-            ),
+            message=" ".join(part for part in [*said, *event.notes] if part),
+            # A note on the entry (a cut text, an unknown zone) or a conflict is worth a look.
+            routine=not decision.conflict and not event.notes,
         )
+
+    def _update_words(self, decision: Decision, before: RemoteEvent | None, event: RemoteEvent) -> list[str]:
+        """The log's sentences for a pulled update of an entry the helpdesk has, on the one-by-one
+        way (`_pull`) and in a batch alike: a conflict the external calendar won says so (the
+        overwritten values go in the entry's `overwritten`); otherwise what changed there since the
+        last sync, `before` (the remote as last synced) against `event`, in the helpdesk's words
+        (`conflicts.changes_message`: fields and occurrences, on the technician's wall clock).
+        Empty when nothing a person sees changed, or nothing was synced before to compare with."""
+        if decision.conflict:
+            return ["Both sides changed; the external calendar's version won."]
+        if before is None:
+            return []
+        return [self._changes_words(before, event, where=f"{self.agent.name}'s calendar")]
+
+    def _changes_words(self, before: RemoteEvent, after: RemoteEvent, *, where: str = "the helpdesk") -> str:
+        """`conflicts.changes_message` of one side's entry as last synced (`before`) and now
+        (`after`), on the technician's wall clock; `where` names that side ("Alice's calendar" for
+        a pulled update, the helpdesk for a pushed one). Empty when nothing a person sees changed."""
+        return conflicts.changes_message(before, after, where=where, zone=str(self.agent.zone))
 
     def _delete_batch(self, chunk: list[_Pending]) -> list[_Pending]:
         """Write pulled deletions at once: the appointments (with their occurrences), the links and
@@ -1441,6 +1479,7 @@ class _Run:
                 else inbound.deletion_words(self.agent, others=False)
                 if pending.link.appointment is not None
                 else "",
+                routine=not pending.decision.conflict,
             )
             for pending in chunk
         ]
@@ -1586,7 +1625,10 @@ class _Run:
         result: str | None = None,
     ) -> None:
         """Record a push the remote accepted: the link's new id, version and synced state, and the
-        log (`message` / `result`: its own, instead of the conflict's)."""
+        log (`message` / `result`: its own, instead of the conflict's; an update's line names what
+        changed in the helpdesk since the last sync, as a pulled update's names what changed there)."""
+        # The helpdesk's side as last synced, read before `_synced` records the new one.
+        synced_local = link.snapshot.get("local") if operation == "update" else None
         link.remote_id, link.version = ref.remote_id, ref.version or ""
         overwritten = None
         if decision.conflict and event is not None:
@@ -1606,8 +1648,10 @@ class _Run:
         if put_back:
             message = f"{self.agent.name} removed this from their calendar; the helpdesk's change put it back."
             self._tell_request(link, message)
-        if message is None:
-            message = "Both sides changed; the helpdesk's version won." if decision.conflict else ""
+        if message is None and decision.conflict:
+            message = "Both sides changed; the helpdesk's version won."
+        elif message is None:
+            message = self._changes_words(mapping.from_data(synced_local), local) if synced_local else ""
         self._log(Out, operation, result, subject=local.subject, link=link, overwritten=overwritten, message=message)
 
     def _pull(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
@@ -1616,7 +1660,7 @@ class _Run:
         or updated. A conflict is logged and counted, and the request's history says what the
         helpdesk lost (SPEC S3.8)."""
         with transaction.atomic(), inbound.inbound(self.ac):
-            overwritten = None
+            overwritten, before = None, None
             templated = link.origin == SyncLink.Origin.HELPDESK
             # A request lives on without its appointment: its history hears why the entry came back.
             removed_here, deleted_request = link.appointment is None, link.snapshot.get(DELETED_REQUEST)
@@ -1648,31 +1692,22 @@ class _Run:
             self.report.pulled += 1
             if decision.conflict:
                 self.report.conflicts += 1
-            said = []
             if decision.conflict and removed_here:
-                said.append(
+                said = [
                     f"{self._changed_while_removed()} the change won (the external calendar wins conflicts): "
                     f"back in the helpdesk as an entry of {self.agent.name}'s own."
-                )
+                ]
                 if deleted_request is not None:
                     inbound.record_on_request(deleted_request, self.agent, said[0], now=self.now)
-            elif decision.conflict:
-                said.append("Both sides changed; the external calendar's version won.")
-                if overwritten:
+            else:
+                # What changed there, named as every other line names it (trial fault 7), in the
+                # same words as a batched pull's (`_update_batch`).
+                said = self._update_words(decision, before, event)
+                if decision.conflict and overwritten:
                     self._tell_request(link, self._overwritten_text(link, overwritten, side=conflicts.HELPDESK))
-            elif operation == "update" and before is not None:
-                # What changed there, named as every other line names it (trial fault 7).
-                where = f"{self.agent.name}'s calendar"
-                said.append(conflicts.changes_message(before, event, where=where, zone=str(self.agent.zone)))
-            self._log(
-                In,
-                operation,
-                SyncLogEntry.Result.CONFLICT if decision.conflict else SyncLogEntry.Result.OK,
-                subject=_import_subject(link.appointment, event),
-                link=link,
-                overwritten=overwritten,
-                message=" ".join(part for part in said + event.notes if part),
-            )
+            self._pull_log_entry(
+                link, decision, event, link.appointment, overwritten, said=said, operation=operation
+            ).save()
 
     def _pull_shared(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
         """A changed entry of an appointment shared by several technicians (`inbound.is_shared`):
@@ -1782,13 +1817,17 @@ class _Run:
         link=None,
         overwritten=None,
         private: bool | None = None,
+        routine: bool = False,
     ) -> SyncLogEntry:
         """One sync log entry of this calendar, unsaved (saved alone by `_log`, or many at once).
         A private entry's text never reaches the log (calendars.privacy): "(private)" stands in.
-        What a conflict overwrote is said in the message too, times on the technician's clock."""
+        What a conflict overwrote is said in the message too, times on the technician's clock.
+        `routine`: the message only says what changed or went there, nothing to look at
+        (`SyncLogEntry.routine`)."""
         return SyncLogEntry(
             agent_calendar=self.ac,
             link=link if link is not None and link.pk else None,
+            routine=routine,
             **_log_fields(
                 direction,
                 operation,

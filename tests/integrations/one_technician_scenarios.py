@@ -6,6 +6,8 @@ own state, never from our code. These were near-copies in each connector's sync 
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
@@ -147,6 +149,53 @@ def import_off_imports_nothing(calendars: Calendars, alice_cal, capture) -> None
     assert subjects(calendars, alice_cal) == ["Dentist"]
 
 
+def imported_entry_changed_there_is_named_in_the_log(calendars: Calendars, alice_cal, capture) -> None:
+    """Trial fault 7, pulled in a batch: an entry Alice made in her own client is imported (S3.4),
+    then moved an hour later and renamed there. Imported and on her calendar alone, its update is
+    written with the other pulled updates of the run at once (engine `_flush_pulls`), and its log
+    line names what changed, in the words the one-by-one pull uses, instead of an empty message.
+    What changed is what her client wrote: the entry's SUMMARY, DTSTART and DTEND (RFC 5545
+    3.8.1.12, 3.8.2.4, 3.8.2.2), which the helpdesk calls subject, start and end."""
+    alice = alice_cal.agent
+    alice.import_external = True
+    alice.save()
+    start = next_monday_15()
+    entry_id = calendars.add(alice.mailbox, "Dentist", start, start + HOUR)
+    with capture(execute=True):
+        sync(alice_cal)
+    (appointment,) = Appointment.objects.filter(source=Appointment.Source.EXTERNAL)
+
+    calendars.move(alice.mailbox, entry_id, start + HOUR, start + 2 * HOUR, "Dentist, later")
+    with capture(execute=True):
+        sync(alice_cal)
+
+    appointment.refresh_from_db()
+    assert (appointment.start, appointment.end, appointment.subject) == (
+        start + HOUR,
+        start + 2 * HOUR,
+        "Dentist, later",
+    )
+    (entry,) = SyncLogEntry.objects.filter(agent_calendar=alice_cal, direction="in", operation="update")
+    assert entry.result == SyncLogEntry.Result.OK
+    assert entry.message == f"Changed in {alice.name}'s calendar: subject, start and end.", entry.message
+
+
+def helpdesk_move_is_named_in_the_pushed_line(calendars: Calendars, alice_cal, capture) -> None:
+    """The push of an update says what changed in the helpdesk, as a pulled update's line says
+    what changed there, instead of an empty message; Exchange, Graph and Google send it in a
+    batch (the provider's apply_bulk), CalDAV alone, one log line each way. The coordinator moved
+    the appointment an hour later: its start and end changed; the server holds the new start."""
+    start = next_monday_15()
+    appointment = make(alice_cal.agent, start, capture)
+    with capture(execute=True):
+        calendar_services.update_appointment(appointment, start=start + HOUR, end=start + 2 * HOUR)
+
+    (shown,) = calendars.entries(alice_cal.agent.mailbox)
+    assert shown["start"] == (start + HOUR).astimezone(UTC)
+    entry = SyncLogEntry.objects.filter(agent_calendar=alice_cal, direction="out", operation="update").latest("pk")
+    assert (entry.result, entry.message) == (SyncLogEntry.Result.OK, "Changed in the helpdesk: start and end.")
+
+
 # --- a write the server made whose answer was lost (connection reset, timeout after the commit) ---
 
 
@@ -248,6 +297,8 @@ SCENARIOS = [
     conflict_helpdesk_wins_by_default,
     conflict_external_wins_when_admins_choose_it,
     import_off_imports_nothing,
+    imported_entry_changed_there_is_named_in_the_log,
+    helpdesk_move_is_named_in_the_pushed_line,
 ]
 
 # Each connector's module runs every scenario: `@each_scenario def test_...(scenario, ...)`.
