@@ -39,10 +39,10 @@ run: install
 
 # Two processes (pytest-xdist), a file's tests kept together (its servers are started once);
 # each has its own test database and Redis database (helpdesk/settings.py). `pytest -n 0` runs in one.
-# Files are handed out in collection order, the longest first (LONGEST_FILES in tests/conftest.py),
-# so neither process is left alone with a long file at the end. HYPOTHESIS_PROFILE=long: long budgets.
+# Files keep pytest-django's order (transactional tests last: they empty the database after them).
+# HYPOTHESIS_PROFILE=long: the long property budgets.
 test: install
-	$(VENV)/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check .

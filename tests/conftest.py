@@ -37,44 +37,6 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
-# `make test` hands whole files to its two processes (pytest-xdist --dist loadfile), in collection
-# order (--no-loadscope-reorder). xdist's own order (most tests first) left the files of one long
-# test for the end (the admin crawl, 37 s; the sync state machines, 20-30 s each before the peers
-# answered without Nagle's delay), one process running them while the other had finished. These
-# files, longest first, are handed out before the rest (seconds of `pytest -n 0 --durations` on two
-# loaded cores, December 2026: they vary by half with the load); the rest follow in xdist's order.
-# A file missing here only loses its early start.
-LONGEST_FILES = [
-    "tests/web/test_api_schema.py",  # 62-200 s (schemathesis' coverage phase: ~2,500 appointment writes)
-    "tests/integrations/test_entry_limits.py",  # 42 s
-    "tests/integrations/test_fuzz_inbound.py",  # 41 s
-    "tests/test_admin_crawl.py",  # 37 s, one test
-    "tests/browser/test_calendar_in_browser.py",  # ~28 s
-    "tests/browser/test_dispatch_in_browser.py",  # ~27 s
-    "tests/integrations/test_times_corpus.py",  # 26 s
-    "tests/browser/test_browser_zone_in_browser.py",  # ~22 s
-    "tests/integrations/google/test_google_sync.py",  # 20 s
-    "tests/integrations/graph/test_graph_sync.py",  # 19 s
-    "tests/calendars/test_vtimezone_years.py",  # 19 s
-    "tests/integrations/test_sync_state_machine.py",  # 12-18 s, one test (its faults wait 1-1.5 s each)
-    "tests/integrations/google/test_google_shared.py",  # 17 s
-    "tests/integrations/test_faults.py",  # 14 s
-]
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under xdist (PYTEST_XDIST_WORKER is set in its processes), order the files as LONGEST_FILES
-    says, then by number of tests (most first), each file's tests kept in their order. Runs
-    without xdist keep pytest's order."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return
-    files: dict[str, list] = {}
-    for item in items:
-        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
-    rank = {path: index for index, path in enumerate(LONGEST_FILES)}
-    ordered = sorted(files, key=lambda path: (rank.get(path, len(rank)), -len(files[path])))
-    items[:] = [item for path in ordered for item in files[path]]
-
 
 @pytest.fixture(autouse=True)
 def _eager_celery():

@@ -225,6 +225,7 @@ def test_a_rule_repeating_more_than_the_helpdesk_keeps_in_a_year_is_refused_and_
     assert starts(master) == occurrences
 
 
+@pytest.mark.django_db
 def test_the_occurrence_bound_counts_the_starts_dateutil_gives_within_the_year():
     """5,000 starts in the year are kept, 5,001 are not: the count is dateutil's."""
     start = FIRST.replace(tzinfo=AMS)
