@@ -177,7 +177,17 @@ def test_a_celery_app_on_the_default_broker_sends_and_runs_a_task(default_broker
         seen.append(a + b)
         ran.set()
 
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-        add.delay(2, 3)
-        assert ran.wait(30), "the worker never received the task"
+    # celery.contrib.testing makes its app the process's current and default one (setup_app_for_worker):
+    # put the helpdesk's back after, or every later test's tasks go to this app's broker.
+    from celery import current_app
+
+    before = current_app._get_current_object()
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            add.delay(2, 3)
+            assert ran.wait(30), "the worker never received the task"
+    finally:
+        before.set_current()
+        before.set_default()
     assert seen == [5]
+    assert current_app._get_current_object() is before
