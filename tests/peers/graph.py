@@ -1234,11 +1234,14 @@ def _handler(server: GraphServer):
                     server.release.wait(60)
                     self.close_connection = True
                     return None
-                return self._send(status, answer if status != 204 else None, extra)
+                answered = (status, answer if status != 204 else None, extra)
             finally:
+                # Done before the answer is sent: the client may send its next request the moment it
+                # has this one's answer (TCP_NODELAY), and that one must not count this one as running.
                 with server.lock:
                     for box, count in mailboxes.items():
                         server.in_flight[box] -= min(count, MAX_CONCURRENT_PER_MAILBOX)
+            return self._send(*answered)
 
         @staticmethod
         def _item_mailbox(item: dict) -> str:
