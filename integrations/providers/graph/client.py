@@ -589,7 +589,8 @@ class GraphProvider:
         cancelled ones (Graph: an occurrence deleted is cancelled), leaving those `base` already
         has; then the master as it is now (its version moves with its occurrences). With `base`
         (the series as last read, its pattern not written now), an occurrence to change that the
-        series no longer has is VersionConflict: the series changed there since."""
+        series as last read gave and no longer has is VersionConflict: the series changed there since;
+        one on a day its pattern never gave (no instance in Graph) is logged and skipped."""
         zone = event.time_zone or "UTC"
         # The exceptions as last read, by original start (UTC): their times and the text they hold.
         held = {mapping._utc(o.original_start, zone): o for o in (base.overrides if base else [])}
@@ -620,10 +621,14 @@ class GraphProvider:
             by_original = {
                 mapping.original_utc(i["originalStart"]): i["id"] for i in instances if i.get("originalStart")
             }
+            # The starts the series as last read gave: only a wanted one of those that has no instance now
+            # was moved or re-ruled in Outlook since; a day its pattern never gave (an exception the
+            # helpdesk holds off Graph's pattern) has nothing to change and is skipped below.
+            given = set(mapping.original_starts(base, last + timedelta(seconds=1))) if base and base.rrules else set()
             ops = []
             for original, (method, body) in sorted(wanted.items()):
                 occurrence = by_original.get(original)
-                if occurrence is None and base is not None:
+                if occurrence is None and original in given:
                     # The series as last read had it: moved or re-ruled there since (review 6), so the
                     # cancellation or edit would be lost. Read again and merged by the engine.
                     raise VersionConflict(
@@ -631,7 +636,11 @@ class GraphProvider:
                         f"no occurrence starts at {_iso(original)} any more."
                     )
                 if occurrence is None:
-                    logger.info("No occurrence of %s starts at %s; nothing to change there", master_id, original)
+                    logger.info(
+                        "No occurrence of %s starts at %s (its pattern does not give it); nothing to change there",
+                        master_id,
+                        original,
+                    )
                     continue
                 ops.append((method, f"/users/{quote(calendar.mailbox)}/events/{quote(occurrence)}", body, {}))
             for start in range(0, len(ops), MAX_BATCH):
