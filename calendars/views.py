@@ -49,6 +49,9 @@ def _ignored(request: HttpRequest, name: str, value: str, why: str, shown: objec
     messages.warning(request, f'The link\'s {name} "{shown_text(value)}" {why}, so the calendar shows {shown}.')
 
 
+_MAX_DIGITS = 6  # more than any link's number (days, minutes) needs
+
+
 def _number(
     request: HttpRequest, name: str, default: int, *, low: int, high: int, choices: tuple[int, ...] = ()
 ) -> int:
@@ -61,7 +64,10 @@ def _number(
     if not value.isascii() or not value.lstrip("-").isdigit():
         _ignored(request, name, value, "is not a whole number", default)
         return default
-    number = int(value)
+    # A bound on the text before int(): Python refuses more than 4,300 digits (a ValueError, a 500),
+    # and every value a link may hold has a few; a longer one is simply out of range.
+    outside = low - 1 if value.startswith("-") else high + 1
+    number = outside if len(value.lstrip("-").lstrip("0")) > _MAX_DIGITS else int(value)
     if not low <= number <= high:
         kept = min(max(number, low), high)
         _ignored(request, name, value, f"is not from {low} to {high}", kept)
