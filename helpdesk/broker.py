@@ -11,8 +11,8 @@ JSON), `json.loads` raises, and Celery stops the worker with "Unrecoverable erro
   `*.<queue>.msg` listing matches), then `os.replace`s it to its message name. A rename within one
   file system is atomic (POSIX rename(2)), so a reader finds no file or the whole message.
 - `_get` claims a file by renaming it (of two readers, one wins), reads it and checks that it is a
-  kombu message. A file that is not (written by another program, cut short by a crash or a full
-  disk) is moved to `unreadable_folder`, logged with its path and the reason, and the worker goes
+  kombu message. A file that cannot be opened or is not one (written by another program, cut short
+  by a crash or a full disk) is moved to `unreadable_folder`, logged with its path and the reason, and the worker goes
   on with the next message: nothing is deleted, nothing is fatal.
 - `_queue_bind` has the same create-then-lock gap for an exchange's table file (control folder):
   a new table appears whole too (hard link of a written file).
@@ -118,9 +118,8 @@ class Channel(filesystem.Channel):
         super()._queue_bind(exchange, routing_key, pattern, queue)
 
     def _get(self, queue):
-        """The oldest message of `queue` (a dict), or raises queue.Empty. A file that is not a kombu
-        message is moved to `unreadable_folder` and logged, and the next one is tried. Raises
-        ChannelError when a claimed file cannot be read (kombu's own answer)."""
+        """The oldest message of `queue` (a dict), or raises queue.Empty. A file that cannot be opened
+        or is not a kombu message is moved to `unreadable_folder` and logged, and the next one is tried."""
         wanted = f"{queue}.msg"
         for name in sorted(os.listdir(self.data_folder_in)):
             if name.partition(".")[2] != wanted:
@@ -134,7 +133,9 @@ class Channel(filesystem.Channel):
                 with open(claimed, "rb") as file:
                     payload = file.read()
             except OSError as exc:
-                raise ChannelError(f"Cannot read file {claimed!r} from queue.") from exc
+                # Claimed under a hidden name no listing matches: left there it would be lost unsaid.
+                self._set_aside(claimed, name, f"it cannot be opened: {exc.strerror or exc}")
+                continue
             problem = _problem(payload)
             if problem:
                 self._set_aside(claimed, name, problem)

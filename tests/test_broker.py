@@ -151,6 +151,26 @@ def test_a_message_file_that_is_not_a_message_is_kept_aside_and_the_next_one_del
     assert any("00_bbbb.celery.msg" in line and "not JSON" in line for line in said), said
 
 
+def test_a_claimed_message_file_that_cannot_be_opened_is_kept_aside_and_logged(default_broker_url, folders, caplog):
+    """Review finding 9: a message file claimed (renamed to its hidden reading name) whose open() fails
+    (here a symbolic link to nothing: rename(2) moves the link, open(2) gives ENOENT) was left under
+    the hidden name, never listed again and never said: the message lost. It is moved to the
+    unreadable folder under its own name and logged, and the next message is delivered."""
+    queue = Path(folders["data_folder_in"])
+    with Connection(default_broker_url, transport_options=folders) as conn:
+        channel = conn.channel()
+        (queue / "0_cccc.celery.msg").symlink_to(queue / "nowhere")
+        Producer(channel, serializer="json").publish({"n": 4}, exchange="", routing_key="celery")
+        with caplog.at_level(logging.ERROR, logger="helpdesk.broker"):
+            message = channel.basic_get("celery", no_ack=True)
+        assert message is not None and message.decode() == {"n": 4}
+    kept = Path(folders["unreadable_folder"])
+    assert (kept / "0_cccc.celery.msg").is_symlink()
+    assert not [name for name in os.listdir(queue) if name.endswith(".reading")]
+    said = [record.getMessage() for record in caplog.records]
+    assert any("0_cccc.celery.msg" in line and "cannot be opened" in line and str(kept) in line for line in said)
+
+
 def test_messages_of_kombus_own_filesystem_transport_are_read(default_broker_url, folders):
     """Same folders, names and JSON: a message queued by kombu's transport (a process started before
     an upgrade) is read by the project's."""
