@@ -51,7 +51,13 @@ class CalendarSettings(models.Model):
         default=ConflictRule.HELPDESK_WINS,
         help_text="Who wins when both sides changed the same appointment since the last sync.",
     )
-    import_days_past = models.PositiveIntegerField(default=30)
+    import_days_past = models.PositiveIntegerField(
+        default=30,
+        help_text="How many days back entries are imported from the technicians' calendars, and how far "
+        "back a repeating series' occurrences are kept. A series may have at most 5,000 occurrences in a "
+        "year plus these days, so a larger value refuses series that repeat very often, on create and "
+        "on import.",
+    )
     import_days_future = models.PositiveIntegerField(default=365)
     sync_log_days = models.PositiveIntegerField(
         "keep the sync log for (days)",

@@ -1660,7 +1660,8 @@ def too_many_starts_text(settings: CalendarSettings | None = None) -> str:
     return (
         f"This rule repeats more than {MAX_OCCURRENCES_A_YEAR:,} times in a year and the "
         f"{settings.import_days_past} days before it, more than the helpdesk keeps for one series; "
-        "repeat it less often."
+        "repeat it less often. Those days are the calendar settings' import days past, which the "
+        "count includes: fewer of them let more series through."
     )
 
 

@@ -89,9 +89,12 @@ def _check_cost(
         except (ValueError, TypeError, OverflowError) as error:
             raise UnreadableEntry(f"Its repeat rule {rule[:80]!r} cannot be expanded ({error}).") from error
         if count > most:
+            days = (settings or CalendarSettings.load()).import_days_past
             raise UnreadableEntry(
                 f"Its repeat rule {rule[:80]!r} gives more than {most} occurrences in a year and the days "
-                "before it the helpdesk keeps; the helpdesk holds at most that many."
+                f"before it the helpdesk keeps; the helpdesk holds at most that many. Those {days} days are "
+                "the calendar settings' import days past, which the count includes: fewer of them let more "
+                "series through."
             )
         total += count
     return total
