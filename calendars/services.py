@@ -19,7 +19,7 @@ from django.utils import timezone
 from agents.models import Agent
 from calendars import ownership, privacy, times
 from calendars.models import Appointment, CalendarSettings, EditScope, Schedule
-from calendars.rule_parts import checks_ranges, rule_part_problem
+from calendars.rule_parts import checks_ranges, rule_part_problem, rule_text_parts
 from calendars.selectors import (
     cancelled_starts,
     exdate_instants,
@@ -205,7 +205,7 @@ def _refuse_count_with_until(text: str) -> None:
     """ValidationError({"rule": ...}) for an RRULE or EXRULE line of `text` (RFC 5545 text, one rule
     a line, the "RRULE:" name optional) that ends by both COUNT and UNTIL."""
     for line in text.upper().splitlines():
-        parts = {part.split("=", 1)[0].strip() for part in line.split(":", 1)[-1].split(";")}
+        parts = {name for name, _ in rule_text_parts(line)}
         if {"COUNT", "UNTIL"} <= parts:
             raise ValidationError(
                 {"rule": "A rule ends either after a number of times (COUNT) or on a date (UNTIL), not both; keep one."}
