@@ -921,9 +921,7 @@ def check_rule(
             return parsed
         rules = [recurrence_lib.serialize(rule) for rule in parsed.rrules]
         # Only the span kept counts, however old the series: the one the occurrences are made for.
-        first_kept, last_kept = (
-            moment.astimezone(zone).replace(tzinfo=None) for moment in kept_span(_aware(start, zone), timezone.now())
-        )
+        first_kept, last_kept = kept_span_on_wall_clock(_aware(start, zone), timezone.now(), zone)
         starts = times.starts_in_span(
             local, rules, first=first_kept, last=last_kept, limit=MAX_OCCURRENCES_A_YEAR, year=RECURRENCE_HORIZON
         )
@@ -1653,6 +1651,17 @@ def kept_span(
     rule let through never makes more rows than that (review 14)."""
     shown_from = shown_from if shown_from is not None else visible_from(now, settings)
     return max(start, shown_from), max(now, start) + RECURRENCE_HORIZON
+
+
+def kept_span_on_wall_clock(
+    start: datetime, now: datetime, zone: zoneinfo.ZoneInfo, *, settings: CalendarSettings | None = None
+) -> tuple[datetime, datetime]:
+    """`kept_span(start, now)` (both aware) as naive wall-clock times on `zone` (the series' IANA
+    zone), both ends included: the span a rule is walked over when its starts are counted against
+    MAX_OCCURRENCES_A_YEAR (`check_rule`, the import's cost check), since a rule repeats on its
+    zone's wall clock (RFC 5545 3.3.10)."""
+    first, last = kept_span(start, now, settings=settings)
+    return first.astimezone(zone).replace(tzinfo=None), last.astimezone(zone).replace(tzinfo=None)
 
 
 def too_many_starts_text(settings: CalendarSettings | None = None) -> str:
