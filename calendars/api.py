@@ -574,6 +574,13 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
 
     @extend_schema_field(RuleWarningSerializer(many=True, allow_null=True))
     def get_rule_warnings(self, appointment: Appointment) -> list[dict] | None:
+        """The warnings about the rule given in this request (a series made or its rule changed; the
+        view names them in the context's "rule_given", a set of appointment ids), as
+        RuleWarningSerializer dicts: one "skipped_months" warning per monthly rule that skips months
+        in the series' first year (`series_words.skipped_months`, RFC 5545 3.3.10: a BYMONTHDAY a
+        month lacks gives no occurrence), with the months as "YYYY-MM" on the series' wall clock and
+        the same rule on each month's last day (RRULE text without "RRULE:") or None. [] when the
+        rule skips nothing or the appointment is no series' master; None when no rule was given here."""
         if appointment.pk not in self.context.get("rule_given", ()):
             return None
         return [

@@ -87,6 +87,9 @@ class OutsideHoursSerializer(serializers.Serializer):
 
     @extend_schema_field(OutsideSpanSerializer(many=True))
     def get_spans(self, outside) -> list[dict]:
+        """`outside.spans` (a selectors.OutsideHours: the parts outside the technician's working
+        hours, aware UTC instants, in order) as OutsideSpanSerializer dicts {"start", "end"}, each
+        [start, end) and written as the API writes every instant."""
         return [OutsideSpanSerializer({"start": begin, "end": finish}).data for begin, finish in outside.spans]
 
 

@@ -52,6 +52,24 @@ _WEEKDAY = re.compile(r"^(?:[+-]?(\d{1,2}))?(MO|TU|WE|TH|FR|SA|SU)$")
 _INTEGER = re.compile(r"^[+-]?\d{1,9}$")
 
 
+_PROPERTY_NAME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9-]*:")
+
+
+def rule_text_parts(text: str) -> list[tuple[str, str]]:
+    """One RRULE or EXRULE value's parts (RFC 5545 3.3.10 "recur-rule-part", separated by ";"),
+    with or without its property name ("RRULE:"), in the order written, as (NAME upper case,
+    value as written, stripped); parts with no name left out. Text only: nothing is checked or
+    read (icalendar's vRecur refuses a value it cannot read, and these callers must name it in
+    words or keep it as written). The one splitter for rule text."""
+    value = _PROPERTY_NAME.sub("", text, count=1)
+    parts = []
+    for part in value.split(";"):
+        name, _, given = part.partition("=")
+        if name.strip():
+            parts.append((name.strip().upper(), given.strip()))
+    return parts
+
+
 def _takes(low: int, high: int | None, signed: bool) -> str:
     if high is None:
         return f"a whole number from {low}"
@@ -66,10 +84,7 @@ def rule_part_problem(text: str) -> str | None:
     when every part named in `_NUMBERED` and BYDAY is in range. Parts not named here (FREQ, UNTIL,
     WKST, unknown ones) are left to the rule's reader. A rule in range that the rule store cannot
     keep is named too (`storage_problem`). Pure: text in, text out."""
-    value = text.split(":", 1)[1] if ":" in text else text
-    for part in value.split(";"):
-        name, _, given = part.partition("=")
-        name, given = name.strip().upper(), given.strip()
+    for name, given in rule_text_parts(text):
         if name == "BYDAY":
             problem = _weekday_problem(given)
             if problem:
@@ -99,10 +114,7 @@ def storage_problem(text: str) -> str | None:
     """Why a rule within RFC 5545's ranges (`rule_part_problem` found nothing) still cannot be
     stored by django-recurrence, in words, or None. Its validator takes BYMONTHDAY from -4 to 31
     and BYSECOND from 0 to 59 (recurrence.base.validate)."""
-    value = text.split(":", 1)[1] if ":" in text else text
-    for part in value.split(";"):
-        name, _, given = part.partition("=")
-        name = name.strip().upper()
+    for name, given in rule_text_parts(text):
         numbers = [int(n) for n in given.split(",") if _INTEGER.match(n.strip())]
         if name == "BYMONTHDAY" and any(n < -4 for n in numbers):
             return (
@@ -133,11 +145,7 @@ def rule_combination_problem(text: str) -> str | None:
     such as dateutil ignore or bend these parts instead of refusing them, so the series made
     would not be the one meant. Rules read from external calendars are not held to this (their
     occurrences are what that calendar shows). Pure: text in, text out."""
-    value = text.split(":", 1)[1] if ":" in text else text
-    parts = {}
-    for part in value.split(";"):
-        name, _, given = part.partition("=")
-        parts[name.strip().upper()] = given.strip().upper()
+    parts = {name: given.upper() for name, given in rule_text_parts(text)}
     freq = parts.get("FREQ", "")
     numbered_days = [day for day in parts.get("BYDAY", "").split(",") if day.strip()[:1] in "+-0123456789"]
     numbered_days = [day for day in numbered_days if day.strip()]

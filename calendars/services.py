@@ -19,7 +19,7 @@ from django.utils import timezone
 from agents.models import Agent
 from calendars import ownership, privacy, times
 from calendars.models import Appointment, CalendarSettings, EditScope, Schedule
-from calendars.rule_parts import checks_ranges, rule_part_problem
+from calendars.rule_parts import checks_ranges, rule_part_problem, rule_text_parts
 from calendars.selectors import (
     cancelled_starts,
     exdate_instants,
@@ -205,7 +205,7 @@ def _refuse_count_with_until(text: str) -> None:
     """ValidationError({"rule": ...}) for an RRULE or EXRULE line of `text` (RFC 5545 text, one rule
     a line, the "RRULE:" name optional) that ends by both COUNT and UNTIL."""
     for line in text.upper().splitlines():
-        parts = {part.split("=", 1)[0].strip() for part in line.split(":", 1)[-1].split(";")}
+        parts = {name for name, _ in rule_text_parts(line)}
         if {"COUNT", "UNTIL"} <= parts:
             raise ValidationError(
                 {"rule": "A rule ends either after a number of times (COUNT) or on a date (UNTIL), not both; keep one."}
@@ -537,7 +537,9 @@ def _new_series_zone(
         )
     stored = {"start": appointment.start, "end": appointment.end}
     if all(changes.get(name) is None or _aware(changes[name], zone) == stored[name] for name in stored):
-        start = _shifted(appointment.start, timedelta(0), new, before)  # the same wall-clock time on the new clock
+        start = times.wall_shifted(
+            appointment.start, timedelta(0), new, before
+        )  # the same wall-clock time on the new clock
         changes.update(start=start, end=times.end_after(start, appointment.end - appointment.start))
     appointment.schedule.time_zone = new
     return before
@@ -919,9 +921,7 @@ def check_rule(
             return parsed
         rules = [recurrence_lib.serialize(rule) for rule in parsed.rrules]
         # Only the span kept counts, however old the series: the one the occurrences are made for.
-        first_kept, last_kept = (
-            moment.astimezone(zone).replace(tzinfo=None) for moment in kept_span(_aware(start, zone), timezone.now())
-        )
+        first_kept, last_kept = kept_span_on_wall_clock(_aware(start, zone), timezone.now(), zone)
         starts = times.starts_in_span(
             local, rules, first=first_kept, last=last_kept, limit=MAX_OCCURRENCES_A_YEAR, year=RECURRENCE_HORIZON
         )
@@ -1306,7 +1306,7 @@ def _shifted_span(
     if (new_start, new_end) == (occurrence.start, occurrence.end):
         return None
 
-    moved = _shifted(start, _wall_shift(occurrence.original_start, new_start, zone), zone)
+    moved = times.wall_shifted(start, times.wall_shift(occurrence.original_start, new_start, zone), zone)
     return moved, times.end_after(moved, new_end - new_start)
 
 
@@ -1344,10 +1344,10 @@ def split_series(
         else (key, times.end_after(key, length))
     )
     first = span[0] if isinstance(span[0], datetime) else times.midnight(span[0], zone)
-    shift = _wall_shift(key, first, zone)
+    shift = times.wall_shift(key, first, zone)
 
     def shifted(moment: datetime) -> datetime:
-        return _shifted(moment, shift, zone)
+        return times.wall_shifted(moment, shift, zone)
 
     # What follows, read before the old series lets it go.
     later = master.occurrences.filter(is_modified=True, original_start__gte=key)
@@ -1497,8 +1497,8 @@ def series_rule_after_move(master: Appointment, rule, *, agents: Iterable[Agent]
     else:
         # The series' own rule moved: its end moves too, by the same wall-clock shift, as
         # `_shift_until` moves it when the days stay (a rule given with the move keeps its end).
-        shift = _wall_shift(master.start, moved_master.start, zone)
-        moved = _until_moved(moved, lambda moment: _shifted(moment, shift, zone), zone)
+        shift = times.wall_shift(master.start, moved_master.start, zone)
+        moved = _until_moved(moved, lambda moment: times.wall_shifted(moment, shift, zone), zone)
     if _first_start(current, master.start, zone) == master.start and (
         _first_start(moved, moved_master.start, zone) != moved_master.start
     ):
@@ -1651,6 +1651,17 @@ def kept_span(
     rule let through never makes more rows than that (review 14)."""
     shown_from = shown_from if shown_from is not None else visible_from(now, settings)
     return max(start, shown_from), max(now, start) + RECURRENCE_HORIZON
+
+
+def kept_span_on_wall_clock(
+    start: datetime, now: datetime, zone: zoneinfo.ZoneInfo, *, settings: CalendarSettings | None = None
+) -> tuple[datetime, datetime]:
+    """`kept_span(start, now)` (both aware) as naive wall-clock times on `zone` (the series' IANA
+    zone), both ends included: the span a rule is walked over when its starts are counted against
+    MAX_OCCURRENCES_A_YEAR (`check_rule`, the import's cost check), since a rule repeats on its
+    zone's wall clock (RFC 5545 3.3.10)."""
+    first, last = kept_span(start, now, settings=settings)
+    return first.astimezone(zone).replace(tzinfo=None), last.astimezone(zone).replace(tzinfo=None)
 
 
 def too_many_starts_text(settings: CalendarSettings | None = None) -> str:
@@ -1861,43 +1872,19 @@ def _spread_to_occurrences(
     return []
 
 
-def _wall_shift(
-    before: datetime, after: datetime, zone: zoneinfo.ZoneInfo, zone_before: zoneinfo.ZoneInfo | None = None
-) -> timedelta:
-    """How far a series' start moved from `before` to `after` (both aware) on its wall clock:
-    `after` read on `zone`'s clock, `before` on `zone_before`'s when the series changed clock
-    (else on `zone`'s too), so the 09:00 of each day stays 09:00 on a new clock."""
-    return _wall(after, zone) - _wall(before, zone_before or zone)
-
-
-def _shifted(
-    moment: datetime, shift: timedelta, zone: zoneinfo.ZoneInfo, zone_before: zoneinfo.ZoneInfo | None = None
-) -> datetime:
-    """`moment` (aware) moved by `shift` on the wall clock, as a series' move moves its
-    exceptions: read on `zone_before`'s clock when the series changed clock (else on `zone`'s),
-    shifted, and placed on `zone`'s (aware), so 15:00 stays the 15:00 of each day whatever its
-    offset (DST-correct; a time in a gap or fold as `times.on_wall_clock` reads it)."""
-    return times.on_wall_clock(_wall(moment, zone_before or zone) + shift, zone)
-
-
-def _wall(moment: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
-    """`moment` (aware) as the naive wall-clock time `zone` shows for it."""
-    return moment.astimezone(zone).replace(tzinfo=None)
-
-
 def _series_shift(
     master: Appointment, start_before: datetime, zone_before: zoneinfo.ZoneInfo | None = None
 ) -> tuple[timedelta | None, Callable[[datetime], datetime]]:
     """A whole series moved from `start_before` (aware; on `zone_before`'s clock when the series
     changed zone, else on its own) to its master's start: (the shift on the wall clock
-    (`_wall_shift`), None when nothing moves; the function giving a moment of the series (aware)
-    after that shift on the series' clock (`_shifted`), aware). On the wall clock, so 15:00 stays
+    (`times.wall_shift`), None when nothing moves; the function giving a moment of the series (aware)
+    after that shift on the series' clock (`times.wall_shifted`), aware). On the wall clock, so 15:00 stays
     the 15:00 of each day across a DST change, and the 09:00 of each day stays 09:00 on a new clock."""
     zone = schedule_zone(master.schedule)
-    shift = _wall_shift(start_before, master.start, zone, zone_before)
+    shift = times.wall_shift(start_before, master.start, zone, zone_before)
 
     def shifted(moment: datetime) -> datetime:
-        return _shifted(moment, shift, zone, zone_before)
+        return times.wall_shifted(moment, shift, zone, zone_before)
 
     return (shift if shift or zone_before is not None else None), shifted
 

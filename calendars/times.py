@@ -168,6 +168,29 @@ def on_wall_clock(value: datetime, zone: tzinfo) -> datetime:
     return value.replace(tzinfo=zone, fold=0)
 
 
+def wall_shift(before: datetime, after: datetime, zone: tzinfo, zone_before: tzinfo | None = None) -> timedelta:
+    """How far a series' start moved from `before` to `after` (both aware) on its wall clock, as a
+    naive difference of wall-clock times (not of instants): `after` read on `zone`'s clock (an IANA
+    zone), `before` on `zone_before`'s when the series changed clock (else on `zone`'s too), so the
+    09:00 of each day stays 09:00 on a new clock and across a DST change, as RFC 5545 3.3.10 repeats
+    a rule on the wall clock of its DTSTART's zone. The one shift (`wall_shifted` applies it)."""
+    return _wall(after, zone) - _wall(before, zone_before or zone)
+
+
+def wall_shifted(moment: datetime, shift: timedelta, zone: tzinfo, zone_before: tzinfo | None = None) -> datetime:
+    """`moment` (aware) moved by `shift` (a `wall_shift`) on the wall clock, as a series' move moves
+    its exceptions: read on `zone_before`'s clock when the series changed clock (else on `zone`'s,
+    an IANA zone), shifted, and placed on `zone`'s (aware), so 15:00 stays the 15:00 of each day
+    whatever its offset (DST-correct as RFC 5545 3.3.10 reads a rule; a time in a gap or fold as
+    `on_wall_clock` reads it)."""
+    return on_wall_clock(_wall(moment, zone_before or zone) + shift, zone)
+
+
+def _wall(moment: datetime, zone: tzinfo) -> datetime:
+    """`moment` (aware) as the naive wall-clock time `zone` shows for it."""
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
 def next_whole_hour(moment: datetime, zone: tzinfo) -> datetime:
     """The first whole hour on `zone`'s wall clock after `moment` (aware), in UTC: 10:10 in
     Kathmandu (+05:45) gives 11:00 there (05:15 UTC), not the next whole UTC hour (10:45 there).

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from calendars.rule_parts import rule_text_parts
+
 from .base import ProviderError, UnreadableEntry
 
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -38,13 +40,9 @@ class MicrosoftPattern:
 
 
 def rule_parts(rule: str) -> dict[str, str]:
-    """An RRULE value ("RRULE:" prefix allowed) as {part name: value}, both upper case."""
-    parts = {}
-    for part in rule.removeprefix("RRULE:").split(";"):
-        key, _, value = part.partition("=")
-        if key:
-            parts[key.strip().upper()] = value.strip().upper()
-    return parts
+    """An RRULE value ("RRULE:" prefix allowed) as {part name: value}, both upper case
+    (`calendars.rule_parts.rule_text_parts`, the one splitter)."""
+    return {name: value.upper() for name, value in rule_text_parts(rule)}
 
 
 def _one_number(parts: dict[str, str], name: str, rule: str, system: str, low: int, high: int) -> int | None:

@@ -71,15 +71,12 @@ def _check_cost(
     calendar_services.MAX_OCCURRENCES_A_YEAR starts in that year (calendars.services.RECURRENCE_HORIZON): a
     FREQ=MINUTELY or SECONDLY rule would make hundreds of thousands of rows. The rules are walked
     lazily (`times.starts_in_span`): however old the series, only the span kept counts
-    (`calendar_services.kept_span`, the span its occurrences are made for). `now` and `settings`:
+    (`calendar_services.kept_span_on_wall_clock`, the span its occurrences are made for). `now` and `settings`:
     the moment and CalendarSettings the occurrences will be made with (read when not given)."""
     zone = _series_zone(event, agent)
     aware_start = _as_datetime(event.start, agent)
     start = aware_start.astimezone(zone).replace(tzinfo=None)
-    first, last = (
-        moment.astimezone(zone).replace(tzinfo=None)
-        for moment in calendar_services.kept_span(aware_start, now or timezone.now(), settings=settings)
-    )
+    first, last = calendar_services.kept_span_on_wall_clock(aware_start, now or timezone.now(), zone, settings=settings)
     total, most = 0, calendar_services.MAX_OCCURRENCES_A_YEAR
     for rule in event.rrules:
         try:

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 
+from calendars.rule_parts import rule_text_parts
 from integrations.providers.base import MAX_BODY, RemoteEvent, cut_note, cut_text, nul_note
 
 # RFC 5545 3.3.10: frequencies finer than a day.
@@ -110,16 +111,6 @@ def _cut_body(event: RemoteEvent) -> None:
         event.notes.append(cut_note(limit))
 
 
-def _rule_parts(rule: str) -> list[tuple[str, str]]:
-    text = rule[6:] if rule.upper().startswith("RRULE:") else rule
-    parts = []
-    for part in text.split(";"):
-        name, _, value = part.partition("=")
-        if name.strip():
-            parts.append((name.strip().upper(), value.strip()))
-    return parts
-
-
 def _first_starts(event: RemoteEvent, rule: str, limit: int) -> int | None:
     """How many starts (up to limit + 1) the rule gives from the entry's start; None when dateutil
     cannot expand it (the calendar's own validation then says why)."""
@@ -153,7 +144,7 @@ def _bound_series(event: RemoteEvent) -> None:
     per_rule = max(1, limit // len(event.rrules))
     bounded = []
     for rule in event.rrules:
-        parts = _rule_parts(rule)
+        parts = rule_text_parts(rule)
         values = dict(parts)
         freq = values.get("FREQ", "")
         count = int(values["COUNT"]) if values.get("COUNT", "").isdigit() else None

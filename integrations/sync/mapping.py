@@ -559,19 +559,18 @@ def rekeyed(
     """A series' exceptions (its EXDATEs; its overrides, keyed by original start) renamed for the
     series moved from `before` to `after` (its first start, aware or a date): each names the same
     instance of the moved rule (RFC 5545 3.8.5.1, 3.8.4.4 name instances by their start), shifted
-    on the series' wall clock (`zone`, an IANA name) so 15:00 stays the 15:00 of each day across a
-    DST change; a date by whole days. An override keeps its own times (an occurrence moved on its
-    own stays where it was put). Unchanged when nothing moved or the forms differ (all-day and timed)."""
+    on the series' wall clock (`zone`, an IANA name; `times.wall_shift`, the one shift the helpdesk's
+    own series moves use) so 15:00 stays the 15:00 of each day across a DST change; a date by
+    whole days. An override keeps its own times (an occurrence moved on its own stays where it was
+    put). Unchanged when nothing moved or the forms differ (all-day and timed)."""
     if isinstance(before, datetime) != isinstance(after, datetime) or before == after:
         return list(exdates), list(overrides)
     if isinstance(before, datetime):
         tz = times.zone_or(zone, ZoneInfo("UTC"))
-        shift = after.astimezone(tz).replace(tzinfo=None) - before.astimezone(tz).replace(tzinfo=None)
+        shift = times.wall_shift(before, after, tz)
 
         def moved(value):
-            if not isinstance(value, datetime):
-                return value
-            return times.on_wall_clock(value.astimezone(tz).replace(tzinfo=None) + shift, tz)
+            return times.wall_shifted(value, shift, tz) if isinstance(value, datetime) else value
     else:
         days = after - before
 

@@ -2,7 +2,7 @@
 the series began (found while profiling issue 14's import: a daily series begun in 2010 was refused
 as "more than 5,000 a year"). The counts are dateutil's."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -74,7 +74,8 @@ def test_the_count_against_the_cap_is_of_the_span_whose_occurrences_are_made(ali
 
 def test_a_series_let_through_makes_as_many_occurrences_as_were_counted(alice):
     """The same series with 12 starts a day: what the cap counted (`kept_span`, `times.starts_in_span`)
-    is what is made, dateutil's count of the import window's start to a year ahead."""
+    is what is made, dateutil's count of the import window's start (30 days back, the default
+    CalendarSettings.import_days_past) to a year (365 days) ahead."""
     twelve = "FREQ=DAILY;BYHOUR=" + ",".join(str(hour) for hour in range(6, 18))
     now = datetime.now(AMS).replace(microsecond=0)
     start = (now - timedelta(days=60)).replace(hour=6, minute=0, second=0)
@@ -83,7 +84,10 @@ def test_a_series_let_through_makes_as_many_occurrences_as_were_counted(alice):
         rule="RRULE:" + twelve, agents=[alice], subject="Rounds", start=start, end=start + timedelta(minutes=30)
     )
 
-    first, last = services.kept_span(master.start, datetime.now(AMS))
+    # The span written out, as instants (days of 24 hours from now, whatever the DST changes
+    # between), read on the series' wall clock for dateutil: the series began before it.
+    now = datetime.now(UTC)
+    first, last = now - timedelta(days=30), now + timedelta(days=365)
     expected = _dateutil_count(
         twelve,
         start.replace(tzinfo=None),

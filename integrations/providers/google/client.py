@@ -186,15 +186,15 @@ _KEYS = _Kept(16)
 _KEPT = _Kept(KEPT_CREDENTIALS)
 
 
-def _service_account(info_json: str) -> service_account.Credentials:
+def _service_account(info_json: str, *, kept: bool = True) -> service_account.Credentials:
     """The service account's credentials from its JSON key (with our token_uri), kept per process
-    by its client_email. Raises ValueError or KeyError for a key that cannot be read (not kept)."""
+    by its client_email (`kept`), else made anew. Raises ValueError or KeyError for a key that
+    cannot be read (not kept)."""
     info = json.loads(info_json)
-    return _KEYS.get(
-        ("service account", str(info.get("client_email", ""))),
-        info_json,
-        lambda: service_account.Credentials.from_service_account_info(info, scopes=[CALENDAR_SCOPE]),
-    )
+    if not kept:
+        return service_account.Credentials.from_service_account_info(info, scopes=[CALENDAR_SCOPE])
+    email = str(info.get("client_email", ""))
+    return _KEYS.get(("service account", email), info_json, lambda: _service_account(info_json, kept=False))
 
 
 def _delegated_credentials(info_json: str, mailbox: str, *, kept: bool = True) -> service_account.Credentials:
@@ -203,10 +203,7 @@ def _delegated_credentials(info_json: str, mailbox: str, *, kept: bool = True) -
     only when google-auth finds the token expired or within its refresh margin. Raises ValueError or
     KeyError as _service_account."""
     if not kept:
-        info = json.loads(info_json)
-        return service_account.Credentials.from_service_account_info(info, scopes=[CALENDAR_SCOPE]).with_subject(
-            mailbox
-        )
+        return _service_account(info_json, kept=False).with_subject(mailbox)
     email = str(json.loads(info_json).get("client_email", ""))
     return _KEPT.get(
         ("service account", email, mailbox), info_json, lambda: _service_account(info_json).with_subject(mailbox)

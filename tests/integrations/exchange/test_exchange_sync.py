@@ -633,4 +633,7 @@ def test_a_push_with_a_wrong_password_marks_the_calendar_failing(alice_exchange,
     failing = AgentCalendar.objects.get(pk=alice_exchange.pk)
     assert report.failed == 1
     assert failing.state == AgentCalendar.State.FAILING
-    assert failing.last_error
+    # The reason is the sign-in's (HTTP 401, which exchangelib raises as UnauthorizedError), not a
+    # write's: it names the password to check, as the Graph twin names the access policy.
+    assert "refused the sign-in" in failing.last_error
+    assert "password" in failing.last_error
