@@ -770,7 +770,9 @@ def _remove(appointment: Appointment, *, by, follows: bool = False) -> None:
 def _keep_source_in_step(appointment: Appointment) -> None:
     """A planned or action appointment moved on the calendar moves its source too."""
     agents = list(appointment.agents.all())
-    duration = appointment.end - appointment.start
+    # Exact time between the two instants: aware datetimes on one zone subtract on the wall clock,
+    # which counts the DST night's hour twice or not at all (trial 2, N1).
+    duration = appointment.end.astimezone(UTC) - appointment.start.astimezone(UTC)
     if appointment.source == Appointment.Source.PLANNED and appointment.request_id:
         request = appointment.request
         if request.planned_length is not None:
@@ -825,7 +827,7 @@ def sync_planned_appointment(request: Request, *, by=None, check_overlap: bool =
     fields = {
         "subject": _planned_subject(request),
         "start": request.planned_start,
-        "end": request.planned_start + length,
+        "end": times.end_after(request.planned_start, length),  # exact hours (RFC 5545 3.3.6), not wall clock
         "location": request.site[:255],
     }
     if existing is None:
@@ -857,7 +859,7 @@ def sync_action_appointment(action: Action, *, by=None) -> Appointment | None:
         "subject": _planned_subject(action.request),
         "note": action.note,
         "start": action.done_at,
-        "end": action.done_at + action.time_taken,
+        "end": times.end_after(action.done_at, action.time_taken),
     }
     if existing is None:
         return create_appointment(

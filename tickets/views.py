@@ -18,7 +18,7 @@ from calendars.availability import Options
 from calendars.forms import AppointmentForm
 from calendars.models import CalendarSettings
 from calendars.selectors import calendar_appointments
-from calendars.times import next_whole_hour, parse_moment, rounded_on_wall_clock
+from calendars.times import end_after, next_whole_hour, parse_moment, rounded_on_wall_clock
 from helpdesk import permissions
 from helpdesk.moments import when_text
 from helpdesk.parsing import parse_ids
@@ -152,7 +152,7 @@ def _appointment_form(
             "subject": f"#{ticket.pk} {ticket.summary}"[:255],
             "agents": list(ticket.assigned_agents.all()),
             "start": start,
-            "end": start + estimate if estimate else None,
+            "end": end_after(start, estimate) if estimate else None,
         },
     )
 

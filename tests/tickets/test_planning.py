@@ -1,11 +1,12 @@
 """S1.1, S1.2, S1.4: appointments that follow planned requests and actions."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
 
+from calendars import services as calendar_services
 from calendars.models import Appointment
 from tickets import services
 from tickets.models import Action, Request
@@ -262,3 +263,47 @@ def test_a_technician_may_plan_a_new_request_with_herself_or_leave_it_unplanned(
 
     assert planned_appointment(with_herself).agents.count() == 2
     assert unplanned.planned_start is None
+
+
+# Trial 2, N1: on the night the clocks change, a request's estimate and an action's time taken are
+# exact hours (RFC 5545 3.3.6: hours in a duration are exact; only days and weeks are nominal), so a
+# 2-hour job is 2 real hours, as Outlook and Google make it. The right instants are the UTC
+# arithmetic of the start and the length.
+DST_NIGHTS = [
+    pytest.param(datetime(2027, 10, 31, 1, 30, tzinfo=AMS), id="autumn: 01:30 CEST + 2 h = 02:30 CET"),
+    pytest.param(datetime(2027, 3, 28, 1, 0, tzinfo=AMS), id="spring: 01:00 CET + 2 h = 04:00 CEST"),
+]
+
+
+@pytest.mark.parametrize("start", DST_NIGHTS)
+def test_a_planned_job_on_the_dst_night_lasts_its_estimate_in_real_hours_and_an_edit_keeps_it(request_for_alice, start):
+    two_hours = timedelta(hours=2)
+    services.update_request(request_for_alice, planned_start=start, estimate=two_hours)
+
+    appointment = planned_appointment(request_for_alice)
+    assert appointment.end == start.astimezone(UTC) + two_hours
+    calendar_services.update_appointment(appointment, note="Bring the keys")
+    request_for_alice.refresh_from_db()
+    assert request_for_alice.estimate == two_hours
+
+
+PAST_DST_NIGHTS = [  # work is logged when done: nights before today
+    pytest.param(datetime(2025, 10, 26, 1, 30, tzinfo=AMS), id="autumn: 01:30 CEST + 2 h = 02:30 CET"),
+    pytest.param(datetime(2026, 3, 29, 1, 0, tzinfo=AMS), id="spring: 01:00 CET + 2 h = 04:00 CEST"),
+]
+
+
+@pytest.mark.parametrize("start", PAST_DST_NIGHTS)
+def test_work_logged_on_the_dst_night_lasts_its_time_taken_in_real_hours_and_an_edit_keeps_it(
+    request_for_alice, alice, start
+):
+    two_hours = timedelta(hours=2)
+    action = services.log_action(
+        request_for_alice, agent=alice, done_at=start, time_taken=two_hours, add_to_calendar=True
+    )
+
+    appointment = Appointment.objects.get(action=action)
+    assert appointment.end == start.astimezone(UTC) + two_hours
+    calendar_services.update_appointment(appointment, note="Replaced the fuser")
+    action.refresh_from_db()
+    assert action.time_taken == two_hours
