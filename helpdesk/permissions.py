@@ -311,6 +311,13 @@ class RowEditCheck:
     work_scopes: tuple[Scope, ...] = ()
 
     @property
+    def every_shown_row(self) -> bool:
+        """Whether the answer is yes for every row that is not hidden, whatever its technicians,
+        request or Action (a coordinator's: Scope.ANY in both rules): callers may then skip
+        building each row's target (the group calendar's 300 technicians, issue 14)."""
+        return Scope.ANY in self.scopes and Scope.ANY in self.work_scopes
+
+    @property
     def needs_request_agents(self) -> bool:
         by_request = {Scope.ASSIGNED, Scope.ON_REQUEST}
         return bool(by_request & {*self.scopes, *self.work_scopes})

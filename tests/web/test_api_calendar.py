@@ -148,3 +148,15 @@ def test_occurrences_of_masters_only_listed_never_masters(api_client, alice, mix
     items = api_client(alice.user).get(CALENDAR, {**WEEK, "recurring": "1"}).json()
     assert all(item["master"] is not None for item in items)
     assert Appointment.objects.filter(schedule__isnull=False).exclude(pk__in=[i["master"] for i in items]).count() == 0
+
+
+def test_row_edit_check_answers_every_row_alike_only_for_a_coordinator(coordinator, alice):
+    """calendar_items skips building each row's target when RowEditCheck.every_shown_row holds
+    (issue 14): only for a role whose rules are Scope.ANY for appointments and actions alike; a
+    technician's answers depend on the row (test above: same items as the list serializer's)."""
+    from helpdesk import permissions
+
+    assert permissions.appointment_row_edit_check(coordinator).every_shown_row
+    assert permissions.appointment_row_edit_check(coordinator, permissions.Verb.REASSIGN).every_shown_row
+    assert not permissions.appointment_row_edit_check(alice.user).every_shown_row
+    assert not permissions.appointment_row_edit_check(alice.user, permissions.Verb.REASSIGN).every_shown_row
