@@ -827,7 +827,9 @@ def sync_planned_appointment(request: Request, *, by=None, check_overlap: bool =
     fields = {
         "subject": _planned_subject(request),
         "start": request.planned_start,
-        "end": times.end_after(request.planned_start, length),  # exact hours (RFC 5545 3.3.6), not wall clock
+        # Exact hours (RFC 5545 3.3.6), not wall clock; in UTC, as aware datetimes on one zone compare
+        # on the wall clock too (an end in the repeated autumn hour is not "after" a start before it).
+        "end": request.planned_start.astimezone(UTC) + length,
         "location": request.site[:255],
     }
     if existing is None:
@@ -859,7 +861,7 @@ def sync_action_appointment(action: Action, *, by=None) -> Appointment | None:
         "subject": _planned_subject(action.request),
         "note": action.note,
         "start": action.done_at,
-        "end": times.end_after(action.done_at, action.time_taken),
+        "end": action.done_at.astimezone(UTC) + action.time_taken,
     }
     if existing is None:
         return create_appointment(
