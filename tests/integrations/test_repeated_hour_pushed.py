@@ -37,3 +37,27 @@ def test_a_time_in_the_repeated_hour_reaches_caldav_as_its_own_instant(
         (start_utc, end_utc)
     ]
     assert end_utc - start_utc in (timedelta(hours=1), timedelta(hours=2))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_phone_edit_of_another_field_keeps_the_repeated_hour_entry_length(
+    case, alice_calendar, alice_phone, django_capture_on_commit_callbacks
+):
+    # Trial 2 N2's second half: adding a location on the phone must not bring back an hour-early time.
+    from integrations.sync import engine
+
+    start, end, start_utc, end_utc = CASES[case]
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment = calendar_services.create_appointment(
+            subject="Night job", start=start, end=end, agents=[alice_calendar.agent]
+        )
+    marker = SyncLink.objects.get(appointment=appointment).marker
+    engine.sync_agent_calendar(alice_calendar, pull=True)
+    alice_phone.edit(marker, location="Server room")
+
+    alice_calendar.refresh_from_db()
+    engine.sync_agent_calendar(alice_calendar, pull=True)
+
+    appointment.refresh_from_db()
+    assert appointment.location == "Server room"
+    assert (appointment.start, appointment.end) == (start_utc, end_utc)
