@@ -77,8 +77,10 @@ def icalendar_component(name: str) -> Event | Alarm:
     return Event() if name == "VEVENT" else Alarm()
 
 
-def _moment(value: datetime, zone: ZoneInfo, all_day: bool) -> datetime | date:
-    return value.astimezone(zone).date() if all_day else value.astimezone(zone)
+def _moment(value: datetime, zone: ZoneInfo, all_day: bool, *, repeats: bool = False) -> datetime | date:
+    """A DATE (all day, on `zone`) or DATE-TIME as `times.outgoing` writes it: on `zone`'s wall
+    clock, or in UTC when that wall clock is the second of two (RFC 5545 3.3.5)."""
+    return value.astimezone(zone).date() if all_day else times.outgoing(value, zone, repeats=repeats)
 
 
 def _description(appointment: Appointment, style: EventStyle) -> str:
@@ -92,16 +94,20 @@ def _description(appointment: Appointment, style: EventStyle) -> str:
     return "\n\n".join(parts)
 
 
-def _fill(event, appointment: Appointment, style: EventStyle, zone: ZoneInfo, component: ComponentFactory) -> None:
-    """The fields every VEVENT of an appointment has, for one-offs, masters and overrides alike."""
+def _fill(
+    event, appointment: Appointment, style: EventStyle, zone: ZoneInfo, component: ComponentFactory, *, repeats=False
+) -> None:
+    """The fields every VEVENT of an appointment has, for one-offs, masters and overrides alike.
+    `repeats`: a series' master, whose DTSTART stays on the wall clock its rule repeats on."""
     if appointment.all_day:
         # Days, not times: the same days for a coordinator in another zone (RFC 5545 3.3.4).
         first, last = appointment.day_span(zone)
         event.add("dtstart", first)
         event.add("dtend", last)
     else:
-        event.add("dtstart", appointment.start.astimezone(zone))
-        event.add("dtend", appointment.end.astimezone(zone))
+        start, end = times.outgoing_span(appointment.start, appointment.end, zone, repeats=repeats)
+        event.add("dtstart", start)
+        event.add("dtend", end)
     stamp = appointment.updated_at or timezone.now()
     # No METHOD in the feed: DTSTAMP then means "last revised" (RFC 5545 3.8.7.2), which keeps
     # an unchanged feed byte-for-byte the same.
@@ -217,7 +223,7 @@ def series_events(
 
     event = component("VEVENT")
     event.add("uid", appointment_uid(master.pk))
-    _fill(event, master, style, zone, component)
+    _fill(event, master, style, zone, component, repeats=True)
     for name, value in _rule_properties(schedule, zone, master.all_day):
         event.add(name, value)
     if master.start not in rule_starts:

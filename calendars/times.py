@@ -298,12 +298,39 @@ def date_span(start: datetime | date, end: datetime | date, zone: tzinfo) -> tup
     return first, max(after, first + timedelta(days=1))
 
 
-def outgoing(value: datetime | date, zone: tzinfo) -> datetime | date:
+def outgoing(value: datetime | date, zone: tzinfo, *, repeats: bool = False) -> datetime | date:
     """A helpdesk value as it is written out: a date stays a date, an instant goes on `zone`'s
-    wall clock (with its TZID)."""
+    wall clock (with its TZID), except an instant whose wall clock is the second of two (the
+    repeated hour of an autumn change): that one goes out in UTC (an aware UTC datetime, written
+    "...Z"), since RFC 5545 3.3.5 reads a repeated local time as its first occurrence.
+    `repeats`: the DTSTART of a series, kept on the wall clock its rule repeats on."""
     if isinstance(value, datetime):
-        return value.astimezone(zone)
+        local = value.astimezone(zone)
+        if not repeats and is_second_of_two(local):
+            return local.astimezone(UTC)
+        return local
     return value
+
+
+def outgoing_span(
+    start: datetime | date, end: datetime | date, zone: tzinfo, *, repeats: bool = False
+) -> tuple[datetime | date, datetime | date]:
+    """DTSTART and DTEND as `outgoing` writes them, except that when either is in UTC form (its
+    wall clock is the second of two) so is the other, unless `repeats` (a series' master keeps
+    DTSTART on its zone). Why both: readers such as recurring-ical-events take the length as
+    DTEND - DTSTART and add it on DTSTART's wall clock, so a zoned 01:30+02:00 with a UTC end two
+    hours later reads as three real hours on the autumn night."""
+    first, last = outgoing(start, zone, repeats=repeats), outgoing(end, zone)
+    in_utc = isinstance(first, datetime) and isinstance(last, datetime) and UTC in (first.tzinfo, last.tzinfo)
+    if in_utc and not repeats:
+        return first.astimezone(UTC), last.astimezone(UTC)
+    return first, last
+
+
+def is_second_of_two(value: datetime) -> bool:
+    """Is the aware `value` the later of two instants its zone's wall clock shows the same
+    (PEP 495 fold=1 where the offset really differs)?"""
+    return value.fold == 1 and value.utcoffset() != value.replace(fold=0).utcoffset()
 
 
 def zone_or(name: str | None, default: ZoneInfo) -> ZoneInfo:

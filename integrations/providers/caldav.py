@@ -534,10 +534,11 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
     return times.zone_or(name, zoneinfo.ZoneInfo("UTC"))
 
 
-def _out(value: datetime | date, zone: zoneinfo.ZoneInfo) -> datetime | date:
-    """A value as written: dates as DATE, instants on the entry's zone's wall clock with its TZID
-    (a series must repeat on that wall clock, RFC 5545 3.8.5.3)."""
-    return times.outgoing(value, zone)
+def _out(value: datetime | date, zone: zoneinfo.ZoneInfo, *, repeats: bool = False) -> datetime | date:
+    """A value as written: dates as DATE, instants on the entry's zone's wall clock with its TZID,
+    or in UTC when that wall clock is the second of two (RFC 5545 3.3.5 reads it as the first).
+    `repeats`: a series' DTSTART, which stays on the wall clock the rule repeats on (3.8.5.3)."""
+    return times.outgoing(value, zone, repeats=repeats)
 
 
 def build_calendar(event: RemoteEvent) -> str:
@@ -550,7 +551,9 @@ def build_calendar(event: RemoteEvent) -> str:
     cal.add("version", "2.0")
     zone = _zone(event.time_zone)
     stamp = datetime.now(UTC)
-    master = _vevent(event.marker, stamp, event.start, event.end, event.subject, event.body, event.location, zone)
+    master = _vevent(
+        event.marker, stamp, event.start, event.end, event.subject, event.body, event.location, zone, bool(event.rrules)
+    )
     master.add("class", "PRIVATE" if event.private else "PUBLIC")
     master.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
     for rule in event.rrules:
@@ -588,12 +591,13 @@ def _override_vevent(uid, stamp, event: RemoteEvent, occurrence: RemoteOccurrenc
     return child
 
 
-def _vevent(uid, stamp, start, end, subject, body, location, zone) -> icalendar.Event:
+def _vevent(uid, stamp, start, end, subject, body, location, zone, repeats=False) -> icalendar.Event:
     vevent = icalendar.Event()
     vevent.add("uid", uid)
     vevent.add("dtstamp", stamp)
-    vevent.add("dtstart", _out(start, zone))
-    vevent.add("dtend", _out(end, zone))
+    first, last = times.outgoing_span(start, end, zone, repeats=repeats)
+    vevent.add("dtstart", first)
+    vevent.add("dtend", last)
     vevent.add("summary", subject or "")
     if body:
         vevent.add("description", body)
@@ -642,10 +646,11 @@ def _set_text(component, name: str, old: str | None, new: str | None, *, keep_em
     _replace(component, name, new if (new or keep_empty) else None)
 
 
-def _set_times(component, start, end, zone) -> None:
-    _replace(component, "dtstart", _out(start, zone))
+def _set_times(component, start, end, zone, repeats=False) -> None:
+    first, last = times.outgoing_span(start, end, zone, repeats=repeats)
+    _replace(component, "dtstart", first)
     component.pop("duration", None)
-    _replace(component, "dtend", _out(end, zone))
+    _replace(component, "dtend", last)
 
 
 def _own_alarms(component, minutes: int | None) -> None:
@@ -690,7 +695,7 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
     significant = False
     same_time = times.same_value(current.start, event.start, zone) and times.same_value(current.end, event.end, zone)
     if not same_time or current.all_day != event.all_day:
-        _set_times(master, event.start, event.end, zone)
+        _set_times(master, event.start, event.end, zone, bool(event.rrules))
         significant = True
     _set_text(master, "summary", current.subject, event.subject, keep_empty=True)
     _set_text(master, "description", current.body, event.body)
