@@ -2,6 +2,7 @@
 log; only the application access policy's refusal, which Graph gives for every request on the
 mailbox ("Limiting application permissions to specific mailboxes"), marks the calendar failing."""
 
+
 import pytest
 
 from calendars import services as calendar_services
