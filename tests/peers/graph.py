@@ -141,7 +141,6 @@ class Fault:
     retry_after: str | None = None
     remaining: int = 1
     path_contains: str = ""
-    message: str = ""  # the error's message; "Injected fault CODE." when empty
 
 
 class GraphServer:
@@ -277,19 +276,9 @@ class GraphServer:
         with self.lock:
             self._delete(self.mailboxes[address.lower()], event_id)
 
-    def fail(
-        self,
-        status: int,
-        code: str,
-        *,
-        times: int = 1,
-        retry_after: str | None = None,
-        path: str = "",
-        message: str = "",
-    ) -> None:
-        """The next `times` Graph requests (whose path contains `path`) are answered with this error.
-        With `path` an event's id, only that event is refused (e.g. 403 ErrorAccessDenied on one item)."""
-        self.faults.append(Fault(status, code, retry_after, times, path, message))
+    def fail(self, status: int, code: str, *, times: int = 1, retry_after: str | None = None, path: str = "") -> None:
+        """The next `times` Graph requests (whose path contains `path`) are answered with this error."""
+        self.faults.append(Fault(status, code, retry_after, times, path))
 
     def revoke_sign_ins(self, user: str) -> None:
         """The user's sessions were revoked (Revoke-MgUserSignInSession): refresh tokens stop working."""
@@ -1203,7 +1192,7 @@ def _handler(server: GraphServer):
                     busy = [b for b in mailboxes if server.in_flight[b] > MAX_CONCURRENT_PER_MAILBOX]
             if fault is not None:
                 extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                raise GraphError(fault.status, fault.code, fault.message or f"Injected fault {fault.code}.", extra)
+                raise GraphError(fault.status, fault.code, f"Injected fault {fault.code}.", extra)
             chance = server._random_fault()
             with server.lock:
                 dropped = next((p for p in server.drop_next if p in path), None)
@@ -1311,9 +1300,7 @@ def _handler(server: GraphServer):
                 try:
                     if fault is not None:
                         extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                        raise GraphError(
-                            fault.status, fault.code, fault.message or f"Injected fault {fault.code}.", extra
-                        )
+                        raise GraphError(fault.status, fault.code, f"Injected fault {fault.code}.", extra)
                     with server.lock:
                         status, extra, answer = server.graph(item["method"], url.path, query, headers, item.get("body"))
                     responses.append({"id": item["id"], "status": status, "headers": extra, "body": answer})

@@ -783,8 +783,7 @@ class ExchangeProvider:
         ]
 
     def _item_error(self, error: Exception, mailbox: str) -> ProviderError:
-        """One item's error of a request on many, in our terms (an item's refusal is that entry's alone)."""
-        return error if isinstance(error, ProviderError) else translate(error, self.settings, mailbox, item=True)
+        return error if isinstance(error, ProviderError) else translate(error, self.settings, mailbox)
 
     def _series_done(
         self, folder: Calendar, item_id: str, change_key: str, event: RemoteEvent, base: RemoteEvent | None = None

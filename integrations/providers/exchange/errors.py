@@ -48,11 +48,8 @@ class FailFastKeepingRetryAfter(FailFast):
             raise ews_errors.ErrorServerBusy(f"Exchange answered HTTP {response.status_code}", back_off=wait) from error
 
 
-def translate(error: Exception, settings: ExchangeSettings, mailbox: str, *, item: bool = False) -> ProviderError:
-    """Our error for an exchangelib or requests error raised while working on mailbox's calendar.
-    `item`: the error is one item's own ResponseMessage of a request on many (MS-OXWS 3.1.4), so an
-    ErrorAccessDenied there is that entry's refusal (a ProviderError for it alone), not the calendar's
-    (ConnectionProblem, as when the whole request or the folder is refused)."""
+def translate(error: Exception, settings: ExchangeSettings, mailbox: str) -> ProviderError:
+    """Our error for an exchangelib or requests error raised while working on mailbox's calendar."""
     user = settings.username
     if isinstance(error, requests.RequestException | ews_errors.TransportError | ews_errors.RedirectError):
         plain = unreachable_reason(error, settings.server_url or "")
@@ -78,8 +75,6 @@ def translate(error: Exception, settings: ExchangeSettings, mailbox: str, *, ite
             f"Exchange has no mailbox for {mailbox}: check the technician's e-mail address (the primary SMTP "
             "address of the mailbox)."
         )
-    if isinstance(error, ews_errors.ErrorAccessDenied) and item:
-        return ProviderError(f"Exchange refused this entry in {mailbox}'s calendar (ErrorAccessDenied): {error}")
     if isinstance(error, ews_errors.ErrorAccessDenied):
         return ConnectionProblem(
             f"{user} may not open the calendar of {mailbox}: give it Editor rights on that calendar "

@@ -39,24 +39,9 @@ def sign_in_error(answer: dict, client_id: str) -> ProviderError:
     return ConnectionProblem(f"Microsoft 365 refused the sign-in of app {client_id}: {description}")
 
 
-# What Graph says when the tenant's application access policy keeps the app out of a mailbox ("Access to
-# OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.", Graph
-# "Limiting application permissions to specific mailboxes"): it refuses every request on that mailbox,
-# the ones that name one event too, so it is the connection's problem wherever it is met.
-_POLICY_WORDS = ("accesspolicy", "access to odata is disabled", "raop")
-
-
-def _mailbox_refused(message: str) -> bool:
-    """Whether a 403's message is the application access policy's refusal of the whole mailbox."""
-    text = message.lower()
-    return any(words in text for words in _POLICY_WORDS)
-
-
 def graph_error(status: int, body: dict, headers, mailbox: str, *, item: bool) -> ProviderError:
     """A Graph error answer (`{"error": {"code", "message"}}`, Graph "Microsoft Graph error responses")
-    as ours. `item`: the request named one event, so a 404 means the event, not the mailbox, and a 403
-    (ErrorAccessDenied) is that event's refusal (a ProviderError for it alone) unless its message is
-    the application access policy's, which refuses the whole mailbox (ConnectionProblem)."""
+    as ours. `item`: the request named one event, so a 404 means the event, not the mailbox."""
     error = body.get("error") if isinstance(body, dict) else None
     code = (error or {}).get("code", "") if isinstance(error, dict) else ""
     message = (error or {}).get("message", "") if isinstance(error, dict) else ""
@@ -75,14 +60,6 @@ def graph_error(status: int, body: dict, headers, mailbox: str, *, item: bool) -
             f"Microsoft 365 refused the app's token ({code}): check that the app has the Calendars.ReadWrite "
             "application permission with admin consent."
         )
-    if (status == 403 or code == "ErrorAccessDenied") and item and not _mailbox_refused(message):
-        # One event refused (e.g. an invitation only its organiser may change): that entry's failure
-        # alone, never the calendar's, so it cannot mark the whole calendar failing.
-        refused = ProviderError(
-            f"Microsoft 365 refused this entry in {mailbox}'s calendar (HTTP {status} {code}): {message[:300]}"
-        )
-        refused.status, refused.code = status, code
-        return refused
     if status == 403 or code == "ErrorAccessDenied":
         return ConnectionProblem(
             f"The app may not open {mailbox}'s calendar: the tenant's application access policy does not include "
