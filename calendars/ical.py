@@ -79,7 +79,9 @@ def icalendar_component(name: str) -> Event | Alarm:
 
 def _moment(value: datetime, zone: ZoneInfo, all_day: bool, *, repeats: bool = False) -> datetime | date:
     """A DATE (all day, on `zone`) or DATE-TIME as `times.outgoing` writes it: on `zone`'s wall
-    clock, or in UTC when that wall clock is the second of two (RFC 5545 3.3.5)."""
+    clock, or in UTC when that wall clock is the second of two (RFC 5545 3.3.5). `repeats`: a
+    series' DTSTART and the values that name its instances (RECURRENCE-ID, EXDATE, RDATE), kept in
+    DTSTART's form so a reader matches them to the instance it computes (review 2)."""
     return value.astimezone(zone).date() if all_day else times.outgoing(value, zone, repeats=repeats)
 
 
@@ -170,7 +172,7 @@ def occurrence_event(
     zone = schedule_zone(master.schedule)
     event = component("VEVENT")
     event.add("uid", appointment_uid(master.pk))
-    event.add("recurrence-id", _moment(occurrence.original_start, zone, master.all_day))
+    event.add("recurrence-id", _moment(occurrence.original_start, zone, master.all_day, repeats=True))
     _fill(event, occurrence, style, zone, component)
     return event
 
@@ -193,7 +195,7 @@ def _rule_properties(schedule: Schedule, zone: ZoneInfo, all_day: bool) -> list[
             for moment in moments:
                 if timezone.is_naive(moment):
                     moment = moment.replace(tzinfo=zone)
-                properties.append((name, _moment(moment, zone, all_day)))
+                properties.append((name, _moment(moment, zone, all_day, repeats=True)))
     return properties
 
 
@@ -228,7 +230,7 @@ def series_events(
         event.add(name, value)
     if master.start not in rule_starts:
         # RFC 5545 counts DTSTART as an occurrence; the helpdesk counts only what the rule gives.
-        event.add("exdate", _moment(master.start, zone, master.all_day))
+        event.add("exdate", _moment(master.start, zone, master.all_day, repeats=True))
     overrides, separate = [], []
     for occurrence in exceptions:
         shown = not occurrence.is_cancelled and on_feed(occurrence)
@@ -236,7 +238,7 @@ def series_events(
             if shown:
                 overrides.append(occurrence_event(occurrence, master, style, component=component))
             else:
-                event.add("exdate", _moment(occurrence.original_start, zone, master.all_day))
+                event.add("exdate", _moment(occurrence.original_start, zone, master.all_day, repeats=True))
         elif shown and (window is None or (occurrence.start < window[1] and occurrence.end > window[0])):
             separate.append(single_event(occurrence, style, component=component))
     overrides += [

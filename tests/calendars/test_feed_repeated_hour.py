@@ -4,7 +4,7 @@ local `20271031T023000` with TZID=Europe/Amsterdam means the FIRST 02:30. recurr
 reads the served feed and must find the instants the helpdesk holds; a series' DTSTART stays on
 its zone (its rule repeats on that wall clock)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import icalendar
 import pytest
@@ -47,3 +47,36 @@ def test_the_email_attachment_gives_a_time_in_the_repeated_hour_its_own_instant(
     calendar.add_component(single_event(appointment, EventStyle(zone=AMS)))
 
     assert _shown(calendar.to_ical()) == [(start_utc, end_utc)]
+
+
+def test_a_cancelled_first_day_of_a_series_starting_in_the_repeated_hour_stays_cancelled_in_the_feed(
+    alice, client, feed_url
+):
+    """Review 2: a series' DTSTART stays on its zone (its rule repeats on that wall clock), so the
+    EXDATE that cancels its first day must be written in the same form, or a reader cannot match
+    it to the instance it computes and shows the cancelled day. Daily x3 from the second 02:30 of
+    31 Oct 2027, first day cancelled: recurring-ical-events shows 1 and 2 November only."""
+    from calendars import services as calendar_services
+
+    settings = CalendarSettings.load()
+    settings.feed_days_future = 3650
+    settings.save()
+    start = datetime(2027, 10, 31, 2, 30, tzinfo=AMS, fold=1)
+    master = calendar_services.create_recurring_appointment(
+        rule="RRULE:FREQ=DAILY;COUNT=3",
+        agents=[alice],
+        start=start,
+        end=start.astimezone(UTC) + timedelta(hours=1),
+        subject="Patch run",
+    )
+    first = master.occurrences.order_by("original_start").first()
+    calendar_services.cancel_occurrence(first)
+
+    response = client.get(feed_url(alice))
+
+    calendar = icalendar.Calendar.from_ical(response.content)
+    shown = recurring_ical_events.of(calendar).between(datetime(2027, 10, 30), datetime(2027, 11, 5))
+    assert sorted(e.decoded("dtstart").astimezone(AMS).date().isoformat() for e in shown) == [
+        "2027-11-01",
+        "2027-11-02",
+    ]
