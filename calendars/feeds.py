@@ -27,7 +27,7 @@ from calendars.models import CalendarSettings
 from calendars.selectors import feed_entries, feed_index, feed_version, feed_window
 
 # Raise when the feed's content changes shape, so phones fetch it again.
-FEED_FORMAT = "3"  # 2: VTIMEZONEs with open yearly rules (calendars.vtimezone); 3: repeated hour in UTC
+FEED_FORMAT = "4"  # 2: open yearly VTIMEZONE rules; 3: repeated hour in UTC; 4: a series' EXDATEs on its zone
 TRUE_VALUES = {"1", "true", "yes", "on"}
 FIRST_SERVED_KEPT = int(timedelta(days=30).total_seconds())
 BODY_KEPT = int(timedelta(hours=6).total_seconds())
