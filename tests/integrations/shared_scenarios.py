@@ -493,23 +493,54 @@ def phone_move_and_helpdesk_note_are_both_kept(calendars: Calendars, alice_cal, 
     assert (job.start, job.note) == (later, "Bring the HDMI adapter")
 
 
-def moved_an_hour_without_its_third(calendars: Calendars, alice_cal, series: Appointment, first, capture) -> None:
-    """The stand-up starting at `first` is, on both sides, weekly an hour later without its third
-    occurrence (dateutil's expansion of the moved rule), with no conflict logged, and stays so."""
-    mailbox, half = alice_cal.agent.mailbox, timedelta(minutes=30)
+def stand_up_moved_an_hour(first: datetime) -> list[datetime]:
+    """The stand-up's four starts from `first`, moved an hour later on the Amsterdam wall clock:
+    dateutil's expansion of the moved rule."""
     local = first.astimezone(AMSTERDAM).replace(tzinfo=None) + HOUR
-    moved = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
-    expected = [(utc(s), utc(s + half)) for n, s in enumerate(moved) if n != 2]
+    return [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
+
+
+def both_sides_show_without_conflict(
+    calendars: Calendars, alice_cal, series: Appointment, first, expected: list, capture
+) -> None:
+    """The stand-up starting at `first` shows `expected` ((start, end) in UTC, in order) on the
+    technician's calendar and in the helpdesk, with no conflict logged, and stays so."""
+    mailbox = alice_cal.agent.mailbox
     window = (first - HOUR, first + 5 * WEEK)
-    seen = [(s, e) for s, e, _ in calendars.view(mailbox, *window)]
+    seen = sorted((s, e) for s, e, _ in calendars.view(mailbox, *window))
     assert seen == expected, (seen, expected)
     shown = Appointment.objects.visible().filter(master=series.pk)
-    helpdesk = [(utc(s), utc(e)) for s, e in shown.values_list("start", "end")]
+    helpdesk = sorted((utc(s), utc(e)) for s, e in shown.values_list("start", "end"))
     assert helpdesk == expected, (helpdesk, expected)
     log = SyncLogEntry.objects.filter(agent_calendar=alice_cal)
     assert not log.filter(result=SyncLogEntry.Result.CONFLICT).exists(), [e.message for e in log]
     converged(capture, alice_cal)
-    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+    assert sorted((s, e) for s, e, _ in calendars.view(mailbox, *window)) == expected
+
+
+def phone_moves_the_stand_up_an_hour(calendars: Calendars, alice_cal, series: Appointment, first) -> None:
+    """The technician moves the whole 30-minute stand-up (from `first`) an hour later on the phone."""
+    half = timedelta(minutes=30)
+    calendars.move(
+        alice_cal.agent.mailbox, remote_id(series, alice_cal), first + HOUR, first + HOUR + half, "Weekly team stand-up"
+    )
+
+
+def helpdesk_moves_the_stand_up_an_hour(series: Appointment, first, capture) -> None:
+    """The coordinator moves the whole 30-minute stand-up (from `first`) an hour later."""
+    half = timedelta(minutes=30)
+    with capture(execute=True):
+        calendar_services.update_appointment(
+            Appointment.objects.get(pk=series.pk), start=first + HOUR, end=first + HOUR + half
+        )
+
+
+def moved_an_hour_without_its_third(calendars: Calendars, alice_cal, series: Appointment, first, capture) -> None:
+    """The stand-up starting at `first` is, on both sides, weekly an hour later without its third
+    occurrence (dateutil's expansion of the moved rule), with no conflict logged, and stays so."""
+    half = timedelta(minutes=30)
+    expected = [(utc(s), utc(s + half)) for n, s in enumerate(stand_up_moved_an_hour(first)) if n != 2]
+    both_sides_show_without_conflict(calendars, alice_cal, series, first, expected, capture)
 
 
 def helpdesk_cancellation_and_phone_series_move_are_both_kept(
@@ -522,11 +553,9 @@ def helpdesk_cancellation_and_phone_series_move_are_both_kept(
     3.8.5.1: an EXDATE names an instance of the rule as it is, so it moves with the series). The
     right value is dateutil's expansion of the moved rule without its third start; what the
     calendar shows is read from the server's own data."""
-    mailbox = alice_cal.agent.mailbox
     first = next_monday_15()
     series = standup([alice_cal.agent], first, capture)
-    half = timedelta(minutes=30)
-    calendars.move(mailbox, remote_id(series, alice_cal), first + HOUR, first + HOUR + half, "Weekly team stand-up")
+    phone_moves_the_stand_up_an_hour(calendars, alice_cal, series, first)
     with capture(execute=True):
         calendar_services.cancel_occurrence(series.occurrences.get(original_start=first + 2 * WEEK))
     with capture(execute=True):
@@ -546,12 +575,8 @@ def phone_cancellation_and_helpdesk_series_move_are_both_kept(
     mailbox = alice_cal.agent.mailbox
     first = next_monday_15()
     series = standup([alice_cal.agent], first, capture)
-    half = timedelta(minutes=30)
     calendars.cancel_occurrence(mailbox, remote_id(series, alice_cal), first + 2 * WEEK)
-    with capture(execute=True):
-        calendar_services.update_appointment(
-            Appointment.objects.get(pk=series.pk), start=first + HOUR, end=first + HOUR + half
-        )
+    helpdesk_moves_the_stand_up_an_hour(series, first, capture)
     with capture(execute=True):
         sync(alice_cal)
 
@@ -567,10 +592,10 @@ def helpdesk_occurrence_move_and_phone_series_move_are_both_kept(
     occurrence stays where the coordinator put it (RFC 5545 3.8.4.4: a RECURRENCE-ID names the
     instance of the rule as it is, so it moves with the series; the occurrence keeps its own
     times), on both sides."""
-    mailbox, half = alice_cal.agent.mailbox, timedelta(minutes=30)
+    half = timedelta(minutes=30)
     first = next_monday_15()
     series = standup([alice_cal.agent], first, capture)
-    calendars.move(mailbox, remote_id(series, alice_cal), first + HOUR, first + HOUR + half, "Weekly team stand-up")
+    phone_moves_the_stand_up_an_hour(calendars, alice_cal, series, first)
     put = first + 2 * WEEK + 150 * MINUTE  # 17:30 of the third week
     with capture(execute=True):
         calendar_services.update_appointment(
@@ -579,17 +604,9 @@ def helpdesk_occurrence_move_and_phone_series_move_are_both_kept(
     with capture(execute=True):
         sync(alice_cal)
 
-    local = first.astimezone(AMSTERDAM).replace(tzinfo=None) + HOUR
-    moved = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
+    moved = stand_up_moved_an_hour(first)
     expected = sorted((utc(s), utc(s + half)) for s in [*moved[:2], put, moved[3]])
-    window = (first - HOUR, first + 5 * WEEK)
-    assert sorted((s, e) for s, e, _ in calendars.view(mailbox, *window)) == expected
-    shown = Appointment.objects.visible().filter(master=series.pk)
-    assert sorted((utc(s), utc(e)) for s, e in shown.values_list("start", "end")) == expected
-    log = SyncLogEntry.objects.filter(agent_calendar=alice_cal)
-    assert not log.filter(result=SyncLogEntry.Result.CONFLICT).exists(), [e.message for e in log]
-    converged(capture, alice_cal)
-    assert sorted((s, e) for s, e, _ in calendars.view(mailbox, *window)) == expected
+    both_sides_show_without_conflict(calendars, alice_cal, series, first, expected, capture)
 
 
 def phone_cancellation_and_move_of_a_series_with_a_cancelled_day_are_both_kept(
@@ -608,24 +625,12 @@ def phone_cancellation_and_move_of_a_series_with_a_cancelled_day_are_both_kept(
     with capture(execute=True):
         sync(alice_cal)
     calendars.cancel_occurrence(mailbox, remote_id(series, alice_cal), first + 2 * WEEK)
-    with capture(execute=True):
-        calendar_services.update_appointment(
-            Appointment.objects.get(pk=series.pk), start=first + HOUR, end=first + HOUR + half
-        )
+    helpdesk_moves_the_stand_up_an_hour(series, first, capture)
     with capture(execute=True):
         sync(alice_cal)
 
-    local = first.astimezone(AMSTERDAM).replace(tzinfo=None) + HOUR
-    moved = [moment.replace(tzinfo=AMSTERDAM) for moment in rrule(WEEKLY, count=4, dtstart=local)]
-    expected = [(utc(s), utc(s + half)) for n, s in enumerate(moved) if n not in (1, 2)]
-    window = (first - HOUR, first + 5 * WEEK)
-    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
-    shown = Appointment.objects.visible().filter(master=series.pk)
-    assert [(utc(s), utc(e)) for s, e in shown.values_list("start", "end")] == expected
-    log = SyncLogEntry.objects.filter(agent_calendar=alice_cal)
-    assert not log.filter(result=SyncLogEntry.Result.CONFLICT).exists(), [e.message for e in log]
-    converged(capture, alice_cal)
-    assert [(s, e) for s, e, _ in calendars.view(mailbox, *window)] == expected
+    expected = [(utc(s), utc(s + half)) for n, s in enumerate(stand_up_moved_an_hour(first)) if n not in (1, 2)]
+    both_sides_show_without_conflict(calendars, alice_cal, series, first, expected, capture)
 
 
 def both_moved_names_only_the_time(calendars: Calendars, alice_cal, bob_cal, capture) -> None:
