@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
+from icalendar.parser.content_line import UFOLD
 from icalendar.parser.property import unescape_backslash
 from icalendar.timezone import tzp
 
@@ -41,7 +42,6 @@ _local = threading.local()
 _blocks: OrderedDict[str, tuple[str, tzinfo | None]] = OrderedDict()
 _blocks_lock = threading.Lock()
 _TZID_LINE = re.compile(r"^TZID(?:;[^:\r\n]*)?:([^\r\n]*)", re.M | re.I)
-_UNFOLD = re.compile(r"\r?\n[ \t]")
 
 
 class _PerThreadTable(dict):
@@ -115,7 +115,7 @@ class own_zones:
 def block_tzid(block: str) -> str | None:
     """The TZID of one VTIMEZONE block's text, as icalendar keys it (unfolded, "/" stripped), or
     None when the block names none."""
-    match = _TZID_LINE.search(_UNFOLD.sub("", block))
+    match = _TZID_LINE.search(UFOLD.sub("", block))  # icalendar's own unfolding: its key
     # A TEXT value (RFC 5545 3.3.11): icalendar keys the zone by it unescaped, so Outlook's
     # "(UTC+05:00) Ashgabat\, Tashkent" is "(UTC+05:00) Ashgabat, Tashkent" there.
     return unescape_backslash(match.group(1)).strip("/") if match else None

@@ -23,6 +23,7 @@ import caldav
 import caldav.lib.url
 import icalendar
 from caldav.lib import error as dav_error
+from icalendar.parser.content_line import UFOLD
 from icalendar.parser.property import unescape_backslash
 from lxml import etree
 
@@ -976,7 +977,6 @@ _ALARM_PROPERTIES = frozenset({"ACTION", "DESCRIPTION", "SUMMARY", "TRIGGER", "R
 _TRIGGER_PARAMETERS = re.compile(r"(?:;RELATED=(?:START|END)|;VALUE=(?:DURATION|DATE-TIME))*", re.I)
 # A TZID with blanks around it goes to icalendar, which strips them (its non-strict parsing).
 _TIME_PARAMETERS = re.compile(r"(?:;TZID=[^;:,\"\\\s](?:[^;:,\"\\]*[^;:,\"\\\s])?|;VALUE=DATE(?:-TIME)?)*", re.I)
-_UNFOLD = re.compile(r"(?:(?<!\n)\r\n|(?<![\r\n])\n)(?:\r?\n)*[ \t]")  # icalendar's UFOLD
 
 
 @dataclass
@@ -993,7 +993,7 @@ def _plain_vevents(source: str) -> list[_PlainVevent] | None:
     """The VEVENTs of an object of the plain shape (see `_PLAIN_PROPERTIES`), as written; None
     for any other object."""
     if "\n " in source or "\n\t" in source:  # folded lines (RFC 5545 3.1): unfold first
-        source = _UNFOLD.sub("", source)
+        source = UFOLD.sub("", source)
     lines = [line for line in re.split(r"\r?\n", source) if line]
     if len(lines) < 5 or lines[0].upper() != "BEGIN:VCALENDAR" or lines[-1].upper() != "END:VCALENDAR":
         return None
