@@ -24,8 +24,6 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
-
 # How far around an entry a custom zone must agree with an IANA zone to count as the same.
 MATCH_YEARS = 2
 MATCH_STEP = timedelta(hours=6)
@@ -39,8 +37,9 @@ def zone_named(name: str | None) -> ZoneInfo | None:
         return None
     name = str(name).strip()
     candidates = [name.strip("/")]
-    if name in WINDOWS_TO_OLSON:
-        candidates.insert(0, WINDOWS_TO_OLSON[name])
+    windows_names = _windows_zone_names()
+    if name in windows_names:
+        candidates.insert(0, windows_names[name])
     parts = name.strip("/").split("/")
     candidates += ["/".join(parts[i:]) for i in range(1, len(parts))]
     for candidate in candidates:
@@ -49,6 +48,17 @@ def zone_named(name: str | None) -> ZoneInfo | None:
     if name.upper() in ("UTC", "Z", "GMT", "ETC/UTC"):
         return ZoneInfo("UTC")
     return None
+
+
+@functools.cache
+def _windows_zone_names() -> dict[str, str]:
+    """icalendar's table of Windows zone names to IANA ones ({"W. Europe Standard Time":
+    "Europe/Berlin", ...}), read when a zone name is first looked up: importing it imports the whole
+    icalendar package (about 80 modules, some 50 ms of CPU), which a process that reads no external
+    zone name does not need (a command's or a worker's start-up, an unchanged poll; issue 14)."""
+    from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+    return WINDOWS_TO_OLSON
 
 
 @functools.cache
