@@ -26,7 +26,7 @@ from calendars.series_words import dropped_exceptions_text, rule_in_words, skipp
 from helpdesk import permissions
 from helpdesk.api_common import parse_bool
 from helpdesk.moments import DAY_FORMAT, TIME_FORMAT, WHEN_FORMAT, day_text
-from helpdesk.parsing import parse_id, shown_text
+from helpdesk.parsing import is_whole_number, parse_id, shown_text
 from integrations.selectors import external_calendar_lines
 from integrations.services import answer_push_choice
 
@@ -61,13 +61,13 @@ def _number(
     value = request.GET.get(name, "").strip()
     if not value:
         return default
-    if not value.isascii() or not value.lstrip("-").isdigit():
+    if not is_whole_number(value, signed=True):
         _ignored(request, name, value, "is not a whole number", default)
         return default
     # A bound on the text before int(): Python refuses more than 4,300 digits (a ValueError, a 500),
     # and every value a link may hold has a few; a longer one is simply out of range.
     outside = low - 1 if value.startswith("-") else high + 1
-    number = outside if len(value.lstrip("-").lstrip("0")) > _MAX_DIGITS else int(value)
+    number = outside if len(value.lstrip("+-").lstrip("0")) > _MAX_DIGITS else int(value)
     if not low <= number <= high:
         kept = min(max(number, low), high)
         _ignored(request, name, value, f"is not from {low} to {high}", kept)

@@ -22,7 +22,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from helpdesk import limits
-from helpdesk.parsing import MAX_ID, parse_id, parse_ids
+from helpdesk.parsing import MAX_ID, is_whole_number, parse_id, parse_ids
 
 
 class SpelledDurationField(serializers.DurationField):
@@ -37,7 +37,7 @@ class SpelledDurationField(serializers.DurationField):
     }
 
     def to_internal_value(self, value):
-        if isinstance(value, int | float) or (isinstance(value, str) and value.strip().lstrip("+-").isdigit()):
+        if isinstance(value, int | float) or (isinstance(value, str) and is_whole_number(value.strip(), signed=True)):
             self.fail("bare_number")
         return super().to_internal_value(value)
 
@@ -61,7 +61,7 @@ class MinutesSerializerField(serializers.Field):
     def to_internal_value(self, data) -> int:
         text = data.strip() if isinstance(data, str) else str(data) if type(data) is int else ""
         minutes = None
-        if text.isdigit() and len(text) <= 9:  # a bare number is minutes (and int() of it cheap)
+        if is_whole_number(text) and len(text) <= 9:  # a bare number is minutes (and int() of it cheap)
             minutes = int(text)
         elif text[:1] in ("P", "p") and any(c.isdigit() for c in text) and len(text) <= 40:
             # ISO 8601 designators are upper case; "pt90m" is read as "PT90M".

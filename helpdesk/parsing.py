@@ -11,6 +11,7 @@ from django.core.validators import RegexValidator
 # the edge (an id given by hand past it is a typo, not a row).
 MAX_ID = 2**62
 _DIGITS = re.compile(r"[0-9]+")
+_SIGNED_DIGITS = re.compile(r"[+-]?[0-9]+")
 # What a value shows of itself in a message: enough to find the typo, not a page of input.
 _SHOWN = 40
 
@@ -27,6 +28,14 @@ def shown_text(value: object) -> str:
     """`value` as a message quotes it: its first characters, "…" after a longer one (external text)."""
     text = str(value)
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+
+
+def is_whole_number(text: str, *, signed: bool = False) -> bool:
+    """Is `text` a whole number written in ASCII digits ("42"; with `signed`, also "-5" and "+5",
+    one sign at most)? str.isdigit() also takes "²" (which int() refuses: a 500 on a link or a
+    crash on a header) and "٣" (read as 3), and lstrip("-") takes "--5"; external text and what
+    people type are checked with this instead."""
+    return (_SIGNED_DIGITS if signed else _DIGITS).fullmatch(text) is not None
 
 
 def parse_id(value: object, *, name: str = "the id") -> int:

@@ -8,6 +8,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from agents.models import Agent
 from helpdesk.durations import duration_text
 from helpdesk.moments import day_text
+from helpdesk.parsing import is_whole_number
 from tickets.models import Action, HistoryLine, Request
 
 _AGENTS = Prefetch("assigned_agents", queryset=Agent.objects.select_related("user"))
@@ -35,7 +36,7 @@ def request_list(
     if search:
         condition = Q(summary__icontains=search) | Q(customer__icontains=search) | Q(site__icontains=search)
         number = search.lstrip("#")
-        if number.isdigit() and len(number) < 18:
+        if is_whole_number(number) and len(number) < 18:
             condition |= Q(pk=int(number))
         queryset = queryset.filter(condition)
     if agents or team:

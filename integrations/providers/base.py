@@ -19,6 +19,7 @@ from typing import ParamSpec, Protocol, TypeVar
 
 import tenacity
 
+from helpdesk.parsing import is_whole_number
 from integrations.sync.normalise import normalise_text
 
 logger = logging.getLogger(__name__)
@@ -480,7 +481,7 @@ def _check_rule(rule: object, start: datetime | date) -> None:
     if not possible:
         raise UnreadableEntry(f"its repeat rule {rule[:80]!r} never gives a date (such as a 30 February)")
     interval = re.search(r"(?:^|;)\s*INTERVAL\s*=\s*([^;]*)", text, re.I)
-    if interval and not (interval.group(1).strip().isdigit() and int(interval.group(1)) >= 1):
+    if interval and not (is_whole_number(interval.group(1).strip()) and int(interval.group(1)) >= 1):
         # dateutil takes INTERVAL=0 and gives the same start for ever: every walk that collects
         # starts up to a bound, rather than a number of them, never ends.
         raise UnreadableEntry(f"its repeat rule {rule[:80]!r} has an INTERVAL that is not a positive whole number")
@@ -782,7 +783,7 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit():
+    if is_whole_number(text):
         return float(text)
     try:
         moment = parsedate_to_datetime(text)

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from calendars.rule_parts import rule_text_parts
+from helpdesk.parsing import is_whole_number
 
 from .base import ProviderError, UnreadableEntry
 
@@ -86,7 +87,7 @@ def pattern_for(rule: str, first: date, *, system: str) -> MicrosoftPattern:
     days: list[tuple[int | None, str]] = []
     for item in (d for d in parts.get("BYDAY", "").split(",") if d):
         code, position = item[-2:], item[:-2]
-        if code not in DAY_CODES or (position and not position.lstrip("+-").isdigit()):
+        if code not in DAY_CODES or (position and not is_whole_number(position, signed=True)):
             raise ProviderError(f"The repeat rule {rule!r} has an unknown day {item}.")
         days.append((int(position) if position else None, code))
     codes = tuple(code for _, code in days)

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 
 from calendars.rule_parts import rule_text_parts
+from helpdesk.parsing import is_whole_number
 from integrations.providers.base import MAX_BODY, RemoteEvent, cut_note, cut_text, nul_note
 
 # RFC 5545 3.3.10: frequencies finer than a day.
@@ -147,7 +148,7 @@ def _bound_series(event: RemoteEvent) -> None:
         parts = rule_text_parts(rule)
         values = dict(parts)
         freq = values.get("FREQ", "")
-        count = int(values["COUNT"]) if values.get("COUNT", "").isdigit() else None
+        count = int(values["COUNT"]) if is_whole_number(values.get("COUNT", "")) else None
         needs_bound = False
         if count is not None:
             needs_bound = count > per_rule

@@ -70,7 +70,7 @@ def test_an_entry_with_an_impossible_rule_is_refused_by_name(rule):
         read_event(text, remote_id="/cal/never.ics")
 
 
-@pytest.mark.parametrize("interval", ["0", "00", "-1", "x", ""])
+@pytest.mark.parametrize("interval", ["0", "00", "-1", "x", "", "²"])
 def test_an_interval_that_is_not_a_positive_whole_number_is_refused_by_name(interval):
     """RFC 5545 3.3.10: INTERVAL is a positive integer. dateutil reads INTERVAL=0 and gives the
     same start for ever (checked here): a walk that collects starts up to a date never ends."""

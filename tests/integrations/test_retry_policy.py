@@ -108,9 +108,20 @@ def test_other_errors_are_not_retried():
 
 @pytest.mark.parametrize(
     ("header", "seconds"),
-    [("3", 3.0), ("0", 0.0), (" 120 ", 120.0), (None, None), ("", None), ("soon", None), ("-5", None)],
+    [
+        ("3", 3.0),
+        ("0", 0.0),
+        (" 120 ", 120.0),
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("-5", None),
+        ("²", None),
+        ("٣", None),
+    ],
 )
 def test_retry_after_in_seconds(header, seconds):
+    """RFC 9110 10.2.3: delay-seconds is 1*DIGIT, ASCII digits (RFC 5234 B.1); "²" was a crash (float() refuses it)."""
     assert retry_after_seconds(header) == seconds
 
 

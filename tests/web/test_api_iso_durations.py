@@ -38,11 +38,14 @@ def test_availability_reads_iso_8601_durations_as_their_minutes(api_client, coor
     assert bare and _slots(client, **agents, duration=duration, step=step, notice=notice) == bare
 
 
-@pytest.mark.parametrize("written", ["PT1H30", "P1W", "PT90S", "P1M", "1.5", "90m", "P", "PT", "PT0M", "P6D"])
+@pytest.mark.parametrize(
+    "written", ["PT1H30", "P1W", "PT90S", "P1M", "1.5", "90m", "P", "PT", "PT0M", "P6D", "²", "٣٠"]
+)
 def test_a_duration_that_is_not_whole_minutes_in_range_is_refused_clearly(api_client, coordinator, alice, written):
     """Refused, each with the one message: no unit designator after 30 (not ISO 8601), weeks and
     months (not a fixed number of minutes here), part of a minute, a decimal, a made-up unit,
-    no number at all, zero and six days (out of 5-7200)."""
+    no number at all, zero and six days (out of 5-7200), and digits other than ASCII ("²" was a 500,
+    int() refuses it; "٣٠" was read as 30)."""
     response = api_client(coordinator).get("/api/availability/", {"agent": [alice.pk], "duration": written})
     assert response.status_code == 400
     assert response.json() == {"duration": [MESSAGE]}

@@ -34,3 +34,17 @@ def test_a_link_number_of_thousands_of_digits_is_said_and_replaced(
     assert len(warning) < 300  # the value is quoted shortened, not in full
     assert config_of(response)[key] == shown
     assert said in unescape(response.content.decode())
+
+
+@pytest.mark.parametrize("value", ["--5", "---9", "+-5", "²", "٣"])
+@pytest.mark.parametrize("name", ["days", "slot", "free"])
+def test_a_link_number_with_several_signs_or_other_digits_is_said_not_a_500(
+    page_client, coordinator, alice, name, value
+):
+    """Review 7 F6: "--5" passed the check (lstrip("-")) and int() refused it, a 500; "²" likewise;
+    "٣" was read as 3. Only ASCII digits with one sign are a whole number of the link."""
+    response = page_client(coordinator).get(GROUP, {name: value})
+
+    assert response.status_code == 200
+    [warning] = warnings_of(response)
+    assert "is not a whole number" in warning

@@ -21,6 +21,14 @@ def test_request_list_searches_and_filters_by_agent(page_client, alice, bob, tic
     assert "Bob&#x27;s router" not in client.get("/requests/", {"q": "printer"}).content.decode()
 
 
+def test_a_search_of_a_number_in_other_digits_is_text_not_a_500(page_client, alice, ticket):
+    """A search "#²" passed str.isdigit() and int() refused it (a 500); "²" and "٣" are searched as text."""
+    client = page_client(alice.user)
+    for search in ("#²", "٣", f"#{ticket.pk}"):
+        assert client.get("/requests/", {"q": search}).status_code == 200
+    assert "Printer jams" in client.get("/requests/", {"q": f"#{ticket.pk}"}).content.decode()
+
+
 def test_login_required(client):
     response = client.get("/requests/")
     assert response.status_code == 302 and "/login/" in response["Location"]
