@@ -9,9 +9,8 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from calendars import services as calendar_services
 from integrations.models import SyncLink
-from tests.repeated_hour import CASES
+from tests.repeated_hour import CASES, kept_after_an_edit_elsewhere, night_job
 
 pytestmark = pytest.mark.django_db
 
@@ -23,10 +22,7 @@ def test_a_time_in_the_repeated_hour_reaches_caldav_as_its_own_instant(
     start, end, start_utc, end_utc = CASES[case]
     # The offsets are the ones the API takes (+02:00 before the change, +01:00 after it).
     assert start.astimezone(UTC) == start_utc and end.astimezone(UTC) == end_utc
-    with django_capture_on_commit_callbacks(execute=True):
-        appointment = calendar_services.create_appointment(
-            subject="Night job", start=start, end=end, agents=[alice_calendar.agent]
-        )
+    appointment = night_job(case, alice_calendar.agent, django_capture_on_commit_callbacks)
 
     marker = SyncLink.objects.get(appointment=appointment).marker
     text = alice_phone.by_uid(marker).data
@@ -44,20 +40,8 @@ def test_a_phone_edit_of_another_field_keeps_the_repeated_hour_entry_length(
     case, alice_calendar, alice_phone, django_capture_on_commit_callbacks
 ):
     # Trial 2 N2's second half: adding a location on the phone must not bring back an hour-early time.
-    from integrations.sync import engine
-
-    start, end, start_utc, end_utc = CASES[case]
-    with django_capture_on_commit_callbacks(execute=True):
-        appointment = calendar_services.create_appointment(
-            subject="Night job", start=start, end=end, agents=[alice_calendar.agent]
-        )
+    appointment = night_job(case, alice_calendar.agent, django_capture_on_commit_callbacks)
     marker = SyncLink.objects.get(appointment=appointment).marker
-    engine.sync_agent_calendar(alice_calendar, pull=True)
-    alice_phone.edit(marker, location="Server room")
-
-    alice_calendar.refresh_from_db()
-    engine.sync_agent_calendar(alice_calendar, pull=True)
-
-    appointment.refresh_from_db()
-    assert appointment.location == "Server room"
-    assert (appointment.start, appointment.end) == (start_utc, end_utc)
+    kept_after_an_edit_elsewhere(
+        case, appointment, alice_calendar, lambda: alice_phone.edit(marker, location="Server room")
+    )

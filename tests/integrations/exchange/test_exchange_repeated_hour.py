@@ -7,13 +7,12 @@ Expected instants: zoneinfo's PEP 495 fold (tests/repeated_hour.py); the stored 
 local EWS peer.
 """
 
-from datetime import UTC
-
 import pytest
+from exchangelib import EWSTimeZone
 
-from calendars import services as calendar_services
-from integrations.sync import engine
-from tests.repeated_hour import CASES
+from integrations.providers.base import RemoteEvent
+from integrations.providers.exchange.mapping import item_values
+from tests.repeated_hour import CASES, kept_after_an_edit_elsewhere, night_job
 
 from .conftest import ALICE
 
@@ -24,22 +23,14 @@ pytestmark = pytest.mark.django_db
 def test_a_repeated_hour_entry_reaches_exchange_and_comes_back_as_its_own_instants(
     case, alice_exchange, ews, django_capture_on_commit_callbacks
 ):
-    start, end, start_utc, end_utc = CASES[case]
-    with django_capture_on_commit_callbacks(execute=True):
-        appointment = calendar_services.create_appointment(
-            subject="Night job", start=start, end=end, agents=[alice_exchange.agent]
-        )
+    _start, _end, start_utc, end_utc = CASES[case]
+    appointment = night_job(case, alice_exchange.agent, django_capture_on_commit_callbacks)
     [item] = ews.items(ALICE)
     assert (item.start, item.end) == (start_utc, end_utc)
 
-    engine.sync_agent_calendar(alice_exchange, pull=True)
-    ews.outlook_update(ALICE, item.item_id, location="Server room")
-    alice_exchange.refresh_from_db()
-    engine.sync_agent_calendar(alice_exchange, pull=True)
-
-    appointment.refresh_from_db()
-    assert appointment.location == "Server room"
-    assert (appointment.start.astimezone(UTC), appointment.end.astimezone(UTC)) == (start_utc, end_utc)
+    kept_after_an_edit_elsewhere(
+        case, appointment, alice_exchange, lambda: ews.outlook_update(ALICE, item.item_id, location="Server room")
+    )
     [item] = ews.items(ALICE)
     assert (item.start, item.end) == (start_utc, end_utc)
 
@@ -48,11 +39,6 @@ def test_a_repeated_hour_entry_reaches_exchange_and_comes_back_as_its_own_instan
 def test_an_entry_read_on_its_zone_goes_to_exchange_as_its_own_instants(case):
     # A value on the zone's clock (as read back from any calendar: fold=1 for the second 02:30),
     # not in UTC as the helpdesk stores it: exchangelib's EWSDateTime.from_datetime drops the fold.
-    from exchangelib import EWSTimeZone
-
-    from integrations.providers.base import RemoteEvent
-    from integrations.providers.exchange.mapping import item_values
-
     start, end, start_utc, end_utc = CASES[case]
     values = item_values(RemoteEvent(start=start, end=end, time_zone="Europe/Amsterdam"))
 

@@ -5,13 +5,11 @@ second 02:30 (+01:00) is said without doubt even with timeZone "Europe/Amsterdam
 zoneinfo's PEP 495 fold (tests/repeated_hour.py); the stored event read by the local Google peer.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
-from calendars import services as calendar_services
-from integrations.sync import engine
-from tests.repeated_hour import CASES
+from tests.repeated_hour import CASES, kept_after_an_edit_elsewhere, night_job
 
 from .conftest import ALICE
 
@@ -27,20 +25,13 @@ def _stored(google) -> tuple[datetime, datetime]:
 def test_a_repeated_hour_entry_reaches_google_and_comes_back_as_its_own_instants(
     case, alice_google, google, django_capture_on_commit_callbacks
 ):
-    start, end, start_utc, end_utc = CASES[case]
-    with django_capture_on_commit_callbacks(execute=True):
-        appointment = calendar_services.create_appointment(
-            subject="Night job", start=start, end=end, agents=[alice_google.agent]
-        )
+    _start, _end, start_utc, end_utc = CASES[case]
+    appointment = night_job(case, alice_google.agent, django_capture_on_commit_callbacks)
     assert _stored(google) == (start_utc, end_utc)
 
-    engine.sync_agent_calendar(alice_google, pull=True)
-    [event] = google.events(ALICE)
-    google.phone_patch(ALICE, event["id"], location="Server room")
-    alice_google.refresh_from_db()
-    engine.sync_agent_calendar(alice_google, pull=True)
+    def phone_edit():
+        [event] = google.events(ALICE)
+        google.phone_patch(ALICE, event["id"], location="Server room")
 
-    appointment.refresh_from_db()
-    assert appointment.location == "Server room"
-    assert (appointment.start.astimezone(UTC), appointment.end.astimezone(UTC)) == (start_utc, end_utc)
+    kept_after_an_edit_elsewhere(case, appointment, alice_google, phone_edit)
     assert _stored(google) == (start_utc, end_utc)
