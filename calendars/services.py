@@ -1311,7 +1311,7 @@ def _shifted_span(
         return None
 
     moved = times.wall_shifted(start, times.wall_shift(occurrence.original_start, new_start, zone), zone)
-    return moved, times.end_after(moved, new_end - new_start)
+    return moved, times.end_after(moved, times.exact_length(new_start, new_end))
 
 
 @transaction.atomic

@@ -274,6 +274,17 @@ def incoming(value: datetime | date, *, floating: ZoneInfo, prefer: ZoneInfo | N
     return on_wall_clock(value.replace(tzinfo=None), zone)
 
 
+def exact_length(start: datetime | date, end: datetime | date) -> timedelta:
+    """How long from `start` to `end` in exact time when both are aware (on UTC: Python subtracts
+    two datetimes with the same tzinfo on the wall clock, so 01:30+02:00 to 03:00+01:00 on an autumn
+    night in one zone gave 1 h 30 min, not 2 h 30 min); naive values and dates are subtracted as
+    they are (a floating wall clock, days). RFC 5545 3.8.5.3: a series' instances last this exact
+    duration; add it back with `end_after`."""
+    if isinstance(start, datetime) and isinstance(end, datetime) and start.tzinfo and end.tzinfo:
+        return end.astimezone(UTC) - start.astimezone(UTC)
+    return end - start
+
+
 def end_after(start: datetime, duration: timedelta) -> datetime:
     """The end of an occurrence `duration` after `start`: exact time, not wall clock, so an
     occurrence in a DST gap keeps its length (RFC 5545 3.8.5.3: every occurrence has the
