@@ -568,11 +568,12 @@ def _times_line(agent: Agent, was: tuple, now: tuple) -> str:
     (old_start, old_end), (start, end) = was, now
     where = f"on {agent.name}'s calendar"
     if isinstance(start, datetime):
-        length, ends = f"length {duration_text(end - start)}", f"ends {_when(end, agent)}"
+        length, ends = f"length {duration_text(times.exact_length(start, end))}", f"ends {_when(end, agent)}"
     else:  # days: the end is the day after the last (RFC 5545 3.6.1)
         length = ends = f"until {_when(end - timedelta(days=1), agent)}"
     if start != old_start:
-        resized = (end - start) != (old_end - old_start)
+        # Exact lengths: two times on one zone are subtracted on its wall clock (a DST night's hour lost).
+        resized = times.exact_length(start, end) != times.exact_length(old_start, old_end)
         return f"Moved {where} to {_when(start, agent)}" + (f" ({length})" if resized else "")
     if end != old_end:
         return f"Resized {where}: now {ends}" + (f" ({length})" if length != ends else "")
