@@ -262,8 +262,8 @@ def parse_moment(text: str | None, zone: tzinfo, *, offset_required: bool = Fals
 def incoming(value: datetime | date, *, floating: ZoneInfo, prefer: ZoneInfo | None = None) -> datetime | date:
     """One DATE or DATE-TIME value from an external calendar as the helpdesk keeps it: a date
     stays a date; a floating time is on the `floating` wall clock (the technician's); a zoned
-    time is put in its IANA zone (wall clock unchanged); a zone nothing matches keeps its
-    instant, in UTC."""
+    time is put in its IANA zone (wall clock and PEP 495 fold unchanged); a zone nothing matches
+    keeps its instant, in UTC."""
     if not isinstance(value, datetime):
         return value
     if value.tzinfo is None:
@@ -271,7 +271,9 @@ def incoming(value: datetime | date, *, floating: ZoneInfo, prefer: ZoneInfo | N
     zone = zone_of(value, prefer=prefer or floating)
     if zone is None:
         return value.astimezone(UTC)
-    return on_wall_clock(value.replace(tzinfo=None), zone)
+    # The fold kept: a value already worked out as the second of a repeated hour (a DTSTART plus an
+    # exact DURATION, RFC 5545 3.3.6) stays that instant; one read from text has fold=0 anyway.
+    return on_wall_clock(value.replace(tzinfo=None), zone).replace(fold=value.fold)
 
 
 def exact_length(start: datetime | date, end: datetime | date) -> timedelta:

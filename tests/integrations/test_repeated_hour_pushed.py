@@ -10,7 +10,7 @@ import pytest
 import recurring_ical_events
 
 from integrations.models import SyncLink
-from tests.repeated_hour import CASES, kept_after_an_edit_elsewhere, night_job
+from tests.repeated_hour import AMS, CASES, kept_after_an_edit_elsewhere, night_job
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +45,39 @@ def test_a_phone_edit_of_another_field_keeps_the_repeated_hour_entry_length(
     kept_after_an_edit_elsewhere(
         case, appointment, alice_calendar, lambda: alice_phone.edit(marker, location="Server room")
     )
+
+
+def test_a_series_whose_first_occurrence_ends_in_the_repeated_hour_keeps_an_exact_dtend(
+    alice_calendar, alice_phone, django_capture_on_commit_callbacks
+):
+    # Task autumn, fault 1. 01:30 (+02:00) for 1 h 30 min ends at the second 02:00 (+01:00). DTEND
+    # goes out in UTC, DTSTART on the zone the rule repeats on: RFC 5545 3.8.5.3 gives every
+    # instance the exact DTEND - DTSTART. DURATION:PT1H30M was measured as no better: icalendar's
+    # `end` adds it on DTSTART's wall clock (03:00+01:00, 2 h 30 min), and recurring-ical-events
+    # 3.8 reads the first instance 2 h 30 min long from either form (it adds on the wall clock).
+    from calendars import services as calendar_services
+
+    start = datetime(2027, 10, 31, 1, 30, tzinfo=AMS)
+    length = timedelta(hours=1, minutes=30)
+    end = (start.astimezone(UTC) + length).astimezone(AMS)
+    with django_capture_on_commit_callbacks(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=DAILY;COUNT=3",
+            agents=[alice_calendar.agent],
+            start=start,
+            end=end,
+            subject="Night backup",
+            time_zone="Europe/Amsterdam",
+        )
+
+    text = alice_phone.by_uid(SyncLink.objects.get(appointment=master).marker).data
+    [vevent] = icalendar.Calendar.from_ical(text).walk("VEVENT")
+    assert "DURATION" not in vevent
+    assert vevent.start.astimezone(UTC) == start.astimezone(UTC)
+    assert vevent.end.astimezone(UTC) == end.astimezone(UTC)
+    assert vevent.duration == length  # icalendar: DTEND - DTSTART, two zones: exact
+    # Every later instance, read by recurring-ical-events, lasts the same exact time.
+    shown = recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(
+        datetime(2027, 11, 1), datetime(2027, 11, 3)
+    )
+    assert [e.end.astimezone(UTC) - e.start.astimezone(UTC) for e in shown] == [length, length]
