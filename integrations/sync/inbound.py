@@ -287,7 +287,7 @@ def _exception_entry(
         first = key.astimezone(_series_zone(event, agent)).date()
         same_span = (start, end) == (first, first + (master.end_date - master.start_date))
     else:
-        same_span = (start, end) == (key, times.end_after(key, master.end - master.start))
+        same_span = (start, end) == (key, times.end_after(key, times.exact_length(master.start, master.end)))
     if same_span and subject is None and location is None and not override.private:
         return None
     entry = {"original_start": key, "start": start, "end": end, "subject": subject, "location": location}
