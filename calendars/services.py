@@ -540,7 +540,7 @@ def _new_series_zone(
         start = times.wall_shifted(
             appointment.start, timedelta(0), new, before
         )  # the same wall-clock time on the new clock
-        changes.update(start=start, end=times.end_after(start, appointment.end - appointment.start))
+        changes.update(start=start, end=times.end_after(start, times.exact_length(appointment.start, appointment.end)))
     appointment.schedule.time_zone = new
     return before
 
@@ -1311,7 +1311,7 @@ def _shifted_span(
         return None
 
     moved = times.wall_shifted(start, times.wall_shift(occurrence.original_start, new_start, zone), zone)
-    return moved, times.end_after(moved, new_end - new_start)
+    return moved, times.end_after(moved, times.exact_length(new_start, new_end))
 
 
 @transaction.atomic
@@ -1340,7 +1340,7 @@ def split_series(
     zone = schedule_zone(schedule)
     key = occurrence.original_start
     last, _ = series_starts_around(master, key)
-    length = master.end - master.start
+    length = times.exact_length(master.start, master.end)
     given = _shifted_span(master, occurrence, key, changes)
     span = given or (
         (key.astimezone(zone).date(), key.astimezone(zone).date() + (master.end_date - master.start_date))
@@ -1441,7 +1441,7 @@ def _carry_edits(
     new_agent_ids = _agent_ids(new)  # read once, not once a row
     for row in edited:
         target = made.get(shifted(row.original_start))
-        own_time = row.start != row.original_start or row.end - row.start != length
+        own_time = row.start != row.original_start or times.exact_length(row.start, row.end) != length
         if target is None:
             span = {"start": row.start, "end": row.end} if own_time else _series_span(new, shifted(row.start), zone)
             entries.append({"original_start": shifted(row.original_start), **span, "subject": row.subject})
@@ -1769,7 +1769,7 @@ def _occurrence_values(
     """What `_occurrences_to_make` makes, as each occurrence's field values by attname, its
     master left out (the caller's); moves the schedule as `_occurrences_to_make` says."""
     until, starts = _occurrence_plan(master, schedule, now, shown_from)
-    duration = master.end - master.start
+    duration = times.exact_length(master.start, master.end)
     zone = schedule_zone(schedule)
     days = (master.end_date - master.start_date) if master.all_day and master.start_date else None
     created = []
@@ -1828,7 +1828,7 @@ def _series_span(
             "start_date": first,
             "end_date": first + days,
         }
-    duration = duration if duration is not None else master.end - master.start
+    duration = duration if duration is not None else times.exact_length(master.start, master.end)
     return {"start": start, "end": times.end_after(start, duration)}
 
 
@@ -1974,13 +1974,13 @@ def _move_exceptions(
     schedule = master.schedule
     zone = schedule_zone(schedule)
     shift, shifted = _series_shift(master, start_before, zone_before)
-    length_before = end_before - start_before
+    length_before = times.exact_length(start_before, end_before)
 
     edited = list(master.occurrences.all())  # the unedited ones are gone
     exdates = exdate_instants(schedule.recurrence, zone_before or zone)
     entries = future_exceptions(schedule)
     olds = [*exdates, *(o.original_start for o in edited), *(e["original_start"] for e in entries)]
-    lengthened = master.end - master.start != length_before
+    lengthened = times.exact_length(master.start, master.end) != length_before
     if not olds or (shift is None and not lengthened):
         return []
     if shift is None:
@@ -2010,7 +2010,10 @@ def _move_exceptions(
     kept = sorted((o for o in edited if o not in gone), key=lambda o: o.original_start, reverse=later)
     for occurrence in kept:
         key = shifted(occurrence.original_start)
-        if occurrence.start == occurrence.original_start and occurrence.end - occurrence.start == length_before:
+        if (
+            occurrence.start == occurrence.original_start
+            and times.exact_length(occurrence.start, occurrence.end) == length_before
+        ):
             for name, value in _series_span(master, key, zone).items():
                 setattr(occurrence, name, value)
         occurrence.original_start = key
@@ -2018,7 +2021,11 @@ def _move_exceptions(
 
     def follows(entry: dict) -> bool:
         start, end = entry["start"], entry["end"]
-        return isinstance(start, datetime) and start == entry["original_start"] and end - start == length_before
+        return (
+            isinstance(start, datetime)
+            and start == entry["original_start"]
+            and times.exact_length(start, end) == length_before
+        )
 
     moved_entries = []
     for entry, raw in zip(entries, schedule.future_exceptions or [], strict=True):

@@ -274,8 +274,8 @@ def parse_moment(text: str | None, zone: tzinfo, *, offset_required: bool = Fals
 def incoming(value: datetime | date, *, floating: ZoneInfo, prefer: ZoneInfo | None = None) -> datetime | date:
     """One DATE or DATE-TIME value from an external calendar as the helpdesk keeps it: a date
     stays a date; a floating time is on the `floating` wall clock (the technician's); a zoned
-    time is put in its IANA zone (wall clock unchanged); a zone nothing matches keeps its
-    instant, in UTC."""
+    time is put in its IANA zone (wall clock and PEP 495 fold unchanged); a zone nothing matches
+    keeps its instant, in UTC."""
     if not isinstance(value, datetime):
         return value
     if value.tzinfo is None:
@@ -283,7 +283,20 @@ def incoming(value: datetime | date, *, floating: ZoneInfo, prefer: ZoneInfo | N
     zone = zone_of(value, prefer=prefer or floating)
     if zone is None:
         return value.astimezone(UTC)
-    return on_wall_clock(value.replace(tzinfo=None), zone)
+    # The fold kept: a value already worked out as the second of a repeated hour (a DTSTART plus an
+    # exact DURATION, RFC 5545 3.3.6) stays that instant; one read from text has fold=0 anyway.
+    return on_wall_clock(value.replace(tzinfo=None), zone).replace(fold=value.fold)
+
+
+def exact_length(start: datetime | date, end: datetime | date) -> timedelta:
+    """How long from `start` to `end` in exact time when both are aware (on UTC: Python subtracts
+    two datetimes with the same tzinfo on the wall clock, so 01:30+02:00 to 03:00+01:00 on an autumn
+    night in one zone gave 1 h 30 min, not 2 h 30 min); naive values and dates are subtracted as
+    they are (a floating wall clock, days). RFC 5545 3.8.5.3: a series' instances last this exact
+    duration; add it back with `end_after`."""
+    if isinstance(start, datetime) and isinstance(end, datetime) and start.tzinfo and end.tzinfo:
+        return end.astimezone(UTC) - start.astimezone(UTC)
+    return end - start
 
 
 def end_after(start: datetime, duration: timedelta) -> datetime:

@@ -22,3 +22,28 @@ CASES = {
         datetime(2027, 10, 31, 2, 30, tzinfo=UTC),
     ),
 }
+
+
+def night_job(case: str, agent, capture_on_commit):
+    """The single entry CASES[case] made for `agent` in the helpdesk and committed (so pushed)."""
+    from calendars import services as calendar_services
+
+    start, end, _start_utc, _end_utc = CASES[case]
+    with capture_on_commit(execute=True):
+        return calendar_services.create_appointment(subject="Night job", start=start, end=end, agents=[agent])
+
+
+def kept_after_an_edit_elsewhere(case: str, appointment, agent_calendar, edit) -> None:
+    """Pull (the entry's link taken), `edit()` (the other calendar adds the location "Server room"),
+    pull again: the appointment has that location and still CASES[case]'s instants, not an hour-early
+    time read from a wall clock that occurs twice."""
+    from integrations.sync import engine
+
+    engine.sync_agent_calendar(agent_calendar, pull=True)
+    edit()
+    agent_calendar.refresh_from_db()
+    engine.sync_agent_calendar(agent_calendar, pull=True)
+
+    appointment.refresh_from_db()
+    assert appointment.location == "Server room"
+    assert (appointment.start.astimezone(UTC), appointment.end.astimezone(UTC)) == CASES[case][2:]

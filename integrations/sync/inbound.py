@@ -287,7 +287,7 @@ def _exception_entry(
         first = key.astimezone(_series_zone(event, agent)).date()
         same_span = (start, end) == (first, first + (master.end_date - master.start_date))
     else:
-        same_span = (start, end) == (key, times.end_after(key, master.end - master.start))
+        same_span = (start, end) == (key, times.end_after(key, times.exact_length(master.start, master.end)))
     if same_span and subject is None and location is None and not override.private:
         return None
     entry = {"original_start": key, "start": start, "end": end, "subject": subject, "location": location}
@@ -568,11 +568,12 @@ def _times_line(agent: Agent, was: tuple, now: tuple) -> str:
     (old_start, old_end), (start, end) = was, now
     where = f"on {agent.name}'s calendar"
     if isinstance(start, datetime):
-        length, ends = f"length {duration_text(end - start)}", f"ends {_when(end, agent)}"
+        length, ends = f"length {duration_text(times.exact_length(start, end))}", f"ends {_when(end, agent)}"
     else:  # days: the end is the day after the last (RFC 5545 3.6.1)
         length = ends = f"until {_when(end - timedelta(days=1), agent)}"
     if start != old_start:
-        resized = (end - start) != (old_end - old_start)
+        # Exact lengths: two times on one zone are subtracted on its wall clock (a DST night's hour lost).
+        resized = times.exact_length(start, end) != times.exact_length(old_start, old_end)
         return f"Moved {where} to {_when(start, agent)}" + (f" ({length})" if resized else "")
     if end != old_end:
         return f"Resized {where}: now {ends}" + (f" ({length})" if length != ends else "")

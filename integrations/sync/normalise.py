@@ -214,9 +214,17 @@ def moment_key(value: datetime | date | None) -> str | None:
 
 
 def rrule_end(original: datetime | date, event: RemoteEvent) -> str | None:
-    """The end of the series' occurrence at `original` (the master's length), as `moment_key`."""
+    """The end of the series' occurrence at `original` (the master's length), as `moment_key`.
+
+    The length is exact and added in exact time for aware values (RFC 5545 3.8.5.3; `times.exact_length`,
+    `times.end_after`): on one zone, Python's wall-clock arithmetic put the end of the occurrence of
+    an autumn night an hour late (01:30 + 2 h = 03:30, three real hours)."""
+    from calendars import times
+
     try:
-        return moment_key(original + (event.end - event.start))
+        length = times.exact_length(event.start, event.end)
+        aware = isinstance(original, datetime) and original.tzinfo is not None
+        return moment_key(times.end_after(original, length) if aware else original + length)
     except TypeError:  # a date and a datetime mixed: not the rule's occurrence
         return None
 

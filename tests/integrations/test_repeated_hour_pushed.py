@@ -9,9 +9,8 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from calendars import services as calendar_services
 from integrations.models import SyncLink
-from tests.repeated_hour import CASES
+from tests.repeated_hour import AMS, CASES, kept_after_an_edit_elsewhere, night_job
 
 pytestmark = pytest.mark.django_db
 
@@ -23,10 +22,7 @@ def test_a_time_in_the_repeated_hour_reaches_caldav_as_its_own_instant(
     start, end, start_utc, end_utc = CASES[case]
     # The offsets are the ones the API takes (+02:00 before the change, +01:00 after it).
     assert start.astimezone(UTC) == start_utc and end.astimezone(UTC) == end_utc
-    with django_capture_on_commit_callbacks(execute=True):
-        appointment = calendar_services.create_appointment(
-            subject="Night job", start=start, end=end, agents=[alice_calendar.agent]
-        )
+    appointment = night_job(case, alice_calendar.agent, django_capture_on_commit_callbacks)
 
     marker = SyncLink.objects.get(appointment=appointment).marker
     text = alice_phone.by_uid(marker).data
@@ -44,20 +40,44 @@ def test_a_phone_edit_of_another_field_keeps_the_repeated_hour_entry_length(
     case, alice_calendar, alice_phone, django_capture_on_commit_callbacks
 ):
     # Trial 2 N2's second half: adding a location on the phone must not bring back an hour-early time.
-    from integrations.sync import engine
-
-    start, end, start_utc, end_utc = CASES[case]
-    with django_capture_on_commit_callbacks(execute=True):
-        appointment = calendar_services.create_appointment(
-            subject="Night job", start=start, end=end, agents=[alice_calendar.agent]
-        )
+    appointment = night_job(case, alice_calendar.agent, django_capture_on_commit_callbacks)
     marker = SyncLink.objects.get(appointment=appointment).marker
-    engine.sync_agent_calendar(alice_calendar, pull=True)
-    alice_phone.edit(marker, location="Server room")
+    kept_after_an_edit_elsewhere(
+        case, appointment, alice_calendar, lambda: alice_phone.edit(marker, location="Server room")
+    )
 
-    alice_calendar.refresh_from_db()
-    engine.sync_agent_calendar(alice_calendar, pull=True)
 
-    appointment.refresh_from_db()
-    assert appointment.location == "Server room"
-    assert (appointment.start, appointment.end) == (start_utc, end_utc)
+def test_a_series_whose_first_occurrence_ends_in_the_repeated_hour_keeps_an_exact_dtend(
+    alice_calendar, alice_phone, django_capture_on_commit_callbacks
+):
+    # Task autumn, fault 1. 01:30 (+02:00) for 1 h 30 min ends at the second 02:00 (+01:00). DTEND
+    # goes out in UTC, DTSTART on the zone the rule repeats on: RFC 5545 3.8.5.3 gives every
+    # instance the exact DTEND - DTSTART. DURATION:PT1H30M was measured as no better: icalendar's
+    # `end` adds it on DTSTART's wall clock (03:00+01:00, 2 h 30 min), and recurring-ical-events
+    # 3.8 reads the first instance 2 h 30 min long from either form (it adds on the wall clock).
+    from calendars import services as calendar_services
+
+    start = datetime(2027, 10, 31, 1, 30, tzinfo=AMS)
+    length = timedelta(hours=1, minutes=30)
+    end = (start.astimezone(UTC) + length).astimezone(AMS)
+    with django_capture_on_commit_callbacks(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=DAILY;COUNT=3",
+            agents=[alice_calendar.agent],
+            start=start,
+            end=end,
+            subject="Night backup",
+            time_zone="Europe/Amsterdam",
+        )
+
+    text = alice_phone.by_uid(SyncLink.objects.get(appointment=master).marker).data
+    [vevent] = icalendar.Calendar.from_ical(text).walk("VEVENT")
+    assert "DURATION" not in vevent
+    assert vevent.start.astimezone(UTC) == start.astimezone(UTC)
+    assert vevent.end.astimezone(UTC) == end.astimezone(UTC)
+    assert vevent.duration == length  # icalendar: DTEND - DTSTART, two zones: exact
+    # Every later instance, read by recurring-ical-events, lasts the same exact time.
+    shown = recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(
+        datetime(2027, 11, 1), datetime(2027, 11, 3)
+    )
+    assert [e.end.astimezone(UTC) - e.start.astimezone(UTC) for e in shown] == [length, length]

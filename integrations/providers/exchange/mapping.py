@@ -114,7 +114,11 @@ def _ews_date(value: date) -> EWSDate:
 
 
 def _to_ews(value: datetime, tz: EWSTimeZone) -> EWSDateTime:
-    return EWSDateTime.from_datetime(value).astimezone(tz)
+    """`value` (aware) on `tz`'s clock as exchangelib sends it (xs:dateTime with its offset).
+
+    Through UTC: EWSDateTime.from_datetime keeps the wall clock but drops PEP 495's `fold`, so the
+    second 02:30 of an autumn night (fold=1) would go out as the first (+02:00, an hour early)."""
+    return EWSDateTime.from_datetime(value.astimezone(UTC)).astimezone(tz)
 
 
 def plain_text(body: Any) -> str:

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calendars.times import rule_starts
+from calendars.times import outgoing_span, rule_starts
 from integrations.sync.normalise import normalise_text
 
 from ..base import (
@@ -118,16 +118,22 @@ def event_from_graph(data: dict) -> RemoteEvent:
     return event.trimmed()
 
 
-def _time(value: datetime | date, zone: str, windows: str) -> dict:
+def _time(value: datetime | date, windows: str) -> dict:
+    """One dateTimeTimeZone: `value` (a date, or an aware datetime already on the clock it is sent
+    on: the zone named `windows`, or UTC) as its wall-clock time under that name."""
     if isinstance(value, datetime):
-        local = value.astimezone(ZoneInfo(zone)) if zone != "UTC" else value.astimezone(UTC)
-        return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": windows}
+        return {"dateTime": value.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC" if value.tzinfo is UTC else windows}
     return {"dateTime": f"{value.isoformat()}T00:00:00", "timeZone": windows}
 
 
 def time_values(event: RemoteEvent) -> dict[str, Any]:
     """start, end and isAllDay as Graph wants them: the wall clock of the event's zone under its
-    Windows name (an all-day entry: midnight to midnight, end exclusive, per the event resource docs)."""
+    Windows name (an all-day entry: midnight to midnight, end exclusive, per the event resource docs).
+
+    A dateTimeTimeZone is a wall-clock time, so one in the repeated hour of an autumn change (the
+    second 02:30) would name the first as well: such a value goes with timeZone "UTC", as
+    `calendars.times.outgoing_span` writes it for CalDAV (both start and end of a single entry; a
+    series keeps its start on the zone its pattern repeats on, only an end in that hour in UTC)."""
     zone = event.time_zone or "UTC"
     windows = windows_zone_for(zone) if zone != "UTC" else "UTC"
     if windows == "UTC":
@@ -137,7 +143,9 @@ def time_values(event: RemoteEvent) -> dict[str, Any]:
         start = start.date() if isinstance(start, datetime) else start
         end = end.date() if isinstance(end, datetime) else end
         end = max(end, start + timedelta(days=1))
-    return {"start": _time(start, zone, windows), "end": _time(end, zone, windows), "isAllDay": event.all_day}
+    else:
+        start, end = outgoing_span(start, end, ZoneInfo(zone), repeats=event.is_recurring)
+    return {"start": _time(start, windows), "end": _time(end, windows), "isAllDay": event.all_day}
 
 
 def event_values(event: RemoteEvent, *, own: bool) -> dict[str, Any]:
@@ -162,9 +170,20 @@ def event_values(event: RemoteEvent, *, own: bool) -> dict[str, Any]:
 
 
 def _same_times(event: RemoteEvent, base: RemoteEvent) -> bool:
-    if event.all_day != base.all_day or (event.time_zone or "UTC") != (base.time_zone or "UTC"):
+    if event.all_day != base.all_day:
+        return False
+    if not event.is_recurring and not base.is_recurring and _instants(event) == _instants(base):
+        # A single entry sent in UTC (the repeated hour) is read back on UTC: the same values to send.
+        return time_values(event) == time_values(base)
+    if (event.time_zone or "UTC") != (base.time_zone or "UTC"):
         return False
     return (event.start, event.end) == (base.start, base.end)
+
+
+def _instants(event: RemoteEvent) -> tuple:
+    """start and end compared as instants: PEP 495 makes an aware time in a repeated hour unequal
+    to the same instant in another zone, so aware values are put on UTC first."""
+    return tuple(v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo else v for v in (event.start, event.end))
 
 
 def same_pattern(event: RemoteEvent, base: RemoteEvent) -> bool:
