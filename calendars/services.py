@@ -8,7 +8,7 @@ import copy
 import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import partial
 
 import recurrence as recurrence_lib
@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
-from calendars import ownership, privacy, times
+from calendars import ical_zones, ownership, privacy, times
 from calendars.models import Appointment, CalendarSettings, EditScope, Schedule
 from calendars.rule_parts import checks_ranges, rule_part_problem, rule_text_parts
 from calendars.selectors import (
@@ -934,6 +934,16 @@ def check_rule(
     return parsed
 
 
+def block_zone(zone_block: str) -> tzinfo:
+    """The zone of a series' own VTIMEZONE text (`ical_zones.zone_from_block`), for a series about
+    to keep it (`Schedule.zone_block`). Raises ValidationError({"zone_block": ...}) saying why
+    icalendar cannot read it or it is too long."""
+    try:
+        return ical_zones.zone_from_block(zone_block)
+    except ValueError as error:
+        raise ValidationError({"zone_block": f"The series' time zone cannot be kept: {error}."}) from error
+
+
 @transaction.atomic
 def create_recurring_appointment(
     *,
@@ -944,24 +954,31 @@ def create_recurring_appointment(
     time_zone=None,
     now=None,
     all_cancelled: bool = False,
+    zone_block: str = "",
     **fields,
 ) -> Appointment:
     """A recurring master and its occurrences for the coming year.
 
     `rule` is an RRULE (text or a django-recurrence Recurrence); it repeats on the wall clock
-    of `time_zone`, by default the first technician's. `all_cancelled`: see `check_rule`. With
+    of `time_zone`, by default the first technician's, or with `zone_block` (the text of a
+    VTIMEZONE no IANA zone matches, from an external calendar, its observances checked by the
+    reader) on that block's (`Schedule.zone_block`; `time_zone` is then ignored and kept as UTC).
+    ValidationError({"zone_block": ...}) for a block icalendar cannot read. `all_cancelled`: see `check_rule`. With
     `check_overlap=True` (in `fields`) an OverlapWarning naming the day of each overlap is raised,
     and nothing kept, when any occurrence made meets another busy entry of the technicians (S6.3).
     """
     agents = list(agents)
     _check_agents(agents)
-    zone = zoneinfo.ZoneInfo(str(time_zone)) if time_zone else _zone_of(agents)
+    if zone_block:
+        zone, time_zone = block_zone(zone_block), zoneinfo.ZoneInfo("UTC")
+    else:
+        zone = time_zone = zoneinfo.ZoneInfo(str(time_zone)) if time_zone else _zone_of(agents)
     start, end = _aware(start, zone), _aware(end, zone)
     rule = check_rule(rule, start=start, zone=zone, all_cancelled=all_cancelled)
     # Checked on every occurrence made, not only on the first (the master's own span).
     check_overlap = fields.pop("check_overlap", False)
     master = create_appointment(agents=agents, start=start, end=end, **fields)
-    Schedule.objects.create(master=master, recurrence=rule, time_zone=zone)
+    Schedule.objects.create(master=master, recurrence=rule, time_zone=time_zone, zone_block=zone_block)
     master.refresh_from_db()
     materialise_occurrences(master, now=now)
     if check_overlap and master.busy:

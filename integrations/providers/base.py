@@ -350,6 +350,10 @@ class RemoteEvent:
     busy: bool = True
     reminder_minutes: int | None = None
     time_zone: str = "UTC"
+    # A series whose VTIMEZONE no IANA zone matches (Outlook's "Customized Time Zone" blocks): that
+    # block's text, the wall clock its rule repeats on (RFC 5545 3.3.10); `time_zone` is then "UTC",
+    # what a system that takes only IANA zones gets (calendars.ical_zones.zone_from_block). "" else.
+    zone_block: str = ""
     # Recurring master: RRULE values without the "RRULE:" prefix, cancelled original starts, moved ones.
     rrules: list[str] = field(default_factory=list)
     exdates: list[datetime | date] = field(default_factory=list)
