@@ -1,0 +1,165 @@
+"""Trial F3/N3 on a real Radicale: an organiser's weekly series in an Outlook "Customized Time Zone"
+that no IANA zone matches (+03:00, +04:00 from the last Sunday of March). RFC 5545 3.3.10 repeats
+the rule on that block's wall clock, and the organiser's later cancels and moves (EXDATE,
+RECURRENCE-ID) name its instances on that clock (3.8.5.1, 3.8.4.4). The helpdesk keeps the series
+on the block itself. Right occurrences: recurring-ical-events expanding the very text Radicale holds
+(dateutil's tzical for the bare block)."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+
+import icalendar
+import pytest
+import recurring_ical_events
+from dateutil import tz as dateutil_tz
+from django.utils import timezone
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+from integrations.models import SyncLink
+from integrations.sync import engine
+
+pytestmark = pytest.mark.django_db
+HOUR = timedelta(hours=1)
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+TZID = "Customized Time Zone"
+UID = "outlook-unmatched-zone-0001"
+BLOCK = "\r\n".join(
+    [
+        "BEGIN:VTIMEZONE",
+        f"TZID:{TZID}",
+        "BEGIN:STANDARD",
+        "DTSTART:16010101T030000",
+        "TZOFFSETFROM:+0400",
+        "TZOFFSETTO:+0300",
+        "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10",
+        "END:STANDARD",
+        "BEGIN:DAYLIGHT",
+        "DTSTART:16010101T020000",
+        "TZOFFSETFROM:+0300",
+        "TZOFFSETTO:+0400",
+        "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3",
+        "END:DAYLIGHT",
+        "END:VTIMEZONE",
+    ]
+)
+# Mondays 10:00 on the block's clock, 1 March to 19 April 2027: the clock changes on 28 March.
+SERIES = [
+    "BEGIN:VEVENT",
+    f"UID:{UID}",
+    "DTSTAMP:20261201T100000Z",
+    "SUMMARY:Weekly call",
+    f"DTSTART;TZID={TZID}:20270301T100000",
+    f"DTEND;TZID={TZID}:20270301T110000",
+    "RRULE:FREQ=WEEKLY;COUNT=8;BYDAY=MO",
+    "END:VEVENT",
+]
+# What the organiser sends later: 5 April cancelled, 12 April moved to Tuesday 13 April 15:00.
+LATER = [
+    *SERIES[:-1],
+    f"EXDATE;TZID={TZID}:20270405T100000",
+    "SEQUENCE:1",
+    "END:VEVENT",
+    "BEGIN:VEVENT",
+    f"UID:{UID}",
+    "DTSTAMP:20261202T100000Z",
+    "SUMMARY:Weekly call",
+    f"RECURRENCE-ID;TZID={TZID}:20270412T100000",
+    f"DTSTART;TZID={TZID}:20270413T150000",
+    f"DTEND;TZID={TZID}:20270413T160000",
+    "SEQUENCE:1",
+    "END:VEVENT",
+]
+
+
+def outlook_object(vevents: list[str]) -> str:
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN"]
+    return "\r\n".join([*lines, BLOCK, *vevents, "END:VCALENDAR", ""])
+
+
+def expanded(text: str) -> list[tuple[datetime, datetime]]:
+    """(start, end) in UTC of every occurrence recurring-ical-events gives for the object's text."""
+    found = recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(
+        datetime(2027, 2, 1, tzinfo=UTC), datetime(2027, 6, 1, tzinfo=UTC)
+    )
+    return sorted((event.start.astimezone(UTC), event.end.astimezone(UTC)) for event in found)
+
+
+def in_helpdesk(master: Appointment) -> list[tuple[datetime, datetime]]:
+    shown = Appointment.objects.filter(master=master, is_cancelled=False)
+    return sorted((occurrence.start, occurrence.end) for occurrence in shown)
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+
+
+@pytest.fixture
+def pulled(alice_calendar, alice_phone, frozen_now):
+    """The organiser's series put on Radicale by another client, then pulled by the helpdesk."""
+    alice_calendar.agent.import_external = True
+    alice_calendar.agent.save(update_fields=["import_external"])
+    alice_phone.calendar.save_event(ical=outlook_object(SERIES))
+    alice_calendar.refresh_from_db()
+    engine.sync_agent_calendar(alice_calendar, pull=True, now=NOW)
+    return Appointment.objects.get(agents=alice_calendar.agent, master__isnull=True, schedule__isnull=False)
+
+
+def test_a_pulled_series_in_a_zone_no_iana_zone_matches_repeats_on_that_zones_clock_after_its_change(
+    pulled, alice_phone
+):
+    stored = alice_phone.by_uid(UID).data
+    # The block's own offsets (dateutil's tzical): +03:00 before 28 March 2027, +04:00 after.
+    zone = dateutil_tz.tzical(io.StringIO(BLOCK.replace("\r\n", "\n"))).get()
+    assert [datetime(2027, 3, day, 10, tzinfo=zone).utcoffset() for day in (22, 29)] == [3 * HOUR, 4 * HOUR]
+
+    assert in_helpdesk(pulled) == expanded(stored)
+    # 10:00 there stays 10:00 there after 28 March: 06:00 UTC, not UTC's 07:00.
+    assert (datetime(2027, 4, 19, 6, tzinfo=UTC), datetime(2027, 4, 19, 7, tzinfo=UTC)) in in_helpdesk(pulled)
+    assert pulled.schedule.zone_block.startswith("BEGIN:VTIMEZONE") and TZID in pulled.schedule.zone_block
+
+
+def test_the_organisers_later_cancel_and_move_on_that_zones_clock_are_applied_in_the_helpdesk(
+    pulled, alice_calendar, alice_phone, django_capture_on_commit_callbacks
+):
+    entry = alice_phone.by_uid(UID)
+    entry.data = outlook_object(LATER)
+    entry.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_calendar.refresh_from_db()
+        engine.sync_agent_calendar(alice_calendar, pull=True, now=NOW)
+
+    right = expanded(alice_phone.by_uid(UID).data)
+    assert len(right) == 7
+    assert in_helpdesk(pulled) == right
+    cancelled = Appointment.objects.filter(master=pulled, is_cancelled=True).values_list("original_start", flat=True)
+    assert list(cancelled) == [datetime(2027, 4, 5, 6, tzinfo=UTC)]
+
+
+def test_a_helpdesk_move_written_back_keeps_the_block_and_shows_each_occurrence_once_on_the_phone(
+    pulled, alice_calendar, alice_phone, django_capture_on_commit_callbacks
+):
+    before = expanded(alice_phone.by_uid(UID).data)
+    occurrence = Appointment.objects.get(master=pulled, original_start=datetime(2027, 4, 19, 6, tzinfo=UTC))
+    later = occurrence.start + timedelta(hours=2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(occurrence, start=later, end=later + timedelta(hours=1))
+
+    link = SyncLink.objects.get(appointment=pulled)
+    assert not link.pending, link.last_error
+    text = alice_phone.by_uid(UID).data
+    blocks = re.findall(r"BEGIN:VTIMEZONE.*?END:VTIMEZONE", text.replace("\r\n", "\n"), re.S)
+    assert [icalendar.Timezone.from_ical(block).to_ical() for block in blocks] == [
+        icalendar.Timezone.from_ical(BLOCK).to_ical()
+    ]
+    assert f"RECURRENCE-ID;TZID={TZID}:20270419T100000" in text.replace("\r\n ", "")
+    on_phone = expanded(text)
+    assert on_phone == sorted([*before[:-1], (later, later + timedelta(hours=1))])
+    assert in_helpdesk(pulled) == on_phone
