@@ -260,6 +260,15 @@ class SeriesZoneField(TimeZoneSerializerField):
             return None  # trial F9: its stored zone (its technician's midnights) is no clock it repeats on
         return zone_label(schedule_zone(appointment.schedule))
 
+    def to_internal_value(self, data) -> object:
+        # A series on its organiser's own VTIMEZONE (no IANA zone matches it) reads as that block's
+        # name; a PUT of what was read gives it back: kept, as no zone given (null).
+        instance = getattr(self.parent, "instance", None)
+        own = isinstance(instance, Appointment) and instance.is_recurring_master and instance.schedule.zone_block
+        if own and data == zone_label(schedule_zone(instance.schedule)):
+            return None
+        return super().to_internal_value(data)
+
 
 class RuleWarningSerializer(serializers.Serializer):
     """One thing a valid rule does that its writer may not expect (`AppointmentSerializer.rule_warnings`)."""

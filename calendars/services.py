@@ -496,7 +496,7 @@ def _update_appointment(
     _keep_source_in_step(appointment)
     if appointment.is_recurring_master:
         if zone_before is not None:
-            appointment.schedule.save(update_fields=["time_zone"])
+            appointment.schedule.save(update_fields=["time_zone", "zone_block"])
         appointment.dropped_exceptions = _spread_to_occurrences(
             appointment,
             moved=moved,
@@ -516,20 +516,24 @@ def _update_appointment(
 
 
 def _new_series_zone(
-    appointment: Appointment, time_zone: zoneinfo.ZoneInfo | str | None, changes: dict, zone: zoneinfo.ZoneInfo
-) -> zoneinfo.ZoneInfo | None:
-    """A series' new clock (`update_appointment`'s `time_zone`), set on its schedule (unsaved):
-    returns the zone it had, or None when it keeps it. Without a new start or end (`changes`,
+    appointment: Appointment, time_zone: tzinfo | str | None, changes: dict, zone: tzinfo
+) -> tzinfo | None:
+    """A series' new clock (`update_appointment`'s `time_zone`: an IANA zone, or the series' own
+    `schedule_zone` object for none), set on its schedule (unsaved): returns the zone it had, or
+    None when it keeps it. A series on its own VTIMEZONE (`Schedule.zone_block`) given an IANA
+    zone moves to that zone and drops the block. Without a new start or end (`changes`,
     naive times read on `zone`; one equal to the stored one is none) the master keeps its
     wall-clock start and its length on the new clock (set in `changes`). Raises
     ValidationError({"time_zone": ...}) for a zone on anything but a timed series."""
     if time_zone is None:
         return None
-    new = zoneinfo.ZoneInfo(str(time_zone))
     if not appointment.is_recurring_master:
         raise ValidationError({"time_zone": "Only a series has a time zone: the clock it repeats on."})
     before = schedule_zone(appointment.schedule)
-    if new.key == before.key:
+    if not isinstance(time_zone, str | zoneinfo.ZoneInfo):
+        return None  # its own `schedule_zone`, given back as it is (the edit form's default): kept
+    new = zoneinfo.ZoneInfo(str(time_zone))
+    if not appointment.schedule.zone_block and new.key == before.key:
         return None
     if appointment.all_day or changes.get("all_day"):
         raise ValidationError(
@@ -542,6 +546,7 @@ def _new_series_zone(
         )  # the same wall-clock time on the new clock
         changes.update(start=start, end=times.end_after(start, appointment.end - appointment.start))
     appointment.schedule.time_zone = new
+    appointment.schedule.zone_block = ""  # an IANA zone chosen replaces the series' own VTIMEZONE
     return before
 
 

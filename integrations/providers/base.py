@@ -591,6 +591,25 @@ _PRIVATE_IN_TEXT = re.compile(
 _PRIVATE_VALUES = {"private", "confidential"}
 
 
+def refuse_own_zone(event: RemoteEvent, system: str) -> None:
+    """Raise ProviderError when a series repeats on its organiser's own VTIMEZONE (`event.zone_block`,
+    one no IANA zone matches) and `system` takes only IANA or Windows zone names (Microsoft 365,
+    Exchange, Google). Written on UTC or on the nearest zone, its occurrences after that zone's clock
+    changes would be an hour off there, and the helpdesk's cancels and moves (named on the zone's
+    clock, RFC 5545 3.8.5.1, 3.8.4.4) would name instances that calendar does not have: cancels lost,
+    moves doubled. So the write is refused with a message for the sync log and nothing changes on
+    either side; the series stays in the helpdesk and in the CalDAV calendar it came from."""
+    if event.is_recurring and event.zone_block:
+        from calendars.ical_zones import block_tzid
+
+        name = _clean(block_tzid(event.zone_block) or "").strip()[:80]
+        raise ProviderError(
+            f"{system} cannot hold a series that repeats on its organiser's own time zone “{name}”: no IANA or "
+            "Windows zone has its offsets, so its times there would be an hour off after that zone's clock "
+            "changes. The series was not written there; it stays in the helpdesk and its own calendar."
+        )
+
+
 def refuse_extra_dates(event: RemoteEvent, system: str) -> None:
     """Raise ProviderError when a series carries extra starts (RFC 5545 RDATE, `event.rdates`) that
     `system` cannot hold: Microsoft's recurrence (Graph patternedRecurrence, EWS Recurrence) is one

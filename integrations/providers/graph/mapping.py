@@ -24,6 +24,7 @@ from ..base import (
     read_iso,
     reads_untrusted,
     refuse_extra_dates,
+    refuse_own_zone,
     unknown_zone_note,
 )
 from ..ms_recurrence import MicrosoftPattern, pattern_for, range_parts, rrule_for
@@ -127,7 +128,9 @@ def _time(value: datetime | date, zone: str, windows: str) -> dict:
 
 def time_values(event: RemoteEvent) -> dict[str, Any]:
     """start, end and isAllDay as Graph wants them: the wall clock of the event's zone under its
-    Windows name (an all-day entry: midnight to midnight, end exclusive, per the event resource docs)."""
+    Windows name (an all-day entry: midnight to midnight, end exclusive, per the event resource docs).
+    ProviderError for a series on its own VTIMEZONE (`refuse_own_zone`)."""
+    refuse_own_zone(event, "Microsoft 365")
     zone = event.time_zone or "UTC"
     windows = windows_zone_for(zone) if zone != "UTC" else "UTC"
     if windows == "UTC":
