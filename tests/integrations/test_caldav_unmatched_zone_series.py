@@ -15,6 +15,7 @@ import icalendar
 import pytest
 import recurring_ical_events
 from dateutil import tz as dateutil_tz
+from django.urls import reverse
 from django.utils import timezone
 
 from calendars import services as calendar_services
@@ -26,7 +27,9 @@ pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-TZID = "Customized Time Zone"
+# Outlook's name for such zones, numbered: icalendar keeps one zone per TZID for the whole process
+# (calendars.ical_zones), so the expected values of this file must not meet other files' blocks.
+TZID = "Customized Time Zone 3"
 UID = "outlook-unmatched-zone-0001"
 BLOCK = "\r\n".join(
     [
@@ -163,3 +166,29 @@ def test_a_helpdesk_move_written_back_keeps_the_block_and_shows_each_occurrence_
     on_phone = expanded(text)
     assert on_phone == sorted([*before[:-1], (later, later + timedelta(hours=1))])
     assert in_helpdesk(pulled) == on_phone
+
+
+def test_two_organisers_customized_zones_in_one_feed_each_keep_their_own_clock(alice, client, frozen_now):
+    """Outlook names every zone it cannot name "Customized Time Zone" (calendars.ical_zones): two
+    organisers' series under that one TZID, one at +03:00/+04:00 and one at +05:00/+06:00, neither an
+    IANA zone. The technician's feed must give each its own block's occurrences (RFC 5545 3.2.19: a
+    TZID names one VTIMEZONE in an object), as recurring-ical-events reads each organiser's text."""
+    from integrations.providers.caldav import parse_event
+    from integrations.sync import inbound
+    from tests.feed_tokens import feed_token_of
+
+    other = BLOCK.replace("+0400", "+0600").replace("+0300", "+0500")
+    first = outlook_object(SERIES)
+    second = first.replace(BLOCK, other).replace(UID, "outlook-unmatched-zone-0002").replace("T100000", "T140000")
+    second = second.replace("T110000", "T150000")
+    for n, text in enumerate([first, second]):
+        inbound.import_remote_event(alice, parse_event(text, remote_id=f"/alice/work/{n}.ics"))
+
+    client.force_login(alice.user)
+    response = client.get(reverse("feeds:agent", args=[feed_token_of(alice)]), {"external": "1"})
+
+    assert response.status_code == 200
+    # Each organiser's object read on its own block: under names of their own, as icalendar keeps one
+    # zone per TZID for the whole process (calendars.ical_zones), which would give both the first block.
+    right = expanded(first.replace(TZID, "First organiser")) + expanded(second.replace(TZID, "Second organiser"))
+    assert expanded(response.content.decode()) == sorted(right)
