@@ -22,6 +22,7 @@ from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations.models import SyncLink
 from integrations.sync import engine
+from tests.integrations.series import OWN_ZONE_BLOCK
 
 pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
@@ -31,25 +32,7 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 # (calendars.ical_zones), so the expected values of this file must not meet other files' blocks.
 TZID = "Customized Time Zone 3"
 UID = "outlook-unmatched-zone-0001"
-BLOCK = "\r\n".join(
-    [
-        "BEGIN:VTIMEZONE",
-        f"TZID:{TZID}",
-        "BEGIN:STANDARD",
-        "DTSTART:16010101T030000",
-        "TZOFFSETFROM:+0400",
-        "TZOFFSETTO:+0300",
-        "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10",
-        "END:STANDARD",
-        "BEGIN:DAYLIGHT",
-        "DTSTART:16010101T020000",
-        "TZOFFSETFROM:+0300",
-        "TZOFFSETTO:+0400",
-        "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3",
-        "END:DAYLIGHT",
-        "END:VTIMEZONE",
-    ]
-)
+BLOCK = OWN_ZONE_BLOCK.replace("TZID:Customized Time Zone\r\n", f"TZID:{TZID}\r\n").rstrip("\r\n")
 # Mondays 10:00 on the block's clock, 1 March to 19 April 2027: the clock changes on 28 March.
 SERIES = [
     "BEGIN:VEVENT",
@@ -192,3 +175,21 @@ def test_two_organisers_customized_zones_in_one_feed_each_keep_their_own_clock(a
     # zone per TZID for the whole process (calendars.ical_zones), which would give both the first block.
     right = expanded(first.replace(TZID, "First organiser")) + expanded(second.replace(TZID, "Second organiser"))
     assert expanded(response.content.decode()) == sorted(right)
+
+
+def test_the_api_names_the_series_zone_by_its_block_and_takes_that_name_back_unchanged(pulled, alice_calendar):
+    """The API's `time_zone` of such a series is its block's TZID (no IANA name is its clock); a
+    PATCH giving back what was read keeps the series on its own block, times unchanged."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(alice_calendar.agent.user)
+    before, kept = in_helpdesk(pulled), pulled.schedule.zone_block
+
+    read = client.get(f"/api/appointments/{pulled.pk}/")
+    back = client.patch(f"/api/appointments/{pulled.pk}/", {"time_zone": read.json()["time_zone"]}, format="json")
+
+    assert read.status_code == 200 and read.json()["time_zone"] == TZID
+    assert back.status_code == 200, back.json()
+    pulled.schedule.refresh_from_db()
+    assert TZID in kept and pulled.schedule.zone_block == kept and in_helpdesk(pulled) == before
