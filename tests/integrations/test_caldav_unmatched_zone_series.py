@@ -193,3 +193,29 @@ def test_the_api_names_the_series_zone_by_its_block_and_takes_that_name_back_unc
     assert back.status_code == 200, back.json()
     pulled.schedule.refresh_from_db()
     assert TZID in kept and pulled.schedule.zone_block == kept and in_helpdesk(pulled) == before
+
+
+def test_the_edit_forms_empty_zone_keeps_the_block_and_an_iana_zone_chosen_replaces_it(alice, frozen_now):
+    """What the edit form sends (`AppointmentForm.series_zone`): its own zone when "Series time
+    zone" is left empty, which keeps the block and every occurrence; an IANA zone chosen moves the
+    series there at the same wall-clock time (09:00 stays 09:00, README) and drops the block. Right
+    values: recurring-ical-events on the organiser's object, and on it with Asia/Dubai's name."""
+    from calendars.selectors import schedule_zone
+    from integrations.providers.caldav import parse_event
+    from integrations.sync import inbound
+
+    text = outlook_object(SERIES)
+    master = inbound.import_remote_event(alice, parse_event(text, remote_id="/alice/work/f3.ics"))
+    before = in_helpdesk(master)
+
+    calendar_services.update_appointment(master, subject="Renamed", time_zone=schedule_zone(master.schedule))
+    master = Appointment.objects.get(pk=master.pk)
+    kept = (master.schedule.zone_block, in_helpdesk(master))
+
+    calendar_services.update_appointment(master, time_zone="Asia/Dubai")
+    master = Appointment.objects.get(pk=master.pk)
+
+    assert before == expanded(text) and kept == (BLOCK + "\r\n", before)
+    assert master.schedule.zone_block == "" and str(master.schedule.time_zone) == "Asia/Dubai"
+    dubai = re.sub(r"BEGIN:VTIMEZONE.*END:VTIMEZONE\r\n", "", text, flags=re.S).replace(TZID, "Asia/Dubai")
+    assert in_helpdesk(master) == expanded(dubai)
