@@ -219,3 +219,30 @@ def test_the_edit_forms_empty_zone_keeps_the_block_and_an_iana_zone_chosen_repla
     assert master.schedule.zone_block == "" and str(master.schedule.time_zone) == "Asia/Dubai"
     dubai = re.sub(r"BEGIN:VTIMEZONE.*END:VTIMEZONE\r\n", "", text, flags=re.S).replace(TZID, "Asia/Dubai")
     assert in_helpdesk(master) == expanded(dubai)
+
+
+def test_a_this_and_following_move_in_that_zone_names_the_instances_of_its_clock(alice, frozen_now):
+    """RFC 5545 3.8.4.4: RECURRENCE-ID;RANGE=THISANDFUTURE on 5 April (after the zone's change) moves
+    that and every later instance to 15:00; the later instances it names are the rule's on the block's
+    clock (06:00 UTC), as recurring-ical-events gives them, so the helpdesk shows what it shows."""
+    from integrations.providers.caldav import parse_event
+    from integrations.sync import inbound
+
+    moved = [
+        "BEGIN:VEVENT",
+        f"UID:{UID}",
+        "DTSTAMP:20261202T100000Z",
+        "SUMMARY:Weekly call",
+        f"RECURRENCE-ID;RANGE=THISANDFUTURE;TZID={TZID}:20270405T100000",
+        f"DTSTART;TZID={TZID}:20270405T150000",
+        f"DTEND;TZID={TZID}:20270405T160000",
+        "END:VEVENT",
+    ]
+    text = outlook_object([*SERIES, *moved])
+    rule_gives = [start for start, _ in expanded(outlook_object(SERIES))]
+
+    event = parse_event(text, remote_id="/alice/work/f3-following.ics")
+    master = inbound.import_remote_event(alice, event)
+
+    assert [o.original_start.astimezone(UTC) for o in event.overrides] == rule_gives[5:]
+    assert in_helpdesk(master) == expanded(text)
