@@ -29,6 +29,7 @@ from calendars.api_availability import (
     overlap_conflicts,
 )
 from calendars.formatting import entry_title, title_prefix
+from calendars.ical_zones import zone_label
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings, EditScope
 from calendars.rule_parts import written_rule_problem
 from calendars.selectors import (
@@ -257,7 +258,16 @@ class SeriesZoneField(TimeZoneSerializerField):
             return None  # lists hold no masters and load no schedules
         if appointment.all_day:
             return None  # trial F9: its stored zone (its technician's midnights) is no clock it repeats on
-        return str(schedule_zone(appointment.schedule))
+        return zone_label(schedule_zone(appointment.schedule))
+
+    def to_internal_value(self, data) -> object:
+        # A series on its organiser's own VTIMEZONE (no IANA zone matches it) reads as that block's
+        # name; a PUT of what was read gives it back: kept, as no zone given (null).
+        instance = getattr(self.parent, "instance", None)
+        own = isinstance(instance, Appointment) and instance.is_recurring_master and instance.schedule.zone_block
+        if own and data == zone_label(schedule_zone(instance.schedule)):
+            return None
+        return super().to_internal_value(data)
 
 
 class RuleWarningSerializer(serializers.Serializer):
@@ -756,7 +766,7 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"time_zone": ["Only a series has a time zone: give it with `recurrence` when creating one."]}
             )
-        if str(schedule_zone(self.instance.schedule)) == str(zone):
+        if zone_label(schedule_zone(self.instance.schedule)) == str(zone):
             del attrs["time_zone"]  # its own (a PUT of what was read)
         elif attrs.get("all_day", self.instance.all_day):
             raise serializers.ValidationError(

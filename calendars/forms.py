@@ -12,6 +12,7 @@ from django.utils import timezone
 from timezone_field import TimeZoneFormField
 
 from agents.models import Agent, time_zone_names
+from calendars.ical_zones import zone_label
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, EditScope, SyncPolicy
 from calendars.selectors import effective_sync_policy, schedule_zone
 from calendars.series_words import rule_in_words
@@ -186,11 +187,17 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
                 del self.fields["time_zone"]  # only a timed series has a clock of its own
             else:
                 zone_field = self.fields["time_zone"]
-                zone_field.initial = str(schedule_zone(series.schedule))
                 zone_field.help_text = (
                     "The clock the whole series repeats on, for every technician on it. Another zone keeps the "
                     "series' times on the new clock (09:00 stays 09:00, now there), unless Start changes too."
                 )
+                if series.schedule.zone_block:
+                    # Its organiser's own zone, which no IANA zone matches: no choice names it. Empty keeps it.
+                    own = zone_label(schedule_zone(series.schedule))
+                    zone_field.help_text += f" Empty: its own zone, “{own}”, as its external calendar defines it."
+                    zone_field.initial = None
+                else:
+                    zone_field.initial = str(schedule_zone(series.schedule))
             if series is None:
                 # A single entry stays single; an occurrence follows its series' rule.
                 del self.fields["repeat"], self.fields["repeat_until"]

@@ -10,15 +10,15 @@ An imported private entry is only a busy block: no subject, body or location.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import recurrence as recurrence_lib
 from django.conf import settings as django_settings
 from django.utils import timezone
-from icalendar import Alarm, Calendar, Event, vDuration, vRecur, vText
+from icalendar import Alarm, Calendar, Event, Timezone, vDuration, vRecur, vText
 
-from calendars import privacy, times
+from calendars import ical_zones, privacy, times
 from calendars.formatting import entry_title
 from calendars.ical_text import TextComponent
 from calendars.models import Appointment, CalendarSettings, Schedule
@@ -169,7 +169,7 @@ def occurrence_event(
     component: ComponentFactory = icalendar_component,
 ) -> Event | TextComponent:
     """One occurrence of a series, overriding what the rule gives at its original start."""
-    zone = schedule_zone(master.schedule)
+    zone = _written_zone(master.schedule)
     event = component("VEVENT")
     event.add("uid", appointment_uid(master.pk))
     event.add("recurrence-id", _moment(occurrence.original_start, zone, master.all_day, repeats=True))
@@ -199,6 +199,23 @@ def _rule_properties(schedule: Schedule, zone: ZoneInfo, all_day: bool) -> list[
     return properties
 
 
+def _written_zone(schedule: Schedule) -> tzinfo:
+    """The zone a series' times are written on: `schedule_zone`, but a series on its own VTIMEZONE
+    under that block's TZID as written (`ical_zones.written_block`; `zone_blocks` gives the block)."""
+    if schedule.zone_block:
+        return ical_zones.zone_from_block(ical_zones.written_block(schedule.zone_block))
+    return schedule_zone(schedule)
+
+
+def zone_blocks(appointment: Appointment) -> frozenset[str]:
+    """The VTIMEZONE blocks (text) an entry's written times need beside the tz database's: its
+    series' own block as `_written_zone` names it, when the series keeps one (`Schedule.zone_block`)."""
+    master = appointment.master if appointment.is_occurrence else appointment
+    if master is None or not master.is_recurring_master or not master.schedule.zone_block:
+        return frozenset()
+    return frozenset([ical_zones.written_block(master.schedule.zone_block)])
+
+
 def series_events(
     master: Appointment,
     style: EventStyle,
@@ -217,7 +234,7 @@ def series_events(
     `component` makes each VEVENT (and VALARM): icalendar's objects, or the feed's writer.
     """
     schedule = master.schedule
-    zone = schedule_zone(schedule)
+    zone = _written_zone(schedule)
     exceptions = sorted(exceptions, key=lambda occurrence: occurrence.original_start)
     not_made = [_stand_in(master, entry) for entry in future_exceptions(schedule)]
     horizon = max([master.start, *(occ.original_start for occ in [*exceptions, *not_made])]) + timedelta(seconds=1)
@@ -316,17 +333,20 @@ class Fragment:
     tzids: frozenset[str]
     first: date | None
     last: date | None
+    # The series' own VTIMEZONE (`zone_blocks`), written as it is instead of one from the tz database.
+    blocks: frozenset[str] = frozenset()
 
 
-def fragment(events: list[TextComponent]) -> Fragment:
+def fragment(events: list[TextComponent], blocks: frozenset[str] = frozenset()) -> Fragment:
     """One entry's events (from `single_event` or `series_events`, made with the feed's writer
-    `TextComponent`) written out once."""
+    `TextComponent`) written out once; `blocks`: the entry's `zone_blocks`."""
     dates = [day for event in events for day in event.span]
     return Fragment(
         text=b"".join(event.to_ical() for event in events),
         tzids=frozenset().union(*(event.tzids for event in events)),
         first=min(dates, default=None),
         last=max(dates, default=None),
+        blocks=blocks,
     )
 
 
@@ -346,7 +366,7 @@ def feed_fragments(entries: FeedEntries, style: EventStyle, *, on_feed, window) 
             window=window,
             component=TextComponent,
         )
-        fragments[master.pk] = fragment(events)
+        fragments[master.pk] = fragment(events, zone_blocks(master))
     return fragments
 
 
@@ -368,8 +388,10 @@ def feed_text(name: str, style: EventStyle, fragments: Iterable[Fragment], *, ti
     head = head[: -len(end)]
     dates = [d for f in fragments for d in (f.first, f.last) if d is not None]
     first, last = covering_days(dates, today=timezone.now().date())
-    tzids = sorted(set().union(*(f.tzids for f in fragments))) if fragments else []
-    zones = b"".join(timezones(tzid, first, last) for tzid in tzids)
+    blocks = sorted(set().union(*(f.blocks for f in fragments))) if fragments else []
+    own = {ical_zones.block_tzid(block) for block in blocks}
+    tzids = sorted(set().union(*(f.tzids for f in fragments)) - own) if fragments else []
+    zones = b"".join(timezones(tzid, first, last) for tzid in tzids) + "".join(blocks).encode()
     return b"".join([head, zones, *(f.text for f in fragments), end])
 
 
@@ -387,4 +409,6 @@ def appointment_calendar(
         events = [single_event(appointment, style)]
     for event in events:
         calendar.add_component(event)
+    for block in sorted(zone_blocks(appointment)):
+        calendar.add_component(Timezone.from_ical(block))
     return finish(calendar)

@@ -24,6 +24,8 @@ version in requirements.txt; `tests/calendars/test_ical_zones.py` fails if that 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import re
 import threading
 from collections import OrderedDict
@@ -31,6 +33,7 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
+import icalendar
 from icalendar.parser.content_line import UFOLD
 from icalendar.parser.property import unescape_backslash
 from icalendar.timezone import tzp
@@ -147,3 +150,54 @@ def keep_blocks(blocks: list[str], table: Mapping[str, tzinfo]) -> None:
             _blocks.move_to_end(block)
         while len(_blocks) > MAX_BLOCKS_KEPT:
             _blocks.popitem(last=False)
+
+
+# A series' own VTIMEZONE kept with it (Schedule.zone_block): real blocks are under 2 KiB (Outlook
+# writes two observances); a longer one is no zone the helpdesk keeps.
+MAX_ZONE_BLOCK = 8 * 1024
+
+
+@functools.lru_cache(maxsize=MAX_BLOCKS_KEPT)
+def zone_from_block(block: str) -> tzinfo:
+    """The zone one VTIMEZONE block's text describes (RFC 5545 3.6.5), as icalendar builds it
+    (`Timezone.to_tz`, a dateutil zone), never looked up or kept under its TZID: the same name is
+    another zone in another object (module docstring). One object per text, so a series' occurrences
+    made on different days compare equal. Raises ValueError for text that is no VTIMEZONE or longer
+    than MAX_ZONE_BLOCK. The caller has checked its observances (yearly, few onsets:
+    `integrations.providers.caldav._check_zone_rules`) before keeping it."""
+    if len(block) > MAX_ZONE_BLOCK:
+        raise ValueError(f"a VTIMEZONE of {len(block)} characters; the helpdesk keeps at most {MAX_ZONE_BLOCK}")
+    try:
+        component = icalendar.Timezone.from_ical(block)
+    except Exception as error:  # icalendar raises ValueError, KeyError, IndexError on bad text
+        raise ValueError(f"not a VTIMEZONE icalendar can read ({error})") from error
+    if not isinstance(component, icalendar.Timezone) or not block_tzid(block):
+        raise ValueError("not one VTIMEZONE with a TZID")
+    return component.to_tz(lookup_tzid=False)
+
+
+def zone_label(zone: tzinfo) -> str:
+    """A series' zone as pages and the API name it: an IANA key ("Europe/Amsterdam"), or the TZID
+    of the VTIMEZONE block it was built from ("Customized Time Zone")."""
+    for attribute in ("key", "_tzid"):
+        name = getattr(zone, attribute, None)
+        if name:
+            return str(name)
+    return str(zone)
+
+
+def written_block(block: str) -> str:
+    """A series' own VTIMEZONE (`zone_from_block`) as the helpdesk's feeds and e-mail attachments
+    write it: under a TZID of its own, the block's name with a digest of its text ("Customized
+    Time Zone (3f2a9c1b)"), since a feed holds many organisers' blocks and each TZID must name
+    one zone there (RFC 5545 3.2.19). Characters a parameter value must quote (RFC 5545 3.1: `;`,
+    `:`, `,`, `"`) and backslashes are left out of that name, so every writer can put it in a
+    TZID parameter as it is. Its observances are the block's own; the CalDAV object of the series
+    keeps the block and TZID as the organiser wrote them."""
+    name = _UNSAFE_IN_TZID.sub(" ", block_tzid(block) or "Zone").strip()
+    digest = hashlib.sha256(block.encode()).hexdigest()[:8]
+    written = _TZID_LINE.sub(lambda _match: f"TZID:{name} ({digest})", UFOLD.sub("", block), count=1)
+    return "".join(f"{line}\r\n" for line in written.splitlines() if line)  # CRLF, as every writer here
+
+
+_UNSAFE_IN_TZID = re.compile(r'[;:,"\\]+')

@@ -275,6 +275,12 @@ class Schedule(models.Model):
     master = models.OneToOneField(Appointment, on_delete=models.CASCADE, related_name="schedule")
     recurrence = RecurrenceField(include_dtstart=False)
     time_zone = TimeZoneField(default="Europe/Amsterdam")
+    # A series whose VTIMEZONE (Outlook's "Customized Time Zone") no IANA zone matches: that block's
+    # text, checked when it was read (integrations.providers.caldav), at most
+    # calendars.ical_zones.MAX_ZONE_BLOCK characters. The rule then repeats on the block's wall clock
+    # (RFC 5545 3.3.10, `calendars.selectors.schedule_zone`); `time_zone` is UTC, what systems that
+    # only take IANA zones get. Empty for every other series.
+    zone_block = models.TextField(blank=True, default="")
     materialised_until = models.DateTimeField(null=True, blank=True)
     # Occurrences moved or edited (in an external calendar) before the helpdesk has made them:
     # [{"original_start": UTC ISO, "start"/"end": UTC ISO or a date, "subject"/"location": text or

@@ -17,6 +17,7 @@ import recurrence as recurrence_lib
 from django.utils import timezone
 
 from calendars import times
+from calendars.ical_zones import zone_label
 from calendars.models import Appointment, Schedule
 from calendars.selectors import schedule_zone
 from helpdesk.moments import day_text, hours_text, when_text
@@ -159,8 +160,8 @@ def rule_in_words(master: Appointment, *, reader_zone: zoneinfo.ZoneInfo) -> str
         # All-day occurrences are days (RFC 5545 DATE), the same days on every clock: said on the
         # series' own calendar, where they begin at midnight, not on the reader's (review fault 5).
         reader_zone = zone
-    if not master.all_day and str(zone) != str(reader_zone):
-        when += f" on {zone} time"
+    if not master.all_day and zone_label(zone) != zone_label(reader_zone):
+        when += f" on {zone_label(zone)} time"
     texts = []
     for rule in schedule.recurrence.rrules:
         if rule.freq not in UNITS:

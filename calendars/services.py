@@ -8,7 +8,7 @@ import copy
 import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import partial
 
 import recurrence as recurrence_lib
@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
-from calendars import ownership, privacy, times
+from calendars import ical_zones, ownership, privacy, times
 from calendars.models import Appointment, CalendarSettings, EditScope, Schedule
 from calendars.rule_parts import checks_ranges, rule_part_problem, rule_text_parts
 from calendars.selectors import (
@@ -496,7 +496,7 @@ def _update_appointment(
     _keep_source_in_step(appointment)
     if appointment.is_recurring_master:
         if zone_before is not None:
-            appointment.schedule.save(update_fields=["time_zone"])
+            appointment.schedule.save(update_fields=["time_zone", "zone_block"])
         appointment.dropped_exceptions = _spread_to_occurrences(
             appointment,
             moved=moved,
@@ -516,20 +516,24 @@ def _update_appointment(
 
 
 def _new_series_zone(
-    appointment: Appointment, time_zone: zoneinfo.ZoneInfo | str | None, changes: dict, zone: zoneinfo.ZoneInfo
-) -> zoneinfo.ZoneInfo | None:
-    """A series' new clock (`update_appointment`'s `time_zone`), set on its schedule (unsaved):
-    returns the zone it had, or None when it keeps it. Without a new start or end (`changes`,
+    appointment: Appointment, time_zone: tzinfo | str | None, changes: dict, zone: tzinfo
+) -> tzinfo | None:
+    """A series' new clock (`update_appointment`'s `time_zone`: an IANA zone, or the series' own
+    `schedule_zone` object for none), set on its schedule (unsaved): returns the zone it had, or
+    None when it keeps it. A series on its own VTIMEZONE (`Schedule.zone_block`) given an IANA
+    zone moves to that zone and drops the block. Without a new start or end (`changes`,
     naive times read on `zone`; one equal to the stored one is none) the master keeps its
     wall-clock start and its length on the new clock (set in `changes`). Raises
     ValidationError({"time_zone": ...}) for a zone on anything but a timed series."""
     if time_zone is None:
         return None
-    new = zoneinfo.ZoneInfo(str(time_zone))
     if not appointment.is_recurring_master:
         raise ValidationError({"time_zone": "Only a series has a time zone: the clock it repeats on."})
     before = schedule_zone(appointment.schedule)
-    if new.key == before.key:
+    if not isinstance(time_zone, str | zoneinfo.ZoneInfo):
+        return None  # its own `schedule_zone`, given back as it is (the edit form's default): kept
+    new = zoneinfo.ZoneInfo(str(time_zone))
+    if not appointment.schedule.zone_block and new.key == before.key:
         return None
     if appointment.all_day or changes.get("all_day"):
         raise ValidationError(
@@ -542,6 +546,7 @@ def _new_series_zone(
         )  # the same wall-clock time on the new clock
         changes.update(start=start, end=times.end_after(start, times.exact_length(appointment.start, appointment.end)))
     appointment.schedule.time_zone = new
+    appointment.schedule.zone_block = ""  # an IANA zone chosen replaces the series' own VTIMEZONE
     return before
 
 
@@ -934,6 +939,16 @@ def check_rule(
     return parsed
 
 
+def block_zone(zone_block: str) -> tzinfo:
+    """The zone of a series' own VTIMEZONE text (`ical_zones.zone_from_block`), for a series about
+    to keep it (`Schedule.zone_block`). Raises ValidationError({"zone_block": ...}) saying why
+    icalendar cannot read it or it is too long."""
+    try:
+        return ical_zones.zone_from_block(zone_block)
+    except ValueError as error:
+        raise ValidationError({"zone_block": f"The series' time zone cannot be kept: {error}."}) from error
+
+
 @transaction.atomic
 def create_recurring_appointment(
     *,
@@ -944,24 +959,31 @@ def create_recurring_appointment(
     time_zone=None,
     now=None,
     all_cancelled: bool = False,
+    zone_block: str = "",
     **fields,
 ) -> Appointment:
     """A recurring master and its occurrences for the coming year.
 
     `rule` is an RRULE (text or a django-recurrence Recurrence); it repeats on the wall clock
-    of `time_zone`, by default the first technician's. `all_cancelled`: see `check_rule`. With
+    of `time_zone`, by default the first technician's, or with `zone_block` (the text of a
+    VTIMEZONE no IANA zone matches, from an external calendar, its observances checked by the
+    reader) on that block's (`Schedule.zone_block`; `time_zone` is then ignored and kept as UTC).
+    ValidationError({"zone_block": ...}) for a block icalendar cannot read. `all_cancelled`: see `check_rule`. With
     `check_overlap=True` (in `fields`) an OverlapWarning naming the day of each overlap is raised,
     and nothing kept, when any occurrence made meets another busy entry of the technicians (S6.3).
     """
     agents = list(agents)
     _check_agents(agents)
-    zone = zoneinfo.ZoneInfo(str(time_zone)) if time_zone else _zone_of(agents)
+    if zone_block:
+        zone, time_zone = block_zone(zone_block), zoneinfo.ZoneInfo("UTC")
+    else:
+        zone = time_zone = zoneinfo.ZoneInfo(str(time_zone)) if time_zone else _zone_of(agents)
     start, end = _aware(start, zone), _aware(end, zone)
     rule = check_rule(rule, start=start, zone=zone, all_cancelled=all_cancelled)
     # Checked on every occurrence made, not only on the first (the master's own span).
     check_overlap = fields.pop("check_overlap", False)
     master = create_appointment(agents=agents, start=start, end=end, **fields)
-    Schedule.objects.create(master=master, recurrence=rule, time_zone=zone)
+    Schedule.objects.create(master=master, recurrence=rule, time_zone=time_zone, zone_block=zone_block)
     master.refresh_from_db()
     materialise_occurrences(master, now=now)
     if check_overlap and master.busy:

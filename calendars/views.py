@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from agents.models import Agent, Team
 from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
+from calendars.ical_zones import zone_label
 from calendars.models import Appointment, CalendarSettings, EditScope
 from calendars.selectors import calendar_agents, can_stop_repeating, series_exceptions, working_hours
 from calendars.series_words import dropped_exceptions_text, rule_in_words, skipped_months
@@ -421,7 +422,7 @@ def _series_facts(appointment: Appointment) -> dict:
         "repeats": rule_in_words(master, reader_zone=reader),
         # The one clock every technician's copy follows (trial fault 2), named even when it is the reader's.
         # None for an all-day series: its days are the same on every clock (trial F9).
-        "series_zone": None if master.all_day else str(services.schedule_zone(master.schedule)),
+        "series_zone": None if master.all_day else zone_label(services.schedule_zone(master.schedule)),
         "series_id": master.pk,
         # "Stop repeating now" is offered while the series has a past to keep and a future to drop.
         "can_stop_repeating": can_stop_repeating(master, now),

@@ -351,6 +351,10 @@ class RemoteEvent:
     busy: bool = True
     reminder_minutes: int | None = None
     time_zone: str = "UTC"
+    # A series whose VTIMEZONE no IANA zone matches (Outlook's "Customized Time Zone" blocks): that
+    # block's text, the wall clock its rule repeats on (RFC 5545 3.3.10); `time_zone` is then "UTC",
+    # what a system that takes only IANA zones gets (calendars.ical_zones.zone_from_block). "" else.
+    zone_block: str = ""
     # Recurring master: RRULE values without the "RRULE:" prefix, cancelled original starts, moved ones.
     rrules: list[str] = field(default_factory=list)
     exdates: list[datetime | date] = field(default_factory=list)
@@ -586,6 +590,25 @@ _PRIVATE_IN_TEXT = re.compile(
     rb"^CLASS:(PRIVATE|CONFIDENTIAL)\s*$|<t:Sensitivity>\s*(Private|Confidential)\s*<", re.IGNORECASE | re.MULTILINE
 )
 _PRIVATE_VALUES = {"private", "confidential"}
+
+
+def refuse_own_zone(event: RemoteEvent, system: str) -> None:
+    """Raise ProviderError when a series repeats on its organiser's own VTIMEZONE (`event.zone_block`,
+    one no IANA zone matches) and `system` takes only IANA or Windows zone names (Microsoft 365,
+    Exchange, Google). Written on UTC or on the nearest zone, its occurrences after that zone's clock
+    changes would be an hour off there, and the helpdesk's cancels and moves (named on the zone's
+    clock, RFC 5545 3.8.5.1, 3.8.4.4) would name instances that calendar does not have: cancels lost,
+    moves doubled. So the write is refused with a message for the sync log and nothing changes on
+    either side; the series stays in the helpdesk and in the CalDAV calendar it came from."""
+    if event.is_recurring and event.zone_block:
+        from calendars.ical_zones import block_tzid
+
+        name = _clean(block_tzid(event.zone_block) or "").strip()[:80]
+        raise ProviderError(
+            f"{system} cannot hold a series that repeats on its organiser's own time zone “{name}”: no IANA or "
+            "Windows zone has its offsets, so its times there would be an hour off after that zone's clock "
+            "changes. The series was not written there; it stays in the helpdesk and its own calendar."
+        )
 
 
 def refuse_extra_dates(event: RemoteEvent, system: str) -> None:

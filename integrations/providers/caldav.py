@@ -15,7 +15,7 @@ import re
 import zoneinfo
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TypeVar
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
@@ -28,7 +28,7 @@ from icalendar.parser.property import unescape_backslash
 from lxml import etree
 
 from calendars import times
-from calendars.ical_zones import keep_blocks, own_zones, zone_of_block
+from calendars.ical_zones import MAX_ZONE_BLOCK, block_tzid, keep_blocks, own_zones, zone_from_block, zone_of_block
 from calendars.vtimezone import add_missing_vtimezones, entry_span
 from integrations.providers.base import (
     MAX_BODY,
@@ -535,6 +535,14 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
     return times.zone_or(name, zoneinfo.ZoneInfo("UTC"))
 
 
+def _entry_zone(event: RemoteEvent) -> tzinfo:
+    """The zone an entry's times are written on: a series' own VTIMEZONE when no IANA zone matches
+    it (`RemoteEvent.zone_block`; icalendar then writes the block's TZID), else `time_zone`'s."""
+    if event.zone_block:
+        return zone_from_block(event.zone_block)
+    return _zone(event.time_zone)
+
+
 def _out(value: datetime | date, zone: zoneinfo.ZoneInfo, *, repeats: bool = False) -> datetime | date:
     """A value as written: dates as DATE, instants on the entry's zone's wall clock with its TZID,
     or in UTC when that wall clock is the second of two (RFC 5545 3.3.5 reads it as the first).
@@ -552,7 +560,7 @@ def build_calendar(event: RemoteEvent) -> str:
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
-    zone = _zone(event.time_zone)
+    zone = _entry_zone(event)
     stamp = datetime.now(UTC)
     master = _vevent(
         event.marker, stamp, event.start, event.end, event.subject, event.body, event.location, zone, bool(event.rrules)
@@ -569,7 +577,10 @@ def build_calendar(event: RemoteEvent) -> str:
     cal.add_component(master)
     for occurrence in event.overrides:
         cal.add_component(_override_vevent(event.marker, stamp, event, occurrence, zone))
-    if zone.key != "UTC":
+    if event.zone_block:
+        # The series' own block, as its organiser wrote it (RFC 5545 3.6.5): no IANA zone has it.
+        cal.add_component(icalendar.Timezone.from_ical(event.zone_block))
+    elif zone.key != "UTC":
         add_missing_vtimezones(cal, *entry_span(cal, today=stamp.date()))
     return cal.to_ical().decode()
 
@@ -693,8 +704,9 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
         bound_event(current)
     master = next((v for v in vevents if v.get("recurrence-id") is None), vevents[0])
     # The entry's own zone (the technician's for a single entry): floating times a client wrote are
-    # read on it, so a time the helpdesk did not change is never rewritten in another form.
-    zone = _zone(event.time_zone)
+    # read on it, so a time the helpdesk did not change is never rewritten in another form. A series
+    # on its own VTIMEZONE writes on it, under its TZID: the object still holds that block.
+    zone = _entry_zone(event)
     significant = False
     same_time = times.same_value(current.start, event.start, zone) and times.same_value(current.end, event.end, zone)
     if not same_time or current.all_day != event.all_day:
@@ -733,6 +745,9 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
         if significant:
             _replace(vevent, "sequence", int(vevent.get("sequence", 0)) + 1)
     if event.is_recurring:  # the entry's own VTIMEZONEs stay; only a zone it lacks is added
+        named = {str(block.get("tzid", "")).strip("/") for block in cal.walk("VTIMEZONE")}
+        if event.zone_block and block_tzid(event.zone_block) not in named:
+            cal.subcomponents.insert(0, icalendar.Timezone.from_ical(event.zone_block))
         add_missing_vtimezones(cal, *entry_span(cal, today=now.date()))
     return cal.to_ical().decode()
 
@@ -934,9 +949,9 @@ def read_event(
     # of a block is inside it, wherever it stands), so a listing checks each zone once, not per entry.
     _check_zone_rules(source)
     with own_zones(known) as table:
-        event = _read_plain(source, remote_id, version)
+        event = _read_plain(source, remote_id, version, whole=whole)
         if event is None:
-            event = _event_from_calendar(source, remote_id, version, owner)
+            event = _event_from_calendar(source, remote_id, version, owner, whole=whole)
             if event is None:
                 return None
     if zones_read is not None:
@@ -946,9 +961,12 @@ def read_event(
     return event
 
 
-def _event_from_calendar(source: str, remote_id: str, version: str | None, owner: str | None) -> RemoteEvent | None:
+def _event_from_calendar(
+    source: str, remote_id: str, version: str | None, owner: str | None, *, whole: str | None = None
+) -> RemoteEvent | None:
     """The entry of an iCalendar object read by icalendar, `declined` by `owner` or not; None when
-    it holds no VEVENT."""
+    it holds no VEVENT. `whole`: the object's whole text when `source` is it with blocks read before
+    cut out (`read_event`), where a series' own VTIMEZONE is found (`_series_block`)."""
     cal = icalendar.Calendar.from_ical(source)
     if not isinstance(cal, icalendar.Calendar):
         raise UnreadableEntry("the object is not one VCALENDAR")
@@ -959,7 +977,7 @@ def _event_from_calendar(source: str, remote_id: str, version: str | None, owner
         _check_times_read(event)
     masters = [e for e in events if e.get("recurrence-id") is None]
     master = masters[0] if masters else events[0]
-    event = _event_from(master, [e for e in events if e is not master], remote_id, version)
+    event = _event_from(master, [e for e in events if e is not master], remote_id, version, whole or source)
     event.declined = _declined(master, owner)
     return event
 
@@ -1047,7 +1065,7 @@ def _plain_vevents(source: str) -> list[_PlainVevent] | None:
     return vevents if vevents and vevent is None else None
 
 
-def _read_plain(source: str, remote_id: str, version: str | None) -> RemoteEvent | None:
+def _read_plain(source: str, remote_id: str, version: str | None, *, whole: str | None = None) -> RemoteEvent | None:
     """The RemoteEvent of a plain entry (`_PLAIN_PROPERTIES`, the shape most entries of a calendar
     have, simple series included), read without building icalendar's component tree; None for
     anything else, which icalendar reads. Values are decoded by icalendar's own value types (TEXT
@@ -1055,7 +1073,7 @@ def _read_plain(source: str, remote_id: str, version: str | None) -> RemoteEvent
     a series' moved and cancelled occurrences go through the same `_overrides` as icalendar's
     reading, so both ways give the same entry (tests/integrations/test_caldav_plain_read.py
     compares them). Why: icalendar's parser costs about 0.5 ms an entry (2 ms a series), more than
-    everything else an import does with it (issue 14)."""
+    everything else an import does with it (issue 14). `whole`: as `_event_from_calendar`'s."""
     vevents = _plain_vevents(source)
     if vevents is None:
         return None
@@ -1091,7 +1109,7 @@ def _read_plain(source: str, remote_id: str, version: str | None) -> RemoteEvent
         }
         plain_children.append(_Child(original, False, child_start, child_end, texts))
     try:
-        overrides = _overrides(start, rrules, exdates, plain_children)
+        overrides = _overrides(_rule_start(raw_start, start), rrules, exdates, plain_children)
     except Exception:
         return None
     klass = text.get("CLASS", "PUBLIC").upper()
@@ -1118,7 +1136,7 @@ def _read_plain(source: str, remote_id: str, version: str | None) -> RemoteEvent
         for params, value in master.exdates
         if (named := _time_parameters(params)[0]) and any(_is_floating(d) for d in _plain_dates(params, value))
     ]
-    return _finished(event, raw_start, tzid, floating)
+    return _finished(event, raw_start, tzid, floating, whole or source)
 
 
 def _plain_values(vevent: _PlainVevent) -> tuple | None:
@@ -1303,7 +1321,7 @@ def _end_of(component, start):
 THIS_AND_FUTURE_REACH = timedelta(days=2 * 365)
 
 
-def _event_from(master, children, remote_id: str, version: str | None) -> RemoteEvent:
+def _event_from(master, children, remote_id: str, version: str | None, whole: str = "") -> RemoteEvent:
     raw_start = master.decoded("dtstart")
     zone_name = _zone_name(raw_start)
     start = _moment(raw_start)
@@ -1322,7 +1340,7 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
         rrules.append(rule.to_ical().decode())
     exdates = _dates(master, "exdate", zone_name)
     rdates = [value for value in _dates(master, "rdate", zone_name) if isinstance(value, date)]  # not PERIODs
-    overrides = _overrides(start, rrules, exdates, [_child_of(child) for child in children])
+    overrides = _overrides(_rule_start(raw_start, start), rrules, exdates, [_child_of(child) for child in children])
     event = RemoteEvent(
         start=start,
         end=end,
@@ -1350,13 +1368,32 @@ def _event_from(master, children, remote_id: str, version: str | None) -> Remote
             named = item.params.get("TZID")
             if named and any(_is_floating(d.dt) for d in getattr(item, "dts", ())):
                 floating.append(str(named))
-    return _finished(event, raw_start, tzid, floating)
+    return _finished(event, raw_start, tzid, floating, whole)
 
 
 _UNMATCHED_SERIES = (
-    "as UTC: no IANA zone has the offsets of its VTIMEZONE, so the series repeats on UTC's clock and "
-    "occurrences after that zone's clock changes are an hour off"
+    "as UTC: no IANA zone has the offsets of its VTIMEZONE and its block could not be kept, so the series "
+    "repeats on UTC's clock and occurrences after that zone's clock changes are an hour off"
 )
+
+
+def _rule_start(raw_start, start):
+    """The DTSTART a series' rule is walked from: `start` as the helpdesk keeps it, but in a zone no
+    IANA zone matches (kept in UTC) the time on its own block's zone, whose wall clock the rule
+    repeats on (RFC 5545 3.3.10)."""
+    return raw_start if _is_unmatched_zone(raw_start) else start
+
+
+def _series_block(text: str, tzid: str) -> str:
+    """The text of the VTIMEZONE block named `tzid` in an object's `text` (the first one, the one
+    icalendar reads, calendars.ical_zones), "" when there is none or it is longer than
+    ical_zones.MAX_ZONE_BLOCK. Its observances were checked before it was read (`_check_zone_rules`)."""
+    wanted = str(tzid).strip("/")
+    for match in _ZONE_BLOCK.finditer(text):
+        block = match.group(0)
+        if block_tzid(block) == wanted:
+            return block if len(block) <= MAX_ZONE_BLOCK else ""
+    return ""
 
 
 def _is_unmatched_zone(value) -> bool:
@@ -1368,19 +1405,25 @@ def _is_floating(value) -> bool:
     return isinstance(value, datetime) and value.tzinfo is None
 
 
-def _finished(event: RemoteEvent, raw_start, tzid: str | None, date_tzids: list[str] = ()) -> RemoteEvent:
+def _finished(
+    event: RemoteEvent, raw_start, tzid: str | None, date_tzids: list[str] = (), whole: str = ""
+) -> RemoteEvent:
     """The last steps of both readings (icalendar's and the plain one): a note for a time whose
     zone is unknown (the start's `tzid`; `date_tzids`: EXDATE/RDATE TZIDs icalendar left floating),
-    override texts cut to their columns, then `RemoteEvent.trimmed`."""
+    a series' own VTIMEZONE kept (`RemoteEvent.zone_block`, found in `whole`, the object's text)
+    when no IANA zone matches it, override texts cut to their columns, then `RemoteEvent.trimmed`."""
     unknown = [tzid] if tzid and isinstance(raw_start, datetime) and raw_start.tzinfo is None else []
     for name in unknown:
         # icalendar leaves a time whose TZID it cannot resolve (no VTIMEZONE, not an IANA or Windows
         # name) floating: RFC 5545 3.3.5 reads it on the technician's wall clock. Say so.
         event.notes.append(unknown_zone_note(name, "on the technician's wall clock"))
     if tzid and event.rrules and _is_unmatched_zone(raw_start):
-        # A series repeats on its zone's wall clock (RFC 5545 3.3.10); the helpdesk keeps a series
-        # on an IANA zone, and none has this block's offsets: it repeats on UTC instead. Say so.
-        event.notes.append(unknown_zone_note(tzid, _UNMATCHED_SERIES))
+        # A series repeats on its zone's wall clock (RFC 5545 3.3.10) and no IANA zone has this
+        # block's offsets: the series keeps the block itself, so its later occurrences, cancels and
+        # moves follow the block's clock changes. Only a block that cannot be kept leaves it on UTC.
+        event.zone_block = _series_block(whole, tzid)
+        if not event.zone_block:
+            event.notes.append(unknown_zone_note(tzid, _UNMATCHED_SERIES))
     for name in dict.fromkeys(date_tzids):
         if name not in unknown:  # read on the series' zone (`_line_value`)
             event.notes.append(series_zone_note(name, event.time_zone))

@@ -1876,7 +1876,7 @@ def _exceptions_on_one_series(
     their start (RFC 5545 3.8.5.1, 3.8.4.4), so each side's are moved onto the series' start as
     it will stand (the external calendar's when taken from there, else the helpdesk's)."""
     target = event.start if "start" in merge.from_remote else local.start
-    zone = local.time_zone
+    zone = mapping.series_zone(local)
     taken = merge.from_remote
     exdates, _ = mapping.rekeyed(
         after.exdates if "exdates" in taken else local.exdates,

@@ -12,7 +12,7 @@ import contextlib
 import contextvars
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -58,9 +58,15 @@ def _as_datetime(value: datetime | date, agent: Agent) -> datetime:
     return times.midnight(value, agent.zone)
 
 
-def _series_zone(event: RemoteEvent, agent: Agent) -> ZoneInfo:
-    """The zone a series repeats in: its own, or the technician's for dates and floating times."""
-    return times.zone_or(event.time_zone if isinstance(event.start, datetime) else "", agent.zone)
+def _series_zone(event: RemoteEvent, agent: Agent) -> tzinfo:
+    """The zone a series repeats in: its own (an IANA zone, or the zone of its own VTIMEZONE when no
+    IANA zone matches it: `RemoteEvent.zone_block`), or the technician's for dates and floating
+    times. ValidationError for a block icalendar cannot read (`calendar_services.block_zone`)."""
+    if not isinstance(event.start, datetime):
+        return agent.zone
+    if event.zone_block:
+        return calendar_services.block_zone(event.zone_block)
+    return times.zone_or(event.time_zone, agent.zone)
 
 
 def _check_cost(
@@ -153,6 +159,12 @@ def _exdate_instant(exdate: datetime | date, event: RemoteEvent, agent: Agent) -
     return times.on_wall_clock(datetime.combine(exdate, local.time()), zone)
 
 
+def _zone_block(event: RemoteEvent) -> str:
+    """The VTIMEZONE a new series keeps (`Schedule.zone_block`): a timed series' own block that no
+    IANA zone matches; "" for any other entry."""
+    return event.zone_block if isinstance(event.start, datetime) else ""
+
+
 def _blank_private(appointment: Appointment) -> None:
     """A private external entry is stored as busy time only (calendars.privacy)."""
     privacy.blank(appointment)
@@ -184,7 +196,8 @@ def _import(agent: Agent, event: RemoteEvent) -> Appointment:
             agents=[agent],
             start=start,
             end=end,
-            time_zone=_series_zone(event, agent),
+            time_zone=_series_zone(event, agent) if not event.zone_block else None,
+            zone_block=_zone_block(event),
             all_cancelled=True,  # kept linked and showing nothing, as the external calendar keeps it
             **fields,
         )
@@ -314,7 +327,8 @@ def import_remote_events(
         Schedule(
             master=row.appointment,
             recurrence=row.rule,
-            time_zone=row.zone,
+            time_zone=ZoneInfo("UTC") if _zone_block(row.event) else row.zone,
+            zone_block=_zone_block(row.event),
             future_exceptions=calendar_services.exception_entries(row.exceptions),
         )
         for row in series

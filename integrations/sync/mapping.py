@@ -7,11 +7,11 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from string import Formatter
 from zoneinfo import ZoneInfo
 
-from calendars import privacy, times
+from calendars import ical_zones, privacy, times
 from calendars import selectors as calendar_selectors
 from calendars.formatting import entry_title, render_template, source_words
 from calendars.models import Appointment, CalendarSettings
@@ -57,6 +57,8 @@ def to_data(event: RemoteEvent) -> dict:
         "busy": event.busy,
         "reminder_minutes": event.reminder_minutes,
         "time_zone": event.time_zone,
+        # only then: what links stored before series kept their own VTIMEZONE read the same
+        **({"zone_block": event.zone_block} if event.zone_block else {}),
         "rrules": list(event.rrules),
         "exdates": [_moment_out(d) for d in event.exdates],
         "rdates": [_moment_out(d) for d in event.rdates],
@@ -87,6 +89,7 @@ def from_data(data: dict) -> RemoteEvent:
         busy=data.get("busy", True),
         reminder_minutes=data.get("reminder_minutes"),
         time_zone=data.get("time_zone", "UTC"),
+        zone_block=data.get("zone_block", ""),
         rrules=list(data.get("rrules", [])),
         exdates=[moment_from_data(d) for d in data.get("exdates", [])],
         rdates=[moment_from_data(d) for d in data.get("rdates", [])],
@@ -385,7 +388,8 @@ def local_event(
     if appointment.is_recurring_master:
         schedule = appointment.schedule
         event.time_zone = str(schedule.time_zone)
-        zone = times.zone_or(str(schedule.time_zone), ZoneInfo("UTC"))
+        event.zone_block = schedule.zone_block  # its own VTIMEZONE, when no IANA zone matched it
+        zone = calendar_selectors.schedule_zone(schedule)
 
         def key(original: datetime) -> datetime | date:
             # An all-day series names its occurrences by day (RFC 5545 3.8.4.4: DTSTART's type).
@@ -494,7 +498,7 @@ def changed_fields(synced: RemoteEvent, now: RemoteEvent) -> set[str]:
     changed = set(differing_fields(synced, now))
     if now.is_recurring and "start" in changed and changed & {"exdates", "overrides"}:
         exdates, overrides = rekeyed(
-            now.exdates, now.overrides, before=now.start, after=synced.start, zone=now.time_zone
+            now.exdates, now.overrides, before=now.start, after=synced.start, zone=series_zone(now)
         )
         as_synced = dataclasses.replace(now, exdates=exdates, overrides=overrides)
         if sorted(to_data(as_synced)["exdates"]) == sorted(to_data(synced)["exdates"]):
@@ -539,7 +543,7 @@ def with_exception_items(
 
 
 # What goes with a field when it is taken from one side: a start's time zone, a rule's RDATEs.
-_TAKEN_WITH = {"start": ("time_zone",), "rrules": ("rdates",)}
+_TAKEN_WITH = {"start": ("time_zone", "zone_block"), "rrules": ("rdates",)}
 
 
 def with_fields(base: RemoteEvent, source: RemoteEvent, names: Iterable[str]) -> RemoteEvent:
@@ -553,20 +557,34 @@ def with_fields(base: RemoteEvent, source: RemoteEvent, names: Iterable[str]) ->
     return dataclasses.replace(base, **taken)
 
 
+def series_zone(event: RemoteEvent) -> tzinfo:
+    """The zone whose wall clock a series' rule repeats on: its own VTIMEZONE's when no IANA zone
+    matches it (`RemoteEvent.zone_block`, `ical_zones.zone_from_block`), else its IANA zone (UTC for
+    a name none is). ValueError for a block icalendar cannot read."""
+    if event.zone_block:
+        return ical_zones.zone_from_block(event.zone_block)
+    return times.zone_or(event.time_zone, ZoneInfo("UTC"))
+
+
 def rekeyed(
-    exdates: list, overrides: list[RemoteOccurrence], *, before: datetime | date, after: datetime | date, zone: str
+    exdates: list,
+    overrides: list[RemoteOccurrence],
+    *,
+    before: datetime | date,
+    after: datetime | date,
+    zone: str | tzinfo,
 ) -> tuple[list, list[RemoteOccurrence]]:
     """A series' exceptions (its EXDATEs; its overrides, keyed by original start) renamed for the
     series moved from `before` to `after` (its first start, aware or a date): each names the same
     instance of the moved rule (RFC 5545 3.8.5.1, 3.8.4.4 name instances by their start), shifted
-    on the series' wall clock (`zone`, an IANA name; `times.wall_shift`, the one shift the helpdesk's
-    own series moves use) so 15:00 stays the 15:00 of each day across a DST change; a date by
+    on the series' wall clock (`zone`, an IANA name or a zone: `series_zone`; `times.wall_shift`, the
+    one shift the helpdesk's own series moves use) so 15:00 stays the 15:00 of each day across a DST change; a date by
     whole days. An override keeps its own times (an occurrence moved on its own stays where it was
     put). Unchanged when nothing moved or the forms differ (all-day and timed)."""
     if isinstance(before, datetime) != isinstance(after, datetime) or before == after:
         return list(exdates), list(overrides)
     if isinstance(before, datetime):
-        tz = times.zone_or(zone, ZoneInfo("UTC"))
+        tz = times.zone_or(zone, ZoneInfo("UTC")) if isinstance(zone, str) else zone
         shift = times.wall_shift(before, after, tz)
 
         def moved(value):

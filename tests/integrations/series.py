@@ -165,6 +165,43 @@ def weekly_series_with_an_extra_date(start: datetime) -> RemoteEvent:
     )
 
 
+# An Outlook "Customized Time Zone" no IANA zone matches: +03:00, +04:00 from the last Sunday of March.
+OWN_ZONE_BLOCK = "\r\n".join(
+    [
+        "BEGIN:VTIMEZONE",
+        "TZID:Customized Time Zone",
+        "BEGIN:STANDARD",
+        "DTSTART:16010101T030000",
+        "TZOFFSETFROM:+0400",
+        "TZOFFSETTO:+0300",
+        "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10",
+        "END:STANDARD",
+        "BEGIN:DAYLIGHT",
+        "DTSTART:16010101T020000",
+        "TZOFFSETFROM:+0300",
+        "TZOFFSETTO:+0400",
+        "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3",
+        "END:DAYLIGHT",
+        "END:VTIMEZONE",
+        "",
+    ]
+)
+
+
+def series_on_its_own_zone(start: datetime) -> RemoteEvent:
+    """A helpdesk series as a connector is handed it when it repeats on its organiser's own
+    VTIMEZONE (`OWN_ZONE_BLOCK`, kept from a CalDAV invitation): weekly from `start` (aware), 8 times."""
+    return RemoteEvent(
+        start=start,
+        end=start + timedelta(hours=1),
+        subject="Weekly call",
+        time_zone="UTC",
+        zone_block=OWN_ZONE_BLOCK,
+        rrules=["FREQ=WEEKLY;COUNT=8"],
+        marker="helpdesk-own-zone-1",
+    )
+
+
 def make_series_with_an_extra_date(agent, start, capture_on_commit):
     """A weekly series of four in the helpdesk with one extra start (RFC 5545 RDATE) the day after
     its first, pushed on commit. Returns the master."""

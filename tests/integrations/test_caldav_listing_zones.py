@@ -14,6 +14,8 @@ import recurring_ical_events
 from dateutil import tz as dateutil_tz
 from icalendar.timezone import tzp
 
+from calendars import times
+from calendars.ical_zones import zone_from_block
 from integrations.providers.base import RemoteCalendar, Window
 from integrations.providers.caldav import CalDAVProvider, merge_calendar, parse_event
 from tests.integrations.conftest import USERS
@@ -174,10 +176,11 @@ def test_an_update_keeps_the_time_of_an_entry_whose_zone_name_another_object_use
     assert parse_event(written, remote_id="mine").start == own_block_start(raw) == datetime(2027, 3, 3, 12, tzinfo=UTC)
 
 
-def test_a_series_in_a_zone_no_iana_zone_matches_keeps_its_first_instant_and_says_it_repeats_on_utc():
+def test_a_series_in_a_zone_no_iana_zone_matches_keeps_its_block_and_repeats_on_its_clock():
     """Trial F3: a weekly invitation in a custom zone of +03:00, +04:00 from the last Sunday of March
-    (no IANA zone has it). The first occurrence is its block's 10:00 (recurring-ical-events); the
-    helpdesk can keep the series only on an IANA zone, so it repeats on UTC and says so."""
+    (no IANA zone has it). Its occurrences are its block's 10:00 before and after that change
+    (recurring-ical-events): the entry keeps the block (`zone_block`, what the series repeats on;
+    `time_zone` stays UTC for systems that take only IANA zones) and nothing is noted as lost."""
     text = "\r\n".join(
         [
             "BEGIN:VCALENDAR",
@@ -213,13 +216,18 @@ def test_a_series_in_a_zone_no_iana_zone_matches_keeps_its_first_instant_and_say
     given = recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(
         datetime(2027, 3, 1, tzinfo=UTC), datetime(2027, 5, 1, tzinfo=UTC)
     )
-    first = min(occurrence.decoded("dtstart") for occurrence in given)
+    starts = sorted(occurrence.decoded("dtstart").astimezone(UTC) for occurrence in given)
 
     event = parse_event(text, remote_id="weekly-custom")
 
-    assert event.start == first == datetime(2027, 3, 22, 7, tzinfo=UTC)
-    assert event.time_zone == "UTC"
-    assert any("no IANA zone has the offsets" in note and "Customized Time Zone" in note for note in event.notes)
+    assert event.start == starts[0] == datetime(2027, 3, 22, 7, tzinfo=UTC)
+    assert event.time_zone == "UTC" and event.notes == []
+    block = text[text.index("BEGIN:VTIMEZONE") : text.index("END:VTIMEZONE") + len("END:VTIMEZONE\r\n")]
+    assert event.zone_block == block
+    zone = zone_from_block(event.zone_block)
+    kept = times.rule_starts(event.start.astimezone(zone), event.rrules, until=datetime(2027, 5, 1, tzinfo=UTC))
+    assert [start.astimezone(UTC) for start in kept] == starts
+    assert starts[-1] == datetime(2027, 4, 5, 6, tzinfo=UTC)  # 10:00 at +04:00, after the change
 
 
 def test_a_listing_reads_an_escaped_zone_name_on_its_block_in_every_entry():

@@ -42,6 +42,7 @@ from ..base import (
     own_text_key,
     reads_untrusted,
     refuse_extra_dates,
+    refuse_own_zone,
     unknown_zone_note,
 )
 from ..ms_recurrence import MicrosoftPattern, pattern_for, range_parts, rrule_for
@@ -196,6 +197,7 @@ def item_values(event: RemoteEvent) -> dict[str, Any]:
     """exchangelib field values (ITEM_FIELDS names) for an event: the inverse of event_from_item.
     Raises ProviderError for a repeat rule Exchange cannot hold, or extra dates (RDATE)."""
     refuse_extra_dates(event, "Exchange")
+    refuse_own_zone(event, "Exchange")
     tz = ews_zone(event.time_zone)
     if event.all_day:
         start = _as_date(event.start)

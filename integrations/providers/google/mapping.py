@@ -31,6 +31,7 @@ from ..base import (
     occurrence_texts_to_write,
     read_iso,
     reads_untrusted,
+    refuse_own_zone,
     unknown_zone_note,
 )
 from ..zones import on_series_zone, series_zone_note, zone_for_name
@@ -279,7 +280,9 @@ def _end_of(original: datetime | date, event: RemoteEvent) -> datetime | date:
 
 
 def owned_fields(event: RemoteEvent) -> dict[str, Any]:
-    """The helpdesk-owned members of an event resource for `event` (reminders excepted)."""
+    """The helpdesk-owned members of an event resource for `event` (reminders excepted). ProviderError
+    for an unknown zone or a series on its own VTIMEZONE (`refuse_own_zone`)."""
+    refuse_own_zone(event, "Google Calendar")
     zone = event.time_zone or "UTC"
     try:
         ZoneInfo(zone)

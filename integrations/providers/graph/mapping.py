@@ -24,6 +24,7 @@ from ..base import (
     read_iso,
     reads_untrusted,
     refuse_extra_dates,
+    refuse_own_zone,
     unknown_zone_note,
 )
 from ..ms_recurrence import MicrosoftPattern, pattern_for, range_parts, rrule_for
@@ -133,7 +134,9 @@ def time_values(event: RemoteEvent) -> dict[str, Any]:
     A dateTimeTimeZone is a wall-clock time, so one in the repeated hour of an autumn change (the
     second 02:30) would name the first as well: such a value goes with timeZone "UTC", as
     `calendars.times.outgoing_span` writes it for CalDAV (both start and end of a single entry; a
-    series keeps its start on the zone its pattern repeats on, only an end in that hour in UTC)."""
+    series keeps its start on the zone its pattern repeats on, only an end in that hour in UTC).
+    ProviderError for a series on its own VTIMEZONE (`refuse_own_zone`)."""
+    refuse_own_zone(event, "Microsoft 365")
     zone = event.time_zone or "UTC"
     windows = windows_zone_for(zone) if zone != "UTC" else "UTC"
     if windows == "UTC":

@@ -531,6 +531,20 @@ def test_exchange_refuses_a_series_with_extra_dates_rather_than_writing_it_witho
     assert ews.items(ALICE) == []
 
 
+def test_exchange_refuses_a_series_on_its_organisers_own_zone_rather_than_writing_it_on_utc(provider, calendar, ews):
+    """Trial F3: no Windows zone has the offsets of a series' own "Customized Time Zone"; written on
+    UTC its occurrences after that zone's clock change would be an hour off in Outlook. Refused
+    naming the zone; nothing is made."""
+    from integrations.providers.base import ProviderError
+    from tests.integrations.series import series_on_its_own_zone
+
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
+
+    with pytest.raises(ProviderError, match=r"Exchange cannot hold a series .* “Customized Time Zone”"):
+        provider.create(calendar, series_on_its_own_zone(start))
+    assert ews.items(ALICE) == []
+
+
 def test_exchange_refusing_a_series_with_extra_dates_is_in_the_sync_log(
     alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
 ):

@@ -535,6 +535,20 @@ def _series_with_extra_date(google) -> tuple[dict, datetime, datetime]:
     return made, start, extra
 
 
+def test_google_refuses_a_series_on_its_organisers_own_zone_rather_than_writing_it_on_utc(google, provider, calendar):
+    """Trial F3: Google takes IANA zone names only, and none has the offsets of a series' own
+    "Customized Time Zone"; written on UTC its occurrences after that zone's clock change would be an
+    hour off there. Refused naming the zone; nothing is made."""
+    from integrations.providers.base import ProviderError
+    from tests.integrations.series import series_on_its_own_zone
+
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
+
+    with pytest.raises(ProviderError, match=r"Google Calendar cannot hold a series .* “Customized Time Zone”"):
+        provider.create(calendar, series_on_its_own_zone(start))
+    assert google.events(ALICE) == []
+
+
 def test_google_rdate_is_read_as_the_series_extra_start(google, provider, calendar):
     made, start, extra = _series_with_extra_date(google)
 

@@ -489,6 +489,25 @@ def test_graph_refuses_a_series_with_extra_dates_rather_than_writing_it_without_
     assert stored["subject"] == "Backup check"
 
 
+def test_graph_refuses_a_series_on_its_organisers_own_zone_rather_than_writing_it_on_utc(
+    alice_graph, graph, tomorrow_9
+):
+    """Trial F3: Graph takes Windows zone names only, and none has the offsets of a series' own
+    "Customized Time Zone". Written on UTC its occurrences after that zone's clock change would be an
+    hour off and the helpdesk's cancels would name no instance there; the write is refused naming the
+    zone, and nothing is written to the mailbox."""
+    from integrations.providers import registry
+    from integrations.providers.base import ProviderError
+    from tests.integrations.series import series_on_its_own_zone
+
+    provider = registry.build(alice_graph.connection)
+    calendar = provider.find_calendar(ALICE)
+
+    with pytest.raises(ProviderError, match=r"Microsoft 365 cannot hold a series .* “Customized Time Zone”"):
+        provider.create(calendar, series_on_its_own_zone(tomorrow_9))
+    assert graph.events(ALICE) == []
+
+
 def test_graph_refusing_a_series_with_extra_dates_is_in_the_sync_log(
     alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
 ):
