@@ -78,6 +78,13 @@ class ConnectionProblem(ProviderError):
     """
 
 
+class RightsLost(ConnectionProblem):
+    """The account lost a right on the whole calendar (it may no longer read it, or only read it):
+    said by the server's answer itself (Google's requiredAccessLevel) or found by asking the
+    calendar's rights after a refused entry (`judge_refusal`). The calendar is failing with this
+    reason; the writes it refused wait, pending, for the right to come back."""
+
+
 class TransientError(ProviderError):
     """Worth retrying later: timeout, dropped connection, 429, 5xx, server busy."""
 
@@ -132,15 +139,13 @@ def judge_refusal(error: EntryRefused, rights: CalendarRights | None, mailbox: s
     (None: they could not be asked). The calendar's own loss of rights is a ConnectionProblem (an
     admin must act) saying which right is gone: no longer readable ("no access"), or readable but
     no longer writable for a refused write ("read-only now"). Otherwise the refusal is the entry's
-    alone: `error` itself, which fails that entry only."""
+    alone: `error` itself, which fails that entry only. The ConnectionProblem is a RightsLost."""
     if error.entry_alone or rights is None:
         return error
     if not rights.read:
-        return ConnectionProblem(
-            f"The account may no longer open {mailbox}'s calendar ({rights.source}): {rights.fix}."
-        )
+        return RightsLost(f"The account may no longer open {mailbox}'s calendar ({rights.source}): {rights.fix}.")
     if error.write and not rights.write:
-        return ConnectionProblem(
+        return RightsLost(
             f"The account may only read {mailbox}'s calendar now ({rights.source}): the helpdesk's changes wait "
             f"until it may write there again; {rights.fix}."
         )

@@ -45,6 +45,7 @@ from integrations.providers.base import (
     RemoteEvent,
     RemoteNotFound,
     RemoteRef,
+    RightsLost,
     SyncTokenExpired,
     TransientError,
     UnreadableEntry,
@@ -112,7 +113,7 @@ class SyncReport:
     # The calendar's own rights were found gone after a refused entry (`_Run._judged`): no longer
     # readable, or read-only for the helpdesk's writes. The calendar is marked failing with this
     # reason; the writes it refused stay pending, without a failure of their own.
-    rights_problem: ConnectionProblem | None = None
+    rights_problem: RightsLost | None = None
 
     def summary(self) -> str:
         """One line for the task result and `manage.py sync_calendars`:
@@ -799,12 +800,17 @@ class _Run:
 
     def _judged(self, error: ProviderError) -> ProviderError:
         """An EntryRefused read against the calendar's effective rights, asked once a run
-        (`judge_refusal`); any other error as it is. A loss of the calendar's rights is kept on
-        the report (the calendar is marked failing with it, `_sync_held`) and logged once."""
-        if not isinstance(error, EntryRefused):
+        (`judge_refusal`); any other error as it is. A loss of the calendar's rights (RightsLost:
+        so judged, or said by the server itself) is kept on the report (the calendar is marked
+        failing with it, `_sync_held`) and logged once."""
+        if not isinstance(error, EntryRefused | RightsLost):
             return error
         if self.report.rights_problem is not None:
             return self.report.rights_problem
+        if isinstance(error, RightsLost):
+            self.report.rights_problem = error
+            self._log(In, "rights", SyncLogEntry.Result.ERROR, message=limits.describe(error)[:2000])
+            return error
         if not error.entry_alone and not self._rights_asked:
             self._rights_asked = True
             try:
@@ -812,7 +818,7 @@ class _Run:
             except ProviderError as rights_error:  # unsure: the refusal stays the entry's, retried later
                 logger.info("Could not ask the rights on %s: %s", self.calendar.calendar_id, rights_error)
         judged = judge_refusal(error, self._rights, self.calendar.mailbox)
-        if isinstance(judged, ConnectionProblem):
+        if isinstance(judged, RightsLost):
             self.report.rights_problem = judged
             self._log(In, "rights", SyncLogEntry.Result.ERROR, message=limits.describe(judged)[:2000])
         return judged
