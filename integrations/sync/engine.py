@@ -808,8 +808,7 @@ class _Run:
         if self.report.rights_problem is not None:
             return self.report.rights_problem
         if isinstance(error, RightsLost):
-            self.report.rights_problem = error
-            self._log(In, "rights", SyncLogEntry.Result.ERROR, message=limits.describe(error)[:2000])
+            self._lose_rights(error, write=True)  # said in the answer to a write (Google's requiredAccessLevel)
             return error
         if not error.entry_alone and not self._rights_asked:
             self._rights_asked = True
@@ -819,9 +818,13 @@ class _Run:
                 logger.info("Could not ask the rights on %s: %s", self.calendar.calendar_id, rights_error)
         judged = judge_refusal(error, self._rights, self.calendar.mailbox)
         if isinstance(judged, RightsLost):
-            self.report.rights_problem = judged
-            self._log(In, "rights", SyncLogEntry.Result.ERROR, message=limits.describe(judged)[:2000])
+            self._lose_rights(judged, write=error.write)
         return judged
+
+    def _lose_rights(self, problem: RightsLost, *, write: bool) -> None:
+        """The calendar lost a right: kept on the report for `_sync_held`, logged once a run."""
+        self.report.rights_problem = problem
+        self._log(Out if write else In, "rights", SyncLogEntry.Result.ERROR, message=limits.describe(problem)[:2000])
 
     def _refused(self, link: SyncLink, decision: Decision, error: ProviderError, *, reread: bool) -> None:
         """A write the server refused: a stale version tag (412, ErrorIrresolvableConflict) or an
