@@ -79,6 +79,13 @@ class ConnectionProblem(ProviderError):
     """
 
 
+class RightsLost(ConnectionProblem):
+    """The account lost a right on the whole calendar (it may no longer read it, or only read it):
+    said by the server's answer itself (Google's requiredAccessLevel) or found by asking the
+    calendar's rights after a refused entry (`judge_refusal`). The calendar is failing with this
+    reason; the writes it refused wait, pending, for the right to come back."""
+
+
 class TransientError(ProviderError):
     """Worth retrying later: timeout, dropped connection, 429, 5xx, server busy."""
 
@@ -97,6 +104,53 @@ class VersionConflict(ProviderError):
 
 class RemoteNotFound(ProviderError):
     """The remote item is not there (for delete this counts as success)."""
+
+
+class EntryRefused(ProviderError):
+    """The server refused a request that named one entry (HTTP 403 on its URL, Graph or EWS
+    ErrorAccessDenied in that item's own answer, a Google 403 on one event): a private item, an
+    invitation only its organiser may change, or the account's rights on the whole calendar gone.
+    The answer alone seldom says which: unless `entry_alone` (the answer names a reason that only
+    concerns this entry, e.g. Google's forbiddenForNonOrganizer), the engine asks the calendar's
+    effective rights once (`CalendarProvider.rights`) and reads the refusal with `judge_refusal`.
+    `write`: the refused request was a create, update or delete (else a read)."""
+
+    def __init__(self, message: str, *, write: bool, entry_alone: bool = False) -> None:
+        super().__init__(message)
+        self.write = write
+        self.entry_alone = entry_alone
+
+
+@dataclass(frozen=True)
+class CalendarRights:
+    """What the connection's account may do on one calendar now, as the server answers when asked
+    (Graph calendar `canEdit`; CalDAV DAV:current-user-privilege-set, RFC 3744 5.4; EWS folder
+    EffectiveRights, MS-OXWSCDATA 2.2.4.32; Google calendarList `accessRole`). `source` names the
+    answer ("canEdit false"), `fix` says in the system's words what an admin does to give back
+    the right that is missing (one sentence, no trailing full stop)."""
+
+    read: bool
+    write: bool
+    source: str
+    fix: str
+
+
+def judge_refusal(error: EntryRefused, rights: CalendarRights | None, mailbox: str) -> ProviderError:
+    """What a refusal of one entry means, given the calendar's effective rights asked right after it
+    (None: they could not be asked). The calendar's own loss of rights is a ConnectionProblem (an
+    admin must act) saying which right is gone: no longer readable ("no access"), or readable but
+    no longer writable for a refused write ("read-only now"). Otherwise the refusal is the entry's
+    alone: `error` itself, which fails that entry only. The ConnectionProblem is a RightsLost."""
+    if error.entry_alone or rights is None:
+        return error
+    if not rights.read:
+        return RightsLost(f"The account may no longer open {mailbox}'s calendar ({rights.source}): {rights.fix}.")
+    if error.write and not rights.write:
+        return RightsLost(
+            f"The account may only read {mailbox}'s calendar now ({rights.source}): the helpdesk's changes wait "
+            f"until it may write there again; {rights.fix}."
+        )
+    return error
 
 
 class UnreadableEntry(ProviderError):
@@ -756,6 +810,12 @@ class CalendarProvider(Protocol):
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         """Delete the entry; an entry that is already gone counts as deleted."""
+
+    def rights(self, calendar: RemoteCalendar) -> CalendarRights:
+        """The connection's effective rights on the calendar now, asked of the server in one request;
+        a calendar the account can no longer see at all has neither right. What the engine asks
+        once a run after an EntryRefused (`judge_refusal`). Raises ProviderError when the server
+        cannot be asked (unreachable, busy)."""
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,10 @@ from calendars.ical_zones import MAX_ZONE_BLOCK, block_tzid, keep_blocks, own_zo
 from calendars.vtimezone import add_missing_vtimezones, entry_span
 from integrations.providers.base import (
     MAX_BODY,
+    CalendarRights,
     ChangePage,
     ConnectionProblem,
+    EntryRefused,
     NamedCalendar,
     ProviderError,
     RemoteCalendar,
@@ -102,8 +104,9 @@ class CalDAVProvider:
 
     # --- errors ---------------------------------------------------------------------------
 
-    def _call(self, what: str, call: Callable[[], T]) -> T:
-        """Run one protocol exchange and turn the library's errors into the interface's."""
+    def _call(self, what: str, call: Callable[[], T], *, item: bool = False, write: bool = False) -> T:
+        """Run one protocol exchange and turn the library's errors into the interface's (`item`:
+        the request names one calendar object; `write`: it writes it; see `_translate`)."""
         try:
             return call()
         except ProviderError:
@@ -113,12 +116,18 @@ class CalDAVProvider:
                 f"{what}: the server asks us to slow down", retry_after=error.retry_after_seconds
             ) from error
         except dav_error.DAVError as error:
-            raise self._translate(what, error) from error
+            raise self._translate(what, error, item=item, write=write) from error
         except OSError as error:  # niquests' connection errors and timeouts are OSErrors
             plain = unreachable_reason(error, self.url)
             raise TransientError(plain or f"{what}: cannot reach the CalDAV server at {self.url}.") from error
 
-    def _translate(self, what: str, error: dav_error.DAVError) -> ProviderError:
+    def _translate(
+        self, what: str, error: dav_error.DAVError, *, item: bool = False, write: bool = False
+    ) -> ProviderError:
+        """The library's error as ours. A 403 on a request naming one calendar object is
+        EntryRefused (RFC 4918 9.7.2, RFC 3744 7.1.1: the server refuses that resource; a private
+        or locked object, or the calendar's write right gone, which the engine tells apart by asking
+        `rights`); on the calendar itself it is a ConnectionProblem."""
         status = error.status
         if SYNC_TOKEN_PRECONDITION in (error.preconditions or []):
             return SyncTokenExpired(f"{what}: the server no longer knows our sync token")
@@ -127,6 +136,8 @@ class CalDAVProvider:
                 f"The CalDAV server at {self.url} refused the user name or password for {self.username!r}: "
                 "check the connection's credentials."
             )
+        if status == 403 and item:
+            return _refused(what, self.username, error.reason, write=write)
         if status == 403:
             return ConnectionProblem(f"{what}: the account {self.username!r} has no right to do this ({error.reason}).")
         if status == 404:
@@ -137,8 +148,20 @@ class CalDAVProvider:
             return TransientError(f"{what}: the server answered {status or 'nothing usable'} ({error.reason})")
         return ProviderError(f"{what}: the server answered {status} ({error.reason})")
 
-    def _request(self, what: str, url: str, method: str, body: str = "", headers: dict | None = None):
-        response = self._call(what, lambda: self.client.request(url, method, body, headers or {}))
+    def _request(
+        self,
+        what: str,
+        url: str,
+        method: str,
+        body: str = "",
+        headers: dict | None = None,
+        *,
+        item: bool = False,
+        write: bool = False,
+    ):
+        response = self._call(
+            what, lambda: self.client.request(url, method, body, headers or {}), item=item, write=write
+        )
         status = response.status
         if status >= 500 or status == 429:
             raise TransientError(f"{what}: the server answered {status}")
@@ -275,6 +298,10 @@ class CalDAVProvider:
                     continue
                 etag = propstat.findtext(f"{_DAV}prop/{_DAV}getetag") or etag
                 data = propstat.findtext(f"{_DAV}prop/{_CALDAV}calendar-data") or data
+            if data is None and _refused_status(member):
+                # RFC 4918 13 / RFC 3744 7.1.1: the server lists the object but will not show it to us.
+                page.unreadable[path] = str(_refused("Reading an entry", self.username, "403 Forbidden", write=False))
+                return
             if data is None and (with_data or etag is None):
                 if token and not _ok(member.findtext(_DAV + "status") or "200"):
                     page.deleted.append(path)  # RFC 6578 3.5.2: a removed member is a 404 status
@@ -391,7 +418,7 @@ class CalDAVProvider:
 
     def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
         """The entry as the server holds it now (one GET), or None when it is gone (404, 410)."""
-        response = self._request("Reading an entry", self._absolute(calendar, ref.remote_id), "GET")
+        response = self._request("Reading an entry", self._absolute(calendar, ref.remote_id), "GET", item=True)
         if response.status in (404, 410):
             return None
         if response.status != 200:
@@ -443,11 +470,11 @@ class CalDAVProvider:
         url = self._entry_url(calendar, event.marker)
         body = build_calendar(event)
         headers = {"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"}
-        response = self._request("Creating the entry", url, "PUT", body, headers)
+        response = self._request("Creating the entry", url, "PUT", body, headers, item=True, write=True)
         if response.status == 412:
             # A retried create: the first one arrived. Same UID, same place: write our content over it.
             headers.pop("If-None-Match")
-            response = self._request("Creating the entry", url, "PUT", body, headers)
+            response = self._request("Creating the entry", url, "PUT", body, headers, item=True, write=True)
         self._check_write("Creating the entry", response)
         return RemoteRef(remote_id=urlsplit(url).path, version=response.headers.get("etag"), raw=body)
 
@@ -470,7 +497,7 @@ class CalDAVProvider:
         version = ref.version or current.version
         if version:
             headers["If-Match"] = version
-        response = self._request("Updating the entry", url, "PUT", body, headers)
+        response = self._request("Updating the entry", url, "PUT", body, headers, item=True, write=True)
         if response.status == 412:
             raise VersionConflict("The entry changed on the server since we last read it.")
         if response.status in (404, 410):
@@ -481,12 +508,48 @@ class CalDAVProvider:
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         url = self._absolute(calendar, ref.remote_id)
         headers = {"If-Match": ref.version} if ref.version else {}
-        response = self._request("Deleting the entry", url, "DELETE", "", headers)
+        response = self._request("Deleting the entry", url, "DELETE", "", headers, item=True, write=True)
         if response.status in (404, 410):
             return
         if response.status == 412:
             raise VersionConflict("The entry changed on the server since we last read it.")
         self._check_write("Deleting the entry", response)
+
+    def rights(self, calendar: RemoteCalendar) -> CalendarRights:
+        """The account's DAV:current-user-privilege-set on the calendar collection (RFC 3744 5.4), in
+        one PROPFIND of depth 0: readable with DAV:read, writable with DAV:write or DAV:write-content
+        (or DAV:all, which holds both: RFC 3744 3.12). A collection the server refuses (403) or no
+        longer has (404) is neither."""
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop>'
+            "<D:current-user-privilege-set/></D:prop></D:propfind>"
+        )
+        headers = {"Depth": "0", "Content-Type": 'application/xml; charset="utf-8"'}
+        fix = (
+            f"give the account {self.username!r} read and write rights on this calendar on the CalDAV server "
+            "(or share it with the account with write access)"
+        )
+        try:
+            response = self._request("Reading the calendar's rights", calendar.calendar_id, "PROPFIND", body, headers)
+        except (ConnectionProblem, RemoteNotFound) as error:
+            return CalendarRights(read=False, write=False, source=f"the calendar itself is refused: {error}", fix=fix)
+        if response.status in (403, 404) or response.tree is None:
+            return CalendarRights(read=False, write=False, source=f"PROPFIND answered {response.status}", fix=fix)
+        held = {
+            element.tag.split("}")[-1]
+            for found in response.tree.iter(_DAV + "current-user-privilege-set")
+            for privilege in found.iter(_DAV + "privilege")
+            for element in privilege
+        }
+        if not held:  # a server that does not report the property: nothing known, nothing judged
+            return CalendarRights(read=True, write=True, source="no DAV:current-user-privilege-set", fix=fix)
+        shown = ", ".join(sorted(held))
+        return CalendarRights(
+            read=bool(held & {"read", "all"}),
+            write=bool(held & {"write", "write-content", "all"}),
+            source=f"its DAV:current-user-privilege-set holds {shown}",
+            fix=fix,
+        )
 
     @staticmethod
     def _check_write(what: str, response) -> None:
@@ -495,6 +558,31 @@ class CalDAVProvider:
 
 
 # --- iCalendar <-> RemoteEvent ------------------------------------------------------------------
+
+
+def _refused(what: str, username: str, reason: str, *, write: bool) -> EntryRefused:
+    """The refusal of one calendar object (HTTP 403), in words for the sync log."""
+    if write:
+        return EntryRefused(
+            f"{what}: the CalDAV server would not take the helpdesk's change to this entry for the account "
+            f"{username!r} ({reason}): the entry stays as it is there and the helpdesk keeps its own version.",
+            write=True,
+        )
+    return EntryRefused(
+        f"{what}: the CalDAV server refused to show this entry to the account {username!r} ({reason}).", write=False
+    )
+
+
+def _refused_status(member) -> bool:
+    """Whether a DAV:response of a multistatus refuses its member: its status, or the status of its
+    calendar data's propstat, is 403 (RFC 4918 13, 9.1)."""
+    statuses = [member.findtext(_DAV + "status") or ""]
+    statuses += [
+        propstat.findtext(_DAV + "status") or ""
+        for propstat in member.iter(_DAV + "propstat")
+        if propstat.find(f"{_DAV}prop/{_CALDAV}calendar-data") is not None
+    ]
+    return any(" 403 " in f" {status.strip()} " for status in statuses)
 
 
 def _taken(tree, tag: str) -> Iterator:

@@ -37,17 +37,21 @@ from integrations.providers import registry
 from integrations.providers.base import (
     DEFAULT_MAX_INLINE_WAIT,
     BulkOp,
+    CalendarRights,
     ConnectionProblem,
+    EntryRefused,
     ProviderError,
     RemoteCalendar,
     RemoteEvent,
     RemoteNotFound,
     RemoteRef,
+    RightsLost,
     SyncTokenExpired,
     TransientError,
     UnreadableEntry,
     VersionConflict,
     Window,
+    judge_refusal,
     with_retries,
 )
 from integrations.sync import conflicts, inbound, limits, mapping, privacy, schedule
@@ -76,6 +80,11 @@ UNCONFIRMED_CREATE = "create_unconfirmed"
 # made it and lost the answer: a reset connection, a timeout after the commit): what we sent, as
 # {"hash": content hash, "local": mapping.to_data}, until a sync records both sides again.
 SENT_UNCONFIRMED = "sent_unconfirmed"
+# SyncLink.snapshot key: the external calendar refused this entry's last write while the calendar
+# itself stayed writable (an invitation only its organiser may change, a private item): a pull
+# leaves the write alone until the link's back-off ends, as a push does (`_Run._failed`).
+REFUSED_WRITE = "refused_write"
+PUSHES = (Op.PUSH_CREATE, Op.PUSH_UPDATE, Op.PUSH_DELETE)
 
 
 class CalendarBusy(Exception):
@@ -101,6 +110,10 @@ class SyncReport:
     # calendar failing, as a pull meeting it does (`_sync_held`).
     connection_failures: int = 0
     connection_problem: ProviderError | None = None
+    # The calendar's own rights were found gone after a refused entry (`_Run._judged`): no longer
+    # readable, or read-only for the helpdesk's writes. The calendar is marked failing with this
+    # reason; the writes it refused stay pending, without a failure of their own.
+    rights_problem: RightsLost | None = None
 
     def summary(self) -> str:
         """One line for the task result and `manage.py sync_calendars`:
@@ -253,7 +266,12 @@ def _sync_held(agent_calendar: AgentCalendar, owner: str, *, pull: bool, now: da
                 0,
                 None,
             )
-        if not report.failed:
+        if report.rights_problem is not None:
+            # The account lost a right on the whole calendar: an admin must act, whatever else got through.
+            agent_calendar.state = AgentCalendar.State.FAILING
+            agent_calendar.last_error = limits.describe(report.rights_problem)[:2000]
+            agent_calendar.last_error_at = timezone.now()
+        elif not report.failed:
             agent_calendar.last_error = ""
             agent_calendar.state = AgentCalendar.State.ACTIVE
         else:
@@ -389,6 +407,9 @@ class _Run:
         self.pulls: list[_Pending] = []
         # Occurrence rows this run may still make (limits.occurrence_budget).
         self.budget = limits.occurrence_budget()
+        # The calendar's effective rights, asked at most once a run, after the first refused entry.
+        self._rights: CalendarRights | None = None
+        self._rights_asked = False
 
     # --- gathering ---
 
@@ -544,6 +565,10 @@ class _Run:
                 )
             except UnreadableEntry as error:
                 self._unreadable(remote_id, str(error))
+                continue
+            except EntryRefused as error:
+                if self._judged(error) is error:  # this entry's alone; else the calendar's, said once
+                    self._unreadable(remote_id, str(error))
                 continue
             except ProviderError as error:
                 logger.info("Could not read %s again: %s", remote_id, error)
@@ -745,6 +770,8 @@ class _Run:
             shared=remote_changed and link.appointment is not None and inbound.is_shared(link.appointment),
         )
         decision = plan_item(item, self.winner)
+        if self._waits(link, decision):
+            return Op.NOTHING
         try:
             merge = self._three_way(link, decision, local, event)
             if merge is not None:
@@ -759,6 +786,45 @@ class _Run:
             logger.exception("Sync of %s failed", link)
             self._failed(link, decision, error)
         return decision.op
+
+    def _waits(self, link: SyncLink, decision: Decision) -> bool:
+        """Whether this item's write is left alone now: the calendar's rights were found gone in this
+        run (the write waits, pending, for them to come back), or the calendar refused this entry's
+        last write and the link's back-off has not ended (a pull does not send it again each time)."""
+        if decision.op not in PUSHES:
+            return False
+        if self.report.rights_problem is not None:
+            return True
+        backing_off = link.failures and link.next_attempt_at is not None and link.next_attempt_at > self.now
+        return bool(backing_off and link.snapshot.get(REFUSED_WRITE))
+
+    def _judged(self, error: ProviderError) -> ProviderError:
+        """An EntryRefused read against the calendar's effective rights, asked once a run
+        (`judge_refusal`); any other error as it is. A loss of the calendar's rights (RightsLost:
+        so judged, or said by the server itself) is kept on the report (the calendar is marked
+        failing with it, `_sync_held`) and logged once."""
+        if not isinstance(error, EntryRefused | RightsLost):
+            return error
+        if self.report.rights_problem is not None:
+            return self.report.rights_problem
+        if isinstance(error, RightsLost):
+            self._lose_rights(error, write=True)  # said in the answer to a write (Google's requiredAccessLevel)
+            return error
+        if not error.entry_alone and not self._rights_asked:
+            self._rights_asked = True
+            try:
+                self._rights = _call(lambda: self.provider.rights(self.calendar))
+            except ProviderError as rights_error:  # unsure: the refusal stays the entry's, retried later
+                logger.info("Could not ask the rights on %s: %s", self.calendar.calendar_id, rights_error)
+        judged = judge_refusal(error, self._rights, self.calendar.mailbox)
+        if isinstance(judged, RightsLost):
+            self._lose_rights(judged, write=error.write)
+        return judged
+
+    def _lose_rights(self, problem: RightsLost, *, write: bool) -> None:
+        """The calendar lost a right: kept on the report for `_sync_held`, logged once a run."""
+        self.report.rights_problem = problem
+        self._log(Out if write else In, "rights", SyncLogEntry.Result.ERROR, message=limits.describe(problem)[:2000])
 
     def _refused(self, link: SyncLink, decision: Decision, error: ProviderError, *, reread: bool) -> None:
         """A write the server refused: a stale version tag (412, ErrorIrresolvableConflict) or an
@@ -1511,6 +1577,8 @@ class _Run:
             queued, self.bulk = self.bulk, []
             for start in range(0, len(queued), size):
                 chunk = queued[start : start + size]
+                if self.report.rights_problem is not None:
+                    break  # the calendar takes no writes now: they stay pending (`_waits`)
                 ops = [self._bulk_op(pending) for pending in chunk]
                 try:
                     results = _call(lambda ops=ops: self.provider.apply_bulk(self.calendar, ops))
@@ -1762,6 +1830,13 @@ class _Run:
         return [*fields, "approval"]
 
     def _failed(self, link: SyncLink, decision: Decision, error: Exception) -> None:
+        """One item failed: logged with its reason, retried after the link's back-off. A refused
+        entry is first read against the calendar's rights (`_judged`): when they are gone, the
+        item does not fail (its change waits, pending) and the calendar is failing instead."""
+        if isinstance(error, ProviderError):
+            error = self._judged(error)
+            if error is self.report.rights_problem:
+                return
         reason = limits.describe(error)
         failures = link.failures + 1
         delay = min(3600, 30 * 2 ** min(failures, 7))
@@ -1773,9 +1848,12 @@ class _Run:
             # create succeeds, the entry under our marker must be found and deleted, not forgotten.
             link.snapshot = {**link.snapshot, UNCONFIRMED_CREATE: True}
             extra["snapshot"] = link.snapshot
-        sent = self._sent(link, decision)
+        sent = self._sent(link, decision) if not isinstance(error, EntryRefused) else None  # refused: not made
         if sent is not None:
             link.snapshot = {**link.snapshot, SENT_UNCONFIRMED: sent}
+            extra["snapshot"] = link.snapshot
+        if isinstance(error, EntryRefused) and error.write:
+            link.snapshot = {**link.snapshot, REFUSED_WRITE: True}
             extra["snapshot"] = link.snapshot
         SyncLink.objects.filter(pk=link.pk).update(
             failures=failures, next_attempt_at=self.now + timedelta(seconds=delay), last_error=reason[:2000], **extra

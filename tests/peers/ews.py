@@ -275,6 +275,15 @@ class Mailbox:
     changes: dict[str, Change] = field(default_factory=dict)
     sync_generation: int = 0
     delegates: set[str] = field(default_factory=set)
+    # Folders the connection's account may read but no longer write (Reviewer rights): their
+    # EffectiveRights say so and every write of their items is refused with ErrorAccessDenied.
+    read_only: set[str] = field(default_factory=set)
+    # Items Exchange refuses on their own (a delegate's private item, a meeting only its organiser
+    # may change): item id -> "write" (changes refused) or "read" (reading refused too).
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+ACCESS_DENIED = "Access is denied. Check credentials and try again."
 
 
 @dataclass
@@ -456,6 +465,27 @@ class EwsServer:
         item's own ResponseMessage and reads the others (MS-OXWS 3.1.4: one message per item)."""
         with self.lock:
             self.read_refusals.append((subject_contains, code, text))
+
+    def refuse_item(self, mailbox: str, item_id: str, *, reads: bool = False) -> None:
+        """Exchange refuses this one item from now on, in its own ResponseMessage (MS-OXWS 3.1.4):
+        UpdateItem and DeleteItem (with `reads`, GetItem too) answer ErrorAccessDenied."""
+        with self.lock:
+            self.mailboxes[mailbox.lower()].refused[item_id] = "read" if reads else "write"
+
+    def drop_write_right(self, mailbox: str, folder: str = "calendar") -> None:
+        """The connection's account may only read the mailbox's calendar folder from now on
+        (Reviewer, Add-MailboxFolderPermission -AccessRights Reviewer): GetFolder's EffectiveRights
+        say Read without CreateContents, Modify or Delete, and writes answer ErrorAccessDenied."""
+        with self.lock:
+            self.mailboxes[mailbox.lower()].read_only.add(folder)
+
+    @staticmethod
+    def _check_rights(box: Mailbox, item: Item, *, write: bool) -> None:
+        """ErrorAccessDenied for an item the account may not read or write (`refuse_item`,
+        `drop_write_right`)."""
+        kind = box.refused.get(item.item_id)
+        if (write and item.folder in box.read_only) or (kind and (write or kind == "read")):
+            raise EwsError("ErrorAccessDenied", ACCESS_DENIED)
 
     def _check_refusals(self, item: Item) -> None:
         for needle, code, text in self.refusals:
@@ -1007,6 +1037,7 @@ class EwsServer:
                     _apply_property(item, child)
                 _check_item(item)
                 self._check_refusals(item)
+                self._check_rights(box, item, write=True)
             except EwsError as error:
                 messages.append(self._message("CreateItem", error))
                 continue
@@ -1028,6 +1059,7 @@ class EwsServer:
         for element in request.find(m("ItemIds")):
             try:
                 _box, item, original, _key = self._item_ref(element, context)
+                self._check_rights(_box, item, write=False)
                 moved = item.modified.get(original) if original is not None else None
                 subject = (moved.subject if moved is not None else None) or item.subject or ""
                 for needle, code, text in self.read_refusals:
@@ -1090,6 +1122,7 @@ class EwsServer:
                     )
                 reference = next(c for c in change if c.tag != t("Updates"))
                 box, item, original, current_key = self._item_ref(reference, context)
+                self._check_rights(box, item, write=True)
                 given_key = reference.get("ChangeKey")
                 if resolution != "AlwaysOverwrite":
                     if not given_key:
@@ -1149,6 +1182,7 @@ class EwsServer:
                         "SendMeetingCancellations attribute is required for calendar items.",
                     )
                 box, item, original, _key = self._item_ref(element, context)
+                self._check_rights(box, item, write=True)
                 if original is None:
                     del box.items[item.item_id]
                     self._log_delete(box, item.item_id)
@@ -1644,6 +1678,14 @@ def _folder_element(box: Mailbox, key: str) -> ET.Element:
     ET.SubElement(folder, t("DisplayName")).text = name
     ET.SubElement(folder, t("TotalCount")).text = str(sum(1 for item in box.items.values() if item.folder == key))
     ET.SubElement(folder, t("ChildFolderCount")).text = str(sum(1 for _, up in box.folders.values() if up == key))
+    # The account's rights on the folder (MS-OXWSCDATA 2.2.4.32 t:EffectiveRightsType): all of them,
+    # or Read (and ViewPrivateItems off) alone on a folder it may only read.
+    rights = ET.SubElement(folder, t("EffectiveRights"))
+    writable = key not in box.read_only
+    for name in ("CreateAssociated", "CreateContents", "CreateHierarchy", "Delete", "Modify"):
+        ET.SubElement(rights, t(name)).text = "true" if writable else "false"
+    ET.SubElement(rights, t("Read")).text = "true"
+    ET.SubElement(rights, t("ViewPrivateItems")).text = "false"
     return folder
 
 

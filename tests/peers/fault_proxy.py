@@ -12,6 +12,9 @@ Faults (one per request, from a queue of planned faults or drawn at a seeded ran
                          (longer than the client's timeout: the client has given up by then)
   busy_with_retry_after  answer 503 Service Unavailable with Retry-After: `retry_after`
 `rewrite_answers` swaps bytes in forwarded answers (a server keeping what the real one cleans).
+`refuse(path, reads=...)`: the server refuses one calendar object as RFC 3744 section 7.1.1 has it
+(403 Forbidden with a DAV:need-privileges error body): its PUT and DELETE, and with `reads` its GET
+and its member of a REPORT's multistatus too (a DAV:response with status 403, RFC 4918 section 13).
 Every request is kept as (method, path) in `requests` (faulted ones too); `method_counts()` counts them
 by method; `reset_counts()` starts afresh.
 """
@@ -25,7 +28,8 @@ import threading
 import time
 from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
+from xml.sax.saxutils import escape
 
 FAULTS = ("drop", "drop_after", "500", "503", "429", "stall")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
@@ -52,6 +56,8 @@ class FaultProxy:
         # Bytes of forwarded answers to swap ({b"NUL-HERE": b"\x00"}): a server that keeps what the
         # real one behind the proxy would clean (issue 11: NUL bytes in an entry's text).
         self.rewrite_answers: dict[bytes, bytes] = {}
+        # Paths of calendar objects refused on their own (`refuse`): path -> "write" or "read".
+        self.refused: dict[str, str] = {}
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -70,6 +76,11 @@ class FaultProxy:
         with self._lock:
             self.planned.clear()
             self.rate = 0.0
+
+    def refuse(self, path: str, *, reads: bool = False) -> None:
+        """Refuse the calendar object at `path` from now on: its writes, and with `reads` reading it too."""
+        with self._lock:
+            self.refused[unquote(path)] = "read" if reads else "write"
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -116,7 +127,7 @@ class FaultProxy:
             def _forward(self, body: bytes):
                 upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-                if proxy.rewrite_answers:  # plain answers, so their bytes can be swapped
+                if proxy.rewrite_answers or "read" in proxy.refused.values():  # plain answers, to be edited
                     headers = {k: v for k, v in headers.items() if k.lower() != "accept-encoding"}
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
@@ -138,6 +149,13 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 with proxy._lock:
                     proxy.requests.append((self.command, self.path))
+                refused = proxy.refused.get(unquote(urlsplit(self.path).path))
+                if refused and (self.command in ("PUT", "DELETE") or (refused == "read" and self.command == "GET")):
+                    privilege = "read" if self.command == "GET" else "write-content"
+                    self._answer(
+                        403, [("Content-Type", 'application/xml; charset="utf-8"')], _need(self.path, privilege)
+                    )
+                    return
                 fault = proxy._next_fault(self.command)
                 if fault in EXTRA_FAULTS:
                     _serve_extra_fault(proxy, self, fault, body)
@@ -171,6 +189,8 @@ class FaultProxy:
                     return
                 for before, after in proxy.rewrite_answers.items():
                     data = data.replace(before, after)
+                if self.command in ("REPORT", "PROPFIND") and response.status == 207:
+                    data = _members_refused(data, {p for p, kind in proxy.refused.items() if kind == "read"})
                 self._answer(response.status, response.getheaders(), data)
 
             do_GET = do_PUT = do_DELETE = do_POST = do_HEAD = do_OPTIONS = _handle
@@ -196,3 +216,30 @@ def _serve_extra_fault(proxy: FaultProxy, handler, fault: str, body: bytes) -> N
     handler.close_connection = True
     with contextlib.suppress(OSError):  # the client has closed its end
         handler._answer(response.status, response.getheaders(), data)
+
+
+def _need(path: str, privilege: str) -> bytes:
+    """RFC 3744 section 7.1.1: the body of a 403 for a request the user lacks `privilege` on."""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<D:error xmlns:D="DAV:"><D:need-privileges><D:resource>'
+        f"<D:href>{escape(path)}</D:href><D:privilege><D:{privilege}/></D:privilege></D:resource>"
+        "</D:need-privileges></D:error>"
+    ).encode()
+
+
+def _members_refused(data: bytes, paths: set[str]) -> bytes:
+    """A multistatus answer in which each member at one of `paths` is refused: its DAV:response holds
+    its href and the status 403 only (RFC 4918 section 13: a status for the whole member)."""
+    if not paths:
+        return data
+    from lxml import etree
+
+    tree = etree.fromstring(data)
+    for member in tree.iter("{DAV:}response"):
+        href = (member.findtext("{DAV:}href") or "").strip()
+        if unquote(urlsplit(href).path) in paths:
+            for child in list(member):
+                if child.tag != "{DAV:}href":
+                    member.remove(child)
+            etree.SubElement(member, "{DAV:}status").text = "HTTP/1.1 403 Forbidden"
+    return etree.tostring(tree, xml_declaration=True, encoding="utf-8")

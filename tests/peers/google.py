@@ -160,6 +160,11 @@ class Calendar:
     oldest_token: int = 0
     # Whose calendar it is: a user's primary calendar (id = their address) or one they made.
     owner: str = ""
+    # The signed-in account's access to it (CalendarList resource `accessRole`): "owner", or
+    # "reader" once it may only read it (`drop_write_right`).
+    access_role: str = "owner"
+    # Events refused on their own (`refuse_event`): id -> (reason, "write" or "read").
+    refused: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class GoogleCalendarServer:
@@ -318,6 +323,23 @@ class GoogleCalendarServer:
                     "in_batch": in_batch,
                 }
             )
+
+    def refuse_event(self, user: str, event_id: str, *, reads: bool = False, reason: str = "") -> None:
+        """Google refuses this one event from now on (403): its changes, with the reason the Calendar
+        API's error guide gives for an event only its organiser may change (forbiddenForNonOrganizer);
+        with `reads`, reading it too (403 forbidden: the guide names no reason of its own for that).
+        `reason`: another one instead."""
+        with self.lock:
+            kind = "read" if reads else "write"
+            chosen = reason or ("forbidden" if reads else "forbiddenForNonOrganizer")
+            self.calendars[user.lower()].refused[event_id] = (chosen, kind)
+
+    def drop_write_right(self, user: str) -> None:
+        """The account may only read the user's calendar from now on: calendarList gives accessRole
+        "reader", and every event write is refused with 403 requiredAccessLevel ("You need to have
+        writer access to this calendar.", Calendar API "Handle API errors")."""
+        with self.lock:
+            self.calendars[user.lower()].access_role = "reader"
 
     def expire_sync_tokens(self, user: str) -> None:
         """Google dropped every sync token of the calendar (410 fullSyncRequired on the next use)."""
@@ -611,7 +633,7 @@ class GoogleCalendarServer:
                     "id": c.id,
                     "summary": c.summary,
                     "timeZone": c.time_zone,
-                    "accessRole": "owner",
+                    "accessRole": c.access_role,
                     **({"primary": True} if c.id == user else {}),
                 }
                 for c in sorted(owned, key=lambda c: c.id != user)
@@ -622,6 +644,11 @@ class GoogleCalendarServer:
             if offset + size < len(entries):
                 answer["nextPageToken"] = str(offset + size)
             return 200, answer
+        if len(parts) == 4 and parts[:3] == ["users", "me", "calendarList"] and method == "GET":
+            # CalendarList: get: the entry of one calendar of the user's list, with its accessRole.
+            calendar = self._calendar(unquote(parts[3]), user, scopes, write=False, events=False)
+            entry = {"kind": "calendar#calendarListEntry", "id": calendar.id, "summary": calendar.summary}
+            return 200, {**entry, "timeZone": calendar.time_zone, "accessRole": calendar.access_role}
         if len(parts) == 2 and parts[0] == "calendars" and method == "GET":
             calendar = self._calendar(parts[1], user, scopes, write=False, events=False)
             return 200, {
@@ -635,6 +662,12 @@ class GoogleCalendarServer:
             raise ApiError(404, "notFound", "Not Found")
         write = method not in ("GET",)
         calendar = self._calendar(parts[1], user, scopes, write=write, events=True)
+        if write and calendar.access_role == "reader":
+            raise ApiError(403, "requiredAccessLevel", "You need to have writer access to this calendar.")
+        refused = calendar.refused.get(parts[3]) if len(parts) == 4 else None
+        if refused and (write or refused[1] == "read"):
+            texts = {"forbiddenForNonOrganizer": "Shared properties can only be changed by the organizer of the event."}
+            raise ApiError(403, refused[0], texts.get(refused[0], "Forbidden"))
         if write:
             self.send_updates.append(query.get("sendUpdates"))
         if len(parts) == 3:

@@ -132,6 +132,17 @@ class Mailbox:
     # Every calendar of the mailbox, id -> name; the default one ("Calendar") is calendar_id. Each
     # stored event names its calendar under "_calendar".
     calendars: dict[str, str] = field(default_factory=dict)
+    # Calendars the app may read but no longer write (a calendar shared read-only, a permission cut
+    # to Calendars.Read): `canEdit` false, every write of one of their events refused.
+    read_only: set[str] = field(default_factory=set)
+    # Events Exchange refuses on their own (an invitation only its organiser may change, a private
+    # item of another mailbox): id -> "write" (changes refused) or "read" (reading refused too).
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+# Graph's answer for a refused Outlook item or calendar ("Microsoft Graph error responses": 403
+# Forbidden; Exchange's code ErrorAccessDenied and its text).
+ACCESS_DENIED = "Access is denied. Check credentials and try again."
 
 
 @dataclass
@@ -275,6 +286,29 @@ class GraphServer:
     def outlook_delete(self, address: str, event_id: str) -> None:
         with self.lock:
             self._delete(self.mailboxes[address.lower()], event_id)
+
+    def refuse_event(self, address: str, event_id: str, *, reads: bool = False) -> None:
+        """Exchange refuses this one event from now on: its changes and deletion (and, with `reads`,
+        reading it) are answered 403 ErrorAccessDenied; the calendar and its other events are as before."""
+        with self.lock:
+            self.mailboxes[address.lower()].refused[event_id] = "read" if reads else "write"
+
+    def drop_write_right(self, address: str, calendar_id: str | None = None) -> None:
+        """The app may only read this calendar now (the default one without `calendar_id`): its
+        `canEdit` is false and every write of its events is answered 403 ErrorAccessDenied."""
+        with self.lock:
+            box = self.mailboxes[address.lower()]
+            box.read_only.add(calendar_id or box.calendar_id)
+
+    def _refuses(self, box: Mailbox, method: str, calendar_id: str, event_id: str | None = None) -> None:
+        """Raise Graph's 403 for a request this mailbox's rights refuse (`refuse_event`, `drop_write_right`)."""
+        base_id = event_id.split("_OID_")[0] if event_id else None
+        event = box.events.get(base_id) if base_id else None
+        where = event["_calendar"] if event is not None else calendar_id
+        write = method in ("POST", "PATCH", "DELETE")
+        kind = box.refused.get(event_id or "") or box.refused.get(base_id or "")
+        if (write and where in box.read_only) or (kind and (write or kind == "read")):
+            raise GraphError(403, "ErrorAccessDenied", ACCESS_DENIED)
 
     def fail(self, status: int, code: str, *, times: int = 1, retry_after: str | None = None, path: str = "") -> None:
         """The next `times` Graph requests (whose path contains `path`) are answered with this error."""
@@ -864,10 +898,15 @@ class GraphServer:
         if rest == [] and method == "GET":
             return 200, {}, {"id": box.user_id, "mail": box.address, "userPrincipalName": box.address}
         if rest == ["calendar"] and method == "GET":
-            return 200, {}, {"id": box.calendar_id, "name": "Calendar", "canEdit": True}
+            return 200, {}, {"id": box.calendar_id, "name": "Calendar", "canEdit": box.calendar_id not in box.read_only}
         if rest == ["calendars"] and method == "GET":
             calendars = [
-                {"id": cid, "name": name, "canEdit": True, "isDefaultCalendar": cid == box.calendar_id}
+                {
+                    "id": cid,
+                    "name": name,
+                    "canEdit": cid not in box.read_only,
+                    "isDefaultCalendar": cid == box.calendar_id,
+                }
                 for cid, name in box.calendars.items()
             ]
             return 200, {}, self.paged(calendars, path, query, page_size)
@@ -879,10 +918,12 @@ class GraphServer:
                 raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
             rest = ["calendar", *rest[2:]]
             if rest == ["calendar"] and method == "GET":
-                return 200, {}, {"id": calendar_id, "name": box.calendars[calendar_id], "canEdit": True}
+                can_edit = calendar_id not in box.read_only
+                return 200, {}, {"id": calendar_id, "name": box.calendars[calendar_id], "canEdit": can_edit}
         if rest in (["calendarView", "delta"], ["calendar", "calendarView", "delta"]) and method == "GET":
             return 200, {}, self.delta(box, query, zone, page_size, calendar_id)
         if rest in (["calendar", "events"], ["events"]) and method == "POST":
+            self._refuses(box, method, calendar_id)
             if body is None or "start" not in body or "end" not in body:
                 raise GraphError(400, "ErrorInvalidRequest", "An event needs start and end.")
             event = self._create(box, body, calendar_id)
@@ -902,6 +943,7 @@ class GraphServer:
                 ]
             return 200, {}, {"value": [self.render(e, zone, expand) for e in events]}
         if len(rest) == 3 and rest[0] == "events" and rest[2] == "instances" and method == "GET":
+            self._refuses(box, method, calendar_id, unquote(rest[1]))
             master = box.events.get(unquote(rest[1]))
             if master is None:
                 raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
@@ -914,6 +956,7 @@ class GraphServer:
             return 200, {}, self.paged([self.render_occurrence(master, o, zone) for o in shown], path, query, page_size)
         if len(rest) == 2 and rest[0] == "events" and "_OID_" in rest[1]:
             event_id = unquote(rest[1])
+            self._refuses(box, method, calendar_id, event_id)
             if method == "GET":
                 found = self._find_occurrence(box, event_id)
                 if found is None:
@@ -929,6 +972,7 @@ class GraphServer:
                 return 204, {}, {}
         if (len(rest) == 2 and rest[0] == "events") or (len(rest) == 3 and rest[:2] == ["calendar", "events"]):
             event_id = unquote(rest[-1])
+            self._refuses(box, method, calendar_id, event_id)
             if method == "GET":
                 event = box.events.get(event_id)
                 if event is None:

@@ -62,8 +62,35 @@ class RadicaleServer:
         for name, text in entries.items():
             (folder / name).write_text(text, encoding="utf-8", newline="")
 
+    def drop_write_right(self, calendar_url: str) -> None:
+        """Every account may only read this calendar from now on: Radicale refuses its writes (403)
+        and reports DAV:read without DAV:write in its DAV:current-user-privilege-set (RFC 3744 5.4),
+        as when its owner shares it read-only. For the in-process server."""
+        app = self._server.get_app()
+        if not isinstance(app._rights, _ReadOnlyWhere):
+            app._rights = _ReadOnlyWhere(app._rights)
+        app._rights.paths.add(urlsplit(calendar_url).path.strip("/"))
+
     def stop(self) -> None:
         self._stop()
+
+
+class _ReadOnlyWhere:
+    """Radicale's rights backend as configured, with the write permissions (w, W) taken away on
+    the collections in `paths` (Radicale rights: "r"/"w" on a collection's items, "R"/"W" on it)."""
+
+    def __init__(self, rights) -> None:
+        self.rights = rights
+        self.paths: set[str] = set()
+
+    def authorization(self, user: str, user_groups: set, path: str) -> str:
+        granted = self.rights.authorization(user, user_groups, path)
+        if path.strip("/") in self.paths:
+            granted = granted.replace("w", "").replace("W", "")
+        return granted
+
+    def __getattr__(self, name: str):
+        return getattr(self.rights, name)
 
 
 def _write_users(folder: Path, users: dict[str, str]) -> Path:

@@ -38,6 +38,7 @@ from exchangelib import (
     Version,
 )
 from exchangelib import errors as ews_errors
+from exchangelib.fields import FieldPath
 from exchangelib.folders import DEEP, Calendar, FolderCollection, Root
 from exchangelib.items import (
     ALL_OCCURRENCES,
@@ -57,6 +58,7 @@ from ..base import (
     DEFAULT_MAX_INLINE_WAIT,
     BulkOp,
     BulkResult,
+    CalendarRights,
     ChangePage,
     ConnectionProblem,
     NamedCalendar,
@@ -475,7 +477,13 @@ class ExchangeProvider:
         unreadable: dict[str, str] = {}
         masters = []
         unknown_zones: list[str] = []
-        fetched = read_items(lambda: account.fetch(ids=ids, folder=folder, only_fields=ITEM_FIELDS), unknown_zones)
+        # Each item's error is its own result (`_GetItems`): one refused item never loses the others.
+        fetched = read_items(
+            lambda: _GetItems(account=account, chunk_size=MAX_BATCH).call(
+                items=ids, additional_fields=_item_fields(folder, ITEM_FIELDS), shape=ID_ONLY
+            ),
+            unknown_zones,
+        )
         zoneless = [i for i in fetched if not isinstance(i, Exception) and i._start_timezone is None]
         # The i-th unmapped Id is the i-th item without a zone, unless some came with no zone at all.
         names = dict(zip(map(id, zoneless), unknown_zones, strict=False)) if len(zoneless) == len(unknown_zones) else {}
@@ -483,6 +491,13 @@ class ExchangeProvider:
             if isinstance(item, ews_errors.ErrorItemNotFound):
                 if isinstance(ref, tuple):
                     gone.append(ref[0])
+                continue
+            if isinstance(item, ews_errors.ErrorAccessDenied):
+                # This item alone refused (MS-OXWS 3.1.4: its own ResponseMessage): named in the sync
+                # log as not imported; the folder was listed, so the calendar is readable.
+                key = ref[0] if isinstance(ref, tuple) else getattr(ref, "id", str(ref))
+                mailbox = account.primary_smtp_address
+                unreadable[key] = str(translate(item, self.settings, mailbox, item=True))
                 continue
             if isinstance(item, Exception):
                 raise item
@@ -782,8 +797,45 @@ class ExchangeProvider:
             result or BulkResult(error=ProviderError("Exchange gave no answer for this item.")) for result in results
         ]
 
+    def rights(self, calendar: RemoteCalendar) -> CalendarRights:
+        """The calendar folder's EffectiveRights (GetFolder with folder:EffectiveRights, MS-OXWSCDATA
+        2.2.4.32): readable with Read, writable with CreateContents, Modify and Delete. A folder
+        Exchange refuses (ErrorAccessDenied) or no longer has is neither."""
+        user = self.settings.username
+        fix = (
+            f"give {user} Editor rights on that calendar (Add-MailboxFolderPermission -AccessRights Editor), or "
+            "switch the connection to impersonation and grant the ApplicationImpersonation role"
+        )
+        wanted = {FieldPath(field=Calendar.get_field_by_fieldname("effective_rights"))}
+
+        def ask():
+            folder = self._folder(calendar)
+            (found,) = list(FolderCollection(account=folder.account, folders=[folder]).get_folders(wanted))
+            if isinstance(found, Exception):
+                raise found
+            return found.effective_rights
+
+        try:
+            rights = self._call(calendar.mailbox, ask)
+        except (ConnectionProblem, RemoteNotFound) as error:
+            return CalendarRights(read=False, write=False, source=f"the folder itself is refused: {error}", fix=fix)
+        if rights is None:  # not reported: nothing known, nothing judged
+            return CalendarRights(read=True, write=True, source="no EffectiveRights", fix=fix)
+        held = [name for name in ("read", "create_contents", "modify", "delete") if getattr(rights, name)]
+        return CalendarRights(
+            read=bool(rights.read),
+            write=bool(rights.create_contents and rights.modify and rights.delete),
+            source="EffectiveRights " + (", ".join(held) or "none"),
+            fix=fix,
+        )
+
     def _item_error(self, error: Exception, mailbox: str) -> ProviderError:
-        return error if isinstance(error, ProviderError) else translate(error, self.settings, mailbox)
+        """One item's error of a write on many, in our terms (`translate` with item and write)."""
+        return (
+            error
+            if isinstance(error, ProviderError)
+            else translate(error, self.settings, mailbox, item=True, write=True)
+        )
 
     def _series_done(
         self, folder: Calendar, item_id: str, change_key: str, event: RemoteEvent, base: RemoteEvent | None = None

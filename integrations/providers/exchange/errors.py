@@ -10,6 +10,7 @@ from exchangelib.protocol import FailFast
 
 from ..base import (
     ConnectionProblem,
+    EntryRefused,
     ProviderError,
     RemoteNotFound,
     SyncTokenExpired,
@@ -48,8 +49,15 @@ class FailFastKeepingRetryAfter(FailFast):
             raise ews_errors.ErrorServerBusy(f"Exchange answered HTTP {response.status_code}", back_off=wait) from error
 
 
-def translate(error: Exception, settings: ExchangeSettings, mailbox: str) -> ProviderError:
-    """Our error for an exchangelib or requests error raised while working on mailbox's calendar."""
+def translate(
+    error: Exception, settings: ExchangeSettings, mailbox: str, *, item: bool = False, write: bool = False
+) -> ProviderError:
+    """Our error for an exchangelib or requests error raised while working on mailbox's calendar.
+    `item`: the error is one item's own ResponseMessage of a request on many (MS-OXWS 3.1.4), and
+    `write` that request wrote it. An ErrorAccessDenied there is EntryRefused: Exchange refuses one
+    item (a delegate's private item, a meeting only its organiser may change) as it refuses every
+    item of a folder the account may only read, so the engine asks the folder's EffectiveRights to
+    tell them apart; on the request or the folder itself it is a ConnectionProblem."""
     user = settings.username
     if isinstance(error, requests.RequestException | ews_errors.TransportError | ews_errors.RedirectError):
         plain = unreachable_reason(error, settings.server_url or "")
@@ -74,6 +82,16 @@ def translate(error: Exception, settings: ExchangeSettings, mailbox: str) -> Pro
         return ConnectionProblem(
             f"Exchange has no mailbox for {mailbox}: check the technician's e-mail address (the primary SMTP "
             "address of the mailbox)."
+        )
+    if isinstance(error, ews_errors.ErrorAccessDenied) and item and write:
+        return EntryRefused(
+            f"Exchange would not take the helpdesk's change to this entry in {mailbox}'s calendar (ErrorAccessDenied: "
+            f"{error}): the entry stays as it is in Outlook and the helpdesk keeps its own version.",
+            write=True,
+        )
+    if isinstance(error, ews_errors.ErrorAccessDenied) and item:
+        return EntryRefused(
+            f"Exchange refused to show this entry of {mailbox}'s calendar (ErrorAccessDenied: {error}).", write=False
         )
     if isinstance(error, ews_errors.ErrorAccessDenied):
         return ConnectionProblem(

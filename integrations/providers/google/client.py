@@ -47,8 +47,10 @@ from ..base import (
     DEFAULT_MAX_INLINE_WAIT,
     BulkOp,
     BulkResult,
+    CalendarRights,
     ChangePage,
     ConnectionProblem,
+    EntryRefused,
     NamedCalendar,
     ProviderError,
     RemoteCalendar,
@@ -449,12 +451,17 @@ class GoogleProvider:
         for item in items:
             if item.get("recurringEventId"):
                 exceptions.setdefault(item["recurringEventId"], []).append(item)
+        refused: dict[str, str] = {}
         for master_id in exceptions.keys() - masters.keys():
             # An exception inside the window of a series listed without its master: read the master.
-            master = self._get_resource(calendar, master_id)
+            try:
+                master = self._get_resource(calendar, master_id)
+            except HttpError as error:
+                refused[master_id] = self._refusal(error, calendar.mailbox)
+                continue
             if master is not None and master.get("status") != "cancelled" and not is_not_busy_type(master):
                 masters[master_id] = master
-        page = ChangePage(next_token=sync_token, full=True)
+        page = ChangePage(next_token=sync_token, full=True, unreadable=refused)
         for master_id, master in masters.items():
             try:
                 page.changed.append(event_from_resource(master, exceptions.get(master_id, []), calendar_zone=zone))
@@ -491,11 +498,48 @@ class GoogleProvider:
             except UnreadableEntry as error:
                 page.unreadable[master_id] = str(error)
                 continue
+            except HttpError as error:
+                page.unreadable[master_id] = self._refusal(error, calendar.mailbox)
+                continue
             if event is None:
                 page.deleted.append(master_id)
             else:
                 page.changed.append(event)
         return page
+
+    def _refusal(self, error: HttpError, mailbox: str) -> str:
+        """The reason one event of a listing was not given (its read refused, 403): that entry's alone,
+        named in the sync log, the listing itself having been allowed. Any other error is raised as
+        the listing's."""
+        translated = self._translate(error, mailbox, "event")
+        if not isinstance(translated, EntryRefused):
+            raise error
+        return str(translated)
+
+    def rights(self, calendar: RemoteCalendar) -> CalendarRights:
+        """The calendar's `accessRole` in the user's calendar list (calendar v3 CalendarList: get):
+        "owner" and "writer" may change events, "reader" only see them, "freeBusyReader" sees no
+        event's details; a calendar no longer in the list (404) or refused (403) is neither."""
+        fix = (
+            f'share {calendar.mailbox}\'s calendar with the account with "Make changes to events" (or connect the '
+            "technician's own Google account again)"
+        )
+
+        def ask() -> dict:
+            service = self._session(calendar.mailbox)[0]
+            return service.calendarList().get(calendarId=calendar.calendar_id).execute()
+
+        try:
+            entry = self._call(calendar.mailbox, ask, "calendar", calendar.calendar_id)
+        except ConnectionProblem as error:
+            return CalendarRights(read=False, write=False, source=f"the calendar itself is refused: {error}", fix=fix)
+        role = str(entry.get("accessRole") or "")
+        return CalendarRights(
+            read=role in ("owner", "writer", "reader"),
+            write=role in ("owner", "writer"),
+            source=f"accessRole {role or 'none'}",
+            fix=fix,
+        )
 
     def _get_resource(self, calendar: RemoteCalendar, event_id: str) -> dict | None:
         try:
@@ -540,7 +584,7 @@ class GoogleProvider:
     def create(self, calendar: RemoteCalendar, event: RemoteEvent) -> RemoteRef:
         """events.insert under the id derived from event.marker (sendUpdates=none); a 409 means a
         previous try made it: that entry is read and used. Moved occurrences are patched after."""
-        return self._call(calendar.mailbox, lambda: self._create(calendar, event))
+        return self._call(calendar.mailbox, lambda: self._create(calendar, event), "insert")
 
     def _insert_request(self, calendar: RemoteCalendar, event: RemoteEvent):
         return self._events(calendar.mailbox).insert(
@@ -714,7 +758,7 @@ class GoogleProvider:
         exception events are compared with `base` (one events.list more, `_check_exceptions_since`).
         Raises VersionConflict on 412 or on exception events changed since `base`, RemoteNotFound
         on 404/410."""
-        return self._call(calendar.mailbox, lambda: self._update(calendar, ref, event, base))
+        return self._call(calendar.mailbox, lambda: self._update(calendar, ref, event, base), "write")
 
     def _update_request(self, calendar: RemoteCalendar, ref: RemoteRef, event: RemoteEvent, base: RemoteEvent):
         """The patch request for an update against `base`, or None when nothing differs."""
@@ -781,7 +825,7 @@ class GoogleProvider:
                     raise
 
         try:
-            self._call(calendar.mailbox, delete)
+            self._call(calendar.mailbox, delete, "write")
         except RemoteNotFound:
             logger.info("Entry %s was already gone from %s's calendar", ref.remote_id, calendar.mailbox)
 
@@ -937,7 +981,8 @@ class GoogleProvider:
                 if op.kind == "create" and isinstance(error, HttpError) and status_of(error) == 409 and op.event.marker:
                     response = self._call(calendar.mailbox, lambda: self._existing(calendar, op.event))
                 else:
-                    raise self._translate(error, calendar.mailbox) if isinstance(error, HttpError) else error
+                    what = "insert" if op.kind == "create" else "write"
+                    raise self._translate(error, calendar.mailbox, what) if isinstance(error, HttpError) else error
             if op.kind == "delete":
                 return BulkResult()
             fresh = op.kind == "create" and error is None

@@ -20,8 +20,10 @@ from googleapiclient.errors import HttpError
 
 from ..base import (
     ConnectionProblem,
+    EntryRefused,
     ProviderError,
     RemoteNotFound,
+    RightsLost,
     SyncTokenExpired,
     TransientError,
     VersionConflict,
@@ -68,11 +70,15 @@ def translate(
     delegated: bool = True,
 ) -> ProviderError:
     """Our error for one raised while working on `mailbox`'s calendar as `who` (the service account
-    or the technician's own sign-in). `what` is "event", "listing" (events.list of the calendar) or
-    "calendar": a 404 on the calendar itself is a set-up problem, on an event the entry being gone;
-    a 403 on an event for a reason of ENTRY_REFUSALS is that entry's refusal alone (ProviderError);
-    any other 403 (requiredAccessLevel: a read-only calendar; a reason we do not know) is a
-    ConnectionProblem, the calendar's. `address`: the URL called (the API
+    or the technician's own sign-in). `what` is "event" (a read of one event), "write" (a change or
+    deletion of one), "insert" (an events.insert into the calendar), "listing" (events.list of the
+    calendar) or "calendar": a 404 on the calendar itself is a set-up problem, on an event the entry
+    being gone. requiredAccessLevel ("You need to have writer access to this calendar") is the
+    calendar made read-only, RightsLost, wherever met. Another 403 on one event is EntryRefused: for
+    a reason of ENTRY_REFUSALS that entry's alone (`entry_alone`); for any other ("forbidden") the
+    engine asks the calendarList entry's accessRole whether the whole calendar lost a right. A 403
+    on the calendar itself (an insert, a listing) is a ConnectionProblem.
+    `address`: the URL called (the API
     endpoint, or the token endpoint for a sign-in), named when it cannot be reached. `delegated`: a
     service account acting for `mailbox` (its refusals advise on keys and delegation), else the
     technician's own sign-in (they reconnect)."""
@@ -117,17 +123,31 @@ def translate(
                 "is shared with the account."
             )
         return RemoteNotFound(f"The entry is no longer in {mailbox}'s calendar.")
-    if status == 403 and what == "event" and reason in ENTRY_REFUSALS:
+    if status == 403 and what == "write" and reason in ENTRY_REFUSALS:
         # A refusal of this one entry (the "Handle API errors" guide's forbiddenForNonOrganizer):
-        # the entry fails alone, the calendar goes on syncing.
+        # the entry fails alone, the calendar goes on syncing; no need to ask the calendar's rights.
         hint = ENTRY_REFUSALS[reason]
-        return ProviderError(
-            f"Google refused this change to the entry in {mailbox}'s calendar ({reason or 'forbidden'}): {hint}."
+        return EntryRefused(
+            f"Google would not take the helpdesk's change to this entry in {mailbox}'s calendar ({reason}): {hint}; "
+            "the helpdesk keeps its own version.",
+            write=True,
+            entry_alone=True,
+        )
+    if status == 403 and what == "write" and reason != "requiredAccessLevel":
+        return EntryRefused(
+            f"Google would not take the helpdesk's change to this entry in {mailbox}'s calendar "
+            f"({reason or 'forbidden'}): the entry stays as it is in Google and the helpdesk keeps its own version.",
+            write=True,
+        )
+    if status == 403 and what == "event" and reason != "requiredAccessLevel":
+        return EntryRefused(
+            f"Google refused to show this entry of {mailbox}'s calendar ({reason or 'forbidden'}).", write=False
         )
     if status == 403 and reason == "requiredAccessLevel":
-        return ConnectionProblem(
-            f"Google lets {who} only read {mailbox}'s calendar (requiredAccessLevel): share it with the account with "
-            '"Make changes to events", then test again.'
+        return RightsLost(
+            f"{who} may only read {mailbox}'s calendar now, Google says (requiredAccessLevel): the helpdesk's "
+            'changes wait until it may write there again; share it with the account with "Make changes to events", '
+            "then test again."
         )
     if status == 403:
         return ConnectionProblem(f"Google refused access to {mailbox}'s calendar for {who} ({reason or 'forbidden'}).")

@@ -19,8 +19,10 @@ import requests
 from ..base import (
     BulkOp,
     BulkResult,
+    CalendarRights,
     ChangePage,
     ConnectionProblem,
+    EntryRefused,
     NamedCalendar,
     ProviderError,
     RemoteCalendar,
@@ -323,11 +325,13 @@ class GraphProvider:
         body: Any = None,
         headers: dict | None = None,
         item: bool = False,
+        write: bool = False,
         slots: int = 1,
     ) -> tuple[int, dict, Any]:
         """One HTTP request within the mailbox's concurrency limit: (status, headers, JSON) of a
-        success; our error otherwise. `slots`: how many of the mailbox's concurrent requests it
-        makes on Graph's side (a $batch: its items that run at once)."""
+        success; our error otherwise (`graph_error`: `item`, the request names one event; `write`,
+        it writes one). `slots`: how many of the mailbox's concurrent requests it makes on Graph's
+        side (a $batch: its items that run at once)."""
         for attempt in (1, 2):
             all_headers = {**self._headers(mailbox), **(headers or {})}
             # Of the mailbox's 4 slots, shared by all worker processes (shared.mailbox_slot); the
@@ -358,7 +362,7 @@ class GraphProvider:
         except ValueError:
             data = {}
         if response.status_code >= 400:
-            raise graph_error(response.status_code, data, response.headers, mailbox, item=item)
+            raise graph_error(response.status_code, data, response.headers, mailbox, item=item, write=write)
         return response.status_code, dict(response.headers), data
 
     def _collection(self, url: str, mailbox: str, *, first: dict | None = None, item: bool = False) -> list[dict]:
@@ -504,22 +508,37 @@ class GraphProvider:
                 except UnreadableEntry as error:  # named in the sync log; the rest of the page stands
                     page.unreadable[event_id] = str(error)
             else:
-                raise graph_error(status, body, headers, mailbox, item=True)
+                self._unreadable_or_raise(page, event_id, graph_error(status, body, headers, mailbox, item=True))
         rest = answers[len(to_read) :]
         for number, master_id in enumerate(series_to_read):
             (status, headers, master), (status2, headers2, instances) = rest[2 * number], rest[2 * number + 1]
             if status == 404:
                 page.deleted.append(master_id)
                 continue
-            for code, head, body in ((status, headers, master), (status2, headers2, instances)):
-                if code >= 400:
-                    raise graph_error(code, body, head, mailbox, item=True)
-            occurrences = self._collection("", mailbox, first=instances, item=True)
+            refused = [(c, b, h) for c, h, b in ((status, headers, master), (status2, headers2, instances)) if c >= 400]
+            if refused:
+                code, body, head = refused[0]
+                self._unreadable_or_raise(page, master_id, graph_error(code, body, head, mailbox, item=True))
+                continue
+            try:
+                occurrences = self._collection("", mailbox, first=instances, item=True)
+            except EntryRefused as error:
+                page.unreadable[master_id] = str(error)
+                continue
             try:
                 page.changed.append(mapping.series_from(master, occurrences, window.start, window.end))
             except UnreadableEntry as error:
                 page.unreadable[master_id] = str(error)
         return page
+
+    @staticmethod
+    def _unreadable_or_raise(page: ChangePage, event_id: str, error: ProviderError) -> None:
+        """One event of a listing that Graph would not give: refused (403), it is that entry's
+        alone, named in the sync log while the rest of the page stands (the listing itself was
+        allowed, so the calendar is readable); any other error is raised."""
+        if not isinstance(error, EntryRefused):
+            raise error
+        page.unreadable[event_id] = str(error)
 
     def _batch(self, mailbox: str, ops: list[tuple[str, str, Any, dict]]) -> list[tuple[int, dict, Any]]:
         """(status, headers, body) per op, in order, through $batch (JSON batching, at most 20
@@ -577,6 +596,7 @@ class GraphProvider:
             f"{self.base}{self._calendar_path(calendar)}/events",
             calendar.mailbox,
             body=mapping.create_body(event),
+            write=True,
         )
         if event.is_recurring and (event.overrides or event.exdates):
             data = self._apply_exceptions(calendar, data["id"], event, None)
@@ -646,7 +666,7 @@ class GraphProvider:
             for start in range(0, len(ops), MAX_BATCH):
                 for status, headers, body in self._batch(calendar.mailbox, ops[start : start + MAX_BATCH]):
                     if status >= 400 and status != 404:
-                        raise graph_error(status, body, headers, calendar.mailbox, item=True)
+                        raise graph_error(status, body, headers, calendar.mailbox, item=True, write=True)
         _, _, data = self._request(
             "GET", f"{user}/events/{quote(master_id)}?$expand={mapping.EXPAND_MARKER}", calendar.mailbox, item=True
         )
@@ -702,6 +722,7 @@ class GraphProvider:
                 body=patch,
                 headers=headers,
                 item=True,
+                write=True,
             )
         if series_changes:
             # A new pattern or new series times drop the exceptions: all are written again then.
@@ -762,9 +783,34 @@ class GraphProvider:
                 calendar.mailbox,
                 headers=headers,
                 item=True,
+                write=True,
             )
         except RemoteNotFound:
             return
+
+    def rights(self, calendar: RemoteCalendar) -> CalendarRights:
+        """The calendar's `canEdit` (Graph calendar resource: "true if the user can write to the
+        calendar"), asked with one GET of the calendar; a calendar Graph refuses (403) or no longer
+        shows (404) to the app is neither readable nor writable."""
+        url = f"{self.base}{self._calendar_path(calendar)}?$select=id,canEdit"
+        try:
+            _, _, data = self._request("GET", url, calendar.mailbox)
+        except (ConnectionProblem, RemoteNotFound) as error:
+            return CalendarRights(
+                read=False,
+                write=False,
+                source=f"the calendar itself is refused: {error}"[:300],
+                fix="add the mailbox to the group of the tenant's application access policy and check that the "
+                "calendar still exists",
+            )
+        can_edit = data.get("canEdit") is True
+        return CalendarRights(
+            read=True,
+            write=can_edit,
+            source=f"canEdit {str(can_edit).lower()}",
+            fix="give the app the Calendars.ReadWrite application permission with admin consent, and edit rights "
+            "on this calendar where it is shared from another mailbox",
+        )
 
     def apply_bulk(self, calendar: RemoteCalendar, ops: list[BulkOp]) -> list[BulkResult]:
         """The ops as one $batch of at most 20: creates (with transactionId), PATCHes with If-Match
@@ -842,7 +888,7 @@ class GraphProvider:
             elif status == 404 and op.kind == "delete":
                 final.append(BulkResult())
             else:
-                final.append(BulkResult(error=graph_error(status, body, headers, mailbox, item=True)))
+                final.append(BulkResult(error=graph_error(status, body, headers, mailbox, item=True, write=True)))
         return final
 
     # --- change notifications (Graph "Set up notifications for changes in resource data") ---

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..base import (
     ConnectionProblem,
+    EntryRefused,
     ProviderError,
     RemoteNotFound,
     SyncTokenExpired,
@@ -39,9 +40,29 @@ def sign_in_error(answer: dict, client_id: str) -> ProviderError:
     return ConnectionProblem(f"Microsoft 365 refused the sign-in of app {client_id}: {description}")
 
 
-def graph_error(status: int, body: dict, headers, mailbox: str, *, item: bool) -> ProviderError:
+# What Graph says when the tenant's application access policy keeps the app out of a mailbox ("Access to
+# OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.", Graph
+# "Limiting application permissions to specific mailboxes"): it refuses every request on that mailbox,
+# the ones that name one event too, so it is the calendar's problem wherever it is met.
+_POLICY_WORDS = ("accesspolicy", "access to odata is disabled", "raop")
+
+
+def _mailbox_refused(message: str) -> bool:
+    """Whether a 403's message is the application access policy's refusal of the whole mailbox."""
+    text = message.lower()
+    return any(words in text for words in _POLICY_WORDS)
+
+
+def graph_error(status: int, body: dict, headers, mailbox: str, *, item: bool, write: bool = False) -> ProviderError:
     """A Graph error answer (`{"error": {"code", "message"}}`, Graph "Microsoft Graph error responses")
-    as ours. `item`: the request named one event, so a 404 means the event, not the mailbox."""
+    as ours. `item`: the request named one event, so a 404 means the event, not the mailbox.
+    `write`: the request created, changed or deleted an event.
+
+    A 403 (ErrorAccessDenied) on one event, or on a write, is EntryRefused: Outlook refuses single
+    items (an invitation only its organiser may change, a delegate's private item) as it refuses a
+    calendar the app may no longer write, so the engine asks the calendar's `canEdit` to tell them
+    apart. The application access policy's refusal, which names the whole mailbox in its message,
+    and a 403 on the calendar itself, are ConnectionProblems at once."""
     error = body.get("error") if isinstance(body, dict) else None
     code = (error or {}).get("code", "") if isinstance(error, dict) else ""
     message = (error or {}).get("message", "") if isinstance(error, dict) else ""
@@ -60,6 +81,15 @@ def graph_error(status: int, body: dict, headers, mailbox: str, *, item: bool) -
             f"Microsoft 365 refused the app's token ({code}): check that the app has the Calendars.ReadWrite "
             "application permission with admin consent."
         )
+    if (status == 403 or code == "ErrorAccessDenied") and (item or write) and not _mailbox_refused(message):
+        said = f"HTTP {status} {code}: {message[:300]}".strip(": ")
+        if write:
+            return EntryRefused(
+                f"Microsoft 365 would not take the helpdesk's change to this entry in {mailbox}'s calendar ({said}): "
+                "the entry stays as it is in Outlook and the helpdesk keeps its own version.",
+                write=True,
+            )
+        return EntryRefused(f"Microsoft 365 refused to show this entry of {mailbox}'s calendar ({said}).", write=False)
     if status == 403 or code == "ErrorAccessDenied":
         return ConnectionProblem(
             f"The app may not open {mailbox}'s calendar: the tenant's application access policy does not include "
