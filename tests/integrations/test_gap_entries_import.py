@@ -106,3 +106,24 @@ def test_the_model_refuses_an_end_at_the_start_s_instant_before_the_database_doe
 
     with pytest.raises(ValidationError, match="The end must be after the start"):
         appointment.clean()
+
+
+def test_a_graph_entry_in_the_gap_imports_as_one_minute(alice):
+    """Graph gives a wall clock and a zone name (dateTimeTimeZone): the same gap reaches the same
+    inbound path (its reader already resolves 02:30 to 03:30, so this one guards, it passed before).
+    Google and EWS send times with their offset or in UTC: no gap to fall in."""
+    import copy
+
+    from integrations.providers.graph import mapping as graph_mapping
+
+    from .fuzz_inputs import graph_seeds
+
+    resource = copy.deepcopy(graph_seeds()[0][0])
+    resource["start"] = {"dateTime": "2027-03-28T02:30:00.0000000", "timeZone": "W. Europe Standard Time"}
+    resource["end"] = {"dateTime": "2027-03-28T03:30:00.0000000", "timeZone": "W. Europe Standard Time"}
+    event = limits.bound_event(graph_mapping.event_from_graph(resource))
+
+    appointment = inbound.import_remote_event(alice, event)
+
+    appointment.refresh_from_db()
+    assert (appointment.start, appointment.end) == (GAP[1], GAP[1] + timedelta(minutes=1))
