@@ -1,4 +1,4 @@
-from datetime import time, timedelta
+from datetime import UTC, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -132,6 +132,11 @@ class CalendarSettings(models.Model):
                 raise ValidationError({name: problem})
 
 
+def _instant(value):
+    """An aware time as UTC (its instant); dates and naive times as they are."""
+    return value.astimezone(UTC) if getattr(value, "tzinfo", None) is not None else value
+
+
 class AppointmentQuerySet(models.QuerySet):
     def visible(self) -> "AppointmentQuerySet":
         """What a calendar shows: no recurring masters (their occurrences stand for them), no
@@ -258,7 +263,9 @@ class Appointment(models.Model):
 
     def clean(self) -> None:
         check_supported(start=self.start, end=self.end)
-        if self.start and self.end and self.end <= self.start:
+        # As instants, as the database's appointment_ends_after_start compares them: two times of one
+        # zone compare by wall clock in Python, and 02:30 in the spring-forward gap is 03:30's instant.
+        if self.start and self.end and _instant(self.end) <= _instant(self.start):
             raise ValidationError({"end": "The end must be after the start."})
         if not isinstance(self.other_attendees, list) or len(self.other_attendees) > MAX_OTHER_ATTENDEES:
             raise ValidationError({"other_attendees": f"Give at most {MAX_OTHER_ATTENDEES} attendee addresses."})

@@ -2,7 +2,7 @@ import json
 from urllib.parse import urlsplit
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import formats, timezone
 from django_celery_beat import admin as beat_admin
@@ -298,6 +298,28 @@ class ConnectionAdmin(admin.ModelAdmin):
             "(reload the page).",
         )
         return redirect("admin:integrations_connection_change", connection.pk)
+
+    def save_model(self, request, obj: Connection, form, change: bool) -> None:
+        """Save, and when the server address changed, move the linked calendars onto it (trial F1:
+        the sync and "Test connection" must reach the same server) and say what happened."""
+        old_url = form.initial.get("server_url") or ""
+        super().save_model(request, obj, form, change)
+        if not change or not old_url or old_url == obj.server_url:
+            return
+        counts = services.move_linked_calendars(obj, old_url=old_url)
+        if counts["moved"]:
+            self.message_user(
+                request,
+                f"The server address changed: {counts['moved']} linked calendar(s) now sync with {obj.server_url} "
+                "(each calendar's sync log says where it is read now).",
+            )
+        if counts["left"]:
+            self.message_user(
+                request,
+                f"{counts['left']} linked calendar(s) are not on the old address and still point elsewhere: "
+                "disconnect and link them again (their sync log names them).",
+                level=messages.WARNING,
+            )
 
     @admin.display(boolean=True, description="secret stored")
     def secret_stored(self, obj: Connection) -> bool:

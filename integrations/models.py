@@ -441,6 +441,10 @@ class SyncLogEntry(models.Model):
         help_text="The message only says what changed or was deleted in the external calendar: nothing to look at.",
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # An entry that fails the same way at every pull keeps one line (trial F8): `tries` counts the
+    # pulls that met it, `created_at` moves to the last of them, `first_at` keeps the first.
+    tries = models.PositiveIntegerField(default=1, editable=False)
+    first_at = models.DateTimeField("first tried", null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -25,7 +25,14 @@ from agents.models import Agent
 from calendars.models import Appointment, CalendarSettings, SyncPolicy
 from calendars.selectors import effective_sync_policy
 from calendars.signals import Change
-from integrations.models import DELETED_REQUEST, AgentCalendar, Connection, SyncLink, SyncLogEntry
+from integrations.models import (
+    DELETED_REQUEST,
+    AgentCalendar,
+    Connection,
+    SyncLink,
+    SyncLogEntry,
+    remote_calendar_key,
+)
 from integrations.providers.base import ConnectionProblem, ProviderError, RemoteCalendar
 from integrations.sync.inbound import inbound_calendar_id
 
@@ -291,6 +298,7 @@ def add_connection(
     if kind not in Connection.Kind.values:
         raise ValidationError({"kind": f"Unknown kind {kind!r}; use one of: {', '.join(Connection.Kind.values)}."})
     connection = Connection.objects.filter(name=name).first() or Connection(name=name)
+    old_url = connection.server_url if connection.pk else ""
     connection.kind = kind
     connection.server_url = url
     connection.username = username
@@ -299,7 +307,129 @@ def add_connection(
         connection.set_secret(secret)
     connection.full_clean()
     connection.save()
+    if old_url and old_url != url:
+        move_linked_calendars(connection, old_url=old_url)
     return connection
+
+
+def _origin(parts) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a split URL, RFC 3986 6.2.3: case and the scheme's default port do not count."""
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _segments(path: str) -> list[str]:
+    return [segment for segment in path.split("/") if segment]
+
+
+def moved_path(path: str, old_base: str, new_base: str) -> str:
+    """`path` (a calendar's or an entry's path on the old server) where the server's move puts it.
+
+    The part the old and new server addresses share at their end stays, the part before it is
+    swapped: "/alice/work/" moves to "/radicale/alice/work/" when "http://a:5232/" becomes
+    "https://b/radicale/", and "/dav/alice/" to "/caldav/alice/" when ".../dav/" becomes
+    ".../caldav/". A path outside the old address's own prefix is kept as it is."""
+    old, new = _segments(urlsplit(old_base).path), _segments(urlsplit(new_base).path)
+    while old and new and old[-1] == new[-1]:
+        old, new = old[:-1], new[:-1]
+    parts = _segments(path)
+    if parts[: len(old)] != old:
+        return path
+    moved = "/" + "/".join(new + parts[len(old) :])
+    return moved + "/" if path.endswith("/") and moved != "/" else moved
+
+
+def moved_calendar_url(url: str, old_base: str, new_base: str) -> str | None:
+    """The absolute URL `url` (a calendar on the server at `old_base`) has once the server is at
+    `new_base` (scheme, host, port and path prefix, see moved_path). None when `url` is not on the
+    old server (another scheme, host or port: a calendar the server sent us elsewhere, iCloud's
+    pNN-caldav hosts), which the move cannot place."""
+    parts, old = urlsplit(url), urlsplit(old_base)
+    if _origin(parts) != _origin(old):
+        return None
+    new = urlsplit(new_base)
+    return parts._replace(
+        scheme=new.scheme, netloc=new.netloc, path=moved_path(parts.path, old_base, new_base)
+    ).geturl()
+
+
+@transaction.atomic
+def move_linked_calendars(connection: Connection, *, old_url: str) -> dict[str, int]:
+    """Make a change of a connection's server address (from `old_url` to `connection.server_url`)
+    take effect for every technician's calendar linked through it (trial F1).
+
+    CalDAV links keep each calendar's absolute URL (resolved at link time) and their entries' paths:
+    these are moved onto the new address (moved_calendar_url), the sync token is dropped (a moved
+    server may be another server holding the same data, whose tokens differ: RFC 6578 3.2 lets
+    the next pull list the whole calendar) and any back-off ends, so the next sync and "Test
+    connection" both reach the new server. A calendar on another host than the old address is
+    left, and its sync log says so (relink it). Exchange (folder ids), Microsoft 365 and Google
+    (calendar ids) name calendars by ids the provider reads at every sync against the
+    connection's current address: nothing stored to move. Each linked calendar gets one line in
+    its sync log. Returns {"moved": n, "left": n}."""
+    new_url = connection.server_url
+    counts = {"moved": 0, "left": 0}
+    if connection.kind != Connection.Kind.CALDAV:
+        for agent_calendar in connection.agent_calendars.select_related("agent__user"):
+            _log_server_move(
+                agent_calendar,
+                f"The connection's server address changed from {old_url} to {new_url}: "
+                "the next sync uses the new address.",
+            )
+            counts["moved"] += 1
+        return counts
+    for agent_calendar in connection.agent_calendars.select_related("agent__user"):
+        if not agent_calendar.calendar_id:
+            counts["moved"] += 1  # resolved on its first sync, on the new address
+            continue
+        moved = moved_calendar_url(agent_calendar.calendar_id, old_url, new_url)
+        key = remote_calendar_key(connection.kind, moved or "")
+        taken = key and AgentCalendar.objects.filter(remote_key=key).exclude(pk=agent_calendar.pk).exists()
+        if moved is None or taken:
+            counts["left"] += 1
+            why = "another link holds that calendar" if taken else "it is not on the old server's address"
+            _log_server_move(
+                agent_calendar,
+                f"The connection's server address changed from {old_url} to {new_url}, but this calendar "
+                f"({agent_calendar.calendar_id}) was left where it is: {why}. Disconnect it and link it again.",
+                result=SyncLogEntry.Result.ERROR,
+            )
+            continue
+        old_calendar = agent_calendar.calendar_id
+        agent_calendar.calendar_id, agent_calendar.remote_key = moved, key
+        agent_calendar.sync_token = ""
+        agent_calendar.next_pull_at = None
+        agent_calendar.import_retry = {
+            moved_path(path, old_url, new_url): reason for path, reason in (agent_calendar.import_retry or {}).items()
+        }
+        agent_calendar.save(update_fields=["calendar_id", "remote_key", "sync_token", "next_pull_at", "import_retry"])
+        links = list(agent_calendar.links.exclude(remote_id="").only("pk", "remote_id"))
+        for link in links:
+            link.remote_id = moved_path(link.remote_id, old_url, new_url)
+        SyncLink.objects.bulk_update(links, ["remote_id"], batch_size=500)
+        counts["moved"] += 1
+        _log_server_move(
+            agent_calendar,
+            f"The connection's server address changed from {old_url} to {new_url}: this calendar is now "
+            f"read at {moved} (was {old_calendar}).",
+        )
+    return counts
+
+
+def _log_server_move(agent_calendar: AgentCalendar, message: str, result: str = SyncLogEntry.Result.OK) -> None:
+    SyncLogEntry.objects.create(
+        agent_calendar=agent_calendar,
+        agent=agent_calendar.agent,
+        direction=SyncLogEntry.Direction.OUTBOUND,
+        operation="server moved",
+        result=result,
+        message=message[:2000],
+        routine=result == SyncLogEntry.Result.OK,
+    )
 
 
 def mailbox_to_test(connection: Connection) -> str | None:

@@ -798,7 +798,12 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
     significant = False
     same_time = times.same_value(current.start, event.start, zone) and times.same_value(current.end, event.end, zone)
     if not same_time or current.all_day != event.all_day:
-        _set_times(master, event.start, event.end, zone, bool(event.rrules))
+        own = None if event.rrules or current.rrules or event.all_day else _own_zone(master, current)
+        if own is None:
+            _set_times(master, event.start, event.end, zone, bool(event.rrules))
+        else:  # a single entry keeps its own zone, as a series keeps its time_zone (trial F4)
+            _set_times(master, event.start, event.end, own[0])
+            _keep_tzid(master, own[1])
         significant = True
     _set_text(master, "summary", current.subject, event.subject, keep_empty=True)
     _set_text(master, "description", current.body, event.body)
@@ -832,12 +837,35 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
         _replace(vevent, "last-modified", now)
         if significant:
             _replace(vevent, "sequence", int(vevent.get("sequence", 0)) + 1)
-    if event.is_recurring:  # the entry's own VTIMEZONEs stay; only a zone it lacks is added
-        named = {str(block.get("tzid", "")).strip("/") for block in cal.walk("VTIMEZONE")}
-        if event.zone_block and block_tzid(event.zone_block) not in named:
-            cal.subcomponents.insert(0, icalendar.Timezone.from_ical(event.zone_block))
-        add_missing_vtimezones(cal, *entry_span(cal, today=now.date()))
+    # RFC 5545 3.2.19: every TZID written has its VTIMEZONE (trial F3: a single entry too, else the
+    # server invents one, Radicale a wrong one). The entry's own VTIMEZONEs stay; only a zone it
+    # lacks is added, and none for a name no zone table holds (Outlook's Windows names).
+    named = {str(block.get("tzid", "")).strip("/") for block in cal.walk("VTIMEZONE")}
+    if event.zone_block and block_tzid(event.zone_block) not in named:
+        cal.subcomponents.insert(0, icalendar.Timezone.from_ical(event.zone_block))
+    add_missing_vtimezones(cal, *entry_span(cal, today=now.date()))
     return cal.to_ical().decode()
+
+
+def _own_zone(master, current: RemoteEvent) -> tuple[zoneinfo.ZoneInfo, str] | None:
+    """The zone a single entry's DTSTART is written in, when it is one of its own (a TZID naming an
+    IANA zone, a Windows id, or its own VTIMEZONE's name that ends in one): (the zone, the TZID as
+    written). None for UTC, floating times and dates, which take the technician's zone as before."""
+    tzid = master.get("dtstart").params.get("TZID") if master.get("dtstart") is not None else None
+    if not tzid or not isinstance(current.start, datetime) or current.time_zone in ("", "UTC"):
+        return None
+    zone = times.zone_or(current.time_zone, None)
+    return (zone, str(tzid)) if zone is not None else None
+
+
+def _keep_tzid(component, tzid: str) -> None:
+    """DTSTART and DTEND written on the entry's own zone keep its TZID as the client wrote it
+    ("Pacific Standard Time", not "America/Los_Angeles"): the wall clock is the same, and a reader
+    that knows the name (Outlook) keeps the entry as its organiser's."""
+    for name in ("dtstart", "dtend"):
+        value = component.get(name)
+        if value is not None and "TZID" in value.params:
+            value.params["TZID"] = tzid
 
 
 def _day_key(value: datetime | date, zone: zoneinfo.ZoneInfo, all_day: bool) -> datetime | date:

@@ -536,8 +536,9 @@ class _Run:
         message = f"The entry {limits.clean_text(remote_id)[:120]} was not imported: {reason}"
         self.report.failed += 1
         self.report.errors.append(message)
+        again = remote_id in self.ac.import_retry
         self.ac.import_retry[remote_id] = reason[:500]
-        self._log(In, "read", SyncLogEntry.Result.ERROR, message=message[:2000])
+        self._log_refusal(self._log_entry(In, "read", SyncLogEntry.Result.ERROR, message=message[:2000]), again=again)
 
     def _bounded(self, event: RemoteEvent | None) -> RemoteEvent | None:
         """The entry within the limits on what one entry may cost (sync/limits.py); None for one
@@ -1190,6 +1191,12 @@ class _Run:
         link = SyncLink(agent_calendar=self.ac, origin=SyncLink.Origin.EXTERNAL, marker=event.marker or event.remote_id)
         try:
             self._apply(link, decision, None, event)
+        except UnreadableEntry as error:
+            # A known refusal with a plain reason (the sync log keeps it): one line, no traceback,
+            # at every pull that meets it again (trial F8).
+            logger.info("Import of %s refused: %s", event.remote_id, limits.describe(error))
+            self._import_failed(event, error, operation="create")
+            return
         except Exception as error:  # one bad entry never stops the others: it names itself and waits
             logger.exception("Import of %s failed", event.remote_id)
             self._import_failed(event, error, operation="create")
@@ -1205,11 +1212,35 @@ class _Run:
         message = f"{limits.name_of(event)} was not imported: {reason}"
         self.report.failed += 1
         self.report.errors.append(message)
+        again = bool(event.remote_id) and event.remote_id in self.ac.import_retry
         if event.remote_id:
             self.ac.import_retry[event.remote_id] = reason[:500]
-        self._log(
+        entry = self._log_entry(
             In, operation, result, subject=event.subject, message=message, private=privacy.event_is_private(event)
         )
+        self._log_refusal(entry, again=again)
+
+    def _log_refusal(self, entry: SyncLogEntry, *, again: bool) -> None:
+        """Save the log line of an entry that could not be imported; when the entry was already
+        waiting (`again`: in import_retry before this pull) and its last line says the same, that
+        line counts one more try and moves to now instead (trial F8: one line per entry, not one
+        per pull)."""
+        if again:
+            same = SyncLogEntry.objects.filter(
+                agent_calendar=self.ac,
+                direction=entry.direction,
+                operation=entry.operation,
+                result=entry.result,
+                subject=entry.subject,
+                message=entry.message,
+            )
+            latest = same.order_by("-created_at", "-id").only("pk", "created_at", "first_at").first()
+            if latest is not None:
+                SyncLogEntry.objects.filter(pk=latest.pk).update(
+                    tries=F("tries") + 1, created_at=entry.created_at, first_at=latest.first_at or latest.created_at
+                )
+                return
+        entry.save()
 
     def _apply(
         self,

@@ -371,8 +371,11 @@ def _span(event: RemoteEvent | RemoteOccurrence, agent: Agent) -> tuple[datetime
         first, after = times.date_span(event.start, event.end, agent.zone)
         return first, after
     start, end = _as_datetime(event.start, agent), _as_datetime(event.end, agent)
-    if end <= start:
-        end = start + timedelta(minutes=1)
+    # Compared as instants: Python compares two times of one zone by wall clock, and a start in the
+    # spring-forward gap (02:30, read with the offset before the gap: RFC 5545 3.3.5) is the instant
+    # of 03:30 after it, so "02:30-03:30" has no length (trial F2); limits noted it as kept 1 minute.
+    if end.astimezone(UTC) <= start.astimezone(UTC):
+        end = (start.astimezone(UTC) + timedelta(minutes=1)).astimezone(start.tzinfo)
     return start, end
 
 

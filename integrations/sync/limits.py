@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -179,14 +179,24 @@ def _check_span(event: RemoteEvent) -> None:
     start, end = event.start, event.end
     if isinstance(start, datetime) != isinstance(end, datetime):
         return
+    first, last = start, end
+    if isinstance(start, datetime) and start.tzinfo is not None and end.tzinfo is not None:
+        # As instants: one zone's times compare by wall clock, and a start in the spring-forward gap
+        # is the instant after it (RFC 5545 3.3.5), so 02:30-03:30 that day has no length (trial F2).
+        first, last = start.astimezone(UTC), end.astimezone(UTC)
     try:
-        backwards = end < start
+        backwards = last < first
     except TypeError:  # one floating, one zoned: nothing to compare
         return
-    if backwards:
+    if last == first and isinstance(start, datetime) and _nonexistent(start):
+        event.notes.append(
+            f"The entry starts at {_wall(start)}, a time that does not exist that day (clocks go forward), which "
+            f"reads as {_wall(first.astimezone(start.tzinfo))}, when it ends: no length; it is kept as 1 minute."
+        )
+    elif backwards:
         shown = "1 minute" if isinstance(start, datetime) else "1 day"
         event.notes.append(f"The entry ends ({_text(end)}) before it starts ({_text(start)}); it is kept as {shown}.")
-    elif end == start and isinstance(start, datetime):
+    elif last == first and isinstance(start, datetime):
         # RFC 5545 3.6.1 allows it (a VEVENT of no length); an appointment here always has a length.
         event.notes.append(f"The entry starts and ends at {_text(start)} (no length); it is kept as 1 minute.")
     elif end == start:
@@ -196,6 +206,18 @@ def _check_span(event: RemoteEvent) -> None:
             f"The all-day entry ends on the day it starts ({_text(start)}), which names no day: it is kept as "
             "1 day. The calendar server may have kept only the date of a time it could not read."
         )
+
+
+def _nonexistent(value: datetime) -> bool:
+    """A zoned wall-clock time the clocks skip (spring forward): the round trip through UTC moves it."""
+    if value.tzinfo is None:
+        return False
+    return value.astimezone(UTC).astimezone(value.tzinfo).replace(tzinfo=None) != value.replace(tzinfo=None)
+
+
+def _wall(value: datetime) -> str:
+    zone = getattr(value.tzinfo, "key", None) or str(value.tzinfo)
+    return f"{value:%H:%M} on {value:%Y-%m-%d} in {zone}"
 
 
 def _text(value: datetime | date) -> str:

@@ -1,0 +1,140 @@
+"""Trial F1: a connection's new server address takes effect for every linked calendar.
+
+Each CalDAV link keeps the absolute calendar URL found at link time; a server move (new host, port,
+scheme or path prefix) moves those URLs onto the new address, so the sync and "Test connection"
+reach the same server, and the admin and the sync log say what happened.
+"""
+
+import socket
+from datetime import timedelta
+
+import pytest
+
+from calendars.models import Appointment
+from integrations import services
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations.providers.base import TransientError
+from integrations.sync import engine
+from tests.integrations.conftest import USERS
+from tests.integrations.importing import start_importing
+from tests.peers.fault_proxy import FaultProxy
+
+
+@pytest.fixture
+def new_address(radicale):
+    """The same Radicale behind another port: what a server move looks like to the helpdesk."""
+    proxy = FaultProxy(radicale.url)
+    yield proxy
+    proxy.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _admin_form(connection, server_url: str) -> dict:
+    return {
+        "name": connection.name,
+        "kind": connection.kind,
+        "server_url": server_url,
+        "username": connection.username,
+        "secret": "",
+        "is_active": "on",
+        "options": '{"calendar_home": "/{user}/", "timeout": 5}',
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "old", "new", "expected"),
+    [
+        # RFC 3986 6.2.3: the scheme's default port and the host's case are not a move.
+        (
+            "http://Dav.example.com:80/alice/w/",
+            "http://dav.example.com/",
+            "https://dav2.example.com/",
+            "https://dav2.example.com/alice/w/",
+        ),
+        ("http://a:5232/alice/w/", "http://a:5232/", "https://b/radicale/", "https://b/radicale/alice/w/"),
+        ("http://a/radicale/alice/w/", "http://a/radicale/", "http://a:8080/", "http://a:8080/alice/w/"),
+        ("https://a/dav/cal/alice/w/", "https://a/dav/", "https://a/caldav/", "https://a/caldav/cal/alice/w/"),
+        # A calendar outside the old address's path prefix keeps its path on the new host.
+        (
+            "https://a/calendars/alice/w/",
+            "https://a/principals/",
+            "https://b/principals/",
+            "https://b/calendars/alice/w/",
+        ),
+        # Another host than the old address (iCloud's pNN-caldav): not placed.
+        ("https://p42-caldav.icloud.com/1/calendars/w/", "https://caldav.icloud.com/", "https://x.example/", None),
+    ],
+)
+def test_calendar_urls_move_with_the_server_address(url, old, new, expected):
+    assert services.moved_calendar_url(url, old, new) == expected
+
+
+def test_a_server_moved_in_admin_is_where_the_sync_reads_and_writes(
+    admin_client, alice_calendar, alice_phone, new_address, tomorrow_9
+):
+    connection = alice_calendar.connection
+    alice_calendar = start_importing(alice_calendar)
+    alice_phone.add("moved-1", tomorrow_9, tomorrow_9 + timedelta(hours=1), "Before the move")
+    engine.sync_agent_calendar(alice_calendar, pull=True)
+    link = SyncLink.objects.get(agent_calendar=alice_calendar)
+    old_remote_id = link.remote_id
+
+    response = admin_client.post(
+        f"/admin/integrations/connection/{connection.pk}/change/", _admin_form(connection, new_address.url), follow=True
+    )
+
+    page = response.content.decode()
+    assert "1 linked calendar(s) now sync with " + new_address.url in page
+    alice_calendar.refresh_from_db()
+    assert alice_calendar.calendar_id.startswith(new_address.url)
+    assert alice_calendar.sync_token == ""
+    link.refresh_from_db()
+    assert link.remote_id == old_remote_id  # same path prefix: the entry keeps its path
+    alice_phone.add("moved-2", tomorrow_9 + timedelta(hours=2), tomorrow_9 + timedelta(hours=3), "After the move")
+    new_address.reset_counts()
+
+    report = engine.sync_agent_calendar(alice_calendar, pull=True)
+
+    assert report.failed == 0, report.errors
+    assert new_address.method_counts()["REPORT"] >= 1  # the listing went to the new address
+    assert set(Appointment.objects.values_list("subject", flat=True)) == {"Before the move", "After the move"}
+    assert SyncLink.objects.filter(agent_calendar=alice_calendar).count() == 2  # nothing imported twice
+    line = SyncLogEntry.objects.get(agent_calendar=alice_calendar, operation="server moved")
+    assert new_address.url in line.message and line.result == SyncLogEntry.Result.OK
+
+
+def test_a_sync_after_a_move_to_a_dead_address_fails_naming_the_new_address(alice_calendar, radicale):
+    """The trial's steps: port 5399 has nothing; the sync must not report success from the old server."""
+    port = _free_port()
+    services.add_connection(
+        name="Radicale",
+        kind="caldav",
+        url=f"http://127.0.0.1:{port}/",
+        username="helpdesk",
+        secret=USERS["helpdesk"],
+    )
+
+    # A transient failure is raised for the task to retry; its message names the new address.
+    with pytest.raises(TransientError, match=f"Nothing answers on port {port} of 127.0.0.1"):
+        engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+
+
+def test_a_calendar_on_another_host_is_left_and_the_admin_is_told(admin_client, alice_calendar, new_address):
+    connection = alice_calendar.connection
+    elsewhere = "http://calendars.example.test/alice/work/"
+    AgentCalendar.objects.filter(pk=alice_calendar.pk).update(calendar_id=elsewhere)
+
+    response = admin_client.post(
+        f"/admin/integrations/connection/{connection.pk}/change/", _admin_form(connection, new_address.url), follow=True
+    )
+
+    assert "1 linked calendar(s) are not on the old address" in response.content.decode()
+    alice_calendar.refresh_from_db()
+    assert alice_calendar.calendar_id == elsewhere
+    line = SyncLogEntry.objects.get(agent_calendar=alice_calendar, operation="server moved")
+    assert line.result == SyncLogEntry.Result.ERROR and "Disconnect it and link it again" in line.message
