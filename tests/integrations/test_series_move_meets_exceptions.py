@@ -61,6 +61,17 @@ def synced_series(alice_calendar, capture, *, rule: str, first: datetime, length
     return series, SyncLink.objects.get(appointment=series).marker
 
 
+STANDUP = "FREQ=WEEKLY;COUNT=4"
+FIRST_MONDAY = datetime(2027, 1, 4, 15, tzinfo=AMS)
+
+
+def synced_standup(alice_calendar, capture):
+    """The weekly half-hour stand-up from Monday 4 January 2027, 15:00 Amsterdam, four times, synced."""
+    return synced_series(
+        alice_calendar, capture, rule=STANDUP, first=FIRST_MONDAY, length=HALF, subject="Weekly team stand-up"
+    )
+
+
 def sync(alice_calendar) -> None:
     alice_calendar.refresh_from_db()
     engine.sync_agent_calendar(alice_calendar, pull=True)
@@ -140,17 +151,8 @@ def test_occurrence_renamed_on_the_phone_moves_with_the_series_moved_in_the_help
     the whole series an hour later. Both kept, no conflict: the renamed occurrence follows the
     series (dateutil's expansion of the moved rule) on both sides, as it would had the rename been
     pulled before the move (`calendars.services._move_exceptions`)."""
-    first = datetime(2027, 1, 4, 15, tzinfo=AMS)  # a Monday
-    rule = "FREQ=WEEKLY;COUNT=4"
-    series, marker = synced_series(
-        alice_calendar,
-        django_capture_on_commit_callbacks,
-        rule=rule,
-        first=first,
-        length=HALF,
-        subject="Weekly team stand-up",
-    )
-    third = first + timedelta(weeks=2)
+    series, marker = synced_standup(alice_calendar, django_capture_on_commit_callbacks)
+    third = FIRST_MONDAY + timedelta(weeks=2)
     item = alice_phone.by_uid(marker)
     calendar = item.icalendar_instance
     child = icalendar.Event()
@@ -165,11 +167,11 @@ def test_occurrence_renamed_on_the_phone_moves_with_the_series_moved_in_the_help
     item.save()
     with django_capture_on_commit_callbacks(execute=True):
         calendar_services.update_appointment(
-            Appointment.objects.get(pk=series.pk), start=first + HOUR, end=first + HOUR + HALF
+            Appointment.objects.get(pk=series.pk), start=FIRST_MONDAY + HOUR, end=FIRST_MONDAY + HOUR + HALF
         )
     sync(alice_calendar)
 
-    expected = expanded(rule, first + HOUR, HALF)
+    expected = expanded(STANDUP, FIRST_MONDAY + HOUR, HALF)
     assert conflicts() == []
     assert helpdesk_view(series) == expected
     assert phone_view(alice_phone, marker) == expected
@@ -183,23 +185,14 @@ def test_occurrence_renamed_in_the_helpdesk_takes_the_length_the_phone_gave_the_
     """F7 with a new length: the phone makes the half-hour stand-up an hour long while the coordinator
     renames the third occurrence only. The renamed occurrence, whose times were the rule's, takes
     the series' new length too (dateutil's expansion, an hour each), on both sides, no conflict."""
-    first = datetime(2027, 1, 4, 15, tzinfo=AMS)
-    rule = "FREQ=WEEKLY;COUNT=4"
-    series, marker = synced_series(
-        alice_calendar,
-        django_capture_on_commit_callbacks,
-        rule=rule,
-        first=first,
-        length=HALF,
-        subject="Weekly team stand-up",
-    )
-    alice_phone.edit(marker, dtstart=first, dtend=first + HOUR)
-    third = first + timedelta(weeks=2)
+    series, marker = synced_standup(alice_calendar, django_capture_on_commit_callbacks)
+    alice_phone.edit(marker, dtstart=FIRST_MONDAY, dtend=FIRST_MONDAY + HOUR)
+    third = FIRST_MONDAY + timedelta(weeks=2)
     with django_capture_on_commit_callbacks(execute=True):
         calendar_services.update_appointment(series.occurrences.get(original_start=third), subject="Stand-up, room 2")
     sync(alice_calendar)
 
-    expected = expanded(rule, first, HOUR)
+    expected = expanded(STANDUP, FIRST_MONDAY, HOUR)
     assert conflicts() == []
     assert helpdesk_view(series) == expected
     assert phone_view(alice_phone, marker) == expected
