@@ -644,13 +644,18 @@ def _lengths(source: RemoteEvent, target: RemoteEvent) -> tuple[timedelta, timed
 
 
 def rekey_lands(source: RemoteEvent, target: RemoteEvent) -> bool:
-    """Does each of `source`'s exceptions that names an instance of its own series still name one
-    of `target`'s once re-keyed onto it (`rekeyed_onto`)? RFC 5545 3.8.5.1 and 3.8.4.4: an EXDATE or
-    RECURRENCE-ID matches an instance the rule computes; a uniform wall-clock shift keeps that only
-    while every instance moves by the same shift, not when the rule itself changed ("first Monday"
-    to "first Tuesday": June's EXDATE shifted a day names no instance, review 7 F2). An exception
-    that named nothing before is not asked about (it changes nothing either way). A target whose
-    rule cannot be expanded lands nothing. Instances by dateutil (`times.rule_starts`)."""
+    """Can `source`'s exceptions be re-keyed onto `target`'s series (`rekeyed_onto`) without one
+    being lost? RFC 5545 3.8.5.1 and 3.8.4.4: an EXDATE or RECURRENCE-ID matches an instance the
+    rule computes; a uniform wall-clock shift keeps that only while every instance moves by the
+    same shift, not when the rule itself changed ("first Monday" to "first Tuesday": June's EXDATE
+    shifted a day names no instance while the new rule has another June instance, review 7 F2).
+
+    True when each exception that named an instance of `source`'s series names one of `target`'s
+    once re-keyed; also when those that do not only named instances `target` no longer has at all
+    (every instance of `target` up to them is one of `source`'s, shifted: a series ended earlier,
+    whose dropped occurrences' exceptions are moot). An exception that named nothing before is not
+    asked about. False when either rule cannot be expanded. Instances by dateutil
+    (`times.rule_starts`)."""
     exdates, overrides = rekeyed_onto(source, target)
     old = [*source.exdates, *(o.original_start for o in source.overrides)]
     new = [*exdates, *(o.original_start for o in overrides)]
@@ -659,17 +664,24 @@ def rekey_lands(source: RemoteEvent, target: RemoteEvent) -> bool:
     named = _names_instances(source, old)
     asked = [moment for moment, was in zip(new, named or [True] * len(old), strict=True) if was]
     lands = _names_instances(target, asked)
-    return lands is not None and all(lands)
+    if lands is None:
+        return False
+    if all(lands):
+        return True
+    # Some name no instance: moot only if the target's instances are the source's, shifted.
+    theirs = _instances(target, asked)
+    ours = _instances(source, [moment for moment, was in zip(old, named or [True] * len(old), strict=True) if was])
+    if theirs is None or ours is None:
+        return False
+    shifted, _ = rekeyed_onto(source, target, exdates=ours, overrides=[])
+    return {moment_key(moment) for moment in theirs} <= {moment_key(moment) for moment in shifted}
 
 
-def _names_instances(series: RemoteEvent, keys: list) -> list[bool] | None:
-    """For each of `keys` (EXDATE values or original starts), does it name an instance of `series`
-    (its RRULEs expanded on its own clock by `times.rule_starts`, its RDATEs and its DTSTART)? A
-    date on a timed series names that day's instance (as `inbound` reads a date EXDATE); a time
-    on an all-day series names none. None when the rules cannot be expanded up to the last key
-    within `MAX_OCCURRENCES` instances."""
-    if not keys:
-        return []
+def _instances(series: RemoteEvent, keys: list) -> list | None:
+    """The instances of `series` up to the last of `keys` (EXDATE values or original starts; a
+    date on a timed series counting its whole day): its RRULEs expanded on its own clock by
+    `times.rule_starts`, its DTSTART and its RDATEs. None when the rules cannot be expanded that
+    far within `MAX_OCCURRENCES` instances."""
     start = series.start
     timed = isinstance(start, datetime)
     if timed and start.tzinfo is not None:
@@ -681,9 +693,9 @@ def _names_instances(series: RemoteEvent, keys: list) -> list[bool] | None:
         day_after = datetime.combine(key + timedelta(days=1), datetime.min.time())
         return day_after.replace(tzinfo=start.tzinfo) if start.tzinfo else day_after
 
-    bounds = [bound(key) for key in keys if isinstance(key, datetime) == timed or timed]
+    bounds = [bound(key) for key in keys if timed or not isinstance(key, datetime)]
     if not bounds:
-        return [False] * len(keys)
+        return [start, *series.rdates]
     try:
         until = max(bounds, key=lambda moment: moment_key(moment) or "")
         starts = times.rule_starts(start, series.rrules, until=until, limit=MAX_OCCURRENCES + 1)
@@ -691,10 +703,23 @@ def _names_instances(series: RemoteEvent, keys: list) -> list[bool] | None:
         return None
     if len(starts) > MAX_OCCURRENCES:
         return None
-    instances = [*starts, start, *series.rdates]
+    return [*starts, start, *series.rdates]
+
+
+def _names_instances(series: RemoteEvent, keys: list) -> list[bool] | None:
+    """For each of `keys` (EXDATE values or original starts), does it name an instance of `series`
+    (`_instances`)? A date on a timed series names that day's instance (as `inbound` reads a date
+    EXDATE); a time on an all-day series names none. None as `_instances`."""
+    if not keys:
+        return []
+    instances = _instances(series, keys)
+    if instances is None:
+        return None
+    timed = isinstance(series.start, datetime)
+    zone = instances[-1 - len(series.rdates)].tzinfo if timed else None  # the series' start, on its clock
     at = {moment_key(moment) for moment in instances}
     days = {
-        (moment.astimezone(start.tzinfo) if moment.tzinfo and start.tzinfo else moment).date()
+        (moment.astimezone(zone) if moment.tzinfo and zone else moment).date()
         for moment in instances
         if isinstance(moment, datetime)
     }

@@ -128,3 +128,20 @@ def test_a_renamed_occurrence_the_phone_moved_with_its_series_is_no_change_of_it
     phone = series(first + HOUR, "FREQ=WEEKLY;COUNT=4", HALF, overrides=[renamed(new[2])])
 
     assert mapping.changed_fields(synced, phone) == {"start", "end"}
+
+
+def test_a_series_ended_earlier_on_the_phone_and_a_later_day_cancelled_stay_apart():
+    """A cancelled day the other side's change took out of the series altogether is moot, not lost:
+    the phone ends the weekly series after four (COUNT=6 to COUNT=4) while the helpdesk cancels the
+    fifth. Every start the new rule gives is one of the old rule's (dateutil), so the two changes
+    are kept apart (the phone's end, the helpdesk's cancellation naming nothing), no conflict."""
+    first = datetime(2027, 1, 4, 15, tzinfo=AMS)
+    old, new = starts("FREQ=WEEKLY;COUNT=6", first), starts("FREQ=WEEKLY;COUNT=4", first)
+    assert set(new) <= set(old) and old[4] not in new
+    synced = series(first, "FREQ=WEEKLY;COUNT=6", HALF)
+    local = dataclasses.replace(synced, exdates=[old[4]])
+    phone = series(first, "FREQ=WEEKLY;COUNT=4", HALF)
+
+    assert mapping.rekey_lands(local, phone) is True
+    merge = merged(synced, local, phone)
+    assert (merge.contested, merge.from_remote, merge.from_helpdesk) == (set(), {"rrules"}, {"exdates"})
