@@ -872,12 +872,21 @@ class _Run:
                 also_unchanged=mapping.exception_items(mapping.from_data(sent["local"])) if sent else None,
                 winner=self.winner,
             )
+        rekey_lands = None
+        if local.is_recurring and event.is_recurring:
+            # Apart (one side changed the series, the other its exceptions) only where the
+            # exceptions still name instances of the series as changed (review 7 F2).
+            rekey_lands = {
+                "helpdesk": mapping.rekey_lands(event, local),
+                "remote": mapping.rekey_lands(local, event),
+            }
         return merge_fields(
             local_changed=mapping.changed_fields(mapping.from_data(synced_local), local),
             remote_changed=remote_changed,
             differing=differing,
             winner=self.winner,
             exceptions=exceptions,
+            rekey_lands=rekey_lands,
         )
 
     def _merge(self, link: SyncLink, merge: Merge, local: RemoteEvent, event: RemoteEvent, *, reread: bool) -> None:
@@ -1982,34 +1991,38 @@ def _exceptions_on_one_series(
     as synced) stay unless the EXDATEs are taken from the external calendar, or a cancellation the
     helpdesk made would be undone. One side may have moved the series while the other cancelled or
     edited occurrences (`planner.merge_fields`, review 6): EXDATEs and overrides name instances by
-    their start (RFC 5545 3.8.5.1, 3.8.4.4), so each side's are moved onto the series' start as
-    it will stand (the external calendar's when taken from there, else the helpdesk's)."""
-    target = event.start if "start" in merge.from_remote else local.start
-    zone = mapping.series_zone(local)
+    their start (RFC 5545 3.8.5.1, 3.8.4.4), so each side's are moved onto the series as it will
+    stand (its start, clock and length: the external calendar's where taken from there, else the
+    helpdesk's; `mapping.rekeyed_onto`, review 7 F2b and F7: an occurrence edited in its text only
+    takes the moved series' times)."""
     taken = merge.from_remote
-    exdates, _ = mapping.rekeyed(
-        after.exdates if "exdates" in taken else local.exdates,
-        [],
-        before=event.start if "exdates" in taken else local.start,
-        after=target,
-        zone=zone,
+    target = dataclasses.replace(
+        local,
+        start=(event if "start" in taken else local).start,
+        end=(event if "end" in taken else local).end,
+        time_zone=(event if "start" in taken else local).time_zone,
+        zone_block=(event if "start" in taken else local).zone_block,
+    )
+    exdates, _ = mapping.rekeyed_onto(
+        event if "exdates" in taken else local,
+        target,
+        exdates=after.exdates if "exdates" in taken else local.exdates,
+        overrides=[],
     )
     # Likewise the occurrences edited on their own: the helpdesk's (as they stand) unless taken from
     # the external calendar, or an edit the helpdesk made would be undone (review finding 2).
-    _, overrides = mapping.rekeyed(
-        [],
-        after.overrides if "overrides" in taken else local.overrides,
-        before=event.start if "overrides" in taken else local.start,
-        after=target,
-        zone=zone,
+    _, overrides = mapping.rekeyed_onto(
+        event if "overrides" in taken else local,
+        target,
+        exdates=[],
+        overrides=after.overrides if "overrides" in taken else local.overrides,
     )
     after = dataclasses.replace(after, exdates=exdates, overrides=overrides)
     if "start" not in taken:
         # The helpdesk moved the series: the entry as last synced still names its exceptions on
-        # the old start, and the appointment's (moved with it) are on the new one.
-        old_exdates, old_overrides = mapping.rekeyed(
-            before.exdates, before.overrides, before=before.start, after=target, zone=zone
-        )
+        # the old start, and the appointment's (moved with it, `calendars.services._move_exceptions`)
+        # are on the helpdesk's series.
+        old_exdates, old_overrides = mapping.rekeyed_onto(before, local)
         before = dataclasses.replace(before, exdates=old_exdates, overrides=old_overrides)
     return before, after
 

@@ -670,6 +670,9 @@ def _remote_changes(
             changes.update(start=start, end=end)
         if after.all_day != appointment.all_day:
             changes["all_day"] = after.all_day
+    zone = _new_series_zone(appointment, before, after)
+    if zone is not None:
+        changes["time_zone"] = zone
     external = appointment.source == Appointment.Source.EXTERNAL
     private_changed = before is not None and before.private != after.private
     if private_changed and after.private != appointment.private:
@@ -698,6 +701,29 @@ def _remote_changes(
         if (before is None or before.busy != after.busy) and appointment.busy != after.busy:
             changes["busy"] = after.busy
     return changes, hidden, private_changed
+
+
+def _new_series_zone(appointment: Appointment, before: RemoteEvent | None, after: RemoteEvent) -> ZoneInfo | None:
+    """The clock a timed series was put on in the external calendar (its DTSTART's zone, on whose
+    wall clock RFC 5545 3.3.10 repeats the rule), when that changed since `before` (or differs
+    from the helpdesk's, `before` being None or the helpdesk's entry) and names a zone other than
+    the series' own; else None. Without it the helpdesk would repeat the series on its old clock,
+    an hour off the external calendar in the weeks the two zones' DST differs, and the exceptions
+    re-keyed onto the new clock (review 7 F2b) would name none of its occurrences."""
+    if not appointment.is_recurring_master or appointment.all_day or not isinstance(after.start, datetime):
+        return None
+    if after.start.tzinfo is None or (before is not None and before.time_zone == after.time_zone):
+        return None
+    zone = times.zone_named(after.time_zone) if after.time_zone else None
+    own = calendar_services.schedule_zone(appointment.schedule)
+    if zone is None or zone == own:
+        return None
+    # Another name for the same clock (a Windows name read back as Europe/Berlin for a series on
+    # Europe/Amsterdam) is no move: the series keeps its own zone.
+    days = (after.start + timedelta(days=n) for n in range(367))
+    if all(day.astimezone(zone).utcoffset() == day.astimezone(own).utcoffset() for day in days):
+        return None
+    return zone
 
 
 def deletion_words(agent: Agent, *, others: bool) -> str:

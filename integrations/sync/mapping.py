@@ -492,15 +492,23 @@ def differing_fields(one: RemoteEvent, other: RemoteEvent) -> list[str]:
 def changed_fields(synced: RemoteEvent, now: RemoteEvent) -> set[str]:
     """What one side changed since the last sync (`differing_fields` of its entry as last synced
     and as it is now), a series' exceptions read on the series as synced: a side that moved the
-    whole series moved its own EXDATEs and overrides with it (`rekeyed`, RFC 5545 3.8.5.1 and
+    whole series moved its own EXDATEs and overrides with it (`rekeyed_onto`, RFC 5545 3.8.5.1 and
     3.8.4.4 name instances of the rule), which is no change of its exceptions (review finding 3:
-    a series with a cancelled day moved on one side, another day cancelled on the other)."""
+    a series with a cancelled day moved on one side, another day cancelled on the other). An
+    occurrence edited in its text only that moved with the series (as the helpdesk and Google
+    move it) is read back at the rule's times as synced (review 7 F7), so it is no change either."""
     changed = set(differing_fields(synced, now))
-    if now.is_recurring and "start" in changed and changed & {"exdates", "overrides"}:
-        exdates, overrides = rekeyed(
-            now.exdates, now.overrides, before=now.start, after=synced.start, zone=series_zone(now)
+    if now.is_recurring and changed & {"start", "end"} and changed & {"exdates", "overrides"}:
+        exdates, overrides = rekeyed_onto(now, synced)
+        as_synced = dataclasses.replace(
+            now,
+            start=synced.start,
+            end=synced.end,
+            time_zone=synced.time_zone,
+            zone_block=synced.zone_block,
+            exdates=exdates,
+            overrides=overrides,
         )
-        as_synced = dataclasses.replace(now, exdates=exdates, overrides=overrides)
         if sorted(to_data(as_synced)["exdates"]) == sorted(to_data(synced)["exdates"]):
             changed.discard("exdates")
         if override_items(as_synced) == override_items(synced):
@@ -573,32 +581,174 @@ def rekeyed(
     before: datetime | date,
     after: datetime | date,
     zone: str | tzinfo,
+    zone_before: str | tzinfo | None = None,
+    lengths: tuple[timedelta, timedelta] | None = None,
 ) -> tuple[list, list[RemoteOccurrence]]:
     """A series' exceptions (its EXDATEs; its overrides, keyed by original start) renamed for the
     series moved from `before` to `after` (its first start, aware or a date): each names the same
     instance of the moved rule (RFC 5545 3.8.5.1, 3.8.4.4 name instances by their start), shifted
-    on the series' wall clock (`zone`, an IANA name or a zone: `series_zone`; `times.wall_shift`, the
-    one shift the helpdesk's own series moves use) so 15:00 stays the 15:00 of each day across a DST change; a date by
-    whole days. An override keeps its own times (an occurrence moved on its own stays where it was
-    put). Unchanged when nothing moved or the forms differ (all-day and timed)."""
-    if isinstance(before, datetime) != isinstance(after, datetime) or before == after:
+    on the series' wall clock (`times.wall_shift`, the one shift the helpdesk's own series moves
+    use) so 15:00 stays the 15:00 of each day across a DST change; a date by whole days.
+
+    `zone`: the series' clock after the move (an IANA name or a zone: `series_zone`); `zone_before`:
+    its clock before, when
+    the move also changed it (review 7 F2b: 09:00 Amsterdam moved to 09:00 New York keeps each
+    exception at 09:00 on the New York clock, whatever the two zones' DST dates).
+
+    `lengths`: the series' length (end - start) before and after the move. Given, an override whose
+    times were the rule's for its original start (edited in its text only) takes the moved rule's
+    times and the new length, as `calendars.services._move_exceptions` moves the helpdesk's own and
+    Google moves it for an "all events" change (review 7 F7); an override moved or resized on its
+    own keeps its times (it stays where it was put). Without `lengths` every override keeps its
+    times. Unchanged when nothing moved or the forms differ (all-day and timed)."""
+    if isinstance(before, datetime) != isinstance(after, datetime):
+        return list(exdates), list(overrides)
+    if before == after and (zone_before or zone) == zone and (lengths is None or lengths[0] == lengths[1]):
         return list(exdates), list(overrides)
     if isinstance(before, datetime):
         tz = times.zone_or(zone, ZoneInfo("UTC")) if isinstance(zone, str) else zone
-        shift = times.wall_shift(before, after, tz)
+        if not zone_before:
+            tz_before = tz
+        else:
+            tz_before = times.zone_or(zone_before, tz) if isinstance(zone_before, str) else zone_before
+        shift = times.wall_shift(before, after, tz, tz_before)
 
         def moved(value):
-            return times.wall_shifted(value, shift, tz) if isinstance(value, datetime) else value
+            return times.wall_shifted(value, shift, tz, tz_before) if isinstance(value, datetime) else value
     else:
         days = after - before
 
         def moved(value):
             return value + days if not isinstance(value, datetime) else value
 
-    return (
-        [moved(value) for value in exdates],
-        [dataclasses.replace(o, original_start=moved(o.original_start)) for o in overrides],
+    def follows(o: RemoteOccurrence) -> bool:
+        """Were the override's times the rule's for its original start (text-only edit)?"""
+        if lengths is None or type(o.start) is not type(o.original_start):
+            return False
+        try:
+            return o.start == o.original_start and times.exact_length(o.start, o.end) == lengths[0]
+        except TypeError:  # naive and aware mixed: not the rule's occurrence
+            return False
+
+    def moved_override(o: RemoteOccurrence) -> RemoteOccurrence:
+        key = moved(o.original_start)
+        if follows(o) and type(key) is type(o.original_start):
+            end = times.end_after(key, lengths[1]) if isinstance(key, datetime) else key + lengths[1]
+            return dataclasses.replace(o, original_start=key, start=key, end=end)
+        return dataclasses.replace(o, original_start=key)
+
+    return [moved(value) for value in exdates], [moved_override(o) for o in overrides]
+
+
+def rekeyed_onto(source: RemoteEvent, target: RemoteEvent, *, exdates=None, overrides=None) -> tuple[list, list]:
+    """`source`'s exceptions (or the `exdates` / `overrides` given, named on `source`'s series)
+    renamed onto `target`'s series (`rekeyed`: from `source`'s start, clock and length to
+    `target`'s), so each names the same instance of the rule as `target` has it."""
+    return rekeyed(
+        source.exdates if exdates is None else exdates,
+        source.overrides if overrides is None else overrides,
+        before=source.start,
+        after=target.start,
+        zone=series_zone(target),
+        zone_before=series_zone(source),
+        lengths=_lengths(source, target),
     )
+
+
+def _lengths(source: RemoteEvent, target: RemoteEvent) -> tuple[timedelta, timedelta] | None:
+    try:
+        return times.exact_length(source.start, source.end), times.exact_length(target.start, target.end)
+    except TypeError:
+        return None
+
+
+def rekey_lands(source: RemoteEvent, target: RemoteEvent) -> bool:
+    """Can `source`'s exceptions be re-keyed onto `target`'s series (`rekeyed_onto`) without one
+    being lost? RFC 5545 3.8.5.1 and 3.8.4.4: an EXDATE or RECURRENCE-ID matches an instance the
+    rule computes; a uniform wall-clock shift keeps that only while every instance moves by the
+    same shift, not when the rule itself changed ("first Monday" to "first Tuesday": June's EXDATE
+    shifted a day names no instance while the new rule has another June instance, review 7 F2).
+
+    True when each exception that named an instance of `source`'s series names one of `target`'s
+    once re-keyed; also when those that do not only named instances `target` no longer has at all
+    (every instance of `target` up to them is one of `source`'s, shifted: a series ended earlier,
+    whose dropped occurrences' exceptions are moot). An exception that named nothing before is not
+    asked about. False when either rule cannot be expanded. Instances by dateutil
+    (`times.rule_starts`)."""
+    exdates, overrides = rekeyed_onto(source, target)
+    old = [*source.exdates, *(o.original_start for o in source.overrides)]
+    new = [*exdates, *(o.original_start for o in overrides)]
+    if not old:
+        return True
+    named = _names_instances(source, old)
+    asked = [moment for moment, was in zip(new, named or [True] * len(old), strict=True) if was]
+    lands = _names_instances(target, asked)
+    if lands is None:
+        return False
+    if all(lands):
+        return True
+    # Some name no instance: moot only if the target's instances are the source's, shifted.
+    theirs = _instances(target, asked)
+    ours = _instances(source, [moment for moment, was in zip(old, named or [True] * len(old), strict=True) if was])
+    if theirs is None or ours is None:
+        return False
+    shifted, _ = rekeyed_onto(source, target, exdates=ours, overrides=[])
+    return {moment_key(moment) for moment in theirs} <= {moment_key(moment) for moment in shifted}
+
+
+def _instances(series: RemoteEvent, keys: list) -> list | None:
+    """The instances of `series` up to the last of `keys` (EXDATE values or original starts; a
+    date on a timed series counting its whole day): its RRULEs expanded on its own clock by
+    `times.rule_starts`, its DTSTART and its RDATEs. None when the rules cannot be expanded that
+    far within `MAX_OCCURRENCES` instances."""
+    start = series.start
+    timed = isinstance(start, datetime)
+    if timed and start.tzinfo is not None:
+        start = start.astimezone(series_zone(series))
+
+    def bound(key):
+        if isinstance(key, datetime) or not timed:
+            return key
+        day_after = datetime.combine(key + timedelta(days=1), datetime.min.time())
+        return day_after.replace(tzinfo=start.tzinfo) if start.tzinfo else day_after
+
+    bounds = [bound(key) for key in keys if timed or not isinstance(key, datetime)]
+    if not bounds:
+        return [start, *series.rdates]
+    try:
+        until = max(bounds, key=lambda moment: moment_key(moment) or "")
+        starts = times.rule_starts(start, series.rrules, until=until, limit=MAX_OCCURRENCES + 1)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if len(starts) > MAX_OCCURRENCES:
+        return None
+    return [*starts, start, *series.rdates]
+
+
+def _names_instances(series: RemoteEvent, keys: list) -> list[bool] | None:
+    """For each of `keys` (EXDATE values or original starts), does it name an instance of `series`
+    (`_instances`)? A date on a timed series names that day's instance (as `inbound` reads a date
+    EXDATE); a time on an all-day series names none. None as `_instances`."""
+    if not keys:
+        return []
+    instances = _instances(series, keys)
+    if instances is None:
+        return None
+    timed = isinstance(series.start, datetime)
+    zone = instances[-1 - len(series.rdates)].tzinfo if timed else None  # the series' start, on its clock
+    at = {moment_key(moment) for moment in instances}
+    days = {
+        (moment.astimezone(zone) if moment.tzinfo and zone else moment).date()
+        for moment in instances
+        if isinstance(moment, datetime)
+    }
+
+    def named(key) -> bool:
+        if isinstance(key, datetime) != timed:
+            return timed and key in days
+        return moment_key(key) in at
+
+    return [named(key) for key in keys]
 
 
 def lost_values(

@@ -252,6 +252,7 @@ def merge_fields(
     differing: set[str],
     winner: Winner = Winner.HELPDESK,
     exceptions: ItemMerge | None = None,
+    rekey_lands: dict[str, bool] | None = None,
 ) -> Merge:
     """Merge both sides of an entry that both changed since the last sync, field by field against
     the last synced state (a three-way merge, as vdirsyncer and git do it per item / per line):
@@ -260,7 +261,10 @@ def merge_fields(
       - a group changed on both sides to the same values needs nothing;
       - the series group changed on one side in the series itself (start, end, rule) and on the
         other only in its exceptions (cancelled or edited occurrences) keeps both: those are
-        different things (the engine re-keys the exceptions onto the series as moved);
+        different things (the engine re-keys the exceptions onto the series as moved), as long
+        as each re-keyed exception names an instance of the series as changed (`rekey_lands`);
+        where one would name none (the rule itself changed: "first Monday" to "first Tuesday",
+        review 7 F2), the group is decided as one, a conflict, never a silent loss;
       - a group changed on both sides to different values is contested: `winner` takes it, and
         only its fields that differ now are named as contested.
 
@@ -268,7 +272,10 @@ def merge_fields(
     `differing`: fields whose values differ between the two sides now. `exceptions`: the series'
     exceptions merged item by item (`merge_items`): used when neither side changed the rule
     (`_RULE`), so a left-out date one side added is kept whatever the other did to other
-    occurrences; the fields of its items are then named as those items went. Pure."""
+    occurrences; the fields of its items are then named as those items went. `rekey_lands`: for
+    the side that changed the series ("helpdesk" or "remote"), do the other side's exceptions,
+    re-keyed onto that side's series, all name instances of its rule (`mapping.rekey_lands`)? A
+    side missing (or None): taken as yes. Pure."""
     from_remote: set[str] = set()
     from_helpdesk: set[str] = set()
     contested: set[str] = set()
@@ -284,6 +291,8 @@ def merge_fields(
             continue
         local, remote = bool(names & local_changed), bool(names & remote_changed)
         apart = _series_apart(names, local_changed, remote_changed)
+        if apart is not None and rekey_lands is not None and not rekey_lands.get(apart[0], True):
+            apart = None  # the other side's exceptions name no instance of the changed series
         if apart is not None:
             # One side moved or re-ruled the series, the other cancelled or edited occurrences of
             # it: different things (review 6), both kept; the engine re-keys the exceptions onto

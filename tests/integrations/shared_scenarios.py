@@ -609,6 +609,36 @@ def helpdesk_occurrence_move_and_phone_series_move_are_both_kept(
     both_sides_show_without_conflict(calendars, alice_cal, series, first, expected, capture)
 
 
+def helpdesk_rename_of_one_occurrence_and_phone_series_move_are_both_kept(
+    calendars: Calendars, alice_cal, bob_cal, capture
+) -> None:
+    """Review 7 F7: the technician moves the whole stand-up an hour later on their phone while the
+    coordinator renames its third occurrence only (its times untouched; the push meets the phone's
+    newer version). Both kept, no conflict: an occurrence edited in its text only follows the
+    series' move (as the helpdesk's own series move and Google's "all events" change move it), so
+    every stand-up runs at 16:00 (dateutil's expansion of the moved rule), on both sides, and the
+    third keeps its own name. The bug this guards: the third stayed at 15:00 on both sides, an
+    occurrence "moved back" on its own that nobody moved."""
+    half = timedelta(minutes=30)
+    first = next_monday_15()
+    series = standup([alice_cal.agent], first, capture)
+    phone_moves_the_stand_up_an_hour(calendars, alice_cal, series, first)
+    with capture(execute=True):
+        calendar_services.update_appointment(
+            series.occurrences.get(original_start=first + 2 * WEEK), subject="Stand-up, room 2"
+        )
+    with capture(execute=True):
+        sync(alice_cal)
+
+    moved = stand_up_moved_an_hour(first)
+    expected = [(utc(s), utc(s + half)) for s in moved]
+    both_sides_show_without_conflict(calendars, alice_cal, series, first, expected, capture)
+    third = series.occurrences.get(original_start=moved[2])
+    assert (third.start, third.subject) == (moved[2], "Stand-up, room 2")
+    subjects = [subject for _, _, subject in calendars.view(alice_cal.agent.mailbox, first - HOUR, first + 5 * WEEK)]
+    assert "Stand-up, room 2" in subjects[2] and all("room 2" not in s for n, s in enumerate(subjects) if n != 2)
+
+
 def phone_cancellation_and_move_of_a_series_with_a_cancelled_day_are_both_kept(
     calendars: Calendars, alice_cal, bob_cal, capture
 ) -> None:
@@ -1168,6 +1198,7 @@ SCENARIOS = [
     phone_move_and_helpdesk_note_are_both_kept,
     helpdesk_cancellation_and_phone_series_move_are_both_kept,
     helpdesk_occurrence_move_and_phone_series_move_are_both_kept,
+    helpdesk_rename_of_one_occurrence_and_phone_series_move_are_both_kept,
     phone_cancellation_and_move_of_a_series_with_a_cancelled_day_are_both_kept,
     phone_cancellation_and_helpdesk_series_move_are_both_kept,
     both_moved_names_only_the_time,

@@ -609,7 +609,8 @@ class ExchangeProvider:
             )
             item_id, change_key = plan.item.id, plan.item.changekey
         if plan.exceptions:
-            change_key = self._apply_exceptions(folder, item_id, event, base)
+            expected = ref.version if plan.item is None else None
+            change_key = self._apply_exceptions(folder, item_id, event, base, expected=expected)
         return RemoteRef(remote_id=item_id, version=change_key)
 
     def _plan_update(
@@ -679,12 +680,29 @@ class ExchangeProvider:
         ) <= (wanted_overrides | wanted_exdates)
 
     def _apply_exceptions(
-        self, folder: Calendar, master_id: str, event: RemoteEvent, base: RemoteEvent | None = None
+        self,
+        folder: Calendar,
+        master_id: str,
+        event: RemoteEvent,
+        base: RemoteEvent | None = None,
+        *,
+        expected: str | None = None,
     ) -> str:
         """Cancel and move single occurrences to match event.exdates / event.overrides; the master's new
         change key. `base` (the series as last read) tells the text its occurrences hold of their own:
-        an occurrence gets only its own text written (see `occurrence_values`)."""
+        an occurrence gets only its own text written (see `occurrence_values`).
+
+        `expected`: the master's ChangeKey as last read, when no UpdateItem of the master checked it
+        (only occurrences to write): the occurrences are written with the master's current key
+        (ALWAYS_OVERWRITE), so a series moved in Outlook meanwhile would be written over unseen;
+        a master whose key differs raises VersionConflict before anything is written, as Graph's
+        check of the series' changeKey and a 412 on CalDAV and Google (review 7 F7: an occurrence
+        renamed in the helpdesk was put back at the series' old time)."""
         master = self._get_master(folder, master_id)
+        if expected and master.changekey != expected:
+            raise VersionConflict(
+                f"The entry changed in {folder.account.primary_smtp_address}'s calendar since we last read it."
+            )
         remote = event_from_item(master)
         # ModifiedOccurrences carries times only: the text an exception holds is the one last read.
         held = (
@@ -838,11 +856,19 @@ class ExchangeProvider:
         )
 
     def _series_done(
-        self, folder: Calendar, item_id: str, change_key: str, event: RemoteEvent, base: RemoteEvent | None = None
+        self,
+        folder: Calendar,
+        item_id: str,
+        change_key: str,
+        event: RemoteEvent,
+        base: RemoteEvent | None = None,
+        *,
+        expected: str | None = None,
     ) -> BulkResult:
-        """The series' exceptions written after its master (one series at a time), as that item's result."""
+        """The series' exceptions written after its master (one series at a time), as that item's
+        result; `expected` as `_apply_exceptions` takes it."""
         try:
-            change_key = self._apply_exceptions(folder, item_id, event, base)
+            change_key = self._apply_exceptions(folder, item_id, event, base, expected=expected)
         except (ews_errors.EWSError, requests.RequestException, ProviderError) as error:
             return BulkResult(error=self._item_error(error, folder.account.primary_smtp_address))
         return BulkResult(ref=RemoteRef(remote_id=item_id, version=change_key))
@@ -996,7 +1022,8 @@ class ExchangeProvider:
         self, folder: Calendar, op: BulkOp, plan: _UpdatePlan, item_id: str, change_key: str
     ) -> BulkResult:
         if plan.exceptions:
-            return self._series_done(folder, item_id, change_key, op.event, op.base)
+            expected = op.ref.version if plan.item is None else None
+            return self._series_done(folder, item_id, change_key, op.event, op.base, expected=expected)
         return BulkResult(ref=RemoteRef(remote_id=item_id, version=change_key))
 
     def _unchanged_since_read(
