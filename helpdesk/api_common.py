@@ -266,17 +266,20 @@ class ParameterFilterSet(filters.FilterSet):
 
 
 class UnknownParameters(APIException):
-    """A read named a query parameter its endpoint does not take (a typo such as `?master=94` for
-    `?agent=94`). Answered 400 rather than ignored, since ignoring it answers everything."""
+    """A request named a query parameter its endpoint does not take (a typo such as `?master=94`
+    for `?agent=94`, or `DELETE ...?scope=all`). Answered 400 rather than ignored, since ignoring
+    it answers everything, or writes something other than what was asked. `note`: a sentence
+    added to the message."""
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "unknown_parameter"
 
-    def __init__(self, unknown: list[str], accepted: list[str]) -> None:
+    def __init__(self, unknown: list[str], accepted: list[str], note: str = "") -> None:
         names = ", ".join(unknown)
         takes = ", ".join(accepted) if accepted else "none"
         plural = "s" if len(unknown) > 1 else ""
-        super().__init__(detail=f"Unknown query parameter{plural}: {names}. This endpoint takes: {takes}.")
+        message = f"Unknown query parameter{plural}: {names}. This endpoint takes: {takes}."
+        super().__init__(detail=f"{message} {note}".strip())
         # Lists stay lists (APIException would turn a dict's values into strings).
         self.detail = {"detail": self.detail, "unknown": unknown, "accepted": accepted}
 
@@ -365,19 +368,30 @@ def accepted_parameters(view: APIView) -> list[str]:
     return sorted(names)
 
 
+WRITE_PARAMETERS_NOTE = "A write takes its fields in the request body. Nothing was changed."
+
+
 class KnownQueryParameters:
-    """For every API view: a read (GET, HEAD) with a query parameter the endpoint does not take
-    answers 400 (UnknownParameters) naming it and listing those taken (`accepted_parameters`),
-    after authentication and permissions. Views that read their query with a serializer name it
-    as `query_serializer` (per action too: `@action(..., query_serializer=...)`), which also puts
-    its fields in the OpenAPI schema (helpdesk.api_schema)."""
+    """For every API view: a request with a query parameter the endpoint does not take answers
+    400 (UnknownParameters) naming it and listing those taken, after authentication and
+    permissions (and before anything is written). A read (GET, HEAD) takes `accepted_parameters`;
+    a write (POST, PUT, PATCH, DELETE) only the format override, as it takes its fields in the
+    body: `DELETE .../<occurrence>/?scope=all` answered 204 and removed that one occurrence (trial
+    F6). Views that read their query with a serializer name it as `query_serializer` (per action
+    too: `@action(..., query_serializer=...)`), which also puts its fields in the OpenAPI schema
+    (helpdesk.api_schema)."""
 
     query_serializer: type[serializers.Serializer] | None = None
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
+        if request.method == "OPTIONS":  # DRF's metadata answer, no parameters read
+            return
+        note = ""
         if request.method in ("GET", "HEAD"):
             accepted = accepted_parameters(self)
-            unknown = sorted(set(request.query_params) - set(accepted))
-            if unknown:
-                raise UnknownParameters(unknown, accepted)
+        else:
+            accepted, note = sorted({api_settings.URL_FORMAT_OVERRIDE} - {None}), WRITE_PARAMETERS_NOTE
+        unknown = sorted(set(request.query_params) - set(accepted))
+        if unknown:
+            raise UnknownParameters(unknown, accepted, note)
