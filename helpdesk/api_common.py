@@ -16,6 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound
+from rest_framework.fields import empty
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -305,9 +306,23 @@ class KnownFields:
     dropped without a word (a `time_zone` on an appointment would otherwise leave its times read
     on another clock). Read-only fields a client sends back from a read are known, and ignored as
     DRF does. Put it first in the bases: `class XSerializer(KnownFields, serializers.Serializer)`.
-    A ModelSerializer's fields with choices name their choices when refused (NamedChoiceField)."""
+    A ModelSerializer's fields with choices name their choices when refused (NamedChoiceField);
+    booleans read alike from JSON and form data (`get_fields`)."""
 
     serializer_choice_field = NamedChoiceField
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """The serializer's fields; a boolean left out of form data is left out, as in JSON.
+
+        DRF reads a boolean missing from form data (a QueryDict) as false, an unticked HTML
+        checkbox: a form-encoded POST of an appointment made it free (`busy` false, kept out of
+        overlap checks) where the same JSON body took the model's default, busy (trial F7). Left
+        out, it takes its default (or stays as it is on an update) whatever the content type."""
+        fields = super().get_fields()
+        for field in fields.values():
+            if isinstance(field, serializers.BooleanField):
+                field.default_empty_html = empty
+        return fields
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
