@@ -1022,6 +1022,16 @@ class AppointmentViewSet(KnownQueryParameters, ConfirmOverlapInBody, viewsets.Mo
             "rule_given": getattr(self, "rule_given", set()),
         }
 
+    @extend_schema(
+        description="Delete an appointment. On a series' master (its id, `master` of its occurrences) this deletes "
+        "the whole series with every occurrence. On an occurrence it cancels that one day only (an EXDATE, "
+        "RFC 5545 3.8.5.1); the rest of the series stays. The operation takes no parameters but `format`: "
+        "`?scope=all` answers 400 (delete the master to delete the series)."
+    )
+    def destroy(self, request, *args, **kwargs):
+        """As ModelViewSet's; here for its schema description (what deleting a master deletes)."""
+        return super().destroy(request, *args, **kwargs)
+
     def perform_destroy(self, appointment: Appointment) -> None:
         if not permissions.can_delete_appointment(self.request.user, appointment):
             raise PermissionDenied(_work_log_refusal(appointment) or "You may not delete this appointment.")

@@ -16,6 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound
+from rest_framework.fields import empty
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -266,17 +267,20 @@ class ParameterFilterSet(filters.FilterSet):
 
 
 class UnknownParameters(APIException):
-    """A read named a query parameter its endpoint does not take (a typo such as `?master=94` for
-    `?agent=94`). Answered 400 rather than ignored, since ignoring it answers everything."""
+    """A request named a query parameter its endpoint does not take (a typo such as `?master=94`
+    for `?agent=94`, or `DELETE ...?scope=all`). Answered 400 rather than ignored, since ignoring
+    it answers everything, or writes something other than what was asked. `note`: a sentence
+    added to the message."""
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "unknown_parameter"
 
-    def __init__(self, unknown: list[str], accepted: list[str]) -> None:
+    def __init__(self, unknown: list[str], accepted: list[str], note: str = "") -> None:
         names = ", ".join(unknown)
         takes = ", ".join(accepted) if accepted else "none"
         plural = "s" if len(unknown) > 1 else ""
-        super().__init__(detail=f"Unknown query parameter{plural}: {names}. This endpoint takes: {takes}.")
+        message = f"Unknown query parameter{plural}: {names}. This endpoint takes: {takes}."
+        super().__init__(detail=f"{message} {note}".strip())
         # Lists stay lists (APIException would turn a dict's values into strings).
         self.detail = {"detail": self.detail, "unknown": unknown, "accepted": accepted}
 
@@ -302,9 +306,23 @@ class KnownFields:
     dropped without a word (a `time_zone` on an appointment would otherwise leave its times read
     on another clock). Read-only fields a client sends back from a read are known, and ignored as
     DRF does. Put it first in the bases: `class XSerializer(KnownFields, serializers.Serializer)`.
-    A ModelSerializer's fields with choices name their choices when refused (NamedChoiceField)."""
+    A ModelSerializer's fields with choices name their choices when refused (NamedChoiceField);
+    booleans read alike from JSON and form data (`get_fields`)."""
 
     serializer_choice_field = NamedChoiceField
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """The serializer's fields; a boolean left out of form data is left out, as in JSON.
+
+        DRF reads a boolean missing from form data (a QueryDict) as false, an unticked HTML
+        checkbox: a form-encoded POST of an appointment made it free (`busy` false, kept out of
+        overlap checks) where the same JSON body took the model's default, busy (trial F7). Left
+        out, it takes its default (or stays as it is on an update) whatever the content type."""
+        fields = super().get_fields()
+        for field in fields.values():
+            if isinstance(field, serializers.BooleanField):
+                field.default_empty_html = empty
+        return fields
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
@@ -365,19 +383,30 @@ def accepted_parameters(view: APIView) -> list[str]:
     return sorted(names)
 
 
+WRITE_PARAMETERS_NOTE = "A write takes its fields in the request body. Nothing was changed."
+
+
 class KnownQueryParameters:
-    """For every API view: a read (GET, HEAD) with a query parameter the endpoint does not take
-    answers 400 (UnknownParameters) naming it and listing those taken (`accepted_parameters`),
-    after authentication and permissions. Views that read their query with a serializer name it
-    as `query_serializer` (per action too: `@action(..., query_serializer=...)`), which also puts
-    its fields in the OpenAPI schema (helpdesk.api_schema)."""
+    """For every API view: a request with a query parameter the endpoint does not take answers
+    400 (UnknownParameters) naming it and listing those taken, after authentication and
+    permissions (and before anything is written). A read (GET, HEAD) takes `accepted_parameters`;
+    a write (POST, PUT, PATCH, DELETE) only the format override, as it takes its fields in the
+    body: `DELETE .../<occurrence>/?scope=all` answered 204 and removed that one occurrence (trial
+    F6). Views that read their query with a serializer name it as `query_serializer` (per action
+    too: `@action(..., query_serializer=...)`), which also puts its fields in the OpenAPI schema
+    (helpdesk.api_schema)."""
 
     query_serializer: type[serializers.Serializer] | None = None
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
+        if request.method == "OPTIONS":  # DRF's metadata answer, no parameters read
+            return
+        note = ""
         if request.method in ("GET", "HEAD"):
             accepted = accepted_parameters(self)
-            unknown = sorted(set(request.query_params) - set(accepted))
-            if unknown:
-                raise UnknownParameters(unknown, accepted)
+        else:
+            accepted, note = sorted({api_settings.URL_FORMAT_OVERRIDE} - {None}), WRITE_PARAMETERS_NOTE
+        unknown = sorted(set(request.query_params) - set(accepted))
+        if unknown:
+            raise UnknownParameters(unknown, accepted, note)

@@ -16,9 +16,9 @@ UNKNOWN_PARAMETER_ALSO = (
 
 
 class HelpdeskAutoSchema(AutoSchema):
-    """AutoSchema that documents, for every read (GET) of a KnownQueryParameters view
-    (helpdesk.api_common), the query of its `query_serializer` and the 400 answer to an unknown
-    query parameter;
+    """AutoSchema that documents, for every operation of a KnownQueryParameters view
+    (helpdesk.api_common), the 400 answer to an unknown query parameter (writes take only
+    `format`), and for every read (GET) the query of its `query_serializer`;
     an endpoint that documents its own 400 (messages by field) keeps it, with this case added to
     its description."""
 
@@ -33,7 +33,7 @@ class HelpdeskAutoSchema(AutoSchema):
         # The hook after @extend_schema(responses=...) is applied (it replaces
         # get_response_serializers), so decorated reads get the 400 too.
         responses = super()._get_response_bodies(direction)
-        if self.method != "GET" or not isinstance(self.view, KnownQueryParameters):
+        if not isinstance(self.view, KnownQueryParameters):
             return responses
         if "400" not in responses:
             responses["400"] = self._get_response_for_code(UNKNOWN_PARAMETERS_RESPONSE, "400", direction=direction)

@@ -98,7 +98,8 @@ def test_a_worker_polling_while_a_message_is_written_neither_crashes_nor_loses_i
         assert message.decode() == {"task": "t", "n": 1}
         assert message.headers == {"h": "held"}
         assert reader.basic_get("celery", no_ack=True) is None
-    assert not os.listdir(folders["data_folder_in"])  # no hidden leftovers
+    # No hidden leftovers (the reading process's claim folder, empty, stays: helpdesk.broker).
+    assert _messages_on_disk(folders) == []
 
 
 def test_an_exchange_table_being_created_is_absent_or_whole_never_empty(default_broker_url, folders):
@@ -211,3 +212,95 @@ def test_a_celery_app_on_the_default_broker_sends_and_runs_a_task(default_broker
         before.set_default()
     assert seen == [5]
     assert current_app._get_current_object() is before
+
+
+# --- at least once (review 7 F3): a message read and not acknowledged survives its reader's death ---
+
+# A reader that takes one message without acknowledging it and is then killed (SIGKILL: no
+# channel close, no kombu restore), as a worker killed by the kernel's OOM killer is.
+_READ_AND_DIE = """
+import json, os, signal, sys
+from helpdesk import broker
+from kombu import Connection
+broker.register()
+url, options, no_ack = json.loads(sys.argv[1])
+message = Connection(url, transport_options=options).channel().basic_get("celery", no_ack=no_ack)
+print(json.dumps(message.decode()), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _read_and_die(url: str, folders: dict, *, no_ack: bool) -> dict:
+    """What a reader in a process of its own got before it was killed."""
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_AND_DIE, json.dumps([url, folders, no_ack])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == -9, done.stderr
+    return json.loads(done.stdout)
+
+
+def _publish(url: str, folders: dict, *bodies: dict) -> None:
+    with Connection(url, transport_options=folders) as conn:
+        producer = Producer(conn.channel(), serializer="json")
+        for body in bodies:
+            producer.publish(body, exchange="", routing_key="celery")
+
+
+def _messages_on_disk(folders: dict) -> list[str]:
+    """Every file under the queue folder but the folders' own (a message, claimed or not)."""
+    found = []
+    for folder, _, names in os.walk(folders["data_folder_in"]):
+        found += [os.path.join(folder, name) for name in names if not name.endswith(".exchange")]
+    return found
+
+
+def test_a_message_held_unacknowledged_by_a_killed_reader_is_delivered_again(default_broker_url, folders):
+    """AMQP 0-9-1 basic.ack: a message delivered and not acknowledged goes back to the queue when its
+    consumer goes away. kombu's filesystem transport deleted the file when it read it, so the
+    restarted worker (keep-running) got nothing: the task was lost."""
+    _publish(default_broker_url, folders, {"n": 1})
+    assert _read_and_die(default_broker_url, folders, no_ack=False) == {"n": 1}
+
+    with Connection(default_broker_url, transport_options=folders) as restarted:
+        channel = restarted.channel()
+        again = channel.basic_get("celery", no_ack=False)
+        assert again is not None and again.decode() == {"n": 1}
+        assert channel.basic_get("celery") is None  # once, not twice
+        again.ack()
+    assert _messages_on_disk(folders) == []
+
+
+def test_a_message_taken_without_acknowledgement_is_not_delivered_again(default_broker_url, folders):
+    """no_ack (AMQP basic.get no-ack): the message counts as acknowledged when delivered."""
+    _publish(default_broker_url, folders, {"n": 2})
+    assert _read_and_die(default_broker_url, folders, no_ack=True) == {"n": 2}
+
+    with Connection(default_broker_url, transport_options=folders) as restarted:
+        assert restarted.channel().basic_get("celery") is None
+    assert _messages_on_disk(folders) == []
+
+
+def test_acknowledged_rejected_and_restored_messages_each_leave_one_or_no_copy(default_broker_url, folders):
+    """Ack and reject remove the message; reject with requeue and a clean close (kombu's restore of
+    unacknowledged messages) put it back once; a live reader's message is not taken from it."""
+    _publish(default_broker_url, folders, {"n": "ack"}, {"n": "reject"}, {"n": "requeue"}, {"n": "close"})
+    with (
+        Connection(default_broker_url, transport_options=folders) as conn,
+        Connection(default_broker_url, transport_options=folders) as other,
+    ):
+        channel = conn.channel()
+        got = {m.decode()["n"]: m for m in (channel.basic_get("celery") for _ in range(4))}
+        assert set(got) == {"ack", "reject", "requeue", "close"}
+        assert other.channel().basic_get("celery") is None  # held by a live reader: not re-queued
+        got["ack"].ack()
+        got["reject"].reject()
+        got["requeue"].reject(requeue=True)
+    with Connection(default_broker_url, transport_options=folders) as after:
+        channel = after.channel()
+        left = [channel.basic_get("celery", no_ack=True) for _ in range(3)]
+    assert sorted(m.decode()["n"] for m in left if m is not None) == ["close", "requeue"]
+    assert _messages_on_disk(folders) == []

@@ -1035,8 +1035,9 @@ def read_event(
     every entry. A block is cut only when the zone icalendar built from that exact text is still
     kept (`calendars.ical_zones.zone_of_block`); it is then given to the reading, which resolves
     every TZID from the object's own blocks alone (`own_zones`: the same name in another object is
-    another zone, RFC 5545 3.2.19). About half of a typical entry's lines are its VTIMEZONE. The
-    event's `raw` keeps the whole text.
+    another zone, RFC 5545 3.2.19). An object with two blocks under one TZID (3.2.19/3.6.5: a TZID
+    is unique in its object) is read whole on its own and none of its blocks is kept. About half of
+    a typical entry's lines are its VTIMEZONE. The event's `raw` keeps the whole text.
 
     `owner` (optional): the calendar's mailbox; `RemoteEvent.declined` says whether it declined the
     entry (`_declined`). A plain entry names no ATTENDEE, so only icalendar's reading can say yes.
@@ -1046,7 +1047,12 @@ def read_event(
     if zones_read is not None:
         found = list(_ZONE_BLOCK.finditer(source))  # one pass: the blocks read before are cut by their spans
         blocks = [match.group(0) for match in found]
-        if any(block in zones_read for block in blocks):
+        if len(blocks) > 1 and _names_twice(blocks):
+            # RFC 5545 3.2.19/3.6.5: a TZID is unique in its object. Which block icalendar takes
+            # depends on what is cut, so such an object is read whole on its own and none of its
+            # blocks is kept: keeping one under the other's zone would misread later valid entries.
+            zones_read = None
+        elif any(block in zones_read for block in blocks):
             kept, last = [], 0
             for match, block in zip(found, blocks, strict=True):
                 # The zone this very text gave before (a TZID means its own block, calendars.ical_zones).
@@ -1075,6 +1081,12 @@ def read_event(
         zones_read.update(blocks)
     event.raw = whole
     return event
+
+
+def _names_twice(blocks: list[str]) -> bool:
+    """Whether two of one object's VTIMEZONE blocks (their text) carry the same TZID."""
+    names = [block_tzid(block) for block in blocks]
+    return len(set(names)) < len(names)
 
 
 def _event_from_calendar(

@@ -243,3 +243,43 @@ def test_a_listing_reads_an_escaped_zone_name_on_its_block_in_every_entry():
 
     assert starts == [own_block_start(text) for text in texts]
     assert starts[1] == datetime(2027, 3, 3, 4, tzinfo=UTC)
+
+
+def _with_two_blocks(uid: str, first: str, second: str, tzid: str) -> str:
+    """An object carrying two VTIMEZONEs under one TZID (RFC 5545 3.2.19/3.6.5 forbid it; an
+    external organiser's invitation can still hold it): `first` and `second` offsets."""
+    text = outlook_entry(uid, first, 2, tzid=tzid)
+    other = outlook_entry(uid, second, 2, tzid=tzid)
+    block = other[other.index("BEGIN:VTIMEZONE") : other.index("END:VTIMEZONE") + len("END:VTIMEZONE\r\n")]
+    at = text.index("BEGIN:VEVENT")
+    return text[:at] + block + text[at:]
+
+
+def test_an_entry_with_one_tzid_on_two_blocks_does_not_change_how_later_entries_of_the_listing_read():
+    """Review 7 F1: entry e2 holds blocks A (+05:00) and B (-03:00), both TZID X. Read after e1 (A),
+    its A was cut and X meant A's zone, yet B was kept under it: every later valid entry carrying B
+    was read on +05:00, 8 hours wrong. Expected: the victim's 09:00 on its own block (dateutil)."""
+    tzid = "Customized Time Zone (two blocks)"
+    zones_read: set[str] = set()
+    parse_event(outlook_entry("e1", "+0500", 2, tzid=tzid), remote_id="e1", zones_read=zones_read)
+    parse_event(_with_two_blocks("e2", "+0500", "-0300", tzid), remote_id="e2", zones_read=zones_read)
+    victims = [outlook_entry(f"victim-{n}", "-0300", 3, tzid=tzid) for n in range(2)]
+
+    starts = [parse_event(text, remote_id=f"v{n}", zones_read=zones_read).start for n, text in enumerate(victims)]
+
+    assert starts == [own_block_start(text) for text in victims]
+    assert starts[0] == datetime(2027, 3, 3, 12, tzinfo=UTC)
+
+
+def test_an_entry_with_one_tzid_on_two_blocks_reads_the_same_whatever_the_listing_read_before():
+    """The same object read alone, after its first block, or after its second block gives one time
+    (before, the block cut from it decided which of its two zones it was read on)."""
+    tzid = "Customized Time Zone (order)"
+    twice = _with_two_blocks("twice", "+0500", "-0300", tzid)
+    readings = [parse_event(twice, remote_id="alone").start]
+    for offset in ("+0500", "-0300"):
+        zones_read: set[str] = set()
+        parse_event(outlook_entry(f"before{offset}", offset, 2, tzid=tzid), remote_id="b", zones_read=zones_read)
+        readings.append(parse_event(twice, remote_id=offset, zones_read=zones_read).start)
+
+    assert len(set(readings)) == 1

@@ -8,6 +8,7 @@ code that answers the 400."""
 
 from agents.models import Team
 from calendars.models import Appointment
+from tests.web.test_api_series import make_series
 from tickets.models import Action, Request
 
 APPOINTMENT_LIST_PARAMETERS = [
@@ -222,4 +223,63 @@ def test_every_write_refuses_an_unknown_body_field_naming_it(
                 refused.append((method.upper(), path, where, response.status_code, response.content[:200]))
     assert refused == []
     assert ("/api/requests/{id}/book-split/", "parts") in probed  # the walk reaches nested bodies
+    assert _counts() == before
+
+
+# --- query parameters of writes (trial F6): a write takes only `format`; its fields are in the body ---
+
+
+def test_delete_of_an_occurrence_with_scope_all_answers_400_naming_it_and_deletes_nothing(api_client, alice):
+    """Trial F6: `DELETE /api/appointments/<occurrence>/?scope=all` answered 204 and cancelled that
+    one occurrence, the client believing the series gone. The operation documents no parameter."""
+    client = api_client(alice.user)
+    master = make_series(client, alice)
+    occurrence = master.occurrences.order_by("original_start")[1]
+
+    response = client.delete(f"/api/appointments/{occurrence.pk}/?scope=all")
+
+    assert response.status_code == 400
+    assert response.json()["unknown"] == ["scope"]
+    assert response.json()["accepted"] == ["format"]
+    assert "Nothing was changed" in response.json()["detail"]
+    assert not master.occurrences.filter(is_cancelled=True).exists()
+    assert client.delete(f"/api/appointments/{occurrence.pk}/?format=json").status_code == 204
+
+
+def test_deleting_a_series_master_is_documented_as_deleting_the_series(schema_document):
+    delete = schema_document["paths"]["/api/appointments/{id}/"]["delete"]
+    assert "whole series" in delete["description"]
+    assert "400" in delete["responses"]
+
+
+WRITE_METHODS = ("post", "put", "patch", "delete")
+
+
+def test_every_write_refuses_an_unknown_query_parameter_and_writes_nothing(
+    api_client, coordinator, schema_document, some_of_everything
+):
+    """Walks every POST, PUT, PATCH and DELETE of the OpenAPI document: `?bogus=1` answers 400
+    naming it (`format` the only parameter taken), before anything is written, and the schema
+    lists that 400."""
+    ids, action = some_of_everything
+    client = api_client(coordinator)
+    writes = [
+        (method, path, operations[method])
+        for path, operations in schema_document["paths"].items()
+        for method in WRITE_METHODS
+        if method in operations
+    ]
+    assert len(writes) >= 15
+    before, wrong = _counts(), []
+    for method, path, operation in writes:
+        collection = path.split("/")[2]
+        url = path.replace("{request_pk}", str(ids["requests"])).replace(
+            "{id}", str(action.pk if "actions" in path else ids.get(collection))
+        )
+        response = getattr(client, method)(f"{url}?bogus=1", {}, format="json")
+        body = response.json() if response.status_code == 400 else {}
+        refused = body.get("unknown") == ["bogus"] and body.get("accepted") == ["format"]
+        if not refused or "400" not in operation["responses"]:
+            wrong.append((method.upper(), path, response.status_code, response.content[:200]))
+    assert wrong == []
     assert _counts() == before
