@@ -12,6 +12,8 @@ Faults (one per request, from a queue of planned faults or drawn at a seeded ran
                          (longer than the client's timeout: the client has given up by then)
   busy_with_retry_after  answer 503 Service Unavailable with Retry-After: `retry_after`
 `rewrite_answers` swaps bytes in forwarded answers (a server keeping what the real one cleans).
+`before_forward` (method, path) -> None runs in the proxy's thread before a request goes upstream: what
+someone else does while the request is in flight (a second helpdesk change during a push).
 Every request is kept as (method, path) in `requests` (faulted ones too); `method_counts()` counts them
 by method; `reset_counts()` starts afresh.
 """
@@ -24,6 +26,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -52,6 +55,7 @@ class FaultProxy:
         # Bytes of forwarded answers to swap ({b"NUL-HERE": b"\x00"}): a server that keeps what the
         # real one behind the proxy would clean (issue 11: NUL bytes in an entry's text).
         self.rewrite_answers: dict[bytes, bytes] = {}
+        self.before_forward: Callable[[str, str], None] | None = None
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -160,6 +164,8 @@ class FaultProxy:
                     time.sleep(proxy.stall_seconds)
                     self.close_connection = True
                     return
+                if proxy.before_forward is not None:
+                    proxy.before_forward(self.command, self.path)
                 response, data = self._forward(body)
                 if fault == "drop_after":
                     self.close_connection = True
