@@ -38,6 +38,15 @@ def series_on_another_clock(agent, capture_on_commit, *, zone: str = "America/Ne
     return master
 
 
+def weekly_four_of(agent, start, capture_on_commit):
+    """`agent`'s weekly series of four ("Weekly", an hour each from `start`), committed (so pushed).
+    Returns the master."""
+    with capture_on_commit(execute=True):
+        return calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;COUNT=4", agents=[agent], start=start, end=start + HOUR, subject="Weekly"
+        )
+
+
 def make_weekly_series(agent, start, capture_on_commit):
     """A weekly series of six in the helpdesk, its second occurrence moved, its third cancelled, each
     change committed (so pushed) on its own. Returns the master."""

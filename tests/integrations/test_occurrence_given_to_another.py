@@ -20,7 +20,7 @@ from calendars import services as calendar_services
 from calendars.models import CalendarSettings, SyncPolicy
 from integrations import selectors
 from tests.integrations.conftest import USERS, OtherClient
-from tests.integrations.series import HOUR
+from tests.integrations.series import weekly_four_of
 
 pytestmark = pytest.mark.django_db
 
@@ -33,14 +33,7 @@ def bob_phone(radicale, bob_calendar):
 @pytest.fixture
 def series(alice_calendar, bob_calendar, tomorrow_9, django_capture_on_commit_callbacks):
     """Alice's weekly series of four, committed (so pushed); bob is on none of it."""
-    with django_capture_on_commit_callbacks(execute=True):
-        return calendar_services.create_recurring_appointment(
-            rule="RRULE:FREQ=WEEKLY;COUNT=4",
-            agents=[alice_calendar.agent],
-            start=tomorrow_9,
-            end=tomorrow_9 + HOUR,
-            subject="Stand-up",
-        )
+    return weekly_four_of(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
 
 
 def _starts(phone: OtherClient, start, end) -> list:

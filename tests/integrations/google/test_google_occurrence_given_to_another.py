@@ -11,7 +11,7 @@ import pytest
 
 from calendars import services as calendar_services
 from integrations import services
-from tests.integrations.series import HOUR
+from tests.integrations.series import weekly_four_of
 
 from .conftest import ALICE
 
@@ -33,10 +33,7 @@ def test_an_occurrence_given_to_bob_is_a_one_off_on_his_google_calendar_and_goes
 ):
     services.connect_agent(bob, connection=google_connection)
     alice = alice_google.agent
-    with django_capture_on_commit_callbacks(execute=True):
-        series = calendar_services.create_recurring_appointment(
-            rule="RRULE:FREQ=WEEKLY;COUNT=4", agents=[alice], start=tomorrow_9, end=tomorrow_9 + HOUR, subject="Weekly"
-        )
+    series = weekly_four_of(alice, tomorrow_9, django_capture_on_commit_callbacks)
     second = series.occurrences.order_by("original_start")[1]
     [master] = google.events(ALICE)
     assert _exdates(master) == []

@@ -14,7 +14,7 @@ from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations import services
 from integrations.models import SyncLink, SyncLogEntry
-from tests.integrations.series import HOUR
+from tests.integrations.series import HOUR, weekly_four_of
 
 from .conftest import ALICE
 
@@ -63,10 +63,7 @@ def test_an_occurrence_given_to_another_technician_goes_to_their_outlook_and_bac
 ):
     services.connect_agent(bob, connection=graph_connection)
     alice = alice_graph.agent
-    with django_capture_on_commit_callbacks(execute=True):
-        series = calendar_services.create_recurring_appointment(
-            rule="RRULE:FREQ=WEEKLY;COUNT=4", agents=[alice], start=tomorrow_9, end=tomorrow_9 + HOUR, subject="Weekly"
-        )
+    series = weekly_four_of(alice, tomorrow_9, django_capture_on_commit_callbacks)
     occurrences = list(series.occurrences.order_by("original_start"))
     second = occurrences[1].start.astimezone(UTC)
     window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(weeks=5))
