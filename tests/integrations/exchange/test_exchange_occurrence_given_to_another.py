@@ -5,13 +5,10 @@ What Outlook shows is the peer's own calendar view."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from calendars import services as calendar_services
-from integrations import services
-from tests.integrations.series import weekly_four_of
+from tests.integrations.series import series_to_give_away
 
 from .conftest import ALICE
 
@@ -23,13 +20,9 @@ pytestmark = pytest.mark.django_db
 def test_an_occurrence_given_to_bob_is_a_single_item_in_his_exchange_calendar_and_goes_back(
     alice_exchange, bob, ews_connection, ews, tomorrow_9, django_capture_on_commit_callbacks
 ):
-    services.connect_agent(bob, connection=ews_connection)
     alice = alice_exchange.agent
-    series = weekly_four_of(alice, tomorrow_9, django_capture_on_commit_callbacks)
-    occurrences = list(series.occurrences.order_by("original_start"))
-    second = occurrences[1]
-    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(weeks=5))
-    every = sorted(o.start for o in occurrences)
+    given = series_to_give_away(alice, bob, ews_connection, tomorrow_9, django_capture_on_commit_callbacks)
+    second, window, every = given.occurrences[1], given.window, given.starts
 
     def starts(mailbox: str) -> list:
         return sorted(shown.start for shown in ews.calendar_view(mailbox, *window))

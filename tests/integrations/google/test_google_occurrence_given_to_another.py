@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from calendars import services as calendar_services
-from integrations import services
-from tests.integrations.series import weekly_four_of
+from tests.integrations.series import series_to_give_away
 
 from .conftest import ALICE
 
@@ -31,10 +30,9 @@ def _exdates(event: dict) -> list[str]:
 def test_an_occurrence_given_to_bob_is_a_one_off_on_his_google_calendar_and_goes_back(
     alice_google, bob, google_connection, google, tomorrow_9, django_capture_on_commit_callbacks
 ):
-    services.connect_agent(bob, connection=google_connection)
     alice = alice_google.agent
-    series = weekly_four_of(alice, tomorrow_9, django_capture_on_commit_callbacks)
-    second = series.occurrences.order_by("original_start")[1]
+    given = series_to_give_away(alice, bob, google_connection, tomorrow_9, django_capture_on_commit_callbacks)
+    second = given.occurrences[1]
     [master] = google.events(ALICE)
     assert _exdates(master) == []
 

@@ -5,16 +5,15 @@ leaves it again when given back. What Outlook holds is read from the peer's own 
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC
 
 import pytest
 from django.db import connection as db_connection
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
-from integrations import services
 from integrations.models import SyncLink, SyncLogEntry
-from tests.integrations.series import HOUR, weekly_four_of
+from tests.integrations.series import HOUR, series_to_give_away
 
 from .conftest import ALICE
 
@@ -61,13 +60,10 @@ def test_a_move_made_while_a_rename_is_pushed_reaches_outlook_at_once(alice_grap
 def test_an_occurrence_given_to_another_technician_goes_to_their_outlook_and_back(
     alice_graph, bob, graph_connection, graph, tomorrow_9, django_capture_on_commit_callbacks
 ):
-    services.connect_agent(bob, connection=graph_connection)
     alice = alice_graph.agent
-    series = weekly_four_of(alice, tomorrow_9, django_capture_on_commit_callbacks)
-    occurrences = list(series.occurrences.order_by("original_start"))
+    given = series_to_give_away(alice, bob, graph_connection, tomorrow_9, django_capture_on_commit_callbacks)
+    occurrences, window, every = given.occurrences, given.window, given.starts
     second = occurrences[1].start.astimezone(UTC)
-    window = (tomorrow_9 - timedelta(days=1), tomorrow_9 + timedelta(weeks=5))
-    every = sorted(o.start.astimezone(UTC) for o in occurrences)
 
     def starts(address: str) -> list:
         return [e["_start"] for e in graph.calendar_view(address, *window)]
