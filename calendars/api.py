@@ -198,9 +198,9 @@ def calendar_items(user, start, end, **filters) -> list[dict]:
                 "can_reassign": reassign and not ownership.keeps_technicians(source),
                 # Most entries have no link: no lines to pick (entry_states would give none).
                 "external_calendars": entry_states(
-                    external, target=sync_target, agent_ids=agent_ids, cancelled=row["is_cancelled"]
+                    external, target=sync_target, agent_ids=agent_ids, cancelled=row["is_cancelled"], entry=row["id"]
                 )
-                if sync_target in external
+                if sync_target in external or row["id"] in external
                 else [],
                 "sequence": row["sequence"],
                 "created_at": _moment_text(row["created_at"], zone),
@@ -657,7 +657,9 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         if states is None:  # one appointment read on its own
             states = external_calendar_states([target])
         agent_ids = [agent.pk for agent in appointment.agents.all()]
-        return entry_states(states, target=target, agent_ids=agent_ids, cancelled=appointment.is_cancelled)
+        return entry_states(
+            states, target=target, agent_ids=agent_ids, cancelled=appointment.is_cancelled, entry=appointment.pk
+        )
 
     def to_representation(self, appointment: Appointment) -> dict:
         data = super().to_representation(appointment)

@@ -379,6 +379,11 @@ class SyncLink(models.Model):
     span_start = models.DateTimeField(null=True, blank=True)
     span_end = models.DateTimeField(null=True, blank=True, help_text="Empty: a series without an end.")
     pending = models.BooleanField(default=False, db_index=True, help_text="A helpdesk change waits to be pushed.")
+    # How many times a helpdesk change marked this link (integrations.services), raised in the
+    # database (F() + 1), never written back from memory. A sync run clears `pending` only while the
+    # count is still the one it read (a compare-and-set), so a change made while a push of the
+    # older state is in flight stays marked and is pushed after it (trial fault 1).
+    changes = models.PositiveBigIntegerField(default=0, editable=False)
     approval = models.CharField(max_length=10, choices=Approval.choices, default=Approval.NOT_NEEDED, blank=True)
     failures = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

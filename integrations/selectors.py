@@ -75,7 +75,9 @@ def external_calendar_states(appointment_ids: Iterable[int] | QuerySet) -> dict[
     QuerySet of one column of ids, run as a subquery (the group calendar's window).
 
     Give series masters' ids for occurrences (a series syncs as one entry, its link is the
-    master's). A technician of the appointment without an entry here has no connected calendar,
+    master's): the lines of a given master's occurrences linked on their own (a technician not on
+    the series given one occurrence: its one-off entry, integrations.services) come too, under
+    the occurrence's id. A technician of the appointment without an entry here has no connected calendar,
     or policy Never; a link of a technician no longer on the appointment (a removal on its way)
     is left out.
     """
@@ -86,7 +88,10 @@ def external_calendar_states(appointment_ids: Iterable[int] | QuerySet) -> dict[
         if not ids:
             return {}
     rows = (
-        SyncLink.objects.filter(appointment_id__in=ids, appointment__agents=F("agent_calendar__agent"))
+        SyncLink.objects.filter(
+            Q(appointment_id__in=ids) | Q(appointment__master_id__in=ids),
+            appointment__agents=F("agent_calendar__agent"),
+        )
         .values_list(
             "appointment_id",
             "agent_calendar__agent_id",
@@ -110,16 +115,20 @@ def external_calendar_states(appointment_ids: Iterable[int] | QuerySet) -> dict[
 
 
 def entry_states(
-    states: dict[int, list[dict]], *, target: int, agent_ids: Iterable[int], cancelled: bool
+    states: dict[int, list[dict]], *, target: int, agent_ids: Iterable[int], cancelled: bool, entry: int | None = None
 ) -> list[dict]:
     """The lines of `external_calendar_states` (`states`) for one entry shown: `target` is the
     id its link hangs on (a series' master for its occurrences), `agent_ids` the entry's own
     technicians (one who left an occurrence on their own has no copy of it) and `cancelled` says
-    it is cancelled (on nobody's calendar: no line)."""
+    it is cancelled (on nobody's calendar: no line). `entry`: the entry's own id, whose own links
+    (an occurrence given to a technician not on the series) add their lines."""
     if cancelled:
         return []
     own = set(agent_ids)
-    return [state for state in states.get(target, []) if state["agent"] in own]
+    lines = states.get(target, [])
+    if entry is not None and entry != target:
+        lines = [*lines, *states.get(entry, [])]
+    return [state for state in lines if state["agent"] in own]
 
 
 def external_calendar_lines(appointments: Iterable) -> dict[int, list[tuple[str, str]]]:
@@ -132,7 +141,11 @@ def external_calendar_lines(appointments: Iterable) -> dict[int, list[tuple[str,
     for appointment in appointments:
         names = {agent.pk: agent.name for agent in appointment.agents.all()}
         own = entry_states(
-            states, target=appointment.master_id or appointment.pk, agent_ids=names, cancelled=appointment.is_cancelled
+            states,
+            target=appointment.master_id or appointment.pk,
+            agent_ids=names,
+            cancelled=appointment.is_cancelled,
+            entry=appointment.pk,
         )
         lines[appointment.pk] = [(names[state["agent"]], state["label"]) for state in own]
     return lines

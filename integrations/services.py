@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -51,6 +51,13 @@ def _queue_pushes(agent_calendar_ids: set[int]) -> None:
             push_agent_calendar.delay(pk)
         except Exception:
             logger.warning("Could not queue the push of agent calendar %s; the next pull pushes it", pk, exc_info=True)
+
+
+def queue_push_again(agent_calendar_id: int) -> None:
+    """Queue one more push of this agent calendar now, for a run that met helpdesk changes made
+    while it pushed (`SyncReport.changed_meanwhile`): they stay marked, and go out at once instead
+    of at the next poll. A broker that refuses it loses nothing (the links stay marked)."""
+    _queue_pushes({agent_calendar_id})
 
 
 class _PushesOfOneCommit:
@@ -91,7 +98,10 @@ def note_appointment_change(
 ) -> None:
     """Receiver of `appointment_changed`: per the effective policy of each technician concerned,
     mark the appointment's sync link for a push (Always), or waiting for approval (Ask); Never
-    makes no link. A series syncs as one entry, so an occurrence's change marks its master.
+    makes no link. A series syncs as one entry, so an occurrence's change marks its master; an
+    occurrence given on its own to a technician who is not on the series (the group calendar's
+    drag, a technician added to one occurrence) is that technician's own one-off entry, linked to
+    the occurrence itself (`_mark_occurrence_links`, trial fault 2).
     The calendar a pulled change comes from is left out (it holds the change already), unless
     the change only `follows` from that one (calendars.signals): then it needs the push too.
     A paused calendar's links are marked too (they count as pending) but no push is queued for
@@ -99,17 +109,50 @@ def note_appointment_change(
     target = appointment.master if appointment.master_id else appointment
     target_deleted = change == Change.DELETED and target.pk == appointment.pk
     agent_ids_now = set() if target_deleted else set(target.agents.values_list("id", flat=True))
-    concerned = agent_ids_now | set(agent_ids_before)
-    if not concerned:
-        return
     origin = None if follows else inbound_calendar_id()
     settings = CalendarSettings.load()
+    touched = _mark_links(
+        target,
+        agent_ids_now | set(agent_ids_before),
+        now=agent_ids_now,
+        before=agent_ids_before,
+        deleted=target_deleted,
+        origin=origin,
+        settings=settings,
+    )
+    if appointment.master_id:
+        touched |= _mark_occurrence_links(
+            appointment, change, agent_ids_before, series_agent_ids=agent_ids_now, origin=origin, settings=settings
+        )
+    elif target.is_recurring_master and not target_deleted:
+        touched |= _mark_own_entries_of_occurrences(target, origin=origin)
+    if touched:
+        _push_on_commit(touched)
+
+
+def _mark_links(
+    target: Appointment,
+    concerned: set[int],
+    *,
+    now: set[int],
+    before: frozenset | set[int],
+    deleted: bool,
+    origin: int | None,
+    settings: CalendarSettings,
+) -> set[int]:
+    """Mark the links of `target` on the calendars of the technicians `concerned` (agent ids): a
+    technician in `now` has it on their calendar (a link is made unless their policy is Never),
+    one not in it has it removed from there. `before`: who had it before the change (one added
+    now is asked again under Ask); `deleted`: `target` itself goes. The calendar `origin` (the
+    pulled change's) is left out. Returns the ids of the agent calendars to push (not paused)."""
+    if not concerned:
+        return set()
     calendars = AgentCalendar.objects.filter(agent_id__in=concerned, connection__is_active=True).select_related("agent")
     touched: set[int] = set()
     for agent_calendar in calendars:
         if agent_calendar.pk == origin:
             continue
-        on_calendar = agent_calendar.agent_id in agent_ids_now
+        on_calendar = agent_calendar.agent_id in now
         policy = effective_sync_policy(agent_calendar.agent, settings)
         link = SyncLink.objects.filter(agent_calendar=agent_calendar, appointment=target).first()
         if link is None:
@@ -119,20 +162,86 @@ def note_appointment_change(
         elif policy == SyncPolicy.NEVER and on_calendar:
             continue
         link.pending = True
-        if target_deleted and target.request_id is not None:
+        if deleted and target.request_id is not None:
             # The link loses its appointment: a conflict the deletion meets is still told on the request.
             link.snapshot = {**link.snapshot, DELETED_REQUEST: target.request_id}
-        added = on_calendar and agent_calendar.agent_id not in agent_ids_before
+        added = on_calendar and agent_calendar.agent_id not in before
         link.approval = approval_after_change(link, on_calendar=on_calendar, policy=policy, added=added)
         if link.approval == SyncLink.Approval.DECLINED:
             link.pending = False  # nothing waits: the technician said no to this appointment
         link.failures = 0
         link.next_attempt_at = None
-        link.save()
+        _save_marked(link)
         if agent_calendar.state != AgentCalendar.State.PAUSED:
             touched.add(agent_calendar.pk)
-    if touched:
-        _push_on_commit(touched)
+    return touched
+
+
+def _mark_occurrence_links(
+    occurrence: Appointment,
+    change: str,
+    agent_ids_before: frozenset,
+    *,
+    series_agent_ids: set[int],
+    origin: int | None,
+    settings: CalendarSettings,
+) -> set[int]:
+    """An occurrence changed: the technicians on it who are not on its series (`series_agent_ids`)
+    get it as a one-off entry of their own, linked to the occurrence (the series' entry on their
+    calendar cannot hold it: they have none, RFC 5545 has no per-attendee occurrence); those who
+    had such an entry and no longer have the occurrence (given back, cancelled, deleted, or now on
+    the series, whose entry holds it) have it removed. The series' own technicians are marked on
+    the master (`note_appointment_change`). Returns the agent calendars to push."""
+    gone = change == Change.DELETED or occurrence.is_cancelled
+    now = set() if gone else set(occurrence.agents.values_list("id", flat=True)) - series_agent_ids
+    linked = set(SyncLink.objects.filter(appointment=occurrence).values_list("agent_calendar__agent_id", flat=True))
+    before = set(agent_ids_before) - series_agent_ids
+    return _mark_links(
+        occurrence,
+        now | before | linked,
+        now=now,
+        before=before,
+        deleted=change == Change.DELETED,
+        origin=origin,
+        settings=settings,
+    )
+
+
+def _mark_own_entries_of_occurrences(master: Appointment, *, origin: int | None) -> set[int]:
+    """A series changed as a whole: the one-off entries of its occurrences held by technicians who
+    are not on the series (`_mark_occurrence_links`) are pushed again too (moved with the series,
+    or removed once their technician is on the series, whose entry holds the occurrence). Two
+    queries. Returns the agent calendars to push."""
+    links = SyncLink.objects.filter(appointment__master=master, agent_calendar__connection__is_active=True)
+    if origin is not None:
+        links = links.exclude(agent_calendar_id=origin)
+    calendars = dict(links.values_list("agent_calendar_id", "agent_calendar__state"))
+    if not calendars:
+        return set()
+    # Raised in the database, as `_save_marked` does: a run working on them clears only older marks.
+    links.update(pending=True, changes=F("changes") + 1, failures=0, next_attempt_at=None)
+    return {pk for pk, state in calendars.items() if state != AgentCalendar.State.PAUSED}
+
+
+# What marking a link for a push writes (besides the change count): a run working on the link
+# meanwhile keeps its own fields (hashes, version, snapshot of what it synced), and this mark keeps
+# the link pending however the run ends (`changes`).
+_MARK_FIELDS = ["pending", "snapshot", "approval", "failures", "next_attempt_at"]
+
+
+def _save_marked(link: SyncLink, fields: list[str] = _MARK_FIELDS) -> None:
+    """Save a link just marked (or unmarked) by a helpdesk change and count the change (`SyncLink.
+    changes`, raised in the database): a sync run that read the link before clears `pending` only
+    for the count it read, so this change is not lost when that run records its push (trial fault 1).
+    An existing link saves only `fields`, so nothing the run records is overwritten with what was
+    read before it."""
+    if link.pk is None:
+        link.changes = 1
+        link.save()
+        return
+    link.changes = F("changes") + 1
+    link.save(update_fields=[*fields, "changes"])
+    del link.changes  # deferred: read again from the database only if asked for
 
 
 def approval_after_change(link: SyncLink, *, on_calendar: bool, policy: str, added: bool = False) -> str:
@@ -237,7 +346,7 @@ def approve(link: SyncLink, *, by=None) -> SyncLink:
     """The technician lets this appointment reach the external calendar."""
     link.approval = SyncLink.Approval.APPROVED
     link.pending = True
-    link.save(update_fields=["approval", "pending"])
+    _save_marked(link, ["approval", "pending"])
     pk = link.agent_calendar_id
     _push_on_commit({pk})
     return link

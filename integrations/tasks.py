@@ -45,6 +45,10 @@ def _run(task, agent_calendar_id: int, *, pull: bool) -> str:
     report = _retried(task, lambda: engine.sync_calendar_by_id(agent_calendar_id, pull=pull))
     if report is None:
         return "skipped"  # gone, or paused
+    if report.changed_meanwhile:
+        # The helpdesk changed entries again while this run sent them: they stay marked, and go out
+        # now rather than at the next poll (that change's own push may have met this run's lease).
+        services.queue_push_again(agent_calendar_id)
     return report.summary()
 
 

@@ -114,6 +114,10 @@ class SyncReport:
     # readable, or read-only for the helpdesk's writes. The calendar is marked failing with this
     # reason; the writes it refused stay pending, without a failure of their own.
     rights_problem: RightsLost | None = None
+    # Links the helpdesk changed again while this run pushed or pulled them (their change count
+    # moved on: `SyncLink.changes`): they stay pending, and the caller queues another push
+    # (integrations.tasks) so the newer change goes out without waiting for a poll.
+    changed_meanwhile: int = 0
 
     def summary(self) -> str:
         """One line for the task result and `manage.py sync_calendars`:
@@ -710,6 +714,8 @@ class _Run:
             return None
         if not on_calendar and all(agent.pk != self.agent.pk for agent in mapping.agents_of(appointment)):
             return None
+        if appointment.master_id is not None and not self._own_occurrence(appointment):
+            return None
         before = None
         if link.snapshot.get("remote") and mapping.reads_remote_before(appointment):
             before = mapping.from_data(link.snapshot["remote"])
@@ -717,6 +723,15 @@ class _Run:
         # Read only by a create: a linked entry created again stands in for the gone one.
         local.replaces = link.remote_id or None
         return local
+
+    def _own_occurrence(self, occurrence: Appointment) -> bool:
+        """Is this occurrence, linked on its own, a one-off entry of this technician's
+        (integrations.services._mark_occurrence_links)? Not when it is cancelled, nor when the
+        technician is on its series: the series' entry holds it then (an override), and a one-off
+        entry would show it twice."""
+        if occurrence.is_cancelled:
+            return False
+        return all(agent.pk != self.agent.pk for agent in mapping.agents_of(occurrence.master))
 
     def _entry_of(self, link: SyncLink, appointment: Appointment, before: RemoteEvent | None) -> RemoteEvent:
         """`mapping.local_event` of the link's appointment for this technician; `before`: the remote
@@ -1268,7 +1283,7 @@ class _Run:
             self._keep_version(link, event)
             self._keep_base(link, local, event)
             if link.pending and not _held(link):
-                SyncLink.objects.filter(pk=link.pk).update(pending=False)
+                self._clear_pending(link)
             return
         if op in (Op.FORGET, Op.IGNORE):
             if link.pk:
@@ -1484,6 +1499,8 @@ class _Run:
             # own state), the appointment as just written included.
             _copy_fields(link, pending.link, written)
             pending.link.appointment = appointment
+            if pending.link.pending:  # cleared only for the change this run read (`_clear_pending`)
+                self._clear_pending(pending.link)
             self.report.pulled += 1
             self.report.conflicts += 1 if pending.decision.conflict else 0
         return alone
@@ -1861,13 +1878,33 @@ class _Run:
         `remote`'s content hash when the caller has it already. Returns the fields (attnames) it
         records: those of `_synced_fields`, and the approval (an approved push is done)."""
         fields = _synced_fields(local, remote, raw=raw, remote_hash=remote_hash)
+        was_pending = link.pending
         for name, value in fields.items():
             setattr(link, name, value)
         # On the external calendar now: kept in step from here on, never asked about again.
         link.approval = SyncLink.Approval.NOT_NEEDED
-        if save:
-            link.save()
-        return [*fields, "approval"]
+        if save and link.pk is None:
+            link.save()  # a new link: no helpdesk change can have marked it yet
+        elif save:
+            # Everything but `pending` (and the change count, which only a helpdesk change raises):
+            # `pending` is cleared only for the change count this run read (`_clear_pending`).
+            link.save(update_fields=_RECORDED_FIELDS)
+            link.pending = was_pending
+            if was_pending:
+                self._clear_pending(link)
+        return [name for name in (*fields, "approval") if name != "pending"]
+
+    def _clear_pending(self, link: SyncLink) -> bool:
+        """Clear the link's pending mark, unless a helpdesk change marked it again after this run
+        read it (its `changes` count moved on: a compare-and-set, one UPDATE): then the mark stays,
+        for the newer state, and the report asks for another push (`SyncReport.changed_meanwhile`).
+        Returns whether the mark was cleared."""
+        if SyncLink.objects.filter(pk=link.pk, changes=link.changes).update(pending=False):
+            link.pending = False
+            return True
+        link.pending = True
+        self.report.changed_meanwhile += 1
+        return False
 
     def _failed(self, link: SyncLink, decision: Decision, error: Exception) -> None:
         """One item failed: logged with its reason, retried after the link's back-off. A refused
@@ -1958,6 +1995,14 @@ class _Run:
                 zone=str(self.agent.time_zone),
             ),
         )
+
+
+# What `_Run._synced` saves on a link it had read: every field but its id, the pending mark and
+# the change count (`SyncLink.changes`: only a helpdesk change raises it, and `pending` is cleared
+# by a compare-and-set on it).
+_RECORDED_FIELDS = [
+    field.name for field in SyncLink._meta.concrete_fields if field.name not in ("id", "pending", "changes")
+]
 
 
 def _held(link: SyncLink) -> bool:

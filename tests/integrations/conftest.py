@@ -66,6 +66,27 @@ def _connect(agent, connection, radicale):
     return services.connect_agent(agent, connection=connection, calendar=name)
 
 
+def calendar_through_proxy(agent, proxy, radicale, caldav_connection, *, name: str, timeout: float):
+    """`agent`'s Radicale calendar as the connector reaches it through `proxy` (a FaultProxy in
+    front of Radicale), on a connection of its own called `name` (client timeout `timeout`
+    seconds). The calendar is on Radicale at the same path: a phone reaches it directly at
+    `radicale.url` + `calendar_id.split("/", 3)[3]`. Returns the AgentCalendar."""
+    from integrations.models import AgentCalendar
+
+    direct = _connect(agent, caldav_connection, radicale)
+    connection = services.add_connection(
+        name=name,
+        kind="caldav",
+        url=proxy.url,
+        username="helpdesk",
+        secret=USERS["helpdesk"],
+        options={"calendar_home": "/{user}/", "timeout": timeout},
+    )
+    calendar_path = direct.calendar_id.split("/", 3)[3]
+    direct.delete()
+    return AgentCalendar.objects.create(agent=agent, connection=connection, calendar_id=proxy.url + calendar_path)
+
+
 @pytest.fixture
 def alice_calendar(alice, caldav_connection, radicale):
     return _connect(alice, caldav_connection, radicale)

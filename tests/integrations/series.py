@@ -1,5 +1,6 @@
 """The weekly series every connector's sync suite pushes, and the helpdesk's side of it."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,42 @@ def series_on_another_clock(agent, capture_on_commit, *, zone: str = "America/Ne
             end=start + HOUR / 2,
         )
     return master
+
+
+def weekly_four_of(agent, start, capture_on_commit):
+    """`agent`'s weekly series of four ("Weekly", an hour each from `start`), committed (so pushed).
+    Returns the master."""
+    with capture_on_commit(execute=True):
+        return calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;COUNT=4", agents=[agent], start=start, end=start + HOUR, subject="Weekly"
+        )
+
+
+@dataclass
+class GivenAway:
+    """Alice's weekly series of four (`weekly_four_of`), bob connected too: what the tests of an
+    occurrence given to another technician start from (trial fault 2)."""
+
+    master: Appointment
+    occurrences: list  # in start order
+    window: tuple  # (start, end) holding every occurrence
+    starts: list  # every occurrence's start, in UTC
+
+
+def series_to_give_away(alice, bob, connection, start, capture_on_commit) -> GivenAway:
+    """Bob's calendar connected on `connection` (integrations.services.connect_agent), and alice's
+    weekly series of four from `start`, committed (so pushed)."""
+    from integrations import services
+
+    services.connect_agent(bob, connection=connection)
+    master = weekly_four_of(alice, start, capture_on_commit)
+    occurrences = list(master.occurrences.order_by("original_start"))
+    return GivenAway(
+        master,
+        occurrences,
+        (start - timedelta(days=1), start + timedelta(weeks=5)),
+        sorted(o.start.astimezone(UTC) for o in occurrences),
+    )
 
 
 def make_weekly_series(agent, start, capture_on_commit):

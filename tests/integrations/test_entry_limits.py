@@ -290,26 +290,14 @@ def test_cut_description_stays_whole_outside_after_an_edit_in_the_helpdesk(
 def proxied(alice, radicale, caldav_connection):
     """(alice's calendar through our proxy, her phone on Radicale directly, the proxy): the proxy's
     `rewrite_answers` makes a server that keeps what Radicale would clean or refuse."""
-    from integrations.models import AgentCalendar
-    from integrations.services import add_connection
-    from tests.integrations.conftest import _connect
+    from tests.integrations.conftest import calendar_through_proxy
     from tests.peers.fault_proxy import FaultProxy
 
     proxy = FaultProxy(radicale.url)
-    direct = _connect(alice, caldav_connection, radicale)
-    connection = add_connection(
-        name="Keeps NUL",
-        kind="caldav",
-        url=proxy.url,
-        username="helpdesk",
-        secret=USERS["helpdesk"],
-        options={"calendar_home": "/{user}/", "timeout": 5},
-    )
-    calendar_path = direct.calendar_id.split("/", 3)[3]
-    direct.delete()
     alice.import_external = True
     alice.save()
-    calendar = AgentCalendar.objects.create(agent=alice, connection=connection, calendar_id=proxy.url + calendar_path)
+    calendar = calendar_through_proxy(alice, proxy, radicale, caldav_connection, name="Keeps NUL", timeout=5)
+    calendar_path = calendar.calendar_id.split("/", 3)[3]
     pull(calendar)
     yield calendar, OtherClient(radicale.url, "alice", USERS["alice"], radicale.url + calendar_path), proxy
     proxy.stop()

@@ -36,22 +36,11 @@ def proxy(radicale):
 @pytest.fixture
 def proxied_calendar(alice, proxy, radicale, caldav_connection):
     """Alice's calendar, reached by the connector through the proxy (timeouts of one second)."""
-    from tests.integrations.conftest import _connect
+    from tests.integrations.conftest import calendar_through_proxy
 
-    direct = _connect(alice, caldav_connection, radicale)
-    connection = services.add_connection(
-        name="Through the proxy",
-        kind="caldav",
-        url=proxy.url,
-        username="helpdesk",
-        secret=USERS["helpdesk"],
-        options={"calendar_home": "/{user}/", "timeout": 1},
-    )
-    calendar_path = direct.calendar_id.split("/", 3)[3]
-    direct.delete()
     alice.import_external = True
     alice.save()
-    return AgentCalendar.objects.create(agent=alice, connection=connection, calendar_id=proxy.url + calendar_path)
+    return calendar_through_proxy(alice, proxy, radicale, caldav_connection, name="Through the proxy", timeout=1)
 
 
 def _sync_ignoring_faults(agent_calendar, *, pull: bool) -> None:

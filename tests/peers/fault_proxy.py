@@ -15,6 +15,8 @@ Faults (one per request, from a queue of planned faults or drawn at a seeded ran
 `refuse(path, reads=...)`: the server refuses one calendar object as RFC 3744 section 7.1.1 has it
 (403 Forbidden with a DAV:need-privileges error body): its PUT and DELETE, and with `reads` its GET
 and its member of a REPORT's multistatus too (a DAV:response with status 403, RFC 4918 section 13).
+`before_forward` (method, path) -> None runs in the proxy's thread before a request goes upstream: what
+someone else does while the request is in flight (a second helpdesk change during a push).
 Every request is kept as (method, path) in `requests` (faulted ones too); `method_counts()` counts them
 by method; `reset_counts()` starts afresh.
 """
@@ -27,6 +29,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape
@@ -58,6 +61,7 @@ class FaultProxy:
         self.rewrite_answers: dict[bytes, bytes] = {}
         # Paths of calendar objects refused on their own (`refuse`): path -> "write" or "read".
         self.refused: dict[str, str] = {}
+        self.before_forward: Callable[[str, str], None] | None = None
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -178,6 +182,8 @@ class FaultProxy:
                     time.sleep(proxy.stall_seconds)
                     self.close_connection = True
                     return
+                if proxy.before_forward is not None:
+                    proxy.before_forward(self.command, self.path)
                 response, data = self._forward(body)
                 if fault == "drop_after":
                     self.close_connection = True

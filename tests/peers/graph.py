@@ -214,6 +214,9 @@ class GraphServer:
         # answered with that deleted event (its id then 404s), as a de-duplication by id alone would.
         self.transactions_outlive_deletes = False
         self.spent_transactions: dict[str, dict] = {}
+        # before_request(method, path): run in the server's thread as a request arrives, before it is
+        # handled - what someone else does while the request is in flight (a second helpdesk change).
+        self.before_request = None
         self.processed = threading.Event()
         self.release = threading.Event()
         self.lock = threading.RLock()
@@ -1177,6 +1180,8 @@ def _handler(server: GraphServer):
             query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             raw = self._body()
             path = url.path
+            if server.before_request is not None:
+                server.before_request(method, path)
             tenant = f"/{server.tenant}"
             try:
                 if path == f"{tenant}/v2.0/.well-known/openid-configuration":

@@ -1,0 +1,82 @@
+"""Trial faults 1 and 2 on Microsoft 365 (the Graph peer, tests/peers/graph.py): a helpdesk change
+made while the push of an earlier one is in flight reaches Outlook at once, without a conflict; an
+occurrence given to a technician not on the series reaches their calendar as a one-off entry and
+leaves it again when given back. What Outlook holds is read from the peer's own state."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import pytest
+from django.db import connection as db_connection
+
+from calendars import services as calendar_services
+from calendars.models import Appointment
+from integrations.models import SyncLink, SyncLogEntry
+from tests.integrations.series import HOUR, series_to_give_away
+
+from .conftest import ALICE
+
+BOB = "bob@example.com"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_move_made_while_a_rename_is_pushed_reaches_outlook_at_once(alice_graph, graph, tomorrow_9):
+    alice = alice_graph.agent
+    appointment = calendar_services.create_appointment(
+        subject="Race", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice]
+    )  # committed: pushed on commit (Celery eager)
+    assert SyncLink.objects.get(appointment=appointment).remote_id
+    moved = tomorrow_9 + 2 * HOUR
+    outcome: list = []
+
+    def move_during_the_write(method: str, path: str) -> None:
+        # The rename's write (a PATCH, or a $batch holding it), held until the move is committed.
+        if outcome or method not in ("PATCH", "POST") or not (path == "/v1.0/$batch" or "/events/" in path):
+            return
+        try:
+            calendar_services.update_appointment(
+                Appointment.objects.get(pk=appointment.pk), start=moved, end=moved + HOUR
+            )
+            outcome.append("done")
+        except Exception as error:  # shown by the assertion below
+            outcome.append(error)
+        finally:
+            db_connection.close()  # this thread's own connection
+
+    graph.before_request = move_during_the_write
+    calendar_services.update_appointment(appointment, subject="Race renamed")
+    graph.before_request = None
+    assert outcome == ["done"]
+
+    (event,) = graph.events(ALICE)
+    assert event["subject"] == "Race renamed"
+    assert (event["_start"], event["_end"]) == (moved.astimezone(UTC), (moved + HOUR).astimezone(UTC))
+    assert not SyncLink.objects.get(appointment=appointment).pending
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.CONFLICT).exists()
+
+
+@pytest.mark.django_db
+def test_an_occurrence_given_to_another_technician_goes_to_their_outlook_and_back(
+    alice_graph, bob, graph_connection, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    alice = alice_graph.agent
+    given = series_to_give_away(alice, bob, graph_connection, tomorrow_9, django_capture_on_commit_callbacks)
+    occurrences, window, every = given.occurrences, given.window, given.starts
+    second = occurrences[1].start.astimezone(UTC)
+
+    def starts(address: str) -> list:
+        return [e["_start"] for e in graph.calendar_view(address, *window)]
+
+    assert starts(ALICE) == every
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.reassign_appointment(occurrences[1], from_agent=alice, to_agent=bob)
+    assert starts(ALICE) == [start for start in every if start != second]
+    assert starts(BOB) == [second]
+    assert [event.get("type", "singleInstance") for event in graph.events(BOB)] == ["singleInstance"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.reassign_appointment(occurrences[1], from_agent=bob, to_agent=alice)
+    assert starts(BOB) == []
+    assert starts(ALICE) == every
+    assert len(graph.events(ALICE)) == 1
