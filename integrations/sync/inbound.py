@@ -671,7 +671,10 @@ def _remote_changes(
         if after.all_day != appointment.all_day:
             changes["all_day"] = after.all_day
     zone = _new_series_zone(appointment, before, after)
-    if zone is not None:
+    if zone is not None and "start" in changes:
+        # Taken with the external calendar's own start only (review 8 F2): alone, update_appointment
+        # keeps the wall clock on the new zone (the edit page's meaning), which moves a series whose
+        # instants the external calendar kept by the zones' difference.
         changes["time_zone"] = zone
     external = appointment.source == Appointment.Source.EXTERNAL
     private_changed = before is not None and before.private != after.private
@@ -713,6 +716,11 @@ def _new_series_zone(appointment: Appointment, before: RemoteEvent | None, after
     if not appointment.is_recurring_master or appointment.all_day or not isinstance(after.start, datetime):
         return None
     if after.start.tzinfo is None or (before is not None and before.time_zone == after.time_zone):
+        return None
+    if after.zone_block or after.time_zone in ("", "UTC"):
+        # UTC is what the readers give a zone they cannot name (Graph's "tzone://Microsoft/Custom",
+        # EWS), and a series on its own VTIMEZONE is "UTC" plus its block: neither is a clock the
+        # organiser chose, so the series keeps its own (review 8 F1).
         return None
     zone = times.zone_named(after.time_zone) if after.time_zone else None
     own = calendar_services.schedule_zone(appointment.schedule)

@@ -670,9 +670,10 @@ def rekey_lands(source: RemoteEvent, target: RemoteEvent) -> bool:
     shifted a day names no instance while the new rule has another June instance, review 7 F2).
 
     True when each exception that named an instance of `source`'s series names one of `target`'s
-    once re-keyed; also when those that do not only named instances `target` no longer has at all
-    (every instance of `target` up to them is one of `source`'s, shifted: a series ended earlier,
-    whose dropped occurrences' exceptions are moot). An exception that named nothing before is not
+    once re-keyed; also when those that do not are EXDATEs that only named instances `target` no
+    longer has at all (every instance of `target` up to them is one of `source`'s, shifted: a series
+    ended earlier, whose dropped occurrences' cancellations are moot). An occurrence moved or edited
+    on its own is never moot (review 8 F3). An exception that named nothing before is not
     asked about. False when either rule cannot be expanded. Instances by dateutil
     (`times.rule_starts`)."""
     exdates, overrides = rekeyed_onto(source, target)
@@ -687,7 +688,15 @@ def rekey_lands(source: RemoteEvent, target: RemoteEvent) -> bool:
         return False
     if all(lands):
         return True
-    # Some name no instance: moot only if the target's instances are the source's, shifted.
+    # An occurrence moved or edited on its own that names no instance of the changed rule is a
+    # change that cannot stand there (RFC 5545 3.8.4.4): never moot, whatever became of its day
+    # (review 8 F3: a visit moved from a weekday the other side dropped from the rule).
+    was_named = named or [True] * len(old)
+    kinds = ["exdate"] * len(source.exdates) + ["override"] * len(source.overrides)
+    kinds = [kind for kind, was in zip(kinds, was_named, strict=True) if was]
+    if any(kind == "override" and not landed for kind, landed in zip(kinds, lands, strict=True)):
+        return False
+    # Some EXDATE names no instance: moot only if the target's instances are the source's, shifted.
     theirs = _instances(target, asked)
     ours = _instances(source, [moment for moment, was in zip(old, named or [True] * len(old), strict=True) if was])
     if theirs is None or ours is None:

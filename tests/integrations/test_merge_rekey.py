@@ -145,3 +145,23 @@ def test_a_series_ended_earlier_on_the_phone_and_a_later_day_cancelled_stay_apar
     assert mapping.rekey_lands(local, phone) is True
     merge = merged(synced, local, phone)
     assert (merge.contested, merge.from_remote, merge.from_helpdesk) == (set(), {"rrules"}, {"exdates"})
+
+
+def test_a_moved_occurrence_of_a_weekday_the_phone_drops_is_not_silently_lost():
+    """Review 8 F3: a visit the helpdesk moved from a Wednesday the phone then dropped from the rule
+    (MO,WE to MO) names no instance of the new rule (RFC 5545 3.8.4.4): a conflict, not moot."""
+    monday = datetime(2027, 3, 1, 9, tzinfo=AMS)
+    wednesday = datetime(2027, 3, 10, 9, tzinfo=AMS)
+    thursday_10 = datetime(2027, 3, 11, 10, tzinfo=AMS)
+    synced = series(monday, "FREQ=WEEKLY;COUNT=12;BYDAY=MO,WE")
+    # the technician moved the visit of Wednesday 10 March to Thursday 10:00 in the helpdesk
+    local = dataclasses.replace(
+        synced,
+        overrides=[
+            RemoteOccurrence(original_start=wednesday, start=thursday_10, end=thursday_10 + HOUR, subject="Stand-up")
+        ],
+    )
+    phone = series(monday, "FREQ=WEEKLY;COUNT=6;BYDAY=MO")  # the organiser keeps Mondays only
+    assert not mapping.rekey_lands(local, phone)
+    merge = merged(synced, local, phone)
+    assert merge.contested, "the helpdesk's moved visit is dropped without a conflict"
