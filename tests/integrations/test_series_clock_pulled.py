@@ -1,5 +1,5 @@
-"""A series's clock or rule changed on the phone meets the helpdesk's series (review 8 F2): the
-instants the phone kept stay,.
+"""A series put on another clock on the phone at the same instants keeps those instants in the
+helpdesk (review 8 F2).
 Expected occurrences by dateutil (`expanded`) and recurring-ical-events (`phone_view`)."""
 
 from datetime import datetime
