@@ -517,9 +517,11 @@ class CalDAVProvider:
 
     def rights(self, calendar: RemoteCalendar) -> CalendarRights:
         """The account's DAV:current-user-privilege-set on the calendar collection (RFC 3744 5.4), in
-        one PROPFIND of depth 0: readable with DAV:read, writable with DAV:write or DAV:write-content
-        (or DAV:all, which holds both: RFC 3744 3.12). A collection the server refuses (403) or no
-        longer has (404) is neither."""
+        one PROPFIND of depth 0: readable with DAV:read, writable with DAV:write (RFC 3744 3.2: it
+        holds write-content, bind and unbind) or those three alone (the helpdesk changes, creates and
+        deletes entries: 3.3, 3.9, 3.10), or DAV:all (3.12). A calendar shared "edit existing only"
+        (write-content without bind) refuses every new entry: not writable (review 8 L2). A
+        collection the server refuses (403) or no longer has (404) is neither."""
         body = (
             '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop>'
             "<D:current-user-privilege-set/></D:prop></D:propfind>"
@@ -546,7 +548,7 @@ class CalDAVProvider:
         shown = ", ".join(sorted(held))
         return CalendarRights(
             read=bool(held & {"read", "all"}),
-            write=bool(held & {"write", "write-content", "all"}),
+            write=bool(held & {"write", "all"}) or {"write-content", "bind", "unbind"} <= held,
             source=f"its DAV:current-user-privilege-set holds {shown}",
             fix=fix,
         )

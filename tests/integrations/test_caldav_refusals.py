@@ -46,3 +46,22 @@ def test_refusals_on_caldav(
     django_capture_on_commit_callbacks,
 ):
     scenario(Server(radicale, proxied_calendar, proxy), proxied_calendar, django_capture_on_commit_callbacks)
+
+
+def test_a_calendar_shared_to_edit_existing_entries_only_is_not_writable(radicale, proxy, proxied_calendar):  # noqa: F811
+    """Review 8 L2: the helpdesk creates and deletes entries, so writing a calendar takes DAV:bind and
+    DAV:unbind as well as DAV:write-content (RFC 3744 3.2, 3.9, 3.10). A server reporting write-content
+    alone (a calendar shared "edit existing only"; here Radicale's answer with DAV:write swapped for it
+    on the way) is not writable, so a refused create is the calendar's problem, not an entry's."""
+    from integrations.providers import registry
+    from integrations.providers.base import RemoteCalendar
+
+    provider = registry.build(proxied_calendar.connection)
+    calendar = RemoteCalendar(mailbox=proxied_calendar.mailbox_address, calendar_id=proxied_calendar.calendar_id)
+    assert provider.rights(calendar).write
+
+    proxy.rewrite_answers[b"<write />"] = b"<write-content />"
+    proxy.rewrite_answers[b"<all />"] = b"<read />"
+    rights = provider.rights(calendar)
+
+    assert "write-content" in rights.source and (rights.read, rights.write) == (True, False)
