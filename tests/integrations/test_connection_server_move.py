@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations import services
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
@@ -152,7 +153,7 @@ def test_a_calendar_on_another_host_is_left_and_the_admin_is_told(admin_client, 
 
 
 def test_a_new_address_on_the_same_server_keeps_every_calendar_where_it_is(
-    admin_client, alice_calendar, alice_phone, tomorrow_9
+    admin_client, alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
 ):
     """review8 F4: the admin pastes the technician's principal URL on the same Radicale (a normal
     thing to paste: discovery works from it, RFC 6764). The calendar URL used to be rebased onto a
@@ -183,6 +184,14 @@ def test_a_new_address_on_the_same_server_keeps_every_calendar_where_it_is(
     assert set(Appointment.objects.values_list("subject", flat=True)) == {"Before the new address", "After it"}
     line = SyncLogEntry.objects.get(agent_calendar=alice_calendar, operation="server moved")
     assert line.result == SyncLogEntry.Result.OK and "still read at " + before[0] in line.message
+    with django_capture_on_commit_callbacks(execute=True):  # a write goes out to the same calendar
+        calendar_services.create_appointment(
+            subject="Pushed",
+            start=tomorrow_9 + timedelta(hours=4),
+            end=tomorrow_9 + timedelta(hours=5),
+            agents=[alice_calendar.agent],
+        )
+    assert "Pushed" in [str(entry.icalendar_component["summary"]) for entry in alice_phone.entries()]
     remote_ids = set(SyncLink.objects.values_list("remote_id", flat=True))
 
     admin_client.post(
