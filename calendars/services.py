@@ -1354,9 +1354,11 @@ def split_series(
     new series: cancelled starts (EXDATE), occurrences edited on their own (their own time kept
     when they were moved on their own) and edits kept for occurrences not made yet. `changes` as
     `update_appointment` takes them; `agents`: the new series' technicians (default: the series').
-    Both reach the external calendars through the usual announcements: the old series updated, the
-    new one created. Returns the new series' master. Raises ValidationError as
-    `create_recurring_appointment` and `change_schedule` raise (OverlapWarning with `check_overlap`)."""
+    The new series repeats on the old one's clock (`schedule_zone`: its IANA zone, or its own
+    VTIMEZONE kept as `Schedule.zone_block`). Both reach the external calendars through the usual
+    announcements: the old series updated, the new one created. Returns the new series' master.
+    Raises ValidationError as `create_recurring_appointment` and `change_schedule` raise
+    (OverlapWarning with `check_overlap`)."""
     master = Appointment.objects.select_related("schedule").get(pk=occurrence.master_id)
     schedule = master.schedule
     zone = schedule_zone(schedule)
@@ -1397,7 +1399,10 @@ def split_series(
         agents=on,
         start=span[0],
         end=span[1],
-        time_zone=None if master.all_day else zone,
+        # The same clock: the series' IANA zone, or its own VTIMEZONE kept as a block (a block's zone
+        # is no IANA key); an all-day series takes its technicians' zone, as it is made.
+        time_zone=None if master.all_day or schedule.zone_block else schedule.time_zone,
+        zone_block="" if master.all_day else schedule.zone_block,
         all_cancelled=True,
         check_overlap=check_overlap,
         all_day=master.all_day,

@@ -313,6 +313,12 @@ class ConnectionAdmin(admin.ModelAdmin):
                 f"The server address changed: {counts['moved']} linked calendar(s) now sync with {obj.server_url} "
                 "(each calendar's sync log says where it is read now).",
             )
+        if counts["kept"]:
+            self.message_user(
+                request,
+                f"{counts['kept']} linked calendar(s) stay where they are: {obj.server_url} is an address of "
+                "the same server, from which their calendars are found as before.",
+            )
         if counts["left"]:
             self.message_user(
                 request,

@@ -441,8 +441,16 @@ def moved_path(path: str, old_base: str, new_base: str) -> str:
     The part the old and new server addresses share at their end stays, the part before it is
     swapped: "/alice/work/" moves to "/radicale/alice/work/" when "http://a:5232/" becomes
     "https://b/radicale/", and "/dav/alice/" to "/caldav/alice/" when ".../dav/" becomes
-    ".../caldav/". A path outside the old address's own prefix is kept as it is."""
-    old, new = _segments(urlsplit(old_base).path), _segments(urlsplit(new_base).path)
+    ".../caldav/". A path outside the old address's own prefix is kept as it is, and so is every
+    path when the new address is on the same server (scheme, host and port) as a more or less
+    specific address of the old one: the root where discovery starts, or a principal URL
+    ("http://a/" to "http://a/alice/"). Calendars are found from the principal (RFC 4791 5.2,
+    RFC 6764), not by arithmetic on the configured URL: the stored paths still name them (review8 F4)."""
+    old_parts, new_parts = urlsplit(old_base), urlsplit(new_base)
+    old, new = _segments(old_parts.path), _segments(new_parts.path)
+    shorter = min(len(old), len(new))
+    if _origin(old_parts) == _origin(new_parts) and old[:shorter] == new[:shorter]:
+        return path
     while old and new and old[-1] == new[-1]:
         old, new = old[:-1], new[:-1]
     parts = _segments(path)
@@ -460,10 +468,10 @@ def moved_calendar_url(url: str, old_base: str, new_base: str) -> str | None:
     parts, old = urlsplit(url), urlsplit(old_base)
     if _origin(parts) != _origin(old):
         return None
-    new = urlsplit(new_base)
-    return parts._replace(
-        scheme=new.scheme, netloc=new.netloc, path=moved_path(parts.path, old_base, new_base)
-    ).geturl()
+    new, path = urlsplit(new_base), moved_path(parts.path, old_base, new_base)
+    if _origin(new) == _origin(parts):  # the same server: its URL as stored, spelt as it was
+        return parts._replace(path=path).geturl()
+    return parts._replace(scheme=new.scheme, netloc=new.netloc, path=path).geturl()
 
 
 @transaction.atomic
@@ -476,12 +484,13 @@ def move_linked_calendars(connection: Connection, *, old_url: str) -> dict[str, 
     server may be another server holding the same data, whose tokens differ: RFC 6578 3.2 lets
     the next pull list the whole calendar) and any back-off ends, so the next sync and "Test
     connection" both reach the new server. A calendar on another host than the old address is
-    left, and its sync log says so (relink it). Exchange (folder ids), Microsoft 365 and Google
-    (calendar ids) name calendars by ids the provider reads at every sync against the
-    connection's current address: nothing stored to move. Each linked calendar gets one line in
-    its sync log. Returns {"moved": n, "left": n}."""
+    left, and its sync log says so (relink it); one the new address does not move (the same
+    server at a more or less specific address, see moved_path) is kept with its sync token.
+    Exchange (folder ids), Microsoft 365 and Google (calendar ids) name calendars by ids the
+    provider reads at every sync against the connection's current address: nothing stored to
+    move. Each linked calendar gets one line in its sync log. Returns {"moved": n, "left": n, "kept": n}."""
     new_url = connection.server_url
-    counts = {"moved": 0, "left": 0}
+    counts = {"moved": 0, "left": 0, "kept": 0}
     if connection.kind != Connection.Kind.CALDAV:
         for agent_calendar in connection.agent_calendars.select_related("agent__user"):
             _log_server_move(
@@ -506,6 +515,14 @@ def move_linked_calendars(connection: Connection, *, old_url: str) -> dict[str, 
                 f"The connection's server address changed from {old_url} to {new_url}, but this calendar "
                 f"({agent_calendar.calendar_id}) was left where it is: {why}. Disconnect it and link it again.",
                 result=SyncLogEntry.Result.ERROR,
+            )
+            continue
+        if moved == agent_calendar.calendar_id:  # the same server at another of its addresses (moved_path)
+            counts["kept"] += 1
+            _log_server_move(
+                agent_calendar,
+                f"The connection's server address changed from {old_url} to {new_url}, an address of the "
+                f"same server: this calendar is still read at {moved}.",
             )
             continue
         old_calendar = agent_calendar.calendar_id

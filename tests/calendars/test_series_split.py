@@ -4,21 +4,25 @@ one starts at it with the edit applied (COUNT reduced, or UNTIL kept), and the e
 occurrence on go with the new series. Expected starts: dateutil's expansion of the two rules as
 stored, and of the series as it was."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
+import recurring_ical_events
 from dateutil.rrule import WEEKLY, rrule, rrulestr
 
 from calendars import services
 from calendars.models import Appointment, EditScope
 from calendars.selectors import series_exceptions
 from calendars.series_words import rule_text
+from tests.integrations.series import OWN_ZONE_BLOCK
 
 pytestmark = pytest.mark.django_db
 
 AMS = ZoneInfo("Europe/Amsterdam")
 HALF = timedelta(minutes=30)
+HOUR = timedelta(hours=1)
 
 
 def at(*args) -> datetime:
@@ -183,3 +187,71 @@ def test_edits_of_occurrences_not_made_yet_go_to_the_new_series_shifted(alice):
     assert [(m.original_start, m.start) for m in found.moved] == [(moved_key, at(2031, 4, 29, 14))]
     assert series_exceptions(Appointment.objects.get(pk=series.pk)) == type(found)([], [])
     assert len(expansion(new)) == 68 and len(expansion(series)) == 2
+
+
+def own_zone_weekly(hour: int = 9) -> str:
+    """A weekly call of an hour, 8 times, as an iCalendar text: at `hour` on the block's own clock
+    (OWN_ZONE_BLOCK, +03:00 then +04:00 from 28 Mar 2027) from Mon 1 Mar 2027."""
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+        + OWN_ZONE_BLOCK
+        + "BEGIN:VEVENT\r\nUID:call\r\nDTSTAMP:20270101T000000Z\r\n"
+        + f"DTSTART;TZID=Customized Time Zone:20270301T{hour:02}0000\r\n"
+        + f"DTEND;TZID=Customized Time Zone:20270301T{hour + 1:02}0000\r\n"
+        + "RRULE:FREQ=WEEKLY;COUNT=8\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+def starts_by_recurring_ical_events(text: str) -> list[datetime]:
+    """The starts (UTC) recurring-ical-events gives for a calendar text, reading its VTIMEZONE."""
+    events = recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(date(2027, 1, 1), date(2028, 1, 1))
+    return sorted(event.start.astimezone(UTC) for event in events)
+
+
+def test_this_and_following_on_a_series_kept_on_its_own_time_zone_keeps_that_clock(alice):
+    """review8 F5: "this and following" on a series kept on its own VTIMEZONE (Schedule.zone_block,
+    a zone no IANA zone matches) used to fail with ZoneInfoNotFoundError (the block's zone handed to
+    ZoneInfo as a key: a 500 on the page). The new series keeps the block, so its starts after the
+    block's own clock change (28 Mar 2027) stay 09:00 there; expected: recurring-ical-events'
+    expansion of the series as the block and rule give it (RFC 5545 3.3.10)."""
+    master = services.create_recurring_appointment(
+        rule="RRULE:FREQ=WEEKLY;COUNT=8",
+        agents=[alice],
+        start=datetime(2027, 3, 1, 6, tzinfo=UTC),  # 09:00 on the block's clock (+03:00)
+        end=datetime(2027, 3, 1, 7, tzinfo=UTC),
+        zone_block=OWN_ZONE_BLOCK,
+        subject="Weekly call",
+    )
+    expected = starts_by_recurring_ical_events(own_zone_weekly())
+    third = Appointment.objects.filter(master=master).order_by("start")[2]
+
+    new = services.edit_occurrences(third, scope=EditScope.FOLLOWING, subject="Weekly call (new)")
+
+    new = Appointment.objects.select_related("schedule").get(pk=new.pk)
+    assert new.schedule.zone_block == OWN_ZONE_BLOCK
+    new_starts = [o.start for o in Appointment.objects.visible().filter(master=new).order_by("start")]
+    old_starts = [o.start for o in Appointment.objects.visible().filter(master=master).order_by("start")]
+    assert old_starts == expected[:2]
+    assert new_starts == expected[2:]
+    assert datetime(2027, 4, 5, 5, tzinfo=UTC) in new_starts  # 09:00 at +04:00
+
+
+def test_this_and_following_moved_an_hour_on_a_series_on_its_own_time_zone(alice):
+    """review8 F5, with a move: the new series starts an hour later on the block's wall clock, on
+    both sides of the block's clock change (expected: recurring-ical-events, the rule at 10:00)."""
+    master = services.create_recurring_appointment(
+        rule="RRULE:FREQ=WEEKLY;COUNT=8",
+        agents=[alice],
+        start=datetime(2027, 3, 1, 6, tzinfo=UTC),
+        end=datetime(2027, 3, 1, 7, tzinfo=UTC),
+        zone_block=OWN_ZONE_BLOCK,
+        subject="Weekly call",
+    )
+    expected = starts_by_recurring_ical_events(own_zone_weekly(hour=10))
+    third = Appointment.objects.filter(master=master).order_by("start")[2]
+
+    new = services.edit_occurrences(third, scope=EditScope.FOLLOWING, start=third.start + HOUR, end=third.end + HOUR)
+
+    assert Appointment.objects.select_related("schedule").get(pk=new.pk).schedule.zone_block == OWN_ZONE_BLOCK
+    new_starts = [o.start for o in Appointment.objects.visible().filter(master=new).order_by("start")]
+    assert new_starts == expected[2:]

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations import services
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
@@ -46,6 +47,10 @@ def _admin_form(connection, server_url: str) -> dict:
     }
 
 
+NEXTCLOUD = "https://h/remote.php/dav/"  # Nextcloud's DAV root; discovery also works from "/" (RFC 6764)
+NEXTCLOUD_CALENDAR = NEXTCLOUD + "calendars/alice/work/"
+
+
 @pytest.mark.parametrize(
     ("url", "old", "new", "expected"),
     [
@@ -66,6 +71,13 @@ def _admin_form(connection, server_url: str) -> dict:
             "https://b/principals/",
             "https://b/calendars/alice/w/",
         ),
+        # review8 F4: the same server at a more or less specific address (a principal URL, the root
+        # where discovery starts, RFC 6764) is no move: calendars are found from the principal
+        # (RFC 4791 5.2), the stored URLs still name them.
+        ("http://a:5232/alice/w/", "http://a:5232/", "http://a:5232/alice/", "http://a:5232/alice/w/"),
+        ("http://a:5232/alice/w/", "http://a:5232/alice/", "http://A:5232/", "http://a:5232/alice/w/"),
+        (NEXTCLOUD_CALENDAR, NEXTCLOUD, "https://h/", NEXTCLOUD_CALENDAR),
+        (NEXTCLOUD_CALENDAR, NEXTCLOUD, NEXTCLOUD + "principals/users/alice/", NEXTCLOUD_CALENDAR),
         # Another host than the old address (iCloud's pNN-caldav): not placed.
         ("https://p42-caldav.icloud.com/1/calendars/w/", "https://caldav.icloud.com/", "https://x.example/", None),
     ],
@@ -138,3 +150,53 @@ def test_a_calendar_on_another_host_is_left_and_the_admin_is_told(admin_client, 
     assert alice_calendar.calendar_id == elsewhere
     line = SyncLogEntry.objects.get(agent_calendar=alice_calendar, operation="server moved")
     assert line.result == SyncLogEntry.Result.ERROR and "Disconnect it and link it again" in line.message
+
+
+def test_a_new_address_on_the_same_server_keeps_every_calendar_where_it_is(
+    admin_client, alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """review8 F4: the admin pastes the technician's principal URL on the same Radicale (a normal
+    thing to paste: discovery works from it, RFC 6764). The calendar URL used to be rebased onto a
+    path that does not exist ("/alice/work/" to "/alice/alice/work/") and the next sync failed with
+    RemoteNotFound; now every stored URL and entry path stays, with its sync token, and the sync
+    goes on. Setting the root back keeps them too."""
+    connection = alice_calendar.connection
+    alice_calendar = start_importing(alice_calendar)
+    alice_phone.add("kept-1", tomorrow_9, tomorrow_9 + timedelta(hours=1), "Before the new address")
+    engine.sync_agent_calendar(alice_calendar, pull=True)
+    alice_calendar.refresh_from_db()
+    before = (alice_calendar.calendar_id, alice_calendar.sync_token)
+    remote_ids = set(SyncLink.objects.values_list("remote_id", flat=True))
+    root = connection.server_url
+    principal = root.rstrip("/") + "/alice/"
+
+    response = admin_client.post(
+        f"/admin/integrations/connection/{connection.pk}/change/", _admin_form(connection, principal), follow=True
+    )
+
+    assert "1 linked calendar(s) stay where they are" in response.content.decode()
+    alice_calendar.refresh_from_db()
+    assert (alice_calendar.calendar_id, alice_calendar.sync_token) == before
+    assert set(SyncLink.objects.values_list("remote_id", flat=True)) == remote_ids
+    alice_phone.add("kept-2", tomorrow_9 + timedelta(hours=2), tomorrow_9 + timedelta(hours=3), "After it")
+    report = engine.sync_agent_calendar(alice_calendar, pull=True)
+    assert report.failed == 0, report.errors
+    assert set(Appointment.objects.values_list("subject", flat=True)) == {"Before the new address", "After it"}
+    line = SyncLogEntry.objects.get(agent_calendar=alice_calendar, operation="server moved")
+    assert line.result == SyncLogEntry.Result.OK and "still read at " + before[0] in line.message
+    with django_capture_on_commit_callbacks(execute=True):  # a write goes out to the same calendar
+        calendar_services.create_appointment(
+            subject="Pushed",
+            start=tomorrow_9 + timedelta(hours=4),
+            end=tomorrow_9 + timedelta(hours=5),
+            agents=[alice_calendar.agent],
+        )
+    assert "Pushed" in [str(entry.icalendar_component["summary"]) for entry in alice_phone.entries()]
+    remote_ids = set(SyncLink.objects.values_list("remote_id", flat=True))
+
+    admin_client.post(
+        f"/admin/integrations/connection/{connection.pk}/change/", _admin_form(connection, root), follow=True
+    )
+
+    assert AgentCalendar.objects.get(pk=alice_calendar.pk).calendar_id == before[0]
+    assert set(SyncLink.objects.values_list("remote_id", flat=True)) == remote_ids
