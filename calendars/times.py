@@ -340,6 +340,31 @@ def outgoing_span(
     return first, last
 
 
+def as_read_on_wall_clock(value: datetime, zone: tzinfo) -> datetime:
+    """The instant a reader takes `value` (aware) for once it is written on `zone`'s wall clock
+    with a TZID: the first of two equal wall-clock times (RFC 5545 3.3.5), so the second 02:30 of
+    an autumn night reads as the first. A series' DTSTART is written so (`outgoing(repeats=True)`):
+    whether its rule gives DTSTART is judged on this instant, never on the stored one. In UTC:
+    PEP 495 makes an ambiguous time unequal to every time on another zone, the same instant too."""
+    return value.astimezone(zone).replace(fold=0).astimezone(UTC)
+
+
+def series_start(start: datetime, end: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
+    """A new series' first start and end (aware) as its rule repeats them on `zone`'s wall clock:
+    a start that is the second of two equal wall-clock times (the repeated autumn hour, PEP 495
+    fold=1) becomes the first, the end moving with it (same exact length). Its DTSTART is written
+    on the wall clock, which RFC 5545 3.3.5 reads as the first, and every later day of the rule
+    has fold=0; kept as given, the series named an instant no reader and none of its own
+    occurrences showed (review 7 F4). Returned in UTC when changed, else as given."""
+    local = start.astimezone(zone)
+    if not is_second_of_two(local):
+        return start, end
+    # In UTC: two aware times on one zone compare on the wall clock (PEP 495), so 02:30 to the
+    # second 02:30 would read as no length at all.
+    first = local.replace(fold=0).astimezone(UTC)
+    return first, first + exact_length(start, end)
+
+
 def is_second_of_two(value: datetime) -> bool:
     """Is the aware `value` the later of two instants its zone's wall clock shows the same
     (PEP 495 fold=1 where the offset really differs)?"""
