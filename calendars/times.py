@@ -432,8 +432,9 @@ def rule_starts(
 
     UNTIL may be written as a date, a local time or UTC (clients write all three; RFC 5545
     3.3.10 wants UTC with a zoned DTSTART): each is read on `start`'s wall clock, a date UNTIL
-    counting its whole day (UNTIL is inclusive). Raises what dateutil raises for a rule it
-    cannot read or walk (ValueError, TypeError, OverflowError)."""
+    on a timed series as that day's midnight (as dateutil and recurring-ical-events read it).
+    Raises what dateutil raises for a rule it cannot read or walk (ValueError, TypeError,
+    OverflowError)."""
     from dateutil.rrule import rruleset, rrulestr
 
     is_date = not isinstance(start, datetime)
@@ -476,9 +477,10 @@ def _until_on_footing(rule: str, first: datetime) -> str:
                 if "T" in value:
                     moment = datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=first.tzinfo)
                 else:
-                    # A date UNTIL counts the whole day (RFC 5545: UNTIL is inclusive).
-                    day = datetime.strptime(value, "%Y%m%d")
-                    moment = (day + timedelta(days=1) - timedelta(seconds=1)).replace(tzinfo=first.tzinfo)
+                    # A date UNTIL on a timed series (RFC 5545 3.3.10 wants DTSTART's type) is read as
+                    # its midnight, as dateutil and recurring-ical-events read it, so the helpdesk
+                    # gives the occurrences the technician's other calendar programs show (trial 11).
+                    moment = datetime.strptime(value, "%Y%m%d").replace(tzinfo=first.tzinfo)
                 value = moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
             elif first.tzinfo is None and value.endswith("Z"):
                 value = value[:-1]
@@ -488,7 +490,8 @@ def _until_on_footing(rule: str, first: datetime) -> str:
 
 def rule_in_utc(rule: str, zone: ZoneInfo, *, all_day: bool) -> str:
     """An RRULE as the helpdesk stores it: UNTIL in UTC (RFC 5545 3.3.10 for zoned starts); a
-    date or local UNTIL is read on `zone`'s wall clock, a date counting its whole day."""
+    date or local UNTIL is read on `zone`'s wall clock, a date as its midnight (`rule_starts`; an
+    all-day series' occurrence on that day starts then, so it is kept)."""
     probe = datetime(2000, 1, 1, tzinfo=zone)
     return _until_on_footing(rule, probe)
 
