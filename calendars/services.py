@@ -957,8 +957,9 @@ def create_recurring_appointment(
     _check_agents(agents)
     zone = zoneinfo.ZoneInfo(str(time_zone)) if time_zone else _zone_of(agents)
     start, end = _aware(start, zone), _aware(end, zone)
-    if not fields.get("all_day"):
+    if not fields.get("all_day") and fields.get("source") != Appointment.Source.EXTERNAL:
         # The second 02:30 of an autumn night: the rule repeats the wall clock's first one (review 7 F4).
+        # An imported series keeps the external calendar's start (a later push would move it there).
         start, end = times.series_start(start, end, zone)
     rule = check_rule(rule, start=start, zone=zone, all_cancelled=all_cancelled)
     # Checked on every occurrence made, not only on the first (the master's own span).
