@@ -133,3 +133,43 @@ def test_a_series_entered_at_the_second_repeated_hour_reaches_caldav_with_the_he
 
 def exact_hour(start: datetime, end: datetime) -> bool:
     return end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=1)
+
+
+def test_a_series_stored_from_the_second_repeated_hour_before_the_fix_reaches_caldav_with_its_first_day(
+    alice_calendar, alice_phone, django_capture_on_commit_callbacks
+):
+    """Review 7 F4 for a series stored before starts were normalised: master at the second 02:30
+    (01:30 UTC), occurrences from the first (the rule's fold=0). DTSTART is written on the zone and
+    read as the first 02:30, which the rule gives, so no EXDATE may cancel it: the phone shows the
+    three starts dateutil gives, as the helpdesk does."""
+    from dateutil.rrule import rrulestr
+
+    from calendars import services as calendar_services
+    from calendars.models import Appointment
+    from integrations.sync import engine
+
+    start = datetime(2027, 10, 31, 2, 30, tzinfo=AMS)
+    with django_capture_on_commit_callbacks(execute=False):
+        series = calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=DAILY;COUNT=3",
+            agents=[alice_calendar.agent],
+            start=start,
+            end=start + timedelta(hours=1),
+            subject="Night job",
+            time_zone="Europe/Amsterdam",
+        )
+    second = datetime(2027, 10, 31, 1, 30, tzinfo=UTC)
+    Appointment.objects.filter(pk=series.pk).update(start=second, end=second + timedelta(hours=1))
+    engine.sync_agent_calendar(alice_calendar, pull=True)
+
+    expected = [
+        moment.replace(tzinfo=AMS).astimezone(UTC)
+        for moment in rrulestr("FREQ=DAILY;COUNT=3", dtstart=datetime(2027, 10, 31, 2, 30))
+    ]
+    held = Appointment.objects.visible().filter(master=series.pk).order_by("start").values_list("start", flat=True)
+    assert [moment.astimezone(UTC) for moment in held] == expected
+    text = alice_phone.by_uid(SyncLink.objects.get(appointment=series).marker).data
+    shown = recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(
+        datetime(2027, 10, 30), datetime(2027, 11, 4)
+    )
+    assert [e.decoded("dtstart").astimezone(UTC) for e in shown] == expected
