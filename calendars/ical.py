@@ -10,7 +10,7 @@ An imported private entry is only a busy block: no subject, body or location.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import recurrence as recurrence_lib
@@ -238,20 +238,23 @@ def series_events(
     exceptions = sorted(exceptions, key=lambda occurrence: occurrence.original_start)
     not_made = [_stand_in(master, entry) for entry in future_exceptions(schedule)]
     horizon = max([master.start, *(occ.original_start for occ in [*exceptions, *not_made])]) + timedelta(seconds=1)
-    rule_starts = set(occurrence_starts(schedule, master, horizon))
+    # In UTC: PEP 495 makes a start in a repeated hour unequal to the same instant on another zone.
+    rule_starts = {start.astimezone(UTC) for start in occurrence_starts(schedule, master, horizon)}
 
     event = component("VEVENT")
     event.add("uid", appointment_uid(master.pk))
     _fill(event, master, style, zone, component, repeats=True)
     for name, value in _rule_properties(schedule, zone, master.all_day):
         event.add(name, value)
-    if master.start not in rule_starts:
+    if times.as_read_on_wall_clock(master.start, zone) not in rule_starts:
         # RFC 5545 counts DTSTART as an occurrence; the helpdesk counts only what the rule gives.
+        # Judged on the DTSTART written (on the wall clock, the first of a repeated hour): else
+        # this EXDATE would cancel the rule's real first instance (review 7 F4).
         event.add("exdate", _moment(master.start, zone, master.all_day, repeats=True))
     overrides, separate = [], []
     for occurrence in exceptions:
         shown = not occurrence.is_cancelled and on_feed(occurrence)
-        if occurrence.original_start in rule_starts:
+        if occurrence.original_start.astimezone(UTC) in rule_starts:
             if shown:
                 overrides.append(occurrence_event(occurrence, master, style, component=component))
             else:
@@ -259,7 +262,9 @@ def series_events(
         elif shown and (window is None or (occurrence.start < window[1] and occurrence.end > window[0])):
             separate.append(single_event(occurrence, style, component=component))
     overrides += [
-        occurrence_event(o, master, style, component=component) for o in not_made if o.original_start in rule_starts
+        occurrence_event(o, master, style, component=component)
+        for o in not_made
+        if o.original_start.astimezone(UTC) in rule_starts
     ]
     return [event, *overrides, *separate]
 

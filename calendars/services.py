@@ -979,6 +979,10 @@ def create_recurring_appointment(
     else:
         zone = time_zone = zoneinfo.ZoneInfo(str(time_zone)) if time_zone else _zone_of(agents)
     start, end = _aware(start, zone), _aware(end, zone)
+    if not fields.get("all_day") and fields.get("source") != Appointment.Source.EXTERNAL:
+        # The second 02:30 of an autumn night: the rule repeats the wall clock's first one (review 7 F4).
+        # An imported series keeps the external calendar's start (a later push would move it there).
+        start, end = times.series_start(start, end, zone)
     rule = check_rule(rule, start=start, zone=zone, all_cancelled=all_cancelled)
     # Checked on every occurrence made, not only on the first (the master's own span).
     check_overlap = fields.pop("check_overlap", False)
@@ -1005,12 +1009,17 @@ def make_recurring(appointment: Appointment, *, rule, time_zone=None, by=None, n
     if appointment.is_occurrence or appointment.is_recurring_master:
         raise ValidationError("This appointment already belongs to a series.")
     zone = zoneinfo.ZoneInfo(str(time_zone)) if time_zone else _zone_of(list(appointment.agents.all()))
+    if not appointment.all_day:
+        # The second 02:30 of an autumn night: the rule repeats the wall clock's first one (review 7 F4).
+        appointment.start, appointment.end = times.series_start(appointment.start, appointment.end, zone)
     Schedule.objects.create(
         master=appointment, recurrence=check_rule(rule, start=appointment.start, zone=zone), time_zone=zone
     )
+    start, end = appointment.start, appointment.end
     appointment.refresh_from_db()
+    appointment.start, appointment.end = start, end
     appointment.sequence += 1
-    appointment.save(update_fields=["sequence", "updated_at"])
+    appointment.save(update_fields=["start", "end", "sequence", "updated_at"])
     materialise_occurrences(appointment, now=now, by=by)
     _announce(appointment, Change.UPDATED, _agent_ids(appointment), by)
     return appointment

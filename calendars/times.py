@@ -352,6 +352,31 @@ def outgoing_span(
     return first, last
 
 
+def as_read_on_wall_clock(value: datetime, zone: tzinfo) -> datetime:
+    """The instant a reader takes `value` (aware) for once it is written on `zone`'s wall clock
+    with a TZID: the first of two equal wall-clock times (RFC 5545 3.3.5), so the second 02:30 of
+    an autumn night reads as the first. A series' DTSTART is written so (`outgoing(repeats=True)`):
+    whether its rule gives DTSTART is judged on this instant, never on the stored one. In UTC:
+    PEP 495 makes an ambiguous time unequal to every time on another zone, the same instant too."""
+    return value.astimezone(zone).replace(fold=0).astimezone(UTC)
+
+
+def series_start(start: datetime, end: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
+    """A new series' first start and end (aware) as its rule repeats them on `zone`'s wall clock:
+    a start that is the second of two equal wall-clock times (the repeated autumn hour, PEP 495
+    fold=1) becomes the first, the end moving with it (same exact length). Its DTSTART is written
+    on the wall clock, which RFC 5545 3.3.5 reads as the first, and every later day of the rule
+    has fold=0; kept as given, the series named an instant no reader and none of its own
+    occurrences showed (review 7 F4). Returned in UTC when changed, else as given."""
+    local = start.astimezone(zone)
+    if not is_second_of_two(local):
+        return start, end
+    # In UTC: two aware times on one zone compare on the wall clock (PEP 495), so 02:30 to the
+    # second 02:30 would read as no length at all.
+    first = local.replace(fold=0).astimezone(UTC)
+    return first, first + exact_length(start, end)
+
+
 def is_second_of_two(value: datetime) -> bool:
     """Is the aware `value` the later of two instants its zone's wall clock shows the same
     (PEP 495 fold=1 where the offset really differs)?"""
@@ -419,8 +444,9 @@ def rule_starts(
 
     UNTIL may be written as a date, a local time or UTC (clients write all three; RFC 5545
     3.3.10 wants UTC with a zoned DTSTART): each is read on `start`'s wall clock, a date UNTIL
-    counting its whole day (UNTIL is inclusive). Raises what dateutil raises for a rule it
-    cannot read or walk (ValueError, TypeError, OverflowError)."""
+    on a timed series as that day's midnight (as dateutil and recurring-ical-events read it).
+    Raises what dateutil raises for a rule it cannot read or walk (ValueError, TypeError,
+    OverflowError)."""
     from dateutil.rrule import rruleset, rrulestr
 
     is_date = not isinstance(start, datetime)
@@ -463,9 +489,10 @@ def _until_on_footing(rule: str, first: datetime) -> str:
                 if "T" in value:
                     moment = datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=first.tzinfo)
                 else:
-                    # A date UNTIL counts the whole day (RFC 5545: UNTIL is inclusive).
-                    day = datetime.strptime(value, "%Y%m%d")
-                    moment = (day + timedelta(days=1) - timedelta(seconds=1)).replace(tzinfo=first.tzinfo)
+                    # A date UNTIL on a timed series (RFC 5545 3.3.10 wants DTSTART's type) is read as
+                    # its midnight, as dateutil and recurring-ical-events read it, so the helpdesk
+                    # gives the occurrences the technician's other calendar programs show (trial 11).
+                    moment = datetime.strptime(value, "%Y%m%d").replace(tzinfo=first.tzinfo)
                 value = moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
             elif first.tzinfo is None and value.endswith("Z"):
                 value = value[:-1]
@@ -475,7 +502,8 @@ def _until_on_footing(rule: str, first: datetime) -> str:
 
 def rule_in_utc(rule: str, zone: ZoneInfo, *, all_day: bool) -> str:
     """An RRULE as the helpdesk stores it: UNTIL in UTC (RFC 5545 3.3.10 for zoned starts); a
-    date or local UNTIL is read on `zone`'s wall clock, a date counting its whole day."""
+    date or local UNTIL is read on `zone`'s wall clock, a date as its midnight (`rule_starts`; an
+    all-day series' occurrence on that day starts then, so it is kept)."""
     probe = datetime(2000, 1, 1, tzinfo=zone)
     return _until_on_footing(rule, probe)
 

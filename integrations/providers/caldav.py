@@ -1459,7 +1459,10 @@ def _event_from(master, children, remote_id: str, version: str | None, whole: st
     all_day = not isinstance(start, datetime)
     klass = str(master.get("class", "PUBLIC")).upper()
     minutes = None
-    for alarm in master.walk("VALARM"):
+    # Our own alarm first (as the user left it: edited in place, it is still the entry's reminder),
+    # then the first set relative to the entry (plain objects hold no X- property in an alarm).
+    alarms = sorted(master.walk("VALARM"), key=lambda alarm: alarm.get(OWN_ALARM) is None)
+    for alarm in alarms:
         trigger = alarm.get("trigger")
         if trigger is not None and isinstance(trigger.dt, timedelta):
             minutes = max(0, int(-trigger.dt.total_seconds() // 60))

@@ -189,6 +189,22 @@ def _window(settings: CalendarSettings, now: datetime) -> Window:
     )
 
 
+def _keeping_their_reminder(link: SyncLink, local: RemoteEvent, base: RemoteEvent | None) -> RemoteEvent:
+    """The helpdesk's side as it is written over `base` (the entry as last read): with the
+    reminder the external calendar holds when the person changed it there (a phone editing our
+    VALARM's TRIGGER in place, as Apple Calendar and Thunderbird do; Outlook's or Google's reminder
+    minutes) and the helpdesk's reminder is the one last synced. SPEC S3.5: the helpdesk sets the
+    reminder on the entry; a later change of its own reminder is still written, but a change of
+    another field no longer puts the old reminder back over the person's choice (trial fault 8).
+    `local` itself (stored as the last synced state) is not changed. Minutes before the start."""
+    synced = link.snapshot.get("local") or {}
+    if base is None or "reminder_minutes" not in synced:
+        return local
+    if local.reminder_minutes != synced["reminder_minutes"] or base.reminder_minutes == local.reminder_minutes:
+        return local
+    return dataclasses.replace(local, reminder_minutes=base.reminder_minutes)
+
+
 def _call(fn):
     """fn() under the one retry policy (providers/base.py RetryPolicy); a server's wait longer
     than SYNC_MAX_INLINE_WAIT seconds comes back as a TransientError with its retry_after, for
@@ -1622,7 +1638,8 @@ class _Run:
         if decision.op == Op.PUSH_CREATE or not link.remote_id:
             return BulkOp("create", event=local)
         base = event if event is not None else self._remote_before(link)
-        return BulkOp("update", event=local, ref=RemoteRef(link.remote_id, version), base=base)
+        sent = _keeping_their_reminder(link, local, base)
+        return BulkOp("update", event=sent, ref=RemoteRef(link.remote_id, version), base=base)
 
     def _flush_bulk(self) -> None:
         """Send the queued pushes `max_batch` at a time through the provider's apply_bulk; each
@@ -1675,8 +1692,8 @@ class _Run:
 
     def _keep_version(self, link: SyncLink, event: RemoteEvent | None) -> None:
         """Nothing the helpdesk compares changed, but the entry may have a new version tag, id or
-        raw form (a dismissed reminder, a re-serialised object): keep them, or the next push would
-        be refused as stale."""
+        raw form (a dismissed reminder, a re-serialised object) or reminder: keep them, or the next
+        push would be refused as stale."""
         if event is None or not link.pk:
             return
         remote_id, version = event.remote_id or link.remote_id, event.version or link.version
@@ -1685,6 +1702,11 @@ class _Run:
             return
         link.remote_id, link.version = remote_id, version
         link.snapshot = {**link.snapshot, "remote_raw": raw}
+        remote = link.snapshot.get("remote")
+        if remote and "reminder_minutes" in remote and remote["reminder_minutes"] != event.reminder_minutes:
+            # A reminder changed there (no compared change): the entry as last read holds it, so the
+            # next push keeps it (`_keeping_their_reminder`) instead of writing ours back over it.
+            link.snapshot["remote"] = {**remote, "reminder_minutes": event.reminder_minutes}
         SyncLink.objects.filter(pk=link.pk).update(remote_id=remote_id, version=version, snapshot=link.snapshot)
 
     def _keep_base(self, link: SyncLink, local: RemoteEvent | None, event: RemoteEvent | None) -> None:
@@ -1730,8 +1752,9 @@ class _Run:
             version = (event.version if event is not None and event.version else link.version) or None
             # Gone (RemoteNotFound) is decided again by the caller (`_refused`): the technician
             # deleted it, and the conflict rule says whether it comes back.
+            sent = _keeping_their_reminder(link, local, base)
             ref = _call(
-                lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, version), local, base=base)
+                lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, version), sent, base=base)
             )
             operation = "update"
         self._pushed(link, decision, local, event, ref, operation, created, message=message, result=result)

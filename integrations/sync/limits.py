@@ -84,7 +84,30 @@ def bound_event(event: RemoteEvent) -> RemoteEvent:
     _cut_body(event)
     _bound_series(event)
     _check_span(event)
+    _note_date_until(event)
     return event
+
+
+_DATE_UNTIL = re.compile(r"(?:^|;)\s*UNTIL=(\d{8})\s*(?:;|$)", re.IGNORECASE)
+
+
+def _note_date_until(event: RemoteEvent) -> None:
+    """A timed series whose RRULE ends on a date (UNTIL=20270329): RFC 5545 3.3.10 wants UNTIL of
+    DTSTART's type, but some clients write it. The helpdesk reads it as that day's midnight, as
+    dateutil and recurring-ical-events do (`calendars.times.rule_starts`), so that day has no
+    occurrence; the log says so. The rule's text on the server is left as the client wrote it."""
+    if not isinstance(event.start, datetime):
+        return
+    for rule in event.rrules:
+        found = _DATE_UNTIL.search(rule)
+        if found:
+            day = datetime.strptime(found.group(1), "%Y%m%d").date()
+            event.notes.append(
+                f"The series starts at a time but its rule ends on a date (UNTIL={found.group(1)}), which "
+                f"RFC 5545 does not allow; it is read as the start of {day.isoformat()} on the series' clock, "
+                f"as other calendar programs read it, so the series has no occurrence on {day.isoformat()}."
+            )
+            return
 
 
 def _clean_texts(event: RemoteEvent) -> None:

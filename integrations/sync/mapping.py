@@ -871,9 +871,13 @@ def _rdates(schedule, zone) -> list[datetime]:
 
 
 def master_start_not_given(master: Appointment) -> bool:
-    """Is the master's own start outside what its schedule gives (so not an occurrence here)?"""
+    """Is the master's own start outside what its schedule gives (so not an occurrence here)?
+    Judged on DTSTART as it is written and read (on the series' wall clock, RFC 5545 3.3.5: the
+    first of a repeated hour), so the EXDATE this calls for never cancels the rule's real first
+    instance (review 7 F4)."""
     starts = calendar_selectors.occurrence_starts(master.schedule, master, master.start + timedelta(seconds=1))
-    return master.start not in starts
+    starts = [start.astimezone(UTC) for start in starts]  # PEP 495: compared on one zone
+    return times.as_read_on_wall_clock(master.start, calendar_selectors.schedule_zone(master.schedule)) not in starts
 
 
 def _rrule_text(rule) -> str:

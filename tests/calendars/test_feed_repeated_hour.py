@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import pytest
 import recurring_ical_events
+from dateutil.rrule import rrulestr
 
 from calendars.ical import EventStyle, single_event
 from calendars.models import Appointment, CalendarSettings
@@ -49,34 +50,98 @@ def test_the_email_attachment_gives_a_time_in_the_repeated_hour_its_own_instant(
     assert _shown(calendar.to_ical()) == [(start_utc, end_utc)]
 
 
-def test_a_cancelled_first_day_of_a_series_starting_in_the_repeated_hour_stays_cancelled_in_the_feed(
-    alice, client, feed_url
-):
-    """Review 2: a series' DTSTART stays on its zone (its rule repeats on that wall clock), so the
-    EXDATE that cancels its first day must be written in the same form, or a reader cannot match
-    it to the instance it computes and shows the cancelled day. Daily x3 from the second 02:30 of
-    31 Oct 2027, first day cancelled: recurring-ical-events shows 1 and 2 November only."""
+# The daily x3 series of review 7 F4 as dateutil repeats it on the wall clock from 02:30 of 31 Oct
+# 2027 (RFC 5545 3.3.5: a zoned 02:30 on that night is the first, +02:00): every start in UTC.
+NIGHT_SERIES_STARTS = [
+    moment.replace(tzinfo=AMS).astimezone(UTC)
+    for moment in rrulestr("FREQ=DAILY;COUNT=3", dtstart=datetime(2027, 10, 31, 2, 30))
+]
+
+
+def _patch_run(alice) -> Appointment:
+    """Daily x3 from the SECOND 02:30 of 31 Oct 2027 (fold=1, 01:30 UTC), one hour, in the feed's reach."""
     from calendars import services as calendar_services
 
     settings = CalendarSettings.load()
     settings.feed_days_future = 3650
     settings.save()
     start = datetime(2027, 10, 31, 2, 30, tzinfo=AMS, fold=1)
-    master = calendar_services.create_recurring_appointment(
+    return calendar_services.create_recurring_appointment(
         rule="RRULE:FREQ=DAILY;COUNT=3",
         agents=[alice],
         start=start,
         end=start.astimezone(UTC) + timedelta(hours=1),
         subject="Patch run",
     )
+
+
+def _starts_shown(content: bytes) -> list[datetime]:
+    calendar = icalendar.Calendar.from_ical(content)
+    shown = recurring_ical_events.of(calendar).between(datetime(2027, 10, 30), datetime(2027, 11, 5))
+    return sorted(e.decoded("dtstart").astimezone(UTC) for e in shown)
+
+
+def test_a_series_entered_at_the_second_repeated_hour_shows_its_first_day_in_the_feed_as_in_the_helpdesk(
+    alice, client, feed_url
+):
+    """Review 7 F4: the series' DTSTART is written on its zone (read as the first 02:30), and an
+    EXDATE for "DTSTART is not a rule start" in the same form cancelled the rule's real first
+    instance. Nothing cancelled: the feed shows the three days dateutil gives, and the helpdesk
+    holds the same three starts."""
+    master = _patch_run(alice)
+
+    response = client.get(feed_url(alice))
+
+    assert _starts_shown(response.content) == NIGHT_SERIES_STARTS
+    held = master.occurrences.filter(is_cancelled=False).order_by("start").values_list("start", flat=True)
+    assert [start.astimezone(UTC) for start in held] == NIGHT_SERIES_STARTS
+
+
+def test_a_cancelled_first_day_of_a_series_starting_in_the_repeated_hour_stays_cancelled_in_the_feed(
+    alice, client, feed_url
+):
+    """Review 2: a series' DTSTART stays on its zone (its rule repeats on that wall clock), so the
+    EXDATE that cancels its first day must be written in the same form, or a reader cannot match
+    it to the instance it computes and shows the cancelled day. Daily x3 from the second 02:30 of
+    31 Oct 2027: the feed shows the three days before, and only 1 and 2 November after the first
+    is cancelled (review 7: without the first check this test passed with nothing cancelled)."""
+    from calendars import services as calendar_services
+
+    master = _patch_run(alice)
+    assert _starts_shown(client.get(feed_url(alice)).content) == NIGHT_SERIES_STARTS
     first = master.occurrences.order_by("original_start").first()
     calendar_services.cancel_occurrence(first)
 
     response = client.get(feed_url(alice))
 
-    calendar = icalendar.Calendar.from_ical(response.content)
-    shown = recurring_ical_events.of(calendar).between(datetime(2027, 10, 30), datetime(2027, 11, 5))
-    assert sorted(e.decoded("dtstart").astimezone(AMS).date().isoformat() for e in shown) == [
-        "2027-11-01",
-        "2027-11-02",
+    assert _starts_shown(response.content) == NIGHT_SERIES_STARTS[1:]
+
+
+def test_a_cancelled_occurrence_at_the_first_repeated_hour_of_an_older_series_stays_cancelled_in_the_feed(
+    alice, client, feed_url
+):
+    """A daily 02:30 series begun the day before the autumn night: its 31 Oct occurrence is the first
+    02:30 (00:30 UTC), a time PEP 495 makes unequal to the same instant in UTC, so the feed did not
+    find the cancelled occurrence among the rule's starts and wrote no EXDATE for it. dateutil's
+    days from 30 Oct 02:30, the 31st left out."""
+    from calendars import services as calendar_services
+
+    settings = CalendarSettings.load()
+    settings.feed_days_future = 3650
+    settings.save()
+    start = datetime(2027, 10, 30, 2, 30, tzinfo=AMS)
+    master = calendar_services.create_recurring_appointment(
+        rule="RRULE:FREQ=DAILY;COUNT=3", agents=[alice], start=start, end=start + timedelta(hours=1), subject="Backup"
+    )
+    night = master.occurrences.get(original_start=datetime(2027, 10, 31, 0, 30, tzinfo=UTC))
+    calendar_services.cancel_occurrence(night)
+
+    response = client.get(feed_url(alice))
+
+    expected = [
+        moment.replace(tzinfo=AMS).astimezone(UTC)
+        for moment in rrulestr("FREQ=DAILY;COUNT=3", dtstart=datetime(2027, 10, 30, 2, 30))
     ]
+    calendar = icalendar.Calendar.from_ical(response.content)
+    shown = recurring_ical_events.of(calendar).between(datetime(2027, 10, 29), datetime(2027, 11, 5))
+    assert sorted(e.decoded("dtstart").astimezone(UTC) for e in shown) == [expected[0], expected[2]]

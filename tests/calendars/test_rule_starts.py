@@ -41,14 +41,16 @@ def expanded(rule: str, *, dtstart: str = "DTSTART;TZID=Europe/Berlin:20260302T0
 )
 def test_rule_starts_repeat_on_the_wall_clock_and_read_every_form_of_until(until):
     """09:00 stays 09:00 Berlin across the DST change (07:00 UTC after, 08:00 before); UNTIL in
-    UTC, as a local time or as a date all end the series with the 13 April occurrence."""
+    UTC or as a local time ends the series with the 13 April occurrence; as a date (not allowed
+    with a timed DTSTART by RFC 5545 3.3.10, written by some clients) it is read as that day's
+    midnight, as recurring-ical-events reads it, so 6 April is the last (trial fault 11)."""
     rule = f"FREQ=WEEKLY;BYDAY=MO;UNTIL={until}"
 
     got = rule_starts(FIRST, [rule], until=datetime(2027, 1, 1, tzinfo=UTC))
 
-    want = expanded("FREQ=WEEKLY;BYDAY=MO;UNTIL=20260413T070000Z")
-    assert got == want
-    assert [moment.astimezone(UTC).hour for moment in got] == [8, 8, 8, 8, 7, 7, 7]
+    assert got == expanded(rule)
+    hours = [8, 8, 8, 8, 7, 7, 7]
+    assert [moment.astimezone(UTC).hour for moment in got] == (hours[:-1] if until == "20260413" else hours)
     assert all(moment.tzinfo == BERLIN for moment in got)
 
 
