@@ -29,7 +29,6 @@ from calendars.api_availability import (
     overlap_conflicts,
 )
 from calendars.formatting import entry_title, title_prefix
-from calendars.ical_zones import zone_label
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, CalendarSettings, EditScope
 from calendars.rule_parts import written_rule_problem
 from calendars.selectors import (
@@ -41,6 +40,7 @@ from calendars.selectors import (
     unknown_choices,
 )
 from calendars.series_words import rule_text, skipped_months
+from calendars.times import zone_label
 from helpdesk import permissions
 from helpdesk.api_common import (
     FlagFilter,

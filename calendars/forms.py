@@ -12,10 +12,10 @@ from django.utils import timezone
 from timezone_field import TimeZoneFormField
 
 from agents.models import Agent, time_zone_names
-from calendars.ical_zones import zone_label
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, EditScope, SyncPolicy
 from calendars.selectors import effective_sync_policy, schedule_zone
 from calendars.series_words import rule_in_words
+from calendars.times import zone_label
 from helpdesk.limits import SupportedDateTimeField
 from helpdesk.moments import end_before_start_text
 from tickets.forms import DATETIME_WIDGET, ConfirmsOverlap, active_agents, confirm_overlap_field

@@ -176,16 +176,6 @@ def zone_from_block(block: str) -> tzinfo:
     return component.to_tz(lookup_tzid=False)
 
 
-def zone_label(zone: tzinfo) -> str:
-    """A series' zone as pages and the API name it: an IANA key ("Europe/Amsterdam"), or the TZID
-    of the VTIMEZONE block it was built from ("Customized Time Zone")."""
-    for attribute in ("key", "_tzid"):
-        name = getattr(zone, attribute, None)
-        if name:
-            return str(name)
-    return str(zone)
-
-
 def written_block(block: str) -> str:
     """A series' own VTIMEZONE (`zone_from_block`) as the helpdesk's feeds and e-mail attachments
     write it: under a TZID of its own, the block's name with a digest of its text ("Customized

@@ -12,7 +12,7 @@ from django.db.models.functions import MD5, Cast, Coalesce, Concat
 from django.utils import timezone
 
 from agents.models import Agent, AgentSyncPolicy
-from calendars import ical_zones, times
+from calendars import times
 from calendars.models import Appointment, CalendarSettings, Schedule, SyncPolicy
 from helpdesk.moments import entry_span_text, hours_text, span_text
 from tickets.models import Request
@@ -790,8 +790,10 @@ def schedule_zone(schedule: Schedule) -> tzinfo:
     ZoneInfo), or for a series kept on its own VTIMEZONE (`Schedule.zone_block`, a zone no IANA
     zone matches) the zone icalendar builds from that block (`ical_zones.zone_from_block`), so its
     occurrences, cancels and moves follow that zone's clock changes. Name it with
-    `ical_zones.zone_label`."""
+    `times.zone_label`."""
     if schedule.zone_block:
+        from calendars import ical_zones  # icalendar: only for such a series (a command's start-up)
+
         return ical_zones.zone_from_block(schedule.zone_block)
     zone = schedule.time_zone
     return zone if isinstance(zone, zoneinfo.ZoneInfo) else zoneinfo.ZoneInfo(str(zone))

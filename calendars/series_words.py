@@ -17,9 +17,9 @@ import recurrence as recurrence_lib
 from django.utils import timezone
 
 from calendars import times
-from calendars.ical_zones import zone_label
 from calendars.models import Appointment, Schedule
 from calendars.selectors import schedule_zone
+from calendars.times import zone_label
 from helpdesk.moments import day_text, hours_text, when_text
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

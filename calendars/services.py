@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
-from calendars import ical_zones, ownership, privacy, times
+from calendars import ownership, privacy, times
 from calendars.models import Appointment, CalendarSettings, EditScope, Schedule
 from calendars.rule_parts import checks_ranges, rule_part_problem, rule_text_parts
 from calendars.selectors import (
@@ -944,6 +944,8 @@ def block_zone(zone_block: str) -> tzinfo:
     to keep it (`Schedule.zone_block`). Raises ValidationError({"zone_block": ...}) saying why
     icalendar cannot read it or it is too long."""
     try:
+        from calendars import ical_zones  # icalendar: only for such a series (a command's start-up)
+
         return ical_zones.zone_from_block(zone_block)
     except ValueError as error:
         raise ValidationError({"zone_block": f"The series' time zone cannot be kept: {error}."}) from error

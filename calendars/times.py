@@ -554,3 +554,13 @@ def rounded_on_wall_clock(moment: datetime, *, minutes: int) -> datetime:
     since_midnight = local.hour * 60 + local.minute
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight + timedelta(minutes=since_midnight - since_midnight % minutes)
+
+
+def zone_label(zone: tzinfo) -> str:
+    """A series' zone as pages and the API name it: an IANA key ("Europe/Amsterdam"), or the TZID
+    of the VTIMEZONE block it was built from ("Customized Time Zone")."""
+    for attribute in ("key", "_tzid"):
+        name = getattr(zone, attribute, None)
+        if name:
+            return str(name)
+    return str(zone)

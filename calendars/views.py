@@ -20,10 +20,10 @@ from django.views.decorators.http import require_POST
 from agents.models import Agent, Team
 from calendars import ownership, services, times
 from calendars.forms import AppointmentForm
-from calendars.ical_zones import zone_label
 from calendars.models import Appointment, CalendarSettings, EditScope
 from calendars.selectors import calendar_agents, can_stop_repeating, series_exceptions, working_hours
 from calendars.series_words import dropped_exceptions_text, rule_in_words, skipped_months
+from calendars.times import zone_label
 from helpdesk import permissions
 from helpdesk.api_common import parse_bool
 from helpdesk.moments import DAY_FORMAT, TIME_FORMAT, WHEN_FORMAT, day_text

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from string import Formatter
 from zoneinfo import ZoneInfo
 
-from calendars import ical_zones, privacy, times
+from calendars import privacy, times
 from calendars import selectors as calendar_selectors
 from calendars.formatting import entry_title, render_template, source_words
 from calendars.models import Appointment, CalendarSettings
@@ -570,6 +570,8 @@ def series_zone(event: RemoteEvent) -> tzinfo:
     matches it (`RemoteEvent.zone_block`, `ical_zones.zone_from_block`), else its IANA zone (UTC for
     a name none is). ValueError for a block icalendar cannot read."""
     if event.zone_block:
+        from calendars import ical_zones  # icalendar: only for such a series (a command's start-up)
+
         return ical_zones.zone_from_block(event.zone_block)
     return times.zone_or(event.time_zone, ZoneInfo("UTC"))
 
