@@ -159,6 +159,10 @@ def shared_tokens(token_cache: msal.SerializableTokenCache, key: str, scope: str
     fetching = False
     if not _live(token_cache, scope):
         fetching = caches["default"].add(f"{key}:fetching", 1, timeout=math.ceil(wait) + 1)
+        if fetching:
+            # Another process may have stored its token and dropped the flag between our first look
+            # and our add: look again, or two processes sign in (CI on 04fa8c6 saw 2 token requests).
+            _load(token_cache, key)
         deadline = time.monotonic() + wait
         while not fetching and not _live(token_cache, scope) and time.monotonic() < deadline:
             _pause()

@@ -48,6 +48,11 @@ def local_cache(settings):
 @pytest.fixture
 def provider(graph):
     graph_client._apps.clear()  # no token from another test
+    return new_provider(graph)
+
+
+def new_provider(graph):
+    """A provider with its own HTTP session (a forked worker must not write to its parent's TLS sockets)."""
     return graph_provider_from_settings(
         {
             "tenant_id": TENANT,
@@ -156,6 +161,28 @@ def test_worker_processes_share_one_app_token(redis_cache, graph, provider):
     assert codes == [0] * 4
     assert _token_requests(graph) == 1
     assert len([r for r in graph.graph_requests() if r[2] == ALICE]) == 4
+
+
+def test_a_token_another_worker_stored_just_before_this_one_takes_the_flag_is_used(
+    redis_cache, graph, provider, monkeypatch
+):
+    """The interleaving CI met on 04fa8c6 (2 token requests from 4 workers): another worker signs
+    in, stores its token and drops its "fetching" flag between this process's first look at the
+    shared cache and its own add of the flag. This process then holds the flag, and must look again
+    rather than sign in a second time."""
+    add = redis_cache.add
+
+    def add_once_another_worker_has_signed_in(key, *args, **kwargs):
+        if key.endswith(":fetching"):
+            monkeypatch.setattr(redis_cache, "add", add)
+            assert run_in_workers(lambda: new_provider(graph).test_connection(ALICE), workers=1) == [0]
+        return add(key, *args, **kwargs)
+
+    monkeypatch.setattr(redis_cache, "add", add_once_another_worker_has_signed_in)
+
+    provider.test_connection(ALICE)
+
+    assert _token_requests(graph) == 1
 
 
 def test_the_shared_token_cache_is_encrypted(redis_cache, graph, provider):
