@@ -40,9 +40,10 @@ run: install
 # Two processes (pytest-xdist), a file's tests kept together (its servers are started once);
 # each has its own test database and Redis database (helpdesk/settings.py). `pytest -n 0` runs in one.
 # Files keep pytest-django's order (transactional tests last: they empty the database after them).
-# HYPOTHESIS_PROFILE=long: the long property budgets.
+# HYPOTHESIS_PROFILE=long: the long property budgets. --durations lists the 25 slowest steps, to
+# keep the run within its 15-minute budget.
 test: install
-	$(VENV)/bin/pytest -n 2 --dist loadfile
+	$(VENV)/bin/pytest -n 2 --dist loadfile --durations=25
 
 lint: install
 	$(VENV)/bin/ruff check .
