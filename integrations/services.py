@@ -516,6 +516,8 @@ def move_linked_calendars(connection: Connection, *, old_url: str) -> dict[str, 
     for agent_calendar in connection.agent_calendars.select_related("agent__user"):
         if not agent_calendar.calendar_id:
             counts["moved"] += 1  # resolved on its first sync, on the new address
+            mark_moved(agent_calendar, moved_from=old_url)
+            agent_calendar.save(update_fields=["sync_token", "next_pull_at", "moved_from"])
             continue
         moved = moved_calendar_url(agent_calendar.calendar_id, old_url, new_url)
         key = remote_calendar_key(connection.kind, moved or "")
@@ -676,6 +678,9 @@ def connect_agent(
     )
     if other is not None:
         raise ValidationError(selectors.already_linked_message(other, linking=agent))
+    # A link whose calendar was cleared while it kept entries gets a calendar found anew: its first
+    # listing there must not take those entries for deleted (engine: AgentCalendar.moved_from).
+    relinked = existing is not None and not existing.calendar_id and existing.links.exclude(remote_id="").exists()
     agent_calendar, _ = AgentCalendar.objects.update_or_create(
         agent=agent,
         connection=connection,
@@ -687,6 +692,7 @@ def connect_agent(
             "last_error": "",
             "shared_account": bool(account) and shared_account,
             "remote_key": key,
+            **({"moved_from": "the calendar this link held before"} if relinked else {}),
         },
     )
     if import_external is not None and agent.import_external != import_external:

@@ -263,3 +263,26 @@ def test_relinking_a_calendar_in_admin_marks_its_first_listing(admin_client, ali
     assert report.failed == 0, report.errors
     assert _subjects() == EVERY_SUBJECT
     assert SyncLogEntry.objects.filter(operation="re-create").count() == 4
+
+
+def test_a_link_given_its_calendar_again_lists_it_as_after_a_move(alice_with_entries):
+    """connect_agent on a link whose calendar was cleared while it kept entries: the calendar found
+    may be another one, so its first listing re-creates what it lacks and deletes nothing; here it
+    is the same calendar, so every entry is found and nothing is made twice."""
+    alice_calendar = alice_with_entries
+    AgentCalendar.objects.filter(pk=alice_calendar.pk).update(calendar_id="", remote_key="")
+    name = alice_calendar.calendar_id.rstrip("/").rsplit("/", 1)[1]
+
+    relinked = services.connect_agent(
+        alice_calendar.agent, connection=alice_calendar.connection, calendar=name, shared_account=True
+    )
+
+    assert relinked.pk == alice_calendar.pk and relinked.moved_from
+    report = engine.sync_agent_calendar(relinked, pull=True)
+    assert report.failed == 0, report.errors
+    assert _subjects() == EVERY_SUBJECT
+    assert not SyncLogEntry.objects.filter(operation="re-create").exists()
+    assert (
+        "4 linked entries found there, 0 not there"
+        in SyncLogEntry.objects.get(operation="first listing after move").message
+    )
