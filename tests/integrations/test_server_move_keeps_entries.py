@@ -286,3 +286,59 @@ def test_a_link_given_its_calendar_again_lists_it_as_after_a_move(alice_with_ent
         "4 linked entries found there, 0 not there"
         in SyncLogEntry.objects.get(operation="first listing after move").message
     )
+
+
+def test_an_entry_the_new_server_does_not_answer_for_keeps_the_move_open(alice_with_entries, second_radicale):
+    """The new server refuses to say whether one entry is there (403 on its GET): that entry is
+    neither deleted nor re-created, and the next listing still treats missing entries as after a
+    move; once it answers, the entry is re-created and the move is over."""
+    alice_calendar = alice_with_entries
+    new_phone = _empty_twin(second_radicale, alice_calendar)
+    proxy = FaultProxy(second_radicale.url)
+    try:
+        visit = SyncLink.objects.get(appointment__subject="Visit 0")
+        proxy.refuse(visit.remote_id, reads=True)
+        _move(alice_calendar.connection, proxy.url)
+
+        report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+
+        assert _subjects() == EVERY_SUBJECT, report.errors
+        assert len(new_phone.entries()) == 3
+        moved = AgentCalendar.objects.get(pk=alice_calendar.pk)
+        assert moved.moved_from
+        summary = SyncLogEntry.objects.get(operation="first listing after move").message
+        assert "3 not there and re-created" in summary and "1 could not be asked for" in summary
+
+        proxy.refused.clear()
+        report = engine.sync_agent_calendar(moved, pull=True)
+    finally:
+        proxy.stop()
+
+    assert report.failed == 0, report.errors
+    assert _subjects() == EVERY_SUBJECT
+    assert _uids(new_phone)[visit.marker] == 1 and len(new_phone.entries()) == 4
+    assert AgentCalendar.objects.get(pk=alice_calendar.pk).moved_from == ""
+
+
+def test_an_entry_the_new_server_holds_under_another_name_is_found_by_our_marker(
+    alice_with_entries, alice_phone, second_radicale, django_capture_on_commit_callbacks
+):
+    """A migration tool copied one entry to the new server under a name of its own: found there by
+    its UID (our marker), updated in place from then on, never created a second time."""
+    alice_calendar = alice_with_entries
+    new_phone = _empty_twin(second_radicale, alice_calendar)
+    visit = SyncLink.objects.get(appointment__subject="Visit 0")
+    second_radicale.write_entries(str(new_phone.calendar.url), {"copied.ics": alice_phone.by_uid(visit.marker).data})
+    _move(alice_calendar.connection, second_radicale.url)
+
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+
+    assert report.failed == 0, report.errors
+    visit.refresh_from_db()
+    assert visit.remote_id == _path(str(new_phone.calendar.url)) + "copied.ics"
+    assert _uids(new_phone)[visit.marker] == 1 and len(new_phone.entries()) == 4
+    assert SyncLogEntry.objects.filter(operation="re-create").count() == 3
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(visit.appointment, subject="Visit 0, later")
+    assert str(new_phone.by_uid(visit.marker).icalendar_component["summary"]).startswith("Visit 0, later")
+    assert _uids(new_phone)[visit.marker] == 1
