@@ -102,6 +102,9 @@ def test_moving_a_connection_to_an_empty_server_pushes_every_entry_and_deletes_n
     assert len(alice_phone.entries()) == 4  # the old server is left as it was
     log = SyncLogEntry.objects.filter(agent_calendar=alice_calendar)
     assert log.filter(operation="re-create").count() == 4
+    assert all(
+        "re-created on the new server, not deleted" in line.message for line in log.filter(operation="re-create")
+    )
     assert not log.filter(operation="delete", direction=SyncLogEntry.Direction.INBOUND).exists()
     summary = log.get(operation="first listing after move").message
     assert "0 linked entries found there, 4 not there and re-created on the new server, none deleted" in summary
