@@ -307,6 +307,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         if not change or not old_url or old_url == obj.server_url:
             return
         counts = services.move_linked_calendars(obj, old_url=old_url)
+        self._test_new_address(request, obj)
         if counts["moved"]:
             self.message_user(
                 request,
@@ -327,6 +328,24 @@ class ConnectionAdmin(admin.ModelAdmin):
                 level=messages.WARNING,
             )
 
+    def _test_new_address(self, request, connection: Connection) -> None:
+        """A new server address is tested at once, by the worker once the save is committed (never
+        in the web request), as the "Test connection" button does: its outcome shows under "Last
+        test" (`services.record_connection_test`)."""
+        from integrations.tasks import run_connection_test
+
+        pk = connection.pk
+        # The last test was of the old address: until the new one is tested, admin says it is queued.
+        Connection.objects.filter(pk=pk).update(
+            last_test_at=None, last_test_ok=None, last_test_message=f"queued: {connection.server_url} is being tested"
+        )
+        transaction.on_commit(lambda: run_connection_test.delay(pk))
+        self.message_user(
+            request,
+            f'Testing the new address {connection.server_url} in the background: the result shows under "Last '
+            'test" in a few seconds (reload the page).',
+        )
+
     @admin.display(boolean=True, description="secret stored")
     def secret_stored(self, obj: Connection) -> bool:
         return obj.has_secret
@@ -334,7 +353,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     @admin.display(description="last test")
     def last_test(self, obj: Connection) -> str:
         if obj.last_test_at is None:
-            return "not tested yet"
+            return obj.last_test_message or "not tested yet"
         verdict = "OK" if obj.last_test_ok else "Failed"
         when = formats.localize(timezone.template_localtime(obj.last_test_at))  # as admin shows every time
         return f"{verdict} ({when}): {obj.last_test_message}"
@@ -408,6 +427,7 @@ class AgentCalendarAdmin(TechnicianNamesInOneQuery, admin.ModelAdmin):
         "last_error",
         "last_error_at",
         "locked_until",
+        "moved_from",
     ]
     actions = ["sync_now", "full_resync", "pause_sync", "resume_sync", "disconnect"]
     change_list_template = "admin/integrations/agentcalendar/change_list.html"
@@ -516,6 +536,8 @@ class AgentCalendarAdmin(TechnicianNamesInOneQuery, admin.ModelAdmin):
         """A calendar added here is found (when no remote id is given) and synced by the worker."""
         if change and {"calendar_id", "connection"} & set(form.changed_data):
             obj.remote_key = ""  # another calendar: the worker checks no other link holds it first
+            # Its first listing must not take the linked entries it lacks for deleted ones.
+            services.mark_moved(obj, moved_from=form.initial.get("calendar_id") or "another calendar")
         if change and "state" in form.changed_data:
             # The state is the service's to write: it logs who changed it and queues what waited.
             if set(form.changed_data) != {"state"}:

@@ -251,6 +251,11 @@ class AgentCalendar(EncryptedSecret, models.Model):
     push_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     sync_token = models.TextField(blank=True, editable=False)
     full_sync_at = models.DateTimeField("last full listing", null=True, blank=True, editable=False)
+    # Where the calendar was read before its place changed (a connection's new server address, a
+    # calendar relinked to another URL), until the first full listing at the new place succeeds:
+    # a listing from a place that never held our entries is no evidence that they were deleted, so
+    # that listing re-creates the linked entries it lacks instead (integrations/sync/engine.py).
+    moved_from = models.CharField("first listing after a move from", max_length=1100, blank=True, editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     # When the technician's calendar was linked: a calendar never pulled ages from here in the
     # operators' lag (selectors.sync_overview), so a link that never worked trips the lag alert.

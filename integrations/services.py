@@ -438,25 +438,32 @@ def _segments(path: str) -> list[str]:
 def moved_path(path: str, old_base: str, new_base: str) -> str:
     """`path` (a calendar's or an entry's path on the old server) where the server's move puts it.
 
-    The part the old and new server addresses share at their end stays, the part before it is
-    swapped: "/alice/work/" moves to "/radicale/alice/work/" when "http://a:5232/" becomes
-    "https://b/radicale/", and "/dav/alice/" to "/caldav/alice/" when ".../dav/" becomes
-    ".../caldav/". A path outside the old address's own prefix is kept as it is, and so is every
-    path when the new address is on the same server (scheme, host and port) as a more or less
-    specific address of the old one: the root where discovery starts, or a principal URL
-    ("http://a/" to "http://a/alice/"). Calendars are found from the principal (RFC 4791 5.2,
-    RFC 6764), not by arithmetic on the configured URL: the stored paths still name them (review8 F4)."""
+    On the same server (scheme, host and port, RFC 3986 6.2.3) every path stays as it is, whatever
+    the new address's path: the configured address is only where discovery starts (RFC 6764 5, a
+    context path, the root or a principal URL), and calendars are found from the principal's
+    calendar-home-set (RFC 4791 6.2.1), whose URLs the server gave us and the stored paths still
+    are (review8 F4). A path-prefix change there ("/dav/" to "/caldav/") moves nothing: a calendar
+    the server no longer answers at its stored URL fails its sync naming that URL.
+
+    On another server, the part the old and new addresses share at their end stays and the part
+    before it is swapped: "/alice/work/" moves to "/radicale/alice/work/" when "http://a:5232/"
+    becomes "https://b/radicale/", and "/dav/alice/" to "/caldav/alice/" when ".../dav/" becomes
+    ".../caldav/". A new address that already names the start of the path on the new server (the
+    user's own collection: "https://b/dav/alice/" for "/alice/work/") is not repeated:
+    "/dav/alice/work/", never "/dav/alice/alice/work/". A path outside the old address's own
+    prefix is kept as it is."""
     old_parts, new_parts = urlsplit(old_base), urlsplit(new_base)
-    old, new = _segments(old_parts.path), _segments(new_parts.path)
-    shorter = min(len(old), len(new))
-    if _origin(old_parts) == _origin(new_parts) and old[:shorter] == new[:shorter]:
+    if _origin(old_parts) == _origin(new_parts):
         return path
+    old, new = _segments(old_parts.path), _segments(new_parts.path)
     while old and new and old[-1] == new[-1]:
         old, new = old[:-1], new[:-1]
     parts = _segments(path)
     if parts[: len(old)] != old:
         return path
-    moved = "/" + "/".join(new + parts[len(old) :])
+    rest = parts[len(old) :]
+    overlap = next((k for k in range(min(len(new), len(rest)), 0, -1) if new[-k:] == rest[:k]), 0)
+    moved = "/" + "/".join(new[: len(new) - overlap] + rest)
     return moved + "/" if path.endswith("/") and moved != "/" else moved
 
 
@@ -480,29 +487,37 @@ def move_linked_calendars(connection: Connection, *, old_url: str) -> dict[str, 
     take effect for every technician's calendar linked through it (trial F1).
 
     CalDAV links keep each calendar's absolute URL (resolved at link time) and their entries' paths:
-    these are moved onto the new address (moved_calendar_url), the sync token is dropped (a moved
-    server may be another server holding the same data, whose tokens differ: RFC 6578 3.2 lets
-    the next pull list the whole calendar) and any back-off ends, so the next sync and "Test
-    connection" both reach the new server. A calendar on another host than the old address is
-    left, and its sync log says so (relink it); one the new address does not move (the same
-    server at a more or less specific address, see moved_path) is kept with its sync token.
-    Exchange (folder ids), Microsoft 365 and Google (calendar ids) name calendars by ids the
-    provider reads at every sync against the connection's current address: nothing stored to
-    move. Each linked calendar gets one line in its sync log. Returns {"moved": n, "left": n, "kept": n}."""
+    on another server these are moved onto the new address (moved_calendar_url). A calendar on
+    another host than the old address is left, and its sync log says so (relink it); one on the
+    same server (scheme, host and port: only where discovery starts changed, see moved_path) is
+    kept with its sync token. Exchange (folder ids), Microsoft 365 and Google (calendar ids) name
+    calendars by ids the provider reads at every sync against the connection's current address.
+
+    Every calendar whose place changed (each CalDAV calendar moved, every calendar of the other
+    kinds) is marked for its first listing after a move (`mark_moved`): its sync token is dropped
+    (another server's tokens differ: RFC 6578 3.2 lets the next pull list the whole calendar), any
+    back-off ends, and that first listing re-creates the linked entries the new place lacks
+    instead of deleting their appointments (the new server may be empty). Each linked calendar
+    gets one line in its sync log. Returns {"moved": n, "left": n, "kept": n}."""
     new_url = connection.server_url
     counts = {"moved": 0, "left": 0, "kept": 0}
     if connection.kind != Connection.Kind.CALDAV:
         for agent_calendar in connection.agent_calendars.select_related("agent__user"):
+            mark_moved(agent_calendar, moved_from=old_url)
+            agent_calendar.save(update_fields=["sync_token", "next_pull_at", "moved_from"])
             _log_server_move(
                 agent_calendar,
                 f"The connection's server address changed from {old_url} to {new_url}: "
-                "the next sync uses the new address.",
+                "the next sync lists the calendar at the new address in full, and re-creates there "
+                "the helpdesk's entries it does not hold.",
             )
             counts["moved"] += 1
         return counts
     for agent_calendar in connection.agent_calendars.select_related("agent__user"):
         if not agent_calendar.calendar_id:
             counts["moved"] += 1  # resolved on its first sync, on the new address
+            mark_moved(agent_calendar, moved_from=old_url)
+            agent_calendar.save(update_fields=["sync_token", "next_pull_at", "moved_from"])
             continue
         moved = moved_calendar_url(agent_calendar.calendar_id, old_url, new_url)
         key = remote_calendar_key(connection.kind, moved or "")
@@ -527,12 +542,13 @@ def move_linked_calendars(connection: Connection, *, old_url: str) -> dict[str, 
             continue
         old_calendar = agent_calendar.calendar_id
         agent_calendar.calendar_id, agent_calendar.remote_key = moved, key
-        agent_calendar.sync_token = ""
-        agent_calendar.next_pull_at = None
+        mark_moved(agent_calendar, moved_from=old_calendar)
         agent_calendar.import_retry = {
             moved_path(path, old_url, new_url): reason for path, reason in (agent_calendar.import_retry or {}).items()
         }
-        agent_calendar.save(update_fields=["calendar_id", "remote_key", "sync_token", "next_pull_at", "import_retry"])
+        agent_calendar.save(
+            update_fields=["calendar_id", "remote_key", "sync_token", "next_pull_at", "import_retry", "moved_from"]
+        )
         links = list(agent_calendar.links.exclude(remote_id="").only("pk", "remote_id"))
         for link in links:
             link.remote_id = moved_path(link.remote_id, old_url, new_url)
@@ -541,9 +557,25 @@ def move_linked_calendars(connection: Connection, *, old_url: str) -> dict[str, 
         _log_server_move(
             agent_calendar,
             f"The connection's server address changed from {old_url} to {new_url}: this calendar is now "
-            f"read at {moved} (was {old_calendar}).",
+            f"read at {moved} (was {old_calendar}); its first listing there re-creates the helpdesk's "
+            "entries it does not hold.",
         )
     return counts
+
+
+def mark_moved(agent_calendar: AgentCalendar, *, moved_from: str) -> AgentCalendar:
+    """Mark `agent_calendar` (not saved: the caller saves `sync_token`, `next_pull_at` and
+    `moved_from` with its own changes) as read from a new place from now on: a new server address,
+    another calendar URL. `moved_from`: the old place (an address or a calendar URL), named in the
+    sync log. The sync token of the old place goes (RFC 6578 3.2: the next pull lists the whole
+    calendar) and any back-off ends. Until that first full listing succeeds, the engine takes an
+    entry missing there as one the new place never held (it is pushed again), never as deleted.
+    A second move before that listing names the latest old place, so a run that listed the first
+    new place does not end the second move (engine._sync_held). Returns `agent_calendar`."""
+    agent_calendar.sync_token = ""
+    agent_calendar.next_pull_at = None
+    agent_calendar.moved_from = moved_from[:1100]
+    return agent_calendar
 
 
 def _log_server_move(agent_calendar: AgentCalendar, message: str, result: str = SyncLogEntry.Result.OK) -> None:
@@ -646,6 +678,9 @@ def connect_agent(
     )
     if other is not None:
         raise ValidationError(selectors.already_linked_message(other, linking=agent))
+    # A link whose calendar was cleared while it kept entries gets a calendar found anew: its first
+    # listing there must not take those entries for deleted (engine: AgentCalendar.moved_from).
+    relinked = existing is not None and not existing.calendar_id and existing.links.exclude(remote_id="").exists()
     agent_calendar, _ = AgentCalendar.objects.update_or_create(
         agent=agent,
         connection=connection,
@@ -657,6 +692,7 @@ def connect_agent(
             "last_error": "",
             "shared_account": bool(account) and shared_account,
             "remote_key": key,
+            **({"moved_from": "the calendar this link held before"} if relinked else {}),
         },
     )
     if import_external is not None and agent.import_external != import_external:

@@ -347,7 +347,10 @@ class CalDAVProvider:
         if response.status in (403, 409) and SYNC_TOKEN_PRECONDITION in dav_error.parse_preconditions(response.raw):
             raise SyncTokenExpired("Reading changes: the server no longer knows our sync token")
         if response.status == 404:
-            raise RemoteNotFound("Reading changes: the calendar is not there")
+            raise RemoteNotFound(
+                f"Reading changes: there is no calendar at {url} (the server answered 404 Not Found). "
+                "Check the connection's server address, or link the technician's calendar again."
+            )
         if response.status != 207 or response.tree is None:
             raise ProviderError(f"Reading changes: the server answered {response.status}")
         # From here only the tree is read: the body it was parsed from goes now, and each member

@@ -311,6 +311,13 @@ def _sync_held(agent_calendar: AgentCalendar, owner: str, *, pull: bool, now: da
         )
         fields = ["last_sync", "last_error", "last_error_at", "sync_token", "full_sync_at"]
         fields += ["last_pull_at", "pull_failures", "next_pull_at", "import_retry"]
+        if run.moved_from and not agent_calendar.moved_from:
+            # The move's first listing is done; a move marked meanwhile (another address) stays.
+            extra["moved_from"] = Case(
+                When(moved_from=run.moved_from, then=Value("")),
+                default=F("moved_from"),
+                output_field=_field("moved_from"),
+            )
         fields += ["push_conflicts"] if pull else []
         _save_and_release(agent_calendar, owner, fields, **extra)
         released = True
@@ -430,6 +437,10 @@ class _Run:
         # The calendar's effective rights, asked at most once a run, after the first refused entry.
         self._rights: CalendarRights | None = None
         self._rights_asked = False
+        # The first full listing after a move (`AgentCalendar.moved_from`): what it found, re-created
+        # and could not ask, for its log line; the move is over once it ends with nothing unasked.
+        self.after_move = {"found": 0, "recreated": 0, "unanswered": 0}
+        self.moved_from = agent_calendar.moved_from  # as the run found it (`_sync_held` clears it)
 
     # --- gathering ---
 
@@ -493,6 +504,11 @@ class _Run:
                 event = next((e for k, e in list(remote.items()) if e.remote_id == link.remote_id), None)
                 if event is not None:
                     remote.pop(event.marker or event.remote_id, None)
+            if event is not None and self.ac.moved_from and event.remote_id and event.remote_id != link.remote_id:
+                # Found by our marker at another place of the new server: that entry is ours to
+                # update from now on, never one to create a second time.
+                link.remote_id, link.version = event.remote_id, event.version or ""
+                SyncLink.objects.filter(pk=link.pk).update(remote_id=link.remote_id, version=link.version)
             gone = event is None and link.remote_id in gone_ids
             self._process(link, event, gone=gone)
         self._flush_bulk()
@@ -504,10 +520,34 @@ class _Run:
         if pull:
             page.changed.clear()
         self._import_new(new)
+        if pull and self.ac.moved_from and page.full:
+            self._end_move()
         return self.report
 
+    def _end_move(self) -> None:
+        """The first full listing after a move (`AgentCalendar.moved_from`) is done: say what it
+        found and re-created, and let deletions count again from the next listing, unless some
+        linked entry could not be asked for (the next listing asks again)."""
+        counts, where, before = self.after_move, self.calendar.calendar_id, self.ac.moved_from
+        message = (
+            f"First full listing at {where} after the move from {before}: {counts['found']} linked "
+            f"entries found there, {counts['recreated']} not there and re-created on the new server, "
+            "none deleted."
+        )
+        if counts["unanswered"]:
+            message += (
+                f" {counts['unanswered']} could not be asked for: the next listing still takes no missing "
+                "entry for deleted."
+            )
+        else:
+            message += " From the next listing on, an entry deleted there is deleted in the helpdesk."
+            self.ac.moved_from = ""
+        logger.info("%s: %s", self.ac, message)
+        self._log(In, "first listing after move", SyncLogEntry.Result.OK, message=message)
+
     def _list_changes(self, links: list[SyncLink]):
-        token = self.ac.sync_token or None
+        # After a move the whole calendar is listed, whatever token is kept (`_confirm_after_move`).
+        token = (self.ac.sync_token or None) if not self.ac.moved_from else None
         every = timedelta(hours=_setting("SYNC_FULL_RESYNC_HOURS", 24))
         if token and (self.ac.full_sync_at is None or self.ac.full_sync_at <= self.now - every):
             # The window moves with time: an entry no change ever reported can enter it unseen by the
@@ -661,7 +701,10 @@ class _Run:
         """Remote ids of linked entries that are gone: reported deleted, missing from a full listing,
         or (asked one by one) missing from a suspicious empty listing or from a change report that
         cannot know them (created after the token was taken). An entry a direct read still finds is
-        put into `remote` as it is now."""
+        put into `remote` as it is now. The first full listing after a move goes
+        `_confirm_after_move`'s way."""
+        if self.ac.moved_from and page.full:
+            return self._confirm_after_move(page, remote, links)
         listed = {event.remote_id for event in remote.values()} | set(page.unchanged)
         listed_markers = set(remote)
         gone = set(page.deleted)
@@ -708,12 +751,68 @@ class _Run:
                     remote[found.marker or found.remote_id or link.marker] = found
         if empty_listing:
             self._log(In, "full listing", SyncLogEntry.Result.SKIPPED, message=_empty_listing_message(answers))
-        flagged = [link.pk for link in links if link.snapshot.get("created_after_token")]
-        for link in links:
-            if link.pk in flagged:
-                link.snapshot = {k: v for k, v in link.snapshot.items() if k != "created_after_token"}
-                SyncLink.objects.filter(pk=link.pk).update(snapshot=link.snapshot)
+        _clear_created_after_token(links)
         return gone
+
+    def _confirm_after_move(self, page, remote: dict[str, RemoteEvent], links: list[SyncLink]) -> set[str]:
+        """The first full listing at a new place (`AgentCalendar.moved_from`: a new server address, a
+        calendar relinked to another URL), which may never have held our entries: every linked entry
+        it does not list, in the window or not (one outside it would be found missing once the
+        window reaches it), is asked for directly. Found: put into `remote` as it is now (kept and
+        updated as usual). Not there: returned, and `_process` pushes it again as a new entry
+        (`_not_at_new_place`) instead of deleting its appointment. Unanswered: left as it is."""
+        listed = {event.remote_id for event in remote.values()} | set(page.unchanged)
+        self.after_move["found"] += len(
+            {link.pk for link in links if link.remote_id in listed or link.marker in remote}
+        )
+        absent: set[str] = set()
+        for link in links:
+            if not link.remote_id or link.remote_id in listed or link.marker in remote:
+                continue
+            try:
+                found = _call(
+                    lambda link=link: self.provider.get(self.calendar, RemoteRef(link.remote_id, None), self.window)
+                )
+            except ProviderError as error:
+                logger.info("Could not ask for %s after the move: %s", link.remote_id, error)
+                self.after_move["unanswered"] += 1
+                continue
+            if found is None:
+                absent.add(link.remote_id)
+            else:
+                self.after_move["found"] += 1
+                if self._bounded(found) is not None:
+                    remote[found.marker or found.remote_id or link.marker] = found
+        _clear_created_after_token(links)
+        return absent
+
+    def _not_at_new_place(self, link: SyncLink) -> None:
+        """A linked entry the calendar's new place does not hold (`AgentCalendar.moved_from`): not
+        a deletion there, as that place never held it. The link forgets the old place's id, version
+        and synced state, so the planner pushes it as a new entry (rule 2: one create, idempotent on
+        our marker, so never a second copy), and the sync log says so."""
+        self.after_move["recreated"] += 1
+        self._log(
+            Out,
+            "re-create",
+            subject=link.snapshot.get("local", {}).get("subject", ""),
+            message=f"Not on the calendar at {self.calendar.calendar_id} after the move from "
+            f"{self.ac.moved_from} (was {link.remote_id}): re-created on the new server, not deleted.",
+            private=privacy.link_is_private(link),
+        )
+        dropped = ("remote", "remote_raw", SENT_UNCONFIRMED, REFUSED_WRITE, "created_after_token")
+        link.remote_id = link.version = link.local_hash = link.remote_hash = ""
+        link.snapshot = {k: v for k, v in link.snapshot.items() if k not in dropped}
+        link.failures, link.next_attempt_at = 0, None
+        SyncLink.objects.filter(pk=link.pk).update(
+            remote_id="",
+            version="",
+            local_hash="",
+            remote_hash="",
+            snapshot=link.snapshot,
+            failures=0,
+            next_attempt_at=None,
+        )
 
     def _in_window(self, link: SyncLink) -> bool:
         if link.span_start is None:
@@ -784,6 +883,11 @@ class _Run:
             event = self._find_own_entry(link)
         if event is not None and link.snapshot.get(SENT_UNCONFIRMED):
             self._adopt_own_write(link, event)
+        if gone and self.ac.moved_from:
+            self._not_at_new_place(link)
+            gone = False
+            if local is not None:
+                local.replaces = None  # a create of our marker alone, as a retry of it will be
         if gone:
             remote_hash = None
         elif event is not None:
@@ -2184,6 +2288,14 @@ def _copy_fields(source: SyncLink, target: SyncLink, names: list[str]) -> None:
     for `source`, now held by the link the run goes on with."""
     for name in names:
         setattr(target, name, getattr(source, name))
+
+
+def _clear_created_after_token(links: list[SyncLink]) -> None:
+    """A listing has confirmed or asked for the links created after its token: their flag goes."""
+    for link in links:
+        if link.snapshot.get("created_after_token"):
+            link.snapshot = {k: v for k, v in link.snapshot.items() if k != "created_after_token"}
+            SyncLink.objects.filter(pk=link.pk).update(snapshot=link.snapshot)
 
 
 def _empty_listing_message(answers: dict[str, int]) -> str:

@@ -63,7 +63,18 @@ NEXTCLOUD_CALENDAR = NEXTCLOUD + "calendars/alice/work/"
         ),
         ("http://a:5232/alice/w/", "http://a:5232/", "https://b/radicale/", "https://b/radicale/alice/w/"),
         ("http://a/radicale/alice/w/", "http://a/radicale/", "http://a:8080/", "http://a:8080/alice/w/"),
-        ("https://a/dav/cal/alice/w/", "https://a/dav/", "https://a/caldav/", "https://a/caldav/cal/alice/w/"),
+        ("https://a/dav/cal/alice/w/", "https://a/dav/", "https://b/caldav/", "https://b/caldav/cal/alice/w/"),
+        # The new address names the user's own path on the new server (its calendar home or
+        # principal): the user's segment is not repeated; both shapes of the new address agree.
+        ("http://a:5232/alice/w/", "http://a:5232/", "https://b/dav/alice/", "https://b/dav/alice/w/"),
+        ("http://a:5232/alice/w/", "http://a:5232/", "https://b/dav/", "https://b/dav/alice/w/"),
+        ("http://a:5232/alice/w/", "http://a:5232/", "https://b/alice/", "https://b/alice/w/"),
+        ("http://a/r/alice/w/", "http://a/r/", "https://b/dav/alice/", "https://b/dav/alice/w/"),
+        # RFC 6764 5 / RFC 4791 6.2.1: on the same server (scheme, host, port) the configured address
+        # is only where discovery starts, and calendars are found from the principal: the URLs the
+        # server gave stay, whatever path prefix the new address has (a sibling prefix too).
+        ("https://a/dav/cal/alice/w/", "https://a/dav/", "https://a/caldav/", "https://a/dav/cal/alice/w/"),
+        ("https://a/dav/cal/alice/w/", "https://a/dav/", "https://a:443/", "https://a/dav/cal/alice/w/"),
         # A calendar outside the old address's path prefix keeps its path on the new host.
         (
             "https://a/calendars/alice/w/",
@@ -200,3 +211,53 @@ def test_a_new_address_on_the_same_server_keeps_every_calendar_where_it_is(
 
     assert AgentCalendar.objects.get(pk=alice_calendar.pk).calendar_id == before[0]
     assert set(SyncLink.objects.values_list("remote_id", flat=True)) == remote_ids
+
+
+def test_a_new_server_address_saved_in_admin_is_tested_by_the_worker_after_the_save(
+    admin_client, alice_calendar, new_address, django_capture_on_commit_callbacks
+):
+    """The old "Last test" was of the old address: admin says the new one is being tested, the test
+    is queued for the worker once the save is committed (no call from the web request), and its
+    outcome is what "Last test" shows afterwards."""
+    connection = alice_calendar.connection
+    new_address.reset_counts()
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(
+            f"/admin/integrations/connection/{connection.pk}/change/",
+            _admin_form(connection, new_address.url),
+            follow=True,
+        )
+
+    page = response.content.decode()
+    assert f"Testing the new address {new_address.url} in the background" in page
+    assert new_address.request_total == 0  # nothing was asked of the new address in the request
+    connection.refresh_from_db()
+    assert connection.last_test_at is None and connection.last_test_message == (
+        f"queued: {new_address.url} is being tested"
+    )
+
+    for callback in callbacks:
+        callback()
+
+    connection.refresh_from_db()
+    assert connection.last_test_ok is True and connection.last_test_at is not None
+    assert new_address.request_total > 0
+    page = admin_client.get(f"/admin/integrations/connection/{connection.pk}/change/").content.decode()
+    assert "OK (" in page
+
+
+def test_a_new_server_address_that_does_not_answer_shows_the_failed_test(
+    admin_client, alice_calendar, django_capture_on_commit_callbacks
+):
+    connection = alice_calendar.connection
+    port = _free_port()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            f"/admin/integrations/connection/{connection.pk}/change/",
+            _admin_form(connection, f"http://127.0.0.1:{port}/"),
+        )
+
+    page = admin_client.get(f"/admin/integrations/connection/{connection.pk}/change/").content.decode()
+    assert "Failed (" in page and f"Nothing answers on port {port} of 127.0.0.1" in page
