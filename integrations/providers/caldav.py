@@ -633,13 +633,12 @@ def _entry_zone(event: RemoteEvent) -> tzinfo:
     return _zone(event.time_zone)
 
 
-def _out(value: datetime | date, zone: zoneinfo.ZoneInfo, *, repeats: bool = False) -> datetime | date:
-    """A value as written: dates as DATE, instants on the entry's zone's wall clock with its TZID,
-    or in UTC when that wall clock is the second of two (RFC 5545 3.3.5 reads it as the first).
-    `repeats`: a series' DTSTART, which stays on the wall clock the rule repeats on (3.8.5.3), and
-    the values naming its instances (EXDATE, RDATE, RECURRENCE-ID), kept in DTSTART's form so a
-    reader matches them to the instance it computes (review 2)."""
-    return times.outgoing(value, zone, repeats=repeats)
+def _out(value: datetime | date, zone: tzinfo, dtstart: datetime | date) -> datetime | date:
+    """A value naming an instance of a series (EXDATE, RDATE, RECURRENCE-ID) as written
+    (`times.outgoing_instance`): dates as DATE, instants on the entry's zone's wall clock with its
+    TZID, in DTSTART's form when it names DTSTART (`dtstart`, the series' start), else in UTC when
+    that wall clock is the second of two (RFC 5545 3.3.5 reads it as the first)."""
+    return times.outgoing_instance(value, zone, dtstart=dtstart)
 
 
 def build_calendar(event: RemoteEvent) -> str:
@@ -660,9 +659,9 @@ def build_calendar(event: RemoteEvent) -> str:
     for rule in event.rrules:
         master.add("rrule", icalendar.vRecur.from_ical(rule))
     for exdate in event.exdates:
-        master.add("exdate", _out(exdate, zone, repeats=True))
+        master.add("exdate", _out(exdate, zone, event.start))
     for rdate in event.rdates:
-        master.add("rdate", _out(rdate, zone, repeats=True))
+        master.add("rdate", _out(rdate, zone, event.start))
     _add_alarm(master, event.reminder_minutes)
     cal.add_component(master)
     for occurrence in event.overrides:
@@ -688,7 +687,7 @@ def _override_vevent(uid, stamp, event: RemoteEvent, occurrence: RemoteOccurrenc
         event.location if occurrence.location is None else occurrence.location,
         zone,
     )
-    child.add("recurrence-id", _out(occurrence.original_start, zone, repeats=True))
+    child.add("recurrence-id", _out(occurrence.original_start, zone, event.start))
     child.add("class", "PRIVATE" if event.private or occurrence.private else "PUBLIC")
     child.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
     _add_alarm(child, event.reminder_minutes)
@@ -826,7 +825,7 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
         for rule in event.rrules:
             master.add("rrule", icalendar.vRecur.from_ical(rule))
         for rdate in event.rdates:
-            master.add("rdate", _out(rdate, zone, repeats=True))
+            master.add("rdate", _out(rdate, zone, event.start))
         significant = True
     if _exceptions_differ(current, event, zone):
         _merge_exceptions(cal, master, event, zone)
@@ -937,7 +936,7 @@ def _merge_exceptions(cal, master, event: RemoteEvent, zone) -> None:
     master.pop("exdate", None)
     cancelled = (d for d in event.exdates if _key(d, zone) not in kept_cancelled)
     for exdate in sorted(cancelled, key=lambda d: str(_key(d, zone))):
-        master.add("exdate", _out(exdate, zone, repeats=True))
+        master.add("exdate", _out(exdate, zone, event.start))
 
 
 def _same_times(child, override: RemoteOccurrence, zone) -> bool:
