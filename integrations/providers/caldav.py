@@ -1544,6 +1544,11 @@ def _finished(
     zone is unknown (the start's `tzid`; `date_tzids`: EXDATE/RDATE TZIDs icalendar left floating),
     a series' own VTIMEZONE kept (`RemoteEvent.zone_block`, found in `whole`, the object's text)
     when no IANA zone matches it, override texts cut to their columns, then `RemoteEvent.trimmed`."""
+    # A date, a floating time, a TZID icalendar left floating or a block no IANA zone matches names
+    # no zone: what `time_zone` then holds ("" or "UTC") is a fallback (`RemoteEvent.zone_named`).
+    event.zone_named = (
+        isinstance(raw_start, datetime) and raw_start.tzinfo is not None and not _is_unmatched_zone(raw_start)
+    )
     unknown = [tzid] if tzid and isinstance(raw_start, datetime) and raw_start.tzinfo is None else []
     for name in unknown:
         # icalendar leaves a time whose TZID it cannot resolve (no VTIMEZONE, not an IANA or Windows

@@ -717,12 +717,12 @@ def _new_series_zone(appointment: Appointment, before: RemoteEvent | None, after
         return None
     if after.start.tzinfo is None or (before is not None and before.time_zone == after.time_zone):
         return None
-    if after.zone_block or after.time_zone in ("", "UTC"):
-        # UTC is what the readers give a zone they cannot name (Graph's "tzone://Microsoft/Custom",
-        # EWS), and a series on its own VTIMEZONE is "UTC" plus its block: neither is a clock the
-        # organiser chose, so the series keeps its own (review 8 F1).
+    if not after.zone_named:
+        # The reader only fell back to `time_zone` (a floating time, a name or TZID it could not
+        # resolve, Graph's "tzone://Microsoft/Custom", a series on its own VTIMEZONE): no clock the
+        # organiser chose, so the series keeps its own (review 8 F1). A zone named UTC is one.
         return None
-    zone = times.zone_named(after.time_zone) if after.time_zone else None
+    zone = times.zone_named(after.time_zone)
     own = calendar_services.schedule_zone(appointment.schedule)
     if zone is None or zone == own:
         return None

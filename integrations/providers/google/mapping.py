@@ -199,7 +199,8 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
     too), with a note: the dateTime values carry their offset (RFC 3339), so only the wall clock a
     series repeats on is a guess."""
     calendar_zone = zone_for_name(calendar_zone) or "UTC"
-    zone = zone_for_name((master.get("start") or {}).get("timeZone")) or calendar_zone
+    start_zone = zone_for_name((master.get("start") or {}).get("timeZone"))
+    zone = start_zone or calendar_zone
     named = [
         value.get("timeZone")
         for resource in (master, *exceptions)
@@ -223,6 +224,7 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
         busy=bool(block) or master.get("transparency", "opaque") != "transparent",
         reminder_minutes=popup_minutes(master),
         time_zone=zone,
+        zone_named=start_zone is not None and not all_day,  # else the calendar's zone or UTC: a fallback
         marker=marker_of(master),
         remote_id=master.get("id"),
         version=master.get("etag"),
