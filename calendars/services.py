@@ -1384,9 +1384,14 @@ def split_series(
     )
     first = span[0] if isinstance(span[0], datetime) else times.midnight(span[0], zone)
     shift = times.wall_shift(key, first, zone)
+    on = list(agents) if agents is not None else list(master.agents.all())
+    # The new series' clock (as `create_recurring_appointment` below picks it): the old one's, but an
+    # all-day series' days are midnights on its technicians' zone, so a day of the old series (its
+    # cancelled and edited occurrences, UNTIL, RDATEs) lands on the same day of the new one there.
+    new_zone = _zone_of(on) if master.all_day else zone
 
     def shifted(moment: datetime) -> datetime:
-        return times.wall_shifted(moment, shift, zone)
+        return times.wall_shifted(moment, shift, new_zone, zone)
 
     # What follows, read before the old series lets it go.
     later = master.occurrences.filter(is_modified=True, original_start__gte=key)
@@ -1401,7 +1406,6 @@ def split_series(
     fields = {name: getattr(master, name) for name in SHARED_FIELDS if name != "all_day"}
     fields.update(changes)
     fields.pop("all_day", None)
-    on = list(agents) if agents is not None else list(master.agents.all())
 
     change_schedule(master, rule=_rule_ended_at(master, last), by=by)
     source = Appointment.Source.MANUAL if master.source == Appointment.Source.PLANNED else master.source
