@@ -47,7 +47,13 @@ EDITABLE_FIELDS = (*SHARED_FIELDS, "start", "end")
 
 
 def _announce(
-    appointment: Appointment, change: Change, agent_ids_before: Iterable[int], by, *, follows: bool = False
+    appointment: Appointment,
+    change: Change,
+    agent_ids_before: Iterable[int],
+    by,
+    *,
+    follows: bool = False,
+    split_from: int | None = None,
 ) -> None:
     appointment_changed.send(
         sender=Appointment,
@@ -56,6 +62,7 @@ def _announce(
         agent_ids_before=frozenset(agent_ids_before),
         by=by,
         follows=follows,
+        **({"split_from": split_from} if split_from is not None else {}),
     )
 
 
@@ -1427,7 +1434,7 @@ def split_series(
         **fields,
     )
     _carry_edits(master, new, edited, later_edits, shifted, length)
-    _announce(new, Change.UPDATED, _agent_ids(new), by)
+    _announce(new, Change.UPDATED, _agent_ids(new), by, split_from=master.pk)
     return new
 
 

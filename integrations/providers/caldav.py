@@ -468,7 +468,7 @@ class CalDAVProvider:
         if not event.marker:
             raise ValueError("An entry we create needs our marker as its UID.")
         url = self._entry_url(calendar, event.marker)
-        body = build_calendar(event)
+        body = from_template(event.raw, event) if event.raw else build_calendar(event)
         headers = {"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"}
         response = self._request("Creating the entry", url, "PUT", body, headers, item=True, write=True)
         if response.status == 412:
@@ -672,6 +672,32 @@ def build_calendar(event: RemoteEvent) -> str:
     elif zone.key != "UTC":
         add_missing_vtimezones(cal, *entry_span(cal, today=stamp.date()))
     return cal.to_ical().decode()
+
+
+def from_template(template: str, event: RemoteEvent) -> str:
+    """The object of a new entry made from another one's text (`template`: the entry of the series
+    a "this and following" split ended, `RemoteEvent.raw` on a create): its master VEVENT under our
+    UID, its occurrence VEVENTs left out (they are the old series' own), then `merge_calendar`, so
+    what the helpdesk owns is written and the rest (X- properties, CATEGORIES, the organiser's
+    VTIMEZONE, the user's alarms) stays, as Outlook and Google keep it on both halves of a split.
+    A template that holds no readable event gives `build_calendar(event)`."""
+    try:
+        with own_zones():
+            cal = icalendar.Calendar.from_ical(template)
+    except ValueError:
+        return build_calendar(event)
+    vevents = list(cal.walk("VEVENT"))
+    master = next((v for v in vevents if v.get("recurrence-id") is None), None)
+    if master is None:
+        return build_calendar(event)
+    for vevent in vevents:
+        if vevent is not master:
+            cal.subcomponents.remove(vevent)
+    _replace(master, "uid", event.marker)
+    try:
+        return merge_calendar(cal.to_ical().decode(), event)
+    except ProviderError:
+        return build_calendar(event)
 
 
 def _override_vevent(uid, stamp, event: RemoteEvent, occurrence: RemoteOccurrence, zone) -> icalendar.Event:
