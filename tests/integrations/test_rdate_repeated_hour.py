@@ -113,50 +113,58 @@ def test_caldav_reads_back_what_it_wrote_for_the_second_repeated_hour():
 
 # --- reading: a zoned 02:30 that night is the first, on every path ------------------------------
 
-ZONED_NIGHT = """BEGIN:VCALENDAR
-VERSION:2.0
-PRODID:-//Example//Phone//EN
-BEGIN:VEVENT
-UID:night-read-1
-DTSTAMP:20261001T000000Z
-DTSTART;TZID=Europe/Berlin:20261018T023000
-DTEND;TZID=Europe/Berlin:20261018T033000
-RRULE:FREQ=DAILY;INTERVAL=3;COUNT=4
-RDATE;TZID=Europe/Berlin:20261025T023000
-EXDATE;TZID=Europe/Berlin:20261021T023000
-SUMMARY:Night job
-END:VEVENT
-BEGIN:VEVENT
-UID:night-read-1
-DTSTAMP:20261001T000000Z
-RECURRENCE-ID;TZID=Europe/Berlin:20261024T023000
-DTSTART;TZID=Europe/Berlin:20261024T043000
-DTEND;TZID=Europe/Berlin:20261024T053000
-SUMMARY:Night job
-END:VEVENT
-END:VCALENDAR
-"""
+
+def _zoned_night(*lines: str) -> str:
+    """A series on Europe/Berlin whose `lines` (DTSTART, RRULE, RDATE, EXDATE, override VEVENTs)
+    name 02:30 of 25 Oct 2026 with a TZID: the repeated hour, so RFC 5545 3.3.5 reads the first."""
+    head = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Example//Phone//EN", "BEGIN:VEVENT", "UID:night-read-1"]
+    return "\r\n".join([*head, "DTSTAMP:20261001T000000Z", "SUMMARY:Night job", *lines, "END:VCALENDAR", ""])
 
 
-def test_caldav_reads_a_zoned_repeated_hour_rdate_as_the_first_as_recurring_ical_events_does():
+# An extra start (RDATE) in the repeated hour, moved by a RECURRENCE-ID naming it.
+RDATE_NIGHT = _zoned_night(
+    "DTSTART;TZID=Europe/Berlin:20261022T023000",
+    "DTEND;TZID=Europe/Berlin:20261022T033000",
+    "RRULE:FREQ=DAILY;COUNT=3",
+    "RDATE;TZID=Europe/Berlin:20261025T023000",
+    "END:VEVENT",
+    "BEGIN:VEVENT",
+    "UID:night-read-1",
+    "DTSTAMP:20261001T000000Z",
+    "RECURRENCE-ID;TZID=Europe/Berlin:20261025T023000",
+    "DTSTART;TZID=Europe/Berlin:20261025T050000",
+    "DTEND;TZID=Europe/Berlin:20261025T060000",
+    "SUMMARY:Night job",
+    "END:VEVENT",
+)
+# A series starting in the repeated hour, its second day cancelled by an EXDATE in the same form.
+DTSTART_NIGHT = _zoned_night(
+    "DTSTART;TZID=Europe/Berlin:20261025T023000",
+    "DTEND;TZID=Europe/Berlin:20261025T033000",
+    "RRULE:FREQ=DAILY;COUNT=3",
+    "EXDATE;TZID=Europe/Berlin:20261026T023000",
+    "END:VEVENT",
+)
+
+
+@pytest.mark.parametrize("text", [RDATE_NIGHT, DTSTART_NIGHT], ids=["rdate and recurrence-id", "dtstart and exdate"])
+def test_caldav_reads_zoned_repeated_hour_values_as_the_first_as_recurring_ical_events_does(text):
     from integrations.providers.caldav import read_event
 
-    event = read_event(ZONED_NIGHT, remote_id="r1")
-    right = _expanded(ZONED_NIGHT)
+    event = read_event(text, remote_id="r1")
+    right = _expanded(text)
 
-    assert FIRST in right and SECOND not in right
-    assert [d.astimezone(UTC) for d in event.rdates] == [FIRST]
-    held = {o.original_start.astimezone(UTC): o.start.astimezone(UTC) for o in event.overrides}
-    starts = sorted(
-        [
-            *(held.get(s, s) for s in _rule_instants(event) if s not in {d.astimezone(UTC) for d in event.exdates}),
-            *(d.astimezone(UTC) for d in event.rdates),
-        ]
-    )
-    assert starts == right
+    cancelled = {d.astimezone(UTC) for d in event.exdates}
+    moved = {o.original_start.astimezone(UTC): o.start.astimezone(UTC) for o in event.overrides}
+    starts = [*(s for s in _rule_instants(event) if s not in cancelled), *(d.astimezone(UTC) for d in event.rdates)]
+    assert sorted(moved.get(s, s) for s in starts) == right
+    assert SECOND not in right  # nothing in the second 02:30: every zoned 02:30 that night is the first
+    named = [event.start, *event.rdates, *(o.original_start for o in event.overrides)]
+    assert FIRST in [value.astimezone(UTC) for value in named]
 
 
 def _rule_instants(event: RemoteEvent) -> list[datetime]:
+    """dateutil's starts of the event's rule on its zone's wall clock (fold=0: the first), in UTC."""
     from dateutil.rrule import rrulestr
 
     first = event.start.astimezone(BERLIN).replace(tzinfo=None)
