@@ -35,3 +35,57 @@ def test_a_repeated_hour_entry_reaches_google_and_comes_back_as_its_own_instants
 
     kept_after_an_edit_elsewhere(case, appointment, alice_google, phone_edit)
     assert _stored(google) == (start_utc, end_utc)
+
+
+def test_a_series_extra_start_at_the_second_repeated_hour_reaches_google_at_that_instant(
+    alice_google, google, django_capture_on_commit_callbacks
+):
+    """Task times, fault 1 on Google: the `recurrence` member holds RFC 5545 lines; an RDATE at the
+    second 02:30 of 31 Oct 2027 in Europe/Amsterdam (01:30 UTC, dateutil's fold=1) goes on a UTC
+    line, so recurring-ical-events reading the stored lines gives the helpdesk's occurrences."""
+    from datetime import UTC, timedelta
+
+    import icalendar
+    import recurring_ical_events
+    from dateutil import tz as dateutil_tz
+
+    from calendars import services as calendar_services
+    from calendars.models import Appointment
+
+    ams = dateutil_tz.gettz("Europe/Amsterdam")
+    second = dateutil_tz.enfold(datetime(2027, 10, 31, 2, 30, tzinfo=ams), fold=1).astimezone(UTC)
+    start = datetime(2027, 10, 24, 9, 0, tzinfo=ams)
+    with django_capture_on_commit_callbacks(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule=f"RRULE:FREQ=WEEKLY;COUNT=2\nRDATE:{second.strftime('%Y%m%dT%H%M%SZ')}",
+            agents=[alice_google.agent],
+            start=start,
+            end=start + timedelta(hours=1),
+            subject="Patch run",
+            time_zone="Europe/Amsterdam",
+        )
+    held = sorted(s.astimezone(UTC) for s in Appointment.objects.filter(master=master).values_list("start", flat=True))
+    assert second in held
+
+    [event] = [e for e in google.events(ALICE) if e.get("recurrence")]
+    local = datetime.fromisoformat(event["start"]["dateTime"]).astimezone(dateutil_tz.gettz(event["start"]["timeZone"]))
+    text = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//test//EN",
+            "BEGIN:VEVENT",
+            "UID:google-series",
+            "DTSTAMP:20271001T000000Z",
+            f"DTSTART;TZID={event['start']['timeZone']}:{local.strftime('%Y%m%dT%H%M%S')}",
+            "DURATION:PT1H",
+            *event["recurrence"],
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
+    shown = recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(
+        datetime(2027, 10, 1, tzinfo=UTC), datetime(2027, 12, 1, tzinfo=UTC)
+    )
+    assert sorted(e.start.astimezone(UTC) for e in shown) == held
