@@ -671,11 +671,12 @@ def _remote_changes(
         if after.all_day != appointment.all_day:
             changes["all_day"] = after.all_day
     zone = _new_series_zone(appointment, before, after)
-    if zone is not None and "start" in changes:
-        # Taken with the external calendar's own start only (review 8 F2): alone, update_appointment
-        # keeps the wall clock on the new zone (the edit page's meaning), which moves a series whose
-        # instants the external calendar kept by the zones' difference.
-        changes["time_zone"] = zone
+    if zone is not None:
+        # With the external calendar's own instants (review 8 F2): alone, update_appointment keeps
+        # the wall clock on the new zone (the edit page's meaning), which moves a series whose
+        # instants the external calendar kept by the zones' difference. Kept at the same instants
+        # too: the later occurrences follow the new zone's wall clock (RFC 5545 3.3.10).
+        changes.update(time_zone=zone, keep_instants=True)
     external = appointment.source == Appointment.Source.EXTERNAL
     private_changed = before is not None and before.private != after.private
     if private_changed and after.private != appointment.private:

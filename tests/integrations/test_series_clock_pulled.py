@@ -82,3 +82,20 @@ def test_phone_writes_a_series_start_floating_and_the_series_keeps_its_clock(
     assert helpdesk_view(series) == expanded(SPRING_RULE, SPRING, HOUR)
     series.schedule.refresh_from_db()
     assert str(series.schedule.time_zone) == "Europe/Amsterdam"
+
+
+def test_phone_puts_a_series_on_another_named_clock_at_the_same_instants_and_the_helpdesk_follows_it(
+    alice_calendar, alice_phone, django_capture_on_commit_callbacks
+):
+    """DTSTART re-saved on New York's clock at the same instant (04:00 there, 08:00Z) over the weeks
+    the two zones' DST differs (New York changes on 14 March, Amsterdam on 28 March 2027): the rule
+    repeats on New York's wall clock (RFC 5545 3.3.10), so the Mondays after 28 March are 08:00Z,
+    not Amsterdam's 07:00Z."""
+    series, marker = _spring_series(alice_calendar, django_capture_on_commit_callbacks)
+    moved = SPRING.astimezone(NEW_YORK)
+    alice_phone.edit(marker, dtstart=moved, dtend=moved + HOUR, summary="Weekly call (New York)")
+    sync(alice_calendar)
+
+    expected = expanded(SPRING_RULE, moved, HOUR)
+    assert phone_view(alice_phone, marker) == expected
+    assert helpdesk_view(series) == expected
