@@ -261,26 +261,17 @@ FIRST_2027 = dateutil_tz.enfold(_NIGHT_2027, fold=0).astimezone(UTC)
 def test_a_helpdesk_series_with_an_extra_start_at_the_second_repeated_hour_reaches_caldav_at_that_instant(
     alice_calendar, alice_phone, django_capture_on_commit_callbacks
 ):
-    from calendars import services as calendar_services
-    from calendars.models import Appointment
     from integrations.models import SyncLink
+    from tests.repeated_hour import patch_runs_with_an_extra_start
 
-    start = datetime(2027, 10, 24, 9, 0, tzinfo=BERLIN)
-    with django_capture_on_commit_callbacks(execute=True):
-        master = calendar_services.create_recurring_appointment(
-            rule=f"RRULE:FREQ=WEEKLY;COUNT=2\nRDATE:{SECOND_2027.strftime('%Y%m%dT%H%M%SZ')}",
-            agents=[alice_calendar.agent],
-            start=start,
-            end=start + HOUR,
-            subject="Patch run",
-            time_zone="Europe/Berlin",
-        )
-    held = Appointment.objects.filter(master=master, is_cancelled=False).values_list("start", flat=True)
-    assert SECOND_2027 in {moment.astimezone(UTC) for moment in held}
+    master, second, held = patch_runs_with_an_extra_start(
+        alice_calendar.agent, "Europe/Berlin", django_capture_on_commit_callbacks
+    )
+    assert second == SECOND_2027 and SECOND_2027 in held
 
     text = alice_phone.by_uid(SyncLink.objects.get(appointment=master).marker).data
     shown = recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(
         datetime(2027, 10, 1, tzinfo=UTC), datetime(2027, 12, 1, tzinfo=UTC)
     )
-    assert sorted(e.start.astimezone(UTC) for e in shown) == sorted(m.astimezone(UTC) for m in held)
+    assert sorted(e.start.astimezone(UTC) for e in shown) == held
     assert FIRST_2027 not in [e.start.astimezone(UTC) for e in shown]

@@ -43,28 +43,17 @@ def test_a_series_extra_start_at_the_second_repeated_hour_reaches_google_at_that
     """Task times, fault 1 on Google: the `recurrence` member holds RFC 5545 lines; an RDATE at the
     second 02:30 of 31 Oct 2027 in Europe/Amsterdam (01:30 UTC, dateutil's fold=1) goes on a UTC
     line, so recurring-ical-events reading the stored lines gives the helpdesk's occurrences."""
-    from datetime import UTC, timedelta
+    from datetime import UTC
 
     import icalendar
     import recurring_ical_events
     from dateutil import tz as dateutil_tz
 
-    from calendars import services as calendar_services
-    from calendars.models import Appointment
+    from tests.repeated_hour import patch_runs_with_an_extra_start
 
-    ams = dateutil_tz.gettz("Europe/Amsterdam")
-    second = dateutil_tz.enfold(datetime(2027, 10, 31, 2, 30, tzinfo=ams), fold=1).astimezone(UTC)
-    start = datetime(2027, 10, 24, 9, 0, tzinfo=ams)
-    with django_capture_on_commit_callbacks(execute=True):
-        master = calendar_services.create_recurring_appointment(
-            rule=f"RRULE:FREQ=WEEKLY;COUNT=2\nRDATE:{second.strftime('%Y%m%dT%H%M%SZ')}",
-            agents=[alice_google.agent],
-            start=start,
-            end=start + timedelta(hours=1),
-            subject="Patch run",
-            time_zone="Europe/Amsterdam",
-        )
-    held = sorted(s.astimezone(UTC) for s in Appointment.objects.filter(master=master).values_list("start", flat=True))
+    _master, second, held = patch_runs_with_an_extra_start(
+        alice_google.agent, "Europe/Amsterdam", django_capture_on_commit_callbacks
+    )
     assert second in held
 
     [event] = [e for e in google.events(ALICE) if e.get("recurrence")]
