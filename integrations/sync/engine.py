@@ -1846,7 +1846,11 @@ class _Run:
         entry as last read). `message` / `result`: the log entry's own, instead of the conflict's."""
         created = False
         if decision.op == Op.PUSH_CREATE or not link.remote_id:
-            ref = _call(lambda: self.provider.create(self.calendar, local))
+            # A series split off another starts from that one's entry (integrations.services
+            # `_start_from_the_old_entries`): a connector that reads `raw` on a create keeps the rest.
+            template = link.snapshot.get("template_raw")
+            sent = dataclasses.replace(local, raw=template) if template else local
+            ref = _call(lambda: self.provider.create(self.calendar, sent))
             operation, created = "create", True
         else:
             # The entry as last read is the base of a merge: only what the helpdesk owns and changed

@@ -671,11 +671,12 @@ def _remote_changes(
         if after.all_day != appointment.all_day:
             changes["all_day"] = after.all_day
     zone = _new_series_zone(appointment, before, after)
-    if zone is not None and "start" in changes:
-        # Taken with the external calendar's own start only (review 8 F2): alone, update_appointment
-        # keeps the wall clock on the new zone (the edit page's meaning), which moves a series whose
-        # instants the external calendar kept by the zones' difference.
-        changes["time_zone"] = zone
+    if zone is not None:
+        # With the external calendar's own instants (review 8 F2): alone, update_appointment keeps
+        # the wall clock on the new zone (the edit page's meaning), which moves a series whose
+        # instants the external calendar kept by the zones' difference. Kept at the same instants
+        # too: the later occurrences follow the new zone's wall clock (RFC 5545 3.3.10).
+        changes.update(time_zone=zone, keep_instants=True)
     external = appointment.source == Appointment.Source.EXTERNAL
     private_changed = before is not None and before.private != after.private
     if private_changed and after.private != appointment.private:
@@ -717,12 +718,12 @@ def _new_series_zone(appointment: Appointment, before: RemoteEvent | None, after
         return None
     if after.start.tzinfo is None or (before is not None and before.time_zone == after.time_zone):
         return None
-    if after.zone_block or after.time_zone in ("", "UTC"):
-        # UTC is what the readers give a zone they cannot name (Graph's "tzone://Microsoft/Custom",
-        # EWS), and a series on its own VTIMEZONE is "UTC" plus its block: neither is a clock the
-        # organiser chose, so the series keeps its own (review 8 F1).
+    if not after.zone_named:
+        # The reader only fell back to `time_zone` (a floating time, a name or TZID it could not
+        # resolve, Graph's "tzone://Microsoft/Custom", a series on its own VTIMEZONE): no clock the
+        # organiser chose, so the series keeps its own (review 8 F1). A zone named UTC is one.
         return None
-    zone = times.zone_named(after.time_zone) if after.time_zone else None
+    zone = times.zone_named(after.time_zone)
     own = calendar_services.schedule_zone(appointment.schedule)
     if zone is None or zone == own:
         return None

@@ -59,6 +59,7 @@ def to_data(event: RemoteEvent) -> dict:
         "time_zone": event.time_zone,
         # only then: what links stored before series kept their own VTIMEZONE read the same
         **({"zone_block": event.zone_block} if event.zone_block else {}),
+        **({} if event.zone_named else {"zone_named": False}),  # only then, as zone_block
         "rrules": list(event.rrules),
         "exdates": [_moment_out(d) for d in event.exdates],
         "rdates": [_moment_out(d) for d in event.rdates],
@@ -90,6 +91,7 @@ def from_data(data: dict) -> RemoteEvent:
         reminder_minutes=data.get("reminder_minutes"),
         time_zone=data.get("time_zone", "UTC"),
         zone_block=data.get("zone_block", ""),
+        zone_named=data.get("zone_named", True),
         rrules=list(data.get("rrules", [])),
         exdates=[moment_from_data(d) for d in data.get("exdates", [])],
         rdates=[moment_from_data(d) for d in data.get("rdates", [])],
@@ -551,7 +553,7 @@ def with_exception_items(
 
 
 # What goes with a field when it is taken from one side: a start's time zone, a rule's RDATEs.
-_TAKEN_WITH = {"start": ("time_zone", "zone_block"), "rrules": ("rdates",)}
+_TAKEN_WITH = {"start": ("time_zone", "zone_block", "zone_named"), "rrules": ("rdates",)}
 
 
 def with_fields(base: RemoteEvent, source: RemoteEvent, names: Iterable[str]) -> RemoteEvent:
