@@ -205,6 +205,16 @@ def _keeping_their_reminder(link: SyncLink, local: RemoteEvent, base: RemoteEven
     return dataclasses.replace(local, reminder_minutes=base.reminder_minutes)
 
 
+def _reminder_changed_here(link: SyncLink, local: RemoteEvent | None) -> bool:
+    """Did the helpdesk change the entry's reminder (minutes before the start) since the last sync?
+    The content hash leaves reminders out (other clients rewrite them freely), so a change of the
+    helpdesk's own reminder alone is read against the helpdesk's side as last synced (SPEC S3.5:
+    the helpdesk sets the reminder on the external entry). False for a link synced before that
+    side was kept with its reminder."""
+    synced = link.snapshot.get("local") or {}
+    return local is not None and "reminder_minutes" in synced and local.reminder_minutes != synced["reminder_minutes"]
+
+
 def _call(fn):
     """fn() under the one retry policy (providers/base.py RetryPolicy); a server's wait longer
     than SYNC_MAX_INLINE_WAIT seconds comes back as a TransientError with its retry_after, for
@@ -793,10 +803,14 @@ class _Run:
         # Whether the appointment is shared is read only when the remote side changed (it can
         # then only be a technician's answer): an unchanged poll reads nothing more.
         remote_changed = remote_hash is not None and remote_hash != (link.remote_hash or None)
+        local_hash = mapping.content_hash(local) if local is not None else None
+        if local_hash is not None and local_hash == link.local_hash and _reminder_changed_here(link, local):
+            # Only the helpdesk's reminder changed: a change of the helpdesk's side all the same.
+            local_hash = f"{local_hash}:reminder"
         item = Item(
             synced_local=link.local_hash or None,
             synced_remote=link.remote_hash or None,
-            local=mapping.content_hash(local) if local is not None else None,
+            local=local_hash,
             remote=remote_hash,
             held=_held(link),
             shared=remote_changed and link.appointment is not None and inbound.is_shared(link.appointment),
@@ -972,7 +986,11 @@ class _Run:
                 if overwritten:
                     self._tell_request(link, self._overwritten_text(link, overwritten, side=conflicts.HELPDESK))
             local = self._local_event(link)
-        if local is not None and merge.from_helpdesk and mapping.content_hash(local) != mapping.content_hash(event):
+        # The helpdesk's own new reminder goes out with the merge (the hash leaves reminders out).
+        reminder = _reminder_changed_here(link, local) and local.reminder_minutes != event.reminder_minutes
+        if local is not None and (
+            (merge.from_helpdesk and mapping.content_hash(local) != mapping.content_hash(event)) or reminder
+        ):
             won_here = self.winner == Winner.HELPDESK and bool(contested)
             decision = Decision(Op.PUSH_UPDATE, conflict=won_here, fields=merge.contested, items=items)
             message = _merge_message(merge, side=conflicts.EXTERNAL)
@@ -1800,6 +1818,9 @@ class _Run:
             message = "Both sides changed; the helpdesk's version won."
         elif message is None:
             message = self._changes_words(mapping.from_data(synced_local), local) if synced_local else ""
+            if synced_local and synced_local.get("reminder_minutes", local.reminder_minutes) != local.reminder_minutes:
+                # The reminder is outside the compared fields: named here, or the line would say nothing.
+                message = f"{message[:-1]}; reminder." if message else "Changed in the helpdesk: reminder."
         self._log(Out, operation, result, subject=local.subject, link=link, overwritten=overwritten, message=message)
 
     def _pull(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
