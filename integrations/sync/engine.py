@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Prefetch, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendars.models import Appointment, CalendarSettings, ConflictRule
@@ -440,6 +441,8 @@ class _Run:
         # The calendar's effective rights, asked at most once a run, after the first refused entry.
         self._rights: CalendarRights | None = None
         self._rights_asked = False
+        # Log lines of refused imports and failed pushes, written together (`_flush_refusals`).
+        self.refusals: list[tuple[SyncLogEntry, bool]] = []
 
     # --- gathering ---
 
@@ -473,6 +476,12 @@ class _Run:
         self.ac.remote_key = key
 
     def execute(self, *, pull: bool) -> SyncReport:
+        try:
+            return self._execute(pull=pull)
+        finally:
+            self._flush_refusals()  # the lines of what failed before a run stopped are kept too
+
+    def _execute(self, *, pull: bool) -> SyncReport:
         self.pulling = pull
         # Before anything is pushed or imported: one remote calendar, one link (SPEC S3.9), and no
         # one else's account without an admin's word (S5).
@@ -1279,26 +1288,52 @@ class _Run:
         self._log_refusal(entry, again=again)
 
     def _log_refusal(self, entry: SyncLogEntry, *, again: bool) -> None:
-        """Save the log line of an entry that could not be imported; when the entry was already
-        waiting (`again`: in import_retry before this pull) and its last line says the same, that
-        line counts one more try and moves to now instead (trial F8: one line per entry, not one
-        per pull)."""
-        if again:
-            same = SyncLogEntry.objects.filter(
-                agent_calendar=self.ac,
-                direction=entry.direction,
-                operation=entry.operation,
-                result=entry.result,
-                subject=entry.subject,
-                message=entry.message,
+        """Queue the log line of an entry that could not be imported, or of a push that failed again,
+        written at the end of the run (`_flush_refusals`): when the entry was already waiting
+        (`again`: in import_retry before this pull, or its link had failed before) and its last line
+        says the same, that line counts one more try and moves to now instead (trial F8: one line
+        per entry and distinct reason, not one per pull or retry)."""
+        self.refusals.append((entry, again))
+
+    def _flush_refusals(self) -> None:
+        """Write the queued refusal lines (`_log_refusal`) in a fixed number of statements however
+        many there are: one read of the lines they may repeat, one insert of the new ones, and one
+        update per distinct number of repeats (one in practice) of the lines they count again."""
+        queued, self.refusals = self.refusals, []
+        if not queued:
+            return
+
+        def key(entry: SyncLogEntry) -> tuple:
+            return (entry.direction, entry.operation, entry.result, entry.subject, entry.message, entry.link_id)
+
+        wanted = {key(entry) for entry, again in queued if again}
+        latest: dict[tuple, SyncLogEntry] = {}
+        if wanted:
+            rows = SyncLogEntry.objects.filter(
+                agent_calendar=self.ac, message__in={k[4] for k in wanted}, result__in={k[2] for k in wanted}
+            ).order_by("created_at", "id")
+            for row in rows.only("pk", "direction", "operation", "result", "subject", "message", "link_id"):
+                if key(row) in wanted:
+                    latest[key(row)] = row  # the last one wins: the latest line of each
+        new: list[SyncLogEntry] = []
+        repeats: dict[int, int] = {}
+        moment = None
+        for entry, again in queued:
+            row = latest.get(key(entry)) if again else None
+            if row is None:
+                new.append(entry)
+                continue
+            repeats[row.pk] = repeats.get(row.pk, 0) + 1
+            moment = entry.created_at if moment is None else max(moment, entry.created_at)
+        bulk.insert(new)
+        by_count: dict[int, list[int]] = {}
+        for pk, count in repeats.items():
+            by_count.setdefault(count, []).append(pk)
+        for count, pks in by_count.items():
+            # SET reads the row as it was: first_at takes the old created_at when it had none.
+            SyncLogEntry.objects.filter(pk__in=pks).update(
+                tries=F("tries") + count, created_at=moment, first_at=Coalesce("first_at", "created_at")
             )
-            latest = same.order_by("-created_at", "-id").only("pk", "created_at", "first_at").first()
-            if latest is not None:
-                SyncLogEntry.objects.filter(pk=latest.pk).update(
-                    tries=F("tries") + 1, created_at=entry.created_at, first_at=latest.first_at or latest.created_at
-                )
-                return
-        entry.save()
 
     def _apply(
         self,
@@ -1985,7 +2020,11 @@ class _Run:
             self.report.connection_failures += 1
             self.report.connection_problem = error
         direction = Out if decision.op.startswith("push") else In
-        self._log(direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=reason, link=link)
+        entry = self._log_entry(
+            direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=reason, link=link
+        )
+        # A retry that fails for the same reason counts on the line of the last one (task push 4, 5).
+        self._log_refusal(entry, again=link.failures > 0)
 
     def _sent(self, link: SyncLink, decision: Decision) -> dict | None:
         """What a failed create or update sent, as `SENT_UNCONFIRMED` keeps it; None for any other

@@ -294,3 +294,36 @@ def with_a_moved_and_a_cancelled_occurrence(
     with capture_on_commit(execute=True):
         calendar_services.cancel_occurrence(occurrences[cancelled])
     return master
+
+
+def own_zone_series_refused_keeps_one_line(agent_calendar, capture_on_commit, start, system: str) -> None:
+    """Task push 5 on a connector that takes only IANA or Windows zones (`system`: Microsoft 365,
+    Exchange, Google Calendar): a helpdesk series on its organiser's own VTIMEZONE (`OWN_ZONE_BLOCK`
+    under a TZID of its own, see calendars.ical_zones) is refused at its push and at every retry
+    after the link's back-off; the sync log keeps one line for it, counting the attempts."""
+    from integrations.models import SyncLink, SyncLogEntry
+    from integrations.sync import engine
+
+    tzid = f"Customized Time Zone {system}"
+    block = OWN_ZONE_BLOCK.replace("TZID:Customized Time Zone\r\n", f"TZID:{tzid}\r\n")
+    with capture_on_commit(execute=True):
+        calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;COUNT=8",
+            agents=[agent_calendar.agent],
+            start=start,
+            end=start + HOUR,
+            subject="Weekly call",
+            zone_block=block,
+        )
+    for _ in range(3):  # each retry once the link's back-off has ended
+        link = SyncLink.objects.get()
+        agent_calendar.refresh_from_db()
+        engine.sync_agent_calendar(agent_calendar, pull=False, now=link.next_attempt_at + timedelta(seconds=1))
+
+    assert SyncLink.objects.get().failures == 4 and not SyncLink.objects.get().remote_id
+    (logged,) = SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR)
+    assert (logged.direction, logged.operation, logged.tries) == (SyncLogEntry.Direction.OUTBOUND, "create", 4)
+    assert logged.message.startswith(
+        f"{system} cannot hold a series that repeats on its organiser's own time zone “{tzid}”"
+    )
+    assert logged.first_at is not None and logged.first_at < logged.created_at

@@ -86,3 +86,15 @@ def test_a_series_whose_create_failed_after_google_made_it_is_deleted_with_its_a
     assert not SyncLink.objects.exists()
     report = sync(importing_google)
     assert (report.pushed, report.pulled, report.failed) == (0, 0, 0)
+
+
+def test_a_series_on_its_own_zone_refused_at_every_retry_keeps_one_log_line(
+    alice_google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Task push 5: Google Calendar refuses a series on its organiser's own VTIMEZONE at every retry; the
+    sync log says so once, counting the attempts."""
+    from tests.integrations.series import own_zone_series_refused_keeps_one_line
+
+    own_zone_series_refused_keeps_one_line(
+        alice_google, django_capture_on_commit_callbacks, tomorrow_9, "Google Calendar"
+    )

@@ -518,3 +518,13 @@ def test_graph_refusing_a_series_with_extra_dates_is_in_the_sync_log(
 
     assert graph.events(ALICE) == []
     extra_dates_refusal_logged(alice_graph.agent, "Microsoft 365")
+
+
+def test_a_series_on_its_own_zone_refused_at_every_retry_keeps_one_log_line(
+    alice_graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Task push 5: Microsoft 365 refuses a series on its organiser's own VTIMEZONE at every retry; the
+    sync log says so once, counting the attempts."""
+    from tests.integrations.series import own_zone_series_refused_keeps_one_line
+
+    own_zone_series_refused_keeps_one_line(alice_graph, django_capture_on_commit_callbacks, tomorrow_9, "Microsoft 365")
