@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
@@ -32,8 +33,16 @@ from django.utils import timezone
 from calendars.models import Appointment, CalendarSettings, ConflictRule
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
+from helpdesk.moments import day_text, when_text
 from integrations import selectors
-from integrations.models import DELETED_REQUEST, AgentCalendar, SyncLink, SyncLogEntry, remote_calendar_key
+from integrations.models import (
+    DELETED_REQUEST,
+    AgentCalendar,
+    SyncLink,
+    SyncLogEntry,
+    new_marker,
+    remote_calendar_key,
+)
 from integrations.providers import registry
 from integrations.providers.base import (
     DEFAULT_MAX_INLINE_WAIT,
@@ -825,6 +834,15 @@ class _Run:
             shared=remote_changed and link.appointment is not None and inbound.is_shared(link.appointment),
         )
         decision = plan_item(item, self.winner)
+        message = None
+        if decision.op == Op.NOTHING and local is not None and local.is_recurring and link.remote_id and not gone:
+            # Read only for a series whose entry as last read has occurrences changed on their own.
+            held = event if event is not None else None
+            if held is None and (link.snapshot.get("remote") or {}).get("overrides"):
+                held = self._remote_before(link)
+            message = self._orphans_message(local, held)
+            if message is not None:  # a pull's drop that did not reach the calendar yet: sent again
+                decision = Decision(Op.PUSH_UPDATE)
         if self._waits(link, decision):
             return Op.NOTHING
         try:
@@ -832,7 +850,7 @@ class _Run:
             if merge is not None:
                 self._merge(link, merge, local, event, reread=reread)
             else:
-                self._apply(link, decision, local, event, reread=reread)
+                self._apply(link, decision, local, event, reread=reread, message=message)
         except (VersionConflict, RemoteNotFound) as error:
             self._refused(link, decision, error, reread=reread)
         except ProviderError as error:
@@ -1375,7 +1393,7 @@ class _Run:
             version = (event.version if event is not None and event.version else link.version) or None
             _call(lambda: self.provider.delete(self.calendar, RemoteRef(link.remote_id, version)))
             self._deleted(link, decision, event)
-        elif op in (Op.PULL_UPDATE, Op.PULL_DELETE) and self._quiet(link):
+        elif op in (Op.PULL_UPDATE, Op.PULL_DELETE) and self._quiet(link) and not _orphaned(event):
             self.pulls.append(_Pending(link, decision, local, event))
         elif op in (Op.PULL_CREATE, Op.PULL_UPDATE):
             self._pull(link, decision, event)
@@ -1463,8 +1481,55 @@ class _Run:
             self.report.conflicts += 1
         else:
             self._log(Out, "delete", subject=subject, link=None, private=private)
-        link.delete()
         self.report.pushed += 1
+        if not link.pk:
+            return
+        # The link goes only for the change this run read (the `changes` compare-and-set, as
+        # `_clear_pending`): a helpdesk change made while the delete was in flight (the entry given
+        # back to this technician) stays pending on a link that holds nothing remote any more. The
+        # next push plans it as never synced: a create when the entry is back here, else forgotten,
+        # never a deletion made "there" that the helpdesk's change would put back (task push 3).
+        deleted, _ = SyncLink.objects.filter(pk=link.pk, changes=link.changes).delete()
+        if deleted:
+            return
+        link.remote_id, link.version, link.local_hash, link.remote_hash = "", "", "", ""
+        link.snapshot, link.marker, link.failures, link.next_attempt_at = {}, new_marker(), 0, None
+        SyncLink.objects.filter(pk=link.pk).update(
+            remote_id="",
+            version="",
+            local_hash="",
+            remote_hash="",
+            snapshot={},
+            marker=link.marker,  # a fresh one: the deleted entry may still be listed under the old
+            span_start=None,
+            span_end=None,
+            failures=0,
+            next_attempt_at=None,
+            last_synced_at=None,
+        )
+        self.report.changed_meanwhile += 1
+
+    def _orphans_message(self, local: RemoteEvent, remote: RemoteEvent | None) -> str | None:
+        """The log line's words when the external calendar still holds occurrences changed on their
+        own that its own rule no longer gives (`mapping.orphaned_overrides`: a rule changed there
+        that kept the moved occurrence's component) and the helpdesk no longer has them: they go
+        from the calendar with the push this line is for (task push 2). None when there are none."""
+        if remote is None:
+            return None
+        kept = {mapping.moment_key(o.original_start) for o in local.overrides}
+        gone = [o for o in mapping.orphaned_overrides(remote) if mapping.moment_key(o.original_start) not in kept]
+        if not gone:
+            return None
+        zone = ZoneInfo(str(self.agent.zone))
+        when = ", ".join(
+            when_text(o.original_start, zone) if isinstance(o.original_start, datetime) else day_text(o.original_start)
+            for o in gone
+        )
+        which = "occurrence" if len(gone) == 1 else "occurrences"
+        return (
+            f"The series' rule changed in {self.agent.name}'s calendar no longer gives the {which} of {when}, "
+            "moved on its own: gone from the helpdesk with it, and now from the calendar too."
+        )
 
     def _changed_while_removed(self) -> str:
         return f"{self.agent.name} changed this on their calendar after the helpdesk removed it from there;"
@@ -1912,6 +1977,12 @@ class _Run:
             self._pull_log_entry(
                 link, decision, event, link.appointment, overwritten, said=said, operation=operation
             ).save()
+        local = self._local_event(link) if _orphaned(event) else None
+        message = self._orphans_message(local, event) if local is not None else None
+        if message is not None:
+            # The new rule dropped occurrences moved on their own: gone in the helpdesk with the pull,
+            # their components go from the calendar now (the next run sends it again if this fails).
+            self._push(link, Decision(Op.PUSH_UPDATE), local, event, message=message)
 
     def _pull_shared(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
         """A changed entry of an appointment shared by several technicians (`inbound.is_shared`):
@@ -2086,6 +2157,11 @@ class _Run:
 _RECORDED_FIELDS = [
     field.name for field in SyncLink._meta.concrete_fields if field.name not in ("id", "pending", "changes")
 ]
+
+
+def _orphaned(event: RemoteEvent | None) -> bool:
+    """Does the remote entry hold occurrences changed on their own that its rule no longer gives?"""
+    return event is not None and bool(mapping.orphaned_overrides(event))
 
 
 def _held(link: SyncLink) -> bool:

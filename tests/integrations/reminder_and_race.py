@@ -25,6 +25,26 @@ REMINDER_CASES = [
 REMINDER_IDS = ["another field: the phone's reminder kept", "the helpdesk's reminder: written", "the reminder alone"]
 
 
+def once_during(is_the_request: Callable[..., bool], change: Callable[[], None]) -> tuple[list, Callable]:
+    """A server hook that runs `change()` once, in the server's thread, when a request
+    `is_the_request(*request)` arrives, before it is handled; and the list its outcome ("done" or
+    the exception) is put in, for the test to assert."""
+    outcome: list = []
+
+    def hook(*request) -> None:
+        if outcome or not is_the_request(*request):
+            return
+        try:
+            change()
+            outcome.append("done")
+        except Exception as error:  # shown by the caller's assertion
+            outcome.append(error)
+        finally:
+            db_connection.close()  # this thread's own connection
+
+    return outcome, hook
+
+
 def change_after_a_reminder_edited_there(
     agent_calendar, start, capture, changes: dict, edit_reminder: Callable[[str, int], None]
 ) -> Appointment:
@@ -53,21 +73,11 @@ def move_while_a_rename_is_pushed(
     )  # committed: pushed on commit (Celery eager)
     assert SyncLink.objects.get(appointment=appointment).remote_id
     moved = start + 2 * HOUR
-    outcome: list = []
 
-    def move_during_the_write(*request) -> None:
-        if outcome or not is_the_write(*request):
-            return
-        try:
-            calendar_services.update_appointment(
-                Appointment.objects.get(pk=appointment.pk), start=moved, end=moved + HOUR
-            )
-            outcome.append("done")
-        except Exception as error:  # shown by the assertion below
-            outcome.append(error)
-        finally:
-            db_connection.close()  # this thread's own connection
+    def move() -> None:
+        calendar_services.update_appointment(Appointment.objects.get(pk=appointment.pk), start=moved, end=moved + HOUR)
 
+    outcome, move_during_the_write = once_during(is_the_write, move)
     hook(move_during_the_write)
     calendar_services.update_appointment(appointment, subject="Race renamed")
     hook(None)
@@ -75,3 +85,37 @@ def move_while_a_rename_is_pushed(
     assert not SyncLink.objects.get(appointment=appointment).pending
     assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.CONFLICT).exists()
     return moved
+
+
+def give_back_while_its_removal_is_pushed(
+    agent, other, start: datetime, hook: Callable[[Callable | None], None], is_the_delete, *, away_again: bool
+) -> Appointment:
+    """Task push 3: an appointment of `agent`'s, pushed, is given to `other` (no calendar of theirs
+    here), so its entry is deleted from `agent`'s calendar; while that delete is in flight
+    (`is_the_delete(*request)` in the server's `before_request` hook, installed by `hook`) the
+    helpdesk gives it back to `agent` (and, `away_again`, to `other` once more). Returns the
+    appointment; the caller reads what the server holds. Needs `django_db(transaction=True)`."""
+    appointment = calendar_services.create_appointment(
+        subject="Race", start=start, end=start + HOUR, agents=[agent]
+    )  # committed: pushed on commit (Celery eager)
+    assert SyncLink.objects.get(appointment=appointment).remote_id
+
+    def give_back() -> None:
+        fresh = Appointment.objects.get(pk=appointment.pk)
+        calendar_services.reassign_appointment(fresh, from_agent=other, to_agent=agent)
+        if away_again:
+            calendar_services.reassign_appointment(fresh, from_agent=agent, to_agent=other)
+
+    outcome, give_back_during_the_delete = once_during(is_the_delete, give_back)
+    hook(give_back_during_the_delete)
+    calendar_services.reassign_appointment(appointment, from_agent=agent, to_agent=other)
+    hook(None)
+    assert outcome == ["done"]
+    links = SyncLink.objects.filter(agent_calendar__agent=agent)
+    if away_again:
+        assert not links.exists()  # forgotten: nothing to put back
+    else:
+        (link,) = links
+        assert link.appointment_id == appointment.pk and link.remote_id and not link.pending
+    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.CONFLICT).exists()
+    return appointment

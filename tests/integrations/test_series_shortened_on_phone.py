@@ -13,7 +13,7 @@ from dateutil import rrule
 
 from calendars import selectors as calendar_selectors
 from calendars.models import Appointment
-from integrations.models import SyncLink
+from integrations.models import SyncLink, SyncLogEntry
 from integrations.sync import engine
 from tests.integrations.series import make_weekly_series
 
@@ -55,3 +55,37 @@ def test_exceptions_beyond_a_phone_shortened_rule_go(
     assert [(s.astimezone(UTC), e.astimezone(UTC)) for s, e in shown.values_list("start", "end")] == [
         (start, start + HOUR) for start in starts
     ]
+
+
+def test_a_moved_occurrence_a_phone_rule_change_drops_goes_on_both_sides_with_one_line(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Task push 2: the phone's new rule (COUNT=6 -> COUNT=1) no longer gives the second
+    occurrence, moved in the helpdesk and pushed (a RECURRENCE-ID component); the phone keeps that
+    component. The moved occurrence goes in the helpdesk, its component goes from the calendar,
+    and one log line says so. Read back from Radicale with icalendar."""
+    series = make_weekly_series(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    occurrences = list(series.occurrences.order_by("original_start"))
+    uid = SyncLink.objects.get(appointment=series).marker
+    phone_entry = alice_phone.by_uid(uid)
+    calendar = icalendar.Calendar.from_ical(phone_entry.data)
+    (master,) = [c for c in calendar.walk("VEVENT") if "RECURRENCE-ID" not in c]
+    master.pop("RRULE")
+    master.add("RRULE", {"FREQ": "WEEKLY", "COUNT": 1})
+    phone_entry.data = calendar.to_ical().decode()
+    phone_entry.save()
+    before = SyncLogEntry.objects.count()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_calendar.refresh_from_db()
+        engine.sync_agent_calendar(alice_calendar, pull=True)
+
+    series = Appointment.objects.get(pk=series.pk)
+    assert calendar_selectors.series_exceptions(series).moved == []
+    assert not Appointment.objects.filter(pk=occurrences[1].pk).exclude(is_cancelled=True).exists()
+    held = icalendar.Calendar.from_ical(alice_phone.by_uid(uid).data)
+    assert [c for c in held.walk("VEVENT") if "RECURRENCE-ID" in c] == []
+    lines = list(SyncLogEntry.objects.order_by("id")[before:])
+    said = [line for line in lines if "moved on its own" in line.message]
+    assert len(said) == 1, [(line.direction, line.operation, line.message) for line in lines]
+    assert (said[0].direction, said[0].operation) == (SyncLogEntry.Direction.OUTBOUND, "update")
