@@ -15,6 +15,7 @@ from tests.integrations.reminder_and_race import (
     REMINDER_CASES,
     REMINDER_IDS,
     change_after_a_reminder_edited_there,
+    give_back_while_its_removal_is_pushed,
     move_while_a_rename_is_pushed,
 )
 from tests.integrations.series import HOUR
@@ -51,3 +52,21 @@ def test_a_move_made_while_a_rename_is_pushed_reaches_outlook_at_once(alice_exch
     (item,) = ews.items(ALICE)
     assert item.subject == "Race renamed"
     assert (item.start, item.end) == (moved.astimezone(UTC), (moved + HOUR).astimezone(UTC))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("away_again", [False, True], ids=["given back", "given back and away again"])
+def test_an_entry_given_back_while_its_removal_is_pushed_follows_the_helpdesk(
+    away_again, alice_exchange, bob, ews, tomorrow_9
+):
+    """Task push 3 on Exchange: the entry given back while its DeleteItem was in flight is made
+    again; given away again, it stays gone."""
+
+    def hook(callback) -> None:
+        ews.before_request = callback
+
+    give_back_while_its_removal_is_pushed(
+        alice_exchange.agent, bob, tomorrow_9, hook, lambda operation: operation == "DeleteItem", away_again=away_again
+    )
+
+    assert [item.subject for item in ews.items(ALICE)] == ([] if away_again else ["Race"])

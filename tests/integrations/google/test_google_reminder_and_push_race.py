@@ -15,6 +15,7 @@ from tests.integrations.reminder_and_race import (
     REMINDER_CASES,
     REMINDER_IDS,
     change_after_a_reminder_edited_there,
+    give_back_while_its_removal_is_pushed,
     move_while_a_rename_is_pushed,
 )
 from tests.integrations.series import HOUR
@@ -59,3 +60,24 @@ def test_a_move_made_while_a_rename_is_pushed_reaches_google_at_once(alice_googl
     start = datetime.fromisoformat(event["start"]["dateTime"]).astimezone(UTC)
     end = datetime.fromisoformat(event["end"]["dateTime"]).astimezone(UTC)
     assert (start, end) == (moved.astimezone(UTC), (moved + HOUR).astimezone(UTC))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("away_again", [False, True], ids=["given back", "given back and away again"])
+def test_an_entry_given_back_while_its_removal_is_pushed_follows_the_helpdesk(
+    away_again, alice_google, bob, google, tomorrow_9
+):
+    """Task push 3 on Google: the entry given back while its delete (alone or in a batch) was in
+    flight is made again; given away again, it stays gone."""
+
+    def hook(callback) -> None:
+        google.before_request = callback
+
+    def is_the_delete(method: str, path: str) -> bool:
+        return method == "DELETE" or (method == "POST" and path.startswith("/batch"))
+
+    give_back_while_its_removal_is_pushed(
+        alice_google.agent, bob, tomorrow_9, hook, is_the_delete, away_again=away_again
+    )
+
+    assert [event["summary"] for event in google.events(ALICE)] == ([] if away_again else ["Race"])

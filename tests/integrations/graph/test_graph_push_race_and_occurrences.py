@@ -10,7 +10,7 @@ from datetime import UTC
 import pytest
 
 from calendars import services as calendar_services
-from tests.integrations.reminder_and_race import move_while_a_rename_is_pushed
+from tests.integrations.reminder_and_race import give_back_while_its_removal_is_pushed, move_while_a_rename_is_pushed
 from tests.integrations.series import HOUR, series_to_give_away
 
 from .conftest import ALICE
@@ -58,3 +58,24 @@ def test_an_occurrence_given_to_another_technician_goes_to_their_outlook_and_bac
     assert starts(BOB) == []
     assert starts(ALICE) == every
     assert len(graph.events(ALICE)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("away_again", [False, True], ids=["given back", "given back and away again"])
+def test_an_entry_given_back_while_its_removal_is_pushed_follows_the_helpdesk(
+    away_again, alice_graph, bob, graph, tomorrow_9
+):
+    """Task push 3 on Microsoft 365: the entry given back while its delete (alone or in a $batch)
+    was in flight is made again; given away again, it stays gone."""
+
+    def hook(callback) -> None:
+        graph.before_request = callback
+
+    def is_the_delete(method: str, path: str) -> bool:
+        return (method == "DELETE" and "/events/" in path) or (method == "POST" and path == "/v1.0/$batch")
+
+    give_back_while_its_removal_is_pushed(
+        alice_graph.agent, bob, tomorrow_9, hook, is_the_delete, away_again=away_again
+    )
+
+    assert [event["subject"] for event in graph.events(ALICE)] == ([] if away_again else ["Race"])
