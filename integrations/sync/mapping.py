@@ -707,6 +707,15 @@ def rekey_lands(source: RemoteEvent, target: RemoteEvent) -> bool:
     return {moment_key(moment) for moment in theirs} <= {moment_key(moment) for moment in shifted}
 
 
+def names_instances(series: RemoteEvent, keys: list) -> list[bool] | None:
+    """For each of `keys` (EXDATE values or original starts), does it name an instance of the
+    series' own rule (RFC 5545 3.8.5.1, 3.8.4.4)? None when the rule cannot be expanded that far;
+    all True for a single entry (nothing to judge)."""
+    if not series.is_recurring:
+        return [True] * len(keys)
+    return _names_instances(series, keys)
+
+
 def orphaned_overrides(event: RemoteEvent) -> list[RemoteOccurrence]:
     """The occurrences of the series `event` changed on their own (RECURRENCE-ID) whose original
     start names no instance of its own rule any more (RFC 5545 3.8.4.4: a RECURRENCE-ID names an

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
+from helpdesk.moments import when_text
 from integrations.providers.base import RemoteEvent
 
 HOUR = timedelta(hours=1)
@@ -327,3 +328,39 @@ def own_zone_series_refused_keeps_one_line(agent_calendar, capture_on_commit, st
         f"{system} cannot hold a series that repeats on its organiser's own time zone “{tzid}”"
     )
     assert logged.first_at is not None and logged.first_at < logged.created_at
+
+
+def phone_rule_drops_a_moved_occurrence(
+    agent_calendar, capture_on_commit, start, change_rule, *, server_drops_exceptions: bool = False
+) -> list:
+    """Task push 2 on any connector: `make_weekly_series` (its second occurrence moved, its third
+    cancelled, both pushed), then the technician's own client ends the series after its first
+    occurrence (`change_rule(remote_id)`, the way that client and its server do it) and the helpdesk
+    pulls. The moved occurrence is gone in the helpdesk, and one log line names it: with
+    `server_drops_exceptions` (Exchange, Microsoft 365: a new pattern loses the exceptions), the
+    pull's, saying it went with the new rule. Returns the log lines the pull wrote, for the caller
+    to check with what its server holds."""
+    from integrations.models import SyncLink, SyncLogEntry
+    from integrations.sync import engine
+
+    master = make_weekly_series(agent_calendar.agent, start, capture_on_commit)
+    moved = list(master.occurrences.order_by("original_start"))[1]
+    change_rule(SyncLink.objects.get(appointment=master).remote_id)
+    before = SyncLogEntry.objects.count()
+
+    with capture_on_commit(execute=True):
+        agent_calendar.refresh_from_db()
+        engine.sync_agent_calendar(agent_calendar, pull=True)
+
+    shown = Appointment.objects.visible().filter(master=master)
+    assert list(shown.values_list("original_start", flat=True)) == [start]
+    assert not shown.filter(pk=moved.pk).exists()
+    lines = list(SyncLogEntry.objects.order_by("id")[before:])
+    # One line names the moved occurrence (by its original start, on the technician's clock).
+    when = when_text(moved.original_start, ZoneInfo(str(agent_calendar.agent.zone)))
+    naming = [line for line in lines if when in line.message]
+    assert len(naming) == 1, [line.message for line in lines]
+    if server_drops_exceptions:  # not "back as the series has it": the rule no longer gives it
+        assert (naming[0].direction, naming[0].operation) == (SyncLogEntry.Direction.INBOUND, "update")
+        assert f"the occurrence of {when} gone with the series' new rule" in naming[0].message
+    return lines
