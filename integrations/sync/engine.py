@@ -835,7 +835,15 @@ class _Run:
         )
         decision = plan_item(item, self.winner)
         message = None
-        if decision.op == Op.NOTHING and local is not None and local.is_recurring and link.remote_id and not gone:
+        ours = link.origin == SyncLink.Origin.HELPDESK  # a technician's own entry is never tidied up
+        if (
+            decision.op == Op.NOTHING
+            and ours
+            and local is not None
+            and local.is_recurring
+            and link.remote_id
+            and not gone
+        ):
             # Read only for a series whose entry as last read has occurrences changed on their own.
             held = event if event is not None else None
             if held is None and (link.snapshot.get("remote") or {}).get("overrides"):
@@ -1393,7 +1401,7 @@ class _Run:
             version = (event.version if event is not None and event.version else link.version) or None
             _call(lambda: self.provider.delete(self.calendar, RemoteRef(link.remote_id, version)))
             self._deleted(link, decision, event)
-        elif op in (Op.PULL_UPDATE, Op.PULL_DELETE) and self._quiet(link) and not _orphaned(event):
+        elif op in (Op.PULL_UPDATE, Op.PULL_DELETE) and self._quiet(link):
             self.pulls.append(_Pending(link, decision, local, event))
         elif op in (Op.PULL_CREATE, Op.PULL_UPDATE):
             self._pull(link, decision, event)
@@ -1977,7 +1985,8 @@ class _Run:
             self._pull_log_entry(
                 link, decision, event, link.appointment, overwritten, said=said, operation=operation
             ).save()
-        local = self._local_event(link) if _orphaned(event) else None
+        ours = link.origin == SyncLink.Origin.HELPDESK  # a technician's own entry is never tidied up
+        local = self._local_event(link) if ours and operation == "update" and _orphaned(event) else None
         message = self._orphans_message(local, event) if local is not None else None
         if message is not None:
             # The new rule dropped occurrences moved on their own: gone in the helpdesk with the pull,
