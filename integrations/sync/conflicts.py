@@ -118,12 +118,20 @@ def changes_message(before, after, *, where: str, zone: str) -> str:
     fields = [name for name in mapping.differing_fields(before, after) if name not in ("exdates", "overrides")]
     had, has = mapping.exception_items(before), mapping.exception_items(after)
     tz = ZoneInfo(zone)
+    # An exception the entry no longer names whose day the new rule no longer gives went with the
+    # rule's change (task push 2), which is not the occurrence put back.
+    unnamed = [key for key in had if key not in has]
+    given = mapping.names_instances(after, [mapping.moment_from_data(key) for key in unnamed]) if unnamed else []
+    dropped = {key for key, named in zip(unnamed, given or [True] * len(unnamed), strict=True) if not named}
     occurrences = []
     for key in sorted(set(had) | set(has)):
         if had.get(key) == has.get(key):
             continue
         now = has.get(key)
-        what = "back as the series has it" if now is None else _ITEM_WORDS[now[0]]
+        if key in dropped:
+            what = "gone with the series' new rule"
+        else:
+            what = "back as the series has it" if now is None else _ITEM_WORDS[now[0]]
         occurrences.append(f"the occurrence of {_moment(key, tz)} {what}")
     if len(occurrences) > _MAX_OCCURRENCES:
         occurrences = [*occurrences[:_MAX_OCCURRENCES], f"and {len(occurrences) - _MAX_OCCURRENCES} more"]

@@ -709,6 +709,29 @@ def rekey_lands(source: RemoteEvent, target: RemoteEvent) -> bool:
     return {moment_key(moment) for moment in theirs} <= {moment_key(moment) for moment in shifted}
 
 
+def names_instances(series: RemoteEvent, keys: list) -> list[bool] | None:
+    """For each of `keys` (EXDATE values or original starts), does it name an instance of the
+    series' own rule (RFC 5545 3.8.5.1, 3.8.4.4)? None when the rule cannot be expanded that far;
+    all True for a single entry (nothing to judge)."""
+    if not series.is_recurring:
+        return [True] * len(keys)
+    return _names_instances(series, keys)
+
+
+def orphaned_overrides(event: RemoteEvent) -> list[RemoteOccurrence]:
+    """The occurrences of the series `event` changed on their own (RECURRENCE-ID) whose original
+    start names no instance of its own rule any more (RFC 5545 3.8.4.4: a RECURRENCE-ID names an
+    instance of the recurrence set): left behind by a client that changed the rule (an earlier
+    UNTIL, a smaller COUNT, another weekday) and kept the moved occurrence's component. Empty for
+    a single entry, or when the rule cannot be expanded (`_instances`)."""
+    if not event.is_recurring or not event.overrides:
+        return []
+    named = _names_instances(event, [o.original_start for o in event.overrides])
+    if named is None:
+        return []
+    return [override for override, landed in zip(event.overrides, named, strict=True) if not landed]
+
+
 def _instances(series: RemoteEvent, keys: list) -> list | None:
     """The instances of `series` up to the last of `keys` (EXDATE values or original starts; a
     date on a timed series counting its whole day): its RRULEs expanded on its own clock by
