@@ -225,6 +225,31 @@ def _reminder_changed_here(link: SyncLink, local: RemoteEvent | None) -> bool:
     return local is not None and "reminder_minutes" in synced and local.reminder_minutes != synced["reminder_minutes"]
 
 
+def _reminder_changed_there(link: SyncLink, event: RemoteEvent | None) -> bool:
+    """Did the external calendar change the entry's reminder (minutes before the start; None: no
+    alarm) since it was last read? Read against the link's snapshot of the remote side (the
+    content hash leaves reminders out: clients rewrite alarms freely). False for a link synced
+    before both sides were kept with their reminder, so an upgrade changes nothing, and for an
+    entry not read in this run. Only the entry's (a series': its master's) own reminder, as each
+    reader maps it to `RemoteEvent.reminder_minutes`; occurrences' own alarms are not read."""
+    synced, remote = link.snapshot.get("local") or {}, link.snapshot.get("remote") or {}
+    if event is None or "reminder_minutes" not in synced or "reminder_minutes" not in remote:
+        return False
+    return event.reminder_minutes != remote["reminder_minutes"]
+
+
+def _reminders_contested(link: SyncLink, item: Item, event: RemoteEvent | None) -> bool:
+    """Only the reminder changed, on both sides, since the last sync (`item`: `_process`'s, whose
+    helpdesk hash is marked ":reminder" for a helpdesk reminder change alone), and the two new
+    reminders differ: a conflict for the winner rule (SPEC S3.8)."""
+    return (
+        event is not None
+        and item.remote == item.synced_remote
+        and item.local == f"{item.synced_local}:reminder"
+        and _reminder_changed_there(link, event)
+    )
+
+
 def _call(fn):
     """fn() under the one retry policy (providers/base.py RetryPolicy); a server's wait longer
     than SYNC_MAX_INLINE_WAIT seconds comes back as a TransientError with its retry_after, for
@@ -897,6 +922,15 @@ class _Run:
         before.remote_id, before.version, before.marker = link.remote_id or None, link.version or None, link.marker
         return before
 
+    def _pull_base(self, link: SyncLink, event: RemoteEvent) -> RemoteEvent | None:
+        """The remote entry as last synced (`_remote_before`) that a pulled change is read against:
+        its reminder is the entry's own now unless the reminder changed there
+        (`_reminder_changed_there`), so a link synced before the reminders were kept takes none."""
+        before = self._remote_before(link)
+        if before is None or _reminder_changed_there(link, event):
+            return before
+        return dataclasses.replace(before, reminder_minutes=event.reminder_minutes)
+
     def _process(self, link: SyncLink, event: RemoteEvent | None, *, gone: bool, reread: bool = True) -> str:
         """Plan and apply one linked item. A write refused because our version tag is stale (412,
         ErrorIrresolvableConflict) reads the entry as it is now and decides once more with it, so a
@@ -955,6 +989,16 @@ class _Run:
             message = self._orphans_message(local, held)
             if message is not None:  # a pull's drop that did not reach the calendar yet: sent again
                 decision = Decision(Op.PUSH_UPDATE)
+        if self._reminder_only_there(link, item, decision, local, event):
+            try:
+                return self._take_their_reminder(link, decision, local, event)
+            except Exception as error:  # a bad item must not stop the others
+                logger.exception("Sync of %s failed", link)
+                self._failed(link, decision, error)
+                return decision.op
+        if decision.op == Op.PUSH_UPDATE and not decision.conflict and _reminders_contested(link, item, event):
+            # Both sides changed the reminder alone and the helpdesk wins (SPEC S3.8): a conflict.
+            decision = Decision(Op.PUSH_UPDATE, conflict=True)
         if self._waits(link, decision):
             return Op.NOTHING
         try:
@@ -971,6 +1015,63 @@ class _Run:
             logger.exception("Sync of %s failed", link)
             self._failed(link, decision, error)
         return decision.op
+
+    def _reminder_only_there(
+        self, link: SyncLink, item: Item, decision: Decision, local: RemoteEvent | None, event: RemoteEvent | None
+    ) -> bool:
+        """Does the helpdesk take the external calendar's reminder, alone (`_take_their_reminder`)?
+        Yes when nothing compared changed there (the content hash leaves reminders out) but the
+        reminder did, and the helpdesk's side did not change since the last sync, or changed only
+        its reminder and the external calendar wins (or both chose the same). Never for an entry
+        several technicians share: one technician's alarm is not the others' (the helpdesk's stays)."""
+        if local is None or event is None or link.appointment is None or item.remote != item.synced_remote:
+            return False
+        if not _reminder_changed_there(link, event):
+            return False
+        if decision.op == Op.NOTHING:
+            taken = True
+        elif decision.op == Op.PUSH_UPDATE and item.local == f"{item.synced_local}:reminder":
+            taken = self.winner == Winner.EXTERNAL or local.reminder_minutes == event.reminder_minutes
+        else:
+            taken = False
+        return taken and not inbound.is_shared(link.appointment)
+
+    def _take_their_reminder(self, link: SyncLink, decision: Decision, local: RemoteEvent, event: RemoteEvent) -> str:
+        """The external calendar's new reminder (`_reminder_only_there`) written to the appointment
+        (minutes before the start; None: the alarm was removed), both sides recorded as synced so
+        nothing is pushed back, and one log line. When the helpdesk had changed its reminder too, to
+        another value, the external calendar won: a conflict, logged and counted as others are, with
+        the helpdesk's lost reminder. A helpdesk-made entry keeps its reminder when its alarm was
+        removed there while a global default is set (`inbound.apply_remote_reminder`: empty is the
+        default there); the removal stays on the calendar (`_keeping_their_reminder`). Returns the
+        operation done (PULL_UPDATE)."""
+        conflict = decision.op == Op.PUSH_UPDATE and local.reminder_minutes != event.reminder_minutes
+        with transaction.atomic(), inbound.inbound(self.ac):
+            inbound.apply_remote_reminder(
+                link.appointment,
+                event.reminder_minutes,
+                templated=link.origin == SyncLink.Origin.HELPDESK,
+                settings=self.settings,
+            )
+            link.appointment.refresh_from_db()
+            mapping.forget_related(link.appointment)
+            link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
+            link.snapshot = {**link.snapshot, "remote": mapping.to_data(event)}
+            self._synced(link, self._local_event(link), event, raw=event.raw)
+            self.report.pulled += 1
+            self.report.conflicts += 1 if conflict else 0
+            if conflict:
+                had = "none" if local.reminder_minutes is None else f"{local.reminder_minutes} minutes"
+                message = (
+                    f"Both sides changed the reminder; the external calendar's version won (the helpdesk had {had})."
+                )
+            else:
+                message = f"Changed in {self.agent.name}'s calendar: reminder."
+            # Logged as every pulled update is (a conflict: result, count and the lost value).
+            overwritten = {"reminder_minutes": local.reminder_minutes} if conflict else None
+            pulled = Decision(Op.PULL_UPDATE, conflict=conflict)
+            self._pull_log_entry(link, pulled, event, link.appointment, overwritten, said=[message]).save()
+        return Op.PULL_UPDATE
 
     def _waits(self, link: SyncLink, decision: Decision) -> bool:
         """Whether this item's write is left alone now: the calendar's rights were found gone in this
@@ -1763,7 +1864,7 @@ class _Run:
             before = self._local_event(link)
             overwritten = mapping.lost_values(before, event) if before is not None else None
         else:
-            before = self._remote_before(link)
+            before = self._pull_base(link, event)
         row = inbound.updated_row(
             link.appointment,
             self.agent,
@@ -1822,7 +1923,12 @@ class _Run:
             return ["Both sides changed; the external calendar's version won."]
         if before is None:
             return []
-        return [self._changes_words(before, event, where=f"{self.agent.name}'s calendar")]
+        where = f"{self.agent.name}'s calendar"
+        words = self._changes_words(before, event, where=where)
+        if before.reminder_minutes != event.reminder_minutes:
+            # Outside the compared fields (`_pull_base` keeps an unchanged one): named here.
+            words = f"{words[:-1]}; reminder." if words else f"Changed in {where}: reminder."
+        return [words]
 
     def _changes_words(self, before: RemoteEvent, after: RemoteEvent, *, where: str = "the helpdesk") -> str:
         """`conflicts.changes_message` of one side's entry as last synced (`before`) and now
@@ -2061,7 +2167,7 @@ class _Run:
                     before = self._local_event(link)
                     overwritten = mapping.lost_values(before, event) if before is not None else None
                 else:
-                    before = self._remote_before(link)
+                    before = self._pull_base(link, event)
                 inbound.apply_remote_update(
                     link.appointment, self.agent, before, event, templated=templated, settings=self.settings
                 )

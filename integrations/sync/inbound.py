@@ -577,6 +577,33 @@ def apply_remote_update(
     return appointment
 
 
+def apply_remote_reminder(
+    appointment: Appointment, minutes: int | None, *, templated: bool, settings: CalendarSettings
+) -> Appointment:
+    """The appointment's reminder (minutes before the start; None: the alarm was removed) as the
+    external calendar now has it, when only that changed there (SPEC S3.5; the engine decides
+    when it is taken). A series' master passes it on to its occurrences not edited on their own
+    (`update_appointment`). `templated`: a helpdesk-made entry, whose empty reminder is the global
+    default: a removed alarm is not stored there while a default is set (see `_reminder_to_store`).
+    Raises ValidationError as `update_appointment` does."""
+    if not _reminder_to_store(appointment, minutes, templated=templated, settings=settings):
+        return appointment
+    return calendar_services.update_appointment(appointment, reminder_minutes=minutes)
+
+
+def _reminder_to_store(
+    appointment: Appointment, minutes: int | None, *, templated: bool, settings: CalendarSettings
+) -> bool:
+    """Whether the external calendar's reminder `minutes` is written to the appointment: it differs,
+    and it can be said there. On a helpdesk-made entry an empty reminder means the global default
+    (`mapping.local_event`), so "none" is not stored while a default is set: that would turn its
+    reminder into the default, another wrong value (the removal stays on the calendar: the engine's
+    `_keeping_their_reminder`)."""
+    if appointment.reminder_minutes == minutes:
+        return False
+    return not (minutes is None and templated and settings.reminder_minutes is not None)
+
+
 def _times_line(agent: Agent, was: tuple, now: tuple) -> str:
     """The request's history line for new times from `agent`'s calendar ((start, end) pairs, aware
     or dates): "Moved ... to <start>" when the start moved, with the new length when that changed
@@ -704,6 +731,12 @@ def _remote_changes(
                 changes[local_name] = own[:limit]
         if (before is None or before.busy != after.busy) and appointment.busy != after.busy:
             changes["busy"] = after.busy
+    # Changed there: the engine's `before` holds the entry's own reminder otherwise.
+    reminder_changed = before is not None and before.reminder_minutes != after.reminder_minutes
+    if reminder_changed and _reminder_to_store(
+        appointment, after.reminder_minutes, templated=templated, settings=settings
+    ):
+        changes["reminder_minutes"] = after.reminder_minutes
     return changes, hidden, private_changed
 
 

@@ -1,7 +1,8 @@
-"""Two scenarios every connector runs against its own peer: a reminder changed in the technician's
-own client meeting a later helpdesk change (trial fault 8), and a helpdesk change made while the
-push of an earlier one is in flight (trial fault 1, the `SyncLink.changes` compare-and-set). Each
-connector's module says what its client does and reads what its server holds."""
+"""Scenarios every connector runs against its own peer: a reminder changed in the technician's
+own client meeting a later helpdesk change (trial fault 8), or changed or removed there alone and
+taken by the helpdesk (task remind), and a helpdesk change made while the push of an earlier one
+is in flight (trial fault 1, the `SyncLink.changes` compare-and-set). Each connector's module
+says what its client does and reads what its server holds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.db import connection as db_connection
 from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations.models import SyncLink, SyncLogEntry
+from tests.integrations.importing import start_importing
 from tests.integrations.series import HOUR
 from tests.integrations.test_caldav_sync import make, pull
 
@@ -58,6 +60,58 @@ def change_after_a_reminder_edited_there(
     with capture(execute=True):
         calendar_services.update_appointment(appointment, **changes)
     assert not SyncLink.objects.get(appointment=appointment).pending
+    return appointment
+
+
+def a_reminder_changed_there_is_taken(
+    agent_calendar, start, capture, edit_reminder: Callable[[str, int], None]
+) -> Appointment:
+    """Task remind: a helpdesk entry with a 15-minute reminder, its reminder set to 30 minutes in
+    the technician's own client (`edit_reminder(remote_id, minutes)`) and pulled. The helpdesk
+    takes it with one inbound log line naming the reminder, nothing is pushed back, and the next
+    pull has nothing to do. Returns the appointment; the caller reads what the server holds."""
+    appointment = make(agent_calendar.agent, start, capture, subject="Boiler check", reminder_minutes=15)
+    edit_reminder(SyncLink.objects.get(appointment=appointment).remote_id, 30)
+
+    report = pull(agent_calendar)
+
+    appointment.refresh_from_db()
+    assert appointment.reminder_minutes == 30
+    assert (report.pulled, report.pushed, report.conflicts) == (1, 0, 0)
+    line = SyncLogEntry.objects.latest("id")
+    assert (line.direction, line.operation, line.result) == ("in", "update", SyncLogEntry.Result.OK)
+    assert line.message == f"Changed in {agent_calendar.agent.name}'s calendar: reminder."
+    assert not SyncLink.objects.get(appointment=appointment).pending
+    again = pull(agent_calendar)
+    assert (again.pulled, again.pushed) == (0, 0)
+    return appointment
+
+
+def an_alarm_removed_there_is_taken(
+    agent_calendar, make_there: Callable[[], None], remove_alarm: Callable[[str], None]
+) -> Appointment:
+    """Task remind: an entry made in the technician's own client with a 30-minute alarm
+    (`make_there()`) is imported with it; the alarm is then removed there (`remove_alarm(remote_id)`)
+    and the next pull leaves the helpdesk's entry without a reminder, with one inbound log line
+    naming it and nothing pushed back. Returns the appointment; the caller reads the server."""
+    agent_calendar = start_importing(agent_calendar)
+    make_there()
+    pull(agent_calendar)
+    link = SyncLink.objects.get(agent_calendar=agent_calendar)
+    appointment = link.appointment
+    assert appointment.reminder_minutes == 30
+
+    remove_alarm(link.remote_id)
+    report = pull(agent_calendar)
+
+    appointment.refresh_from_db()
+    assert appointment.reminder_minutes is None
+    assert (report.pulled, report.pushed, report.conflicts) == (1, 0, 0)
+    line = SyncLogEntry.objects.latest("id")
+    assert (line.direction, line.operation) == ("in", "update")
+    assert line.message == f"Changed in {agent_calendar.agent.name}'s calendar: reminder."
+    again = pull(agent_calendar)
+    assert (again.pulled, again.pushed) == (0, 0)
     return appointment
 
 

@@ -12,6 +12,7 @@ import pytest
 from calendars import services as calendar_services
 from integrations.models import SyncLink, SyncLogEntry
 from integrations.sync import engine
+from tests.integrations.reminder_and_race import a_reminder_changed_there_is_taken, an_alarm_removed_there_is_taken
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +35,7 @@ def _job_with_a_reminder_changed_on_the_phone(alice_calendar, alice_phone, tomor
     alarm.add("trigger", timedelta(minutes=-45))
     event.save()
     engine.sync_agent_calendar(alice_calendar, pull=True)
+    appointment.refresh_from_db()  # the pull took the phone's reminder
     return appointment, marker
 
 
@@ -81,3 +83,49 @@ def test_a_reminder_only_change_in_the_helpdesk_reaches_the_phone(
     assert not SyncLink.objects.get(appointment=appointment).pending
     line = SyncLogEntry.objects.filter(operation="update").latest("id")
     assert line.message == "Changed in the helpdesk: reminder."
+
+
+# --- task remind: the phone's reminder reaches the helpdesk ------------------------------------------
+
+_ALARM_30 = "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT30M\r\nEND:VALARM\r\n"
+
+
+def _set_trigger(alice_phone, uid: str, minutes: int) -> None:
+    """The phone edits the entry's only VALARM in place (Apple Calendar, Thunderbird)."""
+    event = alice_phone.by_uid(uid)
+    (alarm,) = event.icalendar_component.walk("VALARM")
+    alarm.pop("trigger")
+    alarm.add("trigger", timedelta(minutes=-minutes))
+    event.save()
+
+
+def _remove_alarms(alice_phone, uid: str) -> None:
+    event = alice_phone.by_uid(uid)
+    component = event.icalendar_component
+    component.subcomponents = [c for c in component.subcomponents if c.name != "VALARM"]
+    event.save()
+
+
+def test_a_reminder_changed_on_the_phone_is_taken_by_the_helpdesk(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    def phone_edit(_remote_id: str, minutes: int) -> None:
+        _set_trigger(alice_phone, SyncLink.objects.get().marker, minutes)
+
+    appointment = a_reminder_changed_there_is_taken(
+        alice_calendar, tomorrow_9, django_capture_on_commit_callbacks, phone_edit
+    )
+
+    assert _triggers(alice_phone, SyncLink.objects.get(appointment=appointment).marker) == [timedelta(minutes=-30)]
+
+
+def test_an_alarm_removed_on_the_phone_leaves_the_helpdesk_entry_without_reminder(
+    alice_calendar, alice_phone, tomorrow_9
+):
+    an_alarm_removed_there_is_taken(
+        alice_calendar,
+        lambda: alice_phone.add("alarm@phone", tomorrow_9, tomorrow_9 + timedelta(hours=1), "Dentist", extra=_ALARM_30),
+        lambda _remote_id: _remove_alarms(alice_phone, "alarm@phone"),
+    )
+
+    assert _triggers(alice_phone, "alarm@phone") == []
