@@ -14,6 +14,8 @@ import pytest
 from tests.integrations.reminder_and_race import (
     REMINDER_CASES,
     REMINDER_IDS,
+    a_reminder_changed_there_is_taken,
+    an_alarm_removed_there_is_taken,
     change_after_a_reminder_edited_there,
     give_back_while_its_removal_is_pushed,
     move_while_a_rename_is_pushed,
@@ -38,6 +40,34 @@ def test_a_reminder_changed_in_outlook_is_kept_unless_the_helpdesk_changes_its_o
 
     (item,) = ews.items(ALICE)
     assert (item.subject, item.reminder_is_set, item.reminder_minutes) == (expected[0], True, expected[1])
+
+
+@pytest.mark.django_db
+def test_a_reminder_changed_on_the_phone_is_taken_by_the_helpdesk(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    def outlook_edit(item_id: str, minutes: int) -> None:
+        ews.outlook_update(ALICE, item_id, reminder_minutes=minutes)
+
+    a_reminder_changed_there_is_taken(alice_exchange, tomorrow_9, django_capture_on_commit_callbacks, outlook_edit)
+
+    (item,) = ews.items(ALICE)
+    assert (item.reminder_is_set, item.reminder_minutes) == (True, 30)
+
+
+@pytest.mark.django_db
+def test_an_alarm_removed_on_the_phone_leaves_the_helpdesk_entry_without_reminder(alice_exchange, ews, tomorrow_9):
+    def make_there() -> None:
+        ews.outlook_create(
+            ALICE, subject="Dentist", start=tomorrow_9, end=tomorrow_9 + HOUR, reminder_is_set=True, reminder_minutes=30
+        )
+
+    an_alarm_removed_there_is_taken(
+        alice_exchange, make_there, lambda item_id: ews.outlook_update(ALICE, item_id, reminder_is_set=False)
+    )
+
+    (item,) = ews.items(ALICE)
+    assert not item.reminder_is_set
 
 
 @pytest.mark.django_db(transaction=True)

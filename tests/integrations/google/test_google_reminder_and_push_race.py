@@ -14,6 +14,8 @@ import pytest
 from tests.integrations.reminder_and_race import (
     REMINDER_CASES,
     REMINDER_IDS,
+    a_reminder_changed_there_is_taken,
+    an_alarm_removed_there_is_taken,
     change_after_a_reminder_edited_there,
     give_back_while_its_removal_is_pushed,
     move_while_a_rename_is_pushed,
@@ -42,6 +44,39 @@ def test_a_reminder_changed_on_the_phone_is_kept_unless_the_helpdesk_changes_its
 
     (event,) = google.events(ALICE)
     assert (event["summary"], event["reminders"]) == (expected[0], _popup(expected[1]))
+
+
+@pytest.mark.django_db
+def test_a_reminder_changed_on_the_phone_is_taken_by_the_helpdesk(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    def phone_edit(event_id: str, minutes: int) -> None:
+        google.phone_patch(ALICE, event_id, reminders=_popup(minutes))
+
+    a_reminder_changed_there_is_taken(alice_google, tomorrow_9, django_capture_on_commit_callbacks, phone_edit)
+
+    (event,) = google.events(ALICE)
+    assert event["reminders"] == _popup(30)
+
+
+@pytest.mark.django_db
+def test_an_alarm_removed_on_the_phone_leaves_the_helpdesk_entry_without_reminder(alice_google, google, tomorrow_9):
+    def make_there() -> None:
+        google.phone_insert(
+            ALICE,
+            summary="Dentist",
+            start={"dateTime": tomorrow_9.isoformat(), "timeZone": "Europe/Amsterdam"},
+            end={"dateTime": (tomorrow_9 + HOUR).isoformat(), "timeZone": "Europe/Amsterdam"},
+            reminders=_popup(30),
+        )
+
+    def remove_alarm(event_id: str) -> None:
+        google.phone_patch(ALICE, event_id, reminders={"useDefault": False, "overrides": []})
+
+    an_alarm_removed_there_is_taken(alice_google, make_there, remove_alarm)
+
+    (event,) = google.events(ALICE)
+    assert event["reminders"] == {"useDefault": False, "overrides": []}
 
 
 @pytest.mark.django_db(transaction=True)

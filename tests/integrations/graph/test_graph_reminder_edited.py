@@ -8,6 +8,8 @@ import pytest
 
 from calendars import services as calendar_services
 from integrations.models import SyncLink
+from tests.integrations.reminder_and_race import a_reminder_changed_there_is_taken, an_alarm_removed_there_is_taken
+from tests.integrations.series import HOUR
 from tests.integrations.test_caldav_sync import make, pull
 
 from .conftest import ALICE
@@ -53,3 +55,27 @@ def test_a_reminder_only_change_in_the_helpdesk_reaches_outlook(
 
     assert _reminder(graph) == ("Server room visit", True, 30)
     assert not SyncLink.objects.get().pending
+
+
+def test_a_reminder_changed_on_the_phone_is_taken_by_the_helpdesk(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    def outlook_edit(event_id: str, minutes: int) -> None:
+        graph.outlook_edit(ALICE, event_id, reminderMinutesBeforeStart=minutes)
+
+    a_reminder_changed_there_is_taken(alice_graph, tomorrow_9, django_capture_on_commit_callbacks, outlook_edit)
+
+    assert _reminder(graph) == ("Boiler check", True, 30)
+
+
+def test_an_alarm_removed_on_the_phone_leaves_the_helpdesk_entry_without_reminder(alice_graph, graph, tomorrow_9):
+    def make_there() -> None:
+        graph.outlook_add(
+            ALICE, tomorrow_9, tomorrow_9 + HOUR, "Dentist", isReminderOn=True, reminderMinutesBeforeStart=30
+        )
+
+    an_alarm_removed_there_is_taken(
+        alice_graph, make_there, lambda event_id: graph.outlook_edit(ALICE, event_id, isReminderOn=False)
+    )
+
+    assert _reminder(graph)[:2] == ("Dentist", False)
