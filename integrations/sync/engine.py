@@ -250,6 +250,11 @@ def _reminders_contested(link: SyncLink, item: Item, event: RemoteEvent | None) 
     )
 
 
+def _minutes_words(minutes: int | None) -> str:
+    """A reminder in a log line: "30 minutes", or "none"."""
+    return "none" if minutes is None else f"{minutes} minutes"
+
+
 def _call(fn):
     """fn() under the one retry policy (providers/base.py RetryPolicy); a server's wait longer
     than SYNC_MAX_INLINE_WAIT seconds comes back as a TransientError with its retry_after, for
@@ -996,13 +1001,19 @@ class _Run:
                 logger.exception("Sync of %s failed", link)
                 self._failed(link, decision, error)
                 return decision.op
-        if decision.op == Op.PUSH_UPDATE and not decision.conflict and _reminders_contested(link, item, event):
-            # Both sides changed the reminder alone and the helpdesk wins (SPEC S3.8): a conflict.
+        reminders_contested = decision.op == Op.PUSH_UPDATE and _reminders_contested(link, item, event)
+        if reminders_contested:
+            # Both sides changed the reminder alone and the helpdesk wins (SPEC S3.8): a conflict,
+            # pushed whole (no compared field to merge).
             decision = Decision(Op.PUSH_UPDATE, conflict=True)
+            message = (
+                "Both sides changed the reminder; the helpdesk's version won "
+                f"({self.agent.name}'s calendar had {_minutes_words(event.reminder_minutes)})."
+            )
         if self._waits(link, decision):
             return Op.NOTHING
         try:
-            merge = self._three_way(link, decision, local, event)
+            merge = None if reminders_contested else self._three_way(link, decision, local, event)
             if merge is not None:
                 self._merge(link, merge, local, event, reread=reread)
             else:
@@ -1061,9 +1072,9 @@ class _Run:
             self.report.pulled += 1
             self.report.conflicts += 1 if conflict else 0
             if conflict:
-                had = "none" if local.reminder_minutes is None else f"{local.reminder_minutes} minutes"
                 message = (
-                    f"Both sides changed the reminder; the external calendar's version won (the helpdesk had {had})."
+                    "Both sides changed the reminder; the external calendar's version won "
+                    f"(the helpdesk had {_minutes_words(local.reminder_minutes)})."
                 )
             else:
                 message = f"Changed in {self.agent.name}'s calendar: reminder."

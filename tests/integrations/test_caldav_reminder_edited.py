@@ -10,9 +10,11 @@ from datetime import timedelta
 import pytest
 
 from calendars import services as calendar_services
+from calendars.models import CalendarSettings, ConflictRule
 from integrations.models import SyncLink, SyncLogEntry
 from integrations.sync import engine
 from tests.integrations.reminder_and_race import a_reminder_changed_there_is_taken, an_alarm_removed_there_is_taken
+from tests.integrations.test_caldav_sync import make, pull
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +131,113 @@ def test_an_alarm_removed_on_the_phone_leaves_the_helpdesk_entry_without_reminde
     )
 
     assert _triggers(alice_phone, "alarm@phone") == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "helpdesk", "phone", "line"),
+    [
+        (
+            ConflictRule.EXTERNAL_WINS,
+            30,
+            -30,
+            "Both sides changed the reminder; the external calendar's version won (the helpdesk had 20 minutes).",
+        ),
+        (
+            ConflictRule.HELPDESK_WINS,
+            20,
+            -20,
+            "Both sides changed the reminder; the helpdesk's version won (Alice's calendar had 30 minutes).",
+        ),
+    ],
+    ids=["the phone wins", "the helpdesk wins"],
+)
+def test_a_reminder_changed_on_both_sides_follows_the_winner_as_a_conflict(
+    rule, helpdesk, phone, line, alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    settings = CalendarSettings.load()
+    settings.conflict_rule = rule
+    settings.save()
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks, reminder_minutes=15)
+    marker = SyncLink.objects.get(appointment=appointment).marker
+    _set_trigger(alice_phone, marker, 30)
+    calendar_services.update_appointment(appointment, reminder_minutes=20)  # its push waits for the run
+
+    report = pull(alice_calendar)
+
+    appointment.refresh_from_db()
+    assert (appointment.reminder_minutes, report.conflicts) == (helpdesk, 1)
+    assert _triggers(alice_phone, marker) == [timedelta(minutes=phone)]
+    entry = SyncLogEntry.objects.get(result=SyncLogEntry.Result.CONFLICT)
+    assert entry.message == line
+    assert (pull(alice_calendar).pulled, pull(alice_calendar).pushed) == (0, 0)
+
+
+def test_a_reminder_changed_on_the_phone_with_the_subject_is_taken_with_it(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks, reminder_minutes=15)
+    marker = SyncLink.objects.get(appointment=appointment).marker
+    _set_trigger(alice_phone, marker, 120)
+    alice_phone.edit(marker, summary="Server room visit (moved)")
+
+    report = pull(alice_calendar)
+
+    appointment.refresh_from_db()
+    assert (appointment.subject, appointment.reminder_minutes, report.pulled) == ("Server room visit (moved)", 120, 1)
+    line = SyncLogEntry.objects.latest("id")
+    assert line.message == f"Changed in {alice_calendar.agent.name}'s calendar: subject; reminder."
+    assert _triggers(alice_phone, marker) == [timedelta(minutes=-120)]
+
+
+def test_a_link_synced_before_reminders_were_kept_takes_no_reminder_from_the_phone(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks, reminder_minutes=15)
+    link = SyncLink.objects.get(appointment=appointment)
+    # As an older release stored its snapshot: without the reminders.
+    link.snapshot = {
+        **link.snapshot,
+        "local": {k: v for k, v in link.snapshot["local"].items() if k != "reminder_minutes"},
+        "remote": {k: v for k, v in link.snapshot["remote"].items() if k != "reminder_minutes"},
+    }
+    link.save(update_fields=["snapshot"])
+    _set_trigger(alice_phone, link.marker, 30)
+
+    report = pull(alice_calendar)
+
+    appointment.refresh_from_db()
+    assert (appointment.reminder_minutes, report.pulled, report.pushed) == (15, 0, 0)
+    assert _triggers(alice_phone, link.marker) == [timedelta(minutes=-30)]
+
+
+def test_an_alarm_removed_on_the_phone_from_a_helpdesk_entry_keeps_its_reminder_while_a_default_is_set(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Empty means the global default on a helpdesk-made entry, so "none" cannot be stored there:
+    its reminder stays, nothing is pushed back, and a later helpdesk edit keeps the phone's choice."""
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks, reminder_minutes=20)
+    marker = SyncLink.objects.get(appointment=appointment).marker
+    _remove_alarms(alice_phone, marker)
+
+    report = pull(alice_calendar)
+
+    appointment.refresh_from_db()
+    assert (appointment.reminder_minutes, report.pushed) == (20, 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(appointment, subject="Server room visit (gas)")
+    assert _triggers(alice_phone, marker) == []
+
+
+def test_an_alarm_removed_on_the_phone_from_a_helpdesk_entry_is_taken_when_no_default_is_set(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    settings = CalendarSettings.load()
+    settings.reminder_minutes = None
+    settings.save()
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks, reminder_minutes=20)
+    _remove_alarms(alice_phone, SyncLink.objects.get(appointment=appointment).marker)
+
+    report = pull(alice_calendar)
+
+    appointment.refresh_from_db()
+    assert (appointment.reminder_minutes, report.pulled, report.pushed) == (None, 1, 0)
