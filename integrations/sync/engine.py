@@ -2128,11 +2128,16 @@ class _Run:
         changed in the helpdesk since the last sync, as a pulled update's names what changed there)."""
         # The helpdesk's side as last synced, read before `_synced` records the new one.
         synced_local = link.snapshot.get("local") if operation == "update" else None
+        written = local
+        if operation == "update":
+            # The entry as written holds the reminder the push kept (`_keeping_their_reminder`): so
+            # recorded, or the next pull would take that reminder for a new change there.
+            written = _keeping_their_reminder(link, local, event if event is not None else self._remote_before(link))
         link.remote_id, link.version = ref.remote_id, ref.version or ""
         overwritten = None
         if decision.conflict and event is not None:
             overwritten = mapping.lost_values(event, local, only=decision.fields, items=decision.items)
-        self._synced(link, local, local, raw=ref.raw)
+        self._synced(link, local, written, raw=ref.raw)
         if created:
             link.snapshot["created_after_token"] = True
             SyncLink.objects.filter(pk=link.pk).update(snapshot=link.snapshot)

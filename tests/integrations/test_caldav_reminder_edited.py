@@ -226,6 +226,10 @@ def test_an_alarm_removed_on_the_phone_from_a_helpdesk_entry_keeps_its_reminder_
     with django_capture_on_commit_callbacks(execute=True):
         calendar_services.update_appointment(appointment, subject="Server room visit (gas)")
     assert _triggers(alice_phone, marker) == []
+    # The push recorded the entry as written (no alarm), which the next read is compared with: a
+    # listing that brings it again (a full read) finds nothing changed there.
+    assert SyncLink.objects.get(appointment=appointment).snapshot["remote"]["reminder_minutes"] is None
+    assert (pull(alice_calendar).pulled, SyncLogEntry.objects.filter(direction="in").count()) == (0, 1)
 
 
 def test_an_alarm_removed_on_the_phone_from_a_helpdesk_entry_is_taken_when_no_default_is_set(
