@@ -21,13 +21,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Prefetch, Q, Value, When
 from django.utils import timezone
 
+from calendars import times
 from calendars.models import Appointment, CalendarSettings, ConflictRule
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
@@ -203,6 +204,37 @@ def _keeping_their_reminder(link: SyncLink, local: RemoteEvent, base: RemoteEven
     if local.reminder_minutes != synced["reminder_minutes"] or base.reminder_minutes == local.reminder_minutes:
         return local
     return dataclasses.replace(local, reminder_minutes=base.reminder_minutes)
+
+
+def _keeping_their_length(link: SyncLink, local: RemoteEvent, base: RemoteEvent | None) -> RemoteEvent:
+    """The helpdesk's side as it is written over `base` (the entry as last read): with the external
+    entry's own zero length when the helpdesk did not change the times. RFC 5545 3.6.1 allows an
+    entry that ends when it starts (DTEND = DTSTART, DURATION:PT0S, or neither), as does a start in
+    a spring-forward gap ending on the hour after it (3.3.5); the helpdesk keeps such an entry as
+    one minute (an appointment ends after it starts), and an edit of another field must not write
+    that minute to the phone (trial L-ZEROLEN). Single timed entries only. `local` itself (stored
+    as the helpdesk's side last synced) is not changed; a move or resize in the helpdesk is written."""
+    synced = link.snapshot.get("local") or {}
+    if base is None or base.end is None or local.rrules or base.rrules or local.all_day or base.all_day:
+        return local
+    if not isinstance(base.start, datetime) or not isinstance(local.start, datetime):
+        return local
+    if (mapping.moment_key(local.start), mapping.moment_key(local.end)) != (synced.get("start"), synced.get("end")):
+        return local  # the helpdesk moved or resized it since the last sync: its times are written
+    zone = times.zone_or(local.time_zone, UTC)
+
+    def instant(value: datetime) -> datetime:
+        # As UTC: Python compares two times of one zone by wall clock, and a gap start (02:30)
+        # is the instant of the hour after it (03:30).
+        return (times.on_wall_clock(value, zone) if value.tzinfo is None else value).astimezone(UTC)
+
+    if not isinstance(base.end, datetime) or instant(base.end) != instant(base.start):
+        return local
+    if instant(base.start) != instant(local.start):
+        return local
+    # Both as the entry has them: a gap start is the instant of the hour after it, and a merge that
+    # compares one zone's times by wall clock would rewrite 02:30 as 03:30.
+    return dataclasses.replace(local, start=base.start, end=base.end)
 
 
 def _call(fn):
@@ -1742,7 +1774,7 @@ class _Run:
         if decision.op == Op.PUSH_CREATE or not link.remote_id:
             return BulkOp("create", event=local)
         base = event if event is not None else self._remote_before(link)
-        sent = _keeping_their_reminder(link, local, base)
+        sent = _keeping_their_length(link, _keeping_their_reminder(link, local, base), base)
         return BulkOp("update", event=sent, ref=RemoteRef(link.remote_id, version), base=base)
 
     def _flush_bulk(self) -> None:
@@ -1856,7 +1888,7 @@ class _Run:
             version = (event.version if event is not None and event.version else link.version) or None
             # Gone (RemoteNotFound) is decided again by the caller (`_refused`): the technician
             # deleted it, and the conflict rule says whether it comes back.
-            sent = _keeping_their_reminder(link, local, base)
+            sent = _keeping_their_length(link, _keeping_their_reminder(link, local, base), base)
             ref = _call(
                 lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, version), sent, base=base)
             )
@@ -1885,7 +1917,9 @@ class _Run:
         overwritten = None
         if decision.conflict and event is not None:
             overwritten = mapping.lost_values(event, local, only=decision.fields, items=decision.items)
-        self._synced(link, local, local, raw=ref.raw)
+        # The remote side as written: an end the helpdesk did not change is the entry's own.
+        base = (event if event is not None else self._remote_before(link)) if operation == "update" else None
+        self._synced(link, local, _keeping_their_length(link, local, base), raw=ref.raw)
         if created:
             link.snapshot["created_after_token"] = True
             SyncLink.objects.filter(pk=link.pk).update(snapshot=link.snapshot)
