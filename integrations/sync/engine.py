@@ -17,6 +17,8 @@ import copy
 import dataclasses
 import gc
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,7 +91,16 @@ PUSHES = (Op.PUSH_CREATE, Op.PUSH_UPDATE, Op.PUSH_DELETE)
 
 
 class CalendarBusy(Exception):
-    """Another worker is syncing this calendar right now."""
+    """Another worker is syncing this calendar right now. `until`: when its lease runs out (None:
+    not known), for a task to come back then rather than give up."""
+
+    def __init__(self, message: str, until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+def _lease_end(agent_calendar_id: int) -> datetime | None:
+    return AgentCalendar.objects.filter(pk=agent_calendar_id).values_list("locked_until", flat=True).first()
 
 
 @dataclass
@@ -148,14 +159,51 @@ def claim(agent_calendar: AgentCalendar) -> str | None:
 
 
 def _claim(agent_calendar_id: int, *, unless_paused: bool = False) -> str | None:
+    """The lease of one calendar, or None while another live run holds it. The owner names this
+    process (`_lease_owner`): a lease whose holder was a process of this host that is gone (a worker
+    killed and restarted) is taken over at once instead of blocking the calendar until it runs out
+    (trial L-KILL); one held elsewhere runs out after SYNC_LOCK_SECONDS."""
     now = timezone.now()
-    owner = uuid.uuid4().hex
+    owner = _lease_owner()
     until = now + timedelta(seconds=_setting("SYNC_LOCK_SECONDS", 600))
     free = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
-    rows = AgentCalendar.objects.filter(free, pk=agent_calendar_id)
+    rows = AgentCalendar.objects.filter(pk=agent_calendar_id)
     if unless_paused:
         rows = rows.exclude(state=AgentCalendar.State.PAUSED)
-    return owner if rows.update(locked_until=until, lock_owner=owner) else None
+    if rows.filter(free).update(locked_until=until, lock_owner=owner):
+        return owner
+    held = rows.values_list("lock_owner", flat=True).first()
+    if held and _holder_gone(held) and rows.filter(lock_owner=held).update(locked_until=until, lock_owner=owner):
+        logger.info(
+            "Calendar %s: its sync lease was held by a process that is gone (%s): taken over", agent_calendar_id, held
+        )
+        return owner
+    return None
+
+
+def _lease_owner() -> str:
+    """A new lease's owner: a random id, then this process's id and host, "<hex>/<pid>/<host>"
+    (AgentCalendar.lock_owner holds 64 characters)."""
+    return f"{uuid.uuid4().hex[:24]}/{os.getpid()}/{socket.gethostname()}"[:64]
+
+
+def _holder_gone(owner: str) -> bool:
+    """Is the process that holds a lease `owner` (`_lease_owner`) known to be gone: one of this
+    host whose process id no longer runs? An owner of another host, of this process, of an older
+    form, or whose process is alive (or not ours to signal), is not known gone."""
+    parts = owner.split("/", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or owner != f"{parts[0]}/{parts[1]}/{socket.gethostname()}"[:64]:
+        return False  # another host's (or an older lease's): only its lease's end frees it
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def release(agent_calendar: AgentCalendar, owner: str) -> None:
@@ -258,7 +306,7 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
     """
     owner = claim(agent_calendar)
     if owner is None:
-        raise CalendarBusy(str(agent_calendar))
+        raise CalendarBusy(str(agent_calendar), _lease_end(agent_calendar.pk))
     return _sync_held(agent_calendar, owner, pull=pull, now=now)
 
 
@@ -271,7 +319,7 @@ def sync_calendar_by_id(agent_calendar_id: int, *, pull: bool, now: datetime | N
         state = AgentCalendar.objects.filter(pk=agent_calendar_id).values_list("state", flat=True).first()
         if state is None or state == AgentCalendar.State.PAUSED:
             return None
-        raise CalendarBusy(f"calendar {agent_calendar_id}")
+        raise CalendarBusy(f"calendar {agent_calendar_id}", _lease_end(agent_calendar_id))
     return _sync_held(AgentCalendar(pk=agent_calendar_id), owner, pull=pull, now=now)
 
 
@@ -370,7 +418,7 @@ def finish_disconnect(agent_calendar_id: int, *, remove_pushed: bool) -> str:
     if owner is None:
         if not AgentCalendar.objects.filter(pk=agent_calendar_id).exists():
             return "already gone"
-        raise CalendarBusy(f"calendar {agent_calendar_id}")
+        raise CalendarBusy(f"calendar {agent_calendar_id}", _lease_end(agent_calendar_id))
     agent_calendar = AgentCalendar.objects.select_related("agent__user", "connection").get(pk=agent_calendar_id)
     label = str(agent_calendar)[:255]
     removed, errors = 0, []
