@@ -22,6 +22,12 @@ from integrations.tasks import BUSY_RETRIES, push_agent_calendar
 pytestmark = pytest.mark.django_db
 
 
+def _job(agent_calendar, start, subject: str):
+    return calendar_services.create_appointment(
+        subject=subject, start=start, end=start + timedelta(hours=1), agents=[agent_calendar.agent]
+    )
+
+
 def _gone_pid() -> int:
     process = subprocess.Popen(["true"])
     process.wait()  # exited and reaped: the id runs no process now
@@ -40,12 +46,7 @@ def test_a_lease_left_by_a_killed_worker_of_this_host_is_taken_over_and_the_push
         caplog.at_level(logging.INFO, logger="integrations.sync.engine"),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        appointment = calendar_services.create_appointment(
-            subject="After the kill",
-            start=tomorrow_9,
-            end=tomorrow_9 + timedelta(hours=1),
-            agents=[alice_calendar.agent],
-        )
+        appointment = _job(alice_calendar, tomorrow_9, "After the kill")
 
     link = SyncLink.objects.get(appointment=appointment)
     assert not link.pending
@@ -72,12 +73,7 @@ def test_a_push_meeting_a_live_lease_waits_for_its_end_then_leaves_its_change_ma
 ):
     owner = engine.claim(alice_calendar)  # a run that goes on holding the calendar
     with django_capture_on_commit_callbacks(execute=False):
-        appointment = calendar_services.create_appointment(
-            subject="Waits its turn",
-            start=tomorrow_9,
-            end=tomorrow_9 + timedelta(hours=1),
-            agents=[alice_calendar.agent],
-        )
+        appointment = _job(alice_calendar, tomorrow_9, "Waits its turn")
     lease_left = (AgentCalendar.objects.get(pk=alice_calendar.pk).locked_until - timezone.now()).total_seconds()
 
     with caplog.at_level(logging.WARNING, logger="integrations.tasks"):
@@ -94,3 +90,22 @@ def test_a_push_meeting_a_live_lease_waits_for_its_end_then_leaves_its_change_ma
     report = engine.sync_agent_calendar(alice_calendar, pull=True)
 
     assert report.pushed == 1 and not SyncLink.objects.get(appointment=appointment).pending
+
+
+def test_a_worker_that_starts_pushes_the_changes_a_killed_one_left_waiting(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """The push queued on commit went down with the killed worker (unacknowledged, its message waits
+    out the broker's visibility timeout); the link is still marked. The next worker to start sends it."""
+    from celery.signals import worker_ready
+
+    with django_capture_on_commit_callbacks(execute=False):  # the queued push is lost with the worker
+        appointment = _job(alice_calendar, tomorrow_9, "Lost with the worker")
+    link = SyncLink.objects.get(appointment=appointment)
+    assert link.pending and link.remote_id == ""
+
+    worker_ready.send(sender=None)
+
+    link.refresh_from_db()
+    assert not link.pending
+    assert str(alice_phone.by_uid(link.marker).icalendar_component["summary"]) == "Lost with the worker"
