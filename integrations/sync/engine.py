@@ -1542,17 +1542,18 @@ class _Run:
 
     def _overwritten_text(self, link: SyncLink, overwritten: dict, *, side: str, lead: bool = True) -> str:
         """The request history's words for a change a conflict overwrote (`mapping.lost_values`:
-        what the losing `side` had, conflicts.HELPDESK or EXTERNAL), on the technician's clock, a
-        private entry's texts not quoted (as in the sync log): "A change on Alice's calendar was
-        overwritten by the helpdesk's version. Overwritten in Alice's calendar: start ...", or "A
-        change in the helpdesk was overwritten by Alice's calendar's version. Overwritten in the
-        helpdesk: ...". Without `lead`, the second sentence only."""
+        what the losing `side` had, conflicts.HELPDESK or EXTERNAL), its times kept as instants and
+        written on each reader's clock (the stored text: the technician's), a private entry's texts
+        not quoted (as in the sync log): "A change on Alice's calendar was overwritten by the
+        helpdesk's version. Overwritten in Alice's calendar: start ...", or "A change in the
+        helpdesk was overwritten by Alice's calendar's version. Overwritten in the helpdesk: ...".
+        Without `lead`, the second sentence only."""
         private = privacy.link_is_private(link)
         calendar = f"{self.agent.name}'s calendar"
         said = conflicts.describe(
             privacy.masked_values(overwritten, private=private),
             side=side,
-            zone=str(self.agent.time_zone),
+            zone=None,
             private=private,
         ).replace("the external calendar", calendar, 1)
         if not lead:
