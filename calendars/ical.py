@@ -88,9 +88,18 @@ def icalendar_component(name: str) -> Event | Alarm:
 def _moment(value: datetime, zone: ZoneInfo, all_day: bool, *, repeats: bool = False) -> datetime | date:
     """A DATE (all day, on `zone`) or DATE-TIME as `times.outgoing` writes it: on `zone`'s wall
     clock, or in UTC when that wall clock is the second of two (RFC 5545 3.3.5). `repeats`: a
-    series' DTSTART and the values that name its instances (RECURRENCE-ID, EXDATE, RDATE), kept in
-    DTSTART's form so a reader matches them to the instance it computes (review 2)."""
+    series' DTSTART, kept on the wall clock its rule repeats on."""
     return value.astimezone(zone).date() if all_day else times.outgoing(value, zone, repeats=repeats)
+
+
+def _instance(value: datetime, master: Appointment, zone: tzinfo) -> datetime | date:
+    """A value naming an instance of `master`'s series (RECURRENCE-ID, EXDATE, RDATE) as
+    `times.outgoing_instance` writes it: in DTSTART's form when it names DTSTART, else as an
+    instant (the second of a repeated hour in UTC, so an extra start there is not read an hour
+    early); a day for an all-day series."""
+    if master.all_day:
+        return value.astimezone(zone).date()
+    return times.outgoing_instance(value, zone, dtstart=master.start)
 
 
 def _description(appointment: Appointment, style: EventStyle) -> str:
@@ -182,14 +191,14 @@ def occurrence_event(
     zone = _written_zone(master.schedule)
     event = component("VEVENT")
     event.add("uid", appointment_uid(master.pk))
-    event.add("recurrence-id", _moment(occurrence.original_start, zone, master.all_day, repeats=True))
+    event.add("recurrence-id", _instance(occurrence.original_start, master, zone))
     _fill(event, occurrence, style, zone, component)
     return event
 
 
-def _rule_properties(schedule: Schedule, zone: ZoneInfo, all_day: bool) -> list[tuple[str, object]]:
-    """The schedule's django-recurrence rule as RRULE / EXRULE / RDATE / EXDATE values."""
-    rule = schedule.recurrence
+def _rule_properties(master: Appointment, zone: ZoneInfo) -> list[tuple[str, object]]:
+    """The series' django-recurrence rule as RRULE / EXRULE / RDATE / EXDATE values."""
+    rule, all_day = master.schedule.recurrence, master.all_day
     properties: list[tuple[str, object]] = []
     # django-recurrence writes UNTIL in UTC as RFC 5545 requires with a TZID start; it reads
     # naive values in the current zone, so give it the schedule's.
@@ -205,7 +214,7 @@ def _rule_properties(schedule: Schedule, zone: ZoneInfo, all_day: bool) -> list[
             for moment in moments:
                 if timezone.is_naive(moment):
                     moment = moment.replace(tzinfo=zone)
-                properties.append((name, _moment(moment, zone, all_day, repeats=True)))
+                properties.append((name, _instance(moment, master, zone)))
     return properties
 
 
@@ -254,13 +263,13 @@ def series_events(
     event = component("VEVENT")
     event.add("uid", appointment_uid(master.pk))
     _fill(event, master, style, zone, component, repeats=True)
-    for name, value in _rule_properties(schedule, zone, master.all_day):
+    for name, value in _rule_properties(master, zone):
         event.add(name, value)
     if times.as_read_on_wall_clock(master.start, zone) not in rule_starts:
         # RFC 5545 counts DTSTART as an occurrence; the helpdesk counts only what the rule gives.
         # Judged on the DTSTART written (on the wall clock, the first of a repeated hour): else
         # this EXDATE would cancel the rule's real first instance (review 7 F4).
-        event.add("exdate", _moment(master.start, zone, master.all_day, repeats=True))
+        event.add("exdate", _instance(master.start, master, zone))
     overrides, separate = [], []
     for occurrence in exceptions:
         shown = not occurrence.is_cancelled and on_feed(occurrence)
@@ -268,7 +277,7 @@ def series_events(
             if shown:
                 overrides.append(occurrence_event(occurrence, master, style, component=component))
             else:
-                event.add("exdate", _moment(occurrence.original_start, zone, master.all_day, repeats=True))
+                event.add("exdate", _instance(occurrence.original_start, master, zone))
         elif shown and (window is None or (occurrence.start < window[1] and occurrence.end > window[0])):
             separate.append(single_event(occurrence, style, component=component))
     overrides += [

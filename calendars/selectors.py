@@ -4,7 +4,7 @@ import json
 import zoneinfo
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 import recurrence as recurrence_lib
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum, TextField
@@ -844,13 +844,42 @@ def occurrence_starts(
     `until`, both inclusive, as aware datetimes on the schedule's wall clock. The rule is still
     counted from the master's start (RFC 5545 3.8.5.3: COUNT and INTERVAL run from DTSTART)."""
     zone = schedule_zone(schedule)
+    on_clock, seconds = _wall_clock_rule(schedule.recurrence, zone)
     local_start = master.start.astimezone(zone).replace(tzinfo=None)
     local_until = until.astimezone(zone).replace(tzinfo=None)
     local_after = max(local_start, after.astimezone(zone).replace(tzinfo=None)) if after else local_start
     with timezone.override(zone):  # django-recurrence reads UNTIL/RDATE/EXDATE in the current zone
-        naive = schedule.recurrence.between(local_after, local_until, dtstart=local_start, inc=True)
+        naive = on_clock.between(local_after, local_until, dtstart=local_start, inc=True)
     # fold=0: a wall-clock time that a DST change skips or repeats resolves like the phone would
-    return [moment.replace(tzinfo=zone) for moment in naive]
+    starts = [moment.replace(tzinfo=zone) for moment in naive]
+    low = max(master.start, after) if after else master.start
+    starts += [moment for moment in seconds if low <= moment <= until]
+    return sorted(starts, key=lambda moment: moment.astimezone(UTC))
+
+
+def _wall_clock_rule(rule: recurrence_lib.Recurrence, zone: tzinfo) -> tuple[recurrence_lib.Recurrence, list[datetime]]:
+    """`rule` as django-recurrence can expand it on `zone`'s naive wall clock, and the extra starts
+    it cannot: RDATEs kept as instants that are the second of a repeated hour (the second 02:30 of
+    an autumn night, 01:30 UTC in Berlin), aware, less those an EXDATE at that same instant
+    cancels. django-recurrence reads every value on the naive wall clock, where such an RDATE became
+    the first 02:30, an hour early (RFC 5545 3.3.5 reads only a written local time as the first;
+    an RDATE given in UTC names its instant), and such an EXDATE cancelled the rule's first 02:30.
+    Both are taken out of the rule and applied here, on instants."""
+    seconds = [m for m in rule.rdates if m.tzinfo is not None and times.is_second_of_two(m.astimezone(zone))]
+    cancelled = {
+        m.astimezone(UTC) for m in rule.exdates if m.tzinfo is not None and times.is_second_of_two(m.astimezone(zone))
+    }
+    if not seconds and not cancelled:
+        return rule, []
+    plain = recurrence_lib.Recurrence(
+        rrules=rule.rrules,
+        exrules=rule.exrules,
+        rdates=[m for m in rule.rdates if m not in seconds],
+        exdates=[m for m in rule.exdates if m.tzinfo is None or m.astimezone(UTC) not in cancelled],
+        include_dtstart=False,
+    )
+    kept = {m.astimezone(UTC) for m in seconds} - cancelled
+    return plain, sorted(m.astimezone(zone) for m in kept)
 
 
 def series_starts_around(master: Appointment, moment: datetime) -> tuple[datetime | None, datetime | None]:
@@ -861,16 +890,26 @@ def series_starts_around(master: Appointment, moment: datetime) -> tuple[datetim
     schedule = master.schedule
     zone = schedule_zone(schedule)
     rule = schedule.recurrence
-    whole = recurrence_lib.Recurrence(rrules=rule.rrules, exrules=rule.exrules, rdates=rule.rdates)
+    on_clock, seconds = _wall_clock_rule(
+        recurrence_lib.Recurrence(rrules=rule.rrules, exrules=rule.exrules, rdates=rule.rdates), zone
+    )
     local_start = master.start.astimezone(zone).replace(tzinfo=None)
     local_moment = moment.astimezone(zone).replace(tzinfo=None)
     with timezone.override(zone):  # django-recurrence reads UNTIL/RDATE in the current zone
         # cache: the second search reads the starts the first one made.
-        starts = whole.to_dateutil_rruleset(dtstart=local_start, cache=True)
+        starts = on_clock.to_dateutil_rruleset(dtstart=local_start, cache=True)
         found = starts.before(local_moment, inc=False), starts.after(max(local_moment, local_start), inc=True)
     before, after = (
         start.replace(tzinfo=zone) if start is not None and start >= local_start else None for start in found
     )
+    # The second of a repeated hour, on instants (`_wall_clock_rule`).
+    instant, first = moment.astimezone(UTC), master.start.astimezone(UTC)
+    earlier = [m for m in seconds if first <= m.astimezone(UTC) < instant]
+    later = [m for m in seconds if m.astimezone(UTC) >= max(instant, first)]
+    if earlier and (before is None or earlier[-1].astimezone(UTC) > before.astimezone(UTC)):
+        before = earlier[-1]
+    if later and (after is None or later[0].astimezone(UTC) < after.astimezone(UTC)):
+        after = later[0]
     return before, after
 
 

@@ -31,7 +31,7 @@ from calendars.selectors import (
 )
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
-from helpdesk.moments import span_text, zoned_when_text
+from helpdesk.moments import history_moment, span_text
 from tickets.models import Action, Request
 
 RECURRENCE_HORIZON = timedelta(days=365)
@@ -47,7 +47,13 @@ EDITABLE_FIELDS = (*SHARED_FIELDS, "start", "end")
 
 
 def _announce(
-    appointment: Appointment, change: Change, agent_ids_before: Iterable[int], by, *, follows: bool = False
+    appointment: Appointment,
+    change: Change,
+    agent_ids_before: Iterable[int],
+    by,
+    *,
+    follows: bool = False,
+    split_from: int | None = None,
 ) -> None:
     appointment_changed.send(
         sender=Appointment,
@@ -56,6 +62,7 @@ def _announce(
         agent_ids_before=frozenset(agent_ids_before),
         by=by,
         follows=follows,
+        **({"split_from": split_from} if split_from is not None else {}),
     )
 
 
@@ -377,6 +384,7 @@ def update_appointment(
     check_overlap: bool = False,
     next_rule=None,
     time_zone: zoneinfo.ZoneInfo | str | None = None,
+    keep_instants: bool = False,
     **changes,
 ):
     """Change an appointment's fields (and its technicians); keeps its source in step.
@@ -400,6 +408,9 @@ def update_appointment(
     clock), unless a new start is given too (a start equal to the stored one is no new start: the
     edit page sends it back); its exceptions' keys (EXDATE, RECURRENCE-ID), its UNTIL and the
     occurrences that follow the series move with it as for a move (`_move_exceptions`).
+    `keep_instants`: with `time_zone`, the series keeps its start's instant on the new clock instead
+    (an external calendar that put the series on another zone at the same instants: its rule then
+    repeats on the new zone's wall clock from there, RFC 5545 3.3.10).
     Raises ValidationError({"time_zone": ...}) for a zone on anything but a timed series.
 
     Raises ValidationError({"agents": ...}), saving nothing, for other technicians on an entry
@@ -415,6 +426,7 @@ def update_appointment(
         check_overlap=check_overlap,
         next_rule=next_rule,
         time_zone=time_zone,
+        keep_instants=keep_instants,
         **changes,
     )
 
@@ -465,6 +477,7 @@ def _update_appointment(
     check_overlap: bool = False,
     next_rule=None,
     time_zone: zoneinfo.ZoneInfo | str | None = None,
+    keep_instants: bool = False,
     **changes,
 ):
     """`update_appointment` without the ownership rule's check."""
@@ -479,7 +492,7 @@ def _update_appointment(
     zone = _zone_of(on)
     texts_before = {name: getattr(appointment, name) for name in SERIES_TEXT_FIELDS}
     span_before = (appointment.start, appointment.end)
-    zone_before = _new_series_zone(appointment, time_zone, changes, zone)
+    zone_before = _new_series_zone(appointment, time_zone, changes, zone, keep_instants=keep_instants)
     moved = _set_changes(appointment, changes, zone)
     regrouped = new_agents is not None and {agent.pk for agent in new_agents} != set(agent_ids_before)
     if moved and by is not None:
@@ -516,7 +529,7 @@ def _update_appointment(
 
 
 def _new_series_zone(
-    appointment: Appointment, time_zone: tzinfo | str | None, changes: dict, zone: tzinfo
+    appointment: Appointment, time_zone: tzinfo | str | None, changes: dict, zone: tzinfo, *, keep_instants=False
 ) -> tzinfo | None:
     """A series' new clock (`update_appointment`'s `time_zone`: an IANA zone, or the series' own
     `schedule_zone` object for none), set on its schedule (unsaved): returns the zone it had, or
@@ -540,7 +553,9 @@ def _new_series_zone(
             {"time_zone": "An all-day series repeats on days, the same on every clock: it has no time zone."}
         )
     stored = {"start": appointment.start, "end": appointment.end}
-    if all(changes.get(name) is None or _aware(changes[name], zone) == stored[name] for name in stored):
+    if not keep_instants and all(
+        changes.get(name) is None or _aware(changes[name], zone) == stored[name] for name in stored
+    ):
         start = times.wall_shifted(
             appointment.start, timedelta(0), new, before
         )  # the same wall-clock time on the new clock
@@ -565,21 +580,51 @@ def _refuse_work_logged_ahead(appointment: Appointment) -> None:
 
 def _record_reassignment(appointment, agent_ids_before, new_agents, *, by, moved: bool, zone) -> None:
     """A line in the request's history for an appointment of it given to other technicians by a
-    person (a drag on the group calendar, the API, a page): "Reassigned from Alice Jansen to Bob
-    de Vries by Cees on Tue 1 Dec 2026 09:12 CET, moved to Wed 2 Dec 2026 14:00 CET", times on `zone`'s wall
-    clock (the new technicians'). A technician leaving through their own calendar's deletion is
-    logged by the sync (by=None), not here."""
+    person (a drag on the group calendar, the API, a page): `record_reassignment`, with where it
+    moved to when it moved."""
+    moved_to = appointment.start if moved else None
+    record_reassignment(appointment.request_id, agent_ids_before, new_agents, by=by, zone=zone, moved_to=moved_to)
+
+
+def reassignment_words(agent_ids_before: Iterable[int], new_agents: Iterable[Agent]) -> str:
+    """What a change of technicians is called, on the request's history and in the message after
+    a booking: "Reassigned from Alice Jansen to Bob de Vries" (the technicians taken off, then the
+    new ones; "nobody" / "nobody new" when none); "" when the technicians are the same."""
+    before, after_ids = set(agent_ids_before), {agent.pk for agent in new_agents}
+    if before == after_ids:
+        return ""
+    names = {agent.pk: agent.name for agent in Agent.objects.filter(pk__in={*before, *after_ids})}
+    left = ", ".join(sorted(names[pk] for pk in before - after_ids)) or "nobody"
+    came = ", ".join(sorted(names[pk] for pk in after_ids - before)) or "nobody new"
+    return f"Reassigned from {left} to {came}"
+
+
+def record_reassignment(
+    request_id: int,
+    agent_ids_before: Iterable[int],
+    new_agents: Iterable[Agent],
+    *,
+    by,
+    zone: tzinfo,
+    moved_to: datetime | None = None,
+) -> None:
+    """A line in request `request_id`'s history for its work given to other technicians by the
+    person `by` (a drag on the group calendar, the API, a page, a booking through "Find a slot"):
+    "Reassigned from Alice Jansen to Bob de Vries by Cees on Tue 1 Dec 2026 09:12 CET, moved to Wed 2
+    Dec 2026 14:00 CET" (`moved_to`, aware, when the time changed too), its times kept as instants
+    and written on each reader's clock (the stored text: on `zone`'s, the new technicians'). No line
+    when the technicians are the same. A technician leaving through their own calendar's deletion
+    is logged by the sync (by=None), not here."""
     from tickets import services as ticket_services  # tickets.services imports this module
 
-    after_ids = {agent.pk for agent in new_agents}
-    names = {agent.pk: agent.name for agent in Agent.objects.filter(pk__in={*agent_ids_before, *after_ids})}
-    left = ", ".join(sorted(names[pk] for pk in set(agent_ids_before) - after_ids)) or "nobody"
-    came = ", ".join(sorted(names[pk] for pk in after_ids - set(agent_ids_before))) or "nobody new"
+    words = reassignment_words(agent_ids_before, new_agents)
+    if not words:
+        return
     who = getattr(by, "get_full_name", lambda: "")() or getattr(by, "username", str(by))
-    text = f"Reassigned from {left} to {came} by {who} on {zoned_when_text(timezone.now(), zone)}"
-    if moved:
-        text += f", moved to {zoned_when_text(appointment.start, zone)}"
-    ticket_services.record_history(appointment.request_id, text)
+    text = f"{words} by {who} on {history_moment(timezone.now())}"
+    if moved_to is not None:
+        text += f", moved to {history_moment(moved_to)}"
+    ticket_services.record_history(request_id, text, zone=zone)
 
 
 # An occurrence edited on its own (moved, say) keeps what it changed, but a text it still shares with
@@ -1384,9 +1429,14 @@ def split_series(
     )
     first = span[0] if isinstance(span[0], datetime) else times.midnight(span[0], zone)
     shift = times.wall_shift(key, first, zone)
+    on = list(agents) if agents is not None else list(master.agents.all())
+    # The new series' clock (as `create_recurring_appointment` below picks it): the old one's, but an
+    # all-day series' days are midnights on its technicians' zone, so a day of the old series (its
+    # cancelled and edited occurrences, UNTIL, RDATEs) lands on the same day of the new one there.
+    new_zone = _zone_of(on) if master.all_day else zone
 
     def shifted(moment: datetime) -> datetime:
-        return times.wall_shifted(moment, shift, zone)
+        return times.wall_shifted(moment, shift, new_zone, zone)
 
     # What follows, read before the old series lets it go.
     later = master.occurrences.filter(is_modified=True, original_start__gte=key)
@@ -1401,7 +1451,6 @@ def split_series(
     fields = {name: getattr(master, name) for name in SHARED_FIELDS if name != "all_day"}
     fields.update(changes)
     fields.pop("all_day", None)
-    on = list(agents) if agents is not None else list(master.agents.all())
 
     change_schedule(master, rule=_rule_ended_at(master, last), by=by)
     source = Appointment.Source.MANUAL if master.source == Appointment.Source.PLANNED else master.source
@@ -1423,7 +1472,7 @@ def split_series(
         **fields,
     )
     _carry_edits(master, new, edited, later_edits, shifted, length)
-    _announce(new, Change.UPDATED, _agent_ids(new), by)
+    _announce(new, Change.UPDATED, _agent_ids(new), by, split_from=master.pk)
     return new
 
 

@@ -8,6 +8,8 @@ For Change.DELETED the appointment still exists when the signal is sent.
 A change that follows from another one rather than being asked for itself (the later parts of
 work booked in parts, removed with their request's plan) also carries `follows=True`: every
 calendar must hear of it, the external calendar whose pulled change caused it too.
+The new series a "this and following" split makes also carries `split_from` (the old series'
+master id): its external entries start from the old ones, keeping what the helpdesk does not model.
 """
 
 from django.db import models

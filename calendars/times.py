@@ -194,7 +194,10 @@ def wall_shifted(moment: datetime, shift: timedelta, zone: tzinfo, zone_before: 
     its exceptions: read on `zone_before`'s clock when the series changed clock (else on `zone`'s,
     an IANA zone), shifted, and placed on `zone`'s (aware), so 15:00 stays the 15:00 of each day
     whatever its offset (DST-correct as RFC 5545 3.3.10 reads a rule; a time in a gap or fold as
-    `on_wall_clock` reads it)."""
+    `on_wall_clock` reads it). No shift on the same clock keeps `moment` as it is: read again on
+    the wall clock, the second of a repeated hour (an RDATE kept as its instant) became the first."""
+    if not shift and (zone_before is None or zone_before == zone):
+        return moment.astimezone(zone)
     return on_wall_clock(_wall(moment, zone_before or zone) + shift, zone)
 
 
@@ -335,6 +338,27 @@ def outgoing(value: datetime | date, zone: tzinfo, *, repeats: bool = False) -> 
             return local.astimezone(UTC)
         return local
     return value
+
+
+def outgoing_instance(value: datetime | date, zone: tzinfo, *, dtstart: datetime | date | None) -> datetime | date:
+    """A value naming one instance of a series (an EXDATE, RDATE or RECURRENCE-ID) as it is written:
+    in DTSTART's form (on `zone`'s wall clock, `outgoing(repeats=True)`) when it names DTSTART
+    itself, which is written so and read as the first of a repeated hour; else as `outgoing` writes
+    an instant, the second of a repeated hour in UTC. Why: RFC 5545 3.3.5 reads a repeated local
+    time as its first occurrence, so an extra start (RDATE) at the second 02:30 of an autumn night
+    written on the wall clock was read an hour early, and the EXDATE or RECURRENCE-ID naming it
+    named another instant. A rule's own instances are on the wall clock with fold=0 (`rule_starts`),
+    never the second of two, so they stay on the wall clock either way. `dtstart`: the series'
+    start (aware, or a date for an all-day series, whose values are dates and pass unchanged)."""
+    # In UTC: PEP 495 makes the second of a repeated hour unequal to every time on another zone.
+    names_dtstart = (
+        isinstance(value, datetime)
+        and isinstance(dtstart, datetime)
+        and value.tzinfo is not None
+        and dtstart.tzinfo is not None
+        and value.astimezone(UTC) == dtstart.astimezone(UTC)
+    )
+    return outgoing(value, zone, repeats=names_dtstart)
 
 
 def outgoing_span(

@@ -106,7 +106,13 @@ def _push_on_commit(agent_calendar_ids: set[int]) -> None:
 
 
 def note_appointment_change(
-    *, appointment: Appointment, change: str, agent_ids_before: frozenset, follows: bool = False, **_
+    *,
+    appointment: Appointment,
+    change: str,
+    agent_ids_before: frozenset,
+    follows: bool = False,
+    split_from: int | None = None,
+    **_,
 ) -> None:
     """Receiver of `appointment_changed`: per the effective policy of each technician concerned,
     mark the appointment's sync link for a push (Always), or waiting for approval (Ask); Never
@@ -138,8 +144,25 @@ def note_appointment_change(
         )
     elif target.is_recurring_master and not target_deleted:
         touched |= _mark_own_entries_of_occurrences(target, origin=origin)
+    if split_from is not None:
+        _start_from_the_old_entries(target, split_from)
     if touched:
         _push_on_commit(touched)
+
+
+def _start_from_the_old_entries(new: Appointment, old_id: int) -> None:
+    """The links of `new`, a series split off the series `old_id` ("this and following"), not created
+    yet: each keeps the entry of the old series on the same calendar as last read
+    (`snapshot["template_raw"]`), which its create starts from (`RemoteEvent.raw`), so what the
+    helpdesk does not model (X- properties, categories, the organiser's VTIMEZONE) stays on both
+    halves, as Outlook and Google keep it when they split a series. Only the CalDAV connector reads it."""
+    old = {link.agent_calendar_id: link for link in SyncLink.objects.filter(appointment_id=old_id)}
+    for link in SyncLink.objects.filter(appointment=new, remote_id=""):
+        before = old.get(link.agent_calendar_id)
+        raw = before.snapshot.get("remote_raw") if before is not None else None
+        if raw and link.snapshot.get("template_raw") != raw:
+            link.snapshot = {**link.snapshot, "template_raw": raw}
+            SyncLink.objects.filter(pk=link.pk).update(snapshot=link.snapshot)
 
 
 def _mark_links(

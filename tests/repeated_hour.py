@@ -2,7 +2,7 @@
 +01:00), with the UTC instants RFC 5545 3.3.5 and Python's PEP 495 `fold` give for them: what a
 reader of anything the helpdesk writes must find (trial 2 fault N2)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -47,3 +47,28 @@ def kept_after_an_edit_elsewhere(case: str, appointment, agent_calendar, edit) -
     appointment.refresh_from_db()
     assert appointment.location == "Server room"
     assert (appointment.start.astimezone(UTC), appointment.end.astimezone(UTC)) == CASES[case][2:]
+
+
+def patch_runs_with_an_extra_start(agent, zone: str, capture_on_commit):
+    """Weekly "Patch run" x2 from Sunday 24 Oct 2027 09:00 on `zone`'s clock, an hour each, with an
+    extra start (RDATE, given in UTC) at the SECOND 02:30 of 31 Oct 2027 there (dateutil's fold=1),
+    committed (so pushed). Returns (master, that extra start in UTC, the held starts in UTC)."""
+    from dateutil import tz as dateutil_tz
+
+    from calendars import services as calendar_services
+    from calendars.models import Appointment
+
+    clock = dateutil_tz.gettz(zone)
+    second = dateutil_tz.enfold(datetime(2027, 10, 31, 2, 30, tzinfo=clock), fold=1).astimezone(UTC)
+    start = datetime(2027, 10, 24, 9, 0, tzinfo=clock)
+    with capture_on_commit(execute=True):
+        master = calendar_services.create_recurring_appointment(
+            rule=f"RRULE:FREQ=WEEKLY;COUNT=2\nRDATE:{second.strftime('%Y%m%dT%H%M%SZ')}",
+            agents=[agent],
+            start=start,
+            end=start + timedelta(hours=1),
+            subject="Patch run",
+            time_zone=zone,
+        )
+    held = Appointment.objects.filter(master=master, is_cancelled=False).values_list("start", flat=True)
+    return master, second, sorted(moment.astimezone(UTC) for moment in held)

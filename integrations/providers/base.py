@@ -409,6 +409,13 @@ class RemoteEvent:
     # block's text, the wall clock its rule repeats on (RFC 5545 3.3.10); `time_zone` is then "UTC",
     # what a system that takes only IANA zones gets (calendars.ical_zones.zone_from_block). "" else.
     zone_block: str = ""
+    # Did the reader name a real zone for the start (an IANA zone, a Windows or Graph name it maps, a
+    # VTIMEZONE an IANA zone matches, UTC written as such)? False when `time_zone` is only what it
+    # fell back to: a floating time (no TZID), a TZID or zone name no table resolves (Graph's
+    # "tzone://Microsoft/Custom", an EWS item exchangelib left without a zone), a series on its own
+    # VTIMEZONE (`zone_block`), a date. The engine takes a pulled change of a series' zone only from a
+    # named one (integrations.sync.inbound._new_series_zone). A reading mark: never compared.
+    zone_named: bool = field(default=True, compare=False)
     # Recurring master: RRULE values without the "RRULE:" prefix, cancelled original starts, moved ones.
     rrules: list[str] = field(default_factory=list)
     exdates: list[datetime | date] = field(default_factory=list)

@@ -471,7 +471,7 @@ class CalDAVProvider:
         if not event.marker:
             raise ValueError("An entry we create needs our marker as its UID.")
         url = self._entry_url(calendar, event.marker)
-        body = build_calendar(event)
+        body = from_template(event.raw, event) if event.raw else build_calendar(event)
         headers = {"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"}
         response = self._request("Creating the entry", url, "PUT", body, headers, item=True, write=True)
         if response.status == 412:
@@ -657,13 +657,12 @@ def _entry_zone(event: RemoteEvent) -> tzinfo:
     return _zone(event.time_zone)
 
 
-def _out(value: datetime | date, zone: zoneinfo.ZoneInfo, *, repeats: bool = False) -> datetime | date:
-    """A value as written: dates as DATE, instants on the entry's zone's wall clock with its TZID,
-    or in UTC when that wall clock is the second of two (RFC 5545 3.3.5 reads it as the first).
-    `repeats`: a series' DTSTART, which stays on the wall clock the rule repeats on (3.8.5.3), and
-    the values naming its instances (EXDATE, RDATE, RECURRENCE-ID), kept in DTSTART's form so a
-    reader matches them to the instance it computes (review 2)."""
-    return times.outgoing(value, zone, repeats=repeats)
+def _out(value: datetime | date, zone: tzinfo, dtstart: datetime | date) -> datetime | date:
+    """A value naming an instance of a series (EXDATE, RDATE, RECURRENCE-ID) as written
+    (`times.outgoing_instance`): dates as DATE, instants on the entry's zone's wall clock with its
+    TZID, in DTSTART's form when it names DTSTART (`dtstart`, the series' start), else in UTC when
+    that wall clock is the second of two (RFC 5545 3.3.5 reads it as the first)."""
+    return times.outgoing_instance(value, zone, dtstart=dtstart)
 
 
 def build_calendar(event: RemoteEvent) -> str:
@@ -684,9 +683,9 @@ def build_calendar(event: RemoteEvent) -> str:
     for rule in event.rrules:
         master.add("rrule", icalendar.vRecur.from_ical(rule))
     for exdate in event.exdates:
-        master.add("exdate", _out(exdate, zone, repeats=True))
+        master.add("exdate", _out(exdate, zone, event.start))
     for rdate in event.rdates:
-        master.add("rdate", _out(rdate, zone, repeats=True))
+        master.add("rdate", _out(rdate, zone, event.start))
     _add_alarm(master, event.reminder_minutes)
     cal.add_component(master)
     for occurrence in event.overrides:
@@ -697,6 +696,32 @@ def build_calendar(event: RemoteEvent) -> str:
     elif zone.key != "UTC":
         add_missing_vtimezones(cal, *entry_span(cal, today=stamp.date()))
     return cal.to_ical().decode()
+
+
+def from_template(template: str, event: RemoteEvent) -> str:
+    """The object of a new entry made from another one's text (`template`: the entry of the series
+    a "this and following" split ended, `RemoteEvent.raw` on a create): its master VEVENT under our
+    UID, its occurrence VEVENTs left out (they are the old series' own), then `merge_calendar`, so
+    what the helpdesk owns is written and the rest (X- properties, CATEGORIES, the organiser's
+    VTIMEZONE, the user's alarms) stays, as Outlook and Google keep it on both halves of a split.
+    A template that holds no readable event gives `build_calendar(event)`."""
+    try:
+        with own_zones():
+            cal = icalendar.Calendar.from_ical(template)
+    except ValueError:
+        return build_calendar(event)
+    vevents = list(cal.walk("VEVENT"))
+    master = next((v for v in vevents if v.get("recurrence-id") is None), None)
+    if master is None:
+        return build_calendar(event)
+    for vevent in vevents:
+        if vevent is not master:
+            cal.subcomponents.remove(vevent)
+    _replace(master, "uid", event.marker)
+    try:
+        return merge_calendar(cal.to_ical().decode(), event)
+    except ProviderError:
+        return build_calendar(event)
 
 
 def _override_vevent(uid, stamp, event: RemoteEvent, occurrence: RemoteOccurrence, zone) -> icalendar.Event:
@@ -712,7 +737,7 @@ def _override_vevent(uid, stamp, event: RemoteEvent, occurrence: RemoteOccurrenc
         event.location if occurrence.location is None else occurrence.location,
         zone,
     )
-    child.add("recurrence-id", _out(occurrence.original_start, zone, repeats=True))
+    child.add("recurrence-id", _out(occurrence.original_start, zone, event.start))
     child.add("class", "PRIVATE" if event.private or occurrence.private else "PUBLIC")
     child.add("transp", "OPAQUE" if event.busy else "TRANSPARENT")
     _add_alarm(child, event.reminder_minutes)
@@ -850,7 +875,7 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
         for rule in event.rrules:
             master.add("rrule", icalendar.vRecur.from_ical(rule))
         for rdate in event.rdates:
-            master.add("rdate", _out(rdate, zone, repeats=True))
+            master.add("rdate", _out(rdate, zone, event.start))
         significant = True
     if _exceptions_differ(current, event, zone):
         _merge_exceptions(cal, master, event, zone)
@@ -961,7 +986,7 @@ def _merge_exceptions(cal, master, event: RemoteEvent, zone) -> None:
     master.pop("exdate", None)
     cancelled = (d for d in event.exdates if _key(d, zone) not in kept_cancelled)
     for exdate in sorted(cancelled, key=lambda d: str(_key(d, zone))):
-        master.add("exdate", _out(exdate, zone, repeats=True))
+        master.add("exdate", _out(exdate, zone, event.start))
 
 
 def _same_times(child, override: RemoteOccurrence, zone) -> bool:
@@ -1569,6 +1594,11 @@ def _finished(
     zone is unknown (the start's `tzid`; `date_tzids`: EXDATE/RDATE TZIDs icalendar left floating),
     a series' own VTIMEZONE kept (`RemoteEvent.zone_block`, found in `whole`, the object's text)
     when no IANA zone matches it, override texts cut to their columns, then `RemoteEvent.trimmed`."""
+    # A date, a floating time, a TZID icalendar left floating or a block no IANA zone matches names
+    # no zone: what `time_zone` then holds ("" or "UTC") is a fallback (`RemoteEvent.zone_named`).
+    event.zone_named = (
+        isinstance(raw_start, datetime) and raw_start.tzinfo is not None and not _is_unmatched_zone(raw_start)
+    )
     unknown = [tzid] if tzid and isinstance(raw_start, datetime) and raw_start.tzinfo is None else []
     for name in unknown:
         # icalendar leaves a time whose TZID it cannot resolve (no VTIMEZONE, not an IANA or Windows

@@ -24,18 +24,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Prefetch, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendars import times
 from calendars.models import Appointment, CalendarSettings, ConflictRule
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
+from helpdesk.moments import day_text, when_text
 from integrations import selectors
-from integrations.models import DELETED_REQUEST, AgentCalendar, SyncLink, SyncLogEntry, remote_calendar_key
+from integrations.models import (
+    DELETED_REQUEST,
+    AgentCalendar,
+    SyncLink,
+    SyncLogEntry,
+    new_marker,
+    remote_calendar_key,
+)
 from integrations.providers import registry
 from integrations.providers.base import (
     DEFAULT_MAX_INLINE_WAIT,
@@ -285,6 +295,16 @@ def _keeping_their_length(link: SyncLink, local: RemoteEvent, base: RemoteEvent 
     return dataclasses.replace(local, start=base.start, end=base.end)
 
 
+def _reminder_changed_here(link: SyncLink, local: RemoteEvent | None) -> bool:
+    """Did the helpdesk change the entry's reminder (minutes before the start) since the last sync?
+    The content hash leaves reminders out (other clients rewrite them freely), so a change of the
+    helpdesk's own reminder alone is read against the helpdesk's side as last synced (SPEC S3.5:
+    the helpdesk sets the reminder on the external entry). False for a link synced before that
+    side was kept with its reminder."""
+    synced = link.snapshot.get("local") or {}
+    return local is not None and "reminder_minutes" in synced and local.reminder_minutes != synced["reminder_minutes"]
+
+
 def _call(fn):
     """fn() under the one retry policy (providers/base.py RetryPolicy); a server's wait longer
     than SYNC_MAX_INLINE_WAIT seconds comes back as a TransientError with its retry_after, for
@@ -521,6 +541,8 @@ class _Run:
         # and could not ask, for its log line; the move is over once it ends with nothing unasked.
         self.after_move = {"found": 0, "recreated": 0, "unanswered": 0}
         self.moved_from = agent_calendar.moved_from  # as the run found it (`_sync_held` clears it)
+        # Log lines of refused imports and failed pushes, written together (`_flush_refusals`).
+        self.refusals: list[tuple[SyncLogEntry, bool]] = []
 
     # --- gathering ---
 
@@ -554,6 +576,12 @@ class _Run:
         self.ac.remote_key = key
 
     def execute(self, *, pull: bool) -> SyncReport:
+        try:
+            return self._execute(pull=pull)
+        finally:
+            self._flush_refusals()  # the lines of what failed before a run stopped are kept too
+
+    def _execute(self, *, pull: bool) -> SyncReport:
         self.pulling = pull
         # Before anything is pushed or imported: one remote calendar, one link (SPEC S3.9), and no
         # one else's account without an admin's word (S5).
@@ -977,15 +1005,36 @@ class _Run:
         # Whether the appointment is shared is read only when the remote side changed (it can
         # then only be a technician's answer): an unchanged poll reads nothing more.
         remote_changed = remote_hash is not None and remote_hash != (link.remote_hash or None)
+        local_hash = mapping.content_hash(local) if local is not None else None
+        if local_hash is not None and local_hash == link.local_hash and _reminder_changed_here(link, local):
+            # Only the helpdesk's reminder changed: a change of the helpdesk's side all the same.
+            local_hash = f"{local_hash}:reminder"
         item = Item(
             synced_local=link.local_hash or None,
             synced_remote=link.remote_hash or None,
-            local=mapping.content_hash(local) if local is not None else None,
+            local=local_hash,
             remote=remote_hash,
             held=_held(link),
             shared=remote_changed and link.appointment is not None and inbound.is_shared(link.appointment),
         )
         decision = plan_item(item, self.winner)
+        message = None
+        ours = link.origin == SyncLink.Origin.HELPDESK  # a technician's own entry is never tidied up
+        if (
+            decision.op == Op.NOTHING
+            and ours
+            and local is not None
+            and local.is_recurring
+            and link.remote_id
+            and not gone
+        ):
+            # Read only for a series whose entry as last read has occurrences changed on their own.
+            held = event if event is not None else None
+            if held is None and (link.snapshot.get("remote") or {}).get("overrides"):
+                held = self._remote_before(link)
+            message = self._orphans_message(local, held)
+            if message is not None:  # a pull's drop that did not reach the calendar yet: sent again
+                decision = Decision(Op.PUSH_UPDATE)
         if self._waits(link, decision):
             return Op.NOTHING
         try:
@@ -993,7 +1042,7 @@ class _Run:
             if merge is not None:
                 self._merge(link, merge, local, event, reread=reread)
             else:
-                self._apply(link, decision, local, event, reread=reread)
+                self._apply(link, decision, local, event, reread=reread, message=message)
         except (VersionConflict, RemoteNotFound) as error:
             self._refused(link, decision, error, reread=reread)
         except ProviderError as error:
@@ -1156,7 +1205,11 @@ class _Run:
                 if overwritten:
                     self._tell_request(link, self._overwritten_text(link, overwritten, side=conflicts.HELPDESK))
             local = self._local_event(link)
-        if local is not None and merge.from_helpdesk and mapping.content_hash(local) != mapping.content_hash(event):
+        # The helpdesk's own new reminder goes out with the merge (the hash leaves reminders out).
+        reminder = _reminder_changed_here(link, local) and local.reminder_minutes != event.reminder_minutes
+        if local is not None and (
+            (merge.from_helpdesk and mapping.content_hash(local) != mapping.content_hash(event)) or reminder
+        ):
             won_here = self.winner == Winner.HELPDESK and bool(contested)
             decision = Decision(Op.PUSH_UPDATE, conflict=won_here, fields=merge.contested, items=items)
             message = _merge_message(merge, side=conflicts.EXTERNAL)
@@ -1445,26 +1498,52 @@ class _Run:
         self._log_refusal(entry, again=again)
 
     def _log_refusal(self, entry: SyncLogEntry, *, again: bool) -> None:
-        """Save the log line of an entry that could not be imported; when the entry was already
-        waiting (`again`: in import_retry before this pull) and its last line says the same, that
-        line counts one more try and moves to now instead (trial F8: one line per entry, not one
-        per pull)."""
-        if again:
-            same = SyncLogEntry.objects.filter(
-                agent_calendar=self.ac,
-                direction=entry.direction,
-                operation=entry.operation,
-                result=entry.result,
-                subject=entry.subject,
-                message=entry.message,
+        """Queue the log line of an entry that could not be imported, or of a push that failed again,
+        written at the end of the run (`_flush_refusals`): when the entry was already waiting
+        (`again`: in import_retry before this pull, or its link had failed before) and its last line
+        says the same, that line counts one more try and moves to now instead (trial F8: one line
+        per entry and distinct reason, not one per pull or retry)."""
+        self.refusals.append((entry, again))
+
+    def _flush_refusals(self) -> None:
+        """Write the queued refusal lines (`_log_refusal`) in a fixed number of statements however
+        many there are: one read of the lines they may repeat, one insert of the new ones, and one
+        update per distinct number of repeats (one in practice) of the lines they count again."""
+        queued, self.refusals = self.refusals, []
+        if not queued:
+            return
+
+        def key(entry: SyncLogEntry) -> tuple:
+            return (entry.direction, entry.operation, entry.result, entry.subject, entry.message, entry.link_id)
+
+        wanted = {key(entry) for entry, again in queued if again}
+        latest: dict[tuple, SyncLogEntry] = {}
+        if wanted:
+            rows = SyncLogEntry.objects.filter(
+                agent_calendar=self.ac, message__in={k[4] for k in wanted}, result__in={k[2] for k in wanted}
+            ).order_by("created_at", "id")
+            for row in rows.only("pk", "direction", "operation", "result", "subject", "message", "link_id"):
+                if key(row) in wanted:
+                    latest[key(row)] = row  # the last one wins: the latest line of each
+        new: list[SyncLogEntry] = []
+        repeats: dict[int, int] = {}
+        moment = None
+        for entry, again in queued:
+            row = latest.get(key(entry)) if again else None
+            if row is None:
+                new.append(entry)
+                continue
+            repeats[row.pk] = repeats.get(row.pk, 0) + 1
+            moment = entry.created_at if moment is None else max(moment, entry.created_at)
+        bulk.insert(new)
+        by_count: dict[int, list[int]] = {}
+        for pk, count in repeats.items():
+            by_count.setdefault(count, []).append(pk)
+        for count, pks in by_count.items():
+            # SET reads the row as it was: first_at takes the old created_at when it had none.
+            SyncLogEntry.objects.filter(pk__in=pks).update(
+                tries=F("tries") + count, created_at=moment, first_at=Coalesce("first_at", "created_at")
             )
-            latest = same.order_by("-created_at", "-id").only("pk", "created_at", "first_at").first()
-            if latest is not None:
-                SyncLogEntry.objects.filter(pk=latest.pk).update(
-                    tries=F("tries") + 1, created_at=entry.created_at, first_at=latest.first_at or latest.created_at
-                )
-                return
-        entry.save()
 
     def _apply(
         self,
@@ -1543,17 +1622,18 @@ class _Run:
 
     def _overwritten_text(self, link: SyncLink, overwritten: dict, *, side: str, lead: bool = True) -> str:
         """The request history's words for a change a conflict overwrote (`mapping.lost_values`:
-        what the losing `side` had, conflicts.HELPDESK or EXTERNAL), on the technician's clock, a
-        private entry's texts not quoted (as in the sync log): "A change on Alice's calendar was
-        overwritten by the helpdesk's version. Overwritten in Alice's calendar: start ...", or "A
-        change in the helpdesk was overwritten by Alice's calendar's version. Overwritten in the
-        helpdesk: ...". Without `lead`, the second sentence only."""
+        what the losing `side` had, conflicts.HELPDESK or EXTERNAL), its times kept as instants and
+        written on each reader's clock (the stored text: the technician's), a private entry's texts
+        not quoted (as in the sync log): "A change on Alice's calendar was overwritten by the
+        helpdesk's version. Overwritten in Alice's calendar: start ...", or "A change in the
+        helpdesk was overwritten by Alice's calendar's version. Overwritten in the helpdesk: ...".
+        Without `lead`, the second sentence only."""
         private = privacy.link_is_private(link)
         calendar = f"{self.agent.name}'s calendar"
         said = conflicts.describe(
             privacy.masked_values(overwritten, private=private),
             side=side,
-            zone=str(self.agent.time_zone),
+            zone=None,
             private=private,
         ).replace("the external calendar", calendar, 1)
         if not lead:
@@ -1594,8 +1674,55 @@ class _Run:
             self.report.conflicts += 1
         else:
             self._log(Out, "delete", subject=subject, link=None, private=private)
-        link.delete()
         self.report.pushed += 1
+        if not link.pk:
+            return
+        # The link goes only for the change this run read (the `changes` compare-and-set, as
+        # `_clear_pending`): a helpdesk change made while the delete was in flight (the entry given
+        # back to this technician) stays pending on a link that holds nothing remote any more. The
+        # next push plans it as never synced: a create when the entry is back here, else forgotten,
+        # never a deletion made "there" that the helpdesk's change would put back (task push 3).
+        deleted, _ = SyncLink.objects.filter(pk=link.pk, changes=link.changes).delete()
+        if deleted:
+            return
+        link.remote_id, link.version, link.local_hash, link.remote_hash = "", "", "", ""
+        link.snapshot, link.marker, link.failures, link.next_attempt_at = {}, new_marker(), 0, None
+        SyncLink.objects.filter(pk=link.pk).update(
+            remote_id="",
+            version="",
+            local_hash="",
+            remote_hash="",
+            snapshot={},
+            marker=link.marker,  # a fresh one: the deleted entry may still be listed under the old
+            span_start=None,
+            span_end=None,
+            failures=0,
+            next_attempt_at=None,
+            last_synced_at=None,
+        )
+        self.report.changed_meanwhile += 1
+
+    def _orphans_message(self, local: RemoteEvent, remote: RemoteEvent | None) -> str | None:
+        """The log line's words when the external calendar still holds occurrences changed on their
+        own that its own rule no longer gives (`mapping.orphaned_overrides`: a rule changed there
+        that kept the moved occurrence's component) and the helpdesk no longer has them: they go
+        from the calendar with the push this line is for (task push 2). None when there are none."""
+        if remote is None:
+            return None
+        kept = {mapping.moment_key(o.original_start) for o in local.overrides}
+        gone = [o for o in mapping.orphaned_overrides(remote) if mapping.moment_key(o.original_start) not in kept]
+        if not gone:
+            return None
+        zone = ZoneInfo(str(self.agent.zone))
+        when = ", ".join(
+            when_text(o.original_start, zone) if isinstance(o.original_start, datetime) else day_text(o.original_start)
+            for o in gone
+        )
+        which = "occurrence" if len(gone) == 1 else "occurrences"
+        return (
+            f"The series' rule changed in {self.agent.name}'s calendar no longer gives the {which} of {when}, "
+            "moved on its own: gone from the helpdesk with it, and now from the calendar too."
+        )
 
     def _changed_while_removed(self) -> str:
         return f"{self.agent.name} changed this on their calendar after the helpdesk removed it from there;"
@@ -1926,7 +2053,11 @@ class _Run:
         entry as last read). `message` / `result`: the log entry's own, instead of the conflict's."""
         created = False
         if decision.op == Op.PUSH_CREATE or not link.remote_id:
-            ref = _call(lambda: self.provider.create(self.calendar, local))
+            # A series split off another starts from that one's entry (integrations.services
+            # `_start_from_the_old_entries`): a connector that reads `raw` on a create keeps the rest.
+            template = link.snapshot.get("template_raw")
+            sent = dataclasses.replace(local, raw=template) if template else local
+            ref = _call(lambda: self.provider.create(self.calendar, sent))
             operation, created = "create", True
         else:
             # The entry as last read is the base of a merge: only what the helpdesk owns and changed
@@ -1986,6 +2117,9 @@ class _Run:
             message = "Both sides changed; the helpdesk's version won."
         elif message is None:
             message = self._changes_words(mapping.from_data(synced_local), local) if synced_local else ""
+            if synced_local and synced_local.get("reminder_minutes", local.reminder_minutes) != local.reminder_minutes:
+                # The reminder is outside the compared fields: named here, or the line would say nothing.
+                message = f"{message[:-1]}; reminder." if message else "Changed in the helpdesk: reminder."
         self._log(Out, operation, result, subject=local.subject, link=link, overwritten=overwritten, message=message)
 
     def _pull(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
@@ -2042,6 +2176,13 @@ class _Run:
             self._pull_log_entry(
                 link, decision, event, link.appointment, overwritten, said=said, operation=operation
             ).save()
+        ours = link.origin == SyncLink.Origin.HELPDESK  # a technician's own entry is never tidied up
+        local = self._local_event(link) if ours and operation == "update" and _orphaned(event) else None
+        message = self._orphans_message(local, event) if local is not None else None
+        if message is not None:
+            # The new rule dropped occurrences moved on their own: gone in the helpdesk with the pull,
+            # their components go from the calendar now (the next run sends it again if this fails).
+            self._push(link, Decision(Op.PUSH_UPDATE), local, event, message=message)
 
     def _pull_shared(self, link: SyncLink, decision: Decision, event: RemoteEvent) -> None:
         """A changed entry of an appointment shared by several technicians (`inbound.is_shared`):
@@ -2150,7 +2291,11 @@ class _Run:
             self.report.connection_failures += 1
             self.report.connection_problem = error
         direction = Out if decision.op.startswith("push") else In
-        self._log(direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=reason, link=link)
+        entry = self._log_entry(
+            direction, decision.op.split("_")[-1], SyncLogEntry.Result.ERROR, message=reason, link=link
+        )
+        # A retry that fails for the same reason counts on the line of the last one (task push 4, 5).
+        self._log_refusal(entry, again=link.failures > 0)
 
     def _sent(self, link: SyncLink, decision: Decision) -> dict | None:
         """What a failed create or update sent, as `SENT_UNCONFIRMED` keeps it; None for any other
@@ -2212,6 +2357,11 @@ class _Run:
 _RECORDED_FIELDS = [
     field.name for field in SyncLink._meta.concrete_fields if field.name not in ("id", "pending", "changes")
 ]
+
+
+def _orphaned(event: RemoteEvent | None) -> bool:
+    """Does the remote entry hold occurrences changed on their own that its rule no longer gives?"""
+    return event is not None and bool(mapping.orphaned_overrides(event))
 
 
 def _held(link: SyncLink) -> bool:

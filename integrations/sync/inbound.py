@@ -26,7 +26,7 @@ from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.rule_parts import rules_kept_as_read
 from helpdesk import bulk
 from helpdesk.durations import duration_text
-from helpdesk.moments import day_text, when_text, zoned_when_text
+from helpdesk.moments import day_text, history_moment, when_text
 from integrations.models import AgentCalendar
 from integrations.providers.base import RemoteEvent, RemoteOccurrence, UnreadableEntry
 from integrations.sync import mapping, privacy
@@ -598,10 +598,11 @@ def _times_line(agent: Agent, was: tuple, now: tuple) -> str:
 
 
 def _when(moment: datetime | date, agent: Agent) -> str:
-    """A moment as the request's history says it: on the technician's wall clock with its zone's
-    abbreviation ("Thu 3 Dec 2026 09:00 EST"), a date as a date."""
+    """A moment as the request's history says it: an instant kept as one (helpdesk.moments.
+    history_moment), written on each reader's clock with its zone's abbreviation ("Thu 3 Dec 2026
+    09:00 EST"); a date as a date, the same on every clock."""
     if isinstance(moment, datetime):
-        return zoned_when_text(moment, agent.zone)
+        return history_moment(moment)
     return day_text(moment)
 
 
@@ -611,7 +612,7 @@ def record_on_request(request_id: int, agent: Agent, text: str, *, now: datetime
     a deletion, a conflict the sync decided. `now` (aware, default now): when it happened."""
     from tickets import services as ticket_services  # tickets.services imports calendars.services
 
-    ticket_services.record_history(request_id, text, agent=agent, at=now)
+    ticket_services.record_history(request_id, text, agent=agent, at=now, zone=agent.zone)
 
 
 def updated_row(
@@ -671,11 +672,12 @@ def _remote_changes(
         if after.all_day != appointment.all_day:
             changes["all_day"] = after.all_day
     zone = _new_series_zone(appointment, before, after)
-    if zone is not None and "start" in changes:
-        # Taken with the external calendar's own start only (review 8 F2): alone, update_appointment
-        # keeps the wall clock on the new zone (the edit page's meaning), which moves a series whose
-        # instants the external calendar kept by the zones' difference.
-        changes["time_zone"] = zone
+    if zone is not None:
+        # With the external calendar's own instants (review 8 F2): alone, update_appointment keeps
+        # the wall clock on the new zone (the edit page's meaning), which moves a series whose
+        # instants the external calendar kept by the zones' difference. Kept at the same instants
+        # too: the later occurrences follow the new zone's wall clock (RFC 5545 3.3.10).
+        changes.update(time_zone=zone, keep_instants=True)
     external = appointment.source == Appointment.Source.EXTERNAL
     private_changed = before is not None and before.private != after.private
     if private_changed and after.private != appointment.private:
@@ -717,12 +719,12 @@ def _new_series_zone(appointment: Appointment, before: RemoteEvent | None, after
         return None
     if after.start.tzinfo is None or (before is not None and before.time_zone == after.time_zone):
         return None
-    if after.zone_block or after.time_zone in ("", "UTC"):
-        # UTC is what the readers give a zone they cannot name (Graph's "tzone://Microsoft/Custom",
-        # EWS), and a series on its own VTIMEZONE is "UTC" plus its block: neither is a clock the
-        # organiser chose, so the series keeps its own (review 8 F1).
+    if not after.zone_named:
+        # The reader only fell back to `time_zone` (a floating time, a name or TZID it could not
+        # resolve, Graph's "tzone://Microsoft/Custom", a series on its own VTIMEZONE): no clock the
+        # organiser chose, so the series keeps its own (review 8 F1). A zone named UTC is one.
         return None
-    zone = times.zone_named(after.time_zone) if after.time_zone else None
+    zone = times.zone_named(after.time_zone)
     own = calendar_services.schedule_zone(appointment.schedule)
     if zone is None or zone == own:
         return None
@@ -750,7 +752,7 @@ def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: d
 
     An appointment of a request leaves a line in the request's history (`tickets.services.
     record_history`) naming whose calendar it was deleted from and when (`now`, UTC, default
-    now; written on the technician's wall clock): a planned request unplanned this way says
+    now; written on each reader's clock): a planned request unplanned this way says
     "Unplanned from Carol's calendar on Mon 30 Nov 2026 22:50 CET", so the coordinator sees it."""
     request_id = appointment.request_id
     source = appointment.source
@@ -760,7 +762,7 @@ def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: d
     if request_id is None:
         return said
     moment = (now or datetime.now(UTC)).astimezone(agent.zone)
-    when = zoned_when_text(moment, agent.zone)
+    when = history_moment(moment)
     calendar = f"{agent.name}'s calendar"
     if others:
         text = f'{agent.name} taken off the appointment "{appointment.subject}": deleted from {calendar} on {when}'

@@ -59,6 +59,7 @@ def to_data(event: RemoteEvent) -> dict:
         "time_zone": event.time_zone,
         # only then: what links stored before series kept their own VTIMEZONE read the same
         **({"zone_block": event.zone_block} if event.zone_block else {}),
+        **({} if event.zone_named else {"zone_named": False}),  # only then, as zone_block
         "rrules": list(event.rrules),
         "exdates": [_moment_out(d) for d in event.exdates],
         "rdates": [_moment_out(d) for d in event.rdates],
@@ -90,6 +91,7 @@ def from_data(data: dict) -> RemoteEvent:
         reminder_minutes=data.get("reminder_minutes"),
         time_zone=data.get("time_zone", "UTC"),
         zone_block=data.get("zone_block", ""),
+        zone_named=data.get("zone_named", True),
         rrules=list(data.get("rrules", [])),
         exdates=[moment_from_data(d) for d in data.get("exdates", [])],
         rdates=[moment_from_data(d) for d in data.get("rdates", [])],
@@ -552,7 +554,7 @@ def with_exception_items(
 
 
 # What goes with a field when it is taken from one side: a start's time zone, a rule's RDATEs.
-_TAKEN_WITH = {"start": ("time_zone", "zone_block"), "rrules": ("rdates",)}
+_TAKEN_WITH = {"start": ("time_zone", "zone_block", "zone_named"), "rrules": ("rdates",)}
 
 
 def with_fields(base: RemoteEvent, source: RemoteEvent, names: Iterable[str]) -> RemoteEvent:
@@ -706,6 +708,29 @@ def rekey_lands(source: RemoteEvent, target: RemoteEvent) -> bool:
         return False
     shifted, _ = rekeyed_onto(source, target, exdates=ours, overrides=[])
     return {moment_key(moment) for moment in theirs} <= {moment_key(moment) for moment in shifted}
+
+
+def names_instances(series: RemoteEvent, keys: list) -> list[bool] | None:
+    """For each of `keys` (EXDATE values or original starts), does it name an instance of the
+    series' own rule (RFC 5545 3.8.5.1, 3.8.4.4)? None when the rule cannot be expanded that far;
+    all True for a single entry (nothing to judge)."""
+    if not series.is_recurring:
+        return [True] * len(keys)
+    return _names_instances(series, keys)
+
+
+def orphaned_overrides(event: RemoteEvent) -> list[RemoteOccurrence]:
+    """The occurrences of the series `event` changed on their own (RECURRENCE-ID) whose original
+    start names no instance of its own rule any more (RFC 5545 3.8.4.4: a RECURRENCE-ID names an
+    instance of the recurrence set): left behind by a client that changed the rule (an earlier
+    UNTIL, a smaller COUNT, another weekday) and kept the moved occurrence's component. Empty for
+    a single entry, or when the rule cannot be expanded (`_instances`)."""
+    if not event.is_recurring or not event.overrides:
+        return []
+    named = _names_instances(event, [o.original_start for o in event.overrides])
+    if named is None:
+        return []
+    return [override for override, landed in zip(event.overrides, named, strict=True) if not landed]
 
 
 def _instances(series: RemoteEvent, keys: list) -> list | None:

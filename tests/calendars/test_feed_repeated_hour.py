@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import pytest
 import recurring_ical_events
+from dateutil import tz as dateutil_tz
 from dateutil.rrule import rrulestr
 
 from calendars.ical import EventStyle, single_event
@@ -145,3 +146,44 @@ def test_a_cancelled_occurrence_at_the_first_repeated_hour_of_an_older_series_st
     calendar = icalendar.Calendar.from_ical(response.content)
     shown = recurring_ical_events.of(calendar).between(datetime(2027, 10, 29), datetime(2027, 11, 5))
     assert sorted(e.decoded("dtstart").astimezone(UTC) for e in shown) == [expected[0], expected[2]]
+
+
+# Task times, fault 1: an extra start (RDATE) given as its instant, the SECOND 02:30 of 31 Oct 2027
+# (01:30 UTC: dateutil's own zone, fold=1), on a daily 09:00 series; dateutil gives the rule's days.
+_DATEUTIL_AMS = dateutil_tz.gettz("Europe/Amsterdam")
+SECOND_NIGHT = dateutil_tz.enfold(datetime(2027, 10, 31, 2, 30, tzinfo=_DATEUTIL_AMS), fold=1).astimezone(UTC)
+MORNINGS = [
+    moment.replace(tzinfo=_DATEUTIL_AMS).astimezone(UTC)
+    for moment in rrulestr("FREQ=DAILY;COUNT=3", dtstart=datetime(2027, 10, 30, 9, 0))
+]
+
+
+@pytest.mark.parametrize("cancel", [False, True], ids=["kept", "cancelled"])
+def test_an_extra_start_at_the_second_repeated_hour_is_that_instant_in_the_helpdesk_and_the_feed(
+    cancel, alice, client, feed_url
+):
+    from calendars import services as calendar_services
+
+    settings = CalendarSettings.load()
+    settings.feed_days_future = 3650
+    settings.save()
+    start = datetime(2027, 10, 30, 9, 0, tzinfo=AMS)
+    master = calendar_services.create_recurring_appointment(
+        rule=f"RRULE:FREQ=DAILY;COUNT=3\nRDATE:{SECOND_NIGHT.strftime('%Y%m%dT%H%M%SZ')}",
+        agents=[alice],
+        start=start,
+        end=start + timedelta(hours=1),
+        subject="Patch run",
+        time_zone="Europe/Amsterdam",
+    )
+    expected = sorted([*MORNINGS, SECOND_NIGHT])
+    if cancel:
+        night = master.occurrences.get(original_start=SECOND_NIGHT)
+        calendar_services.cancel_occurrence(night)
+        expected.remove(SECOND_NIGHT)
+
+    held = master.occurrences.filter(is_cancelled=False).values_list("start", flat=True)
+    assert sorted(moment.astimezone(UTC) for moment in held) == expected
+    calendar = icalendar.Calendar.from_ical(client.get(feed_url(alice)).content)
+    shown = recurring_ical_events.of(calendar).between(datetime(2027, 10, 29), datetime(2027, 11, 5))
+    assert sorted(e.decoded("dtstart").astimezone(UTC) for e in shown) == expected

@@ -167,6 +167,35 @@ def test_an_all_day_series_split_two_days_later_keeps_its_days(alice):
     ]
 
 
+def test_an_all_day_series_split_for_a_technician_on_another_clock_keeps_its_days_clock_and_edits(alice, make_agent):
+    """Task times, fault 2: an all-day series' days are midnights on its technicians' zone, so the
+    new half made for a technician in New York names its days there: the old half's edited fourth
+    day and cancelled fifth day must land on the same days of the new half (they were keyed on
+    Amsterdam's midnights, which name no day in New York, and the fourth day's own subject was lost).
+    Expected days: dateutil."""
+    carol = make_agent("carol", time_zone="America/New_York")
+    series = services.create_recurring_appointment(
+        rule="RRULE:FREQ=WEEKLY;COUNT=5",
+        subject="On call",
+        agents=[alice],
+        start=date(2030, 3, 4),
+        end=date(2030, 3, 5),
+        all_day=True,
+    )
+    fourth = series.occurrences.get(start_date=date(2030, 3, 25))
+    services.update_appointment(fourth, subject="Holiday cover")
+    services.cancel_occurrence(series.occurrences.get(start_date=date(2030, 4, 1)))
+    third = series.occurrences.get(start_date=date(2030, 3, 18))
+
+    new = services.edit_occurrences(third, scope=EditScope.FOLLOWING, agents=[carol], subject="On call (Carol)")
+
+    new = Appointment.objects.select_related("schedule").get(pk=new.pk)
+    days = [d.date() for d in rrule(WEEKLY, count=3, dtstart=datetime(2030, 3, 18))]
+    rows = list(Appointment.objects.visible().filter(master=new).order_by("start_date"))
+    assert [(o.start_date, o.subject) for o in rows] == [(days[0], "On call (Carol)"), (days[1], "Holiday cover")]
+    assert series_exceptions(new).cancelled == [datetime.combine(days[2], datetime.min.time(), carol.zone)]
+
+
 def test_edits_of_occurrences_not_made_yet_go_to_the_new_series_shifted(alice):
     series = mondays_at_nine(alice, "RRULE:FREQ=WEEKLY;COUNT=70")
     far = at(2031, 4, 21, 9)  # beyond the year of occurrences made

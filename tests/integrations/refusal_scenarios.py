@@ -16,7 +16,7 @@ with the calendar's accessRole as calendarList gives it).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import pytest
@@ -25,12 +25,14 @@ from django.utils import timezone
 from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations.sync import engine
 from tests.integrations.importing import start_importing
 from tests.integrations.shared_scenarios import HOUR, next_monday_15, remote_id, sync
 from tests.integrations.test_caldav_sync import make
 
 # Said by every connector's refusal of one write (the engine's reason for that entry).
 KEPT = "the helpdesk keeps its own version"
+SECOND = timedelta(seconds=1)
 
 
 class Refusals(Protocol):
@@ -82,6 +84,27 @@ def a_refused_write_fails_that_entry_alone(peer: Refusals, alice_cal, capture) -
     assert _calendar(alice_cal).state == AgentCalendar.State.ACTIVE
 
 
+def a_refused_write_retried_keeps_one_line_with_its_tries(peer: Refusals, alice_cal, capture) -> None:
+    """Task push 4: a push of an existing entry that the server refuses at every retry keeps one
+    line on the sync log, counting the attempts (`SyncLogEntry.tries`), not one line per attempt."""
+    mailbox = alice_cal.agent.mailbox
+    locked = make(alice_cal.agent, next_monday_15(), capture, subject="Locked visit")
+    peer.refuse_entry(mailbox, remote_id(locked, alice_cal))
+    with capture(execute=True):
+        calendar_services.update_appointment(locked, subject="Locked visit moved")
+    (first,) = SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR)
+
+    for _ in range(3):  # each retry once the link's back-off has ended
+        link = SyncLink.objects.get(appointment=locked)
+        engine.sync_agent_calendar(_calendar(alice_cal), pull=False, now=link.next_attempt_at + SECOND)
+
+    assert SyncLink.objects.get(appointment=locked).failures == 4
+    (logged,) = SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR)
+    assert (logged.pk, logged.tries, logged.message) == (first.pk, 4, first.message)
+    assert logged.first_at == first.created_at < logged.created_at
+    assert peer.subjects(mailbox) == ["Locked visit"]
+
+
 def a_calendar_made_read_only_is_failing_and_the_change_waits(peer: Refusals, alice_cal, capture) -> None:
     mailbox = alice_cal.agent.mailbox
     appointment = make(alice_cal.agent, next_monday_15(), capture)
@@ -117,6 +140,7 @@ def a_refused_read_leaves_that_entry_out_alone(peer: Refusals, alice_cal, captur
 
 SCENARIOS = [
     a_refused_write_fails_that_entry_alone,
+    a_refused_write_retried_keeps_one_line_with_its_tries,
     a_calendar_made_read_only_is_failing_and_the_change_waits,
     a_refused_read_leaves_that_entry_out_alone,
 ]

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
+from helpdesk.moments import when_text
 from integrations.providers.base import RemoteEvent
 
 HOUR = timedelta(hours=1)
@@ -294,3 +295,72 @@ def with_a_moved_and_a_cancelled_occurrence(
     with capture_on_commit(execute=True):
         calendar_services.cancel_occurrence(occurrences[cancelled])
     return master
+
+
+def own_zone_series_refused_keeps_one_line(agent_calendar, capture_on_commit, start, system: str) -> None:
+    """Task push 5 on a connector that takes only IANA or Windows zones (`system`: Microsoft 365,
+    Exchange, Google Calendar): a helpdesk series on its organiser's own VTIMEZONE (`OWN_ZONE_BLOCK`
+    under a TZID of its own, see calendars.ical_zones) is refused at its push and at every retry
+    after the link's back-off; the sync log keeps one line for it, counting the attempts."""
+    from integrations.models import SyncLink, SyncLogEntry
+    from integrations.sync import engine
+
+    tzid = f"Customized Time Zone {system}"
+    block = OWN_ZONE_BLOCK.replace("TZID:Customized Time Zone\r\n", f"TZID:{tzid}\r\n")
+    with capture_on_commit(execute=True):
+        calendar_services.create_recurring_appointment(
+            rule="RRULE:FREQ=WEEKLY;COUNT=8",
+            agents=[agent_calendar.agent],
+            start=start,
+            end=start + HOUR,
+            subject="Weekly call",
+            zone_block=block,
+        )
+    for _ in range(3):  # each retry once the link's back-off has ended
+        link = SyncLink.objects.get()
+        agent_calendar.refresh_from_db()
+        engine.sync_agent_calendar(agent_calendar, pull=False, now=link.next_attempt_at + timedelta(seconds=1))
+
+    assert SyncLink.objects.get().failures == 4 and not SyncLink.objects.get().remote_id
+    (logged,) = SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR)
+    assert (logged.direction, logged.operation, logged.tries) == (SyncLogEntry.Direction.OUTBOUND, "create", 4)
+    assert logged.message.startswith(
+        f"{system} cannot hold a series that repeats on its organiser's own time zone “{tzid}”"
+    )
+    assert logged.first_at is not None and logged.first_at < logged.created_at
+
+
+def phone_rule_drops_a_moved_occurrence(
+    agent_calendar, capture_on_commit, start, change_rule, *, server_drops_exceptions: bool = False
+) -> list:
+    """Task push 2 on any connector: `make_weekly_series` (its second occurrence moved, its third
+    cancelled, both pushed), then the technician's own client ends the series after its first
+    occurrence (`change_rule(remote_id)`, the way that client and its server do it) and the helpdesk
+    pulls. The moved occurrence is gone in the helpdesk, and one log line names it: with
+    `server_drops_exceptions` (Exchange, Microsoft 365: a new pattern loses the exceptions), the
+    pull's, saying it went with the new rule. Returns the log lines the pull wrote, for the caller
+    to check with what its server holds."""
+    from integrations.models import SyncLink, SyncLogEntry
+    from integrations.sync import engine
+
+    master = make_weekly_series(agent_calendar.agent, start, capture_on_commit)
+    moved = list(master.occurrences.order_by("original_start"))[1]
+    change_rule(SyncLink.objects.get(appointment=master).remote_id)
+    before = SyncLogEntry.objects.count()
+
+    with capture_on_commit(execute=True):
+        agent_calendar.refresh_from_db()
+        engine.sync_agent_calendar(agent_calendar, pull=True)
+
+    shown = Appointment.objects.visible().filter(master=master)
+    assert list(shown.values_list("original_start", flat=True)) == [start]
+    assert not shown.filter(pk=moved.pk).exists()
+    lines = list(SyncLogEntry.objects.order_by("id")[before:])
+    # One line names the moved occurrence (by its original start, on the technician's clock).
+    when = when_text(moved.original_start, ZoneInfo(str(agent_calendar.agent.zone)))
+    naming = [line for line in lines if when in line.message]
+    assert len(naming) == 1, [line.message for line in lines]
+    if server_drops_exceptions:  # not "back as the series has it": the rule no longer gives it
+        assert (naming[0].direction, naming[0].operation) == (SyncLogEntry.Direction.INBOUND, "update")
+        assert f"the occurrence of {when} gone with the series' new rule" in naming[0].message
+    return lines

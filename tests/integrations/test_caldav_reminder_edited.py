@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from calendars import services as calendar_services
-from integrations.models import SyncLink
+from integrations.models import SyncLink, SyncLogEntry
 from integrations.sync import engine
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +63,21 @@ def test_a_reminder_changed_in_the_helpdesk_with_another_field_is_still_written_
         calendar_services.update_appointment(appointment, subject="Boiler check (gas)", reminder_minutes=30)
 
     assert _triggers(alice_phone, marker) == [timedelta(minutes=-30)]
+
+
+def test_a_reminder_only_change_in_the_helpdesk_reaches_the_phone(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment = calendar_services.create_appointment(
+            subject="Boiler check", start=tomorrow_9, end=tomorrow_9 + timedelta(hours=1), agents=[alice_calendar.agent]
+        )
+    marker = SyncLink.objects.get(appointment=appointment).marker
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(appointment, reminder_minutes=30)
+
+    assert _triggers(alice_phone, marker) == [timedelta(minutes=-30)]
+    assert not SyncLink.objects.get(appointment=appointment).pending
+    line = SyncLogEntry.objects.filter(operation="update").latest("id")
+    assert line.message == "Changed in the helpdesk: reminder."

@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 
 import pytest
-from django.db import connection as db_connection
 
 from calendars import services as calendar_services
 from calendars.models import Appointment
 from integrations.models import SyncLink, SyncLogEntry
 from tests.integrations.conftest import USERS, OtherClient, calendar_through_proxy
+from tests.integrations.reminder_and_race import give_back_while_its_removal_is_pushed, once_during
 from tests.peers.fault_proxy import FaultProxy
 
 pytestmark = [pytest.mark.slow]
@@ -38,20 +38,7 @@ def proxied_calendar(alice, proxy, radicale, caldav_connection):
 def _during_next_put(proxy: FaultProxy, change) -> list:
     """Run `change()` once, in the proxy's thread, when the next PUT arrives, before it goes
     upstream; returns the list the change's outcome ("done" or the exception) is put in."""
-    outcome: list = []
-
-    def hook(method: str, _path: str) -> None:
-        if method != "PUT" or outcome:
-            return
-        try:
-            change()
-            outcome.append("done")
-        except Exception as error:  # shown by the test's assertion
-            outcome.append(error)
-        finally:
-            db_connection.close()  # this thread's own connection
-
-    proxy.before_forward = hook
+    outcome, proxy.before_forward = once_during(lambda method, _path: method == "PUT", change)
     return outcome
 
 
@@ -85,3 +72,25 @@ def test_a_move_made_while_a_rename_is_pushed_reaches_the_calendar_at_once(
     link.refresh_from_db()
     assert not link.pending
     assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.CONFLICT).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("away_again", [False, True], ids=["given back", "given back and away again"])
+def test_an_entry_given_back_while_its_removal_is_pushed_follows_the_helpdesk(
+    away_again, proxied_calendar, proxy, radicale, bob, tomorrow_9
+):
+    """Task push 3: the delete's link goes only for the change the run read; the entry given back
+    meanwhile is made again (under a new UID), one given away again stays gone."""
+    phone = OtherClient(
+        radicale.url, "alice", USERS["alice"], radicale.url + proxied_calendar.calendar_id.split("/", 3)[3]
+    )
+
+    def hook(callback) -> None:
+        proxy.before_forward = callback
+
+    give_back_while_its_removal_is_pushed(
+        proxied_calendar.agent, bob, tomorrow_9, hook, lambda method, _path: method == "DELETE", away_again=away_again
+    )
+
+    entries = [str(entry.icalendar_component["SUMMARY"]) for entry in phone.entries()]
+    assert entries == ([] if away_again else ["Race"])

@@ -4,6 +4,8 @@ it, and a known refusal prints no traceback (its plain reason is in the sync log
 import logging
 from datetime import timedelta
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations import selectors
@@ -60,3 +62,29 @@ def test_a_new_reason_for_the_same_entry_gets_its_own_line(alice_calendar, alice
     notes = selectors.entries_with_notes(alice)
     assert sorted(entry.tries for entry in notes) == [1, 1]
     assert {str(timezone.now().year + 1) in entry.message for entry in notes} == {True, False}
+
+
+def test_entries_refused_again_are_logged_in_a_fixed_number_of_queries(
+    alice_calendar, alice_phone, settings, tomorrow_9, django_assert_max_num_queries
+):
+    """Task push 5: the lines of entries refused again (`_Run._log_refusal`) are written together,
+    not with a query or two per entry: a pull meeting six refused entries again costs no more
+    queries than one meeting one. Refused here as too large (SYNC_MAX_OBJECT_BYTES)."""
+    settings.SYNC_MAX_OBJECT_BYTES = 100
+    alice_calendar = start_importing(alice_calendar)
+    hour = timedelta(hours=1)
+    alice_phone.add("big-0", tomorrow_9, tomorrow_9 + hour, "Visit 0")
+    engine.sync_agent_calendar(alice_calendar, pull=True)
+    with CaptureQueriesContext(connection) as one:
+        engine.sync_agent_calendar(alice_calendar, pull=True)
+    for number in range(1, 6):
+        alice_phone.add(
+            f"big-{number}", tomorrow_9 + number * hour, tomorrow_9 + (number + 1) * hour, f"Visit {number}"
+        )
+    engine.sync_agent_calendar(alice_calendar, pull=True)
+
+    with django_assert_max_num_queries(len(one)):
+        report = engine.sync_agent_calendar(alice_calendar, pull=True)
+
+    assert report.failed == 6, report.errors
+    assert sorted(SyncLogEntry.objects.values_list("tries", flat=True)) == [2, 2, 2, 2, 2, 4]

@@ -13,9 +13,9 @@ from dateutil import rrule
 
 from calendars import selectors as calendar_selectors
 from calendars.models import Appointment
-from integrations.models import SyncLink
+from integrations.models import SyncLink, SyncLogEntry
 from integrations.sync import engine
-from tests.integrations.series import make_weekly_series
+from tests.integrations.series import make_weekly_series, phone_rule_drops_a_moved_occurrence
 
 pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
@@ -55,3 +55,31 @@ def test_exceptions_beyond_a_phone_shortened_rule_go(
     assert [(s.astimezone(UTC), e.astimezone(UTC)) for s, e in shown.values_list("start", "end")] == [
         (start, start + HOUR) for start in starts
     ]
+
+
+def test_a_moved_occurrence_a_phone_rule_change_drops_goes_on_both_sides_with_one_line(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Task push 2: the phone's new rule (COUNT=6 -> COUNT=1) no longer gives the second
+    occurrence, moved in the helpdesk and pushed (a RECURRENCE-ID component); the phone keeps that
+    component. The moved occurrence goes in the helpdesk, its component goes from the calendar,
+    and one log line (the push's) says so. Read back from Radicale with icalendar."""
+
+    def end_after_the_first(href: str) -> None:
+        phone_entry = alice_phone.by_uid(SyncLink.objects.get().marker)
+        calendar = icalendar.Calendar.from_ical(phone_entry.data)
+        (master,) = [c for c in calendar.walk("VEVENT") if "RECURRENCE-ID" not in c]
+        master.pop("RRULE")
+        master.add("RRULE", {"FREQ": "WEEKLY", "COUNT": 1})
+        phone_entry.data = calendar.to_ical().decode()
+        phone_entry.save()
+
+    lines = phone_rule_drops_a_moved_occurrence(
+        alice_calendar, django_capture_on_commit_callbacks, tomorrow_9, end_after_the_first
+    )
+
+    uid = SyncLink.objects.get().marker
+    held = icalendar.Calendar.from_ical(alice_phone.by_uid(uid).data)
+    assert [c for c in held.walk("VEVENT") if "RECURRENCE-ID" in c] == []
+    (said,) = [line for line in lines if "moved on its own" in line.message]
+    assert (said.direction, said.operation) == (SyncLogEntry.Direction.OUTBOUND, "update")

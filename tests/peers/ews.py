@@ -364,6 +364,9 @@ class EwsServer:
         self.late_seconds = 2.0  # answer_late: how long after doing the work the answer is sent
         # refuse_items: (text in the subject, ResponseCode, MessageText) for items Exchange will not save
         self.refusals: list[tuple[str, str, str]] = []
+        # before_request(operation): run in the server's thread as a request arrives, before it is
+        # handled - what someone else does while the request is in flight (a second helpdesk change).
+        self.before_request = None
         self.read_refusals: list[tuple[str, str, str]] = []
         # (operation, number of items) for every CreateItem / UpdateItem / DeleteItem / GetItem
         self.item_counts: list[tuple[str, int]] = []
@@ -706,6 +709,8 @@ class EwsServer:
         soap_body = envelope.find(f"{{{SOAP}}}Body")
         operation = soap_body[0] if soap_body is not None and len(soap_body) else None
         name = operation.tag.split("}")[-1] if operation is not None else "?"
+        if self.before_request is not None:
+            self.before_request(name)
         with self.lock:
             self.requests.append(name)
             fault = self._take_fault(name)

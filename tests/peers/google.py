@@ -204,6 +204,9 @@ class GoogleCalendarServer:
         self.channels: dict[str, dict] = {}
         self._changed_calendars: set[str] = set()
         self.notifications: list[dict] = []  # what was delivered: headers and the answer's status
+        # before_request(method, path): run in the server's thread as an API call (or a batch)
+        # arrives, before it is handled - what someone else does while it is in flight.
+        self.before_request = None
         self._httpd: ThreadingHTTPServer | None = None
 
     # lifecycle
@@ -1161,6 +1164,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(status, {"Content-Type": "text/plain"}, target.encode())
             return
+        if google.before_request is not None and (path.startswith("/calendar/v3/") or path == "/batch/calendar/v3"):
+            google.before_request(self.command, path)
         if path == "/batch/calendar/v3" and self.command == "POST":
             with google.lock:
                 google.requests.append(f"POST {path}")

@@ -177,6 +177,7 @@ def event_from_item(item: CalendarItem, *, unknown_zone: str | None = None) -> R
         busy=item.legacy_free_busy_status != "Free",
         reminder_minutes=item.reminder_minutes_before_start if item.reminder_is_set else None,
         time_zone=zone,
+        zone_named=start_tz is not None and not item.is_all_day,  # else "UTC": no zone read
         marker=getattr(item, MARKER_FIELD, None) or None,
         remote_id=item.id,
         version=item.changekey,

@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 
+from calendars import times
+
 from ..base import (
     ProviderError,
     RemoteEvent,
@@ -139,17 +141,28 @@ def _line_dates(line: str, zone: str, all_day: bool, unknown: list[str]) -> list
     return found
 
 
-def _dates_line(name: str, values: list[datetime | date], zone: str, all_day: bool) -> str:
-    """One EXDATE or RDATE line (`name`) for `values`: VALUE=DATE days for an all-day series, else
-    local times with TZID=`zone` (RFC 5545 section 3.3.5 form 3)."""
+def _dates_lines(name: str, values: list[datetime | date], zone: str, all_day: bool, dtstart) -> list[str]:
+    """The EXDATE or RDATE lines (`name`) for `values`: VALUE=DATE days for an all-day series, else
+    local times with TZID=`zone` (RFC 5545 section 3.3.5 form 3), but a time that is the second of a
+    repeated hour (and not DTSTART, `dtstart`) on a line of its own in UTC form
+    (`times.outgoing_instance`): written on the wall clock it would be read as the first, an hour
+    early. No line for no values."""
+    if not values:
+        return []
     if all_day:
         days = [(v.date() if isinstance(v, datetime) else v).strftime("%Y%m%d") for v in values]
-        return f"{name};VALUE=DATE:" + ",".join(days)
+        return [f"{name};VALUE=DATE:" + ",".join(days)]
     tz = ZoneInfo(zone)
-    moments = [
-        (v if isinstance(v, datetime) else datetime(v.year, v.month, v.day, tzinfo=tz)).astimezone(tz) for v in values
+    written = [
+        times.outgoing_instance(
+            v if isinstance(v, datetime) else datetime(v.year, v.month, v.day, tzinfo=tz), tz, dtstart=dtstart
+        )
+        for v in values
     ]
-    return f"{name};TZID={zone}:" + ",".join(m.strftime("%Y%m%dT%H%M%S") for m in moments)
+    local = [m.strftime("%Y%m%dT%H%M%S") for m in written if m.tzinfo is not UTC]
+    exact = [m.strftime("%Y%m%dT%H%M%SZ") for m in written if m.tzinfo is UTC]
+    lines = [f"{name};TZID={zone}:" + ",".join(local)] if local else []
+    return lines + ([f"{name}:" + ",".join(exact)] if exact else [])
 
 
 def _is_modelled(line: str) -> bool:
@@ -186,7 +199,8 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
     too), with a note: the dateTime values carry their offset (RFC 3339), so only the wall clock a
     series repeats on is a guess."""
     calendar_zone = zone_for_name(calendar_zone) or "UTC"
-    zone = zone_for_name((master.get("start") or {}).get("timeZone")) or calendar_zone
+    start_zone = zone_for_name((master.get("start") or {}).get("timeZone"))
+    zone = start_zone or calendar_zone
     named = [
         value.get("timeZone")
         for resource in (master, *exceptions)
@@ -210,6 +224,7 @@ def event_from_resource(master: dict, exceptions: list[dict] = (), *, calendar_z
         busy=bool(block) or master.get("transparency", "opaque") != "transparent",
         reminder_minutes=popup_minutes(master),
         time_zone=zone,
+        zone_named=start_zone is not None and not all_day,  # else the calendar's zone or UTC: a fallback
         marker=marker_of(master),
         remote_id=master.get("id"),
         version=master.get("etag"),
@@ -299,10 +314,8 @@ def owned_fields(event: RemoteEvent) -> dict[str, Any]:
     }
     if event.is_recurring:
         lines = [f"RRULE:{rule}" for rule in event.rrules]
-        if event.exdates:
-            lines.append(_dates_line("EXDATE", event.exdates, zone, event.all_day))
-        if event.rdates:
-            lines.append(_dates_line("RDATE", event.rdates, zone, event.all_day))
+        lines += _dates_lines("EXDATE", event.exdates, zone, event.all_day, event.start)
+        lines += _dates_lines("RDATE", event.rdates, zone, event.all_day, event.start)
         fields["recurrence"] = lines
     else:
         fields["recurrence"] = None

@@ -79,6 +79,7 @@ def event_from_graph(data: dict) -> RemoteEvent:
     """A Graph event (JSON) as a RemoteEvent: times on the wall clock of originalStartTimeZone,
     all-day entries as dates with an exclusive end, an HTML body as text, `raw` the JSON as read."""
     zone = _zone(data.get("originalStartTimeZone"))
+    named = zone_for_name(data.get("originalStartTimeZone")) is not None
     start, end = _parse(data.get("start")), _parse(data.get("end"))
     all_day = bool(data.get("isAllDay"))
     if all_day:
@@ -101,6 +102,7 @@ def event_from_graph(data: dict) -> RemoteEvent:
         busy=(data.get("showAs") or "busy").lower() != "free",
         reminder_minutes=data.get("reminderMinutesBeforeStart") if data.get("isReminderOn") else None,
         time_zone=zone,
+        zone_named=named and not all_day,  # else "UTC" or a day's zone: what `_zone` fell back to
         marker=marker_of(data),
         remote_id=data.get("id"),
         version=data.get("changeKey"),

@@ -555,3 +555,42 @@ def test_exchange_refusing_a_series_with_extra_dates_is_in_the_sync_log(
 
     assert ews.items(ALICE) == []
     extra_dates_refusal_logged(alice_exchange.agent, "Exchange")
+
+
+def test_a_series_on_its_own_zone_refused_at_every_retry_keeps_one_log_line(
+    alice_exchange, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Task push 5: Exchange refuses a series on its organiser's own VTIMEZONE at every retry; the
+    sync log says so once, counting the attempts."""
+    from tests.integrations.series import own_zone_series_refused_keeps_one_line
+
+    own_zone_series_refused_keeps_one_line(alice_exchange, django_capture_on_commit_callbacks, tomorrow_9, "Exchange")
+
+
+def test_a_moved_occurrence_an_outlook_rule_change_drops_goes_on_both_sides_with_one_line(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Task push 2 on Exchange: Outlook ends the series after its first occurrence (a numbered
+    range of one); a new pattern loses the series' exceptions in Exchange (Outlook warns "Any
+    exceptions associated with this recurring appointment will be lost"), the helpdesk drops the
+    moved occurrence, and one log line names it."""
+    import dataclasses
+
+    from tests.integrations.series import phone_rule_drops_a_moved_occurrence
+
+    def end_after_the_first(item_id: str) -> None:
+        recurrence = dataclasses.replace(
+            ews.item(ALICE, item_id).recurrence, range="NumberedRecurrence", count=1, end_date=None
+        )
+        ews.outlook_update(ALICE, item_id, recurrence=recurrence, modified={}, deleted=set())
+
+    phone_rule_drops_a_moved_occurrence(
+        alice_exchange,
+        django_capture_on_commit_callbacks,
+        tomorrow_9,
+        end_after_the_first,
+        server_drops_exceptions=True,
+    )
+
+    (item,) = ews.items(ALICE)
+    assert (item.modified, item.deleted) == ({}, set())

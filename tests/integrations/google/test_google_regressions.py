@@ -86,3 +86,34 @@ def test_a_series_whose_create_failed_after_google_made_it_is_deleted_with_its_a
     assert not SyncLink.objects.exists()
     report = sync(importing_google)
     assert (report.pushed, report.pulled, report.failed) == (0, 0, 0)
+
+
+def test_a_series_on_its_own_zone_refused_at_every_retry_keeps_one_log_line(
+    alice_google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Task push 5: Google Calendar refuses a series on its organiser's own VTIMEZONE at every retry; the
+    sync log says so once, counting the attempts."""
+    from tests.integrations.series import own_zone_series_refused_keeps_one_line
+
+    own_zone_series_refused_keeps_one_line(
+        alice_google, django_capture_on_commit_callbacks, tomorrow_9, "Google Calendar"
+    )
+
+
+def test_a_moved_occurrence_a_phone_rule_change_drops_goes_on_both_sides_with_one_line(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Task push 2 on Google: the phone ends the series after its first occurrence (the master's
+    recurrence COUNT=1); the moved second occurrence goes from the helpdesk and from Google (no
+    exception event of the series left showing), and one log line says so."""
+    from tests.integrations.series import phone_rule_drops_a_moved_occurrence
+
+    def end_after_the_first(master_id: str) -> None:
+        google.phone_patch(ALICE, master_id, recurrence=["RRULE:FREQ=WEEKLY;COUNT=1"])
+
+    phone_rule_drops_a_moved_occurrence(
+        alice_google, django_capture_on_commit_callbacks, tomorrow_9, end_after_the_first
+    )
+
+    left = [e for e in google.events(ALICE) if e.get("recurringEventId")]
+    assert left == [], left

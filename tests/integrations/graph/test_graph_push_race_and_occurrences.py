@@ -8,11 +8,9 @@ from __future__ import annotations
 from datetime import UTC
 
 import pytest
-from django.db import connection as db_connection
 
 from calendars import services as calendar_services
-from calendars.models import Appointment
-from integrations.models import SyncLink, SyncLogEntry
+from tests.integrations.reminder_and_race import give_back_while_its_removal_is_pushed, move_while_a_rename_is_pushed
 from tests.integrations.series import HOUR, series_to_give_away
 
 from .conftest import ALICE
@@ -22,38 +20,18 @@ BOB = "bob@example.com"
 
 @pytest.mark.django_db(transaction=True)
 def test_a_move_made_while_a_rename_is_pushed_reaches_outlook_at_once(alice_graph, graph, tomorrow_9):
-    alice = alice_graph.agent
-    appointment = calendar_services.create_appointment(
-        subject="Race", start=tomorrow_9, end=tomorrow_9 + HOUR, agents=[alice]
-    )  # committed: pushed on commit (Celery eager)
-    assert SyncLink.objects.get(appointment=appointment).remote_id
-    moved = tomorrow_9 + 2 * HOUR
-    outcome: list = []
+    def hook(callback) -> None:
+        graph.before_request = callback
 
-    def move_during_the_write(method: str, path: str) -> None:
-        # The rename's write (a PATCH, or a $batch holding it), held until the move is committed.
-        if outcome or method not in ("PATCH", "POST") or not (path == "/v1.0/$batch" or "/events/" in path):
-            return
-        try:
-            calendar_services.update_appointment(
-                Appointment.objects.get(pk=appointment.pk), start=moved, end=moved + HOUR
-            )
-            outcome.append("done")
-        except Exception as error:  # shown by the assertion below
-            outcome.append(error)
-        finally:
-            db_connection.close()  # this thread's own connection
+    def is_the_write(method: str, path: str) -> bool:
+        # The rename's write: a PATCH, or a $batch holding it.
+        return method in ("PATCH", "POST") and (path == "/v1.0/$batch" or "/events/" in path)
 
-    graph.before_request = move_during_the_write
-    calendar_services.update_appointment(appointment, subject="Race renamed")
-    graph.before_request = None
-    assert outcome == ["done"]
+    moved = move_while_a_rename_is_pushed(alice_graph.agent, tomorrow_9, hook, is_the_write)
 
     (event,) = graph.events(ALICE)
     assert event["subject"] == "Race renamed"
     assert (event["_start"], event["_end"]) == (moved.astimezone(UTC), (moved + HOUR).astimezone(UTC))
-    assert not SyncLink.objects.get(appointment=appointment).pending
-    assert not SyncLogEntry.objects.filter(result=SyncLogEntry.Result.CONFLICT).exists()
 
 
 @pytest.mark.django_db
@@ -80,3 +58,24 @@ def test_an_occurrence_given_to_another_technician_goes_to_their_outlook_and_bac
     assert starts(BOB) == []
     assert starts(ALICE) == every
     assert len(graph.events(ALICE)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("away_again", [False, True], ids=["given back", "given back and away again"])
+def test_an_entry_given_back_while_its_removal_is_pushed_follows_the_helpdesk(
+    away_again, alice_graph, bob, graph, tomorrow_9
+):
+    """Task push 3 on Microsoft 365: the entry given back while its delete (alone or in a $batch)
+    was in flight is made again; given away again, it stays gone."""
+
+    def hook(callback) -> None:
+        graph.before_request = callback
+
+    def is_the_delete(method: str, path: str) -> bool:
+        return (method == "DELETE" and "/events/" in path) or (method == "POST" and path == "/v1.0/$batch")
+
+    give_back_while_its_removal_is_pushed(
+        alice_graph.agent, bob, tomorrow_9, hook, is_the_delete, away_again=away_again
+    )
+
+    assert [event["subject"] for event in graph.events(ALICE)] == ([] if away_again else ["Race"])

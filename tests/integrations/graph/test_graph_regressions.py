@@ -518,3 +518,34 @@ def test_graph_refusing_a_series_with_extra_dates_is_in_the_sync_log(
 
     assert graph.events(ALICE) == []
     extra_dates_refusal_logged(alice_graph.agent, "Microsoft 365")
+
+
+def test_a_series_on_its_own_zone_refused_at_every_retry_keeps_one_log_line(
+    alice_graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Task push 5: Microsoft 365 refuses a series on its organiser's own VTIMEZONE at every retry; the
+    sync log says so once, counting the attempts."""
+    from tests.integrations.series import own_zone_series_refused_keeps_one_line
+
+    own_zone_series_refused_keeps_one_line(alice_graph, django_capture_on_commit_callbacks, tomorrow_9, "Microsoft 365")
+
+
+def test_a_moved_occurrence_an_outlook_rule_change_drops_goes_on_both_sides_with_one_line(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Task push 2 on Microsoft 365: Outlook ends the series after its first occurrence (the
+    recurrence range numbered, one occurrence); Outlook drops the series' exceptions with a new
+    pattern, the helpdesk drops the moved occurrence, and one log line names it."""
+    from tests.integrations.series import phone_rule_drops_a_moved_occurrence
+
+    def end_after_the_first(event_id: str) -> None:
+        (master,) = [e for e in graph.events(ALICE) if e["id"] == event_id]
+        recurrence = {**master["recurrence"], "range": {**master["recurrence"]["range"], "type": "numbered"}}
+        recurrence["range"]["numberOfOccurrences"] = 1
+        graph.outlook_edit(ALICE, event_id, recurrence=recurrence)
+
+    phone_rule_drops_a_moved_occurrence(
+        alice_graph, django_capture_on_commit_callbacks, tomorrow_9, end_after_the_first, server_drops_exceptions=True
+    )
+
+    assert [e for e in graph.events(ALICE) if e.get("type") == "exception"] == []

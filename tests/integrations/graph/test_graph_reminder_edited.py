@@ -41,3 +41,15 @@ def test_a_reminder_changed_in_outlook_is_kept_unless_the_helpdesk_changes_its_o
         calendar_services.update_appointment(appointment, **changes)
 
     assert _reminder(graph) == expected
+
+
+def test_a_reminder_only_change_in_the_helpdesk_reaches_outlook(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = make(alice_graph.agent, tomorrow_9, django_capture_on_commit_callbacks, reminder_minutes=15)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_services.update_appointment(appointment, reminder_minutes=30)
+
+    assert _reminder(graph) == ("Server room visit", True, 30)
+    assert not SyncLink.objects.get().pending
