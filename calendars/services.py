@@ -31,7 +31,7 @@ from calendars.selectors import (
 )
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
-from helpdesk.moments import span_text, zoned_when_text
+from helpdesk.moments import history_moment, span_text
 from tickets.models import Action, Request
 
 RECURRENCE_HORIZON = timedelta(days=365)
@@ -580,21 +580,51 @@ def _refuse_work_logged_ahead(appointment: Appointment) -> None:
 
 def _record_reassignment(appointment, agent_ids_before, new_agents, *, by, moved: bool, zone) -> None:
     """A line in the request's history for an appointment of it given to other technicians by a
-    person (a drag on the group calendar, the API, a page): "Reassigned from Alice Jansen to Bob
-    de Vries by Cees on Tue 1 Dec 2026 09:12 CET, moved to Wed 2 Dec 2026 14:00 CET", times on `zone`'s wall
-    clock (the new technicians'). A technician leaving through their own calendar's deletion is
-    logged by the sync (by=None), not here."""
+    person (a drag on the group calendar, the API, a page): `record_reassignment`, with where it
+    moved to when it moved."""
+    moved_to = appointment.start if moved else None
+    record_reassignment(appointment.request_id, agent_ids_before, new_agents, by=by, zone=zone, moved_to=moved_to)
+
+
+def reassignment_words(agent_ids_before: Iterable[int], new_agents: Iterable[Agent]) -> str:
+    """What a change of technicians is called, on the request's history and in the message after
+    a booking: "Reassigned from Alice Jansen to Bob de Vries" (the technicians taken off, then the
+    new ones; "nobody" / "nobody new" when none); "" when the technicians are the same."""
+    before, after_ids = set(agent_ids_before), {agent.pk for agent in new_agents}
+    if before == after_ids:
+        return ""
+    names = {agent.pk: agent.name for agent in Agent.objects.filter(pk__in={*before, *after_ids})}
+    left = ", ".join(sorted(names[pk] for pk in before - after_ids)) or "nobody"
+    came = ", ".join(sorted(names[pk] for pk in after_ids - before)) or "nobody new"
+    return f"Reassigned from {left} to {came}"
+
+
+def record_reassignment(
+    request_id: int,
+    agent_ids_before: Iterable[int],
+    new_agents: Iterable[Agent],
+    *,
+    by,
+    zone: tzinfo,
+    moved_to: datetime | None = None,
+) -> None:
+    """A line in request `request_id`'s history for its work given to other technicians by the
+    person `by` (a drag on the group calendar, the API, a page, a booking through "Find a slot"):
+    "Reassigned from Alice Jansen to Bob de Vries by Cees on Tue 1 Dec 2026 09:12 CET, moved to Wed 2
+    Dec 2026 14:00 CET" (`moved_to`, aware, when the time changed too), its times kept as instants
+    and written on each reader's clock (the stored text: on `zone`'s, the new technicians'). No line
+    when the technicians are the same. A technician leaving through their own calendar's deletion
+    is logged by the sync (by=None), not here."""
     from tickets import services as ticket_services  # tickets.services imports this module
 
-    after_ids = {agent.pk for agent in new_agents}
-    names = {agent.pk: agent.name for agent in Agent.objects.filter(pk__in={*agent_ids_before, *after_ids})}
-    left = ", ".join(sorted(names[pk] for pk in set(agent_ids_before) - after_ids)) or "nobody"
-    came = ", ".join(sorted(names[pk] for pk in after_ids - set(agent_ids_before))) or "nobody new"
+    words = reassignment_words(agent_ids_before, new_agents)
+    if not words:
+        return
     who = getattr(by, "get_full_name", lambda: "")() or getattr(by, "username", str(by))
-    text = f"Reassigned from {left} to {came} by {who} on {zoned_when_text(timezone.now(), zone)}"
-    if moved:
-        text += f", moved to {zoned_when_text(appointment.start, zone)}"
-    ticket_services.record_history(appointment.request_id, text)
+    text = f"{words} by {who} on {history_moment(timezone.now())}"
+    if moved_to is not None:
+        text += f", moved to {history_moment(moved_to)}"
+    ticket_services.record_history(request_id, text, zone=zone)
 
 
 # An occurrence edited on its own (moved, say) keeps what it changed, but a text it still shares with

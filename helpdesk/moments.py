@@ -6,7 +6,8 @@ Mon 7 Dec 2026 09:45").
 `WHEN_FORMAT` is Django's date-format syntax (weekday, day without a leading zero, month, year,
 24-hour time); day and month names come from Django's translations of the active language."""
 
-from datetime import date, datetime, time, timedelta, tzinfo
+import re
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
@@ -33,6 +34,50 @@ def zoned_when_text(moment: datetime, zone: tzinfo) -> str:
     people on other clocks (a request's history): "Thu 3 Dec 2026 09:00 EST"."""
     local = timezone.localtime(moment, zone)
     return f"{date_format(local, WHEN_FORMAT)} {local.tzname()}"
+
+
+# A history line keeps its instants, not a wall clock baked into its text (trial F-HIST-TZ: a
+# coordinator in Amsterdam read "13:00 GMT" under "Planned 14:00" for the same moment). A writer
+# marks each instant in the sentence (`history_moment`); tickets.services.record_history stores the
+# sentence as parts, and the page and the API write each instant on the reader's clock.
+MOMENT_MARK = "\ue000"  # a private-use character: no calendar text or name carries it
+_MARKED = re.compile(f"{MOMENT_MARK}([^{MOMENT_MARK}]+){MOMENT_MARK}")
+
+
+def history_moment(moment: datetime) -> str:
+    """An aware instant marked inside a history sentence, to be written on each reader's clock:
+    f"Moved to {history_moment(start)}" becomes "Moved to Thu 3 Dec 2026 14:00 CET" for a reader
+    in Amsterdam and "... 13:00 GMT" for one in London (`history_text`). Raises ValueError for a
+    naive datetime (it names no instant)."""
+    if timezone.is_naive(moment):
+        raise ValueError("A history line's moment must be aware.")
+    return f"{MOMENT_MARK}{moment.astimezone(UTC).isoformat()}{MOMENT_MARK}"
+
+
+def history_parts(sentence: str) -> list[str | dict[str, str]]:
+    """A sentence with marked instants (`history_moment`) as stored parts: text as strings, each
+    instant as {"at": ISO 8601 UTC}. "" parts are left out; a sentence with no instant is [text]."""
+    parts: list[str | dict[str, str]] = []
+    last = 0
+    for found in _MARKED.finditer(sentence):
+        if found.start() > last:
+            parts.append(sentence[last : found.start()])
+        parts.append({"at": found.group(1)})
+        last = found.end()
+    if last < len(sentence):
+        parts.append(sentence[last:])
+    return parts
+
+
+def history_text(parts: list, zone: tzinfo) -> str:
+    """Stored parts (`history_parts`) as one sentence, each instant on `zone`'s wall clock with
+    that clock's abbreviation (`zoned_when_text`): "Unplanned from Carol's calendar on Mon 30 Nov
+    2026 23:50 CET". A part that is not an instant is written as it is."""
+    written = []
+    for part in parts:
+        moment = parse_datetime(part["at"]) if isinstance(part, dict) and "at" in part else None
+        written.append(zoned_when_text(moment, zone) if moment is not None else str(part))
+    return "".join(written)
 
 
 def hours_text(start: datetime | time, end: datetime | time) -> str:

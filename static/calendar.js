@@ -618,9 +618,25 @@
     });
   }
 
+  // Until a drop or resize is answered, the entry shows the times asked about: its label is cut
+  // from its wall-clock texts (entryLabel), so they are the moved ones meanwhile, and a refusal
+  // puts the old ones back before the widget's revert redraws it. With the old texts a drop to
+  // another day read "28/03/2027, 00:00 – 26/03/2027, 11:00" behind "Save anyway", and a drop to
+  // another column its old time (trial F-DRAG-LABEL). Returns the revert.
+  function showMoved(info, moved) {
+    const props = info.event.extendedProps;
+    const was = { start: props.start, end: props.end };
+    Object.assign(props, moved);
+    return () => {
+      Object.assign(props, was);
+      info.revert();
+    };
+  }
+
   // `agentIds`: the technicians it will be on (working hours asked about before saving).
   async function save(info, changes, agentIds = info.event.extendedProps.agents) {
     const { start, end } = movedTimes(info);
+    const revert = showMoved(info, { start, end });
     const offHours = info.event.allDay ? [] : outOfHours(start, end, agentIds);
     // A drop that also meets an entry on screen asks once, in the server's question (its 409 names
     // the overlaps and the working hours together, README "a drag asks once"; trial F5): the
@@ -629,7 +645,7 @@
     if (outside.length) {
       const asked = { title: "Outside working hours", question: `${offWorkText(outside, start, end)}.` };
       if (!(await window.helpdeskAsk({ ...asked, confirm: "Save anyway", className: "off-hours-dialog" }))) {
-        info.revert();
+        revert();
         say("Not saved.");
         return;
       }
@@ -651,7 +667,7 @@
         const onlyHoursAsked =
           outside.length && !((error.body && error.body.overlaps) || []).length && named.every((id) => asked.has(id));
         if (!onlyHoursAsked && !(await askOverlap(error))) {
-          info.revert();
+          revert();
           say("Not saved: it would overlap other entries.");
           return;
         }
@@ -661,7 +677,7 @@
       say("Saved.");
       calendar.refetchEvents();
     } catch (error) {
-      info.revert();
+      revert();
       say(`Not saved: ${error.message}`, true);
     }
   }

@@ -57,6 +57,11 @@ class HistoryLineSerializer(serializers.ModelSerializer):
     """A line of the request's history (`tickets.models.HistoryLine`): what changed the request from
     outside its pages (its planned appointment deleted in a technician's calendar), and when."""
 
+    text = serializers.CharField(
+        source="shown",
+        read_only=True,
+        help_text="The line, its times on the signed-in user's clock with the zone's abbreviation.",
+    )
     at = SupportedDateTimeSerializerField(source="created_at", read_only=True)
 
     class Meta:

@@ -1,10 +1,11 @@
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from agents.models import Agent
+from helpdesk.moments import history_text
 
 
 class Request(models.Model):
@@ -120,7 +121,12 @@ class HistoryLine(models.Model):
         related_name="+",
         help_text="Whose calendar it came from.",
     )
-    text = models.CharField(max_length=500)
+    text = models.CharField(max_length=500, help_text="As written, on the writer's clock (the admin, old lines).")
+    parts = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='The sentence as text parts and instants ({"at": ISO 8601 UTC}), written on each reader\'s clock.',
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -128,3 +134,14 @@ class HistoryLine(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.request_id}: {self.text}"
+
+    def text_on(self, zone: tzinfo) -> str:
+        """The line with its times on `zone`'s wall clock, each with that clock's abbreviation
+        (helpdesk.moments.history_text); a line written before its instants were kept (no
+        `parts`) reads as it was written."""
+        return history_text(self.parts, zone) if self.parts else self.text
+
+    @property
+    def shown(self) -> str:
+        """The line on the reader's clock: the zone the page or API request activated."""
+        return self.text_on(timezone.get_current_timezone())

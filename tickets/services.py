@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from itertools import pairwise
 from typing import TypeVar
 
@@ -15,7 +15,7 @@ from calendars import selectors as calendar_selectors
 from calendars import services as calendar_services
 from calendars.availability import MAX_PARTS, MIN_PART
 from helpdesk import permissions
-from helpdesk.moments import zoned_when_text
+from helpdesk.moments import history_moment, history_parts, history_text
 from tickets.models import Action, HistoryLine, Request
 
 REQUEST_FIELDS = ("summary", "description", "customer", "site", "status", "planned_start", "estimate", "planned_length")
@@ -77,30 +77,43 @@ def update_request(
     """Change a request; its planned appointment follows (S1.4). `check_overlap`: raise
     calendars.services.OverlapWarning, saving nothing, when the planned time would double-book
     (issue 15). A change of the planned date by a person (`by`) leaves a line in the request's
-    history: set, changed or cleared (`_planned_line`)."""
+    history: set, changed or cleared (`_planned_line`); so does a change of its technicians
+    (calendars.services.record_reassignment: "Reassigned from Alice Jansen to Bob de Vries by ...").
+    """
     planned_before = request.planned_start
+    # Read only when a person may change the technicians: the history then names the change.
+    regrouping = by is not None and assigned_agents is not None
+    agent_ids_before = set(request.assigned_agents.values_list("pk", flat=True)) if regrouping else set()
+    entry_before = regrouping and _planned(request).exists()
     _saved_with(request, fields, allowed=REQUEST_FIELDS, what="request")
     if assigned_agents is not None:
-        request.assigned_agents.set(list(assigned_agents))
-    calendar_services.sync_planned_appointment(request, by=by, check_overlap=check_overlap)
+        assigned_agents = list(assigned_agents)
+        request.assigned_agents.set(assigned_agents)
+    entry = calendar_services.sync_planned_appointment(request, by=by, check_overlap=check_overlap)
     if by is not None and request.planned_start != planned_before:
         record_history(request.pk, _planned_line(planned_before, request.planned_start, by=by))
+    # A planned entry that stays is regrouped by calendars.services.update_appointment, which writes
+    # the line itself (with where it moved); otherwise (newly planned, unplanned or never planned:
+    # a booking through "Find a slot" of an unplanned request, trial F-BOOK-REASSIGN) it is written here.
+    if regrouping and not (entry_before and entry is not None):
+        zone = assigned_agents[0].zone if assigned_agents else timezone.get_current_timezone()
+        calendar_services.record_reassignment(request.pk, agent_ids_before, assigned_agents, by=by, zone=zone)
     return request
 
 
 def _planned_line(before: datetime | None, after: datetime | None, *, by) -> str:
     """The request's history line for its planned date set, changed or cleared by the person `by`,
-    times on the current clock (the person's) with its zone's abbreviation, as every history line
-    writes them: "Planned for Wed 2 Dec 2026 10:00 CET by Cees", "Re-planned from ... to ... by
-    Cees", "Unplanned by Cees (was planned for ...)". A change by the sync (by=None) is written by
-    the sync, naming the technician's calendar it came from (integrations.sync.inbound)."""
-    zone = timezone.get_current_timezone()
+    its times kept as instants (helpdesk.moments.history_moment) and written on each reader's
+    clock with its zone's abbreviation, as every history line writes them: "Planned for Wed 2 Dec
+    2026 10:00 CET by Cees", "Re-planned from ... to ... by Cees", "Unplanned by Cees (was planned
+    for ...)". A change by the sync (by=None) is written by the sync, naming the technician's
+    calendar it came from (integrations.sync.inbound)."""
     who = by.get_full_name() or by.get_username()
     if before is None:
-        return f"Planned for {zoned_when_text(after, zone)} by {who}"
+        return f"Planned for {history_moment(after)} by {who}"
     if after is None:
-        return f"Unplanned by {who} (was planned for {zoned_when_text(before, zone)})"
-    return f"Re-planned from {zoned_when_text(before, zone)} to {zoned_when_text(after, zone)} by {who}"
+        return f"Unplanned by {who} (was planned for {history_moment(before)})"
+    return f"Re-planned from {history_moment(before)} to {history_moment(after)} by {who}"
 
 
 def _check_parts(parts: list[tuple[datetime, datetime]], estimate: timedelta) -> None:
@@ -143,6 +156,9 @@ class Booking:
     appointments: list
     # The earlier booking's later parts, removed (calendars.services.RemovedPart), by part number.
     replaced: list = field(default_factory=list)
+    # The change of technicians it made, as the history names it ("Reassigned from Alice Jansen to
+    # Bob de Vries": calendars.services.reassignment_words); "" when they stayed.
+    reassigned: str = ""
 
 
 @transaction.atomic
@@ -163,6 +179,7 @@ def book_slot(
         raise ValidationError({"agents": "Choose at least one technician."})
     if start.tzinfo is None:
         raise ValidationError({"start": "Give the start with a time zone or offset."})
+    agent_ids_before = set(request.assigned_agents.values_list("pk", flat=True))
     replaced = calendar_services.remove_later_parts(request, by=by)
     update_request(
         request,
@@ -172,7 +189,8 @@ def book_slot(
         planned_length=None,
         check_overlap=check_overlap,
     )
-    return Booking(appointments=list(_planned(request)), replaced=replaced)
+    reassigned = calendar_services.reassignment_words(agent_ids_before, agents)
+    return Booking(appointments=list(_planned(request)), replaced=replaced, reassigned=reassigned)
 
 
 def _planned(request: Request):
@@ -220,6 +238,7 @@ def book_split(
 
 def _book_parts(request: Request, *, parts: list, agents: list, by, check_overlap: bool) -> Booking:
     """book_split's writes, once its parts are checked."""
+    agent_ids_before = set(request.assigned_agents.values_list("pk", flat=True))
     replaced = calendar_services.remove_later_parts(request, by=by)
     first_start, first_end = parts[0]
     update_request(
@@ -245,7 +264,8 @@ def _book_parts(request: Request, *, parts: list, agents: list, by, check_overla
                 check_overlap=check_overlap,
             )
         )
-    return Booking(appointments=booked, replaced=replaced)
+    reassigned = calendar_services.reassignment_words(agent_ids_before, agents)
+    return Booking(appointments=booked, replaced=replaced, reassigned=reassigned)
 
 
 @transaction.atomic
@@ -301,13 +321,22 @@ def delete_action(action: Action, *, by=None) -> None:
 
 
 def record_history(
-    request_id: int, text: str, *, agent: Agent | None = None, at: datetime | None = None
+    request_id: int,
+    text: str,
+    *,
+    agent: Agent | None = None,
+    at: datetime | None = None,
+    zone: tzinfo | None = None,
 ) -> HistoryLine:
     """Add a line to a request's history (`HistoryLine`): a change that reached the request from
     outside its pages, such as its planned appointment deleted in a technician's external
-    calendar. `text` is cut to 500 characters; `at` (aware, default now) is when it happened.
-    Returns the line written."""
-    line = HistoryLine(request_id=request_id, text=text[:500], agent=agent)
+    calendar. `text` may mark instants (helpdesk.moments.history_moment): they are kept as
+    instants (`parts`) and written on each reader's clock; `HistoryLine.text` keeps the sentence
+    on `zone`'s clock (default: the current one), cut to 500 characters. `at` (aware, default now)
+    is when it happened. Returns the line written."""
+    parts = history_parts(text)
+    written = history_text(parts, zone or timezone.get_current_timezone())
+    line = HistoryLine(request_id=request_id, text=written[:500], parts=parts, agent=agent)
     if at is not None:
         line.created_at = at
     line.save()

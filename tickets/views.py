@@ -314,7 +314,10 @@ def _ask_outside_hours(
 
 def _booked(request: HttpRequest, planned: str, booking: services.Booking) -> None:
     """The message after a booking: when was planned, and which later parts of the earlier booking
-    it replaced (a warning when one of them had been changed by hand since it was booked)."""
+    it replaced (a warning when one of them had been changed by hand since it was booked), and the
+    change of technicians it made, in the history's words (trial F-BOOK-REASSIGN)."""
+    if booking.reassigned:
+        planned = f"{planned} {booking.reassigned}."
     if not booking.replaced:
         messages.success(request, planned)
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from helpdesk.moments import day_text, when_text
+from helpdesk.moments import day_text, history_moment, when_text
 from integrations.sync import mapping
 
 HELPDESK = "helpdesk"
@@ -38,16 +38,18 @@ _OPENING = "Overwritten in "
 _MAX_TEXT = 200  # characters of one text quoted in the sentence; the JSON keeps the whole value
 
 
-def describe(values: dict | None, *, side: str, zone: str, private: bool) -> str:
+def describe(values: dict | None, *, side: str, zone: str | None, private: bool) -> str:
     """The sentence saying what a conflict overwrote on `side` (HELPDESK or EXTERNAL): each field of
     `values` (`mapping.lost_values`' shape: "start"/"end" and the dates as the snapshot's tagged
     moments, texts, flags, RRULE texts, overrides) with the value the losing side had. Times are
-    shown on the wall clock of `zone` (an IANA name: the technician's), dates as dates. With
-    `private` the texts are not quoted. Empty string when nothing was overwritten."""
+    shown on the wall clock of `zone` (an IANA name: the technician's), dates as dates; with zone
+    None (a request's history) each instant is marked (helpdesk.moments.history_moment), to be
+    written on each reader's clock. With `private` the texts are not quoted. Empty string when
+    nothing was overwritten."""
     if not values:
         return ""
     where = "the helpdesk" if side == HELPDESK else "the external calendar"
-    tz = ZoneInfo(zone)
+    tz = ZoneInfo(zone) if zone else None
     parts = []
     for key, helpdesk_word, external_word in _FIELDS:
         if key not in values:
@@ -151,7 +153,7 @@ def restate(message: str, values: dict | None, *, side: str, zone: str, private:
     return " ".join(part for part in (base, describe(values, side=side, zone=zone, private=private)) if part)
 
 
-def _value(key: str, value, tz: ZoneInfo, *, private: bool) -> str:
+def _value(key: str, value, tz: ZoneInfo | None, *, private: bool) -> str:
     if key in _TEXT_KEYS:
         if private:
             return "(private entry: not shown)"
@@ -174,7 +176,7 @@ def _value(key: str, value, tz: ZoneInfo, *, private: bool) -> str:
 _MAX_OCCURRENCES = 5  # named in the sentence; the JSON keeps them all
 
 
-def _occurrences(entries: list[dict], tz: ZoneInfo, *, private: bool) -> str:
+def _occurrences(entries: list[dict], tz: ZoneInfo | None, *, private: bool) -> str:
     """Which occurrences, by the date and time the series gave them on the technician's clock,
     and what the losing side had in each: "Mon 7 Dec 2026 15:00 (moved to Mon 7 Dec 2026
     16:00-16:30); Mon 14 Dec 2026 15:00 (subject 'Room 2')", an en dash between the times.
@@ -198,11 +200,12 @@ def _occurrences(entries: list[dict], tz: ZoneInfo, *, private: bool) -> str:
     return "; ".join(said) + (f"; and {more} more" if more > 0 else "")
 
 
-def _span(start: str | None, end: str | None, tz: ZoneInfo) -> str:
+def _span(start: str | None, end: str | None, tz: ZoneInfo | None) -> str:
     """Two snapshot moments as "Mon 7 Dec 2026 16:00-16:30" (an en dash; the end's day only when
     it differs from the start's)."""
     first, last = _moment(start, tz) if start else "?", _moment(end, tz) if end else "?"
-    if ":" in first and ":" in last and first[:-6] == last[:-6]:
+    # Marked instants (tz None) are written whole, each with its zone, on the reader's clock.
+    if tz is not None and ":" in first and ":" in last and first[:-6] == last[:-6]:
         return f"{first}\u2013{last[-5:]}"
     return f"{first} \u2013 {last}"
 
@@ -216,9 +219,12 @@ def _quoted(text: str | None) -> str:
     return f"'{text}'"
 
 
-def _moment(tagged: str, tz: ZoneInfo) -> str:
-    """A snapshot moment ("T" aware UTC, "F" floating wall clock, "D" date) as the technician reads it."""
+def _moment(tagged: str, tz: ZoneInfo | None) -> str:
+    """A snapshot moment ("T" aware UTC, "F" floating wall clock, "D" date) as the technician reads
+    it; with tz None an aware one is marked for each reader's clock (`describe`)."""
     value = mapping.moment_from_data(tagged)
+    if isinstance(value, datetime) and tz is None and value.tzinfo is not None:
+        return history_moment(value)
     if isinstance(value, datetime):
         # Floating (naive) is the same wall clock everywhere; aware is read on the technician's.
         return when_text(value, tz)

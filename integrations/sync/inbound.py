@@ -26,7 +26,7 @@ from calendars.models import Appointment, CalendarSettings, Schedule
 from calendars.rule_parts import rules_kept_as_read
 from helpdesk import bulk
 from helpdesk.durations import duration_text
-from helpdesk.moments import day_text, when_text, zoned_when_text
+from helpdesk.moments import day_text, history_moment, when_text
 from integrations.models import AgentCalendar
 from integrations.providers.base import RemoteEvent, RemoteOccurrence, UnreadableEntry
 from integrations.sync import mapping, privacy
@@ -625,10 +625,11 @@ def _times_line(agent: Agent, was: tuple, now: tuple) -> str:
 
 
 def _when(moment: datetime | date, agent: Agent) -> str:
-    """A moment as the request's history says it: on the technician's wall clock with its zone's
-    abbreviation ("Thu 3 Dec 2026 09:00 EST"), a date as a date."""
+    """A moment as the request's history says it: an instant kept as one (helpdesk.moments.
+    history_moment), written on each reader's clock with its zone's abbreviation ("Thu 3 Dec 2026
+    09:00 EST"); a date as a date, the same on every clock."""
     if isinstance(moment, datetime):
-        return zoned_when_text(moment, agent.zone)
+        return history_moment(moment)
     return day_text(moment)
 
 
@@ -638,7 +639,7 @@ def record_on_request(request_id: int, agent: Agent, text: str, *, now: datetime
     a deletion, a conflict the sync decided. `now` (aware, default now): when it happened."""
     from tickets import services as ticket_services  # tickets.services imports calendars.services
 
-    ticket_services.record_history(request_id, text, agent=agent, at=now)
+    ticket_services.record_history(request_id, text, agent=agent, at=now, zone=agent.zone)
 
 
 def updated_row(
@@ -784,7 +785,7 @@ def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: d
 
     An appointment of a request leaves a line in the request's history (`tickets.services.
     record_history`) naming whose calendar it was deleted from and when (`now`, UTC, default
-    now; written on the technician's wall clock): a planned request unplanned this way says
+    now; written on each reader's clock): a planned request unplanned this way says
     "Unplanned from Carol's calendar on Mon 30 Nov 2026 22:50 CET", so the coordinator sees it."""
     request_id = appointment.request_id
     source = appointment.source
@@ -794,7 +795,7 @@ def remove_for_remote_deletion(appointment: Appointment, agent: Agent, *, now: d
     if request_id is None:
         return said
     moment = (now or datetime.now(UTC)).astimezone(agent.zone)
-    when = zoned_when_text(moment, agent.zone)
+    when = history_moment(moment)
     calendar = f"{agent.name}'s calendar"
     if others:
         text = f'{agent.name} taken off the appointment "{appointment.subject}": deleted from {calendar} on {when}'

@@ -83,7 +83,8 @@ def test_a_drag_to_the_day_before_keeps_the_exact_length_of_an_entry_over_the_ga
     """Alice's 00:30 CET - 03:30 CEST on Sunday (23:30 to 01:30 UTC: two real hours, three on the
     wall clock) dragged to Saturday 27 March in the week view: it starts at 00:30 CET (23:30 UTC
     Friday) and lasts its two real hours (RFC 5545 3.8.5.3), to 02:30 CET (01:30 UTC), not the
-    three wall-clock hours it was drawn over."""
+    three wall-clock hours it was drawn over. While "outside working hours" is asked, the entry
+    already reads 00:30-02:30 (trial F-DRAG-LABEL)."""
     start, end = datetime(2027, 3, 27, 23, 30, tzinfo=UTC), datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
     assert start.astimezone(AMSTERDAM).strftime("%H:%M %Z") == "00:30 CET"
     job = calendar_services.create_appointment(subject="Long night", start=start, end=end, agents=[alice])
@@ -95,6 +96,10 @@ def test_a_drag_to_the_day_before_keeps_the_exact_length_of_an_entry_over_the_ga
     day = page.locator(".ec-body .ec-day").nth(6).bounding_box()  # Sunday, the seventh column
     x = box["x"] + box["width"] / 2
     drag(page, (x, box["y"] + 10), (x - day["width"], box["y"] + 10))
+    # Trial F-DRAG-LABEL: behind the question the entry reads the time asked about, not a span
+    # cut from its old texts across the two days.
+    page.locator("dialog.ask-dialog[open]").wait_for()
+    expect(page.locator(".ec-event", has_text="Long night").locator("time")).to_have_text("00:30\u201302:30")
     answer_in_page(page, accept=True)  # outside Alice's working hours
     wait_saved(page)
     job.refresh_from_db()

@@ -121,7 +121,9 @@ def test_a_drop_asks_again_when_the_server_names_working_hours_the_page_did_not_
 ):
     """Review 12: after the page asked about Alice's hours, a 409 naming working hours only was
     saved without a second question, though it named Frank too, who shares the job but has no
-    column on this page (07:00 Amsterdam is 01:00 in New York). The server's question is asked."""
+    column on this page (07:00 Amsterdam is 01:00 in New York). The server's question is asked.
+    Behind both questions the entry reads 07:00-08:00, and 09:00-10:00 again once refused (trial
+    F-DRAG-LABEL)."""
     frank = make_agent("frank", time_zone="America/New_York")
     job = calendar_services.create_appointment(
         subject="Move desk phones", start=at(2, 9), end=at(2, 10), agents=[alice, frank]
@@ -129,10 +131,17 @@ def test_a_drop_asks_again_when_the_server_names_working_hours_the_page_did_not_
     page = log_in(open_page(), "coordinator")
     native = no_native_dialogs(page)
     _drag_alices_job_two_hours_earlier(page, alice)
+    # Trial F-DRAG-LABEL: behind each question the entry reads the time asked about; refused, its own.
+    label = page.locator(".ec-event", has_text="Move desk phones").locator("time")
+    page.locator("dialog.ask-dialog[open]").wait_for()
+    expect(label).to_have_text("07:00\u201308:00")
 
     assert "Outside the working hours of Alice." in answer_in_page(page, accept=True)
+    page.locator("dialog.ask-dialog[open]").wait_for()
+    expect(label).to_have_text("07:00\u201308:00")
     assert "Frank" in answer_in_page(page, accept=False)
     expect(page.locator("#calendar-message")).to_contain_text("Not saved")
+    expect(label).to_have_text("09:00\u201310:00")
     assert native == []
     job.refresh_from_db()
     assert job.start == at(2, 9)

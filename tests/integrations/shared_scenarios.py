@@ -37,6 +37,7 @@ from integrations.sync import engine
 from tickets import services as ticket_services
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+LONDON = ZoneInfo("Europe/London")
 WEEK = timedelta(weeks=1)
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
@@ -834,6 +835,9 @@ def overwritten_phone_change_is_on_the_request(calendars: Calendars, alice_cal, 
     (line,) = request.history.all()
     assert line.text.startswith(f"A change on {alice.name}'s calendar was overwritten by the helpdesk's version.")
     assert f"start {wall:%a %-d %b %Y %H:%M}" in line.text
+    # Read in London (trial F-HIST-TZ), the phone's start is on that reader's clock, named.
+    london = on_phone.astimezone(LONDON)
+    assert f"start {london:%a %-d %b %Y %H:%M} {london.tzname()}" in line.text_on(LONDON)
     request.refresh_from_db()
     assert request.planned_start == in_helpdesk
     converged(capture, alice_cal)

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from django.test import Client
 
 from calendars.models import Appointment
 from tickets import services as ticket_services
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.django_db
 # Now, on Bob's clock (Europe/London), in the one format of helpdesk.moments plus the zone's name
 # ("Tue 1 Dec 2026 09:12 GMT"; the line wrote "1 Dec 2026 09:12 GMT" and "Wed 2 Dec 14:00" before).
 WHEN = r"on \w{3} \d{1,2} \w{3} \d{4} \d\d:\d\d (GMT|BST)"
+AMS_WHEN = r"on \w{3} \d{1,2} \w{3} \d{4} \d\d:\d\d (CET|CEST)"
 
 
 @pytest.fixture
@@ -32,10 +34,22 @@ def test_drag_to_another_technician_and_time_is_in_the_requests_history(api_clie
     )
     assert response.status_code == 200, response.content
 
+    # Each reader reads the line on their own clock (trial F-HIST-TZ): the coordinator on the site's
+    # (Amsterdam), Bob on his (London); the stored text is on Bob's, the new technician's.
     history = api_client(coordinator).get(f"/api/requests/{planned.request_id}/").json()["history"]
     assert len(history) == 1
     assert re.fullmatch(
-        f"Reassigned from Alice to Bob by coordinator {WHEN}, moved to Wed 2 Dec 2026 14:00 GMT", history[0]["text"]
+        f"Reassigned from Alice to Bob by coordinator {AMS_WHEN}, moved to Wed 2 Dec 2026 15:00 CET", history[0]["text"]
+    )
+    bob_client = Client()
+    bob_client.force_login(bob.user)  # a session, as the pages' and the API's users have (activates his zone)
+    (line,) = bob_client.get(f"/api/requests/{planned.request_id}/").json()["history"]
+    assert re.fullmatch(
+        f"Reassigned from Alice to Bob by coordinator {WHEN}, moved to Wed 2 Dec 2026 14:00 GMT", line["text"]
+    )
+    stored = planned.request.history.get().text
+    assert re.fullmatch(
+        f"Reassigned from Alice to Bob by coordinator {WHEN}, moved to Wed 2 Dec 2026 14:00 GMT", stored
     )
 
 
