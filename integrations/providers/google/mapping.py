@@ -30,6 +30,7 @@ from ..base import (
     ProviderError,
     RemoteEvent,
     RemoteOccurrence,
+    json_template,
     occurrence_texts_to_write,
     read_iso,
     reads_untrusted,
@@ -360,13 +361,7 @@ NOT_CARRIED = frozenset(
 def _template(raw: str | None) -> dict:
     """The resource a create starts from (`RemoteEvent.raw` on a create: the entry of the series a
     "this and following" split ended, as last read), without what names that entry; {} for none."""
-    try:
-        resource = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    if not isinstance(resource, dict):
-        return {}
-    return {name: value for name, value in resource.items() if name not in NOT_CARRIED}
+    return {name: value for name, value in json_template(raw).items() if name not in NOT_CARRIED}
 
 
 def insert_body(event: RemoteEvent) -> dict:

@@ -7,10 +7,9 @@ from datetime import UTC, timedelta
 
 import pytest
 
-from calendars import services as calendar_services
-from calendars.models import Appointment, EditScope
 from integrations.models import SyncLink
 from integrations.providers.google import MARKER_KEY
+from tests.integrations.series import renamed_from_the_fourth
 from tests.integrations.test_caldav_sync import pull
 
 from .conftest import ALICE
@@ -44,11 +43,8 @@ def test_both_halves_of_a_split_phone_series_keep_what_the_helpdesk_does_not_mod
         reminders=REMINDERS,
     )["id"]
     pull(importing_google)
-    series = Appointment.objects.get(master__isnull=True)
-    fourth = series.occurrences.order_by("original_start")[3]
 
-    with django_capture_on_commit_callbacks(execute=True):
-        new = calendar_services.edit_occurrences(fourth, scope=EditScope.FOLLOWING, subject="Consultation (new)")
+    new = renamed_from_the_fourth(django_capture_on_commit_callbacks, "Consultation (new)")
 
     new_link = SyncLink.objects.get(appointment=new)
     assert new_link.remote_id and new_link.remote_id != master_id
