@@ -383,6 +383,8 @@ def insert_body(event: RemoteEvent) -> dict:
     else:
         kept = [line for line in template.get("recurrence") or () if not _is_modelled(line)]
         body["recurrence"] = [*owned["recurrence"], *kept]
+    if (template.get("visibility") in ("private", "confidential")) == event.private and template.get("visibility"):
+        body["visibility"] = template["visibility"]  # "public" or "confidential" where they read as ours
     body["start"] = {k: v for k, v in body["start"].items() if v is not None}
     body["end"] = {k: v for k, v in body["end"].items() if v is not None}
     if event.marker:

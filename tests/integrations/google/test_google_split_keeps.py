@@ -27,7 +27,7 @@ def test_both_halves_of_a_split_phone_series_keep_what_the_helpdesk_does_not_mod
     importing_google, google, tomorrow_9, django_capture_on_commit_callbacks
 ):
     """A daily series of 6 made on the phone by a booking tool (its ids in extendedProperties, private
-    and shared), with a colour, a source link and the user's e-mail reminder, is renamed from its
+    and shared), with a colour, public visibility, a source link and the user's e-mail reminder, is renamed from its
     fourth day on in the helpdesk. Both masters on the server carry all of it afterwards; the new one
     has its own id, iCalUID and our marker, and the two together show the helpdesk's occurrences
     (`google_view`: recurring-ical-events over the stored lines)."""
@@ -39,6 +39,7 @@ def test_both_halves_of_a_split_phone_series_keep_what_the_helpdesk_does_not_mod
         recurrence=["RRULE:FREQ=DAILY;COUNT=6"],
         extendedProperties=BOOKING,
         colorId="5",
+        visibility="public",
         source=SOURCE,
         reminders=REMINDERS,
     )["id"]
@@ -56,7 +57,8 @@ def test_both_halves_of_a_split_phone_series_keep_what_the_helpdesk_does_not_mod
     for event in (old, made):
         assert event["extendedProperties"]["shared"] == BOOKING["shared"]
         assert event["extendedProperties"]["private"]["bookingId"] == "bk-4711"
-        assert (event["colorId"], event["source"], event["reminders"]) == ("5", SOURCE, REMINDERS)
+        assert (event["colorId"], event["visibility"], event["source"]) == ("5", "public", SOURCE)
+        assert event["reminders"] == REMINDERS
     assert made["extendedProperties"]["private"][MARKER_KEY] == new_link.marker
     window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=7))
     shown = [(start.astimezone(UTC), subject) for start, _end, subject in google_view(google, *window)]
