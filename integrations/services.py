@@ -155,7 +155,8 @@ def _start_from_the_old_entries(new: Appointment, old_id: int) -> None:
     yet: each keeps the entry of the old series on the same calendar as last read
     (`snapshot["template_raw"]`), which its create starts from (`RemoteEvent.raw`), so what the
     helpdesk does not model (X- properties, categories, the organiser's VTIMEZONE) stays on both
-    halves, as Outlook and Google keep it when they split a series. Only the CalDAV connector reads it."""
+    halves, as Outlook and Google keep it when they split a series. Every connector reads it
+    (caldav.from_template, google.insert_body, graph.create_body, exchange.item_values: categories)."""
     old = {link.agent_calendar_id: link for link in SyncLink.objects.filter(appointment_id=old_id)}
     for link in SyncLink.objects.filter(appointment=new, remote_id=""):
         before = old.get(link.agent_calendar_id)

@@ -8,6 +8,7 @@ only ever sees the types below, so a new system plugs in without the engine chan
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import time
@@ -685,6 +686,17 @@ def refuse_extra_dates(event: RemoteEvent, system: str) -> None:
             " besides the repeat rule); the series was not written there. Make the extra dates"
             " appointments of their own to see them in that calendar."
         )
+
+
+def json_template(raw: str | None) -> dict:
+    """The JSON object a create starts from (`RemoteEvent.raw` on a create: the entry of the series a
+    "this and following" split ended, as last read, on Google and Microsoft 365); {} for none or for
+    text that is no JSON object. Never raises."""
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def marks_private(raw: object) -> bool:

@@ -295,6 +295,14 @@ def _keeping_their_length(link: SyncLink, local: RemoteEvent, base: RemoteEvent 
     return dataclasses.replace(local, start=base.start, end=base.end)
 
 
+def _to_create(link: SyncLink, local: RemoteEvent) -> RemoteEvent:
+    """What a create of `link` sends, alone or in a batch: a series split off another starts from
+    that one's entry as last read (integrations.services `_start_from_the_old_entries`), handed to
+    the connector as `raw`, so what the helpdesk does not model stays on both halves."""
+    template = link.snapshot.get("template_raw")
+    return dataclasses.replace(local, raw=template) if template else local
+
+
 def _reminder_changed_here(link: SyncLink, local: RemoteEvent | None) -> bool:
     """Did the helpdesk change the entry's reminder (minutes before the start) since the last sync?
     The content hash leaves reminders out (other clients rewrite them freely), so a change of the
@@ -2064,7 +2072,7 @@ class _Run:
         if decision.op == Op.PUSH_DELETE:
             return BulkOp("delete", ref=RemoteRef(link.remote_id, version))
         if decision.op == Op.PUSH_CREATE or not link.remote_id:
-            return BulkOp("create", event=local)
+            return BulkOp("create", event=_to_create(link, local))
         base = event if event is not None else self._remote_before(link)
         sent = _keeping_their_length(link, _keeping_their_reminder(link, local, base), base)
         return BulkOp("update", event=sent, ref=RemoteRef(link.remote_id, version), base=base)
@@ -2170,10 +2178,7 @@ class _Run:
         entry as last read). `message` / `result`: the log entry's own, instead of the conflict's."""
         created = False
         if decision.op == Op.PUSH_CREATE or not link.remote_id:
-            # A series split off another starts from that one's entry (integrations.services
-            # `_start_from_the_old_entries`): a connector that reads `raw` on a create keeps the rest.
-            template = link.snapshot.get("template_raw")
-            sent = dataclasses.replace(local, raw=template) if template else local
+            sent = _to_create(link, local)
             ref = _call(lambda: self.provider.create(self.calendar, sent))
             operation, created = "create", True
         else:

@@ -364,3 +364,14 @@ def phone_rule_drops_a_moved_occurrence(
         assert (naming[0].direction, naming[0].operation) == (SyncLogEntry.Direction.INBOUND, "update")
         assert f"the occurrence of {when} gone with the series' new rule" in naming[0].message
     return lines
+
+
+def renamed_from_the_fourth(capture_on_commit, subject: str) -> Appointment:
+    """The helpdesk's only series renamed to `subject` from its fourth occurrence on ("this and
+    following", which splits it), committed (so pushed). Returns the new series' master."""
+    from calendars.models import EditScope
+
+    series = Appointment.objects.get(master__isnull=True)
+    fourth = series.occurrences.order_by("original_start")[3]
+    with capture_on_commit(execute=True):
+        return calendar_services.edit_occurrences(fourth, scope=EditScope.FOLLOWING, subject=subject)

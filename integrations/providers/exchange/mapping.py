@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ from ..base import (
     RemoteEvent,
     RemoteOccurrence,
     UnreadableEntry,
+    json_template,
     occurrence_texts_to_write,
     own_text_key,
     reads_untrusted,
@@ -83,6 +85,7 @@ ITEM_FIELDS = (
     "deleted_occurrences",
     "type",
     "my_response_type",  # "Decline": the mailbox declined it (RemoteEvent.declined)
+    "categories",  # not the helpdesk's: kept as `raw`, for the new half of a split (item_values)
     MARKER_FIELD,
 )
 OCCURRENCE_FIELDS = ("subject", "body", "location", "start", "end", "original_start", "is_all_day", "_start_timezone")
@@ -182,6 +185,7 @@ def event_from_item(item: CalendarItem, *, unknown_zone: str | None = None) -> R
         remote_id=item.id,
         version=item.changekey,
         declined=getattr(item, "my_response_type", None) == "Decline",
+        raw=kept_values(item),
     )
     if item.recurrence is not None:
         event.rrules = [_rrule_from_recurrence(item.recurrence, event)]
@@ -194,9 +198,20 @@ def event_from_item(item: CalendarItem, *, unknown_zone: str | None = None) -> R
     return event.trimmed()
 
 
+def kept_values(item: CalendarItem) -> str | None:
+    """What the item holds that the helpdesk does not model and a create can carry, as `raw` (JSON:
+    {"categories": [...]}, Outlook's colour categories, MS-OXWSCORE item:Categories); None when it
+    holds none. Other extended properties than ours are not read: EWS returns one only when asked
+    for by its property set and name (MS-OXWSCORE t:ExtendedFieldURI), which only their tool knows."""
+    categories = [str(name) for name in getattr(item, "categories", None) or ()]
+    return json.dumps({"categories": categories}) if categories else None
+
+
 def item_values(event: RemoteEvent) -> dict[str, Any]:
     """exchangelib field values (ITEM_FIELDS names) for an event: the inverse of event_from_item.
-    Raises ProviderError for a repeat rule Exchange cannot hold, or extra dates (RDATE)."""
+    On a create from a template (`event.raw`: the old half of a split series as last read,
+    `kept_values`), its categories too, as Outlook's own "this and following" keeps them on the new
+    series. Raises ProviderError for a repeat rule Exchange cannot hold, or extra dates (RDATE)."""
     refuse_extra_dates(event, "Exchange")
     refuse_own_zone(event, "Exchange")
     tz = ews_zone(event.time_zone)
@@ -223,6 +238,9 @@ def item_values(event: RemoteEvent) -> dict[str, Any]:
         "recurrence": _recurrence_for(event, tz) if event.is_recurring else None,
         MARKER_FIELD: event.marker,
     }
+    categories = json_template(event.raw).get("categories")
+    if categories and isinstance(categories, list):
+        values["categories"] = [str(name) for name in categories]
     return values
 
 

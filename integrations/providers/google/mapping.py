@@ -30,6 +30,7 @@ from ..base import (
     ProviderError,
     RemoteEvent,
     RemoteOccurrence,
+    json_template,
     occurrence_texts_to_write,
     read_iso,
     reads_untrusted,
@@ -329,15 +330,72 @@ def reminders_for(minutes: int | None, current: dict | None = None) -> dict:
     return {"useDefault": False, "overrides": kept + popups}
 
 
+# Members of a template resource that name, version or date that entry, or that Google sets itself
+# (events resource: read-only or output-only), and its status and type: never copied to a new entry.
+# conferenceData is written only with conferenceDataVersion=1, which an insert of ours does not send.
+NOT_CARRIED = frozenset(
+    {
+        "kind",
+        "etag",
+        "id",
+        "iCalUID",
+        "recurringEventId",
+        "originalStartTime",
+        "sequence",
+        "created",
+        "updated",
+        "htmlLink",
+        "creator",
+        "organizer",
+        "hangoutLink",
+        "conferenceData",
+        "status",
+        "eventType",
+        "attendeesOmitted",
+        "privateCopy",
+        "locked",
+    }
+)
+
+
+def _template(raw: str | None) -> dict:
+    """The resource a create starts from (`RemoteEvent.raw` on a create: the entry of the series a
+    "this and following" split ended, as last read), without what names that entry; {} for none."""
+    return {name: value for name, value in json_template(raw).items() if name not in NOT_CARRIED}
+
+
 def insert_body(event: RemoteEvent) -> dict:
-    """The whole resource for events.insert of an entry of ours, under its derived id."""
-    body = {k: v for k, v in owned_fields(event).items() if v is not None}
+    """The whole resource for events.insert of an entry of ours, under its derived id.
+
+    With `event.raw` (the old half's master resource on the create of a split's new half), the body
+    starts from that resource: its extendedProperties (private and shared: booking tools keep their
+    ids there), colorId, attendees, source, the user's recurrence lines we do not model (EXRULE,
+    period RDATEs) and its reminders stay, as Google's own "this and following" copies them; its id,
+    iCalUID, etag, sequence and status are left out (`NOT_CARRIED`), our marker goes in anew and the
+    helpdesk's fields (texts, times, recurrence) are written over. The reminder: ours (with the
+    user's e-mail reminders) when the old half was ours, else the user's as it was, as an update
+    writes it only on our own entries. Raises ProviderError as `owned_fields`."""
+    template = _template(event.raw)
+    owned = owned_fields(event)
+    body = {**template, **{k: v for k, v in owned.items() if v is not None}}
+    if owned["recurrence"] is None:
+        body.pop("recurrence", None)
+    else:
+        kept = [line for line in template.get("recurrence") or () if not _is_modelled(line)]
+        body["recurrence"] = [*owned["recurrence"], *kept]
+    if (template.get("visibility") in ("private", "confidential")) == event.private and template.get("visibility"):
+        body["visibility"] = template["visibility"]  # "public" or "confidential" where they read as ours
     body["start"] = {k: v for k, v in body["start"].items() if v is not None}
     body["end"] = {k: v for k, v in body["end"].items() if v is not None}
     if event.marker:
         body["id"] = event_id_for(event.marker)
-        body["extendedProperties"] = {"private": {MARKER_KEY: event.marker}}
-        body["reminders"] = reminders_for(event.reminder_minutes)
+        properties = template.get("extendedProperties") or {}
+        body["extendedProperties"] = {
+            **properties,
+            "private": {**(properties.get("private") or {}), MARKER_KEY: event.marker},
+        }
+        if "reminders" not in template or marker_of(template):
+            body["reminders"] = reminders_for(event.reminder_minutes, template)
     return body
 
 

@@ -20,6 +20,7 @@ from ..base import (
     ProviderError,
     RemoteEvent,
     UnreadableEntry,
+    json_template,
     occurrence_texts_to_write,
     read_iso,
     reads_untrusted,
@@ -232,13 +233,57 @@ def changed_values(event: RemoteEvent, base: RemoteEvent, *, own: bool) -> dict[
     return patch
 
 
+def _carried(raw: str | None, event: RemoteEvent) -> dict[str, Any]:
+    """What a create keeps of its template (`RemoteEvent.raw` on a create: the old half of a split
+    series as last read): categories, importance, the extended properties the read held (Graph
+    returns an extended property only when asked for by its id: others cannot be read, nor kept),
+    sensitivity and showAs where they read as the helpdesk's own value ("confidential" as private,
+    "tentative" as busy), and the user's reminder on an entry that was not ours (an update writes
+    the reminder only on our own). Never attendees: a create with attendees sends invitations."""
+    template = json_template(raw)
+    carried = {name: template[name] for name in ("categories", "importance") if template.get(name)}
+    single = [
+        prop
+        for prop in template.get("singleValueExtendedProperties") or ()
+        if str(prop.get("id", "")).lower() != MARKER_PROPERTY_ID.lower()
+    ]
+    if single:
+        carried["singleValueExtendedProperties"] = single
+    if template.get("multiValueExtendedProperties"):
+        carried["multiValueExtendedProperties"] = template["multiValueExtendedProperties"]
+    sensitivity = (template.get("sensitivity") or "normal").lower()
+    if (sensitivity in ("private", "confidential")) == event.private:
+        carried["sensitivity"] = sensitivity
+    show_as = (template.get("showAs") or "busy").lower()
+    if (show_as != "free") == event.busy:
+        carried["showAs"] = template.get("showAs") or "busy"
+    if not marker_of(template) and "isReminderOn" in template:
+        carried["isReminderOn"] = bool(template["isReminderOn"])
+        if template.get("reminderMinutesBeforeStart") is not None:
+            carried["reminderMinutesBeforeStart"] = template["reminderMinutesBeforeStart"]
+    return carried
+
+
 def create_body(event: RemoteEvent) -> dict[str, Any]:
-    """The POST body of a new entry: our fields, our marker, a transactionId derived from it."""
+    """The POST body of a new entry: our fields, our marker, a transactionId derived from it.
+
+    With `event.raw` (the old half's event on the create of a split's new half), what the helpdesk
+    does not model comes from it (`_carried`), as Outlook's own "this and following" keeps it on
+    the new series; its id, iCalUId and changeKey are never sent. Raises ProviderError as
+    `event_values`."""
     own = bool(event.marker and event.marker.startswith(OWN_PREFIX))
     body = event_values(event, own=own)
+    carried = _carried(event.raw, event)
+    body.update({name: value for name, value in carried.items() if name != "singleValueExtendedProperties"})
     if event.marker:
         body["transactionId"] = transaction_id(event.marker, event.replaces)
         body["singleValueExtendedProperties"] = [{"id": MARKER_PROPERTY_ID, "value": event.marker}]
+    body["singleValueExtendedProperties"] = [
+        *(carried.get("singleValueExtendedProperties") or ()),
+        *(body.get("singleValueExtendedProperties") or ()),
+    ]
+    if not body["singleValueExtendedProperties"]:
+        del body["singleValueExtendedProperties"]
     return body
 
 
