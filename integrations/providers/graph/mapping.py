@@ -21,6 +21,7 @@ from ..base import (
     RemoteEvent,
     UnreadableEntry,
     occurrence_texts_to_write,
+    on_entry_zone,
     read_iso,
     reads_untrusted,
     refuse_extra_dates,
@@ -209,6 +210,7 @@ def changed_values(event: RemoteEvent, base: RemoteEvent, *, own: bool) -> dict[
     reminder are never written."""
     full = event_values(event, own=own)
     patch: dict[str, Any] = {}
+    event = on_entry_zone(event, base)  # a single entry stays on its own zone
     if (event.subject or "").strip() != (base.subject or "").strip():
         patch["subject"] = full["subject"]
     if normalise_text(event.body) != normalise_text(base.body):
