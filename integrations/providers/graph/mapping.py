@@ -208,9 +208,9 @@ def changed_values(event: RemoteEvent, base: RemoteEvent, *, own: bool) -> dict[
     """Only the helpdesk-owned fields of `event` that differ from `base` (the entry as last read), as
     a PATCH body: categories, attendees, other extended properties and, on entries not ours, the
     reminder are never written."""
+    event = on_entry_zone(event, base)  # a single entry stays on its own zone
     full = event_values(event, own=own)
     patch: dict[str, Any] = {}
-    event = on_entry_zone(event, base)  # a single entry stays on its own zone
     if (event.subject or "").strip() != (base.subject or "").strip():
         patch["subject"] = full["subject"]
     if normalise_text(event.body) != normalise_text(base.body):
