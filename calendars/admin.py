@@ -48,6 +48,7 @@ class CalendarSettingsAdmin(WallClockTimesInAdmin, MinutesInAdmin, admin.ModelAd
                     "import_days_past",
                     "import_days_future",
                     "reminder_minutes",
+                    "all_day_reminder_minutes",
                     "sync_log_days",
                 ]
             },

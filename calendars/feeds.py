@@ -82,7 +82,16 @@ def build_feed(
     they were last written are loaded and written again (issue 14: a feed at a small multiple
     of the fetch). A fixed number of queries whatever the number of entries."""
     index = feed_index(agent_ids, *window, include_external=include_external, with_agents=with_agents)
-    style_key = repr((FEED_FORMAT, uid_domain(), str(style.zone), style.reminder_minutes, style.show_agents))
+    style_key = repr(
+        (
+            FEED_FORMAT,
+            uid_domain(),
+            str(style.zone),
+            style.reminder_minutes,
+            style.all_day_reminder_minutes,
+            style.show_agents,
+        )
+    )
     singles = {pk: _fragment_key(style_key, "single", pk, revision, window) for pk, revision in index.singles}
     series = {pk: _fragment_key(style_key, "series", pk, revision, window) for pk, revision in index.series}
     found = cache.get_many([*singles.values(), *series.values()])
@@ -122,7 +131,17 @@ def _feed_response(
     window = feed_window(calendar_settings, zone)
     version = feed_version(agent_ids, *window, include_external=include_external)
     fingerprint = repr(
-        (FEED_FORMAT, identity, name, str(zone), window, include_external, calendar_settings.reminder_minutes, version)
+        (
+            FEED_FORMAT,
+            identity,
+            name,
+            str(zone),
+            window,
+            include_external,
+            calendar_settings.reminder_minutes,
+            calendar_settings.all_day_reminder_minutes,
+            version,
+        )
     )
     etag = quote_etag(hashlib.sha256(fingerprint.encode()).hexdigest()[:40])
     last_modified = _last_modified(etag, version.last_modified)

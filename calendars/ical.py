@@ -21,7 +21,7 @@ from icalendar import Alarm, Calendar, Event, Timezone, vDuration, vRecur, vText
 from calendars import ical_zones, privacy, times
 from calendars.formatting import entry_title
 from calendars.ical_text import TextComponent
-from calendars.models import Appointment, CalendarSettings, Schedule
+from calendars.models import ALL_DAY_REMINDER_MINUTES, Appointment, CalendarSettings, Schedule
 from calendars.selectors import FeedEntries, future_exceptions, occurrence_starts, schedule_zone
 from calendars.vtimezone import add_missing_vtimezones, covering_days, entry_span, vtimezone
 
@@ -56,12 +56,20 @@ class EventStyle:
 
     zone: ZoneInfo
     reminder_minutes: int | None = None
+    # An all-day entry's default (calendars.models.ALL_DAY_REMINDER_MINUTES: 06:00 the day before,
+    # not `reminder_minutes` before its midnight).
+    all_day_reminder_minutes: int | None = ALL_DAY_REMINDER_MINUTES
     show_agents: bool = False
     status: str = "CONFIRMED"  # or CANCELLED, in an e-mail about a cancellation
 
     @classmethod
     def for_settings(cls, calendar_settings: CalendarSettings, *, zone: ZoneInfo, **kwargs) -> "EventStyle":
-        return cls(zone=zone, reminder_minutes=calendar_settings.reminder_minutes, **kwargs)
+        return cls(
+            zone=zone,
+            reminder_minutes=calendar_settings.reminder_minutes,
+            all_day_reminder_minutes=calendar_settings.all_day_reminder_minutes,
+            **kwargs,
+        )
 
 
 # --- values -------------------------------------------------------------------------------
@@ -148,7 +156,9 @@ def _fill(
         event.add("description", description)
     if appointment.location:
         event.add("location", appointment.location)
-    minutes = appointment.reminder_minutes if appointment.reminder_minutes is not None else style.reminder_minutes
+    minutes = appointment.reminder_minutes
+    if minutes is None:
+        minutes = style.all_day_reminder_minutes if appointment.all_day else style.reminder_minutes
     if minutes is not None and style.status != "CANCELLED":
         alarm = component("VALARM")
         alarm.add("action", "DISPLAY")

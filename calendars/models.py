@@ -36,6 +36,15 @@ class EditScope(models.TextChoices):
     ALL = "all", "All occurrences of the series"
 
 
+# The default reminder of an all-day entry the helpdesk makes, in minutes before its day begins
+# (midnight of its DATE start, RFC 5545 3.8.6.3). Outlook's all-day default: 18 hours, 06:00 the day
+# before. Chosen over Google's "1 day before at 09:00" (900) because every connector carries it as
+# plain minutes before the start (Graph reminderMinutesBeforeStart, EWS ReminderMinutesBeforeStart,
+# Google reminders.overrides, a CalDAV TRIGGER): the same moment on every side, and early enough to
+# plan the day, where the timed default (15) would ring at 23:45 the evening before.
+ALL_DAY_REMINDER_MINUTES = 1080
+
+
 class CalendarSettings(models.Model):
     """The global calendar defaults: one row, edited in admin."""
 
@@ -68,6 +77,13 @@ class CalendarSettings(models.Model):
     feed_days_future = models.PositiveIntegerField("subscription feed: days in the future", default=365)
     reminder_minutes = models.PositiveIntegerField(
         null=True, blank=True, default=15, help_text="Reminder on external entries; empty: none."
+    )
+    all_day_reminder_minutes = models.PositiveIntegerField(
+        "reminder on all-day entries",
+        null=True,
+        blank=True,
+        default=ALL_DAY_REMINDER_MINUTES,
+        help_text="Minutes before the day begins (midnight); 1080: 06:00 the day before, as Outlook. Empty: none.",
     )
     email_technicians = models.BooleanField(
         "e-mail technicians about their appointments",
@@ -113,6 +129,13 @@ class CalendarSettings(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.pk = 1
         super().save(*args, **kwargs)
+
+    def default_reminder(self, all_day: bool) -> int | None:
+        """Minutes before the start of the reminder the helpdesk puts on an entry it makes whose
+        own reminder is not set (None: none): `all_day_reminder_minutes` for an all-day entry (see
+        ALL_DAY_REMINDER_MINUTES for the reason), else `reminder_minutes`. An entry's own reminder,
+        and one set on the external side, is never replaced by this default."""
+        return self.all_day_reminder_minutes if all_day else self.reminder_minutes
 
     @classmethod
     def load(cls) -> "CalendarSettings":

@@ -622,7 +622,10 @@ def same_value(a: datetime | date | None, b: datetime | date | None, zone: tzinf
         return a == b
     a = on_wall_clock(a, zone) if a.tzinfo is None else a
     b = on_wall_clock(b, zone) if b.tzinfo is None else b
-    return a == b
+    # As instants: Python compares two times of one zone by wall clock, and never calls a time in a
+    # gap or fold equal to one of another zone (PEP 495), so a spring-gap 02:30 and the 03:30 it
+    # names would differ and be rewritten.
+    return a.astimezone(UTC) == b.astimezone(UTC)
 
 
 def rounded_on_wall_clock(moment: datetime, *, minutes: int) -> datetime:

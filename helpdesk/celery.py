@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, task_prerun
+from celery.signals import setup_logging, task_prerun, worker_ready
 
 from helpdesk import broker
 
@@ -38,3 +38,22 @@ def _connections_fit_for_reuse(sender=None, **_) -> None:
 
     for connection in connections.all(initialized_only=True):
         connection.close_if_unusable_or_obsolete()
+
+
+@worker_ready.connect
+def _push_what_waits(**_) -> None:
+    """A worker that starts (again, after one was killed) queues the pushes of every calendar with
+    changes not yet sent (integrations.services.queue_pending_pushes): nothing waits for the poll."""
+    import logging
+
+    from integrations import services
+
+    try:
+        queued = services.queue_pending_pushes()
+    except Exception:  # a worker must start even when the database is not there yet
+        logging.getLogger(__name__).warning("Could not queue the pending pushes at start", exc_info=True)
+        return
+    if queued:
+        logging.getLogger(__name__).info(
+            "Worker ready: queued the pushes of %d calendar(s) with changes waiting", queued
+        )

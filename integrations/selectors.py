@@ -255,6 +255,20 @@ def calendars_to_pull() -> list[tuple[int, datetime | None]]:
     )
 
 
+def calendars_with_pending_pushes() -> set[int]:
+    """Ids of the polled calendars (`calendars_to_pull`'s) that hold helpdesk changes not yet sent
+    (links marked pending, not waiting for a technician's approval). One query."""
+    return set(
+        SyncLink.objects.filter(
+            pending=True, agent_calendar__connection__is_active=True, agent_calendar__agent__is_active=True
+        )
+        .exclude(approval=SyncLink.Approval.WAITING)
+        .exclude(agent_calendar__state=AgentCalendar.State.PAUSED)
+        .values_list("agent_calendar_id", flat=True)
+        .distinct()
+    )
+
+
 @dataclass(frozen=True)
 class CalendarStatus:
     """One agent calendar as operators see it. Times are aware UTC; lag in seconds since the last

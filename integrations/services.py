@@ -53,6 +53,18 @@ def _queue_pushes(agent_calendar_ids: set[int]) -> None:
             logger.warning("Could not queue the push of agent calendar %s; the next pull pushes it", pk, exc_info=True)
 
 
+def queue_pending_pushes() -> int:
+    """Queue one push of every calendar whose links hold helpdesk changes not yet sent: run when a
+    worker starts (helpdesk/celery.py), so changes whose push a killed worker took down with it
+    (its unacknowledged message waits out the broker's visibility timeout) go out as soon as a
+    worker is back, not at the next poll (trial L-KILL). Returns how many were queued."""
+    from integrations import selectors
+
+    ids = selectors.calendars_with_pending_pushes()
+    _queue_pushes(ids)
+    return len(ids)
+
+
 def queue_push_again(agent_calendar_id: int) -> None:
     """Queue one more push of this agent calendar now, for a run that met helpdesk changes made
     while it pushed (`SyncReport.changed_meanwhile`): they stay marked, and go out at once instead

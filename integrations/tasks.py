@@ -30,21 +30,55 @@ def _back_off(task, error: TransientError, base: float, cap: float) -> float:
     return error.retry_after or min(cap, base * 2**task.request.retries) * random.uniform(0.5, 1.5)
 
 
-def _retried(task, work: Callable[[], T]) -> T:
-    """`work()`, with `task` retried when the calendar is busy or the server has a passing fault."""
+TRANSIENT_RETRIES = 8  # tries while the server has a passing fault, with back-off (about an hour and a half)
+BUSY_RETRIES = 20  # tries while another run holds the calendar: the first few shortly, then at its lease's end
+
+
+def _busy_countdown(task, busy: engine.CalendarBusy) -> float:
+    """Seconds before `task` tries a busy calendar again: 2-5 while a run is likely to end soon (the
+    first 10 tries), then just after the holder's lease runs out (`busy.until`), so a lease left by
+    a worker that died elsewhere is taken as soon as it is free, not at the next poll."""
+    if task.request.retries < 10 or busy.until is None:
+        return 2 + random.uniform(0, 3)
+    return max(2.0, (busy.until - timezone.now()).total_seconds()) + random.uniform(1, 5)
+
+
+def _retried(task, work: Callable[[], T]) -> T | None:
+    """`work()`, with `task` retried when the calendar is busy or the server has a passing fault.
+    None when the calendar stayed busy, or its server faulty, through every retry: nothing is
+    lost (what was to be pushed stays marked on its links, and the next run of the calendar, at the
+    latest the beat's poll, sends it), so that is one log line, not an error."""
     try:
         return work()
-    except engine.CalendarBusy:
-        # Another worker has it; what we were asked to push is still marked, so try again shortly.
-        raise task.retry(countdown=2 + random.uniform(0, 3), max_retries=20) from None
+    except engine.CalendarBusy as busy:
+        if task.request.retries >= BUSY_RETRIES:
+            logger.warning(
+                "%s: %s is still being synced by another run after %d tries; its changes stay marked "
+                "and go out with its next sync (at the latest the next poll).",
+                task.name,
+                busy,
+                task.request.retries,
+            )
+            return None
+        # Another run has it; what we were asked to push is still marked, so try again.
+        raise task.retry(countdown=_busy_countdown(task, busy), max_retries=BUSY_RETRIES) from None
     except TransientError as error:
-        raise task.retry(countdown=_back_off(task, error, base=15, cap=600), max_retries=8) from error
+        if task.request.retries >= TRANSIENT_RETRIES:
+            logger.warning(
+                "%s: the calendar's server still has a passing fault after %d tries (%s); what waits "
+                "stays marked and goes with the calendar's next sync (at the latest the next poll).",
+                task.name,
+                task.request.retries,
+                error,
+            )
+            return None
+        raise task.retry(countdown=_back_off(task, error, base=15, cap=600), max_retries=TRANSIENT_RETRIES) from error
 
 
 def _run(task, agent_calendar_id: int, *, pull: bool) -> str:
     report = _retried(task, lambda: engine.sync_calendar_by_id(agent_calendar_id, pull=pull))
     if report is None:
-        return "skipped"  # gone, or paused
+        return "skipped"  # gone, paused, or left for its next sync (`_retried`)
     if report.changed_meanwhile:
         # The helpdesk changed entries again while this run sent them: they stay marked, and go out
         # now rather than at the next poll (that change's own push may have met this run's lease).
@@ -73,7 +107,8 @@ def sync_all_calendars() -> int:
 @shared_task(bind=True, acks_late=True)
 def finish_disconnect(self, agent_calendar_id: int, remove_pushed: bool) -> str:
     """The outbound half of an admin's "Disconnect": remove what the link put on the calendar, then the link."""
-    return _retried(self, lambda: engine.finish_disconnect(agent_calendar_id, remove_pushed=remove_pushed))
+    outcome = _retried(self, lambda: engine.finish_disconnect(agent_calendar_id, remove_pushed=remove_pushed))
+    return outcome if outcome is not None else "left for later: the calendar stayed busy or its server faulty"
 
 
 @shared_task

@@ -478,7 +478,7 @@ class CalDAVProvider:
             # A retried create: the first one arrived. Same UID, same place: write our content over it.
             headers.pop("If-None-Match")
             response = self._request("Creating the entry", url, "PUT", body, headers, item=True, write=True)
-        self._check_write("Creating the entry", response)
+        self._check_put("Creating the entry", calendar, response)
         return RemoteRef(remote_id=urlsplit(url).path, version=response.headers.get("etag"), raw=body)
 
     def update(
@@ -505,7 +505,7 @@ class CalDAVProvider:
             raise VersionConflict("The entry changed on the server since we last read it.")
         if response.status in (404, 410):
             raise RemoteNotFound("Updating the entry: it is gone from the server.")
-        self._check_write("Updating the entry", response)
+        self._check_put("Updating the entry", calendar, response)
         return RemoteRef(remote_id=ref.remote_id, version=response.headers.get("etag"), raw=body)
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
@@ -555,6 +555,27 @@ class CalDAVProvider:
             source=f"its DAV:current-user-privilege-set holds {shown}",
             fix=fix,
         )
+
+    def _check_put(self, what: str, calendar: RemoteCalendar, response) -> None:
+        """A PUT of one entry answered: as `_check_write`, but a 409 Conflict is read first. RFC 4918
+        9.7.1: a PUT whose parent collection is missing answers 409 (Radicale does), so the server
+        is asked about the calendar itself (one PROPFIND, depth 0): when it is not there, the
+        ConnectionProblem says so with its URL, as the listing's 404 does, and the calendar is
+        failing with that reason instead of each entry retrying a conflict (trial L-409). Another
+        409 (RFC 4791 5.3.2 CALDAV:no-uid-conflict: our UID is on another object) names its
+        precondition. Raises ConnectionProblem or ProviderError."""
+        if response.status == 409:
+            url = calendar.calendar_id
+            found = self._request("Looking for the calendar", url, "PROPFIND", "", {"Depth": "0"})
+            if found.status in (404, 410):
+                raise ConnectionProblem(
+                    f"{what}: there is no calendar at {url} (the server answered 409 Conflict to the entry "
+                    f"and {found.status} to the calendar). Check the connection's server address, or link "
+                    "the technician's calendar again."
+                )
+            conditions = ", ".join(sorted(dav_error.parse_preconditions(response.raw) or [])) or "none named"
+            raise ProviderError(f"{what}: the server answered 409 Conflict (precondition: {conditions})")
+        self._check_write(what, response)
 
     @staticmethod
     def _check_write(what: str, response) -> None:

@@ -17,11 +17,13 @@ import copy
 import dataclasses
 import gc
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings as django_settings
@@ -30,6 +32,7 @@ from django.db.models import Case, F, Prefetch, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from calendars import times
 from calendars.models import Appointment, CalendarSettings, ConflictRule
 from calendars.signals import Change, appointment_changed
 from helpdesk import bulk
@@ -98,7 +101,16 @@ PUSHES = (Op.PUSH_CREATE, Op.PUSH_UPDATE, Op.PUSH_DELETE)
 
 
 class CalendarBusy(Exception):
-    """Another worker is syncing this calendar right now."""
+    """Another worker is syncing this calendar right now. `until`: when its lease runs out (None:
+    not known), for a task to come back then rather than give up."""
+
+    def __init__(self, message: str, until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+def _lease_end(agent_calendar_id: int) -> datetime | None:
+    return AgentCalendar.objects.filter(pk=agent_calendar_id).values_list("locked_until", flat=True).first()
 
 
 @dataclass
@@ -157,14 +169,51 @@ def claim(agent_calendar: AgentCalendar) -> str | None:
 
 
 def _claim(agent_calendar_id: int, *, unless_paused: bool = False) -> str | None:
+    """The lease of one calendar, or None while another live run holds it. The owner names this
+    process (`_lease_owner`): a lease whose holder was a process of this host that is gone (a worker
+    killed and restarted) is taken over at once instead of blocking the calendar until it runs out
+    (trial L-KILL); one held elsewhere runs out after SYNC_LOCK_SECONDS."""
     now = timezone.now()
-    owner = uuid.uuid4().hex
+    owner = _lease_owner()
     until = now + timedelta(seconds=_setting("SYNC_LOCK_SECONDS", 600))
     free = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
-    rows = AgentCalendar.objects.filter(free, pk=agent_calendar_id)
+    rows = AgentCalendar.objects.filter(pk=agent_calendar_id)
     if unless_paused:
         rows = rows.exclude(state=AgentCalendar.State.PAUSED)
-    return owner if rows.update(locked_until=until, lock_owner=owner) else None
+    if rows.filter(free).update(locked_until=until, lock_owner=owner):
+        return owner
+    held = rows.values_list("lock_owner", flat=True).first()
+    if held and _holder_gone(held) and rows.filter(lock_owner=held).update(locked_until=until, lock_owner=owner):
+        logger.info(
+            "Calendar %s: its sync lease was held by a process that is gone (%s): taken over", agent_calendar_id, held
+        )
+        return owner
+    return None
+
+
+def _lease_owner() -> str:
+    """A new lease's owner: a random id, then this process's id and host, "<hex>/<pid>/<host>"
+    (AgentCalendar.lock_owner holds 64 characters)."""
+    return f"{uuid.uuid4().hex[:24]}/{os.getpid()}/{socket.gethostname()}"[:64]
+
+
+def _holder_gone(owner: str) -> bool:
+    """Is the process that holds a lease `owner` (`_lease_owner`) known to be gone: one of this
+    host whose process id no longer runs? An owner of another host, of this process, of an older
+    form, or whose process is alive (or not ours to signal), is not known gone."""
+    parts = owner.split("/", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or owner != f"{parts[0]}/{parts[1]}/{socket.gethostname()}"[:64]:
+        return False  # another host's (or an older lease's): only its lease's end frees it
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def release(agent_calendar: AgentCalendar, owner: str) -> None:
@@ -215,6 +264,37 @@ def _keeping_their_reminder(link: SyncLink, local: RemoteEvent, base: RemoteEven
     return dataclasses.replace(local, reminder_minutes=base.reminder_minutes)
 
 
+def _keeping_their_length(link: SyncLink, local: RemoteEvent, base: RemoteEvent | None) -> RemoteEvent:
+    """The helpdesk's side as it is written over `base` (the entry as last read): with the external
+    entry's own zero length when the helpdesk did not change the times. RFC 5545 3.6.1 allows an
+    entry that ends when it starts (DTEND = DTSTART, DURATION:PT0S, or neither), as does a start in
+    a spring-forward gap ending on the hour after it (3.3.5); the helpdesk keeps such an entry as
+    one minute (an appointment ends after it starts), and an edit of another field must not write
+    that minute to the phone (trial L-ZEROLEN). Single timed entries only. `local` itself (stored
+    as the helpdesk's side last synced) is not changed; a move or resize in the helpdesk is written."""
+    synced = link.snapshot.get("local") or {}
+    if base is None or base.end is None or local.rrules or base.rrules or local.all_day or base.all_day:
+        return local
+    if not isinstance(base.start, datetime) or not isinstance(local.start, datetime):
+        return local
+    if (mapping.moment_key(local.start), mapping.moment_key(local.end)) != (synced.get("start"), synced.get("end")):
+        return local  # the helpdesk moved or resized it since the last sync: its times are written
+    zone = times.zone_or(local.time_zone, UTC)
+
+    def instant(value: datetime) -> datetime:
+        # As UTC: Python compares two times of one zone by wall clock, and a gap start (02:30)
+        # is the instant of the hour after it (03:30).
+        return (times.on_wall_clock(value, zone) if value.tzinfo is None else value).astimezone(UTC)
+
+    if not isinstance(base.end, datetime) or instant(base.end) != instant(base.start):
+        return local
+    if instant(base.start) != instant(local.start):
+        return local
+    # Both as the entry has them: a gap start is the instant of the hour after it, and a merge that
+    # compares one zone's times by wall clock would rewrite 02:30 as 03:30.
+    return dataclasses.replace(local, start=base.start, end=base.end)
+
+
 def _reminder_changed_here(link: SyncLink, local: RemoteEvent | None) -> bool:
     """Did the helpdesk change the entry's reminder (minutes before the start) since the last sync?
     The content hash leaves reminders out (other clients rewrite them freely), so a change of the
@@ -246,7 +326,7 @@ def sync_agent_calendar(agent_calendar: AgentCalendar, *, pull: bool, now: datet
     """
     owner = claim(agent_calendar)
     if owner is None:
-        raise CalendarBusy(str(agent_calendar))
+        raise CalendarBusy(str(agent_calendar), _lease_end(agent_calendar.pk))
     return _sync_held(agent_calendar, owner, pull=pull, now=now)
 
 
@@ -259,7 +339,7 @@ def sync_calendar_by_id(agent_calendar_id: int, *, pull: bool, now: datetime | N
         state = AgentCalendar.objects.filter(pk=agent_calendar_id).values_list("state", flat=True).first()
         if state is None or state == AgentCalendar.State.PAUSED:
             return None
-        raise CalendarBusy(f"calendar {agent_calendar_id}")
+        raise CalendarBusy(f"calendar {agent_calendar_id}", _lease_end(agent_calendar_id))
     return _sync_held(AgentCalendar(pk=agent_calendar_id), owner, pull=pull, now=now)
 
 
@@ -358,7 +438,7 @@ def finish_disconnect(agent_calendar_id: int, *, remove_pushed: bool) -> str:
     if owner is None:
         if not AgentCalendar.objects.filter(pk=agent_calendar_id).exists():
             return "already gone"
-        raise CalendarBusy(f"calendar {agent_calendar_id}")
+        raise CalendarBusy(f"calendar {agent_calendar_id}", _lease_end(agent_calendar_id))
     agent_calendar = AgentCalendar.objects.select_related("agent__user", "connection").get(pk=agent_calendar_id)
     label = str(agent_calendar)[:255]
     removed, errors = 0, []
@@ -1869,7 +1949,7 @@ class _Run:
         if decision.op == Op.PUSH_CREATE or not link.remote_id:
             return BulkOp("create", event=local)
         base = event if event is not None else self._remote_before(link)
-        sent = _keeping_their_reminder(link, local, base)
+        sent = _keeping_their_length(link, _keeping_their_reminder(link, local, base), base)
         return BulkOp("update", event=sent, ref=RemoteRef(link.remote_id, version), base=base)
 
     def _flush_bulk(self) -> None:
@@ -1987,7 +2067,7 @@ class _Run:
             version = (event.version if event is not None and event.version else link.version) or None
             # Gone (RemoteNotFound) is decided again by the caller (`_refused`): the technician
             # deleted it, and the conflict rule says whether it comes back.
-            sent = _keeping_their_reminder(link, local, base)
+            sent = _keeping_their_length(link, _keeping_their_reminder(link, local, base), base)
             ref = _call(
                 lambda: self.provider.update(self.calendar, RemoteRef(link.remote_id, version), sent, base=base)
             )
@@ -2016,7 +2096,9 @@ class _Run:
         overwritten = None
         if decision.conflict and event is not None:
             overwritten = mapping.lost_values(event, local, only=decision.fields, items=decision.items)
-        self._synced(link, local, local, raw=ref.raw)
+        # The remote side as written: an end the helpdesk did not change is the entry's own.
+        base = (event if event is not None else self._remote_before(link)) if operation == "update" else None
+        self._synced(link, local, _keeping_their_length(link, local, base), raw=ref.raw)
         if created:
             link.snapshot["created_after_token"] = True
             SyncLink.objects.filter(pk=link.pk).update(snapshot=link.snapshot)

@@ -373,7 +373,8 @@ def local_event(
     agents = agents_of(appointment)
     reminder = appointment.reminder_minutes
     if reminder is None and templated:
-        reminder = settings.reminder_minutes  # the default reminder is for entries the helpdesk makes
+        # The default reminder is for entries the helpdesk makes; an all-day entry's has its own.
+        reminder = settings.default_reminder(appointment.all_day)
     event = RemoteEvent(
         start=start,
         end=end,

@@ -346,3 +346,33 @@ def test_a_pull_task_meeting_another_workers_lease_tries_again_in_seconds(alice_
     assert held == [owner]  # the other worker's lease stood until it let go
     assert outcome.startswith("pushed 0, pulled 0")
     assert AgentCalendar.objects.get(pk=alice_calendar.pk).last_pull_at is not None
+
+
+@pytest.mark.django_db
+def test_a_sync_whose_server_stays_faulty_through_every_retry_leaves_its_change_marked_without_an_error(
+    proxied_calendar, proxy, retries, caplog, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Trial L-KILL's second half: running out of Celery retries is an expected end, one log line.
+    (A push's own item faults are the link's back-off; a fault of the whole calendar, its listing
+    here, is the task's retry.)"""
+    import logging
+
+    from integrations.tasks import TRANSIENT_RETRIES, pull_agent_calendar
+
+    with django_capture_on_commit_callbacks(execute=False):
+        appointment = calendar_services.create_appointment(
+            subject="Server down",
+            start=tomorrow_9,
+            end=tomorrow_9 + timedelta(hours=1),
+            agents=[proxied_calendar.agent],
+        )
+    proxy.retry_after_503 = "40"  # longer than the engine waits inline: the task reschedules
+    proxy.planned.append("503")
+
+    with caplog.at_level(logging.WARNING, logger="integrations.tasks"):
+        outcome = pull_agent_calendar.apply(args=(proxied_calendar.pk,), retries=TRANSIENT_RETRIES).get()
+
+    assert outcome == "skipped" and retries == []  # not MaxRetriesExceededError, no retry
+    (line,) = [r for r in caplog.records if "still has a passing fault" in r.getMessage()]
+    assert line.exc_info is None
+    assert SyncLink.objects.get(appointment=appointment).pending
