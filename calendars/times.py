@@ -18,10 +18,12 @@ occurs twice with the first offset (RFC 5545 3.3.5); zoneinfo's fold=0 does exac
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import weakref
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 # How far around an entry a custom zone must agree with an IANA zone to count as the same.
@@ -44,7 +46,7 @@ def zone_named(name: str | None) -> ZoneInfo | None:
     candidates += ["/".join(parts[i:]) for i in range(1, len(parts))]
     for candidate in candidates:
         if candidate in _iana_names():
-            return ZoneInfo(candidate)
+            return ZoneInfo(canonical_zone_name(candidate))  # never a deprecated alias
     if name.upper() in ("UTC", "Z", "GMT", "ETC/UTC"):
         return ZoneInfo("UTC")
     return None
@@ -66,6 +68,60 @@ def _windows_zone_names() -> dict[str, str]:
 @functools.cache
 def _iana_names() -> frozenset[str]:
     return frozenset(available_timezones() - {"localtime", "Factory"})
+
+
+@functools.cache
+def _zone_links() -> dict[str, str]:
+    """The tz database's deprecated names and what they stand for ({"US/Eastern":
+    "America/New_York", "Asia/Calcutta": "Asia/Kolkata", ...}): its links ("L target link" lines
+    of tzdata.zi, zic(8)'s input) less the names zone.tab still lists for a country (since 2022
+    "Europe/Amsterdam" is a link to "Europe/Brussels", yet it is the Netherlands' own name, not
+    an alias). Read from the tzdata package and the system's zone directory, whichever exist."""
+    import importlib.resources
+    import zoneinfo
+
+    def read(name: str) -> list[str]:
+        texts = []
+        with contextlib.suppress(ImportError, OSError):
+            texts.append(importlib.resources.files("tzdata.zoneinfo").joinpath(name).read_text())
+        for root in zoneinfo.TZPATH:
+            with contextlib.suppress(OSError):
+                texts.append(Path(root, name).read_text())
+        return texts
+
+    listed = set()
+    for text in read("zone.tab"):
+        listed |= {line.split("\t")[2] for line in text.splitlines() if line and not line.startswith("#")}
+    links = {}
+    for text in read("tzdata.zi"):
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "L" and parts[2] not in listed:
+                links.setdefault(parts[2], parts[1])
+    return links
+
+
+def canonical_zone_name(name: str) -> str:
+    """The tz database's current name for a zone name: a deprecated alias ("US/Eastern",
+    "Asia/Calcutta", "Europe/Kiev": tz's "backward" file) gives the zone it stands for
+    ("America/New_York", ...); any other name comes back as it is. UTC stays "UTC" (written as
+    "Z", RFC 5545 3.3.5 form 2, never as a TZID)."""
+    if name in ("UTC", ""):
+        return name
+    seen = {name}
+    while name in _zone_links() and _zone_links()[name] not in seen:  # a link may name a link
+        name = _zone_links()[name]
+        seen.add(name)
+    return name
+
+
+def canonical_zone(zone: ZoneInfo) -> ZoneInfo:
+    """`zone` under its canonical tz name (`canonical_zone_name`): what a TZID we write names."""
+    key = getattr(zone, "key", None)
+    if not key:
+        return zone
+    name = canonical_zone_name(key)
+    return zone if name == key else ZoneInfo(name)
 
 
 def _offsets(zone: tzinfo, probes: tuple[datetime, ...]) -> tuple:
@@ -133,9 +189,11 @@ def equivalent_zone(zone: tzinfo, *, around: date, prefer: ZoneInfo | None = Non
             fits.append(name)
     if not fits:
         return None
-    # Canonical city names ("Europe/Berlin") before aliases ("CET", "Etc/GMT-1").
+    # Canonical city names ("Europe/Berlin") before aliases ("CET", "Etc/GMT-1"); a deprecated
+    # alias that wins ("US/Eastern", shortest) gives the zone it stands for ("America/New_York"):
+    # a TZID we write is never an alias of tz's "backward" file.
     fits.sort(key=lambda name: ("/" not in name or name.startswith("Etc/"), len(name), name))
-    return ZoneInfo(fits[0])
+    return ZoneInfo(canonical_zone_name(fits[0]))
 
 
 def zone_of(value: datetime, *, prefer: ZoneInfo | None = None) -> ZoneInfo | None:
@@ -410,7 +468,7 @@ def is_second_of_two(value: datetime) -> bool:
 def zone_or(name: str | None, default: ZoneInfo) -> ZoneInfo:
     """The IANA zone of a stored name, or `default` for an empty or unknown one."""
     try:
-        return ZoneInfo(str(name)) if name else default
+        return ZoneInfo(canonical_zone_name(str(name))) if name else default
     except (ZoneInfoNotFoundError, ValueError):
         return zone_named(name) or default
 

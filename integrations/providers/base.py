@@ -977,3 +977,22 @@ def with_retries(
         attempts=attempts, base_delay=base_delay, max_delay=max_delay, max_inline_wait=max_inline_wait, sleep=sleep
     )
     return policy.call(call)
+
+
+def on_entry_zone(event: RemoteEvent, base: RemoteEvent | None) -> RemoteEvent:
+    """`event` (the helpdesk's side of an entry, written over `base`, the entry as last read) on
+    `base`'s own zone when both are single timed entries and the reader named that zone
+    (`RemoteEvent.zone_named`: Google's start.timeZone, Graph's and EWS's start zone): the helpdesk
+    owns the instants of a single entry, not the zone its organiser wrote it in, so a moved entry
+    goes back on its own zone (and the same instants on it are no change to write). The zone name
+    is the tz database's canonical one (`times.canonical_zone_name`: never a "backward" alias such
+    as "US/Eastern"). A series keeps the zone the helpdesk stores for it. Returns `event` or a copy."""
+    import dataclasses
+
+    from calendars.times import canonical_zone_name
+
+    single = base is not None and not (event.is_recurring or base.is_recurring or event.all_day or base.all_day)
+    if not single or not base.zone_named or not isinstance(base.start, datetime) or not base.time_zone:
+        return event
+    zone = canonical_zone_name(base.time_zone)
+    return event if zone == event.time_zone else dataclasses.replace(event, time_zone=zone)

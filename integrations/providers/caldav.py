@@ -846,15 +846,28 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
     # read on it, so a time the helpdesk did not change is never rewritten in another form. A series
     # on its own VTIMEZONE writes on it, under its TZID: the object still holds that block.
     zone = _entry_zone(event)
+    if event.rrules and current.rrules:
+        # A series keeps its DTSTART's own TZID and VTIMEZONE while the helpdesk keeps its clock:
+        # its overrides' RECURRENCE-ID and DTSTART, EXDATEs and RDATEs go out in the same form.
+        zone = _series_own_zone(master, zone) or zone
     significant = False
     same_time = times.same_value(current.start, event.start, zone) and times.same_value(current.end, event.end, zone)
     if not same_time or current.all_day != event.all_day:
-        own = None if event.rrules or current.rrules or event.all_day else _own_zone(master, current)
-        if own is None:
-            _set_times(master, event.start, event.end, zone, bool(event.rrules))
-        else:  # a single entry keeps its own zone, as a series keeps its time_zone (trial F4)
+        single = not (event.rrules or current.rrules or event.all_day)
+        form = _value_form(master) if single else None
+        own = _own_zone(master, current) if form == "zoned" else None
+        if form == "utc":  # RFC 5545 3.3.5 form 2, as a booking tool wrote it (trial L-UTC)
+            _set_times(master, event.start, event.end, UTC)
+        elif form == "floating":  # form 1: still on the wall clock it was read on, no TZID
+            _set_floating_times(master, event.start, event.end, zone)
+        elif own is not None:  # a single entry keeps its own zone, as a series keeps its time_zone (trial F4)
             _set_times(master, event.start, event.end, own[0])
             _keep_tzid(master, own[1])
+        elif form == "zoned" and _is_unmatched_zone(master.decoded("dtstart")):
+            # Its own VTIMEZONE, which no IANA zone matches: written on that block, under its TZID.
+            _set_times(master, event.start, event.end, master.decoded("dtstart").tzinfo)
+        else:
+            _set_times(master, event.start, event.end, zone, bool(event.rrules))
         significant = True
     _set_text(master, "summary", current.subject, event.subject, keep_empty=True)
     _set_text(master, "description", current.body, event.body)
@@ -901,12 +914,61 @@ def merge_calendar(raw: str, event: RemoteEvent) -> str:
 def _own_zone(master, current: RemoteEvent) -> tuple[zoneinfo.ZoneInfo, str] | None:
     """The zone a single entry's DTSTART is written in, when it is one of its own (a TZID naming an
     IANA zone, a Windows id, or its own VTIMEZONE's name that ends in one): (the zone, the TZID as
-    written). None for UTC, floating times and dates, which take the technician's zone as before."""
+    written, or the zone's canonical name for a deprecated tz alias such as "US/Eastern"). None for
+    UTC, floating times, dates and blocks no IANA zone matches (`_value_form`)."""
     tzid = master.get("dtstart").params.get("TZID") if master.get("dtstart") is not None else None
     if not tzid or not isinstance(current.start, datetime) or current.time_zone in ("", "UTC"):
         return None
     zone = times.zone_or(current.time_zone, None)
-    return (zone, str(tzid)) if zone is not None else None
+    if zone is None:
+        return None
+    return zone, zone.key if times.canonical_zone_name(str(tzid)) != str(tzid) else str(tzid)
+
+
+def _value_form(master) -> str | None:
+    """The form of the VEVENT's DTSTART (RFC 5545 3.3.5): "utc" (form 2, "...Z"), "floating"
+    (form 1, no TZID), "zoned" (form 3, a TZID); None for a date or no DTSTART."""
+    prop = master.get("dtstart")
+    value = getattr(prop, "dt", None)
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        return "floating" if "TZID" not in prop.params else "zoned"  # an unknown TZID left floating
+    if "TZID" not in prop.params and value.utcoffset() == timedelta(0):
+        return "utc"
+    return "zoned"
+
+
+def _set_floating_times(component, start: datetime, end: datetime, zone: tzinfo) -> None:
+    """DTSTART and DTEND as floating times on `zone`'s wall clock (the clock a floating time is
+    read on: the technician's), unless one is the second of a repeated hour, which RFC 5545 3.3.5
+    reads as the first: that span goes out as `_set_times` writes it (in UTC)."""
+    first, last = times.outgoing_span(start, end, zone)
+    if UTC in (getattr(first, "tzinfo", None), getattr(last, "tzinfo", None)):
+        _set_times(component, start, end, zone)
+        return
+    _replace(component, "dtstart", first.replace(tzinfo=None))
+    component.pop("duration", None)
+    _replace(component, "dtend", last.replace(tzinfo=None))
+
+
+def _series_own_zone(master, zone: tzinfo) -> tzinfo | None:
+    """The zone of a series master's DTSTART as the object names it (its TZID and VTIMEZONE, an
+    Outlook "Customized Time Zone" among them) when it is the clock the helpdesk keeps (`zone`):
+    the same IANA zone, or a block with the same rules. None when the helpdesk changed the zone,
+    for UTC, floating times and dates, and for a TZID that is a deprecated tz alias ("US/Eastern"),
+    which is never written again (the canonical name is)."""
+    prop = master.get("dtstart")
+    value = getattr(prop, "dt", None)
+    tzid = prop.params.get("TZID") if prop is not None else None
+    if not tzid or not isinstance(value, datetime) or value.tzinfo is None:
+        return None
+    if times.canonical_zone_name(str(tzid)) != str(tzid):
+        return None
+    if not isinstance(zone, zoneinfo.ZoneInfo) or zone.key == "UTC":
+        return None  # a block no IANA zone matches: `_entry_zone` already writes on it (`zone_block`)
+    # The same clock: `zone_of` answers `prefer` only when its offsets are the block's.
+    return value.tzinfo if times.zone_of(value, prefer=zone) is zone else None
 
 
 def _keep_tzid(component, tzid: str) -> None:

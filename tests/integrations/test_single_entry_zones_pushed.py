@@ -47,9 +47,12 @@ def _offset_read_by_dateutil(text: str, tzid: str, wall: datetime) -> timedelta:
     return tz.tzical(io.StringIO(block.to_ical().decode())).get(tzid).utcoffset(wall)
 
 
-def test_merge_adds_the_vtimezone_of_a_tzid_it_writes_into_a_utc_entry():
-    """The trial's steps: a Google-style UTC entry, moved in the helpdesk to 31 Oct 2027 03:30 CET."""
-    raw = _object("utc-1", "DTSTART:20271030T100000Z\r\nDTEND:20271030T110000Z\r\n")
+def test_merge_adds_the_vtimezone_of_a_tzid_it_writes_into_an_entry_without_one():
+    """The trial's steps on an entry whose TZID came without its VTIMEZONE, moved in the helpdesk to
+    31 Oct 2027 03:30 CET (a UTC entry now stays in UTC form: test_entry_time_form_kept.py)."""
+    raw = _object(
+        "tzid-1", "DTSTART;TZID=Europe/Amsterdam:20271030T120000\r\nDTEND;TZID=Europe/Amsterdam:20271030T130000\r\n"
+    )
     start = datetime(2027, 10, 31, 2, 30, tzinfo=UTC)  # 03:30+01:00, the hour after the fall-back
 
     text = merge_calendar(raw, _moved(raw, start, start + timedelta(hours=1)))
@@ -88,14 +91,14 @@ def test_a_moved_one_off_keeps_its_own_zone(tzid, zone):
     assert parse_event(text, remote_id="/x.ics").start == start  # the same instant, read back
 
 
-def test_a_moved_one_off_in_the_technician_s_zone_or_utc_is_as_before():
-    """Only a zone of the entry's own is kept: UTC and floating times take the technician's zone."""
+def test_a_moved_one_off_in_utc_stays_in_utc():
+    """Trial L-UTC: a UTC entry (RFC 5545 3.3.5 form 2) goes back in UTC form, not on the technician's zone."""
     raw = _object("utc-2", "DTSTART:20261210T080000Z\r\nDTEND:20261210T090000Z\r\n")
     start = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 
     text = merge_calendar(raw, _moved(raw, start, start + timedelta(hours=1)))
 
-    assert "DTSTART;TZID=Europe/Amsterdam:20261210T100000" in text
+    assert "DTSTART:20261210T090000Z" in text and "TZID" not in text
 
 
 def test_through_radicale_a_moved_entry_keeps_its_zone_and_gets_a_correct_vtimezone(alice_calendar, alice_phone):
@@ -121,8 +124,8 @@ def test_through_radicale_a_moved_entry_keeps_its_zone_and_gets_a_correct_vtimez
     report = engine.sync_agent_calendar(alice_calendar, pull=False)
 
     assert report.failed == 0, report.errors
-    stored = alice_phone.by_uid("utc-3").data
-    assert _offset_read_by_dateutil(stored, "Europe/Amsterdam", datetime(2027, 10, 31, 3, 30)) == timedelta(hours=1)
+    stored = icalendar.Calendar.from_ical(alice_phone.by_uid("utc-3").data).walk("VEVENT")[0]
+    assert stored.decoded("dtstart") == fall_back and "TZID" not in stored["dtstart"].params  # UTC form kept
     stored = alice_phone.by_uid("pst-3").data.replace("\r\n ", "")
     assert "DTSTART;TZID=Pacific Standard Time:20261210T100000" in stored
     assert SyncLink.objects.filter(agent_calendar=alice_calendar, pending=True).count() == 0

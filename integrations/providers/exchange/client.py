@@ -74,6 +74,7 @@ from ..base import (
     Window,
     choose_calendar,
     connection_tested,
+    on_entry_zone,
     unreachable_reason,
 )
 from .errors import FailFastKeepingRetryAfter, translate
@@ -626,6 +627,7 @@ class ExchangeProvider:
         item: CalendarItem | None = current() if base is None or not ref.version else None
         if base is None:
             base = event_from_item(item)
+        event = on_entry_zone(event, base)  # a single entry stays on its own zone
         fields = changed_fields(event, base)
         # A series whose pattern, exceptions and times are as last read needs no recurrence work.
         series_as_read = same_series(event, base) and not set(TIME_FIELDS) & set(fields)

@@ -32,6 +32,7 @@ from ..base import (
     RemoteOccurrence,
     json_template,
     occurrence_texts_to_write,
+    on_entry_zone,
     read_iso,
     reads_untrusted,
     refuse_own_zone,
@@ -90,7 +91,9 @@ def parse_event_time(value: dict, zone: str) -> datetime | date:
 
 
 def event_time(value: datetime | date, zone: str, *, all_day: bool) -> dict:
-    """Our time as an EventDateTime; the other member set to null so a patch clears it."""
+    """Our time as an EventDateTime; the other member set to null so a patch clears it. The
+    timeZone is the tz database's canonical name (never a "backward" alias such as "US/Eastern")."""
+    zone = times.canonical_zone_name(zone)
     if all_day:
         day = value.date() if isinstance(value, datetime) else value
         return {"date": day.isoformat(), "dateTime": None, "timeZone": None}
@@ -153,6 +156,7 @@ def _dates_lines(name: str, values: list[datetime | date], zone: str, all_day: b
     if all_day:
         days = [(v.date() if isinstance(v, datetime) else v).strftime("%Y%m%d") for v in values]
         return [f"{name};VALUE=DATE:" + ",".join(days)]
+    zone = times.canonical_zone_name(zone)  # never a "backward" alias as a TZID
     tz = ZoneInfo(zone)
     written = [
         times.outgoing_instance(
@@ -414,6 +418,7 @@ def patch_body(event: RemoteEvent, base: RemoteEvent, *, ours: bool, current: di
     """The members of an events.patch writing only the helpdesk-owned fields of `event` that differ
     from `base` (the entry as last read); everything else stays as Google holds it. The reminder
     is written only on our own entries (`ours`), keeping the user's e-mail reminders."""
+    event = on_entry_zone(event, base)  # a single entry stays on its own timeZone
     wanted, before = owned_fields(event), owned_fields(base)
     changes = {name: value for name, value in wanted.items() if _comparable(wanted, name) != _comparable(before, name)}
     if "recurrence" in changes and event.is_recurring:

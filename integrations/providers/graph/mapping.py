@@ -22,6 +22,7 @@ from ..base import (
     UnreadableEntry,
     json_template,
     occurrence_texts_to_write,
+    on_entry_zone,
     read_iso,
     reads_untrusted,
     refuse_extra_dates,
@@ -208,6 +209,7 @@ def changed_values(event: RemoteEvent, base: RemoteEvent, *, own: bool) -> dict[
     """Only the helpdesk-owned fields of `event` that differ from `base` (the entry as last read), as
     a PATCH body: categories, attendees, other extended properties and, on entries not ours, the
     reminder are never written."""
+    event = on_entry_zone(event, base)  # a single entry stays on its own zone
     full = event_values(event, own=own)
     patch: dict[str, Any] = {}
     if (event.subject or "").strip() != (base.subject or "").strip():

@@ -196,3 +196,18 @@ def test_moving_a_series_in_the_helpdesk_still_moves_every_occurrence(provider, 
     first = next_monday()
     view = ews.calendar_view(ALICE, first - timedelta(days=1), first + timedelta(weeks=8))
     assert [entry.start for entry in view] == [first + 2 * HOUR + timedelta(weeks=n) for n in range(6)]
+
+
+def test_a_moved_single_outlook_entry_keeps_its_own_time_zone(provider, calendar, ews, window):
+    """Trial L-UTC on Exchange: an entry made in Outlook on New York's zone, moved by a technician
+    whose zone is Amsterdam, stays on "Eastern Standard Time" (MS-OXWSCORE StartTimeZone)."""
+    item_id = outlook_entry(ews, time_zone="America/New_York")
+    base = as_read(provider, calendar, window, item_id)
+    assert base.time_zone == "America/New_York"
+    edited = dataclasses.replace(base, start=base.start + HOUR, end=base.end + HOUR, time_zone="Europe/Amsterdam")
+
+    provider.update(calendar, RemoteRef(item_id, base.version), edited, base=base)
+
+    item = ews.item(ALICE, item_id)
+    assert (item.start_tz, item.end_tz) == ("Eastern Standard Time", "Eastern Standard Time")
+    assert (item.start, item.end) == (base.start + HOUR, base.end + HOUR)
