@@ -902,26 +902,42 @@ class _Run:
 
     def _confirm_after_move(self, page, remote: dict[str, RemoteEvent], links: list[SyncLink]) -> set[str]:
         """The first full listing at a new place (`AgentCalendar.moved_from`: a new server address, a
-        calendar relinked to another URL), which may never have held our entries: every linked entry
-        it does not list, in the window or not (one outside it would be found missing once the
-        window reaches it), is asked for directly. Found: put into `remote` as it is now (kept and
-        updated as usual). Not there: returned, and `_process` pushes it again as a new entry
-        (`_not_at_new_place`) instead of deleting its appointment. Unanswered: left as it is."""
+        calendar relinked to another URL), which may never have held our entries. A linked entry it
+        does not list (by id or by our marker), in the window or not, is not taken for deleted:
+
+        - an id that names no entry of this calendar (`provider.holds`: a path into another calendar
+          of the same server after a relink, review F1) is not there, without asking: reading it
+          would find the old calendar's copy;
+        - any other is asked for directly. Found: put into `remote` as it is now (kept and updated as
+          usual). Not there, or refused for good (an id or a path the new place rejects: review F2):
+          returned, and `_process` pushes it again as a new entry (`_not_at_new_place`) instead of
+          deleting its appointment. Only a passing failure (TransientError, the server unreachable)
+          leaves it unanswered, and the next listing asks again."""
         listed = {event.remote_id for event in remote.values()} | set(page.unchanged)
         self.after_move["found"] += len(
             {link.pk for link in links if link.remote_id in listed or link.marker in remote}
         )
+        holds = getattr(self.provider, "holds", None)
         absent: set[str] = set()
         for link in links:
             if not link.remote_id or link.remote_id in listed or link.marker in remote:
+                continue
+            if holds is not None and not holds(self.calendar, link.remote_id):
+                absent.add(link.remote_id)
                 continue
             try:
                 found = _call(
                     lambda link=link: self.provider.get(self.calendar, RemoteRef(link.remote_id, None), self.window)
                 )
-            except ProviderError as error:
+            except (TransientError, ConnectionProblem) as error:
                 logger.info("Could not ask for %s after the move: %s", link.remote_id, error)
                 self.after_move["unanswered"] += 1
+                continue
+            except ProviderError as error:
+                logger.info(
+                    "%s refused at the new place after the move (taken as not there): %s", link.remote_id, error
+                )
+                absent.add(link.remote_id)
                 continue
             if found is None:
                 absent.add(link.remote_id)
