@@ -191,19 +191,34 @@ def _claim(agent_calendar_id: int, *, unless_paused: bool = False) -> str | None
     return None
 
 
+def _pid_namespace() -> str:
+    """This process's PID namespace, as the inode of /proc/self/ns/pid ("4026531836"), or "" where
+    there is none to read (not Linux). Process ids are only unique within one namespace: two
+    containers may share a host name and still number their processes apart (review F3)."""
+    try:
+        return os.readlink("/proc/self/ns/pid").partition("[")[2].rstrip("]")
+    except OSError:
+        return ""
+
+
 def _lease_owner() -> str:
-    """A new lease's owner: a random id, then this process's id and host, "<hex>/<pid>/<host>"
-    (AgentCalendar.lock_owner holds 64 characters)."""
-    return f"{uuid.uuid4().hex[:24]}/{os.getpid()}/{socket.gethostname()}"[:64]
+    """A new lease's owner: a random id, then this process's id, PID namespace and host,
+    "<hex>/<pid>/<namespace>/<host>" (AgentCalendar.lock_owner holds 64 characters)."""
+    return f"{uuid.uuid4().hex[:16]}/{os.getpid()}/{_pid_namespace()}/{socket.gethostname()}"[:64]
 
 
 def _holder_gone(owner: str) -> bool:
     """Is the process that holds a lease `owner` (`_lease_owner`) known to be gone: one of this
-    host whose process id no longer runs? An owner of another host, of this process, of an older
-    form, or whose process is alive (or not ours to signal), is not known gone."""
-    parts = owner.split("/", 2)
-    if len(parts) != 3 or not parts[1].isdigit() or owner != f"{parts[0]}/{parts[1]}/{socket.gethostname()}"[:64]:
-        return False  # another host's (or an older lease's): only its lease's end frees it
+    host and this PID namespace whose process id no longer runs? An owner of another host or
+    namespace (another container, even of the same host name), of this process, of an older form,
+    or whose process is alive (or not ours to signal), is not known gone: only its lease's end
+    frees it."""
+    parts = owner.split("/", 3)
+    namespace = _pid_namespace()
+    if len(parts) != 4 or not parts[1].isdigit() or not namespace:
+        return False
+    if owner != f"{parts[0]}/{parts[1]}/{namespace}/{socket.gethostname()}"[:64]:
+        return False
     pid = int(parts[1])
     if pid == os.getpid():
         return False
