@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import weakref
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -101,12 +102,19 @@ def _zone_links() -> dict[str, str]:
     return links
 
 
+# The POSIX-style names ("CET", "WET", "EST", "EST5EDT") and the short upper-case aliases ("UCT",
+# "PRC") are kept as written: tzdata 2024b made the POSIX-style zones links ("WET" to
+# "Europe/Lisbon", which kept CET in 1992-96; "CET" to "Europe/Brussels"), which are not aliases
+# of the same clock, and an Outlook or Java export on TZID "CET" should not come back as Brussels.
+_POSIX_STYLE = re.compile(r"[A-Z]{2,4}(?:\d{1,2}[A-Z]{3})?")
+
+
 def canonical_zone_name(name: str) -> str:
     """The tz database's current name for a zone name: a deprecated alias ("US/Eastern",
     "Asia/Calcutta", "Europe/Kiev": tz's "backward" file) gives the zone it stands for
     ("America/New_York", ...); any other name comes back as it is. UTC stays "UTC" (written as
     "Z", RFC 5545 3.3.5 form 2, never as a TZID)."""
-    if name in ("UTC", ""):
+    if name in ("UTC", "") or _POSIX_STYLE.fullmatch(name):
         return name
     seen = {name}
     while name in _zone_links() and _zone_links()[name] not in seen:  # a link may name a link
