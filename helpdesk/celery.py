@@ -46,6 +46,8 @@ def _push_what_waits(**_) -> None:
     changes not yet sent (integrations.services.queue_pending_pushes): nothing waits for the poll."""
     import logging
 
+    from django.db import connections
+
     from integrations import services
 
     try:
@@ -53,6 +55,10 @@ def _push_what_waits(**_) -> None:
     except Exception:  # a worker must start even when the database is not there yet
         logging.getLogger(__name__).warning("Could not queue the pending pushes at start", exc_info=True)
         return
+    finally:
+        # In a prefork worker this is the main process, which runs no task: no connection is kept
+        # open there for the worker's life (review F9); elsewhere the next query opens one again.
+        connections.close_all()
     if queued:
         logging.getLogger(__name__).info(
             "Worker ready: queued the pushes of %d calendar(s) with changes waiting", queued
