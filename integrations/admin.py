@@ -332,14 +332,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         """A new server address is tested at once, by the worker once the save is committed (never
         in the web request), as the "Test connection" button does: its outcome shows under "Last
         test" (`services.record_connection_test`)."""
-        from integrations.tasks import run_connection_test
-
-        pk = connection.pk
-        # The last test was of the old address: until the new one is tested, admin says it is queued.
-        Connection.objects.filter(pk=pk).update(
-            last_test_at=None, last_test_ok=None, last_test_message=f"queued: {connection.server_url} is being tested"
-        )
-        transaction.on_commit(lambda: run_connection_test.delay(pk))
+        services.queue_connection_test(connection)
         self.message_user(
             request,
             f'Testing the new address {connection.server_url} in the background: the result shows under "Last '

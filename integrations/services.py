@@ -662,6 +662,22 @@ def test_connection(connection: Connection, mailbox: str | None = None) -> str:
         raise ConnectionProblem(f"The test failed unexpectedly: {error}") from error
 
 
+def queue_connection_test(connection: Connection) -> None:
+    """Test `connection` in the worker once the caller's transaction commits (never in a web
+    request), as admin's "Test connection" does: until then its last test says it is queued, for
+    the last test was of something else (an old server address). The outcome is kept by
+    `record_connection_test`."""
+    from integrations.tasks import run_connection_test  # tasks -> engine; imported late, used on commit
+
+    pk = connection.pk
+    connection.last_test_at, connection.last_test_ok = None, None
+    connection.last_test_message = f"queued: {connection.server_url} is being tested"
+    Connection.objects.filter(pk=pk).update(
+        last_test_at=None, last_test_ok=None, last_test_message=connection.last_test_message
+    )
+    transaction.on_commit(lambda: run_connection_test.delay(pk))
+
+
 def record_connection_test(connection: Connection) -> str:
     """Run the connection test and keep its outcome on the connection (`last_test_at`, `last_test_ok`,
     `last_test_message`), where admin shows the last test, whoever ran it (admin's button, the
