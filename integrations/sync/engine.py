@@ -277,8 +277,6 @@ def _keeping_their_length(link: SyncLink, local: RemoteEvent, base: RemoteEvent 
         return local
     if not isinstance(base.start, datetime) or not isinstance(local.start, datetime):
         return local
-    if (mapping.moment_key(local.start), mapping.moment_key(local.end)) != (synced.get("start"), synced.get("end")):
-        return local  # the helpdesk moved or resized it since the last sync: its times are written
     zone = times.zone_or(local.time_zone, UTC)
 
     def instant(value: datetime) -> datetime:
@@ -289,6 +287,15 @@ def _keeping_their_length(link: SyncLink, local: RemoteEvent, base: RemoteEvent 
     if not isinstance(base.end, datetime) or instant(base.end) != instant(base.start):
         return local
     if instant(base.start) != instant(local.start):
+        return local
+    moved_here = (mapping.moment_key(local.start), mapping.moment_key(local.end)) != (
+        synced.get("start"),
+        synced.get("end"),
+    )
+    if moved_here and instant(local.end) != instant(base.start) + timedelta(minutes=1):
+        # The helpdesk moved or resized it since the last sync: its times are written. Times that
+        # are this entry's own as the helpdesk keeps them (its minute: inbound `_span`) are not a
+        # move here but a merge that took the phone's move (trial L-ZEROLEN, review F13).
         return local
     # Both as the entry has them: a gap start is the instant of the hour after it, and a merge that
     # compares one zone's times by wall clock would rewrite 02:30 as 03:30.
