@@ -1292,7 +1292,15 @@ class _Run:
         lost_here = self.winner == Winner.EXTERNAL and bool(contested)
         link.remote_id = link.remote_id or event.remote_id or ""  # matched by marker: updated, never made twice
         items = merge.exceptions.contested if merge.exceptions is not None else None
-        if merge.from_remote:
+        # The content hash leaves reminders out: a reminder changed there goes with the merge, as a
+        # pulled change of other fields takes it (`_pull_base`), unless the helpdesk changed its own
+        # (pushed below) or the entry is shared (one technician's alarm is not the others').
+        their_reminder = (
+            _reminder_changed_there(link, event)
+            and not _reminder_changed_here(link, local)
+            and not inbound.is_shared(link.appointment)
+        )
+        if merge.from_remote or their_reminder:
             overwritten = mapping.lost_values(local, event, only=contested, items=items) if lost_here else None
             with transaction.atomic(), inbound.inbound(self.ac):
                 # No remote side as last synced: the helpdesk's entry as it stands is the base, so
@@ -1308,6 +1316,9 @@ class _Run:
                     after = mapping.with_fields(before, event, merge.from_remote)
                     if local.is_recurring:
                         before, after = _exceptions_on_one_series(merge, before, after, local, event)
+                if their_reminder:
+                    # `before` is the remote side as last synced (`_reminder_changed_there` needs it).
+                    after = dataclasses.replace(after, reminder_minutes=event.reminder_minutes)
                 inbound.apply_remote_update(
                     link.appointment,
                     self.agent,
@@ -1327,7 +1338,8 @@ class _Run:
                     subject=_import_subject(link.appointment, event),
                     link=link,
                     overwritten=overwritten,
-                    message=_merge_message(merge, side=conflicts.HELPDESK),
+                    message=_merge_message(merge, side=conflicts.HELPDESK)
+                    + (" Reminder from the external calendar." if their_reminder else ""),
                 )
                 if overwritten:
                     self._tell_request(link, self._overwritten_text(link, overwritten, side=conflicts.HELPDESK))
