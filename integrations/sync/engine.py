@@ -943,7 +943,10 @@ class _Run:
         """A linked entry the calendar's new place does not hold (`AgentCalendar.moved_from`): not
         a deletion there, as that place never held it. The link forgets the old place's id, version
         and synced state, so the planner pushes it as a new entry (rule 2: one create, idempotent on
-        our marker, so never a second copy), and the sync log says so."""
+        our marker, so never a second copy), and the sync log says so. The create starts from the
+        entry as last read (`snapshot["template_raw"]`, as a split's new half does: `_to_create`),
+        so what the helpdesk does not model (X- properties, categories, the user's alarms) comes
+        back with it; the connectors leave out what named the old entry (href, ids, version tag)."""
         self.after_move["recreated"] += 1
         self._log(
             Out,
@@ -955,7 +958,10 @@ class _Run:
         )
         dropped = ("remote", "remote_raw", SENT_UNCONFIRMED, REFUSED_WRITE, "created_after_token")
         link.remote_id = link.version = link.local_hash = link.remote_hash = ""
+        raw = link.snapshot.get("remote_raw")
         link.snapshot = {k: v for k, v in link.snapshot.items() if k not in dropped}
+        if raw:
+            link.snapshot["template_raw"] = raw  # dropped by `_synced` once the create is recorded
         link.failures, link.next_attempt_at = 0, None
         SyncLink.objects.filter(pk=link.pk).update(
             remote_id="",

@@ -210,3 +210,8 @@ def test_a_technicians_own_entry_recreated_after_a_move_keeps_what_the_helpdesk_
     component = new_phone.by_uid("own-1").icalendar_component
     assert str(component.get("x-booking-id")) == "dent-7"
     assert "Health" in component.get("categories").to_ical().decode()
+    alarms = [alarm.decoded("trigger") for alarm in component.walk("VALARM")]
+    assert alarms == [timedelta(hours=-2)]  # hers, once (not hers and the helpdesk's)
+    link = SyncLink.objects.get(marker="own-1")
+    assert "template_raw" not in link.snapshot  # the template served its one create
+    assert link.remote_id == str(new_phone.by_uid("own-1").url.path)
