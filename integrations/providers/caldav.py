@@ -467,6 +467,17 @@ class CalDAVProvider:
     def _absolute(self, calendar: RemoteCalendar, remote_id: str) -> str:
         return urljoin(calendar.calendar_id, remote_id)
 
+    def holds(self, calendar: RemoteCalendar, remote_id: str) -> bool:
+        """Can `remote_id` (an entry's path, as stored on its link) name an entry of `calendar`? An
+        entry of a calendar collection is one of its members (RFC 4791 4.2: calendar object
+        resources are its internal members), so its URL lies inside the collection's, on the same
+        origin; a path into another collection (the old calendar of a relinked link) cannot."""
+        entry, collection = urlsplit(self._absolute(calendar, remote_id)), urlsplit(calendar.calendar_id)
+        prefix = collection.path if collection.path.endswith("/") else collection.path + "/"
+        return (entry.scheme, entry.netloc) == (collection.scheme, collection.netloc) and unquote(
+            entry.path
+        ).startswith(unquote(prefix))
+
     def create(self, calendar: RemoteCalendar, event: RemoteEvent) -> RemoteRef:
         if not event.marker:
             raise ValueError("An entry we create needs our marker as its UID.")

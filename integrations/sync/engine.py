@@ -191,19 +191,34 @@ def _claim(agent_calendar_id: int, *, unless_paused: bool = False) -> str | None
     return None
 
 
+def _pid_namespace() -> str:
+    """This process's PID namespace, as the inode of /proc/self/ns/pid ("4026531836"), or "" where
+    there is none to read (not Linux). Process ids are only unique within one namespace: two
+    containers may share a host name and still number their processes apart (review F3)."""
+    try:
+        return os.readlink("/proc/self/ns/pid").partition("[")[2].rstrip("]")
+    except OSError:
+        return ""
+
+
 def _lease_owner() -> str:
-    """A new lease's owner: a random id, then this process's id and host, "<hex>/<pid>/<host>"
-    (AgentCalendar.lock_owner holds 64 characters)."""
-    return f"{uuid.uuid4().hex[:24]}/{os.getpid()}/{socket.gethostname()}"[:64]
+    """A new lease's owner: a random id, then this process's id, PID namespace and host,
+    "<hex>/<pid>/<namespace>/<host>" (AgentCalendar.lock_owner holds 64 characters)."""
+    return f"{uuid.uuid4().hex[:16]}/{os.getpid()}/{_pid_namespace()}/{socket.gethostname()}"[:64]
 
 
 def _holder_gone(owner: str) -> bool:
     """Is the process that holds a lease `owner` (`_lease_owner`) known to be gone: one of this
-    host whose process id no longer runs? An owner of another host, of this process, of an older
-    form, or whose process is alive (or not ours to signal), is not known gone."""
-    parts = owner.split("/", 2)
-    if len(parts) != 3 or not parts[1].isdigit() or owner != f"{parts[0]}/{parts[1]}/{socket.gethostname()}"[:64]:
-        return False  # another host's (or an older lease's): only its lease's end frees it
+    host and this PID namespace whose process id no longer runs? An owner of another host or
+    namespace (another container, even of the same host name), of this process, of an older form,
+    or whose process is alive (or not ours to signal), is not known gone: only its lease's end
+    frees it."""
+    parts = owner.split("/", 3)
+    namespace = _pid_namespace()
+    if len(parts) != 4 or not parts[1].isdigit() or not namespace:
+        return False
+    if owner != f"{parts[0]}/{parts[1]}/{namespace}/{socket.gethostname()}"[:64]:
+        return False
     pid = int(parts[1])
     if pid == os.getpid():
         return False
@@ -909,26 +924,42 @@ class _Run:
 
     def _confirm_after_move(self, page, remote: dict[str, RemoteEvent], links: list[SyncLink]) -> set[str]:
         """The first full listing at a new place (`AgentCalendar.moved_from`: a new server address, a
-        calendar relinked to another URL), which may never have held our entries: every linked entry
-        it does not list, in the window or not (one outside it would be found missing once the
-        window reaches it), is asked for directly. Found: put into `remote` as it is now (kept and
-        updated as usual). Not there: returned, and `_process` pushes it again as a new entry
-        (`_not_at_new_place`) instead of deleting its appointment. Unanswered: left as it is."""
+        calendar relinked to another URL), which may never have held our entries. A linked entry it
+        does not list (by id or by our marker), in the window or not, is not taken for deleted:
+
+        - an id that names no entry of this calendar (`provider.holds`: a path into another calendar
+          of the same server after a relink, review F1) is not there, without asking: reading it
+          would find the old calendar's copy;
+        - any other is asked for directly. Found: put into `remote` as it is now (kept and updated as
+          usual). Not there, or refused for good (an id or a path the new place rejects: review F2):
+          returned, and `_process` pushes it again as a new entry (`_not_at_new_place`) instead of
+          deleting its appointment. Only a passing failure (TransientError, the server unreachable)
+          leaves it unanswered, and the next listing asks again."""
         listed = {event.remote_id for event in remote.values()} | set(page.unchanged)
         self.after_move["found"] += len(
             {link.pk for link in links if link.remote_id in listed or link.marker in remote}
         )
+        holds = getattr(self.provider, "holds", None)
         absent: set[str] = set()
         for link in links:
             if not link.remote_id or link.remote_id in listed or link.marker in remote:
+                continue
+            if holds is not None and not holds(self.calendar, link.remote_id):
+                absent.add(link.remote_id)
                 continue
             try:
                 found = _call(
                     lambda link=link: self.provider.get(self.calendar, RemoteRef(link.remote_id, None), self.window)
                 )
-            except ProviderError as error:
+            except (TransientError, ConnectionProblem) as error:
                 logger.info("Could not ask for %s after the move: %s", link.remote_id, error)
                 self.after_move["unanswered"] += 1
+                continue
+            except ProviderError as error:
+                logger.info(
+                    "%s refused at the new place after the move (taken as not there): %s", link.remote_id, error
+                )
+                absent.add(link.remote_id)
                 continue
             if found is None:
                 absent.add(link.remote_id)

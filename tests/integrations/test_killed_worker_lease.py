@@ -7,6 +7,7 @@ at once, a push still meeting a live holder comes back when that holder's lease 
 that runs out of tries leaves its change marked with one log line, no error."""
 
 import logging
+import os
 import socket
 import subprocess
 from datetime import timedelta
@@ -37,7 +38,7 @@ def _gone_pid() -> int:
 def test_a_lease_left_by_a_killed_worker_of_this_host_is_taken_over_and_the_push_arrives(
     alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks, caplog
 ):
-    dead = f"{'a' * 24}/{_gone_pid()}/{socket.gethostname()}"[:64]
+    dead = f"{'a' * 16}/{_gone_pid()}/{_namespace()}/{socket.gethostname()}"[:64]
     AgentCalendar.objects.filter(pk=alice_calendar.pk).update(
         locked_until=timezone.now() + timedelta(minutes=10), lock_owner=dead
     )
@@ -56,8 +57,25 @@ def test_a_lease_left_by_a_killed_worker_of_this_host_is_taken_over_and_the_push
     assert (calendar.locked_until, calendar.lock_owner) == (None, "")
 
 
-def test_a_lease_of_another_host_or_a_live_process_is_not_taken(alice_calendar):
-    elsewhere = f"{'b' * 24}/{_gone_pid()}/another-host.example"
+def _namespace() -> str:
+    # The kernel's own name for this process's PID namespace ("pid:[4026531836]"), read here
+    # without the engine's helper.
+    return os.readlink("/proc/self/ns/pid").split("[")[1].rstrip("]")
+
+
+@pytest.mark.parametrize(
+    "holder",
+    [
+        "{hex}/{pid}/{ns}/another-host.example",
+        # Another container of the same host name (review F3): its process ids are not ours to ask.
+        "{hex}/{pid}/4026500000/{host}",
+        # A lease written before the namespace was named: only its end frees it.
+        "{hex}/{pid}/{host}",
+    ],
+    ids=["another host", "another PID namespace", "older form"],
+)
+def test_a_lease_of_another_host_or_namespace_or_a_live_process_is_not_taken(alice_calendar, holder):
+    elsewhere = holder.format(hex="b" * 16, pid=_gone_pid(), ns=_namespace(), host=socket.gethostname())[:64]
     AgentCalendar.objects.filter(pk=alice_calendar.pk).update(
         locked_until=timezone.now() + timedelta(minutes=10), lock_owner=elsewhere
     )
