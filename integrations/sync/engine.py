@@ -292,8 +292,6 @@ def _keeping_their_length(link: SyncLink, local: RemoteEvent, base: RemoteEvent 
         return local
     if not isinstance(base.start, datetime) or not isinstance(local.start, datetime):
         return local
-    if (mapping.moment_key(local.start), mapping.moment_key(local.end)) != (synced.get("start"), synced.get("end")):
-        return local  # the helpdesk moved or resized it since the last sync: its times are written
     zone = times.zone_or(local.time_zone, UTC)
 
     def instant(value: datetime) -> datetime:
@@ -304,6 +302,15 @@ def _keeping_their_length(link: SyncLink, local: RemoteEvent, base: RemoteEvent 
     if not isinstance(base.end, datetime) or instant(base.end) != instant(base.start):
         return local
     if instant(base.start) != instant(local.start):
+        return local
+    moved_here = (mapping.moment_key(local.start), mapping.moment_key(local.end)) != (
+        synced.get("start"),
+        synced.get("end"),
+    )
+    if moved_here and instant(local.end) != instant(base.start) + timedelta(minutes=1):
+        # The helpdesk moved or resized it since the last sync: its times are written. Times that
+        # are this entry's own as the helpdesk keeps them (its minute: inbound `_span`) are not a
+        # move here but a merge that took the phone's move (trial L-ZEROLEN, review F13).
         return local
     # Both as the entry has them: a gap start is the instant of the hour after it, and a merge that
     # compares one zone's times by wall clock would rewrite 02:30 as 03:30.
@@ -967,7 +974,10 @@ class _Run:
         """A linked entry the calendar's new place does not hold (`AgentCalendar.moved_from`): not
         a deletion there, as that place never held it. The link forgets the old place's id, version
         and synced state, so the planner pushes it as a new entry (rule 2: one create, idempotent on
-        our marker, so never a second copy), and the sync log says so."""
+        our marker, so never a second copy), and the sync log says so. The create starts from the
+        entry as last read (`snapshot["template_raw"]`, as a split's new half does: `_to_create`),
+        so what the helpdesk does not model (X- properties, categories, the user's alarms) comes
+        back with it; the connectors leave out what named the old entry (href, ids, version tag)."""
         self.after_move["recreated"] += 1
         self._log(
             Out,
@@ -979,7 +989,10 @@ class _Run:
         )
         dropped = ("remote", "remote_raw", SENT_UNCONFIRMED, REFUSED_WRITE, "created_after_token")
         link.remote_id = link.version = link.local_hash = link.remote_hash = ""
+        raw = link.snapshot.get("remote_raw")
         link.snapshot = {k: v for k, v in link.snapshot.items() if k not in dropped}
+        if raw:
+            link.snapshot["template_raw"] = raw  # dropped by `_synced` once the create is recorded
         link.failures, link.next_attempt_at = 0, None
         SyncLink.objects.filter(pk=link.pk).update(
             remote_id="",
@@ -1316,7 +1329,15 @@ class _Run:
         lost_here = self.winner == Winner.EXTERNAL and bool(contested)
         link.remote_id = link.remote_id or event.remote_id or ""  # matched by marker: updated, never made twice
         items = merge.exceptions.contested if merge.exceptions is not None else None
-        if merge.from_remote:
+        # The content hash leaves reminders out: a reminder changed there goes with the merge, as a
+        # pulled change of other fields takes it (`_pull_base`), unless the helpdesk changed its own
+        # (pushed below) or the entry is shared (one technician's alarm is not the others').
+        their_reminder = (
+            _reminder_changed_there(link, event)
+            and not _reminder_changed_here(link, local)
+            and not inbound.is_shared(link.appointment)
+        )
+        if merge.from_remote or their_reminder:
             overwritten = mapping.lost_values(local, event, only=contested, items=items) if lost_here else None
             with transaction.atomic(), inbound.inbound(self.ac):
                 # No remote side as last synced: the helpdesk's entry as it stands is the base, so
@@ -1332,6 +1353,9 @@ class _Run:
                     after = mapping.with_fields(before, event, merge.from_remote)
                     if local.is_recurring:
                         before, after = _exceptions_on_one_series(merge, before, after, local, event)
+                if their_reminder:
+                    # `before` is the remote side as last synced (`_reminder_changed_there` needs it).
+                    after = dataclasses.replace(after, reminder_minutes=event.reminder_minutes)
                 inbound.apply_remote_update(
                     link.appointment,
                     self.agent,
@@ -1351,7 +1375,8 @@ class _Run:
                     subject=_import_subject(link.appointment, event),
                     link=link,
                     overwritten=overwritten,
-                    message=_merge_message(merge, side=conflicts.HELPDESK),
+                    message=_merge_message(merge, side=conflicts.HELPDESK)
+                    + (" Reminder from the external calendar." if their_reminder else ""),
                 )
                 if overwritten:
                     self._tell_request(link, self._overwritten_text(link, overwritten, side=conflicts.HELPDESK))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 
 from calendars.models import Appointment
-from integrations.models import AgentCalendar, SyncLink
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
 from integrations.providers.caldav import CalDAVProvider
 from integrations.sync import engine
 from tests.integrations.conftest import USERS, OtherClient
@@ -175,6 +175,9 @@ def test_a_merge_takes_the_reminder_the_phone_changed_with_another_field(
     assert (appointment.subject, appointment.location) == ("Renamed in the helpdesk", "Room 4")
     assert _triggers(alice_phone, marker) == [timedelta(minutes=-120)]
     assert appointment.reminder_minutes == 120
+    pulled = SyncLogEntry.objects.filter(direction="in", operation="update").latest("id")
+    assert pulled.message.endswith(" Reminder from the external calendar."), pulled.message
+    assert pull(alice_calendar).pulled == 0  # taken once: the next pull finds nothing new there
 
 
 def test_a_technicians_own_entry_recreated_after_a_move_keeps_what_the_helpdesk_does_not_model(
@@ -206,3 +209,8 @@ def test_a_technicians_own_entry_recreated_after_a_move_keeps_what_the_helpdesk_
     component = new_phone.by_uid("own-1").icalendar_component
     assert str(component.get("x-booking-id")) == "dent-7"
     assert "Health" in component.get("categories").to_ical().decode()
+    alarms = [alarm.decoded("trigger") for alarm in component.walk("VALARM")]
+    assert alarms == [timedelta(hours=-2)]  # hers, once (not hers and the helpdesk's)
+    link = SyncLink.objects.get(marker="own-1")
+    assert "template_raw" not in link.snapshot  # the template served its one create
+    assert link.remote_id == str(new_phone.by_uid("own-1").url.path)
