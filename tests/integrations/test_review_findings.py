@@ -1,0 +1,86 @@
+"""Review findings on the integrate branch, shown against the real Radicale peer (read back with a
+separate CalDAV client, not through our code)."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from calendars.models import Appointment
+from integrations.models import AgentCalendar, SyncLink
+from integrations.providers.caldav import CalDAVProvider
+from integrations.sync import engine
+from tests.integrations.conftest import USERS, OtherClient
+from tests.integrations.test_server_move_keeps_entries import EVERY_SUBJECT, alice_with_entries  # noqa: F401
+
+
+def test_relinking_to_another_calendar_of_the_same_server_moves_the_entries_and_deletes_none(
+    admin_client,
+    alice_with_entries,
+    radicale,  # noqa: F811
+):
+    """Admin relinks alice to another (empty) calendar on the SAME server: her entries must land in
+    that calendar, and the next full listing of it must delete no appointment."""
+    alice_calendar = alice_with_entries
+    made = CalDAVProvider(radicale.url, "helpdesk", USERS["helpdesk"], calendar_home="/{user}/").make_calendar(
+        alice_calendar.agent.mailbox, "other-work"
+    )
+    new_phone = OtherClient(radicale.url, "alice", USERS["alice"], made.calendar_id)
+    form = {
+        "agent": alice_calendar.agent.pk,
+        "connection": alice_calendar.connection.pk,
+        "mailbox": "",
+        "calendar_id": made.calendar_id,
+        "calendar_name": "",
+        "shared_account": "on",
+        "state": alice_calendar.state,
+    }
+    response = admin_client.post(f"/admin/integrations/agentcalendar/{alice_calendar.pk}/change/", form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+    # The daily full listing of the new calendar (SYNC_FULL_RESYNC_HOURS) comes round.
+    AgentCalendar.objects.filter(pk=alice_calendar.pk).update(full_sync_at=timezone.now() - timedelta(days=2))
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+
+    assert set(Appointment.objects.values_list("subject", flat=True)) == EVERY_SUBJECT
+    still_old = [
+        link.remote_id
+        for link in SyncLink.objects.all()
+        if not link.remote_id.startswith("/" + made.calendar_id.split("/", 3)[3])
+    ]
+    assert still_old == []
+    assert len(new_phone.entries()) == 4
+
+
+def test_relinked_calendar_of_the_same_server_that_holds_an_entry_loses_no_appointment_at_its_daily_listing(
+    admin_client,
+    alice_with_entries,
+    radicale,
+    tomorrow_9,  # noqa: F811
+):
+    """As above, but the calendar relinked to already holds one entry of alice's: the first listing
+    'finds' her linked entries in the OLD calendar (GET of their stored absolute paths), ends the
+    move, and the next full listing of the new calendar (not empty) takes them as deleted."""
+    alice_calendar = alice_with_entries
+    made = CalDAVProvider(radicale.url, "helpdesk", USERS["helpdesk"], calendar_home="/{user}/").make_calendar(
+        alice_calendar.agent.mailbox, "other-work-2"
+    )
+    new_phone = OtherClient(radicale.url, "alice", USERS["alice"], made.calendar_id)
+    new_phone.add("own-1", tomorrow_9 + timedelta(hours=7), tomorrow_9 + timedelta(hours=8), "Gym")
+    form = {
+        "agent": alice_calendar.agent.pk,
+        "connection": alice_calendar.connection.pk,
+        "mailbox": "",
+        "calendar_id": made.calendar_id,
+        "calendar_name": "",
+        "shared_account": "on",
+        "state": alice_calendar.state,
+    }
+    response = admin_client.post(f"/admin/integrations/agentcalendar/{alice_calendar.pk}/change/", form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+    AgentCalendar.objects.filter(pk=alice_calendar.pk).update(full_sync_at=timezone.now() - timedelta(days=2))
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+
+    assert EVERY_SUBJECT <= set(Appointment.objects.values_list("subject", flat=True))
