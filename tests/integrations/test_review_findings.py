@@ -10,7 +10,15 @@ from integrations.models import AgentCalendar, SyncLink
 from integrations.providers.caldav import CalDAVProvider
 from integrations.sync import engine
 from tests.integrations.conftest import USERS, OtherClient
-from tests.integrations.test_server_move_keeps_entries import EVERY_SUBJECT, alice_with_entries  # noqa: F401
+from tests.integrations.test_server_move_keeps_entries import (  # noqa: F401
+    EVERY_SUBJECT,
+    _empty_twin,
+    _move,
+    _uids,
+    alice_with_entries,
+    second_radicale,
+)
+from tests.peers.fault_proxy import FaultProxy
 
 
 def test_relinking_to_another_calendar_of_the_same_server_moves_the_entries_and_deletes_none(
@@ -84,3 +92,31 @@ def test_relinked_calendar_of_the_same_server_that_holds_an_entry_loses_no_appoi
     engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
 
     assert set(Appointment.objects.values_list("subject", flat=True)) >= EVERY_SUBJECT
+
+
+def test_a_move_kept_open_by_one_unanswered_entry_still_takes_the_users_deletions(
+    alice_with_entries,  # noqa: F811 (the fixture imported above)
+    second_radicale,  # noqa: F811
+):
+    """One entry the new server never answers for (403 on its GET, for good: an ACL, an object the
+    server cannot render) keeps `moved_from` set; meanwhile alice deletes another entry on the new
+    server after the first listing put it there. The helpdesk must take that deletion, not put the
+    entry back at every poll (the 'never lost, never overwritten' promise, the other way round)."""
+    alice_calendar = alice_with_entries
+    new_phone = _empty_twin(second_radicale, alice_calendar)
+    proxy = FaultProxy(second_radicale.url)
+    try:
+        stuck = SyncLink.objects.get(appointment__subject="Visit 0")
+        proxy.refuse(stuck.remote_id, reads=True)
+        _move(alice_calendar.connection, proxy.url)
+        engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+        assert AgentCalendar.objects.get(pk=alice_calendar.pk).moved_from  # open, as designed
+        deleted = SyncLink.objects.get(appointment__subject="Visit 1")
+
+        new_phone.delete(deleted.marker)  # alice deletes it on the new server
+        engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+    finally:
+        proxy.stop()
+
+    assert deleted.marker not in _uids(new_phone)
+    assert not Appointment.objects.filter(subject="Visit 1").exists()
