@@ -120,3 +120,19 @@ def test_a_move_kept_open_by_one_unanswered_entry_still_takes_the_users_deletion
 
     assert deleted.marker not in _uids(new_phone)
     assert not Appointment.objects.filter(subject="Visit 1").exists()
+
+
+def test_the_delete_compare_and_set_is_one_conditional_statement(alice_calendar):
+    """engine._Run._deleted: `SyncLink.objects.filter(pk=…, changes=…).delete()` is meant as a
+    compare-and-set against a helpdesk change made meanwhile (task push 3). SyncLogEntry.link is
+    SET_NULL, so Django cannot fast-delete: it SELECTs the rows, then deletes them by id alone, and a
+    change committed between the two (the entry given back) is deleted with the link."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    link = SyncLink.objects.create(agent_calendar=alice_calendar)
+    with CaptureQueriesContext(connection) as captured:
+        SyncLink.objects.filter(pk=link.pk, changes=link.changes).delete()
+    deletes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("DELETE")]
+    link_deletes = [sql for sql in deletes if "integrations_synclink" in sql.split("WHERE")[0]]
+    assert link_deletes and all('"changes"' in sql for sql in link_deletes), deletes
