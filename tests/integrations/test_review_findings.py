@@ -1,7 +1,7 @@
 """Review findings on the integrate branch, shown against the real Radicale peer (read back with a
 separate CalDAV client, not through our code)."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
@@ -136,3 +136,25 @@ def test_the_delete_compare_and_set_is_one_conditional_statement(alice_calendar)
     deletes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("DELETE")]
     link_deletes = [sql for sql in deletes if "integrations_synclink" in sql.split("WHERE")[0]]
     assert link_deletes and all('"changes"' in sql for sql in link_deletes), deletes
+
+
+def test_a_merge_keeps_the_zero_length_the_phone_moved_the_entry_with(alice_calendar, alice_phone):
+    """L-ZEROLEN in the merge path: the phone moves an entry of no length (DTEND = DTSTART, 09:00Z to
+    11:00Z) while the helpdesk renames it. The merge takes the phone's times and pushes the name; the
+    push must not write the helpdesk's one-minute end over the phone's entry (icalendar reads it)."""
+    from calendars import services as calendar_services
+    from tests.integrations.test_zero_length_kept import CASES, _end, _entry, _imported
+
+    uid = "zero-merged"
+    alice_calendar, appointment = _imported(alice_calendar, alice_phone, uid, CASES["dtend-equals-dtstart"])
+    calendar_services.update_appointment(appointment, subject="Renamed in the helpdesk")  # pending, not pushed
+    alice_phone.calendar.save_event(_entry(uid, "DTSTART:20270105T110000Z\r\nDTEND:20270105T110000Z\r\n"))
+
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+
+    assert report.failed == 0, report.errors
+    after = alice_phone.by_uid(uid).icalendar_component
+    assert str(after["summary"]) == "Renamed in the helpdesk"
+    start = after.decoded("dtstart")
+    assert start.astimezone(UTC) == datetime(2027, 1, 5, 11, 0, tzinfo=UTC)
+    assert _end(after).astimezone(UTC) == start.astimezone(UTC)
