@@ -158,3 +158,28 @@ def test_a_merge_keeps_the_zero_length_the_phone_moved_the_entry_with(alice_cale
     start = after.decoded("dtstart")
     assert start.astimezone(UTC) == datetime(2027, 1, 5, 11, 0, tzinfo=UTC)
     assert _end(after).astimezone(UTC) == start.astimezone(UTC)
+
+
+def test_a_merge_takes_the_reminder_the_phone_changed_with_another_field(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    """Task remind: 'a pulled change of other fields takes a changed reminder too'. In the merge path
+    (the helpdesk renamed it, the phone changed the location and the alarm 15 -> 120 minutes) the
+    reminder must reach the helpdesk as well, not stay 15 there while the phone rings at 120."""
+    from calendars import services as calendar_services
+    from tests.integrations.test_caldav_reminder_edited import _set_trigger, _triggers
+    from tests.integrations.test_caldav_sync import make, pull
+
+    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks, reminder_minutes=15)
+    marker = SyncLink.objects.get(appointment=appointment).marker
+    calendar_services.update_appointment(appointment, subject="Renamed in the helpdesk")  # pending
+    _set_trigger(alice_phone, marker, 120)
+    alice_phone.edit(marker, location="Room 4")
+
+    report = pull(alice_calendar)
+
+    assert report.failed == 0, report.errors
+    appointment.refresh_from_db()
+    assert (appointment.subject, appointment.location) == ("Renamed in the helpdesk", "Room 4")
+    assert _triggers(alice_phone, marker) == [timedelta(minutes=-120)]
+    assert appointment.reminder_minutes == 120
