@@ -183,3 +183,34 @@ def test_a_merge_takes_the_reminder_the_phone_changed_with_another_field(
     assert (appointment.subject, appointment.location) == ("Renamed in the helpdesk", "Room 4")
     assert _triggers(alice_phone, marker) == [timedelta(minutes=-120)]
     assert appointment.reminder_minutes == 120
+
+
+def test_a_technicians_own_entry_recreated_after_a_move_keeps_what_the_helpdesk_does_not_model(
+    alice_calendar,
+    alice_phone,
+    second_radicale,  # noqa: F811
+):
+    """Alice's own entry (made on her phone: categories, an X- property of her booking tool, her
+    alarm) is re-created on the new, empty server after the move: it must come back as she had it,
+    not as the helpdesk's stripped copy (`_not_at_new_place` drops `remote_raw`, which the split's
+    `_to_create` shows can serve as the template)."""
+    from tests.integrations.importing import start_importing
+
+    alice_calendar = start_importing(alice_calendar)
+    alice_phone.calendar.save_event(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Phone//EN\r\nBEGIN:VEVENT\r\nUID:own-1\r\n"
+        "DTSTAMP:20261201T100000Z\r\nDTSTART:20270105T090000Z\r\nDTEND:20270105T100000Z\r\n"
+        "SUMMARY:Dentist\r\nCATEGORIES:Health\r\nX-BOOKING-ID:dent-7\r\n"
+        "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Dentist\r\nTRIGGER:-PT2H\r\nEND:VALARM\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    assert engine.sync_agent_calendar(alice_calendar, pull=True).failed == 0
+    new_phone = _empty_twin(second_radicale, AgentCalendar.objects.get(pk=alice_calendar.pk))
+    _move(alice_calendar.connection, second_radicale.url)
+
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+
+    assert report.failed == 0, report.errors
+    component = new_phone.by_uid("own-1").icalendar_component
+    assert str(component.get("x-booking-id")) == "dent-7"
+    assert "Health" in component.get("categories").to_ical().decode()
