@@ -21,6 +21,21 @@ from tests.integrations.test_server_move_keeps_entries import (  # noqa: F401
 from tests.peers.fault_proxy import FaultProxy
 
 
+def _relink_in_admin(admin_client, alice_calendar, calendar_url: str) -> None:
+    """The admin gives alice's AgentCalendar another calendar URL on the same connection."""
+    form = {
+        "agent": alice_calendar.agent.pk,
+        "connection": alice_calendar.connection.pk,
+        "mailbox": "",
+        "calendar_id": calendar_url,
+        "calendar_name": "",
+        "shared_account": "on",
+        "state": alice_calendar.state,
+    }
+    response = admin_client.post(f"/admin/integrations/agentcalendar/{alice_calendar.pk}/change/", form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+
 def test_relinking_to_another_calendar_of_the_same_server_moves_the_entries_and_deletes_none(
     admin_client,
     alice_with_entries,  # noqa: F811 (the fixture imported above)
@@ -33,18 +48,7 @@ def test_relinking_to_another_calendar_of_the_same_server_moves_the_entries_and_
         alice_calendar.agent.mailbox, "other-work"
     )
     new_phone = OtherClient(radicale.url, "alice", USERS["alice"], made.calendar_id)
-    form = {
-        "agent": alice_calendar.agent.pk,
-        "connection": alice_calendar.connection.pk,
-        "mailbox": "",
-        "calendar_id": made.calendar_id,
-        "calendar_name": "",
-        "shared_account": "on",
-        "state": alice_calendar.state,
-    }
-    response = admin_client.post(f"/admin/integrations/agentcalendar/{alice_calendar.pk}/change/", form)
-    assert response.status_code == 302, response.context["adminform"].form.errors
-
+    _relink_in_admin(admin_client, alice_calendar, made.calendar_id)
     engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
     # The daily full listing of the new calendar (SYNC_FULL_RESYNC_HOURS) comes round.
     AgentCalendar.objects.filter(pk=alice_calendar.pk).update(full_sync_at=timezone.now() - timedelta(days=2))
@@ -75,18 +79,7 @@ def test_relinked_calendar_of_the_same_server_that_holds_an_entry_loses_no_appoi
     )
     new_phone = OtherClient(radicale.url, "alice", USERS["alice"], made.calendar_id)
     new_phone.add("own-1", tomorrow_9 + timedelta(hours=7), tomorrow_9 + timedelta(hours=8), "Gym")
-    form = {
-        "agent": alice_calendar.agent.pk,
-        "connection": alice_calendar.connection.pk,
-        "mailbox": "",
-        "calendar_id": made.calendar_id,
-        "calendar_name": "",
-        "shared_account": "on",
-        "state": alice_calendar.state,
-    }
-    response = admin_client.post(f"/admin/integrations/agentcalendar/{alice_calendar.pk}/change/", form)
-    assert response.status_code == 302, response.context["adminform"].form.errors
-
+    _relink_in_admin(admin_client, alice_calendar, made.calendar_id)
     engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
     AgentCalendar.objects.filter(pk=alice_calendar.pk).update(full_sync_at=timezone.now() - timedelta(days=2))
     engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
