@@ -6,7 +6,7 @@ import uuid
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from agents.models import Agent
@@ -349,6 +349,39 @@ def new_marker() -> str:
     return f"helpdesk-{uuid.uuid4()}"
 
 
+class SyncLinkQuerySet(models.QuerySet):
+    """SyncLink's queryset: its `delete` is one conditional statement (see there)."""
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Delete the links this queryset matches with one DELETE that keeps every filter, so a
+        compare-and-set such as `filter(pk=…, changes=…).delete()` holds (engine `_deleted`, task
+        push 3); their sync log entries stay, with the link emptied (SyncLogEntry.link's SET_NULL).
+
+        Django's own delete cannot fast-delete a model that a SET_NULL relation points to: it
+        SELECTs the rows, then deletes them by id alone, so a row changed between the two (a
+        helpdesk change raising `changes`) would be deleted all the same. Here the DELETE comes
+        first, with the filters, and only the log entries of the links actually gone are emptied,
+        in the same transaction (the foreign keys are checked at commit: Django declares them
+        DEFERRABLE INITIALLY DEFERRED on PostgreSQL and SQLite).
+
+        Returns (count, {"integrations.SyncLink": count}) like QuerySet.delete. Raises TypeError on
+        a sliced queryset, as QuerySet.delete does.
+        """
+        if self.query.is_sliced:
+            raise TypeError("Cannot use 'limit' or 'offset' with delete().")
+        with transaction.atomic(using=self.db):
+            ids = list(self.values_list("pk", flat=True))
+            if not ids:
+                return 0, {}
+            # _raw_delete: the SQL DELETE of this queryset's WHERE, without the collector.
+            deleted = self.filter(pk__in=ids)._raw_delete(self.db)
+            still_there = SyncLink.objects.using(self.db).filter(pk__in=ids).values("pk")
+            SyncLogEntry.objects.using(self.db).filter(link_id__in=ids).exclude(link_id__in=still_there).update(
+                link=None
+            )
+        return deleted, ({self.model._meta.label: deleted} if deleted else {})
+
+
 class SyncLink(models.Model):
     """Ties one appointment to one external entry on one agent calendar.
 
@@ -395,6 +428,8 @@ class SyncLink(models.Model):
     last_error = models.TextField(blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SyncLinkQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -756,6 +756,39 @@ def connect_agent(
 # --- disconnecting a technician's calendar --------------------------------------------------------------
 
 
+def record_unfinished_disconnect(agent_calendar_id: int, reason: str) -> bool:
+    """The worker gave up on a Disconnect (integrations.tasks.finish_disconnect ran out of tries:
+    the calendar stayed busy or its server faulty): nothing picks a paused calendar up again, so
+    the admin is told where they look, as `engine.finish_disconnect` does for entries it could not
+    remove: the calendar's last error and an ERROR entry in its sync log, both saying what is left
+    and to disconnect it again. `reason`: why the tries ran out, one line. False when the calendar
+    is gone meanwhile (the disconnect finished after all)."""
+    agent_calendar = AgentCalendar.objects.select_related("agent__user", "connection").filter(pk=agent_calendar_id)
+    agent_calendar = agent_calendar.first()
+    if agent_calendar is None:
+        return False
+    message = (
+        f"Disconnect not finished: {reason}. The entries the helpdesk put on the calendar may still be "
+        "on it and the link stays paused: disconnect it again to retry."
+    )[:2000]
+    AgentCalendar.objects.filter(pk=agent_calendar.pk).update(last_error=message, last_error_at=timezone.now())
+    _log_disconnect(agent_calendar, message, result=SyncLogEntry.Result.ERROR)
+    return True
+
+
+def _log_disconnect(agent_calendar: AgentCalendar, message: str, *, result: str = SyncLogEntry.Result.OK) -> None:
+    """One "disconnect" line in the calendar's sync log (what the admin reads)."""
+    SyncLogEntry.objects.create(
+        agent_calendar=agent_calendar,
+        agent=agent_calendar.agent,
+        calendar_label=str(agent_calendar)[:255],
+        direction=SyncLogEntry.Direction.OUTBOUND,
+        operation="disconnect",
+        result=result,
+        message=message,
+    )
+
+
 def keep_sync_log(sender=None, *, instance: AgentCalendar, **_) -> int:
     """Receiver of AgentCalendar's pre_delete: stamp the technician and the calendar's name on its
     sync log, so the entries stay (with the technician) when the calendar row goes, however it
@@ -835,14 +868,7 @@ def disconnect_agent_calendar(
         if remove_imported
         else f"{counts['imported']} appointment(s) imported from it stay in the helpdesk",
     ]
-    SyncLogEntry.objects.create(
-        agent_calendar=agent_calendar,
-        agent=agent_calendar.agent,
-        calendar_label=str(agent_calendar)[:255],
-        direction=SyncLogEntry.Direction.OUTBOUND,
-        operation="disconnect",
-        message=f"Disconnected by {who}: " + "; ".join(what) + ".",
-    )
+    _log_disconnect(agent_calendar, f"Disconnected by {who}: " + "; ".join(what) + ".")
     pk = agent_calendar.pk
     transaction.on_commit(lambda: finish_disconnect.delay(pk, remove_pushed))
     return {**counts, "removed_imported": removed}

@@ -43,15 +43,19 @@ def _busy_countdown(task, busy: engine.CalendarBusy) -> float:
     return max(2.0, (busy.until - timezone.now()).total_seconds()) + random.uniform(1, 5)
 
 
-def _retried(task, work: Callable[[], T]) -> T | None:
+def _retried(task, work: Callable[[], T], *, gave_up: Callable[[str], None] | None = None) -> T | None:
     """`work()`, with `task` retried when the calendar is busy or the server has a passing fault.
-    None when the calendar stayed busy, or its server faulty, through every retry: nothing is
-    lost (what was to be pushed stays marked on its links, and the next run of the calendar, at the
-    latest the beat's poll, sends it), so that is one log line, not an error."""
+    None when the calendar stayed busy, or its server faulty, through every retry: for a sync
+    nothing is lost (what was to be pushed stays marked on its links, and the next run of the
+    calendar, at the latest the beat's poll, sends it), so that is one log line, not an error.
+    Work that no later run picks up passes `gave_up`, called then with the reason (one line)."""
     try:
         return work()
     except engine.CalendarBusy as busy:
         if task.request.retries >= BUSY_RETRIES:
+            if gave_up is not None:
+                gave_up(f"{busy} was still being synced by another run after {task.request.retries} tries")
+                return None
             logger.warning(
                 "%s: %s is still being synced by another run after %d tries; its changes stay marked "
                 "and go out with its next sync (at the latest the next poll).",
@@ -64,6 +68,9 @@ def _retried(task, work: Callable[[], T]) -> T | None:
         raise task.retry(countdown=_busy_countdown(task, busy), max_retries=BUSY_RETRIES) from None
     except TransientError as error:
         if task.request.retries >= TRANSIENT_RETRIES:
+            if gave_up is not None:
+                gave_up(f"the calendar's server still had a passing fault after {task.request.retries} tries ({error})")
+                return None
             logger.warning(
                 "%s: the calendar's server still has a passing fault after %d tries (%s); what waits "
                 "stays marked and goes with the calendar's next sync (at the latest the next poll).",
@@ -106,9 +113,20 @@ def sync_all_calendars() -> int:
 
 @shared_task(bind=True, acks_late=True)
 def finish_disconnect(self, agent_calendar_id: int, remove_pushed: bool) -> str:
-    """The outbound half of an admin's "Disconnect": remove what the link put on the calendar, then the link."""
-    outcome = _retried(self, lambda: engine.finish_disconnect(agent_calendar_id, remove_pushed=remove_pushed))
-    return outcome if outcome is not None else "left for later: the calendar stayed busy or its server faulty"
+    """The outbound half of an admin's "Disconnect": remove what the link put on the calendar, then
+    the link. Out of tries, the calendar (paused: no sync takes it up later) shows the admin that
+    the disconnect did not finish (`services.record_unfinished_disconnect`)."""
+    reasons: list[str] = []
+
+    def gave_up(reason: str) -> None:
+        reasons.append(reason)
+        logger.warning("%s: disconnect of calendar %s not finished: %s.", self.name, agent_calendar_id, reason)
+        services.record_unfinished_disconnect(agent_calendar_id, reason)
+
+    outcome = _retried(
+        self, lambda: engine.finish_disconnect(agent_calendar_id, remove_pushed=remove_pushed), gave_up=gave_up
+    )
+    return outcome if outcome is not None else f"not finished: {reasons[0]}; shown on the calendar"
 
 
 @shared_task

@@ -714,7 +714,8 @@ def from_template(template: str, event: RemoteEvent) -> str:
     a "this and following" split ended, `RemoteEvent.raw` on a create): its master VEVENT under our
     UID, its occurrence VEVENTs left out (they are the old series' own), then `merge_calendar`, so
     what the helpdesk owns is written and the rest (X- properties, CATEGORIES, the organiser's
-    VTIMEZONE, the user's alarms) stays, as Outlook and Google keep it on both halves of a split.
+    VTIMEZONE, the user's alarms) stays, as Outlook and Google keep it on both halves of a split;
+    but never ORGANIZER or ATTENDEE (invitations, as `build_calendar`).
     A template that holds no readable event gives `build_calendar(event)`."""
     try:
         with own_zones():
@@ -729,6 +730,11 @@ def from_template(template: str, event: RemoteEvent) -> str:
         if vevent is not master:
             cal.subcomponents.remove(vevent)
     _replace(master, "uid", event.marker)
+    # A create with ORGANIZER/ATTENDEE is a new meeting: a server with implicit scheduling (RFC 6638
+    # 3.2) would send its attendees invitations from the helpdesk, which never invites (Graph's
+    # split refuses attendees the same way). The old half, only updated, keeps them.
+    for name in ("ORGANIZER", "ATTENDEE"):
+        master.pop(name, None)
     try:
         return merge_calendar(cal.to_ical().decode(), event)
     except ProviderError:

@@ -1857,7 +1857,8 @@ class _Run:
         # `_clear_pending`): a helpdesk change made while the delete was in flight (the entry given
         # back to this technician) stays pending on a link that holds nothing remote any more. The
         # next push plans it as never synced: a create when the entry is back here, else forgotten,
-        # never a deletion made "there" that the helpdesk's change would put back (task push 3).
+        # never a deletion made "there" that the helpdesk's change would put back (task push 3). One
+        # conditional DELETE (SyncLinkQuerySet.delete), not Django's collect-then-delete-by-id.
         deleted, _ = SyncLink.objects.filter(pk=link.pk, changes=link.changes).delete()
         if deleted:
             return

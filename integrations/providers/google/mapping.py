@@ -178,6 +178,48 @@ def _is_modelled(line: str) -> bool:
     return head in ("RRULE", "EXDATE") or (head == "RDATE" and "VALUE=PERIOD" not in name)
 
 
+def _own_periods(line: str, zone: str, all_day: bool, *, since=None, before=None) -> str | None:
+    """A user's `recurrence` line we do not model (`_is_modelled` False) as one half of a split
+    series keeps it: an RDATE;VALUE=PERIOD line with only the periods starting at or after `since`
+    and before `before` (None: no bound; RFC 5545 3.8.5.2: an RDATE is not bounded by DTSTART, COUNT
+    or UNTIL, so a period left on both halves shows twice), None when no period is left; any other
+    line (EXRULE: it only takes starts away, harmless on both halves) as it is. The bounds are on
+    the series' footing: aware datetimes, dates for an all-day series."""
+    name, _, values = line.partition(":")
+    if name.split(";")[0].upper() != "RDATE":
+        return line
+    kept = []
+    for value in values.split(","):
+        if not value.strip():
+            continue
+        starts = _line_dates(f"{name}:{value.split('/')[0]}", zone, all_day, [])
+        if starts and (since is None or starts[0] >= since) and (before is None or starts[0] < before):
+            kept.append(value)
+    return f"{name}:{','.join(kept)}" if kept else None
+
+
+def _rule_cut(event: RemoteEvent, base: RemoteEvent) -> datetime | date | None:
+    """Where `event`'s rules now end before `base`'s (the entry as last read) went on: the first
+    start `base`'s rules give after `event`'s last one (the old half of a "this and following"
+    split: the new half's first original start). None when `event`'s rules do not end (no COUNT or
+    UNTIL), when `base`'s give nothing later, or when either cannot be walked (dateutil errors)."""
+    bounded = ("COUNT=" in rule.upper() or "UNTIL=" in rule.upper() for rule in event.rrules)
+    if not event.rrules or not base.rrules or not all(bounded):
+        return None
+
+    def first(value: RemoteEvent) -> datetime | date:
+        start = value.start
+        return start.astimezone(ZoneInfo(value.time_zone or "UTC")) if isinstance(start, datetime) else start
+
+    far = date(9999, 1, 1) if event.all_day else datetime(9999, 1, 1, tzinfo=UTC)
+    try:
+        starts = times.rule_starts(first(event), event.rrules, until=far, limit=None)
+        later = times.rule_starts(first(base), base.rrules, after=starts[-1], until=far, limit=1) if starts else []
+    except (ValueError, TypeError, OverflowError, KeyError):
+        return None
+    return later[0] if later else None
+
+
 # --- reading --------------------------------------------------------------------------------
 
 
@@ -385,7 +427,11 @@ def insert_body(event: RemoteEvent) -> dict:
     if owned["recurrence"] is None:
         body.pop("recurrence", None)
     else:
-        kept = [line for line in template.get("recurrence") or () if not _is_modelled(line)]
+        # The new half of a split keeps only the user's periods from its own start on (the old
+        # half keeps the earlier ones: `patch_body`).
+        user = [line for line in template.get("recurrence") or () if not _is_modelled(line)]
+        zone = event.time_zone or "UTC"
+        kept = [own for line in user if (own := _own_periods(line, zone, event.all_day, since=event.start))]
         body["recurrence"] = [*owned["recurrence"], *kept]
     if (template.get("visibility") in ("private", "confidential")) == event.private and template.get("visibility"):
         body["visibility"] = template["visibility"]  # "public" or "confidential" where they read as ours
@@ -423,7 +469,10 @@ def patch_body(event: RemoteEvent, base: RemoteEvent, *, ours: bool, current: di
     changes = {name: value for name, value in wanted.items() if _comparable(wanted, name) != _comparable(before, name)}
     if "recurrence" in changes and event.is_recurring:
         # Google replaces the whole list: keep the user's lines we do not model (EXRULE, periods).
-        kept = [line for line in (current or {}).get("recurrence") or () if not _is_modelled(line)]
+        # A rule now ending earlier (the old half of a split) keeps only the periods before the cut.
+        cut, zone = _rule_cut(event, base), event.time_zone or "UTC"
+        user = [line for line in (current or {}).get("recurrence") or () if not _is_modelled(line)]
+        kept = [own for line in user if (own := _own_periods(line, zone, event.all_day, before=cut))]
         changes["recurrence"] = [*changes["recurrence"], *kept]
         # The pattern repeats on the start's wall clock: send the times with it.
         changes.setdefault("start", wanted["start"])
