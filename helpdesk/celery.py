@@ -58,7 +58,10 @@ def _push_what_waits(**_) -> None:
     finally:
         # In a prefork worker this is the main process, which runs no task: no connection is kept
         # open there for the worker's life (review F9); elsewhere the next query opens one again.
-        connections.close_all()
+        # One inside a transaction (a caller's, a test's) is not ours to close.
+        for connection in connections.all(initialized_only=True):
+            if not connection.in_atomic_block:
+                connection.close()
     if queued:
         logging.getLogger(__name__).info(
             "Worker ready: queued the pushes of %d calendar(s) with changes waiting", queued

@@ -14,7 +14,7 @@ Formats and paths (the real client libraries, fed what the local peers and clien
   or `series_from` (series with their instances);
 - Google Calendar (events resource JSON): the Google peer's resources -> `google.mapping.event_from_resource`.
 
-Budget: 120 inputs a format under the default `ci` profile (derandomized: the same inputs every
+Budget: 60 inputs a format under the default `ci` profile (derandomized: the same inputs every
 run); 10,000 a format under `--hypothesis-profile=long`, or FUZZ_EXAMPLES=N. Run with `-s` to see the figures
 (inputs, outcomes, slowest entry, largest peak memory).
 """
@@ -61,7 +61,7 @@ from .fuzz_inputs import (
 LONG = settings.default.max_examples > settings.get_profile("ci").max_examples
 # 500 a format cost `make test` about a minute on two loaded cores for inputs the long campaign
 # repeats by the thousand; the inputs the campaigns found are kept as tests of their own below.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or (10_000 if LONG else 120))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or (10_000 if LONG else 60))
 # No `explain` phase: its line tracer grew one shrinking campaign to 18 GB of memory.
 FUZZ = settings(max_examples=EXAMPLES, phases=[phase for phase in settings.default.phases if phase != Phase.explain])
 # The whole campaign of one format is one pytest test: pytest-timeout's 300 s (pyproject) fits the
