@@ -52,34 +52,25 @@ def _retried(task, work: Callable[[], T], *, gave_up: Callable[[str], None] | No
     try:
         return work()
     except engine.CalendarBusy as busy:
-        if task.request.retries >= BUSY_RETRIES:
-            if gave_up is not None:
-                gave_up(f"{busy} was still being synced by another run after {task.request.retries} tries")
-                return None
-            logger.warning(
-                "%s: %s is still being synced by another run after %d tries; its changes stay marked "
-                "and go out with its next sync (at the latest the next poll).",
-                task.name,
-                busy,
-                task.request.retries,
-            )
-            return None
-        # Another run has it; what we were asked to push is still marked, so try again.
-        raise task.retry(countdown=_busy_countdown(task, busy), max_retries=BUSY_RETRIES) from None
+        if task.request.retries < BUSY_RETRIES:
+            # Another run has it; what we were asked to push is still marked, so try again.
+            raise task.retry(countdown=_busy_countdown(task, busy), max_retries=BUSY_RETRIES) from None
+        reason = f"{busy} was still being synced by another run after {task.request.retries} tries"
     except TransientError as error:
-        if task.request.retries >= TRANSIENT_RETRIES:
-            if gave_up is not None:
-                gave_up(f"the calendar's server still had a passing fault after {task.request.retries} tries ({error})")
-                return None
-            logger.warning(
-                "%s: the calendar's server still has a passing fault after %d tries (%s); what waits "
-                "stays marked and goes with the calendar's next sync (at the latest the next poll).",
-                task.name,
-                task.request.retries,
-                error,
-            )
-            return None
-        raise task.retry(countdown=_back_off(task, error, base=15, cap=600), max_retries=TRANSIENT_RETRIES) from error
+        if task.request.retries < TRANSIENT_RETRIES:
+            raise task.retry(
+                countdown=_back_off(task, error, base=15, cap=600), max_retries=TRANSIENT_RETRIES
+            ) from error
+        reason = f"the calendar's server still had a passing fault after {task.request.retries} tries ({error})"
+    if gave_up is not None:
+        gave_up(reason)
+    else:
+        logger.warning(
+            "%s: %s; what waits stays marked and goes with the calendar's next sync (at the latest the next poll).",
+            task.name,
+            reason,
+        )
+    return None
 
 
 def _run(task, agent_calendar_id: int, *, pull: bool) -> str:

@@ -373,6 +373,6 @@ def test_a_sync_whose_server_stays_faulty_through_every_retry_leaves_its_change_
         outcome = pull_agent_calendar.apply(args=(proxied_calendar.pk,), retries=TRANSIENT_RETRIES).get()
 
     assert outcome == "skipped" and retries == []  # not MaxRetriesExceededError, no retry
-    (line,) = [r for r in caplog.records if "still has a passing fault" in r.getMessage()]
+    (line,) = [r for r in caplog.records if "still had a passing fault" in r.getMessage()]
     assert line.exc_info is None
     assert SyncLink.objects.get(appointment=appointment).pending

@@ -101,7 +101,7 @@ def test_a_push_meeting_a_live_lease_waits_for_its_end_then_leaves_its_change_ma
     assert outcome == "skipped"  # not MaxRetriesExceededError
     assert len(retries) == 1 and lease_left - 5 <= retries[0] <= lease_left + 6  # at the lease's end
     (line,) = [r for r in caplog.records if "still being synced by another run" in r.getMessage()]
-    assert line.exc_info is None and "go out with its next sync" in line.getMessage()
+    assert line.exc_info is None and "goes with the calendar's next sync" in line.getMessage()
     assert SyncLink.objects.get(appointment=appointment).pending  # nothing lost
 
     engine.release(alice_calendar, owner)
