@@ -97,6 +97,11 @@ SENT_UNCONFIRMED = "sent_unconfirmed"
 # itself stayed writable (an invitation only its organiser may change, a private item): a pull
 # leaves the write alone until the link's back-off ends, as a push does (`_Run._failed`).
 REFUSED_WRITE = "refused_write"
+# SyncLink.snapshot key: the original starts (`mapping.moment_key`) of the occurrences changed on their
+# own in the entry as last read ("remote") that its own rule no longer gives (`mapping.orphaned_overrides`),
+# read once when that entry is recorded (`_synced_fields`), so an unchanged poll walks no rule
+# (review F6). Absent on a link recorded before it was kept: read on its next poll and kept then.
+ORPHANED = "orphaned_overrides"
 PUSHES = (Op.PUSH_CREATE, Op.PUSH_UPDATE, Op.PUSH_DELETE)
 
 
@@ -1119,10 +1124,7 @@ class _Run:
             and link.remote_id
             and not gone
         ):
-            # Read only for a series whose entry as last read has occurrences changed on their own.
-            held = event if event is not None else None
-            if held is None and (link.snapshot.get("remote") or {}).get("overrides"):
-                held = self._remote_before(link)
+            held = event if event is not None else self._orphans_left(link, local)
             message = self._orphans_message(local, held)
             if message is not None:  # a pull's drop that did not reach the calendar yet: sent again
                 decision = Decision(Op.PUSH_UPDATE)
@@ -1879,6 +1881,23 @@ class _Run:
         )
         self.report.changed_meanwhile += 1
 
+    def _orphans_left(self, link: SyncLink, local: RemoteEvent) -> RemoteEvent | None:
+        """The remote entry as last read (`_remote_before`) when it still holds occurrences changed
+        on their own that its rule no longer gives and the helpdesk's series (`local`) does not keep
+        (a pull's drop whose push failed: `_pull`), else None. Read from the link's `ORPHANED`
+        without walking the rule; a link recorded before that was kept has it read and saved here,
+        once (one UPDATE)."""
+        if not (link.snapshot.get("remote") or {}).get("overrides"):
+            return None
+        orphaned = link.snapshot.get(ORPHANED)
+        if orphaned is None:
+            orphaned = _orphan_keys(self._remote_before(link))
+            link.snapshot = {**link.snapshot, ORPHANED: orphaned}
+            SyncLink.objects.filter(pk=link.pk).update(snapshot=link.snapshot)
+        if not set(orphaned) - {mapping.moment_key(o.original_start) for o in local.overrides}:
+            return None
+        return self._remote_before(link)
+
     def _orphans_message(self, local: RemoteEvent, remote: RemoteEvent | None) -> str | None:
         """The log line's words when the external calendar still holds occurrences changed on their
         own that its own rule no longer gives (`mapping.orphaned_overrides`: a rule changed there
@@ -2358,7 +2377,8 @@ class _Run:
                 link, decision, event, link.appointment, overwritten, said=said, operation=operation
             ).save()
         ours = link.origin == SyncLink.Origin.HELPDESK  # a technician's own entry is never tidied up
-        local = self._local_event(link) if ours and operation == "update" and _orphaned(event) else None
+        orphaned = link.snapshot.get(ORPHANED)  # read by `_synced` from the entry just pulled
+        local = self._local_event(link) if ours and operation == "update" and orphaned else None
         message = self._orphans_message(local, event) if local is not None else None
         if message is not None:
             # The new rule dropped occurrences moved on their own: gone in the helpdesk with the pull,
@@ -2540,9 +2560,10 @@ _RECORDED_FIELDS = [
 ]
 
 
-def _orphaned(event: RemoteEvent | None) -> bool:
-    """Does the remote entry hold occurrences changed on their own that its rule no longer gives?"""
-    return event is not None and bool(mapping.orphaned_overrides(event))
+def _orphan_keys(event: RemoteEvent) -> list[str]:
+    """The original starts (`mapping.moment_key`) of `event`'s occurrences changed on their own
+    that its rule no longer gives (`mapping.orphaned_overrides`; empty for a single entry)."""
+    return [mapping.moment_key(o.original_start) for o in mapping.orphaned_overrides(event)]
 
 
 def _held(link: SyncLink) -> bool:
@@ -2640,11 +2661,10 @@ def _synced_fields(
         local_hash = remote_hash  # the hash reads only what to_data keeps: equal data, equal hash
     else:
         local_hash = mapping.content_hash(local)
-    fields = {
-        "local_hash": local_hash,
-        "remote_hash": remote_hash,
-        "snapshot": {"local": local_data, "remote": remote_data, "remote_raw": raw},
-    }
+    snapshot = {"local": local_data, "remote": remote_data, "remote_raw": raw}
+    if remote is not None and remote.is_recurring and remote.overrides:
+        snapshot[ORPHANED] = _orphan_keys(remote)  # read once here, not by every poll (`_orphans_left`)
+    fields = {"local_hash": local_hash, "remote_hash": remote_hash, "snapshot": snapshot}
     span = remote or local
     if span is not None:
         fields["span_start"], fields["span_end"] = mapping.span_of(span)

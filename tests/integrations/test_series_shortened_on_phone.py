@@ -83,3 +83,30 @@ def test_a_moved_occurrence_a_phone_rule_change_drops_goes_on_both_sides_with_on
     assert [c for c in held.walk("VEVENT") if "RECURRENCE-ID" in c] == []
     (said,) = [line for line in lines if "moved on its own" in line.message]
     assert (said.direction, said.operation) == (SyncLogEntry.Direction.OUTBOUND, "update")
+
+
+def test_an_unchanged_poll_expands_no_rule_of_a_series_with_a_moved_occurrence(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Review F6: a poll that reads nothing new and finds nothing changed in the helpdesk does not
+    walk the rule of a helpdesk series holding an occurrence moved on its own (the check for
+    occurrences a rule changed there no longer gives: `mapping.orphaned_overrides`). A spy counts
+    the calls of dateutil's rule parser and calls through."""
+    import dateutil.rrule
+
+    make_weekly_series(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks)
+    alice_calendar.refresh_from_db()
+    engine.sync_agent_calendar(alice_calendar, pull=True)
+    parsed = []
+    real = dateutil.rrule.rrulestr
+
+    def counting(*args, **kwargs):
+        parsed.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dateutil.rrule, "rrulestr", counting)
+    alice_calendar.refresh_from_db()
+    report = engine.sync_agent_calendar(alice_calendar, pull=True)
+
+    assert report.failed == report.pushed == report.pulled == 0, report.summary()
+    assert parsed == []
