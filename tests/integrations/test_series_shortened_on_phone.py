@@ -60,6 +60,18 @@ def test_exceptions_beyond_a_phone_shortened_rule_go(
     ]
 
 
+def _end_after_the_first(phone) -> None:
+    """The phone ends the only series after its first occurrence (COUNT=6 -> COUNT=1), keeping its
+    other components as they are."""
+    phone_entry = phone.by_uid(SyncLink.objects.get().marker)
+    calendar = icalendar.Calendar.from_ical(phone_entry.data)
+    (master,) = [c for c in calendar.walk("VEVENT") if "RECURRENCE-ID" not in c]
+    master.pop("RRULE")
+    master.add("RRULE", {"FREQ": "WEEKLY", "COUNT": 1})
+    phone_entry.data = calendar.to_ical().decode()
+    phone_entry.save()
+
+
 def test_a_moved_occurrence_a_phone_rule_change_drops_goes_on_both_sides_with_one_line(
     alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
 ):
@@ -68,17 +80,8 @@ def test_a_moved_occurrence_a_phone_rule_change_drops_goes_on_both_sides_with_on
     component. The moved occurrence goes in the helpdesk, its component goes from the calendar,
     and one log line (the push's) says so. Read back from Radicale with icalendar."""
 
-    def end_after_the_first(href: str) -> None:
-        phone_entry = alice_phone.by_uid(SyncLink.objects.get().marker)
-        calendar = icalendar.Calendar.from_ical(phone_entry.data)
-        (master,) = [c for c in calendar.walk("VEVENT") if "RECURRENCE-ID" not in c]
-        master.pop("RRULE")
-        master.add("RRULE", {"FREQ": "WEEKLY", "COUNT": 1})
-        phone_entry.data = calendar.to_ical().decode()
-        phone_entry.save()
-
     lines = phone_rule_drops_a_moved_occurrence(
-        alice_calendar, django_capture_on_commit_callbacks, tomorrow_9, end_after_the_first
+        alice_calendar, django_capture_on_commit_callbacks, tomorrow_9, lambda _href: _end_after_the_first(alice_phone)
     )
 
     uid = SyncLink.objects.get().marker
@@ -140,13 +143,7 @@ def test_a_drop_whose_push_failed_goes_with_the_retry_that_reads_nothing(
         calendar.refresh_from_db()
         engine.sync_agent_calendar(calendar, pull=True)
         link = SyncLink.objects.get()
-        entry = phone.by_uid(link.marker)
-        held = icalendar.Calendar.from_ical(entry.data)
-        (master,) = [c for c in held.walk("VEVENT") if "RECURRENCE-ID" not in c]
-        master.pop("RRULE")
-        master.add("RRULE", {"FREQ": "WEEKLY", "COUNT": 1})
-        entry.data = held.to_ical().decode()
-        entry.save()
+        _end_after_the_first(phone)
         proxy.refuse(link.remote_id)
 
         with django_capture_on_commit_callbacks(execute=True):
