@@ -97,6 +97,17 @@ SENT_UNCONFIRMED = "sent_unconfirmed"
 # itself stayed writable (an invitation only its organiser may change, a private item): a pull
 # leaves the write alone until the link's back-off ends, as a push does (`_Run._failed`).
 REFUSED_WRITE = "refused_write"
+# SyncLink.snapshot key: the original starts (`mapping.moment_key`) of the occurrences changed on their
+# own in the entry as last read ("remote") that its own rule no longer gives (`mapping.orphaned_overrides`),
+# read once when that entry is recorded (`_synced_fields`), so an unchanged poll walks no rule
+# (review F6). Absent on a link recorded before it was kept: read on its next poll and kept then.
+ORPHANED = "orphaned_overrides"
+# SyncLink.snapshot key: a linked entry the calendar's new place did not hold after a move
+# (`_Run._not_at_new_place`), waiting for its create there: {"at": the new place, "from": the old
+# one, "was": its id there}. The "re-create" log line is written and counted when that create is
+# recorded (`_Run._recreated`), never before: a refused or failed create keeps the key for the next
+# try; `_synced_fields` drops it with the rest of the old snapshot.
+RECREATE_AFTER_MOVE = "recreate_after_move"
 PUSHES = (Op.PUSH_CREATE, Op.PUSH_UPDATE, Op.PUSH_DELETE)
 
 
@@ -597,9 +608,10 @@ class _Run:
         # The calendar's effective rights, asked at most once a run, after the first refused entry.
         self._rights: CalendarRights | None = None
         self._rights_asked = False
-        # The first full listing after a move (`AgentCalendar.moved_from`): what it found, re-created
-        # and could not ask, for its log line; the move is over once it ends with nothing unasked.
-        self.after_move = {"found": 0, "recreated": 0, "unanswered": 0}
+        # The first full listing after a move (`AgentCalendar.moved_from`): what it found, found
+        # missing (to create), re-created and could not ask, for its log line; the move is over
+        # once it ends with nothing unasked.
+        self.after_move = {"found": 0, "missing": 0, "recreated": 0, "unanswered": 0}
         self.moved_from = agent_calendar.moved_from  # as the run found it (`_sync_held` clears it)
         # Log lines of refused imports and failed pushes, written together (`_flush_refusals`).
         self.refusals: list[tuple[SyncLogEntry, bool]] = []
@@ -697,10 +709,17 @@ class _Run:
         found and re-created, and let deletions count again from the next listing, unless some
         linked entry could not be asked for (the next listing asks again)."""
         counts, where, before = self.after_move, self.calendar.calendar_id, self.ac.moved_from
+        missing, recreated = counts["missing"], counts["recreated"]
+        if recreated >= missing:
+            created = f"{missing} not there and re-created on the new server"
+        else:  # a create the new server refused or did not answer: its own line says why
+            created = (
+                f"{missing} not there, {recreated} of them re-created on the new server and "
+                f"{missing - recreated} not yet (see their failed lines; the next syncs try again)"
+            )
         message = (
             f"First full listing at {where} after the move from {before}: {counts['found']} linked "
-            f"entries found there, {counts['recreated']} not there and re-created on the new server, "
-            "none deleted."
+            f"entries found there, {created}, none deleted."
         )
         if counts["unanswered"]:
             message += (
@@ -970,27 +989,26 @@ class _Run:
         _clear_created_after_token(links)
         return absent
 
-    def _not_at_new_place(self, link: SyncLink) -> None:
+    def _not_at_new_place(self, link: SyncLink, *, to_create: bool) -> None:
         """A linked entry the calendar's new place does not hold (`AgentCalendar.moved_from`): not
         a deletion there, as that place never held it. The link forgets the old place's id, version
         and synced state, so the planner pushes it as a new entry (rule 2: one create, idempotent on
-        our marker, so never a second copy), and the sync log says so. The create starts from the
-        entry as last read (`snapshot["template_raw"]`, as a split's new half does: `_to_create`),
-        so what the helpdesk does not model (X- properties, categories, the user's alarms) comes
-        back with it; the connectors leave out what named the old entry (href, ids, version tag)."""
-        self.after_move["recreated"] += 1
-        self._log(
-            Out,
-            "re-create",
-            subject=link.snapshot.get("local", {}).get("subject", ""),
-            message=f"Not on the calendar at {self.calendar.calendar_id} after the move from "
-            f"{self.ac.moved_from} (was {link.remote_id}): re-created on the new server, not deleted.",
-            private=privacy.link_is_private(link),
-        )
+        our marker, so never a second copy); the sync log says it was re-created once that create
+        is recorded (`RECREATE_AFTER_MOVE`, `_recreated`), in this run or a later one when the new
+        server refused it or was not reached. `to_create`: the helpdesk still has the entry for this
+        technician (counted as waiting for its create in the move's summary: `_end_move`). The
+        create starts from the entry as last read (`snapshot["template_raw"]`, as a split's new half
+        does: `_to_create`), so what the helpdesk does not model (X- properties, categories, the
+        user's alarms) comes back with it; the connectors leave out what named the old entry (href,
+        ids, version tag)."""
+        if to_create:
+            self.after_move["missing"] += 1
         dropped = ("remote", "remote_raw", SENT_UNCONFIRMED, REFUSED_WRITE, "created_after_token")
+        moved = {"at": self.calendar.calendar_id, "from": self.ac.moved_from, "was": link.remote_id}
         link.remote_id = link.version = link.local_hash = link.remote_hash = ""
         raw = link.snapshot.get("remote_raw")
         link.snapshot = {k: v for k, v in link.snapshot.items() if k not in dropped}
+        link.snapshot[RECREATE_AFTER_MOVE] = moved
         if raw:
             link.snapshot["template_raw"] = raw  # dropped by `_synced` once the create is recorded
         link.failures, link.next_attempt_at = 0, None
@@ -1002,6 +1020,23 @@ class _Run:
             snapshot=link.snapshot,
             failures=0,
             next_attempt_at=None,
+        )
+
+    def _recreated(self, link: SyncLink, moved: dict | None, subject: str) -> None:
+        """The create of an entry the new place lacked after a move (`_not_at_new_place`) is
+        recorded: its "re-create" log line, counted in the move's summary. `moved`: the link's
+        `RECREATE_AFTER_MOVE` as it was before the create was recorded (None: not such a create,
+        nothing to say)."""
+        if not moved:
+            return
+        self.after_move["recreated"] += 1
+        self._log(
+            Out,
+            "re-create",
+            subject=subject,
+            link=link,
+            message=f"Not on the calendar at {moved['at']} after the move from {moved['from']} "
+            f"(was {moved['was']}): re-created on the new server, not deleted.",
         )
 
     def _in_window(self, link: SyncLink) -> bool:
@@ -1083,7 +1118,7 @@ class _Run:
         if event is not None and link.snapshot.get(SENT_UNCONFIRMED):
             self._adopt_own_write(link, event)
         if gone and self.ac.moved_from:
-            self._not_at_new_place(link)
+            self._not_at_new_place(link, to_create=local is not None)
             gone = False
             if local is not None:
                 local.replaces = None  # a create of our marker alone, as a retry of it will be
@@ -1119,10 +1154,7 @@ class _Run:
             and link.remote_id
             and not gone
         ):
-            # Read only for a series whose entry as last read has occurrences changed on their own.
-            held = event if event is not None else None
-            if held is None and (link.snapshot.get("remote") or {}).get("overrides"):
-                held = self._remote_before(link)
+            held = event if event is not None else self._orphans_left(link, local)
             message = self._orphans_message(local, held)
             if message is not None:  # a pull's drop that did not reach the calendar yet: sent again
                 decision = Decision(Op.PUSH_UPDATE)
@@ -1425,6 +1457,8 @@ class _Run:
             return
         if remote_hash != sent.get("hash"):
             return
+        # A create after a move that landed: said now (`_recreated`), as a confirmed one is.
+        moved = link.snapshot.get(RECREATE_AFTER_MOVE) if not link.remote_id else None
         link.remote_id, link.version = event.remote_id or link.remote_id, event.version or ""
         fields = _synced_fields(mapping.from_data(sent["local"]), event, raw=event.raw, remote_hash=remote_hash)
         for name in ("local_hash", "remote_hash", "snapshot"):
@@ -1436,6 +1470,7 @@ class _Run:
             remote_hash=link.remote_hash,
             snapshot=link.snapshot,
         )
+        self._recreated(link, moved, mapping.from_data(sent["local"]).subject)
 
     def _settle_unconfirmed_create(self, link: SyncLink, event: RemoteEvent | None) -> str:
         """A create that failed with its outcome unknown (the server may have acted before the error:
@@ -1879,6 +1914,23 @@ class _Run:
         )
         self.report.changed_meanwhile += 1
 
+    def _orphans_left(self, link: SyncLink, local: RemoteEvent) -> RemoteEvent | None:
+        """The remote entry as last read (`_remote_before`) when it still holds occurrences changed
+        on their own that its rule no longer gives and the helpdesk's series (`local`) does not keep
+        (a pull's drop whose push failed: `_pull`), else None. Read from the link's `ORPHANED`
+        without walking the rule; a link recorded before that was kept has it read and saved here,
+        once (one UPDATE)."""
+        if not (link.snapshot.get("remote") or {}).get("overrides"):
+            return None
+        orphaned = link.snapshot.get(ORPHANED)
+        if orphaned is None:
+            orphaned = _orphan_keys(self._remote_before(link))
+            link.snapshot = {**link.snapshot, ORPHANED: orphaned}
+            SyncLink.objects.filter(pk=link.pk).update(snapshot=link.snapshot)
+        if not set(orphaned) - {mapping.moment_key(o.original_start) for o in local.overrides}:
+            return None
+        return self._remote_before(link)
+
     def _orphans_message(self, local: RemoteEvent, remote: RemoteEvent | None) -> str | None:
         """The log line's words when the external calendar still holds occurrences changed on their
         own that its own rule no longer gives (`mapping.orphaned_overrides`: a rule changed there
@@ -2271,6 +2323,7 @@ class _Run:
         changed in the helpdesk since the last sync, as a pulled update's names what changed there)."""
         # The helpdesk's side as last synced, read before `_synced` records the new one.
         synced_local = link.snapshot.get("local") if operation == "update" else None
+        moved = link.snapshot.get(RECREATE_AFTER_MOVE) if created else None
         link.remote_id, link.version = ref.remote_id, ref.version or ""
         overwritten = None
         if decision.conflict and event is not None:
@@ -2283,6 +2336,7 @@ class _Run:
         if created:
             link.snapshot["created_after_token"] = True
             SyncLink.objects.filter(pk=link.pk).update(snapshot=link.snapshot)
+        self._recreated(link, moved, local.subject)
         self.report.pushed += 1
         if decision.conflict:
             self.report.conflicts += 1
@@ -2358,7 +2412,8 @@ class _Run:
                 link, decision, event, link.appointment, overwritten, said=said, operation=operation
             ).save()
         ours = link.origin == SyncLink.Origin.HELPDESK  # a technician's own entry is never tidied up
-        local = self._local_event(link) if ours and operation == "update" and _orphaned(event) else None
+        orphaned = link.snapshot.get(ORPHANED)  # read by `_synced` from the entry just pulled
+        local = self._local_event(link) if ours and operation == "update" and orphaned else None
         message = self._orphans_message(local, event) if local is not None else None
         if message is not None:
             # The new rule dropped occurrences moved on their own: gone in the helpdesk with the pull,
@@ -2540,9 +2595,10 @@ _RECORDED_FIELDS = [
 ]
 
 
-def _orphaned(event: RemoteEvent | None) -> bool:
-    """Does the remote entry hold occurrences changed on their own that its rule no longer gives?"""
-    return event is not None and bool(mapping.orphaned_overrides(event))
+def _orphan_keys(event: RemoteEvent) -> list[str]:
+    """The original starts (`mapping.moment_key`) of `event`'s occurrences changed on their own
+    that its rule no longer gives (`mapping.orphaned_overrides`; empty for a single entry)."""
+    return [mapping.moment_key(o.original_start) for o in mapping.orphaned_overrides(event)]
 
 
 def _held(link: SyncLink) -> bool:
@@ -2640,11 +2696,10 @@ def _synced_fields(
         local_hash = remote_hash  # the hash reads only what to_data keeps: equal data, equal hash
     else:
         local_hash = mapping.content_hash(local)
-    fields = {
-        "local_hash": local_hash,
-        "remote_hash": remote_hash,
-        "snapshot": {"local": local_data, "remote": remote_data, "remote_raw": raw},
-    }
+    snapshot = {"local": local_data, "remote": remote_data, "remote_raw": raw}
+    if remote is not None and remote.is_recurring and remote.overrides:
+        snapshot[ORPHANED] = _orphan_keys(remote)  # read once here, not by every poll (`_orphans_left`)
+    fields = {"local_hash": local_hash, "remote_hash": remote_hash, "snapshot": snapshot}
     span = remote or local
     if span is not None:
         fields["span_start"], fields["span_end"] = mapping.span_of(span)

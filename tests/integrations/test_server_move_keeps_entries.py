@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from calendars import services as calendar_services
 from calendars.models import Appointment, CalendarSettings, ConflictRule
@@ -311,7 +312,10 @@ def test_an_entry_the_new_server_refuses_to_read_is_pushed_again_and_the_move_en
         moved = AgentCalendar.objects.get(pk=alice_calendar.pk)
         assert moved.moved_from == ""
         summary = SyncLogEntry.objects.get(operation="first listing after move").message
-        assert "4 not there and re-created" in summary and "could not be asked" not in summary
+        # Its create is refused too (the ACL covers its writes): three re-created, not four (review F7).
+        assert "4 not there, 3 of them re-created on the new server and 1 not yet" in summary
+        assert "could not be asked" not in summary
+        assert SyncLogEntry.objects.filter(operation="re-create").count() == 3
 
         # Its link waits to create it there (no id of the old place kept), as a refused write does.
         visit.refresh_from_db()
@@ -342,3 +346,38 @@ def test_an_entry_the_new_server_holds_under_another_name_is_found_by_our_marker
         calendar_services.update_appointment(visit.appointment, subject="Visit 0, later")
     assert str(new_phone.by_uid(visit.marker).icalendar_component["summary"]).startswith("Visit 0, later")
     assert _uids(new_phone)[visit.marker] == 1
+
+
+def test_a_create_the_new_server_refuses_is_not_logged_as_re_created(alice_with_entries, second_radicale):
+    """Review F7: the new server refuses every create (403 with need-privileges on each entry's
+    path: an ACL; the calendar itself stays writable). No "re-create" line says an entry was
+    re-created and the move's summary counts none re-created; once the server takes them, each
+    entry's line is written once, by the sync that made it."""
+    alice_calendar = alice_with_entries
+    new_phone = _empty_twin(second_radicale, alice_calendar)
+    proxy = FaultProxy(second_radicale.url)
+    try:
+        for remote_id in SyncLink.objects.values_list("remote_id", flat=True):
+            proxy.refuse(remote_id)  # the path each create takes on the new server (same calendar path)
+        _move(alice_calendar.connection, proxy.url)
+
+        report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+
+        assert new_phone.entries() == [] and report.failed == 4, report.summary()
+        assert _subjects() == EVERY_SUBJECT
+        assert not SyncLogEntry.objects.filter(operation="re-create").exists()
+        summary = SyncLogEntry.objects.get(operation="first listing after move").message
+        assert "0 linked entries found there, 4 not there, 0 of them re-created on the new server" in summary
+
+        proxy.refused.clear()  # the admin fixes the ACL; the links' back-off is over
+        SyncLink.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+    finally:
+        proxy.stop()
+
+    assert report.failed == 0, report.errors
+    markers = SyncLink.objects.values_list("marker", flat=True)
+    assert _uids(new_phone) == Counter(markers)
+    lines = SyncLogEntry.objects.filter(operation="re-create")
+    assert Counter(line.link_id for line in lines) == Counter(SyncLink.objects.values_list("pk", flat=True))
+    assert all("re-created on the new server, not deleted" in line.message for line in lines)
