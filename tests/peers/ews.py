@@ -1409,7 +1409,8 @@ def _item_element(item: Item, shape: _Shape, *, original: datetime | None = None
         return child
 
     add("ItemId", Id=item_id, ChangeKey=change_key)
-    add("ParentFolderId", Id=encode_id("folder", item.mailbox, "calendar"), ChangeKey="AgAAAA==")
+    # The folder that holds the item (MS-OXWSCORE t:ItemType ParentFolderId), not always the default one.
+    add("ParentFolderId", Id=encode_id("folder", item.mailbox, item.folder), ChangeKey="AgAAAA==")
     add("ItemClass", "IPM.Appointment")
     add("Subject", subject)
     add("Sensitivity", exception.sensitivity if exception and exception.sensitivity else item.sensitivity)
