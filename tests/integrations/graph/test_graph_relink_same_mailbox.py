@@ -112,3 +112,21 @@ def test_a_helpdesk_entry_beyond_the_window_survives_the_pull_after_its_push(ali
     engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
 
     assert set(Appointment.objects.values_list("subject", flat=True)) == {"Far visit"}
+
+
+def test_get_reads_an_event_of_the_linked_calendar_only(graph_connection, graph, tomorrow_9):
+    """GET /users/{id}/events/{id} answers an event of any calendar of the mailbox (microsoft-graph-docs
+    #391): `get` takes one in another calendar as not there, one in the linked calendar as it is."""
+    from integrations import services
+    from integrations.providers.base import RemoteCalendar, RemoteRef
+
+    other = graph.add_calendar(ALICE, "Helpdesk")
+    default = graph.mailboxes[ALICE].calendar_id
+    in_default = graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + timedelta(hours=1), "Dentist")
+    in_other = graph.outlook_add(ALICE, tomorrow_9, tomorrow_9 + timedelta(hours=1), "Rota", calendar_id=other)
+    provider = services.provider_for(graph_connection)
+
+    assert provider.get(RemoteCalendar(ALICE, other), RemoteRef(in_default["id"], None)) is None
+    assert provider.get(RemoteCalendar(ALICE, default), RemoteRef(in_other["id"], None)) is None
+    assert provider.get(RemoteCalendar(ALICE, other), RemoteRef(in_other["id"], None)).subject == "Rota"
+    assert provider.get(RemoteCalendar(ALICE, default), RemoteRef(in_default["id"], None)).subject == "Dentist"
