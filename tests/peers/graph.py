@@ -35,6 +35,7 @@ import tempfile
 import threading
 import urllib.request
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -264,6 +265,20 @@ class GraphServer:
     def calendar_of(self, address: str, event_id: str) -> str:
         """The id of the calendar an event is in."""
         return self.mailboxes[address.lower()].events[event_id]["_calendar"]
+
+    def calendar_holding(self, address: str, event_id: str) -> str:
+        """The id of the calendar an event is in (as `calendar_of`; the EWS peer has the same)."""
+        return self.calendar_of(address, event_id)
+
+    def markers_in(self, address: str, calendar_id: str) -> Counter:
+        """The value of the helpdesk's marker property (HelpdeskLinkId) of each event of a calendar."""
+        return Counter(
+            prop["value"]
+            for event in self.events(address)
+            if event["_calendar"] == calendar_id
+            for prop in event.get("singleValueExtendedProperties", [])
+            if prop["id"].lower().endswith(" name helpdesklinkid")
+        )
 
     def events(self, address: str) -> list[dict]:
         """The events of a mailbox as stored (times as aware UTC datetimes under "_start"/"_end")."""
