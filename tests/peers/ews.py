@@ -423,6 +423,8 @@ class EwsServer:
             box.folders[key] = (name, parent)
             return encode_id("folder", box.address, key)
 
+    add_calendar = add_calendar_folder  # the Graph peer's name for it
+
     def grant_impersonation(self, account: str) -> None:
         """New-ManagementRoleAssignment -Role ApplicationImpersonation -User account."""
         self.impersonators.add(account.lower())
@@ -595,6 +597,21 @@ class EwsServer:
     def items(self, mailbox: str) -> list[Item]:
         with self.lock:
             return [copy.deepcopy(item) for item in self._box(mailbox).items.values()]
+
+    def calendar_holding(self, mailbox: str, item_id: str) -> str:
+        """The FolderId of the calendar folder an item is in."""
+        return encode_id("folder", mailbox.lower(), self.item(mailbox, item_id).folder)
+
+    def markers_in(self, mailbox: str, folder_id: str) -> Counter:
+        """The value of the helpdesk's marker property (HelpdeskLinkId) of each item of a folder."""
+        key = decode_id(folder_id)[2]
+        return Counter(
+            value
+            for item in self.items(mailbox)
+            if item.folder == key
+            for (_, name, _), value in item.extended.items()
+            if name == "HelpdeskLinkId"
+        )
 
     def item(self, mailbox: str, item_id: str) -> Item:
         with self.lock:
@@ -1409,7 +1426,8 @@ def _item_element(item: Item, shape: _Shape, *, original: datetime | None = None
         return child
 
     add("ItemId", Id=item_id, ChangeKey=change_key)
-    add("ParentFolderId", Id=encode_id("folder", item.mailbox, "calendar"), ChangeKey="AgAAAA==")
+    # The folder that holds the item (MS-OXWSCORE t:ItemType ParentFolderId), not always the default one.
+    add("ParentFolderId", Id=encode_id("folder", item.mailbox, item.folder), ChangeKey="AgAAAA==")
     add("ItemClass", "IPM.Appointment")
     add("Subject", subject)
     add("Sensitivity", exception.sensitivity if exception and exception.sensitivity else item.sensitivity)

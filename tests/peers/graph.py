@@ -7,9 +7,11 @@ Follows the published documents, not what our connector sends:
   "error_codes": [nnn]}`.
 - Graph v1.0 events: `/users/{id}/calendar/events` (POST, with `transactionId` de-duplicating a
   retried create), `/users/{id}/events/{id}` GET / PATCH / DELETE with If-Match against
-  `@odata.etag` (412 on a stale one), `singleValueExtendedProperties` kept and returned with
-  `$expand`, categories and reminders kept; `/users/{id}/calendarView/delta` with
-  startDateTime/endDateTime, `@odata.nextLink` (skiptoken) to `@odata.deltaLink` (deltatoken),
+  `@odata.etag` (412 on a stale one; an event id names it in the whole mailbox, also under
+  /calendars/{id}/events/{id}: microsoft-graph-docs#391), `singleValueExtendedProperties` kept and
+  returned with `$expand`, the event's `calendar` with `$expand=calendar`, categories and
+  reminders kept; `/users/{id}/calendarView/delta` with startDateTime/endDateTime,
+  `@odata.nextLink` (skiptoken) to `@odata.deltaLink` (deltatoken),
   deletions as `@removed`, a stale delta token answered 410 `SyncStateNotFound`; `$batch` of at
   most 20 requests with a status per item; `Prefer: outlook.timezone` (Windows or IANA name) for
   the zone of returned times; throttling 429 with Retry-After, and at most 4 concurrent requests
@@ -33,6 +35,7 @@ import tempfile
 import threading
 import urllib.request
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -262,6 +265,20 @@ class GraphServer:
     def calendar_of(self, address: str, event_id: str) -> str:
         """The id of the calendar an event is in."""
         return self.mailboxes[address.lower()].events[event_id]["_calendar"]
+
+    def calendar_holding(self, address: str, event_id: str) -> str:
+        """The id of the calendar an event is in (as `calendar_of`; the EWS peer has the same)."""
+        return self.calendar_of(address, event_id)
+
+    def markers_in(self, address: str, calendar_id: str) -> Counter:
+        """The value of the helpdesk's marker property (HelpdeskLinkId) of each event of a calendar."""
+        return Counter(
+            prop["value"]
+            for event in self.events(address)
+            if event["_calendar"] == calendar_id
+            for prop in event.get("singleValueExtendedProperties", [])
+            if prop["id"].lower().endswith(" name helpdesklinkid")
+        )
 
     def events(self, address: str) -> list[dict]:
         """The events of a mailbox as stored (times as aware UTC datetimes under "_start"/"_end")."""
@@ -795,6 +812,10 @@ class GraphServer:
                 props = [p for p in props if p["id"].lower() == wanted.group(1).lower()]
             if props:
                 out["singleValueExtendedProperties"] = props
+        if "_calendar" in event and re.search(r"(?:^|,)\s*calendar\b", expand):
+            # The event's calendar navigation property ("The calendar that contains the event"),
+            # $expand=calendar($select=id) as the id alone.
+            out["calendar"] = {"id": event["_calendar"]}
         return out
 
     def delta(self, box: Mailbox, query: dict, zone: str, page_size: int, calendar_id: str | None = None) -> dict:
@@ -932,7 +953,8 @@ class GraphServer:
             event = self._create(box, body, calendar_id)
             return 201, {"ETag": event["@odata.etag"]}, self.render(event, zone, "singleValueExtendedProperties")
         if rest in (["calendar", "events"], ["events"]) and method == "GET":
-            events = list(box.events.values())
+            # A calendar's events collection holds that calendar's events; /users/{id}/events the mailbox's.
+            events = [e for e in box.events.values() if rest == ["events"] or e["_calendar"] == calendar_id]
             flt = query.get("$filter", "")
             wanted = re.search(r"ep/id eq '([^']+)' and ep/value eq '([^']+)'", flt)
             if wanted:

@@ -262,6 +262,8 @@ class ExchangeProvider:
         # at): (changes, deletions, the state after the last page read), so its retry asks on from
         # there, not from the first page again (as the Google listing keeps its page token).
         self._unfinished: dict[tuple[str, str, str], tuple[dict[str, str | None], list[str], str | None]] = {}
+        # The FolderId Exchange gives each linked folder (`_folder_id_of`), by (mailbox, id as stored).
+        self._folder_ids: dict[tuple[str, str], str] = {}
 
     # connection
 
@@ -467,12 +469,16 @@ class ExchangeProvider:
         events, _gone, unreadable = self._fetch_events(folder, singles + list(series.values()))
         return ChangePage(changed=events, next_token=state, full=True, unreadable=unreadable)
 
-    def _fetch_events(self, folder: Calendar, ids: list) -> tuple[list[RemoteEvent], list[str], dict[str, str]]:
+    def _fetch_events(
+        self, folder: Calendar, ids: list, *, scoped: bool = False
+    ) -> tuple[list[RemoteEvent], list[str], dict[str, str]]:
         """Full items for ids, as RemoteEvents; ids that vanished meanwhile come back as gone, items
-        the mapping cannot read as unreadable (id -> reason)."""
+        the mapping cannot read as unreadable (id -> reason). `scoped`: an item whose ParentFolderId
+        is not `folder` (`_in_folder`) comes back as gone too, as it is not in this calendar."""
         if not ids:
             return [], [], {}
         account = folder.account
+        fields = [*ITEM_FIELDS, "parent_folder_id"] if scoped else list(ITEM_FIELDS)
         events: list[RemoteEvent] = []
         gone: list[str] = []
         unreadable: dict[str, str] = {}
@@ -481,7 +487,7 @@ class ExchangeProvider:
         # Each item's error is its own result (`_GetItems`): one refused item never loses the others.
         fetched = read_items(
             lambda: _GetItems(account=account, chunk_size=MAX_BATCH).call(
-                items=ids, additional_fields=_item_fields(folder, ITEM_FIELDS), shape=ID_ONLY
+                items=ids, additional_fields=_item_fields(folder, fields), shape=ID_ONLY
             ),
             unknown_zones,
         )
@@ -502,6 +508,10 @@ class ExchangeProvider:
                 continue
             if isinstance(item, Exception):
                 raise item
+            if scoped and not self._in_folder(folder, item.parent_folder_id):
+                if isinstance(ref, tuple):
+                    gone.append(ref[0])
+                continue
             try:
                 event = event_from_item(item, unknown_zone=names.get(id(item), "" if unknown_zones else None))
             except UnreadableEntry as error:  # named in the sync log; the rest of the page stands
@@ -754,11 +764,17 @@ class ExchangeProvider:
         return fresh.changekey
 
     def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
-        """The item as Exchange holds it now (GetItem, MS-OXWS), or None when it is gone."""
+        """The item of `calendar`'s folder as Exchange holds it now (GetItem, MS-OXWS), or None when
+        it is gone or lives in another folder of the mailbox. An ItemId names an item in the whole
+        mailbox (GetItem takes no folder), so the item's ParentFolderId (MS-OXWSCORE 2.2.4.24
+        t:ItemType: "the folder that contains the item") must be the linked folder
+        (`_in_folder`): after a relink to another calendar folder of the same mailbox, the old
+        folder's item is not taken as present in the new one. Raises ProviderError (and its kinds)
+        as the connector's calls do, UnreadableEntry for an item the mapping cannot read."""
 
         def read() -> RemoteEvent | None:
             folder = self._folder(calendar)
-            events, gone, unreadable = self._fetch_events(folder, [(ref.remote_id, None)])
+            events, gone, unreadable = self._fetch_events(folder, [(ref.remote_id, None)], scoped=True)
             if unreadable:
                 raise UnreadableEntry(next(iter(unreadable.values())))
             return None if gone or not events else events[0]
@@ -768,9 +784,36 @@ class ExchangeProvider:
         except RemoteNotFound:
             return None
 
+    def _in_folder(self, folder: Calendar, parent: Any) -> bool:
+        """Is `parent` (an item's ParentFolderId) the folder `folder` names? Compared with its id as
+        stored, then with the id Exchange gives the folder (GetFolder, asked once per provider and
+        folder): a folder addressed by the distinguished id "calendar", or by another form of its
+        id, is still the same folder. An answer without ParentFolderId tells nothing: the item is
+        taken as the folder's, as before this check."""
+        found = getattr(parent, "id", None)
+        if not found or found == folder.id:
+            return True
+        return found == self._folder_id_of(folder)
+
+    def _folder_id_of(self, folder: Calendar) -> str:
+        """The FolderId Exchange gives `folder` (GetFolder by its id, or of the distinguished
+        "calendar"), once per provider and folder."""
+        key = (folder.account.primary_smtp_address.lower(), folder.id)
+        if key not in self._folder_ids:
+            root = Root(account=folder.account)
+            if folder.id == "calendar":
+                found = Calendar.get_distinguished(root=root)
+            else:
+                (found,) = list(FolderCollection(account=folder.account, folders=[folder]).get_folders())
+                if isinstance(found, Exception):
+                    raise found
+            self._folder_ids[key] = found.id or folder.id
+        return self._folder_ids[key]
+
     def find_by_marker(self, calendar: RemoteCalendar, marker: str, window: Window | None = None) -> RemoteEvent | None:
         """The item carrying our marker in its extended property (FindItem with a restriction on
-        it, MS-OXWS), read with GetItem; None when the calendar holds none."""
+        it, MS-OXWS), read with GetItem; None when the calendar holds none. FindItem searches the
+        linked folder alone (its ParentFolderIds), so an item of another folder is never found."""
         found = self._call(calendar.mailbox, lambda: self._find_by_marker(self._folder(calendar), marker))
         return self.get(calendar, RemoteRef(found[0], found[1]), window) if found else None
 

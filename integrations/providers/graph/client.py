@@ -49,6 +49,8 @@ MAX_BATCH = 20  # JSON batching: at most 20 requests in one $batch
 PREFER = 'IdType="ImmutableId", outlook.timezone="UTC"'
 DELTA_PAGE = "odata.maxpagesize=100"  # entries a collection page may hold (Graph's default is 10)
 PAGED = {"Prefer": f"{PREFER}, {DELTA_PAGE}"}
+# The calendar an event is in (event resource, relationships: calendar), its id alone: `get` checks it.
+EXPAND_CALENDAR = "calendar($select=id)"
 
 _apps: dict[tuple, msal.ConfidentialClientApplication] = {}
 _shared = threading.Lock()
@@ -188,6 +190,8 @@ class GraphProvider:
             self.session.trust_env = False
             self.session.verify = settings.ca_bundle
         self.base = settings.base_url.rstrip("/")
+        # The id Graph gives each linked calendar (`_calendar_id_of`), by (mailbox, calendar id as stored).
+        self._calendar_ids: dict[tuple[str, str], str] = {}
 
     # --- sign-in and requests ---
 
@@ -595,7 +599,7 @@ class GraphProvider:
             "POST",
             f"{self.base}{self._calendar_path(calendar)}/events",
             calendar.mailbox,
-            body=mapping.create_body(event),
+            body=mapping.create_body(event, calendar.calendar_id),
             write=True,
         )
         if event.is_recurring and (event.overrides or event.exdates):
@@ -730,18 +734,32 @@ class GraphProvider:
         return RemoteRef(remote_id=data["id"], version=data.get("changeKey"), raw=json.dumps(data, sort_keys=True))
 
     def get(self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None = None) -> RemoteEvent | None:
-        """The entry as Graph holds it now, or None when it is gone (404). A series master alone has
-        only its pattern: its instances over `window` (Graph "List instances") give its cancelled
-        occurrences and exceptions, so the series reads as `list_changes` gives it. Without a window,
-        the instances from the series' first start to a year after it are read."""
+        """The entry of `calendar` as Graph holds it now, or None when it is gone (404) or lives in
+        another calendar of the mailbox. An event id names an event in the whole mailbox, and
+        GET /users/{id}/calendars/{id}/events/{id} answers it whatever calendar holds it
+        (microsoftgraph/microsoft-graph-docs#391: "event IDs are unique across all calendars in the
+        same mailbox"), so the event's `calendar` (event resource, relationships: "The calendar that
+        contains the event", read with $expand=calendar($select=id)) must be the linked one
+        (`_in_calendar`): after a relink to another calendar of the same mailbox, the old
+        calendar's entry is not taken as present in the new one. A series master alone has only
+        its pattern: its instances over `window` (Graph "List instances") give its cancelled
+        occurrences and exceptions, so the series reads as `list_changes` gives it. Without a
+        window, the instances from the series' first start to a year after it are read.
+        Raises ProviderError (and its kinds) as `_request` does."""
         user = self._user(calendar.mailbox)
         try:
             _, _, data = self._request(
                 "GET",
-                f"{user}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER}",
+                f"{user}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER},{EXPAND_CALENDAR}",
                 calendar.mailbox,
                 item=True,
             )
+        except RemoteNotFound:
+            return None
+        # Outside the 404 above: a linked calendar Graph cannot find is an error, never "entry gone".
+        if not self._in_calendar(calendar, data.pop("calendar", None)):
+            return None
+        try:
             if data.get("type") != "seriesMaster":
                 return mapping.event_from_graph(data)
             if window is None:
@@ -755,6 +773,28 @@ class GraphProvider:
         except RemoteNotFound:
             return None
         return mapping.series_from(data, instances, window.start, window.end)
+
+    def _in_calendar(self, calendar: RemoteCalendar, parent: dict | None) -> bool:
+        """Is `parent` (an event's expanded `calendar`, {"id": ...}) the linked calendar? Compared
+        with the id as stored, then with the id Graph itself gives the linked calendar
+        (`_calendar_id_of`), as one calendar's id may come in more than one form
+        (microsoftgraph/microsoft-graph-docs#6699). An answer without the calendar tells nothing:
+        the event is taken as the linked calendar's, as before this check."""
+        found = (parent or {}).get("id")
+        if not found or found == calendar.calendar_id:
+            return True
+        return found == self._calendar_id_of(calendar)
+
+    def _calendar_id_of(self, calendar: RemoteCalendar) -> str:
+        """The linked calendar's id as Graph gives it (GET /users/{id}/calendars/{id}?$select=id,
+        or /users/{id}/calendar for the default one), asked once per provider and calendar."""
+        key = (calendar.mailbox.lower(), calendar.calendar_id)
+        if key not in self._calendar_ids:
+            _, _, data = self._request(
+                "GET", f"{self.base}{self._calendar_path(calendar)}?$select=id", calendar.mailbox
+            )
+            self._calendar_ids[key] = data.get("id") or calendar.calendar_id
+        return self._calendar_ids[key]
 
     def find_by_marker(self, calendar: RemoteCalendar, marker: str, window: Window | None = None) -> RemoteEvent | None:
         """The event carrying our marker in its extended property, wherever its start is (Graph
@@ -833,7 +873,12 @@ class GraphProvider:
             try:
                 if op.kind == "create":
                     requests_.append(
-                        ("POST", f"{self._calendar_path(calendar)}/events", mapping.create_body(op.event), {})
+                        (
+                            "POST",
+                            f"{self._calendar_path(calendar)}/events",
+                            mapping.create_body(op.event, calendar.calendar_id),
+                            {},
+                        )
                     )
                     results.append(None)
                     continue

@@ -41,12 +41,16 @@ TRANSACTION_NAMESPACE = uuid.UUID("8d3c6a0e-9f0b-4c57-a1b2-2f6e3c1d7a90")
 OWN_PREFIX = "helpdesk-"
 
 
-def transaction_id(marker: str, replaces: str | None = None) -> str:
+def transaction_id(marker: str, replaces: str | None = None, calendar_id: str = "") -> str:
     """The create's transactionId (event resource: "avoid redundant POST operations in case of
     client retries to create the same event"): a UUID 5 of our marker, so every retry of one create
     sends the same one. A create that stands in for an entry deleted in Outlook (`replaces`, its
-    id) is another create: its own id, so Graph can never answer it with the deleted entry."""
-    return str(uuid.uuid5(TRANSACTION_NAMESPACE, marker if not replaces else f"{marker}\n{replaces}"))
+    id) is another create: its own id, so Graph can never answer it with the deleted entry. The
+    calendar it goes to (`calendar_id`) is part of it too: the documents do not say the token is
+    kept per calendar, so the entry re-created in another calendar of the same mailbox after a
+    relink is never answered with the old calendar's entry of the same marker."""
+    key = marker if not replaces else f"{marker}\n{replaces}"
+    return str(uuid.uuid5(TRANSACTION_NAMESPACE, f"{key}\n@{calendar_id}" if calendar_id else key))
 
 
 def _zone(name: str | None) -> str:
@@ -266,8 +270,9 @@ def _carried(raw: str | None, event: RemoteEvent) -> dict[str, Any]:
     return carried
 
 
-def create_body(event: RemoteEvent) -> dict[str, Any]:
-    """The POST body of a new entry: our fields, our marker, a transactionId derived from it.
+def create_body(event: RemoteEvent, calendar_id: str = "") -> dict[str, Any]:
+    """The POST body of a new entry in the calendar `calendar_id`: our fields, our marker, a
+    transactionId derived from them (`transaction_id`).
 
     With `event.raw` (the old half's event on the create of a split's new half), what the helpdesk
     does not model comes from it (`_carried`), as Outlook's own "this and following" keeps it on
@@ -278,7 +283,7 @@ def create_body(event: RemoteEvent) -> dict[str, Any]:
     carried = _carried(event.raw, event)
     body.update({name: value for name, value in carried.items() if name != "singleValueExtendedProperties"})
     if event.marker:
-        body["transactionId"] = transaction_id(event.marker, event.replaces)
+        body["transactionId"] = transaction_id(event.marker, event.replaces, calendar_id)
         body["singleValueExtendedProperties"] = [{"id": MARKER_PROPERTY_ID, "value": event.marker}]
     body["singleValueExtendedProperties"] = [
         *(carried.get("singleValueExtendedProperties") or ()),

@@ -1,0 +1,93 @@
+"""An admin relinks a technician's calendar to another calendar of the same mailbox (Microsoft 365,
+Exchange): the scenario both connectors' tests run.
+
+A Graph event id and an EWS ItemId name an entry in the whole mailbox: GET .../events/{id} (also
+under /calendars/{id}/: microsoft-graph-docs#391) and GetItem answer it whatever calendar holds it.
+Reading a link's old id after the relink found the old calendar's entry and took it as present in
+the new calendar: nothing was made there, and the next listing of the new calendar, which lacks
+them, deleted the appointments. The entries must be re-created in the new calendar once and never
+deleted. Expected values: the local server's own store (which calendar holds which entry, with
+which marker: the peers' `add_calendar`, `markers_in`, `calendar_holding`), never our connector.
+"""
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from calendars import services as calendar_services
+from calendars.models import Appointment, CalendarSettings
+from integrations.models import AgentCalendar, SyncLink, SyncLogEntry
+from integrations.sync import engine
+from tests.integrations.importing import start_importing
+
+SUBJECTS = {"Visit 0", "Visit 1", "Far visit"}
+
+
+def relink(admin_client, agent_calendar: AgentCalendar, calendar_id: str) -> AgentCalendar:
+    """The admin's AgentCalendar change form, with another calendar id of the same connection."""
+    form = {
+        "agent": agent_calendar.agent.pk,
+        "connection": agent_calendar.connection.pk,
+        "mailbox": "",
+        "calendar_id": calendar_id,
+        "calendar_name": "",
+        "state": agent_calendar.state,
+    }
+    response = admin_client.post(f"/admin/integrations/agentcalendar/{agent_calendar.pk}/change/", form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    return AgentCalendar.objects.get(pk=agent_calendar.pk)
+
+
+def relinked_entries_are_made_there_once(
+    admin_client, agent_calendar: AgentCalendar, server, tomorrow_9: datetime, *, far_read_as_deleted: bool = False
+) -> None:
+    """Three helpdesk entries (one beyond the import window's end) pushed to the linked calendar;
+    the link moved to a new calendar of the mailbox in admin; two pulls. The first re-creates each
+    entry in the new calendar, the old calendar keeps its own; the second makes nothing twice and
+    deletes nothing. `server`: the Graph or EWS peer. `far_read_as_deleted`: the connector's next
+    pull takes the far entry's create, outside the window, for a deletion (another fault): that
+    entry is not checked after the second pull then."""
+    mailbox = agent_calendar.agent.mailbox
+
+    def markers_in(calendar_id: str) -> Counter:
+        return server.markers_in(mailbox, calendar_id)
+
+    agent_calendar = start_importing(agent_calendar)
+    for number in range(2):
+        start = tomorrow_9 + timedelta(hours=number)
+        calendar_services.create_appointment(
+            subject=f"Visit {number}", start=start, end=start + timedelta(hours=1), agents=[agent_calendar.agent]
+        )
+    far = tomorrow_9 + timedelta(days=CalendarSettings.load().import_days_future + 30)
+    calendar_services.create_appointment(
+        subject="Far visit", start=far, end=far + timedelta(hours=1), agents=[agent_calendar.agent]
+    )
+    assert engine.sync_agent_calendar(agent_calendar, pull=True).failed == 0
+    old = agent_calendar.calendar_id
+    markers = Counter(SyncLink.objects.values_list("marker", flat=True))
+    assert markers_in(old) == markers and len(markers) == 3
+    new = server.add_calendar(mailbox, "Helpdesk")
+
+    relinked = relink(admin_client, agent_calendar, new)
+    assert relinked.moved_from == old and relinked.calendar_id == new
+    report = engine.sync_agent_calendar(relinked, pull=True)
+
+    assert report.failed == 0, report.errors
+    assert markers_in(new) == markers  # each entry once in the new calendar
+    assert markers_in(old) == markers  # the old calendar is left as it was
+    assert {server.calendar_holding(mailbox, link.remote_id) for link in SyncLink.objects.all()} == {new}
+    assert set(Appointment.objects.values_list("subject", flat=True)) == SUBJECTS
+    log = SyncLogEntry.objects.filter(agent_calendar=agent_calendar)
+    assert log.filter(operation="re-create").count() == 3
+    assert "3 not there and re-created" in log.get(operation="first listing after move").message
+    assert AgentCalendar.objects.get(pk=agent_calendar.pk).moved_from == ""
+
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=agent_calendar.pk), pull=True)
+
+    assert report.failed == 0 and report.pushed == 0, report.summary()
+    assert markers_in(new) == markers
+    deleted = log.filter(operation="delete", direction=SyncLogEntry.Direction.INBOUND)
+    kept = SUBJECTS - {"Far visit"} if far_read_as_deleted else SUBJECTS
+    assert kept <= set(Appointment.objects.values_list("subject", flat=True))
+    assert not deleted.filter(subject__in=kept).exists()
+    if not far_read_as_deleted:
+        assert report.pulled == 0, report.summary()
