@@ -38,14 +38,12 @@ def relink(admin_client, agent_calendar: AgentCalendar, calendar_id: str) -> Age
 
 
 def relinked_entries_are_made_there_once(
-    admin_client, agent_calendar: AgentCalendar, server, tomorrow_9: datetime, *, far_read_as_deleted: bool = False
+    admin_client, agent_calendar: AgentCalendar, server, tomorrow_9: datetime
 ) -> None:
     """Three helpdesk entries (one beyond the import window's end) pushed to the linked calendar;
     the link moved to a new calendar of the mailbox in admin; two pulls. The first re-creates each
     entry in the new calendar, the old calendar keeps its own; the second makes nothing twice and
-    deletes nothing. `server`: the Graph or EWS peer. `far_read_as_deleted`: the connector's next
-    pull takes the far entry's create, outside the window, for a deletion (another fault): that
-    entry is not checked after the second pull then."""
+    deletes nothing. `server`: the Graph or EWS peer."""
     mailbox = agent_calendar.agent.mailbox
 
     def markers_in(calendar_id: str) -> Counter:
@@ -86,8 +84,6 @@ def relinked_entries_are_made_there_once(
     assert report.failed == 0 and report.pushed == 0, report.summary()
     assert markers_in(new) == markers
     deleted = log.filter(operation="delete", direction=SyncLogEntry.Direction.INBOUND)
-    kept = SUBJECTS - {"Far visit"} if far_read_as_deleted else SUBJECTS
-    assert kept <= set(Appointment.objects.values_list("subject", flat=True))
-    assert not deleted.filter(subject__in=kept).exists()
-    if not far_read_as_deleted:
-        assert report.pulled == 0, report.summary()
+    assert set(Appointment.objects.values_list("subject", flat=True)) == SUBJECTS
+    assert not deleted.exists()
+    assert report.pulled == 0, report.summary()

@@ -12,7 +12,8 @@ Follows the published documents, not what our connector sends:
   returned with `$expand`, the event's `calendar` with `$expand=calendar`, categories and
   reminders kept; `/users/{id}/calendarView/delta` with startDateTime/endDateTime,
   `@odata.nextLink` (skiptoken) to `@odata.deltaLink` (deltatoken),
-  deletions as `@removed`, a stale delta token answered 410 `SyncStateNotFound`; `$batch` of at
+  deletions as `@removed` with reason "deleted", events changed outside the range as `@removed` with
+  reason "changed", a stale delta token answered 410 `SyncStateNotFound`; `$batch` of at
   most 20 requests with a status per item; `Prefer: outlook.timezone` (Windows or IANA name) for
   the zone of returned times; throttling 429 with Retry-After, and at most 4 concurrent requests
   per mailbox (MailboxConcurrency).
@@ -216,6 +217,8 @@ class GraphServer:
         # Fault switch for what the Graph documents leave open: a transactionId whose event was deleted
         # answered with that deleted event (its id then 404s), as a de-duplication by id alone would.
         self.transactions_outlive_deletes = False
+        # Off: the delta's `@removed` entries carry no `reason` (`_removed`).
+        self.removed_reasons = True
         self.spent_transactions: dict[str, dict] = {}
         # before_request(method, path): run in the server's thread as a request arrives, before it is
         # handled - what someone else does while the request is in flight (a second helpdesk change).
@@ -854,19 +857,17 @@ class GraphServer:
                         if occurrence["_start"] < end and occurrence["_end"] > start:
                             items.append((occurrence["_seq"], self.render_occurrence(event, occurrence, zone)))
                         elif state["incremental"]:
-                            items.append(
-                                (occurrence["_seq"], {"id": occurrence["id"], "@removed": {"reason": "deleted"}})
-                            )
+                            items.append((occurrence["_seq"], self._removed(occurrence["id"], "changed")))
                 continue
             if state["since"] < event["_seq"] <= state["upto"]:
                 if event["_start"] < end and event["_end"] > start:
                     items.append((event["_seq"], self.render(event, zone)))
-                elif state["incremental"]:
-                    items.append((event["_seq"], {"id": event["id"], "@removed": {"reason": "deleted"}}))
+                elif state["incremental"]:  # changed outside the range: out of the view, not deleted
+                    items.append((event["_seq"], self._removed(event["id"], "changed")))
         if state["incremental"]:
             for seq, event_id, ev_start, ev_end in box.removed:
                 if state["since"] < seq <= state["upto"] and ev_start < end and ev_end > start:
-                    items.append((seq, {"id": event_id, "@removed": {"reason": "deleted"}}))
+                    items.append((seq, self._removed(event_id, "deleted")))
         items.sort(key=lambda pair: pair[0])
         page = items[state["offset"] : state["offset"] + page_size]
         base = f"{self.base_url}/users/{box.user_id}/calendars/{calendar_id}/calendarView/delta"
@@ -877,6 +878,14 @@ class GraphServer:
         else:
             answer["@odata.deltaLink"] = f"{base}?$deltatoken={_encode({**state, 'since': state['upto'], 'offset': 0})}"
         return answer
+
+    def _removed(self, event_id: str, reason: str) -> dict:
+        """A delta's entry for an event that left the view: `@removed` with its `reason`, "deleted"
+        for an event deleted, "changed" for one still there but no longer in the range (OData's
+        deleted-entity reasons: "deleted" destroyed, "changed" removed from the result; Graph "Use
+        delta query to track changes in Microsoft Graph data"). `removed_reasons` off: no reason
+        at all, which the documents allow ("may include additional information")."""
+        return {"id": event_id, "@removed": {"reason": reason} if self.removed_reasons else {}}
 
     def paged(self, entries: list[dict], path: str, query: dict, page_size: int) -> dict:
         """One page of a collection as Graph gives it ("Paging Microsoft Graph data"): at most

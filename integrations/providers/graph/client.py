@@ -420,11 +420,19 @@ class GraphProvider:
     ) -> ChangePage:
         """A round of calendarView/delta (Graph "Get incremental changes to events in a calendar
         view"): with no token a new round over the window, else the stored deltaLink; nextLinks are
-        followed to the deltaLink, which is the next token. `@removed` entries are deletions. The
-        delta does not carry extended properties, so changed entries whose changeKey is not the one
-        we hold are read again with our marker, 20 to a $batch. An occurrence removed that we never
-        held sends the series we hold (`known_series`) to be asked whether they changed, 20 to a
-        $batch. A 410 raises SyncTokenExpired."""
+        followed to the deltaLink, which is the next token. An `@removed` entry is a deletion only
+        when its `reason` is "deleted" (OData's deleted-entity reason: destroyed; Graph "Use delta
+        query to track changes in Microsoft Graph data", resource representation in the delta query
+        response). Any other reason ("changed": removed from the view, as an event moved or changed
+        outside the calendarView's range is; or none) is confirmed: an entry we hold
+        (`known_versions`) is asked for, 20 to a $batch, in the linked calendar (its expanded
+        `calendar`, as `get` checks it) - gone (404) or in another calendar is a deletion, still
+        there is an entry like any other the delta reports (unchanged with the changeKey we hold,
+        else read again), whether inside the window or beyond it. A removed id we do not hold is no
+        deletion of ours. The delta does not carry extended properties, so changed entries whose
+        changeKey is not the one we hold are read again with our marker, 20 to a $batch. An
+        occurrence removed that we never held sends the series we hold (`known_series`) to be asked
+        whether they changed, 20 to a $batch. A 410 raises SyncTokenExpired."""
         mailbox = calendar.mailbox
         if token:
             url = token
@@ -440,45 +448,45 @@ class GraphProvider:
         known = known_versions or {}
         to_read: list[str] = []
         seen: dict[str, dict] = {}
+        # Ids the delta says left the view without saying they were deleted (reason "changed" or none).
+        removed: dict[str, None] = {}
         while True:
             _, _, data = self._request("GET", url, mailbox, headers={"Prefer": f"{PREFER}, {DELTA_PAGE}"})
             for entry in data.get("value", []):
                 if "@removed" in entry:
                     seen.pop(entry["id"], None)
-                    page.deleted.append(entry["id"])
+                    if (entry.get("@removed") or {}).get("reason") == "deleted":
+                        removed.pop(entry["id"], None)
+                        page.deleted.append(entry["id"])
+                    else:
+                        removed[entry["id"]] = None
                 else:
+                    removed.pop(entry["id"], None)
                     seen[entry["id"]] = entry
             if data.get("@odata.nextLink"):
                 url = data["@odata.nextLink"]
                 continue
             page.next_token = data.get("@odata.deltaLink")
             break
+        # Removed from the view is not deleted: an event moved (or changed) beyond the calendarView's
+        # range comes back @removed too, and taking it as deleted deleted the appointment.
+        unsure = [i for i in removed if i not in page.deleted and (known_versions is None or i in known)]
         series: dict[str, list[dict]] = {}
-        if token and known and any(i not in known for i in page.deleted):
+        if token and known and any(i not in known for i in [*page.deleted, *removed]):
             # A removed id we never held is an occurrence: its series may be gone as a whole, or
             # have lost its last occurrence in the window, which the delta says only through its
-            # occurrences. Ask for the entries we hold (20 a batch): gone, or changed (a new
-            # changeKey: deleting an occurrence changes its master) and then read below.
+            # occurrences. Ask for the entries we hold: gone, or changed (a new changeKey:
+            # deleting an occurrence changes its master) and then read below.
             # Only a series has occurrences: the singles we hold are not asked (`known_series`).
-            unsure = [
+            unsure += [
                 i
                 for i in known
-                if i not in seen and i not in page.deleted and (known_series is None or i in known_series)
+                if i not in seen
+                and i not in page.deleted
+                and i not in removed
+                and (known_series is None or i in known_series)
             ]
-            user_path = f"/users/{quote(mailbox)}"
-            checks = [("GET", f"{user_path}/events/{quote(i)}?$select=id,changeKey,type", None, {}) for i in unsure]
-            for start in range(0, len(checks), MAX_BATCH):
-                chunk = unsure[start : start + MAX_BATCH]
-                for event_id, (status, _h, body) in zip(
-                    chunk, self._batch(mailbox, checks[start : start + MAX_BATCH]), strict=True
-                ):
-                    if status == 404:
-                        page.deleted.append(event_id)
-                    elif status < 400 and isinstance(body, dict) and body.get("changeKey") != known[event_id]:
-                        if body.get("type") == "seriesMaster":
-                            series[event_id] = []
-                        else:
-                            seen[event_id] = body
+        self._confirm_held(calendar, unsure, known, page, seen, series, removed)
         # A series shows as its occurrences and exceptions (never its master): it is one entry here,
         # unchanged when every occurrence reported carries the master's version we hold.
         for event_id, entry in seen.items():
@@ -534,6 +542,52 @@ class GraphProvider:
             except UnreadableEntry as error:
                 page.unreadable[master_id] = str(error)
         return page
+
+    def _confirm_held(
+        self,
+        calendar: RemoteCalendar,
+        unsure: list[str],
+        known: Mapping[str, str],
+        page: ChangePage,
+        seen: dict[str, dict],
+        series: dict[str, list[dict]],
+        removed: Collection[str],
+    ) -> None:
+        """Ask Graph for the held entries `unsure` (event ids), 20 to a $batch, with their calendar
+        ($expand=calendar($select=id), as `get` asks): gone (404) or in another calendar of the
+        mailbox (`_in_calendar`) goes to `page.deleted`; one whose changeKey is not the one we hold
+        (`known`) is to be read (a series master into `series`, else into `seen`); one with the
+        changeKey we hold is `page.unchanged` when the delta had it `removed`, else left out (a
+        series asked only because an occurrence of some series went). Any other error of an item
+        for a `removed` entry is raised as `_request` raises it (graph_error; 403: `page.unreadable`),
+        so nothing unconfirmed counts as gone; for a series only asked, it is left as it was."""
+        mailbox = calendar.mailbox
+        user_path = f"/users/{quote(mailbox)}"
+        query = f"$select=id,changeKey,type&$expand={EXPAND_CALENDAR}"
+        checks = [("GET", f"{user_path}/events/{quote(i)}?{query}", None, {}) for i in unsure]
+        for start in range(0, len(checks), MAX_BATCH):
+            chunk = unsure[start : start + MAX_BATCH]
+            for event_id, (status, headers, body) in zip(
+                chunk, self._batch(mailbox, checks[start : start + MAX_BATCH]), strict=True
+            ):
+                if status == 404:
+                    page.deleted.append(event_id)
+                elif status >= 400:
+                    if event_id in removed:  # unconfirmed is not gone: the pull fails, this delta is read again
+                        self._unreadable_or_raise(
+                            page, event_id, graph_error(status, body, headers, mailbox, item=True)
+                        )
+                elif not isinstance(body, dict):
+                    continue
+                elif not self._in_calendar(calendar, body.pop("calendar", None)):
+                    page.deleted.append(event_id)  # gone from the linked calendar, if not from the mailbox
+                elif body.get("changeKey") != known.get(event_id):
+                    if body.get("type") == "seriesMaster":
+                        series[event_id] = []
+                    else:
+                        seen[event_id] = body
+                elif event_id in removed:
+                    page.unchanged.append(event_id)
 
     @staticmethod
     def _unreadable_or_raise(page: ChangePage, event_id: str, error: ProviderError) -> None:

@@ -20,15 +20,9 @@ pytestmark = pytest.mark.django_db
 def test_relinking_to_another_calendar_of_the_mailbox_re_creates_the_entries_there_once(
     admin_client, alice_graph, graph, tomorrow_9
 ):
-    # far_read_as_deleted: see the xfail test below.
-    relinked_entries_are_made_there_once(admin_client, alice_graph, graph, tomorrow_9, far_read_as_deleted=True)
+    relinked_entries_are_made_there_once(admin_client, alice_graph, graph, tomorrow_9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Graph reads a calendarView delta's @removed as a deletion, also for an entry written outside "
-    "the window (found while testing the relink; not this change's fault)",
-)
 def test_a_helpdesk_entry_beyond_the_window_survives_the_pull_after_its_push(alice_graph, tomorrow_9):
     alice_calendar = start_importing(alice_graph)
     far = tomorrow_9 + timedelta(days=CalendarSettings.load().import_days_future + 30)
