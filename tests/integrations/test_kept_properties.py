@@ -3,6 +3,7 @@ form ("Get singleValueLegacyExtendedProperty" / "Extended properties overview": 
 property set GUID with a Name or an Id, or a proptag alone) and the $expand a Graph read sends."""
 
 import pytest
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from integrations.providers.base import KeptProperty, kept_properties
@@ -34,10 +35,11 @@ def test_the_three_id_forms_of_graph_are_read_and_our_marker_is_never_kept(setti
 
 
 @pytest.mark.parametrize("text", ["BookingRef", f"String {{{SET}}} BookingRef", "String {not-a-guid} Name X"])
-def test_a_name_not_in_graphs_id_form_is_refused(settings, text):
+def test_a_name_not_in_graphs_id_form_is_refused_and_fails_the_system_check(settings, text):
     settings.SYNC_KEPT_EXTENDED_PROPERTIES = [text]
     with pytest.raises(ImproperlyConfigured, match="SYNC_KEPT_EXTENDED_PROPERTIES"):
         kept_properties()
+    assert [error.id for error in checks.run_checks()] == ["integrations.E001"]
 
 
 def test_a_graph_read_asks_for_our_marker_and_each_kept_property_by_id(settings):
