@@ -289,6 +289,13 @@ SYNC_MAX_OCCURRENCES_PER_SERIES = env.int("SYNC_MAX_OCCURRENCES_PER_SERIES", def
 SYNC_MAX_OCCURRENCES_PER_SYNC = env.int("SYNC_MAX_OCCURRENCES_PER_SYNC", default=20_000)
 SYNC_MAX_BODY_CHARS = env.int("SYNC_MAX_BODY_CHARS", default=20_000)
 SYNC_MAX_OBJECT_BYTES = env.int("SYNC_MAX_OBJECT_BYTES", default=10 * 1024 * 1024)
+# Other tools' extended properties on Microsoft 365 and Exchange entries (a booking tool's, a CRM's)
+# that the new half of a "this and following" split keeps, as Outlook's own split does. Neither
+# Graph nor EWS lists an entry's extended properties: each is read only when asked for by its id,
+# so they are named here, comma-separated, in Graph's id form ("String {guid} Name BookingId",
+# "StringArray {guid} Name Tags", "Integer {guid} Id 0x8233", "String 0x0037"; EWS reads the same
+# property). Our own link id is never one of them.
+SYNC_KEPT_EXTENDED_PROPERTIES = env.list("SYNC_KEPT_EXTENDED_PROPERTIES", default=[])
 # The site's public https address (https://helpdesk.example.com). With it, Microsoft 365 calendars get
 # change notifications at <PUBLIC_SITE_URL>/integrations/graph/notify/ and Google calendars push
 # channels at <PUBLIC_SITE_URL>/integrations/google/notify/ (hints to pull early; polling stays the

@@ -14,11 +14,28 @@ def use_sqlite_own_variable_limit(sender, connection, **kwargs) -> None:
     connection.features.max_query_params = max(999, min(limit, 32766))
 
 
+def check_kept_properties(app_configs, **kwargs) -> list:
+    """System check (manage.py check, every start): each name in SYNC_KEPT_EXTENDED_PROPERTIES is
+    an extended property id in Microsoft Graph's form (`providers.base.kept_properties`), so a
+    mistyped one stops the start instead of every Microsoft 365 and Exchange sync."""
+    from django.core import checks
+    from django.core.exceptions import ImproperlyConfigured
+
+    from integrations.providers.base import kept_properties
+
+    try:
+        kept_properties()
+    except ImproperlyConfigured as error:
+        return [checks.Error(str(error), id="integrations.E001")]
+    return []
+
+
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = "Calendar integrations"
 
     def ready(self) -> None:
+        from django.core import checks
         from django.db.models.signals import pre_delete
 
         from calendars.signals import appointment_changed
@@ -28,3 +45,4 @@ class IntegrationsConfig(AppConfig):
         appointment_changed.connect(services.note_appointment_change, dispatch_uid="integrations.sync")
         pre_delete.connect(services.keep_sync_log, sender=AgentCalendar, dispatch_uid="integrations.keep_sync_log")
         connection_created.connect(use_sqlite_own_variable_limit, dispatch_uid="integrations.sqlite_limit")
+        checks.register(check_kept_properties)

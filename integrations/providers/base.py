@@ -688,6 +688,67 @@ def refuse_extra_dates(event: RemoteEvent, system: str) -> None:
         )
 
 
+# Graph's id form of an extended property ("Get singleValueLegacyExtendedProperty": the type, then a
+# property set GUID with a Name or an Id, or a proptag alone); EWS names the same MAPI property by the
+# same parts (MS-OXWSCORE t:ExtendedFieldURI).
+_PROPERTY_ID = re.compile(
+    r"^(?P<type>[A-Za-z]+)\s+(?:\{(?P<set>[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12})\}\s+"
+    r"(?:Name\s+(?P<name>\S(?:.*\S)?)|Id\s+(?P<number>0x[0-9A-Fa-f]{1,8}))|(?P<tag>0x[0-9A-Fa-f]{1,4}))$"
+)
+
+
+@dataclass(frozen=True)
+class KeptProperty:
+    """An extended property of another tool that a split's new half keeps (`kept_properties`).
+    `id`: Graph's id form; `type`: its MAPI type as Graph and EWS spell it ("String", "StringArray",
+    "Integer", "Binary", "SystemTime", ...); then either `property_set` (a GUID) with `name` or
+    `number`, or `tag` alone (a proptag number)."""
+
+    id: str
+    type: str
+    property_set: str | None = None
+    name: str | None = None
+    number: int | None = None
+    tag: int | None = None
+
+    @property
+    def multi(self) -> bool:
+        """A multi-valued property (Graph multiValueExtendedProperties, EWS t:Values)."""
+        return self.type.endswith("Array")
+
+
+def kept_properties(own: str | None = None) -> tuple[KeptProperty, ...]:
+    """The extended properties named in SYNC_KEPT_EXTENDED_PROPERTIES (Graph's id form), without
+    `own` (our own marker's id: the new half has its own). Neither Graph nor EWS lists an entry's
+    extended properties, so only named ones can be read and kept. ImproperlyConfigured for a name
+    not in that form."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    found = []
+    for text in getattr(settings, "SYNC_KEPT_EXTENDED_PROPERTIES", ()) or ():
+        text = " ".join(str(text).split())
+        if not text or (own and text.lower() == own.lower()):
+            continue
+        match = _PROPERTY_ID.match(text)
+        if match is None:
+            raise ImproperlyConfigured(
+                f"SYNC_KEPT_EXTENDED_PROPERTIES: {text!r} is not an extended property id as Microsoft Graph "
+                'writes it ("String {guid} Name Something", "Integer {guid} Id 0x8233", "String 0x0037").'
+            )
+        found.append(
+            KeptProperty(
+                id=text,
+                type=match["type"],
+                property_set=match["set"].lower() if match["set"] else None,
+                name=match["name"],
+                number=int(match["number"], 16) if match["number"] else None,
+                tag=int(match["tag"], 16) if match["tag"] else None,
+            )
+        )
+    return tuple(found)
+
+
 def json_template(raw: str | None) -> dict:
     """The JSON object a create starts from (`RemoteEvent.raw` on a create: the entry of the series a
     "this and following" split ended, as last read, on Google and Microsoft 365); {} for none or for

@@ -702,8 +702,13 @@ def rekey_lands(source: RemoteEvent, target: RemoteEvent) -> bool:
     if any(kind == "override" and not landed for kind, landed in zip(kinds, lands, strict=True)):
         return False
     # Some EXDATE names no instance: moot only if the target's instances are the source's, shifted.
-    theirs = _instances(target, asked)
-    ours = _instances(source, [moment for moment, was in zip(old, named or [True] * len(old), strict=True) if was])
+    # Walked whole up to the last key, as far as `_WALK_LIMIT` starts: 20 years of a daily series.
+    theirs = _instances(target, asked, limit=_WALK_LIMIT)
+    ours = _instances(
+        source,
+        [moment for moment, was in zip(old, named or [True] * len(old), strict=True) if was],
+        limit=_WALK_LIMIT,
+    )
     if theirs is None or ours is None:
         return False
     shifted, _ = rekeyed_onto(source, target, exdates=ours, overrides=[])
@@ -733,11 +738,11 @@ def orphaned_overrides(event: RemoteEvent) -> list[RemoteOccurrence]:
     return [override for override, landed in zip(event.overrides, named, strict=True) if not landed]
 
 
-def _instances(series: RemoteEvent, keys: list) -> list | None:
+def _instances(series: RemoteEvent, keys: list, *, limit: int = MAX_OCCURRENCES) -> list | None:
     """The instances of `series` up to the last of `keys` (EXDATE values or original starts; a
     date on a timed series counting its whole day): its RRULEs expanded on its own clock by
     `times.rule_starts`, its DTSTART and its RDATEs. None when the rules cannot be expanded that
-    far within `MAX_OCCURRENCES` instances."""
+    far within `limit` instances."""
     start = series.start
     timed = isinstance(start, datetime)
     if timed and start.tzinfo is not None:
@@ -754,21 +759,22 @@ def _instances(series: RemoteEvent, keys: list) -> list | None:
         return [start, *series.rdates]
     try:
         until = max(bounds, key=lambda moment: moment_key(moment) or "")
-        starts = times.rule_starts(start, series.rrules, until=until, limit=MAX_OCCURRENCES + 1)
+        starts = times.rule_starts(start, series.rrules, until=until, limit=limit + 1)
     except (ValueError, TypeError, OverflowError):
         return None
-    if len(starts) > MAX_OCCURRENCES:
+    if len(starts) > limit:
         return None
     return [*starts, start, *series.rdates]
 
 
 def _names_instances(series: RemoteEvent, keys: list) -> list[bool] | None:
     """For each of `keys` (EXDATE values or original starts), does it name an instance of `series`
-    (`_instances`)? A date on a timed series names that day's instance (as `inbound` reads a date
-    EXDATE); a time on an all-day series names none. None as `_instances`."""
+    (its instances near each key: `_instances_near`)? A date on a timed series names that day's
+    instance (as `inbound` reads a date EXDATE); a time on an all-day series names none. None when
+    a rule cannot be walked near a key within `_WALK_LIMIT` starts."""
     if not keys:
         return []
-    instances = _instances(series, keys)
+    instances = _instances_near(series, keys)
     if instances is None:
         return None
     timed = isinstance(series.start, datetime)
@@ -786,6 +792,139 @@ def _names_instances(series: RemoteEvent, keys: list) -> list[bool] | None:
         return moment_key(key) in at
 
     return [named(key) for key in keys]
+
+
+# Starts one walk near a key may take: a window of two periods of the rule (`_anchored`), or a
+# COUNT rule walked from its first start (its count runs from there). Every-second rules over two
+# days stay under it; dateutil walks about 80,000 starts a second.
+_WALK_LIMIT = 20_000
+_FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY")
+_DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def _instances_near(series: RemoteEvent, keys: list) -> list | None:
+    """Instances of `series` (RRULE starts on its own clock, `times.rule_starts`) taking in all of
+    those at each of `keys` (the key's instant, or its whole day for a date key on a timed series),
+    then its DTSTART and its RDATEs (the layout `_instances` gives); it may hold others. Each RRULE
+    is walked from a start restated shortly before a key (`_anchored`; keys sharing one walk
+    together), so a key 20 years into a daily series, or a month into an every-minute one, costs
+    about two periods of the rule, not every start before it. None when a walk needs more than
+    `_WALK_LIMIT` starts or dateutil cannot walk the rule (ValueError, TypeError, OverflowError)."""
+    start = series.start
+    timed = isinstance(start, datetime)
+    if timed and start.tzinfo is not None:
+        start = start.astimezone(series_zone(series))
+    first = start if timed else datetime(start.year, start.month, start.day)
+    walks: dict[tuple, datetime | date] = {}  # (walk start, rule text): the last moment it must reach
+    for key in keys:
+        if isinstance(key, datetime) != timed:
+            if not timed:
+                continue  # a time never names an instance of an all-day series
+            # A date on a timed series: its whole day, from its midnight to the next one.
+            wall = datetime.combine(key, datetime.min.time())
+            key = datetime.combine(key + timedelta(days=1), datetime.min.time()).replace(tzinfo=start.tzinfo)
+        elif timed:
+            wall = key.astimezone(start.tzinfo) if key.tzinfo and start.tzinfo else key
+        else:
+            wall = datetime(key.year, key.month, key.day)
+        for rule in series.rrules:
+            text = rule[6:] if rule.upper().startswith("RRULE:") else rule
+            try:
+                walk = _anchored(first, text, wall.replace(tzinfo=None)) or (first, text)
+            except (ValueError, TypeError, OverflowError):
+                return None
+            reach = walks.get(walk)
+            if reach is None or moment_key(key) > moment_key(reach):
+                walks[walk] = key
+    found: list = []
+    for (walk_from, text), reach in walks.items():
+        try:
+            starts = times.rule_starts(
+                walk_from if timed else walk_from.date(), [text], until=reach, limit=_WALK_LIMIT + 1
+            )
+        except (ValueError, TypeError, OverflowError):
+            return None
+        if len(starts) > _WALK_LIMIT:
+            return None
+        found.extend(starts)
+    return [*found, start, *series.rdates]
+
+
+def _anchored(start: datetime, rule: str, near: datetime) -> tuple[datetime, str] | None:
+    """`rule` counted from `start` restated to run from the start of the rule's period one INTERVAL
+    before the one holding `near` (a naive wall time on `start`'s clock): the same starts from there
+    on, as dateutil (`times.rule_starts`) gives them. RFC 5545 3.3.10: FREQ and INTERVAL count
+    periods from DTSTART, and what the BYxxx parts leave out is taken from DTSTART (its month and
+    day, weekday, hour, minute, second: written out here as dateutil fills them in), so moving the
+    start by whole INTERVALs of periods changes nothing else. None (walk from `start`) for a COUNT
+    rule (its count runs from the first start), a FREQ dateutil does not know, or `near` within two
+    INTERVALs of `start`."""
+    parts = {}
+    for part in rule.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip():
+            parts[name.strip().upper()] = value.strip()
+    freq = parts.get("FREQ", "").upper()
+    if "COUNT" in parts or freq not in _FREQS:
+        return None
+    interval = max(1, int(parts.get("INTERVAL") or 1))
+    level = _FREQS.index(freq)
+    if not {"BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYEASTER"} & parts.keys():
+        if freq == "YEARLY":
+            parts.setdefault("BYMONTH", str(start.month))
+            parts["BYMONTHDAY"] = str(start.day)
+        elif freq == "MONTHLY":
+            parts["BYMONTHDAY"] = str(start.day)
+        elif freq == "WEEKLY":
+            parts["BYDAY"] = _DAY_CODES[start.weekday()]
+    for name, finer, value in (("BYHOUR", 4, start.hour), ("BYMINUTE", 5, start.minute), ("BYSECOND", 6, start.second)):
+        if name not in parts and level < finer:
+            parts[name] = str(value)
+    wall = start.replace(tzinfo=None, microsecond=0)
+    week_start = _DAY_CODES.index(parts.get("WKST", "MO").upper())
+
+    def week_of(moment: datetime) -> datetime:
+        day = moment.date() - timedelta(days=(moment.weekday() - week_start) % 7)
+        return datetime.combine(day, datetime.min.time())
+
+    units = (timedelta(hours=1), timedelta(minutes=1), timedelta(seconds=1))
+    if freq == "YEARLY":
+        periods = near.year - wall.year
+    elif freq == "MONTHLY":
+        periods = (near.year - wall.year) * 12 + near.month - wall.month
+    elif freq == "WEEKLY":
+        periods = (week_of(near) - week_of(wall)).days // 7
+    elif freq == "DAILY":
+        periods = (near.date() - wall.date()).days
+    else:
+        unit = units[level - 4]
+        periods = (_floor(near, freq) - _floor(wall, freq)) // unit
+    whole = periods // interval
+    if whole < 2:
+        return None
+    steps = (whole - 1) * interval
+    if freq == "YEARLY":
+        anchor = datetime(wall.year + steps, 1, 1)
+    elif freq == "MONTHLY":
+        months = wall.month - 1 + steps
+        anchor = datetime(wall.year + months // 12, months % 12 + 1, 1)
+    elif freq == "WEEKLY":
+        anchor = week_of(wall) + timedelta(weeks=steps)
+    elif freq == "DAILY":
+        anchor = datetime.combine(wall.date() + timedelta(days=steps), datetime.min.time())
+    else:
+        anchor = _floor(wall, freq) + steps * units[level - 4]
+    return anchor.replace(tzinfo=start.tzinfo), ";".join(f"{name}={value}" for name, value in parts.items())
+
+
+def _floor(moment: datetime, freq: str) -> datetime:
+    """`moment` cut to the start of its hour, minute or second (the period of an HOURLY, MINUTELY
+    or SECONDLY rule)."""
+    if freq == "HOURLY":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    if freq == "MINUTELY":
+        return moment.replace(second=0, microsecond=0)
+    return moment.replace(microsecond=0)
 
 
 def lost_values(

@@ -182,7 +182,7 @@ class Item:
     start_tz: str = "UTC"  # Windows zone id
     end_tz: str = "UTC"
     uid: str = field(default_factory=lambda: uuid.uuid4().hex.upper())
-    extended: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    extended: dict[tuple[str, str, str], str | list[str]] = field(default_factory=dict)  # list: t:Values
     recurrence: Recurrence | None = None
     modified: dict[datetime, Exception_] = field(default_factory=dict)
     deleted: set[datetime] = field(default_factory=set)
@@ -1446,7 +1446,13 @@ def _item_element(item: Item, shape: _Shape, *, original: datetime | None = None
             attrs = {"PropertyName": key[1], "PropertyType": key[2]}
             attrs["DistinguishedPropertySetId" if not key[0].count("-") else "PropertySetId"] = key[0]
             ET.SubElement(prop, t("ExtendedFieldURI"), attrs)
-            ET.SubElement(prop, t("Value")).text = item.extended[key]
+            value = item.extended[key]
+            if isinstance(value, list):  # a multi-valued property (an ...Array type): t:Values
+                values = ET.SubElement(prop, t("Values"))
+                for one in value:
+                    ET.SubElement(values, t("Value")).text = one
+            else:
+                ET.SubElement(prop, t("Value")).text = value
     add("LastModifiedTime", ews_datetime(item.last_modified))
     add("UID", item.uid)
     add("Start", ews_datetime(start))
@@ -1583,7 +1589,12 @@ def _apply_property(item: Item | Exception_, element: ET.Element) -> None:
     elif name == "ReminderMinutesBeforeStart":
         item.reminder_minutes = int(text)
     elif name == "ExtendedProperty":
-        item.extended[_extended_key(element.find(t("ExtendedFieldURI")))] = element.findtext(t("Value")) or ""
+        values = element.find(t("Values"))  # a multi-valued property: t:Values of t:Value
+        item.extended[_extended_key(element.find(t("ExtendedFieldURI")))] = (
+            [value.text or "" for value in values if value.tag == t("Value")]
+            if values is not None
+            else element.findtext(t("Value")) or ""
+        )
     elif name == "Start":
         item.start = parse_datetime(text)
     elif name == "End":

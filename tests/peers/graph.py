@@ -8,12 +8,12 @@ Follows the published documents, not what our connector sends:
 - Graph v1.0 events: `/users/{id}/calendar/events` (POST, with `transactionId` de-duplicating a
   retried create), `/users/{id}/events/{id}` GET / PATCH / DELETE with If-Match against
   `@odata.etag` (412 on a stale one; an event id names it in the whole mailbox, also under
-  /calendars/{id}/events/{id}: microsoft-graph-docs#391), `singleValueExtendedProperties` kept and
-  returned with `$expand`, the event's `calendar` with `$expand=calendar`, categories and
-  reminders kept; `/users/{id}/calendarView/delta` with startDateTime/endDateTime,
-  `@odata.nextLink` (skiptoken) to `@odata.deltaLink` (deltatoken),
-  deletions as `@removed` with reason "deleted", events changed outside the range as `@removed` with
-  reason "changed", a stale delta token answered 410 `SyncStateNotFound`; `$batch` of at
+  /calendars/{id}/events/{id}: microsoft-graph-docs#391), single- and multi-valued extended
+  properties kept and returned with `$expand` asking for them by id, the event's `calendar` with
+  `$expand=calendar`, categories and reminders kept; `/users/{id}/calendarView/delta` with
+  startDateTime/endDateTime, `@odata.nextLink` (skiptoken) to `@odata.deltaLink` (deltatoken),
+  deletions as `@removed` with reason "deleted", events changed outside the range as `@removed`
+  with reason "changed", a stale delta token answered 410 `SyncStateNotFound`; `$batch` of at
   most 20 requests with a status per item; `Prefer: outlook.timezone` (Windows or IANA name) for
   the zone of returned times; throttling 429 with Retry-After, and at most 4 concurrent requests
   per mailbox (MailboxConcurrency).
@@ -541,7 +541,7 @@ class GraphServer:
                 event["originalStartTimeZone" if key == "start" else "originalEndTimeZone"] = value.get(
                     "timeZone", "UTC"
                 )
-            elif key == "singleValueExtendedProperties":
+            elif key in ("singleValueExtendedProperties", "multiValueExtendedProperties"):
                 props = {p["id"].lower(): p for p in event.get(key, [])}
                 for prop in value:
                     props[prop["id"].lower()] = {"id": prop["id"], "value": prop["value"]}
@@ -804,17 +804,25 @@ class GraphServer:
         self._notify(box, "deleted", event_id, event["_calendar"])
 
     def render(self, event: dict, zone: str, expand: str = "") -> dict:
-        out = {k: v for k, v in event.items() if not k.startswith("_") and k != "singleValueExtendedProperties"}
+        """The event as Graph returns it. Extended properties only with `$expand` ("Get
+        singleValueLegacyExtendedProperty": the only way to read one is to ask for it by id, `$filter`
+        with `id eq`, several joined by `or`), each collection on its own; unfiltered (our own
+        create and update answers here) every property of the collection."""
+        collections = ("singleValueExtendedProperties", "multiValueExtendedProperties")
+        out = {k: v for k, v in event.items() if not k.startswith("_") and k not in collections}
         out.pop("fields", None)
         out["start"] = graph_time(event["_start"], zone)
         out["end"] = graph_time(event["_end"], zone)
-        if "singleValueExtendedProperties" in expand:
-            wanted = re.search(r"id eq '([^']+)'", expand)
-            props = event.get("singleValueExtendedProperties", [])
-            if wanted:
-                props = [p for p in props if p["id"].lower() == wanted.group(1).lower()]
+        for collection in collections:
+            asked = re.search(rf"{collection}(\(\$filter=((?:[^')]|'(?:[^']|'')*')*)\))?", expand)
+            if asked is None:
+                continue
+            props = event.get(collection, [])
+            if asked.group(1):
+                wanted = {i.replace("''", "'").lower() for i in re.findall(r"id eq '((?:[^']|'')*)'", asked.group(2))}
+                props = [p for p in props if p["id"].lower() in wanted]
             if props:
-                out["singleValueExtendedProperties"] = props
+                out[collection] = props
         if "_calendar" in event and re.search(r"(?:^|,)\s*calendar\b", expand):
             # The event's calendar navigation property ("The calendar that contains the event"),
             # $expand=calendar($select=id) as the id alone.

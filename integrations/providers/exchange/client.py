@@ -79,7 +79,6 @@ from ..base import (
 )
 from .errors import FailFastKeepingRetryAfter, translate
 from .mapping import (
-    ITEM_FIELDS,
     MARKER_FIELD,
     OCCURRENCE_FIELDS,
     REMINDER_FIELDS,
@@ -87,6 +86,7 @@ from .mapping import (
     as_utc_keys,
     changed_fields,
     event_from_item,
+    item_fields,
     item_values,
     normalised_rules,
     occurrence_from,
@@ -478,7 +478,7 @@ class ExchangeProvider:
         if not ids:
             return [], [], {}
         account = folder.account
-        fields = [*ITEM_FIELDS, "parent_folder_id"] if scoped else list(ITEM_FIELDS)
+        fields = [*item_fields(), "parent_folder_id"] if scoped else list(item_fields())
         events: list[RemoteEvent] = []
         gone: list[str] = []
         unreadable: dict[str, str] = {}
@@ -673,7 +673,7 @@ class ExchangeProvider:
         )
 
     def _get_master(self, folder: Calendar, item_id: str) -> CalendarItem:
-        (item,) = folder.account.fetch(ids=[(item_id, None)], folder=folder, only_fields=ITEM_FIELDS)
+        (item,) = folder.account.fetch(ids=[(item_id, None)], folder=folder, only_fields=item_fields())
         if isinstance(item, Exception):
             raise item
         return item
@@ -1022,7 +1022,7 @@ class ExchangeProvider:
             unique = list(dict.fromkeys(wanted))
             read = _GetItems(account=account, chunk_size=len(unique)).call(
                 items=[(item_id, None) for item_id in unique],
-                additional_fields=_item_fields(folder, ITEM_FIELDS),
+                additional_fields=_item_fields(folder, item_fields()),
                 shape=ID_ONLY,
             )
             current = dict(zip(unique, read, strict=True))

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
 import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,11 +39,13 @@ from calendars.times import rule_starts
 from integrations.sync.normalise import normalise_text
 
 from ..base import (
+    KeptProperty,
     ProviderError,
     RemoteEvent,
     RemoteOccurrence,
     UnreadableEntry,
     json_template,
+    kept_properties,
     occurrence_texts_to_write,
     own_text_key,
     reads_untrusted,
@@ -88,6 +94,36 @@ ITEM_FIELDS = (
     "categories",  # not the helpdesk's: kept as `raw`, for the new half of a split (item_values)
     MARKER_FIELD,
 )
+
+
+def kept_fields() -> list[tuple[str, KeptProperty]]:
+    """The CalendarItem fields of the other tools' extended properties a split's new half keeps
+    (`base.kept_properties`, SYNC_KEPT_EXTENDED_PROPERTIES; EWS returns an extended property only
+    when asked for by its t:ExtendedFieldURI), each registered on CalendarItem the first time it
+    is named: [(field name, property)]. ImproperlyConfigured as `kept_properties`."""
+    own = f"{HelpdeskLinkId.property_type} {{{HelpdeskLinkId.property_set_id}}} Name {HelpdeskLinkId.property_name}"
+    fields = []
+    registered = {f.name for f in CalendarItem.FIELDS}
+    for prop in kept_properties(own=own):
+        name = "kept_" + hashlib.sha256(prop.id.lower().encode()).hexdigest()[:16]
+        if name not in registered:
+            attrs: dict[str, Any] = {"property_type": prop.type}
+            if prop.tag is not None:
+                attrs["property_tag"] = prop.tag
+            else:
+                attrs["property_set_id"] = prop.property_set
+                attrs["property_name" if prop.name else "property_id"] = prop.name or prop.number
+            CalendarItem.register(name, type("KeptProperty", (ExtendedProperty,), attrs))
+            registered.add(name)
+        fields.append((name, prop))
+    return fields
+
+
+def item_fields() -> tuple[str, ...]:
+    """The fields every read of an item asks for: ITEM_FIELDS and the kept extended properties."""
+    return (*ITEM_FIELDS, *(name for name, _ in kept_fields()))
+
+
 OCCURRENCE_FIELDS = ("subject", "body", "location", "start", "end", "original_start", "is_all_day", "_start_timezone")
 
 
@@ -200,18 +236,75 @@ def event_from_item(item: CalendarItem, *, unknown_zone: str | None = None) -> R
 
 def kept_values(item: CalendarItem) -> str | None:
     """What the item holds that the helpdesk does not model and a create can carry, as `raw` (JSON:
-    {"categories": [...]}, Outlook's colour categories, MS-OXWSCORE item:Categories); None when it
-    holds none. Other extended properties than ours are not read: EWS returns one only when asked
-    for by its property set and name (MS-OXWSCORE t:ExtendedFieldURI), which only their tool knows."""
+    {"categories": [...], "extended": {property id: value}}: Outlook's colour categories,
+    MS-OXWSCORE item:Categories, and the other tools' extended properties named in
+    SYNC_KEPT_EXTENDED_PROPERTIES, `kept_fields`, by Graph's id form, values as `_to_json`
+    writes them); None when it holds none. Other extended properties are not read: EWS returns
+    one only when asked for by its property set and name (t:ExtendedFieldURI)."""
+    kept: dict[str, Any] = {}
     categories = [str(name) for name in getattr(item, "categories", None) or ()]
-    return json.dumps({"categories": categories}) if categories else None
+    if categories:
+        kept["categories"] = categories
+    extended = {}
+    for name, prop in kept_fields():
+        value = getattr(item, name, None)
+        try:
+            if value is not None:
+                extended[prop.id] = _to_json(value)
+        except (ValueError, TypeError, OverflowError):
+            continue  # a value in a form not foreseen: not kept, and the entry is still read
+    if extended:
+        kept["extended"] = extended
+    return json.dumps(kept) if kept else None
+
+
+def _to_json(value: Any) -> Any:
+    """An extended property's value (exchangelib's Python type: str, int, bool, Decimal, bytes,
+    EWSDateTime, or a list of one of them) as JSON: bytes in base64, a time in ISO 8601 UTC, a
+    Decimal as its text (`_from_json` reads them back by the property's type)."""
+    if isinstance(value, list | tuple):
+        return [_to_json(one) for one in value]
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime):
+        return value.astimezone(EWSTimeZone("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _from_json(prop: KeptProperty, value: Any) -> Any:
+    """A value `_to_json` wrote, back as exchangelib wants it for `prop`'s type. ValueError or
+    TypeError for one that is not."""
+    base = prop.type[: -len("Array")] if prop.multi else prop.type
+    if prop.multi:
+        if not isinstance(value, list):
+            raise TypeError("a multi-valued property keeps a list")
+        return [_from_json(dataclasses.replace(prop, type=base), one) for one in value]
+    if base == "Binary":
+        return base64.b64decode(str(value), validate=True)
+    if base == "SystemTime":
+        moment = datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ")
+        return EWSDateTime(*moment.timetuple()[:6], tzinfo=EWSTimeZone("UTC"))
+    if base in ("Double", "Float", "ApplicationTime"):
+        return Decimal(str(value))
+    if base == "Boolean":
+        if not isinstance(value, bool):
+            raise TypeError("not a boolean")
+        return value
+    if base in ("Integer", "Long", "Short", "Currency"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("not a whole number")
+        return value
+    return str(value)
 
 
 def item_values(event: RemoteEvent) -> dict[str, Any]:
     """exchangelib field values (ITEM_FIELDS names) for an event: the inverse of event_from_item.
     On a create from a template (`event.raw`: the old half of a split series as last read,
-    `kept_values`), its categories too, as Outlook's own "this and following" keeps them on the new
-    series. Raises ProviderError for a repeat rule Exchange cannot hold, or extra dates (RDATE)."""
+    `kept_values`), its categories and the other tools' extended properties too (never our marker:
+    the new half's own), as Outlook's own "this and following" keeps them on the new series.
+    Raises ProviderError for a repeat rule Exchange cannot hold, or extra dates (RDATE)."""
     refuse_extra_dates(event, "Exchange")
     refuse_own_zone(event, "Exchange")
     tz = ews_zone(event.time_zone)
@@ -238,9 +331,17 @@ def item_values(event: RemoteEvent) -> dict[str, Any]:
         "recurrence": _recurrence_for(event, tz) if event.is_recurring else None,
         MARKER_FIELD: event.marker,
     }
-    categories = json_template(event.raw).get("categories")
+    template = json_template(event.raw)
+    categories = template.get("categories")
     if categories and isinstance(categories, list):
         values["categories"] = [str(name) for name in categories]
+    extended = template.get("extended")
+    for name, prop in kept_fields() if isinstance(extended, dict) else ():
+        if prop.id in extended:
+            try:
+                values[name] = _from_json(prop, extended[prop.id])
+            except (ValueError, TypeError):
+                continue  # a value kept in another form (the property's type renamed since): left out
     return values
 
 

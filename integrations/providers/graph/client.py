@@ -503,10 +503,10 @@ class GraphProvider:
             else:
                 series_to_read.append(master_id)
         user = f"/users/{quote(mailbox)}"
-        ops = [("GET", f"{user}/events/{quote(i)}?$expand={mapping.EXPAND_MARKER}", None, {}) for i in to_read]
+        ops = [("GET", f"{user}/events/{quote(i)}?$expand={mapping.expand_properties()}", None, {}) for i in to_read]
         span = urlencode({"startDateTime": _iso(window.start), "endDateTime": _iso(window.end)})
         for master_id in series_to_read:
-            ops.append(("GET", f"{user}/events/{quote(master_id)}?$expand={mapping.EXPAND_MARKER}", None, {}))
+            ops.append(("GET", f"{user}/events/{quote(master_id)}?$expand={mapping.expand_properties()}", None, {}))
             ops.append(("GET", f"{user}/events/{quote(master_id)}/instances?{span}", None, PAGED))
         answers = []
         for start in range(0, len(ops), MAX_BATCH):
@@ -725,8 +725,9 @@ class GraphProvider:
                 for status, headers, body in self._batch(calendar.mailbox, ops[start : start + MAX_BATCH]):
                     if status >= 400 and status != 404:
                         raise graph_error(status, body, headers, calendar.mailbox, item=True, write=True)
+        expand = mapping.expand_properties()
         _, _, data = self._request(
-            "GET", f"{user}/events/{quote(master_id)}?$expand={mapping.EXPAND_MARKER}", calendar.mailbox, item=True
+            "GET", f"{user}/events/{quote(master_id)}?$expand={expand}", calendar.mailbox, item=True
         )
         return data
 
@@ -775,7 +776,7 @@ class GraphProvider:
             headers = {"If-Match": f'W/"{ref.version}"'} if ref.version else {}
             _, _, data = self._request(
                 "PATCH",
-                f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER}",
+                f"{self._user(calendar.mailbox)}/events/{quote(ref.remote_id)}?$expand={mapping.expand_properties()}",
                 calendar.mailbox,
                 body=patch,
                 headers=headers,
@@ -804,7 +805,7 @@ class GraphProvider:
         try:
             _, _, data = self._request(
                 "GET",
-                f"{user}/events/{quote(ref.remote_id)}?$expand={mapping.EXPAND_MARKER},{EXPAND_CALENDAR}",
+                f"{user}/events/{quote(ref.remote_id)}?$expand={mapping.expand_properties()},{EXPAND_CALENDAR}",
                 calendar.mailbox,
                 item=True,
             )
@@ -948,7 +949,7 @@ class GraphProvider:
                     )
                     requests_.append(None)
                     continue
-                url = f"{user}/events/{quote(op.ref.remote_id)}?$expand={mapping.EXPAND_MARKER}"
+                url = f"{user}/events/{quote(op.ref.remote_id)}?$expand={mapping.expand_properties()}"
                 requests_.append(("PATCH", url, patch, headers))
                 results.append(None)
             except ProviderError as error:

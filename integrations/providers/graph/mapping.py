@@ -21,6 +21,7 @@ from ..base import (
     RemoteEvent,
     UnreadableEntry,
     json_template,
+    kept_properties,
     occurrence_texts_to_write,
     on_entry_zone,
     read_iso,
@@ -36,6 +37,25 @@ from ..zones import windows_zone_for, zone_for_name
 # entry made over EWS is recognised over Graph). Graph's id form: "String {guid} Name <name>".
 MARKER_PROPERTY_ID = "String {4a3b7c2e-5d1f-4e8a-9b6c-0f2d8e7a1c55} Name HelpdeskLinkId"
 EXPAND_MARKER = f"singleValueExtendedProperties($filter=id eq '{MARKER_PROPERTY_ID}')"
+
+
+def expand_properties() -> str:
+    """The $expand of every read of an event: our marker and the other tools' extended properties
+    a split's new half keeps (`base.kept_properties`, SYNC_KEPT_EXTENDED_PROPERTIES). Graph returns
+    an extended property only when asked for by its id ("Get singleValueLegacyExtendedProperty":
+    $filter with eq on id, joined here by or), single- and multi-valued ones each in their own
+    collection."""
+    kept = kept_properties(own=MARKER_PROPERTY_ID)
+    single = [MARKER_PROPERTY_ID, *(prop.id for prop in kept if not prop.multi)]
+    multi = [prop.id for prop in kept if prop.multi]
+
+    def wanted(ids: list[str]) -> str:
+        return " or ".join("id eq '{}'".format(i.replace("'", "''")) for i in ids)  # OData doubles a quote
+
+    expand = f"singleValueExtendedProperties($filter={wanted(single)})"
+    return f"{expand},multiValueExtendedProperties($filter={wanted(multi)})" if multi else expand
+
+
 # transactionId is derived from our marker: a retried create sends the same one (Graph de-duplicates).
 TRANSACTION_NAMESPACE = uuid.UUID("8d3c6a0e-9f0b-4c57-a1b2-2f6e3c1d7a90")
 OWN_PREFIX = "helpdesk-"
@@ -241,8 +261,9 @@ def changed_values(event: RemoteEvent, base: RemoteEvent, *, own: bool) -> dict[
 
 def _carried(raw: str | None, event: RemoteEvent) -> dict[str, Any]:
     """What a create keeps of its template (`RemoteEvent.raw` on a create: the old half of a split
-    series as last read): categories, importance, the extended properties the read held (Graph
-    returns an extended property only when asked for by its id: others cannot be read, nor kept),
+    series as last read): categories, importance, the extended properties the read held but our
+    marker (Graph returns one only when asked for by its id: the read asks for those named in
+    SYNC_KEPT_EXTENDED_PROPERTIES, `expand_properties`; others cannot be read, nor kept),
     sensitivity and showAs where they read as the helpdesk's own value ("confidential" as private,
     "tentative" as busy), and the user's reminder on an entry that was not ours (an update writes
     the reminder only on our own). Never attendees: a create with attendees sends invitations."""

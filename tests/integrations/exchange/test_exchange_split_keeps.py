@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from integrations.models import SyncLink
+from integrations.providers.exchange import HelpdeskLinkId
 from tests.integrations.series import renamed_from_the_fourth
 from tests.integrations.test_caldav_sync import pull
 from tests.peers.ews import Recurrence
@@ -19,6 +20,27 @@ HOUR = timedelta(hours=1)
 CATEGORIES = ["Customer", "Booked online"]
 
 
+def split_outlook_series(ews, importing_exchange, tomorrow_9, capture_on_commit, **fields):
+    """A daily series of 6 made in Outlook with `fields` (Item attributes), pulled, then renamed
+    from its fourth day on in the helpdesk. Returns (the old master, the new one, the new link)."""
+    old_id = ews.outlook_create(
+        ALICE,
+        subject="Consultation",
+        start=tomorrow_9,
+        end=tomorrow_9 + HOUR,
+        recurrence=Recurrence(pattern="DailyRecurrence", range="NumberedRecurrence", count=6),
+        **fields,
+    )
+    pull(importing_exchange)
+
+    new = renamed_from_the_fourth(capture_on_commit, "Consultation (new)")
+
+    link = SyncLink.objects.get(appointment=new)
+    masters = {item.item_id: item for item in ews.items(ALICE) if item.recurrence is not None}
+    assert set(masters) == {old_id, link.remote_id}
+    return masters[old_id], masters[link.remote_id], link
+
+
 def test_both_halves_of_a_split_outlook_series_keep_their_categories(
     importing_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
 ):
@@ -26,22 +48,9 @@ def test_both_halves_of_a_split_outlook_series_keep_their_categories(
     on in the helpdesk. Both series masters in the mailbox carry the categories afterwards; the new
     one is another item (its own id and UID) with our marker, and Outlook shows the helpdesk's six
     occurrences, three under each name."""
-    old_id = ews.outlook_create(
-        ALICE,
-        subject="Consultation",
-        start=tomorrow_9,
-        end=tomorrow_9 + HOUR,
-        recurrence=Recurrence(pattern="DailyRecurrence", range="NumberedRecurrence", count=6),
-        categories=list(CATEGORIES),
+    old, made, _ = split_outlook_series(
+        ews, importing_exchange, tomorrow_9, django_capture_on_commit_callbacks, categories=list(CATEGORIES)
     )
-    pull(importing_exchange)
-
-    new = renamed_from_the_fourth(django_capture_on_commit_callbacks, "Consultation (new)")
-
-    link = SyncLink.objects.get(appointment=new)
-    masters = {item.item_id: item for item in ews.items(ALICE) if item.recurrence is not None}
-    assert set(masters) == {old_id, link.remote_id}
-    old, made = masters[old_id], masters[link.remote_id]
     assert made.uid != old.uid
     assert [item.categories for item in (old, made)] == [CATEGORIES, CATEGORIES]
     shown = sorted(
@@ -50,3 +59,32 @@ def test_both_halves_of_a_split_outlook_series_keep_their_categories(
     assert shown == [(tomorrow_9 + timedelta(days=n), "Consultation") for n in range(3)] + [
         (tomorrow_9 + timedelta(days=n), "Consultation (new)") for n in range(3, 6)
     ]
+
+
+SET = "2f1c5e4a-8b7d-4c3e-9a6f-1d2e3f4a5b6c"  # a booking tool's own property set
+THEIRS = {
+    (SET, "BookingReference", "String"): "BK-20931",
+    (SET, "VisitCount", "Integer"): "3",
+    (SET, "CrmTags", "StringArray"): ["key account", "renewal due"],
+    (SET, "BookedAt", "SystemTime"): "2027-01-04T08:15:00Z",
+    (SET, "Receipt", "Binary"): "AQIDBP8=",  # xs:base64Binary
+    (SET, "Price", "Double"): "49.5",
+}
+
+
+def test_the_new_half_of_a_split_keeps_the_extended_properties_of_other_tools(
+    importing_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks, settings
+):
+    """A booking tool's reference, visit count, booking time, receipt and price and a CRM's tags
+    (multi-valued) on a daily series made in Outlook, named in SYNC_KEPT_EXTENDED_PROPERTIES (EWS
+    returns an extended property only when asked for by its t:ExtendedFieldURI). Renamed from its
+    fourth day on in the helpdesk, the new series master carries them all as the old one has them,
+    and our link id, its own."""
+    settings.SYNC_KEPT_EXTENDED_PROPERTIES = [f"{kind} {{{SET}}} Name {name}" for _, name, kind in THEIRS]
+    old, made, link = split_outlook_series(
+        ews, importing_exchange, tomorrow_9, django_capture_on_commit_callbacks, extended=dict(THEIRS)
+    )
+    ours = [key for key in made.extended if key[1] == HelpdeskLinkId.property_name]
+    assert {key: value for key, value in made.extended.items() if key not in ours} == THEIRS
+    assert [made.extended[key] for key in ours] == [link.marker]
+    assert old.extended == THEIRS

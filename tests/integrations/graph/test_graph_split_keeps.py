@@ -53,3 +53,53 @@ def test_both_halves_of_a_split_outlook_series_keep_what_the_helpdesk_does_not_m
         assert {name: event[name] for name in KEPT} == KEPT
     assert {p["id"]: p["value"] for p in made["singleValueExtendedProperties"]} == {MARKER_PROPERTY_ID: link.marker}
     assert made["recurrence"]["range"]["startDate"] == (first + timedelta(days=3)).date().isoformat()
+
+
+BOOKING = "String {2f1c5e4a-8b7d-4c3e-9a6f-1d2e3f4a5b6c} Name BookingReference"
+CRM_TAGS = "StringArray {2f1c5e4a-8b7d-4c3e-9a6f-1d2e3f4a5b6c} Name CrmTags"
+VISITS = "Integer {00020329-0000-0000-c000-000000000046} Name VisitCount"
+
+
+def test_the_new_half_of_a_split_keeps_the_extended_properties_of_other_tools(
+    importing_graph, graph, tomorrow_9, django_capture_on_commit_callbacks, settings
+):
+    """A booking tool's reference and visit count (single-valued) and a CRM's tags (multi-valued)
+    on a daily series made in Outlook, named in SYNC_KEPT_EXTENDED_PROPERTIES (Graph reads an
+    extended property only when asked for by its id). Renamed from its fourth day on in the
+    helpdesk, the new series master carries all three as the old one has them, and our marker
+    with the new half's own link id, not the old one's."""
+    settings.SYNC_KEPT_EXTENDED_PROPERTIES = [BOOKING, CRM_TAGS, VISITS]
+    first = tomorrow_9.astimezone(UTC)
+    recurrence = {
+        "pattern": {"type": "daily", "interval": 1},
+        "range": {"type": "numbered", "startDate": first.date().isoformat(), "numberOfOccurrences": 6},
+    }
+    theirs = {BOOKING: "BK-20931", VISITS: "3"}
+    tags = {CRM_TAGS: ["key account", "renewal due"]}
+    old_id = graph.outlook_add(
+        ALICE,
+        first,
+        first + HOUR,
+        "Consultation",
+        recurrence=recurrence,
+        singleValueExtendedProperties=[{"id": i, "value": v} for i, v in theirs.items()],
+        multiValueExtendedProperties=[{"id": i, "value": v} for i, v in tags.items()],
+    )["id"]
+    pull(importing_graph)
+    old_link = SyncLink.objects.get(remote_id=old_id)
+
+    new = renamed_from_the_fourth(django_capture_on_commit_callbacks, "Consultation (new)")
+
+    link = SyncLink.objects.get(appointment=new)
+    masters = {e["id"]: e for e in graph.events(ALICE) if e.get("type") == "seriesMaster"}
+    assert set(masters) == {old_id, link.remote_id}
+    made = masters[link.remote_id]
+    assert {p["id"]: p["value"] for p in made["singleValueExtendedProperties"]} == {
+        **theirs,
+        MARKER_PROPERTY_ID: link.marker,
+    }
+    assert link.marker != old_link.marker
+    assert {p["id"]: p["value"] for p in made.get("multiValueExtendedProperties", [])} == tags
+    old = masters[old_id]
+    assert {p["id"]: p["value"] for p in old["singleValueExtendedProperties"]} == theirs
+    assert {p["id"]: p["value"] for p in old["multiValueExtendedProperties"]} == tags
