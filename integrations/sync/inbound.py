@@ -419,8 +419,9 @@ def _apply_exceptions(
             calendar_services.cancel_occurrence(occurrence)
     earlier = {key_of(o.original_start): o for o in (before.overrides if before else [])}
     # A series renamed (or moved elsewhere) remotely in this pull gave its new text to edited occurrences
-    # that held the old one (calendar_services.update_appointment); an exception that keeps its own
-    # text on the server (Exchange/Graph: a text set on the occurrence itself) takes that text back.
+    # that held the old one (calendar_services.update_appointment); an exception that keeps a text of
+    # its own on the server (one that was never the series') takes that text back, while one that
+    # still holds its copy of the series' old text follows the series (`follows_series_text`).
     renamed = before is not None and before.subject != after.subject
     relocated = before is not None and (before.location or "") != (after.location or "")
     not_made = []
@@ -441,12 +442,16 @@ def _apply_exceptions(
         if not privacy.override_hidden(master, override):
             subject = override.subject or ""
             own = subject[:255] if subject.strip() and subject != after.subject else None
+            if follows_series_text("subject", before, old, override, after):
+                own = None
             wanted = own if own is not None else master.subject  # None: the series' own text
             spread = renamed and own is not None and occurrence.subject == master.subject
             if (old is None or old.subject != override.subject or spread) and occurrence.subject != wanted:
                 changes["subject"] = wanted
             location = override.location
             own = location[:255] if location is not None and location != (after.location or "") else None
+            if follows_series_text("location", before, old, override, after):
+                own = None
             wanted = own if own is not None else master.location
             spread = relocated and own is not None and occurrence.location == master.location
             if (old is None or old.location != location or spread) and occurrence.location != wanted:
@@ -456,6 +461,47 @@ def _apply_exceptions(
         privacy.apply_to_occurrence(occurrence, master, override)
     # Edits of occurrences not made yet (beyond the horizon) wait on the series until they are.
     calendar_services.keep_future_exceptions(master, not_made)
+
+
+def follows_series_text(
+    name: str,
+    before: RemoteEvent | None,
+    old: RemoteOccurrence | None,
+    override: RemoteOccurrence,
+    after: RemoteEvent,
+) -> bool:
+    """Whether the override `override` of the remote series `after` shows its series' new text
+    `name` ("subject" or "location") though it still holds the old one: the series' text changed
+    since `before` (the series as last synced) and the override's is still the old series text,
+    unchanged since then (`old`: the override as last synced, None if new), so it was a copy of the
+    series' text, never a text of its own. A client that renames "all events" of a series may write
+    the new name into the master alone (RFC 5545 3.8.4.4: an override is a whole component, its
+    SUMMARY its own, so the old copy stays); Thunderbird, Google, Outlook and iOS show such an
+    unedited occurrence under the series' new name, and so does the helpdesk, which then writes the
+    new text into the override (`integrations.sync.engine`), so both sides show it."""
+    if before is None:
+        return False
+    was = getattr(before, name) or ""
+    if was == (getattr(after, name) or ""):
+        return False
+    held = getattr(override, name)
+    if held is None or held != was:
+        return False
+    return old is None or getattr(old, name) == held
+
+
+def copies_left_behind(before: RemoteEvent | None, after: RemoteEvent) -> bool:
+    """Whether any override of the remote series `after` still holds a copy of its series' old
+    subject or location (`follows_series_text`): the helpdesk shows the new text on that occurrence,
+    so the entry is written again for the external calendar to show it too."""
+    if before is None or not after.overrides:
+        return False
+    earlier = {o.original_start: o for o in before.overrides}
+    return any(
+        follows_series_text(name, before, earlier.get(override.original_start), override, after)
+        for override in after.overrides
+        for name in ("subject", "location")
+    )
 
 
 def _forget_undone_exceptions(
