@@ -24,7 +24,9 @@ HOUR = timedelta(hours=1)
 def phone_view(phone, marker, window) -> list:
     """(start, summary) of each occurrence the phone shows, from the server's copy of the entry."""
     calendar = icalendar.Calendar.from_ical(phone.by_uid(marker).data)
-    return sorted((e.decoded("dtstart"), str(e["summary"])) for e in recurring_ical_events.of(calendar).between(*window))
+    return sorted(
+        (e.decoded("dtstart"), str(e["summary"])) for e in recurring_ical_events.of(calendar).between(*window)
+    )
 
 
 def helpdesk_view(master) -> list:
