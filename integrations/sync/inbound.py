@@ -629,25 +629,27 @@ def apply_remote_reminder(
     """The appointment's reminder (minutes before the start; None: the alarm was removed) as the
     external calendar now has it, when only that changed there (SPEC S3.5; the engine decides
     when it is taken). A series' master passes it on to its occurrences not edited on their own
-    (`update_appointment`). `templated`: a helpdesk-made entry, whose empty reminder is the global
-    default: a removed alarm is not stored there while a default is set (see `_reminder_to_store`).
+    (`update_appointment`). `templated`: a helpdesk-made entry, whose unset reminder is the global
+    default: a removed alarm is stored as "no reminder" there (`_reminder_changes`).
     Raises ValidationError as `update_appointment` does."""
-    if not _reminder_to_store(appointment, minutes, templated=templated, settings=settings):
+    changes = _reminder_changes(appointment, minutes, templated=templated, settings=settings)
+    if not changes:
         return appointment
-    return calendar_services.update_appointment(appointment, reminder_minutes=minutes)
+    return calendar_services.update_appointment(appointment, **changes)
 
 
-def _reminder_to_store(
+def _reminder_changes(
     appointment: Appointment, minutes: int | None, *, templated: bool, settings: CalendarSettings
-) -> bool:
-    """Whether the external calendar's reminder `minutes` is written to the appointment: it differs,
-    and it can be said there. On a helpdesk-made entry an empty reminder means the global default
-    (`mapping.local_event`), so "none" is not stored while a default is set: that would turn its
-    reminder into the default, another wrong value (the removal stays on the calendar: the engine's
-    `_keeping_their_reminder`)."""
-    if appointment.reminder_minutes == minutes:
-        return False
-    return not (minutes is None and templated and settings.reminder_minutes is not None)
+) -> dict:
+    """The appointment's reminder fields that change for the external calendar's reminder `minutes`
+    ({} when the appointment already has it). A removed alarm (None) on an entry whose unset
+    reminder is the global default (a helpdesk-made one, `mapping.local_event`) is stored as "no
+    reminder" (`no_reminder`), never as "not set", which would bring the default back."""
+    default = settings.default_reminder(appointment.all_day) if templated else None
+    if appointment.reminder(default) == minutes:
+        return {}
+    wanted = calendar_services.reminder_fields(minutes, minutes is None and default is not None)
+    return {name: value for name, value in wanted.items() if getattr(appointment, name) != value}
 
 
 def _times_line(agent: Agent, was: tuple, now: tuple) -> str:
@@ -780,10 +782,8 @@ def _remote_changes(
             changes["busy"] = after.busy
     # Changed there: the engine's `before` holds the entry's own reminder otherwise.
     reminder_changed = before is not None and before.reminder_minutes != after.reminder_minutes
-    if reminder_changed and _reminder_to_store(
-        appointment, after.reminder_minutes, templated=templated, settings=settings
-    ):
-        changes["reminder_minutes"] = after.reminder_minutes
+    if reminder_changed:
+        changes.update(_reminder_changes(appointment, after.reminder_minutes, templated=templated, settings=settings))
     return changes, hidden, private_changed
 
 
