@@ -473,7 +473,8 @@ def follows_series_text(
     """Whether the override `override` of the remote series `after` shows its series' new text
     `name` ("subject" or "location") though it still holds the old one: the series' text changed
     since `before` (the series as last synced) and the override's is still the old series text,
-    unchanged since then (`old`: the override as last synced, None if new), so it was a copy of the
+    unchanged since then or then the series' own (`old`: the override as last synced, None if new),
+    so it was a copy of the
     series' text, never a text of its own. A client that renames "all events" of a series may write
     the new name into the master alone (RFC 5545 3.8.4.4: an override is a whole component, its
     SUMMARY its own, so the old copy stays); Thunderbird, Google, Outlook and iOS show such an
@@ -487,7 +488,9 @@ def follows_series_text(
     held = getattr(override, name)
     if held is None or held != was:
         return False
-    return old is None or getattr(old, name) == held
+    # As last synced it held the same text, or none of its own (Graph and EWS read an exception's
+    # text as None when it shows the series').
+    return old is None or getattr(old, name) in (None, held)
 
 
 def copies_left_behind(before: RemoteEvent | None, after: RemoteEvent) -> bool:

@@ -549,3 +549,39 @@ def test_a_moved_occurrence_an_outlook_rule_change_drops_goes_on_both_sides_with
     )
 
     assert [e for e in graph.events(ALICE) if e.get("type") == "exception"] == []
+
+
+def test_an_occurrence_whose_own_subject_copied_the_series_follows_an_outlook_rename_on_both_sides(
+    importing_graph, graph, tomorrow_9
+):
+    """F-SERIES-SUBJ on Graph: Outlook moved one occurrence and set the series' subject on it as its
+    own (an exception holding a copy of the series' name, as a client that writes every field of an
+    instance does); then Outlook renames the series, and the server keeps the copy on the exception.
+    The occurrence follows the series in the helpdesk, which writes the new subject on the exception
+    too. Expected values: the server's own calendar view."""
+    from tests.peers.graph import graph_time
+
+    master = make_daily_series(importing_graph.agent, tomorrow_9)
+    engine.sync_agent_calendar(importing_graph, pull=False)
+    (event,) = graph.events(ALICE)
+    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    second = graph.calendar_view(ALICE, *window)[1]
+    moved = second["_original"] + 3 * HOUR
+    graph.outlook_edit(
+        ALICE,
+        second["id"],
+        subject="S1 stand-up",
+        start=graph_time(moved, "UTC"),
+        end=graph_time(moved + HOUR, "UTC"),
+    )
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    graph.outlook_edit(ALICE, event["id"], subject="S1 visit (outlook)")
+    assert [o["subject"] for o in graph.calendar_view(ALICE, *window)][1] == "S1 stand-up"
+
+    engine.sync_agent_calendar(importing_graph, pull=True)
+
+    shown = [(o["_start"], o["subject"]) for o in graph.calendar_view(ALICE, *window)]
+    assert shown[1][0] == moved
+    check_series_shown(master, shown, ["S1 visit (outlook)"] * 4)
+    report = engine.sync_agent_calendar(importing_graph, pull=True)
+    assert (report.pushed, report.pulled, report.failed) == (0, 0, 0)
