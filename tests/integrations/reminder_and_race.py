@@ -115,6 +115,18 @@ def an_alarm_removed_there_is_taken(
     return appointment
 
 
+def _renamed_keeping_no_reminder(agent_calendar, appointment: Appointment, capture) -> Appointment:
+    """`appointment` (with "no reminder") renamed in the helpdesk and pushed: it keeps "no
+    reminder", and the next pull has nothing to do. Returns it."""
+    with capture(execute=True):
+        calendar_services.update_appointment(appointment, subject="Boiler check (gas)")
+    appointment.refresh_from_db()
+    assert (appointment.no_reminder, appointment.reminder_minutes) == (True, None)
+    again = pull(agent_calendar)
+    assert (again.pulled, again.pushed) == (0, 0)
+    return appointment
+
+
 def a_helpdesk_entry_s_alarm_removed_there_stays_removed(
     agent_calendar, start, capture, remove_alarm: Callable[[str], None]
 ) -> Appointment:
@@ -134,13 +146,7 @@ def a_helpdesk_entry_s_alarm_removed_there_stays_removed(
     assert (report.pulled, report.pushed, report.conflicts) == (1, 0, 0)
     line = SyncLogEntry.objects.latest("id")
     assert line.message == f"Changed in {agent_calendar.agent.name}'s calendar: reminder."
-    with capture(execute=True):
-        calendar_services.update_appointment(appointment, subject="Boiler check (gas)")
-    appointment.refresh_from_db()
-    assert (appointment.no_reminder, appointment.reminder_minutes) == (True, None)
-    again = pull(agent_calendar)
-    assert (again.pulled, again.pushed) == (0, 0)
-    return appointment
+    return _renamed_keeping_no_reminder(agent_calendar, appointment, capture)
 
 
 def a_reminder_removed_in_the_helpdesk_goes_out(agent_calendar, start, capture) -> Appointment:
@@ -151,13 +157,7 @@ def a_reminder_removed_in_the_helpdesk_goes_out(agent_calendar, start, capture) 
     with capture(execute=True):
         calendar_services.update_appointment(appointment, no_reminder=True)
     assert not SyncLink.objects.get(appointment=appointment).pending
-    with capture(execute=True):
-        calendar_services.update_appointment(appointment, subject="Boiler check (gas)")
-    appointment.refresh_from_db()
-    assert (appointment.no_reminder, appointment.reminder_minutes) == (True, None)
-    again = pull(agent_calendar)
-    assert (again.pulled, again.pushed) == (0, 0)
-    return appointment
+    return _renamed_keeping_no_reminder(agent_calendar, appointment, capture)
 
 
 def move_while_a_rename_is_pushed(
