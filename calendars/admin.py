@@ -101,7 +101,7 @@ class AppointmentForm(KeepsImportedTechnicians, forms.ModelForm):
         model = Appointment
         fields = [
             "subject", "start", "end", "all_day", "agents", "other_attendees", "request",
-            "note", "location", "private", "busy", "reminder_minutes",
+            "note", "location", "private", "busy", "reminder_minutes", "no_reminder",
         ]  # fmt: skip
 
     def __init__(self, *args, **kwargs) -> None:

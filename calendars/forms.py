@@ -119,6 +119,16 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
     location = forms.CharField(max_length=255, required=False)
     other_attendees = AttendeeAddressesField()
     private = forms.BooleanField(required=False)
+    reminder_minutes = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=40320,
+        label="Reminder (minutes before)",
+        help_text="Empty: the helpdesk's default reminder (an all-day entry's: minutes before its day begins).",
+    )
+    no_reminder = forms.BooleanField(
+        required=False, label="No reminder", help_text="No reminder at all, not even the default."
+    )
     repeat = forms.ChoiceField(
         choices=[
             ("", "Does not repeat"),
@@ -270,6 +280,8 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
 
     def clean(self):
         data = super().clean()
+        if data.get("no_reminder"):
+            data["reminder_minutes"] = None  # "no reminder" wins over minutes left in the box
         if data.get("all_day"):
             self._clean_days(data)
         else:

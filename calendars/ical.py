@@ -156,9 +156,7 @@ def _fill(
         event.add("description", description)
     if appointment.location:
         event.add("location", appointment.location)
-    minutes = appointment.reminder_minutes
-    if minutes is None:
-        minutes = style.all_day_reminder_minutes if appointment.all_day else style.reminder_minutes
+    minutes = appointment.reminder(style.all_day_reminder_minutes if appointment.all_day else style.reminder_minutes)
     if minutes is not None and style.status != "CANCELLED":
         alarm = component("VALARM")
         alarm.add("action", "DISPLAY")
@@ -311,6 +309,7 @@ def _stand_in(master: Appointment, entry: dict) -> Appointment:
         private=master.private or bool(entry.get("private")),
         busy=master.busy or bool(entry.get("private")),
         reminder_minutes=master.reminder_minutes,
+        no_reminder=master.no_reminder,
         source=master.source,
         request_id=master.request_id,
         sequence=master.sequence,

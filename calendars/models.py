@@ -209,6 +209,11 @@ class Appointment(models.Model):
     private = models.BooleanField(default=False)
     busy = models.BooleanField("show as busy", default=True)
     reminder_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the global default.")
+    # "No reminder", set in the helpdesk or by removing the alarm on a phone: kept apart from an empty
+    # `reminder_minutes` (not set: the global default), so a removed alarm stays removed (`reminder`).
+    no_reminder = models.BooleanField(
+        default=False, help_text="No reminder at all, not even the global default; then minutes are empty."
+    )
     # Occurrences of a recurring master: keyed by the start the rule gave them.
     # Found by the unique (master, original_start) index, which leads with it: no index of its own.
     master = models.ForeignKey(
@@ -268,6 +273,14 @@ class Appointment(models.Model):
     @property
     def is_occurrence(self) -> bool:
         return self.master_id is not None
+
+    def reminder(self, default: int | None) -> int | None:
+        """Minutes before the start of this entry's reminder, None for none: none when it was
+        removed (`no_reminder`), its own minutes when set, else `default` (the global default the
+        caller applies, `CalendarSettings.default_reminder`, or None where no default applies)."""
+        if self.no_reminder:
+            return None
+        return self.reminder_minutes if self.reminder_minutes is not None else default
 
     @property
     def last_day(self):

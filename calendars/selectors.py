@@ -338,6 +338,7 @@ CALENDAR_COLUMNS = (
     "private",
     "busy",
     "reminder_minutes",
+    "no_reminder",
     "master_id",
     "is_cancelled",
     "sequence",

@@ -39,7 +39,17 @@ RECURRENCE_HORIZON = timedelta(days=365)
 # integrations.sync.inbound._check_cost).
 MAX_OCCURRENCES_A_YEAR = 5000
 # Fields of a master that its occurrences share unless edited on their own.
-SHARED_FIELDS = ("subject", "note", "location", "private", "busy", "reminder_minutes", "other_attendees", "all_day")
+SHARED_FIELDS = (
+    "subject",
+    "note",
+    "location",
+    "private",
+    "busy",
+    "reminder_minutes",
+    "no_reminder",
+    "other_attendees",
+    "all_day",
+)
 EDITABLE_FIELDS = (*SHARED_FIELDS, "start", "end")
 
 
@@ -243,6 +253,15 @@ def _parse_rule(rule) -> recurrence_lib.Recurrence:
 # --- manual appointments (S1.3) ----------------------------------------------------------
 
 
+def reminder_fields(minutes: int | None, none: bool) -> dict:
+    """An appointment's reminder fields in step: `none` (no reminder, not even the global default)
+    leaves no minutes; given minutes (before the start) are a reminder, so not `none`; neither is
+    "not set" (the global default). Returns {"reminder_minutes": ..., "no_reminder": ...}."""
+    if none:
+        return {"reminder_minutes": None, "no_reminder": True}
+    return {"reminder_minutes": minutes, "no_reminder": False}
+
+
 @transaction.atomic
 def create_appointment(
     *,
@@ -259,12 +278,16 @@ def create_appointment(
     private: bool = False,
     busy: bool = True,
     reminder_minutes: int | None = None,
+    no_reminder: bool = False,
     source: str = Appointment.Source.MANUAL,
     action: Action | None = None,
     part: int | None = None,
     check_overlap: bool = False,
 ) -> Appointment:
     """One appointment on the calendars of all `agents`.
+
+    `reminder_minutes`: minutes before the start, None: the global default; `no_reminder`: none at
+    all, not even the default (minutes then ignored).
 
     `part`: a later part (2, 3, ...) of work booked in parts on `request`
     (tickets.services.book_split), which booking the request again replaces.
@@ -283,7 +306,7 @@ def create_appointment(
         other_attendees=other_attendees,
         private=private,
         busy=busy,
-        reminder_minutes=reminder_minutes,
+        **reminder_fields(reminder_minutes, no_reminder),
         source=source,
         action=action,
         part=part,
@@ -419,6 +442,13 @@ def update_appointment(
     if agents is not None:
         agents = list(agents)
         ownership.check_technicians(appointment, agents)
+    if "reminder_minutes" in changes or "no_reminder" in changes:
+        changes.update(
+            reminder_fields(
+                changes.get("reminder_minutes", appointment.reminder_minutes),
+                changes.get("no_reminder", False if "reminder_minutes" in changes else appointment.no_reminder),
+            )
+        )
     return _update_appointment(
         appointment,
         by=by,

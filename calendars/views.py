@@ -514,6 +514,8 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     "location": appointment.location,
                     "other_attendees": ", ".join(appointment.other_attendees),
                     "private": appointment.private,
+                    "reminder_minutes": appointment.reminder_minutes,
+                    "no_reminder": appointment.no_reminder,
                 },
             )
     elif request.method == "POST":

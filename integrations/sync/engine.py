@@ -2415,6 +2415,12 @@ class _Run:
         orphaned = link.snapshot.get(ORPHANED)  # read by `_synced` from the entry just pulled
         local = self._local_event(link) if ours and operation == "update" and orphaned else None
         message = self._orphans_message(local, event) if local is not None else None
+        # The series was renamed there in its master alone: its moved occurrences that held a copy of
+        # the old text follow it here (inbound.follows_series_text), and in the entry too.
+        copies = operation == "update" and not decision.conflict and inbound.copies_left_behind(before, event)
+        if message is None and copies:
+            local = self._local_event(link)
+            message = "The series' new text written into its occurrences changed on their own."
         if message is not None:
             # The new rule dropped occurrences moved on their own: gone in the helpdesk with the pull,
             # their components go from the calendar now (the next run sends it again if this fails).

@@ -419,8 +419,9 @@ def _apply_exceptions(
             calendar_services.cancel_occurrence(occurrence)
     earlier = {key_of(o.original_start): o for o in (before.overrides if before else [])}
     # A series renamed (or moved elsewhere) remotely in this pull gave its new text to edited occurrences
-    # that held the old one (calendar_services.update_appointment); an exception that keeps its own
-    # text on the server (Exchange/Graph: a text set on the occurrence itself) takes that text back.
+    # that held the old one (calendar_services.update_appointment); an exception that keeps a text of
+    # its own on the server (one that was never the series') takes that text back, while one that
+    # still holds its copy of the series' old text follows the series (`follows_series_text`).
     renamed = before is not None and before.subject != after.subject
     relocated = before is not None and (before.location or "") != (after.location or "")
     not_made = []
@@ -441,12 +442,16 @@ def _apply_exceptions(
         if not privacy.override_hidden(master, override):
             subject = override.subject or ""
             own = subject[:255] if subject.strip() and subject != after.subject else None
+            if follows_series_text("subject", before, old, override, after):
+                own = None
             wanted = own if own is not None else master.subject  # None: the series' own text
             spread = renamed and own is not None and occurrence.subject == master.subject
             if (old is None or old.subject != override.subject or spread) and occurrence.subject != wanted:
                 changes["subject"] = wanted
             location = override.location
             own = location[:255] if location is not None and location != (after.location or "") else None
+            if follows_series_text("location", before, old, override, after):
+                own = None
             wanted = own if own is not None else master.location
             spread = relocated and own is not None and occurrence.location == master.location
             if (old is None or old.location != location or spread) and occurrence.location != wanted:
@@ -456,6 +461,50 @@ def _apply_exceptions(
         privacy.apply_to_occurrence(occurrence, master, override)
     # Edits of occurrences not made yet (beyond the horizon) wait on the series until they are.
     calendar_services.keep_future_exceptions(master, not_made)
+
+
+def follows_series_text(
+    name: str,
+    before: RemoteEvent | None,
+    old: RemoteOccurrence | None,
+    override: RemoteOccurrence,
+    after: RemoteEvent,
+) -> bool:
+    """Whether the override `override` of the remote series `after` shows its series' new text
+    `name` ("subject" or "location") though it still holds the old one: the series' text changed
+    since `before` (the series as last synced) and the override's is still the old series text,
+    unchanged since then or then the series' own (`old`: the override as last synced, None if new),
+    so it was a copy of the
+    series' text, never a text of its own. A client that renames "all events" of a series may write
+    the new name into the master alone (RFC 5545 3.8.4.4: an override is a whole component, its
+    SUMMARY its own, so the old copy stays); Thunderbird, Google, Outlook and iOS show such an
+    unedited occurrence under the series' new name, and so does the helpdesk, which then writes the
+    new text into the override (`integrations.sync.engine`), so both sides show it."""
+    if before is None:
+        return False
+    was = getattr(before, name) or ""
+    if was == (getattr(after, name) or ""):
+        return False
+    held = getattr(override, name)
+    if held is None or held != was:
+        return False
+    # As last synced it held the same text, or none of its own (Graph and EWS read an exception's
+    # text as None when it shows the series').
+    return old is None or getattr(old, name) in (None, held)
+
+
+def copies_left_behind(before: RemoteEvent | None, after: RemoteEvent) -> bool:
+    """Whether any override of the remote series `after` still holds a copy of its series' old
+    subject or location (`follows_series_text`): the helpdesk shows the new text on that occurrence,
+    so the entry is written again for the external calendar to show it too."""
+    if before is None or not after.overrides:
+        return False
+    earlier = {o.original_start: o for o in before.overrides}
+    return any(
+        follows_series_text(name, before, earlier.get(override.original_start), override, after)
+        for override in after.overrides
+        for name in ("subject", "location")
+    )
 
 
 def _forget_undone_exceptions(
@@ -583,25 +632,27 @@ def apply_remote_reminder(
     """The appointment's reminder (minutes before the start; None: the alarm was removed) as the
     external calendar now has it, when only that changed there (SPEC S3.5; the engine decides
     when it is taken). A series' master passes it on to its occurrences not edited on their own
-    (`update_appointment`). `templated`: a helpdesk-made entry, whose empty reminder is the global
-    default: a removed alarm is not stored there while a default is set (see `_reminder_to_store`).
+    (`update_appointment`). `templated`: a helpdesk-made entry, whose unset reminder is the global
+    default: a removed alarm is stored as "no reminder" there (`_reminder_changes`).
     Raises ValidationError as `update_appointment` does."""
-    if not _reminder_to_store(appointment, minutes, templated=templated, settings=settings):
+    changes = _reminder_changes(appointment, minutes, templated=templated, settings=settings)
+    if not changes:
         return appointment
-    return calendar_services.update_appointment(appointment, reminder_minutes=minutes)
+    return calendar_services.update_appointment(appointment, **changes)
 
 
-def _reminder_to_store(
+def _reminder_changes(
     appointment: Appointment, minutes: int | None, *, templated: bool, settings: CalendarSettings
-) -> bool:
-    """Whether the external calendar's reminder `minutes` is written to the appointment: it differs,
-    and it can be said there. On a helpdesk-made entry an empty reminder means the global default
-    (`mapping.local_event`), so "none" is not stored while a default is set: that would turn its
-    reminder into the default, another wrong value (the removal stays on the calendar: the engine's
-    `_keeping_their_reminder`)."""
-    if appointment.reminder_minutes == minutes:
-        return False
-    return not (minutes is None and templated and settings.reminder_minutes is not None)
+) -> dict:
+    """The appointment's reminder fields that change for the external calendar's reminder `minutes`
+    ({} when the appointment already has it). A removed alarm (None) on an entry whose unset
+    reminder is the global default (a helpdesk-made one, `mapping.local_event`) is stored as "no
+    reminder" (`no_reminder`), never as "not set", which would bring the default back."""
+    default = settings.default_reminder(appointment.all_day) if templated else None
+    if appointment.reminder(default) == minutes:
+        return {}
+    wanted = calendar_services.reminder_fields(minutes, minutes is None and default is not None)
+    return {name: value for name, value in wanted.items() if getattr(appointment, name) != value}
 
 
 def _times_line(agent: Agent, was: tuple, now: tuple) -> str:
@@ -734,10 +785,8 @@ def _remote_changes(
             changes["busy"] = after.busy
     # Changed there: the engine's `before` holds the entry's own reminder otherwise.
     reminder_changed = before is not None and before.reminder_minutes != after.reminder_minutes
-    if reminder_changed and _reminder_to_store(
-        appointment, after.reminder_minutes, templated=templated, settings=settings
-    ):
-        changes["reminder_minutes"] = after.reminder_minutes
+    if reminder_changed:
+        changes.update(_reminder_changes(appointment, after.reminder_minutes, templated=templated, settings=settings))
     return changes, hidden, private_changed
 
 

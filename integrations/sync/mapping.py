@@ -371,10 +371,8 @@ def local_event(
         subject, body, location = remote_before.subject, remote_before.body, remote_before.location
     start, end = _span(appointment)
     agents = agents_of(appointment)
-    reminder = appointment.reminder_minutes
-    if reminder is None and templated:
-        # The default reminder is for entries the helpdesk makes; an all-day entry's has its own.
-        reminder = settings.default_reminder(appointment.all_day)
+    # The default reminder is for entries the helpdesk makes; an all-day entry's has its own.
+    reminder = appointment.reminder(settings.default_reminder(appointment.all_day) if templated else None)
     event = RemoteEvent(
         start=start,
         end=end,

@@ -40,3 +40,20 @@ def test_the_feed_gives_an_all_day_entry_its_own_default_and_keeps_a_set_one(ali
     events = {str(e["summary"]): e for e in icalendar.Calendar.from_ical(response.content).walk("VEVENT")}
     assert _rings(events["Day off"], zone) == [datetime(2027, 1, 19, 6, 0, tzinfo=zone)]
     assert _rings(events["Stocktake"], zone) == [datetime(2027, 1, 20, 23, 0, tzinfo=zone)]
+
+
+def test_the_feed_gives_an_entry_whose_reminder_was_removed_no_alarm_not_the_default(alice, client, feed_url):
+    zone = alice.zone
+    for subject, day, none in (("Day off", date(2027, 1, 20), True), ("Stocktake", date(2027, 1, 21), False)):
+        calendar_services.create_appointment(
+            subject=subject, start=day, end=day + timedelta(days=1), all_day=True, agents=[alice], no_reminder=none
+        )
+    settings = CalendarSettings.load()
+    settings.feed_days_future = 3650
+    settings.save()
+
+    response = client.get(feed_url(alice))
+
+    events = {str(e["summary"]): e for e in icalendar.Calendar.from_ical(response.content).walk("VEVENT")}
+    assert _rings(events["Day off"], zone) == []
+    assert _rings(events["Stocktake"], zone) == [datetime(2027, 1, 20, 6, 0, tzinfo=zone)]

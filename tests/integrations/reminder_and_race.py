@@ -115,6 +115,51 @@ def an_alarm_removed_there_is_taken(
     return appointment
 
 
+def _renamed_keeping_no_reminder(agent_calendar, appointment: Appointment, capture) -> Appointment:
+    """`appointment` (with "no reminder") renamed in the helpdesk and pushed: it keeps "no
+    reminder", and the next pull has nothing to do. Returns it."""
+    with capture(execute=True):
+        calendar_services.update_appointment(appointment, subject="Boiler check (gas)")
+    appointment.refresh_from_db()
+    assert (appointment.no_reminder, appointment.reminder_minutes) == (True, None)
+    again = pull(agent_calendar)
+    assert (again.pulled, again.pushed) == (0, 0)
+    return appointment
+
+
+def a_helpdesk_entry_s_alarm_removed_there_stays_removed(
+    agent_calendar, start, capture, remove_alarm: Callable[[str], None]
+) -> Appointment:
+    """A helpdesk entry whose reminder is not set (so the global default, 15 minutes, goes out)
+    has its alarm removed in the technician's own client (`remove_alarm(remote_id)`). The pull
+    stores "no reminder" (not "not set", which is the default again), with one inbound log line
+    and nothing pushed back; a later helpdesk change of another field is pushed without an alarm,
+    and the next pull has nothing to do. Returns the appointment; the caller reads the server."""
+    appointment = make(agent_calendar.agent, start, capture, subject="Boiler check")
+    assert appointment.reminder_minutes is None  # not set: the default goes out
+    remove_alarm(SyncLink.objects.get(appointment=appointment).remote_id)
+
+    report = pull(agent_calendar)
+
+    appointment.refresh_from_db()
+    assert (appointment.no_reminder, appointment.reminder_minutes) == (True, None)
+    assert (report.pulled, report.pushed, report.conflicts) == (1, 0, 0)
+    line = SyncLogEntry.objects.latest("id")
+    assert line.message == f"Changed in {agent_calendar.agent.name}'s calendar: reminder."
+    return _renamed_keeping_no_reminder(agent_calendar, appointment, capture)
+
+
+def a_reminder_removed_in_the_helpdesk_goes_out(agent_calendar, start, capture) -> Appointment:
+    """A helpdesk entry with the global default reminder (15 minutes) out on the calendar gets "no
+    reminder" in the helpdesk: pushed, it survives a later change of another field, and the next
+    pull has nothing to do. Returns the appointment; the caller reads what the server holds."""
+    appointment = make(agent_calendar.agent, start, capture, subject="Boiler check")
+    with capture(execute=True):
+        calendar_services.update_appointment(appointment, no_reminder=True)
+    assert not SyncLink.objects.get(appointment=appointment).pending
+    return _renamed_keeping_no_reminder(agent_calendar, appointment, capture)
+
+
 def move_while_a_rename_is_pushed(
     agent, start: datetime, hook: Callable[[Callable | None], None], is_the_write: Callable[..., bool]
 ) -> datetime:

@@ -13,7 +13,12 @@ from calendars import services as calendar_services
 from calendars.models import CalendarSettings, ConflictRule
 from integrations.models import SyncLink, SyncLogEntry
 from integrations.sync import engine
-from tests.integrations.reminder_and_race import a_reminder_changed_there_is_taken, an_alarm_removed_there_is_taken
+from tests.integrations.reminder_and_race import (
+    a_helpdesk_entry_s_alarm_removed_there_stays_removed,
+    a_reminder_changed_there_is_taken,
+    a_reminder_removed_in_the_helpdesk_goes_out,
+    an_alarm_removed_there_is_taken,
+)
 from tests.integrations.test_caldav_sync import make, pull
 
 pytestmark = pytest.mark.django_db
@@ -210,26 +215,36 @@ def test_a_link_synced_before_reminders_were_kept_takes_no_reminder_from_the_pho
     assert _triggers(alice_phone, link.marker) == [timedelta(minutes=-30)]
 
 
-def test_an_alarm_removed_on_the_phone_from_a_helpdesk_entry_keeps_its_reminder_while_a_default_is_set(
+def test_an_alarm_removed_on_the_phone_from_a_helpdesk_entry_stays_removed_while_a_default_is_set(
     alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
 ):
-    """Empty means the global default on a helpdesk-made entry, so "none" cannot be stored there:
-    its reminder stays, nothing is pushed back, and a later helpdesk edit keeps the phone's choice."""
-    appointment = make(alice_calendar.agent, tomorrow_9, django_capture_on_commit_callbacks, reminder_minutes=20)
+    """An unset reminder means the global default on a helpdesk-made entry: the removal is stored as
+    "no reminder", and a later helpdesk edit writes the entry without an alarm."""
+
+    def remove_alarm(_remote_id: str) -> None:
+        marker = SyncLink.objects.get().marker
+        assert _triggers(alice_phone, marker) == [timedelta(minutes=-15)]
+        _remove_alarms(alice_phone, marker)
+
+    appointment = a_helpdesk_entry_s_alarm_removed_there_stays_removed(
+        alice_calendar, tomorrow_9, django_capture_on_commit_callbacks, remove_alarm
+    )
+
     marker = SyncLink.objects.get(appointment=appointment).marker
-    _remove_alarms(alice_phone, marker)
-
-    report = pull(alice_calendar)
-
-    appointment.refresh_from_db()
-    assert (appointment.reminder_minutes, report.pushed) == (20, 0)
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar_services.update_appointment(appointment, subject="Server room visit (gas)")
+    assert alice_phone.by_uid(marker).icalendar_component["summary"] == "Boiler check (gas)"
     assert _triggers(alice_phone, marker) == []
-    # The push recorded the entry as written (no alarm), which the next read is compared with: a
-    # listing that brings it again (a full read) finds nothing changed there.
-    assert SyncLink.objects.get(appointment=appointment).snapshot["remote"]["reminder_minutes"] is None
-    assert (pull(alice_calendar).pulled, SyncLogEntry.objects.filter(direction="in").count()) == (0, 1)
+
+
+def test_a_reminder_removed_in_the_helpdesk_leaves_no_alarm_on_the_phone(
+    alice_calendar, alice_phone, tomorrow_9, django_capture_on_commit_callbacks
+):
+    appointment = a_reminder_removed_in_the_helpdesk_goes_out(
+        alice_calendar, tomorrow_9, django_capture_on_commit_callbacks
+    )
+
+    marker = SyncLink.objects.get(appointment=appointment).marker
+    assert alice_phone.by_uid(marker).icalendar_component["summary"] == "Boiler check (gas)"
+    assert _triggers(alice_phone, marker) == []
 
 
 def test_an_alarm_removed_on_the_phone_from_a_helpdesk_entry_is_taken_when_no_default_is_set(

@@ -14,7 +14,9 @@ import pytest
 from tests.integrations.reminder_and_race import (
     REMINDER_CASES,
     REMINDER_IDS,
+    a_helpdesk_entry_s_alarm_removed_there_stays_removed,
     a_reminder_changed_there_is_taken,
+    a_reminder_removed_in_the_helpdesk_goes_out,
     an_alarm_removed_there_is_taken,
     change_after_a_reminder_edited_there,
     give_back_while_its_removal_is_pushed,
@@ -100,3 +102,29 @@ def test_an_entry_given_back_while_its_removal_is_pushed_follows_the_helpdesk(
     )
 
     assert [item.subject for item in ews.items(ALICE)] == ([] if away_again else ["Race"])
+
+
+@pytest.mark.django_db
+def test_an_alarm_removed_in_outlook_from_a_helpdesk_entry_stays_removed_while_a_default_is_set(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    def outlook_edit(item_id: str) -> None:
+        assert (ews.item(ALICE, item_id).reminder_is_set, ews.item(ALICE, item_id).reminder_minutes) == (True, 15)
+        ews.outlook_update(ALICE, item_id, reminder_is_set=False)
+
+    a_helpdesk_entry_s_alarm_removed_there_stays_removed(
+        alice_exchange, tomorrow_9, django_capture_on_commit_callbacks, outlook_edit
+    )
+
+    (item,) = ews.items(ALICE)
+    assert (item.subject, item.reminder_is_set) == ("Boiler check (gas)", False)
+
+
+@pytest.mark.django_db
+def test_a_reminder_removed_in_the_helpdesk_turns_the_outlook_reminder_off(
+    alice_exchange, ews, tomorrow_9, django_capture_on_commit_callbacks
+):
+    a_reminder_removed_in_the_helpdesk_goes_out(alice_exchange, tomorrow_9, django_capture_on_commit_callbacks)
+
+    (item,) = ews.items(ALICE)
+    assert (item.subject, item.reminder_is_set) == ("Boiler check (gas)", False)

@@ -25,16 +25,16 @@ def sync(agent_calendar: AgentCalendar):
     return engine.sync_agent_calendar(AgentCalendar.objects.get(pk=agent_calendar.pk), pull=True)
 
 
-def test_a_moved_occurrence_of_a_private_helpdesk_series_keeps_its_subject_when_the_phone_renames_the_series(
+def test_a_moved_occurrence_of_a_private_helpdesk_series_follows_the_phone_renaming_the_series(
     importing_google, google, tomorrow_9
 ):
     """Long-profile failure `S8 differs` (seed 7): the helpdesk's own series, made private, has one
     occurrence moved and pushed (events.patch of its instance id: the recurring-events guide's way to
     modify one instance, which makes it an exception, an event resource of its own with its own
     `summary`, here the series' summary of the time); then the phone renames the series (a patch of
-    the master alone). Google shows the moved occurrence under the old summary; the
-    helpdesk gave it the series' new name, because an exception's own text was ignored for every
-    private series, the helpdesk's own included (those keep their texts on both sides)."""
+    the master alone). Google then shows the moved occurrence under the old summary, a copy of the
+    series' old one, never its own (F-SERIES-SUBJ): the occurrence follows the series in the helpdesk,
+    and the helpdesk writes the new summary into the exception, so both sides show it."""
     master = make_daily_series(importing_google.agent, tomorrow_9)
     calendar_services.update_appointment(master, private=True)
     sync(importing_google)
@@ -49,7 +49,7 @@ def test_a_moved_occurrence_of_a_private_helpdesk_series_keeps_its_subject_when_
 
     window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
     shown = google_view(google, *window)
-    assert [subject for _s, _e, subject in shown] == ["S1 visit (phone)", "S1 stand-up"] + ["S1 visit (phone)"] * 2
+    assert [subject for _s, _e, subject in shown] == ["S1 visit (phone)"] * 4
     helpdesk = [(s.astimezone(UTC), e.astimezone(UTC), subject) for s, e, subject in helpdesk_view(master, *window)]
     assert helpdesk == shown
     report = sync(importing_google)

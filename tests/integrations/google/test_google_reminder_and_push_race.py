@@ -14,7 +14,9 @@ import pytest
 from tests.integrations.reminder_and_race import (
     REMINDER_CASES,
     REMINDER_IDS,
+    a_helpdesk_entry_s_alarm_removed_there_stays_removed,
     a_reminder_changed_there_is_taken,
+    a_reminder_removed_in_the_helpdesk_goes_out,
     an_alarm_removed_there_is_taken,
     change_after_a_reminder_edited_there,
     give_back_while_its_removal_is_pushed,
@@ -116,3 +118,33 @@ def test_an_entry_given_back_while_its_removal_is_pushed_follows_the_helpdesk(
     )
 
     assert [event["summary"] for event in google.events(ALICE)] == ([] if away_again else ["Race"])
+
+
+@pytest.mark.django_db
+def test_an_alarm_removed_on_the_phone_from_a_helpdesk_entry_stays_removed_while_a_default_is_set(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    def remove_alarm(event_id: str) -> None:
+        assert google.event(ALICE, event_id)["reminders"] == _popup(15)
+        google.phone_patch(ALICE, event_id, reminders={"useDefault": False, "overrides": []})
+
+    a_helpdesk_entry_s_alarm_removed_there_stays_removed(
+        alice_google, tomorrow_9, django_capture_on_commit_callbacks, remove_alarm
+    )
+
+    (event,) = google.events(ALICE)
+    assert event["summary"] == "Boiler check (gas)"
+    assert event["reminders"]["useDefault"] is False
+    assert not event["reminders"].get("overrides")
+
+
+@pytest.mark.django_db
+def test_a_reminder_removed_in_the_helpdesk_leaves_google_no_reminder_not_the_calendar_default(
+    alice_google, google, tomorrow_9, django_capture_on_commit_callbacks
+):
+    a_reminder_removed_in_the_helpdesk_goes_out(alice_google, tomorrow_9, django_capture_on_commit_callbacks)
+
+    (event,) = google.events(ALICE)
+    assert event["summary"] == "Boiler check (gas)"
+    assert event["reminders"]["useDefault"] is False
+    assert not event["reminders"].get("overrides")

@@ -293,16 +293,22 @@ def test_a_private_helpdesk_entry_outlook_changed_and_the_helpdesk_deleted_comes
     assert machine.token_for_marker(link.marker) == "H3"
 
 
+def _daily_series_in_outlook(importing_graph, graph, tomorrow_9) -> tuple:
+    """The helpdesk's daily series of four pushed to Outlook: (master, its Graph event, a window
+    holding every occurrence)."""
+    master = make_daily_series(importing_graph.agent, tomorrow_9)
+    engine.sync_agent_calendar(importing_graph, pull=False)
+    (event,) = graph.events(ALICE)
+    return master, event, (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+
+
 def test_an_occurrence_moved_in_outlook_follows_its_series_renamed_in_outlook(importing_graph, graph, tomorrow_9):
     """Long-profile failure `S1 differs` (seed 4): Outlook moves one occurrence of a helpdesk series
     (an exception that changes only the time), then renames the series. The server shows the moved
     occurrence under the new name (its own calendar view); the helpdesk kept the old one on it."""
     from tests.peers.graph import graph_time
 
-    master = make_daily_series(importing_graph.agent, tomorrow_9)
-    engine.sync_agent_calendar(importing_graph, pull=False)
-    (event,) = graph.events(ALICE)
-    window = (tomorrow_9 - HOUR, tomorrow_9 + timedelta(days=5))
+    master, event, window = _daily_series_in_outlook(importing_graph, graph, tomorrow_9)
     first = graph.calendar_view(ALICE, *window)[0]
     moved = first["_original"] + 3 * HOUR
     graph.outlook_edit(ALICE, first["id"], start=graph_time(moved, "UTC"), end=graph_time(moved + HOUR, "UTC"))
@@ -549,3 +555,32 @@ def test_a_moved_occurrence_an_outlook_rule_change_drops_goes_on_both_sides_with
     )
 
     assert [e for e in graph.events(ALICE) if e.get("type") == "exception"] == []
+
+
+def test_an_occurrence_whose_own_subject_copied_the_series_follows_an_outlook_rename_on_both_sides(
+    importing_graph, graph, tomorrow_9
+):
+    """F-SERIES-SUBJ on Graph: Outlook moved one occurrence and set the series' subject on it as its
+    own (an exception holding a copy of the series' name, as a client that writes every field of an
+    instance does); then Outlook renames the series, and the server keeps the copy on the exception.
+    The occurrence follows the series in the helpdesk, which writes the new subject on the exception
+    too. Expected values: the server's own calendar view."""
+    from tests.peers.graph import graph_time
+
+    master, event, window = _daily_series_in_outlook(importing_graph, graph, tomorrow_9)
+    second = graph.calendar_view(ALICE, *window)[1]
+    moved = second["_original"] + 3 * HOUR
+    # The series' subject set on the instance with its new times, as its own.
+    times = {"start": graph_time(moved, "UTC"), "end": graph_time(moved + HOUR, "UTC")}
+    graph.outlook_edit(ALICE, second["id"], subject="S1 stand-up", **times)
+    engine.sync_agent_calendar(importing_graph, pull=True)
+    graph.outlook_edit(ALICE, event["id"], subject="S1 visit (outlook)")
+    assert [o["subject"] for o in graph.calendar_view(ALICE, *window)][1] == "S1 stand-up"
+
+    engine.sync_agent_calendar(importing_graph, pull=True)
+
+    shown = [(o["_start"], o["subject"]) for o in graph.calendar_view(ALICE, *window)]
+    assert shown[1][0] == moved
+    check_series_shown(master, shown, ["S1 visit (outlook)"] * 4)
+    report = engine.sync_agent_calendar(importing_graph, pull=True)
+    assert (report.pushed, report.pulled, report.failed) == (0, 0, 0)

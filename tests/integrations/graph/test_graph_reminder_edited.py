@@ -8,7 +8,12 @@ import pytest
 
 from calendars import services as calendar_services
 from integrations.models import SyncLink
-from tests.integrations.reminder_and_race import a_reminder_changed_there_is_taken, an_alarm_removed_there_is_taken
+from tests.integrations.reminder_and_race import (
+    a_helpdesk_entry_s_alarm_removed_there_stays_removed,
+    a_reminder_changed_there_is_taken,
+    a_reminder_removed_in_the_helpdesk_goes_out,
+    an_alarm_removed_there_is_taken,
+)
 from tests.integrations.series import HOUR
 from tests.integrations.test_caldav_sync import make, pull
 
@@ -79,3 +84,25 @@ def test_an_alarm_removed_on_the_phone_leaves_the_helpdesk_entry_without_reminde
     )
 
     assert _reminder(graph)[:2] == ("Dentist", False)
+
+
+def test_an_alarm_removed_in_outlook_from_a_helpdesk_entry_stays_removed_while_a_default_is_set(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    def outlook_edit(event_id: str) -> None:
+        assert _reminder(graph) == ("Boiler check", True, 15)
+        graph.outlook_edit(ALICE, event_id, isReminderOn=False)
+
+    a_helpdesk_entry_s_alarm_removed_there_stays_removed(
+        alice_graph, tomorrow_9, django_capture_on_commit_callbacks, outlook_edit
+    )
+
+    assert _reminder(graph)[:2] == ("Boiler check (gas)", False)
+
+
+def test_a_reminder_removed_in_the_helpdesk_turns_the_outlook_reminder_off(
+    alice_graph, graph, tomorrow_9, django_capture_on_commit_callbacks
+):
+    a_reminder_removed_in_the_helpdesk_goes_out(alice_graph, tomorrow_9, django_capture_on_commit_callbacks)
+
+    assert _reminder(graph)[:2] == ("Boiler check (gas)", False)
