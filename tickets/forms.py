@@ -12,7 +12,7 @@ from agents.models import Agent, Team
 from calendars.availability import MAX_BUFFER, MAX_NOTICE
 from calendars.times import midnight
 from helpdesk.durations import MinutesField
-from helpdesk.limits import SupportedDateTimeField, is_supported, range_message
+from helpdesk.limits import SupportedDateField, SupportedDateTimeField, is_supported, range_message
 from tickets.models import Request
 
 Saved = TypeVar("Saved")
@@ -81,12 +81,12 @@ class FindSlotForm(forms.Form):
     )
     buffer = _whole_number_field("Travel before and after", "minutes", MAX_BUFFER // timedelta(minutes=1), empty="none")
     notice = _whole_number_field("Minimum notice", "hours", MAX_NOTICE // timedelta(hours=1), empty="next whole hour")
-    after = forms.DateField(
+    after = SupportedDateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     # "Later slots": the first start after the proposals shown (an aware ISO 8601 instant), so the
     # rest of their last day is searched too, not only the days after it.
-    later_than = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+    later_than = SupportedDateTimeField(required=False, widget=forms.HiddenInput)
 
     def clean_after(self) -> datetime | None:
         """The day's first moment on the user's wall clock (None when empty): the search starts
