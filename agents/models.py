@@ -37,15 +37,24 @@ def time_zone_names() -> list[str]:
     return sorted(zoneinfo.available_timezones() - NOT_ZONES)
 
 
+def unknown_zone_message(name: str) -> str:
+    """What is wrong with a zone name given (form, API, admin) and what to give instead: the tz
+    database's spelling when only the case or a space differs ("europe/amsterdam")."""
+    name = str(name).strip()[:60]
+    spelled = {zone.lower(): zone for zone in time_zone_names()}.get(name.lower().replace(" ", "_"))
+    hint = f" Did you mean {spelled}?" if spelled else ""
+    return (
+        f"“{name}” is not a time zone of the tz database.{hint} Give an IANA time zone name, "
+        "for example Europe/London or America/New_York."
+    )
+
+
 def validate_time_zone(value) -> None:
     """Raise ValidationError unless `value` (a name or a ZoneInfo) is one of time_zone_names(): a
     zone every external calendar the technician's entries are written to knows by that name."""
     name = str(getattr(value, "key", value) or "")
     if name not in zoneinfo.available_timezones() or name in NOT_ZONES:
-        raise ValidationError(
-            f"{name!r} is not a time zone of the tz database: choose a name such as Europe/London or America/New_York.",
-            code="unknown_time_zone",
-        )
+        raise ValidationError(unknown_zone_message(name), code="unknown_time_zone")
 
 
 # Working hours may cross midnight (calendars.availability.crosses_midnight), but not be empty.

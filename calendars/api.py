@@ -19,7 +19,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from timezone_field.rest_framework import TimeZoneSerializerField
 
-from agents.models import Agent
+from agents.models import Agent, unknown_zone_message
 from calendars import ownership, privacy, services, times
 from calendars.api_availability import (
     OVERLAP_RESPONSE,
@@ -55,7 +55,7 @@ from helpdesk.api_common import (
     choice_filter,
     service_errors,
 )
-from helpdesk.limits import SupportedDateTimeSerializerField
+from helpdesk.limits import SupportedDateSerializerField, SupportedDateTimeSerializerField
 from helpdesk.moments import end_before_start_text
 from integrations.selectors import ExternalCalendarState, entry_states, external_calendar_states
 from tickets.models import Request
@@ -249,8 +249,6 @@ class SeriesZoneField(TimeZoneSerializerField):
     master's schedule zone; null for anything else, as `recurrence`, and for an all-day master,
     whose days are the same on every clock: RFC 5545 3.3.4 DATE values carry no zone)."""
 
-    default_error_messages = {"invalid": "Give an IANA time zone name, for example Europe/London."}
-
     def get_attribute(self, instance: Appointment) -> Appointment:
         return instance
 
@@ -268,7 +266,10 @@ class SeriesZoneField(TimeZoneSerializerField):
         own = isinstance(instance, Appointment) and instance.is_recurring_master and instance.schedule.zone_block
         if own and data == zone_label(schedule_zone(instance.schedule)):
             return None
-        return super().to_internal_value(data)
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:  # name the value given, and its spelling if only the case differs
+            raise serializers.ValidationError(unknown_zone_message(data)) from None
 
 
 class RuleWarningSerializer(serializers.Serializer):
@@ -344,6 +345,7 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: DateOrDateTimeField,
+        models.DateField: SupportedDateSerializerField,
     }
     agents = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Agent.objects.filter(is_active=True), allow_empty=False
@@ -690,7 +692,7 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:
             written = {name: getattr(self, "initial_data", {}).get(name) for name in ("start", "end")}
-            problem = end_before_start_text(written, timezone.get_current_timezone())
+            problem = end_before_start_text(written, timezone.get_current_timezone(), read=(start, end))
             raise serializers.ValidationError({"end": [problem]})
         if self.instance is not None and "request" in attrs and attrs["request"] != self.instance.request:
             # Its request decides whose calendars and pushes it belongs to; a new entry is made there.
@@ -833,7 +835,7 @@ class WindowForm(forms.Form):
         start, end = data.get("start"), data.get("end")
         if start and end and end <= start:
             written = {name: self.data.get(name) for name in ("start", "end")}
-            self.add_error("end", end_before_start_text(written, timezone.get_current_timezone()))
+            self.add_error("end", end_before_start_text(written, timezone.get_current_timezone(), read=(start, end)))
         elif start and end and end - start > self.max_window:
             self.add_error("end", f"Ask for at most {self.max_window.days} days at a time.")
         for name, problem in unknown_choices(agent_ids=data.get("agent"), team=data.get("team")).items():

@@ -37,7 +37,7 @@ from calendars.times import midnight, next_whole_hour
 from helpdesk import permissions
 from helpdesk.api_common import IdSerializerField, KnownQueryParameters, MinutesSerializerField, NamedChoiceField
 from helpdesk.limits import SupportedDateTimeSerializerField
-from helpdesk.moments import when_text
+from helpdesk.moments import end_before_start_text, when_text
 
 MAX_PERIOD = timedelta(days=62)
 
@@ -214,7 +214,9 @@ class PeriodQuerySerializer(serializers.Serializer):
         # Without an end (availability only), the search itself stops at the calendars' horizon.
         end = attrs.get("end", attrs["start"] + MAX_PERIOD)
         if end <= attrs["start"]:
-            raise serializers.ValidationError({"end": ["The end must be after the start."]})
+            written = {name: getattr(self, "initial_data", {}).get(name) for name in ("start", "end")}
+            problem = end_before_start_text(written, timezone.get_current_timezone(), read=(attrs["start"], end))
+            raise serializers.ValidationError({"end": [problem]})
         if end - attrs["start"] > MAX_PERIOD:
             raise serializers.ValidationError({"end": [f"Ask for at most {MAX_PERIOD.days} days at a time."]})
         if len(attrs.get("agent", [])) > MAX_TECHNICIANS:

@@ -11,12 +11,12 @@ from django import forms
 from django.utils import timezone
 from timezone_field import TimeZoneFormField
 
-from agents.models import Agent, time_zone_names
+from agents.models import Agent, time_zone_names, unknown_zone_message
 from calendars.models import MAX_OTHER_ATTENDEES, Appointment, EditScope, SyncPolicy
 from calendars.selectors import effective_sync_policy, schedule_zone
 from calendars.series_words import rule_in_words
 from calendars.times import zone_label
-from helpdesk.limits import SupportedDateTimeField
+from helpdesk.limits import SupportedDateField, SupportedDateTimeField
 from helpdesk.moments import end_before_start_text
 from tickets.forms import DATETIME_WIDGET, ConfirmsOverlap, active_agents, confirm_overlap_field
 
@@ -84,6 +84,19 @@ class AttendeeAddressesField(forms.CharField):
             return True
 
 
+class KnownZoneFormField(TimeZoneFormField):
+    """A zone chosen from a list, whose refusal names the value given and its tz database
+    spelling when only the case differs, not "Select a valid choice"."""
+
+    def validate(self, value) -> None:
+        try:
+            super().validate(value)
+        except forms.ValidationError as error:
+            if error.code != "invalid_choice":
+                raise
+            raise forms.ValidationError(unknown_zone_message(value), code="invalid_choice") from None
+
+
 class AppointmentForm(ConfirmsOverlap, forms.Form):
     ONE_EACH = "each"
     SHARED = "shared"
@@ -96,10 +109,10 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         label="All day",
         help_text="A day off, a training day: give the first and last day below; Start and End are not used.",
     )
-    first_day = forms.DateField(
+    first_day = SupportedDateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), label="First day"
     )
-    last_day = forms.DateField(
+    last_day = SupportedDateField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         label="Last day",
@@ -142,7 +155,7 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
         label="Repeat",
         help_text="Single occurrences can be moved or cancelled later.",
     )
-    time_zone = TimeZoneFormField(
+    time_zone = KnownZoneFormField(
         required=False,
         # The names a technician's own zone takes (agents.models.time_zone_names): never this
         # server's "localtime" nor the tz database's "Factory", which no other calendar knows.
@@ -154,7 +167,7 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
             "An all-day series repeats on days, the same on every clock: no zone."
         ),
     )
-    repeat_until = forms.DateField(
+    repeat_until = SupportedDateField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),  # the value a date input reads
         label="Repeat until",
@@ -290,7 +303,8 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
                     self.add_error(name, "This field is required.")
             if data.get("start") and data.get("end") and data["end"] <= data["start"]:
                 written = {name: self[name].data for name in ("start", "end")}
-                self.add_error("end", end_before_start_text(written, timezone.get_current_timezone()))
+                read = (data["start"], data["end"])
+                self.add_error("end", end_before_start_text(written, timezone.get_current_timezone(), read=read))
         if data.get("repeat_until") and not data.get("repeat"):
             self.add_error("repeat", 'Choose how the appointment repeats, or leave "Repeat until" empty.')
         elif data.get("repeat_until") and data.get("start") and data["repeat_until"] < _day_of(data["start"]):
@@ -308,7 +322,11 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
             return
         last = last or first
         if last < first:
-            self.add_error("last_day", "The last day must be on or after the first day.")
+            self.add_error(
+                "last_day",
+                f"The last day must be on or after the first day: {last.isoformat()} is before {first.isoformat()}. "
+                "Give a later last day or an earlier first day.",
+            )
             return
         data["start"], data["end"] = first, last + timedelta(days=1)
 

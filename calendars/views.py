@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from agents.models import Agent, Team
-from calendars import ownership, services, times
+from calendars import conflict_words, ownership, services, times
 from calendars.forms import AppointmentForm
 from calendars.models import Appointment, CalendarSettings, EditScope
 from calendars.selectors import calendar_agents, can_stop_repeating, series_exceptions, working_hours
@@ -166,6 +166,8 @@ def _widget_config(request: HttpRequest, **config) -> dict:
         "csrfToken": get_token(request),
         # Said when a drag tries to give an imported entry to another technician (calendars.ownership).
         "keepsTechniciansMessage": ownership.refusal(()),
+        # The question before saving a drag that double-books or leaves working hours, in the forms' words.
+        "conflictWords": conflict_words.script_words(),
         **config,
     }
 

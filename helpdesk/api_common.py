@@ -1,6 +1,7 @@
 """Pieces every API module shares: service errors as JSON field messages, query parameters
 (and the 400 for unknown ones) and pagination."""
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -8,6 +9,7 @@ from datetime import datetime, timedelta
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_duration
 from django_filters import rest_framework as filters
@@ -18,6 +20,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.fields import empty
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.relations import PKOnlyObject
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
@@ -304,8 +307,10 @@ class KnownFields:
     """For every serializer that reads a request body: a field the serializer does not have
     answers 400, one message per unknown name saying what the endpoint takes, instead of being
     dropped without a word (a `time_zone` on an appointment would otherwise leave its times read
-    on another clock). Read-only fields a client sends back from a read are known, and ignored as
-    DRF does. Put it first in the bases: `class XSerializer(KnownFields, serializers.Serializer)`.
+    on another clock). A read-only field answers 400 too ("read-only: ...", `read_only_refusals`)
+    when sent with a value other than its current one, which DRF would drop while the client
+    believes it changed; sent back as read (GET, edit, PUT) it is accepted and left alone.
+    Put it first in the bases: `class XSerializer(KnownFields, serializers.Serializer)`.
     A ModelSerializer's fields with choices name their choices when refused (NamedChoiceField);
     booleans read alike from JSON and form data (`get_fields`)."""
 
@@ -332,7 +337,73 @@ class KnownFields:
                 raise serializers.ValidationError(
                     {name: [f"Unknown field: this endpoint does not take it. It takes: {takes}."] for name in unknown}
                 )
+            refused = read_only_refusals(self, data)
+            if refused:
+                raise serializers.ValidationError(refused)
         return super().to_internal_value(data)
+
+
+def _as_text(value) -> str:
+    """A value as a form field or JSON would write it (`5`, `true`, `"x"` as `x`)."""
+    return value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+
+
+def _same_value(field: serializers.Field, sent, current) -> bool:
+    """Whether `sent` says what `current` (the field's representation) says: equal as read,
+    equal as text (form data sends `5` as "5"), or read alike by the field (a time with another
+    offset for the same moment). Serializers (nested, read-only) compare only as read, as their
+    own reading of read-only children keeps nothing."""
+    if sent == current or (isinstance(sent, str) and sent == _as_text(current)):
+        return True
+    if isinstance(field, serializers.BaseSerializer | serializers.SerializerMethodField | serializers.ReadOnlyField):
+        return False
+    try:
+        return field.to_internal_value(sent) == field.to_internal_value(current)
+    except Exception:  # a value the field cannot read (any error of its parser) is not its current value
+        return False
+
+
+def _current_value(field: serializers.Field, instance):
+    """The field's value in a read of `instance`, as Serializer.to_representation gives it;
+    `empty` when there is no instance (a create) or the field has no value to read."""
+    if instance is None or isinstance(instance, list | tuple | QuerySet):
+        return empty
+    try:
+        attribute = field.get_attribute(instance)
+    except (serializers.SkipField, AttributeError, KeyError):
+        return empty
+    check = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+    return None if check is None else field.to_representation(attribute)
+
+
+def read_only_refusals(serializer: serializers.Serializer, data: Mapping) -> dict[str, list[str]]:
+    """The read-only fields of `serializer` that a write's body `data` (JSON or form data)
+    changes, each with the message its 400 gives: {name: ["read-only: ..."]}, empty when none.
+
+    On an update a field sent with its current value (as a read of `serializer.instance` gives
+    it) is not a change; on a create, nothing is current, so any value but an empty one (null,
+    "", [], {}) is. DRF itself drops read-only fields without a word (trial: `part`, `source`,
+    `created_at` sent and "saved")."""
+    refused = {}
+    for name in sorted(set(data) & set(serializer.fields)):
+        field = serializer.fields[name]
+        if not field.read_only:
+            continue
+        sent = field.get_value(data) if isinstance(data, QueryDict) else data[name]
+        current = _current_value(field, serializer.instance)
+        if current is empty:
+            if sent in (None, "", [], {}):
+                continue
+            message = f"read-only: {name} is set by the helpdesk, not by a write. Leave it out."
+        elif _same_value(field, sent, current):
+            continue
+        else:
+            message = (
+                f"read-only: {name} cannot be changed (it is {_as_text(current)[:80]}). "
+                "Leave it out, or send it as a read gives it."
+            )
+        refused[name] = [message]
+    return refused
 
 
 class UnknownParametersSerializer(serializers.Serializer):

@@ -3,16 +3,27 @@
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 
-from helpdesk.api_common import KnownQueryParameters, UnknownParametersSerializer
+from helpdesk.api_common import KnownFields, KnownQueryParameters, UnknownParametersSerializer
 
 UNKNOWN_PARAMETERS_RESPONSE = OpenApiResponse(
     UnknownParametersSerializer,
     description="A query parameter this endpoint does not take (a typo answers this, never everything): "
     "`unknown` names it, `accepted` lists the parameters taken. Or a refused value: messages by parameter.",
 )
+BODY_FIELDS_ALSO = (
+    'For a write, also messages by body field: a field it does not take ("Unknown field: ..."), a read-only '
+    'field sent with another value than its current one ("read-only: ..."; sent back as read, it is accepted), '
+    "or a refused value."
+)
 UNKNOWN_PARAMETER_ALSO = (
     "Also a query parameter this endpoint does not take: `detail` names it and lists the parameters taken."
 )
+
+
+def _reads_known_fields(serializer) -> bool:
+    """Whether a request body serializer (a class or instance, a ListSerializer's child) is KnownFields."""
+    serializer = getattr(serializer, "child", serializer)
+    return issubclass(serializer if isinstance(serializer, type) else type(serializer), KnownFields)
 
 
 class HelpdeskAutoSchema(AutoSchema):
@@ -20,7 +31,8 @@ class HelpdeskAutoSchema(AutoSchema):
     (helpdesk.api_common), the 400 answer to an unknown query parameter (writes take only
     `format`), and for every read (GET) the query of its `query_serializer`;
     an endpoint that documents its own 400 (messages by field) keeps it, with this case added to
-    its description."""
+    its description; a write whose body serializer is KnownFields documents its body fields' refusals
+    (unknown, read-only changed) in that 400 too."""
 
     def get_override_parameters(self) -> list:
         parameters = list(super().get_override_parameters())
@@ -39,4 +51,6 @@ class HelpdeskAutoSchema(AutoSchema):
             responses["400"] = self._get_response_for_code(UNKNOWN_PARAMETERS_RESPONSE, "400", direction=direction)
         else:
             responses["400"]["description"] += " " + UNKNOWN_PARAMETER_ALSO
+        if self.method in ("POST", "PUT", "PATCH") and _reads_known_fields(self.get_request_serializer()):
+            responses["400"]["description"] += " " + BODY_FIELDS_ALSO
         return responses

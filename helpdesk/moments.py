@@ -122,11 +122,14 @@ def entry_span_text(
     return days_text(*days) if days else span_text(start, end, zone)
 
 
-def end_before_start_text(written: dict[str, str | None], zone: tzinfo) -> str:
+def end_before_start_text(
+    written: dict[str, str | None], zone: tzinfo, *, read: tuple[datetime, datetime] | None = None
+) -> str:
     """Why an end read as not after its start: a time `written` (field name -> text as typed or
     sent, ISO 8601) that `zone`'s clock skips is named ("02:30 does not exist on 28 Mar 2027 in
     Europe/Amsterdam (clocks go forward)"): it was read with the offset before the gap (RFC 5545
-    3.3.5), so 02:30-03:30 became 03:30-03:30. Otherwise the plain rule."""
+    3.3.5), so 02:30-03:30 became 03:30-03:30. Otherwise the rule, with the (start, end) `read`
+    on `zone`'s clock when given (a PATCH may give only one of them)."""
     from calendars.times import is_skipped, read_wall_clock
 
     for text in written.values():
@@ -141,4 +144,9 @@ def end_before_start_text(written: dict[str, str | None], zone: tzinfo) -> str:
                 f"(clocks go forward): it reads as {date_format(read, TIME_FORMAT)}, so the end is not after the "
                 "start. Give times that exist."
             )
-    return "The end must be after the start."
+    if read is None:
+        return "The end must be after the start."
+    start, end = (when_text(moment, zone) for moment in read)
+    return (
+        f"The end must be after the start: the end is {end}, the start {start}. Give a later end or an earlier start."
+    )

@@ -15,6 +15,7 @@
   "use strict";
 
   const config = JSON.parse(document.getElementById("calendar-config").textContent);
+  const words = config.conflictWords; // the question before a save that double-books (calendars.conflict_words)
   const element = document.getElementById("calendar");
   const messageBox = document.getElementById("calendar-message");
   const phone = window.matchMedia("(max-width: 600px)").matches;
@@ -643,8 +644,8 @@
     // hours are not asked here first. Otherwise the hours are asked here, in the page's words.
     const outside = offHours.length && overlapsOnScreen(info.event.id, start, end, agentIds) ? [] : offHours;
     if (outside.length) {
-      const asked = { title: "Outside working hours", question: `${offWorkText(outside, start, end)}.` };
-      if (!(await window.helpdeskAsk({ ...asked, confirm: "Save anyway", className: "off-hours-dialog" }))) {
+      const asked = { title: words.titleOutside, question: words.question, lines: [`${offWorkText(outside, start, end)}.`] };
+      if (!(await window.helpdeskAsk({ ...asked, confirm: words.saveAnyway, className: "off-hours-dialog" }))) {
         revert();
         say("Not saved.");
         return;
@@ -682,18 +683,20 @@
     }
   }
 
-  // The double-booking question, in the page (trial 5; helpdesk.js draws it): the server's
-  // sentence, each overlap and working hours left on a line of its own (the 409's `overlaps` and
-  // `outside_working_hours`, each with its `message`; only the sentence when nothing overlaps),
-  // and "Save anyway" / "Cancel". Resolves true for "Save anyway"; Escape or "Cancel" is false.
+  // The double-booking question, in the page (trial 5; helpdesk.js draws it) and in the forms'
+  // words (config.conflictWords, calendars.conflict_words): each overlap and working hours left
+  // on a line of its own (the 409's `overlaps` and `outside_working_hours`, each with its
+  // `message`; the server's sentence when it names neither), and "Save anyway" / "Cancel".
+  // Resolves true for "Save anyway"; Escape or "Cancel" is false.
   function askOverlap(error) {
     const overlaps = (error.body && error.body.overlaps) || [];
     const outside = (error.body && error.body.outside_working_hours) || [];
+    const lines = [...overlaps, ...outside].map((entry) => entry.message);
     return window.helpdeskAsk({
-      title: overlaps.length ? "Double booking" : "Outside working hours",
-      question: overlaps.length ? "The new time clashes with other entries:" : error.message,
-      lines: overlaps.length ? [...overlaps, ...outside].map((entry) => entry.message) : [],
-      confirm: "Save anyway",
+      title: overlaps.length ? words.titleOverlaps : words.titleOutside,
+      question: words.question,
+      lines: lines.length ? lines : [error.message],
+      confirm: words.saveAnyway,
       className: "overlap-dialog",
     });
   }

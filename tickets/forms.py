@@ -6,13 +6,15 @@ from typing import TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from agents.models import Agent, Team
 from calendars.availability import MAX_BUFFER, MAX_NOTICE
+from calendars.conflict_words import SAVE_ANYWAY, ConflictQuestion, conflict_question
 from calendars.times import midnight
 from helpdesk.durations import MinutesField
-from helpdesk.limits import SupportedDateTimeField, is_supported, range_message
+from helpdesk.limits import SupportedDateField, SupportedDateTimeField, is_supported, range_message
 from tickets.models import Request
 
 Saved = TypeVar("Saved")
@@ -81,12 +83,12 @@ class FindSlotForm(forms.Form):
     )
     buffer = _whole_number_field("Travel before and after", "minutes", MAX_BUFFER // timedelta(minutes=1), empty="none")
     notice = _whole_number_field("Minimum notice", "hours", MAX_NOTICE // timedelta(hours=1), empty="next whole hour")
-    after = forms.DateField(
+    after = SupportedDateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     # "Later slots": the first start after the proposals shown (an aware ISO 8601 instant), so the
     # rest of their last day is searched too, not only the days after it.
-    later_than = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+    later_than = SupportedDateTimeField(required=False, widget=forms.HiddenInput)
 
     def clean_after(self) -> datetime | None:
         """The day's first moment on the user's wall clock (None when empty): the search starts
@@ -117,7 +119,7 @@ class FindSlotForm(forms.Form):
 def confirm_overlap_field() -> forms.BooleanField:
     """The tick box of a form whose save may be refused for a double booking (issue 15): hidden
     until it is (see ConfirmsOverlap)."""
-    return forms.BooleanField(required=False, widget=forms.HiddenInput, label="Save it anyway")
+    return forms.BooleanField(required=False, widget=forms.HiddenInput, label=SAVE_ANYWAY)
 
 
 def add_errors(form: forms.Form, error: ValidationError) -> None:
@@ -131,7 +133,17 @@ def add_errors(form: forms.Form, error: ValidationError) -> None:
 
 
 class ConfirmsOverlap:
-    """For a form with a `confirm_overlap_field()` named confirm_overlap."""
+    """For a form with a `confirm_overlap_field()` named confirm_overlap. A refused save shows
+    the one question (calendars/_conflict_question.html, calendars.conflict_words) above the
+    form's fields, wherever the form is drawn."""
+
+    conflict: ConflictQuestion | None = None
+
+    def render(self, template_name=None, context=None, renderer=None):
+        fields = super().render(template_name, context, renderer)
+        if self.conflict is None:
+            return fields
+        return render_to_string("calendars/_conflict_question.html", {"conflict": self.conflict}) + fields
 
     def save_with(self, save: Callable[[], Saved]) -> Saved | None:
         """Run `save` (a service call writing what this form holds) and return what it returns;
@@ -155,7 +167,7 @@ class ConfirmsOverlap:
     def ask_to_confirm_overlap(self, error) -> None:
         """A save refused for a double booking: name the overlaps and offer the tick box."""
         self.fields["confirm_overlap"].widget = forms.CheckboxInput()
-        self.add_error(None, error)
+        self.conflict = conflict_question(error, timezone.get_current_timezone())
 
 
 class RequestForm(ConfirmsOverlap, forms.Form):

@@ -51,7 +51,7 @@ def form_opened_by_click(page, y: float) -> tuple[str, str]:
 
 def saved_form(page, subject: str, *, outside_hours: bool = False) -> Appointment:
     """Give the open form a subject, save it, and return what was stored. `outside_hours`: the
-    page asks first (SPEC S6.3); tick "Save it anyway" and save again."""
+    page asks first (SPEC S6.3); tick "Save anyway" and save again."""
     page.fill("#id_subject", subject)
     page.click("main form button[type=submit]")
     if outside_hours:

@@ -45,7 +45,10 @@ def test_the_new_appointment_form_makes_an_all_day_entry_from_its_first_and_last
 def test_a_last_day_before_the_first_is_refused(alice, page_client):
     page = post_days(page_client(alice.user), alice, "2026-12-21", "2026-12-20")
 
-    assert "The last day must be on or after the first day." in page.content.decode()
+    assert (
+        "The last day must be on or after the first day: 2026-12-20 is before 2026-12-21. "
+        "Give a later last day or an earlier first day."
+    ) in page.content.decode()
     assert not Appointment.objects.exists()
 
 

@@ -127,7 +127,12 @@ def test_a_reversed_period_is_a_400_naming_it_not_an_empty_answer(api_client, al
     right_way = client.get(url, {"start": "2035-03-05", "end": "2035-03-07"})
 
     assert reversed_period.status_code == 400, reversed_period.content
-    assert reversed_period.json() == {"end": ["The end must be after the start."]}
+    assert reversed_period.json() == {
+        "end": [
+            "The end must be after the start: the end is Mon 5 Mar 2035 00:00, the start Wed 7 Mar 2035 00:00. "
+            "Give a later end or an earlier start."
+        ]
+    }
     assert empty_period.status_code == 400, empty_period.content
     assert right_way.status_code == 200
     items = right_way.json()["results"] if url == LIST else right_way.json()

@@ -13,7 +13,7 @@ from calendars.models import Appointment
 from tests.web.conftest import at
 from tickets.models import Action, Request
 
-END_BEFORE_START = "The end must be after the start."
+END_BEFORE_START = "The end must be after the start: the end is Tue 3 Mar 2026 09:00, the start Tue 3 Mar 2026 10:00."
 
 
 def _state() -> tuple:

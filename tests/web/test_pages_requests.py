@@ -164,7 +164,10 @@ def test_appointment_end_before_start_is_refused_with_message(page_client, alice
             "appointment-agents": [alice.pk],
         },
     )
-    assert response.status_code == 200 and "The end must be after the start." in response.content.decode()
+    assert response.status_code == 200
+    assert "The end must be after the start: the end is Tue 3 Mar 2026 09:00, the start Tue 3 Mar 2026 10:00. " in (
+        response.content.decode()
+    )
     assert not Appointment.objects.exists()
 
 

@@ -203,8 +203,10 @@ def test_the_api_books_again_and_answers_what_it_replaced(api_client, coordinato
     services.update_request(server_move, estimate=timedelta(hours=8))
     part = Appointment.objects.get(request=server_move, part=2)
     assert client.get(f"/api/appointments/{part.pk}/").json()["part"] == 2
-    client.patch(f"/api/appointments/{part.pk}/", {"subject": "Racks", "part": 5}, format="json")
-    assert Appointment.objects.get(pk=part.pk).part == 2  # read-only
+    renumbered = client.patch(f"/api/appointments/{part.pk}/", {"subject": "Racks", "part": 5}, format="json")
+    assert (renumbered.status_code, list(renumbered.json())) == (400, ["part"])  # read-only
+    client.patch(f"/api/appointments/{part.pk}/", {"subject": "Racks", "part": 2}, format="json")
+    assert Appointment.objects.get(pk=part.pk).part == 2
     slot = client.post(
         f"/api/requests/{n}/book-slot/", {"start": _at(fri, 8).isoformat(), "agents": [alice.pk]}, format="json"
     )

@@ -198,4 +198,7 @@ def test_an_end_before_the_start_outside_any_gap_keeps_the_plain_message(alice):
         form = AppointmentForm(fields)
 
         assert not form.is_valid()
-    assert form.errors["end"] == ["The end must be after the start."]
+    assert form.errors["end"] == [
+        "The end must be after the start: the end is Mon 29 Mar 2027 09:00, the start Mon 29 Mar 2027 10:00. "
+        "Give a later end or an earlier start."
+    ]
