@@ -387,7 +387,7 @@ def read_only_refusals(serializer: serializers.Serializer, data: Mapping) -> dic
     refused = {}
     for name in sorted(set(data) & set(serializer.fields)):
         field = serializer.fields[name]
-        if not field.read_only:
+        if not field.read_only or (serializer.instance is not None and _moves_by_itself(serializer, field)):
             continue
         sent = field.get_value(data) if isinstance(data, QueryDict) else data[name]
         current = _current_value(field, serializer.instance)
@@ -404,6 +404,20 @@ def read_only_refusals(serializer: serializers.Serializer, data: Mapping) -> dic
             )
         refused[name] = [message]
     return refused
+
+
+def _moves_by_itself(serializer: serializers.Serializer, field: serializers.Field) -> bool:
+    """Does the helpdesk move this read-only field on every write (an auto_now time, the
+    iCalendar SEQUENCE of RFC 5545 3.8.7.4)? A client that PUTs back an older read carries a stale
+    value of it, which is no attempt to change it (and a lost update is not this check's to tell)."""
+    model = getattr(getattr(serializer, "Meta", None), "model", None)
+    if model is None or field.source == "*":
+        return False
+    try:
+        model_field = model._meta.get_field(field.source)
+    except Exception:  # a computed field, not a column
+        return False
+    return getattr(model_field, "auto_now", False) or model_field.name == "sequence"
 
 
 class UnknownParametersSerializer(serializers.Serializer):

@@ -46,6 +46,24 @@ def test_an_appointment_got_edited_and_put_back_is_saved(api_client, alice, alic
     assert Appointment.objects.get(pk=alices_appointment.pk).subject == "Visit Acme, second floor"
 
 
+def test_an_older_read_put_back_after_another_edit_is_saved_with_its_stale_sequence_and_updated_at(
+    api_client, alice, alices_appointment
+):
+    # The helpdesk moves SEQUENCE and updated_at on every write: a stale value is no attempt to change them.
+    client = api_client(alice.user)
+    url = f"/api/appointments/{alices_appointment.pk}/"
+    older = client.get(url).json()
+    assert client.patch(url, {"location": "Reception"}, format="json").status_code == 200
+    newer = client.get(url).json()
+    assert (newer["sequence"], newer["updated_at"]) != (older["sequence"], older["updated_at"])
+    older["subject"] = "Visit Acme, second floor"
+
+    response = client.put(url, older, format="json")
+
+    assert response.status_code == 200, response.content
+    assert Appointment.objects.get(pk=alices_appointment.pk).subject == "Visit Acme, second floor"
+
+
 def test_a_read_only_time_sent_with_another_offset_for_the_same_moment_is_not_a_change(
     api_client, alice, alices_appointment
 ):
