@@ -292,9 +292,11 @@ SYNC_MAX_OBJECT_BYTES = env.int("SYNC_MAX_OBJECT_BYTES", default=10 * 1024 * 102
 # Other tools' extended properties on Microsoft 365 and Exchange entries (a booking tool's, a CRM's)
 # that the new half of a "this and following" split keeps, as Outlook's own split does. Neither
 # Graph nor EWS lists an entry's extended properties: each is read only when asked for by its id,
-# so they are named here, comma-separated, in Graph's id form ("String {guid} Name BookingId",
-# "StringArray {guid} Name Tags", "Integer {guid} Id 0x8233", "String 0x0037"; EWS reads the same
-# property). Our own link id is never one of them.
+# so they are named here, comma-separated, in Graph's id form (a made-up CRM's
+# "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name CrmCaseId", "StringArray {guid} Name Tags",
+# "Integer {guid} Id 0x1234"; EWS reads the same property). Only another tool's own properties, in
+# its own property set: ones the helpdesk or Exchange owns (subject, body, the appointment, meeting
+# and common property sets, our own link id) are refused, as are types Graph and EWS do not share.
 SYNC_KEPT_EXTENDED_PROPERTIES = env.list("SYNC_KEPT_EXTENDED_PROPERTIES", default=[])
 # The site's public https address (https://helpdesk.example.com). With it, Microsoft 365 calendars get
 # change notifications at <PUBLIC_SITE_URL>/integrations/graph/notify/ and Google calendars push

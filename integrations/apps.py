@@ -15,16 +15,18 @@ def use_sqlite_own_variable_limit(sender, connection, **kwargs) -> None:
 
 
 def check_kept_properties(app_configs, **kwargs) -> list:
-    """System check (manage.py check, every start): each name in SYNC_KEPT_EXTENDED_PROPERTIES is
-    an extended property id in Microsoft Graph's form (`providers.base.kept_properties`), so a
-    mistyped one stops the start instead of every Microsoft 365 and Exchange sync."""
+    """System check (manage.py check, every web start): each name in SYNC_KEPT_EXTENDED_PROPERTIES is
+    one the helpdesk can keep (`providers.base.kept_properties`: Graph's id form, a type Graph and
+    EWS share, no owned property) and whose Exchange field exchangelib builds
+    (`exchange.mapping.kept_fields`), so a bad one stops the start instead of every Microsoft 365 and
+    Exchange sync. The worker runs no check: the providers refuse the value at their first read."""
     from django.core import checks
     from django.core.exceptions import ImproperlyConfigured
 
-    from integrations.providers.base import kept_properties
+    from integrations.providers.exchange.mapping import kept_fields
 
     try:
-        kept_properties()
+        kept_fields()
     except ImproperlyConfigured as error:
         return [checks.Error(str(error), id="integrations.E001")]
     return []

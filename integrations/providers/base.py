@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import ParamSpec, Protocol, TypeVar
 
 import tenacity
+from django.core.exceptions import ImproperlyConfigured
 
 from helpdesk.parsing import is_whole_number
 from integrations.sync.normalise import normalise_text
@@ -717,36 +718,137 @@ class KeptProperty:
         return self.type.endswith("Array")
 
 
-def kept_properties(own: str | None = None) -> tuple[KeptProperty, ...]:
-    """The extended properties named in SYNC_KEPT_EXTENDED_PROPERTIES (Graph's id form), without
-    `own` (our own marker's id: the new half has its own). Neither Graph nor EWS lists an entry's
-    extended properties, so only named ones can be read and kept. ImproperlyConfigured for a name
-    not in that form."""
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
+class KeptPropertiesRefused(ProviderError, ImproperlyConfigured):
+    """SYNC_KEPT_EXTENDED_PROPERTIES names a value the helpdesk cannot keep (`kept_properties`): an
+    ImproperlyConfigured for the system check (manage.py check), and a ProviderError for a worker,
+    which runs no check, so the sync log shows it per calendar and the value is never used."""
 
+
+# Our marker's property set (graph.mapping.MARKER_PROPERTY_ID, exchange.mapping.HelpdeskLinkId): the
+# new half gets its own marker, never the old one's.
+OWN_PROPERTY_SET = "4a3b7c2e-5d1f-4e8a-9b6c-0f2d8e7a1c55"
+
+# Property sets whose properties Outlook and Exchange own, most of them behind an event's first-class
+# fields (subject, start, recurrence, time zones, reminders, meeting state) [MS-OXPROPS]; Graph's
+# "Outlook extended properties overview" says not to use extended properties for such data.
+_OWNED_SETS = {
+    "00062002-0000-0000-c000-000000000046": "PSETID_Appointment",
+    "6ed8da90-450b-101b-98da-00aa003f1305": "PSETID_Meeting",
+    "00062008-0000-0000-c000-000000000046": "PSETID_Common",
+    OWN_PROPERTY_SET: "the helpdesk's own marker",
+}
+
+# Proptags [MS-OXPROPS] of what an event exposes as first-class fields or Exchange itself maintains.
+_OWNED_TAGS = {
+    0x0017: "PidTagImportance",
+    0x001A: "PidTagMessageClass",
+    0x0036: "PidTagSensitivity",
+    0x0037: "PidTagSubject",
+    0x003D: "PidTagSubjectPrefix",
+    0x0042: "PidTagSentRepresentingName",
+    0x0049: "PidTagOriginalSubject",
+    0x0060: "PidTagStartDate",
+    0x0061: "PidTagEndDate",
+    0x0070: "PidTagConversationTopic",
+    0x0E04: "PidTagDisplayTo",
+    0x0E07: "PidTagMessageFlags",
+    0x0E1D: "PidTagNormalizedSubject",
+    0x0FF9: "PidTagRecordKey",
+    0x0FFF: "PidTagEntryId",
+    0x1000: "PidTagBody",
+    0x1009: "PidTagRtfCompressed",
+    0x1013: "PidTagBodyHtml",
+    0x1016: "PidTagNativeBody",
+    0x1035: "PidTagInternetMessageId",
+    0x3007: "PidTagCreationTime",
+    0x3008: "PidTagLastModificationTime",
+    0x300B: "PidTagSearchKey",
+    0x65E0: "PidTagSourceKey",
+    0x65E2: "PidTagChangeKey",
+    0x65E3: "PidTagPredecessorChangeList",
+}
+
+# PS_PUBLIC_STRINGS' Keywords is an event's categories (first-class on Graph and EWS).
+_OWNED_NAMES = {("00020329-0000-0000-c000-000000000046", "keywords"): "PidNameKeywords (the categories)"}
+
+_EXAMPLES = '("String {guid} Name CrmCaseId", "StringArray {guid} Name Tags", "Integer {guid} Id 0x1234")'
+
+
+def _property_types() -> dict[str, str]:
+    """The MAPI type names Graph and exchangelib share, by their lower case: {lower: as written}.
+    Graph writes them capitalised ("String", "StringArray", "Integer", "SystemTime"; "Extended
+    properties overview"), exchangelib compares them case-sensitively."""
+    from exchangelib.extended_properties import ExtendedProperty
+
+    return {name.lower(): name for name in ExtendedProperty.PROPERTY_TYPES}
+
+
+def _refused(text: str, why: str) -> KeptPropertiesRefused:
+    return KeptPropertiesRefused(f"SYNC_KEPT_EXTENDED_PROPERTIES: {text!r} {why}")
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(texts: tuple[str, ...]) -> tuple[KeptProperty, ...]:
+    """`kept_properties` for one value of the setting, validated once per process (a failure is not
+    cached: it is raised again at each read)."""
+    types = _property_types()
     found = []
-    for text in getattr(settings, "SYNC_KEPT_EXTENDED_PROPERTIES", ()) or ():
-        text = " ".join(str(text).split())
-        if not text or (own and text.lower() == own.lower()):
-            continue
+    for text in texts:
         match = _PROPERTY_ID.match(text)
         if match is None:
-            raise ImproperlyConfigured(
-                f"SYNC_KEPT_EXTENDED_PROPERTIES: {text!r} is not an extended property id as Microsoft Graph "
-                'writes it ("String {guid} Name Something", "Integer {guid} Id 0x8233", "String 0x0037").'
+            raise _refused(text, f"is not an extended property id as Microsoft Graph writes it {_EXAMPLES}.")
+        kind = types.get(match["type"].lower())
+        if kind is None:
+            raise _refused(
+                text,
+                f"has the type {match['type']!r}, which is no MAPI type Graph and EWS share "
+                f"({', '.join(sorted(types.values()))}).",
+            )
+        tag = int(match["tag"], 16) if match["tag"] else None
+        if tag is not None and not 0 < tag < 0x8000:
+            raise _refused(
+                text,
+                f"names the proptag 0x{tag:04X}, which is no property's own tag: tags from 0x8000 are named "
+                "properties', named by their property set GUID with a Name or an Id; 0x0000 is none.",
+            )
+        prop_set = match["set"].lower() if match["set"] else None
+        owner = (
+            _OWNED_TAGS.get(tag)
+            if tag is not None
+            else _OWNED_SETS.get(prop_set) or _OWNED_NAMES.get((prop_set, (match["name"] or "").lower()))
+        )
+        if owner:
+            raise _refused(
+                text,
+                f"is {owner}, which the helpdesk or Exchange owns: kept from the old series it would overwrite "
+                'what the new half is given (Graph\'s "Outlook extended properties overview": extended '
+                "properties are not for data exposed as first-class properties). Name only another tool's own "
+                "properties, in its own property set.",
             )
         found.append(
             KeptProperty(
-                id=text,
-                type=match["type"],
-                property_set=match["set"].lower() if match["set"] else None,
+                id=kind + text[len(match["type"]) :],  # Graph's own spelling of the type
+                type=kind,
+                property_set=prop_set,
                 name=match["name"],
                 number=int(match["number"], 16) if match["number"] else None,
-                tag=int(match["tag"], 16) if match["tag"] else None,
+                tag=tag,
             )
         )
     return tuple(found)
+
+
+def kept_properties() -> tuple[KeptProperty, ...]:
+    """The other tools' extended properties named in SYNC_KEPT_EXTENDED_PROPERTIES (Graph's id form;
+    the type's case as Graph writes it). Neither Graph nor EWS lists an entry's extended properties,
+    so only named ones can be read and kept. Raises KeptPropertiesRefused (an ImproperlyConfigured
+    and a ProviderError) naming the value for one not in that form, of a type Graph and EWS do not
+    share, a proptag at or above 0x8000 (a named property's range), or a property the helpdesk or
+    Exchange owns (`_OWNED_TAGS`, `_OWNED_SETS`, `_OWNED_NAMES`, our own marker's set)."""
+    from django.conf import settings
+
+    texts = (" ".join(str(text).split()) for text in getattr(settings, "SYNC_KEPT_EXTENDED_PROPERTIES", ()) or ())
+    return _parsed(tuple(text for text in texts if text))
 
 
 def json_template(raw: str | None) -> dict:

@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+import threading
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -39,6 +40,8 @@ from calendars.times import rule_starts
 from integrations.sync.normalise import normalise_text
 
 from ..base import (
+    OWN_PROPERTY_SET,
+    KeptPropertiesRefused,
     KeptProperty,
     ProviderError,
     RemoteEvent,
@@ -64,7 +67,7 @@ class HelpdeskLinkId(ExtendedProperty):
     """Our link id on every entry we create: how a retried create finds the first one, and how a
     pull recognises our own entries (a named property in our own property set)."""
 
-    property_set_id = "4a3b7c2e-5d1f-4e8a-9b6c-0f2d8e7a1c55"
+    property_set_id = OWN_PROPERTY_SET
     property_name = "HelpdeskLinkId"
     property_type = "String"
 
@@ -96,26 +99,37 @@ ITEM_FIELDS = (
 )
 
 
+# CalendarItem's fields are process-global: two threads' first reads (a threads or gevent pool) must not
+# both register one field (exchangelib refuses the second).
+_REGISTER_LOCK = threading.Lock()
+
+
 def kept_fields() -> list[tuple[str, KeptProperty]]:
     """The CalendarItem fields of the other tools' extended properties a split's new half keeps
     (`base.kept_properties`, SYNC_KEPT_EXTENDED_PROPERTIES; EWS returns an extended property only
-    when asked for by its t:ExtendedFieldURI), each registered on CalendarItem the first time it
-    is named: [(field name, property)]. ImproperlyConfigured as `kept_properties`."""
-    own = f"{HelpdeskLinkId.property_type} {{{HelpdeskLinkId.property_set_id}}} Name {HelpdeskLinkId.property_name}"
-    fields = []
-    registered = {f.name for f in CalendarItem.FIELDS}
-    for prop in kept_properties(own=own):
-        name = "kept_" + hashlib.sha256(prop.id.lower().encode()).hexdigest()[:16]
-        if name not in registered:
+    when asked for by its t:ExtendedFieldURI), each built and registered on CalendarItem, once per
+    process under a lock, the first time it is named: [(field name, property)]. Raises
+    KeptPropertiesRefused (ImproperlyConfigured and ProviderError) as `kept_properties`, and for a
+    value exchangelib refuses (its message, naming the value)."""
+    fields = [("kept_" + hashlib.sha256(prop.id.lower().encode()).hexdigest()[:16], prop) for prop in kept_properties()]
+    with _REGISTER_LOCK:
+        registered = {f.name for f in CalendarItem.FIELDS}
+        for name, prop in fields:
+            if name in registered:
+                continue
             attrs: dict[str, Any] = {"property_type": prop.type}
             if prop.tag is not None:
                 attrs["property_tag"] = prop.tag
             else:
                 attrs["property_set_id"] = prop.property_set
                 attrs["property_name" if prop.name else "property_id"] = prop.name or prop.number
-            CalendarItem.register(name, type("KeptProperty", (ExtendedProperty,), attrs))
+            try:
+                CalendarItem.register(name, type("KeptProperty", (ExtendedProperty,), attrs))
+            except (ValueError, TypeError) as error:  # exchangelib's InvalidEnumValue is a ValueError
+                raise KeptPropertiesRefused(
+                    f"SYNC_KEPT_EXTENDED_PROPERTIES: {prop.id!r} is refused by Exchange's client: {error}"
+                ) from error
             registered.add(name)
-        fields.append((name, prop))
     return fields
 
 

@@ -17,6 +17,7 @@ from calendars.times import outgoing_span, rule_starts
 from integrations.sync.normalise import normalise_text
 
 from ..base import (
+    OWN_PROPERTY_SET,
     ProviderError,
     RemoteEvent,
     UnreadableEntry,
@@ -35,7 +36,7 @@ from ..zones import windows_zone_for, zone_for_name
 
 # Our marker: a named string property in our own property set (the one the EWS connector uses, so an
 # entry made over EWS is recognised over Graph). Graph's id form: "String {guid} Name <name>".
-MARKER_PROPERTY_ID = "String {4a3b7c2e-5d1f-4e8a-9b6c-0f2d8e7a1c55} Name HelpdeskLinkId"
+MARKER_PROPERTY_ID = f"String {{{OWN_PROPERTY_SET}}} Name HelpdeskLinkId"
 EXPAND_MARKER = f"singleValueExtendedProperties($filter=id eq '{MARKER_PROPERTY_ID}')"
 
 
@@ -45,7 +46,7 @@ def expand_properties() -> str:
     an extended property only when asked for by its id ("Get singleValueLegacyExtendedProperty":
     $filter with eq on id, joined here by or), single- and multi-valued ones each in their own
     collection."""
-    kept = kept_properties(own=MARKER_PROPERTY_ID)
+    kept = kept_properties()
     single = [MARKER_PROPERTY_ID, *(prop.id for prop in kept if not prop.multi)]
     multi = [prop.id for prop in kept if prop.multi]
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from integrations.models import SyncLink
+from integrations.models import SyncLink, SyncLogEntry
+from integrations.providers.base import ProviderError, TransientError
 from integrations.providers.exchange import HelpdeskLinkId
 from tests.integrations.series import renamed_from_the_fourth
 from tests.integrations.test_caldav_sync import pull
@@ -88,3 +89,28 @@ def test_the_new_half_of_a_split_keeps_the_extended_properties_of_other_tools(
     assert {key: value for key, value in made.extended.items() if key not in ours} == THEIRS
     assert [made.extended[key] for key in ours] == [link.marker]
     assert old.extended == THEIRS
+
+
+def test_a_kept_property_exchangelib_refuses_is_refused_in_the_sync_log_of_a_worker(
+    importing_exchange, ews, tomorrow_9, settings
+):
+    """A worker runs no system check: a kept property with Id 0 (Graph's form, but exchangelib
+    takes a zero property_id as none and refuses the field) is refused at the first EWS read, with
+    the check's message naming the value in the calendar's sync log, and nothing is read; a plain
+    ProviderError, not retried."""
+    ews.outlook_create(ALICE, subject="Consultation", start=tomorrow_9, end=tomorrow_9 + HOUR)
+    settings.SYNC_KEPT_EXTENDED_PROPERTIES = [f"Integer {{{SET}}} Id 0x0"]
+
+    with pytest.raises(ProviderError) as refusal:
+        pull(importing_exchange)
+
+    assert not isinstance(refusal.value, TransientError)
+    assert str(refusal.value).startswith(
+        f"SYNC_KEPT_EXTENDED_PROPERTIES: 'Integer {{{SET}}} Id 0x0' is refused by Exchange's client"
+    )
+    importing_exchange.refresh_from_db()
+    assert importing_exchange.last_error == str(refusal.value)
+    assert list(SyncLogEntry.objects.filter(agent_calendar=importing_exchange).values_list("result", "message")) == [
+        (SyncLogEntry.Result.ERROR, str(refusal.value))
+    ]
+    assert not SyncLink.objects.exists()

@@ -6,7 +6,8 @@ from datetime import UTC, timedelta
 
 import pytest
 
-from integrations.models import SyncLink
+from integrations.models import SyncLink, SyncLogEntry
+from integrations.providers.base import ProviderError, TransientError
 from integrations.providers.graph.mapping import MARKER_PROPERTY_ID
 from tests.integrations.series import renamed_from_the_fourth
 from tests.integrations.test_caldav_sync import pull
@@ -103,3 +104,26 @@ def test_the_new_half_of_a_split_keeps_the_extended_properties_of_other_tools(
     old = masters[old_id]
     assert {p["id"]: p["value"] for p in old["singleValueExtendedProperties"]} == theirs
     assert {p["id"]: p["value"] for p in old["multiValueExtendedProperties"]} == tags
+
+
+def test_a_kept_property_the_helpdesk_owns_is_refused_in_the_sync_log_of_a_worker(
+    importing_graph, graph, tomorrow_9, settings
+):
+    """A worker runs no system check: the providers refuse SYNC_KEPT_EXTENDED_PROPERTIES naming
+    PidTagSubject (0x0037, first-class on Graph) at their first read, with the check's message in
+    the calendar's sync log, and nothing is read with it; a plain ProviderError, not retried."""
+    first = tomorrow_9.astimezone(UTC)
+    graph.outlook_add(ALICE, first, first + HOUR, "Consultation")
+    settings.SYNC_KEPT_EXTENDED_PROPERTIES = ["String 0x0037"]
+
+    with pytest.raises(ProviderError) as refusal:
+        pull(importing_graph)
+
+    assert not isinstance(refusal.value, TransientError)
+    assert "'String 0x0037' is PidTagSubject, which the helpdesk or Exchange owns" in str(refusal.value)
+    importing_graph.refresh_from_db()
+    assert importing_graph.last_error == str(refusal.value)
+    assert list(SyncLogEntry.objects.filter(agent_calendar=importing_graph).values_list("result", "message")) == [
+        (SyncLogEntry.Result.ERROR, str(refusal.value))
+    ]
+    assert not SyncLink.objects.exists()
