@@ -141,7 +141,10 @@ class ConfirmsOverlap:
 
     def render(self, template_name=None, context=None, renderer=None):
         fields = super().render(template_name, context, renderer)
-        if self.conflict is None:
+        # Django draws each label and field group through Form.render too (template_name_label,
+        # the field's template): the question goes above the whole form only, once.
+        whole = (None, self.template_name, self.template_name_div, self.template_name_p)
+        if self.conflict is None or template_name not in (*whole, self.template_name_table, self.template_name_ul):
             return fields
         return render_to_string("calendars/_conflict_question.html", {"conflict": self.conflict}) + fields
 

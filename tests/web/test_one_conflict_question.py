@@ -38,10 +38,10 @@ def bobs_appointment(bob):
 
 def _question(page: str) -> list[str]:
     """The conflict question's text on a page: its title and question, its lines, its advice."""
-    block = re.search(r'<div class="conflict-question[^"]*" role="alert">(.*?)</div>', page, re.S)
-    assert block, "no conflict question on the page"
+    blocks = re.findall(r'<div class="conflict-question[^"]*" role="alert">(.*?)</div>', page, re.S)
+    assert len(blocks) == 1, f"{len(blocks)} conflict questions on the page, not one (trial: up to 19, a label each)"
     return [
-        unescape(re.sub(r"<[^>]+>", "", text)).strip() for text in re.findall(r"<(?:p|li)>(.*?)</(?:p|li)>", block[1])
+        unescape(re.sub(r"<[^>]+>", "", text)).strip() for text in re.findall(r"<(?:p|li)>(.*?)</(?:p|li)>", blocks[0])
     ]
 
 
