@@ -87,3 +87,15 @@ def relinked_entries_are_made_there_once(
     assert set(Appointment.objects.values_list("subject", flat=True)) == SUBJECTS
     assert not deleted.exists()
     assert report.pulled == 0, report.summary()
+
+
+def kept_once_after_a_refused_push(entries: list[tuple[str, str]], remote_id: str, subject: str) -> None:
+    """After a push refused on a stale version and decided again on the entry read now: the linked
+    entry is the one entry of the mailbox (`entries`: (id, subject) pairs from the peer's store),
+    carries the helpdesk's `subject`, and nothing was deleted or failed on either side."""
+    errors = SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR)
+    assert not errors.exists(), list(errors.values_list("operation", "message"))
+    assert entries == [(remote_id, subject)]
+    assert list(Appointment.objects.values_list("subject", flat=True)) == [subject]
+    assert SyncLink.objects.get().remote_id == remote_id
+    assert not SyncLogEntry.objects.filter(operation="delete").exists()
