@@ -237,7 +237,7 @@ def test_a_push_before_the_first_listing_after_a_relink_leaves_the_old_calendar_
 
     before = summaries(alice_phone)
     made = CalDAVProvider(radicale.url, "helpdesk", USERS["helpdesk"], calendar_home="/{user}/").make_calendar(
-        alice_calendar.agent.mailbox, "other-work"
+        alice_calendar.agent.mailbox, "other-work-f5"
     )
     new_phone = OtherClient(radicale.url, "alice", USERS["alice"], made.calendar_id)
     _relink_in_admin(admin_client, alice_calendar, made.calendar_id)
