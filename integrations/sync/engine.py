@@ -679,6 +679,12 @@ class _Run:
         for link in links:
             if not pull and link.next_attempt_at and link.next_attempt_at > self.now and link.failures:
                 continue
+            if not pull and self.ac.moved_from and link.remote_id and not self._holds(link.remote_id):
+                # Until the first full listing at the new place decides it (`_confirm_after_move`),
+                # the id may name the old place's entry (Graph and EWS ids name an entry in the
+                # whole mailbox, a CalDAV path one of the old calendar): writing it would change
+                # the entry the move leaves as it was. Left pending for that listing (review F5).
+                continue
             event = remote.pop(link.marker, None)
             if event is None and link.remote_id:
                 event = next((e for k, e in list(remote.items()) if e.remote_id == link.remote_id), None)
@@ -703,6 +709,13 @@ class _Run:
         if pull and self.ac.moved_from and page.full:
             self._end_move()
         return self.report
+
+    def _holds(self, remote_id: str) -> bool:
+        """Does `remote_id` surely name an entry of the linked calendar and no other? Only a
+        provider that tells from the id alone (`holds`: a CalDAV path inside the calendar's
+        collection) can say so; Graph and EWS ids name an entry anywhere in the mailbox: False."""
+        holds = getattr(self.provider, "holds", None)
+        return holds is not None and holds(self.calendar, remote_id)
 
     def _end_move(self) -> None:
         """The first full listing after a move (`AgentCalendar.moved_from`) is done: say what it

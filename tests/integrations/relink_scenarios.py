@@ -87,3 +87,60 @@ def relinked_entries_are_made_there_once(
     assert set(Appointment.objects.values_list("subject", flat=True)) == SUBJECTS
     assert not deleted.exists()
     assert report.pulled == 0, report.summary()
+
+
+def kept_once_after_a_refused_push(entries: list[tuple[str, str]], remote_id: str, subject: str) -> None:
+    """After a push refused on a stale version and decided again on the entry read now: the linked
+    entry is the one entry of the mailbox (`entries`: (id, subject) pairs from the peer's store),
+    carries the helpdesk's `subject`, and nothing was deleted or failed on either side."""
+    errors = SyncLogEntry.objects.filter(result=SyncLogEntry.Result.ERROR)
+    assert not errors.exists(), list(errors.values_list("operation", "message"))
+    assert entries == [(remote_id, subject)]
+    assert list(Appointment.objects.values_list("subject", flat=True)) == [subject]
+    assert SyncLink.objects.get().remote_id == remote_id
+    assert not SyncLogEntry.objects.filter(operation="delete").exists()
+
+
+def push_before_the_first_listing_leaves_the_old_calendar(
+    admin_client, agent_calendar: AgentCalendar, server, tomorrow_9: datetime, subjects_in
+) -> None:
+    """Two helpdesk entries pushed to the linked calendar; the link moved to a new calendar of the
+    mailbox; one entry edited and the other deleted in the helpdesk, and a push-only run (the
+    on-commit push) before any pull. The old calendar's entries are left as they were; after the
+    pull the new calendar holds the edited entry once and not the deleted one, and the deleted
+    appointment stays deleted. `server`: the Graph or EWS peer; `subjects_in(calendar_id)`: the
+    subjects of that calendar's entries as the peer stores them (a Counter)."""
+    mailbox = agent_calendar.agent.mailbox
+    agent_calendar = start_importing(agent_calendar)
+    made = []
+    for number in range(2):
+        start = tomorrow_9 + timedelta(hours=number)
+        made.append(
+            calendar_services.create_appointment(
+                subject=f"Visit {number}", start=start, end=start + timedelta(hours=1), agents=[agent_calendar.agent]
+            )
+        )
+    assert engine.sync_agent_calendar(agent_calendar, pull=True).failed == 0
+    old = agent_calendar.calendar_id
+    assert subjects_in(old) == Counter({"Visit 0": 1, "Visit 1": 1})
+    new = server.add_calendar(mailbox, "Helpdesk")
+    relinked = relink(admin_client, agent_calendar, new)
+    assert relinked.moved_from == old
+    calendar_services.update_appointment(made[0], subject="Visit 0 (moved to noon)")
+    calendar_services.delete_appointment(made[1])
+
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=relinked.pk), pull=False)
+
+    assert subjects_in(old) == Counter({"Visit 0": 1, "Visit 1": 1})  # left as it was
+    assert subjects_in(new) == Counter()
+
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=relinked.pk), pull=True)
+
+    assert report.failed == 0, report.errors
+    assert subjects_in(new) == Counter({"Visit 0 (moved to noon)": 1})
+    assert subjects_in(old) == Counter({"Visit 0": 1, "Visit 1": 1})
+    assert list(Appointment.objects.values_list("subject", flat=True)) == ["Visit 0 (moved to noon)"]
+    assert AgentCalendar.objects.get(pk=relinked.pk).moved_from == ""
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=relinked.pk), pull=True)
+    assert report.failed == 0 and report.pushed == 0, report.summary()
+    assert subjects_in(new) == Counter({"Visit 0 (moved to noon)": 1})

@@ -214,3 +214,43 @@ def test_a_technicians_own_entry_recreated_after_a_move_keeps_what_the_helpdesk_
     link = SyncLink.objects.get(marker="own-1")
     assert "template_raw" not in link.snapshot  # the template served its one create
     assert link.remote_id == str(new_phone.by_uid("own-1").url.path)
+
+
+def test_a_push_before_the_first_listing_after_a_relink_leaves_the_old_calendar_of_the_same_server(
+    admin_client,
+    alice_with_entries,  # noqa: F811 (the fixture imported above)
+    alice_phone,
+    radicale,
+):
+    """Review F5 on CalDAV: relinked to another calendar of the same server, a helpdesk edit and a
+    delete pushed (push-only, the on-commit push) before the first listing must not PUT or DELETE the
+    old calendar's resources by their old paths; the pull then makes the edited entry once in the new
+    calendar and never the deleted one. Read back with a separate CalDAV client."""
+    from collections import Counter
+
+    from calendars import services as calendar_services
+
+    alice_calendar = alice_with_entries
+
+    def summaries(client: OtherClient) -> Counter:
+        return Counter(str(entry.icalendar_component["summary"]) for entry in client.entries())
+
+    before = summaries(alice_phone)
+    made = CalDAVProvider(radicale.url, "helpdesk", USERS["helpdesk"], calendar_home="/{user}/").make_calendar(
+        alice_calendar.agent.mailbox, "other-work-f5"
+    )
+    new_phone = OtherClient(radicale.url, "alice", USERS["alice"], made.calendar_id)
+    _relink_in_admin(admin_client, alice_calendar, made.calendar_id)
+    calendar_services.update_appointment(Appointment.objects.get(subject="Visit 0"), subject="Visit 0 (moved)")
+    calendar_services.delete_appointment(Appointment.objects.get(subject="Visit 1"))
+
+    engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=False)
+
+    assert summaries(alice_phone) == before  # the old calendar is left as it was
+    report = engine.sync_agent_calendar(AgentCalendar.objects.get(pk=alice_calendar.pk), pull=True)
+
+    assert report.failed == 0, report.errors
+    assert summaries(alice_phone) == before
+    after = summaries(new_phone)
+    assert after["Visit 0 (moved)"] == 1 and after["Visit 1"] == 0 and after["Visit 0"] == 0
+    assert not Appointment.objects.filter(subject="Visit 1").exists()

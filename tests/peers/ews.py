@@ -86,6 +86,11 @@ def encode_id(*parts: str) -> str:
     return base64.b64encode(ID_HEADER + "|".join(parts).encode()).decode()
 
 
+def second_form(mailbox: str, folder: str) -> str:
+    """Another form of a folder's id naming the same folder (`folder_id_second_form`)."""
+    return encode_id("folder2", mailbox, folder)
+
+
 def decode_id(value: str) -> list[str]:
     try:
         raw = base64.b64decode(value.encode(), validate=True)
@@ -357,6 +362,11 @@ class EwsServer:
         self.fault_kinds: tuple[str, ...] = ("busy", "500", "drop", "drop_after")
         self.random = random.Random(0)
         self.faults_served: Counter[str] = Counter()
+        # On: GetItem gives an item's ParentFolderId in a second form of its folder's id (`second_form`),
+        # which GetFolder also takes, answering with the FolderId as FindFolder gives it. Folder ids are
+        # not immutable and come back in more than one form (outlook-immutable-id: containers keep none).
+        # "unresolvable": GetItem gives the second form, GetFolder refuses it (ErrorInvalidIdMalformed).
+        self.folder_id_second_form: bool | str = False
         self.processed = threading.Event()
         self.late_done = threading.Event()  # see "a slow server" below
         self.release = threading.Event()
@@ -910,6 +920,8 @@ class EwsServer:
                 raise EwsError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
             return box, name
         parts = decode_id(element.get("Id", ""))
+        if len(parts) == 3 and parts[0] == "folder2" and self.folder_id_second_form is True:
+            parts[0] = "folder"  # the second form names the same folder (`folder_id_second_form`)
         if len(parts) != 3 or parts[0] != "folder":
             raise EwsError("ErrorInvalidIdMalformed", "Id is malformed.")
         box = self._mailbox_for(context, parts[1])
@@ -1092,7 +1104,11 @@ class EwsServer:
                 continue
             message = self._message("GetItem")
             items = ET.SubElement(message, m("Items"))
-            items.append(_item_element(item, shape, original=original, full=True))
+            element = _item_element(item, shape, original=original, full=True)
+            parent = element.find(t("ParentFolderId"))
+            if self.folder_id_second_form and parent is not None:
+                parent.set("Id", second_form(item.mailbox, item.folder))
+            items.append(element)
             messages.append(message)
         return messages
 

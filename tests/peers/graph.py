@@ -118,6 +118,11 @@ def graph_time(moment: dt.datetime, zone: str) -> dict:
     return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": zone}
 
 
+def second_form(calendar_id: str) -> str:
+    """Another form of a calendar's id naming the same calendar (`calendar_id_second_form`)."""
+    return f"AQMk{calendar_id}"
+
+
 class GraphError(Exception):
     def __init__(self, status: int, code: str, message: str, headers: dict | None = None) -> None:
         super().__init__(message)
@@ -219,6 +224,11 @@ class GraphServer:
         self.transactions_outlive_deletes = False
         # Off: the delta's `@removed` entries carry no `reason` (`_removed`).
         self.removed_reasons = True
+        # On: an event's expanded `calendar` names its calendar by a second form of the calendar's id
+        # (`second_form`), which GET /users/{id}/calendars/{that form} also takes, answering with the
+        # id as the calendar's own GET and the calendar list give it. Container ids are not immutable
+        # and come back in more than one form (outlook-immutable-id; microsoft-graph-docs#5580, #6699).
+        self.calendar_id_second_form = False
         self.spent_transactions: dict[str, dict] = {}
         # before_request(method, path): run in the server's thread as a request arrives, before it is
         # handled - what someone else does while the request is in flight (a second helpdesk change).
@@ -826,7 +836,8 @@ class GraphServer:
         if "_calendar" in event and re.search(r"(?:^|,)\s*calendar\b", expand):
             # The event's calendar navigation property ("The calendar that contains the event"),
             # $expand=calendar($select=id) as the id alone.
-            out["calendar"] = {"id": event["_calendar"]}
+            calendar_id = event["_calendar"]
+            out["calendar"] = {"id": second_form(calendar_id) if self.calendar_id_second_form else calendar_id}
         return out
 
     def delta(self, box: Mailbox, query: dict, zone: str, page_size: int, calendar_id: str | None = None) -> dict:
@@ -955,6 +966,8 @@ class GraphServer:
         if rest[:1] == ["calendars"] and len(rest) >= 2:
             # /users/{id}/calendars/{id}/...: the named calendar, as /calendar/... is the default one.
             calendar_id = unquote(rest[1])
+            forms = {second_form(cid): cid for cid in box.calendars} if self.calendar_id_second_form else {}
+            calendar_id = forms.get(calendar_id, calendar_id)
             if calendar_id not in box.calendars:
                 raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
             rest = ["calendar", *rest[2:]]

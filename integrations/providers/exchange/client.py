@@ -770,11 +770,17 @@ class ExchangeProvider:
         t:ItemType: "the folder that contains the item") must be the linked folder
         (`_in_folder`): after a relink to another calendar folder of the same mailbox, the old
         folder's item is not taken as present in the new one. Raises ProviderError (and its kinds)
-        as the connector's calls do, UnreadableEntry for an item the mapping cannot read."""
+        as the connector's calls do, UnreadableEntry for an item the mapping cannot read,
+        TransientError when Exchange will not say which folder the ParentFolderId names."""
+        return self._read(calendar, ref, scoped=True)
+
+    def _read(self, calendar: RemoteCalendar, ref: RemoteRef, *, scoped: bool) -> RemoteEvent | None:
+        """`get`; `scoped` False: the item is known to be the linked folder's (FindItem in it), so
+        its ParentFolderId is not asked for."""
 
         def read() -> RemoteEvent | None:
             folder = self._folder(calendar)
-            events, gone, unreadable = self._fetch_events(folder, [(ref.remote_id, None)], scoped=True)
+            events, gone, unreadable = self._fetch_events(folder, [(ref.remote_id, None)], scoped=scoped)
             if unreadable:
                 raise UnreadableEntry(next(iter(unreadable.values())))
             return None if gone or not events else events[0]
@@ -785,19 +791,35 @@ class ExchangeProvider:
             return None
 
     def _in_folder(self, folder: Calendar, parent: Any) -> bool:
-        """Is `parent` (an item's ParentFolderId) the folder `folder` names? Compared with its id as
-        stored, then with the id Exchange gives the folder (GetFolder, asked once per provider and
-        folder): a folder addressed by the distinguished id "calendar", or by another form of its
-        id, is still the same folder. An answer without ParentFolderId tells nothing: the item is
-        taken as the folder's, as before this check."""
+        """Is `parent` (an item's ParentFolderId) the folder `folder` names? False only when it is
+        positively another folder: folder ids are not immutable and one folder's id may come in
+        more than one form (outlook-immutable-id: containers keep no immutable id), so an id that is
+        not the stored one is compared in the form GetFolder gives each folder (`_folder_id_of`):
+        the linked one's (a folder addressed by the distinguished id "calendar" too) and the
+        parent's. An answer without ParentFolderId tells nothing: the item is taken as the
+        folder's, as before this check. Raises TransientError when Exchange will not say which
+        folder the parent id names (never read as "gone": a caller counts it unanswered or fails
+        the item for a later retry), and the connector's errors as GetFolder raises them."""
         found = getattr(parent, "id", None)
         if not found or found == folder.id:
             return True
-        return found == self._folder_id_of(folder)
+        linked = self._folder_id_of(folder)
+        if found == linked:
+            return True
+        try:
+            other = self._folder_id_of(Calendar(root=folder.root, id=found))
+        except ews_errors.EWSError as error:
+            mailbox = folder.account.primary_smtp_address
+            translated = translate(error, self.settings, mailbox)
+            if isinstance(translated, TransientError):
+                raise translated from error
+            # Not found, malformed, refused: the parent is not known to be another folder.
+            raise TransientError(f"Could not tell which folder of {mailbox} holds the item: {error}") from error
+        return other == linked
 
     def _folder_id_of(self, folder: Calendar) -> str:
         """The FolderId Exchange gives `folder` (GetFolder by its id, or of the distinguished
-        "calendar"), once per provider and folder."""
+        "calendar"), once per provider, mailbox and id form."""
         key = (folder.account.primary_smtp_address.lower(), folder.id)
         if key not in self._folder_ids:
             root = Root(account=folder.account)
@@ -815,7 +837,9 @@ class ExchangeProvider:
         it, MS-OXWS), read with GetItem; None when the calendar holds none. FindItem searches the
         linked folder alone (its ParentFolderIds), so an item of another folder is never found."""
         found = self._call(calendar.mailbox, lambda: self._find_by_marker(self._folder(calendar), marker))
-        return self.get(calendar, RemoteRef(found[0], found[1]), window) if found else None
+        # Found in the linked folder: asking again which folder holds it could only lose it (a
+        # second create) if Exchange would not say.
+        return self._read(calendar, RemoteRef(found[0], found[1]), scoped=False) if found else None
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         """DeleteItem (SendMeetingCancellations=SendToNone), conditional on `ref.version` as

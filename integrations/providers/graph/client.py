@@ -190,7 +190,7 @@ class GraphProvider:
             self.session.trust_env = False
             self.session.verify = settings.ca_bundle
         self.base = settings.base_url.rstrip("/")
-        # The id Graph gives each linked calendar (`_calendar_id_of`), by (mailbox, calendar id as stored).
+        # The id Graph gives a calendar (`_canonical_id`), by (mailbox, the id in the form we hold).
         self._calendar_ids: dict[tuple[str, str], str] = {}
 
     # --- sign-in and requests ---
@@ -800,19 +800,28 @@ class GraphProvider:
         its pattern: its instances over `window` (Graph "List instances") give its cancelled
         occurrences and exceptions, so the series reads as `list_changes` gives it. Without a
         window, the instances from the series' first start to a year after it are read.
-        Raises ProviderError (and its kinds) as `_request` does."""
+        Raises ProviderError (and its kinds) as `_request` does, TransientError when Graph will not
+        say which calendar the event's calendar id names (`_in_calendar`)."""
+        return self._read(calendar, ref, window, scoped=True)
+
+    def _read(
+        self, calendar: RemoteCalendar, ref: RemoteRef, window: Window | None, *, scoped: bool
+    ) -> RemoteEvent | None:
+        """`get`; `scoped` False: the event is known to be the linked calendar's (found under its
+        path), so its calendar is not asked for."""
         user = self._user(calendar.mailbox)
+        expand = f"{mapping.expand_properties()},{EXPAND_CALENDAR}" if scoped else mapping.expand_properties()
         try:
             _, _, data = self._request(
                 "GET",
-                f"{user}/events/{quote(ref.remote_id)}?$expand={mapping.expand_properties()},{EXPAND_CALENDAR}",
+                f"{user}/events/{quote(ref.remote_id)}?$expand={expand}",
                 calendar.mailbox,
                 item=True,
             )
         except RemoteNotFound:
             return None
         # Outside the 404 above: a linked calendar Graph cannot find is an error, never "entry gone".
-        if not self._in_calendar(calendar, data.pop("calendar", None)):
+        if scoped and not self._in_calendar(calendar, data.pop("calendar", None)):
             return None
         try:
             if data.get("type") != "seriesMaster":
@@ -830,25 +839,40 @@ class GraphProvider:
         return mapping.series_from(data, instances, window.start, window.end)
 
     def _in_calendar(self, calendar: RemoteCalendar, parent: dict | None) -> bool:
-        """Is `parent` (an event's expanded `calendar`, {"id": ...}) the linked calendar? Compared
-        with the id as stored, then with the id Graph itself gives the linked calendar
-        (`_calendar_id_of`), as one calendar's id may come in more than one form
-        (microsoftgraph/microsoft-graph-docs#6699). An answer without the calendar tells nothing:
-        the event is taken as the linked calendar's, as before this check."""
+        """Is `parent` (an event's expanded `calendar`, {"id": ...}) the linked calendar? False only
+        when it is positively another calendar of the mailbox. Calendar ids are not immutable and
+        one calendar's id may come in more than one form (outlook-immutable-id: containers keep no
+        immutable id; microsoftgraph/microsoft-graph-docs#5580, #6699, #11296), so an id that is not
+        the stored one is compared in the form Graph itself gives each calendar (`_canonical_id`):
+        the linked one's and the expanded one's. An answer without the calendar tells nothing: the
+        event is taken as the linked calendar's, as before this check. Raises TransientError when
+        Graph will not say which calendar the expanded id names (never read as "gone": a caller
+        counts it unanswered or fails the item for a later retry), and ProviderError as `_request`."""
         found = (parent or {}).get("id")
         if not found or found == calendar.calendar_id:
             return True
-        return found == self._calendar_id_of(calendar)
+        linked = self._canonical_id(calendar.mailbox, calendar.calendar_id)
+        if found == linked:
+            return True
+        try:
+            other = self._canonical_id(calendar.mailbox, found)
+        except TransientError:
+            raise
+        except ProviderError as error:
+            raise TransientError(
+                f"Could not tell which calendar of {calendar.mailbox} holds the entry: {error}"
+            ) from error
+        return other == linked
 
-    def _calendar_id_of(self, calendar: RemoteCalendar) -> str:
-        """The linked calendar's id as Graph gives it (GET /users/{id}/calendars/{id}?$select=id,
-        or /users/{id}/calendar for the default one), asked once per provider and calendar."""
-        key = (calendar.mailbox.lower(), calendar.calendar_id)
+    def _canonical_id(self, mailbox: str, calendar_id: str) -> str:
+        """A calendar's id as Graph gives it (GET /users/{id}/calendars/{id}?$select=id, or
+        /users/{id}/calendar for the default one, `calendar_id` ""), asked once per provider,
+        mailbox and id form. Raises ProviderError (and its kinds) as `_request` does."""
+        key = (mailbox.lower(), calendar_id)
         if key not in self._calendar_ids:
-            _, _, data = self._request(
-                "GET", f"{self.base}{self._calendar_path(calendar)}?$select=id", calendar.mailbox
-            )
-            self._calendar_ids[key] = data.get("id") or calendar.calendar_id
+            path = self._calendar_path(RemoteCalendar(mailbox, calendar_id))
+            _, _, data = self._request("GET", f"{self.base}{path}?$select=id", mailbox)
+            self._calendar_ids[key] = data.get("id") or calendar_id
         return self._calendar_ids[key]
 
     def find_by_marker(self, calendar: RemoteCalendar, marker: str, window: Window | None = None) -> RemoteEvent | None:
@@ -864,7 +888,9 @@ class GraphProvider:
             "GET", f"{self.base}{self._calendar_path(calendar)}/events?{query}", calendar.mailbox
         )
         found = data.get("value") or []
-        return self.get(calendar, RemoteRef(found[0]["id"], None), window) if found else None
+        # Listed under the linked calendar's path, so it is that calendar's: asking again which
+        # calendar holds it could only lose it (a second create) if Graph would not say.
+        return self._read(calendar, RemoteRef(found[0]["id"], None), window, scoped=False) if found else None
 
     def delete(self, calendar: RemoteCalendar, ref: RemoteRef) -> None:
         """DELETE the entry, with If-Match on the version we hold when we hold one (412 ->

@@ -1,11 +1,16 @@
 """Exchange: a calendar relinked to another calendar folder of the same mailbox (relink_scenarios),
 and what EWS's `get` reads of an item of another folder."""
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 
-from tests.integrations.relink_scenarios import relinked_entries_are_made_there_once
+from tests.integrations.relink_scenarios import (
+    push_before_the_first_listing_leaves_the_old_calendar,
+    relinked_entries_are_made_there_once,
+)
+from tests.peers.ews import decode_id
 
 from .conftest import ALICE
 
@@ -40,3 +45,13 @@ def test_get_reads_an_item_of_the_linked_folder_only(provider, calendar, ews, to
     distinguished = Calendar(root=Root(account=provider._account(ALICE)), id="calendar")
     assert provider._in_folder(distinguished, ParentFolderId(id=calendar.calendar_id))
     assert not provider._in_folder(distinguished, ParentFolderId(id=other))
+
+
+def test_a_push_before_the_first_listing_after_a_relink_leaves_the_old_folder(
+    admin_client, alice_exchange, ews, tomorrow_9
+):
+    def subjects_in(folder_id: str) -> Counter:
+        key = decode_id(folder_id)[2]
+        return Counter(item.subject for item in ews.items(ALICE) if item.folder == key)
+
+    push_before_the_first_listing_leaves_the_old_calendar(admin_client, alice_exchange, ews, tomorrow_9, subjects_in)

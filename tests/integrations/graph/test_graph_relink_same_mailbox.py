@@ -1,6 +1,7 @@
 """Microsoft 365: a calendar relinked to another calendar of the same mailbox (relink_scenarios),
 and what Graph's `get` reads of an event of another calendar."""
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,10 @@ from calendars.models import Appointment, CalendarSettings
 from integrations.models import AgentCalendar
 from integrations.sync import engine
 from tests.integrations.importing import start_importing
-from tests.integrations.relink_scenarios import relinked_entries_are_made_there_once
+from tests.integrations.relink_scenarios import (
+    push_before_the_first_listing_leaves_the_old_calendar,
+    relinked_entries_are_made_there_once,
+)
 
 from .conftest import ALICE
 
@@ -52,3 +56,12 @@ def test_get_reads_an_event_of_the_linked_calendar_only(graph_connection, graph,
     assert provider.get(RemoteCalendar(ALICE, default), RemoteRef(in_other["id"], None)) is None
     assert provider.get(RemoteCalendar(ALICE, other), RemoteRef(in_other["id"], None)).subject == "Rota"
     assert provider.get(RemoteCalendar(ALICE, default), RemoteRef(in_default["id"], None)).subject == "Dentist"
+
+
+def test_a_push_before_the_first_listing_after_a_relink_leaves_the_old_calendar(
+    admin_client, alice_graph, graph, tomorrow_9
+):
+    def subjects_in(calendar_id: str) -> Counter:
+        return Counter(e["subject"] for e in graph.events(ALICE) if e["_calendar"] == calendar_id)
+
+    push_before_the_first_listing_leaves_the_old_calendar(admin_client, alice_graph, graph, tomorrow_9, subjects_in)
