@@ -636,10 +636,16 @@ def mark_relinked(
     helpdesk's entries, the worker deletes from `old_calendar` the ones the helpdesk put there
     (origin HELPDESK, ids kept here; engine `_clean_old_calendar`), never the technician's own.
     The technician's own entries stay in the old calendar and are not copied (engine
-    `_left_in_old_calendar`). Returns `agent_calendar`."""
+    `_left_in_old_calendar`). A new calendar URL on another server than `old_calendar` (scheme,
+    host, port) is the same calendar moved to another server: marked as a server move
+    (`mark_moved` without `relink`), where every linked entry comes along and nothing is removed.
+    Returns `agent_calendar`."""
     if by_name:
         agent_calendar.calendar_id = ""
     agent_calendar.remote_key = ""  # another calendar: the worker checks no other link holds it first
+    new = urlsplit(agent_calendar.calendar_id)
+    if new.netloc and old_calendar and _origin(new) != _origin(urlsplit(old_calendar)):
+        return mark_moved(agent_calendar, moved_from=old_calendar)
     relink = {"from": old_calendar or "another calendar"}
     if remove_old and old_calendar and agent_calendar.pk:
         links = agent_calendar.links.filter(origin=SyncLink.Origin.HELPDESK).exclude(remote_id="")
