@@ -383,6 +383,11 @@ class AgentCalendarForm(forms.ModelForm):
         model = AgentCalendar
         fields = ["agent", "connection", "mailbox", "calendar_id", "calendar_name", "shared_account", "state"]
 
+    @property
+    def changed_data(self) -> list[str]:
+        # The tick box is a choice for this save, not data of the link: it changes nothing by itself.
+        return [name for name in super().changed_data if name != "remove_old_entries"]
+
     def relinks(self) -> bool:
         """Does this change of a saved link point it at another calendar? Another remote calendar
         (or connection), or only another calendar name while the remote calendar stays: the name
