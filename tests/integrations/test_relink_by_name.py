@@ -61,7 +61,10 @@ def _helpdesk_markers(agent_calendar: AgentCalendar) -> Counter:
 
 
 def test_changing_only_the_calendar_name_relinks_to_the_named_calendar(
-    admin_client, alice_with_entries, alice_phone, radicale
+    admin_client,
+    alice_with_entries,  # noqa: F811 (the fixture imported above)
+    alice_phone,
+    radicale,
 ):
     alice_calendar = alice_with_entries
     old = alice_calendar.calendar_id
@@ -99,7 +102,10 @@ def test_changing_only_the_calendar_name_relinks_to_the_named_calendar(
 
 
 def test_the_tick_box_removes_only_the_helpdesks_entries_from_the_old_calendar(
-    admin_client, alice_with_entries, alice_phone, radicale
+    admin_client,
+    alice_with_entries,  # noqa: F811 (the fixture imported above)
+    alice_phone,
+    radicale,
 ):
     alice_calendar = alice_with_entries
     own = Counter(_uids(alice_phone)) - _helpdesk_markers(alice_calendar)
@@ -133,7 +139,9 @@ def test_the_tick_box_is_on_by_default(admin_client, alice_calendar):
 
 
 def test_a_calendar_name_that_does_not_exist_fails_the_sync_naming_the_calendars_there(
-    admin_client, alice_with_entries, alice_phone
+    admin_client,
+    alice_with_entries,  # noqa: F811 (the fixture imported above)
+    alice_phone,
 ):
     alice_calendar = alice_with_entries
     existing = alice_calendar.calendar_id.rstrip("/").rsplit("/", 1)[1]

@@ -40,3 +40,9 @@ def test_get_reads_an_item_of_the_linked_folder_only(provider, calendar, ews, to
     distinguished = Calendar(root=Root(account=provider._account(ALICE)), id="calendar")
     assert provider._in_folder(distinguished, ParentFolderId(id=calendar.calendar_id))
     assert not provider._in_folder(distinguished, ParentFolderId(id=other))
+
+
+def test_relinking_with_the_tick_box_removes_the_helpdesks_entries_from_the_old_calendar(
+    admin_client, alice_exchange, ews, tomorrow_9
+):
+    relinked_entries_are_made_there_once(admin_client, alice_exchange, ews, tomorrow_9, remove_old=True)

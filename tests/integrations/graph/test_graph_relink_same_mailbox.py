@@ -52,3 +52,9 @@ def test_get_reads_an_event_of_the_linked_calendar_only(graph_connection, graph,
     assert provider.get(RemoteCalendar(ALICE, default), RemoteRef(in_other["id"], None)) is None
     assert provider.get(RemoteCalendar(ALICE, other), RemoteRef(in_other["id"], None)).subject == "Rota"
     assert provider.get(RemoteCalendar(ALICE, default), RemoteRef(in_default["id"], None)).subject == "Dentist"
+
+
+def test_relinking_with_the_tick_box_removes_the_helpdesks_entries_from_the_old_calendar(
+    admin_client, alice_graph, graph, tomorrow_9
+):
+    relinked_entries_are_made_there_once(admin_client, alice_graph, graph, tomorrow_9, remove_old=True)
