@@ -22,16 +22,25 @@ from tests.integrations.importing import start_importing
 SUBJECTS = {"Visit 0", "Visit 1", "Far visit"}
 
 
-def relink(admin_client, agent_calendar: AgentCalendar, calendar_id: str, *, remove_old: bool = False) -> AgentCalendar:
-    """The admin's AgentCalendar change form, with another calendar id of the same connection;
-    `remove_old`: the tick box "Remove the helpdesk's entries from the old calendar"."""
+def relink(
+    admin_client,
+    agent_calendar: AgentCalendar,
+    calendar_id: str,
+    *,
+    calendar_name: str = "",
+    shared_account: bool = False,
+    remove_old: bool = False,
+) -> AgentCalendar:
+    """The admin's AgentCalendar change form, with another calendar id (or name) of the same
+    connection; `remove_old`: the tick box "Remove the helpdesk's entries from the old calendar"."""
     form = {
         "agent": agent_calendar.agent.pk,
         "connection": agent_calendar.connection.pk,
         "mailbox": "",
         "calendar_id": calendar_id,
-        "calendar_name": "",
+        "calendar_name": calendar_name,
         "state": agent_calendar.state,
+        **({"shared_account": "on"} if shared_account else {}),
         **({"remove_old_entries": "on"} if remove_old else {}),
     }
     response = admin_client.post(f"/admin/integrations/agentcalendar/{agent_calendar.pk}/change/", form)

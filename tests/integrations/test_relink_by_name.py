@@ -20,6 +20,7 @@ from integrations.providers.base import ConnectionProblem
 from integrations.providers.caldav import CalDAVProvider
 from integrations.sync import engine
 from tests.integrations.conftest import USERS, OtherClient
+from tests.integrations.relink_scenarios import relink
 from tests.integrations.test_server_move_keeps_entries import (  # noqa: F401
     EVERY_SUBJECT,
     _uids,
@@ -40,19 +41,23 @@ def _other_calendar(radicale, agent_calendar: AgentCalendar) -> tuple[str, Other
 
 def _rename_in_admin(admin_client, agent_calendar: AgentCalendar, name: str, *, remove_old: bool) -> AgentCalendar:
     """The admin's change form with only "Calendar name" changed (the remote calendar left as it is)."""
-    form = {
-        "agent": agent_calendar.agent.pk,
-        "connection": agent_calendar.connection.pk,
-        "mailbox": "",
-        "calendar_id": agent_calendar.calendar_id,
-        "calendar_name": name,
-        "shared_account": "on",
-        "state": agent_calendar.state,
-        **({"remove_old_entries": "on"} if remove_old else {}),
-    }
-    response = admin_client.post(f"/admin/integrations/agentcalendar/{agent_calendar.pk}/change/", form)
-    assert response.status_code == 302, response.context["adminform"].form.errors
-    return AgentCalendar.objects.get(pk=agent_calendar.pk)
+    return relink(
+        admin_client,
+        agent_calendar,
+        agent_calendar.calendar_id,
+        calendar_name=name,
+        shared_account=True,  # the service account, as on the fixture's link
+        remove_old=remove_old,
+    )
+
+
+@pytest.fixture
+def other_calendar(
+    alice_with_entries,  # noqa: F811 (the fixture imported above)
+    radicale,
+) -> tuple[AgentCalendar, str, OtherClient]:
+    """Alice's synced calendar, the name of a second (empty) calendar of hers, a phone on that one."""
+    return (alice_with_entries, *_other_calendar(radicale, alice_with_entries))
 
 
 def _helpdesk_markers(agent_calendar: AgentCalendar) -> Counter:
@@ -60,16 +65,10 @@ def _helpdesk_markers(agent_calendar: AgentCalendar) -> Counter:
     return Counter(links.values_list("marker", flat=True))
 
 
-def test_changing_only_the_calendar_name_relinks_to_the_named_calendar(
-    admin_client,
-    alice_with_entries,  # noqa: F811 (the fixture imported above)
-    alice_phone,
-    radicale,
-):
-    alice_calendar = alice_with_entries
+def test_changing_only_the_calendar_name_relinks_to_the_named_calendar(admin_client, other_calendar, alice_phone):
+    alice_calendar, name, new_phone = other_calendar
     old = alice_calendar.calendar_id
     before = Counter(_uids(alice_phone))
-    name, new_phone = _other_calendar(radicale, alice_calendar)
     markers = _helpdesk_markers(alice_calendar)
     assert len(markers) == 3
 
@@ -102,15 +101,11 @@ def test_changing_only_the_calendar_name_relinks_to_the_named_calendar(
 
 
 def test_the_tick_box_removes_only_the_helpdesks_entries_from_the_old_calendar(
-    admin_client,
-    alice_with_entries,  # noqa: F811 (the fixture imported above)
-    alice_phone,
-    radicale,
+    admin_client, other_calendar, alice_phone
 ):
-    alice_calendar = alice_with_entries
+    alice_calendar, name, new_phone = other_calendar
     own = Counter(_uids(alice_phone)) - _helpdesk_markers(alice_calendar)
     assert list(own) == ["phone-1"]
-    name, new_phone = _other_calendar(radicale, alice_calendar)
     markers = _helpdesk_markers(alice_calendar)
 
     relinked = _rename_in_admin(admin_client, alice_calendar, name, remove_old=True)
