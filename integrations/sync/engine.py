@@ -717,8 +717,10 @@ class _Run:
                 f"{missing} not there, {recreated} of them re-created {place} and "
                 f"{missing - recreated} not yet (see their failed lines; the next syncs try again)"
             )
+        # A link saved again with the calendar it had (its name typed again) is no move "from X to X".
+        moved = "relinked to the calendar it held already" if before == where else f"after the move from {before}"
         message = (
-            f"First full listing at {where} after the move from {before}: {counts['found']} linked "
+            f"First full listing at {where} {moved}: {counts['found']} linked "
             f"entries found there, {created}, none deleted."
         )
         if counts["unanswered"]:

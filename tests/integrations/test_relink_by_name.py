@@ -151,3 +151,24 @@ def test_a_calendar_name_that_does_not_exist_fails_the_sync_naming_the_calendars
     assert existing in relinked.last_error and relinked.moved_from  # still to be relinked
     assert set(Appointment.objects.values_list("subject", flat=True)) == EVERY_SUBJECT  # nothing lost
     assert _uids(alice_phone) == before  # nothing removed from the old calendar
+
+
+def test_the_name_of_the_calendar_it_holds_typed_again_is_no_move_and_removes_nothing(
+    admin_client,
+    alice_with_entries,  # noqa: F811 (the fixture imported above)
+    alice_phone,
+):
+    alice_calendar = alice_with_entries
+    before = Counter(_uids(alice_phone))
+    name = alice_calendar.calendar_id.rstrip("/").rsplit("/", 1)[1].upper()  # another spelling, same calendar
+
+    relinked = _rename_in_admin(admin_client, alice_calendar, name, remove_old=True)
+    report = engine.sync_agent_calendar(relinked, pull=True)
+
+    assert report.failed == 0, report.errors
+    assert _uids(alice_phone) == before  # every entry found where it is: nothing re-created, nothing removed
+    assert set(Appointment.objects.values_list("subject", flat=True)) == EVERY_SUBJECT
+    summary = SyncLogEntry.objects.get(agent_calendar=alice_calendar, operation="first listing after move").message
+    assert "relinked to the calendar it held already: 4 linked entries found there, 0 not there" in summary
+    assert "after the move from" not in summary
+    assert not SyncLogEntry.objects.filter(operation__in=["re-create", "remove from old calendar"]).exists()
