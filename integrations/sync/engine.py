@@ -749,7 +749,8 @@ class _Run:
         the server refuses stays, named in the line, as does one whose re-create at the new place is
         not recorded yet (its only copy). The relink is over either way."""
         relink, self.ac.relink = self.ac.relink, {}
-        AgentCalendar.objects.filter(pk=self.ac.pk).update(relink={})
+        # Unless an admin relinked it again meanwhile (another old place: `_sync_held` keeps that move).
+        AgentCalendar.objects.filter(pk=self.ac.pk, moved_from=self.moved_from).update(relink={})
         old, ids = relink.get("from") or "", relink.get("remove") or []
         kept = set()
         for remote_id, snapshot in self.ac.links.values_list("remote_id", "snapshot"):
