@@ -370,9 +370,34 @@ class AgentCalendarForm(forms.ModelForm):
     What is known without an outbound call is checked here; the calendar a first sync resolves is
     checked again by the worker before anything is pushed or imported (selectors.link_refusal)."""
 
+    remove_old_entries = forms.BooleanField(
+        label="Remove the helpdesk's entries from the old calendar",
+        required=False,
+        initial=True,
+        help_text="On a relink to another calendar (another remote calendar or calendar name): once the "
+        "new calendar holds them, the entries the helpdesk put in the old calendar are deleted there, so a "
+        "phone showing both shows each once. The technician's own entries stay in the old calendar.",
+    )
+
     class Meta:
         model = AgentCalendar
         fields = ["agent", "connection", "mailbox", "calendar_id", "calendar_name", "shared_account", "state"]
+
+    @property
+    def changed_data(self) -> list[str]:
+        # The tick box is a choice for this save, not data of the link: it changes nothing by itself.
+        return [name for name in super().changed_data if name != "remove_old_entries"]
+
+    def relinks(self) -> bool:
+        """Does this change of a saved link point it at another calendar? Another remote calendar
+        (or connection), or only another calendar name while the remote calendar stays: the name
+        wins then, as the admin typed it (trial 6)."""
+        if self.instance.pk is None:
+            return False
+        changed = set(self.changed_data)
+        if {"calendar_id", "connection"} & changed:
+            return True
+        return "calendar_name" in changed and bool(self.cleaned_data.get("calendar_id"))
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -527,10 +552,18 @@ class AgentCalendarAdmin(TechnicianNamesInOneQuery, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         """A calendar added here is found (when no remote id is given) and synced by the worker."""
-        if change and {"calendar_id", "connection"} & set(form.changed_data):
-            obj.remote_key = ""  # another calendar: the worker checks no other link holds it first
-            # Its first listing must not take the linked entries it lacks for deleted ones.
-            services.mark_moved(obj, moved_from=form.initial.get("calendar_id") or "another calendar")
+        relinked = change and form.relinks()
+        if relinked:
+            # Its first listing must not take the linked entries it lacks for deleted ones; the named
+            # calendar is found by the worker, never in this request.
+            changed = set(form.changed_data)
+            services.mark_relinked(
+                obj,
+                old_calendar=form.initial.get("calendar_id") or "",
+                by_name=not {"calendar_id", "connection"} & changed,
+                # The old calendar is reached through this connection only.
+                remove_old=bool(form.cleaned_data.get("remove_old_entries")) and "connection" not in changed,
+            )
         if change and "state" in form.changed_data:
             # The state is the service's to write: it logs who changed it and queues what waited.
             if set(form.changed_data) != {"state"}:
@@ -541,6 +574,11 @@ class AgentCalendarAdmin(TechnicianNamesInOneQuery, admin.ModelAdmin):
             services.set_state([obj], state=obj.state, by=request.user)
             return
         super().save_model(request, obj, form, change)
+        if relinked:
+            from integrations.tasks import pull_agent_calendar
+
+            pk = obj.pk
+            transaction.on_commit(lambda: pull_agent_calendar.delay(pk))
         if not change:
             from integrations.tasks import pull_agent_calendar
 

@@ -256,6 +256,12 @@ class AgentCalendar(EncryptedSecret, models.Model):
     # a listing from a place that never held our entries is no evidence that they were deleted, so
     # that listing re-creates the linked entries it lacks instead (integrations/sync/engine.py).
     moved_from = models.CharField("first listing after a move from", max_length=1100, blank=True, editable=False)
+    # A relink to another calendar (admin), not a server move: {"from": the old calendar id, and with
+    # the admin's "remove" tick box "remove": the ids of the entries the helpdesk put there}. While
+    # set, the first listing at the new place re-creates only the helpdesk's entries (the
+    # technician's own stay in their old calendar); once it ends, "remove"'s entries are deleted
+    # from the old calendar (integrations/sync/engine.py, `_Run._clean_old_calendar`).
+    relink = models.JSONField("relink", default=dict, blank=True, editable=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     # When the technician's calendar was linked: a calendar never pulled ages from here in the
     # operators' lag (selectors.sync_overview), so a link that never worked trips the lag alert.

@@ -540,7 +540,7 @@ def move_linked_calendars(connection: Connection, *, old_url: str) -> dict[str, 
     if connection.kind != Connection.Kind.CALDAV:
         for agent_calendar in connection.agent_calendars.select_related("agent__user"):
             mark_moved(agent_calendar, moved_from=old_url)
-            agent_calendar.save(update_fields=["sync_token", "next_pull_at", "moved_from"])
+            agent_calendar.save(update_fields=["sync_token", "next_pull_at", "moved_from", "relink"])
             _log_server_move(
                 agent_calendar,
                 f"The connection's server address changed from {old_url} to {new_url}: "
@@ -553,7 +553,7 @@ def move_linked_calendars(connection: Connection, *, old_url: str) -> dict[str, 
         if not agent_calendar.calendar_id:
             counts["moved"] += 1  # resolved on its first sync, on the new address
             mark_moved(agent_calendar, moved_from=old_url)
-            agent_calendar.save(update_fields=["sync_token", "next_pull_at", "moved_from"])
+            agent_calendar.save(update_fields=["sync_token", "next_pull_at", "moved_from", "relink"])
             continue
         moved = moved_calendar_url(agent_calendar.calendar_id, old_url, new_url)
         key = remote_calendar_key(connection.kind, moved or "")
@@ -583,7 +583,15 @@ def move_linked_calendars(connection: Connection, *, old_url: str) -> dict[str, 
             moved_path(path, old_url, new_url): reason for path, reason in (agent_calendar.import_retry or {}).items()
         }
         agent_calendar.save(
-            update_fields=["calendar_id", "remote_key", "sync_token", "next_pull_at", "import_retry", "moved_from"]
+            update_fields=[
+                "calendar_id",
+                "remote_key",
+                "sync_token",
+                "next_pull_at",
+                "import_retry",
+                "moved_from",
+                "relink",
+            ]
         )
         links = list(agent_calendar.links.exclude(remote_id="").only("pk", "remote_id"))
         for link in links:
@@ -599,11 +607,13 @@ def move_linked_calendars(connection: Connection, *, old_url: str) -> dict[str, 
     return counts
 
 
-def mark_moved(agent_calendar: AgentCalendar, *, moved_from: str) -> AgentCalendar:
-    """Mark `agent_calendar` (not saved: the caller saves `sync_token`, `next_pull_at` and
-    `moved_from` with its own changes) as read from a new place from now on: a new server address,
+def mark_moved(agent_calendar: AgentCalendar, *, moved_from: str, relink: dict | None = None) -> AgentCalendar:
+    """Mark `agent_calendar` (not saved: the caller saves `sync_token`, `next_pull_at`, `moved_from`
+    and `relink` with its own changes) as read from a new place from now on: a new server address,
     another calendar URL. `moved_from`: the old place (an address or a calendar URL), named in the
-    sync log. The sync token of the old place goes (RFC 6578 3.2: the next pull lists the whole
+    sync log. `relink`: None for a server move (the same calendar elsewhere: every linked entry
+    comes along), else `AgentCalendar.relink` of a relink to another calendar (`mark_relinked`).
+    The sync token of the old place goes (RFC 6578 3.2: the next pull lists the whole
     calendar) and any back-off ends. Until that first full listing succeeds, the engine takes an
     entry missing there as one the new place never held (it is pushed again), never as deleted.
     A second move before that listing names the latest old place, so a run that listed the first
@@ -611,7 +621,36 @@ def mark_moved(agent_calendar: AgentCalendar, *, moved_from: str) -> AgentCalend
     agent_calendar.sync_token = ""
     agent_calendar.next_pull_at = None
     agent_calendar.moved_from = moved_from[:1100]
+    agent_calendar.relink = relink or {}
     return agent_calendar
+
+
+def mark_relinked(
+    agent_calendar: AgentCalendar, *, old_calendar: str, by_name: bool, remove_old: bool
+) -> AgentCalendar:
+    """Mark `agent_calendar` (not saved: the caller saves it) as relinked by an admin to another
+    calendar, from `old_calendar` (its calendar id before, "" when never resolved). `by_name`: the
+    calendar name changed while the id did not: the id is cleared, so the worker finds the named
+    calendar (`provider.find_calendar`; a name that is not there fails the sync with the calendars
+    that are). `remove_old`: once the first full listing at the new place has re-created the
+    helpdesk's entries, the worker deletes from `old_calendar` the ones the helpdesk put there
+    (origin HELPDESK, ids kept here; engine `_clean_old_calendar`), never the technician's own.
+    The technician's own entries stay in the old calendar and are not copied (engine
+    `_left_in_old_calendar`). A new calendar URL on another server than `old_calendar` (scheme,
+    host, port) is the same calendar moved to another server: marked as a server move
+    (`mark_moved` without `relink`), where every linked entry comes along and nothing is removed.
+    Returns `agent_calendar`."""
+    if by_name:
+        agent_calendar.calendar_id = ""
+    agent_calendar.remote_key = ""  # another calendar: the worker checks no other link holds it first
+    new = urlsplit(agent_calendar.calendar_id)
+    if new.netloc and old_calendar and _origin(new) != _origin(urlsplit(old_calendar)):
+        return mark_moved(agent_calendar, moved_from=old_calendar)
+    relink = {"from": old_calendar or "another calendar"}
+    if remove_old and old_calendar and agent_calendar.pk:
+        links = agent_calendar.links.filter(origin=SyncLink.Origin.HELPDESK).exclude(remote_id="")
+        relink["remove"] = list(links.values_list("remote_id", flat=True))
+    return mark_moved(agent_calendar, moved_from=old_calendar or "another calendar", relink=relink)
 
 
 def _log_server_move(agent_calendar: AgentCalendar, message: str, result: str = SyncLogEntry.Result.OK) -> None:
@@ -744,7 +783,11 @@ def connect_agent(
             "last_error": "",
             "shared_account": bool(account) and shared_account,
             "remote_key": key,
-            **({"moved_from": "the calendar this link held before"} if relinked else {}),
+            **(
+                {"moved_from": "the calendar this link held before", "relink": {"from": "the calendar before"}}
+                if relinked
+                else {}
+            ),
         },
     )
     if import_external is not None and agent.import_external != import_external:

@@ -722,16 +722,18 @@ class _Run:
         found and re-created, and let deletions count again from the next listing, unless some
         linked entry could not be asked for (the next listing asks again)."""
         counts, where, before = self.after_move, self.calendar.calendar_id, self.ac.moved_from
-        missing, recreated = counts["missing"], counts["recreated"]
+        missing, recreated, place = counts["missing"], counts["recreated"], self._new_place()
         if recreated >= missing:
-            created = f"{missing} not there and re-created on the new server"
+            created = f"{missing} not there and re-created {place}"
         else:  # a create the new server refused or did not answer: its own line says why
             created = (
-                f"{missing} not there, {recreated} of them re-created on the new server and "
+                f"{missing} not there, {recreated} of them re-created {place} and "
                 f"{missing - recreated} not yet (see their failed lines; the next syncs try again)"
             )
+        # A link saved again with the calendar it had (its name typed again) is no move "from X to X".
+        moved = "relinked to the calendar it held already" if before == where else f"after the move from {before}"
         message = (
-            f"First full listing at {where} after the move from {before}: {counts['found']} linked "
+            f"First full listing at {where} {moved}: {counts['found']} linked "
             f"entries found there, {created}, none deleted."
         )
         if counts["unanswered"]:
@@ -744,6 +746,47 @@ class _Run:
             self.ac.moved_from = ""
         logger.info("%s: %s", self.ac, message)
         self._log(In, "first listing after move", SyncLogEntry.Result.OK, message=message)
+        if not self.ac.moved_from and self.ac.relink:
+            self._clean_old_calendar()
+
+    def _new_place(self) -> str:
+        """The log's words for where a move put the entries: another calendar (a relink,
+        `AgentCalendar.relink`) or the same calendar on another server."""
+        return "in the new calendar" if self.ac.relink else "on the new server"
+
+    def _clean_old_calendar(self) -> None:
+        """The relink's first listing re-created the helpdesk's entries at the new place: with the
+        admin's "remove" tick box (`AgentCalendar.relink["remove"]`), delete from the old calendar
+        the entries the helpdesk put there (ids kept at the relink: our own only, never the
+        technician's), one log line saying how many. An entry already gone counts as removed; one
+        the server refuses stays, named in the line, as does one whose re-create at the new place is
+        not recorded yet (its only copy). The relink is over either way."""
+        relink, self.ac.relink = self.ac.relink, {}
+        # Unless an admin relinked it again meanwhile (another old place: `_sync_held` keeps that move).
+        AgentCalendar.objects.filter(pk=self.ac.pk, moved_from=self.moved_from).update(relink={})
+        old, ids = relink.get("from") or "", relink.get("remove") or []
+        kept = set()
+        for remote_id, snapshot in self.ac.links.values_list("remote_id", "snapshot"):
+            kept.add(remote_id)  # never an entry we now hold
+            kept.add(((snapshot or {}).get(RECREATE_AFTER_MOVE) or {}).get("was"))  # not re-created yet
+        ids = [remote_id for remote_id in ids if remote_id not in kept]
+        if not old or not ids:
+            return
+        calendar = RemoteCalendar(mailbox=self.ac.mailbox_address, calendar_id=old)
+        removed, errors = 0, []
+        for remote_id in ids:
+            try:
+                _call(lambda remote_id=remote_id: self.provider.delete(calendar, RemoteRef(remote_id, None)))
+            except RemoteNotFound:
+                pass
+            except ProviderError as error:
+                errors.append(f"{remote_id}: {limits.describe(error)}")
+                continue
+            removed += 1
+        message = f"Removed {removed} of the helpdesk's entries from the old calendar {old} after the relink"
+        message += f"; {len(errors)} could not be removed and stay there ({'; '.join(errors[:3])})." if errors else "."
+        result = SyncLogEntry.Result.ERROR if errors else SyncLogEntry.Result.OK
+        self._log(Out, "remove from old calendar", result, message=message)
 
     def _list_changes(self, links: list[SyncLink]):
         # After a move the whole calendar is listed, whatever token is kept (`_confirm_after_move`).
@@ -1035,6 +1078,28 @@ class _Run:
             next_attempt_at=None,
         )
 
+    def _left_in_old_calendar(self, link: SyncLink) -> None:
+        """After a relink to another calendar (`AgentCalendar.relink`, not a server move), an entry
+        the technician made in the old calendar (origin EXTERNAL) that the new one does not hold: it
+        belongs to the old calendar and is not copied into the new one. Its link goes, and the
+        appointment imported from it leaves this technician (gone when no one else is on it), with
+        a log line. The technician's own entries come along only with a server move (the same
+        calendar on another server)."""
+        with transaction.atomic(), inbound.inbound(self.ac):
+            if link.appointment is not None:
+                inbound.remove_for_remote_deletion(link.appointment, self.agent, now=self.now)
+            link.delete()
+            self._log(
+                In,
+                "left in old calendar",
+                subject=_deleted_subject(link),
+                private=privacy.link_is_private(link),
+                message=f"{self.agent.name}'s own entry in the calendar before the relink ({self.ac.moved_from}) "
+                f"stays there and is not copied into the new calendar {self.calendar.calendar_id}; the "
+                "appointment imported from it is removed from the helpdesk.",
+            )
+        self.report.pulled += 1
+
     def _recreated(self, link: SyncLink, moved: dict | None, subject: str) -> None:
         """The create of an entry the new place lacked after a move (`_not_at_new_place`) is
         recorded: its "re-create" log line, counted in the move's summary. `moved`: the link's
@@ -1049,7 +1114,7 @@ class _Run:
             subject=subject,
             link=link,
             message=f"Not on the calendar at {moved['at']} after the move from {moved['from']} "
-            f"(was {moved['was']}): re-created on the new server, not deleted.",
+            f"(was {moved['was']}): re-created {self._new_place()}, not deleted.",
         )
 
     def _in_window(self, link: SyncLink) -> bool:
@@ -1130,6 +1195,9 @@ class _Run:
             event = self._find_own_entry(link)
         if event is not None and link.snapshot.get(SENT_UNCONFIRMED):
             self._adopt_own_write(link, event)
+        if gone and self.ac.moved_from and self.ac.relink and link.origin == SyncLink.Origin.EXTERNAL:
+            self._left_in_old_calendar(link)
+            return Op.NOTHING
         if gone and self.ac.moved_from:
             self._not_at_new_place(link, to_create=local is not None)
             gone = False

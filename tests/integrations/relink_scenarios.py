@@ -22,15 +22,26 @@ from tests.integrations.importing import start_importing
 SUBJECTS = {"Visit 0", "Visit 1", "Far visit"}
 
 
-def relink(admin_client, agent_calendar: AgentCalendar, calendar_id: str) -> AgentCalendar:
-    """The admin's AgentCalendar change form, with another calendar id of the same connection."""
+def relink(
+    admin_client,
+    agent_calendar: AgentCalendar,
+    calendar_id: str,
+    *,
+    calendar_name: str = "",
+    shared_account: bool = False,
+    remove_old: bool = False,
+) -> AgentCalendar:
+    """The admin's AgentCalendar change form, with another calendar id (or name) of the same
+    connection; `remove_old`: the tick box "Remove the helpdesk's entries from the old calendar"."""
     form = {
         "agent": agent_calendar.agent.pk,
         "connection": agent_calendar.connection.pk,
         "mailbox": "",
         "calendar_id": calendar_id,
-        "calendar_name": "",
+        "calendar_name": calendar_name,
         "state": agent_calendar.state,
+        **({"shared_account": "on"} if shared_account else {}),
+        **({"remove_old_entries": "on"} if remove_old else {}),
     }
     response = admin_client.post(f"/admin/integrations/agentcalendar/{agent_calendar.pk}/change/", form)
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -38,12 +49,13 @@ def relink(admin_client, agent_calendar: AgentCalendar, calendar_id: str) -> Age
 
 
 def relinked_entries_are_made_there_once(
-    admin_client, agent_calendar: AgentCalendar, server, tomorrow_9: datetime
+    admin_client, agent_calendar: AgentCalendar, server, tomorrow_9: datetime, *, remove_old: bool = False
 ) -> None:
     """Three helpdesk entries (one beyond the import window's end) pushed to the linked calendar;
     the link moved to a new calendar of the mailbox in admin; two pulls. The first re-creates each
     entry in the new calendar, the old calendar keeps its own; the second makes nothing twice and
-    deletes nothing. `server`: the Graph or EWS peer."""
+    deletes nothing. `server`: the Graph or EWS peer. With `remove_old` (the admin's tick box), the
+    helpdesk's entries are then deleted from the old calendar, with one log line saying so."""
     mailbox = agent_calendar.agent.mailbox
 
     def markers_in(calendar_id: str) -> Counter:
@@ -65,13 +77,18 @@ def relinked_entries_are_made_there_once(
     assert markers_in(old) == markers and len(markers) == 3
     new = server.add_calendar(mailbox, "Helpdesk")
 
-    relinked = relink(admin_client, agent_calendar, new)
+    relinked = relink(admin_client, agent_calendar, new, remove_old=remove_old)
     assert relinked.moved_from == old and relinked.calendar_id == new
     report = engine.sync_agent_calendar(relinked, pull=True)
 
     assert report.failed == 0, report.errors
     assert markers_in(new) == markers  # each entry once in the new calendar
-    assert markers_in(old) == markers  # the old calendar is left as it was
+    if remove_old:  # the old calendar held the helpdesk's entries only
+        assert markers_in(old) == Counter()
+        removed = SyncLogEntry.objects.get(agent_calendar=agent_calendar, operation="remove from old calendar")
+        assert removed.message.startswith(f"Removed 3 of the helpdesk's entries from the old calendar {old}")
+    else:
+        assert markers_in(old) == markers  # the old calendar is left as it was
     assert {server.calendar_holding(mailbox, link.remote_id) for link in SyncLink.objects.all()} == {new}
     assert set(Appointment.objects.values_list("subject", flat=True)) == SUBJECTS
     log = SyncLogEntry.objects.filter(agent_calendar=agent_calendar)

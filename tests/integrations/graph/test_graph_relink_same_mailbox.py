@@ -65,3 +65,9 @@ def test_a_push_before_the_first_listing_after_a_relink_leaves_the_old_calendar(
         return Counter(e["subject"] for e in graph.events(ALICE) if e["_calendar"] == calendar_id)
 
     push_before_the_first_listing_leaves_the_old_calendar(admin_client, alice_graph, graph, tomorrow_9, subjects_in)
+
+
+def test_relinking_with_the_tick_box_removes_the_helpdesks_entries_from_the_old_calendar(
+    admin_client, alice_graph, graph, tomorrow_9
+):
+    relinked_entries_are_made_there_once(admin_client, alice_graph, graph, tomorrow_9, remove_old=True)
