@@ -688,6 +688,11 @@ class AppointmentSerializer(KnownFields, serializers.ModelSerializer):
             missing = {name: ["This field is required."] for name in ("start", "end") if name not in attrs}
             if missing:
                 raise serializers.ValidationError(missing)
+        if attrs.get("no_reminder") and attrs.get("reminder_minutes") is not None:
+            # Dropping either silently loses what was sent (trial item 12).
+            raise serializers.ValidationError(
+                {"reminder_minutes": ["Either reminder_minutes or no_reminder true, not both: send one of them."]}
+            )
         start = attrs.get("start", getattr(self.instance, "start", None))
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:

@@ -293,8 +293,12 @@ class AppointmentForm(ConfirmsOverlap, forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("no_reminder"):
-            data["reminder_minutes"] = None  # "no reminder" wins over minutes left in the box
+        if data.get("no_reminder") and data.get("reminder_minutes") is not None:
+            # Dropping either silently loses what the person typed (trial item 12).
+            self.add_error(
+                "reminder_minutes",
+                'Either minutes or "No reminder", not both: empty the minutes or untick "No reminder".',
+            )
         if data.get("all_day"):
             self._clean_days(data)
         else:

@@ -521,6 +521,7 @@ def _update_appointment(
     on = new_agents if new_agents is not None else list(appointment.agents.all())
     zone = _zone_of(on)
     texts_before = {name: getattr(appointment, name) for name in SERIES_TEXT_FIELDS}
+    reminder_before = (appointment.reminder_minutes, appointment.no_reminder)
     span_before = (appointment.start, appointment.end)
     zone_before = _new_series_zone(appointment, time_zone, changes, zone, keep_instants=keep_instants)
     moved = _set_changes(appointment, changes, zone)
@@ -549,6 +550,7 @@ def _update_appointment(
             zone_before=zone_before,
         )
         _spread_texts_to_edited_occurrences(appointment, texts_before)
+        _spread_reminder_to_edited_occurrences(appointment, reminder_before)
         if checked:
             # Every occurrence where it now falls (trial fault: only the master's new time was asked).
             _refuse_series_overlaps(appointment, on)
@@ -669,6 +671,17 @@ def _spread_texts_to_edited_occurrences(master: Appointment, before: dict[str, s
         new = getattr(master, name)
         if new != old:
             master.occurrences.filter(is_modified=True, **{name: old}).update(**{name: new})
+
+
+def _spread_reminder_to_edited_occurrences(master: Appointment, before: tuple[int | None, bool]) -> None:
+    """Give the master's new reminder to its edited occurrences (moved, renamed) that still held the
+    old one (`before`: the master's (reminder_minutes, no_reminder) before the change): a reminder
+    an occurrence did not set itself follows its series, as its texts do (trial item 3: every alarm
+    of a series removed on the phone left its moved occurrences with the default reminder)."""
+    now = (master.reminder_minutes, master.no_reminder)
+    if now != before:
+        held = master.occurrences.filter(is_modified=True, reminder_minutes=before[0], no_reminder=before[1])
+        held.update(reminder_minutes=now[0], no_reminder=now[1])
 
 
 def _mark_edited(appointment: Appointment) -> set[str]:

@@ -406,6 +406,12 @@ class RemoteEvent:
     private: bool = False
     busy: bool = True
     reminder_minutes: int | None = None
+    # The entry has an alarm that no "minutes before the start" says (one after the start, one at a
+    # time of its own on a series, one of more than MAX_REMINDER_MINUTES): the person's own, so
+    # `reminder_minutes` None is not "no reminder" and the helpdesk's reminder stays (SPEC S3.5).
+    # Graph's reminderMinutesBeforeStart, Google's reminders.overrides[].minutes and EWS's
+    # ReminderMinutesBeforeStart are always minutes before the start: only CalDAV sets it.
+    reminder_kept: bool = field(default=False, compare=False)
     time_zone: str = "UTC"
     # A series whose VTIMEZONE no IANA zone matches (Outlook's "Customized Time Zone" blocks): that
     # block's text, the wall clock its rule repeats on (RFC 5545 3.3.10); `time_zone` is then "UTC",
@@ -624,6 +630,7 @@ def check_event(event: RemoteEvent) -> RemoteEvent:
         isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= MAX_REMINDER_MINUTES
     ):
         event.reminder_minutes = None
+        event.reminder_kept = True  # an alarm all the same: not "no reminder"
     for value in [*event.exdates, *event.rdates]:
         _check_moment(value, "cancelled or extra start")
     for occurrence in event.overrides:

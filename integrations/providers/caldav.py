@@ -826,13 +826,33 @@ def _set_times(component, start, end, zone, repeats=False) -> None:
 def _own_alarms(component, minutes: int | None) -> None:
     """Replace our own alarm (marked OWN_ALARM); add one only to an entry without any alarm."""
     alarms = [c for c in component.subcomponents if c.name == "VALARM"]
-    ours = [a for a in alarms if a.get(OWN_ALARM) is not None]
-    if len(ours) == 1 and minutes is not None and ours[0].decoded("trigger") == timedelta(minutes=-minutes):
-        return
+    marked = {id(a): _minutes_of(component, a) for a in alarms if a.get(OWN_ALARM) is not None}
+    # Ours edited on the phone to fire after the start or at a time of its own is the user's now.
+    ours = [a for a in alarms if id(a) in marked and marked[id(a)] is not _NO_MINUTES]
+    if len(ours) == 1 and minutes is not None and marked[id(ours[0])] == minutes:
+        return  # fires when the helpdesk's reminder says (RELATED=END as the phone wrote it too)
     if not ours and (alarms or minutes is None):
         return
     component.subcomponents = [c for c in component.subcomponents if not any(c is a for a in ours)]
     _add_alarm(component, minutes)
+
+
+_NO_MINUTES = object()  # an alarm that no "minutes before the start" says (`_minutes_of`)
+
+
+def _minutes_of(component, alarm):
+    """Whole minutes before the start of `component` (a VEVENT) at which `alarm` fires
+    (`_alarm_minutes`), _NO_MINUTES when none say it, None when it cannot be read (no start, a
+    broken TRIGGER: ours as marked, replaced)."""
+    try:
+        start = component.decoded("dtstart")
+        trigger = alarm.TRIGGER
+        related = alarm.TRIGGER_RELATED or "START"
+    except (KeyError, ValueError, TypeError):
+        return None
+    repeats = component.get("rrule") is not None
+    minutes = _alarm_minutes(trigger, related, start, _end_of(component, start), repeats=repeats)
+    return _NO_MINUTES if minutes is None else minutes
 
 
 def merge_calendar(raw: str, event: RemoteEvent) -> str:
@@ -1258,7 +1278,7 @@ _TIME_PARAMETERS = re.compile(r"(?:;TZID=[^;:,\"\\\s](?:[^;:,\"\\]*[^;:,\"\\\s])
 @dataclass
 class _PlainVevent:
     """One VEVENT of a plain entry as written: {name: (parameters, value)}, its EXDATE lines and
-    its alarms' TRIGGERs (each as (parameters, value))."""
+    its alarms' TRIGGERs (each as (parameters, value, the alarm's ACTION value))."""
 
     props: dict = field(default_factory=dict)
     exdates: list = field(default_factory=list)
@@ -1294,7 +1314,7 @@ def _plain_vevents(source: str) -> list[_PlainVevent] | None:
             kind = value.upper()
             if kind == "VALARM" and alarm is not None:
                 if "TRIGGER" in alarm:
-                    vevent.triggers.append(alarm["TRIGGER"])
+                    vevent.triggers.append((*alarm["TRIGGER"], alarm.get("ACTION", ("", ""))[1]))
                 alarm = None
             elif kind != "VEVENT" or vevent is None or alarm is not None:
                 return None
@@ -1348,7 +1368,7 @@ def _read_plain(source: str, remote_id: str, version: str | None, *, whole: str 
         return None
     if any(values is None for values in read):
         return None
-    raw_start, raw_end, tzid, text, rrules, exdates, minutes = read[vevents.index(master)]
+    raw_start, raw_end, tzid, text, rrules, exdates, (minutes, alarm_kept) = read[vevents.index(master)]
     start, end = _moment(raw_start), _moment(raw_end)
     plain_children = []
     for vevent, values in zip(vevents, read, strict=True):
@@ -1381,6 +1401,7 @@ def _read_plain(source: str, remote_id: str, version: str | None, *, whole: str 
         private=klass in ("PRIVATE", "CONFIDENTIAL"),
         busy=text.get("TRANSP", "OPAQUE").upper() != "TRANSPARENT",
         reminder_minutes=minutes,
+        reminder_kept=alarm_kept,
         time_zone=_zone_name(raw_start),
         rrules=rrules,
         exdates=exdates,
@@ -1399,7 +1420,7 @@ def _read_plain(source: str, remote_id: str, version: str | None, *, whole: str 
 
 def _plain_values(vevent: _PlainVevent) -> tuple | None:
     """One plain VEVENT's values as icalendar decodes them: (start, end, start's TZID, texts by
-    name, RRULEs, EXDATEs, the first relative alarm's minutes); None when it lacks a start or an
+    name, RRULEs, EXDATEs, its reminder as `_reminder` gives it); None when it lacks a start or an
     end or mixes a DATE with a DATE-TIME. Raises what icalendar's value types raise."""
     props = vevent.props
     text = {name: unescape_backslash(value) for name, (params, value) in props.items() if name not in _NOT_TEXT}
@@ -1410,7 +1431,7 @@ def _plain_values(vevent: _PlainVevent) -> tuple | None:
         cancelled = "RECURRENCE-ID" in props and text.get("STATUS", "").upper() == "CANCELLED"
         if not cancelled or "DTSTART" in props or "DTEND" in props:
             return None
-        return None, None, None, text, [], [], None
+        return None, None, None, text, [], [], (None, False)
     raw_start, tzid = _plain_time("DTSTART", *props["DTSTART"])
     raw_end, _tzid = _plain_time("DTEND", *props["DTEND"])
     if isinstance(raw_start, datetime) != isinstance(raw_end, datetime):
@@ -1425,14 +1446,49 @@ def _plain_values(vevent: _PlainVevent) -> tuple | None:
         for params, value in vevent.exdates
         for value in _plain_dates(params, value)
     ]
-    minutes = None
-    for params, value in vevent.triggers:  # the first alarm set relative to the entry, as `_event_from`
-        kind = next((p.partition("=")[2].upper() for p in params.split(";") if p.upper().startswith("VALUE=")), None)
-        trigger = _TYPES.for_property("TRIGGER", kind).from_ical(value)
-        if isinstance(trigger, timedelta):
-            minutes = max(0, int(-trigger.total_seconds() // 60))
-            break
-    return raw_start, raw_end, tzid, text, rrules, exdates, minutes
+    triggers = []
+    for params, value, action in vevent.triggers:
+        named = {key.upper(): given.upper() for key, _equals, given in (p.partition("=") for p in params.split(";"))}
+        trigger = _TYPES.for_property("TRIGGER", named.get("VALUE")).from_ical(value)
+        triggers.append((action, trigger, named.get("RELATED", "START")))
+    reminder = _reminder(triggers, raw_start, raw_end, repeats=bool(rrules))
+    return raw_start, raw_end, tzid, text, rrules, exdates, reminder
+
+
+def _alarm_minutes(trigger, related: str, start, end, *, repeats: bool) -> int | None:
+    """Whole minutes before `start` at which an alarm with `trigger` fires, as the helpdesk keeps a
+    reminder; None when no such number says it. RFC 5545 3.8.6.3: a DURATION trigger is measured
+    from the start, or from the end with RELATED=END (3.2.14), so it fires at end + trigger; a
+    DATE-TIME trigger is one instant, in UTC. None for an alarm after the start, an instant on a
+    series (it fires once, not before each occurrence) and an instant against a date or a floating
+    time (no instant to measure from). `start`/`end`: the entry's DTSTART and end as read."""
+    if isinstance(trigger, timedelta):
+        before = (start - end) - trigger if related.upper() == "END" else -trigger
+    elif isinstance(trigger, datetime) and not repeats and isinstance(start, datetime):
+        if start.tzinfo is None or trigger.tzinfo is None:
+            return None
+        before = start - trigger
+    else:
+        return None
+    return None if before < timedelta(0) else int(before.total_seconds() // 60)
+
+
+def _reminder(triggers: list, start, end, *, repeats: bool) -> tuple[int | None, bool]:
+    """(minutes before the start, kept) of an entry whose alarms' `triggers` are (ACTION, TRIGGER
+    value, RELATED), in the order they are read: the first alarm the helpdesk can say as minutes
+    before the start (`_alarm_minutes`). None with kept True when the entry has alarms but none
+    says that: the user's own (after the start, at a time of its own), neither "no reminder" nor
+    ours to replace. RFC 9074 7: an ACTION:NONE alarm (Apple's default "None") never alerts, so
+    it is no alarm at all."""
+    kept = False
+    for action, trigger, related in triggers:
+        if action.upper() == "NONE":
+            continue
+        minutes = _alarm_minutes(trigger, related or "START", start, end, repeats=repeats)
+        if minutes is not None:
+            return minutes, False
+        kept = True
+    return None, kept
 
 
 def _plain_dates(params: str, value: str) -> list:
@@ -1586,19 +1642,19 @@ def _event_from(master, children, remote_id: str, version: str | None, whole: st
     end = _moment(_end_of(master, raw_start))
     all_day = not isinstance(start, datetime)
     klass = str(master.get("class", "PUBLIC")).upper()
-    minutes = None
-    # Our own alarm first (as the user left it: edited in place, it is still the entry's reminder),
-    # then the first set relative to the entry (plain objects hold no X- property in an alarm).
-    alarms = sorted(master.walk("VALARM"), key=lambda alarm: alarm.get(OWN_ALARM) is None)
-    for alarm in alarms:
-        trigger = alarm.get("trigger")
-        if trigger is not None and isinstance(trigger.dt, timedelta):
-            minutes = max(0, int(-trigger.dt.total_seconds() // 60))
-            break
     rrules = []
     raw_rules = master.get("rrule")
     for rule in raw_rules if isinstance(raw_rules, list) else ([raw_rules] if raw_rules is not None else []):
         rrules.append(rule.to_ical().decode())
+    # Our own alarm first (as the user left it: edited in place, it is still the entry's reminder),
+    # then the others in their order (plain objects hold no X- property in an alarm).
+    alarms = sorted(master.walk("VALARM"), key=lambda alarm: alarm.get(OWN_ALARM) is None)
+    triggers = [
+        (str(alarm.get("action", "")), alarm.TRIGGER, alarm.TRIGGER_RELATED)
+        for alarm in alarms
+        if alarm.get("trigger") is not None
+    ]
+    minutes, alarm_kept = _reminder(triggers, raw_start, _end_of(master, raw_start), repeats=bool(rrules))
     exdates = _dates(master, "exdate", zone_name)
     rdates = [value for value in _dates(master, "rdate", zone_name) if isinstance(value, date)]  # not PERIODs
     overrides = _overrides(_rule_start(raw_start, start), rrules, exdates, [_child_of(child) for child in children])
@@ -1612,6 +1668,7 @@ def _event_from(master, children, remote_id: str, version: str | None, whole: st
         private=klass in ("PRIVATE", "CONFIDENTIAL"),
         busy=str(master.get("transp", "OPAQUE")).upper() != "TRANSPARENT",
         reminder_minutes=minutes,
+        reminder_kept=alarm_kept,
         time_zone=zone_name,
         rrules=rrules,
         exdates=exdates,

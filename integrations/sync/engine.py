@@ -352,11 +352,13 @@ def _reminder_changed_there(link: SyncLink, event: RemoteEvent | None) -> bool:
     content hash leaves reminders out: clients rewrite alarms freely). False for a link synced
     before both sides were kept with their reminder, so an upgrade changes nothing, and for an
     entry not read in this run. Only the entry's (a series': its master's) own reminder, as each
-    reader maps it to `RemoteEvent.reminder_minutes`; occurrences' own alarms are not read."""
+    reader maps it to `RemoteEvent.reminder_minutes`; occurrences' own alarms are not read. An
+    alarm no minutes before the start say (`RemoteEvent.reminder_kept`) is the person's own: no
+    change of the helpdesk's reminder, never "no reminder"; its removal later is one."""
     synced, remote = link.snapshot.get("local") or {}, link.snapshot.get("remote") or {}
-    if event is None or "reminder_minutes" not in synced or "reminder_minutes" not in remote:
+    if event is None or event.reminder_kept or "reminder_minutes" not in synced or "reminder_minutes" not in remote:
         return False
-    return event.reminder_minutes != remote["reminder_minutes"]
+    return (event.reminder_minutes, False) != (remote["reminder_minutes"], remote.get("reminder_kept", False))
 
 
 def _reminders_contested(link: SyncLink, item: Item, event: RemoteEvent | None) -> bool:
@@ -2329,10 +2331,18 @@ class _Run:
         link.remote_id, link.version = remote_id, version
         link.snapshot = {**link.snapshot, "remote_raw": raw}
         remote = link.snapshot.get("remote")
-        if remote and "reminder_minutes" in remote and remote["reminder_minutes"] != event.reminder_minutes:
+        kept = remote.get("reminder_kept", False) if remote else False
+        if (
+            remote
+            and "reminder_minutes" in remote
+            and (remote["reminder_minutes"], kept) != (event.reminder_minutes, event.reminder_kept)
+        ):
             # A reminder changed there (no compared change): the entry as last read holds it, so the
-            # next push keeps it (`_keeping_their_reminder`) instead of writing ours back over it.
-            link.snapshot["remote"] = {**remote, "reminder_minutes": event.reminder_minutes}
+            # next push keeps it (`_keeping_their_reminder`) instead of writing ours back over it;
+            # an alarm of the person's own (`reminder_kept`) as that, so its removal is seen later.
+            remote = {key: value for key, value in remote.items() if key != "reminder_kept"}
+            kept_mark = {"reminder_kept": True} if event.reminder_kept else {}
+            link.snapshot["remote"] = {**remote, "reminder_minutes": event.reminder_minutes, **kept_mark}
         SyncLink.objects.filter(pk=link.pk).update(remote_id=remote_id, version=version, snapshot=link.snapshot)
 
     def _keep_base(self, link: SyncLink, local: RemoteEvent | None, event: RemoteEvent | None) -> None:

@@ -56,6 +56,7 @@ def to_data(event: RemoteEvent) -> dict:
         "private": event.private,
         "busy": event.busy,
         "reminder_minutes": event.reminder_minutes,
+        **({"reminder_kept": True} if event.reminder_kept else {}),  # only then, as zone_block
         "time_zone": event.time_zone,
         # only then: what links stored before series kept their own VTIMEZONE read the same
         **({"zone_block": event.zone_block} if event.zone_block else {}),
@@ -89,6 +90,7 @@ def from_data(data: dict) -> RemoteEvent:
         private=data.get("private", False),
         busy=data.get("busy", True),
         reminder_minutes=data.get("reminder_minutes"),
+        reminder_kept=data.get("reminder_kept", False),
         time_zone=data.get("time_zone", "UTC"),
         zone_block=data.get("zone_block", ""),
         zone_named=data.get("zone_named", True),

@@ -11,7 +11,7 @@ def test_no_reminder_ticked_on_the_edit_page_is_kept_and_shown_ticked(page_clien
     client = page_client(alice.user)
     url = f"/calendar/appointments/{alices_appointment.pk}/"
 
-    response = client.post(url, {**EDIT, "agents": [alice.pk], "reminder_minutes": "30", "no_reminder": "on"})
+    response = client.post(url, {**EDIT, "agents": [alice.pk], "reminder_minutes": "", "no_reminder": "on"})
 
     assert response.status_code == 302
     alices_appointment.refresh_from_db()
@@ -52,3 +52,36 @@ def test_an_empty_reminder_through_the_api_is_the_default_again(api_client, alic
     assert response.status_code == 200, response.json()
     alices_appointment.refresh_from_db()
     assert (alices_appointment.no_reminder, alices_appointment.reminder_minutes) == (False, None)
+
+
+def test_minutes_with_no_reminder_ticked_on_the_edit_page_are_refused_not_dropped(
+    page_client, alice, alices_appointment
+):
+    Appointment.objects.filter(pk=alices_appointment.pk).update(reminder_minutes=20)
+    url = f"/calendar/appointments/{alices_appointment.pk}/"
+
+    response = page_client(alice.user).post(
+        url, {**EDIT, "agents": [alice.pk], "reminder_minutes": "45", "no_reminder": "on"}
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["reminder_minutes"] == [
+        'Either minutes or "No reminder", not both: empty the minutes or untick "No reminder".'
+    ]
+    alices_appointment.refresh_from_db()
+    assert (alices_appointment.no_reminder, alices_appointment.reminder_minutes) == (False, 20)
+
+
+def test_minutes_with_no_reminder_through_the_api_are_refused_not_dropped(api_client, alice, alices_appointment):
+    Appointment.objects.filter(pk=alices_appointment.pk).update(reminder_minutes=20)
+
+    response = api_client(alice.user).patch(
+        f"{LIST}{alices_appointment.pk}/", {"no_reminder": True, "reminder_minutes": 45}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["reminder_minutes"] == [
+        "Either reminder_minutes or no_reminder true, not both: send one of them."
+    ]
+    alices_appointment.refresh_from_db()
+    assert (alices_appointment.no_reminder, alices_appointment.reminder_minutes) == (False, 20)
