@@ -18,7 +18,7 @@ from calendars.models import CalendarSettings
 settings.register_profile(
     "ci",
     # Small enough to keep `make test` within its 15-minute budget; the long profile explores.
-    max_examples=15,
+    max_examples=12,
     stateful_step_count=15,
     deadline=None,
     derandomize=True,

@@ -37,7 +37,7 @@ FMT = "%Y%m%dT%H%M%SZ"
 # Plain entries in the one calendar of the many-entries test: the 2,000 in the long profile
 # (`pytest --hypothesis-profile=long`, about 3 minutes) or with ENTRIES_IN_ONE_CALENDAR=2000; fewer in CI.
 LONG = hypothesis_settings.default.max_examples > hypothesis_settings.get_profile("ci").max_examples
-ENTRIES_IN_ONE_CALENDAR = int(os.environ.get("ENTRIES_IN_ONE_CALENDAR") or (2000 if LONG else 300))
+ENTRIES_IN_ONE_CALENDAR = int(os.environ.get("ENTRIES_IN_ONE_CALENDAR") or (2000 if LONG else 120))
 
 
 def pull(agent_calendar):
